@@ -1,0 +1,136 @@
+/*
+ * engine.h -- decide applications with a rule set, in a sandboxed Lua state.
+ *
+ * An engine is one lua_State holding one compiled rule set.  It is not
+ * thread-safe: each worker thread owns its own engine, all built from the same
+ * (shared, immutable, reference-counted) ruleset.  The engine parses request
+ * lines itself (JSON is decoded straight into Lua tables), so a worker hands it
+ * the raw line and gets back everything the store and the reply need.
+ *
+ * A request line is one JSON object:
+ *   {"id":..., "op":"decide", "program":"idmaj", "applicant":{...},
+ *    "as_of":"2025-03-01", "lang":"fr", "request_key":"..."}
+ * "op" may be left out when engine_defaults gives one (the offline `eval`).
+ * For ops the engine does not decide itself (decision, history, programs,
+ * health, review), engine_request only validates the envelope and returns its
+ * fields; the caller answers from the store or from engine_programs().
+ */
+#ifndef ELIGO_ENGINE_H
+#define ELIGO_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "ruleset.h"
+
+typedef struct engine engine;
+
+/* Limits for every evaluation; 0 means the default. */
+typedef struct engine_config {
+    uint64_t instructions;   /* Lua VM instructions per request (default 1,000,000) */
+    size_t memory;           /* bytes the whole lua_State may hold (default 64 MiB) */
+} engine_config;
+
+#define ENGINE_DEFAULT_INSTRUCTIONS 1000000u
+#define ENGINE_DEFAULT_MEMORY ((size_t)64 << 20)
+
+typedef enum engine_op {
+    ENGINE_OP_NONE = 0,
+    ENGINE_OP_DECIDE,
+    ENGINE_OP_SCREEN,
+    ENGINE_OP_DECISION,
+    ENGINE_OP_HISTORY,
+    ENGINE_OP_PROGRAMS,
+    ENGINE_OP_HEALTH,
+    ENGINE_OP_REVIEW,
+} engine_op;
+
+/* Values used for fields a request line leaves out.  Any member may be
+ * NULL/NONE.  When as_of is NULL and the line has none, today's date is used. */
+typedef struct engine_defaults {
+    engine_op op;
+    const char *program;
+    const char *as_of;
+    const char *lang;
+} engine_defaults;
+
+/* One decision, as decided (not yet stored). */
+typedef struct engine_decision {
+    const char *decision_id;      /* 26 characters, unique, sortable by time */
+    const char *program;
+    const char *program_version;
+    const char *outcome;          /* eligible | ineligible | incomplete */
+    const char *json;             /* the decision in canonical JSON (see README) */
+    size_t json_len;
+} engine_decision;
+
+/* Everything engine_request learnt; one allocation, freed in one step by
+ * engine_result_free.  Strings are NUL-terminated, NULL when absent. */
+typedef struct engine_result {
+    engine_op op;
+    const char *id;               /* the request's "id", as JSON text ("null" when absent) */
+    const char *error_code;       /* NULL on success, else a protocol error code */
+    const char *error_message;    /* what was wrong and where */
+
+    /* Envelope fields. */
+    const char *program;          /* decide */
+    const char *as_of;            /* decide/screen: the date actually used */
+    const char *lang;             /* en | fr | ar (default en) */
+    const char *request_key;      /* idempotency key */
+    const char *applicant_id;     /* applicant.applicant_id, when present */
+    const char *fingerprint;      /* 64 hex: SHA-256 of the canonical
+                                     {op, program, as_of as given, applicant};
+                                     the same application gives the same value */
+    const char *decision_id;      /* op decision / review: the decision asked about */
+    const char *body;             /* op review: the request's "review" object as
+                                     canonical JSON; history: NULL */
+    long limit;                   /* op history: "limit" (default 100) */
+
+    /* Decisions (decide: 1, screen: one per programme in force). */
+    size_t ndecisions;
+    engine_decision *decisions;
+    const char *ruleset;          /* hash of the rule set that decided */
+} engine_result;
+
+/* Compile RS into a new engine.  Takes its own reference to RS.  Returns NULL
+ * with E set ("rule_error" and "file:line: message") when the rule set does
+ * not load: use engine_lint to see every problem. */
+engine *engine_new(ruleset *rs, const engine_config *cfg, err *e);
+
+/* Free the engine and its Lua state; drops its reference to the rule set.
+ * NULL is fine. */
+void engine_free(engine *en);
+
+const ruleset *engine_ruleset(const engine *en);
+
+/* Decode and carry out one request line.  Always returns a result (NULL only
+ * when memory is exhausted); a bad request is a result with error_code set.
+ * A rule that errs, loops or allocates without end gives "rule_error" naming
+ * the programme, criterion, file and line; the engine stays usable. */
+engine_result *engine_request(engine *en, const char *line, size_t len,
+                              const engine_defaults *defaults);
+
+void engine_result_free(engine_result *r);
+
+/* Append to OUT the JSON array of programmes in force on AS_OF (NULL: today),
+ * with id, title, version, from, to, reference and criteria texts in LANG. */
+int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, err *e);
+
+/* Report every problem in RS, one call of REPORT per problem, without
+ * stopping at the first: syntax errors, duplicate ids, missing languages,
+ * undeclared parameters, overlapping or missing validity dates.  Returns the
+ * number of problems (0 = clean), or -1 with E set if nothing could run. */
+typedef void engine_report_fn(void *ud, const char *file, int line, const char *msg);
+int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report, void *ud, err *e);
+
+/* Run the test cases (*.test.lua) of the engine's rule set.  Each failing case
+ * is reported through REPORT (file, line, expected and actual in msg); each
+ * criterion no case makes fail, or no case makes pass, is reported through
+ * NOTE (may be NULL).  *PASSED and *FAILED receive the counts.  Returns 0 when
+ * all passed, 1 when some failed, -1 with E set when the tests did not run. */
+int engine_test(engine *en, engine_report_fn *report, engine_report_fn *note, void *ud,
+                int *passed, int *failed, err *e);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * store.h -- the durable, hash-chained record of decisions (SQLite inside).
+ *
+ * The store is the only module that speaks SQL, and nothing in this header
+ * is an SQLite type.  A store handle is used by one thread at a time: the
+ * server gives its writer thread one handle (opened read-write) and each
+ * reader its own (opened read-only).
+ *
+ * Records.  Every appended record -- a decision, or (later) a review -- gets
+ * the next sequence number and a chain hash:
+ *     hash = SHA-256(prev_hash || canonical content)
+ * where prev_hash is the 32 raw bytes of the previous record's hash (32 zero
+ * bytes for the first) and the canonical content is documented in store.c and
+ * the README.  store_verify recomputes it.
+ */
+#ifndef ELIGO_STORE_H
+#define ELIGO_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "ruleset.h"
+
+typedef struct store store;
+
+enum {
+    STORE_READONLY = 1,   /* open for reading only (readers, audit, verify) */
+    STORE_NOSYNC = 2,     /* synchronous=NORMAL instead of FULL (benchmarks) */
+};
+
+/* One decision to append. */
+typedef struct store_decision {
+    const char *decision_id;
+    const char *program;
+    const char *program_version;
+    const char *outcome;
+    const char *json;             /* the decision, canonical JSON */
+    size_t json_len;
+} store_decision;
+
+/* One application (one request line) and the decisions it produced: one for
+ * decide, one per programme for screen.  The application is stored once. */
+typedef struct store_application {
+    const char *request;          /* the request line exactly as received */
+    size_t request_len;
+    const char *request_key;      /* idempotency key, or NULL */
+    const char *fingerprint;      /* 64 hex, identifies the application for request_key */
+    const char *applicant_id;     /* or NULL */
+    const char *as_of;            /* YYYY-MM-DD */
+    const char *ruleset;          /* 64 hex; the set must have been stored (store_put_ruleset) */
+    const char *received_at;      /* ISO 8601 UTC, milliseconds */
+    const char *decided_at;
+    int64_t client_uid;           /* peer credentials, -1 when unknown */
+    int64_t client_pid;
+    const store_decision *decisions;
+    size_t ndecisions;
+} store_application;
+
+/* What store_append did with one application. */
+typedef enum store_status {
+    STORE_NEW = 0,        /* appended */
+    STORE_REPEAT,         /* request_key seen with the same fingerprint: nothing
+                             appended; `stored` holds the stored decisions */
+    STORE_CONFLICT,       /* request_key seen with another fingerprint */
+} store_status;
+
+typedef struct store_outcome {
+    store_status status;
+    buf stored;           /* STORE_REPEAT: the stored decision JSON objects,
+                             comma-separated, in their original order; the
+                             caller frees it with buf_free */
+} store_outcome;
+
+/* Open (creating and migrating if needed) the database at PATH.  WAL mode,
+ * synchronous=FULL unless STORE_NOSYNC.  Returns 0 and *OUT, or -1 and E. */
+int store_open(store **out, const char *path, int flags, err *e);
+
+/* Close; NULL is fine. */
+void store_close(store *st);
+
+/* Store every file of RS keyed by its hash, if not already there. */
+int store_put_ruleset(store *st, const ruleset *rs, err *e);
+
+/* Load the stored rule set with hash HASH (NULL with E "not_found" if absent). */
+ruleset *store_get_ruleset(store *st, const char *hash, err *e);
+
+/* Append N applications in ONE transaction (group commit): for each, check
+ * its request_key, then append its decisions to the chain.  OUT (N entries)
+ * receives what happened to each.  Returns 0 once committed, -1 (nothing
+ * committed) with E. */
+int store_append(store *st, const store_application *apps, size_t n,
+                 store_outcome *out, err *e);
+
+/* Record an event (kind: "start", "stop", "reload", "reload_rejected", ...)
+ * with a free-text detail, in its own transaction. */
+int store_event(store *st, const char *kind, const char *detail, err *e);
+
+/* Append to OUT the stored decision DECISION_ID as a JSON object (the
+ * decision's canonical JSON).  -1 with E code "not_found" if there is none. */
+int store_get_decision(store *st, const char *decision_id, buf *out, err *e);
+
+/* Append to OUT a JSON array of the applicant's decisions, newest first, at
+ * most LIMIT. */
+int store_history(store *st, const char *applicant_id, long limit, buf *out, err *e);
+
+/* Number of decision records. */
+int64_t store_count(store *st);
+
+/* Recompute the whole chain.  Returns 0 when intact; 1 when a record does
+ * not match (its sequence number and decision id in *BAD_SEQ / BAD_ID); -1
+ * with E when the database could not be read.  *CHECKED receives the number
+ * of records checked.  PROGRESS, when not NULL, is called now and then. */
+int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
+                 void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
+                 err *e);
+
+#endif
