@@ -1,0 +1,22 @@
+/*
+ * cmd.h -- the subcommands of the eligo binary.
+ *
+ * Each takes the arguments after its own name (argv[0] is the subcommand
+ * name) and returns the process exit status.  They parse options and call
+ * module APIs; the work lives in the modules.
+ */
+#ifndef ELIGO_CMD_H
+#define ELIGO_CMD_H
+
+int cmd_check(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+
+/* Environment default: the value of ELIGO_NAME if set, else FALLBACK. */
+const char *cmd_env(const char *name, const char *fallback);
+
+#endif

@@ -1,0 +1,47 @@
+/* main.c -- the eligo binary: one table of subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"check", cmd_check, "load and lint a rule directory, print its content hash"},
+    {"eval", cmd_eval, "decide JSON-lines applications offline and print the decisions"},
+    {"test", cmd_test, "run the test cases that sit beside the rules"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: eligo COMMAND [OPTIONS]   (eligo COMMAND --help for its options)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+const char *cmd_env(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "eligo: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
