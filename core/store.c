@@ -1,0 +1,1235 @@
+/*
+ * store.c -- the durable, hash-chained record of decisions, on SQLite.
+ *
+ * Design notes
+ * ------------
+ * This is the only file in eligo that speaks SQL.  A handle wraps one SQLite
+ * connection, its prepared statements (prepared once at open, reset after
+ * every use, never finalized before close) and the head of the chain: the
+ * sequence number and hash of the last record, read once at open so that an
+ * append does not have to query it for every row.
+ *
+ * States of a handle and the functions that move it:
+ *
+ *     store_open ──▶ IDLE ──store_append / store_put_ruleset / store_event──▶ WRITING
+ *                     ▲                                                          │
+ *                     └──────────── COMMIT (head advanced) or ROLLBACK ──────────┘
+ *     IDLE ──store_close──▶ (gone)
+ *
+ * Readers (store_get_decision, store_history, store_count, store_verify) run
+ * single statements in IDLE; each statement sees one consistent snapshot.
+ *
+ * Durability.  The database is in WAL mode with synchronous=FULL (NORMAL with
+ * STORE_NOSYNC): a COMMIT returns only once the WAL has been fsync'd, so a
+ * decision the server acknowledges after store_append returned survives a
+ * crash of the process or the machine.  store_append writes a whole batch of
+ * applications in one transaction, so one fsync covers the batch (group
+ * commit).
+ *
+ * Several writers.  The server has one writing handle, but an operator may
+ * run an offline tool against the same file.  So each write transaction
+ * starts with BEGIN IMMEDIATE (the write lock) and then asks SQLite's
+ * data_version whether another connection committed since our last look; only
+ * then is the head read again.  That costs one tiny statement per batch, not
+ * one per row.
+ *
+ * Invariants (checked by store_invariants() in debug builds at the entry and
+ * exit of every exported function):
+ *   1. Outside a call, the connection holds no open transaction.
+ *   2. Outside a call, no prepared statement is part-way through a step
+ *      (every one has been reset).
+ *   3. head_seq / head_hash are the seq and hash of the decisions row with the
+ *      highest seq as of this connection's last write transaction (0 and 32
+ *      zero bytes when there is none); a failed append leaves them unchanged.
+ *   4. In the table, seq runs 1, 2, 3, ... without gaps, and each row's
+ *      prev_hash is the hash of the row before (zeros for seq 1): rows are only
+ *      ever appended, by store_append, at head_seq + 1.
+ *   5. A read-only handle never starts a write transaction.
+ *
+ * The canonical content of a record
+ * ---------------------------------
+ * Each record's hash is  SHA-256(prev_hash || content)  where prev_hash is the
+ * 32 raw bytes of the previous record's hash (32 zero bytes for seq 1).  The
+ * content is a sequence of fields, each encoded as
+ *
+ *     the length of the value in bytes, in decimal ASCII, a NUL, the bytes
+ *     or, for an SQL NULL, the single byte '-' and a NUL
+ *
+ * so that no choice of values can make two different records encode alike
+ * (a JSON text may contain anything but NUL; a length prefix makes even that
+ * irrelevant).  Integers are written in decimal ASCII.  A decision record is
+ * these fields, in this order:
+ *
+ *     "decision", seq, decision_id, program, program_version, outcome,
+ *     applicant_id, as_of, decided_at, ruleset, APP, decision (the JSON)
+ *
+ * where APP is the SHA-256, as 64 lowercase hex digits, of the application it
+ * belongs to, encoded the same way:
+ *
+ *     "application", request (the exact bytes received), request_key,
+ *     fingerprint, applicant_id, as_of, ruleset, received_at, decided_at,
+ *     client_uid, client_pid, first_seq, ndecisions
+ *
+ * Every column of both tables is covered except the application's row id
+ * (decisions point at it; pointing one at another application changes APP)
+ * and the chain columns themselves.  So changing, adding or deleting any
+ * decision or application row, or any column an auditor's query would read,
+ * makes store_verify name the first record whose hash no longer matches.
+ * Deleting records from the tail cannot be seen from the chain alone (that is
+ * what signed checkpoints are for).
+ *
+ * A later record kind (a review) will take the next seq from the same head,
+ * in a table of its own, and start its content with its own kind name; verify
+ * will then read the tables merged in seq order.  That, checkpoints and the
+ * audit queries come as new migrations below, without rewriting this schema.
+ */
+#include "store.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#define STORE_HASH_LEN 32
+#define STORE_STORED_CAP ((size_t)64 << 20)   /* a REPEAT's stored decisions */
+#define STORE_PROGRESS_EVERY 100000
+#define STORE_BUSY_MS 10000
+#define STORE_APP_ID 0x456c6731                /* "Elg1", PRAGMA application_id */
+
+/* Schema migrations: migration[i] takes user_version i to i + 1, inside the
+ * transaction that also sets the new user_version.  Never edit one that has
+ * shipped; append a new one. */
+static const char *const store_migrations[] = {
+    /* 1: the first schema. */
+    "CREATE TABLE rulesets ("
+    "  hash      TEXT PRIMARY KEY,"           /* 64 hex, ruleset_hash() */
+    "  stored_at TEXT NOT NULL,"
+    "  nfiles    INTEGER NOT NULL"
+    ");"
+    /* File texts are stored once however many rule sets share them: a reload
+     * that changed one file stores one new text. */
+    "CREATE TABLE file_texts ("
+    "  sha256 TEXT PRIMARY KEY,"              /* 64 hex of the bytes */
+    "  text   TEXT NOT NULL"
+    ");"
+    "CREATE TABLE ruleset_files ("
+    "  ruleset TEXT NOT NULL REFERENCES rulesets(hash),"
+    "  name    TEXT NOT NULL,"
+    "  sha256  TEXT NOT NULL REFERENCES file_texts(sha256),"
+    "  size    INTEGER NOT NULL,"
+    "  PRIMARY KEY (ruleset, name)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE applications ("
+    "  id           INTEGER PRIMARY KEY,"
+    "  request      TEXT NOT NULL,"           /* the line exactly as received */
+    "  request_key  TEXT UNIQUE,"
+    "  fingerprint  TEXT,"
+    "  applicant_id TEXT,"
+    "  as_of        TEXT NOT NULL,"
+    "  ruleset      TEXT NOT NULL REFERENCES rulesets(hash),"
+    "  received_at  TEXT NOT NULL,"
+    "  decided_at   TEXT NOT NULL,"
+    "  client_uid   INTEGER,"
+    "  client_pid   INTEGER,"
+    "  first_seq    INTEGER NOT NULL,"        /* its decisions are seq first_seq .. */
+    "  ndecisions   INTEGER NOT NULL"         /* .. first_seq + ndecisions - 1 */
+    ");"
+    "CREATE TABLE decisions ("
+    "  seq             INTEGER PRIMARY KEY,"  /* chain position, from 1 */
+    "  decision_id     TEXT NOT NULL UNIQUE,"
+    "  application     INTEGER NOT NULL REFERENCES applications(id),"
+    "  program         TEXT NOT NULL,"
+    "  program_version TEXT,"
+    "  outcome         TEXT NOT NULL,"
+    "  applicant_id    TEXT,"
+    "  as_of           TEXT NOT NULL,"
+    "  decided_at      TEXT NOT NULL,"
+    "  ruleset         TEXT NOT NULL REFERENCES rulesets(hash),"
+    "  decision        TEXT NOT NULL,"        /* canonical JSON */
+    "  prev_hash       BLOB NOT NULL,"
+    "  hash            BLOB NOT NULL"
+    ");"
+    "CREATE INDEX decisions_applicant ON decisions(applicant_id, seq DESC);"
+    "CREATE INDEX decisions_program ON decisions(program, decided_at);"
+    "CREATE INDEX decisions_time ON decisions(decided_at);"
+    "CREATE TABLE events ("
+    "  id     INTEGER PRIMARY KEY,"
+    "  at     TEXT NOT NULL,"
+    "  kind   TEXT NOT NULL,"
+    "  detail TEXT"
+    ");"
+    /* Records are append-only.  A tamperer with the file can drop these
+     * triggers (the chain is what catches him); they are here so that no
+     * accident -- a hurried UPDATE in the sqlite3 shell -- can rewrite the
+     * past. */
+    "CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions"
+    "  BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;"
+    "CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions"
+    "  BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;"
+    "CREATE TRIGGER applications_no_update BEFORE UPDATE ON applications"
+    "  BEGIN SELECT RAISE(ABORT, 'applications are append-only'); END;"
+    "CREATE TRIGGER applications_no_delete BEFORE DELETE ON applications"
+    "  BEGIN SELECT RAISE(ABORT, 'applications are append-only'); END;"
+    "CREATE TRIGGER ruleset_files_no_update BEFORE UPDATE ON ruleset_files"
+    "  BEGIN SELECT RAISE(ABORT, 'rule sets are append-only'); END;"
+    "CREATE TRIGGER ruleset_files_no_delete BEFORE DELETE ON ruleset_files"
+    "  BEGIN SELECT RAISE(ABORT, 'rule sets are append-only'); END;"
+    "CREATE TRIGGER file_texts_no_update BEFORE UPDATE ON file_texts"
+    "  BEGIN SELECT RAISE(ABORT, 'rule sets are append-only'); END;"
+    "CREATE TRIGGER file_texts_no_delete BEFORE DELETE ON file_texts"
+    "  BEGIN SELECT RAISE(ABORT, 'rule sets are append-only'); END;",
+};
+#define STORE_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
+
+/* The prepared statements every handle keeps.  Order matches store_sql. */
+enum {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_DATA_VERSION,
+    Q_HEAD,
+    Q_APP_BY_KEY,
+    Q_APP_INSERT,
+    Q_DEC_INSERT,
+    Q_DEC_RANGE,
+    Q_GET_DECISION,
+    Q_HISTORY,
+    Q_COUNT,
+    Q_MAX_SEQ,
+    Q_RULESET_INSERT,
+    Q_TEXT_INSERT,
+    Q_RFILE_INSERT,
+    Q_RULESET_FILES,
+    Q_RULESET_HAS,
+    Q_EVENT_INSERT,
+    Q_VERIFY,
+    Q_N
+};
+
+/* Columns of Q_VERIFY, in the order of the canonical content. */
+enum {
+    V_SEQ, V_DECISION_ID, V_PROGRAM, V_PROGRAM_VERSION, V_OUTCOME, V_APPLICANT_ID,
+    V_AS_OF, V_DECIDED_AT, V_RULESET, V_DECISION, V_PREV_HASH, V_HASH,
+    V_APP_ID, /* then the application's columns, from A_REQUEST on */
+    V_APP_FIRST
+};
+enum {
+    A_REQUEST, A_REQUEST_KEY, A_FINGERPRINT, A_APPLICANT_ID, A_AS_OF, A_RULESET,
+    A_RECEIVED_AT, A_DECIDED_AT, A_CLIENT_UID, A_CLIENT_PID, A_FIRST_SEQ,
+    A_NDECISIONS, A_N
+};
+
+static const char *const store_sql[Q_N] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
+    [Q_HEAD] = "SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1",
+    [Q_APP_BY_KEY] = "SELECT fingerprint, first_seq, ndecisions FROM applications"
+                     " WHERE request_key = ?1",
+    [Q_APP_INSERT] = "INSERT INTO applications (request, request_key, fingerprint,"
+                     " applicant_id, as_of, ruleset, received_at, decided_at, client_uid,"
+                     " client_pid, first_seq, ndecisions)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [Q_DEC_INSERT] = "INSERT INTO decisions (seq, decision_id, program, program_version,"
+                     " outcome, applicant_id, as_of, decided_at, ruleset, decision,"
+                     " prev_hash, hash, application)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [Q_DEC_RANGE] = "SELECT decision FROM decisions WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+    [Q_GET_DECISION] = "SELECT decision FROM decisions WHERE decision_id = ?1",
+    [Q_HISTORY] = "SELECT decision FROM decisions WHERE applicant_id = ?1"
+                  " ORDER BY seq DESC LIMIT ?2",
+    [Q_COUNT] = "SELECT count(*) FROM decisions",
+    [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM decisions",
+    [Q_RULESET_INSERT] = "INSERT OR IGNORE INTO rulesets (hash, stored_at, nfiles)"
+                         " VALUES (?1, ?2, ?3)",
+    [Q_TEXT_INSERT] = "INSERT OR IGNORE INTO file_texts (sha256, text) VALUES (?1, ?2)",
+    [Q_RFILE_INSERT] = "INSERT INTO ruleset_files (ruleset, name, sha256, size)"
+                       " VALUES (?1, ?2, ?3, ?4)",
+    [Q_RULESET_FILES] = "SELECT f.name, t.text FROM ruleset_files f"
+                        " JOIN file_texts t ON t.sha256 = f.sha256"
+                        " WHERE f.ruleset = ?1 ORDER BY f.name",
+    [Q_RULESET_HAS] = "SELECT 1 FROM rulesets WHERE hash = ?1",
+    [Q_EVENT_INSERT] = "INSERT INTO events (at, kind, detail) VALUES (?1, ?2, ?3)",
+    /* A LEFT JOIN, so that a decision whose application was deleted is still
+     * read (and fails) rather than silently skipped. */
+    [Q_VERIFY] = "SELECT d.seq, d.decision_id, d.program, d.program_version, d.outcome,"
+                 " d.applicant_id, d.as_of, d.decided_at, d.ruleset, d.decision,"
+                 " d.prev_hash, d.hash, d.application,"
+                 " a.request, a.request_key, a.fingerprint, a.applicant_id, a.as_of,"
+                 " a.ruleset, a.received_at, a.decided_at, a.client_uid, a.client_pid,"
+                 " a.first_seq, a.ndecisions"
+                 " FROM decisions d LEFT JOIN applications a ON a.id = d.application"
+                 " ORDER BY d.seq",
+};
+
+struct store {
+    sqlite3 *db;
+    int flags;
+    sqlite3_stmt *q[Q_N];
+    int64_t head_seq;                        /* invariant 3 */
+    unsigned char head_hash[STORE_HASH_LEN];
+    int64_t data_version;                    /* as of our last write transaction */
+    EVP_MD *sha256;                          /* fetched once: lookups are slow */
+    EVP_MD_CTX *md;                          /* reused for every hash */
+};
+
+/* ---- Hashing ---------------------------------------------------------- */
+
+/* A SHA-256 being computed over a stream of small writes.  Fields are tiny
+ * and EVP_DigestUpdate is not free, so writes are gathered in a block on the
+ * stack and handed over in large pieces: no allocation, few calls. */
+typedef struct hasher {
+    EVP_MD_CTX *md;
+    int failed;
+    size_t n;
+    unsigned char blk[4096];
+} hasher;
+
+static void hasher_start(hasher *h, store *st)
+{
+    h->md = st->md;
+    h->n = 0;
+    h->failed = EVP_DigestInit_ex(st->md, st->sha256, NULL) != 1;
+}
+
+static void hasher_flush(hasher *h)
+{
+    if (h->n && EVP_DigestUpdate(h->md, h->blk, h->n) != 1)
+        h->failed = 1;
+    h->n = 0;
+}
+
+static void hasher_add(hasher *h, const void *p, size_t len)
+{
+    if (len == 0)
+        return;
+    if (len > sizeof h->blk - h->n) {
+        hasher_flush(h);
+        if (len >= sizeof h->blk) {
+            if (EVP_DigestUpdate(h->md, p, len) != 1)
+                h->failed = 1;
+            return;
+        }
+    }
+    memcpy(h->blk + h->n, p, len);
+    h->n += len;
+}
+
+/* Write V in decimal just before END; return where the digits start. */
+static char *store_utoa(uint64_t v, char *end)
+{
+    char *p = end;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    return p;
+}
+
+/* One field of the canonical content: length, NUL, bytes; NULL is "-", NUL. */
+static void hasher_field(hasher *h, const void *p, size_t len)
+{
+    if (!p) {
+        hasher_add(h, "-", 2);   /* '-' and the string's NUL */
+        return;
+    }
+    char num[24];
+    char *s = store_utoa(len, num + sizeof num - 1);
+    num[sizeof num - 1] = '\0';
+    hasher_add(h, s, (size_t)(num + sizeof num - s));   /* digits and NUL */
+    hasher_add(h, p, len);
+}
+
+static void hasher_str(hasher *h, const char *s)
+{
+    hasher_field(h, s, s ? strlen(s) : 0);
+}
+
+static int hasher_end(hasher *h, unsigned char out[STORE_HASH_LEN])
+{
+    hasher_flush(h);
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(h->md, out, &n) != 1 || n != STORE_HASH_LEN)
+        h->failed = 1;
+    return h->failed ? -1 : 0;
+}
+
+static void store_hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* The fields of an application, however they were obtained (from a caller's
+ * store_application, or from a row being verified).  NULL means SQL NULL;
+ * client ids are NULL when negative. */
+typedef struct app_fields {
+    const char *f[A_N];
+    size_t len[A_N];
+} app_fields;
+
+/* APP of the canonical content: the hex SHA-256 of an application. */
+static int store_app_digest(store *st, const app_fields *a, char hex[2 * STORE_HASH_LEN + 1])
+{
+    hasher h;
+    unsigned char d[STORE_HASH_LEN];
+    hasher_start(&h, st);
+    hasher_str(&h, "application");
+    for (int i = 0; i < A_N; i++)
+        hasher_field(&h, a->f[i], a->len[i]);
+    if (hasher_end(&h, d) != 0)
+        return -1;
+    store_hex(d, sizeof d, hex);
+    return 0;
+}
+
+/* The fields of a decision record, in canonical order (V_SEQ .. V_DECISION,
+ * with the application digest in place of nothing: see store_record_hash). */
+typedef struct rec_fields {
+    const char *f[V_DECISION + 1];
+    size_t len[V_DECISION + 1];
+} rec_fields;
+
+/* hash = SHA-256(prev || content), the content as documented at the top. */
+static int store_record_hash(store *st, const unsigned char prev[STORE_HASH_LEN],
+                             const rec_fields *r, const char *app_hex,
+                             unsigned char out[STORE_HASH_LEN])
+{
+    hasher h;
+    hasher_start(&h, st);
+    hasher_add(&h, prev, STORE_HASH_LEN);
+    hasher_str(&h, "decision");
+    for (int i = V_SEQ; i < V_DECISION; i++)
+        hasher_field(&h, r->f[i], r->len[i]);
+    hasher_field(&h, app_hex, 2 * STORE_HASH_LEN);
+    hasher_field(&h, r->f[V_DECISION], r->len[V_DECISION]);
+    return hasher_end(&h, out);
+}
+
+/* ---- Small SQLite helpers ------------------------------------------- */
+
+static int store_sqlerr(store *st, err *e, const char *what)
+{
+    return err_set(e, "internal", "%s: %s", what, sqlite3_errmsg(st->db));
+}
+
+static int bind_str(sqlite3_stmt *s, int i, const char *p)
+{
+    return p ? sqlite3_bind_text(s, i, p, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* Step a statement that returns no row; reset it.  SQLITE_DONE or an error. */
+static int step_done(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
+/* Text of column I, or NULL (with *LEN 0) for an SQL NULL. */
+static const char *col_text(sqlite3_stmt *s, int i, size_t *len)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL) {
+        *len = 0;
+        return NULL;
+    }
+    const char *p = (const char *)sqlite3_column_text(s, i);
+    *len = (size_t)sqlite3_column_bytes(s, i);
+    return p ? p : "";
+}
+
+/* The time now, as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, milliseconds). */
+static void store_now(char out[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    int ms = (int)(ts.tv_nsec / 1000000);
+    if (n + 6 > 32)   /* a year past 9999: leave the seconds */
+        return;
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
+}
+
+static int store_exec(store *st, const char *sql, err *e)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    err_set(e, "internal", "%s: %s", sql, msg ? msg : sqlite3_errmsg(st->db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+/* One integer from a one-row statement text (used at open only). */
+static int store_pragma_int(store *st, const char *sql, int64_t *out, err *e)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    if (rc != SQLITE_ROW) {
+        store_sqlerr(st, e, sql);
+        sqlite3_finalize(s);
+        return -1;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Read the chain head (invariant 3) and the data version. */
+static int store_load_head(store *st, err *e)
+{
+    sqlite3_stmt *s = st->q[Q_HEAD];
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(s, 1);
+        if (sqlite3_column_bytes(s, 1) != STORE_HASH_LEN || !h) {
+            int64_t seq = sqlite3_column_int64(s, 0);
+            sqlite3_reset(s);
+            return err_set(e, "internal", "the last record (%lld) has no valid hash; "
+                           "run eligo verify", (long long)seq);
+        }
+        st->head_seq = sqlite3_column_int64(s, 0);
+        memcpy(st->head_hash, h, STORE_HASH_LEN);
+    } else if (rc == SQLITE_DONE) {
+        st->head_seq = 0;
+        memset(st->head_hash, 0, STORE_HASH_LEN);
+    } else {
+        sqlite3_reset(s);
+        return store_sqlerr(st, e, "reading the chain head");
+    }
+    sqlite3_reset(s);
+    s = st->q[Q_DATA_VERSION];
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return store_sqlerr(st, e, "PRAGMA data_version");
+    }
+    st->data_version = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return 0;
+}
+
+#ifndef NDEBUG
+/* Invariants 1 and 2 (3 and 4 are what store_verify checks, at length). */
+static void store_invariants(const store *st)
+{
+    assert(sqlite3_get_autocommit(st->db));
+    for (int i = 0; i < Q_N; i++)
+        assert(!st->q[i] || !sqlite3_stmt_busy(st->q[i]));
+    assert(st->head_seq >= 0);
+}
+#else
+#define store_invariants(st) ((void)(st))
+#endif
+
+/* ---- Open and close ----------------------------------------------------- */
+
+/* Bring the schema to STORE_VERSION, in one transaction. */
+static int store_migrate(store *st, err *e)
+{
+    int64_t version = 0, appid = 0, ntables = 0;
+    if (store_exec(st, "BEGIN IMMEDIATE", e) != 0)
+        return -1;
+    if (store_pragma_int(st, "PRAGMA user_version", &version, e) != 0 ||
+        store_pragma_int(st, "PRAGMA application_id", &appid, e) != 0 ||
+        store_pragma_int(st, "SELECT count(*) FROM sqlite_schema", &ntables, e) != 0)
+        goto fail;
+    if (version == 0 && ntables > 0) {
+        err_set(e, "internal", "%s is an SQLite database but not eligo's",
+                sqlite3_db_filename(st->db, "main"));
+        goto fail;
+    }
+    if (version > STORE_VERSION) {
+        err_set(e, "internal", "database schema version %lld is newer than this eligo "
+                "knows (%d); upgrade eligo", (long long)version, STORE_VERSION);
+        goto fail;
+    }
+    if (version > 0 && appid != STORE_APP_ID) {
+        err_set(e, "internal", "not an eligo database (application_id %lld)", (long long)appid);
+        goto fail;
+    }
+    for (int64_t v = version; v < STORE_VERSION; v++)
+        if (store_exec(st, store_migrations[v], e) != 0)
+            goto fail;
+    if (version < STORE_VERSION) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d; PRAGMA application_id = %d",
+                 STORE_VERSION, STORE_APP_ID);
+        if (store_exec(st, sql, e) != 0)
+            goto fail;
+    }
+    if (store_exec(st, "COMMIT", e) != 0)
+        goto fail;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* A read-only handle cannot migrate: the schema must be current already. */
+static int store_check_version(store *st, err *e)
+{
+    int64_t version = 0;
+    if (store_pragma_int(st, "PRAGMA user_version", &version, e) != 0)
+        return -1;
+    if (version == 0)
+        return err_set(e, "internal", "%s is not an eligo database (no schema)",
+                       sqlite3_db_filename(st->db, "main"));
+    if (version != STORE_VERSION)
+        return err_set(e, "internal", "database schema version %lld, this eligo needs %d%s",
+                       (long long)version, STORE_VERSION,
+                       version < STORE_VERSION ? "; open it read-write once to migrate" : "");
+    return 0;
+}
+
+int store_open(store **out, const char *path, int flags, err *e)
+{
+    *out = NULL;
+    int rdonly = (flags & STORE_READONLY) != 0;
+    int oflags = (rdonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                 SQLITE_OPEN_NOMUTEX;   /* one thread at a time: no locking needed */
+    store *st = calloc(1, sizeof *st);
+    if (!st)
+        return err_set(e, "internal", "out of memory");
+    st->flags = flags;
+
+    if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
+        err_set(e, "internal", "cannot open %s: %s", path,
+                st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail_db;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+
+    if (!rdonly) {
+        /* WAL must be set outside a transaction, and first. */
+        sqlite3_stmt *s = NULL;
+        int ok = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) ==
+                     SQLITE_OK &&
+                 sqlite3_step(s) == SQLITE_ROW &&
+                 !sqlite3_stricmp((const char *)sqlite3_column_text(s, 0), "wal");
+        sqlite3_finalize(s);
+        if (!ok) {
+            err_set(e, "internal", "cannot put %s in WAL mode: %s", path, sqlite3_errmsg(st->db));
+            goto fail_db;
+        }
+        const char *pragmas = (flags & STORE_NOSYNC)
+            ? "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+              "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864"
+            : "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+              "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864";
+        if (store_exec(st, pragmas, e) != 0 || store_migrate(st, e) != 0)
+            goto fail_db;
+    } else {
+        if (store_exec(st, "PRAGMA query_only = ON", e) != 0 || store_check_version(st, e) != 0)
+            goto fail_db;
+    }
+
+    for (int i = 0; i < Q_N; i++) {
+        if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &st->q[i], NULL) != SQLITE_OK) {
+            err_set(e, "internal", "preparing \"%s\": %s", store_sql[i], sqlite3_errmsg(st->db));
+            goto fail_stmts;
+        }
+    }
+
+    st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    st->md = EVP_MD_CTX_new();
+    if (!st->sha256 || !st->md) {
+        err_set(e, "internal", "OpenSSL has no SHA-256");
+        goto fail_md;
+    }
+    if (store_load_head(st, e) != 0)
+        goto fail_md;
+
+    *out = st;
+    store_invariants(st);
+    return 0;
+
+fail_md:
+    EVP_MD_CTX_free(st->md);
+    EVP_MD_free(st->sha256);
+fail_stmts:
+    for (int i = 0; i < Q_N; i++)
+        sqlite3_finalize(st->q[i]);
+fail_db:
+    sqlite3_close(st->db);
+    free(st);
+    return -1;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    store_invariants(st);
+    for (int i = 0; i < Q_N; i++)
+        sqlite3_finalize(st->q[i]);
+    sqlite3_close(st->db);
+    EVP_MD_CTX_free(st->md);
+    EVP_MD_free(st->sha256);
+    free(st);
+}
+
+/* ---- Transactions ------------------------------------------------------- */
+
+/* BEGIN IMMEDIATE, then refresh the head if another connection wrote. */
+static int store_begin(store *st, err *e)
+{
+    if (st->flags & STORE_READONLY)
+        return err_set(e, "internal", "the store was opened read-only");   /* invariant 5 */
+    if (step_done(st->q[Q_BEGIN]) != SQLITE_DONE)
+        return store_sqlerr(st, e, "BEGIN");
+    sqlite3_stmt *s = st->q[Q_DATA_VERSION];
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        store_sqlerr(st, e, "PRAGMA data_version");
+        goto fail;
+    }
+    int64_t dv = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (dv != st->data_version && store_load_head(st, e) != 0)
+        goto fail;
+    return 0;
+fail:
+    step_done(st->q[Q_ROLLBACK]);
+    return -1;
+}
+
+static int store_commit(store *st, err *e)
+{
+    if (step_done(st->q[Q_COMMIT]) != SQLITE_DONE) {
+        store_sqlerr(st, e, "COMMIT");
+        step_done(st->q[Q_ROLLBACK]);
+        return -1;
+    }
+    return 0;
+}
+
+static void store_rollback(store *st)
+{
+    /* A failed COMMIT or an I/O error may already have rolled back. */
+    if (!sqlite3_get_autocommit(st->db))
+        step_done(st->q[Q_ROLLBACK]);
+}
+
+/* ---- Rule sets ------------------------------------------------------------ */
+
+int store_put_ruleset(store *st, const ruleset *rs, err *e)
+{
+    store_invariants(st);
+    const char *hash = ruleset_hash(rs);
+    size_t n = ruleset_count(rs);
+    char now[32];
+    store_now(now);
+    if (store_begin(st, e) != 0)
+        return -1;
+
+    sqlite3_stmt *s = st->q[Q_RULESET_INSERT];
+    bind_str(s, 1, hash);
+    bind_str(s, 2, now);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)n);
+    if (step_done(s) != SQLITE_DONE) {
+        store_sqlerr(st, e, "storing a rule set");
+        goto fail;
+    }
+    if (sqlite3_changes(st->db) == 0)   /* already stored: rule sets never change */
+        goto commit;
+
+    for (size_t i = 0; i < n; i++) {
+        const ruleset_file *f = ruleset_file_at(rs, i);
+        unsigned char d[STORE_HASH_LEN];
+        char hex[2 * STORE_HASH_LEN + 1];
+        hasher h;
+        hasher_start(&h, st);
+        const char *text = f->text ? f->text : "";   /* NULL only when empty */
+        hasher_add(&h, text, f->len);
+        if (hasher_end(&h, d) != 0) {
+            err_set(e, "internal", "SHA-256 failed");
+            goto fail;
+        }
+        store_hex(d, sizeof d, hex);
+
+        s = st->q[Q_TEXT_INSERT];
+        bind_str(s, 1, hex);
+        sqlite3_bind_text(s, 2, text, (int)f->len, SQLITE_STATIC);
+        if (step_done(s) != SQLITE_DONE) {
+            store_sqlerr(st, e, "storing a rule file");
+            goto fail;
+        }
+        s = st->q[Q_RFILE_INSERT];
+        bind_str(s, 1, hash);
+        bind_str(s, 2, f->name);
+        bind_str(s, 3, hex);
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)f->len);
+        if (step_done(s) != SQLITE_DONE) {
+            store_sqlerr(st, e, "storing a rule file");
+            goto fail;
+        }
+    }
+commit:
+    if (store_commit(st, e) != 0)
+        return -1;
+    store_invariants(st);
+    return 0;
+fail:
+    store_rollback(st);
+    store_invariants(st);
+    return -1;
+}
+
+ruleset *store_get_ruleset(store *st, const char *hash, err *e)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_RULESET_FILES];
+    ruleset_file *files = NULL;
+    size_t n = 0, alloc = 0;
+    ruleset *rs = NULL;
+    int rc;
+
+    bind_str(s, 1, hash);
+    /* Column texts die at the next step, so each file is copied out. */
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == alloc) {
+            size_t na = alloc ? 2 * alloc : 16;
+            ruleset_file *nf = realloc(files, na * sizeof *nf);
+            if (!nf) {
+                err_set(e, "internal", "out of memory");
+                goto done;
+            }
+            files = nf;
+            alloc = na;
+        }
+        size_t nlen, tlen;
+        const char *name = col_text(s, 0, &nlen);
+        const char *text = col_text(s, 1, &tlen);
+        char *nc = malloc(nlen + 1), *tc = malloc(tlen + 1);
+        if (!nc || !tc || !name || !text) {
+            free(nc);
+            free(tc);
+            err_set(e, "internal", "out of memory");
+            goto done;
+        }
+        memcpy(nc, name, nlen + 1);
+        memcpy(tc, text, tlen + 1);
+        files[n++] = (ruleset_file){.name = nc, .text = tc, .len = tlen};
+    }
+    if (rc != SQLITE_DONE) {
+        store_sqlerr(st, e, "reading a rule set");
+        goto done;
+    }
+    if (n == 0) {
+        err_set(e, "not_found", "no rule set %s in the database", hash);
+        goto done;
+    }
+    rs = ruleset_from_files(files, n, e);
+    if (rs && strcmp(ruleset_hash(rs), hash) != 0) {
+        err_set(e, "internal", "stored rule set %s is damaged: its files hash to %s",
+                hash, ruleset_hash(rs));
+        ruleset_free(rs);
+        rs = NULL;
+    }
+done:
+    sqlite3_reset(s);
+    for (size_t i = 0; i < n; i++) {
+        free((char *)files[i].name);
+        free((char *)files[i].text);
+    }
+    free(files);
+    store_invariants(st);
+    return rs;
+}
+
+/* ---- Appending ------------------------------------------------------------ */
+
+/* REPEAT: copy the stored decisions seq FIRST .. FIRST+N-1 into OUT. */
+static int store_collect(store *st, int64_t first, int64_t n, buf *out, err *e)
+{
+    sqlite3_stmt *s = st->q[Q_DEC_RANGE];
+    int rc;
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, first + n - 1);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t len;
+        const char *j = col_text(s, 0, &len);
+        if ((out->len && buf_addc(out, ',') != 0) || buf_add(out, j, len) != 0) {
+            sqlite3_reset(s);
+            return err_set(e, "internal", "stored decisions too large for a reply");
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_sqlerr(st, e, "reading stored decisions");
+    return 0;
+}
+
+static int store_app_valid(const store_application *a, size_t i, err *e)
+{
+    if (!a->request || !a->as_of || !a->ruleset || !a->received_at || !a->decided_at ||
+        (a->request_key && !a->fingerprint) || (a->ndecisions && !a->decisions))
+        return err_set(e, "internal", "application %zu lacks a required field", i);
+    for (size_t k = 0; k < a->ndecisions; k++) {
+        const store_decision *d = &a->decisions[k];
+        if (!d->decision_id || !d->program || !d->outcome || !d->json)
+            return err_set(e, "internal", "application %zu, decision %zu lacks a required "
+                           "field", i, k);
+    }
+    return 0;
+}
+
+/* Append one application and its decisions at SEQ + 1 ..; advance SEQ/PREV. */
+static int store_append_one(store *st, const store_application *a, size_t i,
+                            int64_t *seq, unsigned char prev[STORE_HASH_LEN], err *e)
+{
+    int64_t first = *seq + 1;
+    int64_t uid = a->client_uid, pid = a->client_pid;
+    char uidtxt[24], pidtxt[24], firsttxt[24], ndtxt[24];
+    snprintf(uidtxt, sizeof uidtxt, "%lld", (long long)uid);
+    snprintf(pidtxt, sizeof pidtxt, "%lld", (long long)pid);
+    snprintf(firsttxt, sizeof firsttxt, "%lld", (long long)first);
+    snprintf(ndtxt, sizeof ndtxt, "%zu", a->ndecisions);
+
+    app_fields af = {.f = {
+        [A_REQUEST] = a->request, [A_REQUEST_KEY] = a->request_key,
+        [A_FINGERPRINT] = a->fingerprint, [A_APPLICANT_ID] = a->applicant_id,
+        [A_AS_OF] = a->as_of, [A_RULESET] = a->ruleset, [A_RECEIVED_AT] = a->received_at,
+        [A_DECIDED_AT] = a->decided_at, [A_CLIENT_UID] = uid < 0 ? NULL : uidtxt,
+        [A_CLIENT_PID] = pid < 0 ? NULL : pidtxt, [A_FIRST_SEQ] = firsttxt,
+        [A_NDECISIONS] = ndtxt,
+    }};
+    for (int k = 0; k < A_N; k++)
+        af.len[k] = af.f[k] ? strlen(af.f[k]) : 0;
+    af.len[A_REQUEST] = a->request_len;
+    char app_hex[2 * STORE_HASH_LEN + 1];
+    if (store_app_digest(st, &af, app_hex) != 0)
+        return err_set(e, "internal", "SHA-256 failed");
+
+    sqlite3_stmt *s = st->q[Q_APP_INSERT];
+    sqlite3_bind_text(s, 1, a->request, (int)a->request_len, SQLITE_STATIC);
+    bind_str(s, 2, a->request_key);
+    bind_str(s, 3, a->fingerprint);
+    bind_str(s, 4, a->applicant_id);
+    bind_str(s, 5, a->as_of);
+    bind_str(s, 6, a->ruleset);
+    bind_str(s, 7, a->received_at);
+    bind_str(s, 8, a->decided_at);
+    uid < 0 ? sqlite3_bind_null(s, 9) : sqlite3_bind_int64(s, 9, uid);
+    pid < 0 ? sqlite3_bind_null(s, 10) : sqlite3_bind_int64(s, 10, pid);
+    sqlite3_bind_int64(s, 11, first);
+    sqlite3_bind_int64(s, 12, (sqlite3_int64)a->ndecisions);
+    int rc = step_done(s);
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return err_set(e, "internal", "application %zu: rule set %s was never stored "
+                       "(store_put_ruleset)", i, a->ruleset);
+    if (rc != SQLITE_DONE)
+        return err_set(e, "internal", "application %zu: %s", i, sqlite3_errmsg(st->db));
+    sqlite3_int64 app_id = sqlite3_last_insert_rowid(st->db);
+
+    for (size_t k = 0; k < a->ndecisions; k++) {
+        const store_decision *d = &a->decisions[k];
+        char seqtxt[24];
+        unsigned char hash[STORE_HASH_LEN];
+        int64_t n = *seq + 1;
+        snprintf(seqtxt, sizeof seqtxt, "%lld", (long long)n);
+        rec_fields r = {.f = {
+            [V_SEQ] = seqtxt, [V_DECISION_ID] = d->decision_id, [V_PROGRAM] = d->program,
+            [V_PROGRAM_VERSION] = d->program_version, [V_OUTCOME] = d->outcome,
+            [V_APPLICANT_ID] = a->applicant_id, [V_AS_OF] = a->as_of,
+            [V_DECIDED_AT] = a->decided_at, [V_RULESET] = a->ruleset, [V_DECISION] = d->json,
+        }};
+        for (int f = V_SEQ; f < V_DECISION; f++)
+            r.len[f] = r.f[f] ? strlen(r.f[f]) : 0;
+        r.len[V_DECISION] = d->json_len;
+        if (store_record_hash(st, prev, &r, app_hex, hash) != 0)
+            return err_set(e, "internal", "SHA-256 failed");
+
+        s = st->q[Q_DEC_INSERT];
+        sqlite3_bind_int64(s, 1, n);
+        bind_str(s, 2, d->decision_id);
+        bind_str(s, 3, d->program);
+        bind_str(s, 4, d->program_version);
+        bind_str(s, 5, d->outcome);
+        bind_str(s, 6, a->applicant_id);
+        bind_str(s, 7, a->as_of);
+        bind_str(s, 8, a->decided_at);
+        bind_str(s, 9, a->ruleset);
+        sqlite3_bind_text(s, 10, d->json, (int)d->json_len, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 11, prev, STORE_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 12, hash, STORE_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 13, app_id);
+        rc = step_done(s);
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return err_set(e, "internal", "application %zu: decision id %s is already stored",
+                           i, d->decision_id);
+        if (rc != SQLITE_DONE)
+            return err_set(e, "internal", "application %zu, decision %s: %s", i,
+                           d->decision_id, sqlite3_errmsg(st->db));
+        *seq = n;
+        memcpy(prev, hash, STORE_HASH_LEN);
+    }
+    return 0;
+}
+
+/* On failure every out[i].stored is left empty (freed), so a caller may
+ * buf_free them all or none. */
+int store_append(store *st, const store_application *apps, size_t n,
+                 store_outcome *out, err *e)
+{
+    store_invariants(st);
+    /* The head advances in these locals and reaches the handle only once the
+     * batch has committed (invariant 3). */
+    int64_t seq;
+    unsigned char prev[STORE_HASH_LEN];
+
+    for (size_t i = 0; i < n; i++) {
+        out[i].status = STORE_NEW;
+        buf_init(&out[i].stored, STORE_STORED_CAP);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (store_app_valid(&apps[i], i, e) != 0)
+            return -1;
+    if (store_begin(st, e) != 0)
+        return -1;
+    seq = st->head_seq;
+    memcpy(prev, st->head_hash, STORE_HASH_LEN);
+
+    for (size_t i = 0; i < n; i++) {
+        const store_application *a = &apps[i];
+        if (a->request_key) {
+            /* Inside the transaction, so an earlier application of this same
+             * batch with the same key is seen too. */
+            sqlite3_stmt *s = st->q[Q_APP_BY_KEY];
+            bind_str(s, 1, a->request_key);
+            int rc = sqlite3_step(s);
+            if (rc == SQLITE_ROW) {
+                size_t flen;
+                const char *fp = col_text(s, 0, &flen);
+                int same = fp && strcmp(fp, a->fingerprint) == 0;
+                int64_t first = sqlite3_column_int64(s, 1);
+                int64_t nd = sqlite3_column_int64(s, 2);
+                sqlite3_reset(s);
+                if (!same) {
+                    out[i].status = STORE_CONFLICT;
+                    continue;
+                }
+                out[i].status = STORE_REPEAT;
+                if (nd > 0 && store_collect(st, first, nd, &out[i].stored, e) != 0)
+                    goto fail;
+                continue;
+            }
+            sqlite3_reset(s);
+            if (rc != SQLITE_DONE) {
+                store_sqlerr(st, e, "looking up a request key");
+                goto fail;
+            }
+        }
+        if (store_append_one(st, a, i, &seq, prev, e) != 0)
+            goto fail;
+    }
+    if (store_commit(st, e) != 0)
+        goto fail_committed;
+    st->head_seq = seq;
+    memcpy(st->head_hash, prev, STORE_HASH_LEN);
+    store_invariants(st);
+    return 0;
+
+fail:
+    store_rollback(st);
+fail_committed:
+    for (size_t i = 0; i < n; i++) {
+        buf_free(&out[i].stored);
+        out[i].status = STORE_NEW;
+    }
+    store_invariants(st);
+    return -1;
+}
+
+/* ---- Events --------------------------------------------------------------- */
+
+int store_event(store *st, const char *kind, const char *detail, err *e)
+{
+    store_invariants(st);
+    char now[32];
+    store_now(now);
+    if (st->flags & STORE_READONLY)
+        return err_set(e, "internal", "the store was opened read-only");
+    /* A single INSERT is its own transaction; no head is involved. */
+    sqlite3_stmt *s = st->q[Q_EVENT_INSERT];
+    bind_str(s, 1, now);
+    bind_str(s, 2, kind);
+    bind_str(s, 3, detail);
+    if (step_done(s) != SQLITE_DONE)
+        return store_sqlerr(st, e, "recording an event");
+    store_invariants(st);
+    return 0;
+}
+
+/* ---- Reading -------------------------------------------------------------- */
+
+int store_get_decision(store *st, const char *decision_id, buf *out, err *e)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_GET_DECISION];
+    int ret = -1;
+    bind_str(s, 1, decision_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        size_t len;
+        const char *j = col_text(s, 0, &len);
+        if (buf_add(out, j, len) == 0)
+            ret = 0;
+        else
+            err_set(e, "internal", "decision %s does not fit the reply buffer", decision_id);
+    } else if (rc == SQLITE_DONE) {
+        err_set(e, "not_found", "no decision %s", decision_id);
+    } else {
+        store_sqlerr(st, e, "reading a decision");
+    }
+    sqlite3_reset(s);
+    store_invariants(st);
+    return ret;
+}
+
+int store_history(store *st, const char *applicant_id, long limit, buf *out, err *e)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_HISTORY];
+    size_t start = out->len;
+    int rc, first = 1;
+    bind_str(s, 1, applicant_id);
+    sqlite3_bind_int64(s, 2, limit > 0 ? (sqlite3_int64)limit : -1);   /* -1: no limit */
+    if (buf_addc(out, '[') != 0)
+        goto toolong;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t len;
+        const char *j = col_text(s, 0, &len);
+        if ((!first && buf_addc(out, ',') != 0) || buf_add(out, j, len) != 0)
+            goto toolong;
+        first = 0;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        store_sqlerr(st, e, "reading a history");
+        goto fail;
+    }
+    if (buf_addc(out, ']') != 0)
+        goto toolong;
+    store_invariants(st);
+    return 0;
+toolong:
+    sqlite3_reset(s);
+    err_set(e, "internal", "the history of %s does not fit the reply buffer", applicant_id);
+fail:
+    out->len = start;
+    if (out->data)
+        out->data[start] = '\0';
+    store_invariants(st);
+    return -1;
+}
+
+int64_t store_count(store *st)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_COUNT];
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    sqlite3_reset(s);
+    return n;
+}
+
+/* ---- Verifying ------------------------------------------------------------ */
+
+int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
+                 void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
+                 err *e)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_MAX_SEQ];
+    int64_t total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+
+    unsigned char prev[STORE_HASH_LEN] = {0}, hash[STORE_HASH_LEN];
+    /* The digest of the last application seen: a screen's five decisions
+     * are consecutive and share one application, hashed once. */
+    int64_t app_id = -1;
+    char app_hex[2 * STORE_HASH_LEN + 1] = "";
+    int64_t n = 0;
+    int ret = -1, rc;
+
+    *checked = 0;
+    *bad_seq = 0;
+    bad_id[0] = '\0';
+    if (progress)
+        progress(ud, 0, total);
+
+    s = st->q[Q_VERIFY];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(s, V_SEQ);
+        rec_fields r;
+        for (int f = V_SEQ; f <= V_DECISION; f++)
+            r.f[f] = col_text(s, f, &r.len[f]);
+
+        int bad = seq != n + 1;   /* a gap: a record was deleted or renumbered */
+        if (!bad && sqlite3_column_type(s, V_APP_FIRST + A_REQUEST) == SQLITE_NULL) {
+            bad = 1;              /* its application was deleted */
+        } else if (!bad) {
+            int64_t id = sqlite3_column_int64(s, V_APP_ID);
+            if (id != app_id) {
+                app_fields af;
+                for (int f = 0; f < A_N; f++)
+                    af.f[f] = col_text(s, V_APP_FIRST + f, &af.len[f]);
+                if (store_app_digest(st, &af, app_hex) != 0) {
+                    err_set(e, "internal", "SHA-256 failed");
+                    goto done;
+                }
+                app_id = id;
+            }
+            if (store_record_hash(st, prev, &r, app_hex, hash) != 0) {
+                err_set(e, "internal", "SHA-256 failed");
+                goto done;
+            }
+            const void *ph = sqlite3_column_blob(s, V_PREV_HASH);
+            const void *h = sqlite3_column_blob(s, V_HASH);
+            bad = sqlite3_column_bytes(s, V_PREV_HASH) != STORE_HASH_LEN ||
+                  sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN ||
+                  memcmp(ph, prev, STORE_HASH_LEN) != 0 ||
+                  memcmp(h, hash, STORE_HASH_LEN) != 0;
+        }
+        if (bad) {
+            *bad_seq = seq;
+            snprintf(bad_id, 64, "%s", r.f[V_DECISION_ID] ? r.f[V_DECISION_ID] : "");
+            ret = 1;
+            goto done;
+        }
+        memcpy(prev, hash, STORE_HASH_LEN);
+        n++;
+        if (progress && n % STORE_PROGRESS_EVERY == 0)
+            progress(ud, n, total);
+    }
+    if (rc != SQLITE_DONE) {
+        store_sqlerr(st, e, "reading the records");
+        goto done;
+    }
+    ret = 0;
+    if (progress)
+        progress(ud, n, total);
+done:
+    sqlite3_reset(s);
+    *checked = n;
+    store_invariants(st);
+    return ret;
+}
