@@ -1,0 +1,659 @@
+/* tests/unit/store.c -- unit tests of core/store.c, each on a fresh database
+ * in its own temporary directory.  Tampering is done the way a tamperer
+ * would: with the sqlite3 C API, after dropping the append-only triggers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+/* ---- Fixture ---------------------------------------------------------- */
+
+typedef struct fixture {
+    char dir[64];
+    char path[96];
+    store *st;
+    ruleset *rs;
+    int next_id;          /* numbering of made-up decision ids */
+} fixture;
+
+#define FILE_OF(name, text) {name, text, sizeof text - 1}
+static const ruleset_file test_files[] = {
+    FILE_OF("idmaj.lua", "program \"idmaj\" { version = \"2025.1\" }\n"),
+    FILE_OF("idmaj.test.lua", "case \"x\" { program = \"idmaj\" }\n"),
+};
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/eligo-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/test.db", f->dir);
+    err e = {0};
+    if (store_open(&f->st, f->path, STORE_NOSYNC, &e) != 0) {
+        fprintf(stderr, "store_open: %s\n", e.msg);
+        return -1;
+    }
+    f->rs = ruleset_from_files(test_files, 2, &e);
+    if (!f->rs) {
+        fprintf(stderr, "ruleset_from_files: %s\n", e.msg);
+        return -1;
+    }
+    if (store_put_ruleset(f->st, f->rs, &e) != 0) {
+        fprintf(stderr, "store_put_ruleset: %s\n", e.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    store_close(f->st);
+    ruleset_free(f->rs);
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* An application being built: its strings live here. */
+typedef struct test_app {
+    store_application app;
+    store_decision dec[5];
+    char ids[5][32];
+    char json[5][256];
+    char request[256];
+} test_app;
+
+/* Fill T as a decide (1 program) or screen (5) application for APPLICANT. */
+static void make_app(fixture *f, test_app *t, const char *applicant, int nprog,
+                     const char *key, const char *fingerprint)
+{
+    static const char *progs[] = {"idmaj", "tahfiz", "intelaka", "awrach", "forsa"};
+    memset(t, 0, sizeof *t);
+    snprintf(t->request, sizeof t->request,
+             "{\"op\":\"%s\",\"applicant\":{\"applicant_id\":\"%s\"}}",
+             nprog > 1 ? "screen" : "decide", applicant);
+    for (int i = 0; i < nprog; i++) {
+        snprintf(t->ids[i], sizeof t->ids[i], "D%06d", ++f->next_id);
+        snprintf(t->json[i], sizeof t->json[i],
+                 "{\"decision_id\":\"%s\",\"program\":\"%s\",\"outcome\":\"eligible\","
+                 "\"applicant\":\"%s\"}", t->ids[i], progs[i], applicant);
+        t->dec[i] = (store_decision){
+            .decision_id = t->ids[i], .program = progs[i], .program_version = "2025.1",
+            .outcome = "eligible", .json = t->json[i], .json_len = strlen(t->json[i]),
+        };
+    }
+    t->app = (store_application){
+        .request = t->request, .request_len = strlen(t->request), .request_key = key,
+        .fingerprint = fingerprint ? fingerprint
+                                   : "0000000000000000000000000000000000000000000000000000000000000000",
+        .applicant_id = applicant, .as_of = "2025-03-01", .ruleset = ruleset_hash(f->rs),
+        .received_at = "2025-03-01T10:00:00.000Z", .decided_at = "2025-03-01T10:00:00.001Z",
+        .client_uid = 1000, .client_pid = 4242, .decisions = t->dec,
+        .ndecisions = (size_t)nprog,
+    };
+}
+
+/* Append one application; return its status. */
+static store_status append1(fixture *f, test_app *t, buf *stored)
+{
+    store_outcome out;
+    err e = {0};
+    int rc = store_append(f->st, &t->app, 1, &out, &e);
+    if (rc != 0)
+        fprintf(stderr, "store_append: %s\n", e.msg);
+    assert_int_equal(rc, 0);
+    if (stored)
+        *stored = out.stored;
+    else
+        buf_free(&out.stored);
+    return out.status;
+}
+
+static int verify(fixture *f, int64_t *checked, int64_t *bad_seq, char bad_id[64])
+{
+    err e = {0};
+    int rc = store_verify(f->st, checked, bad_seq, bad_id, NULL, NULL, &e);
+    if (rc < 0)
+        fprintf(stderr, "store_verify: %s\n", e.msg);
+    return rc;
+}
+
+/* Run SQL on the database through a connection of our own, as a tamperer. */
+static void tamper(fixture *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "tamper: %s\n", msg);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+static const char drop_triggers[] =
+    "DROP TRIGGER decisions_no_update; DROP TRIGGER decisions_no_delete;"
+    "DROP TRIGGER applications_no_update; DROP TRIGGER applications_no_delete;";
+
+/* ---- Tests ---------------------------------------------------------------- */
+
+static void test_append_and_get(void **state)
+{
+    fixture *f = *state;
+    test_app decide, screen;
+    make_app(f, &decide, "A1", 1, NULL, NULL);
+    make_app(f, &screen, "A2", 5, NULL, NULL);
+    store_application apps[2] = {decide.app, screen.app};
+    store_outcome out[2];
+    err e = {0};
+    assert_int_equal(store_append(f->st, apps, 2, out, &e), 0);
+    assert_int_equal(out[0].status, STORE_NEW);
+    assert_int_equal(out[1].status, STORE_NEW);
+    buf_free(&out[0].stored);
+    buf_free(&out[1].stored);
+    assert_int_equal(store_count(f->st), 6);
+
+    buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(store_get_decision(f->st, screen.ids[3], &b, &e), 0);
+    assert_string_equal(b.data, screen.json[3]);
+    buf_reset(&b);
+    assert_int_equal(store_get_decision(f->st, "nope", &b, &e), -1);
+    assert_string_equal(e.code, "not_found");
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+
+    /* The screen's application is stored once, with its five decisions. */
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), sum(ndecisions) FROM applications",
+                                        -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 2);
+    assert_int_equal(sqlite3_column_int(s, 1), 6);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static void test_history(void **state)
+{
+    fixture *f = *state;
+    test_app t[3], other;
+    for (int i = 0; i < 3; i++) {
+        make_app(f, &t[i], "A1", 1, NULL, NULL);
+        assert_int_equal(append1(f, &t[i], NULL), STORE_NEW);
+        make_app(f, &other, "B9", 1, NULL, NULL);
+        assert_int_equal(append1(f, &other, NULL), STORE_NEW);
+    }
+    buf b, want;
+    buf_init(&b, 1 << 20);
+    buf_init(&want, 1 << 20);
+    err e = {0};
+    assert_int_equal(store_history(f->st, "A1", 0, &b, &e), 0);
+    buf_printf(&want, "[%s,%s,%s]", t[2].json[0], t[1].json[0], t[0].json[0]);
+    assert_string_equal(b.data, want.data);
+
+    buf_reset(&b);
+    buf_reset(&want);
+    assert_int_equal(store_history(f->st, "A1", 2, &b, &e), 0);
+    buf_printf(&want, "[%s,%s]", t[2].json[0], t[1].json[0]);
+    assert_string_equal(b.data, want.data);
+
+    buf_reset(&b);
+    assert_int_equal(store_history(f->st, "nobody", 10, &b, &e), 0);
+    assert_string_equal(b.data, "[]");
+
+    /* A cap too small fails and leaves the buffer as it was. */
+    buf small;
+    buf_init(&small, 20);
+    buf_adds(&small, "x");
+    assert_int_equal(store_history(f->st, "A1", 0, &small, &e), -1);
+    assert_string_equal(small.data, "x");
+    buf_free(&small);
+    buf_free(&b);
+    buf_free(&want);
+}
+
+static void test_repeat_and_conflict(void **state)
+{
+    fixture *f = *state;
+    test_app first, again, other, screen, screen_again;
+    make_app(f, &first, "A1", 1, "KEY-1", "fp-one");
+    assert_int_equal(append1(f, &first, NULL), STORE_NEW);
+
+    /* A retry: new decision ids, same application. */
+    make_app(f, &again, "A1", 1, "KEY-1", "fp-one");
+    buf stored;
+    assert_int_equal(append1(f, &again, &stored), STORE_REPEAT);
+    assert_string_equal(stored.data, first.json[0]);
+    buf_free(&stored);
+
+    make_app(f, &other, "A1", 1, "KEY-1", "fp-two");
+    assert_int_equal(append1(f, &other, NULL), STORE_CONFLICT);
+
+    make_app(f, &screen, "A3", 5, "KEY-S", "fp-screen");
+    assert_int_equal(append1(f, &screen, NULL), STORE_NEW);
+    make_app(f, &screen_again, "A3", 5, "KEY-S", "fp-screen");
+    assert_int_equal(append1(f, &screen_again, &stored), STORE_REPEAT);
+    buf want;
+    buf_init(&want, 1 << 20);
+    buf_printf(&want, "%s,%s,%s,%s,%s", screen.json[0], screen.json[1], screen.json[2],
+               screen.json[3], screen.json[4]);
+    assert_string_equal(stored.data, want.data);
+    buf_free(&want);
+    buf_free(&stored);
+
+    assert_int_equal(store_count(f->st), 6);
+}
+
+static void test_repeat_within_batch(void **state)
+{
+    fixture *f = *state;
+    test_app a, b, c, d;
+    make_app(f, &a, "A1", 1, "K", "fp-1");
+    make_app(f, &b, "A1", 1, "K", "fp-1");
+    make_app(f, &c, "A1", 1, "K", "fp-2");
+    make_app(f, &d, "A2", 1, NULL, NULL);
+    store_application apps[4] = {a.app, b.app, c.app, d.app};
+    store_outcome out[4];
+    err e = {0};
+    assert_int_equal(store_append(f->st, apps, 4, out, &e), 0);
+    assert_int_equal(out[0].status, STORE_NEW);
+    assert_int_equal(out[1].status, STORE_REPEAT);
+    assert_string_equal(out[1].stored.data, a.json[0]);
+    assert_int_equal(out[2].status, STORE_CONFLICT);
+    assert_int_equal(out[3].status, STORE_NEW);
+    for (int i = 0; i < 4; i++)
+        buf_free(&out[i].stored);
+    assert_int_equal(store_count(f->st), 2);
+
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 2);
+}
+
+static void test_group_commit_atomic(void **state)
+{
+    fixture *f = *state;
+    test_app ok1, ok2, bad, dup;
+    make_app(f, &ok1, "A1", 1, "K1", "fp");
+    assert_int_equal(append1(f, &ok1, NULL), STORE_NEW);
+
+    /* A rule set never stored: the foreign key refuses it, and the batch
+     * (with a good application and a key before it) commits nothing. */
+    make_app(f, &ok2, "A2", 5, "K2", "fp");
+    make_app(f, &bad, "A3", 1, NULL, NULL);
+    bad.app.ruleset = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+    store_application apps[2] = {ok2.app, bad.app};
+    store_outcome out[2];
+    err e = {0};
+    assert_int_equal(store_append(f->st, apps, 2, out, &e), -1);
+    assert_non_null(strstr(e.msg, "never stored"));
+    assert_null(out[0].stored.data);
+    assert_int_equal(store_count(f->st), 1);
+
+    /* A decision id already stored: same. */
+    make_app(f, &dup, "A4", 1, NULL, NULL);
+    dup.dec[0].decision_id = ok1.ids[0];
+    store_application apps2[2] = {ok2.app, dup.app};
+    assert_int_equal(store_append(f->st, apps2, 2, out, &e), -1);
+    assert_int_equal(store_count(f->st), 1);
+
+    /* The head did not move: the key of the failed batch is free, and the
+     * chain continues from the one committed record. */
+    assert_int_equal(append1(f, &ok2, NULL), STORE_NEW);
+    assert_int_equal(store_count(f->st), 6);
+    int64_t checked, bad_seq;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad_seq, id), 0);
+    assert_int_equal(checked, 6);
+}
+
+static void test_ruleset_round_trip(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    /* Storing it again changes nothing. */
+    assert_int_equal(store_put_ruleset(f->st, f->rs, &e), 0);
+    ruleset *back = store_get_ruleset(f->st, ruleset_hash(f->rs), &e);
+    assert_non_null(back);
+    assert_string_equal(ruleset_hash(back), ruleset_hash(f->rs));
+    assert_int_equal(ruleset_count(back), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const ruleset_file *a = ruleset_file_at(f->rs, i), *b = ruleset_file_at(back, i);
+        assert_string_equal(a->name, b->name);
+        assert_int_equal(a->len, b->len);
+        assert_memory_equal(a->text, b->text, a->len);
+    }
+    ruleset_free(back);
+
+    /* A second set sharing one file stores only the new text. */
+    ruleset_file files2[2] = {test_files[0], FILE_OF("other.lua", "-- other\n")};
+    ruleset *rs2 = ruleset_from_files(files2, 2, &e);
+    assert_non_null(rs2);
+    assert_int_equal(store_put_ruleset(f->st, rs2, &e), 0);
+    back = store_get_ruleset(f->st, ruleset_hash(rs2), &e);
+    assert_non_null(back);
+    assert_string_equal(ruleset_hash(back), ruleset_hash(rs2));
+    ruleset_free(back);
+    ruleset_free(rs2);
+
+    assert_null(store_get_ruleset(f->st, "0123", &e));
+    assert_string_equal(e.code, "not_found");
+
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM file_texts),"
+                                        " (SELECT count(*) FROM ruleset_files)", -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 3);
+    assert_int_equal(sqlite3_column_int(s, 1), 4);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static void test_events(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    assert_int_equal(store_event(f->st, "start", "pid 1", &e), 0);
+    assert_int_equal(store_event(f->st, "reload_rejected", "idmaj.lua:3: boom", &e), 0);
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT kind, detail, length(at) FROM events"
+                                        " ORDER BY id", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "start");
+    assert_int_equal(sqlite3_column_int(s, 2), 24);   /* 2025-03-01T10:00:00.000Z */
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 1), "idmaj.lua:3: boom");
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+/* Ten records: decides at seq 1, 2; a screen at 3..7; decides at 8, 9, 10. */
+static void fill(fixture *f, test_app t[6])
+{
+    make_app(f, &t[0], "A1", 1, "K0", "fp");
+    make_app(f, &t[1], "A2", 1, NULL, NULL);
+    make_app(f, &t[2], "A3", 5, "K2", "fp");
+    make_app(f, &t[3], "A1", 1, NULL, NULL);
+    make_app(f, &t[4], "A4", 1, NULL, NULL);
+    make_app(f, &t[5], "A5", 1, NULL, NULL);
+    t[5].app.client_uid = -1;
+    t[5].app.applicant_id = NULL;
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(append1(f, &t[i], NULL), STORE_NEW);
+    assert_int_equal(store_count(f->st), 10);
+}
+
+static void progress_count(void *ud, int64_t done, int64_t total)
+{
+    int *calls = ud;
+    (*calls)++;
+    assert_true(done <= total);
+}
+
+static void test_verify_intact(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);   /* empty chain */
+    assert_int_equal(checked, 0);
+    fill(f, t);
+    int calls = 0;
+    err e = {0};
+    assert_int_equal(store_verify(f->st, &checked, &bad, id, progress_count, &calls, &e), 0);
+    assert_int_equal(checked, 10);
+    assert_true(calls >= 2);
+
+    /* The triggers keep an accident from rewriting the past. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE decisions SET outcome = 'x' WHERE seq = 2",
+                                  NULL, NULL, NULL), SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM decisions WHERE seq = 2", NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM applications", NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    sqlite3_close(db);
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+}
+
+static void expect_bad(fixture *f, const char *sql, int64_t seq, const char *id_want,
+                       int64_t checked_want)
+{
+    char sqlbuf[512];
+    snprintf(sqlbuf, sizeof sqlbuf, "%s %s", drop_triggers, sql);
+    tamper(f, sqlbuf);
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 1);
+    assert_int_equal(bad, seq);
+    assert_string_equal(id, id_want);
+    assert_int_equal(checked, checked_want);
+}
+
+static void test_verify_altered_json(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_bad(f, "UPDATE decisions SET decision = replace(decision, 'eligible', 'ineligible')"
+                  " WHERE seq = 4", 4, t[2].ids[1], 3);
+}
+
+static void test_verify_altered_column(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    /* The JSON untouched, only the column an auditor's query would read. */
+    expect_bad(f, "UPDATE decisions SET outcome = 'ineligible' WHERE seq = 9", 9, t[4].ids[0],
+               8);
+}
+
+static void test_verify_altered_application(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    /* The screen's application: its first decision (seq 3) is the first hit. */
+    expect_bad(f, "UPDATE applications SET request = replace(request, 'A3', 'A9')"
+                  " WHERE id = (SELECT application FROM decisions WHERE seq = 5)",
+               3, t[2].ids[0], 2);
+}
+
+static void test_verify_altered_client(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_bad(f, "UPDATE applications SET client_uid = 0 WHERE id = 2", 2, t[1].ids[0], 1);
+}
+
+static void test_verify_deleted_row(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    /* The record after the gap no longer chains; 4 records were intact. */
+    expect_bad(f, "DELETE FROM decisions WHERE seq = 5", 6, t[2].ids[3], 4);
+}
+
+static void test_verify_deleted_application(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_bad(f, "DELETE FROM applications WHERE id = 4", 8, t[3].ids[0], 7);
+}
+
+static void test_verify_renumbered(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    /* Delete seq 1 and shift every other down by one: no gap, but the
+     * hashes cover both the seq and the previous hash. */
+    expect_bad(f, "DELETE FROM decisions WHERE seq = 1;"
+                  "UPDATE decisions SET seq = seq - 1",
+               1, t[1].ids[0], 0);
+}
+
+static void test_reopen_keeps_head(void **state)
+{
+    fixture *f = *state;
+    test_app t[6], more;
+    fill(f, t);
+    err e = {0};
+    store_close(f->st);
+    assert_int_equal(store_open(&f->st, f->path, 0, &e), 0);
+    make_app(f, &more, "A1", 5, NULL, NULL);
+    assert_int_equal(append1(f, &more, NULL), STORE_NEW);
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 15);
+
+    /* Read-only: reads work, writes are refused. */
+    store *ro;
+    assert_int_equal(store_open(&ro, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_count(ro), 15);
+    buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(store_get_decision(ro, more.ids[4], &b, &e), 0);
+    assert_string_equal(b.data, more.json[4]);
+    buf_free(&b);
+    test_app x;
+    make_app(f, &x, "A1", 1, NULL, NULL);
+    store_outcome out;
+    assert_int_equal(store_append(ro, &x.app, 1, &out, &e), -1);
+    assert_int_equal(store_event(ro, "start", "", &e), -1);
+    store_close(ro);
+}
+
+static void test_two_writers(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store *second;
+    assert_int_equal(store_open(&second, f->path, STORE_NOSYNC, &e), 0);
+    /* Each handle caches the head; each must notice the other's commits. */
+    for (int i = 0; i < 4; i++) {
+        test_app t;
+        make_app(f, &t, "A1", 1 + i % 2 * 4, NULL, NULL);
+        store_outcome out;
+        assert_int_equal(store_append(i % 2 ? second : f->st, &t.app, 1, &out, &e), 0);
+        buf_free(&out.stored);
+    }
+    store_close(second);
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 12);
+}
+
+static int user_version(const char *path, int *nschema)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    int v = -1;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
+                           " (SELECT count(*) FROM sqlite_schema)", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        v = sqlite3_column_int(s, 0);
+        *nschema = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_migrations_idempotent(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    int n1 = 0, n2 = 0;
+    int v1 = user_version(f->path, &n1);
+    assert_true(v1 >= 1);
+    for (int i = 0; i < 3; i++) {
+        store_close(f->st);
+        assert_int_equal(store_open(&f->st, f->path, 0, &e), 0);
+    }
+    assert_int_equal(user_version(f->path, &n2), v1);
+    assert_int_equal(n2, n1);
+
+    /* Missing files are not created by read-only opens; foreign databases
+     * are refused. */
+    char p[128];
+    store *st;
+    snprintf(p, sizeof p, "%s/absent.db", f->dir);
+    assert_int_equal(store_open(&st, p, STORE_READONLY, &e), -1);
+    assert_int_equal(access(p, F_OK), -1);
+    snprintf(p, sizeof p, "%s/foreign.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&st, p, 0, &e), -1);
+    assert_non_null(strstr(e.msg, "not eligo's"));
+    unlink(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeat_and_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeat_within_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ruleset_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_intact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_altered_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_altered_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_altered_application, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_altered_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_deleted_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_deleted_application, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_renumbered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
