@@ -1,0 +1,138 @@
+/* cmd_bench.c -- `eligo bench`: options in, bench_run, the report out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cmd.h"
+#include "err.h"
+
+static void bench_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: eligo bench [--socket PATH] [-c CONNECTIONS] [-P PIPELINE]\n"
+        "                   [-n REQUESTS | -d SECONDS] [--rate R] [--op decide|screen]\n"
+        "                   [--file APPLICATIONS] [--seed N] [--json]\n"
+        "\n"
+        "Load-test a running `eligo serve` and print requests/s, decisions/s, errors by\n"
+        "code and latency percentiles (p50, p90, p99, p99.9, max).\n"
+        "\n"
+        "  --socket PATH   the server's socket (default $ELIGO_SOCKET, else ./eligo.sock)\n"
+        "  -c N            connections (default 16)\n"
+        "  -P N            requests in flight on each connection (default 32)\n"
+        "  -n N            send N requests in all, or\n"
+        "  -d SECONDS      keep sending for SECONDS (default 10)\n"
+        "  --rate R        open loop: issue R requests/s in all, whatever the replies do;\n"
+        "                  latency then counts from when a request fell due (use it to\n"
+        "                  measure latency below saturation, e.g. at half the max rate)\n"
+        "  --op OP         decide (default; programmes idmaj, taehil, intelaka, awrach and\n"
+        "                  auto_entrepreneur in turn) or screen (every programme in force)\n"
+        "  --file FILE     send these JSON-lines applications (cycled) instead of\n"
+        "                  generated ones; members a line leaves out are added\n"
+        "  --seed N        seed of the generated applicants (default 2025)\n"
+        "  --json          print one JSON line instead of the text report\n"
+        "\n"
+        "Exit status: 0 when every reply is ok, 1 when some are errors, 2 on usage or\n"
+        "connection errors.\n");
+}
+
+/* Parse S as a number in [LO, HI] into *OUT; 0 or -1. */
+static int bench_number(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "eligo bench: %s takes a number from %g to %g, not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_config cfg;
+    bench_defaults(&cfg);
+    int json = 0;
+    double v;
+    err e;
+    err_clear(&e);
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            bench_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        } else if (!val) {
+            fprintf(stderr, "eligo bench: unknown option or missing value: '%s'\n", a);
+            bench_usage(stderr);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--socket")) {
+            cfg.socket = val;
+        } else if (!strcmp(a, "--op")) {
+            if (strcmp(val, "decide") && strcmp(val, "screen")) {
+                fprintf(stderr, "eligo bench: --op is decide or screen\n");
+                return 2;
+            }
+            cfg.op = val;
+        } else if (!strcmp(a, "--file")) {
+            cfg.file = val;
+        } else if (!strcmp(a, "-c")) {
+            if (bench_number(a, val, 1, 10000, &v))
+                return 2;
+            cfg.connections = (int)v;
+        } else if (!strcmp(a, "-P")) {
+            if (bench_number(a, val, 1, 100000, &v))
+                return 2;
+            cfg.pipeline = (int)v;
+        } else if (!strcmp(a, "-n")) {
+            if (bench_number(a, val, 1, 1e12, &v))
+                return 2;
+            cfg.requests = (uint64_t)v;
+        } else if (!strcmp(a, "-d")) {
+            if (bench_number(a, val, 0.001, 1e6, &v))
+                return 2;
+            cfg.seconds = v;
+        } else if (!strcmp(a, "--rate")) {
+            if (bench_number(a, val, 1, 1e9, &v))
+                return 2;
+            cfg.rate = v;
+        } else if (!strcmp(a, "--seed")) {
+            if (bench_number(a, val, 0, 1e18, &v))
+                return 2;
+            cfg.seed = (uint64_t)v;
+        } else {
+            fprintf(stderr, "eligo bench: unknown option '%s'\n", a);
+            bench_usage(stderr);
+            return 2;
+        }
+    }
+    if (cfg.requests && cfg.seconds) {
+        fprintf(stderr, "eligo bench: -n and -d exclude each other\n");
+        return 2;
+    }
+    if (!cfg.requests && !cfg.seconds)
+        cfg.seconds = 10;
+
+    bench_report *r = malloc(sizeof *r);
+    if (!r) {
+        fprintf(stderr, "eligo bench: out of memory\n");
+        return 2;
+    }
+    int rc;
+    if (bench_run(&cfg, r, &e) != 0) {
+        fprintf(stderr, "eligo bench: %s\n", e.msg);
+        rc = 2;
+    } else {
+        bench_print(&cfg, r, json, stdout);
+        rc = r->errors ? 1 : 0;
+    }
+    free(r);
+    return rc;
+}

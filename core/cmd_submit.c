@@ -1,0 +1,359 @@
+/*
+ * cmd_submit.c -- `eligo submit`: send JSON-lines applications to a running
+ * `eligo serve` and print its replies.
+ *
+ * One connection, pipelined: up to WINDOW requests are on the wire at once
+ * and the replies (which the server returns in request order) are printed as
+ * they arrive.  A single poll() loop multiplexes the input and the socket, so
+ * an interactive user typing lines sees each reply at once, and a file of a
+ * million lines never has more than WINDOW requests buffered anywhere.
+ *
+ * Exit status: 0 when every reply is ok, 1 when any reply is an error, 2 on a
+ * usage error, an unreadable input or a connection that fails or closes early.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "client.h"
+#include "cmd.h"
+#include "err.h"
+
+#define SUBMIT_WINDOW 64
+#define SUBMIT_LINE_CAP ((size_t)64 << 20)   /* far above the server's own limit */
+#define SUBMIT_CHUNK 65536
+
+static void submit_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: eligo submit [--socket PATH] [--program ID | --screen] [--lang L]\n"
+        "                    [--table] [--window N] [FILE|-]\n"
+        "\n"
+        "Send JSON-lines applications to a running `eligo serve` and print the replies,\n"
+        "one JSON line per request, in request order.  Each input line is an object such\n"
+        "as {\"id\":\"A1\",\"applicant\":{...},\"as_of\":\"2025-03-01\"}; members it leaves\n"
+        "out are added from the options (the rest of the line is sent byte for byte):\n"
+        "\n"
+        "  --socket PATH   the server's socket (default $ELIGO_SOCKET, else ./eligo.sock)\n"
+        "  --program ID    \"op\":\"decide\" for programme ID\n"
+        "  --screen        \"op\":\"screen\": every programme in force\n"
+        "                  (neither: decide when the line names a \"program\", else screen)\n"
+        "  --lang L        language of the messages: en, fr or ar\n"
+        "  --table         print a table for people instead of JSON lines:\n"
+        "                  id, programme, outcome, failed criteria (and missing fields)\n"
+        "  --window N      requests in flight at once (default %d)\n"
+        "  FILE            read applications from FILE (default or '-': standard input)\n"
+        "\n"
+        "A line without \"id\" gets its line number.  Exit status: 0 if every reply is ok,\n"
+        "1 if any reply is an error, 2 on usage or connection errors.\n",
+        SUBMIT_WINDOW);
+}
+
+typedef struct submit {
+    int sock;
+    int in;                 /* input file descriptor */
+    int eof;                /* the input is exhausted */
+    int table;
+    long window;
+    long in_flight;         /* requests queued or sent, not yet answered */
+    long lineno;
+    long replies, errors;
+    long decisions, eligible, ineligible, incomplete;
+    client_defaults defaults;
+    client_lines input;     /* application lines */
+    client_lines answers;   /* reply lines */
+    buf out;                /* request bytes not yet written */
+    size_t out_off;         /* how much of out is written */
+} submit;
+
+/* Append the criteria that failed and the fields missing in decision D to B,
+ * as "age, income; missing: birth_date". */
+static void submit_reasons(const cJSON *d, buf *b)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(d, "criteria")) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        const cJSON *passed = cJSON_GetObjectItemCaseSensitive(c, "passed");
+        if (cJSON_IsFalse(passed) && cJSON_IsString(id))
+            buf_printf(b, "%s%s", b->len ? ", " : "", id->valuestring);
+    }
+    const cJSON *missing = cJSON_GetObjectItemCaseSensitive(d, "missing");
+    int first = 1;
+    cJSON_ArrayForEach(c, missing) {
+        if (cJSON_IsString(c))
+            buf_printf(b, "%s%s", first ? (b->len ? "; missing: " : "missing: ") : ", ",
+                       c->valuestring);
+        first = 0;
+    }
+}
+
+static void submit_row(submit *s, const char *id, const cJSON *d)
+{
+    const cJSON *program = cJSON_GetObjectItemCaseSensitive(d, "program");
+    const cJSON *outcome = cJSON_GetObjectItemCaseSensitive(d, "outcome");
+    const char *o = cJSON_IsString(outcome) ? outcome->valuestring : "?";
+    buf reasons;
+    buf_init(&reasons, 64 * 1024);
+    submit_reasons(d, &reasons);
+    const char *p = cJSON_IsString(program) ? program->valuestring : "-";
+    if (reasons.len)
+        printf("%-12s %-18s %-11s %s\n", id, p, o, reasons.data);
+    else
+        printf("%-12s %-18s %s\n", id, p, o);
+    buf_free(&reasons);
+    s->decisions++;
+    if (!strcmp(o, "eligible"))
+        s->eligible++;
+    else if (!strcmp(o, "ineligible"))
+        s->ineligible++;
+    else if (!strcmp(o, "incomplete"))
+        s->incomplete++;
+}
+
+/* Print one reply as table rows. */
+static void submit_table(submit *s, const char *line, size_t len, int ok)
+{
+    cJSON *r = cJSON_ParseWithLength(line, len);
+    const cJSON *idv = cJSON_GetObjectItemCaseSensitive(r, "id");
+    char *idtext = NULL;
+    const char *id = "-";
+    if (cJSON_IsString(idv))
+        id = idv->valuestring;
+    else if (idv && !cJSON_IsNull(idv) && (idtext = cJSON_PrintUnformatted(idv)))
+        id = idtext;
+
+    const cJSON *d;
+    if (!r) {
+        printf("%-12s %-18s %-11s %.*s\n", "-", "-", "error", (int)(len > 60 ? 60 : len), line);
+    } else if (!ok) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+        printf("%-12s %-18s error: %s: %s\n", id, "-",
+               cJSON_IsString(code) ? code->valuestring : "?",
+               cJSON_IsString(msg) ? msg->valuestring : "");
+    } else if ((d = cJSON_GetObjectItemCaseSensitive(r, "decision"))) {
+        submit_row(s, id, d);
+    } else if ((d = cJSON_GetObjectItemCaseSensitive(r, "decisions"))) {
+        const cJSON *one;
+        cJSON_ArrayForEach(one, d)
+            submit_row(s, id, one);
+        if (!cJSON_GetArraySize(d))
+            printf("%-12s %-18s %s\n", id, "-", "(none in force)");
+    } else {
+        printf("%-12s %-18s %s\n", id, "-", "ok");
+    }
+    cJSON_free(idtext);
+    cJSON_Delete(r);
+}
+
+static void submit_reply(submit *s, const char *line, size_t len)
+{
+    const char *code;
+    size_t clen;
+    int ok = client_reply_ok(line, len, &code, &clen);
+    s->replies++;
+    if (!ok)
+        s->errors++;
+    if (s->table) {
+        submit_table(s, line, len, ok);
+    } else {
+        fwrite(line, 1, len, stdout);
+        putchar('\n');
+    }
+}
+
+/* Move complete application lines into the output while the window allows. */
+static int submit_fill(submit *s, err *e)
+{
+    const char *line;
+    size_t len;
+    char id[24];
+    while (s->in_flight < s->window) {
+        int got = client_lines_next(&s->input, &line, &len);
+        if (!got && s->eof)
+            got = client_lines_rest(&s->input, &line, &len);
+        if (!got)
+            return 0;
+        s->lineno++;
+        size_t i = 0;
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (i == len)
+            continue;   /* blank lines are not applications */
+        snprintf(id, sizeof id, "%ld", s->lineno);
+        if (client_prepare(line, len, &s->defaults, id, &s->out, e) < 0)
+            return -1;
+        s->in_flight++;
+    }
+    return 0;
+}
+
+static int submit_loop(submit *s, err *e)
+{
+    char chunk[SUBMIT_CHUNK];
+    for (;;) {
+        if (submit_fill(s, e) != 0)
+            return -1;
+        int pending_out = s->out_off < s->out.len;
+        if (s->eof && !pending_out && s->in_flight == 0 && s->input.start >= s->input.data.len)
+            return 0;
+
+        struct pollfd p[2] = {
+            {.fd = s->sock, .events = POLLIN | (pending_out ? POLLOUT : 0)},
+            {.fd = s->in, .events = !s->eof && s->in_flight < s->window ? POLLIN : 0},
+        };
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return err_set(e, "internal", "poll: %s", strerror(errno));
+        }
+
+        if (p[1].revents) {
+            ssize_t n = read(s->in, chunk, sizeof chunk);
+            if (n < 0 && errno != EINTR && errno != EAGAIN)
+                return err_set(e, "internal", "reading the input: %s", strerror(errno));
+            if (n == 0)
+                s->eof = 1;
+            if (n > 0 && client_lines_feed(&s->input, chunk, (size_t)n) != 0)
+                return err_set(e, "line_too_long", "input line %ld is longer than %zu bytes",
+                               s->lineno + 1, SUBMIT_LINE_CAP);
+        }
+        if (p[0].revents & POLLOUT) {
+            ssize_t n = send(s->sock, s->out.data + s->out_off, s->out.len - s->out_off,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && errno != EINTR && errno != EAGAIN)
+                return err_set(e, "internal", "sending: %s", strerror(errno));
+            if (n > 0)
+                s->out_off += (size_t)n;
+            if (s->out_off == s->out.len) {
+                buf_reset(&s->out);
+                s->out_off = 0;
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = recv(s->sock, chunk, sizeof chunk, MSG_DONTWAIT);
+            if (n < 0 && errno != EINTR && errno != EAGAIN)
+                return err_set(e, "internal", "receiving: %s", strerror(errno));
+            if (n == 0)
+                return err_set(e, "internal",
+                               "the server closed the connection with %ld request(s) unanswered",
+                               s->in_flight);
+            if (n > 0 && client_lines_feed(&s->answers, chunk, (size_t)n) != 0)
+                return err_set(e, "line_too_long", "a reply is longer than %zu bytes",
+                               SUBMIT_LINE_CAP);
+            const char *line;
+            size_t len;
+            while (client_lines_next(&s->answers, &line, &len)) {
+                if (s->in_flight == 0)
+                    return err_set(e, "internal", "the server sent a reply to no request");
+                s->in_flight--;
+                submit_reply(s, line, len);
+            }
+            fflush(stdout);
+        }
+    }
+}
+
+int cmd_submit(int argc, char **argv)
+{
+    const char *socket_path = client_socket_default();
+    const char *file = NULL;
+    submit s;
+    memset(&s, 0, sizeof s);
+    s.sock = s.in = -1;
+    s.window = SUBMIT_WINDOW;
+    int screen = 0, rc = 2;
+    err e;
+    err_clear(&e);
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            submit_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--socket") && has_value) {
+            socket_path = argv[++i];
+        } else if (!strcmp(a, "--program") && has_value) {
+            s.defaults.program = argv[++i];
+        } else if (!strcmp(a, "--lang") && has_value) {
+            s.defaults.lang = argv[++i];
+        } else if (!strcmp(a, "--window") && has_value) {
+            char *end;
+            s.window = strtol(argv[++i], &end, 10);
+            if (*end || s.window < 1 || s.window > 100000) {
+                fprintf(stderr, "eligo submit: --window takes a number from 1 to 100000\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--screen")) {
+            screen = 1;
+        } else if (!strcmp(a, "--table")) {
+            s.table = 1;
+        } else if ((a[0] != '-' || !strcmp(a, "-")) && !file) {
+            file = a;
+        } else {
+            fprintf(stderr, "eligo submit: %s '%s'\n",
+                    a[0] == '-' && !has_value ? "missing value or unknown option" : "unexpected",
+                    a);
+            submit_usage(stderr);
+            return 2;
+        }
+    }
+    if (screen && s.defaults.program) {
+        fprintf(stderr, "eligo submit: --program and --screen exclude each other\n");
+        return 2;
+    }
+    if (screen)
+        s.defaults.op = "screen";
+    else if (s.defaults.program)
+        s.defaults.op = "decide";
+
+    client_lines_init(&s.input, SUBMIT_LINE_CAP);
+    client_lines_init(&s.answers, SUBMIT_LINE_CAP);
+    buf_init(&s.out, (size_t)s.window * SUBMIT_LINE_CAP);
+
+    if (!file || !strcmp(file, "-")) {
+        s.in = STDIN_FILENO;
+    } else if ((s.in = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+        fprintf(stderr, "eligo submit: %s: %s\n", file, strerror(errno));
+        goto out;
+    }
+    if ((s.sock = client_connect(socket_path, &e)) < 0) {
+        fprintf(stderr, "eligo submit: %s\n", e.msg);
+        goto out_input;
+    }
+    if (s.table)
+        printf("%-12s %-18s %-11s %s\n", "ID", "PROGRAM", "OUTCOME", "FAILED CRITERIA");
+
+    if (submit_loop(&s, &e) != 0) {
+        fflush(stdout);
+        fprintf(stderr, "eligo submit: %s\n", e.msg);
+        rc = 2;
+    } else {
+        rc = s.errors ? 1 : 0;
+    }
+    if (s.table)
+        printf("\n%ld request(s), %ld decision(s): %ld eligible, %ld ineligible, "
+               "%ld incomplete; %ld error(s)\n",
+               s.replies, s.decisions, s.eligible, s.ineligible, s.incomplete, s.errors);
+    fflush(stdout);
+
+    close(s.sock);
+out_input:
+    if (s.in != STDIN_FILENO)
+        close(s.in);
+out:
+    buf_free(&s.out);
+    client_lines_free(&s.answers);
+    client_lines_free(&s.input);
+    return rc;
+}

@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Integration test of the clients: `eligo submit`, `eligo bench` and examples/client.py.
+
+Starts the real `eligo serve` on a temporary socket and database when the binary has it
+(ELIGO_FAKE_SERVER=1 forces the stand-in); otherwise, and for checks that need a
+server whose answers are known in advance, a small NDJSON server written here stands
+in for it: it speaks the protocol of DESIGN.md (pipelined, replies in request order,
+each echoing "id") and decides nothing real.
+
+    ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/submit.py
+    tests/integration/submit.py --fake-server PATH     # just run the stand-in
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PROGRAMS = ["idmaj", "taehil", "intelaka", "awrach", "auto_entrepreneur"]
+FAILURES = 0
+
+
+# ---- the stand-in server ----------------------------------------------------
+
+def fake_decision(program, applicant):
+    """A decision of the shape DESIGN.md fixes, decided by a trivial rule."""
+    age_ok = applicant.get("birth_date", "2000") >= "1980"
+    return {
+        "decision_id": "01FAKE%020d" % abs(hash((program, json.dumps(applicant))) % 10**20),
+        "program": program, "program_version": "fake", "ruleset": "0" * 64,
+        "as_of": "2025-03-01", "outcome": "eligible" if age_ok else "ineligible",
+        "criteria": [{"id": "age", "passed": age_ok, "message": "age"},
+                     {"id": "registered", "passed": True, "message": "registered"}],
+        "missing": [], "decided_at": "2025-03-01T00:00:00Z",
+    }
+
+
+def fake_reply(line):
+    try:
+        req = json.loads(line)
+    except ValueError as e:
+        return {"id": None, "ok": False, "error": {"code": "invalid_json", "message": str(e)}}
+    if not isinstance(req, dict):
+        return {"id": None, "ok": False,
+                "error": {"code": "invalid_request", "message": "not an object"}}
+    rid, op = req.get("id"), req.get("op")
+    def error(code, message):
+        return {"id": rid, "ok": False, "error": {"code": code, "message": message}}
+    if op == "decide":
+        if req.get("program") not in PROGRAMS:
+            return error("unknown_program", "no programme %r" % req.get("program"))
+        if not isinstance(req.get("applicant"), dict):
+            return error("invalid_request", "applicant: missing")
+        return {"id": rid, "ok": True, "decision": fake_decision(req["program"], req["applicant"])}
+    if op == "screen":
+        if not isinstance(req.get("applicant"), dict):
+            return error("invalid_request", "applicant: missing")
+        return {"id": rid, "ok": True,
+                "decisions": [fake_decision(p, req["applicant"]) for p in PROGRAMS]}
+    if op == "health":
+        return {"id": rid, "ok": True, "status": "ok"}
+    if op == "programs":
+        return {"id": rid, "ok": True, "programs": [{"id": p} for p in PROGRAMS]}
+    if op in ("history", "decision"):
+        return {"id": rid, "ok": True, "decisions": []} if op == "history" else \
+            error("not_found", "no such decision")
+    return error("unknown_op", "unknown op %r" % op)
+
+
+def fake_serve_conn(conn):
+    with conn:
+        rest = b""
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            rest += data
+            *lines, rest = rest.split(b"\n")
+            out = b"".join(json.dumps(fake_reply(l.decode("utf-8", "replace")),
+                                      separators=(",", ":")).encode() + b"\n"
+                           for l in lines if l.strip())
+            if out:
+                conn.sendall(out)
+
+
+def fake_server(path):
+    """Listen on PATH in a daemon thread; returns the listening socket."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(256)
+    def accept():
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            threading.Thread(target=fake_serve_conn, args=(c,), daemon=True).start()
+    threading.Thread(target=accept, daemon=True).start()
+    return s
+
+
+# ---- the real server ----------------------------------------------------------
+
+def real_server(eligo, source, tmp):
+    """Start `eligo serve` if the binary has it; returns (process, socket) or None."""
+    if os.environ.get("ELIGO_FAKE_SERVER") == "1":
+        return None
+    try:
+        if subprocess.run([eligo, "serve", "--help"], capture_output=True, timeout=10).returncode:
+            return None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    sock = os.path.join(tmp, "real.sock")
+    proc = subprocess.Popen([eligo, "serve", "--socket", sock, "--db", os.path.join(tmp, "real.db"),
+                             "--rules", os.path.join(source, "rules"), "--quiet"],
+                            stderr=open(os.path.join(tmp, "serve.log"), "wb"))
+    for _ in range(200):
+        if os.path.exists(sock):
+            try:
+                socket.socket(socket.AF_UNIX).connect(sock)
+                return proc, sock
+            except OSError:
+                pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    sys.stderr.write("eligo serve did not start:\n%s\n" % open(os.path.join(tmp, "serve.log")).read())
+    return None
+
+
+# ---- checks -----------------------------------------------------------------
+
+def check(cond, what, detail=""):
+    global FAILURES
+    if cond:
+        print("ok   %s" % what)
+    else:
+        FAILURES += 1
+        print("FAIL %s%s" % (what, ("\n     " + str(detail)[:2000]) if detail else ""))
+
+
+def applicant(i):
+    """A valid applicant of rules/schema.lua; I varies it."""
+    return {
+        "applicant_id": "T%05d" % i, "birth_date": "%04d-%02d-15" % (1975 + i % 35, 1 + i % 12),
+        "nationality": "MA", "residence": "MA", "region": "Oriental",
+        "education": ["primary", "bac", "bac+3", "bac+5"][i % 4],
+        "registered_with_agency": i % 5 != 0, "employment_status": "unemployed",
+        "unemployed_since": "2024-01-10", "monthly_household_income": 1000 + 250 * (i % 9),
+        "household_size": 1 + i % 3, "disability": False, "in_training": False,
+        "business": None if i % 2 else {
+            "sector": "crafts", "plan_submitted": True, "project_cost": 100000,
+            "own_contribution": 15000, "expected_turnover": 150000, "legal_form": "none"},
+        "previous_benefits": [],
+    }
+
+
+def run(args, stdin=None):
+    p = subprocess.run(args, input=stdin, capture_output=True, timeout=120)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_submit(eligo, sock, real):
+    n = 300
+    lines = [json.dumps({"id": "A%d" % i, "applicant": applicant(i), "as_of": "2025-03-01"})
+             for i in range(n)]
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--program", "awrach"],
+                       "\n".join(lines).encode() + b"\n")
+    replies = [json.loads(l) for l in out.splitlines()]
+    check(rc == 0, "submit --program: exit status 0", err)
+    check([r.get("id") for r in replies] == ["A%d" % i for i in range(n)],
+          "submit: one reply per line, in order (%d pipelined)" % n, out[:500])
+    check(all(r.get("ok") and r["decision"]["program"] == "awrach" for r in replies),
+          "submit --program: op and program inserted", out[:500])
+
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--screen", "--lang", "fr", "-"],
+                       ("\n".join(lines[:20]) + "\n\n").encode())
+    replies = [json.loads(l) for l in out.splitlines()]
+    check(rc == 0 and len(replies) == 20 and all(len(r.get("decisions", [])) >= 1 for r in replies),
+          "submit --screen: a list of decisions per line, blank lines skipped", out[:500] + err)
+
+    # Lines naming their own op/program, one without an id, one without a final newline.
+    mixed = [json.dumps({"id": 1, "op": "decide", "program": "idmaj", "applicant": applicant(1),
+                         "as_of": "2025-03-01"}),
+             json.dumps({"program": "taehil", "applicant": applicant(2), "as_of": "2025-03-01"}),
+             json.dumps({"id": 3, "applicant": applicant(3), "as_of": "2025-03-01"})]
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        f.write("\n".join(mixed))
+    rc, out, err = run([eligo, "submit", "--socket", sock, f.name])
+    os.unlink(f.name)
+    replies = [json.loads(l) for l in out.splitlines()]
+    check(rc == 0 and [r.get("id") for r in replies] == [1, 2, 3],
+          "submit FILE: an id-less line gets its line number; last line without newline",
+          out[:500] + err)
+    check(len(replies) == 3 and replies[0]["decision"]["program"] == "idmaj"
+          and replies[1]["decision"]["program"] == "taehil" and "decisions" in replies[2],
+          "submit: decide when a line names a programme, screen otherwise", out[:800])
+
+    # An error among good lines: every line is answered, exit status 1.
+    bad = lines[:3] + [json.dumps({"id": "bad", "program": "no_such_programme",
+                                   "applicant": applicant(9)}), "{not json"] + lines[3:6]
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--program", "idmaj"],
+                       "\n".join(bad).encode() + b"\n")
+    replies = [json.loads(l) for l in out.splitlines()]
+    codes = [r.get("error", {}).get("code") for r in replies]
+    check(rc == 1, "submit: exit status 1 when a reply is an error", (rc, err))
+    check(len(replies) == 8 and codes[3] == "unknown_program" and codes[4] == "invalid_json"
+          and replies[5].get("ok"), "submit: errors answered in place, the rest carries on",
+          out[:1000])
+
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--program", "idmaj", "--table"],
+                       "\n".join(bad).encode() + b"\n")
+    rows = out.splitlines()
+    check(rc == 1 and rows and rows[0].split()[:3] == ["ID", "PROGRAM", "OUTCOME"],
+          "submit --table: a header", out[:500])
+    check(any(r.startswith("bad") and "unknown_program" in r for r in rows)
+          and any(r.startswith("A0 ") and "idmaj" in r for r in rows)
+          and "8 request(s)" in out, "submit --table: rows and a summary", out)
+
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--screen", "--table"],
+                       "\n".join(lines[:2]).encode() + b"\n")
+    rows = [r for r in out.splitlines()[1:] if r.startswith("A")]
+    check(rc == 0 and len(rows) == 2 * len(PROGRAMS) if not real else len(rows) >= 2,
+          "submit --screen --table: one row per decision", out)
+
+    rc, out, err = run([eligo, "submit", "--socket", "/nonexistent/eligo.sock"], b"{}\n")
+    check(rc == 2 and "cannot connect" in err, "submit: exit status 2 when it cannot connect", err)
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--screen", "--program", "idmaj"], b"")
+    check(rc == 2, "submit: exit status 2 for --screen with --program", err)
+    rc, out, err = run([eligo, "submit", "--bogus"], b"")
+    check(rc == 2 and "usage" in err, "submit: exit status 2 on an unknown option", err)
+    rc, out, err = run([eligo, "submit", "--socket", sock, "/nonexistent/apps.jsonl"], b"")
+    check(rc == 2, "submit: exit status 2 on an unreadable file", err)
+    rc, out, err = run([eligo, "submit", "--help"])
+    check(rc == 0 and "--table" in out, "submit --help", out)
+
+
+def test_bench(eligo, sock):
+    rc, out, err = run([eligo, "bench", "--socket", sock, "-n", "2000", "-c", "4", "-P", "16"])
+    check(rc == 0 and "errors     0" in out and all(k in out for k in ("p50", "p90", "p99 ",
+                                                                      "p99.9", "max")),
+          "bench -n 2000: no errors, percentiles printed", out + err)
+    rc, out, err = run([eligo, "bench", "--socket", sock, "-n", "2000", "--op", "screen", "--json"])
+    try:
+        r = json.loads(out)
+    except ValueError:
+        r = {}
+    check(rc == 0 and r.get("requests") == 2000 and r.get("errors") == 0
+          and r.get("decisions", 0) >= 2000 and set(r.get("latency_ms", {})) >=
+          {"p50", "p90", "p99", "p999", "max"}, "bench --op screen --json", out + err)
+    rc, out, err = run([eligo, "bench", "--socket", sock, "-d", "1", "--rate", "500", "-c", "2",
+                        "--json"])
+    r = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and 350 <= r.get("requests", 0) <= 650,
+          "bench --rate 500 -d 1: open loop keeps the rate", out + err)
+    rc, out, err = run([eligo, "bench", "--socket", "/nonexistent/eligo.sock", "-n", "10"])
+    check(rc == 2 and "cannot connect" in err, "bench: exit status 2 when it cannot connect", err)
+    rc, out, err = run([eligo, "bench", "-n", "10", "-d", "1"])
+    check(rc == 2, "bench: -n and -d exclude each other", err)
+
+
+def test_examples(source, sock, tmp):
+    apps = os.path.join(tmp, "apps.jsonl")
+    with open(apps, "w") as f:
+        for i in range(12):
+            f.write(json.dumps({"id": "E%d" % i, "applicant": applicant(i),
+                                "as_of": "2025-03-01"}) + "\n")
+    client = os.path.join(source, "examples", "client.py")
+    rc, out, err = run([sys.executable, client, "--socket", sock, apps])
+    check(rc == 0 and sum(l.startswith("E") for l in out.splitlines()) == 12,
+          "examples/client.py submits with screen and prints outcomes", out + err)
+    node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).stdout.strip()
+    if node:
+        rc, out, err = run([node, os.path.join(source, "examples", "client.js"),
+                            "--socket", sock, apps])
+        check(rc == 0 and sum(l.startswith("E") for l in out.splitlines()) == 12,
+              "examples/client.js submits with screen and prints outcomes", out + err)
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--fake-server":
+        fake_server(sys.argv[2])
+        print("fake server on", sys.argv[2], flush=True)
+        threading.Event().wait()
+    eligo = os.environ.get("ELIGO", "build/eligo")
+    source = os.environ.get("ELIGO_SOURCE_DIR", os.path.dirname(os.path.abspath(__file__)) + "/../..")
+    with tempfile.TemporaryDirectory(prefix="eligo-submit-") as tmp:
+        fake_sock = os.path.join(tmp, "fake.sock")
+        fake = fake_server(fake_sock)
+        print("# against the stand-in server")
+        test_submit(eligo, fake_sock, real=False)
+        test_bench(eligo, fake_sock)
+        test_examples(source, fake_sock, tmp)
+        fake.close()
+        started = real_server(eligo, source, tmp)
+        if started:
+            proc, sock = started
+            print("# against eligo serve")
+            try:
+                test_submit(eligo, sock, real=True)
+                test_bench(eligo, sock)
+                test_examples(source, sock, tmp)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        else:
+            print("# eligo serve not available: only the stand-in was used")
+    print("%d failure(s)" % FAILURES)
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
