@@ -1,0 +1,36 @@
+/*
+ * bindings.h -- the C functions the Lua side of eligo calls.
+ *
+ * bindings_push builds one table of C functions and leaves it on the stack.
+ * It is handed to bindings/rules.lua (the rule language, compiled into the
+ * binary), which decides which of them rule scripts may see: the calendar
+ * and money helpers are re-exported to rules; the clock, ids, hashing and
+ * JSON encoding stay private to the engine's own Lua code.
+ *
+ *   age(birth, on)              whole years (date.h's rule for 29 February)
+ *   months_between(from, to)    whole calendar months
+ *   months_before(on, n)        date string, day clamped to the month's end
+ *   parse_date(s)               day number, or nil when s is not a valid date
+ *   add_days(date, n)           date string n days later
+ *   cents(x)                    exact integer centimes of a money amount
+ *   render(template, values)    "{name}" replaced by the formatted value
+ *   format(v)                   how a value is written in a message
+ *   decision_id(), now(), today()
+ *   sha256(s)                   64 hex digits
+ *   canon(v)                    canonical JSON text (canon.h)
+ */
+#ifndef ELIGO_BINDINGS_H
+#define ELIGO_BINDINGS_H
+
+#include <lua.h>
+
+/* [-0, +1, m] */
+void bindings_push(lua_State *L);
+
+/* Append the text of the value at IDX as a message shows it.  [-0, +0, -]
+ * Integers and integral floats in plain decimal, other numbers with two
+ * decimals, booleans as true/false, nil as null, strings as they are. */
+struct buf;
+int bindings_format(lua_State *L, int idx, struct buf *out);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * canon.h -- canonical JSON from Lua values.
+ *
+ * One encoding, used for everything eligo hashes or stores, so that the same
+ * value always gives the same bytes:
+ *   - objects: keys in the order the table's metatable lists in `__order`
+ *     (absent keys skipped), or else in bytewise order of the keys;
+ *   - arrays: a table whose metatable has `__array`, or whose [1] is set;
+ *     an empty table without a marker is {};
+ *   - numbers: integers (and floats with an integral value below 2^53) in
+ *     plain decimal; other floats in the shortest form that reads back to
+ *     the same double; NaN and infinities are refused;
+ *   - strings: escaped as JSON requires (", \, control characters), the rest
+ *     of the bytes as they are; the JSON null sentinel and nil are null.
+ * No whitespace anywhere.
+ */
+#ifndef ELIGO_CANON_H
+#define ELIGO_CANON_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "buf.h"
+
+/* Append the value at IDX to B as canonical JSON.  [-0, +0, e]: raises a Lua
+ * error on a value that has no JSON form (a function, NaN, nesting deeper
+ * than 64) or when B's cap would be passed; B then holds a partial text and
+ * stays owned by the caller, who must not lose it to the error's longjmp
+ * (keep it in a long-lived struct, never in a local). */
+void canon_encode(lua_State *L, int idx, buf *b);
+
+#endif

@@ -1,0 +1,984 @@
+--[[
+rules.lua -- the rule language: declarations, helpers, the sandbox, decisions.
+
+This file is compiled into the eligo binary and run once per Lua state by
+engine.c, with full access to the standard library and to the C helpers of
+bindings.c (passed as the chunk's arguments).  It captures what it needs in
+locals, builds the environment rule files run in, and returns the table of
+entry points engine.c calls:
+
+  load(name, text)   run one rule or test file in the sandbox
+  seal()             after the last file: check, index and freeze the set
+  request(line, defaults)          decode and carry out one request line
+  programs(as_of, lang)            the programmes in force, as a JSON text
+  lint()             every problem of the loaded set, as {file, line, msg}
+  run_tests()        the test cases, as failures and coverage notes
+  after()            the check run after every request (no state kept)
+
+States of a loaded set: LOADING (files being run; declarations accumulate)
+-> SEALED (seal() succeeded; requests may run).  Invariants:
+  1. Rule files never see this file's locals, the C helpers that are not
+     re-exported, the standard library functions left out of the sandbox, or
+     each other's environments.
+  2. After seal(), every table a rule can reach is frozen, and every other
+     value a rule function closes over is watched by after().
+  3. A request reads only the request, the sealed set and the decision date.
+]]
+
+local C, cjson = ...
+
+local pairs, ipairs, next, type, tostring, tonumber, select = pairs, ipairs, next, type, tostring, tonumber, select
+local error, pcall, rawget, rawset, setmetatable, getmetatable = error, pcall, rawget, rawset, setmetatable, getmetatable
+local string_format, table_concat, table_sort, math_type, math_tointeger = string.format, table.concat, table.sort, math.type, math.tointeger
+local load, debug_getinfo, debug_getupvalue, debug_setupvalue = load, debug.getinfo, debug.getupvalue, debug.setupvalue
+local decode, null = cjson.decode, cjson.null
+local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
+local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
+local c_decision_id, c_now, c_today, c_add_days = C.decision_id, C.now, C.today, C.add_days
+
+local LANGS = { "en", "fr", "ar" }
+local ARRAY = { __array = true }
+local DECISION = { __order = { "decision_id", "program", "program_version", "ruleset", "as_of", "lang",
+  "outcome", "criteria", "missing", "parameters", "decided_at" } }
+local CRITERION = { __order = { "id", "passed", "message", "values", "missing" } }
+local WORDS = {
+  met = { en = "met", fr = "satisfait", ar = "مستوفى" },
+  not_met = { en = "not met", fr = "non satisfait", ar = "غير مستوفى" },
+  missing = { en = "missing data: ", fr = "donnée manquante : ", ar = "بيانات ناقصة: " },
+}
+
+-- The loaded set ------------------------------------------------------------
+
+local programs = {}      -- id -> { versions sorted by from }
+local program_order = {} -- ids in the order first declared
+local params = {}        -- name -> { name, reference, file, line, values = { {from, to, value} } }
+local scales = {}        -- name -> { values..., rank = { value -> i } }
+local schema             -- the applicant record type
+local schema_at          -- file, line of the schema
+local cases = {}         -- test cases
+local problems = {}      -- { file, line, msg } found while loading
+local sources = {}       -- file name -> text, for lint's parameter scan
+local watched = {}       -- { f, i, value, name, where }: see after()
+local sealed = false
+local RULESET = ""
+
+-- Where the rule file that called a declaration is: file name and line.
+local function caller(level)
+  local info = debug_getinfo(level + 1, "Sl")
+  if not info then return "?", 0 end
+  return (info.source:gsub("^@", "")), info.currentline
+end
+
+local function problem(file, line, fmt, ...)
+  problems[#problems + 1] = { file = file, line = line, msg = string_format(fmt, ...) }
+end
+
+-- A declaration error stops the file that made it, naming its line.
+local function decl_error(level, fmt, ...)
+  local file, line = caller(level + 1)
+  error(string_format("%s:%d: %s", file, line, string_format(fmt, ...)), 0)
+end
+
+-- Request errors carry a protocol code.
+local REQUEST_ERROR = {}
+local function fail(code, fmt, ...)
+  error(setmetatable({ code = code, message = string_format(fmt, ...) }, REQUEST_ERROR), 0)
+end
+
+-- Freezing ------------------------------------------------------------------
+-- A frozen table keeps its contents in a shadow table named by its
+-- metatable; reads go through __index, writes raise.  The table keeps its
+-- identity, so every reference to it is frozen at once.
+
+local frozen = setmetatable({}, { __mode = "k" })   -- table -> shadow
+
+local function refuse_write(t, k)
+  error(string_format("cannot modify field '%s' of a rule-set table: rules keep no state between decisions", tostring(k)), 2)
+end
+
+local function freeze(t)
+  if frozen[t] then return t end
+  local old = getmetatable(t)
+  if type(old) == "string" then return t end   -- protected (an environment, a frozen library)
+  local shadow = setmetatable({}, old)
+  for k, v in next, t do shadow[k] = v end
+  for k in next, shadow do rawset(t, k, nil) end
+  frozen[t] = shadow
+  setmetatable(t, {
+    __index = shadow, __newindex = refuse_write, __frozen = shadow,
+    __len = function() return #shadow end,
+    __pairs = function() return next, shadow, nil end,
+    __array = old and old.__array,
+    __metatable = "frozen",
+  })
+  return t
+end
+
+-- Walk everything reachable from V: freeze tables, watch plain upvalues.
+local function seal_value(v, seen)
+  local tv = type(v)
+  if tv == "table" then
+    if seen[v] then return end
+    seen[v] = true
+    local contents = frozen[v] or v
+    for k, x in next, contents do seal_value(k, seen); seal_value(x, seen) end
+    freeze(v)
+  elseif tv == "function" then
+    if seen[v] then return end
+    seen[v] = true
+    local info = debug_getinfo(v, "S")
+    if info.what == "C" then return end
+    for i = 1, 255 do
+      local name, x = debug_getupvalue(v, i)
+      if not name then break end
+      if name ~= "_ENV" then
+        if type(x) == "table" or type(x) == "function" then
+          seal_value(x, seen)
+        else
+          watched[#watched + 1] = { f = v, i = i, value = x, name = name,
+            where = string_format("%s:%d", info.short_src, info.linedefined) }
+        end
+      end
+    end
+  end
+end
+
+-- The sandbox ---------------------------------------------------------------
+
+local function copy_lib(lib, leave_out)
+  local t = {}
+  for k, v in pairs(lib) do if not (leave_out and leave_out[k]) then t[k] = v end end
+  return t
+end
+
+-- A rule's own pcall must not swallow the engine's signals (missing data).
+local MISSING = {}
+local function pass_through(ok, ...)
+  if not ok and getmetatable((...)) == MISSING then error((...), 0) end
+  return ok, ...
+end
+
+local sandbox = {
+  assert = assert, error = error, ipairs = ipairs, pairs = pairs, select = select,
+  tonumber = tonumber, tostring = tostring, type = type, rawequal = rawequal,
+  next = function(t, k) return next(frozen[t] or t, k) end,
+  pcall = function(f, ...) return pass_through(pcall(f, ...)) end,
+  xpcall = function(f, h, ...) return pass_through(xpcall(f, h, ...)) end,
+  getmetatable = getmetatable, setmetatable = setmetatable,
+  _VERSION = _VERSION,
+  string = copy_lib(string, { dump = true }),
+  table = copy_lib(table),
+  math = copy_lib(math, { random = true, randomseed = true }),
+  utf8 = copy_lib(utf8),
+}
+-- Strings index the real string table; it must not offer dump either, and
+-- its metatable must not be reachable.
+string.dump = nil
+local string_mt = getmetatable("")
+string_mt.__metatable = "string"
+
+-- Types of the schema -------------------------------------------------------
+
+local TYPE = {}
+local function is_type(t) return getmetatable(t) == TYPE end
+local function mk_type(t) return setmetatable(t, TYPE) end
+
+local SCALARS = { text = true, date = true, boolean = true, integer = true, number = true, money = true }
+
+local function to_type(t, level)
+  if is_type(t) then return t end
+  if type(t) == "string" and SCALARS[t] then return mk_type({ kind = t }) end
+  decl_error(level + 1, "unknown type %s (expected one of text, date, boolean, integer, number, money, or enum/list/record/nullable)", tostring(t))
+end
+
+function sandbox.enum(values)
+  if type(values) == "string" then
+    return mk_type({ kind = "enum", scale = values })
+  end
+  if type(values) ~= "table" or #values == 0 then decl_error(2, "enum expects a list of values or a scale name") end
+  local set = {}
+  for _, v in ipairs(values) do set[v] = true end
+  return mk_type({ kind = "enum", values = values, set = set })
+end
+function sandbox.nullable(t) local r = { kind = "nullable", of = to_type(t, 2) }; return mk_type(r) end
+function sandbox.list(t) return mk_type({ kind = "list", of = to_type(t, 2) }) end
+function sandbox.record(fields)
+  if type(fields) ~= "table" then decl_error(2, "record expects a table of field = type") end
+  local r = { kind = "record", fields = {}, names = {} }
+  for name, t in pairs(fields) do
+    r.fields[name] = to_type(t, 2)
+    r.names[#r.names + 1] = name
+  end
+  table_sort(r.names)
+  return mk_type(r)
+end
+
+-- Reading an applicant -------------------------------------------------------
+-- A record's metatable answers the fields the table does not have: null
+-- (kept in a hidden set) reads as nil, a declared but absent field raises
+-- the missing-data signal, an undeclared one is a rule error.
+
+local NULLS = setmetatable({}, { __mode = "k" })   -- record table -> { field = true }
+
+local function record_mt(rtype, path)
+  return {
+    __index = function(t, k)
+      local nulls = NULLS[t]
+      if nulls and nulls[k] then return nil end
+      if rtype.fields[k] == nil then
+        error(string_format("field '%s%s' is not declared in the schema", path, tostring(k)), 2)
+      end
+      error(setmetatable({ field = path .. k }, MISSING), 0)
+    end,
+  }
+end
+
+local function describe(v)
+  if v == null then return "null" end
+  local tv = type(v)
+  if tv == "string" then return string_format("the string \"%s\"", #v > 40 and v:sub(1, 40) .. "..." or v) end
+  if tv == "table" then return (v[1] ~= nil or next(v) == nil) and "a list or object" or "an object" end
+  if tv == "number" then return "the number " .. c_format(v) end
+  return tv == "boolean" and ("the boolean " .. tostring(v)) or tv
+end
+
+local prepare -- forward
+
+local function bad_field(path, expected, v)
+  fail("invalid_applicant", "field '%s': expected %s, got %s", path, expected, describe(v))
+end
+
+-- Check V against type T (at PATH) and return the value rules will see.
+prepare = function(v, t, path)
+  local kind = t.kind
+  if v == null then
+    if kind == "nullable" then return nil end
+    bad_field(path, kind == "enum" and "one of the allowed values" or ("a " .. kind), v)
+  end
+  if kind == "nullable" then return prepare(v, t.of, path) end
+  if kind == "text" then
+    if type(v) ~= "string" then bad_field(path, "text", v) end
+  elseif kind == "date" then
+    if type(v) ~= "string" then bad_field(path, "a date (YYYY-MM-DD)", v) end
+    if not c_parse_date(v) then
+      fail("invalid_applicant", "field '%s': '%s' is not a valid date (YYYY-MM-DD)", path, v)
+    end
+  elseif kind == "boolean" then
+    if type(v) ~= "boolean" then bad_field(path, "true or false", v) end
+  elseif kind == "integer" then
+    local i = type(v) == "number" and math_tointeger(v)
+    if not i then bad_field(path, "a whole number", v) end
+    return i
+  elseif kind == "number" then
+    if type(v) ~= "number" then bad_field(path, "a number", v) end
+  elseif kind == "money" then
+    if type(v) ~= "number" or v < 0 or not pcall(c_cents, v) then
+      bad_field(path, "an amount of MAD, not negative, with at most two decimals", v)
+    end
+    return math_tointeger(v) or v
+  elseif kind == "enum" then
+    local set = t.set or scales[t.scale].rank
+    if type(v) ~= "string" or not set[v] then
+      local list = t.values or scales[t.scale]
+      bad_field(path, "one of " .. table_concat(list, ", "), v)
+    end
+  elseif kind == "list" then
+    if type(v) ~= "table" or (next(v) ~= nil and v[1] == nil) then bad_field(path, "a list", v) end
+    for i = 1, #v do v[i] = prepare(v[i], t.of, path) end
+  elseif kind == "record" then
+    if type(v) ~= "table" or v[1] ~= nil then bad_field(path, "an object", v) end
+    local prefix = path == "" and "" or path .. "."
+    local nulls
+    for _, name in ipairs(t.names) do
+      local x = rawget(v, name)
+      if x ~= nil then
+        if x == null then
+          if t.fields[name].kind ~= "nullable" then prepare(x, t.fields[name], prefix .. name) end
+          nulls = nulls or {}
+          nulls[name] = true
+          v[name] = nil
+        else
+          v[name] = prepare(x, t.fields[name], prefix .. name)
+        end
+      end
+    end
+    if nulls then NULLS[v] = nulls end
+    t.mt = t.mt or record_mt(t, prefix)
+    setmetatable(v, t.mt)
+  end
+  return v
+end
+
+-- Declarations ----------------------------------------------------------------
+
+local function check_texts(what, texts, file, line, required)
+  if texts == nil then
+    if required then problem(file, line, "%s has no text", what) end
+    return
+  end
+  if type(texts) ~= "table" then problem(file, line, "%s: texts must be a table { en = ..., fr = ..., ar = ... }", what); return end
+  for _, lang in ipairs(LANGS) do
+    if type(texts[lang]) ~= "string" or texts[lang] == "" then
+      problem(file, line, "%s has no %s text", what, lang)
+    end
+  end
+end
+
+function sandbox.scale(name)
+  local file, line = caller(2)
+  return function(values)
+    if scales[name] then decl_error(2, "scale '%s' is declared twice", name) end
+    if type(values) ~= "table" or #values == 0 then decl_error(2, "scale '%s' needs a list of values", name) end
+    local s = { rank = {}, file = file, line = line }
+    for i, v in ipairs(values) do s[i] = v; s.rank[v] = i end
+    scales[name] = s
+  end
+end
+
+function sandbox.schema(fields)
+  local file, line = caller(2)
+  if schema then decl_error(2, "the schema is declared twice (first at %s:%d)", schema_at[1], schema_at[2]) end
+  schema = sandbox.record(fields)
+  schema_at = { file, line }
+end
+
+local function check_date(level, v, what)
+  if type(v) ~= "string" or not c_parse_date(v) then
+    decl_error(level + 1, "%s must be a date YYYY-MM-DD, got %s", what, tostring(v))
+  end
+  return v
+end
+
+function sandbox.parameter(name)
+  local file, line = caller(2)
+  return function(spec)
+    if type(spec) ~= "table" then decl_error(2, "parameter '%s' needs a table", name) end
+    if params[name] then
+      decl_error(2, "parameter '%s' is declared twice (first at %s:%d)", name, params[name].file, params[name].line)
+    end
+    local p = { name = name, reference = spec.reference, file = file, line = line, values = {} }
+    if type(spec.reference) ~= "string" then problem(file, line, "parameter '%s' has no reference", name) end
+    for i, v in ipairs(spec) do
+      if type(v) ~= "table" or v.value == nil then decl_error(2, "parameter '%s': value %d needs { from = ..., value = ... }", name, i) end
+      if v.from == nil then problem(file, line, "parameter '%s': value %d has no 'from' date", name, i) end
+      p.values[i] = { from = check_date(2, v.from or "0001-01-01", "from"),
+        to = v.to and check_date(2, v.to, "to"), value = v.value, reference = v.reference or spec.reference }
+    end
+    if #p.values == 0 then decl_error(2, "parameter '%s' has no value", name) end
+    table_sort(p.values, function(a, b) return a.from < b.from end)
+    for i = 2, #p.values do
+      local prev, cur = p.values[i - 1], p.values[i]
+      if prev.from == cur.from or (prev.to and prev.to >= cur.from) then
+        problem(file, line, "parameter '%s': values from %s and from %s overlap", name, prev.from, cur.from)
+      end
+    end
+    params[name] = p
+  end
+end
+
+local CRITERION_TAG = {}
+function sandbox.criterion(id)
+  local file, line = caller(2)
+  if type(id) ~= "string" or id == "" then decl_error(2, "a criterion needs an id") end
+  return function(spec)
+    if type(spec) ~= "table" then decl_error(2, "criterion '%s' needs a table", id) end
+    if type(spec.check) ~= "function" then decl_error(2, "criterion '%s' has no check function", id) end
+    return setmetatable({ id = id, text = spec.text, pass = spec.pass, fail = spec.fail,
+      reference = spec.reference, check = spec.check, file = file, line = line }, CRITERION_TAG)
+  end
+end
+
+function sandbox.program(id)
+  local file, line = caller(2)
+  if type(id) ~= "string" or id == "" then decl_error(2, "a programme needs an id") end
+  return function(spec)
+    if type(spec) ~= "table" then decl_error(2, "programme '%s' needs a table", id) end
+    local p = { id = id, title = spec.title, version = spec.version, from = spec.from, to = spec.to,
+      reference = spec.reference, file = file, line = line, criteria = {}, by_id = {} }
+    if type(p.version) ~= "string" and type(p.version) ~= "number" then
+      decl_error(2, "programme '%s' has no version", id)
+    end
+    p.version = tostring(p.version)
+    if p.from == nil then problem(file, line, "programme '%s' %s has no 'from' date", id, p.version) end
+    p.from = check_date(2, p.from or "0001-01-01", "from")
+    if p.to ~= nil then p.to = check_date(2, p.to, "to") end
+    if type(p.reference) ~= "string" then problem(file, line, "programme '%s' has no reference", id) end
+    check_texts(string_format("programme '%s' title", id), p.title, file, line, true)
+    for _, c in ipairs(spec) do
+      if getmetatable(c) ~= CRITERION_TAG then decl_error(2, "programme '%s': list entries must be criteria", id) end
+      if p.by_id[c.id] then
+        problem(c.file, c.line, "criterion '%s' is declared twice in programme '%s' (first at line %d)", c.id, id, p.by_id[c.id].line)
+      else
+        p.by_id[c.id] = c
+        p.criteria[#p.criteria + 1] = c
+        check_texts(string_format("criterion '%s'", c.id), c.text, c.file, c.line, true)
+        if c.fail ~= nil then check_texts(string_format("criterion '%s' fail message", c.id), c.fail, c.file, c.line) end
+        if c.pass ~= nil then check_texts(string_format("criterion '%s' pass message", c.id), c.pass, c.file, c.line) end
+        if type(c.reference) ~= "string" then problem(c.file, c.line, "criterion '%s' has no reference", c.id) end
+      end
+    end
+    if #p.criteria == 0 then problem(file, line, "programme '%s' has no criteria", id) end
+    local versions = programs[id]
+    if not versions then
+      versions = {}
+      programs[id] = versions
+      program_order[#program_order + 1] = id
+    end
+    for _, q in ipairs(versions) do
+      if q.file ~= file then
+        decl_error(2, "programme '%s' is also declared in %s (one programme per file)", id, q.file)
+      end
+      if q.version == p.version then decl_error(2, "programme '%s' version %s is declared twice", id, p.version) end
+      local p_to, q_to = p.to or "9999-12-31", q.to or "9999-12-31"
+      if p.from <= q_to and q.from <= p_to then
+        problem(file, line, "programme '%s': versions %s and %s are both in force from %s", id, q.version, p.version,
+          p.from > q.from and p.from or q.from)
+      end
+    end
+    versions[#versions + 1] = p
+    table_sort(versions, function(a, b) return a.from < b.from end)
+  end
+end
+
+-- Helpers rules call -----------------------------------------------------------
+
+local current = { as_of = nil, params = nil }   -- the evaluation in progress
+
+function sandbox.param(name)
+  local p = params[name]
+  if not p then error(string_format("parameter '%s' is not declared", tostring(name)), 2) end
+  local on = current.as_of
+  if not on then error("param() can only be called while deciding", 2) end
+  local vals = p.values
+  for i = #vals, 1, -1 do
+    local v = vals[i]
+    if v.from <= on and (v.to == nil or on <= v.to) then
+      local used = current.params
+      if used then used[name] = v.value end
+      return v.value
+    end
+  end
+  error(string_format("parameter '%s' has no value in force on %s", name, on), 2)
+end
+
+sandbox.age = c_age
+sandbox.months_between = c_months_between
+sandbox.months_before = c_months_before
+sandbox.cents = c_cents
+
+function sandbox.date(s)
+  if type(s) ~= "string" or not c_parse_date(s) then
+    error(string_format("'%s' is not a valid date (YYYY-MM-DD)", tostring(s)), 2)
+  end
+  return s
+end
+
+function sandbox.within(x, lo, hi)
+  return (lo == nil or x >= lo) and (hi == nil or x <= hi)
+end
+
+function sandbox.is_in(x, set)
+  for _, v in ipairs(set) do if v == x then return true end end
+  return false
+end
+
+function sandbox.at_least(x, min, scale_name)
+  local s = scales[scale_name]
+  if not s then error(string_format("scale '%s' is not declared", tostring(scale_name)), 2) end
+  local rx, rm = s.rank[x], s.rank[min]
+  if not rx then error(string_format("'%s' is not on scale '%s'", tostring(x), scale_name), 2) end
+  if not rm then error(string_format("'%s' is not on scale '%s'", tostring(min), scale_name), 2) end
+  return rx >= rm
+end
+
+function sandbox.benefit_within(list, program, months, on)
+  local after = c_months_before(on, months)
+  local latest
+  for _, b in ipairs(list) do
+    if b.program == program and b.date > after and b.date <= on and (latest == nil or b.date > latest.date) then
+      latest = b
+    end
+  end
+  return latest
+end
+
+-- Test-file helpers.
+local ABSENT = setmetatable({}, { __tostring = function() return "absent" end })
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = deep_copy(x) end
+  return t
+end
+
+local test_env = setmetatable({
+  null = null,
+  absent = ABSENT,
+  with = function(base, changes)
+    local t = deep_copy(base)
+    for k, v in pairs(changes or {}) do
+      if v == ABSENT then t[k] = nil else t[k] = deep_copy(v) end
+    end
+    return t
+  end,
+  case = function(name)
+    local file, line = caller(2)
+    return function(spec)
+      if type(spec) ~= "table" then decl_error(2, "case '%s' needs a table", tostring(name)) end
+      spec.name, spec.file, spec.line = name, file, line
+      cases[#cases + 1] = spec
+    end
+  end,
+}, { __index = sandbox })
+
+-- Loading ---------------------------------------------------------------------
+
+local function read_only_env(base)
+  return setmetatable({}, {
+    __index = base,
+    __newindex = function(_, k)
+      error(string_format("cannot assign global '%s': rule files declare with program, criterion, parameter, scale and schema, and keep no state", tostring(k)), 2)
+    end,
+    __metatable = "environment",
+  })
+end
+
+local api = {}
+
+function api.load(name, text)
+  if sealed then error("the rule set is sealed", 0) end
+  sources[name] = text
+  local is_test = name:sub(-9) == ".test.lua"
+  local chunk, msg = load(text, "@" .. name, "t", read_only_env(is_test and test_env or sandbox))
+  if not chunk then error(msg, 0) end
+  chunk()
+end
+
+function api.seal(ruleset_hash)
+  RULESET = ruleset_hash
+  for name, s in pairs(scales) do
+    s.rank = s.rank  -- kept as is: it is internal, rules reach scales only through at_least
+  end
+  if not schema then
+    problem("schema.lua", 1, "no schema: declare the applicant record with schema { ... }")
+    schema = sandbox.record({})
+  end
+  -- Enum types that name a scale must name a declared one.
+  local function check_enums(t, path)
+    if t.kind == "enum" and t.scale and not scales[t.scale] then
+      problem(schema_at and schema_at[1] or "schema.lua", schema_at and schema_at[2] or 1,
+        "field '%s': scale '%s' is not declared", path, t.scale)
+      t.set, t.values = {}, { "(undeclared scale " .. t.scale .. ")" }
+    elseif t.kind == "nullable" or t.kind == "list" then check_enums(t.of, path)
+    elseif t.kind == "record" then
+      for _, n in ipairs(t.names) do check_enums(t.fields[n], path == "" and n or path .. "." .. n) end
+    end
+  end
+  check_enums(schema, "")
+  -- The engine's own functions and tables are not the rules' to freeze.
+  local seen = { [sandbox] = true, [test_env] = true }
+  for _, env in ipairs({ sandbox, test_env }) do
+    for _, v in pairs(env) do seen[v] = true end
+  end
+  for _, lib in ipairs({ sandbox.string, sandbox.table, sandbox.math, sandbox.utf8 }) do freeze(lib) end
+  for _, id in ipairs(program_order) do
+    for _, p in ipairs(programs[id]) do
+      for _, c in ipairs(p.criteria) do
+        seal_value(c.check, seen)
+      end
+    end
+  end
+  for _, p in pairs(params) do
+    for _, v in ipairs(p.values) do seal_value(v.value, seen) end
+  end
+  sealed = true
+end
+
+-- after(): every plain value a rule function closes over must be as it was
+-- when the set was sealed; otherwise a rule kept state between decisions.
+-- The value is put back, and the request that changed it fails.
+function api.after()
+  for i = 1, #watched do
+    local w = watched[i]
+    local _, v = debug_getupvalue(w.f, w.i)
+    if v ~= w.value then
+      debug_setupvalue(w.f, w.i, w.value)
+      fail("rule_error", "%s: the function defined there changed its local '%s': rules keep no state between decisions", w.where, w.name)
+    end
+  end
+end
+
+-- Deciding ----------------------------------------------------------------------
+
+local function version_in_force(id, on)
+  local versions = programs[id]
+  if not versions then return nil end
+  for i = #versions, 1, -1 do
+    local p = versions[i]
+    if p.from <= on and (p.to == nil or on <= p.to) then return p end
+  end
+  return nil, versions
+end
+
+local function text_in(texts, lang)
+  if type(texts) ~= "table" then return nil end
+  return texts[lang] or texts.en
+end
+
+local function message(c, passed, values, lang)
+  local template = text_in(passed and c.pass or c.fail, lang)
+  if template then return c_render(template, values) end
+  local text = text_in(c.text, lang) or c.id
+  local word = (passed and WORDS.met or WORDS.not_met)[lang] or WORDS.met.en
+  if type(values) ~= "table" or next(values) == nil then
+    return text .. ": " .. word
+  end
+  local keys = {}
+  for k in pairs(values) do keys[#keys + 1] = tostring(k) end
+  table_sort(keys)
+  for i, k in ipairs(keys) do keys[i] = k .. " " .. c_format(values[k]) end
+  return text .. ": " .. word .. " (" .. table_concat(keys, ", ") .. ")"
+end
+
+-- current.where names what runs, for errors raised outside any rule code
+-- (the instruction budget, the memory cap): engine.c reads it.
+local function decide(p, a, on, lang)
+  local results, missing = setmetatable({}, ARRAY), setmetatable({}, ARRAY)
+  local failed, seen_missing = false, nil
+  local used = {}
+  current.as_of, current.params, current.program = on, used, p
+  for i = 1, #p.criteria do
+    local c = p.criteria[i]
+    current.criterion = c
+    local ok, passed, values = pcall(c.check, a, on)
+    local r
+    if ok then
+      if passed ~= true and passed ~= false then
+        fail("rule_error", "programme %s, criterion %s (%s:%d): the check returned %s, expected true or false",
+          p.id, c.id, c.file, c.line, describe(passed))
+      end
+      if values ~= nil and type(values) ~= "table" then
+        fail("rule_error", "programme %s, criterion %s (%s:%d): the second value of a check must be a table of values",
+          p.id, c.id, c.file, c.line)
+      end
+      if not passed then failed = true end
+      r = setmetatable({ id = c.id, passed = passed, message = message(c, passed, values, lang), values = values }, CRITERION)
+    elseif getmetatable(passed) == MISSING then
+      local field = passed.field
+      seen_missing = seen_missing or {}
+      if not seen_missing[field] then
+        seen_missing[field] = true
+        missing[#missing + 1] = field
+      end
+      r = setmetatable({ id = c.id, passed = null,
+        message = (WORDS.missing[lang] or WORDS.missing.en) .. field,
+        missing = setmetatable({ field }, ARRAY) }, CRITERION)
+    else
+      local msg = type(passed) == "table" and passed.message or tostring(passed)
+      if msg == "not enough memory" then msg = "memory cap exceeded" end
+      fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)
+    end
+    results[i] = r
+  end
+  current.as_of, current.params, current.criterion = nil, nil, nil
+  return setmetatable({
+    decision_id = c_decision_id(), program = p.id, program_version = p.version, ruleset = RULESET,
+    as_of = on, lang = lang, outcome = failed and "ineligible" or (#missing > 0 and "incomplete" or "eligible"),
+    criteria = results, missing = missing, parameters = used, decided_at = c_now(),
+  }, DECISION)
+end
+api.current = current
+
+local OPS = { decide = true, screen = true, decision = true, history = true, programs = true, health = true, review = true }
+
+local function get_string(req, field, required)
+  local v = req[field]
+  if v == nil or v == null then
+    if required then fail("invalid_request", "missing field '%s'", field) end
+    return nil
+  end
+  if type(v) ~= "string" then fail("invalid_request", "field '%s' must be a string, got %s", field, describe(v)) end
+  return v
+end
+
+local function decode_line(line)
+  local ok, req = pcall(decode, line)
+  if not ok then
+    local msg = tostring(req)
+    local at = msg:match("at character (%d+)")
+    msg = msg:gsub(" at character %d+", ""):gsub("^Expected", "expected"):gsub("^Found", "found")
+    if at then fail("invalid_json", "invalid JSON at byte %s: %s", at, msg) end
+    fail("invalid_json", "invalid JSON: %s", msg)
+  end
+  if type(req) ~= "table" or (req[1] ~= nil) then
+    fail("invalid_request", "a request must be a JSON object, got %s", describe(req))
+  end
+  return req
+end
+
+-- The result engine.c copies out: envelope fields and decisions.
+local function prepare_applicant(req)
+  local a = req.applicant
+  if a == nil or a == null then fail("invalid_request", "missing field 'applicant'") end
+  if type(a) ~= "table" or a[1] ~= nil then
+    fail("invalid_request", "field 'applicant' must be an object, got %s", describe(a))
+  end
+  return prepare(a, schema, "")
+end
+
+function api.request(line, d_op, d_program, d_as_of, d_lang)
+  local res = { id = "null" }
+  local ok, err = pcall(function()
+    local req = decode_line(line)
+    if req.id ~= nil then res.id = c_canon(req.id) end
+    local op = get_string(req, "op", d_op == nil) or d_op
+    if not OPS[op] then fail("unknown_op", "unknown op '%s' (decide, screen, decision, history, programs, health, review)", op) end
+    res.op = op
+    res.lang = get_string(req, "lang") or d_lang or "en"
+    local key = get_string(req, "request_key")
+    if key and (key == "" or #key > 200) then fail("invalid_request", "field 'request_key' must be 1 to 200 characters") end
+    res.request_key = key
+    if op == "decision" or op == "review" then
+      res.decision_id = get_string(req, "decision_id", true)
+      if op == "review" then
+        if type(req.review) ~= "table" then fail("invalid_request", "missing field 'review' (an object)") end
+        res.body = c_canon(req.review)
+      end
+      return
+    elseif op == "history" then
+      res.applicant_id = get_string(req, "applicant_id", true)
+      local limit = req.limit
+      if limit ~= nil and (math_type(limit) == nil or not math_tointeger(limit) or limit < 1 or limit > 10000) then
+        fail("invalid_request", "field 'limit' must be a whole number from 1 to 10000")
+      end
+      res.limit = math_tointeger(limit or 100)
+      return
+    elseif op == "programs" or op == "health" then
+      local as_of = get_string(req, "as_of")
+      if as_of and not c_parse_date(as_of) then fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of) end
+      res.as_of = as_of
+      return
+    end
+    local as_of_given = get_string(req, "as_of")
+    local as_of = as_of_given or d_as_of or c_today()
+    if not c_parse_date(as_of) then fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of) end
+    res.as_of = as_of
+    local program
+    if op == "decide" then
+      program = get_string(req, "program", d_program == nil) or d_program
+      res.program = program
+    end
+    if key then
+      res.fingerprint = c_sha256(c_canon(setmetatable(
+        { op = op, program = program, as_of = as_of_given, applicant = req.applicant or null },
+        { __order = { "op", "program", "as_of", "applicant" } })))
+    end
+    local a = prepare_applicant(req)
+    local aid = rawget(a, "applicant_id")
+    if type(aid) == "string" then res.applicant_id = aid end
+    local decisions = {}
+    if op == "decide" then
+      local p, versions = version_in_force(program, as_of)
+      if not p then
+        if not versions then fail("unknown_program", "unknown programme '%s'", program) end
+        local list = {}
+        for i, v in ipairs(versions) do list[i] = string_format("%s from %s%s", v.version, v.from, v.to and (" to " .. v.to) or "") end
+        fail("unknown_program", "programme '%s' has no version in force on %s (versions: %s)", program, as_of, table_concat(list, "; "))
+      end
+      decisions[1] = decide(p, a, as_of, res.lang)
+    else
+      for _, id in ipairs(program_order) do
+        local p = version_in_force(id, as_of)
+        if p then decisions[#decisions + 1] = decide(p, a, as_of, res.lang) end
+      end
+    end
+    res.decisions = decisions
+  end)
+  if not ok then
+    if getmetatable(err) == REQUEST_ERROR then
+      res.error_code, res.error_message = err.code, err.message
+    else
+      error(err, 0)   -- engine.c turns it into a rule_error or internal error
+    end
+  end
+  return res
+end
+
+-- Programmes in force, for the `programs` operation.
+function api.programs(as_of, lang)
+  as_of = as_of or c_today()
+  lang = lang or "en"
+  local list = setmetatable({}, ARRAY)
+  for _, id in ipairs(program_order) do
+    local p = version_in_force(id, as_of)
+    if p then
+      local criteria = setmetatable({}, ARRAY)
+      for i, c in ipairs(p.criteria) do
+        criteria[i] = setmetatable({ id = c.id, text = text_in(c.text, lang), reference = c.reference },
+          { __order = { "id", "text", "reference" } })
+      end
+      list[#list + 1] = setmetatable({ id = p.id, title = text_in(p.title, lang), version = p.version,
+        from = p.from, to = p.to, reference = p.reference, criteria = criteria },
+        { __order = { "id", "title", "version", "from", "to", "reference", "criteria" } })
+    end
+  end
+  return c_canon(list)
+end
+
+-- Lint --------------------------------------------------------------------------
+
+-- The first day in [from, to] on which parameter P has no value, or nil.
+local function first_gap(p, from, to)
+  local day = from
+  for _, pv in ipairs(p.values) do
+    if pv.from > day then return day end
+    if pv.to == nil then return nil end
+    if pv.to >= day then day = c_add_days(pv.to, 1) end
+    if day > to then return nil end
+  end
+  return day
+end
+
+function api.lint()
+  local out = {}
+  for i, p in ipairs(problems) do out[i] = p end
+  -- Parameters a file reads must be declared, and in force whenever a
+  -- version of the programme that reads them is.
+  local names = {}
+  for n in pairs(sources) do names[#names + 1] = n end
+  table_sort(names)
+  for _, file in ipairs(names) do
+    if file:sub(-9) ~= ".test.lua" then
+      local lineno = 0
+      for text in (sources[file] .. "\n"):gmatch("([^\n]*)\n") do
+        lineno = lineno + 1
+        for name in text:gmatch("%f[%w_]param%s*%(?%s*[\"']([^\"']+)[\"']") do
+          local p = params[name]
+          if not p then
+            out[#out + 1] = { file = file, line = lineno, msg = string_format("parameter '%s' is not declared", name) }
+          else
+            for _, id in ipairs(program_order) do
+              for _, v in ipairs(programs[id]) do
+                if v.file == file then
+                  local gap = first_gap(p, v.from, v.to or "9999-12-31")
+                  if gap then
+                    out[#out + 1] = { file = file, line = lineno, msg = string_format(
+                      "parameter '%s' has no value in force on %s, when %s %s is", name, gap, id, v.version) }
+                  end
+                end
+              end
+            end
+          end
+        end
+      end
+    end
+  end
+  return out
+end
+
+-- Tests ---------------------------------------------------------------------------
+
+local function set_of(list)
+  local s, n = {}, 0
+  for _, v in ipairs(list or {}) do if not s[v] then s[v] = true; n = n + 1 end end
+  return s, n
+end
+
+local function same_set(a, b)
+  local sa, na = set_of(a)
+  local sb, nb = set_of(b)
+  if na ~= nb then return false end
+  for k in pairs(sa) do if not sb[k] then return false end end
+  return true
+end
+
+local function list_text(l)
+  local t = {}
+  for i, v in ipairs(l or {}) do t[i] = tostring(v) end
+  table_sort(t)
+  return "{" .. table_concat(t, ", ") .. "}"
+end
+
+-- Criteria coverage over the cases run so far: "program/criterion" -> counts.
+local coverage
+
+local function reset_coverage()
+  coverage = {}
+  for _, id in ipairs(program_order) do
+    for _, p in ipairs(programs[id]) do
+      for _, c in ipairs(p.criteria) do
+        coverage[id .. "/" .. c.id] = coverage[id .. "/" .. c.id] or { pass = 0, fail = 0, file = c.file, line = c.line }
+      end
+    end
+  end
+end
+
+function api.case_count()
+  reset_coverage()
+  return #cases
+end
+
+-- Run case I; return nil when it passes, else { file, line, msg }.
+function api.run_case(i)
+  local case = cases[i]
+  local req = setmetatable({ op = "decide", program = case.program, as_of = case.as_of,
+    applicant = case.applicant, lang = case.lang }, { __order = { "op", "program", "as_of", "applicant", "lang" } })
+  local why
+  local res = api.request(c_canon(req))
+  if res.error_code then
+    if case.error ~= res.error_code then
+      why = string_format("expected %s, got error %s: %s",
+        case.error and ("error " .. case.error) or ("outcome " .. tostring(case.outcome)), res.error_code, res.error_message)
+    end
+  elseif case.error then
+    why = string_format("expected error %s, got outcome %s", case.error, res.decisions[1].outcome)
+  else
+    local d = res.decisions[1]
+    local failed_now, missing_now = {}, {}
+    for _, r in ipairs(d.criteria) do
+      local cov = coverage[d.program .. "/" .. r.id]
+      if r.passed == true then cov.pass = cov.pass + 1
+      elseif r.passed == false then cov.fail = cov.fail + 1; failed_now[#failed_now + 1] = r.id end
+    end
+    for j, m in ipairs(d.missing) do missing_now[j] = m end
+    local wrong = {}
+    if d.outcome ~= case.outcome then
+      wrong[#wrong + 1] = string_format("outcome: expected %s, got %s", tostring(case.outcome), d.outcome)
+    end
+    if not same_set(case.failed or {}, failed_now) then
+      wrong[#wrong + 1] = string_format("failed: expected %s, got %s", list_text(case.failed), list_text(failed_now))
+    end
+    if case.missing and not same_set(case.missing, missing_now) then
+      wrong[#wrong + 1] = string_format("missing: expected %s, got %s", list_text(case.missing), list_text(missing_now))
+    end
+    if #wrong > 0 then
+      local msgs = {}
+      for _, r in ipairs(d.criteria) do
+        if r.passed ~= true then msgs[#msgs + 1] = "    " .. r.id .. ": " .. r.message end
+      end
+      why = table_concat(wrong, "; ") .. (#msgs > 0 and ("\n" .. table_concat(msgs, "\n")) or "")
+    end
+  end
+  if why then
+    return { file = case.file, line = case.line, msg = string_format("case '%s': %s", tostring(case.name), why) }
+  end
+end
+
+function api.case_where(i)
+  return cases[i].file, cases[i].line, tostring(cases[i].name)
+end
+
+-- Criteria that no case made fail, or pass.
+function api.coverage_notes()
+  local notes, keys = {}, {}
+  for k in pairs(coverage) do keys[#keys + 1] = k end
+  table_sort(keys)
+  for _, k in ipairs(keys) do
+    local c = coverage[k]
+    if c.fail == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. k .. " fails in no case" } end
+    if c.pass == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. k .. " passes in no case" } end
+  end
+  return notes
+end
+
+return api

@@ -1,0 +1,241 @@
+/*
+ * cmd_rules.c -- the offline rule commands: check, eval, test.
+ *
+ * They share the rule directory and limit options, load the rule set with
+ * ruleset_load and hand it to the engine; nothing here knows Lua.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "engine.h"
+#include "ruleset.h"
+
+#define CMD_MAX_LINE ((size_t)1 << 20)
+
+typedef struct rules_opts {
+    const char *dir;
+    engine_config cfg;
+} rules_opts;
+
+static void rules_opts_init(rules_opts *o)
+{
+    o->dir = cmd_env("ELIGO_RULES", "rules");
+    o->cfg.instructions = strtoull(cmd_env("ELIGO_INSTRUCTIONS", "0"), NULL, 10);
+    o->cfg.memory = strtoull(cmd_env("ELIGO_MEMORY", "0"), NULL, 10);
+}
+
+/* Options every rule command takes; returns 1 if OPT was one of them. */
+static int rules_opts_parse(rules_opts *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'r': o->dir = arg; return 1;
+    case 'I': o->cfg.instructions = strtoull(arg, NULL, 10); return 1;
+    case 'M': o->cfg.memory = strtoull(arg, NULL, 10); return 1;
+    }
+    return 0;
+}
+
+#define RULES_LONGOPTS                                                                   \
+    {"rules", required_argument, NULL, 'r'}, {"instructions", required_argument, NULL, 'I'}, \
+        {"memory", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'}
+
+#define RULES_USAGE                                                                        \
+    "  --rules DIR          rule directory (default $ELIGO_RULES or ./rules)\n"             \
+    "  --instructions N     Lua instructions allowed per decision (default 1000000)\n"      \
+    "  --memory BYTES       memory cap of each Lua state (default 67108864)\n"
+
+static void report_stdout(void *ud, const char *file, int line, const char *msg)
+{
+    const char *dir = ud;
+    printf("%s/%s:%d: %s\n", dir, file, line, msg);
+}
+
+static void report_note(void *ud, const char *file, int line, const char *msg)
+{
+    const char *dir = ud;
+    printf("note: %s/%s:%d: %s\n", dir, file, line, msg);
+}
+
+/* ---------------------------------------------------------------- check */
+
+int cmd_check(int argc, char **argv)
+{
+    static const struct option longopts[] = {RULES_LONGOPTS, {0, 0, 0, 0}};
+    rules_opts o;
+    rules_opts_init(&o);
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (rules_opts_parse(&o, opt, optarg))
+            continue;
+        printf("usage: eligo check [OPTIONS] [DIR]\n"
+               "Load and lint a rule directory: every problem as file:line: message.\n"
+               "Prints the rule set's content hash; exit status 0 only when clean.\n" RULES_USAGE);
+        return opt == 'h' ? 0 : 2;
+    }
+    if (optind < argc)
+        o.dir = argv[optind];
+    err e;
+    err_clear(&e);
+    ruleset *rs = ruleset_load(o.dir, &e);
+    if (!rs) {
+        fprintf(stderr, "eligo check: %s\n", e.msg);
+        return 1;
+    }
+    int n = engine_lint(rs, &o.cfg, report_stdout, (void *)o.dir, &e);
+    if (n < 0)
+        fprintf(stderr, "eligo check: %s\n", e.msg);
+    printf("ruleset %s (%zu files)\n", ruleset_hash(rs), ruleset_count(rs));
+    if (n == 0)
+        printf("%s: clean\n", o.dir);
+    else if (n > 0)
+        printf("%s: %d problem%s\n", o.dir, n, n == 1 ? "" : "s");
+    ruleset_free(rs);
+    return n == 0 ? 0 : 1;
+}
+
+/* ----------------------------------------------------------------- test */
+
+int cmd_test(int argc, char **argv)
+{
+    static const struct option longopts[] = {RULES_LONGOPTS, {"quiet", no_argument, NULL, 'q'},
+                                             {0, 0, 0, 0}};
+    rules_opts o;
+    rules_opts_init(&o);
+    int opt, quiet = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+        if (rules_opts_parse(&o, opt, optarg))
+            continue;
+        if (opt == 'q') {
+            quiet = 1;
+            continue;
+        }
+        printf("usage: eligo test [OPTIONS] [DIR]\n"
+               "Run the test cases (*.test.lua) beside the rules; print each failing case\n"
+               "with expected and actual, and criteria no case makes fail or pass.\n"
+               "  --quiet              do not print the coverage notes\n" RULES_USAGE);
+        return opt == 'h' ? 0 : 2;
+    }
+    if (optind < argc)
+        o.dir = argv[optind];
+    err e;
+    err_clear(&e);
+    ruleset *rs = ruleset_load(o.dir, &e);
+    engine *en = rs ? engine_new(rs, &o.cfg, &e) : NULL;
+    if (!en) {
+        fprintf(stderr, "eligo test: %s\n", e.msg);
+        ruleset_free(rs);
+        return 1;
+    }
+    int passed = 0, failed = 0;
+    int rc = engine_test(en, report_stdout, quiet ? NULL : report_note, (void *)o.dir, &passed,
+                         &failed, &e);
+    if (rc < 0)
+        fprintf(stderr, "eligo test: %s\n", e.msg);
+    printf("%d passed, %d failed\n", passed, failed);
+    engine_free(en);
+    ruleset_free(rs);
+    return rc == 0 && passed + failed > 0 ? 0 : 1;
+}
+
+/* ----------------------------------------------------------------- eval */
+
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        RULES_LONGOPTS,
+        {"program", required_argument, NULL, 'p'},
+        {"screen", no_argument, NULL, 's'},
+        {"as-of", required_argument, NULL, 'a'},
+        {"lang", required_argument, NULL, 'l'},
+        {0, 0, 0, 0},
+    };
+    rules_opts o;
+    rules_opts_init(&o);
+    engine_defaults d = {ENGINE_OP_NONE, NULL, NULL, NULL};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hp:sa:l:", longopts, NULL)) != -1) {
+        if (rules_opts_parse(&o, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'p': d.program = optarg; d.op = ENGINE_OP_DECIDE; continue;
+        case 's': d.op = ENGINE_OP_SCREEN; continue;
+        case 'a': d.as_of = optarg; continue;
+        case 'l': d.lang = optarg; continue;
+        }
+        printf("usage: eligo eval (--program ID | --screen) [OPTIONS] [FILE|-]\n"
+               "Decide JSON-lines applications offline and print each decision as a JSON line.\n"
+               "A line is a decide or screen request ({\"applicant\":{...}, \"program\", \"as_of\",\n"
+               "\"lang\"; \"op\" may be left out); the flags give what a line leaves out.\n"
+               "  --program ID         decide this programme\n"
+               "  --screen             decide every programme in force\n"
+               "  --as-of DATE         decision date (default: today)\n"
+               "  --lang en|fr|ar      language of the messages (default en)\n" RULES_USAGE);
+        return opt == 'h' ? 0 : 2;
+    }
+    const char *path = optind < argc ? argv[optind] : "-";
+    FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!in) {
+        fprintf(stderr, "eligo eval: cannot open %s\n", path);
+        return 2;
+    }
+    err e;
+    err_clear(&e);
+    ruleset *rs = ruleset_load(o.dir, &e);
+    engine *en = rs ? engine_new(rs, &o.cfg, &e) : NULL;
+    if (!en) {
+        fprintf(stderr, "eligo eval: %s\n", e.msg);
+        ruleset_free(rs);
+        if (in != stdin)
+            fclose(in);
+        return 2;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int errors = 0;
+    while ((n = getline(&line, &cap, in)) != -1) {
+        lineno++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if ((size_t)n > CMD_MAX_LINE) {
+            fprintf(stderr, "%s:%ld: line_too_long: %zd bytes (limit %zu)\n", path, lineno, n,
+                    CMD_MAX_LINE);
+            errors++;
+            continue;
+        }
+        engine_result *r = engine_request(en, line, (size_t)n, &d);
+        if (!r) {
+            fprintf(stderr, "%s:%ld: internal: out of memory\n", path, lineno);
+            errors++;
+            continue;
+        }
+        if (r->error_code) {
+            fprintf(stderr, "%s:%ld: %s: %s\n", path, lineno, r->error_code, r->error_message);
+            errors++;
+        } else if (r->ndecisions == 0 && r->op != ENGINE_OP_SCREEN) {
+            fprintf(stderr, "%s:%ld: invalid_request: op '%s' is not decided offline\n", path,
+                    lineno, r->op == ENGINE_OP_NONE ? "?" : "");
+            errors++;
+        }
+        for (size_t i = 0; i < r->ndecisions; i++) {
+            fwrite(r->decisions[i].json, 1, r->decisions[i].json_len, stdout);
+            fputc('\n', stdout);
+        }
+        engine_result_free(r);
+    }
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    engine_free(en);
+    ruleset_free(rs);
+    return errors ? 1 : 0;
+}

@@ -1,0 +1,686 @@
+/*
+ * engine.c -- one sandboxed Lua state deciding with one rule set.
+ *
+ * Design notes
+ * ------------
+ * The rule language lives in Lua (bindings/rules.lua, compiled into the
+ * binary); this file owns the lua_State around it: the allocator that caps
+ * memory, the hook that caps instructions, the message handler, the loading
+ * of a rule set, and the copying of results out of Lua into one C block.
+ *
+ * States of an engine:
+ *   BUILDING  engine_build: libraries opened, rules.lua run, every rule file
+ *             run in the sandbox, then seal() freezes what rules can reach.
+ *   READY     engine_request / engine_programs / engine_test may run, one at
+ *             a time.  Each call starts with a fresh instruction budget and
+ *             leaves the Lua stack empty.
+ * An engine that fails to build is freed at once; there is no broken state.
+ *
+ * Invariants (checked by engine_assert in debug builds):
+ *   1. Outside a call, the Lua stack is empty and no hook is armed.
+ *   2. en->mem counts exactly the bytes the allocator has handed out and not
+ *      taken back, and stays under en->mem_cap except while building.
+ *   3. The registry reference en->api names the table rules.lua returned.
+ *
+ * Why the instruction hook keeps firing: once the budget is spent, the hook
+ * re-arms itself to run on every instruction and raises each time, so a
+ * rule's own pcall cannot catch the error and carry on.  The first message,
+ * which names the rule's file and line, is kept in en->stop for the reply.
+ */
+#include "engine.h"
+
+#include <assert.h>
+#include <lauxlib.h>
+#include <lua-cjson.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings.h"
+#include "canon.h"
+#include "date.h"
+
+extern const char embed_rules[];
+extern const unsigned long embed_rules_len;
+
+#define ENGINE_HOOK_STEP 1000          /* instructions between hook calls */
+#define ENGINE_LOAD_FACTOR 100         /* loading a file may take 100 budgets */
+
+struct engine {
+    lua_State *L;
+    ruleset *rs;
+    uint64_t budget;         /* instructions allowed in the current call */
+    uint64_t spent;
+    int exhausted;           /* the budget ran out during the current call */
+    size_t mem;              /* bytes held by the Lua state */
+    size_t mem_cap;
+    int mem_refused;         /* the allocator refused for the cap */
+    int building;            /* no cap while the set is being loaded */
+    int api;                 /* registry ref: rules.lua's entry points */
+    char stop[256];          /* why the budget stopped the call */
+    buf scratch;             /* result text under construction */
+};
+
+#ifndef NDEBUG
+static void engine_assert(engine *en)
+{
+    assert(lua_gettop(en->L) == 0);
+    assert(lua_gethook(en->L) == NULL);
+    assert(en->building || en->mem <= en->mem_cap);
+    assert(en->api != LUA_NOREF);
+}
+#else
+#define engine_assert(en) ((void)0)
+#endif
+
+/* The allocator: realloc with a cap on the state's total. */
+static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    engine *en = ud;
+    if (ptr == NULL)
+        osize = 0;   /* osize then encodes the object's type, not a size */
+    if (nsize == 0) {
+        free(ptr);
+        en->mem -= osize;
+        return NULL;
+    }
+    if (nsize > osize && !en->building && nsize - osize > en->mem_cap - en->mem) {
+        en->mem_refused = 1;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p)
+        en->mem = en->mem - osize + nsize;
+    return p;
+}
+
+static void engine_hook(lua_State *L, lua_Debug *ar)
+{
+    engine *en = *(engine **)lua_getextraspace(L);
+    en->spent += ENGINE_HOOK_STEP;
+    if (en->spent <= en->budget)
+        return;
+    if (!en->exhausted) {
+        en->exhausted = 1;
+        lua_getinfo(L, "Sl", ar);
+        snprintf(en->stop, sizeof en->stop, "%s:%d: instruction budget of %llu exceeded",
+                 ar->short_src, ar->currentline, (unsigned long long)(en->budget));
+        lua_sethook(L, engine_hook, LUA_MASKCOUNT, 1);
+    }
+    lua_pushstring(L, en->stop);
+    lua_error(L);
+}
+
+/* Message handler of every protected call.  Error objects that are not
+ * strings (the rule language's request errors) pass through untouched; a
+ * string without a position gets the innermost rule file's file and line. */
+static int engine_msgh(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return 1;
+    const char *msg = lua_tostring(L, 1);
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.source[0] == '@' && ar.currentline > 0) {
+            size_t n = strlen(ar.short_src);
+            if (strncmp(msg, ar.short_src, n) != 0)
+                lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+            break;
+        }
+    }
+    return 1;
+}
+
+/* Call api.NAME with NARGS arguments already pushed above the function slot
+ * the caller reserved by engine_prepare.  Arms the budget, runs, disarms.
+ * [-(nargs+2), +nres, -] on success; on failure leaves the error object. */
+static int engine_prepare(engine *en, const char *name)
+{
+    lua_State *L = en->L;
+    lua_pushcfunction(L, engine_msgh);                    /* h */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* h api */
+    lua_getfield(L, -1, name);                            /* h api f */
+    lua_remove(L, -2);                                    /* h f */
+    return lua_gettop(L) - 1;                             /* index of h */
+}
+
+static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
+{
+    lua_State *L = en->L;
+    int h = lua_gettop(L) - nargs - 1;
+    en->budget = budget;
+    en->spent = 0;
+    en->exhausted = 0;
+    en->mem_refused = 0;
+    lua_sethook(L, engine_hook, LUA_MASKCOUNT, ENGINE_HOOK_STEP);
+    int status = lua_pcall(L, nargs, nres, h);
+    lua_sethook(L, NULL, 0, 0);
+    lua_remove(L, h);
+    if (status == LUA_ERRMEM || en->mem_refused)
+        lua_gc(L, LUA_GCCOLLECT);   /* give the next call its memory back */
+    return status;
+}
+
+/* Read a string field of the table at IDX into OUT (or "" when absent). */
+static void engine_field(lua_State *L, int idx, const char *k, char *out, size_t n)
+{
+    lua_getfield(L, idx, k);
+    snprintf(out, n, "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+    lua_pop(L, 1);
+}
+
+/* What was running when the budget or the memory cap stopped a call: the
+ * programme and criterion rules.lua keeps in api.current.  [-0, +0, -] */
+static void engine_where(engine *en, char *out, size_t n)
+{
+    lua_State *L = en->L;
+    char prog[64] = "?", crit[64] = "?", file[128] = "?";
+    int line = 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);
+    lua_getfield(L, -1, "current");
+    if (lua_getfield(L, -1, "program") == LUA_TTABLE)
+        engine_field(L, -1, "id", prog, sizeof prog);
+    lua_pop(L, 1);
+    if (lua_getfield(L, -1, "criterion") == LUA_TTABLE) {
+        engine_field(L, -1, "id", crit, sizeof crit);
+        engine_field(L, -1, "file", file, sizeof file);
+        lua_getfield(L, -1, "line");
+        line = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 3);
+    snprintf(out, n, "programme %s, criterion %s (%s:%d)", prog, crit, file, line);
+}
+
+/* Turn the error object of a failed call (on the stack top) into a message.
+ * Pops it. */
+static const char *engine_error_text(engine *en, int status, char *out, size_t n)
+{
+    lua_State *L = en->L;
+    char where[256];
+    if (en->exhausted) {
+        engine_where(en, where, sizeof where);
+        snprintf(out, n, "%s: %s", where, en->stop);
+    } else if (status == LUA_ERRMEM || en->mem_refused) {
+        engine_where(en, where, sizeof where);
+        snprintf(out, n, "%s: memory cap of %zu bytes exceeded", where, en->mem_cap);
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "message");
+        snprintf(out, n, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_pop(L, 1);
+    } else {
+        snprintf(out, n, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error object is not a string");
+    }
+    lua_pop(L, 1);
+    return out;
+}
+
+/* Open the libraries rules.lua draws its sandbox from.  The package, io and
+ * os libraries are never opened; the base library's file loaders are
+ * removed, so not even the engine's own Lua can reach the disk. */
+static void engine_open_libs(lua_State *L)
+{
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+        {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_DBLIBNAME, luaopen_debug},
+        {NULL, NULL},
+    };
+    for (const luaL_Reg *l = libs; l->name; l++) {
+        luaL_requiref(L, l->name, l->func, 1);
+        lua_pop(L, 1);
+    }
+    static const char *const unsafe[] = {"dofile", "loadfile", "collectgarbage", "print", NULL};
+    for (const char *const *u = unsafe; *u; u++) {
+        lua_pushnil(L);
+        lua_setglobal(L, *u);
+    }
+}
+
+/* Push the lua-cjson module, configured for requests: no NaN or Infinity,
+ * bounded nesting.  [-0, +1, e] */
+static int engine_push_cjson(lua_State *L)
+{
+    luaopen_cjson(L);                                     /* cjson */
+    lua_getfield(L, -1, "decode_invalid_numbers");
+    lua_pushboolean(L, 0);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "decode_max_depth");
+    lua_pushinteger(L, 64);
+    lua_call(L, 1, 0);
+    return 1;
+}
+
+static int engine_boot(lua_State *L)
+{
+    engine_open_libs(L);
+    if (luaL_loadbufferx(L, embed_rules, embed_rules_len, "=rules.lua", "t") != LUA_OK)
+        return lua_error(L);                              /* chunk */
+    bindings_push(L);                                     /* chunk C */
+    engine_push_cjson(L);                                 /* chunk C cjson */
+    lua_call(L, 2, 1);                                    /* api */
+    return 1;
+}
+
+void engine_free(engine *en)
+{
+    if (!en)
+        return;
+    if (en->L)
+        lua_close(en->L);
+    ruleset_free(en->rs);
+    buf_free(&en->scratch);
+    free(en);
+}
+
+/* Build an engine.  With REPORT, problems are reported and loading goes on
+ * (for lint); without, the first load error fails the build. */
+static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report_fn *report,
+                            void *ud, int *nproblems, err *e)
+{
+    engine *en = calloc(1, sizeof *en);
+    char msg[512];
+    if (!en) {
+        err_set(e, "internal", "out of memory");
+        return NULL;
+    }
+    en->rs = ruleset_ref(rs);
+    en->api = LUA_NOREF;
+    en->building = 1;
+    en->mem_cap = cfg && cfg->memory ? cfg->memory : ENGINE_DEFAULT_MEMORY;
+    uint64_t budget = cfg && cfg->instructions ? cfg->instructions : ENGINE_DEFAULT_INSTRUCTIONS;
+    buf_init(&en->scratch, (size_t)64 << 20);
+    en->L = lua_newstate(engine_alloc, en);
+    if (!en->L) {
+        err_set(e, "internal", "cannot create a Lua state");
+        goto fail;
+    }
+    lua_State *L = en->L;
+    *(engine **)lua_getextraspace(L) = en;
+
+    lua_pushcfunction(L, engine_msgh);
+    lua_pushcfunction(L, engine_boot);
+    if (lua_pcall(L, 0, 1, 1) != LUA_OK) {
+        err_set(e, "internal", "rules.lua: %s", lua_tostring(L, -1));
+        goto fail;
+    }
+    en->api = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
+
+    for (size_t i = 0; i < ruleset_count(rs); i++) {
+        const ruleset_file *f = ruleset_file_at(rs, i);
+        engine_prepare(en, "load");
+        lua_pushstring(L, f->name);
+        lua_pushlstring(L, f->text, f->len);
+        int status = engine_call(en, 2, 0, budget * ENGINE_LOAD_FACTOR);
+        if (status != LUA_OK) {
+            engine_error_text(en, status, msg, sizeof msg);
+            if (!report) {
+                err_set(e, "rule_error", "%s", msg);
+                goto fail;
+            }
+            /* Lua's messages start with "file:line: ". */
+            int line = 0;
+            const char *colon = strchr(msg, ':');
+            if (colon && sscanf(colon + 1, "%d", &line) == 1) {
+                const char *rest = strchr(colon + 1, ':');
+                report(ud, f->name, line, rest ? rest + 2 : msg);
+            } else {
+                report(ud, f->name, 0, msg);
+            }
+            ++*nproblems;
+        }
+    }
+    engine_prepare(en, "seal");
+    lua_pushstring(L, ruleset_hash(rs));
+    int status = engine_call(en, 1, 0, budget * ENGINE_LOAD_FACTOR);
+    if (status != LUA_OK) {
+        err_set(e, "rule_error", "%s", engine_error_text(en, status, msg, sizeof msg));
+        goto fail;
+    }
+    lua_gc(L, LUA_GCCOLLECT);
+    en->building = 0;
+    if (en->mem > en->mem_cap) {
+        err_set(e, "rule_error", "the rule set alone takes %zu bytes, over the memory cap of %zu",
+                en->mem, en->mem_cap);
+        goto fail;
+    }
+    en->budget = budget;
+    engine_assert(en);
+    return en;
+fail:
+    engine_free(en);
+    return NULL;
+}
+
+engine *engine_new(ruleset *rs, const engine_config *cfg, err *e)
+{
+    return engine_build(rs, cfg, NULL, NULL, NULL, e);
+}
+
+const ruleset *engine_ruleset(const engine *en)
+{
+    return en->rs;
+}
+
+/* Results --------------------------------------------------------------- */
+
+/* While building a result, strings go into en->scratch and fields hold
+ * offsets into it (plus one, so that 0 means absent); engine_result_finish
+ * copies the scratch into the result's single block and turns offsets into
+ * pointers. */
+typedef struct result_draft {
+    engine_op op;
+    size_t id, error_code, error_message, program, as_of, lang, request_key, applicant_id,
+        fingerprint, decision_id, body, ruleset;
+    long limit;
+    size_t ndecisions;
+    struct {
+        size_t decision_id, program, program_version, outcome, json, json_len;
+    } d[64];
+} result_draft;
+
+static size_t draft_put(engine *en, const char *s, size_t n)
+{
+    size_t at = en->scratch.len;
+    if (buf_add(&en->scratch, s, n) != 0 || buf_addc(&en->scratch, '\0') != 0)
+        return 0;
+    return at + 1;
+}
+
+/* Copy the string field K of the table at IDX, if it is one. [-0, +0, -] */
+static size_t draft_field(engine *en, int idx, const char *k)
+{
+    size_t n, at = 0;
+    if (lua_getfield(en->L, idx, k) == LUA_TSTRING) {
+        const char *s = lua_tolstring(en->L, -1, &n);
+        at = draft_put(en, s, n);
+    }
+    lua_pop(en->L, 1);
+    return at;
+}
+
+static engine_op engine_op_named(const char *s)
+{
+    static const char *const names[] = {"", "decide", "screen", "decision", "history",
+                                        "programs", "health", "review"};
+    for (int i = 1; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (s && !strcmp(s, names[i]))
+            return (engine_op)i;
+    return ENGINE_OP_NONE;
+}
+
+static const char *engine_op_name(engine_op op)
+{
+    static const char *const names[] = {NULL, "decide", "screen", "decision", "history",
+                                        "programs", "health", "review"};
+    return op > 0 && op <= ENGINE_OP_REVIEW ? names[op] : NULL;
+}
+
+static engine_result *engine_result_finish(engine *en, const result_draft *d)
+{
+    size_t head = sizeof(engine_result) + d->ndecisions * sizeof(engine_decision);
+    engine_result *r = calloc(1, head + en->scratch.len + 1);
+    if (!r)
+        return NULL;
+    char *text = (char *)r + head;
+    if (en->scratch.len)
+        memcpy(text, en->scratch.data, en->scratch.len);
+#define AT(off) ((off) ? text + (off) - 1 : NULL)
+    r->op = d->op;
+    r->id = d->id ? AT(d->id) : "null";
+    r->error_code = AT(d->error_code);
+    r->error_message = AT(d->error_message);
+    r->program = AT(d->program);
+    r->as_of = AT(d->as_of);
+    r->lang = AT(d->lang);
+    r->request_key = AT(d->request_key);
+    r->applicant_id = AT(d->applicant_id);
+    r->fingerprint = AT(d->fingerprint);
+    r->decision_id = AT(d->decision_id);
+    r->body = AT(d->body);
+    r->ruleset = AT(d->ruleset);
+    r->limit = d->limit;
+    r->ndecisions = d->ndecisions;
+    r->decisions = d->ndecisions ? (engine_decision *)(r + 1) : NULL;
+    for (size_t i = 0; i < d->ndecisions; i++) {
+        engine_decision *x = &r->decisions[i];
+        x->decision_id = AT(d->d[i].decision_id);
+        x->program = AT(d->d[i].program);
+        x->program_version = AT(d->d[i].program_version);
+        x->outcome = AT(d->d[i].outcome);
+        x->json = AT(d->d[i].json);
+        x->json_len = d->d[i].json_len;
+    }
+#undef AT
+    return r;
+}
+
+/* A result that is only an error. */
+static engine_result *engine_fail(engine *en, result_draft *d, const char *code, const char *msg)
+{
+    d->ndecisions = 0;
+    d->error_code = draft_put(en, code, strlen(code));
+    d->error_message = draft_put(en, msg, strlen(msg));
+    return engine_result_finish(en, d);
+}
+
+/* Encode the decisions of the result table at IDX.  Runs protected, since
+ * encoding can raise (a value with no JSON form returned by a rule).
+ * Upvalue 1: the engine.  [-0, +0, e] */
+static int engine_encode_decisions(lua_State *L)
+{
+    engine *en = lua_touserdata(L, 1);
+    result_draft *d = lua_touserdata(L, 2);
+    if (lua_getfield(L, 3, "decisions") != LUA_TTABLE)
+        return 0;
+    int list = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+    if (n > (lua_Integer)(sizeof d->d / sizeof d->d[0]))
+        return luaL_error(L, "a screen decides at most %d programmes", (int)(sizeof d->d / sizeof d->d[0]));
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, i);
+        int t = lua_gettop(L);
+        d->d[i - 1].decision_id = draft_field(en, t, "decision_id");
+        d->d[i - 1].program = draft_field(en, t, "program");
+        d->d[i - 1].program_version = draft_field(en, t, "program_version");
+        d->d[i - 1].outcome = draft_field(en, t, "outcome");
+        size_t start = en->scratch.len;
+        canon_encode(L, t, &en->scratch);
+        d->d[i - 1].json_len = en->scratch.len - start;
+        if (buf_addc(&en->scratch, '\0') != 0)
+            return luaL_error(L, "decision too large");
+        d->d[i - 1].json = start + 1;
+        d->ndecisions = (size_t)i;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+engine_result *engine_request(engine *en, const char *line, size_t len, const engine_defaults *defaults)
+{
+    lua_State *L = en->L;
+    result_draft d;
+    char msg[512];
+    memset(&d, 0, sizeof d);
+    buf_reset(&en->scratch);
+    engine_assert(en);
+
+    engine_prepare(en, "request");
+    lua_pushlstring(L, line, len);
+    const char *dop = defaults ? engine_op_name(defaults->op) : NULL;
+    lua_pushstring(L, dop);
+    lua_pushstring(L, defaults ? defaults->program : NULL);
+    lua_pushstring(L, defaults ? defaults->as_of : NULL);
+    lua_pushstring(L, defaults ? defaults->lang : NULL);
+    int status = engine_call(en, 5, 1, en->budget);
+    if (status != LUA_OK) {
+        const char *code = en->exhausted || status == LUA_ERRMEM || en->mem_refused ? "rule_error" : "internal";
+        engine_error_text(en, status, msg, sizeof msg);
+        engine_result *r = engine_fail(en, &d, code, msg);
+        lua_settop(L, 0);
+        return r;
+    }
+    int res = lua_gettop(L);
+
+    /* The envelope. */
+    d.id = draft_field(en, res, "id");
+    lua_getfield(L, res, "op");
+    d.op = engine_op_named(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    d.error_code = draft_field(en, res, "error_code");
+    d.error_message = draft_field(en, res, "error_message");
+    d.program = draft_field(en, res, "program");
+    d.as_of = draft_field(en, res, "as_of");
+    d.lang = draft_field(en, res, "lang");
+    d.request_key = draft_field(en, res, "request_key");
+    d.applicant_id = draft_field(en, res, "applicant_id");
+    d.fingerprint = draft_field(en, res, "fingerprint");
+    d.decision_id = draft_field(en, res, "decision_id");
+    d.body = draft_field(en, res, "body");
+    d.ruleset = draft_put(en, ruleset_hash(en->rs), 64);
+    lua_getfield(L, res, "limit");
+    d.limit = lua_isinteger(L, -1) ? (long)lua_tointeger(L, -1) : 100;
+    lua_pop(L, 1);
+
+    /* The decisions, encoded under the same protection as any Lua code. */
+    if (!d.error_code) {
+        lua_pushcfunction(L, engine_msgh);
+        lua_pushcfunction(L, engine_encode_decisions);
+        lua_pushlightuserdata(L, en);
+        lua_pushlightuserdata(L, &d);
+        lua_pushvalue(L, res);
+        status = engine_call(en, 3, 0, en->budget);
+        if (status != LUA_OK) {
+            engine_error_text(en, status, msg, sizeof msg);
+            lua_settop(L, 0);
+            return engine_fail(en, &d, "rule_error", msg);
+        }
+    }
+    lua_settop(L, 0);
+
+    /* No state may survive the request (rules.lua's after()). */
+    engine_prepare(en, "after");
+    status = engine_call(en, 0, 0, en->budget);
+    if (status != LUA_OK) {
+        engine_error_text(en, status, msg, sizeof msg);
+        lua_settop(L, 0);
+        return engine_fail(en, &d, "rule_error", msg);
+    }
+    engine_assert(en);
+    return engine_result_finish(en, &d);
+}
+
+void engine_result_free(engine_result *r)
+{
+    free(r);
+}
+
+int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, err *e)
+{
+    lua_State *L = en->L;
+    char msg[512];
+    engine_prepare(en, "programs");
+    lua_pushstring(L, as_of);
+    lua_pushstring(L, lang);
+    int status = engine_call(en, 2, 1, en->budget);
+    if (status != LUA_OK) {
+        err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
+        return -1;
+    }
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    int rc = buf_add(out, s, n);
+    lua_settop(L, 0);
+    if (rc != 0)
+        return err_set(e, "internal", "programme list too large");
+    return 0;
+}
+
+/* Report each {file, line, msg} of the list at the stack top.  [-0, +0, -] */
+static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud)
+{
+    int list = lua_gettop(L), n = 0;
+    for (lua_Integer i = 1; lua_rawgeti(L, list, i) == LUA_TTABLE; i++, n++) {
+        lua_getfield(L, -1, "file");
+        lua_getfield(L, -2, "line");
+        lua_getfield(L, -3, "msg");
+        if (report)
+            report(ud, lua_tostring(L, -3), (int)lua_tointeger(L, -2), lua_tostring(L, -1));
+        lua_pop(L, 4);
+    }
+    lua_pop(L, 1);
+    return n;
+}
+
+int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report, void *ud, err *e)
+{
+    int n = 0;
+    char msg[512];
+    engine *en = engine_build(rs, cfg, report, ud, &n, e);
+    if (!en)
+        return n > 0 ? n + 1 : -1;
+    engine_prepare(en, "lint");
+    int status = engine_call(en, 0, 1, en->budget * ENGINE_LOAD_FACTOR);
+    if (status != LUA_OK) {
+        err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
+        engine_free(en);
+        return -1;
+    }
+    n += engine_report_list(en->L, report, ud);
+    lua_settop(en->L, 0);
+    engine_free(en);
+    return n;
+}
+
+int engine_test(engine *en, engine_report_fn *report, engine_report_fn *note, void *ud,
+                int *passed, int *failed, err *e)
+{
+    lua_State *L = en->L;
+    char msg[512];
+    *passed = *failed = 0;
+    engine_prepare(en, "case_count");
+    if (engine_call(en, 0, 1, en->budget) != LUA_OK) {
+        err_set(e, "internal", "%s", engine_error_text(en, LUA_ERRRUN, msg, sizeof msg));
+        return -1;
+    }
+    lua_Integer n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    /* Each case runs as its own call, with its own budget, like a request. */
+    for (lua_Integer i = 1; i <= n; i++) {
+        engine_prepare(en, "run_case");
+        lua_pushinteger(L, i);
+        int status = engine_call(en, 1, 1, en->budget);
+        if (status != LUA_OK) {
+            engine_error_text(en, status, msg, sizeof msg);
+            engine_prepare(en, "case_where");
+            lua_pushinteger(L, i);
+            engine_call(en, 1, 3, en->budget);
+            char text[700];
+            snprintf(text, sizeof text, "case '%s': %s", lua_tostring(L, -1), msg);
+            if (report)
+                report(ud, lua_tostring(L, -3), (int)lua_tointeger(L, -2), text);
+            lua_settop(L, 0);
+            ++*failed;
+            continue;
+        }
+        if (lua_istable(L, -1)) {
+            lua_newtable(L);
+            lua_insert(L, -2);
+            lua_rawseti(L, -2, 1);
+            *failed += engine_report_list(L, report, ud);
+        } else {
+            ++*passed;
+            lua_pop(L, 1);
+        }
+    }
+    engine_prepare(en, "coverage_notes");
+    if (engine_call(en, 0, 1, en->budget) == LUA_OK)
+        engine_report_list(L, note, ud);
+    lua_settop(L, 0);
+    return *failed ? 1 : 0;
+}

@@ -1,0 +1,85 @@
+/* ids.c -- see ids.h. */
+#include "ids.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t ids_last_ms = -1;
+static uint8_t ids_rand[10];   /* the 80 low bits of the last id, big-endian */
+
+int64_t ids_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ids_now(char out[25])
+{
+    int64_t ms = ids_now_ms();
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static void ids_fill_random(uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got <= 0) {
+            /* Without an entropy source, fall back on the clock: ids stay
+             * unique within the process thanks to the counter. */
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            for (size_t i = 0; i < n; i++)
+                p[i] = (uint8_t)(ts.tv_nsec >> (i % 4 * 8));
+            return;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+}
+
+void ids_next(char out[IDS_LEN + 1])
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    uint8_t bytes[16];
+    int64_t ms = ids_now_ms();
+
+    pthread_mutex_lock(&ids_lock);
+    if (ms > ids_last_ms) {
+        ids_last_ms = ms;
+        ids_fill_random(ids_rand, sizeof ids_rand);
+        ids_rand[0] &= 0x7f;   /* leave room to count up within the millisecond */
+    } else {
+        /* Same millisecond (or the clock stepped back): keep the last time and
+         * count up, so ids stay strictly increasing. */
+        for (int i = 9; i >= 0 && ++ids_rand[i] == 0; i--)
+            ;
+    }
+    uint64_t t = (uint64_t)ids_last_ms;
+    for (int i = 0; i < 6; i++)
+        bytes[i] = (uint8_t)(t >> (40 - 8 * i));
+    memcpy(bytes + 6, ids_rand, 10);
+    pthread_mutex_unlock(&ids_lock);
+
+    /* 128 bits as 26 base32 digits: the first digit holds the top 3 bits. */
+    int bit = -2;   /* 26 * 5 = 130 bits: two leading zero bits */
+    for (int i = 0; i < IDS_LEN; i++, bit += 5) {
+        int v = 0;
+        for (int k = 0; k < 5; k++) {
+            int b = bit + k;
+            v <<= 1;
+            if (b >= 0)
+                v |= (bytes[b / 8] >> (7 - b % 8)) & 1;
+        }
+        out[i] = alphabet[v];
+    }
+    out[IDS_LEN] = '\0';
+}

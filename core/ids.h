@@ -1,0 +1,26 @@
+/*
+ * ids.h -- decision identifiers and timestamps.
+ *
+ * A decision id is 26 characters of Crockford base32: 48 bits of milliseconds
+ * since the epoch, then 80 bits that start random each millisecond and count
+ * up within it.  Ids therefore sort by the time they were made, and two ids
+ * made in one process never collide (made by two processes, with negligible
+ * probability).  Thread-safe.
+ */
+#ifndef ELIGO_IDS_H
+#define ELIGO_IDS_H
+
+#include <stdint.h>
+
+#define IDS_LEN 26
+
+/* Write a fresh id and a NUL into OUT. */
+void ids_next(char out[IDS_LEN + 1]);
+
+/* Write the current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" and a NUL. */
+void ids_now(char out[25]);
+
+/* Milliseconds since the epoch, wall clock. */
+int64_t ids_now_ms(void);
+
+#endif
