@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""A client for `eligo serve`, using only Python's standard library.
+
+The protocol (see the README): one JSON object per line over a Unix socket.  Every
+request may carry an "id"; every reply echoes it, and replies come back in the order
+of the requests, so a client may send many requests before reading any reply
+(pipelining) and match them up by order, checking the ids.
+
+    from client import Client
+    with Client("eligo.sock") as eligo:
+        d = eligo.decide("idmaj", applicant, as_of="2025-03-01")
+        print(d["outcome"], [c["id"] for c in d["criteria"] if not c["passed"]])
+        for reply in eligo.pipeline({"op": "screen", "applicant": a} for a in many):
+            ...
+
+Run as a program, it screens the applications of a JSON-lines file (by default
+examples/applications.jsonl) for every programme and prints the outcomes:
+
+    python3 examples/client.py [--socket PATH] [--lang fr] [FILE]
+"""
+import argparse
+import collections
+import json
+import os
+import socket
+import sys
+
+
+class EligoError(Exception):
+    """An error reply: .code is the protocol's error code, .reply the whole reply."""
+
+    def __init__(self, reply):
+        error = reply.get("error") or {}
+        self.code = error.get("code", "unknown")
+        self.reply = reply
+        super().__init__("%s: %s" % (self.code, error.get("message", "")))
+
+
+class Client:
+    """One connection to `eligo serve`.
+
+    send() writes a request and returns its id without waiting; receive() returns
+    the next reply (the answer to the oldest request not yet received).  The other
+    methods are conveniences over these two.  Not thread-safe: use one Client per
+    thread.
+    """
+
+    def __init__(self, path=None, timeout=30.0):
+        self.path = path or os.environ.get("ELIGO_SOCKET") or "eligo.sock"
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        self._sock.connect(self.path)
+        self._reader = self._sock.makefile("rb")
+        self._next_id = 1
+        self._pending = collections.deque()   # ids sent, not yet answered, oldest first
+
+    def close(self):
+        self._reader.close()
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- the two primitives --------------------------------------------------
+
+    def send(self, op, **fields):
+        """Send one request (without waiting for its reply); returns its id."""
+        request = dict(fields, op=op)
+        request.setdefault("id", self._next_id)
+        self._next_id += 1
+        line = json.dumps(request, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._sock.sendall(line.encode("utf-8"))
+        self._pending.append(request["id"])
+        return request["id"]
+
+    def receive(self):
+        """The next reply, as a dict (ok or not)."""
+        if not self._pending:
+            raise RuntimeError("no request is awaiting a reply")
+        line = self._reader.readline()
+        if not line:
+            raise ConnectionError("the server closed the connection")
+        reply = json.loads(line)
+        expected = self._pending.popleft()
+        if reply.get("id") != expected and reply.get("id") is not None:
+            raise RuntimeError("reply for id %r where %r was expected" % (reply.get("id"), expected))
+        return reply
+
+    def call(self, op, **fields):
+        """Send one request, wait for its reply; raises EligoError if it is an error."""
+        self.send(op, **fields)
+        reply = self.receive()
+        if not reply.get("ok"):
+            raise EligoError(reply)
+        return reply
+
+    def pipeline(self, requests, window=64):
+        """Send REQUESTS (dicts with an "op") keeping up to WINDOW in flight; yield the
+        replies in order, errors included (check reply["ok"])."""
+        in_flight = 0
+        for request in requests:
+            request = dict(request)
+            self.send(request.pop("op"), **request)
+            in_flight += 1
+            if in_flight == window:
+                yield self.receive()
+                in_flight -= 1
+        for _ in range(in_flight):
+            yield self.receive()
+
+    # -- the operations --------------------------------------------------------
+
+    @staticmethod
+    def _options(**kw):
+        return {k: v for k, v in kw.items() if v is not None}
+
+    def decide(self, program, applicant, as_of=None, lang=None, request_key=None):
+        """The decision for APPLICANT on PROGRAM (a dict: outcome, criteria, missing...)."""
+        return self.call("decide", program=program, applicant=applicant,
+                         **self._options(as_of=as_of, lang=lang, request_key=request_key))["decision"]
+
+    def screen(self, applicant, as_of=None, lang=None):
+        """The decisions for APPLICANT on every programme in force."""
+        return self.call("screen", applicant=applicant,
+                         **self._options(as_of=as_of, lang=lang))["decisions"]
+
+    def decision(self, decision_id, lang=None):
+        """One stored decision, with its explanation."""
+        return self.call("decision", decision_id=decision_id, **self._options(lang=lang))
+
+    def history(self, applicant_id, limit=None):
+        """An applicant's decisions, newest first."""
+        return self.call("history", applicant_id=applicant_id, **self._options(limit=limit))
+
+    def programs(self, as_of=None, lang=None):
+        """The programmes in force: id, title, version, criteria texts."""
+        return self.call("programs", **self._options(as_of=as_of, lang=lang))["programs"]
+
+    def health(self):
+        return self.call("health")
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description="Screen JSON-lines applications with eligo serve.")
+    parser.add_argument("--socket", default=None, help="default $ELIGO_SOCKET, else ./eligo.sock")
+    parser.add_argument("--lang", default=None, help="en, fr or ar")
+    parser.add_argument("file", nargs="?", default=os.path.join(here, "applications.jsonl"))
+    args = parser.parse_args()
+
+    def requests():
+        with open(args.file, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    app = json.loads(line)
+                    app.pop("op", None)
+                    app.pop("program", None)
+                    if args.lang:
+                        app.setdefault("lang", args.lang)
+                    yield dict(app, op="screen")
+
+    errors = 0
+    try:
+        with Client(args.socket) as eligo:
+            for reply in eligo.pipeline(requests()):
+                if not reply.get("ok"):
+                    errors += 1
+                    print("%s: error %s" % (reply.get("id"), EligoError(reply)))
+                    continue
+                outcomes = []
+                for d in reply["decisions"]:
+                    failed = [c["id"] for c in d.get("criteria", []) if not c.get("passed")]
+                    missing = d.get("missing") or []
+                    why = failed + ["missing " + m for m in missing]
+                    outcomes.append("%s %s%s" % (d["program"], d["outcome"],
+                                                 " (%s)" % ", ".join(why) if why else ""))
+                print("%s: %s" % (reply.get("id"), "; ".join(outcomes) or "no programme in force"))
+    except OSError as e:
+        print("client.py: %s" % e, file=sys.stderr)
+        return 2
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
