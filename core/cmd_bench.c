@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "bench.h"
+#include "buf.h"
 #include "cmd.h"
 #include "err.h"
+#include "synth.h"
 
 static void bench_usage(FILE *f)
 {
@@ -13,6 +15,7 @@ static void bench_usage(FILE *f)
         "usage: eligo bench [--socket PATH] [-c CONNECTIONS] [-P PIPELINE]\n"
         "                   [-n REQUESTS | -d SECONDS] [--rate R] [--op decide|screen]\n"
         "                   [--file APPLICATIONS] [--seed N] [--json]\n"
+        "       eligo bench --emit N [--op decide|screen] [--seed N]\n"
         "\n"
         "Load-test a running `eligo serve` and print requests/s, decisions/s, errors by\n"
         "code and latency percentiles (p50, p90, p99, p99.9, max).\n"
@@ -31,6 +34,8 @@ static void bench_usage(FILE *f)
         "                  generated ones; members a line leaves out are added\n"
         "  --seed N        seed of the generated applicants (default 2025)\n"
         "  --json          print one JSON line instead of the text report\n"
+        "  --emit N        print N generated request lines and exit (nothing is sent);\n"
+        "                  they are the requests a run sends, in order\n"
         "\n"
         "Exit status: 0 when every reply is ok, 1 when some are errors, 2 on usage or\n"
         "connection errors.\n");
@@ -49,11 +54,29 @@ static int bench_number(const char *opt, const char *s, double lo, double hi, do
     return 0;
 }
 
+/* Print the first N generated request lines. */
+static int bench_emit(const bench_config *cfg, uint64_t n)
+{
+    synth g;
+    buf line;
+    synth_init(&g, cfg->seed);
+    buf_init(&line, 1 << 20);
+    for (uint64_t i = 0; i < n; i++) {
+        buf_reset(&line);
+        if (synth_request(&g, cfg->op, i + 1, &line) != 0)
+            break;
+        fwrite(line.data, 1, line.len, stdout);
+    }
+    buf_free(&line);
+    return fflush(stdout) ? 2 : 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     bench_config cfg;
     bench_defaults(&cfg);
     int json = 0;
+    uint64_t emit = 0;
     double v;
     err e;
     err_clear(&e);
@@ -103,6 +126,10 @@ int cmd_bench(int argc, char **argv)
             if (bench_number(a, val, 1, 1e9, &v))
                 return 2;
             cfg.rate = v;
+        } else if (!strcmp(a, "--emit")) {
+            if (bench_number(a, val, 1, 1e12, &v))
+                return 2;
+            emit = (uint64_t)v;
         } else if (!strcmp(a, "--seed")) {
             if (bench_number(a, val, 0, 1e18, &v))
                 return 2;
@@ -113,6 +140,8 @@ int cmd_bench(int argc, char **argv)
             return 2;
         }
     }
+    if (emit)
+        return bench_emit(&cfg, emit);
     if (cfg.requests && cfg.seconds) {
         fprintf(stderr, "eligo bench: -n and -d exclude each other\n");
         return 2;
