@@ -13,6 +13,7 @@ static const struct {
     {"check", cmd_check, "load and lint a rule directory, print its content hash"},
     {"eval", cmd_eval, "decide JSON-lines applications offline and print the decisions"},
     {"test", cmd_test, "run the test cases that sit beside the rules"},
+    {"serve", cmd_serve, "serve decisions over a Unix socket (NDJSON), hot-reloading the rules"},
     {"submit", cmd_submit, "send JSON-lines applications to a running server, print the replies"},
     {"bench", cmd_bench, "load-test a running server: throughput and latency percentiles"},
 };

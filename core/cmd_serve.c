@@ -1,0 +1,374 @@
+/*
+ * cmd_serve.c -- `eligo serve`: parse the options, check the rules, open the
+ * store, start the writer, the pool, the server and the reload watcher, run
+ * the loop until SIGINT/SIGTERM, then take everything down in order.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "cmd.h"
+#include "engine.h"
+#include "log.h"
+#include "pool.h"
+#include "reload.h"
+#include "ruleset.h"
+#include "server.h"
+#include "store.h"
+#include "writer.h"
+
+#define SERVE_VERSION "0.1.0"
+
+typedef struct serve_options {
+    const char *socket;
+    const char *listen;
+    int force_listen;
+    const char *rules;
+    const char *db;
+    long workers;
+    long queue;
+    long max_connections;
+    long idle_timeout;
+    long max_line;
+    long batch;
+    int nosync;
+    log_level level;
+} serve_options;
+
+/* What the signal handlers need to stop everything. */
+typedef struct serve_state {
+    uv_signal_t sigint, sigterm;
+    server *srv;
+    reload *rl;
+    int stopping;
+} serve_state;
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo serve [OPTIONS]\n"
+            "\n"
+            "Serve decisions over a Unix socket: newline-delimited JSON requests in,\n"
+            "one reply per request, in order (see README, \"Protocol\").  Every\n"
+            "decision is committed to the database before its reply is sent.  The\n"
+            "rules directory is watched and reloaded when its files change (SIGHUP\n"
+            "forces a reload); SIGINT/SIGTERM stop the server cleanly.\n"
+            "\n"
+            "  --socket PATH          Unix socket (default ./eligo.sock, or $ELIGO_SOCKET)\n"
+            "  --listen HOST:PORT     also listen on TCP, loopback only (127.0.0.1:7400)\n"
+            "  --force-listen         allow a non-loopback --listen address\n"
+            "  --rules DIR            rules directory (default ./rules, or $ELIGO_RULES)\n"
+            "  --db FILE              database (default ./eligo.db, or $ELIGO_DB)\n"
+            "  --workers N            evaluation threads (default: number of cores)\n"
+            "  --queue N              requests in flight before 'overloaded' (default 16384)\n"
+            "  --max-connections N    (default 1024)\n"
+            "  --idle-timeout SECS    close connections quiet this long (default 300; 0 never)\n"
+            "  --max-line BYTES       longest request line (default 1048576)\n"
+            "  --batch N              most applications per transaction (default 1024)\n"
+            "  --no-sync              synchronous=NORMAL: faster, not crash-durable (benchmarks)\n"
+            "  --quiet                log warnings and errors only\n"
+            "  --verbose              log connections and reload details too\n"
+            "  --help                 this text\n");
+}
+
+/* Parse a non-negative integer option value. */
+static int serve_number(const char *opt, const char *text, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 0) {
+        fprintf(stderr, "eligo serve: %s wants a non-negative number, not '%s'\n", opt, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Returns 0, 1 after --help, -1 on a usage error. */
+static int serve_parse(int argc, char **argv, serve_options *o)
+{
+    o->socket = cmd_env("ELIGO_SOCKET", "eligo.sock");
+    o->rules = cmd_env("ELIGO_RULES", "rules");
+    o->db = cmd_env("ELIGO_DB", "eligo.db");
+    o->idle_timeout = 300;
+    o->level = LOG_INFO;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        if (eq && !strncmp(a, "--", 2) && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            val = eq + 1;
+            a = name;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            serve_usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--force-listen")) {
+            o->force_listen = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-sync")) {
+            o->nosync = 1;
+            continue;
+        }
+        if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            o->level = LOG_WARN;
+            continue;
+        }
+        if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            o->level = LOG_DEBUG;
+            continue;
+        }
+        static const char *const with_value[] = {
+            "--socket", "--listen", "--rules", "--db", "--workers", "--queue",
+            "--max-connections", "--idle-timeout", "--max-line", "--batch"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+            known |= !strcmp(a, with_value[k]);
+        if (!known) {
+            fprintf(stderr, "eligo serve: unknown option '%s' (see eligo serve --help)\n", a);
+            return -1;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "eligo serve: %s needs a value\n", a);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        int rc = 0;
+        if (!strcmp(a, "--socket"))
+            o->socket = val;
+        else if (!strcmp(a, "--listen"))
+            o->listen = val;
+        else if (!strcmp(a, "--rules"))
+            o->rules = val;
+        else if (!strcmp(a, "--db"))
+            o->db = val;
+        else if (!strcmp(a, "--workers"))
+            rc = serve_number(a, val, &o->workers);
+        else if (!strcmp(a, "--queue"))
+            rc = serve_number(a, val, &o->queue);
+        else if (!strcmp(a, "--max-connections"))
+            rc = serve_number(a, val, &o->max_connections);
+        else if (!strcmp(a, "--idle-timeout"))
+            rc = serve_number(a, val, &o->idle_timeout);
+        else if (!strcmp(a, "--max-line"))
+            rc = serve_number(a, val, &o->max_line);
+        else if (!strcmp(a, "--batch"))
+            rc = serve_number(a, val, &o->batch);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void serve_report(void *ud, const char *file, int line, const char *msg)
+{
+    (void)ud;
+    log_error("%s:%d: %s", file ? file : "?", line, msg ? msg : "");
+}
+
+/* Load RULES, compile it and run its test cases: the server starts only on
+ * a set that a reload would accept.  Returns the set, or NULL (logged). */
+static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
+{
+    err e;
+    err_clear(&e);
+    ruleset *rs = ruleset_load(dir, &e);
+    if (!rs) {
+        log_error("rules: %s", e.msg);
+        return NULL;
+    }
+    engine *en = engine_new(rs, cfg, &e);
+    if (!en) {
+        log_error("rules: %s", e.msg);
+        ruleset_free(rs);
+        return NULL;
+    }
+    int passed = 0, failed = 0;
+    int rc = engine_test(en, serve_report, NULL, NULL, &passed, &failed, &e);
+    engine_free(en);
+    if (rc < 0) {
+        log_error("rules: the test cases did not run: %s", e.msg);
+    } else if (rc > 0 || failed) {
+        log_error("rules: %d of %d test cases failed; not serving them", failed, passed + failed);
+    } else {
+        log_info("rules: %s, ruleset %s, %d test cases passed", dir, ruleset_hash(rs), passed);
+        return rs;
+    }
+    ruleset_free(rs);
+    return NULL;
+}
+
+static int serve_event(store *st, void *ud)
+{
+    const char **kv = ud;
+    err e;
+    err_clear(&e);
+    if (store_event(st, kv[0], kv[1], &e) < 0) {
+        log_error("cannot record the %s event: %s", kv[0], e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void serve_closed(void *arg)
+{
+    (void)arg;
+}
+
+static void serve_stop(serve_state *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    if (s->srv)
+        server_close(s->srv, serve_closed, NULL);
+    if (s->rl)
+        reload_close(s->rl, serve_closed, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+}
+
+static void serve_signal_cb(uv_signal_t *h, int signum)
+{
+    serve_state *s = h->data;
+    log_info("%s: stopping (finishing the requests in flight)",
+             signum == SIGINT ? "SIGINT" : "SIGTERM");
+    serve_stop(s);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_options o = {0};
+    int parsed = serve_parse(argc, argv, &o);
+    if (parsed != 0)
+        return parsed > 0 ? 0 : 2;
+    log_set_level(o.level);
+    signal(SIGPIPE, SIG_IGN);
+
+    int status = 1;
+    err e;
+    err_clear(&e);
+    engine_config ecfg = {0, 0};
+    uv_loop_t loop;
+    serve_state s;
+    memset(&s, 0, sizeof s);
+    store *st = NULL;
+    writer *w = NULL;
+    pool *p = NULL;
+    ruleset *rs = NULL;
+    char detail[512];
+
+    if (server_probe(o.socket, &e) < 0) {
+        log_error("%s", e.msg);
+        return 1;
+    }
+    if (!(rs = serve_load_rules(o.rules, &ecfg)))
+        return 1;
+    if (store_open(&st, o.db, o.nosync ? STORE_NOSYNC : 0, &e) < 0) {
+        log_error("database %s: %s", o.db, e.msg);
+        goto out_rules;
+    }
+    if (store_put_ruleset(st, rs, &e) < 0) {
+        log_error("database %s: %s", o.db, e.msg);
+        goto out_store;
+    }
+    if (uv_loop_init(&loop) < 0) {
+        log_error("uv_loop_init failed");
+        goto out_store;
+    }
+    
+
+    server_config scfg = {
+        .socket_path = o.socket,
+        .listen = o.listen,
+        .force_listen = o.force_listen,
+        .max_line = (size_t)o.max_line,
+        .max_connections = (size_t)o.max_connections,
+        .queue = (size_t)o.queue,
+        .idle_timeout_ms = (uint64_t)o.idle_timeout * 1000,
+        .version = SERVE_VERSION,
+    };
+    if (server_init(&s.srv, &loop, &scfg, &e) < 0) {
+        log_error("%s", e.msg);
+        goto out_loop;
+    }
+    if (writer_new(&w, st, (size_t)o.batch, server_post, s.srv, &e) < 0) {
+        log_error("%s", e.msg);
+        goto out_server;
+    }
+    pool_config pcfg = {
+        .workers = (size_t)o.workers,
+        .db_path = o.db,
+        .engine = ecfg,
+        .writer = w,
+        .done = server_post,
+        .health = server_health,
+        .ud = s.srv,
+    };
+    if (pool_new(&p, rs, &pcfg, &e) < 0) {
+        log_error("%s", e.msg);
+        goto out_server;
+    }
+    if (server_listen(s.srv, p, &e) < 0) {
+        log_error("%s", e.msg);
+        goto out_server;
+    }
+    reload_config rcfg = {.dir = o.rules, .engine = ecfg, .pool = p, .writer = w};
+    if (reload_init(&s.rl, &loop, &rcfg, &e) < 0) {
+        log_error("%s", e.msg);
+        goto out_server;
+    }
+    uv_signal_init(&loop, &s.sigint);
+    uv_signal_init(&loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_start(&s.sigint, serve_signal_cb, SIGINT);
+    uv_signal_start(&s.sigterm, serve_signal_cb, SIGTERM);
+
+    snprintf(detail, sizeof detail, "pid %ld, ruleset %s, socket %s, %zu workers",
+             (long)getpid(), ruleset_hash(rs), o.socket, pool_size(p));
+    const char *start_ev[2] = {"start", detail};
+    writer_call(w, serve_event, start_ev);
+    log_info("eligo %s serving: %s", SERVE_VERSION, detail);
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    status = 0;
+    goto out_loop;
+
+out_server:
+    /* A failed start: close what was opened through the normal path. */
+    if (!s.stopping) {
+        s.stopping = 1;
+        server_close(s.srv, serve_closed, NULL);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+out_loop:
+    if (uv_loop_close(&loop) != 0)
+        log_warn("some loop handles were still open at exit");
+    pool_free(p);
+    writer_free(w);
+    if (status == 0) {
+        snprintf(detail, sizeof detail, "pid %ld", (long)getpid());
+        const char *stop_ev[2] = {"stop", detail};
+        serve_event(st, stop_ev);
+        log_info("stopped; database closed");
+    }
+out_store:
+    store_close(st);
+out_rules:
+    ruleset_free(rs);
+    return status;
+}

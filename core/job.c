@@ -1,0 +1,77 @@
+/* job.c -- see job.h. */
+#include "job.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+job *job_new(const char *line, size_t n)
+{
+    job *j = malloc(sizeof *j + n + 1);
+    if (!j)
+        return NULL;
+    memset(j, 0, sizeof *j);
+    j->client_uid = j->client_pid = -1;
+    buf_init(&j->reply, JOB_REPLY_CAP);
+    memcpy(j->line, line, n);
+    j->line[n] = '\0';
+    j->len = n;
+    return j;
+}
+
+void job_free(job *j)
+{
+    if (!j)
+        return;
+    engine_result_free(j->res);
+    buf_free(&j->reply);
+    free(j);
+}
+
+int job_error(job *j, const char *id, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    buf_reset(&j->reply);
+    if (buf_printf(&j->reply, "{\"id\":%s,\"ok\":false,\"error\":{\"code\":\"%s\",\"message\":",
+                   id ? id : "null", code) < 0 ||
+        buf_add_json_string(&j->reply, msg, strlen(msg)) < 0 ||
+        buf_adds(&j->reply, "}}\n") < 0) {
+        buf_reset(&j->reply);
+        return -1;
+    }
+    return 0;
+}
+
+int job_begin(job *j, const char *id)
+{
+    buf_reset(&j->reply);
+    return buf_printf(&j->reply, "{\"id\":%s,\"ok\":true", id ? id : "null");
+}
+
+int job_finish(job *j)
+{
+    if (buf_adds(&j->reply, "}\n") < 0) {
+        buf_reset(&j->reply);
+        return -1;
+    }
+    return 0;
+}
+
+const char *job_reply_line(const job *j, size_t *len)
+{
+    static const char oom[] =
+        "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"internal\","
+        "\"message\":\"out of memory while building the reply\"}}\n";
+    if (j->reply.len == 0) {
+        *len = sizeof oom - 1;
+        return oom;
+    }
+    *len = j->reply.len;
+    return j->reply.data;
+}

@@ -1,0 +1,59 @@
+/* log.c -- see log.h. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int log_threshold = LOG_INFO;
+
+static const char *const log_names[] = {"error", "warn ", "info ", "debug"};
+
+void log_set_level(log_level level)
+{
+    atomic_store(&log_threshold, (int)level);
+}
+
+int log_enabled(log_level level)
+{
+    return (int)level <= atomic_load(&log_threshold);
+}
+
+void log_timestamp(char out[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    unsigned ms = (unsigned)(ts.tv_nsec / 1000000) % 1000u;
+    snprintf(out + n, 32 - n, ".%03uZ", ms);
+}
+
+void log_write(log_level level, const char *fmt, ...)
+{
+    if (!log_enabled(level))
+        return;
+    char line[1100];
+    char stamp[32];
+    log_timestamp(stamp);
+    int n = snprintf(line, sizeof line, "%s %s ", stamp, log_names[level]);
+    size_t head = (size_t)n;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + head, 1001, fmt, ap);
+    va_end(ap);
+    size_t len = head + (m < 0 ? 0 : (size_t)m > 1000 ? 1000 : (size_t)m);
+    /* One event, one line: a message quoting a rule error may hold newlines. */
+    for (size_t i = head; i < len; i++)
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
+    line[len++] = '\n';
+    /* A single write keeps lines from different threads whole; a short write
+     * to stderr is not worth retrying for a log. */
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}

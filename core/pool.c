@@ -1,0 +1,366 @@
+/*
+ * pool.c -- worker threads, each with its own engine.
+ *
+ * Design notes.
+ *
+ * One queue (FIFO of jobs) under one mutex, N workers sleeping on one
+ * condition variable.  A worker is in one of these states:
+ *   IDLE       waiting on `wake` (worker_main).
+ *   REFRESHING the pool's generation moved past the worker's: it builds a new
+ *              engine from the current rule set (worker_refresh).  It does this
+ *              before taking a job, so every job after pool_swap returns is
+ *              decided by the new set; jobs already taken finish on the old.
+ *   BUSY       carrying out one job (worker_handle).
+ *   STOPPED    `quit` is set and the queue is empty.
+ *
+ * Invariants (pool_check, debug builds, under the lock):
+ *   1. depth is the number of jobs on the queue; head is NULL iff tail is.
+ *   2. rs is never NULL while the pool exists, and gen only grows.
+ *   3. A worker's gen is at most the pool's gen.
+ * A worker never calls into the engine or the store while holding the lock.
+ */
+#include "pool.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+
+typedef struct worker {
+    struct pool *pool;
+    size_t index;
+    pthread_t thread;
+    engine *en;
+    store *reader;
+    uint64_t gen;              /* generation of en */
+} worker;
+
+struct pool {
+    pool_config cfg;
+    char *db_path;
+
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    job *head, *tail;
+    size_t depth;
+    ruleset *rs;
+    uint64_t gen;
+    int quit;
+
+    size_t nworkers;
+    size_t started;
+    worker *workers;
+};
+
+#ifndef NDEBUG
+static void pool_check(pool *p)
+{
+    size_t n = 0;
+    for (job *j = p->head; j; j = j->next)
+        n++;
+    assert(n == p->depth);                          /* 1 */
+    assert((p->head == NULL) == (p->tail == NULL)); /* 1 */
+    assert(p->rs != NULL);                          /* 2 */
+    for (size_t i = 0; i < p->started; i++)
+        assert(p->workers[i].gen <= p->gen);        /* 3 */
+}
+#else
+#define pool_check(p) ((void)0)
+#endif
+
+/* Rebuild the worker's engine from the pool's current rule set. */
+static void worker_refresh(worker *wk)
+{
+    pool *p = wk->pool;
+    pthread_mutex_lock(&p->mu);
+    ruleset *rs = ruleset_ref(p->rs);
+    uint64_t gen = p->gen;
+    pthread_mutex_unlock(&p->mu);
+
+    err e;
+    err_clear(&e);
+    engine *en = engine_new(rs, &p->cfg.engine, &e);
+    ruleset_free(rs);
+    if (!en) {
+        /* The set passed engine_new once already (at start or on reload), so
+         * this is memory: keep serving with what the worker has. */
+        log_error("worker %zu: cannot build an engine: %s", wk->index, e.msg);
+    } else {
+        engine_free(wk->en);
+        wk->en = en;
+        log_debug("worker %zu: rule set %.12s (generation %" PRIu64 ")", wk->index,
+                  ruleset_hash(engine_ruleset(en)), gen);
+    }
+    wk->gen = gen;
+}
+
+static store *worker_reader(worker *wk, err *e)
+{
+    if (!wk->reader && store_open(&wk->reader, wk->pool->db_path, STORE_READONLY, e) < 0)
+        wk->reader = NULL;
+    return wk->reader;
+}
+
+/* Answer a decision / history / programs / health request into J. */
+static void worker_answer(worker *wk, job *j, const engine_result *r)
+{
+    pool *p = wk->pool;
+    err e;
+    err_clear(&e);
+    store *rd = NULL;
+    int rc = 0;
+
+    if (r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY || r->op == ENGINE_OP_HEALTH) {
+        rd = worker_reader(wk, &e);
+        if (!rd) {
+            job_error(j, r->id, "internal", "cannot open the database: %s", e.msg);
+            return;
+        }
+    }
+    switch (r->op) {
+    case ENGINE_OP_DECISION:
+        rc |= job_begin(j, r->id);
+        rc |= buf_adds(&j->reply, ",\"decision\":");
+        if (store_get_decision(rd, r->decision_id, &j->reply, &e) < 0) {
+            job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
+            return;
+        }
+        break;
+    case ENGINE_OP_HISTORY:
+        rc |= job_begin(j, r->id);
+        rc |= buf_adds(&j->reply, ",\"decisions\":");
+        if (store_history(rd, r->applicant_id ? r->applicant_id : "", r->limit, &j->reply, &e) < 0) {
+            job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
+            return;
+        }
+        break;
+    case ENGINE_OP_PROGRAMS:
+        rc |= job_begin(j, r->id);
+        rc |= buf_adds(&j->reply, ",\"programs\":");
+        if (engine_programs(wk->en, r->as_of, r->lang, &j->reply, &e) < 0) {
+            job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
+            return;
+        }
+        break;
+    case ENGINE_OP_HEALTH: {
+        size_t depth = pool_depth(p) + writer_depth(p->cfg.writer);
+        rc |= job_begin(j, r->id);
+        rc |= buf_printf(&j->reply, ",\"status\":\"ok\",\"ruleset\":\"%s\",\"workers\":%zu",
+                         ruleset_hash(engine_ruleset(wk->en)), p->nworkers);
+        if (p->cfg.health)
+            p->cfg.health(p->cfg.ud, &j->reply);
+        rc |= buf_printf(&j->reply, ",\"queue_depth\":%zu,\"decisions\":%" PRId64, depth,
+                         store_count(rd));
+        break;
+    }
+    default:
+        job_error(j, r->id, "unknown_op", "this server does not carry out that operation");
+        return;
+    }
+    rc |= job_finish(j);
+    if (rc)
+        buf_reset(&j->reply);
+}
+
+static void worker_handle(worker *wk, job *j)
+{
+    pool *p = wk->pool;
+    if (!wk->en) {
+        job_error(j, NULL, "internal", "no rule set is loaded");
+        p->cfg.done(p->cfg.ud, j);
+        return;
+    }
+    engine_result *r = engine_request(wk->en, j->line, j->len, NULL);
+    log_timestamp(j->decided_at);
+    if (!r) {
+        job_error(j, NULL, "internal", "out of memory");
+        p->cfg.done(p->cfg.ud, j);
+        return;
+    }
+    if (r->error_code) {
+        job_error(j, r->id, r->error_code, "%s", r->error_message ? r->error_message : "");
+    } else if ((r->op == ENGINE_OP_DECIDE || r->op == ENGINE_OP_SCREEN) && r->ndecisions > 0) {
+        /* The reply waits for the commit: the writer builds it. */
+        j->res = r;
+        writer_submit(p->cfg.writer, j);
+        return;
+    } else if (r->op == ENGINE_OP_SCREEN) {
+        /* No programme in force: nothing to store. */
+        if (job_begin(j, r->id) < 0 || buf_adds(&j->reply, ",\"decisions\":[]") < 0 ||
+            job_finish(j) < 0)
+            buf_reset(&j->reply);
+    } else if (r->op == ENGINE_OP_DECIDE) {
+        job_error(j, r->id, "internal", "the engine returned no decision");
+    } else {
+        worker_answer(wk, j, r);
+    }
+    engine_result_free(r);
+    p->cfg.done(p->cfg.ud, j);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    pool *p = wk->pool;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        pool_check(p);
+        if (wk->gen != p->gen) {
+            pthread_mutex_unlock(&p->mu);
+            worker_refresh(wk);
+            pthread_mutex_lock(&p->mu);
+            continue;
+        }
+        if (p->head) {
+            job *j = p->head;
+            p->head = j->next;
+            if (!p->head)
+                p->tail = NULL;
+            p->depth--;
+            j->next = NULL;
+            pthread_mutex_unlock(&p->mu);
+            worker_handle(wk, j);
+            pthread_mutex_lock(&p->mu);
+            continue;
+        }
+        if (p->quit)
+            break;
+        pthread_cond_wait(&p->wake, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    engine_free(wk->en);
+    wk->en = NULL;
+    store_close(wk->reader);
+    wk->reader = NULL;
+    return NULL;
+}
+
+int pool_new(pool **out, ruleset *rs, const pool_config *cfg, err *e)
+{
+    pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set(e, "internal", "out of memory");
+    p->cfg = *cfg;
+    p->nworkers = cfg->workers;
+    if (!p->nworkers) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        p->nworkers = n > 0 ? (size_t)n : 1;
+    }
+    p->db_path = strdup(cfg->db_path);
+    p->workers = calloc(p->nworkers, sizeof *p->workers);
+    if (!p->db_path || !p->workers) {
+        err_set(e, "internal", "out of memory");
+        goto fail_alloc;
+    }
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        err_set(e, "internal", "pthread_mutex_init failed");
+        goto fail_alloc;
+    }
+    if (pthread_cond_init(&p->wake, NULL) != 0) {
+        err_set(e, "internal", "pthread_cond_init failed");
+        goto fail_mutex;
+    }
+    p->rs = ruleset_ref(rs);
+    p->gen = 1;   /* workers start at 0, so each builds its engine first */
+    for (; p->started < p->nworkers; p->started++) {
+        worker *wk = &p->workers[p->started];
+        wk->pool = p;
+        wk->index = p->started;
+        if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
+            err_set(e, "internal", "cannot start worker thread %zu", p->started);
+            goto fail_threads;
+        }
+    }
+    *out = p;
+    return 0;
+
+fail_threads:
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < p->started; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    ruleset_free(p->rs);
+    pthread_cond_destroy(&p->wake);
+fail_mutex:
+    pthread_mutex_destroy(&p->mu);
+fail_alloc:
+    free(p->workers);
+    free(p->db_path);
+    free(p);
+    return -1;
+}
+
+void pool_submit(pool *p, job *j)
+{
+    j->next = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    p->depth++;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void pool_swap(pool *p, ruleset *rs)
+{
+    ruleset *old;
+    ruleset_ref(rs);
+    pthread_mutex_lock(&p->mu);
+    old = p->rs;
+    p->rs = rs;
+    p->gen++;
+    /* Wake idle workers so they rebuild now, not on the next request. */
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    ruleset_free(old);
+}
+
+ruleset *pool_ruleset(pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    ruleset *rs = ruleset_ref(p->rs);
+    pthread_mutex_unlock(&p->mu);
+    return rs;
+}
+
+size_t pool_depth(pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t n = p->depth;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+size_t pool_size(const pool *p)
+{
+    return p->nworkers;
+}
+
+void pool_free(pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < p->started; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    ruleset_free(p->rs);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->mu);
+    free(p->workers);
+    free(p->db_path);
+    free(p);
+}

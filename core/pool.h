@@ -1,0 +1,69 @@
+/*
+ * pool.h -- the worker threads that run the engine.
+ *
+ * Each worker owns one engine (one sandboxed lua_State) built from the
+ * pool's current rule set, and one read-only store handle for the requests
+ * answered from the database (decision, history, health).  A worker takes a
+ * job, lets engine_request parse and carry it out, and then either hands it
+ * to the writer (decide, screen: the reply waits for the commit) or builds
+ * the reply itself and hands the job to the DONE callback.
+ *
+ * Hot reload: pool_swap installs a new rule set and bumps a generation
+ * counter; each worker, before it takes its next job (or as soon as it is
+ * idle), sees the new generation and rebuilds its engine.  A job already
+ * being evaluated finishes on the old engine.
+ */
+#ifndef ELIGO_POOL_H
+#define ELIGO_POOL_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "engine.h"
+#include "err.h"
+#include "job.h"
+#include "ruleset.h"
+#include "writer.h"
+
+typedef struct pool pool;
+
+typedef struct pool_config {
+    size_t workers;            /* threads; 0 means the number of cores */
+    const char *db_path;       /* database the read-only handles open */
+    engine_config engine;      /* limits for every engine */
+    writer *writer;            /* where decided applications go */
+    /* Called on a worker thread with each job whose reply is built;
+     * ownership passes to the callee. */
+    void (*done)(void *ud, job *j);
+    /* Called on a worker thread while building a health reply: appends
+     * ,"name":value members describing the caller's side (may be NULL). */
+    void (*health)(void *ud, buf *out);
+    void *ud;
+} pool_config;
+
+/* Start CFG->workers threads, each building an engine from RS (the pool
+ * takes its own reference).  Returns 0 and *OUT, or -1 with E. */
+int pool_new(pool **out, ruleset *rs, const pool_config *cfg, err *e);
+
+/* Queue J for a worker.  Never blocks and never fails: the caller bounds how
+ * many jobs are in flight.  Any thread. */
+void pool_submit(pool *p, job *j);
+
+/* Make RS the rule set every worker uses from its next job on (the pool takes
+ * its own reference; the old set is dropped once no engine uses it). */
+void pool_swap(pool *p, ruleset *rs);
+
+/* The current rule set, with a new reference the caller drops. */
+ruleset *pool_ruleset(pool *p);
+
+/* Jobs queued and not yet taken by a worker. */
+size_t pool_depth(pool *p);
+
+/* Number of worker threads. */
+size_t pool_size(const pool *p);
+
+/* Finish the queued jobs, stop the threads, free engines and read handles,
+ * free P.  NULL is fine. */
+void pool_free(pool *p);
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * reload.c -- watch the rules, check a new set off the loop, swap it in.
+ *
+ * Design notes.
+ *
+ * States (loop thread):
+ *   IDLE      no reload under way; a change (reload_fs_cb) restarts the
+ *             debounce timer, SIGHUP or the timer calls reload_request.
+ *   RUNNING   a uv_work_t is queued or running (reload_work on a thread-pool
+ *             thread, then reload_done on the loop).  A request meanwhile
+ *             sets `again`, and reload_done starts one more run.
+ *   CLOSING   reload_close has closed the three handles; the object is freed
+ *             once they have all closed and no work is running.
+ * Invariants (reload_check, debug builds):
+ *   1. `again` implies `running`.
+ *   2. While CLOSING, no new work is queued.
+ *   3. reload_work touches only rl->work_* fields, the pool and the writer,
+ *      which are thread-safe; the loop thread does not read work_* until
+ *      reload_done.
+ */
+#include "reload.h"
+
+#include <assert.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "ruleset.h"
+#include "store.h"
+
+enum { RELOAD_APPLIED, RELOAD_UNCHANGED, RELOAD_REJECTED, RELOAD_FAILED };
+
+struct reload {
+    uv_loop_t *loop;
+    reload_config cfg;
+    char *dir;
+
+    uv_fs_event_t watch;
+    uv_timer_t debounce;
+    uv_signal_t hup;
+    uv_work_t work;
+    int watching;
+    int running, again, closing;
+    int open_handles;
+    unsigned applied, rejected;
+    reload_close_cb *close_cb;
+    void *close_arg;
+
+    /* Filled by reload_work, read by reload_done. */
+    int work_outcome;
+    ruleset *work_rs;             /* the candidate set */
+    char work_old[65];            /* hash being replaced */
+    int work_passed, work_failed;
+    char work_msg[1024];          /* first problems, "file:line: message; ..." */
+};
+
+#ifndef NDEBUG
+static void reload_check(const reload *rl)
+{
+    assert(!rl->again || rl->running);   /* 1 */
+}
+#else
+#define reload_check(rl) ((void)0)
+#endif
+
+static void reload_report(void *ud, const char *file, int line, const char *msg)
+{
+    reload *rl = ud;
+    size_t used = strlen(rl->work_msg);
+    if (used + 4 >= sizeof rl->work_msg)
+        return;
+    snprintf(rl->work_msg + used, sizeof rl->work_msg - used, "%s%s:%d: %s", used ? "; " : "",
+             file ? file : "?", line, msg ? msg : "");
+}
+
+static int reload_store_applied(store *st, void *ud)
+{
+    reload *rl = ud;
+    err e;
+    err_clear(&e);
+    char detail[256];
+    snprintf(detail, sizeof detail, "ruleset %s replaces %s; %d test cases passed",
+             ruleset_hash(rl->work_rs), rl->work_old, rl->work_passed);
+    if (store_put_ruleset(st, rl->work_rs, &e) < 0 || store_event(st, "reload", detail, &e) < 0) {
+        snprintf(rl->work_msg, sizeof rl->work_msg, "cannot store the rule set: %s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int reload_store_rejected(store *st, void *ud)
+{
+    reload *rl = ud;
+    err e;
+    err_clear(&e);
+    if (store_event(st, "reload_rejected", rl->work_msg, &e) < 0)
+        log_error("cannot record the rejected reload: %s", e.msg);
+    return 0;
+}
+
+/* On a thread-pool thread: load, compile, test; store and swap if good. */
+static void reload_work(uv_work_t *req)
+{
+    reload *rl = req->data;
+    err e;
+    err_clear(&e);
+    rl->work_msg[0] = '\0';
+    rl->work_passed = rl->work_failed = 0;
+    rl->work_rs = NULL;
+
+    ruleset *cur = pool_ruleset(rl->cfg.pool);
+    snprintf(rl->work_old, sizeof rl->work_old, "%s", ruleset_hash(cur));
+    ruleset_free(cur);
+
+    ruleset *rs = ruleset_load(rl->dir, &e);
+    if (!rs) {
+        snprintf(rl->work_msg, sizeof rl->work_msg, "%s", e.msg);
+        goto rejected;
+    }
+    rl->work_rs = rs;
+    if (!strcmp(ruleset_hash(rs), rl->work_old)) {
+        rl->work_outcome = RELOAD_UNCHANGED;
+        goto done;
+    }
+    engine *en = engine_new(rs, &rl->cfg.engine, &e);
+    if (!en) {
+        snprintf(rl->work_msg, sizeof rl->work_msg, "%s", e.msg);
+        goto rejected;
+    }
+    int rc = engine_test(en, reload_report, NULL, rl, &rl->work_passed, &rl->work_failed, &e);
+    engine_free(en);
+    if (rc < 0) {
+        snprintf(rl->work_msg, sizeof rl->work_msg, "the test cases did not run: %s", e.msg);
+        goto rejected;
+    }
+    if (rc != 0 || rl->work_failed > 0) {
+        char first[900];
+        snprintf(first, sizeof first, "%.899s", rl->work_msg);
+        snprintf(rl->work_msg, sizeof rl->work_msg, "%d of %d test cases failed: %s",
+                 rl->work_failed, rl->work_failed + rl->work_passed, first);
+        goto rejected;
+    }
+    /* Stored before the swap: no decision can name a set the store lacks. */
+    if (writer_call(rl->cfg.writer, reload_store_applied, rl) < 0) {
+        rl->work_outcome = RELOAD_FAILED;
+        goto done;
+    }
+    pool_swap(rl->cfg.pool, rs);
+    rl->work_outcome = RELOAD_APPLIED;
+    goto done;
+
+rejected:
+    rl->work_outcome = RELOAD_REJECTED;
+    writer_call(rl->cfg.writer, reload_store_rejected, rl);
+done:
+    return;
+}
+
+static void reload_maybe_free(reload *rl)
+{
+    if (!rl->closing || rl->running || rl->open_handles)
+        return;
+    reload_close_cb *cb = rl->close_cb;
+    void *arg = rl->close_arg;
+    free(rl->dir);
+    free(rl);
+    if (cb)
+        cb(arg);
+}
+
+static void reload_done(uv_work_t *req, int status);
+
+/* Queue the work; RUNNING from here until reload_done. */
+static void reload_start(reload *rl)
+{
+    rl->running = 1;
+    rl->work.data = rl;
+    int rc = uv_queue_work(rl->loop, &rl->work, reload_work, reload_done);
+    if (rc < 0) {
+        rl->running = 0;
+        log_error("cannot start a reload: %s", uv_strerror(rc));
+    }
+}
+
+static void reload_done(uv_work_t *req, int status)
+{
+    reload *rl = req->data;
+    const char *hash = rl->work_rs ? ruleset_hash(rl->work_rs) : "";
+    if (status == UV_ECANCELED) {
+        log_debug("reload cancelled");
+    } else if (rl->work_outcome == RELOAD_APPLIED) {
+        rl->applied++;
+        log_info("rules reloaded: ruleset %s (%d test cases passed); was %s", hash,
+                 rl->work_passed, rl->work_old);
+    } else if (rl->work_outcome == RELOAD_UNCHANGED) {
+        log_info("rules unchanged (ruleset %s)", hash);
+    } else if (rl->work_outcome == RELOAD_FAILED) {
+        log_error("reload not applied: %s", rl->work_msg);
+    } else {
+        rl->rejected++;
+        log_error("reload rejected, still serving ruleset %s: %s", rl->work_old, rl->work_msg);
+    }
+    ruleset_free(rl->work_rs);
+    rl->work_rs = NULL;
+    rl->running = 0;
+    int again = rl->again && !rl->closing;
+    rl->again = 0;
+    if (again)
+        reload_start(rl);
+    reload_check(rl);
+    reload_maybe_free(rl);
+}
+
+void reload_request(reload *rl, const char *why)
+{
+    if (rl->closing)
+        return;
+    log_info("reloading the rules in %s (%s)", rl->dir, why);
+    if (rl->running) {
+        rl->again = 1;
+        return;
+    }
+    reload_start(rl);
+    reload_check(rl);
+}
+
+static void reload_timer_cb(uv_timer_t *t)
+{
+    reload_request(t->data, "rule files changed");
+}
+
+static int reload_is_rule_file(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && !strcmp(name + n - 4, ".lua") && name[0] != '.';
+}
+
+static void reload_fs_cb(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    reload *rl = h->data;
+    (void)events;
+    if (status < 0) {
+        log_warn("watching %s: %s", rl->dir, uv_strerror(status));
+        return;
+    }
+    if (filename && !reload_is_rule_file(filename))
+        return;   /* editor swap files, backups */
+    log_debug("rules: %s changed", filename ? filename : "a file");
+    uv_timer_start(&rl->debounce, reload_timer_cb, rl->cfg.debounce_ms, 0);
+}
+
+static void reload_hup_cb(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    reload_request(s->data, "SIGHUP");
+}
+
+int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
+{
+    reload *rl = calloc(1, sizeof *rl);
+    if (!rl)
+        return err_set(e, "internal", "out of memory");
+    rl->loop = loop;
+    rl->cfg = *cfg;
+    if (!rl->cfg.debounce_ms)
+        rl->cfg.debounce_ms = 100;
+    rl->dir = strdup(cfg->dir);
+    if (!rl->dir) {
+        free(rl);
+        return err_set(e, "internal", "out of memory");
+    }
+    uv_timer_init(loop, &rl->debounce);
+    rl->debounce.data = rl;
+    uv_signal_init(loop, &rl->hup);
+    rl->hup.data = rl;
+    uv_fs_event_init(loop, &rl->watch);
+    rl->watch.data = rl;
+    rl->open_handles = 3;
+    int rc = uv_signal_start(&rl->hup, reload_hup_cb, SIGHUP);
+    if (rc < 0)
+        log_warn("cannot catch SIGHUP: %s", uv_strerror(rc));
+    rc = uv_fs_event_start(&rl->watch, reload_fs_cb, rl->dir, 0);
+    if (rc < 0)
+        log_warn("cannot watch %s (%s): reload with SIGHUP", rl->dir, uv_strerror(rc));
+    else
+        rl->watching = 1;
+    *out = rl;
+    return 0;
+}
+
+void reload_counts(const reload *rl, unsigned *applied, unsigned *rejected)
+{
+    *applied = rl->applied;
+    *rejected = rl->rejected;
+}
+
+static void reload_handle_closed(uv_handle_t *h)
+{
+    reload *rl = h->data;
+    rl->open_handles--;
+    reload_maybe_free(rl);
+}
+
+void reload_close(reload *rl, reload_close_cb *cb, void *arg)
+{
+    if (rl->closing)
+        return;
+    rl->closing = 1;
+    rl->close_cb = cb;
+    rl->close_arg = arg;
+    uv_close((uv_handle_t *)&rl->watch, reload_handle_closed);
+    uv_close((uv_handle_t *)&rl->debounce, reload_handle_closed);
+    uv_close((uv_handle_t *)&rl->hup, reload_handle_closed);
+}

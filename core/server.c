@@ -1,0 +1,884 @@
+/*
+ * server.c -- listeners, connections, framing, limits, ordered replies.
+ *
+ * Design notes.
+ *
+ * Threads.  All of this file runs on the loop thread except server_post and
+ * server_health.  Jobs travel loop -> pool -> (writer) -> mailbox -> loop; the
+ * mailbox is a list under `mu` plus an async handle.  uv_async_send is
+ * called with `mu` held, and the loop takes `mu` before closing the async
+ * handle, so no thread can touch the handle after it starts closing.
+ *
+ * A connection (struct conn) holds, in request order, the jobs it has sent
+ * and not yet answered (its FIFO).  A job is "in flight" until the mailbox
+ * hands it back (done).  Replies leave strictly from the head of the FIFO, so
+ * a fast reply waits for the slower ones sent before it (conn_flush).
+ *
+ * Connection flags and the functions that set them:
+ *   reading   uv_read_start is active           conn_update_reading
+ *   eof       no more input will be read: the   conn_read_cb (EOF),
+ *             peer shut down, a line was too      conn_too_long,
+ *             long, or the server is stopping     server_close
+ *   writing   a uv_write is outstanding          conn_write / conn_write_cb
+ *   closing   uv_close has been called           conn_close
+ *   closed    its close callback ran             conn_close_cb
+ * Transitions:
+ *   accept -> reading;
+ *   reading <-> paused (backpressure: more than conn_inflight requests in
+ *     flight or conn_unwritten reply bytes not taken by the client stops the
+ *     reads; they resume when both fall to half, with hysteresis so a busy
+ *     connection does not toggle per request);
+ *   eof, and the FIFO empty, nothing to write -> closing (conn_maybe_close);
+ *   read or write error, idle timeout -> closing at once;
+ *   closed, and the FIFO empty -> freed (conn_maybe_free).  Jobs of a closed
+ *     connection still come back from the workers; their replies are dropped.
+ *
+ * Invariants (conn_check, debug builds):
+ *   1. npending is the length of the FIFO; ninflight counts its jobs not
+ *      done; ninflight <= npending.
+ *   2. reading implies !eof and !closing.
+ *   3. writing iff wbuf holds bytes (the write in progress).
+ *   4. closed implies closing; a closed connection has no write in progress.
+ *   5. The input buffer never holds more than max_line + READ_CHUNK bytes.
+ * Server-wide (server_check): a connection is freed only with an empty FIFO,
+ * so `inflight` is exactly the sum of ninflight over the list `conns`.
+ */
+#define _GNU_SOURCE 1   /* struct ucred, SO_PEERCRED */
+#include "server.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "log.h"
+
+#define READ_CHUNK ((size_t)64 << 10)
+#define OUT_CAP ((size_t)256 << 20)
+
+typedef struct conn {
+    union {
+        uv_handle_t handle;
+        uv_stream_t stream;
+        uv_pipe_t pipe;
+        uv_tcp_t tcp;
+    } h;
+    struct server *srv;
+    struct conn *prev, *next;       /* srv->conns */
+    unsigned long number;           /* for the log */
+    int64_t uid, pid;               /* peer credentials, -1 for TCP */
+
+    char *in;                       /* bytes read and not yet framed */
+    size_t in_len, in_alloc;
+
+    job *head, *tail;               /* FIFO, request order */
+    size_t npending, ninflight;
+
+    buf out;                        /* replies waiting for the next write */
+    buf wbuf;                       /* the write in progress */
+    uv_write_t wreq;
+    uint64_t last_active;           /* uv_now */
+
+    struct conn *touch_next;        /* server_async_cb's list */
+    unsigned reading : 1, eof : 1, writing : 1, closing : 1, closed : 1, touched : 1;
+} conn;
+
+struct server {
+    uv_loop_t *loop;
+    server_config cfg;
+    char *socket_path;
+    pool *pool;
+
+    uv_pipe_t unix_listener;
+    uv_tcp_t tcp_listener;
+    uv_async_t async;
+    uv_timer_t sweep;
+    int have_unix, have_tcp, listening;
+
+    pthread_mutex_t mu;             /* mailbox */
+    job *mb_head, *mb_tail;
+
+    conn *conns;
+    size_t nconns;
+    size_t inflight;
+    unsigned long next_number;
+    uint64_t started;               /* uv_hrtime at init */
+
+    atomic_size_t a_conns, a_inflight;
+    atomic_ullong a_requests, a_overloaded;
+
+    int stopping, finishing;
+    int open_handles;
+    server_close_cb *close_cb;
+    void *close_arg;
+};
+
+static void conn_process(conn *c);
+static void conn_close(conn *c);
+static void conn_write(conn *c);
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+static void server_maybe_finish(server *srv);
+
+/* ---- checks ------------------------------------------------------------ */
+
+#ifndef NDEBUG
+static void conn_check(const conn *c)
+{
+    size_t n = 0, f = 0;
+    for (const job *j = c->head; j; j = j->conn_next) {
+        n++;
+        f += !j->done;
+    }
+    assert(n == c->npending && f == c->ninflight);            /* 1 */
+    assert(!c->reading || (!c->eof && !c->closing));          /* 2 */
+    assert(c->writing == (c->wbuf.len > 0));                  /* 3 */
+    assert(!c->closed || (c->closing && !c->writing));        /* 4 */
+    assert(c->in_len <= c->srv->cfg.max_line + READ_CHUNK);   /* 5 */
+}
+
+static void server_check(const server *srv)
+{
+    size_t inflight = 0, n = 0;
+    for (const conn *c = srv->conns; c; c = c->next) {
+        inflight += c->ninflight;
+        n++;
+    }
+    assert(inflight == srv->inflight);
+    assert(n >= srv->nconns);
+}
+#else
+#define conn_check(c) ((void)0)
+#define server_check(s) ((void)0)
+#endif
+
+/* ---- replies, in order -------------------------------------------------- */
+
+static size_t conn_unwritten(const conn *c)
+{
+    return c->out.len + c->wbuf.len;
+}
+
+/* Append J at the tail of C's FIFO. */
+static void conn_push(conn *c, job *j)
+{
+    j->conn = c;
+    j->conn_next = NULL;
+    if (c->tail)
+        c->tail->conn_next = j;
+    else
+        c->head = j;
+    c->tail = j;
+    c->npending++;
+}
+
+/* Move the replies at the head of the FIFO that are done into the output
+ * buffer (or drop them, once the connection is closing), then write. */
+static void conn_flush(conn *c)
+{
+    while (c->head && c->head->done) {
+        job *j = c->head;
+        c->head = j->conn_next;
+        if (!c->head)
+            c->tail = NULL;
+        c->npending--;
+        if (!c->closing) {
+            size_t n;
+            const char *line = job_reply_line(j, &n);
+            if (buf_add(&c->out, line, n) < 0) {
+                log_warn("connection %lu: %zu reply bytes not taken by the client; closing",
+                         c->number, conn_unwritten(c));
+                conn_close(c);
+            }
+        }
+        job_free(j);
+    }
+    conn_write(c);
+}
+
+/* Answer the line with an error without going through the pool (overloaded,
+ * line_too_long, too many connections): a job that is done at once, queued
+ * behind the requests before it. */
+static void conn_push_error(conn *c, const char *id, const char *code, const char *msg)
+{
+    job *j = job_new("", 0);
+    if (!j) {
+        conn_close(c);
+        return;
+    }
+    job_error(j, id, code, "%s", msg);
+    j->done = 1;
+    conn_push(c, j);
+    conn_flush(c);
+}
+
+/* The "id" of a line, as JSON text, for the errors the loop answers itself.
+ * Parsing here costs the loop thread, but only when the server is already
+ * refusing work.  Returns malloc'd text or NULL. */
+static char *line_id(const char *p, size_t n)
+{
+    cJSON *root = cJSON_ParseWithLength(p, n);
+    char *id = NULL;
+    if (root) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "id");
+        if (item)
+            id = cJSON_PrintUnformatted(item);
+        cJSON_Delete(root);
+    }
+    return id;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static void conn_write_cb(uv_write_t *req, int status)
+{
+    conn *c = req->data;
+    c->writing = 0;
+    if (c->wbuf.alloc > 4 * READ_CHUNK)
+        buf_free(&c->wbuf);     /* a big burst is over: give the memory back */
+    else
+        buf_reset(&c->wbuf);
+    if (status < 0) {
+        if (status != UV_ECANCELED)
+            log_debug("connection %lu: write: %s", c->number, uv_strerror(status));
+        if (!c->closing)
+            conn_close(c);
+        return;
+    }
+    c->last_active = uv_now(c->srv->loop);
+    conn_write(c);
+    conn_process(c);
+}
+
+/* Start a write of everything in `out` unless one is in progress. */
+static void conn_write(conn *c)
+{
+    if (c->writing || c->closing || c->out.len == 0)
+        return;
+    buf t = c->wbuf;
+    c->wbuf = c->out;
+    c->out = t;
+    uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    c->wreq.data = c;
+    int rc = uv_write(&c->wreq, &c->h.stream, &b, 1, conn_write_cb);
+    if (rc < 0) {
+        log_debug("connection %lu: write: %s", c->number, uv_strerror(rc));
+        buf_reset(&c->wbuf);
+        conn_close(c);
+        return;
+    }
+    c->writing = 1;
+}
+
+/* ---- reading and framing ------------------------------------------------ */
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    (void)suggested;
+    conn *c = h->data;
+    size_t cap = c->srv->cfg.max_line + READ_CHUNK;
+    size_t want = c->in_len + READ_CHUNK;
+    if (want > cap)
+        want = cap;
+    if (want > c->in_alloc) {
+        size_t n = c->in_alloc ? c->in_alloc : READ_CHUNK;
+        while (n < want)
+            n *= 2;
+        if (n > cap)
+            n = cap;
+        char *p = realloc(c->in, n);
+        if (!p) {
+            *out = uv_buf_init(NULL, 0);   /* read_cb gets UV_ENOBUFS */
+            return;
+        }
+        c->in = p;
+        c->in_alloc = n;
+    }
+    *out = uv_buf_init(c->in + c->in_len, (unsigned)(want - c->in_len));
+}
+
+/* Start or stop reading to match C's limits (backpressure). */
+static void conn_update_reading(conn *c)
+{
+    const server_config *cfg = &c->srv->cfg;
+    int full = c->ninflight >= cfg->conn_inflight || conn_unwritten(c) >= cfg->conn_unwritten;
+    int low = c->ninflight <= cfg->conn_inflight / 2 &&
+              conn_unwritten(c) <= cfg->conn_unwritten / 2;
+    if (c->reading && (full || c->eof || c->closing)) {
+        uv_read_stop(&c->h.stream);
+        c->reading = 0;
+        log_debug("connection %lu: paused (%zu in flight, %zu bytes unwritten)", c->number,
+                  c->ninflight, conn_unwritten(c));
+    } else if (!c->reading && !c->eof && !c->closing && low) {
+        if (uv_read_start(&c->h.stream, conn_alloc_cb, conn_read_cb) == 0)
+            c->reading = 1;
+    }
+}
+
+/* One complete request line (without its newline): hand it to the pool. */
+static void conn_line(conn *c, const char *p, size_t n)
+{
+    server *srv = c->srv;
+    if (n && p[n - 1] == '\r')
+        n--;
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (i == n)
+        return;   /* blank lines are keep-alives, not requests */
+
+    atomic_fetch_add(&srv->a_requests, 1);
+    if (srv->inflight >= srv->cfg.queue) {
+        char *id = line_id(p, n);
+        char msg[128];
+        snprintf(msg, sizeof msg, "the server has %zu requests in flight; retry later",
+                 srv->inflight);
+        conn_push_error(c, id, "overloaded", msg);
+        cJSON_free(id);
+        atomic_fetch_add(&srv->a_overloaded, 1);
+        return;
+    }
+    job *j = job_new(p, n);
+    if (!j) {
+        log_error("connection %lu: out of memory; closing", c->number);
+        conn_close(c);
+        return;
+    }
+    j->client_uid = c->uid;
+    j->client_pid = c->pid;
+    log_timestamp(j->received_at);
+    conn_push(c, j);
+    c->ninflight++;
+    srv->inflight++;
+    atomic_store(&srv->a_inflight, srv->inflight);
+    pool_submit(srv->pool, j);
+}
+
+static void conn_too_long(conn *c)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "a request line is limited to %zu bytes; closing the connection",
+             c->srv->cfg.max_line);
+    c->eof = 1;
+    c->in_len = 0;
+    conn_push_error(c, NULL, "line_too_long", msg);
+}
+
+/* Frame and submit the buffered lines, as far as C's limits allow; then
+ * adjust reading, and close if everything is done. */
+static void conn_process(conn *c)
+{
+    const server_config *cfg = &c->srv->cfg;
+    size_t start = 0;
+    while (start < c->in_len && !c->closing && c->ninflight < cfg->conn_inflight &&
+           conn_unwritten(c) < cfg->conn_unwritten) {
+        char *p = c->in + start;
+        size_t avail = c->in_len - start;
+        char *nl = memchr(p, '\n', avail);
+        if (!nl) {
+            if (avail > cfg->max_line) {
+                conn_too_long(c);
+                start = 0;
+            } else if (c->eof) {
+                /* The peer ended without a final newline: still a line. */
+                conn_line(c, p, avail);
+                start = c->in_len;
+            }
+            break;
+        }
+        size_t n = (size_t)(nl - p);
+        if (n > cfg->max_line) {
+            conn_too_long(c);
+            start = 0;
+            break;
+        }
+        conn_line(c, p, n);
+        start += n + 1;
+    }
+    if (c->in_len && start) {
+        memmove(c->in, c->in + start, c->in_len - start);
+        c->in_len -= start;
+    }
+    if (c->in_len == 0 && c->in_alloc > 2 * READ_CHUNK) {
+        free(c->in);   /* after a long line, do not keep a megabyte per connection */
+        c->in = NULL;
+        c->in_alloc = 0;
+    }
+    conn_update_reading(c);
+    conn_check(c);
+    if (c->eof && !c->closing && c->npending == 0 && !c->writing && c->out.len == 0 &&
+        (c->in_len == 0 || c->srv->stopping))
+        conn_close(c);
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    (void)b;
+    conn *c = s->data;
+    if (nread > 0) {
+        c->in_len += (size_t)nread;
+        c->last_active = uv_now(c->srv->loop);
+        conn_process(c);
+    } else if (nread == UV_EOF) {
+        c->eof = 1;
+        conn_process(c);
+    } else if (nread < 0) {
+        log_debug("connection %lu: read: %s", c->number, uv_strerror((int)nread));
+        conn_close(c);
+    }
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+static void conn_maybe_free(conn *c)
+{
+    if (!c->closed || c->npending)
+        return;
+    server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c->in);
+    buf_free(&c->out);
+    buf_free(&c->wbuf);
+    free(c);
+    server_maybe_finish(srv);
+}
+
+static void conn_close_cb(uv_handle_t *h)
+{
+    conn *c = h->data;
+    server *srv = c->srv;
+    c->closed = 1;
+    srv->nconns--;
+    atomic_store(&srv->a_conns, srv->nconns);
+    log_debug("connection %lu: closed", c->number);
+    conn_maybe_free(c);
+}
+
+static void conn_close(conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->reading)
+        uv_read_stop(&c->h.stream);
+    c->reading = 0;
+    c->closing = 1;
+    c->eof = 1;
+    buf_free(&c->out);
+    uv_close(&c->h.handle, conn_close_cb);
+}
+
+/* ---- the mailbox -------------------------------------------------------- */
+
+void server_post(void *ud, job *j)
+{
+    server *srv = ud;
+    j->next = NULL;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->mb_tail)
+        srv->mb_tail->next = j;
+    else
+        srv->mb_head = j;
+    srv->mb_tail = j;
+    uv_async_send(&srv->async);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void server_async_cb(uv_async_t *a)
+{
+    server *srv = a->data;
+    pthread_mutex_lock(&srv->mu);
+    job *list = srv->mb_head;
+    srv->mb_head = srv->mb_tail = NULL;
+    pthread_mutex_unlock(&srv->mu);
+
+    /* Mark every returned job done first, collecting each connection once;
+     * then flush each connection (which frees jobs of the list, so the list
+     * is not walked again). */
+    conn *touched = NULL;
+    for (job *j = list; j; j = j->next) {
+        conn *c = j->conn;
+        j->done = 1;
+        c->ninflight--;
+        srv->inflight--;
+        if (!c->touched) {
+            c->touched = 1;
+            c->touch_next = touched;
+            touched = c;
+        }
+    }
+    atomic_store(&srv->a_inflight, srv->inflight);
+    conn *next;
+    for (conn *c = touched; c; c = next) {
+        next = c->touch_next;
+        c->touched = 0;
+        conn_flush(c);
+        if (!c->closing)
+            conn_process(c);
+        else
+            conn_maybe_free(c);
+    }
+    server_check(srv);
+    server_maybe_finish(srv);
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static void server_peer(conn *c, int is_unix)
+{
+    c->uid = c->pid = -1;
+    if (!is_unix)
+        return;
+    uv_os_fd_t fd;
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (uv_fileno(&c->h.handle, &fd) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) {
+        c->uid = (int64_t)cr.uid;
+        c->pid = (int64_t)cr.pid;
+    }
+}
+
+static void server_accept(uv_stream_t *listener, int status)
+{
+    server *srv = listener->data;
+    int is_unix = listener == (uv_stream_t *)&srv->unix_listener;
+    if (status < 0) {
+        log_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        log_error("accept: out of memory");
+        return;
+    }
+    c->srv = srv;
+    buf_init(&c->out, OUT_CAP);
+    buf_init(&c->wbuf, OUT_CAP);
+    int rc = is_unix ? uv_pipe_init(srv->loop, &c->h.pipe, 0) : uv_tcp_init(srv->loop, &c->h.tcp);
+    if (rc < 0) {
+        log_error("accept: %s", uv_strerror(rc));
+        free(c);
+        return;
+    }
+    c->h.handle.data = c;
+    c->number = ++srv->next_number;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    atomic_store(&srv->a_conns, srv->nconns);
+    if ((rc = uv_accept(listener, &c->h.stream)) < 0) {
+        log_warn("accept: %s", uv_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    if (!is_unix)
+        uv_tcp_nodelay(&c->h.tcp, 1);
+    server_peer(c, is_unix);
+    c->last_active = uv_now(srv->loop);
+    log_debug("connection %lu: open (uid %lld, pid %lld)", c->number, (long long)c->uid,
+              (long long)c->pid);
+    if (srv->nconns > srv->cfg.max_connections) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the server already has %zu connections (the limit)",
+                 srv->cfg.max_connections);
+        log_warn("connection %lu refused: %s", c->number, msg);
+        c->eof = 1;
+        conn_push_error(c, NULL, "overloaded", msg);
+        conn_process(c);
+        return;
+    }
+    conn_update_reading(c);
+}
+
+/* ---- idle timeout ------------------------------------------------------- */
+
+static void server_sweep_cb(uv_timer_t *t)
+{
+    server *srv = t->data;
+    uint64_t now = uv_now(srv->loop);
+    for (conn *c = srv->conns; c; c = c->next) {
+        if (c->closing || c->npending || c->writing)
+            continue;
+        if (now - c->last_active >= srv->cfg.idle_timeout_ms) {
+            log_debug("connection %lu: idle for %llu ms; closing", c->number,
+                      (unsigned long long)(now - c->last_active));
+            conn_close(c);
+        }
+    }
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+int server_probe(const char *path, err *e)
+{
+    struct sockaddr_un sa;
+    if (strlen(path) >= sizeof sa.sun_path)
+        return err_set(e, "internal", "socket path '%s' is too long (at most %zu bytes)", path,
+                       sizeof sa.sun_path - 1);
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return err_set(e, "internal", "%s: %s", path, strerror(errno));
+    }
+    if (!S_ISSOCK(st.st_mode))
+        return err_set(e, "internal", "%s exists and is not a socket; not touching it", path);
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return err_set(e, "internal", "socket: %s", strerror(errno));
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int saved = errno;
+    close(fd);
+    if (rc == 0)
+        return err_set(e, "internal",
+                       "another server is already listening on %s (stop it, or choose "
+                       "another --socket)", path);
+    if (saved != ECONNREFUSED && saved != ENOENT)
+        return err_set(e, "internal", "%s: %s", path, strerror(saved));
+    if (unlink(path) < 0 && errno != ENOENT)
+        return err_set(e, "internal", "cannot remove the stale socket %s: %s", path,
+                       strerror(errno));
+    log_info("removed the stale socket %s left by a server that is gone", path);
+    return 0;
+}
+
+int server_init(server **out, uv_loop_t *loop, const server_config *cfg, err *e)
+{
+    server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return err_set(e, "internal", "out of memory");
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    if (!srv->cfg.max_line)
+        srv->cfg.max_line = (size_t)1 << 20;
+    if (!srv->cfg.max_connections)
+        srv->cfg.max_connections = 1024;
+    if (!srv->cfg.queue)
+        srv->cfg.queue = 16384;
+    if (!srv->cfg.conn_inflight)
+        srv->cfg.conn_inflight = 1024;
+    if (!srv->cfg.conn_unwritten)
+        srv->cfg.conn_unwritten = (size_t)1 << 20;
+    if (!srv->cfg.version)
+        srv->cfg.version = "";
+    srv->socket_path = strdup(cfg->socket_path);
+    if (!srv->socket_path) {
+        err_set(e, "internal", "out of memory");
+        goto fail_alloc;
+    }
+    if (pthread_mutex_init(&srv->mu, NULL) != 0) {
+        err_set(e, "internal", "pthread_mutex_init failed");
+        goto fail_path;
+    }
+    int rc = uv_async_init(loop, &srv->async, server_async_cb);
+    if (rc < 0) {
+        err_set(e, "internal", "uv_async_init: %s", uv_strerror(rc));
+        goto fail_mutex;
+    }
+    /* From here on every failure is reported by server_listen, and the
+     * handles are closed by server_close. */
+    srv->async.data = srv;
+    srv->open_handles = 1;
+    uv_timer_init(loop, &srv->sweep);
+    srv->sweep.data = srv;
+    srv->open_handles++;
+    srv->started = uv_hrtime();
+    *out = srv;
+    return 0;
+
+fail_mutex:
+    pthread_mutex_destroy(&srv->mu);
+fail_path:
+    free(srv->socket_path);
+fail_alloc:
+    free(srv);
+    return -1;
+}
+
+/* Is SA a loopback address (127.0.0.0/8 or ::1)? */
+static int server_is_loopback(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    static const unsigned char one[16] = {[15] = 1};
+    return memcmp(&in6->sin6_addr, one, 16) == 0;
+}
+
+/* Parse "HOST:PORT" or "[HOST6]:PORT" into SA. */
+static int server_parse_addr(const char *text, struct sockaddr_storage *sa, err *e)
+{
+    char host[64];
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text)
+        return err_set(e, "internal", "--listen wants HOST:PORT, not '%s'", text);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535 || end == colon + 1)
+        return err_set(e, "internal", "--listen: '%s' is not a port number", colon + 1);
+    const char *h = text;
+    size_t hl = (size_t)(colon - text);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return err_set(e, "internal", "--listen: host too long");
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    memset(sa, 0, sizeof *sa);
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)sa) == 0 ||
+        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)sa) == 0)
+        return 0;
+    return err_set(e, "internal", "--listen: '%s' is not a numeric IP address", host);
+}
+
+int server_listen(server *srv, pool *p, err *e)
+{
+    srv->pool = p;
+    int rc;
+
+    struct sockaddr_storage sa;
+    if (srv->cfg.listen) {
+        if (server_parse_addr(srv->cfg.listen, &sa, e) < 0)
+            return -1;
+        if (!server_is_loopback(&sa) && !srv->cfg.force_listen)
+            return err_set(e, "internal",
+                           "--listen %s is not a loopback address: the protocol has no "
+                           "authentication; add --force-listen if you really mean it",
+                           srv->cfg.listen);
+    }
+
+    if ((rc = uv_pipe_init(srv->loop, &srv->unix_listener, 0)) < 0)
+        return err_set(e, "internal", "uv_pipe_init: %s", uv_strerror(rc));
+    srv->unix_listener.data = srv;
+    srv->have_unix = 1;
+    srv->open_handles++;
+    /* Create the socket file as 0660 from the start, not after a chmod. */
+    mode_t old = umask(0117);
+    rc = uv_pipe_bind(&srv->unix_listener, srv->socket_path);
+    umask(old);
+    if (rc < 0)
+        return err_set(e, "internal", "cannot bind %s: %s", srv->socket_path, uv_strerror(rc));
+    chmod(srv->socket_path, 0660);
+    if ((rc = uv_listen((uv_stream_t *)&srv->unix_listener, 511, server_accept)) < 0)
+        return err_set(e, "internal", "cannot listen on %s: %s", srv->socket_path,
+                       uv_strerror(rc));
+    log_info("listening on %s", srv->socket_path);
+
+    if (srv->cfg.listen) {
+        if ((rc = uv_tcp_init(srv->loop, &srv->tcp_listener)) < 0)
+            return err_set(e, "internal", "uv_tcp_init: %s", uv_strerror(rc));
+        srv->tcp_listener.data = srv;
+        srv->have_tcp = 1;
+        srv->open_handles++;
+        if ((rc = uv_tcp_bind(&srv->tcp_listener, (struct sockaddr *)&sa, 0)) < 0 ||
+            (rc = uv_listen((uv_stream_t *)&srv->tcp_listener, 511, server_accept)) < 0)
+            return err_set(e, "internal", "cannot listen on %s: %s", srv->cfg.listen,
+                           uv_strerror(rc));
+        log_info("listening on %s", srv->cfg.listen);
+        if (!server_is_loopback(&sa))
+            log_warn("listening on a non-loopback address: anyone who can reach it can submit");
+    }
+    if (srv->cfg.idle_timeout_ms) {
+        uint64_t every = srv->cfg.idle_timeout_ms / 4;
+        if (every < 10)
+            every = 10;
+        if (every > 1000)
+            every = 1000;
+        uv_timer_start(&srv->sweep, server_sweep_cb, every, every);
+    }
+    srv->listening = 1;
+    return 0;
+}
+
+/* ---- health ------------------------------------------------------------- */
+
+void server_health(void *ud, buf *out)
+{
+    server *srv = ud;
+    double uptime = (double)(uv_hrtime() - srv->started) / 1e9;
+    buf_printf(out,
+               ",\"version\":\"%s\",\"uptime_s\":%.3f,\"connections\":%zu,\"requests\":%llu,"
+               "\"overloaded\":%llu,\"in_flight\":%zu",
+               srv->cfg.version, uptime, atomic_load(&srv->a_conns),
+               (unsigned long long)atomic_load(&srv->a_requests),
+               (unsigned long long)atomic_load(&srv->a_overloaded),
+               atomic_load(&srv->a_inflight));
+}
+
+/* ---- shutting down ------------------------------------------------------ */
+
+static void server_handle_closed(uv_handle_t *h)
+{
+    server *srv = h->data;
+    if (--srv->open_handles > 0)
+        return;
+    server_close_cb *cb = srv->close_cb;
+    void *arg = srv->close_arg;
+    pthread_mutex_destroy(&srv->mu);
+    free(srv->socket_path);
+    free(srv);
+    if (cb)
+        cb(arg);
+}
+
+/* Once stopping, and every connection is gone and every job is back: close
+ * the server's own handles. */
+static void server_maybe_finish(server *srv)
+{
+    if (!srv->stopping || srv->finishing || srv->conns || srv->inflight)
+        return;
+    srv->finishing = 1;
+    log_info("every request in flight is answered");
+    pthread_mutex_lock(&srv->mu);   /* no uv_async_send can be under way */
+    uv_close((uv_handle_t *)&srv->async, server_handle_closed);
+    pthread_mutex_unlock(&srv->mu);
+    uv_close((uv_handle_t *)&srv->sweep, server_handle_closed);
+}
+
+void server_close(server *srv, server_close_cb *cb, void *arg)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = 1;
+    srv->close_cb = cb;
+    srv->close_arg = arg;
+    /* libuv removes the socket file when it closes a bound pipe. */
+    if (srv->have_unix)
+        uv_close((uv_handle_t *)&srv->unix_listener, server_handle_closed);
+    if (srv->have_tcp)
+        uv_close((uv_handle_t *)&srv->tcp_listener, server_handle_closed);
+    if (srv->listening)
+        log_info("stopped accepting; %zu requests in flight on %zu connections", srv->inflight,
+                 srv->nconns);
+    conn *next;
+    for (conn *c = srv->conns; c; c = next) {
+        next = c->next;   /* conn_process may close c, never frees it here */
+        c->eof = 1;
+        c->in_len = 0;    /* unread requests were never acknowledged */
+        conn_process(c);
+    }
+    server_maybe_finish(srv);
+}

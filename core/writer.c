@@ -1,0 +1,349 @@
+/*
+ * writer.c -- the writer thread: group commit, then replies.
+ *
+ * Design notes.
+ *
+ * The writer is one thread and one queue.  The queue holds jobs (decided
+ * applications) in arrival order and "calls" (short store operations other
+ * threads need done on the read-write handle).
+ *
+ * States of the thread:
+ *   WAITING    nothing queued; sleeps on `wake`.
+ *   CALLING    runs the queued calls, one by one, and wakes their callers
+ *              (writer_loop, the calls come first so that a rule set is
+ *              stored before any decision made with it can arrive).
+ *   COMMITTING takes up to `batch` jobs off the queue and appends them all in
+ *              one transaction (writer_commit); builds each reply and hands
+ *              the job to `done`.
+ *   STOPPED    `quit` is set and the queue is empty: the thread returns.
+ *
+ * Invariants (writer_check, debug builds):
+ *   1. depth is the number of jobs on the queue.
+ *   2. head is NULL if and only if tail is NULL.
+ *   3. A job leaves the writer (done) only after store_append returned for
+ *      the transaction holding it -- committed, or failed with its reply an
+ *      error.  So an "ok" reply always means "committed".
+ */
+#include "writer.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef struct writer_call_req {
+    int (*fn)(store *st, void *ud);
+    void *ud;
+    int rc;
+    int finished;
+    struct writer_call_req *next;
+} writer_call_req;
+
+struct writer {
+    store *st;
+    size_t batch;
+    writer_done_fn *done;
+    void *ud;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;       /* something was queued, or quit */
+    pthread_cond_t called;     /* a call finished */
+    job *head, *tail;
+    size_t depth;
+    writer_call_req *calls;    /* LIFO is fine: callers wait one at a time */
+    int quit;
+
+    /* Scratch for one batch, reused; writer thread only. */
+    job **jobs;
+    store_application *apps;
+    store_outcome *outs;
+    store_decision *decs;
+    size_t ndecs_alloc;
+};
+
+#ifndef NDEBUG
+static void writer_check(writer *w)
+{
+    size_t n = 0;
+    for (job *j = w->head; j; j = j->next)
+        n++;
+    assert(n == w->depth);                      /* 1 */
+    assert((w->head == NULL) == (w->tail == NULL)); /* 2 */
+}
+#else
+#define writer_check(w) ((void)0)
+#endif
+
+/* The reply of one committed (or refused) application. */
+static void writer_reply(job *j, const store_outcome *o, int failed, const err *e)
+{
+    const engine_result *r = j->res;
+    int screen = r->op == ENGINE_OP_SCREEN;
+    int rc = 0;
+
+    if (failed) {
+        job_error(j, r->id, "internal", "the decision could not be stored: %s", e->msg);
+        return;
+    }
+    if (o->status == STORE_CONFLICT) {
+        job_error(j, r->id, "conflict",
+                  "request_key \"%s\" was already used for a different application",
+                  r->request_key ? r->request_key : "");
+        return;
+    }
+    rc |= job_begin(j, r->id);
+    rc |= buf_adds(&j->reply, screen ? ",\"decisions\":[" : ",\"decision\":");
+    if (o->status == STORE_REPEAT) {
+        rc |= buf_add(&j->reply, o->stored.data ? o->stored.data : "", o->stored.len);
+    } else {
+        for (size_t i = 0; i < r->ndecisions; i++) {
+            if (i)
+                rc |= buf_addc(&j->reply, ',');
+            rc |= buf_add(&j->reply, r->decisions[i].json, r->decisions[i].json_len);
+        }
+    }
+    if (screen)
+        rc |= buf_addc(&j->reply, ']');
+    if (o->status == STORE_REPEAT)
+        rc |= buf_adds(&j->reply, ",\"repeated\":true");
+    rc |= job_finish(j);
+    if (rc)
+        buf_reset(&j->reply);   /* job_reply_line sends the internal error */
+}
+
+/* Make sure the scratch arrays hold N jobs and ND decisions. */
+static int writer_reserve(writer *w, size_t nd)
+{
+    if (nd <= w->ndecs_alloc)
+        return 0;
+    size_t n = w->ndecs_alloc ? w->ndecs_alloc : 64;
+    while (n < nd)
+        n *= 2;
+    store_decision *d = realloc(w->decs, n * sizeof *d);
+    if (!d)
+        return -1;
+    w->decs = d;
+    w->ndecs_alloc = n;
+    return 0;
+}
+
+/* Append the N jobs in w->jobs in one transaction and send them on. */
+static void writer_commit(writer *w, size_t n)
+{
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++)
+        nd += w->jobs[i]->res->ndecisions;
+    err e;
+    err_clear(&e);
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        buf_init(&w->outs[i].stored, JOB_REPLY_CAP);
+        w->outs[i].status = STORE_NEW;
+    }
+    if (writer_reserve(w, nd) < 0) {
+        failed = 1;
+        err_set(&e, "internal", "out of memory");
+    }
+
+    size_t k = 0;
+    for (size_t i = 0; i < n && !failed; i++) {
+        const job *j = w->jobs[i];
+        const engine_result *r = j->res;
+        store_application *a = &w->apps[i];
+        a->request = j->line;
+        a->request_len = j->len;
+        a->request_key = r->request_key;
+        a->fingerprint = r->fingerprint;
+        a->applicant_id = r->applicant_id;
+        a->as_of = r->as_of;
+        a->ruleset = r->ruleset;
+        a->received_at = j->received_at;
+        a->decided_at = j->decided_at;
+        a->client_uid = j->client_uid;
+        a->client_pid = j->client_pid;
+        a->decisions = &w->decs[k];
+        a->ndecisions = r->ndecisions;
+        for (size_t d = 0; d < r->ndecisions; d++, k++) {
+            const engine_decision *ed = &r->decisions[d];
+            w->decs[k] = (store_decision){ed->decision_id, ed->program, ed->program_version,
+                                          ed->outcome, ed->json, ed->json_len};
+        }
+    }
+
+    if (!failed && store_append(w->st, w->apps, n, w->outs, &e) < 0) {
+        if (n == 1) {
+            failed = 1;
+            log_error("store: %s", e.msg);
+        } else {
+            /* Find the one that spoils the batch: the others still commit. */
+            log_warn("store: a batch of %zu failed (%s); retrying one by one", n, e.msg);
+            for (size_t i = 0; i < n; i++) {
+                err e1;
+                err_clear(&e1);
+                buf_free(&w->outs[i].stored);
+                buf_init(&w->outs[i].stored, JOB_REPLY_CAP);
+                if (store_append(w->st, &w->apps[i], 1, &w->outs[i], &e1) < 0) {
+                    log_error("store: %s", e1.msg);
+                    writer_reply(w->jobs[i], &w->outs[i], 1, &e1);
+                    buf_free(&w->outs[i].stored);
+                    w->done(w->ud, w->jobs[i]);
+                    w->jobs[i] = NULL;
+                }
+            }
+        }
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        job *j = w->jobs[i];
+        if (!j)
+            continue;
+        writer_reply(j, &w->outs[i], failed, &e);
+        buf_free(&w->outs[i].stored);
+        w->done(w->ud, j);
+    }
+}
+
+static void *writer_loop(void *arg)
+{
+    writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        writer_check(w);
+        while (w->calls) {
+            writer_call_req *c = w->calls;
+            w->calls = c->next;
+            pthread_mutex_unlock(&w->mu);
+            c->rc = c->fn(w->st, c->ud);
+            pthread_mutex_lock(&w->mu);
+            c->finished = 1;
+            pthread_cond_broadcast(&w->called);
+        }
+        if (w->head) {
+            size_t n = 0;
+            while (w->head && n < w->batch) {
+                job *j = w->head;
+                w->head = j->next;
+                j->next = NULL;
+                w->jobs[n++] = j;
+            }
+            if (!w->head)
+                w->tail = NULL;
+            w->depth -= n;
+            pthread_mutex_unlock(&w->mu);
+            writer_commit(w, n);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        if (w->quit)
+            break;
+        pthread_cond_wait(&w->wake, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int writer_new(writer **out, store *st, size_t batch, writer_done_fn *done, void *ud, err *e)
+{
+    writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return err_set(e, "internal", "out of memory");
+    w->st = st;
+    w->batch = batch ? batch : 1024;
+    w->done = done;
+    w->ud = ud;
+    w->jobs = calloc(w->batch, sizeof *w->jobs);
+    w->apps = calloc(w->batch, sizeof *w->apps);
+    w->outs = calloc(w->batch, sizeof *w->outs);
+    if (!w->jobs || !w->apps || !w->outs) {
+        err_set(e, "internal", "out of memory");
+        goto fail_alloc;
+    }
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        err_set(e, "internal", "pthread_mutex_init failed");
+        goto fail_alloc;
+    }
+    if (pthread_cond_init(&w->wake, NULL) != 0) {
+        err_set(e, "internal", "pthread_cond_init failed");
+        goto fail_mutex;
+    }
+    if (pthread_cond_init(&w->called, NULL) != 0) {
+        err_set(e, "internal", "pthread_cond_init failed");
+        goto fail_wake;
+    }
+    if (pthread_create(&w->thread, NULL, writer_loop, w) != 0) {
+        err_set(e, "internal", "cannot start the writer thread");
+        goto fail_called;
+    }
+    *out = w;
+    return 0;
+
+fail_called:
+    pthread_cond_destroy(&w->called);
+fail_wake:
+    pthread_cond_destroy(&w->wake);
+fail_mutex:
+    pthread_mutex_destroy(&w->mu);
+fail_alloc:
+    free(w->jobs);
+    free(w->apps);
+    free(w->outs);
+    free(w);
+    return -1;
+}
+
+void writer_submit(writer *w, job *j)
+{
+    j->next = NULL;
+    pthread_mutex_lock(&w->mu);
+    if (w->tail)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    w->depth++;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud)
+{
+    writer_call_req c = {fn, ud, 0, 0, NULL};
+    pthread_mutex_lock(&w->mu);
+    c.next = w->calls;
+    w->calls = &c;
+    pthread_cond_signal(&w->wake);
+    while (!c.finished)
+        pthread_cond_wait(&w->called, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    return c.rc;
+}
+
+size_t writer_depth(writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t n = w->depth;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+void writer_free(writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = 1;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->called);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->mu);
+    free(w->decs);
+    free(w->jobs);
+    free(w->apps);
+    free(w->outs);
+    free(w);
+}

@@ -1,0 +1,53 @@
+/*
+ * writer.h -- the single thread that owns the read-write store.
+ *
+ * Workers hand it decided applications (jobs whose engine result holds
+ * decide or screen decisions).  It takes everything queued -- up to a batch
+ * limit -- and appends it with one store_append, one transaction (group
+ * commit).  Only once that transaction has committed does it build each
+ * job's reply and hand the job to the DONE callback, so no reply leaves
+ * before its decision is durable.  A batch that fails as a whole is retried
+ * one application at a time, so one bad application cannot fail the others.
+ *
+ * Other threads run short store operations on the writer's handle with
+ * writer_call (store a rule set, record an event): they run between batches,
+ * on the writer thread, and the caller waits for them.
+ */
+#ifndef ELIGO_WRITER_H
+#define ELIGO_WRITER_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "job.h"
+#include "store.h"
+
+typedef struct writer writer;
+
+/* Called on the writer thread with each finished job; ownership of the job
+ * passes to the callee. */
+typedef void writer_done_fn(void *ud, job *j);
+
+/* Start the writer thread on ST (opened read-write; the writer uses it until
+ * writer_free, the caller still owns and closes it afterwards).  BATCH is the
+ * most applications in one transaction (0: 1024).  Returns 0 and *OUT, or -1
+ * with E. */
+int writer_new(writer **out, store *st, size_t batch, writer_done_fn *done, void *ud, err *e);
+
+/* Queue J (its res holds the decisions; received_at, decided_at and the
+ * client credentials are set).  Never blocks; the queue is bounded by the
+ * server's admission limit, not here.  Any thread. */
+void writer_submit(writer *w, job *j);
+
+/* Run FN(ST, UD) on the writer thread between two batches and wait for it;
+ * returns what FN returned.  Any thread but the writer's. */
+int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud);
+
+/* Applications queued and not yet committed (for health). */
+size_t writer_depth(writer *w);
+
+/* Commit what is queued, stop the thread and free W (not the store).  NULL is
+ * fine. */
+void writer_free(writer *w);
+
+#endif
