@@ -86,7 +86,6 @@ struct bench {
     bench_conn *conns;
     int nconns, connected;
     uint64_t ring_mask;
-    int screen;
 
     buf lines;                           /* every request line, '\n' included */
     size_t *line_off;                    /* nlines + 1 offsets into lines */
@@ -150,6 +149,17 @@ static int bench_add_offset(bench *b, size_t *alloc)
     return 0;
 }
 
+/* Start the offsets: line 0 begins at byte 0. */
+static int bench_lines_begin(bench *b, size_t *alloc)
+{
+    b->nlines = 0;
+    if (bench_add_offset(b, alloc) != 0)
+        return -1;
+    b->nlines = 0;
+    b->line_off[0] = 0;
+    return 0;
+}
+
 static int bench_generate(bench *b)
 {
     const bench_config *cfg = b->cfg;
@@ -159,9 +169,8 @@ static int bench_generate(bench *b)
     size_t alloc = 0;
     synth g;
     synth_init(&g, cfg->seed);
-    if (bench_add_offset(b, &alloc) != 0)   /* line_off[0] = 0 */
+    if (bench_lines_begin(b, &alloc) != 0)
         goto nomem;
-    b->nlines = 0;
     for (uint64_t i = 0; i < n; i++)
         if (synth_request(&g, cfg->op, i + 1, &b->lines) != 0 || bench_add_offset(b, &alloc) != 0)
             goto nomem;
@@ -185,9 +194,8 @@ static int bench_read_file(bench *b)
         err_set(b->e, "internal", "%s: %s", cfg->file, strerror(errno));
         goto out;
     }
-    if (bench_add_offset(b, &alloc) != 0)
+    if (bench_lines_begin(b, &alloc) != 0)
         goto nomem;
-    b->nlines = 0;
     while (!eof) {
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
@@ -382,14 +390,7 @@ static void bench_reply(bench_conn *c, const char *line, size_t len, uint64_t no
         bench_count_error(b, code, clen, 1);
         return;
     }
-    if (!b->screen) {
-        r->decisions++;
-        return;
-    }
-    const char *v;
-    size_t vlen;
-    long n = client_member(line, len, "decisions", &v, &vlen) ? client_array_len(v, vlen) : -1;
-    r->decisions += n > 0 ? (uint64_t)n : 0;
+    r->decisions += (uint64_t)client_reply_decisions(line, len);
 }
 
 static void bench_alloc(uv_handle_t *h, size_t size, uv_buf_t *out)
@@ -608,7 +609,6 @@ int bench_run(const bench_config *cfg, bench_report *r, err *e)
     b.r = r;
     b.e = e;
     b.nconns = cfg->connections;
-    b.screen = !strcmp(cfg->op, "screen");
     buf_init(&b.lines, BENCH_FILE_CAP);
     int rc = -1;
 

@@ -227,11 +227,13 @@ static const char *client_skip_value(const char *p, const char *end)
     return p;
 }
 
-int client_member(const char *j, size_t len, const char *key,
-                  const char **val, size_t *vlen)
+/* Walk the top-level members of the object text J, stopping at the first
+ * member whose key is one of KEYS (NULL-terminated): set *WHICH to its index
+ * and *VAL, *VLEN to its value.  Returns 1 when found, 0 otherwise. */
+static int client_find(const char *j, size_t len, const char *const *keys, int *which,
+                       const char **val, size_t *vlen)
 {
     const char *end = j + len;
-    size_t klen = strlen(key);
     const char *p = client_ws(j, end);
     if (p >= end || *p != '{')
         return 0;
@@ -240,7 +242,12 @@ int client_member(const char *j, size_t len, const char *key,
         const char *kend = client_skip_string(p, end);
         if (!kend)
             return 0;
-        int match = (size_t)(kend - p) == klen + 2 && !memcmp(p + 1, key, klen);
+        int match = -1;
+        for (int i = 0; keys[i] && match < 0; i++) {
+            size_t klen = strlen(keys[i]);
+            if ((size_t)(kend - p) == klen + 2 && !memcmp(p + 1, keys[i], klen))
+                match = i;
+        }
         p = client_ws(kend, end);
         if (p >= end || *p != ':')
             return 0;
@@ -248,7 +255,8 @@ int client_member(const char *j, size_t len, const char *key,
         const char *vend = client_skip_value(p, end);
         if (!vend)
             return 0;
-        if (match) {
+        if (match >= 0) {
+            *which = match;
             *val = p;
             *vlen = (size_t)(vend - p);
             return 1;
@@ -259,6 +267,28 @@ int client_member(const char *j, size_t len, const char *key,
         p = client_ws(p + 1, end);
     }
     return 0;
+}
+
+int client_member(const char *j, size_t len, const char *key,
+                  const char **val, size_t *vlen)
+{
+    const char *keys[] = {key, NULL};
+    int which;
+    return client_find(j, len, keys, &which, val, vlen);
+}
+
+long client_reply_decisions(const char *j, size_t len)
+{
+    static const char *const keys[] = {"decision", "decisions", NULL};
+    const char *v;
+    size_t vlen;
+    int which;
+    if (!client_find(j, len, keys, &which, &v, &vlen))
+        return 0;
+    if (which == 0)
+        return 1;
+    long n = client_array_len(v, vlen);
+    return n > 0 ? n : 0;
 }
 
 long client_array_len(const char *j, size_t len)

@@ -81,6 +81,10 @@ int client_prepare(const char *line, size_t len, const client_defaults *d,
 int client_member(const char *j, size_t len, const char *key,
                   const char **val, size_t *vlen);
 
+/* How many decisions the ok reply J carries: 1 for a "decision" member, the
+ * length of a "decisions" array (decide, screen, history), else 0. */
+long client_reply_decisions(const char *j, size_t len);
+
 /* The number of elements of the JSON array text J, or -1 if it is not one. */
 long client_array_len(const char *j, size_t len);
 
