@@ -1,0 +1,43 @@
+-- The applicant record, as every programme in this directory reads it.
+--
+-- Each field is declared with its type.  An application whose values do not
+-- match (a text where a boolean is expected, an impossible date such as
+-- 2023-02-30, a sector not in the list) is refused as `invalid_applicant`
+-- naming the field.  A field may be left out of an application: the criteria
+-- that need it are then `missing`.  Only the fields declared `nullable` may be
+-- sent as null, and null means "known: there is none".
+
+-- The education levels, lowest first.  `at_least(x, "bac", "education")`
+-- compares on this scale.
+scale "education" { "none", "primary", "secondary", "bac", "bac+2", "bac+3", "bac+5", "doctorate" }
+
+schema {
+  applicant_id = "text",
+  birth_date = "date",                     -- "YYYY-MM-DD"
+  nationality = "text",                    -- ISO 3166-1 alpha-2 code: "MA" is Moroccan
+  residence = enum { "MA", "abroad" },     -- lives in Morocco, or abroad
+  region = "text",                         -- one of Morocco's twelve regions, as written by the agency
+  education = enum "education",            -- highest level reached, on the scale above
+  registered_with_agency = "boolean",      -- registered as a job seeker with the employment agency
+  employment_status = enum { "unemployed", "employed", "student", "self_employed" },
+  unemployed_since = nullable "date",      -- null: the start of unemployment is not known
+  monthly_household_income = "money",      -- MAD per month, the whole household
+  household_size = "integer",              -- persons living on that income, the applicant included
+  disability = "boolean",                  -- holds a disability card
+  in_training = "boolean",                 -- currently following a training course
+
+  -- The applicant's business project or activity; null when there is none.
+  business = nullable(record {
+    sector = enum { "commerce", "industry", "crafts", "agriculture",
+                    "services", "digital", "tourism", "real_estate", "finance" },
+    plan_submitted = "boolean",            -- the business plan has been handed in
+    project_cost = "money",                -- MAD, the whole project
+    own_contribution = "money",            -- MAD the applicant puts in
+    expected_turnover = "money",           -- MAD per year
+    legal_form = enum { "none", "auto_entrepreneur", "sarl", "sarl_au", "snc", "sa", "cooperative" },
+  }),
+
+  -- Programmes the applicant has already benefited from, with the date each
+  -- benefit started (any order; programmes outside this directory may appear).
+  previous_benefits = list(record { program = "text", date = "date" }),
+}
