@@ -128,7 +128,7 @@ def real_server(eligo, source, tmp):
             break
         time.sleep(0.05)
     proc.kill()
-    sys.stderr.write("eligo serve did not start:\n%s\n" % open(os.path.join(tmp, "serve.log")).read())
+    check(False, "eligo serve starts", open(os.path.join(tmp, "serve.log")).read())
     return None
 
 
