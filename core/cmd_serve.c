@@ -272,6 +272,10 @@ int cmd_serve(int argc, char **argv)
     ruleset *rs = NULL;
     char detail[512];
 
+    if (o.listen && server_check_listen(o.listen, o.force_listen, &e) < 0) {
+        log_error("%s", e.msg);
+        return 1;
+    }
     if (server_probe(o.socket, &e) < 0) {
         log_error("%s", e.msg);
         return 1;

@@ -754,6 +754,18 @@ static int server_parse_addr(const char *text, struct sockaddr_storage *sa, err 
     return err_set(e, "internal", "--listen: '%s' is not a numeric IP address", host);
 }
 
+int server_check_listen(const char *addr, int force, err *e)
+{
+    struct sockaddr_storage sa;
+    if (server_parse_addr(addr, &sa, e) < 0)
+        return -1;
+    if (!server_is_loopback(&sa) && !force)
+        return err_set(e, "internal",
+                       "--listen %s is not a loopback address: the protocol has no "
+                       "authentication; add --force-listen if you really mean it", addr);
+    return 0;
+}
+
 int server_listen(server *srv, pool *p, err *e)
 {
     srv->pool = p;
@@ -761,13 +773,9 @@ int server_listen(server *srv, pool *p, err *e)
 
     struct sockaddr_storage sa;
     if (srv->cfg.listen) {
-        if (server_parse_addr(srv->cfg.listen, &sa, e) < 0)
+        if (server_check_listen(srv->cfg.listen, srv->cfg.force_listen, e) < 0 ||
+            server_parse_addr(srv->cfg.listen, &sa, e) < 0)
             return -1;
-        if (!server_is_loopback(&sa) && !srv->cfg.force_listen)
-            return err_set(e, "internal",
-                           "--listen %s is not a loopback address: the protocol has no "
-                           "authentication; add --force-listen if you really mean it",
-                           srv->cfg.listen);
     }
 
     if ((rc = uv_pipe_init(srv->loop, &srv->unix_listener, 0)) < 0)

@@ -50,6 +50,11 @@ typedef struct server_config {
  * for a socket address. */
 int server_probe(const char *path, err *e);
 
+/* Check a --listen address before anything starts: "HOST:PORT" or
+ * "[HOST6]:PORT" with a numeric host, loopback unless FORCE.  Returns 0, or -1
+ * with E saying what is wrong. */
+int server_check_listen(const char *addr, int force, err *e);
+
 /* Allocate the server and initialise its loop handles on LOOP.  Nothing is
  * bound yet.  Returns 0 and *OUT, or -1 with E.  After success the server
  * must be closed with server_close (and the loop run) whatever happens next. */

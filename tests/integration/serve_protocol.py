@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""eligo serve: every operation, every error code, idempotency, limits and options.
+
+    ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/serve_protocol.py
+"""
+import datetime
+import os
+import socket
+import stat
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import RULES, Server, applicant, check, decide, eligo, finish  # noqa: E402
+
+# A programme whose check errs, or never ends, for chosen applicants: the
+# shipped rules never do, and rule_error must be seen.
+BOOM = """
+program "boom" {
+  version = "1",
+  from = "2000-01-01",
+  title = { en = "Boom", fr = "Boum", ar = "Boom" },
+  reference = "integration test",
+  criterion "size" {
+    text = { en = "Household of any size", fr = "Foyer de toute taille", ar = "Boom" },
+    reference = "integration test",
+    check = function(a, on)
+      if a.household_size == 99 then error("boom on purpose") end
+      if a.household_size == 98 then while true do end end
+      return true
+    end,
+  },
+}
+"""
+HEX = set("0123456789abcdef")
+
+
+def is_hash(s):
+    return isinstance(s, str) and len(s) == 64 and set(s) <= HEX
+
+
+def test_ops(srv):
+    c = srv.connect()
+    h = c.request({"id": "h1", "op": "health"})
+    check(h["id"] == "h1" and h["ok"] is True, "health echoes the id and is ok")
+    for k in ("status", "version", "ruleset", "uptime_s", "connections", "queue_depth",
+              "decisions", "requests", "workers"):
+        check(k in h, "health has %s" % k)
+    check(is_hash(h.get("ruleset")), "health ruleset is a content hash")
+    ruleset = h["ruleset"]
+
+    p = c.request({"id": 2, "op": "programs"})
+    ids = [x["id"] for x in p.get("programs", [])]
+    check(p["ok"] and "idmaj" in ids and "boom" in ids, "programs lists the programmes in force")
+    pf = c.request({"id": 3, "op": "programs", "lang": "fr"})
+    tf = {x["id"]: x["title"] for x in pf["programs"]}
+    check(tf.get("boom") == "Boum", "programs in French")
+
+    d = c.request(decide(1, rid={"nested": [1, "x"]}))
+    check(d["id"] == {"nested": [1, "x"]}, "any JSON id is echoed as is")
+    dec = d.get("decision", {})
+    check(d["ok"] and dec.get("program") == "idmaj" and dec.get("outcome") == "eligible",
+          "decide: eligible for idmaj")
+    check(dec.get("ruleset") == ruleset and dec.get("as_of") == "2025-03-01",
+          "decide: the decision names the rule set and as_of")
+    for k in ("decision_id", "program_version", "criteria", "missing", "decided_at"):
+        check(k in dec, "decision has %s" % k)
+
+    today = datetime.date.today().isoformat()
+    d2 = c.request({"id": 5, "op": "decide", "program": "idmaj", "applicant": applicant(1)})
+    check(d2["ok"] and d2["decision"]["as_of"] == today, "as_of defaults to today")
+
+    s = c.request({"id": 6, "op": "screen", "as_of": "2025-03-01", "applicant": applicant(1)})
+    progs = [x["program"] for x in s.get("decisions", [])]
+    check(s["ok"] and "idmaj" in progs and "boom" in progs and len(progs) == len(set(progs)),
+          "screen: one decision per programme in force")
+
+    g = c.request({"id": 7, "op": "decision", "decision_id": dec["decision_id"]})
+    check(g["ok"] and g["decision"] == dec, "decision: the stored decision is the one replied")
+
+    hi = c.request({"id": 8, "op": "history", "applicant_id": "A000001"})
+    hids = [x["decision_id"] for x in hi.get("decisions", [])]
+    check(hi["ok"] and len(hids) == 2 + len(progs), "history: every decision of the applicant")
+    check(hids[-1] == dec["decision_id"], "history: newest first")
+    h1 = c.request({"id": 9, "op": "history", "applicant_id": "A000001", "limit": 1})
+    check(len(h1["decisions"]) == 1, "history: limit")
+    c.close()
+    return dec
+
+
+def test_errors(srv):
+    c = srv.connect()
+
+    def err(raw, code, what, contains=None):
+        c.send_raw(raw if isinstance(raw, bytes) else raw.encode())
+        r = c.recv()
+        e = (r or {}).get("error", {})
+        ok = r is not None and r["ok"] is False and e.get("code") == code
+        if contains:
+            ok = ok and contains in e.get("message", "")
+        check(ok, "%s -> %s (%s)" % (what, code, e.get("message") if r else "no reply"))
+        return r
+
+    err(b'{"id":1,"op":"health"\n', "invalid_json", "truncated JSON", "byte")
+    err(b'{"id":1, "op": nope}\n', "invalid_json", "bad token", "byte 16")
+    err('[1,2]\n', "invalid_request", "not an object")
+    err('{"id":2}\n', "invalid_request", "no op", "op")
+    err('{"id":3,"op":"decide","program":"idmaj"}\n', "invalid_request", "no applicant",
+        "applicant")
+    err('{"id":4,"op":"fly"}\n', "unknown_op", "unknown op")
+    err('{"id":5,"op":"decide","program":"nope","applicant":{}}\n', "unknown_program",
+        "unknown programme", "nope")
+    r = err('{"id":6,"op":"decide","program":"idmaj","applicant":{"birth_date":"2023-02-30"}}\n',
+            "invalid_applicant", "impossible date", "birth_date")
+    check(r and r["id"] == 6, "error replies echo the id")
+    a99 = applicant(7, household_size=99)
+    err('{"id":7,"op":"decide","program":"boom","applicant":%s}\n' % __import__("json").dumps(a99),
+        "rule_error", "a rule that raises", "boom")
+    a98 = applicant(8, household_size=98)
+    err('{"id":8,"op":"decide","program":"boom","applicant":%s}\n' % __import__("json").dumps(a98),
+        "rule_error", "a rule that never ends")
+    err('{"id":9,"op":"decision","decision_id":"01AAAAAAAAAAAAAAAAAAAAAAAA"}\n', "not_found",
+        "unknown decision")
+    h = c.request({"id": 10, "op": "health"})
+    check(h and h["ok"], "the connection carries on after every error")
+    c.close()
+
+
+def test_idempotency(srv):
+    c = srv.connect()
+    first = c.request(decide(20, rid=1, request_key="APP-2025-000020"))
+    again = c.request(decide(20, rid=2, request_key="APP-2025-000020"))
+    check(first["ok"] and again["ok"], "a repeated request_key is ok")
+    check(again.get("decision") == first.get("decision"), "the repeat returns the stored decision")
+    check(again.get("repeated") is True, "the repeat says so")
+    other = c.request({"id": 3, "op": "decide", "program": "idmaj", "as_of": "2025-03-01",
+                       "applicant": applicant(21), "request_key": "APP-2025-000020"})
+    check(other["ok"] is False and other["error"]["code"] == "conflict",
+          "the same key with another application -> conflict")
+    s1 = c.request({"id": 4, "op": "screen", "as_of": "2025-03-01", "applicant": applicant(22),
+                    "request_key": "SCR-22"})
+    s2 = c.request({"id": 5, "op": "screen", "as_of": "2025-03-01", "applicant": applicant(22),
+                    "request_key": "SCR-22"})
+    check(s1["ok"] and s2["ok"] and s1["decisions"] == s2["decisions"],
+          "a repeated screen returns the same decisions")
+    # Retries sent together, pipelined: still one application.
+    c.send_many([decide(23, rid=10 + k, request_key="APP-23") for k in range(10)])
+    rs = [c.recv() for _ in range(10)]
+    ids = {r["decision"]["decision_id"] for r in rs if r and r["ok"]}
+    check(len(ids) == 1 and all(r["ok"] for r in rs), "ten pipelined retries: one decision")
+    n = srv.db_query("select count(*) from applications where request_key='APP-23'")[0][0]
+    check(n == 1, "ten pipelined retries: one application stored (%d)" % n)
+    n = srv.db_query("select count(*) from decisions where applicant_id='A000020'")[0][0]
+    check(n == 1, "the retried decide stored one decision (%d)" % n)
+    c.close()
+
+
+def test_stored_fields(srv):
+    rows = srv.db_query("select client_uid, client_pid, received_at, decided_at, request "
+                        "from applications order by id limit 1")
+    uid, pid, received, decided, request = rows[0]
+    check(uid == os.getuid() and pid == os.getpid(),
+          "peer credentials stored (uid %s pid %s)" % (uid, pid))
+    check(received.endswith("Z") and decided >= received, "received_at and decided_at stored")
+    check(request.startswith("{") and '"op": "decide"' in request,
+          "the request is stored exactly as received")
+
+
+def test_framing(srv):
+    c = srv.connect()
+    c.send_raw(b'\n  \r\n{"id":1,"op":"health"}\r\n\n')
+    r = c.recv()
+    check(r and r["id"] == 1 and r["ok"], "blank lines are skipped, CRLF accepted")
+    c.send_raw(b'{"id":2,"op":"health"}')
+    c.sock.shutdown(socket.SHUT_WR)
+    r = c.recv()
+    check(r and r["id"] == 2, "a last line without newline is answered at end of input")
+    check(c.recv() is None, "then the server closes")
+    c.close()
+
+    c = srv.connect()
+    c.send_raw(b'{"id":1,"op":"health","pad":"' + b"x" * (1 << 20) + b'"}\n{"id":2,"op":"health"}\n')
+    r = c.recv()
+    check(r and r["error"]["code"] == "line_too_long" and r["ok"] is False,
+          "a line over 1 MiB -> line_too_long")
+    try:
+        nxt = c.recv()
+    except OSError:
+        nxt = None
+    check(nxt is None, "then the connection is closed")
+    c.close()
+    c = srv.connect()
+    check(c.request({"op": "health"})["ok"], "and the server carries on")
+    c.close()
+
+
+def test_limits():
+    with Server(args=["--queue", "1", "--workers", "1", "--max-connections", "3",
+                      "--idle-timeout", "1"]) as srv:
+        c = srv.connect()
+        c.send_many([decide(i) for i in range(200)])
+        rs = [c.recv() for _ in range(200)]
+        codes = [r["ok"] or r["error"]["code"] for r in rs]
+        check([r["id"] for r in rs] == list(range(200)), "overloaded replies keep request order")
+        check("overloaded" in codes and True in codes,
+              "a full queue -> overloaded (%d of 200)" % codes.count("overloaded"))
+        check(all(x in (True, "overloaded") for x in codes), "nothing else fails")
+        c.close()
+
+        conns = [srv.connect() for _ in range(3)]
+        extra = srv.connect()
+        r = extra.recv()
+        check(r and r["error"]["code"] == "overloaded" and "connections" in r["error"]["message"],
+              "one connection over --max-connections -> overloaded")
+        check(extra.recv() is None, "and it is closed")
+        for x in conns:
+            x.close()
+        extra.close()
+
+        c = srv.connect()
+        check(c.request({"op": "health"})["ok"], "a connection is served")
+        t0 = time.time()
+        end = c.recv()
+        dt = time.time() - t0
+        check(end is None and 0.5 < dt < 4, "an idle connection is closed after --idle-timeout (%.1fs)" % dt)
+        c.close()
+
+
+def test_options():
+    rc, out, _ = eligo("serve", "--help")
+    check(rc == 0 and "--socket" in out and "--listen" in out, "serve --help")
+    rc, _, errtext = eligo("serve", "--bogus")
+    check(rc == 2 and "--bogus" in errtext, "an unknown option is refused")
+
+    # A live server on the socket: the second one refuses, clearly.
+    with Server() as srv:
+        mode = stat.S_IMODE(os.stat(srv.socket).st_mode)
+        check(mode == 0o660, "socket file mode 0660 (%o)" % mode)
+        rc, _, errtext = eligo("serve", "--socket", srv.socket, "--db", srv.db + "2",
+                               "--rules", srv.rules, timeout=60)
+        check(rc == 1 and "already listening" in errtext, "a second server on a live socket exits 1")
+        check(srv.connect().request({"op": "health"})["ok"], "the first one still serves")
+        check(srv.stop() == 0, "SIGTERM: exit 0")
+        check(not os.path.exists(srv.socket), "the socket file is removed")
+        kinds = [k for (k,) in srv.db_query("select kind from events order by id")]
+        check(kinds == ["start", "stop"], "events start and stop recorded (%s)" % kinds)
+
+    # A stale socket (bound, nobody listening) is replaced.
+    srv = Server(start=False)
+    with srv:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(srv.socket)
+        s.close()
+        srv.start()
+        check(srv.connect().request({"op": "health"})["ok"], "a stale socket file is replaced")
+        # A file that is not a socket is never removed.
+        rc, _, errtext = eligo("serve", "--socket", srv.db, "--db", srv.db + "3", "--rules", srv.rules)
+        check(rc == 1 and "not a socket" in errtext, "a non-socket file at --socket is left alone")
+
+    # TCP, loopback only.
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    rc, _, errtext = eligo("serve", "--socket", "/tmp/eligo-nl-%d.sock" % os.getpid(),
+                           "--listen", "0.0.0.0:%d" % port, "--rules", RULES, "--db", "/tmp/eligo-nl-%d.db" % os.getpid())
+    for suffix in ("db", "db-wal", "db-shm", "sock"):
+        try:
+            os.unlink("/tmp/eligo-nl-%d.%s" % (os.getpid(), suffix))
+        except OSError:
+            pass
+    check(rc == 1 and "loopback" in errtext, "--listen on a non-loopback address is refused")
+    with Server(args=["--listen", "127.0.0.1:%d" % port]) as srv:
+        t = socket.create_connection(("127.0.0.1", port), timeout=30)
+        f = t.makefile("rb")
+        import json
+        t.sendall((json.dumps(decide(1, request_key="TCP-1")) + "\n").encode())
+        r = json.loads(f.readline())
+        check(r["ok"], "--listen 127.0.0.1:PORT serves over TCP")
+        uid, pid = srv.db_query("select client_uid, client_pid from applications "
+                                "where request_key='TCP-1'")[0]
+        check(uid in (None, -1) and pid in (None, -1),
+              "no peer credentials over TCP: unknown (%s, %s)" % (uid, pid))
+        t.close()
+
+
+def main():
+    with Server(extra_files={"boom.lua": BOOM}) as srv:
+        test_ops(srv)
+        test_errors(srv)
+        test_idempotency(srv)
+        test_stored_fields(srv)
+        test_framing(srv)
+        check(srv.stop() == 0, "clean exit")
+    test_limits()
+    test_options()
+    finish()
+
+
+if __name__ == "__main__":
+    main()
