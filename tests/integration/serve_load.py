@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""eligo serve under load and abuse: pipelining order, many connections, garbage,
+clients that vanish and clients that never read.
+
+    ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/serve_load.py
+"""
+import json
+import os
+import random
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import Server, applicant, check, decide, finish  # noqa: E402
+
+PROGRAMS = ["idmaj", "taehil", "intelaka", "awrach", "auto_entrepreneur"]
+
+
+def mixed_request(i):
+    """Requests of different costs, so that replies are ready out of order."""
+    k = i % 7
+    if k == 0:
+        return {"id": i, "op": "screen", "as_of": "2025-03-01", "applicant": applicant(i)}
+    if k == 1:
+        return {"id": i, "op": "health"}
+    if k == 2:
+        return {"id": i, "op": "decide", "program": "nope", "applicant": {}}
+    if k == 3:
+        return {"id": i, "op": "programs"}
+    return {"id": i, "op": "decide", "program": PROGRAMS[i % 5], "as_of": "2025-03-01",
+            "applicant": applicant(i)}
+
+
+def expected_ok(i):
+    return i % 7 != 2
+
+
+def test_pipelining(srv, n=1000):
+    c = srv.connect()
+    reqs = [mixed_request(i) for i in range(n)]
+    sender = threading.Thread(target=c.send_many, args=(reqs,))
+    t0 = time.time()
+    sender.start()
+    replies = [c.recv() for _ in range(n)]
+    dt = time.time() - t0
+    sender.join()
+    ids = [r["id"] if r else None for r in replies]
+    check(ids == list(range(n)), "%d pipelined requests on one connection: replies in request order (%.2fs)" % (n, dt))
+    good = all(r["ok"] == expected_ok(r["id"]) for r in replies if r)
+    check(good, "each reply is the answer to its own request")
+    kinds = all(isinstance(r.get("decisions"), list) == (r["id"] % 7 == 0)
+                for r in replies if r and r["ok"])
+    check(kinds, "screen replies carry decisions, the others do not")
+    c.close()
+
+
+def test_many_connections(srv, nconn=200, per=10):
+    results = [None] * nconn
+    barrier = threading.Barrier(nconn)
+
+    def client(k):
+        try:
+            c = srv.connect(timeout=60)
+            barrier.wait(30)
+            c.send_many([decide(k * 1000 + j, rid=j) for j in range(per)])
+            rs = [c.recv() for _ in range(per)]
+            results[k] = [r["id"] for r in rs if r and r["ok"]] == list(range(per))
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            results[k] = repr(e)
+
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(nconn)]
+    t0 = time.time()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    dt = time.time() - t0
+    bad = [r for r in results if r is not True]
+    check(not bad, "%d concurrent connections, %d requests each, all answered in order (%.2fs) %s"
+          % (nconn, per, dt, bad[:3]))
+
+
+def test_garbage(srv):
+    rnd = random.Random(42)
+    c = srv.connect()
+    blob = bytes(rnd.getrandbits(8) for _ in range(200000))
+    c.send_raw(blob + b'\n{"id":"after","op":"health"}\n')
+    codes = {}
+    while True:
+        r = c.recv()
+        if r is None or r.get("id") == "after":
+            break
+        code = r["error"]["code"] if not r["ok"] else "ok"
+        codes[code] = codes.get(code, 0) + 1
+    check(r is not None and r["ok"], "200 KB of random bytes: the connection still works after")
+    check(set(codes) <= {"invalid_json", "invalid_request"} and codes,
+          "each garbage line gets an error reply %s" % codes)
+    c.close()
+    # Bytes that are not UTF-8 inside a JSON string, and a NUL in a line.
+    c = srv.connect()
+    c.send_raw(b'{"id":1,"op":"health","x":"\xff\xfe"}\n{"id":2,\x00"op":"health"}\n')
+    r1, r2 = c.recv(), c.recv()
+    check(r1 is not None and r1["id"] == 1, "invalid UTF-8 in a string: answered")
+    check(r2 is not None and r2["ok"] is False, "a NUL byte in a line: an error reply")
+    c.close()
+
+
+def test_disconnects(srv):
+    for k in range(20):
+        c = srv.connect()
+        body = b"".join(json.dumps(mixed_request(i)).encode() + b"\n" for i in range(300))
+        c.send_raw(body + b'{"id":1,"op":"dec')   # half a line, then gone
+        if k % 2:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()
+    time.sleep(0.5)
+    c = srv.connect()
+    check(c.request({"op": "health"})["ok"], "20 clients that vanish mid-stream: the server carries on")
+    c.close()
+
+
+def test_never_reads(srv):
+    """A client that sends and never reads: the server stops reading it, so its
+    replies cannot grow the server's memory; other clients are served."""
+    hog = srv.connect()
+    hog.sock.setblocking(False)
+    line = json.dumps({"id": 0, "op": "programs"}).encode() + b"\n"
+    chunk = line * 200
+    rss0 = srv.rss_kib()
+    sent = 0
+    stalled_since = None
+    t0 = time.time()
+    while time.time() - t0 < 20:
+        try:
+            sent += hog.sock.send(chunk)
+            stalled_since = None
+        except BlockingIOError:
+            if stalled_since is None:
+                stalled_since = time.time()
+            elif time.time() - stalled_since > 1.5:
+                break
+            time.sleep(0.05)
+    check(stalled_since is not None, "the server stops reading a client that never reads "
+          "(it took %.1f MB, %d requests)" % (sent / 1e6, sent // len(line)))
+    rss1 = srv.rss_kib()
+    check(rss1 - rss0 < 100 * 1024, "server memory stays bounded (RSS %d -> %d MB)" % (rss0 // 1024, rss1 // 1024))
+    other = srv.connect(timeout=10)
+    t1 = time.time()
+    ok = other.request({"op": "health"})["ok"] and other.request(decide(5))["ok"]
+    check(ok and time.time() - t1 < 2, "meanwhile another client is served (%.3fs)" % (time.time() - t1))
+    h = other.request({"op": "health"})
+    check(h["in_flight"] <= 1100, "in-flight requests of the hog are capped (%d)" % h["in_flight"])
+    other.close()
+    hog.close()
+    time.sleep(0.5)
+    rss2 = srv.rss_kib()
+    c = srv.connect()
+    check(c.request({"op": "health"})["ok"], "after the hog leaves, the server serves (RSS %d MB)" % (rss2 // 1024))
+    c.close()
+
+
+def main():
+    with Server(args=["--quiet"]) as srv:
+        test_pipelining(srv)
+        test_many_connections(srv)
+        test_garbage(srv)
+        test_disconnects(srv)
+        test_never_reads(srv)
+        check(srv.stop() == 0, "clean exit after all that")
+        log = srv.log()
+        check(" error " not in log, "no error in the server log")
+    finish()
+
+
+if __name__ == "__main__":
+    main()
