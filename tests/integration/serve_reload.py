@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""eligo serve: hot reload of the rules directory.  A good edit takes effect
+without a restart; a broken one (a syntax error, a failing test case) changes
+nothing, is logged with file:line and recorded as an event.
+
+    ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/serve_reload.py
+"""
+import os
+import re
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import Server, check, decide, finish  # noqa: E402
+
+
+def health_hash(c):
+    return c.request({"op": "health"})["ruleset"]
+
+
+def wait_for(pred, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    return None
+
+
+def write(path, text, atomic=False):
+    if atomic:   # the way many editors save: a new file renamed over the old
+        tmp = os.path.join(os.path.dirname(path), ".%s.tmp" % os.path.basename(path))
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    else:
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def events(srv, kind):
+    return srv.db_query("select detail from events where kind=? order by id", (kind,))
+
+
+def main():
+    with Server(copy_rules=True) as srv:
+        idmaj = os.path.join(srv.rules, "idmaj.lua")
+        idmaj_test = os.path.join(srv.rules, "idmaj.test.lua")
+        with open(idmaj) as f:
+            original = f.read()
+        with open(idmaj_test) as f:
+            original_test = f.read()
+        c = srv.connect()
+        h0 = health_hash(c)
+
+        # A good edit, saved the way editors do.
+        write(idmaj, original + "\n-- a comment added by the reload test\n", atomic=True)
+        h1 = wait_for(lambda: (lambda h: h if h != h0 else None)(health_hash(c)))
+        check(h1 is not None, "a good edit is picked up without a restart (%s -> %s)" % (h0[:12], (h1 or "")[:12]))
+        d = c.request(decide(1))
+        check(d["ok"] and d["decision"]["ruleset"] == h1, "new decisions name the new rule set")
+        check(srv.db_query("select count(*) from rulesets where hash=?", (h1,))[0][0] == 1,
+              "the new rule set is stored whole")
+        check(len(events(srv, "reload")) == 1, "a reload event is recorded")
+
+        # A syntax error: rejected, nothing changes.
+        write(idmaj, original + "\nthis is ( not lua\n")
+        ok = wait_for(lambda: "reload rejected" in srv.log())
+        check(ok, "a broken edit is rejected")
+        m = re.search(r"reload rejected.*idmaj\.lua:(\d+)", srv.log())
+        check(m is not None, "the log names file:line (%s)" % (m.group(0)[-60:] if m else srv.log()[-300:]))
+        check(health_hash(c) == h1, "the old rules keep serving (health)")
+        d = c.request(decide(2))
+        check(d["ok"] and d["decision"]["ruleset"] == h1, "the old rules keep serving (decisions)")
+        rej = events(srv, "reload_rejected")
+        check(len(rej) == 1 and "idmaj.lua:" in rej[0][0], "a reload_rejected event is recorded with file:line")
+
+        # A failing test case: rejected too.
+        write(idmaj, original + "\n-- a comment added by the reload test\n")
+        bad_test = original_test.replace('outcome = "eligible"', 'outcome = "ineligible"', 1)
+        check(bad_test != original_test, "(a test case to break)")
+        write(idmaj_test, bad_test)
+        ok = wait_for(lambda: len(events(srv, "reload_rejected")) == 2)
+        check(ok and "idmaj.test.lua:" in events(srv, "reload_rejected")[1][0],
+              "an edit whose test cases fail is rejected, naming the case's file:line")
+        check(health_hash(c) == h1, "and changes nothing")
+
+        # Repaired: the set is the one already serving, so nothing is swapped.
+        write(idmaj_test, original_test)
+        ok = wait_for(lambda: srv.log().count("rules unchanged") >= 1)
+        check(ok and health_hash(c) == h1, "repairing the edit brings back the serving set: unchanged")
+        n_reload = len(events(srv, "reload"))
+
+        # SIGHUP forces a reload; with nothing changed, nothing happens.
+        srv.proc.send_signal(signal.SIGHUP)
+        ok = wait_for(lambda: srv.log().count("rules unchanged") >= 2)
+        check(ok and len(events(srv, "reload")) == n_reload, "SIGHUP reloads; an unchanged set changes nothing")
+
+        # A reload under load: every request answered, by the old or the new set.
+        load = srv.connect()
+        stop = threading.Event()
+        seen = []
+
+        def pump():
+            i = 0
+            while not stop.is_set():
+                load.send_many([decide(1000 + i + k, rid=i + k) for k in range(50)])
+                for k in range(50):
+                    r = load.recv()
+                    seen.append((r["id"] == i + k, r["ok"], r["ok"] and r["decision"]["ruleset"]))
+                i += 50
+
+        t = threading.Thread(target=pump)
+        t.start()
+        time.sleep(0.3)
+        write(idmaj, original)   # back to the first set
+        h2 = wait_for(lambda: (lambda h: h if h == h0 else None)(health_hash(c)))
+        time.sleep(0.3)
+        stop.set()
+        t.join(30)
+        check(h2 == h0, "reverting the edit serves the first set again")
+        check(seen and all(a and b for a, b, _ in seen), "under load during a reload: %d requests, "
+              "all answered, in order" % len(seen))
+        sets = [s for _, _, s in seen]
+        check(set(sets) <= {h0, h1} and sets[-1] == h0 and sets[0] == h1,
+              "each decided by the old set or the new, ending on the new")
+        load.close()
+        c.close()
+        check(srv.stop() == 0, "clean exit")
+    finish()
+
+
+if __name__ == "__main__":
+    main()
