@@ -103,7 +103,7 @@ static int bindings_cents(lua_State *L)
     double r = nearbyint(x);
     if (!isfinite(x) || fabs(r) > 9.0e15)
         luaL_error(L, "cents: %f is out of range", lua_tonumber(L, 1));
-    if (fabs(x - r) > 1e-6 * fmax(1.0, fabs(x)))
+    if (fabs(x - r) > 1e-9 * fmax(1.0, fabs(x)))
         luaL_error(L, "cents: %f has more than two decimals", lua_tonumber(L, 1));
     lua_pushinteger(L, (lua_Integer)r);
     return 1;

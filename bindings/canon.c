@@ -28,36 +28,51 @@ static void canon_puts(lua_State *L, buf *b, const char *s)
     canon_put(L, b, s, strlen(s));
 }
 
+/* Bytes that JSON strings must escape: '"', '\\' and the controls. */
+static const unsigned char canon_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+/* Reserve room for N more bytes and return where they go.  [-0, +0, v] */
+static char *canon_room(lua_State *L, buf *b, size_t n)
+{
+    if (buf_reserve(b, n) != 0)
+        luaL_error(L, "JSON text over %d bytes", (int)b->cap);
+    return b->data + b->len;
+}
+
 static void canon_string(lua_State *L, const char *s, size_t n, buf *b)
 {
     static const char hex[] = "0123456789abcdef";
-    canon_putc(L, b, '"');
-    size_t run = 0;
+    /* Worst case: every byte becomes \u00XX. */
+    char *o = canon_room(L, b, 6 * n + 2), *start = o;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            run++;
+        if (!canon_escape[c]) {
+            *o++ = (char)c;
             continue;
         }
-        canon_put(L, b, s + i - run, run);
-        run = 0;
-        canon_putc(L, b, '\\');
+        *o++ = '\\';
         switch (c) {
-        case '"': canon_putc(L, b, '"'); break;
-        case '\\': canon_putc(L, b, '\\'); break;
-        case '\n': canon_putc(L, b, 'n'); break;
-        case '\r': canon_putc(L, b, 'r'); break;
-        case '\t': canon_putc(L, b, 't'); break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
         default:
-            canon_putc(L, b, 'u');
-            canon_putc(L, b, '0');
-            canon_putc(L, b, '0');
-            canon_putc(L, b, hex[c >> 4]);
-            canon_putc(L, b, hex[c & 15]);
+            *o++ = 'u'; *o++ = '0'; *o++ = '0';
+            *o++ = hex[c >> 4]; *o++ = hex[c & 15];
         }
     }
-    canon_put(L, b, s + n - run, run);
-    canon_putc(L, b, '"');
+    *o++ = '"';
+    b->len += (size_t)(o - start);
+    b->data[b->len] = '\0';
 }
 
 static void canon_number(lua_State *L, int idx, buf *b)
@@ -65,7 +80,17 @@ static void canon_number(lua_State *L, int idx, buf *b)
     char tmp[40];
     int n;
     if (lua_isinteger(L, idx)) {
-        n = snprintf(tmp, sizeof tmp, "%lld", (long long)lua_tointeger(L, idx));
+        /* Integers are most numbers in a decision: no printf for them. */
+        lua_Integer v = lua_tointeger(L, idx);
+        lua_Unsigned u = v < 0 ? 0u - (lua_Unsigned)v : (lua_Unsigned)v;
+        char *e = tmp + sizeof tmp, *p = e;
+        do
+            *--p = (char)('0' + u % 10);
+        while ((u /= 10) != 0);
+        if (v < 0)
+            *--p = '-';
+        canon_put(L, b, p, (size_t)(e - p));
+        return;
     } else {
         double d = lua_tonumber(L, idx);
         if (!isfinite(d))
@@ -86,82 +111,74 @@ static void canon_number(lua_State *L, int idx, buf *b)
     canon_put(L, b, tmp, (size_t)n);
 }
 
-/* The table whose entries to read: a frozen table (see rules.lua) keeps its
- * contents in the table its metatable's __index names. [-0, +1, -] */
-static void canon_contents(lua_State *L, int idx)
-{
-    if (lua_getmetatable(L, idx)) {
-        if (lua_getfield(L, -1, "__frozen") == LUA_TTABLE) {
-            lua_remove(L, -2);
-            return;
-        }
-        lua_pop(L, 2);
-    }
-    lua_pushvalue(L, idx);
-}
-
 static int canon_key_cmp(const void *a, const void *b)
 {
     const char *const *x = a, *const *y = b;
     return strcmp(*x, *y);
 }
 
+/* An object without a declared order: keys in bytewise order.  Up to
+ * CANON_FEW keys are sorted in a C array (the table keeps the strings
+ * alive); more go through a Lua table and a userdata, so that an error
+ * raised while encoding cannot leak anything. */
+#define CANON_FEW 32
+
 static void canon_object_sorted(lua_State *L, int t, buf *b, int depth)
 {
-    /* Collect the keys in a Lua table (so that an error cannot leak them),
-     * then sort pointers to their strings, which that table keeps alive. */
-    size_t n = 0;
-    lua_newtable(L);                                  /* t ... keys */
-    int keys = lua_gettop(L);
+    const char *few[CANON_FEW];
+    const char **keys = few;
+    size_t n = 0, cap = CANON_FEW;
+    int top = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "cannot encode a table with a %s key as JSON", luaL_typename(L, -1));
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, keys, (lua_Integer)++n);
+        if (n == cap) {
+            cap *= 4;
+            const char **more = lua_newuserdatauv(L, cap * sizeof *more, 0);
+            memcpy(more, keys, n * sizeof *more);
+            keys = more;
+            lua_insert(L, -2);   /* keep it below the iteration key */
+        }
+        keys[n++] = lua_tostring(L, -1);
     }
-    const char **sorted = lua_newuserdatauv(L, n ? n * sizeof *sorted : 1, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, keys, (lua_Integer)i + 1);
-        sorted[i] = lua_tostring(L, -1);
-        lua_pop(L, 1);
-    }
-    qsort(sorted, n, sizeof *sorted, canon_key_cmp);
+    qsort(keys, n, sizeof *keys, canon_key_cmp);
     canon_putc(L, b, '{');
     for (size_t i = 0; i < n; i++) {
         if (i)
             canon_putc(L, b, ',');
-        canon_string(L, sorted[i], strlen(sorted[i]), b);
+        canon_string(L, keys[i], strlen(keys[i]), b);
         canon_putc(L, b, ':');
-        lua_getfield(L, t, sorted[i]);
+        lua_getfield(L, t, keys[i]);
         canon_value(L, lua_gettop(L), b, depth);
         lua_pop(L, 1);
     }
     canon_putc(L, b, '}');
-    lua_pop(L, 2);
+    lua_settop(L, top);
 }
 
+/* How a table is written is said by its metatable's __json: the string
+ * "array", or a list of keys (an object in that order).  A frozen table
+ * (rules.lua) keeps its contents in the table its metatable's __frozen
+ * names. */
 static void canon_table(lua_State *L, int idx, buf *b, int depth)
 {
     if (depth >= CANON_MAX_DEPTH)
         luaL_error(L, "cannot encode JSON nested deeper than %d", CANON_MAX_DEPTH);
     luaL_checkstack(L, 8, "canon");
-    canon_contents(L, idx);                           /* t */
-    int t = lua_gettop(L);
-    int order = 0, array = 0;
-    if (lua_getmetatable(L, idx)) {
-        if (lua_getfield(L, -1, "__order") == LUA_TTABLE)
+    int base = lua_gettop(L);
+    int t = idx, order = 0, array = 0;
+    if (lua_getmetatable(L, idx)) {                       /* mt */
+        int mt = lua_gettop(L);
+        int kind = lua_getfield(L, mt, "__json");         /* mt json */
+        if (kind == LUA_TTABLE)
             order = lua_gettop(L);
         else
-            lua_pop(L, 1);
-        array = lua_getfield(L, -1 - (order != 0), "__array") != LUA_TNIL;
-        lua_pop(L, 1);
-        if (order)
-            lua_remove(L, order - 1), order--;
-        else
-            lua_pop(L, 1);
-    }                                                 /* t [order] */
+            array = kind == LUA_TSTRING;
+        if (lua_getfield(L, mt, "__frozen") == LUA_TTABLE)
+            t = lua_gettop(L);                            /* mt json shadow */
+    }
     if (!order && !array)
         array = lua_rawgeti(L, t, 1) != LUA_TNIL, lua_pop(L, 1);
 
@@ -171,7 +188,8 @@ static void canon_table(lua_State *L, int idx, buf *b, int depth)
         for (lua_Integer i = 1; lua_rawgeti(L, order, i) == LUA_TSTRING; i++) {
             size_t klen;
             const char *k = lua_tolstring(L, -1, &klen);
-            if (lua_rawget(L, t) != LUA_TNIL) {       /* t order v */
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, t) != LUA_TNIL) {           /* ... k v */
                 if (!first)
                     canon_putc(L, b, ',');
                 first = 0;
@@ -179,7 +197,7 @@ static void canon_table(lua_State *L, int idx, buf *b, int depth)
                 canon_putc(L, b, ':');
                 canon_value(L, lua_gettop(L), b, depth + 1);
             }
-            lua_pop(L, 1);
+            lua_pop(L, 2);
         }
         lua_pop(L, 1);
         canon_putc(L, b, '}');
@@ -197,7 +215,7 @@ static void canon_table(lua_State *L, int idx, buf *b, int depth)
     } else {
         canon_object_sorted(L, t, b, depth + 1);
     }
-    lua_pop(L, 1);
+    lua_settop(L, base);
 }
 
 static void canon_value(lua_State *L, int idx, buf *b, int depth)

@@ -3,9 +3,10 @@
  *
  * One encoding, used for everything eligo hashes or stores, so that the same
  * value always gives the same bytes:
- *   - objects: keys in the order the table's metatable lists in `__order`
+ *   - objects: keys in the order the table's metatable lists in `__json`
  *     (absent keys skipped), or else in bytewise order of the keys;
- *   - arrays: a table whose metatable has `__array`, or whose [1] is set;
+ *   - arrays: a table whose metatable's `__json` is "array", or whose [1]
+ *     is set;
  *     an empty table without a marker is {};
  *   - numbers: integers (and floats with an integral value below 2^53) in
  *     plain decimal; other floats in the shortest form that reads back to

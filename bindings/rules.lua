@@ -37,10 +37,10 @@ local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.form
 local c_decision_id, c_now, c_today, c_add_days = C.decision_id, C.now, C.today, C.add_days
 
 local LANGS = { "en", "fr", "ar" }
-local ARRAY = { __array = true }
-local DECISION = { __order = { "decision_id", "program", "program_version", "ruleset", "as_of", "lang",
+local ARRAY = { __json = "array" }
+local DECISION = { __json = { "decision_id", "program", "program_version", "ruleset", "as_of", "lang",
   "outcome", "criteria", "missing", "parameters", "decided_at" } }
-local CRITERION = { __order = { "id", "passed", "message", "values", "missing" } }
+local CRITERION = { __json = { "id", "passed", "message", "values", "missing" } }
 local WORDS = {
   met = { en = "met", fr = "satisfait", ar = "مستوفى" },
   not_met = { en = "not met", fr = "non satisfait", ar = "غير مستوفى" },
@@ -108,7 +108,7 @@ local function freeze(t)
     __index = shadow, __newindex = refuse_write, __frozen = shadow,
     __len = function() return #shadow end,
     __pairs = function() return next, shadow, nil end,
-    __array = old and old.__array,
+    __json = old and old.__json,
     __metatable = "frozen",
   })
   return t
@@ -171,6 +171,12 @@ local sandbox = {
   math = copy_lib(math, { random = true, randomseed = true }),
   utf8 = copy_lib(utf8),
 }
+-- A name the sandbox does not have is an error, not a silent nil: rules
+-- learn at once that io or os are not theirs, and typos do not pass.
+setmetatable(sandbox, { __index = function(_, k)
+  error(string_format("'%s' is not available to rules (the sandbox allows the rule language, string, table, math, utf8 and safe base functions)", tostring(k)), 2)
+end })
+
 -- Strings index the real string table; it must not offer dump either, and
 -- its metatable must not be reachable.
 string.dump = nil
@@ -642,7 +648,7 @@ end
 
 -- current.where names what runs, for errors raised outside any rule code
 -- (the instruction budget, the memory cap): engine.c reads it.
-local function decide(p, a, on, lang)
+local function decide(p, a, on, lang, now)
   local results, missing = setmetatable({}, ARRAY), setmetatable({}, ARRAY)
   local failed, seen_missing = false, nil
   local used = {}
@@ -684,7 +690,7 @@ local function decide(p, a, on, lang)
   return setmetatable({
     decision_id = c_decision_id(), program = p.id, program_version = p.version, ruleset = RULESET,
     as_of = on, lang = lang, outcome = failed and "ineligible" or (#missing > 0 and "incomplete" or "eligible"),
-    criteria = results, missing = missing, parameters = used, decided_at = c_now(),
+    criteria = results, missing = missing, parameters = used, decided_at = now,
   }, DECISION)
 end
 api.current = current
@@ -771,7 +777,7 @@ function api.request(line, d_op, d_program, d_as_of, d_lang)
     if key then
       res.fingerprint = c_sha256(c_canon(setmetatable(
         { op = op, program = program, as_of = as_of_given, applicant = req.applicant or null },
-        { __order = { "op", "program", "as_of", "applicant" } })))
+        { __json = { "op", "program", "as_of", "applicant" } })))
     end
     local a = prepare_applicant(req)
     local aid = rawget(a, "applicant_id")
@@ -785,11 +791,12 @@ function api.request(line, d_op, d_program, d_as_of, d_lang)
         for i, v in ipairs(versions) do list[i] = string_format("%s from %s%s", v.version, v.from, v.to and (" to " .. v.to) or "") end
         fail("unknown_program", "programme '%s' has no version in force on %s (versions: %s)", program, as_of, table_concat(list, "; "))
       end
-      decisions[1] = decide(p, a, as_of, res.lang)
+      decisions[1] = decide(p, a, as_of, res.lang, c_now())
     else
+      local now = c_now()
       for _, id in ipairs(program_order) do
         local p = version_in_force(id, as_of)
-        if p then decisions[#decisions + 1] = decide(p, a, as_of, res.lang) end
+        if p then decisions[#decisions + 1] = decide(p, a, as_of, res.lang, now) end
       end
     end
     res.decisions = decisions
@@ -815,11 +822,11 @@ function api.programs(as_of, lang)
       local criteria = setmetatable({}, ARRAY)
       for i, c in ipairs(p.criteria) do
         criteria[i] = setmetatable({ id = c.id, text = text_in(c.text, lang), reference = c.reference },
-          { __order = { "id", "text", "reference" } })
+          { __json = { "id", "text", "reference" } })
       end
       list[#list + 1] = setmetatable({ id = p.id, title = text_in(p.title, lang), version = p.version,
         from = p.from, to = p.to, reference = p.reference, criteria = criteria },
-        { __order = { "id", "title", "version", "from", "to", "reference", "criteria" } })
+        { __json = { "id", "title", "version", "from", "to", "reference", "criteria" } })
     end
   end
   return c_canon(list)
@@ -922,7 +929,7 @@ end
 function api.run_case(i)
   local case = cases[i]
   local req = setmetatable({ op = "decide", program = case.program, as_of = case.as_of,
-    applicant = case.applicant, lang = case.lang }, { __order = { "op", "program", "as_of", "applicant", "lang" } })
+    applicant = case.applicant, lang = case.lang }, { __json = { "op", "program", "as_of", "applicant", "lang" } })
   local why
   local res = api.request(c_canon(req))
   if res.error_code then

@@ -29,8 +29,7 @@ void buf_reset(buf *b)
         b->data[0] = '\0';
 }
 
-/* Make room for N more bytes plus the NUL. */
-static int buf_grow(buf *b, size_t n)
+int buf_reserve(buf *b, size_t n)
 {
     if (n > b->cap - b->len)
         return -1;
@@ -50,7 +49,7 @@ static int buf_grow(buf *b, size_t n)
 
 int buf_add(buf *b, const void *p, size_t n)
 {
-    if (buf_grow(b, n) != 0)
+    if ((n > b->cap - b->len || n + 1 > b->alloc - b->len) && buf_reserve(b, n) != 0)
         return -1;
     if (n)
         memcpy(b->data + b->len, p, n);
@@ -80,7 +79,7 @@ int buf_printf(buf *b, const char *fmt, ...)
         return -1;
     if ((size_t)n < sizeof small)
         return buf_add(b, small, (size_t)n);
-    if (buf_grow(b, (size_t)n) != 0)
+    if (buf_reserve(b, (size_t)n) != 0)
         return -1;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

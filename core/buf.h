@@ -27,6 +27,10 @@ void buf_free(buf *b);
 /* Forget the contents but keep the memory for reuse. */
 void buf_reset(buf *b);
 
+/* Make room for N more bytes (plus the NUL) without changing the contents.
+ * Returns 0, or -1 when the cap would be passed or memory is short. */
+int buf_reserve(buf *b, size_t n);
+
 /* Append N bytes / a C string / a formatted string.  Return 0, or -1 when the
  * cap would be passed or memory is short (B is then unchanged). */
 int buf_add(buf *b, const void *p, size_t n);

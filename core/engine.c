@@ -342,6 +342,9 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
         goto fail;
     }
     lua_gc(L, LUA_GCCOLLECT);
+    /* Requests make young garbage only; the generational collector frees it
+     * without walking the rule set each cycle. */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     en->building = 0;
     if (en->mem > en->mem_cap) {
         err_set(e, "rule_error", "the rule set alone takes %zu bytes, over the memory cap of %zu",
