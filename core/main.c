@@ -16,7 +16,7 @@ static const struct {
     {"serve", cmd_serve, "serve decisions over a Unix socket (NDJSON), hot-reloading the rules"},
     {"submit", cmd_submit, "send JSON-lines applications to a running server, print the replies"},
     {"bench", cmd_bench, "load-test a running server: throughput and latency percentiles"},
-    {"verify", cmd_verify, "recompute the hash chain of every stored decision, name the first that fails"},
+    {"verify", cmd_verify, "recompute the decisions' hash chain, name the first bad record"},
 };
 
 static void usage(FILE *f)
