@@ -198,7 +198,6 @@ enum {
     Q_DEC_RANGE,
     Q_GET_DECISION,
     Q_HISTORY,
-    Q_COUNT,
     Q_MAX_SEQ,
     Q_RULESET_INSERT,
     Q_TEXT_INSERT,
@@ -243,7 +242,6 @@ static const char *const store_sql[Q_N] = {
     [Q_GET_DECISION] = "SELECT decision FROM decisions WHERE decision_id = ?1",
     [Q_HISTORY] = "SELECT decision FROM decisions WHERE applicant_id = ?1"
                   " ORDER BY seq DESC LIMIT ?2",
-    [Q_COUNT] = "SELECT count(*) FROM decisions",
     [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM decisions",
     [Q_RULESET_INSERT] = "INSERT OR IGNORE INTO rulesets (hash, stored_at, nfiles)"
                          " VALUES (?1, ?2, ?3)",
@@ -1142,10 +1140,15 @@ fail:
     return -1;
 }
 
+/* Decisions are numbered 1, 2, 3, ... without gaps (invariant 4), so their
+ * number is the highest seq: one B-tree descent, where count(*) would read a
+ * whole index (a tenth of a second at five million rows, on every health
+ * request).  When reviews come to share the numbering, store_append will
+ * have to keep the count in a row of its own. */
 int64_t store_count(store *st)
 {
     store_invariants(st);
-    sqlite3_stmt *s = st->q[Q_COUNT];
+    sqlite3_stmt *s = st->q[Q_MAX_SEQ];
     int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
     sqlite3_reset(s);
     return n;

@@ -105,8 +105,7 @@ static void make_app(fixture *f, test_app *t, const char *applicant, int nprog,
     }
     t->app = (store_application){
         .request = t->request, .request_len = strlen(t->request), .request_key = key,
-        .fingerprint = fingerprint ? fingerprint
-                                   : "0000000000000000000000000000000000000000000000000000000000000000",
+        .fingerprint = fingerprint ? fingerprint : "fp-none",
         .applicant_id = applicant, .as_of = "2025-03-01", .ruleset = ruleset_hash(f->rs),
         .received_at = "2025-03-01T10:00:00.000Z", .decided_at = "2025-03-01T10:00:00.001Z",
         .client_uid = 1000, .client_pid = 4242, .decisions = t->dec,
