@@ -1156,6 +1156,11 @@ int64_t store_count(store *st)
 
 /* ---- Verifying ------------------------------------------------------------ */
 
+/* *CHECKED counts the records that matched: on a mismatch, those before the
+ * bad one.  Since seqs start at 1 without gaps, *BAD_SEQ > *CHECKED + 1 means
+ * the records between were deleted.  PROGRESS is called with (0, total) first,
+ * every STORE_PROGRESS_EVERY records, and once at the end; TOTAL is the
+ * highest seq. */
 int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
                  void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
                  err *e)
@@ -1228,8 +1233,8 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
         goto done;
     }
     ret = 0;
-    if (progress)
-        progress(ud, n, total);
+    if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
+        progress(ud, n, total);   /* the last word, unless just said */
 done:
     sqlite3_reset(s);
     *checked = n;
