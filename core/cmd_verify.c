@@ -94,13 +94,10 @@ int cmd_verify(int argc, char **argv)
         return 2;
     }
     if (rc > 0) {
-        /* Records are numbered from 1 without gaps, so a bad record further
-         * on than the count checked means the ones between were deleted. */
         printf("record %lld (decision %s) does not match its hash\n", (long long)bad_seq,
                bad_id);
-        if (bad_seq > checked + 1)
-            printf("records %lld to %lld are missing before it\n", (long long)(checked + 1),
-                   (long long)(bad_seq - 1));
+        if (e.code)   /* store_verify also says why */
+            printf("%s\n", e.msg);
         if (!quiet)
             printf("%lld records before it are intact (%.3f s)\n", (long long)checked, secs);
         return 1;

@@ -206,6 +206,8 @@ enum {
     Q_RULESET_HAS,
     Q_EVENT_INSERT,
     Q_VERIFY,
+    Q_BEGIN_READ,
+    Q_RULESETS,
     Q_N
 };
 
@@ -224,6 +226,8 @@ enum {
 
 static const char *const store_sql[Q_N] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_BEGIN_READ] = "BEGIN",
+    [Q_RULESETS] = "SELECT hash FROM rulesets",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_DATA_VERSION] = "PRAGMA data_version",
@@ -791,9 +795,12 @@ fail:
     return -1;
 }
 
-ruleset *store_get_ruleset(store *st, const char *hash, err *e)
+/* store_get_ruleset without the invariant checks, for store_verify, which
+ * calls it inside its read transaction.  *DAMAGED (when not NULL) is set
+ * when the stored files are not a valid set with hash HASH, as opposed to
+ * the database failing. */
+static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
 {
-    store_invariants(st);
     sqlite3_stmt *s = st->q[Q_RULESET_FILES];
     ruleset_file *files = NULL;
     size_t n = 0, alloc = 0;
@@ -833,10 +840,16 @@ ruleset *store_get_ruleset(store *st, const char *hash, err *e)
     }
     if (n == 0) {
         err_set(e, "not_found", "no rule set %s in the database", hash);
+        if (damaged)
+            *damaged = 1;
         goto done;
     }
     rs = ruleset_from_files(files, n, e);
+    if (!rs && damaged && e && e->code && strcmp(e->code, "internal") != 0)
+        *damaged = 1;   /* a renamed or mangled file */
     if (rs && strcmp(ruleset_hash(rs), hash) != 0) {
+        if (damaged)
+            *damaged = 1;
         err_set(e, "internal", "stored rule set %s is damaged: its files hash to %s",
                 hash, ruleset_hash(rs));
         ruleset_free(rs);
@@ -849,6 +862,13 @@ done:
         free((char *)files[i].text);
     }
     free(files);
+    return rs;
+}
+
+ruleset *store_get_ruleset(store *st, const char *hash, err *e)
+{
+    store_invariants(st);
+    ruleset *rs = store_load_ruleset(st, hash, NULL, e);
     store_invariants(st);
     return rs;
 }
@@ -1156,33 +1176,108 @@ int64_t store_count(store *st)
 
 /* ---- Verifying ------------------------------------------------------------ */
 
+/* The rule sets as verify found them: each stored set's files must still
+ * hash to the set's key, or every record decided under it is reported. */
+typedef struct rs_check {
+    char hash[2 * STORE_HASH_LEN + 1];
+    int damaged;
+} rs_check;
+
+/* Check every stored rule set; *OUT (n entries) is malloc'd.  Some sets over
+ * the years, not millions: this runs once per verify, not per record. */
+static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
+{
+    sqlite3_stmt *s = st->q[Q_RULESETS];
+    rs_check *v = NULL;
+    size_t len = 0, alloc = 0;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (len == alloc) {
+            size_t na = alloc ? 2 * alloc : 16;
+            rs_check *nv = realloc(v, na * sizeof *nv);
+            if (!nv) {
+                sqlite3_reset(s);
+                free(v);
+                return err_set(e, "internal", "out of memory");
+            }
+            v = nv;
+            alloc = na;
+        }
+        size_t hl;
+        const char *h = col_text(s, 0, &hl);
+        snprintf(v[len].hash, sizeof v[len].hash, "%s", h ? h : "");
+        v[len++].damaged = 0;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return store_sqlerr(st, e, "listing the rule sets");
+    }
+    for (size_t i = 0; i < len; i++) {
+        err why = {0};
+        int damaged = 0;
+        ruleset *rs = store_load_ruleset(st, v[i].hash, &damaged, &why);
+        if (!rs && !damaged) {
+            free(v);
+            return err_set(e, "internal", "%s", why.msg);
+        }
+        v[i].damaged = damaged;
+        ruleset_free(rs);
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* Is HASH a stored, intact rule set?  0 yes, 1 damaged, 2 not stored. */
+static int store_ruleset_state(const rs_check *v, size_t n, const char *hash)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].hash, hash) == 0)
+            return v[i].damaged;
+    return 2;
+}
+
 /* *CHECKED counts the records that matched: on a mismatch, those before the
  * bad one.  Since seqs start at 1 without gaps, *BAD_SEQ > *CHECKED + 1 means
- * the records between were deleted.  PROGRESS is called with (0, total) first,
- * every STORE_PROGRESS_EVERY records, and once at the end; TOTAL is the
- * highest seq. */
+ * the records between were deleted.  On a mismatch E, when given, also says
+ * why (the header promises E only for -1; this is extra).  PROGRESS is
+ * called with (0, total) first, every STORE_PROGRESS_EVERY records, and once
+ * at the end; TOTAL is the highest seq.  Everything is read in one read
+ * transaction, so a server appending meanwhile is not seen half-way. */
 int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
                  void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
                  err *e)
 {
     store_invariants(st);
-    sqlite3_stmt *s = st->q[Q_MAX_SEQ];
-    int64_t total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-
     unsigned char prev[STORE_HASH_LEN] = {0}, hash[STORE_HASH_LEN];
     /* The digest of the last application seen: a screen's five decisions
      * are consecutive and share one application, hashed once. */
     int64_t app_id = -1;
     char app_hex[2 * STORE_HASH_LEN + 1] = "";
-    int64_t n = 0;
+    /* The last rule set found intact: consecutive records mostly share it. */
+    char rs_ok[2 * STORE_HASH_LEN + 1] = "";
+    rs_check *sets = NULL;
+    size_t nsets = 0;
+    int64_t n = 0, total = 0;
     int ret = -1, rc;
+    sqlite3_stmt *s;
 
     *checked = 0;
     *bad_seq = 0;
     bad_id[0] = '\0';
+    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
+        return store_sqlerr(st, e, "BEGIN");
+    s = st->q[Q_MAX_SEQ];
+    if (sqlite3_step(s) == SQLITE_ROW)
+        total = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
     if (progress)
         progress(ud, 0, total);
+    if (store_check_rulesets(st, &sets, &nsets, e) != 0)
+        goto done;
 
     s = st->q[Q_VERIFY];
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1191,10 +1286,13 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
         for (int f = V_SEQ; f <= V_DECISION; f++)
             r.f[f] = col_text(s, f, &r.len[f]);
 
-        int bad = seq != n + 1;   /* a gap: a record was deleted or renumbered */
-        if (!bad && sqlite3_column_type(s, V_APP_FIRST + A_REQUEST) == SQLITE_NULL) {
-            bad = 1;              /* its application was deleted */
-        } else if (!bad) {
+        /* Each test names what it found, for the person reading the report. */
+        const char *why = NULL;
+        if (seq != n + 1) {
+            why = "the records before it are missing";
+        } else if (sqlite3_column_type(s, V_APP_FIRST + A_REQUEST) == SQLITE_NULL) {
+            why = "its application is missing";
+        } else {
             int64_t id = sqlite3_column_int64(s, V_APP_ID);
             if (id != app_id) {
                 app_fields af;
@@ -1212,14 +1310,30 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
             }
             const void *ph = sqlite3_column_blob(s, V_PREV_HASH);
             const void *h = sqlite3_column_blob(s, V_HASH);
-            bad = sqlite3_column_bytes(s, V_PREV_HASH) != STORE_HASH_LEN ||
-                  sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN ||
-                  memcmp(ph, prev, STORE_HASH_LEN) != 0 ||
-                  memcmp(h, hash, STORE_HASH_LEN) != 0;
+            if (sqlite3_column_bytes(s, V_PREV_HASH) != STORE_HASH_LEN ||
+                memcmp(ph, prev, STORE_HASH_LEN) != 0)
+                why = "its prev_hash is not the hash of the record before";
+            else if (sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN ||
+                     memcmp(h, hash, STORE_HASH_LEN) != 0)
+                why = "its fields or its application's no longer hash to its hash";
+            else if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], rs_ok) != 0) {
+                int state = store_ruleset_state(sets, nsets, r.f[V_RULESET]);
+                if (state == 1)
+                    why = "the files of its rule set no longer hash to the rule set's hash";
+                else if (state == 2)
+                    why = "its rule set is not stored";
+                else
+                    snprintf(rs_ok, sizeof rs_ok, "%s", r.f[V_RULESET]);
+            }
         }
-        if (bad) {
+        if (why) {
             *bad_seq = seq;
             snprintf(bad_id, 64, "%s", r.f[V_DECISION_ID] ? r.f[V_DECISION_ID] : "");
+            if (seq != n + 1)
+                err_set(e, "mismatch", "records %lld to %lld are missing before it",
+                        (long long)(n + 1), (long long)(seq - 1));
+            else
+                err_set(e, "mismatch", "%s", why);
             ret = 1;
             goto done;
         }
@@ -1236,7 +1350,9 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
     if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
         progress(ud, n, total);   /* the last word, unless just said */
 done:
-    sqlite3_reset(s);
+    sqlite3_reset(st->q[Q_VERIFY]);
+    step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
+    free(sets);
     *checked = n;
     store_invariants(st);
     return ret;

@@ -530,6 +530,41 @@ static void test_verify_renumbered(void **state)
                1, t[1].ids[0], 0);
 }
 
+static void test_verify_altered_rules(void **state)
+{
+    fixture *f = *state;
+    test_app t[6], later;
+    fill(f, t);
+    /* Records 11.. decided under a second rule set; its own file is changed. */
+    err e = {0};
+    ruleset_file files2[2] = {test_files[0], FILE_OF("other.lua", "-- other\n")};
+    ruleset *rs2 = ruleset_from_files(files2, 2, &e);
+    assert_non_null(rs2);
+    assert_int_equal(store_put_ruleset(f->st, rs2, &e), 0);
+    make_app(f, &later, "A1", 1, NULL, NULL);
+    later.app.ruleset = ruleset_hash(rs2);
+    assert_int_equal(append1(f, &later, NULL), STORE_NEW);
+    ruleset_free(rs2);
+    expect_bad(f, "DROP TRIGGER file_texts_no_update;"
+                  "UPDATE file_texts SET text = '-- other, edited' WHERE sha256 ="
+                  " (SELECT sha256 FROM ruleset_files WHERE name = 'other.lua')",
+               11, later.ids[0], 10);
+}
+
+static void test_verify_reasons(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    tamper(f, "DROP TRIGGER decisions_no_delete; DELETE FROM decisions WHERE seq IN (4, 5)");
+    int64_t checked, bad;
+    char id[64];
+    err e = {0};
+    assert_int_equal(store_verify(f->st, &checked, &bad, id, NULL, NULL, &e), 1);
+    assert_int_equal(bad, 6);
+    assert_string_equal(e.msg, "records 4 to 5 are missing before it");
+}
+
 static void test_reopen_keeps_head(void **state)
 {
     fixture *f = *state;
@@ -650,6 +685,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_deleted_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_deleted_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_renumbered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_altered_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
