@@ -31,6 +31,7 @@ local pairs, ipairs, next, type, tostring, tonumber, select = pairs, ipairs, nex
 local error, pcall, rawget, rawset, setmetatable, getmetatable = error, pcall, rawget, rawset, setmetatable, getmetatable
 local string_format, table_concat, table_sort, math_type, math_tointeger = string.format, table.concat, table.sort, math.type, math.tointeger
 local load, debug_getinfo, debug_getupvalue, debug_setupvalue = load, debug.getinfo, debug.getupvalue, debug.setupvalue
+local debug_getmetatable, debug_setmetatable = debug.getmetatable, debug.setmetatable
 local decode, null = cjson.decode, cjson.null
 local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
 local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
@@ -96,15 +97,16 @@ local function refuse_write(t, k)
   error(string_format("cannot modify field '%s' of a rule-set table: rules keep no state between decisions", tostring(k)), 2)
 end
 
+local envs = setmetatable({}, { __mode = "k" })     -- the rule files' environments (read-only already)
+
 local function freeze(t)
-  if frozen[t] then return t end
-  local old = getmetatable(t)
-  if type(old) == "string" then return t end   -- protected (an environment, a frozen library)
+  if frozen[t] or envs[t] then return t end
+  local old = debug_getmetatable(t)   -- a rule's own __metatable does not keep its table unfrozen
   local shadow = setmetatable({}, old)
   for k, v in next, t do shadow[k] = v end
   for k in next, shadow do rawset(t, k, nil) end
   frozen[t] = shadow
-  setmetatable(t, {
+  debug_setmetatable(t, {
     __index = shadow, __newindex = refuse_write, __frozen = shadow,
     __len = function() return #shadow end,
     __pairs = function() return next, shadow, nil end,
@@ -115,13 +117,15 @@ local function freeze(t)
 end
 
 -- Walk everything reachable from V: freeze tables, watch plain upvalues.
-local function seal_value(v, seen)
+local function seal_value(v, seen, owner)
   local tv = type(v)
   if tv == "table" then
     if seen[v] then return end
     seen[v] = true
     local contents = frozen[v] or v
-    for k, x in next, contents do seal_value(k, seen); seal_value(x, seen) end
+    for k, x in next, contents do seal_value(k, seen, owner); seal_value(x, seen, owner) end
+    local mt = not frozen[v] and debug_getmetatable(v)   -- its metamethods run rule code too
+    if mt then for _, x in next, mt do seal_value(x, seen, owner) end end
     freeze(v)
   elseif tv == "function" then
     if seen[v] then return end
@@ -133,9 +137,9 @@ local function seal_value(v, seen)
       if not name then break end
       if name ~= "_ENV" then
         if type(x) == "table" or type(x) == "function" then
-          seal_value(x, seen)
+          seal_value(x, seen, owner)
         else
-          watched[#watched + 1] = { f = v, i = i, value = x, name = name,
+          watched[#watched + 1] = { f = v, i = i, value = x, name = name, owner = owner,
             where = string_format("%s:%d", info.short_src, info.linedefined) }
         end
       end
@@ -152,9 +156,9 @@ local function copy_lib(lib, leave_out)
 end
 
 -- A rule's own pcall must not swallow the engine's signals (missing data).
-local MISSING = {}
+local MISSING = { __metatable = "missing data" }   -- compared raw: rules see only the name
 local function pass_through(ok, ...)
-  if not ok and getmetatable((...)) == MISSING then error((...), 0) end
+  if not ok and debug_getmetatable((...)) == MISSING then error((...), 0) end
   return ok, ...
 end
 
@@ -180,6 +184,8 @@ end })
 -- Strings index the real string table; it must not offer dump either, and
 -- its metatable must not be reachable.
 string.dump = nil
+-- Every rule file shares these copies: frozen before the first file runs.
+for _, lib in ipairs({ sandbox.string, sandbox.table, sandbox.math, sandbox.utf8 }) do freeze(lib) end
 local string_mt = getmetatable("")
 string_mt.__metatable = "string"
 
@@ -236,6 +242,7 @@ local function record_mt(rtype, path)
       end
       error(setmetatable({ field = path .. k }, MISSING), 0)
     end,
+    __metatable = "applicant record",   -- shared by every request: not the rules' to change
   }
 end
 
@@ -244,7 +251,13 @@ local function describe(v)
   local tv = type(v)
   if tv == "string" then return string_format("the string \"%s\"", #v > 40 and v:sub(1, 40) .. "..." or v) end
   if tv == "table" then return (v[1] ~= nil or next(v) == nil) and "a list or object" or "an object" end
-  if tv == "number" then return "the number " .. c_format(v) end
+  if tv == "number" then
+    if v % 1 == 0 then return "the number " .. c_format(v) end
+    for digits = 15, 17 do   -- as it came: the shortest text that reads back exactly
+      local text = string_format("%." .. digits .. "g", v)
+      if tonumber(text) == v or digits == 17 then return "the number " .. text end
+    end
+  end
   return tv == "boolean" and ("the boolean " .. tostring(v)) or tv
 end
 
@@ -540,13 +553,15 @@ local test_env = setmetatable({
 -- Loading ---------------------------------------------------------------------
 
 local function read_only_env(base)
-  return setmetatable({}, {
+  local env = setmetatable({}, {
     __index = base,
     __newindex = function(_, k)
       error(string_format("cannot assign global '%s': rule files declare with program, criterion, parameter, scale and schema, and keep no state", tostring(k)), 2)
     end,
     __metatable = "environment",
   })
+  envs[env] = true
+  return env
 end
 
 local api = {}
@@ -556,7 +571,7 @@ function api.load(name, text)
   sources[name] = text
   local is_test = name:sub(-9) == ".test.lua"
   local chunk, msg = load(text, "@" .. name, "t", read_only_env(is_test and test_env or sandbox))
-  if not chunk then error(msg, 0) end
+  if not chunk then error(msg:sub(1, #name + 1) == name .. ":" and msg or (name .. ": " .. msg), 0) end
   chunk()
 end
 
@@ -590,7 +605,7 @@ function api.seal(ruleset_hash)
   for _, id in ipairs(program_order) do
     for _, p in ipairs(programs[id]) do
       for _, c in ipairs(p.criteria) do
-        seal_value(c.check, seen)
+        seal_value(c.check, seen, string_format("programme %s, criterion %s (%s:%d): ", p.id, c.id, c.file, c.line))
       end
     end
   end
@@ -604,13 +619,18 @@ end
 -- when the set was sealed; otherwise a rule kept state between decisions.
 -- The value is put back, and the request that changed it fails.
 function api.after()
+  local changed
   for i = 1, #watched do
     local w = watched[i]
     local _, v = debug_getupvalue(w.f, w.i)
     if v ~= w.value then
       debug_setupvalue(w.f, w.i, w.value)
-      fail("rule_error", "%s: the function defined there changed its local '%s': rules keep no state between decisions", w.where, w.name)
+      changed = changed or w
     end
+  end
+  if changed then
+    fail("rule_error", "%s%s: the function defined there changed its local '%s': rules keep no state between decisions",
+      changed.owner or "", changed.where, changed.name)
   end
 end
 
@@ -669,7 +689,7 @@ local function decide(p, a, on, lang, now)
       end
       if not passed then failed = true end
       r = setmetatable({ id = c.id, passed = passed, message = message(c, passed, values, lang), values = values }, CRITERION)
-    elseif getmetatable(passed) == MISSING then
+    elseif debug_getmetatable(passed) == MISSING then
       local field = passed.field
       seen_missing = seen_missing or {}
       if not seen_missing[field] then
@@ -716,8 +736,8 @@ local function decode_line(line)
     if at then fail("invalid_json", "invalid JSON at byte %s: %s", at, msg) end
     fail("invalid_json", "invalid JSON: %s", msg)
   end
-  if type(req) ~= "table" or (req[1] ~= nil) then
-    fail("invalid_request", "a request must be a JSON object, got %s", describe(req))
+  if type(req) ~= "table" or req[1] ~= nil or not line:find("^%s*{") then   -- [] decodes as {} does
+    fail("invalid_request", "a request must be a JSON object, got %s", type(req) == "table" and "a list" or describe(req))
   end
   return req
 end
@@ -734,9 +754,10 @@ end
 
 function api.request(line, d_op, d_program, d_as_of, d_lang)
   local res = { id = "null" }
+  current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
   local ok, err = pcall(function()
     local req = decode_line(line)
-    if req.id ~= nil then res.id = c_canon(req.id) end
+    if req.id ~= nil then res.id = c_canon(req.id); current.id = res.id end
     local op = get_string(req, "op", d_op == nil) or d_op
     if not OPS[op] then fail("unknown_op", "unknown op '%s' (decide, screen, decision, history, programs, health, review)", op) end
     res.op = op

@@ -504,6 +504,14 @@ static int engine_encode_decisions(lua_State *L)
     return 0;
 }
 
+/* Run rules.lua's after() so that no state survives a request, also one
+ * that failed; a failure of after() itself is the caller's to report. */
+static int engine_after(engine *en)
+{
+    engine_prepare(en, "after");
+    return engine_call(en, 0, 0, en->budget);
+}
+
 engine_result *engine_request(engine *en, const char *line, size_t len, const engine_defaults *defaults)
 {
     lua_State *L = en->L;
@@ -524,8 +532,13 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     if (status != LUA_OK) {
         const char *code = en->exhausted || status == LUA_ERRMEM || en->mem_refused ? "rule_error" : "internal";
         engine_error_text(en, status, msg, sizeof msg);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);       /* the id, if decoded */
+        lua_getfield(L, -1, "current");
+        d.id = draft_field(en, -1, "id");
         engine_result *r = engine_fail(en, &d, code, msg);
         lua_settop(L, 0);
+        if (engine_after(en) != LUA_OK)
+            lua_settop(L, 0);
         return r;
     }
     int res = lua_gettop(L);
@@ -561,14 +574,16 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
         if (status != LUA_OK) {
             engine_error_text(en, status, msg, sizeof msg);
             lua_settop(L, 0);
-            return engine_fail(en, &d, "rule_error", msg);
+            engine_result *r = engine_fail(en, &d, "rule_error", msg);
+            if (engine_after(en) != LUA_OK)
+                lua_settop(L, 0);
+            return r;
         }
     }
     lua_settop(L, 0);
 
     /* No state may survive the request (rules.lua's after()). */
-    engine_prepare(en, "after");
-    status = engine_call(en, 0, 0, en->budget);
+    status = engine_after(en);
     if (status != LUA_OK) {
         engine_error_text(en, status, msg, sizeof msg);
         lua_settop(L, 0);

@@ -1,0 +1,1385 @@
+/*
+ * tests/unit/engine.c -- unit tests for core/engine.c and the rule language
+ * it runs (bindings/rules.lua, bindings/canon.c), through the public API.
+ *
+ * The rule sets are fixture directories under tests/fixtures/:
+ *   sandbox/   programmes "escape" (one criterion per way out of the sandbox),
+ *              "limits" (instruction budget, memory cap, raised errors) and
+ *              "state" (tricks to keep state between requests);
+ *   decide/    programmes "logic", "fields", "messages" and "versioned";
+ *   load_*     rule files that must not load at all.
+ * A check in those files does its trick only when the applicant_id names it,
+ * on a line marked "-- @<name>"; marker_line() finds that line, so that a
+ * test asserts the exact file:line an error must name without hard-coding
+ * line numbers.
+ *
+ * Every assertion prints both sides when it fails: assert_string_equal, or
+ * ASSERT_CONTAINS, which prints the whole actual text.  Whatever a test
+ * allocates is released by its teardown even when it fails, so that under
+ * valgrind any leak is the engine's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "engine.h"
+#include "ruleset.h"
+
+#define FIXTURES ELIGO_SOURCE_DIR "/tests/fixtures"
+#define AS_OF "2025-01-01"
+
+/* Null-safe text for messages. */
+#define S(x) ((x) ? (x) : "(null)")
+
+/* Fail, printing the needle and the whole haystack, unless HAY holds NEEDLE. */
+#define ASSERT_CONTAINS(hay, needle)                                                      \
+    do {                                                                                 \
+        const char *hay_ = (hay), *needle_ = (needle);                                   \
+        if (!hay_ || !strstr(hay_, needle_))                                             \
+            fail_msg("%s:%d: expected to find \"%s\"\n  in: %s", __FILE__, __LINE__,      \
+                     needle_, S(hay_));                                                   \
+    } while (0)
+
+#define ASSERT_NOT_CONTAINS(hay, needle)                                                  \
+    do {                                                                                 \
+        const char *hay_ = (hay), *needle_ = (needle);                                   \
+        if (hay_ && strstr(hay_, needle_))                                               \
+            fail_msg("%s:%d: expected no \"%s\"\n  in: %s", __FILE__, __LINE__, needle_,  \
+                     hay_);                                                               \
+    } while (0)
+
+/* Ownership ----------------------------------------------------------------
+ * A failed assertion leaves the test at once (cmocka longjmps out), so that
+ * whatever it holds would leak and valgrind could not tell a leak of the test
+ * from one of the engine.  Everything a test allocates is owned here instead:
+ * own() records it, release() frees it early, and the teardown of every test
+ * frees what is left. */
+
+typedef void free_fn(void *);
+
+static struct owned {
+    void *p;
+    free_fn *f;
+} owned[64];
+
+static void *own(void *p, free_fn *f)
+{
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (!owned[i].p) {
+            owned[i].p = p;
+            owned[i].f = f;
+            return p;
+        }
+    f(p);
+    fail_msg("more than %zu live allocations in one test", sizeof owned / sizeof owned[0]);
+    return NULL;
+}
+
+static void release(void *p)
+{
+    for (size_t i = 0; p && i < sizeof owned / sizeof owned[0]; i++)
+        if (owned[i].p == p) {
+            owned[i].p = NULL;
+            owned[i].f(p);
+            return;
+        }
+}
+
+static int release_all(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (owned[i].p) {
+            owned[i].f(owned[i].p);
+            owned[i].p = NULL;
+        }
+    return 0;
+}
+
+static void free_engine(void *p) { engine_free(p); }
+static void free_result(void *p) { engine_result_free(p); }
+static void free_json(void *p) { cJSON_Delete(p); }
+static void free_plain(void *p) { free(p); }
+
+/* Helpers ---------------------------------------------------------------- */
+
+static engine *open_engine(const char *fixture, const engine_config *cfg)
+{
+    char dir[512];
+    err e = {0};
+    snprintf(dir, sizeof dir, "%s/%s", FIXTURES, fixture);
+    ruleset *rs = ruleset_load(dir, &e);
+    if (!rs)
+        fail_msg("ruleset_load(%s): %s: %s", dir, S(e.code), e.msg);
+    engine *en = engine_new(rs, cfg, &e);
+    ruleset_free(rs);   /* the engine holds its own reference */
+    if (!en)
+        fail_msg("engine_new(%s): %s: %s", dir, S(e.code), e.msg);
+    return own(en, free_engine);
+}
+
+/* engine_new on fixture DIR (a path) must fail; returns the error. */
+static err refuse_dir(const char *dir)
+{
+    err e = {0};
+    ruleset *rs = ruleset_load(dir, &e);
+    if (!rs)
+        fail_msg("ruleset_load(%s): %s: %s", dir, S(e.code), e.msg);
+    engine *en = engine_new(rs, NULL, &e);
+    ruleset_free(rs);
+    if (en) {
+        engine_free(en);
+        fail_msg("engine_new(%s) accepted a rule set it must refuse", dir);
+    }
+    return e;
+}
+
+static engine_result *request(engine *en, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static engine_result *request(engine *en, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof line);
+    engine_result *r = engine_request(en, line, (size_t)n, NULL);
+    assert_non_null(r);
+    return own(r, free_result);
+}
+
+/* A decide request for PROGRAM with APPLICANT (JSON text). */
+static engine_result *decide(engine *en, const char *program, const char *applicant)
+{
+    return request(en, "{\"id\":1,\"op\":\"decide\",\"program\":\"%s\",\"as_of\":\"%s\","
+                       "\"applicant\":%s}",
+                   program, AS_OF, applicant);
+}
+
+static engine_result *decide_lang(engine *en, const char *program, const char *lang,
+                                  const char *applicant)
+{
+    return request(en, "{\"op\":\"decide\",\"program\":\"%s\",\"as_of\":\"%s\",\"lang\":\"%s\","
+                       "\"applicant\":%s}",
+                   program, AS_OF, lang, applicant);
+}
+
+/* The result must be one decision; returns its JSON text. */
+static const char *decision(const engine_result *r)
+{
+    if (r->error_code)
+        fail_msg("expected a decision, got error %s: %s", r->error_code, S(r->error_message));
+    assert_int_equal(r->ndecisions, 1);
+    assert_non_null(r->decisions[0].json);
+    assert_int_equal(strlen(r->decisions[0].json), r->decisions[0].json_len);
+    return r->decisions[0].json;
+}
+
+static void assert_outcome(const engine_result *r, const char *outcome)
+{
+    const char *json = decision(r);
+    if (strcmp(S(r->decisions[0].outcome), outcome) != 0)
+        fail_msg("expected outcome %s, got %s: %s", outcome, S(r->decisions[0].outcome), json);
+}
+
+static void assert_error(const engine_result *r, const char *code)
+{
+    if (!r->error_code)
+        fail_msg("expected error %s, got outcome %s: %s", code,
+                 r->ndecisions ? S(r->decisions[0].outcome) : "(none)",
+                 r->ndecisions ? S(r->decisions[0].json) : "");
+    if (strcmp(r->error_code, code) != 0)
+        fail_msg("expected error %s, got error %s: %s", code, r->error_code, S(r->error_message));
+    assert_non_null(r->error_message);
+}
+
+/* The line of FIXTURE/FILE that carries the marker "-- @NAME" (alone or
+ * followed by a space); exactly one line must. */
+static int marker_line(const char *fixture, const char *file, const char *name)
+{
+    char path[512], mark[128], text[512];
+    snprintf(path, sizeof path, "%s/%s/%s", FIXTURES, fixture, file);
+    snprintf(mark, sizeof mark, "-- @%s", name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    int found = 0, again = 0;
+    for (int n = 1; fgets(text, sizeof text, f); n++) {
+        const char *m = strstr(text, mark);
+        if (m && (m[strlen(mark)] == '\n' || m[strlen(mark)] == ' ' || m[strlen(mark)] == '\0')) {
+            if (found)
+                again = n;
+            else
+                found = n;
+        }
+    }
+    fclose(f);
+    if (again)
+        fail_msg("%s: marker @%s on lines %d and %d", path, name, found, again);
+    if (!found)
+        fail_msg("%s: no marker @%s", path, name);
+    return found;
+}
+
+/* R must be a rule_error naming the programme, the criterion, FILE:LINE
+ * (LINE from the marker @MARKER) and, when CAUSE is not NULL, the cause. */
+static void assert_rule_error(const engine_result *r, const char *fixture, const char *program,
+                              const char *criterion, const char *file, const char *marker,
+                              const char *cause)
+{
+    char want[256];
+    assert_error(r, "rule_error");
+    snprintf(want, sizeof want, "programme %s,", program);
+    ASSERT_CONTAINS(r->error_message, want);
+    snprintf(want, sizeof want, "criterion %s ", criterion);
+    ASSERT_CONTAINS(r->error_message, want);
+    snprintf(want, sizeof want, "%s:%d:", file, marker_line(fixture, file, marker));
+    ASSERT_CONTAINS(r->error_message, want);
+    if (cause)
+        ASSERT_CONTAINS(r->error_message, cause);
+}
+
+/* The decision JSON, parsed; the criterion ID of it. */
+static cJSON *parse(const char *json)
+{
+    cJSON *d = cJSON_Parse(json);
+    if (!d)
+        fail_msg("the decision is not JSON: %s", json);
+    return own(d, free_json);
+}
+
+static cJSON *criterion_of(cJSON *d, const char *id, const char *json)
+{
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(d, "criteria")) {
+        cJSON *cid = cJSON_GetObjectItemCaseSensitive(c, "id");
+        if (cJSON_IsString(cid) && strcmp(cid->valuestring, id) == 0)
+            return c;
+    }
+    fail_msg("no criterion %s in: %s", id, json);
+    return NULL;
+}
+
+/* Criterion ID's "passed" as "true", "false" or "null". */
+static const char *passed_of(const char *json, const char *id)
+{
+    cJSON *d = parse(json);
+    cJSON *p = cJSON_GetObjectItemCaseSensitive(criterion_of(d, id, json), "passed");
+    const char *s = cJSON_IsTrue(p) ? "true" : cJSON_IsFalse(p) ? "false" : cJSON_IsNull(p) ? "null" : "?";
+    release(d);
+    return s;
+}
+
+/* The text of criterion ID's member FIELD, printed by cJSON ("(absent)" when
+ * there is none), into OUT. */
+static const char *member_of(const char *json, const char *id, const char *field, char *out, size_t n)
+{
+    cJSON *d = parse(json);
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(criterion_of(d, id, json), field);
+    if (!m) {
+        snprintf(out, n, "(absent)");
+    } else if (cJSON_IsString(m)) {
+        snprintf(out, n, "%s", m->valuestring);
+    } else {
+        char *t = cJSON_PrintUnformatted(m);
+        snprintf(out, n, "%s", S(t));
+        cJSON_free(t);
+    }
+    release(d);
+    return out;
+}
+
+/* The decision's top-level member FIELD, printed by cJSON, into OUT. */
+static const char *top_of(const char *json, const char *field, char *out, size_t n)
+{
+    cJSON *d = parse(json);
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(d, field);
+    char *t = m ? cJSON_PrintUnformatted(m) : NULL;
+    snprintf(out, n, "%s", t ? t : "(absent)");
+    cJSON_free(t);
+    release(d);
+    return out;
+}
+
+/* JSON with the values of "decision_id" and "decided_at" replaced by "*",
+ * byte for byte otherwise; owned (release it when done). */
+static char *without_volatile(const char *json)
+{
+    size_t n = strlen(json);
+    char *out = own(malloc(n + 1), free_plain), *o = out;
+    assert_non_null(out);
+    const char *p = json;
+    while (*p) {
+        const char *k1 = strstr(p, "\"decision_id\":\"");
+        const char *k2 = strstr(p, "\"decided_at\":\"");
+        const char *k = !k1 ? k2 : !k2 ? k1 : k1 < k2 ? k1 : k2;
+        if (!k) {
+            strcpy(o, p);
+            return out;
+        }
+        const char *v = strchr(k, ':') + 2;
+        memcpy(o, p, (size_t)(v - p));
+        o += v - p;
+        *o++ = '*';
+        const char *end = strchr(v, '"');
+        assert_non_null(end);
+        p = end;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Sandbox escapes ------------------------------------------------------- */
+
+/* Try escape NAME (criterion NAME of programme "escape", marker @NAME): a
+ * rule_error naming all of it and CAUSE; then the same engine decides an
+ * ordinary applicant normally. */
+static void check_escape(const char *name, const char *cause)
+{
+    char applicant[128];
+    engine *en = open_engine("sandbox", NULL);
+    snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", name);
+    engine_result *r = decide(en, "escape", applicant);
+    assert_rule_error(r, "sandbox", "escape", name, "escape.lua", name, cause);
+    release(r);
+
+    r = decide(en, "escape", "{\"applicant_id\":\"nobody\"}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
+#define ESCAPE_TEST(name, cause)                                   \
+    static void test_escape_##name(void **state)                   \
+    {                                                              \
+        (void)state;                                               \
+        check_escape(#name, cause);                                \
+    }
+
+ESCAPE_TEST(load, "'load' is not available")
+ESCAPE_TEST(load_binary, "'load' is not available")
+ESCAPE_TEST(loadstring, "'loadstring' is not available")
+ESCAPE_TEST(dofile, "'dofile' is not available")
+ESCAPE_TEST(loadfile, "'loadfile' is not available")
+ESCAPE_TEST(require, "'require' is not available")
+ESCAPE_TEST(io, "'io' is not available")
+ESCAPE_TEST(os, "'os' is not available")
+ESCAPE_TEST(os_time, "'os' is not available")
+ESCAPE_TEST(os_clock, "'os' is not available")
+ESCAPE_TEST(debug, "'debug' is not available")
+ESCAPE_TEST(collectgarbage, "'collectgarbage' is not available")
+ESCAPE_TEST(string_dump, "field 'dump'")
+ESCAPE_TEST(method_dump, "method 'dump'")
+ESCAPE_TEST(random, "field 'random'")
+ESCAPE_TEST(setmetatable_string, "cannot change a protected metatable")
+ESCAPE_TEST(setmetatable_shared, "cannot change a protected metatable")
+ESCAPE_TEST(string_index, "attempt to index a nil value")
+ESCAPE_TEST(rawset, "'rawset' is not available")
+ESCAPE_TEST(global, "cannot assign global 'leaked'")
+
+/* After the attempt to replace upper through getmetatable("").__index,
+ * strings still use the real string functions: criterion "upper" reports
+ * ("nobody"):upper(). */
+static void test_escape_string_index_leaves_strings_alone(void **state)
+{
+    (void)state;
+    char v[128];
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "escape", "{\"applicant_id\":\"string_index\"}");
+    assert_error(r, "rule_error");
+    release(r);
+    r = decide(en, "escape", "{\"applicant_id\":\"nobody\"}");
+    assert_outcome(r, "eligible");
+    assert_string_equal(member_of(decision(r), "upper", "values", v, sizeof v), "{\"upper\":\"NOBODY\"}");
+    ASSERT_NOT_CONTAINS(decision(r), "escaped");
+    release(r);
+    release(en);
+}
+
+/* Rule files that must not load: engine_new refuses them with rule_error
+ * naming the file, the line and the cause. */
+static void check_refused(const char *fixture, const char *where, const char *cause)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", FIXTURES, fixture);
+    err e = refuse_dir(dir);
+    assert_string_equal(S(e.code), "rule_error");
+    ASSERT_CONTAINS(e.msg, where);
+    ASSERT_CONTAINS(e.msg, cause);
+}
+
+static void test_load_global_write_refused(void **state)
+{
+    (void)state;
+    check_refused("load_global", "global.lua:2:", "cannot assign global 'counter'");
+}
+
+static void test_load_shared_library_write_refused(void **state)
+{
+    (void)state;
+    check_refused("load_library", "library.lua:3:", "cannot modify field 'upper'");
+}
+
+static void test_load_shared_library_metatable_refused(void **state)
+{
+    (void)state;
+    check_refused("load_library_metatable", "library.lua:3:", "cannot change a protected metatable");
+}
+
+/* Lua's lua_dump writer: append to a luaL_Buffer-free growing block. */
+typedef struct chunk {
+    char *data;
+    size_t len;
+} chunk;
+
+static int chunk_write(lua_State *L, const void *p, size_t n, void *ud)
+{
+    (void)L;
+    chunk *c = ud;
+    char *d = realloc(c->data, c->len + n);
+    if (!d)
+        return 1;
+    memcpy(d + c->len, p, n);
+    c->data = d;
+    c->len += n;
+    return 0;
+}
+
+/* A rule FILE that is a precompiled (binary) chunk of a valid rule file:
+ * engine_new refuses it, naming the file. */
+static void test_load_binary_chunk_file_refused(void **state)
+{
+    (void)state;
+    static const char source[] =
+        "program \"bin\" { version = \"1\", from = \"2000-01-01\",\n"
+        "  title = { en = \"b\", fr = \"b\", ar = \"b\" }, reference = \"r\",\n"
+        "  criterion \"c\" { text = { en = \"c\", fr = \"c\", ar = \"c\" }, reference = \"r\",\n"
+        "    check = function() return true end } }\n";
+    lua_State *L = luaL_newstate();
+    assert_non_null(L);
+    assert_int_equal(luaL_loadbufferx(L, source, sizeof source - 1, "=bin", "t"), LUA_OK);
+    chunk c = {NULL, 0};
+    int dumped = lua_dump(L, chunk_write, &c, 0);
+    lua_close(L);
+    own(c.data, free_plain);
+    assert_int_equal(dumped, 0);
+    assert_true(c.len > 4 && memcmp(c.data, "\x1bLua", 4) == 0);
+
+    char dir[] = "/tmp/eligo-engine-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/binary.lua", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(c.data, 1, c.len, f), c.len);
+    assert_int_equal(fclose(f), 0);
+    release(c.data);
+
+    err e = refuse_dir(dir);
+    unlink(path);
+    rmdir(dir);
+    assert_string_equal(S(e.code), "rule_error");
+    ASSERT_CONTAINS(e.msg, "binary.lua");
+    ASSERT_CONTAINS(e.msg, "binary chunk");
+}
+
+/* State between requests ------------------------------------------------- */
+
+/* The "look" request of programme "state": every criterion reports what it
+ * can see of earlier requests.  age is left out, so that a field read
+ * through a tampered metatable would show. */
+#define LOOK "{\"applicant_id\":\"look\"}"
+
+/* The look, on a fresh engine: what "nothing happened" gives. */
+static char *fresh_look(void)
+{
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "state", LOOK);
+    char *s = without_volatile(decision(r));
+    release(r);
+    release(en);
+    return s;
+}
+
+/* The next request after TRICK behaves as if nothing had happened: its
+ * decision is byte for byte that of a fresh engine (ids and times aside). */
+static void assert_look_is_fresh(engine *en)
+{
+    char *want = fresh_look();
+    engine_result *r = decide(en, "state", LOOK);
+    char *got = without_volatile(decision(r));
+    assert_string_equal(got, want);
+    release(got);
+    release(want);
+    release(r);
+}
+
+/* Play TRICK: a rule_error naming the criterion TRICK, state.lua:@MARKER
+ * and CAUSE; then the look is as on a fresh engine. */
+static void check_state(const char *trick, const char *marker, const char *cause)
+{
+    char applicant[128];
+    engine *en = open_engine("sandbox", NULL);
+    snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", trick);
+    engine_result *r = decide(en, "state", applicant);
+    assert_rule_error(r, "sandbox", "state", trick, "state.lua", marker, cause);
+    release(r);
+    assert_look_is_fresh(en);
+    release(en);
+}
+
+/* A check that counts in an upvalue: that request fails, the count is back
+ * to 0 for the next. */
+static void test_state_upvalue_counter(void **state)
+{
+    (void)state;
+    check_state("counter", "counter", "local 'count'");
+}
+
+/* The same count, then the budget stops the request: the next request still
+ * sees no count. */
+static void test_state_upvalue_counter_then_budget(void **state)
+{
+    (void)state;
+    check_state("counter_loop", "counter_loop", "instruction budget");
+}
+
+static void test_state_file_level_table(void **state)
+{
+    (void)state;
+    check_state("table", "table", "cannot modify field");
+}
+
+/* A file-level table whose metatable's __index counts in its own upvalue. */
+static void test_state_metatable_upvalue(void **state)
+{
+    (void)state;
+    check_state("metatable_upvalue", "metatable_upvalue", "local 'hits'");
+}
+
+/* A file-level table given a protected metatable (__metatable) by the rule. */
+static void test_state_table_with_protected_metatable(void **state)
+{
+    (void)state;
+    check_state("guarded", "guarded", "cannot modify field 'n'");
+}
+
+/* The applicant record's metatable is the engine's and shared by every
+ * request: a rule must not be able to change how later requests read. */
+static void test_state_applicant_metatable(void **state)
+{
+    (void)state;
+    check_state("record_metatable", "record_metatable", NULL);
+}
+
+/* The missing-data signal seen in a handler of the rule's own xpcall: what a
+ * rule writes into its metatable does not survive the request. */
+static void test_state_missing_signal_metatable(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "state", "{\"applicant_id\":\"signal\"}");
+    release(r);
+    assert_look_is_fresh(en);
+    release(en);
+}
+
+/* Instruction budget ---------------------------------------------------- */
+
+/* The limits programme's ordinary applicant passes every criterion. */
+static void assert_limits_work(engine *en)
+{
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"nobody\"}");
+    assert_outcome(r, "eligible");
+    release(r);
+}
+
+static void check_budget(const char *name)
+{
+    char applicant[128];
+    engine *en = open_engine("sandbox", NULL);
+    snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", name);
+    engine_result *r = decide(en, "limits", applicant);
+    assert_rule_error(r, "sandbox", "limits", name, "limits.lua", name,
+                      "instruction budget of 1000000 exceeded");
+    release(r);
+    assert_limits_work(en);
+    release(en);
+}
+
+static void test_budget_infinite_loop(void **state)
+{
+    (void)state;
+    check_budget("loop");
+}
+
+static void test_budget_loop_in_rule_pcall(void **state)
+{
+    (void)state;
+    check_budget("pcall_loop");
+}
+
+/* Endless recursion: stopped by the budget or by Lua's stack limit, either
+ * way a rule_error naming the recursive line. */
+static void test_budget_recursion(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"recursion\"}");
+    assert_rule_error(r, "sandbox", "limits", "recursion", "limits.lua", "recursion", NULL);
+    if (!strstr(r->error_message, "instruction budget") && !strstr(r->error_message, "stack overflow"))
+        fail_msg("expected the instruction budget or a stack overflow in: %s", r->error_message);
+    release(r);
+    assert_limits_work(en);
+    release(en);
+}
+
+/* engine_config.instructions is honoured: 100,000 loop turns exceed a budget
+ * of 20,000 but not the default; 100 turns fit in both. */
+static void test_budget_configured(void **state)
+{
+    (void)state;
+    engine_config small = {.instructions = 20000};
+    engine *en = open_engine("sandbox", &small);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"work\",\"age\":100000}");
+    assert_rule_error(r, "sandbox", "limits", "work", "limits.lua", "work",
+                      "instruction budget of 20000 exceeded");
+    release(r);
+
+    char v[64];
+    r = decide(en, "limits", "{\"applicant_id\":\"work\",\"age\":100}");
+    assert_outcome(r, "eligible");
+    assert_string_equal(member_of(decision(r), "work", "values", v, sizeof v), "{\"sum\":5050}");
+    release(r);
+    release(en);
+
+    en = open_engine("sandbox", NULL);
+    r = decide(en, "limits", "{\"applicant_id\":\"work\",\"age\":100000}");
+    assert_outcome(r, "eligible");
+    assert_string_equal(member_of(decision(r), "work", "values", v, sizeof v), "{\"sum\":5000050000}");
+    release(r);
+    release(en);
+}
+
+/* Memory cap ------------------------------------------------------------- */
+
+/* A rule that doubles a string without end: rule_error naming the memory
+ * cap; then a request that needs most of the cap (a 20 MiB string, built in
+ * a 20 MiB buffer) succeeds, so the memory of the failed one came back. */
+static void test_memory_cap_endless_allocation(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"alloc\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "programme limits,");
+    ASSERT_CONTAINS(r->error_message, "criterion alloc ");
+    ASSERT_CONTAINS(r->error_message, "limits.lua:");
+    ASSERT_CONTAINS(r->error_message, "memory cap");
+    release(r);
+
+    for (int i = 0; i < 3; i++) {
+        char v[64];
+        r = decide(en, "limits", "{\"applicant_id\":\"big\",\"age\":20}");
+        assert_outcome(r, "eligible");
+        assert_string_equal(member_of(decision(r), "big", "values", v, sizeof v), "{\"length\":20971520}");
+        release(r);
+        r = decide(en, "limits", "{\"applicant_id\":\"alloc\"}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, "memory cap");
+        release(r);
+    }
+    assert_limits_work(en);
+    release(en);
+}
+
+/* engine_config.memory is honoured: a 10 MiB string is over a 16 MiB cap
+ * (it is built in a buffer, then copied) but fine under the default. */
+static void test_memory_cap_configured(void **state)
+{
+    (void)state;
+    engine_config small = {.memory = (size_t)16 << 20};
+    engine *en = open_engine("sandbox", &small);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"big\",\"age\":10}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "criterion big ");
+    ASSERT_CONTAINS(r->error_message, "memory cap");
+    release(r);
+    r = decide(en, "limits", "{\"applicant_id\":\"big\",\"age\":2}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+
+    en = open_engine("sandbox", NULL);
+    r = decide(en, "limits", "{\"applicant_id\":\"big\",\"age\":10}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
+/* Raised errors ------------------------------------------------------------ */
+
+static void test_rule_raises_error(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"raise\"}");
+    assert_rule_error(r, "sandbox", "limits", "raise", "limits.lua", "raise",
+                      "the rule raised this on purpose");
+    release(r);
+    assert_limits_work(en);
+    release(en);
+}
+
+/* Missing data and types ------------------------------------------------- */
+
+/* A complete applicant of the decide fixture, as JSON object members. */
+#define BASE                                                                        \
+    "\"applicant_id\":\"A1\",\"birth_date\":\"1990-05-17\",\"income\":1500.5,"      \
+    "\"size\":3,\"score\":12,\"member\":true,\"grade\":\"mid\",\"colour\":\"red\"," \
+    "\"since\":\"2024-01-31\",\"business\":{\"sector\":\"digital\",\"cost\":100},"  \
+    "\"benefits\":[{\"program\":\"idmaj\",\"date\":\"2020-02-29\"}]"
+
+static void test_missing_field_makes_criterion_missing(void **state)
+{
+    (void)state;
+    char v[256];
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "logic", "{\"applicant_id\":\"A1\",\"member\":true,\"size\":2}");
+    assert_outcome(r, "incomplete");
+    const char *json = decision(r);
+    assert_string_equal(passed_of(json, "score"), "null");
+    assert_string_equal(member_of(json, "score", "missing", v, sizeof v), "[\"score\"]");
+    assert_string_equal(passed_of(json, "member"), "true");
+    assert_string_equal(passed_of(json, "size"), "true");
+    assert_string_equal(top_of(json, "missing", v, sizeof v), "[\"score\"]");
+    release(r);
+    release(en);
+}
+
+static void test_null_field_is_known(void **state)
+{
+    (void)state;
+    char v[256];
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "fields", "{\"applicant_id\":\"A1\",\"since\":null,\"business\":null}");
+    const char *json = decision(r);
+    assert_string_equal(passed_of(json, "since"), "true");
+    assert_string_equal(member_of(json, "since", "values", v, sizeof v), "{\"since\":\"nil\"}");
+    /* business null is known too: the check reads nil and fails. */
+    assert_string_equal(passed_of(json, "sector"), "false");
+    assert_string_equal(top_of(json, "missing", v, sizeof v), "[]");
+    assert_string_equal(S(r->decisions[0].outcome), "ineligible");
+    release(r);
+    release(en);
+}
+
+static void test_nested_absent_field_reported_with_path(void **state)
+{
+    (void)state;
+    char v[256];
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "fields", "{\"applicant_id\":\"A1\",\"since\":null,\"business\":{\"cost\":10}}");
+    assert_outcome(r, "incomplete");
+    const char *json = decision(r);
+    assert_string_equal(passed_of(json, "sector"), "null");
+    assert_string_equal(member_of(json, "sector", "missing", v, sizeof v), "[\"business.sector\"]");
+    assert_string_equal(top_of(json, "missing", v, sizeof v), "[\"business.sector\"]");
+    release(r);
+    release(en);
+}
+
+/* The base applicant with member FIELD replaced by VALUE (JSON text) must be
+ * refused as invalid_applicant with a message holding each of NEEDLES. */
+static void check_invalid(const char *field, const char *value, const char *const *needles)
+{
+    char applicant[1024];
+    snprintf(applicant, sizeof applicant, "{" BASE ",\"%s\":%s}", field, value);
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "logic", applicant);
+    assert_error(r, "invalid_applicant");
+    for (; *needles; needles++)
+        ASSERT_CONTAINS(r->error_message, *needles);
+    release(r);
+    release(en);
+}
+
+/* The base applicant itself is valid, so each refusal below is the field's. */
+static void test_type_base_applicant_valid(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "logic", "{" BASE "}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
+static void test_type_string_for_number(void **state)
+{
+    (void)state;
+    check_invalid("score", "\"ten\"",
+                  (const char *const[]){"field 'score'", "a number", "the string \"ten\"", NULL});
+}
+
+static void test_type_string_for_integer(void **state)
+{
+    (void)state;
+    check_invalid("size", "\"3\"",
+                  (const char *const[]){"field 'size'", "a whole number", "the string \"3\"", NULL});
+}
+
+static void test_type_number_for_date(void **state)
+{
+    (void)state;
+    check_invalid("birth_date", "20000101",
+                  (const char *const[]){"field 'birth_date'", "a date", "the number 20000101", NULL});
+}
+
+static void test_type_impossible_date(void **state)
+{
+    (void)state;
+    check_invalid("birth_date", "\"2023-02-30\"",
+                  (const char *const[]){"field 'birth_date'", "'2023-02-30'", "not a valid date", NULL});
+}
+
+static void test_type_money_three_decimals(void **state)
+{
+    (void)state;
+    check_invalid("income", "12.345",
+                  (const char *const[]){"field 'income'", "two decimals", "12.345", NULL});
+}
+
+/* The same for a large amount: three decimals are three decimals however
+ * many MAD come before them (123456789.125 is exact in binary, so no
+ * rounding of the JSON number can excuse it). */
+static void test_type_money_three_decimals_large(void **state)
+{
+    (void)state;
+    check_invalid("income", "123456789.125",
+                  (const char *const[]){"field 'income'", "two decimals", "123456789.125", NULL});
+}
+
+static void test_type_money_negative(void **state)
+{
+    (void)state;
+    check_invalid("income", "-5",
+                  (const char *const[]){"field 'income'", "not negative", "the number -5", NULL});
+}
+
+static void test_type_enum_value_not_in_list(void **state)
+{
+    (void)state;
+    check_invalid("colour", "\"blue\"",
+                  (const char *const[]){"field 'colour'", "one of red, green", "the string \"blue\"", NULL});
+}
+
+static void test_type_scale_value_not_on_scale(void **state)
+{
+    (void)state;
+    check_invalid("grade", "\"top\"",
+                  (const char *const[]){"field 'grade'", "one of low, mid, high", "the string \"top\"", NULL});
+}
+
+static void test_type_list_that_is_object(void **state)
+{
+    (void)state;
+    check_invalid("benefits", "{\"program\":\"idmaj\",\"date\":\"2020-02-29\"}",
+                  (const char *const[]){"field 'benefits'", "a list", "an object", NULL});
+}
+
+/* An empty JSON array is not an object: a record given as [] is refused like
+ * any other non-object, not read as a record whose fields are all absent. */
+static void test_type_empty_list_for_record(void **state)
+{
+    (void)state;
+    check_invalid("business", "[]", (const char *const[]){"field 'business'", "an object", NULL});
+}
+
+static void test_type_nested_field_names_path(void **state)
+{
+    (void)state;
+    check_invalid("business", "{\"sector\":\"digital\",\"cost\":\"a lot\"}",
+                  (const char *const[]){"field 'business.cost'", "the string \"a lot\"", NULL});
+}
+
+static void test_undeclared_field_is_rule_error(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "fields", "{\"applicant_id\":\"undeclared\",\"since\":null,\"business\":null}");
+    assert_rule_error(r, "decide", "fields", "undeclared", "fields.lua", "undeclared",
+                      "field 'nickname' is not declared");
+    release(r);
+    release(en);
+}
+
+/* Outcome logic ------------------------------------------------------------- */
+
+/* Every criterion of "logic" appears, in order, whatever the others gave. */
+static void assert_all_criteria(const char *json)
+{
+    static const char *const ids[] = {"score", "member", "size"};
+    cJSON *d = parse(json);
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(d, "criteria");
+    if (cJSON_GetArraySize(list) != 3)
+        fail_msg("expected 3 criteria in: %s", json);
+    for (int i = 0; i < 3; i++) {
+        cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, i), "id");
+        assert_true(cJSON_IsString(id));
+        assert_string_equal(id->valuestring, ids[i]);
+    }
+    release(d);
+}
+
+static void test_outcome_ineligible_when_failed_even_if_missing(void **state)
+{
+    (void)state;
+    char v[128];
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "logic", "{\"applicant_id\":\"A1\",\"score\":5,\"size\":2}");
+    assert_outcome(r, "ineligible");
+    const char *json = decision(r);
+    assert_all_criteria(json);
+    assert_string_equal(passed_of(json, "score"), "false");
+    assert_string_equal(passed_of(json, "member"), "null");
+    assert_string_equal(passed_of(json, "size"), "true");
+    assert_string_equal(top_of(json, "missing", v, sizeof v), "[\"member\"]");
+    release(r);
+    release(en);
+}
+
+static void test_outcome_incomplete_when_missing_and_none_failed(void **state)
+{
+    (void)state;
+    char v[128];
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "logic", "{\"applicant_id\":\"A1\",\"score\":12}");
+    assert_outcome(r, "incomplete");
+    const char *json = decision(r);
+    assert_all_criteria(json);
+    assert_string_equal(passed_of(json, "score"), "true");
+    assert_string_equal(passed_of(json, "member"), "null");
+    assert_string_equal(passed_of(json, "size"), "null");
+    assert_string_equal(top_of(json, "missing", v, sizeof v), "[\"member\",\"size\"]");
+    release(r);
+    release(en);
+}
+
+static void test_outcome_eligible_when_all_passed(void **state)
+{
+    (void)state;
+    char v[128];
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "logic", "{\"applicant_id\":\"A1\",\"score\":10,\"member\":true,\"size\":4}");
+    assert_outcome(r, "eligible");
+    const char *json = decision(r);
+    assert_all_criteria(json);
+    assert_string_equal(top_of(json, "missing", v, sizeof v), "[]");
+    release(r);
+    release(en);
+}
+
+/* The first criterion failing does not stop the others: all three fail and
+ * all three are reported. */
+static void test_outcome_all_criteria_evaluated(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "logic", "{\"applicant_id\":\"A1\",\"score\":9,\"member\":false,\"size\":5}");
+    assert_outcome(r, "ineligible");
+    const char *json = decision(r);
+    assert_all_criteria(json);
+    assert_string_equal(passed_of(json, "score"), "false");
+    assert_string_equal(passed_of(json, "member"), "false");
+    assert_string_equal(passed_of(json, "size"), "false");
+    release(r);
+    release(en);
+}
+
+/* Protocol errors ------------------------------------------------------------ */
+
+static engine_result *raw(engine *en, const char *line)
+{
+    engine_result *r = engine_request(en, line, strlen(line), NULL);
+    assert_non_null(r);
+    return own(r, free_result);
+}
+
+/* The offset is of the byte where the JSON goes wrong, counted from 1 (as
+ * lua-cjson counts): the '}' after the comma here. */
+static void test_protocol_invalid_json_offset(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = raw(en, "{\"op\":\"decide\",}");
+    assert_error(r, "invalid_json");
+    ASSERT_CONTAINS(r->error_message, "at byte 16");
+    release(r);
+    r = raw(en, "{\"op\":\"decide\",\"applicant\":{\"size\":3,,}}");
+    assert_error(r, "invalid_json");
+    ASSERT_CONTAINS(r->error_message, "at byte 38");
+    release(r);
+    r = raw(en, "");
+    assert_error(r, "invalid_json");
+    release(r);
+    release(en);
+}
+
+static void test_protocol_request_not_object(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {"[1,2]", "\"decide\"", "42", "null", "[]"};
+    engine *en = open_engine("decide", NULL);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        engine_result *r = raw(en, lines[i]);
+        if (!r->error_code || strcmp(r->error_code, "invalid_request") != 0 ||
+            !strstr(S(r->error_message), "must be a JSON object"))
+            fail_msg("request %s: expected invalid_request \"...must be a JSON object...\", got %s: %s",
+                     lines[i], S(r->error_code), S(r->error_message));
+        release(r);
+    }
+    release(en);
+}
+
+static void test_protocol_missing_applicant(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = raw(en, "{\"op\":\"decide\",\"program\":\"logic\",\"as_of\":\"2025-01-01\"}");
+    assert_error(r, "invalid_request");
+    ASSERT_CONTAINS(r->error_message, "'applicant'");
+    release(r);
+    r = raw(en, "{\"op\":\"decide\",\"program\":\"logic\",\"applicant\":[1]}");
+    assert_error(r, "invalid_request");
+    ASSERT_CONTAINS(r->error_message, "'applicant'");
+    release(r);
+    release(en);
+}
+
+/* The applicant given as an empty JSON array is not an applicant with every
+ * field absent. */
+static void test_protocol_applicant_empty_list(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = raw(en, "{\"op\":\"decide\",\"program\":\"logic\",\"as_of\":\"2025-01-01\","
+                               "\"applicant\":[]}");
+    assert_error(r, "invalid_request");
+    ASSERT_CONTAINS(r->error_message, "'applicant'");
+    release(r);
+    release(en);
+}
+
+static void test_protocol_unknown_op(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = raw(en, "{\"id\":7,\"op\":\"frobnicate\",\"program\":\"logic\",\"applicant\":{}}");
+    assert_error(r, "unknown_op");
+    ASSERT_CONTAINS(r->error_message, "'frobnicate'");
+    assert_string_equal(r->id, "7");
+    release(r);
+    release(en);
+}
+
+static void test_protocol_unknown_program(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "nope", "{\"applicant_id\":\"A1\"}");
+    assert_error(r, "unknown_program");
+    ASSERT_CONTAINS(r->error_message, "'nope'");
+    release(r);
+    release(en);
+}
+
+static void test_protocol_no_version_in_force(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = raw(en, "{\"op\":\"decide\",\"program\":\"versioned\",\"as_of\":\"2021-06-01\","
+                               "\"applicant\":{\"applicant_id\":\"A1\"}}");
+    assert_error(r, "unknown_program");
+    ASSERT_CONTAINS(r->error_message, "'versioned'");
+    ASSERT_CONTAINS(r->error_message, "no version in force on 2021-06-01");
+    ASSERT_CONTAINS(r->error_message, "2020.1 from 2020-01-01 to 2020-12-31");
+    ASSERT_CONTAINS(r->error_message, "2022.1 from 2022-01-01");
+    release(r);
+
+    /* On either side of the gap, the version in force decides. */
+    r = raw(en, "{\"op\":\"decide\",\"program\":\"versioned\",\"as_of\":\"2020-12-31\","
+                "\"applicant\":{\"applicant_id\":\"A1\"}}");
+    assert_outcome(r, "eligible");
+    assert_string_equal(S(r->decisions[0].program_version), "2020.1");
+    release(r);
+    r = raw(en, "{\"op\":\"decide\",\"program\":\"versioned\",\"as_of\":\"2022-01-01\","
+                "\"applicant\":{\"applicant_id\":\"A1\"}}");
+    assert_outcome(r, "eligible");
+    assert_string_equal(S(r->decisions[0].program_version), "2022.1");
+    release(r);
+    release(en);
+}
+
+static void test_protocol_invalid_as_of(void **state)
+{
+    (void)state;
+    static const char *const dates[] = {"2025-02-30", "yesterday", "2025-1-1", ""};
+    engine *en = open_engine("decide", NULL);
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        char want[64];
+        engine_result *r = request(en, "{\"op\":\"decide\",\"program\":\"logic\",\"as_of\":\"%s\","
+                                       "\"applicant\":{\"applicant_id\":\"A1\"}}",
+                                   dates[i]);
+        assert_error(r, "invalid_request");
+        ASSERT_CONTAINS(r->error_message, "'as_of'");
+        snprintf(want, sizeof want, "'%s'", dates[i]);
+        ASSERT_CONTAINS(r->error_message, want);
+        release(r);
+    }
+    engine_result *r = raw(en, "{\"op\":\"decide\",\"program\":\"logic\",\"as_of\":20250101,"
+                               "\"applicant\":{\"applicant_id\":\"A1\"}}");
+    assert_error(r, "invalid_request");
+    ASSERT_CONTAINS(r->error_message, "'as_of'");
+    release(r);
+    release(en);
+}
+
+/* The id comes back as the JSON text it was given, on success and on error. */
+static void test_protocol_id_echoed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *id;
+    } ids[] = {{"42"}, {"-3"}, {"\"req-1\""}, {"{\"a\":[1,\"x\"],\"b\":{\"c\":null}}"}, {"[1,2]"}};
+    engine *en = open_engine("decide", NULL);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        engine_result *r = request(en, "{\"id\":%s,\"op\":\"decide\",\"program\":\"logic\",\"as_of\":\"%s\","
+                                       "\"applicant\":{\"applicant_id\":\"A1\",\"score\":12,\"member\":true,\"size\":2}}",
+                                   ids[i].id, AS_OF);
+        assert_outcome(r, "eligible");
+        assert_string_equal(r->id, ids[i].id);
+        release(r);
+        r = request(en, "{\"id\":%s,\"op\":\"decide\",\"program\":\"nope\",\"applicant\":{}}", ids[i].id);
+        assert_error(r, "unknown_program");
+        assert_string_equal(r->id, ids[i].id);
+        release(r);
+    }
+    engine_result *r = raw(en, "{\"op\":\"decide\",\"program\":\"nope\",\"applicant\":{}}");
+    assert_string_equal(r->id, "null");
+    release(r);
+    release(en);
+}
+
+/* A request the budget or the memory cap stops, or whose rule raises, still
+ * answers with its own id: the reply must reach the request it belongs to. */
+static void test_protocol_id_echoed_on_rule_error(void **state)
+{
+    (void)state;
+    static const char *const tricks[] = {"loop", "alloc", "raise"};
+    engine *en = open_engine("sandbox", NULL);
+    for (size_t i = 0; i < sizeof tricks / sizeof tricks[0]; i++) {
+        engine_result *r = request(en, "{\"id\":\"req-%zu\",\"op\":\"decide\",\"program\":\"limits\","
+                                       "\"as_of\":\"%s\",\"applicant\":{\"applicant_id\":\"%s\"}}",
+                                   i, AS_OF, tricks[i]);
+        char want[32];
+        snprintf(want, sizeof want, "\"req-%zu\"", i);
+        assert_error(r, "rule_error");
+        if (strcmp(r->id, want) != 0)
+            fail_msg("%s: expected id %s, got %s (%s)", tricks[i], want, r->id, r->error_message);
+        release(r);
+    }
+    release(en);
+}
+
+/* Messages ------------------------------------------------------------------ */
+
+static void check_message(const char *lang, const char *size, const char *want)
+{
+    char applicant[128], v[256];
+    snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"A1\",\"size\":%s}", size);
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide_lang(en, "messages", lang, applicant);
+    assert_string_equal(member_of(decision(r), "size", "message", v, sizeof v), want);
+    release(r);
+    release(en);
+}
+
+static void test_message_lang_en(void **state)
+{
+    (void)state;
+    check_message("en", "5", "size 5 is above 3");
+}
+
+static void test_message_lang_fr(void **state)
+{
+    (void)state;
+    check_message("fr", "5", "la taille 5 dépasse 3");
+}
+
+static void test_message_lang_ar(void **state)
+{
+    (void)state;
+    check_message("ar", "5", "الحجم 5 يتجاوز 3");
+}
+
+static void test_message_unknown_lang_falls_back_to_english(void **state)
+{
+    (void)state;
+    check_message("de", "5", "size 5 is above 3");
+}
+
+/* The pass template, filled from the values of this request. */
+static void test_message_placeholders_filled(void **state)
+{
+    (void)state;
+    check_message("en", "2", "size 2 is within 3");
+    check_message("fr", "0", "la taille 0 ne dépasse pas 3");
+}
+
+/* Canonical JSON -------------------------------------------------------------- */
+
+static void test_canon_same_request_same_bytes(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *a = decide(en, "messages", "{\"applicant_id\":\"A1\",\"size\":2}");
+    engine_result *b = decide(en, "messages", "{\"applicant_id\":\"A1\",\"size\":2}");
+    char *ja = without_volatile(decision(a)), *jb = without_volatile(decision(b));
+    assert_string_equal(ja, jb);
+    ASSERT_CONTAINS(ja, "\"decision_id\":\"*\"");
+    ASSERT_CONTAINS(ja, "\"decided_at\":\"*\"");
+    /* The two decisions are two: their ids differ. */
+    assert_string_not_equal(a->decisions[0].decision_id, b->decisions[0].decision_id);
+    release(ja);
+    release(jb);
+    release(a);
+    release(b);
+
+    /* A second engine decides the same bytes. */
+    engine *en2 = open_engine("decide", NULL);
+    a = decide(en, "logic", "{" BASE "}");
+    b = decide(en2, "logic", "{" BASE "}");
+    ja = without_volatile(decision(a));
+    jb = without_volatile(decision(b));
+    assert_string_equal(ja, jb);
+    release(ja);
+    release(jb);
+    release(a);
+    release(b);
+    release(en2);
+    release(en);
+}
+
+static void test_canon_values_keys_sorted(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "messages", "{\"applicant_id\":\"A1\",\"size\":5}");
+    const char *json = decision(r);
+    ASSERT_CONTAINS(json, "\"values\":{\"alpha\":5,\"beta\":2.5,\"mid\":\"m\",\"omega\":true,\"zeta\":1}");
+    ASSERT_CONTAINS(json, "\"values\":{\"max\":3,\"size\":5}");
+    release(r);
+    release(en);
+}
+
+#define TEST(f) cmocka_unit_test_teardown(f, release_all)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(test_escape_load),
+        TEST(test_escape_load_binary),
+        TEST(test_escape_loadstring),
+        TEST(test_escape_dofile),
+        TEST(test_escape_loadfile),
+        TEST(test_escape_require),
+        TEST(test_escape_io),
+        TEST(test_escape_os),
+        TEST(test_escape_os_time),
+        TEST(test_escape_os_clock),
+        TEST(test_escape_debug),
+        TEST(test_escape_collectgarbage),
+        TEST(test_escape_string_dump),
+        TEST(test_escape_method_dump),
+        TEST(test_escape_random),
+        TEST(test_escape_setmetatable_string),
+        TEST(test_escape_setmetatable_shared),
+        TEST(test_escape_string_index),
+        TEST(test_escape_string_index_leaves_strings_alone),
+        TEST(test_escape_rawset),
+        TEST(test_escape_global),
+        TEST(test_load_global_write_refused),
+        TEST(test_load_shared_library_write_refused),
+        TEST(test_load_shared_library_metatable_refused),
+        TEST(test_load_binary_chunk_file_refused),
+        TEST(test_state_upvalue_counter),
+        TEST(test_state_upvalue_counter_then_budget),
+        TEST(test_state_file_level_table),
+        TEST(test_state_metatable_upvalue),
+        TEST(test_state_table_with_protected_metatable),
+        TEST(test_state_applicant_metatable),
+        TEST(test_state_missing_signal_metatable),
+        TEST(test_budget_infinite_loop),
+        TEST(test_budget_loop_in_rule_pcall),
+        TEST(test_budget_recursion),
+        TEST(test_budget_configured),
+        TEST(test_memory_cap_endless_allocation),
+        TEST(test_memory_cap_configured),
+        TEST(test_rule_raises_error),
+        TEST(test_missing_field_makes_criterion_missing),
+        TEST(test_null_field_is_known),
+        TEST(test_nested_absent_field_reported_with_path),
+        TEST(test_type_base_applicant_valid),
+        TEST(test_type_string_for_number),
+        TEST(test_type_string_for_integer),
+        TEST(test_type_number_for_date),
+        TEST(test_type_impossible_date),
+        TEST(test_type_money_three_decimals),
+        TEST(test_type_money_three_decimals_large),
+        TEST(test_type_money_negative),
+        TEST(test_type_enum_value_not_in_list),
+        TEST(test_type_scale_value_not_on_scale),
+        TEST(test_type_list_that_is_object),
+        TEST(test_type_empty_list_for_record),
+        TEST(test_type_nested_field_names_path),
+        TEST(test_undeclared_field_is_rule_error),
+        TEST(test_outcome_ineligible_when_failed_even_if_missing),
+        TEST(test_outcome_incomplete_when_missing_and_none_failed),
+        TEST(test_outcome_eligible_when_all_passed),
+        TEST(test_outcome_all_criteria_evaluated),
+        TEST(test_protocol_invalid_json_offset),
+        TEST(test_protocol_request_not_object),
+        TEST(test_protocol_missing_applicant),
+        TEST(test_protocol_applicant_empty_list),
+        TEST(test_protocol_unknown_op),
+        TEST(test_protocol_unknown_program),
+        TEST(test_protocol_no_version_in_force),
+        TEST(test_protocol_invalid_as_of),
+        TEST(test_protocol_id_echoed),
+        TEST(test_protocol_id_echoed_on_rule_error),
+        TEST(test_message_lang_en),
+        TEST(test_message_lang_fr),
+        TEST(test_message_lang_ar),
+        TEST(test_message_unknown_lang_falls_back_to_english),
+        TEST(test_message_placeholders_filled),
+        TEST(test_canon_same_request_same_bytes),
+        TEST(test_canon_values_keys_sorted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
