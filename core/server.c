@@ -64,6 +64,8 @@
 
 #define READ_CHUNK ((size_t)64 << 10)
 #define OUT_CAP ((size_t)256 << 20)
+/* How long a stopping server waits for clients to take their replies. */
+#define SERVER_STOP_GRACE_MS 10000
 
 typedef struct conn {
     union {
@@ -612,7 +614,10 @@ static void server_sweep_cb(uv_timer_t *t)
     server *srv = t->data;
     uint64_t now = uv_now(srv->loop);
     for (conn *c = srv->conns; c; c = c->next) {
-        if (c->closing || c->npending || c->writing)
+        /* A connection waiting for the workers is not idle; one whose
+         * client has taken nothing for the whole timeout is, even with
+         * replies still to write (it would hold them for ever). */
+        if (c->closing || c->ninflight)
             continue;
         if (now - c->last_active >= srv->cfg.idle_timeout_ms) {
             log_debug("connection %lu: idle for %llu ms; closing", c->number,
@@ -620,6 +625,21 @@ static void server_sweep_cb(uv_timer_t *t)
             conn_close(c);
         }
     }
+}
+
+/* Stopping, and some client has still not taken its replies: every request
+ * is committed by now or will be, so close what is left. */
+static void server_stop_timeout_cb(uv_timer_t *t)
+{
+    server *srv = t->data;
+    size_t n = 0;
+    for (conn *c = srv->conns; c; c = c->next)
+        if (!c->closing) {
+            conn_close(c);
+            n++;
+        }
+    if (n)
+        log_warn("closed %zu connections whose clients did not take their replies", n);
 }
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -888,5 +908,7 @@ void server_close(server *srv, server_close_cb *cb, void *arg)
         c->in_len = 0;    /* unread requests were never acknowledged */
         conn_process(c);
     }
+    uv_timer_stop(&srv->sweep);
+    uv_timer_start(&srv->sweep, server_stop_timeout_cb, SERVER_STOP_GRACE_MS, 0);
     server_maybe_finish(srv);
 }

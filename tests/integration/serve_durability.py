@@ -140,8 +140,34 @@ def test_store_failure():
         c.close()
 
 
+def test_stop_with_hog():
+    """SIGTERM while a client never reads its replies: the server still exits."""
+    import json
+    with Server(args=["--quiet"]) as srv:
+        hog = srv.connect()
+        hog.sock.setblocking(False)
+        chunk = (json.dumps({"id": 0, "op": "programs"}) + "\n").encode() * 200
+        stalled = None
+        t0 = time.time()
+        while time.time() - t0 < 20:
+            try:
+                hog.sock.send(chunk)
+                stalled = None
+            except BlockingIOError:
+                stalled = stalled or time.time()
+                if time.time() - stalled > 1:
+                    break
+                time.sleep(0.05)
+        t1 = time.time()
+        rc = srv.stop()
+        dt = time.time() - t1
+        check(rc == 0 and dt < 30, "SIGTERM while a client never reads: exit 0 after the grace "
+              "period (%.1fs)" % dt)
+        hog.close()
+
+
 def main():
-    threads = [threading.Thread(target=test_store_failure)]
+    threads = [threading.Thread(target=test_store_failure), threading.Thread(target=test_stop_with_hog)]
     for t in threads:
         t.start()   # mostly waiting on the database's busy timeout: overlap it
     test_sigterm()
