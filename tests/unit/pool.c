@@ -1,0 +1,238 @@
+/*
+ * tests/unit/pool.c -- unit tests for core/pool.c and core/writer.c, without
+ * sockets: jobs go through real engines and a real store in a temporary
+ * database, and come back through the DONE callback.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "job.h"
+#include "log.h"
+#include "pool.h"
+#include "ruleset.h"
+#include "store.h"
+#include "writer.h"
+
+#define APPLICANT                                                                          \
+    "{\"applicant_id\":\"U%d\",\"birth_date\":\"1998-05-10\",\"nationality\":\"MA\","     \
+    "\"residence\":\"MA\",\"region\":\"Casablanca-Settat\",\"education\":\"bac+2\","       \
+    "\"registered_with_agency\":true,\"employment_status\":\"unemployed\","                \
+    "\"unemployed_since\":\"2024-06-15\",\"monthly_household_income\":4200,"                \
+    "\"household_size\":4,\"disability\":false,\"in_training\":false,\"business\":null,"    \
+    "\"previous_benefits\":[]}"
+
+/* Collects finished jobs; any thread. */
+typedef struct sink {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job **jobs;
+    size_t n, cap;
+} sink;
+
+static void sink_done(void *ud, job *j)
+{
+    sink *s = ud;
+    pthread_mutex_lock(&s->mu);
+    if (s->n < s->cap)
+        s->jobs[s->n++] = j;
+    else
+        job_free(j);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void sink_wait(sink *s, size_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->n < n)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+typedef struct fixture {
+    char dir[64];
+    char db[96];
+    store *st;
+    writer *w;
+    pool *p;
+    ruleset *rs;
+    sink s;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    err e;
+    snprintf(f->dir, sizeof f->dir, "/tmp/eligo-unit-pool-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof f->db, "%s/t.db", f->dir);
+    log_set_level(LOG_ERROR);
+    f->rs = ruleset_load(ELIGO_SOURCE_DIR "/rules", &e);
+    assert_non_null(f->rs);
+    assert_int_equal(store_open(&f->st, f->db, STORE_NOSYNC, &e), 0);
+    assert_int_equal(store_put_ruleset(f->st, f->rs, &e), 0);
+    pthread_mutex_init(&f->s.mu, NULL);
+    pthread_cond_init(&f->s.cv, NULL);
+    f->s.cap = 4096;
+    f->s.jobs = calloc(f->s.cap, sizeof *f->s.jobs);
+    assert_int_equal(writer_new(&f->w, f->st, 64, sink_done, &f->s, &e), 0);
+    pool_config cfg = {.workers = 2, .db_path = f->db, .writer = f->w, .done = sink_done,
+                       .ud = &f->s};
+    assert_int_equal(pool_new(&f->p, f->rs, &cfg, &e), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    pool_free(f->p);
+    writer_free(f->w);
+    store_close(f->st);
+    ruleset_free(f->rs);
+    for (size_t i = 0; i < f->s.n; i++)
+        job_free(f->s.jobs[i]);
+    free(f->s.jobs);
+    pthread_cond_destroy(&f->s.cv);
+    pthread_mutex_destroy(&f->s.mu);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static job *submit(fixture *f, const char *fmt, int i)
+{
+    char line[2048];
+    int n = snprintf(line, sizeof line, fmt, i, i);
+    job *j = job_new(line, (size_t)n);
+    assert_non_null(j);
+    j->client_uid = 1000;
+    j->client_pid = 4242;
+    log_timestamp(j->received_at);
+    pool_submit(f->p, j);
+    return j;
+}
+
+/* Every decide is committed (in a few batches of at most 64) and replied to. */
+static void test_decides_are_committed(void **state)
+{
+    fixture *f = *state;
+    const int n = 500;
+    for (int i = 0; i < n; i++)
+        submit(f, "{\"id\":%d,\"op\":\"decide\",\"program\":\"idmaj\",\"as_of\":\"2025-03-01\","
+                  "\"applicant\":" APPLICANT "}", i);
+    sink_wait(&f->s, (size_t)n);
+    assert_int_equal(store_count(f->st), n);
+    for (size_t i = 0; i < f->s.n; i++) {
+        const char *r = f->s.jobs[i]->reply.data;
+        assert_non_null(r);
+        if (!strstr(r, "\"ok\":true,\"decision\":{"))
+            fail_msg("reply %zu: %s", i, r);
+        assert_int_equal(r[f->s.jobs[i]->reply.len - 1], '\n');
+    }
+}
+
+/* Errors and read-only ops are answered by the worker, never stored. */
+static void test_other_ops(void **state)
+{
+    fixture *f = *state;
+    submit(f, "{\"id\":%d,\"op\":\"decide\",\"program\":\"nope\",\"applicant\":{}}", 1);
+    submit(f, "{\"id\":%d,\"op\":\"programs\"}", 2);
+    submit(f, "{\"id\":%d,\"op\":\"history\",\"applicant_id\":\"nobody\"}", 3);
+    submit(f, "{\"id\":%d,\"op\":\"decision\",\"decision_id\":\"01AAAAAAAAAAAAAAAAAAAAAAAA\"}", 4);
+    submit(f, "{\"id\":%d, oops", 5);
+    sink_wait(&f->s, 5);
+    int seen = 0;
+    for (size_t i = 0; i < f->s.n; i++) {
+        const char *r = f->s.jobs[i]->reply.data;
+        if (strstr(r, "\"id\":1,") && strstr(r, "unknown_program"))
+            seen |= 1;
+        if (strstr(r, "\"id\":2,\"ok\":true,\"programs\":["))
+            seen |= 2;
+        if (strstr(r, "\"id\":3,\"ok\":true,\"decisions\":[]"))
+            seen |= 4;
+        if (strstr(r, "\"id\":4,") && strstr(r, "not_found"))
+            seen |= 8;
+        if (strstr(r, "invalid_json"))
+            seen |= 16;
+    }
+    if (seen != 31)
+        fail_msg("replies seen: %d of 31", seen);
+    assert_int_equal(store_count(f->st), 0);
+}
+
+/* A repeated request_key stores nothing and says so; another application
+ * under the same key is a conflict. */
+static void test_request_key(void **state)
+{
+    fixture *f = *state;
+    const char *fmt = "{\"id\":%d,\"op\":\"decide\",\"program\":\"idmaj\",\"as_of\":\"2025-03-01\","
+                      "\"request_key\":\"K\",\"applicant\":" APPLICANT "}";
+    submit(f, fmt, 7);
+    sink_wait(&f->s, 1);
+    submit(f, fmt, 7);
+    sink_wait(&f->s, 2);
+    submit(f, fmt, 8);
+    sink_wait(&f->s, 3);
+    assert_int_equal(store_count(f->st), 1);
+    assert_non_null(strstr(f->s.jobs[1]->reply.data, "\"repeated\":true"));
+    assert_non_null(strstr(f->s.jobs[2]->reply.data, "\"code\":\"conflict\""));
+}
+
+static int event_call(store *st, void *ud)
+{
+    err e;
+    return store_event(st, "test", ud, &e);
+}
+
+/* writer_call runs on the writer thread and returns the function's status. */
+static void test_writer_call(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(writer_call(f->w, event_call, "from the test"), 0);
+    assert_int_equal(writer_depth(f->w), 0);
+}
+
+/* After pool_swap, every job taken is decided by the new set. */
+static void test_swap(void **state)
+{
+    fixture *f = *state;
+    err e;
+    ruleset *cur = pool_ruleset(f->p);
+    assert_ptr_equal(cur, f->rs);
+    ruleset_free(cur);
+    ruleset *again = ruleset_load(ELIGO_SOURCE_DIR "/rules", &e);
+    assert_non_null(again);
+    pool_swap(f->p, again);
+    cur = pool_ruleset(f->p);
+    assert_ptr_equal(cur, again);
+    ruleset_free(cur);
+    ruleset_free(again);
+    submit(f, "{\"id\":%d,\"op\":\"health\"}", 1);
+    sink_wait(&f->s, 1);
+    assert_non_null(strstr(f->s.jobs[0]->reply.data, ruleset_hash(f->rs)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_decides_are_committed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_other_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
