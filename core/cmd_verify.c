@@ -73,6 +73,11 @@ int cmd_verify(int argc, char **argv)
 
     err e = {0};
     store *st = NULL;
+    if (access(db, F_OK) != 0) {
+        fprintf(stderr, "eligo verify: no database at %s (give one with --db FILE or ELIGO_DB)\n",
+                db);
+        return 2;
+    }
     if (store_open(&st, db, STORE_READONLY, &e) != 0) {
         fprintf(stderr, "eligo verify: %s\n", e.msg);
         return 2;
