@@ -28,8 +28,11 @@
  *     flight or conn_unwritten reply bytes not taken by the client stops the
  *     reads; they resume when both fall to half, with hysteresis so a busy
  *     connection does not toggle per request);
- *   eof, and the FIFO empty, nothing to write -> closing (conn_maybe_close);
- *   read or write error, idle timeout -> closing at once;
+ *   eof, and the FIFO empty, nothing to write -> closing (the end of
+ *     conn_process);
+ *   read or write error, idle timeout (no request in flight and nothing
+ *     read or written for idle_timeout_ms: server_sweep_cb), a stopping
+ *     server's grace period over (server_stop_timeout_cb) -> closing at once;
  *   closed, and the FIFO empty -> freed (conn_maybe_free).  Jobs of a closed
  *     connection still come back from the workers; their replies are dropped.
  *
