@@ -5,6 +5,7 @@
 """
 import datetime
 import os
+import re
 import socket
 import stat
 import sys
@@ -70,6 +71,12 @@ def test_ops(srv):
     d2 = c.request({"id": 5, "op": "decide", "program": "idmaj", "applicant": applicant(1)})
     check(d2["ok"] and d2["decision"]["as_of"] == today, "as_of defaults to today")
 
+    fr = c.request(decide(1, rid="fr", lang="fr"))
+    en_msgs = [x["message"] for x in dec["criteria"]]
+    fr_msgs = [x["message"] for x in fr["decision"]["criteria"]]
+    check(fr["ok"] and fr["decision"].get("lang") == "fr" and fr_msgs != en_msgs,
+          "lang fr: messages in French (%s)" % fr_msgs[:1])
+
     s = c.request({"id": 6, "op": "screen", "as_of": "2025-03-01", "applicant": applicant(1)})
     progs = [x["program"] for x in s.get("decisions", [])]
     check(s["ok"] and "idmaj" in progs and "boom" in progs and len(progs) == len(set(progs)),
@@ -80,7 +87,7 @@ def test_ops(srv):
 
     hi = c.request({"id": 8, "op": "history", "applicant_id": "A000001"})
     hids = [x["decision_id"] for x in hi.get("decisions", [])]
-    check(hi["ok"] and len(hids) == 2 + len(progs), "history: every decision of the applicant")
+    check(hi["ok"] and len(hids) == 3 + len(progs), "history: every decision of the applicant")
     check(hids[-1] == dec["decision_id"], "history: newest first")
     h1 = c.request({"id": 9, "op": "history", "applicant_id": "A000001", "limit": 1})
     check(len(h1["decisions"]) == 1, "history: limit")
@@ -256,6 +263,45 @@ def test_options():
         # A file that is not a socket is never removed.
         rc, _, errtext = eligo("serve", "--socket", srv.db, "--db", srv.db + "3", "--rules", srv.rules)
         check(rc == 1 and "not a socket" in errtext, "a non-socket file at --socket is left alone")
+
+    # No flags: ./rules, ./eligo.db, ./eligo.sock; ELIGO_* variables override.
+    import shutil
+    import subprocess
+    import tempfile
+    from serve import ELIGO, Conn
+    d = tempfile.mkdtemp(prefix="eligo-defaults-")
+    shutil.copytree(RULES, os.path.join(d, "rules"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELIGO_")}
+    p = subprocess.Popen([ELIGO, "serve", "--verbose"], cwd=d, env=env, stderr=subprocess.PIPE)
+    sock = os.path.join(d, "eligo.sock")
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    try:
+        c = Conn(sock)
+        check(c.request({"op": "health"})["ok"], "eligo serve with no flags: ./eligo.sock")
+        c.close()
+    except OSError as e:
+        check(False, "eligo serve with no flags: %r" % e)
+    p.terminate()
+    log = p.communicate(timeout=30)[1].decode()
+    check(p.returncode == 0 and os.path.exists(os.path.join(d, "eligo.db")), "... and ./eligo.db")
+    check(re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (info |debug) ", log, re.M) is not None
+          and "connection 1: open" in log, "--verbose logs one line per event, with time and level")
+    env2 = dict(env, ELIGO_SOCKET=os.path.join(d, "env.sock"), ELIGO_DB=os.path.join(d, "env.db"),
+                ELIGO_RULES=os.path.join(d, "rules"))
+    p = subprocess.Popen([ELIGO, "serve", "--quiet"], cwd="/", env=env2, stderr=subprocess.PIPE)
+    for _ in range(200):
+        if os.path.exists(env2["ELIGO_SOCKET"]):
+            break
+        time.sleep(0.05)
+    check(os.path.exists(env2["ELIGO_SOCKET"]), "ELIGO_SOCKET, ELIGO_DB, ELIGO_RULES are obeyed")
+    p.terminate()
+    log = p.communicate(timeout=30)[1].decode()
+    check(p.returncode == 0 and os.path.exists(env2["ELIGO_DB"]) and log == "",
+          "--quiet: nothing logged on a normal run (%r)" % log[:200])
+    shutil.rmtree(d, ignore_errors=True)
 
     # TCP, loopback only.
     probe = socket.socket()

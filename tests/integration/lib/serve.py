@@ -19,9 +19,9 @@ import sys
 import tempfile
 import time
 
-ELIGO = os.environ.get("ELIGO") or "build/eligo"
+ELIGO = os.path.abspath(os.environ.get("ELIGO") or "build/eligo")
 SOURCE = os.environ.get("ELIGO_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "..")
-RULES = os.environ.get("ELIGO_TEST_RULES") or os.path.join(SOURCE, "rules")
+RULES = os.path.abspath(os.environ.get("ELIGO_TEST_RULES") or os.path.join(SOURCE, "rules"))
 FAILURES = []
 
 
