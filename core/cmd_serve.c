@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -224,6 +225,20 @@ static int serve_event(store *st, void *ud)
     return 0;
 }
 
+/* Each connection is a descriptor: make sure the soft limit allows
+ * --max-connections of them (plus the database, the listeners, the log). */
+static void serve_raise_nofile(size_t max_connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_connections + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        log_warn("only %llu file descriptors allowed: fewer than %zu connections will fit",
+                 (unsigned long long)rl.rlim_cur, max_connections);
+}
+
 static void serve_closed(void *arg)
 {
     (void)arg;
@@ -258,6 +273,7 @@ int cmd_serve(int argc, char **argv)
         return parsed > 0 ? 0 : 2;
     log_set_level(o.level);
     signal(SIGPIPE, SIG_IGN);
+    serve_raise_nofile(o.max_connections ? (size_t)o.max_connections : 1024);
 
     int status = 1;
     err e;
