@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "canon.h"
 #include "date.h"
+#include "decision.h"
 #include "ids.h"
 
 /* Check that argument ARG is a valid date string; return its day number.
@@ -159,30 +160,8 @@ static int bindings_render(lua_State *L)
 {
     size_t n;
     const char *t = luaL_checklstring(L, 1, &n);
-    int have_values = lua_type(L, 2) == LUA_TTABLE;
     buf *b = bindings_scratch(L);
-    const char *p = t, *end = t + n;
-    while (p < end) {
-        const char *open = memchr(p, '{', (size_t)(end - p));
-        const char *close = open ? memchr(open, '}', (size_t)(end - open)) : NULL;
-        if (!close) {
-            buf_add(b, p, (size_t)(end - p));
-            break;
-        }
-        buf_add(b, p, (size_t)(open - p));
-        lua_pushnil(L);
-        if (have_values) {
-            lua_pop(L, 1);
-            lua_pushlstring(L, open + 1, (size_t)(close - open - 1));
-            lua_gettable(L, 2);
-        }
-        if (lua_isnil(L, -1))   /* unknown name: keep it visible to the author */
-            buf_add(b, open, (size_t)(close - open + 1));
-        else
-            bindings_format(L, -1, b);
-        lua_pop(L, 1);
-        p = close + 1;
-    }
+    decision_render(L, t, n, 2, b);   /* cut at the cap */
     lua_pushlstring(L, b->data ? b->data : "", b->len);
     return 1;
 }
@@ -270,6 +249,8 @@ void bindings_push(lua_State *L)
         {NULL, NULL},
     };
     luaL_newlib(L, plain);                            /* t */
+    decision_push(L);
+    lua_setfield(L, -2, "decider");
     buf *b = lua_newuserdatauv(L, sizeof *b, 0);      /* t ud */
     buf_init(b, (size_t)16 << 20);
     lua_newtable(L);                                  /* t ud mt */

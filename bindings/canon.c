@@ -1,7 +1,14 @@
-/* canon.c -- see canon.h. */
+/* canon.c -- see canon.h.
+ *
+ * The encoder reports failure by return value rather than by raising, so
+ * that callers which must keep going after a value with no JSON form (the
+ * decision writer in decision.c) need no protected call; canon_encode turns
+ * a failure into the Lua error the rest of the engine expects.
+ */
 #include "canon.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,22 +17,42 @@
 
 #define CANON_MAX_DEPTH 64
 
-static void canon_value(lua_State *L, int idx, buf *b, int depth);
+/* Where an encoding stopped, and why. */
+typedef struct canon_state {
+    lua_State *L;
+    buf *b;
+    char *msg;
+    size_t msglen;
+} canon_state;
 
-static void canon_put(lua_State *L, buf *b, const char *p, size_t n)
+static int canon_value(canon_state *cs, int idx, int depth);
+
+static int canon_fail(canon_state *cs, const char *fmt, const char *arg)
 {
-    if (buf_add(b, p, n) != 0)
-        luaL_error(L, "JSON text over %d bytes", (int)b->cap);
+    snprintf(cs->msg, cs->msglen, fmt, arg);
+    return -1;
 }
 
-static void canon_putc(lua_State *L, buf *b, char c)
+static int canon_cap(canon_state *cs)
 {
-    canon_put(L, b, &c, 1);
+    snprintf(cs->msg, cs->msglen, "JSON text over %d bytes", (int)cs->b->cap);
+    return -1;
 }
 
-static void canon_puts(lua_State *L, buf *b, const char *s)
+static int canon_put(canon_state *cs, const char *p, size_t n)
 {
-    canon_put(L, b, s, strlen(s));
+    return buf_add(cs->b, p, n) != 0 ? canon_cap(cs) : 0;
+}
+
+static int canon_putc(canon_state *cs, char c)
+{
+    buf *b = cs->b;
+    if (b->len + 1 < b->alloc) {   /* room for the byte and the NUL */
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return canon_put(cs, &c, 1);
 }
 
 /* Bytes that JSON strings must escape: '"', '\\' and the controls. */
@@ -38,136 +65,215 @@ static const unsigned char canon_escape[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
 };
 
-/* Reserve room for N more bytes and return where they go.  [-0, +0, v] */
-static char *canon_room(lua_State *L, buf *b, size_t n)
+/* Whether any of the eight bytes of W needs escaping: a byte below 0x20, a
+ * '"' or a '\\'.  (The classic "has a byte less than n" and "has a zero
+ * byte" word tests; they may misplace which byte, never miss one.) */
+static int canon_word_escapes(uint64_t w)
 {
-    if (buf_reserve(b, n) != 0)
-        luaL_error(L, "JSON text over %d bytes", (int)b->cap);
-    return b->data + b->len;
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t ctl = (w - ones * 0x20) & ~w;
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    uint64_t quote = (q - ones) & ~q, slash = (bs - ones) & ~bs;
+    return ((ctl | quote | slash) & high) != 0;
 }
 
-static void canon_string(lua_State *L, const char *s, size_t n, buf *b)
+int canon_add_string(buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     /* Worst case: every byte becomes \u00XX. */
-    char *o = canon_room(L, b, 6 * n + 2), *start = o;
+    if (n > (b->cap - 2) / 6 || buf_reserve(b, 6 * n + 2) != 0)
+        return -1;
+    char *o = b->data + b->len, *start = o;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!canon_escape[c]) {
-            *o++ = (char)c;
-            continue;
+    size_t i = 0;
+    while (i < n) {
+        /* Eight plain bytes at a time, the usual case. */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (canon_word_escapes(w))
+                break;
+            memcpy(o, &w, 8);
+            o += 8;
+            i += 8;
         }
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        default:
-            *o++ = 'u'; *o++ = '0'; *o++ = '0';
-            *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+        size_t stop = i + 8 < n ? i + 8 : n;
+        for (; i < stop; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (!canon_escape[c]) {
+                *o++ = (char)c;
+                continue;
+            }
+            *o++ = '\\';
+            switch (c) {
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '\n': *o++ = 'n'; break;
+            case '\r': *o++ = 'r'; break;
+            case '\t': *o++ = 't'; break;
+            default:
+                *o++ = 'u'; *o++ = '0'; *o++ = '0';
+                *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+            }
         }
     }
     *o++ = '"';
     b->len += (size_t)(o - start);
     b->data[b->len] = '\0';
+    return 0;
 }
 
-static void canon_number(lua_State *L, int idx, buf *b)
+static int canon_string(canon_state *cs, const char *s, size_t n)
 {
+    return canon_add_string(cs->b, s, n) != 0 ? canon_cap(cs) : 0;
+}
+
+int canon_add_integer(buf *b, long long v)
+{
+    char tmp[24], *e = tmp + sizeof tmp, *p = e;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    return buf_add(b, p, (size_t)(e - p));
+}
+
+static int canon_number(canon_state *cs, int idx)
+{
+    lua_State *L = cs->L;
     char tmp[40];
     int n;
     if (lua_isinteger(L, idx)) {
         /* Integers are most numbers in a decision: no printf for them. */
-        lua_Integer v = lua_tointeger(L, idx);
-        lua_Unsigned u = v < 0 ? 0u - (lua_Unsigned)v : (lua_Unsigned)v;
-        char *e = tmp + sizeof tmp, *p = e;
-        do
-            *--p = (char)('0' + u % 10);
-        while ((u /= 10) != 0);
-        if (v < 0)
-            *--p = '-';
-        canon_put(L, b, p, (size_t)(e - p));
-        return;
+        return canon_add_integer(cs->b, (long long)lua_tointeger(L, idx)) != 0 ? canon_cap(cs) : 0;
+    }
+    double d = lua_tonumber(L, idx);
+    if (!isfinite(d)) {
+        snprintf(cs->msg, cs->msglen, "cannot encode %f as JSON", d);
+        return -1;
+    }
+    if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+        n = snprintf(tmp, sizeof tmp, "%.0f", d);
+        if (!strcmp(tmp, "-0"))
+            n = snprintf(tmp, sizeof tmp, "0");
     } else {
-        double d = lua_tonumber(L, idx);
-        if (!isfinite(d))
-            luaL_error(L, "cannot encode %f as JSON", d);
-        if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-            n = snprintf(tmp, sizeof tmp, "%.0f", d);
-            if (!strcmp(tmp, "-0"))
-                n = snprintf(tmp, sizeof tmp, "0");
-        } else {
-            /* The shortest of %.15g..%.17g that reads back exactly. */
-            for (int prec = 15;; prec++) {
-                n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-                if (prec == 17 || strtod(tmp, NULL) == d)
-                    break;
-            }
+        /* The shortest of %.15g..%.17g that reads back exactly. */
+        for (int prec = 15;; prec++) {
+            n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+            if (prec == 17 || strtod(tmp, NULL) == d)
+                break;
         }
     }
-    canon_put(L, b, tmp, (size_t)n);
+    return canon_put(cs, tmp, (size_t)n);
 }
+
+/* Bytewise order of two keys, as strcmp orders C strings (a key with an
+ * embedded NUL sorts as its part before the NUL, as before). */
+typedef struct canon_key {
+    const char *s;
+    int value;   /* stack index of the value */
+    int cut;     /* the key holds a NUL: its value is looked up by its C string */
+} canon_key;
 
 static int canon_key_cmp(const void *a, const void *b)
 {
-    const char *const *x = a, *const *y = b;
-    return strcmp(*x, *y);
+    const canon_key *x = a, *y = b;
+    return strcmp(x->s, y->s);
 }
 
-/* An object without a declared order: keys in bytewise order.  Up to
- * CANON_FEW keys are sorted in a C array (the table keeps the strings
- * alive); more go through a Lua table and a userdata, so that an error
- * raised while encoding cannot leak anything. */
-#define CANON_FEW 32
+/* An object without a declared order: keys in bytewise order.  Each key and
+ * value stays on the stack while the keys are sorted (the stack keeps the
+ * strings alive); up to CANON_FEW keys are sorted in a C array, more in a
+ * userdata, so that nothing leaks when encoding stops. */
+#define CANON_FEW 16
 
-static void canon_object_sorted(lua_State *L, int t, buf *b, int depth)
+static int canon_object_sorted(canon_state *cs, int t, int depth)
 {
-    const char *few[CANON_FEW];
-    const char **keys = few;
+    lua_State *L = cs->L;
+    canon_key few[CANON_FEW];
+    canon_key *keys = few;
     size_t n = 0, cap = CANON_FEW;
-    int top = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "cannot encode a table with a %s key as JSON", luaL_typename(L, -1));
+    int top = lua_gettop(L), rc = 0;
+    lua_pushnil(L);                                       /* k */
+    while (lua_next(L, t)) {                              /* ... k v */
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            rc = canon_fail(cs, "cannot encode a table with a %s key as JSON", luaL_typename(L, -2));
+            goto done;
+        }
         if (n == cap) {
+            if (!lua_checkstack(L, 4)) {
+                rc = canon_fail(cs, "%s", "cannot encode: out of stack");
+                goto done;
+            }
             cap *= 4;
-            const char **more = lua_newuserdatauv(L, cap * sizeof *more, 0);
+            canon_key *more = lua_newuserdatauv(L, cap * sizeof *more, 0);
             memcpy(more, keys, n * sizeof *more);
             keys = more;
-            lua_insert(L, -2);   /* keep it below the iteration key */
+            lua_insert(L, -3);   /* keep it below this pair: the others stay put */
         }
-        keys[n++] = lua_tostring(L, -1);
+        if (!lua_checkstack(L, 3)) {
+            rc = canon_fail(cs, "%s", "cannot encode: out of stack");
+            goto done;
+        }
+        size_t klen;
+        keys[n].s = lua_tolstring(L, -2, &klen);
+        keys[n].value = lua_gettop(L);
+        keys[n].cut = strlen(keys[n].s) != klen;
+        n++;
+        lua_pushvalue(L, -2);                             /* ... k v k */
     }
-    qsort(keys, n, sizeof *keys, canon_key_cmp);
-    canon_putc(L, b, '{');
+    if (n <= 1) {
+        /* nothing to sort */
+    } else if (n <= CANON_FEW) {
+        for (size_t i = 1; i < n; i++) {
+            canon_key k = keys[i];
+            size_t j = i;
+            for (; j > 0 && strcmp(keys[j - 1].s, k.s) > 0; j--)
+                keys[j] = keys[j - 1];
+            keys[j] = k;
+        }
+    } else {
+        qsort(keys, n, sizeof *keys, canon_key_cmp);
+    }
+    if ((rc = canon_putc(cs, '{')) != 0)
+        goto done;
     for (size_t i = 0; i < n; i++) {
-        if (i)
-            canon_putc(L, b, ',');
-        canon_string(L, keys[i], strlen(keys[i]), b);
-        canon_putc(L, b, ':');
-        lua_getfield(L, t, keys[i]);
-        canon_value(L, lua_gettop(L), b, depth);
-        lua_pop(L, 1);
+        if ((i && (rc = canon_putc(cs, ',')) != 0) ||
+            (rc = canon_string(cs, keys[i].s, strlen(keys[i].s))) != 0 ||
+            (rc = canon_putc(cs, ':')) != 0)
+            goto done;
+        if (keys[i].cut) {
+            lua_getfield(L, t, keys[i].s);
+            rc = canon_value(cs, lua_gettop(L), depth);
+            lua_pop(L, 1);
+        } else {
+            rc = canon_value(cs, keys[i].value, depth);
+        }
+        if (rc != 0)
+            goto done;
     }
-    canon_putc(L, b, '}');
+    rc = canon_putc(cs, '}');
+done:
     lua_settop(L, top);
+    return rc;
 }
 
 /* How a table is written is said by its metatable's __json: the string
  * "array", or a list of keys (an object in that order).  A frozen table
  * (rules.lua) keeps its contents in the table its metatable's __frozen
  * names. */
-static void canon_table(lua_State *L, int idx, buf *b, int depth)
+static int canon_table(canon_state *cs, int idx, int depth)
 {
-    if (depth >= CANON_MAX_DEPTH)
-        luaL_error(L, "cannot encode JSON nested deeper than %d", CANON_MAX_DEPTH);
-    luaL_checkstack(L, 8, "canon");
-    int base = lua_gettop(L);
+    lua_State *L = cs->L;
+    if (depth >= CANON_MAX_DEPTH) {
+        snprintf(cs->msg, cs->msglen, "cannot encode JSON nested deeper than %d", CANON_MAX_DEPTH);
+        return -1;
+    }
+    if (!lua_checkstack(L, 8))
+        return canon_fail(cs, "%s", "cannot encode: out of stack");
+    int base = lua_gettop(L), rc = 0;
     int t = idx, order = 0, array = 0;
     if (lua_getmetatable(L, idx)) {                       /* mt */
         int mt = lua_gettop(L);
@@ -184,68 +290,77 @@ static void canon_table(lua_State *L, int idx, buf *b, int depth)
 
     if (order) {
         int first = 1;
-        canon_putc(L, b, '{');
+        if ((rc = canon_putc(cs, '{')) != 0)
+            goto done;
         for (lua_Integer i = 1; lua_rawgeti(L, order, i) == LUA_TSTRING; i++) {
             size_t klen;
             const char *k = lua_tolstring(L, -1, &klen);
             lua_pushvalue(L, -1);
             if (lua_rawget(L, t) != LUA_TNIL) {           /* ... k v */
-                if (!first)
-                    canon_putc(L, b, ',');
+                if ((!first && (rc = canon_putc(cs, ',')) != 0) ||
+                    (rc = canon_string(cs, k, klen)) != 0 ||
+                    (rc = canon_putc(cs, ':')) != 0 ||
+                    (rc = canon_value(cs, lua_gettop(L), depth + 1)) != 0)
+                    goto done;
                 first = 0;
-                canon_string(L, k, klen, b);
-                canon_putc(L, b, ':');
-                canon_value(L, lua_gettop(L), b, depth + 1);
             }
             lua_pop(L, 2);
         }
         lua_pop(L, 1);
-        canon_putc(L, b, '}');
+        rc = canon_putc(cs, '}');
     } else if (array) {
         lua_Unsigned n = lua_rawlen(L, t);
-        canon_putc(L, b, '[');
+        if ((rc = canon_putc(cs, '[')) != 0)
+            goto done;
         for (lua_Unsigned i = 1; i <= n; i++) {
-            if (i > 1)
-                canon_putc(L, b, ',');
+            if (i > 1 && (rc = canon_putc(cs, ',')) != 0)
+                goto done;
             lua_rawgeti(L, t, (lua_Integer)i);
-            canon_value(L, lua_gettop(L), b, depth + 1);
+            if ((rc = canon_value(cs, lua_gettop(L), depth + 1)) != 0)
+                goto done;
             lua_pop(L, 1);
         }
-        canon_putc(L, b, ']');
+        rc = canon_putc(cs, ']');
     } else {
-        canon_object_sorted(L, t, b, depth + 1);
+        rc = canon_object_sorted(cs, t, depth + 1);
     }
+done:
     lua_settop(L, base);
+    return rc;
 }
 
-static void canon_value(lua_State *L, int idx, buf *b, int depth)
+static int canon_value(canon_state *cs, int idx, int depth)
 {
+    lua_State *L = cs->L;
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
     case LUA_TLIGHTUSERDATA:   /* the JSON null sentinel */
-        canon_puts(L, b, "null");
-        break;
+        return canon_put(cs, "null", 4);
     case LUA_TBOOLEAN:
-        canon_puts(L, b, lua_toboolean(L, idx) ? "true" : "false");
-        break;
+        return lua_toboolean(L, idx) ? canon_put(cs, "true", 4) : canon_put(cs, "false", 5);
     case LUA_TNUMBER:
-        canon_number(L, idx, b);
-        break;
+        return canon_number(cs, idx);
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        canon_string(L, s, n, b);
-        break;
+        return canon_string(cs, s, n);
     }
     case LUA_TTABLE:
-        canon_table(L, idx, b, depth);
-        break;
+        return canon_table(cs, idx, depth);
     default:
-        luaL_error(L, "cannot encode a %s as JSON", luaL_typename(L, idx));
+        return canon_fail(cs, "cannot encode a %s as JSON", luaL_typename(L, idx));
     }
+}
+
+int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen)
+{
+    canon_state cs = {L, b, msg, msglen};
+    return canon_value(&cs, lua_absindex(L, idx), 0);
 }
 
 void canon_encode(lua_State *L, int idx, buf *b)
 {
-    canon_value(L, lua_absindex(L, idx), b, 0);
+    char msg[128];
+    if (canon_try(L, idx, b, msg, sizeof msg) != 0)
+        luaL_error(L, "%s", msg);
 }

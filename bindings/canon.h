@@ -30,4 +30,14 @@
  * (keep it in a long-lived struct, never in a local). */
 void canon_encode(lua_State *L, int idx, buf *b);
 
+/* Like canon_encode, but a value with no JSON form makes it return -1 with
+ * MSG (MSGLEN bytes) saying why, instead of raising; B then holds a partial
+ * text.  [-0, +0, m] */
+int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen);
+
+/* Append S as a JSON string / V in decimal, exactly as canon_encode writes
+ * them.  Return 0, or -1 when B's cap would be passed.  No Lua involved. */
+int canon_add_string(buf *b, const char *s, size_t n);
+int canon_add_integer(buf *b, long long v);
+
 #endif

@@ -35,13 +35,10 @@ local debug_getmetatable, debug_setmetatable = debug.getmetatable, debug.setmeta
 local decode, null = cjson.decode, cjson.null
 local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
 local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
-local c_decision_id, c_now, c_today, c_add_days = C.decision_id, C.now, C.today, C.add_days
+local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.decider
 
 local LANGS = { "en", "fr", "ar" }
 local ARRAY = { __json = "array" }
-local DECISION = { __json = { "decision_id", "program", "program_version", "ruleset", "as_of", "lang",
-  "outcome", "criteria", "missing", "parameters", "decided_at" } }
-local CRITERION = { __json = { "id", "passed", "message", "values", "missing" } }
 local WORDS = {
   met = { en = "met", fr = "satisfait", ar = "مستوفى" },
   not_met = { en = "not met", fr = "non satisfait", ar = "غير مستوفى" },
@@ -666,52 +663,38 @@ local function message(c, passed, values, lang)
   return text .. ": " .. word .. " (" .. table_concat(keys, ", ") .. ")"
 end
 
--- current.where names what runs, for errors raised outside any rule code
--- (the instruction budget, the memory cap): engine.c reads it.
+-- The criterion loop runs in C (decision.c): it calls each check as pcall
+-- would, renders the messages, and writes the decision as the canonical JSON
+-- of the table this function used to build.  What it cannot decide comes
+-- back here, to be reported as before.
+local c_decide = c_decider(current, WORDS.missing, message, MISSING)
+
+-- current names what runs, for errors raised outside any rule code (the
+-- instruction budget, the memory cap): engine.c reads it.  Returns the
+-- decision { decision_id, program, program_version, outcome, json }, or nil
+-- and why when a value the rules returned has no JSON form.
 local function decide(p, a, on, lang, now)
-  local results, missing = setmetatable({}, ARRAY), setmetatable({}, ARRAY)
-  local failed, seen_missing = false, nil
   local used = {}
   current.as_of, current.params, current.program = on, used, p
-  for i = 1, #p.criteria do
-    local c = p.criteria[i]
-    current.criterion = c
-    local ok, passed, values = pcall(c.check, a, on)
-    local r
-    if ok then
-      if passed ~= true and passed ~= false then
-        fail("rule_error", "programme %s, criterion %s (%s:%d): the check returned %s, expected true or false",
-          p.id, c.id, c.file, c.line, describe(passed))
-      end
-      if values ~= nil and type(values) ~= "table" then
-        fail("rule_error", "programme %s, criterion %s (%s:%d): the second value of a check must be a table of values",
-          p.id, c.id, c.file, c.line)
-      end
-      if not passed then failed = true end
-      r = setmetatable({ id = c.id, passed = passed, message = message(c, passed, values, lang), values = values }, CRITERION)
-    elseif debug_getmetatable(passed) == MISSING then
-      local field = passed.field
-      seen_missing = seen_missing or {}
-      if not seen_missing[field] then
-        seen_missing[field] = true
-        missing[#missing + 1] = field
-      end
-      r = setmetatable({ id = c.id, passed = null,
-        message = (WORDS.missing[lang] or WORDS.missing.en) .. field,
-        missing = setmetatable({ field }, ARRAY) }, CRITERION)
-    else
-      local msg = type(passed) == "table" and passed.message or tostring(passed)
+  local criteria = p.criteria
+  local json, id, outcome, value = c_decide(criteria, a, on, lang, now, used, p.id, p.version, RULESET)
+  if not json then
+    local kind, c = id, criteria[outcome]
+    if kind == 1 then
+      fail("rule_error", "programme %s, criterion %s (%s:%d): the check returned %s, expected true or false",
+        p.id, c.id, c.file, c.line, describe(value))
+    elseif kind == 2 then
+      fail("rule_error", "programme %s, criterion %s (%s:%d): the second value of a check must be a table of values",
+        p.id, c.id, c.file, c.line)
+    elseif kind == 3 then
+      local msg = type(value) == "table" and value.message or tostring(value)
       if msg == "not enough memory" then msg = "memory cap exceeded" end
       fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)
     end
-    results[i] = r
   end
   current.as_of, current.params, current.criterion = nil, nil, nil
-  return setmetatable({
-    decision_id = c_decision_id(), program = p.id, program_version = p.version, ruleset = RULESET,
-    as_of = on, lang = lang, outcome = failed and "ineligible" or (#missing > 0 and "incomplete" or "eligible"),
-    criteria = results, missing = missing, parameters = used, decided_at = now,
-  }, DECISION)
+  if not json then return nil, value end
+  return { decision_id = id, program = p.id, program_version = p.version, outcome = outcome, json = json }
 end
 api.current = current
 
@@ -812,13 +795,22 @@ function api.request(line, d_op, d_program, d_as_of, d_lang)
         for i, v in ipairs(versions) do list[i] = string_format("%s from %s%s", v.version, v.from, v.to and (" to " .. v.to) or "") end
         fail("unknown_program", "programme '%s' has no version in force on %s (versions: %s)", program, as_of, table_concat(list, "; "))
       end
-      decisions[1] = decide(p, a, as_of, res.lang, c_now())
+      local d, why = decide(p, a, as_of, res.lang, c_now())
+      if not d then fail("rule_error", "%s", why) end
+      decisions[1] = d
     else
-      local now = c_now()
+      -- A decision with no JSON form fails the request, but only once every
+      -- programme is decided: an error in a later one is reported first.
+      local now, unencodable = c_now(), nil
       for _, id in ipairs(program_order) do
         local p = version_in_force(id, as_of)
-        if p then decisions[#decisions + 1] = decide(p, a, as_of, res.lang, now) end
+        if p then
+          local d, why = decide(p, a, as_of, res.lang, now)
+          unencodable = unencodable or why
+          decisions[#decisions + 1] = d or false
+        end
       end
+      if unencodable then fail("rule_error", "%s", unencodable) end
     end
     res.decisions = decisions
   end)
@@ -961,7 +953,7 @@ function api.run_case(i)
   elseif case.error then
     why = string_format("expected error %s, got outcome %s", case.error, res.decisions[1].outcome)
   else
-    local d = res.decisions[1]
+    local d = cjson.decode(res.decisions[1].json)   -- as written: the decision's canonical JSON
     local failed_now, missing_now = {}, {}
     for _, r in ipairs(d.criteria) do
       local cov = coverage[d.program .. "/" .. r.id]

@@ -39,7 +39,6 @@
 #include <string.h>
 
 #include "bindings.h"
-#include "canon.h"
 #include "date.h"
 
 extern const char embed_rules[];
@@ -491,12 +490,15 @@ static int engine_encode_decisions(lua_State *L)
         d->d[i - 1].program = draft_field(en, t, "program");
         d->d[i - 1].program_version = draft_field(en, t, "program_version");
         d->d[i - 1].outcome = draft_field(en, t, "outcome");
-        size_t start = en->scratch.len;
-        canon_encode(L, t, &en->scratch);
-        d->d[i - 1].json_len = en->scratch.len - start;
-        if (buf_addc(&en->scratch, '\0') != 0)
+        /* rules.lua wrote the decision's canonical JSON (decision.c). */
+        size_t len;
+        lua_getfield(L, t, "json");
+        const char *json = lua_tolstring(L, -1, &len);
+        d->d[i - 1].json = json ? draft_put(en, json, len) : 0;
+        lua_pop(L, 1);
+        if (!d->d[i - 1].json)
             return luaL_error(L, "decision too large");
-        d->d[i - 1].json = start + 1;
+        d->d[i - 1].json_len = len;
         d->ndecisions = (size_t)i;
         lua_pop(L, 1);
     }

@@ -1,0 +1,381 @@
+/* decision.c -- see decision.h.
+ *
+ * Layout of the Lua stack while decide runs:
+ *   1..9   the arguments (criteria, a, on, lang, now, used, program,
+ *          version, ruleset)
+ *   10     the set of missing fields seen so far (nil until the first)
+ *   then, for each criterion decided, two slots: its values (or nil) and
+ *          its missing field (or nil), kept until the decision is written,
+ *          because the values are encoded only then, as they were when
+ *          rules.lua encoded the finished decision table.
+ * What cannot wait is written at once into box->crit: each criterion's
+ * head, {"id":...,"passed":...,"message":"..." (strings cannot change).
+ *
+ * The buffers live in a userdata upvalue whose __gc frees them, so that a
+ * Lua error between two appends cannot leak them.
+ */
+#include "decision.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bindings.h"
+#include "buf.h"
+#include "canon.h"
+#include "ids.h"
+
+#define DECISION_CAP ((size_t)64 << 20)   /* as the engine's result scratch */
+#define DECISION_MSG_CAP ((size_t)16 << 20)
+
+/* Upvalues of decide. */
+#define UP_BOX lua_upvalueindex(1)
+#define UP_CURRENT lua_upvalueindex(2)
+#define UP_WORDS lua_upvalueindex(3)
+#define UP_MESSAGE lua_upvalueindex(4)
+#define UP_MISSING lua_upvalueindex(5)
+
+/* Arguments of decide. */
+enum { ARG_CRITERIA = 1, ARG_A, ARG_ON, ARG_LANG, ARG_NOW, ARG_USED, ARG_PROGRAM, ARG_VERSION,
+       ARG_RULESET, SLOT_SEEN, SLOT_FIRST };
+
+typedef struct decision_box {
+    buf out;     /* the decision */
+    buf crit;    /* the criteria's heads, one after the other */
+    buf msg;     /* the message being rendered */
+    buf marks;   /* a decision_mark per criterion */
+} decision_box;
+
+typedef struct decision_mark {
+    size_t end;    /* where its head ends in crit */
+    int missing;   /* decided missing: its field is at slot + 1 */
+    int first;     /* the first criterion missing that field */
+} decision_mark;
+
+static int decision_box_gc(lua_State *L)
+{
+    decision_box *box = lua_touserdata(L, 1);
+    buf_free(&box->out);
+    buf_free(&box->crit);
+    buf_free(&box->msg);
+    buf_free(&box->marks);
+    return 0;
+}
+
+int decision_render(lua_State *L, const char *t, size_t n, int values, buf *out)
+{
+    int have_values = lua_type(L, values) == LUA_TTABLE, rc = 0;
+    const char *p = t, *end = t + n;
+    values = lua_absindex(L, values);
+    while (p < end) {
+        const char *open = memchr(p, '{', (size_t)(end - p));
+        const char *close = open ? memchr(open, '}', (size_t)(end - open)) : NULL;
+        if (!close) {
+            rc |= buf_add(out, p, (size_t)(end - p));
+            break;
+        }
+        rc |= buf_add(out, p, (size_t)(open - p));
+        int type = LUA_TNIL;
+        if (have_values) {
+            lua_pushlstring(L, open + 1, (size_t)(close - open - 1));
+            type = lua_gettable(L, values);
+        } else {
+            lua_pushnil(L);
+        }
+        if (type == LUA_TNIL)   /* unknown name: keep it visible to the author */
+            rc |= buf_add(out, open, (size_t)(close - open + 1));
+        else if (type == LUA_TNUMBER && lua_isinteger(L, -1))
+            rc |= canon_add_integer(out, (long long)lua_tointeger(L, -1));
+        else
+            rc |= bindings_format(L, -1, out);
+        lua_pop(L, 1);
+        p = close + 1;
+    }
+    return rc ? -1 : 0;
+}
+
+/* Render the message of criterion C into box->msg: its pass or fail
+ * template in LANG (or English), filled from VALUES.  Anything but a
+ * template string (no template, a number, ...) goes to rules.lua's
+ * message(), which handles every case as it always has.  [-0, +0, e] */
+static void decision_message(lua_State *L, decision_box *box, int c, int passed, int values)
+{
+    int top = lua_gettop(L);
+    buf_reset(&box->msg);
+    if (lua_getfield(L, c, passed ? "pass" : "fail") == LUA_TTABLE) {   /* texts */
+        lua_pushvalue(L, ARG_LANG);
+        int t = lua_gettable(L, top + 1);                 /* texts template */
+        if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+            lua_pop(L, 1);
+            t = lua_getfield(L, top + 1, "en");
+        }
+        if (t == LUA_TSTRING) {
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            decision_render(L, s, n, values, &box->msg);  /* cut at the cap, as render is */
+            lua_settop(L, top);
+            return;
+        }
+    }
+    lua_settop(L, top);
+    lua_pushvalue(L, UP_MESSAGE);
+    lua_pushvalue(L, c);
+    lua_pushboolean(L, passed);
+    lua_pushvalue(L, values);
+    lua_pushvalue(L, ARG_LANG);
+    lua_call(L, 4, 1);                                    /* text */
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (s)
+        buf_add(&box->msg, s, n);
+    lua_settop(L, top);
+}
+
+/* The message of a criterion missing FIELD: the words for LANG, then the
+ * field, as Lua's concatenation would write it.  [-0, +0, e] */
+static void decision_missing_message(lua_State *L, decision_box *box, int field)
+{
+    int top = lua_gettop(L);
+    buf_reset(&box->msg);
+    lua_pushvalue(L, ARG_LANG);
+    lua_rawget(L, UP_WORDS);                              /* words[lang] */
+    if (!lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        lua_getfield(L, UP_WORDS, "en");
+    }
+    int ft = lua_type(L, field);
+    if (lua_type(L, -1) != LUA_TSTRING || (ft != LUA_TSTRING && ft != LUA_TNUMBER))
+        luaL_error(L, "attempt to concatenate a %s value (local 'field')",
+                   luaL_typename(L, lua_type(L, -1) != LUA_TSTRING ? -1 : field));
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    buf_add(&box->msg, s, n);
+    lua_pushvalue(L, field);
+    s = lua_tolstring(L, -1, &n);   /* a copy: the field itself stays a number */
+    buf_add(&box->msg, s, n);
+    lua_settop(L, top);
+}
+
+/* A criterion that cannot be decided.  [-0, +4, -] */
+static int decision_refuse(lua_State *L, int kind, lua_Integer i, int value)
+{
+    if (value)
+        lua_pushvalue(L, value);
+    else
+        lua_pushnil(L);                                   /* ... value */
+    lua_pushnil(L);
+    lua_pushinteger(L, kind);
+    lua_pushinteger(L, i);
+    lua_rotate(L, -4, -1);                                /* ... nil kind i value */
+    return 4;
+}
+
+/* Append ,"KEY": and the value at IDX, unless it is nil (an absent key of
+ * the table the decision used to be).  [-0, +0, m] */
+static int decision_put_field(lua_State *L, buf *b, const char *key, int idx, int *first,
+                              char *msg, size_t msglen)
+{
+    if (lua_isnil(L, idx))
+        return 0;
+    if (!*first && buf_addc(b, ',') != 0)
+        goto cap;
+    *first = 0;
+    if (canon_add_string(b, key, strlen(key)) != 0 || buf_addc(b, ':') != 0)
+        goto cap;
+    return canon_try(L, idx, b, msg, msglen);
+cap:
+    snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
+    return -1;
+}
+
+/* Write the decision into box->out.  Returns 0, or -1 with MSG set. */
+static int decision_write(lua_State *L, decision_box *box, lua_Integer n, const char *id,
+                          const char *outcome, char *msg, size_t msglen)
+{
+    buf *b = &box->out;
+    const decision_mark *marks = (const decision_mark *)box->marks.data;
+    int first = 1;
+    buf_reset(b);
+    if (buf_addc(b, '{') != 0 || buf_adds(b, "\"decision_id\":") != 0 ||
+        canon_add_string(b, id, strlen(id)) != 0)
+        goto cap;
+    first = 0;
+    if (decision_put_field(L, b, "program", ARG_PROGRAM, &first, msg, msglen) ||
+        decision_put_field(L, b, "program_version", ARG_VERSION, &first, msg, msglen) ||
+        decision_put_field(L, b, "ruleset", ARG_RULESET, &first, msg, msglen) ||
+        decision_put_field(L, b, "as_of", ARG_ON, &first, msg, msglen) ||
+        decision_put_field(L, b, "lang", ARG_LANG, &first, msg, msglen))
+        return -1;
+    if (buf_adds(b, ",\"outcome\":\"") != 0 || buf_adds(b, outcome) != 0 ||
+        buf_adds(b, "\",\"criteria\":[") != 0)
+        goto cap;
+    size_t from = 0;
+    for (lua_Integer i = 0; i < n; i++) {
+        int slot = SLOT_FIRST + 2 * (int)i;
+        if ((i && buf_addc(b, ',') != 0) || buf_add(b, box->crit.data + from, marks[i].end - from) != 0)
+            goto cap;
+        from = marks[i].end;
+        if (marks[i].missing) {
+            if (buf_adds(b, ",\"missing\":[") != 0)
+                goto cap;
+            if (!lua_isnil(L, slot + 1) && canon_try(L, slot + 1, b, msg, msglen) != 0)
+                return -1;
+            if (buf_addc(b, ']') != 0)
+                goto cap;
+        } else {
+            int f = 0;
+            if (decision_put_field(L, b, "values", slot, &f, msg, msglen) != 0)
+                return -1;
+        }
+        if (buf_addc(b, '}') != 0)
+            goto cap;
+    }
+    if (buf_adds(b, "],\"missing\":[") != 0)
+        goto cap;
+    int listed = 0;
+    for (lua_Integer i = 0; i < n; i++) {
+        if (!marks[i].first)
+            continue;
+        if ((listed++ && buf_addc(b, ',') != 0))
+            goto cap;
+        if (canon_try(L, SLOT_FIRST + 2 * (int)i + 1, b, msg, msglen) != 0)
+            return -1;
+    }
+    if (buf_addc(b, ']') != 0)
+        goto cap;
+    if (decision_put_field(L, b, "parameters", ARG_USED, &first, msg, msglen) ||
+        decision_put_field(L, b, "decided_at", ARG_NOW, &first, msg, msglen))
+        return -1;
+    if (buf_addc(b, '}') != 0)
+        goto cap;
+    return 0;
+cap:
+    snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
+    return -1;
+}
+
+/* decide(criteria, a, on, lang, now, used, program, version, ruleset)
+ * [-0, +3|4, e]: see decision.h. */
+static int decision_decide(lua_State *L)
+{
+    decision_box *box = lua_touserdata(L, UP_BOX);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, ARG_CRITERIA);
+    int failed = 0, nmissing = 0;
+    char msg[256];
+    lua_settop(L, ARG_RULESET);
+    lua_pushnil(L);                                       /* SLOT_SEEN */
+    buf_reset(&box->crit);
+    buf_reset(&box->marks);
+    for (lua_Integer i = 1; i <= n; i++) {
+        luaL_checkstack(L, 16, "decide");
+        int slot = lua_gettop(L) + 1;
+        lua_pushnil(L);                                   /* values */
+        lua_pushnil(L);                                   /* values field */
+        int c = slot + 2;
+        lua_rawgeti(L, ARG_CRITERIA, i);                  /* ... c */
+        lua_pushvalue(L, c);
+        lua_setfield(L, UP_CURRENT, "criterion");
+        lua_getfield(L, c, "check");
+        lua_pushvalue(L, ARG_A);
+        lua_pushvalue(L, ARG_ON);
+        int status = lua_pcall(L, 2, 2, 0);               /* ... c passed values | c err */
+        decision_mark m = {0, 0, 0};
+        buf *h = &box->crit;
+        int rc = 0;
+        rc |= buf_addc(h, '{');
+        if (status == LUA_OK) {
+            int passed = c + 1, values = c + 2;
+            if (lua_type(L, passed) != LUA_TBOOLEAN)
+                return decision_refuse(L, 1, i, passed);
+            if (!lua_isnil(L, values) && lua_type(L, values) != LUA_TTABLE)
+                return decision_refuse(L, 2, i, 0);
+            int ok = lua_toboolean(L, passed);
+            failed |= !ok;
+            decision_message(L, box, c, ok, values);
+            lua_copy(L, values, slot);
+            lua_getfield(L, c, "id");                     /* ... c passed values id */
+            int first = 1;
+            if (decision_put_field(L, h, "id", -1, &first, msg, sizeof msg) != 0)
+                return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
+            rc |= buf_adds(h, first ? "\"passed\":" : ",\"passed\":");
+            rc |= buf_adds(h, ok ? "true" : "false");
+        } else {
+            int err = c + 1;
+            if (!lua_getmetatable(L, err))
+                return decision_refuse(L, 3, i, err);
+            int missing = lua_rawequal(L, -1, UP_MISSING);
+            lua_pop(L, 1);
+            if (!missing)
+                return decision_refuse(L, 3, i, err);
+            lua_getfield(L, err, "field");                /* ... c err field */
+            int field = c + 2;
+            if (lua_isnil(L, SLOT_SEEN)) {
+                lua_newtable(L);
+                lua_replace(L, SLOT_SEEN);
+            }
+            lua_pushvalue(L, field);
+            if (lua_rawget(L, SLOT_SEEN) == LUA_TNIL) {
+                lua_pushvalue(L, field);
+                lua_pushboolean(L, 1);
+                lua_rawset(L, SLOT_SEEN);
+                m.first = 1;
+                nmissing++;
+            }
+            lua_pop(L, 1);
+            decision_missing_message(L, box, field);
+            m.missing = 1;
+            lua_copy(L, field, slot + 1);
+            lua_getfield(L, c, "id");                     /* ... c err field id */
+            int first = 1;
+            if (decision_put_field(L, h, "id", -1, &first, msg, sizeof msg) != 0)
+                return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
+            rc |= buf_adds(h, first ? "\"passed\":null" : ",\"passed\":null");
+        }
+        rc |= buf_adds(h, ",\"message\":");
+        rc |= canon_add_string(h, box->msg.data ? box->msg.data : "", box->msg.len);
+        m.end = h->len;
+        rc |= buf_add(&box->marks, &m, sizeof m);
+        if (rc != 0) {
+            snprintf(msg, sizeof msg, "JSON text over %d bytes", (int)h->cap);
+            return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
+        }
+        lua_settop(L, slot + 1);
+    }
+
+    const char *outcome = failed ? "ineligible" : nmissing ? "incomplete" : "eligible";
+    char id[IDS_LEN + 1];
+    ids_next(id);
+    if (decision_write(L, box, n, id, outcome, msg, sizeof msg) != 0)
+        return decision_refuse(L, 4, 0, (lua_pushstring(L, msg), lua_gettop(L)));
+    lua_pushlstring(L, box->out.data, box->out.len);
+    lua_pushlstring(L, id, IDS_LEN);
+    lua_pushstring(L, outcome);
+    return 3;
+}
+
+/* decider(current, missing_words, message, MISSING) -> decide  [-0, +1, m] */
+static int decision_decider(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    decision_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    buf_init(&box->out, DECISION_CAP);
+    buf_init(&box->crit, DECISION_CAP);
+    buf_init(&box->msg, DECISION_MSG_CAP);
+    buf_init(&box->marks, DECISION_CAP);
+    lua_newtable(L);
+    lua_pushcfunction(L, decision_box_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_insert(L, 1);                                     /* box current words message MISSING */
+    lua_pushcclosure(L, decision_decide, 5);
+    return 1;
+}
+
+void decision_push(lua_State *L)
+{
+    lua_pushcfunction(L, decision_decider);
+}

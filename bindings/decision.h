@@ -1,0 +1,43 @@
+/*
+ * decision.h -- one decision of one programme, written as canonical JSON.
+ *
+ * The criterion loop of the rule language runs here, in C, because it is
+ * the engine's inner loop: for each criterion it calls the check (protected,
+ * like Lua's pcall), renders the message, and writes the criterion's JSON;
+ * then it writes the whole decision exactly as canon.h would encode the
+ * table rules.lua used to build (keys in the order id, passed, message,
+ * values, missing for a criterion; decision_id, program, program_version,
+ * ruleset, as_of, lang, outcome, criteria, missing, parameters, decided_at
+ * for a decision), without building those tables.  Everything a rule can
+ * observe (the order of calls, current.criterion, metamethods run by
+ * indexing, when values are encoded) is as it was in Lua.
+ *
+ * decision_push pushes the function rules.lua calls:
+ *
+ *   decide = decider(current, missing_words, message, MISSING)
+ *   json, decision_id, outcome = decide(criteria, a, on, lang, now, used,
+ *                                       program, version, ruleset)
+ *
+ * On a criterion that cannot be decided it returns nil, KIND, I, VALUE with
+ * KIND 1 (the check returned VALUE, not a boolean), 2 (its second value is
+ * not a table) or 3 (it raised VALUE); KIND 4 means a value has no JSON form
+ * (VALUE says why).  rules.lua turns these into its request errors.
+ */
+#ifndef ELIGO_DECISION_H
+#define ELIGO_DECISION_H
+
+#include <lua.h>
+
+struct buf;
+
+/* Push decider (see above).  [-0, +1, m] */
+void decision_push(lua_State *L);
+
+/* Append TEMPLATE (N bytes) to OUT with every "{name}" replaced by the
+ * value VALUES[name] (the table at index VALUES, looked up with metamethods)
+ * as bindings_format writes it; a name with no value, or VALUES not a table,
+ * leaves "{name}" as it is.  Returns 0, or -1 when OUT's cap is reached.
+ * [-0, +0, e] */
+int decision_render(lua_State *L, const char *template, size_t n, int values, struct buf *out);
+
+#endif
