@@ -81,7 +81,10 @@ int canon_add_string(buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     /* Worst case: every byte becomes \u00XX. */
-    if (n > (b->cap - 2) / 6 || buf_reserve(b, 6 * n + 2) != 0)
+    if (n > (b->cap - 2) / 6)
+        return -1;
+    size_t room = 6 * n + 2;
+    if ((room > b->cap - b->len || room + 1 > b->alloc - b->len) && buf_reserve(b, room) != 0)
         return -1;
     char *o = b->data + b->len, *start = o;
     *o++ = '"';
@@ -173,6 +176,7 @@ static int canon_number(canon_state *cs, int idx)
  * embedded NUL sorts as its part before the NUL, as before). */
 typedef struct canon_key {
     const char *s;
+    size_t len;
     int value;   /* stack index of the value */
     int cut;     /* the key holds a NUL: its value is looked up by its C string */
 } canon_key;
@@ -217,10 +221,9 @@ static int canon_object_sorted(canon_state *cs, int t, int depth)
             rc = canon_fail(cs, "%s", "cannot encode: out of stack");
             goto done;
         }
-        size_t klen;
-        keys[n].s = lua_tolstring(L, -2, &klen);
+        keys[n].s = lua_tolstring(L, -2, &keys[n].len);
         keys[n].value = lua_gettop(L);
-        keys[n].cut = strlen(keys[n].s) != klen;
+        keys[n].cut = strlen(keys[n].s) != keys[n].len;
         n++;
         lua_pushvalue(L, -2);                             /* ... k v k */
     }
@@ -241,7 +244,7 @@ static int canon_object_sorted(canon_state *cs, int t, int depth)
         goto done;
     for (size_t i = 0; i < n; i++) {
         if ((i && (rc = canon_putc(cs, ',')) != 0) ||
-            (rc = canon_string(cs, keys[i].s, strlen(keys[i].s))) != 0 ||
+            (rc = canon_string(cs, keys[i].s, keys[i].cut ? strlen(keys[i].s) : keys[i].len)) != 0 ||
             (rc = canon_putc(cs, ':')) != 0)
             goto done;
         if (keys[i].cut) {

@@ -34,6 +34,17 @@
 #define UP_WORDS lua_upvalueindex(3)
 #define UP_MESSAGE lua_upvalueindex(4)
 #define UP_MISSING lua_upvalueindex(5)
+/* Then the keys decide looks up, interned once. */
+static const char *const decision_keys[] = {"check", "pass", "fail", "id", "en", "field", "criterion"};
+enum { K_CHECK, K_PASS, K_FAIL, K_ID, K_EN, K_FIELD, K_CRITERION, K_COUNT };
+#define UP_KEY(k) lua_upvalueindex(6 + (k))
+
+/* T[key k], with metamethods, as Lua's t.key.  [-0, +1, e] */
+static int decision_get(lua_State *L, int t, int k)
+{
+    lua_pushvalue(L, UP_KEY(k));
+    return lua_gettable(L, t < 0 && t > LUA_REGISTRYINDEX ? t - 1 : t);
+}
 
 /* Arguments of decide. */
 enum { ARG_CRITERIA = 1, ARG_A, ARG_ON, ARG_LANG, ARG_NOW, ARG_USED, ARG_PROGRAM, ARG_VERSION,
@@ -102,12 +113,12 @@ static void decision_message(lua_State *L, decision_box *box, int c, int passed,
 {
     int top = lua_gettop(L);
     buf_reset(&box->msg);
-    if (lua_getfield(L, c, passed ? "pass" : "fail") == LUA_TTABLE) {   /* texts */
+    if (decision_get(L, c, passed ? K_PASS : K_FAIL) == LUA_TTABLE) {   /* texts */
         lua_pushvalue(L, ARG_LANG);
         int t = lua_gettable(L, top + 1);                 /* texts template */
         if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
             lua_pop(L, 1);
-            t = lua_getfield(L, top + 1, "en");
+            t = decision_get(L, top + 1, K_EN);
         }
         if (t == LUA_TSTRING) {
             size_t n;
@@ -141,7 +152,8 @@ static void decision_missing_message(lua_State *L, decision_box *box, int field)
     lua_rawget(L, UP_WORDS);                              /* words[lang] */
     if (!lua_toboolean(L, -1)) {
         lua_pop(L, 1);
-        lua_getfield(L, UP_WORDS, "en");
+        lua_pushvalue(L, UP_KEY(K_EN));
+        lua_rawget(L, UP_WORDS);
     }
     int ft = lua_type(L, field);
     if (lua_type(L, -1) != LUA_TSTRING || (ft != LUA_TSTRING && ft != LUA_TNUMBER))
@@ -170,21 +182,42 @@ static int decision_refuse(lua_State *L, int kind, lua_Integer i, int value)
     return 4;
 }
 
-/* Append ,"KEY": and the value at IDX, unless it is nil (an absent key of
- * the table the decision used to be).  [-0, +0, m] */
-static int decision_put_field(lua_State *L, buf *b, const char *key, int idx, int *first,
-                              char *msg, size_t msglen)
+/* Append LIT (the key, as ,"key":) and the value at IDX, unless it is nil
+ * (an absent key of the table the decision used to be).  Returns 0, or -1
+ * with MSG set.  [-0, +0, m] */
+static int decision_put(lua_State *L, buf *b, const char *lit, size_t litlen, int idx, char *msg,
+                        size_t msglen)
 {
     if (lua_isnil(L, idx))
         return 0;
-    if (!*first && buf_addc(b, ',') != 0)
-        goto cap;
-    *first = 0;
-    if (canon_add_string(b, key, strlen(key)) != 0 || buf_addc(b, ':') != 0)
-        goto cap;
+    if (buf_add(b, lit, litlen) != 0) {
+        snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
+        return -1;
+    }
     return canon_try(L, idx, b, msg, msglen);
+}
+
+#define DECISION_KEY(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
+
+/* Append a criterion's id (at the top, skipped when nil) and the key of
+ * "passed", which always follows.  Returns 0, or -1 with MSG set.
+ * [-0, +0, m] */
+static int decision_head_id(lua_State *L, buf *h, char *msg, size_t msglen)
+{
+    if (lua_isnil(L, -1)) {
+        if (buf_adds(h, "\"passed\":") != 0)
+            goto cap;
+        return 0;
+    }
+    if (buf_adds(h, "\"id\":") != 0)
+        goto cap;
+    if (canon_try(L, -1, h, msg, msglen) != 0)
+        return -1;
+    if (buf_adds(h, ",\"passed\":") != 0)
+        goto cap;
+    return 0;
 cap:
-    snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
+    snprintf(msg, msglen, "JSON text over %d bytes", (int)h->cap);
     return -1;
 }
 
@@ -194,17 +227,14 @@ static int decision_write(lua_State *L, decision_box *box, lua_Integer n, const 
 {
     buf *b = &box->out;
     const decision_mark *marks = (const decision_mark *)box->marks.data;
-    int first = 1;
     buf_reset(b);
-    if (buf_addc(b, '{') != 0 || buf_adds(b, "\"decision_id\":") != 0 ||
-        canon_add_string(b, id, strlen(id)) != 0)
+    if (buf_adds(b, "{\"decision_id\":") != 0 || canon_add_string(b, id, strlen(id)) != 0)
         goto cap;
-    first = 0;
-    if (decision_put_field(L, b, "program", ARG_PROGRAM, &first, msg, msglen) ||
-        decision_put_field(L, b, "program_version", ARG_VERSION, &first, msg, msglen) ||
-        decision_put_field(L, b, "ruleset", ARG_RULESET, &first, msg, msglen) ||
-        decision_put_field(L, b, "as_of", ARG_ON, &first, msg, msglen) ||
-        decision_put_field(L, b, "lang", ARG_LANG, &first, msg, msglen))
+    if (decision_put(L, b, DECISION_KEY("program"), ARG_PROGRAM, msg, msglen) ||
+        decision_put(L, b, DECISION_KEY("program_version"), ARG_VERSION, msg, msglen) ||
+        decision_put(L, b, DECISION_KEY("ruleset"), ARG_RULESET, msg, msglen) ||
+        decision_put(L, b, DECISION_KEY("as_of"), ARG_ON, msg, msglen) ||
+        decision_put(L, b, DECISION_KEY("lang"), ARG_LANG, msg, msglen))
         return -1;
     if (buf_adds(b, ",\"outcome\":\"") != 0 || buf_adds(b, outcome) != 0 ||
         buf_adds(b, "\",\"criteria\":[") != 0)
@@ -222,10 +252,8 @@ static int decision_write(lua_State *L, decision_box *box, lua_Integer n, const 
                 return -1;
             if (buf_addc(b, ']') != 0)
                 goto cap;
-        } else {
-            int f = 0;
-            if (decision_put_field(L, b, "values", slot, &f, msg, msglen) != 0)
-                return -1;
+        } else if (decision_put(L, b, DECISION_KEY("values"), slot, msg, msglen) != 0) {
+            return -1;
         }
         if (buf_addc(b, '}') != 0)
             goto cap;
@@ -243,8 +271,8 @@ static int decision_write(lua_State *L, decision_box *box, lua_Integer n, const 
     }
     if (buf_addc(b, ']') != 0)
         goto cap;
-    if (decision_put_field(L, b, "parameters", ARG_USED, &first, msg, msglen) ||
-        decision_put_field(L, b, "decided_at", ARG_NOW, &first, msg, msglen))
+    if (decision_put(L, b, DECISION_KEY("parameters"), ARG_USED, msg, msglen) ||
+        decision_put(L, b, DECISION_KEY("decided_at"), ARG_NOW, msg, msglen))
         return -1;
     if (buf_addc(b, '}') != 0)
         goto cap;
@@ -273,9 +301,10 @@ static int decision_decide(lua_State *L)
         lua_pushnil(L);                                   /* values field */
         int c = slot + 2;
         lua_rawgeti(L, ARG_CRITERIA, i);                  /* ... c */
+        lua_pushvalue(L, UP_KEY(K_CRITERION));
         lua_pushvalue(L, c);
-        lua_setfield(L, UP_CURRENT, "criterion");
-        lua_getfield(L, c, "check");
+        lua_rawset(L, UP_CURRENT);                        /* current.criterion = c */
+        decision_get(L, c, K_CHECK);
         lua_pushvalue(L, ARG_A);
         lua_pushvalue(L, ARG_ON);
         int status = lua_pcall(L, 2, 2, 0);               /* ... c passed values | c err */
@@ -293,11 +322,9 @@ static int decision_decide(lua_State *L)
             failed |= !ok;
             decision_message(L, box, c, ok, values);
             lua_copy(L, values, slot);
-            lua_getfield(L, c, "id");                     /* ... c passed values id */
-            int first = 1;
-            if (decision_put_field(L, h, "id", -1, &first, msg, sizeof msg) != 0)
+            decision_get(L, c, K_ID);                     /* ... c passed values id */
+            if (decision_head_id(L, h, msg, sizeof msg) != 0)
                 return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
-            rc |= buf_adds(h, first ? "\"passed\":" : ",\"passed\":");
             rc |= buf_adds(h, ok ? "true" : "false");
         } else {
             int err = c + 1;
@@ -307,7 +334,7 @@ static int decision_decide(lua_State *L)
             lua_pop(L, 1);
             if (!missing)
                 return decision_refuse(L, 3, i, err);
-            lua_getfield(L, err, "field");                /* ... c err field */
+            decision_get(L, err, K_FIELD);                /* ... c err field */
             int field = c + 2;
             if (lua_isnil(L, SLOT_SEEN)) {
                 lua_newtable(L);
@@ -325,11 +352,10 @@ static int decision_decide(lua_State *L)
             decision_missing_message(L, box, field);
             m.missing = 1;
             lua_copy(L, field, slot + 1);
-            lua_getfield(L, c, "id");                     /* ... c err field id */
-            int first = 1;
-            if (decision_put_field(L, h, "id", -1, &first, msg, sizeof msg) != 0)
+            decision_get(L, c, K_ID);                     /* ... c err field id */
+            if (decision_head_id(L, h, msg, sizeof msg) != 0)
                 return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
-            rc |= buf_adds(h, first ? "\"passed\":null" : ",\"passed\":null");
+            rc |= buf_adds(h, "null");
         }
         rc |= buf_adds(h, ",\"message\":");
         rc |= canon_add_string(h, box->msg.data ? box->msg.data : "", box->msg.len);
@@ -371,7 +397,9 @@ static int decision_decider(lua_State *L)
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
     lua_insert(L, 1);                                     /* box current words message MISSING */
-    lua_pushcclosure(L, decision_decide, 5);
+    for (int k = 0; k < K_COUNT; k++)
+        lua_pushstring(L, decision_keys[k]);
+    lua_pushcclosure(L, decision_decide, 5 + K_COUNT);
     return 1;
 }
 
