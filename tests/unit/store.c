@@ -626,10 +626,15 @@ static int user_version(const char *path, int *nschema)
     if (sqlite3_open(path, &db) != SQLITE_OK)
         return -1;
     if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
-                           " (SELECT count(*) FROM sqlite_schema)", -1, &s, NULL) == SQLITE_OK &&
+                           " (SELECT count(*) FROM sqlite_schema),"
+                           " (SELECT page_size FROM pragma_page_size),"
+                           " (SELECT journal_mode FROM pragma_journal_mode)",
+                           -1, &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW) {
         v = sqlite3_column_int(s, 0);
         *nschema = sqlite3_column_int(s, 1);
+        assert_int_equal(sqlite3_column_int(s, 2), 8192);
+        assert_string_equal((const char *)sqlite3_column_text(s, 3), "wal");
     }
     sqlite3_finalize(s);
     sqlite3_close(db);
