@@ -1,7 +1,9 @@
 /* bindings.c -- see bindings.h. */
 #include "bindings.h"
 
+#include <cJSON.h>
 #include <lauxlib.h>
+#include <float.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -104,7 +106,10 @@ static int bindings_cents(lua_State *L)
     double r = nearbyint(x);
     if (!isfinite(x) || fabs(r) > 9.0e15)
         luaL_error(L, "cents: %f is out of range", lua_tonumber(L, 1));
-    if (fabs(x - r) > 1e-9 * fmax(1.0, fabs(x)))
+    /* x carries the rounding error of one multiplication of a decimal read
+     * into a double: a few units in its last place, far below a centime's
+     * fraction at any amount up to 9e15 centimes. */
+    if (fabs(x - r) > fmax(1e-7, fabs(x) * 8 * DBL_EPSILON))
         luaL_error(L, "cents: %f has more than two decimals", lua_tonumber(L, 1));
     lua_pushinteger(L, (lua_Integer)r);
     return 1;
@@ -184,6 +189,161 @@ static int bindings_canon(lua_State *L)
     return 1;
 }
 
+/* JSON decoding ------------------------------------------------------------
+ * Requests are decoded with cJSON and pushed as Lua tables here, rather than
+ * by lua-cjson, because lua-cjson 2.1.0 (Debian's) makes [] and {} the same
+ * empty table and every number a float.  Here an array gets the metatable
+ * array_mt (so rules.lua can tell a list from an object, and canon.c writes
+ * [] back), a number written without fraction or exponent that fits is an
+ * integer, and null is the light userdata NULL (lua-cjson's null).
+ *
+ * The parsed tree is malloc'd outside the Lua allocator.  Pushing it can
+ * raise (the memory cap), so the tree is held by a box userdata whose __gc
+ * frees it, and the next decode frees a tree an error left behind. */
+
+typedef struct json_box {
+    cJSON *tree;
+} json_box;
+
+static int bindings_json_box_gc(lua_State *L)
+{
+    json_box *box = lua_touserdata(L, 1);
+    cJSON_Delete(box->tree);
+    box->tree = NULL;
+    return 0;
+}
+
+/* Is the number item J written as an integer in TEXT? */
+static int bindings_json_integral(const cJSON *j)
+{
+    double d = j->valuedouble;
+    return d == floor(d) && fabs(d) < 9007199254740992.0;
+}
+
+/* [-0, +1, m]; ARRAY_MT is a stack index. */
+static void bindings_json_push(lua_State *L, const cJSON *j, int array_mt, int depth)
+{
+    if (depth > 64)
+        luaL_error(L, "JSON nested deeper than 64");
+    luaL_checkstack(L, 4, "JSON");
+    if (cJSON_IsNull(j)) {
+        lua_pushlightuserdata(L, NULL);
+    } else if (cJSON_IsBool(j)) {
+        lua_pushboolean(L, cJSON_IsTrue(j));
+    } else if (cJSON_IsNumber(j)) {
+        if (bindings_json_integral(j))
+            lua_pushinteger(L, (lua_Integer)j->valuedouble);
+        else
+            lua_pushnumber(L, j->valuedouble);
+    } else if (cJSON_IsString(j)) {
+        lua_pushstring(L, j->valuestring);
+    } else if (cJSON_IsArray(j)) {
+        int n = cJSON_GetArraySize(j);
+        lua_createtable(L, n, 0);
+        lua_Integer i = 1;
+        for (const cJSON *c = j->child; c; c = c->next) {
+            bindings_json_push(L, c, array_mt, depth + 1);
+            lua_rawseti(L, -2, i++);
+        }
+        lua_pushvalue(L, array_mt);
+        lua_setmetatable(L, -2);
+    } else {
+        lua_createtable(L, 0, 8);
+        for (const cJSON *c = j->child; c; c = c->next) {
+            lua_pushstring(L, c->string);
+            bindings_json_push(L, c, array_mt, depth + 1);
+            lua_rawset(L, -3);
+        }
+    }
+}
+
+/* The offset of the first byte of S that is not part of well-formed UTF-8
+ * (no overlongs, no surrogates, nothing above U+10FFFF) or that is a control
+ * character JSON does not allow unescaped (all below 0x20 but tab, line
+ * feed and carriage return; cJSON would take NUL for white space), or N. */
+static size_t bindings_utf8_bad(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                return i;
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) len = 2;
+        else if (c == 0xe0) len = 3, lo = 0xa0;
+        else if (c == 0xed) len = 3, hi = 0x9f;
+        else if (c >= 0xe1 && c <= 0xef) len = 3;
+        else if (c == 0xf0) len = 4, lo = 0x90;
+        else if (c >= 0xf1 && c <= 0xf3) len = 4;
+        else if (c == 0xf4) len = 4, hi = 0x8f;
+        else return i;
+        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+                return i;
+        i += len;
+    }
+    return n;
+}
+
+/* decode(text) -> value | nil, byte offset (1-based) of the error
+ *                 | value, offset of the first bad byte, "utf8" or "control"
+ * [-0, +(1|2), m]  Upvalues: 1 the box, 2 array_mt. */
+static int bindings_decode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    json_box *box = lua_touserdata(L, lua_upvalueindex(1));
+    const char *end = NULL;
+    size_t bad = bindings_utf8_bad((const unsigned char *)s, n);
+    cJSON_Delete(box->tree);
+    box->tree = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    if (!box->tree || (size_t)(end - s) < n) {
+        /* cJSON stops at the first byte it cannot take; text after a complete
+         * value is an error too (only whitespace may follow). */
+        size_t at = end ? (size_t)(end - s) : 0;
+        if (bad < at)
+            at = bad;
+        while (box->tree && at < n && (s[at] == ' ' || s[at] == '\t' || s[at] == '\r' || s[at] == '\n'))
+            at++;
+        if (!box->tree || at < n) {
+            cJSON_Delete(box->tree);
+            box->tree = NULL;
+            lua_pushnil(L);
+            lua_pushinteger(L, (lua_Integer)(at < n ? at + 1 : n));
+            return 2;
+        }
+    }
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));                /* s mt */
+    bindings_json_push(L, box->tree, 2, 0);               /* s mt v */
+    cJSON_Delete(box->tree);
+    box->tree = NULL;
+    if (bad < n) {
+        /* Well-formed JSON that is not UTF-8: the value is returned only so
+         * that the reply can still echo the request's id. */
+        lua_pushinteger(L, (lua_Integer)bad + 1);
+        lua_pushstring(L, s[bad] >= 0 && s[bad] < 0x20 ? "control" : "utf8");
+        return 3;
+    }
+    return 1;
+}
+
+/* utf8_ok(s) -> boolean  [-0, +1, -] */
+static int bindings_utf8_ok(lua_State *L)
+{
+    size_t n;
+    const char *s = lua_tolstring(L, 1, &n);
+    lua_pushboolean(L, s && bindings_utf8_bad((const unsigned char *)s, n) == n);
+    return 1;
+}
+
 /* sha256(s) -> hex  [-0, +1, v] */
 static int bindings_sha256(lua_State *L)
 {
@@ -235,6 +395,7 @@ void bindings_push(lua_State *L)
         {"months_before", bindings_months_before},
         {"parse_date", bindings_parse_date},
         {"add_days", bindings_add_days},
+        {"utf8_ok", bindings_utf8_ok},
         {"cents", bindings_cents},
         {"sha256", bindings_sha256},
         {"decision_id", bindings_decision_id},
@@ -258,4 +419,20 @@ void bindings_push(lua_State *L)
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);                          /* t ud */
     luaL_setfuncs(L, scratch, 1);                     /* t */
+
+    /* decode, with its tree box and the array metatable, also exported as
+     * array_mt for rules.lua. */
+    json_box *box = lua_newuserdatauv(L, sizeof *box, 0); /* t box */
+    box->tree = NULL;
+    lua_newtable(L);
+    lua_pushcfunction(L, bindings_json_box_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_newtable(L);                                      /* t box mt */
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__json");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "array_mt");                      /* t.array_mt = mt */
+    lua_pushcclosure(L, bindings_decode, 2);              /* t decode */
+    lua_setfield(L, -2, "decode");
 }

@@ -32,13 +32,14 @@ local error, pcall, rawget, rawset, setmetatable, getmetatable = error, pcall, r
 local string_format, table_concat, table_sort, math_type, math_tointeger = string.format, table.concat, table.sort, math.type, math.tointeger
 local load, debug_getinfo, debug_getupvalue, debug_setupvalue = load, debug.getinfo, debug.getupvalue, debug.setupvalue
 local debug_getmetatable, debug_setmetatable = debug.getmetatable, debug.setmetatable
-local decode, null = cjson.decode, cjson.null
+local string_sub, string_find, string_match, string_gsub, string_gmatch = string.sub, string.find, string.match, string.gsub, string.gmatch
+local decode, null = C.decode, cjson.null
 local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
 local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
 local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.decider
 
 local LANGS = { "en", "fr", "ar" }
-local ARRAY = { __json = "array" }
+local ARRAY = C.array_mt   -- JSON arrays (decode sets it; canon.c writes [] for it)
 local WORDS = {
   met = { en = "met", fr = "satisfait", ar = "مستوفى" },
   not_met = { en = "not met", fr = "non satisfait", ar = "غير مستوفى" },
@@ -64,7 +65,7 @@ local RULESET = ""
 local function caller(level)
   local info = debug_getinfo(level + 1, "Sl")
   if not info then return "?", 0 end
-  return (info.source:gsub("^@", "")), info.currentline
+  return (string_gsub(info.source, "^@", "")), info.currentline
 end
 
 local function problem(file, line, fmt, ...)
@@ -164,10 +165,17 @@ local sandbox = {
   tonumber = tonumber, tostring = tostring, type = type, rawequal = rawequal,
   next = function(t, k) return next(frozen[t] or t, k) end,
   pcall = function(f, ...) return pass_through(pcall(f, ...)) end,
-  xpcall = function(f, h, ...) return pass_through(xpcall(f, h, ...)) end,
+  xpcall = function(f, h, ...)
+    return pass_through(xpcall(f, function(e)
+      if debug_getmetatable(e) == MISSING then return e end
+      return h(e)
+    end, ...))
+  end,
   getmetatable = getmetatable, setmetatable = setmetatable,
   _VERSION = _VERSION,
-  string = copy_lib(string, { dump = true }),
+  -- Lua patterns run inside one C call, out of reach of the instruction
+  -- budget, and some take exponential time: rules get plain find only.
+  string = copy_lib(string, { dump = true, match = true, gmatch = true, gsub = true, find = true }),
   table = copy_lib(table),
   math = copy_lib(math, { random = true, randomseed = true }),
   utf8 = copy_lib(utf8),
@@ -178,12 +186,18 @@ setmetatable(sandbox, { __index = function(_, k)
   error(string_format("'%s' is not available to rules (the sandbox allows the rule language, string, table, math, utf8 and safe base functions)", tostring(k)), 2)
 end })
 
--- Strings index the real string table; it must not offer dump either, and
--- its metatable must not be reachable.
+sandbox.string.find = function(s, text, init)
+  return string_find(s, text, init, true)
+end
+
+-- Methods on strings ("x"):upper() go through the string metatable: point it
+-- at the sandbox's copy, so that dump and patterns are out of reach that way
+-- too, and protect the metatable itself.
 string.dump = nil
 -- Every rule file shares these copies: frozen before the first file runs.
 for _, lib in ipairs({ sandbox.string, sandbox.table, sandbox.math, sandbox.utf8 }) do freeze(lib) end
 local string_mt = getmetatable("")
+string_mt.__index = sandbox.string
 string_mt.__metatable = "string"
 
 -- Types of the schema -------------------------------------------------------
@@ -246,8 +260,8 @@ end
 local function describe(v)
   if v == null then return "null" end
   local tv = type(v)
-  if tv == "string" then return string_format("the string \"%s\"", #v > 40 and v:sub(1, 40) .. "..." or v) end
-  if tv == "table" then return (v[1] ~= nil or next(v) == nil) and "a list or object" or "an object" end
+  if tv == "string" then return string_format("the string \"%s\"", #v > 40 and string_sub(v, 1, 40) .. "..." or v) end
+  if tv == "table" then return getmetatable(v) == ARRAY and "a list" or "an object" end
   if tv == "number" then
     if v % 1 == 0 then return "the number " .. c_format(v) end
     for digits = 15, 17 do   -- as it came: the shortest text that reads back exactly
@@ -299,10 +313,10 @@ prepare = function(v, t, path)
       bad_field(path, "one of " .. table_concat(list, ", "), v)
     end
   elseif kind == "list" then
-    if type(v) ~= "table" or (next(v) ~= nil and v[1] == nil) then bad_field(path, "a list", v) end
+    if type(v) ~= "table" or getmetatable(v) ~= ARRAY then bad_field(path, "a list", v) end
     for i = 1, #v do v[i] = prepare(v[i], t.of, path) end
   elseif kind == "record" then
-    if type(v) ~= "table" or v[1] ~= nil then bad_field(path, "an object", v) end
+    if type(v) ~= "table" or getmetatable(v) ~= nil then bad_field(path, "an object", v) end
     local prefix = path == "" and "" or path .. "."
     local nulls
     for _, name in ipairs(t.names) do
@@ -566,9 +580,9 @@ local api = {}
 function api.load(name, text)
   if sealed then error("the rule set is sealed", 0) end
   sources[name] = text
-  local is_test = name:sub(-9) == ".test.lua"
+  local is_test = string_sub(name, -9) == ".test.lua"
   local chunk, msg = load(text, "@" .. name, "t", read_only_env(is_test and test_env or sandbox))
-  if not chunk then error(msg:sub(1, #name + 1) == name .. ":" and msg or (name .. ": " .. msg), 0) end
+  if not chunk then error(string_sub(msg, 1, #name + 1) == name .. ":" and msg or (name .. ": " .. msg), 0) end
   chunk()
 end
 
@@ -710,17 +724,29 @@ local function get_string(req, field, required)
   return v
 end
 
-local function decode_line(line)
-  local ok, req = pcall(decode, line)
-  if not ok then
-    local msg = tostring(req)
-    local at = msg:match("at character (%d+)")
-    msg = msg:gsub(" at character %d+", ""):gsub("^Expected", "expected"):gsub("^Found", "found")
-    if at then fail("invalid_json", "invalid JSON at byte %s: %s", at, msg) end
-    fail("invalid_json", "invalid JSON: %s", msg)
+local function decode_line(line, res)
+  local req, at, why = decode(line)
+  if why then
+    local id = type(req) == "table" and rawget(req, "id")
+    if type(id) == "number" or (type(id) == "string" and C.utf8_ok(id)) then res.id = c_canon(id) end
+    fail("invalid_json", why == "utf8" and "invalid UTF-8 at byte %d" or "invalid JSON at byte %d: a control character", at)
   end
-  if type(req) ~= "table" or req[1] ~= nil or not line:find("^%s*{") then   -- [] decodes as {} does
-    fail("invalid_request", "a request must be a JSON object, got %s", type(req) == "table" and "a list" or describe(req))
+  if req == nil then
+    -- Only on this error path, ask lua-cjson too: its messages say what it
+    -- expected and where.
+    local ok, msg = pcall(cjson.decode, line)
+    local where = not ok and string_match(tostring(msg), "at character (%d+)")
+    if where then
+      msg = string_gsub(string_gsub(string_gsub(tostring(msg), " at character %d+", ""), "^Expected", "expected"), "^Found", "found")
+      fail("invalid_json", "invalid JSON at byte %s: %s", where, msg)
+    end
+    if at > #line then fail("invalid_json", "invalid JSON: the text ends at byte %d before the value does", #line) end
+    -- Show what follows, in ASCII: a cut could split a UTF-8 sequence.
+    fail("invalid_json", "invalid JSON at byte %d (near '%s')", at,
+      (string_gsub(string_sub(line, at, at + 9), "[^\32-\126]", "?")))
+  end
+  if type(req) ~= "table" or getmetatable(req) ~= nil then
+    fail("invalid_request", "a request must be a JSON object, got %s", describe(req))
   end
   return req
 end
@@ -729,7 +755,7 @@ end
 local function prepare_applicant(req)
   local a = req.applicant
   if a == nil or a == null then fail("invalid_request", "missing field 'applicant'") end
-  if type(a) ~= "table" or a[1] ~= nil then
+  if type(a) ~= "table" or getmetatable(a) ~= nil then
     fail("invalid_request", "field 'applicant' must be an object, got %s", describe(a))
   end
   return prepare(a, schema, "")
@@ -739,7 +765,7 @@ function api.request(line, d_op, d_program, d_as_of, d_lang)
   local res = { id = "null" }
   current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
   local ok, err = pcall(function()
-    local req = decode_line(line)
+    local req = decode_line(line, res)
     if req.id ~= nil then res.id = c_canon(req.id); current.id = res.id end
     local op = get_string(req, "op", d_op == nil) or d_op
     if not OPS[op] then fail("unknown_op", "unknown op '%s' (decide, screen, decision, history, programs, health, review)", op) end
@@ -868,11 +894,11 @@ function api.lint()
   for n in pairs(sources) do names[#names + 1] = n end
   table_sort(names)
   for _, file in ipairs(names) do
-    if file:sub(-9) ~= ".test.lua" then
+    if string_sub(file, -9) ~= ".test.lua" then
       local lineno = 0
-      for text in (sources[file] .. "\n"):gmatch("([^\n]*)\n") do
+      for text in string_gmatch(sources[file] .. "\n", "([^\n]*)\n") do
         lineno = lineno + 1
-        for name in text:gmatch("%f[%w_]param%s*%(?%s*[\"']([^\"']+)[\"']") do
+        for name in string_gmatch(text, "%f[%w_]param%s*%(?%s*[\"']([^\"']+)[\"']") do
           local p = params[name]
           if not p then
             out[#out + 1] = { file = file, line = lineno, msg = string_format("parameter '%s' is not declared", name) }
@@ -939,8 +965,22 @@ function api.case_count()
 end
 
 -- Run case I; return nil when it passes, else { file, line, msg }.
+-- A test case's applicant is a Lua table: mark the tables the schema says
+-- are lists, so that an empty one is sent as [] and not as {}.
+local function mark_lists(v, t)
+  if type(v) ~= "table" or not t then return end
+  if t.kind == "nullable" then return mark_lists(v, t.of) end
+  if t.kind == "list" then
+    if getmetatable(v) == nil and (next(v) == nil or v[1] ~= nil) then setmetatable(v, ARRAY) end
+    for _, x in ipairs(v) do mark_lists(x, t.of) end
+  elseif t.kind == "record" then
+    for name, ft in pairs(t.fields) do mark_lists(rawget(v, name), ft) end
+  end
+end
+
 function api.run_case(i)
   local case = cases[i]
+  mark_lists(case.applicant, schema)
   local req = setmetatable({ op = "decide", program = case.program, as_of = case.as_of,
     applicant = case.applicant, lang = case.lang }, { __json = { "op", "program", "as_of", "applicant", "lang" } })
   local why
