@@ -1300,7 +1300,7 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
         if (seq != n + 1) {
             why = "the records before it are missing";
         } else if (sqlite3_column_type(s, V_APP_FIRST + A_REQUEST) == SQLITE_NULL) {
-            why = "its application is missing";
+            why = "its application row is missing";
         } else {
             int64_t id = sqlite3_column_int64(s, V_APP_ID);
             if (id != app_id) {
@@ -1321,16 +1321,16 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
             const void *h = sqlite3_column_blob(s, V_HASH);
             if (sqlite3_column_bytes(s, V_PREV_HASH) != STORE_HASH_LEN ||
                 memcmp(ph, prev, STORE_HASH_LEN) != 0)
-                why = "its prev_hash is not the hash of the record before";
+                why = "its prev_hash is not the hash of the record before it";
             else if (sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN ||
                      memcmp(h, hash, STORE_HASH_LEN) != 0)
-                why = "its fields or its application's no longer hash to its hash";
+                why = "its content changed: a field of it or of its application is not what was hashed";
             else if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], rs_ok) != 0) {
                 int state = store_ruleset_state(sets, nsets, r.f[V_RULESET]);
                 if (state == 1)
-                    why = "the files of its rule set no longer hash to the rule set's hash";
+                    why = "the files of its rule set changed since they were stored";
                 else if (state == 2)
-                    why = "its rule set is not stored";
+                    why = "its rule set is not in the database";
                 else
                     snprintf(rs_ok, sizeof rs_ok, "%s", r.f[V_RULESET]);
             }
