@@ -1324,7 +1324,8 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
                 why = "its prev_hash is not the hash of the record before it";
             else if (sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN ||
                      memcmp(h, hash, STORE_HASH_LEN) != 0)
-                why = "its content changed: a field of it or of its application is not what was hashed";
+                why = "its content changed: a field of it or of its application is not "
+                      "what was hashed";
             else if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], rs_ok) != 0) {
                 int state = store_ruleset_state(sets, nsets, r.f[V_RULESET]);
                 if (state == 1)
