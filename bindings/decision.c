@@ -379,14 +379,83 @@ static int decision_decide(lua_State *L)
     return 3;
 }
 
-/* decider(current, missing_words, message, MISSING) -> decide  [-0, +1, m] */
+/* Upvalues of param: the declared parameters, current, then its keys. */
+static const char *const decision_param_keys[] = {"as_of", "params", "values", "from", "to", "value"};
+enum { P_AS_OF, P_PARAMS, P_VALUES, P_FROM, P_TO, P_VALUE, P_COUNT };
+#define UP_PARAMS lua_upvalueindex(1)
+#define UP_P_CURRENT lua_upvalueindex(2)
+#define UP_PKEY(k) lua_upvalueindex(3 + (k))
+
+/* T[key k] of a table of rules.lua's own (no metatable).  [-0, +1, -] */
+static int decision_pget(lua_State *L, int t, int k)
+{
+    lua_pushvalue(L, UP_PKEY(k));
+    return lua_rawget(L, t);
+}
+
+/* Why param cannot answer: nil and the message.  [-0, +2, m] */
+static int decision_param_fail(lua_State *L, const char *fmt, const char *a, const char *b)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, fmt, a, b);
+    return 2;
+}
+
+/* param(name) -> the value of parameter NAME in force on current.as_of,
+ * recorded in current.params; or nil and why not.  rules.lua raises the
+ * message from a Lua function, so that it names the rule's line exactly as
+ * error(msg, 2) always has (tail calls included).  [-0, +1|2, m] */
+static int decision_param(lua_State *L)
+{
+    lua_settop(L, 1);
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, UP_PARAMS) == LUA_TNIL)             /* name p */
+        return decision_param_fail(L, "parameter '%s' is not declared", luaL_tolstring(L, 1, NULL), NULL);
+    decision_pget(L, UP_P_CURRENT, P_AS_OF);              /* name p on */
+    if (!lua_toboolean(L, 3))
+        return decision_param_fail(L, "param() can only be called while deciding", NULL, NULL);
+    decision_pget(L, 2, P_VALUES);                        /* name p on values */
+    for (lua_Integer i = (lua_Integer)lua_rawlen(L, 4); i >= 1; i--) {
+        lua_rawgeti(L, 4, i);                             /* ... v */
+        decision_pget(L, 5, P_FROM);                      /* ... v from */
+        int in_force = lua_compare(L, 6, 3, LUA_OPLE);
+        if (in_force && decision_pget(L, 5, P_TO) != LUA_TNIL)   /* ... v from to */
+            in_force = lua_compare(L, 3, 7, LUA_OPLE);
+        if (in_force) {
+            lua_settop(L, 5);
+            decision_pget(L, 5, P_VALUE);                 /* ... v value */
+            if (decision_pget(L, UP_P_CURRENT, P_PARAMS) != LUA_TNIL &&
+                lua_toboolean(L, -1)) {                   /* ... v value used */
+                lua_pushvalue(L, 1);
+                lua_pushvalue(L, 6);
+                lua_rawset(L, 7);                         /* used[name] = value */
+            }
+            lua_settop(L, 6);
+            return 1;
+        }
+        lua_settop(L, 4);
+    }
+    return decision_param_fail(L, "parameter '%s' has no value in force on %s",
+                               luaL_tolstring(L, 1, NULL), lua_tostring(L, 3));
+}
+
+/* decider(current, missing_words, message, MISSING, params) -> decide, param
+ * [-0, +2, m] */
 static int decision_decider(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TFUNCTION);
     luaL_checktype(L, 4, LUA_TTABLE);
-    lua_settop(L, 4);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    lua_settop(L, 5);
+    lua_pushvalue(L, 5);                                  /* ... params */
+    lua_pushvalue(L, 1);                                  /* ... params current */
+    for (int k = 0; k < P_COUNT; k++)
+        lua_pushstring(L, decision_param_keys[k]);
+    lua_pushcclosure(L, decision_param, 2 + P_COUNT);     /* ... param */
+    lua_replace(L, 5);                                    /* current words message MISSING param */
+    lua_insert(L, 1);                                     /* param current words message MISSING */
     decision_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     buf_init(&box->out, DECISION_CAP);
     buf_init(&box->crit, DECISION_CAP);
@@ -396,11 +465,12 @@ static int decision_decider(lua_State *L)
     lua_pushcfunction(L, decision_box_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    lua_insert(L, 1);                                     /* box current words message MISSING */
+    lua_insert(L, 2);                               /* param box current words message MISSING */
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, decision_keys[k]);
-    lua_pushcclosure(L, decision_decide, 5 + K_COUNT);
-    return 1;
+    lua_pushcclosure(L, decision_decide, 5 + K_COUNT);    /* param decide */
+    lua_insert(L, 1);                                     /* decide param */
+    return 2;
 }
 
 void decision_push(lua_State *L)

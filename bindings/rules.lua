@@ -474,22 +474,8 @@ end
 
 local current = { as_of = nil, params = nil }   -- the evaluation in progress
 
-function sandbox.param(name)
-  local p = params[name]
-  if not p then error(string_format("parameter '%s' is not declared", tostring(name)), 2) end
-  local on = current.as_of
-  if not on then error("param() can only be called while deciding", 2) end
-  local vals = p.values
-  for i = #vals, 1, -1 do
-    local v = vals[i]
-    if v.from <= on and (v.to == nil or on <= v.to) then
-      local used = current.params
-      if used then used[name] = v.value end
-      return v.value
-    end
-  end
-  error(string_format("parameter '%s' has no value in force on %s", name, on), 2)
-end
+-- param(name): the value of a parameter in force on current.as_of, recorded
+-- in current.params; decision.c, set below with the criterion loop.
 
 sandbox.age = c_age
 sandbox.months_between = c_months_between
@@ -681,7 +667,12 @@ end
 -- would, renders the messages, and writes the decision as the canonical JSON
 -- of the table this function used to build.  What it cannot decide comes
 -- back here, to be reported as before.
-local c_decide = c_decider(current, WORDS.missing, message, MISSING)
+local c_decide, c_param = c_decider(current, WORDS.missing, message, MISSING, params)
+function sandbox.param(name)
+  local v, why = c_param(name)
+  if why then error(why, 2) end
+  return v
+end
 
 -- current names what runs, for errors raised outside any rule code (the
 -- instruction budget, the memory cap): engine.c reads it.  Returns the
