@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "canon.h"
+#include "applicant.h"
 #include "date.h"
 #include "decision.h"
 #include "ids.h"
@@ -91,6 +92,21 @@ static int bindings_parse_date(lua_State *L)
  * Money travels as JSON numbers of MAD with at most two decimals; as an
  * integer count of centimes it can be added, multiplied and compared
  * exactly. */
+int bindings_is_cents(lua_State *L, int idx)
+{
+    if (lua_isinteger(L, idx)) {
+        lua_Integer v = lua_tointeger(L, idx);
+        return !(v > LUA_MAXINTEGER / 100 || v < LUA_MININTEGER / 100);
+    }
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        return 0;
+    double x = lua_tonumber(L, idx) * 100.0;
+    double r = nearbyint(x);
+    if (!isfinite(x) || fabs(r) > 9.0e15)
+        return 0;
+    return !(fabs(x - r) > fmax(1e-7, fabs(x) * 8 * DBL_EPSILON));   /* as cents() below */
+}
+
 static int bindings_cents(lua_State *L)
 {
     if (lua_isinteger(L, 1)) {
@@ -412,6 +428,8 @@ void bindings_push(lua_State *L)
     luaL_newlib(L, plain);                            /* t */
     decision_push(L);
     lua_setfield(L, -2, "decider");
+    applicant_push(L);
+    lua_setfield(L, -2, "preparer");
     buf *b = lua_newuserdatauv(L, sizeof *b, 0);      /* t ud */
     buf_init(b, (size_t)16 << 20);
     lua_newtable(L);                                  /* t ud mt */

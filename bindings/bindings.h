@@ -33,4 +33,8 @@ void bindings_push(lua_State *L);
 struct buf;
 int bindings_format(lua_State *L, int idx, struct buf *out);
 
+/* Whether cents(x) would accept the value at IDX (an amount with at most two
+ * decimals, in range), without raising.  [-0, +0, -] */
+int bindings_is_cents(lua_State *L, int idx);
+
 #endif
