@@ -1180,6 +1180,7 @@ int64_t store_count(store *st)
     sqlite3_stmt *s = st->q[Q_MAX_SEQ];
     int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
     sqlite3_reset(s);
+    store_invariants(st);
     return n;
 }
 
