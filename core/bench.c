@@ -72,7 +72,6 @@ typedef struct bench_conn {
     bench_write *writes;                 /* pipeline write requests, as one block */
     bench_write *free_writes;
     client_lines replies;
-    char rbuf[BENCH_READ_CHUNK];
 } bench_conn;
 
 struct bench {
@@ -87,6 +86,7 @@ struct bench {
     int nconns, connected;
     uint64_t ring_mask;
 
+    char rbuf[BENCH_READ_CHUNK];         /* shared: bench_read consumes it before returning */
     buf lines;                           /* every request line, '\n' included */
     size_t *line_off;                    /* nlines + 1 offsets into lines */
     size_t nlines;
@@ -397,7 +397,7 @@ static void bench_alloc(uv_handle_t *h, size_t size, uv_buf_t *out)
 {
     bench_conn *c = h->data;
     (void)size;
-    *out = uv_buf_init(c->rbuf, sizeof c->rbuf);
+    *out = uv_buf_init(c->b->rbuf, sizeof c->b->rbuf);
 }
 
 static void bench_read(uv_stream_t *s, ssize_t n, const uv_buf_t *rb)
@@ -411,7 +411,7 @@ static void bench_read(uv_stream_t *s, ssize_t n, const uv_buf_t *rb)
         bench_conn_lost(c, "connection_closed");
         return;
     }
-    if (client_lines_feed(&c->replies, c->rbuf, (size_t)n) != 0) {
+    if (client_lines_feed(&c->replies, b->rbuf, (size_t)n) != 0) {
         bench_conn_lost(c, "reply_too_long");
         return;
     }
