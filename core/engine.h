@@ -54,6 +54,10 @@ typedef struct engine_defaults {
     const char *program;
     const char *as_of;
     const char *lang;
+    const char *history;   /* replay: the applicant's earlier decisions as
+                              recorded with the original decision (a JSON
+                              array, see engine_history_fn); when set, rules
+                              read these rows instead of asking the provider */
 } engine_defaults;
 
 /* One decision, as decided (not yet stored). */
@@ -117,6 +121,32 @@ void engine_result_free(engine_result *r);
 /* Append to OUT the JSON array of programmes in force on AS_OF (NULL: today),
  * with id, title, version, from, to, reference and criteria texts in LANG. */
 int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, err *e);
+
+/* History-aware rules.  A rule may ask for the applicant's earlier decisions
+ * (rules.lua: earlier(a)).  The engine asks the provider set here, at most
+ * once per request, for the applicant's decisions: it appends to OUT a JSON
+ * array, newest first, of objects
+ *   {"decision_id", "program", "program_version", "outcome", "as_of",
+ *    "decided_at"}
+ * and returns 0 (-1 on failure: the request then fails with "internal").
+ * The rows a decision's rules read are recorded in that decision's JSON
+ * ("history"), so that a replay can give the rules the same rows
+ * (engine_defaults.history).  Without a provider, rules see no earlier
+ * decisions.  UD is passed back as is. */
+typedef int engine_history_fn(void *ud, const char *applicant_id, buf *out);
+void engine_set_history(engine *en, engine_history_fn *fn, void *ud);
+
+/* Explain programme PROGRAM version VERSION of the engine's rule set (for
+ * audits): append to OUT one JSON object
+ *   {"program", "version", "from", "to", "title", "reference", "file", "line",
+ *    "criteria": [{"id", "text", "reference", "file", "first_line",
+ *                  "last_line", "source"}],      source: the check's text
+ *    "parameters": {"name": {"reference", "file", "line",
+ *                            "values": [{"from", "to", "value", "reference"}]}}}
+ * with texts in LANG (English when missing).  -1 with E "not_found" when the
+ * rule set has no such version. */
+int engine_explain(engine *en, const char *program, const char *version, const char *lang,
+                   buf *out, err *e);
 
 /* Report every problem in RS, one call of REPORT per problem, without
  * stopping at the first: syntax errors, duplicate ids, missing languages,
