@@ -866,6 +866,53 @@ function api.programs(as_of, lang)
   return c_canon(list)
 end
 
+-- Explaining a programme version, for audits: its criteria with the source
+-- text of their checks, and the parameters of its file with their dated
+-- values.  Returns the JSON text, or nil when there is no such version.
+local function source_lines(file, first, last)
+  local out, n = {}, 0
+  for text in string_gmatch((sources[file] or "") .. "\n", "([^\n]*)\n") do
+    n = n + 1
+    if n > last then break end
+    if n >= first then out[#out + 1] = text end
+  end
+  return table_concat(out, "\n")
+end
+
+function api.explain(program, version, lang)
+  lang = lang or "en"
+  local p
+  for _, v in ipairs(programs[program] or {}) do
+    if v.version == version then p = v end
+  end
+  if not p then return nil end
+  local criteria = setmetatable({}, ARRAY)
+  for i, c in ipairs(p.criteria) do
+    local info = debug_getinfo(c.check, "S")
+    local first, last = info.linedefined, info.lastlinedefined
+    criteria[i] = setmetatable({ id = c.id, text = text_in(c.text, lang), reference = c.reference,
+      file = c.file, line = c.line, first_line = first, last_line = last,
+      source = source_lines(c.file, first, last) },
+      { __json = { "id", "text", "reference", "file", "line", "first_line", "last_line", "source" } })
+  end
+  local parameters = {}
+  for name, q in pairs(params) do
+    if q.file == p.file or string_find(sources[p.file] or "", name, 1, true) then
+      local values = setmetatable({}, ARRAY)
+      for i, v in ipairs(q.values) do
+        values[i] = setmetatable({ from = v.from, to = v.to, value = v.value, reference = v.reference },
+          { __json = { "from", "to", "value", "reference" } })
+      end
+      parameters[name] = setmetatable({ reference = q.reference, file = q.file, line = q.line, values = values },
+        { __json = { "reference", "file", "line", "values" } })
+    end
+  end
+  return c_canon(setmetatable({ program = p.id, version = p.version, from = p.from, to = p.to,
+    title = text_in(p.title, lang), reference = p.reference, file = p.file, line = p.line,
+    criteria = criteria, parameters = parameters },
+    { __json = { "program", "version", "from", "to", "title", "reference", "file", "line", "criteria", "parameters" } }))
+end
+
 -- Lint --------------------------------------------------------------------------
 
 -- The first day in [from, to] on which parameter P has no value, or nil.

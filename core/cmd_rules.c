@@ -156,7 +156,7 @@ int cmd_eval(int argc, char **argv)
     };
     rules_opts o;
     rules_opts_init(&o);
-    engine_defaults d = {ENGINE_OP_NONE, NULL, NULL, NULL};
+    engine_defaults d = {.op = ENGINE_OP_NONE};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "hp:sa:l:", longopts, NULL)) != -1) {

@@ -720,6 +720,32 @@ int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, e
     return 0;
 }
 
+int engine_explain(engine *en, const char *program, const char *version, const char *lang,
+                   buf *out, err *e)
+{
+    lua_State *L = en->L;
+    char msg[512];
+    engine_prepare(en, "explain");
+    lua_pushstring(L, program);
+    lua_pushstring(L, version);
+    lua_pushstring(L, lang);
+    int status = engine_call(en, 3, 1, en->budget);
+    if (status != LUA_OK) {
+        err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
+        return -1;
+    }
+    int rc = 0;
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (!s)
+        rc = err_set(e, "not_found", "the rule set %.12s has no programme %s version %s",
+                     ruleset_hash(en->rs), program, version);
+    else if (buf_add(out, s, n) != 0)
+        rc = err_set(e, "internal", "explanation too large");
+    lua_settop(L, 0);
+    return rc;
+}
+
 /* Report each {file, line, msg} of the list at the stack top.  [-0, +0, -] */
 static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud)
 {

@@ -1298,6 +1298,29 @@ static void test_canon_values_keys_sorted(void **state)
     release(en);
 }
 
+/* engine_explain: a programme version with its criteria's source text and
+ * line numbers as they are in the rule file; an unknown version is
+ * not_found. */
+static void test_explain_programme(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    buf out;
+    buf_init(&out, 1 << 20);
+    err e = {0};
+    assert_int_equal(engine_explain(en, "logic", "1", "fr", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"program\":\"logic\",\"version\":\"1\"");
+    ASSERT_CONTAINS(out.data, "\"title\":\"logique\"");
+    ASSERT_CONTAINS(out.data, "\"id\":\"score\",\"text\":\"logique\"");
+    ASSERT_CONTAINS(out.data, "\"file\":\"logic.lua\",\"line\":9,\"first_line\":11,\"last_line\":11");
+    ASSERT_CONTAINS(out.data, "\"source\":\"    check = function(a) return a.score >= 10, { score = a.score } end,\"");
+    buf_reset(&out);
+    assert_int_equal(engine_explain(en, "logic", "2", "en", &out, &e), -1);
+    assert_string_equal(e.code, "not_found");
+    buf_free(&out);
+    release(en);
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
@@ -1380,6 +1403,7 @@ int main(void)
         TEST(test_message_placeholders_filled),
         TEST(test_canon_same_request_same_bytes),
         TEST(test_canon_values_keys_sorted),
+        TEST(test_explain_programme),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
