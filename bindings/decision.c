@@ -35,8 +35,11 @@
 #define UP_MESSAGE lua_upvalueindex(4)
 #define UP_MISSING lua_upvalueindex(5)
 /* Then the keys decide looks up, interned once. */
-static const char *const decision_keys[] = {"check", "pass", "fail", "id", "en", "field", "criterion"};
-enum { K_CHECK, K_PASS, K_FAIL, K_ID, K_EN, K_FIELD, K_CRITERION, K_COUNT };
+static const char *const decision_keys[] = {
+    "check", "pass", "fail", "id", "en", "field", "criterion", "as_of", "params", "program",
+    "criteria", "version", "decision_id", "program_version", "outcome", "json"};
+enum { K_CHECK, K_PASS, K_FAIL, K_ID, K_EN, K_FIELD, K_CRITERION, K_AS_OF, K_PARAMS, K_PROGRAM,
+       K_CRITERIA, K_VERSION, K_DECISION_ID, K_PROGRAM_VERSION, K_OUTCOME, K_JSON, K_COUNT };
 #define UP_KEY(k) lua_upvalueindex(6 + (k))
 
 /* T[key k], with metamethods, as Lua's t.key.  [-0, +1, e] */
@@ -47,8 +50,9 @@ static int decision_get(lua_State *L, int t, int k)
 }
 
 /* Arguments of decide. */
-enum { ARG_CRITERIA = 1, ARG_A, ARG_ON, ARG_LANG, ARG_NOW, ARG_USED, ARG_PROGRAM, ARG_VERSION,
-       ARG_RULESET, SLOT_SEEN, SLOT_FIRST };
+enum { ARG_P = 1, ARG_A, ARG_ON, ARG_LANG, ARG_NOW, ARG_RULESET,
+       /* then, pushed by decide itself: */
+       ARG_CRITERIA, ARG_USED, ARG_PROGRAM, ARG_VERSION, SLOT_SEEN, SLOT_FIRST };
 
 typedef struct decision_box {
     buf out;     /* the decision */
@@ -282,16 +286,51 @@ cap:
     return -1;
 }
 
-/* decide(criteria, a, on, lang, now, used, program, version, ruleset)
- * [-0, +3|4, e]: see decision.h. */
+/* current[key k] = the value at the top (popped).  [-1, +0, m] */
+static void decision_set_current(lua_State *L, int k)
+{
+    lua_pushvalue(L, UP_KEY(k));
+    lua_insert(L, -2);
+    lua_rawset(L, UP_CURRENT);
+}
+
+/* The programme is decided (or cannot be written): current no longer names
+ * it.  [-0, +0, m] */
+static void decision_done(lua_State *L)
+{
+    lua_pushnil(L);
+    decision_set_current(L, K_AS_OF);
+    lua_pushnil(L);
+    decision_set_current(L, K_PARAMS);
+    lua_pushnil(L);
+    decision_set_current(L, K_CRITERION);
+}
+
+/* decide(p, a, on, lang, now, ruleset)  [-0, +1|4, e]: see decision.h. */
 static int decision_decide(lua_State *L)
 {
     decision_box *box = lua_touserdata(L, UP_BOX);
-    lua_Integer n = (lua_Integer)lua_rawlen(L, ARG_CRITERIA);
     int failed = 0, nmissing = 0;
     char msg[256];
     lua_settop(L, ARG_RULESET);
+    luaL_checktype(L, ARG_P, LUA_TTABLE);
+    lua_pushvalue(L, UP_KEY(K_CRITERIA));
+    lua_rawget(L, ARG_P);                                 /* ARG_CRITERIA */
+    luaL_checktype(L, ARG_CRITERIA, LUA_TTABLE);
+    lua_newtable(L);                                      /* ARG_USED */
+    lua_pushvalue(L, UP_KEY(K_ID));
+    lua_rawget(L, ARG_P);                                 /* ARG_PROGRAM */
+    lua_pushvalue(L, UP_KEY(K_VERSION));
+    lua_rawget(L, ARG_P);                                 /* ARG_VERSION */
     lua_pushnil(L);                                       /* SLOT_SEEN */
+    /* current.as_of, current.params, current.program = on, used, p */
+    lua_pushvalue(L, ARG_ON);
+    decision_set_current(L, K_AS_OF);
+    lua_pushvalue(L, ARG_USED);
+    decision_set_current(L, K_PARAMS);
+    lua_pushvalue(L, ARG_P);
+    decision_set_current(L, K_PROGRAM);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, ARG_CRITERIA);
     buf_reset(&box->crit);
     buf_reset(&box->marks);
     for (lua_Integer i = 1; i <= n; i++) {
@@ -368,15 +407,30 @@ static int decision_decide(lua_State *L)
         lua_settop(L, slot + 1);
     }
 
+    decision_done(L);
     const char *outcome = failed ? "ineligible" : nmissing ? "incomplete" : "eligible";
     char id[IDS_LEN + 1];
     ids_next(id);
     if (decision_write(L, box, n, id, outcome, msg, sizeof msg) != 0)
         return decision_refuse(L, 4, 0, (lua_pushstring(L, msg), lua_gettop(L)));
-    lua_pushlstring(L, box->out.data, box->out.len);
+    /* { decision_id, program, program_version, outcome, json } */
+    lua_createtable(L, 0, 5);
+    lua_pushvalue(L, UP_KEY(K_DECISION_ID));
     lua_pushlstring(L, id, IDS_LEN);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, UP_KEY(K_PROGRAM));
+    lua_pushvalue(L, ARG_PROGRAM);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, UP_KEY(K_PROGRAM_VERSION));
+    lua_pushvalue(L, ARG_VERSION);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, UP_KEY(K_OUTCOME));
     lua_pushstring(L, outcome);
-    return 3;
+    lua_rawset(L, -3);
+    lua_pushvalue(L, UP_KEY(K_JSON));
+    lua_pushlstring(L, box->out.data, box->out.len);
+    lua_rawset(L, -3);
+    return 1;
 }
 
 /* Upvalues of param: the declared parameters, current, then its keys. */

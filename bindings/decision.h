@@ -14,14 +14,20 @@
  *
  * decision_push pushes the function rules.lua calls:
  *
- *   decide = decider(current, missing_words, message, MISSING)
- *   json, decision_id, outcome = decide(criteria, a, on, lang, now, used,
- *                                       program, version, ruleset)
+ *   decide, param = decider(current, missing_words, message, MISSING, params)
+ *   decision = decide(p, a, on, lang, now, ruleset)
+ *
+ * decision is { decision_id, program, program_version, outcome, json }.
+ * While it runs, current.as_of, current.params (the parameters param()
+ * records), current.program and current.criterion name what is being
+ * decided; they are cleared when the decision is done.  param(name) is the
+ * value of a parameter in force on current.as_of, or nil and why not.
  *
  * On a criterion that cannot be decided it returns nil, KIND, I, VALUE with
  * KIND 1 (the check returned VALUE, not a boolean), 2 (its second value is
  * not a table) or 3 (it raised VALUE); KIND 4 means a value has no JSON form
- * (VALUE says why).  rules.lua turns these into its request errors.
+ * (VALUE says why).  rules.lua turns these into its request errors.  Kinds
+ * 1 to 3 leave current as it is, as the Lua loop did.
  */
 #ifndef ELIGO_DECISION_H
 #define ELIGO_DECISION_H

@@ -679,31 +679,26 @@ function sandbox.param(name)
 end
 
 -- current names what runs, for errors raised outside any rule code (the
--- instruction budget, the memory cap): engine.c reads it.  Returns the
--- decision { decision_id, program, program_version, outcome, json }, or nil
--- and why when a value the rules returned has no JSON form.
+-- instruction budget, the memory cap): engine.c reads it, decision.c keeps
+-- it (as_of, params, program, criterion).  Returns the decision
+-- { decision_id, program, program_version, outcome, json }, or nil and why
+-- when a value the rules returned has no JSON form.
 local function decide(p, a, on, lang, now)
-  local used = {}
-  current.as_of, current.params, current.program = on, used, p
-  local criteria = p.criteria
-  local json, id, outcome, value = c_decide(criteria, a, on, lang, now, used, p.id, p.version, RULESET)
-  if not json then
-    local kind, c = id, criteria[outcome]
-    if kind == 1 then
-      fail("rule_error", "programme %s, criterion %s (%s:%d): the check returned %s, expected true or false",
-        p.id, c.id, c.file, c.line, describe(value))
-    elseif kind == 2 then
-      fail("rule_error", "programme %s, criterion %s (%s:%d): the second value of a check must be a table of values",
-        p.id, c.id, c.file, c.line)
-    elseif kind == 3 then
-      local msg = type(value) == "table" and value.message or tostring(value)
-      if msg == "not enough memory" then msg = "memory cap exceeded" end
-      fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)
-    end
+  local d, kind, i, value = c_decide(p, a, on, lang, now, RULESET)
+  if d then return d end
+  local c = p.criteria[i]
+  if kind == 1 then
+    fail("rule_error", "programme %s, criterion %s (%s:%d): the check returned %s, expected true or false",
+      p.id, c.id, c.file, c.line, describe(value))
+  elseif kind == 2 then
+    fail("rule_error", "programme %s, criterion %s (%s:%d): the second value of a check must be a table of values",
+      p.id, c.id, c.file, c.line)
+  elseif kind == 3 then
+    local msg = type(value) == "table" and value.message or tostring(value)
+    if msg == "not enough memory" then msg = "memory cap exceeded" end
+    fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)
   end
-  current.as_of, current.params, current.criterion = nil, nil, nil
-  if not json then return nil, value end
-  return { decision_id = id, program = p.id, program_version = p.version, outcome = outcome, json = json }
+  return nil, value
 end
 api.current = current
 
