@@ -403,6 +403,38 @@ static int bindings_today(lua_State *L)
     return 1;
 }
 
+/* restore(watched) -> the first entry that changed, or nil  [-0, +1, e]
+ * Each entry { f, i, value } names an upvalue of a rule function and the
+ * value it had when the set was sealed; an upvalue that is no longer equal
+ * (Lua's ~=) is put back.  rules.lua's after() runs this on every request. */
+static int bindings_restore(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_pushnil(L);                                       /* watched changed */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);                             /* watched changed w */
+        lua_getfield(L, 3, "f");
+        lua_getfield(L, 3, "i");
+        lua_getfield(L, 3, "value");                      /* ... w f i value */
+        int up = (int)lua_tointeger(L, 5);
+        if (!lua_getupvalue(L, 4, up))                    /* ... w f i value v */
+            lua_pushnil(L);
+        if (!lua_compare(L, 7, 6, LUA_OPEQ)) {
+            lua_pushvalue(L, 6);
+            if (!lua_setupvalue(L, 4, up))
+                lua_pop(L, 1);
+            if (lua_isnil(L, 2)) {
+                lua_pushvalue(L, 3);
+                lua_replace(L, 2);
+            }
+        }
+        lua_settop(L, 2);
+    }
+    return 1;
+}
+
 void bindings_push(lua_State *L)
 {
     static const luaL_Reg plain[] = {
@@ -417,6 +449,7 @@ void bindings_push(lua_State *L)
         {"decision_id", bindings_decision_id},
         {"now", bindings_now},
         {"today", bindings_today},
+        {"restore", bindings_restore},
         {NULL, NULL},
     };
     static const luaL_Reg scratch[] = {

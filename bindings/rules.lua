@@ -620,15 +620,7 @@ end
 -- when the set was sealed; otherwise a rule kept state between decisions.
 -- The value is put back, and the request that changed it fails.
 function api.after()
-  local changed
-  for i = 1, #watched do
-    local w = watched[i]
-    local _, v = debug_getupvalue(w.f, w.i)
-    if v ~= w.value then
-      debug_setupvalue(w.f, w.i, w.value)
-      changed = changed or w
-    end
-  end
+  local changed = C.restore(watched)   -- for each w: if w.f's upvalue w.i ~= w.value, put it back
   if changed then
     fail("rule_error", "%s%s: the function defined there changed its local '%s': rules keep no state between decisions",
       changed.owner or "", changed.where, changed.name)
