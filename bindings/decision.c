@@ -317,7 +317,7 @@ static int decision_decide(lua_State *L)
     lua_pushvalue(L, UP_KEY(K_CRITERIA));
     lua_rawget(L, ARG_P);                                 /* ARG_CRITERIA */
     luaL_checktype(L, ARG_CRITERIA, LUA_TTABLE);
-    lua_newtable(L);                                      /* ARG_USED */
+    lua_createtable(L, 0, 8);                             /* ARG_USED: room for the usual few */
     lua_pushvalue(L, UP_KEY(K_ID));
     lua_rawget(L, ARG_P);                                 /* ARG_PROGRAM */
     lua_pushvalue(L, UP_KEY(K_VERSION));
