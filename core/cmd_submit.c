@@ -207,9 +207,13 @@ static int submit_loop(submit *s, err *e)
         if (s->eof && !pending_out && s->in_flight == 0 && s->input.start >= s->input.data.len)
             return 0;
 
+        /* The input is polled only while the window has room: a negative fd
+         * is ignored, where events = 0 would still report POLLHUP and have
+         * us read a closed pipe's remaining data past the window. */
+        int want_input = !s->eof && s->in_flight < s->window;
         struct pollfd p[2] = {
             {.fd = s->sock, .events = POLLIN | (pending_out ? POLLOUT : 0)},
-            {.fd = s->in, .events = !s->eof && s->in_flight < s->window ? POLLIN : 0},
+            {.fd = want_input ? s->in : -1, .events = POLLIN},
         };
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
