@@ -1368,3 +1368,287 @@ done:
     store_invariants(st);
     return ret;
 }
+
+/* ---- Reading for audits --------------------------------------------------- */
+
+/* These statements depend on the filter, so they are prepared per call and
+ * finalized before returning: audits are offline and run a few queries, not
+ * thousands per second.  Values are always bound, never pasted into SQL. */
+#define STORE_SQL_CAP 4096
+
+/* The rows an audit reads: a decision and its application (LEFT JOIN, so a
+ * decision whose application row went missing is still listed). */
+enum {
+    QR_SEQ, QR_DECISION_ID, QR_PROGRAM, QR_PROGRAM_VERSION, QR_OUTCOME, QR_APPLICANT_ID,
+    QR_AS_OF, QR_DECIDED_AT, QR_RULESET, QR_DECISION, QR_REQUEST, QR_REQUEST_KEY,
+    QR_RECEIVED_AT, QR_CLIENT_UID, QR_CLIENT_PID
+};
+static const char store_row_cols[] =
+    "SELECT d.seq, d.decision_id, d.program, d.program_version, d.outcome,"
+    " d.applicant_id, d.as_of, d.decided_at, d.ruleset, d.decision,"
+    " a.request, a.request_key, a.received_at, a.client_uid, a.client_pid"
+    " FROM decisions d LEFT JOIN applications a ON a.id = d.application";
+
+/* Append F's conditions on the decisions table "d" as a WHERE clause with
+ * named parameters (store_bind_filter binds them).  AFTER_SEQ > 0 adds the
+ * cursor condition. */
+static int store_where(buf *sql, const store_filter *f, int64_t after_seq)
+{
+    const char *col = f->by_as_of ? "d.as_of" : "d.decided_at";
+    int n = 0, rc = 0;
+#define STORE_COND(...) \
+    (rc |= buf_adds(sql, n++ ? " AND " : " WHERE "), rc |= buf_printf(sql, __VA_ARGS__))
+    if (f->decision_id)
+        STORE_COND("d.decision_id = :id");
+    if (f->applicant)
+        STORE_COND("d.applicant_id = :applicant");
+    if (f->program)
+        STORE_COND("d.program = :program");
+    if (f->outcome)
+        STORE_COND("d.outcome = :outcome");
+    if (f->ruleset)
+        STORE_COND("substr(d.ruleset, 1, length(:ruleset)) = :ruleset");
+    if (f->since)
+        STORE_COND("%s >= :since", col);
+    /* '~' sorts after every character of a date or time, so "2025-03-31~"
+     * is above every time on that day: UNTIL is inclusive. */
+    if (f->until)
+        STORE_COND("%s <= :until || '~'", col);
+    if (after_seq > 0)
+        STORE_COND("d.seq %c :after", f->oldest_first ? '>' : '<');
+#undef STORE_COND
+    return rc ? -1 : 0;
+}
+
+static void store_bind_named(sqlite3_stmt *s, const char *name, const char *v)
+{
+    int i = sqlite3_bind_parameter_index(s, name);
+    if (i > 0 && v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void store_bind_filter(sqlite3_stmt *s, const store_filter *f, int64_t after_seq)
+{
+    store_bind_named(s, ":id", f->decision_id);
+    store_bind_named(s, ":applicant", f->applicant);
+    store_bind_named(s, ":program", f->program);
+    store_bind_named(s, ":outcome", f->outcome);
+    store_bind_named(s, ":ruleset", f->ruleset);
+    store_bind_named(s, ":since", f->since);
+    store_bind_named(s, ":until", f->until);
+    int i = sqlite3_bind_parameter_index(s, ":after");
+    if (i > 0)
+        sqlite3_bind_int64(s, i, after_seq);
+    if ((i = sqlite3_bind_parameter_index(s, ":limit")) > 0)
+        sqlite3_bind_int64(s, i, f->limit > 0 ? f->limit : -1);   /* -1: no limit */
+    if ((i = sqlite3_bind_parameter_index(s, ":offset")) > 0)
+        sqlite3_bind_int64(s, i, f->offset > 0 ? f->offset : 0);
+}
+
+static int store_prepare(store *st, const buf *sql, sqlite3_stmt **s, err *e)
+{
+    if (sqlite3_prepare_v2(st->db, sql->data, (int)sql->len, s, NULL) != SQLITE_OK) {
+        store_sqlerr(st, e, "preparing an audit query");
+        sqlite3_finalize(*s);
+        *s = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The seq of decision ID inside the read transaction: 0 with E "not_found". */
+static int store_seq_of(store *st, const char *id, int64_t *seq, err *e)
+{
+    static const char sql[] = "SELECT seq FROM decisions WHERE decision_id = ?1";
+    sqlite3_stmt *s = NULL;
+    int ret = -1, rc;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return store_sqlerr(st, e, "preparing a lookup");
+    bind_str(s, 1, id);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(s, 0);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        err_set(e, "not_found", "no decision %s", id);
+    } else {
+        store_sqlerr(st, e, "looking a decision up");
+    }
+    sqlite3_finalize(s);
+    return ret;
+}
+
+static int64_t col_int_or(sqlite3_stmt *s, int i, int64_t dflt)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(s, i);
+}
+
+int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err *e)
+{
+    store_invariants(st);
+    static const store_filter none = {0};
+    sqlite3_stmt *s = NULL;
+    int64_t after_seq = 0;
+    int ret = -1, rc;
+    buf sql;
+    buf_init(&sql, STORE_SQL_CAP);
+    if (!f)
+        f = &none;
+
+    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE) {
+        store_sqlerr(st, e, "BEGIN");
+        goto out;
+    }
+    if (f->after && store_seq_of(st, f->after, &after_seq, e) != 0)
+        goto end;
+    if (buf_adds(&sql, store_row_cols) != 0 || store_where(&sql, f, after_seq) != 0 ||
+        buf_printf(&sql, " ORDER BY d.seq %s LIMIT :limit OFFSET :offset",
+                   f->oldest_first ? "ASC" : "DESC") != 0) {
+        err_set(e, "internal", "an audit query is too long");
+        goto end;
+    }
+    if (store_prepare(st, &sql, &s, e) != 0)
+        goto end;
+    store_bind_filter(s, f, after_seq);
+    ret = 0;
+    while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t len;
+        store_row r = {
+            .seq = sqlite3_column_int64(s, QR_SEQ),
+            .decision_id = col_text(s, QR_DECISION_ID, &len),
+            .program = col_text(s, QR_PROGRAM, &len),
+            .program_version = col_text(s, QR_PROGRAM_VERSION, &len),
+            .outcome = col_text(s, QR_OUTCOME, &len),
+            .applicant_id = col_text(s, QR_APPLICANT_ID, &len),
+            .as_of = col_text(s, QR_AS_OF, &len),
+            .decided_at = col_text(s, QR_DECIDED_AT, &len),
+            .ruleset = col_text(s, QR_RULESET, &len),
+            .request_key = col_text(s, QR_REQUEST_KEY, &len),
+            .received_at = col_text(s, QR_RECEIVED_AT, &len),
+            .client_uid = col_int_or(s, QR_CLIENT_UID, -1),
+            .client_pid = col_int_or(s, QR_CLIENT_PID, -1),
+        };
+        r.json = col_text(s, QR_DECISION, &r.json_len);
+        r.request = col_text(s, QR_REQUEST, &r.request_len);
+        ret = fn(ud, &r);
+    }
+    if (ret == 0 && rc != SQLITE_DONE) {
+        store_sqlerr(st, e, "reading decisions");
+        ret = -1;
+    }
+end:
+    sqlite3_finalize(s);
+    step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
+out:
+    buf_free(&sql);
+    store_invariants(st);
+    return ret;
+}
+
+/* Counts how many rows FN saw, for store_application_of. */
+typedef struct store_one {
+    store_row_fn *fn;
+    void *ud;
+    int seen;
+} store_one;
+
+static int store_one_row(void *ud, const store_row *r)
+{
+    store_one *o = ud;
+    o->seen++;
+    return o->fn(o->ud, r);
+}
+
+int store_application_of(store *st, const char *decision_id, store_row_fn *fn, void *ud,
+                         err *e)
+{
+    store_filter f = {.decision_id = decision_id, .limit = 1};
+    store_one o = {fn, ud, 0};
+    int rc = store_each(st, &f, store_one_row, &o, e);
+    if (rc == 0 && !o.seen)
+        return err_set(e, "not_found", "no decision %s", decision_id);
+    return rc;
+}
+
+int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
+                store_failing_fn *failing, void *ud, err *e)
+{
+    store_invariants(st);
+    static const store_filter none = {0};
+    sqlite3_stmt *s = NULL;
+    int ret = -1, rc = SQLITE_DONE;
+    buf sql;
+    buf_init(&sql, STORE_SQL_CAP);
+    if (!f)
+        f = &none;
+    /* The cursor, order and paging do not apply to counts. */
+    store_filter w = *f;
+    w.after = NULL;
+    w.limit = w.offset = 0;
+
+    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE) {
+        store_sqlerr(st, e, "BEGIN");
+        goto out;
+    }
+    if (by_month) {
+        if (buf_printf(&sql, "SELECT d.program, substr(%s, 1, 7), d.outcome, count(*)"
+                       " FROM decisions d", w.by_as_of ? "d.as_of" : "d.decided_at") != 0 ||
+            store_where(&sql, &w, 0) != 0 ||
+            buf_adds(&sql, " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3") != 0) {
+            err_set(e, "internal", "an audit query is too long");
+            goto end;
+        }
+        if (store_prepare(st, &sql, &s, e) != 0)
+            goto end;
+        store_bind_filter(s, &w, 0);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            size_t len;
+            by_month(ud, col_text(s, 0, &len), col_text(s, 1, &len), col_text(s, 2, &len),
+                     sqlite3_column_int64(s, 3));
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+        if (rc != SQLITE_DONE) {
+            store_sqlerr(st, e, "counting decisions");
+            goto end;
+        }
+    }
+    if (failing) {
+        /* Each decision's JSON lists every criterion with "passed" true,
+         * false, or null when data was missing (see the README). */
+        buf_reset(&sql);
+        if (buf_adds(&sql, "WITH sel AS (SELECT d.program, d.decision FROM decisions d") != 0 ||
+            store_where(&sql, &w, 0) != 0 ||
+            buf_adds(&sql, "), tot AS (SELECT program, count(*) AS n FROM sel GROUP BY program)"
+                     " SELECT sel.program, json_extract(c.value, '$.id') AS criterion,"
+                     " sum(json_type(c.value, '$.passed') = 'false') AS failed,"
+                     " sum(json_type(c.value, '$.passed') = 'null') AS missing, tot.n"
+                     " FROM sel JOIN json_each(sel.decision, '$.criteria') AS c"
+                     " JOIN tot ON tot.program = sel.program"
+                     " GROUP BY 1, 2 ORDER BY 1, 3 DESC, 4 DESC, 2") != 0) {
+            err_set(e, "internal", "an audit query is too long");
+            goto end;
+        }
+        if (store_prepare(st, &sql, &s, e) != 0)
+            goto end;
+        store_bind_filter(s, &w, 0);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            size_t len;
+            failing(ud, col_text(s, 0, &len), col_text(s, 1, &len), sqlite3_column_int64(s, 2),
+                    sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 4));
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+        if (rc != SQLITE_DONE) {
+            store_sqlerr(st, e, "counting failed criteria");
+            goto end;
+        }
+    }
+    ret = 0;
+end:
+    sqlite3_finalize(s);
+    step_done(st->q[Q_COMMIT]);
+out:
+    buf_free(&sql);
+    store_invariants(st);
+    return ret;
+}

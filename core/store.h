@@ -116,4 +116,82 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
                  void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
                  err *e);
 
+/* ---- Reading for audits ------------------------------------------------- */
+
+/* Which decisions a query reads.  Every member may be NULL/0 (no condition).
+ * SINCE and UNTIL are dates (YYYY-MM-DD) or times (ISO 8601, as stored),
+ * both inclusive: UNTIL "2025-03-31" takes the whole of that day.  They
+ * apply to decided_at (when the decision was made), or to as_of (the date it
+ * was made for) when BY_AS_OF is set; the month store_stats groups by
+ * follows the same choice. */
+typedef struct store_filter {
+    const char *decision_id;     /* exactly this decision */
+    const char *applicant;       /* applicant_id */
+    const char *program;
+    const char *outcome;
+    const char *ruleset;         /* the full 64-hex hash, or a prefix of it */
+    const char *since;
+    const char *until;
+    int by_as_of;
+    const char *after;           /* a cursor: only decisions after this one in the
+                                    order read (older when newest first) */
+    int oldest_first;            /* chain order (seq ascending) instead of newest first */
+    int64_t limit;               /* at most this many rows (0: all) */
+    int64_t offset;              /* skip this many rows first */
+} store_filter;
+
+/* One decision as store_each reads it, with its application.  Strings are
+ * NUL-terminated and NULL for an SQL NULL; they live until the callback
+ * returns. */
+typedef struct store_row {
+    int64_t seq;
+    const char *decision_id;
+    const char *program;
+    const char *program_version;
+    const char *outcome;
+    const char *applicant_id;
+    const char *as_of;
+    const char *decided_at;
+    const char *ruleset;
+    const char *json;            /* the decision's canonical JSON */
+    size_t json_len;
+    const char *request;         /* the application: the request line as received */
+    size_t request_len;
+    const char *request_key;
+    const char *received_at;
+    int64_t client_uid;          /* -1 when unknown */
+    int64_t client_pid;
+} store_row;
+
+/* Called once per row; a non-zero return stops the reading (store_each then
+ * returns that value). */
+typedef int store_row_fn(void *ud, const store_row *row);
+
+/* Call FN for every decision that F selects (NULL: all), newest first unless
+ * F->oldest_first, in one read transaction (one consistent snapshot).
+ * Returns 0, FN's non-zero value when it stopped, or -1 with E: "not_found"
+ * when F->after names no decision, "internal" when the database fails. */
+int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err *e);
+
+/* Read decision DECISION_ID and its application into FN (called once).
+ * Returns 0, or -1 with E "not_found" when there is no such decision. */
+int store_application_of(store *st, const char *decision_id, store_row_fn *fn, void *ud,
+                         err *e);
+
+/* Counts for audit statistics over the decisions F selects (its limit,
+ * offset, after and order are ignored):
+ *   BY_MONTH(ud, program, month "YYYY-MM", outcome, n), ordered by program,
+ *     month and outcome;
+ *   FAILING(ud, program, criterion, failed, missing, decisions): for each
+ *     criterion of each programme, how many of the programme's decisions it
+ *     failed (passed false) and lacked data for (passed null), out of the
+ *     programme's decisions; ordered by program, then failures, most first.
+ * Either callback may be NULL.  Returns 0 or -1 with E. */
+typedef void store_month_fn(void *ud, const char *program, const char *month,
+                            const char *outcome, int64_t n);
+typedef void store_failing_fn(void *ud, const char *program, const char *criterion,
+                              int64_t failed, int64_t missing, int64_t decisions);
+int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
+                store_failing_fn *failing, void *ud, err *e);
+
 #endif
