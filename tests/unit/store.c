@@ -672,6 +672,248 @@ static void test_migrations_idempotent(void **state)
     unlink(p);
 }
 
+/* ---- Reading for audits: store_each, store_application_of, store_stats ---- */
+
+typedef struct seen {
+    int n;
+    int64_t seq[16];
+    char ids[16][32];
+    char request[16][256];
+    int64_t uid[16];
+} seen;
+
+static int seen_row(void *ud, const store_row *r)
+{
+    seen *s = ud;
+    if (s->n < 16) {
+        s->seq[s->n] = r->seq;
+        snprintf(s->ids[s->n], sizeof s->ids[s->n], "%s", r->decision_id);
+        snprintf(s->request[s->n], sizeof s->request[s->n], "%.*s", (int)r->request_len,
+                 r->request ? r->request : "");
+        s->uid[s->n] = r->client_uid;
+    }
+    s->n++;
+    return 0;
+}
+
+static int each(fixture *f, const store_filter *flt, seen *s)
+{
+    err e = {0};
+    memset(s, 0, sizeof *s);
+    int rc = store_each(f->st, flt, seen_row, s, &e);
+    if (rc != 0)
+        fprintf(stderr, "store_each: %s\n", e.msg);
+    return rc;
+}
+
+/* Seven decisions: A1 decide (seq 1), A2 screen (2-6), A3 decide (7). */
+static void audit_data(fixture *f, test_app t[3])
+{
+    make_app(f, &t[0], "A1", 1, NULL, NULL);
+    make_app(f, &t[1], "A2", 5, NULL, NULL);
+    make_app(f, &t[2], "A3", 1, NULL, NULL);
+    t[2].dec[0].outcome = "ineligible";
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(append1(f, &t[i], NULL), STORE_NEW);
+}
+
+static void test_each_filters(void **state)
+{
+    fixture *f = *state;
+    test_app t[3];
+    seen s;
+    audit_data(f, t);
+
+    assert_int_equal(each(f, NULL, &s), 0);          /* all, newest first */
+    assert_int_equal(s.n, 7);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(s.seq[i], 7 - i);
+    assert_string_equal(s.ids[0], t[2].ids[0]);
+    assert_string_equal(s.request[0], t[2].request);  /* with its application */
+    assert_int_equal(s.uid[0], 1000);
+
+    store_filter flt = {.applicant = "A2"};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 5);
+    assert_string_equal(s.request[4], t[1].request);
+    flt = (store_filter){.program = "idmaj"};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 3);
+    flt = (store_filter){.program = "idmaj", .outcome = "ineligible"};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.seq[0], 7);
+    flt = (store_filter){.decision_id = t[1].ids[2]};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.seq[0], 4);
+
+    /* A rule set by a prefix of its hash; a prefix that is not its. */
+    char prefix[9];
+    snprintf(prefix, sizeof prefix, "%.8s", ruleset_hash(f->rs));
+    flt = (store_filter){.ruleset = prefix};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 7);
+    prefix[0] = prefix[0] == '0' ? '1' : '0';
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 0);
+
+    /* Dates, inclusive, on decided_at (2025-03-01T10:00:00.001Z) or as_of. */
+    flt = (store_filter){.until = "2025-02-28"};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 0);
+    flt = (store_filter){.since = "2025-03-01", .until = "2025-03-01"};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 7);
+    flt = (store_filter){.since = "2025-03-01T10:00:00.002Z"};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 0);
+    flt = (store_filter){.since = "2025-03-01", .until = "2025-03-01", .by_as_of = 1};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 7);
+    flt = (store_filter){.since = "2025-03-02", .by_as_of = 1};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 0);
+}
+
+static void test_each_paging(void **state)
+{
+    fixture *f = *state;
+    test_app t[3];
+    seen s;
+    err e = {0};
+    audit_data(f, t);
+
+    store_filter flt = {.limit = 2, .offset = 2};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.seq[0], 5);
+    assert_int_equal(s.seq[1], 4);
+
+    /* A cursor: the rows after decision seq 5 in the order read. */
+    flt = (store_filter){.after = t[1].ids[3], .limit = 3};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.seq[0], 4);
+    assert_int_equal(s.seq[2], 2);
+    flt = (store_filter){.after = t[1].ids[3], .oldest_first = 1};
+    assert_int_equal(each(f, &flt, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.seq[0], 6);
+    assert_int_equal(s.seq[1], 7);
+
+    flt = (store_filter){.after = "nope"};
+    assert_int_equal(store_each(f->st, &flt, seen_row, &s, &e), -1);
+    assert_string_equal(e.code, "not_found");
+
+    /* Pages of 3 cover everything once. */
+    int total = 0;
+    for (int64_t off = 0; off < 9; off += 3) {
+        flt = (store_filter){.limit = 3, .offset = off};
+        assert_int_equal(each(f, &flt, &s), 0);
+        for (int i = 0; i < s.n; i++)
+            assert_int_equal(s.seq[i], 7 - off - i);
+        total += s.n;
+    }
+    assert_int_equal(total, 7);
+}
+
+static int stop_at_two(void *ud, const store_row *r)
+{
+    (void)r;
+    return ++*(int *)ud == 2 ? 42 : 0;
+}
+
+static void test_application_of(void **state)
+{
+    fixture *f = *state;
+    test_app t[3];
+    seen s = {0};
+    err e = {0};
+    audit_data(f, t);
+    assert_int_equal(store_application_of(f->st, t[1].ids[4], seen_row, &s, &e), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.seq[0], 6);
+    assert_string_equal(s.request[0], t[1].request);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(store_application_of(f->st, "nope", seen_row, &s, &e), -1);
+    assert_string_equal(e.code, "not_found");
+    assert_int_equal(s.n, 0);
+
+    int calls = 0;
+    assert_int_equal(store_each(f->st, NULL, stop_at_two, &calls, &e), 42);
+    assert_int_equal(calls, 2);
+}
+
+typedef struct tally {
+    char lines[32][96];
+    int n;
+} tally;
+
+static void tally_month(void *ud, const char *program, const char *month, const char *outcome,
+                        int64_t n)
+{
+    tally *t = ud;
+    if (t->n < 32)
+        snprintf(t->lines[t->n++], 96, "M %s %s %s %lld", program, month, outcome,
+                 (long long)n);
+}
+
+static void tally_failing(void *ud, const char *program, const char *criterion, int64_t failed,
+                          int64_t missing, int64_t decisions)
+{
+    tally *t = ud;
+    if (t->n < 32)
+        snprintf(t->lines[t->n++], 96, "F %s %s %lld %lld %lld", program, criterion,
+                 (long long)failed, (long long)missing, (long long)decisions);
+}
+
+static void test_stats(void **state)
+{
+    fixture *f = *state;
+    static const char *crit[3] = {
+        "[{\"id\":\"age\",\"passed\":false},{\"id\":\"edu\",\"passed\":null}]",
+        "[{\"id\":\"age\",\"passed\":false},{\"id\":\"edu\",\"passed\":true}]",
+        "[{\"id\":\"age\",\"passed\":true},{\"id\":\"edu\",\"passed\":false}]",
+    };
+    static const char *outcome[3] = {"ineligible", "ineligible", "ineligible"};
+    test_app t[3];
+    for (int i = 0; i < 3; i++) {
+        make_app(f, &t[i], i == 2 ? "B" : "A", 1, NULL, NULL);
+        snprintf(t[i].json[0], sizeof t[i].json[0],
+                 "{\"decision_id\":\"%s\",\"criteria\":%s}", t[i].ids[0], crit[i]);
+        t[i].dec[0].json_len = strlen(t[i].json[0]);
+        t[i].dec[0].outcome = outcome[i];
+    }
+    t[1].app.decided_at = "2025-04-02T09:00:00.000Z";
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(append1(f, &t[i], NULL), STORE_NEW);
+
+    tally ty = {0};
+    err e = {0};
+    assert_int_equal(store_stats(f->st, NULL, tally_month, tally_failing, &ty, &e), 0);
+    assert_int_equal(ty.n, 4);
+    assert_string_equal(ty.lines[0], "M idmaj 2025-03 ineligible 2");
+    assert_string_equal(ty.lines[1], "M idmaj 2025-04 ineligible 1");
+    assert_string_equal(ty.lines[2], "F idmaj age 2 0 3");   /* most failures first */
+    assert_string_equal(ty.lines[3], "F idmaj edu 1 1 3");
+
+    /* The same filters as store_each; months of as_of on request. */
+    store_filter flt = {.applicant = "A", .by_as_of = 1};
+    memset(&ty, 0, sizeof ty);
+    assert_int_equal(store_stats(f->st, &flt, tally_month, tally_failing, &ty, &e), 0);
+    assert_int_equal(ty.n, 3);
+    assert_string_equal(ty.lines[0], "M idmaj 2025-03 ineligible 2");
+    assert_string_equal(ty.lines[1], "F idmaj age 2 0 2");
+    assert_string_equal(ty.lines[2], "F idmaj edu 0 1 2");
+
+    flt = (store_filter){.until = "2025-03-31"};
+    memset(&ty, 0, sizeof ty);
+    assert_int_equal(store_stats(f->st, &flt, tally_month, NULL, &ty, &e), 0);
+    assert_int_equal(ty.n, 1);
+    assert_string_equal(ty.lines[0], "M idmaj 2025-03 ineligible 2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -695,6 +937,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_application_of, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
