@@ -16,6 +16,13 @@ int cmd_submit(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 
+/* The read-only audit subcommands (cmd_audit_query.c), reached through
+ * `eligo audit`'s table; argv[0] is the subcommand's name. */
+int cmd_audit_show(int argc, char **argv);
+int cmd_audit_list(int argc, char **argv);
+int cmd_audit_stats(int argc, char **argv);
+int cmd_audit_export(int argc, char **argv);
+
 /* Environment default: the value of ELIGO_NAME if set, else FALLBACK. */
 const char *cmd_env(const char *name, const char *fallback);
 

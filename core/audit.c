@@ -1,0 +1,1353 @@
+/*
+ * audit.c -- the auditor's reports: show, list, stats, export.
+ *
+ * Design notes
+ * ------------
+ * The store reads rows (store_each calls back once per decision with its
+ * application); this file turns them into reports.  JSON coming out of the
+ * database (a decision, a request, an explanation) is parsed with cJSON only
+ * to pick members out; wherever a report repeats a stored text for a program
+ * (show --json, list --json) it copies the stored bytes rather than
+ * re-encoding them, so the auditor sees exactly what was recorded.
+ *
+ * The explanation of a decision joins three sources:
+ *   1. the decision row and its application (store_application_of);
+ *   2. the rule set stored under the decision's hash, compiled afresh
+ *      (store_get_ruleset, engine_new) and asked for the programme version
+ *      that decided (engine_explain): criterion texts, the source text and
+ *      lines of each check, each parameter's references and dated values.
+ *      Never the rule files on disk: they may have changed since;
+ *   3. the chain (store_verify), which says whether every record up to the
+ *      decision still matches its hash.
+ * If (2) fails -- a rule set that no longer compiles under a newer eligo --
+ * the rest is still shown, with the reason.
+ *
+ * Memory: rows handed to a store callback die when it returns, so whatever a
+ * report keeps is copied (strdup, or a cJSON tree).  Nothing is held across
+ * a call into Lua from here: the engine owns its Lua state.
+ */
+#include "audit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "chart.h"
+#include "engine.h"
+
+#define AUDIT_BUF_CAP ((size_t)64 << 20)   /* an explanation, a review list */
+
+/* ---- Small helpers -------------------------------------------------------- */
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static char *dupstr(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static const char *or_dash(const char *s)
+{
+    return s && *s ? s : "-";
+}
+
+/* A value as a person reads it: a string without quotes, anything else as
+ * compact JSON.  The caller frees the result. */
+static char *value_text(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return strdup(v->valuestring);
+    return v ? cJSON_PrintUnformatted(v) : strdup("-");
+}
+
+/* Write the JSON text P (N bytes, valid JSON) indented by two spaces per
+ * level, each line starting with PREFIX.  Scalars are copied byte for byte:
+ * a number reads exactly as it was received. */
+static void audit_pretty(FILE *out, const char *p, size_t n, const char *prefix)
+{
+    int depth = 0, in_str = 0, esc = 0, line_start = 1;
+#define AUDIT_NEWLINE()                                        \
+    do {                                                       \
+        fputc('\n', out);                                      \
+        fprintf(out, "%s%*s", prefix, 2 * depth, "");          \
+    } while (0)
+    fputs(prefix, out);
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            fputc(c, out);
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        switch (c) {
+        case ' ': case '\t': case '\r': case '\n':
+            break;
+        case '"':
+            in_str = 1;
+            fputc(c, out);
+            break;
+        case '{': case '[': {
+            /* An empty object or array stays on its line. */
+            size_t j = i + 1;
+            while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
+                j++;
+            if (j < n && (p[j] == '}' || p[j] == ']')) {
+                fputc(c, out);
+                fputc(p[j], out);
+                i = j;
+                break;
+            }
+            fputc(c, out);
+            depth++;
+            AUDIT_NEWLINE();
+            break;
+        }
+        case '}': case ']':
+            depth--;
+            AUDIT_NEWLINE();
+            fputc(c, out);
+            break;
+        case ',':
+            fputc(c, out);
+            AUDIT_NEWLINE();
+            break;
+        case ':':
+            fputs(": ", out);
+            break;
+        default:
+            fputc(c, out);
+        }
+        line_start = 0;
+    }
+    (void)line_start;
+    fputc('\n', out);
+#undef AUDIT_NEWLINE
+}
+
+/* ---- show ----------------------------------------------------------------- */
+
+/* The decision row and its application, copied out of the store callback. */
+typedef struct show_row {
+    int64_t seq;
+    char *decision_id, *program, *program_version, *outcome, *applicant_id, *as_of,
+        *decided_at, *ruleset, *json, *request, *request_key, *received_at;
+    size_t json_len, request_len;
+    int64_t client_uid, client_pid;
+    int oom;
+} show_row;
+
+static int show_copy(void *ud, const store_row *r)
+{
+    show_row *s = ud;
+    s->seq = r->seq;
+    s->decision_id = dupstr(r->decision_id);
+    s->program = dupstr(r->program);
+    s->program_version = dupstr(r->program_version);
+    s->outcome = dupstr(r->outcome);
+    s->applicant_id = dupstr(r->applicant_id);
+    s->as_of = dupstr(r->as_of);
+    s->decided_at = dupstr(r->decided_at);
+    s->ruleset = dupstr(r->ruleset);
+    s->request_key = dupstr(r->request_key);
+    s->received_at = dupstr(r->received_at);
+    s->json = r->json ? strndup(r->json, r->json_len) : NULL;
+    s->json_len = r->json_len;
+    s->request = r->request ? strndup(r->request, r->request_len) : NULL;
+    s->request_len = r->request_len;
+    s->client_uid = r->client_uid;
+    s->client_pid = r->client_pid;
+    s->oom = !s->decision_id || !s->program || !s->outcome || !s->json ||
+             (r->request && !s->request) || (r->ruleset && !s->ruleset);
+    return 0;
+}
+
+static void show_row_free(show_row *s)
+{
+    char *all[] = {s->decision_id, s->program, s->program_version, s->outcome,
+                   s->applicant_id, s->as_of, s->decided_at, s->ruleset, s->json,
+                   s->request, s->request_key, s->received_at};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+}
+
+/* What the chain says about a decision at SEQ. */
+typedef struct show_chain {
+    int checked;          /* 0 when --no-verify */
+    int rc;               /* store_verify's: 0 intact, 1 a record failed, -1 error */
+    int64_t records;      /* records that matched */
+    int64_t bad_seq;
+    char bad_id[64];
+    char why[512];
+} show_chain;
+
+static int show_chain_ok(const show_chain *c, int64_t seq)
+{
+    return !c->checked || c->rc == 0 || (c->rc == 1 && c->bad_seq > seq);
+}
+
+/* Compile the stored rule set and explain the decision's programme version:
+ * the explanation's JSON goes to OUT; on failure WHY says what went wrong. */
+static int show_explain(store *st, const show_row *r, const char *lang, buf *out,
+                        char *why, size_t whylen)
+{
+    err e = {0};
+    ruleset *rs = r->ruleset ? store_get_ruleset(st, r->ruleset, &e) : NULL;
+    if (!rs) {
+        snprintf(why, whylen, "the rule set %s cannot be read from the database: %s",
+                 or_dash(r->ruleset), r->ruleset ? e.msg : "the decision names none");
+        return -1;
+    }
+    engine *en = engine_new(rs, NULL, &e);
+    ruleset_free(rs);   /* the engine holds its own reference */
+    if (!en) {
+        snprintf(why, whylen, "the stored rule set %.12s does not compile with this eligo: %s",
+                 r->ruleset, e.msg);
+        return -1;
+    }
+    int rc = engine_explain(en, r->program, r->program_version ? r->program_version : "",
+                            lang, out, &e);
+    engine_free(en);
+    if (rc != 0) {
+        snprintf(why, whylen, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The dated value of parameter PARAM (from an explanation) in force on
+ * AS_OF, or NULL. */
+static const cJSON *show_param_value(const cJSON *param, const char *as_of)
+{
+    const cJSON *v, *found = NULL;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(param, "values")) {
+        const char *from = jstr(v, "from"), *to = jstr(v, "to");
+        if (as_of && from && strcmp(from, as_of) > 0)
+            continue;
+        if (as_of && to && strcmp(to, as_of) < 0)
+            continue;
+        found = v;
+    }
+    return found;
+}
+
+/* The explanation's entry for criterion ID. */
+static const cJSON *show_criterion(const cJSON *ex, const char *id)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(ex, "criteria")) {
+        const char *cid = jstr(c, "id");
+        if (cid && id && strcmp(cid, id) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static const char *result_word(const cJSON *passed)
+{
+    return cJSON_IsTrue(passed) ? "pass" : cJSON_IsFalse(passed) ? "FAIL" : "missing";
+}
+
+/* A field line of the summary: the label padded to one width. */
+static void show_field(FILE *out, const char *label, const char *value)
+{
+    fprintf(out, "  %-16s %s\n", label, or_dash(value));
+}
+
+static void show_source(FILE *out, const char *src, int64_t first)
+{
+    int64_t line = first;
+    const char *p = src;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        fprintf(out, "        %5lld | %.*s\n", (long long)line++, (int)len, p);
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+}
+
+static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSON *ex,
+                      const char *ex_why, const show_chain *ch, const char *reviews)
+{
+    const char *title = ex ? jstr(ex, "title") : NULL;
+    char prog[512];
+    snprintf(prog, sizeof prog, "%s, version %s%s%s", r->program, or_dash(r->program_version),
+             title ? " -- " : "", title ? title : "");
+    fprintf(out, "Decision %s\n", r->decision_id);
+    show_field(out, "outcome", r->outcome);
+    show_field(out, "programme", prog);
+    if (ex && jstr(ex, "reference"))
+        show_field(out, "reference", jstr(ex, "reference"));
+    show_field(out, "applicant", r->applicant_id);
+    show_field(out, "decided for", r->as_of);
+    show_field(out, "decided at", r->decided_at);
+    show_field(out, "received at", r->received_at);
+    show_field(out, "language", jstr(dec, "lang"));
+    show_field(out, "rule set", r->ruleset);
+    if (r->request_key)
+        show_field(out, "request key", r->request_key);
+    char who[96];
+    if (r->client_uid >= 0)
+        snprintf(who, sizeof who, "uid %lld, pid %lld", (long long)r->client_uid,
+                 (long long)r->client_pid);
+    else
+        snprintf(who, sizeof who, "unknown (not a Unix-socket client)");
+    show_field(out, "sent by", who);
+
+    char chain[768];
+    if (!ch->checked)
+        snprintf(chain, sizeof chain, "record %lld (not verified: --no-verify)",
+                 (long long)r->seq);
+    else if (ch->rc < 0)
+        snprintf(chain, sizeof chain, "record %lld; the chain could not be read: %s",
+                 (long long)r->seq, ch->why);
+    else if (ch->rc == 0)
+        snprintf(chain, sizeof chain, "record %lld; the chain verifies up to it and on to "
+                 "the end (%lld records)", (long long)r->seq, (long long)ch->records);
+    else if (ch->bad_seq > r->seq)
+        snprintf(chain, sizeof chain, "record %lld; the chain verifies up to it, but "
+                 "record %lld (after it) does not match: %s", (long long)r->seq,
+                 (long long)ch->bad_seq, ch->why);
+    else
+        snprintf(chain, sizeof chain, "record %lld; the chain DOES NOT VERIFY up to it: "
+                 "record %lld (%s) does not match: %s", (long long)r->seq,
+                 (long long)ch->bad_seq, ch->bad_id, ch->why);
+    show_field(out, "chain", chain);
+
+    fprintf(out, "\nApplication as received\n");
+    if (r->request)
+        audit_pretty(out, r->request, r->request_len, "  ");
+    else
+        fprintf(out, "  (its application row is missing)\n");
+
+    const cJSON *crit = cJSON_GetObjectItemCaseSensitive(dec, "criteria");
+    int np = 0, nf = 0, nm = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, crit) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "passed");
+        cJSON_IsTrue(p) ? np++ : cJSON_IsFalse(p) ? nf++ : nm++;
+    }
+    fprintf(out, "\nCriteria (%d: %d passed, %d failed, %d lacking data)\n",
+            cJSON_GetArraySize(crit), np, nf, nm);
+    if (!ex)
+        fprintf(out, "  (no sources: %s)\n", ex_why);
+    cJSON_ArrayForEach(c, crit) {
+        const char *id = jstr(c, "id");
+        const cJSON *x = ex ? show_criterion(ex, id) : NULL;
+        fprintf(out, "\n  [%s] %s", result_word(cJSON_GetObjectItemCaseSensitive(c, "passed")),
+                or_dash(id));
+        if (x && jstr(x, "text"))
+            fprintf(out, ": %s", jstr(x, "text"));
+        fprintf(out, "\n        message:   %s\n", or_dash(jstr(c, "message")));
+        const cJSON *vals = cJSON_GetObjectItemCaseSensitive(c, "values");
+        if (cJSON_GetArraySize(vals) > 0) {
+            fprintf(out, "        compared: ");
+            const cJSON *v;
+            int first = 1;
+            cJSON_ArrayForEach(v, vals) {
+                char *t = value_text(v);
+                fprintf(out, "%s %s = %s", first ? "" : ",", v->string, t ? t : "?");
+                free(t);
+                first = 0;
+            }
+            fputc('\n', out);
+        }
+        const cJSON *miss = cJSON_GetObjectItemCaseSensitive(c, "missing");
+        if (cJSON_GetArraySize(miss) > 0) {
+            char *t = cJSON_PrintUnformatted(miss);
+            fprintf(out, "        missing:   %s\n", t ? t : "?");
+            free(t);
+        }
+        if (x && jstr(x, "reference"))
+            fprintf(out, "        reference: %s\n", jstr(x, "reference"));
+        if (x && jstr(x, "source")) {
+            const cJSON *fl = cJSON_GetObjectItemCaseSensitive(x, "first_line");
+            const cJSON *ll = cJSON_GetObjectItemCaseSensitive(x, "last_line");
+            int64_t first = cJSON_IsNumber(fl) ? (int64_t)fl->valuedouble : 1;
+            fprintf(out, "        check, %s lines %lld-%lld (stored rule set):\n",
+                    or_dash(jstr(x, "file")), (long long)first,
+                    (long long)(cJSON_IsNumber(ll) ? (int64_t)ll->valuedouble : first));
+            show_source(out, jstr(x, "source"), first);
+        }
+    }
+
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(dec, "parameters");
+    fprintf(out, "\nParameters applied (%d)\n", cJSON_GetArraySize(params));
+    const cJSON *pe = ex ? cJSON_GetObjectItemCaseSensitive(ex, "parameters") : NULL;
+    int w = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, params) {
+        int l = (int)strlen(p->string);
+        if (l > w)
+            w = l;
+    }
+    cJSON_ArrayForEach(p, params) {
+        char *t = value_text(p);
+        fprintf(out, "  %-*s = %s\n", w, p->string, t ? t : "?");
+        free(t);
+        const cJSON *d = pe ? cJSON_GetObjectItemCaseSensitive(pe, p->string) : NULL;
+        if (!d)
+            continue;
+        const cJSON *v = show_param_value(d, r->as_of);
+        const char *ref = v && jstr(v, "reference") ? jstr(v, "reference") : jstr(d, "reference");
+        if (ref)
+            fprintf(out, "  %*s   reference: %s\n", w, "", ref);
+        if (v)
+            fprintf(out, "  %*s   in force:  from %s%s%s\n", w, "", or_dash(jstr(v, "from")),
+                    jstr(v, "to") ? " to " : "", jstr(v, "to") ? jstr(v, "to") : "");
+        const cJSON *line = cJSON_GetObjectItemCaseSensitive(d, "line");
+        if (jstr(d, "file"))
+            fprintf(out, "  %*s   declared:  %s:%lld\n", w, "", jstr(d, "file"),
+                    cJSON_IsNumber(line) ? (long long)line->valuedouble : 0LL);
+    }
+
+    const cJSON *missing = cJSON_GetObjectItemCaseSensitive(dec, "missing");
+    if (cJSON_GetArraySize(missing) > 0) {
+        char *t = cJSON_PrintUnformatted(missing);
+        fprintf(out, "\nMissing data\n  %s\n", t ? t : "?");
+        free(t);
+    }
+
+    if (reviews) {
+        cJSON *rv = cJSON_Parse(reviews);
+        fprintf(out, "\nReviews (%d)\n", cJSON_GetArraySize(rv));
+        const cJSON *x;
+        cJSON_ArrayForEach(x, rv) {
+            fprintf(out, "  %s  %s%s%s by %s (record %lld, review %s)\n      %s\n",
+                    or_dash(jstr(x, "reviewed_at")), or_dash(jstr(x, "action")),
+                    jstr(x, "outcome") ? " to " : "", jstr(x, "outcome") ? jstr(x, "outcome") : "",
+                    or_dash(jstr(x, "by")),
+                    (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq")),
+                    or_dash(jstr(x, "review_id")), or_dash(jstr(x, "reason")));
+        }
+        cJSON_Delete(rv);
+    }
+}
+
+static void json_str(buf *b, const char *s)
+{
+    if (s)
+        buf_add_json_string(b, s, strlen(s));
+    else
+        buf_adds(b, "null");
+}
+
+static void json_raw(buf *b, const char *s, size_t n)
+{
+    if (s)
+        buf_add(b, s, n);
+    else
+        buf_adds(b, "null");
+}
+
+static int show_json(FILE *out, const show_row *r, const char *ex, size_t exlen,
+                     const char *ex_why, const show_chain *ch, const char *reviews)
+{
+    buf b;
+    buf_init(&b, AUDIT_BUF_CAP);
+    buf_adds(&b, "{\"decision_id\":");
+    json_str(&b, r->decision_id);
+    buf_printf(&b, ",\"seq\":%lld,\"applicant_id\":", (long long)r->seq);
+    json_str(&b, r->applicant_id);
+    buf_adds(&b, ",\"decision\":");
+    json_raw(&b, r->json, r->json_len);
+    buf_adds(&b, ",\"application\":");   /* the request exactly as received */
+    json_raw(&b, r->request, r->request_len);
+    buf_adds(&b, ",\"received_at\":");
+    json_str(&b, r->received_at);
+    buf_adds(&b, ",\"request_key\":");
+    json_str(&b, r->request_key);
+    if (r->client_uid >= 0)
+        buf_printf(&b, ",\"client_uid\":%lld,\"client_pid\":%lld", (long long)r->client_uid,
+                   (long long)r->client_pid);
+    else
+        buf_adds(&b, ",\"client_uid\":null,\"client_pid\":null");
+    buf_adds(&b, ",\"explanation\":");
+    json_raw(&b, ex, exlen);
+    if (!ex) {
+        buf_adds(&b, ",\"explanation_error\":");
+        json_str(&b, ex_why);
+    }
+    buf_adds(&b, ",\"chain\":{");
+    if (!ch->checked) {
+        buf_printf(&b, "\"seq\":%lld,\"checked\":false", (long long)r->seq);
+    } else {
+        buf_printf(&b, "\"seq\":%lld,\"checked\":true,\"verified_to_decision\":%s,"
+                   "\"verified_to_end\":%s,\"records_verified\":%lld", (long long)r->seq,
+                   ch->rc >= 0 && show_chain_ok(ch, r->seq) ? "true" : "false",
+                   ch->rc == 0 ? "true" : "false", (long long)ch->records);
+        if (ch->rc != 0) {
+            buf_printf(&b, ",\"first_bad_seq\":%lld,\"first_bad_id\":", (long long)ch->bad_seq);
+            json_str(&b, ch->bad_id);
+            buf_adds(&b, ",\"reason\":");
+            json_str(&b, ch->why);
+        }
+    }
+    buf_adds(&b, "},\"reviews\":");
+    json_raw(&b, reviews, reviews ? strlen(reviews) : 0);
+    int rc = buf_adds(&b, "}\n");
+    if (rc == 0)
+        fwrite(b.data, 1, b.len, out);
+    buf_free(&b);
+    return rc;
+}
+
+int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FILE *out,
+               err *e)
+{
+    static const audit_show_opts dflt = {0};
+    show_row r = {0};
+    show_chain ch = {0};
+    cJSON *dec = NULL, *exj = NULL;
+    buf ex, rv;
+    char ex_why[512] = "";
+    int ret = -1;
+    buf_init(&ex, AUDIT_BUF_CAP);
+    buf_init(&rv, AUDIT_BUF_CAP);
+    if (!o)
+        o = &dflt;
+
+    if (store_application_of(st, decision_id, show_copy, &r, e) != 0)
+        goto done;
+    if (r.oom) {
+        err_set(e, "internal", "out of memory");
+        goto done;
+    }
+    dec = cJSON_ParseWithLength(r.json, r.json_len);
+    if (!dec) {
+        err_set(e, "internal", "decision %s: its stored JSON does not parse", decision_id);
+        goto done;
+    }
+    const char *lang = o->lang ? o->lang : jstr(dec, "lang");
+    if (show_explain(st, &r, lang ? lang : "en", &ex, ex_why, sizeof ex_why) == 0)
+        exj = cJSON_ParseWithLength(ex.data, ex.len);
+    if (!exj && !ex_why[0])
+        snprintf(ex_why, sizeof ex_why, "the explanation does not parse");
+
+    if (!o->no_verify) {
+        err ve = {0};
+        ch.checked = 1;
+        ch.rc = store_verify(st, &ch.records, &ch.bad_seq, ch.bad_id, NULL, NULL, &ve);
+        snprintf(ch.why, sizeof ch.why, "%s", ve.code ? ve.msg : "");
+    }
+    const char *reviews = NULL;   /* none until the store keeps reviews */
+
+    if (o->json) {
+        if (show_json(out, &r, exj ? ex.data : NULL, ex.len, ex_why, &ch, reviews) != 0) {
+            err_set(e, "internal", "the explanation is too large");
+            goto done;
+        }
+    } else {
+        show_text(out, &r, dec, exj, ex_why, &ch, reviews);
+    }
+    ret = show_chain_ok(&ch, r.seq) && ch.rc >= 0 ? 0 : 1;
+done:
+    cJSON_Delete(dec);
+    cJSON_Delete(exj);
+    buf_free(&ex);
+    buf_free(&rv);
+    show_row_free(&r);
+    return ret;
+}
+
+/* ---- list ----------------------------------------------------------------- */
+
+enum { L_SEQ, L_DECIDED_AT, L_ID, L_PROGRAM, L_VERSION, L_OUTCOME, L_AS_OF, L_APPLICANT, L_N };
+static const char *const list_heads[L_N] = {
+    "SEQ", "DECIDED AT", "DECISION ID", "PROGRAMME", "VERSION", "OUTCOME", "AS OF", "APPLICANT",
+};
+
+typedef struct list_page {
+    int json;
+    FILE *out;
+    int64_t want;            /* rows to show; one more is read to see if there are more */
+    int64_t n;               /* rows read */
+    char *(*rows)[L_N];      /* the table's cells, when not JSON */
+    char last_id[64];        /* the last row shown, for the next page's cursor */
+    int oom;
+} list_page;
+
+static int list_row(void *ud, const store_row *r)
+{
+    list_page *p = ud;
+    if (p->n++ >= p->want)
+        return 0;            /* the extra row: there is a next page */
+    snprintf(p->last_id, sizeof p->last_id, "%s", r->decision_id);
+    if (p->json) {
+        buf b;
+        buf_init(&b, 1 << 16);
+        buf_printf(&b, "{\"seq\":%lld,\"decision_id\":", (long long)r->seq);
+        json_str(&b, r->decision_id);
+        buf_adds(&b, ",\"program\":");
+        json_str(&b, r->program);
+        buf_adds(&b, ",\"program_version\":");
+        json_str(&b, r->program_version);
+        buf_adds(&b, ",\"outcome\":");
+        json_str(&b, r->outcome);
+        buf_adds(&b, ",\"applicant_id\":");
+        json_str(&b, r->applicant_id);
+        buf_adds(&b, ",\"as_of\":");
+        json_str(&b, r->as_of);
+        buf_adds(&b, ",\"decided_at\":");
+        json_str(&b, r->decided_at);
+        buf_adds(&b, ",\"ruleset\":");
+        json_str(&b, r->ruleset);
+        if (buf_adds(&b, "}\n") == 0)
+            fwrite(b.data, 1, b.len, p->out);
+        buf_free(&b);
+        return 0;
+    }
+    char seq[24];
+    snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
+    char **cells = p->rows[p->n - 1];
+    const char *v[L_N] = {seq, r->decided_at, r->decision_id, r->program, r->program_version,
+                          r->outcome, r->as_of, r->applicant_id};
+    for (int i = 0; i < L_N; i++)
+        if (!(cells[i] = strdup(or_dash(v[i]))))
+            p->oom = 1;
+    return 0;
+}
+
+int audit_list(store *st, const store_filter *f, int json, FILE *out, int64_t *shown, err *e)
+{
+    static const store_filter none = {.limit = 50};
+    if (!f)
+        f = &none;
+    store_filter q = *f;
+    list_page p = {.json = json, .out = out, .want = f->limit > 0 ? f->limit : INT64_MAX};
+    *shown = 0;
+    if (f->limit > 0)
+        q.limit = f->limit + 1;
+    if (!json) {
+        if (f->limit <= 0 || f->limit > 1000000)
+            return err_set(e, "invalid_request", "a table shows at most 1000000 rows; "
+                           "use --json or export for more");
+        p.rows = calloc((size_t)f->limit, sizeof *p.rows);
+        if (!p.rows)
+            return err_set(e, "internal", "out of memory");
+    }
+    int rc = store_each(st, &q, list_row, &p, e);
+    int64_t n = p.n < p.want ? p.n : p.want;
+    if (rc == 0 && p.oom)
+        rc = err_set(e, "internal", "out of memory");
+    if (rc == 0 && !json) {
+        int w[L_N];
+        for (int i = 0; i < L_N; i++) {
+            w[i] = (int)strlen(list_heads[i]);
+            for (int64_t k = 0; k < n; k++) {
+                int l = (int)strlen(p.rows[k][i]);
+                if (l > w[i])
+                    w[i] = l;
+            }
+        }
+        for (int64_t k = n ? -1 : 0; k < n; k++)
+            for (int i = 0; i < L_N; i++) {
+                const char *v = k < 0 ? list_heads[i] : p.rows[k][i];
+                if (i == 0)
+                    fprintf(out, "%*s", w[i], v);          /* numbers to the right */
+                else if (i == L_N - 1)
+                    fprintf(out, "  %s\n", v);
+                else
+                    fprintf(out, "  %-*s", w[i], v);
+            }
+        if (n == 0)
+            fprintf(out, "(no decisions match)\n");
+        else if (p.n > p.want)
+            fprintf(out, "(%lld shown, newest first; more: --page %lld, or --after %s)\n",
+                    (long long)n, (long long)(f->offset / f->limit + 2), p.last_id);
+        else
+            fprintf(out, "(%lld shown; no more)\n", (long long)n);
+    }
+    if (p.rows) {
+        for (int64_t k = 0; k < f->limit; k++)
+            for (int i = 0; i < L_N; i++)
+                free(p.rows[k][i]);
+        free(p.rows);
+    }
+    *shown = n;
+    return rc;
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+/* Counts per programme, month and outcome, as store_stats gives them. */
+typedef struct stat_month {
+    char *program, *month, *outcome;
+    int64_t n;
+} stat_month;
+
+typedef struct stat_fail {
+    char *program, *criterion;
+    int64_t failed, missing, decisions;
+} stat_fail;
+
+typedef struct stats {
+    stat_month *m;
+    size_t nm, am;
+    stat_fail *f;
+    size_t nf, af;
+    char *outcomes[16];      /* the distinct outcomes, known ones first */
+    size_t noutcomes;
+    int oom;
+} stats;
+
+static const char *const known_outcomes[] = {"eligible", "ineligible", "incomplete"};
+static const char *const outcome_colors[] = {"#2e7d32", "#c62828", "#f9a825", "#6a1b9a",
+                                             "#1565c0", "#757575"};
+
+static int stats_outcome(stats *s, const char *o)
+{
+    for (size_t i = 0; i < s->noutcomes; i++)
+        if (!strcmp(s->outcomes[i], o))
+            return (int)i;
+    if (s->noutcomes == sizeof s->outcomes / sizeof s->outcomes[0])
+        return -1;
+    if (!(s->outcomes[s->noutcomes] = strdup(o))) {
+        s->oom = 1;
+        return -1;
+    }
+    return (int)s->noutcomes++;
+}
+
+static void stats_month_cb(void *ud, const char *program, const char *month,
+                           const char *outcome, int64_t n)
+{
+    stats *s = ud;
+    if (s->nm == s->am) {
+        size_t na = s->am ? 2 * s->am : 64;
+        stat_month *nm = realloc(s->m, na * sizeof *nm);
+        if (!nm) {
+            s->oom = 1;
+            return;
+        }
+        s->m = nm;
+        s->am = na;
+    }
+    stat_month *m = &s->m[s->nm++];
+    m->program = strdup(or_dash(program));
+    m->month = strdup(or_dash(month));
+    m->outcome = strdup(or_dash(outcome));
+    m->n = n;
+    if (!m->program || !m->month || !m->outcome)
+        s->oom = 1;
+}
+
+static void stats_fail_cb(void *ud, const char *program, const char *criterion, int64_t failed,
+                          int64_t missing, int64_t decisions)
+{
+    stats *s = ud;
+    if (s->nf == s->af) {
+        size_t na = s->af ? 2 * s->af : 64;
+        stat_fail *nf = realloc(s->f, na * sizeof *nf);
+        if (!nf) {
+            s->oom = 1;
+            return;
+        }
+        s->f = nf;
+        s->af = na;
+    }
+    stat_fail *f = &s->f[s->nf++];
+    f->program = strdup(or_dash(program));
+    f->criterion = strdup(or_dash(criterion));
+    f->failed = failed;
+    f->missing = missing;
+    f->decisions = decisions;
+    if (!f->program || !f->criterion)
+        s->oom = 1;
+}
+
+static void stats_free(stats *s)
+{
+    for (size_t i = 0; i < s->nm; i++) {
+        free(s->m[i].program);
+        free(s->m[i].month);
+        free(s->m[i].outcome);
+    }
+    for (size_t i = 0; i < s->nf; i++) {
+        free(s->f[i].program);
+        free(s->f[i].criterion);
+    }
+    for (size_t i = 0; i < s->noutcomes; i++)
+        free(s->outcomes[i]);
+    free(s->m);
+    free(s->f);
+}
+
+/* The (program, month) rows: runs of S->m with the same programme and month.
+ * Calls FN for each with the counts by outcome index. */
+typedef void stats_row_fn(void *ud, const char *program, const char *month,
+                          const int64_t *counts, int64_t total);
+
+static void stats_rows(stats *s, stats_row_fn *fn, void *ud)
+{
+    size_t i = 0;
+    while (i < s->nm) {
+        int64_t counts[16] = {0}, total = 0;
+        size_t j = i;
+        while (j < s->nm && !strcmp(s->m[j].program, s->m[i].program) &&
+               !strcmp(s->m[j].month, s->m[i].month)) {
+            int k = stats_outcome(s, s->m[j].outcome);
+            if (k >= 0)
+                counts[k] += s->m[j].n;
+            total += s->m[j].n;
+            j++;
+        }
+        fn(ud, s->m[i].program, s->m[i].month, counts, total);
+        i = j;
+    }
+}
+
+typedef struct stats_print {
+    stats *s;
+    FILE *out;
+    int wp;                  /* width of the programme column */
+    int json;
+    int first;
+    buf *b;
+} stats_print;
+
+static void stats_print_row(void *ud, const char *program, const char *month,
+                            const int64_t *counts, int64_t total)
+{
+    stats_print *p = ud;
+    if (p->json) {
+        buf_adds(p->b, p->first ? "" : ",");
+        buf_adds(p->b, "{\"program\":");
+        json_str(p->b, program);
+        buf_adds(p->b, ",\"month\":");
+        json_str(p->b, month);
+        for (size_t k = 0; k < p->s->noutcomes; k++) {
+            buf_addc(p->b, ',');
+            json_str(p->b, p->s->outcomes[k]);
+            buf_printf(p->b, ":%lld", (long long)counts[k]);
+        }
+        buf_printf(p->b, ",\"total\":%lld}", (long long)total);
+        p->first = 0;
+        return;
+    }
+    fprintf(p->out, "%-*s  %-7s", p->wp, program, month);
+    for (size_t k = 0; k < p->s->noutcomes; k++) {
+        int w = (int)strlen(p->s->outcomes[k]);
+        fprintf(p->out, "  %*lld", w < 6 ? 6 : w, (long long)counts[k]);
+    }
+    fprintf(p->out, "  %7lld\n", (long long)total);
+}
+
+/* The chart: one panel per programme, one bar per month of that programme. */
+static int stats_chart(stats *s, const char *path, const char *title, err *e)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < s->nm; i++)
+        if (i == 0 || strcmp(s->m[i].program, s->m[i - 1].program))
+            np++;
+    chart_panel *panels = calloc(np ? np : 1, sizeof *panels);
+    const char **labels = calloc(s->nm ? s->nm : 1, sizeof *labels);
+    int64_t *values = calloc((s->nm ? s->nm : 1) * s->noutcomes + 1, sizeof *values);
+    chart_series series[16];
+    int rc = -1;
+    if (!panels || !labels || !values) {
+        err_set(e, "internal", "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < s->noutcomes; k++)
+        series[k] = (chart_series){s->outcomes[k],
+                                   outcome_colors[k < 5 ? k : 5]};
+    size_t p = (size_t)-1, bar = 0;
+    for (size_t i = 0; i < s->nm; i++) {
+        if (i == 0 || strcmp(s->m[i].program, s->m[i - 1].program)) {
+            p++;
+            panels[p] = (chart_panel){.title = s->m[i].program, .labels = labels + bar,
+                                      .values = values + bar * s->noutcomes};
+        }
+        if (i == 0 || strcmp(s->m[i].program, s->m[i - 1].program) ||
+            strcmp(s->m[i].month, s->m[i - 1].month)) {
+            labels[bar++] = s->m[i].month;
+            panels[p].nbars++;
+        }
+        int k = stats_outcome(s, s->m[i].outcome);
+        if (k >= 0)
+            values[(bar - 1) * s->noutcomes + (size_t)k] += s->m[i].n;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        err_set(e, "internal", "cannot write %s: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = chart_write_svg(f, title, "decisions", series, s->noutcomes, panels, np, e);
+    if (fclose(f) != 0 && rc == 0)
+        rc = err_set(e, "internal", "writing %s: %s", path, strerror(errno));
+done:
+    free(panels);
+    free(labels);
+    free(values);
+    return rc;
+}
+
+int audit_stats(store *st, const store_filter *f, int top, int json, const char *chart,
+                FILE *out, err *e)
+{
+    stats s = {0};
+    int rc = -1;
+    buf b;
+    buf_init(&b, AUDIT_BUF_CAP);
+    for (size_t k = 0; k < sizeof known_outcomes / sizeof known_outcomes[0]; k++)
+        stats_outcome(&s, known_outcomes[k]);
+    if (store_stats(st, f, stats_month_cb, stats_fail_cb, &s, e) != 0)
+        goto done;
+    for (size_t i = 0; i < s.nm; i++)
+        stats_outcome(&s, s.m[i].outcome);
+    if (s.oom) {
+        err_set(e, "internal", "out of memory");
+        goto done;
+    }
+    const char *by = f && f->by_as_of ? "as_of" : "decided_at";
+    int wp = (int)strlen("PROGRAMME");
+    for (size_t i = 0; i < s.nm; i++)
+        if ((int)strlen(s.m[i].program) > wp)
+            wp = (int)strlen(s.m[i].program);
+    stats_print p = {.s = &s, .out = out, .wp = wp, .json = json, .first = 1, .b = &b};
+
+    if (json) {
+        buf_printf(&b, "{\"month_of\":\"%s\",\"by_month\":[", by);
+        stats_rows(&s, stats_print_row, &p);
+        buf_adds(&b, "],\"failing\":[");
+    } else {
+        fprintf(out, "Decisions per programme, month (of %s) and outcome\n\n", by);
+        fprintf(out, "%-*s  %-7s", wp, "PROGRAMME", "MONTH");
+        for (size_t k = 0; k < s.noutcomes; k++)
+            fprintf(out, "  %*s", (int)strlen(s.outcomes[k]) < 6 ? 6 : (int)strlen(s.outcomes[k]),
+                    s.outcomes[k]);
+        fprintf(out, "  %7s\n", "TOTAL");
+        stats_rows(&s, stats_print_row, &p);
+        if (s.nm == 0)
+            fprintf(out, "(no decisions match)\n");
+    }
+
+    /* Failing criteria: store_stats orders them by programme, then most
+     * failures first. */
+    int wc = (int)strlen("CRITERION");
+    for (size_t i = 0; i < s.nf; i++)
+        if ((int)strlen(s.f[i].criterion) > wc)
+            wc = (int)strlen(s.f[i].criterion);
+    if (!json && s.nf)
+        fprintf(out, "\nCriteria failed most often, per programme%s\n\n%-*s  %-*s  %7s  %7s"
+                "  %12s  %10s\n", top > 0 ? " (the first few)" : "", wp, "PROGRAMME", wc,
+                "CRITERION", "FAILED", "OF", "% FAILED", "NO DATA");
+    int rank = 0, first = 1;
+    for (size_t i = 0; i < s.nf; i++) {
+        const stat_fail *x = &s.f[i];
+        rank = i > 0 && !strcmp(x->program, s.f[i - 1].program) ? rank + 1 : 1;
+        if (top > 0 && rank > top)
+            continue;
+        if (x->failed == 0 && x->missing == 0)
+            continue;   /* never failed: not worth a line */
+        double pct = x->decisions ? 100.0 * (double)x->failed / (double)x->decisions : 0;
+        if (json) {
+            buf_adds(&b, first ? "{\"program\":" : ",{\"program\":");
+            json_str(&b, x->program);
+            buf_adds(&b, ",\"criterion\":");
+            json_str(&b, x->criterion);
+            buf_printf(&b, ",\"failed\":%lld,\"missing\":%lld,\"decisions\":%lld}",
+                       (long long)x->failed, (long long)x->missing, (long long)x->decisions);
+        } else {
+            fprintf(out, "%-*s  %-*s  %7lld  %7lld  %11.1f%%  %10lld\n", wp, x->program, wc,
+                    x->criterion, (long long)x->failed, (long long)x->decisions, pct,
+                    (long long)x->missing);
+        }
+        first = 0;
+    }
+    if (json) {
+        if (buf_adds(&b, "]}\n") != 0) {
+            err_set(e, "internal", "the statistics are too large");
+            goto done;
+        }
+        fwrite(b.data, 1, b.len, out);
+    }
+    if (chart) {
+        char title[128];
+        snprintf(title, sizeof title, "Decisions per month (of %s) and outcome", by);
+        if (stats_chart(&s, chart, title, e) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    buf_free(&b);
+    stats_free(&s);
+    return rc;
+}
+
+/* ---- export --------------------------------------------------------------- */
+
+#define AUDIT_HMAC_PREFIX "hmac-sha256:"
+
+/* The keyed hash of N bytes at P, as "hmac-sha256:" and 64 hex digits. */
+static int export_hmac(const audit_export_opts *o, const void *p, size_t n,
+                       char out[sizeof AUDIT_HMAC_PREFIX + 64])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), o->key, (int)o->keylen, p, n, md, &len) || len != 32)
+        return -1;
+    memcpy(out, AUDIT_HMAC_PREFIX, sizeof AUDIT_HMAC_PREFIX - 1);
+    char *h = out + sizeof AUDIT_HMAC_PREFIX - 1;
+    for (unsigned i = 0; i < len; i++) {
+        h[2 * i] = digits[md[i] >> 4];
+        h[2 * i + 1] = digits[md[i] & 15];
+    }
+    h[2 * len] = '\0';
+    return 0;
+}
+
+/* Replace the value at PATH ("business.sector") in APPLICANT by its keyed
+ * hash: a string's bytes are hashed, any other value's compact JSON. */
+static int export_redact_path(const audit_export_opts *o, cJSON *applicant, const char *path)
+{
+    char seg[256];
+    cJSON *parent = applicant;
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        if (len >= sizeof seg)
+            return 0;
+        memcpy(seg, p, len);
+        seg[len] = '\0';
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, seg);
+        if (!v)
+            return 0;                      /* not there: nothing to hide */
+        if (dot) {
+            if (!cJSON_IsObject(v))
+                return 0;
+            parent = v;
+            p = dot + 1;
+            continue;
+        }
+        char h[sizeof AUDIT_HMAC_PREFIX + 64];
+        int rc;
+        if (cJSON_IsString(v)) {
+            rc = export_hmac(o, v->valuestring, strlen(v->valuestring), h);
+        } else {
+            char *t = cJSON_PrintUnformatted(v);
+            rc = t ? export_hmac(o, t, strlen(t), h) : -1;
+            free(t);
+        }
+        if (rc != 0)
+            return -1;
+        cJSON *hs = cJSON_CreateString(h);
+        if (!hs || !cJSON_ReplaceItemInObjectCaseSensitive(parent, seg, hs)) {
+            cJSON_Delete(hs);
+            return -1;
+        }
+        return 0;
+    }
+}
+
+static int export_redacts(const audit_export_opts *o, const char *path)
+{
+    for (size_t i = 0; i < o->nredact; i++)
+        if (!strcmp(o->redact[i], path))
+            return 1;
+    return 0;
+}
+
+/* One flattened applicant cell: its path ("applicant.business.sector") and
+ * its text (a string as is, null empty, a list or other value as JSON). */
+typedef struct cell {
+    char *path, *text;
+} cell;
+
+typedef struct cells {
+    cell *v;
+    size_t n, alloc;
+    int oom;
+} cells;
+
+static void cells_free(cells *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].path);
+        free(c->v[i].text);
+    }
+    free(c->v);
+    *c = (cells){0};
+}
+
+static void cells_add(cells *c, const char *path, char *text)
+{
+    if (c->n == c->alloc) {
+        size_t na = c->alloc ? 2 * c->alloc : 32;
+        cell *nv = realloc(c->v, na * sizeof *nv);
+        if (!nv) {
+            free(text);
+            c->oom = 1;
+            return;
+        }
+        c->v = nv;
+        c->alloc = na;
+    }
+    char *p = strdup(path);
+    if (!p) {
+        free(text);
+        c->oom = 1;
+        return;
+    }
+    c->v[c->n++] = (cell){p, text};
+}
+
+static void flatten(cells *c, const char *prefix, const cJSON *v)
+{
+    if (cJSON_IsObject(v) && v->child) {
+        const cJSON *m;
+        cJSON_ArrayForEach(m, v) {
+            size_t len = strlen(prefix) + strlen(m->string) + 2;
+            char *p = malloc(len);
+            if (!p) {
+                c->oom = 1;
+                return;
+            }
+            snprintf(p, len, "%s.%s", prefix, m->string);
+            flatten(c, p, m);
+            free(p);
+        }
+        return;
+    }
+    char *t = cJSON_IsNull(v) ? strdup("") : value_text(v);
+    if (!t) {
+        c->oom = 1;
+        return;
+    }
+    cells_add(c, prefix, t);
+}
+
+typedef struct export_ctx {
+    const audit_export_opts *o;
+    FILE *out;
+    int pass;                /* CSV: 1 collects the columns, 2 writes */
+    cells cols;              /* CSV: the applicant columns (text unused) */
+    int64_t n;
+    err *e;
+    int failed;
+} export_ctx;
+
+/* The applicant of a request line, redacted; NULL when the line has none. */
+static cJSON *export_applicant(export_ctx *x, const store_row *r)
+{
+    cJSON *req = r->request ? cJSON_ParseWithLength(r->request, r->request_len) : NULL;
+    cJSON *a = cJSON_DetachItemFromObjectCaseSensitive(req, "applicant");
+    cJSON_Delete(req);
+    for (size_t i = 0; a && i < x->o->nredact; i++)
+        if (export_redact_path(x->o, a, x->o->redact[i]) != 0) {
+            cJSON_Delete(a);
+            x->failed = 1;
+            err_set(x->e, "internal", "HMAC failed");
+            return NULL;
+        }
+    return a;
+}
+
+/* The decision's applicant_id, redacted when asked; into H. */
+static const char *export_applicant_id(export_ctx *x, const store_row *r,
+                                       char h[sizeof AUDIT_HMAC_PREFIX + 64])
+{
+    if (!r->applicant_id || !export_redacts(x->o, "applicant_id"))
+        return r->applicant_id;
+    if (export_hmac(x->o, r->applicant_id, strlen(r->applicant_id), h) != 0)
+        return NULL;
+    return h;
+}
+
+static void csv_field(FILE *out, const char *s, int last)
+{
+    s = s ? s : "";
+    if (strpbrk(s, ",\"\r\n") || (*s && (s[0] == ' ' || s[strlen(s) - 1] == ' '))) {
+        fputc('"', out);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', out);
+            fputc(*s, out);
+        }
+        fputc('"', out);
+    } else {
+        fputs(s, out);
+    }
+    fputs(last ? "\r\n" : ",", out);
+}
+
+static const char *const csv_fixed[] = {
+    "seq", "decision_id", "program", "program_version", "ruleset", "as_of", "decided_at",
+    "outcome", "applicant_id", "criteria_passed", "criteria_failed", "criteria_missing",
+    "missing_fields",
+};
+#define CSV_NFIXED (sizeof csv_fixed / sizeof csv_fixed[0])
+
+static int export_row(void *ud, const store_row *r)
+{
+    export_ctx *x = ud;
+    cJSON *a = export_applicant(x, r);
+    cJSON *dec = cJSON_ParseWithLength(r->json, r->json_len);
+    char hid[sizeof AUDIT_HMAC_PREFIX + 64];
+    const char *aid = export_applicant_id(x, r, hid);
+    cells c = {0};
+    int rc = 0;
+    if (x->failed)
+        goto done;
+    if (!dec || (r->applicant_id && !aid)) {
+        rc = err_set(x->e, "internal", "decision %s cannot be exported", r->decision_id);
+        goto done;
+    }
+    const cJSON *crit = cJSON_GetObjectItemCaseSensitive(dec, "criteria");
+
+    if (x->o->format == AUDIT_JSONL) {
+        buf b;
+        buf_init(&b, AUDIT_BUF_CAP);
+        buf_printf(&b, "{\"seq\":%lld,\"decision_id\":", (long long)r->seq);
+        json_str(&b, r->decision_id);
+        buf_adds(&b, ",\"program\":");
+        json_str(&b, r->program);
+        buf_adds(&b, ",\"program_version\":");
+        json_str(&b, r->program_version);
+        buf_adds(&b, ",\"ruleset\":");
+        json_str(&b, r->ruleset);
+        buf_adds(&b, ",\"as_of\":");
+        json_str(&b, r->as_of);
+        buf_adds(&b, ",\"decided_at\":");
+        json_str(&b, r->decided_at);
+        buf_adds(&b, ",\"outcome\":");
+        json_str(&b, r->outcome);
+        buf_adds(&b, ",\"applicant_id\":");
+        json_str(&b, aid);
+        buf_adds(&b, ",\"applicant\":");
+        char *t = a ? cJSON_PrintUnformatted(a) : NULL;
+        json_raw(&b, t, t ? strlen(t) : 0);
+        free(t);
+        buf_adds(&b, ",\"criteria\":[");
+        const cJSON *cr;
+        int first = 1;
+        cJSON_ArrayForEach(cr, crit) {
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(cr, "passed");
+            buf_adds(&b, first ? "{\"id\":" : ",{\"id\":");
+            json_str(&b, jstr(cr, "id"));
+            buf_printf(&b, ",\"passed\":%s}",
+                       cJSON_IsTrue(p) ? "true" : cJSON_IsFalse(p) ? "false" : "null");
+            first = 0;
+        }
+        buf_adds(&b, "],\"missing\":");
+        t = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(dec, "missing"));
+        json_raw(&b, t ? t : "[]", t ? strlen(t) : 2);
+        free(t);
+        if (buf_adds(&b, "}\n") == 0)
+            fwrite(b.data, 1, b.len, x->out);
+        else
+            rc = err_set(x->e, "internal", "decision %s is too large", r->decision_id);
+        buf_free(&b);
+        goto done;
+    }
+
+    if (a)
+        flatten(&c, "applicant", a);
+    if (c.oom) {
+        rc = err_set(x->e, "internal", "out of memory");
+        goto done;
+    }
+    if (x->pass == 1) {
+        /* Collect the columns, in the order they are first seen. */
+        for (size_t i = 0; i < c.n; i++) {
+            size_t k = 0;
+            while (k < x->cols.n && strcmp(x->cols.v[k].path, c.v[i].path))
+                k++;
+            if (k == x->cols.n)
+                cells_add(&x->cols, c.v[i].path, NULL);
+        }
+        if (x->cols.oom)
+            rc = err_set(x->e, "internal", "out of memory");
+        goto done;
+    }
+    char seq[24];
+    snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
+    buf lists[3];
+    for (int k = 0; k < 3; k++)
+        buf_init(&lists[k], AUDIT_BUF_CAP);
+    const cJSON *cr;
+    cJSON_ArrayForEach(cr, crit) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(cr, "passed");
+        buf *l = &lists[cJSON_IsTrue(p) ? 0 : cJSON_IsFalse(p) ? 1 : 2];
+        if (l->len)
+            buf_addc(l, ';');
+        buf_adds(l, or_dash(jstr(cr, "id")));
+    }
+    buf mf;
+    buf_init(&mf, AUDIT_BUF_CAP);
+    cJSON_ArrayForEach(cr, cJSON_GetObjectItemCaseSensitive(dec, "missing")) {
+        if (mf.len)
+            buf_addc(&mf, ';');
+        buf_adds(&mf, cJSON_IsString(cr) ? cr->valuestring : "?");
+    }
+    const char *fixed[CSV_NFIXED] = {
+        seq, r->decision_id, r->program, r->program_version, r->ruleset, r->as_of,
+        r->decided_at, r->outcome, aid, lists[0].data, lists[1].data, lists[2].data, mf.data,
+    };
+    for (size_t i = 0; i < CSV_NFIXED; i++)
+        csv_field(x->out, fixed[i], x->cols.n == 0 && i == CSV_NFIXED - 1);
+    for (size_t k = 0; k < x->cols.n; k++) {
+        const char *v = NULL;
+        for (size_t i = 0; i < c.n && !v; i++)
+            if (!strcmp(c.v[i].path, x->cols.v[k].path))
+                v = c.v[i].text;
+        csv_field(x->out, v, k == x->cols.n - 1);
+    }
+    for (int k = 0; k < 3; k++)
+        buf_free(&lists[k]);
+    buf_free(&mf);
+done:
+    if (rc == 0 && !x->failed && x->pass != 1)
+        x->n++;
+    cells_free(&c);
+    cJSON_Delete(a);
+    cJSON_Delete(dec);
+    return rc != 0 || x->failed ? -1 : 0;
+}
+
+int audit_export(store *st, const store_filter *f, const audit_export_opts *o, FILE *out,
+                 int64_t *n, err *e)
+{
+    *n = 0;
+    if (o->nredact > 0 && (!o->key || o->keylen < AUDIT_KEY_MIN))
+        return err_set(e, "invalid_request", "redacting needs a key of at least %d bytes "
+                       "(--redact-key FILE or ELIGO_REDACT_KEY)", AUDIT_KEY_MIN);
+    export_ctx x = {.o = o, .out = out, .e = e, .pass = 2};
+    int rc;
+    if (o->format == AUDIT_CSV) {
+        x.pass = 1;
+        rc = store_each(st, f, export_row, &x, e);
+        if (rc == 0) {
+            for (size_t i = 0; i < CSV_NFIXED; i++)
+                csv_field(out, csv_fixed[i], x.cols.n == 0 && i == CSV_NFIXED - 1);
+            for (size_t k = 0; k < x.cols.n; k++)
+                csv_field(out, x.cols.v[k].path, k == x.cols.n - 1);
+            x.pass = 2;
+            rc = store_each(st, f, export_row, &x, e);
+        }
+    } else {
+        rc = store_each(st, f, export_row, &x, e);
+    }
+    cells_free(&x.cols);
+    *n = x.n;
+    if (rc == 0 && (fflush(out) != 0 || ferror(out)))
+        rc = err_set(e, "internal", "writing the export: %s", strerror(errno ? errno : EIO));
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,525 @@
+/*
+ * cmd_audit_query.c -- `eligo audit show|list|stats|export`: the read-only
+ * audit commands.  They parse options and call the audit module; the
+ * database is always opened read-only, so they can run beside a live server
+ * and never change the file.
+ *
+ * Exit status: 0 done (a list or export with no rows included); 1 the
+ * decision asked about does not exist, or (show) the chain does not verify
+ * up to it; 2 a usage error or a database that cannot be read.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "cmd.h"
+#include "store.h"
+
+#define AQ_KEY_MAX 4096
+
+enum {
+    O_DB = 256, O_APPLICANT, O_PROGRAM, O_OUTCOME, O_SINCE, O_UNTIL, O_RULESET, O_BY_AS_OF,
+    O_LIMIT, O_PAGE, O_AFTER, O_JSON, O_LANG, O_NO_VERIFY, O_TOP, O_CHART, O_FORMAT,
+    O_REDACT, O_REDACT_KEY, O_OUT, O_HELP,
+};
+
+#define AQ_FILTER_OPTS                                                                       \
+    {"applicant", required_argument, NULL, O_APPLICANT},                                   \
+        {"program", required_argument, NULL, O_PROGRAM},                                   \
+        {"outcome", required_argument, NULL, O_OUTCOME},                                   \
+        {"since", required_argument, NULL, O_SINCE},                                       \
+        {"until", required_argument, NULL, O_UNTIL},                                       \
+        {"ruleset", required_argument, NULL, O_RULESET},                                   \
+        {"by-as-of", no_argument, NULL, O_BY_AS_OF}
+
+#define AQ_FILTER_USAGE                                                                      \
+    "  --applicant ID     decisions about this applicant (applicant_id)\n"                     \
+    "  --program ID       of this programme\n"                                                 \
+    "  --outcome O        with this outcome (eligible, ineligible, incomplete)\n"              \
+    "  --since DATE       decided on or after DATE (YYYY-MM-DD, or a time as stored)\n"       \
+    "  --until DATE       decided on or before DATE (inclusive: the whole day)\n"              \
+    "  --by-as-of         --since/--until (and stats' months) apply to as_of, the date a\n"    \
+    "                     decision was made for, instead of decided_at, when it was made\n"   \
+    "  --ruleset HASH     decided by this rule set (its hash, or a prefix of it)\n"
+
+#define AQ_DB_USAGE "  --db FILE          the database (default $ELIGO_DB, else ./eligo.db)\n"
+
+/* "YYYY-MM-DD" at the start of S (a time may follow). */
+static int aq_date_ok(const char *s)
+{
+    for (int i = 0; i < 10; i++) {
+        if (!s[i])
+            return 0;
+        if ((i == 4 || i == 7) ? s[i] != '-' : !isdigit((unsigned char)s[i]))
+            return 0;
+    }
+    return s[10] == '\0' || s[10] == 'T';
+}
+
+static int aq_hex_ok(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* A positive integer option; -1 when not one. */
+static int64_t aq_count(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *s && !*end && v > 0 ? (int64_t)v : -1;
+}
+
+/* Options shared by the filtering commands; 1 when OPT was one, 0 when not,
+ * -1 (message printed) when its value is wrong. */
+static int aq_filter_opt(const char *cmd, store_filter *f, int opt, const char *arg)
+{
+    switch (opt) {
+    case O_APPLICANT: f->applicant = arg; return 1;
+    case O_PROGRAM: f->program = arg; return 1;
+    case O_OUTCOME: f->outcome = arg; return 1;
+    case O_BY_AS_OF: f->by_as_of = 1; return 1;
+    case O_SINCE:
+    case O_UNTIL:
+        if (!aq_date_ok(arg)) {
+            fprintf(stderr, "eligo audit %s: %s wants a date YYYY-MM-DD, not '%s'\n", cmd,
+                    opt == O_SINCE ? "--since" : "--until", arg);
+            return -1;
+        }
+        *(opt == O_SINCE ? &f->since : &f->until) = arg;
+        return 1;
+    case O_RULESET:
+        if (!aq_hex_ok(arg)) {
+            fprintf(stderr, "eligo audit %s: --ruleset wants lowercase hex digits, not '%s'\n",
+                    cmd, arg);
+            return -1;
+        }
+        f->ruleset = arg;
+        return 1;
+    }
+    return 0;
+}
+
+static store *aq_open(const char *cmd, const char *db)
+{
+    err e = {0};
+    store *st = NULL;
+    if (access(db, F_OK) != 0) {
+        fprintf(stderr, "eligo audit %s: no database at %s (give one with --db FILE or "
+                "ELIGO_DB)\n", cmd, db);
+        return NULL;
+    }
+    if (store_open(&st, db, STORE_READONLY, &e) != 0) {
+        fprintf(stderr, "eligo audit %s: %s\n", cmd, e.msg);
+        return NULL;
+    }
+    return st;
+}
+
+/* The exit status for a failed report: 1 for something not found, else 2. */
+static int aq_fail(const char *cmd, const err *e)
+{
+    fprintf(stderr, "eligo audit %s: %s\n", cmd, e->msg);
+    return e->code && !strcmp(e->code, "not_found") ? 1 : 2;
+}
+
+/* ---- show ----------------------------------------------------------------- */
+
+static void show_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo audit show DECISION_ID [--lang en|fr|ar] [--json] [--no-verify]\n"
+            "                        [--db FILE]\n"
+            "\n"
+            "Explain one stored decision in full: the application as received, the date it\n"
+            "was decided for and when, the outcome, every criterion with its result, message,\n"
+            "compared values and the source of its check (file and lines, from the rule set\n"
+            "stored in the database, whatever the files on disk say now), every parameter\n"
+            "applied with its reference, the rule set, its position in the hash chain and\n"
+            "whether the chain verifies up to it, and its reviews.\n"
+            "\n"
+            "  --lang L           language of criterion texts and titles (default: the\n"
+            "                     decision's own; messages are shown as they were decided)\n"
+            "  --json             one JSON object, for programs\n"
+            "  --no-verify        do not recompute the chain (it reads every record)\n"
+            AQ_DB_USAGE
+            "  --help             print this help\n"
+            "\n"
+            "Exit status 0 when shown and the chain verifies up to the decision, 1 when\n"
+            "there is no such decision or the chain does not verify up to it, 2 on a\n"
+            "usage or database error.\n");
+}
+
+int cmd_audit_show(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, O_DB}, {"lang", required_argument, NULL, O_LANG},
+        {"json", no_argument, NULL, O_JSON}, {"no-verify", no_argument, NULL, O_NO_VERIFY},
+        {"help", no_argument, NULL, O_HELP}, {0, 0, 0, 0},
+    };
+    const char *db = cmd_env("ELIGO_DB", "./eligo.db");
+    audit_show_opts o = {0};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case O_DB: db = optarg; break;
+        case O_LANG:
+            if (strcmp(optarg, "en") && strcmp(optarg, "fr") && strcmp(optarg, "ar")) {
+                fprintf(stderr, "eligo audit show: --lang is en, fr or ar, not '%s'\n", optarg);
+                return 2;
+            }
+            o.lang = optarg;
+            break;
+        case O_JSON: o.json = 1; break;
+        case O_NO_VERIFY: o.no_verify = 1; break;
+        case 'h':
+        case O_HELP: show_usage(stdout); return 0;
+        default: show_usage(stderr); return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "eligo audit show: give one DECISION_ID\n");
+        show_usage(stderr);
+        return 2;
+    }
+    store *st = aq_open("show", db);
+    if (!st)
+        return 2;
+    err e = {0};
+    int rc = audit_show(st, argv[optind], &o, stdout, &e);
+    store_close(st);
+    if (rc < 0)
+        return aq_fail("show", &e);
+    return rc;
+}
+
+/* ---- list ----------------------------------------------------------------- */
+
+static void list_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo audit list [FILTERS] [--limit N] [--page N | --after ID] [--json]\n"
+            "                        [--db FILE]\n"
+            "\n"
+            "List stored decisions, newest first, as an aligned table (or JSON lines).\n"
+            "\n" AQ_FILTER_USAGE
+            "  --limit N          rows per page (default 50)\n"
+            "  --page N           the Nth page of N rows (default 1)\n"
+            "  --after ID         the page after decision ID (a cursor that stays put while\n"
+            "                     new decisions arrive; the table's last line gives it)\n"
+            "  --json             one JSON object per line: seq, decision_id, program,\n"
+            "                     program_version, outcome, applicant_id, as_of, decided_at,\n"
+            "                     ruleset\n"
+            AQ_DB_USAGE
+            "  --help             print this help\n"
+            "\n"
+            "Exit status 0 (also when nothing matches), 1 when --after names no decision, 2\n"
+            "on a usage or database error.\n");
+}
+
+int cmd_audit_list(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        AQ_FILTER_OPTS,
+        {"db", required_argument, NULL, O_DB}, {"limit", required_argument, NULL, O_LIMIT},
+        {"page", required_argument, NULL, O_PAGE}, {"after", required_argument, NULL, O_AFTER},
+        {"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, O_HELP}, {0, 0, 0, 0},
+    };
+    const char *db = cmd_env("ELIGO_DB", "./eligo.db");
+    store_filter f = {.limit = 50};
+    int64_t page = 1;
+    int json = 0, opt, r;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if ((r = aq_filter_opt("list", &f, opt, optarg)) != 0) {
+            if (r < 0)
+                return 2;
+            continue;
+        }
+        switch (opt) {
+        case O_DB: db = optarg; break;
+        case O_LIMIT:
+        case O_PAGE: {
+            int64_t v = aq_count(optarg);
+            if (v < 0 || (opt == O_LIMIT && v > 1000000)) {
+                fprintf(stderr, "eligo audit list: %s wants a number from 1%s, not '%s'\n",
+                        opt == O_LIMIT ? "--limit" : "--page",
+                        opt == O_LIMIT ? " to 1000000" : "", optarg);
+                return 2;
+            }
+            *(opt == O_LIMIT ? &f.limit : &page) = v;
+            break;
+        }
+        case O_AFTER: f.after = optarg; break;
+        case O_JSON: json = 1; break;
+        case 'h':
+        case O_HELP: list_usage(stdout); return 0;
+        default: list_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "eligo audit list: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (f.after && page > 1) {
+        fprintf(stderr, "eligo audit list: give --page or --after, not both\n");
+        return 2;
+    }
+    f.offset = (page - 1) * f.limit;
+    store *st = aq_open("list", db);
+    if (!st)
+        return 2;
+    err e = {0};
+    int64_t shown = 0;
+    int rc = audit_list(st, &f, json, stdout, &shown, &e);
+    store_close(st);
+    return rc ? aq_fail("list", &e) : 0;
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+static void stats_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo audit stats [FILTERS] [--top N] [--chart FILE.svg] [--json]\n"
+            "                         [--db FILE]\n"
+            "\n"
+            "Count the decisions per programme, month and outcome, and for each programme\n"
+            "the criteria that fail most often (with how many lacked data), as tables.\n"
+            "\n" AQ_FILTER_USAGE
+            "  --top N            criteria per programme in the second table (default 5;\n"
+            "                     0 for all)\n"
+            "  --chart FILE.svg   also draw the monthly counts as an SVG: one panel per\n"
+            "                     programme, a bar per month stacked by outcome\n"
+            "  --json             one JSON object {month_of, by_month, failing}\n"
+            AQ_DB_USAGE
+            "  --help             print this help\n");
+}
+
+int cmd_audit_stats(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        AQ_FILTER_OPTS,
+        {"db", required_argument, NULL, O_DB}, {"top", required_argument, NULL, O_TOP},
+        {"chart", required_argument, NULL, O_CHART}, {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, O_HELP}, {0, 0, 0, 0},
+    };
+    const char *db = cmd_env("ELIGO_DB", "./eligo.db");
+    const char *chart = NULL;
+    store_filter f = {0};
+    int json = 0, top = 5, opt, r;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if ((r = aq_filter_opt("stats", &f, opt, optarg)) != 0) {
+            if (r < 0)
+                return 2;
+            continue;
+        }
+        switch (opt) {
+        case O_DB: db = optarg; break;
+        case O_TOP: {
+            int64_t v = strcmp(optarg, "0") ? aq_count(optarg) : 0;
+            if (v < 0 || v > 1000) {
+                fprintf(stderr, "eligo audit stats: --top wants a number from 0 to 1000\n");
+                return 2;
+            }
+            top = (int)v;
+            break;
+        }
+        case O_CHART: chart = optarg; break;
+        case O_JSON: json = 1; break;
+        case 'h':
+        case O_HELP: stats_usage(stdout); return 0;
+        default: stats_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "eligo audit stats: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    store *st = aq_open("stats", db);
+    if (!st)
+        return 2;
+    err e = {0};
+    int rc = audit_stats(st, &f, top, json, chart, stdout, &e);
+    store_close(st);
+    return rc ? aq_fail("stats", &e) : 0;
+}
+
+/* ---- export --------------------------------------------------------------- */
+
+static void export_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo audit export [FILTERS] [--format jsonl|csv] [--redact FIELD,...]\n"
+            "                          [--redact-key FILE] [--out FILE] [--db FILE]\n"
+            "\n"
+            "Export one record per decision, oldest first, for analysis elsewhere: the\n"
+            "decision's fields, its applicant as received, and each criterion's result.\n"
+            "\n" AQ_FILTER_USAGE
+            "  --format F         jsonl (default; one JSON object per line) or csv (RFC 4180,\n"
+            "                     a header row, the applicant flattened to applicant.PATH\n"
+            "                     columns, criteria as ';'-separated ids)\n"
+            "  --redact F,...     applicant fields to hide (paths: applicant_id, birth_date,\n"
+            "                     business.sector): each value becomes hmac-sha256:HEX, a\n"
+            "                     keyed hash, so equal values stay linkable but unreadable\n"
+            "  --redact-key FILE  the HMAC key (at least 16 bytes; one trailing newline is\n"
+            "                     ignored), else $ELIGO_REDACT_KEY; --redact refuses to run\n"
+            "                     without one\n"
+            "  --limit N          at most N records\n"
+            "  --out FILE         write there instead of standard output\n"
+            AQ_DB_USAGE
+            "  --help             print this help\n");
+}
+
+/* Read the key file PATH into KEY; returns its length, -1 (message printed)
+ * on failure. */
+static long export_read_key(const char *path, unsigned char *key, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "eligo audit export: cannot read the key file %s\n", path);
+        return -1;
+    }
+    size_t n = fread(key, 1, cap, f);
+    int big = n == cap && fgetc(f) != EOF;
+    fclose(f);
+    if (big) {
+        fprintf(stderr, "eligo audit export: the key file %s is over %zu bytes\n", path, cap - 1);
+        return -1;
+    }
+    if (n && key[n - 1] == '\n')
+        n--;
+    if (n && key[n - 1] == '\r')
+        n--;
+    return (long)n;
+}
+
+int cmd_audit_export(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        AQ_FILTER_OPTS,
+        {"db", required_argument, NULL, O_DB}, {"format", required_argument, NULL, O_FORMAT},
+        {"redact", required_argument, NULL, O_REDACT},
+        {"redact-key", required_argument, NULL, O_REDACT_KEY},
+        {"limit", required_argument, NULL, O_LIMIT}, {"out", required_argument, NULL, O_OUT},
+        {"help", no_argument, NULL, O_HELP}, {0, 0, 0, 0},
+    };
+    const char *db = cmd_env("ELIGO_DB", "./eligo.db");
+    const char *keyfile = NULL, *outpath = NULL;
+    char *redact = NULL;
+    const char *fields[64];
+    unsigned char key[AQ_KEY_MAX + 1];
+    store_filter f = {.oldest_first = 1};
+    audit_export_opts o = {.format = AUDIT_JSONL, .redact = fields};
+    int opt, r, ret = 2;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if ((r = aq_filter_opt("export", &f, opt, optarg)) != 0) {
+            if (r < 0)
+                goto done;
+            continue;
+        }
+        switch (opt) {
+        case O_DB: db = optarg; break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "jsonl")) {
+                o.format = AUDIT_JSONL;
+            } else if (!strcmp(optarg, "csv")) {
+                o.format = AUDIT_CSV;
+            } else {
+                fprintf(stderr, "eligo audit export: --format is jsonl or csv, not '%s'\n",
+                        optarg);
+                goto done;
+            }
+            break;
+        case O_REDACT: {
+            free(redact);
+            redact = strdup(optarg);
+            o.nredact = 0;
+            for (char *save = NULL, *t = strtok_r(redact, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save)) {
+                if (o.nredact == sizeof fields / sizeof fields[0]) {
+                    fprintf(stderr, "eligo audit export: at most %zu fields to --redact\n",
+                            sizeof fields / sizeof fields[0]);
+                    goto done;
+                }
+                fields[o.nredact++] = t;
+            }
+            break;
+        }
+        case O_REDACT_KEY: keyfile = optarg; break;
+        case O_LIMIT:
+            if ((f.limit = aq_count(optarg)) < 0) {
+                fprintf(stderr, "eligo audit export: --limit wants a positive number\n");
+                goto done;
+            }
+            break;
+        case O_OUT: outpath = optarg; break;
+        case 'h':
+        case O_HELP: export_usage(stdout); ret = 0; goto done;
+        default: export_usage(stderr); goto done;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "eligo audit export: unexpected argument '%s'\n", argv[optind]);
+        goto done;
+    }
+    if (o.nredact > 0) {
+        long n;
+        if (keyfile) {
+            if ((n = export_read_key(keyfile, key, sizeof key)) < 0)
+                goto done;
+        } else {
+            const char *k = getenv("ELIGO_REDACT_KEY");
+            n = k ? (long)strlen(k) : 0;
+            if (n > AQ_KEY_MAX)
+                n = AQ_KEY_MAX;
+            if (k)
+                memcpy(key, k, (size_t)n);
+        }
+        if (n == 0) {
+            fprintf(stderr, "eligo audit export: --redact needs a key: --redact-key FILE or "
+                    "ELIGO_REDACT_KEY (refusing to export without one)\n");
+            goto done;
+        }
+        if (n < AUDIT_KEY_MIN) {
+            fprintf(stderr, "eligo audit export: the redaction key is %ld bytes; it must be at "
+                    "least %d\n", n, AUDIT_KEY_MIN);
+            goto done;
+        }
+        o.key = key;
+        o.keylen = (size_t)n;
+    }
+    store *st = aq_open("export", db);
+    if (!st)
+        goto done;
+    FILE *out = outpath ? fopen(outpath, "w") : stdout;
+    if (!out) {
+        fprintf(stderr, "eligo audit export: cannot write %s\n", outpath);
+        store_close(st);
+        goto done;
+    }
+    err e = {0};
+    int64_t n = 0;
+    int rc = audit_export(st, &f, &o, out, &n, &e);
+    store_close(st);
+    if (outpath && fclose(out) != 0 && rc == 0)
+        rc = err_set(&e, "internal", "writing %s failed", outpath);
+    ret = rc ? aq_fail("export", &e) : 0;
+    if (rc == 0 && outpath)
+        fprintf(stderr, "%lld records written to %s\n", (long long)n, outpath);
+done:
+    free(redact);
+    memset(key, 0, sizeof key);
+    return ret;
+}
