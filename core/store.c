@@ -198,6 +198,7 @@ enum {
     Q_DEC_RANGE,
     Q_GET_DECISION,
     Q_HISTORY,
+    Q_APPLICANT_ROWS,
     Q_MAX_SEQ,
     Q_RULESET_INSERT,
     Q_TEXT_INSERT,
@@ -246,6 +247,12 @@ static const char *const store_sql[Q_N] = {
     [Q_GET_DECISION] = "SELECT decision FROM decisions WHERE decision_id = ?1",
     [Q_HISTORY] = "SELECT decision FROM decisions WHERE applicant_id = ?1"
                   " ORDER BY seq DESC LIMIT ?2",
+    /* The applicant index (applicant_id, seq DESC) gives the rows newest
+     * first and stops at the limit: the cost grows with the limit, not
+     * with the applicant's whole history. */
+    [Q_APPLICANT_ROWS] = "SELECT decision_id, program, program_version, outcome, as_of,"
+                         " decided_at FROM decisions WHERE applicant_id = ?1 AND seq < ?2"
+                         " ORDER BY seq DESC LIMIT ?3",
     [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM decisions",
     [Q_RULESET_INSERT] = "INSERT OR IGNORE INTO rulesets (hash, stored_at, nfiles)"
                          " VALUES (?1, ?2, ?3)",
@@ -1651,4 +1658,262 @@ out:
     buf_free(&sql);
     store_invariants(st);
     return ret;
+}
+
+/* ---- An applicant's earlier decisions (history-aware rules) -------------- */
+
+/* Append NAME:"value" (or null), preceded by a comma unless FIRST. */
+static int store_json_member(buf *out, const char *name, const char *v, size_t len, int first)
+{
+    if ((!first && buf_addc(out, ',') != 0) || buf_addc(out, '"') != 0 ||
+        buf_adds(out, name) != 0 || buf_add(out, "\":", 2) != 0)
+        return -1;
+    return v ? buf_add_json_string(out, v, len) : buf_add(out, "null", 4);
+}
+
+int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
+                              long limit, buf *out, err *e)
+{
+    static const char *const names[] = {"decision_id", "program", "program_version",
+                                        "outcome", "as_of", "decided_at"};
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_APPLICANT_ROWS];
+    size_t start = out->len;
+    int rc, first = 1;
+    bind_str(s, 1, applicant_id);
+    sqlite3_bind_int64(s, 2, before_seq > 0 ? (sqlite3_int64)before_seq : INT64_MAX);
+    sqlite3_bind_int64(s, 3, limit > 0 ? (sqlite3_int64)limit : -1);   /* -1: no limit */
+    if (buf_addc(out, '[') != 0)
+        goto toolong;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if ((!first && buf_addc(out, ',') != 0) || buf_addc(out, '{') != 0)
+            goto toolong;
+        for (int i = 0; i < 6; i++) {
+            size_t len;
+            const char *v = col_text(s, i, &len);
+            if (store_json_member(out, names[i], v, len, i == 0) != 0)
+                goto toolong;
+        }
+        if (buf_addc(out, '}') != 0)
+            goto toolong;
+        first = 0;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        store_sqlerr(st, e, "reading an applicant's decisions");
+        goto fail;
+    }
+    if (buf_addc(out, ']') != 0)
+        goto toolong;
+    store_invariants(st);
+    return 0;
+toolong:
+    sqlite3_reset(s);
+    err_set(e, "internal", "the decisions of %s do not fit the buffer", applicant_id);
+fail:
+    out->len = start;
+    if (out->data)
+        out->data[start] = '\0';
+    store_invariants(st);
+    return -1;
+}
+
+/* ---- Scanning applications (replay) --------------------------------------- */
+
+/* A scan steps one statement of its own, ordered by seq, joining each
+ * decision to its application.  An application's decisions have consecutive
+ * seqs, so they arrive together: the scan gathers rows while the application
+ * id stays the same, and keeps the first row of the next application stepped
+ * but unread (PENDING) for the next call.  Row texts die at the next step, so
+ * the gathered ones are copied into TEXT; pointers into it are made only once
+ * the application is complete, as TEXT may move while it grows. */
+
+#define STORE_SCAN_TEXT_CAP ((size_t)256 << 20)
+#define STORE_SCAN_MAX_DECISIONS 4096
+
+/* Columns of the scan statement. */
+enum {
+    S_APP, S_REQUEST, S_AS_OF, S_RULESET, S_APPLICANT_ID, S_DECIDED_AT, S_FIRST_SEQ,
+    S_NDECISIONS, S_SEQ, S_DECISION_ID, S_PROGRAM, S_OUTCOME, S_DECISION
+};
+
+struct store_scan {
+    store *st;
+    sqlite3_stmt *s;
+    int pending;                    /* a row is stepped and not yet gathered */
+    int done;
+    buf text;
+    size_t off[S_DECISION + 1];     /* the application's texts, as offsets */
+    size_t *doff;                   /* per decision: 4 offsets (id, program, outcome, json) */
+    store_scan_decision *dec;
+    size_t alloc;
+};
+
+int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err *e)
+{
+    store_invariants(st);
+    static const store_scan_filter none = {0};
+    char sql[1024];
+    int n = 0;
+    const char *binds[5];
+    int nb = 0;
+    *out = NULL;
+    if (!f)
+        f = &none;
+    n = snprintf(sql, sizeof sql,
+                 "SELECT a.id, a.request, a.as_of, a.ruleset, a.applicant_id, a.decided_at,"
+                 " a.first_seq, a.ndecisions, d.seq, d.decision_id, d.program, d.outcome,"
+                 " d.decision FROM decisions d JOIN applications a ON a.id = d.application"
+                 " WHERE 1");
+    /* Each filter adds a condition with the next parameter number. */
+    if (f->program) {
+        binds[nb++] = f->program;
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND d.program = ?%d", nb);
+    }
+    if (f->applicant_id) {
+        binds[nb++] = f->applicant_id;
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND d.applicant_id = ?%d", nb);
+    }
+    if (f->since) {
+        binds[nb++] = f->since;
+        n += snprintf(sql + n, sizeof sql - (size_t)n,
+                      " AND substr(d.decided_at, 1, length(?%d)) >= ?%d", nb, nb);
+    }
+    if (f->until) {
+        binds[nb++] = f->until;
+        n += snprintf(sql + n, sizeof sql - (size_t)n,
+                      " AND substr(d.decided_at, 1, length(?%d)) <= ?%d", nb, nb);
+    }
+    if (f->ruleset) {   /* a prefix of the hash, as people copy them */
+        binds[nb++] = f->ruleset;
+        n += snprintf(sql + n, sizeof sql - (size_t)n,
+                      " AND substr(d.ruleset, 1, length(?%d)) = ?%d", nb, nb);
+    }
+    snprintf(sql + n, sizeof sql - (size_t)n, " ORDER BY d.seq");
+
+    store_scan *sc = calloc(1, sizeof *sc);
+    if (!sc)
+        return err_set(e, "internal", "out of memory");
+    sc->st = st;
+    buf_init(&sc->text, STORE_SCAN_TEXT_CAP);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &sc->s, NULL) != SQLITE_OK) {
+        store_sqlerr(st, e, "preparing the scan");
+        free(sc);
+        return -1;
+    }
+    for (int i = 0; i < nb; i++)
+        bind_str(sc->s, i + 1, binds[i]);
+    *out = sc;
+    return 0;
+}
+
+/* Copy column I of the current row into the scan's text; its offset, or
+ * (size_t)-1 for an SQL NULL. */
+static int store_scan_copy(store_scan *sc, int i, size_t *off)
+{
+    size_t len;
+    const char *p = col_text(sc->s, i, &len);
+    if (!p) {
+        *off = (size_t)-1;
+        return 0;
+    }
+    *off = sc->text.len;
+    return buf_add(&sc->text, p, len) != 0 || buf_addc(&sc->text, '\0') != 0 ? -1 : 0;
+}
+
+static const char *store_scan_str(const store_scan *sc, size_t off)
+{
+    return off == (size_t)-1 ? NULL : sc->text.data + off;
+}
+
+int store_scan_next(store_scan *sc, store_scan_app *app, err *e)
+{
+    int rc;
+    if (sc->done)
+        return 0;
+    if (!sc->pending) {
+        rc = sqlite3_step(sc->s);
+        if (rc == SQLITE_DONE) {
+            sc->done = 1;
+            return 0;
+        }
+        if (rc != SQLITE_ROW)
+            return store_sqlerr(sc->st, e, "scanning the decisions");
+    }
+    sc->pending = 0;
+    buf_reset(&sc->text);
+    int64_t id = sqlite3_column_int64(sc->s, S_APP);
+    app->first_seq = sqlite3_column_int64(sc->s, S_FIRST_SEQ);
+    app->ndecisions_stored = sqlite3_column_int64(sc->s, S_NDECISIONS);
+    for (int i = S_REQUEST; i <= S_DECIDED_AT; i++)
+        if (store_scan_copy(sc, i, &sc->off[i]) != 0)
+            goto toolong;
+    app->request_len = (size_t)sqlite3_column_bytes(sc->s, S_REQUEST);
+
+    size_t nd = 0;
+    for (;;) {
+        if (nd == sc->alloc) {
+            size_t na = sc->alloc ? 2 * sc->alloc : 8;
+            if (na > STORE_SCAN_MAX_DECISIONS)
+                return err_set(e, "internal", "application %lld has too many decisions",
+                               (long long)id);
+            size_t *no = realloc(sc->doff, na * 4 * sizeof *no);
+            if (no)
+                sc->doff = no;
+            store_scan_decision *ndec = realloc(sc->dec, na * sizeof *ndec);
+            if (ndec)
+                sc->dec = ndec;
+            if (!no || !ndec)
+                return err_set(e, "internal", "out of memory");
+            sc->alloc = na;
+        }
+        sc->dec[nd].seq = sqlite3_column_int64(sc->s, S_SEQ);
+        sc->dec[nd].json_len = (size_t)sqlite3_column_bytes(sc->s, S_DECISION);
+        if (store_scan_copy(sc, S_DECISION_ID, &sc->doff[4 * nd]) != 0 ||
+            store_scan_copy(sc, S_PROGRAM, &sc->doff[4 * nd + 1]) != 0 ||
+            store_scan_copy(sc, S_OUTCOME, &sc->doff[4 * nd + 2]) != 0 ||
+            store_scan_copy(sc, S_DECISION, &sc->doff[4 * nd + 3]) != 0)
+            goto toolong;
+        nd++;
+        rc = sqlite3_step(sc->s);
+        if (rc == SQLITE_DONE) {
+            sc->done = 1;
+            break;
+        }
+        if (rc != SQLITE_ROW)
+            return store_sqlerr(sc->st, e, "scanning the decisions");
+        if (sqlite3_column_int64(sc->s, S_APP) != id) {
+            sc->pending = 1;
+            break;
+        }
+    }
+
+    /* TEXT is complete: now its addresses hold. */
+    app->request = store_scan_str(sc, sc->off[S_REQUEST]);
+    app->as_of = store_scan_str(sc, sc->off[S_AS_OF]);
+    app->ruleset = store_scan_str(sc, sc->off[S_RULESET]);
+    app->applicant_id = store_scan_str(sc, sc->off[S_APPLICANT_ID]);
+    app->decided_at = store_scan_str(sc, sc->off[S_DECIDED_AT]);
+    for (size_t k = 0; k < nd; k++) {
+        sc->dec[k].decision_id = store_scan_str(sc, sc->doff[4 * k]);
+        sc->dec[k].program = store_scan_str(sc, sc->doff[4 * k + 1]);
+        sc->dec[k].outcome = store_scan_str(sc, sc->doff[4 * k + 2]);
+        sc->dec[k].json = store_scan_str(sc, sc->doff[4 * k + 3]);
+    }
+    app->decisions = sc->dec;
+    app->ndecisions = nd;
+    return 1;
+toolong:
+    return err_set(e, "internal", "application %lld does not fit the scan buffer", (long long)id);
+}
+
+void store_scan_close(store_scan *sc)
+{
+    if (!sc)
+        return;
+    sqlite3_finalize(sc->s);   /* ends the scan's read snapshot */
+    buf_free(&sc->text);
+    free(sc->doff);
+    free(sc->dec);
+    free(sc);
 }

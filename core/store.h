@@ -194,4 +194,72 @@ typedef void store_failing_fn(void *ud, const char *program, const char *criteri
 int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
                 store_failing_fn *failing, void *ud, err *e);
 
+/* ---- An applicant's earlier decisions, for history-aware rules ---------- */
+
+/* Append to OUT a JSON array, newest first, of at most LIMIT (<= 0: all) of
+ * the applicant's decisions with a sequence number below BEFORE_SEQ (<= 0:
+ * every one stored), each as
+ *   {"decision_id", "program", "program_version", "outcome", "as_of",
+ *    "decided_at"}
+ * -- the rows an engine_history_fn answers with.  Uses the applicant index:
+ * the cost grows with LIMIT, not with the table.  Only committed decisions
+ * are seen.  On failure OUT is left as it was and -1 is returned with E. */
+int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
+                              long limit, buf *out, err *e);
+
+/* ---- Scanning stored applications (replay) ------------------------------- */
+
+/* Which decisions a scan returns; NULL members do not filter.  SINCE and
+ * UNTIL compare with the start of decided_at, both inclusive ("2025-03"
+ * takes all of March); RULESET is a prefix of the rule-set hash. */
+typedef struct store_scan_filter {
+    const char *program;
+    const char *applicant_id;
+    const char *since;
+    const char *until;
+    const char *ruleset;
+} store_scan_filter;
+
+typedef struct store_scan_decision {
+    int64_t seq;
+    const char *decision_id;
+    const char *program;
+    const char *outcome;
+    const char *json;              /* the stored decision, canonical JSON */
+    size_t json_len;
+} store_scan_decision;
+
+/* One application with those of its decisions the filter selected. */
+typedef struct store_scan_app {
+    const char *request;           /* the request line exactly as received */
+    size_t request_len;
+    const char *as_of;
+    const char *ruleset;           /* 64 hex: the rule set that decided it */
+    const char *applicant_id;      /* or NULL */
+    const char *decided_at;
+    int64_t first_seq;             /* seq of its first decision */
+    int64_t ndecisions_stored;     /* decisions it produced (the filter may
+                                      have selected fewer) */
+    const store_scan_decision *decisions;
+    size_t ndecisions;             /* >= 1 */
+} store_scan_app;
+
+typedef struct store_scan store_scan;
+
+/* Start a scan of the stored applications, in seq order, with the decisions
+ * F selects (F may be NULL).  Nothing is read yet.  The scan reads one
+ * consistent snapshot of the database from its first step to its close, and
+ * holds only one application in memory at a time; other functions may be
+ * called on ST between store_scan_next calls (store_get_ruleset, say), on
+ * the same thread.  Returns 0 and *OUT, or -1 with E. */
+int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err *e);
+
+/* Read the next application into *APP.  Returns 1, or 0 at the end, or -1
+ * with E.  The strings and the decisions array belong to the scan and stay
+ * valid until the next store_scan_next or store_scan_close. */
+int store_scan_next(store_scan *sc, store_scan_app *app, err *e);
+
+/* End the scan and free it; NULL is fine. */
+void store_scan_close(store_scan *sc);
+
 #endif
