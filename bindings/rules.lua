@@ -522,6 +522,50 @@ function sandbox.benefit_within(list, program, months, on)
   return latest
 end
 
+-- History-aware rules.  earlier(a) gives the applicant's earlier decisions
+-- held by eligo (engine.h: engine_history_fn), newest first, each
+-- { decision_id, program, program_version, outcome, as_of, decided_at }.
+-- They are fetched at most once per request (or, in a replay, taken from
+-- what the original decision recorded), frozen, and recorded in the JSON of
+-- every decision whose rules read them ("history"), so that the decision
+-- can be replayed exactly.
+local api = {}
+
+function sandbox.earlier(a)
+  local rows = current.history
+  if rows == nil then
+    local text = current.recorded
+    if text == nil then
+      local id = a.applicant_id            -- absent: the criterion is missing
+      local fetch = api.fetch_history
+      if fetch and type(id) == "string" then
+        local t, why = fetch(id)
+        if not t then error("the applicant's earlier decisions could not be read: " .. tostring(why), 2) end
+        text = t
+      end
+    end
+    rows = text and decode(text)
+    if type(rows) ~= "table" or getmetatable(rows) ~= ARRAY then rows = setmetatable({}, ARRAY) end
+    for _, r in ipairs(rows) do freeze(r) end
+    freeze(rows)
+    current.history, current.history_json = rows, c_canon(rows)
+  end
+  current.history_used = true
+  return rows
+end
+
+function sandbox.decided_within(rows, program, outcome, months, on)
+  local after = c_months_before(on, months)
+  local latest
+  for _, d in ipairs(rows) do
+    if d.program == program and (outcome == nil or d.outcome == outcome)
+        and d.as_of > after and d.as_of <= on and (latest == nil or d.as_of > latest.as_of) then
+      latest = d
+    end
+  end
+  return latest
+end
+
 -- Test-file helpers.
 local ABSENT = setmetatable({}, { __tostring = function() return "absent" end })
 local function deep_copy(v)
@@ -564,8 +608,6 @@ local function read_only_env(base)
   envs[env] = true
   return env
 end
-
-local api = {}
 
 function api.load(name, text)
   if sealed then error("the rule set is sealed", 0) end
@@ -676,8 +718,14 @@ end
 -- { decision_id, program, program_version, outcome, json }, or nil and why
 -- when a value the rules returned has no JSON form.
 local function decide(p, a, on, lang, now)
+  current.history_used = nil
   local d, kind, i, value = c_decide(p, a, on, lang, now, RULESET)
-  if d then return d end
+  if d then
+    if current.history_used then   -- the rows read go last, after decided_at
+      d.json = string_sub(d.json, 1, -2) .. ',"history":' .. current.history_json .. "}"
+    end
+    return d
+  end
   local c = p.criteria[i]
   if kind == 1 then
     fail("rule_error", "programme %s, criterion %s (%s:%d): the check returned %s, expected true or false",
@@ -743,7 +791,8 @@ local function prepare_applicant(req)
   return c_prepare(a, schema, "")
 end
 
-function api.request(line, d_op, d_program, d_as_of, d_lang)
+function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
+  current.history, current.history_json, current.recorded = nil, nil, d_history
   local res = { id = "null" }
   current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
   local ok, err = pcall(function()
@@ -1013,7 +1062,15 @@ function api.run_case(i)
   local req = setmetatable({ op = "decide", program = case.program, as_of = case.as_of,
     applicant = case.applicant, lang = case.lang }, { __json = { "op", "program", "as_of", "applicant", "lang" } })
   local why
-  local res = api.request(c_canon(req))
+  local history
+  if case.history ~= nil then
+    for _, r in ipairs(case.history) do
+      r.decision_id = r.decision_id or "TEST"
+      r.decided_at = r.decided_at or (tostring(r.as_of) .. "T00:00:00.000Z")
+    end
+    history = c_canon(setmetatable(deep_copy(case.history), ARRAY))
+  end
+  local res = api.request(c_canon(req), nil, nil, nil, nil, history)
   if res.error_code then
     if case.error ~= res.error_code then
       why = string_format("expected %s, got error %s: %s",

@@ -93,6 +93,9 @@ struct engine {
     int api;                 /* registry ref: rules.lua's entry points */
     char stop[256];          /* why the budget stopped the call */
     buf scratch;             /* result text under construction */
+    engine_history_fn *history;   /* earlier decisions, for history-aware rules */
+    void *history_ud;
+    buf history_out;         /* what the provider wrote */
     engine_pool pool;        /* small blocks of the Lua state */
 };
 
@@ -362,6 +365,33 @@ static int engine_boot(lua_State *L)
     return 1;
 }
 
+/* api.fetch_history(applicant_id) -> JSON text | nil, why
+ * [-0, +(1|2), m]  Upvalue 1: the engine.  Without a provider: "[]". */
+static int engine_fetch_history(lua_State *L)
+{
+    engine *en = lua_touserdata(L, lua_upvalueindex(1));
+    const char *id = luaL_checkstring(L, 1);
+    if (!en->history) {
+        lua_pushliteral(L, "[]");
+        return 1;
+    }
+    buf_reset(&en->history_out);
+    if (en->history(en->history_ud, id, &en->history_out) != 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "the provider failed");
+        return 2;
+    }
+    lua_pushlstring(L, en->history_out.data ? en->history_out.data : "[]",
+                    en->history_out.data ? en->history_out.len : 2);
+    return 1;
+}
+
+void engine_set_history(engine *en, engine_history_fn *fn, void *ud)
+{
+    en->history = fn;
+    en->history_ud = ud;
+}
+
 void engine_free(engine *en)
 {
     if (!en)
@@ -371,6 +401,7 @@ void engine_free(engine *en)
     engine_pool_free(&en->pool);
     ruleset_free(en->rs);
     buf_free(&en->scratch);
+    buf_free(&en->history_out);
     free(en);
 }
 
@@ -391,6 +422,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     en->mem_cap = cfg && cfg->memory ? cfg->memory : ENGINE_DEFAULT_MEMORY;
     uint64_t budget = cfg && cfg->instructions ? cfg->instructions : ENGINE_DEFAULT_INSTRUCTIONS;
     buf_init(&en->scratch, (size_t)64 << 20);
+    buf_init(&en->history_out, (size_t)16 << 20);
     en->L = lua_newstate(engine_alloc, en);
     if (!en->L) {
         err_set(e, "internal", "cannot create a Lua state");
@@ -406,6 +438,11 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
         goto fail;
     }
     en->api = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);
+    lua_pushlightuserdata(L, en);
+    lua_pushcclosure(L, engine_fetch_history, 1);
+    lua_setfield(L, -2, "fetch_history");
     lua_pop(L, 1);
 
     for (size_t i = 0; i < ruleset_count(rs); i++) {
@@ -629,7 +666,8 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     lua_pushstring(L, defaults ? defaults->program : NULL);
     lua_pushstring(L, defaults ? defaults->as_of : NULL);
     lua_pushstring(L, defaults ? defaults->lang : NULL);
-    int status = engine_call(en, 5, 1, en->budget);
+    lua_pushstring(L, defaults ? defaults->history : NULL);
+    int status = engine_call(en, 6, 1, en->budget);
     if (status != LUA_OK) {
         const char *code = en->exhausted || status == LUA_ERRMEM || en->mem_refused ? "rule_error" : "internal";
         engine_error_text(en, status, msg, sizeof msg);

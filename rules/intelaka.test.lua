@@ -287,3 +287,44 @@ case "invalid: the business given as text" {
   applicant = with(base, { business = "shop" }),
   error = "invalid_applicant",
 }
+
+-- [no_recent_refusal]: an Intelaka decision "ineligible" whose as_of is after
+-- ON minus 3 months (2024-12-01) and on or before ON blocks a new application.
+local function refused_on(as_of, outcome, program)
+  return { { decision_id = "01REFUSAL", program = program or "intelaka", program_version = "2025.1",
+             outcome = outcome or "ineligible", as_of = as_of } }
+end
+
+case "no_recent_refusal: no earlier decision at all" {
+  program = "intelaka", as_of = ON, applicant = base, history = {},
+  outcome = "eligible",
+}
+case "no_recent_refusal: refused 3 months before, to the day, no longer counts" {
+  -- 2025-03-01 minus 3 months is 2024-12-01: only later refusals count.
+  program = "intelaka", as_of = ON, applicant = base, history = refused_on("2024-12-01"),
+  outcome = "eligible",
+}
+case "no_recent_refusal: refused the day after that counts" {
+  program = "intelaka", as_of = ON, applicant = base, history = refused_on("2024-12-02"),
+  outcome = "ineligible", failed = { "no_recent_refusal" },
+}
+case "no_recent_refusal: refused on the decision date counts" {
+  program = "intelaka", as_of = ON, applicant = base, history = refused_on(ON),
+  outcome = "ineligible", failed = { "no_recent_refusal" },
+}
+case "no_recent_refusal: an earlier eligible decision does not count" {
+  program = "intelaka", as_of = ON, applicant = base, history = refused_on("2025-02-01", "eligible"),
+  outcome = "eligible",
+}
+case "no_recent_refusal: a refusal by another programme does not count" {
+  program = "intelaka", as_of = ON, applicant = base, history = refused_on("2025-02-01", "ineligible", "idmaj"),
+  outcome = "eligible",
+}
+case "no_recent_refusal: a decision dated after the decision date does not count" {
+  program = "intelaka", as_of = ON, applicant = base, history = refused_on("2025-03-02"),
+  outcome = "eligible",
+}
+case "no_recent_refusal: without an applicant_id the earlier decisions cannot be read" {
+  program = "intelaka", as_of = ON, applicant = with(base, { applicant_id = absent }),
+  outcome = "incomplete", missing = { "applicant_id" },
+}
