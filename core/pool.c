@@ -32,6 +32,9 @@
 #include "log.h"
 #include "store.h"
 
+/* Earlier decisions a history-aware rule may see: the most recent ones. */
+#define POOL_HISTORY_ROWS 200
+
 typedef struct worker {
     struct pool *pool;
     size_t index;
@@ -74,6 +77,25 @@ static void pool_check(pool *p)
 #define pool_check(p) ((void)0)
 #endif
 
+static store *worker_reader(worker *wk, err *e);
+
+/* The engine's history provider (engine_history_fn): the applicant's
+ * decisions from the worker's read-only handle.  Only committed decisions
+ * are there: one still with the writer is not seen, not even the same
+ * applicant's a moment earlier on another connection. */
+static int worker_history(void *ud, const char *applicant_id, buf *out)
+{
+    worker *wk = ud;
+    err e;
+    err_clear(&e);
+    store *rd = worker_reader(wk, &e);
+    if (!rd || store_applicant_decisions(rd, applicant_id, 0, POOL_HISTORY_ROWS, out, &e) < 0) {
+        log_error("worker %zu: earlier decisions of %s: %s", wk->index, applicant_id, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Rebuild the worker's engine from the pool's current rule set. */
 static void worker_refresh(worker *wk)
 {
@@ -92,6 +114,7 @@ static void worker_refresh(worker *wk)
          * this is memory: keep serving with what the worker has. */
         log_error("worker %zu: cannot build an engine: %s", wk->index, e.msg);
     } else {
+        engine_set_history(en, worker_history, wk);
         engine_free(wk->en);
         wk->en = en;
         log_debug("worker %zu: rule set %.12s (generation %" PRIu64 ")", wk->index,
