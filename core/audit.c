@@ -847,40 +847,67 @@ static void stats_print_row(void *ud, const char *program, const char *month,
     fprintf(p->out, "  %7lld\n", (long long)total);
 }
 
-/* The chart: one panel per programme, one bar per month of that programme. */
+/* "YYYY-MM" as a month number (year * 12 + month - 1); -1 when not one. */
+static int month_number(const char *m)
+{
+    int y, mo;
+    char tail;
+    if (!m || sscanf(m, "%4d-%2d%c", &y, &mo, &tail) != 2 || mo < 1 || mo > 12)
+        return -1;
+    return y * 12 + mo - 1;
+}
+
+#define AUDIT_CHART_MONTHS 600   /* fifty years of bars at most */
+
+/* The chart: one panel per programme, all on the same months (every month
+ * from the first to the last decision, those without any included), so that
+ * panels line up and a month with no decisions shows as a gap. */
 static int stats_chart(stats *s, const char *path, const char *title, err *e)
 {
+    int lo = -1, hi = -1;
     size_t np = 0;
-    for (size_t i = 0; i < s->nm; i++)
+    for (size_t i = 0; i < s->nm; i++) {
+        int m = month_number(s->m[i].month);
+        if (m >= 0 && (lo < 0 || m < lo))
+            lo = m;
+        if (m > hi)
+            hi = m;
         if (i == 0 || strcmp(s->m[i].program, s->m[i - 1].program))
             np++;
+    }
+    size_t nmonths = lo < 0 ? 0 : (size_t)(hi - lo + 1);
+    if (nmonths > AUDIT_CHART_MONTHS)
+        return err_set(e, "invalid_request", "the chart would have %zu months; narrow it with "
+                       "--since and --until (at most %d)", nmonths, AUDIT_CHART_MONTHS);
     chart_panel *panels = calloc(np ? np : 1, sizeof *panels);
-    const char **labels = calloc(s->nm ? s->nm : 1, sizeof *labels);
-    int64_t *values = calloc((s->nm ? s->nm : 1) * s->noutcomes + 1, sizeof *values);
+    char (*labels)[8] = calloc(nmonths ? nmonths : 1, sizeof *labels);
+    const char **lp = calloc(nmonths ? nmonths : 1, sizeof *lp);
+    int64_t *values = calloc((np ? np : 1) * (nmonths ? nmonths : 1) * s->noutcomes + 1,
+                             sizeof *values);
     chart_series series[16];
     int rc = -1;
-    if (!panels || !labels || !values) {
+    if (!panels || !labels || !lp || !values) {
         err_set(e, "internal", "out of memory");
         goto done;
     }
+    for (size_t k = 0; k < nmonths; k++) {
+        int m = lo + (int)k;
+        snprintf(labels[k], sizeof labels[k], "%04d-%02d", m / 12 % 10000, m % 12 + 1);
+        lp[k] = labels[k];
+    }
     for (size_t k = 0; k < s->noutcomes; k++)
-        series[k] = (chart_series){s->outcomes[k],
-                                   outcome_colors[k < 5 ? k : 5]};
-    size_t p = (size_t)-1, bar = 0;
+        series[k] = (chart_series){s->outcomes[k], outcome_colors[k < 5 ? k : 5]};
+    size_t p = (size_t)-1;
     for (size_t i = 0; i < s->nm; i++) {
         if (i == 0 || strcmp(s->m[i].program, s->m[i - 1].program)) {
             p++;
-            panels[p] = (chart_panel){.title = s->m[i].program, .labels = labels + bar,
-                                      .values = values + bar * s->noutcomes};
+            panels[p] = (chart_panel){.title = s->m[i].program, .nbars = nmonths,
+                                      .labels = lp,
+                                      .values = values + p * nmonths * s->noutcomes};
         }
-        if (i == 0 || strcmp(s->m[i].program, s->m[i - 1].program) ||
-            strcmp(s->m[i].month, s->m[i - 1].month)) {
-            labels[bar++] = s->m[i].month;
-            panels[p].nbars++;
-        }
-        int k = stats_outcome(s, s->m[i].outcome);
-        if (k >= 0)
-            values[(bar - 1) * s->noutcomes + (size_t)k] += s->m[i].n;
+        int m = month_number(s->m[i].month), k = stats_outcome(s, s->m[i].outcome);
+        if (m >= 0 && k >= 0)
+            values[(p * nmonths + (size_t)(m - lo)) * s->noutcomes + (size_t)k] += s->m[i].n;
     }
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -893,6 +920,7 @@ static int stats_chart(stats *s, const char *path, const char *title, err *e)
 done:
     free(panels);
     free(labels);
+    free(lp);
     free(values);
     return rc;
 }

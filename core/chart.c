@@ -17,11 +17,11 @@
 #define CH_MARGIN_R 20
 #define CH_TITLE_H 40
 #define CH_LEGEND_H 30
-#define CH_PANEL_TITLE_H 28
+#define CH_PANEL_TITLE_H 40
 #define CH_PLOT_H 220
 #define CH_LABELS_H 60     /* bar labels under the plot */
-#define CH_BAR_W 28
-#define CH_BAR_GAP 14
+#define CH_BAR_W 30
+#define CH_BAR_GAP 26     /* room for a "2025-03" label under each bar */
 #define CH_MIN_PLOT_W 480
 #define CH_FONT "font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\""
 
@@ -77,7 +77,7 @@ static void chart_panel_svg(FILE *out, const chart_panel *p, const chart_series 
         plot_w = CH_MIN_PLOT_W;
 
     fprintf(out, "<g class=\"panel\">\n<text x=\"%d\" y=\"%d\" font-size=\"15\" "
-            "font-weight=\"bold\" " CH_FONT ">", CH_MARGIN_L, top + 18);
+            "font-weight=\"bold\" " CH_FONT ">", CH_MARGIN_L, top + 16);
     chart_text(out, p->title);
     fputs("</text>\n", out);
 
@@ -98,7 +98,7 @@ static void chart_panel_svg(FILE *out, const chart_panel *p, const chart_series 
     fputs("</text>\n", out);
 
     /* Bars: each series stacked from the bottom, in series order. */
-    int slant = p->nbars > 8;
+    int slant = p->nbars > 16;
     for (size_t b = 0; b < p->nbars; b++) {
         int x = CH_MARGIN_L + CH_BAR_GAP + (int)b * (CH_BAR_W + CH_BAR_GAP);
         double y = ybase;
