@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""eligo audit show|list|stats|export on a database built by a real server.
+
+A server decides a mix of applications (several programmes, months and
+outcomes); then a criterion's check is edited on disk and the server reloads.
+`audit show` of an old decision must still show the OLD source and line
+numbers, taken from the rule set stored in the database.  Filters and paging
+are checked against the full list, stats against counts made here from the
+export, redaction for hiding, linking and keying, the CSV with Python's csv
+module and the chart with xml.etree.
+
+    ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/audit_query.py
+"""
+import collections
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import ELIGO, Server, applicant, check, eligo, finish  # noqa: E402
+
+AGE_LINE = "      local years = age(a.birth_date, on)"
+OLD_RETURN = "return within(years, min, max), { age = years, min = min, max = max }"
+NEW_RETURN = "return ok, { age = years, min = min, max = max }"
+
+
+def audit(*args):
+    return eligo("audit", *args)
+
+
+def jsonl(text):
+    return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+
+def person(i):
+    """A varied applicant: ages, statuses, registration and businesses differ."""
+    changes = {}
+    if i % 5 == 1:
+        changes["birth_date"] = "1980-02-%02d" % (1 + i % 28)      # too old for idmaj
+    if i % 4 == 2:
+        changes["employment_status"] = "employed"
+    if i % 6 == 3:
+        changes["registered_with_agency"] = False
+    if i % 3 == 0:
+        changes["business"] = {"sector": ["commerce", "digital", "crafts"][i % 9 // 3],
+                               "plan_submitted": True, "project_cost": 80000 + i,
+                               "own_contribution": 10000, "expected_turnover": 150000,
+                               "legal_form": "auto_entrepreneur"}
+    if i % 7 == 4:
+        del_field = "education"
+        a = applicant(i, **changes)
+        del a[del_field]                                              # incomplete
+        return a
+    return applicant(i, **changes)
+
+
+def screen(c, i, month):
+    r = c.request({"op": "screen", "as_of": "2025-%02d-%02d" % (month, 1 + i % 27),
+                   "applicant": person(i)})
+    if not r.get("ok"):
+        raise RuntimeError("screen failed: %r" % r)
+    return r["decisions"]
+
+
+def wait_for(pred, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    return None
+
+
+def main():
+    with Server(copy_rules=True) as srv:
+        db = srv.db
+        idmaj = os.path.join(srv.rules, "idmaj.lua")
+        with open(idmaj) as f:
+            original = f.read()
+        old_line = original.splitlines().index(AGE_LINE) + 1    # 1-based
+        c = srv.connect()
+        old_hash = c.request({"op": "health"})["ruleset"]
+
+        # ---- The database: 40 screens (200 decisions) over four months.
+        old = []
+        for i in range(40):
+            old += screen(c, i, 1 + i % 4)
+        old_idmaj = [d for d in old if d["program"] == "idmaj"]
+        check(len(old) == 200, "200 decisions made under the first rules")
+
+        # ---- Edit the age check and shift it down by two lines; reload.
+        edited = original.replace(OLD_RETURN, "local ok = within(years, min, max)\n      " +
+                                  NEW_RETURN)
+        edited = edited.replace('program "idmaj" {', "-- edited after the first decisions\n"
+                                "-- (two lines added)\nprogram \"idmaj\" {", 1)
+        check(edited != original and NEW_RETURN in edited, "the rule file was edited")
+        tmp = idmaj + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(edited)
+        os.replace(tmp, os.path.join(srv.rules, "idmaj.lua"))
+        new_hash = wait_for(lambda: (lambda h: h if h != old_hash else None)(
+            c.request({"op": "health"})["ruleset"]))
+        check(new_hash is not None, "the server reloaded the edited rules")
+        new = []
+        for i in range(40, 50):
+            new += screen(c, i, 5)
+        check(all(d["ruleset"] == new_hash for d in new), "new decisions use the new rules")
+        c.close()
+        check(srv.stop() == 0, "the server stopped cleanly")
+
+        # ---- show: an old decision, with the OLD source from the database.
+        d = old_idmaj[3]
+        st, out, err = audit("show", d["decision_id"], "--db", db)
+        check(st == 0, "audit show exits 0 (status %d, %s)" % (st, err.strip()))
+        check(("%5d | %s" % (old_line, AGE_LINE)) in out,
+              "show prints the old age check at its old line %d" % old_line)
+        check(OLD_RETURN in out and NEW_RETURN not in out, "show prints the OLD check text")
+        check("Decision " + d["decision_id"] in out and d["outcome"] in out,
+              "show names the decision and its outcome")
+        check(old_hash in out and "2025.1" in out, "show gives the rule set and version")
+        check("idmaj.age_max" in out and "reference:" in out,
+              "show lists the parameters with references")
+        check('"applicant_id": "%s"' % d["decision_id"] not in out and '"applicant": {' in out,
+              "show pretty-prints the application as received")
+        check("the chain verifies up to it" in out, "show says the chain verifies up to it")
+        st, out, err = audit("show", d["decision_id"], "--db", db, "--json")
+        j = json.loads(out) if st == 0 else {}
+        age = [x for x in j.get("explanation", {}).get("criteria", []) if x["id"] == "age"]
+        check(bool(age) and OLD_RETURN in age[0]["source"] and age[0]["first_line"] == old_line - 1,
+              "show --json: the old source and its first line (%d)" % (old_line - 1))
+        check(j.get("decision", {}).get("decision_id") == d["decision_id"] and
+              j.get("application", {}).get("op") == "screen",
+              "show --json holds the stored decision and the application")
+        check(j.get("chain", {}).get("verified_to_decision") is True and
+              j.get("chain", {}).get("seq", 0) > 0, "show --json: chain position and verdict")
+        # A new decision shows the new source, two lines further down.
+        dn = [x for x in new if x["program"] == "idmaj"][0]
+        st, out, _ = audit("show", dn["decision_id"], "--db", db)
+        check(NEW_RETURN in out and ("%5d | %s" % (old_line + 2, AGE_LINE)) in out,
+              "show of a new decision prints the new check at its new line")
+        st, out, _ = audit("show", d["decision_id"], "--db", db, "--lang", "fr")
+        check(st == 0 and "Âgé de 18 à 35 ans" in out, "show --lang fr gives French texts")
+        st, _, err = audit("show", "01NOSUCHDECISION0000000000", "--db", db)
+        check(st == 1 and "no decision" in err, "show of an unknown decision exits 1")
+        st, _, _ = audit("show", "--db", db)
+        check(st == 2, "show without an id exits 2")
+        st, out, _ = audit("show", "--help")
+        check(st == 0 and "usage: eligo audit show" in out, "show --help")
+
+        # ---- list: everything, then filters and pages against it.
+        st, out, _ = audit("list", "--db", db, "--json", "--limit", "1000")
+        full = jsonl(out)
+        check(st == 0 and len(full) == 250, "list --json gives all 250 decisions")
+        seqs = [r["seq"] for r in full]
+        check(seqs == sorted(seqs, reverse=True), "list is newest first")
+        pages, page = [], 1
+        while True:
+            st, out, _ = audit("list", "--db", db, "--json", "--limit", "17", "--page", str(page))
+            rows = jsonl(out)
+            if not rows:
+                break
+            pages.append(rows)
+            page += 1
+        flat = [r["seq"] for p in pages for r in p]
+        check(flat == seqs and len(pages) == 15, "pages of 17 cover the list once, in order")
+        cursor, after = None, []
+        while True:
+            args = ["list", "--db", db, "--json", "--limit", "23"]
+            if cursor:
+                args += ["--after", cursor]
+            rows = jsonl(audit(*args)[1])
+            if not rows:
+                break
+            after += [r["seq"] for r in rows]
+            cursor = rows[-1]["decision_id"]
+        check(after == seqs, "--after cursors cover the list once, in order")
+        st, out, _ = audit("list", "--db", db, "--limit", "5")
+        lines = out.splitlines()
+        check(st == 0 and lines[0].split()[:2] == ["SEQ", "DECIDED"] and len(lines) == 7 and
+              "--after " + full[4]["decision_id"] in lines[-1],
+              "the table: header, 5 rows and the next page's cursor")
+        widths = {len(l) for l in lines[1:6]}
+        check(len(widths) <= 2, "the table's rows are aligned")
+
+        def filtered(*args):
+            st, out, _ = audit("list", "--db", db, "--json", "--limit", "1000", *args)
+            return st, [r["seq"] for r in jsonl(out)]
+        cases = [
+            (["--program", "idmaj"], lambda r: r["program"] == "idmaj"),
+            (["--outcome", "ineligible"], lambda r: r["outcome"] == "ineligible"),
+            (["--applicant", "A000007"], lambda r: r["applicant_id"] == "A000007"),
+            (["--program", "awrach", "--outcome", "eligible"],
+             lambda r: r["program"] == "awrach" and r["outcome"] == "eligible"),
+            (["--by-as-of", "--since", "2025-02-01", "--until", "2025-03-31"],
+             lambda r: "2025-02-01" <= r["as_of"] <= "2025-03-31"),
+            (["--ruleset", old_hash[:10]], lambda r: r["ruleset"] == old_hash),
+            (["--ruleset", new_hash], lambda r: r["ruleset"] == new_hash),
+            (["--until", "2000-01-01"], lambda r: False),
+        ]
+        for args, pred in cases:
+            st, got = filtered(*args)
+            want = [r["seq"] for r in full if pred(r)]
+            check(st == 0 and got == want, "list %s: %d rows" % (" ".join(args), len(want)))
+        st, out, _ = audit("list", "--db", db, "--outcome", "nothing")
+        check(st == 0 and "no decisions match" in out, "list with no rows exits 0")
+        st, _, _ = audit("list", "--db", db, "--since", "March")
+        check(st == 2, "list with a bad date exits 2")
+        st, _, _ = audit("list", "--db", db, "--after", "nope")
+        check(st == 1, "list --after an unknown decision exits 1")
+
+        # ---- export, and stats against counts made from it.
+        st, out, _ = audit("export", "--db", db, "--format", "jsonl")
+        exp = jsonl(out)
+        check(st == 0 and len(exp) == 250 and [r["seq"] for r in exp] == sorted(seqs),
+              "export gives 250 records, oldest first")
+        check(all(r["applicant"]["applicant_id"] == r["applicant_id"] for r in exp),
+              "each record carries its applicant as received")
+        by_month = collections.Counter((r["program"], r["as_of"][:7], r["outcome"]) for r in exp)
+        failed = collections.Counter((r["program"], c["id"]) for r in exp for c in r["criteria"]
+                                     if c["passed"] is False)
+        missing = collections.Counter((r["program"], c["id"]) for r in exp for c in r["criteria"]
+                                      if c["passed"] is None)
+        st, out, _ = audit("stats", "--db", db, "--json", "--by-as-of", "--top", "0")
+        s = json.loads(out) if st == 0 else {"by_month": [], "failing": []}
+        got = collections.Counter()
+        for row in s["by_month"]:
+            for o in ("eligible", "ineligible", "incomplete"):
+                if row.get(o):
+                    got[(row["program"], row["month"], o)] = row[o]
+        check(got == by_month, "stats by month and outcome match the export (%d cells)"
+              % len(by_month))
+        gf = {(x["program"], x["criterion"]): (x["failed"], x["missing"]) for x in s["failing"]}
+        want = {k: (failed[k], missing[k]) for k in set(failed) | set(missing)}
+        check(gf == want, "stats' failing criteria match the export (%d)" % len(want))
+        st, out, _ = audit("stats", "--db", db, "--by-as-of", "--program", "idmaj")
+        check(st == 0 and "2025-01" in out and "awrach" not in out and "CRITERION" in out,
+              "stats as tables, filtered by programme")
+
+        # ---- The chart: well-formed, one bar segment per (programme, month, outcome).
+        svg = os.path.join(srv.dir, "stats.svg")
+        st, _, err = audit("stats", "--db", db, "--by-as-of", "--chart", svg)
+        check(st == 0 and os.path.exists(svg), "stats --chart writes the file")
+        try:
+            root = ET.parse(svg).getroot()
+        except ET.ParseError as e:
+            root = None
+            check(False, "the chart is well-formed XML: %s" % e)
+        if root is not None:
+            ns = "{http://www.w3.org/2000/svg}"
+            bars = [r for r in root.iter(ns + "rect") if r.get("class") == "bar"]
+            seen = collections.Counter()
+            for b in bars:
+                seen[(b.get("data-label"), b.get("data-series"))] += int(b.get("data-value"))
+            want = collections.Counter()
+            for (p, m, o), n in by_month.items():
+                want[(m, o)] += n
+            check(sum(seen.values()) == 250 and seen == want,
+                  "the chart's bars add up to the counts (%d bars)" % len(bars))
+            texts = " ".join(t.text or "" for t in root.iter(ns + "text"))
+            check(all(p in texts for p in ("idmaj", "awrach", "eligible", "2025-03")),
+                  "the chart has panel titles, a legend and month labels")
+
+        # ---- Redaction.
+        key1 = os.path.join(srv.dir, "k1")
+        key2 = os.path.join(srv.dir, "k2")
+        with open(key1, "w") as f:
+            f.write("first key, 32 bytes long........\n")
+        with open(key2, "w") as f:
+            f.write("second key, also long enough....\n")
+        fields = "applicant_id,birth_date,business.sector"
+        st, out1, err = audit("export", "--db", db, "--redact", fields, "--redact-key", key1)
+        r1 = jsonl(out1)
+        check(st == 0 and len(r1) == 250, "a redacted export (%s)" % err.strip())
+        check("A000007" not in out1 and "1998-05-10" not in out1 and '"commerce"' not in out1,
+              "redacted values are gone")
+        hid = [r for r in r1 if r["applicant"].get("business")]
+        check(hid and all(r["applicant"]["business"]["sector"].startswith("hmac-sha256:") and
+                          r["applicant"]["business"]["project_cost"] for r in hid),
+              "a nested field is redacted, its siblings kept")
+        same = collections.defaultdict(set)
+        for plain, red in zip(exp, r1):
+            same[plain["applicant_id"]].add(red["applicant_id"])
+        check(all(r["applicant"]["applicant_id"] == r["applicant_id"] and
+                  r["applicant_id"].startswith("hmac-sha256:") for r in r1),
+              "the decision's applicant_id and the applicant's hash alike")
+        check(all(len(v) == 1 for v in same.values()) and
+              len({next(iter(v)) for v in same.values()}) == len(same),
+              "same input, same hash; different inputs, different hashes")
+        births = {(p["applicant"]["birth_date"], r["applicant"]["birth_date"])
+                  for p, r in zip(exp, r1)}
+        check(len({b for b, _ in births}) == len({h for _, h in births}),
+              "birth dates hash one to one")
+        st, out2, _ = audit("export", "--db", db, "--redact", fields, "--redact-key", key2)
+        r2 = jsonl(out2)
+        check(st == 0 and all(a["applicant_id"] != b["applicant_id"] for a, b in zip(r1, r2)),
+              "another key gives other hashes")
+        env = dict(os.environ, ELIGO_REDACT_KEY="first key, 32 bytes long........")
+        p = subprocess.run([ELIGO, "audit", "export", "--db", db,
+                            "--redact", fields], capture_output=True, text=True, env=env)
+        check(p.returncode == 0 and p.stdout == out1, "the key from ELIGO_REDACT_KEY works alike")
+        env.pop("ELIGO_REDACT_KEY")
+        p = subprocess.run([ELIGO, "audit", "export", "--db", db,
+                            "--redact", fields], capture_output=True, text=True, env=env)
+        check(p.returncode == 2 and p.stdout == "" and "key" in p.stderr,
+              "redaction without a key is refused")
+        short = os.path.join(srv.dir, "short")
+        with open(short, "w") as f:
+            f.write("tiny")
+        st, out, _ = audit("export", "--db", db, "--redact", fields, "--redact-key", short)
+        check(st == 2 and out == "", "a short key is refused")
+
+        # ---- CSV.
+        p = subprocess.run([ELIGO, "audit", "export", "--db", db, "--format", "csv",
+                            "--redact", fields, "--redact-key", key1], capture_output=True)
+        st, raw = p.returncode, p.stdout
+        check(st == 0 and raw.count(b"\r\n") == 251 and raw.count(b"\n") == 251,
+              "CSV export: 251 lines, each ending CRLF")
+        out = raw.decode()
+        rows = list(csv.DictReader(io.StringIO(out, newline="")))
+        check(len(rows) == 250, "the CSV parses into 250 rows")
+        check(all(r["applicant.birth_date"].startswith("hmac-sha256:") for r in rows),
+              "CSV: the redacted column holds hashes")
+        check([r["applicant_id"] for r in rows] == [r["applicant_id"] for r in r1],
+              "CSV and JSONL hash alike")
+        ok = True
+        for r, e in zip(rows, exp):
+            want_failed = ";".join(c["id"] for c in e["criteria"] if c["passed"] is False)
+            ok = ok and r["criteria_failed"] == want_failed and r["outcome"] == e["outcome"]
+            ok = ok and r["applicant.region"] == e["applicant"]["region"]
+        check(ok, "CSV columns match the JSONL records (outcome, failed criteria, region)")
+        st, out, _ = audit("export", "--db", db, "--format", "csv", "--program", "idmaj",
+                           "--limit", "3")
+        check(st == 0 and len(list(csv.reader(io.StringIO(out, newline="")))) == 4,
+              "CSV export takes filters and a limit")
+        st, _, _ = audit("export", "--db", db, "--format", "xml")
+        check(st == 2, "an unknown format exits 2")
+        for sub in ("list", "stats", "export"):
+            st, out, _ = audit(sub, "--help")
+            check(st == 0 and ("usage: eligo audit " + sub) in out, sub + " --help")
+        st, out, err = audit("list", "--db", os.path.join(srv.dir, "absent.db"))
+        check(st == 2 and "no database" in err, "a missing database exits 2")
+        check(not os.path.exists(os.path.join(srv.dir, "absent.db")),
+              "a missing database is not created")
+    finish()
+
+
+if __name__ == "__main__":
+    main()
