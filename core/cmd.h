@@ -15,6 +15,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 /* The read-only audit subcommands (cmd_audit_query.c), reached through
  * `eligo audit`'s table; argv[0] is the subcommand's name. */

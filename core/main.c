@@ -17,6 +17,7 @@ static const struct {
     {"submit", cmd_submit, "send JSON-lines applications to a running server, print the replies"},
     {"bench", cmd_bench, "load-test a running server: throughput and latency percentiles"},
     {"verify", cmd_verify, "recompute the decisions' hash chain, name the first bad record"},
+    {"replay", cmd_replay, "re-decide stored applications under other rules (or their own): what changes"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,182 @@
+/*
+ * cmd_replay.c -- `eligo replay`: options in, replay_run, the report out.
+ *
+ * Exit status: 0 when the replay ran (candidate mode) or every decision was
+ * reproduced (--original); 1 when --original found a difference; 2 for a
+ * usage error, a database that cannot be read or a candidate rule set that
+ * does not load.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "replay.h"
+
+static void replay_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: eligo replay --rules DIR [--db FILE] [FILTERS] [--json] [--jobs N] [--sample N]\n"
+        "       eligo replay --original [--db FILE] [FILTERS] [--json] [--jobs N]\n"
+        "\n"
+        "Re-decide stored applications, each at its original as_of and with the earlier\n"
+        "decisions its rules originally read, and compare with what was decided.  Nothing\n"
+        "is written to the database.\n"
+        "\n"
+        "  --rules DIR       a candidate rule set: report, per programme, the decisions\n"
+        "                    that would move (eligible -> ineligible, ...), the criteria\n"
+        "                    whose result changed with them and a sample of decision ids\n"
+        "  --original        re-decide every decision under the stored rule set that made\n"
+        "                    it: each outcome, criterion result and message must come out\n"
+        "                    the same; every difference is listed (exit status 1)\n"
+        "  --db FILE         the database (default $ELIGO_DB, else ./eligo.db)\n"
+        "  --program ID      only decisions of this programme\n"
+        "  --applicant ID    only this applicant's decisions\n"
+        "  --since DATE      only decisions made on or after DATE (YYYY-MM-DD, or a prefix:\n"
+        "  --until DATE      2025-03); --until: on or before DATE\n"
+        "  --ruleset HASH    only decisions made by this rule set (a prefix of its hash)\n"
+        "  --json            print one JSON object instead of the table\n"
+        "  --jobs N          worker threads (default: the number of cores)\n"
+        "  --sample N        decision ids shown per kind of move (default 5)\n"
+        "  --max-listed N    differences listed in full with --original (default 1000)\n"
+        "  --quiet           no progress line on a terminal\n"
+        "  --help            print this help\n");
+}
+
+static int replay_number(const char *opt, const char *s, long lo, long hi, size_t *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "eligo replay: %s takes a number from %ld to %ld, not '%s'\n", opt, lo,
+                hi, s);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+/* Progress on a terminal: one line on stderr, rewritten in place. */
+static void replay_progress(void *ud, int64_t done, int64_t total, double secs)
+{
+    (void)ud;
+    double rate = secs > 0 ? (double)done / secs : 0.0;
+    if (total > 0)
+        fprintf(stderr, "\rreplaying: %lld / %lld decisions (%d%%), %.0f/s\033[K",
+                (long long)done, (long long)total, (int)(done * 100 / total), rate);
+    else
+        fprintf(stderr, "\rreplaying: %lld decisions, %.0f/s\033[K", (long long)done, rate);
+    fflush(stderr);
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    enum { O_PROGRAM = 256, O_APPLICANT, O_SINCE, O_UNTIL, O_RULESET, O_SAMPLE, O_LISTED };
+    static const struct option longopts[] = {
+        {"rules", required_argument, NULL, 'r'},
+        {"original", no_argument, NULL, 'o'},
+        {"db", required_argument, NULL, 'd'},
+        {"program", required_argument, NULL, O_PROGRAM},
+        {"applicant", required_argument, NULL, O_APPLICANT},
+        {"since", required_argument, NULL, O_SINCE},
+        {"until", required_argument, NULL, O_UNTIL},
+        {"ruleset", required_argument, NULL, O_RULESET},
+        {"json", no_argument, NULL, 'J'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"sample", required_argument, NULL, O_SAMPLE},
+        {"max-listed", required_argument, NULL, O_LISTED},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    replay_config cfg = {.db_path = cmd_env("ELIGO_DB", "./eligo.db"), .sample = 5};
+    const char *rules_dir = NULL;
+    int original = 0, json = 0, quiet = 0, opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hqj:", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'r': rules_dir = optarg; break;
+        case 'o': original = 1; break;
+        case 'd': cfg.db_path = optarg; break;
+        case O_PROGRAM: cfg.filter.program = optarg; break;
+        case O_APPLICANT: cfg.filter.applicant_id = optarg; break;
+        case O_SINCE: cfg.filter.since = optarg; break;
+        case O_UNTIL: cfg.filter.until = optarg; break;
+        case O_RULESET: cfg.filter.ruleset = optarg; break;
+        case 'J': json = 1; break;
+        case 'q': quiet = 1; break;
+        case 'j':
+            if (replay_number("--jobs", optarg, 1, 1024, &cfg.jobs) != 0)
+                return 2;
+            break;
+        case O_SAMPLE:
+            if (replay_number("--sample", optarg, 0, 1000, &cfg.sample) != 0)
+                return 2;
+            break;
+        case O_LISTED:
+            if (replay_number("--max-listed", optarg, 1, 10000000, &cfg.max_listed) != 0)
+                return 2;
+            break;
+        case 'h':
+            replay_usage(stdout);
+            return 0;
+        default:
+            replay_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc || (rules_dir != NULL) == original) {
+        fprintf(stderr, optind < argc ? "eligo replay: unexpected argument '%s'\n"
+                                      : "eligo replay: give either --rules DIR or --original\n",
+                optind < argc ? argv[optind] : "");
+        replay_usage(stderr);
+        return 2;
+    }
+    if (access(cfg.db_path, F_OK) != 0) {
+        fprintf(stderr, "eligo replay: no database at %s (give one with --db FILE or ELIGO_DB)\n",
+                cfg.db_path);
+        return 2;
+    }
+
+    err e;
+    err_clear(&e);
+    if (rules_dir && !(cfg.rules = ruleset_load(rules_dir, &e))) {
+        fprintf(stderr, "eligo replay: %s\n", e.msg);
+        return 2;
+    }
+    int show = !quiet && isatty(2);
+    if (show)
+        cfg.progress = replay_progress;
+
+    replay_report *rep = NULL;
+    int rc = replay_run(&cfg, &rep, &e);
+    if (show)
+        fprintf(stderr, "\r\033[K");
+    ruleset_free(cfg.rules);
+    if (rc != 0) {
+        fprintf(stderr, "eligo replay: %s\n", e.msg);
+        return 2;
+    }
+    int status = 0;
+    if (json) {
+        buf out;
+        buf_init(&out, (size_t)1 << 30);
+        if (replay_json(rep, &out) != 0) {
+            fprintf(stderr, "eligo replay: the report does not fit in memory\n");
+            status = 2;
+        } else {
+            fwrite(out.data, 1, out.len, stdout);
+            fputc('\n', stdout);
+        }
+        buf_free(&out);
+    } else {
+        replay_print(rep, stdout);
+    }
+    if (status == 0 && original && replay_differences(rep) > 0)
+        status = 1;
+    replay_report_free(rep);
+    return status;
+}

@@ -1,0 +1,1346 @@
+/*
+ * replay.c -- re-decide stored applications; see replay.h.
+ *
+ * Design notes
+ * ------------
+ * Threads.  replay_run's thread is the reader: it steps a store_scan and
+ * copies applications into batches (one arena each), which it pushes on a
+ * bounded queue; N workers pop batches, re-decide every application of a
+ * batch with their own engine, tally what they found in their own counts
+ * (no lock per decision) and give the empty batch back to a free list.  The
+ * reader prints progress between pushes.  When the scan ends the reader
+ * closes the queue, the workers drain it and stop, and their counts are
+ * merged in worker order.
+ *
+ * Queue states (under mu):  OPEN --replay_close_queue--> CLOSED; a worker
+ * stops when the queue is CLOSED and empty.  The reader waits on `room`
+ * while QUEUE_MAX batches are queued; workers wait on `ready`.
+ *
+ * Original mode.  The reader keeps one entry per distinct stored rule set it
+ * met (loaded with store_get_ruleset on its handle, between two steps of the
+ * scan); entries are heap blocks that never move and are complete before the
+ * batch naming them is pushed (the queue's mutex orders the two), so the
+ * workers read them without a lock.  Each worker builds an engine for an
+ * entry the first time one of its batches needs it and keeps it.
+ *
+ * Determinism of the report.  Sample ids and listed differences are kept as
+ * the ones with the smallest seq: a worker sees its batches in seq order, so
+ * it keeps the first ones it meets, and the merge keeps the smallest of the
+ * union.  Counts are sums.  So any number of workers gives the same report.
+ *
+ * Earlier decisions.  A decision records, in "history", the rows its rules
+ * read (engine.h).  The replay gives the engine those rows
+ * (engine_defaults.history), from the first of the application's decisions
+ * that has them.  When none has (the original rules read no history), a rule
+ * of the candidate set that asks is answered from the database as it stood
+ * before the application (store_applicant_decisions with the application's
+ * first seq), through a read-only handle of the worker's own.
+ *
+ * Invariants (replay_check, debug builds, under mu):
+ *   1. nqueued is the length of the queue; head is NULL iff tail is.
+ *   2. nqueued <= QUEUE_MAX.
+ */
+#include "replay.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPLAY_BATCH 128                         /* applications per batch */
+#define REPLAY_BATCH_TEXT ((size_t)1 << 30)      /* cap of a batch's arena */
+#define REPLAY_HISTORY_ROWS 200                  /* as the server's provider */
+#define REPLAY_MAX_LISTED 1000
+#define REPLAY_MAX_ERRORS 20                     /* rule errors kept in full */
+#define REPLAY_PROGRESS_S 0.25
+
+/* ---- Outcomes and moves --------------------------------------------------- */
+
+/* Where a decision can be, before or after. */
+enum { K_ELIGIBLE, K_INELIGIBLE, K_INCOMPLETE, K_ERROR, K_NONE, K_N };
+static const char *const kind_names[K_N] = {"eligible", "ineligible", "incomplete", "error",
+                                            "none"};
+
+static int kind_of(const char *outcome)
+{
+    if (!outcome)
+        return K_NONE;
+    for (int k = 0; k < K_ERROR; k++)
+        if (!strcmp(outcome, kind_names[k]))
+            return k;
+    return K_ERROR;
+}
+
+/* A criterion whose result changed, counted by direction. */
+typedef struct rp_crit {
+    char *id;
+    int64_t to_fail, to_pass, other;
+} rp_crit;
+
+/* One kind of move (from, to) of one programme. */
+typedef struct rp_cell {
+    int64_t count;
+    rp_crit *crit;
+    size_t ncrit, acrit;
+    int64_t *sample_seq;          /* the smallest seqs, ascending */
+    char (*sample_id)[32];
+    size_t nsample;
+} rp_cell;
+
+typedef struct rp_prog {
+    char *name;
+    int64_t decisions;
+    rp_cell cell[K_N][K_N];
+} rp_prog;
+
+/* A difference (original mode) or an error (candidate mode). */
+typedef struct rp_note {
+    int64_t seq;
+    char decision_id[32];
+    char program[64];
+    char what[384];
+} rp_note;
+
+/* What one worker found; merged into the report at the end. */
+typedef struct rp_tally {
+    int64_t apps, decisions, differences, errors;
+    rp_prog *progs;
+    size_t nprogs, aprogs;
+    rp_note *notes;               /* the first ones, by seq */
+    size_t nnotes;
+    size_t max_notes;
+    size_t sample;
+    int failed;                   /* out of memory: the counts are not whole */
+} rp_tally;
+
+struct replay_report {
+    int original;
+    char ruleset[65];
+    size_t jobs;
+    size_t nrulesets;
+    double secs;
+    rp_tally t;
+};
+
+/* ---- Batches and the queue ------------------------------------------------ */
+
+/* A stored rule set met by the reader (original mode). */
+typedef struct rp_rules {
+    struct rp_rules *next;
+    char hash[65];
+    ruleset *rs;                  /* NULL when it could not be loaded: */
+    char error[256];              /* why */
+} rp_rules;
+
+typedef struct rp_dec {
+    int64_t seq;
+    size_t id, program, outcome, json, json_len;   /* offsets into the arena */
+} rp_dec;
+
+typedef struct rp_app {
+    size_t request, request_len, as_of, applicant_id;
+    int64_t first_seq;
+    int whole;                    /* every decision of the application selected */
+    const rp_rules *rules;        /* original mode */
+    size_t dec0, ndec;
+} rp_app;
+
+typedef struct rp_batch {
+    struct rp_batch *next;
+    buf text;
+    rp_app app[REPLAY_BATCH];
+    size_t napps;
+    rp_dec *dec;
+    size_t ndec, adec;
+} rp_batch;
+
+typedef struct rp_shared rp_shared;
+
+typedef struct rp_worker {
+    rp_shared *sh;
+    pthread_t thread;
+    engine *en;                   /* candidate mode */
+    struct {                      /* original mode: an engine per rule set met */
+        const rp_rules *rules;
+        engine *en;
+    } *engines;
+    size_t nengines, aengines;
+    store *reader;                /* for history the decisions did not record */
+    int64_t before_seq;
+    buf history;                  /* the recorded rows given to the engine */
+    rp_tally t;
+} rp_worker;
+
+#define QUEUE_MAX_PER_WORKER 4
+
+struct rp_shared {
+    const replay_config *cfg;
+    int original;
+    pthread_mutex_t mu;
+    pthread_cond_t ready, room;
+    rp_batch *head, *tail, *free;
+    size_t nqueued, queue_max;
+    int closed;
+    atomic_llong done;            /* decisions re-decided */
+};
+
+#ifndef NDEBUG
+static void replay_check(const rp_shared *sh)
+{
+    size_t n = 0;
+    for (const rp_batch *b = sh->head; b; b = b->next)
+        n++;
+    assert(n == sh->nqueued);                        /* 1 */
+    assert((sh->head == NULL) == (sh->tail == NULL)); /* 1 */
+    assert(sh->nqueued <= sh->queue_max);            /* 2 */
+}
+#else
+#define replay_check(sh) ((void)0)
+#endif
+
+static double replay_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void batch_free(rp_batch *b)
+{
+    if (!b)
+        return;
+    buf_free(&b->text);
+    free(b->dec);
+    free(b);
+}
+
+/* The worker side: the next batch, or NULL once the queue is closed and empty. */
+static rp_batch *queue_pop(rp_shared *sh)
+{
+    pthread_mutex_lock(&sh->mu);
+    while (!sh->head && !sh->closed)
+        pthread_cond_wait(&sh->ready, &sh->mu);
+    rp_batch *b = sh->head;
+    if (b) {
+        sh->head = b->next;
+        if (!sh->head)
+            sh->tail = NULL;
+        sh->nqueued--;
+        b->next = NULL;
+        pthread_cond_signal(&sh->room);
+    }
+    replay_check(sh);
+    pthread_mutex_unlock(&sh->mu);
+    return b;
+}
+
+static void queue_recycle(rp_shared *sh, rp_batch *b)
+{
+    pthread_mutex_lock(&sh->mu);
+    b->next = sh->free;
+    sh->free = b;
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* The reader side: wait for room, push B. */
+static void queue_push(rp_shared *sh, rp_batch *b)
+{
+    pthread_mutex_lock(&sh->mu);
+    while (sh->nqueued >= sh->queue_max)
+        pthread_cond_wait(&sh->room, &sh->mu);
+    b->next = NULL;
+    if (sh->tail)
+        sh->tail->next = b;
+    else
+        sh->head = b;
+    sh->tail = b;
+    sh->nqueued++;
+    replay_check(sh);
+    pthread_cond_signal(&sh->ready);
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* An empty batch: a recycled one, or a new one (NULL when memory is out). */
+static rp_batch *queue_take_free(rp_shared *sh)
+{
+    pthread_mutex_lock(&sh->mu);
+    rp_batch *b = sh->free;
+    if (b)
+        sh->free = b->next;
+    pthread_mutex_unlock(&sh->mu);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b)
+            return NULL;
+        buf_init(&b->text, REPLAY_BATCH_TEXT);
+    }
+    b->next = NULL;
+    b->napps = 0;
+    b->ndec = 0;
+    buf_reset(&b->text);
+    return b;
+}
+
+static void queue_close(rp_shared *sh)
+{
+    pthread_mutex_lock(&sh->mu);
+    sh->closed = 1;
+    pthread_cond_broadcast(&sh->ready);
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* Copy S (NUL-terminated, or LEN bytes) into B's arena; its offset, or
+ * (size_t)-1 for NULL.  *FAILED is set when the arena is full. */
+static size_t batch_str(rp_batch *b, const char *s, size_t len, int *failed)
+{
+    if (!s)
+        return (size_t)-1;
+    size_t off = b->text.len;
+    if (buf_add(&b->text, s, len) != 0 || buf_addc(&b->text, '\0') != 0)
+        *failed = 1;
+    return off;
+}
+
+static const char *batch_at(const rp_batch *b, size_t off)
+{
+    return off == (size_t)-1 ? NULL : b->text.data + off;
+}
+
+/* Add the scanned application A to B.  0, or -1 when memory is out. */
+static int batch_add(rp_batch *b, const store_scan_app *a, const rp_rules *rules)
+{
+    int failed = 0;
+    if (b->ndec + a->ndecisions > b->adec) {
+        size_t na = b->adec ? b->adec : 256;
+        while (na < b->ndec + a->ndecisions)
+            na *= 2;
+        rp_dec *nd = realloc(b->dec, na * sizeof *nd);
+        if (!nd)
+            return -1;
+        b->dec = nd;
+        b->adec = na;
+    }
+    rp_app *ap = &b->app[b->napps];
+    ap->request = batch_str(b, a->request, a->request_len, &failed);
+    ap->request_len = a->request_len;
+    ap->as_of = batch_str(b, a->as_of, a->as_of ? strlen(a->as_of) : 0, &failed);
+    ap->applicant_id = batch_str(b, a->applicant_id,
+                                 a->applicant_id ? strlen(a->applicant_id) : 0, &failed);
+    ap->first_seq = a->first_seq;
+    ap->whole = (int64_t)a->ndecisions == a->ndecisions_stored;
+    ap->rules = rules;
+    ap->dec0 = b->ndec;
+    ap->ndec = a->ndecisions;
+    for (size_t k = 0; k < a->ndecisions; k++) {
+        const store_scan_decision *d = &a->decisions[k];
+        rp_dec *rd = &b->dec[b->ndec + k];
+        rd->seq = d->seq;
+        rd->id = batch_str(b, d->decision_id, strlen(d->decision_id), &failed);
+        rd->program = batch_str(b, d->program, strlen(d->program), &failed);
+        rd->outcome = batch_str(b, d->outcome, strlen(d->outcome), &failed);
+        rd->json = batch_str(b, d->json, d->json_len, &failed);
+        rd->json_len = d->json_len;
+    }
+    if (failed)
+        return -1;
+    b->ndec += a->ndecisions;
+    b->napps++;
+    return 0;
+}
+
+/* ---- Tallies ---------------------------------------------------------------- */
+
+static rp_prog *tally_prog(rp_tally *t, const char *name)
+{
+    for (size_t i = 0; i < t->nprogs; i++)
+        if (!strcmp(t->progs[i].name, name))
+            return &t->progs[i];
+    if (t->nprogs == t->aprogs) {
+        size_t na = t->aprogs ? 2 * t->aprogs : 8;
+        rp_prog *np = realloc(t->progs, na * sizeof *np);
+        if (!np)
+            return NULL;
+        t->progs = np;
+        t->aprogs = na;
+    }
+    rp_prog *p = &t->progs[t->nprogs];
+    memset(p, 0, sizeof *p);
+    p->name = strdup(name);
+    if (!p->name)
+        return NULL;
+    t->nprogs++;
+    return p;
+}
+
+static rp_crit *cell_crit(rp_cell *c, const char *id)
+{
+    for (size_t i = 0; i < c->ncrit; i++)
+        if (!strcmp(c->crit[i].id, id))
+            return &c->crit[i];
+    if (c->ncrit == c->acrit) {
+        size_t na = c->acrit ? 2 * c->acrit : 4;
+        rp_crit *nc = realloc(c->crit, na * sizeof *nc);
+        if (!nc)
+            return NULL;
+        c->crit = nc;
+        c->acrit = na;
+    }
+    rp_crit *k = &c->crit[c->ncrit];
+    memset(k, 0, sizeof *k);
+    k->id = strdup(id);
+    if (!k->id)
+        return NULL;
+    c->ncrit++;
+    return k;
+}
+
+/* Keep SEQ/ID among the cell's N smallest; a worker meets seqs ascending. */
+static int cell_sample(rp_cell *c, size_t n, int64_t seq, const char *id)
+{
+    if (n == 0)
+        return 0;
+    if (!c->sample_seq) {
+        c->sample_seq = malloc(n * sizeof *c->sample_seq);
+        c->sample_id = malloc(n * sizeof *c->sample_id);
+        if (!c->sample_seq || !c->sample_id)
+            return -1;
+    }
+    if (c->nsample == n)
+        return 0;
+    c->sample_seq[c->nsample] = seq;
+    snprintf(c->sample_id[c->nsample], sizeof c->sample_id[0], "%s", id ? id : "");
+    c->nsample++;
+    return 0;
+}
+
+static void tally_note(rp_tally *t, int64_t seq, const char *id, const char *program,
+                       const char *what)
+{
+    if (t->nnotes >= t->max_notes)
+        return;
+    if (!t->notes) {
+        t->notes = malloc(t->max_notes * sizeof *t->notes);
+        if (!t->notes) {
+            t->failed = 1;
+            return;
+        }
+    }
+    rp_note *n = &t->notes[t->nnotes++];
+    n->seq = seq;
+    snprintf(n->decision_id, sizeof n->decision_id, "%s", id ? id : "");
+    snprintf(n->program, sizeof n->program, "%s", program ? program : "");
+    snprintf(n->what, sizeof n->what, "%s", what);
+}
+
+static void tally_free(rp_tally *t)
+{
+    for (size_t i = 0; i < t->nprogs; i++) {
+        rp_prog *p = &t->progs[i];
+        for (int a = 0; a < K_N; a++)
+            for (int b = 0; b < K_N; b++) {
+                rp_cell *c = &p->cell[a][b];
+                for (size_t k = 0; k < c->ncrit; k++)
+                    free(c->crit[k].id);
+                free(c->crit);
+                free(c->sample_seq);
+                free(c->sample_id);
+            }
+        free(p->name);
+    }
+    free(t->progs);
+    free(t->notes);
+    memset(t, 0, sizeof *t);
+}
+
+/* Add SRC's counts into DST (SRC is left as it was). */
+static void tally_merge(rp_tally *dst, const rp_tally *src)
+{
+    dst->apps += src->apps;
+    dst->decisions += src->decisions;
+    dst->differences += src->differences;
+    dst->errors += src->errors;
+    dst->failed |= src->failed;
+    for (size_t i = 0; i < src->nprogs; i++) {
+        const rp_prog *sp = &src->progs[i];
+        rp_prog *dp = tally_prog(dst, sp->name);
+        if (!dp) {
+            dst->failed = 1;
+            continue;
+        }
+        dp->decisions += sp->decisions;
+        for (int a = 0; a < K_N; a++)
+            for (int b = 0; b < K_N; b++) {
+                const rp_cell *sc = &sp->cell[a][b];
+                rp_cell *dc = &dp->cell[a][b];
+                dc->count += sc->count;
+                for (size_t k = 0; k < sc->ncrit; k++) {
+                    rp_crit *dk = cell_crit(dc, sc->crit[k].id);
+                    if (!dk) {
+                        dst->failed = 1;
+                        continue;
+                    }
+                    dk->to_fail += sc->crit[k].to_fail;
+                    dk->to_pass += sc->crit[k].to_pass;
+                    dk->other += sc->crit[k].other;
+                }
+                /* Merge two ascending lists, keep the smallest. */
+                if (sc->nsample == 0)
+                    continue;
+                size_t n = dst->sample, na = dc->nsample, nb = sc->nsample, i2 = 0, j = 0, o = 0;
+                int64_t seqs[n];
+                char ids[n][32];
+                while (o < n && (i2 < na || j < nb)) {
+                    if (j >= nb || (i2 < na && dc->sample_seq[i2] < sc->sample_seq[j])) {
+                        seqs[o] = dc->sample_seq[i2];
+                        memcpy(ids[o++], dc->sample_id[i2++], 32);
+                    } else {
+                        seqs[o] = sc->sample_seq[j];
+                        memcpy(ids[o++], sc->sample_id[j++], 32);
+                    }
+                }
+                if (!dc->sample_seq && cell_sample(dc, n, seqs[0], ids[0]) != 0) {
+                    dst->failed = 1;
+                    continue;
+                }
+                memcpy(dc->sample_seq, seqs, o * sizeof seqs[0]);
+                memcpy(dc->sample_id, ids, o * sizeof ids[0]);
+                dc->nsample = o;
+            }
+    }
+    /* Notes: the union, the smallest seqs first. */
+    for (size_t i = 0; i < src->nnotes; i++) {
+        const rp_note *sn = &src->notes[i];
+        if (dst->nnotes < dst->max_notes) {
+            tally_note(dst, sn->seq, sn->decision_id, sn->program, sn->what);
+        } else if (dst->max_notes && sn->seq < dst->notes[dst->nnotes - 1].seq) {
+            dst->notes[dst->nnotes - 1] = *sn;
+        } else {
+            continue;
+        }
+        /* One insertion step keeps the list sorted. */
+        for (size_t k = dst->nnotes - 1; k > 0 && dst->notes[k].seq < dst->notes[k - 1].seq;
+             k--) {
+            rp_note tmp = dst->notes[k];
+            dst->notes[k] = dst->notes[k - 1];
+            dst->notes[k - 1] = tmp;
+        }
+    }
+}
+
+/* ---- Comparing two decisions ---------------------------------------------- */
+
+static const char *json_str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A criterion's result as a letter: 'T' passed, 'F' failed, 'N' null (its
+ * data was missing), '?' anything else. */
+static char passed_of(const cJSON *c)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "passed");
+    return cJSON_IsTrue(p) ? 'T' : cJSON_IsFalse(p) ? 'F' : cJSON_IsNull(p) ? 'N' : '?';
+}
+
+static const char *passed_word(char p)
+{
+    return p == 'T' ? "passed" : p == 'F' ? "failed" : p == 'N' ? "missing" : "unknown";
+}
+
+static const cJSON *crit_find(const cJSON *list, const char *id)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, list)
+    {
+        const char *cid = json_str(c, "id");
+        if (cid && !strcmp(cid, id))
+            return c;
+    }
+    return NULL;
+}
+
+static int json_equal_text(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b)
+        return a == b;
+    return cJSON_Compare(a, b, 1);
+}
+
+/* Append "; "-separated pieces to WHAT (cut to its size). */
+static void what_add(char *what, size_t size, const char *fmt, const char *a, const char *b,
+                     const char *c)
+{
+    size_t n = strlen(what);
+    if (n + 3 >= size)
+        return;
+    if (n)
+        n += (size_t)snprintf(what + n, size - n, "; ");
+    if (n < size)
+        snprintf(what + n, size - n, fmt, a, b, c);
+}
+
+/* Original mode: describe in WHAT every way NEWD differs from OLD; 0 when it
+ * reproduces. */
+static int compare_exact(const cJSON *old, const cJSON *newd, char *what, size_t size)
+{
+    what[0] = '\0';
+    const char *oo = json_str(old, "outcome"), *no = json_str(newd, "outcome");
+    if (!oo || !no || strcmp(oo, no))
+        what_add(what, size, "outcome %s, now %s%s", oo ? oo : "?", no ? no : "?", "");
+    const char *ov = json_str(old, "program_version"), *nv = json_str(newd, "program_version");
+    if ((ov == NULL) != (nv == NULL) || (ov && strcmp(ov, nv)))
+        what_add(what, size, "programme version %s, now %s%s", ov ? ov : "none",
+                 nv ? nv : "none", "");
+    const cJSON *oc = cJSON_GetObjectItemCaseSensitive(old, "criteria");
+    const cJSON *nc = cJSON_GetObjectItemCaseSensitive(newd, "criteria");
+    int on = cJSON_GetArraySize(oc), nn = cJSON_GetArraySize(nc);
+    for (int i = 0; i < on || i < nn; i++) {
+        const cJSON *a = cJSON_GetArrayItem(oc, i), *b = cJSON_GetArrayItem(nc, i);
+        const char *ai = a ? json_str(a, "id") : NULL, *bi = b ? json_str(b, "id") : NULL;
+        if (!a || !b || !ai || !bi || strcmp(ai, bi)) {
+            what_add(what, size, "criterion %d is %s, now %s", ai ? ai : "absent",
+                     bi ? bi : "absent", "");
+            continue;
+        }
+        char pa = passed_of(a), pb = passed_of(b);
+        if (pa != pb)
+            what_add(what, size, "criterion %s %s, now %s", ai, passed_word(pa), passed_word(pb));
+        const char *ma = json_str(a, "message"), *mb = json_str(b, "message");
+        if ((ma == NULL) != (mb == NULL) || (ma && strcmp(ma, mb)))
+            what_add(what, size, "criterion %s message \"%s\", now \"%s\"", ai, ma ? ma : "",
+                     mb ? mb : "");
+    }
+    if (!json_equal_text(cJSON_GetObjectItemCaseSensitive(old, "missing"),
+                         cJSON_GetObjectItemCaseSensitive(newd, "missing")))
+        what_add(what, size, "the missing fields differ%s%s%s", "", "", "");
+    return what[0] != '\0';
+}
+
+/* Candidate mode: count, in CELL, each criterion whose result changed. */
+static int compare_criteria(const cJSON *old, const cJSON *newd, rp_cell *cell)
+{
+    const cJSON *oc = cJSON_GetObjectItemCaseSensitive(old, "criteria");
+    const cJSON *nc = cJSON_GetObjectItemCaseSensitive(newd, "criteria");
+    const cJSON *c;
+    cJSON_ArrayForEach(c, nc)
+    {
+        const char *id = json_str(c, "id");
+        if (!id)
+            continue;
+        const cJSON *o = crit_find(oc, id);
+        char pn = passed_of(c), po = o ? passed_of(o) : 0;
+        if (pn == po)
+            continue;
+        rp_crit *k = cell_crit(cell, id);
+        if (!k)
+            return -1;
+        if (po && pn == 'F')
+            k->to_fail++;
+        else if (po && pn == 'T')
+            k->to_pass++;
+        else
+            k->other++;   /* a new criterion, or one whose data is now missing */
+    }
+    cJSON_ArrayForEach(c, oc)
+    {
+        const char *id = json_str(c, "id");
+        if (id && !crit_find(nc, id)) {   /* a criterion the candidate dropped */
+            rp_crit *k = cell_crit(cell, id);
+            if (!k)
+                return -1;
+            k->other++;
+        }
+    }
+    return 0;
+}
+
+/* ---- Comparing without parsing ------------------------------------------- */
+
+/* Decision JSON is canonical (engine.h): the same decision always gives the
+ * same bytes, members in the same order.  So most comparisons need no
+ * parsing: two decisions are the same when their texts are equal but for
+ * the values that name this particular decision -- its id, when it was
+ * made, the rule set that made it.  Those values are ids, hashes and times,
+ * never containing a quote, and a key pattern such as "ruleset":" cannot
+ * occur inside a JSON string (its quotes would be escaped).  Rows in
+ * "history" carry the same member names; the replay gives the rules the
+ * recorded rows, so they are the same rows either way. */
+static const char *const masked_keys[] = {"\"decision_id\":\"", "\"decided_at\":\"",
+                                          "\"ruleset\":\""};
+
+/* The next masked key at or after P in [P, END): its start, and in *VAL
+ * where its value starts; END when there is none. */
+static const char *next_masked(const char *p, const char *end, const char **val)
+{
+    for (; p < end; p++) {
+        p = memchr(p, '"', (size_t)(end - p));
+        if (!p)
+            return end;
+        for (size_t k = 0; k < sizeof masked_keys / sizeof masked_keys[0]; k++) {
+            size_t n = strlen(masked_keys[k]);
+            if ((size_t)(end - p) >= n && !memcmp(p, masked_keys[k], n)) {
+                *val = p + n;
+                return p;
+            }
+        }
+    }
+    return end;
+}
+
+static int same_decision(const char *a, size_t alen, const char *b, size_t blen)
+{
+    const char *ae = a + alen, *be = b + blen;
+    for (;;) {
+        const char *av = NULL, *bv = NULL;
+        const char *ka = next_masked(a, ae, &av), *kb = next_masked(b, be, &bv);
+        if (ka - a != kb - b || memcmp(a, b, (size_t)(ka - a)) != 0)
+            return 0;
+        if (ka == ae || kb == be)
+            return ka == ae && kb == be;
+        if (av - ka != bv - kb || memcmp(ka, kb, (size_t)(av - ka)) != 0)
+            return 0;   /* not the same key */
+        const char *qa = memchr(av, '"', (size_t)(ae - av)), *qb = memchr(bv, '"', (size_t)(be - bv));
+        if (!qa || !qb)
+            return 0;
+        a = qa;
+        b = qb;
+    }
+}
+
+/* The text of the decision's "history" array, [start, *END), or NULL. */
+static const char *history_span(const char *j, size_t len, const char **end)
+{
+    static const char key[] = "\"history\":[";
+    const char *e = j + len, *p = j;
+    /* The key is found only outside strings, as above. */
+    while ((p = memchr(p, '"', (size_t)(e - p))) != NULL) {
+        if ((size_t)(e - p) >= sizeof key - 1 && !memcmp(p, key, sizeof key - 1))
+            break;
+        p++;
+    }
+    if (!p)
+        return NULL;
+    const char *start = p + sizeof key - 2;   /* the '[' */
+    int depth = 0, instr = 0;
+    for (const char *q = start; q < e; q++) {
+        if (instr) {
+            if (*q == '\\')
+                q++;
+            else if (*q == '"')
+                instr = 0;
+        } else if (*q == '"') {
+            instr = 1;
+        } else if (*q == '[' || *q == '{') {
+            depth++;
+        } else if ((*q == ']' || *q == '}') && --depth == 0) {
+            *end = q + 1;
+            return start;
+        }
+    }
+    return NULL;
+}
+
+/* ---- Workers ------------------------------------------------------------- */
+
+/* engine_history_fn for applications whose decisions recorded no rows. */
+static int worker_history(void *ud, const char *applicant_id, buf *out)
+{
+    rp_worker *wk = ud;
+    err e;
+    err_clear(&e);
+    if (!wk->reader && store_open(&wk->reader, wk->sh->cfg->db_path, STORE_READONLY, &e) != 0) {
+        wk->reader = NULL;
+        return -1;
+    }
+    return store_applicant_decisions(wk->reader, applicant_id, wk->before_seq,
+                                     REPLAY_HISTORY_ROWS, out, &e) == 0 ? 0 : -1;
+}
+
+/* The engine for APP: the candidate's, or the one of its stored rule set
+ * (built on first use).  NULL with WHY set when there is none. */
+static engine *worker_engine(rp_worker *wk, const rp_app *app, char *why, size_t size)
+{
+    if (!wk->sh->original)
+        return wk->en;
+    const rp_rules *r = app->rules;
+    if (!r->rs) {
+        snprintf(why, size, "%s", r->error);
+        return NULL;
+    }
+    for (size_t i = 0; i < wk->nengines; i++)
+        if (wk->engines[i].rules == r) {
+            if (!wk->engines[i].en)
+                snprintf(why, size, "rule set %.12s does not compile", r->hash);
+            return wk->engines[i].en;
+        }
+    if (wk->nengines == wk->aengines) {
+        size_t na = wk->aengines ? 2 * wk->aengines : 4;
+        void *ne = realloc(wk->engines, na * sizeof *wk->engines);
+        if (!ne) {
+            snprintf(why, size, "out of memory");
+            return NULL;
+        }
+        wk->engines = ne;
+        wk->aengines = na;
+    }
+    err e;
+    err_clear(&e);
+    engine *en = engine_new(r->rs, &wk->sh->cfg->engine, &e);
+    if (en)
+        engine_set_history(en, worker_history, wk);
+    else
+        snprintf(why, size, "rule set %.12s does not compile: %s", r->hash, e.msg);
+    wk->engines[wk->nengines].rules = r;
+    wk->engines[wk->nengines].en = en;
+    wk->nengines++;
+    return en;
+}
+
+/* Count one stored decision whose replay went FROM -> TO. */
+static rp_cell *worker_count(rp_worker *wk, const char *program, int from, int to,
+                             int64_t seq, const char *id)
+{
+    rp_prog *p = tally_prog(&wk->t, program);
+    if (!p) {
+        wk->t.failed = 1;
+        return NULL;
+    }
+    if (from != K_NONE)
+        p->decisions++;
+    rp_cell *c = &p->cell[from][to];
+    c->count++;
+    if (from != to && cell_sample(c, wk->t.sample, seq, id) != 0)
+        wk->t.failed = 1;
+    return c;
+}
+
+static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
+{
+    rp_shared *sh = wk->sh;
+    const rp_dec *decs = &b->dec[app->dec0];
+    size_t nd = app->ndec;
+    char what[384];
+    engine_result *r = NULL;
+
+    /* The rows the rules read, from the first decision that recorded them. */
+    wk->history.len = 0;
+    int has_history = 0;
+    for (size_t k = 0; k < nd && !has_history; k++) {
+        const char *end, *h = history_span(batch_at(b, decs[k].json), decs[k].json_len, &end);
+        if (h) {
+            buf_reset(&wk->history);
+            has_history = buf_add(&wk->history, h, (size_t)(end - h)) == 0;
+            if (!has_history)
+                wk->t.failed = 1;
+        }
+    }
+    wk->t.apps++;
+    wk->t.decisions += (int64_t)nd;
+
+    engine *en = worker_engine(wk, app, what, sizeof what);
+    if (en) {
+        engine_defaults d = {.as_of = batch_at(b, app->as_of),
+                             .history = has_history ? wk->history.data : NULL};
+        wk->before_seq = app->first_seq;
+        r = engine_request(en, batch_at(b, app->request), app->request_len, &d);
+        if (!r)
+            snprintf(what, sizeof what, "out of memory");
+        else if (r->error_code)
+            snprintf(what, sizeof what, "%s: %s", r->error_code,
+                     r->error_message ? r->error_message : "");
+    }
+    int failed = !r || r->error_code;
+    int gone = r && r->error_code && !strcmp(r->error_code, "unknown_program");
+
+    /* Each stored decision against the new one of the same programme. */
+    char used[r && !failed ? r->ndecisions + 1 : 1];
+    memset(used, 0, sizeof used);
+    for (size_t k = 0; k < nd; k++) {
+        const rp_dec *dd = &decs[k];
+        const char *id = batch_at(b, dd->id), *prog = batch_at(b, dd->program);
+        const char *oj = batch_at(b, dd->json);
+        int from = kind_of(batch_at(b, dd->outcome));
+        const engine_decision *nw = NULL;
+        if (!failed)
+            for (size_t j = 0; j < r->ndecisions; j++)
+                if (!used[j] && !strcmp(r->decisions[j].program, prog)) {
+                    used[j] = 1;
+                    nw = &r->decisions[j];
+                    break;
+                }
+        int same = nw && same_decision(oj, dd->json_len, nw->json, nw->json_len);
+        cJSON *old = NULL, *newd = NULL;
+        if (nw && !same) {
+            old = cJSON_ParseWithLength(oj, dd->json_len);
+            newd = cJSON_ParseWithLength(nw->json, nw->json_len);
+            if (!newd)
+                wk->t.failed = 1;
+        }
+        if (sh->original) {
+            int differs = 0;
+            if (failed)
+                differs = 1;
+            else if (!nw)
+                differs = 1, snprintf(what, sizeof what, "not decided now (programme not in "
+                                                         "force on its date)");
+            else if (same)
+                differs = 0;
+            else if (!old)
+                differs = 1, snprintf(what, sizeof what, "the stored decision is not JSON");
+            else if (newd)
+                differs = compare_exact(old, newd, what, sizeof what);
+            if (differs) {
+                wk->t.differences++;
+                tally_note(&wk->t, dd->seq, id, prog, what);
+            }
+        } else {
+            int to = failed ? (gone ? K_NONE : K_ERROR) : nw ? kind_of(nw->outcome) : K_NONE;
+            rp_cell *c = worker_count(wk, prog, from, to, dd->seq, id);
+            if (to == K_ERROR) {
+                wk->t.errors++;
+                tally_note(&wk->t, dd->seq, id, prog, what);
+            }
+            if (c && newd && old && compare_criteria(old, newd, c) != 0)
+                wk->t.failed = 1;
+        }
+        cJSON_Delete(old);
+        cJSON_Delete(newd);
+    }
+    /* Programmes decided now and not originally: only when the whole
+     * application was selected (a --program filter leaves the others out). */
+    if (!failed && app->whole)
+        for (size_t j = 0; j < r->ndecisions; j++) {
+            if (used[j])
+                continue;
+            if (sh->original) {
+                wk->t.differences++;
+                snprintf(what, sizeof what, "decided now (%s) and not originally",
+                         r->decisions[j].outcome);
+                tally_note(&wk->t, decs[0].seq, "", r->decisions[j].program, what);
+            } else {
+                /* The sample names a stored decision of the application
+                 * (the new one was never stored). */
+                worker_count(wk, r->decisions[j].program, K_NONE,
+                             kind_of(r->decisions[j].outcome), decs[0].seq,
+                             batch_at(b, decs[0].id));
+            }
+        }
+    engine_result_free(r);
+}
+
+static void *worker_main(void *arg)
+{
+    rp_worker *wk = arg;
+    rp_batch *b;
+    while ((b = queue_pop(wk->sh)) != NULL) {
+        for (size_t i = 0; i < b->napps; i++)
+            worker_app(wk, b, &b->app[i]);
+        atomic_fetch_add(&wk->sh->done, (long long)b->ndec);
+        queue_recycle(wk->sh, b);
+    }
+    return NULL;
+}
+
+/* ---- The reader ---------------------------------------------------------- */
+
+/* The entry for stored rule set HASH, loading it the first time. */
+static const rp_rules *reader_rules(rp_rules **list, size_t *n, store *st, const char *hash)
+{
+    for (rp_rules *r = *list; r; r = r->next)
+        if (!strcmp(r->hash, hash))
+            return r;
+    rp_rules *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    snprintf(r->hash, sizeof r->hash, "%s", hash);
+    err e;
+    err_clear(&e);
+    r->rs = store_get_ruleset(st, hash, &e);
+    if (!r->rs)
+        snprintf(r->error, sizeof r->error, "its rule set %.12s cannot be loaded: %s", hash,
+                 e.msg);
+    r->next = *list;
+    *list = r;
+    (*n)++;
+    return r;
+}
+
+int replay_run(const replay_config *cfg, replay_report **out, err *e)
+{
+    store *st = NULL;
+    store_scan *scan = NULL;
+    rp_worker *workers = NULL;
+    rp_rules *rules = NULL;
+    replay_report *rep = NULL;
+    rp_shared sh = {.cfg = cfg, .original = cfg->rules == NULL};
+    size_t nworkers = cfg->jobs, started = 0;
+    int ret = -1;
+
+    *out = NULL;
+    if (!nworkers) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        nworkers = n > 0 ? (size_t)n : 1;
+    }
+    rep = calloc(1, sizeof *rep);
+    workers = calloc(nworkers, sizeof *workers);
+    if (!rep || !workers) {
+        err_set(e, "internal", "out of memory");
+        goto fail_alloc;
+    }
+    rep->original = sh.original;
+    rep->jobs = nworkers;
+    if (cfg->rules)
+        snprintf(rep->ruleset, sizeof rep->ruleset, "%s", ruleset_hash(cfg->rules));
+    rep->t.sample = cfg->sample;
+    rep->t.max_notes = cfg->max_listed ? cfg->max_listed : REPLAY_MAX_LISTED;
+    if (!sh.original)
+        rep->t.max_notes = REPLAY_MAX_ERRORS;
+
+    if (store_open(&st, cfg->db_path, STORE_READONLY, e) != 0)
+        goto fail_alloc;
+    if (pthread_mutex_init(&sh.mu, NULL) != 0) {
+        err_set(e, "internal", "pthread_mutex_init failed");
+        goto fail_store;
+    }
+    pthread_cond_init(&sh.ready, NULL);
+    pthread_cond_init(&sh.room, NULL);
+    sh.queue_max = QUEUE_MAX_PER_WORKER * nworkers;
+    atomic_init(&sh.done, 0);
+
+    /* Engines first, so that a candidate set that does not compile fails
+     * before anything is read. */
+    for (size_t i = 0; i < nworkers; i++) {
+        rp_worker *wk = &workers[i];
+        wk->sh = &sh;
+        buf_init(&wk->history, REPLAY_BATCH_TEXT);
+        wk->t.sample = rep->t.sample;
+        wk->t.max_notes = rep->t.max_notes;
+        if (!sh.original) {
+            wk->en = engine_new(cfg->rules, &cfg->engine, e);
+            if (!wk->en)
+                goto fail_engines;
+            engine_set_history(wk->en, worker_history, wk);
+        }
+    }
+    for (; started < nworkers; started++)
+        if (pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]) != 0) {
+            err_set(e, "internal", "cannot start worker thread %zu", started);
+            goto fail_threads;
+        }
+
+    const store_scan_filter *f = &cfg->filter;
+    int filtered = f->program || f->applicant_id || f->since || f->until || f->ruleset;
+    int64_t total = filtered ? 0 : store_count(st);
+    if (store_scan_open(st, f, &scan, e) != 0)
+        goto fail_threads;
+
+    double t0 = replay_now(), last = t0;
+    if (cfg->progress)
+        cfg->progress(cfg->ud, 0, total, 0);
+    rp_batch *b = NULL;
+    store_scan_app app;
+    int rc;
+    while ((rc = store_scan_next(scan, &app, e)) == 1) {
+        const rp_rules *r = NULL;
+        if (sh.original && !(r = reader_rules(&rules, &rep->nrulesets, st, app.ruleset))) {
+            err_set(e, "internal", "out of memory");
+            rc = -1;
+            break;
+        }
+        if (!b && !(b = queue_take_free(&sh))) {
+            err_set(e, "internal", "out of memory");
+            rc = -1;
+            break;
+        }
+        if (batch_add(b, &app, r) != 0) {
+            err_set(e, "internal", "out of memory (an application of %zu bytes)",
+                    app.request_len);
+            rc = -1;
+            break;
+        }
+        if (b->napps == REPLAY_BATCH) {
+            queue_push(&sh, b);
+            b = NULL;
+            double now = replay_now();
+            if (cfg->progress && now - last >= REPLAY_PROGRESS_S) {
+                cfg->progress(cfg->ud, (int64_t)atomic_load(&sh.done), total, now - t0);
+                last = now;
+            }
+        }
+    }
+    if (b && b->napps && rc == 0)
+        queue_push(&sh, b);
+    else
+        batch_free(b);
+    queue_close(&sh);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(workers[i].thread, NULL);
+    started = 0;
+    rep->secs = replay_now() - t0;
+    if (cfg->progress)
+        cfg->progress(cfg->ud, (int64_t)atomic_load(&sh.done), total, rep->secs);
+    if (rc < 0)
+        goto fail_threads;
+
+    for (size_t i = 0; i < nworkers; i++)
+        tally_merge(&rep->t, &workers[i].t);
+    if (rep->t.failed) {
+        err_set(e, "internal", "out of memory while counting");
+        goto fail_threads;
+    }
+    ret = 0;
+
+fail_threads:
+    if (started) {
+        queue_close(&sh);
+        for (size_t i = 0; i < started; i++)
+            pthread_join(workers[i].thread, NULL);
+    }
+    store_scan_close(scan);
+fail_engines:
+    for (size_t i = 0; i < nworkers; i++) {
+        rp_worker *wk = &workers[i];
+        engine_free(wk->en);
+        for (size_t k = 0; k < wk->nengines; k++)
+            engine_free(wk->engines[k].en);
+        free(wk->engines);
+        store_close(wk->reader);
+        buf_free(&wk->history);
+        tally_free(&wk->t);
+    }
+    while (sh.head) {
+        rp_batch *n = sh.head->next;
+        batch_free(sh.head);
+        sh.head = n;
+    }
+    while (sh.free) {
+        rp_batch *n = sh.free->next;
+        batch_free(sh.free);
+        sh.free = n;
+    }
+    while (rules) {
+        rp_rules *n = rules->next;
+        ruleset_free(rules->rs);
+        free(rules);
+        rules = n;
+    }
+    pthread_cond_destroy(&sh.room);
+    pthread_cond_destroy(&sh.ready);
+    pthread_mutex_destroy(&sh.mu);
+fail_store:
+    store_close(st);
+fail_alloc:
+    free(workers);
+    if (ret == 0) {
+        *out = rep;
+    } else {
+        if (rep)
+            tally_free(&rep->t);
+        free(rep);
+    }
+    return ret;
+}
+
+void replay_report_free(replay_report *r)
+{
+    if (!r)
+        return;
+    tally_free(&r->t);
+    free(r);
+}
+
+int64_t replay_applications(const replay_report *r) { return r->t.apps; }
+int64_t replay_decisions(const replay_report *r) { return r->t.decisions; }
+int64_t replay_differences(const replay_report *r) { return r->t.differences; }
+int64_t replay_errors(const replay_report *r) { return r->t.errors; }
+
+/* ---- Reports -------------------------------------------------------------- */
+
+static int prog_cmp(const void *a, const void *b)
+{
+    return strcmp(((const rp_prog *)a)->name, ((const rp_prog *)b)->name);
+}
+
+static double per_s(int64_t n, double secs)
+{
+    return secs > 0 ? (double)n / secs : 0.0;
+}
+
+/* The criteria of a cell as "income (120 now fail), age (3 now pass)". */
+static void print_criteria(const rp_cell *c, FILE *f)
+{
+    for (size_t k = 0; k < c->ncrit; k++) {
+        const rp_crit *q = &c->crit[k];
+        fprintf(f, "%s%s (", k ? ", " : "", q->id);
+        const char *sep = "";
+        if (q->to_fail)
+            fprintf(f, "%s%lld now fail", sep, (long long)q->to_fail), sep = ", ";
+        if (q->to_pass)
+            fprintf(f, "%s%lld now pass", sep, (long long)q->to_pass), sep = ", ";
+        if (q->other)
+            fprintf(f, "%s%lld other", sep, (long long)q->other);
+        fputc(')', f);
+    }
+}
+
+void replay_print(const replay_report *r, FILE *f)
+{
+    const rp_tally *t = &r->t;
+    if (r->original) {
+        for (size_t i = 0; i < t->nnotes; i++)
+            fprintf(f, "decision %s (%s, record %lld): %s\n",
+                    t->notes[i].decision_id[0] ? t->notes[i].decision_id : "-",
+                    t->notes[i].program, (long long)t->notes[i].seq, t->notes[i].what);
+        if ((int64_t)t->nnotes < t->differences)
+            fprintf(f, "... and %lld more differences\n",
+                    (long long)(t->differences - (int64_t)t->nnotes));
+        int64_t same = t->decisions - t->differences;
+        fprintf(f, "%lld of %lld decisions reproduced exactly (%.4g%%) under their own %zu "
+                "rule set%s",
+                (long long)(same < 0 ? 0 : same), (long long)t->decisions,
+                t->decisions ? 100.0 * (double)(same < 0 ? 0 : same) / (double)t->decisions
+                             : 100.0,
+                r->nrulesets, r->nrulesets == 1 ? "" : "s");
+        fprintf(f, t->differences ? "; %lld differ\n" : "\n", (long long)t->differences);
+    } else {
+        rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);
+        if (ps) {
+            memcpy(ps, t->progs, t->nprogs * sizeof *ps);
+            qsort(ps, t->nprogs, sizeof *ps, prog_cmp);
+        }
+        fprintf(f, "replay under rule set %.12s\n\n", r->ruleset);
+        fprintf(f, "%-18s %-11s %-11s %10s  %s\n", "programme", "was", "now", "decisions",
+                "criteria whose result changed");
+        for (size_t i = 0; ps && i < t->nprogs; i++) {
+            const rp_prog *p = &ps[i];
+            int first = 1;
+            /* Moves first, then what stayed. */
+            for (int pass = 0; pass < 2; pass++)
+                for (int a = 0; a < K_N; a++)
+                    for (int b = 0; b < K_N; b++) {
+                        const rp_cell *c = &p->cell[a][b];
+                        if (!c->count || (pass == 0) != (a != b))
+                            continue;
+                        fprintf(f, "%-18s %-11s %-11s %10lld  ", first ? p->name : "",
+                                kind_names[a], a == b ? "(same)" : kind_names[b],
+                                (long long)c->count);
+                        print_criteria(c, f);
+                        fputc('\n', f);
+                        first = 0;
+                    }
+        }
+        int any = 0;
+        for (size_t i = 0; ps && i < t->nprogs; i++)
+            for (int a = 0; a < K_N; a++)
+                for (int b = 0; b < K_N; b++) {
+                    const rp_cell *c = &ps[i].cell[a][b];
+                    if (!c->nsample)
+                        continue;
+                    if (!any)
+                        fprintf(f, "\nsample decisions per move:\n");
+                    any = 1;
+                    fprintf(f, "  %s %s -> %s:", ps[i].name, kind_names[a], kind_names[b]);
+                    for (size_t k = 0; k < c->nsample; k++)
+                        fprintf(f, " %s", c->sample_id[k]);
+                    fputc('\n', f);
+                }
+        free(ps);
+        if (t->errors) {
+            fprintf(f, "\n%lld decisions could not be re-decided:\n", (long long)t->errors);
+            for (size_t i = 0; i < t->nnotes; i++)
+                fprintf(f, "  decision %s (%s): %s\n", t->notes[i].decision_id,
+                        t->notes[i].program, t->notes[i].what);
+        }
+        fputc('\n', f);
+    }
+    fprintf(f, "%lld applications, %lld decisions re-decided in %.3f s: %.0f applications/s, "
+            "%.0f decisions/s (%zu worker%s)\n",
+            (long long)t->apps, (long long)t->decisions, r->secs, per_s(t->apps, r->secs),
+            per_s(t->decisions, r->secs), r->jobs, r->jobs == 1 ? "" : "s");
+}
+
+static int json_kv_str(buf *out, const char *name, const char *v, int comma)
+{
+    int rc = 0;
+    if (comma)
+        rc |= buf_addc(out, ',');
+    rc |= buf_printf(out, "\"%s\":", name);
+    rc |= buf_add_json_string(out, v, strlen(v));
+    return rc ? -1 : 0;
+}
+
+int replay_json(const replay_report *r, buf *out)
+{
+    const rp_tally *t = &r->t;
+    int rc = 0;
+    rc |= buf_printf(out, "{\"mode\":\"%s\"", r->original ? "original" : "candidate");
+    if (!r->original)
+        rc |= json_kv_str(out, "ruleset", r->ruleset, 1);
+    rc |= buf_printf(out, ",\"applications\":%lld,\"decisions\":%lld,\"seconds\":%.3f,"
+                     "\"applications_per_s\":%.0f,\"decisions_per_s\":%.0f,\"jobs\":%zu",
+                     (long long)t->apps, (long long)t->decisions, r->secs,
+                     per_s(t->apps, r->secs), per_s(t->decisions, r->secs), r->jobs);
+    if (r->original) {
+        rc |= buf_printf(out, ",\"rulesets\":%zu,\"reproduced\":%lld,\"differences\":%lld,"
+                         "\"listed\":[",
+                         r->nrulesets, (long long)(t->decisions - t->differences),
+                         (long long)t->differences);
+    } else {
+        rc |= buf_adds(out, ",\"programs\":[");
+        rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);
+        if (!ps)
+            return -1;
+        memcpy(ps, t->progs, t->nprogs * sizeof *ps);
+        qsort(ps, t->nprogs, sizeof *ps, prog_cmp);
+        for (size_t i = 0; i < t->nprogs; i++) {
+            const rp_prog *p = &ps[i];
+            rc |= buf_adds(out, i ? ",{" : "{");
+            rc |= json_kv_str(out, "program", p->name, 0);
+            rc |= buf_printf(out, ",\"decisions\":%lld,\"moves\":[", (long long)p->decisions);
+            int nm = 0;
+            for (int a = 0; a < K_N; a++)
+                for (int b = 0; b < K_N; b++) {
+                    const rp_cell *c = &p->cell[a][b];
+                    if (!c->count)
+                        continue;
+                    rc |= buf_printf(out, "%s{\"from\":\"%s\",\"to\":\"%s\",\"count\":%lld,"
+                                     "\"criteria\":[",
+                                     nm++ ? "," : "", kind_names[a], kind_names[b],
+                                     (long long)c->count);
+                    for (size_t k = 0; k < c->ncrit; k++) {
+                        rc |= buf_adds(out, k ? ",{" : "{");
+                        rc |= json_kv_str(out, "id", c->crit[k].id, 0);
+                        rc |= buf_printf(out, ",\"to_fail\":%lld,\"to_pass\":%lld,"
+                                         "\"other\":%lld}",
+                                         (long long)c->crit[k].to_fail,
+                                         (long long)c->crit[k].to_pass,
+                                         (long long)c->crit[k].other);
+                    }
+                    rc |= buf_adds(out, "],\"sample\":[");
+                    for (size_t k = 0; k < c->nsample; k++) {
+                        rc |= buf_adds(out, k ? "," : "");
+                        rc |= buf_add_json_string(out, c->sample_id[k], strlen(c->sample_id[k]));
+                    }
+                    rc |= buf_adds(out, "]}");
+                }
+            rc |= buf_adds(out, "]}");
+        }
+        free(ps);
+        rc |= buf_printf(out, "],\"errors\":%lld,\"listed\":[", (long long)t->errors);
+    }
+    for (size_t i = 0; i < t->nnotes; i++) {
+        const rp_note *n = &t->notes[i];
+        rc |= buf_printf(out, "%s{\"seq\":%lld", i ? "," : "", (long long)n->seq);
+        rc |= json_kv_str(out, "decision_id", n->decision_id, 1);
+        rc |= json_kv_str(out, "program", n->program, 1);
+        rc |= json_kv_str(out, "what", n->what, 1);
+        rc |= buf_addc(out, '}');
+    }
+    rc |= buf_adds(out, "]}");
+    return rc ? -1 : 0;
+}
