@@ -972,8 +972,8 @@ int audit_stats(store *st, const store_filter *f, int top, int json, const char 
         if ((int)strlen(s.f[i].criterion) > wc)
             wc = (int)strlen(s.f[i].criterion);
     if (!json && s.nf)
-        fprintf(out, "\nCriteria failed most often, per programme%s\n\n%-*s  %-*s  %7s  %7s"
-                "  %12s  %10s\n", top > 0 ? " (the first few)" : "", wp, "PROGRAMME", wc,
+        fprintf(out, "\nCriteria failed most often, per programme (%s)\n\n%-*s  %-*s  %7s  %7s"
+                "  %12s  %10s\n", top > 0 ? "the first few; --top N" : "all", wp, "PROGRAMME", wc,
                 "CRITERION", "FAILED", "OF", "% FAILED", "NO DATA");
     int rank = 0, first = 1;
     for (size_t i = 0; i < s.nf; i++) {
