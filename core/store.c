@@ -11,13 +11,15 @@
  *
  * States of a handle and the functions that move it:
  *
- *     store_open ──▶ IDLE ──store_append / store_put_ruleset / store_event──▶ WRITING
- *                     ▲                                                          │
- *                     └──────────── COMMIT (head advanced) or ROLLBACK ──────────┘
+ *     store_open ──▶ IDLE ──store_append, store_append_review,──▶ WRITING
+ *                     ▲      store_put_ruleset, store_event          │
+ *                     └──────── COMMIT (head advanced) or ROLLBACK ──┘
  *     IDLE ──store_close──▶ (gone)
  *
- * Readers (store_get_decision, store_history, store_count, store_verify) run
- * single statements in IDLE; each statement sees one consistent snapshot.
+ * Readers (store_get_decision, store_reviews, store_count, ...) run single
+ * statements in IDLE; each statement sees one consistent snapshot.
+ * store_history and store_verify_chain, which read with several statements,
+ * hold a read transaction (BEGIN ... COMMIT) for one snapshot.
  *
  * Durability.  The database is in WAL mode with synchronous=FULL (NORMAL with
  * STORE_NOSYNC): a COMMIT returns only once the WAL has been fsync'd, so a
@@ -38,12 +40,16 @@
  *   1. Outside a call, the connection holds no open transaction.
  *   2. Outside a call, no prepared statement is part-way through a step
  *      (every one has been reset).
- *   3. head_seq / head_hash are the seq and hash of the decisions row with the
- *      highest seq as of this connection's last write transaction (0 and 32
- *      zero bytes when there is none); a failed append leaves them unchanged.
- *   4. In the table, seq runs 1, 2, 3, ... without gaps, and each row's
- *      prev_hash is the hash of the row before (zeros for seq 1): rows are only
- *      ever appended, by store_append, at head_seq + 1.
+ *   3. head_seq / head_hash are the seq and hash of the record (decisions or
+ *      reviews row) with the highest seq as of this connection's last write
+ *      transaction (0 and 32 zero bytes when there is none); a failed append
+ *      leaves them unchanged.
+ *   4. Across both tables, seq runs 1, 2, 3, ... without gaps, and each row's
+ *      prev_hash is the hash of the record before (zeros for seq 1): rows are
+ *      only ever appended, by store_append and store_append_review, at
+ *      head_seq + 1.  Reviews are also numbered n = 1, 2, 3, ... among
+ *      themselves, so the number of decisions is the highest seq minus the
+ *      highest n (store_count).
  *   5. A read-only handle never starts a write transaction.
  *
  * The canonical content of a record
@@ -76,12 +82,19 @@
  * decision or application row, or any column an auditor's query would read,
  * makes store_verify name the first record whose hash no longer matches.
  * Deleting records from the tail cannot be seen from the chain alone (that is
- * what signed checkpoints are for).
+ * what signed checkpoints are for: see below).
  *
- * A later record kind (a review) will take the next seq from the same head,
- * in a table of its own, and start its content with its own kind name; verify
- * will then read the tables merged in seq order.  That, checkpoints and the
- * audit queries come as new migrations below, without rewriting this schema.
+ * A review record (migration 2) takes the next seq from the same head, in a
+ * table of its own, and its content starts with its own kind name, so that
+ * no review can ever encode like a decision:
+ *
+ *     "review", seq, n, review_id, decision_id, action, outcome, by (column
+ *     reviewer), reason, reviewed_at, client_uid, client_pid, review (the JSON)
+ *
+ * covering every column but the chain's.  store_verify_chain reads the two
+ * tables merged in seq order.  What the chain cannot show (a cut tail, a past
+ * rewritten and rehashed) a signed checkpoint can: store_verify_chain takes
+ * the checkpoint's (seq, hash) as an anchor.
  */
 #include "store.h"
 
@@ -182,6 +195,32 @@ static const char *const store_migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'rule sets are append-only'); END;"
     "CREATE TRIGGER file_texts_no_delete BEFORE DELETE ON file_texts"
     "  BEGIN SELECT RAISE(ABORT, 'rule sets are append-only'); END;",
+
+    /* 2: human reviews of decisions, chained with them.  A review takes the
+     * next seq from the same head as decisions; `n` numbers the reviews
+     * alone (1, 2, 3, ...) so that both counts stay one B-tree descent each
+     * (store_count).  The decision row is never touched. */
+    "CREATE TABLE reviews ("
+    "  seq          INTEGER PRIMARY KEY,"     /* chain position, shared with decisions */
+    "  n            INTEGER NOT NULL UNIQUE," /* this review's number among reviews */
+    "  review_id    TEXT NOT NULL UNIQUE,"
+    "  decision_id  TEXT NOT NULL REFERENCES decisions(decision_id),"
+    "  action       TEXT NOT NULL,"           /* confirm | override */
+    "  outcome      TEXT,"                    /* override: the new outcome */
+    "  reviewer     TEXT NOT NULL,"           /* the review's "by" */
+    "  reason       TEXT NOT NULL,"
+    "  reviewed_at  TEXT NOT NULL,"
+    "  client_uid   INTEGER,"
+    "  client_pid   INTEGER,"
+    "  review       TEXT NOT NULL,"           /* the review's JSON, as replied */
+    "  prev_hash    BLOB NOT NULL,"
+    "  hash         BLOB NOT NULL"
+    ");"
+    "CREATE INDEX reviews_decision ON reviews(decision_id, seq);"
+    "CREATE TRIGGER reviews_no_update BEFORE UPDATE ON reviews"
+    "  BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;"
+    "CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews"
+    "  BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;",
 };
 #define STORE_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 
@@ -209,6 +248,11 @@ enum {
     Q_VERIFY,
     Q_BEGIN_READ,
     Q_RULESETS,
+    Q_TALLY,
+    Q_DEC_OUTCOME,
+    Q_REVIEW_INSERT,
+    Q_REVIEWS_OF,
+    Q_VERIFY_REVIEWS,
     Q_N
 };
 
@@ -232,7 +276,12 @@ static const char *const store_sql[Q_N] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_DATA_VERSION] = "PRAGMA data_version",
-    [Q_HEAD] = "SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1",
+    /* Two descents, one per record table: the head is the higher. */
+    [Q_HEAD] = "SELECT seq, hash FROM ("
+               "SELECT * FROM (SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1)"
+               " UNION ALL "
+               "SELECT * FROM (SELECT seq, hash FROM reviews ORDER BY seq DESC LIMIT 1))"
+               " ORDER BY seq DESC LIMIT 1",
     [Q_APP_BY_KEY] = "SELECT fingerprint, first_seq, ndecisions FROM applications"
                      " WHERE request_key = ?1",
     [Q_APP_INSERT] = "INSERT INTO applications (request, request_key, fingerprint,"
@@ -245,7 +294,7 @@ static const char *const store_sql[Q_N] = {
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [Q_DEC_RANGE] = "SELECT decision FROM decisions WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
     [Q_GET_DECISION] = "SELECT decision FROM decisions WHERE decision_id = ?1",
-    [Q_HISTORY] = "SELECT decision FROM decisions WHERE applicant_id = ?1"
+    [Q_HISTORY] = "SELECT decision, decision_id FROM decisions WHERE applicant_id = ?1"
                   " ORDER BY seq DESC LIMIT ?2",
     /* The applicant index (applicant_id, seq DESC) gives the rows newest
      * first and stops at the limit: the cost grows with the limit, not
@@ -254,6 +303,20 @@ static const char *const store_sql[Q_N] = {
                          " decided_at FROM decisions WHERE applicant_id = ?1 AND seq < ?2"
                          " ORDER BY seq DESC LIMIT ?3",
     [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM decisions",
+    /* The highest seq of all records, and the number of reviews: three
+     * B-tree descents (store_count). */
+    [Q_TALLY] = "SELECT max((SELECT coalesce(max(seq), 0) FROM decisions),"
+                " (SELECT coalesce(max(seq), 0) FROM reviews)),"
+                " (SELECT coalesce(max(n), 0) FROM reviews)",
+    [Q_DEC_OUTCOME] = "SELECT outcome FROM decisions WHERE decision_id = ?1",
+    [Q_REVIEW_INSERT] = "INSERT INTO reviews (seq, n, review_id, decision_id, action, outcome,"
+                        " reviewer, reason, reviewed_at, client_uid, client_pid, review,"
+                        " prev_hash, hash)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [Q_REVIEWS_OF] = "SELECT review FROM reviews WHERE decision_id = ?1 ORDER BY seq",
+    [Q_VERIFY_REVIEWS] = "SELECT seq, n, review_id, decision_id, action, outcome, reviewer,"
+                         " reason, reviewed_at, client_uid, client_pid, review,"
+                         " prev_hash, hash FROM reviews ORDER BY seq",
     [Q_RULESET_INSERT] = "INSERT OR IGNORE INTO rulesets (hash, stored_at, nfiles)"
                          " VALUES (?1, ?2, ?3)",
     [Q_TEXT_INSERT] = "INSERT OR IGNORE INTO file_texts (sha256, text) VALUES (?1, ?2)",
@@ -423,6 +486,29 @@ static int store_record_hash(store *st, const unsigned char prev[STORE_HASH_LEN]
     return hasher_end(&h, out);
 }
 
+/* The fields of a review record: the columns of Q_VERIFY_REVIEWS, whose
+ * order R_SEQ .. R_REVIEW is the order of the canonical content. */
+enum {
+    R_SEQ, R_N, R_REVIEW_ID, R_DECISION_ID, R_ACTION, R_OUTCOME, R_REVIEWER, R_REASON,
+    R_REVIEWED_AT, R_CLIENT_UID, R_CLIENT_PID, R_REVIEW, R_PREV_HASH, R_HASH
+};
+typedef struct review_fields {
+    const char *f[R_REVIEW + 1];
+    size_t len[R_REVIEW + 1];
+} review_fields;
+
+/* hash = SHA-256(prev || "review", seq, n, review_id, ..., review JSON). */
+static int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN],
+                             const review_fields *r, unsigned char out[STORE_HASH_LEN])
+{
+    hasher h;
+    hasher_start(&h, st);
+    hasher_add(&h, prev, STORE_HASH_LEN);
+    hasher_str(&h, "review");
+    for (int i = R_SEQ; i <= R_REVIEW; i++)
+        hasher_field(&h, r->f[i], r->len[i]);
+    return hasher_end(&h, out);
+}
 /* ---- Small SQLite helpers ------------------------------------------- */
 
 static int store_sqlerr(store *st, err *e, const char *what)
@@ -1093,6 +1179,194 @@ fail_committed:
     return -1;
 }
 
+/* ---- Reviews -------------------------------------------------------------- */
+
+#define STORE_REVIEW_BY_MAX 200
+#define STORE_REVIEW_REASON_MAX 10000
+#define STORE_REVIEW_CAP ((size_t)64 << 10)
+
+static int store_tally(store *st, int64_t *total, int64_t *reviews);
+
+static int store_nonblank(const char *s)
+{
+    for (; s && *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return 1;
+    return 0;
+}
+
+int store_review_check(const store_review *rv, err *e)
+{
+    if (!rv->decision_id || !*rv->decision_id)
+        return err_set(e, "invalid_request", "missing field 'decision_id'");
+    if (!rv->action)
+        return err_set(e, "invalid_request", "missing field 'action' (\"confirm\" or "
+                       "\"override\")");
+    int override = !strcmp(rv->action, "override");
+    if (!override && strcmp(rv->action, "confirm") != 0)
+        return err_set(e, "invalid_request", "field 'action' must be \"confirm\" or "
+                       "\"override\", got \"%.40s\"", rv->action);
+    if (override && !rv->outcome)
+        return err_set(e, "invalid_request", "missing field 'outcome': an override gives the "
+                       "new outcome (eligible, ineligible or incomplete)");
+    if (override && strcmp(rv->outcome, "eligible") && strcmp(rv->outcome, "ineligible") &&
+        strcmp(rv->outcome, "incomplete"))
+        return err_set(e, "invalid_request", "field 'outcome' must be eligible, ineligible or "
+                       "incomplete, got \"%.40s\"", rv->outcome);
+    if (!override && rv->outcome)
+        return err_set(e, "invalid_request", "field 'outcome' is only for an override: a "
+                       "confirmation keeps the decision's outcome");
+    if (!store_nonblank(rv->by))
+        return err_set(e, "invalid_request", "field 'by' must be a non-empty string: who "
+                       "reviewed the decision");
+    if (strlen(rv->by) > STORE_REVIEW_BY_MAX)
+        return err_set(e, "invalid_request", "field 'by' is longer than %d bytes",
+                       STORE_REVIEW_BY_MAX);
+    if (!store_nonblank(rv->reason))
+        return err_set(e, "invalid_request", "field 'reason' must be a non-empty string: why "
+                       "the decision is confirmed or overridden");
+    if (strlen(rv->reason) > STORE_REVIEW_REASON_MAX)
+        return err_set(e, "invalid_request", "field 'reason' is longer than %d bytes",
+                       STORE_REVIEW_REASON_MAX);
+    if (!rv->review_id || !rv->reviewed_at)
+        return err_set(e, "internal", "a review lacks its review_id or reviewed_at");
+    return 0;
+}
+
+/* The review's JSON, as stored and replied (see store.h). */
+static int store_review_json(buf *b, const store_review *rv, int64_t seq,
+                             const char *decision_outcome)
+{
+    int rc = 0;
+    rc |= buf_adds(b, "{\"review_id\":");
+    rc |= buf_add_json_string(b, rv->review_id, strlen(rv->review_id));
+    rc |= buf_adds(b, ",\"decision_id\":");
+    rc |= buf_add_json_string(b, rv->decision_id, strlen(rv->decision_id));
+    rc |= buf_printf(b, ",\"seq\":%lld,\"action\":\"%s\"", (long long)seq, rv->action);
+    if (rv->outcome)
+        rc |= buf_printf(b, ",\"outcome\":\"%s\"", rv->outcome);
+    rc |= buf_adds(b, ",\"decision_outcome\":");
+    rc |= buf_add_json_string(b, decision_outcome, strlen(decision_outcome));
+    rc |= buf_adds(b, ",\"by\":");
+    rc |= buf_add_json_string(b, rv->by, strlen(rv->by));
+    rc |= buf_adds(b, ",\"reason\":");
+    rc |= buf_add_json_string(b, rv->reason, strlen(rv->reason));
+    rc |= buf_adds(b, ",\"reviewed_at\":");
+    rc |= buf_add_json_string(b, rv->reviewed_at, strlen(rv->reviewed_at));
+    rc |= buf_addc(b, '}');
+    return rc ? -1 : 0;
+}
+
+/* One transaction: find the decision, number the review, hash it at the
+ * head, insert it, commit; only then does the head move (invariant 3) and
+ * OUT receive the review, so a failure leaves both as they were. */
+int store_append_review(store *st, const store_review *rv, buf *out, err *e)
+{
+    store_invariants(st);
+    buf js;
+    char dec_outcome[32];
+    int64_t total, nrev;
+    int ret = -1;
+
+    buf_init(&js, STORE_REVIEW_CAP);
+    if (store_review_check(rv, e) != 0)
+        return -1;
+    if (store_begin(st, e) != 0)
+        return -1;
+
+    sqlite3_stmt *s = st->q[Q_DEC_OUTCOME];
+    bind_str(s, 1, rv->decision_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        size_t len;
+        const char *o = col_text(s, 0, &len);
+        snprintf(dec_outcome, sizeof dec_outcome, "%s", o ? o : "");
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) {
+        err_set(e, "not_found", "no decision %s", rv->decision_id);
+        goto fail;
+    }
+    if (rc != SQLITE_ROW) {
+        store_sqlerr(st, e, "looking up the decision reviewed");
+        goto fail;
+    }
+    if (store_tally(st, &total, &nrev) != 0) {
+        store_sqlerr(st, e, "counting the reviews");
+        goto fail;
+    }
+
+    int64_t seq = st->head_seq + 1, n = nrev + 1;
+    if (store_review_json(&js, rv, seq, dec_outcome) != 0) {
+        err_set(e, "internal", "the review is too large");
+        goto fail;
+    }
+    char seqtxt[24], ntxt[24], uidtxt[24], pidtxt[24];
+    snprintf(seqtxt, sizeof seqtxt, "%lld", (long long)seq);
+    snprintf(ntxt, sizeof ntxt, "%lld", (long long)n);
+    snprintf(uidtxt, sizeof uidtxt, "%lld", (long long)rv->client_uid);
+    snprintf(pidtxt, sizeof pidtxt, "%lld", (long long)rv->client_pid);
+    review_fields r = {.f = {
+        [R_SEQ] = seqtxt, [R_N] = ntxt, [R_REVIEW_ID] = rv->review_id,
+        [R_DECISION_ID] = rv->decision_id, [R_ACTION] = rv->action, [R_OUTCOME] = rv->outcome,
+        [R_REVIEWER] = rv->by, [R_REASON] = rv->reason, [R_REVIEWED_AT] = rv->reviewed_at,
+        [R_CLIENT_UID] = rv->client_uid < 0 ? NULL : uidtxt,
+        [R_CLIENT_PID] = rv->client_pid < 0 ? NULL : pidtxt, [R_REVIEW] = js.data,
+    }};
+    for (int f = R_SEQ; f <= R_REVIEW; f++)
+        r.len[f] = r.f[f] ? strlen(r.f[f]) : 0;
+    r.len[R_REVIEW] = js.len;
+    unsigned char hash[STORE_HASH_LEN];
+    if (store_review_hash(st, st->head_hash, &r, hash) != 0) {
+        err_set(e, "internal", "SHA-256 failed");
+        goto fail;
+    }
+
+    s = st->q[Q_REVIEW_INSERT];
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_int64(s, 2, n);
+    bind_str(s, 3, rv->review_id);
+    bind_str(s, 4, rv->decision_id);
+    bind_str(s, 5, rv->action);
+    bind_str(s, 6, rv->outcome);
+    bind_str(s, 7, rv->by);
+    bind_str(s, 8, rv->reason);
+    bind_str(s, 9, rv->reviewed_at);
+    rv->client_uid < 0 ? sqlite3_bind_null(s, 10) : sqlite3_bind_int64(s, 10, rv->client_uid);
+    rv->client_pid < 0 ? sqlite3_bind_null(s, 11) : sqlite3_bind_int64(s, 11, rv->client_pid);
+    sqlite3_bind_text(s, 12, js.data, (int)js.len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 13, st->head_hash, STORE_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 14, hash, STORE_HASH_LEN, SQLITE_STATIC);
+    rc = step_done(s);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        err_set(e, "internal", "review id %s is already stored", rv->review_id);
+        goto fail;
+    }
+    if (rc != SQLITE_DONE) {
+        store_sqlerr(st, e, "storing a review");
+        goto fail;
+    }
+    /* Room in OUT before the commit: once committed, nothing may fail. */
+    if (buf_reserve(out, js.len) != 0) {
+        err_set(e, "internal", "the review does not fit the reply buffer");
+        goto fail;
+    }
+    if (store_commit(st, e) != 0)
+        goto fail_committed;
+    st->head_seq = seq;
+    memcpy(st->head_hash, hash, STORE_HASH_LEN);
+    buf_add(out, js.data, js.len);
+    ret = 0;
+    goto done;
+
+fail:
+    store_rollback(st);
+fail_committed:
+done:
+    buf_free(&js);
+    store_invariants(st);
+    return ret;
+}
 /* ---- Events --------------------------------------------------------------- */
 
 int store_event(store *st, const char *kind, const char *detail, err *e)
@@ -1139,22 +1413,85 @@ int store_get_decision(store *st, const char *decision_id, buf *out, err *e)
     return ret;
 }
 
+/* Append the reviews of DECISION_ID, as a JSON array, to OUT.  Statement
+ * Q_REVIEWS_OF only; the caller checks invariants and resets nothing. */
+static int store_reviews_into(store *st, const char *decision_id, buf *out, err *e)
+{
+    sqlite3_stmt *s = st->q[Q_REVIEWS_OF];
+    int rc, first = 1;
+    bind_str(s, 1, decision_id);
+    if (buf_addc(out, '[') != 0)
+        goto toolong;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t len;
+        const char *j = col_text(s, 0, &len);
+        if ((!first && buf_addc(out, ',') != 0) || buf_add(out, j ? j : "null", j ? len : 4) != 0)
+            goto toolong;
+        first = 0;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return store_sqlerr(st, e, "reading reviews");
+    if (buf_addc(out, ']') != 0)
+        return err_set(e, "internal", "the reviews of %s do not fit the reply buffer",
+                       decision_id);
+    return 0;
+toolong:
+    sqlite3_reset(s);
+    return err_set(e, "internal", "the reviews of %s do not fit the reply buffer", decision_id);
+}
+
+int store_reviews(store *st, const char *decision_id, buf *out, err *e)
+{
+    store_invariants(st);
+    size_t start = out->len;
+    int rc = store_reviews_into(st, decision_id, out, e);
+    if (rc != 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+    }
+    store_invariants(st);
+    return rc;
+}
+
+/* Each decision's JSON object gets a "reviews" member spliced in before its
+ * closing brace; the stored text itself is never changed.  Decisions and
+ * reviews are read in one read transaction, so a review committed meanwhile
+ * is either seen with its decision or not at all. */
 int store_history(store *st, const char *applicant_id, long limit, buf *out, err *e)
 {
     store_invariants(st);
     sqlite3_stmt *s = st->q[Q_HISTORY];
     size_t start = out->len;
     int rc, first = 1;
+    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
+        return store_sqlerr(st, e, "BEGIN");
     bind_str(s, 1, applicant_id);
     sqlite3_bind_int64(s, 2, limit > 0 ? (sqlite3_int64)limit : -1);   /* -1: no limit */
     if (buf_addc(out, '[') != 0)
         goto toolong;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        size_t len;
+        size_t len, idlen;
         const char *j = col_text(s, 0, &len);
-        if ((!first && buf_addc(out, ',') != 0) || buf_add(out, j, len) != 0)
+        const char *id = col_text(s, 1, &idlen);
+        if (!first && buf_addc(out, ',') != 0)
             goto toolong;
         first = 0;
+        if (!j || len < 2 || j[len - 1] != '}') {   /* not an object: as stored */
+            if (buf_add(out, j ? j : "null", j ? len : 4) != 0)
+                goto toolong;
+            continue;
+        }
+        if (buf_add(out, j, len - 1) != 0 || buf_adds(out, len > 2 ? ",\"reviews\":" :
+                                                      "\"reviews\":") != 0)
+            goto toolong;
+        if (store_reviews_into(st, id ? id : "", out, e) != 0) {
+            sqlite3_reset(s);
+            goto fail;
+        }
+        if (buf_addc(out, '}') != 0)
+            goto toolong;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
@@ -1163,12 +1500,14 @@ int store_history(store *st, const char *applicant_id, long limit, buf *out, err
     }
     if (buf_addc(out, ']') != 0)
         goto toolong;
+    step_done(st->q[Q_COMMIT]);
     store_invariants(st);
     return 0;
 toolong:
     sqlite3_reset(s);
     err_set(e, "internal", "the history of %s does not fit the reply buffer", applicant_id);
 fail:
+    step_done(st->q[Q_COMMIT]);
     out->len = start;
     if (out->data)
         out->data[start] = '\0';
@@ -1176,21 +1515,39 @@ fail:
     return -1;
 }
 
-/* Decisions are numbered 1, 2, 3, ... without gaps (invariant 4), so their
- * number is the highest seq: one B-tree descent, where count(*) would read a
- * whole index (a tenth of a second at five million rows, on every health
- * request).  When reviews come to share the numbering, store_append will
- * have to keep the count in a row of its own. */
+/* Records are numbered 1, 2, 3, ... without gaps across both kinds
+ * (invariant 4) and reviews also 1, 2, 3, ... among themselves (column n),
+ * so the counts are the highest seq and the highest n: three B-tree
+ * descents, where count(*) would read a whole index (a tenth of a second at
+ * five million rows, on every health request).  *TOTAL gets the number of
+ * records, *REVIEWS the number of reviews. */
+static int store_tally(store *st, int64_t *total, int64_t *reviews)
+{
+    sqlite3_stmt *s = st->q[Q_TALLY];
+    int ok = sqlite3_step(s) == SQLITE_ROW;
+    *total = ok ? sqlite3_column_int64(s, 0) : -1;
+    *reviews = ok ? sqlite3_column_int64(s, 1) : -1;
+    sqlite3_reset(s);
+    return ok ? 0 : -1;
+}
 int64_t store_count(store *st)
 {
     store_invariants(st);
-    sqlite3_stmt *s = st->q[Q_MAX_SEQ];
-    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_reset(s);
+    int64_t total, reviews;
+    int64_t n = store_tally(st, &total, &reviews) == 0 ? total - reviews : -1;
     store_invariants(st);
     return n;
 }
 
+int64_t store_count_reviews(store *st)
+{
+    store_invariants(st);
+    int64_t total, reviews;
+    if (store_tally(st, &total, &reviews) != 0)
+        reviews = -1;
+    store_invariants(st);
+    return reviews;
+}
 /* ---- Verifying ------------------------------------------------------------ */
 
 /* The rule sets as verify found them: each stored set's files must still
@@ -1257,97 +1614,164 @@ static int store_ruleset_state(const rs_check *v, size_t n, const char *hash)
     return 2;
 }
 
-/* *CHECKED counts the records that matched: on a mismatch, those before the
- * bad one.  Since seqs start at 1 without gaps, *BAD_SEQ > *CHECKED + 1 means
- * the records between were deleted.  On a mismatch E, when given, also says
- * why (the header promises E only for -1; this is extra).  PROGRESS is
- * called with (0, total) first, every STORE_PROGRESS_EVERY records, and once
- * at the end; TOTAL is the highest seq.  Everything is read in one read
- * transaction, so a server appending meanwhile is not seen half-way. */
-int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
-                 void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
-                 err *e)
+/* Check one decision row of Q_VERIFY (the current row of S), the next record
+ * after N good ones whose last hash is PREV.  Returns NULL and the record's
+ * hash in HASH when it matches, else why not; -1 in *FAILED when hashing
+ * itself failed. */
+typedef struct verify_ctx {
+    int64_t app_id;                          /* the application last digested */
+    char app_hex[2 * STORE_HASH_LEN + 1];
+    char rs_ok[2 * STORE_HASH_LEN + 1];      /* the rule set last found intact */
+    rs_check *sets;
+    size_t nsets;
+} verify_ctx;
+
+static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, int64_t n,
+                                   const unsigned char prev[STORE_HASH_LEN],
+                                   unsigned char hash[STORE_HASH_LEN], int *failed)
+{
+    int64_t seq = sqlite3_column_int64(s, V_SEQ);
+    rec_fields r;
+    for (int f = V_SEQ; f <= V_DECISION; f++)
+        r.f[f] = col_text(s, f, &r.len[f]);
+
+    /* Each test names what it found, for the person reading the report. */
+    if (seq != n + 1)
+        return "the records before it are missing";
+    if (sqlite3_column_type(s, V_APP_FIRST + A_REQUEST) == SQLITE_NULL)
+        return "its application row is missing";
+    int64_t id = sqlite3_column_int64(s, V_APP_ID);
+    if (id != c->app_id) {
+        /* A screen's five decisions are consecutive and share one
+         * application, hashed once. */
+        app_fields af;
+        for (int f = 0; f < A_N; f++)
+            af.f[f] = col_text(s, V_APP_FIRST + f, &af.len[f]);
+        if (store_app_digest(st, &af, c->app_hex) != 0) {
+            *failed = 1;
+            return NULL;
+        }
+        c->app_id = id;
+    }
+    if (store_record_hash(st, prev, &r, c->app_hex, hash) != 0) {
+        *failed = 1;
+        return NULL;
+    }
+    const void *ph = sqlite3_column_blob(s, V_PREV_HASH);
+    const void *h = sqlite3_column_blob(s, V_HASH);
+    if (sqlite3_column_bytes(s, V_PREV_HASH) != STORE_HASH_LEN ||
+        memcmp(ph, prev, STORE_HASH_LEN) != 0)
+        return "its prev_hash is not the hash of the record before it";
+    if (sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
+        return "its content changed: a field of it or of its application is not what was hashed";
+    if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], c->rs_ok) != 0) {
+        int state = store_ruleset_state(c->sets, c->nsets, r.f[V_RULESET]);
+        if (state == 1)
+            return "the files of its rule set changed since they were stored";
+        if (state == 2)
+            return "its rule set is not in the database";
+        snprintf(c->rs_ok, sizeof c->rs_ok, "%s", r.f[V_RULESET]);
+    }
+    return NULL;
+}
+
+/* The same for one review row of Q_VERIFY_REVIEWS; NREV good reviews came
+ * before it. */
+static const char *verify_review(store *st, sqlite3_stmt *s, int64_t n, int64_t nrev,
+                                 const unsigned char prev[STORE_HASH_LEN],
+                                 unsigned char hash[STORE_HASH_LEN], int *failed)
+{
+    review_fields r;
+    for (int f = R_SEQ; f <= R_REVIEW; f++)
+        r.f[f] = col_text(s, f, &r.len[f]);
+    if (sqlite3_column_int64(s, R_SEQ) != n + 1)
+        return "the records before it are missing";
+    if (sqlite3_column_int64(s, R_N) != nrev + 1)
+        return "its review number is not the next one: a review before it is missing";
+    if (store_review_hash(st, prev, &r, hash) != 0) {
+        *failed = 1;
+        return NULL;
+    }
+    const void *ph = sqlite3_column_blob(s, R_PREV_HASH);
+    const void *h = sqlite3_column_blob(s, R_HASH);
+    if (sqlite3_column_bytes(s, R_PREV_HASH) != STORE_HASH_LEN ||
+        memcmp(ph, prev, STORE_HASH_LEN) != 0)
+        return "its prev_hash is not the hash of the record before it";
+    if (sqlite3_column_bytes(s, R_HASH) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
+        return "its content changed: a field of the review is not what was hashed";
+    return NULL;
+}
+
+/* Name the current row of S (a decision row, or a review row) in REP. */
+static void verify_name(store_report *rep, sqlite3_stmt *s, int is_review)
+{
+    size_t len;
+    const char *id = col_text(s, is_review ? R_REVIEW_ID : V_DECISION_ID, &len);
+    rep->bad_seq = sqlite3_column_int64(s, is_review ? R_SEQ : V_SEQ);
+    rep->bad_kind = is_review ? "review" : "decision";
+    snprintf(rep->bad_id, sizeof rep->bad_id, "%s", id ? id : "");
+    if (is_review) {
+        const char *d = col_text(s, R_DECISION_ID, &len);
+        snprintf(rep->bad_decision, sizeof rep->bad_decision, "%s", d ? d : "");
+    }
+}
+
+static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
+{
+    store_hex(p, STORE_HASH_LEN, out);
+}
+
+/* Decisions and reviews are read by two statements in seq order and merged
+ * as they go, like the merge step of a merge sort: no UNION, no sort.  On a
+ * mismatch rep->checked counts the records before the bad one, so
+ * rep->bad_seq > checked + 1 means the records between were deleted.
+ * Everything is read in one read transaction, so a server appending
+ * meanwhile is not seen half-way. */
+int store_verify_chain(store *st, const store_anchor *anchor, store_report *rep,
+                       void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
+                       err *e)
 {
     store_invariants(st);
     unsigned char prev[STORE_HASH_LEN] = {0}, hash[STORE_HASH_LEN];
-    /* The digest of the last application seen: a screen's five decisions
-     * are consecutive and share one application, hashed once. */
-    int64_t app_id = -1;
-    char app_hex[2 * STORE_HASH_LEN + 1] = "";
-    /* The last rule set found intact: consecutive records mostly share it. */
-    char rs_ok[2 * STORE_HASH_LEN + 1] = "";
-    rs_check *sets = NULL;
-    size_t nsets = 0;
-    int64_t n = 0, total = 0;
-    int ret = -1, rc;
-    sqlite3_stmt *s;
+    verify_ctx c = {.app_id = -1};
+    int64_t n = 0;
+    int ret = -1, rcd = SQLITE_DONE, rcr = SQLITE_DONE;
+    sqlite3_stmt *sd = st->q[Q_VERIFY], *sr = st->q[Q_VERIFY_REVIEWS], *s;
 
-    *checked = 0;
-    *bad_seq = 0;
-    bad_id[0] = '\0';
+    memset(rep, 0, sizeof *rep);
     if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
         return store_sqlerr(st, e, "BEGIN");
-    s = st->q[Q_MAX_SEQ];
+    s = st->q[Q_TALLY];
     if (sqlite3_step(s) == SQLITE_ROW)
-        total = sqlite3_column_int64(s, 0);
+        rep->total = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     if (progress)
-        progress(ud, 0, total);
-    if (store_check_rulesets(st, &sets, &nsets, e) != 0)
+        progress(ud, 0, rep->total);
+    if (store_check_rulesets(st, &c.sets, &c.nsets, e) != 0)
         goto done;
 
-    s = st->q[Q_VERIFY];
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(s, V_SEQ);
-        rec_fields r;
-        for (int f = V_SEQ; f <= V_DECISION; f++)
-            r.f[f] = col_text(s, f, &r.len[f]);
-
-        /* Each test names what it found, for the person reading the report. */
-        const char *why = NULL;
-        if (seq != n + 1) {
-            why = "the records before it are missing";
-        } else if (sqlite3_column_type(s, V_APP_FIRST + A_REQUEST) == SQLITE_NULL) {
-            why = "its application row is missing";
-        } else {
-            int64_t id = sqlite3_column_int64(s, V_APP_ID);
-            if (id != app_id) {
-                app_fields af;
-                for (int f = 0; f < A_N; f++)
-                    af.f[f] = col_text(s, V_APP_FIRST + f, &af.len[f]);
-                if (store_app_digest(st, &af, app_hex) != 0) {
-                    err_set(e, "internal", "SHA-256 failed");
-                    goto done;
-                }
-                app_id = id;
-            }
-            if (store_record_hash(st, prev, &r, app_hex, hash) != 0) {
-                err_set(e, "internal", "SHA-256 failed");
-                goto done;
-            }
-            const void *ph = sqlite3_column_blob(s, V_PREV_HASH);
-            const void *h = sqlite3_column_blob(s, V_HASH);
-            if (sqlite3_column_bytes(s, V_PREV_HASH) != STORE_HASH_LEN ||
-                memcmp(ph, prev, STORE_HASH_LEN) != 0)
-                why = "its prev_hash is not the hash of the record before it";
-            else if (sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN ||
-                     memcmp(h, hash, STORE_HASH_LEN) != 0)
-                why = "its content changed: a field of it or of its application is not "
-                      "what was hashed";
-            else if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], rs_ok) != 0) {
-                int state = store_ruleset_state(sets, nsets, r.f[V_RULESET]);
-                if (state == 1)
-                    why = "the files of its rule set changed since they were stored";
-                else if (state == 2)
-                    why = "its rule set is not in the database";
-                else
-                    snprintf(rs_ok, sizeof rs_ok, "%s", r.f[V_RULESET]);
-            }
+    rcd = sqlite3_step(sd);
+    rcr = sqlite3_step(sr);
+    while (rcd == SQLITE_ROW || rcr == SQLITE_ROW) {
+        int is_review = rcr == SQLITE_ROW &&
+                        (rcd != SQLITE_ROW ||
+                         sqlite3_column_int64(sr, R_SEQ) < sqlite3_column_int64(sd, V_SEQ));
+        s = is_review ? sr : sd;
+        int failed = 0;
+        const char *why = is_review
+                              ? verify_review(st, s, n, rep->reviews, prev, hash, &failed)
+                              : verify_decision(st, s, &c, n, prev, hash, &failed);
+        if (failed) {
+            err_set(e, "internal", "SHA-256 failed");
+            goto done;
         }
         if (why) {
-            *bad_seq = seq;
-            snprintf(bad_id, 64, "%s", r.f[V_DECISION_ID] ? r.f[V_DECISION_ID] : "");
-            if (seq != n + 1)
+            int64_t seq = sqlite3_column_int64(s, is_review ? R_SEQ : V_SEQ);
+            verify_name(rep, s, is_review);
+            if (seq <= n)
+                err_set(e, "mismatch", "its seq %lld was already taken by the record before "
+                        "it", (long long)seq);
+            else if (seq != n + 1)
                 err_set(e, "mismatch", "records %lld to %lld are missing before it",
                         (long long)(n + 1), (long long)(seq - 1));
             else
@@ -1357,25 +1781,66 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
         }
         memcpy(prev, hash, STORE_HASH_LEN);
         n++;
+        if (is_review)
+            rep->reviews++;
+        else
+            rep->decisions++;
+        if (anchor && n == anchor->seq && memcmp(hash, anchor->hash, STORE_HASH_LEN) != 0) {
+            char have[2 * STORE_HASH_LEN + 1], want[2 * STORE_HASH_LEN + 1];
+            verify_hex(hash, have);
+            verify_hex(anchor->hash, want);
+            verify_name(rep, s, is_review);
+            err_set(e, "rewritten", "the chain is consistent, but this record's hash is %.16s... "
+                    "where the checkpoint signed %.16s...: a record at or before it was "
+                    "rewritten and the chain recomputed from there on", have, want);
+            ret = 1;
+            goto done;
+        }
         if (progress && n % STORE_PROGRESS_EVERY == 0)
-            progress(ud, n, total);
+            progress(ud, n, rep->total);
+        if (is_review)
+            rcr = sqlite3_step(sr);
+        else
+            rcd = sqlite3_step(sd);
     }
-    if (rc != SQLITE_DONE) {
+    if (rcd != SQLITE_DONE || rcr != SQLITE_DONE) {
         store_sqlerr(st, e, "reading the records");
+        goto done;
+    }
+    rep->head_seq = n;
+    memcpy(rep->head_hash, prev, STORE_HASH_LEN);
+    if (anchor && n < anchor->seq) {
+        rep->bad_seq = anchor->seq;
+        err_set(e, "truncated", "the chain ends at record %lld, but the checkpoint signed "
+                "record %lld: the last %lld records were cut off", (long long)n,
+                (long long)anchor->seq, (long long)(anchor->seq - n));
+        ret = 1;
         goto done;
     }
     ret = 0;
     if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
-        progress(ud, n, total);   /* the last word, unless just said */
+        progress(ud, n, rep->total);   /* the last word, unless just said */
 done:
-    sqlite3_reset(st->q[Q_VERIFY]);
+    sqlite3_reset(sd);
+    sqlite3_reset(sr);
     step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
-    free(sets);
-    *checked = n;
+    free(c.sets);
+    rep->checked = n;
     store_invariants(st);
     return ret;
 }
 
+int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
+                 void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
+                 err *e)
+{
+    store_report rep;
+    int rc = store_verify_chain(st, NULL, &rep, progress, ud, e);
+    *checked = rep.checked;
+    *bad_seq = rep.bad_seq;
+    snprintf(bad_id, 64, "%s", rep.bad_id);
+    return rc;
+}
 /* ---- Reading for audits --------------------------------------------------- */
 
 /* These statements depend on the filter, so they are prepared per call and

@@ -6,8 +6,8 @@
  * server gives its writer thread one handle (opened read-write) and each
  * reader its own (opened read-only).
  *
- * Records.  Every appended record -- a decision, or (later) a review -- gets
- * the next sequence number and a chain hash:
+ * Records.  Every appended record -- a decision, or a human review of one --
+ * gets the next sequence number from the same head, and a chain hash:
  *     hash = SHA-256(prev_hash || canonical content)
  * where prev_hash is the 32 raw bytes of the previous record's hash (32 zero
  * bytes for the first) and the canonical content is documented in store.c and
@@ -102,14 +102,98 @@ int store_event(store *st, const char *kind, const char *detail, err *e);
 int store_get_decision(store *st, const char *decision_id, buf *out, err *e);
 
 /* Append to OUT a JSON array of the applicant's decisions, newest first, at
- * most LIMIT. */
+ * most LIMIT.  Each item is the decision's stored JSON object with one member
+ * added at its end: "reviews", the array store_reviews gives ([] when none). */
 int store_history(store *st, const char *applicant_id, long limit, buf *out, err *e);
 
-/* Number of decision records. */
+/* Number of decision records (reviews not counted): a few B-tree descents,
+ * cheap enough for every health request.  -1 when the database fails. */
 int64_t store_count(store *st);
 
-/* Recompute the whole chain.  Returns 0 when intact; 1 when a record does
- * not match (its sequence number and decision id in *BAD_SEQ / BAD_ID); -1
+/* Number of review records, the same way. */
+int64_t store_count_reviews(store *st);
+
+/* ---- Human review ----------------------------------------------------------
+ *
+ * A case worker confirms or overrides a stored decision.  The review is a
+ * record of its own, chained after whatever was appended last; the decision
+ * is never modified. */
+
+/* One review to append.  Strings are NUL-terminated. */
+typedef struct store_review {
+    const char *review_id;        /* unique (ids_next), chosen by the caller */
+    const char *decision_id;      /* the decision reviewed; must be stored */
+    const char *action;           /* "confirm" or "override" */
+    const char *outcome;          /* override: eligible | ineligible | incomplete;
+                                     confirm: NULL */
+    const char *by;               /* who reviewed: non-empty */
+    const char *reason;           /* why: non-empty */
+    const char *reviewed_at;      /* ISO 8601 UTC, milliseconds */
+    int64_t client_uid;           /* peer credentials, -1 when unknown */
+    int64_t client_pid;
+} store_review;
+
+/* Check RV's fields (not whether its decision exists).  0, or -1 with E code
+ * "invalid_request" and a message naming the field ("by", "reason",
+ * "action", "outcome"). */
+int store_review_check(const store_review *rv, err *e);
+
+/* Append RV as the next record, in its own transaction, and append to OUT
+ * the review as stored, one JSON object:
+ *   {"review_id", "decision_id", "seq", "action", "outcome" (override only),
+ *    "decision_outcome" (the decision's own outcome), "by", "reason",
+ *    "reviewed_at"}
+ * Returns 0 once committed; -1 with E: "invalid_request" (see
+ * store_review_check), "not_found" (no decision RV->decision_id), "internal"
+ * (nothing committed; OUT unchanged). */
+int store_append_review(store *st, const store_review *rv, buf *out, err *e);
+
+/* Append to OUT the JSON array of DECISION_ID's reviews, oldest first ([]
+ * when none; the decision need not exist). */
+int store_reviews(store *st, const char *decision_id, buf *out, err *e);
+
+/* ---- Verifying ------------------------------------------------------------ */
+
+#define STORE_HASH_SIZE 32
+
+/* A position in the chain vouched for from outside (a signed checkpoint):
+ * record SEQ had hash HASH. */
+typedef struct store_anchor {
+    int64_t seq;
+    unsigned char hash[STORE_HASH_SIZE];
+} store_anchor;
+
+/* What store_verify_chain found. */
+typedef struct store_report {
+    int64_t checked;              /* records that matched, from seq 1 on */
+    int64_t total;                /* the highest seq when the check began */
+    int64_t decisions, reviews;   /* of CHECKED, how many of each kind */
+    int64_t bad_seq;              /* the record that failed, 0 when none */
+    const char *bad_kind;         /* "decision" or "review" (static), or NULL */
+    char bad_id[64];              /* its decision id, or its review id */
+    char bad_decision[64];        /* a review: the decision it reviews */
+    int64_t head_seq;             /* the last record checked, and its hash */
+    unsigned char head_hash[STORE_HASH_SIZE];
+} store_report;
+
+/* Recompute the whole chain, decisions and reviews merged in seq order, in
+ * one read transaction.  With ANCHOR (may be NULL), also prove that the
+ * database still holds the anchored history: record ANCHOR->seq must exist
+ * and hash to ANCHOR->hash.  Returns 0 when everything holds; 1 when not,
+ * with *REP naming the record and E saying what failed, its code one of
+ *   "mismatch"   a record does not match its hash (or its rule set changed);
+ *   "rewritten"  the chain is sound but record ANCHOR->seq is not the one
+ *                anchored: the past was rewritten and rehashed;
+ *   "truncated"  the chain ends before ANCHOR->seq: records were cut off;
+ * -1 with E when the database could not be read.  PROGRESS, when not NULL,
+ * is called with (0, total) first, now and then, and once at the end. */
+int store_verify_chain(store *st, const store_anchor *anchor, store_report *rep,
+                       void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
+                       err *e);
+
+/* store_verify_chain without an anchor, for callers that need only the
+ * verdict.  Returns 0 when intact; 1 when a record does not match (its
+ * sequence number and its decision id, or review id, in *BAD_SEQ / BAD_ID); -1
  * with E when the database could not be read.  *CHECKED receives the number
  * of records checked.  PROGRESS, when not NULL, is called now and then. */
 int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],

@@ -211,14 +211,19 @@ static void test_history(void **state)
     buf_init(&b, 1 << 20);
     buf_init(&want, 1 << 20);
     err e = {0};
+    /* Each item is the stored decision with "reviews" spliced in. */
     assert_int_equal(store_history(f->st, "A1", 0, &b, &e), 0);
-    buf_printf(&want, "[%s,%s,%s]", t[2].json[0], t[1].json[0], t[0].json[0]);
+    buf_printf(&want, "[%.*s,\"reviews\":[]},%.*s,\"reviews\":[]},%.*s,\"reviews\":[]}]",
+               (int)strlen(t[2].json[0]) - 1, t[2].json[0], (int)strlen(t[1].json[0]) - 1,
+               t[1].json[0], (int)strlen(t[0].json[0]) - 1, t[0].json[0]);
     assert_string_equal(b.data, want.data);
 
     buf_reset(&b);
     buf_reset(&want);
     assert_int_equal(store_history(f->st, "A1", 2, &b, &e), 0);
-    buf_printf(&want, "[%s,%s]", t[2].json[0], t[1].json[0]);
+    buf_printf(&want, "[%.*s,\"reviews\":[]},%.*s,\"reviews\":[]}]",
+               (int)strlen(t[2].json[0]) - 1, t[2].json[0], (int)strlen(t[1].json[0]) - 1,
+               t[1].json[0]);
     assert_string_equal(b.data, want.data);
 
     buf_reset(&b);
@@ -914,6 +919,240 @@ static void test_stats(void **state)
     assert_string_equal(ty.lines[0], "M idmaj 2025-03 ineligible 2");
 }
 
+/* ---- Reviews and anchored verification ------------------------------------ */
+
+/* A review of DECISION_ID, its strings in static storage per call site. */
+static store_review make_review(const char *review_id, const char *decision_id,
+                                const char *action, const char *outcome)
+{
+    return (store_review){
+        .review_id = review_id, .decision_id = decision_id, .action = action,
+        .outcome = outcome, .by = "case worker 17", .reason = "documents checked in person",
+        .reviewed_at = "2025-03-02T09:00:00.000Z", .client_uid = 1000, .client_pid = 77,
+    };
+}
+
+static void test_review_append(void **state)
+{
+    fixture *f = *state;
+    test_app t[3];
+    for (int i = 0; i < 3; i++) {
+        make_app(f, &t[i], "A1", 1, NULL, NULL);
+        assert_int_equal(append1(f, &t[i], NULL), STORE_NEW);
+    }
+    buf before, b;
+    buf_init(&before, 1 << 20);
+    buf_init(&b, 1 << 20);
+    err e = {0};
+    assert_int_equal(store_get_decision(f->st, t[1].ids[0], &before, &e), 0);
+
+    store_review rv = make_review("R1", t[1].ids[0], "confirm", NULL);
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
+    assert_string_equal(b.data,
+                        "{\"review_id\":\"R1\",\"decision_id\":\"D000002\",\"seq\":4,"
+                        "\"action\":\"confirm\",\"decision_outcome\":\"eligible\","
+                        "\"by\":\"case worker 17\",\"reason\":\"documents checked in person\","
+                        "\"reviewed_at\":\"2025-03-02T09:00:00.000Z\"}");
+    buf_reset(&b);
+    rv = make_review("R2", t[1].ids[0], "override", "ineligible");
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
+    assert_non_null(strstr(b.data, "\"seq\":5,\"action\":\"override\",\"outcome\":\"ineligible\""));
+
+    /* Decisions take the next seq after the reviews; counts stay apart. */
+    test_app later;
+    make_app(f, &later, "A1", 5, NULL, NULL);
+    assert_int_equal(append1(f, &later, NULL), STORE_NEW);
+    assert_int_equal(store_count(f->st), 8);
+    assert_int_equal(store_count_reviews(f->st), 2);
+
+    /* The decision is unchanged; its reviews come oldest first. */
+    buf_reset(&b);
+    assert_int_equal(store_get_decision(f->st, t[1].ids[0], &b, &e), 0);
+    assert_string_equal(b.data, before.data);
+    buf_reset(&b);
+    assert_int_equal(store_reviews(f->st, t[1].ids[0], &b, &e), 0);
+    assert_true(strncmp(b.data, "[{\"review_id\":\"R1\"", 18) == 0);
+    assert_non_null(strstr(b.data, "},{\"review_id\":\"R2\""));
+    buf_reset(&b);
+    assert_int_equal(store_reviews(f->st, t[0].ids[0], &b, &e), 0);
+    assert_string_equal(b.data, "[]");
+
+    /* history carries them in the decision's item. */
+    buf_reset(&b);
+    assert_int_equal(store_history(f->st, "A1", 0, &b, &e), 0);
+    assert_non_null(strstr(b.data, "\"applicant\":\"A1\",\"reviews\":[{\"review_id\":\"R1\""));
+
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 10);
+
+    /* A new handle finds the head among the reviews too. */
+    store_close(f->st);
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+    rv = make_review("R3", t[0].ids[0], "confirm", NULL);
+    buf_reset(&b);
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
+    assert_non_null(strstr(b.data, "\"seq\":11,"));
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 11);
+    buf_free(&b);
+    buf_free(&before);
+}
+
+static void test_review_invalid(void **state)
+{
+    fixture *f = *state;
+    test_app t;
+    make_app(f, &t, "A1", 1, NULL, NULL);
+    assert_int_equal(append1(f, &t, NULL), STORE_NEW);
+    struct {
+        store_review rv;
+        const char *code, *names;
+    } cases[] = {
+        {make_review("R", t.ids[0], "approve", NULL), "invalid_request", "'action'"},
+        {make_review("R", t.ids[0], NULL, NULL), "invalid_request", "'action'"},
+        {make_review("R", t.ids[0], "override", NULL), "invalid_request", "'outcome'"},
+        {make_review("R", t.ids[0], "override", "maybe"), "invalid_request", "'outcome'"},
+        {make_review("R", t.ids[0], "confirm", "eligible"), "invalid_request", "'outcome'"},
+        {make_review("R", "D999999", "confirm", NULL), "not_found", "D999999"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf b;
+        buf_init(&b, 1 << 20);
+        err e = {0};
+        assert_int_equal(store_append_review(f->st, &cases[i].rv, &b, &e), -1);
+        assert_string_equal(e.code, cases[i].code);
+        assert_non_null(strstr(e.msg, cases[i].names));
+        assert_int_equal(b.len, 0);
+        buf_free(&b);
+    }
+    store_review rv = make_review("R", t.ids[0], "confirm", NULL);
+    rv.by = "  ";
+    err e = {0};
+    buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), -1);
+    assert_non_null(strstr(e.msg, "'by'"));
+    rv.by = "someone";
+    rv.reason = "";
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), -1);
+    assert_non_null(strstr(e.msg, "'reason'"));
+    buf_free(&b);
+    assert_int_equal(store_count_reviews(f->st), 0);
+    assert_int_equal(store_count(f->st), 1);
+}
+
+static void test_review_tampered(void **state)
+{
+    fixture *f = *state;
+    test_app t[2];
+    for (int i = 0; i < 2; i++) {
+        make_app(f, &t[i], "A1", 1, NULL, NULL);
+        assert_int_equal(append1(f, &t[i], NULL), STORE_NEW);
+    }
+    store_review rv = make_review("R1", t[0].ids[0], "override", "ineligible");
+    buf b;
+    buf_init(&b, 1 << 20);
+    err e = {0};
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
+    buf_free(&b);
+    tamper(f, "DROP TRIGGER reviews_no_update;"
+              "UPDATE reviews SET outcome = 'eligible' WHERE review_id = 'R1'");
+    store_report rep;
+    assert_int_equal(store_verify_chain(f->st, NULL, &rep, NULL, NULL, &e), 1);
+    assert_string_equal(e.code, "mismatch");
+    assert_int_equal(rep.bad_seq, 3);
+    assert_string_equal(rep.bad_kind, "review");
+    assert_string_equal(rep.bad_id, "R1");
+    assert_string_equal(rep.bad_decision, t[0].ids[0]);
+    assert_int_equal(rep.checked, 2);
+}
+
+/* Hash of record SEQ, read as a tamperer would not need to. */
+static void stored_hash(fixture *f, int64_t seq, unsigned char out[STORE_HASH_SIZE])
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT hash FROM decisions WHERE seq = ?1 UNION ALL "
+                                        "SELECT hash FROM reviews WHERE seq = ?1", -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(s, 1, seq);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_bytes(s, 0), STORE_HASH_SIZE);
+    memcpy(out, sqlite3_column_blob(s, 0), STORE_HASH_SIZE);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static void test_verify_anchor(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    for (int i = 0; i < 6; i++) {
+        make_app(f, &t[i], "A1", 1, NULL, NULL);
+        assert_int_equal(append1(f, &t[i], NULL), STORE_NEW);
+    }
+    err e = {0};
+    store_report rep;
+    store_anchor a = {.seq = 4};
+    stored_hash(f, 4, a.hash);
+
+    /* Intact: the anchor holds, and the report gives the head. */
+    assert_int_equal(store_verify_chain(f->st, &a, &rep, NULL, NULL, &e), 0);
+    assert_int_equal(rep.checked, 6);
+    assert_int_equal(rep.head_seq, 6);
+    unsigned char h6[STORE_HASH_SIZE];
+    stored_hash(f, 6, h6);
+    assert_memory_equal(rep.head_hash, h6, STORE_HASH_SIZE);
+
+    /* A different hash at the anchor: the past was rewritten. */
+    store_anchor wrong = a;
+    wrong.hash[0] ^= 1;
+    assert_int_equal(store_verify_chain(f->st, &wrong, &rep, NULL, NULL, &e), 1);
+    assert_string_equal(e.code, "rewritten");
+    assert_int_equal(rep.bad_seq, 4);
+    assert_string_equal(rep.bad_id, t[3].ids[0]);
+
+    /* Cut the tail back to 3: plain verify passes, the anchor does not. */
+    tamper(f, "DROP TRIGGER decisions_no_delete; DELETE FROM decisions WHERE seq > 3");
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(store_verify_chain(f->st, &a, &rep, NULL, NULL, &e), 1);
+    assert_string_equal(e.code, "truncated");
+    assert_int_equal(rep.bad_seq, 4);
+    assert_int_equal(rep.checked, 3);
+    assert_non_null(strstr(e.msg, "ends at record 3"));
+}
+
+/* A database made before reviews existed (schema 1) is migrated on the
+ * first read-write open and keeps verifying. */
+static void test_migrate_to_reviews(void **state)
+{
+    fixture *f = *state;
+    test_app t;
+    make_app(f, &t, "A1", 1, NULL, NULL);
+    assert_int_equal(append1(f, &t, NULL), STORE_NEW);
+    store_close(f->st);
+    f->st = NULL;
+    tamper(f, "DROP TABLE reviews; PRAGMA user_version = 1");
+    err e = {0};
+    assert_int_equal(store_open(&f->st, f->path, STORE_READONLY, &e), -1);
+    assert_non_null(strstr(e.msg, "migrate"));
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+    assert_int_equal(store_count(f->st), 1);
+    store_review rv = make_review("R1", t.ids[0], "confirm", NULL);
+    buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
+    buf_free(&b);
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 2);
+}
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -941,6 +1180,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_each_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_application_of, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_review_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_review_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_review_tampered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_anchor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_to_reviews, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
