@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""eligo replay, on databases built by a real `eligo serve`.
+
+(a) A rule change whose moves are known in advance: the awrach per-person
+    income ceiling lowered to 1,000 MAD, and a new programme; the expected
+    moves are computed here from the applications, not from eligo's output.
+    The database is byte-identical afterwards.
+(b) --original reproduces 100% of a database made under several rule sets
+    (hot reloads between batches), then names a decision whose stored
+    criterion result was tampered with.
+(c) A history-aware rule (intelaka's no_recent_refusal): the rows read are
+    recorded in the decision, and replay uses those rows, not the database.
+
+    ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/replay.py
+
+ELIGO_REPLAY_DECISIONS sets the size of (b) (default 100000).
+"""
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import ELIGO, Server, applicant, check, eligo, finish  # noqa: E402
+
+AS_OF = "2025-09-15"
+SIZE_B = int(os.environ.get("ELIGO_REPLAY_DECISIONS") or 100000)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def db_files(db):
+    """The database's content: the main file's hash and the -wal's.  A
+    read-only SQLite connection to a WAL database creates an empty -wal and
+    the -shm (a shared-memory index, not data) when they are missing, so a
+    missing -wal counts as an empty one and the -shm is left out."""
+    wal = db + "-wal"
+    return {"db": sha256_file(db),
+            "wal": sha256_file(wal) if os.path.exists(wal) else hashlib.sha256(b"").hexdigest()}
+
+
+def edit(path, old, new):
+    with open(path) as f:
+        text = f.read()
+    assert old in text, "%s: %r not found" % (path, old)
+    with open(path, "w") as f:
+        f.write(text.replace(old, new, 1))
+
+
+def replay_json(*args):
+    rc, out, err = eligo("replay", "--json", "--quiet", *args, timeout=600)
+    try:
+        return rc, json.loads(out), err
+    except ValueError:
+        return rc, None, out + err
+
+
+def wait_hash(c, old, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        h = c.request({"op": "health"})["ruleset"]
+        if h != old:
+            return h
+        time.sleep(0.05)
+    return None
+
+
+# ---- (a) a rule change with known moves ---------------------------------------
+
+NEW_PROGRAM = '''
+program "reform_pilot" {
+  version = "2025.1",
+  from = "2025-01-01",
+  title = { en = "Reform pilot", fr = "Pilote de la réforme", ar = "تجربة الإصلاح" },
+  reference = "test",
+  criterion "registered" {
+    text = { en = "Registered with the agency", fr = "Inscrit à l'agence", ar = "مسجل لدى الوكالة" },
+    reference = "test",
+    check = function(a) return a.registered_with_agency == true end,
+  },
+}
+'''
+
+# Per-person incomes in centimes: on, under and over both ceilings.
+PER_PERSON = [80000, 100000, 100001, 120000, 149999, 150000, 150001, 200000]
+
+
+def awrach_applicant(i):
+    size = 1 + i % 5
+    cents = PER_PERSON[i % len(PER_PERSON)] * size
+    a = applicant(10000 + i, monthly_household_income=cents // 100 if cents % 100 == 0 else cents / 100,
+                  household_size=size)
+    a["applicant_id"] = "R%05d" % i
+    if i % 7 == 3:
+        a["employment_status"] = "employed"      # fails "unemployed"
+    elif i % 11 == 5:
+        del a["employment_status"]               # "unemployed" is missing
+    return a, cents, size
+
+
+def awrach_outcome(a, cents, size, ceiling):
+    """What awrach decides for A (aged 26, so age passes) with CEILING MAD."""
+    status = a.get("employment_status")
+    results = {
+        "age": "T",
+        "unemployed": "N" if status is None else ("T" if status == "unemployed" else "F"),
+        "income": "T" if cents <= ceiling * 100 * size else "F",
+    }
+    if "F" in results.values():
+        return "ineligible", results
+    if "N" in results.values():
+        return "incomplete", results
+    return "eligible", results
+
+
+def test_candidate():
+    with Server(copy_rules=True) as srv:
+        c = srv.connect()
+        apps = []   # (decision id, applicant, cents, size)
+        reqs = []
+        for i in range(240):
+            a, cents, size = awrach_applicant(i)
+            op = "screen" if i % 4 == 0 else "decide"
+            r = {"id": i, "op": op, "as_of": AS_OF, "applicant": a}
+            if op == "decide":
+                r["program"] = "awrach"
+            reqs.append((r, a, cents, size))
+        c.send_many([r for r, _, _, _ in reqs])
+        nscreen = 0
+        stored_ids = {}
+        for r, a, cents, size in reqs:
+            reply = c.recv()
+            assert reply and reply["ok"], reply
+            decs = reply["decisions"] if r["op"] == "screen" else [reply["decision"]]
+            nscreen += r["op"] == "screen"
+            for d in decs:
+                stored_ids[d["decision_id"]] = d["program"]
+                if d["program"] == "awrach":
+                    apps.append((d["decision_id"], a, cents, size, d["outcome"]))
+        c.close()
+        srv.stop()
+
+        # The expectation, from the applications alone.
+        expected = {}      # (from, to) -> count
+        income_fail = {}   # (from, to) -> decisions whose income criterion now fails
+        moved_ids = {}     # (from, to) -> decision ids
+        wrong_original = 0
+        for did, a, cents, size, outcome in apps:
+            before, rb = awrach_outcome(a, cents, size, 1500)
+            after, ra = awrach_outcome(a, cents, size, 1000)
+            wrong_original += before != outcome
+            key = (before, after)
+            expected[key] = expected.get(key, 0) + 1
+            if rb["income"] == "T" and ra["income"] == "F":
+                income_fail[key] = income_fail.get(key, 0) + 1
+            moved_ids.setdefault(key, set()).add(did)
+        check(wrong_original == 0, "the server decided awrach as computed here (%d differ)" % wrong_original)
+        check(expected.get(("eligible", "ineligible"), 0) > 0 and
+              expected.get(("incomplete", "ineligible"), 0) > 0,
+              "the applications make moves eligible -> ineligible (%d) and incomplete -> ineligible (%d)"
+              % (expected.get(("eligible", "ineligible"), 0), expected.get(("incomplete", "ineligible"), 0)))
+
+        # The candidate: the ceiling lowered to 1,000 MAD from a date before
+        # AS_OF, and a new programme.
+        cand = os.path.join(srv.dir, "candidate")
+        shutil.copytree(srv.rules, cand)
+        edit(os.path.join(cand, "awrach.lua"), '  { from = "2025-01-01", value = 1500 },\n',
+             '  { from = "2025-01-01", value = 1500 },\n  { from = "2025-06-01", value = 1000 },\n')
+        with open(os.path.join(cand, "reform_pilot.lua"), "w") as f:
+            f.write(NEW_PROGRAM)
+
+        before = db_files(srv.db)
+        rc, rep, err = replay_json("--rules", cand, "--db", srv.db, "--jobs", "2")
+        check(rc == 0 and rep is not None, "replay --rules runs (status %s) %s" % (rc, err[-300:] if rep is None else ""))
+        if rep is None:
+            return
+        check(db_files(srv.db) == before, "the database files are byte-identical after the replay")
+        check(rep["applications"] == len(reqs) and rep["decisions"] == len(stored_ids),
+              "every application (%d) and decision (%d) is replayed" % (rep["applications"], rep["decisions"]))
+        progs = {p["program"]: p for p in rep["programs"]}
+        aw = progs.get("awrach", {"moves": []})
+        got = {(m["from"], m["to"]): m["count"] for m in aw["moves"]}
+        check(got == expected,
+              "awrach moves are the expected ones: %s (expected %s)" % (sorted(got.items()), sorted(expected.items())))
+        for m in aw["moves"]:
+            key = (m["from"], m["to"])
+            crit = {k["id"]: k for k in m["criteria"]}
+            want = income_fail.get(key, 0)
+            if want:
+                check(set(crit) == {"income"} and crit["income"]["to_fail"] == want and
+                      crit["income"]["to_pass"] == 0,
+                      "%s -> %s: the income criterion now fails for %d decisions (%s)" % (key[0], key[1], want, m["criteria"]))
+            else:
+                check(m["criteria"] == [], "%s -> %s: no criterion changed" % key)
+            if key[0] != key[1]:
+                sample = m["sample"]
+                check(len(sample) == min(5, m["count"]) and set(sample) <= moved_ids[key],
+                      "%s -> %s: the sample holds %d real decisions that moved so" % (key[0], key[1], len(sample)))
+                rows = srv.db_query("select program, outcome from decisions where decision_id in (%s)"
+                                    % ",".join("?" * len(sample)), sample)
+                check(len(rows) == len(sample) and all(r == ("awrach", key[0]) for r in rows),
+                      "%s -> %s: the sample ids are stored awrach decisions that were %s" % (key[0], key[1], key[0]))
+        pilot = progs.get("reform_pilot", {"moves": []})
+        check([(m["from"], m["to"], m["count"]) for m in pilot["moves"]] == [("none", "eligible", nscreen)],
+              "the new programme is decided now and not originally, for the %d screens (%s)" % (nscreen, pilot["moves"]))
+        others = [p for name, p in progs.items() if name not in ("awrach", "reform_pilot")]
+        check(len(others) == 4 and all(m["from"] == m["to"] and not m["criteria"] for p in others for m in p["moves"]),
+              "the other programmes do not move")
+
+        # Filters, workers and the table.
+        rc, rep1, _ = replay_json("--rules", cand, "--db", srv.db, "--jobs", "1", "--program", "awrach")
+        got1 = {(m["from"], m["to"]): m["count"] for p in rep1["programs"] for m in p["moves"]}
+        check([p["program"] for p in rep1["programs"]] == ["awrach"] and got1 == expected,
+              "--program awrach with one worker gives the same awrach moves, and only them")
+        rc, rep2, _ = replay_json("--rules", cand, "--db", srv.db, "--jobs", "3")
+        strip = lambda r: {k: v for k, v in r.items() if k not in ("seconds", "applications_per_s", "decisions_per_s", "jobs")}
+        check(strip(rep2) == strip(rep), "three workers give the same report as two")
+        rc, rep3, _ = replay_json("--rules", cand, "--db", srv.db, "--applicant", "R00001")
+        check(rep3["applications"] == 1, "--applicant selects one applicant's applications")
+        rc, rep4, _ = replay_json("--rules", cand, "--db", srv.db, "--since", "2999-01-01")
+        check(rc == 0 and rep4["decisions"] == 0, "--since after every decision selects none")
+        rc, out, err = eligo("replay", "--rules", cand, "--db", srv.db)
+        check(rc == 0 and "awrach" in out and "income" in out and "decisions/s" in out,
+              "the table names the programme, the criterion and the speed")
+        check(db_files(srv.db) == before, "still byte-identical after five replays")
+
+
+# ---- (b) --original on a database of several rule sets -----------------------
+
+def test_original():
+    with Server(copy_rules=True, args=["--quiet"]) as srv:
+        c = srv.connect()
+        h = [c.request({"op": "health"})["ruleset"]]
+        changes = [
+            ("awrach.lua", 'en = "income per person {per_person} MAD is above',
+             'en = "income per person of {per_person} MAD is above'),
+            ("idmaj.lua", 'en = "age {age} is outside the limits of',
+             'en = "age {age} is outside the bounds of'),
+            ("awrach.lua", '  { from = "2025-01-01", value = 1500 },\n',
+             '  { from = "2025-01-01", value = 1500 },\n  { from = "2025-11-01", value = 1400 },\n'),
+        ]
+        batches = len(changes) + 1
+        per_batch = SIZE_B // batches
+        t0 = time.time()
+        for b in range(batches):
+            # Screens (five decisions each) and some single decisions.
+            screens = max(1, per_batch * 4 // 5 // 5)
+            decides = max(1, per_batch - screens * 5)
+            for op, n in (("screen", screens), ("decide", decides)):
+                p = subprocess.run([ELIGO, "bench", "--socket", srv.socket, "--op", op, "-n", str(n),
+                                    "--seed", str(100 + 2 * b + (op == "decide")), "-c", "4", "-P", "64"],
+                                   capture_output=True, text=True, timeout=600)
+                check(p.returncode == 0, "batch %d: %d %s requests stored" % (b, n, op))
+            if b < len(changes):
+                name, old, new = changes[b]
+                edit(os.path.join(srv.rules, name), old, new)
+                nh = wait_hash(c, h[-1])
+                check(nh is not None, "rule change %d is taken up by a hot reload" % (b + 1))
+                h.append(nh)
+        c.close()
+        total = srv.db_query("select count(*) from decisions")[0][0]
+        sets = srv.db_query("select count(distinct ruleset) from decisions")[0][0]
+        print("built %d decisions under %d rule sets in %.1f s" % (total, sets, time.time() - t0))
+        check(sets >= 4, "the decisions were made by %d distinct rule sets" % sets)
+        srv.stop()
+
+        before = db_files(srv.db)
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        check(rc == 0 and rep is not None and rep["differences"] == 0 and rep["reproduced"] == total,
+              "--original reproduces all %d decisions (status %s, %s)" % (
+                  total, rc, err[-300:] if rep is None else "%d differ" % rep["differences"]))
+        if rep:
+            print("replay --original: %d decisions in %.2f s, %.0f decisions/s"
+                  % (rep["decisions"], rep["seconds"], rep["decisions_per_s"]))
+            check(rep["rulesets"] == sets, "it loaded the %d stored rule sets" % sets)
+        check(db_files(srv.db) == before, "the database files are byte-identical after the replay")
+        rc, out, _ = eligo("replay", "--original", "--db", srv.db, timeout=600)
+        check(rc == 0 and "(100%)" in out and "decisions/s" in out, "the text report says 100%% and the rate")
+
+        # Tamper with one decision's stored criterion result.
+        con = sqlite3.connect(srv.db)
+        seq, did, text = con.execute(
+            "select seq, decision_id, decision from decisions where program = 'idmaj'"
+            " and decision like '%\"id\":\"age\",\"passed\":true%' order by seq limit 1 offset 77").fetchone()
+        con.execute("drop trigger decisions_no_update")
+        con.execute("update decisions set decision = ? where seq = ?",
+                    (text.replace('"id":"age","passed":true', '"id":"age","passed":false', 1), seq))
+        con.commit()
+        con.close()
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        listed = rep["listed"] if rep else []
+        check(rc == 1 and rep["differences"] == 1 and len(listed) == 1 and listed[0]["decision_id"] == did
+              and "age" in listed[0]["what"],
+              "a tampered criterion result is reported, exit status 1 (%s)" % (listed or err[-300:]))
+        rc, out, _ = eligo("replay", "--original", "--db", srv.db, timeout=600)
+        check(rc == 1 and did in out, "the text report names the decision")
+
+
+# ---- (c) a history-aware rule ------------------------------------------------
+
+def intelaka_applicant(**changes):
+    a = applicant(0, applicant_id="H-1", birth_date="1990-04-12", education="bac+2",
+                  unemployed_since="2024-02-01", monthly_household_income=5000, household_size=2,
+                  business={"sector": "commerce", "plan_submitted": True, "project_cost": 300000,
+                            "own_contribution": 50000, "expected_turnover": 450000, "legal_form": "sarl"},
+                  previous_benefits=[{"program": "idmaj", "date": "2024-05-01"}])
+    a.update(changes)
+    return a
+
+
+def test_history():
+    log = subprocess.run(["git", "-C", os.environ.get("ELIGO_SOURCE_DIR") or ".", "log", "--oneline"],
+                         capture_output=True, text=True).stdout
+    if "History-aware rules" not in log and "earlier(a)" not in log:
+        print("SKIP (c): the engine's history-aware rules have not landed (no 'history' commit)")
+        return
+    with Server() as srv:
+        c = srv.connect()
+        # 1. Refused: the plan was not handed in.
+        first = c.request({"op": "decide", "program": "intelaka", "as_of": "2025-03-01",
+                           "applicant": intelaka_applicant(business={
+                               "sector": "commerce", "plan_submitted": False, "project_cost": 300000,
+                               "own_contribution": 50000, "expected_turnover": 450000, "legal_form": "sarl"})})
+        check(first["ok"] and first["decision"]["outcome"] == "ineligible", "a first intelaka application is refused")
+        # 2. A month later, with the plan: refused for the recent refusal.
+        second = c.request({"op": "decide", "program": "intelaka", "as_of": "2025-04-01",
+                            "applicant": intelaka_applicant()})
+        d2 = second.get("decision", {})
+        failed = [k["id"] for k in d2.get("criteria", []) if k["passed"] is False]
+        check(second["ok"] and d2["outcome"] == "ineligible" and failed == ["no_recent_refusal"],
+              "a month later it is refused by no_recent_refusal only (%s)" % failed)
+        rows = d2.get("history")
+        check(isinstance(rows, list) and len(rows) == 1 and
+              rows[0].get("decision_id") == first["decision"]["decision_id"] and
+              rows[0].get("outcome") == "ineligible" and rows[0].get("as_of") == "2025-03-01",
+              "the decision records the row it read (%s)" % rows)
+        # 3. Four months on: eligible again; its rules read both earlier rows.
+        third = c.request({"op": "decide", "program": "intelaka", "as_of": "2025-08-01",
+                           "applicant": intelaka_applicant()})
+        check(third["ok"] and third["decision"]["outcome"] == "eligible" and
+              len(third["decision"].get("history", [])) == 2,
+              "four months later it is eligible, having read two rows")
+        c.close()
+        srv.stop()
+
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        check(rc == 0 and rep and rep["differences"] == 0 and rep["decisions"] == 3,
+              "--original reproduces the three decisions (%s)" % (rep or err[-300:]))
+
+        # Replay must use the recorded rows, not the database: empty the
+        # rows recorded in the second decision, and it no longer reproduces
+        # (the database still holds the refusal).
+        con = sqlite3.connect(srv.db)
+        text = con.execute("select decision from decisions where decision_id = ?",
+                           (d2["decision_id"],)).fetchone()[0]
+        i = text.index(',"history":[')
+        con.execute("drop trigger decisions_no_update")
+        con.execute("update decisions set decision = ? where decision_id = ?",
+                    (text[:i] + ',"history":[]}', d2["decision_id"]))
+        con.commit()
+        con.close()
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        listed = rep["listed"] if rep else []
+        check(rc == 1 and len(listed) == 1 and listed[0]["decision_id"] == d2["decision_id"] and
+              "no_recent_refusal" in listed[0]["what"],
+              "with its recorded rows emptied, decision 2 replays as passing no_recent_refusal (%s)" % listed)
+
+        # A candidate that lengthens the wait to 6 months moves the third
+        # decision (as_of 2025-08-01, refusal 2025-03-01... and 2025-04-01,
+        # within 6 months) from eligible to ineligible, from its recorded rows.
+        cand = os.path.join(srv.dir, "candidate")
+        shutil.copytree(srv.rules, cand)
+        edit(os.path.join(cand, "intelaka.lua"),
+             'parameter "intelaka.reapply_months" {      -- after a refusal, the wait before applying again\n'
+             '  reference = REF .. " : nouvelle demande après un refus",\n'
+             '  { from = "2025-01-01", value = 3 },\n',
+             'parameter "intelaka.reapply_months" {      -- after a refusal, the wait before applying again\n'
+             '  reference = REF .. " : nouvelle demande après un refus",\n'
+             '  { from = "2025-01-01", value = 6 },\n')
+        rc, rep, err = replay_json("--rules", cand, "--db", srv.db)
+        moves = {(m["from"], m["to"]): m for p in (rep or {}).get("programs", []) for m in p["moves"]}
+        m = moves.get(("eligible", "ineligible"))
+        check(m is not None and m["count"] == 1 and m["sample"] == [third["decision"]["decision_id"]] and
+              [k["id"] for k in m["criteria"]] == ["no_recent_refusal"],
+              "a 6-month wait moves the third decision to ineligible via no_recent_refusal (%s)" % (m or err[-300:]))
+
+
+def main():
+    if not os.path.exists(ELIGO):
+        print("no eligo binary at %s" % ELIGO)
+        sys.exit(1)
+    rc, out, _ = eligo("replay", "--help")
+    check(rc == 0 and "--original" in out, "eligo replay --help")
+    rc, _, err = eligo("replay", "--original", "--db", "/nonexistent/e.db")
+    check(rc == 2 and "no database" in err, "a missing database is a usage error")
+    test_candidate()
+    test_history()
+    test_original()
+    finish()
+
+
+if __name__ == "__main__":
+    main()
