@@ -16,6 +16,8 @@ import csv
 import io
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -152,6 +154,40 @@ def main():
         check(st == 2, "show without an id exits 2")
         st, out, _ = audit("show", "--help")
         check(st == 0 and "usage: eligo audit show" in out, "show --help")
+
+        # ---- show on a tampered copy: the verdict depends on where the damage is.
+        tdb = os.path.join(srv.dir, "tampered.db")
+        shutil.copy(db, tdb)
+        if os.path.exists(db + "-wal"):
+            shutil.copy(db + "-wal", tdb + "-wal")
+        con = sqlite3.connect(tdb)
+        seq_of = dict(con.execute("SELECT decision_id, seq FROM decisions"))
+        con.executescript("DROP TRIGGER decisions_no_update;"
+                          "UPDATE decisions SET outcome = 'tampered' WHERE seq = 100;")
+        con.close()
+        before = [x for x in old if seq_of[x["decision_id"]] < 100][0]
+        after_ = [x for x in old if seq_of[x["decision_id"]] > 100][0]
+        st, out, _ = audit("show", after_["decision_id"], "--db", tdb)
+        check(st == 1 and "DOES NOT VERIFY" in out and "record 100 " in out,
+              "show after a tampered record: exit 1, names record 100")
+        st, out, _ = audit("show", before["decision_id"], "--db", tdb, "--json")
+        ch = json.loads(out)["chain"] if st == 0 else {}
+        check(ch.get("verified_to_decision") is True and ch.get("verified_to_end") is False and
+              ch.get("first_bad_seq") == 100,
+              "show before it: verifies up to the decision, not to the end")
+        st, out, _ = audit("show", after_["decision_id"], "--db", tdb, "--no-verify")
+        check(st == 0 and "not verified" in out, "show --no-verify does not look")
+        # The stored rules damaged: the rest is still shown, saying why not the sources.
+        con = sqlite3.connect(tdb)
+        con.executescript("DROP TRIGGER file_texts_no_update;"
+                          "UPDATE file_texts SET text = text || '-- x'"
+                          " WHERE sha256 IN (SELECT sha256 FROM ruleset_files WHERE ruleset = '%s'"
+                          " AND name = 'idmaj.lua');" % old_hash)
+        con.close()
+        st, out, _ = audit("show", d["decision_id"], "--db", tdb)
+        check(st == 1 and "(no sources:" in out and "damaged" in out and
+              d["decision_id"] in out and "message:" in out,
+              "show with damaged stored rules: no sources, says why, shows the rest")
 
         # ---- list: everything, then filters and pages against it.
         st, out, _ = audit("list", "--db", db, "--json", "--limit", "1000")
