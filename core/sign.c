@@ -1,0 +1,396 @@
+/*
+ * sign.c -- Ed25519 keys and signed checkpoints, on OpenSSL's libcrypto.
+ *
+ * Everything here is stateless apart from the key object: a sign_key wraps
+ * one EVP_PKEY and its fingerprint, computed once at load.  Ed25519 signs the
+ * message itself (no separate digest: "pure" Ed25519), so signing and checking
+ * are the one-shot EVP_DigestSign / EVP_DigestVerify with a NULL digest.
+ */
+#include "sign.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#define SIGN_SIG_LEN 64
+#define SIGN_MSG_CAP 1024
+#define SIGN_FILE_CAP ((size_t)64 << 10)
+
+struct sign_key {
+    EVP_PKEY *pk;
+    int private;
+    char fingerprint[SIGN_HEX_HASH + 1];
+};
+
+static void sign_hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int sign_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int sign_unhex(const char *hex, unsigned char *out, size_t n)
+{
+    if (strlen(hex) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi = sign_hexval(hex[2 * i]), lo = sign_hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* Is S exactly N lowercase hex digits? */
+static int sign_is_hex(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return i == n;
+}
+
+/* OpenSSL's reason for the last failure, for a message. */
+static const char *sign_ossl_reason(void)
+{
+    unsigned long code = ERR_get_error();
+    const char *r = code ? ERR_reason_error_string(code) : NULL;
+    ERR_clear_error();
+    return r ? r : "unknown reason";
+}
+
+/* A passphrase callback that never asks: keys are protected by their file
+ * mode, and a command run from a script must not stop at a prompt. */
+static int sign_no_passphrase(char *b, int size, int rwflag, void *u)
+{
+    (void)b;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+/* ---- Keys ----------------------------------------------------------------- */
+
+static int sign_fingerprint(EVP_PKEY *pk, char out[SIGN_HEX_HASH + 1], err *e)
+{
+    unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int len = i2d_PUBKEY(pk, &der);
+    if (len <= 0)
+        return err_set(e, "internal", "cannot encode the public key: %s", sign_ossl_reason());
+    int ok = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32;
+    OPENSSL_free(der);
+    if (!ok)
+        return err_set(e, "internal", "SHA-256 failed");
+    sign_hex(md, 32, out);
+    return 0;
+}
+
+/* Write PK to PATH, a new file with MODE: the private key when PRIVATE. */
+static int sign_write_pem(const char *path, EVP_PKEY *pk, int private, mode_t mode, err *e)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    if (fd < 0)
+        return err_set(e, errno == EEXIST ? "invalid_request" : "internal", "cannot create %s: %s",
+                       path, strerror(errno));
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(path);
+        return err_set(e, "internal", "cannot write %s: %s", path, strerror(errno));
+    }
+    int ok = private ? PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL)
+                     : PEM_write_PUBKEY(f, pk);
+    ok = ok == 1 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0)
+        ok = 0;
+    if (!ok) {
+        unlink(path);
+        return err_set(e, "internal", "cannot write %s", path);
+    }
+    return 0;
+}
+
+int sign_keygen(const char *prefix, err *e)
+{
+    char keypath[4096], pubpath[4096];
+    EVP_PKEY *pk = NULL;
+    int ret = -1;
+
+    if (snprintf(keypath, sizeof keypath, "%s.key", prefix) >= (int)sizeof keypath ||
+        snprintf(pubpath, sizeof pubpath, "%s.pub", prefix) >= (int)sizeof pubpath)
+        return err_set(e, "invalid_request", "the key path is too long");
+    /* Checked before anything is written, so that a refusal leaves nothing
+     * behind; O_EXCL below still closes the race. */
+    if (access(keypath, F_OK) == 0 || access(pubpath, F_OK) == 0)
+        return err_set(e, "invalid_request", "%s exists already: a key is never overwritten "
+                       "(choose another --out, or move the old key away)",
+                       access(keypath, F_OK) == 0 ? keypath : pubpath);
+
+    pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (!pk)
+        return err_set(e, "internal", "cannot make an Ed25519 key: %s", sign_ossl_reason());
+    if (sign_write_pem(keypath, pk, 1, 0600, e) != 0)
+        goto done;
+    if (sign_write_pem(pubpath, pk, 0, 0644, e) != 0) {
+        unlink(keypath);
+        goto done;
+    }
+    ret = 0;
+done:
+    EVP_PKEY_free(pk);
+    return ret;
+}
+
+sign_key *sign_key_load(const char *path, int private, err *e)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        err_set(e, "invalid_request", "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    EVP_PKEY *pk = private ? PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL)
+                           : PEM_read_PUBKEY(f, NULL, sign_no_passphrase, NULL);
+    if (!pk && !private) {
+        /* A private key holds its public half: accept it too. */
+        ERR_clear_error();
+        rewind(f);
+        pk = PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL);
+    }
+    fclose(f);
+    if (!pk) {
+        err_set(e, "invalid_request", "%s is not a PEM %s key (%s)", path,
+                private ? "private" : "public", sign_ossl_reason());
+        return NULL;
+    }
+    if (!EVP_PKEY_is_a(pk, "ED25519")) {
+        err_set(e, "invalid_request", "%s is a %s key, not Ed25519", path,
+                EVP_PKEY_get0_type_name(pk) ? EVP_PKEY_get0_type_name(pk) : "different");
+        EVP_PKEY_free(pk);
+        return NULL;
+    }
+    sign_key *k = calloc(1, sizeof *k);
+    if (!k) {
+        err_set(e, "internal", "out of memory");
+        EVP_PKEY_free(pk);
+        return NULL;
+    }
+    k->pk = pk;
+    k->private = private;
+    if (sign_fingerprint(pk, k->fingerprint, e) != 0) {
+        sign_key_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void sign_key_free(sign_key *k)
+{
+    if (!k)
+        return;
+    EVP_PKEY_free(k->pk);
+    free(k);
+}
+
+const char *sign_key_fingerprint(const sign_key *k)
+{
+    return k->fingerprint;
+}
+
+/* ---- Checkpoints ---------------------------------------------------------- */
+
+/* A time is printable ASCII without spaces: ISO 8601 as eligo writes it. */
+static int sign_time_ok(const char *t)
+{
+    if (!*t)
+        return 0;
+    for (; *t; t++)
+        if (*t <= ' ' || *t > '~')
+            return 0;
+    return 1;
+}
+
+int sign_message(const sign_checkpoint *c, buf *out, err *e)
+{
+    if (c->seq < 0)
+        return err_set(e, "invalid_request", "the checkpoint's seq is negative");
+    if (!sign_is_hex(c->head, SIGN_HEX_HASH))
+        return err_set(e, "invalid_request", "the checkpoint's head is not 64 lowercase hex digits");
+    if (!sign_is_hex(c->key, SIGN_HEX_HASH))
+        return err_set(e, "invalid_request", "the checkpoint's key is not 64 lowercase hex digits");
+    if (!sign_time_ok(c->time))
+        return err_set(e, "invalid_request", "the checkpoint's time is empty or holds a space "
+                       "or control character");
+    if (buf_printf(out, SIGN_FORMAT "\nseq %lld\nhead %s\ntime %s\nkey %s\n", (long long)c->seq,
+                   c->head, c->time, c->key) != 0)
+        return err_set(e, "internal", "out of memory");
+    return 0;
+}
+
+int sign_checkpoint_make(const sign_key *k, int64_t seq, const char *head, const char *time,
+                         sign_checkpoint *c, err *e)
+{
+    buf msg;
+    EVP_MD_CTX *ctx = NULL;
+    unsigned char sig[SIGN_SIG_LEN];
+    size_t siglen = sizeof sig;
+    int ret = -1;
+
+    if (!k->private)
+        return err_set(e, "invalid_request", "signing needs the private key");
+    memset(c, 0, sizeof *c);
+    c->seq = seq;
+    snprintf(c->head, sizeof c->head, "%s", head);
+    snprintf(c->key, sizeof c->key, "%s", k->fingerprint);
+    if (strlen(time) >= sizeof c->time)
+        return err_set(e, "invalid_request", "the time is too long");
+    snprintf(c->time, sizeof c->time, "%s", time);
+
+    buf_init(&msg, SIGN_MSG_CAP);
+    if (sign_message(c, &msg, e) != 0)
+        goto done;
+    ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pk) != 1 ||
+        EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)msg.data, msg.len) != 1 ||
+        siglen != SIGN_SIG_LEN) {
+        err_set(e, "internal", "signing failed: %s", sign_ossl_reason());
+        goto done;
+    }
+    sign_hex(sig, SIGN_SIG_LEN, c->signature);
+    ret = 0;
+done:
+    EVP_MD_CTX_free(ctx);
+    buf_free(&msg);
+    return ret;
+}
+
+int sign_checkpoint_format(const sign_checkpoint *c, buf *out)
+{
+    return buf_printf(out,
+                      "{\"format\":\"" SIGN_FORMAT "\",\"seq\":%lld,\"head\":\"%s\","
+                      "\"time\":\"%s\",\"key\":\"%s\",\"signature\":\"%s\"}\n",
+                      (long long)c->seq, c->head, c->time, c->key, c->signature);
+}
+
+/* Copy the string member NAME of O into OUT (SIZE bytes). */
+static int sign_get_string(const cJSON *o, const char *name, char *out, size_t size, err *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!v)
+        return err_set(e, "invalid_request", "the checkpoint has no \"%s\"", name);
+    if (!cJSON_IsString(v) || !v->valuestring)
+        return err_set(e, "invalid_request", "the checkpoint's \"%s\" is not a string", name);
+    if (strlen(v->valuestring) >= size)
+        return err_set(e, "invalid_request", "the checkpoint's \"%s\" is too long", name);
+    snprintf(out, size, "%s", v->valuestring);
+    return 0;
+}
+
+int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err *e)
+{
+    char format[32];
+    int ret = -1;
+    memset(c, 0, sizeof *c);
+    cJSON *o = cJSON_ParseWithLength(text, len);
+    if (!o || !cJSON_IsObject(o)) {
+        err_set(e, "invalid_request", "not a checkpoint: the file is not a JSON object");
+        goto done;
+    }
+    if (sign_get_string(o, "format", format, sizeof format, e) != 0)
+        goto done;
+    if (strcmp(format, SIGN_FORMAT) != 0) {
+        err_set(e, "invalid_request", "unknown checkpoint format \"%s\" (this eligo reads "
+                SIGN_FORMAT ")", format);
+        goto done;
+    }
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
+    /* A double holds integers exactly up to 2^53: plenty of records. */
+    if (!cJSON_IsNumber(seq) || seq->valuedouble < 0 || seq->valuedouble > 9007199254740992.0 ||
+        seq->valuedouble != (double)(int64_t)seq->valuedouble) {
+        err_set(e, "invalid_request", "the checkpoint's \"seq\" is not a whole number >= 0");
+        goto done;
+    }
+    c->seq = (int64_t)seq->valuedouble;
+    if (sign_get_string(o, "head", c->head, sizeof c->head, e) != 0 ||
+        sign_get_string(o, "time", c->time, sizeof c->time, e) != 0 ||
+        sign_get_string(o, "key", c->key, sizeof c->key, e) != 0 ||
+        sign_get_string(o, "signature", c->signature, sizeof c->signature, e) != 0)
+        goto done;
+    if (!sign_is_hex(c->head, SIGN_HEX_HASH)) {
+        err_set(e, "invalid_request", "the checkpoint's \"head\" is not 64 lowercase hex digits");
+        goto done;
+    }
+    if (!sign_is_hex(c->signature, SIGN_HEX_SIG)) {
+        err_set(e, "invalid_request", "the checkpoint's \"signature\" is not 128 hex digits");
+        goto done;
+    }
+    ret = 0;
+done:
+    cJSON_Delete(o);
+    return ret;
+}
+
+int sign_checkpoint_check(const sign_key *k, const sign_checkpoint *c, err *e)
+{
+    buf msg;
+    EVP_MD_CTX *ctx = NULL;
+    unsigned char sig[SIGN_SIG_LEN];
+    int ret = -1;
+
+    if (strcmp(c->key, k->fingerprint) != 0) {
+        err_set(e, "bad_signature", "the checkpoint was signed with key %.16s..., not with "
+                "this public key (%.16s...)", c->key, k->fingerprint);
+        return 1;
+    }
+    if (sign_unhex(c->signature, sig, sizeof sig) != 0) {
+        err_set(e, "bad_signature", "the checkpoint's signature is not 128 hex digits");
+        return 1;
+    }
+    buf_init(&msg, SIGN_MSG_CAP);
+    if (sign_message(c, &msg, e) != 0) {
+        ret = 1;
+        goto done;
+    }
+    ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pk) != 1) {
+        err_set(e, "internal", "cannot check a signature: %s", sign_ossl_reason());
+        goto done;
+    }
+    if (EVP_DigestVerify(ctx, sig, sizeof sig, (const unsigned char *)msg.data, msg.len) != 1) {
+        ERR_clear_error();
+        err_set(e, "bad_signature", "the checkpoint's signature does not verify: its seq, "
+                "head, time or key is not what was signed");
+        ret = 1;
+        goto done;
+    }
+    ret = 0;
+done:
+    EVP_MD_CTX_free(ctx);
+    buf_free(&msg);
+    return ret;
+}

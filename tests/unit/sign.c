@@ -1,0 +1,213 @@
+/* tests/unit/sign.c -- unit tests of core/sign.c: keys, the signed message,
+ * checkpoints that verify, and the ways they must not. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sign.h"
+
+typedef struct fixture {
+    char dir[64];
+    char a[96], b[96];          /* key prefixes */
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/eligo-sign-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->a, sizeof f->a, "%s/a", f->dir);
+    snprintf(f->b, sizeof f->b, "%s/b", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    const char *names[] = {"a.key", "a.pub", "b.key", "b.pub", "bad.pem"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[160];
+        snprintf(p, sizeof p, "%s/%s", f->dir, names[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static sign_key *load(const char *prefix, const char *ext, int private)
+{
+    char p[160];
+    err e = {0};
+    snprintf(p, sizeof p, "%s.%s", prefix, ext);
+    sign_key *k = sign_key_load(p, private, &e);
+    if (!k)
+        fprintf(stderr, "sign_key_load %s: %s\n", p, e.msg);
+    assert_non_null(k);
+    return k;
+}
+
+static const char head[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+static void test_keygen(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    assert_int_equal(sign_keygen(f->a, &e), 0);
+
+    char p[160];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s.key", f->a);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* Never overwritten: the second call fails and changes nothing. */
+    sign_key *before = load(f->a, "pub", 0);
+    assert_int_equal(sign_keygen(f->a, &e), -1);
+    assert_string_equal(e.code, "invalid_request");
+    assert_non_null(strstr(e.msg, "exists already"));
+    sign_key *after = load(f->a, "pub", 0);
+    assert_string_equal(sign_key_fingerprint(before), sign_key_fingerprint(after));
+
+    /* The private key file gives the same fingerprint; a public key is no
+     * private key. */
+    sign_key *priv = load(f->a, "key", 1);
+    assert_string_equal(sign_key_fingerprint(priv), sign_key_fingerprint(before));
+    assert_int_equal(strlen(sign_key_fingerprint(priv)), 64);
+    snprintf(p, sizeof p, "%s.pub", f->a);
+    assert_null(sign_key_load(p, 1, &e));
+    snprintf(p, sizeof p, "%s/nothing.pub", f->dir);
+    assert_null(sign_key_load(p, 0, &e));
+    assert_non_null(strstr(e.msg, "cannot open"));
+    snprintf(p, sizeof p, "%s/bad.pem", f->dir);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs("not a key\n", fp);
+    fclose(fp);
+    assert_null(sign_key_load(p, 0, &e));
+    sign_key_free(priv);
+    sign_key_free(before);
+    sign_key_free(after);
+    sign_key_free(NULL);
+}
+
+static void test_message(void **state)
+{
+    (void)state;
+    sign_checkpoint c = {.seq = 42};
+    snprintf(c.head, sizeof c.head, "%s", head);
+    snprintf(c.time, sizeof c.time, "2025-03-01T10:00:00.000Z");
+    snprintf(c.key, sizeof c.key, "%s", head);
+    buf b;
+    buf_init(&b, 4096);
+    err e = {0};
+    assert_int_equal(sign_message(&c, &b, &e), 0);
+    char want[512];
+    snprintf(want, sizeof want, "eligo-checkpoint-1\nseq 42\nhead %s\ntime "
+             "2025-03-01T10:00:00.000Z\nkey %s\n", head, head);
+    assert_string_equal(b.data, want);
+
+    /* Fields that could make two readings of one message are refused. */
+    buf_reset(&b);
+    snprintf(c.time, sizeof c.time, "2025\nseq 7");
+    assert_int_equal(sign_message(&c, &b, &e), -1);
+    snprintf(c.time, sizeof c.time, "2025-03-01");
+    c.head[3] = 'G';
+    assert_int_equal(sign_message(&c, &b, &e), -1);
+    buf_free(&b);
+}
+
+static void test_sign_and_check(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    assert_int_equal(sign_keygen(f->a, &e), 0);
+    assert_int_equal(sign_keygen(f->b, &e), 0);
+    sign_key *priv = load(f->a, "key", 1);
+    sign_key *pub = load(f->a, "pub", 0);
+    sign_key *other = load(f->b, "pub", 0);
+
+    sign_checkpoint c, d;
+    assert_int_equal(sign_checkpoint_make(priv, 1234, head, "2025-03-01T10:00:00.000Z", &c, &e),
+                     0);
+    assert_int_equal(strlen(c.signature), 128);
+    assert_string_equal(c.key, sign_key_fingerprint(pub));
+    assert_int_equal(sign_checkpoint_check(pub, &c, &e), 0);
+
+    /* A public key cannot sign. */
+    assert_int_equal(sign_checkpoint_make(pub, 1, head, "t", &d, &e), -1);
+
+    /* Through the file format and back. */
+    buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(sign_checkpoint_format(&c, &b), 0);
+    assert_int_equal(b.data[b.len - 1], '\n');
+    assert_int_equal(sign_checkpoint_parse(b.data, b.len, &d, &e), 0);
+    assert_int_equal(d.seq, 1234);
+    assert_string_equal(d.head, c.head);
+    assert_string_equal(d.signature, c.signature);
+    assert_int_equal(sign_checkpoint_check(pub, &d, &e), 0);
+
+    /* Tampered statements fail: every signed field counts. */
+    d = c;
+    d.seq = 1233;
+    assert_int_equal(sign_checkpoint_check(pub, &d, &e), 1);
+    assert_string_equal(e.code, "bad_signature");
+    d = c;
+    d.head[63] = d.head[63] == 'f' ? 'e' : 'f';
+    assert_int_equal(sign_checkpoint_check(pub, &d, &e), 1);
+    d = c;
+    d.time[3] = '6';
+    assert_int_equal(sign_checkpoint_check(pub, &d, &e), 1);
+    d = c;
+    d.signature[0] = d.signature[0] == '0' ? '1' : '0';
+    assert_int_equal(sign_checkpoint_check(pub, &d, &e), 1);
+
+    /* The wrong key: named by its fingerprint, and, with the fingerprint
+     * forged too, by the signature. */
+    assert_int_equal(sign_checkpoint_check(other, &c, &e), 1);
+    assert_non_null(strstr(e.msg, "not with this public key"));
+    d = c;
+    snprintf(d.key, sizeof d.key, "%s", sign_key_fingerprint(other));
+    assert_int_equal(sign_checkpoint_check(other, &d, &e), 1);
+    assert_non_null(strstr(e.msg, "does not verify"));
+
+    /* Malformed files are named. */
+    const char *bad[] = {
+        "[]", "{\"format\":\"other\"}",
+        "{\"format\":\"eligo-checkpoint-1\",\"seq\":-1}",
+        "{\"format\":\"eligo-checkpoint-1\",\"seq\":1.5}",
+        "{\"format\":\"eligo-checkpoint-1\",\"seq\":1,\"head\":\"abc\",\"time\":\"t\","
+        "\"key\":\"k\",\"signature\":\"s\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(sign_checkpoint_parse(bad[i], strlen(bad[i]), &d, &e), -1);
+
+    buf_free(&b);
+    sign_key_free(priv);
+    sign_key_free(pub);
+    sign_key_free(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_keygen, setup, teardown),
+        cmocka_unit_test(test_message),
+        cmocka_unit_test_setup_teardown(test_sign_and_check, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
