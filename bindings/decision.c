@@ -37,9 +37,11 @@
 /* Then the keys decide looks up, interned once. */
 static const char *const decision_keys[] = {
     "check", "pass", "fail", "id", "en", "field", "criterion", "as_of", "params", "program",
-    "criteria", "version", "decision_id", "program_version", "outcome", "json"};
+    "criteria", "version", "decision_id", "program_version", "outcome", "json", "history_used",
+    "history_json"};
 enum { K_CHECK, K_PASS, K_FAIL, K_ID, K_EN, K_FIELD, K_CRITERION, K_AS_OF, K_PARAMS, K_PROGRAM,
-       K_CRITERIA, K_VERSION, K_DECISION_ID, K_PROGRAM_VERSION, K_OUTCOME, K_JSON, K_COUNT };
+       K_CRITERIA, K_VERSION, K_DECISION_ID, K_PROGRAM_VERSION, K_OUTCOME, K_JSON, K_HISTORY_USED,
+       K_HISTORY_JSON, K_COUNT };
 #define UP_KEY(k) lua_upvalueindex(6 + (k))
 
 /* T[key k], with metamethods, as Lua's t.key.  [-0, +1, e] */
@@ -306,6 +308,30 @@ static void decision_done(lua_State *L)
     decision_set_current(L, K_CRITERION);
 }
 
+/* The rules read the applicant's earlier decisions (current.history_used):
+ * the rows read (current.history_json) go last, after decided_at.  Returns
+ * 0, or -1 when the cap is reached.  [-0, +0, e] */
+static int decision_history(lua_State *L, decision_box *box)
+{
+    buf *b = &box->out;
+    lua_pushvalue(L, UP_KEY(K_HISTORY_USED));
+    int used = lua_toboolean(L, (lua_rawget(L, UP_CURRENT), -1));
+    lua_pop(L, 1);
+    if (!used)
+        return 0;
+    lua_pushvalue(L, UP_KEY(K_HISTORY_JSON));
+    lua_rawget(L, UP_CURRENT);
+    size_t n;
+    const char *json = lua_tolstring(L, -1, &n);
+    if (!json)
+        return luaL_error(L, "attempt to concatenate a %s value (field 'history_json')",
+                          luaL_typename(L, -1));
+    b->len--;   /* the final '}' */
+    int rc = buf_adds(b, ",\"history\":") != 0 || buf_add(b, json, n) != 0 || buf_addc(b, '}') != 0;
+    lua_pop(L, 1);
+    return rc ? -1 : 0;
+}
+
 /* decide(p, a, on, lang, now, ruleset)  [-0, +1|4, e]: see decision.h. */
 static int decision_decide(lua_State *L)
 {
@@ -323,7 +349,10 @@ static int decision_decide(lua_State *L)
     lua_pushvalue(L, UP_KEY(K_VERSION));
     lua_rawget(L, ARG_P);                                 /* ARG_VERSION */
     lua_pushnil(L);                                       /* SLOT_SEEN */
-    /* current.as_of, current.params, current.program = on, used, p */
+    /* current.history_used, current.as_of, current.params, current.program =
+     * nil, on, used, p */
+    lua_pushnil(L);
+    decision_set_current(L, K_HISTORY_USED);
     lua_pushvalue(L, ARG_ON);
     decision_set_current(L, K_AS_OF);
     lua_pushvalue(L, ARG_USED);
@@ -413,6 +442,8 @@ static int decision_decide(lua_State *L)
     ids_next(id);
     if (decision_write(L, box, n, id, outcome, msg, sizeof msg) != 0)
         return decision_refuse(L, 4, 0, (lua_pushstring(L, msg), lua_gettop(L)));
+    if (decision_history(L, box) != 0)
+        return luaL_error(L, "JSON text over %d bytes", (int)box->out.cap);
     /* { decision_id, program, program_version, outcome, json } */
     lua_createtable(L, 0, 5);
     lua_pushvalue(L, UP_KEY(K_DECISION_ID));

@@ -530,6 +530,7 @@ end
 -- every decision whose rules read them ("history"), so that the decision
 -- can be replayed exactly.
 local api = {}
+local NO_HISTORY = freeze(setmetatable({}, ARRAY))   -- frozen: no request can change it
 
 function sandbox.earlier(a)
   local rows = current.history
@@ -544,11 +545,15 @@ function sandbox.earlier(a)
         text = t
       end
     end
-    rows = text and decode(text)
-    if type(rows) ~= "table" or getmetatable(rows) ~= ARRAY then rows = setmetatable({}, ARRAY) end
-    for _, r in ipairs(rows) do freeze(r) end
-    freeze(rows)
-    current.history, current.history_json = rows, c_canon(rows)
+    if text == nil or text == "[]" then
+      rows = NO_HISTORY   -- what decoding and freezing "[]" gives, made once
+    else
+      rows = decode(text)
+      if type(rows) ~= "table" or getmetatable(rows) ~= ARRAY then rows = setmetatable({}, ARRAY) end
+      for _, r in ipairs(rows) do freeze(r) end
+      freeze(rows)
+    end
+    current.history, current.history_json = rows, rows == NO_HISTORY and "[]" or c_canon(rows)
   end
   current.history_used = true
   return rows
@@ -717,15 +722,12 @@ end
 -- it (as_of, params, program, criterion).  Returns the decision
 -- { decision_id, program, program_version, outcome, json }, or nil and why
 -- when a value the rules returned has no JSON form.
+-- When the rules read the applicant's earlier decisions (current.history_used,
+-- reset by decide), the rows read (current.history_json) go last in the
+-- JSON, after decided_at.
 local function decide(p, a, on, lang, now)
-  current.history_used = nil
   local d, kind, i, value = c_decide(p, a, on, lang, now, RULESET)
-  if d then
-    if current.history_used then   -- the rows read go last, after decided_at
-      d.json = string_sub(d.json, 1, -2) .. ',"history":' .. current.history_json .. "}"
-    end
-    return d
-  end
+  if d then return d end
   local c = p.criteria[i]
   if kind == 1 then
     fail("rule_error", "programme %s, criterion %s (%s:%d): the check returned %s, expected true or false",
