@@ -20,8 +20,11 @@
  * decision is { decision_id, program, program_version, outcome, json }.
  * While it runs, current.as_of, current.params (the parameters param()
  * records), current.program and current.criterion name what is being
- * decided; they are cleared when the decision is done.  param(name) is the
- * value of a parameter in force on current.as_of, or nil and why not.
+ * decided; they are cleared when the decision is done.  decide also resets
+ * current.history_used, and when the rules read the applicant's earlier
+ * decisions (rules.lua's earlier() sets it) the JSON ends with "history":
+ * current.history_json, after decided_at.  param(name) is the value of a
+ * parameter in force on current.as_of, or nil and why not.
  *
  * On a criterion that cannot be decided it returns nil, KIND, I, VALUE with
  * KIND 1 (the check returned VALUE, not a boolean), 2 (its second value is
