@@ -672,17 +672,21 @@ static int compare_criteria(const cJSON *old, const cJSON *newd, rp_cell *cell)
  * recorded rows, so they are the same rows either way. */
 static const char *const masked_keys[] = {"\"decision_id\":\"", "\"decided_at\":\"",
                                           "\"ruleset\":\""};
+static const size_t masked_len[] = {15, 14, 11};
 
 /* The next masked key at or after P in [P, END): its start, and in *VAL
  * where its value starts; END when there is none. */
 static const char *next_masked(const char *p, const char *end, const char **val)
 {
-    for (; p < end; p++) {
+    for (; p + 1 < end; p++) {
         p = memchr(p, '"', (size_t)(end - p));
         if (!p)
             return end;
+        /* Most quotes open other keys and values: one byte tells. */
+        if (p + 1 == end || (p[1] != 'd' && p[1] != 'r'))
+            continue;
         for (size_t k = 0; k < sizeof masked_keys / sizeof masked_keys[0]; k++) {
-            size_t n = strlen(masked_keys[k]);
+            size_t n = masked_len[k];
             if ((size_t)(end - p) >= n && !memcmp(p, masked_keys[k], n)) {
                 *val = p + n;
                 return p;
