@@ -289,6 +289,23 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
              title ? " -- " : "", title ? title : "");
     fprintf(out, "Decision %s\n", r->decision_id);
     show_field(out, "outcome", r->outcome);
+    /* A person's review may have overridden it: the latest one says where it
+     * stands (the list of reviews comes last). */
+    cJSON *rv = reviews ? cJSON_Parse(reviews) : NULL;
+    const cJSON *last = cJSON_GetArrayItem(rv, cJSON_GetArraySize(rv) - 1);
+    if (last) {
+        char st[512];
+        const char *action = or_dash(jstr(last, "action"));
+        if (!strcmp(action, "override"))
+            snprintf(st, sizeof st, "overridden to %s by %s on %s (see Reviews)",
+                     or_dash(jstr(last, "outcome")), or_dash(jstr(last, "by")),
+                     or_dash(jstr(last, "reviewed_at")));
+        else
+            snprintf(st, sizeof st, "%s by %s on %s (see Reviews)",
+                     !strcmp(action, "confirm") ? "confirmed" : action, or_dash(jstr(last, "by")),
+                     or_dash(jstr(last, "reviewed_at")));
+        show_field(out, "after review", st);
+    }
     show_field(out, "programme", prog);
     if (ex && jstr(ex, "reference"))
         show_field(out, "reference", jstr(ex, "reference"));
@@ -423,7 +440,6 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
     }
 
     if (reviews) {
-        cJSON *rv = cJSON_Parse(reviews);
         fprintf(out, "\nReviews (%d)\n", cJSON_GetArraySize(rv));
         const cJSON *x;
         cJSON_ArrayForEach(x, rv) {
@@ -434,8 +450,8 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
                     (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq")),
                     or_dash(jstr(x, "review_id")), or_dash(jstr(x, "reason")));
         }
-        cJSON_Delete(rv);
     }
+    cJSON_Delete(rv);
 }
 
 static void json_str(buf *b, const char *s)
@@ -544,7 +560,10 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
         ch.rc = store_verify(st, &ch.records, &ch.bad_seq, ch.bad_id, NULL, NULL, &ve);
         snprintf(ch.why, sizeof ch.why, "%s", ve.code ? ve.msg : "");
     }
-    const char *reviews = NULL;   /* none until the store keeps reviews */
+    const char *reviews = NULL;
+    if (store_reviews(st, decision_id, &rv, e) != 0)
+        goto done;
+    reviews = rv.data ? rv.data : "[]";
 
     if (o->json) {
         if (show_json(out, &r, exj ? ex.data : NULL, ex.len, ex_why, &ch, reviews) != 0) {
@@ -1227,14 +1246,15 @@ static int export_row(void *ud, const store_row *r)
 {
     export_ctx *x = ud;
     cJSON *a = export_applicant(x, r);
-    cJSON *dec = cJSON_ParseWithLength(r->json, r->json_len);
+    /* The first CSV pass needs only the applicant's paths. */
+    cJSON *dec = x->pass == 1 ? NULL : cJSON_ParseWithLength(r->json, r->json_len);
     char hid[sizeof AUDIT_HMAC_PREFIX + 64];
-    const char *aid = export_applicant_id(x, r, hid);
+    const char *aid = x->pass == 1 ? r->applicant_id : export_applicant_id(x, r, hid);
     cells c = {0};
     int rc = 0;
     if (x->failed)
         goto done;
-    if (!dec || (r->applicant_id && !aid)) {
+    if ((!dec && x->pass != 1) || (r->applicant_id && !aid)) {
         rc = err_set(x->e, "internal", "decision %s cannot be exported", r->decision_id);
         goto done;
     }
