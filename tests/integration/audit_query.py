@@ -379,6 +379,22 @@ def main():
         for sub in ("list", "stats", "export"):
             st, out, _ = audit(sub, "--help")
             check(st == 0 and ("usage: eligo audit " + sub) in out, sub + " --help")
+        # ---- Reviews (eligo audit review) appear in show.
+        st, _, err = audit("review", d["decision_id"], "--db", db, "--by", "agent 117",
+                           "--override", "eligible", "--reason", "benefit cancelled")
+        check(st == 0, "a review is recorded (%s)" % err.strip())
+        st, out, _ = audit("show", d["decision_id"], "--db", db)
+        check(st == 0 and "Reviews (1)" in out and "override to eligible by agent 117" in out
+              and "overridden to eligible by agent 117" in out and "benefit cancelled" in out,
+              "show lists the review and where the decision stands")
+        st, out, _ = audit("show", d["decision_id"], "--db", db, "--json")
+        rv = json.loads(out)["reviews"] if st == 0 else []
+        check(len(rv) == 1 and rv[0]["action"] == "override" and rv[0]["by"] == "agent 117",
+              "show --json has the review")
+        st, out, _ = audit("show", old_idmaj[4]["decision_id"], "--db", db)
+        check(st == 0 and "Reviews (0)" in out and "after review" not in out,
+              "a decision without reviews says so")
+
         st, out, err = audit("list", "--db", os.path.join(srv.dir, "absent.db"))
         check(st == 2 and "no database" in err, "a missing database exits 2")
         check(not os.path.exists(os.path.join(srv.dir, "absent.db")),
