@@ -44,7 +44,13 @@ static int canon_put(canon_state *cs, const char *p, size_t n)
     return buf_add(cs->b, p, n) != 0 ? canon_cap(cs) : 0;
 }
 
-static int canon_putc(canon_state *cs, char c)
+static int canon_putc_slow(canon_state *cs, char c) __attribute__((noinline));
+static int canon_putc_slow(canon_state *cs, char c)
+{
+    return canon_put(cs, &c, 1);
+}
+
+static inline int canon_putc(canon_state *cs, char c)
 {
     buf *b = cs->b;
     if (b->len + 1 < b->alloc) {   /* room for the byte and the NUL */
@@ -52,7 +58,7 @@ static int canon_putc(canon_state *cs, char c)
         b->data[b->len] = '\0';
         return 0;
     }
-    return canon_put(cs, &c, 1);
+    return canon_putc_slow(cs, c);
 }
 
 /* Bytes that JSON strings must escape: '"', '\\' and the controls. */
@@ -200,6 +206,9 @@ static int canon_object_sorted(canon_state *cs, int t, int depth)
     canon_key *keys = few;
     size_t n = 0, cap = CANON_FEW;
     int top = lua_gettop(L), rc = 0;
+    if (!lua_checkstack(L, 2 * CANON_FEW + 4))
+        return canon_fail(cs, "%s", "cannot encode: out of stack");
+    int pos = top + 1;                                    /* where the iteration key is */
     lua_pushnil(L);                                       /* k */
     while (lua_next(L, t)) {                              /* ... k v */
         if (lua_type(L, -2) != LUA_TSTRING) {
@@ -216,13 +225,15 @@ static int canon_object_sorted(canon_state *cs, int t, int depth)
             memcpy(more, keys, n * sizeof *more);
             keys = more;
             lua_insert(L, -3);   /* keep it below this pair: the others stay put */
+            pos++;
         }
-        if (!lua_checkstack(L, 3)) {
+        if (n >= CANON_FEW && !lua_checkstack(L, 3)) {
             rc = canon_fail(cs, "%s", "cannot encode: out of stack");
             goto done;
         }
-        keys[n].s = lua_tolstring(L, -2, &keys[n].len);
-        keys[n].value = lua_gettop(L);
+        keys[n].s = lua_tolstring(L, pos, &keys[n].len);
+        keys[n].value = pos + 1;
+        pos += 2;
         keys[n].cut = strlen(keys[n].s) != keys[n].len;
         n++;
         lua_pushvalue(L, -2);                             /* ... k v k */
