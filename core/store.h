@@ -248,7 +248,8 @@ typedef struct store_row {
 } store_row;
 
 /* Called once per row; a non-zero return stops the reading (store_each then
- * returns that value). */
+ * returns that value).  It runs inside the store's read transaction, so it
+ * must not call into the same store handle: copy what it needs. */
 typedef int store_row_fn(void *ud, const store_row *row);
 
 /* Call FN for every decision that F selects (NULL: all), newest first unless
