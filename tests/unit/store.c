@@ -885,8 +885,10 @@ static void test_stats(void **state)
     test_app t[3];
     for (int i = 0; i < 3; i++) {
         make_app(f, &t[i], i == 2 ? "B" : "A", 1, NULL, NULL);
+        char id[32];   /* a copy: snprintf's source may not lie in its destination's struct */
+        snprintf(id, sizeof id, "%s", t[i].ids[0]);
         snprintf(t[i].json[0], sizeof t[i].json[0],
-                 "{\"decision_id\":\"%s\",\"criteria\":%s}", t[i].ids[0], crit[i]);
+                 "{\"decision_id\":\"%s\",\"criteria\":%s}", id, crit[i]);
         t[i].dec[0].json_len = strlen(t[i].json[0]);
         t[i].dec[0].outcome = outcome[i];
     }
