@@ -1060,48 +1060,52 @@ static int export_hmac(const audit_export_opts *o, const void *p, size_t n,
     return 0;
 }
 
-/* Replace the value at PATH ("business.sector") in APPLICANT by its keyed
- * hash: a string's bytes are hashed, any other value's compact JSON. */
-static int export_redact_path(const audit_export_opts *o, cJSON *applicant, const char *path)
+/* Replace the value at PATH ("business.sector") under NODE by its keyed
+ * hash: a string's bytes are hashed, any other value's compact JSON.  A list
+ * on the way is gone through element by element ("previous_benefits.date"
+ * hides the date of every benefit).  *HITS counts the values replaced. */
+static int export_redact_path(const audit_export_opts *o, cJSON *node, const char *path,
+                              int64_t *hits)
 {
-    char seg[256];
-    cJSON *parent = applicant;
-    const char *p = path;
-    for (;;) {
-        const char *dot = strchr(p, '.');
-        size_t len = dot ? (size_t)(dot - p) : strlen(p);
-        if (len >= sizeof seg)
-            return 0;
-        memcpy(seg, p, len);
-        seg[len] = '\0';
-        cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, seg);
-        if (!v)
-            return 0;                      /* not there: nothing to hide */
-        if (dot) {
-            if (!cJSON_IsObject(v))
-                return 0;
-            parent = v;
-            p = dot + 1;
-            continue;
-        }
-        char h[sizeof AUDIT_HMAC_PREFIX + 64];
-        int rc;
-        if (cJSON_IsString(v)) {
-            rc = export_hmac(o, v->valuestring, strlen(v->valuestring), h);
-        } else {
-            char *t = cJSON_PrintUnformatted(v);
-            rc = t ? export_hmac(o, t, strlen(t), h) : -1;
-            free(t);
-        }
-        if (rc != 0)
-            return -1;
-        cJSON *hs = cJSON_CreateString(h);
-        if (!hs || !cJSON_ReplaceItemInObjectCaseSensitive(parent, seg, hs)) {
-            cJSON_Delete(hs);
-            return -1;
-        }
+    if (cJSON_IsArray(node)) {
+        cJSON *el;
+        cJSON_ArrayForEach(el, node)
+            if (export_redact_path(o, el, path, hits) != 0)
+                return -1;
         return 0;
     }
+    if (!cJSON_IsObject(node))
+        return 0;
+    char seg[256];
+    const char *dot = strchr(path, '.');
+    size_t len = dot ? (size_t)(dot - path) : strlen(path);
+    if (len >= sizeof seg)
+        return 0;
+    memcpy(seg, path, len);
+    seg[len] = '\0';
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(node, seg);
+    if (!v)
+        return 0;                      /* not there: nothing to hide */
+    if (dot)
+        return export_redact_path(o, v, dot + 1, hits);
+    char h[sizeof AUDIT_HMAC_PREFIX + 64];
+    int rc;
+    if (cJSON_IsString(v)) {
+        rc = export_hmac(o, v->valuestring, strlen(v->valuestring), h);
+    } else {
+        char *t = cJSON_PrintUnformatted(v);
+        rc = t ? export_hmac(o, t, strlen(t), h) : -1;
+        free(t);
+    }
+    if (rc != 0)
+        return -1;
+    cJSON *hs = cJSON_CreateString(h);
+    if (!hs || !cJSON_ReplaceItemInObjectCaseSensitive(node, seg, hs)) {
+        cJSON_Delete(hs);
+        return -1;
+    }
+    (*hits)++;
+    return 0;
 }
 
 static int export_redacts(const audit_export_opts *o, const char *path)
@@ -1197,8 +1201,10 @@ static cJSON *export_applicant(export_ctx *x, const store_row *r)
     cJSON *req = r->request ? cJSON_ParseWithLength(r->request, r->request_len) : NULL;
     cJSON *a = cJSON_DetachItemFromObjectCaseSensitive(req, "applicant");
     cJSON_Delete(req);
+    int64_t none = 0;
     for (size_t i = 0; a && i < x->o->nredact; i++)
-        if (export_redact_path(x->o, a, x->o->redact[i]) != 0) {
+        if (export_redact_path(x->o, a, x->o->redact[i],
+                               x->pass != 1 && x->o->matched ? &x->o->matched[i] : &none) != 0) {
             cJSON_Delete(a);
             x->failed = 1;
             err_set(x->e, "internal", "HMAC failed");

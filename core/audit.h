@@ -74,6 +74,8 @@ typedef struct audit_export_opts {
     size_t nredact;
     const unsigned char *key;   /* the HMAC key; required when NREDACT > 0 */
     size_t keylen;
+    int64_t *matched;           /* when not NULL, NREDACT counters, zeroed by the
+                                   caller: how many values each path replaced */
 } audit_export_opts;
 
 /* Shortest key audit_export accepts, in bytes. */
@@ -86,7 +88,8 @@ typedef struct audit_export_opts {
  * applicant's data).  Each redacted path's value is replaced, wherever it
  * appears, by "hmac-sha256:" and the hex HMAC-SHA256 under KEY of its text
  * (a string's bytes, other values' JSON), so equal values stay equal and
- * linkable without being readable; redacting "applicant_id" also replaces
+ * linkable without being readable; a path through a list applies to each
+ * element ("previous_benefits.date"); redacting "applicant_id" also replaces
  * the decision's applicant_id.  CSV (RFC 4180, CRLF line ends, a header
  * row) flattens the applicant into one column per path ("applicant.
  * business.sector"; lists as JSON text) and lists the criteria that passed,

@@ -370,8 +370,11 @@ static void export_usage(FILE *f)
             "                     a header row, the applicant flattened to applicant.PATH\n"
             "                     columns, criteria as ';'-separated ids)\n"
             "  --redact F,...     applicant fields to hide (paths: applicant_id, birth_date,\n"
-            "                     business.sector): each value becomes hmac-sha256:HEX, a\n"
-            "                     keyed hash, so equal values stay linkable but unreadable\n"
+            "                     business.sector; through a list, each element's:\n"
+            "                     previous_benefits.date): each value becomes\n"
+            "                     hmac-sha256:HEX, a keyed hash, so equal values stay\n"
+            "                     linkable but unreadable; a path that matches nothing is\n"
+            "                     warned about\n"
             "  --redact-key FILE  the HMAC key (at least 16 bytes; one trailing newline is\n"
             "                     ignored), else $ELIGO_REDACT_KEY; --redact refuses to run\n"
             "                     without one\n"
@@ -510,7 +513,8 @@ int cmd_audit_export(int argc, char **argv)
         goto done;
     }
     err e = {0};
-    int64_t n = 0;
+    int64_t n = 0, matched[sizeof fields / sizeof fields[0]] = {0};
+    o.matched = matched;
     int rc = audit_export(st, &f, &o, out, &n, &e);
     store_close(st);
     if (outpath && fclose(out) != 0 && rc == 0)
@@ -518,6 +522,11 @@ int cmd_audit_export(int argc, char **argv)
     ret = rc ? aq_fail("export", &e) : 0;
     if (rc == 0 && outpath)
         fprintf(stderr, "%lld records written to %s\n", (long long)n, outpath);
+    /* A misspelt path would leave the field in clear: say so. */
+    for (size_t i = 0; rc == 0 && n > 0 && i < o.nredact; i++)
+        if (matched[i] == 0 && strcmp(fields[i], "applicant_id") != 0)
+            fprintf(stderr, "eligo audit export: warning: --redact %s matched no field of "
+                    "any applicant exported\n", fields[i]);
 done:
     free(redact);
     memset(key, 0, sizeof key);

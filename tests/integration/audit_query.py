@@ -53,6 +53,10 @@ def person(i):
                                "plan_submitted": True, "project_cost": 80000 + i,
                                "own_contribution": 10000, "expected_turnover": 150000,
                                "legal_form": "auto_entrepreneur"}
+    if i % 8 == 5:
+        changes["previous_benefits"] = [{"program": "taehil", "date": "2019-10-01"},
+                                        {"program": "awrach",
+                                         "date": "2021-05-%02d" % (1 + i % 28)}]
     if i % 7 == 4:
         del_field = "education"
         a = applicant(i, **changes)
@@ -345,6 +349,14 @@ def main():
                             "--redact", fields], capture_output=True, text=True, env=env)
         check(p.returncode == 2 and p.stdout == "" and "key" in p.stderr,
               "redaction without a key is refused")
+        p = subprocess.run([ELIGO, "audit", "export", "--db", db, "--redact-key", key1, "--redact",
+                            "previous_benefits.date,birthdate"], capture_output=True, text=True)
+        dates = [b["date"] for r in jsonl(p.stdout) for b in r["applicant"]["previous_benefits"]]
+        check(p.returncode == 0 and len(dates) > 10 and
+              all(x.startswith("hmac-sha256:") for x in dates) and "2019-10-01" not in p.stdout,
+              "a path through a list hides the field in every element (%d dates)" % len(dates))
+        check("warning: --redact birthdate matched no field" in p.stderr,
+              "a misspelt --redact path is warned about")
         short = os.path.join(srv.dir, "short")
         with open(short, "w") as f:
             f.write("tiny")
