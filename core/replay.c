@@ -716,22 +716,23 @@ static int same_decision(const char *a, size_t alen, const char *b, size_t blen)
     }
 }
 
-/* The text of the decision's "history" array, [start, *END), or NULL. */
+/* The text of the decision's "history" array, [start, *END), or NULL.  The
+ * decision's own member is the last one of that name (it follows
+ * decided_at); a rule's compared values could hold another, nested. */
 static const char *history_span(const char *j, size_t len, const char **end)
 {
     static const char key[] = "\"history\":[";
-    const char *e = j + len, *p = j;
-    /* The key is found only outside strings, as above. */
-    while ((p = memchr(p, '"', (size_t)(e - p))) != NULL) {
-        if ((size_t)(e - p) >= sizeof key - 1 && !memcmp(p, key, sizeof key - 1))
-            break;
-        p++;
+    const char *e = j + len, *p = NULL, *q = j;
+    while ((q = memchr(q, '"', (size_t)(e - q))) != NULL) {   /* no memmem in C11 */
+        if ((size_t)(e - q) >= sizeof key - 1 && q[1] == 'h' && !memcmp(q, key, sizeof key - 1))
+            p = q;
+        q++;
     }
     if (!p)
         return NULL;
     const char *start = p + sizeof key - 2;   /* the '[' */
     int depth = 0, instr = 0;
-    for (const char *q = start; q < e; q++) {
+    for (q = start; q < e; q++) {
         if (instr) {
             if (*q == '\\')
                 q++;
