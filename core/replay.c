@@ -1231,9 +1231,9 @@ void replay_print(const replay_report *r, FILE *f)
                         const rp_cell *c = &p->cell[a][b];
                         if (!c->count || (pass == 0) != (a != b))
                             continue;
-                        fprintf(f, "%-18s %-11s %-11s %10lld  ", first ? p->name : "",
+                        fprintf(f, "%-18s %-11s %-11s %10lld%s", first ? p->name : "",
                                 kind_names[a], a == b ? "(same)" : kind_names[b],
-                                (long long)c->count);
+                                (long long)c->count, c->ncrit ? "  " : "");
                         print_criteria(c, f);
                         fputc('\n', f);
                         first = 0;
