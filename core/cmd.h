@@ -15,6 +15,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
 /* The read-only audit subcommands (cmd_audit_query.c), reached through

@@ -1,31 +1,42 @@
 /*
- * cmd_verify.c -- `eligo verify`: recompute the whole hash chain.
+ * cmd_verify.c -- `eligo verify`: recompute the whole hash chain, and with
+ * --checkpoint, prove that the database still holds a signed history.
  *
- * Exit status: 0 when every record matches its hash, 1 when one does not
- * (the first is named), 2 for a usage error or a database that cannot be read.
+ * Exit status: 0 when every record matches its hash (and the checkpoint
+ * holds), 1 when one does not (the first is named) or the checkpoint fails
+ * (its signature, a truncated tail or a rewritten past), 2 for a usage error
+ * or a database that cannot be read.
  * The database is opened read-only, so verifying never creates or migrates a
  * file, and can run beside a live server.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "sign.h"
 #include "store.h"
 
 static void verify_usage(FILE *f)
 {
     fprintf(f,
-            "usage: eligo verify [--db FILE] [--quiet]\n"
+            "usage: eligo verify [--db FILE] [--quiet] [--checkpoint FILE --pubkey PUB]\n"
             "\n"
-            "Recompute the hash chain of every decision record and report the first\n"
-            "record that does not match.  Exit status 0 when the chain is intact, 1\n"
-            "when a record does not match, 2 on a usage or database error.\n"
+            "Recompute the hash chain of every record (decisions and reviews) and report\n"
+            "the first record that does not match.  With --checkpoint, first check the\n"
+            "checkpoint's signature with PUB, then prove that the database still holds\n"
+            "the history it signed: its record exists with the signed hash (no rewritten\n"
+            "past) and no record after it is missing (no truncated tail).  Exit status 0\n"
+            "when all holds, 1 when a record does not match or the checkpoint fails, 2\n"
+            "on a usage or database error.\n"
             "\n"
-            "  --db FILE   the database (default $ELIGO_DB, else ./eligo.db)\n"
-            "  --quiet     print nothing unless a record does not match or an error occurs\n"
-            "  --help      print this help\n");
+            "  --db FILE          the database (default $ELIGO_DB, else ./eligo.db)\n"
+            "  --checkpoint FILE  a statement made by eligo audit checkpoint\n"
+            "  --pubkey PUB       the public key that signed it (eligo keygen)\n"
+            "  --quiet            print nothing unless something fails\n"
+            "  --help             print this help\n");
 }
 
 static double verify_now(void)
@@ -47,9 +58,61 @@ static void verify_progress(void *ud, int64_t done, int64_t total)
     fflush(stderr);
 }
 
+/* "decision ID" or "review ID of decision ID". */
+static void verify_name(const store_report *rep)
+{
+    if (rep->bad_kind && !strcmp(rep->bad_kind, "review"))
+        printf("review %s of decision %s", rep->bad_id, rep->bad_decision);
+    else
+        printf("decision %s", rep->bad_id);
+}
+
+/* Read CPFILE, check its signature with PUBFILE, fill *CP and *ANCHOR.
+ * Returns 0, or the exit status after saying what failed. */
+static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
+                                       sign_checkpoint *cp, store_anchor *anchor)
+{
+    err e = {0};
+    char text[8192];
+    FILE *f = fopen(cpfile, "r");
+    if (!f) {
+        fprintf(stderr, "eligo verify: cannot open %s: %s\n", cpfile, strerror(errno));
+        return 2;
+    }
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    if (n == sizeof text) {
+        fprintf(stderr, "eligo verify: %s is too large to be a checkpoint\n", cpfile);
+        return 2;
+    }
+    if (sign_checkpoint_parse(text, n, cp, &e) != 0) {
+        fprintf(stderr, "eligo verify: %s: %s\n", cpfile, e.msg);
+        return 2;
+    }
+    sign_key *k = sign_key_load(pubfile, 0, &e);
+    if (!k) {
+        fprintf(stderr, "eligo verify: %s\n", e.msg);
+        return 2;
+    }
+    int rc = sign_checkpoint_check(k, cp, &e);
+    sign_key_free(k);
+    if (rc < 0) {
+        fprintf(stderr, "eligo verify: %s\n", e.msg);
+        return 2;
+    }
+    if (rc > 0) {
+        printf("checkpoint FAILED: bad signature: %s\n", e.msg);
+        return 1;
+    }
+    anchor->seq = cp->seq;
+    sign_unhex(cp->head, anchor->hash, sizeof anchor->hash);
+    return 0;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     const char *db = cmd_env("ELIGO_DB", "./eligo.db");
+    const char *cpfile = NULL, *pubfile = NULL;
     int quiet = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -62,16 +125,39 @@ int cmd_verify(int argc, char **argv)
             db = argv[++i];
         } else if (!strncmp(argv[i], "--db=", 5)) {
             db = argv[i] + 5;
+        } else if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc) {
+            cpfile = argv[++i];
+        } else if (!strncmp(argv[i], "--checkpoint=", 13)) {
+            cpfile = argv[i] + 13;
+        } else if (!strcmp(argv[i], "--pubkey") && i + 1 < argc) {
+            pubfile = argv[++i];
+        } else if (!strncmp(argv[i], "--pubkey=", 9)) {
+            pubfile = argv[i] + 9;
         } else {
+            int known = !strcmp(argv[i], "--db") || !strcmp(argv[i], "--checkpoint") ||
+                        !strcmp(argv[i], "--pubkey");
             fprintf(stderr, "eligo verify: %s '%s'\n",
-                    strcmp(argv[i], "--db") ? "unknown argument" : "missing FILE after",
-                    argv[i]);
+                    known ? "missing value after" : "unknown argument", argv[i]);
             verify_usage(stderr);
             return 2;
         }
     }
 
+    if (!cpfile != !pubfile) {
+        fprintf(stderr, "eligo verify: --checkpoint FILE and --pubkey PUB go together\n");
+        verify_usage(stderr);
+        return 2;
+    }
+
     err e = {0};
+    store_anchor anchor;
+    sign_checkpoint cp;
+    if (cpfile) {
+        int rc = verify_checkpoint_signature(cpfile, pubfile, &cp, &anchor);
+        if (rc != 0)
+            return rc;
+    }
+
     store *st = NULL;
     if (access(db, F_OK) != 0) {
         fprintf(stderr, "eligo verify: no database at %s (give one with --db FILE or ELIGO_DB)\n",
@@ -84,11 +170,10 @@ int cmd_verify(int argc, char **argv)
     }
 
     int show = !quiet && isatty(2);
-    int64_t checked = 0, bad_seq = 0;
-    char bad_id[64];
+    store_report rep;
     double t0 = verify_now();
-    int rc = store_verify(st, &checked, &bad_seq, bad_id, show ? verify_progress : NULL, NULL,
-                          &e);
+    int rc = store_verify_chain(st, cpfile ? &anchor : NULL, &rep,
+                                show ? verify_progress : NULL, NULL, &e);
     double secs = verify_now() - t0;
     store_close(st);
     if (show)
@@ -98,17 +183,43 @@ int cmd_verify(int argc, char **argv)
         fprintf(stderr, "eligo verify: %s\n", e.msg);
         return 2;
     }
-    if (rc > 0) {
-        printf("record %lld (decision %s) does not match its hash\n", (long long)bad_seq,
-               bad_id);
-        if (e.code)   /* store_verify also says why */
-            printf("%s\n", e.msg);
+    if (rc > 0 && e.code && !strcmp(e.code, "truncated")) {
+        printf("checkpoint FAILED: records were cut off the end (truncated tail)\n");
+        printf("%s\n", e.msg);
         if (!quiet)
-            printf("%lld records before it are intact (%.3f s)\n", (long long)checked, secs);
+            printf("the %lld records present are intact (%.3f s)\n", (long long)rep.checked,
+                   secs);
         return 1;
     }
-    if (!quiet)
+    if (rc > 0 && e.code && !strcmp(e.code, "rewritten")) {
+        printf("checkpoint FAILED: the past was rewritten: record %lld (", (long long)rep.bad_seq);
+        verify_name(&rep);
+        printf(") is not the record the checkpoint signed\n%s\n", e.msg);
+        if (!quiet)
+            printf("signed at %s; plain verify would pass: every hash was recomputed\n",
+                   cp.time);
+        return 1;
+    }
+    if (rc > 0) {
+        printf("record %lld (", (long long)rep.bad_seq);
+        verify_name(&rep);
+        printf(") does not match its hash\n");
+        if (e.code)   /* store_verify_chain also says why */
+            printf("%s\n", e.msg);
+        if (!quiet)
+            printf("%lld records before it are intact (%.3f s)\n", (long long)rep.checked, secs);
+        return 1;
+    }
+    if (!quiet) {
         printf("%lld records checked in %.3f s (%.0f records/s): the chain is intact\n",
-               (long long)checked, secs, secs > 0 ? (double)checked / secs : 0.0);
+               (long long)rep.checked, secs, secs > 0 ? (double)rep.checked / secs : 0.0);
+        if (rep.reviews)
+            printf("(%lld decisions, %lld reviews)\n", (long long)rep.decisions,
+                   (long long)rep.reviews);
+        if (cpfile)
+            printf("checkpoint holds: record %lld signed at %s is in the chain unchanged, "
+                   "%lld records after it\n", (long long)cp.seq, cp.time,
+                   (long long)(rep.checked - cp.seq));
+    }
     return 0;
 }

@@ -17,6 +17,8 @@ static const struct {
     {"submit", cmd_submit, "send JSON-lines applications to a running server, print the replies"},
     {"bench", cmd_bench, "load-test a running server: throughput and latency percentiles"},
     {"verify", cmd_verify, "recompute the decisions' hash chain, name the first bad record"},
+    {"audit", cmd_audit, "explain, query, export, sign and review the record (eligo audit --help)"},
+    {"keygen", cmd_keygen, "make an Ed25519 key pair for signing checkpoints"},
     {"replay", cmd_replay, "re-decide stored applications under other rules (or their own): what changes"},
 };
 

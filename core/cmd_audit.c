@@ -1,0 +1,376 @@
+/*
+ * cmd_audit.c -- `eligo audit SUBCOMMAND` and `eligo keygen`.
+ *
+ * The audit subcommands work offline on the database, through the store and
+ * sign modules.  Each is one line of audit_commands[]: add a line (and its
+ * function) for a new one.
+ *
+ * Exit status, for every subcommand: 0 done, 1 the thing asked about is not
+ * so (a review of a decision that does not exist, a chain that does not
+ * verify), 2 a usage error or a database that cannot be read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "ids.h"
+#include "sign.h"
+#include "store.h"
+
+/* ---- Shared helpers ------------------------------------------------------- */
+
+/* The value of option NAME at argv[*i] ("--name VALUE" or "--name=VALUE"),
+ * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
+ * set when the option is there without a value. */
+static const char *audit_opt(int argc, char **argv, int *i, const char *name, int *missing)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* Open DB read-only or read-write, saying why not on stderr. */
+static store *audit_open(const char *cmd, const char *db, int flags)
+{
+    err e = {0};
+    store *st = NULL;
+    if (access(db, F_OK) != 0) {
+        fprintf(stderr, "eligo %s: no database at %s (give one with --db FILE or ELIGO_DB)\n",
+                cmd, db);
+        return NULL;
+    }
+    if (store_open(&st, db, flags, &e) != 0) {
+        fprintf(stderr, "eligo %s: %s\n", cmd, e.msg);
+        return NULL;
+    }
+    return st;
+}
+
+static void audit_progress(void *ud, int64_t done, int64_t total)
+{
+    (void)ud;
+    if (total > 0)
+        fprintf(stderr, "\rverifying the chain: %lld / %lld records (%d%%)", (long long)done,
+                (long long)total, (int)(done * 100 / total));
+    fflush(stderr);
+}
+
+/* ---- eligo keygen --------------------------------------------------------- */
+
+static void keygen_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo keygen [--out PREFIX]\n"
+            "\n"
+            "Make an Ed25519 key pair for signing checkpoints: PREFIX.key (the private\n"
+            "key, PEM, mode 0600: keep it away from the database) and PREFIX.pub (the\n"
+            "public key, PEM: give it to whoever will verify).  Existing files are never\n"
+            "overwritten.\n"
+            "\n"
+            "  --out PREFIX  where to write (default ./eligo, giving eligo.key and eligo.pub)\n"
+            "  --help        print this help\n");
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+    const char *prefix = "./eligo";
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            keygen_usage(stdout);
+            return 0;
+        } else if ((v = audit_opt(argc, argv, &i, "--out", &missing))) {
+            prefix = v;
+        } else {
+            fprintf(stderr, "eligo keygen: %s '%s'\n",
+                    missing ? "missing value after" : "unknown argument", argv[i]);
+            keygen_usage(stderr);
+            return 2;
+        }
+    }
+    err e = {0};
+    if (sign_keygen(prefix, &e) != 0) {
+        fprintf(stderr, "eligo keygen: %s\n", e.msg);
+        return 2;
+    }
+    sign_key *k = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s.pub", prefix);
+    k = sign_key_load(path, 0, &e);
+    printf("wrote %s.key (private, mode 0600) and %s.pub\n", prefix, prefix);
+    if (k)
+        printf("key fingerprint %s\n", sign_key_fingerprint(k));
+    sign_key_free(k);
+    return 0;
+}
+
+/* ---- eligo audit checkpoint ------------------------------------------------- */
+
+static void checkpoint_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo audit checkpoint --key KEY [--db FILE] [--out FILE] [--quiet]\n"
+            "\n"
+            "Verify the whole chain, then sign a statement of its head (the last\n"
+            "record's sequence number and hash, and the time) with the private key KEY.\n"
+            "Keep the statement where the database's keepers cannot change it; later,\n"
+            "`eligo verify --checkpoint FILE --pubkey PUB` proves that the database still\n"
+            "holds exactly that history.  A chain that does not verify is not signed\n"
+            "(exit status 1).\n"
+            "\n"
+            "  --key KEY   the private key (eligo keygen)\n"
+            "  --db FILE   the database (default $ELIGO_DB, else ./eligo.db)\n"
+            "  --out FILE  write the statement there (default: standard output)\n"
+            "  --quiet     no progress, no summary on standard error\n"
+            "  --help      print this help\n");
+}
+
+static int audit_checkpoint(int argc, char **argv)
+{
+    const char *db = cmd_env("ELIGO_DB", "./eligo.db"), *keyfile = NULL, *outfile = NULL;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            checkpoint_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+            quiet = 1;
+        } else if ((v = audit_opt(argc, argv, &i, "--key", &missing))) {
+            keyfile = v;
+        } else if ((v = audit_opt(argc, argv, &i, "--db", &missing))) {
+            db = v;
+        } else if ((v = audit_opt(argc, argv, &i, "--out", &missing))) {
+            outfile = v;
+        } else {
+            fprintf(stderr, "eligo audit checkpoint: %s '%s'\n",
+                    missing ? "missing value after" : "unknown argument", argv[i]);
+            checkpoint_usage(stderr);
+            return 2;
+        }
+    }
+    if (!keyfile) {
+        fprintf(stderr, "eligo audit checkpoint: --key KEY is required\n");
+        checkpoint_usage(stderr);
+        return 2;
+    }
+
+    err e = {0};
+    int status = 2;
+    store *st = NULL;
+    buf out;
+    buf_init(&out, 4096);
+    sign_key *k = sign_key_load(keyfile, 1, &e);
+    if (!k) {
+        fprintf(stderr, "eligo audit checkpoint: %s\n", e.msg);
+        goto done;
+    }
+    st = audit_open("audit checkpoint", db, STORE_READONLY);
+    if (!st)
+        goto done;
+
+    /* The head signed is the one just verified, in the same read
+     * transaction: a server appending meanwhile cannot slip in between. */
+    int show = !quiet && isatty(2);
+    store_report rep;
+    int rc = store_verify_chain(st, NULL, &rep, show ? audit_progress : NULL, NULL, &e);
+    if (show)
+        fprintf(stderr, "\r\033[K");
+    if (rc < 0) {
+        fprintf(stderr, "eligo audit checkpoint: %s\n", e.msg);
+        goto done;
+    }
+    if (rc > 0) {
+        fprintf(stderr, "eligo audit checkpoint: not signing: record %lld (%s %s) does not "
+                "match its hash: %s (run eligo verify)\n", (long long)rep.bad_seq,
+                rep.bad_kind ? rep.bad_kind : "record", rep.bad_id, e.msg);
+        status = 1;
+        goto done;
+    }
+    char head[SIGN_HEX_HASH + 1], now[25];
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < STORE_HASH_SIZE; i++) {
+        head[2 * i] = digits[rep.head_hash[i] >> 4];
+        head[2 * i + 1] = digits[rep.head_hash[i] & 15];
+    }
+    head[SIGN_HEX_HASH] = '\0';
+    ids_now(now);
+    sign_checkpoint c;
+    if (sign_checkpoint_make(k, rep.head_seq, head, now, &c, &e) != 0 ||
+        sign_checkpoint_format(&c, &out) != 0) {
+        fprintf(stderr, "eligo audit checkpoint: %s\n", e.code ? e.msg : "out of memory");
+        goto done;
+    }
+    if (outfile) {
+        FILE *f = fopen(outfile, "w");
+        int ok = f && fwrite(out.data, 1, out.len, f) == out.len;
+        if (f && fclose(f) != 0)
+            ok = 0;
+        if (!ok) {
+            fprintf(stderr, "eligo audit checkpoint: cannot write %s: %s\n", outfile,
+                    strerror(errno));
+            goto done;
+        }
+    } else {
+        fwrite(out.data, 1, out.len, stdout);
+    }
+    if (!quiet)
+        fprintf(stderr, "signed record %lld (head %.16s...) after verifying %lld records; "
+                "key %.16s...%s%s\n", (long long)c.seq, c.head, (long long)rep.checked, c.key,
+                outfile ? "; written to " : "", outfile ? outfile : "");
+    status = 0;
+done:
+    buf_free(&out);
+    store_close(st);
+    sign_key_free(k);
+    return status;
+}
+
+/* ---- eligo audit review ----------------------------------------------------- */
+
+static void review_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo audit review DECISION_ID --by NAME (--confirm | --override OUTCOME)\n"
+            "                          --reason TEXT [--db FILE]\n"
+            "\n"
+            "Record a person's review of a stored decision: it is confirmed, or\n"
+            "overridden with a new outcome (eligible, ineligible or incomplete).  The\n"
+            "review is appended to the hash chain as a record of its own; the decision\n"
+            "is never changed.  Prints the review as stored.\n"
+            "\n"
+            "  --by NAME          who reviews (a name or staff id)\n"
+            "  --confirm          the decision stands\n"
+            "  --override OUTCOME the decision's outcome is replaced by OUTCOME\n"
+            "  --reason TEXT      why\n"
+            "  --db FILE          the database (default $ELIGO_DB, else ./eligo.db)\n"
+            "  --help             print this help\n");
+}
+
+static int audit_review(int argc, char **argv)
+{
+    const char *db = cmd_env("ELIGO_DB", "./eligo.db");
+    const char *decision_id = NULL, *by = NULL, *reason = NULL, *outcome = NULL;
+    int confirm = 0;
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            review_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--confirm")) {
+            confirm = 1;
+        } else if ((v = audit_opt(argc, argv, &i, "--override", &missing))) {
+            outcome = v;
+        } else if ((v = audit_opt(argc, argv, &i, "--by", &missing))) {
+            by = v;
+        } else if ((v = audit_opt(argc, argv, &i, "--reason", &missing))) {
+            reason = v;
+        } else if ((v = audit_opt(argc, argv, &i, "--db", &missing))) {
+            db = v;
+        } else if (argv[i][0] != '-' && !decision_id && !missing) {
+            decision_id = argv[i];
+        } else {
+            fprintf(stderr, "eligo audit review: %s '%s'\n",
+                    missing ? "missing value after" : "unknown argument", argv[i]);
+            review_usage(stderr);
+            return 2;
+        }
+    }
+    const char *problem = !decision_id            ? "DECISION_ID is required"
+                          : confirm == !!outcome  ? "give one of --confirm and --override OUTCOME"
+                          : !by                   ? "--by NAME is required"
+                          : !reason               ? "--reason TEXT is required"
+                                                  : NULL;
+    if (problem) {
+        fprintf(stderr, "eligo audit review: %s\n", problem);
+        review_usage(stderr);
+        return 2;
+    }
+
+    char review_id[IDS_LEN + 1], now[25];
+    ids_next(review_id);
+    ids_now(now);
+    store_review rv = {
+        .review_id = review_id, .decision_id = decision_id,
+        .action = confirm ? "confirm" : "override", .outcome = outcome, .by = by,
+        .reason = reason, .reviewed_at = now,
+        .client_uid = (int64_t)getuid(), .client_pid = (int64_t)getpid(),
+    };
+    err e = {0};
+    if (store_review_check(&rv, &e) != 0) {
+        fprintf(stderr, "eligo audit review: %s\n", e.msg);
+        return 2;
+    }
+    store *st = audit_open("audit review", db, 0);
+    if (!st)
+        return 2;
+    buf out;
+    buf_init(&out, (size_t)1 << 20);
+    int status = 0;
+    if (store_append_review(st, &rv, &out, &e) != 0) {
+        fprintf(stderr, "eligo audit review: %s\n", e.msg);
+        status = e.code && !strcmp(e.code, "not_found") ? 1 : 2;
+    } else {
+        printf("%s\n", out.data);
+    }
+    buf_free(&out);
+    store_close(st);
+    return status;
+}
+
+/* ---- The table ------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} audit_commands[] = {
+    {"show", cmd_audit_show, "explain one decision in full, with the stored rules' source"},
+    {"list", cmd_audit_list, "list decisions, newest first, filtered and paged"},
+    {"stats", cmd_audit_stats, "decisions per programme, month and outcome; most failed criteria"},
+    {"export", cmd_audit_export, "export decisions as JSON lines or CSV, redacting by keyed hash"},
+    {"checkpoint", audit_checkpoint, "verify the chain, then sign a statement of its head"},
+    {"review", audit_review, "record a person's confirmation or override of a decision"},
+};
+
+static void audit_usage(FILE *f)
+{
+    fprintf(f, "usage: eligo audit SUBCOMMAND [OPTIONS]   (eligo audit SUBCOMMAND --help)\n\n");
+    for (size_t i = 0; i < sizeof audit_commands / sizeof audit_commands[0]; i++)
+        fprintf(f, "  %-11s %s\n", audit_commands[i].name, audit_commands[i].summary);
+}
+
+int cmd_audit(int argc, char **argv)
+{
+    if (argc < 2) {
+        audit_usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        audit_usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof audit_commands / sizeof audit_commands[0]; i++)
+        if (!strcmp(argv[1], audit_commands[i].name))
+            return audit_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "eligo audit: unknown subcommand '%s'\n", argv[1]);
+    audit_usage(stderr);
+    return 2;
+}
