@@ -249,11 +249,12 @@ int cmd_audit_list(int argc, char **argv)
         case O_DB: db = optarg; break;
         case O_LIMIT:
         case O_PAGE: {
+            /* Both capped, so that (page - 1) * limit cannot overflow. */
             int64_t v = aq_count(optarg);
-            if (v < 0 || (opt == O_LIMIT && v > 1000000)) {
-                fprintf(stderr, "eligo audit list: %s wants a number from 1%s, not '%s'\n",
+            if (v < 0 || v > (opt == O_LIMIT ? 1000000 : 1000000000000)) {
+                fprintf(stderr, "eligo audit list: %s wants a number from 1 to %s, not '%s'\n",
                         opt == O_LIMIT ? "--limit" : "--page",
-                        opt == O_LIMIT ? " to 1000000" : "", optarg);
+                        opt == O_LIMIT ? "1000000" : "10^12", optarg);
                 return 2;
             }
             *(opt == O_LIMIT ? &f.limit : &page) = v;
