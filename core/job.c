@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "review.h"
+
 job *job_new(const char *line, size_t n)
 {
     job *j = malloc(sizeof *j + n + 1);
@@ -25,6 +27,7 @@ void job_free(job *j)
     if (!j)
         return;
     engine_result_free(j->res);
+    review_free(j->review);
     buf_free(&j->reply);
     free(j);
 }

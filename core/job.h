@@ -2,8 +2,8 @@
  * job.h -- one request line on its way through the service, and its reply.
  *
  * A job is created by the server (loop thread) for each line it frames, goes
- * to a worker (pool), for decide/screen on to the writer, and comes back to
- * the loop thread with its reply line built.  At any moment exactly one
+ * to a worker (pool), for decide/screen/review on to the writer, and comes
+ * back to the loop thread with its reply line built.  At any moment exactly one
  * thread owns it: the queue it sits on is its owner's, and handing it over is
  * a push under that queue's lock.  The fields marked "loop" are touched only
  * on the loop thread, whoever else owns the job.
@@ -32,7 +32,9 @@ typedef struct job {
     int64_t client_pid;
     char received_at[32];      /* when the server framed the line */
     char decided_at[32];       /* when the engine finished with it */
-    engine_result *res;        /* what the engine decided (decide/screen) */
+    engine_result *res;        /* what the engine decided (decide/screen), or
+                                  the parsed request (review) */
+    struct review *review;     /* op review: the review to append (review.h) */
     buf reply;                 /* the reply line, '\n' included */
     size_t len;                /* bytes in line */
     char line[];               /* the request line, NUL-terminated */
@@ -42,7 +44,7 @@ typedef struct job {
  * short. */
 job *job_new(const char *line, size_t n);
 
-/* Free J, its engine result and its reply.  NULL is fine. */
+/* Free J, its engine result, its review and its reply.  NULL is fine. */
 void job_free(job *j);
 
 /* Make J's reply an error: {"id":ID,"ok":false,"error":{"code":CODE,

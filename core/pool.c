@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "review.h"
 #include "store.h"
 
 /* Earlier decisions a history-aware rule may see: the most recent ones. */
@@ -213,6 +214,22 @@ static void worker_handle(worker *wk, job *j)
         j->res = r;
         writer_submit(p->cfg.writer, j);
         return;
+    } else if (r->op == ENGINE_OP_REVIEW) {
+        /* A write too: checked here, appended by the writer, and the reply
+         * waits for the commit. */
+        err e;
+        err_clear(&e);
+        review *rv = review_parse(r->decision_id, r->body, &e);
+        if (rv) {
+            store_review *rec = review_record(rv);
+            rec->client_uid = j->client_uid;
+            rec->client_pid = j->client_pid;
+            j->res = r;
+            j->review = rv;
+            writer_submit(p->cfg.writer, j);
+            return;
+        }
+        job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
     } else if (r->op == ENGINE_OP_SCREEN) {
         /* No programme in force: nothing to store. */
         if (job_begin(j, r->id) < 0 || buf_adds(&j->reply, ",\"decisions\":[]") < 0 ||

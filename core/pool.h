@@ -5,8 +5,8 @@
  * pool's current rule set, and one read-only store handle for the requests
  * answered from the database (decision, history, health).  A worker takes a
  * job, lets engine_request parse and carry it out, and then either hands it
- * to the writer (decide, screen: the reply waits for the commit) or builds
- * the reply itself and hands the job to the DONE callback.
+ * to the writer (decide, screen, review: the reply waits for the commit) or
+ * builds the reply itself and hands the job to the DONE callback.
  *
  * Hot reload: pool_swap installs a new rule set and bumps a generation
  * counter; each worker, before it takes its next job (or as soon as it is

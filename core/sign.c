@@ -240,9 +240,11 @@ int sign_message(const sign_checkpoint *c, buf *out, err *e)
     if (c->seq < 0)
         return err_set(e, "invalid_request", "the checkpoint's seq is negative");
     if (!sign_is_hex(c->head, SIGN_HEX_HASH))
-        return err_set(e, "invalid_request", "the checkpoint's head is not 64 lowercase hex digits");
+        return err_set(e, "invalid_request", "the checkpoint's head is not 64 lowercase hex "
+                       "digits");
     if (!sign_is_hex(c->key, SIGN_HEX_HASH))
-        return err_set(e, "invalid_request", "the checkpoint's key is not 64 lowercase hex digits");
+        return err_set(e, "invalid_request", "the checkpoint's key is not 64 lowercase hex "
+                       "digits");
     if (!sign_time_ok(c->time))
         return err_set(e, "invalid_request", "the checkpoint's time is empty or holds a space "
                        "or control character");

@@ -12,17 +12,20 @@
  *   CALLING    runs the queued calls, one by one, and wakes their callers
  *              (writer_loop, the calls come first so that a rule set is
  *              stored before any decision made with it can arrive).
- *   COMMITTING takes up to `batch` jobs off the queue and appends them all in
- *              one transaction (writer_commit); builds each reply and hands
- *              the job to `done`.
+ *   COMMITTING takes up to `batch` jobs off the queue (writer_take) and
+ *              appends the applications among them all in one transaction
+ *              (writer_commit), then each review in a transaction of its own
+ *              (writer_review); builds each reply and hands the job to
+ *              `done`.
  *   STOPPED    `quit` is set and the queue is empty: the thread returns.
  *
  * Invariants (writer_check, debug builds):
  *   1. depth is the number of jobs on the queue.
  *   2. head is NULL if and only if tail is NULL.
- *   3. A job leaves the writer (done) only after store_append returned for
- *      the transaction holding it -- committed, or failed with its reply an
- *      error.  So an "ok" reply always means "committed".
+ *   3. A job leaves the writer (done) only after store_append (or
+ *      store_append_review) returned for the transaction holding it --
+ *      committed, or failed with its reply an error.  So an "ok" reply
+ *      always means "committed".
  */
 #include "writer.h"
 
@@ -32,6 +35,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "review.h"
 
 typedef struct writer_call_req {
     int (*fn)(store *st, void *ud);
@@ -206,6 +210,50 @@ static void writer_commit(writer *w, size_t n)
     }
 }
 
+/* Append one review in its own transaction and send its job on.  Reviews
+ * are a person's action, a few a minute: batching them would buy nothing. */
+static void writer_review(writer *w, job *j)
+{
+    const engine_result *r = j->res;
+    err e;
+    err_clear(&e);
+    int rc = job_begin(j, r->id);
+    rc |= buf_adds(&j->reply, ",\"review\":");
+    if (rc == 0 && store_append_review(w->st, review_record(j->review), &j->reply, &e) < 0) {
+        if (!e.code || !strcmp(e.code, "internal"))
+            log_error("store: review of %s: %s", r->decision_id, e.msg);
+        job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
+    } else if (rc != 0 || job_finish(j) != 0) {
+        buf_reset(&j->reply);   /* job_reply_line sends the internal error */
+    }
+    w->done(w->ud, j);
+}
+
+/* Commit the N jobs taken off the queue: the decided applications in one
+ * transaction, then each review in its own. */
+static void writer_take(writer *w, size_t n)
+{
+    job *reviews = NULL, **tail = &reviews;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        job *j = w->jobs[i];
+        if (j->review) {
+            *tail = j;
+            tail = &j->next;
+        } else {
+            w->jobs[m++] = j;
+        }
+    }
+    if (m)
+        writer_commit(w, m);
+    while (reviews) {
+        job *j = reviews;
+        reviews = j->next;
+        j->next = NULL;
+        writer_review(w, j);
+    }
+}
+
 static void *writer_loop(void *arg)
 {
     writer *w = arg;
@@ -233,7 +281,7 @@ static void *writer_loop(void *arg)
                 w->tail = NULL;
             w->depth -= n;
             pthread_mutex_unlock(&w->mu);
-            writer_commit(w, n);
+            writer_take(w, n);
             pthread_mutex_lock(&w->mu);
             continue;
         }

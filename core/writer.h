@@ -2,7 +2,8 @@
  * writer.h -- the single thread that owns the read-write store.
  *
  * Workers hand it decided applications (jobs whose engine result holds
- * decide or screen decisions).  It takes everything queued -- up to a batch
+ * decide or screen decisions) and reviews (jobs with a review: each is
+ * appended in a transaction of its own, after the batch it came with).  It takes everything queued -- up to a batch
  * limit -- and appends it with one store_append, one transaction (group
  * commit).  Only once that transaction has committed does it build each
  * job's reply and hand the job to the DONE callback, so no reply leaves

@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""Trust in the record: signed checkpoints against a cut tail and a rewritten
+past, verify naming the record that changed, and human reviews (over the
+socket and offline) as chained records.
+
+    ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/audit_trust.py
+
+The tampering is done as a tamperer would: on a copy of the database, with
+the append-only triggers dropped, and -- for the rewritten past -- every later
+hash recomputed in Python from the canonical content documented in the
+README ("The hash chain"), which this test thereby checks too.
+"""
+import hashlib
+import json
+import os
+import pty
+import select
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import ELIGO, Server, applicant, check, decide, eligo, finish  # noqa: E402
+
+TRIGGERS = ["decisions_no_update", "decisions_no_delete", "applications_no_update",
+            "applications_no_delete", "reviews_no_update", "reviews_no_delete"]
+
+
+# ---- The canonical content, as the README documents it ---------------------
+
+def field(v):
+    if v is None:
+        return b"-\0"
+    if isinstance(v, int):
+        v = str(v)
+    if isinstance(v, str):
+        v = v.encode()
+    return str(len(v)).encode() + b"\0" + v
+
+
+def content(*values):
+    return b"".join(field(v) for v in values)
+
+
+def app_digest(a):
+    return hashlib.sha256(content(
+        "application", a["request"], a["request_key"], a["fingerprint"], a["applicant_id"],
+        a["as_of"], a["ruleset"], a["received_at"], a["decided_at"], a["client_uid"],
+        a["client_pid"], a["first_seq"], a["ndecisions"])).hexdigest()
+
+
+def records(con):
+    """Every record in seq order: (kind, row as a dict)."""
+    con.row_factory = sqlite3.Row
+    out = []
+    for r in con.execute("SELECT d.*, a.request, a.request_key, a.fingerprint,"
+                         " a.applicant_id AS a_applicant_id, a.as_of AS a_as_of,"
+                         " a.ruleset AS a_ruleset, a.received_at,"
+                         " a.decided_at AS a_decided_at, a.client_uid, a.client_pid,"
+                         " a.first_seq, a.ndecisions"
+                         " FROM decisions d JOIN applications a ON a.id = d.application"):
+        out.append(("decision", dict(r)))
+    for r in con.execute("SELECT * FROM reviews"):
+        out.append(("review", dict(r)))
+    out.sort(key=lambda kr: kr[1]["seq"])
+    return out
+
+
+def record_hash(prev, kind, r):
+    if kind == "decision":
+        app = app_digest({"request": r["request"], "request_key": r["request_key"],
+                          "fingerprint": r["fingerprint"], "applicant_id": r["a_applicant_id"],
+                          "as_of": r["a_as_of"], "ruleset": r["a_ruleset"],
+                          "received_at": r["received_at"], "decided_at": r["a_decided_at"],
+                          "client_uid": r["client_uid"], "client_pid": r["client_pid"],
+                          "first_seq": r["first_seq"], "ndecisions": r["ndecisions"]})
+        c = content("decision", r["seq"], r["decision_id"], r["program"], r["program_version"],
+                    r["outcome"], r["applicant_id"], r["as_of"], r["decided_at"], r["ruleset"],
+                    app, r["decision"])
+    else:
+        c = content("review", r["seq"], r["n"], r["review_id"], r["decision_id"], r["action"],
+                    r["outcome"], r["reviewer"], r["reason"], r["reviewed_at"], r["client_uid"],
+                    r["client_pid"], r["review"])
+    return hashlib.sha256(prev + c).digest()
+
+
+def rehash_from(con, first_seq):
+    """Recompute prev_hash and hash of every record from FIRST_SEQ on."""
+    prev = b"\0" * 32
+    for kind, r in records(con):
+        if r["seq"] >= first_seq:
+            h = record_hash(prev, kind, r)
+            table = "decisions" if kind == "decision" else "reviews"
+            con.execute("UPDATE %s SET prev_hash = ?, hash = ? WHERE seq = ?" % table,
+                        (prev, h, r["seq"]))
+            prev = h
+        else:
+            prev = r["hash"]
+    con.commit()
+
+
+# ---- Helpers ---------------------------------------------------------------
+
+def copy_db(src, dst):
+    """A consistent copy (the WAL included), as sqlite3's backup makes it."""
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(dst + suffix):
+            os.unlink(dst + suffix)
+    s = sqlite3.connect(src)
+    d = sqlite3.connect(dst)
+    s.backup(d)
+    d.close()
+    s.close()
+
+
+def tamper(db, sql, args=()):
+    con = sqlite3.connect(db)
+    for t in TRIGGERS:
+        con.execute("DROP TRIGGER IF EXISTS " + t)
+    con.execute(sql, args)
+    con.commit()
+    con.close()
+
+
+def verify(db, *extra):
+    return eligo("verify", "--db", db, *extra)
+
+
+def verify_on_tty(db):
+    """Run eligo verify with its stderr on a pseudo-terminal; what it wrote there."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([ELIGO, "verify", "--db", db], stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 30)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out = p.stdout.read().decode()
+    p.wait()
+    os.close(master)
+    return p.returncode, out, seen.decode(errors="replace")
+
+
+def main():
+    with Server() as srv:
+        work = srv.dir
+        c = srv.connect()
+
+        # ---- A database built by the server --------------------------------
+        ids = []
+        for i in range(40):
+            r = c.request(decide(i))
+            ids.append(r["decision"]["decision_id"])
+        s = c.request({"op": "screen", "as_of": "2025-03-01", "applicant": applicant(7)})
+        check(s["ok"] and len(s["decisions"]) > 1, "a screen adds several decisions")
+        target = ids[7]
+        before = c.request({"op": "decision", "decision_id": target})["decision"]
+        row_before = srv.db_query("SELECT * FROM decisions WHERE decision_id = ?", (target,))
+
+        # ---- Reviews over the socket ----------------------------------------
+        r1 = c.request({"op": "review", "decision_id": target,
+                        "review": {"action": "confirm", "by": "agent 12",
+                                   "reason": "income proof seen at the desk"}})
+        check(r1.get("ok") is True and r1["review"]["action"] == "confirm"
+              and r1["review"]["decision_id"] == target and r1["review"]["by"] == "agent 12",
+              "review confirm: ok, the review as stored")
+        r2 = c.request({"op": "review", "decision_id": target,
+                        "review": {"action": "override", "outcome": "ineligible",
+                                   "by": "supervisor 3", "reason": "household size misreported"}})
+        rv2 = r2.get("review", {})
+        check(r2.get("ok") is True and rv2.get("outcome") == "ineligible"
+              and rv2.get("decision_outcome") == before["outcome"],
+              "review override: the new outcome and the decision's own")
+        check(rv2.get("seq") == r1["review"]["seq"] + 1, "a review takes the next seq")
+        check(len(rv2.get("review_id", "")) == 26 and rv2.get("reviewed_at", "").endswith("Z"),
+              "a review has an id and a time")
+
+        def bad(review, code, word, decision_id=target):
+            req = {"op": "review", "decision_id": decision_id}
+            if review is not None:
+                req["review"] = review
+            r = c.request(req)
+            err = r.get("error", {})
+            check(r.get("ok") is False and err.get("code") == code and word in err.get("message", ""),
+                  "bad review -> %s naming %s (%s)" % (code, word, err.get("message")))
+
+        ok = {"action": "confirm", "by": "x", "reason": "y"}
+        bad(dict(ok, action="override"), "invalid_request", "outcome")
+        bad(dict(ok, action="override", outcome="maybe"), "invalid_request", "outcome")
+        bad(dict(ok, outcome="eligible"), "invalid_request", "outcome")
+        bad(dict(ok, action="approve"), "invalid_request", "action")
+        bad({"by": "x", "reason": "y"}, "invalid_request", "action")
+        bad(dict(ok, by=""), "invalid_request", "by")
+        bad({"action": "confirm", "reason": "y"}, "invalid_request", "by")
+        bad(dict(ok, by=7), "invalid_request", "by")
+        bad(dict(ok, reason="  "), "invalid_request", "reason")
+        bad(dict(ok, resaon="typo"), "invalid_request", "resaon")
+        bad(None, "invalid_request", "review")
+        bad(ok, "not_found", "01NOSUCHDECISION000000000", decision_id="01NOSUCHDECISION000000000")
+        r = c.request({"op": "review", "review": ok})
+        check(r.get("error", {}).get("code") == "invalid_request", "review without decision_id")
+
+        hist = c.request({"op": "history", "applicant_id": "A000007"})
+        item = [d for d in hist["decisions"] if d["decision_id"] == target]
+        check(len(item) == 1 and [x["review_id"] for x in item[0].get("reviews", [])]
+              == [r1["review"]["review_id"], rv2.get("review_id")],
+              "history returns the decision's reviews, oldest first")
+        check(all(d.get("reviews") == [] for d in hist["decisions"] if d["decision_id"] != target),
+              "history: decisions without reviews have an empty list")
+        after = c.request({"op": "decision", "decision_id": target})["decision"]
+        check(after == before, "the decision as replied is unchanged by its reviews")
+        check(srv.db_query("SELECT * FROM decisions WHERE decision_id = ?", (target,)) == row_before,
+              "the decision row is unchanged")
+        health = c.request({"op": "health"})
+        check(health.get("decisions") == 40 + len(s["decisions"]), "health counts decisions only")
+        c.close()
+        srv.stop()
+
+        db = srv.db
+        code, out, _ = verify(db)
+        total = 40 + len(s["decisions"]) + 2
+        check(code == 0 and ("%d records checked" % total) in out and "2 reviews" in out,
+              "verify passes over decisions and reviews (%r)" % out.strip())
+
+        # The documented canonical content gives the stored hashes.
+        con = sqlite3.connect(db)
+        prev, same = b"\0" * 32, True
+        for kind, r in records(con):
+            h = record_hash(prev, kind, r)
+            same = same and h == r["hash"] and r["prev_hash"] == prev
+            prev = h
+        con.close()
+        check(same, "every stored hash follows the canonical content in the README")
+
+        code, _, err = verify_on_tty(db)
+        check(code == 0 and "verifying:" in err and "records" in err,
+              "verify shows progress on a terminal (%r)" % err[:80])
+
+        # ---- Keys and a checkpoint -----------------------------------------
+        key = os.path.join(work, "auditor")
+        code, out, err = eligo("keygen", "--out", key)
+        check(code == 0 and os.path.exists(key + ".key") and os.path.exists(key + ".pub"),
+              "keygen writes the pair")
+        check(stat.S_IMODE(os.stat(key + ".key").st_mode) == 0o600, "the private key is 0600")
+        with open(key + ".key") as f:
+            first_key = f.read()
+        code, _, err = eligo("keygen", "--out", key)
+        with open(key + ".key") as f:
+            check(code != 0 and "exists" in err and f.read() == first_key,
+                  "keygen refuses to overwrite")
+
+        cp = os.path.join(work, "cp.json")
+        code, out, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", db,
+                               "--out", cp)
+        check(code == 0, "audit checkpoint signs (%s)" % err.strip())
+        with open(cp) as f:
+            statement = json.load(f)
+        check(statement["seq"] == total and len(statement["head"]) == 64
+              and len(statement["signature"]) == 128 and statement["format"] == "eligo-checkpoint-1",
+              "the checkpoint states seq, head, time, key and signature")
+        code, out, _ = verify(db, "--checkpoint", cp, "--pubkey", key + ".pub")
+        check(code == 0 and "checkpoint holds" in out, "verify --checkpoint passes (%r)" % out)
+
+        # More records after the checkpoint are fine, offline reviews too.
+        grown = os.path.join(work, "grown.db")
+        copy_db(db, grown)
+        code, out, err = eligo("audit", "review", ids[3], "--by", "agent 4", "--override",
+                               "incomplete", "--reason", "no proof of residence", "--db", grown)
+        check(code == 0 and json.loads(out)["outcome"] == "incomplete",
+              "audit review writes a review offline")
+        code, out, err = eligo("audit", "review", "nope", "--by", "a", "--confirm", "--reason", "b",
+                               "--db", grown)
+        check(code == 1 and "no decision nope" in err, "audit review: unknown decision")
+        code, out, err = eligo("audit", "review", ids[3], "--by", "a", "--confirm", "--override",
+                               "eligible", "--reason", "b", "--db", grown)
+        check(code == 2, "audit review: --confirm and --override exclude each other")
+        code, out, _ = verify(grown, "--checkpoint", cp, "--pubkey", key + ".pub")
+        check(code == 0 and "1 records after it" in out, "a checkpoint holds as the chain grows")
+
+        # ---- Signature failures --------------------------------------------
+        forged = os.path.join(work, "forged.json")
+        with open(forged, "w") as f:
+            json.dump(dict(statement, seq=statement["seq"] - 3), f)
+        code, out, _ = verify(db, "--checkpoint", forged, "--pubkey", key + ".pub")
+        check(code == 1 and "bad signature" in out, "a changed statement fails its signature")
+        other = os.path.join(work, "other")
+        eligo("keygen", "--out", other)
+        code, out, _ = verify(db, "--checkpoint", cp, "--pubkey", other + ".pub")
+        check(code == 1 and "bad signature" in out and "not with this public key" in out,
+              "another key fails")
+
+        # ---- A truncated tail ------------------------------------------------
+        cut = os.path.join(work, "cut.db")
+        copy_db(db, cut)
+        tamper(cut, "DELETE FROM reviews")
+        tamper(cut, "DELETE FROM decisions WHERE seq > (SELECT max(seq) - 3 FROM decisions)")
+        code, out, _ = verify(cut)
+        check(code == 0, "plain verify cannot see a cut tail")
+        code, out, _ = verify(cut, "--checkpoint", cp, "--pubkey", key + ".pub")
+        check(code == 1 and "truncated" in out and "cut off" in out
+              and ("signed record %d" % total) in out,
+              "verify --checkpoint names the truncation (%r)" % out)
+
+        # ---- A rewritten past ------------------------------------------------
+        past = os.path.join(work, "past.db")
+        copy_db(db, past)
+        mid = 12
+        tamper(past, "UPDATE decisions SET outcome = 'ineligible',"
+                     " decision = replace(decision, '\"outcome\":\"eligible\"',"
+                     " '\"outcome\":\"ineligible\"') WHERE seq = ?", (mid,))
+        check(sqlite3.connect(past).execute("SELECT outcome FROM decisions WHERE seq = ?",
+                                            (mid,)).fetchone()[0] == "ineligible",
+              "the rewrite took")
+        con = sqlite3.connect(past)
+        rehash_from(con, mid)
+        con.close()
+        code, out, _ = verify(past)
+        check(code == 0, "plain verify passes a past rewritten with every later hash recomputed")
+        code, out, _ = verify(past, "--checkpoint", cp, "--pubkey", key + ".pub")
+        check(code == 1 and "rewritten" in out and ("record %d" % total) in out,
+              "verify --checkpoint names the rewritten past (%r)" % out)
+
+        # ---- A row changed without recomputing -------------------------------
+        shell = os.path.join(work, "shell.db")
+        copy_db(db, shell)
+        seq, did = srv.db_query("SELECT seq, decision_id FROM decisions WHERE seq = 20")[0]
+        sql = ("DROP TRIGGER decisions_no_update;"
+               " UPDATE decisions SET outcome = 'ineligible' WHERE seq = 20;")
+        if shutil.which("sqlite3"):
+            subprocess.run(["sqlite3", shell, sql], check=True)
+        else:
+            tamper(shell, "UPDATE decisions SET outcome = 'ineligible' WHERE seq = 20")
+        code, out, _ = verify(shell)
+        check(code == 1 and ("record %d (decision %s)" % (seq, did)) in out,
+              "verify names the altered record, seq and decision id (%r)" % out)
+
+        # ---- A review row changed ------------------------------------------
+        rev = os.path.join(work, "rev.db")
+        copy_db(db, rev)
+        tamper(rev, "UPDATE reviews SET reason = 'nothing to see' WHERE review_id = ?",
+               (rv2["review_id"],))
+        code, out, _ = verify(rev)
+        check(code == 1 and ("record %d (review %s of decision %s)"
+                             % (rv2["seq"], rv2["review_id"], target)) in out,
+              "verify names the altered review (%r)" % out)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
