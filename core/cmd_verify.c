@@ -46,15 +46,19 @@ static double verify_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Progress on a terminal: one line on stderr, rewritten in place. */
+/* Progress on a terminal: one line on stderr, rewritten in place, with the
+ * speed so far.  UD points at the start time. */
 static void verify_progress(void *ud, int64_t done, int64_t total)
 {
-    (void)ud;
+    double secs = verify_now() - *(const double *)ud;
+    char rate[48] = "";
+    if (done > 0 && secs > 0)
+        snprintf(rate, sizeof rate, ", %.0f records/s", (double)done / secs);
     if (total > 0)
-        fprintf(stderr, "\rverifying: %lld / %lld records (%d%%)", (long long)done,
-                (long long)total, (int)(done * 100 / total));
+        fprintf(stderr, "\rverifying: %lld / %lld records (%d%%)%s\033[K", (long long)done,
+                (long long)total, (int)(done * 100 / total), rate);
     else
-        fprintf(stderr, "\rverifying: %lld records", (long long)done);
+        fprintf(stderr, "\rverifying: %lld records%s\033[K", (long long)done, rate);
     fflush(stderr);
 }
 
@@ -173,7 +177,7 @@ int cmd_verify(int argc, char **argv)
     store_report rep;
     double t0 = verify_now();
     int rc = store_verify_chain(st, cpfile ? &anchor : NULL, &rep,
-                                show ? verify_progress : NULL, NULL, &e);
+                                show ? verify_progress : NULL, &t0, &e);
     double secs = verify_now() - t0;
     store_close(st);
     if (show)
