@@ -189,7 +189,7 @@ static int audit_checkpoint(int argc, char **argv)
      * transaction: a server appending meanwhile cannot slip in between. */
     int show = !quiet && isatty(2);
     store_report rep;
-    int rc = store_verify_chain(st, NULL, &rep, show ? audit_progress : NULL, NULL, &e);
+    int rc = store_verify_chain(st, NULL, 0, &rep, show ? audit_progress : NULL, NULL, &e);
     if (show)
         fprintf(stderr, "\r\033[K");
     if (rc < 0) {

@@ -19,10 +19,13 @@
 #include "sign.h"
 #include "store.h"
 
+/* Checkpoints one verify checks at most (a year of daily ones fits). */
+#define VERIFY_MAX_CHECKPOINTS 400
+
 static void verify_usage(FILE *f)
 {
     fprintf(f,
-            "usage: eligo verify [--db FILE] [--quiet] [--checkpoint FILE --pubkey PUB]\n"
+            "usage: eligo verify [--db FILE] [--quiet] [--checkpoint FILE... --pubkey PUB]\n"
             "\n"
             "Recompute the hash chain of every record (decisions and reviews) and report\n"
             "the first record that does not match.  With --checkpoint, first check the\n"
@@ -30,7 +33,9 @@ static void verify_usage(FILE *f)
             "the history it signed: its record exists with the signed hash (no rewritten\n"
             "past) and no record after it is missing (no truncated tail).  Exit status 0\n"
             "when all holds, 1 when a record does not match or the checkpoint fails, 2\n"
-            "on a usage or database error.\n"
+            "on a usage or database error.  --checkpoint may be given several times\n"
+            "(all signed with PUB): a rewritten past is then placed between the last\n"
+            "checkpoint that holds and the first that does not.\n"
             "\n"
             "  --db FILE          the database (default $ELIGO_DB, else ./eligo.db)\n"
             "  --checkpoint FILE  a statement made by eligo audit checkpoint\n"
@@ -116,7 +121,8 @@ static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
 int cmd_verify(int argc, char **argv)
 {
     const char *db = cmd_env("ELIGO_DB", "./eligo.db");
-    const char *cpfile = NULL, *pubfile = NULL;
+    const char *cpfiles[VERIFY_MAX_CHECKPOINTS], *pubfile = NULL;
+    size_t ncp = 0;
     int quiet = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -129,10 +135,14 @@ int cmd_verify(int argc, char **argv)
             db = argv[++i];
         } else if (!strncmp(argv[i], "--db=", 5)) {
             db = argv[i] + 5;
-        } else if (!strcmp(argv[i], "--checkpoint") && i + 1 < argc) {
-            cpfile = argv[++i];
-        } else if (!strncmp(argv[i], "--checkpoint=", 13)) {
-            cpfile = argv[i] + 13;
+        } else if ((!strcmp(argv[i], "--checkpoint") && i + 1 < argc) ||
+                   !strncmp(argv[i], "--checkpoint=", 13)) {
+            if (ncp == VERIFY_MAX_CHECKPOINTS) {
+                fprintf(stderr, "eligo verify: at most %d checkpoints\n",
+                        VERIFY_MAX_CHECKPOINTS);
+                return 2;
+            }
+            cpfiles[ncp++] = argv[i][12] == '=' ? argv[i] + 13 : argv[++i];
         } else if (!strcmp(argv[i], "--pubkey") && i + 1 < argc) {
             pubfile = argv[++i];
         } else if (!strncmp(argv[i], "--pubkey=", 9)) {
@@ -147,19 +157,22 @@ int cmd_verify(int argc, char **argv)
         }
     }
 
-    if (!cpfile != !pubfile) {
+    if (!ncp != !pubfile) {
         fprintf(stderr, "eligo verify: --checkpoint FILE and --pubkey PUB go together\n");
         verify_usage(stderr);
         return 2;
     }
 
     err e = {0};
-    store_anchor anchor;
-    sign_checkpoint cp;
-    if (cpfile) {
-        int rc = verify_checkpoint_signature(cpfile, pubfile, &cp, &anchor);
+    store_anchor anchors[VERIFY_MAX_CHECKPOINTS];
+    sign_checkpoint cps[VERIFY_MAX_CHECKPOINTS];
+    size_t latest = 0;   /* the checkpoint with the highest seq */
+    for (size_t i = 0; i < ncp; i++) {
+        int rc = verify_checkpoint_signature(cpfiles[i], pubfile, &cps[i], &anchors[i]);
         if (rc != 0)
             return rc;
+        if (cps[i].seq > cps[latest].seq)
+            latest = i;
     }
 
     store *st = NULL;
@@ -176,8 +189,7 @@ int cmd_verify(int argc, char **argv)
     int show = !quiet && isatty(2);
     store_report rep;
     double t0 = verify_now();
-    int rc = store_verify_chain(st, cpfile ? &anchor : NULL, &rep,
-                                show ? verify_progress : NULL, &t0, &e);
+    int rc = store_verify_chain(st, anchors, ncp, &rep, show ? verify_progress : NULL, &t0, &e);
     double secs = verify_now() - t0;
     store_close(st);
     if (show)
@@ -196,12 +208,15 @@ int cmd_verify(int argc, char **argv)
         return 1;
     }
     if (rc > 0 && e.code && !strcmp(e.code, "rewritten")) {
+        size_t k = 0;
+        while (k + 1 < ncp && cps[k].seq != rep.bad_seq)
+            k++;
         printf("checkpoint FAILED: the past was rewritten: record %lld (", (long long)rep.bad_seq);
         verify_name(&rep);
-        printf(") is not the record the checkpoint signed\n%s\n", e.msg);
+        printf(") is not the record %s signed\n%s\n", cpfiles[k], e.msg);
         if (!quiet)
             printf("signed at %s; plain verify would pass: every hash was recomputed\n",
-                   cp.time);
+                   cps[k].time);
         return 1;
     }
     if (rc > 0) {
@@ -220,10 +235,11 @@ int cmd_verify(int argc, char **argv)
         if (rep.reviews)
             printf("(%lld decisions, %lld reviews)\n", (long long)rep.decisions,
                    (long long)rep.reviews);
-        if (cpfile)
-            printf("checkpoint holds: record %lld signed at %s is in the chain unchanged, "
-                   "%lld records after it\n", (long long)cp.seq, cp.time,
-                   (long long)(rep.checked - cp.seq));
+        if (ncp)
+            printf("checkpoint%s: record %lld signed at %s is in the chain unchanged, "
+                   "%lld records after it\n", ncp > 1 ? "s hold (all of them); the latest" :
+                   " holds", (long long)cps[latest].seq, cps[latest].time,
+                   (long long)(rep.checked - cps[latest].seq));
     }
     return 0;
 }

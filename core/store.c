@@ -94,7 +94,8 @@
  * covering every column but the chain's.  store_verify_chain reads the two
  * tables merged in seq order.  What the chain cannot show (a cut tail, a past
  * rewritten and rehashed) a signed checkpoint can: store_verify_chain takes
- * the checkpoint's (seq, hash) as an anchor.
+ * checkpoints' (seq, hash) pairs as anchors; with several, a rewrite is placed
+ * between the last that holds and the first that does not.
  */
 #include "store.h"
 
@@ -1727,20 +1728,44 @@ static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
  * rep->bad_seq > checked + 1 means the records between were deleted.
  * Everything is read in one read transaction, so a server appending
  * meanwhile is not seen half-way. */
-int store_verify_chain(store *st, const store_anchor *anchor, store_report *rep,
+/* The anchors in seq order, for one pass.  Few: a checkpoint a day. */
+static int anchor_cmp(const void *a, const void *b)
+{
+    int64_t x = (*(const store_anchor *const *)a)->seq;
+    int64_t y = (*(const store_anchor *const *)b)->seq;
+    return (x > y) - (x < y);
+}
+
+int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
+                       store_report *rep,
                        void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
                        err *e)
 {
     store_invariants(st);
     unsigned char prev[STORE_HASH_LEN] = {0}, hash[STORE_HASH_LEN];
     verify_ctx c = {.app_id = -1};
+    const store_anchor **order = NULL;
+    size_t next = 0;                         /* the next anchor to meet */
     int64_t n = 0;
     int ret = -1, rcd = SQLITE_DONE, rcr = SQLITE_DONE;
     sqlite3_stmt *sd = st->q[Q_VERIFY], *sr = st->q[Q_VERIFY_REVIEWS], *s;
 
     memset(rep, 0, sizeof *rep);
-    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
+    if (nanchors) {
+        order = malloc(nanchors * sizeof *order);
+        if (!order)
+            return err_set(e, "internal", "out of memory");
+        for (size_t i = 0; i < nanchors; i++)
+            order[i] = &anchors[i];
+        qsort(order, nanchors, sizeof *order, anchor_cmp);
+    }
+    /* Anchors at seq 0 (an empty chain) hold trivially. */
+    while (next < nanchors && order[next]->seq <= 0)
+        next++;
+    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE) {
+        free(order);
         return store_sqlerr(st, e, "BEGIN");
+    }
     s = st->q[Q_TALLY];
     if (sqlite3_step(s) == SQLITE_ROW)
         rep->total = sqlite3_column_int64(s, 0);
@@ -1785,14 +1810,25 @@ int store_verify_chain(store *st, const store_anchor *anchor, store_report *rep,
             rep->reviews++;
         else
             rep->decisions++;
-        if (anchor && n == anchor->seq && memcmp(hash, anchor->hash, STORE_HASH_LEN) != 0) {
+        for (; next < nanchors && order[next]->seq == n; next++) {
+            if (memcmp(hash, order[next]->hash, STORE_HASH_LEN) == 0) {
+                rep->anchor_held = n;
+                continue;
+            }
             char have[2 * STORE_HASH_LEN + 1], want[2 * STORE_HASH_LEN + 1];
             verify_hex(hash, have);
-            verify_hex(anchor->hash, want);
+            verify_hex(order[next]->hash, want);
             verify_name(rep, s, is_review);
-            err_set(e, "rewritten", "the chain is consistent, but this record's hash is %.16s... "
-                    "where the checkpoint signed %.16s...: a record at or before it was "
-                    "rewritten and the chain recomputed from there on", have, want);
+            if (rep->anchor_held)
+                err_set(e, "rewritten", "the chain is consistent, but this record's hash is "
+                        "%.16s... where the checkpoint signed %.16s...: a record after %lld "
+                        "(which still holds as signed) and at or before %lld was rewritten and "
+                        "the chain recomputed from there on", have, want,
+                        (long long)rep->anchor_held, (long long)n);
+            else
+                err_set(e, "rewritten", "the chain is consistent, but this record's hash is "
+                        "%.16s... where the checkpoint signed %.16s...: a record at or before "
+                        "it was rewritten and the chain recomputed from there on", have, want);
             ret = 1;
             goto done;
         }
@@ -1809,11 +1845,12 @@ int store_verify_chain(store *st, const store_anchor *anchor, store_report *rep,
     }
     rep->head_seq = n;
     memcpy(rep->head_hash, prev, STORE_HASH_LEN);
-    if (anchor && n < anchor->seq) {
-        rep->bad_seq = anchor->seq;
+    if (next < nanchors) {
+        int64_t want = order[nanchors - 1]->seq;
+        rep->bad_seq = want;
         err_set(e, "truncated", "the chain ends at record %lld, but the checkpoint signed "
                 "record %lld: the last %lld records were cut off", (long long)n,
-                (long long)anchor->seq, (long long)(anchor->seq - n));
+                (long long)want, (long long)(want - n));
         ret = 1;
         goto done;
     }
@@ -1825,6 +1862,7 @@ done:
     sqlite3_reset(sr);
     step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
     free(c.sets);
+    free(order);
     rep->checked = n;
     store_invariants(st);
     return ret;
@@ -1835,7 +1873,7 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
                  err *e)
 {
     store_report rep;
-    int rc = store_verify_chain(st, NULL, &rep, progress, ud, e);
+    int rc = store_verify_chain(st, NULL, 0, &rep, progress, ud, e);
     *checked = rep.checked;
     *bad_seq = rep.bad_seq;
     snprintf(bad_id, 64, "%s", rep.bad_id);

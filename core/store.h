@@ -174,24 +174,31 @@ typedef struct store_report {
     char bad_decision[64];        /* a review: the decision it reviews */
     int64_t head_seq;             /* the last record checked, and its hash */
     unsigned char head_hash[STORE_HASH_SIZE];
+    int64_t anchor_held;          /* the highest anchored seq found as anchored
+                                     (0: none); on "rewritten", the change lies
+                                     after it and at or before bad_seq */
 } store_report;
 
 /* Recompute the whole chain, decisions and reviews merged in seq order, in
- * one read transaction.  With ANCHOR (may be NULL), also prove that the
- * database still holds the anchored history: record ANCHOR->seq must exist
- * and hash to ANCHOR->hash.  Returns 0 when everything holds; 1 when not,
- * with *REP naming the record and E saying what failed, its code one of
+ * one read transaction.  With NANCHORS anchors (ANCHORS may be NULL when 0;
+ * any order), also prove that the database still holds the anchored
+ * history: each record ANCHORS[i].seq must exist and hash to
+ * ANCHORS[i].hash.  Returns 0 when everything holds; 1 when not, with *REP
+ * naming the record and E saying what failed, its code one of
  *   "mismatch"   a record does not match its hash (or its rule set changed);
- *   "rewritten"  the chain is sound but record ANCHOR->seq is not the one
- *                anchored: the past was rewritten and rehashed;
- *   "truncated"  the chain ends before ANCHOR->seq: records were cut off;
+ *   "rewritten"  the chain is sound but an anchored record is not the one
+ *                anchored: the past was rewritten and rehashed (somewhere
+ *                after rep->anchor_held);
+ *   "truncated"  the chain ends before the highest anchored seq: records
+ *                were cut off;
  * -1 with E when the database could not be read.  PROGRESS, when not NULL,
  * is called with (0, total) first, now and then, and once at the end. */
-int store_verify_chain(store *st, const store_anchor *anchor, store_report *rep,
+int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
+                       store_report *rep,
                        void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
                        err *e);
 
-/* store_verify_chain without an anchor, for callers that need only the
+/* store_verify_chain without anchors, for callers that need only the
  * verdict.  Returns 0 when intact; 1 when a record does not match (its
  * sequence number and its decision id, or review id, in *BAD_SEQ / BAD_ID); -1
  * with E when the database could not be read.  *CHECKED receives the number

@@ -156,11 +156,20 @@ def main():
         work = srv.dir
         c = srv.connect()
 
-        # ---- A database built by the server --------------------------------
+        # ---- A database built by the server, checkpointed on the way --------
+        key = os.path.join(work, "auditor")
+        code, out, err = eligo("keygen", "--out", key)
+        check(code == 0 and os.path.exists(key + ".key") and os.path.exists(key + ".pub"),
+              "keygen writes the pair")
+        early = os.path.join(work, "early.json")
         ids = []
         for i in range(40):
             r = c.request(decide(i))
             ids.append(r["decision"]["decision_id"])
+            if i == 9:
+                code, out, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db",
+                                       srv.db, "--out", early)
+                check(code == 0, "a checkpoint beside the live server (%s)" % err.strip())
         s = c.request({"op": "screen", "as_of": "2025-03-01", "applicant": applicant(7)})
         check(s["ok"] and len(s["decisions"]) > 1, "a screen adds several decisions")
         target = ids[7]
@@ -247,10 +256,6 @@ def main():
               "verify shows progress on a terminal (%r)" % err[:80])
 
         # ---- Keys and a checkpoint -----------------------------------------
-        key = os.path.join(work, "auditor")
-        code, out, err = eligo("keygen", "--out", key)
-        check(code == 0 and os.path.exists(key + ".key") and os.path.exists(key + ".pub"),
-              "keygen writes the pair")
         check(stat.S_IMODE(os.stat(key + ".key").st_mode) == 0o600, "the private key is 0600")
         with open(key + ".key") as f:
             first_key = f.read()
@@ -329,6 +334,22 @@ def main():
         code, out, _ = verify(past, "--checkpoint", cp, "--pubkey", key + ".pub")
         check(code == 1 and "rewritten" in out and ("record %d" % total) in out,
               "verify --checkpoint names the rewritten past (%r)" % out)
+        # With the early checkpoint (record 10) too, the rewrite is placed
+        # between the two; the early one alone still holds.
+        with open(early) as f:
+            check(json.load(f)["seq"] == 10, "the early checkpoint signed record 10")
+        for order in ((early, cp), (cp, early)):
+            code, out, _ = verify(past, "--checkpoint", order[0], "--checkpoint", order[1],
+                                  "--pubkey", key + ".pub")
+            check(code == 1 and "rewritten" in out and ("after 10 " in out)
+                  and ("at or before %d" % total) in out,
+                  "two checkpoints bound the rewritten record: after 10, at or before %d (%r)"
+                  % (total, out))
+        code, out, _ = verify(past, "--checkpoint", early, "--pubkey", key + ".pub")
+        check(code == 0, "the early checkpoint alone still holds")
+        code, out, _ = verify(db, "--checkpoint", early, "--checkpoint", cp, "--pubkey",
+                              key + ".pub")
+        check(code == 0 and "checkpoints hold" in out, "both checkpoints hold on the original")
 
         # ---- A row changed without recomputing -------------------------------
         shell = os.path.join(work, "shell.db")

@@ -1062,7 +1062,7 @@ static void test_review_tampered(void **state)
     tamper(f, "DROP TRIGGER reviews_no_update;"
               "UPDATE reviews SET outcome = 'eligible' WHERE review_id = 'R1'");
     store_report rep;
-    assert_int_equal(store_verify_chain(f->st, NULL, &rep, NULL, NULL, &e), 1);
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
     assert_string_equal(e.code, "mismatch");
     assert_int_equal(rep.bad_seq, 3);
     assert_string_equal(rep.bad_kind, "review");
@@ -1102,7 +1102,8 @@ static void test_verify_anchor(void **state)
     stored_hash(f, 4, a.hash);
 
     /* Intact: the anchor holds, and the report gives the head. */
-    assert_int_equal(store_verify_chain(f->st, &a, &rep, NULL, NULL, &e), 0);
+    assert_int_equal(store_verify_chain(f->st, &a, 1, &rep, NULL, NULL, &e), 0);
+    assert_int_equal(rep.anchor_held, 4);
     assert_int_equal(rep.checked, 6);
     assert_int_equal(rep.head_seq, 6);
     unsigned char h6[STORE_HASH_SIZE];
@@ -1112,17 +1113,28 @@ static void test_verify_anchor(void **state)
     /* A different hash at the anchor: the past was rewritten. */
     store_anchor wrong = a;
     wrong.hash[0] ^= 1;
-    assert_int_equal(store_verify_chain(f->st, &wrong, &rep, NULL, NULL, &e), 1);
+    assert_int_equal(store_verify_chain(f->st, &wrong, 1, &rep, NULL, NULL, &e), 1);
     assert_string_equal(e.code, "rewritten");
     assert_int_equal(rep.bad_seq, 4);
     assert_string_equal(rep.bad_id, t[3].ids[0]);
+    assert_int_equal(rep.anchor_held, 0);
+
+    /* With an earlier anchor that holds (given in any order), the rewrite
+     * is placed after it. */
+    store_anchor two[2] = {wrong, {.seq = 2}};
+    stored_hash(f, 2, two[1].hash);
+    assert_int_equal(store_verify_chain(f->st, two, 2, &rep, NULL, NULL, &e), 1);
+    assert_string_equal(e.code, "rewritten");
+    assert_int_equal(rep.anchor_held, 2);
+    assert_int_equal(rep.bad_seq, 4);
+    assert_non_null(strstr(e.msg, "after 2"));
 
     /* Cut the tail back to 3: plain verify passes, the anchor does not. */
     tamper(f, "DROP TRIGGER decisions_no_delete; DELETE FROM decisions WHERE seq > 3");
     int64_t checked, bad;
     char id[64];
     assert_int_equal(verify(f, &checked, &bad, id), 0);
-    assert_int_equal(store_verify_chain(f->st, &a, &rep, NULL, NULL, &e), 1);
+    assert_int_equal(store_verify_chain(f->st, &a, 1, &rep, NULL, NULL, &e), 1);
     assert_string_equal(e.code, "truncated");
     assert_int_equal(rep.bad_seq, 4);
     assert_int_equal(rep.checked, 3);
