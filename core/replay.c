@@ -674,41 +674,58 @@ static const char *const masked_keys[] = {"\"decision_id\":\"", "\"decided_at\":
                                           "\"ruleset\":\""};
 static const size_t masked_len[] = {15, 14, 11};
 
-/* The next masked key at or after P in [P, END): its start, and in *VAL
- * where its value starts; END when there is none. */
-static const char *next_masked(const char *p, const char *end, const char **val)
+/* How many bytes A and B (N each) have in common from the start: eight at a
+ * time while they agree. */
+static size_t common_prefix(const char *a, const char *b, size_t n)
 {
-    for (; p + 1 < end; p++) {
-        p = memchr(p, '"', (size_t)(end - p));
-        if (!p)
-            return end;
-        /* Most quotes open other keys and values: one byte tells. */
-        if (p + 1 == end || (p[1] != 'd' && p[1] != 'r'))
-            continue;
-        for (size_t k = 0; k < sizeof masked_keys / sizeof masked_keys[0]; k++) {
-            size_t n = masked_len[k];
-            if ((size_t)(end - p) >= n && !memcmp(p, masked_keys[k], n)) {
-                *val = p + n;
-                return p;
-            }
-        }
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            break;
     }
-    return end;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
 }
 
+/* Is P inside the value of a masked key, that is after `"key":"` with no
+ * quote between (S is where the text starts)?  The value's start when so,
+ * else NULL. */
+static const char *masked_value(const char *s, const char *p)
+{
+    const char *q = p;
+    while (q > s && q[-1] != '"')
+        q--;
+    if (q == s)
+        return NULL;
+    for (size_t k = 0; k < sizeof masked_keys / sizeof masked_keys[0]; k++) {
+        size_t n = masked_len[k];
+        if ((size_t)(q - s) >= n && !memcmp(q - n, masked_keys[k], n))
+            return q;
+    }
+    return NULL;
+}
+
+/* One pass over both texts: where they first differ, the difference must
+ * lie in the value of a masked key found at the same place in both (each
+ * then skips to the value's closing quote), else the decisions differ. */
 static int same_decision(const char *a, size_t alen, const char *b, size_t blen)
 {
-    const char *ae = a + alen, *be = b + blen;
+    const char *as = a, *bs = b, *ae = a + alen, *be = b + blen;
     for (;;) {
-        const char *av = NULL, *bv = NULL;
-        const char *ka = next_masked(a, ae, &av), *kb = next_masked(b, be, &bv);
-        if (ka - a != kb - b || memcmp(a, b, (size_t)(ka - a)) != 0)
+        size_t la = (size_t)(ae - a), lb = (size_t)(be - b);
+        size_t n = common_prefix(a, b, la < lb ? la : lb);
+        a += n;
+        b += n;
+        if (a == ae || b == be)
+            return a == ae && b == be;
+        const char *va = masked_value(as, a), *vb = masked_value(bs, b);
+        if (!va || !vb || a - va != b - vb)   /* the same key, as far back */
             return 0;
-        if (ka == ae || kb == be)
-            return ka == ae && kb == be;
-        if (av - ka != bv - kb || memcmp(ka, kb, (size_t)(av - ka)) != 0)
-            return 0;   /* not the same key */
-        const char *qa = memchr(av, '"', (size_t)(ae - av)), *qb = memchr(bv, '"', (size_t)(be - bv));
+        const char *qa = memchr(a, '"', (size_t)(ae - a)), *qb = memchr(b, '"', (size_t)(be - b));
         if (!qa || !qb)
             return 0;
         a = qa;
@@ -723,6 +740,8 @@ static const char *history_span(const char *j, size_t len, const char **end)
 {
     static const char key[] = "\"history\":[";
     const char *e = j + len, *p = NULL, *q = j;
+    if (len < 3 || j[len - 2] != ']')   /* the member, when there, is the last */
+        return NULL;
     while ((q = memchr(q, '"', (size_t)(e - q))) != NULL) {   /* no memmem in C11 */
         if ((size_t)(e - q) >= sizeof key - 1 && q[1] == 'h' && !memcmp(q, key, sizeof key - 1))
             p = q;
