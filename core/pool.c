@@ -179,8 +179,9 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
                          ruleset_hash(engine_ruleset(wk->en)), p->nworkers);
         if (p->cfg.health)
             p->cfg.health(p->cfg.ud, &j->reply);
-        rc |= buf_printf(&j->reply, ",\"queue_depth\":%zu,\"decisions\":%" PRId64, depth,
-                         store_count(rd));
+        rc |= buf_printf(&j->reply, ",\"queue_depth\":%zu,\"decisions\":%" PRId64
+                         ",\"reviews\":%" PRId64, depth, store_count(rd),
+                         store_count_reviews(rd));
         break;
     }
     default:

@@ -231,7 +231,8 @@ def main():
         check(srv.db_query("SELECT * FROM decisions WHERE decision_id = ?", (target,)) == row_before,
               "the decision row is unchanged")
         health = c.request({"op": "health"})
-        check(health.get("decisions") == 40 + len(s["decisions"]), "health counts decisions only")
+        check(health.get("decisions") == 40 + len(s["decisions"]) and health.get("reviews") == 2,
+              "health counts decisions and reviews apart")
         c.close()
         srv.stop()
 

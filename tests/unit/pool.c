@@ -224,6 +224,68 @@ static void test_swap(void **state)
     assert_non_null(strstr(f->s.jobs[0]->reply.data, ruleset_hash(f->rs)));
 }
 
+/* Reviews go to the writer with the decides around them: each is committed
+ * in its own transaction after its batch, and replied to only then; a bad
+ * one is refused on the worker, an unknown decision by the store. */
+static void test_reviews(void **state)
+{
+    fixture *f = *state;
+    submit(f, "{\"id\":%d,\"op\":\"decide\",\"program\":\"idmaj\",\"as_of\":\"2025-03-01\","
+              "\"applicant\":" APPLICANT "}", 0);
+    sink_wait(&f->s, 1);
+    const char *r = f->s.jobs[0]->reply.data, *p = strstr(r, "\"decision_id\":\"");
+    assert_non_null(p);
+    char id[27];
+    memcpy(id, p + 15, 26);
+    id[26] = '\0';
+
+    char line[512];
+    const char *reviews[] = {
+        "{\"id\":\"ok\",\"op\":\"review\",\"decision_id\":\"%s\",\"review\":{\"action\":"
+        "\"override\",\"outcome\":\"incomplete\",\"by\":\"w\",\"reason\":\"r\"}}",
+        "{\"id\":\"bad\",\"op\":\"review\",\"decision_id\":\"%s\",\"review\":{\"action\":"
+        "\"override\",\"by\":\"w\",\"reason\":\"r\"}}",
+        "{\"id\":\"none\",\"op\":\"review\",\"decision_id\":\"X%.25s\",\"review\":{\"action\":"
+        "\"confirm\",\"by\":\"w\",\"reason\":\"r\"}}",
+    };
+    for (int i = 1; i <= 40; i++) {
+        submit(f, "{\"id\":%d,\"op\":\"decide\",\"program\":\"idmaj\",\"as_of\":\"2025-03-01\","
+                  "\"applicant\":" APPLICANT "}", i);
+        if (i % 10 == 0) {
+            int n = snprintf(line, sizeof line, reviews[(i / 10 - 1) % 3], id);
+            job *j = job_new(line, (size_t)n);
+            assert_non_null(j);
+            log_timestamp(j->received_at);
+            pool_submit(f->p, j);
+        }
+    }
+    sink_wait(&f->s, 45);
+    int ok = 0, bad = 0, none = 0;
+    for (size_t i = 0; i < f->s.n; i++) {
+        r = f->s.jobs[i]->reply.data;
+#define STARTS(r, p) (strncmp((r), (p), strlen(p)) == 0)
+        if (STARTS(r, "{\"id\":\"ok\",\"ok\":true,\"review\":{") &&
+            strstr(r, "\"outcome\":\"incomplete\""))
+            ok++;
+        else if (STARTS(r, "{\"id\":\"bad\",\"ok\":false") &&
+                 strstr(r, "\"invalid_request\"") && strstr(r, "'outcome'"))
+            bad++;
+        else if (STARTS(r, "{\"id\":\"none\",\"ok\":false") && strstr(r, "\"not_found\""))
+            none++;
+#undef STARTS
+    }
+    assert_int_equal(ok, 2);      /* i = 10 and 40 */
+    assert_int_equal(bad, 1);
+    assert_int_equal(none, 1);
+    assert_int_equal(store_count(f->st), 41);
+    assert_int_equal(store_count_reviews(f->st), 2);
+    int64_t checked, bad_seq;
+    char bad_id[64];
+    err e;
+    err_clear(&e);
+    assert_int_equal(store_verify(f->st, &checked, &bad_seq, bad_id, NULL, NULL, &e), 0);
+    assert_int_equal(checked, 43);
+}
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reviews, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
