@@ -233,13 +233,22 @@ def main():
         health = c.request({"op": "health"})
         check(health.get("decisions") == 40 + len(s["decisions"]) and health.get("reviews") == 2,
               "health counts decisions and reviews apart")
+
+        # An offline review beside the live server, then the server appends
+        # after it: both writers share the head.
+        code, out, err = eligo("audit", "review", ids[5], "--by", "agent 5", "--confirm",
+                               "--reason", "checked by phone", "--db", srv.db)
+        check(code == 0 and json.loads(out)["seq"] == rv2.get("seq", 0) + 1,
+              "audit review beside the live server takes the next seq (%s)" % err.strip())
+        last = c.request(decide(41))
+        check(last.get("ok") is True, "the server decides after the offline review")
         c.close()
         srv.stop()
 
         db = srv.db
         code, out, _ = verify(db)
-        total = 40 + len(s["decisions"]) + 2
-        check(code == 0 and ("%d records checked" % total) in out and "2 reviews" in out,
+        total = 41 + len(s["decisions"]) + 3
+        check(code == 0 and ("%d records checked" % total) in out and "3 reviews" in out,
               "verify passes over decisions and reviews (%r)" % out.strip())
 
         # The documented canonical content gives the stored hashes.
