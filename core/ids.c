@@ -69,17 +69,12 @@ void ids_next(char out[IDS_LEN + 1])
     memcpy(bytes + 6, ids_rand, 10);
     pthread_mutex_unlock(&ids_lock);
 
-    /* 128 bits as 26 base32 digits: the first digit holds the top 3 bits. */
-    int bit = -2;   /* 26 * 5 = 130 bits: two leading zero bits */
-    for (int i = 0; i < IDS_LEN; i++, bit += 5) {
-        int v = 0;
-        for (int k = 0; k < 5; k++) {
-            int b = bit + k;
-            v <<= 1;
-            if (b >= 0)
-                v |= (bytes[b / 8] >> (7 - b % 8)) & 1;
-        }
-        out[i] = alphabet[v];
-    }
+    /* 128 bits as 26 base32 digits, the last digit holding the low 5 bits
+     * (the first digit gets the top 3 bits: 26 * 5 = 130). */
+    unsigned __int128 v = 0;
+    for (int i = 0; i < 16; i++)
+        v = v << 8 | bytes[i];
+    for (int i = IDS_LEN - 1; i >= 0; i--, v >>= 5)
+        out[i] = alphabet[v & 31];
     out[IDS_LEN] = '\0';
 }

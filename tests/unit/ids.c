@@ -1,0 +1,79 @@
+/* tests/unit/ids.c -- decision ids: shape, order, time prefix. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ids.h"
+
+static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/* The millisecond time the first 10 digits of ID encode (48 bits). */
+static int64_t id_ms(const char *id)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++)
+        v = v << 5 | (uint64_t)(strchr(alphabet, id[i]) - alphabet);
+    return (int64_t)v;   /* 50 bits read, the top 2 always zero */
+}
+
+static void test_ids_shape(void **state)
+{
+    (void)state;
+    char id[IDS_LEN + 1];
+    ids_next(id);
+    assert_int_equal(strlen(id), IDS_LEN);
+    for (int i = 0; i < IDS_LEN; i++)
+        assert_non_null(strchr(alphabet, id[i]));
+    /* 128 bits in 130: the first digit holds 3 bits. */
+    assert_true(id[0] <= '7');
+}
+
+static void test_ids_strictly_increasing(void **state)
+{
+    (void)state;
+    char prev[IDS_LEN + 1], id[IDS_LEN + 1];
+    ids_next(prev);
+    for (int i = 0; i < 100000; i++) {
+        ids_next(id);
+        if (strcmp(prev, id) >= 0)
+            fail_msg("id %d: %s does not sort after %s", i, id, prev);
+        memcpy(prev, id, sizeof id);
+    }
+}
+
+static void test_ids_time_prefix_is_now(void **state)
+{
+    (void)state;
+    char id[IDS_LEN + 1];
+    int64_t before = ids_now_ms();
+    ids_next(id);
+    int64_t after = ids_now_ms(), at = id_ms(id);
+    if (at < before || at > after)
+        fail_msg("id %s encodes %lld ms, made between %lld and %lld", id, (long long)at,
+                 (long long)before, (long long)after);
+}
+
+static void test_ids_now_format(void **state)
+{
+    (void)state;
+    char now[25];
+    ids_now(now);
+    assert_int_equal(strlen(now), 24);
+    assert_true(now[4] == '-' && now[7] == '-' && now[10] == 'T' && now[13] == ':' &&
+                now[16] == ':' && now[19] == '.' && now[23] == 'Z');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids_shape),
+        cmocka_unit_test(test_ids_strictly_increasing),
+        cmocka_unit_test(test_ids_time_prefix_is_now),
+        cmocka_unit_test(test_ids_now_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
