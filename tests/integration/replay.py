@@ -232,7 +232,17 @@ def test_candidate():
         rc, out, err = eligo("replay", "--rules", cand, "--db", srv.db)
         check(rc == 0 and "awrach" in out and "income" in out and "decisions/s" in out,
               "the table names the programme, the criterion and the speed")
-        check(db_files(srv.db) == before, "still byte-identical after five replays")
+        # A programme dropped: its decisions are decided no more.
+        gone = os.path.join(srv.dir, "without_taehil")
+        shutil.copytree(srv.rules, gone)
+        os.unlink(os.path.join(gone, "taehil.lua"))
+        os.unlink(os.path.join(gone, "taehil.test.lua"))
+        rc, rep5, _ = replay_json("--rules", gone, "--db", srv.db)
+        taehil = {p["program"]: p for p in rep5["programs"]}.get("taehil", {"moves": []})
+        check(rc == 0 and taehil["moves"] and all(m["to"] == "none" for m in taehil["moves"]) and
+              sum(m["count"] for m in taehil["moves"]) == nscreen,
+              "a dropped programme: its %d decisions move to none (%s)" % (nscreen, taehil["moves"]))
+        check(db_files(srv.db) == before, "still byte-identical after six replays")
 
 
 # ---- (b) --original on a database of several rule sets -----------------------
