@@ -510,6 +510,7 @@ static int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN]
         hasher_field(&h, r->f[i], r->len[i]);
     return hasher_end(&h, out);
 }
+
 /* ---- Small SQLite helpers ------------------------------------------- */
 
 static int store_sqlerr(store *st, err *e, const char *what)
@@ -1368,6 +1369,7 @@ done:
     store_invariants(st);
     return ret;
 }
+
 /* ---- Events --------------------------------------------------------------- */
 
 int store_event(store *st, const char *kind, const char *detail, err *e)
@@ -1531,6 +1533,7 @@ static int store_tally(store *st, int64_t *total, int64_t *reviews)
     sqlite3_reset(s);
     return ok ? 0 : -1;
 }
+
 int64_t store_count(store *st)
 {
     store_invariants(st);
@@ -1549,6 +1552,7 @@ int64_t store_count_reviews(store *st)
     store_invariants(st);
     return reviews;
 }
+
 /* ---- Verifying ------------------------------------------------------------ */
 
 /* The rule sets as verify found them: each stored set's files must still
@@ -1879,6 +1883,7 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
     snprintf(bad_id, 64, "%s", rep.bad_id);
     return rc;
 }
+
 /* ---- Reading for audits --------------------------------------------------- */
 
 /* These statements depend on the filter, so they are prepared per call and

@@ -286,6 +286,7 @@ static void test_reviews(void **state)
     assert_int_equal(store_verify(f->st, &checked, &bad_seq, bad_id, NULL, NULL, &e), 0);
     assert_int_equal(checked, 43);
 }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {

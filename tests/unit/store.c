@@ -1167,6 +1167,7 @@ static void test_migrate_to_reviews(void **state)
     assert_int_equal(verify(f, &checked, &bad, id), 0);
     assert_int_equal(checked, 2);
 }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
