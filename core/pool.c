@@ -155,6 +155,12 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
             job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
             return;
         }
+        /* Its reviews beside it: the decision itself stays as stored. */
+        rc |= buf_adds(&j->reply, ",\"reviews\":");
+        if (store_reviews(rd, r->decision_id, &j->reply, &e) < 0) {
+            job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
+            return;
+        }
         break;
     case ENGINE_OP_HISTORY:
         rc |= job_begin(j, r->id);

@@ -226,8 +226,12 @@ def main():
               "history returns the decision's reviews, oldest first")
         check(all(d.get("reviews") == [] for d in hist["decisions"] if d["decision_id"] != target),
               "history: decisions without reviews have an empty list")
-        after = c.request({"op": "decision", "decision_id": target})["decision"]
+        got = c.request({"op": "decision", "decision_id": target})
+        after = got["decision"]
         check(after == before, "the decision as replied is unchanged by its reviews")
+        check([x["review_id"] for x in got.get("reviews", [])]
+              == [r1["review"]["review_id"], rv2.get("review_id")],
+              "the decision op gives its reviews beside it")
         check(srv.db_query("SELECT * FROM decisions WHERE decision_id = ?", (target,)) == row_before,
               "the decision row is unchanged")
         health = c.request({"op": "health"})
