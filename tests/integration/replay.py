@@ -9,7 +9,9 @@
     (hot reloads between batches), then names a decision whose stored
     criterion result was tampered with.
 (c) A history-aware rule (intelaka's no_recent_refusal): the rows read are
-    recorded in the decision, and replay uses those rows, not the database.
+    recorded in the decision, and replay uses those rows, not the database;
+    a candidate whose rules read history where the originals read none sees
+    only the decisions stored before each one.
 
     ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/replay.py
 
@@ -318,6 +320,18 @@ def test_original():
 
 # ---- (c) a history-aware rule ------------------------------------------------
 
+AWRACH_ONCE = '''
+  criterion "once_a_quarter" {
+    text = { en = "No Awrach decision in the 3 months before", fr = "Aucune décision Awrach dans les 3 mois",
+             ar = "لا قرار أوراش خلال 3 أشهر" },
+    reference = REF,
+    check = function(a, on)
+      return decided_within(earlier(a), "awrach", nil, 3, on) == nil
+    end,
+  },
+'''
+
+
 def intelaka_applicant(**changes):
     a = applicant(0, applicant_id="H-1", birth_date="1990-04-12", education="bac+2",
                   unemployed_since="2024-02-01", monthly_household_income=5000, household_size=2,
@@ -355,12 +369,37 @@ def test_history():
         check(third["ok"] and third["decision"]["outcome"] == "eligible" and
               len(third["decision"].get("history", [])) == 2,
               "four months later it is eligible, having read two rows")
+        # 4. Awrach (which reads no history) twice on one date, for another
+        # applicant eligible for it.
+        aw = [c.request({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                         "applicant": applicant(0, applicant_id="H-2", monthly_household_income=4000,
+                                                household_size=4)}) for _ in range(2)]
+        check(all(r["ok"] and r["decision"]["outcome"] == "eligible" and "history" not in r["decision"]
+                  for r in aw), "two awrach decisions, eligible, recording no history")
         c.close()
         srv.stop()
 
         rc, rep, err = replay_json("--original", "--db", srv.db)
-        check(rc == 0 and rep and rep["differences"] == 0 and rep["decisions"] == 3,
-              "--original reproduces the three decisions (%s)" % (rep or err[-300:]))
+        check(rc == 0 and rep and rep["differences"] == 0 and rep["decisions"] == 5,
+              "--original reproduces the five decisions (%s)" % (rep or err[-300:]))
+
+        # A candidate whose awrach reads history: the decisions recorded none,
+        # so each is given the decisions stored before it -- the first none,
+        # the second the first.
+        cand = os.path.join(srv.dir, "candidate_awrach")
+        shutil.copytree(srv.rules, cand)
+        with open(os.path.join(cand, "awrach.lua")) as f:
+            text = f.read()
+        i = text.rindex("}")
+        with open(os.path.join(cand, "awrach.lua"), "w") as f:
+            f.write(text[:i] + AWRACH_ONCE + text[i:])
+        rc, rep, err = replay_json("--rules", cand, "--db", srv.db, "--program", "awrach")
+        moves = {(m["from"], m["to"]): m for p in (rep or {}).get("programs", []) for m in p["moves"]}
+        m = moves.get(("eligible", "ineligible"))
+        check(m is not None and m["count"] == 1 and m["sample"] == [aw[1]["decision"]["decision_id"]] and
+              moves.get(("eligible", "eligible"), {}).get("count") == 1,
+              "a history-aware candidate sees, for each decision, only the decisions before it (%s)"
+              % (rep and rep["programs"] or err[-300:]))
 
         # Replay must use the recorded rows, not the database: empty the
         # rows recorded in the second decision, and it no longer reproduces
