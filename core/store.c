@@ -2229,30 +2229,36 @@ fail:
 
 /* ---- Scanning applications (replay) --------------------------------------- */
 
-/* A scan steps one statement of its own, ordered by seq, joining each
- * decision to its application.  An application's decisions have consecutive
- * seqs, so they arrive together: the scan gathers rows while the application
- * id stays the same, and keeps the first row of the next application stepped
- * but unread (PENDING) for the next call.  Row texts die at the next step, so
- * the gathered ones are copied into TEXT; pointers into it are made only once
- * the application is complete, as TEXT may move while it grows. */
+/* A scan steps two statements of its own.  The first reads the selected
+ * decisions in seq order; an application's decisions have consecutive seqs,
+ * so they arrive together: the scan gathers rows while the application id
+ * stays the same, and keeps the first row of the next application stepped
+ * but unread (PENDING) for the next call.  The second reads the application
+ * row, once per application (a join would read it again for each of a
+ * screen's five decisions).  Both run in the one read transaction the first
+ * statement holds open, so they see the same snapshot.  Row texts die at the
+ * next step, so the gathered ones are copied into TEXT; pointers into it are
+ * made only once the application is complete, as TEXT may move while it
+ * grows. */
 
 #define STORE_SCAN_TEXT_CAP ((size_t)256 << 20)
 #define STORE_SCAN_MAX_DECISIONS 4096
 
-/* Columns of the scan statement. */
+/* Columns of the two scan statements. */
+enum { SD_APP, SD_SEQ, SD_DECISION_ID, SD_PROGRAM, SD_OUTCOME, SD_DECISION };
 enum {
-    S_APP, S_REQUEST, S_AS_OF, S_RULESET, S_APPLICANT_ID, S_DECIDED_AT, S_FIRST_SEQ,
-    S_NDECISIONS, S_SEQ, S_DECISION_ID, S_PROGRAM, S_OUTCOME, S_DECISION
+    SA_REQUEST, SA_AS_OF, SA_RULESET, SA_APPLICANT_ID, SA_DECIDED_AT, SA_FIRST_SEQ,
+    SA_NDECISIONS, SA_N
 };
 
 struct store_scan {
     store *st;
-    sqlite3_stmt *s;
-    int pending;                    /* a row is stepped and not yet gathered */
+    sqlite3_stmt *s;                /* the decisions */
+    sqlite3_stmt *app;              /* one application by id */
+    int pending;                    /* a row of S is stepped and not yet gathered */
     int done;
     buf text;
-    size_t off[S_DECISION + 1];     /* the application's texts, as offsets */
+    size_t off[SA_N];               /* the application's texts, as offsets */
     size_t *doff;                   /* per decision: 4 offsets (id, program, outcome, json) */
     store_scan_decision *dec;
     size_t alloc;
@@ -2270,10 +2276,8 @@ int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err
     if (!f)
         f = &none;
     n = snprintf(sql, sizeof sql,
-                 "SELECT a.id, a.request, a.as_of, a.ruleset, a.applicant_id, a.decided_at,"
-                 " a.first_seq, a.ndecisions, d.seq, d.decision_id, d.program, d.outcome,"
-                 " d.decision FROM decisions d JOIN applications a ON a.id = d.application"
-                 " WHERE 1");
+                 "SELECT d.application, d.seq, d.decision_id, d.program, d.outcome, d.decision"
+                 " FROM decisions d WHERE 1");
     /* Each filter adds a condition with the next parameter number. */
     if (f->program) {
         binds[nb++] = f->program;
@@ -2305,8 +2309,13 @@ int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err
         return err_set(e, "internal", "out of memory");
     sc->st = st;
     buf_init(&sc->text, STORE_SCAN_TEXT_CAP);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &sc->s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(st->db, sql, -1, &sc->s, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db,
+                           "SELECT request, as_of, ruleset, applicant_id, decided_at, first_seq,"
+                           " ndecisions FROM applications WHERE id = ?1",
+                           -1, &sc->app, NULL) != SQLITE_OK) {
         store_sqlerr(st, e, "preparing the scan");
+        sqlite3_finalize(sc->s);
         free(sc);
         return -1;
     }
@@ -2316,12 +2325,12 @@ int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err
     return 0;
 }
 
-/* Copy column I of the current row into the scan's text; its offset, or
+/* Copy column I of statement S into the scan's text; its offset, or
  * (size_t)-1 for an SQL NULL. */
-static int store_scan_copy(store_scan *sc, int i, size_t *off)
+static int store_scan_copy(store_scan *sc, sqlite3_stmt *s, int i, size_t *off)
 {
     size_t len;
-    const char *p = col_text(sc->s, i, &len);
+    const char *p = col_text(s, i, &len);
     if (!p) {
         *off = (size_t)-1;
         return 0;
@@ -2333,6 +2342,37 @@ static int store_scan_copy(store_scan *sc, int i, size_t *off)
 static const char *store_scan_str(const store_scan *sc, size_t off)
 {
     return off == (size_t)-1 ? NULL : sc->text.data + off;
+}
+
+/* Read application ID into the scan's text and APP's numbers. */
+static int store_scan_app_row(store_scan *sc, int64_t id, int64_t seq, store_scan_app *app,
+                              err *e)
+{
+    sqlite3_stmt *s = sc->app;
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE)
+            return err_set(e, "internal", "record %lld: its application row is missing "
+                           "(eligo verify says more)", (long long)seq);
+        return store_sqlerr(sc->st, e, "reading an application");
+    }
+    app->first_seq = sqlite3_column_int64(s, SA_FIRST_SEQ);
+    app->ndecisions_stored = sqlite3_column_int64(s, SA_NDECISIONS);
+    app->request_len = (size_t)sqlite3_column_bytes(s, SA_REQUEST);
+    for (int i = SA_REQUEST; i <= SA_DECIDED_AT; i++)
+        if (store_scan_copy(sc, s, i, &sc->off[i]) != 0) {
+            sqlite3_reset(s);
+            return err_set(e, "internal", "application %lld does not fit the scan buffer",
+                           (long long)id);
+        }
+    sqlite3_reset(s);
+    if (sc->off[SA_REQUEST] == (size_t)-1 || sc->off[SA_AS_OF] == (size_t)-1 ||
+        sc->off[SA_RULESET] == (size_t)-1)
+        return err_set(e, "internal", "application %lld lacks its request, as_of or rule set",
+                       (long long)id);
+    return 0;
 }
 
 int store_scan_next(store_scan *sc, store_scan_app *app, err *e)
@@ -2351,13 +2391,9 @@ int store_scan_next(store_scan *sc, store_scan_app *app, err *e)
     }
     sc->pending = 0;
     buf_reset(&sc->text);
-    int64_t id = sqlite3_column_int64(sc->s, S_APP);
-    app->first_seq = sqlite3_column_int64(sc->s, S_FIRST_SEQ);
-    app->ndecisions_stored = sqlite3_column_int64(sc->s, S_NDECISIONS);
-    for (int i = S_REQUEST; i <= S_DECIDED_AT; i++)
-        if (store_scan_copy(sc, i, &sc->off[i]) != 0)
-            goto toolong;
-    app->request_len = (size_t)sqlite3_column_bytes(sc->s, S_REQUEST);
+    int64_t id = sqlite3_column_int64(sc->s, SD_APP);
+    if (store_scan_app_row(sc, id, sqlite3_column_int64(sc->s, SD_SEQ), app, e) != 0)
+        return -1;
 
     size_t nd = 0;
     for (;;) {
@@ -2376,13 +2412,14 @@ int store_scan_next(store_scan *sc, store_scan_app *app, err *e)
                 return err_set(e, "internal", "out of memory");
             sc->alloc = na;
         }
-        sc->dec[nd].seq = sqlite3_column_int64(sc->s, S_SEQ);
-        sc->dec[nd].json_len = (size_t)sqlite3_column_bytes(sc->s, S_DECISION);
-        if (store_scan_copy(sc, S_DECISION_ID, &sc->doff[4 * nd]) != 0 ||
-            store_scan_copy(sc, S_PROGRAM, &sc->doff[4 * nd + 1]) != 0 ||
-            store_scan_copy(sc, S_OUTCOME, &sc->doff[4 * nd + 2]) != 0 ||
-            store_scan_copy(sc, S_DECISION, &sc->doff[4 * nd + 3]) != 0)
-            goto toolong;
+        sc->dec[nd].seq = sqlite3_column_int64(sc->s, SD_SEQ);
+        sc->dec[nd].json_len = (size_t)sqlite3_column_bytes(sc->s, SD_DECISION);
+        if (store_scan_copy(sc, sc->s, SD_DECISION_ID, &sc->doff[4 * nd]) != 0 ||
+            store_scan_copy(sc, sc->s, SD_PROGRAM, &sc->doff[4 * nd + 1]) != 0 ||
+            store_scan_copy(sc, sc->s, SD_OUTCOME, &sc->doff[4 * nd + 2]) != 0 ||
+            store_scan_copy(sc, sc->s, SD_DECISION, &sc->doff[4 * nd + 3]) != 0)
+            return err_set(e, "internal", "application %lld does not fit the scan buffer",
+                           (long long)id);
         nd++;
         rc = sqlite3_step(sc->s);
         if (rc == SQLITE_DONE) {
@@ -2391,18 +2428,18 @@ int store_scan_next(store_scan *sc, store_scan_app *app, err *e)
         }
         if (rc != SQLITE_ROW)
             return store_sqlerr(sc->st, e, "scanning the decisions");
-        if (sqlite3_column_int64(sc->s, S_APP) != id) {
+        if (sqlite3_column_int64(sc->s, SD_APP) != id) {
             sc->pending = 1;
             break;
         }
     }
 
     /* TEXT is complete: now its addresses hold. */
-    app->request = store_scan_str(sc, sc->off[S_REQUEST]);
-    app->as_of = store_scan_str(sc, sc->off[S_AS_OF]);
-    app->ruleset = store_scan_str(sc, sc->off[S_RULESET]);
-    app->applicant_id = store_scan_str(sc, sc->off[S_APPLICANT_ID]);
-    app->decided_at = store_scan_str(sc, sc->off[S_DECIDED_AT]);
+    app->request = store_scan_str(sc, sc->off[SA_REQUEST]);
+    app->as_of = store_scan_str(sc, sc->off[SA_AS_OF]);
+    app->ruleset = store_scan_str(sc, sc->off[SA_RULESET]);
+    app->applicant_id = store_scan_str(sc, sc->off[SA_APPLICANT_ID]);
+    app->decided_at = store_scan_str(sc, sc->off[SA_DECIDED_AT]);
     for (size_t k = 0; k < nd; k++) {
         sc->dec[k].decision_id = store_scan_str(sc, sc->doff[4 * k]);
         sc->dec[k].program = store_scan_str(sc, sc->doff[4 * k + 1]);
@@ -2412,8 +2449,6 @@ int store_scan_next(store_scan *sc, store_scan_app *app, err *e)
     app->decisions = sc->dec;
     app->ndecisions = nd;
     return 1;
-toolong:
-    return err_set(e, "internal", "application %lld does not fit the scan buffer", (long long)id);
 }
 
 void store_scan_close(store_scan *sc)
@@ -2421,6 +2456,7 @@ void store_scan_close(store_scan *sc)
     if (!sc)
         return;
     sqlite3_finalize(sc->s);   /* ends the scan's read snapshot */
+    sqlite3_finalize(sc->app);
     buf_free(&sc->text);
     free(sc->doff);
     free(sc->dec);
