@@ -522,41 +522,78 @@ function sandbox.benefit_within(list, program, months, on)
   return latest
 end
 
--- History-aware rules.  earlier(a) gives the applicant's earlier decisions
--- held by eligo (engine.h: engine_history_fn), newest first, each
--- { decision_id, program, program_version, outcome, as_of, decided_at }.
--- They are fetched at most once per request (or, in a replay, taken from
--- what the original decision recorded), frozen, and recorded in the JSON of
--- every decision whose rules read them ("history"), so that the decision
--- can be replayed exactly.
+-- History-aware rules.  earlier(a[, program]) gives the applicant's earlier
+-- decisions held by eligo (engine.h: engine_history_fn), newest first, each
+-- { decision_id, program, program_version, outcome, as_of, decided_at },
+-- only those of PROGRAM when it is given.  They are fetched at most once per
+-- request (or, in a replay, taken from what the original decision recorded)
+-- and frozen.  A decision whose rules read some records exactly the rows they
+-- were given ("history", in the order fetched), so that it can be replayed
+-- exactly, and an applicant with a long past does not make every decision
+-- carry all of it.
 local api = {}
 local NO_HISTORY = freeze(setmetatable({}, ARRAY))   -- frozen: no request can change it
 
-function sandbox.earlier(a)
+-- All the applicant's rows for this request, fetched once.
+local function history_rows(a)
   local rows = current.history
-  if rows == nil then
-    local text = current.recorded
-    if text == nil then
-      local id = a.applicant_id            -- absent: the criterion is missing
-      local fetch = api.fetch_history
-      if fetch and type(id) == "string" then
-        local t, why = fetch(id)
-        if not t then error("the applicant's earlier decisions could not be read: " .. tostring(why), 2) end
-        text = t
+  if rows ~= nil then return rows end
+  local text = current.recorded
+  if text == nil then
+    local id = a.applicant_id            -- absent: the criterion is missing
+    local fetch = api.fetch_history
+    if fetch and type(id) == "string" then
+      local t, why = fetch(id)
+      if not t then error("the applicant's earlier decisions could not be read: " .. tostring(why), 3) end
+      text = t
+    end
+  end
+  if text == nil or text == "[]" then
+    rows = NO_HISTORY   -- what decoding and freezing "[]" gives, made once
+  else
+    rows = decode(text)
+    if type(rows) ~= "table" or getmetatable(rows) ~= ARRAY then rows = setmetatable({}, ARRAY) end
+    for _, r in ipairs(rows) do freeze(r) end
+    freeze(rows)
+  end
+  current.history, current.history_by = rows, {}
+  return rows
+end
+
+function sandbox.earlier(a, program)
+  local rows = history_rows(a)
+  local given = rows
+  if program ~= nil then
+    given = current.history_by[program]
+    if given == nil then
+      given = setmetatable({}, ARRAY)
+      for _, r in ipairs(rows) do
+        if r.program == program then given[#given + 1] = r end
       end
+      freeze(given)
+      current.history_by[program] = given
     end
-    if text == nil or text == "[]" then
-      rows = NO_HISTORY   -- what decoding and freezing "[]" gives, made once
-    else
-      rows = decode(text)
-      if type(rows) ~= "table" or getmetatable(rows) ~= ARRAY then rows = setmetatable({}, ARRAY) end
-      for _, r in ipairs(rows) do freeze(r) end
-      freeze(rows)
+  end
+  -- What this decision has read so far, by row: the first read of a
+  -- decision starts afresh (decide resets history_used).
+  local read = current.history_read
+  if not current.history_used or read == nil then
+    read = {}
+    current.history_read = read
+  end
+  local added = false
+  for _, r in ipairs(given) do
+    if not read[r] then read[r] = true; added = true end
+  end
+  if added or not current.history_used then
+    local list = setmetatable({}, ARRAY)
+    for _, r in ipairs(rows) do
+      if read[r] then list[#list + 1] = r end
     end
-    current.history, current.history_json = rows, rows == NO_HISTORY and "[]" or c_canon(rows)
+    current.history_json = #list == 0 and "[]" or c_canon(list)
   end
   current.history_used = true
-  return rows
+  return given
 end
 
 function sandbox.decided_within(rows, program, outcome, months, on)
@@ -795,6 +832,7 @@ end
 
 function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
   current.history, current.history_json, current.recorded = nil, nil, d_history
+  current.history_by, current.history_read = nil, nil
   local res = { id = "null" }
   current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
   local ok, err = pcall(function()

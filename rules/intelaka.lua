@@ -235,7 +235,7 @@ program "intelaka" {
     reference = REF .. " : nouvelle demande après un refus",
     check = function(a, on)
       local months = param "intelaka.reapply_months"
-      local refusal = decided_within(earlier(a), "intelaka", "ineligible", months, on)
+      local refusal = decided_within(earlier(a, "intelaka"), "intelaka", "ineligible", months, on)
       if refusal then
         return false, { date = refusal.as_of, decision = refusal.decision_id, months = months }
       end
