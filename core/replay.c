@@ -1234,8 +1234,10 @@ void replay_print(const replay_report *r, FILE *f)
     } else {
         rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);
         if (ps) {
-            memcpy(ps, t->progs, t->nprogs * sizeof *ps);
-            qsort(ps, t->nprogs, sizeof *ps, prog_cmp);
+            if (t->nprogs) {   /* progs is NULL when nothing was decided */
+                memcpy(ps, t->progs, t->nprogs * sizeof *ps);
+                qsort(ps, t->nprogs, sizeof *ps, prog_cmp);
+            }
         }
         fprintf(f, "replay under rule set %.12s\n\n", r->ruleset);
         fprintf(f, "%-18s %-11s %-11s %10s  %s\n", "programme", "was", "now", "decisions",
@@ -1319,8 +1321,10 @@ int replay_json(const replay_report *r, buf *out)
         rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);
         if (!ps)
             return -1;
-        memcpy(ps, t->progs, t->nprogs * sizeof *ps);
-        qsort(ps, t->nprogs, sizeof *ps, prog_cmp);
+        if (t->nprogs) {   /* progs is NULL when nothing was decided */
+            memcpy(ps, t->progs, t->nprogs * sizeof *ps);
+            qsort(ps, t->nprogs, sizeof *ps, prog_cmp);
+        }
         for (size_t i = 0; i < t->nprogs; i++) {
             const rp_prog *p = &ps[i];
             rc |= buf_adds(out, i ? ",{" : "{");
