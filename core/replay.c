@@ -1233,11 +1233,9 @@ void replay_print(const replay_report *r, FILE *f)
         fprintf(f, t->differences ? "; %lld differ\n" : "\n", (long long)t->differences);
     } else {
         rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);
-        if (ps) {
-            if (t->nprogs) {   /* progs is NULL when nothing was decided */
-                memcpy(ps, t->progs, t->nprogs * sizeof *ps);
-                qsort(ps, t->nprogs, sizeof *ps, prog_cmp);
-            }
+        if (ps && t->nprogs) {   /* progs is NULL when nothing was decided */
+            memcpy(ps, t->progs, t->nprogs * sizeof *ps);
+            qsort(ps, t->nprogs, sizeof *ps, prog_cmp);
         }
         fprintf(f, "replay under rule set %.12s\n\n", r->ruleset);
         fprintf(f, "%-18s %-11s %-11s %10s  %s\n", "programme", "was", "now", "decisions",
