@@ -562,6 +562,11 @@ end
 
 function sandbox.earlier(a, program)
   local rows = history_rows(a)
+  if rows == NO_HISTORY then   -- no past: nothing to filter or to record
+    if not current.history_used then current.history_read, current.history_json = nil, "[]" end
+    current.history_used = true
+    return NO_HISTORY
+  end
   local given = rows
   if program ~= nil then
     given = current.history_by[program]
