@@ -45,18 +45,6 @@ void hist_record(hist *h, uint64_t v)
         h->max = v;
 }
 
-void hist_merge(hist *into, const hist *from)
-{
-    for (unsigned i = 0; i < HIST_BUCKETS; i++)
-        into->bucket[i] += from->bucket[i];
-    into->count += from->count;
-    into->sum += from->sum;
-    if (from->min < into->min)
-        into->min = from->min;
-    if (from->max > into->max)
-        into->max = from->max;
-}
-
 uint64_t hist_quantile(const hist *h, double q)
 {
     if (!h->count)

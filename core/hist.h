@@ -29,9 +29,6 @@ void hist_init(hist *h);
 /* Count one value V. */
 void hist_record(hist *h, uint64_t v);
 
-/* Add every value counted in FROM to INTO. */
-void hist_merge(hist *into, const hist *from);
-
 /* The value below or at which a fraction Q (0..1) of the values lie: the
  * middle of the bucket holding it, clamped to the exact min and max.  Q = 1
  * gives the exact maximum; an empty histogram gives 0. */

@@ -121,7 +121,10 @@ static void worker_refresh(worker *wk)
         log_debug("worker %zu: rule set %.12s (generation %" PRIu64 ")", wk->index,
                   ruleset_hash(engine_ruleset(en)), gen);
     }
+    /* Under the lock: pool_check reads every worker's gen from other threads. */
+    pthread_mutex_lock(&p->mu);
     wk->gen = gen;
+    pthread_mutex_unlock(&p->mu);
 }
 
 static store *worker_reader(worker *wk, err *e)

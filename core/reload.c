@@ -41,10 +41,8 @@ struct reload {
     uv_timer_t debounce;
     uv_signal_t hup;
     uv_work_t work;
-    int watching;
     int running, again, closing;
     int open_handles;
-    unsigned applied, rejected;
     reload_close_cb *close_cb;
     void *close_arg;
 
@@ -191,7 +189,6 @@ static void reload_done(uv_work_t *req, int status)
     if (status == UV_ECANCELED) {
         log_debug("reload cancelled");
     } else if (rl->work_outcome == RELOAD_APPLIED) {
-        rl->applied++;
         log_info("rules reloaded: ruleset %s (%d test cases passed); was %s", hash,
                  rl->work_passed, rl->work_old);
     } else if (rl->work_outcome == RELOAD_UNCHANGED) {
@@ -199,7 +196,6 @@ static void reload_done(uv_work_t *req, int status)
     } else if (rl->work_outcome == RELOAD_FAILED) {
         log_error("reload not applied: %s", rl->work_msg);
     } else {
-        rl->rejected++;
         log_error("reload rejected, still serving ruleset %s: %s", rl->work_old, rl->work_msg);
     }
     ruleset_free(rl->work_rs);
@@ -284,16 +280,8 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
     rc = uv_fs_event_start(&rl->watch, reload_fs_cb, rl->dir, 0);
     if (rc < 0)
         log_warn("cannot watch %s (%s): reload with SIGHUP", rl->dir, uv_strerror(rc));
-    else
-        rl->watching = 1;
     *out = rl;
     return 0;
-}
-
-void reload_counts(const reload *rl, unsigned *applied, unsigned *rejected)
-{
-    *applied = rl->applied;
-    *rejected = rl->rejected;
 }
 
 static void reload_handle_closed(uv_handle_t *h)

@@ -40,9 +40,6 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
 /* Reload now (WHY goes to the log).  Loop thread. */
 void reload_request(reload *rl, const char *why);
 
-/* Number of reloads applied and rejected so far.  Loop thread. */
-void reload_counts(const reload *rl, unsigned *applied, unsigned *rejected);
-
 /* Stop watching; wait for a reload under way; CB(ARG) once every handle is
  * closed, and RL is freed.  Loop thread. */
 typedef void reload_close_cb(void *arg);
