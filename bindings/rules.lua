@@ -665,10 +665,14 @@ function api.load(name, text)
   chunk()
 end
 
+-- engine.c's result holds the decisions of one screen in a fixed array.
+local MAX_PROGRAMMES = 64
+
 function api.seal(ruleset_hash)
   RULESET = ruleset_hash
-  for name, s in pairs(scales) do
-    s.rank = s.rank  -- kept as is: it is internal, rules reach scales only through at_least
+  if #program_order > MAX_PROGRAMMES then
+    error(string_format("the rule set declares %d programmes; a screen decides at most %d",
+      #program_order, MAX_PROGRAMMES), 0)
   end
   if not schema then
     problem("schema.lua", 1, "no schema: declare the applicant record with schema { ... }")

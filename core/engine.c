@@ -518,7 +518,7 @@ typedef struct result_draft {
     size_t ndecisions;
     struct {
         size_t decision_id, program, program_version, outcome, json, json_len;
-    } d[64];
+    } d[64];               /* rules.lua: MAX_PROGRAMMES, checked when the set is sealed */
 } result_draft;
 
 static size_t draft_put(engine *en, const char *s, size_t n)
