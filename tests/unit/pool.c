@@ -204,7 +204,9 @@ static void test_writer_call(void **state)
     assert_int_equal(writer_depth(f->w), 0);
 }
 
-/* After pool_swap, every job taken is decided by the new set. */
+/* After pool_swap, every job taken is answered by an engine of the new set:
+ * health reports the hash of the set the worker's engine was built from,
+ * and the new set differs from the old by one byte of idmaj.lua. */
 static void test_swap(void **state)
 {
     fixture *f = *state;
@@ -212,16 +214,50 @@ static void test_swap(void **state)
     ruleset *cur = pool_ruleset(f->p);
     assert_ptr_equal(cur, f->rs);
     ruleset_free(cur);
-    ruleset *again = ruleset_load(ELIGO_SOURCE_DIR "/rules", &e);
-    assert_non_null(again);
-    pool_swap(f->p, again);
+
+    size_t n = ruleset_count(f->rs);
+    ruleset_file files[64];
+    char *edited = NULL;
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++) {
+        files[i] = *ruleset_file_at(f->rs, i);
+        if (!strcmp(files[i].name, "idmaj.lua")) {
+            edited = malloc(files[i].len + 2);
+            assert_non_null(edited);
+            memcpy(edited, files[i].text, files[i].len);
+            memcpy(edited + files[i].len, "\n", 2);
+            files[i].text = edited;
+            files[i].len++;
+        }
+    }
+    assert_non_null(edited);
+    ruleset *other = ruleset_from_files(files, n, &e);
+    free(edited);
+    assert_non_null(other);
+    assert_string_not_equal(ruleset_hash(other), ruleset_hash(f->rs));
+
+    /* Enough requests before the swap that both workers build an engine of
+     * the old set, and as many after it, every one answered by the new. */
+    enum { BURST = 20 };
+    for (int i = 0; i < BURST; i++)
+        submit(f, "{\"id\":%d,\"op\":\"health\"}", i);
+    sink_wait(&f->s, BURST);
+    for (int i = 0; i < BURST; i++)
+        assert_non_null(strstr(f->s.jobs[i]->reply.data, ruleset_hash(f->rs)));
+
+    pool_swap(f->p, other);
     cur = pool_ruleset(f->p);
-    assert_ptr_equal(cur, again);
+    assert_ptr_equal(cur, other);
     ruleset_free(cur);
-    ruleset_free(again);
-    submit(f, "{\"id\":%d,\"op\":\"health\"}", 1);
-    sink_wait(&f->s, 1);
-    assert_non_null(strstr(f->s.jobs[0]->reply.data, ruleset_hash(f->rs)));
+    for (int i = 0; i < BURST; i++)
+        submit(f, "{\"id\":%d,\"op\":\"health\"}", BURST + i);
+    sink_wait(&f->s, 2 * BURST);
+    for (int i = BURST; i < 2 * BURST; i++) {
+        const char *reply = f->s.jobs[i]->reply.data;
+        if (!strstr(reply, ruleset_hash(other)) || strstr(reply, ruleset_hash(f->rs)))
+            fail_msg("health after the swap should name %s: %s", ruleset_hash(other), reply);
+    }
+    ruleset_free(other);
 }
 
 /* Reviews go to the writer with the decides around them: each is committed
