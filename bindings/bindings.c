@@ -14,6 +14,7 @@
 #include "applicant.h"
 #include "date.h"
 #include "decision.h"
+#include "hex.h"
 #include "ids.h"
 
 /* Check that argument ARG is a valid date string; return its day number.
@@ -363,7 +364,6 @@ static int bindings_utf8_ok(lua_State *L)
 /* sha256(s) -> hex  [-0, +1, v] */
 static int bindings_sha256(lua_State *L)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     unsigned char md[32];
@@ -371,10 +371,7 @@ static int bindings_sha256(lua_State *L)
     char out[65];
     if (!EVP_Digest(s, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
         luaL_error(L, "sha256: digest failed");
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
+    hex_encode(md, 32, out);
     lua_pushlstring(L, out, 64);
     return 1;
 }

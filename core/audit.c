@@ -38,6 +38,7 @@
 
 #include "chart.h"
 #include "engine.h"
+#include "hex.h"
 
 #define AUDIT_BUF_CAP ((size_t)64 << 20)   /* an explanation, a review list */
 
@@ -1045,18 +1046,12 @@ done:
 static int export_hmac(const audit_export_opts *o, const void *p, size_t n,
                        char out[sizeof AUDIT_HMAC_PREFIX + 64])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (!HMAC(EVP_sha256(), o->key, (int)o->keylen, p, n, md, &len) || len != 32)
         return -1;
     memcpy(out, AUDIT_HMAC_PREFIX, sizeof AUDIT_HMAC_PREFIX - 1);
-    char *h = out + sizeof AUDIT_HMAC_PREFIX - 1;
-    for (unsigned i = 0; i < len; i++) {
-        h[2 * i] = digits[md[i] >> 4];
-        h[2 * i + 1] = digits[md[i] & 15];
-    }
-    h[2 * len] = '\0';
+    hex_encode(md, len, out + sizeof AUDIT_HMAC_PREFIX - 1);
     return 0;
 }
 

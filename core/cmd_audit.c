@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "hex.h"
 #include "ids.h"
 #include "sign.h"
 #include "store.h"
@@ -204,12 +205,7 @@ static int audit_checkpoint(int argc, char **argv)
         goto done;
     }
     char head[SIGN_HEX_HASH + 1], now[25];
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < STORE_HASH_SIZE; i++) {
-        head[2 * i] = digits[rep.head_hash[i] >> 4];
-        head[2 * i + 1] = digits[rep.head_hash[i] & 15];
-    }
-    head[SIGN_HEX_HASH] = '\0';
+    hex_encode(rep.head_hash, STORE_HASH_SIZE, head);
     ids_now(now);
     sign_checkpoint c;
     if (sign_checkpoint_make(k, rep.head_seq, head, now, &c, &e) != 0 ||

@@ -38,6 +38,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "hex.h"
 
 /* The largest rule file accepted, in bytes: exactly 4 MiB is allowed. */
 #define RULESET_FILE_MAX ((size_t)4 * 1024 * 1024)
@@ -98,7 +99,6 @@ static int ruleset_size_add(size_t *sum, size_t a, size_t b)
 /* Compute RS's content hash as ruleset.h defines it, into rs->hash. */
 static int ruleset_compute_hash(ruleset *rs, err *e)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     int rc = -1;
@@ -123,11 +123,7 @@ static int ruleset_compute_hash(ruleset *rs, err *e)
     }
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
         goto fail_digest;
-    for (unsigned int i = 0; i < mdlen; i++) {
-        rs->hash[2 * i] = hex[md[i] >> 4];
-        rs->hash[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    rs->hash[64] = '\0';
+    hex_encode(md, mdlen, rs->hash);
     rc = 0;
     goto done;
 

@@ -20,6 +20,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "hex.h"
+
 #define SIGN_SIG_LEN 64
 #define SIGN_MSG_CAP 1024
 #define SIGN_FILE_CAP ((size_t)64 << 10)
@@ -29,16 +31,6 @@ struct sign_key {
     int private;
     char fingerprint[SIGN_HEX_HASH + 1];
 };
-
-static void sign_hex(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 static int sign_hexval(char c)
 {
@@ -107,7 +99,7 @@ static int sign_fingerprint(EVP_PKEY *pk, char out[SIGN_HEX_HASH + 1], err *e)
     OPENSSL_free(der);
     if (!ok)
         return err_set(e, "internal", "SHA-256 failed");
-    sign_hex(md, 32, out);
+    hex_encode(md, 32, out);
     return 0;
 }
 
@@ -283,7 +275,7 @@ int sign_checkpoint_make(const sign_key *k, int64_t seq, const char *head, const
         err_set(e, "internal", "signing failed: %s", sign_ossl_reason());
         goto done;
     }
-    sign_hex(sig, SIGN_SIG_LEN, c->signature);
+    hex_encode(sig, SIGN_SIG_LEN, c->signature);
     ret = 0;
 done:
     EVP_MD_CTX_free(ctx);

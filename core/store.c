@@ -108,6 +108,8 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "hex.h"
+
 #define STORE_HASH_LEN 32
 #define STORE_STORED_CAP ((size_t)64 << 20)   /* a REPEAT's stored decisions */
 #define STORE_PROGRESS_EVERY 100000
@@ -431,16 +433,6 @@ static int hasher_end(hasher *h, unsigned char out[STORE_HASH_LEN])
     return h->failed ? -1 : 0;
 }
 
-static void store_hex(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* The fields of an application, however they were obtained (from a caller's
  * store_application, or from a row being verified).  NULL means SQL NULL;
  * client ids are NULL when negative. */
@@ -460,7 +452,7 @@ static int store_app_digest(store *st, const app_fields *a, char hex[2 * STORE_H
         hasher_field(&h, a->f[i], a->len[i]);
     if (hasher_end(&h, d) != 0)
         return -1;
-    store_hex(d, sizeof d, hex);
+    hex_encode(d, sizeof d, hex);
     return 0;
 }
 
@@ -874,7 +866,7 @@ int store_put_ruleset(store *st, const ruleset *rs, err *e)
             err_set(e, "internal", "SHA-256 failed");
             goto fail;
         }
-        store_hex(d, sizeof d, hex);
+        hex_encode(d, sizeof d, hex);
 
         s = st->q[Q_TEXT_INSERT];
         bind_str(s, 1, hex);
@@ -1728,7 +1720,7 @@ static void verify_name(store_report *rep, sqlite3_stmt *s, int is_review)
 
 static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
 {
-    store_hex(p, STORE_HASH_LEN, out);
+    hex_encode(p, STORE_HASH_LEN, out);
 }
 
 /* Decisions and reviews are read by two statements in seq order and merged
