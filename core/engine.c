@@ -541,21 +541,21 @@ static size_t draft_field(engine *en, int idx, const char *k)
     return at;
 }
 
+/* The wire names of the ops, indexed by engine_op. */
+static const char *const engine_op_names[] = {NULL, "decide", "screen", "decision", "history",
+                                              "programs", "health", "review"};
+
 static engine_op engine_op_named(const char *s)
 {
-    static const char *const names[] = {"", "decide", "screen", "decision", "history",
-                                        "programs", "health", "review"};
-    for (int i = 1; i < (int)(sizeof names / sizeof names[0]); i++)
-        if (s && !strcmp(s, names[i]))
+    for (int i = ENGINE_OP_DECIDE; i <= ENGINE_OP_REVIEW; i++)
+        if (s && !strcmp(s, engine_op_names[i]))
             return (engine_op)i;
     return ENGINE_OP_NONE;
 }
 
 static const char *engine_op_name(engine_op op)
 {
-    static const char *const names[] = {NULL, "decide", "screen", "decision", "history",
-                                        "programs", "health", "review"};
-    return op > 0 && op <= ENGINE_OP_REVIEW ? names[op] : NULL;
+    return op > 0 && op <= ENGINE_OP_REVIEW ? engine_op_names[op] : NULL;
 }
 
 static engine_result *engine_result_finish(engine *en, const result_draft *d)
