@@ -331,14 +331,9 @@ int pool_new(pool **out, ruleset *rs, const pool_config *cfg, err *e)
     return 0;
 
 fail_threads:
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
-    for (size_t i = 0; i < p->started; i++)
-        pthread_join(p->workers[i].thread, NULL);
-    ruleset_free(p->rs);
-    pthread_cond_destroy(&p->wake);
+    /* Everything is set up but some threads: pool_free stops those started. */
+    pool_free(p);
+    return -1;
 fail_mutex:
     pthread_mutex_destroy(&p->mu);
 fail_alloc:
