@@ -656,10 +656,15 @@ local function read_only_env(base)
   return env
 end
 
+-- Test cases sit beside the rules as NAME.test.lua (ruleset.h: ruleset_is_test).
+local function is_test_file(name)
+  return string_sub(name, -9) == ".test.lua"
+end
+
 function api.load(name, text)
   if sealed then error("the rule set is sealed", 0) end
   sources[name] = text
-  local is_test = string_sub(name, -9) == ".test.lua"
+  local is_test = is_test_file(name)
   local chunk, msg = load(text, "@" .. name, "t", read_only_env(is_test and test_env or sandbox))
   if not chunk then error(string_sub(msg, 1, #name + 1) == name .. ":" and msg or (name .. ": " .. msg), 0) end
   chunk()
@@ -1021,7 +1026,7 @@ function api.lint()
   for n in pairs(sources) do names[#names + 1] = n end
   table_sort(names)
   for _, file in ipairs(names) do
-    if string_sub(file, -9) ~= ".test.lua" then
+    if not is_test_file(file) then
       local lineno = 0
       for text in string_gmatch(sources[file] .. "\n", "([^\n]*)\n") do
         lineno = lineno + 1
