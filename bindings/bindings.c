@@ -1,7 +1,6 @@
 /* bindings.c -- see bindings.h. */
 #include "bindings.h"
 
-#include <cJSON.h>
 #include <lauxlib.h>
 #include <float.h>
 #include <math.h>
@@ -16,6 +15,7 @@
 #include "decision.h"
 #include "hex.h"
 #include "ids.h"
+#include "json.h"
 
 /* Check that argument ARG is a valid date string; return its day number.
  * [-0, +0, v] */
@@ -207,71 +207,15 @@ static int bindings_canon(lua_State *L)
 }
 
 /* JSON decoding ------------------------------------------------------------
- * Requests are decoded with cJSON and pushed as Lua tables here, rather than
- * by lua-cjson, because lua-cjson 2.1.0 (Debian's) makes [] and {} the same
- * empty table and every number a float.  Here an array gets the metatable
- * array_mt (so rules.lua can tell a list from an object, and canon.c writes
- * [] back), a number written without fraction or exponent that fits is an
- * integer, and null is the light userdata NULL (lua-cjson's null).
- *
- * The parsed tree is malloc'd outside the Lua allocator.  Pushing it can
- * raise (the memory cap), so the tree is held by a box userdata whose __gc
- * frees it, and the next decode frees a tree an error left behind. */
-
-typedef struct json_box {
-    cJSON *tree;
-} json_box;
+ * Requests are decoded by json.c, straight into Lua values, rather than by
+ * lua-cjson, because lua-cjson 2.1.0 (Debian's) makes [] and {} the same
+ * empty table and every number a float.  The box upvalue holds the scratch
+ * buffer json.c unescapes strings into; its __gc frees it. */
 
 static int bindings_json_box_gc(lua_State *L)
 {
-    json_box *box = lua_touserdata(L, 1);
-    cJSON_Delete(box->tree);
-    box->tree = NULL;
+    buf_free(lua_touserdata(L, 1));
     return 0;
-}
-
-/* Is the number item J written as an integer in TEXT? */
-static int bindings_json_integral(const cJSON *j)
-{
-    double d = j->valuedouble;
-    return d == floor(d) && fabs(d) < 9007199254740992.0;
-}
-
-/* [-0, +1, m]; ARRAY_MT is a stack index. */
-static void bindings_json_push(lua_State *L, const cJSON *j, int array_mt, int depth)
-{
-    if (depth > 64)
-        luaL_error(L, "JSON nested deeper than 64");
-    luaL_checkstack(L, 4, "JSON");
-    if (cJSON_IsNull(j)) {
-        lua_pushlightuserdata(L, NULL);
-    } else if (cJSON_IsBool(j)) {
-        lua_pushboolean(L, cJSON_IsTrue(j));
-    } else if (cJSON_IsNumber(j)) {
-        if (bindings_json_integral(j))
-            lua_pushinteger(L, (lua_Integer)j->valuedouble);
-        else
-            lua_pushnumber(L, j->valuedouble);
-    } else if (cJSON_IsString(j)) {
-        lua_pushstring(L, j->valuestring);
-    } else if (cJSON_IsArray(j)) {
-        int n = cJSON_GetArraySize(j);
-        lua_createtable(L, n, 0);
-        lua_Integer i = 1;
-        for (const cJSON *c = j->child; c; c = c->next) {
-            bindings_json_push(L, c, array_mt, depth + 1);
-            lua_rawseti(L, -2, i++);
-        }
-        lua_pushvalue(L, array_mt);
-        lua_setmetatable(L, -2);
-    } else {
-        lua_createtable(L, 0, 8);
-        for (const cJSON *c = j->child; c; c = c->next) {
-            lua_pushstring(L, c->string);
-            bindings_json_push(L, c, array_mt, depth + 1);
-            lua_rawset(L, -3);
-        }
-    }
 }
 
 /* The offset of the first byte of S that is not part of well-formed UTF-8
@@ -316,32 +260,14 @@ static int bindings_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    json_box *box = lua_touserdata(L, lua_upvalueindex(1));
-    const char *end = NULL;
     size_t bad = bindings_utf8_bad((const unsigned char *)s, n);
-    cJSON_Delete(box->tree);
-    box->tree = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-    if (!box->tree || (size_t)(end - s) < n) {
-        /* cJSON stops at the first byte it cannot take; text after a complete
-         * value is an error too (only whitespace may follow). */
-        size_t at = end ? (size_t)(end - s) : 0;
-        if (bad < at)
-            at = bad;
-        while (box->tree && at < n && (s[at] == ' ' || s[at] == '\t' || s[at] == '\r' || s[at] == '\n'))
-            at++;
-        if (!box->tree || at < n) {
-            cJSON_Delete(box->tree);
-            box->tree = NULL;
-            lua_pushnil(L);
-            lua_pushinteger(L, (lua_Integer)(at < n ? at + 1 : n));
-            return 2;
-        }
-    }
     lua_settop(L, 1);
-    lua_pushvalue(L, lua_upvalueindex(2));                /* s mt */
-    bindings_json_push(L, box->tree, 2, 0);               /* s mt v */
-    cJSON_Delete(box->tree);
-    box->tree = NULL;
+    size_t at = json_push(L, s, n, lua_upvalueindex(2), lua_touserdata(L, lua_upvalueindex(1)));
+    if (at) {
+        lua_pushnil(L);
+        lua_pushinteger(L, (lua_Integer)(bad < at ? bad + 1 : at));
+        return 2;
+    }
     if (bad < n) {
         /* Well-formed JSON that is not UTF-8: the value is returned only so
          * that the reply can still echo the request's id. */
@@ -468,10 +394,10 @@ void bindings_push(lua_State *L)
     lua_setmetatable(L, -2);                          /* t ud */
     luaL_setfuncs(L, scratch, 1);                     /* t */
 
-    /* decode, with its tree box and the array metatable, also exported as
+    /* decode, with its scratch box and the array metatable, also exported as
      * array_mt for rules.lua. */
-    json_box *box = lua_newuserdatauv(L, sizeof *box, 0); /* t box */
-    box->tree = NULL;
+    buf *box = lua_newuserdatauv(L, sizeof *box, 0);     /* t box */
+    buf_init(box, (size_t)16 << 20);
     lua_newtable(L);
     lua_pushcfunction(L, bindings_json_box_gc);
     lua_setfield(L, -2, "__gc");

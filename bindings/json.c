@@ -1,0 +1,336 @@
+/* json.c -- see json.h.
+ *
+ * A recursive descent over the text.  Every value is pushed as soon as it is
+ * read; a container is filled on the Lua stack as its members come.  On a
+ * syntax error the parser unwinds with the offset, popping what it pushed.
+ * Nothing is allocated outside Lua but SCRATCH, which the caller owns, so a
+ * memory error raised midway leaks nothing.
+ */
+#include "json.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct json_parser {
+    lua_State *L;
+    const unsigned char *s, *p, *end;
+    int array_mt;
+    buf *scratch;
+    size_t bad;   /* 1-based offset of the error, 0 while there is none */
+} json_parser;
+
+/* A byte a string holds as it is: all but '"' and '\\'.  Control
+ * characters pass here; json.h says who rejects them. */
+#define json_plain(c) ((c) != '"' && (c) != '\\')
+
+static int json_fail(json_parser *j, const unsigned char *at)
+{
+    if (!j->bad)
+        j->bad = (size_t)(at - j->s) + 1;
+    return -1;
+}
+
+static void json_space(json_parser *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static int json_value(json_parser *j, int depth);
+
+/* Four hex digits at P, or -1. */
+static long json_hex4(const unsigned char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int c = p[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+static int json_add_utf8(buf *b, unsigned long cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp, n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+        u[2] = (char)(0x80 | (cp >> 6 & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+    }
+    return buf_add(b, u, n);
+}
+
+/* The rest of a string with escapes, from P (at a '\\'); the bytes before
+ * it, from START, are plain.  [-0, +(0|1), m] */
+static int json_string_escaped(json_parser *j, const unsigned char *start, const unsigned char *p)
+{
+    buf *b = j->scratch;
+    buf_reset(b);
+    if (buf_add(b, start, (size_t)(p - start)) != 0)
+        return luaL_error(j->L, "JSON string over %d bytes", (int)b->cap);
+    for (;;) {
+        const unsigned char *run = p;
+        while (p < j->end && json_plain(*p))
+            p++;
+        if (buf_add(b, run, (size_t)(p - run)) != 0)
+            return luaL_error(j->L, "JSON string over %d bytes", (int)b->cap);
+        if (p == j->end)
+            return json_fail(j, p);
+        if (*p == '"')
+            break;
+        if (j->end - p < 2)
+            return json_fail(j, j->end);
+        unsigned long cp;
+        switch (p[1]) {
+        case '"': cp = '"'; break;
+        case '\\': cp = '\\'; break;
+        case '/': cp = '/'; break;
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u': {
+            long hi = j->end - p >= 6 ? json_hex4(p + 2) : -1;
+            if (hi < 0)
+                return json_fail(j, p);
+            if (hi >= 0xdc00 && hi <= 0xdfff)
+                return json_fail(j, p);   /* a low surrogate first */
+            if (hi >= 0xd800 && hi <= 0xdbff) {
+                long lo = j->end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? json_hex4(p + 8) : -1;
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return json_fail(j, p);   /* a high surrogate alone */
+                cp = 0x10000 + (((unsigned long)hi - 0xd800) << 10) + ((unsigned long)lo - 0xdc00);
+                p += 6;
+            } else {
+                cp = (unsigned long)hi;
+            }
+            p += 6;
+            if (json_add_utf8(b, cp) != 0)
+                return luaL_error(j->L, "JSON string over %d bytes", (int)b->cap);
+            continue;
+        }
+        default:
+            return json_fail(j, p);
+        }
+        if (buf_addc(b, (char)cp) != 0)
+            return luaL_error(j->L, "JSON string over %d bytes", (int)b->cap);
+        p += 2;
+    }
+    j->p = p + 1;
+    lua_pushlstring(j->L, b->data ? b->data : "", b->len);
+    return 0;
+}
+
+/* A string, J->p at its opening quote.  [-0, +(0|1), m] */
+static int json_string(json_parser *j)
+{
+    const unsigned char *start = j->p + 1, *p = start;
+    while (p < j->end && json_plain(*p))
+        p++;
+    if (p < j->end && *p == '"') {
+        j->p = p + 1;
+        lua_pushlstring(j->L, (const char *)start, (size_t)(p - start));
+        return 0;
+    }
+    if (p < j->end && *p == '\\')
+        return json_string_escaped(j, start, p);
+    return json_fail(j, p);
+}
+
+static int json_digits(const unsigned char **p, const unsigned char *end)
+{
+    const unsigned char *q = *p;
+    while (q < end && *q >= '0' && *q <= '9')
+        q++;
+    int any = q > *p;
+    *p = q;
+    return any;
+}
+
+/* A number: an integer when integral and below 2^53, as json.h says.
+ * [-0, +(0|1), -] */
+static int json_number(json_parser *j)
+{
+    const unsigned char *p = j->p, *start = p;
+    int neg = *p == '-', simple = 1;
+    p += neg;
+    if (p < j->end && *p == '0')
+        p++;
+    else if (!json_digits(&p, j->end))
+        return json_fail(j, p);
+    if (p < j->end && *p == '.') {
+        p++, simple = 0;
+        if (!json_digits(&p, j->end))
+            return json_fail(j, p);
+    }
+    if (p < j->end && (*p == 'e' || *p == 'E')) {
+        p++, simple = 0;
+        if (p < j->end && (*p == '+' || *p == '-'))
+            p++;
+        if (!json_digits(&p, j->end))
+            return json_fail(j, p);
+    }
+    j->p = p;
+    size_t len = (size_t)(p - start);
+    if (simple && len - (size_t)neg <= 15) {   /* below 10^15 < 2^53: exact */
+        lua_Integer v = 0;
+        for (const unsigned char *q = start + neg; q < p; q++)
+            v = v * 10 + (*q - '0');
+        lua_pushinteger(j->L, neg ? -v : v);
+        return 0;
+    }
+    char tmp[64], *text = tmp;
+    if (len >= sizeof tmp && !(text = malloc(len + 1)))
+        return luaL_error(j->L, "not enough memory");
+    memcpy(text, start, len);
+    text[len] = '\0';
+    double d = strtod(text, NULL);
+    if (text != tmp)
+        free(text);
+    if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        lua_pushinteger(j->L, (lua_Integer)d);
+    else
+        lua_pushnumber(j->L, d);
+    return 0;
+}
+
+/* The literal WORD (true, false, null) at J->p.  Returns 0 or -1. */
+static int json_word(json_parser *j, const char *word, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (j->p + i >= j->end || j->p[i] != (unsigned char)word[i])
+            return json_fail(j, j->p + i);
+    j->p += n;
+    return 0;
+}
+
+/* [-0, +(0|1), e] */
+static int json_array(json_parser *j, int depth)
+{
+    lua_State *L = j->L;
+    j->p++;
+    lua_createtable(L, 0, 0);
+    json_space(j);
+    lua_Integer i = 0;
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+    } else {
+        for (;;) {
+            if (json_value(j, depth + 1) != 0)
+                return lua_pop(L, 1), -1;
+            lua_rawseti(L, -2, ++i);
+            json_space(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == ']') {
+                j->p++;
+                break;
+            }
+            return lua_pop(L, 1), json_fail(j, j->p);
+        }
+    }
+    lua_pushvalue(L, j->array_mt);
+    lua_setmetatable(L, -2);
+    return 0;
+}
+
+/* [-0, +(0|1), e] */
+static int json_object(json_parser *j, int depth)
+{
+    lua_State *L = j->L;
+    j->p++;
+    lua_createtable(L, 0, 8);
+    json_space(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return 0;
+    }
+    for (;;) {
+        json_space(j);
+        if (j->p >= j->end || *j->p != '"' || json_string(j) != 0)
+            return lua_pop(L, 1), json_fail(j, j->p);
+        json_space(j);
+        if (j->p >= j->end || *j->p != ':')
+            return lua_pop(L, 2), json_fail(j, j->p);
+        j->p++;
+        if (json_value(j, depth + 1) != 0)
+            return lua_pop(L, 2), -1;
+        lua_rawset(L, -3);
+        json_space(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == '}') {
+            j->p++;
+            return 0;
+        }
+        return lua_pop(L, 1), json_fail(j, j->p);
+    }
+}
+
+static int json_value(json_parser *j, int depth)
+{
+    json_space(j);
+    if (j->p >= j->end)
+        return json_fail(j, j->end);
+    switch (*j->p) {
+    case '{':
+    case '[':
+        if (depth >= JSON_MAX_DEPTH)
+            return luaL_error(j->L, "JSON nested deeper than %d", JSON_MAX_DEPTH);
+        luaL_checkstack(j->L, 4, "JSON");
+        return *j->p == '{' ? json_object(j, depth) : json_array(j, depth);
+    case '"':
+        return json_string(j);
+    case 't':
+        if (json_word(j, "true", 4) != 0)
+            return -1;
+        lua_pushboolean(j->L, 1);
+        return 0;
+    case 'f':
+        if (json_word(j, "false", 5) != 0)
+            return -1;
+        lua_pushboolean(j->L, 0);
+        return 0;
+    case 'n':
+        if (json_word(j, "null", 4) != 0)
+            return -1;
+        lua_pushlightuserdata(j->L, NULL);
+        return 0;
+    default:
+        if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))
+            return json_number(j);
+        return json_fail(j, j->p);
+    }
+}
+
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch)
+{
+    json_parser j = {L, (const unsigned char *)s, (const unsigned char *)s,
+                     (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0};
+    if (json_value(&j, 0) != 0)
+        return j.bad;
+    json_space(&j);
+    if (j.p < j.end) {
+        lua_pop(L, 1);
+        return (size_t)(j.p - j.s) + 1;
+    }
+    return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * json.h -- JSON text straight into Lua values, for requests.
+ *
+ * One pass over the text, no tree in between: objects become tables, arrays
+ * tables with the metatable at ARRAY_MT (so that a list can be told from an
+ * object, and written back as []), null the light userdata NULL, strings
+ * Lua strings of their exact bytes (\u0000 included).  A number is an
+ * integer when its value is integral and below 2^53 in magnitude, however it
+ * is written (1, 1.0 and 1e0 alike), otherwise a float.  A key given twice
+ * keeps its last value.  The grammar is RFC 8259's, strictly: no leading
+ * zeros, no trailing commas, no lone surrogates.  Bytes are not checked for
+ * UTF-8 here, nor for control characters inside strings: bindings.c checks
+ * the whole text first, and still returns the value so that the reply can
+ * echo the request's id.
+ */
+#ifndef ELIGO_JSON_H
+#define ELIGO_JSON_H
+
+#include <lua.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define JSON_MAX_DEPTH 64
+
+/* Decode the N bytes at S, which hold one JSON value and optional white
+ * space around it, and push the value.  Returns 0; or, when the text is not
+ * JSON, the 1-based offset of the first byte that cannot be taken (N + 1
+ * when the text ends too early), with nothing pushed.  SCRATCH holds a
+ * string being unescaped.  Raises on nesting deeper than JSON_MAX_DEPTH and
+ * on memory errors.  [-0, +(0|1), e] */
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch);
+
+#endif

@@ -1,0 +1,225 @@
+/* tests/unit/json.c -- JSON text into Lua values: what each text decodes
+ * to (written back as canonical JSON, with Lua types where they matter),
+ * and where a text that is not JSON goes wrong. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "buf.h"
+#include "canon.h"
+#include "json.h"
+
+static lua_State *L;
+static buf scratch, out;
+
+static int setup(void **state)
+{
+    (void)state;
+    L = luaL_newstate();
+    lua_newtable(L);                   /* 1: the array metatable */
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__json");
+    buf_init(&scratch, 1 << 20);
+    buf_init(&out, 1 << 20);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    lua_close(L);
+    buf_free(&scratch);
+    buf_free(&out);
+    return 0;
+}
+
+/* Decode TEXT; return the value written back as canonical JSON. */
+static const char *decoded(const char *text)
+{
+    lua_settop(L, 1);
+    size_t at = json_push(L, text, strlen(text), 1, &scratch);
+    if (at)
+        fail_msg("'%s' did not decode: error at byte %zu", text, at);
+    assert_int_equal(lua_gettop(L), 2);
+    buf_reset(&out);
+    canon_encode(L, 2, &out);
+    buf_addc(&out, '\0');
+    return out.data;
+}
+
+/* The offset json_push gives for TEXT, which must not decode; the stack is
+ * left as it was. */
+static size_t error_at(const char *text, size_t n)
+{
+    lua_settop(L, 1);
+    size_t at = json_push(L, text, n, 1, &scratch);
+    if (!at)
+        fail_msg("'%s' decoded, expected an error", text);
+    assert_int_equal(lua_gettop(L), 1);
+    return at;
+}
+
+static void test_json_values_round_trip(void **state)
+{
+    (void)state;
+    assert_string_equal(decoded(" {\"b\":[1,2,{}],\"a\":null,\"c\":true,\"d\":false} "),
+                        "{\"a\":null,\"b\":[1,2,{}],\"c\":true,\"d\":false}");
+    assert_string_equal(decoded("[]"), "[]");
+    assert_string_equal(decoded("{}"), "{}");
+    assert_string_equal(decoded("\"\""), "\"\"");
+    assert_string_equal(decoded("\t\r\n[ 1 , [ ] ]\n"), "[1,[]]");
+}
+
+static void test_json_array_gets_metatable_object_none(void **state)
+{
+    (void)state;
+    decoded("[[],{}]");
+    lua_rawgeti(L, 2, 1);
+    assert_true(lua_getmetatable(L, -1));
+    assert_true(lua_rawequal(L, -1, 1));
+    lua_rawgeti(L, 2, 2);
+    assert_false(lua_getmetatable(L, -1));
+}
+
+/* An integral value below 2^53 is an integer however it is written; others
+ * are floats. */
+static void test_json_numbers_integer_or_float(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int integer;
+        const char *canon;
+    } cases[] = {
+        {"0", 1, "0"},           {"-0", 1, "0"},
+        {"42", 1, "42"},         {"-17", 1, "-17"},
+        {"1.0", 1, "1"},         {"1e3", 1, "1000"},
+        {"2.5E-1", 0, "0.25"},   {"1200000.50", 0, "1200000.5"},
+        {"999999999999999", 1, "999999999999999"},
+        {"9007199254740991", 1, "9007199254740991"},
+        {"9007199254740992", 0, "9007199254740992"},
+        {"-123456789012345678", 0, "-1.2345678901234568e+17"},
+        {"1e300", 0, "1e+300"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *c = decoded(cases[i].text);
+        if (strcmp(c, cases[i].canon) != 0)
+            fail_msg("%s decoded as %s, expected %s", cases[i].text, c, cases[i].canon);
+        if (lua_isinteger(L, 2) != cases[i].integer)
+            fail_msg("%s: expected %s", cases[i].text, cases[i].integer ? "an integer" : "a float");
+    }
+}
+
+static void test_json_string_escapes(void **state)
+{
+    (void)state;
+    decoded("\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\te\\u00e9\\u0645\\ud83d\\ude00\"");
+    size_t n;
+    const char *s = lua_tolstring(L, 2, &n);
+    static const char want[] = "a\"b\\c/d\b\f\n\r\te\xc3\xa9\xd9\x85\xf0\x9f\x98\x80";
+    assert_int_equal(n, sizeof want - 1);
+    assert_memory_equal(s, want, n);
+}
+
+/* \u0000 is kept, not a place where the string ends. */
+static void test_json_string_nul_kept(void **state)
+{
+    (void)state;
+    decoded("{\"k\\u0000x\":\"a\\u0000b\"}");
+    lua_pushlstring(L, "k\0x", 3);
+    assert_int_equal(lua_rawget(L, 2), LUA_TSTRING);
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    assert_int_equal(n, 3);
+    assert_memory_equal(s, "a\0b", 3);
+}
+
+static void test_json_duplicate_key_last_wins(void **state)
+{
+    (void)state;
+    assert_string_equal(decoded("{\"a\":1,\"a\":2}"), "{\"a\":2}");
+}
+
+/* The 1-based offset of the first byte that cannot be taken. */
+static void test_json_errors_name_the_byte(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t at;
+    } cases[] = {
+        {"{\"op\":\"decide\",}", 16},   /* the '}' after a comma */
+        {"[1,2,]", 6},
+        {"[01]", 3},                    /* no leading zeros */
+        {"{\"a\" 1}", 6},
+        {"{a:1}", 2},
+        {"nul", 4},
+        {"[1] [2]", 5},                 /* only white space after the value */
+        {"-", 2},
+        {"1.", 3},
+        {"1e+", 4},
+        {"\"\\x\"", 2},                 /* an unknown escape */
+        {"\"\\u12G4\"", 2},
+        {"\"\\udc00\"", 2},             /* a low surrogate alone */
+        {"\"\\ud800x\"", 2},            /* a high surrogate alone */
+        {"\"abc", 5},                   /* the text ends in a string */
+        {"{\"a\":[1,", 9},
+        {"", 1},
+        {"   ", 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t at = error_at(cases[i].text, strlen(cases[i].text));
+        if (at != cases[i].at)
+            fail_msg("'%s': error at byte %zu, expected %zu", cases[i].text, at, cases[i].at);
+    }
+}
+
+static int push_deep(lua_State *S)
+{
+    size_t n;
+    const char *text = lua_tolstring(S, 1, &n);
+    lua_settop(S, 0);
+    lua_newtable(S);
+    json_push(S, text, n, 1, &scratch);
+    return 0;
+}
+
+/* Nesting deeper than JSON_MAX_DEPTH raises, and at the limit decodes. */
+static void test_json_depth_limit(void **state)
+{
+    (void)state;
+    char text[2 * (JSON_MAX_DEPTH + 1) + 1];
+    memset(text, '[', JSON_MAX_DEPTH);
+    memset(text + JSON_MAX_DEPTH, ']', JSON_MAX_DEPTH);
+    text[2 * JSON_MAX_DEPTH] = '\0';
+    decoded(text);
+    memset(text, '[', JSON_MAX_DEPTH + 1);
+    memset(text + JSON_MAX_DEPTH + 1, ']', JSON_MAX_DEPTH + 1);
+    text[2 * (JSON_MAX_DEPTH + 1)] = '\0';
+    lua_settop(L, 1);
+    lua_pushcfunction(L, push_deep);
+    lua_pushstring(L, text);
+    assert_int_not_equal(lua_pcall(L, 1, 0, 0), LUA_OK);
+    assert_non_null(strstr(lua_tostring(L, -1), "nested deeper than"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_values_round_trip),
+        cmocka_unit_test(test_json_array_gets_metatable_object_none),
+        cmocka_unit_test(test_json_numbers_integer_or_float),
+        cmocka_unit_test(test_json_string_escapes),
+        cmocka_unit_test(test_json_string_nul_kept),
+        cmocka_unit_test(test_json_duplicate_key_last_wins),
+        cmocka_unit_test(test_json_errors_name_the_byte),
+        cmocka_unit_test(test_json_depth_limit),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
