@@ -478,39 +478,43 @@ static int decision_pget(lua_State *L, int t, int k)
     return lua_rawget(L, t);
 }
 
-/* Why param cannot answer: nil and the message.  [-0, +2, m] */
-static int decision_param_fail(lua_State *L, const char *fmt, const char *a, const char *b)
+/* A <= B, bytewise, for the ISO dates parameters and as_of are.  (Lua's
+ * own comparison of strings goes through strcoll.) */
+static int decision_le(const char *a, size_t alen, const char *b, size_t blen)
 {
-    lua_pushnil(L);
-    lua_pushfstring(L, fmt, a, b);
-    return 2;
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c < 0 || (c == 0 && alen <= blen);
 }
 
 /* param(name) -> the value of parameter NAME in force on current.as_of,
- * recorded in current.params; or nil and why not.  rules.lua raises the
- * message from a Lua function, so that it names the rule's line exactly as
- * error(msg, 2) always has (tail calls included).  [-0, +1|2, m] */
+ * recorded in current.params.  An error names the rule's line, the caller
+ * of param.  [-0, +1, e] */
 static int decision_param(lua_State *L)
 {
     lua_settop(L, 1);
     lua_pushvalue(L, 1);
     if (lua_rawget(L, UP_PARAMS) == LUA_TNIL)             /* name p */
-        return decision_param_fail(L, "parameter '%s' is not declared", luaL_tolstring(L, 1, NULL), NULL);
+        return luaL_error(L, "parameter '%s' is not declared", luaL_tolstring(L, 1, NULL));
     decision_pget(L, UP_P_CURRENT, P_AS_OF);              /* name p on */
-    if (!lua_toboolean(L, 3))
-        return decision_param_fail(L, "param() can only be called while deciding", NULL, NULL);
+    size_t onlen;
+    const char *on = lua_type(L, 3) == LUA_TSTRING ? lua_tolstring(L, 3, &onlen) : NULL;
+    if (!on)
+        return luaL_error(L, "param() can only be called while deciding");
     decision_pget(L, 2, P_VALUES);                        /* name p on values */
     for (lua_Integer i = (lua_Integer)lua_rawlen(L, 4); i >= 1; i--) {
         lua_rawgeti(L, 4, i);                             /* ... v */
+        size_t n;
         decision_pget(L, 5, P_FROM);                      /* ... v from */
-        int in_force = lua_compare(L, 6, 3, LUA_OPLE);
-        if (in_force && decision_pget(L, 5, P_TO) != LUA_TNIL)   /* ... v from to */
-            in_force = lua_compare(L, 3, 7, LUA_OPLE);
+        const char *from = lua_tolstring(L, 6, &n);
+        int in_force = from && decision_le(from, n, on, onlen);
+        if (in_force && decision_pget(L, 5, P_TO) != LUA_TNIL) {   /* ... v from to */
+            const char *to = lua_tolstring(L, 7, &n);
+            in_force = to && decision_le(on, onlen, to, n);
+        }
         if (in_force) {
             lua_settop(L, 5);
             decision_pget(L, 5, P_VALUE);                 /* ... v value */
-            if (decision_pget(L, UP_P_CURRENT, P_PARAMS) != LUA_TNIL &&
-                lua_toboolean(L, -1)) {                   /* ... v value used */
+            if (decision_pget(L, UP_P_CURRENT, P_PARAMS) == LUA_TTABLE) {   /* ... v value used */
                 lua_pushvalue(L, 1);
                 lua_pushvalue(L, 6);
                 lua_rawset(L, 7);                         /* used[name] = value */
@@ -520,8 +524,7 @@ static int decision_param(lua_State *L)
         }
         lua_settop(L, 4);
     }
-    return decision_param_fail(L, "parameter '%s' has no value in force on %s",
-                               luaL_tolstring(L, 1, NULL), lua_tostring(L, 3));
+    return luaL_error(L, "parameter '%s' has no value in force on %s", luaL_tolstring(L, 1, NULL), on);
 }
 
 /* decider(current, missing_words, message, MISSING, params) -> decide, param

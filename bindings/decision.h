@@ -24,7 +24,8 @@
  * current.history_used, and when the rules read the applicant's earlier
  * decisions (rules.lua's earlier() sets it) the JSON ends with "history":
  * current.history_json, after decided_at.  param(name) is the value of a
- * parameter in force on current.as_of, or nil and why not.
+ * parameter in force on current.as_of; it raises (naming the rule's line)
+ * for a parameter not declared or without a value in force.
  *
  * On a criterion that cannot be decided it returns nil, KIND, I, VALUE with
  * KIND 1 (the check returned VALUE, not a boolean), 2 (its second value is

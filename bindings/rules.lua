@@ -761,12 +761,8 @@ end
 -- would, renders the messages, and writes the decision as the canonical JSON
 -- of the table this function used to build.  What it cannot decide comes
 -- back here, to be reported as before.
-local c_decide, c_param = c_decider(current, WORDS.missing, message, MISSING, params)
-function sandbox.param(name)
-  local v, why = c_param(name)
-  if why then error(why, 2) end
-  return v
-end
+local c_decide
+c_decide, sandbox.param = c_decider(current, WORDS.missing, message, MISSING, params)
 
 -- current names what runs, for errors raised outside any rule code (the
 -- instruction budget, the memory cap): engine.c reads it, decision.c keeps
