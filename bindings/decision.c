@@ -37,11 +37,9 @@
 /* Then the keys decide looks up, interned once. */
 static const char *const decision_keys[] = {
     "check", "pass", "fail", "id", "en", "field", "criterion", "as_of", "params", "program",
-    "criteria", "version", "decision_id", "program_version", "outcome", "json", "history_used",
-    "history_json"};
+    "criteria", "version", "history_used", "history_json"};
 enum { K_CHECK, K_PASS, K_FAIL, K_ID, K_EN, K_FIELD, K_CRITERION, K_AS_OF, K_PARAMS, K_PROGRAM,
-       K_CRITERIA, K_VERSION, K_DECISION_ID, K_PROGRAM_VERSION, K_OUTCOME, K_JSON, K_HISTORY_USED,
-       K_HISTORY_JSON, K_COUNT };
+       K_CRITERIA, K_VERSION, K_HISTORY_USED, K_HISTORY_JSON, K_COUNT };
 #define UP_KEY(k) lua_upvalueindex(6 + (k))
 
 /* T[key k], with metamethods, as Lua's t.key.  [-0, +1, e] */
@@ -56,12 +54,25 @@ enum { ARG_P = 1, ARG_A, ARG_ON, ARG_LANG, ARG_NOW, ARG_RULESET,
        /* then, pushed by decide itself: */
        ARG_CRITERIA, ARG_USED, ARG_PROGRAM, ARG_VERSION, SLOT_SEEN, SLOT_FIRST };
 
+/* A decision written since the last reset: where its parts are. */
+typedef struct decision_rec {
+    size_t json, json_len;       /* in out */
+    size_t program, version;     /* in names, NUL-terminated; 0 when absent, else offset + 1 */
+    const char *outcome;
+    char id[IDS_LEN + 1];
+} decision_rec;
+
 typedef struct decision_box {
-    buf out;     /* the decision */
+    buf out;     /* the decisions, one after the other */
+    buf names;   /* their programmes' ids and versions */
     buf crit;    /* the criteria's heads, one after the other */
     buf msg;     /* the message being rendered */
     buf marks;   /* a decision_mark per criterion */
+    int nrecs;
+    decision_rec recs[DECISION_MAX];
 } decision_box;
+
+static const char decision_box_key = 0;   /* the box, in the registry, for decision_written */
 
 typedef struct decision_mark {
     size_t end;    /* where its head ends in crit */
@@ -73,6 +84,7 @@ static int decision_box_gc(lua_State *L)
 {
     decision_box *box = lua_touserdata(L, 1);
     buf_free(&box->out);
+    buf_free(&box->names);
     buf_free(&box->crit);
     buf_free(&box->msg);
     buf_free(&box->marks);
@@ -227,13 +239,12 @@ cap:
     return -1;
 }
 
-/* Write the decision into box->out.  Returns 0, or -1 with MSG set. */
+/* Append the decision to box->out.  Returns 0, or -1 with MSG set. */
 static int decision_write(lua_State *L, decision_box *box, lua_Integer n, const char *id,
                           const char *outcome, char *msg, size_t msglen)
 {
     buf *b = &box->out;
     const decision_mark *marks = (const decision_mark *)box->marks.data;
-    buf_reset(b);
     if (buf_adds(b, "{\"decision_id\":") != 0 || canon_add_string(b, id, strlen(id)) != 0)
         goto cap;
     if (decision_put(L, b, DECISION_KEY("program"), ARG_PROGRAM, msg, msglen) ||
@@ -330,6 +341,19 @@ static int decision_history(lua_State *L, decision_box *box)
     int rc = buf_adds(b, ",\"history\":") != 0 || buf_add(b, json, n) != 0 || buf_addc(b, '}') != 0;
     lua_pop(L, 1);
     return rc ? -1 : 0;
+}
+
+/* Keep the string at IDX in box->names: its offset + 1, 0 when IDX holds
+ * no string, (size_t)-1 at the cap.  [-0, +0, -] */
+static size_t decision_name(decision_box *box, lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return 0;
+    size_t n, at = box->names.len;
+    const char *s = lua_tolstring(L, idx, &n);
+    if (buf_add(&box->names, s, n) != 0 || buf_addc(&box->names, '\0') != 0)
+        return (size_t)-1;
+    return at + 1;
 }
 
 /* decide(p, a, on, lang, now, ruleset)  [-0, +1|4, e]: see decision.h. */
@@ -437,31 +461,64 @@ static int decision_decide(lua_State *L)
     }
 
     decision_done(L);
-    const char *outcome = failed ? "ineligible" : nmissing ? "incomplete" : "eligible";
-    char id[IDS_LEN + 1];
-    ids_next(id);
-    if (decision_write(L, box, n, id, outcome, msg, sizeof msg) != 0)
+    if (box->nrecs == DECISION_MAX)
+        return luaL_error(L, "more than %d decisions in one request", DECISION_MAX);
+    decision_rec *rec = &box->recs[box->nrecs];
+    rec->outcome = failed ? "ineligible" : nmissing ? "incomplete" : "eligible";
+    ids_next(rec->id);
+    rec->json = box->out.len;
+    if (decision_write(L, box, n, rec->id, rec->outcome, msg, sizeof msg) != 0) {
+        box->out.len = rec->json;
         return decision_refuse(L, 4, 0, (lua_pushstring(L, msg), lua_gettop(L)));
+    }
     if (decision_history(L, box) != 0)
         return luaL_error(L, "JSON text over %d bytes", (int)box->out.cap);
-    /* { decision_id, program, program_version, outcome, json } */
-    lua_createtable(L, 0, 5);
-    lua_pushvalue(L, UP_KEY(K_DECISION_ID));
-    lua_pushlstring(L, id, IDS_LEN);
-    lua_rawset(L, -3);
-    lua_pushvalue(L, UP_KEY(K_PROGRAM));
-    lua_pushvalue(L, ARG_PROGRAM);
-    lua_rawset(L, -3);
-    lua_pushvalue(L, UP_KEY(K_PROGRAM_VERSION));
-    lua_pushvalue(L, ARG_VERSION);
-    lua_rawset(L, -3);
-    lua_pushvalue(L, UP_KEY(K_OUTCOME));
-    lua_pushstring(L, outcome);
-    lua_rawset(L, -3);
-    lua_pushvalue(L, UP_KEY(K_JSON));
-    lua_pushlstring(L, box->out.data, box->out.len);
-    lua_rawset(L, -3);
+    rec->json_len = box->out.len - rec->json;
+    rec->program = decision_name(box, L, ARG_PROGRAM);
+    rec->version = decision_name(box, L, ARG_VERSION);
+    if (rec->program == (size_t)-1 || rec->version == (size_t)-1)
+        return luaL_error(L, "JSON text over %d bytes", (int)box->names.cap);
+    lua_pushinteger(L, ++box->nrecs);
     return 1;
+}
+
+/* reset(): forget the decisions written so far (a request begins).
+ * [-0, +0, -] */
+static int decision_reset(lua_State *L)
+{
+    decision_box *box = lua_touserdata(L, lua_upvalueindex(1));
+    buf_reset(&box->out);
+    buf_reset(&box->names);
+    box->nrecs = 0;
+    return 0;
+}
+
+/* json(i) -> the canonical JSON of the I-th decision since the reset.
+ * [-0, +1, v] */
+static int decision_json(lua_State *L)
+{
+    decision_box *box = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer i = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, i >= 1 && i <= box->nrecs, 1, "no such decision");
+    lua_pushlstring(L, box->out.data + box->recs[i - 1].json, box->recs[i - 1].json_len);
+    return 1;
+}
+
+int decision_written(lua_State *L, lua_Integer i, decision_out *out)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &decision_box_key);
+    decision_box *box = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!box || i < 1 || i > box->nrecs)
+        return -1;
+    const decision_rec *rec = &box->recs[i - 1];
+    out->json = box->out.data + rec->json;
+    out->json_len = rec->json_len;
+    out->decision_id = rec->id;
+    out->outcome = rec->outcome;
+    out->program = rec->program ? box->names.data + rec->program - 1 : NULL;
+    out->program_version = rec->version ? box->names.data + rec->version - 1 : NULL;
+    return 0;
 }
 
 /* Upvalues of param: the declared parameters, current, then its keys. */
@@ -527,7 +584,7 @@ static int decision_param(lua_State *L)
     return luaL_error(L, "parameter '%s' has no value in force on %s", luaL_tolstring(L, 1, NULL), on);
 }
 
-/* decider(current, missing_words, message, MISSING, params) -> decide, param
+/* decider(current, missing_words, message, MISSING, params) -> decide, param, reset, json
  * [-0, +2, m] */
 static int decision_decider(lua_State *L)
 {
@@ -546,6 +603,8 @@ static int decision_decider(lua_State *L)
     lua_insert(L, 1);                                     /* param current words message MISSING */
     decision_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     buf_init(&box->out, DECISION_CAP);
+    buf_init(&box->names, DECISION_CAP);
+    box->nrecs = 0;
     buf_init(&box->crit, DECISION_CAP);
     buf_init(&box->msg, DECISION_MSG_CAP);
     buf_init(&box->marks, DECISION_CAP);
@@ -553,12 +612,21 @@ static int decision_decider(lua_State *L)
     lua_pushcfunction(L, decision_box_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    lua_insert(L, 2);                               /* param box current words message MISSING */
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &decision_box_key);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, decision_reset, 1);
+    lua_insert(L, 1);                               /* reset param current words message MISSING box */
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, decision_json, 1);
+    lua_insert(L, 2);                               /* reset json param current words message MISSING box */
+    lua_insert(L, 4);                               /* reset json param box current words message MISSING */
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, decision_keys[k]);
-    lua_pushcclosure(L, decision_decide, 5 + K_COUNT);    /* param decide */
-    lua_insert(L, 1);                                     /* decide param */
-    return 2;
+    lua_pushcclosure(L, decision_decide, 5 + K_COUNT);    /* reset json param decide */
+    lua_insert(L, 3);                                     /* reset json decide param */
+    lua_rotate(L, 1, 2);                                  /* decide param reset json */
+    return 4;
 }
 
 void decision_push(lua_State *L)

@@ -14,10 +14,12 @@
  *
  * decision_push pushes the function rules.lua calls:
  *
- *   decide, param = decider(current, missing_words, message, MISSING, params)
- *   decision = decide(p, a, on, lang, now, ruleset)
+ *   decide, param, reset, json = decider(current, missing_words, message, MISSING, params)
+ *   i = decide(p, a, on, lang, now, ruleset)
  *
- * decision is { decision_id, program, program_version, outcome, json }.
+ * decide writes the decision on the C side and returns its number I (from
+ * 1) since the last reset(); decision_written gives its parts to C, and
+ * json(i) its canonical JSON to Lua.  A request calls reset() first.
  * While it runs, current.as_of, current.params (the parameters param()
  * records), current.program and current.criterion name what is being
  * decided; they are cleared when the decision is done.  decide also resets
@@ -37,8 +39,24 @@
 #define ELIGO_DECISION_H
 
 #include <lua.h>
+#include <stddef.h>
 
 struct buf;
+
+/* At most this many decisions in one request (rules.lua: MAX_PROGRAMMES). */
+#define DECISION_MAX 64
+
+/* Where decision_written finds the parts of a decision; valid until the
+ * next reset(). */
+typedef struct decision_out {
+    const char *json;
+    size_t json_len;
+    const char *decision_id, *program, *program_version, *outcome;   /* NULL when absent */
+} decision_out;
+
+/* The I-th decision (from 1) decide wrote since the last reset() in L.
+ * Returns 0, or -1 when there is none.  [-0, +0, -] */
+int decision_written(lua_State *L, lua_Integer i, decision_out *out);
 
 /* Push decider (see above).  [-0, +1, m] */
 void decision_push(lua_State *L);

@@ -761,13 +761,13 @@ end
 -- would, renders the messages, and writes the decision as the canonical JSON
 -- of the table this function used to build.  What it cannot decide comes
 -- back here, to be reported as before.
-local c_decide
-c_decide, sandbox.param = c_decider(current, WORDS.missing, message, MISSING, params)
+local c_decide, c_reset, c_decision_json
+c_decide, sandbox.param, c_reset, c_decision_json = c_decider(current, WORDS.missing, message, MISSING, params)
 
 -- current names what runs, for errors raised outside any rule code (the
 -- instruction budget, the memory cap): engine.c reads it, decision.c keeps
--- it (as_of, params, program, criterion).  Returns the decision
--- { decision_id, program, program_version, outcome, json }, or nil and why
+-- it (as_of, params, program, criterion).  Returns the decision's number
+-- (decision.c keeps what it wrote; engine.c reads it there), or nil and why
 -- when a value the rules returned has no JSON form.
 -- When the rules read the applicant's earlier decisions (current.history_used,
 -- reset by decide), the rows read (current.history_json) go last in the
@@ -841,6 +841,7 @@ local function prepare_applicant(req)
 end
 
 function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
+  c_reset()
   current.history, current.history_json, current.recorded = nil, nil, d_history
   current.history_by, current.history_read = nil, nil
   local res = { id = "null" }
@@ -1127,9 +1128,9 @@ function api.run_case(i)
         case.error and ("error " .. case.error) or ("outcome " .. tostring(case.outcome)), res.error_code, res.error_message)
     end
   elseif case.error then
-    why = string_format("expected error %s, got outcome %s", case.error, res.decisions[1].outcome)
+    why = string_format("expected error %s, got outcome %s", case.error, cjson.decode(c_decision_json(res.decisions[1])).outcome)
   else
-    local d = cjson.decode(res.decisions[1].json)   -- as written: the decision's canonical JSON
+    local d = cjson.decode(c_decision_json(res.decisions[1]))   -- as written: the decision's canonical JSON
     local failed_now, missing_now = {}, {}
     for _, r in ipairs(d.criteria) do
       local cov = coverage[d.program .. "/" .. r.id]

@@ -41,6 +41,7 @@
 
 #include "bindings.h"
 #include "date.h"
+#include "decision.h"
 
 extern const char embed_rules[];
 extern const unsigned long embed_rules_len;
@@ -529,6 +530,11 @@ static size_t draft_put(engine *en, const char *s, size_t n)
     return at + 1;
 }
 
+static size_t draft_cstr(engine *en, const char *s)
+{
+    return s ? draft_put(en, s, strlen(s)) : 0;
+}
+
 /* Copy the string field K of the table at IDX, if it is one. [-0, +0, -] */
 static size_t draft_field(engine *en, int idx, const char *k)
 {
@@ -620,23 +626,20 @@ static int engine_encode_decisions(lua_State *L)
     if (n > (lua_Integer)(sizeof d->d / sizeof d->d[0]))
         return luaL_error(L, "a screen decides at most %d programmes", (int)(sizeof d->d / sizeof d->d[0]));
     for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, list, i);
-        int t = lua_gettop(L);
-        d->d[i - 1].decision_id = draft_field(en, t, "decision_id");
-        d->d[i - 1].program = draft_field(en, t, "program");
-        d->d[i - 1].program_version = draft_field(en, t, "program_version");
-        d->d[i - 1].outcome = draft_field(en, t, "outcome");
-        /* rules.lua wrote the decision's canonical JSON (decision.c). */
-        size_t len;
-        lua_getfield(L, t, "json");
-        const char *json = lua_tolstring(L, -1, &len);
-        d->d[i - 1].json = json ? draft_put(en, json, len) : 0;
+        decision_out o;
+        lua_rawgeti(L, list, i);                          /* decision.c's number for it */
+        if (!lua_isinteger(L, -1) || decision_written(L, lua_tointeger(L, -1), &o) != 0)
+            return luaL_error(L, "decision %d was not written", (int)i);
         lua_pop(L, 1);
+        d->d[i - 1].decision_id = draft_cstr(en, o.decision_id);
+        d->d[i - 1].program = draft_cstr(en, o.program);
+        d->d[i - 1].program_version = draft_cstr(en, o.program_version);
+        d->d[i - 1].outcome = draft_cstr(en, o.outcome);
+        d->d[i - 1].json = draft_put(en, o.json, o.json_len);
         if (!d->d[i - 1].json)
             return luaL_error(L, "decision too large");
-        d->d[i - 1].json_len = len;
+        d->d[i - 1].json_len = o.json_len;
         d->ndecisions = (size_t)i;
-        lua_pop(L, 1);
     }
     lua_pop(L, 1);
     return 0;
