@@ -326,35 +326,36 @@ static int bindings_today(lua_State *L)
     return 1;
 }
 
-/* restore(watched) -> the first entry that changed, or nil  [-0, +1, e]
- * Each entry { f, i, value } names an upvalue of a rule function and the
- * value it had when the set was sealed; an upvalue that is no longer equal
- * (Lua's ~=) is put back.  rules.lua's after() runs this on every request. */
+/* restore(flat) -> the number of the first entry that changed, or nil
+ * [-0, +1, -]
+ * FLAT holds f, i, value for each entry: an upvalue of a rule function and
+ * the value it had when the set was sealed.  An upvalue that no longer holds
+ * that value is put back.  rules.lua's after() runs this on every request. */
 static int bindings_restore(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    lua_pushnil(L);                                       /* watched changed */
-    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, 1, i);                             /* watched changed w */
-        lua_getfield(L, 3, "f");
-        lua_getfield(L, 3, "i");
-        lua_getfield(L, 3, "value");                      /* ... w f i value */
-        int up = (int)lua_tointeger(L, 5);
-        if (!lua_getupvalue(L, 4, up))                    /* ... w f i value v */
+    lua_Integer changed = 0, n = (lua_Integer)lua_rawlen(L, 1);
+    for (lua_Integer k = 1; k + 2 <= n; k += 3) {
+        lua_rawgeti(L, 1, k);                             /* flat f */
+        lua_rawgeti(L, 1, k + 1);
+        int up = (int)lua_tointeger(L, 3);
+        lua_rawgeti(L, 1, k + 2);                         /* flat f i value */
+        if (!lua_getupvalue(L, 2, up))                    /* flat f i value v */
             lua_pushnil(L);
-        if (!lua_compare(L, 7, 6, LUA_OPEQ)) {
-            lua_pushvalue(L, 6);
-            if (!lua_setupvalue(L, 4, up))
+        if (!lua_rawequal(L, 4, 5)) {
+            lua_pushvalue(L, 4);
+            if (!lua_setupvalue(L, 2, up))
                 lua_pop(L, 1);
-            if (lua_isnil(L, 2)) {
-                lua_pushvalue(L, 3);
-                lua_replace(L, 2);
-            }
+            if (!changed)
+                changed = k / 3 + 1;
         }
-        lua_settop(L, 2);
+        lua_settop(L, 1);
     }
+    if (changed)
+        lua_pushinteger(L, changed);
+    else
+        lua_pushnil(L);
     return 1;
 }
 
