@@ -20,12 +20,15 @@
 #define UP_ARRAY lua_upvalueindex(3)
 #define UP_NULLS lua_upvalueindex(4)
 #define UP_SCALES lua_upvalueindex(5)
+#define UP_KINDS lua_upvalueindex(6)   /* kind name -> T_ number */
 static const char *const applicant_keys[] = {"kind", "of", "fields", "names", "set", "scale", "rank", "mt"};
 enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_MT, K_COUNT };
-#define UP_KEY(k) lua_upvalueindex(6 + (k))
+#define UP_KEY(k) lua_upvalueindex(7 + (k))
 
 enum { T_OTHER, T_NULLABLE, T_TEXT, T_DATE, T_BOOLEAN, T_INTEGER, T_NUMBER, T_MONEY, T_ENUM, T_LIST,
        T_RECORD };
+static const char *const applicant_kinds[] = {NULL, "nullable", "text", "date", "boolean", "integer",
+                                              "number", "money", "enum", "list", "record"};
 
 /* A path: the root's text, or its parent's path, a '.', and a field name. */
 typedef struct applicant_path {
@@ -41,24 +44,16 @@ static int applicant_get(lua_State *L, int t, int k)
     return lua_rawget(L, t);
 }
 
+/* The T_ number of the type name at IDX.  [-0, +0, -] */
 static int applicant_kind(lua_State *L, int idx)
 {
-    static const struct {
-        const char *name;
-        int kind;
-    } kinds[] = {
-        {"nullable", T_NULLABLE}, {"text", T_TEXT},     {"date", T_DATE},
-        {"boolean", T_BOOLEAN},   {"integer", T_INTEGER}, {"number", T_NUMBER},
-        {"money", T_MONEY},       {"enum", T_ENUM},     {"list", T_LIST},
-        {"record", T_RECORD},
-    };
     if (lua_type(L, idx) != LUA_TSTRING)
         return T_OTHER;
-    const char *s = lua_tostring(L, idx);
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (!strcmp(s, kinds[i].name))
-            return kinds[i].kind;
-    return T_OTHER;
+    lua_pushvalue(L, idx);
+    lua_rawget(L, UP_KINDS);
+    int kind = (int)lua_tointeger(L, -1);   /* 0, T_OTHER, when not a kind */
+    lua_pop(L, 1);
+    return kind;
 }
 
 /* Push PATH as rules.lua builds it: each step is path == "" and name or
@@ -142,9 +137,12 @@ static void applicant_record(lua_State *L, int v, int t, const applicant_path *p
                 lua_rawset(L, v);
             } else {
                 applicant_prepare(L, x, ftype, &child, depth + 1);   /* ... name x ftype value */
-                lua_pushvalue(L, name);
-                lua_insert(L, -2);
-                lua_rawset(L, v);
+                if (!lua_rawequal(L, -1, x) ||            /* an integer for a float, say */
+                    (lua_type(L, x) == LUA_TNUMBER && lua_isinteger(L, -1) != lua_isinteger(L, x))) {
+                    lua_pushvalue(L, name);
+                    lua_insert(L, -2);
+                    lua_rawset(L, v);
+                }
             }
         }
         lua_settop(L, nulls);
@@ -297,9 +295,14 @@ static int applicant_preparer(lua_State *L)
     luaL_checktype(L, 4, LUA_TTABLE);
     luaL_checktype(L, 5, LUA_TTABLE);
     lua_settop(L, 5);
+    lua_createtable(L, 0, T_RECORD);
+    for (int k = T_NULLABLE; k <= T_RECORD; k++) {
+        lua_pushinteger(L, k);
+        lua_setfield(L, -2, applicant_kinds[k]);
+    }
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, applicant_keys[k]);
-    lua_pushcclosure(L, applicant_prepare_lua, 5 + K_COUNT);
+    lua_pushcclosure(L, applicant_prepare_lua, 6 + K_COUNT);
     return 1;
 }
 
