@@ -20,12 +20,33 @@ int64_t ids_now_ms(void)
 
 void ids_now(char out[25])
 {
-    int64_t ms = ids_now_ms();
+    ids_format(ids_now_ms(), out);
+}
+
+void ids_format(int64_t ms, char out[25])
+{
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
-    snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    int year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999) {
+        snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        return;
+    }
+    /* By hand: this runs for every decision, and snprintf is most of it. */
+    const struct { int v, width; char after; } parts[] = {
+        {year, 4, '-'}, {tm.tm_mon + 1, 2, '-'}, {tm.tm_mday, 2, 'T'}, {tm.tm_hour, 2, ':'},
+        {tm.tm_min, 2, ':'}, {tm.tm_sec, 2, '.'}, {(int)(ms % 1000), 3, 'Z'},
+    };
+    char *o = out;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        for (int k = parts[i].width - 1, v = parts[i].v; k >= 0; k--, v /= 10)
+            o[k] = (char)('0' + v % 10);
+        o += parts[i].width;
+        *o++ = parts[i].after;
+    }
+    *o = '\0';
 }
 
 static void ids_fill_random(uint8_t *p, size_t n)

@@ -20,6 +20,9 @@ void ids_next(char out[IDS_LEN + 1]);
 /* Write the current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" and a NUL. */
 void ids_now(char out[25]);
 
+/* The UTC time MS (milliseconds since 1970) as ids_now writes it. */
+void ids_format(int64_t ms, char out[25]);
+
 /* Milliseconds since the epoch, wall clock. */
 int64_t ids_now_ms(void);
 

@@ -67,6 +67,26 @@ static void test_ids_now_format(void **state)
                 now[16] == ':' && now[19] == '.' && now[23] == 'Z');
 }
 
+/* Fixed times, the answers worked out by hand (and by `date -u -d @SECONDS`). */
+static void test_ids_format_fixed_times(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ms;
+        const char *text;
+    } cases[] = {
+        {0, "1970-01-01T00:00:00.000Z"},
+        {951782400999, "2000-02-29T00:00:00.999Z"},
+        {1764415730123, "2025-11-29T11:28:50.123Z"},
+        {253402300799001, "9999-12-31T23:59:59.001Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[25];
+        ids_format(cases[i].ms, out);
+        assert_string_equal(out, cases[i].text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -74,6 +94,7 @@ int main(void)
         cmocka_unit_test(test_ids_strictly_increasing),
         cmocka_unit_test(test_ids_time_prefix_is_now),
         cmocka_unit_test(test_ids_now_format),
+        cmocka_unit_test(test_ids_format_fixed_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
