@@ -439,6 +439,7 @@ function sandbox.program(id)
     if p.from == nil then problem(file, line, "programme '%s' %s has no 'from' date", id, p.version) end
     p.from = check_date(2, p.from or "0001-01-01", "from")
     if p.to ~= nil then p.to = check_date(2, p.to, "to") end
+    p.from_day, p.to_day = c_parse_date(p.from), p.to and c_parse_date(p.to)   -- compared as numbers
     if type(p.reference) ~= "string" then problem(file, line, "programme '%s' has no reference", id) end
     check_texts(string_format("programme '%s' title", id), p.title, file, line, true)
     for _, c in ipairs(spec) do
@@ -731,12 +732,13 @@ end
 
 -- Deciding ----------------------------------------------------------------------
 
-local function version_in_force(id, on)
+local function version_in_force(id, on, day)
   local versions = programs[id]
   if not versions then return nil end
+  day = day or c_parse_date(on)
   for i = #versions, 1, -1 do
     local p = versions[i]
-    if p.from <= on and (p.to == nil or on <= p.to) then return p end
+    if p.from_day <= day and (p.to_day == nil or day <= p.to_day) then return p end
   end
   return nil, versions
 end
@@ -844,88 +846,94 @@ local function prepare_applicant(req)
   return c_prepare(a, schema, "")
 end
 
+-- The request in LINE, into RES; raises a request error (fail) or any other.
+local function handle(res, line, d_op, d_program, d_as_of, d_lang)
+  local req = decode_line(line, res)
+  if req.id ~= nil then res.id = c_canon(req.id); current.id = res.id end
+  local op = get_string(req, "op", d_op == nil) or d_op
+  if not OPS[op] then fail("unknown_op", "unknown op '%s' (decide, screen, decision, history, programs, health, review)", op) end
+  res.op = op
+  res.lang = get_string(req, "lang") or d_lang or "en"
+  local key = get_string(req, "request_key")
+  if key and (key == "" or #key > 200) then fail("invalid_request", "field 'request_key' must be 1 to 200 characters") end
+  res.request_key = key
+  if op == "decision" or op == "review" then
+    res.decision_id = get_string(req, "decision_id", true)
+    if op == "review" then
+      if type(req.review) ~= "table" then fail("invalid_request", "missing field 'review' (an object)") end
+      res.body = c_canon(req.review)
+    end
+    return
+  elseif op == "history" then
+    res.applicant_id = get_string(req, "applicant_id", true)
+    local limit = req.limit
+    if limit ~= nil and (math_type(limit) == nil or not math_tointeger(limit) or limit < 1 or limit > 10000) then
+      fail("invalid_request", "field 'limit' must be a whole number from 1 to 10000")
+    end
+    res.limit = math_tointeger(limit or 100)
+    return
+  elseif op == "programs" or op == "health" then
+    local as_of = get_string(req, "as_of")
+    if as_of and not c_parse_date(as_of) then fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of) end
+    res.as_of = as_of
+    return
+  end
+  local as_of_given = get_string(req, "as_of")
+  local as_of = as_of_given or d_as_of or c_today()
+  local day = c_parse_date(as_of)
+  if not day then fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of) end
+  res.as_of = as_of
+  local program
+  if op == "decide" then
+    program = get_string(req, "program", d_program == nil) or d_program
+    res.program = program
+  end
+  if key then
+    res.fingerprint = c_sha256(c_canon(setmetatable(
+      { op = op, program = program, as_of = as_of_given, applicant = req.applicant or null },
+      { __json = { "op", "program", "as_of", "applicant" } })))
+  end
+  local a = prepare_applicant(req)
+  local aid = rawget(a, "applicant_id")
+  if type(aid) == "string" then res.applicant_id = aid end
+  local decisions = {}
+  if op == "decide" then
+    local p, versions = version_in_force(program, as_of, day)
+    if not p then
+      if not versions then fail("unknown_program", "unknown programme '%s'", program) end
+      local list = {}
+      for i, v in ipairs(versions) do list[i] = string_format("%s from %s%s", v.version, v.from, v.to and (" to " .. v.to) or "") end
+      fail("unknown_program", "programme '%s' has no version in force on %s (versions: %s)", program, as_of, table_concat(list, "; "))
+    end
+    local d, why = decide(p, a, as_of, res.lang, c_now())
+    if not d then fail("rule_error", "%s", why) end
+    decisions[1] = d
+  else
+    -- A decision with no JSON form fails the request, but only once every
+    -- programme is decided: an error in a later one is reported first.
+    local now, unencodable = c_now(), nil
+    for _, id in ipairs(program_order) do
+      local p = version_in_force(id, as_of, day)
+      if p then
+        local d, why = decide(p, a, as_of, res.lang, now)
+        unencodable = unencodable or why
+        decisions[#decisions + 1] = d or false
+      end
+    end
+    if unencodable then fail("rule_error", "%s", unencodable) end
+  end
+  res.decisions = decisions
+end
+
 function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
   c_reset()
   current.history, current.history_json, current.recorded = nil, nil, d_history
   current.history_by, current.history_read = nil, nil
-  local res = { id = "null" }
+  -- Room for every field a decision's reply sets, so that it never grows.
+  local res = { id = "null", op = nil, lang = nil, request_key = nil, as_of = nil, program = nil,
+    applicant_id = nil, decisions = nil }
   current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
-  local ok, err = pcall(function()
-    local req = decode_line(line, res)
-    if req.id ~= nil then res.id = c_canon(req.id); current.id = res.id end
-    local op = get_string(req, "op", d_op == nil) or d_op
-    if not OPS[op] then fail("unknown_op", "unknown op '%s' (decide, screen, decision, history, programs, health, review)", op) end
-    res.op = op
-    res.lang = get_string(req, "lang") or d_lang or "en"
-    local key = get_string(req, "request_key")
-    if key and (key == "" or #key > 200) then fail("invalid_request", "field 'request_key' must be 1 to 200 characters") end
-    res.request_key = key
-    if op == "decision" or op == "review" then
-      res.decision_id = get_string(req, "decision_id", true)
-      if op == "review" then
-        if type(req.review) ~= "table" then fail("invalid_request", "missing field 'review' (an object)") end
-        res.body = c_canon(req.review)
-      end
-      return
-    elseif op == "history" then
-      res.applicant_id = get_string(req, "applicant_id", true)
-      local limit = req.limit
-      if limit ~= nil and (math_type(limit) == nil or not math_tointeger(limit) or limit < 1 or limit > 10000) then
-        fail("invalid_request", "field 'limit' must be a whole number from 1 to 10000")
-      end
-      res.limit = math_tointeger(limit or 100)
-      return
-    elseif op == "programs" or op == "health" then
-      local as_of = get_string(req, "as_of")
-      if as_of and not c_parse_date(as_of) then fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of) end
-      res.as_of = as_of
-      return
-    end
-    local as_of_given = get_string(req, "as_of")
-    local as_of = as_of_given or d_as_of or c_today()
-    if not c_parse_date(as_of) then fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of) end
-    res.as_of = as_of
-    local program
-    if op == "decide" then
-      program = get_string(req, "program", d_program == nil) or d_program
-      res.program = program
-    end
-    if key then
-      res.fingerprint = c_sha256(c_canon(setmetatable(
-        { op = op, program = program, as_of = as_of_given, applicant = req.applicant or null },
-        { __json = { "op", "program", "as_of", "applicant" } })))
-    end
-    local a = prepare_applicant(req)
-    local aid = rawget(a, "applicant_id")
-    if type(aid) == "string" then res.applicant_id = aid end
-    local decisions = {}
-    if op == "decide" then
-      local p, versions = version_in_force(program, as_of)
-      if not p then
-        if not versions then fail("unknown_program", "unknown programme '%s'", program) end
-        local list = {}
-        for i, v in ipairs(versions) do list[i] = string_format("%s from %s%s", v.version, v.from, v.to and (" to " .. v.to) or "") end
-        fail("unknown_program", "programme '%s' has no version in force on %s (versions: %s)", program, as_of, table_concat(list, "; "))
-      end
-      local d, why = decide(p, a, as_of, res.lang, c_now())
-      if not d then fail("rule_error", "%s", why) end
-      decisions[1] = d
-    else
-      -- A decision with no JSON form fails the request, but only once every
-      -- programme is decided: an error in a later one is reported first.
-      local now, unencodable = c_now(), nil
-      for _, id in ipairs(program_order) do
-        local p = version_in_force(id, as_of)
-        if p then
-          local d, why = decide(p, a, as_of, res.lang, now)
-          unencodable = unencodable or why
-          decisions[#decisions + 1] = d or false
-        end
-      end
-      if unencodable then fail("rule_error", "%s", unencodable) end
-    end
-    res.decisions = decisions
-  end)
+  local ok, err = pcall(handle, res, line, d_op, d_program, d_as_of, d_lang)
   if not ok then
     if getmetatable(err) == REQUEST_ERROR then
       res.error_code, res.error_message = err.code, err.message
