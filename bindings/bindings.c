@@ -16,6 +16,7 @@
 #include "hex.h"
 #include "ids.h"
 #include "json.h"
+#include "request.h"
 
 /* Check that argument ARG is a valid date string; return its day number.
  * [-0, +0, v] */
@@ -387,6 +388,8 @@ void bindings_push(lua_State *L)
     lua_setfield(L, -2, "decider");
     applicant_push(L);
     lua_setfield(L, -2, "preparer");
+    request_push(L);
+    lua_setfield(L, -2, "fast_request");
     buf *b = lua_newuserdatauv(L, sizeof *b, 0);      /* t ud */
     buf_init(b, (size_t)16 << 20);
     lua_newtable(L);                                  /* t ud mt */

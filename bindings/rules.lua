@@ -925,6 +925,17 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   res.decisions = decisions
 end
 
+-- The common case, decide and screen, in C (request.c); anything else is
+-- left to handle() before anything was changed.
+local fast_request
+local function handle_request(res, line, d_op, d_program, d_as_of, d_lang)
+  if not fast_request and sealed then
+    fast_request = C.fast_request(decode, c_prepare, schema, programs, program_order, decide, fail, current)
+  end
+  if fast_request and fast_request(res, line, d_op, d_program, d_as_of, d_lang) then return end
+  return handle(res, line, d_op, d_program, d_as_of, d_lang)
+end
+
 function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
   c_reset()
   current.history, current.history_json, current.recorded = nil, nil, d_history
@@ -933,7 +944,7 @@ function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
   local res = { id = "null", op = nil, lang = nil, request_key = nil, as_of = nil, program = nil,
     applicant_id = nil, decisions = nil }
   current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
-  local ok, err = pcall(handle, res, line, d_op, d_program, d_as_of, d_lang)
+  local ok, err = pcall(handle_request, res, line, d_op, d_program, d_as_of, d_lang)
   if not ok then
     if getmetatable(err) == REQUEST_ERROR then
       res.error_code, res.error_message = err.code, err.message

@@ -33,6 +33,7 @@
 #include <cJSON.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <openssl/evp.h>
 
 #include "engine.h"
 #include "ruleset.h"
@@ -1086,6 +1087,47 @@ static void test_protocol_applicant_empty_list(void **state)
     release(en);
 }
 
+/* SHA-256 of TEXT in hex. */
+static void sha256_hex(const char *text, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    assert_true(EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL) && n == 32);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A request with a request_key gets the fingerprint of the canonical
+ * {op, program, as_of as given, applicant}: key order, white space and
+ * 5.0 for 5 make no difference; another applicant does; fields absent from
+ * the request are absent from the text hashed. */
+static void test_protocol_fingerprint_canonical(void **state)
+{
+    (void)state;
+    char want[65];
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = raw(en, "{\"request_key\":\"K1\", \"applicant\":{\"size\":5.0,\"applicant_id\":\"A1\","
+                               "\"score\":3,\"member\":true},\"as_of\":\"2025-01-01\",\"program\":\"logic\","
+                               "\"op\":\"decide\",\"id\":9}");
+    assert_null(r->error_code);
+    sha256_hex("{\"op\":\"decide\",\"program\":\"logic\",\"as_of\":\"2025-01-01\","
+               "\"applicant\":{\"applicant_id\":\"A1\",\"member\":true,\"score\":3,\"size\":5}}", want);
+    assert_string_equal(r->fingerprint, want);
+    release(r);
+    r = raw(en, "{\"op\":\"decide\",\"program\":\"logic\",\"as_of\":\"2025-01-01\",\"request_key\":\"K2\","
+                "\"applicant\":{\"applicant_id\":\"A1\",\"member\":true,\"score\":3,\"size\":6}}");
+    assert_null(r->error_code);
+    assert_string_not_equal(r->fingerprint, want);
+    release(r);
+    r = raw(en, "{\"op\":\"screen\",\"request_key\":\"K3\",\"applicant\":{\"score\":1}}");
+    assert_null(r->error_code);
+    sha256_hex("{\"op\":\"screen\",\"applicant\":{\"score\":1}}", want);
+    assert_string_equal(r->fingerprint, want);
+    assert_null(r->program);
+    release(r);
+    release(en);
+}
+
 static void test_protocol_unknown_op(void **state)
 {
     (void)state;
@@ -1446,6 +1488,7 @@ int main(void)
         TEST(test_outcome_eligible_when_all_passed),
         TEST(test_outcome_all_criteria_evaluated),
         TEST(test_protocol_invalid_json_offset),
+        TEST(test_protocol_fingerprint_canonical),
         TEST(test_protocol_request_not_object),
         TEST(test_protocol_missing_applicant),
         TEST(test_protocol_applicant_empty_list),
