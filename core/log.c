@@ -5,8 +5,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "ids.h"
 
 static atomic_int log_threshold = LOG_INFO;
 
@@ -24,13 +25,7 @@ int log_enabled(log_level level)
 
 void log_timestamp(char out[32])
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    unsigned ms = (unsigned)(ts.tv_nsec / 1000000) % 1000u;
-    snprintf(out + n, 32 - n, ".%03uZ", ms);
+    ids_now(out);   /* the decisions' own format: UTC, to the millisecond */
 }
 
 void log_write(log_level level, const char *fmt, ...)
