@@ -36,9 +36,9 @@
 #define UP_MISSING lua_upvalueindex(5)
 /* Then the keys decide looks up, interned once. */
 static const char *const decision_keys[] = {
-    "check", "pass", "fail", "id", "en", "field", "criterion", "as_of", "params", "program",
+    "check", "pass", "fail", "id", "en", "field", "as_of", "params", "program",
     "criteria", "version", "history_used", "history_json"};
-enum { K_CHECK, K_PASS, K_FAIL, K_ID, K_EN, K_FIELD, K_CRITERION, K_AS_OF, K_PARAMS, K_PROGRAM,
+enum { K_CHECK, K_PASS, K_FAIL, K_ID, K_EN, K_FIELD, K_AS_OF, K_PARAMS, K_PROGRAM,
        K_CRITERIA, K_VERSION, K_HISTORY_USED, K_HISTORY_JSON, K_COUNT };
 #define UP_KEY(k) lua_upvalueindex(6 + (k))
 
@@ -68,6 +68,7 @@ typedef struct decision_box {
     buf crit;    /* the criteria's heads, one after the other */
     buf msg;     /* the message being rendered */
     buf marks;   /* a decision_mark per criterion */
+    lua_Integer criterion;   /* the one being decided (from 1), 0 when none */
     int nrecs;
     decision_rec recs[DECISION_MAX];
 } decision_box;
@@ -307,16 +308,15 @@ static void decision_set_current(lua_State *L, int k)
     lua_rawset(L, UP_CURRENT);
 }
 
-/* The programme is decided (or cannot be written): current no longer names
- * it.  [-0, +0, m] */
-static void decision_done(lua_State *L)
+/* The programme is decided (or cannot be written): no criterion is being
+ * decided, current.as_of and current.params are cleared.  [-0, +0, m] */
+static void decision_done(lua_State *L, decision_box *box)
 {
+    box->criterion = 0;
     lua_pushnil(L);
     decision_set_current(L, K_AS_OF);
     lua_pushnil(L);
     decision_set_current(L, K_PARAMS);
-    lua_pushnil(L);
-    decision_set_current(L, K_CRITERION);
 }
 
 /* The rules read the applicant's earlier decisions (current.history_used):
@@ -393,9 +393,7 @@ static int decision_decide(lua_State *L)
         lua_pushnil(L);                                   /* values field */
         int c = slot + 2;
         lua_rawgeti(L, ARG_CRITERIA, i);                  /* ... c */
-        lua_pushvalue(L, UP_KEY(K_CRITERION));
-        lua_pushvalue(L, c);
-        lua_rawset(L, UP_CURRENT);                        /* current.criterion = c */
+        box->criterion = i;
         decision_get(L, c, K_CHECK);
         lua_pushvalue(L, ARG_A);
         lua_pushvalue(L, ARG_ON);
@@ -460,7 +458,7 @@ static int decision_decide(lua_State *L)
         lua_settop(L, slot + 1);
     }
 
-    decision_done(L);
+    decision_done(L, box);
     if (box->nrecs == DECISION_MAX)
         return luaL_error(L, "more than %d decisions in one request", DECISION_MAX);
     decision_rec *rec = &box->recs[box->nrecs];
@@ -490,6 +488,7 @@ static int decision_reset(lua_State *L)
     buf_reset(&box->out);
     buf_reset(&box->names);
     box->nrecs = 0;
+    box->criterion = 0;
     return 0;
 }
 
@@ -502,6 +501,14 @@ static int decision_json(lua_State *L)
     luaL_argcheck(L, i >= 1 && i <= box->nrecs, 1, "no such decision");
     lua_pushlstring(L, box->out.data + box->recs[i - 1].json, box->recs[i - 1].json_len);
     return 1;
+}
+
+lua_Integer decision_criterion(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &decision_box_key);
+    decision_box *box = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return box ? box->criterion : 0;
 }
 
 int decision_written(lua_State *L, lua_Integer i, decision_out *out)
@@ -605,6 +612,7 @@ static int decision_decider(lua_State *L)
     buf_init(&box->out, DECISION_CAP);
     buf_init(&box->names, DECISION_CAP);
     box->nrecs = 0;
+    box->criterion = 0;
     buf_init(&box->crit, DECISION_CAP);
     buf_init(&box->msg, DECISION_MSG_CAP);
     buf_init(&box->marks, DECISION_CAP);

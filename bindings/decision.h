@@ -9,7 +9,7 @@
  * values, missing for a criterion; decision_id, program, program_version,
  * ruleset, as_of, lang, outcome, criteria, missing, parameters, decided_at
  * for a decision), without building those tables.  Everything a rule can
- * observe (the order of calls, current.criterion, metamethods run by
+ * observe (the order of calls, metamethods run by
  * indexing, when values are encoded) is as it was in Lua.
  *
  * decision_push pushes the function rules.lua calls:
@@ -21,8 +21,9 @@
  * 1) since the last reset(); decision_written gives its parts to C, and
  * json(i) its canonical JSON to Lua.  A request calls reset() first.
  * While it runs, current.as_of, current.params (the parameters param()
- * records), current.program and current.criterion name what is being
- * decided; they are cleared when the decision is done.  decide also resets
+ * records) and current.program name what is being decided, and
+ * decision_criterion the criterion; all but current.program are cleared
+ * when the decision is done.  decide also resets
  * current.history_used, and when the rules read the applicant's earlier
  * decisions (rules.lua's earlier() sets it) the JSON ends with "history":
  * current.history_json, after decided_at.  param(name) is the value of a
@@ -53,6 +54,10 @@ typedef struct decision_out {
     size_t json_len;
     const char *decision_id, *program, *program_version, *outcome;   /* NULL when absent */
 } decision_out;
+
+/* The number (from 1) in current.program.criteria of the criterion being
+ * decided, or 0 when none is.  [-0, +0, -] */
+lua_Integer decision_criterion(lua_State *L);
 
 /* The I-th decision (from 1) decide wrote since the last reset() in L.
  * Returns 0, or -1 when there is none.  [-0, +0, -] */

@@ -274,7 +274,8 @@ static void engine_field(lua_State *L, int idx, const char *k, char *out, size_t
 }
 
 /* What was running when the budget or the memory cap stopped a call: the
- * programme and criterion rules.lua keeps in api.current.  [-0, +0, -] */
+ * programme rules.lua keeps in api.current, and the criterion decision.c
+ * was deciding.  [-0, +0, -] */
 static void engine_where(engine *en, char *out, size_t n)
 {
     lua_State *L = en->L;
@@ -282,10 +283,19 @@ static void engine_where(engine *en, char *out, size_t n)
     int line = 0;
     lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);
     lua_getfield(L, -1, "current");
-    if (lua_getfield(L, -1, "program") == LUA_TTABLE)
+    lua_Integer ci = decision_criterion(L);
+    if (lua_getfield(L, -1, "program") == LUA_TTABLE) {
         engine_field(L, -1, "id", prog, sizeof prog);
-    lua_pop(L, 1);
-    if (lua_getfield(L, -1, "criterion") == LUA_TTABLE) {
+        if (ci > 0 && lua_getfield(L, -1, "criteria") == LUA_TTABLE)
+            lua_rawgeti(L, -1, ci);
+        else
+            lua_pushnil(L);
+        lua_remove(L, -2);                                /* ... program criterion */
+    } else {
+        lua_pushnil(L);
+    }
+    lua_remove(L, -2);                                    /* ... current criterion */
+    if (lua_type(L, -1) == LUA_TTABLE) {
         engine_field(L, -1, "id", crit, sizeof crit);
         engine_field(L, -1, "file", file, sizeof file);
         lua_getfield(L, -1, "line");
