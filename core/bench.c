@@ -130,7 +130,7 @@ void bench_defaults(bench_config *cfg)
     cfg->pipeline = 32;
     cfg->op = "decide";
     cfg->seed = 2025;
-    cfg->distinct = 20000;
+    cfg->distinct = 200000;
 }
 
 /* ---- the request lines -------------------------------------------------- */

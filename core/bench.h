@@ -29,7 +29,7 @@ typedef struct bench_config {
     const char *op;          /* "decide" (default) or "screen" */
     const char *file;        /* JSON-lines applications; NULL: generate them */
     uint64_t seed;           /* for the generator */
-    uint64_t distinct;       /* distinct generated requests, cycled (default 20,000) */
+    uint64_t distinct;       /* distinct generated requests, cycled (default 200,000) */
 } bench_config;
 
 #define BENCH_MAX_CODES 16

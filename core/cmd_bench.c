@@ -14,7 +14,7 @@ static void bench_usage(FILE *f)
     fprintf(f,
         "usage: eligo bench [--socket PATH] [-c CONNECTIONS] [-P PIPELINE]\n"
         "                   [-n REQUESTS | -d SECONDS] [--rate R] [--op decide|screen]\n"
-        "                   [--file APPLICATIONS] [--seed N] [--json]\n"
+        "                   [--file APPLICATIONS] [--applicants N] [--seed N] [--json]\n"
         "       eligo bench --emit N [--op decide|screen] [--seed N]\n"
         "\n"
         "Load-test a running `eligo serve` and print requests/s, decisions/s, errors by\n"
@@ -32,6 +32,9 @@ static void bench_usage(FILE *f)
         "                  auto_entrepreneur in turn) or screen (every programme in force)\n"
         "  --file FILE     send these JSON-lines applications (cycled) instead of\n"
         "                  generated ones; members a line leaves out are added\n"
+        "  --applicants N  generate N distinct applicants (default 200000), one request\n"
+        "                  each, and cycle through them: an applicant comes back after N\n"
+        "                  requests, with the decisions of its earlier rounds as its past\n"
         "  --seed N        seed of the generated applicants (default 2025)\n"
         "  --json          print one JSON line instead of the text report\n"
         "  --emit N        print N generated request lines and exit (nothing is sent);\n"
@@ -59,11 +62,12 @@ static int bench_emit(const bench_config *cfg, uint64_t n)
 {
     synth g;
     buf line;
-    synth_init(&g, cfg->seed);
     buf_init(&line, 1 << 20);
     for (uint64_t i = 0; i < n; i++) {
+        if (i % cfg->distinct == 0)   /* a run cycles through the same applicants */
+            synth_init(&g, cfg->seed);
         buf_reset(&line);
-        if (synth_request(&g, cfg->op, i + 1, &line) != 0)
+        if (synth_request(&g, cfg->op, i % cfg->distinct + 1, &line) != 0)
             break;
         fwrite(line.data, 1, line.len, stdout);
     }
@@ -130,6 +134,10 @@ int cmd_bench(int argc, char **argv)
             if (bench_number(a, val, 1, 1e12, &v))
                 return 2;
             emit = (uint64_t)v;
+        } else if (!strcmp(a, "--applicants")) {
+            if (bench_number(a, val, 1, 1e8, &v))
+                return 2;
+            cfg.distinct = (uint64_t)v;
         } else if (!strcmp(a, "--seed")) {
             if (bench_number(a, val, 0, 1e18, &v))
                 return 2;

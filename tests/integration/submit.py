@@ -261,6 +261,13 @@ def test_bench(eligo, sock):
     check(rc == 2 and "cannot connect" in err, "bench: exit status 2 when it cannot connect", err)
     rc, out, err = run([eligo, "bench", "-n", "10", "-d", "1"])
     check(rc == 2, "bench: -n and -d exclude each other", err)
+    rc, out, err = run([eligo, "bench", "--emit", "7", "--applicants", "3"])
+    lines = out.splitlines()
+    ids = [json.loads(x)["applicant"]["applicant_id"] for x in lines]
+    check(rc == 0 and len(lines) == 7 and lines[0:3] == lines[3:6] == [lines[6]] + lines[1:3]
+          and len(set(ids)) == 3, "bench --applicants 3: three applicants, cycled", out + err)
+    rc, out, err = run([eligo, "bench", "--emit", "3", "--applicants", "0"])
+    check(rc == 2 and "--applicants" in err, "bench --applicants 0 is refused", err)
 
 
 def test_examples(source, sock, tmp):
