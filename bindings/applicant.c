@@ -7,6 +7,7 @@
 #include "applicant.h"
 
 #include <lauxlib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bindings.h"
@@ -21,9 +22,10 @@
 #define UP_NULLS lua_upvalueindex(4)
 #define UP_SCALES lua_upvalueindex(5)
 #define UP_KINDS lua_upvalueindex(6)   /* kind name -> T_ number */
+#define UP_COMPILED lua_upvalueindex(7)   /* the compiled schema (an aschema), or false */
 static const char *const applicant_keys[] = {"kind", "of", "fields", "names", "set", "scale", "rank", "mt"};
 enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_MT, K_COUNT };
-#define UP_KEY(k) lua_upvalueindex(7 + (k))
+#define UP_KEY(k) lua_upvalueindex(8 + (k))
 
 enum { T_OTHER, T_NULLABLE, T_TEXT, T_DATE, T_BOOLEAN, T_INTEGER, T_NUMBER, T_MONEY, T_ENUM, T_LIST,
        T_RECORD };
@@ -96,35 +98,157 @@ static int applicant_is_null(lua_State *L, int idx)
     return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
 }
 
-/* Push the value rules see for the value at V of type T.  [-0, +1, e] */
-static void applicant_prepare(lua_State *L, int v, int t, const applicant_path *path, int depth);
+/* The schema, compiled ----------------------------------------------------
+ * The first prepare of a schema walks its type tables once and keeps what
+ * every request needs in C: each type's kind, the inner type of a nullable
+ * or a list, the set of an enum, the field names of a record.  The Lua
+ * values these refer to (type tables, names, sets) sit in an anchor table,
+ * the compiled schema's user value, found again by their number there. */
 
-static void applicant_record(lua_State *L, int v, int t, const applicant_path *path, int depth)
+typedef struct anode {
+    int kind;          /* T_*; T_OTHER: the Lua prepare judges every value */
+    int type;          /* the type table, in the anchor */
+    int of;            /* nullable, list: the inner type's node */
+    int set;           /* enum: the allowed values (value -> truthy), in the anchor */
+    int field, nfields;   /* record: its fields are fields[field .. field + nfields) */
+} anode;
+
+typedef struct afield {
+    int name;          /* in the anchor */
+    int node;
+} afield;
+
+typedef struct aschema {
+    anode *nodes;
+    afield *fields;
+    int nnodes, nfields, cap_nodes, cap_fields;
+    int nanchors;
+} aschema;
+
+static int aschema_gc(lua_State *L)
+{
+    aschema *s = lua_touserdata(L, 1);
+    free(s->nodes);
+    free(s->fields);
+    s->nodes = NULL;
+    s->fields = NULL;
+    return 0;
+}
+
+/* Put the value at IDX in the anchor (at ANCHOR); its number.  [-0, +0, m] */
+static int aschema_anchor(lua_State *L, aschema *s, int anchor, int idx)
+{
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, anchor, ++s->nanchors);
+    return s->nanchors;
+}
+
+static int aschema_grow(lua_State *L, void **p, int *cap, int need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    int n = *cap ? *cap * 2 : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, (size_t)n * size);
+    if (!q)
+        return luaL_error(L, "not enough memory");
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Compile the type at T; its node number.  [-0, +0, m] */
+static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int depth)
+{
+    luaL_checkstack(L, 8, "schema");
+    t = lua_absindex(L, t);
+    int top = lua_gettop(L);
+    aschema_grow(L, (void **)&s->nodes, &s->cap_nodes, s->nnodes + 1, sizeof *s->nodes);
+    int at = s->nnodes++;
+    anode n = {T_OTHER, aschema_anchor(L, s, anchor, t), -1, 0, 0, 0};
+    if (depth <= APPLICANT_MAX_DEPTH && lua_type(L, t) == LUA_TTABLE) {
+        applicant_get(L, t, K_KIND);
+        n.kind = applicant_kind(L, -1);
+        lua_settop(L, top);
+        switch (n.kind) {
+        case T_NULLABLE:
+        case T_LIST:
+            applicant_get(L, t, K_OF);
+            n.of = aschema_compile(L, s, anchor, -1, depth + 1);
+            break;
+        case T_ENUM:   /* t.set or scales[t.scale].rank */
+            if (!applicant_get(L, t, K_SET) || !lua_toboolean(L, -1)) {
+                applicant_get(L, t, K_SCALE);
+                if (lua_rawget(L, UP_SCALES) == LUA_TTABLE)
+                    applicant_get(L, -1, K_RANK);
+            }
+            if (lua_type(L, -1) == LUA_TTABLE)
+                n.set = aschema_anchor(L, s, anchor, -1);
+            else
+                n.kind = T_OTHER;   /* the Lua prepare says what is wrong */
+            break;
+        case T_RECORD: {
+            applicant_get(L, t, K_FIELDS);
+            applicant_get(L, t, K_NAMES);                 /* fields names */
+            int fields = top + 1, names = top + 2;
+            if (lua_type(L, fields) != LUA_TTABLE || lua_type(L, names) != LUA_TTABLE) {
+                n.kind = T_OTHER;
+                break;
+            }
+            int count = 0;
+            while (lua_rawgeti(L, names, count + 1) != LUA_TNIL)
+                lua_pop(L, 1), count++;
+            lua_pop(L, 1);
+            aschema_grow(L, (void **)&s->fields, &s->cap_fields, s->nfields + count,
+                         sizeof *s->fields);
+            n.field = s->nfields;
+            n.nfields = count;
+            s->nfields += count;   /* reserved: inner records come after */
+            for (int i = 0; i < count; i++) {
+                lua_rawgeti(L, names, i + 1);             /* ... name */
+                int name = aschema_anchor(L, s, anchor, -1);
+                lua_gettable(L, fields);                  /* ... ftype */
+                int node = aschema_compile(L, s, anchor, -1, depth + 1);
+                lua_pop(L, 1);
+                s->fields[n.field + i] = (afield){name, node};
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    lua_settop(L, top);
+    s->nodes[at] = n;
+    return at;
+}
+
+/* Push the value rules see for the value at V, of the type of node N.
+ * ANCHOR is the compiled schema's anchor table.  [-0, +1, e] */
+static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v, int n,
+                              const applicant_path *path);
+
+static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, const anode *node,
+                             const applicant_path *path)
 {
     int top = lua_gettop(L);
-    applicant_get(L, t, K_FIELDS);                        /* fields */
-    applicant_get(L, t, K_NAMES);                         /* fields names */
-    lua_pushnil(L);                                       /* fields names nulls */
-    int fields = top + 1, names = top + 2, nulls = top + 3;
-    if (lua_type(L, fields) != LUA_TTABLE || lua_type(L, names) != LUA_TTABLE) {
-        lua_settop(L, top);
-        applicant_lua(L, v, t, path);
-        return;
-    }
-    for (lua_Integer i = 1; lua_rawgeti(L, names, i) != LUA_TNIL; i++) {   /* ... name */
-        int name = lua_gettop(L);
+    lua_pushnil(L);                                       /* nulls */
+    int nulls = top + 1;
+    for (int i = 0; i < node->nfields; i++) {
+        const afield *f = &s->fields[node->field + i];
+        lua_rawgeti(L, anchor, f->name);                  /* ... name */
+        int name = nulls + 1;
         applicant_path child = {path, name};
         lua_pushvalue(L, name);
         if (lua_rawget(L, v) != LUA_TNIL) {               /* ... name x */
             int x = name + 1;
-            lua_pushvalue(L, name);
-            lua_gettable(L, fields);                      /* ... name x ftype */
-            int ftype = name + 2;
+            const anode *fn = &s->nodes[f->node];
             if (applicant_is_null(L, x)) {
-                if (lua_type(L, ftype) != LUA_TTABLE ||
-                    (applicant_get(L, ftype, K_KIND), applicant_kind(L, -1)) != T_NULLABLE)
-                    applicant_lua(L, x, ftype, &child);   /* raises: null where not allowed */
-                lua_settop(L, ftype);
+                if (fn->kind != T_NULLABLE) {
+                    lua_rawgeti(L, anchor, fn->type);
+                    applicant_lua(L, x, x + 1, &child);   /* raises: null where not allowed */
+                }
                 if (lua_isnil(L, nulls)) {
                     lua_newtable(L);
                     lua_replace(L, nulls);
@@ -136,7 +260,7 @@ static void applicant_record(lua_State *L, int v, int t, const applicant_path *p
                 lua_pushnil(L);
                 lua_rawset(L, v);
             } else {
-                applicant_prepare(L, x, ftype, &child, depth + 1);   /* ... name x ftype value */
+                applicant_prepare(L, s, anchor, x, f->node, &child);   /* ... name x value */
                 if (!lua_rawequal(L, -1, x) ||            /* an integer for a float, say */
                     (lua_type(L, x) == LUA_TNUMBER && lua_isinteger(L, -1) != lua_isinteger(L, x))) {
                     lua_pushvalue(L, name);
@@ -147,12 +271,13 @@ static void applicant_record(lua_State *L, int v, int t, const applicant_path *p
         }
         lua_settop(L, nulls);
     }
-    lua_settop(L, nulls);
     if (!lua_isnil(L, nulls)) {
         lua_pushvalue(L, v);
         lua_pushvalue(L, nulls);
         lua_settable(L, UP_NULLS);                        /* NULLS[v] = nulls */
     }
+    lua_rawgeti(L, anchor, node->type);                   /* ... t */
+    int t = lua_gettop(L);
     if (applicant_get(L, t, K_MT) == LUA_TNIL) {          /* t.mt = t.mt or record_mt(t, prefix) */
         lua_pop(L, 1);
         lua_pushvalue(L, UP_RECORD_MT);
@@ -172,116 +297,124 @@ static void applicant_record(lua_State *L, int v, int t, const applicant_path *p
     lua_pushvalue(L, v);
 }
 
-static void applicant_prepare(lua_State *L, int v, int t, const applicant_path *path, int depth)
+static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v, int n,
+                              const applicant_path *path)
 {
     luaL_checkstack(L, 12, "prepare");
-    int top = lua_gettop(L);
-    if (depth > APPLICANT_MAX_DEPTH || lua_type(L, t) != LUA_TTABLE) {
-        applicant_lua(L, v, t, path);
-        return;
-    }
-    applicant_get(L, t, K_KIND);
-    int kind = applicant_kind(L, -1);
-    lua_settop(L, top);
-    if (applicant_is_null(L, v)) {
-        if (kind == T_NULLABLE)
+    const anode *node = &s->nodes[n];
+    int top = lua_gettop(L), vt = lua_type(L, v), ok;
+    if (vt == LUA_TLIGHTUSERDATA && lua_touserdata(L, v) == NULL) {   /* null */
+        if (node->kind == T_NULLABLE) {
             lua_pushnil(L);
-        else
-            applicant_lua(L, v, t, path);
-        return;
-    }
-    int ok = 1, vt = lua_type(L, v);
-    switch (kind) {
-    case T_NULLABLE:
-        applicant_get(L, t, K_OF);
-        applicant_prepare(L, v, top + 1, path, depth + 1);
-        lua_replace(L, top + 1);
-        return;
-    case T_TEXT:
-    case T_NUMBER:
-        ok = vt == (kind == T_TEXT ? LUA_TSTRING : LUA_TNUMBER);
-        break;
-    case T_BOOLEAN:
-        ok = vt == LUA_TBOOLEAN;
-        break;
-    case T_DATE: {
-        size_t n;
-        int32_t days;
-        const char *s = vt == LUA_TSTRING ? lua_tolstring(L, v, &n) : NULL;
-        ok = s && date_parse(s, n, &days) == 0;
-        break;
-    }
-    case T_INTEGER:
-    case T_MONEY: {
-        int exact = 0;
-        lua_Integer i = vt == LUA_TNUMBER ? lua_tointegerx(L, v, &exact) : 0;
-        if (kind == T_MONEY)
-            ok = vt == LUA_TNUMBER && !(exact ? i < 0 : lua_tonumber(L, v) < 0) && bindings_is_cents(L, v);
-        else
-            ok = exact;
-        if (ok) {
-            if (exact)
-                lua_pushinteger(L, i);
+            return;
+        }
+        ok = 0;
+    } else {
+        switch (node->kind) {
+        case T_NULLABLE:
+            applicant_prepare(L, s, anchor, v, node->of, path);
+            return;
+        case T_TEXT:
+            ok = vt == LUA_TSTRING;
+            break;
+        case T_NUMBER:
+            ok = vt == LUA_TNUMBER;
+            break;
+        case T_BOOLEAN:
+            ok = vt == LUA_TBOOLEAN;
+            break;
+        case T_DATE: {
+            size_t len;
+            int32_t days;
+            const char *str = vt == LUA_TSTRING ? lua_tolstring(L, v, &len) : NULL;
+            ok = str && date_parse(str, len, &days) == 0;
+            break;
+        }
+        case T_INTEGER:
+        case T_MONEY: {
+            int exact = 0;
+            lua_Integer i = vt == LUA_TNUMBER ? lua_tointegerx(L, v, &exact) : 0;
+            if (node->kind == T_MONEY)
+                ok = vt == LUA_TNUMBER && !(exact ? i < 0 : lua_tonumber(L, v) < 0) &&
+                     bindings_is_cents(L, v);
             else
+                ok = exact;
+            if (ok) {
+                if (exact)
+                    lua_pushinteger(L, i);
+                else
+                    lua_pushvalue(L, v);
+                return;
+            }
+            break;
+        }
+        case T_ENUM:
+            ok = vt == LUA_TSTRING && (lua_rawgeti(L, anchor, node->set), lua_pushvalue(L, v),
+                                       lua_rawget(L, -2) != LUA_TNIL) && lua_toboolean(L, -1);
+            break;
+        case T_LIST:
+            ok = vt == LUA_TTABLE && lua_getmetatable(L, v) && lua_rawequal(L, -1, UP_ARRAY);
+            if (ok) {
+                lua_settop(L, top);
+                lua_Integer len = (lua_Integer)lua_rawlen(L, v);
+                for (lua_Integer i = 1; i <= len; i++) {
+                    lua_rawgeti(L, v, i);                 /* item */
+                    applicant_prepare(L, s, anchor, top + 1, node->of, path);   /* item value */
+                    lua_rawseti(L, v, i);
+                    lua_settop(L, top);
+                }
                 lua_pushvalue(L, v);
-            return;
-        }
-        break;
-    }
-    case T_ENUM:
-        if (!applicant_get(L, t, K_SET) || !lua_toboolean(L, -1)) {   /* t.set or scales[t.scale].rank */
-            lua_pop(L, 1);
-            applicant_get(L, t, K_SCALE);
-            if (lua_rawget(L, UP_SCALES) != LUA_TTABLE) {
-                ok = 0;   /* the Lua prepare says what is wrong */
-                break;
+                return;
             }
-            applicant_get(L, -1, K_RANK);
-        }
-        ok = vt == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE &&
-             (lua_pushvalue(L, v), lua_rawget(L, -2) != LUA_TNIL) && lua_toboolean(L, -1);
-        break;
-    case T_LIST:
-        ok = vt == LUA_TTABLE && lua_getmetatable(L, v) && lua_rawequal(L, -1, UP_ARRAY);
-        if (ok) {
-            lua_settop(L, top);
-            applicant_get(L, t, K_OF);                    /* of */
-            lua_Integer n = (lua_Integer)lua_rawlen(L, v);
-            for (lua_Integer i = 1; i <= n; i++) {
-                lua_rawgeti(L, v, i);                     /* of item */
-                applicant_prepare(L, top + 2, top + 1, path, depth + 1);   /* of item value */
-                lua_rawseti(L, v, i);
-                lua_settop(L, top + 1);
+            break;
+        case T_RECORD:
+            ok = vt == LUA_TTABLE && !lua_getmetatable(L, v);
+            if (ok) {
+                applicant_record(L, s, anchor, v, node, path);
+                return;
             }
-            lua_settop(L, top);
-            lua_pushvalue(L, v);
-            return;
+            break;
+        default:
+            ok = 0;
+            break;
         }
-        break;
-    case T_RECORD: {
-        ok = vt == LUA_TTABLE && !lua_getmetatable(L, v);
-        if (ok) {
-            applicant_record(L, v, t, path, depth);
-            return;
-        }
-        break;
-    }
-    default:
-        break;
     }
     lua_settop(L, top);
-    if (ok)
+    if (ok) {
         lua_pushvalue(L, v);
-    else
-        applicant_lua(L, v, t, path);
+        return;
+    }
+    lua_rawgeti(L, anchor, node->type);                   /* the Lua prepare judges */
+    applicant_lua(L, v, top + 1, path);
+    lua_remove(L, top + 1);
 }
 
-/* prepare(v, t, path) -> value  [-0, +1, e] */
+/* prepare(v, t, path) -> value  [-0, +1, e]
+ * The compiled schema of T is kept in upvalue UP_COMPILED, for as long as
+ * T is the type asked for. */
 static int applicant_prepare_lua(lua_State *L)
 {
     lua_settop(L, 3);
+    aschema *s = lua_touserdata(L, UP_COMPILED);
+    if (!s || (lua_getiuservalue(L, UP_COMPILED, 1), lua_rawgeti(L, -1, 1), !lua_rawequal(L, -1, 2))) {
+        lua_settop(L, 3);
+        s = lua_newuserdatauv(L, sizeof *s, 1);
+        memset(s, 0, sizeof *s);
+        lua_newtable(L);
+        lua_pushcfunction(L, aschema_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_setmetatable(L, -2);                          /* v t path s */
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 4, 1);                       /* v t path s anchor */
+        aschema_compile(L, s, 5, 2, 0);                   /* anchor[1] is the root type */
+        lua_pop(L, 1);
+        lua_replace(L, UP_COMPILED);
+    }
+    lua_settop(L, 3);
+    lua_getiuservalue(L, UP_COMPILED, 1);                 /* v t path anchor */
     applicant_path root = {NULL, 3};
-    applicant_prepare(L, 1, 2, &root, 0);
+    applicant_prepare(L, s, 4, 1, 0, &root);
     return 1;
 }
 
@@ -300,9 +433,10 @@ static int applicant_preparer(lua_State *L)
         lua_pushinteger(L, k);
         lua_setfield(L, -2, applicant_kinds[k]);
     }
+    lua_pushboolean(L, 0);                                /* nothing compiled yet */
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, applicant_keys[k]);
-    lua_pushcclosure(L, applicant_prepare_lua, 6 + K_COUNT);
+    lua_pushcclosure(L, applicant_prepare_lua, 7 + K_COUNT);
     return 1;
 }
 

@@ -9,6 +9,8 @@
  * value does not pass, the Lua prepare is called on that very value, which
  * raises the error the request has always got.  The values before it are
  * converted exactly as the Lua prepare converts them, in the same order.
+ * The schema's type tables are read once, at the first prepare, into a
+ * compiled form the requests after it walk.
  *
  *   prepare = preparer(lua_prepare, record_mt, ARRAY, NULLS, scales)
  *   a = prepare(a, schema, "")
