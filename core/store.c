@@ -28,6 +28,15 @@
  * applications in one transaction, so one fsync covers the batch (group
  * commit).
  *
+ * Checkpoints.  A WAL database needs its log copied back into the database
+ * file now and then (a checkpoint).  SQLite does it inside a commit, on the
+ * committing thread, once the log holds 1000 pages.  The server moves that
+ * work to a thread of its own (checkpointer.c) with store_wal_watch, which
+ * turns the automatic checkpoint off on the writer's handle and reports the
+ * size of the log after each commit, and store_checkpoint, which the other
+ * thread runs on its own handle.  A checkpoint never makes a commit any more
+ * or less durable: it copies pages that are already safe in the log.
+ *
  * Several writers.  The server has one writing handle, but an operator may
  * run an offline tool against the same file.  So each write transaction
  * starts with BEGIN IMMEDIATE (the write lock) and then asks SQLite's
@@ -351,6 +360,9 @@ struct store {
     int64_t data_version;                    /* as of our last write transaction */
     EVP_MD *sha256;                          /* fetched once: lookups are slow */
     EVP_MD_CTX *md;                          /* reused for every hash */
+    store_wal_fn *wal_fn;                    /* store_wal_watch, or NULL */
+    void *wal_ud;
+    int64_t autocheckpoint;                  /* SQLite's, to give back when unwatched */
 };
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -564,7 +576,7 @@ static int store_exec(store *st, const char *sql, err *e)
     return -1;
 }
 
-/* One integer from a one-row statement text (used at open only). */
+/* One integer from a one-row statement text (at open, and store_wal_watch). */
 static int store_pragma_int(store *st, const char *sql, int64_t *out, err *e)
 {
     sqlite3_stmt *s = NULL;
@@ -829,6 +841,63 @@ static void store_rollback(store *st)
     /* A failed COMMIT or an I/O error may already have rolled back. */
     if (!sqlite3_get_autocommit(st->db))
         step_done(st->q[Q_ROLLBACK]);
+}
+
+/* ---- Checkpoints ---------------------------------------------------------- */
+
+/* SQLite calls this after each commit on a watched handle, the write lock
+ * already released, so it may checkpoint (as SQLite's own automatic
+ * checkpoint does from the same place).  The commit has happened whatever
+ * follows: a checkpoint that cannot finish is no error of the commit's. */
+static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    store *st = arg;
+    if (st->wal_fn(st->wal_ud, pages))
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+int store_wal_watch(store *st, store_wal_fn *fn, void *ud, err *e)
+{
+    store_invariants(st);
+    if (st->flags & STORE_READONLY)
+        return err_set(e, "internal", "the store was opened read-only");
+    if (!fn) {
+        if (st->wal_fn)   /* this also takes our hook off: it registers SQLite's */
+            sqlite3_wal_autocheckpoint(st->db, (int)st->autocheckpoint);
+        st->wal_fn = NULL;
+        st->wal_ud = NULL;
+        return 0;
+    }
+    /* The automatic checkpoint is itself a WAL hook, and a handle has one:
+     * registering ours is what turns it off.  The pragma says so plainly, and
+     * must come first (run after, it would replace our hook). */
+    if (!st->wal_fn &&
+        (store_pragma_int(st, "PRAGMA wal_autocheckpoint", &st->autocheckpoint, e) != 0 ||
+         store_exec(st, "PRAGMA wal_autocheckpoint = 0", e) != 0))
+        return -1;
+    st->wal_fn = fn;
+    st->wal_ud = ud;
+    sqlite3_wal_hook(st->db, store_wal_hook, st);
+    return 0;
+}
+
+int store_checkpoint(store *st, long *logged, long *copied, err *e)
+{
+    store_invariants(st);
+    if (st->flags & STORE_READONLY)
+        return err_set(e, "internal", "the store was opened read-only");
+    int nlog = -1, nckpt = -1;
+    int rc = sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+    if (logged)
+        *logged = nlog;
+    if (copied)
+        *copied = nckpt;
+    if ((rc & 0xff) == SQLITE_BUSY)
+        return 1;
+    if (rc != SQLITE_OK)
+        return store_sqlerr(st, e, "checkpoint");
+    return 0;
 }
 
 /* ---- Rule sets ------------------------------------------------------------ */

@@ -80,6 +80,31 @@ int store_open(store **out, const char *path, int flags, err *e);
 /* Close; NULL is fine. */
 void store_close(store *st);
 
+/* ---- Checkpoints of the write-ahead log --------------------------------------
+ *
+ * By default each commit that leaves 1000 pages or more in the write-ahead
+ * log copies them into the database file before it returns (SQLite's
+ * automatic checkpoint).  A caller that would rather do that elsewhere
+ * watches the log instead. */
+
+/* Told the number of pages in the log after a commit, on the committing
+ * thread; returns non-zero to have the store checkpoint right there, on the
+ * handle that committed, as SQLite's automatic checkpoint would. */
+typedef int store_wal_fn(void *ud, long pages);
+
+/* Turn the automatic checkpoint of ST (read-write) off and call FN(UD, pages)
+ * after each of its commits instead; FN NULL gives the automatic checkpoint
+ * back.  Call it when no other thread is using ST.  Returns 0 or -1 with E. */
+int store_wal_watch(store *st, store_wal_fn *fn, void *ud, err *e);
+
+/* A passive checkpoint: copy as much of the log into the database file as
+ * the readers allow, without waiting for anyone, and sync the file if all of
+ * it was copied.  ST must be read-write; any handle on the file will do.
+ * Returns 0, with the pages in the log in *LOGGED and how many of them are
+ * now in the database file in *COPIED (either may be NULL); 1 when another
+ * checkpoint was running (nothing done); -1 with E. */
+int store_checkpoint(store *st, long *logged, long *copied, err *e);
+
 /* Store every file of RS keyed by its hash, if not already there. */
 int store_put_ruleset(store *st, const ruleset *rs, err *e);
 

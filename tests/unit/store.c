@@ -623,6 +623,77 @@ static void test_two_writers(void **state)
     assert_int_equal(checked, 12);
 }
 
+/* What a WAL watcher was told; it asks for a checkpoint from FROM pages on. */
+typedef struct wal_seen {
+    long last, most;
+    long from;
+} wal_seen;
+
+static int wal_seen_fn(void *ud, long pages)
+{
+    wal_seen *w = ud;
+    w->last = pages;
+    if (pages > w->most)
+        w->most = pages;
+    return w->from > 0 && pages >= w->from;
+}
+
+static void append_n(fixture *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        test_app t;
+        make_app(f, &t, "A1", 5, NULL, NULL);
+        assert_int_equal(append1(f, &t, NULL), STORE_NEW);
+    }
+}
+
+static void test_wal_watch(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    wal_seen w = {0, 0, 0};
+    assert_int_equal(store_wal_watch(f->st, wal_seen_fn, &w, &e), 0);
+
+    /* No automatic checkpoint: the log only grows, past SQLite's 1000 pages. */
+    append_n(f, 1100);
+    assert_true(w.last > 1000);
+    assert_int_equal(w.last, w.most);
+
+    /* A checkpoint on another handle copies it all; the next commit starts
+     * the log again. */
+    store *other;
+    long logged = 0, copied = 0;
+    assert_int_equal(store_open(&other, f->path, STORE_NOSYNC, &e), 0);
+    assert_int_equal(store_checkpoint(other, &logged, &copied, &e), 0);
+    assert_true(logged >= w.last);
+    assert_int_equal(copied, logged);
+    append_n(f, 1);
+    assert_true(w.last < 100);   /* one application's pages */
+
+    /* The watcher asks: the store checkpoints after that commit, and the log
+     * starts again at the one after. */
+    w.from = 50;
+    w.most = 0;
+    append_n(f, 100);
+    assert_true(w.most < 100);
+
+    /* Unwatched: SQLite's automatic checkpoint is back, and nothing is told. */
+    assert_int_equal(store_wal_watch(f->st, NULL, NULL, &e), 0);
+    w = (wal_seen){0, 0, 0};
+    append_n(f, 1100);
+    assert_int_equal(w.most, 0);
+    assert_int_equal(store_checkpoint(other, &logged, &copied, &e), 0);
+    assert_true(logged <= 1000);
+
+    /* A read-only handle has no log to watch or copy. */
+    store *ro;
+    assert_int_equal(store_open(&ro, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_wal_watch(ro, wal_seen_fn, &w, &e), -1);
+    assert_int_equal(store_checkpoint(ro, NULL, NULL, &e), -1);
+    store_close(ro);
+    store_close(other);
+}
+
 static int user_version(const char *path, int *nschema)
 {
     sqlite3 *db;
@@ -1190,6 +1261,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_watch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_paging, setup, teardown),
