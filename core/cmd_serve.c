@@ -1,7 +1,8 @@
 /*
  * cmd_serve.c -- `eligo serve`: parse the options, check the rules, open the
- * store, start the writer, the pool, the server and the reload watcher, run
- * the loop until SIGINT/SIGTERM, then take everything down in order.
+ * store, start the checkpointer, the writer, the pool, the server and the
+ * reload watcher, run the loop until SIGINT/SIGTERM, then take everything
+ * down in order.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 
 #include <uv.h>
 
+#include "checkpointer.h"
 #include "cmd.h"
 #include "engine.h"
 #include "log.h"
@@ -283,6 +285,7 @@ int cmd_serve(int argc, char **argv)
     serve_state s;
     memset(&s, 0, sizeof s);
     store *st = NULL;
+    checkpointer *ck = NULL;
     writer *w = NULL;
     pool *p = NULL;
     ruleset *rs = NULL;
@@ -298,11 +301,12 @@ int cmd_serve(int argc, char **argv)
     }
     if (!(rs = serve_load_rules(o.rules, &ecfg)))
         return 1;
-    if (store_open(&st, o.db, o.nosync ? STORE_NOSYNC : 0, &e) < 0) {
+    int sflags = o.nosync ? STORE_NOSYNC : 0;
+    if (store_open(&st, o.db, sflags, &e) < 0) {
         log_error("database %s: %s", o.db, e.msg);
         goto out_rules;
     }
-    if (store_put_ruleset(st, rs, &e) < 0) {
+    if (store_put_ruleset(st, rs, &e) < 0 || checkpointer_new(&ck, st, o.db, sflags, &e) < 0) {
         log_error("database %s: %s", o.db, e.msg);
         goto out_store;
     }
@@ -387,6 +391,9 @@ out_loop:
         log_info("stopped; database closed");
     }
 out_store:
+    /* The checkpointer's handle goes first: the close of the last handle on
+     * the file checkpoints what is left and removes the log. */
+    checkpointer_free(ck);
     store_close(st);
 out_rules:
     ruleset_free(rs);
