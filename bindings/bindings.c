@@ -327,16 +327,19 @@ static int bindings_today(lua_State *L)
     return 1;
 }
 
-/* restore(flat) -> the number of the first entry that changed, or nil
- * [-0, +1, -]
- * FLAT holds f, i, value for each entry: an upvalue of a rule function and
- * the value it had when the set was sealed.  An upvalue that no longer holds
- * that value is put back.  rules.lua's after() runs this on every request. */
+/* restore(flat, count) -> the number of the first entry that changed, or nil
+ * [-0, +1, v]
+ * FLAT holds COUNT entries, entry k at 3k-2 .. 3k: f, i, value, an upvalue
+ * of a rule function and the value it had when the set was sealed (nil
+ * too, so FLAT has holes and its length says nothing).  An upvalue that no
+ * longer holds that value is put back.  rules.lua's after() runs this on
+ * every request. */
 static int bindings_restore(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer count = luaL_checkinteger(L, 2);
     lua_settop(L, 1);
-    lua_Integer changed = 0, n = (lua_Integer)lua_rawlen(L, 1);
+    lua_Integer changed = 0, n = 3 * count;
     for (lua_Integer k = 1; k + 2 <= n; k += 3) {
         lua_rawgeti(L, 1, k);                             /* flat f */
         lua_rawgeti(L, 1, k + 1);

@@ -58,7 +58,7 @@ local cases = {}         -- test cases
 local problems = {}      -- { file, line, msg } found while loading
 local sources = {}       -- file name -> text, for lint's parameter scan
 local watched = {}       -- { f, i, value, name, where }: see after()
-local watched_flat = {}  -- f, i, value of each, one after the other, for C.restore
+local watched_flat = {}  -- f, i, value of entry k at 3k-2 .. 3k (value may be nil), for C.restore
 local sealed = false
 local RULESET = ""
 
@@ -140,7 +140,7 @@ local function seal_value(v, seen, owner)
         else
           watched[#watched + 1] = { f = v, i = i, value = x, name = name, owner = owner,
             where = string_format("%s:%d", info.short_src, info.linedefined) }
-          local n = #watched_flat
+          local n = 3 * (#watched - 1)   -- not #watched_flat: a value may be nil
           watched_flat[n + 1], watched_flat[n + 2], watched_flat[n + 3] = v, i, x
         end
       end
@@ -722,7 +722,7 @@ end
 -- when the set was sealed; otherwise a rule kept state between decisions.
 -- The value is put back, and the request that changed it fails.
 function api.after()
-  local changed = C.restore(watched_flat)   -- for each: if f's upvalue i ~= value, put it back
+  local changed = C.restore(watched_flat, #watched)   -- for each: if f's upvalue i ~= value, put it back
   changed = changed and watched[changed]
   if changed then
     fail("rule_error", "%s%s: the function defined there changed its local '%s': rules keep no state between decisions",

@@ -573,6 +573,15 @@ static void test_state_metatable_upvalue(void **state)
     check_state("metatable_upvalue", "metatable_upvalue", "local 'hits'");
 }
 
+/* An upvalue that starts nil, set by a check: found and put back, and the
+ * upvalue watched after it is still watched right (a nil once left a hole
+ * in the list after() walks). */
+static void test_state_nil_upvalue(void **state)
+{
+    (void)state;
+    check_state("nil_upvalue", "nil_upvalue", "local 'last'");
+}
+
 /* A file-level table given a protected metatable (__metatable) by the rule. */
 static void test_state_table_with_protected_metatable(void **state)
 {
@@ -1456,6 +1465,7 @@ int main(void)
         TEST(test_state_upvalue_counter_then_budget),
         TEST(test_state_file_level_table),
         TEST(test_state_metatable_upvalue),
+        TEST(test_state_nil_upvalue),
         TEST(test_state_table_with_protected_metatable),
         TEST(test_state_applicant_metatable),
         TEST(test_state_missing_signal_metatable),
