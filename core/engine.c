@@ -280,29 +280,21 @@ static void engine_where(engine *en, char *out, size_t n)
 {
     lua_State *L = en->L;
     char prog[64] = "?", crit[64] = "?", file[128] = "?";
-    int line = 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);
-    lua_getfield(L, -1, "current");
+    int line = 0, top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* api */
+    lua_getfield(L, top + 1, "current");                  /* api current */
     lua_Integer ci = decision_criterion(L);
-    if (lua_getfield(L, -1, "program") == LUA_TTABLE) {
-        engine_field(L, -1, "id", prog, sizeof prog);
-        if (ci > 0 && lua_getfield(L, -1, "criteria") == LUA_TTABLE)
-            lua_rawgeti(L, -1, ci);
-        else
-            lua_pushnil(L);
-        lua_remove(L, -2);                                /* ... program criterion */
-    } else {
-        lua_pushnil(L);
+    if (lua_getfield(L, top + 2, "program") == LUA_TTABLE) {   /* ... program */
+        engine_field(L, top + 3, "id", prog, sizeof prog);
+        if (ci > 0 && lua_getfield(L, top + 3, "criteria") == LUA_TTABLE &&
+            lua_rawgeti(L, top + 4, ci) == LUA_TTABLE) {  /* ... criteria criterion */
+            engine_field(L, top + 5, "id", crit, sizeof crit);
+            engine_field(L, top + 5, "file", file, sizeof file);
+            lua_getfield(L, top + 5, "line");
+            line = (int)lua_tointeger(L, -1);
+        }
     }
-    lua_remove(L, -2);                                    /* ... current criterion */
-    if (lua_type(L, -1) == LUA_TTABLE) {
-        engine_field(L, -1, "id", crit, sizeof crit);
-        engine_field(L, -1, "file", file, sizeof file);
-        lua_getfield(L, -1, "line");
-        line = (int)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 3);
+    lua_settop(L, top);
     snprintf(out, n, "programme %s, criterion %s (%s:%d)", prog, crit, file, line);
 }
 

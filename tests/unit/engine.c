@@ -742,6 +742,35 @@ static void test_memory_cap_configured(void **state)
     release(en);
 }
 
+/* The memory cap reached outside any criterion (decoding a request), after a
+ * decision left its programme in current: a rule_error, and the engine's
+ * stack stays whole, so the next request is decided. */
+static void test_memory_cap_outside_criterion(void **state)
+{
+    (void)state;
+    engine_config small = {.memory = (size_t)16 << 20};
+    engine *en = open_engine("sandbox", &small);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"nobody\"}");
+    assert_outcome(r, "eligible");
+    release(r);
+    static const char head[] = "{\"op\":\"decide\",\"program\":\"limits\",\"applicant\":{},\"pad\":[";
+    size_t n = 1000000, len = sizeof head - 1 + 3 * n + 2;
+    char *line = malloc(len + 1);
+    assert_non_null(line);
+    memcpy(line, head, sizeof head - 1);
+    char *p = line + sizeof head - 1;
+    for (size_t i = 0; i < n; i++, p += 3)
+        memcpy(p, i + 1 < n ? "[]," : "[] ", 3);
+    memcpy(p, "]}", 3);
+    r = engine_request(en, line, strlen(line), NULL);
+    free(line);
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "memory cap");
+    engine_result_free(r);
+    assert_limits_work(en);
+    release(en);
+}
+
 /* Raised errors ------------------------------------------------------------ */
 
 static void test_rule_raises_error(void **state)
@@ -1475,6 +1504,7 @@ int main(void)
         TEST(test_budget_configured),
         TEST(test_memory_cap_endless_allocation),
         TEST(test_memory_cap_configured),
+        TEST(test_memory_cap_outside_criterion),
         TEST(test_rule_raises_error),
         TEST(test_missing_field_makes_criterion_missing),
         TEST(test_null_field_is_known),
