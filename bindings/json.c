@@ -19,6 +19,7 @@ typedef struct json_parser {
     int array_mt;
     buf *scratch;
     size_t bad;   /* 1-based offset of the error, 0 while there is none */
+    int deep;     /* the error is nesting deeper than JSON_MAX_DEPTH */
 } json_parser;
 
 /* A byte a string holds as it is: all but '"' and '\\'.  Control
@@ -293,8 +294,10 @@ static int json_value(json_parser *j, int depth)
     switch (*j->p) {
     case '{':
     case '[':
-        if (depth >= JSON_MAX_DEPTH)
-            return luaL_error(j->L, "JSON nested deeper than %d", JSON_MAX_DEPTH);
+        if (depth >= JSON_MAX_DEPTH) {
+            j->deep = !j->bad;
+            return json_fail(j, j->p);
+        }
         luaL_checkstack(j->L, 4, "JSON");
         return *j->p == '{' ? json_object(j, depth) : json_array(j, depth);
     case '"':
@@ -321,12 +324,15 @@ static int json_value(json_parser *j, int depth)
     }
 }
 
-size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch)
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *deep)
 {
     json_parser j = {L, (const unsigned char *)s, (const unsigned char *)s,
-                     (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0};
-    if (json_value(&j, 0) != 0)
+                     (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0, 0};
+    *deep = 0;
+    if (json_value(&j, 0) != 0) {
+        *deep = j.deep;
         return j.bad;
+    }
     json_space(&j);
     if (j.p < j.end) {
         lua_pop(L, 1);

@@ -26,9 +26,10 @@
 /* Decode the N bytes at S, which hold one JSON value and optional white
  * space around it, and push the value.  Returns 0; or, when the text is not
  * JSON, the 1-based offset of the first byte that cannot be taken (N + 1
- * when the text ends too early), with nothing pushed.  SCRATCH holds a
- * string being unescaped.  Raises on nesting deeper than JSON_MAX_DEPTH and
- * on memory errors.  [-0, +(0|1), e] */
-size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch);
+ * when the text ends too early), with nothing pushed; *DEEP is then 1 when
+ * that byte opens an array or object nested deeper than JSON_MAX_DEPTH.
+ * SCRATCH holds a string being unescaped.  Raises on memory errors.
+ * [-0, +(0|1), e] */
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *deep);
 
 #endif

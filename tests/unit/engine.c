@@ -1077,6 +1077,17 @@ static void test_protocol_invalid_json_offset(void **state)
     r = raw(en, "");
     assert_error(r, "invalid_json");
     release(r);
+    /* Too deep is the client's error too, at the bracket that goes too deep:
+     * the object and 63 arrays in it are 64 levels, the 64th array is one more. */
+    char deep[256] = "{\"op\":\"decide\",\"x\":";
+    size_t at = strlen(deep);
+    memset(deep + at, '[', 70);
+    memset(deep + at + 70, ']', 70);
+    strcpy(deep + at + 140, "}");
+    r = raw(en, deep);
+    assert_error(r, "invalid_json");
+    ASSERT_CONTAINS(r->error_message, "at byte 83: arrays and objects nested deeper than 64");
+    release(r);
     release(en);
 }
 
