@@ -337,6 +337,8 @@ static int decision_history(lua_State *L, decision_box *box)
     if (!json)
         return luaL_error(L, "attempt to concatenate a %s value (field 'history_json')",
                           luaL_typename(L, -1));
+    if (b->len == 0 || b->data[b->len - 1] != '}')
+        return luaL_error(L, "the decision's JSON does not end its object");
     b->len--;   /* the final '}' */
     int rc = buf_adds(b, ",\"history\":") != 0 || buf_add(b, json, n) != 0 || buf_addc(b, '}') != 0;
     lua_pop(L, 1);

@@ -135,7 +135,7 @@ int cmd_bench(int argc, char **argv)
                 return 2;
             emit = (uint64_t)v;
         } else if (!strcmp(a, "--applicants")) {
-            if (bench_number(a, val, 1, 1e8, &v))
+            if (bench_number(a, val, 1, 1e6, &v))   /* their lines are kept in memory */
                 return 2;
             cfg.distinct = (uint64_t)v;
         } else if (!strcmp(a, "--seed")) {

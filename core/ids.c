@@ -25,19 +25,22 @@ void ids_now(char out[25])
 
 void ids_format(int64_t ms, char out[25])
 {
-    time_t s = (time_t)(ms / 1000);
+    int64_t sec = ms / 1000, milli = ms % 1000;
+    if (milli < 0)   /* before 1970: the second below, and what is left of it */
+        milli += 1000, sec -= 1;
+    time_t s = (time_t)sec;
     struct tm tm;
     gmtime_r(&s, &tm);
     int year = tm.tm_year + 1900;
-    if (year < 0 || year > 9999) {
+    if (year < 0 || year > 9999) {   /* cut to 24 characters */
         snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)milli);
         return;
     }
     /* By hand: this runs for every decision, and snprintf is most of it. */
     const struct { int v, width; char after; } parts[] = {
         {year, 4, '-'}, {tm.tm_mon + 1, 2, '-'}, {tm.tm_mday, 2, 'T'}, {tm.tm_hour, 2, ':'},
-        {tm.tm_min, 2, ':'}, {tm.tm_sec, 2, '.'}, {(int)(ms % 1000), 3, 'Z'},
+        {tm.tm_min, 2, ':'}, {tm.tm_sec, 2, '.'}, {(int)milli, 3, 'Z'},
     };
     char *o = out;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {

@@ -20,7 +20,8 @@ void ids_next(char out[IDS_LEN + 1]);
 /* Write the current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" and a NUL. */
 void ids_now(char out[25]);
 
-/* The UTC time MS (milliseconds since 1970) as ids_now writes it. */
+/* The UTC time MS (milliseconds since 1970, negative before) as ids_now
+ * writes it; for years 0 to 9999 (others are cut to 24 characters). */
 void ids_format(int64_t ms, char out[25]);
 
 /* Milliseconds since the epoch, wall clock. */
