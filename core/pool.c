@@ -87,6 +87,9 @@ static store *worker_reader(worker *wk, err *e);
 static int worker_history(void *ud, const char *applicant_id, buf *out)
 {
     worker *wk = ud;
+    seen *known = wk->pool->cfg.seen;
+    if (known && !seen_may_have(known, applicant_id))
+        return buf_adds(out, "[]");   /* a new applicant: no past to look up */
     err e;
     err_clear(&e);
     store *rd = worker_reader(wk, &e);

@@ -23,6 +23,7 @@
 #include "err.h"
 #include "job.h"
 #include "ruleset.h"
+#include "seen.h"
 #include "writer.h"
 
 typedef struct pool pool;
@@ -32,6 +33,7 @@ typedef struct pool_config {
     const char *db_path;       /* database the read-only handles open */
     engine_config engine;      /* limits for every engine */
     writer *writer;            /* where decided applications go */
+    seen *seen;                /* applicants with a decision; NULL: ask the store always */
     /* Called on a worker thread with each job whose reply is built;
      * ownership passes to the callee. */
     void (*done)(void *ud, job *j);

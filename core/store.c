@@ -2256,6 +2256,23 @@ static int store_json_member(buf *out, const char *name, const char *v, size_t l
     return v ? buf_add_json_string(out, v, len) : buf_add(out, "null", 4);
 }
 
+int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *ud, err *e)
+{
+    sqlite3_stmt *s;
+    store_invariants(st);
+    if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT applicant_id FROM decisions"
+                           " WHERE applicant_id IS NOT NULL", -1, &s, NULL) != SQLITE_OK)
+        return store_sqlerr(st, e, "reading the applicants");
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        stop = fn(ud, (const char *)sqlite3_column_text(s, 0));
+    if (!stop && rc != SQLITE_DONE)
+        store_sqlerr(st, e, "reading the applicants");
+    sqlite3_finalize(s);
+    store_invariants(st);
+    return stop ? stop : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
                               long limit, buf *out, err *e)
 {

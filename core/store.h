@@ -314,6 +314,11 @@ int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
 
 /* ---- An applicant's earlier decisions, for history-aware rules ---------- */
 
+/* Call FN(UD, id) for each distinct applicant id with a decision (a walk of
+ * the applicant index).  FN returns 0 to go on.  Returns 0, -1 with E, or
+ * what FN returned when not 0. */
+int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *ud, err *e);
+
 /* Append to OUT a JSON array, newest first, of at most LIMIT (<= 0: all) of
  * the applicant's decisions with a sequence number below BEFORE_SEQ (<= 0:
  * every one stored), each as

@@ -58,6 +58,7 @@ struct writer {
     job *head, *tail;
     size_t depth;
     writer_call_req *calls;    /* LIFO is fine: callers wait one at a time */
+    seen *seen;                /* applicants with a decision (writer_track), or NULL */
     int quit;
 
     /* Scratch for one batch, reused; writer thread only. */
@@ -204,6 +205,8 @@ static void writer_commit(writer *w, size_t n)
         job *j = w->jobs[i];
         if (!j)
             continue;
+        if (!failed && w->seen && w->outs[i].status == STORE_NEW)
+            seen_add(w->seen, j->res->applicant_id);   /* before anyone hears of it */
         writer_reply(j, &w->outs[i], failed, &e);
         buf_free(&w->outs[i].stored);
         w->done(w->ud, j);
@@ -367,6 +370,11 @@ int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud)
         pthread_cond_wait(&w->called, &w->mu);
     pthread_mutex_unlock(&w->mu);
     return c.rc;
+}
+
+void writer_track(writer *w, seen *s)
+{
+    w->seen = s;
 }
 
 size_t writer_depth(writer *w)

@@ -21,6 +21,7 @@
 
 #include "err.h"
 #include "job.h"
+#include "seen.h"
 #include "store.h"
 
 typedef struct writer writer;
@@ -43,6 +44,10 @@ void writer_submit(writer *w, job *j);
 /* Run FN(ST, UD) on the writer thread between two batches and wait for it;
  * returns what FN returned.  Any thread but the writer's. */
 int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud);
+
+/* From now on, add the applicant of each application committed to S.  Call
+ * before the first writer_submit. */
+void writer_track(writer *w, seen *s);
 
 /* Applications queued and not yet committed (for health). */
 size_t writer_depth(writer *w);

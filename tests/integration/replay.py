@@ -342,6 +342,32 @@ def intelaka_applicant(**changes):
     return a
 
 
+def test_history_after_restart():
+    """The server reads the applicants with a decision when it starts: after a
+    restart an applicant's past is still read, and a new applicant's is empty."""
+    with Server() as srv:
+        c = srv.connect()
+        first = c.request({"op": "decide", "program": "intelaka", "as_of": "2025-03-01",
+                           "applicant": intelaka_applicant(applicant_id="R-1")})
+        check(first["ok"], "a first decision for R-1")
+        c.close()
+        srv.stop()
+        srv.start()
+        c = srv.connect()
+        again = c.request({"op": "decide", "program": "intelaka", "as_of": "2025-04-01",
+                           "applicant": intelaka_applicant(applicant_id="R-1")})
+        rows = again.get("decision", {}).get("history")
+        check(again["ok"] and isinstance(rows, list) and len(rows) == 1 and
+              rows[0].get("decision_id") == first["decision"]["decision_id"],
+              "after a restart, R-1's earlier decision is read (%s)" % rows)
+        fresh = c.request({"op": "decide", "program": "intelaka", "as_of": "2025-04-01",
+                           "applicant": intelaka_applicant(applicant_id="R-2")})
+        check(fresh["ok"] and fresh["decision"].get("history") == [],
+              "a new applicant reads an empty past (%s)" % fresh.get("decision", {}).get("history"))
+        c.close()
+        srv.stop()
+
+
 def test_history():
     with Server() as srv:
         c = srv.connect()
@@ -449,6 +475,7 @@ def main():
     check(rc == 2 and "no database" in err, "a missing database is a usage error")
     test_candidate()
     test_history()
+    test_history_after_restart()
     test_original()
     finish()
 

@@ -153,22 +153,22 @@ static void test_other_ops(void **state)
     submit(f, "{\"id\":%d,\"op\":\"decision\",\"decision_id\":\"01AAAAAAAAAAAAAAAAAAAAAAAA\"}", 4);
     submit(f, "{\"id\":%d, oops", 5);
     sink_wait(&f->s, 5);
-    int seen = 0;
+    int got = 0;
     for (size_t i = 0; i < f->s.n; i++) {
         const char *r = f->s.jobs[i]->reply.data;
         if (strstr(r, "\"id\":1,") && strstr(r, "unknown_program"))
-            seen |= 1;
+            got |= 1;
         if (strstr(r, "\"id\":2,\"ok\":true,\"programs\":["))
-            seen |= 2;
+            got |= 2;
         if (strstr(r, "\"id\":3,\"ok\":true,\"decisions\":[]"))
-            seen |= 4;
+            got |= 4;
         if (strstr(r, "\"id\":4,") && strstr(r, "not_found"))
-            seen |= 8;
+            got |= 8;
         if (strstr(r, "invalid_json"))
-            seen |= 16;
+            got |= 16;
     }
-    if (seen != 31)
-        fail_msg("replies seen: %d of 31", seen);
+    if (got != 31)
+        fail_msg("replies matched: %d of 31", got);
     assert_int_equal(store_count(f->st), 0);
 }
 

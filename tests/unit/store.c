@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "seen.h"
 #include "store.h"
 
 /* ---- Fixture ---------------------------------------------------------- */
@@ -157,6 +158,27 @@ static const char drop_triggers[] =
     "DROP TRIGGER applications_no_update; DROP TRIGGER applications_no_delete;";
 
 /* ---- Tests ---------------------------------------------------------------- */
+
+/* seen_load reads each applicant with a decision once, and only those. */
+static void test_seen_load(void **state)
+{
+    fixture *f = *state;
+    test_app a, b, c;
+    make_app(f, &a, "A1", 1, NULL, NULL);
+    append1(f, &a, NULL);
+    make_app(f, &b, "A2", 5, NULL, NULL);
+    append1(f, &b, NULL);
+    make_app(f, &c, "A1", 1, NULL, NULL);
+    append1(f, &c, NULL);
+    seen *s = seen_new();
+    err e = {0};
+    assert_int_equal(seen_load(s, f->st, &e), 0);
+    assert_int_equal(seen_count(s), 2);
+    assert_true(seen_may_have(s, "A1"));
+    assert_true(seen_may_have(s, "A2"));
+    assert_false(seen_may_have(s, "A3"));
+    seen_free(s);
+}
 
 static void test_append_and_get(void **state)
 {
@@ -1243,6 +1265,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_and_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seen_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_and_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_within_batch, setup, teardown),
