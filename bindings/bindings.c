@@ -5,6 +5,7 @@
 #include <float.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -225,8 +226,20 @@ static int bindings_json_box_gc(lua_State *L)
  * feed and carriage return; cJSON would take NUL for white space), or N. */
 static size_t bindings_utf8_bad(const unsigned char *s, size_t n)
 {
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     size_t i = 0;
     while (i < n) {
+        /* Eight plain ASCII bytes at a time, the usual case: no high bit, and
+         * no byte below 0x20 (then the byte loop sorts tab and the rest). */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (((w | ((w - ones * 0x20) & ~w)) & high) != 0)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = s[i];
         if (c < 0x80) {
             if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')

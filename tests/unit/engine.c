@@ -1091,6 +1091,45 @@ static void test_protocol_invalid_json_offset(void **state)
     release(en);
 }
 
+/* Text that is not UTF-8, or holds a control character, is invalid_json at
+ * the first bad byte (counted from 1), and the reply still echoes the id. */
+static void test_protocol_bad_bytes_offset(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bad;   /* put inside the value of "pad" */
+        const char *why;
+    } cases[] = {
+        {"\xff", "invalid UTF-8"},
+        {"\xc0\xaf", "invalid UTF-8"},                    /* overlong '/' */
+        {"\xed\xa0\x80", "invalid UTF-8"},                /* a surrogate */
+        {"\xf4\x90\x80\x80", "invalid UTF-8"},            /* above U+10FFFF */
+        {"\xe2\x82", "invalid UTF-8"},                    /* cut short */
+        {"\x01", "a control character"},
+    };
+    engine *en = open_engine("decide", NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* Long plain text before the bad bytes, so they fall in the middle
+         * of an 8-byte word, at a different place each time. */
+        char line[256], want[64];
+        int at = snprintf(line, sizeof line, "{\"id\":7,\"pad\":\"%.*s", (int)(20 + i),
+                          "abcdefghijklmnopqrstuvwxyz0123456789");
+        snprintf(line + at, sizeof line - (size_t)at, "%s\",\"op\":\"health\"}", cases[i].bad);
+        engine_result *r = raw(en, line);
+        assert_error(r, "invalid_json");
+        snprintf(want, sizeof want, "at byte %d", at + 1);
+        if (!strstr(S(r->error_message), want) || !strstr(S(r->error_message), cases[i].why))
+            fail_msg("case %zu: expected \"%s ... %s\", got %s", i, cases[i].why, want, S(r->error_message));
+        assert_string_equal(r->id, "7");
+        release(r);
+    }
+    /* And the same text, all plain: no error. */
+    engine_result *r = raw(en, "{\"id\":7,\"pad\":\"abcdefghijklmnopqrst\\u00e9\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\",\"op\":\"health\"}");
+    assert_null(r->error_code);
+    release(r);
+    release(en);
+}
+
 static void test_protocol_request_not_object(void **state)
 {
     (void)state;
@@ -1540,6 +1579,7 @@ int main(void)
         TEST(test_outcome_all_criteria_evaluated),
         TEST(test_protocol_invalid_json_offset),
         TEST(test_protocol_fingerprint_canonical),
+        TEST(test_protocol_bad_bytes_offset),
         TEST(test_protocol_request_not_object),
         TEST(test_protocol_missing_applicant),
         TEST(test_protocol_applicant_empty_list),
