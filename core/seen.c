@@ -3,7 +3,8 @@
  * An open-addressing table of 64-bit hashes, linear probing, at most half
  * full (it doubles beyond), 0 marking an empty slot.  A read-write lock lets
  * the workers ask together while the writer adds.  A table that could not
- * grow is "broken": it then answers "may have" for every id.
+ * grow, or that another writer has made stale, is "broken": it then answers
+ * "may have" for every id.
  */
 #include "seen.h"
 
@@ -109,6 +110,13 @@ int seen_may_have(seen *s, const char *id)
         found = s->slots[i] == h;
     pthread_rwlock_unlock(&s->lock);
     return found;
+}
+
+void seen_forget(seen *s)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    s->broken = 1;
+    pthread_rwlock_unlock(&s->lock);
 }
 
 size_t seen_count(seen *s)

@@ -9,7 +9,9 @@
  * collision costs a query, never a wrong answer.  seen_load fills the set
  * from the store once, at start; the writer adds each application's
  * applicant once it has committed.  Any number of threads may ask while one
- * adds.
+ * adds.  When the writer finds that another process has written to the
+ * database (store_other_writer), it calls seen_forget: from then on every
+ * applicant's past is looked up, as before the set existed.
  */
 #ifndef ELIGO_SEEN_H
 #define ELIGO_SEEN_H
@@ -35,6 +37,10 @@ int seen_add(seen *s, const char *id);
 /* Whether ID may have a decision: 0 only when it certainly has none.  Any
  * thread. */
 int seen_may_have(seen *s, const char *id);
+
+/* From now on answer "may have" for every id: another writer has added
+ * decisions this set does not know of.  Any thread. */
+void seen_forget(seen *s);
 
 /* How many distinct hashes the set holds (for health and tests). */
 size_t seen_count(seen *s);

@@ -358,6 +358,7 @@ struct store {
     int64_t head_seq;                        /* invariant 3 */
     unsigned char head_hash[STORE_HASH_LEN];
     int64_t data_version;                    /* as of our last write transaction */
+    int other_writer;                        /* store_other_writer: seen since last asked */
     EVP_MD *sha256;                          /* fetched once: lookups are slow */
     EVP_MD_CTX *md;                          /* reused for every hash */
     store_wal_fn *wal_fn;                    /* store_wal_watch, or NULL */
@@ -818,8 +819,11 @@ static int store_begin(store *st, err *e)
     }
     int64_t dv = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    if (dv != st->data_version && store_load_head(st, e) != 0)
-        goto fail;
+    if (dv != st->data_version) {
+        st->other_writer = 1;
+        if (store_load_head(st, e) != 0)
+            goto fail;
+    }
     return 0;
 fail:
     step_done(st->q[Q_ROLLBACK]);
@@ -2254,6 +2258,13 @@ static int store_json_member(buf *out, const char *name, const char *v, size_t l
         buf_adds(out, name) != 0 || buf_add(out, "\":", 2) != 0)
         return -1;
     return v ? buf_add_json_string(out, v, len) : buf_add(out, "null", 4);
+}
+
+int store_other_writer(store *st)
+{
+    int seen = st->other_writer;
+    st->other_writer = 0;
+    return seen;
 }
 
 int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *ud, err *e)

@@ -201,6 +201,11 @@ static void writer_commit(writer *w, size_t n)
         }
     }
 
+    if (w->seen && store_other_writer(w->st)) {
+        log_warn("store: another process has written to the database: earlier decisions are "
+                 "now looked up for every applicant");
+        seen_forget(w->seen);
+    }
     for (size_t i = 0; i < n; i++) {
         job *j = w->jobs[i];
         if (!j)

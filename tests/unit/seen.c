@@ -41,10 +41,24 @@ static void test_seen_add_and_ask(void **state)
     seen_free(s);
 }
 
+/* seen_forget: every id may have a decision from then on. */
+static void test_seen_forget(void **state)
+{
+    (void)state;
+    seen *s = seen_new();
+    assert_int_equal(seen_add(s, "A1"), 0);
+    assert_false(seen_may_have(s, "Z9"));
+    seen_forget(s);
+    assert_true(seen_may_have(s, "Z9"));
+    assert_true(seen_may_have(s, "A1"));
+    seen_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seen_add_and_ask),
+        cmocka_unit_test(test_seen_forget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

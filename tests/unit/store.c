@@ -159,6 +159,29 @@ static const char drop_triggers[] =
 
 /* ---- Tests ---------------------------------------------------------------- */
 
+/* A write by another connection is noticed at this handle's next write, and
+ * told once. */
+static void test_other_writer(void **state)
+{
+    fixture *f = *state;
+    test_app a, b;
+    make_app(f, &a, "A1", 1, NULL, NULL);
+    append1(f, &a, NULL);
+    assert_int_equal(store_other_writer(f->st), 0);   /* its own writes do not count */
+    store *other;
+    err e = {0};
+    assert_int_equal(store_open(&other, f->path, STORE_NOSYNC, &e), 0);
+    store_outcome out;
+    make_app(f, &b, "B1", 1, NULL, NULL);
+    assert_int_equal(store_append(other, &b.app, 1, &out, &e), 0);
+    buf_free(&out.stored);
+    store_close(other);
+    make_app(f, &a, "A2", 1, NULL, NULL);
+    append1(f, &a, NULL);
+    assert_int_equal(store_other_writer(f->st), 1);
+    assert_int_equal(store_other_writer(f->st), 0);
+}
+
 /* seen_load reads each applicant with a decision once, and only those. */
 static void test_seen_load(void **state)
 {
@@ -1266,6 +1289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_and_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seen_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_and_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_within_batch, setup, teardown),
