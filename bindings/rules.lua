@@ -772,7 +772,7 @@ c_decide, sandbox.param, c_reset, c_decision_json = c_decider(current, WORDS.mis
 
 -- current names what runs, for errors raised outside any rule code (the
 -- instruction budget, the memory cap): engine.c reads it, decision.c keeps
--- it (as_of, params, program, criterion).  Returns the decision's number
+-- it (as_of, params, program; the criterion it keeps in C).  Returns the decision's number
 -- (decision.c keeps what it wrote; engine.c reads it there), or nil and why
 -- when a value the rules returned has no JSON form.
 -- When the rules read the applicant's earlier decisions (current.history_used,
