@@ -771,6 +771,25 @@ static void test_memory_cap_outside_criterion(void **state)
     release(en);
 }
 
+/* param() of a parameter not declared: a rule_error naming the line that
+ * called it, also when the rule tail-calls it. */
+static void test_param_undeclared_names_rule_line(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"param_undeclared", "param_tail"};
+    engine *en = open_engine("sandbox", NULL);
+    for (size_t i = 0; i < 2; i++) {
+        char applicant[128];
+        snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", names[i]);
+        engine_result *r = decide(en, "limits", applicant);
+        assert_rule_error(r, "sandbox", "limits", names[i], "limits.lua", names[i],
+                          "parameter 'limits.nope' is not declared");
+        release(r);
+    }
+    assert_limits_work(en);
+    release(en);
+}
+
 /* Raised errors ------------------------------------------------------------ */
 
 static void test_rule_raises_error(void **state)
@@ -1555,6 +1574,7 @@ int main(void)
         TEST(test_memory_cap_endless_allocation),
         TEST(test_memory_cap_configured),
         TEST(test_memory_cap_outside_criterion),
+        TEST(test_param_undeclared_names_rule_line),
         TEST(test_rule_raises_error),
         TEST(test_missing_field_makes_criterion_missing),
         TEST(test_null_field_is_known),
