@@ -173,10 +173,21 @@ static buf *bindings_scratch(lua_State *L)
     return b;
 }
 
-static int bindings_scratch_gc(lua_State *L)
+static int bindings_buf_gc(lua_State *L)
 {
     buf_free(lua_touserdata(L, 1));
     return 0;
+}
+
+buf *bindings_push_buf(lua_State *L, size_t cap)
+{
+    buf *b = lua_newuserdatauv(L, sizeof *b, 0);
+    buf_init(b, cap);
+    lua_newtable(L);
+    lua_pushcfunction(L, bindings_buf_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    return b;
 }
 
 /* render(template, values) -> string  [-0, +1, e] */
@@ -213,12 +224,6 @@ static int bindings_canon(lua_State *L)
  * lua-cjson, because lua-cjson 2.1.0 (Debian's) makes [] and {} the same
  * empty table and every number a float.  The box upvalue holds the scratch
  * buffer json.c unescapes strings into; its __gc frees it. */
-
-static int bindings_json_box_gc(lua_State *L)
-{
-    buf_free(lua_touserdata(L, 1));
-    return 0;
-}
 
 /* The offset of the first byte of S that is not part of well-formed UTF-8
  * (no overlongs, no surrogates, nothing above U+10FFFF) or that is a control
@@ -312,6 +317,12 @@ static int bindings_sha256(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
+    bindings_push_sha256(L, s, n);
+    return 1;
+}
+
+void bindings_push_sha256(lua_State *L, const void *s, size_t n)
+{
     unsigned char md[32];
     unsigned int mdlen = 0;
     char out[65];
@@ -319,7 +330,6 @@ static int bindings_sha256(lua_State *L)
         luaL_error(L, "sha256: digest failed");
     hex_encode(md, 32, out);
     lua_pushlstring(L, out, 64);
-    return 1;
 }
 
 static int bindings_decision_id(lua_State *L)
@@ -412,22 +422,12 @@ void bindings_push(lua_State *L)
     lua_setfield(L, -2, "preparer");
     request_push(L);
     lua_setfield(L, -2, "fast_request");
-    buf *b = lua_newuserdatauv(L, sizeof *b, 0);      /* t ud */
-    buf_init(b, (size_t)16 << 20);
-    lua_newtable(L);                                  /* t ud mt */
-    lua_pushcfunction(L, bindings_scratch_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);                          /* t ud */
+    bindings_push_buf(L, (size_t)16 << 20);           /* t ud */
     luaL_setfuncs(L, scratch, 1);                     /* t */
 
     /* decode, with its scratch box and the array metatable, also exported as
      * array_mt for rules.lua. */
-    buf *box = lua_newuserdatauv(L, sizeof *box, 0);     /* t box */
-    buf_init(box, (size_t)16 << 20);
-    lua_newtable(L);
-    lua_pushcfunction(L, bindings_json_box_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
+    bindings_push_buf(L, (size_t)16 << 20);               /* t box */
     lua_newtable(L);                                      /* t box mt */
     lua_pushliteral(L, "array");
     lua_setfield(L, -2, "__json");

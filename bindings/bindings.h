@@ -33,6 +33,14 @@ void bindings_push(lua_State *L);
 struct buf;
 int bindings_format(lua_State *L, int idx, struct buf *out);
 
+/* Push a userdata holding a buffer of cap CAP, freed by its __gc, so that
+ * a Lua error between two appends cannot leak it; return the buffer.
+ * [-0, +1, m] */
+struct buf *bindings_push_buf(lua_State *L, size_t cap);
+
+/* Push the SHA-256 of the N bytes at S, as 64 hex digits.  [-0, +1, v] */
+void bindings_push_sha256(lua_State *L, const void *s, size_t n);
+
 /* Whether cents(x) would accept the value at IDX (an amount with at most two
  * decimals, in range), without raising.  [-0, +0, -] */
 int bindings_is_cents(lua_State *L, int idx);

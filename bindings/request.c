@@ -12,13 +12,12 @@
 #include "request.h"
 
 #include <lauxlib.h>
-#include <openssl/evp.h>
 #include <string.h>
 
+#include "bindings.h"
 #include "buf.h"
 #include "canon.h"
 #include "date.h"
-#include "hex.h"
 #include "ids.h"
 
 /* Upvalues of fast. */
@@ -43,12 +42,6 @@ enum { ARG_RES = 1, ARG_LINE, ARG_OP, ARG_PROGRAM, ARG_AS_OF, ARG_LANG,
        /* then the slots of the first phase: */
        S_REQ, S_ID, S_OP, S_LANG, S_KEY, S_AS_OF_GIVEN, S_AS_OF, S_PROGRAM, S_APPLICANT, S_P,
        S_COUNT };
-
-static int request_box_gc(lua_State *L)
-{
-    buf_free(lua_touserdata(L, 1));
-    return 0;
-}
 
 /* Push T[key k], raw.  [-0, +1, -] */
 static int request_get(lua_State *L, int t, int k)
@@ -145,13 +138,7 @@ static int request_fingerprint(lua_State *L, buf *b)
     }
     if (rc || buf_addc(b, '}') != 0)
         return luaL_error(L, "request too large");
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    char hex[65];
-    if (!EVP_Digest(b->data, b->len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        return luaL_error(L, "sha256: digest failed");
-    hex_encode(md, 32, hex);
-    lua_pushlstring(L, hex, 64);
+    bindings_push_sha256(L, b->data, b->len);
     return 0;
 }
 
@@ -355,12 +342,7 @@ static int request_new(lua_State *L)
     luaL_checktype(L, 7, LUA_TFUNCTION);
     luaL_checktype(L, 8, LUA_TTABLE);
     lua_settop(L, 8);
-    buf *b = lua_newuserdatauv(L, sizeof *b, 0);
-    buf_init(b, (size_t)16 << 20);
-    lua_newtable(L);
-    lua_pushcfunction(L, request_box_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
+    bindings_push_buf(L, (size_t)16 << 20);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, request_keys[k]);
     lua_pushcclosure(L, request_fast, 9 + K_COUNT);
