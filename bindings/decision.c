@@ -505,19 +505,24 @@ static int decision_json(lua_State *L)
     return 1;
 }
 
-lua_Integer decision_criterion(lua_State *L)
+/* The box of L's decider, from the registry, or NULL.  [-0, +0, -] */
+static decision_box *decision_box_of(lua_State *L)
 {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &decision_box_key);
     decision_box *box = lua_touserdata(L, -1);
     lua_pop(L, 1);
+    return box;
+}
+
+lua_Integer decision_criterion(lua_State *L)
+{
+    decision_box *box = decision_box_of(L);
     return box ? box->criterion : 0;
 }
 
 int decision_written(lua_State *L, lua_Integer i, decision_out *out)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &decision_box_key);
-    decision_box *box = lua_touserdata(L, -1);
-    lua_pop(L, 1);
+    decision_box *box = decision_box_of(L);
     if (!box || i < 1 || i > box->nrecs)
         return -1;
     const decision_rec *rec = &box->recs[i - 1];
