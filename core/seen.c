@@ -79,20 +79,20 @@ static int seen_add_locked(seen *s, uint64_t h)
     return 0;
 }
 
-int seen_add(seen *s, const char *id)
+int seen_add(seen *s, const char *const *ids, size_t n)
 {
-    if (!id)
-        return 0;
-    uint64_t h = seen_hash(id);
+    int rc = 0;
     pthread_rwlock_wrlock(&s->lock);
-    int rc = seen_add_locked(s, h);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i])
+            rc |= seen_add_locked(s, seen_hash(ids[i]));
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }
 
 static int seen_load_one(void *ud, const char *id)
 {
-    seen_add(ud, id);   /* a failure breaks the set, which stays right */
+    seen_add(ud, &id, 1);   /* a failure breaks the set, which stays right */
     return 0;
 }
 

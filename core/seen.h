@@ -29,10 +29,10 @@ seen *seen_new(void);
 /* Add every applicant with a decision in ST.  Returns 0, or -1 with E. */
 int seen_load(seen *s, store *st, err *e);
 
-/* Add ID (NULL is ignored).  Returns 0, or -1 when out of memory (the set
- * then answers "may have" for everyone, so answers stay right).  Any
- * thread. */
-int seen_add(seen *s, const char *id);
+/* Add the N ids at IDS (NULLs are skipped), under one lock.  Returns 0, or
+ * -1 when out of memory (the set then answers "may have" for everyone, so
+ * answers stay right).  Any thread. */
+int seen_add(seen *s, const char *const *ids, size_t n);
 
 /* Whether ID may have a decision: 0 only when it certainly has none.  Any
  * thread. */

@@ -64,6 +64,7 @@ struct writer {
     /* Scratch for one batch, reused; writer thread only. */
     job **jobs;
     store_application *apps;
+    const char **ids;          /* the committed applications' applicants, for seen */
     store_outcome *outs;
     store_decision *decs;
     size_t ndecs_alloc;
@@ -201,17 +202,22 @@ static void writer_commit(writer *w, size_t n)
         }
     }
 
-    if (w->seen && store_other_writer(w->st)) {
-        log_warn("store: another process has written to the database: earlier decisions are "
-                 "now looked up for every applicant");
-        seen_forget(w->seen);
+    if (w->seen) {
+        if (store_other_writer(w->st)) {
+            log_warn("store: another process has written to the database: earlier decisions "
+                     "are now looked up for every applicant");
+            seen_forget(w->seen);
+        }
+        size_t m = 0;   /* before anyone hears of them */
+        for (size_t i = 0; i < n && !failed; i++)
+            if (w->jobs[i] && w->outs[i].status == STORE_NEW)
+                w->ids[m++] = w->jobs[i]->res->applicant_id;
+        seen_add(w->seen, w->ids, m);
     }
     for (size_t i = 0; i < n; i++) {
         job *j = w->jobs[i];
         if (!j)
             continue;
-        if (!failed && w->seen && w->outs[i].status == STORE_NEW)
-            seen_add(w->seen, j->res->applicant_id);   /* before anyone hears of it */
         writer_reply(j, &w->outs[i], failed, &e);
         buf_free(&w->outs[i].stored);
         w->done(w->ud, j);
@@ -313,7 +319,8 @@ int writer_new(writer **out, store *st, size_t batch, writer_done_fn *done, void
     w->jobs = calloc(w->batch, sizeof *w->jobs);
     w->apps = calloc(w->batch, sizeof *w->apps);
     w->outs = calloc(w->batch, sizeof *w->outs);
-    if (!w->jobs || !w->apps || !w->outs) {
+    w->ids = calloc(w->batch, sizeof *w->ids);
+    if (!w->jobs || !w->apps || !w->outs || !w->ids) {
         err_set(e, "internal", "out of memory");
         goto fail_alloc;
     }
@@ -346,6 +353,7 @@ fail_alloc:
     free(w->jobs);
     free(w->apps);
     free(w->outs);
+    free(w->ids);
     free(w);
     return -1;
 }
@@ -406,5 +414,6 @@ void writer_free(writer *w)
     free(w->jobs);
     free(w->apps);
     free(w->outs);
+    free(w->ids);
     free(w);
 }
