@@ -127,6 +127,7 @@ static void *checkpointer_loop(void *arg)
 {
     checkpointer *c = arg;
     int failing = 0;
+    log_thread_name("checkpointer");
     pthread_mutex_lock(&c->mu);
     for (;;) {
         checkpointer_check(c);

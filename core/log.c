@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "ids.h"
@@ -51,4 +52,9 @@ void log_write(log_level level, const char *fmt, ...)
      * to stderr is not worth retrying for a log. */
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+void log_thread_name(const char *name)
+{
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);   /* cut at 15 bytes by the kernel */
 }

@@ -37,4 +37,9 @@ void log_write(log_level level, const char *fmt, ...) __attribute__((format(prin
  * OUT.  Thread-safe; used for log lines and for received_at/decided_at. */
 void log_timestamp(char out[32]);
 
+/* Name the calling thread (at most 15 bytes), as `top -H`, `ps -L` and
+ * /proc/PID/task/TID/comm show it, so that an operator can see which of
+ * the service's threads spends the time. */
+void log_thread_name(const char *name);
+
 #endif

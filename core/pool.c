@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -261,6 +262,9 @@ static void *worker_main(void *arg)
 {
     worker *wk = arg;
     pool *p = wk->pool;
+    char name[16];
+    snprintf(name, sizeof name, "worker-%zu", wk->index);
+    log_thread_name(name);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         pool_check(p);

@@ -271,6 +271,7 @@ static void writer_take(writer *w, size_t n)
 static void *writer_loop(void *arg)
 {
     writer *w = arg;
+    log_thread_name("writer");
     pthread_mutex_lock(&w->mu);
     for (;;) {
         writer_check(w);
