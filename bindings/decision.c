@@ -1,9 +1,11 @@
 /* decision.c -- see decision.h.
  *
  * Layout of the Lua stack while decide runs:
- *   1..9   the arguments (criteria, a, on, lang, now, used, program,
- *          version, ruleset)
- *   10     the set of missing fields seen so far (nil until the first)
+ *   1..6   the arguments (p, a, on, lang, now, ruleset)
+ *   7..10  p.criteria, the parameters used, p.id, p.version
+ *   11     the set of missing fields seen so far (nil until the first)
+ *   12     what keep kept of the programme's criteria (its user value), or
+ *          nil: then each criterion is read as Lua reads it
  *   then, for each criterion decided, two slots: its values (or nil) and
  *          its missing field (or nil), kept until the decision is written,
  *          because the values are encoded only then, as they were when
@@ -34,13 +36,16 @@
 #define UP_WORDS lua_upvalueindex(3)
 #define UP_MESSAGE lua_upvalueindex(4)
 #define UP_MISSING lua_upvalueindex(5)
-/* Then the keys decide looks up, interned once. */
+#define UP_KEPT lua_upvalueindex(6)   /* programme -> what keep kept of its criteria */
+/* Then the keys decide looks up, interned once.  The languages come first,
+ * in the order of a kept criterion's templates. */
 static const char *const decision_keys[] = {
-    "check", "pass", "fail", "id", "en", "field", "as_of", "params", "program",
+    "en", "fr", "ar", "check", "pass", "fail", "id", "field", "as_of", "params", "program",
     "criteria", "version", "history_used", "history_json"};
-enum { K_CHECK, K_PASS, K_FAIL, K_ID, K_EN, K_FIELD, K_AS_OF, K_PARAMS, K_PROGRAM,
+enum { K_EN, K_FR, K_AR, K_CHECK, K_PASS, K_FAIL, K_ID, K_FIELD, K_AS_OF, K_PARAMS, K_PROGRAM,
        K_CRITERIA, K_VERSION, K_HISTORY_USED, K_HISTORY_JSON, K_COUNT };
-#define UP_KEY(k) lua_upvalueindex(6 + (k))
+#define DECISION_LANGS 3   /* K_EN, K_FR, K_AR */
+#define UP_KEY(k) lua_upvalueindex(7 + (k))
 
 /* T[key k], with metamethods, as Lua's t.key.  [-0, +1, e] */
 static int decision_get(lua_State *L, int t, int k)
@@ -52,7 +57,31 @@ static int decision_get(lua_State *L, int t, int k)
 /* Arguments of decide. */
 enum { ARG_P = 1, ARG_A, ARG_ON, ARG_LANG, ARG_NOW, ARG_RULESET,
        /* then, pushed by decide itself: */
-       ARG_CRITERIA, ARG_USED, ARG_PROGRAM, ARG_VERSION, SLOT_SEEN, SLOT_FIRST };
+       ARG_CRITERIA, ARG_USED, ARG_PROGRAM, ARG_VERSION, SLOT_SEEN, SLOT_KEPT, SLOT_FIRST };
+
+/* What keep kept of a programme's criteria, in a userdata whose user value
+ * (a table) holds criterion i's check at [i], then the strings the pointers
+ * below point into.  A message template is split at its names, as
+ * decision_render reads it: pieces up to the last, which has no name. */
+typedef struct decision_piece {
+    const char *lit;      /* the text before the name (or the rest) */
+    size_t lit_len;
+    const char *raw;      /* "{name}" as written, or NULL: the last piece */
+    size_t raw_len;
+    int name;             /* the name, at this index of the user value */
+} decision_piece;
+
+typedef struct decision_crit {
+    const char *head;     /* {"id":...,"passed": */
+    size_t head_len;
+    int tmpl[2][DECISION_LANGS];   /* [passed][lang]: first piece, or -1 for message() */
+} decision_crit;
+
+typedef struct decision_kept {
+    lua_Integer n;        /* criteria */
+    decision_crit *crit;
+    decision_piece *piece;
+} decision_kept;
 
 /* A decision written since the last reset: where its parts are. */
 typedef struct decision_rec {
@@ -124,6 +153,66 @@ int decision_render(lua_State *L, const char *t, size_t n, int values, buf *out)
     return rc ? -1 : 0;
 }
 
+/* Split template T (N bytes) as decision_render reads it, into PIECE (when
+ * not NULL), interning each name at the next free index *NEXT of the table
+ * at UV.  Returns the number of pieces.  [-0, +0, m] */
+static size_t decision_split(lua_State *L, const char *t, size_t n, decision_piece *piece, int uv,
+                             int *next)
+{
+    const char *p = t, *end = t + n;
+    size_t count = 0;
+    for (;; count++) {
+        const char *open = p < end ? memchr(p, '{', (size_t)(end - p)) : NULL;
+        const char *close = open ? memchr(open, '}', (size_t)(end - open)) : NULL;
+        if (!close) {
+            if (piece)
+                piece[count] = (decision_piece){p, (size_t)(end - p), NULL, 0, 0};
+            return count + 1;
+        }
+        if (piece) {
+            lua_pushlstring(L, open + 1, (size_t)(close - open - 1));
+            lua_rawseti(L, uv, *next);
+            piece[count] = (decision_piece){p, (size_t)(open - p), open, (size_t)(close - open + 1),
+                                            (*next)++};
+        }
+        p = close + 1;
+    }
+}
+
+/* decision_render, from a kept template: the same appends to OUT, the same
+ * lookups in VALUES, with each name already a string at its index of the
+ * table at UV.  [-0, +0, e] */
+static int decision_render_kept(lua_State *L, const decision_piece *piece, int uv, int values,
+                                buf *out)
+{
+    int have_values = lua_type(L, values) == LUA_TTABLE, rc = 0;
+    for (;; piece++) {
+        if (!piece->raw) {
+            if (piece->lit_len)   /* render adds no empty rest */
+                rc |= buf_add(out, piece->lit, piece->lit_len);
+            break;
+        }
+        rc |= buf_add(out, piece->lit, piece->lit_len);
+        int type = LUA_TNIL;
+        if (have_values) {
+            lua_rawgeti(L, uv, piece->name);
+            type = lua_gettable(L, values);
+        } else {
+            lua_pushnil(L);
+        }
+        if (type == LUA_TNIL)
+            rc |= buf_add(out, piece->raw, piece->raw_len);
+        else if (type == LUA_TNUMBER && lua_isinteger(L, -1))
+            rc |= canon_add_integer(out, (long long)lua_tointeger(L, -1));
+        else
+            rc |= bindings_format(L, -1, out);
+        lua_pop(L, 1);
+    }
+    return rc ? -1 : 0;
+}
+
+static void decision_message_lua(lua_State *L, decision_box *box, int c, int passed, int values);
+
 /* Render the message of criterion C into box->msg: its pass or fail
  * template in LANG (or English), filled from VALUES.  Anything but a
  * template string (no template, a number, ...) goes to rules.lua's
@@ -148,6 +237,15 @@ static void decision_message(lua_State *L, decision_box *box, int c, int passed,
         }
     }
     lua_settop(L, top);
+    decision_message_lua(L, box, c, passed, values);
+}
+
+/* The message of criterion C by rules.lua's message(), into box->msg
+ * (reset).  [-0, +0, e] */
+static void decision_message_lua(lua_State *L, decision_box *box, int c, int passed, int values)
+{
+    int top = lua_gettop(L);
+    buf_reset(&box->msg);
     lua_pushvalue(L, UP_MESSAGE);
     lua_pushvalue(L, c);
     lua_pushboolean(L, passed);
@@ -375,6 +473,17 @@ static int decision_decide(lua_State *L)
     lua_pushvalue(L, UP_KEY(K_VERSION));
     lua_rawget(L, ARG_P);                                 /* ARG_VERSION */
     lua_pushnil(L);                                       /* SLOT_SEEN */
+    lua_pushvalue(L, ARG_P);
+    decision_kept *kept = NULL;
+    if (lua_rawget(L, UP_KEPT) == LUA_TUSERDATA) {        /* SLOT_KEPT: its user value */
+        kept = lua_touserdata(L, SLOT_KEPT);              /* (UP_KEPT holds it) */
+        lua_getiuservalue(L, SLOT_KEPT, 1);
+        lua_replace(L, SLOT_KEPT);
+    }
+    int lang = -1;                                        /* of a kept template */
+    for (int k = 0; kept && k < DECISION_LANGS; k++)
+        if (lua_rawequal(L, ARG_LANG, UP_KEY(K_EN + k)))
+            lang = k;
     /* current.history_used, current.as_of, current.params, current.program =
      * nil, on, used, p */
     lua_pushnil(L);
@@ -386,6 +495,8 @@ static int decision_decide(lua_State *L)
     lua_pushvalue(L, ARG_P);
     decision_set_current(L, K_PROGRAM);
     lua_Integer n = (lua_Integer)lua_rawlen(L, ARG_CRITERIA);
+    if (kept && kept->n != n)
+        kept = NULL;
     buf_reset(&box->crit);
     buf_reset(&box->marks);
     for (lua_Integer i = 1; i <= n; i++) {
@@ -396,7 +507,11 @@ static int decision_decide(lua_State *L)
         int c = slot + 2;
         lua_rawgeti(L, ARG_CRITERIA, i);                  /* ... c */
         box->criterion = i;
-        decision_get(L, c, K_CHECK);
+        const decision_crit *kc = kept ? &kept->crit[i - 1] : NULL;
+        if (kc)
+            lua_rawgeti(L, SLOT_KEPT, i);
+        else
+            decision_get(L, c, K_CHECK);
         lua_pushvalue(L, ARG_A);
         lua_pushvalue(L, ARG_ON);
         int status = lua_pcall(L, 2, 2, 0);               /* ... c passed values | c err */
@@ -412,11 +527,23 @@ static int decision_decide(lua_State *L)
                 return decision_refuse(L, 2, i, 0);
             int ok = lua_toboolean(L, passed);
             failed |= !ok;
-            decision_message(L, box, c, ok, values);
+            if (kc && lang >= 0 && kc->tmpl[ok][lang] >= 0) {
+                buf_reset(&box->msg);
+                decision_render_kept(L, kept->piece + kc->tmpl[ok][lang], SLOT_KEPT, values,
+                                     &box->msg);          /* cut at the cap, as render is */
+            } else if (kc && lang >= 0) {
+                decision_message_lua(L, box, c, ok, values);
+            } else {
+                decision_message(L, box, c, ok, values);
+            }
             lua_copy(L, values, slot);
-            decision_get(L, c, K_ID);                     /* ... c passed values id */
-            if (decision_head_id(L, h, msg, sizeof msg) != 0)
-                return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
+            if (kc) {
+                rc |= buf_add(h, kc->head, kc->head_len);
+            } else {
+                decision_get(L, c, K_ID);                 /* ... c passed values id */
+                if (decision_head_id(L, h, msg, sizeof msg) != 0)
+                    return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
+            }
             rc |= buf_adds(h, ok ? "true" : "false");
         } else {
             int err = c + 1;
@@ -444,9 +571,13 @@ static int decision_decide(lua_State *L)
             decision_missing_message(L, box, field);
             m.missing = 1;
             lua_copy(L, field, slot + 1);
-            decision_get(L, c, K_ID);                     /* ... c err field id */
-            if (decision_head_id(L, h, msg, sizeof msg) != 0)
-                return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
+            if (kc) {
+                rc |= buf_add(h, kc->head, kc->head_len);
+            } else {
+                decision_get(L, c, K_ID);                 /* ... c err field id */
+                if (decision_head_id(L, h, msg, sizeof msg) != 0)
+                    return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
+            }
             rc |= buf_adds(h, "null");
         }
         rc |= buf_adds(h, ",\"message\":");
@@ -598,8 +729,83 @@ static int decision_param(lua_State *L)
     return luaL_error(L, "parameter '%s' has no value in force on %s", luaL_tolstring(L, 1, NULL), on);
 }
 
-/* decider(current, missing_words, message, MISSING, params) -> decide, param, reset, json
- * [-0, +2, m] */
+/* keep(p, crits): keep what decide reads of programme P's criteria, which
+ * rules.lua has read raw: crits[i] is {id, check, fail_en, fail_fr, fail_ar,
+ * pass_en, pass_fr, pass_ar} for criterion i, a template false when
+ * message() writes the message, every id a string.  rules.lua calls it at
+ * seal, and only when reading a criterion runs no rule code, so that what
+ * those reads give cannot change: decide then neither reads the criterion
+ * nor parses its template again, and writes the kept head.  [-0, +0, m] */
+static int decision_keep(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    lua_Integer n = luaL_len(L, 2);
+    size_t npieces = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        luaL_checktype(L, (lua_rawgeti(L, 2, i), 3), LUA_TTABLE);
+        luaL_checktype(L, (lua_rawgeti(L, 3, 1), 4), LUA_TSTRING);
+        for (int j = 3; j < 3 + 2 * DECISION_LANGS; j++) {
+            size_t len;
+            if (lua_rawgeti(L, 3, j) == LUA_TSTRING) {
+                const char *t = lua_tolstring(L, -1, &len);
+                npieces += decision_split(L, t, len, NULL, 0, NULL);
+            }
+            lua_pop(L, 1);
+        }
+        lua_settop(L, 2);
+    }
+    size_t size = sizeof(decision_kept) + (size_t)n * sizeof(decision_crit) + npieces * sizeof(decision_piece);
+    decision_kept *kept = lua_newuserdatauv(L, size, 1);  /* p crits kept */
+    kept->n = n;
+    kept->crit = (decision_crit *)(kept + 1);
+    kept->piece = (decision_piece *)(kept->crit + n);
+    lua_createtable(L, (int)n + 32, 0);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 3, 1);                           /* p crits kept uv */
+    buf *head = bindings_push_buf(L, DECISION_MSG_CAP);   /* p crits kept uv head */
+    int next = (int)n + 1;
+    size_t used = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        decision_crit *kc = &kept->crit[i - 1];
+        lua_rawgeti(L, 2, i);                             /* ... e */
+        lua_rawgeti(L, 6, 2);
+        lua_rawseti(L, 4, i);                             /* uv[i] = check */
+        size_t len;
+        const char *s = (lua_rawgeti(L, 6, 1), lua_tolstring(L, -1, &len));   /* ... e id */
+        buf_reset(head);
+        if (buf_adds(head, "\"id\":") != 0 || canon_add_string(head, s, len) != 0 ||
+            buf_adds(head, ",\"passed\":") != 0)
+            return luaL_error(L, "JSON text over %d bytes", (int)head->cap);
+        lua_pushlstring(L, head->data, head->len);        /* ... e id text */
+        kc->head = lua_tolstring(L, -1, &kc->head_len);
+        lua_rawseti(L, 4, next++);                        /* held by uv */
+        lua_pop(L, 1);
+        for (int j = 0; j < 2 * DECISION_LANGS; j++) {
+            int *first = &kc->tmpl[j / DECISION_LANGS][j % DECISION_LANGS];
+            *first = -1;
+            if (lua_rawgeti(L, 6, 3 + j) == LUA_TSTRING) {   /* ... e template */
+                const char *t = lua_tolstring(L, -1, &len);
+                *first = (int)used;
+                used += decision_split(L, t, len, kept->piece + used, 4, &next);
+                lua_rawseti(L, 4, next++);                /* held by uv */
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 3);
+    lua_rawset(L, lua_upvalueindex(1));                   /* kept[p] = kept */
+    lua_settop(L, 0);
+    return 0;
+}
+
+/* decider(current, missing_words, message, MISSING, params)
+ *   -> decide, param, reset, json, keep
+ * [-0, +5, m] */
 static int decision_decider(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -636,12 +842,17 @@ static int decision_decider(lua_State *L)
     lua_pushcclosure(L, decision_json, 1);
     lua_insert(L, 2);                               /* reset json param current words message MISSING box */
     lua_insert(L, 4);                               /* reset json param box current words message MISSING */
+    lua_newtable(L);                                /* ... MISSING kept */
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, decision_keep, 1);
+    lua_insert(L, 1);                               /* keep reset json param box ... MISSING kept */
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, decision_keys[k]);
-    lua_pushcclosure(L, decision_decide, 5 + K_COUNT);    /* reset json param decide */
-    lua_insert(L, 3);                                     /* reset json decide param */
-    lua_rotate(L, 1, 2);                                  /* decide param reset json */
-    return 4;
+    lua_pushcclosure(L, decision_decide, 6 + K_COUNT);    /* keep reset json param decide */
+    lua_insert(L, 4);                                     /* keep reset json decide param */
+    lua_rotate(L, 1, 2);                                  /* decide param keep reset json */
+    lua_rotate(L, 3, -1);                                 /* decide param reset json keep */
+    return 5;
 }
 
 void decision_push(lua_State *L)

@@ -14,8 +14,9 @@
  *
  * decision_push pushes the function rules.lua calls:
  *
- *   decide, param, reset, json = decider(current, missing_words, message, MISSING, params)
+ *   decide, param, reset, json, keep = decider(current, missing_words, message, MISSING, params)
  *   i = decide(p, a, on, lang, now, ruleset)
+ *   keep(p, crits)
  *
  * decide writes the decision on the C side and returns its number I (from
  * 1) since the last reset(); decision_written gives its parts to C, and
@@ -29,6 +30,12 @@
  * current.history_json, after decided_at.  param(name) is the value of a
  * parameter in force on current.as_of; it raises (naming the rule's line)
  * for a parameter not declared or without a value in force.
+ *
+ * keep(p, crits) hands decide what reading programme P's criteria gives (id,
+ * check, message template per outcome and language, read raw by rules.lua):
+ * rules.lua calls it at seal when no such read can run rule code, so that
+ * the reads would give the same on every decision.  decide then writes each
+ * criterion's head as kept and fills its template split once at its names.
  *
  * On a criterion that cannot be decided it returns nil, KIND, I, VALUE with
  * KIND 1 (the check returned VALUE, not a boolean), 2 (its second value is

@@ -767,8 +767,8 @@ end
 -- would, renders the messages, and writes the decision as the canonical JSON
 -- of the table this function used to build.  What it cannot decide comes
 -- back here, to be reported as before.
-local c_decide, c_reset, c_decision_json
-c_decide, sandbox.param, c_reset, c_decision_json = c_decider(current, WORDS.missing, message, MISSING, params)
+local c_decide, c_reset, c_decision_json, c_keep
+c_decide, sandbox.param, c_reset, c_decision_json, c_keep = c_decider(current, WORDS.missing, message, MISSING, params)
 
 -- current names what runs, for errors raised outside any rule code (the
 -- instruction budget, the memory cap): engine.c reads it, decision.c keeps
@@ -1200,6 +1200,87 @@ function api.coverage_notes()
     if c.pass == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. k .. " passes in no case" } end
   end
   return notes
+end
+
+-- decision.c may keep what it reads of each criterion (its id, check and
+-- message templates) rather than read the criterion and parse its template on
+-- every decision, provided those reads give the same every time.  They do when
+-- no metamethod can run on the way: every table of a declaration (programme,
+-- criterion, texts) then holds plain values, and is either frozen (it cannot
+-- change) or out of every rule's reach (invariant 2).  One metamethod on any
+-- of them is rule code that could change what another criterion reads, so
+-- then nothing is kept.  Returns the table whose raw reads are T's reads, or
+-- nil when a read of T could run a metamethod or give a table.
+local function plain_contents(t, tag)
+  local s = frozen[t] or t
+  local mt = debug_getmetatable(s)
+  if mt ~= nil and (mt ~= tag or next(mt) ~= nil) then return nil end
+  for _, v in next, s do
+    if type(v) == "table" or type(v) == "userdata" then return nil end
+  end
+  return s
+end
+
+local function plain_declaration(t, tag)
+  local s = frozen[t] or t
+  local mt = debug_getmetatable(s)
+  if mt ~= nil and (mt ~= tag or next(mt) ~= nil) then return nil end
+  for k, v in next, s do
+    if type(k) == "table" or type(k) == "userdata" then return nil end
+    if (type(v) == "table" or type(v) == "userdata") and not plain_contents(v) then return nil end
+  end
+  return s
+end
+
+-- A programme version is rules.lua's own table; what the rule file gave it
+-- (its title, its reference) must be plain.
+local function plain_program(p)
+  for k, v in next, p do
+    if k ~= "criteria" and k ~= "by_id" and type(v) == "table" and not plain_contents(v) then return false end
+  end
+  return true
+end
+
+-- As decision_message finds it: TEXTS[lang], or TEXTS.en; false when
+-- message() writes the message.
+local function kept_template(texts, lang)
+  if type(texts) ~= "table" then return false end
+  local s = frozen[texts] or texts
+  local t = rawget(s, lang)
+  if t == nil or t == false then t = rawget(s, "en") end
+  return type(t) == "string" and t
+end
+
+local function keep_criteria()
+  local kept = {}
+  for _, id in ipairs(program_order) do
+    for _, p in ipairs(programs[id]) do
+      if not plain_program(p) then return end
+      local crits = {}
+      for i, c in ipairs(p.criteria) do
+        local s = plain_declaration(c, CRITERION_TAG)
+        if not s then return end
+        local cid = rawget(s, "id")
+        if type(cid) ~= "string" then crits = false end
+        if crits then
+          local pass, fail = rawget(s, "pass"), rawget(s, "fail")
+          crits[i] = { cid, rawget(s, "check"),
+            kept_template(fail, "en"), kept_template(fail, "fr"), kept_template(fail, "ar"),
+            kept_template(pass, "en"), kept_template(pass, "fr"), kept_template(pass, "ar") }
+        end
+      end
+      if crits then kept[#kept + 1] = { p, crits } end
+    end
+  end
+  for _, k in ipairs(kept) do c_keep(k[1], k[2]) end
+end
+
+-- This part comes last, so that the lines of rules.lua that errors name (the
+-- instruction budget can run out in any of its functions) stay where they were.
+local seal_set = api.seal
+function api.seal(ruleset_hash)
+  seal_set(ruleset_hash)
+  keep_criteria()
 end
 
 return api

@@ -1401,6 +1401,71 @@ static void test_message_placeholders_filled(void **state)
     check_message("fr", "0", "la taille 0 ne dépasse pas 3");
 }
 
+/* Kept criteria ----------------------------------------------------------------
+ * decision.c keeps what it reads of a criterion when no read can run rule
+ * code; what it writes must be what reading the criterion every time wrote. */
+
+static void check_kept(const char *lang, const char *size, const char *id, const char *want)
+{
+    char applicant[128], v[256];
+    snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"A1\",\"size\":%s}", size);
+    engine *en = open_engine("kept", NULL);
+    engine_result *r = decide_lang(en, "kept", lang, applicant);
+    assert_string_equal(member_of(decision(r), id, "message", v, sizeof v), want);
+    release(r);
+    release(en);
+}
+
+/* A kept template is split at its names as render reads it: a name runs
+ * from a '{' to the next '}', an unclosed one is text, an unknown one stays
+ * as written. */
+static void test_kept_templates_split_as_rendered(void **state)
+{
+    (void)state;
+    check_kept("en", "2", "a\"b", "22 {unclosed");
+    check_kept("fr", "2", "a\"b", "empty{{size}}");
+    check_kept("ar", "2", "a\"b", "x 2");
+    check_kept("de", "2", "a\"b", "22 {unclosed");
+}
+
+/* A template false or absent in a language is the English one; a message
+ * that is not a table of texts is message()'s. */
+static void test_kept_templates_fall_back(void **state)
+{
+    (void)state;
+    check_kept("fr", "5", "a\"b", "plain");
+    check_kept("ar", "5", "a\"b", "plain");
+    check_kept("fr", "2", "no_values", "{size} réussi");
+    check_kept("fr", "5", "no_values", "Taille d'au plus 3: non satisfait");
+}
+
+/* The kept head is the id as canonical JSON, for a frozen criterion too. */
+static void test_kept_head_is_canonical(void **state)
+{
+    (void)state;
+    engine *en = open_engine("kept", NULL);
+    engine_result *r = decide(en, "kept", "{\"applicant_id\":\"A1\",\"size\":2}");
+    ASSERT_CONTAINS(decision(r), "\"criteria\":[{\"id\":\"a\\\"b\",\"passed\":true,"
+                                 "\"message\":\"22 {unclosed\",\"values\":{\"\":\"empty\",\"size\":2}},"
+                                 "{\"id\":\"no_values\",\"passed\":true,\"message\":\"{size} passed\"}]");
+    r = decide(en, "kept", "{\"applicant_id\":\"A1\"}");
+    ASSERT_CONTAINS(decision(r), "{\"id\":\"a\\\"b\",\"passed\":null,\"message\":\"missing data: size\","
+                                 "\"missing\":[\"size\"]}");
+}
+
+/* Texts with an __index metamethod: nothing is kept, and the metamethod
+ * gives the template of every decision, in its language. */
+static void test_kept_not_when_texts_have_metamethods(void **state)
+{
+    (void)state;
+    char v[256];
+    engine *en = open_engine("computed", NULL);
+    engine_result *r = decide_lang(en, "computed", "fr", "{\"applicant_id\":\"A1\",\"size\":2}");
+    assert_string_equal(member_of(decision(r), "size", "message", v, sizeof v), "passed in fr with 2");
+    r = decide_lang(en, "computed", "en", "{\"applicant_id\":\"A1\",\"size\":1}");
+    assert_string_equal(member_of(decision(r), "size", "message", v, sizeof v), "passed with 1");
+}
+
 /* Canonical JSON -------------------------------------------------------------- */
 
 static void test_canon_same_request_same_bytes(void **state)
@@ -1614,6 +1679,10 @@ int main(void)
         TEST(test_message_lang_ar),
         TEST(test_message_unknown_lang_falls_back_to_english),
         TEST(test_message_placeholders_filled),
+        TEST(test_kept_templates_split_as_rendered),
+        TEST(test_kept_templates_fall_back),
+        TEST(test_kept_head_is_canonical),
+        TEST(test_kept_not_when_texts_have_metamethods),
         TEST(test_canon_same_request_same_bytes),
         TEST(test_canon_values_keys_sorted),
         TEST(test_explain_programme),
