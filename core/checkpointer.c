@@ -88,6 +88,7 @@ struct checkpointer {
                                   log has started again */
     int due;
     int quit;
+    long logged;               /* pages the commits appended to the log */
     long background;           /* checkpoints by the thread */
     long writer;               /* ... and by the writer */
 };
@@ -109,6 +110,7 @@ static int checkpointer_report(void *ud, long pages)
     pthread_mutex_lock(&c->mu);
     if (pages < c->pages)   /* the log started again */
         c->begun = 0;
+    c->logged += pages < c->pages ? pages : pages - c->pages;
     c->pages = pages;
     long grown = pages - c->begun;
     int near = pages >= CHECKPOINTER_LIMIT - CHECKPOINTER_PAGES;
@@ -216,8 +218,8 @@ void checkpointer_free(checkpointer *c)
     pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
-    log_debug("checkpoints: %ld on the checkpointer's thread, %ld by the writer", c->background,
-              c->writer);
+    log_debug("checkpoints: %ld on the checkpointer's thread, %ld by the writer; %ld pages "
+              "logged", c->background, c->writer, c->logged);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->mu);
     store_close(c->own);

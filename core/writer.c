@@ -60,6 +60,8 @@ struct writer {
     writer_call_req *calls;    /* LIFO is fine: callers wait one at a time */
     seen *seen;                /* applicants with a decision (writer_track), or NULL */
     int quit;
+    long transactions;         /* batches committed, for the log at the end */
+    long committed;            /* ... and the applications in them */
 
     /* Scratch for one batch, reused; writer thread only. */
     job **jobs;
@@ -179,7 +181,10 @@ static void writer_commit(writer *w, size_t n)
         }
     }
 
-    if (!failed && store_append(w->st, w->apps, n, w->outs, &e) < 0) {
+    if (!failed && store_append(w->st, w->apps, n, w->outs, &e) == 0) {
+        w->transactions++;
+        w->committed += (long)n;
+    } else if (!failed) {
         if (n == 1) {
             failed = 1;
             log_error("store: %s", e.msg);
@@ -408,6 +413,9 @@ void writer_free(writer *w)
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    if (w->transactions)
+        log_debug("writer: %ld applications in %ld transactions, %.1f each", w->committed,
+                  w->transactions, (double)w->committed / (double)w->transactions);
     pthread_cond_destroy(&w->called);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->mu);
