@@ -418,6 +418,18 @@ static char *store_utoa(uint64_t v, char *end)
     return p;
 }
 
+/* V in decimal, NUL-terminated, somewhere in TMP (what %lld would write;
+ * the hot path of store_append_one writes five of these per application). */
+static const char *store_decimal(int64_t v, char tmp[24])
+{
+    tmp[23] = '\0';
+    if (v >= 0)
+        return store_utoa((uint64_t)v, tmp + 23);
+    char *p = store_utoa(0 - (uint64_t)v, tmp + 23);
+    *--p = '-';
+    return p;
+}
+
 /* One field of the canonical content: length, NUL, bytes; NULL is "-", NUL. */
 static void hasher_field(hasher *h, const void *p, size_t len)
 {
@@ -1090,11 +1102,10 @@ static int store_append_one(store *st, const store_application *a, size_t i,
 {
     int64_t first = *seq + 1;
     int64_t uid = a->client_uid, pid = a->client_pid;
-    char uidtxt[24], pidtxt[24], firsttxt[24], ndtxt[24];
-    snprintf(uidtxt, sizeof uidtxt, "%lld", (long long)uid);
-    snprintf(pidtxt, sizeof pidtxt, "%lld", (long long)pid);
-    snprintf(firsttxt, sizeof firsttxt, "%lld", (long long)first);
-    snprintf(ndtxt, sizeof ndtxt, "%zu", a->ndecisions);
+    char uidbuf[24], pidbuf[24], firstbuf[24], ndbuf[24];
+    const char *uidtxt = store_decimal(uid, uidbuf), *pidtxt = store_decimal(pid, pidbuf);
+    const char *firsttxt = store_decimal(first, firstbuf);
+    const char *ndtxt = store_decimal((int64_t)a->ndecisions, ndbuf);
 
     app_fields af = {.f = {
         [A_REQUEST] = a->request, [A_REQUEST_KEY] = a->request_key,
@@ -1134,10 +1145,10 @@ static int store_append_one(store *st, const store_application *a, size_t i,
 
     for (size_t k = 0; k < a->ndecisions; k++) {
         const store_decision *d = &a->decisions[k];
-        char seqtxt[24];
+        char seqbuf[24];
         unsigned char hash[STORE_HASH_LEN];
         int64_t n = *seq + 1;
-        snprintf(seqtxt, sizeof seqtxt, "%lld", (long long)n);
+        const char *seqtxt = store_decimal(n, seqbuf);
         rec_fields r = {.f = {
             [V_SEQ] = seqtxt, [V_DECISION_ID] = d->decision_id, [V_PROGRAM] = d->program,
             [V_PROGRAM_VERSION] = d->program_version, [V_OUTCOME] = d->outcome,
