@@ -671,7 +671,21 @@ static const char *const decision_param_keys[] = {"as_of", "params", "values", "
 enum { P_AS_OF, P_PARAMS, P_VALUES, P_FROM, P_TO, P_VALUE, P_COUNT };
 #define UP_PARAMS lua_upvalueindex(1)
 #define UP_P_CURRENT lua_upvalueindex(2)
-#define UP_PKEY(k) lua_upvalueindex(3 + (k))
+#define UP_P_KEPT lua_upvalueindex(3)   /* name -> what keep_params kept of it */
+#define UP_PKEY(k) lua_upvalueindex(4 + (k))
+
+/* What keep_params kept of a parameter: its dated values, in the order of
+ * its values list, in a userdata whose user value is the list of the values
+ * themselves (the strings below are held by the parameter's own tables). */
+typedef struct decision_dated {
+    const char *from, *to;   /* NULL: not a string (to: nil) */
+    size_t from_len, to_len;
+} decision_dated;
+
+typedef struct decision_param_kept {
+    lua_Integer n;
+    decision_dated dated[];
+} decision_param_kept;
 
 /* T[key k] of a table of rules.lua's own (no metatable).  [-0, +1, -] */
 static int decision_pget(lua_State *L, int t, int k)
@@ -694,6 +708,32 @@ static int decision_le(const char *a, size_t alen, const char *b, size_t blen)
 static int decision_param(lua_State *L)
 {
     lua_settop(L, 1);
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, UP_P_KEPT) == LUA_TUSERDATA) {      /* name kept */
+        const decision_param_kept *k = lua_touserdata(L, 2);
+        decision_pget(L, UP_P_CURRENT, P_AS_OF);          /* name kept on */
+        size_t onlen;
+        const char *on = lua_type(L, 3) == LUA_TSTRING ? lua_tolstring(L, 3, &onlen) : NULL;
+        if (!on)
+            return luaL_error(L, "param() can only be called while deciding");
+        for (lua_Integer i = k->n; i >= 1; i--) {
+            const decision_dated *d = &k->dated[i - 1];
+            if (!d->from || !decision_le(d->from, d->from_len, on, onlen) ||
+                (d->to && !decision_le(on, onlen, d->to, d->to_len)))
+                continue;
+            lua_getiuservalue(L, 2, 1);
+            lua_rawgeti(L, 4, i);                         /* name kept on values value */
+            if (decision_pget(L, UP_P_CURRENT, P_PARAMS) == LUA_TTABLE) {   /* ... value used */
+                lua_pushvalue(L, 1);
+                lua_pushvalue(L, 5);
+                lua_rawset(L, 6);                         /* used[name] = value */
+            }
+            lua_settop(L, 5);
+            return 1;
+        }
+        return luaL_error(L, "parameter '%s' has no value in force on %s", luaL_tolstring(L, 1, NULL), on);
+    }
+    lua_pop(L, 1);
     lua_pushvalue(L, 1);
     if (lua_rawget(L, UP_PARAMS) == LUA_TNIL)             /* name p */
         return luaL_error(L, "parameter '%s' is not declared", luaL_tolstring(L, 1, NULL));
@@ -727,6 +767,54 @@ static int decision_param(lua_State *L)
         lua_settop(L, 4);
     }
     return luaL_error(L, "parameter '%s' has no value in force on %s", luaL_tolstring(L, 1, NULL), on);
+}
+
+/* keep_params(): keep the dated values of every parameter declared so far,
+ * which no rule can change (rules.lua's parameter() refuses a second
+ * declaration, and the lists are its own), so that param() finds the value
+ * in force without reading the tables every time.  rules.lua calls it at
+ * seal.  [-0, +0, m] */
+static int decision_keep_params(lua_State *L)
+{
+    lua_settop(L, 0);
+    lua_pushnil(L);                                       /* name */
+    while (lua_next(L, lua_upvalueindex(1))) {            /* name p */
+        if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TTABLE ||
+            lua_getfield(L, 2, "values") != LUA_TTABLE) { /* name p values */
+            lua_settop(L, 1);
+            continue;
+        }
+        lua_Integer n = (lua_Integer)lua_rawlen(L, 3);
+        decision_param_kept *k = lua_newuserdatauv(L, sizeof *k + (size_t)n * sizeof k->dated[0], 1);
+        k->n = n;
+        lua_createtable(L, (int)n, 0);                    /* name p values kept list */
+        int plain = 1;   /* dates as parameter() leaves them: else param() reads the tables */
+        for (lua_Integer i = 1; plain && i <= n; i++) {
+            decision_dated *d = &k->dated[i - 1];
+            if (lua_rawgeti(L, 3, i) != LUA_TTABLE) {     /* ... v */
+                plain = 0;
+                break;
+            }
+            lua_getfield(L, -1, "value");
+            lua_rawseti(L, 5, i);
+            plain = lua_getfield(L, -1, "from") == LUA_TSTRING;
+            d->from = lua_tolstring(L, -1, &d->from_len);
+            int to = lua_getfield(L, -2, "to");
+            plain = plain && (to == LUA_TSTRING || to == LUA_TNIL);
+            d->to = to == LUA_TSTRING ? lua_tolstring(L, -1, &d->to_len) : NULL;
+            lua_pop(L, 3);
+        }
+        if (!plain) {
+            lua_settop(L, 1);
+            continue;
+        }
+        lua_setiuservalue(L, 4, 1);                       /* name p values kept */
+        lua_pushvalue(L, 1);
+        lua_insert(L, -2);
+        lua_rawset(L, lua_upvalueindex(2));               /* kept params[name] */
+        lua_settop(L, 1);
+    }
+    return 0;
 }
 
 /* keep(p, crits): keep what decide reads of programme P's criteria, which
@@ -804,24 +892,18 @@ static int decision_keep(lua_State *L)
 }
 
 /* decider(current, missing_words, message, MISSING, params)
- *   -> decide, param, reset, json, keep
- * [-0, +5, m] */
+ *   -> decide, param, reset, json, keep, keep_params
+ * [-0, +6, m] */
 static int decision_decider(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    luaL_checktype(L, 3, LUA_TFUNCTION);
-    luaL_checktype(L, 4, LUA_TTABLE);
-    luaL_checktype(L, 5, LUA_TTABLE);
-    lua_settop(L, 5);
-    lua_pushvalue(L, 5);                                  /* ... params */
-    lua_pushvalue(L, 1);                                  /* ... params current */
-    for (int k = 0; k < P_COUNT; k++)
-        lua_pushstring(L, decision_param_keys[k]);
-    lua_pushcclosure(L, decision_param, 2 + P_COUNT);     /* ... param */
-    lua_replace(L, 5);                                    /* current words message MISSING param */
-    lua_insert(L, 1);                                     /* param current words message MISSING */
-    decision_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    enum { CURRENT = 1, WORDS, MESSAGE, MISSING, PARAMS, BOX, KEPT, PKEPT };
+    luaL_checktype(L, CURRENT, LUA_TTABLE);
+    luaL_checktype(L, WORDS, LUA_TTABLE);
+    luaL_checktype(L, MESSAGE, LUA_TFUNCTION);
+    luaL_checktype(L, MISSING, LUA_TTABLE);
+    luaL_checktype(L, PARAMS, LUA_TTABLE);
+    lua_settop(L, PARAMS);
+    decision_box *box = lua_newuserdatauv(L, sizeof *box, 0);   /* BOX */
     buf_init(&box->out, DECISION_CAP);
     buf_init(&box->names, DECISION_CAP);
     box->nrecs = 0;
@@ -832,27 +914,37 @@ static int decision_decider(lua_State *L)
     lua_newtable(L);
     lua_pushcfunction(L, decision_box_gc);
     lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
+    lua_setmetatable(L, BOX);
+    lua_pushvalue(L, BOX);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &decision_box_key);
-    lua_pushvalue(L, -1);
-    lua_pushcclosure(L, decision_reset, 1);
-    lua_insert(L, 1);                               /* reset param current words message MISSING box */
-    lua_pushvalue(L, -1);
-    lua_pushcclosure(L, decision_json, 1);
-    lua_insert(L, 2);                               /* reset json param current words message MISSING box */
-    lua_insert(L, 4);                               /* reset json param box current words message MISSING */
-    lua_newtable(L);                                /* ... MISSING kept */
-    lua_pushvalue(L, -1);
-    lua_pushcclosure(L, decision_keep, 1);
-    lua_insert(L, 1);                               /* keep reset json param box ... MISSING kept */
+    lua_newtable(L);                                      /* KEPT */
+    lua_newtable(L);                                      /* PKEPT */
+
+    lua_pushvalue(L, BOX);
+    lua_pushvalue(L, CURRENT);
+    lua_pushvalue(L, WORDS);
+    lua_pushvalue(L, MESSAGE);
+    lua_pushvalue(L, MISSING);
+    lua_pushvalue(L, KEPT);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, decision_keys[k]);
-    lua_pushcclosure(L, decision_decide, 6 + K_COUNT);    /* keep reset json param decide */
-    lua_insert(L, 4);                                     /* keep reset json decide param */
-    lua_rotate(L, 1, 2);                                  /* decide param keep reset json */
-    lua_rotate(L, 3, -1);                                 /* decide param reset json keep */
-    return 5;
+    lua_pushcclosure(L, decision_decide, 6 + K_COUNT);    /* ... decide */
+    lua_pushvalue(L, PARAMS);
+    lua_pushvalue(L, CURRENT);
+    lua_pushvalue(L, PKEPT);
+    for (int k = 0; k < P_COUNT; k++)
+        lua_pushstring(L, decision_param_keys[k]);
+    lua_pushcclosure(L, decision_param, 3 + P_COUNT);     /* ... decide param */
+    lua_pushvalue(L, BOX);
+    lua_pushcclosure(L, decision_reset, 1);               /* ... decide param reset */
+    lua_pushvalue(L, BOX);
+    lua_pushcclosure(L, decision_json, 1);                /* ... decide param reset json */
+    lua_pushvalue(L, KEPT);
+    lua_pushcclosure(L, decision_keep, 1);                /* ... decide param reset json keep */
+    lua_pushvalue(L, PARAMS);
+    lua_pushvalue(L, PKEPT);
+    lua_pushcclosure(L, decision_keep_params, 2);         /* ... decide param reset json keep keep_params */
+    return 6;
 }
 
 void decision_push(lua_State *L)

@@ -14,9 +14,11 @@
  *
  * decision_push pushes the function rules.lua calls:
  *
- *   decide, param, reset, json, keep = decider(current, missing_words, message, MISSING, params)
+ *   decide, param, reset, json, keep, keep_params =
+ *       decider(current, missing_words, message, MISSING, params)
  *   i = decide(p, a, on, lang, now, ruleset)
  *   keep(p, crits)
+ *   keep_params()
  *
  * decide writes the decision on the C side and returns its number I (from
  * 1) since the last reset(); decision_written gives its parts to C, and
@@ -36,6 +38,8 @@
  * rules.lua calls it at seal when no such read can run rule code, so that
  * the reads would give the same on every decision.  decide then writes each
  * criterion's head as kept and fills its template split once at its names.
+ * keep_params(), also at seal, keeps the dated values of every parameter
+ * declared, which param() then searches without reading the tables.
  *
  * On a criterion that cannot be decided it returns nil, KIND, I, VALUE with
  * KIND 1 (the check returned VALUE, not a boolean), 2 (its second value is

@@ -767,8 +767,8 @@ end
 -- would, renders the messages, and writes the decision as the canonical JSON
 -- of the table this function used to build.  What it cannot decide comes
 -- back here, to be reported as before.
-local c_decide, c_reset, c_decision_json, c_keep
-c_decide, sandbox.param, c_reset, c_decision_json, c_keep = c_decider(current, WORDS.missing, message, MISSING, params)
+local c_decide, c_reset, c_decision_json, c_keep, c_keep_params
+c_decide, sandbox.param, c_reset, c_decision_json, c_keep, c_keep_params = c_decider(current, WORDS.missing, message, MISSING, params)
 
 -- current names what runs, for errors raised outside any rule code (the
 -- instruction budget, the memory cap): engine.c reads it, decision.c keeps
@@ -1281,6 +1281,7 @@ local seal_set = api.seal
 function api.seal(ruleset_hash)
   seal_set(ruleset_hash)
   keep_criteria()
+  c_keep_params()
 end
 
 return api

@@ -1466,6 +1466,26 @@ static void test_kept_not_when_texts_have_metamethods(void **state)
     assert_string_equal(member_of(decision(r), "size", "message", v, sizeof v), "passed with 1");
 }
 
+/* param() gives the value in force on the decision's date, and names the
+ * parameter and the date when none is. */
+static void test_kept_param_dated_values(void **state)
+{
+    (void)state;
+    const char *line = "{\"op\":\"decide\",\"program\":\"dated\",\"as_of\":\"%s\","
+                       "\"applicant\":{\"applicant_id\":\"A1\",\"size\":2}}";
+    engine *en = open_engine("kept", NULL);
+    engine_result *r = request(en, line, "2024-12-31");
+    ASSERT_CONTAINS(decision(r), "\"outcome\":\"eligible\"");
+    ASSERT_CONTAINS(decision(r), "\"parameters\":{\"kept.dated\":1}");
+    r = request(en, line, "2026-01-01");
+    ASSERT_CONTAINS(decision(r), "\"outcome\":\"ineligible\"");
+    ASSERT_CONTAINS(decision(r), "\"parameters\":{\"kept.dated\":3}");
+    r = request(en, line, "2025-06-30");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "kept.lua:");
+    ASSERT_CONTAINS(r->error_message, "parameter 'kept.dated' has no value in force on 2025-06-30");
+}
+
 /* Canonical JSON -------------------------------------------------------------- */
 
 static void test_canon_same_request_same_bytes(void **state)
@@ -1683,6 +1703,7 @@ int main(void)
         TEST(test_kept_templates_fall_back),
         TEST(test_kept_head_is_canonical),
         TEST(test_kept_not_when_texts_have_metamethods),
+        TEST(test_kept_param_dated_values),
         TEST(test_canon_same_request_same_bytes),
         TEST(test_canon_values_keys_sorted),
         TEST(test_explain_programme),
