@@ -196,10 +196,12 @@ static int canon_key_cmp(const void *a, const void *b)
 /* An object without a declared order: keys in bytewise order.  Each key and
  * value stays on the stack while the keys are sorted (the stack keeps the
  * strings alive); up to CANON_FEW keys are sorted in a C array, more in a
- * userdata, so that nothing leaks when encoding stops. */
+ * userdata, so that nothing leaks when encoding stops.  With PROBE, a key
+ * that is not a string returns 1 with nothing written: the caller had not
+ * yet looked whether the table is an array. */
 #define CANON_FEW 16
 
-static int canon_object_sorted(canon_state *cs, int t, int depth)
+static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
 {
     lua_State *L = cs->L;
     canon_key few[CANON_FEW];
@@ -212,6 +214,10 @@ static int canon_object_sorted(canon_state *cs, int t, int depth)
     lua_pushnil(L);                                       /* k */
     while (lua_next(L, t)) {                              /* ... k v */
         if (lua_type(L, -2) != LUA_TSTRING) {
+            if (probe) {
+                rc = 1;
+                goto done;
+            }
             rc = canon_fail(cs, "cannot encode a table with a %s key as JSON", luaL_typename(L, -2));
             goto done;
         }
@@ -299,8 +305,14 @@ static int canon_table(canon_state *cs, int idx, int depth)
         if (lua_getfield(L, mt, "__frozen") == LUA_TTABLE)
             t = lua_gettop(L);                            /* mt json shadow */
     }
-    if (!order && !array)
+    if (!order && !array) {
+        /* Most tables here are objects of string keys, which have no [1]:
+         * write one, and look for [1] only at the first other key. */
+        if ((rc = canon_object_sorted(cs, t, depth + 1, 1)) != 1)
+            goto done;
+        rc = 0;
         array = lua_rawgeti(L, t, 1) != LUA_TNIL, lua_pop(L, 1);
+    }
 
     if (order) {
         int first = 1;
@@ -336,7 +348,7 @@ static int canon_table(canon_state *cs, int idx, int depth)
         }
         rc = canon_putc(cs, ']');
     } else {
-        rc = canon_object_sorted(cs, t, depth + 1);
+        rc = canon_object_sorted(cs, t, depth + 1, 0);
     }
 done:
     lua_settop(L, base);

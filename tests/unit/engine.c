@@ -1486,6 +1486,19 @@ static void test_kept_param_dated_values(void **state)
     ASSERT_CONTAINS(r->error_message, "parameter 'kept.dated' has no value in force on 2025-06-30");
 }
 
+/* A table with a [1] is an array, whatever other keys it has; without one,
+ * a key that is not a string has no JSON form. */
+static void test_canon_array_or_bad_key(void **state)
+{
+    (void)state;
+    engine *en = open_engine("kept", NULL);
+    engine_result *r = decide(en, "keys", "{\"applicant_id\":\"A1\",\"size\":1}");
+    ASSERT_CONTAINS(decision(r), "\"values\":{\"empty\":{},\"list\":[\"a\"]}");
+    r = decide(en, "keys", "{\"applicant_id\":\"A1\",\"size\":2}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "cannot encode a table with a number key as JSON");
+}
+
 /* Canonical JSON -------------------------------------------------------------- */
 
 static void test_canon_same_request_same_bytes(void **state)
@@ -1704,6 +1717,7 @@ int main(void)
         TEST(test_kept_head_is_canonical),
         TEST(test_kept_not_when_texts_have_metamethods),
         TEST(test_kept_param_dated_values),
+        TEST(test_canon_array_or_bad_key),
         TEST(test_canon_same_request_same_bytes),
         TEST(test_canon_values_keys_sorted),
         TEST(test_explain_programme),
