@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "review.h"
 
@@ -20,6 +21,13 @@ job *job_new(const char *line, size_t n)
     j->line[n] = '\0';
     j->len = n;
     return j;
+}
+
+uint64_t job_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 void job_free(job *j)

@@ -32,6 +32,10 @@ typedef struct job {
     int64_t client_pid;
     char received_at[32];      /* when the server framed the line */
     char decided_at[32];       /* when the engine finished with it */
+    /* Monotonic times (job_clock) of its stages, for the service's own
+     * latency figures (health): framed by the loop, taken by a worker,
+     * decided, committed by the writer (0 when it needed no commit). */
+    uint64_t t_framed, t_taken, t_decided, t_committed;
     engine_result *res;        /* what the engine decided (decide/screen), or
                                   the parsed request (review) */
     struct review *review;     /* op review: the review to append (review.h) */
@@ -43,6 +47,9 @@ typedef struct job {
 /* A new job holding a copy of the N bytes of LINE.  NULL when memory is
  * short. */
 job *job_new(const char *line, size_t n);
+
+/* Now, in nanoseconds of CLOCK_MONOTONIC: the clock of the t_ fields. */
+uint64_t job_clock(void);
 
 /* Free J, its engine result, its review and its reply.  NULL is fine. */
 void job_free(job *j);

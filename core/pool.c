@@ -215,6 +215,7 @@ static void worker_handle(worker *wk, job *j)
         return;
     }
     engine_result *r = engine_request(wk->en, j->line, j->len, NULL);
+    j->t_decided = job_clock();
     log_timestamp(j->decided_at);
     if (!r) {
         job_error(j, NULL, "internal", "out of memory");
@@ -282,6 +283,7 @@ static void *worker_main(void *arg)
             p->depth--;
             j->next = NULL;
             pthread_mutex_unlock(&p->mu);
+            j->t_taken = job_clock();
             worker_handle(wk, j);
             pthread_mutex_lock(&p->mu);
             continue;

@@ -63,6 +63,7 @@
 
 #include <cJSON.h>
 
+#include "hist.h"
 #include "log.h"
 
 #define READ_CHUNK ((size_t)64 << 10)
@@ -97,6 +98,16 @@ typedef struct conn {
     unsigned reading : 1, eof : 1, writing : 1, closing : 1, closed : 1, touched : 1;
 } conn;
 
+/* The stages of a request's time in the service, measured on each job that
+ * comes back through the mailbox (job.h, the t_ fields) and reported by
+ * health: framed -> taken by a worker (queue) -> decided (engine) ->
+ * committed (commit: waiting for the writer, its transaction and the
+ * disk's flush; only requests that write) -> back on the loop thread
+ * (reply), and all of it (total).  Replies written to a socket that the
+ * client reads late are not the service's time and are not counted. */
+enum { LAT_TOTAL, LAT_QUEUE, LAT_ENGINE, LAT_COMMIT, LAT_REPLY, LAT_N };
+static const char *const lat_names[LAT_N] = {"total", "queue", "engine", "commit", "reply"};
+
 struct server {
     uv_loop_t *loop;
     server_config cfg;
@@ -120,6 +131,8 @@ struct server {
 
     atomic_size_t a_conns, a_inflight;
     atomic_ullong a_requests, a_overloaded;
+    pthread_mutex_t lat_mu;         /* lat: recorded by the loop, read by health */
+    hist lat[LAT_N];
 
     int stopping, finishing;
     int open_handles;
@@ -360,6 +373,7 @@ static void conn_line(conn *c, const char *p, size_t n)
     j->client_uid = c->uid;
     j->client_pid = c->pid;
     log_timestamp(j->received_at);
+    j->t_framed = job_clock();
     conn_push(c, j);
     c->ninflight++;
     srv->inflight++;
@@ -501,6 +515,25 @@ void server_post(void *ud, job *j)
     pthread_mutex_unlock(&srv->mu);
 }
 
+/* Record the stages of the jobs on LIST, back from the pool or the writer. */
+static void server_time(server *srv, const job *list)
+{
+    uint64_t now = job_clock();
+    pthread_mutex_lock(&srv->lat_mu);
+    for (const job *j = list; j; j = j->next) {
+        if (!j->t_framed || !j->t_taken || !j->t_decided)
+            continue;   /* refused before a worker had it */
+        uint64_t back = j->t_committed ? j->t_committed : j->t_decided;
+        hist_record(&srv->lat[LAT_TOTAL], now - j->t_framed);
+        hist_record(&srv->lat[LAT_QUEUE], j->t_taken - j->t_framed);
+        hist_record(&srv->lat[LAT_ENGINE], j->t_decided - j->t_taken);
+        if (j->t_committed)
+            hist_record(&srv->lat[LAT_COMMIT], j->t_committed - j->t_decided);
+        hist_record(&srv->lat[LAT_REPLY], now - back);
+    }
+    pthread_mutex_unlock(&srv->lat_mu);
+}
+
 static void server_async_cb(uv_async_t *a)
 {
     server *srv = a->data;
@@ -508,6 +541,7 @@ static void server_async_cb(uv_async_t *a)
     job *list = srv->mb_head;
     srv->mb_head = srv->mb_tail = NULL;
     pthread_mutex_unlock(&srv->mu);
+    server_time(srv, list);
 
     /* Mark every returned job done first, collecting each connection once;
      * then flush each connection (which frees jobs of the list, so the list
@@ -712,6 +746,12 @@ int server_init(server **out, uv_loop_t *loop, const server_config *cfg, err *e)
         err_set(e, "internal", "pthread_mutex_init failed");
         goto fail_path;
     }
+    if (pthread_mutex_init(&srv->lat_mu, NULL) != 0) {
+        err_set(e, "internal", "pthread_mutex_init failed");
+        goto fail_mu;
+    }
+    for (int k = 0; k < LAT_N; k++)
+        hist_init(&srv->lat[k]);
     int rc = uv_async_init(loop, &srv->async, server_async_cb);
     if (rc < 0) {
         err_set(e, "internal", "uv_async_init: %s", uv_strerror(rc));
@@ -729,6 +769,8 @@ int server_init(server **out, uv_loop_t *loop, const server_config *cfg, err *e)
     return 0;
 
 fail_mutex:
+    pthread_mutex_destroy(&srv->lat_mu);
+fail_mu:
     pthread_mutex_destroy(&srv->mu);
 fail_path:
     free(srv->socket_path);
@@ -857,6 +899,22 @@ void server_health(void *ud, buf *out)
                (unsigned long long)atomic_load(&srv->a_requests),
                (unsigned long long)atomic_load(&srv->a_overloaded),
                atomic_load(&srv->a_inflight));
+    static const struct {
+        const char *name;
+        double q;
+    } qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}, {"max", 1.0}};
+    buf_adds(out, ",\"latency_ms\":{");
+    pthread_mutex_lock(&srv->lat_mu);
+    for (int k = 0; k < LAT_N; k++) {
+        const hist *h = &srv->lat[k];
+        buf_printf(out, "%s\"%s\":{\"count\":%llu", k ? "," : "", lat_names[k],
+                   (unsigned long long)h->count);
+        for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
+            buf_printf(out, ",\"%s\":%.3f", qs[i].name, (double)hist_quantile(h, qs[i].q) / 1e6);
+        buf_addc(out, '}');
+    }
+    pthread_mutex_unlock(&srv->lat_mu);
+    buf_addc(out, '}');
 }
 
 /* ---- shutting down ------------------------------------------------------ */
@@ -868,6 +926,7 @@ static void server_handle_closed(uv_handle_t *h)
         return;
     server_close_cb *cb = srv->close_cb;
     void *arg = srv->close_arg;
+    pthread_mutex_destroy(&srv->lat_mu);
     pthread_mutex_destroy(&srv->mu);
     free(srv->socket_path);
     free(srv);

@@ -219,10 +219,12 @@ static void writer_commit(writer *w, size_t n)
                 w->ids[m++] = w->jobs[i]->res->applicant_id;
         seen_add(w->seen, w->ids, m);
     }
+    uint64_t now = job_clock();
     for (size_t i = 0; i < n; i++) {
         job *j = w->jobs[i];
         if (!j)
             continue;
+        j->t_committed = now;
         writer_reply(j, &w->outs[i], failed, &e);
         buf_free(&w->outs[i].stored);
         w->done(w->ud, j);
@@ -245,6 +247,7 @@ static void writer_review(writer *w, job *j)
     } else if (rc != 0 || job_finish(j) != 0) {
         buf_reset(&j->reply);   /* job_reply_line sends the internal error */
     }
+    j->t_committed = job_clock();
     w->done(w->ud, j);
 }
 

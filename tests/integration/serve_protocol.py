@@ -201,6 +201,29 @@ def test_framing(srv):
     c.close()
 
 
+def test_latency_stages(srv):
+    """health reports the service's own latency per stage: every answered
+    request is counted once in each stage it went through."""
+    c = srv.connect()
+    stages = ("total", "queue", "engine", "commit", "reply")
+    before = c.request({"op": "health"})["latency_ms"]
+    check(set(before) == set(stages), "health latency_ms has the stages %s" % (stages,))
+    for i in range(20):
+        check(c.request(decide(700 + i))["ok"], "decide %d" % i)
+    check(c.request({"op": "programs"})["ok"], "programs")
+    after = c.request({"op": "health"})["latency_ms"]
+    grew = {k: after[k]["count"] - before[k]["count"] for k in stages}
+    # The first health is counted too, once its reply went out.
+    check(grew == {"total": 22, "queue": 22, "engine": 22, "commit": 20, "reply": 22},
+          "20 decides, a programs and a health: counted in their stages (%s)" % grew)
+    for k in stages:
+        q = [after[k][x] for x in ("p50", "p90", "p99", "p999", "max")]
+        check(all(isinstance(v, (int, float)) and v >= 0 for v in q) and q == sorted(q),
+              "%s: quantiles in order, in ms (%s)" % (k, q))
+        check(after["total"]["max"] >= after[k]["max"],
+              "no stage takes longer than a whole request (%s)" % k)
+
+
 def test_limits():
     with Server(args=["--queue", "1", "--workers", "1", "--max-connections", "3",
                       "--idle-timeout", "1"]) as srv:
@@ -345,6 +368,7 @@ def main():
         test_idempotency(srv)
         test_stored_fields(srv)
         test_framing(srv)
+        test_latency_stages(srv)
         check(srv.stop() == 0, "clean exit")
     test_limits()
     test_options()
