@@ -361,9 +361,17 @@ local function check_texts(what, texts, file, line, required)
   end
 end
 
+-- Declarations belong to loading: made while deciding, they would change
+-- the set every later request uses.
+local function declaring(what)
+  if sealed then error(string_format("%s can only be declared while the rule files load, not while deciding", what), 3) end
+end
+
 function sandbox.scale(name)
+  declaring("a scale")
   local file, line = caller(2)
   return function(values)
+    declaring("a scale")
     if scales[name] then decl_error(2, "scale '%s' is declared twice", name) end
     if type(values) ~= "table" or #values == 0 then decl_error(2, "scale '%s' needs a list of values", name) end
     local s = { rank = {}, file = file, line = line }
@@ -373,6 +381,7 @@ function sandbox.scale(name)
 end
 
 function sandbox.schema(fields)
+  declaring("the schema")
   local file, line = caller(2)
   if schema then decl_error(2, "the schema is declared twice (first at %s:%d)", schema_at[1], schema_at[2]) end
   schema = sandbox.record(fields)
@@ -387,8 +396,10 @@ local function check_date(level, v, what)
 end
 
 function sandbox.parameter(name)
+  declaring("a parameter")
   local file, line = caller(2)
   return function(spec)
+    declaring("a parameter")
     if type(spec) ~= "table" then decl_error(2, "parameter '%s' needs a table", name) end
     if params[name] then
       decl_error(2, "parameter '%s' is declared twice (first at %s:%d)", name, params[name].file, params[name].line)
@@ -413,7 +424,7 @@ function sandbox.parameter(name)
   end
 end
 
-local CRITERION_TAG = {}
+local CRITERION_TAG = { __metatable = "criterion" }   -- shared by every criterion: not the rules' to change
 function sandbox.criterion(id)
   local file, line = caller(2)
   if type(id) ~= "string" or id == "" then decl_error(2, "a criterion needs an id") end
@@ -426,9 +437,11 @@ function sandbox.criterion(id)
 end
 
 function sandbox.program(id)
+  declaring("a programme")
   local file, line = caller(2)
   if type(id) ~= "string" or id == "" then decl_error(2, "a programme needs an id") end
   return function(spec)
+    declaring("a programme")
     if type(spec) ~= "table" then decl_error(2, "programme '%s' needs a table", id) end
     local p = { id = id, title = spec.title, version = spec.version, from = spec.from, to = spec.to,
       reference = spec.reference, file = file, line = line, criteria = {}, by_id = {} }
@@ -443,7 +456,7 @@ function sandbox.program(id)
     if type(p.reference) ~= "string" then problem(file, line, "programme '%s' has no reference", id) end
     check_texts(string_format("programme '%s' title", id), p.title, file, line, true)
     for _, c in ipairs(spec) do
-      if getmetatable(c) ~= CRITERION_TAG then decl_error(2, "programme '%s': list entries must be criteria", id) end
+      if debug_getmetatable(c) ~= CRITERION_TAG then decl_error(2, "programme '%s': list entries must be criteria", id) end
       if p.by_id[c.id] then
         problem(c.file, c.line, "criterion '%s' is declared twice in programme '%s' (first at line %d)", c.id, id, p.by_id[c.id].line)
       else
@@ -1224,7 +1237,7 @@ end
 local function plain_declaration(t, tag)
   local s = frozen[t] or t
   local mt = debug_getmetatable(s)
-  if mt ~= nil and (mt ~= tag or next(mt) ~= nil) then return nil end
+  if mt ~= nil and mt ~= tag then return nil end   -- the tag is protected (__metatable)
   for k, v in next, s do
     if type(k) == "table" or type(k) == "userdata" then return nil end
     if (type(v) == "table" or type(v) == "userdata") and not plain_contents(v) then return nil end

@@ -597,6 +597,23 @@ static void test_state_applicant_metatable(void **state)
     check_state("record_metatable", "record_metatable", NULL);
 }
 
+/* Declarations belong to loading: a check that declares a parameter or a
+ * programme while deciding is a rule error, and the set is unchanged. */
+static void test_state_declaration_while_deciding(void **state)
+{
+    (void)state;
+    check_state("declares", "declares", "can only be declared while the rule files load");
+    check_state("declares_program", "declares_program",
+                "can only be declared while the rule files load");
+}
+
+/* The metatable every criterion shares is protected from the rules. */
+static void test_state_criterion_metatable(void **state)
+{
+    (void)state;
+    check_state("criterion_tag", "criterion_tag", "attempt to index a string value");
+}
+
 /* The missing-data signal seen in a handler of the rule's own xpcall: what a
  * rule writes into its metatable does not survive the request. */
 static void test_state_missing_signal_metatable(void **state)
@@ -1665,6 +1682,8 @@ int main(void)
         TEST(test_state_table_with_protected_metatable),
         TEST(test_state_applicant_metatable),
         TEST(test_state_missing_signal_metatable),
+        TEST(test_state_declaration_while_deciding),
+        TEST(test_state_criterion_metatable),
         TEST(test_budget_infinite_loop),
         TEST(test_budget_loop_in_rule_pcall),
         TEST(test_budget_recursion),
