@@ -720,8 +720,15 @@ function api.seal(ruleset_hash)
   for _, lib in ipairs({ sandbox.string, sandbox.table, sandbox.math, sandbox.utf8 }) do freeze(lib) end
   for _, id in ipairs(program_order) do
     for _, p in ipairs(programs[id]) do
+      local where = string_format("programme %s (%s:%d): ", p.id, p.file, p.line)
+      seal_value(p.title, seen, where)
       for _, c in ipairs(p.criteria) do
-        seal_value(c.check, seen, string_format("programme %s, criterion %s (%s:%d): ", p.id, c.id, c.file, c.line))
+        where = string_format("programme %s, criterion %s (%s:%d): ", p.id, c.id, c.file, c.line)
+        seal_value(c.check, seen, where)
+        -- Messages are read while deciding: a metamethod of theirs is rule code too.
+        seal_value(c.text, seen, where)
+        seal_value(c.pass, seen, where)
+        seal_value(c.fail, seen, where)
       end
     end
   end

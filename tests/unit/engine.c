@@ -607,6 +607,20 @@ static void test_state_declaration_while_deciding(void **state)
                 "can only be declared while the rule files load");
 }
 
+/* A criterion's messages are read while deciding: a metamethod of theirs
+ * that counts in an upvalue is caught like a check's. */
+static void test_state_message_metatable_upvalue(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide_lang(en, "state", "ar", LOOK);
+    assert_rule_error(r, "sandbox", "state", "texts_upvalue", "state.lua", "texts_upvalue",
+                      "local 'asked'");
+    release(r);
+    assert_look_is_fresh(en);
+    release(en);
+}
+
 /* The metatable every criterion shares is protected from the rules. */
 static void test_state_criterion_metatable(void **state)
 {
@@ -1684,6 +1698,7 @@ int main(void)
         TEST(test_state_missing_signal_metatable),
         TEST(test_state_declaration_while_deciding),
         TEST(test_state_criterion_metatable),
+        TEST(test_state_message_metatable_upvalue),
         TEST(test_budget_infinite_loop),
         TEST(test_budget_loop_in_rule_pcall),
         TEST(test_budget_recursion),
