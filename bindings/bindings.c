@@ -392,6 +392,31 @@ static int bindings_restore(lua_State *L)
     return 1;
 }
 
+/* setmetatable(t, mt) as the rules get it: Lua's own, except that a
+ * metatable with __gc is refused.  A finalizer would run whenever the
+ * collector reaches its table, that is during some later request and on its
+ * budget; Lua marks a table for finalizing only if __gc is there when its
+ * metatable is set, so refusing it here is enough.  In C, not Lua, so that
+ * its errors name the rule's line even from a tail call.  [-0, +1, v] */
+static int bindings_setmetatable(lua_State *L)
+{
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        int gc = lua_rawget(L, 2);
+        lua_pop(L, 1);
+        if (gc != LUA_TNIL)
+            return luaL_error(L, "__gc is not available to rules: a finalizer would run during a later request");
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
 void bindings_push(lua_State *L)
 {
     static const luaL_Reg plain[] = {
@@ -407,6 +432,7 @@ void bindings_push(lua_State *L)
         {"now", bindings_now},
         {"today", bindings_today},
         {"restore", bindings_restore},
+        {"setmetatable", bindings_setmetatable},
         {NULL, NULL},
     };
     static const luaL_Reg scratch[] = {

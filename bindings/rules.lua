@@ -174,7 +174,7 @@ local sandbox = {
       return h(e)
     end, ...))
   end,
-  getmetatable = getmetatable, setmetatable = setmetatable,
+  getmetatable = getmetatable, setmetatable = C.setmetatable,   -- without finalizers (bindings.c)
   _VERSION = _VERSION,
   -- Lua patterns run inside one C call, out of reach of the instruction
   -- budget, and some take exponential time: rules get plain find only.

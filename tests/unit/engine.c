@@ -621,6 +621,13 @@ static void test_state_message_metatable_upvalue(void **state)
     release(en);
 }
 
+/* No finalizers: one would run during whichever later request collects it. */
+static void test_state_finalizer_refused(void **state)
+{
+    (void)state;
+    check_state("finalizer", "finalizer", "__gc is not available to rules");
+}
+
 /* The metatable every criterion shares is protected from the rules. */
 static void test_state_criterion_metatable(void **state)
 {
@@ -1698,6 +1705,7 @@ int main(void)
         TEST(test_state_missing_signal_metatable),
         TEST(test_state_declaration_while_deciding),
         TEST(test_state_criterion_metatable),
+        TEST(test_state_finalizer_refused),
         TEST(test_state_message_metatable_upvalue),
         TEST(test_budget_infinite_loop),
         TEST(test_budget_loop_in_rule_pcall),
