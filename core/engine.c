@@ -569,12 +569,16 @@ static const char *engine_op_name(engine_op op)
 static engine_result *engine_result_finish(engine *en, const result_draft *d)
 {
     size_t head = sizeof(engine_result) + d->ndecisions * sizeof(engine_decision);
-    engine_result *r = calloc(1, head + en->scratch.len + 1);
+    /* Only the head is zeroed: the text is copied over at once, and zeroing
+     * a screen's decisions first cost more than building the rest. */
+    engine_result *r = malloc(head + en->scratch.len + 1);
     if (!r)
         return NULL;
+    memset(r, 0, head);
     char *text = (char *)r + head;
     if (en->scratch.len)
         memcpy(text, en->scratch.data, en->scratch.len);
+    text[en->scratch.len] = '\0';
 #define AT(off) ((off) ? text + (off) - 1 : NULL)
     r->op = d->op;
     r->id = d->id ? AT(d->id) : "null";
