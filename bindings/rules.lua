@@ -1302,6 +1302,9 @@ function api.seal(ruleset_hash)
   seal_set(ruleset_hash)
   keep_criteria()
   c_keep_params()
+  -- engine.c looks for a changed upvalue itself after each request (no Lua
+  -- call), and calls after() only when it finds one, to restore and report it.
+  api.watched, api.watched_count = watched_flat, #watched
 end
 
 return api

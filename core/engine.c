@@ -92,6 +92,8 @@ struct engine {
     int mem_refused;         /* the allocator refused for the cap */
     int building;            /* no cap while the set is being loaded */
     int api;                 /* registry ref: rules.lua's entry points */
+    int watched;             /* registry ref: rules.lua's watched upvalues, or LUA_NOREF */
+    lua_Integer nwatched;    /* how many it holds */
     char stop[256];          /* why the budget stopped the call */
     buf scratch;             /* result text under construction */
     engine_history_fn *history;   /* earlier decisions, for history-aware rules */
@@ -421,6 +423,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     }
     en->rs = ruleset_ref(rs);
     en->api = LUA_NOREF;
+    en->watched = LUA_NOREF;
     en->building = 1;
     en->mem_cap = cfg && cfg->memory ? cfg->memory : ENGINE_DEFAULT_MEMORY;
     uint64_t budget = cfg && cfg->instructions ? cfg->instructions : ENGINE_DEFAULT_INSTRUCTIONS;
@@ -479,6 +482,16 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
         err_set(e, "rule_error", "%s", engine_error_text(en, status, msg, sizeof msg));
         goto fail;
     }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* api */
+    if (lua_getfield(L, -1, "watched") == LUA_TTABLE) {   /* api watched */
+        lua_getfield(L, -2, "watched_count");
+        en->nwatched = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        en->watched = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     lua_gc(L, LUA_GCCOLLECT);
     /* Requests make young garbage only; the generational collector frees it
      * without walking the rule set each cycle. */
@@ -652,9 +665,21 @@ static int engine_encode_decisions(lua_State *L)
 }
 
 /* Run rules.lua's after() so that no state survives a request, also one
- * that failed; a failure of after() itself is the caller's to report. */
+ * that failed; a failure of after() itself is the caller's to report.
+ * Nearly always no watched upvalue changed, and after() would do nothing:
+ * that is checked here first, without calling into Lua (the check runs no
+ * Lua code and cannot raise), and after() runs only to put back and report
+ * what changed.  [-0, +0, -] */
 static int engine_after(engine *en)
 {
+    lua_State *L = en->L;
+    if (en->watched != LUA_NOREF && lua_checkstack(L, 5)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, en->watched);   /* watched */
+        lua_Integer changed = bindings_watched_changed(L, -1, en->nwatched, 0);
+        lua_pop(L, 1);
+        if (!changed)
+            return LUA_OK;
+    }
     engine_prepare(en, "after");
     return engine_call(en, 0, 0, en->budget);
 }

@@ -582,6 +582,20 @@ static void test_state_nil_upvalue(void **state)
     check_state("nil_upvalue", "nil_upvalue", "local 'last'");
 }
 
+/* Two upvalues changed by one request: engine.c finds the first without
+ * calling into Lua, then after() puts back both and names the first (count,
+ * an upvalue of the counter check too); the next request sees neither. */
+static void test_state_two_upvalues(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "state", "{\"applicant_id\":\"two_upvalues\"}");
+    assert_rule_error(r, "sandbox", "state", "counter", "state.lua", "counter", "local 'count'");
+    release(r);
+    assert_look_is_fresh(en);
+    release(en);
+}
+
 /* A file-level table given a protected metatable (__metatable) by the rule. */
 static void test_state_table_with_protected_metatable(void **state)
 {
@@ -1700,6 +1714,7 @@ int main(void)
         TEST(test_state_file_level_table),
         TEST(test_state_metatable_upvalue),
         TEST(test_state_nil_upvalue),
+        TEST(test_state_two_upvalues),
         TEST(test_state_table_with_protected_metatable),
         TEST(test_state_applicant_metatable),
         TEST(test_state_missing_signal_metatable),
