@@ -81,6 +81,13 @@ typedef struct decision_kept {
     lua_Integer n;        /* criteria */
     decision_crit *crit;
     decision_piece *piece;
+    /* ,"program":...,"program_version":...,"ruleset":... as decision_write
+     * writes them for the id, version and rule set hash below (strings the
+     * user value holds, so that no other string can have their address),
+     * or NULL when one of those was not a string. */
+    const char *prefix;
+    size_t prefix_len;
+    const char *id, *version, *ruleset;
 } decision_kept;
 
 /* A decision written since the last reset: where its parts are. */
@@ -338,18 +345,34 @@ cap:
     return -1;
 }
 
-/* Append the decision to box->out.  Returns 0, or -1 with MSG set. */
-static int decision_write(lua_State *L, decision_box *box, lua_Integer n, const char *id,
-                          const char *outcome, char *msg, size_t msglen)
+/* Whether the string at IDX is the one at S (a string held alive, so that
+ * no other string has its address).  [-0, +0, -] */
+static int decision_same_string(lua_State *L, int idx, const char *s)
+{
+    return lua_type(L, idx) == LUA_TSTRING && lua_tostring(L, idx) == s;
+}
+
+/* Append the decision to box->out; KEPT, when not NULL, is what keep kept
+ * of its programme.  Returns 0, or -1 with MSG set. */
+static int decision_write(lua_State *L, decision_box *box, const decision_kept *kept,
+                          lua_Integer n, const char *id, const char *outcome, char *msg,
+                          size_t msglen)
 {
     buf *b = &box->out;
     const decision_mark *marks = (const decision_mark *)box->marks.data;
     if (buf_adds(b, "{\"decision_id\":") != 0 || canon_add_string(b, id, strlen(id)) != 0)
         goto cap;
-    if (decision_put(L, b, DECISION_KEY("program"), ARG_PROGRAM, msg, msglen) ||
-        decision_put(L, b, DECISION_KEY("program_version"), ARG_VERSION, msg, msglen) ||
-        decision_put(L, b, DECISION_KEY("ruleset"), ARG_RULESET, msg, msglen) ||
-        decision_put(L, b, DECISION_KEY("as_of"), ARG_ON, msg, msglen) ||
+    if (kept && kept->prefix && decision_same_string(L, ARG_PROGRAM, kept->id) &&
+        decision_same_string(L, ARG_VERSION, kept->version) &&
+        decision_same_string(L, ARG_RULESET, kept->ruleset)) {
+        if (buf_add(b, kept->prefix, kept->prefix_len) != 0)   /* what the three puts write */
+            goto cap;
+    } else if (decision_put(L, b, DECISION_KEY("program"), ARG_PROGRAM, msg, msglen) ||
+               decision_put(L, b, DECISION_KEY("program_version"), ARG_VERSION, msg, msglen) ||
+               decision_put(L, b, DECISION_KEY("ruleset"), ARG_RULESET, msg, msglen)) {
+        return -1;
+    }
+    if (decision_put(L, b, DECISION_KEY("as_of"), ARG_ON, msg, msglen) ||
         decision_put(L, b, DECISION_KEY("lang"), ARG_LANG, msg, msglen))
         return -1;
     if (buf_adds(b, ",\"outcome\":\"") != 0 || buf_adds(b, outcome) != 0 ||
@@ -598,7 +621,7 @@ static int decision_decide(lua_State *L)
     rec->outcome = failed ? "ineligible" : nmissing ? "incomplete" : "eligible";
     ids_next(rec->id);
     rec->json = box->out.len;
-    if (decision_write(L, box, n, rec->id, rec->outcome, msg, sizeof msg) != 0) {
+    if (decision_write(L, box, kept, n, rec->id, rec->outcome, msg, sizeof msg) != 0) {
         box->out.len = rec->json;
         return decision_refuse(L, 4, 0, (lua_pushstring(L, msg), lua_gettop(L)));
     }
@@ -817,75 +840,118 @@ static int decision_keep_params(lua_State *L)
     return 0;
 }
 
-/* keep(p, crits): keep what decide reads of programme P's criteria, which
+/* Keep in KEPT the head decision_write writes for programme P (at 1) and
+ * the rule set hash at RULESET: p.id, p.version and the hash as canonical
+ * JSON, with the strings they came from, held by the table at UV from index
+ * *NEXT on.  Nothing is kept when one is not a string.  [-0, +0, m] */
+static void decision_keep_prefix(lua_State *L, decision_kept *kept, int ruleset, int uv, int *next,
+                                 buf *head)
+{
+    int top = lua_gettop(L);
+    kept->prefix = NULL;
+    lua_pushliteral(L, "id");
+    lua_rawget(L, 1);                                     /* ... id */
+    lua_pushliteral(L, "version");
+    lua_rawget(L, 1);                                     /* ... id version */
+    lua_pushvalue(L, ruleset);                            /* ... id version ruleset */
+    const char **at[3] = {&kept->id, &kept->version, &kept->ruleset};
+    static const char *const keys[3] = {",\"program\":", ",\"program_version\":", ",\"ruleset\":"};
+    buf_reset(head);
+    for (int k = 0; k < 3; k++) {
+        size_t len;
+        if (lua_type(L, top + 1 + k) != LUA_TSTRING) {
+            lua_settop(L, top);
+            return;
+        }
+        const char *s = lua_tolstring(L, top + 1 + k, &len);
+        if (buf_adds(head, keys[k]) != 0 || canon_add_string(head, s, len) != 0) {
+            lua_settop(L, top);
+            return;   /* over the cap: decide writes, and refuses, as before */
+        }
+        *at[k] = s;
+    }
+    for (int k = 0; k < 3; k++)
+        lua_rawseti(L, uv, (*next)++);                    /* held by uv */
+    lua_pushlstring(L, head->data, head->len);
+    kept->prefix = lua_tolstring(L, -1, &kept->prefix_len);
+    lua_rawseti(L, uv, (*next)++);
+    lua_settop(L, top);
+}
+
+/* keep(p, crits, ruleset): keep what decide reads of programme P's criteria, which
  * rules.lua has read raw: crits[i] is {id, check, fail_en, fail_fr, fail_ar,
  * pass_en, pass_fr, pass_ar} for criterion i, a template false when
  * message() writes the message, every id a string.  rules.lua calls it at
  * seal, and only when reading a criterion runs no rule code, so that what
  * those reads give cannot change: decide then neither reads the criterion
- * nor parses its template again, and writes the kept head.  [-0, +0, m] */
+ * nor parses its template again, and writes the kept head.  It keeps too the
+ * programme's id and version and the rule set hash RULESET as a decision
+ * writes them; decide writes those only while it is given the same strings.
+ * [-0, +0, m] */
 static int decision_keep(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    lua_Integer n = luaL_len(L, 2);
+    enum { P = 1, CRITS, RULESET, KEPT, UV, HEAD, E };
+    luaL_checktype(L, P, LUA_TTABLE);
+    luaL_checktype(L, CRITS, LUA_TTABLE);
+    lua_settop(L, RULESET);
+    lua_Integer n = luaL_len(L, CRITS);
     size_t npieces = 0;
     for (lua_Integer i = 1; i <= n; i++) {
-        luaL_checktype(L, (lua_rawgeti(L, 2, i), 3), LUA_TTABLE);
-        luaL_checktype(L, (lua_rawgeti(L, 3, 1), 4), LUA_TSTRING);
+        luaL_checktype(L, (lua_rawgeti(L, CRITS, i), KEPT), LUA_TTABLE);
+        luaL_checktype(L, (lua_rawgeti(L, KEPT, 1), UV), LUA_TSTRING);
         for (int j = 3; j < 3 + 2 * DECISION_LANGS; j++) {
             size_t len;
-            if (lua_rawgeti(L, 3, j) == LUA_TSTRING) {
+            if (lua_rawgeti(L, KEPT, j) == LUA_TSTRING) {
                 const char *t = lua_tolstring(L, -1, &len);
                 npieces += decision_split(L, t, len, NULL, 0, NULL);
             }
             lua_pop(L, 1);
         }
-        lua_settop(L, 2);
+        lua_settop(L, RULESET);
     }
     size_t size = sizeof(decision_kept) + (size_t)n * sizeof(decision_crit) + npieces * sizeof(decision_piece);
-    decision_kept *kept = lua_newuserdatauv(L, size, 1);  /* p crits kept */
+    decision_kept *kept = lua_newuserdatauv(L, size, 1);  /* p crits ruleset kept */
     kept->n = n;
     kept->crit = (decision_crit *)(kept + 1);
     kept->piece = (decision_piece *)(kept->crit + n);
     lua_createtable(L, (int)n + 32, 0);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 3, 1);                           /* p crits kept uv */
-    buf *head = bindings_push_buf(L, DECISION_MSG_CAP);   /* p crits kept uv head */
+    lua_setiuservalue(L, KEPT, 1);                        /* p crits ruleset kept uv */
+    buf *head = bindings_push_buf(L, DECISION_MSG_CAP);   /* p crits ruleset kept uv head */
     int next = (int)n + 1;
     size_t used = 0;
     for (lua_Integer i = 1; i <= n; i++) {
         decision_crit *kc = &kept->crit[i - 1];
-        lua_rawgeti(L, 2, i);                             /* ... e */
-        lua_rawgeti(L, 6, 2);
-        lua_rawseti(L, 4, i);                             /* uv[i] = check */
+        lua_rawgeti(L, CRITS, i);                         /* ... e */
+        lua_rawgeti(L, E, 2);
+        lua_rawseti(L, UV, i);                            /* uv[i] = check */
         size_t len;
-        const char *s = (lua_rawgeti(L, 6, 1), lua_tolstring(L, -1, &len));   /* ... e id */
+        const char *s = (lua_rawgeti(L, E, 1), lua_tolstring(L, -1, &len));   /* ... e id */
         buf_reset(head);
         if (buf_adds(head, "\"id\":") != 0 || canon_add_string(head, s, len) != 0 ||
             buf_adds(head, ",\"passed\":") != 0)
             return luaL_error(L, "JSON text over %d bytes", (int)head->cap);
         lua_pushlstring(L, head->data, head->len);        /* ... e id text */
         kc->head = lua_tolstring(L, -1, &kc->head_len);
-        lua_rawseti(L, 4, next++);                        /* held by uv */
+        lua_rawseti(L, UV, next++);                       /* held by uv */
         lua_pop(L, 1);
         for (int j = 0; j < 2 * DECISION_LANGS; j++) {
             int *first = &kc->tmpl[j / DECISION_LANGS][j % DECISION_LANGS];
             *first = -1;
-            if (lua_rawgeti(L, 6, 3 + j) == LUA_TSTRING) {   /* ... e template */
+            if (lua_rawgeti(L, E, 3 + j) == LUA_TSTRING) {   /* ... e template */
                 const char *t = lua_tolstring(L, -1, &len);
                 *first = (int)used;
-                used += decision_split(L, t, len, kept->piece + used, 4, &next);
-                lua_rawseti(L, 4, next++);                /* held by uv */
+                used += decision_split(L, t, len, kept->piece + used, UV, &next);
+                lua_rawseti(L, UV, next++);               /* held by uv */
             } else {
                 lua_pop(L, 1);
             }
         }
         lua_pop(L, 1);
     }
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 3);
+    decision_keep_prefix(L, kept, RULESET, UV, &next, head);
+    lua_pushvalue(L, P);
+    lua_pushvalue(L, KEPT);
     lua_rawset(L, lua_upvalueindex(1));                   /* kept[p] = kept */
     lua_settop(L, 0);
     return 0;

@@ -1292,7 +1292,7 @@ local function keep_criteria()
       if crits then kept[#kept + 1] = { p, crits } end
     end
   end
-  for _, k in ipairs(kept) do c_keep(k[1], k[2]) end
+  for _, k in ipairs(kept) do c_keep(k[1], k[2], RULESET) end
 end
 
 -- This part comes last, so that the lines of rules.lua that errors name (the

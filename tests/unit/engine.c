@@ -1505,6 +1505,21 @@ static void test_kept_head_is_canonical(void **state)
                                  "\"missing\":[\"size\"]}");
 }
 
+/* The programme's id and version and the rule set's hash are written from
+ * what decision.c kept at seal, escaped as canon.c escapes them. */
+static void test_kept_program_head_is_canonical(void **state)
+{
+    (void)state;
+    char want[256];
+    engine *en = open_engine("kept", NULL);
+    engine_result *r = decide(en, "k\\\"e\\\\y", "{\"applicant_id\":\"A1\",\"size\":2}");   /* as JSON */
+    snprintf(want, sizeof want, "\",\"program\":\"k\\\"e\\\\y\",\"program_version\":\"2\\\"\","
+             "\"ruleset\":\"%s\",\"as_of\":", ruleset_hash(engine_ruleset(en)));
+    ASSERT_CONTAINS(decision(r), want);
+    assert_string_equal(r->decisions[0].program, "k\"e\\y");
+    assert_string_equal(r->decisions[0].program_version, "2\"");
+}
+
 /* Texts with an __index metamethod: nothing is kept, and the metamethod
  * gives the template of every decision, in its language. */
 static void test_kept_not_when_texts_have_metamethods(void **state)
@@ -1772,6 +1787,7 @@ int main(void)
         TEST(test_kept_templates_split_as_rendered),
         TEST(test_kept_templates_fall_back),
         TEST(test_kept_head_is_canonical),
+        TEST(test_kept_program_head_is_canonical),
         TEST(test_kept_not_when_texts_have_metamethods),
         TEST(test_kept_param_dated_values),
         TEST(test_canon_array_or_bad_key),
