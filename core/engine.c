@@ -47,6 +47,16 @@ extern const char embed_rules[];
 extern const unsigned long embed_rules_len;
 
 #define ENGINE_HOOK_STEP 1000          /* instructions between hook calls */
+/* Work done in C on a rule's behalf is paid for in instructions too: one
+ * per ENGINE_CHARGE_BYTES of each allocation of at least ENGINE_CHARGE_MIN
+ * bytes (string.rep, concatenation, a table's array growing).  Otherwise a
+ * loop of a few instructions could fill megabytes each time round and run
+ * for minutes inside its budget.  Small blocks are not charged, so that what
+ * a typical rule spends does not depend on which short strings happen to
+ * exist already: the charge is the same for a request however often it is
+ * decided, and a replay stops where the original did. */
+#define ENGINE_CHARGE_MIN 1024
+#define ENGINE_CHARGE_BYTES 64
 #define ENGINE_LOAD_FACTOR 100         /* loading a file may take 100 budgets */
 
 /* Small blocks (tables, short strings, closures: most of what a request
@@ -90,6 +100,8 @@ struct engine {
     size_t mem;              /* bytes held by the Lua state */
     size_t mem_cap;
     int mem_refused;         /* the allocator refused for the cap */
+    int refusals;            /* refusals since the last block it gave */
+    int over_cap;            /* a request was refused memory for good: the call is over */
     int building;            /* no cap while the set is being loaded */
     int api;                 /* registry ref: rules.lua's entry points */
     int watched;             /* registry ref: rules.lua's watched upvalues, or LUA_NOREF */
@@ -167,6 +179,8 @@ static void engine_pool_free(engine_pool *pool)
     memset(pool, 0, sizeof *pool);
 }
 
+static void engine_hook(lua_State *L, lua_Debug *ar);
+
 /* The allocator: pooled small blocks, malloc for the rest, with a cap on
  * the state's total. */
 static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -181,7 +195,17 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > osize && !en->building && nsize - osize > en->mem_cap - en->mem) {
+        /* Lua answers a refusal with a full collection and asks again; a
+         * second refusal means the request really is over the cap, and Lua
+         * raises.  From then on the hook raises at every instruction, as for
+         * a spent budget: a rule that catches the error and allocates again
+         * would otherwise pay a full collection per try, unseen by the
+         * budget. */
         en->mem_refused = 1;
+        if (++en->refusals == 2 && !en->over_cap) {
+            en->over_cap = 1;
+            lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, 1);
+        }
         return NULL;
     }
     void *p;
@@ -194,14 +218,24 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         memcpy(p, ptr, osize < nsize ? osize : nsize);
         engine_pool_put(&en->pool, ptr, osize);
     }
-    if (p)
+    if (p) {
         en->mem = en->mem - osize + nsize;
+        en->refusals = 0;
+        if (nsize > osize && nsize - osize >= ENGINE_CHARGE_MIN && !en->building)
+            en->spent += (nsize - osize) / ENGINE_CHARGE_BYTES;
+    }
     return p;
 }
 
 static void engine_hook(lua_State *L, lua_Debug *ar)
 {
     engine *en = *(engine **)lua_getextraspace(L);
+    if (en->over_cap) {
+        /* Over the memory cap (engine_alloc): nothing to push that would not
+         * need memory; engine_error_text says what happened. */
+        lua_pushnil(L);
+        lua_error(L);
+    }
     en->spent += ENGINE_HOOK_STEP;
     if (en->spent <= en->budget)
         return;
@@ -258,6 +292,8 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     en->spent = 0;
     en->exhausted = 0;
     en->mem_refused = 0;
+    en->refusals = 0;
+    en->over_cap = 0;
     lua_sethook(L, engine_hook, LUA_MASKCOUNT, ENGINE_HOOK_STEP);
     int status = lua_pcall(L, nargs, nres, h);
     lua_sethook(L, NULL, 0, 0);

@@ -770,6 +770,43 @@ static void test_memory_cap_endless_allocation(void **state)
     release(en);
 }
 
+/* A rule that catches the memory error and allocates again: the first time
+ * the cap refuses ends the request (the error names the cap, not the
+ * budget, which the refusals' collections would otherwise outlast: without
+ * this, such a request ran for more than 5 minutes under the default
+ * limits; under these, some seconds). */
+static void test_memory_cap_not_caught(void **state)
+{
+    (void)state;
+    engine_config small = {.memory = (size_t)8 << 20, .instructions = 200000};
+    engine *en = open_engine("sandbox", &small);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"alloc_pcall\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "criterion alloc_pcall ");
+    ASSERT_CONTAINS(r->error_message, "memory cap");
+    release(r);
+    assert_limits_work(en);
+    release(en);
+}
+
+/* Bytes allocated are paid for in instructions: 100 strings of 4 MiB are a
+ * few hundred instructions of Lua, but 6.5 million of budget. */
+static void test_budget_counts_large_allocations(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"rep\",\"age\":2}");
+    assert_outcome(r, "eligible");
+    release(r);
+    r = decide(en, "limits", "{\"applicant_id\":\"rep\",\"age\":100}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "criterion rep ");
+    ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
+    release(r);
+    assert_limits_work(en);
+    release(en);
+}
+
 /* engine_config.memory is honoured: a 10 MiB string is over a 16 MiB cap
  * (it is built in a buffer, then copied) but fine under the default. */
 static void test_memory_cap_configured(void **state)
@@ -1743,6 +1780,8 @@ int main(void)
         TEST(test_budget_configured),
         TEST(test_memory_cap_endless_allocation),
         TEST(test_memory_cap_configured),
+        TEST(test_memory_cap_not_caught),
+        TEST(test_budget_counts_large_allocations),
         TEST(test_memory_cap_outside_criterion),
         TEST(test_param_undeclared_names_rule_line),
         TEST(test_rule_raises_error),
