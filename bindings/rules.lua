@@ -1231,10 +1231,9 @@ end
 -- of them is rule code that could change what another criterion reads, so
 -- then nothing is kept.  Returns the table whose raw reads are T's reads, or
 -- nil when a read of T could run a metamethod or give a table.
-local function plain_contents(t, tag)
+local function plain_contents(t)
   local s = frozen[t] or t
-  local mt = debug_getmetatable(s)
-  if mt ~= nil and (mt ~= tag or next(mt) ~= nil) then return nil end
+  if debug_getmetatable(s) ~= nil then return nil end
   for _, v in next, s do
     if type(v) == "table" or type(v) == "userdata" then return nil end
   end
