@@ -323,23 +323,32 @@ static int decision_put(lua_State *L, buf *b, const char *lit, size_t litlen, in
 
 #define DECISION_KEY(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
 
-/* Append a criterion's id (at the top, skipped when nil) and the key of
- * "passed", which always follows.  Returns 0, or -1 with MSG set.
- * [-0, +0, m] */
-static int decision_head_id(lua_State *L, buf *h, char *msg, size_t msglen)
+/* Append the head of criterion C: its id (skipped when nil) and the key of
+ * "passed", which always follows; KC's, kept at seal, when there is one.
+ * Returns 0, or -1 with MSG set.  [-0, +0, e] */
+static int decision_head(lua_State *L, buf *h, const decision_crit *kc, int c, char *msg,
+                         size_t msglen)
 {
-    if (lua_isnil(L, -1)) {
-        if (buf_adds(h, "\"passed\":") != 0)
+    int rc = 0;
+    if (kc) {
+        if (buf_add(h, kc->head, kc->head_len) != 0)
             goto cap;
         return 0;
     }
-    if (buf_adds(h, "\"id\":") != 0)
-        goto cap;
-    if (canon_try(L, -1, h, msg, msglen) != 0)
+    decision_get(L, c, K_ID);                             /* ... id */
+    if (lua_isnil(L, -1)) {
+        rc = buf_adds(h, "\"passed\":");
+    } else if (buf_adds(h, "\"id\":") != 0) {
+        rc = -1;
+    } else if (canon_try(L, -1, h, msg, msglen) != 0) {
+        lua_pop(L, 1);
         return -1;
-    if (buf_adds(h, ",\"passed\":") != 0)
-        goto cap;
-    return 0;
+    } else {
+        rc = buf_adds(h, ",\"passed\":");
+    }
+    lua_pop(L, 1);
+    if (rc == 0)
+        return 0;
 cap:
     snprintf(msg, msglen, "JSON text over %d bytes", (int)h->cap);
     return -1;
@@ -560,13 +569,8 @@ static int decision_decide(lua_State *L)
                 decision_message(L, box, c, ok, values);
             }
             lua_copy(L, values, slot);
-            if (kc) {
-                rc |= buf_add(h, kc->head, kc->head_len);
-            } else {
-                decision_get(L, c, K_ID);                 /* ... c passed values id */
-                if (decision_head_id(L, h, msg, sizeof msg) != 0)
-                    return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
-            }
+            if (decision_head(L, h, kc, c, msg, sizeof msg) != 0)
+                return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
             rc |= buf_adds(h, ok ? "true" : "false");
         } else {
             int err = c + 1;
@@ -594,13 +598,8 @@ static int decision_decide(lua_State *L)
             decision_missing_message(L, box, field);
             m.missing = 1;
             lua_copy(L, field, slot + 1);
-            if (kc) {
-                rc |= buf_add(h, kc->head, kc->head_len);
-            } else {
-                decision_get(L, c, K_ID);                 /* ... c err field id */
-                if (decision_head_id(L, h, msg, sizeof msg) != 0)
-                    return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
-            }
+            if (decision_head(L, h, kc, c, msg, sizeof msg) != 0)
+                return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
             rc |= buf_adds(h, "null");
         }
         rc |= buf_adds(h, ",\"message\":");
