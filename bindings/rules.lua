@@ -40,6 +40,7 @@ local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.deci
 
 local LANGS = { "en", "fr", "ar" }
 local ARRAY = C.array_mt   -- JSON arrays (decode sets it; canon.c writes [] for it)
+ARRAY.__metatable = "list"   -- shared by every list of every request: not the rules' to change
 local WORDS = {
   met = { en = "met", fr = "satisfait", ar = "مستوفى" },
   not_met = { en = "not met", fr = "non satisfait", ar = "غير مستوفى" },
@@ -205,8 +206,8 @@ string_mt.__metatable = "string"
 
 -- Types of the schema -------------------------------------------------------
 
-local TYPE = {}
-local function is_type(t) return getmetatable(t) == TYPE end
+local TYPE = { __metatable = "type" }   -- shared by every schema type: not the rules' to change
+local function is_type(t) return debug_getmetatable(t) == TYPE end
 local function mk_type(t) return setmetatable(t, TYPE) end
 
 local SCALARS = { text = true, date = true, boolean = true, integer = true, number = true, money = true }
@@ -264,7 +265,7 @@ local function describe(v)
   if v == null then return "null" end
   local tv = type(v)
   if tv == "string" then return string_format("the string \"%s\"", #v > 40 and string_sub(v, 1, 40) .. "..." or v) end
-  if tv == "table" then return getmetatable(v) == ARRAY and "a list" or "an object" end
+  if tv == "table" then return debug_getmetatable(v) == ARRAY and "a list" or "an object" end
   if tv == "number" then
     if v % 1 == 0 then return "the number " .. c_format(v) end
     for digits = 15, 17 do   -- as it came: the shortest text that reads back exactly
@@ -316,7 +317,7 @@ prepare = function(v, t, path)
       bad_field(path, "one of " .. table_concat(list, ", "), v)
     end
   elseif kind == "list" then
-    if type(v) ~= "table" or getmetatable(v) ~= ARRAY then bad_field(path, "a list", v) end
+    if type(v) ~= "table" or debug_getmetatable(v) ~= ARRAY then bad_field(path, "a list", v) end
     for i = 1, #v do v[i] = prepare(v[i], t.of, path) end
   elseif kind == "record" then
     if type(v) ~= "table" or getmetatable(v) ~= nil then bad_field(path, "an object", v) end
@@ -569,7 +570,7 @@ local function history_rows(a)
     rows = NO_HISTORY   -- what decoding and freezing "[]" gives, made once
   else
     rows = decode(text)
-    if type(rows) ~= "table" or getmetatable(rows) ~= ARRAY then rows = setmetatable({}, ARRAY) end
+    if type(rows) ~= "table" or debug_getmetatable(rows) ~= ARRAY then rows = setmetatable({}, ARRAY) end
     for _, r in ipairs(rows) do freeze(r) end
     freeze(rows)
   end

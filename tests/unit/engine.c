@@ -642,6 +642,22 @@ static void test_state_finalizer_refused(void **state)
     check_state("finalizer", "finalizer", "__gc is not available to rules");
 }
 
+/* The metatables every list and every schema type share are protected from
+ * the rules: a list's says how it is written, so one request could have
+ * changed the JSON of every later decision. */
+static void test_state_shared_metatables(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "state", "{\"applicant_id\":\"list_metatable\",\"tags\":[]}");
+    assert_rule_error(r, "sandbox", "state", "list_metatable", "state.lua", "list_metatable",
+                      "attempt to index a string value");
+    release(r);
+    assert_look_is_fresh(en);
+    release(en);
+    check_state("type_metatable", "type_metatable", "attempt to index a string value");
+}
+
 /* The metatable every criterion shares is protected from the rules. */
 static void test_state_criterion_metatable(void **state)
 {
@@ -789,16 +805,18 @@ static void test_memory_cap_not_caught(void **state)
     release(en);
 }
 
-/* Bytes allocated are paid for in instructions: 100 strings of 4 MiB are a
- * few hundred instructions of Lua, but 6.5 million of budget. */
+/* Long strings are paid for in instructions: 7 strings of 16 MiB are 917,504
+ * of a budget of 1,000,000, 8 are over it, though the loop itself is some
+ * tens of instructions, far fewer than the hook's step: the charge stops
+ * the request at once, not at the hook's next count. */
 static void test_budget_counts_large_allocations(void **state)
 {
     (void)state;
     engine *en = open_engine("sandbox", NULL);
-    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"rep\",\"age\":2}");
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"rep\",\"age\":7}");
     assert_outcome(r, "eligible");
     release(r);
-    r = decide(en, "limits", "{\"applicant_id\":\"rep\",\"age\":100}");
+    r = decide(en, "limits", "{\"applicant_id\":\"rep\",\"age\":8}");
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "criterion rep ");
     ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
@@ -1772,6 +1790,7 @@ int main(void)
         TEST(test_state_missing_signal_metatable),
         TEST(test_state_declaration_while_deciding),
         TEST(test_state_criterion_metatable),
+        TEST(test_state_shared_metatables),
         TEST(test_state_finalizer_refused),
         TEST(test_state_message_metatable_upvalue),
         TEST(test_budget_infinite_loop),
