@@ -48,15 +48,18 @@ extern const unsigned long embed_rules_len;
 
 #define ENGINE_HOOK_STEP 1000          /* instructions between hook calls */
 /* Work done in C on a rule's behalf is paid for in instructions too: one
- * per ENGINE_CHARGE_BYTES of each allocation of at least ENGINE_CHARGE_MIN
- * bytes (string.rep, concatenation, a table's array growing).  Otherwise a
- * loop of a few instructions could fill megabytes each time round and run
- * for minutes inside its budget.  Small blocks are not charged, so that what
- * a typical rule spends does not depend on which short strings happen to
- * exist already: the charge is the same for a request however often it is
- * decided, and a replay stops where the original did. */
+ * per ENGINE_CHARGE_BYTES of each new string of at least ENGINE_CHARGE_MIN
+ * bytes (string.rep, concatenation, table.concat: one instruction can make
+ * megabytes of text).  Otherwise a loop of a few instructions could fill
+ * megabytes each time round and run for minutes inside its budget.  Only
+ * strings are charged, and only long ones, because their size is their
+ * content's: the Lua stack and the string table grow or not depending on
+ * what the collector last shrank, and short strings are made or found
+ * already interned; so the charge is the same for a request however often
+ * it is decided, and a replay stops where the original did.  (A table grows
+ * by doubling, an instruction per element: the count already pays.) */
 #define ENGINE_CHARGE_MIN 1024
-#define ENGINE_CHARGE_BYTES 64
+#define ENGINE_CHARGE_BYTES 128   /* at 64, an endless doubling met the budget before the cap */
 #define ENGINE_LOAD_FACTOR 100         /* loading a file may take 100 budgets */
 
 /* Small blocks (tables, short strings, closures: most of what a request
@@ -186,6 +189,7 @@ static void engine_hook(lua_State *L, lua_Debug *ar);
 static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     engine *en = ud;
+    int new_string = ptr == NULL && osize == LUA_TSTRING;
     if (ptr == NULL)
         osize = 0;   /* osize then encodes the object's type, not a size */
     if (nsize == 0) {
@@ -221,8 +225,11 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (p) {
         en->mem = en->mem - osize + nsize;
         en->refusals = 0;
-        if (nsize > osize && nsize - osize >= ENGINE_CHARGE_MIN && !en->building)
-            en->spent += (nsize - osize) / ENGINE_CHARGE_BYTES;
+        if (new_string && nsize >= ENGINE_CHARGE_MIN && !en->building) {
+            en->spent += nsize / ENGINE_CHARGE_BYTES;
+            if (en->spent > en->budget)   /* stop at the next instruction, not the next hook */
+                lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, 1);
+        }
     }
     return p;
 }
