@@ -198,7 +198,8 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         en->mem -= osize;
         return NULL;
     }
-    if (nsize > osize && !en->building && nsize - osize > en->mem_cap - en->mem) {
+    if (nsize > osize && !en->building &&
+        (en->mem >= en->mem_cap || nsize - osize > en->mem_cap - en->mem)) {   /* (a request's line may be over) */
         /* Lua answers a refusal with a full collection and asks again; a
          * second refusal means the request really is over the cap, and Lua
          * raises.  From then on the hook raises at every instruction, as for
@@ -736,6 +737,10 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     buf_reset(&en->scratch);
     engine_assert(en);
 
+    /* The arguments go in outside the protected call, where a refusal would
+     * be a panic: the cap is lifted for them, and it is the request that
+     * then finds itself over the cap, inside the call. */
+    en->building = 1;
     engine_prepare(en, "request");
     lua_pushlstring(L, line, len);
     const char *dop = defaults ? engine_op_name(defaults->op) : NULL;
@@ -744,6 +749,7 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     lua_pushstring(L, defaults ? defaults->as_of : NULL);
     lua_pushstring(L, defaults ? defaults->lang : NULL);
     lua_pushstring(L, defaults ? defaults->history : NULL);
+    en->building = 0;
     int status = engine_call(en, 6, 1, en->budget);
     if (status != LUA_OK) {
         const char *code = en->exhausted || status == LUA_ERRMEM || en->mem_refused ? "rule_error" : "internal";

@@ -852,6 +852,30 @@ static void test_memory_cap_configured(void **state)
 /* The memory cap reached outside any criterion (decoding a request), after a
  * decision left its programme in current: a rule_error, and the engine's
  * stack stays whole, so the next request is decided. */
+/* A request line larger than the whole memory cap: refused as over the
+ * cap, and the engine carries on (the line itself once went into the Lua
+ * state outside any protected call, and the state panicked). */
+static void test_memory_cap_line_over_cap(void **state)
+{
+    (void)state;
+    engine_config small = {.memory = (size_t)16 << 20};
+    engine *en = open_engine("sandbox", &small);
+    static const char head[] = "{\"op\":\"decide\",\"program\":\"limits\",\"applicant\":{},\"pad\":\"";
+    size_t n = (size_t)20 << 20, len = sizeof head - 1 + n + 2;
+    char *line = malloc(len + 1);
+    assert_non_null(line);
+    memcpy(line, head, sizeof head - 1);
+    memset(line + sizeof head - 1, 'x', n);
+    memcpy(line + sizeof head - 1 + n, "\"}", 3);
+    engine_result *r = engine_request(en, line, len, NULL);
+    free(line);
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "memory cap");
+    engine_result_free(r);
+    assert_limits_work(en);
+    release(en);
+}
+
 static void test_memory_cap_outside_criterion(void **state)
 {
     (void)state;
@@ -1802,6 +1826,7 @@ int main(void)
         TEST(test_memory_cap_not_caught),
         TEST(test_budget_counts_large_allocations),
         TEST(test_memory_cap_outside_criterion),
+        TEST(test_memory_cap_line_over_cap),
         TEST(test_param_undeclared_names_rule_line),
         TEST(test_rule_raises_error),
         TEST(test_missing_field_makes_criterion_missing),
