@@ -202,6 +202,9 @@ static void writer_commit(writer *w, size_t n)
                     buf_free(&w->outs[i].stored);
                     w->done(w->ud, w->jobs[i]);
                     w->jobs[i] = NULL;
+                } else {
+                    w->transactions++;
+                    w->committed++;
                 }
             }
         }
