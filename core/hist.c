@@ -45,32 +45,44 @@ void hist_record(hist *h, uint64_t v)
         h->max = v;
 }
 
-uint64_t hist_quantile(const hist *h, double q)
+void hist_quantiles(const hist *h, const double *q, int n, uint64_t *out)
 {
-    if (!h->count)
-        return 0;
-    if (q >= 1.0)
-        return h->max;
-    /* The rank of the value asked for, counted from 1: ceil(q * count). */
-    double r = q * (double)h->count;
-    uint64_t rank = (uint64_t)r;
-    if ((double)rank < r)
-        rank++;
-    if (rank < 1)
-        rank = 1;
+    int k = 0;
+    if (!h->count) {
+        for (; k < n; k++)
+            out[k] = 0;
+        return;
+    }
     uint64_t seen = 0;
-    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+    for (unsigned i = 0; i < HIST_BUCKETS && k < n; i++) {
         seen += h->bucket[i];
-        if (seen >= rank) {
+        for (; k < n; k++) {
+            if (q[k] >= 1.0) {   /* the exact maximum */
+                out[k] = h->max;
+                continue;
+            }
+            /* The rank of the value asked for, counted from 1: ceil(q * count). */
+            double r = q[k] * (double)h->count;
+            uint64_t rank = (uint64_t)r;
+            if ((double)rank < r)
+                rank++;
+            if (rank < 1)
+                rank = 1;
+            if (seen < rank)
+                break;
             uint64_t lo, width;
             hist_bucket(i, &lo, &width);
             uint64_t v = lo + width / 2;
-            if (v < h->min)
-                v = h->min;
-            if (v > h->max)
-                v = h->max;
-            return v;
+            out[k] = v < h->min ? h->min : v > h->max ? h->max : v;
         }
     }
-    return h->max;
+    for (; k < n; k++)
+        out[k] = h->max;
+}
+
+uint64_t hist_quantile(const hist *h, double q)
+{
+    uint64_t v;
+    hist_quantiles(h, &q, 1, &v);
+    return v;
 }

@@ -34,4 +34,8 @@ void hist_record(hist *h, uint64_t v);
  * gives the exact maximum; an empty histogram gives 0. */
 uint64_t hist_quantile(const hist *h, double q);
 
+/* hist_quantile of each of the N fractions Q (in rising order) into OUT, in
+ * one pass over the buckets. */
+void hist_quantiles(const hist *h, const double *q, int n, uint64_t *out);
+
 #endif

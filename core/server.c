@@ -903,17 +903,25 @@ void server_health(void *ud, buf *out)
         const char *name;
         double q;
     } qs[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p999", 0.999}, {"max", 1.0}};
-    buf_adds(out, ",\"latency_ms\":{");
-    pthread_mutex_lock(&srv->lat_mu);
+    enum { NQ = sizeof qs / sizeof qs[0] };
+    double q[NQ];
+    uint64_t v[LAT_N][NQ], count[LAT_N];
+    for (int i = 0; i < NQ; i++)
+        q[i] = qs[i].q;
+    pthread_mutex_lock(&srv->lat_mu);   /* one pass per stage: the loop waits that long */
     for (int k = 0; k < LAT_N; k++) {
-        const hist *h = &srv->lat[k];
-        buf_printf(out, "%s\"%s\":{\"count\":%llu", k ? "," : "", lat_names[k],
-                   (unsigned long long)h->count);
-        for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
-            buf_printf(out, ",\"%s\":%.3f", qs[i].name, (double)hist_quantile(h, qs[i].q) / 1e6);
-        buf_addc(out, '}');
+        count[k] = srv->lat[k].count;
+        hist_quantiles(&srv->lat[k], q, NQ, v[k]);
     }
     pthread_mutex_unlock(&srv->lat_mu);
+    buf_adds(out, ",\"latency_ms\":{");
+    for (int k = 0; k < LAT_N; k++) {
+        buf_printf(out, "%s\"%s\":{\"count\":%llu", k ? "," : "", lat_names[k],
+                   (unsigned long long)count[k]);
+        for (int i = 0; i < NQ; i++)
+            buf_printf(out, ",\"%s\":%.3f", qs[i].name, (double)v[k][i] / 1e6);
+        buf_addc(out, '}');
+    }
     buf_addc(out, '}');
 }
 

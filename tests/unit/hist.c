@@ -1,0 +1,74 @@
+/* tests/unit/hist.c -- the latency histogram: its quantiles against the
+ * exact ones of the recorded values, and the one-pass hist_quantiles against
+ * hist_quantile. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "hist.h"
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Values spread over many octaves: each quantile is within 1/256 of the
+ * exact one (the value of rank ceil(q * n)), and the maximum is exact. */
+static void test_hist_quantiles_within_bucket(void **state)
+{
+    (void)state;
+    static hist h;
+    enum { N = 20000 };
+    static uint64_t v[N];
+    hist_init(&h);
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        v[i] = (x % 1000) << (x % 24);   /* 0 .. about 16 billion */
+        hist_record(&h, v[i]);
+    }
+    qsort(v, N, sizeof v[0], cmp_u64);
+    static const double q[] = {0.0, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0};
+    uint64_t got[7];
+    hist_quantiles(&h, q, 7, got);
+    for (int i = 0; i < 7; i++) {
+        size_t rank = (size_t)(q[i] * N + 0.999999);
+        uint64_t want = v[rank ? rank - 1 : 0];
+        uint64_t slack = want / 256 + 1;
+        assert_true(got[i] + slack >= want && got[i] <= want + slack);
+        assert_int_equal(got[i], hist_quantile(&h, q[i]));
+    }
+    assert_int_equal(got[6], v[N - 1]);
+}
+
+/* An empty histogram gives 0 for every quantile; one value gives it for
+ * every quantile. */
+static void test_hist_quantiles_empty_and_single(void **state)
+{
+    (void)state;
+    static hist h;
+    static const double q[] = {0.5, 0.99, 1.0};
+    uint64_t got[3];
+    hist_init(&h);
+    hist_quantiles(&h, q, 3, got);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(got[i], 0);
+    hist_record(&h, 123456789);
+    hist_quantiles(&h, q, 3, got);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(got[i], 123456789);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hist_quantiles_within_bucket),
+        cmocka_unit_test(test_hist_quantiles_empty_and_single),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
