@@ -157,10 +157,14 @@ local function copy_lib(lib, leave_out)
   return t
 end
 
--- A rule's own pcall must not swallow the engine's signals (missing data).
+-- A rule's own pcall must not swallow the engine's signals: missing data,
+-- and running out of memory under the cap (Lua's own message for it), which
+-- a rule that caught it and tried again would pay for with a full collection
+-- each time, unseen by the instruction budget.
 local MISSING = { __metatable = "missing data" }   -- compared raw: rules see only the name
+local OUT_OF_MEMORY = "not enough memory"
 local function pass_through(ok, ...)
-  if not ok and debug_getmetatable((...)) == MISSING then error((...), 0) end
+  if not ok and (debug_getmetatable((...)) == MISSING or (...) == OUT_OF_MEMORY) then error((...), 0) end
   return ok, ...
 end
 
@@ -811,7 +815,7 @@ local function decide(p, a, on, lang, now)
       p.id, c.id, c.file, c.line)
   elseif kind == 3 then
     local msg = type(value) == "table" and value.message or tostring(value)
-    if msg == "not enough memory" then msg = "memory cap exceeded" end
+    if msg == OUT_OF_MEMORY then msg = "memory cap exceeded" end
     fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)
   end
   return nil, value

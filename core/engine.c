@@ -103,8 +103,6 @@ struct engine {
     size_t mem;              /* bytes held by the Lua state */
     size_t mem_cap;
     int mem_refused;         /* the allocator refused for the cap */
-    int refusals;            /* refusals since the last block it gave */
-    int over_cap;            /* a request was refused memory for good: the call is over */
     int building;            /* no cap while the set is being loaded */
     int api;                 /* registry ref: rules.lua's entry points */
     int watched;             /* registry ref: rules.lua's watched upvalues, or LUA_NOREF */
@@ -200,17 +198,10 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > osize && !en->building &&
         (en->mem >= en->mem_cap || nsize - osize > en->mem_cap - en->mem)) {   /* (a request's line may be over) */
-        /* Lua answers a refusal with a full collection and asks again; a
-         * second refusal means the request really is over the cap, and Lua
-         * raises.  From then on the hook raises at every instruction, as for
-         * a spent budget: a rule that catches the error and allocates again
-         * would otherwise pay a full collection per try, unseen by the
-         * budget. */
+        /* Lua answers with a full collection and asks again; refused again,
+         * it raises "not enough memory", which a rule's pcall passes on
+         * (rules.lua, pass_through). */
         en->mem_refused = 1;
-        if (++en->refusals == 2 && !en->over_cap) {
-            en->over_cap = 1;
-            lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, 1);
-        }
         return NULL;
     }
     void *p;
@@ -225,7 +216,6 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (p) {
         en->mem = en->mem - osize + nsize;
-        en->refusals = 0;
         if (new_string && nsize >= ENGINE_CHARGE_MIN && !en->building) {
             en->spent += nsize / ENGINE_CHARGE_BYTES;
             if (en->spent > en->budget)   /* stop at the next instruction, not the next hook */
@@ -238,12 +228,6 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static void engine_hook(lua_State *L, lua_Debug *ar)
 {
     engine *en = *(engine **)lua_getextraspace(L);
-    if (en->over_cap) {
-        /* Over the memory cap (engine_alloc): nothing to push that would not
-         * need memory; engine_error_text says what happened. */
-        lua_pushnil(L);
-        lua_error(L);
-    }
     en->spent += ENGINE_HOOK_STEP;
     if (en->spent <= en->budget)
         return;
@@ -300,8 +284,6 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     en->spent = 0;
     en->exhausted = 0;
     en->mem_refused = 0;
-    en->refusals = 0;
-    en->over_cap = 0;
     lua_sethook(L, engine_hook, LUA_MASKCOUNT, ENGINE_HOOK_STEP);
     int status = lua_pcall(L, nargs, nres, h);
     lua_sethook(L, NULL, 0, 0);

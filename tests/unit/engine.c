@@ -786,11 +786,11 @@ static void test_memory_cap_endless_allocation(void **state)
     release(en);
 }
 
-/* A rule that catches the memory error and allocates again: the first time
- * the cap refuses ends the request (the error names the cap, not the
- * budget, which the refusals' collections would otherwise outlast: without
- * this, such a request ran for more than 5 minutes under the default
- * limits; under these, some seconds). */
+/* A rule that catches the memory error and allocates again, with pcall or
+ * xpcall: the error passes through them and ends the request (it names the
+ * cap, not the budget, which the refusals' collections would otherwise
+ * outlast: without this, such a request ran for more than 5 minutes under
+ * the default limits; under these, some seconds). */
 static void test_memory_cap_not_caught(void **state)
 {
     (void)state;
@@ -799,6 +799,11 @@ static void test_memory_cap_not_caught(void **state)
     engine_result *r = decide(en, "limits", "{\"applicant_id\":\"alloc_pcall\"}");
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "criterion alloc_pcall ");
+    ASSERT_CONTAINS(r->error_message, "memory cap");
+    release(r);
+    r = decide(en, "limits", "{\"applicant_id\":\"alloc_xpcall\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "criterion alloc_xpcall ");
     ASSERT_CONTAINS(r->error_message, "memory cap");
     release(r);
     assert_limits_work(en);
