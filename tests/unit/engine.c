@@ -530,18 +530,27 @@ static void assert_look_is_fresh(engine *en)
     release(r);
 }
 
-/* Play TRICK: a rule_error naming the criterion TRICK, state.lua:@MARKER
- * and CAUSE; then the look is as on a fresh engine. */
-static void check_state(const char *trick, const char *marker, const char *cause)
+/* Play TRICK with APPLICANT (JSON text), in LANG (NULL: the default): a
+ * rule_error naming the criterion TRICK, state.lua:@MARKER and CAUSE; then
+ * the look is as on a fresh engine. */
+static void check_state_with(const char *lang, const char *applicant, const char *trick,
+                             const char *marker, const char *cause)
 {
-    char applicant[128];
     engine *en = open_engine("sandbox", NULL);
-    snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", trick);
-    engine_result *r = decide(en, "state", applicant);
+    engine_result *r = lang ? decide_lang(en, "state", lang, applicant)
+                            : decide(en, "state", applicant);
     assert_rule_error(r, "sandbox", "state", trick, "state.lua", marker, cause);
     release(r);
     assert_look_is_fresh(en);
     release(en);
+}
+
+/* TRICK played by the applicant named after it. */
+static void check_state(const char *trick, const char *marker, const char *cause)
+{
+    char applicant[128];
+    snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", trick);
+    check_state_with(NULL, applicant, trick, marker, cause);
 }
 
 /* A check that counts in an upvalue: that request fails, the count is back
@@ -626,13 +635,7 @@ static void test_state_declaration_while_deciding(void **state)
 static void test_state_message_metatable_upvalue(void **state)
 {
     (void)state;
-    engine *en = open_engine("sandbox", NULL);
-    engine_result *r = decide_lang(en, "state", "ar", LOOK);
-    assert_rule_error(r, "sandbox", "state", "texts_upvalue", "state.lua", "texts_upvalue",
-                      "local 'asked'");
-    release(r);
-    assert_look_is_fresh(en);
-    release(en);
+    check_state_with("ar", LOOK, "texts_upvalue", "texts_upvalue", "local 'asked'");
 }
 
 /* No finalizers: one would run during whichever later request collects it. */
@@ -648,13 +651,8 @@ static void test_state_finalizer_refused(void **state)
 static void test_state_shared_metatables(void **state)
 {
     (void)state;
-    engine *en = open_engine("sandbox", NULL);
-    engine_result *r = decide(en, "state", "{\"applicant_id\":\"list_metatable\",\"tags\":[]}");
-    assert_rule_error(r, "sandbox", "state", "list_metatable", "state.lua", "list_metatable",
-                      "attempt to index a string value");
-    release(r);
-    assert_look_is_fresh(en);
-    release(en);
+    check_state_with(NULL, "{\"applicant_id\":\"list_metatable\",\"tags\":[]}", "list_metatable",
+                     "list_metatable", "attempt to index a string value");
     check_state("type_metatable", "type_metatable", "attempt to index a string value");
 }
 
