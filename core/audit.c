@@ -1112,9 +1112,11 @@ static int export_redacts(const audit_export_opts *o, const char *path)
 }
 
 /* One flattened applicant cell: its path ("applicant.business.sector") and
- * its text (a string as is, null empty, a list or other value as JSON). */
+ * its text (a string as is, null empty, a list or other value as JSON);
+ * string says which (csv_field). */
 typedef struct cell {
     char *path, *text;
+    int string;
 } cell;
 
 typedef struct cells {
@@ -1133,7 +1135,7 @@ static void cells_free(cells *c)
     *c = (cells){0};
 }
 
-static void cells_add(cells *c, const char *path, char *text)
+static void cells_add(cells *c, const char *path, char *text, int string)
 {
     if (c->n == c->alloc) {
         size_t na = c->alloc ? 2 * c->alloc : 32;
@@ -1152,7 +1154,7 @@ static void cells_add(cells *c, const char *path, char *text)
         c->oom = 1;
         return;
     }
-    c->v[c->n++] = (cell){p, text};
+    c->v[c->n++] = (cell){p, text, string};
 }
 
 static void flatten(cells *c, const char *prefix, const cJSON *v)
@@ -1177,7 +1179,7 @@ static void flatten(cells *c, const char *prefix, const cJSON *v)
         c->oom = 1;
         return;
     }
-    cells_add(c, prefix, t);
+    cells_add(c, prefix, t, cJSON_IsString(v));
 }
 
 typedef struct export_ctx {
@@ -1219,11 +1221,19 @@ static const char *export_applicant_id(export_ctx *x, const store_row *r,
     return h;
 }
 
-static void csv_field(FILE *out, const char *s, int last)
+/* Write S as one CSV field, and the separator or line end after it.  A
+ * spreadsheet runs a cell that starts with = + - @ or a tab or carriage
+ * return as a formula, and applicants' texts are anyone's to choose: a TEXT
+ * field (not a number) that starts so is written after an apostrophe, which
+ * spreadsheets show as a mark of text and do not run. */
+static void csv_field(FILE *out, const char *s, int text, int last)
 {
     s = s ? s : "";
+    int formula = text && *s && strchr("=+-@\t\r", *s);
     if (strpbrk(s, ",\"\r\n") || (*s && (s[0] == ' ' || s[strlen(s) - 1] == ' '))) {
         fputc('"', out);
+        if (formula)
+            fputc('\'', out);
         for (; *s; s++) {
             if (*s == '"')
                 fputc('"', out);
@@ -1231,6 +1241,8 @@ static void csv_field(FILE *out, const char *s, int last)
         }
         fputc('"', out);
     } else {
+        if (formula)
+            fputc('\'', out);
         fputs(s, out);
     }
     fputs(last ? "\r\n" : ",", out);
@@ -1320,7 +1332,7 @@ static int export_row(void *ud, const store_row *r)
             while (k < x->cols.n && strcmp(x->cols.v[k].path, c.v[i].path))
                 k++;
             if (k == x->cols.n)
-                cells_add(&x->cols, c.v[i].path, NULL);
+                cells_add(&x->cols, c.v[i].path, NULL, 1);
         }
         if (x->cols.oom)
             rc = err_set(x->e, "internal", "out of memory");
@@ -1351,13 +1363,13 @@ static int export_row(void *ud, const store_row *r)
         r->decided_at, r->outcome, aid, lists[0].data, lists[1].data, lists[2].data, mf.data,
     };
     for (size_t i = 0; i < CSV_NFIXED; i++)
-        csv_field(x->out, fixed[i], x->cols.n == 0 && i == CSV_NFIXED - 1);
+        csv_field(x->out, fixed[i], i > 0, x->cols.n == 0 && i == CSV_NFIXED - 1);
     for (size_t k = 0; k < x->cols.n; k++) {
-        const char *v = NULL;
+        const cell *v = NULL;
         for (size_t i = 0; i < c.n && !v; i++)
             if (!strcmp(c.v[i].path, x->cols.v[k].path))
-                v = c.v[i].text;
-        csv_field(x->out, v, k == x->cols.n - 1);
+                v = &c.v[i];
+        csv_field(x->out, v ? v->text : NULL, v && v->string, k == x->cols.n - 1);
     }
     for (int k = 0; k < 3; k++)
         buf_free(&lists[k]);
@@ -1385,9 +1397,9 @@ int audit_export(store *st, const store_filter *f, const audit_export_opts *o, F
         rc = store_each(st, f, export_row, &x, e);
         if (rc == 0) {
             for (size_t i = 0; i < CSV_NFIXED; i++)
-                csv_field(out, csv_fixed[i], x.cols.n == 0 && i == CSV_NFIXED - 1);
+                csv_field(out, csv_fixed[i], 1, x.cols.n == 0 && i == CSV_NFIXED - 1);
             for (size_t k = 0; k < x.cols.n; k++)
-                csv_field(out, x.cols.v[k].path, k == x.cols.n - 1);
+                csv_field(out, x.cols.v[k].path, 1, k == x.cols.n - 1);
             x.pass = 2;
             rc = store_each(st, f, export_row, &x, e);
         }

@@ -411,7 +411,44 @@ def main():
         check(st == 2 and "no database" in err, "a missing database exits 2")
         check(not os.path.exists(os.path.join(srv.dir, "absent.db")),
               "a missing database is not created")
+    csv_formulas()
     finish()
+
+
+def csv_formulas():
+    """Texts a spreadsheet would run as formulas are written after an
+    apostrophe in CSV, numbers are not, and JSON lines keep the texts exact."""
+    texts = {"applicant_id": "=HYPERLINK(\"http://x\",\"y\")", "region": "+1+2",
+             "nationality": "@SUM(A1)"}
+    with Server() as srv:
+        c = srv.connect()
+        r = c.request({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                       "applicant": applicant(1, household_size=-5, **texts)})
+        check(r.get("ok"), "a decision with formula-like texts (%r)" % r)
+        r = c.request({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                       "applicant": applicant(2, region="-\tminus, tab")})
+        check(r.get("ok"), "a decision with a text starting with '-' (%r)" % r)
+        c.close()
+        st, out, _ = audit("export", "--db", srv.db, "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(out, newline="")))
+        check(st == 0 and len(rows) == 2, "the CSV has both decisions")
+        if len(rows) == 2:
+            one, two = rows
+            check(one["applicant_id"] == "'" + texts["applicant_id"] and
+                  one["applicant.region"] == "'+1+2" and
+                  one["applicant.nationality"] == "'@SUM(A1)",
+                  "formula-like texts start with an apostrophe in CSV (%r)" % one)
+            check(one["applicant.household_size"] == "-5",
+                  "a negative number stays a number in CSV")
+            check(two["applicant.region"] == "'-\tminus, tab" and
+                  two["applicant.birth_date"] == "1998-05-10" and two["program"] == "awrach",
+                  "a quoted field gets its apostrophe inside the quotes; other texts as they are")
+        st, out, _ = audit("export", "--db", srv.db)
+        recs = jsonl(out)
+        check(st == 0 and [r["applicant_id"] for r in recs] ==
+              [texts["applicant_id"], "A000002"] and
+              recs[0]["applicant"]["region"] == "+1+2",
+              "JSON lines keep the texts exactly as received")
 
 
 if __name__ == "__main__":
