@@ -822,7 +822,9 @@ local function decide(p, a, on, lang, now)
 end
 api.current = current
 
-local OPS = { decide = true, screen = true, decision = true, history = true, programs = true, health = true, review = true }
+local OPS = {}   -- op name -> true: those engine.c knows (C.ops)
+for _, op in ipairs(C.ops) do OPS[op] = true end
+local OPS_TEXT = table_concat(C.ops, ", ")
 
 local function get_string(req, field, required)
   local v = req[field]
@@ -877,7 +879,7 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   local req = decode_line(line, res)
   if req.id ~= nil then res.id = c_canon(req.id); current.id = res.id end
   local op = get_string(req, "op", d_op == nil) or d_op
-  if not OPS[op] then fail("unknown_op", "unknown op '%s' (decide, screen, decision, history, programs, health, review)", op) end
+  if not OPS[op] then fail("unknown_op", "unknown op '%s' (%s)", op, OPS_TEXT) end
   res.op = op
   res.lang = get_string(req, "lang") or d_lang or "en"
   local key = get_string(req, "request_key")

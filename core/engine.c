@@ -385,12 +385,22 @@ static int engine_push_cjson(lua_State *L)
     return 1;
 }
 
+/* The wire names of the ops, indexed by engine_op. */
+static const char *const engine_op_names[] = {NULL, "decide", "screen", "decision", "history",
+                                              "programs", "health", "review"};
+
 static int engine_boot(lua_State *L)
 {
     engine_open_libs(L);
     if (luaL_loadbufferx(L, embed_rules, embed_rules_len, "=rules.lua", "t") != LUA_OK)
         return lua_error(L);                              /* chunk */
     bindings_push(L);                                     /* chunk C */
+    lua_createtable(L, ENGINE_OP_REVIEW, 0);              /* chunk C ops */
+    for (int i = ENGINE_OP_DECIDE; i <= ENGINE_OP_REVIEW; i++) {
+        lua_pushstring(L, engine_op_names[i]);
+        lua_rawseti(L, -2, i);
+    }
+    lua_setfield(L, -2, "ops");                           /* C.ops: the ones rules.lua accepts */
     engine_push_cjson(L);                                 /* chunk C cjson */
     lua_call(L, 2, 1);                                    /* api */
     return 1;
@@ -587,10 +597,6 @@ static size_t draft_field(engine *en, int idx, const char *k)
     lua_pop(en->L, 1);
     return at;
 }
-
-/* The wire names of the ops, indexed by engine_op. */
-static const char *const engine_op_names[] = {NULL, "decide", "screen", "decision", "history",
-                                              "programs", "health", "review"};
 
 static engine_op engine_op_named(const char *s)
 {
