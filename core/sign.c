@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -164,6 +165,16 @@ sign_key *sign_key_load(const char *path, int private, err *e)
     FILE *f = fopen(path, "r");
     if (!f) {
         err_set(e, "invalid_request", "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    /* A signing key others can read is no longer a proof of who signed: refuse
+     * it, as ssh does, rather than sign with it (keygen writes 0600). */
+    struct stat sb;
+    if (private && fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077)) {
+        err_set(e, "invalid_request", "%s is open to other users (mode %04o): a private key "
+                "must be readable by its owner only (chmod 600 %s)", path,
+                (unsigned)(sb.st_mode & 07777), path);
+        fclose(f);
         return NULL;
     }
     EVP_PKEY *pk = private ? PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL)

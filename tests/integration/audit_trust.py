@@ -279,6 +279,12 @@ def main():
                   "keygen refuses to overwrite")
 
         cp = os.path.join(work, "cp.json")
+        os.chmod(key + ".key", 0o640)
+        code, out, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", db,
+                               "--out", cp)
+        check(code != 0 and not os.path.exists(cp) and "open to other users (mode 0640)" in err
+              and "chmod 600" in err, "a private key others can read is refused (%s)" % err.strip())
+        os.chmod(key + ".key", 0o600)
         code, out, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", db,
                                "--out", cp)
         check(code == 0, "audit checkpoint signs (%s)" % err.strip())
