@@ -41,6 +41,8 @@ typedef struct serve_options {
     long idle_timeout;
     long max_line;
     long batch;
+    long instructions;   /* 0: the engine's default */
+    long memory;         /* 0: the engine's default */
     int nosync;
     log_level level;
 } serve_options;
@@ -75,6 +77,10 @@ static void serve_usage(FILE *f)
             "  --idle-timeout SECS    close connections quiet this long (default 300; 0 never)\n"
             "  --max-line BYTES       longest request line (default 1048576)\n"
             "  --batch N              most applications per transaction (default 1024)\n"
+            "  --instructions N       Lua instructions allowed per request (default 1000000,\n"
+            "                         or $ELIGO_INSTRUCTIONS)\n"
+            "  --memory BYTES         memory cap of each Lua state (default 67108864,\n"
+            "                         or $ELIGO_MEMORY)\n"
             "  --no-sync              synchronous=NORMAL: faster, not crash-durable (benchmarks)\n"
             "  --quiet                log warnings and errors only\n"
             "  --verbose              log connections and reload details too\n"
@@ -101,6 +107,11 @@ static int serve_parse(int argc, char **argv, serve_options *o)
     o->socket = cmd_env("ELIGO_SOCKET", "eligo.sock");
     o->rules = cmd_env("ELIGO_RULES", "rules");
     o->db = cmd_env("ELIGO_DB", "eligo.db");
+    /* 0 leaves the engine's default; the options below override these. */
+    if (serve_number("ELIGO_INSTRUCTIONS", cmd_env("ELIGO_INSTRUCTIONS", "0"),
+                     &o->instructions) < 0 ||
+        serve_number("ELIGO_MEMORY", cmd_env("ELIGO_MEMORY", "0"), &o->memory) < 0)
+        return -1;
     o->idle_timeout = 300;
     o->level = LOG_INFO;
     for (int i = 1; i < argc; i++) {
@@ -136,7 +147,8 @@ static int serve_parse(int argc, char **argv, serve_options *o)
         }
         static const char *const with_value[] = {
             "--socket", "--listen", "--rules", "--db", "--workers", "--queue",
-            "--max-connections", "--idle-timeout", "--max-line", "--batch"};
+            "--max-connections", "--idle-timeout", "--max-line", "--batch",
+            "--instructions", "--memory"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             known |= !strcmp(a, with_value[k]);
@@ -172,6 +184,10 @@ static int serve_parse(int argc, char **argv, serve_options *o)
             rc = serve_number(a, val, &o->max_line);
         else if (!strcmp(a, "--batch"))
             rc = serve_number(a, val, &o->batch);
+        else if (!strcmp(a, "--instructions"))
+            rc = serve_number(a, val, &o->instructions);
+        else if (!strcmp(a, "--memory"))
+            rc = serve_number(a, val, &o->memory);
         if (rc < 0)
             return -1;
     }
@@ -281,7 +297,7 @@ int cmd_serve(int argc, char **argv)
     int status = 1;
     err e;
     err_clear(&e);
-    engine_config ecfg = {0, 0};
+    engine_config ecfg = {(uint64_t)o.instructions, (size_t)o.memory};
     uv_loop_t loop;
     serve_state s;
     memset(&s, 0, sizeof s);

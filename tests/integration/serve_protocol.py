@@ -33,6 +33,31 @@ program "boom" {
   },
 }
 """
+# A programme whose check spends about 600,000 instructions, or allocates a
+# 12 MiB string, for chosen applicants: within the default limits, over the
+# ones test_budget sets.
+BUDGET = """
+program "budget" {
+  version = "1",
+  from = "2000-01-01",
+  title = { en = "Budget", fr = "Budget", ar = "Budget" },
+  reference = "integration test",
+  criterion "size" {
+    text = { en = "Household of any size", fr = "Foyer de toute taille", ar = "Budget" },
+    reference = "integration test",
+    check = function(a, on)
+      if a.household_size == 97 then
+        local n = 0
+        for i = 1, 300000 do n = n + i end
+      end
+      if a.household_size == 96 then
+        local s = string.rep("x", 12 << 20)
+      end
+      return true
+    end,
+  },
+}
+"""
 HEX = set("0123456789abcdef")
 
 
@@ -362,6 +387,49 @@ def test_options():
         t.close()
 
 
+def test_budget():
+    """--instructions and --memory (or ELIGO_INSTRUCTIONS and ELIGO_MEMORY) set
+    the limits every decision of the server runs under."""
+    import json
+
+    def outcomes(srv):
+        c = srv.connect()
+        rs = [c.request({"op": "decide", "program": "budget", "as_of": "2025-03-01",
+                         "applicant": applicant(i, household_size=size)})
+              for i, size in ((1, 97), (2, 96), (3, 4))]
+        c.close()
+        return [r["ok"] or "%s: %s" % (r["error"]["code"], r["error"]["message"]) for r in rs]
+
+    with Server(extra_files={"budget.lua": BUDGET}) as srv:
+        got = outcomes(srv)
+        check(got == [True, True, True], "the default limits: 600,000 instructions and a 12 MiB "
+              "string pass (%s)" % got)
+    limits = ["--instructions", "100000", "--memory", str(8 << 20)]
+    with Server(args=limits, extra_files={"budget.lua": BUDGET}) as srv:
+        got = outcomes(srv)
+        check(got[0] is not True and got[0].startswith("rule_error")
+              and "instruction budget of 100000" in got[0],
+              "serve --instructions 100000: a longer check is a rule_error (%s)" % got[0])
+        check(got[1] is not True and got[1].startswith("rule_error") and "memory cap" in got[1],
+              "serve --memory 8 MiB: a 12 MiB string is a rule_error (%s)" % got[1])
+        check(got[2] is True, "and a check within both limits decides")
+    saved = {k: os.environ.get(k) for k in ("ELIGO_INSTRUCTIONS", "ELIGO_MEMORY")}
+    os.environ.update(ELIGO_INSTRUCTIONS="100000", ELIGO_MEMORY=str(8 << 20))
+    try:
+        with Server(extra_files={"budget.lua": BUDGET}) as srv:
+            got = outcomes(srv)
+            check(json.dumps(got).count("rule_error") == 2 and got[2] is True,
+                  "ELIGO_INSTRUCTIONS and ELIGO_MEMORY are obeyed by serve (%s)" % got)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    rc, _, errtext = eligo("serve", "--instructions", "many")
+    check(rc == 2 and "--instructions" in errtext, "serve --instructions takes a number")
+
+
 def main():
     with Server(extra_files={"boom.lua": BOOM}) as srv:
         test_ops(srv)
@@ -373,6 +441,7 @@ def main():
         check(srv.stop() == 0, "clean exit")
     test_limits()
     test_options()
+    test_budget()
     finish()
 
 
