@@ -165,7 +165,9 @@ async function main(argv) {
       continue;
     }
     const outcomes = reply.decisions.map((d) => {
-      const why = d.criteria.filter((c) => !c.passed).map((c) => c.id)
+      // passed is null when the criterion lacked data: it is not failed, and
+      // the missing fields are listed after.
+      const why = d.criteria.filter((c) => c.passed === false).map((c) => c.id)
         .concat((d.missing || []).map((m) => `missing ${m}`));
       return `${d.program} ${d.outcome}${why.length ? ` (${why.join(', ')})` : ''}`;
     });

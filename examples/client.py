@@ -9,7 +9,7 @@ of the requests, so a client may send many requests before reading any reply
     from client import Client
     with Client("eligo.sock") as eligo:
         d = eligo.decide("idmaj", applicant, as_of="2025-03-01")
-        print(d["outcome"], [c["id"] for c in d["criteria"] if not c["passed"]])
+        print(d["outcome"], [c["id"] for c in d["criteria"] if c["passed"] is False])
         for reply in eligo.pipeline({"op": "screen", "applicant": a} for a in many):
             ...
 
@@ -172,7 +172,9 @@ def main():
                     continue
                 outcomes = []
                 for d in reply["decisions"]:
-                    failed = [c["id"] for c in d.get("criteria", []) if not c.get("passed")]
+                    # passed is null when the criterion lacked data: it is not failed,
+                    # and the missing fields are listed after.
+                    failed = [c["id"] for c in d.get("criteria", []) if c.get("passed") is False]
                     missing = d.get("missing") or []
                     why = failed + ["missing " + m for m in missing]
                     outcomes.append("%s %s%s" % (d["program"], d["outcome"],

@@ -12,6 +12,7 @@ each echoing "id") and decides nothing real.
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -270,22 +271,39 @@ def test_bench(eligo, sock):
     check(rc == 2 and "--applicants" in err, "bench --applicants 0 is refused", err)
 
 
-def test_examples(source, sock, tmp):
+def test_examples(source, sock, tmp, real):
     apps = os.path.join(tmp, "apps.jsonl")
     with open(apps, "w") as f:
         for i in range(12):
             f.write(json.dumps({"id": "E%d" % i, "applicant": applicant(i),
                                 "as_of": "2025-03-01"}) + "\n")
+        # Without registered_with_agency, the criteria that read it lack data:
+        # the clients say so, and do not list them among the failed ones.
+        lacking = applicant(26)
+        del lacking["registered_with_agency"]
+        f.write(json.dumps({"id": "M", "applicant": lacking, "as_of": "2025-03-01"}) + "\n")
+
+    def lists_missing(out):
+        line = [l for l in out.splitlines() if l.startswith("M: ")]
+        return (len(line) == 1 and "missing registered_with_agency" in line[0]
+                and re.search(r"[(, ]registered[,)]", line[0]) is None)
+
     client = os.path.join(source, "examples", "client.py")
     rc, out, err = run([sys.executable, client, "--socket", sock, apps])
     check(rc == 0 and sum(l.startswith("E") for l in out.splitlines()) == 12,
           "examples/client.py submits with screen and prints outcomes", out + err)
+    if real:
+        check(lists_missing(out), "examples/client.py: a criterion lacking data is not listed "
+              "as failed", out)
     node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).stdout.strip()
     if node:
         rc, out, err = run([node, os.path.join(source, "examples", "client.js"),
                             "--socket", sock, apps])
         check(rc == 0 and sum(l.startswith("E") for l in out.splitlines()) == 12,
               "examples/client.js submits with screen and prints outcomes", out + err)
+        if real:
+            check(lists_missing(out), "examples/client.js: a criterion lacking data is not "
+                  "listed as failed", out)
 
 
 def main():
@@ -301,7 +319,7 @@ def main():
         print("# against the stand-in server")
         test_submit(eligo, fake_sock, real=False)
         test_bench(eligo, fake_sock)
-        test_examples(source, fake_sock, tmp)
+        test_examples(source, fake_sock, tmp, real=False)
         fake.close()
         started = real_server(eligo, source, tmp)
         if started:
@@ -310,7 +328,7 @@ def main():
             try:
                 test_submit(eligo, sock, real=True)
                 test_bench(eligo, sock)
-                test_examples(source, sock, tmp)
+                test_examples(source, sock, tmp, real=True)
             finally:
                 proc.terminate()
                 try:
