@@ -58,6 +58,7 @@ local schema_at          -- file, line of the schema
 local cases = {}         -- test cases
 local problems = {}      -- { file, line, msg } found while loading
 local sources = {}       -- file name -> text, for lint's parameter scan
+local broken = {}        -- file name -> true: it did not load (its problem is reported)
 local watched = {}       -- { f, i, value, name, where }: see after()
 local watched_flat = {}  -- f, i, value of entry k at 3k-2 .. 3k (value may be nil), for C.restore
 local sealed = false
@@ -454,7 +455,10 @@ function sandbox.program(id)
       decl_error(2, "programme '%s' has no version", id)
     end
     p.version = tostring(p.version)
-    if p.from == nil then problem(file, line, "programme '%s' %s has no 'from' date", id, p.version) end
+    if p.from == nil then   -- reported once here; lint then leaves its parameters alone
+      problem(file, line, "programme '%s' %s has no 'from' date", id, p.version)
+      p.no_from = true
+    end
     p.from = check_date(2, p.from or "0001-01-01", "from")
     if p.to ~= nil then p.to = check_date(2, p.to, "to") end
     p.from_day, p.to_day = c_parse_date(p.from), p.to and c_parse_date(p.to)   -- compared as numbers
@@ -686,10 +690,12 @@ end
 function api.load(name, text)
   if sealed then error("the rule set is sealed", 0) end
   sources[name] = text
+  broken[name] = true   -- until it has run to its end
   local is_test = is_test_file(name)
   local chunk, msg = load(text, "@" .. name, "t", read_only_env(is_test and test_env or sandbox))
   if not chunk then error(string_sub(msg, 1, #name + 1) == name .. ":" and msg or (name .. ": " .. msg), 0) end
   chunk()
+  broken[name] = nil
 end
 
 -- engine.c's result holds the decisions of one screen in a fixed array.
@@ -1065,33 +1071,70 @@ local function first_gap(p, from, to)
   return day
 end
 
+-- The programme versions declared in FILE (with a 'from' date: without one,
+-- that is the problem), each with the lines its criteria's checks span:
+-- { { v = version, spans = { first, last, first, last, ... } } }.
+local function versions_in(file)
+  local list = {}
+  for _, id in ipairs(program_order) do
+    for _, v in ipairs(programs[id]) do
+      if v.file == file and not v.no_from then
+        local spans = {}
+        for _, c in ipairs(v.criteria) do
+          local info = debug_getinfo(c.check, "S")
+          if info.source == "@" .. file then
+            spans[#spans + 1], spans[#spans + 2] = info.linedefined, info.lastlinedefined
+          end
+        end
+        list[#list + 1] = { v = v, spans = spans }
+      end
+    end
+  end
+  return list
+end
+
+-- Does a check of version entry E (versions_in) span line N?
+local function spans_line(e, n)
+  for i = 1, #e.spans, 2 do
+    if e.spans[i] <= n and n <= e.spans[i + 1] then return true end
+  end
+  return false
+end
+
 function api.lint()
   local out = {}
   for i, p in ipairs(problems) do out[i] = p end
   -- Parameters a file reads must be declared, and in force whenever a
-  -- version of the programme that reads them is.
-  local names = {}
+  -- version of the programme that reads them is: the version whose check
+  -- reads it, or every version of the file for a read outside the checks.
+  -- A file that did not load is not scanned, and while one did not, a
+  -- parameter may be declared in it: "not declared" waits for it to load.
+  local names, any_broken = {}, next(broken) ~= nil
   for n in pairs(sources) do names[#names + 1] = n end
   table_sort(names)
   for _, file in ipairs(names) do
-    if not is_test_file(file) then
+    if not is_test_file(file) and not broken[file] then
+      local versions, told = versions_in(file), {}
       local lineno = 0
       for text in string_gmatch(sources[file] .. "\n", "([^\n]*)\n") do
         lineno = lineno + 1
         for name in string_gmatch(text, "%f[%w_]param%s*%(?%s*[\"']([^\"']+)[\"']") do
           local p = params[name]
           if not p then
-            out[#out + 1] = { file = file, line = lineno, msg = string_format("parameter '%s' is not declared", name) }
+            if not any_broken then
+              out[#out + 1] = { file = file, line = lineno, msg = string_format("parameter '%s' is not declared", name) }
+            end
           else
-            for _, id in ipairs(program_order) do
-              for _, v in ipairs(programs[id]) do
-                if v.file == file then
-                  local gap = first_gap(p, v.from, v.to or "9999-12-31")
-                  if gap then
-                    out[#out + 1] = { file = file, line = lineno, msg = string_format(
-                      "parameter '%s' has no value in force on %s, when %s %s is", name, gap, id, v.version) }
-                  end
-                end
+            local in_check = false
+            for _, e in ipairs(versions) do in_check = in_check or spans_line(e, lineno) end
+            for _, e in ipairs(versions) do
+              local v = e.v
+              local gap = (not in_check or spans_line(e, lineno)) and first_gap(p, v.from, v.to or "9999-12-31")
+              local key = gap and (name .. "\0" .. v.version)
+              if gap and not told[key] then   -- once per parameter and version, at its first read
+                told[key] = true
+                out[#out + 1] = { file = file, line = lineno, msg = string_format(
+                  "parameter '%s' has no value in force on %s, when %s %s is", name, gap, v.id, v.version) }
               end
             end
           end

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""eligo check: every kind of problem it promises, each as file:line: message,
+on a copy of the shipped rules with one edit; exit status 0 only when clean.
+
+One broken file gives its own problem and no echo of it elsewhere; a
+parameter's missing value is blamed on the programme version whose check
+reads it, once."""
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import RULES, check, eligo, finish  # noqa: E402
+
+WORK = tempfile.mkdtemp(prefix="eligo-check-")
+
+
+def edited(name, edits, extra=None):
+    """A copy of the shipped rules with EDITS (file -> [(old, new)]) made and
+    EXTRA (file -> text) added; returns its directory."""
+    d = os.path.join(WORK, name)
+    shutil.copytree(RULES, d)
+    for f, pairs in edits.items():
+        with open(os.path.join(d, f)) as fh:
+            text = fh.read()
+        for old, new in pairs:
+            if old not in text:
+                raise RuntimeError("%s: %r is not in %s" % (name, old, f))
+            text = text.replace(old, new, 1)
+        with open(os.path.join(d, f), "w") as fh:
+            fh.write(text)
+    for f, text in (extra or {}).items():
+        with open(os.path.join(d, f), "w") as fh:
+            fh.write(text)
+    return d
+
+
+def problems(d):
+    """(status, [(file, line, message)], stdout) of eligo check D."""
+    st, out, _ = eligo("check", d)
+    found = []
+    for line in out.splitlines():
+        m = re.match(r"^(.*?\.lua):(\d+): (.*)$", line)
+        if m:
+            found.append((os.path.basename(m.group(1)), int(m.group(2)), m.group(3)))
+    return st, found, out
+
+
+def line_of(d, f, text, nth=1):
+    with open(os.path.join(d, f)) as fh:
+        lines = fh.read().splitlines()
+    hits = [i + 1 for i, l in enumerate(lines) if text in l]
+    return hits[nth - 1]
+
+
+def expect_one(name, edits, f, marker, pattern, extra=None):
+    """The copy gets exactly one problem, at FILE's line holding MARKER,
+    whose message matches PATTERN."""
+    d = edited(name, edits, extra)
+    st, found, out = problems(d)
+    where = line_of(d, f, marker) if marker else None
+    ok = st == 1 and len(found) == 1 and found[0][0] == f and re.search(pattern, found[0][2])
+    ok = ok and (where is None or found[0][1] == where)
+    check(ok and "1 problem" in out, "%s: one problem at %s:%s (%r)" % (name, f, where, found))
+    return d
+
+
+def main():
+    st, found, out = problems(RULES)
+    check(st == 0 and found == [] and re.search(r"^ruleset [0-9a-f]{64} \(\d+ files\)$", out, re.M)
+          and out.rstrip().endswith("clean"), "the shipped rules are clean, with their hash")
+
+    # A syntax error: that problem only, none of the parameters it would have
+    # declared reported as undeclared.
+    expect_one("syntax", {"idmaj.lua": [("return a.registered_with_agency == true",
+                                         "return a.registered_with_agency == true +")]},
+               "idmaj.lua", None, r"unexpected symbol")
+
+    expect_one("duplicate_criterion",
+               {"taehil.lua": [('criterion "registered" {', 'criterion "age" {')]},
+               "taehil.lua", None, r"criterion 'age' is declared twice in programme "
+               r"'taehil' \(first at line \d+\)")
+    d = edited("duplicate_criterion_where",
+               {"taehil.lua": [('criterion "registered" {', 'criterion "age" {')]})
+    _, found, _ = problems(d)
+    check(found and found[0][1] == line_of(d, "taehil.lua", 'criterion "age" {', 2),
+          "a duplicate criterion is reported at the second declaration")
+
+    d = edited("duplicate_program", {"awrach.lua": [('program "awrach" {', 'program "taehil" {')]})
+    st, found, _ = problems(d)
+    check(st == 1 and len(found) == 1 and found[0][:2] == ("taehil.lua", line_of(d, "taehil.lua", 'program "taehil" {')) and
+          re.search(r"programme 'taehil' is also declared in .*awrach\.lua", found[0][2]),
+          "a programme id used by two files, at the second file's declaration (%r)" % found)
+
+    expect_one("missing_language",
+               {"idmaj.lua": [('      fr = "Âgé de 18 à 35 ans",\n', "")]},
+               "idmaj.lua", 'criterion "age" {', r"criterion 'age'.*\bfr\b")
+
+    expect_one("undeclared_parameter",
+               {"idmaj.lua": [('param "idmaj.no_recent_months"', 'param "idmaj.no_recent_month"')]},
+               "idmaj.lua", 'param "idmaj.no_recent_month"',
+               r"parameter 'idmaj.no_recent_month' is not declared")
+
+    expect_one("no_from", {"awrach.lua": [('  from = "', '  until_ = "')]},
+               "awrach.lua", 'program "awrach" {', r"has no 'from' date")
+
+    d = edited("overlap", {})
+    with open(os.path.join(RULES, "taehil.lua")) as fh:
+        taehil = fh.read()
+    m = re.search(r'version = "([^"]+)"', taehil)
+    second = taehil[taehil.index('program "taehil" {'):].replace(
+        'version = "%s"' % m.group(1), 'version = "9.9"', 1)
+    with open(os.path.join(d, "taehil.lua"), "a") as fh:
+        fh.write("\n" + second)
+    st, found, _ = problems(d)
+    check(st == 1 and any(f == "taehil.lua" and "versions" in msg and "both in force" in msg
+                          for f, _, msg in found),
+          "two versions in force on the same day (%r)" % found)
+
+    # A parameter that ends: blamed on the version whose check reads it, once
+    # however many times it is read, and not on a later version that reads
+    # another parameter instead.
+    ends = ('{ from = "2025-01-01", value = 45 }',
+            '{ from = "2025-01-01", to = "2025-12-31", value = 45 }')
+    d = edited("param_gap", {"taehil.lua": [ends]})
+    _, found, _ = problems(d)
+    reads = line_of(d, "taehil.lua", 'param "taehil.age_max"')
+    check(found == [("taehil.lua", reads, "parameter 'taehil.age_max' has no value in force on "
+                     "2026-01-01, when taehil 2025.1 is")],
+          "a parameter that ends before its programme does (%r)" % found)
+
+    later = taehil[taehil.index('program "taehil" {'):]
+    later = later.replace('version = "%s"' % m.group(1), 'version = "2026.1"', 1)
+    later = later.replace('  from = "2025-01-01",', '  from = "2026-01-01",', 1)
+    later = later.replace('param "taehil.age_max"', 'param "taehil.age_max_2026"')
+    d = edited("param_versions", {"taehil.lua": [
+        ends, ('  from = "2025-01-01",\n', '  from = "2025-01-01",\n  to = "2025-12-31",\n'),
+        ('return within(years, min, max)',
+         'local again = param "taehil.age_max"\n      return within(years, min, again)')]})
+    with open(os.path.join(d, "taehil.lua"), "a") as fh:
+        fh.write('\nparameter "taehil.age_max_2026" {\n  reference = REF,\n'
+                 '  { from = "2026-01-01", value = 50 },\n}\n\n' + later)
+    st, found, _ = problems(d)
+    check(st == 0 and found == [],
+          "each version reads a parameter in force while it is; no problem (%r)" % found)
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
