@@ -190,8 +190,8 @@ static void test_sign_and_check(void **state)
         "[]", "{\"format\":\"other\"}",
         "{\"format\":\"eligo-checkpoint-1\",\"seq\":-1}",
         "{\"format\":\"eligo-checkpoint-1\",\"seq\":1.5}",
-        "{\"format\":\"eligo-checkpoint-1\",\"seq\":1,\"head\":\"abc\",\"time\":\"t\","
-        "\"key\":\"k\",\"signature\":\"s\"}",
+        ("{\"format\":\"eligo-checkpoint-1\",\"seq\":1,\"head\":\"abc\",\"time\":\"t\","
+         "\"key\":\"k\",\"signature\":\"s\"}"),   /* one element */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(sign_checkpoint_parse(bad[i], strlen(bad[i]), &d, &e), -1);
