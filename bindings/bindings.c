@@ -274,6 +274,7 @@ static size_t bindings_utf8_bad(const unsigned char *s, size_t n)
 
 /* decode(text) -> value | nil, byte offset (1-based) of the error
  *                 | nil, offset, "deep" (nested deeper than JSON_MAX_DEPTH)
+ *                 | nil, offset, "range" (a number too large for a double)
  *                 | value, offset of the first bad byte, "utf8" or "control"
  * [-0, +(1|2|3), m]  Upvalues: 1 the box, 2 array_mt. */
 static int bindings_decode(lua_State *L)
@@ -282,13 +283,13 @@ static int bindings_decode(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &n);
     size_t bad = bindings_utf8_bad((const unsigned char *)s, n);
     lua_settop(L, 1);
-    int deep;
-    size_t at = json_push(L, s, n, lua_upvalueindex(2), lua_touserdata(L, lua_upvalueindex(1)), &deep);
+    int why;
+    size_t at = json_push(L, s, n, lua_upvalueindex(2), lua_touserdata(L, lua_upvalueindex(1)), &why);
     if (at) {
         lua_pushnil(L);
         lua_pushinteger(L, (lua_Integer)(bad < at ? bad + 1 : at));
-        if (deep && at <= bad) {
-            lua_pushliteral(L, "deep");
+        if (why && at <= bad) {
+            lua_pushstring(L, why == JSON_DEEP ? "deep" : "range");
             return 3;
         }
         return 2;

@@ -19,7 +19,7 @@ typedef struct json_parser {
     int array_mt;
     buf *scratch;
     size_t bad;   /* 1-based offset of the error, 0 while there is none */
-    int deep;     /* the error is nesting deeper than JSON_MAX_DEPTH */
+    int why;      /* JSON_DEEP, JSON_RANGE or 0: what the error is */
 } json_parser;
 
 /* A byte a string holds as it is: all but '"' and '\\'.  Control
@@ -162,8 +162,9 @@ static int json_digits(const unsigned char **p, const unsigned char *end)
     return any;
 }
 
-/* A number: an integer when integral and below 2^53, as json.h says.
- * [-0, +(0|1), -] */
+/* A number: an integer when integral and below 2^53, as json.h says; an
+ * error when too large for a double: strtod would give infinity, which
+ * canonical JSON cannot write back.  [-0, +(0|1), -] */
 static int json_number(json_parser *j)
 {
     const unsigned char *p = j->p, *start = p;
@@ -202,6 +203,10 @@ static int json_number(json_parser *j)
     double d = strtod(text, NULL);
     if (text != tmp)
         free(text);
+    if (isinf(d)) {
+        j->why = j->bad ? j->why : JSON_RANGE;
+        return json_fail(j, start);
+    }
     if (d == floor(d) && fabs(d) < 9007199254740992.0)
         lua_pushinteger(j->L, (lua_Integer)d);
     else
@@ -295,7 +300,7 @@ static int json_value(json_parser *j, int depth)
     case '{':
     case '[':
         if (depth >= JSON_MAX_DEPTH) {
-            j->deep = !j->bad;
+            j->why = j->bad ? j->why : JSON_DEEP;
             return json_fail(j, j->p);
         }
         luaL_checkstack(j->L, 4, "JSON");
@@ -324,13 +329,13 @@ static int json_value(json_parser *j, int depth)
     }
 }
 
-size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *deep)
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why)
 {
     json_parser j = {L, (const unsigned char *)s, (const unsigned char *)s,
                      (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0, 0};
-    *deep = 0;
+    *why = 0;
     if (json_value(&j, 0) != 0) {
-        *deep = j.deep;
+        *why = j.why;
         return j.bad;
     }
     json_space(&j);

@@ -23,13 +23,18 @@
 
 #define JSON_MAX_DEPTH 64
 
+/* Why a text was refused, beyond its grammar. */
+enum { JSON_DEEP = 1, JSON_RANGE = 2 };
+
 /* Decode the N bytes at S, which hold one JSON value and optional white
  * space around it, and push the value.  Returns 0; or, when the text is not
  * JSON, the 1-based offset of the first byte that cannot be taken (N + 1
- * when the text ends too early), with nothing pushed; *DEEP is then 1 when
- * that byte opens an array or object nested deeper than JSON_MAX_DEPTH.
+ * when the text ends too early), with nothing pushed; *WHY is then
+ * JSON_DEEP when that byte opens an array or object nested deeper than
+ * JSON_MAX_DEPTH, JSON_RANGE when it starts a number too large for a double
+ * (one that would round to infinity, which no JSON text can name), else 0.
  * SCRATCH holds a string being unescaped.  Raises on memory errors.
  * [-0, +(0|1), e] */
-size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *deep);
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why);
 
 #endif

@@ -845,6 +845,7 @@ end
 local function decode_line(line, res)
   local req, at, why = decode(line)
   if why == "deep" then fail("invalid_json", "invalid JSON at byte %d: arrays and objects nested deeper than 64", at) end
+  if why == "range" then fail("invalid_json", "invalid JSON at byte %d: a number too large", at) end
   if why then
     local id = type(req) == "table" and rawget(req, "id")
     if type(id) == "number" or (type(id) == "string" and C.utf8_ok(id)) then res.id = c_canon(id) end

@@ -1244,6 +1244,22 @@ static void test_protocol_invalid_json_offset(void **state)
     release(en);
 }
 
+/* A number too large for a double is the client's error, invalid_json at
+ * its first byte.  It used to decode as infinity; with a request_key, the
+ * fingerprint then failed to encode it and the request got "internal"
+ * (found by fuzzing, tests/fuzz/request.c). */
+static void test_protocol_number_too_large(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r =
+        raw(en, "{\"id\":3,\"op\":\"screen\",\"request_key\":\"k\",\"applicant\":{\"size\":1e400}}");
+    assert_error(r, "invalid_json");
+    assert_string_equal(r->error_message, "invalid JSON at byte 61: a number too large");
+    release(r);
+    release(en);
+}
+
 /* Text that is not UTF-8, or holds a control character, is invalid_json at
  * the first bad byte (counted from 1), and the reply still echoes the id. */
 static void test_protocol_bad_bytes_offset(void **state)
@@ -1856,6 +1872,7 @@ int main(void)
         TEST(test_protocol_invalid_json_offset),
         TEST(test_protocol_fingerprint_canonical),
         TEST(test_protocol_bad_bytes_offset),
+        TEST(test_protocol_number_too_large),
         TEST(test_protocol_request_not_object),
         TEST(test_protocol_missing_applicant),
         TEST(test_protocol_applicant_empty_list),

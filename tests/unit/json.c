@@ -1,6 +1,7 @@
 /* tests/unit/json.c -- JSON text into Lua values: what each text decodes
  * to (written back as canonical JSON, with Lua types where they matter),
  * and where a text that is not JSON goes wrong. */
+#include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,6 +223,38 @@ static void test_json_long_number(void **state)
     assert_true(lua_tonumber(L, 2) == strtod(text, NULL));
 }
 
+/* A number too large for a double is an error at its first byte, told
+ * apart from other errors; it used to decode as infinity, which canonical
+ * JSON cannot write back (found by fuzzing: a request_key's fingerprint then
+ * failed as an internal error).  The largest double decodes, and a number
+ * too small for one is zero, as strtod gives it. */
+static void test_json_number_out_of_range(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t at;
+    } cases[] = {
+        {"1e309", 1},
+        {"[0, -1e309]", 5},
+        {"{\"a\":121e30822222222222222222222222}", 6},
+        {"2e308", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lua_settop(L, 1);
+        int why = 0;
+        size_t at = json_push(L, cases[i].text, strlen(cases[i].text), 1, &scratch, &why);
+        if (at != cases[i].at || why != JSON_RANGE)
+            fail_msg("'%.40s': error at byte %zu (why %d), expected %zu (JSON_RANGE)",
+                     cases[i].text, at, why, cases[i].at);
+        assert_int_equal(lua_gettop(L), 1);
+    }
+    decoded("1.7976931348623157e308");
+    assert_true(lua_tonumber(L, 2) == DBL_MAX);
+    decoded("-1e-400");
+    assert_true(lua_tonumber(L, 2) == 0.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_json_errors_name_the_byte),
         cmocka_unit_test(test_json_depth_limit),
         cmocka_unit_test(test_json_long_number),
+        cmocka_unit_test(test_json_number_out_of_range),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
