@@ -37,6 +37,10 @@ static void replay_usage(FILE *f)
         "  --since DATE      only decisions made on or after DATE (YYYY-MM-DD, or a prefix:\n"
         "  --until DATE      2025-03); --until: on or before DATE\n"
         "  --ruleset HASH    only decisions made by this rule set (a prefix of its hash)\n"
+        "  --instructions N  Lua instructions allowed per decision (default\n"
+        "                    $ELIGO_INSTRUCTIONS, else 1000000): the server's, to compare\n"
+        "  --memory BYTES    memory cap of each Lua state (default $ELIGO_MEMORY, else\n"
+        "                    67108864)\n"
         "  --json            print one JSON object instead of the table\n"
         "  --jobs N          worker threads (default: the number of cores)\n"
         "  --sample N        decision ids shown per kind of move (default 5)\n"
@@ -73,7 +77,8 @@ static void replay_progress(void *ud, int64_t done, int64_t total, double secs)
 
 int cmd_replay(int argc, char **argv)
 {
-    enum { O_PROGRAM = 256, O_APPLICANT, O_SINCE, O_UNTIL, O_RULESET, O_SAMPLE, O_LISTED };
+    enum { O_PROGRAM = 256, O_APPLICANT, O_SINCE, O_UNTIL, O_RULESET, O_SAMPLE, O_LISTED,
+           O_INSTRUCTIONS, O_MEMORY };
     static const struct option longopts[] = {
         {"rules", required_argument, NULL, 'r'},
         {"original", no_argument, NULL, 'o'},
@@ -87,6 +92,8 @@ int cmd_replay(int argc, char **argv)
         {"jobs", required_argument, NULL, 'j'},
         {"sample", required_argument, NULL, O_SAMPLE},
         {"max-listed", required_argument, NULL, O_LISTED},
+        {"instructions", required_argument, NULL, O_INSTRUCTIONS},
+        {"memory", required_argument, NULL, O_MEMORY},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
@@ -94,6 +101,8 @@ int cmd_replay(int argc, char **argv)
     replay_config cfg = {.db_path = cmd_env("ELIGO_DB", "./eligo.db"), .sample = 5};
     const char *rules_dir = NULL;
     int original = 0, json = 0, quiet = 0, opt;
+    if (cmd_limits_env("replay", &cfg.engine) != 0)
+        return 2;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "hqj:", longopts, NULL)) != -1) {
@@ -118,6 +127,12 @@ int cmd_replay(int argc, char **argv)
             break;
         case O_LISTED:
             if (replay_number("--max-listed", optarg, 1, 10000000, &cfg.max_listed) != 0)
+                return 2;
+            break;
+        case O_INSTRUCTIONS:
+        case O_MEMORY:
+            if (cmd_limit("replay", opt == O_MEMORY ? "--memory" : "--instructions", optarg,
+                          &cfg.engine) != 0)
                 return 2;
             break;
         case 'h':

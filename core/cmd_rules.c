@@ -20,20 +20,21 @@ typedef struct rules_opts {
     engine_config cfg;
 } rules_opts;
 
-static void rules_opts_init(rules_opts *o)
+/* Returns 0, or -1 after saying which limit in the environment is wrong. */
+static int rules_opts_init(rules_opts *o, const char *cmd)
 {
     o->dir = cmd_env("ELIGO_RULES", "rules");
-    o->cfg.instructions = strtoull(cmd_env("ELIGO_INSTRUCTIONS", "0"), NULL, 10);
-    o->cfg.memory = strtoull(cmd_env("ELIGO_MEMORY", "0"), NULL, 10);
+    return cmd_limits_env(cmd, &o->cfg);
 }
 
-/* Options every rule command takes; returns 1 if OPT was one of them. */
-static int rules_opts_parse(rules_opts *o, int opt, const char *arg)
+/* Options every rule command takes: returns 1 if OPT was one of them, -1 if
+ * its value was wrong (said), 0 if it was not one of them. */
+static int rules_opts_parse(rules_opts *o, const char *cmd, int opt, const char *arg)
 {
     switch (opt) {
     case 'r': o->dir = arg; return 1;
-    case 'I': o->cfg.instructions = strtoull(arg, NULL, 10); return 1;
-    case 'M': o->cfg.memory = strtoull(arg, NULL, 10); return 1;
+    case 'I': return cmd_limit(cmd, "--instructions", arg, &o->cfg) ? -1 : 1;
+    case 'M': return cmd_limit(cmd, "--memory", arg, &o->cfg) ? -1 : 1;
     }
     return 0;
 }
@@ -65,11 +66,15 @@ int cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {RULES_LONGOPTS, {0, 0, 0, 0}};
     rules_opts o;
-    rules_opts_init(&o);
+    if (rules_opts_init(&o, "check") != 0)
+        return 2;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (rules_opts_parse(&o, opt, optarg))
+        int known = rules_opts_parse(&o, "check", opt, optarg);
+        if (known < 0)
+            return 2;
+        if (known)
             continue;
         printf("usage: eligo check [OPTIONS] [DIR]\n"
                "Load and lint a rule directory: every problem as file:line: message.\n"
@@ -104,11 +109,15 @@ int cmd_test(int argc, char **argv)
     static const struct option longopts[] = {RULES_LONGOPTS, {"quiet", no_argument, NULL, 'q'},
                                              {0, 0, 0, 0}};
     rules_opts o;
-    rules_opts_init(&o);
+    if (rules_opts_init(&o, "test") != 0)
+        return 2;
     int opt, quiet = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
-        if (rules_opts_parse(&o, opt, optarg))
+        int known = rules_opts_parse(&o, "test", opt, optarg);
+        if (known < 0)
+            return 2;
+        if (known)
             continue;
         if (opt == 'q') {
             quiet = 1;
@@ -155,12 +164,16 @@ int cmd_eval(int argc, char **argv)
         {0, 0, 0, 0},
     };
     rules_opts o;
-    rules_opts_init(&o);
+    if (rules_opts_init(&o, "eval") != 0)
+        return 2;
     engine_defaults d = {.op = ENGINE_OP_NONE};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "hp:sa:l:", longopts, NULL)) != -1) {
-        if (rules_opts_parse(&o, opt, optarg))
+        int known = rules_opts_parse(&o, "eval", opt, optarg);
+        if (known < 0)
+            return 2;
+        if (known)
             continue;
         switch (opt) {
         case 'p': d.program = optarg; d.op = ENGINE_OP_DECIDE; continue;

@@ -41,8 +41,7 @@ typedef struct serve_options {
     long idle_timeout;
     long max_line;
     long batch;
-    long instructions;   /* 0: the engine's default */
-    long memory;         /* 0: the engine's default */
+    engine_config limits;   /* 0: the engine's default */
     int nosync;
     log_level level;
 } serve_options;
@@ -108,9 +107,7 @@ static int serve_parse(int argc, char **argv, serve_options *o)
     o->rules = cmd_env("ELIGO_RULES", "rules");
     o->db = cmd_env("ELIGO_DB", "eligo.db");
     /* 0 leaves the engine's default; the options below override these. */
-    if (serve_number("ELIGO_INSTRUCTIONS", cmd_env("ELIGO_INSTRUCTIONS", "0"),
-                     &o->instructions) < 0 ||
-        serve_number("ELIGO_MEMORY", cmd_env("ELIGO_MEMORY", "0"), &o->memory) < 0)
+    if (cmd_limits_env("serve", &o->limits) != 0)
         return -1;
     o->idle_timeout = 300;
     o->level = LOG_INFO;
@@ -184,10 +181,8 @@ static int serve_parse(int argc, char **argv, serve_options *o)
             rc = serve_number(a, val, &o->max_line);
         else if (!strcmp(a, "--batch"))
             rc = serve_number(a, val, &o->batch);
-        else if (!strcmp(a, "--instructions"))
-            rc = serve_number(a, val, &o->instructions);
-        else if (!strcmp(a, "--memory"))
-            rc = serve_number(a, val, &o->memory);
+        else if (!strcmp(a, "--instructions") || !strcmp(a, "--memory"))
+            rc = cmd_limit("serve", a, val, &o->limits);
         if (rc < 0)
             return -1;
     }
@@ -297,7 +292,7 @@ int cmd_serve(int argc, char **argv)
     int status = 1;
     err e;
     err_clear(&e);
-    engine_config ecfg = {(uint64_t)o.instructions, (size_t)o.memory};
+    engine_config ecfg = o.limits;
     uv_loop_t loop;
     serve_state s;
     memset(&s, 0, sizeof s);

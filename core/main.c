@@ -1,4 +1,6 @@
 /* main.c -- the eligo binary: one table of subcommands. */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,31 @@ const char *cmd_env(const char *name, const char *fallback)
 {
     const char *v = getenv(name);
     return v && *v ? v : fallback;
+}
+
+int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config *cfg)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    int memory = strstr(opt, "MEMORY") || strstr(opt, "memory");
+    if (errno || end == text || *end || text[strspn(text, " \t")] == '-' ||
+        (memory && v > SIZE_MAX)) {
+        fprintf(stderr, "eligo %s: %s wants a whole number of %s, not '%s'\n", cmd, opt,
+                memory ? "bytes" : "instructions", text);
+        return -1;
+    }
+    if (memory)
+        cfg->memory = (size_t)v;
+    else
+        cfg->instructions = v;
+    return 0;
+}
+
+int cmd_limits_env(const char *cmd, engine_config *cfg)
+{
+    return cmd_limit(cmd, "ELIGO_INSTRUCTIONS", cmd_env("ELIGO_INSTRUCTIONS", "0"), cfg) |
+           cmd_limit(cmd, "ELIGO_MEMORY", cmd_env("ELIGO_MEMORY", "0"), cfg);
 }
 
 int main(int argc, char **argv)

@@ -146,6 +146,29 @@ def main():
     check(st == 0 and found == [],
           "each version reads a parameter in force while it is; no problem (%r)" % found)
 
+    # The limits: a value that is not a whole number is refused by every rule
+    # command, from an option or from the environment, and a number is obeyed.
+    for cmd in ("check", "test", "eval"):
+        st, _, err = eligo(cmd, "--instructions", "12x", RULES)
+        check(st == 2 and "eligo %s: --instructions wants a whole number of instructions, "
+              "not '12x'" % cmd in err, "%s refuses --instructions 12x (%s)" % (cmd, err.strip()))
+    os.environ["ELIGO_MEMORY"] = "-5"
+    st, _, err = eligo("check", RULES)
+    del os.environ["ELIGO_MEMORY"]
+    check(st == 2 and "ELIGO_MEMORY wants a whole number of bytes, not '-5'" in err,
+          "a negative ELIGO_MEMORY is refused (%s)" % err.strip())
+    # The sandbox fixture's "work" criterion loops a.age times.
+    sandbox = os.path.join(os.path.dirname(RULES), "tests", "fixtures", "sandbox")
+    line = os.path.join(WORK, "work.jsonl")
+    with open(line, "w") as fh:
+        fh.write('{"as_of":"2025-03-01","applicant":{"applicant_id":"work","age":100000}}\n')
+    st, out, _ = eligo("eval", "--rules", sandbox, "--program", "limits", line)
+    check(st == 0 and '"id":"work","passed":true' in out, "eval decides within the default budget")
+    st, out, err = eligo("eval", "--rules", sandbox, "--program", "limits", "--instructions",
+                         "20000", line)
+    check(st != 0 and "rule_error" in out + err and "instruction budget of 20000" in out + err,
+          "eval --instructions 20000 stops the same rules (%s)" % (out + err).strip()[:160])
+
     shutil.rmtree(WORK, ignore_errors=True)
     finish()
 
