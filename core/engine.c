@@ -19,7 +19,12 @@
  * Invariants (checked by engine_assert in debug builds):
  *   1. Outside a call, the Lua stack is empty and no hook is armed.
  *   2. en->mem counts exactly the bytes the allocator has handed out and not
- *      taken back, and stays under en->mem_cap except while building.
+ *      taken back.  Inside a protected call (engine_call: a rule file
+ *      loading, the seal, a request) it never grows past en->mem_cap.
+ *      Outside one the cap is lifted (en->capped is 0), since a refusal
+ *      there would be a panic: rules.lua booting, a call's arguments going
+ *      in, what C reads of its results.  Between calls en->mem is under
+ *      en->mem_cap (a call that found it over collects before returning).
  *   3. The registry reference en->api names the table rules.lua returned.
  *
  * Why the instruction hook keeps firing: once the budget is spent, the hook
@@ -103,7 +108,7 @@ struct engine {
     size_t mem;              /* bytes held by the Lua state */
     size_t mem_cap;
     int mem_refused;         /* the allocator refused for the cap */
-    int building;            /* no cap while the set is being loaded */
+    int capped;              /* the cap applies: only inside engine_call */
     int api;                 /* registry ref: rules.lua's entry points */
     int watched;             /* registry ref: rules.lua's watched upvalues, or LUA_NOREF */
     lua_Integer nwatched;    /* how many it holds */
@@ -120,7 +125,7 @@ static void engine_assert(engine *en)
 {
     assert(lua_gettop(en->L) == 0);
     assert(lua_gethook(en->L) == NULL);
-    assert(en->building || en->mem <= en->mem_cap);
+    assert(!en->capped && en->mem <= en->mem_cap);
     assert(en->api != LUA_NOREF);
 }
 #else
@@ -196,7 +201,7 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         en->mem -= osize;
         return NULL;
     }
-    if (nsize > osize && !en->building &&
+    if (nsize > osize && en->capped &&
         (en->mem >= en->mem_cap || nsize - osize > en->mem_cap - en->mem)) {   /* (a request's line may be over) */
         /* Lua answers with a full collection and asks again; refused again,
          * it raises "not enough memory", which a rule's pcall passes on
@@ -216,7 +221,7 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (p) {
         en->mem = en->mem - osize + nsize;
-        if (new_string && nsize >= ENGINE_CHARGE_MIN && !en->building) {
+        if (new_string && nsize >= ENGINE_CHARGE_MIN && en->capped) {
             en->spent += nsize / ENGINE_CHARGE_BYTES;
             if (en->spent > en->budget)   /* stop at the next instruction, not the next hook */
                 lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, 1);
@@ -264,7 +269,9 @@ static int engine_msgh(lua_State *L)
 }
 
 /* Call api.NAME with NARGS arguments already pushed above the function slot
- * the caller reserved by engine_prepare.  Arms the budget, runs, disarms.
+ * the caller reserved by engine_prepare.  Arms the budget and the memory
+ * cap, runs, disarms them: the arguments went in uncapped, and it is the
+ * call that then finds itself over the cap.
  * [-(nargs+2), +nres, -] on success; on failure leaves the error object. */
 static int engine_prepare(engine *en, const char *name)
 {
@@ -284,9 +291,11 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     en->spent = 0;
     en->exhausted = 0;
     en->mem_refused = 0;
+    en->capped = 1;
     lua_sethook(L, engine_hook, LUA_MASKCOUNT, ENGINE_HOOK_STEP);
     int status = lua_pcall(L, nargs, nres, h);
     lua_sethook(L, NULL, 0, 0);
+    en->capped = 0;
     lua_remove(L, h);
     if (status == LUA_ERRMEM || en->mem_refused)
         lua_gc(L, LUA_GCCOLLECT);   /* give the next call its memory back */
@@ -303,7 +312,8 @@ static void engine_field(lua_State *L, int idx, const char *k, char *out, size_t
 
 /* What was running when the budget or the memory cap stopped a call: the
  * programme rules.lua keeps in api.current, and the criterion decision.c
- * was deciding.  [-0, +0, -] */
+ * was deciding; "" when no programme was (a rule file loading).
+ * [-0, +0, -] */
 static void engine_where(engine *en, char *out, size_t n)
 {
     lua_State *L = en->L;
@@ -322,8 +332,12 @@ static void engine_where(engine *en, char *out, size_t n)
             line = (int)lua_tointeger(L, -1);
         }
     }
+    int deciding = lua_type(L, top + 3) == LUA_TTABLE;
     lua_settop(L, top);
-    snprintf(out, n, "programme %s, criterion %s (%s:%d)", prog, crit, file, line);
+    if (deciding)
+        snprintf(out, n, "programme %s, criterion %s (%s:%d): ", prog, crit, file, line);
+    else
+        out[0] = '\0';
 }
 
 /* Turn the error object of a failed call (on the stack top) into a message.
@@ -334,10 +348,10 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
     char where[256];
     if (en->exhausted) {
         engine_where(en, where, sizeof where);
-        snprintf(out, n, "%s: %s", where, en->stop);
+        snprintf(out, n, "%s%s", where, en->stop);
     } else if (status == LUA_ERRMEM || en->mem_refused) {
         engine_where(en, where, sizeof where);
-        snprintf(out, n, "%s: memory cap of %zu bytes exceeded", where, en->mem_cap);
+        snprintf(out, n, "%smemory cap of %zu bytes exceeded", where, en->mem_cap);
     } else if (lua_type(L, -1) == LUA_TTABLE) {
         lua_getfield(L, -1, "message");
         snprintf(out, n, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
@@ -460,7 +474,6 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     en->rs = ruleset_ref(rs);
     en->api = LUA_NOREF;
     en->watched = LUA_NOREF;
-    en->building = 1;
     en->mem_cap = cfg && cfg->memory ? cfg->memory : ENGINE_DEFAULT_MEMORY;
     uint64_t budget = cfg && cfg->instructions ? cfg->instructions : ENGINE_DEFAULT_INSTRUCTIONS;
     buf_init(&en->scratch, (size_t)64 << 20);
@@ -496,7 +509,12 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
         if (status != LUA_OK) {
             engine_error_text(en, status, msg, sizeof msg);
             if (!report) {
-                err_set(e, "rule_error", "%s", msg);
+                /* Lua's messages name the file; the memory cap's does not. */
+                size_t n = strlen(f->name);
+                if (strncmp(msg, f->name, n) == 0 && msg[n] == ':')
+                    err_set(e, "rule_error", "%s", msg);
+                else
+                    err_set(e, "rule_error", "%s: %s", f->name, msg);
                 goto fail;
             }
             /* Lua's messages start with "file:line: ". */
@@ -532,7 +550,6 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     /* Requests make young garbage only; the generational collector frees it
      * without walking the rule set each cycle. */
     lua_gc(L, LUA_GCGEN, 0, 0);
-    en->building = 0;
     if (en->mem > en->mem_cap) {
         err_set(e, "rule_error", "the rule set alone takes %zu bytes, over the memory cap of %zu",
                 en->mem, en->mem_cap);
@@ -725,10 +742,8 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     buf_reset(&en->scratch);
     engine_assert(en);
 
-    /* The arguments go in outside the protected call, where a refusal would
-     * be a panic: the cap is lifted for them, and it is the request that
-     * then finds itself over the cap, inside the call. */
-    en->building = 1;
+    /* The arguments go in outside the protected call, uncapped (see
+     * engine_call): a line over the cap is the request's to refuse. */
     engine_prepare(en, "request");
     lua_pushlstring(L, line, len);
     const char *dop = defaults ? engine_op_name(defaults->op) : NULL;
@@ -737,7 +752,6 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     lua_pushstring(L, defaults ? defaults->as_of : NULL);
     lua_pushstring(L, defaults ? defaults->lang : NULL);
     lua_pushstring(L, defaults ? defaults->history : NULL);
-    en->building = 0;
     int status = engine_call(en, 6, 1, en->budget);
     if (status != LUA_OK) {
         const char *code = en->exhausted || status == LUA_ERRMEM || en->mem_refused ? "rule_error" : "internal";

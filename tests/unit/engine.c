@@ -443,6 +443,58 @@ static void test_load_shared_library_metatable_refused(void **state)
     check_refused("load_library_metatable", "library.lua:3:", "cannot change a protected metatable");
 }
 
+/* engine_new on a set of the smallest schema and one rule file NAME holding
+ * TEXT must fail; returns the error. */
+static err refuse_text(const char *name, const char *text, const engine_config *cfg)
+{
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1}, {name, text, strlen(text)}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, 2, &e);
+    if (!rs)
+        fail_msg("ruleset_from_files: %s: %s", S(e.code), e.msg);
+    engine *en = engine_new(rs, cfg, &e);
+    ruleset_free(rs);
+    if (en) {
+        engine_free(en);
+        fail_msg("engine_new accepted %s, which it must refuse", name);
+    }
+    return e;
+}
+
+/* A rule file that holds more than the memory cap while it loads (64 MiB
+ * of strings against 16): engine_new refuses it, naming the file and the
+ * cap.  Loading had no cap before (found while writing the rule-file fuzzer,
+ * tests/fuzz/rules.c: a three-line file held 7 GB): a file could take all
+ * the memory of the server reloading it, and as its locals were garbage
+ * once it ended, the set was then accepted. */
+static void test_load_memory_cap(void **state)
+{
+    (void)state;
+    engine_config small = {.memory = (size_t)16 << 20};
+    err e = refuse_text("hog.lua",
+                        "local t = {}\n"
+                        "for i = 1, 64 do t[i] = string.rep(\"x\", 1 << 20) .. i end\n",
+                        &small);
+    assert_string_equal(S(e.code), "rule_error");
+    assert_string_equal(e.msg, "hog.lua: memory cap of 16777216 bytes exceeded");
+}
+
+/* Long strings made while a file loads are paid for in instructions, as in
+ * a request: 10,000 copies of 1 MiB cost 80 million, over the 10 million a
+ * load has here (100 budgets).  Unpaid, this loop ran in its budget. */
+static void test_load_budget_counts_large_allocations(void **state)
+{
+    (void)state;
+    engine_config small = {.instructions = 100000};
+    err e = refuse_text("copies.lua",
+                        "local s = string.rep(\"x\", 1 << 20)\n"
+                        "for i = 1, 10000 do local t = s .. i end\n",
+                        &small);
+    assert_string_equal(S(e.code), "rule_error");
+    assert_string_equal(e.msg, "copies.lua:2: instruction budget of 10000000 exceeded");
+}
+
 /* Lua's lua_dump writer: append to a luaL_Buffer-free growing block. */
 typedef struct chunk {
     char *data;
@@ -1822,6 +1874,8 @@ int main(void)
         TEST(test_load_shared_library_write_refused),
         TEST(test_load_shared_library_metatable_refused),
         TEST(test_load_binary_chunk_file_refused),
+        TEST(test_load_memory_cap),
+        TEST(test_load_budget_counts_large_allocations),
         TEST(test_state_upvalue_counter),
         TEST(test_state_upvalue_counter_then_budget),
         TEST(test_state_file_level_table),
