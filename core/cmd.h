@@ -20,6 +20,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
 
 /* The read-only audit subcommands (cmd_audit_query.c), reached through
  * `eligo audit`'s table; argv[0] is the subcommand's name. */

@@ -22,6 +22,7 @@ static const struct {
     {"audit", cmd_audit, "explain, query, export, sign and review the record (eligo audit --help)"},
     {"keygen", cmd_keygen, "make an Ed25519 key pair for signing checkpoints"},
     {"replay", cmd_replay, "re-decide stored applications under other rules (or their own): what changes"},
+    {"backup", cmd_backup, "copy a live database consistently, sync it, verify the copy's chain"},
 };
 
 static void usage(FILE *f)

@@ -109,10 +109,13 @@
 #include "store.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -1963,6 +1966,85 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
     *bad_seq = rep.bad_seq;
     snprintf(bad_id, 64, "%s", rep.bad_id);
     return rc;
+}
+
+/* ---- Backup ---------------------------------------------------------------- */
+
+/* fsync the file or directory at PATH.  0, or -1 with errno set. */
+static int store_sync_path(const char *path, int dir)
+{
+    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int store_backup(store *st, const char *path, long *pages, err *e)
+{
+    char tmp[4096], dir[4096];
+    *pages = 0;
+    if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
+        return err_set(e, "invalid_request", "the path %s is too long", path);
+    if (access(path, F_OK) == 0)
+        return err_set(e, "invalid_request", "%s exists: a backup never overwrites a file", path);
+    /* Claimed with O_EXCL: two backups to one name cannot mix their pages. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return err_set(e, "invalid_request", "cannot create %s: %s%s", tmp, strerror(errno),
+                       errno == EEXIST ? " (another backup to it under way, or a dead one's: "
+                                         "remove it if none is running)" : "");
+    close(fd);
+
+    sqlite3 *dst = NULL;
+    sqlite3_backup *b = NULL;
+    int rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(dst, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && (b = sqlite3_backup_init(dst, "main", st->db, "main")) == NULL)
+        rc = sqlite3_errcode(dst);
+    if (b) {
+        /* Every page in one step: one read transaction on the source, so the
+         * copy is the database as of one moment, whoever writes meanwhile. */
+        rc = sqlite3_backup_step(b, -1);
+        *pages = sqlite3_backup_pagecount(b);
+        if (sqlite3_backup_finish(b) != SQLITE_OK && rc == SQLITE_DONE)
+            rc = sqlite3_errcode(dst);
+    }
+    /* One self-contained file: out of WAL mode, so that reading the copy
+     * (read-only) leaves no -wal and -shm files beside it.  A server that
+     * opens it puts it back in WAL mode. */
+    if (rc == SQLITE_DONE)
+        rc = sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+        err_set(e, "internal", "copying into %s: %s", tmp,
+                dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+        sqlite3_close(dst);
+        unlink(tmp);
+        return -1;
+    }
+    if (sqlite3_close(dst) != SQLITE_OK) {
+        unlink(tmp);
+        return err_set(e, "internal", "closing %s", tmp);
+    }
+    /* Durable under its final name only once all of it is on disk. */
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (store_sync_path(tmp, 0) != 0 || rename(tmp, path) != 0 || store_sync_path(dir, 1) != 0) {
+        err_set(e, "internal", "writing %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- Reading for audits --------------------------------------------------- */

@@ -232,6 +232,16 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
                  void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
                  err *e);
 
+/* ---- Backup -------------------------------------------------------------------
+ *
+ * Copy the database into a new file PATH, as it was at one moment: one read
+ * transaction, so a server may go on writing meanwhile (its log then grows
+ * until the copy ends, as beside any long reader).  The copy is written as
+ * PATH.partial, synced, renamed to PATH and the directory synced: PATH never
+ * holds half a copy.  PATH must not exist.  *PAGES receives the pages copied.
+ * Returns 0, or -1 with E (nothing left behind). */
+int store_backup(store *st, const char *path, long *pages, err *e);
+
 /* ---- Reading for audits ------------------------------------------------- */
 
 /* Which decisions a query reads.  Every member may be NULL/0 (no condition).

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""eligo backup: a copy of a live database taken under load is one moment of
+it (a prefix of the live chain, record for record), verified, durable under
+its final name only, never over an existing file; a server can run on it;
+a broken source chain is reported with the copy kept."""
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import ELIGO, Server, check, decide, eligo, finish  # noqa: E402
+
+
+def chain(db):
+    """seq -> hash of every decision and review in DB."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        rows = con.execute("SELECT seq, hash FROM decisions UNION ALL "
+                           "SELECT seq, hash FROM reviews").fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+def main():
+    with Server() as srv:
+        load = subprocess.Popen([ELIGO, "bench", "--socket", srv.socket, "-c", "4", "-P", "8",
+                                 "-d", "3", "--op", "screen"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        c = srv.connect()
+        c.request(decide(1))   # at least one decision before the copy
+        copies = []
+        while load.poll() is None and len(copies) < 3:
+            time.sleep(0.6)   # the load goes on between copies
+            out = os.path.join(srv.dir, "copy%d.db" % len(copies))
+            st, text, err = eligo("backup", "--db", srv.db, "--out", out)
+            check(st == 0 and "the chain is intact" in text,
+                  "backup %d under load (%s)" % (len(copies) + 1, (text + err).strip()))
+            copies.append(out)
+        load.wait()
+        check(len(copies) >= 2, "%d copies made while the load ran" % len(copies))
+        live = chain(srv.db)
+        sizes = []
+        for out in copies:
+            got = chain(out)
+            sizes.append(len(got))
+            n = len(got)
+            check(n > 0 and sorted(got) == list(range(1, n + 1)) and
+                  all(live.get(s) == h for s, h in got.items()),
+                  "%s is the live chain's first %d records, hash for hash" % (
+                      os.path.basename(out), n))
+            check(stat.S_IMODE(os.stat(out).st_mode) == 0o600, "the copy is mode 0600")
+            check(not any(os.path.exists(out + x) for x in (".partial", "-wal", "-shm")),
+                  "nothing is left beside the copy")
+        check(sizes == sorted(sizes) and sizes[-1] > sizes[0] and len(live) >= sizes[-1],
+              "later copies hold more, the live database the most (%s, live %d)" % (
+                  sizes, len(live)))
+
+        st, _, err = eligo("backup", "--db", srv.db, "--out", copies[0])
+        check(st == 2 and "exists: a backup never overwrites a file" in err,
+              "an existing file is not overwritten (%s)" % err.strip())
+        busy = os.path.join(srv.dir, "busy.db")
+        with open(busy + ".partial", "w"):
+            pass
+        st, _, err = eligo("backup", "--db", srv.db, "--out", busy)
+        check(st == 2 and "busy.db.partial" in err and not os.path.exists(busy),
+              "a .partial left by another backup is not taken over (%s)" % err.strip())
+        st, _, err = eligo("backup", "--db", os.path.join(srv.dir, "none.db"), "--out", busy)
+        check(st == 2 and "no database" in err, "a missing database is said to be missing")
+        st, _, err = eligo("backup", "--db", srv.db)
+        check(st == 2 and "--out" in err, "--out is required")
+        c.close()
+        restored = Server(start=False)
+        os.replace(copies[-1], restored.db)   # before this server's directory goes
+
+    # A server runs on a copy, and goes on from its last record.
+    restored.start()
+    with restored:
+        c = restored.connect()
+        r = c.request(decide(2))
+        check(r.get("ok"), "a server on the copy decides (%r)" % r.get("error"))
+        c.close()
+        restored.stop()
+        st, out, _ = eligo("verify", "--db", restored.db)
+        check(st == 0 and ("%d records checked" % (sizes[-1] + 1)) in out,
+              "its chain goes on from the copy's last record (%s)" % out.strip())
+
+        # A broken source chain: the copy is made, kept, and the break named.
+        con = sqlite3.connect(restored.db)
+        con.execute("DROP TRIGGER decisions_no_update")
+        con.execute("UPDATE decisions SET outcome = 'incomplete' WHERE seq = 2")
+        con.commit()
+        con.close()
+        out = os.path.join(restored.dir, "broken.db")
+        st, text, _ = eligo("backup", "--db", restored.db, "--out", out)
+        check(st == 1 and "record 2 " in text and "does not match its hash" in text and
+              os.path.exists(out), "a broken source chain is named, the copy kept (%s)" %
+              text.strip())
+    finish()
+
+
+if __name__ == "__main__":
+    main()
