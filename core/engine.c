@@ -36,6 +36,7 @@
 
 #include <assert.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <lua-cjson.h>
 #include <lua.h>
 #include <lualib.h>
@@ -103,7 +104,8 @@ struct engine {
     lua_State *L;
     ruleset *rs;
     uint64_t budget;         /* instructions allowed in the current call */
-    uint64_t spent;
+    uint64_t spent;          /* ... counted at each hook call, */
+    int step;                /* ... which comes every `step` instructions */
     int exhausted;           /* the budget ran out during the current call */
     size_t mem;              /* bytes held by the Lua state */
     size_t mem_cap;
@@ -187,6 +189,13 @@ static void engine_pool_free(engine_pool *pool)
 
 static void engine_hook(lua_State *L, lua_Debug *ar);
 
+/* Call the hook after STEP more instructions. */
+static void engine_arm(engine *en, int step)
+{
+    en->step = step;
+    lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, step);
+}
+
 /* The allocator: pooled small blocks, malloc for the rest, with a cap on
  * the state's total. */
 static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -224,7 +233,7 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         if (new_string && nsize >= ENGINE_CHARGE_MIN && en->capped) {
             en->spent += nsize / ENGINE_CHARGE_BYTES;
             if (en->spent > en->budget)   /* stop at the next instruction, not the next hook */
-                lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, 1);
+                engine_arm(en, 1);
         }
     }
     return p;
@@ -233,15 +242,18 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static void engine_hook(lua_State *L, lua_Debug *ar)
 {
     engine *en = *(engine **)lua_getextraspace(L);
-    en->spent += ENGINE_HOOK_STEP;
-    if (en->spent <= en->budget)
+    en->spent += (uint64_t)en->step;
+    if (en->spent <= en->budget) {
+        if (en->budget - en->spent < ENGINE_HOOK_STEP)   /* the last stretch, exactly */
+            engine_arm(en, (int)(en->budget - en->spent) + 1);
         return;
+    }
     if (!en->exhausted) {
         en->exhausted = 1;
         lua_getinfo(L, "Sl", ar);
         snprintf(en->stop, sizeof en->stop, "%s:%d: instruction budget of %llu exceeded",
                  ar->short_src, ar->currentline, (unsigned long long)(en->budget));
-        lua_sethook(L, engine_hook, LUA_MASKCOUNT, 1);
+        engine_arm(en, 1);
     }
     lua_pushstring(L, en->stop);
     lua_error(L);
@@ -292,7 +304,7 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     en->exhausted = 0;
     en->mem_refused = 0;
     en->capped = 1;
-    lua_sethook(L, engine_hook, LUA_MASKCOUNT, ENGINE_HOOK_STEP);
+    engine_arm(en, budget < ENGINE_HOOK_STEP ? (int)budget + 1 : ENGINE_HOOK_STEP);
     int status = lua_pcall(L, nargs, nres, h);
     lua_sethook(L, NULL, 0, 0);
     en->capped = 0;
@@ -460,6 +472,28 @@ void engine_free(engine *en)
     free(en);
 }
 
+/* Report MSG, why FILE did not load.  Lua's messages start with
+ * "FILE:LINE: ": the line is reported apart, with the text after it (the
+ * whole message if nothing follows); any other message (the memory cap's,
+ * or a rule's own error value) is reported whole, at line 0.  MSG may be
+ * cut anywhere (engine_error_text's buffer), and is the rule's to write. */
+static void engine_report_load(engine_report_fn *report, void *ud, const char *file,
+                               const char *msg)
+{
+    size_t n = strlen(file);
+    if (strncmp(msg, file, n) == 0 && msg[n] == ':' && msg[n + 1] >= '0' && msg[n + 1] <= '9') {
+        char *end;
+        long line = strtol(msg + n + 1, &end, 10);   /* saturates: no overflow */
+        if (*end == ':' && line <= INT_MAX) {
+            const char *text = end + 1;
+            text += *text == ' ';
+            report(ud, file, (int)line, *text ? text : msg);
+            return;
+        }
+    }
+    report(ud, file, 0, msg);
+}
+
 /* Build an engine.  With REPORT, problems are reported and loading goes on
  * (for lint); without, the first load error fails the build. */
 static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report_fn *report,
@@ -517,15 +551,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
                     err_set(e, "rule_error", "%s: %s", f->name, msg);
                 goto fail;
             }
-            /* Lua's messages start with "file:line: ". */
-            int line = 0;
-            const char *colon = strchr(msg, ':');
-            if (colon && sscanf(colon + 1, "%d", &line) == 1) {
-                const char *rest = strchr(colon + 1, ':');
-                report(ud, f->name, line, rest ? rest + 2 : msg);
-            } else {
-                report(ud, f->name, 0, msg);
-            }
+            engine_report_load(report, ud, f->name, msg);
             ++*nproblems;
         }
     }

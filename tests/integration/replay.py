@@ -298,6 +298,18 @@ def test_original():
         check(db_files(srv.db) == before, "the database files are byte-identical after the replay")
         rc, out, _ = eligo("replay", "--original", "--db", srv.db, timeout=600)
         check(rc == 0 and "(100%)" in out and "decisions/s" in out, "the text report says 100%% and the rate")
+        # The limits are the replay's to set, as the server's were: too few
+        # instructions and no decision comes out the same.
+        rc, rep, err = replay_json("--original", "--db", srv.db, "--applicant", "S00000001",
+                                   "--instructions", "20")
+        check(rc == 1 and rep is not None and rep["decisions"] > 0 and
+              rep["differences"] == rep["decisions"],
+              "replay --instructions 20: every decision differs (status %s, %s)" % (
+                  rc, err[-200:] if rep is None else "%d of %d" % (rep["differences"],
+                                                                   rep["decisions"])))
+        rc, _, err = eligo("replay", "--original", "--db", srv.db, "--memory", "lots")
+        check(rc == 2 and "--memory wants a whole number of bytes, not 'lots'" in err,
+              "a limit that is not a number is refused (%s)" % err.strip())
 
         # Tamper with one decision's stored criterion result.
         con = sqlite3.connect(srv.db)

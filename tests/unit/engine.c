@@ -777,6 +777,47 @@ static void test_budget_recursion(void **state)
     release(en);
 }
 
+/* Does a work request of AGE loop turns fit in a budget of N instructions?
+ * When it does not, the reply says so with that budget. */
+static int budget_fits(uint64_t n, int age)
+{
+    char applicant[80], want[64];
+    engine_config cfg = {.instructions = n};
+    engine *en = open_engine("sandbox", &cfg);
+    snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"work\",\"age\":%d}", age);
+    engine_result *r = decide(en, "limits", applicant);
+    int fits = r->error_code == NULL;
+    if (!fits) {
+        assert_error(r, "rule_error");
+        snprintf(want, sizeof want, "instruction budget of %llu exceeded", (unsigned long long)n);
+        ASSERT_CONTAINS(r->error_message, want);
+    }
+    release(r);
+    release(en);
+    return fits;
+}
+
+/* The budget is counted to the instruction, also below the hook's step of
+ * 1000: a request that takes M instructions fits in M and not in M - 1
+ * (counted only every 1000, a request under 1000 could never be stopped). */
+static void test_budget_exact(void **state)
+{
+    (void)state;
+    uint64_t lo = 300, hi = 4000;   /* lo does not fit, hi does */
+    assert_false(budget_fits(lo, 10));
+    assert_true(budget_fits(hi, 10));
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (budget_fits(mid, 10))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    assert_true(hi < 1000);
+    assert_false(budget_fits(hi - 1, 10));
+    assert_true(budget_fits(hi, 10));
+}
+
 /* engine_config.instructions is honoured: 100,000 loop turns exceed a budget
  * of 20,000 but not the default; 100 turns fit in both. */
 static void test_budget_configured(void **state)
@@ -1894,6 +1935,7 @@ int main(void)
         TEST(test_budget_loop_in_rule_pcall),
         TEST(test_budget_recursion),
         TEST(test_budget_configured),
+        TEST(test_budget_exact),
         TEST(test_memory_cap_endless_allocation),
         TEST(test_memory_cap_configured),
         TEST(test_memory_cap_not_caught),
