@@ -495,6 +495,83 @@ static void test_load_budget_counts_large_allocations(void **state)
     assert_string_equal(e.msg, "copies.lua:2: instruction budget of 10000000 exceeded");
 }
 
+/* The problems engine_lint reports, kept for a test to look at. */
+typedef struct reports {
+    int n;
+    struct {
+        char file[64];
+        int line;
+        char msg[600];
+    } r[8];
+} reports;
+
+static void keep_report(void *ud, const char *file, int line, const char *msg)
+{
+    reports *rs = ud;
+    if (rs->n < (int)(sizeof rs->r / sizeof rs->r[0])) {
+        snprintf(rs->r[rs->n].file, sizeof rs->r[0].file, "%s", S(file));
+        rs->r[rs->n].line = line;
+        snprintf(rs->r[rs->n].msg, sizeof rs->r[0].msg, "%s", S(msg));
+    }
+    rs->n++;
+}
+
+/* Lint of the smallest schema and a rule file bad.lua holding TEXT, which
+ * does not load: the one problem reported for bad.lua, into OUT. */
+static void lint_bad_file(const char *text, reports *out)
+{
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    ruleset_file files[] = {{"bad.lua", text, strlen(text)}, {"schema.lua", schema, sizeof schema - 1}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, 2, &e);
+    if (!rs)
+        fail_msg("ruleset_from_files: %s: %s", S(e.code), e.msg);
+    memset(out, 0, sizeof *out);
+    int n = engine_lint(rs, NULL, keep_report, out, &e);
+    ruleset_free(rs);
+    if (n != 1 || out->n != 1)
+        fail_msg("expected one problem, got %d (%d reported; first: %s:%d: %s)", n, out->n,
+                 out->r[0].file, out->r[0].line, out->r[0].msg);
+    assert_string_equal(out->r[0].file, "bad.lua");
+}
+
+/* A file that does not load is reported at the line Lua's message names,
+ * with the text after it.  The message is the rule's to write: the line was
+ * read with sscanf's %d (undefined past INT_MAX) and the text taken two
+ * bytes after the next ':', past the end of a message that ended there,
+ * and past the end of the buffer when the message was cut just after one
+ * (found by fuzzing, tests/fuzz/rules.c).  Now whatever does not read as
+ * "bad.lua:LINE: text" is reported whole, at line 0. */
+static void test_lint_load_error_line_and_text(void **state)
+{
+    (void)state;
+    reports got;
+    lint_bad_file("local x = 1\nx = = 2\n", &got);
+    assert_int_equal(got.r[0].line, 2);
+    assert_string_equal(got.r[0].msg, "unexpected symbol near '='");
+
+    lint_bad_file("error('bad.lua:1:', 0)\n", &got);
+    assert_int_equal(got.r[0].line, 1);
+    assert_string_equal(got.r[0].msg, "bad.lua:1:");
+
+    lint_bad_file("error('bad.lua:99999999999999999999: far', 0)\n", &got);
+    assert_int_equal(got.r[0].line, 0);
+    assert_string_equal(got.r[0].msg, "bad.lua:99999999999999999999: far");
+
+    /* (The message handler puts the rule's own place first.) */
+    lint_bad_file("error('elsewhere.lua:3: no', 0)\n", &got);
+    assert_int_equal(got.r[0].line, 1);
+    assert_string_equal(got.r[0].msg, "elsewhere.lua:3: no");
+
+    /* Cut at 511 bytes just after a ':' (the 512th byte would be the next). */
+    char want[512] = "bad.lua:4";
+    memset(want + 9, 'x', 501);
+    strcpy(want + 510, ":");
+    lint_bad_file("error('bad.lua:4' .. string.rep('x', 501) .. ':: cut', 0)\n", &got);
+    assert_int_equal(got.r[0].line, 0);
+    assert_string_equal(got.r[0].msg, want);
+}
+
 /* Lua's lua_dump writer: append to a luaL_Buffer-free growing block. */
 typedef struct chunk {
     char *data;
@@ -1917,6 +1994,7 @@ int main(void)
         TEST(test_load_binary_chunk_file_refused),
         TEST(test_load_memory_cap),
         TEST(test_load_budget_counts_large_allocations),
+        TEST(test_lint_load_error_line_and_text),
         TEST(test_state_upvalue_counter),
         TEST(test_state_upvalue_counter_then_budget),
         TEST(test_state_file_level_table),
