@@ -540,8 +540,8 @@ static void lint_bad_file(const char *text, reports *out)
  * read with sscanf's %d (undefined past INT_MAX) and the text taken two
  * bytes after the next ':', past the end of a message that ended there,
  * and past the end of the buffer when the message was cut just after one
- * (found by fuzzing, tests/fuzz/rules.c).  Now whatever does not read as
- * "bad.lua:LINE: text" is reported whole, at line 0. */
+ * (seen while fuzzing rule files, tests/fuzz/rules.c).  Now whatever does
+ * not read as "bad.lua:LINE: text" is reported whole, at line 0. */
 static void test_lint_load_error_line_and_text(void **state)
 {
     (void)state;
