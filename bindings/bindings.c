@@ -226,10 +226,11 @@ static int bindings_canon(lua_State *L)
  * buffer json.c unescapes strings into; its __gc frees it. */
 
 /* The offset of the first byte of S that is not part of well-formed UTF-8
- * (no overlongs, no surrogates, nothing above U+10FFFF) or that is a control
- * character JSON does not allow unescaped (all below 0x20 but tab, line
- * feed and carriage return; cJSON would take NUL for white space), or N. */
-static size_t bindings_utf8_bad(const unsigned char *s, size_t n)
+ * (no overlongs, no surrogates, nothing above U+10FFFF) or, with CONTROLS,
+ * that is a control character JSON does not allow unescaped (all below 0x20
+ * but tab, line feed and carriage return; cJSON would take NUL for white
+ * space), or N. */
+static inline size_t bindings_utf8_scan(const unsigned char *s, size_t n, int controls)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     size_t i = 0;
@@ -247,7 +248,7 @@ static size_t bindings_utf8_bad(const unsigned char *s, size_t n)
             break;
         unsigned char c = s[i];
         if (c < 0x80) {
-            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            if (controls && c < 0x20 && c != '\t' && c != '\n' && c != '\r')
                 return i;
             i++;
             continue;
@@ -272,6 +273,17 @@ static size_t bindings_utf8_bad(const unsigned char *s, size_t n)
     return n;
 }
 
+/* Request text: UTF-8 without the controls JSON refuses. */
+static size_t bindings_utf8_bad_json(const unsigned char *s, size_t n)
+{
+    return bindings_utf8_scan(s, n, 1);
+}
+
+size_t bindings_utf8_bad(const void *s, size_t n)
+{
+    return bindings_utf8_scan(s, n, 0);
+}
+
 /* decode(text) -> value | nil, byte offset (1-based) of the error
  *                 | nil, offset, "deep" (nested deeper than JSON_MAX_DEPTH)
  *                 | nil, offset, "range" (a number too large for a double)
@@ -281,7 +293,7 @@ static int bindings_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    size_t bad = bindings_utf8_bad((const unsigned char *)s, n);
+    size_t bad = bindings_utf8_bad_json((const unsigned char *)s, n);
     lua_settop(L, 1);
     int why;
     size_t at = json_push(L, s, n, lua_upvalueindex(2), lua_touserdata(L, lua_upvalueindex(1)), &why);
@@ -304,12 +316,28 @@ static int bindings_decode(lua_State *L)
     return 1;
 }
 
-/* utf8_ok(s) -> boolean  [-0, +1, -] */
+/* utf8_ok(s) -> boolean: UTF-8 without JSON's forbidden controls
+ * [-0, +1, -] */
 static int bindings_utf8_ok(lua_State *L)
 {
     size_t n;
     const char *s = lua_tolstring(L, 1, &n);
-    lua_pushboolean(L, s && bindings_utf8_bad((const unsigned char *)s, n) == n);
+    lua_pushboolean(L, s && bindings_utf8_bad_json((const unsigned char *)s, n) == n);
+    return 1;
+}
+
+/* utf8_bad(s) -> nil when S is a string of well-formed UTF-8, else the
+ * 1-based offset of its first bad byte (0 when S is not a string)
+ * [-0, +1, -] */
+static int bindings_utf8_bad_lua(lua_State *L)
+{
+    size_t n;
+    const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &n) : NULL;
+    size_t bad = s ? bindings_utf8_bad(s, n) : 0;
+    if (s && bad == n)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, s ? (lua_Integer)bad + 1 : 0);
     return 1;
 }
 
@@ -439,6 +467,7 @@ void bindings_push(lua_State *L)
         {"parse_date", bindings_parse_date},
         {"add_days", bindings_add_days},
         {"utf8_ok", bindings_utf8_ok},
+        {"utf8_bad", bindings_utf8_bad_lua},
         {"cents", bindings_cents},
         {"sha256", bindings_sha256},
         {"decision_id", bindings_decision_id},

@@ -41,6 +41,13 @@ struct buf *bindings_push_buf(lua_State *L, size_t cap);
 /* Push the SHA-256 of the N bytes at S, as 64 hex digits.  [-0, +1, v] */
 void bindings_push_sha256(lua_State *L, const void *s, size_t n);
 
+/* The offset of the first byte of the N bytes at S that is not part of
+ * well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF),
+ * or N when they all are.  Control characters are UTF-8.  Rule files, the
+ * texts they declare and the decisions written must all be UTF-8, as the
+ * protocol's lines are. */
+size_t bindings_utf8_bad(const void *s, size_t n);
+
 /* Whether cents(x) would accept the value at IDX (an amount with at most two
  * decimals, in range), without raising.  [-0, +0, -] */
 int bindings_is_cents(lua_State *L, int idx);

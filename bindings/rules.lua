@@ -37,6 +37,7 @@ local decode, null = C.decode, cjson.null
 local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
 local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
 local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.decider
+local c_utf8_bad = C.utf8_bad
 
 local LANGS = { "en", "fr", "ar" }
 local ARRAY = C.array_mt   -- JSON arrays (decode sets it; canon.c writes [] for it)
@@ -354,6 +355,14 @@ local c_prepare = C.preparer(prepare, record_mt, ARRAY, NULLS, scales)
 
 -- Declarations ----------------------------------------------------------------
 
+-- What a rule set declares goes into replies and the audit trail, which are
+-- UTF-8 like every line of the protocol: a declared text that is not (made
+-- with "\xe9" or string.char) stops the file.  WHAT must not quote it.
+local function check_utf8(file, line, what, s)
+  local bad = type(s) == "string" and c_utf8_bad(s)
+  if bad then error(string_format("%s:%d: %s is not UTF-8 text (byte %d)", file, line, what, bad), 0) end
+end
+
 local function check_texts(what, texts, file, line, required)
   if texts == nil then
     if required then problem(file, line, "%s has no text", what) end
@@ -364,6 +373,10 @@ local function check_texts(what, texts, file, line, required)
     if type(texts[lang]) ~= "string" or texts[lang] == "" then
       problem(file, line, "%s has no %s text", what, lang)
     end
+  end
+  for lang, text in next, frozen[texts] or texts do
+    local named = type(lang) == "string" and not c_utf8_bad(lang)
+    check_utf8(file, line, named and string_format("%s in '%s'", what, lang) or what, text)
   end
 end
 
@@ -404,12 +417,14 @@ end
 function sandbox.parameter(name)
   declaring("a parameter")
   local file, line = caller(2)
+  check_utf8(file, line, "a parameter name", name)
   return function(spec)
     declaring("a parameter")
     if type(spec) ~= "table" then decl_error(2, "parameter '%s' needs a table", name) end
     if params[name] then
       decl_error(2, "parameter '%s' is declared twice (first at %s:%d)", name, params[name].file, params[name].line)
     end
+    check_utf8(file, line, string_format("parameter '%s' reference", name), spec.reference)
     local p = { name = name, reference = spec.reference, file = file, line = line, values = {} }
     if type(spec.reference) ~= "string" then problem(file, line, "parameter '%s' has no reference", name) end
     for i, v in ipairs(spec) do
@@ -434,6 +449,7 @@ local CRITERION_TAG = { __metatable = "criterion" }   -- shared by every criteri
 function sandbox.criterion(id)
   local file, line = caller(2)
   if type(id) ~= "string" or id == "" then decl_error(2, "a criterion needs an id") end
+  check_utf8(file, line, "a criterion id", id)
   return function(spec)
     if type(spec) ~= "table" then decl_error(2, "criterion '%s' needs a table", id) end
     if type(spec.check) ~= "function" then decl_error(2, "criterion '%s' has no check function", id) end
@@ -446,6 +462,7 @@ function sandbox.program(id)
   declaring("a programme")
   local file, line = caller(2)
   if type(id) ~= "string" or id == "" then decl_error(2, "a programme needs an id") end
+  check_utf8(file, line, "a programme id", id)
   return function(spec)
     declaring("a programme")
     if type(spec) ~= "table" then decl_error(2, "programme '%s' needs a table", id) end
@@ -455,6 +472,8 @@ function sandbox.program(id)
       decl_error(2, "programme '%s' has no version", id)
     end
     p.version = tostring(p.version)
+    check_utf8(file, line, string_format("programme '%s' version", id), p.version)
+    check_utf8(file, line, string_format("programme '%s' reference", id), p.reference)
     if p.from == nil then   -- reported once here; lint then leaves its parameters alone
       problem(file, line, "programme '%s' %s has no 'from' date", id, p.version)
       p.no_from = true
@@ -475,6 +494,7 @@ function sandbox.program(id)
         if c.fail ~= nil then check_texts(string_format("criterion '%s' fail message", c.id), c.fail, c.file, c.line) end
         if c.pass ~= nil then check_texts(string_format("criterion '%s' pass message", c.id), c.pass, c.file, c.line) end
         if type(c.reference) ~= "string" then problem(c.file, c.line, "criterion '%s' has no reference", c.id) end
+        check_utf8(c.file, c.line, string_format("criterion '%s' reference", c.id), c.reference)
       end
     end
     if #p.criteria == 0 then problem(file, line, "programme '%s' has no criteria", id) end
@@ -694,6 +714,11 @@ function api.load(name, text)
   local is_test = is_test_file(name)
   local chunk, msg = load(text, "@" .. name, "t", read_only_env(is_test and test_env or sandbox))
   if not chunk then error(string_sub(msg, 1, #name + 1) == name .. ":" and msg or (name .. ": " .. msg), 0) end
+  local bad = c_utf8_bad(text)
+  if bad then
+    local _, lines = string_gsub(string_sub(text, 1, bad), "\n", "")
+    error(string_format("%s:%d: not UTF-8 text (byte %d): rule files are UTF-8", name, lines + 1, bad), 0)
+  end
   chunk()
   broken[name] = nil
 end

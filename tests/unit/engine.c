@@ -495,6 +495,52 @@ static void test_load_budget_counts_large_allocations(void **state)
     assert_string_equal(e.msg, "copies.lua:2: instruction budget of 10000000 exceeded");
 }
 
+/* Replies and the audit trail are UTF-8, as the protocol's lines are, so
+ * what a rule set can write must be too.  A rule file that is not UTF-8 (a
+ * file saved as Latin-1) is refused at the line of the first bad byte; a
+ * declared text that is not (made with an escape) is refused where it is
+ * declared; a decision in which a rule made a string of other bytes is a
+ * rule_error.  All three used to pass, and the decision went out and into
+ * the store as it was (found by fuzzing, tests/fuzz/rules.c). */
+static void test_load_texts_are_utf8(void **state)
+{
+    (void)state;
+    err e = refuse_text("latin.lua", "-- a programme\nprogram \"caf\xe9\" {}\n", NULL);
+    assert_string_equal(S(e.code), "rule_error");
+    assert_string_equal(e.msg, "latin.lua:2: not UTF-8 text (byte 28): rule files are UTF-8");
+
+    e = refuse_text("escape.lua",
+                    "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+                    "  title = { en = \"T\", fr = \"caf\\xe9\", ar = \"T\" } }\n",
+                    NULL);
+    assert_string_equal(S(e.code), "rule_error");
+    assert_string_equal(e.msg, "escape.lua:1: programme 'p' title in 'fr' is not UTF-8 text (byte 4)");
+
+    e = refuse_text("id.lua", "criterion \"\\xff\" { check = function() return true end }\n", NULL);
+    assert_string_equal(S(e.code), "rule_error");
+    assert_string_equal(e.msg, "id.lua:1: a criterion id is not UTF-8 text (byte 1)");
+
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    static const char cut[] =
+        "program \"cut\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"C\", fr = \"C\", ar = \"C\" },\n"
+        "  criterion \"name\" { text = { en = \"n\", fr = \"n\", ar = \"n\" }, reference = \"r\",\n"
+        "    check = function(a) return true, { first = (\"\xc3\xa9t\xc3\xa9\"):sub(1, 1) } end } }\n";
+    ruleset_file files[] = {{"cut.lua", cut, sizeof cut - 1}, {"schema.lua", schema, sizeof schema - 1}};
+    ruleset *rs = ruleset_from_files(files, 2, &e);
+    assert_non_null(rs);
+    engine *en = engine_new(rs, NULL, &e);
+    ruleset_free(rs);
+    if (!en)
+        fail_msg("engine_new: %s", e.msg);
+    own(en, free_engine);
+    engine_result *r = decide(en, "cut", "{\"applicant_id\":\"x\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "the decision of programme cut is not UTF-8 text");
+    release(r);
+    release(en);
+}
+
 /* The problems engine_lint reports, kept for a test to look at. */
 typedef struct reports {
     int n;
@@ -1994,6 +2040,7 @@ int main(void)
         TEST(test_load_binary_chunk_file_refused),
         TEST(test_load_memory_cap),
         TEST(test_load_budget_counts_large_allocations),
+        TEST(test_load_texts_are_utf8),
         TEST(test_lint_load_error_line_and_text),
         TEST(test_state_upvalue_counter),
         TEST(test_state_upvalue_counter_then_budget),
