@@ -1,0 +1,195 @@
+-- IDMAJ: the job-insertion contract for young job seekers with a diploma.
+--
+-- Every figure a check compares against is a dated parameter declared here: a
+-- change of policy is a new dated value, never an edit of a check.  Each check
+-- returns the values it compared, and the `fail`/`pass` messages show them.
+
+local REF = "Programme IDMAJ (ANAPEC), contrat d'insertion, conditions d'éligibilité"
+local NONE = "—"   -- shown in a message for a value that does not exist
+
+parameter "idmaj.age_min" {
+  reference = REF,
+  { from = "2025-01-01", value = 18 },
+}
+parameter "idmaj.age_max" {
+  reference = REF,
+  { from = "2025-01-01", value = 35 },
+}
+parameter "idmaj.education_min" {
+  reference = REF,
+  { from = "2025-01-01", value = "bac" },
+}
+parameter "idmaj.waiting_months" {
+  reference = REF,
+  { from = "2025-01-01", value = 6 },
+}
+parameter "idmaj.waiting_waived_from" {     -- the education level that waives the wait
+  reference = REF,
+  { from = "2025-01-01", value = "bac+3" },
+}
+parameter "idmaj.no_recent_months" {
+  reference = REF,
+  { from = "2025-01-01", value = 24 },
+}
+
+program "idmaj" {
+  version = "2025.1",
+  from = "2025-01-01",
+  title = {
+    en = "IDMAJ: job-insertion contract",
+    fr = "IDMAJ : contrat d'insertion",
+    ar = "إدماج: عقد الإدماج المهني",
+  },
+  reference = REF,
+
+  criterion "age" {
+    text = {
+      en = "Aged 18 to 35",
+      fr = "Âgé de 18 à 35 ans",
+      ar = "أن يتراوح السن بين 18 و35 سنة",
+    },
+    fail = {
+      en = "age {age} is outside the limits of {min} to {max}",
+      fr = "l'âge de {age} ans est hors des limites de {min} à {max} ans",
+      ar = "السن {age} خارج الحدود المطلوبة من {min} إلى {max} سنة",
+    },
+    pass = {
+      en = "age {age} is within {min} to {max}",
+      fr = "l'âge de {age} ans est compris entre {min} et {max} ans",
+      ar = "السن {age} ضمن الحدود من {min} إلى {max} سنة",
+    },
+    reference = REF .. " : âge",
+    check = function(a, on)
+      local years = age(a.birth_date, on)
+      local min, max = param "idmaj.age_min", param "idmaj.age_max"
+      return within(years, min, max), { age = years, min = min, max = max }
+    end,
+  },
+
+  criterion "registered" {
+    text = {
+      en = "Registered with the employment agency",
+      fr = "Inscrit auprès de l'agence pour l'emploi",
+      ar = "أن يكون مسجلا لدى وكالة التشغيل",
+    },
+    fail = {
+      en = "not registered with the employment agency",
+      fr = "non inscrit auprès de l'agence pour l'emploi",
+      ar = "غير مسجل لدى وكالة التشغيل",
+    },
+    pass = {
+      en = "registered with the employment agency",
+      fr = "inscrit auprès de l'agence pour l'emploi",
+      ar = "مسجل لدى وكالة التشغيل",
+    },
+    reference = REF .. " : inscription",
+    check = function(a)
+      return a.registered_with_agency == true
+    end,
+  },
+
+  criterion "education" {
+    text = {
+      en = "Education at least baccalaureate (bac)",
+      fr = "Niveau d'études au moins égal au baccalauréat (bac)",
+      ar = "مستوى دراسي لا يقل عن البكالوريا",
+    },
+    fail = {
+      en = "education level {education} is below the required {min}",
+      fr = "le niveau d'études {education} est inférieur au niveau requis {min}",
+      ar = "المستوى الدراسي {education} أدنى من المستوى المطلوب {min}",
+    },
+    pass = {
+      en = "education level {education} is at least {min}",
+      fr = "le niveau d'études {education} est au moins égal à {min}",
+      ar = "المستوى الدراسي {education} لا يقل عن {min}",
+    },
+    reference = REF .. " : diplôme",
+    check = function(a)
+      local min = param "idmaj.education_min"
+      return at_least(a.education, min, "education"), { education = a.education, min = min }
+    end,
+  },
+
+  criterion "unemployed" {
+    text = {
+      en = "Unemployed",
+      fr = "Sans emploi",
+      ar = "أن يكون في وضعية بطالة",
+    },
+    fail = {
+      en = "employment status is {status}, not unemployed",
+      fr = "la situation professionnelle est {status}, et non sans emploi",
+      ar = "الوضعية المهنية هي {status} وليست البطالة",
+    },
+    pass = {
+      en = "employment status is unemployed",
+      fr = "la situation professionnelle est : sans emploi",
+      ar = "الوضعية المهنية: بدون عمل",
+    },
+    reference = REF .. " : situation de chômage",
+    check = function(a)
+      return a.employment_status == "unemployed", { status = a.employment_status }
+    end,
+  },
+
+  criterion "waiting" {
+    text = {
+      en = "Unemployed for at least 6 months, or education at least bac+3",
+      fr = "Sans emploi depuis au moins 6 mois, ou niveau d'études au moins égal à bac+3",
+      ar = "أن يكون في وضعية بطالة منذ 6 أشهر على الأقل، أو أن يكون مستواه الدراسي بكالوريا+3 على الأقل",
+    },
+    fail = {
+      en = "the wait is not met: unemployed for {months} months since {since} (at least {min} required), and education {education} is below {degree}",
+      fr = "la durée n'est pas atteinte : {months} mois sans emploi depuis le {since} (au moins {min} requis), et niveau d'études {education} inférieur à {degree}",
+      ar = "مدة البطالة غير مستوفاة: عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)، والمستوى الدراسي {education} أدنى من {degree}",
+    },
+    pass = {
+      en = "unemployed for {months} months since {since} (at least {min} required); education {education} ({degree} or above waives the wait)",
+      fr = "{months} mois sans emploi depuis le {since} (au moins {min} requis) ; niveau d'études {education} (à partir de {degree}, la durée n'est pas exigée)",
+      ar = "عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)؛ المستوى الدراسي {education} (ابتداء من {degree} لا تشترط مدة البطالة)",
+    },
+    reference = REF .. " : durée de chômage",
+    check = function(a, on)
+      local min, degree = param "idmaj.waiting_months", param "idmaj.waiting_waived_from"
+      -- A high enough degree waives the wait, and then the date is not needed.
+      if at_least(a.education, degree, "education") then
+        return true, { months = NONE, since = NONE, min = min, education = a.education, degree = degree }
+      end
+      -- Null: the start of unemployment is not known, so the wait is not shown to be met.
+      local since = a.unemployed_since
+      if since == nil then
+        return false, { months = NONE, since = NONE, min = min, education = a.education, degree = degree }
+      end
+      local months = months_between(since, on)
+      return months >= min, { months = months, since = since, min = min, education = a.education, degree = degree }
+    end,
+  },
+
+  criterion "no_recent" {
+    text = {
+      en = "No IDMAJ benefit in the 24 months before the decision date",
+      fr = "Aucun bénéfice du programme IDMAJ dans les 24 mois précédant la date de la décision",
+      ar = "عدم الاستفادة من برنامج إدماج خلال 24 شهرا السابقة لتاريخ القرار",
+    },
+    fail = {
+      en = "IDMAJ benefit on {date}, within the {months} months before the decision date",
+      fr = "bénéfice du programme IDMAJ le {date}, dans les {months} mois précédant la date de la décision",
+      ar = "استفادة من برنامج إدماج بتاريخ {date}، خلال {months} شهرا السابقة لتاريخ القرار",
+    },
+    pass = {
+      en = "no IDMAJ benefit in the {months} months before the decision date",
+      fr = "aucun bénéfice du programme IDMAJ dans les {months} mois précédant la date de la décision",
+      ar = "لا استفادة من برنامج إدماج خلال {months} شهرا السابقة لتاريخ القرار",
+    },
+    reference = REF .. " : non-cumul",
+    check = function(a, on)
+      local months = param "idmaj.no_recent_months"
+      local recent = benefit_within(a.previous_benefits, "idmaj", months, on)
+      if recent then
+        return false, { date = recent.date, months = months }
+      end
+      return true, { months = months }
+    end,
+  },
+}
