@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "engine.h"
 #include "ruleset.h"
@@ -181,10 +182,12 @@ int cmd_eval(int argc, char **argv)
         case 'a': d.as_of = optarg; continue;
         case 'l': d.lang = optarg; continue;
         }
-        printf("usage: eligo eval (--program ID | --screen) [OPTIONS] [FILE|-]\n"
+        printf("usage: eligo eval [--program ID | --screen] [OPTIONS] [FILE|-]\n"
                "Decide JSON-lines applications offline and print each decision as a JSON line.\n"
                "A line is a decide or screen request ({\"applicant\":{...}, \"program\", \"as_of\",\n"
                "\"lang\"; \"op\" may be left out); the flags give what a line leaves out.\n"
+               "Without either flag, a line without \"op\" is a decide when it names a\n"
+               "\"program\" and a screen otherwise, as eligo submit sends it.\n"
                "  --program ID         decide this programme\n"
                "  --screen             decide every programme in force\n"
                "  --as-of DATE         decision date (default: today)\n"
@@ -213,6 +216,9 @@ int cmd_eval(int argc, char **argv)
     ssize_t n;
     long lineno = 0;
     int errors = 0;
+    buf sent;   /* the line as submit would send it, when no flag gives the op */
+    buf_init(&sent, CMD_MAX_LINE + 4096);
+    const client_defaults as_submit = {0};
     while ((n = getline(&line, &cap, in)) != -1) {
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -225,7 +231,18 @@ int cmd_eval(int argc, char **argv)
             errors++;
             continue;
         }
-        engine_result *r = engine_request(en, line, (size_t)n, &d);
+        const char *req = line;
+        size_t len = (size_t)n;
+        buf_reset(&sent);
+        if (d.op == ENGINE_OP_NONE && client_prepare(line, len, &as_submit, NULL, &sent, &e) == 0) {
+            req = sent.data;
+            len = sent.len - 1;   /* its '\n' */
+        }
+        engine_result *r = engine_request(en, req, len, &d);
+        if (r && req != line && r->error_code && !strcmp(r->error_code, "invalid_json")) {
+            engine_result_free(r);   /* the byte offset is the file's, not the completed line's */
+            r = engine_request(en, line, (size_t)n, &d);
+        }
         if (!r) {
             fprintf(stderr, "%s:%ld: internal: out of memory\n", path, lineno);
             errors++;
@@ -246,6 +263,7 @@ int cmd_eval(int argc, char **argv)
         engine_result_free(r);
     }
     free(line);
+    buf_free(&sent);
     if (in != stdin)
         fclose(in);
     engine_free(en);

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""eligo eval: the same file as submit, the same decisions as the server;
+flags fill what a line leaves out; without --program or --screen a line's op
+is inferred as submit infers it; errors name file:line (and the byte of the
+line, for bad JSON) and make the exit status 1."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import ELIGO, SOURCE, Server, applicant, check, eligo, finish  # noqa: E402
+
+EXAMPLES = os.path.join(SOURCE, "examples", "applications.jsonl")
+VOLATILE = ("decision_id", "decided_at")
+
+
+def decisions(text):
+    """The decisions of JSON lines TEXT, without what differs run to run."""
+    out = []
+    for line in text.splitlines():
+        d = json.loads(line)
+        for k in VOLATILE:
+            d.pop(k, None)
+        out.append(d)
+    return out
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="eligo-eval-")
+    st, out, err = eligo("eval", "--screen", "--as-of", "2025-03-01", EXAMPLES)
+    screened = decisions(out)
+    with open(EXAMPLES) as f:
+        nlines = sum(1 for l in f if l.strip())
+    check(len(screened) >= 5 * (nlines - 1), "eval --screen decides every programme for each "
+          "line (%d decisions, %d lines)" % (len(screened), nlines))
+
+    # The server decides the same file alike, through submit.
+    with Server() as srv:
+        p = subprocess.run([ELIGO, "submit", "--socket", srv.socket, "--screen", EXAMPLES],
+                           capture_output=True, text=True, env=dict(os.environ))
+        served = []
+        for line in p.stdout.splitlines():
+            r = json.loads(line)
+            for d in r.get("decisions", []):
+                for k in VOLATILE:
+                    d.pop(k, None)
+                served.append(d)
+        ev = subprocess.run([ELIGO, "eval", "--screen", EXAMPLES], capture_output=True,
+                            text=True)
+        check(served and decisions(ev.stdout) == served,
+              "eval and the server decide the same file alike (%d decisions)" % len(served))
+
+    # Lines without "op": inferred per line, as submit does.
+    mixed = os.path.join(work, "mixed.jsonl")
+    with open(mixed, "w") as f:
+        f.write(json.dumps({"program": "idmaj", "as_of": "2025-03-01",
+                            "applicant": applicant(1)}) + "\n")
+        f.write(json.dumps({"as_of": "2025-03-01", "applicant": applicant(2)}) + "\n")
+        f.write(json.dumps({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                            "applicant": applicant(3)}) + "\n")
+    st, out, err = eligo("eval", mixed)
+    got = [d["program"] for d in decisions(out)]
+    check(st == 0 and got[0] == "idmaj" and got[-1] == "awrach" and len(got) >= 7 and
+          {"idmaj", "taehil", "intelaka", "awrach"} <= set(got[1:-1]),
+          "no flag: a line naming a programme is a decide, one without a screen (%s)" % got)
+    st, out, _ = eligo("eval", "--program", "taehil", "--lang", "fr", mixed)
+    ds = decisions(out)
+    check(st == 0 and [d["program"] for d in ds] == ["idmaj", "taehil", "awrach"] and
+          all(d["lang"] == "fr" for d in ds),
+          "--program fills only the lines without one; --lang sets the language")
+    fr = [c["message"] for c in ds[1]["criteria"]]
+    check(any("ans" in m for m in fr), "French messages (%s)" % fr[0])
+
+    # Errors: file:line, the byte of the file's line, exit status 1, the rest decided.
+    bad = os.path.join(work, "bad.jsonl")
+    with open(bad, "w") as f:
+        f.write(json.dumps({"program": "idmaj", "as_of": "2025-03-01",
+                            "applicant": applicant(4)}) + "\n")
+        f.write('{"applicant":{"x":tru}}\n')
+        f.write(json.dumps({"program": "nope", "applicant": applicant(5)}) + "\n")
+        f.write(json.dumps({"program": "idmaj", "as_of": "2025-03-01",
+                            "applicant": applicant(6, birth_date="2023-02-30")}) + "\n")
+    st, out, err = eligo("eval", bad)
+    lines = err.splitlines()
+    check(st == 1 and len(decisions(out)) == 1, "eval goes on past bad lines, exit status 1")
+    check(len(lines) == 3 and lines[0].startswith(bad + ":2: invalid_json:") and
+          "at byte 19" in lines[0], "bad JSON: its line and byte in the file (%s)" % lines[:1])
+    check(len(lines) == 3 and lines[1].startswith(bad + ":3: unknown_program:") and
+          lines[2].startswith(bad + ":4: invalid_applicant:") and "birth_date" in lines[2],
+          "an unknown programme and an impossible date, each at its line (%s)" % lines[1:])
+    shutil.rmtree(work, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
