@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""eligo test: the shipped cases pass and the count line says how many; a
+case whose expectation is wrong is printed with expected and actual at its
+file:line and makes the exit status 1; a criterion no case makes fail is
+noted; a case that cannot run (an unknown programme) is a failure at its
+line."""
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve import RULES, check, eligo, finish  # noqa: E402
+
+WORK = tempfile.mkdtemp(prefix="eligo-ruletests-")
+
+
+def copy(name):
+    d = os.path.join(WORK, name)
+    shutil.copytree(RULES, d)
+    return d
+
+
+def cases_in(d):
+    """The number of cases the test files of D declare."""
+    n = 0
+    for f in os.listdir(d):
+        if f.endswith(".test.lua"):
+            with open(os.path.join(d, f)) as fh:
+                n += len(re.findall(r'(?m)^case "', fh.read()))
+    return n
+
+
+def rewrite(path, fn):
+    with open(path) as fh:
+        text = fh.read()
+    new = fn(text)
+    if new == text:
+        raise RuntimeError("nothing changed in " + path)
+    with open(path, "w") as fh:
+        fh.write(new)
+
+
+def main():
+    total = cases_in(RULES)
+    st, out, _ = eligo("test", RULES)
+    check(st == 0 and out.rstrip().endswith("%d passed, 0 failed" % total) and
+          "note:" not in out, "the shipped rules: %d cases pass, every criterion fails in one" %
+          total)
+
+    d = copy("wrong")
+    base = 'case "the base applicant is eligible" {'
+    rewrite(os.path.join(d, "taehil.test.lua"), lambda t: t.replace(
+        base + '\n  program = "taehil", as_of = ON,\n  applicant = base,\n  outcome = "eligible",',
+        base + '\n  program = "taehil", as_of = ON,\n  applicant = base,\n'
+        '  outcome = "ineligible", failed = { "age" },'))
+    with open(os.path.join(d, "taehil.test.lua")) as fh:
+        line = fh.read().splitlines().index(base) + 1
+    st, out, _ = eligo("test", d)
+    want = ("%s/taehil.test.lua:%d: case 'the base applicant is eligible': outcome: expected "
+            "ineligible, got eligible; failed: expected {age}, got {}" % (d, line))
+    check(st == 1 and want in out.splitlines(), "a wrong expectation: expected and actual at "
+          "its line (%s)" % out.splitlines()[:1])
+    check(out.rstrip().endswith("%d passed, 1 failed" % (total - 1)), "the count line counts it")
+
+    d = copy("uncovered")
+    dropped = []
+
+    def drop(text):
+        parts = re.split(r'(?m)^(?=case ")', text)
+        kept = [p for p in parts if not re.search(r'failed = \{[^}]*"not_in_training"', p)]
+        dropped.append(len(parts) - len(kept))
+        return "".join(kept)
+    rewrite(os.path.join(d, "taehil.test.lua"), drop)
+    st, out, _ = eligo("test", d)
+    with open(os.path.join(d, "taehil.lua")) as fh:
+        crit = fh.read().splitlines().index('  criterion "not_in_training" {') + 1
+    check(st == 0 and ("note: %s/taehil.lua:%d: criterion taehil/not_in_training fails in no "
+                       "case" % (d, crit)) in out.splitlines() and
+          out.rstrip().endswith("%d passed, 0 failed" % (total - dropped[0])),
+          "a criterion no case makes fail is noted at its declaration (%s)" %
+          [l for l in out.splitlines() if l.startswith("note")])
+
+    d = copy("unknown")
+    rewrite(os.path.join(d, "taehil.test.lua"), lambda t: t.replace(
+        base + '\n  program = "taehil",', base + '\n  program = "taehi",'))
+    st, out, _ = eligo("test", d)
+    bad = [l for l in out.splitlines() if "taehil.test.lua:%d:" % line in l]
+    check(st == 1 and len(bad) == 1 and "taehi" in bad[0] and
+          out.rstrip().endswith("%d passed, 1 failed" % (total - 1)),
+          "a case for an unknown programme fails at its line (%s)" % bad)
+    shutil.rmtree(WORK, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
