@@ -40,4 +40,12 @@ const char *cmd_env(const char *name, const char *fallback);
 int cmd_limits_env(const char *cmd, engine_config *cfg);
 int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config *cfg);
 
+/* The value of option NAME at argv[*i] ("--db FILE" or "--db=FILE"),
+ * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
+ * set when the option is there without a value. */
+const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missing);
+
+/* Seconds on the monotonic clock, for timing what a command did. */
+double cmd_seconds(void);
+
 #endif

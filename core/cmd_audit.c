@@ -24,26 +24,6 @@
 
 /* ---- Shared helpers ------------------------------------------------------- */
 
-/* The value of option NAME at argv[*i] ("--name VALUE" or "--name=VALUE"),
- * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
- * set when the option is there without a value. */
-static const char *audit_opt(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* Open DB read-only or read-write, saying why not on stderr. */
 static store *audit_open(const char *cmd, const char *db, int flags)
 {
@@ -95,7 +75,7 @@ int cmd_keygen(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             keygen_usage(stdout);
             return 0;
-        } else if ((v = audit_opt(argc, argv, &i, "--out", &missing))) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--out", &missing))) {
             prefix = v;
         } else {
             fprintf(stderr, "eligo keygen: %s '%s'\n",
@@ -153,11 +133,11 @@ static int audit_checkpoint(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
             quiet = 1;
-        } else if ((v = audit_opt(argc, argv, &i, "--key", &missing))) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--key", &missing))) {
             keyfile = v;
-        } else if ((v = audit_opt(argc, argv, &i, "--db", &missing))) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--db", &missing))) {
             db = v;
-        } else if ((v = audit_opt(argc, argv, &i, "--out", &missing))) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--out", &missing))) {
             outfile = v;
         } else {
             fprintf(stderr, "eligo audit checkpoint: %s '%s'\n",
@@ -272,13 +252,13 @@ static int audit_review(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--confirm")) {
             confirm = 1;
-        } else if ((v = audit_opt(argc, argv, &i, "--override", &missing))) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--override", &missing))) {
             outcome = v;
-        } else if ((v = audit_opt(argc, argv, &i, "--by", &missing))) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--by", &missing))) {
             by = v;
-        } else if ((v = audit_opt(argc, argv, &i, "--reason", &missing))) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--reason", &missing))) {
             reason = v;
-        } else if ((v = audit_opt(argc, argv, &i, "--db", &missing))) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--db", &missing))) {
             db = v;
         } else if (argv[i][0] != '-' && !decision_id && !missing) {
             decision_id = argv[i];

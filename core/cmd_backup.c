@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -33,30 +32,24 @@ static void backup_usage(FILE *f)
             "  --help       print this help\n");
 }
 
-static double backup_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int cmd_backup(int argc, char **argv)
 {
     const char *db = cmd_env("ELIGO_DB", "./eligo.db"), *out = NULL;
-    int quiet = 0;
+    int quiet = 0, missing = 0;
     for (int i = 1; i < argc; i++) {
+        const char *v;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             backup_usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
             quiet = 1;
-        } else if ((!strcmp(argv[i], "--db") || !strcmp(argv[i], "--out")) && i + 1 < argc) {
-            *(argv[i][2] == 'd' ? &db : &out) = argv[i + 1];
-            i++;
+        } else if ((v = cmd_opt(argc, argv, &i, "--db", &missing))) {
+            db = v;
+        } else if ((v = cmd_opt(argc, argv, &i, "--out", &missing))) {
+            out = v;
         } else {
-            int known = !strcmp(argv[i], "--db") || !strcmp(argv[i], "--out");
             fprintf(stderr, "eligo backup: %s '%s'\n",
-                    known ? "missing value after" : "unknown argument", argv[i]);
+                    missing ? "missing value after" : "unknown argument", argv[i]);
             backup_usage(stderr);
             return 2;
         }
@@ -75,21 +68,21 @@ int cmd_backup(int argc, char **argv)
     err e = {0};
     store *src = NULL, *copy = NULL;
     long pages = 0;
-    double t0 = backup_now();
+    double t0 = cmd_seconds();
     if (store_open(&src, db, STORE_READONLY, &e) != 0 || store_backup(src, out, &pages, &e) != 0) {
         fprintf(stderr, "eligo backup: %s\n", e.msg);
         store_close(src);
         return 2;
     }
     store_close(src);
-    double copied = backup_now() - t0;
+    double copied = cmd_seconds() - t0;
 
     store_report rep;
     int rc = store_open(&copy, out, STORE_READONLY, &e);
     if (rc == 0)
         rc = store_verify_chain(copy, NULL, 0, &rep, NULL, NULL, &e);
     store_close(copy);
-    double verified = backup_now() - t0 - copied;
+    double verified = cmd_seconds() - t0 - copied;
     if (rc < 0) {
         fprintf(stderr, "eligo backup: %s was written but cannot be read back: %s\n", out, e.msg);
         return 2;

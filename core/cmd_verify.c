@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -44,18 +43,11 @@ static void verify_usage(FILE *f)
             "  --help             print this help\n");
 }
 
-static double verify_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Progress on a terminal: one line on stderr, rewritten in place, with the
  * speed so far.  UD points at the start time. */
 static void verify_progress(void *ud, int64_t done, int64_t total)
 {
-    double secs = verify_now() - *(const double *)ud;
+    double secs = cmd_seconds() - *(const double *)ud;
     char rate[48] = "";
     if (done > 0 && secs > 0)
         snprintf(rate, sizeof rate, ", %.0f records/s", (double)done / secs);
@@ -188,9 +180,9 @@ int cmd_verify(int argc, char **argv)
 
     int show = !quiet && isatty(2);
     store_report rep;
-    double t0 = verify_now();
+    double t0 = cmd_seconds();
     int rc = store_verify_chain(st, anchors, ncp, &rep, show ? verify_progress : NULL, &t0, &e);
-    double secs = verify_now() - t0;
+    double secs = cmd_seconds() - t0;
     store_close(st);
     if (show)
         fprintf(stderr, "\r\033[K");   /* clear the progress line */
