@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import ELIGO, SOURCE, Server, applicant, check, eligo, finish  # noqa: E402
+from serve import ELIGO, RULES, SOURCE, Server, applicant, check, eligo, finish  # noqa: E402
 
 EXAMPLES = os.path.join(SOURCE, "examples", "applications.jsonl")
 VOLATILE = ("decision_id", "decided_at")
@@ -30,7 +30,7 @@ def decisions(text):
 
 def main():
     work = tempfile.mkdtemp(prefix="eligo-eval-")
-    st, out, err = eligo("eval", "--screen", "--as-of", "2025-03-01", EXAMPLES)
+    st, out, err = eligo("eval", "--rules", RULES, "--screen", "--as-of", "2025-03-01", EXAMPLES)
     screened = decisions(out)
     with open(EXAMPLES) as f:
         nlines = sum(1 for l in f if l.strip())
@@ -48,7 +48,7 @@ def main():
                 for k in VOLATILE:
                     d.pop(k, None)
                 served.append(d)
-        ev = subprocess.run([ELIGO, "eval", "--screen", EXAMPLES], capture_output=True,
+        ev = subprocess.run([ELIGO, "eval", "--rules", RULES, "--screen", EXAMPLES], capture_output=True,
                             text=True)
         check(served and decisions(ev.stdout) == served,
               "eval and the server decide the same file alike (%d decisions)" % len(served))
@@ -61,12 +61,12 @@ def main():
         f.write(json.dumps({"as_of": "2025-03-01", "applicant": applicant(2)}) + "\n")
         f.write(json.dumps({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
                             "applicant": applicant(3)}) + "\n")
-    st, out, err = eligo("eval", mixed)
+    st, out, err = eligo("eval", "--rules", RULES, mixed)
     got = [d["program"] for d in decisions(out)]
     check(st == 0 and got[0] == "idmaj" and got[-1] == "awrach" and len(got) >= 7 and
           {"idmaj", "taehil", "intelaka", "awrach"} <= set(got[1:-1]),
           "no flag: a line naming a programme is a decide, one without a screen (%s)" % got)
-    st, out, _ = eligo("eval", "--program", "taehil", "--lang", "fr", mixed)
+    st, out, _ = eligo("eval", "--rules", RULES, "--program", "taehil", "--lang", "fr", mixed)
     ds = decisions(out)
     check(st == 0 and [d["program"] for d in ds] == ["idmaj", "taehil", "awrach"] and
           all(d["lang"] == "fr" for d in ds),
@@ -83,7 +83,7 @@ def main():
         f.write(json.dumps({"program": "nope", "applicant": applicant(5)}) + "\n")
         f.write(json.dumps({"program": "idmaj", "as_of": "2025-03-01",
                             "applicant": applicant(6, birth_date="2023-02-30")}) + "\n")
-    st, out, err = eligo("eval", bad)
+    st, out, err = eligo("eval", "--rules", RULES, bad)
     lines = err.splitlines()
     check(st == 1 and len(decisions(out)) == 1, "eval goes on past bad lines, exit status 1")
     check(len(lines) == 3 and lines[0].startswith(bad + ":2: invalid_json:") and
