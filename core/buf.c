@@ -88,6 +88,32 @@ int buf_printf(buf *b, const char *fmt, ...)
     return 0;
 }
 
+/* The length of the valid UTF-8 sequence at S (N bytes left, S[0] >= 0x80),
+ * or 0: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static size_t buf_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
 int buf_add_json_string(buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -111,7 +137,15 @@ int buf_add_json_string(buf *b, const char *s, size_t n)
                 u[4] = hex[c >> 4]; u[5] = hex[c & 15];
             }
         }
-        if (!esc && c >= 0x20) {
+        if (c >= 0x80) {
+            size_t len = buf_utf8_len((const unsigned char *)s + i, n - i);
+            if (len) {
+                run += len;
+                i += len - 1;
+                continue;
+            }
+            esc = "\xef\xbf\xbd";   /* U+FFFD for the byte that begins no character */
+        } else if (!esc && c >= 0x20) {
             run++;
             continue;
         }

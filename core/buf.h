@@ -38,7 +38,10 @@ int buf_adds(buf *b, const char *s);
 int buf_addc(buf *b, char c);
 int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Append S as a JSON string literal (quotes and escapes included). */
+/* Append S as a JSON string literal (quotes and escapes included).  The
+ * literal is always valid UTF-8: a byte of S that does not begin a valid
+ * sequence (a message cut inside a character, text that was never UTF-8)
+ * is written as U+FFFD, the replacement character. */
 int buf_add_json_string(buf *b, const char *s, size_t n);
 
 #endif

@@ -27,6 +27,7 @@ program "boom" {
     reference = "integration test",
     check = function(a, on)
       if a.household_size == 99 then error("boom on purpose") end
+      if a.household_size == 96 then error("caf\\xe9, " .. string.rep("\\u{645}", 600)) end
       if a.household_size == 98 then while true do end end
       return true
     end,
@@ -149,6 +150,20 @@ def test_errors(srv):
     a99 = applicant(7, household_size=99)
     err('{"id":7,"op":"decide","program":"boom","applicant":%s}\n' % __import__("json").dumps(a99),
         "rule_error", "a rule that raises", "boom")
+    # A message that is not UTF-8 (a Latin-1 byte), and long enough to be cut
+    # inside an Arabic letter: the reply is still valid UTF-8 JSON.
+    a96 = applicant(7, household_size=96)
+    c.send_raw(('{"id":71,"op":"decide","program":"boom","applicant":%s}\n' %
+                __import__("json").dumps(a96)).encode())
+    raw = c.rfile.readline()
+    try:
+        r96 = __import__("json").loads(raw.decode("utf-8"))
+    except ValueError as ex:
+        r96 = {"undecodable": str(ex)}
+    msg = r96.get("error", {}).get("message", "")
+    check(r96.get("id") == 71 and r96["error"]["code"] == "rule_error" and
+          "caf\ufffd, \u0645\u0645" in msg,
+          "a rule's message that is not UTF-8 comes back as UTF-8 (%r)" % (msg[:60] or r96))
     a98 = applicant(8, household_size=98)
     err('{"id":8,"op":"decide","program":"boom","applicant":%s}\n' % __import__("json").dumps(a98),
         "rule_error", "a rule that never ends")
