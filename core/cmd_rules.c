@@ -234,7 +234,10 @@ int cmd_eval(int argc, char **argv)
         const char *req = line;
         size_t len = (size_t)n;
         buf_reset(&sent);
-        if (d.op == ENGINE_OP_NONE && client_prepare(line, len, &as_submit, NULL, &sent, &e) == 0) {
+        const char *op;
+        size_t oplen;
+        if (d.op == ENGINE_OP_NONE && !client_member(line, len, "op", &op, &oplen) &&
+            client_prepare(line, len, &as_submit, NULL, &sent, &e) == 0) {
             req = sent.data;
             len = sent.len - 1;   /* its '\n' */
         }
