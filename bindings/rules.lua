@@ -728,9 +728,10 @@ local MAX_PROGRAMMES = 64
 
 function api.seal(ruleset_hash)
   RULESET = ruleset_hash
-  if #program_order > MAX_PROGRAMMES then
-    error(string_format("the rule set declares %d programmes; a screen decides at most %d",
-      #program_order, MAX_PROGRAMMES), 0)
+  if #program_order > MAX_PROGRAMMES then   -- said at the first programme over the limit
+    local over = programs[program_order[MAX_PROGRAMMES + 1]][1]
+    error(string_format("%s:%d: the rule set declares %d programmes; a screen decides at most %d",
+      over.file, over.line, #program_order, MAX_PROGRAMMES), 0)
   end
   if not schema then
     problem("schema.lua", 1, "no schema: declare the applicant record with schema { ... }")

@@ -52,7 +52,10 @@ static int rules_opts_parse(rules_opts *o, const char *cmd, int opt, const char 
 static void report_stdout(void *ud, const char *file, int line, const char *msg)
 {
     const char *dir = ud;
-    printf("%s/%s:%d: %s\n", dir, file, line, msg);
+    if (*file)
+        printf("%s/%s:%d: %s\n", dir, file, line, msg);
+    else
+        printf("%s: %s\n", dir, msg);   /* the whole set */
 }
 
 static void report_note(void *ud, const char *file, int line, const char *msg)

@@ -560,7 +560,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     int status = engine_call(en, 1, 0, budget * ENGINE_LOAD_FACTOR);
     if (status != LUA_OK) {
         err_set(e, "rule_error", "%s", engine_error_text(en, status, msg, sizeof msg));
-        goto fail;
+        goto problem;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* api */
     if (lua_getfield(L, -1, "watched") == LUA_TTABLE) {   /* api watched */
@@ -579,11 +579,25 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     if (en->mem > en->mem_cap) {
         err_set(e, "rule_error", "the rule set alone takes %zu bytes, over the memory cap of %zu",
                 en->mem, en->mem_cap);
-        goto fail;
+        goto problem;
     }
     en->budget = budget;
     engine_assert(en);
     return en;
+problem:
+    /* The set as a whole is refused: for lint, one more problem, at the file
+     * its message names (file "" when it names none). */
+    if (report) {
+        const char *file = "";
+        for (size_t i = 0; i < ruleset_count(rs) && !*file; i++) {
+            const ruleset_file *f = ruleset_file_at(rs, i);
+            size_t n = strlen(f->name);
+            if (strncmp(e->msg, f->name, n) == 0 && e->msg[n] == ':')
+                file = f->name;
+        }
+        engine_report_load(report, ud, file, e->msg);
+        ++*nproblems;
+    }
 fail:
     engine_free(en);
     return NULL;
@@ -923,7 +937,7 @@ int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report,
     char msg[512];
     engine *en = engine_build(rs, cfg, report, ud, &n, e);
     if (!en)
-        return n > 0 ? n + 1 : -1;
+        return n > 0 ? n : -1;   /* a set refused as a whole is one of the N */
     engine_prepare(en, "lint");
     int status = engine_call(en, 0, 1, en->budget * ENGINE_LOAD_FACTOR);
     if (status != LUA_OK) {

@@ -146,6 +146,22 @@ def main():
     check(st == 0 and found == [],
           "each version reads a parameter in force while it is; no problem (%r)" % found)
 
+    # A set refused as a whole (more programmes than a screen decides) is one
+    # problem, at the first programme over the limit.
+    many = os.path.join(WORK, "many")
+    os.mkdir(many)
+    shutil.copy(os.path.join(RULES, "schema.lua"), many)
+    for i in range(1, 66):
+        with open(os.path.join(many, "p%02d.lua" % i), "w") as fh:
+            fh.write('program "p%02d" {\n  version = "1", from = "2025-01-01", reference = "r",\n'
+                     '  title = { en = "P", fr = "P", ar = "P" },\n'
+                     '  criterion "c" { text = { en = "C", fr = "C", ar = "C" }, reference = "r",\n'
+                     '    check = function(a) return true end },\n}\n' % i)
+    st, found, out = problems(many)
+    check(st == 1 and found == [("p65.lua", 1, "the rule set declares 65 programmes; a screen "
+                                 "decides at most 64")] and "1 problem" in out,
+          "65 programmes: one problem, at the 65th (%r)" % found)
+
     # The limits: a value that is not a whole number is refused by every rule
     # command, from an option or from the environment, and a number is obeyed.
     for cmd in ("check", "test", "eval"):
