@@ -72,6 +72,14 @@ local function caller(level)
   return (string_gsub(info.source, "^@", "")), info.currentline
 end
 
+-- What a rule set declares goes into replies and the audit trail, which are
+-- UTF-8 like every line of the protocol: a declared text that is not (made
+-- with "\xe9" or string.char) stops the file.  WHAT must not quote it.
+local function check_utf8(file, line, what, s)
+  local bad = type(s) == "string" and c_utf8_bad(s)
+  if bad then error(string_format("%s:%d: %s is not UTF-8 text (byte %d)", file, line, what, bad), 0) end
+end
+
 local function problem(file, line, fmt, ...)
   problems[#problems + 1] = { file = file, line = line, msg = string_format(fmt, ...) }
 end
@@ -230,7 +238,11 @@ function sandbox.enum(values)
   end
   if type(values) ~= "table" or #values == 0 then decl_error(2, "enum expects a list of values or a scale name") end
   local set = {}
-  for _, v in ipairs(values) do set[v] = true end
+  local file, line = caller(2)
+  for i, v in ipairs(values) do
+    check_utf8(file, line, string_format("value %d of an enum", i), v)
+    set[v] = true
+  end
   return mk_type({ kind = "enum", values = values, set = set })
 end
 function sandbox.nullable(t) local r = { kind = "nullable", of = to_type(t, 2) }; return mk_type(r) end
@@ -355,14 +367,6 @@ local c_prepare = C.preparer(prepare, record_mt, ARRAY, NULLS, scales)
 
 -- Declarations ----------------------------------------------------------------
 
--- What a rule set declares goes into replies and the audit trail, which are
--- UTF-8 like every line of the protocol: a declared text that is not (made
--- with "\xe9" or string.char) stops the file.  WHAT must not quote it.
-local function check_utf8(file, line, what, s)
-  local bad = type(s) == "string" and c_utf8_bad(s)
-  if bad then error(string_format("%s:%d: %s is not UTF-8 text (byte %d)", file, line, what, bad), 0) end
-end
-
 local function check_texts(what, texts, file, line, required)
   if texts == nil then
     if required then problem(file, line, "%s has no text", what) end
@@ -394,7 +398,11 @@ function sandbox.scale(name)
     if scales[name] then decl_error(2, "scale '%s' is declared twice", name) end
     if type(values) ~= "table" or #values == 0 then decl_error(2, "scale '%s' needs a list of values", name) end
     local s = { rank = {}, file = file, line = line }
-    for i, v in ipairs(values) do s[i] = v; s.rank[v] = i end
+    check_utf8(file, line, "a scale name", name)
+    for i, v in ipairs(values) do
+      check_utf8(file, line, string_format("value %d of scale '%s'", i, name), v)
+      s[i] = v; s.rank[v] = i
+    end
     scales[name] = s
   end
 end
@@ -430,6 +438,8 @@ function sandbox.parameter(name)
     for i, v in ipairs(spec) do
       if type(v) ~= "table" or v.value == nil then decl_error(2, "parameter '%s': value %d needs { from = ..., value = ... }", name, i) end
       if v.from == nil then problem(file, line, "parameter '%s': value %d has no 'from' date", name, i) end
+      check_utf8(file, line, string_format("parameter '%s' value %d", name, i), v.value)
+      check_utf8(file, line, string_format("parameter '%s' value %d reference", name, i), v.reference)
       p.values[i] = { from = check_date(2, v.from or "0001-01-01", "from"),
         to = v.to and check_date(2, v.to, "to"), value = v.value, reference = v.reference or spec.reference }
     end
@@ -734,7 +744,9 @@ function api.seal(ruleset_hash)
       over.file, over.line, #program_order, MAX_PROGRAMMES), 0)
   end
   if not schema then
-    problem("schema.lua", 1, "no schema: declare the applicant record with schema { ... }")
+    if next(broken) == nil then   -- else the schema may be in the file that did not load
+      problem("schema.lua", 1, "no schema: declare the applicant record with schema { ... }")
+    end
     schema = sandbox.record({})
   end
   -- Enum types that name a scale must name a declared one.
@@ -1157,7 +1169,7 @@ function api.lint()
             for _, e in ipairs(versions) do
               local v = e.v
               local gap = (not in_check or spans_line(e, lineno)) and first_gap(p, v.from, v.to or "9999-12-31")
-              local key = gap and (name .. "\0" .. v.version)
+              local key = gap and (name .. "\0" .. v.id .. "\0" .. v.version)
               if gap and not told[key] then   -- once per parameter and version, at its first read
                 told[key] = true
                 out[#out + 1] = { file = file, line = lineno, msg = string_format(

@@ -31,6 +31,13 @@
  * re-arms itself to run on every instruction and raises each time, so a
  * rule's own pcall cannot catch the error and carry on.  The first message,
  * which names the rule's file and line, is kept in en->stop for the reply.
+ *
+ * How exact the count is: the hook comes every ENGINE_HOOK_STEP instructions,
+ * and for the last stretch exactly when the budget is used up, so a call is
+ * stopped at its budget's instruction.  A long string charged in between
+ * (engine_alloc) adds to what is spent but cannot shorten the stretch being
+ * counted down (Lua does not tell how much of it is left): a call that pays
+ * for strings may run up to one step past its budget before it is stopped.
  */
 #include "engine.h"
 
@@ -67,6 +74,14 @@ extern const unsigned long embed_rules_len;
 #define ENGINE_CHARGE_MIN 1024
 #define ENGINE_CHARGE_BYTES 128   /* at 64, an endless doubling met the budget before the cap */
 #define ENGINE_LOAD_FACTOR 100         /* loading a file may take 100 budgets */
+
+/* The budget of loading, sealing or linting: ENGINE_LOAD_FACTOR budgets, no
+ * more than UINT64_MAX (a budget meant as "no limit" must not wrap to a
+ * small one). */
+static uint64_t engine_load_budget(uint64_t budget)
+{
+    return budget > UINT64_MAX / ENGINE_LOAD_FACTOR ? UINT64_MAX : budget * ENGINE_LOAD_FACTOR;
+}
 
 /* Small blocks (tables, short strings, closures: most of what a request
  * allocates) come from size-class free lists carved out of large slabs,
@@ -188,6 +203,7 @@ static void engine_pool_free(engine_pool *pool)
 }
 
 static void engine_hook(lua_State *L, lua_Debug *ar);
+static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud);
 
 /* Call the hook after STEP more instructions. */
 static void engine_arm(engine *en, int step)
@@ -539,7 +555,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
         engine_prepare(en, "load");
         lua_pushstring(L, f->name);
         lua_pushlstring(L, f->text, f->len);
-        int status = engine_call(en, 2, 0, budget * ENGINE_LOAD_FACTOR);
+        int status = engine_call(en, 2, 0, engine_load_budget(budget));
         if (status != LUA_OK) {
             engine_error_text(en, status, msg, sizeof msg);
             if (!report) {
@@ -557,7 +573,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     }
     engine_prepare(en, "seal");
     lua_pushstring(L, ruleset_hash(rs));
-    int status = engine_call(en, 1, 0, budget * ENGINE_LOAD_FACTOR);
+    int status = engine_call(en, 1, 0, engine_load_budget(budget));
     if (status != LUA_OK) {
         err_set(e, "rule_error", "%s", engine_error_text(en, status, msg, sizeof msg));
         goto problem;
@@ -585,9 +601,14 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     engine_assert(en);
     return en;
 problem:
-    /* The set as a whole is refused: for lint, one more problem, at the file
-     * its message names (file "" when it names none). */
+    /* The set as a whole is refused: for lint, the problems loading found
+     * (when they can still be listed), then this one, at the file its
+     * message names (file "" when it names none). */
     if (report) {
+        engine_prepare(en, "lint");
+        if (engine_call(en, 0, 1, engine_load_budget(budget)) == LUA_OK)
+            *nproblems += engine_report_list(en->L, report, ud);
+        lua_settop(en->L, 0);
         const char *file = "";
         for (size_t i = 0; i < ruleset_count(rs) && !*file; i++) {
             const ruleset_file *f = ruleset_file_at(rs, i);
@@ -663,7 +684,7 @@ static engine_op engine_op_named(const char *s)
     return ENGINE_OP_NONE;
 }
 
-static const char *engine_op_name(engine_op op)
+const char *engine_op_name(engine_op op)
 {
     return op > 0 && op <= ENGINE_OP_REVIEW ? engine_op_names[op] : NULL;
 }
@@ -939,7 +960,7 @@ int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report,
     if (!en)
         return n > 0 ? n : -1;   /* a set refused as a whole is one of the N */
     engine_prepare(en, "lint");
-    int status = engine_call(en, 0, 1, en->budget * ENGINE_LOAD_FACTOR);
+    int status = engine_call(en, 0, 1, engine_load_budget(en->budget));
     if (status != LUA_OK) {
         err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
         engine_free(en);

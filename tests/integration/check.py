@@ -162,6 +162,45 @@ def main():
                                  "decides at most 64")] and "1 problem" in out,
           "65 programmes: one problem, at the 65th (%r)" % found)
 
+    # ... and the problems found while loading are still listed beside it.
+    with open(os.path.join(many, "p01.lua")) as fh:
+        text = fh.read()
+    with open(os.path.join(many, "p01.lua"), "w") as fh:
+        fh.write(text.replace('version = "1", from = "2025-01-01"', 'version = "1"'))
+    st, found, out = problems(many)
+    check(st == 1 and ("p01.lua", 1, "programme 'p01' 1 has no 'from' date") in found and
+          len(found) == 2 and "2 problems" in out,
+          "a set refused as a whole still lists the other problems (%r)" % found)
+
+    # Two programmes of one file with the same version: each one's gap.
+    d = edited("same_version", {}, {"twin.lua": (
+        'parameter "twin.x" { reference = "r", { from = "2025-01-01", value = 1 } }\n'
+        'local T = { en = "T", fr = "T", ar = "T" }\n'
+        'program "twin_a" { version = "1", from = "2000-01-01", reference = "r", title = T,\n'
+        '  criterion "c" { text = T, reference = "r", check = function(a) return param "twin.x" == 1 end } }\n'
+        'program "twin_b" { version = "1", from = "2010-01-01", reference = "r", title = T,\n'
+        '  criterion "c" { text = T, reference = "r", check = function(a) return param "twin.x" == 1 end } }\n')})
+    _, found, _ = problems(d)
+    gaps = sorted(m for f, _, m in found if f == "twin.lua")
+    check(gaps == ["parameter 'twin.x' has no value in force on 2000-01-01, when twin_a 1 is",
+                   "parameter 'twin.x' has no value in force on 2010-01-01, when twin_b 1 is"],
+          "a gap is told once per programme and version (%r)" % gaps)
+
+    # Declared values go into decisions: one that is not UTF-8 is refused where
+    # it is declared, not found later in every decision.
+    expect_one("param_value_not_utf8",
+               {"idmaj.lua": [('{ from = "2025-01-01", value = "bac" }',
+                               '{ from = "2025-01-01", value = "b\\xe9c" }')]},
+               "idmaj.lua", None, r"parameter 'idmaj.education_min' value 1 is not UTF-8 text")
+    expect_one("scale_not_utf8",
+               {"schema.lua": [('"bac+5", "doctorate" }', '"bac+5", "doctorat\\xe9" }')]},
+               "schema.lua", 'scale "education"', r"value 8 of scale 'education' is not UTF-8")
+
+    # A budget meant as "no limit" does not wrap when loading takes 100 of it.
+    st, out, _ = eligo("check", "--instructions", "184467440737095517", RULES)
+    check(st == 0 and out.rstrip().endswith("clean"), "a huge --instructions loads the rules (%s)"
+          % out.strip().splitlines()[-1:])
+
     # The limits: a value that is not a whole number is refused by every rule
     # command, from an option or from the environment, and a number is obeyed.
     for cmd in ("check", "test", "eval"):
