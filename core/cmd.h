@@ -42,7 +42,7 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
 
 /* The value of option NAME at argv[*i] ("--db FILE" or "--db=FILE"),
  * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
- * set when the option is there without a value. */
+ * set when the option is there without a value (or with an empty one). */
 const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missing);
 
 /* Seconds on the monotonic clock, for timing what a command did. */

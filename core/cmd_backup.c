@@ -4,8 +4,9 @@
  * it is made, not the day it is needed.
  *
  * Exit status: 0 when the copy is written and its chain is intact; 1 when it
- * is written but its chain is not (the source's is not either: the copy is
- * kept, as evidence); 2 for a usage error, or a copy that could not be made.
+ * is written but does not verify (its chain is broken, as the source's must
+ * be, or it cannot be read back: the copy is kept, as evidence); 2 for a
+ * usage error, or a copy that could not be made.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static void backup_usage(FILE *f)
             "while a server may go on writing to it; sync the copy to disk; then recompute\n"
             "the copy's hash chain.  FILE is an ordinary eligo database: every command\n"
             "reads it with --db FILE.  Exit status 0 when the copy is written and its\n"
-            "chain is intact, 1 when its chain is not, 2 when no copy could be made.\n"
+            "chain is intact, 1 when it is written but does not verify, 2 when no copy\n"
+            "could be made.\n"
             "\n"
             "  --out FILE   where the copy goes; never overwritten\n"
             "  --db FILE    the database (default $ELIGO_DB, else ./eligo.db)\n"
@@ -84,14 +86,14 @@ int cmd_backup(int argc, char **argv)
     store_close(copy);
     double verified = cmd_seconds() - t0 - copied;
     if (rc < 0) {
-        fprintf(stderr, "eligo backup: %s was written but cannot be read back: %s\n", out, e.msg);
-        return 2;
+        fprintf(stderr, "eligo backup: %s is written but cannot be read back: %s\n", out, e.msg);
+        return 1;
     }
     if (rc > 0) {
-        printf("%s is written, but its record %lld (%s %s) does not match its hash: the source's "
-               "chain is broken too (eligo verify --db %s); the copy is kept as it was\n",
-               out, (long long)rep.bad_seq, rep.bad_kind ? rep.bad_kind : "record", rep.bad_id,
-               db);
+        fprintf(stderr, "eligo backup: %s is written, but its record %lld (%s %s) does not match "
+                "its hash, so the source's chain must be broken too (eligo verify --db %s); the "
+                "copy is kept as it was\n", out, (long long)rep.bad_seq,
+                rep.bad_kind ? rep.bad_kind : "record", rep.bad_id, db);
         return 1;
     }
     if (!quiet) {

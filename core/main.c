@@ -45,8 +45,7 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
     int memory = strstr(opt, "MEMORY") || strstr(opt, "memory");
-    if (errno || end == text || *end || text[strspn(text, " \t")] == '-' ||
-        (memory && v > SIZE_MAX)) {
+    if (errno || *text < '0' || *text > '9' || *end || (memory && v > SIZE_MAX)) {
         fprintf(stderr, "eligo %s: %s wants a whole number of %s, not '%s'\n", cmd, opt,
                 memory ? "bytes" : "instructions", text);
         return -1;
@@ -64,15 +63,16 @@ const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missin
     const char *a = argv[*i];
     if (strncmp(a, name, n) != 0)
         return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
+    if (a[n] != '=' && a[n] != '\0')
         return NULL;
-    if (*i + 1 >= argc) {
+    const char *v = a[n] == '=' ? a + n + 1 : *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!v || !*v) {   /* "--db" last, "--db=" or "--db ''": no value */
         *missing = 1;
         return NULL;
     }
-    return argv[++*i];
+    if (a[n] == '\0')
+        ++*i;
+    return v;
 }
 
 double cmd_seconds(void)

@@ -114,6 +114,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1989,14 +1990,16 @@ int store_backup(store *st, const char *path, long *pages, err *e)
     *pages = 0;
     if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
         return err_set(e, "invalid_request", "the path %s is too long", path);
-    if (access(path, F_OK) == 0)
-        return err_set(e, "invalid_request", "%s exists: a backup never overwrites a file", path);
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        return err_set(e, "invalid_request", "%s exists%s: a backup never overwrites a file", path,
+                       S_ISDIR(sb.st_mode) ? " and is a directory (give the copy's file name)" : "");
     /* Claimed with O_EXCL: two backups to one name cannot mix their pages. */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
         return err_set(e, "invalid_request", "cannot create %s: %s%s", tmp, strerror(errno),
                        errno == EEXIST ? " (another backup to it under way, or a dead one's: "
-                                         "remove it if none is running)" : "");
+                                         "remove it, and its -journal, if none is running)" : "");
     close(fd);
 
     sqlite3 *dst = NULL;
@@ -2030,7 +2033,8 @@ int store_backup(store *st, const char *path, long *pages, err *e)
         unlink(tmp);
         return err_set(e, "internal", "closing %s", tmp);
     }
-    /* Durable under its final name only once all of it is on disk. */
+    /* Durable under its final name only once all of it is on disk.  link,
+     * not rename: it fails, rather than replaces, if PATH was made meanwhile. */
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (!slash)
@@ -2039,11 +2043,16 @@ int store_backup(store *st, const char *path, long *pages, err *e)
         dir[1] = '\0';
     else
         *slash = '\0';
-    if (store_sync_path(tmp, 0) != 0 || rename(tmp, path) != 0 || store_sync_path(dir, 1) != 0) {
-        err_set(e, "internal", "writing %s: %s", path, strerror(errno));
+    if (store_sync_path(tmp, 0) != 0 || link(tmp, path) != 0) {
+        err_set(e, errno == EEXIST ? "invalid_request" : "internal", "writing %s: %s%s", path,
+                strerror(errno), errno == EEXIST ? " (made while the copy was being written)" : "");
         unlink(tmp);
         return -1;
     }
+    unlink(tmp);
+    if (store_sync_path(dir, 1) != 0)
+        return err_set(e, "internal", "%s is written, but its directory %s could not be synced: "
+                       "%s", path, dir, strerror(errno));
     return 0;
 }
 

@@ -238,8 +238,10 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
  * transaction, so a server may go on writing meanwhile (its log then grows
  * until the copy ends, as beside any long reader).  The copy is written as
  * PATH.partial, synced, renamed to PATH and the directory synced: PATH never
- * holds half a copy.  PATH must not exist.  *PAGES receives the pages copied.
- * Returns 0, or -1 with E (nothing left behind). */
+ * holds half a copy, and it is never made over a file (one created there
+ * during the copy included).  *PAGES receives the pages copied.  Returns 0,
+ * or -1 with E: nothing is left behind, except when only the directory's
+ * sync failed (E says so; PATH is the whole copy). */
 int store_backup(store *st, const char *path, long *pages, err *e);
 
 /* ---- Reading for audits ------------------------------------------------- */

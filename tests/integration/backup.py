@@ -95,10 +95,14 @@ def main():
         con.commit()
         con.close()
         out = os.path.join(restored.dir, "broken.db")
-        st, text, _ = eligo("backup", "--db", restored.db, "--out", out)
+        st, _, text = eligo("backup", "--db", restored.db, "--out", out)
         check(st == 1 and "record 2 " in text and "does not match its hash" in text and
               os.path.exists(out), "a broken source chain is named, the copy kept (%s)" %
               text.strip())
+        st, _, err = eligo("backup", "--db", restored.db, "--out", restored.dir)
+        check(st == 2 and "is a directory" in err, "a directory is not a file name for the copy")
+        st, _, err = eligo("backup", "--db", restored.db, "--out=")
+        check(st == 2 and "missing value" in err, "an empty --out= is refused")
     finish()
 
 
