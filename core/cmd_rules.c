@@ -258,8 +258,9 @@ int cmd_eval(int argc, char **argv)
             fprintf(stderr, "%s:%ld: %s: %s\n", path, lineno, r->error_code, r->error_message);
             errors++;
         } else if (r->ndecisions == 0 && r->op != ENGINE_OP_SCREEN) {
-            fprintf(stderr, "%s:%ld: invalid_request: op '%s' is not decided offline\n", path,
-                    lineno, r->op == ENGINE_OP_NONE ? "?" : "");
+            const char *name = engine_op_name(r->op);
+            fprintf(stderr, "%s:%ld: invalid_request: op '%s' is not decided offline (decide or "
+                    "screen)\n", path, lineno, name ? name : "?");
             errors++;
         }
         for (size_t i = 0; i < r->ndecisions; i++) {

@@ -47,6 +47,9 @@ typedef enum engine_op {
     ENGINE_OP_REVIEW,
 } engine_op;
 
+/* The wire name of OP ("decide", ...), NULL for ENGINE_OP_NONE. */
+const char *engine_op_name(engine_op op);
+
 /* Values used for fields a request line leaves out.  Any member may be
  * NULL/NONE.  When as_of is NULL and the line has none, today's date is used. */
 typedef struct engine_defaults {

@@ -83,14 +83,24 @@ def main():
         f.write(json.dumps({"program": "nope", "applicant": applicant(5)}) + "\n")
         f.write(json.dumps({"program": "idmaj", "as_of": "2025-03-01",
                             "applicant": applicant(6, birth_date="2023-02-30")}) + "\n")
+        # Well-formed to a lenient parser, refused by the engine: the byte is
+        # still the file's, not the completed line's.
+        f.write('{"program":"idmaj","applicant":{"household_size":1e400}}\n')
+        f.write('{"op":"health"}\n')
     st, out, err = eligo("eval", "--rules", RULES, bad)
     lines = err.splitlines()
     check(st == 1 and len(decisions(out)) == 1, "eval goes on past bad lines, exit status 1")
-    check(len(lines) == 3 and lines[0].startswith(bad + ":2: invalid_json:") and
+    check(len(lines) == 5 and lines[0].startswith(bad + ":2: invalid_json:") and
           "at byte 19" in lines[0], "bad JSON: its line and byte in the file (%s)" % lines[:1])
-    check(len(lines) == 3 and lines[1].startswith(bad + ":3: unknown_program:") and
+    check(len(lines) == 5 and lines[1].startswith(bad + ":3: unknown_program:") and
           lines[2].startswith(bad + ":4: invalid_applicant:") and "birth_date" in lines[2],
-          "an unknown programme and an impossible date, each at its line (%s)" % lines[1:])
+          "an unknown programme and an impossible date, each at its line (%s)" % lines[1:3])
+    check(len(lines) == 5 and lines[3].startswith(bad + ":5: invalid_json:") and
+          "at byte 50:" in lines[3] and "too large" in lines[3],
+          "a number too large: the byte of the file's line (%s)" % lines[3:4])
+    check(len(lines) == 5 and lines[4] == bad + ":6: invalid_request: op 'health' is not "
+          "decided offline (decide or screen)", "an op eval does not decide is named (%s)" %
+          lines[4:])
     shutil.rmtree(work, ignore_errors=True)
     finish()
 
