@@ -207,6 +207,9 @@ def main():
         st, _, err = eligo(cmd, "--instructions", "12x", RULES)
         check(st == 2 and "eligo %s: --instructions wants a whole number of instructions, "
               "not '12x'" % cmd in err, "%s refuses --instructions 12x (%s)" % (cmd, err.strip()))
+    for bad in ("+5", " 7", "\n-1", ""):
+        st, _, err = eligo("check", "--instructions=" + bad, RULES)
+        check(st == 2 and "--instructions" in err, "--instructions=%r is refused" % bad)
     os.environ["ELIGO_MEMORY"] = "-5"
     st, _, err = eligo("check", RULES)
     del os.environ["ELIGO_MEMORY"]
