@@ -192,11 +192,15 @@ static int serve_parse(int argc, char **argv, serve_options *o)
 static void serve_report(void *ud, const char *file, int line, const char *msg)
 {
     (void)ud;
-    log_error("%s:%d: %s", file ? file : "?", line, msg ? msg : "");
+    if (file && !*file)
+        log_error("%s", msg ? msg : "");   /* the whole set */
+    else
+        log_error("%s:%d: %s", file ? file : "?", line, msg ? msg : "");
 }
 
-/* Load RULES, compile it and run its test cases: the server starts only on
- * a set that a reload would accept.  Returns the set, or NULL (logged). */
+/* Load RULES, check it as eligo check does, compile it and run its test
+ * cases: the server starts only on a set that a reload would accept.
+ * Returns the set, or NULL (logged). */
 static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
 {
     err e;
@@ -204,6 +208,16 @@ static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
     ruleset *rs = ruleset_load(dir, &e);
     if (!rs) {
         log_error("rules: %s", e.msg);
+        return NULL;
+    }
+    int problems = engine_lint(rs, cfg, serve_report, NULL, &e);
+    if (problems != 0) {
+        if (problems < 0)
+            log_error("rules: the rules could not be checked: %s", e.msg);
+        else
+            log_error("rules: %d problem%s (eligo check %s); not serving them", problems,
+                      problems == 1 ? "" : "s", dir);
+        ruleset_free(rs);
         return NULL;
     }
     engine *en = engine_new(rs, cfg, &e);

@@ -69,8 +69,12 @@ static void reload_report(void *ud, const char *file, int line, const char *msg)
     size_t used = strlen(rl->work_msg);
     if (used + 4 >= sizeof rl->work_msg)
         return;
-    snprintf(rl->work_msg + used, sizeof rl->work_msg - used, "%s%s:%d: %s", used ? "; " : "",
-             file ? file : "?", line, msg ? msg : "");
+    if (file && !*file)   /* the whole set */
+        snprintf(rl->work_msg + used, sizeof rl->work_msg - used, "%s%s", used ? "; " : "",
+                 msg ? msg : "");
+    else
+        snprintf(rl->work_msg + used, sizeof rl->work_msg - used, "%s%s:%d: %s",
+                 used ? "; " : "", file ? file : "?", line, msg ? msg : "");
 }
 
 static int reload_store_applied(store *st, void *ud)
@@ -121,6 +125,18 @@ static void reload_work(uv_work_t *req)
     if (!strcmp(ruleset_hash(rs), rl->work_old)) {
         rl->work_outcome = RELOAD_UNCHANGED;
         goto done;
+    }
+    /* Checked as eligo check would: every problem, file:line. */
+    int problems = engine_lint(rs, &rl->cfg.engine, reload_report, rl, &e);
+    if (problems != 0) {
+        char first[900];
+        snprintf(first, sizeof first, "%.899s", rl->work_msg);
+        if (problems < 0)
+            snprintf(rl->work_msg, sizeof rl->work_msg, "the rules could not be checked: %s", e.msg);
+        else
+            snprintf(rl->work_msg, sizeof rl->work_msg, "%d problem%s: %s", problems,
+                     problems == 1 ? "" : "s", first);
+        goto rejected;
     }
     engine *en = engine_new(rs, &rl->cfg.engine, &e);
     if (!en) {

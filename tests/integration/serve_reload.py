@@ -7,7 +7,9 @@ nothing, is logged with file:line and recorded as an event.
 """
 import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -88,6 +90,20 @@ def main():
               "an edit whose test cases fail is rejected, naming the case's file:line")
         check(health_hash(c) == h1, "and changes nothing")
 
+        # A set that loads and passes its cases but that eligo check would
+        # refuse (a criterion without its French text): rejected too.
+        write(idmaj_test, original_test)
+        no_fr = original.replace('      fr = "Âgé de 18 à 35 ans",\n', "", 1)
+        check(no_fr != original, "(a text to remove)")
+        write(idmaj, no_fr)
+        ok = wait_for(lambda: len(events(srv, "reload_rejected")) == 3)
+        rej = events(srv, "reload_rejected")
+        check(ok and "1 problem: idmaj.lua:" in rej[-1][0] and "has no fr text" in rej[-1][0],
+              "an edit eligo check refuses is rejected, with its file:line (%s)" %
+              (rej[-1][0][:120] if rej else None))
+        check(health_hash(c) == h1, "and changes nothing either")
+        write(idmaj, original + "\n-- a comment added by the reload test\n")
+
         # Repaired: the set is the one already serving, so nothing is swapped.
         write(idmaj_test, original_test)
         ok = wait_for(lambda: srv.log().count("rules unchanged") >= 1)
@@ -130,6 +146,18 @@ def main():
         load.close()
         c.close()
         check(srv.stop() == 0, "clean exit")
+
+    # The server does not start on a set eligo check refuses, and says why.
+    bad = Server(copy_rules=True, start=False)
+    path = os.path.join(bad.rules, "idmaj.lua")
+    with open(path) as f:
+        text = f.read()
+    write(path, text.replace('      fr = "Âgé de 18 à 35 ans",\n', "", 1))
+    p = subprocess.run(bad.command(), capture_output=True, text=True, timeout=60)
+    check(p.returncode != 0 and "idmaj.lua:" in p.stderr and "has no fr text" in p.stderr and
+          "not serving them" in p.stderr and not os.path.exists(bad.socket),
+          "serve refuses to start on rules with a problem (%s)" % p.stderr.strip()[-120:])
+    shutil.rmtree(bad.dir, ignore_errors=True)
     finish()
 
 
