@@ -510,6 +510,14 @@ function sandbox.program(id)
     if #p.criteria == 0 then problem(file, line, "programme '%s' has no criteria", id) end
     local versions = programs[id]
     if not versions then
+      for _, other in ipairs(program_order) do   -- one programme per file
+        local q = programs[other][1]
+        if q.file == file then
+          problem(file, line, "programme '%s' is declared in %s beside programme '%s' (line %d): "
+            .. "one programme per file", id, file, other, q.line)
+          break
+        end
+      end
       versions = {}
       programs[id] = versions
       program_order[#program_order + 1] = id

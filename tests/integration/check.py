@@ -181,7 +181,9 @@ def main():
         'program "twin_b" { version = "1", from = "2010-01-01", reference = "r", title = T,\n'
         '  criterion "c" { text = T, reference = "r", check = function(a) return param "twin.x" == 1 end } }\n')})
     _, found, _ = problems(d)
-    gaps = sorted(m for f, _, m in found if f == "twin.lua")
+    gaps = sorted(m for f, _, m in found if f == "twin.lua" and m.startswith("parameter"))
+    check(("twin.lua", 5, "programme 'twin_b' is declared in twin.lua beside programme 'twin_a' "
+           "(line 3): one programme per file") in found, "two programmes in one file (%r)" % found)
     check(gaps == ["parameter 'twin.x' has no value in force on 2000-01-01, when twin_a 1 is",
                    "parameter 'twin.x' has no value in force on 2010-01-01, when twin_b 1 is"],
           "a gap is told once per programme and version (%r)" % gaps)
