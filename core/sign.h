@@ -77,11 +77,14 @@ int sign_message(const sign_checkpoint *c, buf *out, err *e);
 int sign_checkpoint_make(const sign_key *k, int64_t seq, const char *head, const char *time,
                          sign_checkpoint *c, err *e);
 
-/* Append C to OUT as the checkpoint file's JSON line (newline included). */
+/* Append C to OUT as the checkpoint file's JSON line (newline included);
+ * the time is written as a JSON string, escaped.  Returns 0, or -1 when OUT's
+ * cap is reached (OUT unchanged). */
 int sign_checkpoint_format(const sign_checkpoint *c, buf *out);
 
 /* Parse the checkpoint file's text into C.  -1 with E ("invalid_request")
- * naming what is missing or malformed. */
+ * naming what is missing or malformed, including a field that could not be
+ * part of a message (sign_message): a checkpoint read always has one. */
 int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err *e);
 
 /* Check C against public key K: its key fingerprint must be K's and its
