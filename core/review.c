@@ -30,6 +30,24 @@ store_review *review_record(review *r)
     return &r->rec;
 }
 
+/* Whether the JSON text S (which cJSON has read) escapes a NUL, in a key or a
+ * string.  cJSON's strings end at their first NUL, so such a "reason" would be
+ * stored cut short, and "reason\u0000x" would be read as "reason", with the
+ * review reported as recorded.  Outside strings valid JSON has no backslash,
+ * so each one begins an escape. */
+static int review_escapes_nul(const char *s)
+{
+    for (; *s; s++) {
+        if (*s != '\\')
+            continue;
+        if (s[1] == 'u' && !strncmp(s + 2, "0000", 4))
+            return 1;
+        if (s[1])
+            s++;
+    }
+    return 0;
+}
+
 review *review_parse(const char *decision_id, const char *body, err *e)
 {
     static const char *const fields[] = {"action", "outcome", "by", "reason"};
@@ -51,6 +69,11 @@ review *review_parse(const char *decision_id, const char *body, err *e)
     if (!cJSON_IsObject(r->json)) {
         err_set(e, "invalid_request", "field 'review' must be an object with action, by, "
                 "reason (and outcome for an override)");
+        goto fail;
+    }
+    if (review_escapes_nul(body)) {
+        err_set(e, "invalid_request", "field 'review' holds a NUL character (\\u0000), which "
+                "would cut its text short");
         goto fail;
     }
     const char **dst[] = {&r->rec.action, &r->rec.outcome, &r->rec.by, &r->rec.reason};

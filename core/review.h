@@ -18,7 +18,9 @@ typedef struct review review;
 
 /* Parse BODY (a JSON object) as the review of DECISION_ID, give it a new
  * review id and the time now, and check it (store_review_check).  NULL with
- * E ("invalid_request", naming the field; "internal" when memory is short).
+ * E ("invalid_request", naming the field, or saying that a key or string
+ * escapes a NUL, which would cut its text short; "internal" when memory is
+ * short).
  * The caller frees it with review_free. */
 review *review_parse(const char *decision_id, const char *body, err *e);
 

@@ -20,8 +20,9 @@
  * its header's contract:
  *   - a failure without an error code or message (or with a code that is
  *     not "invalid_request", the only one a bad text may get);
- *   - a review that store_review_check would refuse, or whose ids are not
- *     what review_parse promises;
+ *   - a review that store_review_check would refuse, whose ids are not
+ *     what review_parse promises, or taken from a body that escapes a NUL
+ *     (which cJSON reads as the end of the string: the text is cut short);
  *   - a checkpoint that has no message to sign (sign_message refuses it), or
  *     that does not read back the same once written (sign_checkpoint_format);
  *   - a request line that is not the input with members inserted after its
@@ -113,6 +114,11 @@ static void fuzz_review(const char *body)
         fuzz_check_error("review_parse", &e);
         return;
     }
+    /* cJSON ends a string at an escaped NUL, so what it read is not the
+     * body's text: such a review must be refused, never recorded cut short. */
+    for (const char *p = body; *p; p++)
+        if (*p == '\\' && p[1] && (p++, *p == 'u') && !strncmp(p + 1, "0000", 4))
+            fuzz_fail("review_parse", "a review recorded from a body that escapes a NUL", NULL);
     store_review *rec = review_record(r);
     err again = {0};
     if (store_review_check(rec, &again) != 0)
