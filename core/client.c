@@ -187,6 +187,8 @@ static const char *client_ws(const char *p, const char *end)
 static const char *client_skip_string(const char *p, const char *end)
 {
     for (p++; p < end; p++) {
+        if (*p == '\\' && end - p < 2)
+            return NULL;   /* cut short after a backslash: never step past END */
         if (*p == '\\')
             p++;
         else if (*p == '"')

@@ -132,6 +132,10 @@ static void test_reading_replies(void **state)
     assert_int_equal(client_array_len("[]", 2), 0);
     assert_int_equal(client_array_len("[1,", 3), -1);
     assert_int_equal(client_reply_decisions("{\"id\":1,\"ok\":true,\"decision\":{}}", 32), 1);
+    /* Cut short inside a string, just after a backslash: not a member, and
+     * nothing read or stepped past the text's end. */
+    assert_int_equal(client_member("{\"a\":\"x\\", 7, "b", &v, &vlen), 0);
+    assert_int_equal(client_member("{\"a\\", 4, "a", &v, &vlen), 0);
 }
 
 static void test_hist(void **state)
