@@ -493,11 +493,18 @@ void engine_free(engine *en)
  * whole message if nothing follows); any other message (the memory cap's,
  * or a rule's own error value) is reported whole, at line 0.  MSG may be
  * cut anywhere (engine_error_text's buffer), and is the rule's to write. */
+/* Does MSG start with "FILE:", as Lua's messages about a file do? */
+static int engine_msg_names(const char *msg, const char *file)
+{
+    size_t n = strlen(file);
+    return strncmp(msg, file, n) == 0 && msg[n] == ':';
+}
+
 static void engine_report_load(engine_report_fn *report, void *ud, const char *file,
                                const char *msg)
 {
     size_t n = strlen(file);
-    if (strncmp(msg, file, n) == 0 && msg[n] == ':' && msg[n + 1] >= '0' && msg[n + 1] <= '9') {
+    if (engine_msg_names(msg, file) && msg[n + 1] >= '0' && msg[n + 1] <= '9') {
         char *end;
         long line = strtol(msg + n + 1, &end, 10);   /* saturates: no overflow */
         if (*end == ':' && line <= INT_MAX) {
@@ -560,8 +567,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
             engine_error_text(en, status, msg, sizeof msg);
             if (!report) {
                 /* Lua's messages name the file; the memory cap's does not. */
-                size_t n = strlen(f->name);
-                if (strncmp(msg, f->name, n) == 0 && msg[n] == ':')
+                if (engine_msg_names(msg, f->name))
                     err_set(e, "rule_error", "%s", msg);
                 else
                     err_set(e, "rule_error", "%s: %s", f->name, msg);
@@ -610,12 +616,9 @@ problem:
             *nproblems += engine_report_list(en->L, report, ud);
         lua_settop(en->L, 0);
         const char *file = "";
-        for (size_t i = 0; i < ruleset_count(rs) && !*file; i++) {
-            const ruleset_file *f = ruleset_file_at(rs, i);
-            size_t n = strlen(f->name);
-            if (strncmp(e->msg, f->name, n) == 0 && e->msg[n] == ':')
-                file = f->name;
-        }
+        for (size_t i = 0; i < ruleset_count(rs) && !*file; i++)
+            if (engine_msg_names(e->msg, ruleset_file_at(rs, i)->name))
+                file = ruleset_file_at(rs, i)->name;
         engine_report_load(report, ud, file, e->msg);
         ++*nproblems;
     }
