@@ -183,6 +183,7 @@ int cmd_verify(int argc, char **argv)
     double t0 = cmd_seconds();
     int rc = store_verify_chain(st, anchors, ncp, &rep, show ? verify_progress : NULL, &t0, &e);
     double secs = cmd_seconds() - t0;
+    int schema = store_schema(st);
     store_close(st);
     if (show)
         fprintf(stderr, "\r\033[K");   /* clear the progress line */
@@ -227,6 +228,9 @@ int cmd_verify(int argc, char **argv)
         if (rep.reviews)
             printf("(%lld decisions, %lld reviews)\n", (long long)rep.decisions,
                    (long long)rep.reviews);
+        if (schema < STORE_SCHEMA)
+            printf("(schema %d, written by an older eligo: read as it is, not migrated)\n",
+                   schema);
         if (ncp)
             printf("checkpoint%s: record %lld signed at %s is in the chain unchanged, "
                    "%lld records after it\n", ncp > 1 ? "s hold (all of them); the latest" :

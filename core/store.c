@@ -237,8 +237,33 @@ static const char *const store_migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;"
     "CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews"
     "  BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;",
+
+    /* 3: the rule sets' own rows and the server's events are append-only
+     * too: they say which rules decided and when a reload changed them. */
+    "CREATE TRIGGER rulesets_no_update BEFORE UPDATE ON rulesets"
+    "  BEGIN SELECT RAISE(ABORT, 'rule sets are append-only'); END;"
+    "CREATE TRIGGER rulesets_no_delete BEFORE DELETE ON rulesets"
+    "  BEGIN SELECT RAISE(ABORT, 'rule sets are append-only'); END;"
+    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+    "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
 };
 #define STORE_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
+_Static_assert(STORE_VERSION == STORE_SCHEMA, "store.h's STORE_SCHEMA is the last migration");
+
+/* A read-only handle cannot migrate, yet an auditor must be able to verify a
+ * file that an older eligo wrote (a backup kept for years) without changing
+ * it.  So a reader of a version-V file sees, for each later migration that
+ * added a table, an empty table of that name in its own temporary schema:
+ * store_shims[v] stands in for what migration v + 1 created.  The statements
+ * then read the old file as if nothing had been added since.  A migration
+ * that only adds triggers or indexes needs none. */
+static const char *const store_shims[STORE_VERSION] = {
+    [1] = "CREATE TEMP TABLE reviews (seq INTEGER PRIMARY KEY, n, review_id, decision_id,"
+          " action, outcome, reviewer, reason, reviewed_at, client_uid, client_pid, review,"
+          " prev_hash, hash)",
+};
 
 /* The prepared statements every handle keeps.  Order matches store_sql. */
 enum {
@@ -368,6 +393,8 @@ struct store {
     store_wal_fn *wal_fn;                    /* store_wal_watch, or NULL */
     void *wal_ud;
     int64_t autocheckpoint;                  /* SQLite's, to give back when unwatched */
+    int version;                             /* the file's schema; below STORE_VERSION
+                                                only read-only, with shims */
 };
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -699,7 +726,8 @@ fail:
     return -1;
 }
 
-/* A read-only handle cannot migrate: the schema must be current already. */
+/* A read-only handle reads the file as it is: any version this eligo knows,
+ * the tables added since shimmed (store_shims).  Run before query_only. */
 static int store_check_version(store *st, err *e)
 {
     int64_t version = 0;
@@ -708,10 +736,34 @@ static int store_check_version(store *st, err *e)
     if (version == 0)
         return err_set(e, "internal", "%s is not an eligo database (no schema)",
                        sqlite3_db_filename(st->db, "main"));
-    if (version != STORE_VERSION)
-        return err_set(e, "internal", "database schema version %lld, this eligo needs %d%s",
-                       (long long)version, STORE_VERSION,
-                       version < STORE_VERSION ? "; open it read-write once to migrate" : "");
+    if (version > STORE_VERSION)
+        return err_set(e, "internal", "database schema version %lld is newer than this eligo "
+                       "knows (%d); upgrade eligo", (long long)version, STORE_VERSION);
+    for (int64_t v = version; v < STORE_VERSION; v++)
+        if (store_shims[v] && store_exec(st, store_shims[v], e) != 0)
+            return -1;
+    st->version = (int)version;
+    return 0;
+}
+
+/* Start a read transaction: one snapshot for several statements.  A handle
+ * that shims an older file fails if the file was migrated since it opened:
+ * its shims would now hide the new tables' rows. */
+static int store_begin_read(store *st, err *e)
+{
+    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
+        return store_sqlerr(st, e, "BEGIN");
+    int64_t version = STORE_VERSION;
+    if (st->version < STORE_VERSION &&
+        (store_pragma_int(st, "PRAGMA user_version", &version, e) != 0 ||
+         version != st->version)) {
+        step_done(st->q[Q_COMMIT]);
+        if (version != st->version)
+            err_set(e, "internal", "%s was migrated from schema %d to %lld while open; "
+                    "open it again", sqlite3_db_filename(st->db, "main"), st->version,
+                    (long long)version);
+        return -1;
+    }
     return 0;
 }
 
@@ -762,13 +814,14 @@ int store_open(store **out, const char *path, int flags, err *e)
               "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864";
         if (store_exec(st, pragmas, e) != 0 || store_migrate(st, e) != 0)
             goto fail_db;
+        st->version = STORE_VERSION;
     } else {
         /* Readers start a transaction per request, and every commit of the
          * writer in between empties their page cache: reading the database
          * file through a mapping rather than read() spares copying it back
          * in each time. */
-        if (store_exec(st, "PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824", e) != 0 ||
-            store_check_version(st, e) != 0)
+        if (store_check_version(st, e) != 0 ||
+            store_exec(st, "PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824", e) != 0)
             goto fail_db;
     }
 
@@ -803,6 +856,11 @@ fail_db:
     sqlite3_close(st->db);
     free(st);
     return -1;
+}
+
+int store_schema(const store *st)
+{
+    return st->version;
 }
 
 void store_close(store *st)
@@ -1553,8 +1611,8 @@ int store_history(store *st, const char *applicant_id, long limit, buf *out, err
     sqlite3_stmt *s = st->q[Q_HISTORY];
     size_t start = out->len;
     int rc, first = 1;
-    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
-        return store_sqlerr(st, e, "BEGIN");
+    if (store_begin_read(st, e) != 0)
+        return -1;
     bind_str(s, 1, applicant_id);
     sqlite3_bind_int64(s, 2, limit > 0 ? (sqlite3_int64)limit : -1);   /* -1: no limit */
     if (buf_addc(out, '[') != 0)
@@ -1851,9 +1909,9 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
     /* Anchors at seq 0 (an empty chain) hold trivially. */
     while (next < nanchors && order[next]->seq <= 0)
         next++;
-    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE) {
+    if (store_begin_read(st, e) != 0) {
         free(order);
-        return store_sqlerr(st, e, "BEGIN");
+        return -1;
     }
     s = st->q[Q_TALLY];
     if (sqlite3_step(s) == SQLITE_ROW)
@@ -2181,10 +2239,8 @@ int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err
     if (!f)
         f = &none;
 
-    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE) {
-        store_sqlerr(st, e, "BEGIN");
+    if (store_begin_read(st, e) != 0)
         goto out;
-    }
     if (f->after && store_seq_of(st, f->after, &after_seq, e) != 0)
         goto end;
     if (buf_adds(&sql, store_row_cols) != 0 || store_where(&sql, f, after_seq) != 0 ||
@@ -2315,10 +2371,8 @@ int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
     w.limit = w.offset = 0;
     stats_ctx c = {by_month, failing, ud};
 
-    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE) {
-        store_sqlerr(st, e, "BEGIN");
+    if (store_begin_read(st, e) != 0)
         goto out;
-    }
     if (by_month &&
         store_stats_query(st, &sql,
                           w.by_as_of ? "SELECT d.program, substr(d.as_of, 1, 7), d.outcome, count(*)"

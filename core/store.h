@@ -74,8 +74,15 @@ typedef struct store_outcome {
 } store_outcome;
 
 /* Open (creating and migrating if needed) the database at PATH.  WAL mode,
- * synchronous=FULL unless STORE_NOSYNC.  Returns 0 and *OUT, or -1 and E. */
+ * synchronous=FULL unless STORE_NOSYNC.  Returns 0 and *OUT, or -1 and E.
+ * STORE_READONLY never changes the file: one an older eligo wrote is read in
+ * its own schema, what later versions added seen empty. */
 int store_open(store **out, const char *path, int flags, err *e);
+
+/* The schema version of ST's file: STORE_SCHEMA, or below it for a file an
+ * older eligo wrote, opened read-only. */
+int store_schema(const store *st);
+#define STORE_SCHEMA 3
 
 /* Close; NULL is fine. */
 void store_close(store *st);

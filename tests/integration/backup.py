@@ -2,7 +2,9 @@
 """eligo backup: a copy of a live database taken under load is one moment of
 it (a prefix of the live chain, record for record), verified, durable under
 its final name only, never over an existing file; a server can run on it;
-a broken source chain is reported with the copy kept."""
+a broken source chain is reported with the copy kept.  A copy an older eligo
+wrote (schema 1) is verified and read as it is, never changed."""
+import hashlib
 import os
 import sqlite3
 import stat
@@ -87,6 +89,30 @@ def main():
         st, out, _ = eligo("verify", "--db", restored.db)
         check(st == 0 and ("%d records checked" % (sizes[-1] + 1)) in out,
               "its chain goes on from the copy's last record (%s)" % out.strip())
+
+        # A copy in schema 1, as an eligo from before reviews left it: the
+        # read-only tools read it as it is and leave it byte for byte alone.
+        old = os.path.join(restored.dir, "old.db")
+        st, _, err = eligo("backup", "--db", restored.db, "--out", old)
+        check(st == 0, "a copy to age (%s)" % err.strip())
+        con = sqlite3.connect(old)
+        con.executescript("DROP TABLE reviews; DROP TRIGGER rulesets_no_update;"
+                          "DROP TRIGGER rulesets_no_delete; DROP TRIGGER events_no_update;"
+                          "DROP TRIGGER events_no_delete; PRAGMA user_version = 1")
+        con.close()
+        with open(old, "rb") as fp:
+            digest = hashlib.sha256(fp.read()).hexdigest()
+        st, out, err = eligo("verify", "--db", old)
+        check(st == 0 and ("%d records checked" % (sizes[-1] + 1)) in out and
+              "schema 1, written by an older eligo: read as it is, not migrated" in out,
+              "verify reads a schema-1 file as it is (%s)" % (out + err).strip())
+        st, out, err = eligo("audit", "list", "--db", old, "--limit", "3", "--json")
+        check(st == 0 and len(out.splitlines()) == 3, "audit list reads it (%s)" % err.strip())
+        st, _, err = eligo("backup", "--db", old, "--out", old + ".copy")
+        check(st == 0, "a backup of it verifies (%s)" % err.strip())
+        with open(old, "rb") as fp:
+            check(hashlib.sha256(fp.read()).hexdigest() == digest and
+                  not os.path.exists(old + "-wal"), "the schema-1 file is unchanged")
 
         # A broken source chain: the copy is made, kept, and the break named.
         con = sqlite3.connect(restored.db)

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1257,8 +1258,25 @@ static void test_verify_anchor(void **state)
     assert_non_null(strstr(e.msg, "ends at record 3"));
 }
 
-/* A database made before reviews existed (schema 1) is migrated on the
- * first read-write open and keeps verifying. */
+/* SHA-256 of the file at PATH, as raw bytes: "unchanged" means this. */
+static void file_digest(const char *path, unsigned char out[32])
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+    unsigned char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        assert_int_equal(EVP_DigestUpdate(md, chunk, n), 1);
+    assert_int_equal(EVP_DigestFinal_ex(md, out, NULL), 1);
+    EVP_MD_CTX_free(md);
+    fclose(fp);
+}
+
+/* A database made before reviews existed (schema 1), as an older eligo left
+ * it: a read-only open reads it as it is, the file byte for byte unchanged;
+ * the first read-write open migrates it, and it keeps verifying. */
 static void test_migrate_to_reviews(void **state)
 {
     fixture *f = *state;
@@ -1267,21 +1285,72 @@ static void test_migrate_to_reviews(void **state)
     assert_int_equal(append1(f, &t, NULL), STORE_NEW);
     store_close(f->st);
     f->st = NULL;
-    tamper(f, "DROP TABLE reviews; PRAGMA user_version = 1");
+    tamper(f, "PRAGMA journal_mode = DELETE; DROP TABLE reviews;"
+              "DROP TRIGGER rulesets_no_update; DROP TRIGGER rulesets_no_delete;"
+              "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;"
+              "PRAGMA user_version = 1");
+    unsigned char before[32], after[32];
+    file_digest(f->path, before);
+
     err e = {0};
-    assert_int_equal(store_open(&f->st, f->path, STORE_READONLY, &e), -1);
-    assert_non_null(strstr(e.msg, "migrate"));
-    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+    assert_int_equal(store_open(&f->st, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_schema(f->st), 1);
     assert_int_equal(store_count(f->st), 1);
-    store_review rv = make_review("R1", t.ids[0], "confirm", NULL);
-    buf b;
-    buf_init(&b, 1 << 20);
-    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
-    buf_free(&b);
+    assert_int_equal(store_count_reviews(f->st), 0);
     int64_t checked, bad;
     char id[64];
     assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 1);
+    buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(store_history(f->st, "A1", 0, &b, &e), 0);
+    assert_non_null(strstr(b.data, t.ids[0]));
+    assert_non_null(strstr(b.data, "\"reviews\":[]"));
+    store_close(f->st);
+    f->st = NULL;
+    file_digest(f->path, after);
+    assert_memory_equal(before, after, 32);
+
+    /* A reader of the old file notices when a writer migrates it under it,
+     * rather than read the new reviews through its stand-in table. */
+    store *old;
+    assert_int_equal(store_open(&old, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+    assert_int_equal(store_schema(f->st), STORE_SCHEMA);
+    assert_int_equal(store_count(f->st), 1);
+    store_review rv = make_review("R1", t.ids[0], "confirm", NULL);
+    buf_reset(&b);
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
+    buf_free(&b);
+    assert_int_equal(store_verify(old, &checked, &bad, id, NULL, NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "migrated from schema 1 to 3 while open"));
+    store_close(old);
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
     assert_int_equal(checked, 2);
+}
+
+/* Schema 3: a rule set's row and the server's events are append-only, like
+ * every other record. */
+static void test_rulesets_events_append_only(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    assert_int_equal(store_event(f->st, "start", "test", &e), 0);
+    const char *sql[] = {
+        "UPDATE events SET detail = 'x'", "DELETE FROM events",
+        "INSERT INTO rulesets VALUES ('ab', 'now', 0); UPDATE rulesets SET nfiles = 1",
+        "INSERT INTO rulesets VALUES ('cd', 'now', 0); DELETE FROM rulesets",
+    };
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3 *db = NULL;
+        char *msg = NULL;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_not_equal(sqlite3_exec(db, sql[i], NULL, NULL, &msg), SQLITE_OK);
+        assert_non_null(msg);
+        assert_non_null(strstr(msg, "append-only"));
+        sqlite3_free(msg);
+        sqlite3_close(db);
+    }
 }
 
 int main(void)
@@ -1319,6 +1388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_review_tampered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_anchor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_to_reviews, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rulesets_events_append_only, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
