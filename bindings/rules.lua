@@ -898,6 +898,9 @@ local function decode_line(line, res)
     fail("invalid_json", why == "utf8" and "invalid UTF-8 at byte %d" or "invalid JSON at byte %d: a control character", at)
   end
   if req == nil then
+    if string_sub(line, 1, 3) == "\239\187\191" then
+      fail("invalid_json", "invalid JSON at byte 1: a byte-order mark (EF BB BF) opens the line; JSON lines are UTF-8 without one")
+    end
     -- Only on this error path, ask lua-cjson too: its messages say what it
     -- expected and where.
     local ok, msg = pcall(cjson.decode, line)

@@ -1446,6 +1446,11 @@ static void test_protocol_invalid_json_offset(void **state)
     r = raw(en, "");
     assert_error(r, "invalid_json");
     release(r);
+    /* A byte-order mark, as some editors save a file, is named as such. */
+    r = raw(en, "\xef\xbb\xbf{\"op\":\"decide\"}");
+    assert_error(r, "invalid_json");
+    ASSERT_CONTAINS(r->error_message, "at byte 1: a byte-order mark (EF BB BF)");
+    release(r);
     /* Too deep is the client's error too, at the bracket that goes too deep:
      * the object and 63 arrays in it are 64 levels, the 64th array is one more. */
     char deep[256] = "{\"op\":\"decide\",\"x\":";
