@@ -395,6 +395,8 @@ struct store {
     int64_t autocheckpoint;                  /* SQLite's, to give back when unwatched */
     int version;                             /* the file's schema; below STORE_VERSION
                                                 only read-only, with shims */
+    int shadow;                              /* the first migration whose table a shim
+                                                stands in for, or 0: none */
 };
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -730,41 +732,66 @@ fail:
  * the tables added since shimmed (store_shims).  Run before query_only. */
 static int store_check_version(store *st, err *e)
 {
-    int64_t version = 0;
-    if (store_pragma_int(st, "PRAGMA user_version", &version, e) != 0)
+    int64_t version = 0, appid = 0;
+    if (store_pragma_int(st, "PRAGMA user_version", &version, e) != 0 ||
+        store_pragma_int(st, "PRAGMA application_id", &appid, e) != 0)
         return -1;
     if (version == 0)
         return err_set(e, "internal", "%s is not an eligo database (no schema)",
                        sqlite3_db_filename(st->db, "main"));
+    if (appid != STORE_APP_ID)
+        return err_set(e, "internal", "not an eligo database (application_id %lld)",
+                       (long long)appid);
     if (version > STORE_VERSION)
         return err_set(e, "internal", "database schema version %lld is newer than this eligo "
                        "knows (%d); upgrade eligo", (long long)version, STORE_VERSION);
-    for (int64_t v = version; v < STORE_VERSION; v++)
-        if (store_shims[v] && store_exec(st, store_shims[v], e) != 0)
+    for (int64_t v = version; v < STORE_VERSION; v++) {
+        if (!store_shims[v])
+            continue;
+        if (store_exec(st, store_shims[v], e) != 0)
             return -1;
+        if (!st->shadow)
+            st->shadow = (int)v;
+    }
     st->version = (int)version;
     return 0;
 }
 
-/* Start a read transaction: one snapshot for several statements.  A handle
- * that shims an older file fails if the file was migrated since it opened:
- * its shims would now hide the new tables' rows. */
+/* Start a read transaction: one snapshot for several statements.  On a
+ * handle with stand-in tables, check first that the file has not been
+ * migrated since it opened: a stand-in would now hide the real table's rows
+ * (SQLite looks a name up in the temporary schema before the file's). */
 static int store_begin_read(store *st, err *e)
 {
     if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
         return store_sqlerr(st, e, "BEGIN");
-    int64_t version = STORE_VERSION;
-    if (st->version < STORE_VERSION &&
-        (store_pragma_int(st, "PRAGMA user_version", &version, e) != 0 ||
-         version != st->version)) {
+    if (!st->shadow)
+        return 0;
+    int64_t now = 0;
+    if (store_pragma_int(st, "PRAGMA user_version", &now, e) != 0) {
         step_done(st->q[Q_COMMIT]);
-        if (version != st->version)
-            err_set(e, "internal", "%s was migrated from schema %d to %lld while open; "
-                    "open it again", sqlite3_db_filename(st->db, "main"), st->version,
-                    (long long)version);
         return -1;
     }
+    if (now > st->shadow) {
+        step_done(st->q[Q_COMMIT]);
+        return err_set(e, "internal", "%s was migrated from schema %d to %lld while open; "
+                       "open it again", sqlite3_db_filename(st->db, "main"), st->version,
+                       (long long)now);
+    }
     return 0;
+}
+
+/* A single statement that reads a table a handle may stand in for runs in
+ * such a checked transaction too; on other handles these cost nothing. */
+static int store_guard(store *st, err *e)
+{
+    return st->shadow ? store_begin_read(st, e) : 0;
+}
+
+static void store_unguard(store *st)
+{
+    if (st->shadow)
+        step_done(st->q[Q_COMMIT]);
 }
 
 int store_open(store **out, const char *path, int flags, err *e)
@@ -1591,7 +1618,10 @@ int store_reviews(store *st, const char *decision_id, buf *out, err *e)
 {
     store_invariants(st);
     size_t start = out->len;
+    if (store_guard(st, e) != 0)
+        return -1;
     int rc = store_reviews_into(st, decision_id, out, e);
+    store_unguard(st);
     if (rc != 0) {
         out->len = start;
         if (out->data)
@@ -1677,11 +1707,22 @@ static int store_tally(store *st, int64_t *total, int64_t *reviews)
     return ok ? 0 : -1;
 }
 
+/* store_tally on its own: -1 when it fails. */
+static int store_tally_alone(store *st, int64_t *total, int64_t *reviews)
+{
+    err e = {0};
+    if (store_guard(st, &e) != 0)
+        return -1;
+    int rc = store_tally(st, total, reviews);
+    store_unguard(st);
+    return rc;
+}
+
 int64_t store_count(store *st)
 {
     store_invariants(st);
     int64_t total, reviews;
-    int64_t n = store_tally(st, &total, &reviews) == 0 ? total - reviews : -1;
+    int64_t n = store_tally_alone(st, &total, &reviews) == 0 ? total - reviews : -1;
     store_invariants(st);
     return n;
 }
@@ -1690,7 +1731,7 @@ int64_t store_count_reviews(store *st)
 {
     store_invariants(st);
     int64_t total, reviews;
-    if (store_tally(st, &total, &reviews) != 0)
+    if (store_tally_alone(st, &total, &reviews) != 0)
         reviews = -1;
     store_invariants(st);
     return reviews;

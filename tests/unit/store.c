@@ -1324,9 +1324,69 @@ static void test_migrate_to_reviews(void **state)
     buf_free(&b);
     assert_int_equal(store_verify(old, &checked, &bad, id, NULL, NULL, &e), -1);
     assert_non_null(strstr(e.msg, "migrated from schema 1 to 3 while open"));
+    buf_init(&b, 1 << 20);
+    e = (err){0};
+    assert_int_equal(store_reviews(old, t.ids[0], &b, &e), -1);
+    assert_non_null(strstr(e.msg, "migrated from schema 1 to 3 while open"));
+    assert_int_equal(b.len, 0);
+    e = (err){0};
+    assert_int_equal(store_history(old, "A1", 0, &b, &e), -1);
+    assert_non_null(strstr(e.msg, "migrated from schema 1 to 3 while open"));
+    assert_int_equal(store_count(old), -1);
+    assert_int_equal(store_count_reviews(old), -1);
     store_close(old);
     assert_int_equal(verify(f, &checked, &bad, id), 0);
     assert_int_equal(checked, 2);
+    assert_int_equal(store_reviews(f->st, t.ids[0], &b, &e), 0);
+    assert_non_null(strstr(b.data, "\"R1\""));
+    buf_free(&b);
+}
+
+/* A reader of a schema-2 file goes on reading it when a writer takes it to
+ * schema 3, which only adds triggers: nothing it reads was stood in for. */
+static void test_migrate_triggers_under_reader(void **state)
+{
+    fixture *f = *state;
+    test_app t;
+    make_app(f, &t, "A1", 1, NULL, NULL);
+    assert_int_equal(append1(f, &t, NULL), STORE_NEW);
+    store_close(f->st);
+    f->st = NULL;
+    tamper(f, "DROP TRIGGER rulesets_no_update; DROP TRIGGER rulesets_no_delete;"
+              "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;"
+              "PRAGMA user_version = 2");
+    err e = {0};
+    store *old;
+    assert_int_equal(store_open(&old, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_schema(old), 2);
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+    store_review rv = make_review("R1", t.ids[0], "confirm", NULL);
+    buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
+    buf_reset(&b);
+    assert_int_equal(store_reviews(old, t.ids[0], &b, &e), 0);
+    assert_non_null(strstr(b.data, "\"R1\""));
+    buf_free(&b);
+    assert_int_equal(store_count_reviews(old), 1);
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(store_verify(old, &checked, &bad, id, NULL, NULL, &e), 0);
+    assert_int_equal(checked, 2);
+    store_close(old);
+}
+
+/* A read-only open refuses an SQLite file that is not eligo's by name. */
+static void test_readonly_foreign(void **state)
+{
+    fixture *f = *state;
+    store_close(f->st);
+    f->st = NULL;
+    tamper(f, "PRAGMA application_id = 7");
+    err e = {0};
+    store *st;
+    assert_int_equal(store_open(&st, f->path, STORE_READONLY, &e), -1);
+    assert_non_null(strstr(e.msg, "not an eligo database (application_id 7)"));
 }
 
 /* Schema 3: a rule set's row and the server's events are append-only, like
@@ -1389,6 +1449,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_anchor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_to_reviews, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rulesets_events_append_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_triggers_under_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_foreign, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
