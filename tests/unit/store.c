@@ -1274,6 +1274,19 @@ static void file_digest(const char *path, unsigned char out[32])
     fclose(fp);
 }
 
+/* Append one decision for applicant A1, close the handle, and make the file
+ * as an older eligo left it: schema 3's triggers undone, then SQL run. */
+static void make_older(fixture *f, test_app *t, const char *sql)
+{
+    make_app(f, t, "A1", 1, NULL, NULL);
+    assert_int_equal(append1(f, t, NULL), STORE_NEW);
+    store_close(f->st);
+    f->st = NULL;
+    tamper(f, "DROP TRIGGER rulesets_no_update; DROP TRIGGER rulesets_no_delete;"
+              "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;");
+    tamper(f, sql);
+}
+
 /* A database made before reviews existed (schema 1), as an older eligo left
  * it: a read-only open reads it as it is, the file byte for byte unchanged;
  * the first read-write open migrates it, and it keeps verifying. */
@@ -1281,14 +1294,7 @@ static void test_migrate_to_reviews(void **state)
 {
     fixture *f = *state;
     test_app t;
-    make_app(f, &t, "A1", 1, NULL, NULL);
-    assert_int_equal(append1(f, &t, NULL), STORE_NEW);
-    store_close(f->st);
-    f->st = NULL;
-    tamper(f, "PRAGMA journal_mode = DELETE; DROP TABLE reviews;"
-              "DROP TRIGGER rulesets_no_update; DROP TRIGGER rulesets_no_delete;"
-              "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;"
-              "PRAGMA user_version = 1");
+    make_older(f, &t, "PRAGMA journal_mode = DELETE; DROP TABLE reviews; PRAGMA user_version = 1");
     unsigned char before[32], after[32];
     file_digest(f->path, before);
 
@@ -1348,13 +1354,7 @@ static void test_migrate_triggers_under_reader(void **state)
 {
     fixture *f = *state;
     test_app t;
-    make_app(f, &t, "A1", 1, NULL, NULL);
-    assert_int_equal(append1(f, &t, NULL), STORE_NEW);
-    store_close(f->st);
-    f->st = NULL;
-    tamper(f, "DROP TRIGGER rulesets_no_update; DROP TRIGGER rulesets_no_delete;"
-              "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;"
-              "PRAGMA user_version = 2");
+    make_older(f, &t, "PRAGMA user_version = 2");
     err e = {0};
     store *old;
     assert_int_equal(store_open(&old, f->path, STORE_READONLY, &e), 0);
