@@ -148,6 +148,7 @@ typedef struct show_row {
     size_t json_len, request_len;
     int64_t client_uid, client_pid;
     int oom;
+    const char *started_at, *started;   /* the server start in force, or NULL */
 } show_row;
 
 static int show_copy(void *ud, const store_row *r)
@@ -325,6 +326,13 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
     else
         snprintf(who, sizeof who, "unknown (not a Unix-socket client)");
     show_field(out, "sent by", who);
+    if (r->started) {
+        char srv[768];
+        snprintf(srv, sizeof srv, "%s (started %s)", r->started, r->started_at);
+        show_field(out, "served by", srv);
+    } else {
+        show_field(out, "served by", "no server start is recorded before it");
+    }
 
     char chain[768];
     if (!ch->checked)
@@ -493,6 +501,16 @@ static int show_json(FILE *out, const show_row *r, const char *ex, size_t exlen,
                    (long long)r->client_pid);
     else
         buf_adds(&b, ",\"client_uid\":null,\"client_pid\":null");
+    buf_adds(&b, ",\"server\":");
+    if (r->started) {
+        buf_adds(&b, "{\"started_at\":");
+        json_str(&b, r->started_at);
+        buf_adds(&b, ",\"detail\":");
+        json_str(&b, r->started);
+        buf_adds(&b, "}");
+    } else {
+        buf_adds(&b, "null");
+    }
     buf_adds(&b, ",\"explanation\":");
     json_raw(&b, ex, exlen);
     if (!ex) {
@@ -530,11 +548,13 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
     show_row r = {0};
     show_chain ch = {0};
     cJSON *dec = NULL, *exj = NULL;
-    buf ex, rv;
+    buf ex, rv, when, started;
     char ex_why[512] = "";
     int ret = -1;
     buf_init(&ex, AUDIT_BUF_CAP);
     buf_init(&rv, AUDIT_BUF_CAP);
+    buf_init(&when, 64);
+    buf_init(&started, 4096);
     if (!o)
         o = &dflt;
 
@@ -543,6 +563,13 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
     if (r.oom) {
         err_set(e, "internal", "out of memory");
         goto done;
+    }
+    int found = store_started(st, r.decided_at ? r.decided_at : "", &when, &started, e);
+    if (found < 0)
+        goto done;
+    if (found) {
+        r.started_at = when.data ? when.data : "";
+        r.started = started.data ? started.data : "";
     }
     dec = cJSON_ParseWithLength(r.json, r.json_len);
     if (!dec) {
@@ -580,6 +607,8 @@ done:
     cJSON_Delete(exj);
     buf_free(&ex);
     buf_free(&rv);
+    buf_free(&when);
+    buf_free(&started);
     show_row_free(&r);
     return ret;
 }

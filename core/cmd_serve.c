@@ -25,9 +25,9 @@
 #include "seen.h"
 #include "server.h"
 #include "store.h"
+#include "version.h"
 #include "writer.h"
 
-#define SERVE_VERSION "0.1.0"
 
 typedef struct serve_options {
     const char *socket;
@@ -351,7 +351,7 @@ int cmd_serve(int argc, char **argv)
         .max_connections = (size_t)o.max_connections,
         .queue = (size_t)o.queue,
         .idle_timeout_ms = (uint64_t)o.idle_timeout * 1000,
-        .version = SERVE_VERSION,
+        .version = eligo_version,
     };
     if (server_init(&s.srv, &loop, &scfg, &e) < 0) {
         log_error("%s", e.msg);
@@ -400,11 +400,12 @@ int cmd_serve(int argc, char **argv)
     uv_signal_start(&s.sigint, serve_signal_cb, SIGINT);
     uv_signal_start(&s.sigterm, serve_signal_cb, SIGTERM);
 
-    snprintf(detail, sizeof detail, "pid %ld, ruleset %s, socket %s, %zu workers",
-             (long)getpid(), ruleset_hash(rs), o.socket, pool_size(p));
+    snprintf(detail, sizeof detail, "eligo %s (source %s), pid %ld, ruleset %s, socket %s, "
+             "%zu workers", eligo_version, eligo_source, (long)getpid(), ruleset_hash(rs),
+             o.socket, pool_size(p));
     const char *start_ev[2] = {"start", detail};
     writer_call(w, serve_event, start_ev);
-    log_info("eligo %s serving: %s", SERVE_VERSION, detail);
+    log_info("serving: %s", detail);
 
     uv_run(&loop, UV_RUN_DEFAULT);
     status = 0;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "version.h"
 
 static const struct {
     const char *name;
@@ -31,6 +32,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: eligo COMMAND [OPTIONS]   (eligo COMMAND --help for its options)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n  eligo --version   this build: its version and the commit it was built from\n");
 }
 
 const char *cmd_env(const char *name, const char *fallback)
@@ -96,6 +98,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("eligo %s (source %s)\n", eligo_version, eligo_source);
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -286,6 +286,7 @@ enum {
     Q_RULESET_FILES,
     Q_RULESET_HAS,
     Q_EVENT_INSERT,
+    Q_STARTED,
     Q_VERIFY,
     Q_BEGIN_READ,
     Q_RULESETS,
@@ -368,6 +369,8 @@ static const char *const store_sql[Q_N] = {
                         " WHERE f.ruleset = ?1 ORDER BY f.name",
     [Q_RULESET_HAS] = "SELECT 1 FROM rulesets WHERE hash = ?1",
     [Q_EVENT_INSERT] = "INSERT INTO events (at, kind, detail) VALUES (?1, ?2, ?3)",
+    [Q_STARTED] = "SELECT at, detail FROM events WHERE kind = 'start' AND at <= ?1"
+                  " ORDER BY at DESC, id DESC LIMIT 1",
     /* A LEFT JOIN, so that a decision whose application was deleted is still
      * read (and fails) rather than silently skipped. */
     [Q_VERIFY] = "SELECT d.seq, d.decision_id, d.program, d.program_version, d.outcome,"
@@ -1561,6 +1564,24 @@ int store_event(store *st, const char *kind, const char *detail, err *e)
 }
 
 /* ---- Reading -------------------------------------------------------------- */
+
+int store_started(store *st, const char *at, buf *when, buf *detail, err *e)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_STARTED];
+    bind_str(s, 1, at);
+    int rc = sqlite3_step(s), found = rc == SQLITE_ROW;
+    size_t wl = 0, dl = 0;
+    const char *w = found ? col_text(s, 0, &wl) : NULL, *d = found ? col_text(s, 1, &dl) : NULL;
+    int bad = found && ((buf_add(when, w ? w : "", wl) | buf_add(detail, d ? d : "", dl)) != 0);
+    sqlite3_reset(s);
+    store_invariants(st);
+    if (!found && rc != SQLITE_DONE)
+        return store_sqlerr(st, e, "reading the events");
+    if (bad)
+        return err_set(e, "internal", "a start event does not fit its buffer");
+    return found;
+}
 
 int store_get_decision(store *st, const char *decision_id, buf *out, err *e)
 {

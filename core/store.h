@@ -129,6 +129,12 @@ int store_append(store *st, const store_application *apps, size_t n,
  * with a free-text detail, in its own transaction. */
 int store_event(store *st, const char *kind, const char *detail, err *e);
 
+/* The server start in force at AT, a stored time such as a decided_at: the
+ * last "start" event recorded at or before it.  Appends its time to WHEN and
+ * its detail (which names the eligo build) to DETAIL.  Returns 1, 0 when
+ * there is none, or -1 with E. */
+int store_started(store *st, const char *at, buf *when, buf *detail, err *e);
+
 /* Append to OUT the stored decision DECISION_ID as a JSON object (the
  * decision's canonical JSON).  -1 with E code "not_found" if there is none. */
 int store_get_decision(store *st, const char *decision_id, buf *out, err *e);

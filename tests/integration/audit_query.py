@@ -135,6 +135,11 @@ def main():
         check('"applicant_id": "%s"' % d["decision_id"] not in out and '"applicant": {' in out,
               "show pretty-prints the application as received")
         check("the chain verifies up to it" in out, "show says the chain verifies up to it")
+        _, version, _ = eligo("--version")
+        build = version.strip()[len("eligo "):]          # "0.1.0 (source ...)"
+        check(version.startswith("eligo ") and "(source " in version and
+              ("served by        eligo %s, pid " % build) in out,
+              "show names the eligo build that served it (%s)" % version.strip())
         st, out, err = audit("show", d["decision_id"], "--db", db, "--json")
         j = json.loads(out) if st == 0 else {}
         age = [x for x in j.get("explanation", {}).get("criteria", []) if x["id"] == "age"]
@@ -181,6 +186,19 @@ def main():
               "show before it: verifies up to the decision, not to the end")
         st, out, _ = audit("show", after_["decision_id"], "--db", tdb, "--no-verify")
         check(st == 0 and "not verified" in out, "show --no-verify does not look")
+        # The start in force is the last one at or before the decision, by time.
+        con = sqlite3.connect(tdb)
+        started = con.execute("SELECT at, detail FROM events WHERE kind = 'start'").fetchall()
+        con.executemany("INSERT INTO events (at, kind, detail) VALUES (?, 'start', ?)",
+                        [("2000-01-01T00:00:00.000Z", "an older start, recorded later"),
+                         ("9999-01-01T00:00:00.000Z", "a start after the decision")])
+        con.commit()
+        con.close()
+        st, out, _ = audit("show", before["decision_id"], "--db", tdb, "--json", "--no-verify")
+        server = json.loads(out).get("server") if st == 0 else None
+        check(len(started) == 1 and server == {"started_at": started[0][0],
+                                                "detail": started[0][1]},
+              "show --json: the server start in force when it was decided (%s)" % server)
         # The stored rules damaged: the rest is still shown, saying why not the sources.
         con = sqlite3.connect(tdb)
         con.executescript("DROP TRIGGER file_texts_no_update;"
