@@ -51,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "version.h"
+
 #define REPLAY_BATCH 128                         /* applications per batch */
 #define REPLAY_BATCH_TEXT ((size_t)1 << 30)      /* cap of a batch's arena */
 #define REPLAY_HISTORY_ROWS 200                  /* as the server's provider */
@@ -1286,6 +1288,7 @@ void replay_print(const replay_report *r, FILE *f)
             "%.0f decisions/s (%zu worker%s)\n",
             (long long)t->apps, (long long)t->decisions, r->secs, per_s(t->apps, r->secs),
             per_s(t->decisions, r->secs), r->jobs, r->jobs == 1 ? "" : "s");
+    fprintf(f, "by eligo %s (source %s)\n", eligo_version, eligo_source);
 }
 
 static int json_kv_str(buf *out, const char *name, const char *v, int comma)
@@ -1303,6 +1306,7 @@ int replay_json(const replay_report *r, buf *out)
     const rp_tally *t = &r->t;
     int rc = 0;
     rc |= buf_printf(out, "{\"mode\":\"%s\"", r->original ? "original" : "candidate");
+    rc |= buf_printf(out, ",\"eligo\":\"%s (source %s)\"", eligo_version, eligo_source);
     if (!r->original)
         rc |= json_kv_str(out, "ruleset", r->ruleset, 1);
     rc |= buf_printf(out, ",\"applications\":%lld,\"decisions\":%lld,\"seconds\":%.3f,"

@@ -295,9 +295,14 @@ def test_original():
             print("replay --original: %d decisions in %.2f s, %.0f decisions/s"
                   % (rep["decisions"], rep["seconds"], rep["decisions_per_s"]))
             check(rep["rulesets"] == sets, "it loaded the %d stored rule sets" % sets)
+        _, version, _ = eligo("--version")
+        build = version.strip()[len("eligo "):]
+        check(rep is not None and rep.get("eligo") == build,
+              "--json names the build that re-decided (%s)" % (rep or {}).get("eligo"))
         check(db_files(srv.db) == before, "the database files are byte-identical after the replay")
         rc, out, _ = eligo("replay", "--original", "--db", srv.db, timeout=600)
         check(rc == 0 and "(100%)" in out and "decisions/s" in out, "the text report says 100%% and the rate")
+        check(("\nby eligo %s\n" % build) in out, "and the build that re-decided")
         # The limits are the replay's to set, as the server's were: too few
         # instructions and no decision comes out the same.
         rc, rep, err = replay_json("--original", "--db", srv.db, "--applicant", "S00000001",
