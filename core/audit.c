@@ -911,7 +911,7 @@ static int month_number(const char *m)
 /* The chart: one panel per programme, all on the same months (every month
  * from the first to the last decision, those without any included), so that
  * panels line up and a month with no decisions shows as a gap. */
-static int stats_chart(stats *s, const char *path, const char *title, err *e)
+static int stats_chart(stats *s, FILE *out, const char *title, err *e)
 {
     int lo = -1, hi = -1;
     size_t np = 0;
@@ -958,14 +958,9 @@ static int stats_chart(stats *s, const char *path, const char *title, err *e)
         if (m >= 0 && k >= 0)
             values[(p * nmonths + (size_t)(m - lo)) * s->noutcomes + (size_t)k] += s->m[i].n;
     }
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        err_set(e, "internal", "cannot write %s: %s", path, strerror(errno));
-        goto done;
-    }
-    rc = chart_write_svg(f, title, "decisions", series, s->noutcomes, panels, np, e);
-    if (fclose(f) != 0 && rc == 0)
-        rc = err_set(e, "internal", "writing %s: %s", path, strerror(errno));
+    rc = chart_write_svg(out, title, "decisions", series, s->noutcomes, panels, np, e);
+    if (rc == 0 && (fflush(out) != 0 || ferror(out)))
+        rc = err_set(e, "internal", "writing the chart: %s", strerror(errno ? errno : EIO));
 done:
     free(panels);
     free(labels);
@@ -974,8 +969,8 @@ done:
     return rc;
 }
 
-int audit_stats(store *st, const store_filter *f, int top, int json, const char *chart,
-                FILE *out, err *e)
+int audit_stats(store *st, const store_filter *f, int top, int json, FILE *chart, FILE *out,
+                err *e)
 {
     stats s = {0};
     int rc = -1;

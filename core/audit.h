@@ -58,10 +58,11 @@ int audit_list(store *st, const store_filter *f, int json, FILE *out, int64_t *s
 /* Write, for the decisions F selects: decisions per programme, month and
  * outcome, and per programme the TOP criteria failed most often (all when
  * TOP <= 0), as tables; as one JSON object when JSON.  When CHART is not
- * NULL, also write there an SVG chart: one panel per programme, a stacked
- * bar per month, one colour per outcome.  Returns 0 or -1 with E. */
-int audit_stats(store *st, const store_filter *f, int top, int json, const char *chart,
-                FILE *out, err *e);
+ * NULL, also write to that stream an SVG chart: one panel per programme, a
+ * stacked bar per month, one colour per outcome (the caller opened it, and
+ * closes it).  Returns 0 or -1 with E. */
+int audit_stats(store *st, const store_filter *f, int top, int json, FILE *chart, FILE *out,
+                err *e);
 
 /* ---- export ---------------------------------------------------------------- */
 

@@ -8,6 +8,8 @@
 #ifndef ELIGO_CMD_H
 #define ELIGO_CMD_H
 
+#include <stdio.h>
+
 #include "engine.h"
 
 int cmd_check(int argc, char **argv);
@@ -44,6 +46,23 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
  * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
  * set when the option is there without a value (or with an empty one). */
 const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missing);
+
+/* Create PATH, a new file of mode MODE (less the umask), for a command's
+ * output, and return a stream writing to it.  An existing file is never
+ * replaced (O_EXCL: not even one made meanwhile, nor a symbolic link's
+ * target), so an output cannot overwrite the database it reports on, a key
+ * or an earlier output.  NULL after printing "eligo CMD: PATH exists: WHAT
+ * never overwrites a file" (WHAT: "an export", ...) or why it cannot be
+ * created.  Close the stream with cmd_output_close. */
+FILE *cmd_output_create(const char *cmd, const char *what, const char *path, int mode);
+
+/* Close F, made by cmd_output_create at PATH.  When FAILED (the command did
+ * not finish writing it), or when the close fails, PATH is removed: an
+ * output cut short must not be left looking complete.  Returns 0 when the
+ * file is kept, -1 when it was removed because the close failed (a message
+ * printed, "eligo CMD: writing PATH failed: ..."), 1 when removed because
+ * FAILED.  F may be NULL (nothing is done, 0 returned). */
+int cmd_output_close(const char *cmd, FILE *f, const char *path, int failed);
 
 /* Seconds on the monotonic clock, for timing what a command did. */
 double cmd_seconds(void);

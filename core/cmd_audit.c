@@ -116,7 +116,8 @@ static void checkpoint_usage(FILE *f)
             "\n"
             "  --key KEY   the private key (eligo keygen)\n"
             "  --db FILE   the database (default $ELIGO_DB, else ./eligo.db)\n"
-            "  --out FILE  write the statement there (default: standard output)\n"
+            "  --out FILE  write the statement there (default: standard output): a new\n"
+            "              file, never one that exists (keep every checkpoint)\n"
             "  --quiet     no progress, no summary on standard error\n"
             "  --help      print this help\n");
 }
@@ -155,6 +156,7 @@ static int audit_checkpoint(int argc, char **argv)
     err e = {0};
     int status = 2;
     store *st = NULL;
+    FILE *of = NULL;
     buf out;
     buf_init(&out, 4096);
     sign_key *k = sign_key_load(keyfile, 1, &e);
@@ -162,6 +164,12 @@ static int audit_checkpoint(int argc, char **argv)
         fprintf(stderr, "eligo audit checkpoint: %s\n", e.msg);
         goto done;
     }
+    /* The statement's file is made before the chain is read, so that an
+     * existing one -- an earlier checkpoint, which locating a rewrite needs,
+     * or the key -- is refused before any work; it is removed again unless
+     * the statement is written whole. */
+    if (outfile && !(of = cmd_output_create("audit checkpoint", "a checkpoint", outfile, 0644)))
+        goto done;
     st = audit_open("audit checkpoint", db, STORE_READONLY);
     if (!st)
         goto done;
@@ -193,14 +201,14 @@ static int audit_checkpoint(int argc, char **argv)
         fprintf(stderr, "eligo audit checkpoint: %s\n", e.code ? e.msg : "out of memory");
         goto done;
     }
-    if (outfile) {
-        FILE *f = fopen(outfile, "w");
-        int ok = f && fwrite(out.data, 1, out.len, f) == out.len;
-        if (f && fclose(f) != 0)
-            ok = 0;
-        if (!ok) {
-            fprintf(stderr, "eligo audit checkpoint: cannot write %s: %s\n", outfile,
-                    strerror(errno));
+    if (of) {
+        int ok = fwrite(out.data, 1, out.len, of) == out.len;
+        int closed = cmd_output_close("audit checkpoint", of, outfile, !ok);
+        of = NULL;
+        if (closed != 0) {
+            if (closed > 0)
+                fprintf(stderr, "eligo audit checkpoint: cannot write %s: %s (the file is "
+                        "removed)\n", outfile, strerror(errno));
             goto done;
         }
     } else {
@@ -212,6 +220,7 @@ static int audit_checkpoint(int argc, char **argv)
                 outfile ? "; written to " : "", outfile ? outfile : "");
     status = 0;
 done:
+    cmd_output_close("audit checkpoint", of, outfile, 1);   /* not written whole */
     buf_free(&out);
     store_close(st);
     sign_key_free(k);

@@ -300,7 +300,8 @@ static void stats_usage(FILE *f)
             "  --top N            criteria per programme in the second table (default 5;\n"
             "                     0 for all)\n"
             "  --chart FILE.svg   also draw the monthly counts as an SVG: one panel per\n"
-            "                     programme, a bar per month stacked by outcome\n"
+            "                     programme, a bar per month stacked by outcome (a new\n"
+            "                     file, never one that exists)\n"
             "  --json             one JSON object {month_of, by_month, failing}\n"
             AQ_DB_USAGE
             "  --help             print this help\n");
@@ -347,13 +348,23 @@ int cmd_audit_stats(int argc, char **argv)
         fprintf(stderr, "eligo audit stats: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    store *st = aq_open("stats", db);
-    if (!st)
+    /* The chart's file is made first, so that an existing one is refused
+     * before any work, and removed again if the statistics fail. */
+    FILE *cf = chart ? cmd_output_create("audit stats", "a chart", chart, 0644) : NULL;
+    if (chart && !cf)
         return 2;
+    store *st = aq_open("stats", db);
+    if (!st) {
+        cmd_output_close("audit stats", cf, chart, 1);
+        return 2;
+    }
     err e = {0};
-    int rc = audit_stats(st, &f, top, json, chart, stdout, &e);
+    int rc = audit_stats(st, &f, top, json, cf, stdout, &e);
     store_close(st);
-    return rc ? aq_fail("stats", &e) : 0;
+    int ret = rc ? aq_fail("stats", &e) : 0;
+    if (cmd_output_close("audit stats", cf, chart, rc != 0) < 0)
+        ret = 2;
+    return ret;
 }
 
 /* ---- export --------------------------------------------------------------- */
@@ -380,7 +391,8 @@ static void export_usage(FILE *f)
             "                     ignored), else $ELIGO_REDACT_KEY; --redact refuses to run\n"
             "                     without one\n"
             "  --limit N          at most N records\n"
-            "  --out FILE         write there instead of standard output\n"
+            "  --out FILE         write there instead of standard output: a new file (mode\n"
+            "                     0600), never one that exists\n"
             AQ_DB_USAGE
             "  --help             print this help\n");
 }
@@ -504,13 +516,15 @@ int cmd_audit_export(int argc, char **argv)
         o.key = key;
         o.keylen = (size_t)n;
     }
-    store *st = aq_open("export", db);
-    if (!st)
+    /* The file is made first, so that an existing one is refused before any
+     * work; it holds applicants' data, hence 0600.  It is removed again if
+     * the export fails. */
+    FILE *out = outpath ? cmd_output_create("audit export", "an export", outpath, 0600) : stdout;
+    if (!out)
         goto done;
-    FILE *out = outpath ? fopen(outpath, "w") : stdout;
-    if (!out) {
-        fprintf(stderr, "eligo audit export: cannot write %s\n", outpath);
-        store_close(st);
+    store *st = aq_open("export", db);
+    if (!st) {
+        cmd_output_close("audit export", outpath ? out : NULL, outpath, 1);
         goto done;
     }
     err e = {0};
@@ -518,9 +532,11 @@ int cmd_audit_export(int argc, char **argv)
     o.matched = matched;
     int rc = audit_export(st, &f, &o, out, &n, &e);
     store_close(st);
-    if (outpath && fclose(out) != 0 && rc == 0)
-        rc = err_set(&e, "internal", "writing %s failed", outpath);
     ret = rc ? aq_fail("export", &e) : 0;
+    if (outpath && cmd_output_close("audit export", out, outpath, rc != 0) < 0) {
+        rc = -1;
+        ret = 2;
+    }
     if (rc == 0 && outpath)
         fprintf(stderr, "%lld records written to %s\n", (long long)n, outpath);
     /* A misspelt path would leave the field in clear: say so. */

@@ -1,10 +1,12 @@
 /* main.c -- the eligo binary: one table of subcommands. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "version.h"
@@ -75,6 +77,44 @@ const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missin
     if (a[n] == '\0')
         ++*i;
     return v;
+}
+
+FILE *cmd_output_create(const char *cmd, const char *what, const char *path, int mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            fprintf(stderr, "eligo %s: %s exists: %s never overwrites a file (give a new "
+                    "name, or remove it first)\n", cmd, path, what);
+        else
+            fprintf(stderr, "eligo %s: cannot create %s: %s\n", cmd, path, strerror(errno));
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        fprintf(stderr, "eligo %s: cannot write %s: %s\n", cmd, path, strerror(errno));
+        close(fd);
+        unlink(path);
+    }
+    return f;
+}
+
+int cmd_output_close(const char *cmd, FILE *f, const char *path, int failed)
+{
+    if (!f)
+        return 0;
+    int bad = ferror(f);
+    if (fclose(f) != 0)
+        bad = 1;
+    if (!failed && !bad)
+        return 0;
+    int saved = errno;
+    unlink(path);
+    if (failed)
+        return 1;
+    fprintf(stderr, "eligo %s: writing %s failed: %s (the file is removed)\n", cmd, path,
+            strerror(saved ? saved : EIO));
+    return -1;
 }
 
 double cmd_seconds(void)

@@ -324,6 +324,38 @@ def main():
             check(all(p in texts for p in ("idmaj", "awrach", "eligible", "2025-03")),
                   "the chart has panel titles, a legend and month labels")
 
+        # ---- Outputs: a new file each, never one that exists (the database least of all).
+        with open(db, "rb") as f:
+            db_bytes = f.read()
+        st, _, err = audit("export", "--db", db, "--out", db)
+        check(st == 2 and (db + " exists") in err and "never overwrites" in err,
+              "export --out the database itself is refused (%s)" % err.strip())
+        st, _, err = audit("stats", "--db", db, "--chart", db)
+        check(st == 2 and (db + " exists") in err, "stats --chart the database is refused")
+        with open(db, "rb") as f:
+            check(f.read() == db_bytes, "the database is unchanged by both")
+        with open(svg, "rb") as f:
+            svg_bytes = f.read()
+        st, _, err = audit("stats", "--db", db, "--by-as-of", "--chart", svg)
+        with open(svg, "rb") as f:
+            check(st == 2 and "exists" in err and f.read() == svg_bytes,
+                  "stats --chart refuses an existing chart and leaves it as it was")
+        jl = os.path.join(srv.dir, "export.jsonl")
+        st, _, err = audit("export", "--db", db, "--out", jl)
+        check(st == 0 and os.stat(jl).st_mode & 0o777 == 0o600 and len(jsonl(open(jl).read())) == 250,
+              "export --out writes a new file of mode 0600 (%s)" % err.strip())
+        st, _, err = audit("export", "--db", db, "--out", jl, "--limit", "1")
+        check(st == 2 and "exists" in err and len(jsonl(open(jl).read())) == 250,
+              "a second export to the same name is refused")
+        junk = os.path.join(srv.dir, "junk.db")
+        with open(junk, "w") as f:
+            f.write("not a database at all " * 100)
+        for args, path in ((["export", "--out"], os.path.join(srv.dir, "failed.jsonl")),
+                           (["stats", "--chart"], os.path.join(srv.dir, "failed.svg"))):
+            st, _, err = audit(*(args + [path, "--db", junk]))
+            check(st == 2 and not os.path.exists(path),
+                  "a failed %s leaves no file behind (%s)" % (args[0], err.strip()))
+
         # ---- Redaction.
         key1 = os.path.join(srv.dir, "k1")
         key2 = os.path.join(srv.dir, "k2")

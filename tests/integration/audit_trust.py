@@ -295,6 +295,20 @@ def main():
               "the checkpoint states seq, head, time, key and signature")
         code, out, _ = verify(db, "--checkpoint", cp, "--pubkey", key + ".pub")
         check(code == 0 and "checkpoint holds" in out, "verify --checkpoint passes (%r)" % out)
+        # A checkpoint never overwrites a file: not an earlier checkpoint, not a key.
+        with open(cp) as f:
+            cp_text = f.read()
+        for path, what in ((cp, "an existing checkpoint"), (key + ".key", "the private key"),
+                           (db, "the database")):
+            with open(path, "rb") as f:
+                was = f.read()
+            code, _, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", db,
+                                 "--out", path)
+            with open(path, "rb") as f:
+                check(code == 2 and (path + " exists") in err and f.read() == was,
+                      "checkpoint --out %s is refused, the file unchanged (%s)"
+                      % (what, err.strip()))
+        check(open(cp).read() == cp_text, "the first checkpoint is as signed")
 
         # More records after the checkpoint are fine, offline reviews too.
         grown = os.path.join(work, "grown.db")
@@ -384,6 +398,11 @@ def main():
         code, out, _ = verify(shell)
         check(code == 1 and ("record %d (decision %s)" % (seq, did)) in out,
               "verify names the altered record, seq and decision id (%r)" % out)
+        unsigned = os.path.join(work, "unsigned.json")
+        code, _, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", shell,
+                             "--out", unsigned)
+        check(code == 1 and "not signing" in err and not os.path.exists(unsigned),
+              "a broken chain is not signed and leaves no file behind")
 
         # ---- A review row changed ------------------------------------------
         rev = os.path.join(work, "rev.db")
