@@ -193,11 +193,28 @@ typedef struct show_chain {
     int64_t bad_seq;
     char bad_id[64];
     char why[512];
+    int64_t review_seq;   /* the decision's last review's seq; 0 when it has none */
 } show_chain;
 
 static int show_chain_ok(const show_chain *c, int64_t seq)
 {
     return !c->checked || c->rc == 0 || (c->rc == 1 && c->bad_seq > seq);
+}
+
+/* Whether the review with sequence number SEQ verifies (or was not
+ * checked): it comes before the chain's first bad record.  A review is a
+ * record of the chain like a decision, so one changed or forged in the file
+ * shows only there. */
+static int show_review_ok(const show_chain *c, int64_t seq)
+{
+    return !c->checked || (c->rc >= 0 && show_chain_ok(c, seq));
+}
+
+/* Whether all the decision's reviews verify: the latest, which says where
+ * the decision stands, must not be shown as its state otherwise. */
+static int show_reviews_ok(const show_chain *c)
+{
+    return c->review_seq == 0 || show_review_ok(c, c->review_seq);
 }
 
 /* Compile the stored rule set and explain the decision's programme version:
@@ -296,7 +313,7 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
     cJSON *rv = reviews ? cJSON_Parse(reviews) : NULL;
     const cJSON *last = cJSON_GetArrayItem(rv, cJSON_GetArraySize(rv) - 1);
     if (last) {
-        char st[512];
+        char st[768];
         const char *action = or_dash(jstr(last, "action"));
         if (!strcmp(action, "override"))
             snprintf(st, sizeof st, "overridden to %s by %s on %s (see Reviews)",
@@ -306,6 +323,14 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
             snprintf(st, sizeof st, "%s by %s on %s (see Reviews)",
                      !strcmp(action, "confirm") ? "confirmed" : action, or_dash(jstr(last, "by")),
                      or_dash(jstr(last, "reviewed_at")));
+        if (!show_reviews_ok(ch)) {
+            size_t l = strlen(st);
+            if (ch->rc < 0)
+                snprintf(st + l, sizeof st - l, " -- NOT VERIFIED: the chain could not be read");
+            else
+                snprintf(st + l, sizeof st - l, " -- DOES NOT VERIFY: record %lld, at or before "
+                         "this review, does not match; do not rely on it", (long long)ch->bad_seq);
+        }
         show_field(out, "after review", st);
     }
     show_field(out, "programme", prog);
@@ -450,14 +475,19 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
 
     if (reviews) {
         fprintf(out, "\nReviews (%d)\n", cJSON_GetArraySize(rv));
+        if (!show_reviews_ok(ch))
+            fprintf(out, "  THE REVIEWS DO NOT VERIFY: %s; a review marked so may have been "
+                    "altered or forged\n", ch->rc < 0 ? "the chain could not be read"
+                                                       : "the chain breaks at or before them");
         const cJSON *x;
         cJSON_ArrayForEach(x, rv) {
-            fprintf(out, "  %s  %s%s%s by %s (record %lld, review %s)\n      %s\n",
+            int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq"));
+            fprintf(out, "  %s  %s%s%s by %s (record %lld, review %s)%s\n      %s\n",
                     or_dash(jstr(x, "reviewed_at")), or_dash(jstr(x, "action")),
                     jstr(x, "outcome") ? " to " : "", jstr(x, "outcome") ? jstr(x, "outcome") : "",
-                    or_dash(jstr(x, "by")),
-                    (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq")),
-                    or_dash(jstr(x, "review_id")), or_dash(jstr(x, "reason")));
+                    or_dash(jstr(x, "by")), (long long)seq, or_dash(jstr(x, "review_id")),
+                    show_review_ok(ch, seq) ? "" : " DOES NOT VERIFY",
+                    or_dash(jstr(x, "reason")));
         }
     }
     cJSON_Delete(rv);
@@ -522,9 +552,10 @@ static int show_json(FILE *out, const show_row *r, const char *ex, size_t exlen,
         buf_printf(&b, "\"seq\":%lld,\"checked\":false", (long long)r->seq);
     } else {
         buf_printf(&b, "\"seq\":%lld,\"checked\":true,\"verified_to_decision\":%s,"
-                   "\"verified_to_end\":%s,\"records_verified\":%lld", (long long)r->seq,
-                   ch->rc >= 0 && show_chain_ok(ch, r->seq) ? "true" : "false",
-                   ch->rc == 0 ? "true" : "false", (long long)ch->records);
+                   "\"verified_to_end\":%s,\"reviews_verified\":%s,\"records_verified\":%lld",
+                   (long long)r->seq, ch->rc >= 0 && show_chain_ok(ch, r->seq) ? "true" : "false",
+                   ch->rc == 0 ? "true" : "false", show_reviews_ok(ch) ? "true" : "false",
+                   (long long)ch->records);
         if (ch->rc != 0) {
             buf_printf(&b, ",\"first_bad_seq\":%lld,\"first_bad_id\":", (long long)ch->bad_seq);
             json_str(&b, ch->bad_id);
@@ -592,6 +623,14 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
     if (store_reviews(st, decision_id, &rv, e) != 0)
         goto done;
     reviews = rv.data ? rv.data : "[]";
+    cJSON *rj = cJSON_Parse(reviews);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, rj) {
+        int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq"));
+        if (seq > ch.review_seq)
+            ch.review_seq = seq;
+    }
+    cJSON_Delete(rj);
 
     if (o->json) {
         if (show_json(out, &r, exj ? ex.data : NULL, ex.len, ex_why, &ch, reviews) != 0) {
@@ -601,7 +640,7 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
     } else {
         show_text(out, &r, dec, exj, ex_why, &ch, reviews);
     }
-    ret = show_chain_ok(&ch, r.seq) && ch.rc >= 0 ? 0 : 1;
+    ret = show_chain_ok(&ch, r.seq) && ch.rc >= 0 && show_reviews_ok(&ch) ? 0 : 1;
 done:
     cJSON_Delete(dec);
     cJSON_Delete(exj);

@@ -33,8 +33,10 @@ typedef struct audit_show_opts {
  * reference, the rule set, the chain position and whether the chain verifies
  * up to it, and the decision's reviews.
  *
- * Returns 0 when shown and the chain verifies up to the decision (or was not
- * checked); 1 when shown but the chain does not verify up to it; -1 with E:
+ * Returns 0 when shown and the chain verifies up to the decision and its
+ * latest review (or was not checked); 1 when shown but the chain does not
+ * verify up to them (a review that does not verify is marked so, and the
+ * state it gives is not presented as the decision's); -1 with E:
  * "not_found" (no such decision), "internal" (the database failed).  When the
  * stored rule set cannot be compiled any more, the explanation is shown
  * without sources, saying why. */

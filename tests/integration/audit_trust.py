@@ -413,6 +413,35 @@ def main():
         check(code == 1 and ("record %d (review %s of decision %s)"
                              % (rv2["seq"], rv2["review_id"], target)) in out,
               "verify names the altered review (%r)" % out)
+        # audit show must not present the altered review as where the decision stands.
+        code, out, _ = eligo("audit", "show", target, "--db", db)
+        check(code == 0 and "overridden to ineligible by supervisor 3" in out and
+              "NOT VERIFY" not in out, "show on the intact database: the override, exit 0")
+        code, out, _ = eligo("audit", "show", target, "--db", rev)
+        after = [l for l in out.splitlines() if l.strip().startswith("after review")]
+        marked = [l for l in out.splitlines() if "(record %d, review" % rv2["seq"] in l]
+        confirmed = [l for l in out.splitlines() if "(record %d, review" % r1["review"]["seq"] in l]
+        check(code == 1 and len(after) == 1 and "DOES NOT VERIFY" in after[0] and
+              ("record %d" % rv2["seq"]) in after[0],
+              "show with an altered review: exit 1, the state after review marked (%r)" % after)
+        check("THE REVIEWS DO NOT VERIFY" in out and len(marked) == 1 and
+              "DOES NOT VERIFY" in marked[0] and len(confirmed) == 1 and
+              "DOES NOT VERIFY" not in confirmed[0],
+              "show marks the altered review, not the one before it")
+        code, out, _ = eligo("audit", "show", target, "--db", rev, "--json")
+        ch = json.loads(out).get("chain", {}) if out else {}
+        check(code == 1 and ch.get("verified_to_decision") is True and
+              ch.get("reviews_verified") is False and ch.get("first_bad_seq") == rv2["seq"],
+              "show --json: the decision verifies, its reviews do not (%s)" % ch)
+        code, out, _ = eligo("audit", "show", ids[5], "--db", rev, "--json")
+        ch = json.loads(out).get("chain", {}) if out else {}
+        check(code == 1 and ch.get("reviews_verified") is False,
+              "a review after the altered record does not verify either (%s)" % ch)
+        code, out, _ = eligo("audit", "show", ids[6], "--db", rev, "--json")
+        ch = json.loads(out).get("chain", {}) if out else {}
+        check(code == 0 and ch.get("reviews_verified") is True,
+              "a decision without reviews before the altered record still shows, exit 0 (%s)"
+              % ch)
     finish()
 
 
