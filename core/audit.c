@@ -69,6 +69,109 @@ static char *value_text(const cJSON *v)
     return v ? cJSON_PrintUnformatted(v) : strdup("-");
 }
 
+/* ---- Text for a terminal ---------------------------------------------------
+ *
+ * A stored text is whatever the front office sent (an applicant_id, a
+ * reviewer's reason): written raw, a newline in it would forge a row of a
+ * table and an ESC would reach the terminal as a control sequence.  The text
+ * reports therefore write every control character (below 0x20, and 0x7f) as
+ * a visible escape: \n, \r, \t, else \xHH.  JSON and CSV output have their
+ * own quoting and are never escaped so. */
+
+static int tx_is_ctl(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+/* The escape of C (a control character) into OUT (5 bytes); its length. */
+static int tx_escape(unsigned char c, char out[5])
+{
+    if (c == '\n' || c == '\r' || c == '\t') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        out[2] = '\0';
+        return 2;
+    }
+    return snprintf(out, 5, "\\x%02x", c);
+}
+
+/* Write N bytes of S escaped; a tab is kept when KEEP_TAB (source code). */
+static void tx_putn(FILE *out, const char *s, size_t n, int keep_tab)
+{
+    char e[5];
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (tx_is_ctl(c) && !(keep_tab && c == '\t'))
+            fwrite(e, 1, (size_t)tx_escape(c, e), out);
+        else
+            fputc(c, out);
+    }
+}
+
+static void tx_put(FILE *out, const char *s)
+{
+    tx_putn(out, s, strlen(s), 0);
+}
+
+/* S escaped, in a new string the caller frees; NULL for NULL or when memory
+ * is short. */
+static char *tx_dup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += tx_is_ctl((unsigned char)*p) ? 4 : 1;
+    char *d = malloc(n + 1), *q = d, e[5];
+    if (!d)
+        return NULL;
+    for (; *s; s++) {
+        if (tx_is_ctl((unsigned char)*s)) {
+            int l = tx_escape((unsigned char)*s, e);
+            memcpy(q, e, (size_t)l);
+            q += l;
+        } else {
+            *q++ = *s;
+        }
+    }
+    *q = '\0';
+    return d;
+}
+
+/* The escaped texts of one report, freed together (tx_free): show_text
+ * prints many stored texts in formatted lines, and this keeps each call
+ * site one expression. */
+typedef struct tx_str {
+    struct tx_str *next;
+    char *s;
+} tx_str;
+
+/* S escaped, owned by *LIST; NULL for NULL, "?" when memory is short. */
+static const char *tx(tx_str **list, const char *s)
+{
+    if (!s)
+        return NULL;
+    tx_str *t = malloc(sizeof *t);
+    char *d = t ? tx_dup(s) : NULL;
+    if (!d) {
+        free(t);
+        return "?";
+    }
+    *t = (tx_str){*list, d};
+    *list = t;
+    return d;
+}
+
+static void tx_free(tx_str *list)
+{
+    while (list) {
+        tx_str *next = list->next;
+        free(list->s);
+        free(list);
+        list = next;
+    }
+}
+
 /* Write the JSON text P (N bytes, valid JSON) indented by two spaces per
  * level, each line starting with PREFIX.  Scalars are copied byte for byte:
  * a number reads exactly as it was received. */
@@ -84,7 +187,7 @@ static void audit_pretty(FILE *out, const char *p, size_t n, const char *prefix)
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
         if (in_str) {
-            fputc(c, out);
+            tx_putn(out, &p[i], 1, 0);   /* JSON escapes them; a lax parser may not */
             if (esc)
                 esc = 0;
             else if (c == '\\')
@@ -129,7 +232,7 @@ static void audit_pretty(FILE *out, const char *p, size_t n, const char *prefix)
             fputs(": ", out);
             break;
         default:
-            fputc(c, out);
+            tx_putn(out, &p[i], 1, 0);
         }
         line_start = 0;
     }
@@ -282,7 +385,9 @@ static const char *result_word(const cJSON *passed)
 /* A field line of the summary: the label padded to one width. */
 static void show_field(FILE *out, const char *label, const char *value)
 {
-    fprintf(out, "  %-16s %s\n", label, or_dash(value));
+    fprintf(out, "  %-16s ", label);
+    tx_put(out, or_dash(value));
+    fputc('\n', out);
 }
 
 static void show_source(FILE *out, const char *src, int64_t first)
@@ -292,7 +397,10 @@ static void show_source(FILE *out, const char *src, int64_t first)
     while (p && *p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        fprintf(out, "        %5lld | %.*s\n", (long long)line++, (int)len, p);
+        /* The rule set's own text: its tabs are indentation, kept. */
+        fprintf(out, "        %5lld | ", (long long)line++);
+        tx_putn(out, p, len, 1);
+        fputc('\n', out);
         if (!nl)
             break;
         p = nl + 1;
@@ -302,11 +410,13 @@ static void show_source(FILE *out, const char *src, int64_t first)
 static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSON *ex,
                       const char *ex_why, const show_chain *ch, const char *reviews)
 {
+    tx_str *tl = NULL;   /* the escaped texts, freed at the end */
+#define T(s) tx(&tl, (s))
     const char *title = ex ? jstr(ex, "title") : NULL;
     char prog[512];
     snprintf(prog, sizeof prog, "%s, version %s%s%s", r->program, or_dash(r->program_version),
              title ? " -- " : "", title ? title : "");
-    fprintf(out, "Decision %s\n", r->decision_id);
+    fprintf(out, "Decision %s\n", T(r->decision_id));
     show_field(out, "outcome", r->outcome);
     /* A person's review may have overridden it: the latest one says where it
      * stands (the list of reviews comes last). */
@@ -395,15 +505,15 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
     fprintf(out, "\nCriteria (%d: %d passed, %d failed, %d lacking data)\n",
             cJSON_GetArraySize(crit), np, nf, nm);
     if (!ex)
-        fprintf(out, "  (no sources: %s)\n", ex_why);
+        fprintf(out, "  (no sources: %s)\n", T(ex_why));
     cJSON_ArrayForEach(c, crit) {
         const char *id = jstr(c, "id");
         const cJSON *x = ex ? show_criterion(ex, id) : NULL;
         fprintf(out, "\n  [%s] %s", result_word(cJSON_GetObjectItemCaseSensitive(c, "passed")),
-                or_dash(id));
+                or_dash(T(id)));
         if (x && jstr(x, "text"))
-            fprintf(out, ": %s", jstr(x, "text"));
-        fprintf(out, "\n        message:   %s\n", or_dash(jstr(c, "message")));
+            fprintf(out, ": %s", T(jstr(x, "text")));
+        fprintf(out, "\n        message:   %s\n", or_dash(T(jstr(c, "message"))));
         const cJSON *vals = cJSON_GetObjectItemCaseSensitive(c, "values");
         if (cJSON_GetArraySize(vals) > 0) {
             fprintf(out, "        compared: ");
@@ -411,7 +521,7 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
             int first = 1;
             cJSON_ArrayForEach(v, vals) {
                 char *t = value_text(v);
-                fprintf(out, "%s %s = %s", first ? "" : ",", v->string, t ? t : "?");
+                fprintf(out, "%s %s = %s", first ? "" : ",", T(v->string), t ? T(t) : "?");
                 free(t);
                 first = 0;
             }
@@ -420,17 +530,17 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
         const cJSON *miss = cJSON_GetObjectItemCaseSensitive(c, "missing");
         if (cJSON_GetArraySize(miss) > 0) {
             char *t = cJSON_PrintUnformatted(miss);
-            fprintf(out, "        missing:   %s\n", t ? t : "?");
+            fprintf(out, "        missing:   %s\n", t ? T(t) : "?");
             free(t);
         }
         if (x && jstr(x, "reference"))
-            fprintf(out, "        reference: %s\n", jstr(x, "reference"));
+            fprintf(out, "        reference: %s\n", T(jstr(x, "reference")));
         if (x && jstr(x, "source")) {
             const cJSON *fl = cJSON_GetObjectItemCaseSensitive(x, "first_line");
             const cJSON *ll = cJSON_GetObjectItemCaseSensitive(x, "last_line");
             int64_t first = cJSON_IsNumber(fl) ? (int64_t)fl->valuedouble : 1;
             fprintf(out, "        check, %s lines %lld-%lld (stored rule set):\n",
-                    or_dash(jstr(x, "file")), (long long)first,
+                    or_dash(T(jstr(x, "file"))), (long long)first,
                     (long long)(cJSON_IsNumber(ll) ? (int64_t)ll->valuedouble : first));
             show_source(out, jstr(x, "source"), first);
         }
@@ -442,13 +552,13 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
     int w = 0;
     const cJSON *p;
     cJSON_ArrayForEach(p, params) {
-        int l = (int)strlen(p->string);
+        int l = (int)strlen(T(p->string));
         if (l > w)
             w = l;
     }
     cJSON_ArrayForEach(p, params) {
         char *t = value_text(p);
-        fprintf(out, "  %-*s = %s\n", w, p->string, t ? t : "?");
+        fprintf(out, "  %-*s = %s\n", w, T(p->string), t ? T(t) : "?");
         free(t);
         const cJSON *d = pe ? cJSON_GetObjectItemCaseSensitive(pe, p->string) : NULL;
         if (!d)
@@ -456,20 +566,20 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
         const cJSON *v = show_param_value(d, r->as_of);
         const char *ref = v && jstr(v, "reference") ? jstr(v, "reference") : jstr(d, "reference");
         if (ref)
-            fprintf(out, "  %*s   reference: %s\n", w, "", ref);
+            fprintf(out, "  %*s   reference: %s\n", w, "", T(ref));
         if (v)
-            fprintf(out, "  %*s   in force:  from %s%s%s\n", w, "", or_dash(jstr(v, "from")),
-                    jstr(v, "to") ? " to " : "", jstr(v, "to") ? jstr(v, "to") : "");
+            fprintf(out, "  %*s   in force:  from %s%s%s\n", w, "", or_dash(T(jstr(v, "from"))),
+                    jstr(v, "to") ? " to " : "", jstr(v, "to") ? T(jstr(v, "to")) : "");
         const cJSON *line = cJSON_GetObjectItemCaseSensitive(d, "line");
         if (jstr(d, "file"))
-            fprintf(out, "  %*s   declared:  %s:%lld\n", w, "", jstr(d, "file"),
+            fprintf(out, "  %*s   declared:  %s:%lld\n", w, "", T(jstr(d, "file")),
                     cJSON_IsNumber(line) ? (long long)line->valuedouble : 0LL);
     }
 
     const cJSON *missing = cJSON_GetObjectItemCaseSensitive(dec, "missing");
     if (cJSON_GetArraySize(missing) > 0) {
         char *t = cJSON_PrintUnformatted(missing);
-        fprintf(out, "\nMissing data\n  %s\n", t ? t : "?");
+        fprintf(out, "\nMissing data\n  %s\n", t ? T(t) : "?");
         free(t);
     }
 
@@ -483,14 +593,17 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
         cJSON_ArrayForEach(x, rv) {
             int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq"));
             fprintf(out, "  %s  %s%s%s by %s (record %lld, review %s)%s\n      %s\n",
-                    or_dash(jstr(x, "reviewed_at")), or_dash(jstr(x, "action")),
-                    jstr(x, "outcome") ? " to " : "", jstr(x, "outcome") ? jstr(x, "outcome") : "",
-                    or_dash(jstr(x, "by")), (long long)seq, or_dash(jstr(x, "review_id")),
+                    or_dash(T(jstr(x, "reviewed_at"))), or_dash(T(jstr(x, "action"))),
+                    jstr(x, "outcome") ? " to " : "",
+                    jstr(x, "outcome") ? T(jstr(x, "outcome")) : "", or_dash(T(jstr(x, "by"))),
+                    (long long)seq, or_dash(T(jstr(x, "review_id"))),
                     show_review_ok(ch, seq) ? "" : " DOES NOT VERIFY",
-                    or_dash(jstr(x, "reason")));
+                    or_dash(T(jstr(x, "reason"))));
         }
     }
     cJSON_Delete(rv);
+    tx_free(tl);
+#undef T
 }
 
 static void json_str(buf *b, const char *s)
@@ -705,7 +818,7 @@ static int list_row(void *ud, const store_row *r)
     const char *v[L_N] = {seq, r->decided_at, r->decision_id, r->program, r->program_version,
                           r->outcome, r->as_of, r->applicant_id};
     for (int i = 0; i < L_N; i++)
-        if (!(cells[i] = strdup(or_dash(v[i]))))
+        if (!(cells[i] = tx_dup(or_dash(v[i]))))
             p->oom = 1;
     return 0;
 }
@@ -752,13 +865,16 @@ int audit_list(store *st, const store_filter *f, int json, FILE *out, int64_t *s
                 else
                     fprintf(out, "  %-*s", w[i], v);
             }
-        if (n == 0)
+        if (n == 0) {
             fprintf(out, "(no decisions match)\n");
-        else if (p.n > p.want)
-            fprintf(out, "(%lld shown, newest first; more: --page %lld, or --after %s)\n",
-                    (long long)n, (long long)(f->offset / f->limit + 2), p.last_id);
-        else
+        } else if (p.n > p.want) {
+            fprintf(out, "(%lld shown, newest first; more: --page %lld, or --after ",
+                    (long long)n, (long long)(f->offset / f->limit + 2));
+            tx_put(out, p.last_id);
+            fputs(")\n", out);
+        } else {
             fprintf(out, "(%lld shown; no more)\n", (long long)n);
+        }
     }
     if (p.rows) {
         for (int64_t k = 0; k < f->limit; k++)
@@ -790,6 +906,7 @@ typedef struct stats {
     size_t nf, af;
     char *outcomes[16];      /* the distinct outcomes, known ones first */
     size_t noutcomes;
+    int text;                /* names escaped for a terminal (tx_dup), not JSON */
     int oom;
 } stats;
 
@@ -826,9 +943,10 @@ static void stats_month_cb(void *ud, const char *program, const char *month,
         s->am = na;
     }
     stat_month *m = &s->m[s->nm++];
-    m->program = strdup(or_dash(program));
-    m->month = strdup(or_dash(month));
-    m->outcome = strdup(or_dash(outcome));
+    char *(*dup)(const char *) = s->text ? tx_dup : strdup;
+    m->program = dup(or_dash(program));
+    m->month = dup(or_dash(month));
+    m->outcome = dup(or_dash(outcome));
     m->n = n;
     if (!m->program || !m->month || !m->outcome)
         s->oom = 1;
@@ -849,8 +967,9 @@ static void stats_fail_cb(void *ud, const char *program, const char *criterion, 
         s->af = na;
     }
     stat_fail *f = &s->f[s->nf++];
-    f->program = strdup(or_dash(program));
-    f->criterion = strdup(or_dash(criterion));
+    char *(*dup)(const char *) = s->text ? tx_dup : strdup;
+    f->program = dup(or_dash(program));
+    f->criterion = dup(or_dash(criterion));
     f->failed = failed;
     f->missing = missing;
     f->decisions = decisions;
@@ -1015,6 +1134,7 @@ int audit_stats(store *st, const store_filter *f, int top, int json, FILE *chart
     int rc = -1;
     buf b;
     buf_init(&b, AUDIT_BUF_CAP);
+    s.text = !json;
     for (size_t k = 0; k < sizeof known_outcomes / sizeof known_outcomes[0]; k++)
         stats_outcome(&s, known_outcomes[k]);
     if (store_stats(st, f, stats_month_cb, stats_fail_cb, &s, e) != 0)

@@ -462,7 +462,48 @@ def main():
         check(not os.path.exists(os.path.join(srv.dir, "absent.db")),
               "a missing database is not created")
     csv_formulas()
+    terminal_text()
     finish()
+
+
+def terminal_text():
+    """Control characters in stored texts (a newline that would forge a row of
+    the list, escape sequences for the terminal) are written escaped in the
+    text reports, and exactly as stored in JSON."""
+    forged = "A1\n    99  2026-01-01T00:00:00.000Z  01FORGED  idmaj  2025.1  eligible  X"
+    region = "\x1b[2J\x1b]0;pwned\x07north\x7f"
+    with Server() as srv:
+        c = srv.connect()
+        r = c.request({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                       "applicant": applicant(1, applicant_id=forged, region=region)})
+        check(r.get("ok"), "a decision with control characters in its texts (%r)" % r)
+        did = r["decision"]["decision_id"]
+        r = c.request({"op": "review", "decision_id": did,
+                       "review": {"action": "confirm", "by": "agent\x1b[31m 7",
+                                  "reason": "seen\nat the desk\tby phone"}})
+        check(r.get("ok"), "a review with control characters (%r)" % r)
+        c.close()
+        st, out, _ = audit("list", "--db", srv.db)
+        lines = out.splitlines()
+        check(st == 0 and len(lines) == 3 and "A1\\n    99" in lines[1] and "\x1b" not in out,
+              "list: the newline in an applicant_id is shown as \\n, no forged row (%r)" % lines)
+        st, out, _ = audit("list", "--db", srv.db, "--json")
+        check(st == 0 and json.loads(out)["applicant_id"] == forged,
+              "list --json keeps the applicant_id exact")
+        st, out, _ = audit("show", did, "--db", srv.db)
+        check(st == 0 and not any(ch in out for ch in "\x1b\x07\x7f\t") and
+              "\\u001b[2J\\u001b]0;pwned\\u0007north" in out,
+              "show: no control character is sent to the terminal")
+        check(("applicant        A1\\n    99") in out and "agent\\x1b[31m 7" in out and
+              "seen\\nat the desk\\tby phone" in out,
+              "show: the applicant, the reviewer and the reason escaped")
+        st, out, _ = audit("show", did, "--db", srv.db, "--json")
+        j = json.loads(out) if st == 0 else {}
+        check(j.get("applicant_id") == forged and j["reviews"][0]["by"] == "agent\x1b[31m 7",
+              "show --json keeps the texts exact")
+        st, out, _ = audit("export", "--db", srv.db)
+        check(st == 0 and jsonl(out)[0]["applicant"]["region"] == region,
+              "export keeps the texts exact")
 
 
 def csv_formulas():
