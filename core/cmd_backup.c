@@ -90,10 +90,11 @@ int cmd_backup(int argc, char **argv)
         return 1;
     }
     if (rc > 0) {
-        fprintf(stderr, "eligo backup: %s is written, but its record %lld (%s %s) does not match "
-                "its hash, so the source's chain must be broken too (eligo verify --db %s); the "
-                "copy is kept as it was\n", out, (long long)rep.bad_seq,
-                rep.bad_kind ? rep.bad_kind : "record", rep.bad_id, db);
+        char what[1024];
+        store_verdict(&rep, &e, what, sizeof what);
+        fprintf(stderr, "eligo backup: %s is written, but it does not verify, so the source "
+                "does not either (eligo verify --db %s); the copy is kept as it was: %s\n", out,
+                db, what);
         return 1;
     }
     if (!quiet) {

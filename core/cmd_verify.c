@@ -192,12 +192,23 @@ int cmd_verify(int argc, char **argv)
         fprintf(stderr, "eligo verify: %s\n", e.msg);
         return 2;
     }
-    if (rc > 0 && e.code && !strcmp(e.code, "truncated")) {
-        printf("checkpoint FAILED: records were cut off the end (truncated tail)\n");
+    if (rc > 0 && e.code && (!strcmp(e.code, "truncated") || !strcmp(e.code, "cut_tail"))) {
+        printf("%srecords were cut off the end (truncated tail)\n",
+               !strcmp(e.code, "truncated") ? "checkpoint FAILED: " : "");
         printf("%s\n", e.msg);
-        if (!quiet)
-            printf("the %lld records present are intact (%.3f s)\n", (long long)rep.checked,
+        if (!quiet && rep.anchor_held)
+            printf("the records up to %lld are as signed; the %lld present are consistent "
+                   "with each other (%.3f s)\n", (long long)rep.anchor_held,
+                   (long long)rep.checked, secs);
+        else if (!quiet)
+            printf("the %lld records present are consistent with each other (%.3f s), as "
+                   "records rewritten and rehashed would also be\n", (long long)rep.checked,
                    secs);
+        return 1;
+    }
+    if (rc > 0 && e.code && !strcmp(e.code, "orphan")) {
+        printf("the chain of %lld records holds, but the applications do not\n%s\n",
+               (long long)rep.checked, e.msg);
         return 1;
     }
     if (rc > 0 && e.code && !strcmp(e.code, "rewritten")) {

@@ -259,10 +259,13 @@ _Static_assert(STORE_VERSION == STORE_SCHEMA, "store.h's STORE_SCHEMA is the las
  * store_shims[v] stands in for what migration v + 1 created.  The statements
  * then read the old file as if nothing had been added since.  A migration
  * that only adds triggers or indexes needs none. */
-static const char *const store_shims[STORE_VERSION] = {
-    [1] = "CREATE TEMP TABLE reviews (seq INTEGER PRIMARY KEY, n, review_id, decision_id,"
-          " action, outcome, reviewer, reason, reviewed_at, client_uid, client_pid, review,"
-          " prev_hash, hash)",
+static const struct {
+    const char *table, *sql;
+} store_shims[STORE_VERSION] = {
+    [1] = {"reviews",
+           "CREATE TEMP TABLE reviews (seq INTEGER PRIMARY KEY, n, review_id, decision_id,"
+           " action, outcome, reviewer, reason, reviewed_at, client_uid, client_pid, review,"
+           " prev_hash, hash)"},
 };
 
 /* The prepared statements every handle keeps.  Order matches store_sql. */
@@ -295,6 +298,7 @@ enum {
     Q_REVIEW_INSERT,
     Q_REVIEWS_OF,
     Q_VERIFY_REVIEWS,
+    Q_VERIFY_APPS,
     Q_N
 };
 
@@ -359,6 +363,9 @@ static const char *const store_sql[Q_N] = {
     [Q_VERIFY_REVIEWS] = "SELECT seq, n, review_id, decision_id, action, outcome, reviewer,"
                          " reason, reviewed_at, client_uid, client_pid, review,"
                          " prev_hash, hash FROM reviews ORDER BY seq",
+    /* The applications, counted, and the last one's records. */
+    [Q_VERIFY_APPS] = "SELECT (SELECT count(*) FROM applications), id, first_seq, ndecisions"
+                      " FROM applications ORDER BY id DESC LIMIT 1",
     [Q_RULESET_INSERT] = "INSERT OR IGNORE INTO rulesets (hash, stored_at, nfiles)"
                          " VALUES (?1, ?2, ?3)",
     [Q_TEXT_INSERT] = "INSERT OR IGNORE INTO file_texts (sha256, text) VALUES (?1, ?2)",
@@ -749,9 +756,21 @@ static int store_check_version(store *st, err *e)
         return err_set(e, "internal", "database schema version %lld is newer than this eligo "
                        "knows (%d); upgrade eligo", (long long)version, STORE_VERSION);
     for (int64_t v = version; v < STORE_VERSION; v++) {
-        if (!store_shims[v])
+        if (!store_shims[v].sql)
             continue;
-        if (store_exec(st, store_shims[v], e) != 0)
+        /* A file whose version was set back would hide the real table. */
+        char sql[160];
+        int64_t there = 0;
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM main.sqlite_schema WHERE type = 'table'"
+                 " AND name = '%s'", store_shims[v].table);
+        if (store_pragma_int(st, sql, &there, e) != 0)
+            return -1;
+        if (there)
+            return err_set(e, "internal", "%s says it is schema %lld but holds the table %s "
+                           "of schema %lld: its user_version was changed",
+                           sqlite3_db_filename(st->db, "main"), (long long)version,
+                           store_shims[v].table, (long long)(v + 1));
+        if (store_exec(st, store_shims[v].sql, e) != 0)
             return -1;
         if (!st->shadow)
             st->shadow = (int)v;
@@ -1830,16 +1849,61 @@ static int store_ruleset_state(const rs_check *v, size_t n, const char *hash)
  * itself failed. */
 typedef struct verify_ctx {
     int64_t app_id;                          /* the application last digested */
+    int64_t apps;                            /* distinct applications met so far */
     char app_hex[2 * STORE_HASH_LEN + 1];
     char rs_ok[2 * STORE_HASH_LEN + 1];      /* the rule set last found intact */
     rs_check *sets;
     size_t nsets;
+    char why[192];                           /* a message made for one record */
 } verify_ctx;
+
+/* The storage types eligo writes, column by column from FROM, as TYPES
+ * spells them: T text, t text or NULL, I integer, i integer or NULL, B blob.
+ * A hash covers a value's bytes, not its type: a text rewritten as a blob of
+ * the same bytes hashes alike, yet a query by value no longer finds it.
+ * Returns the first column that differs, or -1. */
+static int verify_types(sqlite3_stmt *s, int from, const char *types, int *type)
+{
+    for (int i = 0; types[i]; i++) {
+        int t = sqlite3_column_type(s, from + i), want = SQLITE_BLOB;
+        char k = types[i];
+        if ((k == 't' || k == 'i') && t == SQLITE_NULL)
+            continue;
+        if (k == 'T' || k == 't')
+            want = SQLITE_TEXT;
+        else if (k == 'I' || k == 'i')
+            want = SQLITE_INTEGER;
+        if (t != want)
+            return *type = t, from + i;
+    }
+    return -1;
+}
+
+static const char *verify_type_name(int t)
+{
+    return t == SQLITE_TEXT ? "text" : t == SQLITE_INTEGER ? "an integer" :
+           t == SQLITE_FLOAT ? "a real" : t == SQLITE_BLOB ? "a blob" : "NULL";
+}
+
+/* Why column COL of S's row, of the record (WHOSE: "" or "its application's "),
+ * stored as TYPE, is not as eligo writes it. */
+static const char *verify_type_why(verify_ctx *c, sqlite3_stmt *s, int col, int type,
+                                   const char *whose)
+{
+    snprintf(c->why, sizeof c->why, "%scolumn %s is stored as %s, which eligo never writes "
+             "there: its bytes hash alike, but a query by value no longer finds it", whose,
+             sqlite3_column_name(s, col), verify_type_name(type));
+    return c->why;
+}
 
 static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, int64_t n,
                                    const unsigned char prev[STORE_HASH_LEN],
                                    unsigned char hash[STORE_HASH_LEN], int *failed)
 {
+    /* Types first: reading a value as text may convert it. */
+    int type = 0, atype = 0;
+    int col = verify_types(s, V_SEQ, "ITTtTtTTTTBBI", &type);   /* V_SEQ .. V_APP_ID */
+    int acol = verify_types(s, V_APP_FIRST, "TtttTTTTiiII", &atype);   /* A_REQUEST .. */
     int64_t seq = sqlite3_column_int64(s, V_SEQ);
     rec_fields r;
     for (int f = V_SEQ; f <= V_DECISION; f++)
@@ -1850,8 +1914,13 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
         return "the records before it are missing";
     if (sqlite3_column_type(s, V_APP_FIRST + A_REQUEST) == SQLITE_NULL)
         return "its application row is missing";
+    if (col >= 0)
+        return verify_type_why(c, s, col, type, "");
+    if (acol >= 0)
+        return verify_type_why(c, s, acol, atype, "its application's ");
     int64_t id = sqlite3_column_int64(s, V_APP_ID);
     if (id != c->app_id) {
+        c->apps++;
         /* A screen's five decisions are consecutive and share one
          * application, hashed once. */
         app_fields af;
@@ -1887,15 +1956,19 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
 
 /* The same for one review row of Q_VERIFY_REVIEWS; NREV good reviews came
  * before it. */
-static const char *verify_review(store *st, sqlite3_stmt *s, int64_t n, int64_t nrev,
-                                 const unsigned char prev[STORE_HASH_LEN],
+static const char *verify_review(store *st, sqlite3_stmt *s, verify_ctx *c, int64_t n,
+                                 int64_t nrev, const unsigned char prev[STORE_HASH_LEN],
                                  unsigned char hash[STORE_HASH_LEN], int *failed)
 {
-    review_fields r;
+    int type = 0;
+    int col = verify_types(s, R_SEQ, "IITTTtTTTiiTBB", &type);   /* R_SEQ .. R_HASH, before */
+    review_fields r;                                       /* reading converts them */
     for (int f = R_SEQ; f <= R_REVIEW; f++)
         r.f[f] = col_text(s, f, &r.len[f]);
     if (sqlite3_column_int64(s, R_SEQ) != n + 1)
         return "the records before it are missing";
+    if (col >= 0)
+        return verify_type_why(c, s, col, type, "");
     if (sqlite3_column_int64(s, R_N) != nrev + 1)
         return "its review number is not the next one: a review before it is missing";
     if (store_review_hash(st, prev, &r, hash) != 0) {
@@ -1937,6 +2010,43 @@ static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
  * rep->bad_seq > checked + 1 means the records between were deleted.
  * Everything is read in one read transaction, so a server appending
  * meanwhile is not seen half-way. */
+/* What the chain alone cannot show, but the applications table still can,
+ * once the N records of the chain have matched: application rows that no
+ * decision points to (added after the fact), and an application whose
+ * records run past the chain's end (the tail was cut, its application row
+ * left behind).  Applications are numbered in the order of their records,
+ * so the last one is the one to ask.  0 when they hold, 1 with E and REP,
+ * -1 when they could not be read. */
+static int verify_applications(store *st, const verify_ctx *c, int64_t n, store_report *rep,
+                               err *e)
+{
+    sqlite3_stmt *s = st->q[Q_VERIFY_APPS];
+    int rc = sqlite3_step(s);
+    int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+    int64_t first = rc == SQLITE_ROW ? sqlite3_column_int64(s, 2) : 0;
+    int64_t last = first + (rc == SQLITE_ROW ? sqlite3_column_int64(s, 3) : 0) - 1;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_sqlerr(st, e, "reading the applications");
+    if (rc == SQLITE_ROW && last > n) {
+        rep->bad_seq = first > n ? first : n + 1;
+        err_set(e, "cut_tail", "application %lld holds records %lld to %lld, but the chain "
+                "ends at record %lld: records were cut off the end, their application left "
+                "behind", (long long)id, (long long)first, (long long)last, (long long)n);
+        return 1;
+    }
+    if (count != c->apps) {
+        rep->bad_seq = n + 1;   /* every record holds; the database does not */
+        err_set(e, "orphan", "the applications table holds %lld rows, but the decisions "
+                "point to %lld: application rows that belong to no decision were added "
+                "after the fact, or their decisions deleted", (long long)count,
+                (long long)c->apps);
+        return 1;
+    }
+    return 0;
+}
+
 /* The anchors in seq order, for one pass.  Few: a checkpoint a day. */
 static int anchor_cmp(const void *a, const void *b)
 {
@@ -1993,7 +2103,7 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
         s = is_review ? sr : sd;
         int failed = 0;
         const char *why = is_review
-                              ? verify_review(st, s, n, rep->reviews, prev, hash, &failed)
+                              ? verify_review(st, s, &c, n, rep->reviews, prev, hash, &failed)
                               : verify_decision(st, s, &c, n, prev, hash, &failed);
         if (failed) {
             err_set(e, "internal", "SHA-256 failed");
@@ -2063,7 +2173,8 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
         ret = 1;
         goto done;
     }
-    ret = 0;
+    if ((ret = verify_applications(st, &c, n, rep, e)) != 0)
+        goto done;
     if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
         progress(ud, n, rep->total);   /* the last word, unless just said */
 done:
@@ -2075,6 +2186,20 @@ done:
     rep->checked = n;
     store_invariants(st);
     return ret;
+}
+
+void store_verdict(const store_report *rep, const err *e, char *out, size_t n)
+{
+    const char *code = e->code ? e->code : "";
+    if (!strcmp(code, "truncated") || !strcmp(code, "cut_tail"))
+        snprintf(out, n, "records were cut off the end: %s", e->msg);
+    else if (!strcmp(code, "orphan"))
+        snprintf(out, n, "%s", e->msg);
+    else
+        snprintf(out, n, "record %lld (%s %s) %s: %s", (long long)rep->bad_seq,
+                 rep->bad_kind ? rep->bad_kind : "record", rep->bad_id,
+                 !strcmp(code, "rewritten") ? "is not the record a checkpoint signed"
+                                            : "does not match its hash", e->msg);
 }
 
 int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],

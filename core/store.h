@@ -229,12 +229,21 @@ typedef struct store_report {
  *                after rep->anchor_held);
  *   "truncated"  the chain ends before the highest anchored seq: records
  *                were cut off;
+ *   "cut_tail"   the chain holds, but the last application's records run
+ *                past its end: records were cut off, their application left;
+ *   "orphan"     the chain holds, but application rows belong to no
+ *                decision;
  * -1 with E when the database could not be read.  PROGRESS, when not NULL,
  * is called with (0, total) first, now and then, and once at the end. */
 int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
                        store_report *rep,
                        void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
                        err *e);
+
+/* One line saying what store_verify_chain found (REP and E, after it returned
+ * 1), for a command's message: the record and why, or what the tail or the
+ * applications show. */
+void store_verdict(const store_report *rep, const err *e, char *out, size_t n);
 
 /* store_verify_chain without anchors, for callers that need only the
  * verdict.  Returns 0 when intact; 1 when a record does not match (its

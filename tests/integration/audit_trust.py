@@ -344,11 +344,36 @@ def main():
         tamper(cut, "DELETE FROM reviews")
         tamper(cut, "DELETE FROM decisions WHERE seq > (SELECT max(seq) - 3 FROM decisions)")
         code, out, _ = verify(cut)
-        check(code == 0, "plain verify cannot see a cut tail")
+        check(code == 1 and "records were cut off the end" in out and "application" in out and
+              "left behind" in out,
+              "plain verify sees a cut tail by the application row it left (%r)" % out)
+        # Cut cleanly, with its application rows: only a checkpoint sees it.
+        tamper(cut, "DELETE FROM applications WHERE first_seq > (SELECT max(seq) FROM decisions)")
+        code, out, _ = verify(cut)
+        check(code == 0, "plain verify cannot see a tail cut with its applications")
         code, out, _ = verify(cut, "--checkpoint", cp, "--pubkey", key + ".pub")
         check(code == 1 and "truncated" in out and "cut off" in out
               and ("signed record %d" % total) in out,
               "verify --checkpoint names the truncation (%r)" % out)
+
+        # ---- The same bytes under another storage type -----------------------
+        # hash alike, but `audit list --program` no longer finds the decision.
+        typed = os.path.join(work, "typed.db")
+        copy_db(db, typed)
+        tamper(typed, "UPDATE decisions SET program = CAST(program AS BLOB) WHERE seq = 5")
+        code, out, _ = verify(typed)
+        check(code == 1 and "record 5 " in out and "column program is stored as a blob" in out,
+              "verify names a value retyped to hide it from queries (%r)" % out)
+
+        # ---- An application row added after the fact --------------------------
+        extra = os.path.join(work, "extra.db")
+        copy_db(db, extra)
+        tamper(extra, "INSERT INTO applications (request, as_of, ruleset, received_at,"
+                      " decided_at, first_seq, ndecisions) SELECT request, as_of, ruleset,"
+                      " received_at, decided_at, 1, 1 FROM applications WHERE id = 1")
+        code, out, _ = verify(extra)
+        check(code == 1 and "the applications do not" in out and "belong to no decision" in out,
+              "verify sees an application row no decision points to (%r)" % out)
 
         # ---- A rewritten past ------------------------------------------------
         past = os.path.join(work, "past.db")

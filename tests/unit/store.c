@@ -544,6 +544,82 @@ static void test_verify_altered_application(void **state)
                3, t[2].ids[0], 2);
 }
 
+/* Verify after SQL (the triggers dropped): it fails at record SEQ with CODE
+ * and a message holding NEEDLE. */
+static void expect_why(fixture *f, const char *sql, int64_t seq, const char *code,
+                       const char *needle)
+{
+    char sqlbuf[512];
+    snprintf(sqlbuf, sizeof sqlbuf, "%s %s", drop_triggers, sql);
+    tamper(f, sqlbuf);
+    store_report rep;
+    err e = {0};
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
+    if (rep.bad_seq != seq)
+        fail_msg("record %lld, not %lld: %s", (long long)rep.bad_seq, (long long)seq, e.msg);
+    assert_string_equal(e.code, code);
+    if (!strstr(e.msg, needle))
+        fail_msg("'%s' not in '%s'", needle, e.msg);
+}
+
+/* The same bytes under another storage type hash alike, but a query by value
+ * no longer finds them: a decision hidden from `audit list --program`. */
+static void test_verify_retyped_decision(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_why(f, "UPDATE decisions SET program = CAST(program AS BLOB) WHERE seq = 9", 9,
+               "mismatch", "column program is stored as a blob");
+}
+
+static void test_verify_retyped_application(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_why(f, "UPDATE applications SET applicant_id = CAST(applicant_id AS BLOB)"
+                  " WHERE id = (SELECT application FROM decisions WHERE seq = 8)", 8,
+               "mismatch", "its application's column applicant_id is stored as a blob");
+}
+
+/* Records cut off the end leave their application row behind: the chain
+ * alone holds, the applications table says what is missing. */
+static void test_verify_cut_tail_left_application(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_why(f, "DELETE FROM decisions WHERE seq = 10", 10, "cut_tail",
+               "holds records 10 to 10, but the chain ends at record 9");
+}
+
+/* An application row no decision points to was added after the fact. */
+static void test_verify_orphan_application(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_why(f, "INSERT INTO applications (request, as_of, ruleset, received_at, decided_at,"
+                  " first_seq, ndecisions) SELECT request, as_of, ruleset, received_at,"
+                  " decided_at, 2, 1 FROM applications WHERE id = 1", 11, "orphan",
+               "holds 7 rows, but the decisions point to 6");
+}
+
+/* A file whose user_version was set back would have a reader stand in for
+ * tables it holds: refused by name. */
+static void test_readonly_version_set_back(void **state)
+{
+    fixture *f = *state;
+    store_close(f->st);
+    f->st = NULL;
+    tamper(f, "PRAGMA user_version = 1");
+    err e = {0};
+    store *st;
+    assert_int_equal(store_open(&st, f->path, STORE_READONLY, &e), -1);
+    assert_non_null(strstr(e.msg, "says it is schema 1 but holds the table reviews of schema 2"));
+}
+
 static void test_verify_altered_client(void **state)
 {
     fixture *f = *state;
@@ -1162,6 +1238,22 @@ static void test_review_invalid(void **state)
     assert_int_equal(store_count(f->st), 1);
 }
 
+static void test_verify_retyped_review(void **state)
+{
+    fixture *f = *state;
+    test_app t;
+    make_app(f, &t, "A1", 1, NULL, NULL);
+    assert_int_equal(append1(f, &t, NULL), STORE_NEW);
+    store_review rv = make_review("R1", t.ids[0], "confirm", NULL);
+    buf b;
+    buf_init(&b, 1 << 20);
+    err e = {0};
+    assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
+    buf_free(&b);
+    expect_why(f, "DROP TRIGGER reviews_no_update; UPDATE reviews SET reason = CAST(reason AS BLOB)",
+               2, "mismatch", "column reason is stored as a blob");
+}
+
 static void test_review_tampered(void **state)
 {
     fixture *f = *state;
@@ -1246,8 +1338,10 @@ static void test_verify_anchor(void **state)
     assert_int_equal(rep.bad_seq, 4);
     assert_non_null(strstr(e.msg, "after 2"));
 
-    /* Cut the tail back to 3: plain verify passes, the anchor does not. */
-    tamper(f, "DROP TRIGGER decisions_no_delete; DELETE FROM decisions WHERE seq > 3");
+    /* Cut the tail back to 3, applications too: plain verify passes, the
+     * anchor does not. */
+    tamper(f, "DROP TRIGGER decisions_no_delete; DELETE FROM decisions WHERE seq > 3;"
+              "DROP TRIGGER applications_no_delete; DELETE FROM applications WHERE first_seq > 3");
     int64_t checked, bad;
     char id[64];
     assert_int_equal(verify(f, &checked, &bad, id), 0);
@@ -1451,6 +1545,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rulesets_events_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_triggers_under_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_foreign, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_retyped_decision, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_retyped_application, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_retyped_review, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_cut_tail_left_application, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_orphan_application, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_version_set_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
