@@ -47,6 +47,24 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
  * set when the option is there without a value (or with an empty one). */
 const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missing);
 
+/* The filters on time that audit and replay take (--since, --until).
+ * cmd_time_filter checks TEXT, the value of option OPT, and writes into OUT
+ * the prefix of a stored time (2026-11-29T21:04:13.058Z) it stands for:
+ * YYYY, YYYY-MM, YYYY-MM-DD (a real date), or YYYY-MM-DDTHH[:MM[:SS[.f]]]
+ * (hours 00-23, minutes and seconds 00-59, one to three digits of a second),
+ * each time with an optional trailing Z, which is dropped: stored times are
+ * compared as text, and "...:13Z" sorts after "...:13.058Z".  So --since X
+ * means a time at or after X, and --until X everything up to the end of X.
+ * Returns 0, or -1 after printing "eligo CMD: OPT wants ..., not 'TEXT'". */
+#define CMD_TIME_MAX 24
+int cmd_time_filter(const char *cmd, const char *opt, const char *text,
+                    char out[CMD_TIME_MAX]);
+
+/* A rule set's hash, or a prefix of it, as option OPT (--ruleset) takes it:
+ * 1 to 64 hex digits, upper case lowered (hashes are stored in lower case).
+ * Writes it into OUT; returns 0, or -1 after printing what is wrong. */
+int cmd_hash_prefix(const char *cmd, const char *opt, const char *text, char out[65]);
+
 /* Create PATH, a new file of mode MODE (less the umask), for a command's
  * output, and return a stream writing to it.  An existing file is never
  * replaced (O_EXCL: not even one made meanwhile, nor a symbolic link's

@@ -8,7 +8,6 @@
  * decision asked about does not exist, or (show) the chain does not verify
  * up to it; 2 a usage error or a database that cannot be read.
  */
-#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,35 +39,21 @@ enum {
     "  --applicant ID     decisions about this applicant (applicant_id)\n"                     \
     "  --program ID       of this programme\n"                                                 \
     "  --outcome O        with this outcome (eligible, ineligible, incomplete)\n"              \
-    "  --since DATE       decided on or after DATE (YYYY-MM-DD, or a time as stored)\n"       \
-    "  --until DATE       decided on or before DATE (inclusive: the whole day)\n"              \
+    "  --since DATE       decided on or after DATE (YYYY, YYYY-MM, YYYY-MM-DD, or a time\n"    \
+    "                     YYYY-MM-DDTHH[:MM[:SS[.fff]]][Z])\n"                                  \
+    "  --until DATE       decided on or before DATE (inclusive: the whole day, month...)\n"    \
     "  --by-as-of         --since/--until (and stats' months) apply to as_of, the date a\n"    \
     "                     decision was made for, instead of decided_at, when it was made\n"   \
     "  --ruleset HASH     decided by this rule set (its hash, or a prefix of it)\n"
 
 #define AQ_DB_USAGE "  --db FILE          the database (default $ELIGO_DB, else ./eligo.db)\n"
 
-/* "YYYY-MM-DD" at the start of S (a time may follow). */
-static int aq_date_ok(const char *s)
-{
-    for (int i = 0; i < 10; i++) {
-        if (!s[i])
-            return 0;
-        if ((i == 4 || i == 7) ? s[i] != '-' : !isdigit((unsigned char)s[i]))
-            return 0;
-    }
-    return s[10] == '\0' || s[10] == 'T';
-}
-
-static int aq_hex_ok(const char *s)
-{
-    if (!*s || strlen(s) > 64)
-        return 0;
-    for (; *s; s++)
-        if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
-            return 0;
-    return 1;
-}
+/* The filters' values once checked: the times as prefixes of a stored time
+ * (cmd_time_filter), the hash prefix lowered. */
+typedef struct aq_values {
+    char since[CMD_TIME_MAX], until[CMD_TIME_MAX];
+    char ruleset[65];
+} aq_values;
 
 /* A positive integer option; -1 when not one. */
 static int64_t aq_count(const char *s)
@@ -78,32 +63,49 @@ static int64_t aq_count(const char *s)
     return *s && !*end && v > 0 ? (int64_t)v : -1;
 }
 
-/* Options shared by the filtering commands; 1 when OPT was one, 0 when not,
- * -1 (message printed) when its value is wrong. */
-static int aq_filter_opt(const char *cmd, store_filter *f, int opt, const char *arg)
+/* Options shared by the filtering commands, into F (whose strings may point
+ * into V); 1 when OPT was one, 0 when not, -1 (message printed) when its
+ * value is wrong. */
+static int aq_filter_opt(const char *cmd, store_filter *f, aq_values *v, int opt,
+                         const char *arg)
 {
+    char name[32];
+    snprintf(name, sizeof name, "audit %s", cmd);
     switch (opt) {
     case O_APPLICANT: f->applicant = arg; return 1;
     case O_PROGRAM: f->program = arg; return 1;
     case O_OUTCOME: f->outcome = arg; return 1;
     case O_BY_AS_OF: f->by_as_of = 1; return 1;
     case O_SINCE:
-    case O_UNTIL:
-        if (!aq_date_ok(arg)) {
-            fprintf(stderr, "eligo audit %s: %s wants a date YYYY-MM-DD, not '%s'\n", cmd,
-                    opt == O_SINCE ? "--since" : "--until", arg);
+        if (cmd_time_filter(name, "--since", arg, v->since) != 0)
             return -1;
-        }
-        *(opt == O_SINCE ? &f->since : &f->until) = arg;
+        f->since = v->since;
+        return 1;
+    case O_UNTIL:
+        if (cmd_time_filter(name, "--until", arg, v->until) != 0)
+            return -1;
+        f->until = v->until;
         return 1;
     case O_RULESET:
-        if (!aq_hex_ok(arg)) {
-            fprintf(stderr, "eligo audit %s: --ruleset wants lowercase hex digits, not '%s'\n",
-                    cmd, arg);
+        if (cmd_hash_prefix(name, "--ruleset", arg, v->ruleset) != 0)
             return -1;
-        }
-        f->ruleset = arg;
+        f->ruleset = v->ruleset;
         return 1;
+    }
+    return 0;
+}
+
+/* After the options: --by-as-of compares with as_of, a date, which a time
+ * would cut short ("2025-03-01" sorts before "2025-03-01T10"): refused.
+ * 0, or -1 with a message. */
+static int aq_filter_check(const char *cmd, const store_filter *f)
+{
+    const char *t = f->since && strlen(f->since) > 10 ? f->since
+                    : f->until && strlen(f->until) > 10 ? f->until : NULL;
+    if (f->by_as_of && t) {
+        fprintf(stderr, "eligo audit %s: with --by-as-of, --since and --until compare with "
+                "as_of, a date: give YYYY, YYYY-MM or YYYY-MM-DD, not '%s'\n", cmd, t);
+        return -1;
     }
     return 0;
 }
@@ -236,11 +238,12 @@ int cmd_audit_list(int argc, char **argv)
     };
     const char *db = cmd_env("ELIGO_DB", "./eligo.db");
     store_filter f = {.limit = 50};
+    aq_values vals;
     int64_t page = 1;
     int json = 0, opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if ((r = aq_filter_opt("list", &f, opt, optarg)) != 0) {
+        if ((r = aq_filter_opt("list", &f, &vals, opt, optarg)) != 0) {
             if (r < 0)
                 return 2;
             continue;
@@ -271,6 +274,8 @@ int cmd_audit_list(int argc, char **argv)
         fprintf(stderr, "eligo audit list: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (aq_filter_check("list", &f) != 0)
+        return 2;
     if (f.after && page > 1) {
         fprintf(stderr, "eligo audit list: give --page or --after, not both\n");
         return 2;
@@ -318,10 +323,11 @@ int cmd_audit_stats(int argc, char **argv)
     const char *db = cmd_env("ELIGO_DB", "./eligo.db");
     const char *chart = NULL;
     store_filter f = {0};
+    aq_values vals;
     int json = 0, top = 5, opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if ((r = aq_filter_opt("stats", &f, opt, optarg)) != 0) {
+        if ((r = aq_filter_opt("stats", &f, &vals, opt, optarg)) != 0) {
             if (r < 0)
                 return 2;
             continue;
@@ -348,6 +354,8 @@ int cmd_audit_stats(int argc, char **argv)
         fprintf(stderr, "eligo audit stats: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (aq_filter_check("stats", &f) != 0)
+        return 2;
     /* The chart's file is made first, so that an existing one is refused
      * before any work, and removed again if the statistics fail. */
     FILE *cf = chart ? cmd_output_create("audit stats", "a chart", chart, 0644) : NULL;
@@ -436,11 +444,12 @@ int cmd_audit_export(int argc, char **argv)
     const char *fields[64];
     unsigned char key[AQ_KEY_MAX + 1];
     store_filter f = {.oldest_first = 1};
+    aq_values vals;
     audit_export_opts o = {.format = AUDIT_JSONL, .redact = fields};
     int opt, r, ret = 2;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if ((r = aq_filter_opt("export", &f, opt, optarg)) != 0) {
+        if ((r = aq_filter_opt("export", &f, &vals, opt, optarg)) != 0) {
             if (r < 0)
                 goto done;
             continue;
@@ -490,6 +499,8 @@ int cmd_audit_export(int argc, char **argv)
         fprintf(stderr, "eligo audit export: unexpected argument '%s'\n", argv[optind]);
         goto done;
     }
+    if (aq_filter_check("export", &f) != 0)
+        goto done;
     if (o.nredact > 0) {
         long n;
         if (keyfile) {

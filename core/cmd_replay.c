@@ -34,9 +34,11 @@ static void replay_usage(FILE *f)
         "  --db FILE         the database (default $ELIGO_DB, else ./eligo.db)\n"
         "  --program ID      only decisions of this programme\n"
         "  --applicant ID    only this applicant's decisions\n"
-        "  --since DATE      only decisions made on or after DATE (YYYY-MM-DD, or a prefix:\n"
-        "  --until DATE      2025-03); --until: on or before DATE\n"
-        "  --ruleset HASH    only decisions made by this rule set (a prefix of its hash)\n"
+        "  --since DATE      only decisions made on or after DATE (YYYY, YYYY-MM,\n"
+        "  --until DATE      YYYY-MM-DD or YYYY-MM-DDTHH[:MM[:SS[.fff]]][Z]); --until: on\n"
+        "                    or before DATE (2025-03: to the end of March)\n"
+        "  --ruleset HASH    only decisions made by this rule set (its hash or a prefix,\n"
+        "                    hex digits)\n"
         "  --instructions N  Lua instructions allowed per decision (default\n"
         "                    $ELIGO_INSTRUCTIONS, else 1000000): the server's, to compare\n"
         "  --memory BYTES    memory cap of each Lua state (default $ELIGO_MEMORY, else\n"
@@ -100,6 +102,7 @@ int cmd_replay(int argc, char **argv)
     };
     replay_config cfg = {.db_path = cmd_env("ELIGO_DB", "./eligo.db"), .sample = 5};
     const char *rules_dir = NULL;
+    char since[CMD_TIME_MAX], until[CMD_TIME_MAX], hash[65];
     int original = 0, json = 0, quiet = 0, opt;
     if (cmd_limits_env("replay", &cfg.engine) != 0)
         return 2;
@@ -112,9 +115,19 @@ int cmd_replay(int argc, char **argv)
         case 'd': cfg.db_path = optarg; break;
         case O_PROGRAM: cfg.filter.program = optarg; break;
         case O_APPLICANT: cfg.filter.applicant_id = optarg; break;
-        case O_SINCE: cfg.filter.since = optarg; break;
-        case O_UNTIL: cfg.filter.until = optarg; break;
-        case O_RULESET: cfg.filter.ruleset = optarg; break;
+        case O_SINCE:
+        case O_UNTIL:
+            if (cmd_time_filter("replay", opt == O_SINCE ? "--since" : "--until", optarg,
+                                opt == O_SINCE ? since : until) != 0)
+                return 2;
+            *(opt == O_SINCE ? &cfg.filter.since : &cfg.filter.until) =
+                opt == O_SINCE ? since : until;
+            break;
+        case O_RULESET:
+            if (cmd_hash_prefix("replay", "--ruleset", optarg, hash) != 0)
+                return 2;
+            cfg.filter.ruleset = hash;
+            break;
         case 'J': json = 1; break;
         case 'q': quiet = 1; break;
         case 'j':

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "date.h"
 #include "version.h"
 
 static const struct {
@@ -77,6 +78,97 @@ const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missin
     if (a[n] == '\0')
         ++*i;
     return v;
+}
+
+/* N digits at S as a number, or -1 when they are not all digits. */
+static int cmd_digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* The length of the prefix of a stored time that TEXT stands for, or -1.
+ * Each field is checked where it ends: "2026-13" fails on its month. */
+static int cmd_time_prefix(const char *t)
+{
+    size_t n = strlen(t);
+    int32_t days;
+    if (n > CMD_TIME_MAX || n < 4 || cmd_digits(t, 4) < 1)   /* the longest: ".fffZ" */
+        return -1;
+    if (n == 4)
+        return 4;
+    if (t[4] != '-' || n < 7 || cmd_digits(t + 5, 2) < 1 || cmd_digits(t + 5, 2) > 12)
+        return -1;
+    if (n == 7)
+        return 7;
+    if (t[7] != '-' || n < 10 || date_parse(t, 10, &days) != 0)
+        return -1;
+    if (n == 10)
+        return 10;
+    /* A time of day: THH, :MM, :SS, .f to .fff, each optional after the
+     * hour, then perhaps a Z. */
+    static const struct { char sep; int max; } parts[] = {{'T', 23}, {':', 59}, {':', 59}};
+    size_t i = 10;
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0] && i < n && t[i] != 'Z'; k++) {
+        int v = t[i] == parts[k].sep && i + 3 <= n ? cmd_digits(t + i + 1, 2) : -1;
+        if (v < 0 || v > parts[k].max)
+            return -1;
+        i += 3;
+    }
+    if (i == 10)
+        return -1;              /* a Z or anything else straight after the date */
+    if (i == 19 && i < n && t[i] == '.') {
+        size_t f = 0;
+        while (i + 1 + f < n && f < 4 && t[i + 1 + f] >= '0' && t[i + 1 + f] <= '9')
+            f++;
+        if (f < 1 || f > 3)
+            return -1;
+        i += 1 + f;
+    }
+    if (i == n)
+        return (int)n;
+    return i + 1 == n && t[i] == 'Z' ? (int)i : -1;
+}
+
+int cmd_time_filter(const char *cmd, const char *opt, const char *text,
+                    char out[CMD_TIME_MAX])
+{
+    int n = cmd_time_prefix(text);
+    if (n < 0) {
+        fprintf(stderr, "eligo %s: %s wants a date or a time, YYYY, YYYY-MM, YYYY-MM-DD or "
+                "YYYY-MM-DDTHH[:MM[:SS[.fff]]][Z] (a real date; hours to 23), not '%s'\n",
+                cmd, opt, text);
+        return -1;
+    }
+    memcpy(out, text, (size_t)n);
+    out[n] = '\0';
+    return 0;
+}
+
+int cmd_hash_prefix(const char *cmd, const char *opt, const char *text, char out[65])
+{
+    size_t n = strlen(text);
+    for (size_t i = 0; i < n && n <= 64; i++) {
+        char c = text[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            n = 0;
+        else
+            out[i] = c;
+    }
+    if (n == 0 || n > 64) {
+        fprintf(stderr, "eligo %s: %s wants a rule set's hash or a prefix of it (1 to 64 hex "
+                "digits), not '%s'\n", cmd, opt, text);
+        return -1;
+    }
+    out[n] = '\0';
+    return 0;
 }
 
 FILE *cmd_output_create(const char *cmd, const char *what, const char *path, int mode)

@@ -265,6 +265,30 @@ def main():
             st, got = filtered(*args)
             want = [r["seq"] for r in full if pred(r)]
             check(st == 0 and got == want, "list %s: %d rows" % (" ".join(args), len(want)))
+        # Times as stored end in milliseconds and a Z (2026-11-29T21:04:13.058Z): a
+        # filter to the second, minute or hour, with or without its Z, takes what
+        # starts so.
+        t = full[len(full) // 2]["decided_at"]
+        for args, pred in ((["--since", t[:19] + "Z"], lambda r: r["decided_at"][:19] >= t[:19]),
+                           (["--until", t[:19] + "Z"], lambda r: r["decided_at"][:19] <= t[:19]),
+                           (["--since", t[:16]], lambda r: r["decided_at"][:16] >= t[:16]),
+                           (["--until", t[:13] + "Z"], lambda r: r["decided_at"][:13] <= t[:13]),
+                           (["--since", t, "--until", t], lambda r: r["decided_at"] == t),
+                           (["--since", t[:4], "--until", t[:7]], lambda r: True),
+                           (["--ruleset", old_hash[:10].upper()],
+                            lambda r: r["ruleset"] == old_hash)):
+            st, got = filtered(*args)
+            want = [r["seq"] for r in full if pred(r)]
+            check(st == 0 and got == want, "list %s: %d rows" % (" ".join(args), len(want)))
+        for opt, bad in (("--since", "2026-13-45"), ("--until", "2026-02-30"),
+                         ("--since", "2026-11-29Tfoo"), ("--until", "2026-11-29T24"),
+                         ("--since", "2026-11-29T21:04:13.0581"), ("--until", "2026-11-29Z"),
+                         ("--since", "0000"), ("--ruleset", "xyz")):
+            st, _, err = audit("list", "--db", db, opt, bad)
+            check(st == 2 and opt in err and ("'%s'" % bad) in err,
+                  "list %s %s is refused, naming both (%s)" % (opt, bad, err.strip()))
+        st, _, err = audit("stats", "--db", db, "--by-as-of", "--since", "2025-02-01T10")
+        check(st == 2 and "--by-as-of" in err, "a time with --by-as-of is refused (%s)" % err.strip())
         st, out, _ = audit("list", "--db", db, "--outcome", "nothing")
         check(st == 0 and "no decisions match" in out, "list with no rows exits 0")
         st, _, _ = audit("list", "--db", db, "--since", "March")

@@ -231,6 +231,29 @@ def test_candidate():
         check(rep3["applications"] == 1, "--applicant selects one applicant's applications")
         rc, rep4, _ = replay_json("--rules", cand, "--db", srv.db, "--since", "2999-01-01")
         check(rc == 0 and rep4["decisions"] == 0, "--since after every decision selects none")
+        # Times as stored end in milliseconds and a Z: a filter to the second (with or
+        # without its Z) takes every decision that starts so; an upper-case hash works.
+        rows = srv.db_query("select decided_at, ruleset from decisions order by seq")
+        t = rows[len(rows) // 2][0]
+        for args, pred in ((["--since", t[:19] + "Z"], lambda d: d[:19] >= t[:19]),
+                           (["--until", t[:19] + "Z"], lambda d: d[:19] <= t[:19]),
+                           (["--since", t[:23]], lambda d: d >= t),
+                           (["--since", t, "--until", t], lambda d: d == t)):
+            rc, rep5, err = replay_json("--original", "--db", srv.db, *args)
+            want = sum(1 for d, _ in rows if pred(d))
+            check(rc == 0 and rep5 is not None and rep5["decisions"] == want,
+                  "replay %s selects the %d decisions made then (%s)"
+                  % (" ".join(args), want, err.strip() or (rep5 or {}).get("decisions")))
+        rc, rep5, err = replay_json("--original", "--db", srv.db, "--ruleset", rows[0][1][:8].upper())
+        want = sum(1 for _, h in rows if h.startswith(rows[0][1][:8]))
+        check(rc == 0 and rep5 is not None and rep5["decisions"] == want,
+              "--ruleset in upper case selects the same %d decisions" % want)
+        for opt, bad in (("--since", "2026-13-45"), ("--until", "2026-02-30"),
+                         ("--since", "2026-11-29Tfoo"), ("--until", "2026-11-29T24:00"),
+                         ("--since", "March"), ("--ruleset", "a7594g")):
+            rc, out, err = eligo("replay", "--original", "--db", srv.db, opt, bad)
+            check(rc == 2 and opt in err and ("'%s'" % bad) in err,
+                  "replay %s %s is a usage error naming both (%s)" % (opt, bad, err.strip()))
         rc, out, err = eligo("replay", "--rules", cand, "--db", srv.db)
         check(rc == 0 and "awrach" in out and "income" in out and "decisions/s" in out,
               "the table names the programme, the criterion and the speed")
