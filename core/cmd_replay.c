@@ -2,7 +2,8 @@
  * cmd_replay.c -- `eligo replay`: options in, replay_run, the report out.
  *
  * Exit status: 0 when the replay ran (candidate mode) or every decision was
- * reproduced (--original); 1 when --original found a difference; 2 for a
+ * reproduced (--original); 1 when --original found a difference, or had no
+ * decision to re-decide (the filters matched none); 2 for a
  * usage error, a database that cannot be read or a candidate rule set that
  * does not load.
  */
@@ -30,7 +31,8 @@ static void replay_usage(FILE *f)
         "                    whose result changed with them and a sample of decision ids\n"
         "  --original        re-decide every decision under the stored rule set that made\n"
         "                    it: each outcome, criterion result and message must come out\n"
-        "                    the same; every difference is listed (exit status 1)\n"
+        "                    the same; every difference is listed (exit status 1, as\n"
+        "                    when the filters match no decision)\n"
         "  --db FILE         the database (default $ELIGO_DB, else ./eligo.db)\n"
         "  --program ID      only decisions of this programme\n"
         "  --applicant ID    only this applicant's decisions\n"
@@ -205,6 +207,13 @@ int cmd_replay(int argc, char **argv)
     }
     if (status == 0 && original && replay_differences(rep) > 0)
         status = 1;
+    if (status == 0 && original && replay_decisions(rep) == 0) {
+        /* Nothing re-decided proves nothing: not a success. */
+        if (json)
+            fprintf(stderr, "eligo replay: no stored decision matched the filters: nothing was "
+                    "re-decided\n");
+        status = 1;
+    }
     replay_report_free(rep);
     return status;
 }

@@ -1226,13 +1226,17 @@ void replay_print(const replay_report *r, FILE *f)
             fprintf(f, "... and %lld more differences\n",
                     (long long)(t->differences - (int64_t)t->nnotes));
         int64_t same = t->decisions - t->differences;
-        fprintf(f, "%lld of %lld decisions reproduced exactly (%.4g%%) under their own %zu "
-                "rule set%s",
-                (long long)(same < 0 ? 0 : same), (long long)t->decisions,
-                t->decisions ? 100.0 * (double)(same < 0 ? 0 : same) / (double)t->decisions
-                             : 100.0,
-                r->nrulesets, r->nrulesets == 1 ? "" : "s");
-        fprintf(f, t->differences ? "; %lld differ\n" : "\n", (long long)t->differences);
+        if (t->decisions == 0) {
+            /* A proof over nothing is no proof: say so, not "0 of 0 (100%)". */
+            fprintf(f, "no stored decision matched the filters: nothing was re-decided, so "
+                    "nothing is shown to reproduce\n");
+        } else {
+            fprintf(f, "%lld of %lld decisions reproduced exactly (%.4g%%) under their own %zu "
+                    "rule set%s", (long long)(same < 0 ? 0 : same), (long long)t->decisions,
+                    100.0 * (double)(same < 0 ? 0 : same) / (double)t->decisions,
+                    r->nrulesets, r->nrulesets == 1 ? "" : "s");
+            fprintf(f, t->differences ? "; %lld differ\n" : "\n", (long long)t->differences);
+        }
     } else {
         rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);
         if (ps && t->nprogs) {   /* progs is NULL when nothing was decided */

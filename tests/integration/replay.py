@@ -248,6 +248,14 @@ def test_candidate():
         want = sum(1 for _, h in rows if h.startswith(rows[0][1][:8]))
         check(rc == 0 and rep5 is not None and rep5["decisions"] == want,
               "--ruleset in upper case selects the same %d decisions" % want)
+        # --original over no decision at all proves nothing: it says so, exit 1.
+        rc, out, err = eligo("replay", "--original", "--db", srv.db, "--since", "2999-01-01")
+        check(rc == 1 and "no stored decision matched the filters" in out and "100%" not in out
+              and "nothing was re-decided" in out,
+              "replay --original over no decision: says nothing was re-decided, exit 1 (%r)" % out)
+        rc, rep5, err = replay_json("--original", "--db", srv.db, "--applicant", "NOBODY")
+        check(rc == 1 and rep5 is not None and rep5["decisions"] == 0 and "no stored decision" in err,
+              "and with --json: the report of nothing, exit 1")
         for opt, bad in (("--since", "2026-13-45"), ("--until", "2026-02-30"),
                          ("--since", "2026-11-29Tfoo"), ("--until", "2026-11-29T24:00"),
                          ("--since", "March"), ("--ruleset", "a7594g")):
