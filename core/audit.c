@@ -868,8 +868,13 @@ int audit_list(store *st, const store_filter *f, int json, FILE *out, int64_t *s
         if (n == 0) {
             fprintf(out, "(no decisions match)\n");
         } else if (p.n > p.want) {
-            fprintf(out, "(%lld shown, newest first; more: --page %lld, or --after ",
-                    (long long)n, (long long)(f->offset / f->limit + 2));
+            /* After --after, --page is refused (and alone would restart from
+             * the newest): the next page is the next cursor only. */
+            if (f->after)
+                fprintf(out, "(%lld shown, newest first; more: --after ", (long long)n);
+            else
+                fprintf(out, "(%lld shown, newest first; more: --page %lld, or --after ",
+                        (long long)n, (long long)(f->offset / f->limit + 2));
             tx_put(out, p.last_id);
             fputs(")\n", out);
         } else {

@@ -243,6 +243,12 @@ def main():
         check(st == 0 and lines[0].split()[:2] == ["SEQ", "DECIDED"] and len(lines) == 7 and
               "--after " + full[4]["decision_id"] in lines[-1],
               "the table: header, 5 rows and the next page's cursor")
+        st, out, _ = audit("list", "--db", db, "--limit", "5", "--after", full[4]["decision_id"])
+        lines = out.splitlines()
+        check(st == 0 and [l.split()[0] for l in lines[1:6]] == [str(r["seq"]) for r in full[5:10]]
+              and lines[-1].endswith("more: --after %s)" % full[9]["decision_id"])
+              and "--page" not in lines[-1],
+              "after --after, the last line gives the next cursor only (%r)" % lines[-1:])
         widths = {len(l) for l in lines[1:6]}
         check(len(widths) <= 2, "the table's rows are aligned")
 
