@@ -74,7 +74,15 @@ static int aq_filter_opt(const char *cmd, store_filter *f, aq_values *v, int opt
     switch (opt) {
     case O_APPLICANT: f->applicant = arg; return 1;
     case O_PROGRAM: f->program = arg; return 1;
-    case O_OUTCOME: f->outcome = arg; return 1;
+    case O_OUTCOME:
+        /* Anything else would silently match nothing. */
+        if (strcmp(arg, "eligible") && strcmp(arg, "ineligible") && strcmp(arg, "incomplete")) {
+            fprintf(stderr, "eligo %s: --outcome is eligible, ineligible or incomplete, not "
+                    "'%s'\n", name, arg);
+            return -1;
+        }
+        f->outcome = arg;
+        return 1;
     case O_BY_AS_OF: f->by_as_of = 1; return 1;
     case O_SINCE:
         if (cmd_time_filter(name, "--since", arg, v->since) != 0)

@@ -295,8 +295,13 @@ def main():
                   "list %s %s is refused, naming both (%s)" % (opt, bad, err.strip()))
         st, _, err = audit("stats", "--db", db, "--by-as-of", "--since", "2025-02-01T10")
         check(st == 2 and "--by-as-of" in err, "a time with --by-as-of is refused (%s)" % err.strip())
-        st, out, _ = audit("list", "--db", db, "--outcome", "nothing")
+        st, out, _ = audit("list", "--db", db, "--applicant", "NOBODY")
         check(st == 0 and "no decisions match" in out, "list with no rows exits 0")
+        for sub in ("list", "stats", "export"):
+            st, out, err = audit(sub, "--db", db, "--outcome", "Eligible")
+            check(st == 2 and out == "" and "--outcome" in err and "'Eligible'" in err,
+                  "%s --outcome Eligible is refused, not a silent empty result (%s)"
+                  % (sub, err.strip()))
         st, _, _ = audit("list", "--db", db, "--since", "March")
         check(st == 2, "list with a bad date exits 2")
         st, _, _ = audit("list", "--db", db, "--after", "nope")
