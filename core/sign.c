@@ -167,23 +167,43 @@ sign_key *sign_key_load(const char *path, int private, err *e)
         err_set(e, "invalid_request", "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
+    /* Read first, so that a key of the wrong kind is named as such before
+     * any advice on a private key's mode.  Each kind is refused where the
+     * other is wanted: a public key cannot sign, and a private key given to
+     * a verifier has left the signer's hands (its public half would do). */
+    EVP_PKEY *pk = private ? PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL)
+                           : PEM_read_PUBKEY(f, NULL, sign_no_passphrase, NULL);
+    if (!pk) {
+        ERR_clear_error();
+        rewind(f);
+        EVP_PKEY *other = private ? PEM_read_PUBKEY(f, NULL, sign_no_passphrase, NULL)
+                                  : PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL);
+        if (other) {
+            EVP_PKEY_free(other);
+            fclose(f);
+            if (private)
+                err_set(e, "invalid_request", "%s is a public key: signing needs the private "
+                        "key (PREFIX.key from eligo keygen)", path);
+            else
+                err_set(e, "invalid_request", "%s is a private key: give the public key "
+                        "(PREFIX.pub from eligo keygen); a private key belongs with the signer "
+                        "only", path);
+            return NULL;
+        }
+        rewind(f);
+        pk = private ? PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL)
+                     : PEM_read_PUBKEY(f, NULL, sign_no_passphrase, NULL);   /* for its error */
+    }
     /* A signing key others can read is no longer a proof of who signed: refuse
      * it, as ssh does, rather than sign with it (keygen writes 0600). */
     struct stat sb;
-    if (private && fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077)) {
+    if (pk && private && fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077)) {
         err_set(e, "invalid_request", "%s is open to other users (mode %04o): a private key "
                 "must be readable by its owner only (chmod 600 %s)", path,
                 (unsigned)(sb.st_mode & 07777), path);
+        EVP_PKEY_free(pk);
         fclose(f);
         return NULL;
-    }
-    EVP_PKEY *pk = private ? PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL)
-                           : PEM_read_PUBKEY(f, NULL, sign_no_passphrase, NULL);
-    if (!pk && !private) {
-        /* A private key holds its public half: accept it too. */
-        ERR_clear_error();
-        rewind(f);
-        pk = PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL);
     }
     fclose(f);
     if (!pk) {

@@ -54,9 +54,11 @@ typedef struct sign_checkpoint {
  * ("invalid_request") and nothing written.  Returns 0, or -1 with E. */
 int sign_keygen(const char *prefix, err *e);
 
-/* Read a PEM key from PATH: a private key when PRIVATE, else a public key
- * (a private key file is accepted there too: its public half is used).
- * NULL with E when the file is missing, unreadable or not an Ed25519 key.
+/* Read a PEM key from PATH: a private key when PRIVATE, else a public key.
+ * NULL with E ("invalid_request") when the file is missing, unreadable, not
+ * an Ed25519 key, a key of the other kind (a public key to sign with, a
+ * private key to verify with: each named as such), or a private key that
+ * other users can read or write (checked once it is known to be one).
  * The caller frees the key with sign_key_free. */
 sign_key *sign_key_load(const char *path, int private, err *e);
 

@@ -285,6 +285,12 @@ def main():
         check(code != 0 and not os.path.exists(cp) and "open to other users (mode 0640)" in err
               and "chmod 600" in err, "a private key others can read is refused (%s)" % err.strip())
         os.chmod(key + ".key", 0o600)
+        code, out, err = eligo("audit", "checkpoint", "--key", key + ".pub", "--db", db,
+                               "--out", cp)
+        check(code == 2 and not os.path.exists(cp) and "is a public key" in err and
+              "chmod" not in err,
+              "a public key given to sign with is named as such, no chmod advice (%s)"
+              % err.strip())
         code, out, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", db,
                                "--out", cp)
         check(code == 0, "audit checkpoint signs (%s)" % err.strip())
@@ -295,6 +301,9 @@ def main():
               "the checkpoint states seq, head, time, key and signature")
         code, out, _ = verify(db, "--checkpoint", cp, "--pubkey", key + ".pub")
         check(code == 0 and "checkpoint holds" in out, "verify --checkpoint passes (%r)" % out)
+        code, out, err = verify(db, "--checkpoint", cp, "--pubkey", key + ".key")
+        check(code == 2 and "is a private key" in err and "checkpoint holds" not in out,
+              "verify --pubkey refuses a private key (%s)" % err.strip())
         # A checkpoint never overwrites a file: not an earlier checkpoint, not a key.
         with open(cp) as f:
             cp_text = f.read()

@@ -89,6 +89,11 @@ static void test_keygen(void **state)
     assert_int_equal(strlen(sign_key_fingerprint(priv)), 64);
     snprintf(p, sizeof p, "%s.pub", f->a);
     assert_null(sign_key_load(p, 1, &e));
+    assert_non_null(strstr(e.msg, "is a public key"));
+    assert_null(strstr(e.msg, "chmod"));
+    snprintf(p, sizeof p, "%s.key", f->a);
+    assert_null(sign_key_load(p, 0, &e));   /* a verifier is given no private key */
+    assert_non_null(strstr(e.msg, "is a private key"));
     snprintf(p, sizeof p, "%s/nothing.pub", f->dir);
     assert_null(sign_key_load(p, 0, &e));
     assert_non_null(strstr(e.msg, "cannot open"));
