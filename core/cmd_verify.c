@@ -223,6 +223,16 @@ int cmd_verify(int argc, char **argv)
                    cps[k].time);
         return 1;
     }
+    if (rc > 0 && rep.bad_seq > rep.checked + 1) {   /* a gap: say so first */
+        printf("records %lld to %lld are missing, before record %lld (", (long long)(rep.checked + 1),
+               (long long)(rep.bad_seq - 1), (long long)rep.bad_seq);
+        verify_name(&rep);
+        printf(")\n");
+        if (!quiet)
+            printf("%lld records before them are intact (%.3f s)\n", (long long)rep.checked,
+                   secs);
+        return 1;
+    }
     if (rc > 0) {
         printf("record %lld (", (long long)rep.bad_seq);
         verify_name(&rep);

@@ -371,7 +371,10 @@ static const char *const store_sql[Q_N] = {
     [Q_TEXT_INSERT] = "INSERT OR IGNORE INTO file_texts (sha256, text) VALUES (?1, ?2)",
     [Q_RFILE_INSERT] = "INSERT INTO ruleset_files (ruleset, name, sha256, size)"
                        " VALUES (?1, ?2, ?3, ?4)",
-    [Q_RULESET_FILES] = "SELECT f.name, t.text FROM ruleset_files f"
+    /* The size and the count are not hashed: each is checked against what
+     * it describes, so that neither can say something false. */
+    [Q_RULESET_FILES] = "SELECT f.name, t.text, f.size = length(CAST(t.text AS BLOB)),"
+                        " (SELECT nfiles FROM rulesets WHERE hash = ?1) FROM ruleset_files f"
                         " JOIN file_texts t ON t.sha256 = f.sha256"
                         " WHERE f.ruleset = ?1 ORDER BY f.name",
     [Q_RULESET_HAS] = "SELECT 1 FROM rulesets WHERE hash = ?1",
@@ -1102,7 +1105,8 @@ static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, er
     ruleset_file *files = NULL;
     size_t n = 0, alloc = 0;
     ruleset *rs = NULL;
-    int rc;
+    int rc, sizes_ok = 1;
+    int64_t nfiles = 0;
 
     bind_str(s, 1, hash);
     /* Column texts die at the next step, so each file is copied out. */
@@ -1130,6 +1134,8 @@ static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, er
         memcpy(nc, name, nlen + 1);
         memcpy(tc, text, tlen + 1);
         files[n++] = (ruleset_file){.name = nc, .text = tc, .len = tlen};
+        sizes_ok &= sqlite3_column_int(s, 2) == 1;
+        nfiles = sqlite3_column_int64(s, 3);
     }
     if (rc != SQLITE_DONE) {
         store_sqlerr(st, e, "reading a rule set");
@@ -1137,6 +1143,14 @@ static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, er
     }
     if (n == 0) {
         err_set(e, "not_found", "no rule set %s in the database", hash);
+        if (damaged)
+            *damaged = 1;
+        goto done;
+    }
+    if (!sizes_ok || nfiles != (int64_t)n) {
+        err_set(e, "internal", "stored rule set %s is damaged: %s", hash,
+                sizes_ok ? "its count of files is not the number of its files"
+                         : "a file's recorded size is not the size of its text");
         if (damaged)
             *damaged = 1;
         goto done;
@@ -1942,7 +1956,8 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
         memcmp(ph, prev, STORE_HASH_LEN) != 0)
         return "its prev_hash is not the hash of the record before it";
     if (sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
-        return "its content changed: a field of it or of its application is not what was hashed";
+        return "its content changed: a field of it or of its application is not what was "
+               "hashed (or its hash column itself was changed)";
     if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], c->rs_ok) != 0) {
         int state = store_ruleset_state(c->sets, c->nsets, r.f[V_RULESET]);
         if (state == 1)
@@ -1969,8 +1984,12 @@ static const char *verify_review(store *st, sqlite3_stmt *s, verify_ctx *c, int6
         return "the records before it are missing";
     if (col >= 0)
         return verify_type_why(c, s, col, type, "");
-    if (sqlite3_column_int64(s, R_N) != nrev + 1)
-        return "its review number is not the next one: a review before it is missing";
+    if (sqlite3_column_int64(s, R_N) != nrev + 1) {
+        snprintf(c->why, sizeof c->why, "its review number n is %lld where %lld comes next: "
+                 "reviews were deleted or renumbered", (long long)sqlite3_column_int64(s, R_N),
+                 (long long)(nrev + 1));
+        return c->why;
+    }
     if (store_review_hash(st, prev, &r, hash) != 0) {
         *failed = 1;
         return NULL;
@@ -1981,7 +2000,8 @@ static const char *verify_review(store *st, sqlite3_stmt *s, verify_ctx *c, int6
         memcmp(ph, prev, STORE_HASH_LEN) != 0)
         return "its prev_hash is not the hash of the record before it";
     if (sqlite3_column_bytes(s, R_HASH) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
-        return "its content changed: a field of the review is not what was hashed";
+        return "its content changed: a field of the review is not what was hashed (or its "
+               "hash column itself was changed)";
     return NULL;
 }
 
@@ -2195,6 +2215,11 @@ void store_verdict(const store_report *rep, const err *e, char *out, size_t n)
         snprintf(out, n, "records were cut off the end: %s", e->msg);
     else if (!strcmp(code, "orphan"))
         snprintf(out, n, "%s", e->msg);
+    else if (rep->bad_seq > rep->checked + 1)
+        snprintf(out, n, "records %lld to %lld are missing, before record %lld (%s %s)",
+                 (long long)(rep->checked + 1), (long long)(rep->bad_seq - 1),
+                 (long long)rep->bad_seq, rep->bad_kind ? rep->bad_kind : "record",
+                 rep->bad_id);
     else
         snprintf(out, n, "record %lld (%s %s) %s: %s", (long long)rep->bad_seq,
                  rep->bad_kind ? rep->bad_kind : "record", rep->bad_id,

@@ -678,6 +678,25 @@ static void test_verify_altered_rules(void **state)
                11, later.ids[0], 10);
 }
 
+/* A rule set's file sizes and count are not hashed; each must still say
+ * what it describes. */
+static void test_verify_rules_size_and_count(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_why(f, "DROP TRIGGER ruleset_files_no_update; UPDATE ruleset_files SET size = size + 1",
+               1, "mismatch", "the files of its rule set changed");
+    tamper(f, "UPDATE ruleset_files SET size = size - 1;"
+              "DROP TRIGGER rulesets_no_update; UPDATE rulesets SET nfiles = nfiles + 1");
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 1);
+    assert_int_equal(bad, 1);
+    tamper(f, "UPDATE rulesets SET nfiles = nfiles - 1");
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+}
+
 static void test_verify_reasons(void **state)
 {
     fixture *f = *state;
@@ -1548,6 +1567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_retyped_decision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_retyped_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_retyped_review, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_rules_size_and_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_cut_tail_left_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_orphan_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_version_set_back, setup, teardown),
