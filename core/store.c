@@ -830,6 +830,13 @@ int store_open(store **out, const char *path, int flags, err *e)
         return err_set(e, "internal", "out of memory");
     st->flags = flags;
 
+    /* The file holds applicants' data: a new one is the owner's alone, as
+     * a backup is (SQLite gives its -wal and -shm the same mode). */
+    if (!rdonly) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
         err_set(e, "internal", "cannot open %s: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : "out of memory");

@@ -315,6 +315,9 @@ def test_options():
     with Server() as srv:
         mode = stat.S_IMODE(os.stat(srv.socket).st_mode)
         check(mode == 0o660, "socket file mode 0660 (%o)" % mode)
+        modes = [stat.S_IMODE(os.stat(srv.db + x).st_mode) for x in ("", "-wal")]
+        check(modes == [0o600, 0o600], "a new database and its log are the owner's alone, "
+              "as they hold applicants' data (%s)" % ["%o" % m for m in modes])
         rc, _, errtext = eligo("serve", "--socket", srv.socket, "--db", srv.db + "2",
                                "--rules", srv.rules, timeout=60)
         check(rc == 1 and "already listening" in errtext, "a second server on a live socket exits 1")
