@@ -167,14 +167,22 @@ local function copy_lib(lib, leave_out)
   return t
 end
 
--- A rule's own pcall must not swallow the engine's signals: missing data,
--- and running out of memory under the cap (Lua's own message for it), which
--- a rule that caught it and tried again would pay for with a full collection
--- each time, unseen by the instruction budget.
+-- A rule's own pcall must not swallow the engine's signals: missing data;
+-- earlier decisions that could not be read (the history provider failed:
+-- eligo's trouble, not the rule's, and a rule that caught it would decide as
+-- if the applicant had no past); and running out of memory under the cap
+-- (Lua's own message for it), which a rule that caught it and tried again
+-- would pay for with a full collection each time, unseen by the instruction
+-- budget.
 local MISSING = { __metatable = "missing data" }   -- compared raw: rules see only the name
+local UNREADABLE = { __metatable = "earlier decisions unreadable" }
 local OUT_OF_MEMORY = "not enough memory"
+local function is_signal(e)
+  local mt = debug_getmetatable(e)
+  return mt == MISSING or mt == UNREADABLE
+end
 local function pass_through(ok, ...)
-  if not ok and (debug_getmetatable((...)) == MISSING or (...) == OUT_OF_MEMORY) then error((...), 0) end
+  if not ok and (is_signal((...)) or (...) == OUT_OF_MEMORY) then error((...), 0) end
   return ok, ...
 end
 
@@ -185,7 +193,7 @@ local sandbox = {
   pcall = function(f, ...) return pass_through(pcall(f, ...)) end,
   xpcall = function(f, h, ...)
     return pass_through(xpcall(f, function(e)
-      if debug_getmetatable(e) == MISSING then return e end
+      if is_signal(e) then return e end
       return h(e)
     end, ...))
   end,
@@ -608,7 +616,12 @@ local function history_rows(a)
     local fetch = api.fetch_history
     if fetch and type(id) == "string" then
       local t, why = fetch(id)
-      if not t then error("the applicant's earlier decisions could not be read: " .. tostring(why), 3) end
+      if not t then
+        local file, line = caller(3)   -- what called earlier(): a check, unless by a tail call
+        local at = line > 0 and string_format("%s:%d: ", file, line) or ""
+        error(setmetatable({ message = at .. "the applicant's earlier decisions could not be read: " .. tostring(why) },
+          UNREADABLE), 0)
+      end
       text = t
     end
   end
@@ -866,6 +879,9 @@ local function decide(p, a, on, lang, now)
     fail("rule_error", "programme %s, criterion %s (%s:%d): the second value of a check must be a table of values",
       p.id, c.id, c.file, c.line)
   elseif kind == 3 then
+    if debug_getmetatable(value) == UNREADABLE then   -- not the rule's doing (engine.h)
+      fail("internal", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, value.message)
+    end
     local msg = type(value) == "table" and value.message or tostring(value)
     if msg == OUT_OF_MEMORY then msg = "memory cap exceeded" end
     fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)

@@ -2013,6 +2013,71 @@ static void test_history_rows_read_are_recorded(void **state)
     release(en);
 }
 
+/* The paths tests/fuzz/cases.c drives: test cases, explanations, earlier
+ * decisions that cannot be read, messages.  Each set is the smallest schema,
+ * one programme file RULES and, when TESTS is not NULL, its test file. */
+static engine *open_texts(const char *rules, const char *tests)
+{
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1},
+                            {"p.lua", rules, strlen(rules)},
+                            {"p.test.lua", tests, tests ? strlen(tests) : 0}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, tests ? 3 : 2, &e);
+    if (!rs)
+        fail_msg("ruleset_from_files: %s: %s", S(e.code), e.msg);
+    engine *en = engine_new(rs, NULL, &e);
+    ruleset_free(rs);
+    if (!en)
+        fail_msg("engine_new: %s: %s", S(e.code), e.msg);
+    return own(en, free_engine);
+}
+
+#define ONE_CRITERION(check_body)                                                          \
+    "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"          \
+    "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"                                 \
+    "  criterion \"c\" { text = { en = \"Known\", fr = \"K\", ar = \"K\" }, reference = \"r\",\n" \
+    "    check = function(a, on) " check_body " end } }\n"
+
+/* A provider that always fails, counting its calls. */
+static int failing_provider(void *ud, const char *applicant_id, buf *out)
+{
+    (void)applicant_id;
+    ++*(int *)ud;
+    buf_adds(out, "[]");   /* what it wrote before failing must not be read */
+    return -1;
+}
+
+/* A provider that fails is eligo's trouble, not the rule's: the request
+ * fails with "internal" naming the criterion, as engine.h says, and a
+ * rule's pcall cannot catch it and decide as if the applicant had no past
+ * (asking the provider again).  It was a rule_error, and with pcall an
+ * eligible decision (found with tests/fuzz/cases.c, whose first seed has a
+ * failing provider). */
+static void test_history_provider_fails(void **state)
+{
+    (void)state;
+    engine *en = open_texts(ONE_CRITERION("return #earlier(a) == 0"), NULL);
+    int calls = 0;
+    engine_set_history(en, failing_provider, &calls);
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+    assert_error(r, "internal");
+    ASSERT_CONTAINS(r->error_message, "programme p, criterion c (p.lua:3): p.lua:4: "
+                                      "the applicant's earlier decisions could not be read");
+    assert_int_equal(calls, 1);
+    release(r);
+    release(en);
+
+    en = open_texts(ONE_CRITERION("local ok = pcall(earlier, a); local again = pcall(earlier, a)\n"
+                                  "      return not ok and not again"),
+                    NULL);
+    calls = 0;
+    engine_set_history(en, failing_provider, &calls);
+    r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+    assert_error(r, "internal");
+    assert_int_equal(calls, 1);
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
@@ -2124,6 +2189,7 @@ int main(void)
         TEST(test_canon_values_keys_sorted),
         TEST(test_explain_programme),
         TEST(test_history_rows_read_are_recorded),
+        TEST(test_history_provider_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
