@@ -80,6 +80,15 @@ local function check_utf8(file, line, what, s)
   if bad then error(string_format("%s:%d: %s is not UTF-8 text (byte %d)", file, line, what, bad), 0) end
 end
 
+-- A programme's id and version also cross into C as C strings (engine.h's
+-- engine_decision and engine_explain, the store's columns): a NUL byte would
+-- cut them short there, and a decision could not be found or explained by
+-- them.  WHAT must not quote the text.
+local function check_no_nul(file, line, what, s)
+  local at = type(s) == "string" and string_find(s, "\0", 1, true)
+  if at then error(string_format("%s:%d: %s holds a NUL byte (byte %d)", file, line, what, at), 0) end
+end
+
 local function problem(file, line, fmt, ...)
   problems[#problems + 1] = { file = file, line = line, msg = string_format(fmt, ...) }
 end
@@ -481,6 +490,7 @@ function sandbox.program(id)
   local file, line = caller(2)
   if type(id) ~= "string" or id == "" then decl_error(2, "a programme needs an id") end
   check_utf8(file, line, "a programme id", id)
+  check_no_nul(file, line, "a programme id", id)
   return function(spec)
     declaring("a programme")
     if type(spec) ~= "table" then decl_error(2, "programme '%s' needs a table", id) end
@@ -491,6 +501,7 @@ function sandbox.program(id)
     end
     p.version = tostring(p.version)
     check_utf8(file, line, string_format("programme '%s' version", id), p.version)
+    check_no_nul(file, line, string_format("programme '%s' version", id), p.version)
     check_utf8(file, line, string_format("programme '%s' reference", id), p.reference)
     if p.from == nil then   -- reported once here; lint then leaves its parameters alone
       problem(file, line, "programme '%s' %s has no 'from' date", id, p.version)

@@ -2078,6 +2078,20 @@ static void test_history_provider_fails(void **state)
     assert_int_equal(calls, 1);
 }
 
+/* A programme's id and version go to C as C strings (engine_decision, the
+ * store, engine_explain): one holding a NUL byte is refused where it is
+ * declared.  It was cut short there, and the decisions stored under the cut
+ * id could not be explained (found by tests/fuzz/cases.c). */
+static void test_load_programme_id_nul_refused(void **state)
+{
+    (void)state;
+    err e = refuse_text("nul.lua", "program \"p\\0q\" { version = \"1\" }\n", NULL);
+    assert_string_equal(S(e.code), "rule_error");
+    assert_string_equal(e.msg, "nul.lua:1: a programme id holds a NUL byte (byte 2)");
+    e = refuse_text("nul.lua", "program \"p\" { version = \"1\\0\" }\n", NULL);
+    assert_string_equal(e.msg, "nul.lua:1: programme 'p' version holds a NUL byte (byte 2)");
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
@@ -2190,6 +2204,7 @@ int main(void)
         TEST(test_explain_programme),
         TEST(test_history_rows_read_are_recorded),
         TEST(test_history_provider_fails),
+        TEST(test_load_programme_id_nul_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
