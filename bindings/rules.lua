@@ -850,9 +850,19 @@ local function text_in(texts, lang)
 end
 
 local function message(c, passed, values, lang)
-  local template = text_in(passed and c.pass or c.fail, lang)
+  -- Not `passed and c.pass or c.fail`: a criterion that passed and has only
+  -- a fail template would say why it failed.
+  local texts
+  if passed then texts = c.pass else texts = c.fail end
+  local template = text_in(texts, lang)
+  if template and type(template) ~= "string" and type(template) ~= "number" then
+    error(string_format("its %s message is %s, not a text", passed and "pass" or "fail", describe(template)), 0)
+  end
   if template then return c_render(template, values) end
   local text = text_in(c.text, lang) or c.id
+  if type(text) ~= "string" and type(text) ~= "number" then
+    error(string_format("its text is %s, not a text", describe(text)), 0)
+  end
   local word = (passed and WORDS.met or WORDS.not_met)[lang] or WORDS.met.en
   if type(values) ~= "table" or next(values) == nil then
     return text .. ": " .. word

@@ -824,12 +824,23 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     lua_pushstring(L, defaults ? defaults->history : NULL);
     int status = engine_call(en, 6, 1, en->budget);
     if (status != LUA_OK) {
-        const char *code = en->exhausted || status == LUA_ERRMEM || en->mem_refused ? "rule_error" : "internal";
+        /* An error raised while a criterion was being decided, but not by
+         * its check (whose errors rules.lua reports as the criterion's), came
+         * from writing the criterion's message: a template that is not a
+         * text, a metamethod of the rule's texts or values.  The rule's
+         * doing too, and named as the budget's and the cap's are. */
+        char where[256] = "", text[sizeof where + sizeof msg];
+        int stopped = en->exhausted || status == LUA_ERRMEM || en->mem_refused;
+        int in_criterion = decision_criterion(L) > 0;
+        if (in_criterion && !stopped)
+            engine_where(en, where, sizeof where);
+        const char *code = stopped || in_criterion ? "rule_error" : "internal";
         engine_error_text(en, status, msg, sizeof msg);
+        snprintf(text, sizeof text, "%s%s", where, msg);
         lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);       /* the id, if decoded */
         lua_getfield(L, -1, "current");
         d.id = draft_field(en, -1, "id");
-        engine_result *r = engine_fail(en, &d, code, msg);
+        engine_result *r = engine_fail(en, &d, code, text);
         lua_settop(L, 0);
         if (engine_after(en) != LUA_OK)
             lua_settop(L, 0);

@@ -2092,6 +2092,50 @@ static void test_load_programme_id_nul_refused(void **state)
     assert_string_equal(e.msg, "nul.lua:1: programme 'p' version holds a NUL byte (byte 2)");
 }
 
+/* A criterion that passed and has only a fail template says its text and
+ * "met", as one without templates does: it said the fail template, why it
+ * failed (found while minimising an input of tests/fuzz/cases.c). */
+static void test_message_pass_without_pass_template(void **state)
+{
+    (void)state;
+    engine *en = open_texts("program \"p\" { version = \"1\", from = \"2000-01-01\",\n"
+                            "  criterion \"c\" { text = { en = \"Known\" }, fail = { en = \"NOT known\" },\n"
+                            "    check = function(a, on) return true end } }\n",
+                            NULL);
+    engine_result *r = decide(en, "p", "{}");
+    char msg[256];
+    assert_string_equal(member_of(decision(r), "c", "message", msg, sizeof msg), "Known: met");
+}
+
+/* An error raised while a criterion's message is written, from a template
+ * that is not a text or a metamethod of the values the check returned, is
+ * the rule's: a rule_error naming the programme and criterion.  It was an
+ * "internal" error (found by tests/fuzz/cases.c). */
+static void test_message_error_is_rule_error(void **state)
+{
+    (void)state;
+    engine *en = open_texts("program \"p\" { version = \"1\", from = \"2000-01-01\",\n"
+                            "  criterion \"c\" { text = { en = \"Known\" }, fail = { en = true },\n"
+                            "    check = function(a, on) return false end } }\n",
+                            NULL);
+    engine_result *r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    assert_string_equal(r->error_message,
+                        "programme p, criterion c (p.lua:2): its fail message is the boolean true, not a text");
+    release(r);
+    release(en);
+
+    en = open_texts("program \"p\" { version = \"1\", from = \"2000-01-01\",\n"
+                    "  criterion \"c\" { text = { en = \"Known\" }, pass = { en = \"x {v}\" },\n"
+                    "    check = function(a, on)\n"
+                    "      return true, setmetatable({}, { __index = function() error(\"no v\") end })\n"
+                    "    end } }\n",
+                    NULL);
+    r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    assert_string_equal(r->error_message, "programme p, criterion c (p.lua:2): p.lua:4: no v");
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
@@ -2205,6 +2249,8 @@ int main(void)
         TEST(test_history_rows_read_are_recorded),
         TEST(test_history_provider_fails),
         TEST(test_load_programme_id_nul_refused),
+        TEST(test_message_pass_without_pass_template),
+        TEST(test_message_error_is_rule_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
