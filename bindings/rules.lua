@@ -724,7 +724,9 @@ local test_env = setmetatable({
     local file, line = caller(2)
     return function(spec)
       if type(spec) ~= "table" then decl_error(2, "case '%s' needs a table", tostring(name)) end
-      spec.name, spec.file, spec.line = name, file, line
+      -- The name as text now, while a __tostring of its own can still stop
+      -- the file that declares it: reporting the case must not fail.
+      spec.name, spec.file, spec.line = tostring(name), file, line
       cases[#cases + 1] = spec
     end
   end,

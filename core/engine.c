@@ -1003,16 +1003,31 @@ int engine_test(engine *en, engine_report_fn *report, engine_report_fn *note, vo
     for (lua_Integer i = 1; i <= n; i++) {
         engine_prepare(en, "run_case");
         lua_pushinteger(L, i);
-        int status = engine_call(en, 1, 1, en->budget);
-        if (status != LUA_OK) {
+        int status = engine_call(en, 1, 1, en->budget);   /* failure-or-nil | error */
+        if (status != LUA_OK)
             engine_error_text(en, status, msg, sizeof msg);
+        /* No state may survive a case, as none survives a request: a case
+         * whose rules changed some fails, and the value is put back. */
+        if (engine_after(en) != LUA_OK) {
+            if (status == LUA_OK) {
+                status = LUA_ERRRUN;
+                engine_error_text(en, status, msg, sizeof msg);
+            }
+            lua_settop(L, 0);
+        }
+        if (status != LUA_OK) {
+            char text[700];
             engine_prepare(en, "case_where");
             lua_pushinteger(L, i);
-            engine_call(en, 1, 3, en->budget);
-            char text[700];
-            snprintf(text, sizeof text, "case '%s': %s", lua_tostring(L, -1), msg);
-            if (report)
-                report(ud, lua_tostring(L, -3), (int)lua_tointeger(L, -2), text);
+            if (engine_call(en, 1, 3, en->budget) == LUA_OK) {   /* file line name */
+                snprintf(text, sizeof text, "case '%s': %s", lua_tostring(L, -1), msg);
+                if (report)
+                    report(ud, lua_tostring(L, -3), (int)lua_tointeger(L, -2), text);
+            } else {   /* the memory cap, at worst: name the case by its number */
+                snprintf(text, sizeof text, "case %lld: %s", (long long)i, msg);
+                if (report)
+                    report(ud, "", 0, text);
+            }
             lua_settop(L, 0);
             ++*failed;
             continue;

@@ -2136,6 +2136,67 @@ static void test_message_error_is_rule_error(void **state)
     assert_string_equal(r->error_message, "programme p, criterion c (p.lua:2): p.lua:4: no v");
 }
 
+static void count_report(void *ud, const char *file, int line, const char *msg)
+{
+    (void)line;
+    assert_non_null(file);
+    assert_non_null(msg);
+    ++*(int *)ud;
+}
+
+/* A test case whose rules change a local they close over fails, as a
+ * request would, and the value is put back: no state survives from one case
+ * to the next, and the cases count the same when run again.  The second
+ * case saw the first one's count, and the set could pass `eligo test` and
+ * then fail every request (found by tests/fuzz/cases.c, which runs the
+ * cases twice). */
+static void test_cases_keep_no_state(void **state)
+{
+    (void)state;
+    engine *en = open_texts("local n = 0\n" ONE_CRITERION("n = n + 1; return n == 1"),
+                            "case \"one\" { program = \"p\", as_of = \"2025-01-01\", applicant = {}, outcome = \"eligible\" }\n"
+                            "case \"two\" { program = \"p\", as_of = \"2025-01-01\", applicant = {}, outcome = \"eligible\" }\n");
+    for (int run = 0; run < 2; run++) {
+        int passed = -1, failed = -1, nreports = 0;
+        err e = {0};
+        assert_int_equal(engine_test(en, count_report, NULL, &nreports, &passed, &failed, &e), 1);
+        assert_int_equal(passed, 0);
+        assert_int_equal(failed, 2);
+        assert_int_equal(nreports, 2);
+    }
+    engine_result *r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "changed its local 'n': rules keep no state between decisions");
+}
+
+/* A case named by a value whose __tostring raises is refused where it is
+ * declared.  It loaded, and engine_test, reporting it failed, read its
+ * file and line from below the Lua stack (found by reading engine_test for
+ * tests/fuzz/cases.c, which now checks every report has a file). */
+static void test_cases_name_must_have_text(void **state)
+{
+    (void)state;
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    static const char rules[] = ONE_CRITERION("return true");
+    static const char tests[] =
+        "case(setmetatable({}, { __tostring = function() error(\"no name\") end })) {\n"
+        "  program = \"p\", as_of = \"2025-01-01\", applicant = {}, outcome = \"ineligible\" }\n";
+    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1},
+                            {"p.lua", rules, sizeof rules - 1},
+                            {"p.test.lua", tests, sizeof tests - 1}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, 3, &e);
+    assert_non_null(rs);
+    engine *en = engine_new(rs, NULL, &e);
+    ruleset_free(rs);
+    if (en) {
+        engine_free(en);
+        fail_msg("engine_new accepted a case without a name as text");
+    }
+    assert_string_equal(S(e.code), "rule_error");
+    assert_string_equal(e.msg, "p.test.lua:1: no name");
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
@@ -2251,6 +2312,8 @@ int main(void)
         TEST(test_load_programme_id_nul_refused),
         TEST(test_message_pass_without_pass_template),
         TEST(test_message_error_is_rule_error),
+        TEST(test_cases_keep_no_state),
+        TEST(test_cases_name_must_have_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
