@@ -456,6 +456,12 @@ function sandbox.parameter(name)
       if type(v) ~= "table" or v.value == nil then decl_error(2, "parameter '%s': value %d needs { from = ..., value = ... }", name, i) end
       if v.from == nil then problem(file, line, "parameter '%s': value %d has no 'from' date", name, i) end
       check_utf8(file, line, string_format("parameter '%s' value %d", name, i), v.value)
+      -- Decisions record the values they read, and explanations list them.
+      local encodable, why = pcall(c_canon, v.value)
+      if not encodable then
+        if why == OUT_OF_MEMORY then error(why, 0) end
+        decl_error(2, "parameter '%s': value %d has no JSON form (%s)", name, i, tostring(why))
+      end
       check_utf8(file, line, string_format("parameter '%s' value %d reference", name, i), v.reference)
       p.values[i] = { from = check_date(2, v.from or "0001-01-01", "from"),
         to = v.to and check_date(2, v.to, "to"), value = v.value, reference = v.reference or spec.reference }
@@ -1078,6 +1084,21 @@ function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
   return res
 end
 
+-- A declared text in LANG (English when it has none there), or a
+-- reference (no LANG), as programs() and explain() give them: read raw, so
+-- that no rule code runs, and only a string (check reports any other value
+-- as a missing text or reference), never a value with no JSON form that
+-- would fail the whole reply.
+local function declared_text(v, lang)
+  if lang ~= nil then
+    if type(v) ~= "table" then return nil end
+    local s = frozen[v] or v
+    v = rawget(s, lang)
+    if v == nil or v == false then v = rawget(s, "en") end
+  end
+  return type(v) == "string" and v or nil
+end
+
 -- Programmes in force, for the `programs` operation.
 function api.programs(as_of, lang)
   as_of = as_of or c_today()
@@ -1088,11 +1109,11 @@ function api.programs(as_of, lang)
     if p then
       local criteria = setmetatable({}, ARRAY)
       for i, c in ipairs(p.criteria) do
-        criteria[i] = setmetatable({ id = c.id, text = text_in(c.text, lang), reference = c.reference },
+        criteria[i] = setmetatable({ id = c.id, text = declared_text(c.text, lang), reference = declared_text(c.reference) },
           { __json = { "id", "text", "reference" } })
       end
-      list[#list + 1] = setmetatable({ id = p.id, title = text_in(p.title, lang), version = p.version,
-        from = p.from, to = p.to, reference = p.reference, criteria = criteria },
+      list[#list + 1] = setmetatable({ id = p.id, title = declared_text(p.title, lang), version = p.version,
+        from = p.from, to = p.to, reference = declared_text(p.reference), criteria = criteria },
         { __json = { "id", "title", "version", "from", "to", "reference", "criteria" } })
     end
   end
@@ -1123,7 +1144,7 @@ function api.explain(program, version, lang)
   for i, c in ipairs(p.criteria) do
     local info = debug_getinfo(c.check, "S")
     local first, last = info.linedefined, info.lastlinedefined
-    criteria[i] = setmetatable({ id = c.id, text = text_in(c.text, lang), reference = c.reference,
+    criteria[i] = setmetatable({ id = c.id, text = declared_text(c.text, lang), reference = declared_text(c.reference),
       file = c.file, line = c.line, first_line = first, last_line = last,
       source = source_lines(c.file, first, last) },
       { __json = { "id", "text", "reference", "file", "line", "first_line", "last_line", "source" } })
@@ -1133,15 +1154,15 @@ function api.explain(program, version, lang)
     if q.file == p.file or string_find(sources[p.file] or "", name, 1, true) then
       local values = setmetatable({}, ARRAY)
       for i, v in ipairs(q.values) do
-        values[i] = setmetatable({ from = v.from, to = v.to, value = v.value, reference = v.reference },
+        values[i] = setmetatable({ from = v.from, to = v.to, value = v.value, reference = declared_text(v.reference) },
           { __json = { "from", "to", "value", "reference" } })
       end
-      parameters[name] = setmetatable({ reference = q.reference, file = q.file, line = q.line, values = values },
+      parameters[name] = setmetatable({ reference = declared_text(q.reference), file = q.file, line = q.line, values = values },
         { __json = { "reference", "file", "line", "values" } })
     end
   end
   return c_canon(setmetatable({ program = p.id, version = p.version, from = p.from, to = p.to,
-    title = text_in(p.title, lang), reference = p.reference, file = p.file, line = p.line,
+    title = declared_text(p.title, lang), reference = declared_text(p.reference), file = p.file, line = p.line,
     criteria = criteria, parameters = parameters },
     { __json = { "program", "version", "from", "to", "title", "reference", "file", "line", "criteria", "parameters" } }))
 end

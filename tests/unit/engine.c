@@ -2197,6 +2197,37 @@ static void test_cases_name_must_have_text(void **state)
     assert_string_equal(e.msg, "p.test.lua:1: no name");
 }
 
+/* Declared texts and references that are not strings (check reports them
+ * as missing) are left out of the programme list and the explanation, which
+ * failed as a whole ("cannot encode a function as JSON", an internal
+ * error); a parameter value with no JSON form is refused where it is
+ * declared (found by tests/fuzz/cases.c). */
+static void test_explain_declared_values_without_json_form(void **state)
+{
+    (void)state;
+    engine *en = open_texts("program \"p\" { version = \"1\", from = \"2000-01-01\", reference = pairs,\n"
+                            "  title = { en = next, fr = \"T\" },\n"
+                            "  criterion \"c\" { text = { en = pairs }, reference = {},\n"
+                            "    check = function(a, on) return true end } }\n",
+                            NULL);
+    buf out;
+    buf_init(&out, 1 << 20);
+    err e = {0};
+    if (engine_explain(en, "p", "1", "fr", &out, &e) != 0)
+        fail_msg("engine_explain: %s: %s", S(e.code), e.msg);
+    ASSERT_CONTAINS(out.data, "\"program\":\"p\",\"version\":\"1\",\"from\":\"2000-01-01\",\"title\":\"T\",\"file\"");
+    ASSERT_CONTAINS(out.data, "\"criteria\":[{\"id\":\"c\",\"file\":\"p.lua\"");
+    buf_reset(&out);
+    if (engine_programs(en, "2025-01-01", "en", &out, &e) != 0)
+        fail_msg("engine_programs: %s: %s", S(e.code), e.msg);
+    ASSERT_CONTAINS(out.data, "\"criteria\":[{\"id\":\"c\"}]");
+    buf_free(&out);
+
+    e = refuse_text("param.lua", "parameter \"x\" { reference = \"r\", { from = \"2000-01-01\", value = pairs } }\n",
+                    NULL);
+    assert_string_equal(e.msg, "param.lua:1: parameter 'x': value 1 has no JSON form (cannot encode a function as JSON)");
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
@@ -2314,6 +2345,7 @@ int main(void)
         TEST(test_message_error_is_rule_error),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
+        TEST(test_explain_declared_values_without_json_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
