@@ -28,6 +28,7 @@ typedef struct job {
     struct job *conn_next;     /* loop: the connection's FIFO, request order */
     void *conn;                /* loop: the connection that sent the line */
     int done;                  /* loop: reply is final, may be written */
+    size_t weight;             /* loop: its share of the connection's in-flight budget */
     int64_t client_uid;        /* peer credentials; -1 when unknown (TCP) */
     int64_t client_pid;
     char received_at[32];      /* when the server framed the line */

@@ -24,10 +24,12 @@
  *   closed    its close callback ran             conn_close_cb
  * Transitions:
  *   accept -> reading;
- *   reading <-> paused (backpressure: more than conn_inflight requests in
- *     flight or conn_unwritten reply bytes not taken by the client stops the
- *     reads; they resume when both fall to half, with hysteresis so a busy
- *     connection does not toggle per request);
+ *   reading <-> paused (backpressure: requests in flight weighing more than
+ *     conn_inflight, or conn_unwritten reply bytes not taken by the client,
+ *     those still in their jobs included, stop the reads and the submitting
+ *     of lines already read, as does a line too heavy to submit yet
+ *     (blocked); they resume when both fall to half, with hysteresis so a
+ *     busy connection does not toggle per request);
  *   eof, and the FIFO empty, nothing to write -> closing (the end of
  *     conn_process);
  *   read or write error, idle timeout (no request in flight and nothing
@@ -38,11 +40,13 @@
  *
  * Invariants (conn_check, debug builds):
  *   1. npending is the length of the FIFO; ninflight counts its jobs not
- *      done; ninflight <= npending.
+ *      done, weight sums their weights (line_weight); ninflight <= npending.
  *   2. reading implies !eof and !closing.
  *   3. writing iff wbuf holds bytes (the write in progress).
  *   4. closed implies closing; a closed connection has no write in progress.
  *   5. The input buffer never holds more than max_line + READ_CHUNK bytes.
+ *   6. held is the size of the replies of the FIFO's done jobs: replies move
+ *      to `out` only while it holds less than conn_unwritten (conn_flush).
  * Server-wide (server_check): a connection is freed only with an empty FIFO,
  * so `inflight` is exactly the sum of ninflight over the list `conns`.
  */
@@ -88,6 +92,8 @@ typedef struct conn {
 
     job *head, *tail;               /* FIFO, request order */
     size_t npending, ninflight;
+    size_t weight;                  /* the weights of the jobs in flight (line_weight) */
+    size_t held;                    /* reply bytes of its done jobs, not yet in out */
 
     buf out;                        /* replies waiting for the next write */
     buf wbuf;                       /* the write in progress */
@@ -95,7 +101,8 @@ typedef struct conn {
     uint64_t last_active;           /* uv_now */
 
     struct conn *touch_next;        /* server_async_cb's list */
-    unsigned reading : 1, eof : 1, writing : 1, closing : 1, closed : 1, touched : 1;
+    unsigned reading : 1, eof : 1, writing : 1, closing : 1, closed : 1, touched : 1,
+        blocked : 1;
 } conn;
 
 /* The stages of a request's time in the service, measured on each job that
@@ -151,12 +158,18 @@ static void server_maybe_finish(server *srv);
 #ifndef NDEBUG
 static void conn_check(const conn *c)
 {
-    size_t n = 0, f = 0;
+    size_t n = 0, f = 0, w = 0, held = 0;
     for (const job *j = c->head; j; j = j->conn_next) {
+        size_t len = 0;
         n++;
         f += !j->done;
+        w += j->done ? 0 : j->weight;
+        if (j->done)
+            job_reply_line(j, &len);
+        held += len;
     }
-    assert(n == c->npending && f == c->ninflight);            /* 1 */
+    assert(n == c->npending && f == c->ninflight && w == c->weight);   /* 1 */
+    assert(held == c->held);                                  /* 6 */
     assert(!c->reading || (!c->eof && !c->closing));          /* 2 */
     assert(c->writing == (c->wbuf.len > 0));                  /* 3 */
     assert(!c->closed || (c->closing && !c->writing));        /* 4 */
@@ -180,9 +193,20 @@ static void server_check(const server *srv)
 
 /* ---- replies, in order -------------------------------------------------- */
 
+/* Reply bytes made and not yet taken by the client. */
 static size_t conn_unwritten(const conn *c)
 {
-    return c->out.len + c->wbuf.len;
+    return c->held + c->out.len + c->wbuf.len;
+}
+
+/* J, of C, has its reply. */
+static void conn_done(conn *c, job *j)
+{
+    size_t n;
+    job_reply_line(j, &n);
+    j->done = 1;
+    c->weight -= j->weight;
+    c->held += n;
 }
 
 /* Append J at the tail of C's FIFO. */
@@ -199,18 +223,25 @@ static void conn_push(conn *c, job *j)
 }
 
 /* Move the replies at the head of the FIFO that are done into the output
- * buffer (or drop them, once the connection is closing), then write. */
+ * buffer (or drop them, once the connection is closing), then write.  They
+ * move only as the client takes them: while the buffer already holds
+ * conn_unwritten bytes, the next reply waits in its job, so a client that
+ * reads, however slowly, never has a reply dropped, and large replies do
+ * not pile up twice. */
 static void conn_flush(conn *c)
 {
     while (c->head && c->head->done) {
         job *j = c->head;
+        size_t n;
+        const char *line = job_reply_line(j, &n);
+        if (!c->closing && c->out.len > 0 && c->out.len + n > c->srv->cfg.conn_unwritten)
+            break;
         c->head = j->conn_next;
         if (!c->head)
             c->tail = NULL;
         c->npending--;
+        c->held -= n;
         if (!c->closing) {
-            size_t n;
-            const char *line = job_reply_line(j, &n);
             if (buf_add(&c->out, line, n) < 0) {
                 log_warn("connection %lu: %zu reply bytes not taken by the client; closing",
                          c->number, conn_unwritten(c));
@@ -233,8 +264,8 @@ static void conn_push_error(conn *c, const char *id, const char *code, const cha
         return;
     }
     job_error(j, id, code, "%s", msg);
-    j->done = 1;
     conn_push(c, j);
+    conn_done(c, j);
     conn_flush(c);
 }
 
@@ -272,7 +303,7 @@ static void conn_write_cb(uv_write_t *req, int status)
         return;
     }
     c->last_active = uv_now(c->srv->loop);
-    conn_write(c);
+    conn_flush(c);   /* the replies that waited, then the next write */
     conn_process(c);
 }
 
@@ -327,8 +358,9 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 static void conn_update_reading(conn *c)
 {
     const server_config *cfg = &c->srv->cfg;
-    int full = c->ninflight >= cfg->conn_inflight || conn_unwritten(c) >= cfg->conn_unwritten;
-    int low = c->ninflight <= cfg->conn_inflight / 2 &&
+    int full = c->blocked || c->weight >= cfg->conn_inflight ||
+               conn_unwritten(c) >= cfg->conn_unwritten;
+    int low = !c->blocked && c->weight <= cfg->conn_inflight / 2 &&
               conn_unwritten(c) <= cfg->conn_unwritten / 2;
     if (c->reading && (full || c->eof || c->closing)) {
         uv_read_stop(&c->h.stream);
@@ -341,8 +373,32 @@ static void conn_update_reading(conn *c)
     }
 }
 
-/* One complete request line (without its newline): hand it to the pool. */
-static void conn_line(conn *c, const char *p, size_t n)
+/* How much of a connection's in-flight budget (conn_inflight) the request
+ * line P takes: one for most, as a decision's reply is a couple of
+ * kilobytes; a history request as many as the decisions it may return (its
+ * limit, 100 unless given), so that the replies one connection can have in
+ * flight stay about as large whatever it asks.  Only lines that mention
+ * "history" are parsed here. */
+static size_t line_weight(const char *p, size_t n)
+{
+    if (!memmem(p, n, "\"history\"", 9))
+        return 1;
+    cJSON *root = cJSON_ParseWithLength(p, n);
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(root, "op");
+    size_t w = 1;
+    if (cJSON_IsString(op) && !strcmp(op->valuestring, "history")) {
+        const cJSON *limit = cJSON_GetObjectItemCaseSensitive(root, "limit");
+        double l = limit ? (cJSON_IsNumber(limit) ? limit->valuedouble : 0) : 100;
+        if (l >= 1 && l <= 10000)   /* else it is refused, in a small reply */
+            w = (size_t)l;
+    }
+    cJSON_Delete(root);
+    return w;
+}
+
+/* One complete request line (without its newline), of weight W: hand it to
+ * the pool. */
+static void conn_line(conn *c, const char *p, size_t n, size_t w)
 {
     server *srv = c->srv;
     if (n && p[n - 1] == '\r')
@@ -375,6 +431,8 @@ static void conn_line(conn *c, const char *p, size_t n)
     log_timestamp(j->received_at);
     j->t_framed = job_clock();
     conn_push(c, j);
+    j->weight = w;
+    c->weight += w;
     c->ninflight++;
     srv->inflight++;
     atomic_store(&srv->a_inflight, srv->inflight);
@@ -397,7 +455,8 @@ static void conn_process(conn *c)
 {
     const server_config *cfg = &c->srv->cfg;
     size_t start = 0;
-    while (start < c->in_len && !c->closing && c->ninflight < cfg->conn_inflight &&
+    c->blocked = 0;
+    while (start < c->in_len && !c->closing && c->weight < cfg->conn_inflight &&
            conn_unwritten(c) < cfg->conn_unwritten) {
         char *p = c->in + start;
         size_t avail = c->in_len - start;
@@ -408,7 +467,7 @@ static void conn_process(conn *c)
                 start = 0;
             } else if (c->eof) {
                 /* The peer ended without a final newline: still a line. */
-                conn_line(c, p, avail);
+                conn_line(c, p, avail, line_weight(p, avail));
                 start = c->in_len;
             }
             break;
@@ -419,7 +478,13 @@ static void conn_process(conn *c)
             start = 0;
             break;
         }
-        conn_line(c, p, n);
+        /* A heavy line waits for room, unless nothing else is in flight. */
+        size_t w = line_weight(p, n);
+        if (c->weight > 0 && c->weight + w > cfg->conn_inflight) {
+            c->blocked = 1;
+            break;
+        }
+        conn_line(c, p, n, w);
         start += n + 1;
     }
     if (c->in_len && start) {
@@ -483,6 +548,7 @@ static void conn_close_cb(uv_handle_t *h)
     srv->nconns--;
     atomic_store(&srv->a_conns, srv->nconns);
     log_debug("connection %lu: closed", c->number);
+    conn_flush(c);   /* drops the replies that waited for the client */
     conn_maybe_free(c);
 }
 
@@ -549,7 +615,7 @@ static void server_async_cb(uv_async_t *a)
     conn *touched = NULL;
     for (job *j = list; j; j = j->next) {
         conn *c = j->conn;
-        j->done = 1;
+        conn_done(c, j);
         c->ninflight--;
         srv->inflight--;
         if (!c->touched) {

@@ -162,8 +162,49 @@ def test_never_reads(srv):
     c.close()
 
 
+def test_big_replies(srv, past=300, n=600):
+    """A client that reads as fast as it can gets every reply, however large
+    the replies add up to (here more than the 256 MiB a connection's output
+    may hold at once), and the server holds few of them at a time: history
+    requests weigh their limit against the connection's in-flight budget."""
+    c = srv.connect()
+    c.send_many([decide(i, rid=i, applicant={**applicant(i), "applicant_id": "BIG-PAST"})
+                 for i in range(past)])
+    done = [c.recv() for _ in range(past)]
+    check(all(r and r["ok"] for r in done), "%d decisions for one applicant" % past)
+    reqs = [{"id": i, "op": "history", "applicant_id": "BIG-PAST", "limit": past}
+            for i in range(n)]
+    rss0 = srv.rss_kib()
+    peak = [rss0]
+
+    def watch():
+        while not finished.is_set():
+            peak[0] = max(peak[0], srv.rss_kib())
+            time.sleep(0.02)
+    finished = threading.Event()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    sender = threading.Thread(target=c.send_many, args=(reqs,))
+    sender.start()
+    got, size = [], 0
+    for _ in range(n):
+        r = c.recv()
+        if r is None:
+            break
+        got.append(r["id"] if r.get("ok") and len(r["decisions"]) == past else None)
+    sender.join()
+    finished.set()
+    watcher.join()
+    check(got == list(range(n)), "%d history replies of %d decisions each, read as they come: "
+          "all arrive, in order (%d did)" % (n, past, len(got)))
+    check(peak[0] - rss0 < 200 * 1024, "meanwhile the server's memory stays bounded "
+          "(RSS %d -> peak %d MB)" % (rss0 // 1024, peak[0] // 1024))
+    c.close()
+
+
 def main():
     with Server(args=["--quiet"]) as srv:
+        test_big_replies(srv)
         test_pipelining(srv)
         test_many_connections(srv)
         test_garbage(srv)
