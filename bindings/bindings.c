@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -145,8 +146,12 @@ int bindings_format(lua_State *L, int idx, buf *out)
             double d = lua_tonumber(L, idx);
             if (d == floor(d) && fabs(d) < 1e15)
                 snprintf(tmp, sizeof tmp, "%.0f", d);
-            else
-                snprintf(tmp, sizeof tmp, "%.2f", d);
+            else if (fabs(d) < 1e15)
+                snprintf(tmp, sizeof tmp, "%.2f", d);   /* an amount: to the centime */
+            else   /* beyond: the shortest text that reads back exactly, 1e+300 */
+                for (int digits = 15; digits <= 17; digits++)
+                    if (snprintf(tmp, sizeof tmp, "%.*g", digits, d) > 0 && strtod(tmp, NULL) == d)
+                        break;
         }
         return buf_adds(out, tmp);
     case LUA_TBOOLEAN:
@@ -287,28 +292,35 @@ size_t bindings_utf8_bad(const void *s, size_t n)
 /* decode(text) -> value | nil, byte offset (1-based) of the error
  *                 | nil, offset, "deep" (nested deeper than JSON_MAX_DEPTH)
  *                 | nil, offset, "range" (a number too large for a double)
+ *                 | nil, offset, "nul" (the escape \u0000)
  *                 | value, offset of the first bad byte, "utf8" or "control"
  * [-0, +(1|2|3), m]  Upvalues: 1 the box, 2 array_mt. */
 static int bindings_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    size_t bad = bindings_utf8_bad_json((const unsigned char *)s, n);
+    size_t bad = bindings_utf8_bad_json((const unsigned char *)s, n), ctl;
     lua_settop(L, 1);
     int why;
-    size_t at = json_push(L, s, n, lua_upvalueindex(2), lua_touserdata(L, lua_upvalueindex(1)), &why);
+    size_t at = json_push(L, s, n, lua_upvalueindex(2), lua_touserdata(L, lua_upvalueindex(1)),
+                          &why, &ctl);
     if (at) {
         lua_pushnil(L);
         lua_pushinteger(L, (lua_Integer)(bad < at ? bad + 1 : at));
         if (why && at <= bad) {
-            lua_pushstring(L, why == JSON_DEEP ? "deep" : "range");
+            static const char *const whys[] = {
+                [JSON_DEEP] = "deep", [JSON_RANGE] = "range", [JSON_NUL] = "nul"};
+            lua_pushstring(L, whys[why]);
             return 3;
         }
         return 2;
     }
+    if (ctl && ctl - 1 < bad)
+        bad = ctl - 1;   /* a tab or a CR, taken between tokens, not in a string */
     if (bad < n) {
-        /* Well-formed JSON that is not UTF-8: the value is returned only so
-         * that the reply can still echo the request's id. */
+        /* Well-formed JSON that is not UTF-8, or holds a raw control
+         * character: the value is returned only so that the reply can still
+         * echo the request's id. */
         lua_pushinteger(L, (lua_Integer)bad + 1);
         lua_pushstring(L, s[bad] >= 0 && s[bad] < 0x20 ? "control" : "utf8");
         return 3;

@@ -19,18 +19,29 @@ typedef struct json_parser {
     int array_mt;
     buf *scratch;
     size_t bad;   /* 1-based offset of the error, 0 while there is none */
-    int why;      /* JSON_DEEP, JSON_RANGE or 0: what the error is */
+    int why;      /* JSON_DEEP, JSON_RANGE, JSON_NUL or 0: what the error is */
+    size_t ctl;   /* 1-based offset of the first raw control character in a string */
 } json_parser;
 
-/* A byte a string holds as it is: all but '"' and '\\'.  Control
- * characters pass here; json.h says who rejects them. */
-#define json_plain(c) ((c) != '"' && (c) != '\\')
+/* A byte a string holds as it is: all but '"', '\\' and the control
+ * characters, which JSON wants escaped there: those are taken too, the
+ * first one noted (json_control), so that the value still decodes and the
+ * reply can echo the request's id. */
+#define json_plain(c) ((c) != '"' && (c) != '\\' && (c) >= 0x20)
+#define json_take(j, p) (json_plain(*(p)) || (*(p) < 0x20 && json_control(j, p)))
 
 static int json_fail(json_parser *j, const unsigned char *at)
 {
     if (!j->bad)
         j->bad = (size_t)(at - j->s) + 1;
     return -1;
+}
+
+static int json_control(json_parser *j, const unsigned char *p)
+{
+    if (!j->ctl)
+        j->ctl = (size_t)(p - j->s) + 1;
+    return 1;
 }
 
 static void json_space(json_parser *j)
@@ -84,7 +95,7 @@ static int json_string_escaped(json_parser *j, const unsigned char *start, const
         return luaL_error(j->L, "JSON string over %d bytes", (int)b->cap);
     for (;;) {
         const unsigned char *run = p;
-        while (p < j->end && json_plain(*p))
+        while (p < j->end && json_take(j, p))
             p++;
         if (buf_add(b, run, (size_t)(p - run)) != 0)
             return luaL_error(j->L, "JSON string over %d bytes", (int)b->cap);
@@ -108,6 +119,10 @@ static int json_string_escaped(json_parser *j, const unsigned char *start, const
             long hi = j->end - p >= 6 ? json_hex4(p + 2) : -1;
             if (hi < 0)
                 return json_fail(j, p);
+            if (hi == 0) {
+                j->why = j->bad ? j->why : JSON_NUL;
+                return json_fail(j, p);
+            }
             if (hi >= 0xdc00 && hi <= 0xdfff)
                 return json_fail(j, p);   /* a low surrogate first */
             if (hi >= 0xd800 && hi <= 0xdbff) {
@@ -140,7 +155,7 @@ static int json_string_escaped(json_parser *j, const unsigned char *start, const
 static int json_string(json_parser *j)
 {
     const unsigned char *start = j->p + 1, *p = start;
-    while (p < j->end && json_plain(*p))
+    while (p < j->end && json_take(j, p))
         p++;
     if (p < j->end && *p == '"') {
         j->p = p + 1;
@@ -329,11 +344,13 @@ static int json_value(json_parser *j, int depth)
     }
 }
 
-size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why)
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why,
+                 size_t *control)
 {
     json_parser j = {L, (const unsigned char *)s, (const unsigned char *)s,
-                     (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0, 0};
+                     (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0, 0, 0};
     *why = 0;
+    *control = 0;
     if (json_value(&j, 0) != 0) {
         *why = j.why;
         return j.bad;
@@ -343,5 +360,6 @@ size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scrat
         lua_pop(L, 1);
         return (size_t)(j.p - j.s) + 1;
     }
+    *control = j.ctl;
     return 0;
 }

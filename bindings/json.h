@@ -4,14 +4,14 @@
  * One pass over the text, no tree in between: objects become tables, arrays
  * tables with the metatable at ARRAY_MT (so that a list can be told from an
  * object, and written back as []), null the light userdata NULL, strings
- * Lua strings of their exact bytes (\u0000 included).  A number is an
+ * Lua strings of their exact bytes (but \u0000 is refused).  A number is an
  * integer when its value is integral and below 2^53 in magnitude, however it
  * is written (1, 1.0 and 1e0 alike), otherwise a float.  A key given twice
  * keeps its last value.  The grammar is RFC 8259's, strictly: no leading
  * zeros, no trailing commas, no lone surrogates.  Bytes are not checked for
- * UTF-8 here, nor for control characters inside strings: bindings.c checks
- * the whole text first, and still returns the value so that the reply can
- * echo the request's id.
+ * UTF-8 here: bindings.c checks the whole text first, and still returns the
+ * value (as it does for a raw control character in a string) so that the
+ * reply can echo the request's id.
  */
 #ifndef ELIGO_JSON_H
 #define ELIGO_JSON_H
@@ -24,7 +24,7 @@
 #define JSON_MAX_DEPTH 64
 
 /* Why a text was refused, beyond its grammar. */
-enum { JSON_DEEP = 1, JSON_RANGE = 2 };
+enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3 };
 
 /* Decode the N bytes at S, which hold one JSON value and optional white
  * space around it, and push the value.  Returns 0; or, when the text is not
@@ -32,9 +32,15 @@ enum { JSON_DEEP = 1, JSON_RANGE = 2 };
  * when the text ends too early), with nothing pushed; *WHY is then
  * JSON_DEEP when that byte opens an array or object nested deeper than
  * JSON_MAX_DEPTH, JSON_RANGE when it starts a number too large for a double
- * (one that would round to infinity, which no JSON text can name), else 0.
- * SCRATCH holds a string being unescaped.  Raises on memory errors.
+ * (one that would round to infinity, which no JSON text can name),
+ * JSON_NUL when it starts the escape \u0000, which the text of a request may
+ * not hold (C would cut it there), else 0.  A string holding a raw control
+ * character (below 0x20), which JSON wants escaped there, still decodes:
+ * *CONTROL is then the 1-based offset of the first, else 0, for the caller
+ * to refuse the text with the value at hand.  SCRATCH holds a string being
+ * unescaped.  Raises on memory errors.
  * [-0, +(0|1), e] */
-size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why);
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why,
+                 size_t *control);
 
 #endif

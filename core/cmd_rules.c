@@ -245,7 +245,9 @@ int cmd_eval(int argc, char **argv)
             len = sent.len - 1;   /* its '\n' */
         }
         engine_result *r = engine_request(en, req, len, &d);
-        if (r && req != line && r->error_code && !strcmp(r->error_code, "invalid_json")) {
+        if (r && req != line && r->error_code &&
+            (!strcmp(r->error_code, "invalid_json") ||
+             (r->error_message && strstr(r->error_message, " at byte ")))) {
             engine_result_free(r);   /* the byte offset is the file's, not the completed line's */
             r = engine_request(en, line, (size_t)n, &d);
         }
