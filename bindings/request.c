@@ -171,6 +171,13 @@ static int request_fast(lua_State *L)
     }
     lua_pop(L, 1);                                        /* S_REQ */
     request_get(L, S_REQ, K_ID);                          /* S_ID: its canonical text, or nil */
+    if (lua_type(L, S_ID) == LUA_TNUMBER && !lua_isinteger(L, S_ID)) {
+        double d = lua_tonumber(L, S_ID);
+        if (!(d > -9007199254740992.0 && d < 9007199254740992.0)) {
+            lua_pushboolean(L, 0);                        /* not echoed exactly: refused */
+            return 1;
+        }
+    }
     if (!lua_isnil(L, S_ID)) {
         buf_reset(b);
         if (canon_try(L, S_ID, b, msg, sizeof msg) != 0) {
@@ -195,6 +202,12 @@ static int request_fast(lua_State *L)
     if (lua_isnil(L, S_LANG)) {
         lua_pushvalue(L, UP_KEY(K_EN));
         lua_replace(L, S_LANG);
+    } else {
+        const char *lang = lua_tostring(L, S_LANG);   /* another falls back to English */
+        if (strcmp(lang, "en") && strcmp(lang, "fr") && strcmp(lang, "ar")) {
+            lua_pushboolean(L, 0);
+            return 1;
+        }
     }
     if (!lua_isnil(L, S_KEY)) {
         size_t n = lua_rawlen(L, S_KEY);

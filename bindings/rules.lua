@@ -40,6 +40,7 @@ local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.deci
 local c_utf8_bad = C.utf8_bad
 
 local LANGS = { "en", "fr", "ar" }
+local LANG_OK = { en = true, fr = true, ar = true }
 local ARRAY = C.array_mt   -- JSON arrays (decode sets it; canon.c writes [] for it)
 ARRAY.__metatable = "list"   -- shared by every list of every request: not the rules' to change
 local WORDS = {
@@ -336,13 +337,16 @@ prepare = function(v, t, path)
     if type(v) ~= "boolean" then bad_field(path, "true or false", v) end
   elseif kind == "integer" then
     local i = type(v) == "number" and math_tointeger(v)
-    if not i then bad_field(path, "a whole number", v) end
+    if not i then
+      bad_field(path, type(v) == "number" and v % 1 == 0 and "a whole number below 2^53 in size" or "a whole number", v)
+    end
     return i
   elseif kind == "number" then
     if type(v) ~= "number" then bad_field(path, "a number", v) end
   elseif kind == "money" then
     if type(v) ~= "number" or v < 0 or not pcall(c_cents, v) then
-      bad_field(path, "an amount of MAD, not negative, with at most two decimals", v)
+      bad_field(path, type(v) == "number" and v >= 9e13 and "an amount of MAD below 9e13"
+        or "an amount of MAD, not negative, with at most two decimals", v)
     end
     return math_tointeger(v) or v
   elseif kind == "enum" then
@@ -933,14 +937,25 @@ local function get_string(req, field, required)
   return v
 end
 
+-- lua-cjson's names for what it found, as a client would say them.
+local CJSON_TOKENS = {
+  T_END = "the end of the line", T_OBJ_BEGIN = "'{'", T_OBJ_END = "'}'", T_ARR_BEGIN = "'['",
+  T_ARR_END = "']'", T_STRING = "a string", T_NUMBER = "a number", T_BOOLEAN = "true or false",
+  T_NULL = "null", T_COLON = "':'", T_COMMA = "','", T_ERROR = "an invalid token",
+}
+
 local function decode_line(line, res)
   local req, at, why = decode(line)
   if why == "deep" then fail("invalid_json", "invalid JSON at byte %d: arrays and objects nested deeper than 64", at) end
   if why == "range" then fail("invalid_json", "invalid JSON at byte %d: a number too large", at) end
+  if why == "nul" then
+    fail("invalid_request", "a NUL character (\\u0000) at byte %d: no text eligo takes may hold one", at)
+  end
   if why then
     local id = type(req) == "table" and rawget(req, "id")
     if type(id) == "number" or (type(id) == "string" and C.utf8_ok(id)) then res.id = c_canon(id) end
-    fail("invalid_json", why == "utf8" and "invalid UTF-8 at byte %d" or "invalid JSON at byte %d: a control character", at)
+    fail("invalid_json", why == "utf8" and "invalid UTF-8 at byte %d"
+      or "invalid JSON at byte %d: a control character, which a string must hold escaped (\\t, \\r, \\u001f)", at)
   end
   if req == nil then
     if string_sub(line, 1, 3) == "\239\187\191" then
@@ -952,6 +967,7 @@ local function decode_line(line, res)
     local where = not ok and string_match(tostring(msg), "at character (%d+)")
     if where then
       msg = string_gsub(string_gsub(string_gsub(tostring(msg), " at character %d+", ""), "^Expected", "expected"), "^Found", "found")
+      msg = string_gsub(msg, "T_[%u_]+", CJSON_TOKENS)
       fail("invalid_json", "invalid JSON at byte %s: %s", where, msg)
     end
     if at > #line then fail("invalid_json", "invalid JSON: the text ends at byte %d before the value does", #line) end
@@ -978,14 +994,27 @@ end
 -- The request in LINE, into RES; raises a request error (fail) or any other.
 local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   local req = decode_line(line, res)
-  if req.id ~= nil then res.id = c_canon(req.id); current.id = res.id end
+  local id = req.id
+  if math_type(id) == "float" and not (id > -2^53 and id < 2^53) then
+    -- A double holds whole numbers exactly only up to 2^53: the reply could not echo it.
+    fail("invalid_request", "field 'id': %s is too large to be echoed exactly; a number id must be below 2^53 in size (or send it as a string)", describe(id))
+  end
+  if id ~= nil then res.id = c_canon(id); current.id = res.id end
   local op = get_string(req, "op", d_op == nil) or d_op
   if not OPS[op] then fail("unknown_op", "unknown op '%s' (%s)", op, OPS_TEXT) end
   res.op = op
-  res.lang = get_string(req, "lang") or d_lang or "en"
+  local lang = get_string(req, "lang") or d_lang
+  res.lang = LANG_OK[lang] and lang or "en"   -- the language the texts are in: English unless it has them
   local key = get_string(req, "request_key")
   if key and (key == "" or #key > 200) then fail("invalid_request", "field 'request_key' must be 1 to 200 characters") end
+  if key and op == "review" then
+    fail("invalid_request", "field 'request_key' is for decide and screen: a review is recorded each time it is sent (see the decision's reviews before sending one again)")
+  end
   res.request_key = key
+  local as_of_given = get_string(req, "as_of")
+  if as_of_given and not c_parse_date(as_of_given) then
+    fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of_given)
+  end
   if op == "decision" or op == "review" then
     res.decision_id = get_string(req, "decision_id", true)
     if op == "review" then
@@ -1002,12 +1031,9 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     res.limit = math_tointeger(limit or 100)
     return
   elseif op == "programs" or op == "health" then
-    local as_of = get_string(req, "as_of")
-    if as_of and not c_parse_date(as_of) then fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of) end
-    res.as_of = as_of
+    res.as_of = as_of_given
     return
   end
-  local as_of_given = get_string(req, "as_of")
   local as_of = as_of_given or d_as_of or c_today()
   local day = c_parse_date(as_of)
   if not day then fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of) end

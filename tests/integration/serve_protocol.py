@@ -174,6 +174,70 @@ def test_errors(srv):
     c.close()
 
 
+def test_edges(srv):
+    """What a front office could send by mistake: each refused by name, or
+    answered as the protocol says, on the fast path and off it."""
+    c = srv.connect()
+    J = __import__("json")
+
+    def reply(raw):
+        c.send_raw(raw.encode() if isinstance(raw, str) else raw)
+        return c.recv() or {}
+
+    def refused(raw, code, contains, what):
+        r = reply(raw)
+        e = r.get("error", {})
+        check(r.get("ok") is False and e.get("code") == code and contains in e.get("message", ""),
+              "%s -> %s (%s)" % (what, code, e.get("message") or r))
+        return r
+
+    # A NUL would be cut in C: "NUL\u0000OTHER" and "NUL" would be one person.
+    for field, value in (("applicant_id", "NUL\\u0000OTHER"),):
+        refused('{"id":1,"op":"decide","program":"idmaj","as_of":"2025-03-01",'
+                '"applicant":{"%s":"%s"}}\n' % (field, value), "invalid_request",
+                "a NUL character (\\u0000) at byte", "a NUL in an applicant id")
+    refused('{"id":2,"op":"decide","program":"idmaj","request_key":"z\\u0000one",'
+            '"applicant":{}}\n', "invalid_request", "NUL character", "a NUL in a request key")
+    # Ids beyond 2^53 cannot come back exactly; up to it they do.
+    refused('{"id":9007199254740993,"op":"health"}\n', "invalid_request",
+            "too large to be echoed exactly", "an id beyond 2^53")
+    r = reply('{"id":9007199254740991,"op":"health"}\n')
+    check(r.get("id") == 9007199254740991, "an id of 2^53 - 1 comes back exactly (%r)" % r.get("id"))
+    # An unknown language falls back to English, and the decision says so.
+    r = reply(J.dumps({"id": 3, "op": "decide", "program": "idmaj", "as_of": "2025-03-01",
+                       "lang": "xx", "applicant": applicant(3)}) + "\n")
+    d = r.get("decision") or {}
+    check(r.get("ok") and d.get("lang") == "en" and "age" in d["criteria"][0]["message"],
+          "lang 'xx' decides in English and records en (%r)" % d.get("lang"))
+    # as_of is checked whatever the op.
+    refused('{"id":4,"op":"history","applicant_id":"X","as_of":"2025-99-99"}\n',
+            "invalid_request", "'2025-99-99' is not a valid date", "a bad as_of on history")
+    refused('{"id":5,"op":"decision","decision_id":"01AAAAAAAAAAAAAAAAAAAAAAAA","as_of":"bad"}\n',
+            "invalid_request", "'bad' is not a valid date", "a bad as_of on decision")
+    # A review is not idempotent: a request_key there would promise what it is not.
+    refused('{"id":6,"op":"review","decision_id":"01AAAAAAAAAAAAAAAAAAAAAAAA","request_key":"K",'
+            '"review":{"action":"confirm","by":"x","reason":"y"}}\n', "invalid_request",
+            "'request_key' is for decide and screen", "a request_key on a review")
+    # A raw tab inside a string is refused, the id still echoed.
+    r = refused('{"id":7,"op":"decide","program":"idmaj","applicant":{"region":"a\tb"}}\n',
+                "invalid_json", "a control character", "a raw tab inside a string")
+    check(r.get("id") == 7, "and the reply echoes the id (%r)" % r.get("id"))
+    check(reply('{"id":8,\t"op":"health"}\r\n').get("ok"), "a tab between tokens is white space")
+    # Messages say what the parser found in words, not its token names.
+    r = refused('{"id":9,"op":"health"\n', "invalid_json", "the end of the line",
+                "a missing brace, named in words")
+    check("T_" not in r.get("error", {}).get("message", "x"), "no token names in messages")
+    # Numbers too large are named as such, in a readable form.
+    refused(J.dumps({"id": 10, "op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                     "applicant": dict(applicant(10), monthly_household_income=1e20)}) + "\n",
+            "invalid_applicant", "below 9e13, got the number 1e+20", "an income of 1e20")
+    refused('{"id":11,"op":"decide","program":"awrach","as_of":"2025-03-01","applicant":'
+            '{"household_size":9223372036854775807}}\n', "invalid_applicant",
+            "a whole number below 2^53 in size, got the number 9.223372036854776e+18",
+            "a household size beyond 2^53")
+    c.close()
+
+
 def test_idempotency(srv):
     c = srv.connect()
     first = c.request(decide(20, rid=1, request_key="APP-2025-000020"))
@@ -452,6 +516,7 @@ def main():
     with Server(extra_files={"boom.lua": BOOM}) as srv:
         test_ops(srv)
         test_errors(srv)
+        test_edges(srv)
         test_idempotency(srv)
         test_stored_fields(srv)
         test_framing(srv)
