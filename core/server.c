@@ -404,7 +404,7 @@ static void conn_line(conn *c, const char *p, size_t n, size_t w)
     if (n && p[n - 1] == '\r')
         n--;
     size_t i = 0;
-    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
         i++;
     if (i == n)
         return;   /* blank lines are keep-alives, not requests */
@@ -473,7 +473,7 @@ static void conn_process(conn *c)
             break;
         }
         size_t n = (size_t)(nl - p);
-        if (n > cfg->max_line) {
+        if (n - (n && p[n - 1] == '\r') > cfg->max_line) {   /* CRLF ends a line as LF does */
             conn_too_long(c);
             start = 0;
             break;

@@ -280,9 +280,16 @@ def test_stored_fields(srv):
 
 def test_framing(srv):
     c = srv.connect()
-    c.send_raw(b'\n  \r\n{"id":1,"op":"health"}\r\n\n')
+    c.send_raw(b'\n  \r\n\r\r\n{"id":1,"op":"health"}\r\n\n')
     r = c.recv()
     check(r and r["id"] == 1 and r["ok"], "blank lines are skipped, CRLF accepted")
+    # A line of exactly the limit is taken, whether it ends in LF or CRLF.
+    head = b'{"id":3,"op":"health","pad":"'
+    full = head + b"x" * ((1 << 20) - len(head) - 2) + b'"}'
+    for end in (b"\n", b"\r\n"):
+        c.send_raw(full + end)
+        r = c.recv()
+        check(r and r["id"] == 3 and r["ok"], "a line of exactly 1 MiB ending in %r is taken" % end)
     c.send_raw(b'{"id":2,"op":"health"}')
     c.sock.shutdown(socket.SHUT_WR)
     r = c.recv()
