@@ -29,62 +29,13 @@
 #include "engine.h"
 #include "ruleset.h"
 
-/* Small, so that runaway rules end fast; the shipped rules fit in them. */
-static const engine_config fuzz_config = {.instructions = 20000, .memory = (size_t)8 << 20};
-
-#define FUZZ_AS_OF "2025-06-01"
-#define FUZZ_APPLICANT                                                                        \
-    "{\"applicant_id\":\"F1\",\"birth_date\":\"1995-04-03\",\"nationality\":\"MA\","         \
-    "\"residence\":\"MA\",\"region\":\"Rabat-Sal\\u00e9-K\\u00e9nitra\",\"education\":\"bac+3\"," \
-    "\"registered_with_agency\":true,\"employment_status\":\"unemployed\","                  \
-    "\"unemployed_since\":\"2024-09-01\",\"monthly_household_income\":4000.5,"               \
-    "\"household_size\":4,\"disability\":false,\"in_training\":false,"                        \
-    "\"business\":{\"sector\":\"digital\",\"plan_submitted\":true,\"project_cost\":90000,"   \
-    "\"own_contribution\":12000,\"expected_turnover\":150000,\"legal_form\":\"sarl\"},"      \
-    "\"previous_benefits\":[{\"program\":\"taehil\",\"date\":\"2021-10-01\"}]}"
-
-static void fuzz_fail(const char *why, const char *detail)
-{
-    fprintf(stderr, "fuzz/rules: %s\n  %s\n", why, detail ? detail : "(null)");
-    abort();
-}
-
-/* The shipped schema, read once. */
-static const ruleset_file *fuzz_schema(void)
-{
-    static ruleset_file schema;
-    static char *text;
-    if (text)
-        return &schema;
-    FILE *f = fopen(ELIGO_SOURCE_DIR "/rules/schema.lua", "rb");
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (text = malloc((size_t)n + 1)) != NULL && fread(text, 1, (size_t)n, f) == (size_t)n) {
-        text[n] = '\0';
-    } else {
-        fuzz_fail("cannot read", ELIGO_SOURCE_DIR "/rules/schema.lua");
-    }
-    fclose(f);
-    schema = (ruleset_file){.name = "schema.lua", .text = text, .len = (size_t)n};
-    return &schema;
-}
-
-/* FUZZ_VERBOSE=1 in the environment: say what each input did. */
-static int fuzz_verbose(void)
-{
-    static int v = -1;
-    if (v < 0)
-        v = getenv("FUZZ_VERBOSE") != NULL;
-    return v;
-}
+#define FUZZ_NAME "rules"
+#include "fuzz.h"
 
 static void fuzz_report(void *ud, const char *file, int line, const char *msg)
 {
     (void)ud;
-    if (fuzz_verbose())
-        fprintf(stderr, "  lint: %s:%d: %s\n", file ? file : "(null)", line, msg ? msg : "(null)");
-    if (!file || !msg || !*msg)
-        fuzz_fail("a lint report without a file or a text", msg);
+    fuzz_reported("lint", file, line, msg);
 }
 
 static void fuzz_check(const engine_result *r)
