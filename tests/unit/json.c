@@ -134,6 +134,18 @@ static void test_json_string_escapes(void **state)
 }
 
 /* \u0000 is kept, not a place where the string ends. */
+/* TEXT is refused at byte AT (from 1) for reason WHY, nothing pushed. */
+static void refused(const char *text, size_t at_want, int why_want)
+{
+    lua_settop(L, 1);
+    int why = 0;
+    size_t at = json_push(L, text, strlen(text), 1, &scratch, &why, &ctl);
+    if (at != at_want || why != why_want)
+        fail_msg("'%.40s': error at byte %zu (why %d), expected %zu (why %d)", text, at, why,
+                 at_want, why_want);
+    assert_int_equal(lua_gettop(L), 1);
+}
+
 /* What a request's text may not hold, though a JSON parser could take it:
  * the escape \u0000 (C would cut a text there; a NUL in an applicant id made
  * two people one) is refused; a raw control character inside a string (RFC
@@ -153,15 +165,8 @@ static void test_json_string_refusals(void **state)
         {"\"x\\n\rb\"", 5},
         {"{\"id\":\"a\x01\",\"b\":\"\x02\"}", 9},
     };
-    for (size_t i = 0; i < sizeof nul / sizeof nul[0]; i++) {
-        lua_settop(L, 1);
-        int why = 0;
-        size_t at = json_push(L, nul[i].text, strlen(nul[i].text), 1, &scratch, &why, &ctl);
-        if (at != nul[i].at || why != JSON_NUL)
-            fail_msg("'%s': error at byte %zu (why %d), expected %zu (JSON_NUL)", nul[i].text, at,
-                     why, nul[i].at);
-        assert_int_equal(lua_gettop(L), 1);
-    }
+    for (size_t i = 0; i < sizeof nul / sizeof nul[0]; i++)
+        refused(nul[i].text, nul[i].at, JSON_NUL);
     for (size_t i = 0; i < sizeof control / sizeof control[0]; i++) {
         decoded(control[i].text);
         if (ctl != control[i].at)
@@ -267,15 +272,8 @@ static void test_json_number_out_of_range(void **state)
         {"{\"a\":121e30822222222222222222222222}", 6},
         {"2e308", 1},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        lua_settop(L, 1);
-        int why = 0;
-        size_t at = json_push(L, cases[i].text, strlen(cases[i].text), 1, &scratch, &why, &ctl);
-        if (at != cases[i].at || why != JSON_RANGE)
-            fail_msg("'%.40s': error at byte %zu (why %d), expected %zu (JSON_RANGE)",
-                     cases[i].text, at, why, cases[i].at);
-        assert_int_equal(lua_gettop(L), 1);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        refused(cases[i].text, cases[i].at, JSON_RANGE);
     decoded("1.7976931348623157e308");
     assert_true(lua_tonumber(L, 2) == DBL_MAX);
     decoded("-1e-400");
