@@ -25,7 +25,8 @@
 #define CH_MIN_PLOT_W 480
 #define CH_FONT "font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\""
 
-/* Write S with the five XML special characters escaped. */
+/* Write S with the five XML special characters escaped, and each control
+ * character, which XML 1.0 allows in no form, as U+FFFD. */
 static void chart_text(FILE *out, const char *s)
 {
     for (; s && *s; s++) {
@@ -35,7 +36,11 @@ static void chart_text(FILE *out, const char *s)
         case '>': fputs("&gt;", out); break;
         case '"': fputs("&quot;", out); break;
         case '\'': fputs("&apos;", out); break;
-        default: fputc(*s, out);
+        default:
+            if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n' && *s != '\r')
+                fputs("\xef\xbf\xbd", out);
+            else
+                fputc(*s, out);
         }
     }
 }

@@ -63,8 +63,12 @@ static void test_escaping(void **state)
     (void)state;
     const char *labels[] = {"a<b&c"};
     const int64_t values[] = {1, 1};
-    chart_panel p = {"\"quoted\" & <tagged>", 1, labels, values};
+    chart_panel p = {"\"quoted\" & <tagged>\x01\x1b", 1, labels, values};
     char *svg = draw("R&D <2025>", &p, 1);
+    /* No control character, which XML allows in no form: U+FFFD instead. */
+    assert_null(strchr(svg, '\x01'));
+    assert_null(strchr(svg, '\x1b'));
+    assert_non_null(strstr(svg, "&lt;tagged&gt;\xef\xbf\xbd\xef\xbf\xbd"));
     assert_non_null(strstr(svg, "R&amp;D &lt;2025&gt;"));
     assert_non_null(strstr(svg, "&quot;quoted&quot; &amp; &lt;tagged&gt;"));
     assert_non_null(strstr(svg, "a&lt;b&amp;c"));
