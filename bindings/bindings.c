@@ -293,28 +293,36 @@ size_t bindings_utf8_bad(const void *s, size_t n)
  *                 | nil, offset, "deep" (nested deeper than JSON_MAX_DEPTH)
  *                 | nil, offset, "range" (a number too large for a double)
  *                 | nil, offset, "nul" (the escape \u0000)
+ *                 (each failure also gives the request's id as a fourth
+ *                 result when it was read before the text broke, else nil)
  *                 | value, offset of the first bad byte, "utf8" or "control"
  * [-0, +(1|2|3), m]  Upvalues: 1 the box, 2 array_mt. */
 static int bindings_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    size_t bad = bindings_utf8_bad_json((const unsigned char *)s, n), ctl;
+    size_t bad = bindings_utf8_bad_json((const unsigned char *)s, n);
     lua_settop(L, 1);
-    int why;
-    size_t at = json_push(L, s, n, lua_upvalueindex(2), lua_touserdata(L, lua_upvalueindex(1)),
-                          &why, &ctl);
+    int why, idwhy;
+    json_notes notes, idnotes;
+    buf *scratch = lua_touserdata(L, lua_upvalueindex(1));
+    size_t at = json_push(L, s, n, lua_upvalueindex(2), scratch, &why, &notes);
     if (at) {
+        static const char *const whys[] = {
+            [JSON_DEEP] = "deep", [JSON_RANGE] = "range", [JSON_NUL] = "nul"};
         lua_pushnil(L);
         lua_pushinteger(L, (lua_Integer)(bad < at ? bad + 1 : at));
-        if (why && at <= bad) {
-            static const char *const whys[] = {
-                [JSON_DEEP] = "deep", [JSON_RANGE] = "range", [JSON_NUL] = "nul"};
+        if (why && at <= bad)
             lua_pushstring(L, whys[why]);
-            return 3;
-        }
-        return 2;
+        else
+            lua_pushnil(L);
+        /* The id, when it was read before the text broke: the reply echoes it. */
+        if (!notes.id_len || json_push(L, s + notes.id, notes.id_len, lua_upvalueindex(2),
+                                       scratch, &idwhy, &idnotes) != 0)
+            lua_pushnil(L);
+        return 4;
     }
+    size_t ctl = notes.control;
     if (ctl && ctl - 1 < bad)
         bad = ctl - 1;   /* a tab or a CR, taken between tokens, not in a string */
     if (bad < n) {

@@ -21,6 +21,7 @@ typedef struct json_parser {
     size_t bad;   /* 1-based offset of the error, 0 while there is none */
     int why;      /* JSON_DEEP, JSON_RANGE, JSON_NUL or 0: what the error is */
     size_t ctl;   /* 1-based offset of the first raw control character in a string */
+    const unsigned char *id, *id_end;   /* the top-level object's "id" value, once read */
 } json_parser;
 
 /* A byte a string holds as it is: all but '"', '\\' and the control
@@ -290,8 +291,15 @@ static int json_object(json_parser *j, int depth)
         if (j->p >= j->end || *j->p != ':')
             return lua_pop(L, 2), json_fail(j, j->p);
         j->p++;
+        size_t klen;
+        const char *key = lua_tolstring(L, -1, &klen);
+        int is_id = depth == 0 && klen == 2 && key[0] == 'i' && key[1] == 'd';
+        json_space(j);
+        const unsigned char *from = j->p;
         if (json_value(j, depth + 1) != 0)
             return lua_pop(L, 2), -1;
+        if (is_id)   /* kept, so that a line broken further on can still echo it */
+            j->id = from, j->id_end = j->p;
         lua_rawset(L, -3);
         json_space(j);
         if (j->p < j->end && *j->p == ',') {
@@ -345,21 +353,25 @@ static int json_value(json_parser *j, int depth)
 }
 
 size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why,
-                 size_t *control)
+                 json_notes *notes)
 {
     json_parser j = {L, (const unsigned char *)s, (const unsigned char *)s,
-                     (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0, 0, 0};
+                     (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0, 0, 0,
+                     NULL, NULL};
+    size_t at = 0;
     *why = 0;
-    *control = 0;
     if (json_value(&j, 0) != 0) {
         *why = j.why;
-        return j.bad;
+        at = j.bad;
+    } else {
+        json_space(&j);
+        if (j.p < j.end) {
+            lua_pop(L, 1);
+            at = (size_t)(j.p - j.s) + 1;
+        }
     }
-    json_space(&j);
-    if (j.p < j.end) {
-        lua_pop(L, 1);
-        return (size_t)(j.p - j.s) + 1;
-    }
-    *control = j.ctl;
-    return 0;
+    notes->control = at ? 0 : j.ctl;
+    notes->id = j.id ? (size_t)(j.id - j.s) : 0;
+    notes->id_len = j.id ? (size_t)(j.id_end - j.id) : 0;
+    return at;
 }

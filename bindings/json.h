@@ -36,11 +36,18 @@ enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3 };
  * JSON_NUL when it starts the escape \u0000, which the text of a request may
  * not hold (C would cut it there), else 0.  A string holding a raw control
  * character (below 0x20), which JSON wants escaped there, still decodes:
- * *CONTROL is then the 1-based offset of the first, else 0, for the caller
- * to refuse the text with the value at hand.  SCRATCH holds a string being
- * unescaped.  Raises on memory errors.
+ * NOTES->control is then the 1-based offset of the first, else 0, for the
+ * caller to refuse the text with the value at hand.  NOTES->id and id_len
+ * give the text of the top-level object's "id" member when it was read
+ * whole, even when the text fails further on, so that an error reply can
+ * still echo it (id_len 0: none).  SCRATCH holds a string being unescaped.
+ * Raises on memory errors.
  * [-0, +(0|1), e] */
+typedef struct json_notes {
+    size_t control;         /* 1-based; 0 when none */
+    size_t id, id_len;      /* 0-based offset and length of the "id" value */
+} json_notes;
 size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why,
-                 size_t *control);
+                 json_notes *notes);
 
 #endif

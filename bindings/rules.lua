@@ -945,7 +945,10 @@ local CJSON_TOKENS = {
 }
 
 local function decode_line(line, res)
-  local req, at, why = decode(line)
+  local req, at, why, id = decode(line)
+  if req == nil and ((type(id) == "number" and id > -2^53 and id < 2^53) or (type(id) == "string" and C.utf8_ok(id))) then
+    res.id = c_canon(id)   -- read before the text broke
+  end
   if why == "deep" then fail("invalid_json", "invalid JSON at byte %d: arrays and objects nested deeper than 64", at) end
   if why == "range" then fail("invalid_json", "invalid JSON at byte %d: a number too large", at) end
   if why == "nul" then

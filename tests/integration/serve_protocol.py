@@ -227,6 +227,7 @@ def test_edges(srv):
     r = refused('{"id":9,"op":"health"\n', "invalid_json", "the end of the line",
                 "a missing brace, named in words")
     check("T_" not in r.get("error", {}).get("message", "x"), "no token names in messages")
+    check(r.get("id") == 9, "and the id, read before the line broke, is echoed (%r)" % r.get("id"))
     # Numbers too large are named as such, in a readable form.
     refused(J.dumps({"id": 10, "op": "decide", "program": "awrach", "as_of": "2025-03-01",
                      "applicant": dict(applicant(10), monthly_household_income=1e20)}) + "\n",

@@ -17,7 +17,7 @@
 #include "canon.h"
 #include "json.h"
 
-static size_t ctl;   /* json_push's first raw control character in a string */
+static json_notes notes;   /* json_push's notes of the last text */
 
 static lua_State *L;
 static buf scratch, out;
@@ -48,7 +48,7 @@ static const char *decoded(const char *text)
 {
     lua_settop(L, 1);
     int deep;
-    size_t at = json_push(L, text, strlen(text), 1, &scratch, &deep, &ctl);
+    size_t at = json_push(L, text, strlen(text), 1, &scratch, &deep, &notes);
     if (at)
         fail_msg("'%s' did not decode: error at byte %zu", text, at);
     assert_int_equal(lua_gettop(L), 2);
@@ -64,7 +64,7 @@ static size_t error_at(const char *text, size_t n)
 {
     lua_settop(L, 1);
     int deep;
-    size_t at = json_push(L, text, n, 1, &scratch, &deep, &ctl);
+    size_t at = json_push(L, text, n, 1, &scratch, &deep, &notes);
     if (!at)
         fail_msg("'%s' decoded, expected an error", text);
     assert_int_equal(lua_gettop(L), 1);
@@ -134,12 +134,40 @@ static void test_json_string_escapes(void **state)
 }
 
 /* \u0000 is kept, not a place where the string ends. */
+/* A text that breaks after the top-level object's "id" still names it, so
+ * that the error reply can echo it; an id further down, or nested, is not
+ * the request's. */
+static void test_json_id_of_a_broken_text(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *id;   /* NULL: none */
+    } cases[] = {
+        {"{\"id\":7,\"op\":\"health\"", "7"},
+        {"{\"op\":1, \"id\" : \"a-b\" ,\"x\":tru}", "\"a-b\""},
+        {"{\"x\":{\"id\":5},\"y\":}", NULL},
+        {"{\"id\":[1,2", NULL},
+        {"{\"x\":1,,\"id\":3}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lua_settop(L, 1);
+        int why;
+        assert_true(json_push(L, cases[i].text, strlen(cases[i].text), 1, &scratch, &why,
+                              &notes) > 0);
+        if (!cases[i].id ? notes.id_len != 0
+                         : notes.id_len != strlen(cases[i].id) ||
+                               memcmp(cases[i].text + notes.id, cases[i].id, notes.id_len))
+            fail_msg("'%s': id '%.*s', expected '%s'", cases[i].text, (int)notes.id_len,
+                     cases[i].text + notes.id, cases[i].id ? cases[i].id : "(none)");
+    }
+}
+
 /* TEXT is refused at byte AT (from 1) for reason WHY, nothing pushed. */
 static void refused(const char *text, size_t at_want, int why_want)
 {
     lua_settop(L, 1);
     int why = 0;
-    size_t at = json_push(L, text, strlen(text), 1, &scratch, &why, &ctl);
+    size_t at = json_push(L, text, strlen(text), 1, &scratch, &why, &notes);
     if (at != at_want || why != why_want)
         fail_msg("'%.40s': error at byte %zu (why %d), expected %zu (why %d)", text, at, why,
                  at_want, why_want);
@@ -169,11 +197,12 @@ static void test_json_string_refusals(void **state)
         refused(nul[i].text, nul[i].at, JSON_NUL);
     for (size_t i = 0; i < sizeof control / sizeof control[0]; i++) {
         decoded(control[i].text);
-        if (ctl != control[i].at)
-            fail_msg("'%s': control at %zu, expected %zu", control[i].text, ctl, control[i].at);
+        if (notes.control != control[i].at)
+            fail_msg("'%s': control at %zu, expected %zu", control[i].text, notes.control,
+                     control[i].at);
     }
     decoded("{\t\"a\"\r:\t\"\\u0001\\t\"}");   /* white space, and escapes, are fine */
-    assert_int_equal(ctl, 0);
+    assert_int_equal(notes.control, 0);
 }
 
 static void test_json_duplicate_key_last_wins(void **state)
@@ -230,11 +259,11 @@ static void test_json_depth_limit(void **state)
     strcpy(text + JSON_MAX_DEPTH + 1, "1, oops");   /* a syntax error further on, too */
     lua_settop(L, 1);
     int deep = 0;
-    size_t at = json_push(L, text, strlen(text), 1, &scratch, &deep, &ctl);
+    size_t at = json_push(L, text, strlen(text), 1, &scratch, &deep, &notes);
     assert_int_equal(at, JSON_MAX_DEPTH + 1);
     assert_int_equal(deep, 1);
     assert_int_equal(lua_gettop(L), 1);
-    at = json_push(L, "[1,]", 4, 1, &scratch, &deep, &ctl);
+    at = json_push(L, "[1,]", 4, 1, &scratch, &deep, &notes);
     assert_int_equal(at, 4);
     assert_int_equal(deep, 0);
 }
@@ -288,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_json_numbers_integer_or_float),
         cmocka_unit_test(test_json_string_escapes),
         cmocka_unit_test(test_json_string_refusals),
+        cmocka_unit_test(test_json_id_of_a_broken_text),
         cmocka_unit_test(test_json_duplicate_key_last_wins),
         cmocka_unit_test(test_json_errors_name_the_byte),
         cmocka_unit_test(test_json_depth_limit),
