@@ -291,9 +291,9 @@ static int json_object(json_parser *j, int depth)
         if (j->p >= j->end || *j->p != ':')
             return lua_pop(L, 2), json_fail(j, j->p);
         j->p++;
-        size_t klen;
-        const char *key = lua_tolstring(L, -1, &klen);
-        int is_id = depth == 0 && klen == 2 && key[0] == 'i' && key[1] == 'd';
+        size_t klen = 0;
+        const char *key = depth == 0 ? lua_tolstring(L, -1, &klen) : NULL;
+        int is_id = klen == 2 && key[0] == 'i' && key[1] == 'd';
         json_space(j);
         const unsigned char *from = j->p;
         if (json_value(j, depth + 1) != 0)
