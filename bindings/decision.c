@@ -365,7 +365,7 @@ static int decision_same_string(lua_State *L, int idx, const char *s)
  * of its programme.  Returns 0, or -1 with MSG set. */
 static int decision_write(lua_State *L, decision_box *box, const decision_kept *kept,
                           lua_Integer n, const char *id, const char *outcome, char *msg,
-                          size_t msglen)
+                          size_t msglen, lua_Integer *crit)
 {
     buf *b = &box->out;
     const decision_mark *marks = (const decision_mark *)box->marks.data;
@@ -401,6 +401,7 @@ static int decision_write(lua_State *L, decision_box *box, const decision_kept *
             if (buf_addc(b, ']') != 0)
                 goto cap;
         } else if (decision_put(L, b, DECISION_KEY("values"), slot, msg, msglen) != 0) {
+            *crit = i + 1;   /* its check returned them: the error is named after it */
             return -1;
         }
         if (buf_addc(b, '}') != 0)
@@ -620,9 +621,10 @@ static int decision_decide(lua_State *L)
     rec->outcome = failed ? "ineligible" : nmissing ? "incomplete" : "eligible";
     ids_next(rec->id);
     rec->json = box->out.len;
-    if (decision_write(L, box, kept, n, rec->id, rec->outcome, msg, sizeof msg) != 0) {
+    lua_Integer crit = 0;
+    if (decision_write(L, box, kept, n, rec->id, rec->outcome, msg, sizeof msg, &crit) != 0) {
         box->out.len = rec->json;
-        return decision_refuse(L, 4, 0, (lua_pushstring(L, msg), lua_gettop(L)));
+        return decision_refuse(L, 4, crit, (lua_pushstring(L, msg), lua_gettop(L)));
     }
     if (decision_history(L, box) != 0)
         return luaL_error(L, "JSON text over %d bytes", (int)box->out.cap);

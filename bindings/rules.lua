@@ -919,7 +919,10 @@ local function decide(p, a, on, lang, now)
     if msg == OUT_OF_MEMORY then msg = "memory cap exceeded" end
     fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)
   end
-  return nil, value
+  -- The decision has no JSON form: named after the criterion whose values
+  -- made it so, when one did.
+  if c then return nil, string_format("programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, tostring(value)) end
+  return nil, string_format("programme %s: %s", p.id, tostring(value))
 end
 api.current = current
 

@@ -2107,6 +2107,20 @@ static void test_message_pass_without_pass_template(void **state)
     assert_string_equal(member_of(decision(r), "c", "message", msg, sizeof msg), "Known: met");
 }
 
+/* Values with no JSON form (a division by zero) fail the decision as the
+ * rule's error, named after the criterion whose check returned them: the
+ * message named no programme, criterion or line. */
+static void test_values_without_json_named(void **state)
+{
+    (void)state;
+    engine *en = open_texts(ONE_CRITERION("return true, { per_person = 1 / 0 }"), NULL);
+    engine_result *r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "programme p, criterion c (p.lua:3): ");
+    ASSERT_CONTAINS(r->error_message, "inf");
+    release(r);
+}
+
 /* An error raised while a criterion's message is written, from a template
  * that is not a text or a metamethod of the values the check returned, is
  * the rule's: a rule_error naming the programme and criterion.  It was an
@@ -2343,6 +2357,7 @@ int main(void)
         TEST(test_load_programme_id_nul_refused),
         TEST(test_message_pass_without_pass_template),
         TEST(test_message_error_is_rule_error),
+        TEST(test_values_without_json_named),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
