@@ -1246,6 +1246,26 @@ end
 function api.lint()
   local out = {}
   for i, p in ipairs(problems) do out[i] = p end
+  -- A programme's versions, in order of their 'from': each must be in force
+  -- some day, and none may leave a day between two of them uncovered (an
+  -- application that day would find no version in force).
+  for _, id in ipairs(program_order) do
+    local last   -- of the versions so far, the one in force the furthest
+    for _, v in ipairs(programs[id]) do
+      if v.no_from then   -- reported where it is declared
+      elseif v.to and v.to < v.from then
+        out[#out + 1] = { file = v.file, line = v.line, msg = string_format(
+          "programme '%s' %s is never in force: its 'to' (%s) is before its 'from' (%s)", id, v.version, v.to, v.from) }
+      else
+        if last and last.to and c_add_days(last.to, 1) < v.from then
+          out[#out + 1] = { file = v.file, line = v.line, msg = string_format(
+            "programme '%s': no version is in force from %s to %s, between %s (to %s) and %s (from %s)",
+            id, c_add_days(last.to, 1), c_add_days(v.from, -1), last.version, last.to, v.version, v.from) }
+        end
+        if not last or (last.to and (not v.to or v.to > last.to)) then last = v end
+      end
+    end
+  end
   -- Parameters a file reads must be declared, and in force whenever a
   -- version of the programme that reads them is: the version whose check
   -- reads it, or every version of the file for a read outside the checks.

@@ -119,6 +119,26 @@ def main():
                           for f, _, msg in found),
           "two versions in force on the same day (%r)" % found)
 
+    # Two versions with days between them: no version in force then.  And a
+    # version whose 'to' is before its 'from' is never in force.
+    d = edited("version_gap", {})
+    first = taehil.replace('version = "%s",' % m.group(1),
+                           'version = "%s",\n  to = "2025-11-30",' % m.group(1), 1)
+    later = second.replace('from = "2025-01-01"', 'from = "2026-01-01"', 1)
+    with open(os.path.join(d, "taehil.lua"), "w") as fh:
+        fh.write(first + "\n" + later)
+    st, found, _ = problems(d)
+    check(st == 1 and len(found) == 1 and found[0][1] == line_of(d, "taehil.lua", 'program "taehil" {', 2)
+          and found[0][2] == "programme 'taehil': no version is in force from 2025-12-01 to 2025-12-31, "
+          "between %s (to 2025-11-30) and 9.9 (from 2026-01-01)" % m.group(1),
+          "days between two versions are named (%r)" % found)
+    d = edited("never_in_force", {"taehil.lua": [('version = "%s",' % m.group(1),
+                                                  'version = "%s",\n  to = "2024-12-31",' % m.group(1))]})
+    st, found, _ = problems(d)
+    check(st == 1 and [msg for _, _, msg in found] ==
+          ["programme 'taehil' %s is never in force: its 'to' (2024-12-31) is before its 'from' "
+           "(2025-01-01)" % m.group(1)], "a version never in force is named (%r)" % found)
+
     # A parameter that ends: blamed on the version whose check reads it, once
     # however many times it is read, and not on a later version that reads
     # another parameter instead.
