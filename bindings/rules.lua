@@ -443,6 +443,39 @@ local function check_date(level, v, what)
   return v
 end
 
+local CRITERION_TAG = { __metatable = "criterion" }   -- shared by every criterion: not the rules' to change
+
+-- A declaration may hold only the keys it knows (KNOWN, listed in KNOWN_TEXT)
+-- and, when it is a LIST, entries 1..n: a misspelt `untill` or `fial` would
+-- otherwise be dropped without a word.  Each other key is a problem of WHAT.
+local function unknown_keys(spec, known, known_text, what, file, line, list)
+  local n, odd = list and rawlen(spec) or 0, {}
+  for k in next, spec do
+    if not (known[k] or (math_type(k) == "integer" and k >= 1 and k <= n)) then odd[#odd + 1] = k end
+  end
+  table_sort(odd, function(x, y) return tostring(x) < tostring(y) end)
+  for _, k in ipairs(odd) do
+    local key = type(k) == "string" and string_format("'%s'", k) or string_format("[%s]", tostring(k))
+    local v = rawget(spec, k)
+    if debug_getmetatable(v) == CRITERION_TAG then
+      problem(file, line, "%s: criterion '%s' is given under the key %s, where it is not read: list criteria without keys",
+        what, v.id, key)
+    else
+      problem(file, line, "%s: unknown key %s (it knows %s)", what, key, known_text)
+    end
+  end
+end
+
+local function key_set(list)
+  local set = {}
+  for _, k in ipairs(list) do set[k] = true end
+  return set, table_concat(list, ", ")
+end
+local PROGRAM_KEYS, PROGRAM_KEYS_TEXT = key_set({ "version", "from", "to", "title", "reference" })
+local CRITERION_KEYS, CRITERION_KEYS_TEXT = key_set({ "text", "pass", "fail", "reference", "check" })
+local PARAMETER_KEYS, PARAMETER_KEYS_TEXT = key_set({ "reference" })
+local VALUE_KEYS, VALUE_KEYS_TEXT = key_set({ "from", "to", "value", "reference" })
+
 function sandbox.parameter(name)
   declaring("a parameter")
   local file, line = caller(2)
@@ -456,8 +489,10 @@ function sandbox.parameter(name)
     check_utf8(file, line, string_format("parameter '%s' reference", name), spec.reference)
     local p = { name = name, reference = spec.reference, file = file, line = line, values = {} }
     if type(spec.reference) ~= "string" then problem(file, line, "parameter '%s' has no reference", name) end
+    unknown_keys(spec, PARAMETER_KEYS, PARAMETER_KEYS_TEXT .. " and its dated values", string_format("parameter '%s'", name), file, line, true)
     for i, v in ipairs(spec) do
       if type(v) ~= "table" or v.value == nil then decl_error(2, "parameter '%s': value %d needs { from = ..., value = ... }", name, i) end
+      unknown_keys(v, VALUE_KEYS, VALUE_KEYS_TEXT, string_format("parameter '%s' value %d", name, i), file, line)
       if v.from == nil then problem(file, line, "parameter '%s': value %d has no 'from' date", name, i) end
       check_utf8(file, line, string_format("parameter '%s' value %d", name, i), v.value)
       -- Decisions record the values they read, and explanations list them.
@@ -482,7 +517,6 @@ function sandbox.parameter(name)
   end
 end
 
-local CRITERION_TAG = { __metatable = "criterion" }   -- shared by every criterion: not the rules' to change
 function sandbox.criterion(id)
   local file, line = caller(2)
   if type(id) ~= "string" or id == "" then decl_error(2, "a criterion needs an id") end
@@ -490,6 +524,7 @@ function sandbox.criterion(id)
   return function(spec)
     if type(spec) ~= "table" then decl_error(2, "criterion '%s' needs a table", id) end
     if type(spec.check) ~= "function" then decl_error(2, "criterion '%s' has no check function", id) end
+    unknown_keys(spec, CRITERION_KEYS, CRITERION_KEYS_TEXT, string_format("criterion '%s'", id), file, line)
     return setmetatable({ id = id, text = spec.text, pass = spec.pass, fail = spec.fail,
       reference = spec.reference, check = spec.check, file = file, line = line }, CRITERION_TAG)
   end
@@ -504,6 +539,7 @@ function sandbox.program(id)
   return function(spec)
     declaring("a programme")
     if type(spec) ~= "table" then decl_error(2, "programme '%s' needs a table", id) end
+    unknown_keys(spec, PROGRAM_KEYS, PROGRAM_KEYS_TEXT .. " and its criteria", string_format("programme '%s'", id), file, line, true)
     local p = { id = id, title = spec.title, version = spec.version, from = spec.from, to = spec.to,
       reference = spec.reference, file = file, line = line, criteria = {}, by_id = {} }
     if type(p.version) ~= "string" and type(p.version) ~= "number" then
@@ -1333,12 +1369,20 @@ end
 -- Criteria coverage over the cases run so far: "program/criterion" -> counts.
 local coverage
 
+-- Each version's criteria are counted apart: a later version's criterion
+-- whose check changed is not covered by the cases of an earlier one.
+local function coverage_key(id, version, crit)
+  return id .. "/" .. crit .. "\0" .. version
+end
+
 local function reset_coverage()
   coverage = {}
   for _, id in ipairs(program_order) do
     for _, p in ipairs(programs[id]) do
+      local name = #programs[id] > 1 and string_format("%s/%%s of version %s", id, p.version) or id .. "/%s"
       for _, c in ipairs(p.criteria) do
-        coverage[id .. "/" .. c.id] = coverage[id .. "/" .. c.id] or { pass = 0, fail = 0, file = c.file, line = c.line }
+        coverage[coverage_key(id, p.version, c.id)] =
+          { pass = 0, fail = 0, file = c.file, line = c.line, name = string_format(name, c.id) }
       end
     end
   end
@@ -1363,8 +1407,91 @@ local function mark_lists(v, t)
   end
 end
 
+-- What a case may say, beyond what run_case sets (name, file, line).
+local CASE_KEYS, CASE_KEYS_TEXT = key_set({ "program", "as_of", "applicant", "outcome", "failed", "missing",
+  "history", "error", "lang" })
+CASE_KEYS.name, CASE_KEYS.file, CASE_KEYS.line = true, true, true
+local HISTORY_KEYS, HISTORY_KEYS_TEXT = key_set({ "decision_id", "program", "program_version", "ruleset",
+  "as_of", "lang", "outcome", "criteria", "missing", "parameters", "decided_at" })
+local OUTCOMES = { eligible = true, ineligible = true, incomplete = true }
+
+-- The first field of applicant V (at PATH) that type T does not declare:
+-- a misspelt field would be read as absent, and the case test what it
+-- does not say.
+local function undeclared(v, t, path)
+  if type(v) ~= "table" or v == null then return nil end
+  local kind = t.kind
+  if kind == "nullable" then return undeclared(v, t.of, path) end
+  if kind == "list" then
+    for _, x in ipairs(v) do
+      local bad = undeclared(x, t.of, path)
+      if bad then return bad end
+    end
+  elseif kind == "record" then
+    local names = {}
+    for k in pairs(v) do names[#names + 1] = tostring(k) end
+    table_sort(names)
+    for _, k in ipairs(names) do
+      local ft = t.fields[k]
+      if not ft then return path .. k end
+      local bad = undeclared(v[k], ft, path .. k .. ".")
+      if bad then return bad end
+    end
+  end
+  return nil
+end
+
+-- What is wrong with CASE as written, before it runs, or nil.
+local function case_fault(case)
+  local odd = {}
+  for k in next, case do
+    if not CASE_KEYS[k] then odd[#odd + 1] = tostring(k) end
+  end
+  table_sort(odd)
+  if #odd > 0 then return string_format("unknown key '%s' (a case knows %s)", odd[1], CASE_KEYS_TEXT) end
+  if type(case.as_of) ~= "string" or not c_parse_date(case.as_of) then
+    return string_format("as_of must be a date YYYY-MM-DD, got %s: without one a case is decided on the day it runs", describe(case.as_of))
+  end
+  if case.error == nil and not OUTCOMES[case.outcome] then
+    return string_format("outcome must be eligible, ineligible or incomplete, got %s", describe(case.outcome))
+  end
+  for _, k in ipairs({ "failed", "missing" }) do
+    local l = case[k]
+    if l ~= nil then
+      if type(l) ~= "table" then return string_format("%s must be a list of names, got %s", k, describe(l)) end
+      for _, x in ipairs(l) do
+        if type(x) ~= "string" then return string_format("%s must be a list of names, holding %s", k, describe(x)) end
+      end
+    end
+  end
+  local bad = schema and undeclared(case.applicant, schema, "")
+  if bad then return string_format("applicant field '%s' is not declared in the schema: it would be read as absent", bad) end
+  if case.history ~= nil then
+    if type(case.history) ~= "table" then return "history must be a list of earlier decisions" end
+    for j, r in ipairs(case.history) do
+      if type(r) ~= "table" then return string_format("history row %d must be a table", j) end
+      for k in next, r do
+        if not HISTORY_KEYS[k] then
+          return string_format("history row %d: unknown key '%s' (a row knows %s)", j, tostring(k), HISTORY_KEYS_TEXT)
+        end
+      end
+      if r.outcome ~= nil and not OUTCOMES[r.outcome] then
+        return string_format("history row %d: outcome must be eligible, ineligible or incomplete, got %s", j, describe(r.outcome))
+      end
+      if r.as_of ~= nil and (type(r.as_of) ~= "string" or not c_parse_date(r.as_of)) then
+        return string_format("history row %d: as_of must be a date YYYY-MM-DD, got %s", j, describe(r.as_of))
+      end
+    end
+  end
+  return nil
+end
+
 function api.run_case(i)
   local case = cases[i]
+  local fault = case_fault(case)
+  if fault then
+    return { file = case.file, line = case.line, msg = string_format("case '%s': %s", tostring(case.name), fault) }
+  end
   mark_lists(case.applicant, schema)
   local req = setmetatable({ op = "decide", program = case.program, as_of = case.as_of,
     applicant = case.applicant, lang = case.lang }, { __json = { "op", "program", "as_of", "applicant", "lang" } })
@@ -1389,7 +1516,7 @@ function api.run_case(i)
     local d = cjson.decode(c_decision_json(res.decisions[1]))   -- as written: the decision's canonical JSON
     local failed_now, missing_now = {}, {}
     for _, r in ipairs(d.criteria) do
-      local cov = coverage[d.program .. "/" .. r.id]
+      local cov = coverage[coverage_key(d.program, d.program_version, r.id)]
       if r.passed == true then cov.pass = cov.pass + 1
       elseif r.passed == false then cov.fail = cov.fail + 1; failed_now[#failed_now + 1] = r.id end
     end
@@ -1397,6 +1524,15 @@ function api.run_case(i)
     local wrong = {}
     if d.outcome ~= case.outcome then
       wrong[#wrong + 1] = string_format("outcome: expected %s, got %s", tostring(case.outcome), d.outcome)
+    end
+    local known = {}
+    for _, r in ipairs(d.criteria) do known[r.id] = true end
+    local strangers = {}
+    for _, id in ipairs(case.failed or {}) do
+      if not known[id] then strangers[#strangers + 1] = id end
+    end
+    if #strangers > 0 then
+      wrong[#wrong + 1] = string_format("failed names %s, which %s %s has no criterion of", list_text(strangers), d.program, d.program_version)
     end
     if not same_set(case.failed or {}, failed_now) then
       wrong[#wrong + 1] = string_format("failed: expected %s, got %s", list_text(case.failed), list_text(failed_now))
@@ -1428,8 +1564,8 @@ function api.coverage_notes()
   table_sort(keys)
   for _, k in ipairs(keys) do
     local c = coverage[k]
-    if c.fail == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. k .. " fails in no case" } end
-    if c.pass == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. k .. " passes in no case" } end
+    if c.fail == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. c.name .. " fails in no case" } end
+    if c.pass == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. c.name .. " passes in no case" } end
   end
   return notes
 end

@@ -103,7 +103,7 @@ def main():
                "idmaj.lua", 'param "idmaj.no_recent_month"',
                r"parameter 'idmaj.no_recent_month' is not declared")
 
-    expect_one("no_from", {"awrach.lua": [('  from = "', '  until_ = "')]},
+    expect_one("no_from", {"awrach.lua": [('  from = "', '  -- from = "')]},
                "awrach.lua", 'program "awrach" {', r"has no 'from' date")
 
     d = edited("overlap", {})
@@ -118,6 +118,20 @@ def main():
     check(st == 1 and any(f == "taehil.lua" and "versions" in msg and "both in force" in msg
                           for f, _, msg in found),
           "two versions in force on the same day (%r)" % found)
+
+    # Keys a declaration does not know, and a criterion under a key.
+    d = edited("unknown_keys", {"taehil.lua": [
+        ('  criterion "registered" {', '  registered = criterion "registered" {'),
+        ('version = "%s",' % m.group(1), 'version = "%s",\n  untill = "2025-06-30",' % m.group(1)),
+        ("    fail = {", "    fial = {")]})
+    st, found, _ = problems(d)
+    msgs = sorted(msg for _, _, msg in found)
+    check(st == 1 and msgs == sorted([
+        "criterion 'age': unknown key 'fial' (it knows text, pass, fail, reference, check)",
+        "programme 'taehil': criterion 'registered' is given under the key 'registered', where it is "
+        "not read: list criteria without keys",
+        "programme 'taehil': unknown key 'untill' (it knows version, from, to, title, reference and "
+        "its criteria)"]), "unknown keys and a keyed criterion are named (%r)" % msgs)
 
     # Two versions with days between them: no version in force then.  And a
     # version whose 'to' is before its 'from' is never in force.

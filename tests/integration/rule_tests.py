@@ -90,6 +90,52 @@ def main():
     check(st == 1 and len(bad) == 1 and "taehi" in bad[0] and
           out.rstrip().endswith("%d passed, 1 failed" % (total - 1)),
           "a case for an unknown programme fails at its line (%s)" % bad)
+    # Each version's criteria are covered apart: a second version no case
+    # decides gets its own notes, though the first one's cases cover its ids.
+    d = copy("versions")
+    with open(os.path.join(d, "taehil.lua")) as fh:
+        text = fh.read()
+    second = text[text.index('program "taehil" {'):].replace('version = "2025.1"', 'version = "9.9"', 1)
+    second = second.replace('from = "2025-01-01"', 'from = "2030-01-01"', 1)
+    with open(os.path.join(d, "taehil.lua"), "w") as fh:
+        fh.write(text.replace('version = "2025.1",', 'version = "2025.1",\n  to = "2029-12-31",', 1) +
+                 "\n" + second)
+    st, out, _ = eligo("test", d)
+    notes = [l for l in out.splitlines() if l.startswith("note:") and "of version 9.9" in l]
+    check(st == 0 and any("criterion taehil/registered of version 9.9 fails in no case" in l
+                          for l in notes),
+          "a version no case decides has its own coverage notes (%d)" % len(notes))
+
+    # A case as written can be wrong in ways a decision would not show: each
+    # is a failure at its line, saying what.
+    d = copy("faults")
+    faults = [
+        ('mising = { "x" }', "unknown key 'mising' (a case knows program, as_of, applicant, "
+         "outcome, failed, missing, history, error, lang)"),
+        ('as_of = nil', "as_of must be a date YYYY-MM-DD, got nil: without one a case is decided "
+         "on the day it runs"),
+        ('failed = "age"', 'failed must be a list of names, got the string "age"'),
+        ('applicant = with(base, { birth_dat = "2010-03-02" })',
+         "applicant field 'birth_dat' is not declared in the schema: it would be read as absent"),
+        ('outcome = "elegible"',
+         'outcome must be eligible, ineligible or incomplete, got the string "elegible"'),
+        ('history = { { program = "idmaj", outcom = "eligible", as_of = "2024-01-01" } }',
+         "history row 1: unknown key 'outcom'"),
+        ('history = { { program = "idmaj", outcome = "eligible", as_of = "2024-3-2" } }',
+         'history row 1: as_of must be a date YYYY-MM-DD, got the string "2024-3-2"'),
+        ('failed = { "no_such" }', "failed names {no_such}, which taehil 2025.1 has no criterion of"),
+    ]
+    with open(os.path.join(d, "taehil.test.lua"), "a") as fh:
+        for i, (field, _) in enumerate(faults):
+            fh.write('\ncase "fault %d" { program = "taehil", as_of = ON, applicant = base, '
+                     'outcome = "eligible", %s }\n' % (i, field))
+    st, out, _ = eligo("test", d)
+    for i, (_, want) in enumerate(faults):
+        got = [l for l in out.splitlines() if "case 'fault %d': " % i in l]
+        check(st == 1 and len(got) == 1 and want in got[0],
+              "a case with %s fails, saying so (%s)" % (want.split(":")[0], got))
+    check(out.rstrip().endswith("%d passed, %d failed" % (total, len(faults))),
+          "and only those fail")
     shutil.rmtree(WORK, ignore_errors=True)
     finish()
 
