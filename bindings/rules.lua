@@ -1522,6 +1522,14 @@ function api.run_case(i)
     end
     for j, m in ipairs(d.missing) do missing_now[j] = m end
     local wrong = {}
+    -- A template's {name} that the check's values did not fill is left as
+    -- it is, and an applicant would read it: a misspelt name, most likely.
+    for _, r in ipairs(d.criteria) do
+      local hole = string_match(r.message, "{[%a_][%w_]*}")
+      if hole then
+        wrong[#wrong + 1] = string_format("criterion %s's message leaves %s unfilled: its check returned no value of that name", r.id, hole)
+      end
+    end
     if d.outcome ~= case.outcome then
       wrong[#wrong + 1] = string_format("outcome: expected %s, got %s", tostring(case.outcome), d.outcome)
     end

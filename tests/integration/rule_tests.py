@@ -106,6 +106,14 @@ def main():
                           for l in notes),
           "a version no case decides has its own coverage notes (%d)" % len(notes))
 
+    # A message template's {name} that no value fills fails the cases that
+    # show it: an applicant would read "age {agee}".
+    d = copy("placeholder")
+    rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace("{age}", "{agee}", 1))
+    st, out, _ = eligo("test", d)
+    holes = [l for l in out.splitlines() if "criterion age's message leaves {agee} unfilled" in l]
+    check(st == 1 and holes, "a template name no value fills fails the case (%d cases)" % len(holes))
+
     # A case as written can be wrong in ways a decision would not show: each
     # is a failure at its line, saying what.
     d = copy("faults")
