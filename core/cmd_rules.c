@@ -138,9 +138,17 @@ int cmd_test(int argc, char **argv)
     err e;
     err_clear(&e);
     ruleset *rs = ruleset_load(o.dir, &e);
-    engine *en = rs ? engine_new(rs, &o.cfg, &e) : NULL;
-    if (!en) {
+    if (!rs) {
         fprintf(stderr, "eligo test: %s\n", e.msg);
+        return 1;
+    }
+    engine *en = engine_new(rs, &o.cfg, &e);
+    if (!en) {
+        /* Every problem, as check gives them, at DIR/file:line. */
+        int n = engine_lint(rs, &o.cfg, report_stdout, (void *)o.dir, &e);
+        if (n <= 0)
+            fprintf(stderr, "eligo test: %s\n", e.msg);
+        printf("%s: the rules do not load, so no case ran\n", o.dir);
         ruleset_free(rs);
         return 1;
     }

@@ -106,6 +106,15 @@ def main():
                           for l in notes),
           "a version no case decides has its own coverage notes (%d)" % len(notes))
 
+    # Rules that do not load: each problem at DIR/file:line, as check says it.
+    d = copy("broken")
+    rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace('program "taehil" {', 'program "taehil" {{', 1))
+    st, out, _ = eligo("test", d)
+    lines = out.splitlines()
+    check(st == 1 and any(l.startswith(os.path.join(d, "taehil.lua") + ":") for l in lines) and
+          lines[-1] == "%s: the rules do not load, so no case ran" % d,
+          "rules that do not load: their problems at DIR/file:line, and no case ran (%s)" % lines)
+
     # A message template's {name} that no value fills fails the cases that
     # show it: an applicant would read "age {agee}".
     d = copy("placeholder")
