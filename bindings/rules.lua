@@ -265,15 +265,26 @@ function sandbox.enum(values)
 end
 function sandbox.nullable(t) local r = { kind = "nullable", of = to_type(t, 2) }; return mk_type(r) end
 function sandbox.list(t) return mk_type({ kind = "list", of = to_type(t, 2) }) end
-function sandbox.record(fields)
-  if type(fields) ~= "table" then decl_error(2, "record expects a table of field = type") end
+-- A record type of FIELDS, declared at FILE:LINE (an error names the field).
+local function record_of(fields, file, line)
+  if type(fields) ~= "table" then
+    error(string_format("%s:%d: record expects a table of field = type", file, line), 0)
+  end
   local r = { kind = "record", fields = {}, names = {} }
   for name, t in pairs(fields) do
+    if not (is_type(t) or (type(t) == "string" and SCALARS[t])) then
+      error(string_format("%s:%d: field '%s': unknown type %s (expected one of text, date, boolean, integer, number, money, or enum/list/record/nullable)",
+        file, line, tostring(name), type(t) == "string" and ("'" .. t .. "'") or tostring(t)), 0)
+    end
     r.fields[name] = to_type(t, 2)
     r.names[#r.names + 1] = name
   end
   table_sort(r.names)
   return mk_type(r)
+end
+
+function sandbox.record(fields)
+  return record_of(fields, caller(2))
 end
 
 -- Reading an applicant -------------------------------------------------------
@@ -432,7 +443,7 @@ function sandbox.schema(fields)
   declaring("the schema")
   local file, line = caller(2)
   if schema then decl_error(2, "the schema is declared twice (first at %s:%d)", schema_at[1], schema_at[2]) end
-  schema = sandbox.record(fields)
+  schema = record_of(fields, file, line)
   schema_at = { file, line }
 end
 

@@ -103,6 +103,10 @@ def main():
                "idmaj.lua", 'param "idmaj.no_recent_month"',
                r"parameter 'idmaj.no_recent_month' is not declared")
 
+    expect_one("schema_type", {"schema.lua": [('disability = "boolean"', 'disability = "bool"')]},
+               "schema.lua", "schema {",
+               r"^field 'disability': unknown type 'bool' \(expected one of text, date")
+
     expect_one("no_from", {"awrach.lua": [('  from = "', '  -- from = "')]},
                "awrach.lua", 'program "awrach" {', r"has no 'from' date")
 
