@@ -747,6 +747,10 @@ function sandbox.earlier(a, program)
 end
 
 function sandbox.decided_within(rows, program, outcome, months, on)
+  if outcome ~= nil and not (outcome == "eligible" or outcome == "ineligible" or outcome == "incomplete") then
+    -- A misspelt outcome would match no row, and the rule pass for everyone.
+    error(string_format("decided_within: outcome must be eligible, ineligible, incomplete or nil, got %s", describe(outcome)), 2)
+  end
   local after = c_months_before(on, months)
   local latest
   for _, d in ipairs(rows) do

@@ -2107,6 +2107,20 @@ static void test_message_pass_without_pass_template(void **state)
     assert_string_equal(member_of(decision(r), "c", "message", msg, sizeof msg), "Known: met");
 }
 
+/* decided_within with a misspelt outcome would match no row and pass
+ * everyone: it is the rule's error, at its line. */
+static void test_decided_within_checks_outcome(void **state)
+{
+    (void)state;
+    engine *en = open_texts(ONE_CRITERION("return decided_within(earlier(a), \"p\", \"inelegible\", 12, on) == nil"),
+                            NULL);
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "p.lua:4: decided_within: outcome must be eligible, ineligible, "
+                                      "incomplete or nil, got the string \"inelegible\"");
+    release(r);
+}
+
 /* Values with no JSON form (a division by zero) fail the decision as the
  * rule's error, named after the criterion whose check returned them: the
  * message named no programme, criterion or line. */
@@ -2358,6 +2372,7 @@ int main(void)
         TEST(test_message_pass_without_pass_template),
         TEST(test_message_error_is_rule_error),
         TEST(test_values_without_json_named),
+        TEST(test_decided_within_checks_outcome),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
