@@ -39,6 +39,8 @@ struct reload {
 
     uv_fs_event_t watch;
     uv_timer_t debounce;
+    uv_timer_t rewatch;           /* retries the watch while the directory is gone */
+    int watching;                 /* the watch is on the directory now at rl->dir */
     uv_signal_t hup;
     uv_work_t work;
     int running, again, closing;
@@ -185,6 +187,33 @@ static void reload_maybe_free(reload *rl)
 }
 
 static void reload_done(uv_work_t *req, int status);
+static void reload_fs_cb(uv_fs_event_t *h, const char *filename, int events, int status);
+static void reload_rewatch_cb(uv_timer_t *t);
+
+/* Watch the directory now at rl->dir, anew.  A watch follows the directory
+ * it was set on: one deleted and made again, or replaced by a rename (how a
+ * deploy swaps rules in), would never be heard from again.  So the watch is
+ * set again after every reload; while the directory is gone, every second
+ * until it is back, and then the rules are reloaded. */
+static void reload_watch(reload *rl)
+{
+    if (rl->closing)
+        return;
+    if (rl->watching)
+        uv_fs_event_stop(&rl->watch);
+    int rc = uv_fs_event_start(&rl->watch, reload_fs_cb, rl->dir, 0);
+    int was = rl->watching;
+    rl->watching = rc == 0;
+    if (rc == 0) {
+        uv_timer_stop(&rl->rewatch);
+        if (!was && uv_is_active((uv_handle_t *)&rl->watch))
+            log_info("watching %s again", rl->dir);
+    } else if (was || !uv_is_active((uv_handle_t *)&rl->rewatch)) {
+        log_warn("cannot watch %s (%s): trying again every second; SIGHUP reloads", rl->dir,
+                 uv_strerror(rc));
+        uv_timer_start(&rl->rewatch, reload_rewatch_cb, 1000, 1000);
+    }
+}
 
 /* Queue the work; RUNNING from here until reload_done. */
 static void reload_start(reload *rl)
@@ -217,6 +246,7 @@ static void reload_done(uv_work_t *req, int status)
     ruleset_free(rl->work_rs);
     rl->work_rs = NULL;
     rl->running = 0;
+    reload_watch(rl);
     int again = rl->again && !rl->closing;
     rl->again = 0;
     if (again)
@@ -263,6 +293,14 @@ static void reload_fs_cb(uv_fs_event_t *h, const char *filename, int events, int
     uv_timer_start(&rl->debounce, reload_timer_cb, rl->cfg.debounce_ms, 0);
 }
 
+static void reload_rewatch_cb(uv_timer_t *t)
+{
+    reload *rl = t->data;
+    reload_watch(rl);
+    if (rl->watching)
+        reload_request(rl, "the rules directory is back");
+}
+
 static void reload_hup_cb(uv_signal_t *s, int signum)
 {
     (void)signum;
@@ -289,13 +327,14 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
     rl->hup.data = rl;
     uv_fs_event_init(loop, &rl->watch);
     rl->watch.data = rl;
-    rl->open_handles = 3;
+    uv_timer_init(loop, &rl->rewatch);
+    rl->rewatch.data = rl;
+    rl->open_handles = 4;
     int rc = uv_signal_start(&rl->hup, reload_hup_cb, SIGHUP);
     if (rc < 0)
         log_warn("cannot catch SIGHUP: %s", uv_strerror(rc));
-    rc = uv_fs_event_start(&rl->watch, reload_fs_cb, rl->dir, 0);
-    if (rc < 0)
-        log_warn("cannot watch %s (%s): reload with SIGHUP", rl->dir, uv_strerror(rc));
+    rl->watching = 1;   /* as if: the first watch logs only a failure */
+    reload_watch(rl);
     *out = rl;
     return 0;
 }
@@ -315,6 +354,7 @@ void reload_close(reload *rl, reload_close_cb *cb, void *arg)
     rl->close_cb = cb;
     rl->close_arg = arg;
     uv_close((uv_handle_t *)&rl->watch, reload_handle_closed);
+    uv_close((uv_handle_t *)&rl->rewatch, reload_handle_closed);
     uv_close((uv_handle_t *)&rl->debounce, reload_handle_closed);
     uv_close((uv_handle_t *)&rl->hup, reload_handle_closed);
 }

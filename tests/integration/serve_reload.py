@@ -144,6 +144,21 @@ def main():
         check(set(sets) <= {h0, h1} and sets[-1] == h0 and sets[0] == h1,
               "each decided by the old set or the new, ending on the new")
         load.close()
+
+        # A deploy that replaces the directory: removed, then copied back.
+        # The watch follows the new directory, and later edits are heard.
+        saved = srv.rules + ".saved"
+        shutil.copytree(srv.rules, saved)
+        shutil.rmtree(srv.rules)
+        ok = wait_for(lambda: "cannot watch" in srv.log())
+        check(ok, "a removed rules directory is said to be unwatchable (%s)" % srv.log()[-200:])
+        shutil.copytree(saved, srv.rules)
+        ok = wait_for(lambda: "watching %s again" % srv.rules in srv.log())
+        check(ok, "the directory back, it is watched again")
+        write(idmaj, original + "\n-- edited after the directory was replaced\n", atomic=True)
+        h3 = wait_for(lambda: (lambda h: h if h not in (h0, h1) else None)(health_hash(c)))
+        check(h3 is not None, "an edit after the directory was replaced is picked up (%s)" % (h3 or "")[:12])
+        shutil.rmtree(saved, ignore_errors=True)
         c.close()
         check(srv.stop() == 0, "clean exit")
 
