@@ -316,7 +316,7 @@ int cmd_serve(int argc, char **argv)
     pool *p = NULL;
     seen *known = NULL;
     ruleset *rs = NULL;
-    char detail[512];
+    char detail[PATH_MAX + 512];
 
     if (o.listen && server_check_listen(o.listen, o.force_listen, &e) < 0) {
         log_error("%s", e.msg);
@@ -329,6 +329,8 @@ int cmd_serve(int argc, char **argv)
     if (!(rs = serve_load_rules(o.rules, &ecfg)))
         return 1;
     int sflags = o.nosync ? STORE_NOSYNC : 0;
+    if (access(o.db, F_OK) != 0)   /* a mistyped --db must not pass for an empty history */
+        log_info("database %s does not exist: creating it", o.db);
     if (store_open(&st, o.db, sflags, &e) < 0) {
         log_error("database %s: %s", o.db, e.msg);
         goto out_rules;
@@ -400,9 +402,10 @@ int cmd_serve(int argc, char **argv)
     uv_signal_start(&s.sigint, serve_signal_cb, SIGINT);
     uv_signal_start(&s.sigterm, serve_signal_cb, SIGTERM);
 
-    snprintf(detail, sizeof detail, "eligo %s (source %s), pid %ld, ruleset %s, socket %s, "
-             "%zu workers", eligo_version, eligo_source, (long)getpid(), ruleset_hash(rs),
-             o.socket, pool_size(p));
+    snprintf(detail, sizeof detail, "eligo %s (source %s), pid %ld, ruleset %s, database %s, "
+             "socket %s%s%s, %zu workers", eligo_version, eligo_source, (long)getpid(),
+             ruleset_hash(rs), o.db, o.socket, o.listen ? ", tcp " : "", o.listen ? o.listen : "",
+             pool_size(p));
     const char *start_ev[2] = {"start", detail};
     writer_call(w, serve_event, start_ev);
     log_info("serving: %s", detail);

@@ -55,6 +55,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -918,8 +919,20 @@ int server_listen(server *srv, pool *p, err *e)
     mode_t old = umask(0117);
     rc = uv_pipe_bind(&srv->unix_listener, srv->socket_path);
     umask(old);
-    if (rc < 0)
+    if (rc < 0) {
+        /* libuv says "permission denied" for a missing directory too. */
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", srv->socket_path);
+        char *slash = strrchr(dir, '/');
+        struct stat sb;
+        if (slash && slash != dir) {
+            *slash = '\0';
+            if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+                return err_set(e, "internal", "cannot bind %s: the directory %s does not exist",
+                               srv->socket_path, dir);
+        }
         return err_set(e, "internal", "cannot bind %s: %s", srv->socket_path, uv_strerror(rc));
+    }
     chmod(srv->socket_path, 0660);
     if ((rc = uv_listen((uv_stream_t *)&srv->unix_listener, 511, server_accept)) < 0)
         return err_set(e, "internal", "cannot listen on %s: %s", srv->socket_path,
@@ -1015,7 +1028,8 @@ static void server_maybe_finish(server *srv)
     if (!srv->stopping || srv->finishing || srv->conns || srv->inflight)
         return;
     srv->finishing = 1;
-    log_info("every request in flight is answered");
+    if (srv->listening)   /* a server that never served has nothing to say */
+        log_info("every request in flight is answered");
     pthread_mutex_lock(&srv->mu);   /* no uv_async_send can be under way */
     uv_close((uv_handle_t *)&srv->async, server_handle_closed);
     pthread_mutex_unlock(&srv->mu);

@@ -398,6 +398,20 @@ def test_options():
         check(not os.path.exists(srv.socket), "the socket file is removed")
         kinds = [k for (k,) in srv.db_query("select kind from events order by id")]
         check(kinds == ["start", "stop"], "events start and stop recorded (%s)" % kinds)
+        log = srv.log()
+        check(("database %s does not exist: creating it" % srv.db) in log and
+              (", database %s, socket %s," % (srv.db, srv.socket)) in log,
+              "the log says a new database is made, and where the server serves from")
+        start = srv.db_query("select detail from events where kind = 'start'")[0][0]
+        check((", database %s, socket %s," % (srv.db, srv.socket)) in start,
+              "so does the start event (%s)" % start)
+        # A socket in a missing directory: said so, not "permission denied".
+        missing = os.path.join(srv.dir, "no-such-dir", "s.sock")
+        rc, _, errtext = eligo("serve", "--socket", missing, "--db", srv.db, "--rules", srv.rules,
+                               timeout=60)
+        check(rc == 1 and ("the directory %s does not exist" % os.path.dirname(missing)) in errtext
+              and "every request in flight" not in errtext,
+              "a socket in a missing directory is named as such (%s)" % errtext.strip()[-120:])
 
     # A stale socket (bound, nobody listening) is replaced.
     srv = Server(start=False)
