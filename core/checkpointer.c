@@ -153,7 +153,7 @@ static void *checkpointer_loop(void *arg)
         err_clear(&e);
         int rc = store_checkpoint(c->own, NULL, NULL, &e);
         if (rc < 0 && !failing)   /* once, not at every commit */
-            log_warn("checkpoint: %s (the writer will checkpoint past %d pages)", e.msg,
+            log_warn("%s (the writer will checkpoint past %d pages)", e.msg,
                      CHECKPOINTER_LIMIT);
         failing = rc < 0;
         pthread_mutex_lock(&c->mu);

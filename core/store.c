@@ -410,6 +410,7 @@ struct store {
                                                 only read-only, with shims */
     int shadow;                              /* the first migration whose table a shim
                                                 stands in for, or 0: none */
+    int last_error;                          /* SQLite's code of the last store_sqlerr */
 };
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -578,6 +579,7 @@ static int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN]
 
 static int store_sqlerr(store *st, err *e, const char *what)
 {
+    st->last_error = sqlite3_extended_errcode(st->db);   /* before a ROLLBACK clears it */
     return err_set(e, "internal", "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
@@ -915,6 +917,18 @@ fail_db:
     sqlite3_close(st->db);
     free(st);
     return -1;
+}
+
+int store_failed_whole(store *st)
+{
+    switch (st->last_error & 0xff) {
+    case SQLITE_FULL: case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_READONLY:
+    case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_NOMEM: case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: case SQLITE_PERM:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 int store_schema(const store *st)

@@ -125,6 +125,11 @@ ruleset *store_get_ruleset(store *st, const char *hash, err *e);
 int store_append(store *st, const store_application *apps, size_t n,
                  store_outcome *out, err *e);
 
+/* Whether ST's last failure was the database's as a whole (full, unwritable,
+ * busy, out of memory, damaged), which every write would meet alike, rather
+ * than one application's. */
+int store_failed_whole(store *st);
+
 /* Record an event (kind: "start", "stop", "reload", "reload_rejected", ...)
  * with a free-text detail, in its own transaction. */
 int store_event(store *st, const char *kind, const char *detail, err *e);

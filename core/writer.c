@@ -62,6 +62,7 @@ struct writer {
     int quit;
     long transactions;         /* batches committed, for the log at the end */
     long committed;            /* ... and the applications in them */
+    long refused;              /* applications refused since the last commit that held */
 
     /* Scratch for one batch, reused; writer thread only. */
     job **jobs;
@@ -184,8 +185,21 @@ static void writer_commit(writer *w, size_t n)
     if (!failed && store_append(w->st, w->apps, n, w->outs, &e) == 0) {
         w->transactions++;
         w->committed += (long)n;
+        if (w->refused) {
+            log_info("store: writes succeed again, after %ld applications were refused",
+                     w->refused);
+            w->refused = 0;
+        }
     } else if (!failed) {
-        if (n == 1) {
+        if (store_failed_whole(w->st)) {
+            /* The database's trouble, not one application's (a full disk):
+             * every one would fail alike, so all are refused at once, and
+             * said once until writes succeed again. */
+            failed = 1;
+            if (!w->refused)
+                log_error("store: %s: decisions are refused until it is fixed", e.msg);
+            w->refused += (long)n;
+        } else if (n == 1) {
             failed = 1;
             log_error("store: %s", e.msg);
         } else {

@@ -6,14 +6,16 @@ with requests in flight, after kill -9 under load -- and a store failure is an
     ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/serve_durability.py
 """
 import os
+import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import Server, check, decide, eligo, finish  # noqa: E402
+from serve import Server, applicant, check, decide, eligo, finish  # noqa: E402
 
 
 def load(srv, nconn=8, per=4000):
@@ -166,7 +168,55 @@ def test_stop_with_hog():
         hog.close()
 
 
+def test_disk_full():
+    """A database on a full disk: requests get internal errors, said once in
+    the log rather than once each; every acknowledged decision is kept; when
+    space returns, writes succeed again, said so, and the chain verifies.
+    Needs a small tmpfs: where it cannot be mounted (not root, a container
+    without the right), the test says so and checks nothing."""
+    srv = Server(start=False)
+    small = os.path.join(srv.dir, "small")
+    os.mkdir(small)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", small],
+                      capture_output=True).returncode != 0:
+        print("skip disk full: cannot mount a tmpfs here")
+        shutil.rmtree(srv.dir, ignore_errors=True)
+        return
+    try:
+        srv.db = os.path.join(small, "e.db")
+        srv.start()
+        c = srv.connect()
+        acked, refused = [], 0
+        for i in range(600):
+            r = c.request({"id": i, "op": "screen", "as_of": "2025-03-01", "request_key": "F%d" % i,
+                           "applicant": applicant(i)})
+            if r.get("ok"):
+                acked.append("F%d" % i)
+            elif r.get("error", {}).get("code") == "internal" and "full" in r["error"]["message"]:
+                refused += 1
+        full_lines = [l for l in srv.log().splitlines() if "disk is full" in l and "store:" in l]
+        check(refused > 100 and len(full_lines) == 1 and "refused until it is fixed" in full_lines[0],
+              "a full disk: %d refused, said once in the log (%d lines)" % (refused, len(full_lines)))
+        subprocess.run(["mount", "-o", "remount,size=40m", small], check=True)
+        r = c.request(decide(1, rid="after"))
+        check(r.get("ok") and "writes succeed again, after %d applications were refused" % refused
+              in srv.log(), "space back: a decision is stored, and the log says writes succeed again")
+        c.close()
+        check(srv.stop() == 0, "clean exit")
+        keys = {k for (k,) in srv.db_query("select request_key from applications where request_key is not null")}
+        check(set(acked) <= keys, "every acknowledged application is stored (%d)" % len(acked))
+        st, out, _ = eligo("verify", "--db", srv.db)
+        check(st == 0 and "the chain is intact" in out, "and the chain verifies")
+    finally:
+        if srv.proc and srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+        subprocess.run(["umount", small], capture_output=True)
+        shutil.rmtree(srv.dir, ignore_errors=True)
+
+
 def main():
+    test_disk_full()
     threads = [threading.Thread(target=test_store_failure), threading.Thread(target=test_stop_with_hog)]
     for t in threads:
         t.start()   # mostly waiting on the database's busy timeout: overlap it
