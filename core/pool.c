@@ -187,8 +187,16 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
         break;
     case ENGINE_OP_HEALTH: {
         size_t depth = pool_depth(p) + writer_depth(p->cfg.writer);
+        char why[256];
+        long refused = writer_refused(p->cfg.writer, why, sizeof why);
         rc |= job_begin(j, r->id);
-        rc |= buf_printf(&j->reply, ",\"status\":\"ok\",\"ruleset\":\"%s\",\"workers\":%zu",
+        /* "ok", or "failing" while the database refuses every write. */
+        rc |= buf_printf(&j->reply, ",\"status\":\"%s\"", refused ? "failing" : "ok");
+        if (refused) {
+            rc |= buf_printf(&j->reply, ",\"refused\":%ld,\"failure\":", refused);
+            rc |= buf_add_json_string(&j->reply, why, strlen(why));
+        }
+        rc |= buf_printf(&j->reply, ",\"ruleset\":\"%s\",\"workers\":%zu",
                          ruleset_hash(engine_ruleset(wk->en)), p->nworkers);
         if (p->cfg.health)
             p->cfg.health(p->cfg.ud, &j->reply);

@@ -31,6 +31,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,8 @@ struct writer {
     long transactions;         /* batches committed, for the log at the end */
     long committed;            /* ... and the applications in them */
     long refused;              /* applications refused since the last commit that held */
+    long refused_seen;         /* the same, for writer_refused (under mu) */
+    char refused_why[256];     /* ... and why (under mu) */
 
     /* Scratch for one batch, reused; writer thread only. */
     job **jobs;
@@ -189,6 +192,9 @@ static void writer_commit(writer *w, size_t n)
             log_info("store: writes succeed again, after %ld applications were refused",
                      w->refused);
             w->refused = 0;
+            pthread_mutex_lock(&w->mu);
+            w->refused_seen = 0;
+            pthread_mutex_unlock(&w->mu);
         }
     } else if (!failed) {
         if (store_failed_whole(w->st)) {
@@ -199,6 +205,10 @@ static void writer_commit(writer *w, size_t n)
             if (!w->refused)
                 log_error("store: %s: decisions are refused until it is fixed", e.msg);
             w->refused += (long)n;
+            pthread_mutex_lock(&w->mu);
+            w->refused_seen = w->refused;
+            snprintf(w->refused_why, sizeof w->refused_why, "%s", e.msg);
+            pthread_mutex_unlock(&w->mu);
         } else if (n == 1) {
             failed = 1;
             log_error("store: %s", e.msg);
@@ -414,6 +424,16 @@ int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud)
 void writer_track(writer *w, seen *s)
 {
     w->seen = s;
+}
+
+long writer_refused(writer *w, char *why, size_t n)
+{
+    pthread_mutex_lock(&w->mu);
+    long refused = w->refused_seen;
+    if (refused)
+        snprintf(why, n, "%s", w->refused_why);
+    pthread_mutex_unlock(&w->mu);
+    return refused;
 }
 
 size_t writer_depth(writer *w)

@@ -52,6 +52,11 @@ void writer_track(writer *w, seen *s);
 /* Applications queued and not yet committed (for health). */
 size_t writer_depth(writer *w);
 
+/* Applications refused since the last commit that held, because the
+ * database as a whole failed (a full disk): 0 while writes succeed.  The
+ * message of that failure goes to WHY (cut to N bytes) when not 0. */
+long writer_refused(writer *w, char *why, size_t n);
+
 /* Commit what is queued, stop the thread and free W (not the store).  NULL is
  * fine. */
 void writer_free(writer *w);

@@ -194,6 +194,11 @@ def test_disk_full():
                 acked.append("F%d" % i)
             elif r.get("error", {}).get("code") == "internal" and "full" in r["error"]["message"]:
                 refused += 1
+        h = c.request({"op": "health"})
+        check(h.get("status") == "failing" and h.get("refused") == refused and
+              "full" in h.get("failure", ""),
+              "health says writes are failing, how many were refused and why (%r)" %
+              {k: h.get(k) for k in ("status", "refused", "failure")})
         full_lines = [l for l in srv.log().splitlines() if "disk is full" in l and "store:" in l]
         check(refused > 100 and len(full_lines) == 1 and "refused until it is fixed" in full_lines[0],
               "a full disk: %d refused, said once in the log (%d lines)" % (refused, len(full_lines)))
@@ -201,6 +206,8 @@ def test_disk_full():
         r = c.request(decide(1, rid="after"))
         check(r.get("ok") and "writes succeed again, after %d applications were refused" % refused
               in srv.log(), "space back: a decision is stored, and the log says writes succeed again")
+        h = c.request({"op": "health"})
+        check(h.get("status") == "ok" and "refused" not in h, "and health is ok again")
         c.close()
         check(srv.stop() == 0, "clean exit")
         keys = {k for (k,) in srv.db_query("select request_key from applications where request_key is not null")}
