@@ -117,7 +117,7 @@ def main():
 
     # A message template's {name} that no value fills fails the cases that
     # show it: an applicant would read "age {agee}".
-    d = copy("placeholder")
+    d = copy("unfilled_template")
     rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace("{age}", "{agee}", 1))
     st, out, _ = eligo("test", d)
     holes = [l for l in out.splitlines() if "criterion age's message leaves {agee} unfilled" in l]
