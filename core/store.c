@@ -400,6 +400,7 @@ struct store {
     int64_t head_seq;                        /* invariant 3 */
     unsigned char head_hash[STORE_HASH_LEN];
     int64_t data_version;                    /* as of our last write transaction */
+    int64_t decisions_seq;                   /* the last decision's seq, as far as we know */
     int other_writer;                        /* store_other_writer: seen since last asked */
     EVP_MD *sha256;                          /* fetched once: lookups are slow */
     EVP_MD_CTX *md;                          /* reused for every hash */
@@ -675,6 +676,13 @@ static int store_load_head(store *st, err *e)
         sqlite3_reset(s);
         return store_sqlerr(st, e, "reading the chain head");
     }
+    sqlite3_reset(s);
+    s = st->q[Q_MAX_SEQ];
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return store_sqlerr(st, e, "reading the last decision");
+    }
+    st->decisions_seq = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     s = st->q[Q_DATA_VERSION];
     if (sqlite3_step(s) != SQLITE_ROW) {
@@ -967,9 +975,12 @@ static int store_begin(store *st, err *e)
     int64_t dv = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     if (dv != st->data_version) {
-        st->other_writer = 1;
+        /* Only new decisions make the writer's picture of the store old: a
+         * review written beside it (eligo audit review) does not. */
+        int64_t known = st->decisions_seq;
         if (store_load_head(st, e) != 0)
             goto fail;
+        st->other_writer |= st->decisions_seq != known;
     }
     return 0;
 fail:
@@ -1392,6 +1403,8 @@ int store_append(store *st, const store_application *apps, size_t n,
     }
     if (store_commit(st, e) != 0)
         goto fail_committed;
+    if (seq != st->head_seq)
+        st->decisions_seq = seq;
     st->head_seq = seq;
     memcpy(st->head_hash, prev, STORE_HASH_LEN);
     store_invariants(st);

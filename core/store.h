@@ -353,9 +353,10 @@ int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
 
 /* ---- An applicant's earlier decisions, for history-aware rules ---------- */
 
-/* Whether another connection has committed to the file since the last call
- * (as this handle found at the start of its write transactions).  The
- * writer's copy of what the store holds (seen.h) is then out of date. */
+/* Whether another connection has added decisions to the file since the
+ * last call (as this handle found at the start of its write transactions;
+ * reviews do not count).  The writer's copy of which applicants have a
+ * decision (seen.h) is then out of date. */
 int store_other_writer(store *st);
 
 /* Call FN(UD, id) for each distinct applicant id with a decision (a walk of

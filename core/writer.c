@@ -236,8 +236,8 @@ static void writer_commit(writer *w, size_t n)
 
     if (w->seen) {
         if (store_other_writer(w->st)) {
-            log_warn("store: another process has written to the database: earlier decisions "
-                     "are now looked up for every applicant");
+            log_warn("store: another process has added decisions to the database: earlier "
+                     "decisions are now looked up for every applicant");
             seen_forget(w->seen);
         }
         size_t m = 0;   /* before anyone hears of them */

@@ -160,8 +160,11 @@ static const char drop_triggers[] =
 
 /* ---- Tests ---------------------------------------------------------------- */
 
-/* A write by another connection is noticed at this handle's next write, and
- * told once. */
+static store_review make_review(const char *review_id, const char *decision_id,
+                                const char *action, const char *outcome);
+
+/* Decisions added by another connection are noticed at this handle's next
+ * write, and told once; a review added beside it is not such a write. */
 static void test_other_writer(void **state)
 {
     fixture *f = *state;
@@ -172,6 +175,14 @@ static void test_other_writer(void **state)
     store *other;
     err e = {0};
     assert_int_equal(store_open(&other, f->path, STORE_NOSYNC, &e), 0);
+    buf rb;
+    buf_init(&rb, 4096);
+    store_review rv = make_review("R1", a.ids[0], "confirm", NULL);
+    assert_int_equal(store_append_review(other, &rv, &rb, &e), 0);
+    buf_free(&rb);
+    make_app(f, &a, "A2", 1, NULL, NULL);
+    append1(f, &a, NULL);                             /* chained after the review */
+    assert_int_equal(store_other_writer(f->st), 0);
     store_outcome out;
     make_app(f, &b, "B1", 1, NULL, NULL);
     assert_int_equal(store_append(other, &b.app, 1, &out, &e), 0);
