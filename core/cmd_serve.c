@@ -86,14 +86,35 @@ static void serve_usage(FILE *f)
             "  --help                 this text\n");
 }
 
-/* Parse a non-negative integer option value. */
+/* The numeric options and the values each takes.  The upper bounds keep a
+ * typo from asking for what the machine cannot give (a thread per worker
+ * with its own Lua state, arrays of a batch's size, a buffer of a line's)
+ * and the idle timeout's milliseconds from overflowing. */
+static const struct {
+    const char *name;
+    long min, max;
+} serve_ranges[] = {
+    {"--workers", 1, 256},
+    {"--queue", 1, 1L << 24},
+    {"--max-connections", 1, 1L << 20},
+    {"--idle-timeout", 0, 366L * 86400},
+    {"--max-line", 2, 1L << 30},
+    {"--batch", 1, 1L << 16},
+};
+
+/* Parse the value of the numeric option OPT. */
 static int serve_number(const char *opt, const char *text, long *out)
 {
+    size_t i = 0;
+    while (strcmp(serve_ranges[i].name, opt))
+        i++;
+    long min = serve_ranges[i].min, max = serve_ranges[i].max;
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < 0) {
-        fprintf(stderr, "eligo serve: %s wants a non-negative number, not '%s'\n", opt, text);
+    if (errno || end == text || *end || v < min || v > max) {
+        fprintf(stderr, "eligo serve: %s wants a whole number from %ld to %ld, not '%s'\n",
+                opt, min, max, text);
         return -1;
     }
     *out = v;

@@ -382,6 +382,15 @@ def test_options():
     check(rc == 0 and "--socket" in out and "--listen" in out, "serve --help")
     rc, _, errtext = eligo("serve", "--bogus")
     check(rc == 2 and "--bogus" in errtext, "an unknown option is refused")
+    for opt, val, lo, hi in (("--workers", "100000", 1, 256), ("--workers", "0", 1, 256),
+                             ("--batch", "100000000000", 1, 65536),
+                             ("--idle-timeout", "99999999999999", 0, 31622400),
+                             ("--queue", "-1", 1, 16777216), ("--max-line", "1MB", 2, 1073741824)):
+        rc, _, errtext = eligo("serve", opt, val, "--db", "/nonexistent/dir/x.db")
+        check(rc == 2 and ("eligo serve: %s wants a whole number from %d to %d, not '%s'"
+                           % (opt, lo, hi, val)) in errtext,
+              "%s %s is refused before anything starts, naming the range (%s)"
+              % (opt, val, errtext.strip()))
 
     # A live server on the socket: the second one refuses, clearly.
     with Server() as srv:
