@@ -2288,6 +2288,19 @@ static int store_sync_path(const char *path, int dir)
     return rc;
 }
 
+/* Remove the partial copy TMP and whatever SQLite left beside it: a copy cut
+ * short by a full disk leaves its rollback journal. */
+static void store_drop_partial(const char *tmp)
+{
+    static const char *const beside[] = {"-journal", "-wal", "-shm"};
+    char p[4200];
+    unlink(tmp);
+    for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", tmp, beside[i]);
+        unlink(p);
+    }
+}
+
 int store_backup(store *st, const char *path, long *pages, err *e)
 {
     char tmp[4096], dir[4096];
@@ -2327,14 +2340,14 @@ int store_backup(store *st, const char *path, long *pages, err *e)
     if (rc == SQLITE_DONE)
         rc = sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
     if (rc != SQLITE_DONE && rc != SQLITE_OK) {
-        err_set(e, "internal", "copying into %s: %s", tmp,
+        err_set(e, "internal", "copying into %s: %s (the partial copy is removed)", tmp,
                 dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
         sqlite3_close(dst);
-        unlink(tmp);
+        store_drop_partial(tmp);
         return -1;
     }
     if (sqlite3_close(dst) != SQLITE_OK) {
-        unlink(tmp);
+        store_drop_partial(tmp);
         return err_set(e, "internal", "closing %s", tmp);
     }
     /* Durable under its final name only once all of it is on disk.  link,
@@ -2350,7 +2363,7 @@ int store_backup(store *st, const char *path, long *pages, err *e)
     if (store_sync_path(tmp, 0) != 0 || link(tmp, path) != 0) {
         err_set(e, errno == EEXIST ? "invalid_request" : "internal", "writing %s: %s%s", path,
                 strerror(errno), errno == EEXIST ? " (made while the copy was being written)" : "");
-        unlink(tmp);
+        store_drop_partial(tmp);
         return -1;
     }
     unlink(tmp);

@@ -27,6 +27,27 @@ def chain(db):
     return dict(rows)
 
 
+def disk_full(srv):
+    """A copy that fills its disk: exit 2, said why, and nothing left behind
+    (no .partial, no -journal).  Needs a small tmpfs; where none can be
+    mounted, says so and checks nothing."""
+    small = os.path.join(srv.dir, "small")
+    os.mkdir(small)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small],
+                      capture_output=True).returncode != 0:
+        print("skip backup to a full disk: cannot mount a tmpfs here")
+        return
+    try:
+        out = os.path.join(small, "copy.db")
+        check(os.path.getsize(srv.db) > 1 << 20, "the source is larger than the disk")
+        st, _, err = eligo("backup", "--db", srv.db, "--out", out)
+        check(st == 2 and "database or disk is full" in err and "partial copy is removed" in err,
+              "a backup that fills the disk says so (%s)" % err.strip())
+        check(os.listdir(small) == [], "and leaves nothing behind (%s)" % os.listdir(small))
+    finally:
+        subprocess.run(["umount", small])
+
+
 def main():
     with Server() as srv:
         load = subprocess.Popen([ELIGO, "bench", "--socket", srv.socket, "-c", "4", "-P", "8",
@@ -127,6 +148,7 @@ def main():
               text.strip())
         st, _, err = eligo("backup", "--db", restored.db, "--out", restored.dir)
         check(st == 2 and "is a directory" in err, "a directory is not a file name for the copy")
+        disk_full(restored)
         st, _, err = eligo("backup", "--db", restored.db, "--out=")
         check(st == 2 and "missing value" in err, "an empty --out= is refused")
     finish()
