@@ -37,6 +37,8 @@ typedef struct job {
      * latency figures (health): framed by the loop, taken by a worker,
      * decided, committed by the writer (0 when it needed no commit). */
     uint64_t t_framed, t_taken, t_decided, t_committed;
+    size_t stored;             /* writer: the records it added to the store (its
+                                  decisions, or its review) */
     engine_result *res;        /* what the engine decided (decide/screen), or
                                   the parsed request (review) */
     struct review *review;     /* op review: the review to append (review.h) */

@@ -95,6 +95,12 @@ typedef struct conn {
     size_t npending, ninflight;
     size_t weight;                  /* the weights of the jobs in flight (line_weight) */
     size_t held;                    /* reply bytes of its done jobs, not yet in out */
+    /* Replies, and the records their requests stored (job.stored), in
+     * `out`, in the write in progress, and never sent (dropped once closing,
+     * or in a write that failed): said in the log when the connection ends. */
+    struct conn_tally {
+        size_t replies, stored;
+    } in_out, in_write, unsent;
 
     buf out;                        /* replies waiting for the next write */
     buf wbuf;                       /* the write in progress */
@@ -242,12 +248,17 @@ static void conn_flush(conn *c)
             c->tail = NULL;
         c->npending--;
         c->held -= n;
-        if (!c->closing) {
-            if (buf_add(&c->out, line, n) < 0) {
+        if (!c->closing && buf_add(&c->out, line, n) == 0) {
+            c->in_out.replies++;
+            c->in_out.stored += j->stored;
+        } else {
+            if (!c->closing) {
                 log_warn("connection %lu: %zu reply bytes not taken by the client; closing",
                          c->number, conn_unwritten(c));
                 conn_close(c);
             }
+            c->unsent.replies++;
+            c->unsent.stored += j->stored;
         }
         job_free(j);
     }
@@ -292,6 +303,11 @@ static void conn_write_cb(uv_write_t *req, int status)
 {
     conn *c = req->data;
     c->writing = 0;
+    if (status < 0) {
+        c->unsent.replies += c->in_write.replies;
+        c->unsent.stored += c->in_write.stored;
+    }
+    c->in_write = (struct conn_tally){0, 0};
     if (c->wbuf.alloc > 4 * READ_CHUNK)
         buf_free(&c->wbuf);     /* a big burst is over: give the memory back */
     else
@@ -316,11 +332,16 @@ static void conn_write(conn *c)
     buf t = c->wbuf;
     c->wbuf = c->out;
     c->out = t;
+    c->in_write = c->in_out;
+    c->in_out = (struct conn_tally){0, 0};
     uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
     c->wreq.data = c;
     int rc = uv_write(&c->wreq, &c->h.stream, &b, 1, conn_write_cb);
     if (rc < 0) {
         log_debug("connection %lu: write: %s", c->number, uv_strerror(rc));
+        c->unsent.replies += c->in_write.replies;
+        c->unsent.stored += c->in_write.stored;
+        c->in_write = (struct conn_tally){0, 0};
         buf_reset(&c->wbuf);
         conn_close(c);
         return;
@@ -528,6 +549,16 @@ static void conn_maybe_free(conn *c)
     if (!c->closed || c->npending)
         return;
     server *srv = c->srv;
+    /* What a front office may not know it has: decided, stored, and no
+     * reply sent.  A retry with the same request_key gets the stored ones. */
+    size_t replies = c->unsent.replies + c->in_out.replies;
+    size_t stored = c->unsent.stored + c->in_out.stored;
+    if (stored)
+        log_warn("connection %lu (uid %lld, pid %lld): closed before %zu replies were sent; "
+                 "their requests stored %zu records all the same", c->number,
+                 (long long)c->uid, (long long)c->pid, replies, stored);
+    else if (replies)
+        log_debug("connection %lu: closed before %zu replies were sent", c->number, replies);
     if (c->prev)
         c->prev->next = c->next;
     else

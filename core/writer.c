@@ -252,6 +252,8 @@ static void writer_commit(writer *w, size_t n)
         if (!j)
             continue;
         j->t_committed = now;
+        if (!failed && w->outs[i].status == STORE_NEW)
+            j->stored = j->res->ndecisions;
         writer_reply(j, &w->outs[i], failed, &e);
         buf_free(&w->outs[i].stored);
         w->done(w->ud, j);
@@ -271,8 +273,10 @@ static void writer_review(writer *w, job *j)
         if (!e.code || !strcmp(e.code, "internal"))
             log_error("store: review of %s: %s", r->decision_id, e.msg);
         job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
-    } else if (rc != 0 || job_finish(j) != 0) {
-        buf_reset(&j->reply);   /* job_reply_line sends the internal error */
+    } else {
+        j->stored = rc == 0;
+        if (rc != 0 || job_finish(j) != 0)
+            buf_reset(&j->reply);   /* job_reply_line sends the internal error */
     }
     j->t_committed = job_clock();
     w->done(w->ud, j);

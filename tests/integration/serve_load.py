@@ -7,6 +7,7 @@ clients that vanish and clients that never read.
 import json
 import os
 import random
+import re
 import socket
 import sys
 import threading
@@ -120,6 +121,26 @@ def test_disconnects(srv):
     c = srv.connect()
     check(c.request({"op": "health"})["ok"], "20 clients that vanish mid-stream: the server carries on")
     c.close()
+
+    # One that sends keyed requests and is gone before the first commit: its
+    # decisions are stored, and the log says how many went without a reply.
+    c = srv.connect()
+    reqs = [dict(mixed_request(i), request_key="gone-%d" % i) for i in range(300)]
+    c.send_raw(b"".join(json.dumps(r).encode() + b"\n" for r in reqs))
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    c.close()
+    stored = None
+    for _ in range(100):
+        time.sleep(0.1)
+        m = re.findall(r"closed before (\d+) replies were sent; their requests stored (\d+) "
+                       r"records all the same", srv.log())
+        if m:
+            stored = srv.db_query("select count(*) from decisions d join applications a"
+                                  " on a.id = d.application where a.request_key like 'gone-%'")[0][0]
+            break
+    check(m and m[-1] == ("300", str(stored)) and stored > 0,
+          "a client gone before its replies: the log counts the replies not sent and the "
+          "decisions stored all the same (%s, %s in the database)" % (m, stored))
 
 
 def test_never_reads(srv):
