@@ -705,7 +705,18 @@ local function history_rows(a)
   return rows
 end
 
+-- A programme named to earlier() or decided_within() must be one of the set:
+-- a misspelt id would match no row, and a rule that looks for a refusal
+-- pass for everyone.  A retired programme's rows are in earlier(a), by r.program.
+local function known_program(fn, program)
+  if type(program) ~= "string" or programs[program] == nil then
+    error(string_format("%s: %s is not a programme of this rule set (the rows of one that is "
+      .. "no longer in it are in earlier(a), by their .program)", fn, describe(program)), 3)
+  end
+end
+
 function sandbox.earlier(a, program)
+  if program ~= nil then known_program("earlier", program) end
   local rows = history_rows(a)
   if rows == NO_HISTORY then   -- no past: nothing to filter or to record
     if not current.history_used then current.history_read, current.history_json = nil, "[]" end
@@ -747,6 +758,7 @@ function sandbox.earlier(a, program)
 end
 
 function sandbox.decided_within(rows, program, outcome, months, on)
+  known_program("decided_within", program)
   if outcome ~= nil and not (outcome == "eligible" or outcome == "ineligible" or outcome == "incomplete") then
     -- A misspelt outcome would match no row, and the rule pass for everyone.
     error(string_format("decided_within: outcome must be eligible, ineligible, incomplete or nil, got %s", describe(outcome)), 2)

@@ -2121,6 +2121,40 @@ static void test_decided_within_checks_outcome(void **state)
     release(r);
 }
 
+/* A programme earlier() or decided_within() is asked about must be one of
+ * the set: a misspelt one matched no row, so a rule looking for a refusal
+ * passed everyone.  It is the rule's error, at its line. */
+static void test_history_programme_must_exist(void **state)
+{
+    (void)state;
+    static const char *const checks[] = {
+        "return #earlier(a, \"pp\") == 0",
+        "return decided_within(earlier(a), \"pp\", \"ineligible\", 12, on) == nil",
+        "return #earlier(a, 7) == 0",
+    };
+    static const char *const said[] = {
+        "p.lua:4: earlier: the string \"pp\" is not a programme of this rule set",
+        "p.lua:4: decided_within: the string \"pp\" is not a programme of this rule set",
+        "p.lua:4: earlier: the number 7 is not a programme of this rule set",
+    };
+    char text[1024];
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        snprintf(text, sizeof text, ONE_CRITERION("%s"), checks[i]);
+        engine *en = open_texts(text, NULL);
+        engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, said[i]);
+        release(r);
+        r = decide(en, "p", "{\"applicant_id\":\"A\"}");   /* and again: nothing stuck */
+        assert_error(r, "rule_error");
+        release(r);
+    }
+    engine *en = open_texts(ONE_CRITERION("return #earlier(a, \"p\") == 0"), NULL);
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+    assert_null(r->error_code);   /* its own id is one */
+    release(r);
+}
+
 /* Values with no JSON form (a division by zero) fail the decision as the
  * rule's error, named after the criterion whose check returned them: the
  * message named no programme, criterion or line. */
@@ -2373,6 +2407,7 @@ int main(void)
         TEST(test_message_error_is_rule_error),
         TEST(test_values_without_json_named),
         TEST(test_decided_within_checks_outcome),
+        TEST(test_history_programme_must_exist),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
