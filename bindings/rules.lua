@@ -222,8 +222,14 @@ setmetatable(sandbox, { __index = function(_, k)
   error(string_format("'%s' is not available to rules (the sandbox allows the rule language, string, table, math, utf8 and safe base functions)", tostring(k)), 2)
 end })
 
-sandbox.string.find = function(s, text, init)
-  return string_find(s, text, init, true)
+-- Library functions that work through their arguments in C, out of the
+-- instruction hook's sight, pay for that work in instructions first
+-- (engine.c, engine_charged): table.sort, insert, remove, move, unpack and
+-- concat, string.rep, byte and find, utf8.len, offset and codepoint.  The
+-- find is plain: Lua patterns run inside one C call, and some take
+-- exponential time.
+for lib, fns in pairs({ string = C.charged.string, table = C.charged.table, utf8 = C.charged.utf8 }) do
+  for name, f in pairs(fns) do sandbox[lib][name] = f end
 end
 
 -- Methods on strings ("x"):upper() go through the string metatable: point it

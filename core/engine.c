@@ -255,6 +255,24 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+/* The budget is spent: say so once, at AR's line, and raise from here on at
+ * every instruction.  [-0, +1, v] */
+static int engine_stop(engine *en, lua_State *L, lua_Debug *ar)
+{
+    if (!en->exhausted) {
+        en->exhausted = 1;
+        if (ar && lua_getinfo(L, "Sl", ar))
+            snprintf(en->stop, sizeof en->stop, "%s:%d: instruction budget of %llu exceeded",
+                     ar->short_src, ar->currentline, (unsigned long long)(en->budget));
+        else
+            snprintf(en->stop, sizeof en->stop, "instruction budget of %llu exceeded",
+                     (unsigned long long)(en->budget));
+        engine_arm(en, 1);
+    }
+    lua_pushstring(L, en->stop);
+    return lua_error(L);
+}
+
 static void engine_hook(lua_State *L, lua_Debug *ar)
 {
     engine *en = *(engine **)lua_getextraspace(L);
@@ -264,15 +282,176 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
             engine_arm(en, (int)(en->budget - en->spent) + 1);
         return;
     }
-    if (!en->exhausted) {
-        en->exhausted = 1;
-        lua_getinfo(L, "Sl", ar);
-        snprintf(en->stop, sizeof en->stop, "%s:%d: instruction budget of %llu exceeded",
-                 ar->short_src, ar->currentline, (unsigned long long)(en->budget));
-        engine_arm(en, 1);
+    engine_stop(en, L, ar);
+}
+
+/* Library functions that go through their arguments in C do work the hook
+ * does not see: table.sort of a long list, or string.rep("", 1e9), is one
+ * instruction.  In a loop of a few instructions that would run for hours
+ * inside the budget.  The sandbox's copies of them (C.charged, which
+ * rules.lua puts in place) first pay for the work they are about to do, then
+ * run the library's own function in the same frame, so that its errors read
+ * as before: an instruction per element sorted (times the bits of the
+ * length), shifted, moved, read or joined, per 16 bytes of UTF-8 decoded,
+ * per 128 byte comparisons a plain find may make, per 16 repetitions of an
+ * empty string (a longer one pays for the text it makes).  Calls on the
+ * small tables and strings rules work with pay nothing. */
+enum { COST_FIND, COST_REP, COST_BYTE, COST_SORT, COST_INSERT, COST_REMOVE, COST_MOVE,
+       COST_UNPACK, COST_CONCAT, COST_DECODE };
+#define ENGINE_FREE_WORK 64
+
+/* LEN as luaL_len gives it, for a table argument; -1 for any other (the
+ * library refuses it itself).  May run a __len metamethod, as the library
+ * function will.  [-0, +0, e] */
+static lua_Integer engine_len(lua_State *L, int idx)
+{
+    return lua_type(L, idx) == LUA_TTABLE ? luaL_len(L, idx) : -1;
+}
+
+/* Integers I .. J (absent: DEF_I .. DEF_J) as a count, saturated; 0 when
+ * either is not an integer or the range is empty. */
+static lua_Integer engine_range(lua_State *L, int i, int j, lua_Integer def_i, lua_Integer def_j)
+{
+    int oki = 1, okj = 1;
+    lua_Integer a = lua_isnoneornil(L, i) ? def_i : lua_tointegerx(L, i, &oki);
+    lua_Integer b = lua_isnoneornil(L, j) ? def_j : lua_tointegerx(L, j, &okj);
+    if (!oki || !okj || b < a)
+        return 0;
+    return (lua_Unsigned)b - (lua_Unsigned)a >= (lua_Unsigned)LUA_MAXINTEGER
+               ? LUA_MAXINTEGER : b - a + 1;
+}
+
+/* The bytes of the string at I .. J, after the library's clamping. */
+static lua_Integer engine_str_span(lua_State *L, size_t len, int i, int j)
+{
+    int oki = 1, okj = 1;
+    lua_Integer a = lua_isnoneornil(L, i) ? 1 : lua_tointegerx(L, i, &oki);
+    lua_Integer b = lua_isnoneornil(L, j) ? a : lua_tointegerx(L, j, &okj);
+    lua_Integer n = (lua_Integer)len;
+    if (!oki || !okj)
+        return 0;
+    if (a < 0)
+        a = a < -n ? 1 : n + a + 1;
+    if (b < 0)
+        b = b < -n ? 0 : n + b + 1;
+    if (a < 1)
+        a = 1;
+    if (b > n)
+        b = n;
+    return b < a ? 0 : b - a + 1;
+}
+
+/* What the call about to be made costs, in instructions.  [-0, +0, e] */
+static lua_Integer engine_cost(lua_State *L, int kind)
+{
+    size_t n = 0, m = 0;
+    lua_Integer len;
+    switch (kind) {
+    case COST_FIND:
+        if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TSTRING)
+            return 0;
+        lua_tolstring(L, 1, &n);
+        lua_tolstring(L, 2, &m);
+        return m > 1 && n > (size_t)LUA_MAXINTEGER / m ? LUA_MAXINTEGER
+                                                     : (lua_Integer)(n * (m ? m : 1) / 128);
+    case COST_REP: {   /* the text made is paid for as it is allocated (engine_alloc) */
+        int ok;
+        lua_Integer k = lua_tointegerx(L, 2, &ok);
+        lua_tolstring(L, 1, &n);
+        if (!lua_isnoneornil(L, 3))
+            lua_tolstring(L, 3, &m);
+        return ok && n + m == 0 ? k / 16 : 0;
     }
-    lua_pushstring(L, en->stop);
-    lua_error(L);
+    case COST_BYTE:
+        if (lua_type(L, 1) != LUA_TSTRING)
+            return 0;
+        lua_tolstring(L, 1, &n);
+        return engine_str_span(L, n, 2, 3);
+    case COST_DECODE:
+        if (lua_type(L, 1) != LUA_TSTRING)
+            return 0;
+        lua_tolstring(L, 1, &n);
+        return (lua_Integer)(n / 16);
+    case COST_SORT: {
+        len = engine_len(L, 1);
+        int bits = 0;
+        for (lua_Integer v = len; v > 0; v >>= 1)
+            bits++;
+        return len > LUA_MAXINTEGER / 64 ? LUA_MAXINTEGER : len * bits;
+    }
+    case COST_INSERT:   /* insert(t, pos, v) shifts #t - pos + 1 up */
+    case COST_REMOVE:   /* remove(t, pos) shifts #t - pos down */
+        if (lua_gettop(L) < (kind == COST_INSERT ? 3 : 2) || lua_isnil(L, 2) ||
+            (len = engine_len(L, 1)) < 0)
+            return 0;
+        return engine_range(L, 2, 0, 0, len);
+    case COST_MOVE:
+        return engine_range(L, 2, 3, 1, 0);
+    case COST_UNPACK:
+    case COST_CONCAT: {
+        int i = kind == COST_UNPACK ? 2 : 3;
+        len = lua_isnoneornil(L, i + 1) ? engine_len(L, 1) : 0;
+        return engine_range(L, i, i + 1, 1, len);
+    }
+    }
+    return 0;
+}
+
+/* A charged library function.  Upvalues: the library's function, the kind
+ * of its cost.  [-?, +?, e] */
+static int engine_charged(lua_State *L)
+{
+    engine *en = *(engine **)lua_getextraspace(L);
+    lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
+    int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
+    if (en->capped) {
+        lua_Integer cost = engine_cost(L, kind);
+        if (cost > ENGINE_FREE_WORK) {
+            uint64_t u = (uint64_t)cost;
+            en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
+            if (en->spent > en->budget) {
+                lua_Debug ar;   /* level 1: the rule that called */
+                return engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL);
+            }
+        }
+    }
+    if (kind == COST_FIND) {   /* plain: no patterns */
+        lua_settop(L, 3);
+        lua_pushboolean(L, 1);
+    }
+    return f(L);
+}
+
+/* C.charged: { string = {...}, table = {...}, utf8 = {...} } of the charged
+ * copies of the library functions.  [-0, +1, m] */
+static void engine_push_charged(lua_State *L)
+{
+    static const struct {
+        const char *lib, *name;
+        int kind;
+    } fns[] = {
+        {"string", "find", COST_FIND},     {"string", "rep", COST_REP},
+        {"string", "byte", COST_BYTE},     {"table", "sort", COST_SORT},
+        {"table", "insert", COST_INSERT},  {"table", "remove", COST_REMOVE},
+        {"table", "move", COST_MOVE},      {"table", "unpack", COST_UNPACK},
+        {"table", "concat", COST_CONCAT},  {"utf8", "len", COST_DECODE},
+        {"utf8", "offset", COST_DECODE},   {"utf8", "codepoint", COST_BYTE},
+    };
+    lua_createtable(L, 0, 3);                                   /* charged */
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        if (lua_getfield(L, -1, fns[i].lib) != LUA_TTABLE) {    /* charged lib */
+            lua_pop(L, 1);
+            lua_newtable(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, -3, fns[i].lib);
+        }
+        lua_getglobal(L, fns[i].lib);                           /* charged lib std */
+        lua_getfield(L, -1, fns[i].name);                       /* charged lib std f */
+        lua_pushinteger(L, fns[i].kind);
+        lua_pushcclosure(L, engine_charged, 2);                 /* charged lib std g */
+        lua_setfield(L, -3, fns[i].name);
+        lua_pop(L, 2);                                          /* charged */
+    }
 }
 
 /* Message handler of every protected call.  Error objects that are not
@@ -443,6 +622,8 @@ static int engine_boot(lua_State *L)
         lua_rawseti(L, -2, i);
     }
     lua_setfield(L, -2, "ops");                           /* C.ops: the ones rules.lua accepts */
+    engine_push_charged(L);
+    lua_setfield(L, -2, "charged");
     engine_push_cjson(L);                                 /* chunk C cjson */
     lua_call(L, 2, 1);                                    /* api */
     return 1;

@@ -2121,6 +2121,64 @@ static void test_decided_within_checks_outcome(void **state)
     release(r);
 }
 
+/* Library calls that work through a long list or string in C pay for it in
+ * instructions: each loop below ran for seconds inside its budget (hours,
+ * with larger numbers), a few instructions a turn; each now stops at the
+ * budget, at the rule's line. */
+static void test_budget_counts_library_work(void **state)
+{
+    (void)state;
+#define LONG_LIST "local t = { string.byte(string.rep(\"ab\", 50000), 1, -1) } "
+    static const char *const loops[] = {
+        "for i = 1, 200 do string.rep(\"\", 1e7) end",
+        LONG_LIST "for i = 1, 100 do table.sort(t) end",
+        LONG_LIST "for i = 1, 1000 do table.remove(t, 1) end",
+        LONG_LIST "for i = 1, 1000 do table.insert(t, 1, 0) end",
+        "local t = {} for i = 1, 100000 do t[i] = \"\" end for i = 1, 1000 do table.concat(t) end",
+        "local t = {} for i = 1, 100 do table.move(t, 1, 1e6, 2) end",
+        "local t = {} for i = 1, 1000 do select(\"#\", table.unpack(t, 1, 100000)) end",
+        "local s = string.rep(\"ab\", 50000) for i = 1, 1000 do select(\"#\", s:byte(1, -1)) end",
+        "local s = string.rep(\"ab\", 50000) for i = 1, 1000 do select(\"#\", utf8.codepoint(s, 1, -1)) end",
+        "local s = string.rep(\"ab\", 500000) for i = 1, 1000 do utf8.len(s) end",
+        "local s = string.rep(\"ab\", 500000) for i = 1, 1000 do utf8.offset(s, 900000) end",
+        "local s, p = string.rep(\"a\", 100000), string.rep(\"a\", 1000) .. \"b\" "
+        "for i = 1, 100 do s:find(p) end",
+        "local t = setmetatable({}, { __len = function() return 1e7 end }) table.remove(t, 1)",
+    };
+#undef LONG_LIST
+    char text[1024];
+    for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
+        snprintf(text, sizeof text, ONE_CRITERION("%s return true"), loops[i]);
+        engine *en = open_texts(text, NULL);
+        engine_result *r = decide(en, "p", "{}");
+        if (!r->error_code)
+            fail_msg("decided, within its budget: %s", loops[i]);
+        ASSERT_CONTAINS(r->error_message, "p.lua:4: instruction budget of 1000000 exceeded");
+        release(r);
+        release(en);
+    }
+    /* On the small tables and strings rules use, the library as it is, its
+     * errors named as before. */
+    engine *en = open_texts(
+        ONE_CRITERION("local t = { 5, 3, 1 } table.sort(t) table.insert(t, 1, 9) table.insert(t, 4) "
+                      "return table.remove(t, 1) == 9 and table.remove(t) == 4 and "
+                      "table.concat(t, \",\") == \"1,3,5\" and select(\"#\", table.unpack(t)) == 3 "
+                      "and (\"abc\"):byte(-1) == 99 and utf8.len(\"a\\u{e9}\") == 2 and "
+                      "(\"a.c\"):find(\".\") == 2 and (\"ab\"):rep(2, \"-\") == \"ab-ab\" and "
+                      "utf8.codepoint(\"\\u{e9}\") == 233 and utf8.offset(\"ab\", 2) == 2 and "
+                      "table.move({ 1, 2 }, 1, 2, 2)[3] == 2 and #string.rep(\"x\", 100000) == 100000"),
+        NULL);
+    engine_result *r = decide(en, "p", "{}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+    en = open_texts(ONE_CRITERION("table.sort(5)"), NULL);
+    r = decide(en, "p", "{}");
+    ASSERT_CONTAINS(r->error_message, "p.lua:4: bad argument #1 to 'sort' (table expected, got number)");
+    release(r);
+    release(en);
+}
+
 /* A programme earlier() or decided_within() is asked about must be one of
  * the set: a misspelt one matched no row, so a rule looking for a refusal
  * passed everyone.  It is the rule's error, at its line. */
@@ -2408,6 +2466,7 @@ int main(void)
         TEST(test_values_without_json_named),
         TEST(test_decided_within_checks_outcome),
         TEST(test_history_programme_must_exist),
+        TEST(test_budget_counts_library_work),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
