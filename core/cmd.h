@@ -35,10 +35,11 @@ int cmd_audit_export(int argc, char **argv);
 const char *cmd_env(const char *name, const char *fallback);
 
 /* The engine's limits, for every command that runs rules.  cmd_limits_env
- * reads ELIGO_INSTRUCTIONS and ELIGO_MEMORY into CFG (unset or 0: the
- * engine's default); cmd_limit reads TEXT, the value of option OPT
- * ("--instructions" or "--memory").  Both return 0, or -1 after printing
- * "eligo CMD: ..." with what is wrong: a value must be a whole number >= 0. */
+ * reads ELIGO_INSTRUCTIONS, ELIGO_MEMORY and ELIGO_TIME_LIMIT into CFG
+ * (unset or 0: the engine's default); cmd_limit reads TEXT, the value of
+ * option OPT ("--instructions", "--memory" or "--time-limit").  Both return
+ * 0, or -1 after printing "eligo CMD: ..." with what is wrong: a value must
+ * be a whole number >= 0. */
 int cmd_limits_env(const char *cmd, engine_config *cfg);
 int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config *cfg);
 

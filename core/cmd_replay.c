@@ -45,6 +45,8 @@ static void replay_usage(FILE *f)
         "                    $ELIGO_INSTRUCTIONS, else 1000000): the server's, to compare\n"
         "  --memory BYTES    memory cap of each Lua state (default $ELIGO_MEMORY, else\n"
         "                    67108864)\n"
+        "  --time-limit MS   wall-clock time allowed per decision (default\n"
+        "                    $ELIGO_TIME_LIMIT, else 1000)\n"
         "  --json            print one JSON object instead of the table\n"
         "  --jobs N          worker threads (default: the number of cores)\n"
         "  --sample N        decision ids shown per kind of move (default 5)\n"
@@ -82,7 +84,7 @@ static void replay_progress(void *ud, int64_t done, int64_t total, double secs)
 int cmd_replay(int argc, char **argv)
 {
     enum { O_PROGRAM = 256, O_APPLICANT, O_SINCE, O_UNTIL, O_RULESET, O_SAMPLE, O_LISTED,
-           O_INSTRUCTIONS, O_MEMORY };
+           O_INSTRUCTIONS, O_MEMORY, O_TIME };
     static const struct option longopts[] = {
         {"rules", required_argument, NULL, 'r'},
         {"original", no_argument, NULL, 'o'},
@@ -98,6 +100,7 @@ int cmd_replay(int argc, char **argv)
         {"max-listed", required_argument, NULL, O_LISTED},
         {"instructions", required_argument, NULL, O_INSTRUCTIONS},
         {"memory", required_argument, NULL, O_MEMORY},
+        {"time-limit", required_argument, NULL, O_TIME},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
@@ -146,7 +149,9 @@ int cmd_replay(int argc, char **argv)
             break;
         case O_INSTRUCTIONS:
         case O_MEMORY:
-            if (cmd_limit("replay", opt == O_MEMORY ? "--memory" : "--instructions", optarg,
+        case O_TIME:
+            if (cmd_limit("replay", opt == O_MEMORY ? "--memory" : opt == O_TIME ? "--time-limit"
+                                                                   : "--instructions", optarg,
                           &cfg.engine) != 0)
                 return 2;
             break;

@@ -36,18 +36,21 @@ static int rules_opts_parse(rules_opts *o, const char *cmd, int opt, const char 
     case 'r': o->dir = arg; return 1;
     case 'I': return cmd_limit(cmd, "--instructions", arg, &o->cfg) ? -1 : 1;
     case 'M': return cmd_limit(cmd, "--memory", arg, &o->cfg) ? -1 : 1;
+    case 'T': return cmd_limit(cmd, "--time-limit", arg, &o->cfg) ? -1 : 1;
     }
     return 0;
 }
 
 #define RULES_LONGOPTS                                                                   \
     {"rules", required_argument, NULL, 'r'}, {"instructions", required_argument, NULL, 'I'}, \
-        {"memory", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'}
+        {"memory", required_argument, NULL, 'M'}, {"time-limit", required_argument, NULL, 'T'}, \
+        {"help", no_argument, NULL, 'h'}
 
 #define RULES_USAGE                                                                        \
     "  --rules DIR          rule directory (default $ELIGO_RULES or ./rules)\n"             \
     "  --instructions N     Lua instructions allowed per decision (default 1000000)\n"      \
-    "  --memory BYTES       memory cap of each Lua state (default 67108864)\n"
+    "  --memory BYTES       memory cap of each Lua state (default 67108864)\n"              \
+    "  --time-limit MS      wall-clock time allowed per decision (default 1000)\n"
 
 static void report_stdout(void *ud, const char *file, int line, const char *msg)
 {

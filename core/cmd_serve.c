@@ -80,6 +80,8 @@ static void serve_usage(FILE *f)
             "                         or $ELIGO_INSTRUCTIONS)\n"
             "  --memory BYTES         memory cap of each Lua state (default 67108864,\n"
             "                         or $ELIGO_MEMORY)\n"
+            "  --time-limit MS        wall-clock time each request may take (default 1000,\n"
+            "                         or $ELIGO_TIME_LIMIT)\n"
             "  --no-sync              synchronous=NORMAL: faster, not crash-durable (benchmarks)\n"
             "  --quiet                log warnings and errors only\n"
             "  --verbose              log connections and reload details too\n"
@@ -166,7 +168,7 @@ static int serve_parse(int argc, char **argv, serve_options *o)
         static const char *const with_value[] = {
             "--socket", "--listen", "--rules", "--db", "--workers", "--queue",
             "--max-connections", "--idle-timeout", "--max-line", "--batch",
-            "--instructions", "--memory"};
+            "--instructions", "--memory", "--time-limit"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             known |= !strcmp(a, with_value[k]);
@@ -202,7 +204,8 @@ static int serve_parse(int argc, char **argv, serve_options *o)
             rc = serve_number(a, val, &o->max_line);
         else if (!strcmp(a, "--batch"))
             rc = serve_number(a, val, &o->batch);
-        else if (!strcmp(a, "--instructions") || !strcmp(a, "--memory"))
+        else if (!strcmp(a, "--instructions") || !strcmp(a, "--memory") ||
+                 !strcmp(a, "--time-limit"))
             rc = cmd_limit("serve", a, val, &o->limits);
         if (rc < 0)
             return -1;

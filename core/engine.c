@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bindings.h"
 #include "date.h"
@@ -119,6 +120,10 @@ struct engine {
     lua_State *L;
     ruleset *rs;
     uint64_t budget;         /* instructions allowed in the current call */
+    uint64_t per_request;    /* ... in a request's (engine_config.instructions) */
+    uint64_t time_ns;        /* wall-clock time a request may take */
+    uint64_t started;        /* engine_clock() when the current call began */
+    uint64_t deadline;       /* ... and when it must stop */
     uint64_t spent;          /* ... counted at each hook call, */
     int step;                /* ... which comes every `step` instructions */
     int exhausted;           /* the budget ran out during the current call */
@@ -255,34 +260,54 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
-/* The budget is spent: say so once, at AR's line, and raise from here on at
- * every instruction.  [-0, +1, v] */
-static int engine_stop(engine *en, lua_State *L, lua_Debug *ar)
+/* Monotonic nanoseconds, coarse (a few milliseconds), cheap enough for
+ * every hook call. */
+static uint64_t engine_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The call must stop: say why once, at AR's line, and raise from here on at
+ * every instruction.  WHY: 'b' the budget, 't' the time limit.
+ * [-0, +1, v] */
+static int engine_stop(engine *en, lua_State *L, lua_Debug *ar, int why)
 {
     if (!en->exhausted) {
+        char what[96];
         en->exhausted = 1;
-        if (ar && lua_getinfo(L, "Sl", ar))
-            snprintf(en->stop, sizeof en->stop, "%s:%d: instruction budget of %llu exceeded",
-                     ar->short_src, ar->currentline, (unsigned long long)(en->budget));
+        if (why == 't')
+            snprintf(what, sizeof what, "time limit of %llu ms exceeded",
+                     (unsigned long long)((en->deadline - en->started) / 1000000u));
         else
-            snprintf(en->stop, sizeof en->stop, "instruction budget of %llu exceeded",
-                     (unsigned long long)(en->budget));
+            snprintf(what, sizeof what, "instruction budget of %llu exceeded",
+                     (unsigned long long)en->budget);
+        if (ar && lua_getinfo(L, "Sl", ar))
+            snprintf(en->stop, sizeof en->stop, "%s:%d: %s", ar->short_src, ar->currentline, what);
+        else
+            snprintf(en->stop, sizeof en->stop, "%s", what);
         engine_arm(en, 1);
     }
     lua_pushstring(L, en->stop);
     return lua_error(L);
 }
 
+/* Every `step` instructions: count them, and stop the call past its budget
+ * or its time.  The time limit is for what the budget cannot count, such as
+ * comparing long strings, which Lua does byte by byte in one instruction. */
 static void engine_hook(lua_State *L, lua_Debug *ar)
 {
     engine *en = *(engine **)lua_getextraspace(L);
     en->spent += (uint64_t)en->step;
-    if (en->spent <= en->budget) {
-        if (en->budget - en->spent < ENGINE_HOOK_STEP)   /* the last stretch, exactly */
-            engine_arm(en, (int)(en->budget - en->spent) + 1);
-        return;
-    }
-    engine_stop(en, L, ar);
+    if (en->spent > en->budget)
+        engine_stop(en, L, ar, 'b');
+    if (!en->exhausted && engine_clock() > en->deadline)
+        engine_stop(en, L, ar, 't');
+    if (en->exhausted)
+        engine_stop(en, L, ar, 'b');   /* once stopped, every instruction raises */
+    if (en->budget - en->spent < ENGINE_HOOK_STEP)   /* the last stretch, exactly */
+        engine_arm(en, (int)(en->budget - en->spent) + 1);
 }
 
 /* Library functions that go through their arguments in C do work the hook
@@ -411,7 +436,7 @@ static int engine_charged(lua_State *L)
             en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
             if (en->spent > en->budget) {
                 lua_Debug ar;   /* level 1: the rule that called */
-                return engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL);
+                return engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 'b');
             }
         }
     }
@@ -499,6 +524,12 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     en->exhausted = 0;
     en->mem_refused = 0;
     en->capped = 1;
+    /* As long again for each request's budget the call has (loading a file
+     * has a hundred). */
+    uint64_t times = budget > en->per_request && en->per_request ? budget / en->per_request : 1;
+    uint64_t allow = en->time_ns > UINT64_MAX / times ? UINT64_MAX : en->time_ns * times;
+    en->started = engine_clock();
+    en->deadline = allow > UINT64_MAX - en->started ? UINT64_MAX : en->started + allow;
     engine_arm(en, budget < ENGINE_HOOK_STEP ? (int)budget + 1 : ENGINE_HOOK_STEP);
     int status = lua_pcall(L, nargs, nres, h);
     lua_sethook(L, NULL, 0, 0);
@@ -714,6 +745,9 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     en->watched = LUA_NOREF;
     en->mem_cap = cfg && cfg->memory ? cfg->memory : ENGINE_DEFAULT_MEMORY;
     uint64_t budget = cfg && cfg->instructions ? cfg->instructions : ENGINE_DEFAULT_INSTRUCTIONS;
+    uint64_t ms = cfg && cfg->time_ms ? cfg->time_ms : ENGINE_DEFAULT_TIME_MS;
+    en->per_request = budget;
+    en->time_ns = ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u;
     buf_init(&en->scratch, (size_t)64 << 20);
     buf_init(&en->history_out, (size_t)16 << 20);
     en->L = lua_newstate(engine_alloc, en);

@@ -31,10 +31,12 @@ typedef struct engine engine;
 typedef struct engine_config {
     uint64_t instructions;   /* Lua VM instructions per request (default 1,000,000) */
     size_t memory;           /* bytes the whole lua_State may hold (default 64 MiB) */
+    uint64_t time_ms;        /* wall-clock milliseconds per request (default 1000) */
 } engine_config;
 
 #define ENGINE_DEFAULT_INSTRUCTIONS 1000000u
 #define ENGINE_DEFAULT_MEMORY ((size_t)64 << 20)
+#define ENGINE_DEFAULT_TIME_MS 1000u
 
 typedef enum engine_op {
     ENGINE_OP_NONE = 0,

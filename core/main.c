@@ -50,13 +50,16 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
     int memory = strstr(opt, "MEMORY") || strstr(opt, "memory");
+    int time = strstr(opt, "TIME") || strstr(opt, "time");
     if (errno || *text < '0' || *text > '9' || *end || (memory && v > SIZE_MAX)) {
         fprintf(stderr, "eligo %s: %s wants a whole number of %s, not '%s'\n", cmd, opt,
-                memory ? "bytes" : "instructions", text);
+                memory ? "bytes" : time ? "milliseconds" : "instructions", text);
         return -1;
     }
     if (memory)
         cfg->memory = (size_t)v;
+    else if (time)
+        cfg->time_ms = v;
     else
         cfg->instructions = v;
     return 0;
@@ -219,7 +222,8 @@ double cmd_seconds(void)
 int cmd_limits_env(const char *cmd, engine_config *cfg)
 {
     return cmd_limit(cmd, "ELIGO_INSTRUCTIONS", cmd_env("ELIGO_INSTRUCTIONS", "0"), cfg) |
-           cmd_limit(cmd, "ELIGO_MEMORY", cmd_env("ELIGO_MEMORY", "0"), cfg);
+           cmd_limit(cmd, "ELIGO_MEMORY", cmd_env("ELIGO_MEMORY", "0"), cfg) |
+           cmd_limit(cmd, "ELIGO_TIME_LIMIT", cmd_env("ELIGO_TIME_LIMIT", "0"), cfg);
 }
 
 int main(int argc, char **argv)

@@ -250,6 +250,10 @@ def main():
     for bad in ("+5", " 7", "\n-1", ""):
         st, _, err = eligo("check", "--instructions=" + bad, RULES)
         check(st == 2 and "--instructions" in err, "--instructions=%r is refused" % bad)
+    for cmd in ("check", "test", "eval", "replay", "serve"):
+        st, _, err = eligo(cmd, "--time-limit", "1s", RULES)
+        check(st == 2 and "eligo %s: --time-limit wants a whole number of milliseconds, not '1s'"
+              % cmd in err, "%s refuses --time-limit 1s (%s)" % (cmd, err.strip()))
     os.environ["ELIGO_MEMORY"] = "-5"
     st, _, err = eligo("check", RULES)
     del os.environ["ELIGO_MEMORY"]

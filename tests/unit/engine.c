@@ -2179,6 +2179,38 @@ static void test_budget_counts_library_work(void **state)
     release(en);
 }
 
+/* What the budget cannot count, comparing long equal strings byte by byte
+ * in one instruction, the time limit stops: the loop below ran 65 s inside
+ * the default budget.  Stopped at the rule's line, like the budget; the
+ * next request runs. */
+static void test_time_limit(void **state)
+{
+    (void)state;
+    static const char rule[] = ONE_CRITERION(
+        "if a.applicant_id ~= \"slow\" then return true end "
+        "local x, y = string.rep(\"ab\", 4000000), string.rep(\"ab\", 4000000) "
+        "local n = 0 for i = 1, 300000 do if x == y then n = n + 1 end end return n > 0");
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1},
+                            {"p.lua", rule, sizeof rule - 1}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, 2, &e);
+    assert_non_null(rs);
+    engine_config cfg = {.time_ms = 100};
+    engine *en = engine_new(rs, &cfg, &e);
+    ruleset_free(rs);
+    assert_non_null(en);
+    own(en, free_engine);
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"slow\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "p.lua:4: time limit of 100 ms exceeded");
+    release(r);
+    r = decide(en, "p", "{\"applicant_id\":\"quick\"}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
 /* A programme earlier() or decided_within() is asked about must be one of
  * the set: a misspelt one matched no row, so a rule looking for a refusal
  * passed everyone.  It is the rule's error, at its line. */
@@ -2467,6 +2499,7 @@ int main(void)
         TEST(test_decided_within_checks_outcome),
         TEST(test_history_programme_must_exist),
         TEST(test_budget_counts_library_work),
+        TEST(test_time_limit),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
