@@ -2016,7 +2016,7 @@ static void test_history_rows_read_are_recorded(void **state)
 /* The paths tests/fuzz/cases.c drives: test cases, explanations, earlier
  * decisions that cannot be read, messages.  Each set is the smallest schema,
  * one programme file RULES and, when TESTS is not NULL, its test file. */
-static engine *open_texts(const char *rules, const char *tests)
+static engine *open_texts_cfg(const char *rules, const char *tests, const engine_config *cfg)
 {
     static const char schema[] = "schema { applicant_id = \"text\" }\n";
     ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1},
@@ -2026,11 +2026,16 @@ static engine *open_texts(const char *rules, const char *tests)
     ruleset *rs = ruleset_from_files(files, tests ? 3 : 2, &e);
     if (!rs)
         fail_msg("ruleset_from_files: %s: %s", S(e.code), e.msg);
-    engine *en = engine_new(rs, NULL, &e);
+    engine *en = engine_new(rs, cfg, &e);
     ruleset_free(rs);
     if (!en)
         fail_msg("engine_new: %s: %s", S(e.code), e.msg);
     return own(en, free_engine);
+}
+
+static engine *open_texts(const char *rules, const char *tests)
+{
+    return open_texts_cfg(rules, tests, NULL);
 }
 
 #define ONE_CRITERION(check_body)                                                          \
@@ -2190,17 +2195,8 @@ static void test_time_limit(void **state)
         "if a.applicant_id ~= \"slow\" then return true end "
         "local x, y = string.rep(\"ab\", 4000000), string.rep(\"ab\", 4000000) "
         "local n = 0 for i = 1, 300000 do if x == y then n = n + 1 end end return n > 0");
-    static const char schema[] = "schema { applicant_id = \"text\" }\n";
-    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1},
-                            {"p.lua", rule, sizeof rule - 1}};
-    err e = {0};
-    ruleset *rs = ruleset_from_files(files, 2, &e);
-    assert_non_null(rs);
     engine_config cfg = {.time_ms = 100};
-    engine *en = engine_new(rs, &cfg, &e);
-    ruleset_free(rs);
-    assert_non_null(en);
-    own(en, free_engine);
+    engine *en = open_texts_cfg(rule, NULL, &cfg);
     engine_result *r = decide(en, "p", "{\"applicant_id\":\"slow\"}");
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "p.lua:4: time limit of 100 ms exceeded");
