@@ -675,6 +675,13 @@ lua_Integer decision_criterion(lua_State *L)
     return box ? box->criterion : 0;
 }
 
+void decision_forget(lua_State *L)
+{
+    decision_box *box = decision_box_of(L);
+    if (box)
+        box->criterion = 0;
+}
+
 int decision_written(lua_State *L, lua_Integer i, decision_out *out)
 {
     decision_box *box = decision_box_of(L);

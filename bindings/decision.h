@@ -70,6 +70,9 @@ typedef struct decision_out {
  * decided, or 0 when none is.  [-0, +0, -] */
 lua_Integer decision_criterion(lua_State *L);
 
+/* Forget the criterion being decided: a call stopped inside one is over. */
+void decision_forget(lua_State *L);
+
 /* The I-th decision (from 1) decide wrote since the last reset() in L.
  * Returns 0, or -1 when there is none.  [-0, +0, -] */
 int decision_written(lua_State *L, lua_Integer i, decision_out *out);

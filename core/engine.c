@@ -578,8 +578,22 @@ static void engine_where(engine *en, char *out, size_t n)
         out[0] = '\0';
 }
 
+/* A failed call is over: what it was deciding (engine_where) must not name
+ * the next one's stop. */
+static void engine_forget(engine *en)
+{
+    lua_State *L = en->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* api */
+    if (lua_getfield(L, -1, "current") == LUA_TTABLE) {   /* api current */
+        lua_pushnil(L);
+        lua_setfield(L, -2, "program");
+    }
+    lua_pop(L, 2);
+    decision_forget(L);
+}
+
 /* Turn the error object of a failed call (on the stack top) into a message.
- * Pops it. */
+ * Pops it, and forgets what the call was deciding. */
 static const char *engine_error_text(engine *en, int status, char *out, size_t n)
 {
     lua_State *L = en->L;
@@ -598,6 +612,7 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
         snprintf(out, n, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error object is not a string");
     }
     lua_pop(L, 1);
+    engine_forget(en);
     return out;
 }
 

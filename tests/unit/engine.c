@@ -1121,6 +1121,36 @@ static void test_memory_cap_outside_criterion(void **state)
     release(en);
 }
 
+/* A request stopped inside a criterion leaves nothing behind that names
+ * it: the next request stopped outside any criterion (decoding its line
+ * over the cap) said it was in the last one's programme and criterion. */
+static void test_stop_names_no_stale_criterion(void **state)
+{
+    (void)state;
+    engine_config small = {.memory = (size_t)16 << 20};
+    engine *en = open_engine("sandbox", &small);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"work\",\"age\":100000000}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "criterion work ");
+    release(r);
+    static const char head[] = "{\"op\":\"decide\",\"program\":\"limits\",\"applicant\":{},\"pad\":[";
+    size_t n = 1000000, len = sizeof head - 1 + 3 * n + 2;
+    char *line = malloc(len + 1);
+    assert_non_null(line);
+    memcpy(line, head, sizeof head - 1);
+    char *p = line + sizeof head - 1;
+    for (size_t i = 0; i < n; i++, p += 3)
+        memcpy(p, i + 1 < n ? "[]," : "[] ", 3);
+    memcpy(p, "]}", 3);
+    r = engine_request(en, line, strlen(line), NULL);
+    free(line);
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "memory cap");
+    ASSERT_NOT_CONTAINS(r->error_message, "criterion");
+    engine_result_free(r);
+    release(en);
+}
+
 /* param() of a parameter not declared: a rule_error naming the line that
  * called it, also when the rule tail-calls it. */
 static void test_param_undeclared_names_rule_line(void **state)
@@ -2496,6 +2526,7 @@ int main(void)
         TEST(test_history_programme_must_exist),
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
+        TEST(test_stop_names_no_stale_criterion),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
