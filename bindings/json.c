@@ -285,8 +285,15 @@ static int json_object(json_parser *j, int depth)
     }
     for (;;) {
         json_space(j);
+        const unsigned char *kat = j->p;
         if (j->p >= j->end || *j->p != '"' || json_string(j) != 0)
             return lua_pop(L, 1), json_fail(j, j->p);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, -3) != LUA_TNIL) {                /* the key again */
+            j->why = j->bad ? j->why : JSON_DUP;
+            return lua_pop(L, 3), json_fail(j, kat);
+        }
+        lua_pop(L, 1);
         json_space(j);
         if (j->p >= j->end || *j->p != ':')
             return lua_pop(L, 2), json_fail(j, j->p);

@@ -24,7 +24,7 @@
 #define JSON_MAX_DEPTH 64
 
 /* Why a text was refused, beyond its grammar. */
-enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3 };
+enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3, JSON_DUP = 4 };
 
 /* Decode the N bytes at S, which hold one JSON value and optional white
  * space around it, and push the value.  Returns 0; or, when the text is not
@@ -34,7 +34,10 @@ enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3 };
  * JSON_MAX_DEPTH, JSON_RANGE when it starts a number too large for a double
  * (one that would round to infinity, which no JSON text can name),
  * JSON_NUL when it starts the escape \u0000, which the text of a request may
- * not hold (C would cut it there), else 0.  A string holding a raw control
+ * not hold (C would cut it there), JSON_DUP when it starts a key its object
+ * already has (readers differ on which value counts: some take the first,
+ * eligo would take the last, and an audit would show another applicant than
+ * the one decided), else 0.  A string holding a raw control
  * character (below 0x20), which JSON wants escaped there, still decodes:
  * NOTES->control is then the 1-based offset of the first, else 0, for the
  * caller to refuse the text with the value at hand.  NOTES->id and id_len

@@ -1023,6 +1023,11 @@ local function decode_line(line, res)
   end
   if why == "deep" then fail("invalid_json", "invalid JSON at byte %d: arrays and objects nested deeper than 64", at) end
   if why == "range" then fail("invalid_json", "invalid JSON at byte %d: a number too large", at) end
+  if why == "dup" then
+    local key = string_match(line, '^"([^"\\]*)"', at)
+    fail("invalid_json", "invalid JSON at byte %d: the key %s appears twice in one object, and "
+      .. "readers differ on which value counts", at, key and ("'" .. key .. "'") or "there")
+  end
   if why == "nul" then
     fail("invalid_request", "a NUL character (\\u0000) at byte %d: no text eligo takes may hold one", at)
   end

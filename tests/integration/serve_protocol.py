@@ -147,6 +147,10 @@ def test_errors(srv):
     r = err('{"id":6,"op":"decide","program":"idmaj","applicant":{"birth_date":"2023-02-30"}}\n',
             "invalid_applicant", "impossible date", "birth_date")
     check(r and r["id"] == 6, "error replies echo the id")
+    r = err('{"id":61,"op":"decide","program":"idmaj","applicant":{"applicant_id":"A",'
+            '"applicant_id":"B"}}\n', "invalid_json", "a key twice in one object",
+            "invalid JSON at byte 74: the key 'applicant_id' appears twice in one object")
+    check(r and r["id"] == 61, "and the reply echoes the id")
     a99 = applicant(7, household_size=99)
     err('{"id":7,"op":"decide","program":"boom","applicant":%s}\n' % __import__("json").dumps(a99),
         "rule_error", "a rule that raises", "boom")

@@ -1244,10 +1244,31 @@ static void test_nested_absent_field_reported_with_path(void **state)
 
 /* The base applicant with member FIELD replaced by VALUE (JSON text) must be
  * refused as invalid_applicant with a message holding each of NEEDLES. */
+/* The base applicant with FIELD's value replaced by VALUE, as "{...}" in
+ * OUT.  (A key may appear only once in an object.) */
+static void with_field(const char *field, const char *value, char *out, size_t n)
+{
+    static const char base[] = BASE;
+    char name[64];
+    snprintf(name, sizeof name, "\"%s\":", field);
+    const char *at = strstr(base, name), *end = at;
+    assert_non_null(at);
+    for (int depth = 0, quoted = 0; *end && (depth || quoted || *end != ','); end++) {
+        if (*end == '"')
+            quoted = !quoted;
+        else if (!quoted && (*end == '{' || *end == '['))
+            depth++;
+        else if (!quoted && (*end == '}' || *end == ']'))
+            depth--;
+    }
+    snprintf(out, n, "{%.*s%s%s%s%s}", (int)(at - base), base, *end ? end + 1 : "",
+             *end ? "," : "", name, value);
+}
+
 static void check_invalid(const char *field, const char *value, const char *const *needles)
 {
     char applicant[1024];
-    snprintf(applicant, sizeof applicant, "{" BASE ",\"%s\":%s}", field, value);
+    with_field(field, value, applicant, sizeof applicant);
     engine *en = open_engine("decide", NULL);
     engine_result *r = decide(en, "logic", applicant);
     assert_error(r, "invalid_applicant");
