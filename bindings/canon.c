@@ -178,13 +178,12 @@ static int canon_number(canon_state *cs, int idx)
     return canon_put(cs, tmp, (size_t)n);
 }
 
-/* Bytewise order of two keys, as strcmp orders C strings (a key with an
- * embedded NUL sorts as its part before the NUL, as before). */
+/* Bytewise order of two keys, as strcmp orders C strings (no key holds a
+ * NUL). */
 typedef struct canon_key {
     const char *s;
     size_t len;
     int value;   /* stack index of the value */
-    int cut;     /* the key holds a NUL: its value is looked up by its C string */
 } canon_key;
 
 static int canon_key_cmp(const void *a, const void *b)
@@ -240,7 +239,12 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
         keys[n].s = lua_tolstring(L, pos, &keys[n].len);
         keys[n].value = pos + 1;
         pos += 2;
-        keys[n].cut = strlen(keys[n].s) != keys[n].len;
+        if (strlen(keys[n].s) != keys[n].len) {
+            /* It would sort, and be written, as its part before the NUL:
+             * two keys could become one. */
+            rc = canon_fail(cs, "%s", "cannot encode a key holding a NUL byte (\\u0000) as JSON");
+            goto done;
+        }
         n++;
         lua_pushvalue(L, -2);                             /* ... k v k */
     }
@@ -261,17 +265,8 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
         goto done;
     for (size_t i = 0; i < n; i++) {
         if ((i && (rc = canon_putc(cs, ',')) != 0) ||
-            (rc = canon_string(cs, keys[i].s, keys[i].cut ? strlen(keys[i].s) : keys[i].len)) != 0 ||
-            (rc = canon_putc(cs, ':')) != 0)
-            goto done;
-        if (keys[i].cut) {
-            lua_getfield(L, t, keys[i].s);
-            rc = canon_value(cs, lua_gettop(L), depth);
-            lua_pop(L, 1);
-        } else {
-            rc = canon_value(cs, keys[i].value, depth);
-        }
-        if (rc != 0)
+            (rc = canon_string(cs, keys[i].s, keys[i].len)) != 0 ||
+            (rc = canon_putc(cs, ':')) != 0 || (rc = canon_value(cs, keys[i].value, depth)) != 0)
             goto done;
     }
     rc = canon_putc(cs, '}');
@@ -297,12 +292,16 @@ static int canon_table(canon_state *cs, int idx, int depth)
     int t = idx, order = 0, array = 0;
     if (lua_getmetatable(L, idx)) {                       /* mt */
         int mt = lua_gettop(L);
-        int kind = lua_getfield(L, mt, "__json");         /* mt json */
+        /* Raw: a metatable's own metamethods must not run here, where an
+         * error could no longer name the rule that made the value. */
+        lua_pushliteral(L, "__json");
+        int kind = lua_rawget(L, mt);                     /* mt json */
         if (kind == LUA_TTABLE)
             order = lua_gettop(L);
         else
             array = kind == LUA_TSTRING;
-        if (lua_getfield(L, mt, "__frozen") == LUA_TTABLE)
+        lua_pushliteral(L, "__frozen");
+        if (lua_rawget(L, mt) == LUA_TTABLE)
             t = lua_gettop(L);                            /* mt json shadow */
     }
     if (!order && !array) {

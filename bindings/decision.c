@@ -41,9 +41,9 @@
  * in the order of a kept criterion's templates. */
 static const char *const decision_keys[] = {
     "en", "fr", "ar", "check", "pass", "fail", "id", "field", "as_of", "params", "program",
-    "criteria", "version", "history_used", "history_json"};
+    "criteria", "version", "history_used", "history_json", "signal", "applicant"};
 enum { K_EN, K_FR, K_AR, K_CHECK, K_PASS, K_FAIL, K_ID, K_FIELD, K_AS_OF, K_PARAMS, K_PROGRAM,
-       K_CRITERIA, K_VERSION, K_HISTORY_USED, K_HISTORY_JSON, K_COUNT };
+       K_CRITERIA, K_VERSION, K_HISTORY_USED, K_HISTORY_JSON, K_SIGNAL, K_APPLICANT, K_COUNT };
 #define DECISION_LANGS 3   /* K_EN, K_FR, K_AR */
 #define UP_KEY(k) lua_upvalueindex(7 + (k))
 
@@ -521,6 +521,10 @@ static int decision_decide(lua_State *L)
      * nil, on, used, p */
     lua_pushnil(L);
     decision_set_current(L, K_HISTORY_USED);
+    lua_pushnil(L);
+    decision_set_current(L, K_SIGNAL);
+    lua_pushvalue(L, ARG_A);
+    decision_set_current(L, K_APPLICANT);
     lua_pushvalue(L, ARG_ON);
     decision_set_current(L, K_AS_OF);
     lua_pushvalue(L, ARG_USED);
@@ -575,6 +579,16 @@ static int decision_decide(lua_State *L)
             rc |= buf_adds(h, ok ? "true" : "false");
         } else {
             int err = c + 1;
+            /* A signal whose error a __close handler replaced on the way out
+             * (rules.lua, signal) is the criterion's all the same. */
+            lua_pushvalue(L, UP_KEY(K_SIGNAL));
+            if (lua_rawget(L, UP_CURRENT) != LUA_TNIL) {
+                lua_replace(L, err);
+                lua_pushnil(L);
+                decision_set_current(L, K_SIGNAL);
+            } else {
+                lua_pop(L, 1);
+            }
             if (!lua_getmetatable(L, err))
                 return decision_refuse(L, 3, i, err);
             int missing = lua_rawequal(L, -1, UP_MISSING);

@@ -112,6 +112,7 @@ end
 -- identity, so every reference to it is frozen at once.
 
 local frozen = setmetatable({}, { __mode = "k" })   -- table -> shadow
+local frozen_mt = setmetatable({}, { __mode = "k" })   -- table -> the metatable it had
 
 local function refuse_write(t, k)
   error(string_format("cannot modify field '%s' of a rule-set table: rules keep no state between decisions", tostring(k)), 2)
@@ -119,20 +120,49 @@ end
 
 local envs = setmetatable({}, { __mode = "k" })     -- the rule files' environments (read-only already)
 
+-- pairs() of a frozen table: its contents, without handing out the shadow
+-- (which a rule could write through).
+local function frozen_next(t, k) return next(frozen[t], k) end
+
+local FROZEN_OWN = { __index = true, __newindex = true, __len = true, __pairs = true,
+  __metatable = true, __frozen = true, __mode = true, __gc = true }
+
 local function freeze(t)
   if frozen[t] or envs[t] then return t end
   local old = debug_getmetatable(t)   -- a rule's own __metatable does not keep its table unfrozen
-  local shadow = setmetatable({}, old)
-  for k, v in next, t do shadow[k] = v end
+  local shadow = {}
+  for k, v in next, t do rawset(shadow, k, v) end
   for k in next, shadow do rawset(t, k, nil) end
   frozen[t] = shadow
-  debug_setmetatable(t, {
+  local mt = {
     __index = shadow, __newindex = refuse_write, __frozen = shadow,
     __len = function() return #shadow end,
-    __pairs = function() return next, shadow, nil end,
-    __json = old and old.__json,
+    __pairs = function(self) return frozen_next, self, nil end,
     __metatable = "frozen",
-  })
+  }
+  if old then
+    frozen_mt[t] = old
+    -- The rule's own metamethods stay, and are handed the frozen table:
+    -- the shadow has no metatable, so none of them ever sees it.
+    if rawget(old, "__gc") ~= nil then
+      error("a table it reaches has a metatable with __gc: a finalizer would run during some later request", 0)
+    end
+    for k, v in next, old do
+      if not FROZEN_OWN[k] then rawset(mt, k, v) end
+    end
+    local index = rawget(old, "__index")
+    if index ~= nil then
+      mt.__index = function(self, k)
+        local v = rawget(shadow, k)
+        if v ~= nil then return v end
+        if type(index) == "function" then return index(self, k) end
+        return index[k]
+      end
+    end
+    local len = rawget(old, "__len")
+    if len ~= nil then mt.__len = len end
+  end
+  debug_setmetatable(t, mt)
   return t
 end
 
@@ -145,6 +175,10 @@ local function seal_value(v, seen, owner)
     local contents = frozen[v] or v
     for k, x in next, contents do seal_value(k, seen, owner); seal_value(x, seen, owner) end
     local mt = not frozen[v] and debug_getmetatable(v)   -- its metamethods run rule code too
+    if mt and rawget(mt, "__gc") ~= nil then
+      error((owner or "") .. "a table it reaches has a metatable with __gc (set after setmetatable, "
+        .. "which refuses one): its finalizer would run during some later request", 0)
+    end
     if mt then for _, x in next, mt do seal_value(x, seen, owner) end end
     freeze(v)
   elseif tv == "function" then
@@ -155,7 +189,9 @@ local function seal_value(v, seen, owner)
     for i = 1, 255 do
       local name, x = debug_getupvalue(v, i)
       if not name then break end
-      if name ~= "_ENV" then
+      -- The file's own environment is read-only already; an _ENV the rule
+      -- made itself is a table like any other.
+      if not (name == "_ENV" and envs[x]) then
         if type(x) == "table" or type(x) == "function" then
           seal_value(x, seen, owner)
         else
@@ -187,12 +223,27 @@ end
 local MISSING = { __metatable = "missing data" }   -- compared raw: rules see only the name
 local UNREADABLE = { __metatable = "earlier decisions unreadable" }
 local OUT_OF_MEMORY = "not enough memory"
+
+local current = { as_of = nil, params = nil }   -- the evaluation in progress
+
+-- A signal is also kept in current.signal until the criterion's end
+-- (decision.c takes it there): the __close handler of a to-be-closed
+-- variable may raise on the way out, and its error then replaces the signal
+-- in the pcall that would have passed it on.
+local function signal(obj)
+  current.signal = obj
+  error(obj, 0)
+end
 local function is_signal(e)
   local mt = debug_getmetatable(e)
   return mt == MISSING or mt == UNREADABLE
 end
 local function pass_through(ok, ...)
-  if not ok and (is_signal((...)) or (...) == OUT_OF_MEMORY) then error((...), 0) end
+  if not ok then
+    local s = current.signal
+    if s ~= nil then error(s, 0) end
+    if is_signal((...)) or (...) == OUT_OF_MEMORY then error((...), 0) end
+  end
   return ok, ...
 end
 
@@ -308,7 +359,7 @@ local function record_mt(rtype, path)
       if rtype.fields[k] == nil then
         error(string_format("field '%s%s' is not declared in the schema", path, tostring(k)), 2)
       end
-      error(setmetatable({ field = path .. k }, MISSING), 0)
+      signal(setmetatable({ field = path .. k }, MISSING))
     end,
     __metatable = "applicant record",   -- shared by every request: not the rules' to change
   }
@@ -497,6 +548,7 @@ function sandbox.parameter(name)
   declaring("a parameter")
   local file, line = caller(2)
   check_utf8(file, line, "a parameter name", name)
+  check_no_nul(file, line, "a parameter name", name)   -- it is a key of explanations
   return function(spec)
     declaring("a parameter")
     if type(spec) ~= "table" then decl_error(2, "parameter '%s' needs a table", name) end
@@ -538,6 +590,7 @@ function sandbox.criterion(id)
   local file, line = caller(2)
   if type(id) ~= "string" or id == "" then decl_error(2, "a criterion needs an id") end
   check_utf8(file, line, "a criterion id", id)
+  check_no_nul(file, line, "a criterion id", id)
   return function(spec)
     if type(spec) ~= "table" then decl_error(2, "criterion '%s' needs a table", id) end
     if type(spec.check) ~= "function" then decl_error(2, "criterion '%s' has no check function", id) end
@@ -622,7 +675,6 @@ end
 
 -- Helpers rules call -----------------------------------------------------------
 
-local current = { as_of = nil, params = nil }   -- the evaluation in progress
 
 -- param(name): the value of a parameter in force on current.as_of, recorded
 -- in current.params; decision.c, set below with the criterion loop.
@@ -693,8 +745,8 @@ local function history_rows(a)
       if not t then
         local file, line = caller(3)   -- what called earlier(): a check, unless by a tail call
         local at = line > 0 and string_format("%s:%d: ", file, line) or ""
-        error(setmetatable({ message = at .. "the applicant's earlier decisions could not be read: " .. tostring(why) },
-          UNREADABLE), 0)
+        signal(setmetatable({ message = at .. "the applicant's earlier decisions could not be read: " .. tostring(why) },
+          UNREADABLE))
       end
       text = t
     end
@@ -722,6 +774,9 @@ local function known_program(fn, program)
 end
 
 function sandbox.earlier(a, program)
+  if not rawequal(a, current.applicant) then
+    error("earlier: its first argument must be the applicant being decided (the check's first argument)", 2)
+  end
   if program ~= nil then known_program("earlier", program) end
   local rows = history_rows(a)
   if rows == NO_HISTORY then   -- no past: nothing to filter or to record
@@ -803,9 +858,14 @@ local test_env = setmetatable({
     local file, line = caller(2)
     return function(spec)
       if type(spec) ~= "table" then decl_error(2, "case '%s' needs a table", tostring(name)) end
+      if debug_getmetatable(spec) ~= nil then
+        decl_error(2, "case '%s' must be a plain table, without a metatable", tostring(name))
+      end
       -- The name as text now, while a __tostring of its own can still stop
       -- the file that declares it: reporting the case must not fail.
-      spec.name, spec.file, spec.line = tostring(name), file, line
+      rawset(spec, "name", tostring(name))
+      rawset(spec, "file", file)
+      rawset(spec, "line", line)
       cases[#cases + 1] = spec
     end
   end,
@@ -1625,9 +1685,15 @@ end
 -- of them is rule code that could change what another criterion reads, so
 -- then nothing is kept.  Returns the table whose raw reads are T's reads, or
 -- nil when a read of T could run a metamethod or give a table.
+-- The metatable T had before it was frozen, or has.
+local function own_metatable(t)
+  if frozen[t] then return frozen_mt[t] end
+  return debug_getmetatable(t)
+end
+
 local function plain_contents(t)
   local s = frozen[t] or t
-  if debug_getmetatable(s) ~= nil then return nil end
+  if own_metatable(t) ~= nil then return nil end
   for _, v in next, s do
     if type(v) == "table" or type(v) == "userdata" then return nil end
   end
@@ -1636,7 +1702,7 @@ end
 
 local function plain_declaration(t, tag)
   local s = frozen[t] or t
-  local mt = debug_getmetatable(s)
+  local mt = own_metatable(t)
   if mt ~= nil and mt ~= tag then return nil end   -- the tag is protected (__metatable)
   for k, v in next, s do
     if type(k) == "table" or type(k) == "userdata" then return nil end

@@ -605,8 +605,11 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
         engine_where(en, where, sizeof where);
         snprintf(out, n, "%smemory cap of %zu bytes exceeded", where, en->mem_cap);
     } else if (lua_type(L, -1) == LUA_TTABLE) {
-        lua_getfield(L, -1, "message");
-        snprintf(out, n, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+        /* Raw: outside the call no metamethod of a rule's may run. */
+        lua_pushliteral(L, "message");
+        lua_rawget(L, -2);
+        snprintf(out, n, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1)
+                               : "the rule raised a table, which has no 'message' text");
         lua_pop(L, 1);
     } else {
         snprintf(out, n, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error object is not a string");
@@ -1188,8 +1191,9 @@ static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud)
         lua_getfield(L, -1, "file");
         lua_getfield(L, -2, "line");
         lua_getfield(L, -3, "msg");
+        const char *file = lua_tostring(L, -3), *msg = lua_tostring(L, -1);
         if (report)
-            report(ud, lua_tostring(L, -3), (int)lua_tointeger(L, -2), lua_tostring(L, -1));
+            report(ud, file ? file : "?", (int)lua_tointeger(L, -2), msg ? msg : "?");
         lua_pop(L, 4);
     }
     lua_pop(L, 1);

@@ -2258,6 +2258,154 @@ static void test_time_limit(void **state)
     release(en);
 }
 
+/* Ways a rule kept state from one request to the next, or reached the
+ * engine's own tables, found by a review of the sandbox: each is refused.
+ * Each text is the rule file before the programme, then the check. */
+static void test_sandbox_review_state(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *before, *check, *said;
+    } cases[] = {
+        /* pairs() of a frozen table handed out its writable contents */
+        {"local T = { prev = \"none\" }\n",
+         "local _, s = pairs(T) s.prev = a.applicant_id return true",
+         "cannot modify field 'prev' of a rule-set table"},
+        {"", "local _, m = pairs(math) m.max = function() return -1 end return true",
+         "cannot modify field 'max' of a rule-set table"},
+        {"", "local _, h = pairs(earlier(a)) h[1] = {} return true",
+         "cannot modify field '1' of a rule-set table"},
+        /* a frozen table's own __index was handed its writable contents */
+        {"local box = setmetatable({ prev = \"none\" }, { __index = function(t, k)\n"
+         "  return function(v) local p = t.prev t.prev = v return p end end })\n",
+         "box.swap(a.applicant_id) return true", "cannot modify field 'prev' of a rule-set table"},
+        /* an _ENV of the rule's own making was neither frozen nor watched */
+        {"local G = _ENV local _ENV = setmetatable({ prev = \"none\" }, { __index = G })\n",
+         "prev = a.applicant_id return true", "cannot modify field 'prev' of a rule-set table"},
+        /* earlier() read whichever applicant_id it was given */
+        {"", "return #earlier({ applicant_id = \"SOMEONE\" }) == 0",
+         "earlier: its first argument must be the applicant being decided"},
+        {"", "return true, { a = 1, [\"a\\0z\"] = 2 }", "a key holding a NUL byte"},
+    };
+    char text[2048];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, "%s" ONE_CRITERION("%s"), cases[i].before, cases[i].check);
+        engine *en = open_texts(text, NULL);
+        for (int k = 0; k < 2; k++) {   /* and the same the second time: nothing kept */
+            engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+            if (!r->error_code || strcmp(r->error_code, "rule_error") != 0)
+                fail_msg("case %zu: expected a rule_error, got %s: %s", i, S(r->error_code),
+                         r->error_code ? S(r->error_message) : decision(r));
+            ASSERT_CONTAINS(r->error_message, cases[i].said);
+            release(r);
+        }
+        release(en);
+    }
+    /* The rule's metamethods still work on its frozen tables, and pairs
+     * still lists their contents. */
+    engine *en = open_texts("local T = setmetatable({ x = 1 }, { __index = function(t, k) return k .. \"!\" end,\n"
+                            "  __call = function(self, v) return v + self.x end })\n"
+                            ONE_CRITERION("local n = 0 for k, v in pairs(T) do n = n + v end "
+                                          "return T.y == \"y!\" and T(2) == 3 and n == 1"),
+                            NULL);
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+    /* Values whose metatable has an __index that raises are written from
+     * their contents: it ran while the JSON was written, and the decision
+     * failed as 'internal', naming no criterion. */
+    en = open_texts(ONE_CRITERION("return true, setmetatable({ x = 1 }, setmetatable({}, { "
+                                  "__index = function(t, k) error(\"boom from \" .. k) end }))"),
+                    NULL);
+    r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+    assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "\"values\":{\"x\":1}");
+    release(r);
+    release(en);
+}
+
+/* A to-be-closed variable whose __close raised made the rule's pcall
+ * swallow the missing-data signal: the criterion was decided as if the
+ * field were there. */
+static void test_sandbox_close_keeps_signal(void **state)
+{
+    (void)state;
+    engine *en = open_texts(
+        ONE_CRITERION("local ok = pcall(function() "
+                      "local x <close> = setmetatable({}, { __close = function() error(\"swallowed\", 0) end }) "
+                      "return a.applicant_id end) return true"),
+        NULL);
+    engine_result *r = decide(en, "p", "{}");
+    assert_outcome(r, "incomplete");
+    ASSERT_CONTAINS(decision(r), "\"missing\":[\"applicant_id\"]");
+    release(r);
+    release(en);
+}
+
+/* A table raised as an error, with metamethods of its own, is read raw:
+ * reading its message ran the rule's __index outside the call, and the
+ * process aborted (or, with a loop there, hung). */
+static void test_sandbox_error_object_read_raw(void **state)
+{
+    (void)state;
+    static const char rule[] =
+        "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
+        "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
+        "    pass = { en = \"p {x}\", fr = \"p {x}\", ar = \"p {x}\" },\n"
+        "    check = function(a, on)\n"
+        "      local e = setmetatable({}, { __index = function() while true do end end })\n"
+        "      return true, setmetatable({}, { __index = function() error(e) end })\n"
+        "    end } }\n";
+    engine *en = open_texts(rule, NULL);   /* the values' __index raises as {x} is filled */
+    engine_result *r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "the rule raised a table, which has no 'message' text");
+    release(r);
+    r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    release(r);
+    release(en);
+}
+
+/* What engine_lint reports of a programme file P and a test file T. */
+static void lint_texts(const char *p, const char *t, reports *out)
+{
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1}, {"p.lua", p, strlen(p)},
+                            {"p.test.lua", t, t ? strlen(t) : 0}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, t ? 3 : 2, &e);
+    assert_non_null(rs);
+    memset(out, 0, sizeof *out);
+    engine_lint(rs, NULL, keep_report, out, &e);
+    ruleset_free(rs);
+}
+
+/* A finalizer put on a metatable after setmetatable (which refuses one) was
+ * handed on when the table was frozen: it ran at the engine's end, with no
+ * budget, and a loop there hung check, serve and every reload.  A test case
+ * with metamethods named its file as a table, and eligo test crashed. */
+static void test_sandbox_lint_review(void **state)
+{
+    (void)state;
+    reports got;
+    lint_texts("local mt = {} local T = setmetatable({ v = 1 }, mt) "
+               "mt.__gc = function() while true do end end\n" ONE_CRITERION("return T.v == 1"),
+               NULL, &got);
+    assert_int_equal(got.n, 1);
+    ASSERT_CONTAINS(got.r[0].msg, "programme p, criterion c (p.lua:4): a table it reaches has a "
+                                  "metatable with __gc");
+    lint_texts(ONE_CRITERION("return true"),
+               "case \"sneaky\" (setmetatable({}, { __newindex = function() end,\n"
+               "  __index = function(t, k) if k == \"file\" then return {} end end }))\n",
+               &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.r[0].file, "p.test.lua");
+    ASSERT_CONTAINS(got.r[0].msg, "case 'sneaky' must be a plain table, without a metatable");
+}
+
 /* A programme earlier() or decided_within() is asked about must be one of
  * the set: a misspelt one matched no row, so a rule looking for a refusal
  * passed everyone.  It is the rule's error, at its line. */
@@ -2548,6 +2696,10 @@ int main(void)
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
         TEST(test_stop_names_no_stale_criterion),
+        TEST(test_sandbox_review_state),
+        TEST(test_sandbox_close_keeps_signal),
+        TEST(test_sandbox_error_object_read_raw),
+        TEST(test_sandbox_lint_review),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
