@@ -282,6 +282,7 @@ end })
 for lib, fns in pairs({ string = C.charged.string, table = C.charged.table, utf8 = C.charged.utf8 }) do
   for name, f in pairs(fns) do sandbox[lib][name] = f end
 end
+sandbox.tonumber = C.charged._G.tonumber   -- reads its text whole, as arithmetic on strings does
 
 -- Methods on strings ("x"):upper() go through the string metatable: point it
 -- at the sandbox's copy, so that dump and patterns are out of reach that way
@@ -290,6 +291,7 @@ string.dump = nil
 -- Every rule file shares these copies: frozen before the first file runs.
 for _, lib in ipairs({ sandbox.string, sandbox.table, sandbox.math, sandbox.utf8 }) do freeze(lib) end
 local string_mt = getmetatable("")
+for name, f in pairs(C.charged.string_mt) do string_mt[name] = f end   -- "1" + 1, paid for
 string_mt.__index = sandbox.string
 string_mt.__metatable = "string"
 

@@ -322,7 +322,7 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
  * empty string (a longer one pays for the text it makes).  Calls on the
  * small tables and strings rules work with pay nothing. */
 enum { COST_FIND, COST_REP, COST_BYTE, COST_SORT, COST_INSERT, COST_REMOVE, COST_MOVE,
-       COST_UNPACK, COST_CONCAT, COST_DECODE };
+       COST_UNPACK, COST_CONCAT, COST_DECODE, COST_NUMBER };
 #define ENGINE_FREE_WORK 64
 
 /* LEN as luaL_len gives it, for a table argument; -1 for any other (the
@@ -397,6 +397,13 @@ static lua_Integer engine_cost(lua_State *L, int kind)
             return 0;
         lua_tolstring(L, 1, &n);
         return (lua_Integer)(n / 16);
+    case COST_NUMBER:   /* tonumber, and arithmetic on strings: each is read whole */
+        for (int i = 1; i <= 2; i++)
+            if (lua_type(L, i) == LUA_TSTRING) {
+                lua_tolstring(L, i, &m);
+                n += m;
+            }
+        return (lua_Integer)(n / 16);
     case COST_SORT: {
         len = engine_len(L, 1);
         int bits = 0;
@@ -434,10 +441,11 @@ static int engine_charged(lua_State *L)
         if (cost > ENGINE_FREE_WORK) {
             uint64_t u = (uint64_t)cost;
             en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
-            if (en->spent > en->budget) {
-                lua_Debug ar;   /* level 1: the rule that called */
+            lua_Debug ar;   /* level 1: the rule that called */
+            if (en->spent > en->budget)
                 return engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 'b');
-            }
+            if (engine_clock() > en->deadline)   /* long work: look at the time too */
+                return engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
         }
     }
     if (kind == COST_FIND) {   /* plain: no patterns */
@@ -461,6 +469,11 @@ static void engine_push_charged(lua_State *L)
         {"table", "move", COST_MOVE},      {"table", "unpack", COST_UNPACK},
         {"table", "concat", COST_CONCAT},  {"utf8", "len", COST_DECODE},
         {"utf8", "offset", COST_DECODE},   {"utf8", "codepoint", COST_BYTE},
+        {"_G", "tonumber", COST_NUMBER},   {"string_mt", "__add", COST_NUMBER},
+        {"string_mt", "__sub", COST_NUMBER}, {"string_mt", "__mul", COST_NUMBER},
+        {"string_mt", "__div", COST_NUMBER}, {"string_mt", "__mod", COST_NUMBER},
+        {"string_mt", "__pow", COST_NUMBER}, {"string_mt", "__unm", COST_NUMBER},
+        {"string_mt", "__idiv", COST_NUMBER},
     };
     lua_createtable(L, 0, 3);                                   /* charged */
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
@@ -470,7 +483,13 @@ static void engine_push_charged(lua_State *L)
             lua_pushvalue(L, -1);
             lua_setfield(L, -3, fns[i].lib);
         }
-        lua_getglobal(L, fns[i].lib);                           /* charged lib std */
+        if (!strcmp(fns[i].lib, "string_mt")) {   /* the arithmetic strings do */
+            lua_pushliteral(L, "");
+            lua_getmetatable(L, -1);                            /* charged lib "" std */
+            lua_remove(L, -2);
+        } else {
+            lua_getglobal(L, fns[i].lib);                       /* charged lib std */
+        }
         lua_getfield(L, -1, fns[i].name);                       /* charged lib std f */
         lua_pushinteger(L, fns[i].kind);
         lua_pushcclosure(L, engine_charged, 2);                 /* charged lib std g */

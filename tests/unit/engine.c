@@ -2200,6 +2200,8 @@ static void test_budget_counts_library_work(void **state)
         "local s, p = string.rep(\"a\", 100000), string.rep(\"a\", 1000) .. \"b\" "
         "for i = 1, 100 do s:find(p) end",
         "local t = setmetatable({}, { __len = function() return 1e7 end }) table.remove(t, 1)",
+        "local s = string.rep(\"7\", 100000) for i = 1, 10000 do local x = tonumber(s, 36) end",
+        "local s = string.rep(\"7\", 100000) for i = 1, 10000 do local x = s + 0 end",
     };
 #undef LONG_LIST
     char text[1024];
