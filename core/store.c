@@ -829,9 +829,36 @@ static void store_unguard(store *st)
         step_done(st->q[Q_COMMIT]);
 }
 
+/* A write-ahead log beside a file that is not in WAL mode is another
+ * file's: a backup (eligo writes them in rollback mode) copied over a
+ * database whose server died, with the old log left beside it.  SQLite
+ * would replay that log onto the copy, and corrupt it.  0, or -1 with E. */
+static int store_stray_wal(const char *path, err *e)
+{
+    unsigned char h[20];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, h, sizeof h);
+    close(fd);
+    if (n < (ssize_t)sizeof h || memcmp(h, "SQLite format 3", 16) != 0 || (h[18] == 2 && h[19] == 2))
+        return 0;
+    char wal[4200];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if (stat(wal, &sb) != 0 || sb.st_size == 0)
+        return 0;
+    return err_set(e, "invalid_request", "%s is beside %s, which is not in WAL mode, so it is the "
+                   "log of another file (a backup copied over a database whose -wal was left?); "
+                   "SQLite would replay it onto this one.  Move %s and %s-shm away to open %s as "
+                   "it is", wal, path, wal, path, path);
+}
+
 int store_open(store **out, const char *path, int flags, err *e)
 {
     *out = NULL;
+    if (store_stray_wal(path, e) != 0)
+        return -1;
     int rdonly = (flags & STORE_READONLY) != 0;
     int oflags = (rdonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                  SQLITE_OPEN_NOMUTEX;   /* one thread at a time: no locking needed */

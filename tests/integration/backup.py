@@ -105,6 +105,16 @@ def main():
         restored = Server(start=False)
         os.replace(copies[-1], restored.db)   # before this server's directory goes
 
+    # A copy put where a dead server's database was, its log left beside it:
+    # SQLite would replay that log onto the copy.  Refused, naming the file.
+    stray = restored.db + "-wal"
+    with open(stray, "wb") as fh:
+        fh.write(b"\x37\x7f\x06\x82" + bytes(4092))
+    st, _, err = eligo("verify", "--db", restored.db)
+    check(st == 2 and ("%s is beside %s, which is not in WAL mode" % (stray, restored.db)) in err,
+          "a stray -wal beside a restored copy is refused, named (%s)" % err.strip()[:160])
+    os.unlink(stray)
+
     # A server runs on a copy, and goes on from its last record.
     restored.start()
     with restored:
