@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -317,6 +319,31 @@ static void serve_signal_cb(uv_signal_t *h, int signum)
     serve_stop(s);
 }
 
+/* One server per database: two would decide from different pictures of the
+ * past (each keeps the set of applicants it has stored, seen.h).  An
+ * exclusive flock on the file, taken before SQLite opens it and given back
+ * after every handle is closed: closing a descriptor of the file drops the
+ * process's POSIX locks on it, SQLite's included.  Readers (verify, audit,
+ * backup) do not take it.  Returns the descriptor, or -1 (logged). */
+static int serve_claim(const char *db)
+{
+    int fd = open(db, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_error("database %s: %s", db, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            log_error("database %s is in use by another eligo serve (one server per database: two "
+                      "would decide from different pictures of the past)", db);
+        else
+            log_error("database %s: cannot lock it: %s", db, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     serve_options o = {0};
@@ -341,6 +368,7 @@ int cmd_serve(int argc, char **argv)
     seen *known = NULL;
     ruleset *rs = NULL;
     char detail[PATH_MAX + 512];
+    int claim = -1;
 
     if (o.listen && server_check_listen(o.listen, o.force_listen, &e) < 0) {
         log_error("%s", e.msg);
@@ -355,6 +383,8 @@ int cmd_serve(int argc, char **argv)
     int sflags = o.nosync ? STORE_NOSYNC : 0;
     if (access(o.db, F_OK) != 0)   /* a mistyped --db must not pass for an empty history */
         log_info("database %s does not exist: creating it", o.db);
+    if ((claim = serve_claim(o.db)) < 0)
+        goto out_rules;
     if (store_open(&st, o.db, sflags, &e) < 0) {
         log_error("database %s: %s", o.db, e.msg);
         goto out_rules;
@@ -464,5 +494,7 @@ out_store:
     store_close(st);
 out_rules:
     ruleset_free(rs);
+    if (claim >= 0)
+        close(claim);   /* last: every handle on the file is closed */
     return status;
 }

@@ -44,6 +44,7 @@ typedef struct worker {
     engine *en;
     store *reader;
     uint64_t gen;              /* generation of en */
+    long history_failed;       /* lookups failed since the last that worked */
 } worker;
 
 struct pool {
@@ -95,8 +96,17 @@ static int worker_history(void *ud, const char *applicant_id, buf *out)
     err_clear(&e);
     store *rd = worker_reader(wk, &e);
     if (!rd || store_applicant_decisions(rd, applicant_id, 0, POOL_HISTORY_ROWS, out, &e) < 0) {
-        log_error("worker %zu: earlier decisions of %s: %s", wk->index, applicant_id, e.msg);
+        /* Said once until a lookup works again: when the database is gone,
+         * every request would say it. */
+        if (!wk->history_failed++)
+            log_error("worker %zu: earlier decisions of %s: %s (said once until a lookup works "
+                      "again)", wk->index, applicant_id, e.msg);
         return -1;
+    }
+    if (wk->history_failed) {
+        log_info("worker %zu: earlier decisions are read again, after %ld lookups failed",
+                 wk->index, wk->history_failed);
+        wk->history_failed = 0;
     }
     return 0;
 }
@@ -149,7 +159,7 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
 
     if (r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY || r->op == ENGINE_OP_HEALTH) {
         rd = worker_reader(wk, &e);
-        if (!rd) {
+        if (!rd && r->op != ENGINE_OP_HEALTH) {   /* health says so as its status */
             job_error(j, r->id, "internal", "cannot open the database: %s", e.msg);
             return;
         }
@@ -189,10 +199,13 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
         size_t depth = pool_depth(p) + writer_depth(p->cfg.writer);
         char why[256];
         long refused = writer_refused(p->cfg.writer, why, sizeof why);
+        if (!refused && !rd)
+            snprintf(why, sizeof why, "cannot open the database: %s", e.msg);
         rc |= job_begin(j, r->id);
-        /* "ok", or "failing" while the database refuses every write. */
-        rc |= buf_printf(&j->reply, ",\"status\":\"%s\"", refused ? "failing" : "ok");
-        if (refused) {
+        /* "ok", or "failing" while the database refuses every write or
+         * cannot be read. */
+        rc |= buf_printf(&j->reply, ",\"status\":\"%s\"", refused || !rd ? "failing" : "ok");
+        if (refused || !rd) {
             rc |= buf_printf(&j->reply, ",\"refused\":%ld,\"failure\":", refused);
             rc |= buf_add_json_string(&j->reply, why, strlen(why));
         }
@@ -200,9 +213,12 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
                          ruleset_hash(engine_ruleset(wk->en)), p->nworkers);
         if (p->cfg.health)
             p->cfg.health(p->cfg.ud, &j->reply);
-        rc |= buf_printf(&j->reply, ",\"queue_depth\":%zu,\"decisions\":%" PRId64
-                         ",\"reviews\":%" PRId64, depth, store_count(rd),
-                         store_count_reviews(rd));
+        rc |= buf_printf(&j->reply, ",\"queue_depth\":%zu", depth);
+        if (rd)
+            rc |= buf_printf(&j->reply, ",\"decisions\":%" PRId64 ",\"reviews\":%" PRId64,
+                             store_count(rd), store_count_reviews(rd));
+        else
+            rc |= buf_adds(&j->reply, ",\"decisions\":null,\"reviews\":null");
         break;
     }
     default:

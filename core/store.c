@@ -111,6 +111,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,9 @@ struct store {
     int shadow;                              /* the first migration whose table a shim
                                                 stands in for, or 0: none */
     int last_error;                          /* SQLite's code of the last store_sqlerr */
+    char *path;                              /* as opened, for store_moved */
+    dev_t dev;                               /* the file opened (store_moved) */
+    ino_t ino;
 };
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -854,17 +858,24 @@ static int store_stray_wal(const char *path, err *e)
                    "it is", wal, path, wal, path, path);
 }
 
+/* Handles open in this process.  Closing any descriptor of a file drops
+ * every POSIX lock the process holds on it, SQLite's included: the file is
+ * opened by hand (store_stray_wal) only while no handle is open. */
+static atomic_int store_handles;
+
 int store_open(store **out, const char *path, int flags, err *e)
 {
     *out = NULL;
-    if (store_stray_wal(path, e) != 0)
+    if (atomic_load(&store_handles) == 0 && store_stray_wal(path, e) != 0)
         return -1;
     int rdonly = (flags & STORE_READONLY) != 0;
     int oflags = (rdonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                  SQLITE_OPEN_NOMUTEX;   /* one thread at a time: no locking needed */
     store *st = calloc(1, sizeof *st);
-    if (!st)
+    if (!st || !(st->path = strdup(path))) {
+        free(st);
         return err_set(e, "internal", "out of memory");
+    }
     st->flags = flags;
 
     /* The file holds applicants' data: a new one is the owner's alone, as
@@ -874,6 +885,7 @@ int store_open(store **out, const char *path, int flags, err *e)
         if (fd >= 0)
             close(fd);
     }
+    atomic_fetch_add(&store_handles, 1);   /* SQLite may hold locks from here on */
     if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
         err_set(e, "internal", "cannot open %s: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -881,6 +893,11 @@ int store_open(store **out, const char *path, int flags, err *e)
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+    struct stat sb;
+    if (stat(path, &sb) == 0) {   /* the file opened, for store_moved */
+        st->dev = sb.st_dev;
+        st->ino = sb.st_ino;
+    }
 
     if (!rdonly) {
         /* 8 KiB pages, which only a new file takes: a decision row is about
@@ -950,6 +967,8 @@ fail_stmts:
         sqlite3_finalize(st->q[i]);
 fail_db:
     sqlite3_close(st->db);
+    atomic_fetch_sub(&store_handles, 1);
+    free(st->path);
     free(st);
     return -1;
 }
@@ -979,9 +998,21 @@ void store_close(store *st)
     for (int i = 0; i < Q_N; i++)
         sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
+    atomic_fetch_sub(&store_handles, 1);
     EVP_MD_CTX_free(st->md);
     EVP_MD_free(st->sha256);
+    free(st->path);
     free(st);
+}
+
+int store_moved(store *st, err *e)
+{
+    struct stat sb;
+    if (stat(st->path, &sb) == 0 && sb.st_dev == st->dev && sb.st_ino == st->ino)
+        return 0;
+    return err_set(e, "internal", "the database file %s was %s while the server ran: what it "
+                   "would write now goes to a file no one can read; restart the server", st->path,
+                   errno == ENOENT ? "removed" : "replaced");
 }
 
 /* ---- Transactions ------------------------------------------------------- */

@@ -359,6 +359,11 @@ int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
  * decision (seen.h) is then out of date. */
 int store_other_writer(store *st);
 
+/* Whether the file at the path opened is no longer the one open (removed,
+ * or replaced by another): what would be written now goes where no one can
+ * read it.  Returns 0, or -1 with E saying which. */
+int store_moved(store *st, err *e);
+
 /* Call FN(UD, id) for each distinct applicant id with a decision (a walk of
  * the applicant index).  FN returns 0 to go on.  Returns 0, -1 with E, or
  * what FN returned when not 0. */

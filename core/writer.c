@@ -185,7 +185,10 @@ static void writer_commit(writer *w, size_t n)
         }
     }
 
-    if (!failed && store_append(w->st, w->apps, n, w->outs, &e) == 0) {
+    /* The file removed or replaced under the server: a commit would go to
+     * a file no one can read, and be acknowledged. */
+    int moved = !failed && store_moved(w->st, &e) != 0;
+    if (!failed && !moved && store_append(w->st, w->apps, n, w->outs, &e) == 0) {
         w->transactions++;
         w->committed += (long)n;
         if (w->refused) {
@@ -197,7 +200,7 @@ static void writer_commit(writer *w, size_t n)
             pthread_mutex_unlock(&w->mu);
         }
     } else if (!failed) {
-        if (store_failed_whole(w->st)) {
+        if (moved || store_failed_whole(w->st)) {
             /* The database's trouble, not one application's (a full disk):
              * every one would fail alike, so all are refused at once, and
              * said once until writes succeed again. */

@@ -142,6 +142,34 @@ def test_store_failure():
         c.close()
 
 
+def test_one_server_per_database():
+    """A second server on the same database (another socket) is refused; the
+    database file removed under a running server: nothing more is
+    acknowledged, health says why, the log says it once."""
+    with Server(args=["--quiet"]) as srv:
+        c = srv.connect(timeout=60)
+        check(c.request(decide(1))["ok"], "a decide on the first server")
+        rc, _, err = eligo("serve", "--socket", srv.socket + "2", "--db", srv.db, "--rules", srv.rules,
+                           timeout=60)
+        check(rc == 1 and ("%s is in use by another eligo serve" % srv.db) in err,
+              "a second server on the same database is refused (%s)" % err.strip()[-160:])
+        check(c.request(decide(2))["ok"], "the first one still decides")
+        for x in ("", "-wal", "-shm"):
+            if os.path.exists(srv.db + x):
+                os.unlink(srv.db + x)
+        rs = [c.request(decide(10 + i)) for i in range(20)]
+        check(all(r.get("error", {}).get("code") == "internal" and "was removed while the server ran"
+                  in r["error"]["message"] for r in rs),
+              "with its file removed, no decision is acknowledged (%s)" % rs[0].get("error"))
+        h = c.request({"op": "health"})
+        check(h.get("status") == "failing" and h.get("refused") == 20 and
+              "was removed while the server ran" in h.get("failure", ""),
+              "health says why (%r)" % {k: h.get(k) for k in ("status", "refused", "failure")})
+        c.close()
+        check(srv.log().count("was removed while the server ran") == 1,
+              "the log says it once (%d)" % srv.log().count("was removed while the server ran"))
+
+
 def test_stop_with_hog():
     """SIGTERM while a client never reads its replies: the server still exits."""
     import json
@@ -229,6 +257,7 @@ def main():
         t.start()   # mostly waiting on the database's busy timeout: overlap it
     test_sigterm()
     test_kill9()
+    test_one_server_per_database()
     for t in threads:
         t.join()
     finish()
