@@ -142,6 +142,20 @@ static int request_fingerprint(lua_State *L, buf *b)
     return 0;
 }
 
+/* Whether the applicant's id is a string of white space only, which
+ * handle() refuses.  [-0, +0, -] */
+static int request_blank_id(lua_State *L)
+{
+    if (request_get(L, S_APPLICANT, K_APPLICANT_ID) != LUA_TSTRING)
+        return lua_pop(L, 1), 0;
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n), *e = s + n;
+    while (s < e && (*s == ' ' || (*s >= '\t' && *s <= '\r')))
+        s++;
+    lua_pop(L, 1);
+    return s == e;
+}
+
 /* fail(code, fmt, ...) as rules.lua's: raises.  [-0, +0, e] */
 static void request_fail(lua_State *L, const char *code, int why)
 {
@@ -199,6 +213,19 @@ static int request_fast(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
+    /* Only the fields the op knows: handle() names any other. */
+    lua_pushnil(L);
+    while (lua_next(L, S_REQ)) {
+        lua_pop(L, 1);
+        int k = 0;
+        while (k <= K_APPLICANT && !lua_rawequal(L, -1, UP_KEY(k)))
+            k++;
+        if (k > K_APPLICANT || (k == K_PROGRAM && !decide)) {
+            lua_pop(L, 1);
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+    }
     if (lua_isnil(L, S_LANG)) {
         lua_pushvalue(L, UP_KEY(K_EN));
         lua_replace(L, S_LANG);
@@ -243,7 +270,8 @@ static int request_fast(lua_State *L)
         lua_pushnil(L);
     }
     request_get(L, S_REQ, K_APPLICANT);                   /* S_APPLICANT */
-    if (lua_type(L, S_APPLICANT) != LUA_TTABLE || lua_getmetatable(L, S_APPLICANT)) {
+    if (lua_type(L, S_APPLICANT) != LUA_TTABLE || lua_getmetatable(L, S_APPLICANT) ||
+        request_blank_id(L)) {
         lua_pushboolean(L, 0);
         return 1;
     }

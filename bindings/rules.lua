@@ -1133,6 +1133,20 @@ local function prepare_applicant(req)
   return c_prepare(a, schema, "")
 end
 
+-- The fields each op knows.
+local ENVELOPE = { "id", "op", "lang", "as_of" }
+local FIELDS, FIELDS_TEXT = {}, {}
+for op, own in pairs({ decide = { "program", "applicant", "request_key" },
+    screen = { "applicant", "request_key" }, decision = { "decision_id" },
+    review = { "decision_id", "review", "request_key" },   -- refused below, saying why
+    history = { "applicant_id", "limit" }, programs = {}, health = {} }) do
+  local set, list = {}, {}
+  for _, list_of in ipairs({ ENVELOPE, own }) do
+    for _, k in ipairs(list_of) do set[k] = true; list[#list + 1] = k end
+  end
+  FIELDS[op], FIELDS_TEXT[op] = set, table_concat(list, ", ")
+end
+
 -- The request in LINE, into RES; raises a request error (fail) or any other.
 local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   local req = decode_line(line, res)
@@ -1147,8 +1161,16 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   res.op = op
   local lang = get_string(req, "lang") or d_lang
   res.lang = LANG_OK[lang] and lang or "en"   -- the language the texts are in: English unless it has them
+  -- A field the op does not know is refused, not ignored: a misspelt
+  -- "requestKey" or "asOf" would silently give up idempotency or the date.
+  local known = FIELDS[op]
+  for k in next, req do
+    if not known[k] then
+      fail("invalid_request", "unknown field '%s' (a %s request knows %s)", tostring(k), op, FIELDS_TEXT[op])
+    end
+  end
   local key = get_string(req, "request_key")
-  if key and (key == "" or #key > 200) then fail("invalid_request", "field 'request_key' must be 1 to 200 characters") end
+  if key and (key == "" or #key > 200) then fail("invalid_request", "field 'request_key' must be 1 to 200 bytes") end
   if key and op == "review" then
     fail("invalid_request", "field 'request_key' is for decide and screen: a review is recorded each time it is sent (see the decision's reviews before sending one again)")
   end
@@ -1166,6 +1188,9 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     return
   elseif op == "history" then
     res.applicant_id = get_string(req, "applicant_id", true)
+    if not string_find(res.applicant_id, "%S") then
+      fail("invalid_request", "field 'applicant_id' is empty: no applicant has an empty id")
+    end
     local limit = req.limit
     if limit ~= nil and (math_type(limit) == nil or not math_tointeger(limit) or limit < 1 or limit > 10000) then
       fail("invalid_request", "field 'limit' must be a whole number from 1 to 10000")
@@ -1192,7 +1217,13 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   end
   local a = prepare_applicant(req)
   local aid = rawget(a, "applicant_id")
-  if type(aid) == "string" then res.applicant_id = aid end
+  if type(aid) == "string" then
+    if not string_find(aid, "%S") then
+      -- Everyone sent with it would share one past (earlier(), history).
+      fail("invalid_applicant", "field 'applicant_id' is empty: applicants sent with an empty id would share one history; leave it out when there is none")
+    end
+    res.applicant_id = aid
+  end
   local decisions = {}
   if op == "decide" then
     local p, versions = version_in_force(program, as_of, day)

@@ -151,6 +151,18 @@ def test_errors(srv):
             '"applicant_id":"B"}}\n', "invalid_json", "a key twice in one object",
             "invalid JSON at byte 74: the key 'applicant_id' appears twice in one object")
     check(r and r["id"] == 61, "and the reply echoes the id")
+    # A misspelt field is refused, not ignored: "requestKey" would give up
+    # idempotency without a word.
+    err('{"id":62,"op":"decide","program":"idmaj","requestKey":"K","applicant":{}}\n',
+        "invalid_request", "a field the op does not know",
+        "unknown field 'requestKey' (a decide request knows id, op, lang, as_of, program, "
+        "applicant, request_key)")
+    err('{"id":63,"op":"health","request_key":"K"}\n', "invalid_request",
+        "request_key where nothing is stored", "unknown field 'request_key' (a health request")
+    err('{"id":64,"op":"decide","program":"idmaj","applicant":{"applicant_id":" "}}\n',
+        "invalid_applicant", "a blank applicant_id", "field 'applicant_id' is empty")
+    err('{"id":65,"op":"history","applicant_id":""}\n', "invalid_request",
+        "history of the empty id", "field 'applicant_id' is empty")
     a99 = applicant(7, household_size=99)
     err('{"id":7,"op":"decide","program":"boom","applicant":%s}\n' % __import__("json").dumps(a99),
         "rule_error", "a rule that raises", "boom")
@@ -289,7 +301,7 @@ def test_framing(srv):
     r = c.recv()
     check(r and r["id"] == 1 and r["ok"], "blank lines are skipped, CRLF accepted")
     # A line of exactly the limit is taken, whether it ends in LF or CRLF.
-    head = b'{"id":3,"op":"health","pad":"'
+    head = b'{"id":3,"op":"health","lang":"'
     full = head + b"x" * ((1 << 20) - len(head) - 2) + b'"}'
     for end in (b"\n", b"\r\n"):
         c.send_raw(full + end)
@@ -303,7 +315,7 @@ def test_framing(srv):
     c.close()
 
     c = srv.connect()
-    c.send_raw(b'{"id":1,"op":"health","pad":"' + b"x" * (1 << 20) + b'"}\n{"id":2,"op":"health"}\n')
+    c.send_raw(b'{"id":1,"op":"health","lang":"' + b"x" * (1 << 20) + b'"}\n{"id":2,"op":"health"}\n')
     r = c.recv()
     check(r and r["error"]["code"] == "line_too_long" and r["ok"] is False,
           "a line over 1 MiB -> line_too_long")

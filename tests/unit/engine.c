@@ -1538,7 +1538,7 @@ static void test_protocol_bad_bytes_offset(void **state)
 {
     (void)state;
     static const struct {
-        const char *bad;   /* put inside the value of "pad" */
+        const char *bad;   /* put inside the value of "lang" */
         const char *why;
     } cases[] = {
         {"\xff", "invalid UTF-8"},
@@ -1553,7 +1553,7 @@ static void test_protocol_bad_bytes_offset(void **state)
         /* Long plain text before the bad bytes, so they fall in the middle
          * of an 8-byte word, at a different place each time. */
         char line[256], want[64];
-        int at = snprintf(line, sizeof line, "{\"id\":7,\"pad\":\"%.*s", (int)(20 + i),
+        int at = snprintf(line, sizeof line, "{\"id\":7,\"lang\":\"%.*s", (int)(20 + i),
                           "abcdefghijklmnopqrstuvwxyz0123456789");
         snprintf(line + at, sizeof line - (size_t)at, "%s\",\"op\":\"health\"}", cases[i].bad);
         engine_result *r = raw(en, line);
@@ -1565,7 +1565,7 @@ static void test_protocol_bad_bytes_offset(void **state)
         release(r);
     }
     /* And the same text, all plain: no error. */
-    engine_result *r = raw(en, "{\"id\":7,\"pad\":\"abcdefghijklmnopqrst\\u00e9\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\",\"op\":\"health\"}");
+    engine_result *r = raw(en, "{\"id\":7,\"lang\":\"abcdefghijklmnopqrst\\u00e9\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\",\"op\":\"health\"}");
     assert_null(r->error_code);
     release(r);
     release(en);
