@@ -44,6 +44,7 @@ struct reload {
     uv_signal_t hup;
     uv_work_t work;
     int running, again, closing;
+    int quiet;                    /* the run at start: "unchanged" is not news */
     int open_handles;
     reload_close_cb *close_cb;
     void *close_arg;
@@ -237,7 +238,10 @@ static void reload_done(uv_work_t *req, int status)
         log_info("rules reloaded: ruleset %s (%d test cases passed); was %s", hash,
                  rl->work_passed, rl->work_old);
     } else if (rl->work_outcome == RELOAD_UNCHANGED) {
-        log_info("rules unchanged (ruleset %s)", hash);
+        if (rl->quiet)
+            log_debug("rules unchanged since they were loaded (ruleset %s)", hash);
+        else
+            log_info("rules unchanged (ruleset %s)", hash);
     } else if (rl->work_outcome == RELOAD_FAILED) {
         log_error("reload not applied: %s", rl->work_msg);
     } else {
@@ -246,6 +250,7 @@ static void reload_done(uv_work_t *req, int status)
     ruleset_free(rl->work_rs);
     rl->work_rs = NULL;
     rl->running = 0;
+    rl->quiet = 0;
     reload_watch(rl);
     int again = rl->again && !rl->closing;
     rl->again = 0;
@@ -335,6 +340,10 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
         log_warn("cannot catch SIGHUP: %s", uv_strerror(rc));
     rl->watching = 1;   /* as if: the first watch logs only a failure */
     reload_watch(rl);
+    /* A change made while the server started, after the rules were read and
+     * before the watch was set, would never be seen: look once more, now. */
+    rl->quiet = 1;
+    reload_start(rl);
     *out = rl;
     return 0;
 }
