@@ -228,6 +228,13 @@ static void reload_start(reload *rl)
     }
 }
 
+#define RELOAD_RETRY_MS 5000
+
+static void reload_retry_cb(uv_timer_t *t)
+{
+    reload_request(t->data, "trying again after a failure");
+}
+
 static void reload_done(uv_work_t *req, int status)
 {
     reload *rl = req->data;
@@ -243,7 +250,13 @@ static void reload_done(uv_work_t *req, int status)
         else
             log_info("rules unchanged (ruleset %s)", hash);
     } else if (rl->work_outcome == RELOAD_FAILED) {
-        log_error("reload not applied: %s", rl->work_msg);
+        /* Not the rules' fault (the database refused to store the set, a
+         * full disk): tried again, or the server would serve the old set
+         * until someone noticed. */
+        log_error("reload not applied: %s; trying again in %d s", rl->work_msg,
+                  RELOAD_RETRY_MS / 1000);
+        if (!rl->closing)
+            uv_timer_start(&rl->debounce, reload_retry_cb, RELOAD_RETRY_MS, 0);
     } else {
         log_error("reload rejected, still serving ruleset %s: %s", rl->work_old, rl->work_msg);
     }

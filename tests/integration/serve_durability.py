@@ -202,7 +202,7 @@ def test_disk_full():
     space returns, writes succeed again, said so, and the chain verifies.
     Needs a small tmpfs: where it cannot be mounted (not root, a container
     without the right), the test says so and checks nothing."""
-    srv = Server(start=False)
+    srv = Server(start=False, copy_rules=True)
     small = os.path.join(srv.dir, "small")
     os.mkdir(small)
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", small],
@@ -230,12 +230,30 @@ def test_disk_full():
         full_lines = [l for l in srv.log().splitlines() if "disk is full" in l and "store:" in l]
         check(refused > 100 and len(full_lines) == 1 and "refused until it is fixed" in full_lines[0],
               "a full disk: %d refused, said once in the log (%d lines)" % (refused, len(full_lines)))
+        # A rule change meanwhile cannot be stored, so it is not applied; it is
+        # tried again, and applied once there is room.
+        with open(os.path.join(srv.rules, "idmaj.lua"), "a") as fh:
+            fh.write("-- deployed while the disk was full\n")
+        for _ in range(100):
+            if "reload not applied" in srv.log():
+                break
+            time.sleep(0.1)
+        check("reload not applied" in srv.log() and "trying again in 5 s" in srv.log(),
+              "a reload the full disk refuses says it will try again")
         subprocess.run(["mount", "-o", "remount,size=40m", small], check=True)
         r = c.request(decide(1, rid="after"))
         check(r.get("ok") and "writes succeed again, after %d applications were refused" % refused
               in srv.log(), "space back: a decision is stored, and the log says writes succeed again")
         h = c.request({"op": "health"})
         check(h.get("status") == "ok" and "refused" not in h, "and health is ok again")
+        rc, out, _ = eligo("check", srv.rules)
+        want = out.split("ruleset ")[1].split()[0] if "ruleset " in out else "?"
+        for _ in range(100):
+            if c.request({"op": "health"}).get("ruleset") == want:
+                break
+            time.sleep(0.1)
+        check(c.request({"op": "health"}).get("ruleset") == want,
+              "and the rules changed meanwhile are applied on a later try (%s)" % want[:12])
         c.close()
         check(srv.stop() == 0, "clean exit")
         keys = {k for (k,) in srv.db_query("select request_key from applications where request_key is not null")}
