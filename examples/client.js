@@ -17,6 +17,11 @@
 // outcomes:
 //
 //   node examples/client.js [--socket PATH] [--lang fr] [FILE]
+//
+// Each application's "id" goes as its request_key too, so running the same
+// file again stores nothing new: the replies are the stored decisions, marked
+// "repeated".  That is how to retry safely after a timeout or a lost
+// connection: send the same request with the same key.
 'use strict';
 
 const fs = require('fs');
@@ -34,46 +39,78 @@ class EligoError extends Error {
 }
 
 class Client {
-  /** Connect to the socket at PATH (default $ELIGO_SOCKET, else ./eligo.sock). */
-  static connect(socketPath) {
+  /** Connect to the socket at PATH (default $ELIGO_SOCKET, else ./eligo.sock).
+   *  opts.timeout: milliseconds to wait for a reply (default 30000). */
+  static connect(socketPath, opts = {}) {
+    const where = socketPath || process.env.ELIGO_SOCKET || 'eligo.sock';
     return new Promise((resolve, reject) => {
-      const sock = net.createConnection({ path: socketPath || process.env.ELIGO_SOCKET || 'eligo.sock' });
-      sock.once('error', reject);
+      const sock = net.createConnection({ path: where });
+      sock.once('error', (e) => reject(new Error(`cannot connect to ${where}: ${e.message}`)));
       sock.once('connect', () => {
-        sock.removeListener('error', reject);
-        resolve(new Client(sock));
+        sock.removeAllListeners('error');
+        resolve(new Client(sock, opts.timeout || 30000));
       });
     });
   }
 
-  constructor(sock) {
+  constructor(sock, timeout) {
     this.sock = sock;
+    this.timeout = timeout;
     this.nextId = 1;
-    this.pending = [];    // { id, resolve, reject }, oldest first
-    this.rest = '';
+    this.pending = [];    // { key, id, resolve, reject }, oldest first
+    this.parts = [];      // text received after the last newline
+    this.timer = null;
+    this.broken = null;   // why this connection can no longer be used
     sock.setEncoding('utf8');
     sock.on('data', (chunk) => this.onData(chunk));
     sock.on('error', (e) => this.failAll(e));
     sock.on('close', () => this.failAll(new Error('the server closed the connection')));
   }
 
+  // Lines are split only where a chunk holds a newline: a reply of many
+  // megabytes arriving in small chunks is joined once, not once per chunk.
   onData(chunk) {
-    const lines = (this.rest + chunk).split('\n');
-    this.rest = lines.pop();
+    const end = chunk.lastIndexOf('\n');
+    if (end < 0) {
+      this.parts.push(chunk);
+      return;
+    }
+    this.parts.push(chunk.slice(0, end));
+    const lines = this.parts.join('').split('\n');
+    this.parts = [chunk.slice(end + 1)];
     for (const line of lines) {
       if (!line.trim()) continue;
       const waiter = this.pending.shift();
       if (!waiter) continue;
       const reply = JSON.parse(line);
-      if (reply.id !== waiter.id && reply.id !== null) {
-        waiter.reject(new Error(`reply for id ${reply.id} where ${waiter.id} was expected`));
+      // The server echoes an id in canonical form (an object's keys sorted):
+      // compare in that form.
+      if (reply.id !== null && canonical(reply.id) !== waiter.key) {
+        waiter.reject(new Error(`reply for id ${JSON.stringify(reply.id)} where ${waiter.key} was expected`));
       } else {
         waiter.resolve(reply);
       }
     }
+    this.arm();
+  }
+
+  // One timer for the oldest request awaiting its reply.
+  arm() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length) {
+      this.timer = setTimeout(() => {
+        const oldest = this.pending[0];
+        this.sock.destroy();
+        this.failAll(new Error(`no reply within ${this.timeout / 1000} s to request ${oldest.key}; ` +
+          'this connection is closed: open another and send the unanswered requests again with their request_key'));
+      }, this.timeout);
+    }
   }
 
   failAll(e) {
+    this.broken = this.broken || e;
+    clearTimeout(this.timer);
     for (const waiter of this.pending.splice(0)) waiter.reject(e);
   }
 
@@ -81,9 +118,17 @@ class Client {
   request(op, fields = {}) {
     const req = { ...fields, op };
     if (req.id === undefined) req.id = this.nextId++;
+    let line;
+    try {
+      line = JSON.stringify(req) + '\n';   // before anything is queued: it may throw
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      this.pending.push({ id: req.id, resolve, reject });
-      this.sock.write(JSON.stringify(req) + '\n');
+      this.pending.push({ key: canonical(req.id), id: req.id, resolve, reject });
+      if (this.pending.length === 1) this.arm();
+      this.sock.write(line);
     });
   }
 
@@ -104,9 +149,10 @@ class Client {
     return (await this.call('screen', { ...opts, applicant })).decisions;
   }
 
-  /** One stored decision, with its explanation. */
-  decision(decisionId, opts = {}) {
-    return this.call('decision', { ...opts, decision_id: decisionId });
+  /** One stored decision as it was made (its messages in its own language),
+   *  with the reviews of it. */
+  decision(decisionId) {
+    return this.call('decision', { decision_id: decisionId });
   }
 
   /** An applicant's decisions, newest first. */
@@ -124,8 +170,18 @@ class Client {
   }
 
   close() {
+    clearTimeout(this.timer);
     this.sock.end();
   }
+}
+
+/** VALUE as JSON with every object's keys sorted, as the server echoes an id. */
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 async function main(argv) {
@@ -149,16 +205,21 @@ async function main(argv) {
     console.error(`client.js: ${e.message}`);
     return 2;
   }
-  // Every request is sent at once; the replies settle in order.
-  const replies = await Promise.all(apps.map((app) => {
+  // Every request is sent at once; the replies settle in order.  Those that
+  // arrived are printed even when the connection is lost before the rest.
+  const settled = await Promise.allSettled(apps.map((app) => {
     const { op, program, ...fields } = app;
     if (lang && !fields.lang) fields.lang = lang;
+    if (fields.id !== undefined && fields.request_key === undefined) fields.request_key = String(fields.id);
     return eligo.request('screen', fields);
   }));
   eligo.close();
 
   let errors = 0;
-  for (const reply of replies) {
+  const lost = settled.filter((s) => s.status === 'rejected');
+  for (const s of settled) {
+    if (s.status === 'rejected') continue;
+    const reply = s.value;
     if (!reply.ok) {
       errors++;
       console.log(`${reply.id}: error ${reply.error.code}: ${reply.error.message}`);
@@ -171,7 +232,13 @@ async function main(argv) {
         .concat((d.missing || []).map((m) => `missing ${m}`));
       return `${d.program} ${d.outcome}${why.length ? ` (${why.join(', ')})` : ''}`;
     });
-    console.log(`${reply.id}: ${outcomes.join('; ') || 'no programme in force'}`);
+    console.log(`${reply.id}: ${outcomes.join('; ') || 'no programme in force'}${reply.repeated ? ' (repeated)' : ''}`);
+  }
+  if (lost.length) {
+    console.error(`client.js: ${lost[0].reason.message}`);
+    console.error(`client.js: no reply to ${lost.length} requests; each may or may not be stored: ` +
+      'run them again, their request_key makes that safe');
+    return 2;
   }
   return errors ? 1 : 0;
 }

@@ -17,6 +17,11 @@ Run as a program, it screens the applications of a JSON-lines file (by default
 examples/applications.jsonl) for every programme and prints the outcomes:
 
     python3 examples/client.py [--socket PATH] [--lang fr] [FILE]
+
+Each application's "id" (its number at the front office) goes as its request_key
+too, so running the same file again stores nothing new: the replies are the stored
+decisions, marked "repeated".  That is how a front office retries safely after a
+timeout or a lost connection: send the same request with the same key.
 """
 import argparse
 import collections
@@ -47,12 +52,18 @@ class Client:
 
     def __init__(self, path=None, timeout=30.0):
         self.path = path or os.environ.get("ELIGO_SOCKET") or "eligo.sock"
+        self.timeout = timeout
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
-        self._sock.connect(self.path)
+        try:
+            self._sock.connect(self.path)
+        except OSError as e:
+            self._sock.close()
+            raise ConnectionError("cannot connect to %s: %s" % (self.path, e.strerror or e)) from e
         self._reader = self._sock.makefile("rb")
         self._next_id = 1
         self._pending = collections.deque()   # ids sent, not yet answered, oldest first
+        self._broken = None   # why the connection can no longer be used
 
     def close(self):
         self._reader.close()
@@ -66,8 +77,16 @@ class Client:
 
     # -- the two primitives --------------------------------------------------
 
+    def unanswered(self):
+        """The ids of the requests sent and not answered, oldest first.  After a
+        timeout or a lost connection each may or may not have been decided and
+        stored: send them again with the same request_key."""
+        return list(self._pending)
+
     def send(self, op, **fields):
         """Send one request (without waiting for its reply); returns its id."""
+        if self._broken:
+            raise ConnectionError(self._broken)
         request = dict(fields, op=op)
         request.setdefault("id", self._next_id)
         self._next_id += 1
@@ -78,11 +97,23 @@ class Client:
 
     def receive(self):
         """The next reply, as a dict (ok or not)."""
+        if self._broken:
+            raise ConnectionError(self._broken)
         if not self._pending:
             raise RuntimeError("no request is awaiting a reply")
-        line = self._reader.readline()
+        try:
+            line = self._reader.readline()
+        except socket.timeout:
+            # The reader cannot be used after a timeout: the reply may arrive
+            # later, half read.  This connection is done.
+            self._broken = ("no reply within %g s to request %r; this connection is closed: "
+                            "open another and send the unanswered requests again with their "
+                            "request_key" % (self.timeout, self._pending[0]))
+            self.close()
+            raise TimeoutError(self._broken) from None
         if not line:
-            raise ConnectionError("the server closed the connection")
+            self._broken = "the server closed the connection"
+            raise ConnectionError(self._broken)
         reply = json.loads(line)
         expected = self._pending.popleft()
         if reply.get("id") != expected and reply.get("id") is not None:
@@ -103,7 +134,10 @@ class Client:
         in_flight = 0
         for request in requests:
             request = dict(request)
-            self.send(request.pop("op"), **request)
+            try:
+                self.send(request.pop("op"), **request)
+            except OSError:
+                break   # the server went away: take the replies it sent before that
             in_flight += 1
             if in_flight == window:
                 yield self.receive()
@@ -122,14 +156,15 @@ class Client:
         return self.call("decide", program=program, applicant=applicant,
                          **self._options(as_of=as_of, lang=lang, request_key=request_key))["decision"]
 
-    def screen(self, applicant, as_of=None, lang=None):
+    def screen(self, applicant, as_of=None, lang=None, request_key=None):
         """The decisions for APPLICANT on every programme in force."""
         return self.call("screen", applicant=applicant,
-                         **self._options(as_of=as_of, lang=lang))["decisions"]
+                         **self._options(as_of=as_of, lang=lang, request_key=request_key))["decisions"]
 
-    def decision(self, decision_id, lang=None):
-        """One stored decision, with its explanation."""
-        return self.call("decision", decision_id=decision_id, **self._options(lang=lang))
+    def decision(self, decision_id):
+        """One stored decision as it was made (its messages in its own language),
+        with the reviews of it."""
+        return self.call("decision", decision_id=decision_id)
 
     def history(self, applicant_id, limit=None):
         """An applicant's decisions, newest first."""
@@ -160,9 +195,12 @@ def main():
                     app.pop("program", None)
                     if args.lang:
                         app.setdefault("lang", args.lang)
+                    if "id" in app:   # a retry of the same application stores nothing new
+                        app.setdefault("request_key", str(app["id"]))
                     yield dict(app, op="screen")
 
     errors = 0
+    eligo = None
     try:
         with Client(args.socket) as eligo:
             for reply in eligo.pipeline(requests()):
@@ -179,9 +217,16 @@ def main():
                     why = failed + ["missing " + m for m in missing]
                     outcomes.append("%s %s%s" % (d["program"], d["outcome"],
                                                  " (%s)" % ", ".join(why) if why else ""))
-                print("%s: %s" % (reply.get("id"), "; ".join(outcomes) or "no programme in force"))
+                print("%s: %s%s" % (reply.get("id"), "; ".join(outcomes) or "no programme in force",
+                                    " (repeated)" if reply.get("repeated") else ""))
     except OSError as e:
         print("client.py: %s" % e, file=sys.stderr)
+        if eligo is not None and eligo.unanswered():
+            left = eligo.unanswered()
+            print("client.py: no reply to %d requests (%s%s); each may or may not be stored: run "
+                  "them again, their request_key makes that safe"
+                  % (len(left), ", ".join(map(str, left[:5])), ", ..." if len(left) > 5 else ""),
+                  file=sys.stderr)
         return 2
     return 1 if errors else 0
 

@@ -304,6 +304,10 @@ def test_examples(source, sock, tmp, real):
         if real:
             check(lists_missing(out), "examples/client.js: a criterion lacking data is not "
                   "listed as failed", out)
+            lines = [l for l in out.splitlines() if l.startswith("E")]
+            check(lines and all(l.endswith("(repeated)") for l in lines),
+                  "the same applications again: their ids as request keys, nothing stored twice",
+                  out)
 
 
 def main():
