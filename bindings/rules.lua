@@ -1180,7 +1180,8 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of_given)
   end
   if op == "decision" or op == "review" then
-    res.decision_id = get_string(req, "decision_id", true)
+    -- Crockford base32 reads either way: the stored ids are upper case.
+    res.decision_id = string.upper(get_string(req, "decision_id", true))
     if op == "review" then
       if type(req.review) ~= "table" then fail("invalid_request", "missing field 'review' (an object)") end
       res.body = c_canon(req.review)
@@ -1192,6 +1193,7 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
       fail("invalid_request", "field 'applicant_id' is empty: no applicant has an empty id")
     end
     local limit = req.limit
+    if limit == null then limit = nil end   -- null: the default, as everywhere
     if limit ~= nil and (math_type(limit) == nil or not math_tointeger(limit) or limit < 1 or limit > 10000) then
       fail("invalid_request", "field 'limit' must be a whole number from 1 to 10000")
     end

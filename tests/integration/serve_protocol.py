@@ -110,6 +110,8 @@ def test_ops(srv):
 
     g = c.request({"id": 7, "op": "decision", "decision_id": dec["decision_id"]})
     check(g["ok"] and g["decision"] == dec, "decision: the stored decision is the one replied")
+    g = c.request({"id": 7, "op": "decision", "decision_id": dec["decision_id"].lower()})
+    check(g.get("ok") and g["decision"] == dec, "decision: an id in lower case finds it too")
 
     hi = c.request({"id": 8, "op": "history", "applicant_id": "A000001"})
     hids = [x["decision_id"] for x in hi.get("decisions", [])]
@@ -117,6 +119,8 @@ def test_ops(srv):
     check(hids[-1] == dec["decision_id"], "history: newest first")
     h1 = c.request({"id": 9, "op": "history", "applicant_id": "A000001", "limit": 1})
     check(len(h1["decisions"]) == 1, "history: limit")
+    hn = c.request({"id": 10, "op": "history", "applicant_id": "A000001", "limit": None})
+    check(hn.get("ok") and len(hn["decisions"]) == len(hids), "history: a null limit is the default")
     c.close()
     return dec
 
