@@ -23,9 +23,17 @@
 #define UP_SCALES lua_upvalueindex(5)
 #define UP_KINDS lua_upvalueindex(6)   /* kind name -> T_ number */
 #define UP_COMPILED lua_upvalueindex(7)   /* the compiled schema (an aschema), or false */
-static const char *const applicant_keys[] = {"kind", "of", "fields", "names", "set", "scale", "rank", "mt"};
-enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_MT, K_COUNT };
-#define UP_KEY(k) lua_upvalueindex(8 + (k))
+#define UP_LEN lua_upvalueindex(8)        /* the proxies' metamethods */
+#define UP_PAIRS lua_upvalueindex(9)
+#define UP_REFUSE lua_upvalueindex(10)
+static const char *const applicant_keys[] = {
+    "kind", "of", "fields", "names", "set", "scale", "rank", "mt",
+    /* a proxy's metatable (applicant_proxy) */
+    "__index", "__frozen", "__len", "__pairs", "__newindex", "__metatable", "__json",
+    "applicant record", "list"};
+enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_MT, K_INDEX, K_FROZEN, K_LEN,
+       K_PAIRS, K_NEWINDEX, K_METATABLE, K_JSON, K_RECORD, K_LIST, K_COUNT };
+#define UP_KEY(k) lua_upvalueindex(11 + (k))
 
 enum { T_OTHER, T_NULLABLE, T_TEXT, T_DATE, T_BOOLEAN, T_INTEGER, T_NUMBER, T_MONEY, T_ENUM, T_LIST,
        T_RECORD };
@@ -91,6 +99,92 @@ static void applicant_lua(lua_State *L, int v, int t, const applicant_path *path
     lua_pushvalue(L, t);
     applicant_push_path(L, path);
     lua_call(L, 3, 1);
+}
+
+/* The applicant rules see is read-only: each record and list a proxy, empty,
+ * whose metatable reads the contents.  Otherwise a rule that changed a
+ * field changed what the next criterion, and the next programme of a
+ * screen, read.  The contents are out of the rules' reach: __index is the
+ * table itself (no rule code is handed it; a record's own metatable, which
+ * tells a missing field from a null one, is ours), and pairs and the
+ * sandbox's next read it through the metatable's __frozen. */
+
+/* __len: the contents' length.  [-0, +1, -] */
+static int applicant_len(lua_State *L)
+{
+    lua_getmetatable(L, 1);
+    lua_pushliteral(L, "__frozen");
+    lua_rawget(L, -2);
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
+    return 1;
+}
+
+/* next(proxy, key) over the contents.  [-0, +(1|2), e] */
+static int applicant_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (!lua_getmetatable(L, 1))
+        return luaL_error(L, "not an applicant's record or list");
+    lua_pushliteral(L, "__frozen");
+    lua_rawget(L, 3);                                     /* p k mt v */
+    lua_pushvalue(L, 2);
+    if (lua_next(L, 4))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* __pairs: applicant_next, the proxy, nil.  [-0, +3, -] */
+static int applicant_pairs(lua_State *L)
+{
+    lua_pushcfunction(L, applicant_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* __newindex: refused, at the rule's line.  [-0, +0, v] */
+static int applicant_refuse(lua_State *L)
+{
+    luaL_where(L, 1);   /* the function that assigned */
+    lua_pushfstring(L, "cannot change field '%s' of the applicant: what a criterion reads may not "
+                    "depend on another's rule", luaL_tolstring(L, 2, NULL));
+    lua_remove(L, -2);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* mt[key k] = the value at VAL.  [-0, +0, m] */
+static void applicant_mt_set(lua_State *L, int mt, int k, int val)
+{
+    lua_pushvalue(L, UP_KEY(k));
+    lua_pushvalue(L, val);
+    lua_rawset(L, mt);
+}
+
+/* Replace the table at the top by its proxy; NAME is K_RECORD or K_LIST.
+ * [-1, +1, m] */
+static void applicant_proxy(lua_State *L, int name)
+{
+    int v = lua_gettop(L);
+    luaL_checkstack(L, 6, "prepare");
+    lua_createtable(L, 0, 0);                             /* v p */
+    lua_createtable(L, 0, 7);                             /* v p mt */
+    int mt = v + 2;
+    applicant_mt_set(L, mt, K_INDEX, v);
+    applicant_mt_set(L, mt, K_FROZEN, v);
+    applicant_mt_set(L, mt, K_LEN, UP_LEN);
+    applicant_mt_set(L, mt, K_PAIRS, UP_PAIRS);
+    applicant_mt_set(L, mt, K_NEWINDEX, UP_REFUSE);
+    applicant_mt_set(L, mt, K_METATABLE, UP_KEY(name));
+    if (lua_getmetatable(L, v)) {                         /* how it is written, as JSON */
+        lua_pushvalue(L, UP_KEY(K_JSON));
+        if (lua_rawget(L, -2) != LUA_TNIL)
+            applicant_mt_set(L, mt, K_JSON, lua_gettop(L));
+        lua_pop(L, 2);
+    }
+    lua_setmetatable(L, v + 1);                           /* v p */
+    lua_replace(L, v);                                    /* p */
 }
 
 static int applicant_is_null(lua_State *L, int idx)
@@ -295,6 +389,7 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
     lua_setmetatable(L, v);
     lua_settop(L, top);
     lua_pushvalue(L, v);
+    applicant_proxy(L, K_RECORD);
 }
 
 static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v, int n,
@@ -364,6 +459,7 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
                     lua_settop(L, top);
                 }
                 lua_pushvalue(L, v);
+                applicant_proxy(L, K_LIST);
                 return;
             }
             break;
@@ -434,9 +530,12 @@ static int applicant_preparer(lua_State *L)
         lua_setfield(L, -2, applicant_kinds[k]);
     }
     lua_pushboolean(L, 0);                                /* nothing compiled yet */
+    lua_pushcfunction(L, applicant_len);
+    lua_pushcfunction(L, applicant_pairs);
+    lua_pushcfunction(L, applicant_refuse);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, applicant_keys[k]);
-    lua_pushcclosure(L, applicant_prepare_lua, 7 + K_COUNT);
+    lua_pushcclosure(L, applicant_prepare_lua, 10 + K_COUNT);
     return 1;
 }
 

@@ -308,7 +308,8 @@ static int request_fast(lua_State *L)
     lua_pushliteral(L, "");
     lua_call(L, 3, 1);                                    /* ... a */
     int a = lua_gettop(L);
-    if (request_get(L, a, K_APPLICANT_ID) == LUA_TSTRING)
+    /* a is read-only (applicant.c); S_APPLICANT holds its contents. */
+    if (request_get(L, S_APPLICANT, K_APPLICANT_ID) == LUA_TSTRING)
         request_set(L, K_APPLICANT_ID, -1);
     lua_pop(L, 1);
 

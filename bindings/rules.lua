@@ -250,7 +250,16 @@ end
 local sandbox = {
   assert = assert, error = error, ipairs = ipairs, pairs = pairs, select = select,
   tonumber = tonumber, tostring = tostring, type = type, rawequal = rawequal,
-  next = function(t, k) return next(frozen[t] or t, k) end,
+  -- A frozen table's contents, or an applicant's (a read-only proxy whose
+  -- metatable names them: applicant.c).
+  next = function(t, k)
+    local s = frozen[t]
+    if s == nil then
+      local mt = debug_getmetatable(t)
+      s = mt and rawget(mt, "__frozen") or t
+    end
+    return next(s, k)
+  end,
   pcall = function(f, ...) return pass_through(pcall(f, ...)) end,
   xpcall = function(f, h, ...)
     return pass_through(xpcall(f, function(e)
@@ -1218,7 +1227,7 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
       { __json = { "op", "program", "as_of", "applicant" } })))
   end
   local a = prepare_applicant(req)
-  local aid = rawget(a, "applicant_id")
+  local aid = rawget(req.applicant, "applicant_id")   -- a is read-only, req.applicant its contents
   if type(aid) == "string" then
     if not string_find(aid, "%S") then
       -- Everyone sent with it would share one past (earlier(), history).

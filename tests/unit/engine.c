@@ -2327,6 +2327,66 @@ static void test_sandbox_review_state(void **state)
     release(en);
 }
 
+/* The applicant is read-only: a rule that changed a field changed what the
+ * next criterion read, and in a screen what the next programme decided.
+ * Reading it works as before: fields, nested records, lists with # and
+ * ipairs, pairs, and values that hold parts of it. */
+static void test_applicant_read_only(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "schema { applicant_id = \"text\", n = \"integer\", b = nullable(record { s = \"text\" }),\n"
+        "  l = list(record { p = \"text\" }) }\n";
+    static const char rules[] =
+        "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
+        "  criterion \"read\" { text = { en = \"R\", fr = \"R\", ar = \"R\" }, reference = \"r\",\n"
+        "    check = function(a, on)\n"
+        "      local keys = 0 for _ in pairs(a) do keys = keys + 1 end\n"
+        "      local ps = {} for i, x in ipairs(a.l) do ps[i] = x.p end\n"
+        "      return a.n == 3 and a.b == nil and #a.l == 2 and ps[2] == \"y\" and keys == 3,\n"
+        "        { l = a.l, first = a.l[1] }\n"
+        "    end },\n"
+        "  criterion \"write\" { text = { en = \"W\", fr = \"W\", ar = \"W\" }, reference = \"r\",\n"
+        "    check = function(a, on)\n"
+        "      if a.applicant_id == \"W\" then a.n = 999 end\n"
+        "      if a.applicant_id == \"L\" then table.insert(a.l, { p = \"z\" }) end\n"
+        "      if a.applicant_id == \"N\" then a.l[1].p = \"q\" end\n"
+        "      return true\n"
+        "    end } }\n";
+    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1},
+                            {"p.lua", rules, sizeof rules - 1}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, 2, &e);
+    assert_non_null(rs);
+    engine *en = engine_new(rs, NULL, &e);
+    ruleset_free(rs);
+    assert_non_null(en);
+    own(en, free_engine);
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"R\",\"n\":3,\"b\":null,"
+                                       "\"l\":[{\"p\":\"x\"},{\"p\":\"y\"}]}");
+    assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "\"values\":{\"first\":{\"p\":\"x\"},\"l\":[{\"p\":\"x\"},{\"p\":\"y\"}]}");
+    release(r);
+    static const struct {
+        const char *id, *said;
+    } writes[] = {
+        {"W", "p.lua:12: cannot change field 'n' of the applicant"},
+        {"L", "cannot change field '3' of the applicant"},
+        {"N", "p.lua:14: cannot change field 'p' of the applicant"},
+    };
+    char line[256];
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+        snprintf(line, sizeof line, "{\"applicant_id\":\"%s\",\"n\":3,\"b\":null,"
+                                    "\"l\":[{\"p\":\"x\"},{\"p\":\"y\"}]}", writes[i].id);
+        r = decide(en, "p", line);
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, writes[i].said);
+        release(r);
+    }
+    release(en);
+}
+
 /* A to-be-closed variable whose __close raised made the rule's pcall
  * swallow the missing-data signal: the criterion was decided as if the
  * field were there. */
@@ -2702,6 +2762,7 @@ int main(void)
         TEST(test_sandbox_close_keeps_signal),
         TEST(test_sandbox_error_object_read_raw),
         TEST(test_sandbox_lint_review),
+        TEST(test_applicant_read_only),
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
