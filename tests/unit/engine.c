@@ -2067,16 +2067,28 @@ static void test_history_rows_read_are_recorded(void **state)
 /* The paths tests/fuzz/cases.c drives: test cases, explanations, earlier
  * decisions that cannot be read, messages.  Each set is the smallest schema,
  * one programme file RULES and, when TESTS is not NULL, its test file. */
-static engine *open_texts_cfg(const char *rules, const char *tests, const engine_config *cfg)
+/* A rule set of SCHEMA (NULL: applicant_id only), p.lua holding RULES and
+ * p.test.lua holding TESTS (NULL: none). */
+static ruleset *texts_set(const char *schema, const char *rules, const char *tests)
 {
-    static const char schema[] = "schema { applicant_id = \"text\" }\n";
-    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1},
+    if (!schema)
+        schema = "schema { applicant_id = \"text\" }\n";
+    ruleset_file files[] = {{"schema.lua", schema, strlen(schema)},
                             {"p.lua", rules, strlen(rules)},
                             {"p.test.lua", tests, tests ? strlen(tests) : 0}};
     err e = {0};
     ruleset *rs = ruleset_from_files(files, tests ? 3 : 2, &e);
     if (!rs)
         fail_msg("ruleset_from_files: %s: %s", S(e.code), e.msg);
+    return rs;
+}
+
+/* An engine on texts_set(SCHEMA, RULES, TESTS). */
+static engine *open_set(const char *schema, const char *rules, const char *tests,
+                        const engine_config *cfg)
+{
+    err e = {0};
+    ruleset *rs = texts_set(schema, rules, tests);
     engine *en = engine_new(rs, cfg, &e);
     ruleset_free(rs);
     if (!en)
@@ -2084,14 +2096,23 @@ static engine *open_texts_cfg(const char *rules, const char *tests, const engine
     return own(en, free_engine);
 }
 
-static engine *open_texts(const char *rules, const char *tests)
+static engine *open_texts_cfg(const char *rules, const char *tests, const engine_config *cfg)
 {
-    return open_texts_cfg(rules, tests, NULL);
+    return open_set(NULL, rules, tests, cfg);
 }
 
-#define ONE_CRITERION(check_body)                                                          \
+static engine *open_texts(const char *rules, const char *tests)
+{
+    return open_set(NULL, rules, tests, NULL);
+}
+
+/* Programme p's head, up to its criteria. */
+#define PROGRAMME_P                                                                       \
     "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"          \
-    "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"                                 \
+    "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
+
+#define ONE_CRITERION(check_body)                                                          \
+    PROGRAMME_P                                                                           \
     "  criterion \"c\" { text = { en = \"Known\", fr = \"K\", ar = \"K\" }, reference = \"r\",\n" \
     "    check = function(a, on) " check_body " end } }\n"
 
@@ -2338,8 +2359,7 @@ static void test_applicant_read_only(void **state)
         "schema { applicant_id = \"text\", n = \"integer\", b = nullable(record { s = \"text\" }),\n"
         "  l = list(record { p = \"text\" }) }\n";
     static const char rules[] =
-        "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
-        "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
+        PROGRAMME_P
         "  criterion \"read\" { text = { en = \"R\", fr = \"R\", ar = \"R\" }, reference = \"r\",\n"
         "    check = function(a, on)\n"
         "      local keys = 0 for _ in pairs(a) do keys = keys + 1 end\n"
@@ -2354,15 +2374,7 @@ static void test_applicant_read_only(void **state)
         "      if a.applicant_id == \"N\" then a.l[1].p = \"q\" end\n"
         "      return true\n"
         "    end } }\n";
-    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1},
-                            {"p.lua", rules, sizeof rules - 1}};
-    err e = {0};
-    ruleset *rs = ruleset_from_files(files, 2, &e);
-    assert_non_null(rs);
-    engine *en = engine_new(rs, NULL, &e);
-    ruleset_free(rs);
-    assert_non_null(en);
-    own(en, free_engine);
+    engine *en = open_set(schema, rules, NULL, NULL);
     engine_result *r = decide(en, "p", "{\"applicant_id\":\"R\",\"n\":3,\"b\":null,"
                                        "\"l\":[{\"p\":\"x\"},{\"p\":\"y\"}]}");
     assert_outcome(r, "eligible");
@@ -2412,8 +2424,7 @@ static void test_sandbox_error_object_read_raw(void **state)
 {
     (void)state;
     static const char rule[] =
-        "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
-        "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
+        PROGRAMME_P
         "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
         "    pass = { en = \"p {x}\", fr = \"p {x}\", ar = \"p {x}\" },\n"
         "    check = function(a, on)\n"
@@ -2434,12 +2445,8 @@ static void test_sandbox_error_object_read_raw(void **state)
 /* What engine_lint reports of a programme file P and a test file T. */
 static void lint_texts(const char *p, const char *t, reports *out)
 {
-    static const char schema[] = "schema { applicant_id = \"text\" }\n";
-    ruleset_file files[] = {{"schema.lua", schema, sizeof schema - 1}, {"p.lua", p, strlen(p)},
-                            {"p.test.lua", t, t ? strlen(t) : 0}};
     err e = {0};
-    ruleset *rs = ruleset_from_files(files, t ? 3 : 2, &e);
-    assert_non_null(rs);
+    ruleset *rs = texts_set(NULL, p, t);
     memset(out, 0, sizeof *out);
     engine_lint(rs, NULL, keep_report, out, &e);
     ruleset_free(rs);
