@@ -1095,14 +1095,10 @@ static void test_memory_cap_line_over_cap(void **state)
     release(en);
 }
 
-static void test_memory_cap_outside_criterion(void **state)
+/* A request whose line decodes into more than a 16 MiB cap: a million
+ * empty arrays. */
+static engine_result *request_over_cap(engine *en)
 {
-    (void)state;
-    engine_config small = {.memory = (size_t)16 << 20};
-    engine *en = open_engine("sandbox", &small);
-    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"nobody\"}");
-    assert_outcome(r, "eligible");
-    release(r);
     static const char head[] = "{\"op\":\"decide\",\"program\":\"limits\",\"applicant\":{},\"pad\":[";
     size_t n = 1000000, len = sizeof head - 1 + 3 * n + 2;
     char *line = malloc(len + 1);
@@ -1112,8 +1108,20 @@ static void test_memory_cap_outside_criterion(void **state)
     for (size_t i = 0; i < n; i++, p += 3)
         memcpy(p, i + 1 < n ? "[]," : "[] ", 3);
     memcpy(p, "]}", 3);
-    r = engine_request(en, line, strlen(line), NULL);
+    engine_result *r = engine_request(en, line, strlen(line), NULL);
     free(line);
+    return r;
+}
+
+static void test_memory_cap_outside_criterion(void **state)
+{
+    (void)state;
+    engine_config small = {.memory = (size_t)16 << 20};
+    engine *en = open_engine("sandbox", &small);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"nobody\"}");
+    assert_outcome(r, "eligible");
+    release(r);
+    r = request_over_cap(en);
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "memory cap");
     engine_result_free(r);
@@ -1133,17 +1141,7 @@ static void test_stop_names_no_stale_criterion(void **state)
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "criterion work ");
     release(r);
-    static const char head[] = "{\"op\":\"decide\",\"program\":\"limits\",\"applicant\":{},\"pad\":[";
-    size_t n = 1000000, len = sizeof head - 1 + 3 * n + 2;
-    char *line = malloc(len + 1);
-    assert_non_null(line);
-    memcpy(line, head, sizeof head - 1);
-    char *p = line + sizeof head - 1;
-    for (size_t i = 0; i < n; i++, p += 3)
-        memcpy(p, i + 1 < n ? "[]," : "[] ", 3);
-    memcpy(p, "]}", 3);
-    r = engine_request(en, line, strlen(line), NULL);
-    free(line);
+    r = request_over_cap(en);
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "memory cap");
     ASSERT_NOT_CONTAINS(r->error_message, "criterion");
