@@ -385,7 +385,8 @@ int cmd_serve(int argc, char **argv)
     if (!(rs = serve_load_rules(o.rules, &ecfg)))
         return 1;
     int sflags = o.nosync ? STORE_NOSYNC : 0;
-    if (access(o.db, F_OK) != 0)   /* a mistyped --db must not pass for an empty history */
+    int created = access(o.db, F_OK) != 0;
+    if (created)   /* a mistyped --db must not pass for an empty history */
         log_info("database %s does not exist: creating it", o.db);
     if ((claim = serve_claim(o.db)) < 0)
         goto out_rules;
@@ -498,6 +499,15 @@ out_store:
     store_close(st);
 out_rules:
     ruleset_free(rs);
+    if (status != 0 && created && claim >= 0) {
+        /* A start that failed (a socket it could not bind, say) leaves no
+         * database it made: it never decided anything into it. */
+        static const char *const beside[] = {"", "-wal", "-shm", "-journal"};
+        for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++) {
+            snprintf(detail, sizeof detail, "%s%s", o.db, beside[i]);
+            unlink(detail);
+        }
+    }
     if (claim >= 0)
         close(claim);   /* last: every handle on the file is closed */
     return status;

@@ -441,6 +441,11 @@ def test_options():
         check(rc == 1 and ("the directory %s does not exist" % os.path.dirname(missing)) in errtext
               and "every request in flight" not in errtext,
               "a socket in a missing directory is named as such (%s)" % errtext.strip()[-120:])
+        fresh = os.path.join(srv.dir, "fresh.db")
+        rc, _, errtext = eligo("serve", "--socket", missing, "--db", fresh, "--rules", srv.rules,
+                               timeout=60)
+        check(rc == 1 and not any(os.path.exists(fresh + x) for x in ("", "-wal", "-shm")),
+              "a start that fails leaves no database it made behind")
 
     # A stale socket (bound, nobody listening) is replaced.
     srv = Server(start=False)
