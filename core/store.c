@@ -917,7 +917,21 @@ int store_open(store **out, const char *path, int flags, err *e)
                  !sqlite3_stricmp((const char *)sqlite3_column_text(s, 0), "wal");
         sqlite3_finalize(s);
         if (!ok) {
-            err_set(e, "internal", "cannot put %s in WAL mode: %s", path, sqlite3_errmsg(st->db));
+            /* Most often a directory it cannot write: the log and its index
+             * are files beside the database. */
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s", path);
+            char *slash = strrchr(dir, '/');
+            if (!slash)
+                snprintf(dir, sizeof dir, ".");
+            else
+                slash[slash == dir] = '\0';
+            int writable = access(dir, W_OK) == 0;
+            err_set(e, "internal", "cannot put %s in WAL mode: %s%s%s%s", path,
+                    sqlite3_errmsg(st->db), writable ? "" : " (the directory ",
+                    writable ? "" : dir,
+                    writable ? "" : " cannot be written: the database needs its -wal and -shm "
+                                    "files beside it; to only read it, use verify or audit)");
             goto fail_db;
         }
         const char *pragmas = (flags & STORE_NOSYNC)
