@@ -123,10 +123,9 @@ static int applicant_len(lua_State *L)
 static int applicant_next(lua_State *L)
 {
     lua_settop(L, 2);
-    if (!lua_getmetatable(L, 1))
-        return luaL_error(L, "not an applicant's record or list");
-    lua_pushliteral(L, "__frozen");
-    lua_rawget(L, 3);                                     /* p k mt v */
+    if (!lua_getmetatable(L, 1) || (lua_pushliteral(L, "__frozen"), lua_rawget(L, 3)) != LUA_TTABLE)
+        return luaL_error(L, "bad argument #1 to 'next' (an applicant's record or list expected)");
+    /* p k mt v */
     lua_pushvalue(L, 2);
     if (lua_next(L, 4))
         return 2;

@@ -143,14 +143,17 @@ local function freeze(t)
   if old then
     frozen_mt[t] = old
     -- The rule's own metamethods stay, and are handed the frozen table:
-    -- the shadow has no metatable, so none of them ever sees it.
-    if rawget(old, "__gc") ~= nil then
+    -- the shadow has no metatable, so none of them ever sees it.  They are
+    -- read from the metatable's contents: it may be frozen already (a class
+    -- whose __index is itself), or be T itself, emptied above.
+    local src = frozen[old] or old
+    if rawget(src, "__gc") ~= nil then
       error("a table it reaches has a metatable with __gc: a finalizer would run during some later request", 0)
     end
-    for k, v in next, old do
+    for k, v in next, src do
       if not FROZEN_OWN[k] then rawset(mt, k, v) end
     end
-    local index = rawget(old, "__index")
+    local index = rawget(src, "__index")
     if index ~= nil then
       mt.__index = function(self, k)
         local v = rawget(shadow, k)
@@ -159,7 +162,7 @@ local function freeze(t)
         return index[k]
       end
     end
-    local len = rawget(old, "__len")
+    local len = rawget(src, "__len")
     if len ~= nil then mt.__len = len end
   end
   debug_setmetatable(t, mt)
@@ -189,18 +192,16 @@ local function seal_value(v, seen, owner)
     for i = 1, 255 do
       local name, x = debug_getupvalue(v, i)
       if not name then break end
-      -- The file's own environment is read-only already; an _ENV the rule
-      -- made itself is a table like any other.
-      if not (name == "_ENV" and envs[x]) then
-        if type(x) == "table" or type(x) == "function" then
-          seal_value(x, seen, owner)
-        else
-          watched[#watched + 1] = { f = v, i = i, value = x, name = name, owner = owner,
-            where = string_format("%s:%d", info.short_src, info.linedefined) }
-          local n = 3 * (#watched - 1)   -- not #watched_flat: a value may be nil
-          watched_flat[n + 1], watched_flat[n + 2], watched_flat[n + 3] = v, i, x
-        end
+      -- Every upvalue is watched (a table or a function by identity: one
+      -- assigned another would carry a value to the next request), and what
+      -- it holds sealed; the file's own environment is read-only already.
+      if (type(x) == "table" or type(x) == "function") and not (name == "_ENV" and envs[x]) then
+        seal_value(x, seen, owner)
       end
+      watched[#watched + 1] = { f = v, i = i, value = x, name = name, owner = owner,
+        where = string_format("%s:%d", info.short_src, info.linedefined) }
+      local n = 3 * (#watched - 1)   -- not #watched_flat: a value may be nil
+      watched_flat[n + 1], watched_flat[n + 2], watched_flat[n + 3] = v, i, x
     end
   end
 end

@@ -2307,6 +2307,16 @@ static void test_sandbox_review_state(void **state)
         {"", "return #earlier({ applicant_id = \"SOMEONE\" }) == 0",
          "earlier: its first argument must be the applicant being decided"},
         {"", "return true, { a = 1, [\"a\\0z\"] = 2 }", "a key holding a NUL byte"},
+        /* a table, a function or _ENV assigned anew kept the last request's data */
+        {"local memo = {}\n", "local p = memo.n memo = { n = a.applicant_id } return true",
+         "changed its local 'memo'"},
+        {"local fn = function() return 1 end\n",
+         "local id = a.applicant_id fn = function() return id end return true",
+         "changed its local 'fn'"},
+        {"", "_ENV = setmetatable({}, { __index = _ENV }) return true", "changed its local '_ENV'"},
+        /* pairs(a)'s iterator, called on something else, crashed the process */
+        {"", "local f = pairs(a) f(\"some string\", nil) return true",
+         "bad argument #1 to 'next' (an applicant's record or list expected)"},
     };
     char text[2048];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -2323,7 +2333,23 @@ static void test_sandbox_review_state(void **state)
         release(en);
     }
     /* The rule's metamethods still work on its frozen tables, and pairs
-     * still lists their contents. */
+     * still lists their contents; also when the metatable was frozen first
+     * (a class whose __index is itself) or is the table itself (their
+     * metamethods were lost, and S.anything below read nil: a wrong
+     * decision, no error). */
+    static const char *const classes[] = {
+        "local Point = {} Point.__index = Point function Point:get() return self.x end\n"
+        "local origin = setmetatable({ x = 5 }, Point)\n" ONE_CRITERION("return origin:get() == 5"),
+        "local S = {} S.__index = function() return 42 end setmetatable(S, S)\n"
+        ONE_CRITERION("return S.anything == 42"),
+    };
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
+        engine *ec = open_texts(classes[i], NULL);
+        engine_result *rc = decide(ec, "p", "{\"applicant_id\":\"A\"}");
+        assert_outcome(rc, "eligible");
+        release(rc);
+        release(ec);
+    }
     engine *en = open_texts("local T = setmetatable({ x = 1 }, { __index = function(t, k) return k .. \"!\" end,\n"
                             "  __call = function(self, v) return v + self.x end })\n"
                             ONE_CRITERION("local n = 0 for k, v in pairs(T) do n = n + v end "
