@@ -377,8 +377,10 @@ static lua_Integer engine_cost(lua_State *L, int kind)
             return 0;
         lua_tolstring(L, 1, &n);
         lua_tolstring(L, 2, &m);
-        return m > 1 && n > (size_t)LUA_MAXINTEGER / m ? LUA_MAXINTEGER
-                                                     : (lua_Integer)(n * (m ? m : 1) / 128);
+        /* At worst n x m byte comparisons; usually about n.  Charged n / 128
+         * for each 64 bytes of the needle begun: a 200-byte search of a
+         * megabyte costs 32,768 (the time limit bounds the worst case). */
+        return (lua_Integer)(n / 128 * (1 + m / 64));
     case COST_REP: {   /* the text made is paid for as it is allocated (engine_alloc) */
         int ok;
         lua_Integer k = lua_tointegerx(L, 2, &ok);
@@ -412,11 +414,14 @@ static lua_Integer engine_cost(lua_State *L, int kind)
         return len > LUA_MAXINTEGER / 64 ? LUA_MAXINTEGER : len * bits;
     }
     case COST_INSERT:   /* insert(t, pos, v) shifts #t - pos + 1 up */
-    case COST_REMOVE:   /* remove(t, pos) shifts #t - pos down */
-        if (lua_gettop(L) < (kind == COST_INSERT ? 3 : 2) || lua_isnil(L, 2) ||
-            (len = engine_len(L, 1)) < 0)
+    case COST_REMOVE: { /* remove(t, pos) shifts #t - pos down */
+        int ok;
+        lua_Integer pos = lua_tointegerx(L, 2, &ok);
+        if (lua_gettop(L) < (kind == COST_INSERT ? 3 : 2) || !ok || (len = engine_len(L, 1)) < 0 ||
+            pos > len)
             return 0;
-        return engine_range(L, 2, 0, 0, len);
+        return pos < 1 ? len : len - pos + 1;
+    }
     case COST_MOVE:
         return engine_range(L, 2, 3, 1, 0);
     case COST_UNPACK:
