@@ -1022,11 +1022,12 @@ void store_close(store *st)
 int store_moved(store *st, err *e)
 {
     struct stat sb;
-    if (stat(st->path, &sb) == 0 && sb.st_dev == st->dev && sb.st_ino == st->ino)
+    int found = stat(st->path, &sb) == 0;
+    if (found && sb.st_dev == st->dev && sb.st_ino == st->ino)
         return 0;
     return err_set(e, "internal", "the database file %s was %s while the server ran: what it "
                    "would write now goes to a file no one can read; restart the server", st->path,
-                   errno == ENOENT ? "removed" : "replaced");
+                   found ? "replaced" : "removed");
 }
 
 /* ---- Transactions ------------------------------------------------------- */

@@ -91,8 +91,8 @@ class Client:
         request.setdefault("id", self._next_id)
         self._next_id += 1
         line = json.dumps(request, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._pending.append(request["id"])   # before: part of it may reach the server
         self._sock.sendall(line.encode("utf-8"))
-        self._pending.append(request["id"])
         return request["id"]
 
     def receive(self):
