@@ -199,13 +199,18 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
         size_t depth = pool_depth(p) + writer_depth(p->cfg.writer);
         char why[256];
         long refused = writer_refused(p->cfg.writer, why, sizeof why);
-        if (!refused && !rd)
-            snprintf(why, sizeof why, "cannot open the database: %s", e.msg);
+        int moved = !refused && rd && store_moved(rd, &e) != 0;   /* before any write says so */
+        if (!refused && !rd && access(p->db_path, F_OK) != 0)
+            snprintf(why, sizeof why, "the database file %s was removed while the server ran: "
+                     "restart the server", p->db_path);
+        else if (!refused && (!rd || moved))
+            snprintf(why, sizeof why, "%s%s", moved ? "" : "cannot open the database: ", e.msg);
         rc |= job_begin(j, r->id);
         /* "ok", or "failing" while the database refuses every write or
          * cannot be read. */
-        rc |= buf_printf(&j->reply, ",\"status\":\"%s\"", refused || !rd ? "failing" : "ok");
-        if (refused || !rd) {
+        int failing = refused || !rd || moved;
+        rc |= buf_printf(&j->reply, ",\"status\":\"%s\"", failing ? "failing" : "ok");
+        if (failing) {
             rc |= buf_printf(&j->reply, ",\"refused\":%ld,\"failure\":", refused);
             rc |= buf_add_json_string(&j->reply, why, strlen(why));
         }

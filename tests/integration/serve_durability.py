@@ -157,6 +157,9 @@ def test_one_server_per_database():
         for x in ("", "-wal", "-shm"):
             if os.path.exists(srv.db + x):
                 os.unlink(srv.db + x)
+        h = c.request({"op": "health"})
+        check(h.get("status") == "failing" and "was removed while the server ran" in h.get("failure", ""),
+              "health says so before any write is refused (%r)" % h.get("failure"))
         rs = [c.request(decide(10 + i)) for i in range(20)]
         check(all(r.get("error", {}).get("code") == "internal" and "was removed while the server ran"
                   in r["error"]["message"] for r in rs),
