@@ -30,7 +30,7 @@ local C, cjson = ...
 local pairs, ipairs, next, type, tostring, tonumber, select = pairs, ipairs, next, type, tostring, tonumber, select
 local error, pcall, rawget, rawset, setmetatable, getmetatable = error, pcall, rawget, rawset, setmetatable, getmetatable
 local string_format, table_concat, table_sort, math_type, math_tointeger = string.format, table.concat, table.sort, math.type, math.tointeger
-local load, debug_getinfo, debug_getupvalue = load, debug.getinfo, debug.getupvalue
+local load, debug_getinfo, debug_getupvalue, debug_upvalueid = load, debug.getinfo, debug.getupvalue, debug.upvalueid
 local debug_getmetatable, debug_setmetatable = debug.getmetatable, debug.setmetatable
 local string_sub, string_find, string_match, string_gsub, string_gmatch = string.sub, string.find, string.match, string.gsub, string.gmatch
 local decode, null = C.decode, cjson.null
@@ -63,6 +63,7 @@ local sources = {}       -- file name -> text, for lint's parameter scan
 local broken = {}        -- file name -> true: it did not load (its problem is reported)
 local watched = {}       -- { f, i, value, name, where }: see after()
 local watched_flat = {}  -- f, i, value of entry k at 3k-2 .. 3k (value may be nil), for C.restore
+local watched_ids = {}   -- upvalue id -> true: closures of one file share a local's cell
 local sealed = false
 local RULESET = ""
 
@@ -198,10 +199,14 @@ local function seal_value(v, seen, owner)
       if (type(x) == "table" or type(x) == "function") and not (name == "_ENV" and envs[x]) then
         seal_value(x, seen, owner)
       end
-      watched[#watched + 1] = { f = v, i = i, value = x, name = name, owner = owner,
-        where = string_format("%s:%d", info.short_src, info.linedefined) }
-      local n = 3 * (#watched - 1)   -- not #watched_flat: a value may be nil
-      watched_flat[n + 1], watched_flat[n + 2], watched_flat[n + 3] = v, i, x
+      local id = debug_upvalueid(v, i)
+      if not watched_ids[id] then   -- one look a cell, however many closures share it
+        watched_ids[id] = true
+        watched[#watched + 1] = { f = v, i = i, value = x, name = name, owner = owner,
+          where = string_format("%s:%d", info.short_src, info.linedefined) }
+        local n = 3 * (#watched - 1)   -- not #watched_flat: a value may be nil
+        watched_flat[n + 1], watched_flat[n + 2], watched_flat[n + 3] = v, i, x
+      end
     end
   end
 end
