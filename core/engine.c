@@ -317,10 +317,11 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
  * rules.lua puts in place) first pay for the work they are about to do, then
  * run the library's own function in the same frame, so that its errors read
  * as before: an instruction per element sorted (times the bits of the
- * length), shifted, moved, read or joined, per 16 bytes of UTF-8 decoded,
- * per 128 byte comparisons a plain find may make, per 16 repetitions of an
- * empty string (a longer one pays for the text it makes).  Calls on the
- * small tables and strings rules work with pay nothing. */
+ * length), shifted, moved, read or joined, per 16 bytes of UTF-8 decoded or
+ * of text read as a number, per 128 bytes a plain find searches for each 64
+ * bytes of its needle, per 16 repetitions of an empty string (a longer one
+ * pays for the text it makes).  Calls on the small tables and strings rules
+ * work with pay nothing. */
 enum { COST_FIND, COST_REP, COST_BYTE, COST_SORT, COST_INSERT, COST_REMOVE, COST_MOVE,
        COST_UNPACK, COST_CONCAT, COST_DECODE, COST_NUMBER };
 #define ENGINE_FREE_WORK 64
