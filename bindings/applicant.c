@@ -43,7 +43,8 @@ static const char *const applicant_kinds[] = {NULL, "nullable", "text", "date", 
 /* A path: the root's text, or its parent's path, a '.', and a field name. */
 typedef struct applicant_path {
     const struct applicant_path *parent;
-    int name;   /* stack index of the root path, or of the field name */
+    int name;   /* stack index of the root path, of the field name, or of a list
+                   element's number */
 } applicant_path;
 
 /* T[key k] of one of rules.lua's own tables (no metamethods).  [-0, +1, -] */
@@ -67,8 +68,10 @@ static int applicant_kind(lua_State *L, int idx)
 }
 
 /* Push PATH as rules.lua builds it: each step is path == "" and name or
- * path .. "." .. name.  [-0, +1, m] */
-static void applicant_push_path(lua_State *L, const applicant_path *path)
+ * path .. "." .. name, and a list's element, with NUMBERED, path .. "[i]"
+ * (without, as a field of the schema: the element left out).
+ * [-0, +1, m] */
+static void applicant_push_path(lua_State *L, const applicant_path *path, int numbered)
 {
     const applicant_path *chain[APPLICANT_MAX_DEPTH + 2];
     int n = 0;
@@ -78,6 +81,16 @@ static void applicant_push_path(lua_State *L, const applicant_path *path)
     luaL_buffinit(L, &b);
     size_t len = 0;
     for (int i = n - 1; i >= 0; i--) {
+        if (lua_type(L, chain[i]->name) == LUA_TNUMBER) {   /* a list's element */
+            if (numbered) {
+                char num[32];
+                int k = snprintf(num, sizeof num, "[%lld]",
+                                 (long long)lua_tointeger(L, chain[i]->name));
+                luaL_addlstring(&b, num, (size_t)k);
+                len += (size_t)k;
+            }
+            continue;
+        }
         size_t k;
         const char *s = lua_tolstring(L, chain[i]->name, &k);
         if (i < n - 1 && len > 0) {
@@ -97,7 +110,7 @@ static void applicant_lua(lua_State *L, int v, int t, const applicant_path *path
     lua_pushvalue(L, UP_LUA_PREPARE);
     lua_pushvalue(L, v);
     lua_pushvalue(L, t);
-    applicant_push_path(L, path);
+    applicant_push_path(L, path, 1);
     lua_call(L, 3, 1);
 }
 
@@ -375,7 +388,7 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
         lua_pop(L, 1);
         lua_pushvalue(L, UP_RECORD_MT);
         lua_pushvalue(L, t);
-        applicant_push_path(L, path);
+        applicant_push_path(L, path, 0);   /* one record_mt for every element */
         if (lua_rawlen(L, -1) > 0) {
             lua_pushliteral(L, ".");
             lua_concat(L, 2);
@@ -452,8 +465,10 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
                 lua_settop(L, top);
                 lua_Integer len = (lua_Integer)lua_rawlen(L, v);
                 for (lua_Integer i = 1; i <= len; i++) {
-                    lua_rawgeti(L, v, i);                 /* item */
-                    applicant_prepare(L, s, anchor, top + 1, node->of, path);   /* item value */
+                    lua_pushinteger(L, i);                /* i */
+                    applicant_path item = {path, top + 1};
+                    lua_rawgeti(L, v, i);                 /* i item */
+                    applicant_prepare(L, s, anchor, top + 2, node->of, &item);   /* i item value */
                     lua_rawseti(L, v, i);
                     lua_settop(L, top);
                 }

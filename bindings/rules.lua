@@ -442,7 +442,7 @@ prepare = function(v, t, path)
     end
   elseif kind == "list" then
     if type(v) ~= "table" or debug_getmetatable(v) ~= ARRAY then bad_field(path, "a list", v) end
-    for i = 1, #v do v[i] = prepare(v[i], t.of, path) end
+    for i = 1, #v do v[i] = prepare(v[i], t.of, path .. "[" .. i .. "]") end
   elseif kind == "record" then
     if type(v) ~= "table" or getmetatable(v) ~= nil then bad_field(path, "an object", v) end
     local prefix = path == "" and "" or path .. "."
@@ -461,7 +461,7 @@ prepare = function(v, t, path)
       end
     end
     if nulls then NULLS[v] = nulls end
-    t.mt = t.mt or record_mt(t, prefix)
+    t.mt = t.mt or record_mt(t, (string_gsub(prefix, "%[%d+%]", "")))   -- one for every element
     setmetatable(v, t.mt)
   end
   return v

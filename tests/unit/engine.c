@@ -1358,6 +1358,10 @@ static void test_type_list_that_is_object(void **state)
     (void)state;
     check_invalid("benefits", "{\"program\":\"idmaj\",\"date\":\"2020-02-29\"}",
                   (const char *const[]){"field 'benefits'", "a list", "an object", NULL});
+    /* An element of a list is named by its place in it. */
+    check_invalid("benefits", "[{\"program\":\"idmaj\",\"date\":\"2020-02-29\"},"
+                              "{\"program\":\"idmaj\",\"date\":\"2024-13-01\"}]",
+                  (const char *const[]){"field 'benefits[2].date'", "not a valid date", NULL});
 }
 
 /* An empty JSON array is not an object: a record given as [] is refused like
