@@ -38,6 +38,10 @@ struct reload {
     char *dir;
 
     uv_fs_event_t watch;
+    uv_fs_event_t parent;         /* the directory holding rl->dir: a swap of it by */
+    char *parent_dir;             /* rename or by a symbolic link is seen there */
+    char *base;                   /* rl->dir's last name */
+    int swapped;                  /* it changed there: watch anew when the debounce ends */
     uv_timer_t debounce;
     uv_timer_t rewatch;           /* retries the watch while the directory is gone */
     int watching;                 /* the watch is on the directory now at rl->dir */
@@ -182,6 +186,8 @@ static void reload_maybe_free(reload *rl)
     reload_close_cb *cb = rl->close_cb;
     void *arg = rl->close_arg;
     free(rl->dir);
+    free(rl->base);
+    free(rl->parent_dir);
     free(rl);
     if (cb)
         cb(arg);
@@ -288,7 +294,14 @@ void reload_request(reload *rl, const char *why)
 
 static void reload_timer_cb(uv_timer_t *t)
 {
-    reload_request(t->data, "rule files changed");
+    reload *rl = t->data;
+    if (rl->swapped) {
+        rl->swapped = 0;
+        reload_watch(rl);
+        reload_request(rl, "the rules directory was replaced");
+        return;
+    }
+    reload_request(rl, "rule files changed");
 }
 
 static int reload_is_rule_file(const char *name)
@@ -308,6 +321,20 @@ static void reload_fs_cb(uv_fs_event_t *h, const char *filename, int events, int
     if (filename && !reload_is_rule_file(filename))
         return;   /* editor swap files, backups */
     log_debug("rules: %s changed", filename ? filename : "a file");
+    uv_timer_start(&rl->debounce, reload_timer_cb, rl->cfg.debounce_ms, 0);
+}
+
+/* An entry of the parent directory changed: when it is the rules
+ * directory's own name (a rename onto it, a symbolic link switched), the
+ * watch is set on what the name holds now, and the rules reloaded. */
+static void reload_parent_cb(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    reload *rl = h->data;
+    (void)events;
+    if (status < 0 || !filename || strcmp(filename, rl->base) != 0)
+        return;
+    log_debug("rules: %s was replaced", rl->dir);
+    rl->swapped = 1;   /* a swap is often two renames: watch once both are done */
     uv_timer_start(&rl->debounce, reload_timer_cb, rl->cfg.debounce_ms, 0);
 }
 
@@ -335,7 +362,19 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
     if (!rl->cfg.debounce_ms)
         rl->cfg.debounce_ms = 100;
     rl->dir = strdup(cfg->dir);
-    if (!rl->dir) {
+    size_t n = rl->dir ? strlen(rl->dir) : 0;
+    while (n > 1 && rl->dir[n - 1] == '/')
+        rl->dir[--n] = '\0';   /* "rules/" is "rules" */
+    const char *slash = rl->dir ? strrchr(rl->dir, '/') : NULL;
+    rl->base = rl->dir ? strdup(slash ? slash + 1 : rl->dir) : NULL;
+    rl->parent_dir = !rl->dir ? NULL
+                     : !slash ? strdup(".")
+                     : slash == rl->dir ? strdup("/")
+                                        : strndup(rl->dir, (size_t)(slash - rl->dir));
+    if (!rl->dir || !rl->base || !rl->parent_dir) {
+        free(rl->dir);
+        free(rl->base);
+        free(rl->parent_dir);
         free(rl);
         return err_set(e, "internal", "out of memory");
     }
@@ -347,7 +386,11 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
     rl->watch.data = rl;
     uv_timer_init(loop, &rl->rewatch);
     rl->rewatch.data = rl;
-    rl->open_handles = 4;
+    uv_fs_event_init(loop, &rl->parent);
+    rl->parent.data = rl;
+    rl->open_handles = 5;
+    if (uv_fs_event_start(&rl->parent, reload_parent_cb, rl->parent_dir, 0) < 0)
+        log_debug("cannot watch %s: a swap of %s is seen on SIGHUP only", rl->parent_dir, rl->dir);
     int rc = uv_signal_start(&rl->hup, reload_hup_cb, SIGHUP);
     if (rc < 0)
         log_warn("cannot catch SIGHUP: %s", uv_strerror(rc));
@@ -379,4 +422,5 @@ void reload_close(reload *rl, reload_close_cb *cb, void *arg)
     uv_close((uv_handle_t *)&rl->rewatch, reload_handle_closed);
     uv_close((uv_handle_t *)&rl->debounce, reload_handle_closed);
     uv_close((uv_handle_t *)&rl->hup, reload_handle_closed);
+    uv_close((uv_handle_t *)&rl->parent, reload_handle_closed);
 }

@@ -159,6 +159,22 @@ def main():
         h3 = wait_for(lambda: (lambda h: h if h not in (h0, h1) else None)(health_hash(c)))
         check(h3 is not None, "an edit after the directory was replaced is picked up (%s)" % (h3 or "")[:12])
         shutil.rmtree(saved, ignore_errors=True)
+
+        # A deploy that prepares the new set elsewhere and swaps it in by a
+        # rename: seen without SIGHUP (the parent directory is watched), and
+        # later edits of the new directory are heard too.
+        new = srv.rules + ".new"
+        shutil.copytree(srv.rules, new)
+        write(os.path.join(new, "idmaj.lua"), original + "\n-- swapped in by a rename\n")
+        os.rename(srv.rules, srv.rules + ".old")
+        os.rename(new, srv.rules)
+        h4 = wait_for(lambda: (lambda h: h if h not in (h0, h1, h3) else None)(health_hash(c)))
+        check(h4 is not None and "the rules directory was replaced" in srv.log(),
+              "a directory swapped in by a rename is reloaded, without SIGHUP (%s)" % (h4 or "")[:12])
+        write(idmaj, original + "\n-- edited after the swap\n", atomic=True)
+        h5 = wait_for(lambda: (lambda h: h if h not in (h0, h1, h3, h4) else None)(health_hash(c)))
+        check(h5 is not None, "and an edit of the new directory is picked up (%s)" % (h5 or "")[:12])
+        shutil.rmtree(srv.rules + ".old", ignore_errors=True)
         c.close()
         check(srv.stop() == 0, "clean exit")
 
