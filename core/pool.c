@@ -148,6 +148,9 @@ static store *worker_reader(worker *wk, err *e)
     return wk->reader;
 }
 
+/* A commit that has waited this long makes health say "failing". */
+#define POOL_STALLED_MS 1000
+
 /* Answer a decision / history / programs / health request into J. */
 static void worker_answer(worker *wk, job *j, const engine_result *r)
 {
@@ -208,7 +211,11 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
         rc |= job_begin(j, r->id);
         /* "ok", or "failing" while the database refuses every write or
          * cannot be read. */
-        int failing = refused || !rd || moved;
+        uint64_t waiting = writer_waiting_ms(p->cfg.writer);
+        if (!refused && rd && !moved && waiting >= POOL_STALLED_MS)
+            snprintf(why, sizeof why, "a commit has waited %" PRIu64 " ms: is the database's "
+                     "write lock held elsewhere (a sqlite3 shell in a transaction)?", waiting);
+        int failing = refused || !rd || moved || waiting >= POOL_STALLED_MS;
         rc |= buf_printf(&j->reply, ",\"status\":\"%s\"", failing ? "failing" : "ok");
         if (failing) {
             rc |= buf_printf(&j->reply, ",\"refused\":%ld,\"failure\":", refused);

@@ -66,6 +66,7 @@ struct writer {
     long refused;              /* applications refused since the last commit that held */
     long refused_seen;         /* the same, for writer_refused (under mu) */
     char refused_why[256];     /* ... and why (under mu) */
+    uint64_t commit_started;   /* job_clock() of the commit under way, 0 between (under mu) */
 
     /* Scratch for one batch, reused; writer thread only. */
     job **jobs;
@@ -188,7 +189,14 @@ static void writer_commit(writer *w, size_t n)
     /* The file removed or replaced under the server: a commit would go to
      * a file no one can read, and be acknowledged. */
     int moved = !failed && store_moved(w->st, &e) != 0;
-    if (!failed && !moved && store_append(w->st, w->apps, n, w->outs, &e) == 0) {
+    pthread_mutex_lock(&w->mu);
+    w->commit_started = job_clock();
+    pthread_mutex_unlock(&w->mu);
+    int appended = !failed && !moved && store_append(w->st, w->apps, n, w->outs, &e) == 0;
+    pthread_mutex_lock(&w->mu);
+    w->commit_started = 0;
+    pthread_mutex_unlock(&w->mu);
+    if (appended) {
         w->transactions++;
         w->committed += (long)n;
         if (w->refused) {
@@ -441,6 +449,14 @@ long writer_refused(writer *w, char *why, size_t n)
         snprintf(why, n, "%s", w->refused_why);
     pthread_mutex_unlock(&w->mu);
     return refused;
+}
+
+uint64_t writer_waiting_ms(writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t started = w->commit_started;
+    pthread_mutex_unlock(&w->mu);
+    return started ? (job_clock() - started) / 1000000u : 0;
 }
 
 size_t writer_depth(writer *w)

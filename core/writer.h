@@ -57,6 +57,11 @@ size_t writer_depth(writer *w);
  * message of that failure goes to WHY (cut to N bytes) when not 0. */
 long writer_refused(writer *w, char *why, size_t n);
 
+/* How long the commit under way has taken, in milliseconds (0 when none
+ * is): one held up for seconds means the database's write lock is taken
+ * elsewhere (a sqlite3 shell in a transaction, say).  Any thread. */
+uint64_t writer_waiting_ms(writer *w);
+
 /* Commit what is queued, stop the thread and free W (not the store).  NULL is
  * fine. */
 void writer_free(writer *w);

@@ -128,7 +128,14 @@ def test_store_failure():
         con = sqlite3.connect(srv.db, timeout=30, isolation_level=None)
         con.execute("BEGIN IMMEDIATE")   # another process holds the write lock
         t0 = time.time()
-        r = c.request(decide(2))
+        c.send(decide(2))
+        time.sleep(1.5)
+        c2 = srv.connect(timeout=60)
+        h = c2.request({"op": "health"})
+        check(h.get("status") == "failing" and "write lock held elsewhere" in h.get("failure", ""),
+              "while a commit waits on the lock, health says so (%r)" % h.get("failure"))
+        c2.close()
+        r = c.recv()
         dt = time.time() - t0
         check(r["ok"] is False and r["error"]["code"] == "internal",
               "a decision that cannot be stored -> internal (%s, %.1fs)" % (r.get("error"), dt))
