@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "ruleset.h"
@@ -38,10 +39,10 @@ struct reload {
     char *dir;
 
     uv_fs_event_t watch;
-    uv_fs_event_t parent;         /* the directory holding rl->dir: a swap of it by */
-    char *parent_dir;             /* rename or by a symbolic link is seen there */
-    char *base;                   /* rl->dir's last name */
-    int swapped;                  /* it changed there: watch anew when the debounce ends */
+    uv_timer_t follow;            /* every second: is rl->dir still the directory watched? */
+    dev_t dev;                    /* the directory the watch is on */
+    ino_t ino;
+    int swapped;                  /* another is there now: watch anew when the debounce ends */
     uv_timer_t debounce;
     uv_timer_t rewatch;           /* retries the watch while the directory is gone */
     int watching;                 /* the watch is on the directory now at rl->dir */
@@ -186,8 +187,6 @@ static void reload_maybe_free(reload *rl)
     reload_close_cb *cb = rl->close_cb;
     void *arg = rl->close_arg;
     free(rl->dir);
-    free(rl->base);
-    free(rl->parent_dir);
     free(rl);
     if (cb)
         cb(arg);
@@ -212,6 +211,11 @@ static void reload_watch(reload *rl)
     int was = rl->watching;
     rl->watching = rc == 0;
     if (rc == 0) {
+        struct stat sb;
+        if (stat(rl->dir, &sb) == 0) {   /* what reload_follow_cb compares with */
+            rl->dev = sb.st_dev;
+            rl->ino = sb.st_ino;
+        }
         uv_timer_stop(&rl->rewatch);
         if (!was && uv_is_active((uv_handle_t *)&rl->watch))
             log_info("watching %s again", rl->dir);
@@ -324,17 +328,20 @@ static void reload_fs_cb(uv_fs_event_t *h, const char *filename, int events, int
     uv_timer_start(&rl->debounce, reload_timer_cb, rl->cfg.debounce_ms, 0);
 }
 
-/* An entry of the parent directory changed: when it is the rules
- * directory's own name (a rename onto it, a symbolic link switched), the
- * watch is set on what the name holds now, and the rules reloaded. */
-static void reload_parent_cb(uv_fs_event_t *h, const char *filename, int events, int status)
+/* Every second: when rl->dir names another directory than the one the
+ * watch is on (a set swapped in by a rename, a symbolic link switched), the
+ * watch is set on it and the rules reloaded.  A look, rather than a watch
+ * of the parent directory, which also hears every write of a database kept
+ * beside the rules. */
+static void reload_follow_cb(uv_timer_t *t)
 {
-    reload *rl = h->data;
-    (void)events;
-    if (status < 0 || !filename || strcmp(filename, rl->base) != 0)
+    reload *rl = t->data;
+    struct stat sb;
+    if (!rl->watching || rl->swapped || stat(rl->dir, &sb) != 0 ||
+        (sb.st_dev == rl->dev && sb.st_ino == rl->ino))
         return;
-    log_debug("rules: %s was replaced", rl->dir);
-    rl->swapped = 1;   /* a swap is often two renames: watch once both are done */
+    log_debug("rules: %s is another directory now", rl->dir);
+    rl->swapped = 1;
     uv_timer_start(&rl->debounce, reload_timer_cb, rl->cfg.debounce_ms, 0);
 }
 
@@ -362,19 +369,7 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
     if (!rl->cfg.debounce_ms)
         rl->cfg.debounce_ms = 100;
     rl->dir = strdup(cfg->dir);
-    size_t n = rl->dir ? strlen(rl->dir) : 0;
-    while (n > 1 && rl->dir[n - 1] == '/')
-        rl->dir[--n] = '\0';   /* "rules/" is "rules" */
-    const char *slash = rl->dir ? strrchr(rl->dir, '/') : NULL;
-    rl->base = rl->dir ? strdup(slash ? slash + 1 : rl->dir) : NULL;
-    rl->parent_dir = !rl->dir ? NULL
-                     : !slash ? strdup(".")
-                     : slash == rl->dir ? strdup("/")
-                                        : strndup(rl->dir, (size_t)(slash - rl->dir));
-    if (!rl->dir || !rl->base || !rl->parent_dir) {
-        free(rl->dir);
-        free(rl->base);
-        free(rl->parent_dir);
+    if (!rl->dir) {
         free(rl);
         return err_set(e, "internal", "out of memory");
     }
@@ -386,11 +381,10 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
     rl->watch.data = rl;
     uv_timer_init(loop, &rl->rewatch);
     rl->rewatch.data = rl;
-    uv_fs_event_init(loop, &rl->parent);
-    rl->parent.data = rl;
+    uv_timer_init(loop, &rl->follow);
+    rl->follow.data = rl;
     rl->open_handles = 5;
-    if (uv_fs_event_start(&rl->parent, reload_parent_cb, rl->parent_dir, 0) < 0)
-        log_debug("cannot watch %s: a swap of %s is seen on SIGHUP only", rl->parent_dir, rl->dir);
+    uv_timer_start(&rl->follow, reload_follow_cb, 1000, 1000);
     int rc = uv_signal_start(&rl->hup, reload_hup_cb, SIGHUP);
     if (rc < 0)
         log_warn("cannot catch SIGHUP: %s", uv_strerror(rc));
@@ -422,5 +416,5 @@ void reload_close(reload *rl, reload_close_cb *cb, void *arg)
     uv_close((uv_handle_t *)&rl->rewatch, reload_handle_closed);
     uv_close((uv_handle_t *)&rl->debounce, reload_handle_closed);
     uv_close((uv_handle_t *)&rl->hup, reload_handle_closed);
-    uv_close((uv_handle_t *)&rl->parent, reload_handle_closed);
+    uv_close((uv_handle_t *)&rl->follow, reload_handle_closed);
 }
