@@ -47,7 +47,8 @@ int buf_reserve(buf *b, size_t n)
     return 0;
 }
 
-int buf_add(buf *b, const void *p, size_t n)
+/* buf_add when the buffer must grow first, or cannot. */
+int buf_add_grow(buf *b, const void *p, size_t n)
 {
     if ((n > b->cap - b->len || n + 1 > b->alloc - b->len) && buf_reserve(b, n) != 0)
         return -1;
@@ -56,16 +57,6 @@ int buf_add(buf *b, const void *p, size_t n)
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
-}
-
-int buf_adds(buf *b, const char *s)
-{
-    return buf_add(b, s, strlen(s));
-}
-
-int buf_addc(buf *b, char c)
-{
-    return buf_add(b, &c, 1);
 }
 
 int buf_printf(buf *b, const char *fmt, ...)

@@ -10,6 +10,7 @@
 #define ELIGO_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 typedef struct buf {
     char *data;     /* NULL until the first append */
@@ -31,12 +32,34 @@ void buf_reset(buf *b);
  * Returns 0, or -1 when the cap would be passed or memory is short. */
 int buf_reserve(buf *b, size_t n);
 
-/* Append N bytes / a C string / a formatted string.  Return 0, or -1 when the
- * cap would be passed or memory is short (B is then unchanged). */
-int buf_add(buf *b, const void *p, size_t n);
-int buf_adds(buf *b, const char *s);
-int buf_addc(buf *b, char c);
+/* Append N bytes / a C string / a byte / a formatted string.  Return 0, or
+ * -1 when the cap would be passed or memory is short (B is then unchanged).
+ * The three first are inline when there is room already: a decision is
+ * written in hundreds of small appends. */
+int buf_add_grow(buf *b, const void *p, size_t n);
 int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline int buf_add(buf *b, const void *p, size_t n)
+{
+    if (n < b->alloc - b->len && n <= b->cap - b->len) {   /* room for the bytes and the NUL */
+        if (n)
+            memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_add_grow(b, p, n);
+}
+
+static inline int buf_adds(buf *b, const char *s)
+{
+    return buf_add(b, s, strlen(s));
+}
+
+static inline int buf_addc(buf *b, char c)
+{
+    return buf_add(b, &c, 1);
+}
 
 /* Append S as a JSON string literal (quotes and escapes included).  The
  * literal is always valid UTF-8: a byte of S that does not begin a valid
