@@ -406,34 +406,6 @@ static int bindings_today(lua_State *L)
     return 1;
 }
 
-lua_Integer bindings_watched_changed(lua_State *L, int flat, lua_Integer count, int restore)
-{
-    int top = lua_gettop(L);
-    flat = lua_absindex(L, flat);
-    lua_Integer changed = 0, n = 3 * count;
-    for (lua_Integer k = 1; k + 2 <= n; k += 3) {
-        lua_rawgeti(L, flat, k);                          /* f */
-        lua_rawgeti(L, flat, k + 1);
-        int up = (int)lua_tointeger(L, top + 2);
-        lua_rawgeti(L, flat, k + 2);                      /* f i value */
-        if (!lua_getupvalue(L, top + 1, up))              /* f i value v */
-            lua_pushnil(L);
-        if (!lua_rawequal(L, top + 3, top + 4)) {
-            if (!changed)
-                changed = k / 3 + 1;
-            if (!restore) {
-                lua_settop(L, top);
-                break;
-            }
-            lua_pushvalue(L, top + 3);
-            if (!lua_setupvalue(L, top + 1, up))
-                lua_pop(L, 1);
-        }
-        lua_settop(L, top);
-    }
-    return changed;
-}
-
 /* restore(flat, count) -> the number of the first entry that changed, or nil
  * [-0, +1, v]
  * FLAT holds COUNT entries, entry k at 3k-2 .. 3k: f, i, value, an upvalue
@@ -444,9 +416,24 @@ lua_Integer bindings_watched_changed(lua_State *L, int flat, lua_Integer count, 
 static int bindings_restore(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_Integer count = luaL_checkinteger(L, 2);
+    lua_Integer n = 3 * luaL_checkinteger(L, 2), changed = 0;
     lua_settop(L, 1);
-    lua_Integer changed = bindings_watched_changed(L, 1, count, 1);
+    for (lua_Integer k = 1; k + 2 <= n; k += 3) {
+        lua_rawgeti(L, 1, k);                             /* f */
+        lua_rawgeti(L, 1, k + 1);
+        int up = (int)lua_tointeger(L, 3);
+        lua_rawgeti(L, 1, k + 2);                         /* f i value */
+        if (!lua_getupvalue(L, 2, up))                    /* f i value v */
+            lua_pushnil(L);
+        if (!lua_rawequal(L, 4, 5)) {
+            if (!changed)
+                changed = k / 3 + 1;
+            lua_pushvalue(L, 4);
+            if (!lua_setupvalue(L, 2, up))
+                lua_pop(L, 1);
+        }
+        lua_settop(L, 1);
+    }
     if (changed)
         lua_pushinteger(L, changed);
     else

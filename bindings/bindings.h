@@ -52,12 +52,4 @@ size_t bindings_utf8_bad(const void *s, size_t n);
  * decimals, in range), without raising.  [-0, +0, -] */
 int bindings_is_cents(lua_State *L, int idx);
 
-/* The number (from 1) of the first of COUNT watched upvalues, kept in the
- * table at FLAT as rules.lua's watched_flat keeps them (f, i, value at
- * 3k-2 .. 3k), whose function's upvalue no longer holds its value; 0 when
- * none changed.  With RESTORE, every changed upvalue is put back; without,
- * it stops at the first.  Runs no Lua code and allocates nothing (it uses
- * four stack slots), so it may run outside a protected call.  [-0, +0, -] */
-lua_Integer bindings_watched_changed(lua_State *L, int flat, lua_Integer count, int restore);
-
 #endif

@@ -132,8 +132,10 @@ struct engine {
     int mem_refused;         /* the allocator refused for the cap */
     int capped;              /* the cap applies: only inside engine_call */
     int api;                 /* registry ref: rules.lua's entry points */
-    int watched;             /* registry ref: rules.lua's watched upvalues, or LUA_NOREF */
-    lua_Integer nwatched;    /* how many it holds */
+    int watched;             /* registry ref: the thread below, or LUA_NOREF */
+    lua_State *watch;        /* its stack: each watched function, then its value */
+    int *watch_up;           /* ... and which of its upvalues that is */
+    lua_Integer nwatched;    /* how many are watched */
     char stop[256];          /* why the budget stopped the call */
     buf scratch;             /* result text under construction */
     engine_history_fn *history;   /* earlier decisions, for history-aware rules */
@@ -208,6 +210,7 @@ static void engine_pool_free(engine_pool *pool)
 }
 
 static void engine_hook(lua_State *L, lua_Debug *ar);
+static int engine_watch(engine *en);
 static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud);
 
 /* Call the hook after STEP more instructions. */
@@ -740,6 +743,7 @@ void engine_free(engine *en)
     ruleset_free(en->rs);
     buf_free(&en->scratch);
     buf_free(&en->history_out);
+    free(en->watch_up);
     free(en);
 }
 
@@ -842,16 +846,10 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
         err_set(e, "rule_error", "%s", engine_error_text(en, status, msg, sizeof msg));
         goto problem;
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* api */
-    if (lua_getfield(L, -1, "watched") == LUA_TTABLE) {   /* api watched */
-        lua_getfield(L, -2, "watched_count");
-        en->nwatched = lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        en->watched = luaL_ref(L, LUA_REGISTRYINDEX);
-    } else {
-        lua_pop(L, 1);
+    if (engine_watch(en) != 0) {
+        err_set(e, "internal", "out of memory watching the rules' upvalues");
+        goto problem;
     }
-    lua_pop(L, 1);
     lua_gc(L, LUA_GCCOLLECT);
     /* Requests make young garbage only; the generational collector frees it
      * without walking the rule set each cycle. */
@@ -1041,6 +1039,66 @@ static int engine_encode_decisions(lua_State *L)
     return 0;
 }
 
+/* Keep what engine_after looks at: rules.lua's watched upvalues (api.watched,
+ * entry k at 3k-2 .. 3k: a function, the number of its upvalue, the value
+ * it had at seal), on the stack of a thread of their own, function then
+ * value, so that a look is one lua_getupvalue and one comparison.  Returns
+ * 0, or -1 out of memory.  [-0, +0, m] */
+static int engine_watch(engine *en)
+{
+    lua_State *L = en->L;
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* api */
+    if (lua_getfield(L, top + 1, "watched") != LUA_TTABLE) {   /* api watched */
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_getfield(L, top + 1, "watched_count");
+    lua_Integer n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (n <= 0) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_State *T = n < INT_MAX / 2 - LUA_MINSTACK ? lua_newthread(L) : NULL;   /* api watched T */
+    en->watch_up = T ? malloc((size_t)n * sizeof *en->watch_up) : NULL;
+    if (!en->watch_up || !lua_checkstack(T, 2 * (int)n + LUA_MINSTACK)) {
+        lua_settop(L, top);
+        return -1;
+    }
+    for (lua_Integer k = 0; k < n; k++) {
+        lua_rawgeti(L, top + 2, 3 * k + 1);
+        lua_xmove(L, T, 1);                               /* the function */
+        lua_rawgeti(L, top + 2, 3 * k + 3);
+        lua_xmove(L, T, 1);                               /* its value at seal */
+        lua_rawgeti(L, top + 2, 3 * k + 2);
+        en->watch_up[k] = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    en->watch = T;
+    en->nwatched = n;
+    en->watched = luaL_ref(L, LUA_REGISTRYINDEX);         /* api watched */
+    lua_settop(L, top);
+    return 0;
+}
+
+/* Whether an upvalue engine_watch keeps no longer holds its value.
+ * [-0, +0, -] */
+static int engine_watched_changed(engine *en)
+{
+    lua_State *T = en->watch;
+    for (lua_Integer k = 0; k < en->nwatched; k++) {
+        int f = 2 * (int)k + 1;
+        if (!lua_getupvalue(T, f, en->watch_up[k]))
+            return 1;
+        int same = lua_rawequal(T, -1, f + 1);
+        lua_pop(T, 1);
+        if (!same)
+            return 1;
+    }
+    return 0;
+}
+
 /* Run rules.lua's after() so that no state survives a request, also one
  * that failed; a failure of after() itself is the caller's to report.
  * Nearly always no watched upvalue changed, and after() would do nothing:
@@ -1049,14 +1107,8 @@ static int engine_encode_decisions(lua_State *L)
  * what changed.  [-0, +0, -] */
 static int engine_after(engine *en)
 {
-    lua_State *L = en->L;
-    if (en->watched != LUA_NOREF && lua_checkstack(L, 5)) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, en->watched);   /* watched */
-        lua_Integer changed = bindings_watched_changed(L, -1, en->nwatched, 0);
-        lua_pop(L, 1);
-        if (!changed)
-            return LUA_OK;
-    }
+    if (en->watch && !engine_watched_changed(en))
+        return LUA_OK;
     engine_prepare(en, "after");
     return engine_call(en, 0, 0, en->budget);
 }
