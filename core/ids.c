@@ -2,6 +2,7 @@
 #include "ids.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -25,31 +26,44 @@ void ids_now(char out[25])
 
 void ids_format(int64_t ms, char out[25])
 {
+    /* The text up to the second, kept for the second it was made for: a
+     * thread formats many times a second (gmtime_r is most of the cost). */
+    static __thread int64_t cached_sec = INT64_MIN;
+    static __thread char cached[21];
     int64_t sec = ms / 1000, milli = ms % 1000;
     if (milli < 0)   /* before 1970: the second below, and what is left of it */
         milli += 1000, sec -= 1;
-    time_t s = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    int year = tm.tm_year + 1900;
-    if (year < 0 || year > 9999) {   /* cut to 24 characters */
-        snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)milli);
-        return;
+    if (sec != cached_sec) {
+        time_t s = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        int year = tm.tm_year + 1900;
+        if (year < 0 || year > 9999) {   /* cut to 24 characters */
+            snprintf(out, 25, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)milli);
+            return;
+        }
+        /* By hand: this runs for every decision, and snprintf is most of it. */
+        const struct { int v, width; char after; } parts[] = {
+            {year, 4, '-'}, {tm.tm_mon + 1, 2, '-'}, {tm.tm_mday, 2, 'T'}, {tm.tm_hour, 2, ':'},
+            {tm.tm_min, 2, ':'}, {tm.tm_sec, 2, '.'},
+        };
+        char *o = cached;
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+            for (int k = parts[i].width - 1, v = parts[i].v; k >= 0; k--, v /= 10)
+                o[k] = (char)('0' + v % 10);
+            o += parts[i].width;
+            *o++ = parts[i].after;
+        }
+        *o = '\0';
+        cached_sec = sec;
     }
-    /* By hand: this runs for every decision, and snprintf is most of it. */
-    const struct { int v, width; char after; } parts[] = {
-        {year, 4, '-'}, {tm.tm_mon + 1, 2, '-'}, {tm.tm_mday, 2, 'T'}, {tm.tm_hour, 2, ':'},
-        {tm.tm_min, 2, ':'}, {tm.tm_sec, 2, '.'}, {(int)milli, 3, 'Z'},
-    };
-    char *o = out;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        for (int k = parts[i].width - 1, v = parts[i].v; k >= 0; k--, v /= 10)
-            o[k] = (char)('0' + v % 10);
-        o += parts[i].width;
-        *o++ = parts[i].after;
-    }
-    *o = '\0';
+    memcpy(out, cached, 20);
+    out[20] = (char)('0' + milli / 100);
+    out[21] = (char)('0' + milli / 10 % 10);
+    out[22] = (char)('0' + milli % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 static void ids_fill_random(uint8_t *p, size_t n)
