@@ -83,14 +83,29 @@ static int canon_word_escapes(uint64_t w)
     return ((ctl | quote | slash) & high) != 0;
 }
 
+/* The length of S (N bytes) as a JSON string literal, quotes included. */
+static size_t canon_string_len(const char *s, size_t n)
+{
+    size_t len = n + 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (canon_escape[c])
+            len += c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' ? 1 : 5;
+    }
+    return len;
+}
+
 int canon_add_string(buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    /* Worst case: every byte becomes \u00XX. */
-    if (n > (b->cap - 2) / 6)
+    /* Room for the worst case, every byte as \u00XX; near the cap, for
+     * what the string really takes. */
+    size_t room;
+    if (n <= (b->cap - 2) / 6 && 6 * n + 2 <= b->cap - b->len)
+        room = 6 * n + 2;
+    else if ((room = canon_string_len(s, n)) > b->cap - b->len)
         return -1;
-    size_t room = 6 * n + 2;
-    if ((room > b->cap - b->len || room + 1 > b->alloc - b->len) && buf_reserve(b, room) != 0)
+    if (room + 1 > b->alloc - b->len && buf_reserve(b, room) != 0)
         return -1;
     char *o = b->data + b->len, *start = o;
     *o++ = '"';

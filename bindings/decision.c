@@ -28,7 +28,6 @@
 #include "ids.h"
 
 #define DECISION_CAP ((size_t)64 << 20)   /* as the engine's result scratch */
-#define DECISION_MSG_CAP ((size_t)16 << 20)
 
 /* Upvalues of decide. */
 #define UP_BOX lua_upvalueindex(1)
@@ -100,9 +99,10 @@ typedef struct decision_rec {
 
 typedef struct decision_box {
     buf out;     /* the decisions, one after the other */
+    buf one;     /* the decision being written (DECISION_JSON_MAX) */
     buf names;   /* their programmes' ids and versions */
-    buf crit;    /* the criteria's heads, one after the other */
-    buf msg;     /* the message being rendered */
+    buf crit;    /* the criteria's heads, one after the other (DECISION_JSON_MAX) */
+    buf msg;     /* the message being rendered (DECISION_JSON_MAX) */
     buf marks;   /* a decision_mark per criterion */
     lua_Integer criterion;   /* the one being decided (from 1), 0 when none */
     int nrecs;
@@ -121,6 +121,7 @@ static int decision_box_gc(lua_State *L)
 {
     decision_box *box = lua_touserdata(L, 1);
     buf_free(&box->out);
+    buf_free(&box->one);
     buf_free(&box->names);
     buf_free(&box->crit);
     buf_free(&box->msg);
@@ -367,7 +368,8 @@ static int decision_write(lua_State *L, decision_box *box, const decision_kept *
                           lua_Integer n, const char *id, const char *outcome, char *msg,
                           size_t msglen, lua_Integer *crit)
 {
-    buf *b = &box->out;
+    buf *b = &box->one;
+    buf_reset(b);
     const decision_mark *marks = (const decision_mark *)box->marks.data;
     if (buf_adds(b, "{\"decision_id\":") != 0 || canon_add_string(b, id, strlen(id)) != 0)
         goto cap;
@@ -455,7 +457,7 @@ static void decision_done(lua_State *L, decision_box *box)
  * 0, or -1 when the cap is reached.  [-0, +0, e] */
 static int decision_history(lua_State *L, decision_box *box)
 {
-    buf *b = &box->out;
+    buf *b = &box->one;
     lua_pushvalue(L, UP_KEY(K_HISTORY_USED));
     int used = lua_toboolean(L, (lua_rawget(L, UP_CURRENT), -1));
     lua_pop(L, 1);
@@ -634,15 +636,15 @@ static int decision_decide(lua_State *L)
     decision_rec *rec = &box->recs[box->nrecs];
     rec->outcome = failed ? "ineligible" : nmissing ? "incomplete" : "eligible";
     ids_next(rec->id);
-    rec->json = box->out.len;
     lua_Integer crit = 0;
-    if (decision_write(L, box, kept, n, rec->id, rec->outcome, msg, sizeof msg, &crit) != 0) {
-        box->out.len = rec->json;
+    if (decision_write(L, box, kept, n, rec->id, rec->outcome, msg, sizeof msg, &crit) != 0)
         return decision_refuse(L, 4, crit, (lua_pushstring(L, msg), lua_gettop(L)));
-    }
     if (decision_history(L, box) != 0)
+        return luaL_error(L, "JSON text over %d bytes", (int)box->one.cap);
+    rec->json = box->out.len;
+    rec->json_len = box->one.len;
+    if (buf_add(&box->out, box->one.data, box->one.len) != 0)
         return luaL_error(L, "JSON text over %d bytes", (int)box->out.cap);
-    rec->json_len = box->out.len - rec->json;
     rec->program = decision_name(box, L, ARG_PROGRAM);
     rec->version = decision_name(box, L, ARG_VERSION);
     if (rec->program == (size_t)-1 || rec->version == (size_t)-1)
@@ -939,7 +941,7 @@ static int decision_keep(lua_State *L)
     lua_createtable(L, (int)n + 32, 0);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, KEPT, 1);                        /* p crits ruleset kept uv */
-    buf *head = bindings_push_buf(L, DECISION_MSG_CAP);   /* p crits ruleset kept uv head */
+    buf *head = bindings_push_buf(L, DECISION_JSON_MAX);   /* p crits ruleset kept uv head */
     int next = (int)n + 1;
     size_t used = 0;
     for (lua_Integer i = 1; i <= n; i++) {
@@ -993,11 +995,12 @@ static int decision_decider(lua_State *L)
     lua_settop(L, PARAMS);
     decision_box *box = lua_newuserdatauv(L, sizeof *box, 0);   /* BOX */
     buf_init(&box->out, DECISION_CAP);
+    buf_init(&box->one, DECISION_JSON_MAX);
     buf_init(&box->names, DECISION_CAP);
     box->nrecs = 0;
     box->criterion = 0;
-    buf_init(&box->crit, DECISION_CAP);
-    buf_init(&box->msg, DECISION_MSG_CAP);
+    buf_init(&box->crit, DECISION_JSON_MAX);
+    buf_init(&box->msg, DECISION_JSON_MAX);
     buf_init(&box->marks, DECISION_CAP);
     lua_newtable(L);
     lua_pushcfunction(L, decision_box_gc);

@@ -44,7 +44,8 @@
  * On a criterion that cannot be decided it returns nil, KIND, I, VALUE with
  * KIND 1 (the check returned VALUE, not a boolean), 2 (its second value is
  * not a table) or 3 (it raised VALUE); KIND 4 means a value has no JSON form
- * (VALUE says why).  rules.lua turns these into its request errors.  Kinds
+ * (VALUE says why), or that the decision's text would be over
+ * DECISION_JSON_MAX.  rules.lua turns these into its request errors.  Kinds
  * 1 to 3 leave current as it is, as the Lua loop did.
  */
 #ifndef ELIGO_DECISION_H
@@ -57,6 +58,12 @@ struct buf;
 
 /* At most this many decisions in one request (rules.lua: MAX_PROGRAMMES). */
 #define DECISION_MAX 64
+
+/* A decision's JSON text is at most this long (1 MiB, as a request line by
+ * default): a longer one, which only a rule's values or messages can make, is
+ * a rule_error.  It bounds too what C holds outside the Lua state's memory
+ * cap while a decision is written. */
+#define DECISION_JSON_MAX ((size_t)1 << 20)
 
 /* Where decision_written finds the parts of a decision; valid until the
  * next reset(). */

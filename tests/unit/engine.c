@@ -35,6 +35,7 @@
 #include <lua.h>
 #include <openssl/evp.h>
 
+#include "decision.h"
 #include "engine.h"
 #include "ruleset.h"
 
@@ -1039,6 +1040,31 @@ static void test_budget_counts_large_allocations(void **state)
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "criterion rep ");
     ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
+    release(r);
+    assert_limits_work(en);
+    release(en);
+}
+
+/* A decision's JSON is at most DECISION_JSON_MAX (1 MiB) long: a rule's
+ * value of 600 KiB (written twice: in the values and in the message, which
+ * names them) is a rule_error naming its criterion, one of 400 KiB is
+ * written whole, and the engine carries on. */
+static void test_decision_json_limit(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"wide\",\"age\":600}");
+    char want[64];
+    snprintf(want, sizeof want, "criterion wide (limits.lua:%d)", marker_line("sandbox", "limits.lua", "wide"));
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "programme limits,");
+    ASSERT_CONTAINS(r->error_message, want);
+    ASSERT_CONTAINS(r->error_message, "JSON text over 1048576 bytes");
+    release(r);
+    r = decide(en, "limits", "{\"applicant_id\":\"wide\",\"age\":400}");
+    assert_outcome(r, "eligible");
+    assert_true(strlen(decision(r)) > (size_t)800 << 10);
+    assert_true(strlen(decision(r)) <= DECISION_JSON_MAX);
     release(r);
     assert_limits_work(en);
     release(en);
@@ -2727,6 +2753,7 @@ int main(void)
         TEST(test_budget_exact),
         TEST(test_memory_cap_endless_allocation),
         TEST(test_memory_cap_configured),
+        TEST(test_decision_json_limit),
         TEST(test_memory_cap_not_caught),
         TEST(test_budget_counts_large_allocations),
         TEST(test_memory_cap_outside_criterion),

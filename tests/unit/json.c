@@ -323,6 +323,28 @@ static void test_json_number_out_of_range(void **state)
     assert_true(lua_tonumber(L, 2) == 0.0);
 }
 
+/* Near its buffer's cap a string is written when what it really takes fits,
+ * escapes counted, not only when six bytes a byte would: a decision's JSON
+ * (capped at 1 MiB) may hold one string of most of that. */
+static void test_canon_string_near_cap(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 20);
+    assert_int_equal(canon_add_string(&b, "abcdefghijklmnopqr", 18), 0);   /* 20 bytes: the cap */
+    assert_string_equal(b.data, "\"abcdefghijklmnopqr\"");
+    buf_reset(&b);
+    assert_int_equal(canon_add_string(&b, "abcdefghijklmnopqrs", 19), -1);  /* 21 */
+    assert_int_equal(b.len, 0);
+    assert_int_equal(canon_add_string(&b, "a\nb\001c", 5), 0);            /* \n 2, \u0001 6 */
+    assert_string_equal(b.data, "\"a\\nb\\u0001c\"");
+    assert_int_equal(b.len, 13);
+    assert_int_equal(canon_add_string(&b, "\"\"", 2), 0);                  /* 6 more: 19 */
+    assert_int_equal(canon_add_string(&b, "", 0), -1);                       /* 2 more: over */
+    assert_int_equal(b.len, 19);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_json_depth_limit),
         cmocka_unit_test(test_json_long_number),
         cmocka_unit_test(test_json_number_out_of_range),
+        cmocka_unit_test(test_canon_string_near_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
