@@ -639,8 +639,10 @@ static int decision_decide(lua_State *L)
     lua_Integer crit = 0;
     if (decision_write(L, box, kept, n, rec->id, rec->outcome, msg, sizeof msg, &crit) != 0)
         return decision_refuse(L, 4, crit, (lua_pushstring(L, msg), lua_gettop(L)));
-    if (decision_history(L, box) != 0)
-        return luaL_error(L, "JSON text over %d bytes", (int)box->one.cap);
+    if (decision_history(L, box) != 0) {   /* the rows the rules read are theirs too */
+        snprintf(msg, sizeof msg, "JSON text over %d bytes", (int)box->one.cap);
+        return decision_refuse(L, 4, 0, (lua_pushstring(L, msg), lua_gettop(L)));
+    }
     rec->json = box->out.len;
     rec->json_len = box->one.len;
     if (buf_add(&box->out, box->one.data, box->one.len) != 0)
