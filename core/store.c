@@ -111,6 +111,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -863,9 +864,20 @@ static int store_stray_wal(const char *path, err *e)
  * opened by hand (store_stray_wal) only while no handle is open. */
 static atomic_int store_handles;
 
+/* SQLite's set-up for the process, before its first use: no count of the
+ * memory it holds (nothing here reads it), which otherwise takes a global
+ * mutex on every allocation, some thirty a decision in the writer. */
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+
+static void store_configure(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);   /* refused if too late: it costs only time */
+}
+
 int store_open(store **out, const char *path, int flags, err *e)
 {
     *out = NULL;
+    pthread_once(&store_once, store_configure);
     if (atomic_load(&store_handles) == 0 && store_stray_wal(path, e) != 0)
         return -1;
     int rdonly = (flags & STORE_READONLY) != 0;
