@@ -502,11 +502,7 @@ out_rules:
     if (status != 0 && created && claim >= 0) {
         /* A start that failed (a socket it could not bind, say) leaves no
          * database it made: it never decided anything into it. */
-        static const char *const beside[] = {"", "-wal", "-shm", "-journal"};
-        for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++) {
-            snprintf(detail, sizeof detail, "%s%s", o.db, beside[i]);
-            unlink(detail);
-        }
+        store_remove_files(o.db);
     }
     if (claim >= 0)
         close(claim);   /* last: every handle on the file is closed */

@@ -2373,15 +2373,13 @@ static int store_sync_path(const char *path, int dir)
     return rc;
 }
 
-/* Remove the partial copy TMP and whatever SQLite left beside it: a copy cut
- * short by a full disk leaves its rollback journal. */
-static void store_drop_partial(const char *tmp)
+void store_remove_files(const char *path)
 {
     static const char *const beside[] = {"-journal", "-wal", "-shm"};
     char p[4200];
-    unlink(tmp);
+    unlink(path);
     for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", tmp, beside[i]);
+        snprintf(p, sizeof p, "%s%s", path, beside[i]);
         unlink(p);
     }
 }
@@ -2428,11 +2426,11 @@ int store_backup(store *st, const char *path, long *pages, err *e)
         err_set(e, "internal", "copying into %s: %s (the partial copy is removed)", tmp,
                 dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
         sqlite3_close(dst);
-        store_drop_partial(tmp);
+        store_remove_files(tmp);
         return -1;
     }
     if (sqlite3_close(dst) != SQLITE_OK) {
-        store_drop_partial(tmp);
+        store_remove_files(tmp);
         return err_set(e, "internal", "closing %s", tmp);
     }
     /* Durable under its final name only once all of it is on disk.  link,
@@ -2448,7 +2446,7 @@ int store_backup(store *st, const char *path, long *pages, err *e)
     if (store_sync_path(tmp, 0) != 0 || link(tmp, path) != 0) {
         err_set(e, errno == EEXIST ? "invalid_request" : "internal", "writing %s: %s%s", path,
                 strerror(errno), errno == EEXIST ? " (made while the copy was being written)" : "");
-        store_drop_partial(tmp);
+        store_remove_files(tmp);
         return -1;
     }
     unlink(tmp);

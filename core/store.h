@@ -271,6 +271,11 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
  * sync failed (E says so; PATH is the whole copy). */
 int store_backup(store *st, const char *path, long *pages, err *e);
 
+/* Remove the database file PATH and whatever SQLite keeps beside it (its
+ * -journal, -wal and -shm): a copy cut short, a start that failed.  Only
+ * while no handle has it open. */
+void store_remove_files(const char *path);
+
 /* ---- Reading for audits ------------------------------------------------- */
 
 /* Which decisions a query reads.  Every member may be NULL/0 (no condition).
