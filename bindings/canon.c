@@ -44,21 +44,13 @@ static int canon_put(canon_state *cs, const char *p, size_t n)
     return buf_add(cs->b, p, n) != 0 ? canon_cap(cs) : 0;
 }
 
-static int canon_putc_slow(canon_state *cs, char c) __attribute__((noinline));
-static int canon_putc_slow(canon_state *cs, char c)
-{
-    return canon_put(cs, &c, 1);
-}
-
+/* One byte: '{', ',' and the like, most of what a deep value writes.  The
+ * cap holds here as everywhere: a value that holds one table many times
+ * (t = {t, t}, again and again) costs a rule a few instructions and expands
+ * to 2^n nodes, all written through here. */
 static inline int canon_putc(canon_state *cs, char c)
 {
-    buf *b = cs->b;
-    if (b->len + 1 < b->alloc) {   /* room for the byte and the NUL */
-        b->data[b->len++] = c;
-        b->data[b->len] = '\0';
-        return 0;
-    }
-    return canon_putc_slow(cs, c);
+    return buf_addc(cs->b, c) != 0 ? canon_cap(cs) : 0;
 }
 
 /* Bytes that JSON strings must escape: '"', '\\' and the controls. */
@@ -100,10 +92,12 @@ int canon_add_string(buf *b, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     /* Room for the worst case, every byte as \u00XX; near the cap, for
      * what the string really takes. */
-    size_t room;
-    if (n <= (b->cap - 2) / 6 && 6 * n + 2 <= b->cap - b->len)
+    size_t room, left = b->cap - b->len;
+    if (left < 2 || n > left - 2)   /* not even unescaped */
+        return -1;
+    if (n <= (b->cap - 2) / 6 && 6 * n + 2 <= left)
         room = 6 * n + 2;
-    else if ((room = canon_string_len(s, n)) > b->cap - b->len)
+    else if ((room = canon_string_len(s, n)) > left)
         return -1;
     if (room + 1 > b->alloc - b->len && buf_reserve(b, room) != 0)
         return -1;

@@ -1047,8 +1047,9 @@ static void test_budget_counts_large_allocations(void **state)
 
 /* A decision's JSON is at most DECISION_JSON_MAX (1 MiB) long: a rule's
  * value of 600 KiB (written twice: in the values and in the message, which
- * names them) is a rule_error naming its criterion, one of 400 KiB is
- * written whole, and the engine carries on. */
+ * names them) is a rule_error naming its criterion, and so is a small value
+ * that expands when written; one of 400 KiB is written whole, and the
+ * engine carries on. */
 static void test_decision_json_limit(void **state)
 {
     (void)state;
@@ -1058,6 +1059,14 @@ static void test_decision_json_limit(void **state)
     snprintf(want, sizeof want, "criterion wide (limits.lua:%d)", marker_line("sandbox", "limits.lua", "wide"));
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "programme limits,");
+    ASSERT_CONTAINS(r->error_message, want);
+    ASSERT_CONTAINS(r->error_message, "JSON text over 1048576 bytes");
+    release(r);
+    /* A value that holds one table twice at each of 40 levels: the cap stops
+     * its writing at 1 MiB (it once grew past any cap, 2^40 nodes). */
+    r = decide(en, "limits", "{\"applicant_id\":\"dag\",\"age\":40}");
+    snprintf(want, sizeof want, "criterion dag (limits.lua:%d)", marker_line("sandbox", "limits.lua", "dag"));
+    assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, want);
     ASSERT_CONTAINS(r->error_message, "JSON text over 1048576 bytes");
     release(r);
