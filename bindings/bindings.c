@@ -406,6 +406,16 @@ static int bindings_today(lua_State *L)
     return 1;
 }
 
+int bindings_same(lua_State *L, int a, int b)
+{
+    if (lua_type(L, a) != LUA_TNUMBER || lua_type(L, b) != LUA_TNUMBER)
+        return lua_rawequal(L, a, b);
+    if (lua_isinteger(L, a) || lua_isinteger(L, b))
+        return lua_isinteger(L, a) && lua_isinteger(L, b) && lua_tointeger(L, a) == lua_tointeger(L, b);
+    lua_Number x = lua_tonumber(L, a), y = lua_tonumber(L, b);
+    return memcmp(&x, &y, sizeof x) == 0;
+}
+
 /* restore(flat, count) -> the number of the first entry that changed, or nil
  * [-0, +1, v]
  * FLAT holds COUNT entries, entry k at 3k-2 .. 3k: f, i, value, an upvalue
@@ -425,7 +435,7 @@ static int bindings_restore(lua_State *L)
         lua_rawgeti(L, 1, k + 2);                         /* f i value */
         if (!lua_getupvalue(L, 2, up))                    /* f i value v */
             lua_pushnil(L);
-        if (!lua_rawequal(L, 4, 5)) {
+        if (!bindings_same(L, 4, 5)) {
             if (!changed)
                 changed = k / 3 + 1;
             lua_pushvalue(L, 4);

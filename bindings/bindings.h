@@ -52,4 +52,10 @@ size_t bindings_utf8_bad(const void *s, size_t n);
  * decimals, in range), without raising.  [-0, +0, -] */
 int bindings_is_cents(lua_State *L, int idx);
 
+/* Whether the values at A and B are one value as a rule can tell: raw
+ * equality, and for numbers the same subtype and, for floats, the same bits
+ * (0 and 0.0 differ, as math.type tells them, and so do 0.0 and -0.0, as
+ * 1/x does; a NaN is itself).  [-0, +0, -] */
+int bindings_same(lua_State *L, int a, int b);
+
 #endif

@@ -132,6 +132,7 @@ struct engine {
     int mem_refused;         /* the allocator refused for the cap */
     int capped;              /* the cap applies: only inside engine_call */
     int api;                 /* registry ref: rules.lua's entry points */
+    int watching;            /* ENGINE_WATCH_*: how engine_after looks at the upvalues */
     int watched;             /* registry ref: the thread below, or LUA_NOREF */
     lua_State *watch;        /* its stack: each watched function, then its value */
     int *watch_up;           /* ... and which of its upvalues that is */
@@ -210,7 +211,12 @@ static void engine_pool_free(engine_pool *pool)
 }
 
 static void engine_hook(lua_State *L, lua_Debug *ar);
-static int engine_watch(engine *en);
+static void engine_watch(engine *en);
+
+/* How engine_after learns whether a rule changed an upvalue: it asks
+ * rules.lua's after() every time (before seal, or when the watch thread
+ * could not be made), knows none is watched, or looks on the thread. */
+enum { ENGINE_WATCH_ALWAYS, ENGINE_WATCH_NONE, ENGINE_WATCH_FAST };
 static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud);
 
 /* Call the hook after STEP more instructions. */
@@ -846,10 +852,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
         err_set(e, "rule_error", "%s", engine_error_text(en, status, msg, sizeof msg));
         goto problem;
     }
-    if (engine_watch(en) != 0) {
-        err_set(e, "internal", "out of memory watching the rules' upvalues");
-        goto problem;
-    }
+    engine_watch(en);
     lua_gc(L, LUA_GCCOLLECT);
     /* Requests make young garbage only; the generational collector frees it
      * without walking the rule set each cycle. */
@@ -1042,29 +1045,34 @@ static int engine_encode_decisions(lua_State *L)
 /* Keep what engine_after looks at: rules.lua's watched upvalues (api.watched,
  * entry k at 3k-2 .. 3k: a function, the number of its upvalue, the value
  * it had at seal), on the stack of a thread of their own, function then
- * value, so that a look is one lua_getupvalue and one comparison.  Returns
- * 0, or -1 out of memory.  [-0, +0, m] */
-static int engine_watch(engine *en)
+ * value, so that a look is one lua_getupvalue and one comparison.  Without
+ * room for them there (hundreds of thousands), after() looks every time.
+ * [-0, +0, m] */
+static void engine_watch(engine *en)
 {
     lua_State *L = en->L;
     int top = lua_gettop(L);
+    en->watching = ENGINE_WATCH_ALWAYS;
     lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* api */
     if (lua_getfield(L, top + 1, "watched") != LUA_TTABLE) {   /* api watched */
         lua_settop(L, top);
-        return 0;
+        return;
     }
     lua_getfield(L, top + 1, "watched_count");
     lua_Integer n = lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (n <= 0) {
+        en->watching = ENGINE_WATCH_NONE;
         lua_settop(L, top);
-        return 0;
+        return;
     }
     lua_State *T = n < INT_MAX / 2 - LUA_MINSTACK ? lua_newthread(L) : NULL;   /* api watched T */
     en->watch_up = T ? malloc((size_t)n * sizeof *en->watch_up) : NULL;
     if (!en->watch_up || !lua_checkstack(T, 2 * (int)n + LUA_MINSTACK)) {
+        free(en->watch_up);
+        en->watch_up = NULL;
         lua_settop(L, top);
-        return -1;
+        return;
     }
     for (lua_Integer k = 0; k < n; k++) {
         lua_rawgeti(L, top + 2, 3 * k + 1);
@@ -1078,8 +1086,8 @@ static int engine_watch(engine *en)
     en->watch = T;
     en->nwatched = n;
     en->watched = luaL_ref(L, LUA_REGISTRYINDEX);         /* api watched */
+    en->watching = ENGINE_WATCH_FAST;
     lua_settop(L, top);
-    return 0;
 }
 
 /* Whether an upvalue engine_watch keeps no longer holds its value.
@@ -1091,7 +1099,7 @@ static int engine_watched_changed(engine *en)
         int f = 2 * (int)k + 1;
         if (!lua_getupvalue(T, f, en->watch_up[k]))
             return 1;
-        int same = lua_rawequal(T, -1, f + 1);
+        int same = bindings_same(T, -1, f + 1);   /* as restore() compares */
         lua_pop(T, 1);
         if (!same)
             return 1;
@@ -1107,7 +1115,8 @@ static int engine_watched_changed(engine *en)
  * what changed.  [-0, +0, -] */
 static int engine_after(engine *en)
 {
-    if (en->watch && !engine_watched_changed(en))
+    if (en->watching == ENGINE_WATCH_NONE ||
+        (en->watching == ENGINE_WATCH_FAST && !engine_watched_changed(en)))
         return LUA_OK;
     engine_prepare(en, "after");
     return engine_call(en, 0, 0, en->budget);

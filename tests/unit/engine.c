@@ -767,6 +767,17 @@ static void test_state_nil_upvalue(void **state)
     check_state("nil_upvalue", "nil_upvalue", "local 'last'");
 }
 
+/* An upvalue made another number equal to it: 0 the float 0.0 (math.type
+ * tells), 0.0 the float -0.0 (tostring and 1/x tell); state all the same,
+ * found and put back.  A NaN upvalue, never equal to itself, read by every
+ * request of the programme, is no change (the look would be an error). */
+static void test_state_upvalue_same_number(void **state)
+{
+    (void)state;
+    check_state("subtype", "subtype", "local 'zero'");
+    check_state("negative_zero", "negative_zero", "local 'zf'");
+}
+
 /* Two upvalues changed by one request: engine.c finds the first without
  * calling into Lua, then after() puts back both and names the first (count,
  * an upvalue of the counter check too); the next request sees neither. */
@@ -2747,6 +2758,7 @@ int main(void)
         TEST(test_state_metatable_upvalue),
         TEST(test_state_nil_upvalue),
         TEST(test_state_two_upvalues),
+        TEST(test_state_upvalue_same_number),
         TEST(test_state_table_with_protected_metatable),
         TEST(test_state_applicant_metatable),
         TEST(test_state_missing_signal_metatable),
