@@ -212,12 +212,12 @@ static void engine_pool_free(engine_pool *pool)
 
 static void engine_hook(lua_State *L, lua_Debug *ar);
 static void engine_watch(engine *en);
+static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud);
 
 /* How engine_after learns whether a rule changed an upvalue: it asks
  * rules.lua's after() every time (before seal, or when the watch thread
  * could not be made), knows none is watched, or looks on the thread. */
 enum { ENGINE_WATCH_ALWAYS, ENGINE_WATCH_NONE, ENGINE_WATCH_FAST };
-static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud);
 
 /* Call the hook after STEP more instructions. */
 static void engine_arm(engine *en, int step)
