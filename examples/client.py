@@ -199,6 +199,15 @@ def main():
                         app.setdefault("request_key", str(app["id"]))
                     yield dict(app, op="screen")
 
+    class OutputClosed(Exception):
+        pass
+
+    def out(text):
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:   # our reader went away (| head): not the server
+            raise OutputClosed()
+
     errors = 0
     eligo = None
     try:
@@ -206,7 +215,7 @@ def main():
             for reply in eligo.pipeline(requests()):
                 if not reply.get("ok"):
                     errors += 1
-                    print("%s: error %s" % (reply.get("id"), EligoError(reply)))
+                    out("%s: error %s" % (reply.get("id"), EligoError(reply)))
                     continue
                 outcomes = []
                 for d in reply["decisions"]:
@@ -217,8 +226,13 @@ def main():
                     why = failed + ["missing " + m for m in missing]
                     outcomes.append("%s %s%s" % (d["program"], d["outcome"],
                                                  " (%s)" % ", ".join(why) if why else ""))
-                print("%s: %s%s" % (reply.get("id"), "; ".join(outcomes) or "no programme in force",
-                                    " (repeated)" if reply.get("repeated") else ""))
+                out("%s: %s%s" % (reply.get("id"), "; ".join(outcomes) or "no programme in force",
+                                  " (repeated)" if reply.get("repeated") else ""))
+    except OutputClosed:
+        # Quiet, as a pipe's writer is when its reader has seen enough; the
+        # replies not read are the reader's choice.  Nothing more to stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13   # as a shell reports SIGPIPE
     except OSError as e:
         print("client.py: %s" % e, file=sys.stderr)
         if eligo is not None and eligo.unanswered():

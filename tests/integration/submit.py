@@ -295,6 +295,21 @@ def test_examples(source, sock, tmp, real):
     if real:
         check(lists_missing(out), "examples/client.py: a criterion lacking data is not listed "
               "as failed", out)
+    # Read by `head -n 1`: the first line, and no word about the pipe or the
+    # replies it did not read (it once printed "[Errno 32] Broken pipe" and
+    # asked to send them all again).  Enough applications that their lines
+    # overflow the pipe: the client must see it closed.
+    many = os.path.join(tmp, "many.jsonl")
+    with open(many, "w") as f:
+        for i in range(3000):
+            f.write(json.dumps({"id": "H%d" % i, "applicant": applicant(i % 40 + 20),
+                                "as_of": "2025-03-01"}) + "\n")
+    piped = subprocess.run(["sh", "-c", '"$0" "$1" --socket "$2" "$3" | head -n 1',
+                            sys.executable, client, sock, many],
+                           capture_output=True, text=True, timeout=60)
+    check(len(piped.stdout.splitlines()) == 1 and piped.stderr == "",
+          "examples/client.py read by head: one line, nothing on stderr",
+          piped.stdout + piped.stderr)
     node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).stdout.strip()
     if node:
         rc, out, err = run([node, os.path.join(source, "examples", "client.js"),
