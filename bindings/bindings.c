@@ -519,6 +519,8 @@ void bindings_push(lua_State *L)
     lua_setfield(L, -2, "__json");
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "array_mt");                      /* t.array_mt = mt */
+    canon_push_order_mt(L);
+    lua_setfield(L, -4, "order_mt");                      /* t.order_mt */
     lua_pushcclosure(L, bindings_decode, 2);              /* t decode */
     lua_setfield(L, -2, "decode");
 }

@@ -17,13 +17,24 @@
 
 #define CANON_MAX_DEPTH 64
 
-/* Where an encoding stopped, and why. */
+/* Where an encoding stopped, and why; and the steps it may still take (a
+ * table entered, a key walked, an element or a listed key looked at): two a
+ * byte of the text's room.  A value's text grows by a byte or more with
+ * every step, so that its cap comes first, but for tables reached many times
+ * that walk keys they do not write (a list whose [1] sits behind many other
+ * keys, a key order naming keys the table lacks); without the bound, a few
+ * instructions of a rule made 2^40 steps. */
 typedef struct canon_state {
     lua_State *L;
     buf *b;
     char *msg;
     size_t msglen;
+    size_t steps;
 } canon_state;
+
+/* The key of the registry's metatable for the key orders canon follows
+ * (canon_push_order_mt). */
+static const char canon_order_key = 0;
 
 static int canon_value(canon_state *cs, int idx, int depth);
 
@@ -36,6 +47,19 @@ static int canon_fail(canon_state *cs, const char *fmt, const char *arg)
 static int canon_cap(canon_state *cs)
 {
     snprintf(cs->msg, cs->msglen, "JSON text over %d bytes", (int)cs->b->cap);
+    return -1;
+}
+
+/* One more step, if any is left.  Returns 0 or -1. */
+static int canon_step(canon_state *cs)
+{
+    if (cs->steps > 0) {
+        cs->steps--;
+        return 0;
+    }
+    snprintf(cs->msg, cs->msglen,
+             "cannot encode: writing the value takes more steps than its JSON text may have bytes (%d)",
+             (int)cs->b->cap);
     return -1;
 }
 
@@ -220,7 +244,7 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
         return canon_fail(cs, "%s", "cannot encode: out of stack");
     int pos = top + 1;                                    /* where the iteration key is */
     lua_pushnil(L);                                       /* k */
-    while (lua_next(L, t)) {                              /* ... k v */
+    while ((rc = canon_step(cs)) == 0 && lua_next(L, t)) {   /* ... k v */
         if (lua_type(L, -2) != LUA_TSTRING) {
             if (probe) {
                 rc = 1;
@@ -257,6 +281,8 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
         n++;
         lua_pushvalue(L, -2);                             /* ... k v k */
     }
+    if (rc != 0)
+        goto done;
     if (n <= 1) {
         /* nothing to sort */
     } else if (n <= CANON_FEW) {
@@ -284,10 +310,35 @@ done:
     return rc;
 }
 
+void canon_push_order_mt(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &canon_order_key) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "key order");
+    lua_setfield(L, -2, "__metatable");                   /* not a rule's to take */
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &canon_order_key);
+}
+
+/* Whether the table at IDX is a key order of the engine's own.
+ * [-0, +0, -] */
+static int canon_is_order(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &canon_order_key);
+    int is = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return is;
+}
+
 /* How a table is written is said by its metatable's __json: the string
- * "array", or a list of keys (an object in that order).  A frozen table
- * (rules.lua) keeps its contents in the table its metatable's __frozen
- * names. */
+ * "array", or a key order (an object in that order) the engine made
+ * (canon_push_order_mt); a rule's own order is not followed: it could name
+ * a key twice, or leave one out of the text.  A frozen table (rules.lua)
+ * keeps its contents in the table its metatable's __frozen names. */
 static int canon_table(canon_state *cs, int idx, int depth)
 {
     lua_State *L = cs->L;
@@ -297,6 +348,8 @@ static int canon_table(canon_state *cs, int idx, int depth)
     }
     if (!lua_checkstack(L, 8))
         return canon_fail(cs, "%s", "cannot encode: out of stack");
+    if (canon_step(cs) != 0)
+        return -1;
     int base = lua_gettop(L), rc = 0;
     int t = idx, order = 0, array = 0;
     if (lua_getmetatable(L, idx)) {                       /* mt */
@@ -305,7 +358,7 @@ static int canon_table(canon_state *cs, int idx, int depth)
          * error could no longer name the rule that made the value. */
         lua_pushliteral(L, "__json");
         int kind = lua_rawget(L, mt);                     /* mt json */
-        if (kind == LUA_TTABLE)
+        if (kind == LUA_TTABLE && canon_is_order(L, -1))
             order = lua_gettop(L);
         else
             array = kind == LUA_TSTRING;
@@ -327,6 +380,8 @@ static int canon_table(canon_state *cs, int idx, int depth)
         if ((rc = canon_putc(cs, '{')) != 0)
             goto done;
         for (lua_Integer i = 1; lua_rawgeti(L, order, i) == LUA_TSTRING; i++) {
+            if ((rc = canon_step(cs)) != 0)
+                goto done;
             size_t klen;
             const char *k = lua_tolstring(L, -1, &klen);
             lua_pushvalue(L, -1);
@@ -347,7 +402,7 @@ static int canon_table(canon_state *cs, int idx, int depth)
         if ((rc = canon_putc(cs, '[')) != 0)
             goto done;
         for (lua_Unsigned i = 1; i <= n; i++) {
-            if (i > 1 && (rc = canon_putc(cs, ',')) != 0)
+            if ((rc = canon_step(cs)) != 0 || (i > 1 && (rc = canon_putc(cs, ',')) != 0))
                 goto done;
             lua_rawgeti(L, t, (lua_Integer)i);
             if ((rc = canon_value(cs, lua_gettop(L), depth + 1)) != 0)
@@ -388,7 +443,7 @@ static int canon_value(canon_state *cs, int idx, int depth)
 
 int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen)
 {
-    canon_state cs = {L, b, msg, msglen};
+    canon_state cs = {L, b, msg, msglen, 2 * (b->cap - b->len) + 64};
     return canon_value(&cs, lua_absindex(L, idx), 0);
 }
 

@@ -4,7 +4,8 @@
  * One encoding, used for everything eligo hashes or stores, so that the same
  * value always gives the same bytes:
  *   - objects: keys in the order the table's metatable lists in `__json`
- *     (absent keys skipped), or else in bytewise order of the keys;
+ *     (absent keys skipped), when that list is one the engine made
+ *     (canon_push_order_mt), or else in bytewise order of the keys;
  *   - arrays: a table whose metatable's `__json` is "array", or whose [1]
  *     is set;
  *     an empty table without a marker is {};
@@ -39,5 +40,10 @@ int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen);
  * them.  Return 0, or -1 when B's cap would be passed.  No Lua involved. */
 int canon_add_string(buf *b, const char *s, size_t n);
 int canon_add_integer(buf *b, long long v);
+
+/* Push the metatable that makes a list of keys a key order canon follows
+ * (setmetatable(keys, it), then { __json = keys } on the object's
+ * metatable); made once per state.  [-0, +1, m] */
+void canon_push_order_mt(lua_State *L);
 
 #endif

@@ -42,6 +42,8 @@ local c_utf8_bad = C.utf8_bad
 local LANGS = { "en", "fr", "ar" }
 local LANG_OK = { en = true, fr = true, ar = true }
 local ARRAY = C.array_mt   -- JSON arrays (decode sets it; canon.c writes [] for it)
+local ORDER = C.order_mt   -- a key order canon.c follows (a rule's own it does not)
+local function order(keys) return setmetatable(keys, ORDER) end
 ARRAY.__metatable = "list"   -- shared by every list of every request: not the rules' to change
 local WORDS = {
   met = { en = "met", fr = "satisfait", ar = "مستوفى" },
@@ -1230,7 +1232,7 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   if key then
     res.fingerprint = c_sha256(c_canon(setmetatable(
       { op = op, program = program, as_of = as_of_given, applicant = req.applicant or null },
-      { __json = { "op", "program", "as_of", "applicant" } })))
+      { __json = order { "op", "program", "as_of", "applicant" } })))
   end
   local a = prepare_applicant(req)
   local aid = rawget(req.applicant, "applicant_id")   -- a is read-only, req.applicant its contents
@@ -1326,11 +1328,11 @@ function api.programs(as_of, lang)
       local criteria = setmetatable({}, ARRAY)
       for i, c in ipairs(p.criteria) do
         criteria[i] = setmetatable({ id = c.id, text = declared_text(c.text, lang), reference = declared_text(c.reference) },
-          { __json = { "id", "text", "reference" } })
+          { __json = order { "id", "text", "reference" } })
       end
       list[#list + 1] = setmetatable({ id = p.id, title = declared_text(p.title, lang), version = p.version,
         from = p.from, to = p.to, reference = declared_text(p.reference), criteria = criteria },
-        { __json = { "id", "title", "version", "from", "to", "reference", "criteria" } })
+        { __json = order { "id", "title", "version", "from", "to", "reference", "criteria" } })
     end
   end
   return c_canon(list)
@@ -1363,7 +1365,7 @@ function api.explain(program, version, lang)
     criteria[i] = setmetatable({ id = c.id, text = declared_text(c.text, lang), reference = declared_text(c.reference),
       file = c.file, line = c.line, first_line = first, last_line = last,
       source = source_lines(c.file, first, last) },
-      { __json = { "id", "text", "reference", "file", "line", "first_line", "last_line", "source" } })
+      { __json = order { "id", "text", "reference", "file", "line", "first_line", "last_line", "source" } })
   end
   local parameters = {}
   for name, q in pairs(params) do
@@ -1371,16 +1373,16 @@ function api.explain(program, version, lang)
       local values = setmetatable({}, ARRAY)
       for i, v in ipairs(q.values) do
         values[i] = setmetatable({ from = v.from, to = v.to, value = v.value, reference = declared_text(v.reference) },
-          { __json = { "from", "to", "value", "reference" } })
+          { __json = order { "from", "to", "value", "reference" } })
       end
       parameters[name] = setmetatable({ reference = declared_text(q.reference), file = q.file, line = q.line, values = values },
-        { __json = { "reference", "file", "line", "values" } })
+        { __json = order { "reference", "file", "line", "values" } })
     end
   end
   return c_canon(setmetatable({ program = p.id, version = p.version, from = p.from, to = p.to,
     title = declared_text(p.title, lang), reference = declared_text(p.reference), file = p.file, line = p.line,
     criteria = criteria, parameters = parameters },
-    { __json = { "program", "version", "from", "to", "title", "reference", "file", "line", "criteria", "parameters" } }))
+    { __json = order { "program", "version", "from", "to", "title", "reference", "file", "line", "criteria", "parameters" } }))
 end
 
 -- Lint --------------------------------------------------------------------------
@@ -1642,7 +1644,7 @@ function api.run_case(i)
   end
   mark_lists(case.applicant, schema)
   local req = setmetatable({ op = "decide", program = case.program, as_of = case.as_of,
-    applicant = case.applicant, lang = case.lang }, { __json = { "op", "program", "as_of", "applicant", "lang" } })
+    applicant = case.applicant, lang = case.lang }, { __json = order { "op", "program", "as_of", "applicant", "lang" } })
   local why
   local history
   if case.history ~= nil then

@@ -26,6 +26,7 @@ static int setup(void **state)
 {
     (void)state;
     L = luaL_newstate();
+    luaL_openlibs(L);                  /* for the chunks canon_of runs */
     lua_newtable(L);                   /* 1: the array metatable */
     lua_pushliteral(L, "array");
     lua_setfield(L, -2, "__json");
@@ -345,6 +346,53 @@ static void test_canon_string_near_cap(void **state)
     buf_free(&b);
 }
 
+/* The value the Lua chunk CODE returns, written as canonical JSON into OUT
+ * (1 MiB cap): 0, or -1 with MSG. */
+static int canon_of(const char *code, char *msg, size_t msglen)
+{
+    lua_settop(L, 1);
+    if (luaL_loadstring(L, code) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK)
+        fail_msg("%s: %s", code, lua_tostring(L, -1));
+    buf_reset(&out);
+    int rc = canon_try(L, 2, &out, msg, msglen);
+    lua_settop(L, 1);
+    return rc;
+}
+
+/* A key order is followed only when the engine made it: a value's own
+ * __json order could name a key twice, or leave one out of the text. */
+static void test_canon_key_order_engine_only(void **state)
+{
+    (void)state;
+    char msg[256];
+    assert_int_equal(canon_of("return setmetatable({b = 2, a = 1}, {__json = {'b', 'b'}})", msg,
+                              sizeof msg), 0);
+    assert_string_equal(out.data, "{\"a\":1,\"b\":2}");
+    canon_push_order_mt(L);
+    lua_setglobal(L, "ORDER");
+    assert_int_equal(canon_of("return setmetatable({b = 2, a = 1, c = 3},"
+                              " {__json = setmetatable({'b', 'a'}, ORDER)})", msg, sizeof msg), 0);
+    assert_string_equal(out.data, "{\"b\":2,\"a\":1}");
+}
+
+/* Writing a value takes at most two steps a byte of room: a table whose [1]
+ * sits behind 1,000 other keys, held twice at each of 30 levels, writes a
+ * few bytes a visit but walked the keys at every one (2^30 walks). */
+static void test_canon_steps_bounded(void **state)
+{
+    (void)state;
+    char msg[256];
+    int rc = canon_of("local t = {} for i = 1, 1000 do t['k' .. i] = i end t[1] = 0 "
+                      "for _ = 1, 30 do t = {t, t} end return t", msg, sizeof msg);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(msg, "more steps than its JSON text may have bytes"));
+    /* The order of a value's own, naming a missing key many times: the same. */
+    rc = canon_of("local o = {} for i = 1, 1000 do o[i] = 'x' end "
+                  "local t = setmetatable({}, {__json = o}) for _ = 1, 30 do t = {t, t} end "
+                  "return t", msg, sizeof msg);
+    assert_int_equal(rc, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +408,8 @@ int main(void)
         cmocka_unit_test(test_json_long_number),
         cmocka_unit_test(test_json_number_out_of_range),
         cmocka_unit_test(test_canon_string_near_cap),
+        cmocka_unit_test(test_canon_key_order_engine_only),
+        cmocka_unit_test(test_canon_steps_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
