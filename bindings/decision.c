@@ -219,13 +219,14 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
     return rc ? -1 : 0;
 }
 
-static void decision_message_lua(lua_State *L, decision_box *box, int c, int passed, int values);
+static int decision_message_lua(lua_State *L, decision_box *box, int c, int passed, int values);
 
 /* Render the message of criterion C into box->msg: its pass or fail
  * template in LANG (or English), filled from VALUES.  Anything but a
  * template string (no template, a number, ...) goes to rules.lua's
- * message(), which handles every case as it always has.  [-0, +0, e] */
-static void decision_message(lua_State *L, decision_box *box, int c, int passed, int values)
+ * message(), which handles every case as it always has.  Returns 0, or -1
+ * when the message would be over box->msg's cap.  [-0, +0, e] */
+static int decision_message(lua_State *L, decision_box *box, int c, int passed, int values)
 {
     int top = lua_gettop(L);
     buf_reset(&box->msg);
@@ -239,18 +240,18 @@ static void decision_message(lua_State *L, decision_box *box, int c, int passed,
         if (t == LUA_TSTRING) {
             size_t n;
             const char *s = lua_tolstring(L, -1, &n);
-            decision_render(L, s, n, values, &box->msg);  /* cut at the cap, as render is */
+            int rc = decision_render(L, s, n, values, &box->msg);
             lua_settop(L, top);
-            return;
+            return rc;
         }
     }
     lua_settop(L, top);
-    decision_message_lua(L, box, c, passed, values);
+    return decision_message_lua(L, box, c, passed, values);
 }
 
 /* The message of criterion C by rules.lua's message(), into box->msg
- * (reset).  [-0, +0, e] */
-static void decision_message_lua(lua_State *L, decision_box *box, int c, int passed, int values)
+ * (reset).  Returns 0, or -1 over box->msg's cap.  [-0, +0, e] */
+static int decision_message_lua(lua_State *L, decision_box *box, int c, int passed, int values)
 {
     int top = lua_gettop(L);
     buf_reset(&box->msg);
@@ -262,9 +263,9 @@ static void decision_message_lua(lua_State *L, decision_box *box, int c, int pas
     lua_call(L, 4, 1);                                    /* text */
     size_t n;
     const char *s = lua_tolstring(L, -1, &n);
-    if (s)
-        buf_add(&box->msg, s, n);
+    int rc = s ? buf_add(&box->msg, s, n) : 0;
     lua_settop(L, top);
+    return rc;
 }
 
 /* The message of a criterion missing FIELD: the words for LANG, then the
@@ -564,16 +565,20 @@ static int decision_decide(lua_State *L)
                 return decision_refuse(L, 1, i, passed);
             if (!lua_isnil(L, values) && lua_type(L, values) != LUA_TTABLE)
                 return decision_refuse(L, 2, i, 0);
-            int ok = lua_toboolean(L, passed);
+            int ok = lua_toboolean(L, passed), mrc;
             failed |= !ok;
             if (kc && lang >= 0 && kc->tmpl[ok][lang] >= 0) {
                 buf_reset(&box->msg);
-                decision_render_kept(L, kept->piece + kc->tmpl[ok][lang], SLOT_KEPT, values,
-                                     &box->msg);          /* cut at the cap, as render is */
+                mrc = decision_render_kept(L, kept->piece + kc->tmpl[ok][lang], SLOT_KEPT, values,
+                                           &box->msg);
             } else if (kc && lang >= 0) {
-                decision_message_lua(L, box, c, ok, values);
+                mrc = decision_message_lua(L, box, c, ok, values);
             } else {
-                decision_message(L, box, c, ok, values);
+                mrc = decision_message(L, box, c, ok, values);
+            }
+            if (mrc != 0) {   /* not cut short: a message missing a piece would mislead */
+                snprintf(msg, sizeof msg, "JSON text over %d bytes", (int)box->msg.cap);
+                return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
             }
             lua_copy(L, values, slot);
             if (decision_head(L, h, kc, c, msg, sizeof msg) != 0)

@@ -1081,6 +1081,17 @@ static void test_decision_json_limit(void **state)
     ASSERT_CONTAINS(r->error_message, want);
     ASSERT_CONTAINS(r->error_message, "JSON text over 1048576 bytes");
     release(r);
+    /* A message over the cap is refused, not written without its long piece
+     * (it was: " is not allowed; n=1"). */
+    r = decide(en, "limits", "{\"applicant_id\":\"hidden\",\"age\":1025}");
+    snprintf(want, sizeof want, "criterion hidden (limits.lua:%d)", marker_line("sandbox", "limits.lua", "hidden"));
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, want);
+    ASSERT_CONTAINS(r->error_message, "JSON text over 1048576 bytes");
+    release(r);
+    r = decide(en, "limits", "{\"applicant_id\":\"hidden\",\"age\":1}");
+    assert_outcome(r, "eligible");
+    release(r);
     r = decide(en, "limits", "{\"applicant_id\":\"wide\",\"age\":400}");
     assert_outcome(r, "eligible");
     assert_true(strlen(decision(r)) > (size_t)800 << 10);
