@@ -43,6 +43,9 @@ local LANGS = { "en", "fr", "ar" }
 local LANG_OK = { en = true, fr = true, ar = true }
 local ARRAY = C.array_mt   -- JSON arrays (decode sets it; canon.c writes [] for it)
 local ORDER = C.order_mt   -- a key order canon.c follows (a rule's own it does not)
+-- Sorting a rule's texts pays for comparing them, as the rules' own sort does
+-- (engine.c): long texts, or texts of NULs, take long to compare.
+local charged_sort = C.charged.table.sort
 local function order(keys) return setmetatable(keys, ORDER) end
 ARRAY.__metatable = "list"   -- shared by every list of every request: not the rules' to change
 local WORDS = {
@@ -1029,7 +1032,7 @@ local function message(c, passed, values, lang)
   end
   local keys = {}
   for k in pairs(values) do keys[#keys + 1] = tostring(k) end
-  table_sort(keys)
+  charged_sort(keys)
   for i, k in ipairs(keys) do keys[i] = k .. " " .. c_format(values[k]) end
   return text .. ": " .. word .. " (" .. table_concat(keys, ", ") .. ")"
 end
@@ -1512,7 +1515,7 @@ end
 local function list_text(l)
   local t = {}
   for i, v in ipairs(l or {}) do t[i] = tostring(v) end
-  table_sort(t)
+  charged_sort(t)
   return "{" .. table_concat(t, ", ") .. "}"
 end
 
@@ -1580,7 +1583,7 @@ local function undeclared(v, t, path)
   elseif kind == "record" then
     local names = {}
     for k in pairs(v) do names[#names + 1] = tostring(k) end
-    table_sort(names)
+    charged_sort(names)
     for _, k in ipairs(names) do
       local ft = t.fields[k]
       if not ft then return path .. k end
@@ -1597,7 +1600,7 @@ local function case_fault(case)
   for k in next, case do
     if not CASE_KEYS[k] then odd[#odd + 1] = tostring(k) end
   end
-  table_sort(odd)
+  charged_sort(odd)
   if #odd > 0 then return string_format("unknown key '%s' (a case knows %s)", odd[1], CASE_KEYS_TEXT) end
   if type(case.as_of) ~= "string" or not c_parse_date(case.as_of) then
     return string_format("as_of must be a date YYYY-MM-DD, got %s: without one a case is decided on the day it runs", describe(case.as_of))

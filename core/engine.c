@@ -38,6 +38,8 @@
  * (engine_alloc) adds to what is spent but cannot shorten the stretch being
  * counted down (Lua does not tell how much of it is left): a call that pays
  * for strings may run up to one step past its budget before it is stopped.
+ * A call that makes a long string, or has run an eighth of its time, is
+ * counted (and its clock read) at every instruction: see ENGINE_LONG_STRING.
  */
 #include "engine.h"
 
@@ -74,6 +76,14 @@ extern const unsigned long embed_rules_len;
  * by doubling, an instruction per element: the count already pays.) */
 #define ENGINE_CHARGE_MIN 1024
 #define ENGINE_CHARGE_BYTES 128   /* at 64, an endless doubling met the budget before the cap */
+/* One instruction can take long when it compares long strings, text holding
+ * NULs above all, which Lua compares a piece at a time (two of 1 MiB: 7 ms);
+ * the clock is read at the hook, so a thousand of them ran seconds past the
+ * time limit.  A call that makes a string this long, or runs in an engine
+ * whose rules made one while loading, is hooked at every instruction: its
+ * clock read each time, it ends within an instruction of the limit (the
+ * count, and so where the budget stops it, is the same). */
+#define ENGINE_LONG_STRING ((size_t)64 << 10)
 #define ENGINE_LOAD_FACTOR 100         /* loading a file may take 100 budgets */
 
 /* The budget of loading, sealing or linting: ENGINE_LOAD_FACTOR budgets, no
@@ -131,6 +141,9 @@ struct engine {
     size_t mem_cap;
     int mem_refused;         /* the allocator refused for the cap */
     int capped;              /* the cap applies: only inside engine_call */
+    int fine;                /* the current call is hooked at every instruction */
+    int fine_always;         /* ... every call is: loading made a long string */
+    int built;               /* engine_build has finished */
     int api;                 /* registry ref: rules.lua's entry points */
     int watching;            /* ENGINE_WATCH_*: how engine_after looks at the upvalues */
     int watched;             /* registry ref: the thread below, or LUA_NOREF */
@@ -260,6 +273,12 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (p) {
         en->mem = en->mem - osize + nsize;
+        if (new_string && nsize >= ENGINE_LONG_STRING && !en->fine) {
+            en->fine_always |= !en->built;
+            en->fine = 1;
+            if (en->capped)
+                engine_arm(en, 1);
+        }
         if (new_string && nsize >= ENGINE_CHARGE_MIN && en->capped) {
             en->spent += nsize / ENGINE_CHARGE_BYTES;
             if (en->spent > en->budget)   /* stop at the next instruction, not the next hook */
@@ -311,11 +330,17 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
     en->spent += (uint64_t)en->step;
     if (en->spent > en->budget)
         engine_stop(en, L, ar, 'b');
-    if (!en->exhausted && engine_clock() > en->deadline)
+    uint64_t now = en->exhausted ? 0 : engine_clock();
+    if (!en->exhausted && now > en->deadline)
         engine_stop(en, L, ar, 't');
     if (en->exhausted)
         engine_stop(en, L, ar, 'b');   /* once stopped, every instruction raises */
-    if (en->budget - en->spent < ENGINE_HOOK_STEP)   /* the last stretch, exactly */
+    /* A call with long strings (ENGINE_LONG_STRING), or past an eighth of
+     * its time, looks at the clock after every instruction. */
+    int fine = en->fine || now - en->started > (en->deadline - en->started) / 8;
+    if (fine && en->step > 1)
+        engine_arm(en, 1);
+    else if (!fine && en->budget - en->spent < ENGINE_HOOK_STEP)   /* the last stretch, exactly */
         engine_arm(en, (int)(en->budget - en->spent) + 1);
 }
 
@@ -326,7 +351,8 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
  * rules.lua puts in place) first pay for the work they are about to do, then
  * run the library's own function in the same frame, so that its errors read
  * as before: an instruction per element sorted (times the bits of the
- * length), shifted, moved, read or joined, per 16 bytes of UTF-8 decoded or
+ * length, with the text its strings compare: engine_sort_text), shifted,
+ * moved, read or joined, per 16 bytes of UTF-8 decoded or
  * of text read as a number, per 128 bytes a plain find searches for each 64
  * bytes of its needle, per 16 repetitions of an empty string (a longer one
  * pays for the text it makes).  Calls on the small tables and strings rules
@@ -376,8 +402,35 @@ static lua_Integer engine_str_span(lua_State *L, size_t len, int i, int j)
     return b < a ? 0 : b - a + 1;
 }
 
-/* What the call about to be made costs, in instructions.  [-0, +0, e] */
-static lua_Integer engine_cost(lua_State *L, int kind)
+/* What comparing the string elements of the list at 1 (its first LEN) costs
+ * a sort of BITS rounds: each element is compared about BITS times, and a
+ * comparison reads the text (an instruction per 128 bytes, as a new string
+ * pays) and pays per NUL byte too, since Lua compares text with NULs a piece
+ * at a time, by strcoll (4 instructions a NUL: two texts of 1 MiB of them
+ * took 7 ms to compare, two plain ones 0.02 ms).  The count stops past
+ * LIMIT: enough to refuse.
+ * [-0, +0, -] */
+static lua_Integer engine_sort_text(lua_State *L, lua_Integer len, int bits, lua_Integer limit)
+{
+    lua_Integer cost = 0;
+    for (lua_Integer i = 1; i <= len && cost <= limit; i++) {
+        if (lua_rawgeti(L, 1, i) == LUA_TSTRING) {
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            size_t nuls = 0;
+            for (size_t k = 0; k < n; k++)
+                nuls += s[k] == '\0';
+            lua_Integer each = (lua_Integer)(n / 128 + 4 * nuls);
+            cost = each > (LUA_MAXINTEGER - cost) / 64 ? LUA_MAXINTEGER : cost + each * bits;
+        }
+        lua_pop(L, 1);
+    }
+    return cost;
+}
+
+/* What the call about to be made costs, in instructions; past LIMIT (what
+ * is left of the budget) it may count no further.  [-0, +0, e] */
+static lua_Integer engine_cost(lua_State *L, int kind, lua_Integer limit)
 {
     size_t n = 0, m = 0;
     lua_Integer len;
@@ -421,7 +474,10 @@ static lua_Integer engine_cost(lua_State *L, int kind)
         int bits = 0;
         for (lua_Integer v = len; v > 0; v >>= 1)
             bits++;
-        return len > LUA_MAXINTEGER / 64 ? LUA_MAXINTEGER : len * bits;
+        if (len > LUA_MAXINTEGER / 64 || len * bits > limit)
+            return LUA_MAXINTEGER;
+        lua_Integer text = engine_sort_text(L, len, bits, limit - len * bits);
+        return text > LUA_MAXINTEGER - len * bits ? LUA_MAXINTEGER : len * bits + text;
     }
     case COST_INSERT:   /* insert(t, pos, v) shifts #t - pos + 1 up */
     case COST_REMOVE: { /* remove(t, pos) shifts #t - pos down */
@@ -452,7 +508,9 @@ static int engine_charged(lua_State *L)
     lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
     int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
     if (en->capped) {
-        lua_Integer cost = engine_cost(L, kind);
+        uint64_t left = en->budget > en->spent ? en->budget - en->spent : 0;
+        lua_Integer cost = engine_cost(L, kind, left > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER
+                                                                                : (lua_Integer)left);
         if (cost > ENGINE_FREE_WORK) {
             uint64_t u = (uint64_t)cost;
             en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
@@ -564,7 +622,8 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     uint64_t allow = en->time_ns > UINT64_MAX / times ? UINT64_MAX : en->time_ns * times;
     en->started = engine_clock();
     en->deadline = allow > UINT64_MAX - en->started ? UINT64_MAX : en->started + allow;
-    engine_arm(en, budget < ENGINE_HOOK_STEP ? (int)budget + 1 : ENGINE_HOOK_STEP);
+    en->fine = en->fine_always;
+    engine_arm(en, en->fine ? 1 : budget < ENGINE_HOOK_STEP ? (int)budget + 1 : ENGINE_HOOK_STEP);
     int status = lua_pcall(L, nargs, nres, h);
     lua_sethook(L, NULL, 0, 0);
     en->capped = 0;
@@ -863,6 +922,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
         goto problem;
     }
     en->budget = budget;
+    en->built = 1;
     engine_assert(en);
     return en;
 problem:

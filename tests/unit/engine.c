@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <errno.h>
 #include <unistd.h>
@@ -2340,6 +2341,58 @@ static void test_time_limit(void **state)
     release(en);
 }
 
+/* Comparing texts that hold NULs is slow (Lua compares them a piece at a
+ * time: 7 ms for two of 1 MiB), and a sort does it inside one C call, out
+ * of the hook's and the clock's reach: a sort pays for the text it
+ * compares, the rules' own sorts and the one that orders a message's
+ * values alike.  The first sort took 5 s, the second about 0.3 s, each then
+ * stopped only by the time limit or by its values' keys. */
+static void test_sort_pays_for_text(void **state)
+{
+    (void)state;
+    static const char *const checks[] = {
+        ONE_CRITERION("local s = string.rep('\\0', 1 << 20) local t = {} "
+                      "for i = 1, 128 do t[i] = s end table.sort(t) return true"),
+        ONE_CRITERION("local v = {} for i = 1, 1000 do v[string.rep('\\0', 4096) .. i] = i end "
+                      "return true, v"),
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        engine *en = open_texts(checks[i], NULL);
+        engine_result *r = decide(en, "p", "{}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
+        release(r);
+        release(en);
+    }
+}
+
+/* Between two looks at the clock, a thousand instructions of comparing
+ * 1 MiB texts of NULs took about 1.75 s; once a request has run an eighth
+ * of its time, the clock is read at every instruction.  A 100 ms limit then
+ * ends the request within one comparison (7 ms) of it: the bound below is
+ * ten times the limit, a check that the limit holds, not a measure of
+ * speed. */
+static void test_time_limit_slow_instructions(void **state)
+{
+    (void)state;
+    static const char rule[] = ONE_CRITERION(
+        "local x, y = string.rep('\\0', 1 << 20), string.rep('\\0', 1 << 20) .. 'a' "
+        "local n = 0 for i = 1, 100000 do if x < y then n = n + 1 end end return n > 0");
+    engine_config cfg = {.time_ms = 100};
+    engine *en = open_texts_cfg(rule, NULL, &cfg);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    engine_result *r = decide(en, "p", "{}");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "time limit of 100 ms exceeded");
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (ms >= 1000)
+        fail_msg("a 100 ms limit ended the request after %.0f ms", ms);
+    release(r);
+    release(en);
+}
+
 /* Ways a rule kept state from one request to the next, or reached the
  * engine's own tables, found by a review of the sandbox: each is refused.
  * Each text is the rule file before the programme, then the check. */
@@ -2851,6 +2904,8 @@ int main(void)
         TEST(test_history_programme_must_exist),
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
+        TEST(test_sort_pays_for_text),
+        TEST(test_time_limit_slow_instructions),
         TEST(test_stop_names_no_stale_criterion),
         TEST(test_sandbox_review_state),
         TEST(test_sandbox_close_keeps_signal),
