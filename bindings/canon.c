@@ -310,6 +310,24 @@ done:
     return rc;
 }
 
+/* Whether the table at T, a list, holds only the keys 1 .. #T that its text
+ * writes.  Returns 0, or -1 with the reason.  [-0, +(0|1), -] */
+static int canon_list_only(canon_state *cs, int t)
+{
+    lua_State *L = cs->L;
+    lua_Unsigned n = lua_rawlen(L, t);
+    int rc;
+    lua_pushnil(L);
+    while ((rc = canon_step(cs)) == 0 && lua_next(L, t)) {   /* ... k v */
+        lua_pop(L, 1);
+        int isint = 0;
+        lua_Integer k = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+        if (!isint || k < 1 || (lua_Unsigned)k > n)
+            return canon_fail(cs, "%s", "cannot encode a table of list items and other keys as JSON");
+    }
+    return rc;
+}
+
 void canon_push_order_mt(lua_State *L)
 {
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &canon_order_key) == LUA_TTABLE)
@@ -368,11 +386,14 @@ static int canon_table(canon_state *cs, int idx, int depth)
     }
     if (!order && !array) {
         /* Most tables here are objects of string keys, which have no [1]:
-         * write one, and look for [1] only at the first other key. */
+         * write one, and look for [1] only at the first other key.  A list
+         * must then hold nothing else: its other keys would not be written. */
         if ((rc = canon_object_sorted(cs, t, depth + 1, 1)) != 1)
             goto done;
         rc = 0;
         array = lua_rawgeti(L, t, 1) != LUA_TNIL, lua_pop(L, 1);
+        if (array && (rc = canon_list_only(cs, t)) != 0)
+            goto done;
     }
 
     if (order) {

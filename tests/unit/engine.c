@@ -1987,8 +1987,9 @@ static void test_kept_param_dated_values(void **state)
     ASSERT_CONTAINS(r->error_message, "parameter 'kept.dated' has no value in force on 2025-06-30");
 }
 
-/* A table with a [1] is an array, whatever other keys it has; without one,
- * a key that is not a string has no JSON form. */
+/* A table with a [1] is an array, and must hold nothing else (its other
+ * keys were dropped from the record: {[1] = "a", x = "b"} was ["a"]);
+ * without one, a key that is not a string has no JSON form. */
 static void test_canon_array_or_bad_key(void **state)
 {
     (void)state;
@@ -1998,6 +1999,9 @@ static void test_canon_array_or_bad_key(void **state)
     r = decide(en, "keys", "{\"applicant_id\":\"A1\",\"size\":2}");
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "cannot encode a table with a number key as JSON");
+    r = decide(en, "keys", "{\"applicant_id\":\"A1\",\"size\":3}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "cannot encode a table of list items and other keys as JSON");
 }
 
 /* Canonical JSON -------------------------------------------------------------- */
