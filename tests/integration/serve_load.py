@@ -124,24 +124,36 @@ def test_disconnects(srv):
 
     # One that sends keyed requests and is gone before the first commit: its
     # decisions are stored, and the log says how many went without a reply.
+    # 250 of them, so that its line is told from the 300-request ones above.
+    # Usually none is answered before the close; on a loaded machine the
+    # client may be slow to close and a few are: then the line counts fewer
+    # replies, and only their records.
     c = srv.connect()
-    reqs = [dict(mixed_request(i), request_key="gone-%d" % i) for i in range(300)]
+    reqs = [dict(mixed_request(i), request_key="gone-%d" % i) for i in range(250)]
     c.send_raw(b"".join(json.dumps(r).encode() + b"\n" for r in reqs))
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     c.close()
     # Its line comes once its last request is back, so the count stored is
     # final by then; the clients above log lines of their own meanwhile.
+    def gone_line():
+        for unsent, records in re.findall(r"closed before (\d+) replies were sent; their requests "
+                                          r"stored (\d+) records all the same", srv.log()):
+            if int(unsent) <= 250:
+                return int(unsent), int(records)
+        return None
+
+    line = None
     for _ in range(300):
         time.sleep(0.1)
         stored = srv.db_query("select count(*) from decisions d join applications a"
                               " on a.id = d.application where a.request_key like 'gone-%'")[0][0]
-        m = re.findall(r"closed before (\d+) replies were sent; their requests stored (\d+) "
-                       r"records all the same", srv.log())
-        if ("300", str(stored)) in m:
+        line = gone_line()
+        if line and (line[0] < 250 or line[1] == stored):
             break
-    check(stored > 0 and ("300", str(stored)) in m,
+    check(stored > 0 and line is not None and 0 < line[0] <= line[1] <= stored and
+          (line[0] < 250 or line[1] == stored),
           "a client gone before its replies: the log counts the replies not sent and the "
-          "decisions stored all the same (%d in the database; the log: %s)" % (stored, m[-3:]))
+          "decisions stored all the same (%d in the database; the log: %s)" % (stored, line))
 
 
 def test_never_reads(srv):
