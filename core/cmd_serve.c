@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +383,16 @@ int cmd_serve(int argc, char **argv)
      * action); a change it announces is found by the look at start
      * (reload.c). */
     signal(SIGHUP, SIG_IGN);
+    /* And SIGINT or SIGTERM would end it at once, the socket left behind and
+     * the database not closed: a supervisor's stop sent as the socket
+     * appears, before the loop listens for it.  They wait, blocked in this
+     * thread and in every thread the start makes, until the loop's handlers
+     * are in place; then this thread takes them. */
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stops, NULL);
     if (!(rs = serve_load_rules(o.rules, &ecfg)))
         return 1;
     int sflags = o.nosync ? STORE_NOSYNC : 0;
@@ -460,6 +471,7 @@ int cmd_serve(int argc, char **argv)
     s.sigint.data = s.sigterm.data = &s;
     uv_signal_start(&s.sigint, serve_signal_cb, SIGINT);
     uv_signal_start(&s.sigterm, serve_signal_cb, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
 
     snprintf(detail, sizeof detail, "eligo %s (source %s), pid %ld, ruleset %s, database %s, "
              "socket %s%s%s, %zu workers", eligo_version, eligo_source, (long)getpid(),

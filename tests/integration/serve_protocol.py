@@ -496,6 +496,22 @@ def test_options():
     log = p.communicate(timeout=30)[1].decode()
     check(p.returncode == 0 and os.path.exists(env2["ELIGO_DB"]) and log == "",
           "--quiet: nothing logged on a normal run (%r)" % log[:200])
+
+    # SIGTERM while the server starts (its database made, its socket not yet
+    # listened on, or just): it waits for the loop, which stops cleanly.  It
+    # ended the process at once (status -15, the socket left behind).
+    env3 = dict(env, ELIGO_SOCKET=os.path.join(d, "early.sock"), ELIGO_DB=os.path.join(d, "early.db"),
+                ELIGO_RULES=os.path.join(d, "rules"))
+    p = subprocess.Popen([ELIGO, "serve", "--quiet"], cwd="/", env=env3, stderr=subprocess.PIPE)
+    for _ in range(2000):
+        if os.path.exists(env3["ELIGO_DB"]):
+            break
+        time.sleep(0.001)
+    p.terminate()
+    log = p.communicate(timeout=30)[1].decode()
+    check(p.returncode == 0 and not os.path.exists(env3["ELIGO_SOCKET"]),
+          "SIGTERM during the start: a clean stop, no socket left (status %s, %r)"
+          % (p.returncode, log[:200]))
     shutil.rmtree(d, ignore_errors=True)
 
     # TCP, loopback only.
