@@ -38,8 +38,8 @@
  * (engine_alloc) adds to what is spent but cannot shorten the stretch being
  * counted down (Lua does not tell how much of it is left): a call that pays
  * for strings may run up to one step past its budget before it is stopped.
- * A call that makes a long string, or has run an eighth of its time, is
- * counted (and its clock read) at every instruction: see ENGINE_LONG_STRING.
+ * A call that makes a long string is counted (and its clock read) at every
+ * instruction from then on: see ENGINE_LONG_STRING.
  */
 #include "engine.h"
 
@@ -79,10 +79,13 @@ extern const unsigned long embed_rules_len;
 /* One instruction can take long when it compares long strings, text holding
  * NULs above all, which Lua compares a piece at a time (two of 1 MiB: 7 ms);
  * the clock is read at the hook, so a thousand of them ran seconds past the
- * time limit.  A call that makes a string this long, or runs in an engine
- * whose rules made one while loading, is hooked at every instruction: its
- * clock read each time, it ends within an instruction of the limit (the
- * count, and so where the budget stops it, is the same). */
+ * time limit.  A call that makes a string this long (a rule's code, or the
+ * decoding of its request), or runs in an engine whose rule files' code made
+ * one while loading, is hooked at every instruction from then on: its clock
+ * read each time, it ends within an instruction of the limit.  The switch
+ * comes at the same instruction each time the request is decided, so where
+ * the budget stops it does not depend on the clock; the stretch of
+ * instructions under way when it switches goes uncounted (up to 999). */
 #define ENGINE_LONG_STRING ((size_t)64 << 10)
 #define ENGINE_LOAD_FACTOR 100         /* loading a file may take 100 budgets */
 
@@ -273,11 +276,10 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (p) {
         en->mem = en->mem - osize + nsize;
-        if (new_string && nsize >= ENGINE_LONG_STRING && !en->fine) {
-            en->fine_always |= !en->built;
+        if (new_string && nsize >= ENGINE_LONG_STRING && en->capped && !en->fine) {
+            en->fine_always |= !en->built;   /* a rule file's code made it */
             en->fine = 1;
-            if (en->capped)
-                engine_arm(en, 1);
+            engine_arm(en, 1);
         }
         if (new_string && nsize >= ENGINE_CHARGE_MIN && en->capped) {
             en->spent += nsize / ENGINE_CHARGE_BYTES;
@@ -330,17 +332,16 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
     en->spent += (uint64_t)en->step;
     if (en->spent > en->budget)
         engine_stop(en, L, ar, 'b');
-    uint64_t now = en->exhausted ? 0 : engine_clock();
-    if (!en->exhausted && now > en->deadline)
+    if (!en->exhausted && engine_clock() > en->deadline)
         engine_stop(en, L, ar, 't');
     if (en->exhausted)
         engine_stop(en, L, ar, 'b');   /* once stopped, every instruction raises */
-    /* A call with long strings (ENGINE_LONG_STRING), or past an eighth of
-     * its time, looks at the clock after every instruction. */
-    int fine = en->fine || now - en->started > (en->deadline - en->started) / 8;
-    if (fine && en->step > 1)
+    /* A call with long strings (ENGINE_LONG_STRING) looks at the clock after
+     * every instruction.  (Not on the clock's say: where the budget stops a
+     * request must not depend on how long it took.) */
+    if (en->fine && en->step > 1)
         engine_arm(en, 1);
-    else if (!fine && en->budget - en->spent < ENGINE_HOOK_STEP)   /* the last stretch, exactly */
+    else if (!en->fine && en->budget - en->spent < ENGINE_HOOK_STEP)   /* the last stretch, exactly */
         engine_arm(en, (int)(en->budget - en->spent) + 1);
 }
 
@@ -351,7 +352,7 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
  * rules.lua puts in place) first pay for the work they are about to do, then
  * run the library's own function in the same frame, so that its errors read
  * as before: an instruction per element sorted (times the bits of the
- * length, with the text its strings compare: engine_sort_text), shifted,
+ * length; and the text its strings compare, engine_sort_less), shifted,
  * moved, read or joined, per 16 bytes of UTF-8 decoded or
  * of text read as a number, per 128 bytes a plain find searches for each 64
  * bytes of its needle, per 16 repetitions of an empty string (a longer one
@@ -402,35 +403,8 @@ static lua_Integer engine_str_span(lua_State *L, size_t len, int i, int j)
     return b < a ? 0 : b - a + 1;
 }
 
-/* What comparing the string elements of the list at 1 (its first LEN) costs
- * a sort of BITS rounds: each element is compared about BITS times, and a
- * comparison reads the text (an instruction per 128 bytes, as a new string
- * pays) and pays per NUL byte too, since Lua compares text with NULs a piece
- * at a time, by strcoll (4 instructions a NUL: two texts of 1 MiB of them
- * took 7 ms to compare, two plain ones 0.02 ms).  The count stops past
- * LIMIT: enough to refuse.
- * [-0, +0, -] */
-static lua_Integer engine_sort_text(lua_State *L, lua_Integer len, int bits, lua_Integer limit)
-{
-    lua_Integer cost = 0;
-    for (lua_Integer i = 1; i <= len && cost <= limit; i++) {
-        if (lua_rawgeti(L, 1, i) == LUA_TSTRING) {
-            size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            size_t nuls = 0;
-            for (size_t k = 0; k < n; k++)
-                nuls += s[k] == '\0';
-            lua_Integer each = (lua_Integer)(n / 128 + 4 * nuls);
-            cost = each > (LUA_MAXINTEGER - cost) / 64 ? LUA_MAXINTEGER : cost + each * bits;
-        }
-        lua_pop(L, 1);
-    }
-    return cost;
-}
-
-/* What the call about to be made costs, in instructions; past LIMIT (what
- * is left of the budget) it may count no further.  [-0, +0, e] */
-static lua_Integer engine_cost(lua_State *L, int kind, lua_Integer limit)
+/* What the call about to be made costs, in instructions.  [-0, +0, e] */
+static lua_Integer engine_cost(lua_State *L, int kind)
 {
     size_t n = 0, m = 0;
     lua_Integer len;
@@ -474,10 +448,7 @@ static lua_Integer engine_cost(lua_State *L, int kind, lua_Integer limit)
         int bits = 0;
         for (lua_Integer v = len; v > 0; v >>= 1)
             bits++;
-        if (len > LUA_MAXINTEGER / 64 || len * bits > limit)
-            return LUA_MAXINTEGER;
-        lua_Integer text = engine_sort_text(L, len, bits, limit - len * bits);
-        return text > LUA_MAXINTEGER - len * bits ? LUA_MAXINTEGER : len * bits + text;
+        return len > LUA_MAXINTEGER / 64 ? LUA_MAXINTEGER : len * bits;
     }
     case COST_INSERT:   /* insert(t, pos, v) shifts #t - pos + 1 up */
     case COST_REMOVE: { /* remove(t, pos) shifts #t - pos down */
@@ -500,6 +471,41 @@ static lua_Integer engine_cost(lua_State *L, int kind, lua_Integer limit)
     return 0;
 }
 
+/* The order table.sort uses without a comparator, a < b, for the charged
+ * sort: each comparison of texts pays for what it reads (an instruction per
+ * 128 bytes, as a new string does) and 4 per NUL byte, since Lua compares
+ * text holding NULs a piece at a time (two of 1 MiB of them: 7 ms, two
+ * plain ones 0.02 ms), and looks at the clock when it paid.  A sort runs in
+ * one C call, out of the hook's reach, however its elements are read
+ * (through a table's __index too).  [-0, +1, e] */
+static int engine_sort_less(lua_State *L)
+{
+    engine *en = *(engine **)lua_getextraspace(L);
+    if (en->capped) {
+        uint64_t cost = 0;
+        for (int i = 1; i <= 2; i++) {
+            size_t n;
+            if (lua_type(L, i) != LUA_TSTRING || (lua_tolstring(L, i, &n), n < 128))
+                continue;
+            const char *s = lua_tostring(L, i);
+            size_t nuls = 0;
+            for (size_t k = 0; k < n; k++)
+                nuls += s[k] == '\0';
+            cost += n / 128 + 4 * (uint64_t)nuls;
+        }
+        if (cost > 0) {
+            lua_Debug ar;   /* level 2: the rule that called sort */
+            en->spent = cost > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + cost;
+            if (en->spent > en->budget)
+                return engine_stop(en, L, lua_getstack(L, 2, &ar) ? &ar : NULL, 'b');
+            if (engine_clock() > en->deadline)
+                return engine_stop(en, L, lua_getstack(L, 2, &ar) ? &ar : NULL, 't');
+        }
+    }
+    lua_pushboolean(L, lua_compare(L, 1, 2, LUA_OPLT));
+    return 1;
+}
+
 /* A charged library function.  Upvalues: the library's function, the kind
  * of its cost.  [-?, +?, e] */
 static int engine_charged(lua_State *L)
@@ -508,9 +514,7 @@ static int engine_charged(lua_State *L)
     lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
     int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
     if (en->capped) {
-        uint64_t left = en->budget > en->spent ? en->budget - en->spent : 0;
-        lua_Integer cost = engine_cost(L, kind, left > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER
-                                                                                : (lua_Integer)left);
+        lua_Integer cost = engine_cost(L, kind);
         if (cost > ENGINE_FREE_WORK) {
             uint64_t u = (uint64_t)cost;
             en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
@@ -524,6 +528,10 @@ static int engine_charged(lua_State *L)
     if (kind == COST_FIND) {   /* plain: no patterns */
         lua_settop(L, 3);
         lua_pushboolean(L, 1);
+    }
+    if (kind == COST_SORT && lua_isnoneornil(L, 2)) {   /* Lua's order, paid for */
+        lua_settop(L, 1);
+        lua_pushcfunction(L, engine_sort_less);
     }
     return f(L);
 }
