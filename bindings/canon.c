@@ -386,14 +386,11 @@ static int canon_table(canon_state *cs, int idx, int depth)
     }
     if (!order && !array) {
         /* Most tables here are objects of string keys, which have no [1]:
-         * write one, and look for [1] only at the first other key.  A list
-         * must then hold nothing else: its other keys would not be written. */
+         * write one, and look for [1] only at the first other key. */
         if ((rc = canon_object_sorted(cs, t, depth + 1, 1)) != 1)
             goto done;
         rc = 0;
         array = lua_rawgeti(L, t, 1) != LUA_TNIL, lua_pop(L, 1);
-        if (array && (rc = canon_list_only(cs, t)) != 0)
-            goto done;
     }
 
     if (order) {
@@ -419,8 +416,9 @@ static int canon_table(canon_state *cs, int idx, int depth)
         lua_pop(L, 1);
         rc = canon_putc(cs, '}');
     } else if (array) {
+        /* A list, marked or with a [1], holds nothing but its items. */
         lua_Unsigned n = lua_rawlen(L, t);
-        if ((rc = canon_putc(cs, '[')) != 0)
+        if ((rc = canon_list_only(cs, t)) != 0 || (rc = canon_putc(cs, '[')) != 0)
             goto done;
         for (lua_Unsigned i = 1; i <= n; i++) {
             if ((rc = canon_step(cs)) != 0 || (i > 1 && (rc = canon_putc(cs, ',')) != 0))

@@ -413,6 +413,14 @@ static void test_canon_list_with_other_keys(void **state)
     assert_string_equal(out.data, "[1,null,3]");
     assert_int_equal(canon_of("return {{5}, {a = 1}}", msg, sizeof msg), 0);
     assert_string_equal(out.data, "[[5],{\"a\":1}]");
+    /* Marked a list (as the decoder and rules.lua mark theirs): the same. */
+    assert_int_equal(canon_of("return setmetatable({1, 2, x = 3}, {__json = 'array'})", msg,
+                              sizeof msg), -1);
+    assert_non_null(strstr(msg, "list items and other keys"));
+    assert_int_equal(canon_of("local t = setmetatable({1, 2}, {__json = 'array'}) t[10] = 4 return t",
+                              msg, sizeof msg), -1);
+    assert_int_equal(canon_of("return setmetatable({1, 2}, {__json = 'array'})", msg, sizeof msg), 0);
+    assert_string_equal(out.data, "[1,2]");
 }
 
 int main(void)
