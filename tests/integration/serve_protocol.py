@@ -484,34 +484,33 @@ def test_options():
     check(p.returncode == 0 and os.path.exists(os.path.join(d, "eligo.db")), "... and ./eligo.db")
     check(re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (info |debug) ", log, re.M) is not None
           and "connection 1: open" in log, "--verbose logs one line per event, with time and level")
-    env2 = dict(env, ELIGO_SOCKET=os.path.join(d, "env.sock"), ELIGO_DB=os.path.join(d, "env.db"),
-                ELIGO_RULES=os.path.join(d, "rules"))
-    p = subprocess.Popen([ELIGO, "serve", "--quiet"], cwd="/", env=env2, stderr=subprocess.PIPE)
-    for _ in range(200):
-        if os.path.exists(env2["ELIGO_SOCKET"]):
-            break
-        time.sleep(0.05)
-    check(os.path.exists(env2["ELIGO_SOCKET"]), "ELIGO_SOCKET, ELIGO_DB, ELIGO_RULES are obeyed")
-    p.terminate()
-    log = p.communicate(timeout=30)[1].decode()
-    check(p.returncode == 0 and os.path.exists(env2["ELIGO_DB"]) and log == "",
+    def quiet_server(name, wait_for, tries, pause):
+        """`eligo serve --quiet` on ./NAME.sock and ./NAME.db from its
+        ELIGO_* variables, stopped by SIGTERM once the one named WAIT_FOR
+        exists: its paths, whether that one appeared, its status and log."""
+        env_n = dict(env, ELIGO_SOCKET=os.path.join(d, name + ".sock"),
+                     ELIGO_DB=os.path.join(d, name + ".db"), ELIGO_RULES=os.path.join(d, "rules"))
+        p = subprocess.Popen([ELIGO, "serve", "--quiet"], cwd="/", env=env_n, stderr=subprocess.PIPE)
+        for _ in range(tries):
+            if os.path.exists(env_n[wait_for]):
+                break
+            time.sleep(pause)
+        appeared = os.path.exists(env_n[wait_for])
+        p.terminate()
+        log = p.communicate(timeout=30)[1].decode()
+        return env_n, appeared, p.returncode, log
+
+    env2, appeared, rc, log = quiet_server("env", "ELIGO_SOCKET", 200, 0.05)
+    check(appeared, "ELIGO_SOCKET, ELIGO_DB, ELIGO_RULES are obeyed")
+    check(rc == 0 and os.path.exists(env2["ELIGO_DB"]) and log == "",
           "--quiet: nothing logged on a normal run (%r)" % log[:200])
 
     # SIGTERM while the server starts (its database made, its socket not yet
     # listened on, or just): it waits for the loop, which stops cleanly.  It
     # ended the process at once (status -15, the socket left behind).
-    env3 = dict(env, ELIGO_SOCKET=os.path.join(d, "early.sock"), ELIGO_DB=os.path.join(d, "early.db"),
-                ELIGO_RULES=os.path.join(d, "rules"))
-    p = subprocess.Popen([ELIGO, "serve", "--quiet"], cwd="/", env=env3, stderr=subprocess.PIPE)
-    for _ in range(2000):
-        if os.path.exists(env3["ELIGO_DB"]):
-            break
-        time.sleep(0.001)
-    p.terminate()
-    log = p.communicate(timeout=30)[1].decode()
-    check(p.returncode == 0 and not os.path.exists(env3["ELIGO_SOCKET"]),
-          "SIGTERM during the start: a clean stop, no socket left (status %s, %r)"
-          % (p.returncode, log[:200]))
+    env3, _, rc, log = quiet_server("early", "ELIGO_DB", 2000, 0.001)
+    check(rc == 0 and not os.path.exists(env3["ELIGO_SOCKET"]),
+          "SIGTERM during the start: a clean stop, no socket left (status %s, %r)" % (rc, log[:200]))
     shutil.rmtree(d, ignore_errors=True)
 
     # TCP, loopback only.

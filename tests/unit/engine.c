@@ -2382,11 +2382,11 @@ static void test_sort_pays_for_text(void **state)
 }
 
 /* Between two looks at the clock, a thousand instructions of comparing
- * 1 MiB texts of NULs took about 1.75 s; once a request has run an eighth
- * of its time, the clock is read at every instruction.  A 100 ms limit then
- * ends the request within one comparison (7 ms) of it: the bound below is
- * ten times the limit, a check that the limit holds, not a measure of
- * speed. */
+ * 1 MiB texts of NULs took about 1.75 s; a request that makes a string of
+ * 64 KiB or more is now hooked, and its clock read, at every instruction.
+ * A 100 ms limit then ends the request within one comparison (7 ms) of it:
+ * the bound below is ten times the limit, a check that the limit holds, not
+ * a measure of speed. */
 static void test_time_limit_slow_instructions(void **state)
 {
     (void)state;
