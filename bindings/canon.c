@@ -17,19 +17,12 @@
 
 #define CANON_MAX_DEPTH 64
 
-/* Where an encoding stopped, and why; and the steps it may still take (a
- * table entered, a key walked, an element or a listed key looked at): two a
- * byte of the text's room.  A value's text grows by a byte or more with
- * every step, so that its cap comes first, but for tables reached many times
- * that walk keys they do not write (a list whose [1] sits behind many other
- * keys, a key order naming keys the table lacks); without the bound, a few
- * instructions of a rule made 2^40 steps. */
+/* Where an encoding stopped, and why. */
 typedef struct canon_state {
     lua_State *L;
     buf *b;
     char *msg;
     size_t msglen;
-    size_t steps;
 } canon_state;
 
 /* The key of the registry's metatable for the key orders canon follows
@@ -47,19 +40,6 @@ static int canon_fail(canon_state *cs, const char *fmt, const char *arg)
 static int canon_cap(canon_state *cs)
 {
     snprintf(cs->msg, cs->msglen, "JSON text over %d bytes", (int)cs->b->cap);
-    return -1;
-}
-
-/* One more step, if any is left.  Returns 0 or -1. */
-static int canon_step(canon_state *cs)
-{
-    if (cs->steps > 0) {
-        cs->steps--;
-        return 0;
-    }
-    snprintf(cs->msg, cs->msglen,
-             "cannot encode: writing the value takes more steps than its JSON text may have bytes (%d)",
-             (int)cs->b->cap);
     return -1;
 }
 
@@ -244,7 +224,7 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
         return canon_fail(cs, "%s", "cannot encode: out of stack");
     int pos = top + 1;                                    /* where the iteration key is */
     lua_pushnil(L);                                       /* k */
-    while ((rc = canon_step(cs)) == 0 && lua_next(L, t)) {   /* ... k v */
+    while (lua_next(L, t)) {                              /* ... k v */
         if (lua_type(L, -2) != LUA_TSTRING) {
             if (probe) {
                 rc = 1;
@@ -281,8 +261,6 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
         n++;
         lua_pushvalue(L, -2);                             /* ... k v k */
     }
-    if (rc != 0)
-        goto done;
     if (n <= 1) {
         /* nothing to sort */
     } else if (n <= CANON_FEW) {
@@ -316,16 +294,15 @@ static int canon_list_only(canon_state *cs, int t)
 {
     lua_State *L = cs->L;
     lua_Unsigned n = lua_rawlen(L, t);
-    int rc;
     lua_pushnil(L);
-    while ((rc = canon_step(cs)) == 0 && lua_next(L, t)) {   /* ... k v */
+    while (lua_next(L, t)) {                              /* ... k v */
         lua_pop(L, 1);
         int isint = 0;
         lua_Integer k = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
         if (!isint || k < 1 || (lua_Unsigned)k > n)
             return canon_fail(cs, "%s", "cannot encode a table of list items and other keys as JSON");
     }
-    return rc;
+    return 0;
 }
 
 void canon_push_order_mt(lua_State *L)
@@ -366,8 +343,6 @@ static int canon_table(canon_state *cs, int idx, int depth)
     }
     if (!lua_checkstack(L, 8))
         return canon_fail(cs, "%s", "cannot encode: out of stack");
-    if (canon_step(cs) != 0)
-        return -1;
     int base = lua_gettop(L), rc = 0;
     int t = idx, order = 0, array = 0;
     if (lua_getmetatable(L, idx)) {                       /* mt */
@@ -398,8 +373,6 @@ static int canon_table(canon_state *cs, int idx, int depth)
         if ((rc = canon_putc(cs, '{')) != 0)
             goto done;
         for (lua_Integer i = 1; lua_rawgeti(L, order, i) == LUA_TSTRING; i++) {
-            if ((rc = canon_step(cs)) != 0)
-                goto done;
             size_t klen;
             const char *k = lua_tolstring(L, -1, &klen);
             lua_pushvalue(L, -1);
@@ -421,7 +394,7 @@ static int canon_table(canon_state *cs, int idx, int depth)
         if ((rc = canon_list_only(cs, t)) != 0 || (rc = canon_putc(cs, '[')) != 0)
             goto done;
         for (lua_Unsigned i = 1; i <= n; i++) {
-            if ((rc = canon_step(cs)) != 0 || (i > 1 && (rc = canon_putc(cs, ',')) != 0))
+            if (i > 1 && (rc = canon_putc(cs, ',')) != 0)
                 goto done;
             lua_rawgeti(L, t, (lua_Integer)i);
             if ((rc = canon_value(cs, lua_gettop(L), depth + 1)) != 0)
@@ -462,7 +435,7 @@ static int canon_value(canon_state *cs, int idx, int depth)
 
 int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen)
 {
-    canon_state cs = {L, b, msg, msglen, 2 * (b->cap - b->len) + 64};
+    canon_state cs = {L, b, msg, msglen};
     return canon_value(&cs, lua_absindex(L, idx), 0);
 }
 
