@@ -30,6 +30,7 @@ local C, cjson = ...
 local pairs, ipairs, next, type, tostring, tonumber, select = pairs, ipairs, next, type, tostring, tonumber, select
 local error, pcall, rawget, rawset, setmetatable, getmetatable = error, pcall, rawget, rawset, setmetatable, getmetatable
 local string_format, table_concat, table_sort, math_type, math_tointeger = string.format, table.concat, table.sort, math.type, math.tointeger
+local table_unpack, rawlen = table.unpack, rawlen
 local load, debug_getinfo, debug_getupvalue, debug_upvalueid = load, debug.getinfo, debug.getupvalue, debug.upvalueid
 local debug_getmetatable, debug_setmetatable = debug.getmetatable, debug.setmetatable
 local string_sub, string_find, string_match, string_gsub, string_gmatch = string.sub, string.find, string.match, string.gsub, string.gmatch
@@ -136,7 +137,12 @@ local FROZEN_OWN = { __index = true, __newindex = true, __len = true, __pairs = 
 local function freeze(t)
   if frozen[t] or envs[t] then return t end
   local old = debug_getmetatable(t)   -- a rule's own __metatable does not keep its table unfrozen
-  local shadow = {}
+  -- The shadow keeps T's list part as a list: {1, nil, 3} copied key by key
+  -- would leave 3 in the hash part, a border of 1, and the list's text
+  -- refused.  Read raw: T's own metamethods are set aside meanwhile.
+  debug_setmetatable(t, nil)
+  local n = rawlen(t)
+  local shadow = n > 0 and n <= 100000 and { table_unpack(t, 1, n) } or {}
   for k, v in next, t do rawset(shadow, k, v) end
   for k in next, shadow do rawset(t, k, nil) end
   frozen[t] = shadow

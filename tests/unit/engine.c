@@ -2381,6 +2381,26 @@ static void test_sort_pays_for_text(void **state)
     }
 }
 
+/* A list with a hole, declared in a rule file (a parameter's value, a
+ * file-level constant), is frozen at seal into a list still: it was copied
+ * key by key, its 3 left in the hash part, its border 1, and its text
+ * refused (before, written [1] without its 3). */
+static void test_frozen_list_with_hole(void **state)
+{
+    (void)state;
+    engine *en = open_texts(
+        "parameter \"p.list\" { reference = \"r\", { from = \"2000-01-01\", value = { 1, nil, 3 } } }\n"
+        "local K = { \"a\", nil, \"c\" }\n"
+        ONE_CRITERION("return #param \"p.list\" == 3, { k = K }"),
+        NULL);
+    engine_result *r = decide(en, "p", "{}");
+    assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "\"values\":{\"k\":[\"a\",null,\"c\"]}");
+    ASSERT_CONTAINS(decision(r), "\"parameters\":{\"p.list\":[1,null,3]}");
+    release(r);
+    release(en);
+}
+
 /* Between two looks at the clock, a thousand instructions of comparing
  * 1 MiB texts of NULs took about 1.75 s; a request that makes a string of
  * 64 KiB or more is now hooked, and its clock read, at every instruction.
@@ -2920,6 +2940,7 @@ int main(void)
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
         TEST(test_sort_pays_for_text),
+        TEST(test_frozen_list_with_hole),
         TEST(test_time_limit_slow_instructions),
         TEST(test_stop_names_no_stale_criterion),
         TEST(test_sandbox_review_state),
