@@ -352,14 +352,14 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
  * rules.lua puts in place) first pay for the work they are about to do, then
  * run the library's own function in the same frame, so that its errors read
  * as before: an instruction per element sorted (times the bits of the
- * length; and the text its strings compare, engine_sort_less), shifted,
+ * length; and the text its strings compare, engine_sort_text), shifted,
  * moved, read or joined, per 16 bytes of UTF-8 decoded or
  * of text read as a number, per 128 bytes a plain find searches for each 64
  * bytes of its needle, per 16 repetitions of an empty string (a longer one
  * pays for the text it makes).  Calls on the small tables and strings rules
  * work with pay nothing. */
 enum { COST_FIND, COST_REP, COST_BYTE, COST_SORT, COST_INSERT, COST_REMOVE, COST_MOVE,
-       COST_UNPACK, COST_CONCAT, COST_DECODE, COST_NUMBER };
+       COST_UNPACK, COST_CONCAT, COST_DECODE, COST_NUMBER };   /* SORT .. CONCAT read a table */
 #define ENGINE_FREE_WORK 64
 
 /* LEN as luaL_len gives it, for a table argument; -1 for any other (the
@@ -403,8 +403,66 @@ static lua_Integer engine_str_span(lua_State *L, size_t len, int i, int j)
     return b < a ? 0 : b - a + 1;
 }
 
-/* What the call about to be made costs, in instructions.  [-0, +0, e] */
-static lua_Integer engine_cost(lua_State *L, int kind)
+/* What comparing the elements of the list at 1 (its first LEN, read as the
+ * sort reads them) costs a sort of BITS rounds: each element is compared
+ * about BITS times, and a comparison of texts reads them (an instruction
+ * per 128 bytes, as a new string pays) and pays per NUL byte too, since Lua
+ * compares text holding NULs a piece at a time (4 an NUL: two texts of
+ * 1 MiB of NULs took 7 ms to compare, two plain ones 0.02 ms).  Paid before
+ * the sort, from what it will compare, not from the comparisons it makes:
+ * their number depends on the clock (Lua's sort picks a random pivot when
+ * a split comes out lopsided), and where the budget stops a request must
+ * not.  Stops counting past LIMIT, and at the time limit (a read through a
+ * long __index chain runs no instruction).  [-0, +0, e] */
+static lua_Integer engine_sort_text(engine *en, lua_State *L, lua_Integer len, int bits,
+                                    lua_Integer limit)
+{
+    lua_Integer cost = 0;
+    for (lua_Integer i = 1; i <= len && cost <= limit; i++) {
+        if (lua_geti(L, 1, i) == LUA_TSTRING) {
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            size_t nuls = 0;
+            for (size_t k = 0; k < n; k++)
+                nuls += s[k] == '\0';
+            lua_Integer each = (lua_Integer)(n / 128 + 4 * nuls);
+            cost = each > (LUA_MAXINTEGER - cost) / 64 ? LUA_MAXINTEGER : cost + each * bits;
+        }
+        lua_pop(L, 1);
+        if (i % 256 == 0 && engine_clock() > en->deadline) {
+            lua_Debug ar;
+            engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
+        }
+    }
+    return cost;
+}
+
+/* How many tables a read of the table at IDX may go through: 1, and one
+ * more for each table of its chain of __index tables, read raw (Lua follows
+ * up to 2000 in C: such a read runs no instruction however long the chain;
+ * a function in the chain runs counted code).  [-0, +0, -] */
+static lua_Integer engine_index_depth(lua_State *L, int idx)
+{
+    lua_Integer depth = 1;
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return 1;
+    lua_pushvalue(L, idx);                                /* t */
+    while (depth < 2000 && lua_getmetatable(L, -1)) {     /* t mt */
+        lua_pushliteral(L, "__index");
+        int kind = lua_rawget(L, -2);                     /* t mt index */
+        lua_remove(L, -2);
+        lua_remove(L, -2);                                /* index */
+        if (kind != LUA_TTABLE)
+            break;
+        depth++;
+    }
+    lua_pop(L, 1);
+    return depth;
+}
+
+/* What the call about to be made costs, in instructions; past LIMIT (what
+ * is left of the budget) it may count no further.  [-0, +0, e] */
+static lua_Integer engine_cost(engine *en, lua_State *L, int kind, lua_Integer limit)
 {
     size_t n = 0, m = 0;
     lua_Integer len;
@@ -448,7 +506,10 @@ static lua_Integer engine_cost(lua_State *L, int kind)
         int bits = 0;
         for (lua_Integer v = len; v > 0; v >>= 1)
             bits++;
-        return len > LUA_MAXINTEGER / 64 ? LUA_MAXINTEGER : len * bits;
+        if (len > LUA_MAXINTEGER / 64 || len * bits > limit)
+            return LUA_MAXINTEGER;
+        lua_Integer text = engine_sort_text(en, L, len, bits, limit - len * bits);
+        return text > LUA_MAXINTEGER - len * bits ? LUA_MAXINTEGER : len * bits + text;
     }
     case COST_INSERT:   /* insert(t, pos, v) shifts #t - pos + 1 up */
     case COST_REMOVE: { /* remove(t, pos) shifts #t - pos down */
@@ -472,35 +533,16 @@ static lua_Integer engine_cost(lua_State *L, int kind)
 }
 
 /* The order table.sort uses without a comparator, a < b, for the charged
- * sort: each comparison of texts pays for what it reads (an instruction per
- * 128 bytes, as a new string does) and 4 per NUL byte, since Lua compares
- * text holding NULs a piece at a time (two of 1 MiB of them: 7 ms, two
- * plain ones 0.02 ms), and looks at the clock when it paid.  A sort runs in
- * one C call, out of the hook's reach, however its elements are read
- * (through a table's __index too).  [-0, +1, e] */
+ * sort, which looks at the clock before each comparison: a sort runs in one
+ * C call, out of the hook's reach, and a comparison of long texts, or a
+ * read through a long chain of __index tables, can take long.  (Its cost
+ * was paid before: engine_sort_text.)  [-0, +1, e] */
 static int engine_sort_less(lua_State *L)
 {
     engine *en = *(engine **)lua_getextraspace(L);
-    if (en->capped) {
-        uint64_t cost = 0;
-        for (int i = 1; i <= 2; i++) {
-            size_t n;
-            if (lua_type(L, i) != LUA_TSTRING || (lua_tolstring(L, i, &n), n < 128))
-                continue;
-            const char *s = lua_tostring(L, i);
-            size_t nuls = 0;
-            for (size_t k = 0; k < n; k++)
-                nuls += s[k] == '\0';
-            cost += n / 128 + 4 * (uint64_t)nuls;
-        }
-        if (cost > 0) {
-            lua_Debug ar;   /* level 2: the rule that called sort */
-            en->spent = cost > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + cost;
-            if (en->spent > en->budget)
-                return engine_stop(en, L, lua_getstack(L, 2, &ar) ? &ar : NULL, 'b');
-            if (engine_clock() > en->deadline)
-                return engine_stop(en, L, lua_getstack(L, 2, &ar) ? &ar : NULL, 't');
-        }
+    if (en->capped && engine_clock() > en->deadline) {
+        lua_Debug ar;   /* level 2: the rule that called sort */
+        return engine_stop(en, L, lua_getstack(L, 2, &ar) ? &ar : NULL, 't');
     }
     lua_pushboolean(L, lua_compare(L, 1, 2, LUA_OPLT));
     return 1;
@@ -514,7 +556,13 @@ static int engine_charged(lua_State *L)
     lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
     int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
     if (en->capped) {
-        lua_Integer cost = engine_cost(L, kind);
+        uint64_t left = en->budget > en->spent ? en->budget - en->spent : 0;
+        /* Each element read through every table of the chain, at the price
+         * of one read each. */
+        lua_Integer depth = kind >= COST_SORT && kind <= COST_CONCAT ? engine_index_depth(L, 1) : 1;
+        lua_Integer limit = left > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER : (lua_Integer)left;
+        lua_Integer cost = engine_cost(en, L, kind, limit / depth);
+        cost = cost > LUA_MAXINTEGER / depth ? LUA_MAXINTEGER : cost * depth;
         if (cost > ENGINE_FREE_WORK) {
             uint64_t u = (uint64_t)cost;
             en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
@@ -529,7 +577,7 @@ static int engine_charged(lua_State *L)
         lua_settop(L, 3);
         lua_pushboolean(L, 1);
     }
-    if (kind == COST_SORT && lua_isnoneornil(L, 2)) {   /* Lua's order, paid for */
+    if (kind == COST_SORT && lua_gettop(L) >= 1 && lua_isnoneornil(L, 2)) {   /* Lua's order, timed */
         lua_settop(L, 1);
         lua_pushcfunction(L, engine_sort_less);
     }

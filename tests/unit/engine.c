@@ -2364,6 +2364,13 @@ static void test_sort_pays_for_text(void **state)
                       "for i = 1, 128 do t[i] = s end table.sort(t) return true"),
         ONE_CRITERION("local v = {} for i = 1, 1000 do v[string.rep('\\0', 4096) .. i] = i end "
                       "return true, v"),
+        /* A list read through 1,990 __index tables, each read walking them
+         * all in C: every element is paid for that many times (it took 2 s
+         * for 150,000, paid for once each). */
+        ONE_CRITERION("local l = {} for i = 1, 20000 do l[i] = 'x' end local t = l "
+                      "for _ = 1, 1990 do t = setmetatable({}, {__index = t}) end "
+                      "setmetatable(t, {__index = getmetatable(t).__index, __len = function() return 20000 end}) "
+                      "return #table.concat(t) == 20000"),
         /* Through a table's __index and __newindex, which run no Lua code:
          * the sort reads what the charge reading raw did not see (21 s). */
         ONE_CRITERION("local s = string.rep('\\0', 1 << 20) local raw = {} "
