@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +54,7 @@ typedef struct serve_state {
     server *srv;
     reload *rl;
     int stopping;
+    int signals;   /* sigint and sigterm are started */
 } serve_state;
 
 static void serve_usage(FILE *f)
@@ -308,15 +308,13 @@ static void serve_stop(serve_state *s)
         server_close(s->srv, serve_closed, NULL);
     if (s->rl)
         reload_close(s->rl, serve_closed, NULL);
-    uv_close((uv_handle_t *)&s->sigint, NULL);
-    uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
 
 static void serve_signal_cb(uv_signal_t *h, int signum)
 {
     serve_state *s = h->data;
-    log_info("%s: stopping (finishing the requests in flight)",
-             signum == SIGINT ? "SIGINT" : "SIGTERM");
+    log_info("%s: %s (finishing the requests in flight)", signum == SIGINT ? "SIGINT" : "SIGTERM",
+             s->stopping ? "already stopping" : "stopping");
     serve_stop(s);
 }
 
@@ -383,16 +381,6 @@ int cmd_serve(int argc, char **argv)
      * action); a change it announces is found by the look at start
      * (reload.c). */
     signal(SIGHUP, SIG_IGN);
-    /* And SIGINT or SIGTERM would end it at once, the socket left behind and
-     * the database not closed: a supervisor's stop sent as the socket
-     * appears, before the loop listens for it.  They wait, blocked in this
-     * thread and in every thread the start makes, until the loop's handlers
-     * are in place; then this thread takes them. */
-    sigset_t stops;
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stops, NULL);
     if (!(rs = serve_load_rules(o.rules, &ecfg)))
         return 1;
     int sflags = o.nosync ? STORE_NOSYNC : 0;
@@ -457,6 +445,19 @@ int cmd_serve(int argc, char **argv)
         log_error("%s", e.msg);
         goto out_server;
     }
+    /* SIGINT and SIGTERM are the loop's from before the socket is made to
+     * the end: until then they end the start at once (nothing is served
+     * yet); once it listens, one sent as the socket appears, or a second
+     * while the first drains, would otherwise end the process with the
+     * database not closed.  The handles do not keep the loop running. */
+    uv_signal_init(&loop, &s.sigint);
+    uv_signal_init(&loop, &s.sigterm);
+    s.sigint.data = s.sigterm.data = &s;
+    uv_signal_start(&s.sigint, serve_signal_cb, SIGINT);
+    uv_signal_start(&s.sigterm, serve_signal_cb, SIGTERM);
+    uv_unref((uv_handle_t *)&s.sigint);
+    uv_unref((uv_handle_t *)&s.sigterm);
+    s.signals = 1;
     if (server_listen(s.srv, p, &e) < 0) {
         log_error("%s", e.msg);
         goto out_server;
@@ -466,12 +467,6 @@ int cmd_serve(int argc, char **argv)
         log_error("%s", e.msg);
         goto out_server;
     }
-    uv_signal_init(&loop, &s.sigint);
-    uv_signal_init(&loop, &s.sigterm);
-    s.sigint.data = s.sigterm.data = &s;
-    uv_signal_start(&s.sigint, serve_signal_cb, SIGINT);
-    uv_signal_start(&s.sigterm, serve_signal_cb, SIGTERM);
-    pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
 
     snprintf(detail, sizeof detail, "eligo %s (source %s), pid %ld, ruleset %s, database %s, "
              "socket %s%s%s, %zu workers", eligo_version, eligo_source, (long)getpid(),
@@ -493,6 +488,15 @@ out_server:
     }
     uv_run(&loop, UV_RUN_DEFAULT);
 out_loop:
+    if (s.signals) {
+        /* Closed only now; the default action, which closing puts back, is
+         * set aside for the rest of the stop. */
+        uv_close((uv_handle_t *)&s.sigint, NULL);
+        uv_close((uv_handle_t *)&s.sigterm, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+    }
     if (uv_loop_close(&loop) != 0)
         log_warn("some loop handles were still open at exit");
     pool_free(p);

@@ -505,12 +505,13 @@ def test_options():
     check(rc == 0 and os.path.exists(env2["ELIGO_DB"]) and log == "",
           "--quiet: nothing logged on a normal run (%r)" % log[:200])
 
-    # SIGTERM while the server starts (its database made, its socket not yet
-    # listened on, or just): it waits for the loop, which stops cleanly.  It
-    # ended the process at once (status -15, the socket left behind).
-    env3, _, rc, log = quiet_server("early", "ELIGO_DB", 2000, 0.001)
+    # SIGTERM as soon as the socket appears: the loop already has it, and
+    # stops cleanly.  The socket used to come before the loop's handlers,
+    # and such a SIGTERM ended the process at once (status -15).
+    env3, _, rc, log = quiet_server("early", "ELIGO_SOCKET", 10000, 0.001)
     check(rc == 0 and not os.path.exists(env3["ELIGO_SOCKET"]),
-          "SIGTERM during the start: a clean stop, no socket left (status %s, %r)" % (rc, log[:200]))
+          "SIGTERM as the socket appears: a clean stop, no socket left (status %s, %r)"
+          % (rc, log[:200]))
     shutil.rmtree(d, ignore_errors=True)
 
     # TCP, loopback only.
