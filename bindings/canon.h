@@ -7,7 +7,7 @@
  *     (absent keys skipped), when that list is one the engine made
  *     (canon_push_order_mt), or else in bytewise order of the keys;
  *   - arrays: a table whose metatable's `__json` is "array", or whose [1]
- *     is set (and then no key but 1 .. #t: other keys are refused, not
+ *     is set; either may hold no key but 1 .. #t (others are refused, not
  *     dropped);
  *     an empty table without a marker is {};
  *   - numbers: integers (and floats with an integral value below 2^53) in
