@@ -659,6 +659,18 @@ static int store_pragma_int(store *st, const char *sql, int64_t *out, err *e)
     return 0;
 }
 
+/* One integer from the prepared one-row statement Q, reset after; WHAT
+ * names it in the error.  Returns 0, or -1 with E. */
+static int store_row_int(store *st, int q, const char *what, int64_t *out, err *e)
+{
+    sqlite3_stmt *s = st->q[q];
+    int ok = sqlite3_step(s) == SQLITE_ROW;
+    if (ok)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return ok ? 0 : store_sqlerr(st, e, what);
+}
+
 /* Read the chain head (invariant 3) and the data version. */
 static int store_load_head(store *st, err *e)
 {
@@ -682,21 +694,9 @@ static int store_load_head(store *st, err *e)
         return store_sqlerr(st, e, "reading the chain head");
     }
     sqlite3_reset(s);
-    s = st->q[Q_MAX_SEQ];
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return store_sqlerr(st, e, "reading the last decision");
-    }
-    st->decisions_seq = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    s = st->q[Q_DATA_VERSION];
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return store_sqlerr(st, e, "PRAGMA data_version");
-    }
-    st->data_version = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return 0;
+    if (store_row_int(st, Q_MAX_SEQ, "reading the last decision", &st->decisions_seq, e) != 0)
+        return -1;
+    return store_row_int(st, Q_DATA_VERSION, "PRAGMA data_version", &st->data_version, e);
 }
 
 #ifndef NDEBUG
@@ -1051,14 +1051,9 @@ static int store_begin(store *st, err *e)
         return err_set(e, "internal", "the store was opened read-only");   /* invariant 5 */
     if (step_done(st->q[Q_BEGIN]) != SQLITE_DONE)
         return store_sqlerr(st, e, "BEGIN");
-    sqlite3_stmt *s = st->q[Q_DATA_VERSION];
-    if (sqlite3_step(s) != SQLITE_ROW) {
-        sqlite3_reset(s);
-        store_sqlerr(st, e, "PRAGMA data_version");
+    int64_t dv = 0;
+    if (store_row_int(st, Q_DATA_VERSION, "PRAGMA data_version", &dv, e) != 0)
         goto fail;
-    }
-    int64_t dv = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
     if (dv != st->data_version) {
         /* Only new decisions make the writer's picture of the store old: a
          * review written beside it (eligo audit review) does not. */
