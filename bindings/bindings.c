@@ -453,11 +453,14 @@ static int bindings_restore(lua_State *L)
 }
 
 /* setmetatable(t, mt) as the rules get it: Lua's own, except that a
- * metatable with __gc is refused.  A finalizer would run whenever the
- * collector reaches its table, that is during some later request and on its
- * budget; Lua marks a table for finalizing only if __gc is there when its
- * metatable is set, so refusing it here is enough.  In C, not Lua, so that
- * its errors name the rule's line even from a tail call.  [-0, +1, v] */
+ * metatable with __gc or __mode is refused.  A finalizer would run whenever
+ * the collector reaches its table, that is during some later request and on
+ * its budget; Lua marks a table for finalizing only if __gc is there when
+ * its metatable is set, so refusing it here is enough.  A weak table loses
+ * its entries when the collector runs, which depends on what earlier
+ * requests left: a decision reading one could come out otherwise when
+ * replayed.  In C, not Lua, so that its errors name the rule's line even
+ * from a tail call.  [-0, +1, v] */
 static int bindings_setmetatable(lua_State *L)
 {
     int t = lua_type(L, 2);
@@ -466,15 +469,84 @@ static int bindings_setmetatable(lua_State *L)
     if (t == LUA_TTABLE) {
         lua_pushliteral(L, "__gc");
         int gc = lua_rawget(L, 2);
-        lua_pop(L, 1);
+        lua_pushliteral(L, "__mode");
+        int mode = lua_rawget(L, 2);
+        lua_pop(L, 2);
         if (gc != LUA_TNIL)
             return luaL_error(L, "__gc is not available to rules: a finalizer would run during a later request");
+        if (mode != LUA_TNIL)
+            return luaL_error(L, "__mode is not available to rules: a weak table's entries go when the "
+                                 "collector runs, which differs from run to run, and a decision must "
+                                 "come out the same when replayed");
     }
     if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
         return luaL_error(L, "cannot change a protected metatable");
     lua_settop(L, 2);
     lua_setmetatable(L, 1);
     return 1;
+}
+
+/* Whether Lua writes the value at IDX as its address ("table: 0x5581..."):
+ * a table, function, thread or userdata without a __tostring of its own.
+ * The address changes from run to run.  [-0, +0, -] */
+static int bindings_shows_address(lua_State *L, int idx)
+{
+    int t = lua_type(L, idx);
+    if (t == LUA_TLIGHTUSERDATA)
+        return lua_touserdata(L, idx) != NULL;   /* JSON's null is written "userdata: (nil)" */
+    if (t != LUA_TTABLE && t != LUA_TFUNCTION && t != LUA_TTHREAD && t != LUA_TUSERDATA)
+        return 0;
+    if (luaL_getmetafield(L, idx, "__tostring") == LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int bindings_refuse_address(lua_State *L, const char *what)
+{
+    return luaL_error(L, "%s would write an address, which changes from run to run, and a "
+                         "decision must come out the same when replayed", what);
+}
+
+/* tostring(v) as the rules get it: Lua's, refusing the address of a table
+ * or a function.  [-0, +1, v] */
+static int bindings_tostring(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (bindings_shows_address(L, 1)) {
+        lua_pushfstring(L, "tostring of a %s", luaL_typename(L, 1));
+        return bindings_refuse_address(L, lua_tostring(L, -1));
+    }
+    luaL_tolstring(L, 1, NULL);
+    return 1;
+}
+
+/* string.format(fmt, ...) as the rules get it: Lua's (upvalue 1), refusing
+ * %p, and %s of a value written as its address.  What else is wrong with
+ * the format Lua's own reports.  [-?, +1, v] */
+static int bindings_string_format(lua_State *L)
+{
+    size_t n;
+    const char *p = luaL_checklstring(L, 1, &n), *end = p + n;
+    int arg = 1;
+    while ((p = memchr(p, '%', (size_t)(end - p))) != NULL && ++p < end) {
+        if (*p == '%') {
+            p++;
+            continue;
+        }
+        while (p < end && memchr("-+ #0123456789.", *p, 15))
+            p++;
+        if (p == end)
+            break;
+        arg++;
+        if (*p == 'p')
+            return bindings_refuse_address(L, "string.format's %p");
+        if (*p == 's' && bindings_shows_address(L, arg)) {
+            lua_pushfstring(L, "string.format's %%s of a %s", luaL_typename(L, arg));
+            return bindings_refuse_address(L, lua_tostring(L, -1));
+        }
+    }
+    return lua_tocfunction(L, lua_upvalueindex(1))(L);
 }
 
 void bindings_push(lua_State *L)
@@ -494,6 +566,7 @@ void bindings_push(lua_State *L)
         {"today", bindings_today},
         {"restore", bindings_restore},
         {"setmetatable", bindings_setmetatable},
+        {"tostring", bindings_tostring},
         {NULL, NULL},
     };
     static const luaL_Reg scratch[] = {
@@ -503,6 +576,11 @@ void bindings_push(lua_State *L)
         {NULL, NULL},
     };
     luaL_newlib(L, plain);                            /* t */
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "format");
+    lua_pushcclosure(L, bindings_string_format, 1);   /* t string format */
+    lua_setfield(L, -3, "string_format");
+    lua_pop(L, 1);                                    /* t */
     decision_push(L);
     lua_setfield(L, -2, "decider");
     applicant_push(L);

@@ -265,18 +265,9 @@ local function pass_through(ok, ...)
 end
 
 local sandbox = {
-  assert = assert, error = error, ipairs = ipairs, pairs = pairs, select = select,
-  tonumber = tonumber, tostring = tostring, type = type, rawequal = rawequal,
-  -- A frozen table's contents, or an applicant's (a read-only proxy whose
-  -- metatable names them: applicant.c).
-  next = function(t, k)
-    local s = frozen[t]
-    if s == nil then
-      local mt = debug_getmetatable(t)
-      s = mt and rawget(mt, "__frozen") or t
-    end
-    return next(s, k)
-  end,
+  assert = assert, error = error, ipairs = ipairs, select = select,
+  tonumber = tonumber, type = type, rawequal = rawequal,
+  tostring = C.tostring,   -- refuses to write an address (bindings.c), as string.format below
   pcall = function(f, ...) return pass_through(pcall(f, ...)) end,
   xpcall = function(f, h, ...)
     return pass_through(xpcall(f, function(e)
@@ -309,6 +300,11 @@ for lib, fns in pairs({ string = C.charged.string, table = C.charged.table, utf8
   for name, f in pairs(fns) do sandbox[lib][name] = f end
 end
 sandbox.tonumber = C.charged._G.tonumber   -- reads its text whole, as arithmetic on strings does
+-- pairs and next walk a table's keys in one order, the same in every run
+-- (order.c), and through a frozen table or an applicant's record to its
+-- contents (their metatable's __frozen); each pays for the keys it reads.
+sandbox.pairs, sandbox.next = C.charged._G.pairs, C.charged._G.next
+sandbox.string.format = C.string_format
 
 -- Methods on strings ("x"):upper() go through the string metatable: point it
 -- at the sandbox's copy, so that dump and patterns are out of reach that way

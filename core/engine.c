@@ -56,6 +56,7 @@
 #include <time.h>
 
 #include "bindings.h"
+#include "order.h"
 #include "date.h"
 #include "decision.h"
 
@@ -356,10 +357,12 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
  * moved, read or joined, per 16 bytes of UTF-8 decoded or
  * of text read as a number, per 128 bytes a plain find searches for each 64
  * bytes of its needle, per 16 repetitions of an empty string (a longer one
- * pays for the text it makes).  Calls on the small tables and strings rules
- * work with pay nothing. */
+ * pays for the text it makes), per key pairs sorts or next looks at
+ * (engine_keys_cost; both are ours, order.c).  Calls on the small tables
+ * and strings rules work with pay nothing. */
 enum { COST_FIND, COST_REP, COST_BYTE, COST_SORT, COST_INSERT, COST_REMOVE, COST_MOVE,
-       COST_UNPACK, COST_CONCAT, COST_DECODE, COST_NUMBER };   /* SORT .. CONCAT read a table */
+       COST_UNPACK, COST_CONCAT, COST_DECODE, COST_NUMBER,     /* SORT .. CONCAT read a table */
+       COST_PAIRS, COST_NEXT };
 #define ENGINE_FREE_WORK 64
 
 /* LEN as luaL_len gives it, for a table argument; -1 for any other (the
@@ -437,6 +440,39 @@ static lua_Integer engine_sort_text(engine *en, lua_State *L, lua_Integer len, i
     return cost;
 }
 
+/* What pairs (PAIRS) or next of the table at 1 costs (order.c): each key
+ * is read, and compared, once for next, and about BITS times for the sort
+ * of pairs; a string key's comparisons read it (an instruction per 128
+ * bytes, as a new string pays).  Stops counting past LIMIT, and at the time
+ * limit.  [-0, +0, e] */
+static lua_Integer engine_keys_cost(engine *en, lua_State *L, int pairs, lua_Integer limit)
+{
+    if (!order_contents(L, 1, pairs))
+        return 0;   /* not a table, or the rule's own __pairs: its code is counted */
+    lua_Integer n = 0, text = 0;
+    int over = 0;
+    lua_pushnil(L);
+    while (!over && lua_next(L, -2)) {
+        n++;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            text += (lua_Integer)(lua_rawlen(L, -2) / 128);
+        if (n % 256 == 0 && engine_clock() > en->deadline) {
+            lua_Debug ar;
+            engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
+        }
+        lua_pop(L, 1);
+        if ((over = n + text > limit))
+            lua_pop(L, 1);
+    }
+    lua_pop(L, 1);   /* the contents */
+    if (over)
+        return LUA_MAXINTEGER;
+    int bits = 1;
+    for (lua_Integer v = n; pairs && v > 1; v >>= 1)
+        bits++;
+    return (n + text) > LUA_MAXINTEGER / bits ? LUA_MAXINTEGER : (n + text) * bits;
+}
+
 /* How many tables a read of the table at IDX may go through: 1, and one
  * more for each table of its chain of __index tables, read raw (Lua follows
  * up to 2000 in C: such a read runs no instruction however long the chain;
@@ -494,6 +530,9 @@ static lua_Integer engine_cost(engine *en, lua_State *L, int kind, lua_Integer l
             return 0;
         lua_tolstring(L, 1, &n);
         return (lua_Integer)(n / 16);
+    case COST_PAIRS:
+    case COST_NEXT:
+        return engine_keys_cost(en, L, kind == COST_PAIRS, limit);
     case COST_NUMBER:   /* tonumber, and arithmetic on strings: each is read whole */
         for (int i = 1; i <= 2; i++)
             if (lua_type(L, i) == LUA_TSTRING) {
@@ -604,6 +643,11 @@ static void engine_push_charged(lua_State *L)
         {"string_mt", "__pow", COST_NUMBER}, {"string_mt", "__unm", COST_NUMBER},
         {"string_mt", "__idiv", COST_NUMBER},
     };
+    static const struct {   /* ours, in place of the library's (order.c) */
+        const char *name;
+        int kind;
+        lua_CFunction f;
+    } own[] = {{"pairs", COST_PAIRS, order_pairs}, {"next", COST_NEXT, order_next}};
     lua_createtable(L, 0, 3);                                   /* charged */
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         if (lua_getfield(L, -1, fns[i].lib) != LUA_TTABLE) {    /* charged lib */
@@ -625,6 +669,14 @@ static void engine_push_charged(lua_State *L)
         lua_setfield(L, -3, fns[i].name);
         lua_pop(L, 2);                                          /* charged */
     }
+    lua_getfield(L, -1, "_G");                                  /* charged G */
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        lua_pushcfunction(L, own[i].f);
+        lua_pushinteger(L, own[i].kind);
+        lua_pushcclosure(L, engine_charged, 2);
+        lua_setfield(L, -2, own[i].name);
+    }
+    lua_pop(L, 1);                                              /* charged */
 }
 
 /* Message handler of every protected call.  Error objects that are not

@@ -1,0 +1,196 @@
+/* order.c -- see order.h.
+ *
+ * A key is read once into an order_key (its rank, and its number or its
+ * bytes), and keys are compared from those.  A string's bytes stay where
+ * Lua keeps them: every key read is also held by a Lua table of ours (or
+ * is the key the table holds), so none is collected meanwhile.
+ */
+#include "order.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ORDER_NUMBER, ORDER_STRING, ORDER_BOOLEAN };
+
+typedef struct order_key {
+    int rank;
+    int isint;
+    lua_Integer i;     /* an integer, or a boolean as 0 / 1 */
+    lua_Number d;      /* a float */
+    const char *s;     /* a string's bytes */
+    size_t len;
+    lua_Integer at;    /* pairs: its place among the keys as found */
+} order_key;
+
+/* Read the key at IDX into O; raise an error naming FN when it has no order
+ * of its own.  [-0, +0, v] */
+static void order_read(lua_State *L, int idx, order_key *o, const char *fn)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER:
+        o->rank = ORDER_NUMBER;
+        o->isint = lua_isinteger(L, idx);
+        o->i = o->isint ? lua_tointeger(L, idx) : 0;
+        o->d = o->isint ? 0 : lua_tonumber(L, idx);
+        return;
+    case LUA_TSTRING:
+        o->rank = ORDER_STRING;
+        o->s = lua_tolstring(L, idx, &o->len);
+        return;
+    case LUA_TBOOLEAN:
+        o->rank = ORDER_BOOLEAN;
+        o->i = lua_toboolean(L, idx);
+        return;
+    default:
+        luaL_error(L, "%s: the table has a key of type %s, which has no fixed order (Lua orders it "
+                      "by its address, which changes from run to run, and a decision must come out "
+                      "the same when replayed): key the table by numbers, strings or booleans",
+                   fn, luaL_typename(L, idx));
+    }
+}
+
+/* The sign of I - F, exactly (F is never NaN: NaN is no key). */
+static int order_int_float(lua_Integer i, lua_Number f)
+{
+    if (f >= 0x1p63)
+        return -1;
+    if (f < -0x1p63)
+        return 1;
+    lua_Number fl = floor(f);   /* in [-2^63, 2^63): an integer exactly */
+    lua_Integer fi = (lua_Integer)fl;
+    if (i != fi)
+        return i < fi ? -1 : 1;
+    return fl == f ? 0 : -1;
+}
+
+static int order_cmp(const order_key *a, const order_key *b)
+{
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    if (a->rank == ORDER_STRING) {
+        int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+        if (c)
+            return c < 0 ? -1 : 1;
+        return (a->len > b->len) - (a->len < b->len);
+    }
+    if (a->rank == ORDER_NUMBER && !(a->isint && b->isint)) {
+        if (a->isint)
+            return order_int_float(a->i, b->d);
+        if (b->isint)
+            return -order_int_float(b->i, a->d);
+        return (a->d > b->d) - (a->d < b->d);
+    }
+    return (a->i > b->i) - (a->i < b->i);
+}
+
+static int order_qsort_cmp(const void *a, const void *b)
+{
+    return order_cmp(a, b);
+}
+
+int order_contents(lua_State *L, int idx, int for_pairs)
+{
+    idx = lua_absindex(L, idx);
+    int frozen = luaL_getmetafield(L, idx, "__frozen");
+    if (frozen == LUA_TTABLE)
+        return 1;
+    if (frozen != LUA_TNIL)
+        lua_pop(L, 1);
+    if (for_pairs && luaL_getmetafield(L, idx, "__pairs") != LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return 0;
+    lua_pushvalue(L, idx);
+    return 1;
+}
+
+/* The iterator pairs returns.  Upvalues: the contents, the sorted keys, the
+ * place of the last key given.  [-0, +(1|2), -] */
+static int order_iter(lua_State *L)
+{
+    lua_Integer i = lua_tointeger(L, lua_upvalueindex(3));
+    for (;;) {
+        if (lua_rawgeti(L, lua_upvalueindex(2), ++i) == LUA_TNIL)
+            break;
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)   /* else set to nil since */
+            break;
+        lua_pop(L, 2);
+    }
+    lua_pushinteger(L, i);
+    lua_replace(L, lua_upvalueindex(3));
+    return lua_isnil(L, -1) ? 1 : 2;
+}
+
+int order_pairs(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    if (!order_contents(L, 1, 1)) {
+        if (luaL_getmetafield(L, 1, "__pairs") != LUA_TNIL) {   /* the rule's own, as Lua's */
+            lua_pushvalue(L, 1);
+            lua_call(L, 1, 3);
+            return 3;
+        }
+        luaL_checktype(L, 1, LUA_TTABLE);   /* the error Lua's pairs gives */
+    }
+    /* 1 t, 2 contents */
+    lua_Integer n = 0;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1))
+        n++;
+    if (n > INT32_MAX / 2)
+        return luaL_error(L, "pairs: a table of %I keys is too large to walk", (LUA_INTEGER)n);
+    order_key *keys = lua_newuserdatauv(L, (size_t)n * sizeof *keys, 0);   /* 3 */
+    lua_createtable(L, (int)n, 0);                                         /* 4: keys as found */
+    lua_Integer k = 0;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+        order_read(L, -2, &keys[k], "pairs");
+        keys[k].at = k + 1;
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, 4, ++k);
+    }
+    qsort(keys, (size_t)n, sizeof *keys, order_qsort_cmp);
+    lua_createtable(L, (int)n, 0);                                         /* 5: sorted */
+    for (lua_Integer j = 0; j < n; j++) {
+        lua_rawgeti(L, 4, keys[j].at);
+        lua_rawseti(L, 5, j + 1);
+    }
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 5);
+    lua_pushinteger(L, 0);
+    lua_pushcclosure(L, order_iter, 3);
+    lua_pushvalue(L, 1);   /* as Lua's pairs gives: the table, though the walk needs it not */
+    lua_pushnil(L);
+    return 3;
+}
+
+int order_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (!order_contents(L, 1, 0))
+        luaL_checktype(L, 1, LUA_TTABLE);
+    /* 1 t, 2 after, 3 contents, 4 the best key yet */
+    order_key after, best, o;
+    int have_after = !lua_isnil(L, 2), found = 0;
+    if (have_after)
+        order_read(L, 2, &after, "next");
+    lua_pushnil(L);
+    for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
+        order_read(L, -2, &o, "next");
+        if ((have_after && order_cmp(&o, &after) <= 0) || (found && order_cmp(&o, &best) >= 0))
+            continue;
+        best = o, found = 1;
+        lua_pushvalue(L, -2);
+        lua_replace(L, 4);
+    }
+    if (!found)
+        return 1;   /* the nil at 4 */
+    lua_pushvalue(L, 4);
+    lua_rawget(L, 3);
+    return 2;
+}
