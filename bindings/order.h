@@ -1,5 +1,5 @@
 /*
- * order.h -- the order in which rules see a table's keys.
+ * order.h -- the order in which rules see a table's keys, and a sorted list.
  *
  * Lua's own next() walks a table in the order of its hash slots, and Lua
  * seeds its string hash anew in each process: the same rule on the same
@@ -34,6 +34,13 @@ int order_pairs(lua_State *L);
  * a table of n keys takes n * n steps, where pairs takes n log n.
  * [-0, +(1|2), e] */
 int order_next(lua_State *L);
+
+/* table.sort(t [, comp]): a stable merge sort.  Lua's own sort picks its
+ * pivot at random, from the clock, when a split comes out lopsided, so that
+ * equal elements (or an inconsistent comparator) could come out in another
+ * order in another run; this one gives one order, and keeps equal elements
+ * in the order they were.  [-0, +0, e] */
+int order_sort(lua_State *L);
 
 /* Push the table whose keys pairs(v) and next(v) walk, where V is the value
  * at IDX, and return 1; or push nothing and return 0 when there is none (V is

@@ -412,11 +412,10 @@ static lua_Integer engine_str_span(lua_State *L, size_t len, int i, int j)
  * per 128 bytes, as a new string pays) and pays per NUL byte too, since Lua
  * compares text holding NULs a piece at a time (4 an NUL: two texts of
  * 1 MiB of NULs took 7 ms to compare, two plain ones 0.02 ms).  Paid before
- * the sort, from what it will compare, not from the comparisons it makes:
- * their number depends on the clock (Lua's sort picks a random pivot when
- * a split comes out lopsided), and where the budget stops a request must
- * not.  Stops counting past LIMIT, and at the time limit (a read through a
- * long __index chain runs no instruction).  [-0, +0, e] */
+ * the sort (order_sort, a merge sort: at most LEN x BITS comparisons), from
+ * what it will compare: a sort too long for the budget stops before it
+ * starts.  Stops counting past LIMIT, and at the time limit (a read through
+ * a long __index chain runs no instruction).  [-0, +0, e] */
 static lua_Integer engine_sort_text(engine *en, lua_State *L, lua_Integer len, int bits,
                                     lua_Integer limit)
 {
@@ -632,8 +631,8 @@ static void engine_push_charged(lua_State *L)
         int kind;
     } fns[] = {
         {"string", "find", COST_FIND},     {"string", "rep", COST_REP},
-        {"string", "byte", COST_BYTE},     {"table", "sort", COST_SORT},
-        {"table", "insert", COST_INSERT},  {"table", "remove", COST_REMOVE},
+        {"string", "byte", COST_BYTE},     {"table", "insert", COST_INSERT},
+        {"table", "remove", COST_REMOVE},
         {"table", "move", COST_MOVE},      {"table", "unpack", COST_UNPACK},
         {"table", "concat", COST_CONCAT},  {"utf8", "len", COST_DECODE},
         {"utf8", "offset", COST_DECODE},   {"utf8", "codepoint", COST_BYTE},
@@ -644,10 +643,12 @@ static void engine_push_charged(lua_State *L)
         {"string_mt", "__idiv", COST_NUMBER},
     };
     static const struct {   /* ours, in place of the library's (order.c) */
-        const char *name;
+        const char *lib, *name;
         int kind;
         lua_CFunction f;
-    } own[] = {{"pairs", COST_PAIRS, order_pairs}, {"next", COST_NEXT, order_next}};
+    } own[] = {{"_G", "pairs", COST_PAIRS, order_pairs},
+               {"_G", "next", COST_NEXT, order_next},
+               {"table", "sort", COST_SORT, order_sort}};
     lua_createtable(L, 0, 3);                                   /* charged */
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         if (lua_getfield(L, -1, fns[i].lib) != LUA_TTABLE) {    /* charged lib */
@@ -669,14 +670,14 @@ static void engine_push_charged(lua_State *L)
         lua_setfield(L, -3, fns[i].name);
         lua_pop(L, 2);                                          /* charged */
     }
-    lua_getfield(L, -1, "_G");                                  /* charged G */
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        lua_getfield(L, -1, own[i].lib);                        /* charged lib */
         lua_pushcfunction(L, own[i].f);
         lua_pushinteger(L, own[i].kind);
         lua_pushcclosure(L, engine_charged, 2);
         lua_setfield(L, -2, own[i].name);
+        lua_pop(L, 1);                                          /* charged */
     }
-    lua_pop(L, 1);                                              /* charged */
 }
 
 /* Message handler of every protected call.  Error objects that are not
