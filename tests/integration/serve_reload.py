@@ -22,7 +22,7 @@ def health_hash(c):
     return c.request({"op": "health"})["ruleset"]
 
 
-def wait_for(pred, timeout=15):
+def wait_for(pred, timeout=60):   # a reload runs the rule tests: slow under a loaded CI
     deadline = time.time() + timeout
     while time.time() < deadline:
         v = pred()
