@@ -12,6 +12,9 @@
     recorded in the decision, and replay uses those rows, not the database;
     a candidate whose rules read history where the originals read none sees
     only the decisions stored before each one.
+(d) A rule whose message lists keys in the order pairs gives them: Lua's
+    own order follows a string hash seeded anew in each process, so only a
+    fixed order lets another process (replay) reproduce the message.
 
     ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/replay.py
 
@@ -513,6 +516,51 @@ def test_history():
               "a 6-month wait moves the third decision to ineligible via no_recent_refusal (%s)" % (m or err[-300:]))
 
 
+# ---- (d) a rule that walks tables with pairs ------------------------------------
+
+WALK = '''
+local REF = "tests/integration/replay.py"
+local CODES = { zeta = 1, alpha = 2, mu = 3, kappa = 4, beta = 5, omega = 6, delta = 7, pi = 8 }
+program "walk" {
+  version = "1", from = "2000-01-01", reference = REF,
+  title = { en = "Walk", fr = "Parcours", ar = "مسار" },
+  criterion "fields" {
+    text = { en = "Fields", fr = "Champs", ar = "حقول" },
+    pass = { en = "fields {fields}", fr = "champs {fields}", ar = "حقول {fields}" },
+    reference = REF,
+    check = function(a)
+      local seen, local_codes = {}, { x = 1, b = 2, q = 3, c = 4, m = 5, a = 6 }
+      for k in pairs(a) do seen[#seen + 1] = k end
+      for k, v in pairs(CODES) do seen[#seen + 1] = k .. v end
+      for k in pairs(local_codes) do seen[#seen + 1] = k end
+      return true, { fields = table.concat(seen, " ") }
+    end,
+  },
+}
+'''
+
+
+def test_walk_order():
+    with Server(extra_files={"walk.lua": WALK}, args=["--quiet"]) as srv:
+        c = srv.connect()
+        replies = [c.request({"op": "decide", "program": "walk", "as_of": AS_OF,
+                              "applicant": applicant(i)}) for i in range(50)]
+        c.close()
+        srv.stop()
+        msg = replies[0].get("decision", {}).get("criteria", [{}])[0].get("message", "")
+        want = ("fields applicant_id birth_date disability education employment_status"
+                " household_size in_training monthly_household_income nationality previous_benefits"
+                " region registered_with_agency residence unemployed_since alpha2 beta5 delta7"
+                " kappa4 mu3 omega6 pi8 zeta1 a b c m q x")
+        check(all(r["ok"] for r in replies) and msg == want,
+              "pairs gives the applicant's fields (but the null business) and a table's keys in byte order (%s)" % msg)
+        for run in (1, 2):   # each replay a process of its own, with a hash seed of its own
+            rc, rep, err = replay_json("--original", "--db", srv.db)
+            check(rc == 0 and rep is not None and rep["differences"] == 0 and rep["reproduced"] == 50,
+                  "replay %d in a new process reproduces the 50 messages (status %s, %s)" % (
+                      run, rc, err[-300:] if rep is None else "%d differ" % rep["differences"]))
+
+
 def main():
     if not os.path.exists(ELIGO):
         print("no eligo binary at %s" % ELIGO)
@@ -524,6 +572,7 @@ def main():
     test_candidate()
     test_history()
     test_history_after_restart()
+    test_walk_order()
     test_original()
     finish()
 
