@@ -160,7 +160,7 @@ static int applicant_refuse(lua_State *L)
 {
     luaL_where(L, 1);   /* the function that assigned */
     lua_pushfstring(L, "cannot change field '%s' of the applicant: what a criterion reads may not "
-                    "depend on another's rule", luaL_tolstring(L, 2, NULL));
+                    "depend on another's rule", bindings_name(L, 2));
     lua_remove(L, -2);
     lua_concat(L, 2);
     return lua_error(L);

@@ -502,10 +502,35 @@ static int bindings_shows_address(lua_State *L, int idx)
     return 0;
 }
 
+const char *bindings_name(lua_State *L, int idx)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TLIGHTUSERDATA:
+        if (!lua_touserdata(L, idx))
+            return lua_pushliteral(L, "null");
+        /* fall through */
+    case LUA_TTABLE:
+    case LUA_TFUNCTION:
+    case LUA_TTHREAD:
+    case LUA_TUSERDATA:
+        return lua_pushfstring(L, "a %s", luaL_typename(L, idx));
+    default:   /* nil, a boolean, a number, a string: no metamethod of a rule's runs */
+        return luaL_tolstring(L, idx, NULL);
+    }
+}
+
 static int bindings_refuse_address(lua_State *L, const char *what)
 {
     return luaL_error(L, "%s would write an address, which changes from run to run, and a "
                          "decision must come out the same when replayed", what);
+}
+
+/* name(v): bindings_name, for rules.lua.  [-0, +1, m] */
+static int bindings_name_lua(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    bindings_name(L, 1);
+    return 1;
 }
 
 /* tostring(v) as the rules get it: Lua's, refusing the address of a table
@@ -567,6 +592,7 @@ void bindings_push(lua_State *L)
         {"restore", bindings_restore},
         {"setmetatable", bindings_setmetatable},
         {"tostring", bindings_tostring},
+        {"name", bindings_name_lua},
         {NULL, NULL},
     };
     static const luaL_Reg scratch[] = {

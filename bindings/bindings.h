@@ -58,4 +58,11 @@ int bindings_is_cents(lua_State *L, int idx);
  * 1/x does; a NaN is itself).  [-0, +0, -] */
 int bindings_same(lua_State *L, int a, int b);
 
+/* Push the text an error message gives the value at IDX, and return it:
+ * Lua's tostring, but a table, a function or a thread is "a table", "a
+ * function", "a thread" (Lua writes its address, which changes from run to
+ * run, and a rule may catch the message and keep it in a decision), and
+ * JSON's null "null".  [-0, +1, m] */
+const char *bindings_name(lua_State *L, int idx);
+
 #endif

@@ -785,12 +785,12 @@ static int decision_param(lua_State *L)
             lua_settop(L, 5);
             return 1;
         }
-        return luaL_error(L, "parameter '%s' has no value in force on %s", luaL_tolstring(L, 1, NULL), on);
+        return luaL_error(L, "parameter '%s' has no value in force on %s", bindings_name(L, 1), on);
     }
     lua_pop(L, 1);
     lua_pushvalue(L, 1);
     if (lua_rawget(L, UP_PARAMS) == LUA_TNIL)             /* name p */
-        return luaL_error(L, "parameter '%s' is not declared", luaL_tolstring(L, 1, NULL));
+        return luaL_error(L, "parameter '%s' is not declared", bindings_name(L, 1));
     decision_pget(L, UP_P_CURRENT, P_AS_OF);              /* name p on */
     size_t onlen;
     const char *on = lua_type(L, 3) == LUA_TSTRING ? lua_tolstring(L, 3, &onlen) : NULL;
@@ -820,7 +820,7 @@ static int decision_param(lua_State *L)
         }
         lua_settop(L, 4);
     }
-    return luaL_error(L, "parameter '%s' has no value in force on %s", luaL_tolstring(L, 1, NULL), on);
+    return luaL_error(L, "parameter '%s' has no value in force on %s", bindings_name(L, 1), on);
 }
 
 /* keep_params(): keep the dated values of every parameter declared so far,

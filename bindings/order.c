@@ -11,7 +11,6 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 enum { ORDER_NUMBER, ORDER_STRING, ORDER_BOOLEAN };
@@ -36,6 +35,8 @@ static void order_read(lua_State *L, int idx, order_key *o, const char *fn)
         o->isint = lua_isinteger(L, idx);
         o->i = o->isint ? lua_tointeger(L, idx) : 0;
         o->d = o->isint ? 0 : lua_tonumber(L, idx);
+        if (o->d != o->d)
+            luaL_error(L, "%s: NaN is no key", fn);
         return;
     case LUA_TSTRING:
         o->rank = ORDER_STRING;
@@ -46,9 +47,9 @@ static void order_read(lua_State *L, int idx, order_key *o, const char *fn)
         o->i = lua_toboolean(L, idx);
         return;
     default:
-        luaL_error(L, "%s: the table has a key of type %s, which has no fixed order (Lua orders it "
-                      "by its address, which changes from run to run, and a decision must come out "
-                      "the same when replayed): key the table by numbers, strings or booleans",
+        luaL_error(L, "%s: a key of type %s has no fixed order (Lua orders it by its address, "
+                      "which changes from run to run, and a decision must come out the same when "
+                      "replayed): key the table by numbers, strings or booleans",
                    fn, luaL_typename(L, idx));
     }
 }
@@ -87,9 +88,27 @@ static int order_cmp(const order_key *a, const order_key *b)
     return (a->i > b->i) - (a->i < b->i);
 }
 
-static int order_qsort_cmp(const void *a, const void *b)
+/* Sort the N keys at A, with TMP as room for as many: a merge sort, bottom
+ * up.  (Both arrays are Lua's, under its memory cap.) */
+static void order_merge_sort(order_key *a, order_key *tmp, lua_Integer n)
 {
-    return order_cmp(a, b);
+    order_key *src = a, *dst = tmp;
+    for (lua_Integer w = 1; w < n; w *= 2) {
+        for (lua_Integer lo = 0; lo < n; lo += 2 * w) {
+            lua_Integer mid = lo + w < n ? lo + w : n, hi = mid + w < n ? mid + w : n;
+            lua_Integer i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = order_cmp(&src[j], &src[i]) < 0 ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        order_key *swap = src;
+        src = dst, dst = swap;
+    }
+    if (src != a)
+        memcpy(a, src, (size_t)n * sizeof *a);
 }
 
 int order_contents(lua_State *L, int idx, int for_pairs)
@@ -110,22 +129,63 @@ int order_contents(lua_State *L, int idx, int for_pairs)
     return 1;
 }
 
-/* The iterator pairs returns.  Upvalues: the contents, the sorted keys, the
- * place of the last key given.  [-0, +(1|2), -] */
+/* What pairs hands the rule as the walk's state: opaque (a full userdata
+ * without a metatable; no rule can make one, or look inside), its user
+ * values the contents and their keys, sorted. */
+typedef struct order_walk {
+    const void *tag;   /* &order_walk_tag: the state is ours */
+} order_walk;
+static const char order_walk_tag;
+
+/* The iterator pairs returns: (walk, key) -> the key after KEY (nil: the
+ * first) among the walk's, whose value is not nil now, and that value; nil
+ * after the last.  It keeps nothing between calls: an iterator kept from
+ * one request to the next walks the same way in each.  [-0, +(1|2), e] */
 static int order_iter(lua_State *L)
 {
-    lua_Integer i = lua_tointeger(L, lua_upvalueindex(3));
-    for (;;) {
-        if (lua_rawgeti(L, lua_upvalueindex(2), ++i) == LUA_TNIL)
-            break;
+    order_walk *w = lua_touserdata(L, 1);
+    if (lua_type(L, 1) != LUA_TUSERDATA || lua_rawlen(L, 1) != sizeof *w || w->tag != &order_walk_tag)
+        return luaL_error(L, "bad argument #1 to 'for iterator' (the state pairs gave expected)");
+    lua_settop(L, 2);
+    lua_getiuservalue(L, 1, 1);   /* 3: the contents */
+    lua_getiuservalue(L, 1, 2);   /* 4: the keys, sorted */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 4), i = 0;
+    if (!lua_isnil(L, 2)) {   /* i: how many keys are at or before KEY */
+        order_key key, probe;
+        order_read(L, 2, &key, "pairs");
+        lua_Integer lo = 0, hi = n;   /* the first place after KEY is in [lo, hi] */
+        while (lo < hi) {
+            lua_Integer mid = lo + (hi - lo) / 2;
+            lua_rawgeti(L, 4, mid + 1);
+            order_read(L, -1, &probe, "pairs");
+            int after = order_cmp(&probe, &key) > 0;
+            lua_pop(L, 1);
+            if (after)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        i = lo;
+    }
+    while (++i <= n) {
+        lua_rawgeti(L, 4, i);
         lua_pushvalue(L, -1);
-        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)   /* else set to nil since */
-            break;
+        if (lua_rawget(L, 3) != LUA_TNIL)   /* else set to nil since */
+            return 2;
         lua_pop(L, 2);
     }
-    lua_pushinteger(L, i);
-    lua_replace(L, lua_upvalueindex(3));
-    return lua_isnil(L, -1) ? 1 : 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* Refuse to walk the contents at IDX when they are a weak table: its
+ * entries go whenever the collector runs (which also runs while the keys
+ * are being read here).  [-0, +0, v] */
+static void order_not_weak(lua_State *L, int idx, const char *fn)
+{
+    if (luaL_getmetafield(L, idx, "__mode") != LUA_TNIL)
+        luaL_error(L, "%s: the table is weak (__mode): its entries go whenever the collector runs, "
+                      "which differs from run to run", fn);
 }
 
 int order_pairs(lua_State *L)
@@ -140,32 +200,37 @@ int order_pairs(lua_State *L)
         }
         luaL_checktype(L, 1, LUA_TTABLE);   /* the error Lua's pairs gives */
     }
+    order_not_weak(L, 2, "pairs");
     /* 1 t, 2 contents */
     lua_Integer n = 0;
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1))
         n++;
     if (n > INT32_MAX / 2)
         return luaL_error(L, "pairs: a table of %I keys is too large to walk", (LUA_INTEGER)n);
-    order_key *keys = lua_newuserdatauv(L, (size_t)n * sizeof *keys, 0);   /* 3 */
-    lua_createtable(L, (int)n, 0);                                         /* 4: keys as found */
+    order_key *keys = lua_newuserdatauv(L, 2 * (size_t)n * sizeof *keys, 0);   /* 3 */
+    lua_createtable(L, (int)n, 0);                                             /* 4: as found */
     lua_Integer k = 0;
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+        if (k == n)   /* not weak, and no code of the rule's has run: cannot be */
+            return luaL_error(L, "pairs: the table grew while its keys were read");
         order_read(L, -2, &keys[k], "pairs");
         keys[k].at = k + 1;
         lua_pushvalue(L, -2);
         lua_rawseti(L, 4, ++k);
     }
-    qsort(keys, (size_t)n, sizeof *keys, order_qsort_cmp);
-    lua_createtable(L, (int)n, 0);                                         /* 5: sorted */
-    for (lua_Integer j = 0; j < n; j++) {
-        lua_rawgeti(L, 4, keys[j].at);
-        lua_rawseti(L, 5, j + 1);
-    }
+    order_merge_sort(keys, keys + n, k);
+    order_walk *w = lua_newuserdatauv(L, sizeof *w, 2);                        /* 5 */
+    w->tag = &order_walk_tag;
     lua_pushvalue(L, 2);
-    lua_pushvalue(L, 5);
-    lua_pushinteger(L, 0);
-    lua_pushcclosure(L, order_iter, 3);
-    lua_pushvalue(L, 1);   /* as Lua's pairs gives: the table, though the walk needs it not */
+    lua_setiuservalue(L, 5, 1);
+    lua_createtable(L, (int)k, 0);                                             /* 6: sorted */
+    for (lua_Integer j = 0; j < k; j++) {
+        lua_rawgeti(L, 4, keys[j].at);
+        lua_rawseti(L, 6, j + 1);
+    }
+    lua_setiuservalue(L, 5, 2);
+    lua_pushcfunction(L, order_iter);
+    lua_insert(L, 5);
     lua_pushnil(L);
     return 3;
 }
@@ -175,6 +240,7 @@ int order_next(lua_State *L)
     lua_settop(L, 2);
     if (!order_contents(L, 1, 0))
         luaL_checktype(L, 1, LUA_TTABLE);
+    order_not_weak(L, 3, "next");
     /* 1 t, 2 after, 3 contents, 4 the best key yet */
     order_key after, best, o;
     int have_after = !lua_isnil(L, 2), found = 0;

@@ -25,8 +25,12 @@
 
 #include <lua.h>
 
-/* pairs(t): an iterator over a snapshot of T's keys, sorted, that skips a
- * key whose value has since been set to nil.  [-0, +3, e] */
+/* pairs(t): an iterator, an opaque state and nil, for a walk of a snapshot
+ * of T's keys, sorted, that skips a key whose value has since been set to
+ * nil.  The iterator keeps nothing: called with the state and a key, it
+ * gives the key after it, so one kept from a request to the next walks the
+ * same way in each.  A weak table (__mode) is refused: its entries go
+ * whenever the collector runs.  [-0, +3, e] */
 int order_pairs(lua_State *L);
 
 /* next(t, k): the key after K (nil: the first) in the order above, and its

@@ -35,6 +35,10 @@ local load, debug_getinfo, debug_getupvalue, debug_upvalueid = load, debug.getin
 local debug_getmetatable, debug_setmetatable = debug.getmetatable, debug.setmetatable
 local string_sub, string_find, string_match, string_gsub, string_gmatch = string.sub, string.find, string.match, string.gsub, string.gmatch
 local decode, null = C.decode, cjson.null
+-- Lua's tostring writes a table or a function as its address, which changes
+-- from run to run; a rule can catch an error message with pcall and keep it
+-- in a decision.  Every text made here says "a table" instead (bindings.c).
+local tostring = C.name
 local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
 local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
 local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.decider
@@ -885,9 +889,10 @@ local test_env = setmetatable({
       if debug_getmetatable(spec) ~= nil then
         decl_error(2, "case '%s' must be a plain table, without a metatable", tostring(name))
       end
-      -- The name as text now, while a __tostring of its own can still stop
-      -- the file that declares it: reporting the case must not fail.
-      rawset(spec, "name", tostring(name))
+      -- A name is text: reporting the case must not fail, nor run a
+      -- __tostring of the file's.
+      if type(name) ~= "string" then decl_error(2, "a case's name must be a string, not %s", tostring(name)) end
+      rawset(spec, "name", name)
       rawset(spec, "file", file)
       rawset(spec, "line", line)
       cases[#cases + 1] = spec
