@@ -1443,6 +1443,8 @@ static void test_migrate_to_reviews(void **state)
 
     /* A reader of the old file notices when a writer migrates it under it,
      * rather than read the new reviews through its stand-in table. */
+    char moved[64];
+    snprintf(moved, sizeof moved, "migrated from schema 1 to %d while open", STORE_SCHEMA);
     store *old;
     assert_int_equal(store_open(&old, f->path, STORE_READONLY, &e), 0);
     assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
@@ -1453,15 +1455,15 @@ static void test_migrate_to_reviews(void **state)
     assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
     buf_free(&b);
     assert_int_equal(store_verify(old, &checked, &bad, id, NULL, NULL, &e), -1);
-    assert_non_null(strstr(e.msg, "migrated from schema 1 to 3 while open"));
+    assert_non_null(strstr(e.msg, moved));
     buf_init(&b, 1 << 20);
     e = (err){0};
     assert_int_equal(store_reviews(old, t.ids[0], &b, &e), -1);
-    assert_non_null(strstr(e.msg, "migrated from schema 1 to 3 while open"));
+    assert_non_null(strstr(e.msg, moved));
     assert_int_equal(b.len, 0);
     e = (err){0};
     assert_int_equal(store_history(old, "A1", 0, &b, &e), -1);
-    assert_non_null(strstr(e.msg, "migrated from schema 1 to 3 while open"));
+    assert_non_null(strstr(e.msg, moved));
     assert_int_equal(store_count(old), -1);
     assert_int_equal(store_count_reviews(old), -1);
     store_close(old);
@@ -1498,6 +1500,58 @@ static void test_migrate_triggers_under_reader(void **state)
     assert_int_equal(store_verify(old, &checked, &bad, id, NULL, NULL, &e), 0);
     assert_int_equal(checked, 2);
     store_close(old);
+}
+
+/* Column COL of every row SQL gives on the file at PATH, joined by commas,
+ * into OUT. */
+static const char *query_texts(const char *path, const char *sql, int col, char *out, size_t n)
+{
+    sqlite3 *db;
+    sqlite3_stmt *s;
+    size_t len = 0;
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        len += (size_t)snprintf(out + len, n - len, "%s%s", len ? "," : "",
+                                (const char *)sqlite3_column_text(s, col));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+}
+
+/* Schema 4: a file of schema 3, with an index for (program, decided_at)
+ * and one for decided_at, gets one for (decided_at, program) in their
+ * place; a programme over a span of time is searched in it, from the index
+ * alone. */
+static void test_migrate_time_program_index(void **state)
+{
+    fixture *f = *state;
+    test_app t;
+    char names[256];
+    make_older(f, &t, "DROP INDEX decisions_time_program;"
+                      "CREATE INDEX decisions_program ON decisions(program, decided_at);"
+                      "CREATE INDEX decisions_time ON decisions(decided_at);"
+                      "PRAGMA user_version = 3");
+    static const char indexes[] = "SELECT name FROM sqlite_schema WHERE type = 'index'"
+                                  " AND tbl_name = 'decisions' ORDER BY name";
+    assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names),
+                        "decisions_applicant,decisions_program,decisions_time,"
+                        "sqlite_autoindex_decisions_1");
+    err e = {0};
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+    assert_int_equal(store_schema(f->st), 4);
+    assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names),
+                        "decisions_applicant,decisions_time_program,sqlite_autoindex_decisions_1");
+    query_texts(f->path, "EXPLAIN QUERY PLAN SELECT count(*) FROM decisions"
+                         " WHERE program = 'idmaj' AND decided_at >= '2025-03'",
+                3, names, sizeof names);   /* EXPLAIN QUERY PLAN's detail */
+    if (!strstr(names, "USING COVERING INDEX decisions_time_program (decided_at>?)"))
+        fail_msg("a programme over time is not searched in the index: %s", names);
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 1);
 }
 
 /* A read-only open refuses an SQLite file that is not eligo's by name. */
@@ -1574,6 +1628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_to_reviews, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rulesets_events_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_triggers_under_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_time_program_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_foreign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_retyped_decision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_retyped_application, setup, teardown),
