@@ -27,7 +27,7 @@ States of a loaded set: LOADING (files being run; declarations accumulate)
 
 local C, cjson = ...
 
-local pairs, ipairs, next, type, tostring, tonumber, select = pairs, ipairs, next, type, tostring, tonumber, select
+local pairs, ipairs, next, type, tonumber, select = pairs, ipairs, next, type, tonumber, select
 local error, pcall, rawget, rawset, setmetatable, getmetatable = error, pcall, rawget, rawset, setmetatable, getmetatable
 local string_format, table_concat, table_sort, math_type, math_tointeger = string.format, table.concat, table.sort, math.type, math.tointeger
 local table_unpack, rawlen = table.unpack, rawlen
