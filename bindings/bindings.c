@@ -18,6 +18,7 @@
 #include "hex.h"
 #include "ids.h"
 #include "json.h"
+#include "order.h"
 #include "request.h"
 
 /* Check that argument ARG is a valid date string; return its day number.
@@ -482,6 +483,9 @@ static int bindings_setmetatable(lua_State *L)
     if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
         return luaL_error(L, "cannot change a protected metatable");
     lua_settop(L, 2);
+    if (t == LUA_TTABLE && luaL_getmetafield(L, 2, "__live") == LUA_TTABLE)
+        lua_replace(L, 2);   /* a frozen metatable: its twin, which Lua can read (rules.lua) */
+    lua_settop(L, 2);
     lua_setmetatable(L, 1);
     return 1;
 }
@@ -593,6 +597,9 @@ void bindings_push(lua_State *L)
         {"setmetatable", bindings_setmetatable},
         {"tostring", bindings_tostring},
         {"name", bindings_name_lua},
+        {"pairs", order_pairs},
+        {"next", order_next},
+        {"sort", order_sort},
         {NULL, NULL},
     };
     static const luaL_Reg scratch[] = {

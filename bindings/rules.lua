@@ -50,7 +50,7 @@ local ARRAY = C.array_mt   -- JSON arrays (decode sets it; canon.c writes [] for
 local ORDER = C.order_mt   -- a key order canon.c follows (a rule's own it does not)
 -- Sorting a rule's texts pays for comparing them, as the rules' own sort does
 -- (engine.c): long texts, or texts of NULs, take long to compare.
-local charged_sort = C.charged.table.sort
+local charged_sort = C.sort   -- pays for its work, as the rules' does (order.c)
 local function order(keys) return setmetatable(keys, ORDER) end
 ARRAY.__metatable = "list"   -- shared by every list of every request: not the rules' to change
 local WORDS = {
@@ -136,7 +136,7 @@ local envs = setmetatable({}, { __mode = "k" })     -- the rule files' environme
 local function frozen_next(t, k) return next(frozen[t], k) end
 
 local FROZEN_OWN = { __index = true, __newindex = true, __len = true, __pairs = true,
-  __metatable = true, __frozen = true, __mode = true, __gc = true }
+  __metatable = true, __frozen = true, __mode = true, __gc = true, __live = true, __ownpairs = true }
 
 local function freeze(t)
   if frozen[t] or envs[t] then return t end
@@ -180,6 +180,25 @@ local function freeze(t)
     end
     local len = rawget(src, "__len")
     if len ~= nil then mt.__len = len end
+    -- A __pairs of the rule's own walks as it says (order.c's pairs).
+    mt.__ownpairs = rawget(src, "__pairs")
+  end
+  -- T may be a metatable: a class whose instances a check makes.  Lua reads
+  -- a metatable raw, and T's contents are in the shadow now, so the
+  -- instances would have no metamethods.  T's twin holds them, and the
+  -- sandbox's setmetatable sets it in T's place (bindings.c); its
+  -- __metatable gives T back to getmetatable.  (No __gc or __mode: the twin
+  -- is made now, and a finalizer or a weak table would run on the clock.)
+  local live
+  for k, v in next, shadow do
+    if type(k) == "string" and string_sub(k, 1, 2) == "__" and k ~= "__gc" and k ~= "__mode" then
+      live = live or {}
+      rawset(live, k, v)
+    end
+  end
+  if live then
+    if rawget(live, "__metatable") == nil then rawset(live, "__metatable", t) end
+    mt.__live = live
   end
   debug_setmetatable(t, mt)
   return t
@@ -304,10 +323,11 @@ for lib, fns in pairs({ string = C.charged.string, table = C.charged.table, utf8
   for name, f in pairs(fns) do sandbox[lib][name] = f end
 end
 sandbox.tonumber = C.charged._G.tonumber   -- reads its text whole, as arithmetic on strings does
--- pairs and next walk a table's keys in one order, the same in every run
--- (order.c), and through a frozen table or an applicant's record to its
--- contents (their metatable's __frozen); each pays for the keys it reads.
-sandbox.pairs, sandbox.next = C.charged._G.pairs, C.charged._G.next
+-- pairs and next walk a table's keys in one order, the same in every run,
+-- and through a frozen table or an applicant's record to its contents
+-- (their metatable's __frozen); sort is stable.  Each pays for its work
+-- (order.c).
+sandbox.pairs, sandbox.next, sandbox.table.sort = C.pairs, C.next, C.sort
 sandbox.string.format = C.string_format
 
 -- Methods on strings ("x"):upper() go through the string metatable: point it

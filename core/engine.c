@@ -160,6 +160,7 @@ struct engine {
     void *history_ud;
     buf history_out;         /* what the provider wrote */
     engine_pool pool;        /* small blocks of the Lua state */
+    order_host host;         /* engine_pay and engine_tick, for order.c */
 };
 
 #ifndef NDEBUG
@@ -347,22 +348,20 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
 }
 
 /* Library functions that go through their arguments in C do work the hook
- * does not see: table.sort of a long list, or string.rep("", 1e9), is one
+ * does not see: table.concat of a long list, or string.rep("", 1e9), is one
  * instruction.  In a loop of a few instructions that would run for hours
  * inside the budget.  The sandbox's copies of them (C.charged, which
  * rules.lua puts in place) first pay for the work they are about to do, then
  * run the library's own function in the same frame, so that its errors read
- * as before: an instruction per element sorted (times the bits of the
- * length; and the text its strings compare, engine_sort_text), shifted,
- * moved, read or joined, per 16 bytes of UTF-8 decoded or
- * of text read as a number, per 128 bytes a plain find searches for each 64
- * bytes of its needle, per 16 repetitions of an empty string (a longer one
- * pays for the text it makes), per key pairs sorts or next looks at
- * (engine_keys_cost; both are ours, order.c).  Calls on the small tables
- * and strings rules work with pay nothing. */
-enum { COST_FIND, COST_REP, COST_BYTE, COST_SORT, COST_INSERT, COST_REMOVE, COST_MOVE,
-       COST_UNPACK, COST_CONCAT, COST_DECODE, COST_NUMBER,     /* SORT .. CONCAT read a table */
-       COST_PAIRS, COST_NEXT };
+ * as before: an instruction per element shifted, moved, read or joined, per
+ * 16 bytes of UTF-8 decoded or of text read as a number, per 128 bytes a
+ * plain find searches for each 64 bytes of its needle, per 16 repetitions
+ * of an empty string (a longer one pays for the text it makes).  pairs,
+ * next and table.sort are ours (order.c) and pay as they go, through
+ * engine_pay.  Calls on the small tables and strings rules work with pay
+ * nothing. */
+enum { COST_FIND, COST_REP, COST_BYTE, COST_INSERT, COST_REMOVE, COST_MOVE, COST_UNPACK,
+       COST_CONCAT, COST_DECODE, COST_NUMBER };   /* INSERT .. CONCAT read a table */
 #define ENGINE_FREE_WORK 64
 
 /* LEN as luaL_len gives it, for a table argument; -1 for any other (the
@@ -406,98 +405,8 @@ static lua_Integer engine_str_span(lua_State *L, size_t len, int i, int j)
     return b < a ? 0 : b - a + 1;
 }
 
-/* What comparing the elements of the list at 1 (its first LEN, read as the
- * sort reads them) costs a sort of BITS rounds: each element is compared
- * about BITS times, and a comparison of texts reads them (an instruction
- * per 128 bytes, as a new string pays) and pays per NUL byte too, since Lua
- * compares text holding NULs a piece at a time (4 an NUL: two texts of
- * 1 MiB of NULs took 7 ms to compare, two plain ones 0.02 ms).  Paid before
- * the sort (order_sort, a merge sort: at most LEN x BITS comparisons), from
- * what it will compare: a sort too long for the budget stops before it
- * starts.  Stops counting past LIMIT, and at the time limit (a read through
- * a long __index chain runs no instruction).  [-0, +0, e] */
-static lua_Integer engine_sort_text(engine *en, lua_State *L, lua_Integer len, int bits,
-                                    lua_Integer limit)
-{
-    lua_Integer cost = 0;
-    for (lua_Integer i = 1; i <= len && cost <= limit; i++) {
-        if (lua_geti(L, 1, i) == LUA_TSTRING) {
-            size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            size_t nuls = 0;
-            for (size_t k = 0; k < n; k++)
-                nuls += s[k] == '\0';
-            lua_Integer each = (lua_Integer)(n / 128 + 4 * nuls);
-            cost = each > (LUA_MAXINTEGER - cost) / 64 ? LUA_MAXINTEGER : cost + each * bits;
-        }
-        lua_pop(L, 1);
-        if (i % 256 == 0 && engine_clock() > en->deadline) {
-            lua_Debug ar;
-            engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
-        }
-    }
-    return cost;
-}
-
-/* What pairs (PAIRS) or next of the table at 1 costs (order.c): each key
- * is read, and compared, once for next, and about BITS times for the sort
- * of pairs; a string key's comparisons read it (an instruction per 128
- * bytes, as a new string pays).  Stops counting past LIMIT, and at the time
- * limit.  [-0, +0, e] */
-static lua_Integer engine_keys_cost(engine *en, lua_State *L, int pairs, lua_Integer limit)
-{
-    if (!order_contents(L, 1, pairs))
-        return 0;   /* not a table, or the rule's own __pairs: its code is counted */
-    lua_Integer n = 0, text = 0;
-    int over = 0;
-    lua_pushnil(L);
-    while (!over && lua_next(L, -2)) {
-        n++;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            text += (lua_Integer)(lua_rawlen(L, -2) / 128);
-        if (n % 256 == 0 && engine_clock() > en->deadline) {
-            lua_Debug ar;
-            engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
-        }
-        lua_pop(L, 1);
-        if ((over = n + text > limit))
-            lua_pop(L, 1);
-    }
-    lua_pop(L, 1);   /* the contents */
-    if (over)
-        return LUA_MAXINTEGER;
-    int bits = 1;
-    for (lua_Integer v = n; pairs && v > 1; v >>= 1)
-        bits++;
-    return (n + text) > LUA_MAXINTEGER / bits ? LUA_MAXINTEGER : (n + text) * bits;
-}
-
-/* How many tables a read of the table at IDX may go through: 1, and one
- * more for each table of its chain of __index tables, read raw (Lua follows
- * up to 2000 in C: such a read runs no instruction however long the chain;
- * a function in the chain runs counted code).  [-0, +0, -] */
-static lua_Integer engine_index_depth(lua_State *L, int idx)
-{
-    lua_Integer depth = 1;
-    if (lua_type(L, idx) != LUA_TTABLE)
-        return 1;
-    lua_pushvalue(L, idx);                                /* t */
-    while (depth < 2000 && lua_getmetatable(L, -1)) {     /* t mt */
-        lua_pushliteral(L, "__index");
-        int kind = lua_rawget(L, -2);                     /* t mt index */
-        lua_remove(L, -2);
-        lua_remove(L, -2);                                /* index */
-        if (kind != LUA_TTABLE)
-            break;
-        depth++;
-    }
-    lua_pop(L, 1);
-    return depth;
-}
-
-/* What the call about to be made costs, in instructions; past LIMIT (what
- * is left of the budget) it may count no further.  [-0, +0, e] */
-static lua_Integer engine_cost(engine *en, lua_State *L, int kind, lua_Integer limit)
+/* What the call about to be made costs, in instructions.  [-0, +0, e] */
+static lua_Integer engine_cost(lua_State *L, int kind)
 {
     size_t n = 0, m = 0;
     lua_Integer len;
@@ -529,9 +438,6 @@ static lua_Integer engine_cost(engine *en, lua_State *L, int kind, lua_Integer l
             return 0;
         lua_tolstring(L, 1, &n);
         return (lua_Integer)(n / 16);
-    case COST_PAIRS:
-    case COST_NEXT:
-        return engine_keys_cost(en, L, kind == COST_PAIRS, limit);
     case COST_NUMBER:   /* tonumber, and arithmetic on strings: each is read whole */
         for (int i = 1; i <= 2; i++)
             if (lua_type(L, i) == LUA_TSTRING) {
@@ -539,16 +445,6 @@ static lua_Integer engine_cost(engine *en, lua_State *L, int kind, lua_Integer l
                 n += m;
             }
         return (lua_Integer)(n / 16);
-    case COST_SORT: {
-        len = engine_len(L, 1);
-        int bits = 0;
-        for (lua_Integer v = len; v > 0; v >>= 1)
-            bits++;
-        if (len > LUA_MAXINTEGER / 64 || len * bits > limit)
-            return LUA_MAXINTEGER;
-        lua_Integer text = engine_sort_text(en, L, len, bits, limit - len * bits);
-        return text > LUA_MAXINTEGER - len * bits ? LUA_MAXINTEGER : len * bits + text;
-    }
     case COST_INSERT:   /* insert(t, pos, v) shifts #t - pos + 1 up */
     case COST_REMOVE: { /* remove(t, pos) shifts #t - pos down */
         int ok;
@@ -570,20 +466,33 @@ static lua_Integer engine_cost(engine *en, lua_State *L, int kind, lua_Integer l
     return 0;
 }
 
-/* The order table.sort uses without a comparator, a < b, for the charged
- * sort, which looks at the clock before each comparison: a sort runs in one
- * C call, out of the hook's reach, and a comparison of long texts, or a
- * read through a long chain of __index tables, can take long.  (Its cost
- * was paid before: engine_sort_text.)  [-0, +1, e] */
-static int engine_sort_less(lua_State *L)
+/* Pay COST instructions of work done in C on a rule's behalf, if more than
+ * ENGINE_FREE_WORK, and look at the clock; stop the request at the rule's
+ * line (the caller of the C function at level 0) when the budget or the time
+ * is spent.  Also order.c's, through its host.  [-0, +0, v] */
+static void engine_pay(void *ud, lua_State *L, lua_Integer cost)
 {
-    engine *en = *(engine **)lua_getextraspace(L);
+    engine *en = ud;
+    if (!en->capped || cost <= ENGINE_FREE_WORK)
+        return;
+    uint64_t u = (uint64_t)cost;
+    en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
+    lua_Debug ar;   /* level 1: the rule that called */
+    if (en->spent > en->budget)
+        engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 'b');
+    if (engine_clock() > en->deadline)   /* long work: look at the time too */
+        engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
+}
+
+/* Look at the clock only (order.c's sort, before each comparison: one of
+ * long texts, or through a long __index chain, can take long).  [-0, +0, v] */
+static void engine_tick(void *ud, lua_State *L)
+{
+    engine *en = ud;
     if (en->capped && engine_clock() > en->deadline) {
-        lua_Debug ar;   /* level 2: the rule that called sort */
-        return engine_stop(en, L, lua_getstack(L, 2, &ar) ? &ar : NULL, 't');
+        lua_Debug ar;
+        engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
     }
-    lua_pushboolean(L, lua_compare(L, 1, 2, LUA_OPLT));
-    return 1;
 }
 
 /* A charged library function.  Upvalues: the library's function, the kind
@@ -593,31 +502,28 @@ static int engine_charged(lua_State *L)
     engine *en = *(engine **)lua_getextraspace(L);
     lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
     int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
+    int reads = kind >= COST_INSERT && kind <= COST_CONCAT;
+    /* The cost is counted from one length and the library takes another:
+     * a __len of the rule's own could say 1, then 2^61.  (A frozen table's
+     * and an applicant's list's __len is ours, and says its contents'.) */
+    if (reads && lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__len") != LUA_TNIL) {
+        lua_pop(L, 1);
+        if (luaL_getmetafield(L, 1, "__frozen") == LUA_TNIL)
+            return luaL_argerror(L, 1, "a table whose length is a __len of its own: the table "
+                                       "library would read it again, and the work it does "
+                                       "could not be paid for");
+        lua_pop(L, 1);
+    }
     if (en->capped) {
-        uint64_t left = en->budget > en->spent ? en->budget - en->spent : 0;
         /* Each element read through every table of the chain, at the price
          * of one read each. */
-        lua_Integer depth = kind >= COST_SORT && kind <= COST_CONCAT ? engine_index_depth(L, 1) : 1;
-        lua_Integer limit = left > (uint64_t)LUA_MAXINTEGER ? LUA_MAXINTEGER : (lua_Integer)left;
-        lua_Integer cost = engine_cost(en, L, kind, limit / depth);
-        cost = cost > LUA_MAXINTEGER / depth ? LUA_MAXINTEGER : cost * depth;
-        if (cost > ENGINE_FREE_WORK) {
-            uint64_t u = (uint64_t)cost;
-            en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
-            lua_Debug ar;   /* level 1: the rule that called */
-            if (en->spent > en->budget)
-                return engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 'b');
-            if (engine_clock() > en->deadline)   /* long work: look at the time too */
-                return engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
-        }
+        lua_Integer depth = reads ? order_chain_depth(L, 1, "__index") : 1;
+        lua_Integer cost = engine_cost(L, kind);
+        engine_pay(en, L, cost > LUA_MAXINTEGER / depth ? LUA_MAXINTEGER : cost * depth);
     }
     if (kind == COST_FIND) {   /* plain: no patterns */
         lua_settop(L, 3);
         lua_pushboolean(L, 1);
-    }
-    if (kind == COST_SORT && lua_gettop(L) >= 1 && lua_isnoneornil(L, 2)) {   /* Lua's order, timed */
-        lua_settop(L, 1);
-        lua_pushcfunction(L, engine_sort_less);
     }
     return f(L);
 }
@@ -642,13 +548,6 @@ static void engine_push_charged(lua_State *L)
         {"string_mt", "__pow", COST_NUMBER}, {"string_mt", "__unm", COST_NUMBER},
         {"string_mt", "__idiv", COST_NUMBER},
     };
-    static const struct {   /* ours, in place of the library's (order.c) */
-        const char *lib, *name;
-        int kind;
-        lua_CFunction f;
-    } own[] = {{"_G", "pairs", COST_PAIRS, order_pairs},
-               {"_G", "next", COST_NEXT, order_next},
-               {"table", "sort", COST_SORT, order_sort}};
     lua_createtable(L, 0, 3);                                   /* charged */
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         if (lua_getfield(L, -1, fns[i].lib) != LUA_TTABLE) {    /* charged lib */
@@ -669,14 +568,6 @@ static void engine_push_charged(lua_State *L)
         lua_pushcclosure(L, engine_charged, 2);                 /* charged lib std g */
         lua_setfield(L, -3, fns[i].name);
         lua_pop(L, 2);                                          /* charged */
-    }
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
-        lua_getfield(L, -1, own[i].lib);                        /* charged lib */
-        lua_pushcfunction(L, own[i].f);
-        lua_pushinteger(L, own[i].kind);
-        lua_pushcclosure(L, engine_charged, 2);
-        lua_setfield(L, -2, own[i].name);
-        lua_pop(L, 1);                                          /* charged */
     }
 }
 
@@ -722,6 +613,7 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     int h = lua_gettop(L) - nargs - 1;
     en->budget = budget;
     en->spent = 0;
+    en->host.epoch++;   /* a walk pairs began in an earlier call goes no further */
     en->exhausted = 0;
     en->mem_refused = 0;
     en->capped = 1;
@@ -863,6 +755,7 @@ static const char *const engine_op_names[] = {NULL, "decide", "screen", "decisio
 
 static int engine_boot(lua_State *L)
 {
+    order_set_host(L, &(*(engine **)lua_getextraspace(L))->host);
     engine_open_libs(L);
     if (luaL_loadbufferx(L, embed_rules, embed_rules_len, "=rules.lua", "t") != LUA_OK)
         return lua_error(L);                              /* chunk */
@@ -978,6 +871,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     }
     lua_State *L = en->L;
     *(engine **)lua_getextraspace(L) = en;
+    en->host = (order_host){.pay = engine_pay, .tick = engine_tick, .ud = en};
 
     lua_pushcfunction(L, engine_msgh);
     lua_pushcfunction(L, engine_boot);
