@@ -1520,34 +1520,38 @@ static const char *query_texts(const char *path, const char *sql, int col, char 
     return out;
 }
 
-/* Schema 4: a file of schema 3, with an index for (program, decided_at)
- * and one for decided_at, gets one for (decided_at, program) in their
- * place; a programme over a span of time is searched in it, from the index
- * alone. */
-static void test_migrate_time_program_index(void **state)
+/* A file with the decisions' indexes of before, (program, decided_at) and
+ * (decided_at), is left as it is by a read-only open, and given
+ * (decided_at, program) in their place by a read-write one, at the same
+ * schema version: no statement names an index, so an older eligo still
+ * opens it. */
+static void test_indexes_put_right(void **state)
 {
     fixture *f = *state;
     test_app t;
     char names[256];
-    make_older(f, &t, "DROP INDEX decisions_time_program;"
-                      "CREATE INDEX decisions_program ON decisions(program, decided_at);"
-                      "CREATE INDEX decisions_time ON decisions(decided_at);"
-                      "PRAGMA user_version = 3");
+    make_app(f, &t, "A1", 1, NULL, NULL);
+    assert_int_equal(append1(f, &t, NULL), STORE_NEW);
+    store_close(f->st);
+    f->st = NULL;
+    tamper(f, "DROP INDEX decisions_time_program;"
+              "CREATE INDEX decisions_program ON decisions(program, decided_at);"
+              "CREATE INDEX decisions_time ON decisions(decided_at)");
     static const char indexes[] = "SELECT name FROM sqlite_schema WHERE type = 'index'"
                                   " AND tbl_name = 'decisions' ORDER BY name";
-    assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names),
-                        "decisions_applicant,decisions_program,decisions_time,"
-                        "sqlite_autoindex_decisions_1");
+    static const char before[] = "decisions_applicant,decisions_program,decisions_time,"
+                                 "sqlite_autoindex_decisions_1";
+    assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names), before);
     err e = {0};
+    store *ro;
+    assert_int_equal(store_open(&ro, f->path, STORE_READONLY, &e), 0);
+    store_close(ro);
+    assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names), before);
+
     assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
-    assert_int_equal(store_schema(f->st), 4);
     assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names),
                         "decisions_applicant,decisions_time_program,sqlite_autoindex_decisions_1");
-    query_texts(f->path, "EXPLAIN QUERY PLAN SELECT count(*) FROM decisions"
-                         " WHERE program = 'idmaj' AND decided_at >= '2025-03'",
-                3, names, sizeof names);   /* EXPLAIN QUERY PLAN's detail */
-    if (!strstr(names, "USING COVERING INDEX decisions_time_program (decided_at>?)"))
-        fail_msg("a programme over time is not searched in the index: %s", names);
+    assert_string_equal(query_texts(f->path, "PRAGMA user_version", 0, names, sizeof names), "3");
     int64_t checked, bad;
     char id[64];
     assert_int_equal(verify(f, &checked, &bad, id), 0);
@@ -1628,7 +1632,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_to_reviews, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rulesets_events_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_triggers_under_reader, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_time_program_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_indexes_put_right, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_foreign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_retyped_decision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_retyped_application, setup, teardown),
