@@ -2433,6 +2433,20 @@ static void test_time_limit(void **state)
     release(en);
 }
 
+/* Each of the N rule texts CHECKS (programme p) stops at the default
+ * budget, with rule_error. */
+static void assert_each_over_budget(const char *const *checks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        engine *en = open_texts(checks[i], NULL);
+        engine_result *r = decide(en, "p", "{}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
+        release(r);
+        release(en);
+    }
+}
+
 /* Comparing texts that hold NULs is slow (Lua compares them a piece at a
  * time: 7 ms for two of 1 MiB), and a sort does it inside one C call, out
  * of the hook's and the clock's reach: a sort pays, before it sorts, for the
@@ -2461,14 +2475,7 @@ static void test_sort_pays_for_text(void **state)
                       "local t = setmetatable({}, {__index = raw, __newindex = raw, "
                       "__len = function() return #raw end}) table.sort(t) return true"),
     };
-    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        engine *en = open_texts(checks[i], NULL);
-        engine_result *r = decide(en, "p", "{}");
-        assert_error(r, "rule_error");
-        ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
-        release(r);
-        release(en);
-    }
+    assert_each_over_budget(checks, sizeof checks / sizeof checks[0]);
 }
 
 /* pairs sorts the keys and next goes through all of them, in C, out of the
@@ -2488,14 +2495,7 @@ static void test_walking_keys_pays(void **state)
                       "local it, st = pairs(t) for i = 1, 20000 do t[i] = nil end "
                       "for i = 1, 2000 do it(st) it(st) it(st) it(st) it(st) end return true"),
     };
-    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        engine *en = open_texts(checks[i], NULL);
-        engine_result *r = decide(en, "p", "{}");
-        assert_error(r, "rule_error");
-        ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
-        release(r);
-        release(en);
-    }
+    assert_each_over_budget(checks, sizeof checks / sizeof checks[0]);
 }
 
 /* A list with a hole, declared in a rule file (a parameter's value, a
