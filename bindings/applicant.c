@@ -122,16 +122,6 @@ static void applicant_lua(lua_State *L, int v, int t, const applicant_path *path
  * tells a missing field from a null one, is ours), and pairs and the
  * sandbox's next read it through the metatable's __frozen. */
 
-/* __len: the contents' length.  [-0, +1, -] */
-static int applicant_len(lua_State *L)
-{
-    lua_getmetatable(L, 1);
-    lua_pushliteral(L, "__frozen");
-    lua_rawget(L, -2);
-    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
-    return 1;
-}
-
 /* next(proxy, key) over the contents.  [-0, +(1|2), e] */
 static int applicant_next(lua_State *L)
 {
@@ -544,7 +534,7 @@ static int applicant_preparer(lua_State *L)
         lua_setfield(L, -2, applicant_kinds[k]);
     }
     lua_pushboolean(L, 0);                                /* nothing compiled yet */
-    lua_pushcfunction(L, applicant_len);
+    lua_pushcfunction(L, bindings_frozen_len);
     lua_pushcfunction(L, applicant_pairs);
     lua_pushcfunction(L, applicant_refuse);
     for (int k = 0; k < K_COUNT; k++)

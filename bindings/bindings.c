@@ -453,21 +453,36 @@ static int bindings_restore(lua_State *L)
     return 1;
 }
 
-/* setmetatable(t, mt) as the rules get it: Lua's own, except that a
- * metatable with __gc or __mode is refused.  A finalizer would run whenever
- * the collector reaches its table, that is during some later request and on
- * its budget; Lua marks a table for finalizing only if __gc is there when
- * its metatable is set, so refusing it here is enough.  A weak table loses
- * its entries when the collector runs, which depends on what earlier
- * requests left: a decision reading one could come out otherwise when
- * replayed.  In C, not Lua, so that its errors name the rule's line even
- * from a tail call.  [-0, +1, v] */
+/* The twins of frozen metatables: upvalue 1 of setmetatable and
+ * getmetatable, a table that maps each frozen table that holds metamethods
+ * to its twin, and each twin back to its table (rules.lua's freeze fills
+ * it, as C.twins; no rule can reach it).  Lua reads a metatable raw, and a
+ * frozen table's contents are in its shadow: the twin holds its
+ * metamethods, for Lua to read. */
+#define BINDINGS_TWINS lua_upvalueindex(1)
+
+/* setmetatable(t, mt) as the rules get it: Lua's own, except that a frozen
+ * MT is set as its twin, and that a metatable with __gc or __mode is
+ * refused.  A finalizer would run whenever the collector reaches its table,
+ * that is during some later request and on its budget; Lua marks a table
+ * for finalizing only if __gc is there when its metatable is set, so
+ * refusing it here is enough.  A weak table loses its entries when the
+ * collector runs, which depends on what earlier requests left: a decision
+ * reading one could come out otherwise when replayed.  In C, not Lua, so
+ * that its errors name the rule's line even from a tail call.  [-0, +1, v] */
 static int bindings_setmetatable(lua_State *L)
 {
     int t = lua_type(L, 2);
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    lua_settop(L, 2);
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
     if (t == LUA_TTABLE) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, BINDINGS_TWINS) == LUA_TTABLE)   /* a frozen one: its twin */
+            lua_replace(L, 2);
+        lua_settop(L, 2);
         lua_pushliteral(L, "__gc");
         int gc = lua_rawget(L, 2);
         lua_pushliteral(L, "__mode");
@@ -480,13 +495,37 @@ static int bindings_setmetatable(lua_State *L)
                                  "collector runs, which differs from run to run, and a decision must "
                                  "come out the same when replayed");
     }
-    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
-        return luaL_error(L, "cannot change a protected metatable");
-    lua_settop(L, 2);
-    if (t == LUA_TTABLE && luaL_getmetafield(L, 2, "__live") == LUA_TTABLE)
-        lua_replace(L, 2);   /* a frozen metatable: its twin, which Lua can read (rules.lua) */
-    lua_settop(L, 2);
     lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* getmetatable(v) as the rules get it: Lua's, but an instance of a frozen
+ * metatable gets that table, not its twin.  [-0, +1, -] */
+static int bindings_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)   /* protected: what it says */
+        return 1;
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, BINDINGS_TWINS) == LUA_TTABLE)   /* a twin: the frozen table */
+        return 1;
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* The length of a read-only table (a frozen one, an applicant's list): its
+ * contents', the table its metatable names __frozen.  The table library
+ * trusts this __len only: it reads the length again itself.
+ * [-0, +1, -] */
+int bindings_frozen_len(lua_State *L)
+{
+    if (!lua_getmetatable(L, 1) || (lua_pushliteral(L, "__frozen"), lua_rawget(L, -2)) != LUA_TTABLE)
+        return luaL_error(L, "a read-only table's length read from something else");
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
     return 1;
 }
 
@@ -594,7 +633,7 @@ void bindings_push(lua_State *L)
         {"now", bindings_now},
         {"today", bindings_today},
         {"restore", bindings_restore},
-        {"setmetatable", bindings_setmetatable},
+        {"frozen_len", bindings_frozen_len},
         {"tostring", bindings_tostring},
         {"name", bindings_name_lua},
         {"pairs", order_pairs},
@@ -609,6 +648,14 @@ void bindings_push(lua_State *L)
         {NULL, NULL},
     };
     luaL_newlib(L, plain);                            /* t */
+    lua_newtable(L);                                  /* t twins */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "twins");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, bindings_setmetatable, 1);
+    lua_setfield(L, -3, "setmetatable");
+    lua_pushcclosure(L, bindings_getmetatable, 1);
+    lua_setfield(L, -2, "getmetatable");              /* t */
     lua_getglobal(L, "string");
     lua_getfield(L, -1, "format");
     lua_pushcclosure(L, bindings_string_format, 1);   /* t string format */

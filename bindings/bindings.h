@@ -65,4 +65,9 @@ int bindings_same(lua_State *L, int a, int b);
  * JSON's null "null".  [-0, +1, m] */
 const char *bindings_name(lua_State *L, int idx);
 
+/* __len of a read-only table (a frozen one, an applicant's record or list):
+ * the rawlen of the table its metatable names __frozen.  The only __len the
+ * table library trusts.  [-0, +1, e] */
+int bindings_frozen_len(lua_State *L);
+
 #endif

@@ -136,7 +136,7 @@ local envs = setmetatable({}, { __mode = "k" })     -- the rule files' environme
 local function frozen_next(t, k) return next(frozen[t], k) end
 
 local FROZEN_OWN = { __index = true, __newindex = true, __len = true, __pairs = true,
-  __metatable = true, __frozen = true, __mode = true, __gc = true, __live = true, __ownpairs = true }
+  __metatable = true, __frozen = true, __mode = true, __gc = true, __ownpairs = true }
 
 local function freeze(t)
   if frozen[t] or envs[t] then return t end
@@ -152,9 +152,9 @@ local function freeze(t)
   frozen[t] = shadow
   local mt = {
     __index = shadow, __newindex = refuse_write, __frozen = shadow,
-    __len = function() return #shadow end,
+    __len = C.frozen_len,   -- the one __len the table library trusts (engine.c)
     __pairs = function(self) return frozen_next, self, nil end,
-    __metatable = "frozen",
+    __metatable = old or "frozen",   -- getmetatable of an instance gives its class
   }
   if old then
     frozen_mt[t] = old
@@ -185,20 +185,20 @@ local function freeze(t)
   end
   -- T may be a metatable: a class whose instances a check makes.  Lua reads
   -- a metatable raw, and T's contents are in the shadow now, so the
-  -- instances would have no metamethods.  T's twin holds them, and the
-  -- sandbox's setmetatable sets it in T's place (bindings.c); its
-  -- __metatable gives T back to getmetatable.  (No __gc or __mode: the twin
-  -- is made now, and a finalizer or a weak table would run on the clock.)
-  local live
+  -- instances would have no metamethods.  T's twin holds them: the
+  -- sandbox's setmetatable sets it in T's place, and its getmetatable gives
+  -- T back (bindings.c, from C.twins, which no rule reaches).  (No __gc or
+  -- __mode: a finalizer or a weak table would run on the clock.)
+  local twin
   for k, v in next, shadow do
     if type(k) == "string" and string_sub(k, 1, 2) == "__" and k ~= "__gc" and k ~= "__mode" then
-      live = live or {}
-      rawset(live, k, v)
+      twin = twin or {}
+      rawset(twin, k, v)
     end
   end
-  if live then
-    if rawget(live, "__metatable") == nil then rawset(live, "__metatable", t) end
-    mt.__live = live
+  if twin then
+    rawset(C.twins, t, twin)
+    rawset(C.twins, twin, t)
   end
   debug_setmetatable(t, mt)
   return t
@@ -298,7 +298,7 @@ local sandbox = {
       return h(e)
     end, ...))
   end,
-  getmetatable = getmetatable, setmetatable = C.setmetatable,   -- without finalizers (bindings.c)
+  getmetatable = C.getmetatable, setmetatable = C.setmetatable,   -- frozen classes, no finalizers (bindings.c)
   _VERSION = _VERSION,
   -- Lua patterns run inside one C call, out of reach of the instruction
   -- budget, and some take exponential time: rules get plain find only.

@@ -505,21 +505,23 @@ static int engine_charged(lua_State *L)
     int reads = kind >= COST_INSERT && kind <= COST_CONCAT;
     /* The cost is counted from one length and the library takes another:
      * a __len of the rule's own could say 1, then 2^61.  (A frozen table's
-     * and an applicant's list's __len is ours, and says its contents'.) */
+     * and an applicant's list's __len is bindings_frozen_len, which says
+     * its contents'.) */
     if (reads && lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__len") != LUA_TNIL) {
+        int ours = lua_tocfunction(L, -1) == bindings_frozen_len;
         lua_pop(L, 1);
-        if (luaL_getmetafield(L, 1, "__frozen") == LUA_TNIL)
+        if (!ours)
             return luaL_argerror(L, 1, "a table whose length is a __len of its own: the table "
                                        "library would read it again, and the work it does "
                                        "could not be paid for");
-        lua_pop(L, 1);
     }
     if (en->capped) {
         /* Each element read through every table of the chain, at the price
          * of one read each. */
         lua_Integer depth = reads ? order_chain_depth(L, 1, "__index") : 1;
         lua_Integer cost = engine_cost(L, kind);
-        engine_pay(en, L, cost > LUA_MAXINTEGER / depth ? LUA_MAXINTEGER : cost * depth);
+        cost = cost > LUA_MAXINTEGER / depth - 1 ? LUA_MAXINTEGER : (cost + 1) * depth;
+        engine_pay(en, L, cost);   /* and the chain walked, to know its depth */
     }
     if (kind == COST_FIND) {   /* plain: no patterns */
         lua_settop(L, 3);

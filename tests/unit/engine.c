@@ -452,12 +452,32 @@ static void test_order_of_keys_is_fixed(void **state)
     assert_string_equal(member_of(decision(r), "sort", "values", v, sizeof v),
                         "{\"first\":3,\"last\":299,\"plain\":\"1,3,3,5,9\",\"stable\":true}");
     assert_string_equal(member_of(decision(r), "class", "values", v, sizeof v),
-                        "{\"own_pairs\":\"own\",\"same\":true,\"sum\":7,\"text\":\"M7\"}");
+                        "{\"derived\":17,\"derived_class\":true,\"loaded_class\":true,"
+                        "\"own_pairs\":\"own\",\"same\":true,\"sum\":7,\"text\":\"M7\"}");
     assert_string_equal(member_of(decision(r), "sort_reads_once", "values", v, sizeof v),
                         "{\"lens\":1,\"reads\":3,\"sorted\":\"1,2,3\"}");
     assert_string_equal(member_of(decision(r), "tostring_own", "values", v, sizeof v),
                         "{\"text\":\"mine mine   2.0 %p\"}");
     release(r);
+    release(en);
+}
+
+/* A metatable a rule made, with a __live of its own, is set as it is: the
+ * twins setmetatable sets in a frozen class's place are the engine's
+ * (its __live's __gc ran in the next request, and handed it the last
+ * applicant's id). */
+static void test_forged_twin_sets_no_finalizer(void **state)
+{
+    (void)state;
+    char v[256], applicant[64];
+    engine *en = open_engine("sandbox", NULL);
+    for (int i = 0; i < 4; i++) {
+        snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"person-%d\"}", i);
+        engine_result *r = decide(en, "order", applicant);
+        assert_string_equal(member_of(decision(r), "forged_twin", "values", v, sizeof v),
+                            "{\"got\":\"false\"}");
+        release(r);
+    }
     release(en);
 }
 
@@ -499,6 +519,8 @@ UNSTEADY_TEST(next_nan, "next: NaN is no key")
 UNSTEADY_TEST(kept_walk, "pairs: this walk began in another request, or while the rules loaded")
 UNSTEADY_TEST(weak_later, "pairs: the table is weak (__mode)")
 UNSTEADY_TEST(len_insert, "bad argument #1 to 'insert' (a table whose length is a __len of its own")
+UNSTEADY_TEST(forged_frozen_len, "bad argument #1 to 'insert' (a table whose length is a __len of its own")
+UNSTEADY_TEST(frozen_own_len, "bad argument #1 to 'unpack' (a table whose length is a __len of its own")
 
 /* Rule files that must not load: engine_new refuses them with rule_error
  * naming the file, the line and the cause. */
@@ -2373,6 +2395,8 @@ static void test_budget_counts_library_work(void **state)
         "local s = string.rep(\"ab\", 500000) for i = 1, 1000 do utf8.offset(s, 900000) end",
         "local s, p = string.rep(\"a\", 100000), string.rep(\"a\", 1000) .. \"b\" "
         "for i = 1, 100 do s:find(p) end",
+        "local t = {} for i = 1, 2000 do t = setmetatable({}, { __index = t }) end "
+        "for i = 1, 150000 do table.concat(t) end",
         "local s = string.rep(\"7\", 100000) for i = 1, 10000 do local x = tonumber(s, 36) end",
         "local s = string.rep(\"7\", 100000) for i = 1, 10000 do local x = s + 0 end",
     };
@@ -2975,6 +2999,9 @@ int main(void)
         TEST(test_order_kept_walk),
         TEST(test_order_weak_later),
         TEST(test_order_len_insert),
+        TEST(test_order_forged_frozen_len),
+        TEST(test_order_frozen_own_len),
+        TEST(test_forged_twin_sets_no_finalizer),
         TEST(test_caught_messages_write_no_address),
         TEST(test_load_global_write_refused),
         TEST(test_load_shared_library_write_refused),
