@@ -356,15 +356,15 @@ int order_next(lua_State *L)
 }
 
 /* Whether element A of the list at T comes before element B: by the
- * comparator at 2 when there is one, else by < (after a look at the clock:
- * Lua compares long texts, or reads through an __index chain, in one
- * instruction).  [-0, +0, e] */
+ * comparator at 2 when there is one, else by <; after a look at the clock
+ * (Lua compares long texts, or reads through an __index chain, in one
+ * instruction, and a comparator of the library's runs none).  [-0, +0, e] */
 static int order_less(lua_State *L, order_host *h, int cmp, int t, lua_Integer a, lua_Integer b)
 {
+    if (h)
+        h->tick(h->ud, L);
     if (cmp)
         lua_pushvalue(L, 2);
-    else if (h)
-        h->tick(h->ud, L);
     lua_rawgeti(L, t, a);
     lua_rawgeti(L, t, b);
     int less;

@@ -154,7 +154,7 @@ local function freeze(t)
     __index = shadow, __newindex = refuse_write, __frozen = shadow,
     __len = C.frozen_len,   -- the one __len the table library trusts (engine.c)
     __pairs = function(self) return frozen_next, self, nil end,
-    __metatable = old or "frozen",   -- getmetatable of an instance gives its class
+    __metatable = "frozen",   -- never the metatable it had: that one is not frozen
   }
   if old then
     frozen_mt[t] = old
