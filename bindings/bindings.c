@@ -453,12 +453,14 @@ static int bindings_restore(lua_State *L)
     return 1;
 }
 
-/* The twins of frozen metatables: upvalue 1 of setmetatable and
- * getmetatable, a table that maps each frozen table that holds metamethods
- * to its twin, and each twin back to its table (rules.lua's freeze fills
- * it, as C.twins; no rule can reach it).  Lua reads a metatable raw, and a
- * frozen table's contents are in its shadow: the twin holds its
- * metamethods, for Lua to read. */
+/* The twins of frozen metatables: upvalue 1 of setmetatable, a table that
+ * maps each frozen table that holds metamethods to its twin, and upvalue 1
+ * of getmetatable, one that maps each twin back to its table (rules.lua's
+ * freeze fills them, as C.twins and C.twinned; no rule can reach them).
+ * Lua reads a metatable raw, and a frozen table's contents are in its
+ * shadow: the twin holds its metamethods, for Lua to read.  Two maps, not
+ * one both ways: given a frozen table that is some value's metatable as it
+ * is (the engine's own set it so), getmetatable must not answer its twin. */
 #define BINDINGS_TWINS lua_upvalueindex(1)
 
 /* setmetatable(t, mt) as the rules get it: Lua's own, except that a frozen
@@ -500,7 +502,9 @@ static int bindings_setmetatable(lua_State *L)
 }
 
 /* getmetatable(v) as the rules get it: Lua's, but an instance of a frozen
- * metatable gets that table, not its twin.  [-0, +1, -] */
+ * class gets the class, not its twin, and a table frozen at load gets the
+ * metatable it had if that one is frozen too (a class), else nil: nothing
+ * a rule could write to.  [-0, +1, -] */
 static int bindings_getmetatable(lua_State *L)
 {
     luaL_checkany(L, 1);
@@ -508,6 +512,17 @@ static int bindings_getmetatable(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
+    lua_pushliteral(L, "__origin");
+    int origin = lua_rawget(L, 2);   /* frozen at load: the metatable it had, or false */
+    if (origin != LUA_TNIL) {
+        if (origin == LUA_TTABLE && luaL_getmetafield(L, -1, "__frozen") != LUA_TNIL) {
+            lua_pop(L, 1);
+            return 1;
+        }
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pop(L, 1);
     if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)   /* protected: what it says */
         return 1;
     lua_pushvalue(L, -1);
@@ -651,9 +666,11 @@ void bindings_push(lua_State *L)
     lua_newtable(L);                                  /* t twins */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "twins");
-    lua_pushvalue(L, -1);
     lua_pushcclosure(L, bindings_setmetatable, 1);
-    lua_setfield(L, -3, "setmetatable");
+    lua_setfield(L, -2, "setmetatable");
+    lua_newtable(L);                                  /* t twinned */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "twinned");
     lua_pushcclosure(L, bindings_getmetatable, 1);
     lua_setfield(L, -2, "getmetatable");              /* t */
     lua_getglobal(L, "string");

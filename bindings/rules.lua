@@ -136,7 +136,7 @@ local envs = setmetatable({}, { __mode = "k" })     -- the rule files' environme
 local function frozen_next(t, k) return next(frozen[t], k) end
 
 local FROZEN_OWN = { __index = true, __newindex = true, __len = true, __pairs = true,
-  __metatable = true, __frozen = true, __mode = true, __gc = true, __ownpairs = true }
+  __metatable = true, __frozen = true, __mode = true, __gc = true, __ownpairs = true, __origin = true }
 
 local function freeze(t)
   if frozen[t] or envs[t] then return t end
@@ -154,7 +154,8 @@ local function freeze(t)
     __index = shadow, __newindex = refuse_write, __frozen = shadow,
     __len = C.frozen_len,   -- the one __len the table library trusts (engine.c)
     __pairs = function(self) return frozen_next, self, nil end,
-    __metatable = "frozen",   -- never the metatable it had: that one is not frozen
+    __metatable = "frozen",   -- protected; the sandbox's getmetatable gives __origin if frozen
+    __origin = old or false,
   }
   if old then
     frozen_mt[t] = old
@@ -198,7 +199,7 @@ local function freeze(t)
   end
   if twin then
     rawset(C.twins, t, twin)
-    rawset(C.twins, twin, t)
+    rawset(C.twinned, twin, t)
   end
   debug_setmetatable(t, mt)
   return t
@@ -223,7 +224,11 @@ local function seal_value(v, seen, owner)
     if seen[v] then return end
     seen[v] = true
     local info = debug_getinfo(v, "S")
-    if info.what == "C" then return end
+    -- C, or the engine's own (a declaration, a helper a file keeps in a
+    -- local): what those close over is the engine's, which moves on by
+    -- design (the request being decided, whether the set is sealed), and
+    -- which no rule can reach through them.
+    if info.what == "C" or info.source == "=rules.lua" then return end
     for i = 1, 255 do
       local name, x = debug_getupvalue(v, i)
       if not name then break end
@@ -399,6 +404,7 @@ end
 
 local NULLS = setmetatable({}, { __mode = "k" })   -- record table -> { field = true }
 
+local record_mts = {}   -- record type -> the metatable of its values (prepare)
 local function record_mt(rtype, path)
   return {
     __index = function(t, k)
@@ -492,8 +498,14 @@ prepare = function(v, t, path)
       end
     end
     if nulls then NULLS[v] = nulls end
-    t.mt = t.mt or record_mt(t, (string_gsub(prefix, "%[%d+%]", "")))   -- one for every element
-    setmetatable(v, t.mt)
+    -- One for every element, kept here: the type may be frozen (a rule
+    -- file that keeps it in a local).
+    local mt = record_mts[t]
+    if not mt then
+      mt = record_mt(t, (string_gsub(prefix, "%[%d+%]", "")))
+      record_mts[t] = mt
+    end
+    setmetatable(v, mt)
   end
   return v
 end
@@ -1093,7 +1105,7 @@ local function decide(p, a, on, lang, now)
     if debug_getmetatable(value) == UNREADABLE then   -- not the rule's doing (engine.h)
       fail("internal", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, value.message)
     end
-    local msg = type(value) == "table" and value.message or tostring(value)
+    local msg = tostring(type(value) == "table" and value.message or value)   -- no address
     if msg == OUT_OF_MEMORY then msg = "memory cap exceeded" end
     fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)
   end

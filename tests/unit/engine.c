@@ -452,8 +452,8 @@ static void test_order_of_keys_is_fixed(void **state)
     assert_string_equal(member_of(decision(r), "sort", "values", v, sizeof v),
                         "{\"first\":3,\"last\":299,\"plain\":\"1,3,3,5,9\",\"stable\":true}");
     assert_string_equal(member_of(decision(r), "class", "values", v, sizeof v),
-                        "{\"declared_mt\":\"frozen\",\"derived\":17,\"derived_class\":true,"
-                        "\"history_mt\":\"frozen\",\"loaded_class\":\"frozen\","
+                        "{\"chain\":2,\"declared_mt\":\"nil\",\"derived\":17,\"derived_class\":true,"
+                        "\"history_mt\":\"nil\",\"loaded_class\":true,"
                         "\"own_pairs\":\"own\",\"same\":true,\"sum\":7,\"text\":\"M7\"}");
     assert_string_equal(member_of(decision(r), "sort_reads_once", "values", v, sizeof v),
                         "{\"lens\":1,\"reads\":3,\"sorted\":\"1,2,3\"}");
@@ -2523,6 +2523,23 @@ static void test_walking_keys_pays(void **state)
     assert_each_over_budget(checks, sizeof checks / sizeof checks[0]);
 }
 
+/* A record type a rule file keeps in a local is frozen at seal; deciding
+ * kept its values' metatable in the type, and every request failed
+ * ("cannot modify field 'mt' of a rule-set table"). */
+static void test_record_type_kept_in_local(void **state)
+{
+    (void)state;
+    engine *en = open_set("local ADDRESS = record { street = \"text\" }\n"
+                          "schema { applicant_id = \"text\", address = ADDRESS }\n"
+                          ONE_CRITERION("local _ = ADDRESS return a.address.street == \"main\""),
+                          "-- the programme is in schema.lua, beside the type it keeps\n", NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\",\"address\":{\"street\":\"main\"}}");
+        assert_outcome(r, "eligible");
+        release(r);
+    }
+}
+
 /* A list with a hole, declared in a rule file (a parameter's value, a
  * file-level constant), is frozen at seal into a list still: it was copied
  * key by key, its 3 left in the hash part, its border 1, and its text
@@ -2614,6 +2631,19 @@ static void test_sandbox_review_state(void **state)
          "local id = a.applicant_id fn = function() return id end return true",
          "changed its local 'fn'"},
         {"", "_ENV = setmetatable({}, { __index = _ENV }) return true", "changed its local '_ENV'"},
+        /* The engine's own closures kept in a local were sealed: their
+         * tables frozen (a criterion's tag got a twin, which getmetatable
+         * handed out, writable) and their locals watched (put back after
+         * the first request, `sealed` let checks declare from then on) */
+        {"local mk = criterion \"z\"\n",
+         "local _ = mk getmetatable(criterion \"y\" { check = function() end }).carried = 1 return true",
+         "attempt to index a string value"},
+        {"local keep = scale \"s\"\n",
+         "local _ = keep parameter \"carried\" { reference = \"r\", { from = \"2000-01-01\", value = 1 } } "
+         "return true",
+         "a parameter can only be declared while the rule files load, not while deciding"},
+        /* An error object's message, a table: Lua wrote its address */
+        {"", "error({ message = {} })", "(p.lua:3): a table"},
         /* pairs(a)'s iterator, called on something else, crashed the process */
         {"", "local f = pairs(a) f(\"some string\", nil) return true",
          "bad argument #1 to 'for iterator' (the state pairs gave expected)"},
@@ -3112,6 +3142,7 @@ int main(void)
         TEST(test_sort_pays_for_text),
         TEST(test_walking_keys_pays),
         TEST(test_frozen_list_with_hole),
+        TEST(test_record_type_kept_in_local),
         TEST(test_time_limit_slow_instructions),
         TEST(test_stop_names_no_stale_criterion),
         TEST(test_sandbox_review_state),
