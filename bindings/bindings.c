@@ -503,8 +503,9 @@ static int bindings_setmetatable(lua_State *L)
 
 /* getmetatable(v) as the rules get it: Lua's, but an instance of a frozen
  * class gets the class, not its twin, and a table frozen at load gets the
- * metatable it had if that one is frozen too (a class), else nil: nothing
- * a rule could write to.  [-0, +1, -] */
+ * metatable it had if that one is a frozen class (it has a twin: the
+ * engine's own record, which no rule can forge), else nil: nothing a rule
+ * could write to.  Upvalue 2: C.twins.  [-0, +1, -] */
 static int bindings_getmetatable(lua_State *L)
 {
     luaL_checkany(L, 1);
@@ -515,7 +516,8 @@ static int bindings_getmetatable(lua_State *L)
     lua_pushliteral(L, "__origin");
     int origin = lua_rawget(L, 2);   /* frozen at load: the metatable it had, or false */
     if (origin != LUA_TNIL) {
-        if (origin == LUA_TTABLE && luaL_getmetafield(L, -1, "__frozen") != LUA_TNIL) {
+        lua_pushvalue(L, -1);
+        if (origin == LUA_TTABLE && lua_rawget(L, lua_upvalueindex(2)) == LUA_TTABLE) {
             lua_pop(L, 1);
             return 1;
         }
@@ -666,13 +668,14 @@ void bindings_push(lua_State *L)
     lua_newtable(L);                                  /* t twins */
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "twins");
-    lua_pushcclosure(L, bindings_setmetatable, 1);
-    lua_setfield(L, -2, "setmetatable");
-    lua_newtable(L);                                  /* t twinned */
+    lua_newtable(L);                                  /* t twins twinned */
     lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "twinned");
-    lua_pushcclosure(L, bindings_getmetatable, 1);
-    lua_setfield(L, -2, "getmetatable");              /* t */
+    lua_setfield(L, -4, "twinned");
+    lua_pushvalue(L, -2);
+    lua_pushcclosure(L, bindings_getmetatable, 2);    /* t twins getmetatable */
+    lua_setfield(L, -3, "getmetatable");
+    lua_pushcclosure(L, bindings_setmetatable, 1);
+    lua_setfield(L, -2, "setmetatable");              /* t */
     lua_getglobal(L, "string");
     lua_getfield(L, -1, "format");
     lua_pushcclosure(L, bindings_string_format, 1);   /* t string format */

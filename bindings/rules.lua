@@ -647,11 +647,13 @@ function sandbox.parameter(name)
 end
 
 function sandbox.criterion(id)
+  declaring("a criterion")
   local file, line = caller(2)
   if type(id) ~= "string" or id == "" then decl_error(2, "a criterion needs an id") end
   check_utf8(file, line, "a criterion id", id)
   check_no_nul(file, line, "a criterion id", id)
   return function(spec)
+    declaring("a criterion")   -- its checks would add to the problems found, without end
     if type(spec) ~= "table" then decl_error(2, "criterion '%s' needs a table", id) end
     if type(spec.check) ~= "function" then decl_error(2, "criterion '%s' has no check function", id) end
     unknown_keys(spec, CRITERION_KEYS, CRITERION_KEYS_TEXT, string_format("criterion '%s'", id), file, line)
@@ -915,8 +917,10 @@ local test_env = setmetatable({
     return t
   end,
   case = function(name)
+    declaring("a test case")
     local file, line = caller(2)
     return function(spec)
+      declaring("a test case")
       if type(spec) ~= "table" then decl_error(2, "case '%s' needs a table", tostring(name)) end
       if debug_getmetatable(spec) ~= nil then
         decl_error(2, "case '%s' must be a plain table, without a metatable", tostring(name))
@@ -931,6 +935,13 @@ local test_env = setmetatable({
     end
   end,
 }, { __index = sandbox })
+-- A test file declares cases, nothing the requests would run: a programme
+-- of its own would decide requests with the test helpers in reach.
+for _, what in ipairs({ "program", "criterion", "parameter", "scale", "schema" }) do
+  rawset(test_env, what, function()
+    error(string_format("%s is declared in a rule file, not a test file (NAME.test.lua holds cases)", what), 2)
+  end)
+end
 
 -- Loading ---------------------------------------------------------------------
 

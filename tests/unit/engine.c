@@ -453,6 +453,7 @@ static void test_order_of_keys_is_fixed(void **state)
                         "{\"first\":3,\"last\":299,\"plain\":\"1,3,3,5,9\",\"stable\":true}");
     assert_string_equal(member_of(decision(r), "class", "values", v, sizeof v),
                         "{\"chain\":2,\"declared_mt\":\"nil\",\"derived\":17,\"derived_class\":true,"
+                        "\"faked_mt\":\"nil\","
                         "\"history_mt\":\"nil\",\"loaded_class\":true,"
                         "\"own_pairs\":\"own\",\"same\":true,\"sum\":7,\"text\":\"M7\"}");
     assert_string_equal(member_of(decision(r), "sort_reads_once", "values", v, sizeof v),
@@ -952,11 +953,14 @@ static void test_state_shared_metatables(void **state)
     check_state("type_metatable", "type_metatable", "attempt to index a string value");
 }
 
-/* The metatable every criterion shares is protected from the rules. */
+/* The metatable every criterion shares is out of the rules' reach: a
+ * criterion made while deciding is refused (each one's checks also added to
+ * the engine's list of problems, without end). */
 static void test_state_criterion_metatable(void **state)
 {
     (void)state;
-    check_state("criterion_tag", "criterion_tag", "attempt to index a string value");
+    check_state("criterion_tag", "criterion_tag",
+                "a criterion can only be declared while the rule files load, not while deciding");
 }
 
 /* The missing-data signal seen in a handler of the rule's own xpcall: what a
@@ -2540,6 +2544,30 @@ static void test_record_type_kept_in_local(void **state)
     }
 }
 
+/* A test file declares cases only: a programme of its own decided
+ * requests with the test helpers in reach (`absent`, never frozen: a check
+ * counted in it from one request to the next). */
+static void test_test_file_declares_cases_only(void **state)
+{
+    (void)state;
+    static const char *const decls[] = {"program", "criterion", "parameter", "scale", "schema"};
+    for (size_t i = 0; i < sizeof decls / sizeof decls[0]; i++) {
+        char tests[128], want[128];
+        snprintf(tests, sizeof tests, "%s \"q\" {}\n", decls[i]);
+        ruleset *rs = texts_set(NULL, ONE_CRITERION("return true"), tests);
+        err e = {0};
+        engine *en = engine_new(rs, NULL, &e);
+        ruleset_free(rs);
+        if (en) {
+            engine_free(en);
+            fail_msg("a test file declared a %s", decls[i]);
+        }
+        snprintf(want, sizeof want, "p.test.lua:1: %s is declared in a rule file, not a test file",
+                 decls[i]);
+        ASSERT_CONTAINS(e.msg, want);
+    }
+}
+
 /* A list with a hole, declared in a rule file (a parameter's value, a
  * file-level constant), is frozen at seal into a list still: it was copied
  * key by key, its 3 left in the hash part, its border 1, and its text
@@ -2637,7 +2665,7 @@ static void test_sandbox_review_state(void **state)
          * the first request, `sealed` let checks declare from then on) */
         {"local mk = criterion \"z\"\n",
          "local _ = mk getmetatable(criterion \"y\" { check = function() end }).carried = 1 return true",
-         "attempt to index a string value"},
+         "a criterion can only be declared while the rule files load, not while deciding"},
         {"local keep = scale \"s\"\n",
          "local _ = keep parameter \"carried\" { reference = \"r\", { from = \"2000-01-01\", value = 1 } } "
          "return true",
@@ -3143,6 +3171,7 @@ int main(void)
         TEST(test_walking_keys_pays),
         TEST(test_frozen_list_with_hole),
         TEST(test_record_type_kept_in_local),
+        TEST(test_test_file_declares_cases_only),
         TEST(test_time_limit_slow_instructions),
         TEST(test_stop_names_no_stale_criterion),
         TEST(test_sandbox_review_state),
