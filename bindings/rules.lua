@@ -205,6 +205,27 @@ local function freeze(t)
   return t
 end
 
+-- The keys of T in one order: numbers, strings, false, true, then any
+-- others as next gives them.  The sealer walks in it, so that the locals
+-- it watches come in the same order in every run, and so does the one a
+-- rule_error names when a request changed several.
+local KEY_RANK = { number = 1, string = 2, boolean = 3 }
+local function key_before(a, b)
+  local ra, rb = KEY_RANK[type(a)], KEY_RANK[type(b)]
+  if ra ~= rb then return ra < rb end
+  if ra == 3 then return not a and b end
+  return a < b
+end
+local function sorted_keys(t)
+  local keys, rest = {}, {}
+  for k in next, t do
+    if KEY_RANK[type(k)] then keys[#keys + 1] = k else rest[#rest + 1] = k end
+  end
+  table_sort(keys, key_before)
+  for _, k in ipairs(rest) do keys[#keys + 1] = k end
+  return keys
+end
+
 -- Walk everything reachable from V: freeze tables, watch plain upvalues.
 local function seal_value(v, seen, owner)
   local tv = type(v)
@@ -212,13 +233,16 @@ local function seal_value(v, seen, owner)
     if seen[v] then return end
     seen[v] = true
     local contents = frozen[v] or v
-    for k, x in next, contents do seal_value(k, seen, owner); seal_value(x, seen, owner) end
+    for _, k in ipairs(sorted_keys(contents)) do
+      seal_value(k, seen, owner)
+      seal_value(rawget(contents, k), seen, owner)
+    end
     local mt = not frozen[v] and debug_getmetatable(v)   -- its metamethods run rule code too
     if mt and rawget(mt, "__gc") ~= nil then
       error((owner or "") .. "a table it reaches has a metatable with __gc (set after setmetatable, "
         .. "which refuses one): its finalizer would run during some later request", 0)
     end
-    if mt then for _, x in next, mt do seal_value(x, seen, owner) end end
+    if mt then for _, k in ipairs(sorted_keys(mt)) do seal_value(rawget(mt, k), seen, owner) end end
     freeze(v)
   elseif tv == "function" then
     if seen[v] then return end

@@ -2568,6 +2568,30 @@ static void test_test_file_declares_cases_only(void **state)
     }
 }
 
+/* When a request changes several watched locals, the rule_error names the
+ * same one in every run: the sealer walks tables in one key order (it
+ * walked them as next gave them, which follows Lua's hash seed: six runs
+ * named 'va', 'va', 'vf', 'vc', 'va', 'vd').  Each engine has a seed of its
+ * own. */
+static void test_changed_local_named_alike(void **state)
+{
+    (void)state;
+    static const char rules[] =
+        "local va, vb, vc, vd, ve, vf = 0, 0, 0, 0, 0, 0\n"
+        "local M = { zeta = function() vf = 1 end, eps = function() ve = 1 end,"
+        " delta = function() vd = 1 end, gamma = function() vc = 1 end,"
+        " beta = function() vb = 1 end, alpha = function() va = 1 end }\n"
+        ONE_CRITERION("for _, f in pairs(M) do f() end return true");
+    for (int i = 0; i < 3; i++) {
+        engine *en = open_texts(rules, NULL);
+        engine_result *r = decide(en, "p", "{}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, "changed its local 'va'");
+        release(r);
+        release(en);
+    }
+}
+
 /* A list with a hole, declared in a rule file (a parameter's value, a
  * file-level constant), is frozen at seal into a list still: it was copied
  * key by key, its 3 left in the hash part, its border 1, and its text
@@ -3172,6 +3196,7 @@ int main(void)
         TEST(test_frozen_list_with_hole),
         TEST(test_record_type_kept_in_local),
         TEST(test_test_file_declares_cases_only),
+        TEST(test_changed_local_named_alike),
         TEST(test_time_limit_slow_instructions),
         TEST(test_stop_names_no_stale_criterion),
         TEST(test_sandbox_review_state),
