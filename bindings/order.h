@@ -79,9 +79,4 @@ int order_next(lua_State *L);
  * [-0, +0, e] */
 int order_sort(lua_State *L);
 
-/* Push the table whose keys pairs(v) and next(v) walk, where V is the value
- * at IDX, and return 1; or push nothing and return 0 when there is none (V is
- * not a table, or pairs(V) runs the rule's own __pairs).  [-0, +(0|1), -] */
-int order_contents(lua_State *L, int idx, int for_pairs);
-
 #endif
