@@ -2478,11 +2478,12 @@ static void assert_each_over_budget(const char *const *checks, size_t n)
 
 /* Comparing texts that hold NULs is slow (Lua compares them a piece at a
  * time: 7 ms for two of 1 MiB), and a sort does it inside one C call, out
- * of the hook's and the clock's reach: a sort pays, before it sorts, for the
- * text of its elements read as it reads them (through __index tables too,
- * once per table of the chain), in the rules' own sorts and in the one that
- * orders a message's values alike.  Each case ran seconds, stopped only by
- * the time limit or by its values' keys. */
+ * of the hook's reach: a sort reads its elements once (through __index
+ * tables too, paying once per table of the chain) and pays, before it
+ * sorts, for the text it will compare, in the rules' own sorts and in the
+ * one that orders a message's values alike; the table library pays for
+ * every table of the chain it reads through.  Each case ran seconds,
+ * stopped only by the time limit or by its values' keys. */
 static void test_sort_pays_for_text(void **state)
 {
     (void)state;
