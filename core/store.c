@@ -348,7 +348,7 @@ static const char *const store_sql[Q_N] = {
      * first and stops at the limit: the cost grows with the limit, not
      * with the applicant's whole history. */
     [Q_APPLICANT_ROWS] = "SELECT decision_id, program, program_version, outcome, as_of,"
-                         " decided_at FROM decisions WHERE applicant_id = ?1 AND seq < ?2"
+                         " decided_at, seq FROM decisions WHERE applicant_id = ?1 AND seq < ?2"
                          " ORDER BY seq DESC LIMIT ?3",
     [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM decisions",
     /* The highest seq of all records, and the number of reviews: three
@@ -1466,6 +1466,7 @@ int store_append(store *st, const store_application *apps, size_t n,
 
     for (size_t i = 0; i < n; i++) {
         out[i].status = STORE_NEW;
+        out[i].first_seq = 0;
         buf_init(&out[i].stored, STORE_STORED_CAP);
     }
     for (size_t i = 0; i < n; i++)
@@ -1506,6 +1507,7 @@ int store_append(store *st, const store_application *apps, size_t n,
                 goto fail;
             }
         }
+        out[i].first_seq = seq + 1;
         if (store_append_one(st, a, i, &seq, prev, e) != 0)
             goto fail;
     }
@@ -2805,31 +2807,41 @@ int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *u
     return stop ? stop : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
-                              long limit, buf *out, err *e)
+int store_history_row(buf *out, const char *const f[6], const size_t len[6])
 {
     static const char *const names[] = {"decision_id", "program", "program_version",
                                         "outcome", "as_of", "decided_at"};
+    if (buf_addc(out, '{') != 0)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        if (store_json_member(out, names[i], f[i], len[i], i == 0) != 0)
+            return -1;
+    return buf_addc(out, '}');
+}
+
+int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
+                              long limit, buf *out, int64_t *newest, err *e)
+{
     store_invariants(st);
     sqlite3_stmt *s = st->q[Q_APPLICANT_ROWS];
     size_t start = out->len;
     int rc, first = 1;
+    if (newest)
+        *newest = 0;
     bind_str(s, 1, applicant_id);
     sqlite3_bind_int64(s, 2, before_seq > 0 ? (sqlite3_int64)before_seq : INT64_MAX);
     sqlite3_bind_int64(s, 3, limit > 0 ? (sqlite3_int64)limit : -1);   /* -1: no limit */
     if (buf_addc(out, '[') != 0)
         goto toolong;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((!first && buf_addc(out, ',') != 0) || buf_addc(out, '{') != 0)
+        const char *f[6];
+        size_t len[6];
+        for (int i = 0; i < 6; i++)
+            f[i] = col_text(s, i, &len[i]);
+        if ((!first && buf_addc(out, ',') != 0) || store_history_row(out, f, len) != 0)
             goto toolong;
-        for (int i = 0; i < 6; i++) {
-            size_t len;
-            const char *v = col_text(s, i, &len);
-            if (store_json_member(out, names[i], v, len, i == 0) != 0)
-                goto toolong;
-        }
-        if (buf_addc(out, '}') != 0)
-            goto toolong;
+        if (first && newest)
+            *newest = sqlite3_column_int64(s, 6);
         first = 0;
     }
     sqlite3_reset(s);
@@ -2848,6 +2860,8 @@ fail:
     out->len = start;
     if (out->data)
         out->data[start] = '\0';
+    if (newest)
+        *newest = 0;
     store_invariants(st);
     return -1;
 }

@@ -71,6 +71,8 @@ typedef struct store_outcome {
     buf stored;           /* STORE_REPEAT: the stored decision JSON objects,
                              comma-separated, in their original order; the
                              caller frees it with buf_free */
+    int64_t first_seq;    /* STORE_NEW, once committed: the seq of its first
+                             decision (the others follow it) */
 } store_outcome;
 
 /* Open (creating and migrating if needed) the database at PATH.  WAL mode,
@@ -381,9 +383,16 @@ int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *u
  *    "decided_at"}
  * -- the rows an engine_history_fn answers with.  Uses the applicant index:
  * the cost grows with LIMIT, not with the table.  Only committed decisions
- * are seen.  On failure OUT is left as it was and -1 is returned with E. */
+ * are seen.  NEWEST, unless NULL, receives the seq of the first row (0 when
+ * there is none).  On failure OUT is left as it was and -1 is returned with
+ * E. */
 int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
-                              long limit, buf *out, err *e);
+                              long limit, buf *out, int64_t *newest, err *e);
+
+/* One row of that array, from the six fields in its order (a NULL is
+ * null): the writer makes the rows of what it commits with it (past.h).
+ * Returns 0, or -1 when OUT cannot take it. */
+int store_history_row(buf *out, const char *const f[6], const size_t len[6]);
 
 /* ---- Scanning stored applications (replay) ------------------------------- */
 

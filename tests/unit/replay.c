@@ -207,7 +207,7 @@ static void test_applicant_decisions(void **state)
     buf_init(&b, 1 << 20);
     assert_int_equal(store_open(&st, f->db, STORE_READONLY, &e), 0);
     /* U0 made applications 0 (screen: seq 1-5), 1, 2, 3 (screen: 8-12). */
-    assert_int_equal(store_applicant_decisions(st, "U0", 0, 0, &b, &e), 0);
+    assert_int_equal(store_applicant_decisions(st, "U0", 0, 0, &b, NULL, &e), 0);
     assert_true(b.len > 2 && b.data[0] == '[' && b.data[b.len - 1] == ']');
     int rows = 0;
     for (const char *p = b.data; (p = strstr(p, "{\"decision_id\":")) != NULL; p++)
@@ -218,12 +218,12 @@ static void test_applicant_decisions(void **state)
     assert_non_null(strstr(b.data, "\"decided_at\":\"2026-01-01T00:00:00.001Z\"}"));
 
     buf_reset(&b);
-    assert_int_equal(store_applicant_decisions(st, "U0", 0, 2, &b, &e), 0);
+    assert_int_equal(store_applicant_decisions(st, "U0", 0, 2, &b, NULL, &e), 0);
     assert_non_null(strstr(b.data, "\"as_of\":\"2025-06-15\""));   /* application 3 */
     assert_null(strstr(b.data, "2025-03-15"));
 
     buf_reset(&b);
-    assert_int_equal(store_applicant_decisions(st, "U0", 7, 0, &b, &e), 0);   /* before 3 */
+    assert_int_equal(store_applicant_decisions(st, "U0", 7, 0, &b, NULL, &e), 0);   /* before 3 */
     rows = 0;
     for (const char *p = b.data; (p = strstr(p, "{\"decision_id\":")) != NULL; p++)
         rows++;
@@ -231,13 +231,13 @@ static void test_applicant_decisions(void **state)
     assert_null(strstr(b.data, "2025-06-15"));
 
     buf_reset(&b);
-    assert_int_equal(store_applicant_decisions(st, "nobody", 0, 200, &b, &e), 0);
+    assert_int_equal(store_applicant_decisions(st, "nobody", 0, 200, &b, NULL, &e), 0);
     assert_string_equal(b.data, "[]");
 
     buf small;   /* too small: fails, OUT unchanged */
     buf_init(&small, 64);
     assert_int_equal(buf_adds(&small, "x"), 0);
-    assert_int_equal(store_applicant_decisions(st, "U0", 0, 0, &small, &e), -1);
+    assert_int_equal(store_applicant_decisions(st, "U0", 0, 0, &small, NULL, &e), -1);
     assert_string_equal(small.data, "x");
     buf_free(&small);
     buf_free(&b);
