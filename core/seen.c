@@ -20,7 +20,7 @@ struct seen {
 };
 
 /* FNV-1a; 0 is the empty slot, so it becomes 1. */
-static uint64_t seen_hash(const char *id)
+uint64_t seen_hash(const char *id)
 {
     uint64_t h = 1469598103934665603u;
     for (const unsigned char *p = (const unsigned char *)id; *p; p++)

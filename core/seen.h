@@ -17,6 +17,7 @@
 #define ELIGO_SEEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "store.h"
@@ -44,6 +45,9 @@ void seen_forget(seen *s);
 
 /* How many distinct hashes the set holds (for health and tests). */
 size_t seen_count(seen *s);
+
+/* The 64-bit hash the set keeps of ID, never 0 (past.c keys by it too). */
+uint64_t seen_hash(const char *id);
 
 /* NULL is fine. */
 void seen_free(seen *s);

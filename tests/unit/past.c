@@ -1,0 +1,178 @@
+/* tests/unit/past.c -- the applicants' earlier decisions kept in memory:
+ * what past_get answers after reads kept and commits handed over, the
+ * tickets that keep a stale read out, the row limit, the byte cap, forget.
+ * (The server end to end: tests/integration/replay.py, test_history_kept.) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "past.h"
+
+/* A row as the store writes it; ID goes in decision_id. */
+static const char *row(char *out, size_t n, const char *id)
+{
+    snprintf(out, n, "{\"decision_id\":\"%s\",\"program\":\"intelaka\",\"program_version\":"
+             "\"1\",\"outcome\":\"eligible\",\"as_of\":\"2025-01-01\",\"decided_at\":\"x\"}", id);
+    return out;
+}
+
+static buf got;
+
+/* What past_get says of ID: the array, or "-" when it keeps nothing. */
+static const char *get(past *p, const char *id, uint64_t *ticket)
+{
+    buf *b = &got;
+    buf_free(b);
+    buf_init(b, 1 << 20);
+    uint64_t t = 0;
+    int rc = past_get(p, id, b, &t);
+    if (ticket)
+        *ticket = t;
+    return rc == 1 ? b->data : "-";
+}
+
+/* Hand over one commit of one application of ID with ROWS, newest NEWEST. */
+static void commit(past *p, const char *id, const char *rows, int64_t newest)
+{
+    past_note *n = past_note_new(id, rows, strlen(rows));
+    assert_non_null(n);
+    n->newest = newest;
+    past_commit(p, &n, 1);
+}
+
+/* Read once, kept; each commit after goes in front; a commit the read held
+ * already is not added twice. */
+static void test_past_kept_then_added_to(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 200);
+    char r1[256], r2[256], r3[256], text[1024];
+    uint64_t t;
+    assert_string_equal(get(p, "A", &t), "-");
+    snprintf(text, sizeof text, "[%s]", row(r1, sizeof r1, "d1"));
+    past_keep(p, "A", text, strlen(text), 1, t);
+    assert_string_equal(get(p, "A", NULL), text);
+    commit(p, "A", row(r2, sizeof r2, "d2"), 2);
+    snprintf(text, sizeof text, "[%s,%s]", r2, r1);
+    assert_string_equal(get(p, "A", NULL), text);
+    commit(p, "A", r2, 2);   /* the same seq again: already there */
+    assert_string_equal(get(p, "A", NULL), text);
+    commit(p, "B", row(r3, sizeof r3, "d3"), 3);   /* not kept: not added */
+    assert_string_equal(get(p, "B", NULL), "-");
+    past_free(p);
+}
+
+/* A read made before a commit touching the applicant, handed over before
+ * the read is offered, is not kept: it may lack that commit. */
+static void test_past_stale_read_refused(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 200);
+    char r1[256], r2[256], text[1024];
+    uint64_t t;
+    assert_string_equal(get(p, "A", &t), "-");
+    commit(p, "A", row(r2, sizeof r2, "d2"), 2);   /* after the ticket */
+    snprintf(text, sizeof text, "[%s]", row(r1, sizeof r1, "d1"));
+    past_keep(p, "A", text, strlen(text), 1, t);
+    assert_string_equal(get(p, "A", &t), "-");
+    past_stats st;
+    past_get_stats(p, &st);
+    assert_int_equal(st.refused, 1);
+    /* Read again now: kept. */
+    snprintf(text, sizeof text, "[%s,%s]", r2, r1);
+    past_keep(p, "A", text, strlen(text), 2, t);
+    assert_string_equal(get(p, "A", NULL), text);
+    past_free(p);
+}
+
+/* At most LIMIT rows, the newest; the cut finds rows whose strings hold
+ * braces, commas and escaped quotes. */
+static void test_past_row_limit(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 2);
+    char r[3][256], text[1024];
+    uint64_t t;
+    assert_string_equal(get(p, "A", &t), "-");
+    row(r[0], sizeof r[0], "x},{\\\"y");
+    past_keep(p, "A", "[]", 2, 0, t);
+    assert_string_equal(get(p, "A", NULL), "[]");
+    commit(p, "A", r[0], 1);
+    commit(p, "A", row(r[1], sizeof r[1], "d2"), 2);
+    commit(p, "A", row(r[2], sizeof r[2], "d3}{"), 3);
+    snprintf(text, sizeof text, "[%s,%s]", r[2], r[1]);
+    assert_string_equal(get(p, "A", NULL), text);
+    past_free(p);
+}
+
+/* Within CAP bytes: the applicant asked for least recently goes first. */
+static void test_past_cap(void **state)
+{
+    (void)state;
+    past *p = past_new(4096, 200);
+    char r[256], text[300], id[16];
+    for (int i = 0; i < 100; i++) {
+        uint64_t t;
+        snprintf(id, sizeof id, "A%d", i);
+        assert_string_equal(get(p, id, &t), "-");
+        snprintf(text, sizeof text, "[%s]", row(r, sizeof r, id));
+        past_keep(p, id, text, strlen(text), i + 1, t);
+        if (i >= 1)
+            assert_string_not_equal(get(p, "A0", NULL), "-");   /* asked for: kept */
+    }
+    past_stats st;
+    past_get_stats(p, &st);
+    assert_true(st.bytes <= 4096);
+    assert_true(st.applicants > 2 && st.applicants < 100);
+    assert_string_equal(get(p, "A1", NULL), "-");   /* the least recent went */
+    assert_string_not_equal(get(p, "A0", NULL), "-");
+    assert_string_not_equal(get(p, "A99", NULL), "-");
+    past_free(p);
+}
+
+/* Notes wait for a worker; past_tidy puts them in place once enough wait;
+ * past_forget drops everything and keeps nothing after. */
+static void test_past_tidy_and_forget(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 200);
+    char r[256], text[300];
+    uint64_t t;
+    assert_string_equal(get(p, "A", &t), "-");
+    snprintf(text, sizeof text, "[%s]", row(r, sizeof r, "d0"));
+    past_keep(p, "A", text, strlen(text), 1, t);
+    for (int i = 0; i < 100; i++)
+        commit(p, "B", row(r, sizeof r, "d"), i + 2);
+    past_tidy(p);
+    past_stats st;
+    past_get_stats(p, &st);
+    assert_int_equal(st.applicants, 1);
+    past_forget(p);
+    assert_string_equal(get(p, "A", &t), "-");
+    past_keep(p, "A", text, strlen(text), 1, t);
+    assert_string_equal(get(p, "A", NULL), "-");
+    commit(p, "A", r, 200);   /* freed, not kept */
+    past_get_stats(p, &st);
+    assert_int_equal(st.applicants, 0);
+    past_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_past_kept_then_added_to),
+        cmocka_unit_test(test_past_stale_read_refused),
+        cmocka_unit_test(test_past_row_limit),
+        cmocka_unit_test(test_past_cap),
+        cmocka_unit_test(test_past_tidy_and_forget),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    buf_free(&got);
+    return rc;
+}
