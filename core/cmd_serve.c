@@ -43,6 +43,7 @@ typedef struct serve_options {
     long idle_timeout;
     long max_line;
     long batch;
+    long past_mb;           /* --history-cache */
     engine_config limits;   /* 0: the engine's default */
     int nosync;
     log_level level;
@@ -79,6 +80,8 @@ static void serve_usage(FILE *f)
             "  --idle-timeout SECS    close connections quiet this long (default 300; 0 never)\n"
             "  --max-line BYTES       longest request line (default 1048576)\n"
             "  --batch N              most applications per transaction (default 1024)\n"
+            "  --history-cache MB     memory for applicants' earlier decisions kept for\n"
+            "                         history-aware rules (default 256; 0: read the database)\n"
             "  --instructions N       Lua instructions allowed per request (default 1000000,\n"
             "                         or $ELIGO_INSTRUCTIONS)\n"
             "  --memory BYTES         memory cap of each Lua state (default 67108864,\n"
@@ -105,6 +108,7 @@ static const struct {
     {"--idle-timeout", 0, 366L * 86400},
     {"--max-line", 2, 1L << 30},
     {"--batch", 1, 1L << 16},
+    {"--history-cache", 0, 1L << 20},
 };
 
 /* Parse the value of the numeric option OPT. */
@@ -136,6 +140,7 @@ static int serve_parse(int argc, char **argv, serve_options *o)
     if (cmd_limits_env("serve", &o->limits) != 0)
         return -1;
     o->idle_timeout = 300;
+    o->past_mb = 256;
     o->level = LOG_INFO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -170,7 +175,7 @@ static int serve_parse(int argc, char **argv, serve_options *o)
         }
         static const char *const with_value[] = {
             "--socket", "--listen", "--rules", "--db", "--workers", "--queue",
-            "--max-connections", "--idle-timeout", "--max-line", "--batch",
+            "--max-connections", "--idle-timeout", "--max-line", "--batch", "--history-cache",
             "--instructions", "--memory", "--time-limit"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
@@ -207,6 +212,8 @@ static int serve_parse(int argc, char **argv, serve_options *o)
             rc = serve_number(a, val, &o->max_line);
         else if (!strcmp(a, "--batch"))
             rc = serve_number(a, val, &o->batch);
+        else if (!strcmp(a, "--history-cache"))
+            rc = serve_number(a, val, &o->past_mb);
         else if (!strcmp(a, "--instructions") || !strcmp(a, "--memory") ||
                  !strcmp(a, "--time-limit"))
             rc = cmd_limit("serve", a, val, &o->limits);
@@ -365,6 +372,7 @@ int cmd_serve(int argc, char **argv)
     writer *w = NULL;
     pool *p = NULL;
     seen *known = NULL;
+    past *kept = NULL;
     ruleset *rs = NULL;
     char detail[PATH_MAX + 512];
     int claim = -1;
@@ -430,13 +438,18 @@ int cmd_serve(int argc, char **argv)
         log_error("%s", e.msg);
         goto out_server;
     }
-    writer_track(w, known);
+    if (o.past_mb && !(kept = past_new((size_t)o.past_mb << 20, POOL_HISTORY_ROWS))) {
+        log_error("out of memory");
+        goto out_server;
+    }
+    writer_track(w, known, kept);
     pool_config pcfg = {
         .workers = (size_t)o.workers,
         .db_path = o.db,
         .engine = ecfg,
         .writer = w,
         .seen = known,
+        .past = kept,
         .done = server_post,
         .health = server_health,
         .ud = s.srv,
@@ -502,6 +515,7 @@ out_loop:
     pool_free(p);
     writer_free(w);
     seen_free(known);
+    past_free(kept);
     if (status == 0) {
         snprintf(detail, sizeof detail, "pid %ld", (long)getpid());
         const char *stop_ev[2] = {"stop", detail};

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "past.h"
 #include "review.h"
 
 job *job_new(const char *line, size_t n)
@@ -36,6 +37,7 @@ void job_free(job *j)
         return;
     engine_result_free(j->res);
     review_free(j->review);
+    past_note_free(j->note);
     buf_free(&j->reply);
     free(j);
 }

@@ -42,6 +42,8 @@ typedef struct job {
     engine_result *res;        /* what the engine decided (decide/screen), or
                                   the parsed request (review) */
     struct review *review;     /* op review: the review to append (review.h) */
+    struct past_note *note;    /* its decisions as rows of its applicant's
+                                  past (past.h), or NULL */
     buf reply;                 /* the reply line, '\n' included */
     size_t len;                /* bytes in line */
     char line[];               /* the request line, NUL-terminated */
@@ -54,7 +56,8 @@ job *job_new(const char *line, size_t n);
 /* Now, in nanoseconds of CLOCK_MONOTONIC: the clock of the t_ fields. */
 uint64_t job_clock(void);
 
-/* Free J, its engine result, its review and its reply.  NULL is fine. */
+/* Free J, its engine result, its review, its note and its reply.  NULL is
+ * fine. */
 void job_free(job *j);
 
 /* Make J's reply an error: {"id":ID,"ok":false,"error":{"code":CODE,

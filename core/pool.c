@@ -34,9 +34,6 @@
 #include "review.h"
 #include "store.h"
 
-/* Earlier decisions a history-aware rule may see: the most recent ones. */
-#define POOL_HISTORY_ROWS 200
-
 typedef struct worker {
     struct pool *pool;
     size_t index;
@@ -45,6 +42,7 @@ typedef struct worker {
     store *reader;
     uint64_t gen;              /* generation of en */
     long history_failed;       /* lookups failed since the last that worked */
+    buf rows;                  /* scratch for worker_note */
 } worker;
 
 struct pool {
@@ -83,19 +81,28 @@ static void pool_check(pool *p)
 static store *worker_reader(worker *wk, err *e);
 
 /* The engine's history provider (engine_history_fn): the applicant's
- * decisions from the worker's read-only handle.  Only committed decisions
- * are there: one still with the writer is not seen, not even the same
- * applicant's a moment earlier on another connection. */
+ * decisions, as kept in memory or else from the worker's read-only handle.
+ * Only committed decisions are there: one still with the writer is not
+ * seen, not even the same applicant's a moment earlier on another
+ * connection. */
 static int worker_history(void *ud, const char *applicant_id, buf *out)
 {
     worker *wk = ud;
     seen *known = wk->pool->cfg.seen;
+    past *kept = wk->pool->cfg.past;
     if (known && !seen_may_have(known, applicant_id))
         return buf_adds(out, "[]");   /* a new applicant: no past to look up */
+    uint64_t ticket = 0;
+    int got = kept ? past_get(kept, applicant_id, out, &ticket) : 0;
+    if (got != 0)
+        return got < 0 ? -1 : 0;
     err e;
     err_clear(&e);
     store *rd = worker_reader(wk, &e);
-    if (!rd || store_applicant_decisions(rd, applicant_id, 0, POOL_HISTORY_ROWS, out, &e) < 0) {
+    size_t at = out->len;
+    int64_t newest = 0;
+    if (!rd ||
+        store_applicant_decisions(rd, applicant_id, 0, POOL_HISTORY_ROWS, out, &newest, &e) < 0) {
         /* Said once until a lookup works again: when the database is gone,
          * every request would say it. */
         if (!wk->history_failed++)
@@ -108,6 +115,8 @@ static int worker_history(void *ud, const char *applicant_id, buf *out)
                  wk->index, wk->history_failed);
         wk->history_failed = 0;
     }
+    if (kept)
+        past_keep(kept, applicant_id, out->data + at, out->len - at, newest, ticket);
     return 0;
 }
 
@@ -226,6 +235,13 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
         if (p->cfg.health)
             p->cfg.health(p->cfg.ud, &j->reply);
         rc |= buf_printf(&j->reply, ",\"queue_depth\":%zu", depth);
+        if (p->cfg.past) {
+            past_stats ps;
+            past_get_stats(p->cfg.past, &ps);
+            rc |= buf_printf(&j->reply, ",\"history_cache\":{\"applicants\":%zu,\"bytes\":%zu,"
+                             "\"hits\":%ld,\"misses\":%ld,\"refused\":%ld}", ps.applicants,
+                             ps.bytes, ps.hits, ps.misses, ps.refused);
+        }
         if (rd)
             rc |= buf_printf(&j->reply, ",\"decisions\":%" PRId64 ",\"reviews\":%" PRId64,
                              store_count(rd), store_count_reviews(rd));
@@ -240,6 +256,26 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
     rc |= job_finish(j);
     if (rc)
         buf_reset(&j->reply);
+}
+
+/* J's decisions as rows of its applicant's past (past.h), newest first, in
+ * a note for the writer to hand over; none when memory runs short. */
+static void worker_note(worker *wk, job *j)
+{
+    const engine_result *r = j->res;
+    buf *b = &wk->rows;
+    buf_reset(b);
+    for (size_t d = r->ndecisions; d-- > 0;) {
+        const engine_decision *ed = &r->decisions[d];
+        const char *f[6] = {ed->decision_id, ed->program, ed->program_version, ed->outcome,
+                            r->as_of, j->decided_at};
+        size_t len[6];
+        for (int k = 0; k < 6; k++)
+            len[k] = f[k] ? strlen(f[k]) : 0;
+        if ((d + 1 < r->ndecisions && buf_addc(b, ',') != 0) || store_history_row(b, f, len) != 0)
+            return;
+    }
+    j->note = past_note_new(r->applicant_id, b->data, b->len);
 }
 
 static void worker_handle(worker *wk, job *j)
@@ -263,6 +299,8 @@ static void worker_handle(worker *wk, job *j)
     } else if ((r->op == ENGINE_OP_DECIDE || r->op == ENGINE_OP_SCREEN) && r->ndecisions > 0) {
         /* The reply waits for the commit: the writer builds it. */
         j->res = r;
+        if (p->cfg.past && r->applicant_id)
+            worker_note(wk, j);
         writer_submit(p->cfg.writer, j);
         return;
     } else if (r->op == ENGINE_OP_REVIEW) {
@@ -321,6 +359,8 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&p->mu);
             j->t_taken = job_clock();
             worker_handle(wk, j);
+            if (p->cfg.past)
+                past_tidy(p->cfg.past);
             pthread_mutex_lock(&p->mu);
             continue;
         }
@@ -329,6 +369,7 @@ static void *worker_main(void *arg)
         pthread_cond_wait(&p->wake, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);
+    buf_free(&wk->rows);
     engine_free(wk->en);
     wk->en = NULL;
     store_close(wk->reader);
@@ -367,6 +408,7 @@ int pool_new(pool **out, ruleset *rs, const pool_config *cfg, err *e)
         worker *wk = &p->workers[p->started];
         wk->pool = p;
         wk->index = p->started;
+        buf_init(&wk->rows, JOB_REPLY_CAP);
         if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
             err_set(e, "internal", "cannot start worker thread %zu", p->started);
             goto fail_threads;

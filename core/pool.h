@@ -22,11 +22,15 @@
 #include "engine.h"
 #include "err.h"
 #include "job.h"
+#include "past.h"
 #include "ruleset.h"
 #include "seen.h"
 #include "writer.h"
 
 typedef struct pool pool;
+
+/* Earlier decisions a history-aware rule may see: the most recent ones. */
+#define POOL_HISTORY_ROWS 200
 
 typedef struct pool_config {
     size_t workers;            /* threads; 0 means the number of cores */
@@ -34,6 +38,7 @@ typedef struct pool_config {
     engine_config engine;      /* limits for every engine */
     writer *writer;            /* where decided applications go */
     seen *seen;                /* applicants with a decision; NULL: ask the store always */
+    past *past;                /* their earlier decisions kept; NULL: read them always */
     /* Called on a worker thread with each job whose reply is built;
      * ownership passes to the callee. */
     void (*done)(void *ud, job *j);

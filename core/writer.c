@@ -60,6 +60,7 @@ struct writer {
     size_t depth;
     writer_call_req *calls;    /* LIFO is fine: callers wait one at a time */
     seen *seen;                /* applicants with a decision (writer_track), or NULL */
+    past *past;                /* their earlier decisions (writer_track), or NULL */
     int quit;
     long transactions;         /* batches committed, for the log at the end */
     long committed;            /* ... and the applications in them */
@@ -72,6 +73,7 @@ struct writer {
     job **jobs;
     store_application *apps;
     const char **ids;          /* the committed applications' applicants, for seen */
+    past_note **notes;         /* ... their notes, for past */
     store_outcome *outs;
     store_decision *decs;
     size_t ndecs_alloc;
@@ -141,6 +143,50 @@ static int writer_reserve(writer *w, size_t nd)
     w->decs = d;
     w->ndecs_alloc = n;
     return 0;
+}
+
+/* Tell seen and past of the N applications just committed. */
+static void writer_tell(writer *w, size_t n)
+{
+    if (store_other_writer(w->st)) {
+        log_warn("store: another process has added decisions to the database: earlier "
+                 "decisions are now looked up for every applicant");
+        if (w->seen)
+            seen_forget(w->seen);
+        if (w->past)
+            past_forget(w->past);
+    }
+    size_t noted = 0;
+    for (size_t i = 0; i < n && w->past; i++) {
+        job *j = w->jobs[i];
+        if (!j || w->outs[i].status != STORE_NEW || !j->res->applicant_id)
+            continue;
+        if (!j->note) {
+            /* A worker ran out of memory making it: a commit past is not
+             * told of would make what it keeps wrong. */
+            log_warn("store: out of memory: earlier decisions are now looked up for every "
+                     "applicant");
+            past_forget(w->past);
+            noted = 0;
+            break;
+        }
+        j->note->newest = w->outs[i].first_seq + (int64_t)j->res->ndecisions - 1;
+        w->notes[noted++] = j->note;
+    }
+    if (noted) {
+        /* past takes them: the jobs forget theirs */
+        for (size_t i = 0; i < n; i++)
+            if (w->jobs[i] && w->outs[i].status == STORE_NEW)
+                w->jobs[i]->note = NULL;
+        past_commit(w->past, w->notes, noted);
+    }
+    if (w->seen) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (w->jobs[i] && w->outs[i].status == STORE_NEW)
+                w->ids[m++] = w->jobs[i]->res->applicant_id;
+        seen_add(w->seen, w->ids, m);
+    }
 }
 
 /* Append the N jobs in w->jobs in one transaction and send them on. */
@@ -245,18 +291,8 @@ static void writer_commit(writer *w, size_t n)
         }
     }
 
-    if (w->seen) {
-        if (store_other_writer(w->st)) {
-            log_warn("store: another process has added decisions to the database: earlier "
-                     "decisions are now looked up for every applicant");
-            seen_forget(w->seen);
-        }
-        size_t m = 0;   /* before anyone hears of them */
-        for (size_t i = 0; i < n && !failed; i++)
-            if (w->jobs[i] && w->outs[i].status == STORE_NEW)
-                w->ids[m++] = w->jobs[i]->res->applicant_id;
-        seen_add(w->seen, w->ids, m);
-    }
+    if (!failed)   /* before anyone hears of them */
+        writer_tell(w, n);
     uint64_t now = job_clock();
     for (size_t i = 0; i < n; i++) {
         job *j = w->jobs[i];
@@ -371,7 +407,8 @@ int writer_new(writer **out, store *st, size_t batch, writer_done_fn *done, void
     w->apps = calloc(w->batch, sizeof *w->apps);
     w->outs = calloc(w->batch, sizeof *w->outs);
     w->ids = calloc(w->batch, sizeof *w->ids);
-    if (!w->jobs || !w->apps || !w->outs || !w->ids) {
+    w->notes = calloc(w->batch, sizeof *w->notes);
+    if (!w->jobs || !w->apps || !w->outs || !w->ids || !w->notes) {
         err_set(e, "internal", "out of memory");
         goto fail_alloc;
     }
@@ -405,6 +442,7 @@ fail_alloc:
     free(w->apps);
     free(w->outs);
     free(w->ids);
+    free(w->notes);
     free(w);
     return -1;
 }
@@ -436,9 +474,10 @@ int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud)
     return c.rc;
 }
 
-void writer_track(writer *w, seen *s)
+void writer_track(writer *w, seen *s, past *kept)
 {
     w->seen = s;
+    w->past = kept;
 }
 
 long writer_refused(writer *w, char *why, size_t n)
@@ -487,5 +526,6 @@ void writer_free(writer *w)
     free(w->apps);
     free(w->outs);
     free(w->ids);
+    free(w->notes);
     free(w);
 }

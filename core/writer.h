@@ -21,6 +21,7 @@
 
 #include "err.h"
 #include "job.h"
+#include "past.h"
 #include "seen.h"
 #include "store.h"
 
@@ -45,9 +46,10 @@ void writer_submit(writer *w, job *j);
  * returns what FN returned.  Any thread but the writer's. */
 int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud);
 
-/* From now on, add the applicant of each application committed to S.  Call
- * before the first writer_submit. */
-void writer_track(writer *w, seen *s);
+/* From now on, add the applicant of each application committed to S, and
+ * its rows to KEPT (either may be NULL).  Call before the first
+ * writer_submit. */
+void writer_track(writer *w, seen *s, past *kept);
 
 /* Applications queued and not yet committed (for health). */
 size_t writer_depth(writer *w);

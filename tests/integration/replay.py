@@ -11,7 +11,8 @@
 (c) A history-aware rule (intelaka's no_recent_refusal): the rows read are
     recorded in the decision, and replay uses those rows, not the database;
     a candidate whose rules read history where the originals read none sees
-    only the decisions stored before each one.
+    only the decisions stored before each one; what the server kept in
+    memory of applicants' pasts is what the store held.
 (d) A rule whose message lists keys in the order pairs gives them: Lua's
     own order follows a string hash seeded anew in each process, so only a
     fixed order lets another process (replay) reproduce the message.
@@ -419,6 +420,76 @@ def test_history_after_restart():
         srv.stop()
 
 
+HISTORY_KEYS = ("decision_id", "program", "program_version", "outcome", "as_of", "decided_at")
+
+
+def history_health(srv):
+    c = srv.connect()
+    h = c.request({"op": "health"})
+    c.close()
+    return h.get("history_cache") or {}
+
+
+def check_recorded_history(db, what):
+    """Every history a decision recorded is the applicant's rows stored
+    before it, newest first, in full: those committed while it was being
+    decided may be missing at the front, none anywhere else."""
+    con = sqlite3.connect(db)
+    rows = {}
+    for seq, aid, *fields in con.execute(
+            "select seq, applicant_id, %s from decisions order by seq" % ", ".join(HISTORY_KEYS)):
+        rows.setdefault(aid, []).append((seq, dict(zip(HISTORY_KEYS, fields))))
+    bad, recorded, longest = [], 0, 0
+    for seq, aid, text in con.execute("select seq, applicant_id, decision from decisions"):
+        got = json.loads(text).get("history")
+        if got is None:
+            continue
+        recorded += 1
+        longest = max(longest, len(got))
+        before = [r for s, r in reversed(rows.get(aid, [])) if s < seq]
+        if not any(before[j:j + 200] == got for j in range(len(before) + 1)):
+            bad.append((seq, aid, len(got), len(before)))
+    con.close()
+    check(recorded > 0 and not bad,
+          "%s: each of %d recorded histories (up to %d rows) is the applicant's stored rows "
+          "before it (%d are not: %s)" % (what, recorded, longest, len(bad), bad[:3]))
+    return recorded, longest
+
+
+def test_history_kept():
+    """The server keeps applicants' earlier decisions in memory (past.c),
+    once read, and adds each commit to them: what a decision records must be
+    what the store held, whether the rows were kept since the first read,
+    read after a restart, or read again after the cache, too small for them
+    all, let them go."""
+    with Server(args=["--quiet"]) as srv:
+        rc, out, err = eligo("bench", "--socket", srv.socket, "-c", "8", "-P", "16", "-n", "6000",
+                             "--applicants", "150", "--json")
+        check(rc == 0, "6000 decisions for 150 applicants (%s)" % (out or err)[-200:])
+        h = history_health(srv)
+        check(0 < h.get("applicants", 0) == h.get("misses") and h.get("hits", 0) > 10 * h["misses"],
+              "the past of each applicant a rule asked about is read from the store once, "
+              "then from memory (%s)" % h)
+        srv.stop()
+        check_recorded_history(srv.db, "read once, then kept")
+        # Restarted with room for a few hundred: rows are read from the
+        # store, kept, let go and read again.
+        srv.args = ["--quiet", "--history-cache", "1"]
+        srv.start()
+        rc, out, err = eligo("bench", "--socket", srv.socket, "-c", "8", "-P", "16", "-n", "30000",
+                             "--applicants", "3000", "--seed", "7", "--json")
+        check(rc == 0, "30000 more for 3000 applicants (%s)" % (out or err)[-200:])
+        h = history_health(srv)
+        check(h.get("hits", 0) > 0 and h.get("misses", 0) > 0 and h.get("bytes", 1 << 30) <= 1 << 20,
+              "with 1 MiB, some are read from memory, others from the store, within the MiB (%s)" % h)
+        srv.stop()
+        _, longest = check_recorded_history(srv.db, "read back, kept and let go")
+        check(longest > 3, "some applicants had several earlier rows (%d)" % longest)
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        check(rc == 0 and rep and rep["differences"] == 0,
+              "--original reproduces all (%s)" % (rep and rep["reproduced"] or err[-300:]))
+
+
 def test_history():
     with Server() as srv:
         c = srv.connect()
@@ -572,6 +643,7 @@ def main():
     test_candidate()
     test_history()
     test_history_after_restart()
+    test_history_kept()
     test_walk_order()
     test_original()
     finish()
