@@ -470,7 +470,7 @@ def test_history_kept():
         check(0 < h.get("applicants", 0) == h.get("misses") and h.get("hits", 0) > 10 * h["misses"],
               "the past of each applicant a rule asked about is read from the store once, "
               "then from memory (%s)" % h)
-        srv.stop()
+        check(srv.stop() == 0, "the server stops cleanly")
         check_recorded_history(srv.db, "read once, then kept")
         # Restarted with room for a few hundred: rows are read from the
         # store, kept, let go and read again.
@@ -482,7 +482,7 @@ def test_history_kept():
         h = history_health(srv)
         check(h.get("hits", 0) > 0 and h.get("misses", 0) > 0 and h.get("bytes", 1 << 30) <= 1 << 20,
               "with 1 MiB, some are read from memory, others from the store, within the MiB (%s)" % h)
-        srv.stop()
+        check(srv.stop() == 0, "the server stops cleanly")
         _, longest = check_recorded_history(srv.db, "read back, kept and let go")
         check(longest > 3, "some applicants had several earlier rows (%d)" % longest)
         rc, rep, err = replay_json("--original", "--db", srv.db)
