@@ -104,8 +104,11 @@ static void past_front(past *p, entry *e)
         p->oldest = e;
 }
 
+/* Drop E.  The commits it held are then known nowhere: its stamp takes the
+ * latest ticket, so that a read begun before them is not kept in its place. */
 static void past_drop(past *p, entry *e)
 {
+    p->stamps[e->hash % PAST_STAMPS] = p->ticket;
     entry **at = past_slot(p, e->hash, e->id);
     *at = e->chain;
     past_unlist(p, e);
@@ -272,8 +275,11 @@ int past_get(past *p, const char *id, buf *out, uint64_t *ticket)
     if (e) {
         past_front(p, e);
         p->hits++;
+        size_t at = out->len;
         rc = buf_addc(out, '[') != 0 || (e->len && buf_add(out, e->rows, e->len) != 0) ||
              buf_addc(out, ']') != 0 ? -1 : 1;
+        if (rc < 0 && out->data)
+            out->data[out->len = at] = '\0';
     } else {
         p->misses++;
         *ticket = p->ticket;

@@ -17,7 +17,8 @@
  * its thread); the workers put them in place (the next past_get, past_keep
  * or past_tidy), in commit order.  A kept applicant gets the new rows in
  * front; one not kept is stamped (by hash) with the commit's ticket, and
- * rows read under an older ticket are not kept: they may miss it.  A commit
+ * rows read under an older ticket are not kept: they may miss it (an entry
+ * let go is stamped too: the commits it held are known nowhere else).  A commit
  * already in the rows read is not added twice: rows carry the seq of the
  * newest.  So what past_get answers is what the store held at some moment
  * since the request began.
@@ -40,8 +41,8 @@ typedef struct past past;
 past *past_new(size_t cap, size_t limit);
 
 /* Append ID's rows to OUT as a JSON array, newest first, and return 1; or,
- * when they are not kept, return 0 with *TICKET set for past_keep.  -1 when
- * OUT cannot take them. */
+ * when they are not kept, return 0 with *TICKET set for past_keep.  -1, OUT
+ * as it was, when OUT cannot take them. */
 int past_get(past *p, const char *id, buf *out, uint64_t *ticket);
 
 /* Keep ROWS (N bytes: a JSON array as store_applicant_decisions writes it),

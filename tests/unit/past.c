@@ -91,6 +91,34 @@ static void test_past_stale_read_refused(void **state)
     past_free(p);
 }
 
+/* An entry let go takes the commits it held with it: a read begun before
+ * them, offered after, is not kept in its place. */
+static void test_past_stale_read_after_eviction(void **state)
+{
+    (void)state;
+    past *p = past_new(2048, 200);
+    char r1[256], r2[256], text[1024], other[300], id[16];
+    uint64_t early, t;
+    assert_string_equal(get(p, "A", &early), "-");   /* a read begins: it will see d1 */
+    snprintf(text, sizeof text, "[%s]", row(r1, sizeof r1, "d1"));
+    assert_string_equal(get(p, "A", &t), "-");       /* another read, kept */
+    past_keep(p, "A", text, strlen(text), 1, t);
+    commit(p, "A", row(r2, sizeof r2, "d2"), 2);
+    char both[1024];
+    snprintf(both, sizeof both, "[%s,%s]", r2, r1);
+    assert_string_equal(get(p, "A", NULL), both);
+    for (int i = 0; i < 30; i++) {   /* others push A out (2048 bytes hold a few) */
+        snprintf(id, sizeof id, "B%d", i);
+        get(p, id, &t);
+        snprintf(other, sizeof other, "[%s]", row(r1, sizeof r1, id));
+        past_keep(p, id, other, strlen(other), 10 + i, t);
+    }
+    assert_string_equal(get(p, "A", &t), "-");
+    past_keep(p, "A", text, strlen(text), 1, early);   /* lacks d2: refused */
+    assert_string_equal(get(p, "A", NULL), "-");
+    past_free(p);
+}
+
 /* At most LIMIT rows, the newest; the cut finds rows whose strings hold
  * braces, commas and escaped quotes. */
 static void test_past_row_limit(void **state)
@@ -168,6 +196,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_past_kept_then_added_to),
         cmocka_unit_test(test_past_stale_read_refused),
+        cmocka_unit_test(test_past_stale_read_after_eviction),
         cmocka_unit_test(test_past_row_limit),
         cmocka_unit_test(test_past_cap),
         cmocka_unit_test(test_past_tidy_and_forget),
