@@ -145,8 +145,9 @@ static int writer_reserve(writer *w, size_t nd)
     return 0;
 }
 
-/* Tell seen and past of the N applications just committed. */
-static void writer_tell(writer *w, size_t n)
+/* Tell seen and past of the N applications just committed (none when the
+ * batch FAILED). */
+static void writer_tell(writer *w, size_t n, int failed)
 {
     if (store_other_writer(w->st)) {
         log_warn("store: another process has added decisions to the database: earlier "
@@ -156,6 +157,8 @@ static void writer_tell(writer *w, size_t n)
         if (w->past)
             past_forget(w->past);
     }
+    if (failed)
+        return;
     size_t noted = 0;
     for (size_t i = 0; i < n && w->past; i++) {
         job *j = w->jobs[i];
@@ -291,8 +294,7 @@ static void writer_commit(writer *w, size_t n)
         }
     }
 
-    if (!failed)   /* before anyone hears of them */
-        writer_tell(w, n);
+    writer_tell(w, n, failed);   /* before anyone hears of them */
     uint64_t now = job_clock();
     for (size_t i = 0; i < n; i++) {
         job *j = w->jobs[i];
