@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How many members the last object and items the last array at each depth
+ * held, per thread: requests of one kind come in one shape, so a table made
+ * that size at once is not grown and rehashed as its members arrive. */
+static _Thread_local unsigned char json_members[JSON_MAX_DEPTH + 1], json_items[JSON_MAX_DEPTH + 1];
+
 typedef struct json_parser {
     lua_State *L;
     const unsigned char *s, *p, *end;
@@ -245,7 +250,7 @@ static int json_array(json_parser *j, int depth)
 {
     lua_State *L = j->L;
     j->p++;
-    lua_createtable(L, 0, 0);
+    lua_createtable(L, json_items[depth], 0);
     json_space(j);
     lua_Integer i = 0;
     if (j->p < j->end && *j->p == ']') {
@@ -267,6 +272,7 @@ static int json_array(json_parser *j, int depth)
             return lua_pop(L, 1), json_fail(j, j->p);
         }
     }
+    json_items[depth] = (unsigned char)(i < 255 ? i : 255);
     lua_pushvalue(L, j->array_mt);
     lua_setmetatable(L, -2);
     return 0;
@@ -277,13 +283,14 @@ static int json_object(json_parser *j, int depth)
 {
     lua_State *L = j->L;
     j->p++;
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, json_members[depth]);
     json_space(j);
     if (j->p < j->end && *j->p == '}') {
         j->p++;
+        json_members[depth] = 0;
         return 0;
     }
-    for (;;) {
+    for (int n = 1;; n++) {
         json_space(j);
         const unsigned char *kat = j->p;
         if (j->p >= j->end || *j->p != '"' || json_string(j) != 0)
@@ -315,6 +322,7 @@ static int json_object(json_parser *j, int depth)
         }
         if (j->p < j->end && *j->p == '}') {
             j->p++;
+            json_members[depth] = (unsigned char)(n < 255 ? n : 255);
             return 0;
         }
         return lua_pop(L, 1), json_fail(j, j->p);
