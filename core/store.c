@@ -2007,6 +2007,8 @@ static int store_ruleset_state(const rs_check *v, size_t n, const char *hash)
  * itself failed. */
 typedef struct verify_ctx {
     int64_t app_id;                          /* the application last digested */
+    int64_t app_upto;                        /* ... the last record it lists */
+    int64_t last_seq;                        /* the last decision record met */
     int64_t apps;                            /* distinct applications met so far */
     char app_hex[2 * STORE_HASH_LEN + 1];
     char rs_ok[2 * STORE_HASH_LEN + 1];      /* the rule set last found intact */
@@ -2077,8 +2079,34 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
     if (acol >= 0)
         return verify_type_why(c, s, acol, atype, "its application's ");
     int64_t id = sqlite3_column_int64(s, V_APP_ID);
+    int64_t first = sqlite3_column_int64(s, V_APP_FIRST + A_FIRST_SEQ);
+    /* An application's records are consecutive, from its first_seq on, as
+     * many as it lists, and applications are numbered in the order of their
+     * records: the column that links a record to its application is not
+     * hashed, so that a record pointing at a copy of its application, or an
+     * application met twice, could not otherwise be told. */
+    if (id == c->app_id && seq > c->app_upto) {
+        snprintf(c->why, sizeof c->why, "its application lists records %lld to %lld, not this "
+                 "one", (long long)first, (long long)c->app_upto);
+        return c->why;
+    }
+    if (id != c->app_id && c->app_id >= 0 && c->app_upto != c->last_seq) {
+        snprintf(c->why, sizeof c->why, "it points to another application while the one "
+                 "before it lists records up to %lld", (long long)c->app_upto);
+        return c->why;
+    }
+    if (id != c->app_id && id <= c->app_id)
+        return "its application comes before the previous record's: applications are "
+               "numbered in the order of their records";
+    if (id != c->app_id && seq != first) {
+        snprintf(c->why, sizeof c->why, "its application's records begin at %lld, not here",
+                 (long long)first);
+        return c->why;
+    }
+    c->last_seq = seq;
     if (id != c->app_id) {
         c->apps++;
+        c->app_upto = first + sqlite3_column_int64(s, V_APP_FIRST + A_NDECISIONS) - 1;
         /* A screen's five decisions are consecutive and share one
          * application, hashed once. */
         app_fields af;

@@ -560,7 +560,7 @@ static void test_verify_altered_application(void **state)
 static void expect_why(fixture *f, const char *sql, int64_t seq, const char *code,
                        const char *needle)
 {
-    char sqlbuf[512];
+    char sqlbuf[2048];
     snprintf(sqlbuf, sizeof sqlbuf, "%s %s", drop_triggers, sql);
     tamper(f, sqlbuf);
     store_report rep;
@@ -615,6 +615,45 @@ static void test_verify_orphan_application(void **state)
                   " first_seq, ndecisions) SELECT request, as_of, ruleset, received_at,"
                   " decided_at, 2, 1 FROM applications WHERE id = 1", 11, "orphan",
                "holds 7 rows, but the decisions point to 6");
+}
+
+/* The column that links a record to its application is not hashed: a
+ * record of a screen pointed at a copy of its application (the same
+ * content, the same hash, when it has no request key to keep unique) left
+ * a count to spare for a forged row, which then claimed a request key.  An
+ * application's records run from its first_seq, all of them, and
+ * applications come in the order of theirs.  (Here the screen has a key,
+ * which the copy cannot share: the check comes before the hash.) */
+static void test_verify_application_copied(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_why(f, "INSERT INTO applications (id, request, request_key, as_of, ruleset,"
+                  " received_at, decided_at, first_seq, ndecisions) SELECT 0, '{}', 'FORGED',"
+                  " as_of, ruleset, received_at, decided_at, 1, 1 FROM applications WHERE id = 1;"
+                  "INSERT INTO applications SELECT 100, request, request_key || '-copy',"
+                  " fingerprint, applicant_id, as_of, ruleset, received_at, decided_at,"
+                  " client_uid, client_pid, first_seq, ndecisions FROM applications WHERE id = 3;"
+                  "UPDATE applications SET request_key = NULL WHERE id = 100;"
+                  "UPDATE decisions SET application = 100 WHERE seq = 5",
+               5, "mismatch", "while the one before it lists records up to 7");
+}
+
+/* A record moved to an identical copy of its application with a higher
+ * number, the original row deleted: every hash holds, the count too, and
+ * the next application comes before it. */
+static void test_verify_application_renumbered_up(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_why(f, "INSERT INTO applications SELECT 100, request, request_key, fingerprint,"
+                  " applicant_id, as_of, ruleset, received_at, decided_at, client_uid,"
+                  " client_pid, first_seq, ndecisions FROM applications WHERE id = 2;"
+                  "UPDATE decisions SET application = 100 WHERE application = 2;"
+                  "DELETE FROM applications WHERE id = 2",
+               3, "mismatch", "applications are numbered in the order of their records");
 }
 
 /* A file whose user_version was set back would have a reader stand in for
@@ -1640,6 +1679,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_rules_size_and_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_cut_tail_left_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_orphan_application, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_application_copied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_application_renumbered_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_version_set_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
