@@ -376,7 +376,8 @@ static const char *const store_sql[Q_N] = {
     /* The size and the count are not hashed: each is checked against what
      * it describes, so that neither can say something false. */
     [Q_RULESET_FILES] = "SELECT f.name, t.text, f.size = length(CAST(t.text AS BLOB)),"
-                        " (SELECT nfiles FROM rulesets WHERE hash = ?1) FROM ruleset_files f"
+                        " (SELECT nfiles FROM rulesets WHERE hash = ?1), f.sha256"
+                        " FROM ruleset_files f"
                         " JOIN file_texts t ON t.sha256 = f.sha256"
                         " WHERE f.ruleset = ?1 ORDER BY f.name",
     [Q_RULESET_HAS] = "SELECT 1 FROM rulesets WHERE hash = ?1",
@@ -1170,6 +1171,21 @@ int store_checkpoint(store *st, long *logged, long *copied, err *e)
     return 0;
 }
 
+
+/* HEX = the SHA-256 of TEXT (N bytes): the key of a file's text in
+ * file_texts.  Returns 0, or -1 when hashing failed. */
+static int store_text_key(store *st, const char *text, size_t n, char hex[2 * STORE_HASH_LEN + 1])
+{
+    hasher h;
+    unsigned char d[STORE_HASH_LEN];
+    hasher_start(&h, st);
+    hasher_add(&h, text, n);
+    if (hasher_end(&h, d) != 0)
+        return -1;
+    hex_encode(d, sizeof d, hex);
+    return 0;
+}
+
 /* ---- Rule sets ------------------------------------------------------------ */
 
 int store_put_ruleset(store *st, const ruleset *rs, err *e)
@@ -1195,17 +1211,12 @@ int store_put_ruleset(store *st, const ruleset *rs, err *e)
 
     for (size_t i = 0; i < n; i++) {
         const ruleset_file *f = ruleset_file_at(rs, i);
-        unsigned char d[STORE_HASH_LEN];
         char hex[2 * STORE_HASH_LEN + 1];
-        hasher h;
-        hasher_start(&h, st);
         const char *text = f->text ? f->text : "";   /* NULL only when empty */
-        hasher_add(&h, text, f->len);
-        if (hasher_end(&h, d) != 0) {
+        if (store_text_key(st, text, f->len, hex) != 0) {
             err_set(e, "internal", "SHA-256 failed");
             goto fail;
         }
-        hex_encode(d, sizeof d, hex);
 
         s = st->q[Q_TEXT_INSERT];
         bind_str(s, 1, hex);
@@ -1235,6 +1246,13 @@ fail:
     return -1;
 }
 
+/* Whether KEY (hex) is not the SHA-256 of TEXT (N bytes), file_texts' key. */
+static int store_text_key_wrong(store *st, const char *text, size_t n, const char *key)
+{
+    char hex[2 * STORE_HASH_LEN + 1];
+    return store_text_key(st, text, n, hex) != 0 || !key || strcmp(hex, key) != 0;
+}
+
 /* store_get_ruleset without the invariant checks, for store_verify, which
  * calls it inside its read transaction.  *DAMAGED (when not NULL) is set
  * when the stored files are not a valid set with hash HASH, as opposed to
@@ -1246,6 +1264,7 @@ static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, er
     size_t n = 0, alloc = 0;
     ruleset *rs = NULL;
     int rc, sizes_ok = 1;
+    const char *label = NULL;   /* what a file's name or key says falsely */
     int64_t nfiles = 0;
 
     bind_str(s, 1, hash);
@@ -1261,6 +1280,9 @@ static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, er
             files = nf;
             alloc = na;
         }
+        /* Types first: reading a value as text converts it. */
+        int typed = sqlite3_column_type(s, 0) == SQLITE_TEXT &&
+                    sqlite3_column_type(s, 1) == SQLITE_TEXT;
         size_t nlen, tlen;
         const char *name = col_text(s, 0, &nlen);
         const char *text = col_text(s, 1, &tlen);
@@ -1276,6 +1298,15 @@ static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, er
         files[n++] = (ruleset_file){.name = nc, .text = tc, .len = tlen};
         sizes_ok &= sqlite3_column_int(s, 2) == 1;
         nfiles = sqlite3_column_int64(s, 3);
+        /* Not hashed into the set's key, each must still say what it
+         * describes: a name with a NUL would hash as its part before it,
+         * and a query by name, or by key, would not find the file. */
+        if (!label && !typed)
+            label = "a file's name or text is not stored as text";
+        if (!label && strlen(nc) != nlen)
+            label = "a file's name holds a NUL byte";
+        if (!label && store_text_key_wrong(st, tc, tlen, col_text(s, 4, &nlen)))
+            label = "a file's sha256 is not the SHA-256 of its text";
     }
     if (rc != SQLITE_DONE) {
         store_sqlerr(st, e, "reading a rule set");
@@ -1287,10 +1318,10 @@ static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, er
             *damaged = 1;
         goto done;
     }
-    if (!sizes_ok || nfiles != (int64_t)n) {
+    if (!sizes_ok || nfiles != (int64_t)n || label) {
         err_set(e, "internal", "stored rule set %s is damaged: %s", hash,
-                sizes_ok ? "its count of files is not the number of its files"
-                         : "a file's recorded size is not the size of its text");
+                label ? label : sizes_ok ? "its count of files is not the number of its files"
+                                         : "a file's recorded size is not the size of its text");
         if (damaged)
             *damaged = 1;
         goto done;
@@ -1969,7 +2000,8 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
         size_t hl;
         const char *h = col_text(s, 0, &hl);
         snprintf(v[len].hash, sizeof v[len].hash, "%s", h ? h : "");
-        v[len++].damaged = 0;
+        /* A key with a NUL in it would be read as its part before it. */
+        v[len++].damaged = !h || strlen(h) != hl || sqlite3_column_type(s, 0) != SQLITE_TEXT;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
@@ -1979,6 +2011,8 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
     for (size_t i = 0; i < len; i++) {
         err why = {0};
         int damaged = 0;
+        if (v[i].damaged)
+            continue;
         ruleset *rs = store_load_ruleset(st, v[i].hash, &damaged, &why);
         if (!rs && !damaged) {
             free(v);

@@ -747,6 +747,32 @@ static void test_verify_rules_size_and_count(void **state)
     assert_int_equal(verify(f, &checked, &bad, id), 0);
 }
 
+/* A rule set's labels are not hashed into its key either: a file's name,
+ * the key of its text, the set's own key, and how they are stored. */
+static void test_verify_rules_labels(void **state)
+{
+    static const char *const tampers[] = {
+        "DROP TRIGGER ruleset_files_no_update;"
+        "UPDATE ruleset_files SET name = CAST(CAST(name AS BLOB) || x'0078' AS TEXT)",
+        "DROP TRIGGER ruleset_files_no_update; DROP TRIGGER file_texts_no_update;"
+        "UPDATE ruleset_files SET sha256 = 'deadbeef' WHERE sha256 ="
+        " (SELECT sha256 FROM file_texts ORDER BY rowid LIMIT 1);"
+        "UPDATE file_texts SET sha256 = 'deadbeef' WHERE rowid ="
+        " (SELECT rowid FROM file_texts ORDER BY rowid LIMIT 1)",
+        "DROP TRIGGER file_texts_no_update; UPDATE file_texts SET text = CAST(text AS BLOB)",
+        "DROP TRIGGER rulesets_no_update; UPDATE rulesets SET hash ="
+        " CAST(CAST(hash AS BLOB) || x'0078' AS TEXT)",
+    };
+    for (size_t i = 0; i < sizeof tampers / sizeof tampers[0]; i++) {
+        fixture *f = *state;
+        test_app t[6];
+        fill(f, t);
+        expect_why(f, tampers[i], 1, "mismatch", "rule set");
+        teardown(state);
+        assert_int_equal(setup(state), 0);
+    }
+}
+
 static void test_verify_reasons(void **state)
 {
     fixture *f = *state;
@@ -1680,6 +1706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_cut_tail_left_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_orphan_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_application_copied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_rules_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_application_renumbered_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_version_set_back, setup, teardown),
     };
