@@ -44,6 +44,7 @@
 
 #include <assert.h>
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -1231,10 +1232,13 @@ void replay_print(const replay_report *r, FILE *f)
             fprintf(f, "no stored decision matched the filters: nothing was re-decided, so "
                     "nothing is shown to reproduce\n");
         } else {
-            fprintf(f, "%lld of %lld decisions reproduced exactly (%.4g%%) under their own %zu "
-                    "rule set%s", (long long)(same < 0 ? 0 : same), (long long)t->decisions,
-                    100.0 * (double)(same < 0 ? 0 : same) / (double)t->decisions,
-                    r->nrulesets, r->nrulesets == 1 ? "" : "s");
+            /* Rounded down, to two places where needed: one decision of
+             * 35,000 that differs is not "100%". */
+            same = same < 0 ? 0 : same;
+            double pct = floor(10000.0 * (double)same / (double)t->decisions) / 100.0;
+            fprintf(f, "%lld of %lld decisions reproduced exactly (%.*f%%) under their own %zu "
+                    "rule set%s", (long long)same, (long long)t->decisions,
+                    pct == floor(pct) ? 0 : 2, pct, r->nrulesets, r->nrulesets == 1 ? "" : "s");
             fprintf(f, t->differences ? "; %lld differ\n" : "\n", (long long)t->differences);
         }
     } else {

@@ -368,6 +368,8 @@ def test_original():
               "a tampered criterion result is reported, exit status 1 (%s)" % (listed or err[-300:]))
         rc, out, _ = eligo("replay", "--original", "--db", srv.db, timeout=600)
         check(rc == 1 and did in out, "the text report names the decision")
+        check("(100%)" not in out and "%) under" in out,
+              "and does not round one difference up to 100%% (%s)" % out.splitlines()[-3:])
 
 
 # ---- (c) a history-aware rule ------------------------------------------------
