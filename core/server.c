@@ -144,6 +144,7 @@ struct server {
     uint64_t started;               /* uv_hrtime at init */
 
     atomic_size_t a_conns, a_inflight;
+    atomic_size_t a_held;           /* reply bytes of done jobs, all connections (conn.held) */
     atomic_ullong a_requests, a_overloaded;
     pthread_mutex_t lat_mu;         /* lat: recorded by the loop, read by health */
     hist lat[LAT_N];
@@ -185,13 +186,15 @@ static void conn_check(const conn *c)
 
 static void server_check(const server *srv)
 {
-    size_t inflight = 0, n = 0;
+    size_t inflight = 0, n = 0, held = 0;
     for (const conn *c = srv->conns; c; c = c->next) {
         inflight += c->ninflight;
+        held += c->held;
         n++;
     }
     assert(inflight == srv->inflight);
     assert(n >= srv->nconns);
+    assert(held == atomic_load(&srv->a_held));
 }
 #else
 #define conn_check(c) ((void)0)
@@ -214,6 +217,7 @@ static void conn_done(conn *c, job *j)
     j->done = 1;
     c->weight -= j->weight;
     c->held += n;
+    atomic_fetch_add(&c->srv->a_held, n);
 }
 
 /* Append J at the tail of C's FIFO. */
@@ -248,6 +252,7 @@ static void conn_flush(conn *c)
             c->tail = NULL;
         c->npending--;
         c->held -= n;
+        atomic_fetch_sub(&c->srv->a_held, n);
         if (!c->closing && buf_add(&c->out, line, n) == 0) {
             c->in_out.replies++;
             c->in_out.stored += j->stored;
@@ -598,6 +603,12 @@ static void conn_close(conn *c)
 }
 
 /* ---- the mailbox -------------------------------------------------------- */
+
+size_t server_replies_held(void *ud)
+{
+    server *srv = ud;
+    return atomic_load(&srv->a_held);
+}
 
 void server_post(void *ud, job *j)
 {

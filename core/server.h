@@ -68,6 +68,10 @@ int server_listen(server *srv, pool *p, err *e);
  * the loop thread.  Any thread.  UD is the server. */
 void server_post(void *ud, job *j);
 
+/* Bytes of replies built and waiting for their clients to read them, all
+ * connections together.  Any thread. */
+size_t server_replies_held(void *ud);
+
 /* The pool's HEALTH callback: appends version, uptime, connections, request
  * counts and requests in flight.  Any thread.  UD is the server. */
 void server_health(void *ud, buf *out);

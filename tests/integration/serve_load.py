@@ -236,6 +236,38 @@ def test_big_replies(srv, past=300, n=600):
     c.close()
 
 
+def test_held_replies(srv, reviews=300, n=200):
+    """A decision's reviews have no bound in number, so neither has its
+    reply: a client asking for it many times without reading must not make
+    the server build them all.  Beyond 64 MB of replies waiting, decision
+    and history requests are answered overloaded."""
+    c = srv.connect()
+    d = c.request(decide(0, rid="HELD", applicant={**applicant(0), "applicant_id": "HELD"}))
+    did = d["decision"]["decision_id"]
+    c.send_many([{"id": i, "op": "review", "decision_id": did,
+                  "review": {"action": "confirm", "by": "agent %d" % i, "reason": "r" * 9999}}
+                 for i in range(reviews)])
+    done = [c.recv() for _ in range(reviews)]
+    check(all(r and r["ok"] for r in done), "%d reviews of 10 kB on one decision" % reviews)
+    size = len(json.dumps(c.request({"id": 0, "op": "decision", "decision_id": did})))
+    rss0 = srv.rss_kib()
+    c.send_many([{"id": i, "op": "decision", "decision_id": did} for i in range(n)])
+    peak = rss0
+    for _ in range(40):   # two seconds, not reading
+        time.sleep(0.05)
+        peak = max(peak, srv.rss_kib())
+    got = [c.recv() for _ in range(n)]
+    codes = [r["error"]["code"] if r and not r["ok"] else "ok" if r else None for r in got]
+    check([r["id"] for r in got if r] == list(range(n)) and set(codes) == {"ok", "overloaded"},
+          "%d requests for its %.1f MB reply, not read: some answered, the others overloaded, in "
+          "order (%d ok)" % (n, size / 1e6, codes.count("ok")))
+    check(peak - rss0 < 300 * 1024, "the server's memory meanwhile grew by %d MB, not the %d MB "
+          "of all the replies" % ((peak - rss0) // 1024, n * size // (1 << 20)))
+    r = c.request({"id": "again", "op": "decision", "decision_id": did})
+    check(r["ok"] and len(r["reviews"]) == reviews, "once read, the next one is answered")
+    c.close()
+
+
 def main():
     # Under AddressSanitizer freed memory waits in a quarantine (256 MB by
     # default) before it is reused: keep it small, so that the RSS measured
@@ -244,6 +276,7 @@ def main():
         x for x in (os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=16") if x)
     with Server(args=["--quiet"]) as srv:
         test_big_replies(srv)
+        test_held_replies(srv)
         test_pipelining(srv)
         test_many_connections(srv)
         test_garbage(srv)
