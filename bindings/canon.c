@@ -162,20 +162,12 @@ int canon_add_integer(buf *b, long long v)
     return buf_add(b, p, (size_t)(e - p));
 }
 
-static int canon_number(canon_state *cs, int idx)
+int canon_add_number(buf *b, double d)
 {
-    lua_State *L = cs->L;
     char tmp[40];
     int n;
-    if (lua_isinteger(L, idx)) {
-        /* Integers are most numbers in a decision: no printf for them. */
-        return canon_add_integer(cs->b, (long long)lua_tointeger(L, idx)) != 0 ? canon_cap(cs) : 0;
-    }
-    double d = lua_tonumber(L, idx);
-    if (!isfinite(d)) {
-        snprintf(cs->msg, cs->msglen, "cannot encode %f as JSON", d);
+    if (!isfinite(d))
         return -1;
-    }
     if (d == floor(d) && fabs(d) < 9007199254740992.0) {
         n = snprintf(tmp, sizeof tmp, "%.0f", d);
         if (!strcmp(tmp, "-0"))
@@ -188,7 +180,22 @@ static int canon_number(canon_state *cs, int idx)
                 break;
         }
     }
-    return canon_put(cs, tmp, (size_t)n);
+    return buf_add(b, tmp, (size_t)n);
+}
+
+static int canon_number(canon_state *cs, int idx)
+{
+    lua_State *L = cs->L;
+    if (lua_isinteger(L, idx)) {
+        /* Integers are most numbers in a decision: no printf for them. */
+        return canon_add_integer(cs->b, (long long)lua_tointeger(L, idx)) != 0 ? canon_cap(cs) : 0;
+    }
+    double d = lua_tonumber(L, idx);
+    if (!isfinite(d)) {
+        snprintf(cs->msg, cs->msglen, "cannot encode %f as JSON", d);
+        return -1;
+    }
+    return canon_add_number(cs->b, d) != 0 ? canon_cap(cs) : 0;
 }
 
 /* Bytewise order of two keys, as strcmp orders C strings (no key holds a

@@ -42,6 +42,11 @@ int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen);
 int canon_add_string(buf *b, const char *s, size_t n);
 int canon_add_integer(buf *b, long long v);
 
+/* Append D as canon_encode writes a number that is not a Lua integer (an
+ * integral one below 2^53 without a fraction, else the shortest text that
+ * reads back exactly).  0, or -1 when B cannot take it or D is not finite. */
+int canon_add_number(buf *b, double d);
+
 /* Push the metatable that makes a list of keys a key order canon follows
  * (setmetatable(keys, it), then { __json = keys } on the object's
  * metatable); made once per state.  [-0, +1, m] */

@@ -68,6 +68,7 @@
 
 #include <cJSON.h>
 
+#include "canon.h"
 #include "hist.h"
 #include "log.h"
 
@@ -286,17 +287,64 @@ static void conn_push_error(conn *c, const char *id, const char *code, const cha
     conn_flush(c);
 }
 
-/* The "id" of a line, as JSON text, for the errors the loop answers itself.
- * Parsing here costs the loop thread, but only when the server is already
- * refusing work.  Returns malloc'd text or NULL. */
+/* V as canonical JSON (canon.h), from cJSON's tree: keys sorted bytewise,
+ * numbers as the engine writes them.  0, or -1 when it has no such form. */
+static int id_canon(buf *b, const cJSON *v, int depth)
+{
+    if (depth > 64)
+        return -1;
+    if (cJSON_IsNumber(v))
+        return canon_add_number(b, v->valuedouble);
+    if (cJSON_IsString(v))
+        return canon_add_string(b, v->valuestring, strlen(v->valuestring));
+    if (cJSON_IsBool(v))
+        return buf_adds(b, cJSON_IsTrue(v) ? "true" : "false");
+    if (cJSON_IsNull(v))
+        return buf_adds(b, "null");
+    int rc = buf_addc(b, cJSON_IsArray(v) ? '[' : '{');
+    size_t n = 0;
+    for (const cJSON *c = v->child; c; c = c->next)
+        n++;
+    const cJSON **items = malloc((n ? n : 1) * sizeof *items);
+    if (!items)
+        return -1;
+    n = 0;
+    for (const cJSON *c = v->child; c; c = c->next) {
+        size_t i = n++;
+        if (cJSON_IsObject(v))   /* insertion by key, bytewise */
+            for (; i > 0 && strcmp(items[i - 1]->string, c->string) > 0; i--)
+                items[i] = items[i - 1];
+        items[i] = c;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i)
+            rc = buf_addc(b, ',');
+        if (rc == 0 && cJSON_IsObject(v))
+            rc = canon_add_string(b, items[i]->string, strlen(items[i]->string)) ||
+                 buf_addc(b, ':');
+        if (rc == 0)
+            rc = id_canon(b, items[i], depth + 1);
+    }
+    free(items);
+    return rc ? -1 : buf_addc(b, cJSON_IsArray(v) ? ']' : '}');
+}
+
+/* The "id" of a line, as canonical JSON text, for the errors the loop
+ * answers itself; null when the line holds a NUL (\u0000), which cJSON
+ * would cut a string at.  Parsing here costs the loop thread, but only when
+ * the server is already refusing work.  Returns malloc'd text or NULL. */
 static char *line_id(const char *p, size_t n)
 {
     cJSON *root = cJSON_ParseWithLength(p, n);
     char *id = NULL;
     if (root) {
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "id");
-        if (item)
-            id = cJSON_PrintUnformatted(item);
+        buf b;
+        buf_init(&b, 1 << 20);
+        if (item && !memmem(p, n, "\\u0000", 6) && id_canon(&b, item, 0) == 0)
+            id = b.data;
+        else
+            buf_free(&b);
         cJSON_Delete(root);
     }
     return id;
