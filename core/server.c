@@ -537,7 +537,8 @@ static void conn_process(conn *c)
         size_t avail = c->in_len - start;
         char *nl = memchr(p, '\n', avail);
         if (!nl) {
-            if (avail > cfg->max_line) {
+            /* A '\r' at the end may be the CR of a CRLF still on its way. */
+            if (avail - (avail && p[avail - 1] == '\r') > cfg->max_line) {
                 conn_too_long(c);
                 start = 0;
             } else if (c->eof) {

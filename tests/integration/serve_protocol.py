@@ -312,6 +312,11 @@ def test_framing(srv):
         c.send_raw(full + end)
         r = c.recv()
         check(r and r["id"] == 3 and r["ok"], "a line of exactly 1 MiB ending in %r is taken" % end)
+    c.send_raw(full + b"\r")   # the CRLF split across two reads
+    time.sleep(0.3)
+    c.send_raw(b"\n")
+    r = c.recv()
+    check(r and r["id"] == 3 and r["ok"], "and with its CR and LF in two reads")
     c.send_raw(b'{"id":2,"op":"health"}')
     c.sock.shutdown(socket.SHUT_WR)
     r = c.recv()
