@@ -1276,6 +1276,9 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   if op == "decision" or op == "review" then
     -- Crockford base32 reads either way: the stored ids are upper case.
     res.decision_id = string.upper(get_string(req, "decision_id", true))
+    if not string_find(res.decision_id, "%S") then
+      fail("invalid_request", "field 'decision_id' is empty: no decision has an empty id")
+    end
     if op == "review" then
       if type(req.review) ~= "table" then fail("invalid_request", "missing field 'review' (an object)") end
       res.body = c_canon(req.review)

@@ -190,6 +190,12 @@ def test_errors(srv):
         "rule_error", "a rule that never ends")
     err('{"id":9,"op":"decision","decision_id":"01AAAAAAAAAAAAAAAAAAAAAAAA"}\n', "not_found",
         "unknown decision")
+    for op, extra in (("decision", {}),
+                      ("review", {"review": {"action": "confirm", "by": "a", "reason": "b"}})):
+        r = c.request(dict({"id": 9, "op": op, "decision_id": " "}, **extra))
+        check(r and r["error"]["code"] == "invalid_request" and
+              "'decision_id' is empty" in r["error"]["message"],
+              "%s of an empty decision_id: invalid_request, saying so (%s)" % (op, r["error"]))
     h = c.request({"id": 10, "op": "health"})
     check(h and h["ok"], "the connection carries on after every error")
     c.close()
