@@ -326,10 +326,22 @@ static void worker_handle(worker *wk, job *j)
         }
         job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
     } else if (r->op == ENGINE_OP_SCREEN) {
-        /* No programme in force: nothing to store. */
-        if (job_begin(j, r->id) < 0 || buf_adds(&j->reply, ",\"decisions\":[]") < 0 ||
-            job_finish(j) < 0)
-            buf_reset(&j->reply);
+        /* No programme in force: nothing to store; but a request key
+         * already stored is a repeat, or a conflict, as ever. */
+        err e;
+        err_clear(&e);
+        store_outcome o = {STORE_NEW, {0}, 0};
+        buf_init(&o.stored, JOB_REPLY_CAP);
+        store *rd = r->request_key ? worker_reader(wk, &e) : NULL;
+        if (r->request_key && (!rd || store_key_outcome(rd, r->request_key, r->fingerprint, &o,
+                                                        &e) < 0))
+            job_error(j, r->id, "internal", "cannot look up the request key: %s", e.msg);
+        else {
+            j->res = r;   /* for the reply; freed below, not by the job */
+            writer_answer(j, &o);
+            j->res = NULL;
+        }
+        buf_free(&o.stored);
     } else if (r->op == ENGINE_OP_DECIDE) {
         job_error(j, r->id, "internal", "the engine returned no decision");
     } else {

@@ -1378,6 +1378,27 @@ static int store_collect(store *st, int64_t first, int64_t n, buf *out, err *e)
     return 0;
 }
 
+int store_key_outcome(store *st, const char *key, const char *fingerprint, store_outcome *out,
+                      err *e)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_APP_BY_KEY];
+    out->status = STORE_NEW;
+    bind_str(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        size_t flen;
+        const char *fp = col_text(s, 0, &flen);
+        int same = fp && fingerprint && strcmp(fp, fingerprint) == 0;
+        int64_t first = sqlite3_column_int64(s, 1), nd = sqlite3_column_int64(s, 2);
+        sqlite3_reset(s);
+        out->status = same ? STORE_REPEAT : STORE_CONFLICT;
+        return same && nd > 0 ? store_collect(st, first, nd, &out->stored, e) : 0;
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : store_sqlerr(st, e, "looking up a request key");
+}
+
 static int store_app_valid(const store_application *a, size_t i, err *e)
 {
     if (!a->request || !a->as_of || !a->ruleset || !a->received_at || !a->decided_at ||

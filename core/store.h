@@ -75,6 +75,14 @@ typedef struct store_outcome {
                              decision (the others follow it) */
 } store_outcome;
 
+/* What appending an application with request key KEY and FINGERPRINT would
+ * find, without appending: STORE_NEW (the key is not stored), STORE_REPEAT
+ * (the stored decisions in OUT->stored, which the caller buf_inits and
+ * frees) or STORE_CONFLICT.  For an application with no decision to store,
+ * a screen with no programme in force.  Returns 0, or -1 with E. */
+int store_key_outcome(store *st, const char *key, const char *fingerprint, store_outcome *out,
+                      err *e);
+
 /* Open (creating and migrating if needed) the database at PATH.  WAL mode,
  * synchronous=FULL unless STORE_NOSYNC.  Returns 0 and *OUT, or -1 and E.
  * STORE_READONLY never changes the file: one an older eligo wrote is read in

@@ -92,6 +92,13 @@ static void writer_check(writer *w)
 #define writer_check(w) ((void)0)
 #endif
 
+static void writer_reply(job *j, const store_outcome *o, int failed, const err *e);
+
+void writer_answer(job *j, const store_outcome *o)
+{
+    writer_reply(j, o, 0, NULL);
+}
+
 /* The reply of one committed (or refused) application. */
 static void writer_reply(job *j, const store_outcome *o, int failed, const err *e)
 {

@@ -42,6 +42,10 @@ int writer_new(writer **out, store *st, size_t batch, writer_done_fn *done, void
  * server's admission limit, not here.  Any thread. */
 void writer_submit(writer *w, job *j);
 
+/* Build J's reply from O, as for a committed application: its decisions,
+ * the stored ones of a repeat, or a conflict.  Any thread. */
+void writer_answer(job *j, const store_outcome *o);
+
 /* Run FN(ST, UD) on the writer thread between two batches and wait for it;
  * returns what FN returned.  Any thread but the writer's. */
 int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud);

@@ -283,6 +283,15 @@ def test_idempotency(srv):
                     "request_key": "SCR-22"})
     check(s1["ok"] and s2["ok"] and s1["decisions"] == s2["decisions"],
           "a repeated screen returns the same decisions")
+    # A screen with no programme in force stores nothing; its key, if stored
+    # already, is still a conflict.
+    early = {"op": "screen", "as_of": "1999-01-01", "applicant": applicant(24)}
+    r = c.request(dict(early, id=6, request_key="APP-2025-000020"))
+    check(r["ok"] is False and r["error"]["code"] == "conflict",
+          "a screen with nothing in force, under a key already used: conflict (%s)" % r)
+    r = c.request(dict(early, id=7, request_key="EMPTY-1"))
+    check(r["ok"] and r["decisions"] == [] and "repeated" not in r,
+          "under a new key: no decision, nothing stored (%s)" % r)
     # Retries sent together, pipelined: still one application.
     c.send_many([decide(23, rid=10 + k, request_key="APP-23") for k in range(10)])
     rs = [c.recv() for _ in range(10)]
