@@ -33,7 +33,7 @@ local string_format, table_concat, table_sort, math_type, math_tointeger = strin
 local table_unpack, rawlen = table.unpack, rawlen
 local load, debug_getinfo, debug_getupvalue, debug_upvalueid = load, debug.getinfo, debug.getupvalue, debug.upvalueid
 local debug_getmetatable, debug_setmetatable = debug.getmetatable, debug.setmetatable
-local string_sub, string_find, string_match, string_gsub, string_gmatch = string.sub, string.find, string.match, string.gsub, string.gmatch
+local string_sub, string_find, string_match, string_gsub, string_gmatch, string_byte = string.sub, string.find, string.match, string.gsub, string.gmatch, string.byte
 local decode, null = C.decode, cjson.null
 -- Lua's tostring writes a table or a function as its address, which changes
 -- from run to run; a rule can catch an error message with pcall and keep it
@@ -1194,6 +1194,9 @@ local function decode_line(line, res)
       or "invalid JSON at byte %d: a control character, which a string must hold escaped (\\t, \\r, \\u001f)", at)
   end
   if req == nil then
+    if string_byte(line, at) == 0 then   -- lua-cjson would say the line ends there
+      fail("invalid_json", "invalid JSON at byte %d: a NUL byte (JSON allows one only escaped, \\u0000, inside a string, and eligo refuses even that)", at)
+    end
     if string_sub(line, 1, 3) == "\239\187\191" then
       fail("invalid_json", "invalid JSON at byte 1: a byte-order mark (EF BB BF) opens the line; JSON lines are UTF-8 without one")
     end

@@ -141,6 +141,9 @@ def test_errors(srv):
 
     err(b'{"id":1,"op":"health"\n', "invalid_json", "truncated JSON", "byte")
     err(b'{"id":1, "op": nope}\n', "invalid_json", "bad token", "byte 16")
+    err(b'\x00\n', "invalid_json", "a NUL byte alone", "byte 1: a NUL byte")
+    err(b'{"id":1,"op":"health"\x00}\n', "invalid_json", "a NUL byte after a member",
+        "byte 22: a NUL byte")
     err('[1,2]\n', "invalid_request", "not an object")
     err('{"id":2}\n', "invalid_request", "no op", "op")
     err('{"id":3,"op":"decide","program":"idmaj"}\n', "invalid_request", "no applicant",
