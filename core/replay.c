@@ -915,6 +915,11 @@ static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
             else if (!nw)
                 differs = 1, snprintf(what, sizeof what, "not decided now (programme not in "
                                                          "force on its date)");
+            else if (same && strcmp(batch_at(b, dd->outcome), nw->outcome) != 0)
+                /* The column audit list and stats read, against the JSON. */
+                differs = 1, snprintf(what, sizeof what, "its outcome column says %s, its "
+                                      "decision and the replay %s", batch_at(b, dd->outcome),
+                                      nw->outcome);
             else if (same)
                 differs = 0;
             else if (!old)

@@ -371,6 +371,20 @@ def test_original():
         check("(100%)" not in out and "%) under" in out,
               "and does not round one difference up to 100%% (%s)" % out.splitlines()[-3:])
 
+        # The outcome column alone (what audit list and stats read), the
+        # decision's JSON untouched.
+        con = sqlite3.connect(srv.db)
+        seq2, did2 = con.execute("select seq, decision_id from decisions where outcome ="
+                                 " 'ineligible' and seq > ? order by seq limit 1", (seq,)).fetchone()
+        con.execute("update decisions set outcome = 'eligible' where seq = ?", (seq2,))
+        con.commit()
+        con.close()
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        listed = rep["listed"] if rep else []
+        check(rc == 1 and rep["differences"] == 2 and [x["decision_id"] for x in listed] == [did, did2]
+              and "outcome column says eligible" in listed[1]["what"],
+              "a tampered outcome column is reported too (%s)" % (listed or err[-300:]))
+
 
 # ---- (c) a history-aware rule ------------------------------------------------
 
