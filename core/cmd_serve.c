@@ -452,7 +452,7 @@ int cmd_serve(int argc, char **argv)
         .past = kept,
         .done = server_post,
         .health = server_health,
-        .held = server_replies_held,
+        .refuse_big = server_refuses_big,
         .ud = s.srv,
     };
     if (pool_new(&p, rs, &pcfg, &e) < 0) {

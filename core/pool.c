@@ -169,10 +169,11 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
     store *rd = NULL;
     int rc = 0;
 
-    size_t held = p->cfg.held ? p->cfg.held(p->cfg.ud) : 0;
-    if ((r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY) && held > POOL_HELD_MAX) {
-        job_error(j, r->id, "overloaded", "%zu MB of replies are waiting for their clients to "
-                  "read them: read yours, then ask again", held >> 20);
+    size_t held = 0;
+    if ((r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY) && p->cfg.refuse_big &&
+        p->cfg.refuse_big(p->cfg.ud, j, &held)) {
+        job_error(j, r->id, "overloaded", "%.1f MB of replies to this connection are waiting "
+                  "for it to read them: read them, then ask again", (double)held / (1 << 20));
         return;
     }
     if (r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY || r->op == ENGINE_OP_HEALTH) {

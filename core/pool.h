@@ -32,12 +32,6 @@ typedef struct pool pool;
 /* Earlier decisions a history-aware rule may see: the most recent ones. */
 #define POOL_HISTORY_ROWS 200
 
-/* Reply bytes waiting for their clients beyond which decision and history
- * requests are answered overloaded (a decision's reviews have no bound in
- * number: a reply could be tens of megabytes, and a client that does not
- * read could otherwise have the server build many). */
-#define POOL_HELD_MAX ((size_t)64 << 20)
-
 typedef struct pool_config {
     size_t workers;            /* threads; 0 means the number of cores */
     const char *db_path;       /* database the read-only handles open */
@@ -51,10 +45,10 @@ typedef struct pool_config {
     /* Called on a worker thread while building a health reply: appends
      * ,"name":value members describing the caller's side (may be NULL). */
     void (*health)(void *ud, buf *out);
-    /* Bytes of replies waiting for their clients (may be NULL): over
-     * POOL_HELD_MAX, a decision or history request, whose reply has no
-     * size known in advance, is answered overloaded. */
-    size_t (*held)(void *ud);
+    /* Whether a decision or history request, whose reply has no size
+     * known in advance, is to be answered overloaded, as its client leaves
+     * replies unread (may be NULL); *HELD gets how many bytes it leaves. */
+    int (*refuse_big)(void *ud, const job *j, size_t *held);
     void *ud;
 } pool_config;
 

@@ -56,8 +56,10 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +70,10 @@
 
 #include <cJSON.h>
 
+#include "bindings.h"
 #include "canon.h"
 #include "hist.h"
+#include "json.h"
 #include "log.h"
 
 #define READ_CHUNK ((size_t)64 << 10)
@@ -96,6 +100,7 @@ typedef struct conn {
     size_t npending, ninflight;
     size_t weight;                  /* the weights of the jobs in flight (line_weight) */
     size_t held;                    /* reply bytes of its done jobs, not yet in out */
+    atomic_size_t a_held;           /* the same, for workers (server_refuses_big) */
     /* Replies, and the records their requests stored (job.stored), in
      * `out`, in the write in progress, and never sent (dropped once closing,
      * or in a write that failed): said in the log when the connection ends. */
@@ -218,6 +223,7 @@ static void conn_done(conn *c, job *j)
     j->done = 1;
     c->weight -= j->weight;
     c->held += n;
+    atomic_store(&c->a_held, c->held);
     atomic_fetch_add(&c->srv->a_held, n);
 }
 
@@ -253,6 +259,7 @@ static void conn_flush(conn *c)
             c->tail = NULL;
         c->npending--;
         c->held -= n;
+        atomic_store(&c->a_held, c->held);
         atomic_fetch_sub(&c->srv->a_held, n);
         if (!c->closing && buf_add(&c->out, line, n) == 0) {
             c->in_out.replies++;
@@ -287,20 +294,25 @@ static void conn_push_error(conn *c, const char *id, const char *code, const cha
     conn_flush(c);
 }
 
-/* V as canonical JSON (canon.h), from cJSON's tree: keys sorted bytewise,
- * numbers as the engine writes them.  0, or -1 when it has no such form. */
+/* V as canonical JSON (canon.h), from cJSON's tree, as the engine would
+ * echo it: keys sorted bytewise, numbers as the engine writes them.  0, or
+ * -1 where the engine would refuse it (so that the id is echoed as null): a
+ * number 2^53 or more in size, a key twice in one object, a string that is
+ * not UTF-8, containers nested 64 deep counting the request's object. */
 static int id_canon(buf *b, const cJSON *v, int depth)
 {
-    if (depth > 64)
-        return -1;
     if (cJSON_IsNumber(v))
-        return canon_add_number(b, v->valuedouble);
-    if (cJSON_IsString(v))
-        return canon_add_string(b, v->valuestring, strlen(v->valuestring));
+        return fabs(v->valuedouble) < 9007199254740992.0 ? canon_add_number(b, v->valuedouble) : -1;
+    if (cJSON_IsString(v)) {
+        size_t n = strlen(v->valuestring);
+        return bindings_utf8_bad(v->valuestring, n) != n ? -1 : canon_add_string(b, v->valuestring, n);
+    }
     if (cJSON_IsBool(v))
         return buf_adds(b, cJSON_IsTrue(v) ? "true" : "false");
     if (cJSON_IsNull(v))
         return buf_adds(b, "null");
+    if (depth >= JSON_MAX_DEPTH)
+        return -1;
     int rc = buf_addc(b, cJSON_IsArray(v) ? '[' : '{');
     size_t n = 0;
     for (const cJSON *c = v->child; c; c = c->next)
@@ -309,11 +321,18 @@ static int id_canon(buf *b, const cJSON *v, int depth)
     if (!items)
         return -1;
     n = 0;
-    for (const cJSON *c = v->child; c; c = c->next) {
+    for (const cJSON *c = v->child; c && rc == 0; c = c->next) {
         size_t i = n++;
-        if (cJSON_IsObject(v))   /* insertion by key, bytewise */
-            for (; i > 0 && strcmp(items[i - 1]->string, c->string) > 0; i--)
+        if (cJSON_IsObject(v)) {   /* insertion by key, bytewise */
+            size_t klen = strlen(c->string);
+            if (bindings_utf8_bad(c->string, klen) != klen)
+                rc = -1;
+            for (; i > 0 && strcmp(items[i - 1]->string, c->string) >= 0; i--) {
+                if (!strcmp(items[i - 1]->string, c->string))
+                    rc = -1;   /* the key twice */
                 items[i] = items[i - 1];
+            }
+        }
         items[i] = c;
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -329,10 +348,25 @@ static int id_canon(buf *b, const cJSON *v, int depth)
     return rc ? -1 : buf_addc(b, cJSON_IsArray(v) ? ']' : '}');
 }
 
+/* Whether the N bytes at P hold an escaped NUL (\u0000) in a string: cJSON
+ * would cut the string there. */
+static int line_has_nul(const char *p, size_t n)
+{
+    for (const char *q = p; (q = memmem(q, n - (size_t)(q - p), "\\u0000", 6)) != NULL; q++) {
+        size_t slashes = 0;   /* an escaped backslash before the u is not an escape */
+        while (q - (ptrdiff_t)slashes > p && q[-1 - (ptrdiff_t)slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* The "id" of a line, as canonical JSON text, for the errors the loop
- * answers itself; null when the line holds a NUL (\u0000), which cJSON
- * would cut a string at.  Parsing here costs the loop thread, but only when
- * the server is already refusing work.  Returns malloc'd text or NULL. */
+ * answers itself, or NULL (null) where the engine would not echo it either
+ * (id_canon), or when the line holds a NUL (cJSON would cut a string at
+ * it).  Parsing here costs the loop thread, but only when the server is
+ * already refusing work.  Returns malloc'd text or NULL. */
 static char *line_id(const char *p, size_t n)
 {
     cJSON *root = cJSON_ParseWithLength(p, n);
@@ -341,7 +375,7 @@ static char *line_id(const char *p, size_t n)
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "id");
         buf b;
         buf_init(&b, 1 << 20);
-        if (item && !memmem(p, n, "\\u0000", 6) && id_canon(&b, item, 0) == 0)
+        if (item && !line_has_nul(p, n) && id_canon(&b, item, 1) == 0)
             id = b.data;
         else
             buf_free(&b);
@@ -653,10 +687,19 @@ static void conn_close(conn *c)
 
 /* ---- the mailbox -------------------------------------------------------- */
 
-size_t server_replies_held(void *ud)
+int server_refuses_big(void *ud, const job *j, size_t *held)
 {
     server *srv = ud;
-    return atomic_load(&srv->a_held);
+    const conn *c = j->conn;   /* set when the job was made; the connection outlives it */
+    size_t mine = c ? atomic_load(&c->a_held) : 0, all = atomic_load(&srv->a_held);
+    *held = mine;
+    /* A client that reads its replies holds next to nothing: only those
+     * that leave them waiting are refused, and, while all together hold
+     * much, those that leave more than a little. */
+    int refuse = mine > SERVER_HELD_CONN || (all > SERVER_HELD_ALL && mine > SERVER_HELD_SOME);
+    if (refuse)
+        atomic_fetch_add(&srv->a_overloaded, 1);
+    return refuse;
 }
 
 void server_post(void *ud, job *j)

@@ -68,9 +68,16 @@ int server_listen(server *srv, pool *p, err *e);
  * the loop thread.  Any thread.  UD is the server. */
 void server_post(void *ud, job *j);
 
-/* Bytes of replies built and waiting for their clients to read them, all
- * connections together.  Any thread. */
-size_t server_replies_held(void *ud);
+/* Whether J, a request whose reply has no size known in advance (decision,
+ * history: a decision's reviews have no bound in number), is to be answered
+ * overloaded, because replies wait for their clients to read them: its
+ * connection's over SERVER_HELD_CONN bytes, or all connections' over
+ * SERVER_HELD_ALL and its own over SERVER_HELD_SOME.  *HELD gets its
+ * connection's.  Any thread. */
+int server_refuses_big(void *ud, const job *j, size_t *held);
+#define SERVER_HELD_CONN ((size_t)16 << 20)
+#define SERVER_HELD_ALL ((size_t)64 << 20)
+#define SERVER_HELD_SOME ((size_t)1 << 20)
 
 /* The pool's HEALTH callback: appends version, uptime, connections, request
  * counts and requests in flight.  Any thread.  UD is the server. */

@@ -239,8 +239,9 @@ def test_big_replies(srv, past=300, n=600):
 def test_held_replies(srv, reviews=300, n=200):
     """A decision's reviews have no bound in number, so neither has its
     reply: a client asking for it many times without reading must not make
-    the server build them all.  Beyond 64 MB of replies waiting, decision
-    and history requests are answered overloaded."""
+    the server build them all.  Beyond 16 MB of its replies waiting, its
+    decision and history requests are answered overloaded; others' are
+    not."""
     c = srv.connect()
     d = c.request(decide(0, rid="HELD", applicant={**applicant(0), "applicant_id": "HELD"}))
     did = d["decision"]["decision_id"]
@@ -256,6 +257,11 @@ def test_held_replies(srv, reviews=300, n=200):
     for _ in range(40):   # two seconds, not reading
         time.sleep(0.05)
         peak = max(peak, srv.rss_kib())
+    other = srv.connect()
+    r = other.request({"id": "b", "op": "decision", "decision_id": did})
+    check(r and r["ok"] and len(r["reviews"]) == reviews,
+          "meanwhile another client, which reads, is answered (%s)" % (r or {}).get("error"))
+    other.close()
     got = [c.recv() for _ in range(n)]
     codes = [r["error"]["code"] if r and not r["ok"] else "ok" if r else None for r in got]
     check([r["id"] for r in got if r] == list(range(n)) and set(codes) == {"ok", "overloaded"},
