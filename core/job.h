@@ -26,7 +26,9 @@
 typedef struct job {
     struct job *next;          /* link on whichever queue holds the job */
     struct job *conn_next;     /* loop: the connection's FIFO, request order */
-    void *conn;                /* loop: the connection that sent the line */
+    void *conn;                /* loop: the connection that sent the line (set
+                                  before the job leaves the loop; a worker may
+                                  read it: server_refuses_big) */
     int done;                  /* loop: reply is final, may be written */
     size_t weight;             /* loop: its share of the connection's in-flight budget */
     int64_t client_uid;        /* peer credentials; -1 when unknown (TCP) */
