@@ -464,12 +464,19 @@ local function bad_field(path, expected, v)
   fail("invalid_applicant", "field '%s': expected %s, got %s", path, expected, describe(v))
 end
 
+-- What a field of each kind must be, said as its refusals say it.
+local KIND_TEXT = {
+  text = "text", date = "a date (YYYY-MM-DD)", boolean = "true or false", integer = "a whole number",
+  number = "a number", money = "an amount of MAD, not negative, with at most two decimals",
+  enum = "one of the allowed values", list = "a list", record = "an object",
+}
+
 -- Check V against type T (at PATH) and return the value rules will see.
 prepare = function(v, t, path)
   local kind = t.kind
   if v == null then
     if kind == "nullable" then return nil end
-    bad_field(path, kind == "enum" and "one of the allowed values" or ("a " .. kind), v)
+    bad_field(path, KIND_TEXT[kind] or ("a " .. tostring(kind)), v)
   end
   if kind == "nullable" then return prepare(v, t.of, path) end
   if kind == "text" then
@@ -1512,6 +1519,45 @@ local function spans_line(e, n)
   return false
 end
 
+-- SRC with its comments blanked, newlines kept so that lines keep their
+-- numbers; strings are kept (a read names its parameter in one), and a
+-- "--" inside a string is no comment.
+local function without_comments(src)
+  local out, i, n = {}, 1, #src
+  while i <= n do
+    local c = string_sub(src, i, i)
+    local long = (c == "[" or c == "-") and string_match(src, c == "[" and "^%[(=*)%[" or "^%-%-%[(=*)%[", i)
+    if c == "-" and string_sub(src, i + 1, i + 1) == "-" then   -- a comment, long or to the line's end
+      local stop
+      if long then
+        stop = select(2, string_find(src, "]" .. long .. "]", i + 4 + #long, true)) or n
+      else
+        stop = (string_find(src, "\n", i, true) or n + 1) - 1
+      end
+      out[#out + 1] = (string_gsub(string_sub(src, i, stop), "[^\n]", " "))
+      i = stop + 1
+    elseif c == "[" and long then   -- a long string
+      local _, stop = string_find(src, "]" .. long .. "]", i + 2 + #long, true)
+      stop = stop or n
+      out[#out + 1] = string_sub(src, i, stop)
+      i = stop + 1
+    elseif c == '"' or c == "'" then
+      local j = i + 1
+      while j <= n do
+        local d = string_sub(src, j, j)
+        if d == "\\" then j = j + 2 elseif d == c or d == "\n" then break else j = j + 1 end
+      end
+      out[#out + 1] = string_sub(src, i, j)
+      i = j + 1
+    else
+      local j = string_find(src, "[-\"'%[]", i + 1) or n + 1
+      out[#out + 1] = string_sub(src, i, j - 1)
+      i = j
+    end
+  end
+  return table_concat(out)
+end
+
 function api.lint()
   local out = {}
   for i, p in ipairs(problems) do out[i] = p end
@@ -1536,7 +1582,8 @@ function api.lint()
     end
   end
   -- Parameters a file reads must be declared, and in force whenever a
-  -- version of the programme that reads them is: the version whose check
+  -- version of the programme that reads them is (a read named in a comment
+  -- is not one): the version whose check
   -- reads it, or every version of the file for a read outside the checks.
   -- A file that did not load is not scanned, and while one did not, a
   -- parameter may be declared in it: "not declared" waits for it to load.
@@ -1547,7 +1594,7 @@ function api.lint()
     if not is_test_file(file) and not broken[file] then
       local versions, told = versions_in(file), {}
       local lineno = 0
-      for text in string_gmatch(sources[file] .. "\n", "([^\n]*)\n") do
+      for text in string_gmatch(without_comments(sources[file]) .. "\n", "([^\n]*)\n") do
         lineno = lineno + 1
         for name in string_gmatch(text, "%f[%w_]param%s*%(?%s*[\"']([^\"']+)[\"']") do
           local p = params[name]

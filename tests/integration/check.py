@@ -103,6 +103,18 @@ def main():
                "idmaj.lua", 'param "idmaj.no_recent_month"',
                r"parameter 'idmaj.no_recent_month' is not declared")
 
+    # A parameter named in a comment is not read: nothing to report; the
+    # same name read for real, after such comments, still is.
+    d = edited("commented_parameter", {"awrach.lua": [("\n", "\n-- was param \"awrach.gone\"\n--[[ and\n"
+                                                      "param 'awrach.gone2' ]] --[==[ param 'g3' ]==]\n")]})
+    st, found, out = problems(d)
+    check(st == 0 and found == [], "parameters named in comments are not reads (%r)" % found)
+    expect_one("read_after_comments",
+               {"idmaj.lua": [("\n", "\n--[[ param \"x.y\" ]] local s = \"--[[\"\n"),
+                              ('param "idmaj.no_recent_months"', 'param "idmaj.no_recent_month"')]},
+               "idmaj.lua", 'param "idmaj.no_recent_month"',
+               r"parameter 'idmaj.no_recent_month' is not declared")
+
     expect_one("schema_type", {"schema.lua": [('disability = "boolean"', 'disability = "bool"')]},
                "schema.lua", "schema {",
                r"^field 'disability': unknown type 'bool' \(expected one of text, date")
