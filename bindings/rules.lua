@@ -1230,7 +1230,8 @@ end
 -- The result engine.c copies out: envelope fields and decisions.
 local function prepare_applicant(req)
   local a = req.applicant
-  if a == nil or a == null then fail("invalid_request", "missing field 'applicant'") end
+  if a == nil then fail("invalid_request", "missing field 'applicant'") end
+  if a == null then fail("invalid_request", "field 'applicant' must be an object, got null") end
   if type(a) ~= "table" or getmetatable(a) ~= nil then
     fail("invalid_request", "field 'applicant' must be an object, got %s", describe(a))
   end

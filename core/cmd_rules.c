@@ -161,6 +161,9 @@ int cmd_test(int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "eligo test: %s\n", e.msg);
     printf("%d passed, %d failed\n", passed, failed);
+    if (rc == 0 && passed + failed == 0)   /* nothing shown to hold is no pass */
+        fprintf(stderr, "eligo test: %s has no test cases (NAME.test.lua files beside the "
+                "rules, see the README's \"Test cases\")\n", o.dir);
     engine_free(en);
     ruleset_free(rs);
     return rc == 0 && passed + failed > 0 ? 0 : 1;

@@ -49,6 +49,14 @@ def main():
           "note:" not in out, "the shipped rules: %d cases pass, every criterion fails in one" %
           total)
 
+    d = copy("no_cases")
+    for f in os.listdir(d):
+        if f.endswith(".test.lua"):
+            os.remove(os.path.join(d, f))
+    st, out, err = eligo("test", d)
+    check(st == 1 and out.rstrip().endswith("0 passed, 0 failed") and "has no test cases" in err,
+          "a set without cases fails, saying why (%s)" % err.strip()[-120:])
+
     d = copy("wrong")
     base = 'case "the base applicant is eligible" {'
     rewrite(os.path.join(d, "taehil.test.lua"), lambda t: t.replace(

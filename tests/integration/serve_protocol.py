@@ -148,6 +148,8 @@ def test_errors(srv):
     err('{"id":2}\n', "invalid_request", "no op", "op")
     err('{"id":3,"op":"decide","program":"idmaj"}\n', "invalid_request", "no applicant",
         "applicant")
+    err('{"id":3,"op":"decide","program":"idmaj","applicant":null}\n', "invalid_request",
+        "a null applicant", "field 'applicant' must be an object, got null")
     err('{"id":4,"op":"fly"}\n', "unknown_op", "unknown op, naming the ops there are",
         "unknown op 'fly' (decide, screen, decision, history, programs, health, review)")
     err('{"id":5,"op":"decide","program":"nope","applicant":{}}\n', "unknown_program",
