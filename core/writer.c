@@ -252,6 +252,13 @@ static void writer_commit(writer *w, size_t n)
     pthread_mutex_lock(&w->mu);
     w->commit_started = 0;
     pthread_mutex_unlock(&w->mu);
+    if (appended && store_moved(w->st, &e) != 0) {
+        /* Removed or replaced while the batch committed (it may have waited
+         * for the write lock): what it wrote went to a file no one will
+         * read.  Not acknowledged; a retry after the restart stores it. */
+        appended = 0;
+        moved = 1;
+    }
     if (appended) {
         w->transactions++;
         w->committed += (long)n;

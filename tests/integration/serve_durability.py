@@ -180,6 +180,32 @@ def test_one_server_per_database():
               "the log says it once (%d)" % srv.log().count("was removed while the server ran"))
 
 
+def test_removed_during_commit():
+    """The file removed while a batch waits for the write lock (held here by
+    another connection): the writer had looked before, and it commits to a
+    file no one will read; it must not acknowledge it."""
+    with Server(args=["--quiet"]) as srv:
+        c = srv.connect(timeout=60)
+        check(c.request(decide(1))["ok"], "a decide before")
+        lock = sqlite3.connect(srv.db, isolation_level=None, timeout=0)
+        lock.execute("BEGIN IMMEDIATE")
+        c.send(decide(2))
+        time.sleep(0.5)   # the writer is in its commit, waiting for the lock
+        keep = srv.db + ".kept"
+        os.link(srv.db, keep)
+        os.unlink(srv.db)
+        time.sleep(0.2)
+        lock.execute("ROLLBACK")
+        lock.close()
+        r = c.recv()
+        check(r and r.get("error", {}).get("code") == "internal" and
+              "was removed while the server ran" in r["error"]["message"],
+              "a decision committed to the removed file is not acknowledged (%s)" %
+              (r.get("error") or r.get("decision", {}).get("decision_id")))
+        c.close()
+        os.unlink(keep)
+
+
 def test_stop_with_hog():
     """SIGTERM while a client never reads its replies: the server still exits."""
     import json
@@ -295,6 +321,7 @@ def main():
     test_sigterm()
     test_kill9()
     test_one_server_per_database()
+    test_removed_during_commit()
     for t in threads:
         t.join()
     finish()
