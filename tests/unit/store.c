@@ -617,6 +617,13 @@ static void test_verify_orphan_application(void **state)
                "holds 7 rows, but the decisions point to 6");
 }
 
+/* SQL: application ID copied as application 100, its request key KEY (an
+ * SQL expression). */
+#define APP_COPY(id, key)                                                                    \
+    "INSERT INTO applications SELECT 100, request, " key ", fingerprint, applicant_id, as_of," \
+    " ruleset, received_at, decided_at, client_uid, client_pid, first_seq, ndecisions"         \
+    " FROM applications WHERE id = " #id ";"
+
 /* The column that links a record to its application is not hashed: a
  * record of a screen pointed at a copy of its application (the same
  * content, the same hash, when it has no request key to keep unique) left
@@ -632,10 +639,7 @@ static void test_verify_application_copied(void **state)
     expect_why(f, "INSERT INTO applications (id, request, request_key, as_of, ruleset,"
                   " received_at, decided_at, first_seq, ndecisions) SELECT 0, '{}', 'FORGED',"
                   " as_of, ruleset, received_at, decided_at, 1, 1 FROM applications WHERE id = 1;"
-                  "INSERT INTO applications SELECT 100, request, request_key || '-copy',"
-                  " fingerprint, applicant_id, as_of, ruleset, received_at, decided_at,"
-                  " client_uid, client_pid, first_seq, ndecisions FROM applications WHERE id = 3;"
-                  "UPDATE applications SET request_key = NULL WHERE id = 100;"
+                  APP_COPY(3, "NULL")
                   "UPDATE decisions SET application = 100 WHERE seq = 5",
                5, "mismatch", "while the one before it lists records up to 7");
 }
@@ -648,9 +652,7 @@ static void test_verify_application_renumbered_up(void **state)
     fixture *f = *state;
     test_app t[6];
     fill(f, t);
-    expect_why(f, "INSERT INTO applications SELECT 100, request, request_key, fingerprint,"
-                  " applicant_id, as_of, ruleset, received_at, decided_at, client_uid,"
-                  " client_pid, first_seq, ndecisions FROM applications WHERE id = 2;"
+    expect_why(f, APP_COPY(2, "request_key")
                   "UPDATE decisions SET application = 100 WHERE application = 2;"
                   "DELETE FROM applications WHERE id = 2",
                3, "mismatch", "applications are numbered in the order of their records");
