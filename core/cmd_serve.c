@@ -261,7 +261,7 @@ static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
         return NULL;
     }
     int passed = 0, failed = 0;
-    int rc = engine_test(en, serve_report, NULL, NULL, &passed, &failed, &e);
+    int rc = engine_test(en, serve_report, reload_log_note, NULL, &passed, &failed, &e);
     engine_free(en);
     if (rc < 0) {
         log_error("rules: the test cases did not run: %s", e.msg);

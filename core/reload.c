@@ -85,6 +85,12 @@ static void reload_report(void *ud, const char *file, int line, const char *msg)
                  used ? "; " : "", file ? file : "?", line, msg ? msg : "");
 }
 
+void reload_log_note(void *ud, const char *file, int line, const char *msg)
+{
+    (void)ud;
+    log_warn("rules: %s:%d: %s", file ? file : "?", line, msg ? msg : "");
+}
+
 static int reload_store_applied(store *st, void *ud)
 {
     reload *rl = ud;
@@ -151,7 +157,8 @@ static void reload_work(uv_work_t *req)
         snprintf(rl->work_msg, sizeof rl->work_msg, "%s", e.msg);
         goto rejected;
     }
-    int rc = engine_test(en, reload_report, NULL, rl, &rl->work_passed, &rl->work_failed, &e);
+    int rc = engine_test(en, reload_report, reload_log_note, rl, &rl->work_passed,
+                         &rl->work_failed, &e);
     engine_free(en);
     if (rc < 0) {
         snprintf(rl->work_msg, sizeof rl->work_msg, "the test cases did not run: %s", e.msg);

@@ -45,4 +45,9 @@ void reload_request(reload *rl, const char *why);
 typedef void reload_close_cb(void *arg);
 void reload_close(reload *rl, reload_close_cb *cb, void *arg);
 
+/* An engine_test note (a criterion no test case makes fail, or pass),
+ * logged as a warning: a rule set whose cases were deleted still passes
+ * them all, and this says what they no longer show. */
+void reload_log_note(void *ud, const char *file, int line, const char *msg);
+
 #endif

@@ -175,6 +175,15 @@ def main():
         h5 = wait_for(lambda: (lambda h: h if h not in (h0, h1, h3, h4) else None)(health_hash(c)))
         check(h5 is not None, "and an edit of the new directory is picked up (%s)" % (h5 or "")[:12])
         shutil.rmtree(srv.rules + ".old", ignore_errors=True)
+
+        # A test file deleted: the set still passes what cases are left, and
+        # is taken; the log says which criteria no case shows any more.
+        os.remove(os.path.join(srv.rules, "taehil.test.lua"))
+        h6 = wait_for(lambda: (lambda h: h if h not in (h0, h1, h3, h4, h5) else None)(health_hash(c)))
+        notes = re.findall(r"warn .*taehil\.lua:\d+: criterion taehil/\w+ (?:fails|passes) in no case",
+                           srv.log())
+        check(h6 is not None and len(notes) >= 2,
+              "a deleted test file is a good reload, its uncovered criteria logged (%d)" % len(notes))
         c.close()
         check(srv.stop() == 0, "clean exit")
 
