@@ -363,8 +363,8 @@ void past_forget(past *p)
 void past_get_stats(past *p, past_stats *out)
 {
     pthread_mutex_lock(&p->mu);
-    past_catch_up(p);
-    *out = (past_stats){p->count, p->bytes, p->hits, p->misses, p->refused};
+    *out = (past_stats){p->count, p->bytes, atomic_load(&p->waiting), p->hits, p->misses,
+                        p->refused};
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -81,8 +81,9 @@ void past_tidy(past *p);
  * rows kept here do not hold. */
 void past_forget(past *p);
 
+/* What is in place now (notes handed over wait apart, in WAITING). */
 typedef struct past_stats {
-    size_t applicants, bytes;
+    size_t applicants, bytes, waiting;
     long hits, misses, refused;   /* past_get found them / did not; past_keep dropped */
 } past_stats;
 void past_get_stats(past *p, past_stats *out);

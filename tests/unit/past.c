@@ -164,28 +164,46 @@ static void test_past_cap(void **state)
     past_free(p);
 }
 
-/* Notes wait for a worker; past_tidy puts them in place once enough wait;
- * past_forget drops everything and keeps nothing after. */
+/* Notes wait for a worker; past_tidy leaves a few waiting and puts them in
+ * place once enough wait; past_forget drops everything and keeps nothing
+ * after. */
 static void test_past_tidy_and_forget(void **state)
 {
     (void)state;
     past *p = past_new(1 << 20, 200);
-    char r[256], text[300];
+    char r[256], text[300], id[16];
     uint64_t t;
     assert_string_equal(get(p, "A", &t), "-");
     snprintf(text, sizeof text, "[%s]", row(r, sizeof r, "d0"));
     past_keep(p, "A", text, strlen(text), 1, t);
-    for (int i = 0; i < 100; i++)
-        commit(p, "B", row(r, sizeof r, "d"), i + 2);
-    past_tidy(p);
-    past_stats st;
+    past_stats st, before;
+    past_get_stats(p, &before);
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "d%d", i + 1);
+        commit(p, "A", row(r, sizeof r, id), i + 2);
+    }
+    past_tidy(p);   /* ten wait: left so */
     past_get_stats(p, &st);
-    assert_int_equal(st.applicants, 1);
+    assert_int_equal(st.waiting, 10);
+    assert_int_equal(st.bytes, before.bytes);
+    for (int i = 10; i < 70; i++) {
+        snprintf(id, sizeof id, "d%d", i + 1);
+        commit(p, "A", row(r, sizeof r, id), i + 2);
+    }
+    past_tidy(p);   /* seventy: put in place */
+    past_get_stats(p, &st);
+    assert_int_equal(st.waiting, 0);
+    assert_true(st.bytes > before.bytes);
+    int rows = 0;
+    for (const char *q = get(p, "A", NULL); (q = strstr(q, "\"decision_id\"")) != NULL; q++)
+        rows++;
+    assert_int_equal(rows, 71);
     past_forget(p);
     assert_string_equal(get(p, "A", &t), "-");
     past_keep(p, "A", text, strlen(text), 1, t);
     assert_string_equal(get(p, "A", NULL), "-");
     commit(p, "A", r, 200);   /* freed, not kept */
+    past_tidy(p);
     past_get_stats(p, &st);
     assert_int_equal(st.applicants, 0);
     past_free(p);
