@@ -92,13 +92,6 @@ static void writer_check(writer *w)
 #define writer_check(w) ((void)0)
 #endif
 
-static void writer_reply(job *j, const store_outcome *o, int failed, const err *e);
-
-void writer_answer(job *j, const store_outcome *o)
-{
-    writer_reply(j, o, 0, NULL);
-}
-
 /* The reply of one committed (or refused) application. */
 static void writer_reply(job *j, const store_outcome *o, int failed, const err *e)
 {
@@ -134,6 +127,11 @@ static void writer_reply(job *j, const store_outcome *o, int failed, const err *
     rc |= job_finish(j);
     if (rc)
         buf_reset(&j->reply);   /* job_reply_line sends the internal error */
+}
+
+void writer_answer(job *j, const store_outcome *o)
+{
+    writer_reply(j, o, 0, NULL);
 }
 
 /* Make sure the scratch arrays hold N jobs and ND decisions. */
