@@ -180,6 +180,58 @@ nomem:
                    (unsigned long long)n);
 }
 
+/* Put the lines in a random order, the same for the same seed (Fisher-Yates
+ * over the line numbers, then the text copied in that order).  Generated
+ * lines number their applicants in order and each connection sends a run of
+ * them, so without it the applicants arrive in a few ascending runs, which
+ * an index by applicant takes at a few places; front offices send them in
+ * no order. */
+static int bench_shuffle(bench *b)
+{
+    size_t n = b->nlines;
+    size_t *perm = malloc(n * sizeof *perm);
+    size_t *off = malloc((n + 1) * sizeof *off);
+    buf text;
+    buf_init(&text, BENCH_FILE_CAP);
+    int rc = -1;
+    if (n > UINT32_MAX) {   /* synth_below's range; far more than memory holds */
+        free(perm);
+        free(off);
+        return err_set(b->e, "invalid_request", "cannot shuffle more than %u requests",
+                       UINT32_MAX);
+    }
+    if (!perm || !off || buf_reserve(&text, b->lines.len) != 0)
+        goto out;
+    synth g;
+    synth_init(&g, b->cfg->seed ^ 0x73687566666c65u);   /* "shuffle" */
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = synth_below(&g, (uint32_t)i);
+        size_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+    off[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = perm[i];
+        buf_add(&text, b->lines.data + b->line_off[k], b->line_off[k + 1] - b->line_off[k]);
+        off[i + 1] = text.len;
+    }
+    buf_free(&b->lines);
+    b->lines = text;
+    free(b->line_off);
+    b->line_off = off;
+    off = NULL;
+    rc = 0;
+out:
+    if (rc)
+        buf_free(&text);
+    free(perm);
+    free(off);
+    return rc ? err_set(b->e, "internal", "out of memory shuffling %zu requests", n) : 0;
+}
+
 static int bench_read_file(bench *b)
 {
     const bench_config *cfg = b->cfg;
@@ -599,6 +651,49 @@ static void bench_free_conns(bench *b)
     free(b->conns);
 }
 
+int bench_emit(const bench_config *cfg, uint64_t n, FILE *out, err *e)
+{
+    bench b;
+    memset(&b, 0, sizeof b);
+    bench_config c = *cfg;
+    c.requests = n;   /* the lines a run of -n N would make */
+    b.cfg = &c;
+    b.e = e;
+    buf_init(&b.lines, BENCH_FILE_CAP);
+    int rc = -1;
+    if (!c.shuffle) {
+        /* Made one at a time: the run cycles through `distinct` of them. */
+        synth g;
+        for (uint64_t i = 0; i < n; i++) {
+            if (i % c.distinct == 0)
+                synth_init(&g, c.seed);
+            buf_reset(&b.lines);
+            if (synth_request(&g, c.op, i % c.distinct + 1, &b.lines) != 0) {
+                err_set(e, "internal", "out of memory encoding request %llu",
+                        (unsigned long long)i + 1);
+                goto out;
+            }
+            fwrite(b.lines.data, 1, b.lines.len, out);
+        }
+    } else {
+        if (bench_generate(&b) != 0 || bench_shuffle(&b) != 0)
+            goto out;
+        for (uint64_t i = 0; i < n; i++) {
+            size_t k = (size_t)(i % b.nlines);
+            fwrite(b.lines.data + b.line_off[k], 1, b.line_off[k + 1] - b.line_off[k], out);
+        }
+    }
+    if (fflush(out) != 0) {
+        err_set(e, "internal", "cannot write the requests: %s", strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    buf_free(&b.lines);
+    free(b.line_off);
+    return rc;
+}
+
 int bench_run(const bench_config *cfg, bench_report *r, err *e)
 {
     bench b;
@@ -618,6 +713,8 @@ int bench_run(const bench_config *cfg, bench_report *r, err *e)
         goto out;
     }
     if (cfg->file ? bench_read_file(&b) : bench_generate(&b))
+        goto out;
+    if (cfg->shuffle && bench_shuffle(&b) != 0)
         goto out;
     if (uv_loop_init(&b.loop) != 0) {
         err_set(e, "internal", "cannot start an event loop");

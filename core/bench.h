@@ -30,6 +30,7 @@ typedef struct bench_config {
     const char *file;        /* JSON-lines applications; NULL: generate them */
     uint64_t seed;           /* for the generator */
     uint64_t distinct;       /* distinct generated requests, cycled (default 200,000) */
+    int shuffle;             /* send them in a random order (else applicants ascending) */
 } bench_config;
 
 #define BENCH_MAX_CODES 16
@@ -60,6 +61,10 @@ void bench_defaults(bench_config *cfg);
  * made, or the server stops answering.
  */
 int bench_run(const bench_config *cfg, bench_report *r, err *e);
+
+/* Write to OUT the first N request lines a run of CFG would send on one
+ * connection (generated ones, cfg->file is not read).  0, or -1 with E set. */
+int bench_emit(const bench_config *cfg, uint64_t n, FILE *out, err *e);
 
 /* Print R for people, or as one JSON line when JSON is non-zero. */
 void bench_print(const bench_config *cfg, const bench_report *r, int json, FILE *f);

@@ -14,8 +14,8 @@ static void bench_usage(FILE *f)
     fprintf(f,
         "usage: eligo bench [--socket PATH] [-c CONNECTIONS] [-P PIPELINE]\n"
         "                   [-n REQUESTS | -d SECONDS] [--rate R] [--op decide|screen]\n"
-        "                   [--file APPLICATIONS] [--applicants N] [--seed N] [--json]\n"
-        "       eligo bench --emit N [--op decide|screen] [--seed N]\n"
+        "                   [--file APPLICATIONS] [--applicants N] [--shuffle] [--seed N] [--json]\n"
+        "       eligo bench --emit N [--op decide|screen] [--applicants N] [--shuffle] [--seed N]\n"
         "\n"
         "Load-test a running `eligo serve` and print requests/s, decisions/s, errors by\n"
         "code and latency percentiles (p50, p90, p99, p99.9, max).\n"
@@ -35,6 +35,9 @@ static void bench_usage(FILE *f)
         "  --applicants N  generate N distinct applicants (default 200000), one request\n"
         "                  each, and cycle through them: an applicant comes back after N\n"
         "                  requests, with the decisions of its earlier rounds as its past\n"
+        "  --shuffle       send the requests in a random order (the same for a seed):\n"
+        "                  generated applicants otherwise arrive in ascending runs, one\n"
+        "                  per connection, which the database indexes at few places\n"
         "  --seed N        seed of the generated applicants (default 2025)\n"
         "  --json          print one JSON line instead of the text report\n"
         "  --emit N        print N generated request lines and exit (nothing is sent);\n"
@@ -57,24 +60,6 @@ static int bench_number(const char *opt, const char *s, double lo, double hi, do
     return 0;
 }
 
-/* Print the first N generated request lines. */
-static int bench_emit(const bench_config *cfg, uint64_t n)
-{
-    synth g;
-    buf line;
-    buf_init(&line, 1 << 20);
-    for (uint64_t i = 0; i < n; i++) {
-        if (i % cfg->distinct == 0)   /* a run cycles through the same applicants */
-            synth_init(&g, cfg->seed);
-        buf_reset(&line);
-        if (synth_request(&g, cfg->op, i % cfg->distinct + 1, &line) != 0)
-            break;
-        fwrite(line.data, 1, line.len, stdout);
-    }
-    buf_free(&line);
-    return fflush(stdout) ? 2 : 0;
-}
-
 int cmd_bench(int argc, char **argv)
 {
     bench_config cfg;
@@ -93,6 +78,9 @@ int cmd_bench(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+            continue;
+        } else if (!strcmp(a, "--shuffle")) {
+            cfg.shuffle = 1;
             continue;
         } else if (!val) {
             fprintf(stderr, "eligo bench: unknown option or missing value: '%s'\n", a);
@@ -148,8 +136,13 @@ int cmd_bench(int argc, char **argv)
             return 2;
         }
     }
-    if (emit)
-        return bench_emit(&cfg, emit);
+    if (emit) {
+        if (bench_emit(&cfg, emit, stdout, &e) != 0) {
+            fprintf(stderr, "eligo bench: %s\n", e.msg);
+            return 2;
+        }
+        return 0;
+    }
     if (cfg.requests && cfg.seconds) {
         fprintf(stderr, "eligo bench: -n and -d exclude each other\n");
         return 2;

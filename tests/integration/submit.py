@@ -270,6 +270,25 @@ def test_bench(eligo, sock):
     rc, out, err = run([eligo, "bench", "--emit", "3", "--applicants", "0"])
     check(rc == 2 and "--applicants" in err, "bench --applicants 0 is refused", err)
 
+    # --shuffle: the same requests, in an order of their own, the same for the
+    # same seed; cycled as the unshuffled ones are.
+    def emitted(*opts):
+        rc, out, err = run([eligo, "bench", "--emit", "600", "--applicants", "200"] + list(opts))
+        check(rc == 0, "bench --emit %s" % " ".join(opts), err)
+        return out.splitlines()
+    plain, mixed = emitted(), emitted("--shuffle")
+    ids = [json.loads(x)["applicant"]["applicant_id"] for x in mixed[:200]]
+    rises = sum(a < b for a, b in zip(ids, ids[1:]))
+    check(sorted(plain[:200]) == sorted(mixed[:200]) and mixed[:200] == mixed[200:400]
+          and 60 <= rises <= 140, "bench --shuffle: the same 200 requests, cycled, in no "
+          "ascending order (%d rises of 199)" % rises, "\n".join(mixed[:5]))
+    check(emitted("--shuffle") == mixed and emitted("--shuffle", "--seed", "7") !=
+          emitted("--seed", "7"), "bench --shuffle: one order per seed", "")
+    rc, out, err = run([eligo, "bench", "--socket", sock, "-n", "500", "-c", "4", "--shuffle",
+                        "--json"])
+    r = json.loads(out) if rc == 0 else {}
+    check(r.get("requests") == 500 and r.get("errors") == 0, "bench --shuffle runs", out + err)
+
 
 def test_examples(source, sock, tmp, real):
     apps = os.path.join(tmp, "apps.jsonl")
