@@ -418,6 +418,7 @@ struct store {
     char *path;                              /* as opened, for store_moved */
     dev_t dev;                               /* the file opened (store_moved) */
     ino_t ino;
+    int64_t size_seen;                       /* its size at the last store_moved */
 };
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -1060,12 +1061,41 @@ void store_close(store *st)
     free(st);
 }
 
+/* Whether the file under ST's connection still looks as a database in WAL
+ * mode does, as large as it was or larger (it never shrinks: records are
+ * only added).  A copy written over it in place -- cp keeps the inode --
+ * is caught when it is shorter, or when it is a backup, which is in
+ * rollback mode.  (The file's header alone: the rest of page 1, such as the
+ * application id, may still be in the log.)  Read through SQLite's own file
+ * object: opening and closing a descriptor of our own would drop the
+ * process's locks on the file. */
+static int store_file_holds(store *st, const struct stat *sb)
+{
+    sqlite3_file *f = NULL;
+    unsigned char h[20];
+    if ((int64_t)sb->st_size < st->size_seen)
+        return 0;
+    st->size_seen = (int64_t)sb->st_size;
+    if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+        !f->pMethods)
+        return 1;   /* nothing to read it with: not ours to judge */
+    if (f->pMethods->xRead(f, h, (int)sizeof h, 0) != SQLITE_OK)
+        return 0;   /* shorter than a header */
+    return h[18] == 2 && h[19] == 2;
+}
+
 int store_moved(store *st, err *e)
 {
     struct stat sb;
     int found = stat(st->path, &sb) == 0;
-    if (found && sb.st_dev == st->dev && sb.st_ino == st->ino)
-        return 0;
+    if (found && sb.st_dev == st->dev && sb.st_ino == st->ino) {
+        if (store_file_holds(st, &sb))
+            return 0;
+        return err_set(e, "internal", "the database file %s was written over while the server "
+                       "ran (it is shorter than before, or no longer a database in WAL mode): "
+                       "what it would write now could corrupt it; stop the server, and restore "
+                       "a backup only while no server runs on the file", st->path);
+    }
     return err_set(e, "internal", "the database file %s was %s while the server ran: what it "
                    "would write now goes to a file no one can read; restart the server", st->path,
                    found ? "replaced" : "removed");

@@ -197,6 +197,31 @@ static void writer_tell(writer *w, size_t n, int failed)
     }
 }
 
+/* N writes refused for the database's trouble, E: said once until one
+ * succeeds again (writer_succeeded), and counted for health. */
+static void writer_refuse(writer *w, size_t n, const err *e)
+{
+    if (!w->refused)
+        log_error("store: %s: decisions are refused until it is fixed", e->msg);
+    w->refused += (long)n;
+    pthread_mutex_lock(&w->mu);
+    w->refused_seen = w->refused;
+    snprintf(w->refused_why, sizeof w->refused_why, "%s", e->msg);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void writer_succeeded(writer *w)
+{
+    if (!w->refused)
+        return;
+    log_info("store: writes succeed again, after %ld applications and reviews were refused",
+             w->refused);
+    w->refused = 0;
+    pthread_mutex_lock(&w->mu);
+    w->refused_seen = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* Append the N jobs in w->jobs in one transaction and send them on. */
 static void writer_commit(writer *w, size_t n)
 {
@@ -260,27 +285,14 @@ static void writer_commit(writer *w, size_t n)
     if (appended) {
         w->transactions++;
         w->committed += (long)n;
-        if (w->refused) {
-            log_info("store: writes succeed again, after %ld applications were refused",
-                     w->refused);
-            w->refused = 0;
-            pthread_mutex_lock(&w->mu);
-            w->refused_seen = 0;
-            pthread_mutex_unlock(&w->mu);
-        }
+        writer_succeeded(w);
     } else if (!failed) {
         if (moved || store_failed_whole(w->st)) {
             /* The database's trouble, not one application's (a full disk):
              * every one would fail alike, so all are refused at once, and
              * said once until writes succeed again. */
             failed = 1;
-            if (!w->refused)
-                log_error("store: %s: decisions are refused until it is fixed", e.msg);
-            w->refused += (long)n;
-            pthread_mutex_lock(&w->mu);
-            w->refused_seen = w->refused;
-            snprintf(w->refused_why, sizeof w->refused_why, "%s", e.msg);
-            pthread_mutex_unlock(&w->mu);
+            writer_refuse(w, n, &e);
         } else if (n == 1) {
             failed = 1;
             log_error("store: %s", e.msg);
@@ -330,11 +342,23 @@ static void writer_review(writer *w, job *j)
     err_clear(&e);
     int rc = job_begin(j, r->id);
     rc |= buf_adds(&j->reply, ",\"review\":");
-    if (rc == 0 && store_append_review(w->st, review_record(j->review), &j->reply, &e) < 0) {
+    /* As for decisions (writer_commit): not acknowledged into a file that
+     * was removed or written over, before or while it committed. */
+    int moved = store_moved(w->st, &e) != 0;
+    int failed = moved || (rc == 0 && store_append_review(w->st, review_record(j->review),
+                                                          &j->reply, &e) < 0);
+    if (!failed && rc == 0 && store_moved(w->st, &e) != 0)
+        failed = moved = 1;
+    if (moved || (failed && store_failed_whole(w->st))) {
+        writer_refuse(w, 1, &e);
+        job_error(j, r->id, "internal", "%s", e.msg);
+    } else if (failed) {
         if (!e.code || !strcmp(e.code, "internal"))
             log_error("store: review of %s: %s", r->decision_id, e.msg);
         job_error(j, r->id, e.code ? e.code : "internal", "%s", e.msg);
     } else {
+        if (rc == 0)
+            writer_succeeded(w);
         j->stored = rc == 0;
         if (rc != 0 || job_finish(j) != 0)
             buf_reset(&j->reply);   /* job_reply_line sends the internal error */

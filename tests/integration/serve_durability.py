@@ -206,6 +206,52 @@ def test_removed_during_commit():
         os.unlink(keep)
 
 
+def test_written_over():
+    """A backup copied over the database in place (cp keeps the inode) under
+    a running server: nothing more is acknowledged, neither a decision nor a
+    review, and health says why; the review of a removed file is refused too."""
+    with Server(args=["--quiet"]) as srv:
+        c = srv.connect(timeout=60)
+        first = c.request(decide(1))
+        check(first["ok"], "a decide before")
+        backup = srv.db + ".backup"
+        rc, _, err = eligo("backup", "--db", srv.db, "--out", backup, "--quiet", timeout=60)
+        check(rc == 0, "a backup of the live database (%s)" % err.strip()[-200:])
+        for i in range(50):   # the file grows past the backup's size
+            c.send(decide(100 + i))
+        rs = [c.recv() for _ in range(50)]
+        check(all(r.get("ok") for r in rs), "50 decides after the backup")
+        ino = os.stat(srv.db).st_ino
+        shutil.copyfile(backup, srv.db)
+        check(os.stat(srv.db).st_ino == ino, "copied over in place, the same inode")
+        review = {"id": "r", "op": "review", "decision_id": first["decision"]["decision_id"],
+                  "review": {"action": "confirm", "by": "auditor", "reason": "checked"}}
+        for what, req in (("a decision", decide(2)), ("a review", review)):
+            r = c.request(req)
+            check(r.get("error", {}).get("code") == "internal" and "was written over while the "
+                  "server ran" in r["error"]["message"],
+                  "with its file written over, %s is not acknowledged (%s)" %
+                  (what, r.get("error") or r))
+        h = c.request({"op": "health"})
+        check(h.get("status") == "failing" and h.get("refused") == 2 and
+              "written over" in h.get("failure", ""),
+              "health says why (%r)" % {k: h.get(k) for k in ("status", "refused", "failure")})
+        c.close()
+        os.unlink(backup)
+    with Server(args=["--quiet"]) as srv:
+        c = srv.connect(timeout=60)
+        first = c.request(decide(1))
+        for x in ("", "-wal", "-shm"):
+            if os.path.exists(srv.db + x):
+                os.unlink(srv.db + x)
+        r = c.request({"id": "r", "op": "review", "decision_id": first["decision"]["decision_id"],
+                       "review": {"action": "confirm", "by": "auditor", "reason": "checked"}})
+        check(r.get("error", {}).get("code") == "internal" and "was removed while the server ran"
+              in r["error"]["message"], "with its file removed, a review is not acknowledged "
+              "(%s)" % (r.get("error") or r))
+        c.close()
+
+
 def test_stop_with_hog():
     """SIGTERM while a client never reads its replies: the server still exits."""
     import json
@@ -287,7 +333,7 @@ def test_disk_full():
               "a reload the full disk refuses says it will try again")
         subprocess.run(["mount", "-o", "remount,size=40m", small], check=True)
         r = c.request(decide(1, rid="after"))
-        check(r.get("ok") and "writes succeed again, after %d applications were refused" % run
+        check(r.get("ok") and "writes succeed again, after %d applications and reviews were refused" % run
               in srv.log(), "space back: a decision is stored, and the log says writes succeed again")
         h = c.request({"op": "health"})
         check(h.get("status") == "ok" and "refused" not in h, "and health is ok again")
@@ -322,6 +368,7 @@ def main():
     test_kill9()
     test_one_server_per_database()
     test_removed_during_commit()
+    test_written_over()
     for t in threads:
         t.join()
     finish()
