@@ -1486,8 +1486,10 @@ static int store_append_one(store *st, const store_application *a, size_t i,
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return err_set(e, "internal", "application %zu: rule set %s was never stored "
                        "(store_put_ruleset)", i, a->ruleset);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
+        st->last_error = rc;   /* a full disk, say: store_failed_whole */
         return err_set(e, "internal", "application %zu: %s", i, sqlite3_errmsg(st->db));
+    }
     sqlite3_int64 app_id = sqlite3_last_insert_rowid(st->db);
 
     for (size_t k = 0; k < a->ndecisions; k++) {
@@ -1526,9 +1528,11 @@ static int store_append_one(store *st, const store_application *a, size_t i,
         if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
             return err_set(e, "internal", "application %zu: decision id %s is already stored",
                            i, d->decision_id);
-        if (rc != SQLITE_DONE)
+        if (rc != SQLITE_DONE) {
+            st->last_error = rc;
             return err_set(e, "internal", "application %zu, decision %s: %s", i,
                            d->decision_id, sqlite3_errmsg(st->db));
+        }
         *seq = n;
         memcpy(prev, hash, STORE_HASH_LEN);
     }
@@ -1546,6 +1550,7 @@ int store_append(store *st, const store_application *apps, size_t n,
     int64_t seq;
     unsigned char prev[STORE_HASH_LEN];
 
+    st->last_error = 0;   /* store_failed_whole speaks of this batch */
     for (size_t i = 0; i < n; i++) {
         out[i].status = STORE_NEW;
         out[i].first_seq = 0;
@@ -1702,6 +1707,7 @@ int store_append_review(store *st, const store_review *rv, buf *out, err *e)
     int64_t total, nrev;
     int ret = -1;
 
+    st->last_error = 0;
     buf_init(&js, STORE_REVIEW_CAP);
     if (store_review_check(rv, e) != 0)
         return -1;
