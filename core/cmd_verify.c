@@ -211,6 +211,11 @@ int cmd_verify(int argc, char **argv)
                (long long)rep.checked, e.msg);
         return 1;
     }
+    if (rc > 0 && e.code && !strcmp(e.code, "duplicate")) {
+        printf("the chain of %lld records holds, but an id names two of them\n%s\n",
+               (long long)rep.checked, e.msg);
+        return 1;
+    }
     if (rc > 0 && e.code && !strcmp(e.code, "rewritten")) {
         size_t k = 0;
         while (k + 1 < ncp && cps[k].seq != rep.bad_seq)

@@ -2300,6 +2300,50 @@ static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
  * left behind).  Applications are numbered in the order of their records,
  * so the last one is the one to ask.  0 when they hold, 1 with E and REP,
  * -1 when they could not be read. */
+/* The ids that name one record each still do: a table rebuilt without its
+ * UNIQUE constraint could take a second record under a decision id the
+ * chain already holds (appended at the end, the chain still holds), and
+ * every lookup by that id -- `decision`, audit show, a review -- would find
+ * one or the other.  0 when they hold, 1 with E and REP, -1 when they could
+ * not be read.  An index scan each, where the constraint's index is there. */
+static int verify_unique(store *st, store_report *rep, err *e)
+{
+    static const struct {
+        const char *sql, *what, *kind;
+    } ids[] = {
+        {"SELECT decision_id, min(seq), max(seq) FROM decisions GROUP BY decision_id"
+         " HAVING count(*) > 1 LIMIT 1", "decision id", "decision"},
+        {"SELECT review_id, min(seq), max(seq) FROM reviews GROUP BY review_id"
+         " HAVING count(*) > 1 LIMIT 1", "review id", "review"},
+        {"SELECT request_key, min(first_seq), max(first_seq) FROM applications"
+         " WHERE request_key IS NOT NULL GROUP BY request_key HAVING count(*) > 1 LIMIT 1",
+         "request key", NULL},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(st->db, ids[i].sql, -1, &s, NULL) != SQLITE_OK)
+            return store_sqlerr(st, e, "checking that ids are unique");
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const char *id = (const char *)sqlite3_column_text(s, 0);
+            int64_t a = sqlite3_column_int64(s, 1), b = sqlite3_column_int64(s, 2);
+            rep->bad_seq = b;
+            rep->bad_kind = ids[i].kind ? ids[i].kind : "decision";
+            snprintf(rep->bad_id, sizeof rep->bad_id, "%s", id ? id : "");
+            err_set(e, "duplicate", "records %lld and %lld carry the same %s %s: each must "
+                    "name one record, and lookups by it find either (the table was rebuilt "
+                    "without its UNIQUE constraint)", (long long)a, (long long)b, ids[i].what,
+                    id ? id : "");
+            sqlite3_finalize(s);
+            return 1;
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return store_sqlerr(st, e, "checking that ids are unique");
+    }
+    return 0;
+}
+
 static int verify_applications(store *st, const verify_ctx *c, int64_t n, store_report *rep,
                                err *e)
 {
@@ -2456,7 +2500,8 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
         ret = 1;
         goto done;
     }
-    if ((ret = verify_applications(st, &c, n, rep, e)) != 0)
+    if ((ret = verify_applications(st, &c, n, rep, e)) != 0 ||
+        (ret = verify_unique(st, rep, e)) != 0)
         goto done;
     if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
         progress(ud, n, rep->total);   /* the last word, unless just said */
@@ -2476,7 +2521,7 @@ void store_verdict(const store_report *rep, const err *e, char *out, size_t n)
     const char *code = e->code ? e->code : "";
     if (!strcmp(code, "truncated") || !strcmp(code, "cut_tail"))
         snprintf(out, n, "records were cut off the end: %s", e->msg);
-    else if (!strcmp(code, "orphan"))
+    else if (!strcmp(code, "orphan") || !strcmp(code, "duplicate"))
         snprintf(out, n, "%s", e->msg);
     else if (rep->bad_seq > rep->checked + 1)
         snprintf(out, n, "records %lld to %lld are missing, before record %lld (%s %s)",

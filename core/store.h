@@ -248,6 +248,9 @@ typedef struct store_report {
  *                past its end: records were cut off, their application left;
  *   "orphan"     the chain holds, but application rows belong to no
  *                decision;
+ *   "duplicate"  the chain holds, but two records carry the same decision
+ *                id or review id, or two applications the same request key
+ *                (rep->bad_seq the later; bad_id the id);
  * -1 with E when the database could not be read.  PROGRESS, when not NULL,
  * is called with (0, total) first, now and then, and once at the end. */
 int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,

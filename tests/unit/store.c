@@ -658,6 +658,36 @@ static void test_verify_application_renumbered_up(void **state)
                3, "mismatch", "applications are numbered in the order of their records");
 }
 
+/* The decisions table rebuilt without UNIQUE on decision_id, then a record
+ * appended -- hashed as the chain wants, so that it holds, a signed
+ * checkpoint before it too -- under the id of an earlier one: lookups by
+ * that id could find either. */
+static void test_verify_duplicate_id(void **state)
+{
+    fixture *f = *state;
+    test_app t[6], x;
+    fill(f, t);
+    tamper(f, "CREATE TABLE d2 (seq INTEGER PRIMARY KEY, decision_id TEXT NOT NULL,"
+              " application INTEGER NOT NULL, program TEXT NOT NULL, program_version TEXT,"
+              " outcome TEXT NOT NULL, applicant_id TEXT, as_of TEXT NOT NULL,"
+              " decided_at TEXT NOT NULL, ruleset TEXT NOT NULL, decision TEXT NOT NULL,"
+              " prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+              "INSERT INTO d2 SELECT * FROM decisions; DROP TABLE decisions;"
+              "ALTER TABLE d2 RENAME TO decisions;");
+    store_report rep;
+    err e = {0};
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 0);
+    make_app(f, &x, "A9", 1, NULL, NULL);
+    x.dec[0].decision_id = t[1].ids[0];
+    assert_int_equal(append1(f, &x, NULL), STORE_NEW);
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
+    assert_string_equal(e.code, "duplicate");
+    assert_int_equal(rep.bad_seq, 11);
+    assert_string_equal(rep.bad_id, t[1].ids[0]);
+    if (!strstr(e.msg, "records 2 and 11 carry the same decision id"))
+        fail_msg("not said: %s", e.msg);
+}
+
 /* A file whose user_version was set back would have a reader stand in for
  * tables it holds: refused by name. */
 static void test_readonly_version_set_back(void **state)
@@ -1708,6 +1738,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_cut_tail_left_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_orphan_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_application_copied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_duplicate_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_rules_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_application_renumbered_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_version_set_back, setup, teardown),
