@@ -186,9 +186,9 @@ static int audit_checkpoint(int argc, char **argv)
         goto done;
     }
     if (rc > 0) {
-        fprintf(stderr, "eligo audit checkpoint: not signing: record %lld (%s %s) does not "
-                "match its hash: %s (run eligo verify)\n", (long long)rep.bad_seq,
-                rep.bad_kind ? rep.bad_kind : "record", rep.bad_id, e.msg);
+        char why[1024];
+        store_verdict(&rep, &e, why, sizeof why);
+        fprintf(stderr, "eligo audit checkpoint: not signing: %s (run eligo verify)\n", why);
         status = 1;
         goto done;
     }

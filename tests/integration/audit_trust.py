@@ -437,6 +437,19 @@ def main():
                              "--out", unsigned)
         check(code == 1 and "not signing" in err and not os.path.exists(unsigned),
               "a broken chain is not signed and leaves no file behind")
+        # An application row added: no record fails its hash, and the refusal
+        # says what verify says, not "record N (record ) does not match".
+        orphan = os.path.join(work, "orphan.db")
+        copy_db(db, orphan)
+        tamper(orphan, "INSERT INTO applications (request, as_of, ruleset, received_at,"
+               " decided_at, first_seq, ndecisions) SELECT request, as_of, ruleset, received_at,"
+               " decided_at, 1, 1 FROM applications WHERE id = 1")
+        code, _, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", orphan,
+                             "--out", unsigned)
+        check(code == 1 and "not signing: the applications table holds" in err and
+              "(record )" not in err and not os.path.exists(unsigned),
+              "an added application is not signed, and said as verify says it (%s)" %
+              err.strip()[-200:])
 
         # ---- A review row changed ------------------------------------------
         rev = os.path.join(work, "rev.db")
