@@ -270,7 +270,7 @@ static int audit_review(int argc, char **argv)
         } else if ((v = cmd_opt(argc, argv, &i, "--db", &missing))) {
             db = v;
         } else if (argv[i][0] != '-' && !decision_id && !missing) {
-            decision_id = argv[i];
+            decision_id = ids_upper(argv[i]);
         } else {
             fprintf(stderr, "eligo audit review: %s '%s'\n",
                     missing ? "missing value after" : "unknown argument", argv[i]);

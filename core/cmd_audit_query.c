@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "ids.h"
 #include "cmd.h"
 #include "store.h"
 
@@ -205,7 +206,7 @@ int cmd_audit_show(int argc, char **argv)
     if (!st)
         return 2;
     err e = {0};
-    int rc = audit_show(st, argv[optind], &o, stdout, &e);
+    int rc = audit_show(st, ids_upper(argv[optind]), &o, stdout, &e);
     store_close(st);
     if (rc < 0)
         return aq_fail("show", &e);
@@ -271,7 +272,7 @@ int cmd_audit_list(int argc, char **argv)
             *(opt == O_LIMIT ? &f.limit : &page) = v;
             break;
         }
-        case O_AFTER: f.after = optarg; break;
+        case O_AFTER: f.after = ids_upper(optarg); break;
         case O_JSON: json = 1; break;
         case 'h':
         case O_HELP: list_usage(stdout); return 0;

@@ -116,3 +116,11 @@ void ids_next(char out[IDS_LEN + 1])
         out[i] = alphabet[v & 31];
     out[IDS_LEN] = '\0';
 }
+
+char *ids_upper(char *id)
+{
+    for (char *p = id; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+    return id;
+}

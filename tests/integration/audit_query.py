@@ -243,7 +243,8 @@ def main():
         check(st == 0 and lines[0].split()[:2] == ["SEQ", "DECIDED"] and len(lines) == 7 and
               "--after " + full[4]["decision_id"] in lines[-1],
               "the table: header, 5 rows and the next page's cursor")
-        st, out, _ = audit("list", "--db", db, "--limit", "5", "--after", full[4]["decision_id"])
+        st, out, _ = audit("list", "--db", db, "--limit", "5", "--after",
+                           full[4]["decision_id"].lower())
         lines = out.splitlines()
         check(st == 0 and [l.split()[0] for l in lines[1:6]] == [str(r["seq"]) for r in full[5:10]]
               and lines[-1].endswith("more: --after %s)" % full[9]["decision_id"])
@@ -477,10 +478,12 @@ def main():
             st, out, _ = audit(sub, "--help")
             check(st == 0 and ("usage: eligo audit " + sub) in out, sub + " --help")
         # ---- Reviews (eligo audit review) appear in show.
-        st, _, err = audit("review", d["decision_id"], "--db", db, "--by", "agent 117",
+        # The id in lower case, as the socket's `decision` and `review` take it.
+        st, _, err = audit("review", d["decision_id"].lower(), "--db", db, "--by", "agent 117",
                            "--override", "eligible", "--reason", "benefit cancelled")
-        check(st == 0, "a review is recorded (%s)" % err.strip())
-        st, out, _ = audit("show", d["decision_id"], "--db", db)
+        check(st == 0, "a review is recorded, its decision id typed in lower case (%s)" %
+              err.strip())
+        st, out, _ = audit("show", d["decision_id"].lower(), "--db", db)
         check(st == 0 and "Reviews (1)" in out and "override to eligible by agent 117" in out
               and "overridden to eligible by agent 117" in out and "benefit cancelled" in out,
               "show lists the review and where the decision stands")
