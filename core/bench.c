@@ -82,6 +82,9 @@ struct bench {
     enum bench_state state;
     uv_loop_t loop;
     uv_timer_t timer;                    /* end of -d, open-loop ticks, then the drain limit */
+    uv_timer_t watch;                    /* fails the run when replies stop coming */
+    uint64_t progress;                   /* uv_hrtime() of the last reply, or of a send
+                                            when none was awaited */
     bench_conn *conns;
     int nconns, connected;
     uint64_t ring_mask;
@@ -266,8 +269,8 @@ static int bench_read_file(bench *b)
         while (eof ? client_lines_rest(&in, &line, &len) : client_lines_next(&in, &line, &len)) {
             char id[24];
             lineno++;
-            if (!len)
-                continue;
+            if (client_blank(line, len))
+                continue;   /* the server would answer nothing */
             /* A decide line without a programme takes the next of the mix. */
             client_defaults d = {cfg->op, synth_programs[b->nlines % SYNTH_NPROGRAMS], NULL};
             snprintf(id, sizeof id, "%ld", lineno);
@@ -335,6 +338,8 @@ static void bench_maybe_done(bench *b)
     }
 }
 
+static void bench_conn_lost(bench_conn *c, const char *why);
+
 static void bench_write_done(uv_write_t *req, int status)
 {
     bench_write *w = (bench_write *)req;
@@ -342,7 +347,7 @@ static void bench_write_done(uv_write_t *req, int status)
     w->next = c->free_writes;
     c->free_writes = w;
     if (status < 0 && status != UV_ECANCELED && c->b->state != BENCH_DONE)
-        bench_fail(c->b, "sending a request", status);
+        bench_conn_lost(c, "connection_closed");   /* the server closed it */
 }
 
 /* Write up to N requests from `sent` on, in one uv_write: the lines from
@@ -370,9 +375,11 @@ static int64_t bench_write_some(bench_conn *c, uint64_t n)
     if (rc < 0) {
         w->next = c->free_writes;
         c->free_writes = w;
-        bench_fail(b, "sending a request", rc);
+        bench_conn_lost(c, "connection_closed");
         return -1;
     }
+    if (c->sent == c->head)
+        b->progress = uv_hrtime();   /* the wait for a reply starts now */
     c->sent += taken;
     return (int64_t)taken;
 }
@@ -417,6 +424,11 @@ static void bench_conn_lost(bench_conn *c, const char *why)
     for (int i = 0; i < b->nconns; i++)
         if (b->conns[i].open)
             goto others;
+    if (b->state == BENCH_RUNNING && !b->answered && !b->r->errors) {
+        /* Nothing sent was lost, nothing answered: a report of nothing. */
+        bench_fail(b, "the server closed every connection before answering", 0);
+        return;
+    }
     if (b->state == BENCH_RUNNING)
         bench_drain(b);
 others:
@@ -428,16 +440,28 @@ static void bench_reply(bench_conn *c, const char *line, size_t len, uint64_t no
 {
     bench *b = c->b;
     bench_report *r = b->r;
+    const char *code;
+    size_t clen;
     if (c->head == c->sent) {
-        bench_fail(b, "the server sent a reply to no request", 0);
+        /* The server may refuse a connection (too many) with an error
+         * before closing it: count it, under its code, with whatever the
+         * connection held. */
+        if (client_reply_ok(line, len, &code, &clen)) {
+            bench_fail(b, "the server sent a reply to no request", 0);
+            return;
+        }
+        char why[32];
+        snprintf(why, sizeof why, "%.*s", (int)(clen < sizeof why ? clen : sizeof why - 1),
+                 code);
+        bench_count_error(b, why, strlen(why), 1);
+        bench_conn_lost(c, why);
         return;
     }
     uint64_t t = c->stamps[c->head++ & b->ring_mask];
     hist_record(&r->latency, now > t ? now - t : 0);
     b->answered++;
     r->requests++;
-    const char *code;
-    size_t clen;
+    b->progress = now;
     if (!client_reply_ok(line, len, &code, &clen)) {
         bench_count_error(b, code, clen, 1);
         return;
@@ -470,9 +494,9 @@ static void bench_read(uv_stream_t *s, ssize_t n, const uv_buf_t *rb)
     uint64_t now = uv_hrtime();
     const char *line;
     size_t len;
-    while (!b->failed && client_lines_next(&c->replies, &line, &len))
+    while (!b->failed && c->open && client_lines_next(&c->replies, &line, &len))
         bench_reply(c, line, len, now);
-    if (b->failed)
+    if (b->failed || !c->open)
         return;
     bench_send(c);
     bench_check(b);
@@ -494,6 +518,19 @@ static void bench_drain(bench *b)
     b->state = BENCH_DRAINING;
     uv_timer_stop(&b->timer);
     uv_timer_start(&b->timer, bench_drain_timeout, BENCH_DRAIN_MS, 0);
+}
+
+/* Every second: requests awaited and no reply for as long as a drain may
+ * take fails the run (with -n, or in the open loop, the run may otherwise
+ * wait forever). */
+static void bench_watch(uv_timer_t *t)
+{
+    bench *b = t->data;
+    uint64_t awaited = 0;
+    for (int i = 0; i < b->nconns; i++)
+        awaited += b->conns[i].sent - b->conns[i].head;
+    if (awaited && uv_hrtime() - b->progress > (uint64_t)BENCH_DRAIN_MS * 1000000)
+        bench_fail(b, "the server stopped answering", 0);
 }
 
 static void bench_time_up(uv_timer_t *t)
@@ -520,7 +557,10 @@ static void bench_tick(uv_timer_t *t)
             /* A dead connection or a full backlog: the request is lost. */
             b->issued++;
             b->lost++;
-            bench_count_error(b, "client_backlog_full", 19, 1);
+            if (c->open)
+                bench_count_error(b, "client_backlog_full", 19, 1);
+            else
+                bench_count_error(b, "connection_closed", 17, 1);
             continue;
         }
         if (c->tail - c->head >= (uint64_t)b->cfg->pipeline)
@@ -537,8 +577,9 @@ static void bench_tick(uv_timer_t *t)
 static void bench_start(bench *b)
 {
     b->state = BENCH_RUNNING;
-    b->start = uv_hrtime();
+    b->start = b->progress = uv_hrtime();
     b->cpu_start = bench_cpu();
+    uv_timer_start(&b->watch, bench_watch, 1000, 1000);
     if (b->cfg->rate) {
         uv_timer_start(&b->timer, bench_tick, 0, BENCH_TICK_MS);
     } else {
@@ -584,6 +625,8 @@ static void bench_close_all(bench *b)
     }
     if (!uv_is_closing((uv_handle_t *)&b->timer))
         uv_close((uv_handle_t *)&b->timer, NULL);
+    if (!uv_is_closing((uv_handle_t *)&b->watch))
+        uv_close((uv_handle_t *)&b->watch, NULL);
 }
 
 static void bench_finish(bench *b)
@@ -726,6 +769,8 @@ int bench_run(const bench_config *cfg, bench_report *r, err *e)
     }
     uv_timer_init(&b.loop, &b.timer);
     b.timer.data = &b;
+    uv_timer_init(&b.loop, &b.watch);
+    b.watch.data = &b;
     for (int i = 0; i < b.nconns; i++) {
         bench_conn *c = &b.conns[i];
         uv_pipe_init(&b.loop, &c->pipe, 0);

@@ -115,6 +115,14 @@ static int client_add_member(buf *out, const char *key, const char *value, int *
     return buf_add_json_string(out, value, strlen(value));
 }
 
+int client_blank(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+            return 0;
+    return 1;
+}
+
 int client_prepare(const char *line, size_t len, const client_defaults *d,
                    const char *id, buf *out, err *e)
 {
@@ -144,7 +152,7 @@ int client_prepare(const char *line, size_t len, const client_defaults *d,
     int first = 1;
     if (buf_add(out, line, (size_t)(brace - line) + 1) != 0)
         goto full;
-    if (id && !cJSON_HasObjectItem(root, "id")) {
+    if (id && !cJSON_GetObjectItemCaseSensitive(root, "id")) {
         if (buf_printf(out, "\"id\":%s", id) != 0)
             goto full;
         first = 0;
@@ -154,7 +162,7 @@ int client_prepare(const char *line, size_t len, const client_defaults *d,
     if (!program_item && d->program && !strcmp(op, "decide") &&
         client_add_member(out, "program", d->program, &first) != 0)
         goto full;
-    if (d->lang && !cJSON_HasObjectItem(root, "lang") &&
+    if (d->lang && !cJSON_GetObjectItemCaseSensitive(root, "lang") &&
         client_add_member(out, "lang", d->lang, &first) != 0)
         goto full;
     if (!first && root->child && buf_addc(out, ',') != 0)

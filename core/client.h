@@ -59,6 +59,11 @@ typedef struct client_defaults {
     const char *lang;
 } client_defaults;
 
+/* Whether LINE (LEN bytes, without its newline) holds nothing but spaces,
+ * tabs and carriage returns: a line the server takes for a keep-alive and
+ * answers with nothing, so a client must not send it as a request. */
+int client_blank(const char *line, size_t len);
+
 /*
  * Append to OUT the request line for the application LINE (one JSON object,
  * no newline): the same text with the members of D that the line leaves out

@@ -1,4 +1,5 @@
 /* cmd_bench.c -- `eligo bench`: options in, bench_run, the report out. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,13 +48,16 @@ static void bench_usage(FILE *f)
         "connection errors.\n");
 }
 
-/* Parse S as a number in [LO, HI] into *OUT; 0 or -1. */
+/* Parse S as a number in [LO, HI] into *OUT, a whole one unless OPT takes
+ * seconds or a rate; 0 or -1.  (NaN is in no range.) */
 static int bench_number(const char *opt, const char *s, double lo, double hi, double *out)
 {
     char *end;
     double v = strtod(s, &end);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "eligo bench: %s takes a number from %g to %g, not '%s'\n", opt, lo, hi, s);
+    int whole = strcmp(opt, "-d") && strcmp(opt, "--rate");
+    if (!*s || *end || !(v >= lo && v <= hi) || (whole && v != (double)(uint64_t)v)) {
+        fprintf(stderr, "eligo bench: %s takes a %s from %g to %g, not '%s'\n", opt,
+                whole ? "whole number" : "number", lo, hi, s);
         return -1;
     }
     *out = v;
@@ -150,6 +154,8 @@ int cmd_bench(int argc, char **argv)
     if (!cfg.requests && !cfg.seconds)
         cfg.seconds = 10;
 
+    /* A connection the server closes must fail its writes, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
     bench_report *r = malloc(sizeof *r);
     if (!r) {
         fprintf(stderr, "eligo bench: out of memory\n");

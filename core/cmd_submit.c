@@ -184,10 +184,7 @@ static int submit_fill(submit *s, err *e)
         if (!got)
             return 0;
         s->lineno++;
-        size_t i = 0;
-        while (i < len && (line[i] == ' ' || line[i] == '\t'))
-            i++;
-        if (i == len)
+        if (client_blank(line, len))
             continue;   /* blank lines are not applications */
         snprintf(id, sizeof id, "%ld", s->lineno);
         if (client_prepare(line, len, &s->defaults, id, &s->out, e) < 0)

@@ -161,7 +161,7 @@ def applicant(i):
 
 
 def run(args, stdin=None):
-    p = subprocess.run(args, input=stdin, capture_output=True, timeout=120)
+    p = subprocess.run(args, input=stdin, capture_output=True, timeout=60)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
@@ -290,6 +290,68 @@ def test_bench(eligo, sock):
     check(r.get("requests") == 500 and r.get("errors") == 0, "bench --shuffle runs", out + err)
 
 
+def test_blank_lines(eligo, sock, tmp):
+    """Lines of spaces, tabs and carriage returns, which the server answers
+    with nothing, are not sent as requests: submit and bench would wait for
+    their replies forever."""
+    line = json.dumps({"id": "B", "applicant": applicant(1), "as_of": "2025-03-01"})
+    text = line + "\n\r\r\n \r \n\t\n" + line + "\n"
+    try:
+        rc, out, err = run([eligo, "submit", "--socket", sock, "--screen"], text.encode())
+        ok = rc == 0 and len(out.splitlines()) == 2
+    except subprocess.TimeoutExpired:
+        rc, out, ok = "timeout", "", False
+    check(ok, "submit: blank lines with carriage returns are skipped (%s)" % rc, out + err)
+    path = os.path.join(tmp, "blank.jsonl")
+    with open(path, "w") as f:
+        f.write(text)
+    try:
+        rc, out, err = run([eligo, "bench", "--socket", sock, "--file", path, "-n", "40", "-c",
+                            "1", "-P", "4", "--op", "screen", "--json"])
+        r = json.loads(out) if rc == 0 else {}
+    except subprocess.TimeoutExpired:
+        rc, r, err = "timeout", {}, ""
+    check(r.get("requests") == 40 and r.get("errors") == 0,
+          "bench --file: blank lines with carriage returns are skipped (%s)" % rc, err)
+
+
+def test_bench_refused(eligo, tmp):
+    """A server that closes each connection at once, or refuses it with an
+    error first (too many connections): bench reports it, not killed by
+    SIGPIPE nor blaming a reply to no request."""
+    refusal = (b'{"id":null,"ok":false,"error":{"code":"overloaded",'
+               b'"message":"the server already has 1 connections"}}\n')
+    for name, greeting in (("closer", b""), ("refuser", refusal)):
+        path = os.path.join(tmp, name + ".sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        s.listen(16)
+
+        def serve(s=s, greeting=greeting):
+            while True:
+                try:
+                    c, _ = s.accept()
+                except OSError:
+                    return
+                if greeting:
+                    c.sendall(greeting)
+                c.close()
+        threading.Thread(target=serve, daemon=True).start()
+        for _ in range(3):
+            rc, out, err = run([eligo, "bench", "--socket", path, "-n", "100", "-c", "2", "-P",
+                                "8", "--json"])
+            r = json.loads(out) if rc == 1 else {}
+            codes = r.get("error_codes", {})
+            said = (rc == 1 and ("overloaded" in codes if greeting else
+                                 "connection_closed" in codes)) or \
+                   (rc == 2 and not greeting and "closed every connection" in err)
+            if not said:
+                break
+        check(said, "bench against a server that %s: reported (status %d)" %
+              ("refuses connections" if greeting else "closes connections", rc), out + err)
+        s.close()
+
+
 def test_examples(source, sock, tmp, real):
     apps = os.path.join(tmp, "apps.jsonl")
     with open(apps, "w") as f:
@@ -357,6 +419,7 @@ def main():
         print("# against the stand-in server")
         test_submit(eligo, fake_sock, real=False)
         test_bench(eligo, fake_sock)
+        test_bench_refused(eligo, tmp)
         test_examples(source, fake_sock, tmp, real=False)
         fake.close()
         started = real_server(eligo, source, tmp)
@@ -366,6 +429,7 @@ def main():
             try:
                 test_submit(eligo, sock, real=True)
                 test_bench(eligo, sock)
+                test_blank_lines(eligo, sock, tmp)
                 test_examples(source, sock, tmp, real=True)
             finally:
                 proc.terminate()
