@@ -72,6 +72,8 @@ typedef struct submit {
     client_lines answers;   /* reply lines */
     buf out;                /* request bytes not yet written */
     size_t out_off;         /* how much of out is written */
+    int unsent;             /* the server stopped taking requests (EPIPE): read to its end */
+    int refused;            /* it sent an error to no request (too many connections) */
 } submit;
 
 /* Append the criteria that failed and the fields missing in decision D to B,
@@ -200,7 +202,7 @@ static int submit_loop(submit *s, err *e)
     for (;;) {
         if (submit_fill(s, e) != 0)
             return -1;
-        int pending_out = s->out_off < s->out.len;
+        int pending_out = s->out_off < s->out.len && !s->unsent;
         if (s->eof && !pending_out && s->in_flight == 0 && s->input.start >= s->input.data.len)
             return 0;
 
@@ -228,38 +230,50 @@ static int submit_loop(submit *s, err *e)
                 return err_set(e, "line_too_long", "input line %ld is longer than %zu bytes",
                                s->lineno + 1, SUBMIT_LINE_CAP);
         }
-        if (p[0].revents & POLLOUT) {
-            ssize_t n = send(s->sock, s->out.data + s->out_off, s->out.len - s->out_off,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n < 0 && errno != EINTR && errno != EAGAIN)
-                return err_set(e, "internal", "sending: %s", strerror(errno));
-            if (n > 0)
-                s->out_off += (size_t)n;
-            if (s->out_off == s->out.len) {
-                buf_reset(&s->out);
-                s->out_off = 0;
-            }
-        }
+        /* Replies first: a server that closes the connection (a line too
+         * long, too many connections) said why in its last reply. */
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = recv(s->sock, chunk, sizeof chunk, MSG_DONTWAIT);
-            if (n < 0 && errno != EINTR && errno != EAGAIN)
+            if (n < 0 && errno != EINTR && errno != EAGAIN && errno != ECONNRESET)
                 return err_set(e, "internal", "receiving: %s", strerror(errno));
-            if (n == 0)
+            if (n == 0 || (n < 0 && errno == ECONNRESET))
                 return err_set(e, "internal",
-                               "the server closed the connection with %ld request(s) unanswered",
-                               s->in_flight);
+                               "the server closed the connection with %ld request(s) "
+                               "unanswered%s", s->in_flight,
+                               s->refused ? " (its reply above says why)" : "");
             if (n > 0 && client_lines_feed(&s->answers, chunk, (size_t)n) != 0)
                 return err_set(e, "line_too_long", "a reply is longer than %zu bytes",
                                SUBMIT_LINE_CAP);
             const char *line;
             size_t len;
             while (client_lines_next(&s->answers, &line, &len)) {
-                if (s->in_flight == 0)
+                const char *code;
+                size_t clen;
+                if (s->in_flight == 0 && client_reply_ok(line, len, &code, &clen))
                     return err_set(e, "internal", "the server sent a reply to no request");
-                s->in_flight--;
+                if (s->in_flight == 0)
+                    s->refused = 1;   /* printed; the close follows */
+                else
+                    s->in_flight--;
                 submit_reply(s, line, len);
             }
             fflush(stdout);
+        }
+        if ((p[0].revents & POLLOUT) && !s->unsent) {
+            ssize_t n = send(s->sock, s->out.data + s->out_off, s->out.len - s->out_off,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+                s->unsent = 1;   /* what it sent before closing is still to be read */
+                n = 0;
+            } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+                return err_set(e, "internal", "sending: %s", strerror(errno));
+            }
+            if (n > 0)
+                s->out_off += (size_t)n;
+            if (s->out_off == s->out.len) {
+                buf_reset(&s->out);
+                s->out_off = 0;
+            }
         }
     }
 }

@@ -315,6 +315,23 @@ def test_blank_lines(eligo, sock, tmp):
           "bench --file: blank lines with carriage returns are skipped (%s)" % rc, err)
 
 
+def test_line_too_long(eligo, sock):
+    """A line over the server's limit: it answers line_too_long and closes the
+    connection; submit prints that reply (whatever it was sending then) and
+    says the connection closed, not "sending: Broken pipe"."""
+    line = json.dumps({"id": "L", "applicant": applicant(2), "as_of": "2025-03-01"})
+    big = json.dumps({"id": "X", "applicant": applicant(3), "pad": "x" * (2 << 20)})
+    for _ in range(3):
+        rc, out, err = run([eligo, "submit", "--socket", sock, "--screen"],
+                           ("\n".join([line, big, line]) + "\n").encode())
+        said = (rc == 2 and '"line_too_long"' in out and "closed the connection" in err
+                and "Broken pipe" not in err)
+        if not said:
+            break
+    check(said, "submit: a line too long, its reply printed and the close said (%s)" %
+          err.strip()[-120:], out[-300:] + err)
+
+
 def test_bench_refused(eligo, tmp):
     """A server that closes each connection at once, or refuses it with an
     error first (too many connections): bench reports it, not killed by
@@ -349,6 +366,14 @@ def test_bench_refused(eligo, tmp):
                 break
         check(said, "bench against a server that %s: reported (status %d)" %
               ("refuses connections" if greeting else "closes connections", rc), out + err)
+        if greeting:
+            line = json.dumps({"applicant": applicant(1)}) + "\n"
+            rc, out, err = run([eligo, "submit", "--socket", path, "--screen"], line.encode())
+            # The refusal answers the request if it was sent before it came.
+            check(rc in (1, 2) and '"overloaded"' in out and
+                  (rc == 1 or "reply above says why" in err),
+                  "submit to a server that refuses the connection prints its reply (%d %s)" %
+                  (rc, err.strip()), out + err)
         s.close()
 
 
@@ -430,6 +455,7 @@ def main():
                 test_submit(eligo, sock, real=True)
                 test_bench(eligo, sock)
                 test_blank_lines(eligo, sock, tmp)
+                test_line_too_long(eligo, sock)
                 test_examples(source, sock, tmp, real=True)
             finally:
                 proc.terminate()
