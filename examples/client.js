@@ -197,7 +197,26 @@ async function main(argv) {
     } else file = argv[i];
   }
 
-  const apps = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  // The whole file is read first: a bad line stops us before anything is sent.
+  const apps = [];
+  try {
+    fs.readFileSync(file, 'utf8').split('\n').forEach((l, i) => {
+      if (!l.trim()) return;
+      let app;
+      try {
+        app = JSON.parse(l);
+      } catch (e) {
+        throw new Error(`${file}:${i + 1}: ${e.message}`);
+      }
+      if (app === null || typeof app !== 'object' || Array.isArray(app)) {
+        throw new Error(`${file}:${i + 1}: not a JSON object`);
+      }
+      apps.push(app);
+    });
+  } catch (e) {
+    console.error(`client.js: ${e.message}`);
+    return 2;
+  }
   let eligo;
   try {
     eligo = await Client.connect(socketPath);

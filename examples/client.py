@@ -186,18 +186,31 @@ def main():
     parser.add_argument("file", nargs="?", default=os.path.join(here, "applications.jsonl"))
     args = parser.parse_args()
 
-    def requests():
+    # The whole file is read first: a bad line stops us before anything is
+    # sent, rather than after part of the file was decided and stored.
+    apps = []
+    try:
         with open(args.file, encoding="utf-8") as f:
-            for line in f:
+            for number, line in enumerate(f, 1):
                 if line.strip():
                     app = json.loads(line)
-                    app.pop("op", None)
-                    app.pop("program", None)
-                    if args.lang:
-                        app.setdefault("lang", args.lang)
-                    if "id" in app:   # a retry of the same application stores nothing new
-                        app.setdefault("request_key", str(app["id"]))
-                    yield dict(app, op="screen")
+                    if not isinstance(app, dict):
+                        raise ValueError("not a JSON object")
+                    apps.append(app)
+    except (OSError, ValueError) as e:
+        where = "%s:%d" % (args.file, number) if isinstance(e, ValueError) else args.file
+        print("client.py: %s: %s" % (where, e), file=sys.stderr)
+        return 2
+
+    def requests():
+        for app in apps:
+            app.pop("op", None)
+            app.pop("program", None)
+            if args.lang:
+                app.setdefault("lang", args.lang)
+            if "id" in app:   # a retry of the same application stores nothing new
+                app.setdefault("request_key", str(app["id"]))
+            yield dict(app, op="screen")
 
     class OutputClosed(Exception):
         pass

@@ -429,6 +429,19 @@ def test_examples(source, sock, tmp, real):
             check(lines and all(l.endswith("(repeated)") for l in lines),
                   "the same applications again: their ids as request keys, nothing stored twice",
                   out)
+    # A line that is not a JSON object: said with its line number, before
+    # anything is sent (nothing decided and then left unprinted).
+    bad = os.path.join(tmp, "bad.jsonl")
+    with open(bad, "w") as f:
+        f.write(json.dumps({"id": "G", "applicant": applicant(1)}) + "\ngarbage\n")
+    clients = [[sys.executable, os.path.join(source, "examples", "client.py")]]
+    if node:
+        clients.append([node, os.path.join(source, "examples", "client.js")])
+    for c in clients:
+        rc, out, err = run(c + ["--socket", sock, bad])
+        check(rc == 2 and out == "" and (bad + ":2:") in err and "Traceback" not in err,
+              "examples/%s: a bad line is named, nothing sent" % os.path.basename(c[-1]),
+              out + err)
 
 
 def main():
