@@ -142,9 +142,10 @@ static void submit_table(submit *s, const char *line, size_t len, int ok)
         printf("%-12s %-18s error: %s: %s\n", id, "-",
                cJSON_IsString(code) ? code->valuestring : "?",
                cJSON_IsString(msg) ? msg->valuestring : "");
-    } else if ((d = cJSON_GetObjectItemCaseSensitive(r, "decision"))) {
+    } else if (cJSON_IsObject(d = cJSON_GetObjectItemCaseSensitive(r, "decision"))) {
         submit_row(s, id, d);
-    } else if ((d = cJSON_GetObjectItemCaseSensitive(r, "decisions"))) {
+    } else if (cJSON_IsArray(d = cJSON_GetObjectItemCaseSensitive(r, "decisions"))) {
+        /* (health's "decisions" is a count) */
         const cJSON *one;
         cJSON_ArrayForEach(one, d)
             submit_row(s, id, one);
@@ -337,6 +338,10 @@ int cmd_submit(int argc, char **argv)
     buf_init(&s.out, (size_t)s.window * SUBMIT_LINE_CAP);
 
     if (!file || !strcmp(file, "-")) {
+        if (fcntl(STDIN_FILENO, F_GETFD) < 0) {   /* the socket would take its number */
+            fprintf(stderr, "eligo submit: the standard input is closed: give a FILE\n");
+            goto out;
+        }
         s.in = STDIN_FILENO;
     } else if ((s.in = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
         fprintf(stderr, "eligo submit: %s: %s\n", file, strerror(errno));

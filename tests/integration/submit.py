@@ -315,6 +315,20 @@ def test_blank_lines(eligo, sock, tmp):
           "bench --file: blank lines with carriage returns are skipped (%s)" % rc, err)
 
 
+def test_submit_odd(eligo, sock):
+    """submit --table on a health request, and submit with its standard input
+    closed (the socket would have taken its number, and been read as input)."""
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--table"], b'{"op":"health"}\n')
+    rows = [l for l in out.splitlines()[1:] if l.strip()]
+    check(rc == 0 and rows and rows[0].split()[-1] == "ok" and "none in force" not in out,
+          "submit --table: a health reply is a plain ok row", out + err)
+    p = subprocess.run([eligo, "submit", "--socket", sock], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30,
+                       preexec_fn=lambda: os.close(0))
+    check(p.returncode == 2 and b"standard input is closed" in p.stderr,
+          "submit with its standard input closed says so", p.stderr.decode())
+
+
 def test_line_too_long(eligo, sock):
     """A line over the server's limit: it answers line_too_long and closes the
     connection; submit prints that reply (whatever it was sending then) and
@@ -469,6 +483,7 @@ def main():
                 test_bench(eligo, sock)
                 test_blank_lines(eligo, sock, tmp)
                 test_line_too_long(eligo, sock)
+                test_submit_odd(eligo, sock)
                 test_examples(source, sock, tmp, real=True)
             finally:
                 proc.terminate()
