@@ -741,6 +741,35 @@ static const char store_indexes[] =
     "DROP INDEX IF EXISTS decisions_time;"
     "CREATE INDEX IF NOT EXISTS decisions_time_program ON decisions(decided_at, program);";
 
+/* Refuse a file that is not an eligo database of a version this eligo knows
+ * (given its user_version, application_id and count of schema rows): -1
+ * with E, or 0 (eligo's, or a new file). */
+static int store_foreign(store *st, int64_t version, int64_t appid, int64_t ntables, err *e)
+{
+    const char *path = sqlite3_db_filename(st->db, "main");
+    if ((version == 0 && ntables > 0) || (version > 0 && appid != STORE_APP_ID))
+        return err_set(e, "internal", "%s is an SQLite database but not eligo's "
+                       "(application_id %lld)", path, (long long)appid);
+    if (version > STORE_VERSION)
+        return err_set(e, "internal", "%s has database schema version %lld, newer than this "
+                       "eligo knows (%d); upgrade eligo", path, (long long)version,
+                       STORE_VERSION);
+    return 0;
+}
+
+/* What the file holds, read before anything is written to it: another
+ * program's SQLite file is refused as it is (putting it in WAL mode would
+ * change it for good).  store_migrate asks again, inside its transaction. */
+static int store_identify(store *st, err *e)
+{
+    int64_t version = 0, appid = 0, ntables = 0;
+    if (store_pragma_int(st, "PRAGMA user_version", &version, e) != 0 ||
+        store_pragma_int(st, "PRAGMA application_id", &appid, e) != 0 ||
+        store_pragma_int(st, "SELECT count(*) FROM sqlite_schema", &ntables, e) != 0)
+        return -1;
+    return store_foreign(st, version, appid, ntables, e);
+}
+
 static int store_migrate(store *st, err *e)
 {
     int64_t version = 0, appid = 0, ntables = 0;
@@ -750,20 +779,8 @@ static int store_migrate(store *st, err *e)
         store_pragma_int(st, "PRAGMA application_id", &appid, e) != 0 ||
         store_pragma_int(st, "SELECT count(*) FROM sqlite_schema", &ntables, e) != 0)
         goto fail;
-    if (version == 0 && ntables > 0) {
-        err_set(e, "internal", "%s is an SQLite database but not eligo's",
-                sqlite3_db_filename(st->db, "main"));
+    if (store_foreign(st, version, appid, ntables, e) != 0)
         goto fail;
-    }
-    if (version > STORE_VERSION) {
-        err_set(e, "internal", "database schema version %lld is newer than this eligo "
-                "knows (%d); upgrade eligo", (long long)version, STORE_VERSION);
-        goto fail;
-    }
-    if (version > 0 && appid != STORE_APP_ID) {
-        err_set(e, "internal", "not an eligo database (application_id %lld)", (long long)appid);
-        goto fail;
-    }
     for (int64_t v = version; v < STORE_VERSION; v++)
         if (store_exec(st, store_migrations[v], e) != 0)
             goto fail;
@@ -950,7 +967,7 @@ int store_open(store **out, const char *path, int flags, err *e)
          * million records), verify 10% faster; single-row commits are about
          * even.  WAL must then be set outside a transaction, and before
          * anything is written. */
-        if (store_exec(st, "PRAGMA page_size = 8192", e) != 0)
+        if (store_identify(st, e) != 0 || store_exec(st, "PRAGMA page_size = 8192", e) != 0)
             goto fail_db;
         sqlite3_stmt *s = NULL;
         int ok = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) ==

@@ -688,6 +688,42 @@ static void test_verify_duplicate_id(void **state)
         fail_msg("not said: %s", e.msg);
 }
 
+/* Another program's SQLite file, or one of a newer eligo: refused as it is,
+ * left in its journal mode (putting it in WAL mode came first, and stayed). */
+static void test_open_foreign_untouched(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *sql, *says;
+    } files[] = {
+        {"CREATE TABLE x (a); INSERT INTO x VALUES (1)", "is an SQLite database but not eligo's"},
+        {"CREATE TABLE t (a); PRAGMA user_version = 12", "is an SQLite database but not eligo's"},
+        {"CREATE TABLE t (a); PRAGMA user_version = 99; PRAGMA application_id = 1164732209",
+         "has database schema version 99, newer than this eligo knows"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "%s/other%zu.db", f->dir, i);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, files[i].sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        err e = {0};
+        store *st = NULL;
+        assert_int_equal(store_open(&st, path, 0, &e), -1);
+        if (!strstr(e.msg, files[i].says))
+            fail_msg("'%s' not in '%s'", files[i].says, e.msg);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_stmt *q = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(q, 0), "delete");
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        unlink(path);
+    }
+}
+
 /* A file whose user_version was set back would have a reader stand in for
  * tables it holds: refused by name. */
 static void test_readonly_version_set_back(void **state)
@@ -1742,6 +1778,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_rules_labels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_application_renumbered_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly_version_set_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_foreign_untouched, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
