@@ -921,6 +921,40 @@ static void store_configure(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);   /* refused if too late: it costs only time */
 }
 
+/* For a reader of PATH in a directory it cannot write, with no log beside
+ * it (a database stopped cleanly, on a read-only mount or in an archive):
+ * the URI that opens it as immutable, or NULL to open PATH as usual.  In WAL
+ * mode SQLite must otherwise make the -shm file beside it, and cannot; and
+ * with no log and no room for one, no writer can be at work on the file. */
+static char *store_immutable_uri(const char *path)
+{
+    char dir[4096], wal[4096 + 8];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = '\0';
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if (access(dir, W_OK) == 0 || access(wal, F_OK) == 0 || access(path, R_OK) != 0)
+        return NULL;
+    size_t n = strlen(path);
+    char *uri = malloc(3 * n + sizeof "file://?immutable=1");
+    if (!uri)
+        return NULL;
+    /* "file://" and an empty authority before an absolute path: one that
+     * begins "//" is then not read as a host. */
+    char *o = uri + sprintf(uri, path[0] == '/' ? "file://" : "file:");
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')   /* what a URI path cannot hold as is */
+            o += sprintf(o, "%%%02X", (unsigned char)*p);
+        else
+            *o++ = *p;
+    }
+    strcpy(o, "?immutable=1");
+    return uri;
+}
+
 int store_open(store **out, const char *path, int flags, err *e)
 {
     *out = NULL;
@@ -944,8 +978,12 @@ int store_open(store **out, const char *path, int flags, err *e)
         if (fd >= 0)
             close(fd);
     }
+    char *uri = rdonly ? store_immutable_uri(path) : NULL;
     atomic_fetch_add(&store_handles, 1);   /* SQLite may hold locks from here on */
-    if (sqlite3_open_v2(path, &st->db, oflags, NULL) != SQLITE_OK) {
+    int opened = sqlite3_open_v2(uri ? uri : path, &st->db, oflags | (uri ? SQLITE_OPEN_URI : 0),
+                                 NULL);
+    free(uri);
+    if (opened != SQLITE_OK) {
         err_set(e, "internal", "cannot open %s: %s", path,
                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto fail_db;

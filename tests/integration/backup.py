@@ -6,10 +6,12 @@ a broken source chain is reported with the copy kept.  A copy an older eligo
 wrote (schema 1) is verified and read as it is, never changed."""
 import hashlib
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -48,6 +50,47 @@ def disk_full(srv):
         check(os.listdir(small) == [], "and leaves nothing behind (%s)" % os.listdir(small))
     finally:
         subprocess.run(["umount", small])
+
+
+def read_only_dir():
+    """A database stopped cleanly (no log beside it) in a directory no one may
+    write -- a read-only mount, an archive: the read-only tools read it, as a
+    user without privileges (root may write anywhere).  SQLite would make the
+    -shm file it wants beside the file, and cannot."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("skip read-only directory: needs root and setpriv to act as another user")
+        return
+    with Server() as srv:
+        c = srv.connect()
+        for i in range(3):
+            c.request(decide(i))
+        c.close()
+        check(srv.stop() == 0 and not os.path.exists(srv.db + "-wal"),
+              "stopped cleanly: no log beside the database")
+        kept = tempfile.mkdtemp(prefix="eligo-ro-")
+        db = os.path.join(kept, "kept %?#.db")   # and a name a URI must escape
+        shutil.copy(srv.db, db)
+        binary = os.path.join(kept, "eligo")   # reachable by that user wherever the build is
+        shutil.copy(ELIGO, binary)
+        os.chmod(db, 0o644)
+        os.chmod(binary, 0o755)
+        os.chmod(kept, 0o555)
+        try:
+            as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary]
+            p = subprocess.run(as_nobody + ["verify", "--db", db], capture_output=True, text=True,
+                               timeout=60)
+            check(p.returncode == 0 and "3 records checked" in p.stdout,
+                  "verify reads a database in a directory it cannot write (%s)" %
+                  (p.stdout + p.stderr).strip())
+            p = subprocess.run(as_nobody + ["audit", "list", "--db", db, "--json"],
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode == 0 and len(p.stdout.splitlines()) == 3,
+                  "audit list reads it too (%s)" % p.stderr.strip())
+            check(not os.path.exists(db + "-shm") and not os.path.exists(db + "-wal"),
+                  "and nothing was written beside it")
+        finally:
+            os.chmod(kept, 0o755)
+            shutil.rmtree(kept, ignore_errors=True)
 
 
 def main():
@@ -167,6 +210,7 @@ def main():
         disk_full(restored)
         st, _, err = eligo("backup", "--db", restored.db, "--out=")
         check(st == 2 and "missing value" in err, "an empty --out= is refused")
+    read_only_dir()
     finish()
 
 
