@@ -66,6 +66,8 @@ typedef struct bench_conn {
     uv_connect_t connect;
     bench *b;
     int open;                            /* connected and not closed */
+    int unwritable;                      /* a write failed: the server closed it; its
+                                            last replies (why) are still to be read */
     uint64_t *stamps;                    /* ring of due or send times, ring_mask + 1 long */
     uint64_t head, sent, tail;
     size_t next_line;                    /* the line request `sent` will send */
@@ -347,12 +349,12 @@ static void bench_write_done(uv_write_t *req, int status)
     w->next = c->free_writes;
     c->free_writes = w;
     if (status < 0 && status != UV_ECANCELED && c->b->state != BENCH_DONE)
-        bench_conn_lost(c, "connection_closed");   /* the server closed it */
+        c->unwritable = 1;   /* closed by the server: read on, to its end */
 }
 
 /* Write up to N requests from `sent` on, in one uv_write: the lines from
  * next_line on, wrapping, are at most two byte ranges.  Returns how many were
- * written, or -1 when the run has failed. */
+ * written, or -1 when the connection can no longer be written. */
 static int64_t bench_write_some(bench_conn *c, uint64_t n)
 {
     bench *b = c->b;
@@ -375,7 +377,7 @@ static int64_t bench_write_some(bench_conn *c, uint64_t n)
     if (rc < 0) {
         w->next = c->free_writes;
         c->free_writes = w;
-        bench_conn_lost(c, "connection_closed");
+        c->unwritable = 1;
         return -1;
     }
     if (c->sent == c->head)
@@ -390,7 +392,7 @@ static void bench_send(bench_conn *c)
 {
     bench *b = c->b;
     uint64_t room = (uint64_t)b->cfg->pipeline - (c->sent - c->head);
-    if (!c->open || !room)
+    if (!c->open || c->unwritable || !room)
         return;
     if (!b->cfg->rate) {
         uint64_t now = uv_hrtime();
@@ -553,11 +555,11 @@ static void bench_tick(uv_timer_t *t)
     uint64_t due = (uint64_t)((double)(now - b->start) * b->cfg->rate / 1e9) + 1;
     while (b->issued < due && bench_may_issue(b)) {
         bench_conn *c = &b->conns[b->issued % (uint64_t)b->nconns];
-        if (!c->open || c->tail - c->head > b->ring_mask) {
+        if (!c->open || c->unwritable || c->tail - c->head > b->ring_mask) {
             /* A dead connection or a full backlog: the request is lost. */
             b->issued++;
             b->lost++;
-            if (c->open)
+            if (c->open && !c->unwritable)
                 bench_count_error(b, "client_backlog_full", 19, 1);
             else
                 bench_count_error(b, "connection_closed", 17, 1);
