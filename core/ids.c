@@ -119,6 +119,12 @@ void ids_next(char out[IDS_LEN + 1])
 
 char *ids_upper(char *id)
 {
+    /* Only what reads as an id (26 of Crockford's letters and digits):
+     * anything else is left as typed, for the message that names it. */
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghjkmnpqrstvwxyz";
+    size_t n = strlen(id);
+    if (n != IDS_LEN || strspn(id, alphabet) != n)
+        return id;
     for (char *p = id; *p; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');

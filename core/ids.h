@@ -19,7 +19,8 @@ void ids_next(char out[IDS_LEN + 1]);
 
 /* ID, as a person may type it, in the case ids are stored in: Crockford's
  * base32 reads letters either way, so a lower-case id names the same record.
- * In place; returns ID. */
+ * In place, and only when ID reads as an id (anything else is left as it
+ * was typed); returns ID. */
 char *ids_upper(char *id);
 
 /* Write the current UTC time as "YYYY-MM-DDTHH:MM:SS.mmmZ" and a NUL. */

@@ -926,7 +926,7 @@ static void store_configure(void)
  * the URI that opens it as immutable, or NULL to open PATH as usual.  In WAL
  * mode SQLite must otherwise make the -shm file beside it, and cannot; and
  * with no log and no room for one, no writer can be at work on the file. */
-static char *store_immutable_uri(const char *path)
+static char *store_immutable_uri_of(const char *path)
 {
     char dir[4096], wal[4096 + 8];
     snprintf(dir, sizeof dir, "%s", path);
@@ -952,6 +952,18 @@ static char *store_immutable_uri(const char *path)
             *o++ = *p;
     }
     strcpy(o, "?immutable=1");
+    return uri;
+}
+
+static char *store_immutable_uri(const char *given)
+{
+    /* Where the file is: SQLite follows a link to it, and keeps its -wal
+     * and -shm beside the file, not beside the link. */
+    char *path = realpath(given, NULL);
+    if (!path)
+        return NULL;
+    char *uri = store_immutable_uri_of(path);
+    free(path);
     return uri;
 }
 
@@ -1128,8 +1140,8 @@ static int store_file_holds(store *st, const struct stat *sb)
 {
     sqlite3_file *f = NULL;
     unsigned char h[20];
-    if ((int64_t)sb->st_size < st->size_seen)
-        return 0;
+    if ((int64_t)sb->st_size < st->size_seen || sb->st_size < 100)
+        return 0;   /* (a reader maps the file: a read past its end would be SIGBUS) */
     st->size_seen = (int64_t)sb->st_size;
     if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
         !f->pMethods)
@@ -2370,8 +2382,12 @@ static int verify_unique(store *st, store_report *rep, err *e)
          " HAVING count(*) > 1 LIMIT 1", "decision id", "decision"},
         {"SELECT review_id, min(seq), max(seq) FROM reviews GROUP BY review_id"
          " HAVING count(*) > 1 LIMIT 1", "review id", "review"},
-        {"SELECT request_key, min(first_seq), max(first_seq) FROM applications"
-         " WHERE request_key IS NOT NULL GROUP BY request_key HAVING count(*) > 1 LIMIT 1",
+        /* Application ids, which the key's index holds (its first_seq would be
+         * a lookup in the table per key); the records are looked up after. */
+        {"SELECT k, (SELECT first_seq FROM applications WHERE id = lo),"
+         " (SELECT first_seq FROM applications WHERE id = hi) FROM"
+         " (SELECT request_key AS k, min(id) AS lo, max(id) AS hi FROM applications"
+         "  WHERE request_key IS NOT NULL GROUP BY request_key HAVING count(*) > 1 LIMIT 1)",
          "request key", NULL},
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {

@@ -328,7 +328,7 @@ def main():
               "audit review writes a review offline")
         code, out, err = eligo("audit", "review", "nope", "--by", "a", "--confirm", "--reason", "b",
                                "--db", grown)
-        check(code == 1 and "no decision NOPE" in err, "audit review: unknown decision, its id in upper case")
+        check(code == 1 and "no decision nope" in err, "audit review: unknown decision, named as typed")
         code, out, err = eligo("audit", "review", ids[3], "--by", "a", "--confirm", "--override",
                                "eligible", "--reason", "b", "--db", grown)
         check(code == 2, "audit review: --confirm and --override exclude each other")
