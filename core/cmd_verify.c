@@ -81,7 +81,13 @@ static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
         return 2;
     }
     size_t n = fread(text, 1, sizeof text, f);
+    int failed = ferror(f);
+    int saved = errno;
     fclose(f);
+    if (failed) {   /* a directory, say */
+        fprintf(stderr, "eligo verify: cannot read %s: %s\n", cpfile, strerror(saved));
+        return 2;
+    }
     if (n == sizeof text) {
         fprintf(stderr, "eligo verify: %s is too large to be a checkpoint\n", cpfile);
         return 2;

@@ -346,6 +346,9 @@ def main():
         code, out, _ = verify(db, "--checkpoint", cp, "--pubkey", other + ".pub")
         check(code == 1 and "bad signature" in out and "not with this public key" in out,
               "another key fails")
+        code, _, err = verify(db, "--checkpoint", work, "--pubkey", key + ".pub")
+        check(code == 2 and ("cannot read %s: Is a directory" % work) in err,
+              "a directory given as the checkpoint is said to be one (%s)" % err.strip())
 
         # ---- A truncated tail ------------------------------------------------
         cut = os.path.join(work, "cut.db")
