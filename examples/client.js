@@ -199,11 +199,20 @@ async function main(argv) {
 
   // The whole file is read first: a bad line stops us before anything is sent.
   const apps = [];
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   try {
-    fs.readFileSync(file, 'utf8').split('\n').forEach((l, i) => {
-      if (!l.trim()) return;
+    const bytes = fs.readFileSync(file);
+    let start = 0;
+    const lines = [];
+    for (let end; (end = bytes.indexOf(10, start)) !== -1; start = end + 1) {
+      lines.push(bytes.subarray(start, end));
+    }
+    lines.push(bytes.subarray(start));
+    lines.forEach((raw, i) => {
       let app;
       try {
+        const l = utf8.decode(raw);   // not UTF-8: said, rather than sent as U+FFFD
+        if (!l.trim()) return;
         app = JSON.parse(l);
       } catch (e) {
         throw new Error(`${file}:${i + 1}: ${e.message}`);

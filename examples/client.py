@@ -189,9 +189,11 @@ def main():
     # The whole file is read first: a bad line stops us before anything is
     # sent, rather than after part of the file was decided and stored.
     apps = []
+    number = 0
     try:
-        with open(args.file, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
+        with open(args.file, "rb") as f:   # decoded line by line: an error names its line
+            for number, raw in enumerate(f, 1):
+                line = raw.decode("utf-8")
                 if line.strip():
                     app = json.loads(line)
                     if not isinstance(app, dict):

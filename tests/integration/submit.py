@@ -451,11 +451,15 @@ def test_examples(source, sock, tmp, real):
     clients = [[sys.executable, os.path.join(source, "examples", "client.py")]]
     if node:
         clients.append([node, os.path.join(source, "examples", "client.js")])
+    latin = os.path.join(tmp, "latin1.jsonl")   # not UTF-8, on its first line
+    with open(latin, "wb") as f:
+        f.write(b'{"id": "H", "applicant": {"applicant_id": "\xe9"}}\n')
     for c in clients:
-        rc, out, err = run(c + ["--socket", sock, bad])
-        check(rc == 2 and out == "" and (bad + ":2:") in err and "Traceback" not in err,
-              "examples/%s: a bad line is named, nothing sent" % os.path.basename(c[-1]),
-              out + err)
+        for path, where in ((bad, bad + ":2:"), (latin, latin + ":1:")):
+            rc, out, err = run(c + ["--socket", sock, path])
+            check(rc == 2 and out == "" and where in err and "Traceback" not in err,
+                  "examples/%s: a bad line is named (%s), nothing sent" %
+                  (os.path.basename(c[-1]), err.strip()), out + err)
 
 
 def main():
