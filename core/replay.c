@@ -29,12 +29,14 @@
  * union.  Counts are sums.  So any number of workers gives the same report.
  *
  * Earlier decisions.  A decision records, in "history", the rows its rules
- * read (engine.h).  The replay gives the engine those rows
- * (engine_defaults.history), from the first of the application's decisions
- * that has them.  When none has (the original rules read no history), a rule
- * of the candidate set that asks is answered from the database as it stood
- * before the application (store_applicant_decisions with the application's
- * first seq), through a read-only handle of the worker's own.
+ * read (engine.h).  Under its own rules (--original), the replay gives the
+ * engine those rows (engine_defaults.history): the union of what the
+ * application's decisions recorded, since each programme of a screen records
+ * its own rules' part (worker_recorded).  Under a candidate rule set, which
+ * may read rows the original rules did not, and when nothing was recorded,
+ * a rule that asks is answered from the database as it stood before the
+ * application (store_applicant_decisions with the application's first seq),
+ * through a read-only handle of the worker's own.
  *
  * Invariants (replay_check, debug builds, under mu):
  *   1. nqueued is the length of the queue; head is NULL iff tail is.
@@ -46,6 +48,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +114,8 @@ typedef struct rp_note {
 /* What one worker found; merged into the report at the end. */
 typedef struct rp_tally {
     int64_t apps, decisions, differences, errors;
+    int64_t extra;                /* original: of the differences, decisions made now of a
+                                     programme the application had none of */
     rp_prog *progs;
     size_t nprogs, aprogs;
     rp_note *notes;               /* the first ones, by seq */
@@ -465,6 +470,7 @@ static void tally_merge(rp_tally *dst, const rp_tally *src)
     dst->apps += src->apps;
     dst->decisions += src->decisions;
     dst->differences += src->differences;
+    dst->extra += src->extra;
     dst->errors += src->errors;
     dst->failed |= src->failed;
     for (size_t i = 0; i < src->nprogs; i++) {
@@ -575,16 +581,22 @@ static int json_equal_text(const cJSON *a, const cJSON *b)
 }
 
 /* Append "; "-separated pieces to WHAT (cut to its size). */
-static void what_add(char *what, size_t size, const char *fmt, const char *a, const char *b,
-                     const char *c)
+static void what_add(char *what, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void what_add(char *what, size_t size, const char *fmt, ...)
 {
     size_t n = strlen(what);
     if (n + 3 >= size)
         return;
     if (n)
         n += (size_t)snprintf(what + n, size - n, "; ");
-    if (n < size)
-        snprintf(what + n, size - n, fmt, a, b, c);
+    if (n < size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what + n, size - n, fmt, ap);
+        va_end(ap);
+    }
 }
 
 /* Original mode: describe in WHAT every way NEWD differs from OLD; 0 when it
@@ -594,11 +606,11 @@ static int compare_exact(const cJSON *old, const cJSON *newd, char *what, size_t
     what[0] = '\0';
     const char *oo = json_str(old, "outcome"), *no = json_str(newd, "outcome");
     if (!oo || !no || strcmp(oo, no))
-        what_add(what, size, "outcome %s, now %s%s", oo ? oo : "?", no ? no : "?", "");
+        what_add(what, size, "outcome %s, now %s", oo ? oo : "?", no ? no : "?");
     const char *ov = json_str(old, "program_version"), *nv = json_str(newd, "program_version");
     if ((ov == NULL) != (nv == NULL) || (ov && strcmp(ov, nv)))
-        what_add(what, size, "programme version %s, now %s%s", ov ? ov : "none",
-                 nv ? nv : "none", "");
+        what_add(what, size, "programme version %s, now %s", ov ? ov : "none",
+                 nv ? nv : "none");
     const cJSON *oc = cJSON_GetObjectItemCaseSensitive(old, "criteria");
     const cJSON *nc = cJSON_GetObjectItemCaseSensitive(newd, "criteria");
     int on = cJSON_GetArraySize(oc), nn = cJSON_GetArraySize(nc);
@@ -606,8 +618,8 @@ static int compare_exact(const cJSON *old, const cJSON *newd, char *what, size_t
         const cJSON *a = cJSON_GetArrayItem(oc, i), *b = cJSON_GetArrayItem(nc, i);
         const char *ai = a ? json_str(a, "id") : NULL, *bi = b ? json_str(b, "id") : NULL;
         if (!a || !b || !ai || !bi || strcmp(ai, bi)) {
-            what_add(what, size, "criterion %d is %s, now %s", ai ? ai : "absent",
-                     bi ? bi : "absent", "");
+            what_add(what, size, "criterion %d is %s, now %s", i + 1, ai ? ai : "absent",
+                     bi ? bi : "absent");
             continue;
         }
         char pa = passed_of(a), pb = passed_of(b);
@@ -620,7 +632,7 @@ static int compare_exact(const cJSON *old, const cJSON *newd, char *what, size_t
     }
     if (!json_equal_text(cJSON_GetObjectItemCaseSensitive(old, "missing"),
                          cJSON_GetObjectItemCaseSensitive(newd, "missing")))
-        what_add(what, size, "the missing fields differ%s%s%s", "", "", "");
+        what_add(what, size, "the missing fields differ");
     return what[0] != '\0';
 }
 
@@ -846,6 +858,69 @@ static rp_cell *worker_count(rp_worker *wk, const char *program, int from, int t
     return c;
 }
 
+/* Put in wk->history the rows the ND decisions DECS recorded, and return 1;
+ * 0 when none recorded any.  Each records the rows its own rules were given
+ * -- a rule that asked for one programme's, those -- so the programmes of a
+ * screen may have recorded different parts of one past: the rows given
+ * again are their union, the first decision's rows in their order, then
+ * each other's not yet there.  (A database read instead would hold what
+ * was still in flight when they were decided, which the rules never saw.) */
+static int worker_recorded(rp_worker *wk, const rp_batch *b, const rp_dec *decs, size_t nd)
+{
+    cJSON *all = NULL;
+    const char *first = NULL, *first_end = NULL;
+    int ok = 1;
+    for (size_t k = 0; k < nd && ok; k++) {
+        const char *end, *h = history_span(batch_at(b, decs[k].json), decs[k].json_len, &end);
+        if (!h)
+            continue;
+        if (!first) {
+            first = h, first_end = end;
+            continue;
+        }
+        if (end - h == first_end - first && !memcmp(h, first, (size_t)(end - h)))
+            continue;   /* the same rows: most often */
+        if (!all && !(all = cJSON_ParseWithLength(first, (size_t)(first_end - first)))) {
+            ok = 0;
+            break;
+        }
+        cJSON *more = cJSON_ParseWithLength(h, (size_t)(end - h)), *row;
+        if (!more) {
+            ok = 0;
+            break;
+        }
+        while (ok && (row = cJSON_DetachItemFromArray(more, 0)) != NULL) {
+            const char *id = json_str(row, "decision_id");
+            const cJSON *have;
+            int there = 0;
+            cJSON_ArrayForEach(have, all) {
+                const char *hid = json_str(have, "decision_id");
+                if (id && hid && !strcmp(id, hid)) {
+                    there = 1;
+                    break;
+                }
+            }
+            if (there)
+                cJSON_Delete(row);
+            else
+                ok = cJSON_AddItemToArray(all, row);
+        }
+        cJSON_Delete(more);
+    }
+    buf_reset(&wk->history);
+    if (ok && all) {
+        char *text = cJSON_PrintUnformatted(all);
+        ok = text && buf_adds(&wk->history, text) == 0;
+        cJSON_free(text);
+    } else if (ok && first) {
+        ok = buf_add(&wk->history, first, (size_t)(first_end - first)) == 0;
+    }
+    cJSON_Delete(all);
+    if (!ok)
+        wk->t.failed = 1;
+    return ok && first;
+}
+
 static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
 {
     rp_shared *sh = wk->sh;
@@ -854,18 +929,12 @@ static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
     char what[384];
     engine_result *r = NULL;
 
-    /* The rows the rules read, from the first decision that recorded them. */
-    wk->history.len = 0;
-    int has_history = 0;
-    for (size_t k = 0; k < nd && !has_history; k++) {
-        const char *end, *h = history_span(batch_at(b, decs[k].json), decs[k].json_len, &end);
-        if (h) {
-            buf_reset(&wk->history);
-            has_history = buf_add(&wk->history, h, (size_t)(end - h)) == 0;
-            if (!has_history)
-                wk->t.failed = 1;
-        }
-    }
+    /* Under its own rules, the rows the rules were given, as the decisions
+     * recorded them (worker_recorded).  A candidate may read rows the
+     * original rules did not: it is answered from the database as it stood
+     * before the application (worker_history), as are rules whose
+     * decisions recorded none. */
+    int has_history = sh->original && worker_recorded(wk, b, decs, nd);
     wk->t.apps++;
     wk->t.decisions += (int64_t)nd;
 
@@ -951,6 +1020,7 @@ static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
                 continue;
             if (sh->original) {
                 wk->t.differences++;
+                wk->t.extra++;   /* no stored decision differs for it */
                 snprintf(what, sizeof what, "decided now (%s) and not originally",
                          r->decisions[j].outcome);
                 tally_note(&wk->t, decs[0].seq, "", r->decisions[j].program, what);
@@ -1231,7 +1301,7 @@ void replay_print(const replay_report *r, FILE *f)
         if ((int64_t)t->nnotes < t->differences)
             fprintf(f, "... and %lld more differences\n",
                     (long long)(t->differences - (int64_t)t->nnotes));
-        int64_t same = t->decisions - t->differences;
+        int64_t same = t->decisions - (t->differences - t->extra);
         if (t->decisions == 0) {
             /* A proof over nothing is no proof: say so, not "0 of 0 (100%)". */
             fprintf(f, "no stored decision matched the filters: nothing was re-decided, so "
@@ -1329,7 +1399,7 @@ int replay_json(const replay_report *r, buf *out)
     if (r->original) {
         rc |= buf_printf(out, ",\"rulesets\":%zu,\"reproduced\":%lld,\"differences\":%lld,"
                          "\"listed\":[",
-                         r->nrulesets, (long long)(t->decisions - t->differences),
+                         r->nrulesets, (long long)(t->decisions - (t->differences - t->extra)),
                          (long long)t->differences);
     } else {
         rc |= buf_adds(out, ",\"programs\":[");

@@ -506,6 +506,69 @@ def test_history_kept():
               "--original reproduces all (%s)" % (rep and rep["reproduced"] or err[-300:]))
 
 
+IDMAJ_HISTORY = """
+  criterion "no_recent_idmaj" {
+    text = { en = "x", fr = "x", ar = "x" }, fail = { en = "on {date}", fr = "x", ar = "x" },
+    pass = { en = "none", fr = "x", ar = "x" }, reference = REF,
+    check = function(a, on)
+      local r = decided_within(earlier(a, "idmaj"), "idmaj", nil, 24, on)
+      if r then return false, { date = r.as_of } end
+      return true
+    end,
+  },
+"""
+
+
+def test_history_two_programmes():
+    """Two programmes of a screen read the past, each its own programme's
+    rows, and each decision records only those: under its own rules, each
+    must be given the whole past again, not the other's part of it; and a
+    candidate rule reading rows the original did not is given them too."""
+    with Server(args=["--quiet"], copy_rules=True) as srv:
+        srv.stop()
+        edit(os.path.join(srv.rules, "idmaj.lua"), '  criterion "age" {',
+             IDMAJ_HISTORY + '  criterion "age" {')
+        srv.start()
+        rc, out, err = eligo("bench", "--socket", srv.socket, "-n", "2000", "--applicants", "300",
+                             "--op", "screen", "--json")
+        check(rc == 0, "2000 screens for 300 applicants (%s)" % (out or err)[-200:])
+        check(srv.stop() == 0, "the server stops cleanly")
+        recorded = srv.db_query("SELECT count(*) FROM decisions WHERE program = 'idmaj' AND"
+                                " decision LIKE '%\"history\":[{%'")[0][0]
+        for args in ([], ["--program", "idmaj"], ["--program", "intelaka"]):
+            rc, rep, err = replay_json("--original", "--db", srv.db, *args)
+            check(rc == 0 and rep and rep["differences"] == 0 and rep["decisions"] > 0,
+                  "--original %s reproduces every decision, idmaj's past read in %d of them (%s)"
+                  % (" ".join(args) or "(all)", recorded,
+                     rep and (rep["reproduced"], rep["decisions"]) or err[-300:]))
+        # The shipped rules record only intelaka's rows; a candidate idmaj that
+        # reads its own is given them: the same count whatever the filter.
+        rc, whole, err = replay_json("--rules", srv.rules, "--db", srv.db, "--sample", "0")
+        rc2, only, err2 = replay_json("--rules", srv.rules, "--db", srv.db, "--sample", "0",
+                                      "--program", "idmaj")
+        def idmaj(rep):
+            return [p for p in (rep or {}).get("programs", []) if p.get("program") == "idmaj"]
+        check(rc == 0 and rc2 == 0 and idmaj(whole) and idmaj(whole) == idmaj(only),
+              "a candidate's idmaj counts are the same with and without --program idmaj (%s)"
+              % (err or err2)[-200:])
+        # A stored decision of a programme the rules no longer have: it
+        # differs, and the programme decided now in its place is counted
+        # apart, not as one more stored decision that failed to reproduce.
+        seq, who = srv.db_query("SELECT seq, applicant_id FROM decisions WHERE program = 'idmaj'"
+                                " ORDER BY seq LIMIT 1")[0]
+        n = srv.db_query("SELECT count(*) FROM decisions WHERE applicant_id = ?", (who,))[0][0]
+        con = sqlite3.connect(srv.db)
+        con.execute("DROP TRIGGER decisions_no_update")
+        con.execute("UPDATE decisions SET program = 'idmaj2', decision = replace(decision,"
+                    " '\"program\":\"idmaj\"', '\"program\":\"idmaj2\"') WHERE seq = ?", (seq,))
+        con.commit()
+        con.close()
+        rc, rep, err = replay_json("--original", "--db", srv.db, "--applicant", who)
+        check(rc == 1 and rep and rep["decisions"] == n and rep["reproduced"] == n - 1 and
+              rep["differences"] == 2, "a renamed programme: %d of %d reproduced, 2 differences "
+              "(%s)" % (n - 1, n, rep and (rep["reproduced"], rep["differences"]) or err[-200:]))
+
+
 def test_history():
     with Server() as srv:
         c = srv.connect()
@@ -660,6 +723,7 @@ def main():
     test_history()
     test_history_after_restart()
     test_history_kept()
+    test_history_two_programmes()
     test_walk_order()
     test_original()
     finish()
