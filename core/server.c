@@ -74,6 +74,7 @@
 #include "canon.h"
 #include "hist.h"
 #include "json.h"
+#include "ruleset.h"
 #include "log.h"
 
 #define READ_CHUNK ((size_t)64 << 10)
@@ -482,24 +483,45 @@ static void conn_update_reading(conn *c)
     }
 }
 
+/* The programmes of the rule set now serving: a screen's reply holds a
+ * decision for each in force, one file each (the rest are tests and the
+ * schema). */
+static size_t server_programmes(server *srv)
+{
+    ruleset *rs = pool_ruleset(srv->pool);
+    size_t n = 0;
+    for (size_t i = 0; rs && i < ruleset_count(rs); i++) {
+        const char *name = ruleset_file_at(rs, i)->name;
+        n += !ruleset_is_test(name) && strcmp(name, "schema.lua") != 0;
+    }
+    ruleset_free(rs);
+    return n ? n : 1;
+}
+
 /* How much of a connection's in-flight budget (conn_inflight) the request
  * line P takes: one for most, as a decision's reply is a couple of
- * kilobytes; a history request as many as the decisions it may return (its
- * limit, 100 unless given), so that the replies one connection can have in
- * flight stay about as large whatever it asks.  Only lines that mention
- * "history" are parsed here. */
-static size_t line_weight(const char *p, size_t n)
+ * kilobytes; a screen as many as the programmes it may decide; a history
+ * request as many as the decisions it may return (its limit, 100 unless
+ * given or null), so that the replies one connection can have in flight
+ * stay about as large whatever it asks.  Only lines that mention "history"
+ * or "screen" are parsed here. */
+static size_t line_weight(server *srv, const char *p, size_t n)
 {
-    if (!memmem(p, n, "\"history\"", 9))
+    int history = memmem(p, n, "\"history\"", 9) != NULL;
+    if (!history && !memmem(p, n, "\"screen\"", 8))
         return 1;
     cJSON *root = cJSON_ParseWithLength(p, n);
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(root, "op");
     size_t w = 1;
     if (cJSON_IsString(op) && !strcmp(op->valuestring, "history")) {
         const cJSON *limit = cJSON_GetObjectItemCaseSensitive(root, "limit");
-        double l = limit ? (cJSON_IsNumber(limit) ? limit->valuedouble : 0) : 100;
+        double l = !limit || cJSON_IsNull(limit) ? 100
+                   : cJSON_IsNumber(limit)       ? limit->valuedouble
+                                                 : 0;
         if (l >= 1 && l <= 10000)   /* else it is refused, in a small reply */
             w = (size_t)l;
+    } else if (cJSON_IsString(op) && !strcmp(op->valuestring, "screen")) {
+        w = server_programmes(srv);
     }
     cJSON_Delete(root);
     return w;
@@ -577,7 +599,7 @@ static void conn_process(conn *c)
                 start = 0;
             } else if (c->eof) {
                 /* The peer ended without a final newline: still a line. */
-                conn_line(c, p, avail, line_weight(p, avail));
+                conn_line(c, p, avail, line_weight(c->srv, p, avail));
                 start = c->in_len;
             }
             break;
@@ -589,7 +611,7 @@ static void conn_process(conn *c)
             break;
         }
         /* A heavy line waits for room, unless nothing else is in flight. */
-        size_t w = line_weight(p, n);
+        size_t w = line_weight(c->srv, p, n);
         if (c->weight > 0 && c->weight + w > cfg->conn_inflight) {
             c->blocked = 1;
             break;

@@ -274,6 +274,49 @@ def test_held_replies(srv, reviews=300, n=200):
     c.close()
 
 
+def test_screens_unread(srv):
+    """A client that sends screens and never reads: a screen weighs as many
+    requests as the programmes it decides, so the replies the server holds
+    for it stay as few as for decisions (a screen once weighed one, and the
+    server held over 1,000 of them, some 30 MB); and a history request with
+    a null limit weighs the default 100 it returns, not one."""
+    c = srv.connect()
+    c.sock.setblocking(False)
+    line = (json.dumps({"id": 0, "op": "screen", "as_of": "2025-03-01",
+                        "applicant": applicant(7)}) + "\n").encode()
+    sent, t = 0, time.time()
+    while time.time() - t < 4:
+        try:
+            c.sock.send(line)
+            sent += 1
+        except BlockingIOError:
+            time.sleep(0.01)
+    c.close()
+    held = []
+    for _ in range(100):
+        held = re.findall(r"closed before (\d+) replies were sent", srv.log())
+        if held:
+            break
+        time.sleep(0.1)
+    n = int(held[-1]) if held else -1
+    # In flight: 1,024 / 5 programmes; written out, and waiting in the
+    # connection's 1 MiB: some 80 more of about 13 kB.
+    check(50 < n <= 1024 // 5 + 100, "a client that never reads its screens: the server held "
+          "%d replies for it (%d sent), at most 1,024 / 5 programmes and a MiB" % (n, sent))
+    d = srv.connect()
+    for i in range(150):
+        d.send(decide(i, rid=i, applicant={**applicant(i), "applicant_id": "NULL-LIMIT"}))
+    check(all(d.recv()["ok"] for _ in range(150)), "150 decisions for one applicant")
+    d.send_many([{"id": i, "op": "history", "applicant_id": "NULL-LIMIT", "limit": None}
+                 for i in range(400)])
+    time.sleep(3)   # not read meanwhile
+    got = [d.recv() for _ in range(400)]
+    check(all(r and r.get("ok") and len(r["decisions"]) == 100 for r in got),
+          "400 history requests with a null limit, read late: every reply arrives (%d ok)" %
+          sum(1 for r in got if r and r.get("ok")))
+    d.close()
+
+
 def main():
     # Under AddressSanitizer freed memory waits in a quarantine (256 MB by
     # default) before it is reused: keep it small, so that the RSS measured
@@ -288,6 +331,7 @@ def main():
         test_garbage(srv)
         test_disconnects(srv)
         test_never_reads(srv)
+        test_screens_unread(srv)
         check(srv.stop() == 0, "clean exit after all that")
         log = srv.log()
         check(" error " not in log, "no error in the server log")
