@@ -191,6 +191,10 @@ static int serve_parse(int argc, char **argv, serve_options *o)
             }
             val = argv[++i];
         }
+        if (!*val) {   /* an empty --socket listened on an abstract name no one could reach */
+            fprintf(stderr, "eligo serve: %s needs a value, not an empty one\n", a);
+            return -1;
+        }
         int rc = 0;
         if (!strcmp(a, "--socket"))
             o->socket = val;

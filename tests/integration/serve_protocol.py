@@ -448,6 +448,11 @@ def test_options():
     check(rc == 0 and "--socket" in out and "--listen" in out, "serve --help")
     rc, _, errtext = eligo("serve", "--bogus")
     check(rc == 2 and "--bogus" in errtext, "an unknown option is refused")
+    for opt in ("--socket", "--db", "--rules", "--listen"):
+        rc, _, errtext = eligo("serve", opt + "=", timeout=30)
+        check(rc == 2 and ("%s needs a value, not an empty one" % opt) in errtext,
+              "an empty %s is refused (an empty socket path listened where no one could "
+              "connect) (%s)" % (opt, errtext.strip()))
     for opt, val, lo, hi in (("--workers", "100000", 1, 256), ("--workers", "0", 1, 256),
                              ("--batch", "100000000000", 1, 65536),
                              ("--idle-timeout", "99999999999999", 0, 31622400),
