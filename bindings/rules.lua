@@ -664,6 +664,10 @@ function sandbox.parameter(name)
       check_utf8(file, line, string_format("parameter '%s' value %d reference", name, i), v.reference)
       p.values[i] = { from = check_date(2, v.from or "0001-01-01", "from"),
         to = v.to and check_date(2, v.to, "to"), value = v.value, reference = v.reference or spec.reference }
+      if p.values[i].to and p.values[i].to < p.values[i].from then
+        problem(file, line, "parameter '%s': value %d is never in force: its 'to' %s is before its 'from' %s",
+          name, i, p.values[i].to, p.values[i].from)
+      end
     end
     if #p.values == 0 then decl_error(2, "parameter '%s' has no value", name) end
     table_sort(p.values, function(a, b) return a.from < b.from end)
@@ -1483,7 +1487,9 @@ local function first_gap(p, from, to)
   local day = from
   for _, pv in ipairs(p.values) do
     if pv.from > day then return day end
-    if pv.to == nil then return nil end
+    -- Open, or to the end of what dates can say (the day after 9999-12-31
+    -- is no date at all).
+    if pv.to == nil or pv.to >= to then return nil end
     if pv.to >= day then day = c_add_days(pv.to, 1) end
     if day > to then return nil end
   end
@@ -1573,7 +1579,7 @@ function api.lint()
         out[#out + 1] = { file = v.file, line = v.line, msg = string_format(
           "programme '%s' %s is never in force: its 'to' (%s) is before its 'from' (%s)", id, v.version, v.to, v.from) }
       else
-        if last and last.to and c_add_days(last.to, 1) < v.from then
+        if last and last.to and last.to < v.from and c_add_days(last.to, 1) < v.from then
           out[#out + 1] = { file = v.file, line = v.line, msg = string_format(
             "programme '%s': no version is in force from %s to %s, between %s (to %s) and %s (from %s)",
             id, c_add_days(last.to, 1), c_add_days(v.from, -1), last.version, last.to, v.version, v.from) }

@@ -103,6 +103,20 @@ def main():
                "idmaj.lua", 'param "idmaj.no_recent_month"',
                r"parameter 'idmaj.no_recent_month' is not declared")
 
+    # A value to the last day dates can say is in force to the end: no gap
+    # on "0000-00-00", the day after it, for the value or for a version.
+    d = edited("to_the_end", {"taehil.lua": [('{ from = "2025-01-01", value = 18 }',
+                                              '{ from = "2025-01-01", to = "9999-12-31", value = 18 }')]})
+    st, found, out = problems(d)
+    check(st == 0 and not found, "a value in force to 9999-12-31 is no gap (%r)" % found)
+    expect_one("param_to_before_from",
+               {"taehil.lua": [('  { from = "2025-01-01", value = 45 },\n',
+                                '  { from = "2025-01-01", value = 45 },\n'
+                                '  { from = "2026-01-01", to = "2025-06-30", value = 50 },\n')]},
+               "taehil.lua", 'parameter "taehil.age_max"',
+               r"parameter 'taehil.age_max': value 2 is never in force: its 'to' 2025-06-30 is "
+               r"before its 'from' 2026-01-01")
+
     # A parameter named in a comment is not read: nothing to report; the
     # same name read for real, after such comments, still is.
     d = edited("commented_parameter", {"awrach.lua": [("\n", "\n-- was param \"awrach.gone\"\n--[[ and\n"
