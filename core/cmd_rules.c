@@ -88,6 +88,10 @@ int cmd_check(int argc, char **argv)
                "Prints the rule set's content hash; exit status 0 only when clean.\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
     }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "eligo check: one rules directory, not '%s' too\n", argv[optind + 1]);
+        return 2;
+    }
     if (optind < argc)
         o.dir = argv[optind];
     err e;
@@ -135,6 +139,10 @@ int cmd_test(int argc, char **argv)
                "with expected and actual, and criteria no case makes fail or pass.\n"
                "  --quiet              do not print the coverage notes\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "eligo test: one rules directory, not '%s' too\n", argv[optind + 1]);
+        return 2;
     }
     if (optind < argc)
         o.dir = argv[optind];
@@ -210,6 +218,10 @@ int cmd_eval(int argc, char **argv)
                "  --as-of DATE         decision date (default: today)\n"
                "  --lang en|fr|ar      language of the messages (default en)\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "eligo eval: one file of applications, not '%s' too\n", argv[optind + 1]);
+        return 2;
     }
     const char *path = optind < argc ? argv[optind] : "-";
     FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;

@@ -103,6 +103,12 @@ def main():
                "idmaj.lua", 'param "idmaj.no_recent_month"',
                r"parameter 'idmaj.no_recent_month' is not declared")
 
+    # A second directory is not silently left unchecked.
+    for cmd in ("check", "test"):
+        st, _, err = eligo(cmd, RULES, WORK)
+        check(st == 2 and "one rules directory" in err, "%s with two directories is refused (%s)"
+              % (cmd, err.strip()))
+
     # A value to the last day dates can say is in force to the end: no gap
     # on "0000-00-00", the day after it, for the value or for a version.
     d = edited("to_the_end", {"taehil.lua": [('{ from = "2025-01-01", value = 18 }',
