@@ -1792,6 +1792,21 @@ function api.run_case(i)
     history = c_canon(setmetatable(deep_copy(case.history), ARRAY))
   end
   local res = api.request(c_canon(req), nil, nil, nil, nil, history)
+  if not res.error_code then
+    -- What the engine refuses once the decision is written (engine.c,
+    -- engine_encode_decisions), a case must not pass: the server would
+    -- answer every such application with an error.
+    for _, n in ipairs(res.decisions or {}) do
+      local json = c_decision_json(n)
+      local bad = c_utf8_bad(json)
+      if bad then
+        res = { error_code = "rule_error", error_message = string_format(
+          "the decision of programme %s is not UTF-8 text (byte %d of its JSON): a rule made a text of other bytes",
+          tostring(case.program), bad) }
+        break
+      end
+    end
+  end
   if res.error_code then
     if case.error ~= res.error_code then
       why = string_format("expected %s, got error %s: %s",

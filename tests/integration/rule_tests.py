@@ -161,6 +161,18 @@ def main():
               "a case with %s fails, saying so (%s)" % (want.split(":")[0], got))
     check(out.rstrip().endswith("%d passed, %d failed" % (total, len(faults))),
           "and only those fail")
+
+    # A value that is not UTF-8 in a decision: the server refuses every such
+    # decision (rule_error), so the cases that make one fail too, saying so.
+    d = copy("not_utf8")
+    rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace(
+        "{ age = years, min = min, max = max }",
+        "{ age = years, min = min, max = max, s = string.char(233) }", 1))
+    st, out, _ = eligo("test", d)
+    bad = [l for l in out.splitlines() if "is not UTF-8 text" in l]
+    check(st == 1 and bad and "got error rule_error" in bad[0] and "taehil" in bad[0],
+          "a case whose decision is not UTF-8 fails as the server would answer it (%s)" %
+          (bad[:1] or out[-200:]))
     shutil.rmtree(WORK, ignore_errors=True)
     finish()
 
