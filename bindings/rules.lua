@@ -661,6 +661,9 @@ function sandbox.parameter(name)
         if why == OUT_OF_MEMORY then error(why, 0) end
         decl_error(2, "parameter '%s': value %d has no JSON form (%s)", name, i, tostring(why))
       end
+      if type(v.value) == "table" then   -- its texts and keys, as decisions will write them
+        check_utf8(file, line, string_format("parameter '%s' value %d, as JSON,", name, i), why)
+      end
       check_utf8(file, line, string_format("parameter '%s' value %d reference", name, i), v.reference)
       p.values[i] = { from = check_date(2, v.from or "0001-01-01", "from"),
         to = v.to and check_date(2, v.to, "to"), value = v.value, reference = v.reference or spec.reference }

@@ -103,6 +103,17 @@ def main():
                "idmaj.lua", 'param "idmaj.no_recent_month"',
                r"parameter 'idmaj.no_recent_month' is not declared")
 
+    # A parameter's value is written into decisions whole: a text inside a
+    # table that is not UTF-8 is refused where it is declared, as a plain one is.
+    d = edited("table_not_utf8", {"taehil.lua": [("\nparameter \"taehil.age_max\"",
+        "\nparameter \"taehil.tbl\" { reference = REF, { from = \"2025-01-01\","
+        " value = { a = \"\\xe9\" } } }\nparameter \"taehil.age_max\"")]})
+    st, found, out = problems(d)
+    where = line_of(d, "taehil.lua", 'parameter "taehil.tbl"')
+    check(st == 1 and found == [("taehil.lua", where, "parameter 'taehil.tbl' value 1, as JSON, is "
+                                 "not UTF-8 text (byte 7)")],
+          "a table value holding a text that is not UTF-8 is refused where declared (%r)" % found)
+
     # A second directory is not silently left unchecked.
     for cmd in ("check", "test"):
         st, _, err = eligo(cmd, RULES, WORK)
