@@ -921,6 +921,18 @@ static void store_configure(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);   /* refused if too late: it costs only time */
 }
 
+/* The directory PATH is in, into DIR (N bytes); returns DIR. */
+static char *store_dir_of(const char *path, char *dir, size_t n)
+{
+    snprintf(dir, n, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, n, ".");
+    else
+        slash[slash == dir] = '\0';   /* "/x" is in "/" */
+    return dir;
+}
+
 /* For a reader of PATH in a directory it cannot write, with no log beside
  * it (a database stopped cleanly, on a read-only mount or in an archive):
  * the URI that opens it as immutable, or NULL to open PATH as usual.  In WAL
@@ -929,12 +941,7 @@ static void store_configure(void)
 static char *store_immutable_uri_of(const char *path)
 {
     char dir[4096], wal[4096 + 8];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else
-        slash[slash == dir] = '\0';
+    store_dir_of(path, dir, sizeof dir);
     snprintf(wal, sizeof wal, "%s-wal", path);
     if (access(dir, W_OK) == 0 || access(wal, F_OK) == 0 || access(path, R_OK) != 0)
         return NULL;
@@ -1029,13 +1036,7 @@ int store_open(store **out, const char *path, int flags, err *e)
             /* Most often a directory it cannot write: the log and its index
              * are files beside the database. */
             char dir[4096];
-            snprintf(dir, sizeof dir, "%s", path);
-            char *slash = strrchr(dir, '/');
-            if (!slash)
-                snprintf(dir, sizeof dir, ".");
-            else
-                slash[slash == dir] = '\0';
-            int writable = access(dir, W_OK) == 0;
+            int writable = access(store_dir_of(path, dir, sizeof dir), W_OK) == 0;
             err_set(e, "internal", "cannot put %s in WAL mode: %s%s%s%s", path,
                     sqlite3_errmsg(st->db), writable ? "" : " (the directory ",
                     writable ? "" : dir,
