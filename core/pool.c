@@ -24,6 +24,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@ struct pool {
     ruleset *rs;
     uint64_t gen;
     int quit;
+    atomic_size_t programmes;   /* ruleset_programmes(rs), for any thread */
 
     size_t nworkers;
     size_t started;
@@ -422,6 +424,7 @@ int pool_new(pool **out, ruleset *rs, const pool_config *cfg, err *e)
         goto fail_mutex;
     }
     p->rs = ruleset_ref(rs);
+    atomic_store(&p->programmes, ruleset_programmes(rs));
     p->gen = 1;   /* workers start at 0, so each builds its engine first */
     for (; p->started < p->nworkers; p->started++) {
         worker *wk = &p->workers[p->started];
@@ -470,11 +473,17 @@ void pool_swap(pool *p, ruleset *rs)
     pthread_mutex_lock(&p->mu);
     old = p->rs;
     p->rs = rs;
+    atomic_store(&p->programmes, ruleset_programmes(rs));
     p->gen++;
     /* Wake idle workers so they rebuild now, not on the next request. */
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     ruleset_free(old);
+}
+
+size_t pool_programmes(pool *p)
+{
+    return atomic_load(&p->programmes);
 }
 
 ruleset *pool_ruleset(pool *p)

@@ -67,6 +67,9 @@ void pool_swap(pool *p, ruleset *rs);
 /* The current rule set, with a new reference the caller drops. */
 ruleset *pool_ruleset(pool *p);
 
+/* ruleset_programmes of the current rule set, without a lock.  Any thread. */
+size_t pool_programmes(pool *p);
+
 /* Jobs queued and not yet taken by a worker. */
 size_t pool_depth(pool *p);
 

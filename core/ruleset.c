@@ -79,6 +79,16 @@ int ruleset_is_test(const char *name)
            memcmp(name + n - (sizeof suffix - 1), suffix, sizeof suffix - 1) == 0;
 }
 
+size_t ruleset_programmes(const ruleset *rs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ruleset_count(rs); i++) {
+        const char *name = ruleset_file_at(rs, i)->name;
+        n += !ruleset_is_test(name) && strcmp(name, "schema.lua") != 0;
+    }
+    return n ? n : 1;
+}
+
 /* qsort comparator: strcmp compares as unsigned char, which is the byte
  * order the hash definition asks for, whatever the locale. */
 static int ruleset_cmp(const void *a, const void *b)

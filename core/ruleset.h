@@ -74,4 +74,8 @@ const ruleset_file *ruleset_file_at(const ruleset *rs, size_t i);
 /* Does NAME end in ".test.lua"? (test cases, not rules)  NULL gives 0. */
 int ruleset_is_test(const char *name);
 
+/* Files that may declare a programme (one each): neither test cases nor
+ * the schema.  At least 1. */
+size_t ruleset_programmes(const ruleset *rs);
+
 #endif

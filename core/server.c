@@ -74,7 +74,6 @@
 #include "canon.h"
 #include "hist.h"
 #include "json.h"
-#include "ruleset.h"
 #include "log.h"
 
 #define READ_CHUNK ((size_t)64 << 10)
@@ -483,21 +482,6 @@ static void conn_update_reading(conn *c)
     }
 }
 
-/* The programmes of the rule set now serving: a screen's reply holds a
- * decision for each in force, one file each (the rest are tests and the
- * schema). */
-static size_t server_programmes(server *srv)
-{
-    ruleset *rs = pool_ruleset(srv->pool);
-    size_t n = 0;
-    for (size_t i = 0; rs && i < ruleset_count(rs); i++) {
-        const char *name = ruleset_file_at(rs, i)->name;
-        n += !ruleset_is_test(name) && strcmp(name, "schema.lua") != 0;
-    }
-    ruleset_free(rs);
-    return n ? n : 1;
-}
-
 /* How much of a connection's in-flight budget (conn_inflight) the request
  * line P takes: one for most, as a decision's reply is a couple of
  * kilobytes; a screen as many as the programmes it may decide; a history
@@ -521,7 +505,7 @@ static size_t line_weight(server *srv, const char *p, size_t n)
         if (l >= 1 && l <= 10000)   /* else it is refused, in a small reply */
             w = (size_t)l;
     } else if (cJSON_IsString(op) && !strcmp(op->valuestring, "screen")) {
-        w = server_programmes(srv);
+        w = pool_programmes(srv->pool);   /* a decision for each in force */
     }
     cJSON_Delete(root);
     return w;
