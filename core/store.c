@@ -419,6 +419,7 @@ struct store {
     dev_t dev;                               /* the file opened (store_moved) */
     ino_t ino;
     int64_t size_seen;                       /* its size at the last store_moved */
+    int overwritten;                         /* store_moved found it written over */
 };
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -1157,8 +1158,11 @@ int store_moved(store *st, err *e)
     struct stat sb;
     int found = stat(st->path, &sb) == 0;
     if (found && sb.st_dev == st->dev && sb.st_ino == st->ino) {
-        if (store_file_holds(st, &sb))
+        /* Once seen, for good: a checkpoint may write page 1, WAL header
+         * and all, over the copy afterwards. */
+        if (!st->overwritten && store_file_holds(st, &sb))
             return 0;
+        st->overwritten = 1;
         return err_set(e, "internal", "the database file %s was written over while the server "
                        "ran (it is shorter than before, or no longer a database in WAL mode): "
                        "what it would write now could corrupt it; stop the server, and restore "
