@@ -224,17 +224,6 @@ static int serve_parse(int argc, char **argv, serve_options *o)
         if (rc < 0)
             return -1;
     }
-    /* A request line is decoded into the request's Lua state: one that
-     * takes more than the state may hold would be answered rule_error, no
-     * rule having run.  A quarter leaves room for its text and its tables. */
-    size_t mem = o->limits.memory ? o->limits.memory : ENGINE_DEFAULT_MEMORY;
-    size_t line = o->max_line ? (size_t)o->max_line : (size_t)1 << 20;
-    if (line > mem / 4) {
-        fprintf(stderr, "eligo serve: --max-line %zu is more than a quarter of the memory cap of "
-                "%zu bytes (--memory): a line that long could not be decoded within it\n",
-                line, mem);
-        return -1;
-    }
     return 0;
 }
 
