@@ -29,14 +29,15 @@
  * union.  Counts are sums.  So any number of workers gives the same report.
  *
  * Earlier decisions.  A decision records, in "history", the rows its rules
- * read (engine.h).  Under its own rules (--original), the replay gives the
- * engine those rows (engine_defaults.history): the union of what the
- * application's decisions recorded, since each programme of a screen records
- * its own rules' part (worker_recorded).  Under a candidate rule set, which
- * may read rows the original rules did not, and when nothing was recorded,
- * a rule that asks is answered from the database as it stood before the
- * application (store_applicant_decisions with the application's first seq),
- * through a read-only handle of the worker's own.
+ * read (engine.h).  The replay gives the engine those rows
+ * (engine_defaults.history): the union of what the application's decisions
+ * recorded, since each programme of a screen records its own rules' part
+ * (worker_recorded), under its own rules and under a candidate rule set
+ * alike (a candidate rule that reads rows the original rules did not is not
+ * given them).  When nothing was recorded, a rule that asks is answered from
+ * the database as it stood before the application (store_applicant_decisions
+ * with the application's first seq), through a read-only handle of the
+ * worker's own.
  *
  * Invariants (replay_check, debug builds, under mu):
  *   1. nqueued is the length of the queue; head is NULL iff tail is.
@@ -858,67 +859,113 @@ static rp_cell *worker_count(rp_worker *wk, const char *program, int from, int t
     return c;
 }
 
+/* A row of recorded history, for worker_recorded: its id and where it came
+ * from (list, then place), the order the union keeps. */
+typedef struct rec_row {
+    const char *id;
+    size_t order;
+    cJSON *row;
+} rec_row;
+
+static int rec_row_by_id(const void *a, const void *b)
+{
+    const rec_row *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+static int rec_row_by_order(const void *a, const void *b)
+{
+    const rec_row *x = a, *y = b;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
 /* Put in wk->history the rows the ND decisions DECS recorded, and return 1;
  * 0 when none recorded any.  Each records the rows its own rules were given
  * -- a rule that asked for one programme's, those -- so the programmes of a
- * screen may have recorded different parts of one past: the rows given
- * again are their union, the first decision's rows in their order, then
- * each other's not yet there.  (A database read instead would hold what
- * was still in flight when they were decided, which the rules never saw.) */
+ * screen may have recorded different parts of one past.  When one list
+ * holds every other's rows (a rule read them all), it is given as it is,
+ * newest first.  Otherwise the rules each read one programme's: the union,
+ * the longest list first, then each other's rows not yet there, keeps each
+ * programme's rows in their order.  (A database read instead would hold
+ * what was still in flight when they were decided, which the rules never
+ * saw.) */
 static int worker_recorded(rp_worker *wk, const rp_batch *b, const rp_dec *decs, size_t nd)
 {
-    cJSON *all = NULL;
-    const char *first = NULL, *first_end = NULL;
-    int ok = 1;
-    for (size_t k = 0; k < nd && ok; k++) {
+    const char *span[64], *span_end[64];
+    size_t ns = 0, longest = 0;
+    int same = 1;
+    for (size_t k = 0; k < nd && ns < sizeof span / sizeof span[0]; k++) {
         const char *end, *h = history_span(batch_at(b, decs[k].json), decs[k].json_len, &end);
         if (!h)
             continue;
-        if (!first) {
-            first = h, first_end = end;
-            continue;
-        }
-        if (end - h == first_end - first && !memcmp(h, first, (size_t)(end - h)))
-            continue;   /* the same rows: most often */
-        if (!all && !(all = cJSON_ParseWithLength(first, (size_t)(first_end - first)))) {
-            ok = 0;
-            break;
-        }
-        cJSON *more = cJSON_ParseWithLength(h, (size_t)(end - h)), *row;
-        if (!more) {
-            ok = 0;
-            break;
-        }
-        while (ok && (row = cJSON_DetachItemFromArray(more, 0)) != NULL) {
-            const char *id = json_str(row, "decision_id");
-            const cJSON *have;
-            int there = 0;
-            cJSON_ArrayForEach(have, all) {
-                const char *hid = json_str(have, "decision_id");
-                if (id && hid && !strcmp(id, hid)) {
-                    there = 1;
-                    break;
-                }
-            }
-            if (there)
-                cJSON_Delete(row);
-            else
-                ok = cJSON_AddItemToArray(all, row);
-        }
-        cJSON_Delete(more);
+        span[ns] = h, span_end[ns] = end;
+        same &= end - h == span_end[0] - span[0] && !memcmp(h, span[0], (size_t)(end - h));
+        if (end - h > span_end[longest] - span[longest])
+            longest = ns;
+        ns++;
     }
     buf_reset(&wk->history);
-    if (ok && all) {
-        char *text = cJSON_PrintUnformatted(all);
-        ok = text && buf_adds(&wk->history, text) == 0;
-        cJSON_free(text);
-    } else if (ok && first) {
-        ok = buf_add(&wk->history, first, (size_t)(first_end - first)) == 0;
+    if (!ns)
+        return 0;
+    if (same)   /* most often */
+        return buf_add(&wk->history, span[0], (size_t)(span_end[0] - span[0])) == 0 ||
+               (wk->t.failed = 1, 0);
+
+    cJSON *lists[64] = {0};
+    rec_row *rows = NULL;
+    size_t nrows = 0, cap = 0;
+    int ok = 1;
+    for (size_t i = 0; i < ns && ok; i++) {
+        size_t li = i == 0 ? longest : i == longest ? 0 : i;   /* the longest first */
+        lists[i] = cJSON_ParseWithLength(span[li], (size_t)(span_end[li] - span[li]));
+        ok = lists[i] != NULL;
+        cJSON *list = lists[i], *row;
+        cJSON_ArrayForEach(row, list) {
+            if (nrows == cap) {
+                cap = cap ? 2 * cap : 64;
+                rec_row *more = realloc(rows, cap * sizeof *rows);
+                if (!more) {
+                    ok = 0;
+                    break;
+                }
+                rows = more;
+            }
+            const char *id = json_str(row, "decision_id");
+            rows[nrows] = (rec_row){id ? id : "", nrows, row};
+            nrows++;
+        }
     }
-    cJSON_Delete(all);
+    size_t first = ok ? (size_t)cJSON_GetArraySize(lists[0]) : 0, dup = 0;
+    if (ok) {
+        qsort(rows, nrows, sizeof *rows, rec_row_by_id);
+        for (size_t i = 1; i < nrows; i++)
+            if (!strcmp(rows[i].id, rows[i - 1].id) && rows[i].order >= first) {
+                rows[i].row = NULL;   /* there already, earlier in the union */
+                dup++;
+            }
+        /* Every row of the others already in the longest: it holds them all. */
+        if (nrows - dup == first) {
+            ok = buf_add(&wk->history, span[longest],
+                         (size_t)(span_end[longest] - span[longest])) == 0;
+        } else {
+            qsort(rows, nrows, sizeof *rows, rec_row_by_order);
+            cJSON *all = cJSON_CreateArray();
+            for (size_t i = 0; all && ok && i < nrows; i++)
+                if (rows[i].row)
+                    ok = cJSON_AddItemReferenceToArray(all, rows[i].row);
+            char *text = all && ok ? cJSON_PrintUnformatted(all) : NULL;
+            ok = text && buf_adds(&wk->history, text) == 0;
+            cJSON_free(text);
+            cJSON_Delete(all);
+        }
+    }
+    for (size_t i = 0; i < ns; i++)
+        cJSON_Delete(lists[i]);
+    free(rows);
     if (!ok)
         wk->t.failed = 1;
-    return ok && first;
+    return ok;
 }
 
 static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
@@ -929,12 +976,10 @@ static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
     char what[384];
     engine_result *r = NULL;
 
-    /* Under its own rules, the rows the rules were given, as the decisions
-     * recorded them (worker_recorded).  A candidate may read rows the
-     * original rules did not: it is answered from the database as it stood
-     * before the application (worker_history), as are rules whose
-     * decisions recorded none. */
-    int has_history = sh->original && worker_recorded(wk, b, decs, nd);
+    /* The rows the rules were given, as the decisions recorded them
+     * (worker_recorded); rules whose decisions recorded none are answered
+     * from the database as it stood before the application (worker_history). */
+    int has_history = worker_recorded(wk, b, decs, nd);
     wk->t.apps++;
     wk->t.decisions += (int64_t)nd;
 
