@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -29,9 +30,10 @@ static store *audit_open(const char *cmd, const char *db, int flags)
 {
     err e = {0};
     store *st = NULL;
-    if (access(db, F_OK) != 0) {
-        fprintf(stderr, "eligo %s: no database at %s (give one with --db FILE or ELIGO_DB)\n",
-                cmd, db);
+    struct stat sb;
+    if (stat(db, &sb) != 0 || sb.st_size == 0) {   /* an empty file would be made one */
+        fprintf(stderr, "eligo %s: no database at %s%s (give one with --db FILE or ELIGO_DB)\n",
+                cmd, db, stat(db, &sb) == 0 ? ", an empty file" : "");
         return NULL;
     }
     if (store_open(&st, db, flags, &e) != 0) {

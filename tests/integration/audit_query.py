@@ -478,6 +478,13 @@ def main():
             st, out, _ = audit(sub, "--help")
             check(st == 0 and ("usage: eligo audit " + sub) in out, sub + " --help")
         # ---- Reviews (eligo audit review) appear in show.
+        # An empty file is no database: it is not made one to hold a review.
+        empty = os.path.join(os.path.dirname(db), "empty.db")
+        open(empty, "w").close()
+        st, _, err = audit("review", d["decision_id"], "--db", empty, "--by", "a", "--confirm",
+                           "--reason", "r")
+        check(st == 2 and "an empty file" in err and os.path.getsize(empty) == 0,
+              "audit review on an empty file refuses it, and leaves it empty (%s)" % err.strip())
         # The id in lower case, as the socket's `decision` and `review` take it.
         st, _, err = audit("review", d["decision_id"].lower(), "--db", db, "--by", "agent 117",
                            "--override", "eligible", "--reason", "benefit cancelled")
