@@ -844,6 +844,7 @@ static void server_accept(uv_stream_t *listener, int status)
                  srv->cfg.max_connections);
         log_warn("connection %lu refused: %s", c->number, msg);
         c->eof = 1;
+        atomic_fetch_add(&srv->a_overloaded, 1);   /* an overloaded reply, as health counts */
         conn_push_error(c, NULL, "overloaded", msg);
         conn_process(c);
         return;

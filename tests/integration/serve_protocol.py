@@ -417,11 +417,15 @@ def test_limits():
         c.close()
 
         conns = [srv.connect() for _ in range(3)]
+        before = conns[0].request({"op": "health"})["overloaded"]
         extra = srv.connect()
         r = extra.recv()
         check(r and r["error"]["code"] == "overloaded" and "connections" in r["error"]["message"],
               "one connection over --max-connections -> overloaded")
         check(extra.recv() is None, "and it is closed")
+        after = conns[0].request({"op": "health"})["overloaded"]
+        check(after == before + 1, "health counts that overloaded reply too (%d, then %d)" %
+              (before, after))
         for x in conns:
             x.close()
         extra.close()
