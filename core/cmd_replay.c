@@ -108,7 +108,7 @@ int cmd_replay(int argc, char **argv)
     replay_config cfg = {.db_path = cmd_env("ELIGO_DB", "./eligo.db"), .sample = 5};
     const char *rules_dir = NULL;
     char since[CMD_TIME_MAX], until[CMD_TIME_MAX], hash[65];
-    int original = 0, json = 0, quiet = 0, opt;
+    int original = 0, json = 0, quiet = 0, opt, sampled = 0, listed = 0;
     if (cmd_limits_env("replay", &cfg.engine) != 0)
         return 2;
 
@@ -142,10 +142,12 @@ int cmd_replay(int argc, char **argv)
         case O_SAMPLE:
             if (replay_number("--sample", optarg, 0, 1000, &cfg.sample) != 0)
                 return 2;
+            sampled = 1;
             break;
         case O_LISTED:
             if (replay_number("--max-listed", optarg, 1, 10000000, &cfg.max_listed) != 0)
                 return 2;
+            listed = 1;
             break;
         case O_INSTRUCTIONS:
         case O_MEMORY:
@@ -168,6 +170,12 @@ int cmd_replay(int argc, char **argv)
                                       : "eligo replay: give either --rules DIR or --original\n",
                 optind < argc ? argv[optind] : "");
         replay_usage(stderr);
+        return 2;
+    }
+    /* An option of the other mode would be taken and do nothing. */
+    if (original ? sampled : listed) {
+        fprintf(stderr, "eligo replay: %s goes with %s\n", original ? "--sample" : "--max-listed",
+                original ? "--rules DIR" : "--original");
         return 2;
     }
     if (access(cfg.db_path, F_OK) != 0) {

@@ -350,6 +350,11 @@ def test_original():
         rc, _, err = eligo("replay", "--original", "--db", srv.db, "--memory", "lots")
         check(rc == 2 and "--memory wants a whole number of bytes, not 'lots'" in err,
               "a limit that is not a number is refused (%s)" % err.strip())
+        for mode, opt in ((["--original"], "--sample"), (["--rules", srv.rules], "--max-listed")):
+            rc, _, err = eligo("replay", *mode, "--db", srv.db, opt, "3")
+            check(rc == 2 and ("%s goes with" % opt) in err,
+                  "%s with %s, where it would do nothing, is refused (%s)" %
+                  (opt, mode[0], err.strip()))
 
         # Tamper with one decision's stored criterion result.
         con = sqlite3.connect(srv.db)
