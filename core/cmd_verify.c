@@ -263,7 +263,11 @@ int cmd_verify(int argc, char **argv)
         if (schema < STORE_SCHEMA)
             printf("(schema %d, written by an older eligo: read as it is, not migrated)\n",
                    schema);
-        if (ncp)
+        if (ncp && cps[latest].seq == 0)   /* signed on an empty database */
+            printf("checkpoint%s: signed at %s on an empty chain, which proves nothing of the "
+                   "%lld records after it\n", ncp > 1 ? "s hold (all of them); the latest" :
+                   " holds", cps[latest].time, (long long)rep.checked);
+        else if (ncp)
             printf("checkpoint%s: record %lld signed at %s is in the chain unchanged, "
                    "%lld records after it\n", ncp > 1 ? "s hold (all of them); the latest" :
                    " holds", (long long)cps[latest].seq, cps[latest].time,

@@ -349,6 +349,16 @@ def main():
         code, _, err = verify(db, "--checkpoint", work, "--pubkey", key + ".pub")
         check(code == 2 and ("cannot read %s: Is a directory" % work) in err,
               "a directory given as the checkpoint is said to be one (%s)" % err.strip())
+        # Signed on an empty database: it holds, and says it proves nothing.
+        with Server() as empty:
+            empty.stop()
+            cp0 = os.path.join(work, "empty.json")
+            code, _, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", empty.db,
+                                 "--out", cp0)
+            code2, out, err2 = verify(empty.db, "--checkpoint", cp0, "--pubkey", key + ".pub")
+            check(code == 0 and code2 == 0 and "on an empty chain, which proves nothing" in out and
+                  "record 0" not in out, "a checkpoint of an empty chain says what it proves "
+                  "(%s)" % (out + err + err2).strip())
 
         # ---- A truncated tail ------------------------------------------------
         cut = os.path.join(work, "cut.db")
