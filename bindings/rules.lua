@@ -1005,6 +1005,10 @@ function api.load(name, text)
   sources[name] = text
   broken[name] = true   -- until it has run to its end
   local is_test = is_test_file(name)
+  if string_sub(text, 1, 3) == "\239\187\191" then   -- Lua would say "unexpected symbol near '<\239>'"
+    error(string_format("%s:1: begins with a byte order mark (EF BB BF), which Lua does not read: "
+      .. "save the file as UTF-8 without one", name), 0)
+  end
   local chunk, msg = load(text, "@" .. name, "t", read_only_env(is_test and test_env or sandbox))
   if not chunk then error(string_sub(msg, 1, #name + 1) == name .. ":" and msg or (name .. ": " .. msg), 0) end
   local bad = c_utf8_bad(text)

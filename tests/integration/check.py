@@ -114,6 +114,16 @@ def main():
                                  "not UTF-8 text (byte 7)")],
           "a table value holding a text that is not UTF-8 is refused where declared (%r)" % found)
 
+    # A byte order mark: said as such, not as Lua's "unexpected symbol".
+    d = edited("bom", {})
+    with open(os.path.join(d, "taehil.lua"), "rb") as fh:
+        text = fh.read()
+    with open(os.path.join(d, "taehil.lua"), "wb") as fh:
+        fh.write(b"\xef\xbb\xbf" + text)
+    st, found, out = problems(d)
+    check(st == 1 and len(found) == 1 and found[0][:2] == ("taehil.lua", 1) and
+          "byte order mark" in found[0][2], "a file with a BOM is named, and the BOM (%r)" % found)
+
     # A second directory is not silently left unchecked.
     for cmd in ("check", "test"):
         st, _, err = eligo(cmd, RULES, WORK)
