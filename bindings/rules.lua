@@ -995,6 +995,22 @@ local function read_only_env(base)
   return env
 end
 
+-- TEXT with its line ends as Lua counts them, each a "\n": "\r\n", "\n\r" and
+-- a lone "\r" end a line too.  The lint's scans and the sources shown by
+-- line number count lines as the messages of Lua do.
+local function lua_newlines(text)
+  if not string_find(text, "\r", 1, true) then return text end
+  local out, i, n = {}, 1, #text
+  while i <= n do
+    local j = string_find(text, "[\r\n]", i)
+    if not j then out[#out + 1] = string_sub(text, i); break end
+    out[#out + 1] = string_sub(text, i, j - 1) .. "\n"
+    local c, d = string_sub(text, j, j), string_sub(text, j + 1, j + 1)
+    i = (d == "\r" or d == "\n") and d ~= c and j + 2 or j + 1
+  end
+  return table_concat(out)
+end
+
 -- Test cases sit beside the rules as NAME.test.lua (ruleset.h: ruleset_is_test).
 local function is_test_file(name)
   return string_sub(name, -9) == ".test.lua"
@@ -1002,7 +1018,7 @@ end
 
 function api.load(name, text)
   if sealed then error("the rule set is sealed", 0) end
-  sources[name] = text
+  sources[name] = lua_newlines(text)
   broken[name] = true   -- until it has run to its end
   local is_test = is_test_file(name)
   if string_sub(text, 1, 3) == "\239\187\191" then   -- Lua would say "unexpected symbol near '<\239>'"
@@ -1013,7 +1029,7 @@ function api.load(name, text)
   if not chunk then error(string_sub(msg, 1, #name + 1) == name .. ":" and msg or (name .. ": " .. msg), 0) end
   local bad = c_utf8_bad(text)
   if bad then
-    local _, lines = string_gsub(string_sub(text, 1, bad), "\n", "")
+    local _, lines = string_gsub(lua_newlines(string_sub(text, 1, bad)), "\n", "")
     error(string_format("%s:%d: not UTF-8 text (byte %d): rule files are UTF-8", name, lines + 1, bad), 0)
   end
   chunk()

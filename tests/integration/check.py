@@ -114,6 +114,22 @@ def main():
                                  "not UTF-8 text (byte 7)")],
           "a table value holding a text that is not UTF-8 is refused where declared (%r)" % found)
 
+    # Line ends as Lua counts them: a file with CR alone (old Mac) or with
+    # mixed ends is scanned by the lines Lua numbers, not hidden in one.
+    for name, conv in (("cr_only", lambda t: t.replace(b"\n", b"\r")),
+                       ("lf_cr", lambda t: t.replace(b"\n", b"\n\r"))):
+        d = edited(name, {"taehil.lua": [('param "taehil.age_max"', 'param "taehil.age_maxx"')]})
+        want = line_of(d, "taehil.lua", 'param "taehil.age_maxx"')
+        with open(os.path.join(d, "taehil.lua"), "rb") as fh:
+            text = fh.read()
+        with open(os.path.join(d, "taehil.lua"), "wb") as fh:
+            fh.write(conv(text))
+        st, found, out = problems(d)
+        check(st == 1 and found == [("taehil.lua", want, "parameter 'taehil.age_maxx' is not "
+                                     "declared")],
+              "%s line ends: the undeclared parameter is found at Lua's line %d (%r)" %
+              (name, want, found))
+
     # A byte order mark: said as such, not as Lua's "unexpected symbol".
     d = edited("bom", {})
     with open(os.path.join(d, "taehil.lua"), "rb") as fh:
