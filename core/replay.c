@@ -634,6 +634,9 @@ static int compare_exact(const cJSON *old, const cJSON *newd, char *what, size_t
     if (!json_equal_text(cJSON_GetObjectItemCaseSensitive(old, "missing"),
                          cJSON_GetObjectItemCaseSensitive(newd, "missing")))
         what_add(what, size, "the missing fields differ");
+    if (!json_equal_text(cJSON_GetObjectItemCaseSensitive(old, "history"),
+                         cJSON_GetObjectItemCaseSensitive(newd, "history")))
+        what_add(what, size, "the earlier decisions its rules were given differ");
     return what[0] != '\0';
 }
 
@@ -787,16 +790,26 @@ static const char *history_span(const char *j, size_t len, const char **end)
 
 /* ---- Workers ------------------------------------------------------------- */
 
-/* engine_history_fn for applications whose decisions recorded no rows. */
-static int worker_history(void *ud, const char *applicant_id, buf *out)
+/* The worker's own read-only handle, opened on first use: 0, or -1. */
+static int worker_reader(rp_worker *wk)
 {
-    rp_worker *wk = ud;
     err e;
     err_clear(&e);
     if (!wk->reader && store_open(&wk->reader, wk->sh->cfg->db_path, STORE_READONLY, &e) != 0) {
         wk->reader = NULL;
         return -1;
     }
+    return 0;
+}
+
+/* engine_history_fn for applications whose decisions recorded no rows. */
+static int worker_history(void *ud, const char *applicant_id, buf *out)
+{
+    rp_worker *wk = ud;
+    err e;
+    err_clear(&e);
+    if (worker_reader(wk) != 0)
+        return -1;
     return store_applicant_decisions(wk->reader, applicant_id, wk->before_seq,
                                      REPLAY_HISTORY_ROWS, out, NULL, &e) == 0 ? 0 : -1;
 }
@@ -865,6 +878,7 @@ typedef struct rec_row {
     const char *id;
     size_t order;
     cJSON *row;
+    int64_t seq;      /* the union's order: the store's, newest first */
 } rec_row;
 
 static int rec_row_by_id(const void *a, const void *b)
@@ -874,9 +888,11 @@ static int rec_row_by_id(const void *a, const void *b)
     return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
-static int rec_row_by_order(const void *a, const void *b)
+static int rec_row_newest_first(const void *a, const void *b)
 {
     const rec_row *x = a, *y = b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? 1 : -1;
     return (x->order > y->order) - (x->order < y->order);
 }
 
@@ -884,10 +900,9 @@ static int rec_row_by_order(const void *a, const void *b)
  * 0 when none recorded any.  Each records the rows its own rules were given
  * -- a rule that asked for one programme's, those -- so the programmes of a
  * screen may have recorded different parts of one past.  When one list
- * holds every other's rows (a rule read them all), it is given as it is,
- * newest first.  Otherwise the rules each read one programme's: the union,
- * the longest list first, then each other's rows not yet there, keeps each
- * programme's rows in their order.  (A database read instead would hold
+ * holds every other's rows (a rule read them all), it is given as it is.
+ * Otherwise the union, newest first as the store gave them: ordered by each
+ * row's seq, looked up.  (A database read of the past instead would hold
  * what was still in flight when they were decided, which the rules never
  * saw.) */
 static int worker_recorded(rp_worker *wk, const rp_batch *b, const rp_dec *decs, size_t nd)
@@ -932,7 +947,7 @@ static int worker_recorded(rp_worker *wk, const rp_batch *b, const rp_dec *decs,
                 rows = more;
             }
             const char *id = json_str(row, "decision_id");
-            rows[nrows] = (rec_row){id ? id : "", nrows, row};
+            rows[nrows] = (rec_row){id ? id : "", nrows, row, 0};
             nrows++;
         }
     }
@@ -940,7 +955,7 @@ static int worker_recorded(rp_worker *wk, const rp_batch *b, const rp_dec *decs,
     if (ok) {
         qsort(rows, nrows, sizeof *rows, rec_row_by_id);
         for (size_t i = 1; i < nrows; i++)
-            if (!strcmp(rows[i].id, rows[i - 1].id) && rows[i].order >= first) {
+            if (rows[i].id[0] && !strcmp(rows[i].id, rows[i - 1].id) && rows[i].order >= first) {
                 rows[i].row = NULL;   /* there already, earlier in the union */
                 dup++;
             }
@@ -949,8 +964,16 @@ static int worker_recorded(rp_worker *wk, const rp_batch *b, const rp_dec *decs,
             ok = buf_add(&wk->history, span[longest],
                          (size_t)(span_end[longest] - span[longest])) == 0;
         } else {
-            qsort(rows, nrows, sizeof *rows, rec_row_by_order);
-            cJSON *all = cJSON_CreateArray();
+            ok = worker_reader(wk) == 0;
+            for (size_t i = 0; ok && i < nrows; i++) {
+                err e;
+                err_clear(&e);
+                rows[i].seq = 0;   /* not stored (a damaged file): last */
+                if (rows[i].row)
+                    ok = store_decision_seq(wk->reader, rows[i].id, &rows[i].seq, &e) >= 0;
+            }
+            qsort(rows, nrows, sizeof *rows, rec_row_newest_first);
+            cJSON *all = ok ? cJSON_CreateArray() : NULL;
             for (size_t i = 0; all && ok && i < nrows; i++)
                 if (rows[i].row)
                     ok = cJSON_AddItemReferenceToArray(all, rows[i].row);

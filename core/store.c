@@ -2829,6 +2829,14 @@ static int store_seq_of(store *st, const char *id, int64_t *seq, err *e)
     return ret;
 }
 
+int store_decision_seq(store *st, const char *decision_id, int64_t *seq, err *e)
+{
+    store_invariants(st);
+    if (store_seq_of(st, decision_id, seq, e) == 0)
+        return 0;
+    return e->code && !strcmp(e->code, "not_found") ? 1 : -1;
+}
+
 static int64_t col_int_or(sqlite3_stmt *s, int i, int64_t dflt)
 {
     return sqlite3_column_type(s, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(s, i);

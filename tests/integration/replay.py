@@ -585,6 +585,34 @@ def test_history_two_programmes():
               "newest row first where a rule reads it (%s)" %
               (rep and "%d of %d" % (rep["reproduced"], rep["decisions"]) or err[-300:]))
 
+        # Two programmes each reading two programmes' rows, overlapping:
+        # neither list holds the other, and each interleaves its two
+        # programmes' rows newest first.  The union given again must keep
+        # the store's order, or what a rule records of it differs.
+        edit(os.path.join(srv.rules, "idmaj.lua"),
+             'local r = decided_within(earlier(a, "idmaj"), "idmaj", nil, 24, on)',
+             'local _ = earlier(a, "intelaka")\n'
+             '      local r = decided_within(earlier(a, "idmaj"), "idmaj", nil, 24, on)')
+        edit(os.path.join(srv.rules, "intelaka.lua"), '  criterion "plan" {', """
+  criterion "awrach_seen" {
+    text = { en = "x", fr = "x", ar = "x" }, fail = { en = "x", fr = "x", ar = "x" },
+    pass = { en = "{n}", fr = "x", ar = "x" }, reference = REF,
+    check = function(a) return true, { n = #earlier(a, "awrach") } end,
+  },
+  criterion "plan" {""")
+        edit(os.path.join(srv.rules, "taehil.lua"), 'local rows = earlier(a)',
+             'local rows = earlier(a, "taehil")')
+        srv.start()
+        rc, out, err = eligo("bench", "--socket", srv.socket, "-c", "4", "-P", "4", "-n", "1500",
+                             "--applicants", "100", "--op", "screen", "--seed", "5", "--json")
+        check(rc == 0, "1500 more screens, two programmes reading two each (%s)" %
+              (out or err)[-200:])
+        check(srv.stop() == 0, "the server stops cleanly")
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        check(rc == 0 and rep and rep["differences"] == 0, "--original reproduces them all, "
+              "the earlier decisions each rule recorded included, in order (%s)" %
+              (rep and "%d of %d" % (rep["reproduced"], rep["decisions"]) or err[-300:]))
+
         # A stored decision of a programme the rules no longer have: it
         # differs, and the programme decided now in its place is counted
         # apart, not as one more stored decision that failed to reproduce.
