@@ -964,14 +964,19 @@ static int worker_recorded(rp_worker *wk, const rp_batch *b, const rp_dec *decs,
             ok = buf_add(&wk->history, span[longest],
                          (size_t)(span_end[longest] - span[longest])) == 0;
         } else {
-            ok = worker_reader(wk) == 0;
-            for (size_t i = 0; ok && i < nrows; i++) {
-                err e;
-                err_clear(&e);
-                rows[i].seq = 0;   /* not stored (a damaged file): last */
-                if (rows[i].row)
-                    ok = store_decision_seq(wk->reader, rows[i].id, &rows[i].seq, &e) >= 0;
-            }
+            /* Their seqs (0, last, for one not stored: a damaged file). */
+            const char **ids = malloc(nrows * sizeof *ids);
+            int64_t *seqs = malloc(nrows * sizeof *seqs);
+            err e;
+            err_clear(&e);
+            ok = ids && seqs && worker_reader(wk) == 0;
+            for (size_t i = 0; ok && i < nrows; i++)
+                ids[i] = rows[i].id;
+            ok = ok && store_decision_seqs(wk->reader, ids, nrows, seqs, &e) == 0;
+            for (size_t i = 0; ok && i < nrows; i++)
+                rows[i].seq = seqs[i];
+            free(ids);
+            free(seqs);
             qsort(rows, nrows, sizeof *rows, rec_row_newest_first);
             cJSON *all = ok ? cJSON_CreateArray() : NULL;
             for (size_t i = 0; all && ok && i < nrows; i++)

@@ -297,6 +297,7 @@ enum {
     Q_RULESETS,
     Q_TALLY,
     Q_DEC_OUTCOME,
+    Q_DEC_SEQ,
     Q_REVIEW_INSERT,
     Q_REVIEWS_OF,
     Q_VERIFY_REVIEWS,
@@ -357,6 +358,7 @@ static const char *const store_sql[Q_N] = {
                 " (SELECT coalesce(max(seq), 0) FROM reviews)),"
                 " (SELECT coalesce(max(n), 0) FROM reviews)",
     [Q_DEC_OUTCOME] = "SELECT outcome FROM decisions WHERE decision_id = ?1",
+    [Q_DEC_SEQ] = "SELECT seq FROM decisions WHERE decision_id = ?1",
     [Q_REVIEW_INSERT] = "INSERT INTO reviews (seq, n, review_id, decision_id, action, outcome,"
                         " reviewer, reason, reviewed_at, client_uid, client_pid, review,"
                         " prev_hash, hash)"
@@ -2829,12 +2831,24 @@ static int store_seq_of(store *st, const char *id, int64_t *seq, err *e)
     return ret;
 }
 
-int store_decision_seq(store *st, const char *decision_id, int64_t *seq, err *e)
+int store_decision_seqs(store *st, const char *const *ids, size_t n, int64_t *seqs, err *e)
 {
     store_invariants(st);
-    if (store_seq_of(st, decision_id, seq, e) == 0)
-        return 0;
-    return e->code && !strcmp(e->code, "not_found") ? 1 : -1;
+    if (store_begin_read(st, e) != 0)   /* one snapshot, and one lock, for all */
+        return -1;
+    sqlite3_stmt *s = st->q[Q_DEC_SEQ];
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        bind_str(s, 1, ids[i]);
+        int rc = sqlite3_step(s);
+        seqs[i] = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            ret = store_sqlerr(st, e, "looking decisions up");
+        sqlite3_reset(s);
+    }
+    step_done(st->q[Q_COMMIT]);
+    store_invariants(st);
+    return ret;
 }
 
 static int64_t col_int_or(sqlite3_stmt *s, int i, int64_t dflt)
