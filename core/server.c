@@ -987,16 +987,18 @@ fail_alloc:
     return -1;
 }
 
-/* Is SA a loopback address (127.0.0.0/8 or ::1)? */
+/* Is SA a loopback address (127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into
+ * IPv6 as ::ffff:127.x.y.z)? */
 static int server_is_loopback(const struct sockaddr_storage *sa)
 {
     if (sa->ss_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
     }
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
     static const unsigned char one[16] = {[15] = 1};
-    return memcmp(&in6->sin6_addr, one, 16) == 0;
+    static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+    return memcmp(a, one, 16) == 0 || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
 }
 
 /* Parse "HOST:PORT" or "[HOST6]:PORT" into SA. */

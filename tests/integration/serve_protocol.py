@@ -584,6 +584,14 @@ def test_options():
         except OSError:
             pass
     check(rc == 1 and "loopback" in errtext, "--listen on a non-loopback address is refused")
+    # IPv4 in IPv6 (::ffff:a.b.c.d): loopback when a.b.c.d is (a missing rules directory
+    # stops the loopback one right after the check).
+    for host, loop in (("::ffff:127.0.0.1", True), ("::ffff:10.0.0.1", False)):
+        rc, _, errtext = eligo("serve", "--listen", "[%s]:%d" % (host, port), "--rules",
+                               "/nonexistent/rules", "--db", "/nonexistent/x.db", timeout=30)
+        check(rc == 1 and ("not a loopback address" in errtext) != loop,
+              "--listen [%s] is %s (%s)" % (host, "loopback" if loop else "refused",
+                                            errtext.strip()[-120:]))
     with Server(args=["--listen", "127.0.0.1:%d" % port]) as srv:
         t = socket.create_connection(("127.0.0.1", port), timeout=30)
         f = t.makefile("rb")
