@@ -273,6 +273,9 @@ static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
         log_error("rules: %d of %d test cases failed; not serving them", failed, passed + failed);
     } else {
         log_info("rules: %s, ruleset %s, %d test cases passed", dir, ruleset_hash(rs), passed);
+        if (!passed)   /* eligo test fails such a set: say it here too */
+            log_warn("rules: %s has no test cases: nothing shows that its rules decide as "
+                     "intended (NAME.test.lua files beside the rules)", dir);
         return rs;
     }
     ruleset_free(rs);

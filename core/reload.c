@@ -261,6 +261,9 @@ static void reload_done(uv_work_t *req, int status)
     } else if (rl->work_outcome == RELOAD_APPLIED) {
         log_info("rules reloaded: ruleset %s (%d test cases passed); was %s", hash,
                  rl->work_passed, rl->work_old);
+        if (!rl->work_passed)
+            log_warn("rules: the new set has no test cases: nothing shows that its rules "
+                     "decide as intended (NAME.test.lua files beside the rules)");
     } else if (rl->work_outcome == RELOAD_UNCHANGED) {
         if (rl->quiet)
             log_debug("rules unchanged since they were loaded (ruleset %s)", hash);

@@ -198,6 +198,19 @@ def main():
           "not serving them" in p.stderr and not os.path.exists(bad.socket),
           "serve refuses to start on rules with a problem (%s)" % p.stderr.strip()[-120:])
     shutil.rmtree(bad.dir, ignore_errors=True)
+
+    # A set without test cases is served, as before, but not without a word:
+    # eligo test fails it.
+    with Server(copy_rules=True, start=False) as bare:
+        for f in os.listdir(bare.rules):
+            if f.endswith(".test.lua"):
+                os.remove(os.path.join(bare.rules, f))
+        bare.start()
+        c = bare.connect()
+        check(c.request({"op": "health"})["ok"], "a set without test cases is served")
+        c.close()
+        check("has no test cases: nothing shows that its rules decide as intended" in bare.log(),
+              "and the log says it has no test cases")
     finish()
 
 
