@@ -585,6 +585,17 @@ static int json_equal_text(const cJSON *a, const cJSON *b)
 static void what_add(char *what, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* How much of S, at most MAX bytes, ends on a whole UTF-8 character. */
+static size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;   /* s[max] continues the character before it: cut before that one */
+    return max;
+}
+
 static void what_add(char *what, size_t size, const char *fmt, ...)
 {
     size_t n = strlen(what);
@@ -595,8 +606,10 @@ static void what_add(char *what, size_t size, const char *fmt, ...)
     if (n < size) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(what + n, size - n, fmt, ap);
+        int w = vsnprintf(what + n, size - n, fmt, ap);
         va_end(ap);
+        if (w > 0 && (size_t)w >= size - n)   /* cut: not inside a character */
+            what[n + utf8_cut(what + n, size - n - 1)] = '\0';
     }
 }
 
@@ -627,9 +640,13 @@ static int compare_exact(const cJSON *old, const cJSON *newd, char *what, size_t
         if (pa != pb)
             what_add(what, size, "criterion %s %s, now %s", ai, passed_word(pa), passed_word(pb));
         const char *ma = json_str(a, "message"), *mb = json_str(b, "message");
-        if ((ma == NULL) != (mb == NULL) || (ma && strcmp(ma, mb)))
-            what_add(what, size, "criterion %s message \"%s\", now \"%s\"", ai, ma ? ma : "",
-                     mb ? mb : "");
+        if ((ma == NULL) != (mb == NULL) || (ma && strcmp(ma, mb))) {
+            /* Each message at most a third of a note, so that both show. */
+            const char *x = ma ? ma : "", *y = mb ? mb : "";
+            size_t third = size / 3, lx = utf8_cut(x, third), ly = utf8_cut(y, third);
+            what_add(what, size, "criterion %s message \"%.*s%s\", now \"%.*s%s\"", ai, (int)lx,
+                     x, x[lx] ? "…" : "", (int)ly, y, y[ly] ? "…" : "");
+        }
     }
     if (!json_equal_text(cJSON_GetObjectItemCaseSensitive(old, "missing"),
                          cJSON_GetObjectItemCaseSensitive(newd, "missing")))

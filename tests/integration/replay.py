@@ -390,6 +390,24 @@ def test_original():
               and "outcome column says eligible" in listed[1]["what"],
               "a tampered outcome column is reported too (%s)" % (listed or err[-300:]))
 
+        # A long message changed, in Arabic: the note shows a part of each,
+        # cut between characters, not the first whole and nothing of the other.
+        con = sqlite3.connect(srv.db)
+        seq3, text3 = con.execute("select seq, decision from decisions where seq > ? and"
+                                  " decision like '%\"message\":\"%' order by seq limit 1",
+                                  (seq2,)).fetchone()
+        d3 = json.loads(text3)
+        d3["criteria"][0]["message"] = "نص طويل " * 60
+        con.execute("update decisions set decision = ? where seq = ?",
+                    (json.dumps(d3, ensure_ascii=False, separators=(",", ":")), seq3))
+        con.commit()
+        con.close()
+        rc, out, err = eligo("replay", "--original", "--db", srv.db, timeout=600)
+        line = [l for l in out.splitlines() if "record %d)" % seq3 in l]
+        check(rc == 1 and len(line) == 1 and "نص طويل" in line[0] and "…\", now \"" in line[0]
+              and "\ufffd" not in line[0], "a long changed message: both sides shown, each cut "
+              "between characters (%s)" % (line[0][:160] if line else out[-300:]))
+
 
 # ---- (c) a history-aware rule ------------------------------------------------
 
