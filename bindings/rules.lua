@@ -1047,8 +1047,11 @@ function api.seal(ruleset_hash)
       over.file, over.line, #program_order, MAX_PROGRAMMES), 0)
   end
   if not schema then
-    if next(broken) == nil then   -- else the schema may be in the file that did not load
+    if next(broken) == nil and sources["schema.lua"] then   -- else it may be in a file that did not load
       problem("schema.lua", 1, "no schema: declare the applicant record with schema { ... }")
+    elseif next(broken) == nil then   -- the whole set's problem: no file to name
+      problem("", 0, "no schema: no file declares the applicant record with schema { ... } "
+        .. "(the shipped rules do it in schema.lua)")
     end
     schema = sandbox.record({})
   end

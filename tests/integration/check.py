@@ -130,6 +130,21 @@ def main():
               "%s line ends: the undeclared parameter is found at Lua's line %d (%r)" %
               (name, want, found))
 
+    # No schema anywhere: said of the set, not at a schema.lua that is not
+    # there; a schema.lua that declares none is named.
+    d = edited("only_tests", {})
+    for f in os.listdir(d):
+        if not f.endswith(".test.lua"):
+            os.remove(os.path.join(d, f))
+    st, out, _ = eligo("check", d)
+    check(st == 1 and ("%s: no schema: no file declares the applicant record" % d) in out and
+          "schema.lua:" not in out, "a set without a schema says so of the set (%s)" %
+          out.strip()[:160])
+    d = edited("empty_schema", {}, {"schema.lua": "-- nothing here yet\n"})
+    st, found, out = problems(d)
+    check(st == 1 and ("schema.lua", 1, "no schema: declare the applicant record with schema "
+                       "{ ... }") in found, "a schema.lua without a schema is named (%r)" % found)
+
     # A byte order mark: said as such, not as Lua's "unexpected symbol".
     d = edited("bom", {})
     with open(os.path.join(d, "taehil.lua"), "rb") as fh:
