@@ -72,6 +72,7 @@
 
 #include "bindings.h"
 #include "canon.h"
+#include "client.h"
 #include "hist.h"
 #include "json.h"
 #include "log.h"
@@ -491,24 +492,27 @@ static void conn_update_reading(conn *c)
  * or "screen" are parsed here. */
 static size_t line_weight(server *srv, const char *p, size_t n)
 {
-    int history = memmem(p, n, "\"history\"", 9) != NULL;
-    if (!history && !memmem(p, n, "\"screen\"", 8))
+    if (!memmem(p, n, "\"history\"", 9) && !memmem(p, n, "\"screen\"", 8))
+        return 1;
+    /* The op's text found without parsing the line (a screen's may be long);
+     * only a history request, rare, is parsed, for its limit. */
+    const char *op;
+    size_t oplen;
+    if (!client_member(p, n, "op", &op, &oplen))
+        return 1;
+    if (oplen == 8 && !memcmp(op, "\"screen\"", 8))
+        return pool_programmes(srv->pool);   /* a decision for each in force */
+    if (oplen != 9 || memcmp(op, "\"history\"", 9))
         return 1;
     cJSON *root = cJSON_ParseWithLength(p, n);
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(root, "op");
-    size_t w = 1;
-    if (cJSON_IsString(op) && !strcmp(op->valuestring, "history")) {
-        const cJSON *limit = cJSON_GetObjectItemCaseSensitive(root, "limit");
-        double l = !limit || cJSON_IsNull(limit) ? 100
-                   : cJSON_IsNumber(limit)       ? limit->valuedouble
-                                                 : 0;
-        if (l >= 1 && l <= 10000)   /* else it is refused, in a small reply */
-            w = (size_t)l;
-    } else if (cJSON_IsString(op) && !strcmp(op->valuestring, "screen")) {
-        w = pool_programmes(srv->pool);   /* a decision for each in force */
-    }
+    if (!root)
+        return 1;   /* refused as invalid_json, in a small reply */
+    const cJSON *limit = cJSON_GetObjectItemCaseSensitive(root, "limit");
+    double l = !limit || cJSON_IsNull(limit) ? 100
+               : cJSON_IsNumber(limit)       ? limit->valuedouble
+                                             : 0;
     cJSON_Delete(root);
-    return w;
+    return l >= 1 && l <= 10000 ? (size_t)l : 1;   /* else it is refused, in a small reply */
 }
 
 /* One complete request line (without its newline), of weight W: hand it to
