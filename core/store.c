@@ -2813,11 +2813,8 @@ static int store_prepare(store *st, const buf *sql, sqlite3_stmt **s, err *e)
 /* The seq of decision ID inside the read transaction: 0 with E "not_found". */
 static int store_seq_of(store *st, const char *id, int64_t *seq, err *e)
 {
-    static const char sql[] = "SELECT seq FROM decisions WHERE decision_id = ?1";
-    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *s = st->q[Q_DEC_SEQ];
     int ret = -1, rc;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return store_sqlerr(st, e, "preparing a lookup");
     bind_str(s, 1, id);
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         *seq = sqlite3_column_int64(s, 0);
@@ -2827,7 +2824,7 @@ static int store_seq_of(store *st, const char *id, int64_t *seq, err *e)
     } else {
         store_sqlerr(st, e, "looking a decision up");
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return ret;
 }
 
