@@ -2,7 +2,6 @@
 #include "bindings.h"
 
 #include <lauxlib.h>
-#include <float.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -96,44 +95,69 @@ static int bindings_parse_date(lua_State *L)
 /* cents(x) -> integer  [-0, +1, v]
  * Money travels as JSON numbers of MAD with at most two decimals; as an
  * integer count of centimes it can be added, multiplied and compared
- * exactly. */
-int bindings_is_cents(lua_State *L, int idx)
+ * exactly.  A JSON number is read into the double nearest to it, so an
+ * amount is whole centimes when its double is the one nearest to some c/100,
+ * which is what dividing c by 100 gives (IEEE division rounds to nearest):
+ * no tolerance, so 1200000.000000001 is not 1200000.  Up to BINDINGS_MONEY_MAX
+ * MAD, doubles lie closer together than a centime (2^-9 MAD apart at most),
+ * so each amount has one double and its c is found by rounding x * 100;
+ * above it, two amounts a centime apart can share one double, and an
+ * amount could be read as its neighbour. */
+#define BINDINGS_MONEY_MAX 10000000000000LL   /* 10^13 MAD */
+
+enum { CENTS_OK, CENTS_TYPE, CENTS_RANGE, CENTS_DECIMALS };
+
+static int bindings_cents_of(lua_State *L, int idx, lua_Integer *c)
 {
     if (lua_isinteger(L, idx)) {
         lua_Integer v = lua_tointeger(L, idx);
-        return !(v > LUA_MAXINTEGER / 100 || v < LUA_MININTEGER / 100);
+        if (v > BINDINGS_MONEY_MAX || v < -BINDINGS_MONEY_MAX)
+            return CENTS_RANGE;
+        *c = v * 100;
+        return CENTS_OK;
     }
     if (lua_type(L, idx) != LUA_TNUMBER)
-        return 0;
-    double x = lua_tonumber(L, idx) * 100.0;
-    double r = nearbyint(x);
-    if (!isfinite(x) || fabs(r) > 9.0e15)
-        return 0;
-    return !(fabs(x - r) > fmax(1e-7, fabs(x) * 8 * DBL_EPSILON));   /* as cents() below */
+        return CENTS_TYPE;
+    double x = lua_tonumber(L, idx);
+    if (!(fabs(x) <= (double)BINDINGS_MONEY_MAX))   /* NaN too */
+        return CENTS_RANGE;
+    long long r = llround(x * 100.0);
+    if ((double)r / 100.0 != x)
+        return CENTS_DECIMALS;
+    *c = (lua_Integer)r;
+    return CENTS_OK;
+}
+
+int bindings_is_cents(lua_State *L, int idx)
+{
+    lua_Integer c;
+    return bindings_cents_of(L, idx, &c) == CENTS_OK;
 }
 
 static int bindings_cents(lua_State *L)
 {
-    if (lua_isinteger(L, 1)) {
-        lua_Integer v = lua_tointeger(L, 1);
-        if (v > LUA_MAXINTEGER / 100 || v < LUA_MININTEGER / 100)
-            luaL_error(L, "cents: %I is too large an amount", (LUAI_UACINT)v);
-        lua_pushinteger(L, v * 100);
+    lua_Integer c = 0;
+    int why = bindings_cents_of(L, 1, &c);
+    if (why == CENTS_OK) {
+        lua_pushinteger(L, c);
         return 1;
     }
-    if (lua_type(L, 1) != LUA_TNUMBER)
-        luaL_error(L, "cents: expected an amount, got %s", luaL_typename(L, 1));
-    double x = lua_tonumber(L, 1) * 100.0;
-    double r = nearbyint(x);
-    if (!isfinite(x) || fabs(r) > 9.0e15)
-        luaL_error(L, "cents: %f is out of range", lua_tonumber(L, 1));
-    /* x carries the rounding error of one multiplication of a decimal read
-     * into a double: a few units in its last place, far below a centime's
-     * fraction at any amount up to 9e15 centimes. */
-    if (fabs(x - r) > fmax(1e-7, fabs(x) * 8 * DBL_EPSILON))
-        luaL_error(L, "cents: %f has more than two decimals", lua_tonumber(L, 1));
-    lua_pushinteger(L, (lua_Integer)r);
-    return 1;
+    if (why == CENTS_TYPE)
+        return luaL_error(L, "cents: expected an amount, got %s", luaL_typename(L, 1));
+    /* The number as sent, to its last digit: 1200000.000000001 must not read
+     * as 1200000 in the message. */
+    char text[64];
+    if (lua_isinteger(L, 1))
+        snprintf(text, sizeof text, "%lld", (long long)lua_tointeger(L, 1));
+    else
+        for (int digits = 15; digits <= 17; digits++)
+            if (snprintf(text, sizeof text, "%.*g", digits, lua_tonumber(L, 1)) > 0 &&
+                strtod(text, NULL) == lua_tonumber(L, 1))
+                break;
+    if (why == CENTS_RANGE)
+        return luaL_error(L, "cents: %s is beyond the largest amount, %I MAD", text,
+                          (LUAI_UACINT)BINDINGS_MONEY_MAX);
+    return luaL_error(L, "cents: %s has more than two decimals", text);
 }
 
 int bindings_format(lua_State *L, int idx, buf *out)

@@ -498,7 +498,7 @@ prepare = function(v, t, path)
     if type(v) ~= "number" then bad_field(path, "a number", v) end
   elseif kind == "money" then
     if type(v) ~= "number" or v < 0 or not pcall(c_cents, v) then
-      bad_field(path, type(v) == "number" and v >= 9e13 and "an amount of MAD below 9e13"
+      bad_field(path, type(v) == "number" and v > 1e13 and "an amount of MAD of at most 10000000000000"
         or "an amount of MAD, not negative, with at most two decimals", v)
     end
     return math_tointeger(v) or v

@@ -1506,6 +1506,32 @@ static void test_type_money_three_decimals_large(void **state)
                   (const char *const[]){"field 'income'", "two decimals", "123456789.125", NULL});
 }
 
+/* No tolerance: 1200000.000000001 reads into another double than 1200000,
+ * so it is not an amount of whole centimes, and not under a ceiling of
+ * 1200000 either. */
+static void test_type_money_nine_decimals(void **state)
+{
+    (void)state;
+    check_invalid("income", "1200000.000000001",
+                  (const char *const[]){"field 'income'", "two decimals", "1200000.000000001", NULL});
+}
+
+/* Above 10^13 MAD two amounts a centime apart can read into one double:
+ * refused, saying the limit; the limit itself is an amount. */
+static void test_type_money_largest(void **state)
+{
+    (void)state;
+    check_invalid("income", "10000000000000.01",
+                  (const char *const[]){"field 'income'", "at most 10000000000000", NULL});
+    char applicant[1024];
+    with_field("income", "9999999999999.99", applicant, sizeof applicant);
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "logic", applicant);
+    assert_null(r->error_code);
+    release(r);
+    release(en);
+}
+
 static void test_type_money_negative(void **state)
 {
     (void)state;
@@ -3143,6 +3169,8 @@ int main(void)
         TEST(test_type_impossible_date),
         TEST(test_type_money_three_decimals),
         TEST(test_type_money_three_decimals_large),
+        TEST(test_type_money_nine_decimals),
+        TEST(test_type_money_largest),
         TEST(test_type_money_negative),
         TEST(test_type_enum_value_not_in_list),
         TEST(test_type_scale_value_not_on_scale),
