@@ -315,6 +315,47 @@ size_t bindings_utf8_bad(const void *s, size_t n)
     return bindings_utf8_scan(s, n, 0);
 }
 
+/* The length of the blank character at S (N > 0 bytes left), or 0: ASCII
+ * white space, the other Unicode white space (U+0085, U+00A0, U+1680,
+ * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), and the
+ * characters that show nothing (U+180E, U+200B..U+200D, U+2060, U+FEFF). */
+static size_t bindings_blank_at(const unsigned char *s, size_t n)
+{
+    if (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        return 1;
+    if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+        return 2;
+    if (n < 3)
+        return 0;
+    unsigned c = (unsigned)(s[0] & 0x0f) << 12 | (unsigned)(s[1] & 0x3f) << 6 | (s[2] & 0x3fu);
+    if ((s[0] & 0xf0) != 0xe0 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+        return 0;
+    return c == 0x1680 || c == 0x180e || (c >= 0x2000 && c <= 0x200d) || c == 0x2028 ||
+                   c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x2060 || c == 0x3000 ||
+                   c == 0xfeff
+               ? 3
+               : 0;
+}
+
+int bindings_blank(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    size_t k;
+    while (p < e && (k = bindings_blank_at(p, (size_t)(e - p))) > 0)
+        p += k;
+    return p == e;
+}
+
+/* blank(s) -> whether the string S shows nothing (bindings_blank).
+ * [-0, +1, -] */
+static int bindings_blank_lua(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_pushboolean(L, bindings_blank(s, n));
+    return 1;
+}
+
 /* decode(text) -> value | nil, byte offset (1-based) of the error
  *                 | nil, offset, "deep" (nested deeper than JSON_MAX_DEPTH)
  *                 | nil, offset, "range" (a number too large for a double)
@@ -668,6 +709,7 @@ void bindings_push(lua_State *L)
         {"add_days", bindings_add_days},
         {"utf8_ok", bindings_utf8_ok},
         {"utf8_bad", bindings_utf8_bad_lua},
+        {"blank", bindings_blank_lua},
         {"cents", bindings_cents},
         {"sha256", bindings_sha256},
         {"decision_id", bindings_decision_id},

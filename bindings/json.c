@@ -295,9 +295,14 @@ static int json_object(json_parser *j, int depth)
         const unsigned char *kat = j->p;
         if (j->p >= j->end || *j->p != '"' || json_string(j) != 0)
             return lua_pop(L, 1), json_fail(j, j->p);
+        size_t klen = 0;
+        const char *key = depth == 0 ? lua_tolstring(L, -1, &klen) : NULL;
+        int is_id = klen == 2 && key[0] == 'i' && key[1] == 'd';
         lua_pushvalue(L, -1);
         if (lua_rawget(L, -3) != LUA_TNIL) {                /* the key again */
             j->why = j->bad ? j->why : JSON_DUP;
+            if (is_id)   /* two ids: readers differ on which counts, so echo neither */
+                j->id = NULL;
             return lua_pop(L, 3), json_fail(j, kat);
         }
         lua_pop(L, 1);
@@ -305,17 +310,18 @@ static int json_object(json_parser *j, int depth)
         if (j->p >= j->end || *j->p != ':')
             return lua_pop(L, 2), json_fail(j, j->p);
         j->p++;
-        size_t klen = 0;
-        const char *key = depth == 0 ? lua_tolstring(L, -1, &klen) : NULL;
-        int is_id = klen == 2 && key[0] == 'i' && key[1] == 'd';
         json_space(j);
-        const unsigned char *from = j->p;
+        const unsigned char *from = j->p, *to;
         if (json_value(j, depth + 1) != 0)
             return lua_pop(L, 2), -1;
-        if (is_id)   /* kept, so that a line broken further on can still echo it */
-            j->id = from, j->id_end = j->p;
+        to = j->p;
         lua_rawset(L, -3);
         json_space(j);
+        /* The id is kept, so that a line broken further on can still echo
+         * it, only once what follows shows it ended there: in {"id":01} the
+         * value read is 0, and the number sent was no number at all. */
+        if (is_id && j->p < j->end && (*j->p == ',' || *j->p == '}'))
+            j->id = from, j->id_end = to;
         if (j->p < j->end && *j->p == ',') {
             j->p++;
             continue;

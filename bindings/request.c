@@ -142,18 +142,17 @@ static int request_fingerprint(lua_State *L, buf *b)
     return 0;
 }
 
-/* Whether the applicant's id is a string of white space only, which
- * handle() refuses.  [-0, +0, -] */
+/* Whether the applicant's id is blank (bindings_blank), which handle()
+ * refuses.  [-0, +0, -] */
 static int request_blank_id(lua_State *L)
 {
     if (request_get(L, S_APPLICANT, K_APPLICANT_ID) != LUA_TSTRING)
         return lua_pop(L, 1), 0;
     size_t n;
-    const char *s = lua_tolstring(L, -1, &n), *e = s + n;
-    while (s < e && (*s == ' ' || (*s >= '\t' && *s <= '\r')))
-        s++;
+    const char *s = lua_tolstring(L, -1, &n);
+    int blank = bindings_blank(s, n);
     lua_pop(L, 1);
-    return s == e;
+    return blank;
 }
 
 /* fail(code, fmt, ...) as rules.lua's: raises.  [-0, +0, e] */
@@ -237,8 +236,9 @@ static int request_fast(lua_State *L)
         }
     }
     if (!lua_isnil(L, S_KEY)) {
-        size_t n = lua_rawlen(L, S_KEY);
-        if (n == 0 || n > 200) {
+        size_t n;
+        const char *k = lua_tolstring(L, S_KEY, &n);
+        if (n == 0 || n > 200 || bindings_blank(k, n)) {
             lua_pushboolean(L, 0);
             return 1;
         }

@@ -42,7 +42,7 @@ local tostring = C.name
 local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
 local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
 local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.decider
-local c_utf8_bad = C.utf8_bad
+local c_utf8_bad, c_blank = C.utf8_bad, C.blank
 
 local LANGS = { "en", "fr", "ar" }
 local LANG_OK = { en = true, fr = true, ar = true }
@@ -1277,7 +1277,11 @@ for op, own in pairs({ decide = { "program", "applicant", "request_key" },
     history = { "applicant_id", "limit" }, programs = {}, health = {} }) do
   local set, list = {}, {}
   for _, list_of in ipairs({ ENVELOPE, own }) do
-    for _, k in ipairs(list_of) do set[k] = true; list[#list + 1] = k end
+    for _, k in ipairs(list_of) do
+      set[k] = true
+      -- A review's request_key is known only to be refused, saying why: not listed.
+      if not (op == "review" and k == "request_key") then list[#list + 1] = k end
+    end
   end
   FIELDS[op], FIELDS_TEXT[op] = set, table_concat(list, ", ")
 end
@@ -1288,7 +1292,8 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   local id = req.id
   if math_type(id) == "float" and not (id > -2^53 and id < 2^53) then
     -- A double holds whole numbers exactly only up to 2^53: the reply could not echo it.
-    fail("invalid_request", "field 'id': %s is too large to be echoed exactly; a number id must be below 2^53 in size (or send it as a string)", describe(id))
+    -- The number read is not the one sent (9007199254740993 reads as ...992): not shown.
+    fail("invalid_request", "field 'id': a number of 2^53 or more in size is too large to be echoed exactly; send a smaller one, or send it as a string")
   end
   if id ~= nil then res.id = c_canon(id); current.id = res.id end
   local op = get_string(req, "op", d_op == nil) or d_op
@@ -1306,6 +1311,10 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   end
   local key = get_string(req, "request_key")
   if key and (key == "" or #key > 200) then fail("invalid_request", "field 'request_key' must be 1 to 200 bytes") end
+  if key and c_blank(key) then
+    -- Every application sent with it would be one application (conflict, or a stored reply).
+    fail("invalid_request", "field 'request_key' is blank: it shows no character, so it names no application")
+  end
   if key and op == "review" then
     fail("invalid_request", "field 'request_key' is for decide and screen: a review is recorded each time it is sent (see the decision's reviews before sending one again)")
   end
@@ -1315,25 +1324,32 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     fail("invalid_request", "field 'as_of': '%s' is not a valid date (YYYY-MM-DD)", as_of_given)
   end
   if op == "decision" or op == "review" then
-    -- Crockford base32 reads either way: the stored ids are upper case.
-    res.decision_id = string.upper(get_string(req, "decision_id", true))
-    if not string_find(res.decision_id, "%S") then
-      fail("invalid_request", "field 'decision_id' is empty: no decision has an empty id")
+    -- Crockford base32 reads either way: the stored ids are upper case.  Only
+    -- what reads as an id is upper-cased: "no decision nope" names what was sent.
+    res.decision_id = get_string(req, "decision_id", true)
+    if #res.decision_id == 26 and not string_find(res.decision_id, "[^%w]") then
+      res.decision_id = string.upper(res.decision_id)
+    end
+    if c_blank(res.decision_id) then
+      fail("invalid_request", "field 'decision_id' is blank: no decision has an id that shows no character")
     end
     if op == "review" then
-      if type(req.review) ~= "table" then fail("invalid_request", "missing field 'review' (an object)") end
+      if req.review == nil then fail("invalid_request", "missing field 'review' (an object)") end
+      if type(req.review) ~= "table" or getmetatable(req.review) ~= nil then
+        fail("invalid_request", "field 'review' must be an object, got %s", describe(req.review))
+      end
       res.body = c_canon(req.review)
     end
     return
   elseif op == "history" then
     res.applicant_id = get_string(req, "applicant_id", true)
-    if not string_find(res.applicant_id, "%S") then
-      fail("invalid_request", "field 'applicant_id' is empty: no applicant has an empty id")
+    if c_blank(res.applicant_id) then
+      fail("invalid_request", "field 'applicant_id' is blank: no applicant has an id that shows no character")
     end
     local limit = req.limit
     if limit == null then limit = nil end   -- null: the default, as everywhere
     if limit ~= nil and (math_type(limit) == nil or not math_tointeger(limit) or limit < 1 or limit > 10000) then
-      fail("invalid_request", "field 'limit' must be a whole number from 1 to 10000")
+      fail("invalid_request", "field 'limit' must be a whole number from 1 to 10000, got %s", describe(limit))
     end
     res.limit = math_tointeger(limit or 100)
     return
@@ -1358,9 +1374,9 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   local a = prepare_applicant(req)
   local aid = rawget(req.applicant, "applicant_id")   -- a is read-only, req.applicant its contents
   if type(aid) == "string" then
-    if not string_find(aid, "%S") then
+    if c_blank(aid) then
       -- Everyone sent with it would share one past (earlier(), history).
-      fail("invalid_applicant", "field 'applicant_id' is empty: applicants sent with an empty id would share one history; leave it out when there is none")
+      fail("invalid_applicant", "field 'applicant_id' is blank (it shows no character): applicants sent with such an id would share one history; leave it out when there is none")
     end
     res.applicant_id = aid
   end

@@ -170,9 +170,22 @@ def test_errors(srv):
     err('{"id":63,"op":"health","request_key":"K"}\n', "invalid_request",
         "request_key where nothing is stored", "unknown field 'request_key' (a health request")
     err('{"id":64,"op":"decide","program":"idmaj","applicant":{"applicant_id":" "}}\n',
-        "invalid_applicant", "a blank applicant_id", "field 'applicant_id' is empty")
+        "invalid_applicant", "a blank applicant_id", "field 'applicant_id' is blank")
     err('{"id":65,"op":"history","applicant_id":""}\n', "invalid_request",
-        "history of the empty id", "field 'applicant_id' is empty")
+        "history of the empty id", "field 'applicant_id' is blank")
+    # Unicode white space and characters that show nothing are blank too.
+    for blank in ("\\u00a0\\u2003", "\\u200b", "\\u3000\\ufeff"):
+        err('{"id":66,"op":"decide","program":"idmaj","applicant":{"applicant_id":"%s"}}\n' % blank,
+            "invalid_applicant", "an applicant_id of %s" % blank, "field 'applicant_id' is blank")
+        err('{"id":67,"op":"history","applicant_id":"%s"}\n' % blank, "invalid_request",
+            "history of %s" % blank, "field 'applicant_id' is blank")
+        err('{"id":68,"op":"decide","program":"idmaj","request_key":"%s","applicant":{}}\n' % blank,
+            "invalid_request", "a request_key of %s" % blank, "field 'request_key' is blank")
+    err('{"id":69,"op":"decide","program":"idmaj","request_key":"  ","applicant":{}}\n',
+        "invalid_request", "a request_key of spaces", "field 'request_key' is blank")
+    r = c.request({"id": 70, "op": "decide", "program": "idmaj", "as_of": "2025-03-01",
+                   "applicant": applicant(70, applicant_id="A\u00a0B")})
+    check(r and r.get("ok"), "an applicant_id with a space between letters is an id (%s)" % r)
     a99 = applicant(7, household_size=99)
     err('{"id":7,"op":"decide","program":"boom","applicant":%s}\n' % __import__("json").dumps(a99),
         "rule_error", "a rule that raises", "boom")
@@ -199,7 +212,7 @@ def test_errors(srv):
                       ("review", {"review": {"action": "confirm", "by": "a", "reason": "b"}})):
         r = c.request(dict({"id": 9, "op": op, "decision_id": " "}, **extra))
         check(r and r["error"]["code"] == "invalid_request" and
-              "'decision_id' is empty" in r["error"]["message"],
+              "'decision_id' is blank" in r["error"]["message"],
               "%s of an empty decision_id: invalid_request, saying so (%s)" % (op, r["error"]))
     h = c.request({"id": 10, "op": "health"})
     check(h and h["ok"], "the connection carries on after every error")
@@ -231,8 +244,10 @@ def test_edges(srv):
     refused('{"id":2,"op":"decide","program":"idmaj","request_key":"z\\u0000one",'
             '"applicant":{}}\n', "invalid_request", "NUL character", "a NUL in a request key")
     # Ids beyond 2^53 cannot come back exactly; up to it they do.
-    refused('{"id":9007199254740993,"op":"health"}\n', "invalid_request",
-            "too large to be echoed exactly", "an id beyond 2^53")
+    r = refused('{"id":9007199254740993,"op":"health"}\n', "invalid_request",
+                "too large to be echoed exactly", "an id beyond 2^53")
+    check("9007199254740992" not in r["error"]["message"],
+          "the message does not show the number read as if it were the one sent")
     r = reply('{"id":9007199254740991,"op":"health"}\n')
     check(r.get("id") == 9007199254740991, "an id of 2^53 - 1 comes back exactly (%r)" % r.get("id"))
     # An unknown language falls back to English, and the decision says so.
@@ -260,10 +275,28 @@ def test_edges(srv):
                 "a missing brace, named in words")
     check("T_" not in r.get("error", {}).get("message", "x"), "no token names in messages")
     check(r.get("id") == 9, "and the id, read before the line broke, is echoed (%r)" % r.get("id"))
+    # An id is echoed only when it ended where it seemed to: 01 is no number
+    # (0 was read, then the line broke), and of two ids readers differ on which counts.
+    for line in ('{"id":01,"op":"health"}\n', '{"op":"health","id":-01}\n',
+                 '{"id":1,"op":"health","id":2}\n'):
+        r = refused(line, "invalid_json", "", "a broken or doubled id: %s" % line.strip())
+        check("id" in r and r["id"] is None, "and the id is null, not a guess (%r)" % r.get("id"))
+    # A review that is not an object is not missing; a review's request_key,
+    # refused for a reason of its own, is not listed as a field it knows.
+    refused('{"id":12,"op":"review","decision_id":"01AAAAAAAAAAAAAAAAAAAAAAAA","review":"confirm"}\n',
+            "invalid_request", "field 'review' must be an object, got the string \"confirm\"",
+            "a review sent as a string")
+    r = refused('{"id":13,"op":"review","decision_id":"x","review":{},"x":1}\n', "invalid_request",
+                "(a review request knows id, op, lang, as_of, decision_id, review)",
+                "an unknown field on a review")
+    refused('{"id":14,"op":"history","applicant_id":"X","limit":"5"}\n', "invalid_request",
+            "from 1 to 10000, got the string \"5\"", "a limit sent as a string")
+    refused('{"id":15,"op":"decision","decision_id":"nope"}\n', "not_found", "no decision nope",
+            "an unknown decision id, named as sent")
     # Numbers too large are named as such, in a readable form.
     refused(J.dumps({"id": 10, "op": "decide", "program": "awrach", "as_of": "2025-03-01",
                      "applicant": dict(applicant(10), monthly_household_income=1e20)}) + "\n",
-            "invalid_applicant", "below 9e13, got the number 1e+20", "an income of 1e20")
+            "invalid_applicant", "at most 10000000000000, got the number 1e+20", "an income of 1e20")
     refused('{"id":11,"op":"decide","program":"awrach","as_of":"2025-03-01","applicant":'
             '{"household_size":9223372036854775807}}\n', "invalid_applicant",
             "a whole number below 2^53 in size, got the number 9.223372036854776e+18",
