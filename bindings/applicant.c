@@ -30,9 +30,9 @@ static const char *const applicant_keys[] = {
     "kind", "of", "fields", "names", "set", "scale", "rank", "mt",
     /* a proxy's metatable (applicant_proxy) */
     "__index", "__frozen", "__len", "__pairs", "__newindex", "__metatable", "__json",
-    "applicant record", "list"};
+    "applicant record", "list", "min", "max"};
 enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_MT, K_INDEX, K_FROZEN, K_LEN,
-       K_PAIRS, K_NEWINDEX, K_METATABLE, K_JSON, K_RECORD, K_LIST, K_COUNT };
+       K_PAIRS, K_NEWINDEX, K_METATABLE, K_JSON, K_RECORD, K_LIST, K_MIN, K_MAX, K_COUNT };
 #define UP_KEY(k) lua_upvalueindex(11 + (k))
 
 enum { T_OTHER, T_NULLABLE, T_TEXT, T_DATE, T_BOOLEAN, T_INTEGER, T_NUMBER, T_MONEY, T_ENUM, T_LIST,
@@ -207,6 +207,7 @@ typedef struct anode {
     int of;            /* nullable, list: the inner type's node */
     int set;           /* enum: the allowed values (value -> truthy), in the anchor */
     int field, nfields;   /* record: its fields are fields[field .. field + nfields) */
+    lua_Integer min, max; /* integer: its bounds (integer { min = 1 }), or the widest */
 } anode;
 
 typedef struct afield {
@@ -262,7 +263,7 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
     int top = lua_gettop(L);
     aschema_grow(L, (void **)&s->nodes, &s->cap_nodes, s->nnodes + 1, sizeof *s->nodes);
     int at = s->nnodes++;
-    anode n = {T_OTHER, aschema_anchor(L, s, anchor, t), -1, 0, 0, 0};
+    anode n = {T_OTHER, aschema_anchor(L, s, anchor, t), -1, 0, 0, 0, LUA_MININTEGER, LUA_MAXINTEGER};
     if (depth <= APPLICANT_MAX_DEPTH && lua_type(L, t) == LUA_TTABLE) {
         applicant_get(L, t, K_KIND);
         n.kind = applicant_kind(L, -1);
@@ -272,6 +273,12 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
         case T_LIST:
             applicant_get(L, t, K_OF);
             n.of = aschema_compile(L, s, anchor, -1, depth + 1);
+            break;
+        case T_INTEGER:   /* rules.lua's integer {} made them whole numbers */
+            if (applicant_get(L, t, K_MIN) == LUA_TNUMBER)
+                n.min = lua_tointeger(L, -1);
+            if (applicant_get(L, t, K_MAX) == LUA_TNUMBER)
+                n.max = lua_tointeger(L, -1);
             break;
         case T_ENUM:   /* t.set or scales[t.scale].rank */
             if (!applicant_get(L, t, K_SET) || !lua_toboolean(L, -1)) {
@@ -435,7 +442,7 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
                 ok = vt == LUA_TNUMBER && !(exact ? i < 0 : lua_tonumber(L, v) < 0) &&
                      bindings_is_cents(L, v);
             else
-                ok = exact;
+                ok = exact && i >= node->min && i <= node->max;
             if (ok) {
                 if (exact)
                     lua_pushinteger(L, i);

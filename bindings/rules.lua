@@ -464,6 +464,27 @@ local function bad_field(path, expected, v)
   fail("invalid_applicant", "field '%s': expected %s, got %s", path, expected, describe(v))
 end
 
+-- integer { min = 1 }, integer { min = 0, max = 99 }: a whole number within
+-- bounds, so that an impossible value (a household of 0) is refused as the
+-- applicant's, naming the field, and never decided on.
+function sandbox.integer(bounds)
+  if type(bounds) ~= "table" or getmetatable(bounds) ~= nil then
+    decl_error(2, "integer expects its bounds: integer { min = 1 }, integer { min = 0, max = 99 }")
+  end
+  for k in next, bounds do
+    if k ~= "min" and k ~= "max" then decl_error(2, "integer: unknown bound '%s' (min, max)", tostring(k)) end
+  end
+  local min, max = rawget(bounds, "min"), rawget(bounds, "max")
+  for name, b in pairs({ min = min, max = max }) do
+    if math_type(b) ~= "integer" or b <= -2^53 or b >= 2^53 then
+      decl_error(2, "integer: %s must be a whole number below 2^53 in size, not %s", name, describe(b))
+    end
+  end
+  if min == nil and max == nil then decl_error(2, "integer: give min, max or both") end
+  if min and max and min > max then decl_error(2, "integer: min %d is above max %d", min, max) end
+  return mk_type({ kind = "integer", min = min, max = max })
+end
+
 -- What a field of each kind must be, said as its refusals say it.
 local KIND_TEXT = {
   text = "text", date = "a date (YYYY-MM-DD)", boolean = "true or false", integer = "a whole number",
@@ -492,6 +513,11 @@ prepare = function(v, t, path)
     local i = type(v) == "number" and math_tointeger(v)
     if not i then
       bad_field(path, type(v) == "number" and v % 1 == 0 and "a whole number below 2^53 in size" or "a whole number", v)
+    end
+    if (t.min and i < t.min) or (t.max and i > t.max) then
+      bad_field(path, not t.max and string_format("a whole number of at least %d", t.min)
+        or not t.min and string_format("a whole number of at most %d", t.max)
+        or string_format("a whole number from %d to %d", t.min, t.max), v)
     end
     return i
   elseif kind == "number" then

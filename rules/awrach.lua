@@ -28,10 +28,7 @@ end
 -- Income per person, for a message, rounded up to the centime, so that an
 -- income over the ceiling never shows as equal to it.  The decision itself
 -- never divides: see the [income] check.
-local function per_person(income, size)
-  if size < 1 then
-    return NONE
-  end
+local function per_person(income, size)   -- size is at least 1 (schema.lua)
   return show_cents((cents(income) + size - 1) // size)
 end
 

@@ -22,7 +22,7 @@ schema {
   employment_status = enum { "unemployed", "employed", "student", "self_employed" },
   unemployed_since = nullable "date",      -- null: the start of unemployment is not known
   monthly_household_income = "money",      -- MAD per month, the whole household
-  household_size = "integer",              -- persons living on that income, the applicant included
+  household_size = integer { min = 1 },   -- persons living on that income, the applicant included
   disability = "boolean",                  -- holds a disability card
   in_training = "boolean",                 -- currently following a training course
 

@@ -191,6 +191,11 @@ def main():
                "schema.lua", "schema {",
                r"^field 'disability': unknown type 'bool' \(expected one of text, date")
 
+    expect_one("integer_bounds", {"schema.lua": [("integer { min = 1 }", "integer { min = 2, max = 1 }")]},
+               "schema.lua", "household_size = integer", r"integer: min 2 is above max 1")
+    expect_one("integer_bound_name", {"schema.lua": [("integer { min = 1 }", "integer { least = 1 }")]},
+               "schema.lua", "household_size = integer", r"integer: unknown bound 'least' \(min, max\)")
+
     expect_one("no_from", {"awrach.lua": [('  from = "', '  -- from = "')]},
                "awrach.lua", 'program "awrach" {', r"has no 'from' date")
 

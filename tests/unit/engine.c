@@ -1361,7 +1361,7 @@ static void test_rule_raises_error(void **state)
 /* A complete applicant of the decide fixture, as JSON object members. */
 #define BASE                                                                        \
     "\"applicant_id\":\"A1\",\"birth_date\":\"1990-05-17\",\"income\":1500.5,"      \
-    "\"size\":3,\"score\":12,\"member\":true,\"grade\":\"mid\",\"colour\":\"red\"," \
+    "\"size\":3,\"persons\":2,\"score\":12,\"member\":true,\"grade\":\"mid\",\"colour\":\"red\"," \
     "\"since\":\"2024-01-31\",\"business\":{\"sector\":\"digital\",\"cost\":100},"  \
     "\"benefits\":[{\"program\":\"idmaj\",\"date\":\"2020-02-29\"}]"
 
@@ -1473,6 +1473,30 @@ static void test_type_string_for_integer(void **state)
     (void)state;
     check_invalid("size", "\"3\"",
                   (const char *const[]){"field 'size'", "a whole number", "the string \"3\"", NULL});
+}
+
+/* integer { min = 1, max = 20 }: out of bounds is the applicant's error,
+ * naming the bounds; the bounds themselves are in. */
+static void test_type_integer_bounds(void **state)
+{
+    (void)state;
+    check_invalid("persons", "0",
+                  (const char *const[]){"field 'persons'", "a whole number from 1 to 20",
+                                        "the number 0", NULL});
+    check_invalid("persons", "21",
+                  (const char *const[]){"field 'persons'", "from 1 to 20", "the number 21", NULL});
+    check_invalid("persons", "2.5",
+                  (const char *const[]){"field 'persons'", "a whole number", NULL});
+    const char *in[] = {"1", "20", "20.0"};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        char applicant[1024];
+        with_field("persons", in[i], applicant, sizeof applicant);
+        engine *en = open_engine("decide", NULL);
+        engine_result *r = decide(en, "logic", applicant);
+        assert_null(r->error_code);
+        release(r);
+        release(en);
+    }
 }
 
 static void test_type_number_for_date(void **state)
@@ -3169,6 +3193,7 @@ int main(void)
         TEST(test_type_impossible_date),
         TEST(test_type_money_three_decimals),
         TEST(test_type_money_three_decimals_large),
+        TEST(test_type_integer_bounds),
         TEST(test_type_money_nine_decimals),
         TEST(test_type_money_largest),
         TEST(test_type_money_negative),
