@@ -1197,16 +1197,32 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     engine_assert(en);
 
     /* The arguments go in outside the protected call, uncapped (see
-     * engine_call): a line over the cap is the request's to refuse. */
-    engine_prepare(en, "request");
-    lua_pushlstring(L, line, len);
-    const char *dop = defaults ? engine_op_name(defaults->op) : NULL;
-    lua_pushstring(L, dop);
-    lua_pushstring(L, defaults ? defaults->program : NULL);
-    lua_pushstring(L, defaults ? defaults->as_of : NULL);
-    lua_pushstring(L, defaults ? defaults->lang : NULL);
-    lua_pushstring(L, defaults ? defaults->history : NULL);
-    int status = engine_call(en, 6, 1, en->budget);
+     * engine_call): a line over the cap is the request's to refuse.
+     *
+     * A request the memory cap stopped is decided once more, on the state
+     * engine_call has just collected in full.  What an earlier request left
+     * behind is garbage, which the collection run at the cap frees, but also
+     * a grown stack and string table, which only a full collection outside
+     * an emergency gives back: a request that needs most of the cap would
+     * otherwise fail after one that recursed deeply, and pass on another
+     * worker, or in a replay.  Requests keep no state, so deciding one again
+     * changes nothing but its decision ids. */
+    int status;
+    for (int attempt = 0;; attempt++) {
+        engine_prepare(en, "request");
+        lua_pushlstring(L, line, len);
+        lua_pushstring(L, defaults ? engine_op_name(defaults->op) : NULL);
+        lua_pushstring(L, defaults ? defaults->program : NULL);
+        lua_pushstring(L, defaults ? defaults->as_of : NULL);
+        lua_pushstring(L, defaults ? defaults->lang : NULL);
+        lua_pushstring(L, defaults ? defaults->history : NULL);
+        status = engine_call(en, 6, 1, en->budget);
+        if (!en->mem_refused || attempt > 0)
+            break;
+        lua_settop(L, 0);
+        if (engine_after(en) != LUA_OK)   /* put back what it changed; the retry reports it */
+            lua_settop(L, 0);
+    }
     if (status != LUA_OK) {
         /* An error raised while a criterion was being decided, but not by
          * its check (whose errors rules.lua reports as the criterion's), came

@@ -1125,6 +1125,29 @@ static void test_memory_cap_endless_allocation(void **state)
     release(en);
 }
 
+/* A request that needs most of the cap is decided after one that recursed
+ * deeply as it is alone: the stack the first grew is given back (the request
+ * stopped at the cap is decided again on a collected state), so no request
+ * depends on which came before it on the same state. */
+static void test_memory_cap_after_deep_stack(void **state)
+{
+    (void)state;
+    engine *en = open_engine("sandbox", NULL);
+    /* 28 MiB in one string, built in a buffer as large: under the cap of
+     * 64 MiB alone, over it with the stack of 120,000 calls held. */
+    const char *big = "{\"applicant_id\":\"big\",\"age\":28}";
+    engine_result *r = decide(en, "limits", big);
+    assert_outcome(r, "eligible");
+    release(r);
+    r = decide(en, "limits", "{\"applicant_id\":\"deep\",\"age\":120000}");
+    assert_outcome(r, "eligible");
+    release(r);
+    r = decide(en, "limits", big);
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
 /* A rule that catches the memory error and allocates again, with pcall or
  * xpcall: the error passes through them and ends the request (it names the
  * cap, not the budget, which the refusals' collections would otherwise
@@ -3175,6 +3198,7 @@ int main(void)
         TEST(test_budget_configured),
         TEST(test_budget_exact),
         TEST(test_memory_cap_endless_allocation),
+        TEST(test_memory_cap_after_deep_stack),
         TEST(test_memory_cap_configured),
         TEST(test_decision_json_limit),
         TEST(test_memory_cap_not_caught),
