@@ -495,6 +495,114 @@ static void engine_tick(void *ud, lua_State *L)
     }
 }
 
+/* Elements a long table call reads or writes between two looks at the
+ * clock.  Each element is paid for, but not how long it takes to find: keys
+ * chosen to fall into one hash chain make every lookup walk the chain, and
+ * one table.unpack of 900,000 of them ran 14 s past a time limit of 1 s, as
+ * the library looks at nothing until it is done.  So a call on more
+ * elements than this runs as calls on pieces of its range, in an order that
+ * gives the very same result, with a look at the clock between them.  A
+ * piece that could fail on its arguments runs in the rule's own call, so
+ * that the library's errors name the function as they always did; the
+ * others cannot. */
+#define ENGINE_PIECE 256
+
+/* Integers at I and J (absent: DEF_I, DEF_J) into *A and *B, when both are
+ * and the range holds more than ENGINE_PIECE elements.  [-0, +0, -] */
+static int engine_long_range(lua_State *L, int i, int j, lua_Integer def_i, lua_Integer def_j,
+                             lua_Integer *a, lua_Integer *b)
+{
+    int oki = 1, okj = 1;
+    *a = lua_isnoneornil(L, i) ? def_i : lua_tointegerx(L, i, &oki);
+    *b = lua_isnoneornil(L, j) ? def_j : lua_tointegerx(L, j, &okj);
+    return oki && okj && *b >= *a && (lua_Unsigned)*b - (lua_Unsigned)*a >= ENGINE_PIECE;
+}
+
+/* The pieces of A .. B: the one at A ends at engine_up(A, B); the one that
+ * ends at I, going down, starts at engine_down(A, I). */
+static lua_Integer engine_up(lua_Integer a, lua_Integer b)
+{
+    return (lua_Unsigned)b - (lua_Unsigned)a < ENGINE_PIECE ? b : a + (ENGINE_PIECE - 1);
+}
+
+static lua_Integer engine_down(lua_Integer a, lua_Integer i)
+{
+    return (lua_Unsigned)i - (lua_Unsigned)a < ENGINE_PIECE ? a : i - (ENGINE_PIECE - 1);
+}
+
+/* The charged call of F, of KIND, in pieces; its number of results, or -1
+ * when it is short, or not one that reads where it likes (the library then
+ * runs it whole, and raises what it raises).  Only unpack and move read
+ * and write any range of keys: concat, insert and remove need the range
+ * filled, so its keys are in the table's array part, found at once.
+ * [-?, +?, e] */
+static int engine_in_pieces(lua_State *L, engine *en, lua_CFunction f, int kind)
+{
+    lua_Integer a, b;
+    luaL_checkstack(L, 8, "table call");
+    switch (kind) {
+    case COST_UNPACK: {   /* unpack(t [, i [, j]]): the pieces' results, in order */
+        if (!engine_long_range(L, 2, 3, 1, lua_isnoneornil(L, 3) ? engine_len(L, 1) : 0, &a, &b))
+            return -1;
+        lua_settop(L, 1);
+        lua_pushinteger(L, a);
+        lua_pushinteger(L, engine_up(a, b));
+        int base = lua_gettop(L);
+        f(L);   /* the first piece, in this call: it checks the arguments */
+        for (lua_Integer i = engine_up(a, b) + 1; i - 1 != b; i = engine_up(i, b) + 1) {
+            engine_tick(en, L);
+            luaL_checkstack(L, 4, "too many results to unpack");
+            lua_pushcfunction(L, f);
+            lua_pushvalue(L, 1);
+            lua_pushinteger(L, i);
+            lua_pushinteger(L, engine_up(i, b));
+            lua_call(L, 3, LUA_MULTRET);
+        }
+        return lua_gettop(L) - base;
+    }
+    case COST_MOVE: {   /* move(a1, i, j, to [, a2]): the library's checks, then pieces */
+        int okt;
+        lua_Integer to = lua_tointegerx(L, 4, &okt);
+        if (lua_isnoneornil(L, 2) || lua_isnoneornil(L, 3) || !okt ||
+            !engine_long_range(L, 2, 3, 0, 0, &a, &b) || (a <= 0 && b >= LUA_MAXINTEGER + a) ||
+            to > LUA_MAXINTEGER - (b - a))
+            return -1;   /* the library refuses, or the range is short */
+        /* Down, last piece first, when the range moves up over itself in
+         * one table, as the library decides for a single call. */
+        int n = lua_isnoneornil(L, 5) ? 4 : 5;
+        int down = !(to > b || to <= a || (n == 5 && !lua_compare(L, 1, 5, LUA_OPEQ)));
+        lua_Integer i = down ? engine_down(a, b) : a, j = down ? b : engine_up(a, b);
+        lua_settop(L, n);
+        lua_pushinteger(L, i);
+        lua_replace(L, 2);
+        lua_pushinteger(L, j);
+        lua_replace(L, 3);
+        lua_pushinteger(L, to + (i - a));
+        lua_replace(L, 4);
+        f(L);   /* the first piece, in this call: it checks the tables */
+        int result = lua_gettop(L);
+        while (down ? i != a : j != b) {
+            engine_tick(en, L);
+            if (down)
+                j = i - 1, i = engine_down(a, j);
+            else
+                i = j + 1, j = engine_up(i, b);
+            lua_pushcfunction(L, f);
+            lua_pushvalue(L, 1);
+            lua_pushinteger(L, i);
+            lua_pushinteger(L, j);
+            lua_pushinteger(L, to + (i - a));
+            if (n == 5)
+                lua_pushvalue(L, 5);
+            lua_call(L, n, 0);
+        }
+        lua_settop(L, result);
+        return 1;
+    }
+    }
+    return -1;
+}
+
 /* A charged library function.  Upvalues: the library's function, the kind
  * of its cost.  [-?, +?, e] */
 static int engine_charged(lua_State *L)
@@ -522,6 +630,9 @@ static int engine_charged(lua_State *L)
         lua_Integer cost = engine_cost(L, kind);
         cost = cost > LUA_MAXINTEGER / depth - 1 ? LUA_MAXINTEGER : (cost + 1) * depth;
         engine_pay(en, L, cost);   /* and the chain walked, to know its depth */
+        int n = reads ? engine_in_pieces(L, en, f, kind) : -1;
+        if (n >= 0)
+            return n;
     }
     if (kind == COST_FIND) {   /* plain: no patterns */
         lua_settop(L, 3);

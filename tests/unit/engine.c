@@ -2535,6 +2535,75 @@ static void test_time_limit(void **state)
     release(en);
 }
 
+/* Keys that all fall into one hash chain make each lookup walk it: a
+ * table.unpack or table.move of 800,000 of them, paid for within the budget,
+ * ran seconds in one C call.  Over ENGINE_PIECE elements such calls run in
+ * pieces with a look at the clock between them: stopped at the time limit,
+ * at the rule's line; the next request runs. */
+static void test_time_limit_hash_chain(void **state)
+{
+    (void)state;
+    static const char rule[] = ONE_CRITERION(
+        "if a.applicant_id == \"quick\" then return true end "
+        "local t = {} for k = 1, 4000 do t[k * 4095] = true end "
+        "if a.applicant_id == \"unpack\" then return select(\"#\", table.unpack(t, 1, 800000)) > 0 end "
+        "return table.move(t, 1, 800000, 1, {}) ~= nil");
+    engine_config cfg = {.time_ms = 100};
+    engine *en = open_texts_cfg(rule, NULL, &cfg);
+    const char *calls[] = {"{\"applicant_id\":\"unpack\"}", "{\"applicant_id\":\"move\"}"};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        engine_result *r = decide(en, "p", calls[i]);
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, "p.lua:4: time limit of 100 ms exceeded");
+        release(r);
+    }
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"quick\"}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
+/* The pieces give what the library gives whole: unpack's values in order,
+ * and move's in either direction, over itself up and down, to another
+ * table and out of a frozen one (read through its shadow), against plain
+ * loops, on ranges of several pieces with a short last one. */
+static void test_table_calls_in_pieces(void **state)
+{
+    (void)state;
+    static const char rule[] =
+        "local FROZEN = {} for i = 1, 1000 do FROZEN[i] = i end\n"
+        PROGRAMME_P
+        "  criterion \"c\" { text = { en = \"Known\", fr = \"K\", ar = \"K\" }, reference = \"r\",\n"
+        "    check = function(a, on)\n"
+        "      local n, bad = 1000, {}\n"
+        "      local function fill() local t = {} for i = 1, n do t[i] = i end return t end\n"
+        "      local function same(what, t, from, to, first)\n"
+        "        for i = from, to do if t[i] ~= first + i - from then bad[#bad + 1] = what return end end\n"
+        "      end\n"
+        "      local u = { table.unpack(fill(), 3, n - 2) }\n"
+        "      same(\"unpack\", u, 1, n - 4, 3)\n"
+        "      if #u ~= n - 4 then bad[#bad + 1] = \"unpack count\" end\n"
+        "      local f = { table.unpack(FROZEN, 2, n) }\n"
+        "      same(\"unpack frozen\", f, 1, n - 1, 2)\n"
+        "      local up = table.move(fill(), 1, n - 10, 11)\n"
+        "      same(\"move up\", up, 11, n, 1) same(\"move up, below\", up, 1, 10, 1)\n"
+        "      local down = table.move(fill(), 11, n, 1)\n"
+        "      same(\"move down\", down, 1, n - 10, 11) same(\"move down, above\", down, n - 9, n, n - 9)\n"
+        "      local other = table.move(FROZEN, 1, n, 5, {})\n"
+        "      same(\"move out\", other, 5, n + 4, 1)\n"
+        "      if other[4] ~= nil or other[n + 5] ~= nil then bad[#bad + 1] = \"move out, edges\" end\n"
+        "      return #bad == 0, { bad = table.concat(bad, \", \") }\n"
+        "    end } }\n";
+    engine *en = open_texts(rule, NULL);
+    engine_result *r = decide(en, "p", "{}");
+    char bad[256];
+    assert_null(r->error_code);
+    assert_string_equal(member_of(decision(r), "c", "values", bad, sizeof bad), "{\"bad\":\"\"}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
 /* Each of the N rule texts CHECKS (programme p) stops at the default
  * budget, with rule_error. */
 static void assert_each_over_budget(const char *const *checks, size_t n)
@@ -3269,6 +3338,8 @@ int main(void)
         TEST(test_history_programme_must_exist),
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
+        TEST(test_time_limit_hash_chain),
+        TEST(test_table_calls_in_pieces),
         TEST(test_sort_pays_for_text),
         TEST(test_walking_keys_pays),
         TEST(test_frozen_list_with_hole),
