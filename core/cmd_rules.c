@@ -48,9 +48,12 @@ static int rules_opts_parse(rules_opts *o, const char *cmd, int opt, const char 
 
 #define RULES_USAGE                                                                        \
     "  --rules DIR          rule directory (default $ELIGO_RULES or ./rules)\n"             \
-    "  --instructions N     Lua instructions allowed per decision (default 1000000)\n"      \
-    "  --memory BYTES       memory cap of each Lua state (default 67108864)\n"              \
-    "  --time-limit MS      wall-clock time allowed per decision (default 1000)\n"
+    "  --instructions N     Lua instructions allowed per decision (default\n"              \
+    "                       $ELIGO_INSTRUCTIONS, else 1000000)\n"                          \
+    "  --memory BYTES       memory cap of each Lua state (default $ELIGO_MEMORY,\n"        \
+    "                       else 67108864)\n"                                              \
+    "  --time-limit MS      wall-clock time allowed per decision (default\n"               \
+    "                       $ELIGO_TIME_LIMIT, else 1000)\n"
 
 static void report_stdout(void *ud, const char *file, int line, const char *msg)
 {

@@ -190,6 +190,15 @@ def test_candidate():
         check(rc == 0 and rep is not None, "replay --rules runs (status %s) %s" % (rc, err[-300:] if rep is None else ""))
         if rep is None:
             return
+        check("warning" not in err, "a clean candidate draws no warning (%r)" % err.strip())
+        # A candidate eligo check faults is replayed all the same, with a warning.
+        faulty = os.path.join(srv.dir, "faulty")
+        shutil.copytree(cand, faulty)
+        edit(os.path.join(faulty, "awrach.lua"), "    fail = {", "    fial = {")
+        rc, rep_f, err_f = replay_json("--rules", faulty, "--db", srv.db)
+        check(rc == 0 and rep_f is not None and
+              "warning: the candidate has 1 problem (eligo check %s): the server would refuse it" % faulty
+              in err_f, "a candidate with a problem is replayed, with a warning (%r)" % err_f.strip())
         check(db_files(srv.db) == before, "the database files are byte-identical after the replay")
         check(rep["applications"] == len(reqs) and rep["decisions"] == len(stored_ids),
               "every application (%d) and decision (%d) is replayed" % (rep["applications"], rep["decisions"]))
