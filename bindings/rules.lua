@@ -1243,7 +1243,14 @@ local function decode_line(line, res)
   if why == "deep" then fail("invalid_json", "invalid JSON at byte %d: arrays and objects nested deeper than 64", at) end
   if why == "range" then fail("invalid_json", "invalid JSON at byte %d: a number too large", at) end
   if why == "dup" then
-    local key = string_match(line, '^"([^"\\]*)"', at)
+    -- The key's text, escapes read (\u0070 is p), to the quote that ends it.
+    local stop, i = nil, at + 1
+    while i <= #line and not stop do
+      local b = string_byte(line, i)
+      if b == 92 then i = i + 2 elseif b == 34 then stop = i else i = i + 1 end
+    end
+    local key = stop and decode(string_sub(line, at, stop))
+    if type(key) ~= "string" or not C.utf8_ok(key) or string_find(key, "[%c']") then key = nil end
     fail("invalid_json", "invalid JSON at byte %d: the key %s appears twice in one object, and "
       .. "readers differ on which value counts", at, key and ("'" .. key .. "'") or "there")
   end

@@ -161,6 +161,8 @@ def test_errors(srv):
             '"applicant_id":"B"}}\n', "invalid_json", "a key twice in one object",
             "invalid JSON at byte 74: the key 'applicant_id' appears twice in one object")
     check(r and r["id"] == 61, "and the reply echoes the id")
+    err('{"id":61,"op":"heal","o\\u0070":"x"}\n', "invalid_json",
+        "a key twice, once written with an escape", "byte 22: the key 'op' appears twice")
     # A misspelt field is refused, not ignored: "requestKey" would give up
     # idempotency without a word.
     err('{"id":62,"op":"decide","program":"idmaj","requestKey":"K","applicant":{}}\n',
