@@ -361,6 +361,7 @@ static int bindings_blank_lua(lua_State *L)
  *                 | nil, offset, "range" (a number too large for a double)
  *                 | nil, offset, "nul" (the escape \u0000)
  *                 | nil, offset, "dup" (a key its object already has)
+ *                 | nil, offset, "number" (digits missing after '-', '.' or 'e')
  *                 (each failure also gives the request's id as a fourth
  *                 result when it was read before the text broke, else nil)
  *                 | value, offset of the first bad byte, "utf8" or "control"
@@ -377,7 +378,8 @@ static int bindings_decode(lua_State *L)
     size_t at = json_push(L, s, n, lua_upvalueindex(2), scratch, &why, &notes);
     if (at) {
         static const char *const whys[] = {
-            [JSON_DEEP] = "deep", [JSON_RANGE] = "range", [JSON_NUL] = "nul", [JSON_DUP] = "dup"};
+            [JSON_DEEP] = "deep", [JSON_RANGE] = "range", [JSON_NUL] = "nul", [JSON_DUP] = "dup",
+            [JSON_NUMBER] = "number"};
         lua_pushnil(L);
         lua_pushinteger(L, (lua_Integer)(bad < at ? bad + 1 : at));
         if (why && at <= bad)

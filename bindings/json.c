@@ -186,6 +186,13 @@ static int json_digits(const unsigned char **p, const unsigned char *end)
 /* A number: an integer when integral and below 2^53, as json.h says; an
  * error when too large for a double: strtod would give infinity, which
  * canonical JSON cannot write back.  [-0, +(0|1), -] */
+/* A number that went wrong at P: digits missing after '-', '.' or 'e'. */
+static int json_bad_number(json_parser *j, const unsigned char *p)
+{
+    j->why = j->bad ? j->why : JSON_NUMBER;
+    return json_fail(j, p);
+}
+
 static int json_number(json_parser *j)
 {
     const unsigned char *p = j->p, *start = p;
@@ -194,18 +201,18 @@ static int json_number(json_parser *j)
     if (p < j->end && *p == '0')
         p++;
     else if (!json_digits(&p, j->end))
-        return json_fail(j, p);
+        return json_bad_number(j, p);
     if (p < j->end && *p == '.') {
         p++, simple = 0;
         if (!json_digits(&p, j->end))
-            return json_fail(j, p);
+            return json_bad_number(j, p);
     }
     if (p < j->end && (*p == 'e' || *p == 'E')) {
         p++, simple = 0;
         if (p < j->end && (*p == '+' || *p == '-'))
             p++;
         if (!json_digits(&p, j->end))
-            return json_fail(j, p);
+            return json_bad_number(j, p);
     }
     j->p = p;
     size_t len = (size_t)(p - start);

@@ -24,7 +24,7 @@
 #define JSON_MAX_DEPTH 64
 
 /* Why a text was refused, beyond its grammar. */
-enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3, JSON_DUP = 4 };
+enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3, JSON_DUP = 4, JSON_NUMBER = 5 };
 
 /* Decode the N bytes at S, which hold one JSON value and optional white
  * space around it, and push the value.  Returns 0; or, when the text is not
@@ -37,10 +37,12 @@ enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3, JSON_DUP = 4 };
  * not hold (C would cut it there), JSON_DUP when it starts a key its object
  * already has (readers differ on which value counts: some take the first,
  * eligo would take the last, and an audit would show another applicant than
- * the one decided), else 0.  A string holding a raw control
- * character (below 0x20), which JSON wants escaped there, still decodes:
- * NOTES->control is then the 1-based offset of the first, else 0, for the
- * caller to refuse the text with the value at hand.  NOTES->id and id_len
+ * the one decided), JSON_NUMBER when it is where a number went wrong
+ * ("1.", "1e", "-": digits missing after a '.', an 'e' or a '-'), else 0.
+ * A string holding a raw control character (below 0x20), which JSON wants
+ * escaped there, still decodes: NOTES->control is then the 1-based offset
+ * of the first, else 0, for the caller to refuse the text with the value at
+ * hand.  NOTES->id and id_len
  * give the text of the top-level object's "id" member when it was read
  * whole, even when the text fails further on, so that an error reply can
  * still echo it (id_len 0: none).  SCRATCH holds a string being unescaped.

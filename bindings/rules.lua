@@ -1242,6 +1242,9 @@ local function decode_line(line, res)
   end
   if why == "deep" then fail("invalid_json", "invalid JSON at byte %d: arrays and objects nested deeper than 64", at) end
   if why == "range" then fail("invalid_json", "invalid JSON at byte %d: a number too large", at) end
+  if why == "number" then
+    fail("invalid_json", "invalid JSON at byte %d: a number with no digits where some must be (after a '-', a '.' or an 'e': 1.0, not 1.)", at)
+  end
   if why == "dup" then
     -- The key's text, escapes read (\u0070 is p), to the quote that ends it.
     local stop, i = nil, at + 1

@@ -141,6 +141,10 @@ def test_errors(srv):
 
     err(b'{"id":1,"op":"health"\n', "invalid_json", "truncated JSON", "byte")
     err(b'{"id":1, "op": nope}\n', "invalid_json", "bad token", "byte 16")
+    for line, at in ((b'{"id":1.,"op":"health"}\n', 9), (b'{"id":1e,"op":"health"}\n', 9),
+                     (b'{"id":-,"op":"health"}\n', 8)):
+        err(line, "invalid_json", "a number missing its digits (%r)" % line,
+            "byte %d: a number with no digits where some must be" % at)
     err(b'\x00\n', "invalid_json", "a NUL byte alone", "byte 1: a NUL byte")
     err(b'{"id":1,"op":"health"\x00}\n', "invalid_json", "a NUL byte after a member",
         "byte 22: a NUL byte")
