@@ -1132,7 +1132,8 @@ static void test_memory_cap_endless_allocation(void **state)
 static void test_memory_cap_after_deep_stack(void **state)
 {
     (void)state;
-    engine *en = open_engine("sandbox", NULL);
+    engine_config slow = {.time_ms = 60000};   /* the sanitizers make 28 MiB slow */
+    engine *en = open_engine("sandbox", &slow);
     /* 28 MiB in one string, built in a buffer as large: under the cap of
      * 64 MiB alone, over it with the stack of 120,000 calls held. */
     const char *big = "{\"applicant_id\":\"big\",\"age\":28}";
@@ -2480,9 +2481,12 @@ static void test_budget_counts_library_work(void **state)
     };
 #undef LONG_LIST
     char text[1024];
+    /* The budget is what this looks at: under the sanitizers, on a busy
+     * machine, some loops reached the time limit first. */
+    engine_config slow = {.time_ms = 60000};
     for (size_t i = 0; i < sizeof loops / sizeof loops[0]; i++) {
         snprintf(text, sizeof text, ONE_CRITERION("%s return true"), loops[i]);
-        engine *en = open_texts(text, NULL);
+        engine *en = open_texts_cfg(text, NULL, &slow);
         engine_result *r = decide(en, "p", "{}");
         if (!r->error_code)
             fail_msg("decided, within its budget: %s", loops[i]);
