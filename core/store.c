@@ -591,6 +591,8 @@ static int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN]
 static int store_sqlerr(store *st, err *e, const char *what)
 {
     st->last_error = sqlite3_extended_errcode(st->db);   /* before a ROLLBACK clears it */
+    if ((st->last_error & 0xff) == SQLITE_NOTADB)   /* the first read says it: name the file */
+        return err_set(e, "internal", "%s is not a database file", st->path);
     return err_set(e, "internal", "%s: %s", what, sqlite3_errmsg(st->db));
 }
 
@@ -999,6 +1001,13 @@ int store_open(store **out, const char *path, int flags, err *e)
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0)
             close(fd);
+    }
+    struct stat given;
+    if (stat(path, &given) == 0 && S_ISDIR(given.st_mode)) {   /* SQLite would say "disk I/O error" */
+        err_set(e, "internal", "cannot open %s: it is a directory, not a database file", path);
+        free(st->path);
+        free(st);
+        return -1;
     }
     char *uri = rdonly ? store_immutable_uri(path) : NULL;
     atomic_fetch_add(&store_handles, 1);   /* SQLite may hold locks from here on */
