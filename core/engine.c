@@ -499,12 +499,10 @@ static void engine_tick(void *ud, lua_State *L)
  * clock.  Each element is paid for, but not how long it takes to find: keys
  * chosen to fall into one hash chain make every lookup walk the chain, and
  * one table.unpack of 900,000 of them ran 14 s past a time limit of 1 s, as
- * the library looks at nothing until it is done.  So a call on more
- * elements than this runs as calls on pieces of its range, in an order that
- * gives the very same result, with a look at the clock between them.  A
- * piece that could fail on its arguments runs in the rule's own call, so
- * that the library's errors name the function as they always did; the
- * others cannot. */
+ * the library looks at nothing until it is done.  So table.unpack and
+ * table.move over more elements than this go through them here, one by one
+ * in the library's order (a rule's __index and __newindex see the same
+ * calls), looking at the clock after each ENGINE_PIECE. */
 #define ENGINE_PIECE 256
 
 /* Integers at I and J (absent: DEF_I, DEF_J) into *A and *B, when both are
@@ -518,87 +516,63 @@ static int engine_long_range(lua_State *L, int i, int j, lua_Integer def_i, lua_
     return oki && okj && *b >= *a && (lua_Unsigned)*b - (lua_Unsigned)*a >= ENGINE_PIECE;
 }
 
-/* The pieces of A .. B: the one at A ends at engine_up(A, B); the one that
- * ends at I, going down, starts at engine_down(A, I). */
-static lua_Integer engine_up(lua_Integer a, lua_Integer b)
-{
-    return (lua_Unsigned)b - (lua_Unsigned)a < ENGINE_PIECE ? b : a + (ENGINE_PIECE - 1);
-}
-
-static lua_Integer engine_down(lua_Integer a, lua_Integer i)
-{
-    return (lua_Unsigned)i - (lua_Unsigned)a < ENGINE_PIECE ? a : i - (ENGINE_PIECE - 1);
-}
-
-/* The charged call of F, of KIND, in pieces; its number of results, or -1
- * when it is short, or not one that reads where it likes (the library then
- * runs it whole, and raises what it raises).  Only unpack and move read
- * and write any range of keys: concat, insert and remove need the range
- * filled, so its keys are in the table's array part, found at once.
- * [-?, +?, e] */
+/* The charged call of F, of KIND, done here; its number of results, or -1
+ * when it is short, or one the library would refuse, or not one that reads
+ * where it likes (the library then runs it whole, and raises what it
+ * raises).  Only unpack and move read and write any range of keys: concat,
+ * insert and remove need the range filled, so its keys are in the table's
+ * array part, found at once.  [-?, +?, e] */
 static int engine_in_pieces(lua_State *L, engine *en, lua_CFunction f, int kind)
 {
     lua_Integer a, b;
-    luaL_checkstack(L, 8, "table call");
-    switch (kind) {
-    case COST_UNPACK: {   /* unpack(t [, i [, j]]): the pieces' results, in order */
+    if (kind == COST_UNPACK) {   /* unpack(t [, i [, j]]) */
         if (!engine_long_range(L, 2, 3, 1, lua_isnoneornil(L, 3) ? engine_len(L, 1) : 0, &a, &b))
             return -1;
+        lua_Unsigned n = (lua_Unsigned)b - (lua_Unsigned)a;   /* and one */
+        if (n >= (unsigned)INT_MAX || !lua_checkstack(L, (int)++n))
+            return luaL_error(L, "too many results to unpack");   /* as the library says it */
         lua_settop(L, 1);
-        lua_pushinteger(L, a);
-        lua_pushinteger(L, engine_up(a, b));
-        int base = lua_gettop(L);
-        f(L);   /* the first piece, in this call: it checks the arguments */
-        for (lua_Integer i = engine_up(a, b) + 1; i - 1 != b; i = engine_up(i, b) + 1) {
-            engine_tick(en, L);
-            luaL_checkstack(L, 4, "too many results to unpack");
-            lua_pushcfunction(L, f);
-            lua_pushvalue(L, 1);
-            lua_pushinteger(L, i);
-            lua_pushinteger(L, engine_up(i, b));
-            lua_call(L, 3, LUA_MULTRET);
+        for (lua_Unsigned k = 0; k < n; k++) {
+            if (k % ENGINE_PIECE == 0 && k)
+                engine_tick(en, L);
+            lua_geti(L, 1, (lua_Integer)((lua_Unsigned)a + k));
         }
-        return lua_gettop(L) - base;
+        return (int)n;
     }
-    case COST_MOVE: {   /* move(a1, i, j, to [, a2]): the library's checks, then pieces */
-        int okt;
-        lua_Integer to = lua_tointegerx(L, 4, &okt);
+    if (kind == COST_MOVE) {   /* move(a1, f, e, t [, a2]) */
+        int okt, tt = lua_isnoneornil(L, 5) ? 1 : 5;
+        lua_Integer t = lua_tointegerx(L, 4, &okt);
         if (lua_isnoneornil(L, 2) || lua_isnoneornil(L, 3) || !okt ||
             !engine_long_range(L, 2, 3, 0, 0, &a, &b) || (a <= 0 && b >= LUA_MAXINTEGER + a) ||
-            to > LUA_MAXINTEGER - (b - a))
-            return -1;   /* the library refuses, or the range is short */
-        /* Down, last piece first, when the range moves up over itself in
-         * one table, as the library decides for a single call. */
-        int n = lua_isnoneornil(L, 5) ? 4 : 5;
-        int down = !(to > b || to <= a || (n == 5 && !lua_compare(L, 1, 5, LUA_OPEQ)));
-        lua_Integer i = down ? engine_down(a, b) : a, j = down ? b : engine_up(a, b);
-        lua_settop(L, n);
-        lua_pushinteger(L, i);
+            t > LUA_MAXINTEGER - (b - a))
+            return -1;
+        /* The library on no elements checks the two tables as it would. */
+        int nargs = tt == 5 ? 5 : 4;
+        lua_settop(L, nargs);
+        lua_pushinteger(L, 1);
         lua_replace(L, 2);
-        lua_pushinteger(L, j);
+        lua_pushinteger(L, 0);
         lua_replace(L, 3);
-        lua_pushinteger(L, to + (i - a));
-        lua_replace(L, 4);
-        f(L);   /* the first piece, in this call: it checks the tables */
-        int result = lua_gettop(L);
-        while (down ? i != a : j != b) {
-            engine_tick(en, L);
-            if (down)
-                j = i - 1, i = engine_down(a, j);
-            else
-                i = j + 1, j = engine_up(i, b);
-            lua_pushcfunction(L, f);
-            lua_pushvalue(L, 1);
-            lua_pushinteger(L, i);
-            lua_pushinteger(L, j);
-            lua_pushinteger(L, to + (i - a));
-            if (n == 5)
-                lua_pushvalue(L, 5);
-            lua_call(L, n, 0);
+        f(L);
+        lua_settop(L, nargs);
+        lua_Unsigned n = (lua_Unsigned)b - (lua_Unsigned)a;   /* and one */
+        if (t > b || t <= a || (tt != 1 && !lua_compare(L, 1, tt, LUA_OPEQ))) {
+            for (lua_Unsigned k = 0; k <= n; k++) {
+                if (k % ENGINE_PIECE == 0 && k)
+                    engine_tick(en, L);
+                lua_geti(L, 1, (lua_Integer)((lua_Unsigned)a + k));
+                lua_seti(L, tt, (lua_Integer)((lua_Unsigned)t + k));
+            }
+        } else {   /* up over itself: the last first */
+            for (lua_Unsigned k = n + 1; k-- > 0;) {
+                if ((n - k) % ENGINE_PIECE == 0 && n != k)
+                    engine_tick(en, L);
+                lua_geti(L, 1, (lua_Integer)((lua_Unsigned)a + k));
+                lua_seti(L, tt, (lua_Integer)((lua_Unsigned)t + k));
+            }
         }
-        lua_settop(L, result);
+        lua_pushvalue(L, tt);
         return 1;
-    }
     }
     return -1;
 }
@@ -1328,7 +1302,12 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
         lua_pushstring(L, defaults ? defaults->lang : NULL);
         lua_pushstring(L, defaults ? defaults->history : NULL);
         status = engine_call(en, 6, 1, en->budget);
-        if (!en->mem_refused || attempt > 0)
+        /* Only a request that failed: one Lua made room for (a collection,
+         * then the block) is decided, and kept. */
+        int failed = status != LUA_OK || (lua_getfield(L, -1, "error_code") != LUA_TNIL);
+        if (status == LUA_OK)
+            lua_pop(L, 1);
+        if (!en->mem_refused || attempt > 0 || !failed)
             break;
         lua_settop(L, 0);
         if (engine_after(en) != LUA_OK)   /* put back what it changed; the retry reports it */

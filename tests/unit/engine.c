@@ -2409,6 +2409,37 @@ static void test_history_provider_fails(void **state)
     assert_int_equal(calls, 1);
 }
 
+/* A provider of no earlier decisions, counting its calls. */
+static int counting_provider(void *ud, const char *applicant_id, buf *out)
+{
+    (void)applicant_id;
+    ++*(int *)ud;
+    return buf_adds(out, "[]");
+}
+
+/* A request that meets the memory cap and goes on, once Lua has collected
+ * and made room, is decided once: only one the cap stopped is decided again
+ * (here the provider, asked once a decision, tells). */
+static void test_memory_cap_met_and_passed(void **state)
+{
+    (void)state;
+    engine_config tight = {.memory = 12 << 20, .time_ms = 60000};
+    engine *en = open_texts_cfg(
+        ONE_CRITERION("local rows = earlier(a) local keep = {} "
+                      "for i = 1, 40 do keep[i] = string.rep(\"k\", 100000) .. i end "
+                      "local mib = string.rep(\"j\", 1 << 20) "
+                      "for i = 1, 20 do local junk = mib .. mib .. mib .. i end "
+                      "return #rows == 0 and #keep == 40"),
+        NULL, &tight);
+    int calls = 0;
+    engine_set_history(en, counting_provider, &calls);
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+    assert_outcome(r, "eligible");
+    assert_int_equal(calls, 1);
+    release(r);
+    release(en);
+}
+
 /* A programme's id and version go to C as C strings (engine_decision, the
  * store, engine_explain): one holding a NUL byte is refused where it is
  * declared.  It was cut short there, and the decisions stored under the cut
@@ -2567,10 +2598,13 @@ static void test_time_limit_hash_chain(void **state)
     release(en);
 }
 
-/* The pieces give what the library gives whole: unpack's values in order,
- * and move's in either direction, over itself up and down, to another
- * table and out of a frozen one (read through its shadow), against plain
- * loops, on ranges of several pieces with a short last one. */
+/* Long unpacks and moves, done in engine.c, give what the library gives:
+ * unpack's values in order, and move's in either direction, over itself up
+ * and down, to another table and out of a frozen one (read through its
+ * shadow), against plain loops, on ranges of several pieces with a short
+ * last one; the same __index and __newindex calls in the same order; __eq
+ * asked once; ranges up to math.maxinteger; the library's error, raised
+ * before any element is read, for a range longer than the stack. */
 static void test_table_calls_in_pieces(void **state)
 {
     (void)state;
@@ -2596,12 +2630,38 @@ static void test_table_calls_in_pieces(void **state)
         "      local other = table.move(FROZEN, 1, n, 5, {})\n"
         "      same(\"move out\", other, 5, n + 4, 1)\n"
         "      if other[4] ~= nil or other[n + 5] ~= nil then bad[#bad + 1] = \"move out, edges\" end\n"
+        /* Through __index and __newindex, in the library's order: up over
+         * itself by more than a piece, the last element first. */
+        "      local log, store = {}, fill()\n"
+        "      local p = setmetatable({}, { __index = function(_, k) log[#log + 1] = \"r\" .. k return store[k] end,\n"
+        "        __newindex = function(_, k, v) log[#log + 1] = \"w\" .. k store[k] = v end })\n"
+        "      table.move(p, 1, 600, 300)\n"
+        "      if #log ~= 1200 or log[1] ~= \"r600\" or log[2] ~= \"w899\" or log[3] ~= \"r599\"\n"
+        "        or log[1199] ~= \"r1\" or log[1200] ~= \"w300\" then bad[#bad + 1] = \"move order\" end\n"
+        "      same(\"move through\", store, 300, 899, 1)\n"
+        /* __eq decides once whether two tables are one, as in the library. */
+        "      local eqs = 0\n"
+        "      local mt = { __eq = function() eqs = eqs + 1 return true end }\n"
+        "      local A, B = setmetatable(fill(), mt), setmetatable({}, mt)\n"
+        "      table.move(A, 1, 900, 100, B)\n"
+        "      if eqs ~= 1 then bad[#bad + 1] = \"__eq \" .. eqs .. \" times\" end\n"
+        /* Up to the largest integer, and a range too long for the stack. */
+        "      if select(\"#\", table.unpack({}, math.maxinteger - 300, math.maxinteger)) ~= 301 then\n"
+        "        bad[#bad + 1] = \"unpack to maxinteger\" end\n"
+        "      table.move({}, math.maxinteger - 300, math.maxinteger, 1)\n"
+        "      local reads = 0\n"
+        "      local q = setmetatable({}, { __index = function() reads = reads + 1 end })\n"
+        "      local ok, msg = pcall(table.unpack, q, 1, 2000000)\n"
+        "      if ok or msg ~= \"too many results to unpack\" or reads ~= 0 then\n"
+        "        bad[#bad + 1] = \"unpack too many: \" .. tostring(msg) .. \", \" .. reads .. \" read\" end\n"
         "      return #bad == 0, { bad = table.concat(bad, \", \") }\n"
         "    end } }\n";
-    engine *en = open_texts(rule, NULL);
+    engine_config wide = {.instructions = 10000000};   /* for the 2,000,000 elements */
+    engine *en = open_texts_cfg(rule, NULL, &wide);
     engine_result *r = decide(en, "p", "{}");
     char bad[256];
-    assert_null(r->error_code);
+    if (r->error_code)
+        fail_msg("%s: %s", r->error_code, S(r->error_message));
     assert_string_equal(member_of(decision(r), "c", "values", bad, sizeof bad), "{\"bad\":\"\"}");
     assert_outcome(r, "eligible");
     release(r);
@@ -3272,6 +3332,7 @@ int main(void)
         TEST(test_budget_exact),
         TEST(test_memory_cap_endless_allocation),
         TEST(test_memory_cap_after_deep_stack),
+        TEST(test_memory_cap_met_and_passed),
         TEST(test_memory_cap_configured),
         TEST(test_decision_json_limit),
         TEST(test_memory_cap_not_caught),
