@@ -317,22 +317,24 @@ size_t bindings_utf8_bad(const void *s, size_t n)
 
 /* The length of the blank character at S (N > 0 bytes left), or 0: ASCII
  * white space, the other Unicode white space (U+0085, U+00A0, U+1680,
- * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), and the
- * characters that show nothing (U+180E, U+200B..U+200D, U+2060, U+FEFF). */
+ * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), and what shows
+ * nothing: the soft hyphen U+00AD, the fillers U+115F, U+1160, U+3164 and
+ * U+FFA0, U+180E, the format characters U+200B..U+200F, U+202A..U+202E and
+ * U+2060..U+206F, the blank Braille pattern U+2800, the variation selectors
+ * U+FE00..U+FE0F and U+FEFF. */
 static size_t bindings_blank_at(const unsigned char *s, size_t n)
 {
     if (*s == ' ' || (*s >= '\t' && *s <= '\r'))
         return 1;
-    if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+    if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0 || s[1] == 0xad))
         return 2;
-    if (n < 3)
+    if (n < 3 || (s[0] & 0xf0) != 0xe0 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
         return 0;
     unsigned c = (unsigned)(s[0] & 0x0f) << 12 | (unsigned)(s[1] & 0x3f) << 6 | (s[2] & 0x3fu);
-    if ((s[0] & 0xf0) != 0xe0 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-        return 0;
-    return c == 0x1680 || c == 0x180e || (c >= 0x2000 && c <= 0x200d) || c == 0x2028 ||
-                   c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x2060 || c == 0x3000 ||
-                   c == 0xfeff
+    return c == 0x115f || c == 0x1160 || c == 0x1680 || c == 0x180e ||
+                   (c >= 0x2000 && c <= 0x200f) || (c >= 0x2028 && c <= 0x202f) ||
+                   (c >= 0x205f && c <= 0x206f) || c == 0x2800 || c == 0x3000 || c == 0x3164 ||
+                   (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0
                ? 3
                : 0;
 }
