@@ -865,7 +865,11 @@ int audit_list(store *st, const store_filter *f, int json, FILE *out, int64_t *s
                 else
                     fprintf(out, "  %-*s", w[i], v);
             }
-        if (n == 0) {
+        if (n == 0 && f->after) {
+            fprintf(out, "(no decisions after %s)\n", f->after);
+        } else if (n == 0 && f->offset > 0) {
+            fprintf(out, "(no decisions on this page: those that match end before it)\n");
+        } else if (n == 0) {
             fprintf(out, "(no decisions match)\n");
         } else if (p.n > p.want) {
             /* After --after, --page is refused (and alone would restart from

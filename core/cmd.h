@@ -45,8 +45,13 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
 
 /* The value of option NAME at argv[*i] ("--db FILE" or "--db=FILE"),
  * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
- * set when the option is there without a value (or with an empty one). */
+ * set when the option is there without a value (1) or with an empty one
+ * (2). */
 const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missing);
+
+/* What to say of an argument cmd_opt did not take, by its *MISSING: "missing
+ * value after" (1), "empty value given to" (2), or "unknown argument" (0). */
+const char *cmd_opt_why(int missing);
 
 /* The filters on time that audit and replay take (--since, --until).
  * cmd_time_filter checks TEXT, the value of option OPT, and writes into OUT

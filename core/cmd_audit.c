@@ -81,7 +81,7 @@ int cmd_keygen(int argc, char **argv)
             prefix = v;
         } else {
             fprintf(stderr, "eligo keygen: %s '%s'\n",
-                    missing ? "missing value after" : "unknown argument", argv[i]);
+                    cmd_opt_why(missing), argv[i]);
             keygen_usage(stderr);
             return 2;
         }
@@ -144,7 +144,7 @@ static int audit_checkpoint(int argc, char **argv)
             outfile = v;
         } else {
             fprintf(stderr, "eligo audit checkpoint: %s '%s'\n",
-                    missing ? "missing value after" : "unknown argument", argv[i]);
+                    cmd_opt_why(missing), argv[i]);
             checkpoint_usage(stderr);
             return 2;
         }
@@ -275,7 +275,7 @@ static int audit_review(int argc, char **argv)
             decision_id = ids_upper(argv[i]);
         } else {
             fprintf(stderr, "eligo audit review: %s '%s'\n",
-                    missing ? "missing value after" : "unknown argument", argv[i]);
+                    cmd_opt_why(missing), argv[i]);
             review_usage(stderr);
             return 2;
         }
@@ -355,8 +355,12 @@ int cmd_audit(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof audit_commands / sizeof audit_commands[0]; i++)
-        if (!strcmp(argv[1], audit_commands[i].name))
+        if (!strcmp(argv[1], audit_commands[i].name)) {
+            char name[64];   /* what getopt's messages begin with */
+            snprintf(name, sizeof name, "eligo audit %s", audit_commands[i].name);
+            argv[1] = name;
             return audit_commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "eligo audit: unknown subcommand '%s'\n", argv[1]);
     audit_usage(stderr);
     return 2;

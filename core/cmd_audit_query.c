@@ -8,6 +8,7 @@
  * decision asked about does not exist, or (show) the chain does not verify
  * up to it; 2 a usage error or a database that cannot be read.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,7 +421,8 @@ static long export_read_key(const char *path, unsigned char *key, size_t cap)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "eligo audit export: cannot read the key file %s\n", path);
+        fprintf(stderr, "eligo audit export: cannot read the key file %s: %s\n", path,
+                strerror(errno));
         return -1;
     }
     size_t n = fread(key, 1, cap, f);

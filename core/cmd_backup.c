@@ -51,7 +51,7 @@ int cmd_backup(int argc, char **argv)
             out = v;
         } else {
             fprintf(stderr, "eligo backup: %s '%s'\n",
-                    missing ? "missing value after" : "unknown argument", argv[i]);
+                    cmd_opt_why(missing), argv[i]);
             backup_usage(stderr);
             return 2;
         }

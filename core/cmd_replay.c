@@ -204,6 +204,9 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "eligo replay: warning: the candidate has %d problem%s (eligo check %s): "
                         "the server would refuse it\n", problems, problems == 1 ? "" : "s",
                 rules_dir);
+    else if (problems < 0)
+        fprintf(stderr, "eligo replay: warning: the candidate could not be checked (%s): the "
+                        "server would refuse it\n", e.msg);
     err_clear(&e);
     int show = !quiet && isatty(2);
     if (show)

@@ -74,13 +74,19 @@ const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missin
     if (a[n] != '=' && a[n] != '\0')
         return NULL;
     const char *v = a[n] == '=' ? a + n + 1 : *i + 1 < argc ? argv[*i + 1] : NULL;
-    if (!v || !*v) {   /* "--db" last, "--db=" or "--db ''": no value */
-        *missing = 1;
+    if (!v || !*v) {   /* "--db" last: no value; "--db=" or "--db ''": an empty one */
+        *missing = v ? 2 : 1;
         return NULL;
     }
     if (a[n] == '\0')
         ++*i;
     return v;
+}
+
+const char *cmd_opt_why(int missing)
+{
+    return missing == 2 ? "empty value given to" : missing ? "missing value after"
+                                                            : "unknown argument";
 }
 
 /* N digits at S as a number, or -1 when they are not all digits. */
@@ -241,8 +247,12 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
+        if (!strcmp(argv[1], commands[i].name)) {
+            char name[64];   /* what getopt's messages begin with */
+            snprintf(name, sizeof name, "eligo %s", commands[i].name);
+            argv[1] = name;
             return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "eligo: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

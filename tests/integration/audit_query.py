@@ -298,6 +298,22 @@ def main():
         check(st == 2 and "--by-as-of" in err, "a time with --by-as-of is refused (%s)" % err.strip())
         st, out, _ = audit("list", "--db", db, "--applicant", "NOBODY")
         check(st == 0 and "no decisions match" in out, "list with no rows exits 0")
+        # Paged past the end, it says so, not that nothing matches.
+        st, out, _ = audit("list", "--db", db, "--limit", "5", "--page", "100000")
+        check(st == 0 and "(no decisions on this page: those that match end before it)" in out,
+              "a page past the end says the matches end before it (%r)" % out.strip()[-80:])
+        first = full[-1]["decision_id"]   # the oldest: nothing comes after it
+        st, out, _ = audit("list", "--db", db, "--after", first)
+        check(st == 0 and ("(no decisions after %s)" % first) in out,
+              "--after the oldest says nothing comes after it (%r)" % out.strip()[-80:])
+        # Option errors begin with the command's whole name; an empty value is called empty.
+        st, _, err = audit("stats", "--db", db, "--nope")
+        check(st == 2 and err.startswith("eligo audit stats: unrecognized option '--nope'"),
+              "an unknown option names the command (%r)" % err.splitlines()[0])
+        st, _, err = audit("review", "01AAAAAAAAAAAAAAAAAAAAAAAA", "--db", db, "--confirm",
+                           "--by", "", "--reason", "r")
+        check(st == 2 and "empty value given to '--by'" in err,
+              "an empty --by is called empty, not missing (%r)" % err.splitlines()[0])
         for sub in ("list", "stats", "export"):
             st, out, err = audit(sub, "--db", db, "--outcome", "Eligible")
             check(st == 2 and out == "" and "--outcome" in err and "'Eligible'" in err,
