@@ -209,7 +209,8 @@ def main():
         check(st == 2 and "is a directory" in err, "a directory is not a file name for the copy")
         disk_full(restored)
         st, _, err = eligo("backup", "--db", restored.db, "--out=")
-        check(st == 2 and "missing value" in err, "an empty --out= is refused")
+        check(st == 2 and "empty value given to '--out='" in err,
+              "an empty --out= is refused, called empty (%r)" % err.splitlines()[0])
     read_only_dir()
     finish()
 
