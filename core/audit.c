@@ -614,6 +614,23 @@ static void json_str(buf *b, const char *s)
         buf_adds(b, "null");
 }
 
+/* ,"review":... of a listed or exported row: its latest review, or null.
+ * The outcome is the machine's; the review says where the decision stands
+ * after a person looked at it. */
+static void json_review(buf *b, const store_row *r)
+{
+    buf_adds(b, ",\"review\":");
+    if (!r->review_action) {
+        buf_adds(b, "null");
+        return;
+    }
+    buf_adds(b, "{\"action\":");
+    json_str(b, r->review_action);
+    buf_adds(b, ",\"outcome\":");
+    json_str(b, r->review_outcome);
+    buf_addc(b, '}');
+}
+
 static void json_raw(buf *b, const char *s, size_t n)
 {
     if (s)
@@ -767,9 +784,11 @@ done:
 
 /* ---- list ----------------------------------------------------------------- */
 
-enum { L_SEQ, L_DECIDED_AT, L_ID, L_PROGRAM, L_VERSION, L_OUTCOME, L_AS_OF, L_APPLICANT, L_N };
+enum { L_SEQ, L_DECIDED_AT, L_ID, L_PROGRAM, L_VERSION, L_OUTCOME, L_REVIEW, L_AS_OF,
+       L_APPLICANT, L_N };
 static const char *const list_heads[L_N] = {
-    "SEQ", "DECIDED AT", "DECISION ID", "PROGRAMME", "VERSION", "OUTCOME", "AS OF", "APPLICANT",
+    "SEQ", "DECIDED AT", "DECISION ID", "PROGRAMME", "VERSION", "OUTCOME", "REVIEW", "AS OF",
+    "APPLICANT",
 };
 
 typedef struct list_page {
@@ -807,16 +826,21 @@ static int list_row(void *ud, const store_row *r)
         json_str(&b, r->decided_at);
         buf_adds(&b, ",\"ruleset\":");
         json_str(&b, r->ruleset);
+        json_review(&b, r);
         if (buf_adds(&b, "}\n") == 0)
             fwrite(b.data, 1, b.len, p->out);
         buf_free(&b);
         return 0;
     }
-    char seq[24];
+    char seq[24], review[64] = "";
     snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
+    if (r->review_action && !strcmp(r->review_action, "override"))
+        snprintf(review, sizeof review, "overridden: %s", or_dash(r->review_outcome));
+    else if (r->review_action)
+        snprintf(review, sizeof review, "%s", "confirmed");
     char **cells = p->rows[p->n - 1];
     const char *v[L_N] = {seq, r->decided_at, r->decision_id, r->program, r->program_version,
-                          r->outcome, r->as_of, r->applicant_id};
+                          r->outcome, *review ? review : NULL, r->as_of, r->applicant_id};
     for (int i = 0; i < L_N; i++)
         if (!(cells[i] = tx_dup(or_dash(v[i]))))
             p->oom = 1;
@@ -1443,7 +1467,7 @@ static void csv_field(FILE *out, const char *s, int text, int last)
 static const char *const csv_fixed[] = {
     "seq", "decision_id", "program", "program_version", "ruleset", "as_of", "decided_at",
     "outcome", "applicant_id", "criteria_passed", "criteria_failed", "criteria_missing",
-    "missing_fields",
+    "missing_fields", "review_action", "review_outcome",
 };
 #define CSV_NFIXED (sizeof csv_fixed / sizeof csv_fixed[0])
 
@@ -1482,6 +1506,7 @@ static int export_row(void *ud, const store_row *r)
         json_str(&b, r->decided_at);
         buf_adds(&b, ",\"outcome\":");
         json_str(&b, r->outcome);
+        json_review(&b, r);
         buf_adds(&b, ",\"applicant_id\":");
         json_str(&b, aid);
         buf_adds(&b, ",\"applicant\":");
@@ -1553,6 +1578,7 @@ static int export_row(void *ud, const store_row *r)
     const char *fixed[CSV_NFIXED] = {
         seq, r->decision_id, r->program, r->program_version, r->ruleset, r->as_of,
         r->decided_at, r->outcome, aid, lists[0].data, lists[1].data, lists[2].data, mf.data,
+        r->review_action, r->review_outcome,
     };
     for (size_t i = 0; i < CSV_NFIXED; i++)
         csv_field(x->out, fixed[i], i > 0, x->cols.n == 0 && i == CSV_NFIXED - 1);

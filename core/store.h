@@ -334,6 +334,8 @@ typedef struct store_row {
     const char *received_at;
     int64_t client_uid;          /* -1 when unknown */
     int64_t client_pid;
+    const char *review_action;   /* the latest review's: "confirm" or "override"; NULL: none */
+    const char *review_outcome;  /* ... the outcome an override gave */
 } store_row;
 
 /* Called once per row; a non-zero return stops the reading (store_each then

@@ -517,6 +517,28 @@ def main():
         st, out, _ = audit("show", old_idmaj[4]["decision_id"], "--db", db)
         check(st == 0 and "Reviews (0)" in out and "after review" not in out,
               "a decision without reviews says so")
+        # list and export carry the latest review beside the machine's outcome.
+        did = d["decision_id"]
+        st, out, _ = audit("list", "--db", db, "--json", "--limit", "1000")
+        rows = {r["decision_id"]: r for r in jsonl(out)}
+        check(st == 0 and rows[did]["review"] == {"action": "override", "outcome": "eligible"}
+              and rows[did]["outcome"] == d["outcome"]
+              and rows[old_idmaj[4]["decision_id"]]["review"] is None,
+              "list --json: the latest review beside the outcome, null without one (%r)"
+              % rows[did].get("review"))
+        st, out, _ = audit("list", "--db", db, "--limit", "1000")
+        line = [l for l in out.splitlines() if did in l]
+        check(st == 0 and line and "overridden: eligible" in line[0],
+              "list: the row says it was overridden (%r)" % line)
+        st, out, _ = audit("review", did, "--db", db, "--by", "agent 5", "--confirm", "--reason", "ok")
+        st, out, _ = audit("export", "--db", db)
+        recs = {r["decision_id"]: r for r in jsonl(out)}
+        check(st == 0 and recs[did]["review"] == {"action": "confirm", "outcome": None},
+              "export: the latest review, a confirmation (%r)" % recs[did].get("review"))
+        st, out, _ = audit("export", "--db", db, "--format", "csv")
+        crow = [r for r in csv.DictReader(io.StringIO(out, newline="")) if r["decision_id"] == did]
+        check(st == 0 and crow and crow[0]["review_action"] == "confirm" and crow[0]["review_outcome"] == "",
+              "export CSV: review_action and review_outcome (%r)" % (crow[0] if crow else None))
 
         st, out, err = audit("list", "--db", os.path.join(srv.dir, "absent.db"))
         check(st == 2 and "no database" in err, "a missing database exits 2")
