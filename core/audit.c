@@ -847,6 +847,26 @@ static int list_row(void *ud, const store_row *r)
     return 0;
 }
 
+static int audit_found(void *ud, const store_row *r)
+{
+    (void)r;
+    *(int *)ud = 1;
+    return 1;
+}
+
+/* Whether F, from its first page, selects any decision (when it cannot be
+ * read, as if it did: the caller's message is then only less precise). */
+static int audit_any(store *st, const store_filter *f)
+{
+    store_filter q = *f;
+    q.after = NULL;
+    q.offset = 0;
+    q.limit = 1;
+    int found = 0;
+    err e;
+    return store_each(st, &q, audit_found, &found, &e) < 0 || found;
+}
+
 int audit_list(store *st, const store_filter *f, int json, FILE *out, int64_t *shown, err *e)
 {
     static const store_filter none = {.limit = 50};
@@ -889,9 +909,11 @@ int audit_list(store *st, const store_filter *f, int json, FILE *out, int64_t *s
                 else
                     fprintf(out, "  %-*s", w[i], v);
             }
-        if (n == 0 && f->after) {
+        /* An empty page past the end, or nothing matching at all. */
+        int past_end = n == 0 && (f->after || f->offset > 0) && audit_any(st, f);
+        if (past_end && f->after) {
             fprintf(out, "(no decisions after %s)\n", f->after);
-        } else if (n == 0 && f->offset > 0) {
+        } else if (past_end) {
             fprintf(out, "(no decisions on this page: those that match end before it)\n");
         } else if (n == 0) {
             fprintf(out, "(no decisions match)\n");

@@ -302,6 +302,10 @@ def main():
         st, out, _ = audit("list", "--db", db, "--limit", "5", "--page", "100000")
         check(st == 0 and "(no decisions on this page: those that match end before it)" in out,
               "a page past the end says the matches end before it (%r)" % out.strip()[-80:])
+        st, out, _ = audit("list", "--db", db, "--applicant", "NOBODY", "--page", "2")
+        check(st == 0 and "(no decisions match)" in out,
+              "a later page of a filter that matches nothing says nothing matches (%r)"
+              % out.strip()[-80:])
         first = full[-1]["decision_id"]   # the oldest: nothing comes after it
         st, out, _ = audit("list", "--db", db, "--after", first)
         check(st == 0 and ("(no decisions after %s)" % first) in out,

@@ -181,7 +181,7 @@ def test_errors(srv):
         "history of the empty id", "field 'applicant_id' is blank")
     # Unicode white space and characters that show nothing are blank too.
     for blank in ("\\u00a0\\u2003", "\\u200b", "\\u3000\\ufeff", "\\u00ad\\u200e\\u202a\\u2062",
-                  "\\u3164\\ufe0f\\u2800\\u115f"):
+                  "\\u3164\\ufe0f\\u2800\\u115f", "\\u061c\\u034f\\udb40\\udd00\\udb40\\udc20"):
         err('{"id":66,"op":"decide","program":"idmaj","applicant":{"applicant_id":"%s"}}\n' % blank,
             "invalid_applicant", "an applicant_id of %s" % blank, "field 'applicant_id' is blank")
         err('{"id":67,"op":"history","applicant_id":"%s"}\n' % blank, "invalid_request",
