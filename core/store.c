@@ -250,6 +250,30 @@ static const char *const store_migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
     "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
     "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+
+    /* 4: the applicant index in two levels (see "The applicant index"
+     * below): an index of the decisions' table took each commit's entries
+     * at as many places as it had applicants, each a page the commit wrote
+     * whole; these tables take them at a few. */
+    "CREATE TABLE applicant_index ("
+    "  applicant_id TEXT NOT NULL,"
+    "  seq          INTEGER NOT NULL,"
+    "  PRIMARY KEY (applicant_id, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE applicant_recent ("
+    "  applicant_id TEXT NOT NULL,"
+    "  seq          INTEGER NOT NULL,"
+    "  PRIMARY KEY (applicant_id, seq)"
+    ") WITHOUT ROWID;"
+    "INSERT INTO applicant_index SELECT applicant_id, seq FROM decisions"
+    "  WHERE applicant_id IS NOT NULL ORDER BY applicant_id, seq;"
+    "DROP INDEX IF EXISTS decisions_applicant;"
+    "CREATE TRIGGER applicant_index_no_update BEFORE UPDATE ON applicant_index"
+    "  BEGIN SELECT RAISE(ABORT, 'the applicant index is append-only'); END;"
+    "CREATE TRIGGER applicant_index_no_delete BEFORE DELETE ON applicant_index"
+    "  BEGIN SELECT RAISE(ABORT, 'the applicant index is append-only'); END;"
+    "CREATE TRIGGER applicant_recent_no_update BEFORE UPDATE ON applicant_recent"
+    "  BEGIN SELECT RAISE(ABORT, 'the applicant index is append-only'); END;",
 };
 #define STORE_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 _Static_assert(STORE_VERSION == STORE_SCHEMA, "store.h's STORE_SCHEMA is the last migration");
@@ -268,7 +292,37 @@ static const struct {
            "CREATE TEMP TABLE reviews (seq INTEGER PRIMARY KEY, n, review_id, decision_id,"
            " action, outcome, reviewer, reason, reviewed_at, client_uid, client_pid, review,"
            " prev_hash, hash)"},
+    /* The old index of the decisions' table does as the first level. */
+    [3] = {"applicant_index",
+           "CREATE TEMP VIEW applicant_index AS SELECT applicant_id, seq FROM main.decisions"
+           " WHERE applicant_id IS NOT NULL;"
+           "CREATE TEMP TABLE applicant_recent (applicant_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+           " PRIMARY KEY (applicant_id, seq)) WITHOUT ROWID"},
 };
+
+/* The applicant index.  The decisions of an applicant are found through two
+ * tables of (applicant_id, seq): applicant_recent takes each commit's
+ * entries, and when it holds STORE_RECENT_MAX of them the commit that finds
+ * so moves them all, in key order, into applicant_index (store_merge).  A
+ * commit then writes the few pages of the small table, and a merge the
+ * pages of the large one that its entries fall in, once for many commits:
+ * an index of the decisions' table had taken every commit's entries at as
+ * many places as it had applicants, each a page written whole, about half
+ * of what a commit wrote at 25,000 decisions/s.  A merge is one statement
+ * pair in the commit's own transaction, so a reader's snapshot sees every
+ * entry in exactly one of the two, and a crash loses nothing.  Every entry
+ * of the recent table comes after every entry of the index (a merge moves
+ * them all), so an applicant's decisions, newest first, are the recent
+ * ones then the index's. */
+#define STORE_RECENT_MAX 1024
+#define STORE_APPLICANT_SEQS                                                              \
+    "SELECT seq FROM applicant_recent WHERE applicant_id = ?1 UNION ALL"                 \
+    " SELECT * FROM (SELECT seq FROM applicant_index WHERE applicant_id = ?1"            \
+    " ORDER BY seq DESC LIMIT ?2)"
+#define STORE_APPLICANT_SEQS_BEFORE                                                       \
+    "SELECT seq FROM applicant_recent WHERE applicant_id = ?1 AND seq < ?2 UNION ALL"    \
+    " SELECT * FROM (SELECT seq FROM applicant_index WHERE applicant_id = ?1"            \
+    " AND seq < ?2 ORDER BY seq DESC LIMIT ?3)"
 
 /* The prepared statements every handle keeps.  Order matches store_sql. */
 enum {
@@ -284,6 +338,8 @@ enum {
     Q_GET_DECISION,
     Q_HISTORY,
     Q_APPLICANT_ROWS,
+    Q_RECENT_INSERT,
+    Q_RECENT_COUNT,
     Q_MAX_SEQ,
     Q_RULESET_INSERT,
     Q_TEXT_INSERT,
@@ -343,14 +399,17 @@ static const char *const store_sql[Q_N] = {
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [Q_DEC_RANGE] = "SELECT decision FROM decisions WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
     [Q_GET_DECISION] = "SELECT decision FROM decisions WHERE decision_id = ?1",
-    [Q_HISTORY] = "SELECT decision, decision_id FROM decisions WHERE applicant_id = ?1"
-                  " ORDER BY seq DESC LIMIT ?2",
-    /* The applicant index (applicant_id, seq DESC) gives the rows newest
-     * first and stops at the limit: the cost grows with the limit, not
-     * with the applicant's whole history. */
-    [Q_APPLICANT_ROWS] = "SELECT decision_id, program, program_version, outcome, as_of,"
-                         " decided_at, seq FROM decisions WHERE applicant_id = ?1 AND seq < ?2"
-                         " ORDER BY seq DESC LIMIT ?3",
+    /* An applicant's decisions, newest first: the recent level, whose seqs
+     * all come after the index's, then the index, which stops at the limit:
+     * the cost grows with the limit, not with the applicant's whole
+     * history. */
+    [Q_HISTORY] = "SELECT d.decision, d.decision_id FROM (" STORE_APPLICANT_SEQS ") s"
+                  " JOIN decisions d ON d.seq = s.seq ORDER BY s.seq DESC LIMIT ?2",
+    [Q_APPLICANT_ROWS] = "SELECT d.decision_id, d.program, d.program_version, d.outcome,"
+                         " d.as_of, d.decided_at, d.seq FROM (" STORE_APPLICANT_SEQS_BEFORE ") s"
+                         " JOIN decisions d ON d.seq = s.seq ORDER BY s.seq DESC LIMIT ?3",
+    [Q_RECENT_INSERT] = "INSERT INTO applicant_recent (applicant_id, seq) VALUES (?1, ?2)",
+    [Q_RECENT_COUNT] = "SELECT count(*) FROM applicant_recent",
     [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM decisions",
     /* The highest seq of all records, and the number of reviews: three
      * B-tree descents (store_count). */
@@ -1616,10 +1675,36 @@ static int store_append_one(store *st, const store_application *a, size_t i,
             return err_set(e, "internal", "application %zu, decision %s: %s", i,
                            d->decision_id, sqlite3_errmsg(st->db));
         }
+        if (a->applicant_id) {
+            s = st->q[Q_RECENT_INSERT];
+            bind_str(s, 1, a->applicant_id);
+            sqlite3_bind_int64(s, 2, n);
+            if ((rc = step_done(s)) != SQLITE_DONE) {
+                st->last_error = rc;
+                return err_set(e, "internal", "application %zu, decision %s: the applicant "
+                               "index: %s", i, d->decision_id, sqlite3_errmsg(st->db));
+            }
+        }
         *seq = n;
         memcpy(prev, hash, STORE_HASH_LEN);
     }
     return 0;
+}
+
+/* When the recent level holds STORE_RECENT_MAX entries or more, move them
+ * all into the index, in key order, in the current transaction (see "The
+ * applicant index").  Returns 0, or -1 with E. */
+static int store_merge(store *st, err *e)
+{
+    int64_t recent = 0;
+    if (store_row_int(st, Q_RECENT_COUNT, "counting the recent applicant entries", &recent,
+                      e) != 0)
+        return -1;
+    if (recent < STORE_RECENT_MAX)
+        return 0;
+    return store_exec(st, "INSERT INTO applicant_index SELECT applicant_id, seq"
+                          " FROM applicant_recent ORDER BY applicant_id, seq;"
+                          "DELETE FROM applicant_recent;", e);
 }
 
 /* On failure every out[i].stored is left empty (freed), so a caller may
@@ -1681,6 +1766,8 @@ int store_append(store *st, const store_application *apps, size_t n,
         if (store_append_one(st, a, i, &seq, prev, e) != 0)
             goto fail;
     }
+    if (seq != st->head_seq && store_merge(st, e) != 0)
+        goto fail;
     if (store_commit(st, e) != 0)
         goto fail_committed;
     if (seq != st->head_seq)
@@ -2184,6 +2271,7 @@ typedef struct verify_ctx {
     int64_t app_upto;                        /* ... the last record it lists */
     int64_t last_seq;                        /* the last decision record met */
     int64_t apps;                            /* distinct applications met so far */
+    int64_t with_applicant;                  /* decision records naming an applicant */
     char app_hex[2 * STORE_HASH_LEN + 1];
     char rs_ok[2 * STORE_HASH_LEN + 1];      /* the rule set last found intact */
     rs_check *sets;
@@ -2242,6 +2330,7 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
     rec_fields r;
     for (int f = V_SEQ; f <= V_DECISION; f++)
         r.f[f] = col_text(s, f, &r.len[f]);
+    c->with_applicant += r.f[V_APPLICANT_ID] != NULL;
 
     /* Each test names what it found, for the person reading the report. */
     if (seq != n + 1)
@@ -2389,6 +2478,78 @@ static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
  * every lookup by that id -- `decision`, audit show, a review -- would find
  * one or the other.  0 when they hold, 1 with E and REP, -1 when they could
  * not be read.  An index scan each, where the constraint's index is there. */
+/* The applicant index holds one entry for each decision with an applicant,
+ * and nothing else (see "The applicant index"): a decision left out would be
+ * missing from the past that history-aware rules are given, and later
+ * decisions would be made as if it had not been.  Not part of the chain, so
+ * checked here: as many entries as the chain walk met decisions with an
+ * applicant (C), each the entry of such a decision, none in both levels;
+ * then no two entries name one decision (its seq), so the entries are those
+ * decisions'.  Only on a mismatch are the decisions read again, to name one
+ * left out.  Returns 0, 1 with E ("applicant_index"), or -1. */
+static int verify_applicants(store *st, const verify_ctx *c, store_report *rep, err *e)
+{
+    static const char count_sql[] =
+        "SELECT (SELECT count(*) FROM applicant_index) + (SELECT count(*) FROM applicant_recent)";
+    static const char extra_sql[] =   /* an entry of no such decision, or in both levels */
+        "SELECT min(seq), applicant_id FROM (SELECT x.seq, x.applicant_id FROM"
+        " (SELECT applicant_id, seq FROM applicant_index UNION ALL"
+        "  SELECT applicant_id, seq FROM applicant_recent) x"
+        " WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.seq = x.seq"
+        "                   AND d.applicant_id = x.applicant_id)"
+        " UNION ALL SELECT r.seq, r.applicant_id FROM applicant_recent r"
+        " JOIN applicant_index i ON i.applicant_id = r.applicant_id AND i.seq = r.seq)"
+        " HAVING count(*) > 0";
+    static const char missing_sql[] =   /* a decision with an applicant and no entry */
+        "SELECT d.seq, d.decision_id FROM decisions d WHERE d.applicant_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM applicant_index i WHERE i.applicant_id = d.applicant_id"
+        "                 AND i.seq = d.seq)"
+        " AND NOT EXISTS (SELECT 1 FROM applicant_recent r WHERE r.applicant_id = d.applicant_id"
+        "                 AND r.seq = d.seq) ORDER BY d.seq LIMIT 1";
+    int64_t entries = 0;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, count_sql, -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW) {
+        sqlite3_finalize(q);
+        return store_sqlerr(st, e, "checking the applicant index");
+    }
+    entries = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && entries == c->with_applicant)
+            break;
+        if (sqlite3_prepare_v2(st->db, k == 0 ? extra_sql : missing_sql, -1, &q, NULL) !=
+            SQLITE_OK)
+            return store_sqlerr(st, e, "checking the applicant index");
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            int64_t seq = sqlite3_column_int64(q, 0);
+            const char *t = (const char *)sqlite3_column_text(q, 1);
+            rep->bad_seq = seq;
+            rep->bad_kind = "decision";
+            snprintf(rep->bad_id, sizeof rep->bad_id, "%s", k == 1 && t ? t : "");
+            if (k == 1)
+                err_set(e, "applicant_index", "record %lld (decision %s) is not in the "
+                        "applicant index: history-aware rules would not be given it",
+                        (long long)seq, t ? t : "");
+            else
+                err_set(e, "applicant_index", "the applicant index holds record %lld for "
+                        "applicant %s, which that record is not, or holds it twice",
+                        (long long)seq, t ? t : "");
+            sqlite3_finalize(q);
+            return 1;
+        }
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE)
+            return store_sqlerr(st, e, "checking the applicant index");
+    }
+    if (entries != c->with_applicant)   /* (not reached: one of the two names it) */
+        return err_set(e, "applicant_index", "the applicant index holds %lld entries for %lld "
+                       "decisions with an applicant", (long long)entries,
+                       (long long)c->with_applicant), 1;
+    return 0;
+}
+
 static int verify_unique(store *st, store_report *rep, err *e)
 {
     static const struct {
@@ -2588,7 +2749,8 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
         goto done;
     }
     if ((ret = verify_applications(st, &c, n, rep, e)) != 0 ||
-        (ret = verify_unique(st, rep, e)) != 0)
+        (ret = verify_unique(st, rep, e)) != 0 ||
+        (ret = verify_applicants(st, &c, rep, e)) != 0)
         goto done;
     if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
         progress(ud, n, rep->total);   /* the last word, unless just said */
@@ -2608,7 +2770,8 @@ void store_verdict(const store_report *rep, const err *e, char *out, size_t n)
     const char *code = e->code ? e->code : "";
     if (!strcmp(code, "truncated") || !strcmp(code, "cut_tail"))
         snprintf(out, n, "records were cut off the end: %s", e->msg);
-    else if (!strcmp(code, "orphan") || !strcmp(code, "duplicate"))
+    else if (!strcmp(code, "orphan") || !strcmp(code, "duplicate") ||
+             !strcmp(code, "applicant_index"))
         snprintf(out, n, "%s", e->msg);
     else if (rep->bad_seq > rep->checked + 1)
         snprintf(out, n, "records %lld to %lld are missing, before record %lld (%s %s)",
@@ -2767,8 +2930,9 @@ static int store_where(buf *sql, const store_filter *f, int64_t after_seq)
     (rc |= buf_adds(sql, n++ ? " AND " : " WHERE "), rc |= buf_printf(sql, __VA_ARGS__))
     if (f->decision_id)
         STORE_COND("d.decision_id = :id");
-    if (f->applicant)
-        STORE_COND("d.applicant_id = :applicant");
+    if (f->applicant)   /* through the applicant index's two levels */
+        STORE_COND("d.seq IN (SELECT seq FROM applicant_recent WHERE applicant_id = :applicant"
+                   " UNION ALL SELECT seq FROM applicant_index WHERE applicant_id = :applicant)");
     if (f->program)
         STORE_COND("d.program = :program");
     if (f->outcome)
@@ -3068,8 +3232,8 @@ int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *u
 {
     sqlite3_stmt *s;
     store_invariants(st);
-    if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT applicant_id FROM decisions"
-                           " WHERE applicant_id IS NOT NULL", -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT applicant_id FROM applicant_index UNION"
+                           " SELECT applicant_id FROM applicant_recent", -1, &s, NULL) != SQLITE_OK)
         return store_sqlerr(st, e, "reading the applicants");
     int rc, stop = 0;
     while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -3198,7 +3362,10 @@ int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err
     }
     if (f->applicant_id) {
         binds[nb++] = f->applicant_id;
-        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND d.applicant_id = ?%d", nb);
+        n += snprintf(sql + n, sizeof sql - (size_t)n,
+                      " AND d.seq IN (SELECT seq FROM applicant_recent WHERE applicant_id = ?%d"
+                      " UNION ALL SELECT seq FROM applicant_index WHERE applicant_id = ?%d)",
+                      nb, nb);
     }
     if (f->since) {
         binds[nb++] = f->since;

@@ -92,7 +92,7 @@ int store_open(store **out, const char *path, int flags, err *e);
 /* The schema version of ST's file: STORE_SCHEMA, or below it for a file an
  * older eligo wrote, opened read-only. */
 int store_schema(const store *st);
-#define STORE_SCHEMA 3
+#define STORE_SCHEMA 4
 
 /* Close; NULL is fine. */
 void store_close(store *st);

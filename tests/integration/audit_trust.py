@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from serve import ELIGO, Server, applicant, check, decide, eligo, finish  # noqa: E402
 
 TRIGGERS = ["decisions_no_update", "decisions_no_delete", "applications_no_update",
-            "applications_no_delete", "reviews_no_update", "reviews_no_delete"]
+            "applications_no_delete", "reviews_no_update", "reviews_no_delete",
+            "applicant_index_no_update", "applicant_index_no_delete", "applicant_recent_no_update"]
 
 
 # ---- The canonical content, as the README documents it ---------------------
@@ -369,10 +370,16 @@ def main():
         check(code == 1 and "records were cut off the end" in out and "application" in out and
               "left behind" in out,
               "plain verify sees a cut tail by the application row it left (%r)" % out)
-        # Cut cleanly, with its application rows: only a checkpoint sees it.
+        # With its application rows, the applicant index still has its entries.
         tamper(cut, "DELETE FROM applications WHERE first_seq > (SELECT max(seq) FROM decisions)")
         code, out, _ = verify(cut)
-        check(code == 0, "plain verify cannot see a tail cut with its applications")
+        check(code == 1 and "but the applicant index does not" in out,
+              "plain verify sees a cut tail by the applicant entries it left (%r)" % out)
+        # Cut cleanly, the applicant entries too: only a checkpoint sees it.
+        tamper(cut, "DELETE FROM applicant_recent WHERE seq > (SELECT max(seq) FROM decisions)")
+        tamper(cut, "DELETE FROM applicant_index WHERE seq > (SELECT max(seq) FROM decisions)")
+        code, out, _ = verify(cut)
+        check(code == 0, "plain verify cannot see a tail cut with its applications and entries")
         code, out, _ = verify(cut, "--checkpoint", cp, "--pubkey", key + ".pub")
         check(code == 1 and "truncated" in out and "cut off" in out
               and ("signed record %d" % total) in out,

@@ -176,7 +176,9 @@ def main():
         st, _, err = eligo("backup", "--db", restored.db, "--out", old)
         check(st == 0, "a copy to age (%s)" % err.strip())
         con = sqlite3.connect(old)
-        con.executescript("DROP TABLE reviews; DROP TRIGGER rulesets_no_update;"
+        con.executescript("DROP TABLE applicant_index; DROP TABLE applicant_recent;"
+                          "CREATE INDEX decisions_applicant ON decisions(applicant_id, seq DESC);"
+                          "DROP TABLE reviews; DROP TRIGGER rulesets_no_update;"
                           "DROP TRIGGER rulesets_no_delete; DROP TRIGGER events_no_update;"
                           "DROP TRIGGER events_no_delete; PRAGMA user_version = 1")
         con.close()

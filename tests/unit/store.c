@@ -688,6 +688,43 @@ static void test_verify_duplicate_id(void **state)
         fail_msg("not said: %s", e.msg);
 }
 
+/* The applicant index is checked against the decisions: an entry taken out
+ * (the decision would be missing from the past rules are given), one that
+ * names no decision, one in both levels: each fails verify, naming the
+ * record; put back, verify passes. */
+static void test_verify_applicant_index(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    store_report rep;
+    err e = {0};
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 0);
+    static const struct {
+        const char *sql, *undo, *says;
+        int64_t seq;
+    } cases[] = {
+        {"DELETE FROM applicant_recent WHERE seq = 3",
+         "INSERT INTO applicant_recent SELECT applicant_id, seq FROM decisions WHERE seq = 3",
+         "record 3 (decision ", 3},
+        {"INSERT INTO applicant_recent VALUES ('A9', 4)", "DELETE FROM applicant_recent WHERE"
+         " applicant_id = 'A9'", "holds record 4 for applicant A9", 4},
+        {"INSERT INTO applicant_index SELECT applicant_id, seq FROM decisions WHERE seq = 5",
+         "DROP TRIGGER applicant_index_no_delete; DELETE FROM applicant_index WHERE seq = 5",
+         "holds record 5 for applicant", 5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tamper(f, cases[i].sql);
+        assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
+        assert_string_equal(e.code, "applicant_index");
+        assert_int_equal(rep.bad_seq, cases[i].seq);
+        if (!strstr(e.msg, cases[i].says))
+            fail_msg("not said: %s", e.msg);
+        tamper(f, cases[i].undo);
+        assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 0);
+    }
+}
+
 /* Another program's SQLite file, or one of a newer eligo: refused as it is,
  * left in its journal mode (putting it in WAL mode came first, and stayed). */
 static void test_open_foreign_untouched(void **state)
@@ -1501,10 +1538,12 @@ static void test_verify_anchor(void **state)
     assert_int_equal(rep.bad_seq, 4);
     assert_non_null(strstr(e.msg, "after 2"));
 
-    /* Cut the tail back to 3, applications too: plain verify passes, the
-     * anchor does not. */
+    /* Cut the tail back to 3, applications and applicant index too: plain
+     * verify passes, the anchor does not. */
     tamper(f, "DROP TRIGGER decisions_no_delete; DELETE FROM decisions WHERE seq > 3;"
-              "DROP TRIGGER applications_no_delete; DELETE FROM applications WHERE first_seq > 3");
+              "DROP TRIGGER applications_no_delete; DELETE FROM applications WHERE first_seq > 3;"
+              "DELETE FROM applicant_recent WHERE seq > 3;"
+              "DROP TRIGGER applicant_index_no_delete; DELETE FROM applicant_index WHERE seq > 3");
     int64_t checked, bad;
     char id[64];
     assert_int_equal(verify(f, &checked, &bad, id), 0);
@@ -1532,14 +1571,17 @@ static void file_digest(const char *path, unsigned char out[32])
 }
 
 /* Append one decision for applicant A1, close the handle, and make the file
- * as an older eligo left it: schema 3's triggers undone, then SQL run. */
+ * as an older eligo left it: schema 4's applicant tables and schema 3's
+ * triggers undone, the index of before put back, then SQL run. */
 static void make_older(fixture *f, test_app *t, const char *sql)
 {
     make_app(f, t, "A1", 1, NULL, NULL);
     assert_int_equal(append1(f, t, NULL), STORE_NEW);
     store_close(f->st);
     f->st = NULL;
-    tamper(f, "DROP TRIGGER rulesets_no_update; DROP TRIGGER rulesets_no_delete;"
+    tamper(f, "DROP TABLE applicant_index; DROP TABLE applicant_recent;"
+              "CREATE INDEX decisions_applicant ON decisions(applicant_id, seq DESC);"
+              "DROP TRIGGER rulesets_no_update; DROP TRIGGER rulesets_no_delete;"
               "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;");
     tamper(f, sql);
 }
@@ -1607,8 +1649,10 @@ static void test_migrate_to_reviews(void **state)
     buf_free(&b);
 }
 
-/* A reader of a schema-2 file goes on reading it when a writer takes it to
- * schema 3, which only adds triggers: nothing it reads was stood in for. */
+/* A reader of a schema-2 file, with schema 4's applicant tables stood in
+ * for, is told to open it again once a writer has migrated it (a stand-in
+ * would now hide the real tables), not given a stale answer; opened again,
+ * it reads the review the writer added. */
 static void test_migrate_triggers_under_reader(void **state)
 {
     fixture *f = *state;
@@ -1624,6 +1668,10 @@ static void test_migrate_triggers_under_reader(void **state)
     buf_init(&b, 1 << 20);
     assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
     buf_reset(&b);
+    assert_int_equal(store_reviews(old, t.ids[0], &b, &e), -1);
+    assert_non_null(strstr(e.msg, "was migrated from schema 2 to 4 while open; open it again"));
+    store_close(old);
+    assert_int_equal(store_open(&old, f->path, STORE_READONLY, &e), 0);
     assert_int_equal(store_reviews(old, t.ids[0], &b, &e), 0);
     assert_non_null(strstr(b.data, "\"R1\""));
     buf_free(&b);
@@ -1653,6 +1701,113 @@ static const char *query_texts(const char *path, const char *sql, int col, char 
     return out;
 }
 
+/* The number of rows in BUF (a JSON list of decision rows, whose members
+ * hold "decision_id"), and whether their ids are IDS[0], IDS[1], ... in order. */
+static int rows_are(const char *json, char ids[][16], int n)
+{
+    const char *p = json;
+    int k = 0;
+    while ((p = strstr(p, "\"decision_id\":\"")) != NULL) {
+        p += strlen("\"decision_id\":\"");
+        if (k >= n || strncmp(p, ids[k], strlen(ids[k])) != 0)
+            return 0;
+        k++;
+    }
+    return k == n;
+}
+
+/* An applicant's decisions are found through the applicant index's two
+ * levels, before and after merges: all of them, newest first, with a limit
+ * and before a seq; the recent level never reaches STORE_RECENT_MAX (1024)
+ * after a commit, its entries all come after the index's, and the two hold
+ * one entry per decision with an applicant. */
+static void test_applicant_index_levels(void **state)
+{
+    fixture *f = *state;
+    enum { N = 2500, PEOPLE = 7 };
+    static char ids[PEOPLE][N][16];   /* each person's, newest first once reversed */
+    int count[PEOPLE] = {0};
+    test_app t;
+    for (int i = 0; i < N; i++) {
+        char who[8];
+        int p = (i * 5 + i / 3) % PEOPLE;
+        snprintf(who, sizeof who, "P%d", p);
+        make_app(f, &t, i % 11 == 10 ? NULL : who, 1, NULL, NULL);
+        if (i % 11 == 10)
+            t.app.applicant_id = NULL;   /* a decision without an applicant */
+        assert_int_equal(append1(f, &t, NULL), STORE_NEW);
+        if (i % 11 != 10)
+            snprintf(ids[p][count[p]++], 16, "%s", t.ids[0]);
+    }
+    buf b;
+    buf_init(&b, 8 << 20);
+    err e = {0};
+    for (int p = 0; p < PEOPLE; p++) {
+        static char newest[N][16];
+        char who[8];
+        snprintf(who, sizeof who, "P%d", p);
+        for (int k = 0; k < count[p]; k++)
+            snprintf(newest[k], 16, "%s", ids[p][count[p] - 1 - k]);
+        buf_reset(&b);
+        int64_t top = 0;
+        assert_int_equal(store_applicant_decisions(f->st, who, 0, 0, &b, &top, &e), 0);
+        assert_true(rows_are(b.data, newest, count[p]));
+        buf_reset(&b);
+        assert_int_equal(store_applicant_decisions(f->st, who, 0, 5, &b, NULL, &e), 0);
+        assert_true(rows_are(b.data, newest, 5));
+        buf_reset(&b);   /* before the newest: all but it */
+        assert_int_equal(store_applicant_decisions(f->st, who, top, 0, &b, NULL, &e), 0);
+        assert_true(rows_are(b.data, newest + 1, count[p] - 1));
+        buf_reset(&b);
+        assert_int_equal(store_history(f->st, who, 0, &b, &e), 0);
+        assert_true(rows_are(b.data, newest, count[p]));
+    }
+    buf_free(&b);
+    char v[64];
+    int recent = atoi(query_texts(f->path, "SELECT count(*) FROM applicant_recent", 0, v, sizeof v));
+    int indexed = atoi(query_texts(f->path, "SELECT count(*) FROM applicant_index", 0, v, sizeof v));
+    assert_true(recent < 1024 && indexed > 0);
+    assert_int_equal(recent + indexed, N - N / 11);
+    assert_string_equal(query_texts(f->path, "SELECT (SELECT max(seq) FROM applicant_index) <"
+                                             " (SELECT coalesce(min(seq), 1e18) FROM applicant_recent)",
+                                    0, v, sizeof v), "1");
+    assert_string_equal(query_texts(f->path, "SELECT count(*) FROM (SELECT applicant_id, seq FROM"
+                                             " decisions WHERE applicant_id IS NOT NULL EXCEPT"
+                                             " SELECT * FROM (SELECT * FROM applicant_index UNION ALL"
+                                             " SELECT * FROM applicant_recent))", 0, v, sizeof v), "0");
+}
+
+/* A file of schema 3, with the index of the decisions' table: read as it
+ * is, its applicant's decisions found through that index; opened to write,
+ * migrated, the entries moved into the applicant index. */
+static void test_migrate_applicant_index(void **state)
+{
+    fixture *f = *state;
+    test_app t;
+    make_older(f, &t, "PRAGMA user_version = 3");
+    err e = {0};
+    buf b;
+    buf_init(&b, 1 << 20);
+    char v[64], one[1][16];
+    snprintf(one[0], 16, "%s", t.ids[0]);
+    assert_int_equal(store_open(&f->st, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_schema(f->st), 3);
+    assert_int_equal(store_applicant_decisions(f->st, "A1", 0, 0, &b, NULL, &e), 0);
+    assert_true(rows_are(b.data, one, 1));
+    store_close(f->st);
+    assert_string_equal(query_texts(f->path, "PRAGMA user_version", 0, v, sizeof v), "3");
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+    assert_int_equal(store_schema(f->st), 4);
+    buf_reset(&b);
+    assert_int_equal(store_applicant_decisions(f->st, "A1", 0, 0, &b, NULL, &e), 0);
+    assert_true(rows_are(b.data, one, 1));
+    buf_free(&b);
+    assert_string_equal(query_texts(f->path, "SELECT applicant_id || ':' || seq FROM applicant_index",
+                                    0, v, sizeof v), "A1:1");
+    assert_string_equal(query_texts(f->path, "SELECT count(*) FROM sqlite_schema WHERE"
+                                             " name = 'decisions_applicant'", 0, v, sizeof v), "0");
+}
+
 /* A file with the decisions' indexes of before, (program, decided_at) and
  * (decided_at), is left as it is by a read-only open, and given
  * (decided_at, program) in their place by a read-write one, at the same
@@ -1672,7 +1827,7 @@ static void test_indexes_put_right(void **state)
               "CREATE INDEX decisions_time ON decisions(decided_at)");
     static const char indexes[] = "SELECT name FROM sqlite_schema WHERE type = 'index'"
                                   " AND tbl_name = 'decisions' ORDER BY name";
-    static const char before[] = "decisions_applicant,decisions_program,decisions_time,"
+    static const char before[] = "decisions_program,decisions_time,"
                                  "sqlite_autoindex_decisions_1";
     assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names), before);
     err e = {0};
@@ -1683,8 +1838,8 @@ static void test_indexes_put_right(void **state)
 
     assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
     assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names),
-                        "decisions_applicant,decisions_time_program,sqlite_autoindex_decisions_1");
-    assert_string_equal(query_texts(f->path, "PRAGMA user_version", 0, names, sizeof names), "3");
+                        "decisions_time_program,sqlite_autoindex_decisions_1");
+    assert_string_equal(query_texts(f->path, "PRAGMA user_version", 0, names, sizeof names), "4");
     int64_t checked, bad;
     char id[64];
     assert_int_equal(verify(f, &checked, &bad, id), 0);
@@ -1735,6 +1890,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seen_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_applicant_index_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_applicant_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_applicant_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_and_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_within_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_atomic, setup, teardown),
