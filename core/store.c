@@ -1702,9 +1702,15 @@ static int store_merge(store *st, err *e)
         return -1;
     if (recent < STORE_RECENT_MAX)
         return 0;
-    return store_exec(st, "INSERT INTO applicant_index SELECT applicant_id, seq"
-                          " FROM applicant_recent ORDER BY applicant_id, seq;"
-                          "DELETE FROM applicant_recent;", e);
+    if (store_exec(st, "INSERT INTO applicant_index SELECT applicant_id, seq"
+                       " FROM applicant_recent ORDER BY applicant_id, seq;"
+                       "DELETE FROM applicant_recent;", e) != 0) {
+        /* As any statement of the batch: a full disk or a damaged page here
+         * is the whole database's failure (store_failed_whole). */
+        st->last_error = sqlite3_extended_errcode(st->db);
+        return -1;
+    }
+    return 0;
 }
 
 /* On failure every out[i].stored is left empty (freed), so a caller may
