@@ -110,6 +110,14 @@ static int aq_filter_opt(const char *cmd, store_filter *f, aq_values *v, int opt
  * 0, or -1 with a message. */
 static int aq_filter_check(const char *cmd, const store_filter *f)
 {
+    /* --until runs to the end of what it names: --since 2025-06-15 --until
+     * 2025-06 is half a month, --since 2025-07 --until 2025-06 nothing. */
+    if (f->since && f->until && strncmp(f->since, f->until, strlen(f->until)) != 0 &&
+        strcmp(f->since, f->until) > 0) {
+        fprintf(stderr, "eligo audit %s: --since %s is after --until %s: no decision can be "
+                "in between\n", cmd, f->since, f->until);
+        return -1;
+    }
     const char *t = f->since && strlen(f->since) > 10 ? f->since
                     : f->until && strlen(f->until) > 10 ? f->until : NULL;
     if (f->by_as_of && t) {
@@ -368,7 +376,8 @@ int cmd_audit_stats(int argc, char **argv)
         return 2;
     /* The chart's file is made first, so that an existing one is refused
      * before any work, and removed again if the statistics fail. */
-    FILE *cf = chart ? cmd_output_create("audit stats", "a chart", chart, 0644) : NULL;
+    /* 0600: with --applicant it is one person's decisions, month by month. */
+    FILE *cf = chart ? cmd_output_create("audit stats", "a chart", chart, 0600) : NULL;
     if (chart && !cf)
         return 2;
     store *st = aq_open("stats", db);
@@ -491,6 +500,10 @@ int cmd_audit_export(int argc, char **argv)
                 }
                 fields[o.nredact++] = t;
             }
+            if (o.nredact == 0) {   /* "" from an unset variable: nothing would be hidden */
+                fprintf(stderr, "eligo audit export: --redact names no field ('%s')\n", optarg);
+                goto done;
+            }
             break;
         }
         case O_REDACT_KEY: keyfile = optarg; break;
@@ -512,6 +525,11 @@ int cmd_audit_export(int argc, char **argv)
     }
     if (aq_filter_check("export", &f) != 0)
         goto done;
+    if (keyfile && o.nredact == 0) {
+        fprintf(stderr, "eligo audit export: --redact-key without --redact: nothing would be "
+                "redacted; name the fields with --redact\n");
+        goto done;
+    }
     if (o.nredact > 0) {
         long n;
         if (keyfile) {

@@ -302,6 +302,18 @@ def main():
         st, out, _ = audit("list", "--db", db, "--limit", "5", "--page", "100000")
         check(st == 0 and "(no decisions on this page: those that match end before it)" in out,
               "a page past the end says the matches end before it (%r)" % out.strip()[-80:])
+        # A --since after the --until is refused; within it (to the end of what --until
+        # names) it is not.
+        st, _, err = audit("list", "--db", db, "--since", "2025-07", "--until", "2025-06")
+        check(st == 2 and "--since 2025-07 is after --until 2025-06" in err,
+              "--since after --until is refused, not an empty answer (%r)" % err.strip())
+        st, _, err = audit("list", "--db", db, "--since", "2025-06-15T10:30", "--until", "2025-06-15T10")
+        check(st == 0, "--since within the hour --until names is taken (%r)" % err.strip())
+        for args, says in ((["--redact", ""], "--redact names no field"),
+                           (["--redact-key", db], "--redact-key without --redact")):
+            st, out, err = audit("export", "--db", db, *args)
+            check(st == 2 and says in err and out == "",
+                  "export %s is refused, nothing exported in clear (%r)" % (" ".join(args), err.strip()))
         st, out, _ = audit("list", "--db", db, "--applicant", "NOBODY", "--page", "2")
         check(st == 0 and "(no decisions match)" in out,
               "a later page of a filter that matches nothing says nothing matches (%r)"
@@ -359,7 +371,8 @@ def main():
         # ---- The chart: well-formed, one bar segment per (programme, month, outcome).
         svg = os.path.join(srv.dir, "stats.svg")
         st, _, err = audit("stats", "--db", db, "--by-as-of", "--chart", svg)
-        check(st == 0 and os.path.exists(svg), "stats --chart writes the file")
+        check(st == 0 and os.path.exists(svg) and os.stat(svg).st_mode & 0o777 == 0o600,
+              "stats --chart writes the file, mode 0600 (with --applicant it is one person's)")
         try:
             root = ET.parse(svg).getroot()
         except ET.ParseError as e:
