@@ -1302,12 +1302,14 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
         lua_pushstring(L, defaults ? defaults->lang : NULL);
         lua_pushstring(L, defaults ? defaults->history : NULL);
         status = engine_call(en, 6, 1, en->budget);
+        if (!en->mem_refused || attempt > 0)
+            break;
         /* Only a request that failed: one Lua made room for (a collection,
          * then the block) is decided, and kept. */
-        int failed = status != LUA_OK || (lua_getfield(L, -1, "error_code") != LUA_TNIL);
+        int failed = status != LUA_OK || lua_getfield(L, -1, "error_code") != LUA_TNIL;
         if (status == LUA_OK)
             lua_pop(L, 1);
-        if (!en->mem_refused || attempt > 0 || !failed)
+        if (!failed)
             break;
         lua_settop(L, 0);
         if (engine_after(en) != LUA_OK)   /* put back what it changed; the retry reports it */
