@@ -429,10 +429,20 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
             snprintf(st, sizeof st, "overridden to %s by %s on %s (see Reviews)",
                      or_dash(jstr(last, "outcome")), or_dash(jstr(last, "by")),
                      or_dash(jstr(last, "reviewed_at")));
-        else
-            snprintf(st, sizeof st, "%s by %s on %s (see Reviews)",
-                     !strcmp(action, "confirm") ? "confirmed" : action, or_dash(jstr(last, "by")),
+        else {
+            /* A confirmation confirms where the decision stands: after an
+             * override, that override's outcome. */
+            const char *over = NULL;
+            for (int k = cJSON_GetArraySize(rv) - 1; k >= 0 && !over; k--) {
+                const cJSON *x = cJSON_GetArrayItem(rv, k);
+                if (!strcmp(or_dash(jstr(x, "action")), "override"))
+                    over = or_dash(jstr(x, "outcome"));
+            }
+            snprintf(st, sizeof st, "%s%s%s by %s on %s (see Reviews)",
+                     !strcmp(action, "confirm") ? "confirmed" : action, over ? " as " : "",
+                     over ? over : "", or_dash(jstr(last, "by")),
                      or_dash(jstr(last, "reviewed_at")));
+        }
         if (!show_reviews_ok(ch)) {
             size_t l = strlen(st);
             if (ch->rc < 0)
@@ -614,9 +624,17 @@ static void json_str(buf *b, const char *s)
         buf_adds(b, "null");
 }
 
-/* ,"review":... of a listed or exported row: its latest review, or null.
- * The outcome is the machine's; the review says where the decision stands
- * after a person looked at it. */
+/* Where a decision stands after its reviews: the latest override's
+ * outcome, or the engine's when none overrode it (a confirmation confirms
+ * where it stands). */
+static const char *row_stands(const store_row *r)
+{
+    return r->overridden_to ? r->overridden_to : r->outcome;
+}
+
+/* ,"review":... of a listed or exported row: its latest review, or null,
+ * and where the decision stands after its reviews.  The outcome is the
+ * engine's. */
 static void json_review(buf *b, const store_row *r)
 {
     buf_adds(b, ",\"review\":");
@@ -628,6 +646,8 @@ static void json_review(buf *b, const store_row *r)
     json_str(b, r->review_action);
     buf_adds(b, ",\"outcome\":");
     json_str(b, r->review_outcome);
+    buf_adds(b, ",\"after_reviews\":");
+    json_str(b, row_stands(r));
     buf_addc(b, '}');
 }
 
@@ -836,6 +856,8 @@ static int list_row(void *ud, const store_row *r)
     snprintf(seq, sizeof seq, "%lld", (long long)r->seq);
     if (r->review_action && !strcmp(r->review_action, "override"))
         snprintf(review, sizeof review, "overridden: %s", or_dash(r->review_outcome));
+    else if (r->review_action && r->overridden_to)   /* confirms an earlier override */
+        snprintf(review, sizeof review, "confirmed: %s", r->overridden_to);
     else if (r->review_action)
         snprintf(review, sizeof review, "%s", "confirmed");
     char **cells = p->rows[p->n - 1];
@@ -1489,7 +1511,7 @@ static void csv_field(FILE *out, const char *s, int text, int last)
 static const char *const csv_fixed[] = {
     "seq", "decision_id", "program", "program_version", "ruleset", "as_of", "decided_at",
     "outcome", "applicant_id", "criteria_passed", "criteria_failed", "criteria_missing",
-    "missing_fields", "review_action", "review_outcome",
+    "missing_fields", "review_action", "review_outcome", "outcome_after_reviews",
 };
 #define CSV_NFIXED (sizeof csv_fixed / sizeof csv_fixed[0])
 
@@ -1600,7 +1622,7 @@ static int export_row(void *ud, const store_row *r)
     const char *fixed[CSV_NFIXED] = {
         seq, r->decision_id, r->program, r->program_version, r->ruleset, r->as_of,
         r->decided_at, r->outcome, aid, lists[0].data, lists[1].data, lists[2].data, mf.data,
-        r->review_action, r->review_outcome,
+        r->review_action, r->review_outcome, r->review_action ? row_stands(r) : NULL,
     };
     for (size_t i = 0; i < CSV_NFIXED; i++)
         csv_field(x->out, fixed[i], i > 0, x->cols.n == 0 && i == CSV_NFIXED - 1);

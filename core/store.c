@@ -2914,16 +2914,19 @@ int store_backup(store *st, const char *path, long *pages, err *e)
 enum {
     QR_SEQ, QR_DECISION_ID, QR_PROGRAM, QR_PROGRAM_VERSION, QR_OUTCOME, QR_APPLICANT_ID,
     QR_AS_OF, QR_DECIDED_AT, QR_RULESET, QR_DECISION, QR_REQUEST, QR_REQUEST_KEY,
-    QR_RECEIVED_AT, QR_CLIENT_UID, QR_CLIENT_PID, QR_REVIEW_ACTION, QR_REVIEW_OUTCOME
+    QR_RECEIVED_AT, QR_CLIENT_UID, QR_CLIENT_PID, QR_REVIEW_ACTION, QR_REVIEW_OUTCOME,
+    QR_OVERRIDDEN_TO
 };
 static const char store_row_cols[] =
     "SELECT d.seq, d.decision_id, d.program, d.program_version, d.outcome,"
     " d.applicant_id, d.as_of, d.decided_at, d.ruleset, d.decision,"
     " a.request, a.request_key, a.received_at, a.client_uid, a.client_pid,"
-    " rv.action, rv.outcome"
+    " rv.action, rv.outcome, ov.outcome"
     " FROM decisions d LEFT JOIN applications a ON a.id = d.application"
     " LEFT JOIN reviews rv ON rv.seq = (SELECT max(seq) FROM reviews"
-    "                                   WHERE decision_id = d.decision_id)";
+    "                                   WHERE decision_id = d.decision_id)"
+    " LEFT JOIN reviews ov ON ov.seq = (SELECT max(seq) FROM reviews"
+    "                                   WHERE decision_id = d.decision_id AND action = 'override')";
 
 /* Append F's conditions on the decisions table "d" as a WHERE clause with
  * named parameters (store_bind_filter binds them).  AFTER_SEQ > 0 adds the
@@ -3080,6 +3083,7 @@ int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err
             .client_pid = col_int_or(s, QR_CLIENT_PID, -1),
             .review_action = col_text(s, QR_REVIEW_ACTION, &len),
             .review_outcome = col_text(s, QR_REVIEW_OUTCOME, &len),
+            .overridden_to = col_text(s, QR_OVERRIDDEN_TO, &len),
         };
         r.json = col_text(s, QR_DECISION, &r.json_len);
         r.request = col_text(s, QR_REQUEST, &r.request_len);

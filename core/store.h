@@ -336,6 +336,8 @@ typedef struct store_row {
     int64_t client_pid;
     const char *review_action;   /* the latest review's: "confirm" or "override"; NULL: none */
     const char *review_outcome;  /* ... the outcome an override gave */
+    const char *overridden_to;   /* the latest override's outcome, where a decision
+                                    stands after its reviews; NULL: never overridden */
 } store_row;
 
 /* Called once per row; a non-zero return stops the reading (store_each then

@@ -538,7 +538,8 @@ def main():
         did = d["decision_id"]
         st, out, _ = audit("list", "--db", db, "--json", "--limit", "1000")
         rows = {r["decision_id"]: r for r in jsonl(out)}
-        check(st == 0 and rows[did]["review"] == {"action": "override", "outcome": "eligible"}
+        check(st == 0 and rows[did]["review"] == {"action": "override", "outcome": "eligible",
+                                                   "after_reviews": "eligible"}
               and rows[did]["outcome"] == d["outcome"]
               and rows[old_idmaj[4]["decision_id"]]["review"] is None,
               "list --json: the latest review beside the outcome, null without one (%r)"
@@ -547,15 +548,28 @@ def main():
         line = [l for l in out.splitlines() if did in l]
         check(st == 0 and line and "overridden: eligible" in line[0],
               "list: the row says it was overridden (%r)" % line)
+        # A confirmation after it confirms where the decision stands: the override's outcome.
         st, out, _ = audit("review", did, "--db", db, "--by", "agent 5", "--confirm", "--reason", "ok")
         st, out, _ = audit("export", "--db", db)
         recs = {r["decision_id"]: r for r in jsonl(out)}
-        check(st == 0 and recs[did]["review"] == {"action": "confirm", "outcome": None},
-              "export: the latest review, a confirmation (%r)" % recs[did].get("review"))
+        check(st == 0 and recs[did]["review"] == {"action": "confirm", "outcome": None,
+                                                  "after_reviews": "eligible"},
+              "export: the latest review, a confirmation of the override (%r)"
+              % recs[did].get("review"))
         st, out, _ = audit("export", "--db", db, "--format", "csv")
         crow = [r for r in csv.DictReader(io.StringIO(out, newline="")) if r["decision_id"] == did]
-        check(st == 0 and crow and crow[0]["review_action"] == "confirm" and crow[0]["review_outcome"] == "",
-              "export CSV: review_action and review_outcome (%r)" % (crow[0] if crow else None))
+        check(st == 0 and crow and crow[0]["review_action"] == "confirm" and crow[0]["review_outcome"] == ""
+              and crow[0]["outcome_after_reviews"] == "eligible",
+              "export CSV: review_action, review_outcome, outcome_after_reviews (%r)"
+              % (crow[0] if crow else None))
+        st, out, _ = audit("list", "--db", db, "--limit", "1000")
+        line = [l for l in out.splitlines() if did in l]
+        check(st == 0 and line and "confirmed: eligible" in line[0],
+              "list: a confirmation of an override says what it confirms (%r)" % line)
+        st, out, _ = audit("show", did, "--db", db)
+        check(st == 0 and "confirmed as eligible by agent 5" in out,
+              "show: the confirmation says what it confirms (%r)"
+              % [l for l in out.splitlines() if "after review" in l])
 
         st, out, err = audit("list", "--db", os.path.join(srv.dir, "absent.db"))
         check(st == 2 and "no database" in err, "a missing database exits 2")
