@@ -515,9 +515,13 @@ def test_history_kept():
                              "--applicants", "150", "--json")
         check(rc == 0, "6000 decisions for 150 applicants (%s)" % (out or err)[-200:])
         h = history_health(srv)
-        check(0 < h.get("applicants", 0) == h.get("misses") and h.get("hits", 0) > 10 * h["misses"],
-              "the past of each applicant a rule asked about is read from the store once, "
-              "then from memory (%s)" % h)
+        # Once each, but for two workers that miss one applicant at the same
+        # moment: both read it, one is kept (past.c), and a read a commit
+        # overtook is not kept: a few more, more under the sanitizers.
+        n = h.get("applicants", 0)
+        check(0 < n <= h.get("misses", 0) <= n + max(2, n // 10) and h.get("hits", 0) > 10 * h["misses"],
+              "the past of each applicant a rule asked about is read from the store about once "
+              "(twice when two workers miss it at once), then from memory (%s)" % h)
         check(srv.stop() == 0, "the server stops cleanly")
         check_recorded_history(srv.db, "read once, then kept")
         # Restarted with room for a few hundred: rows are read from the
