@@ -315,6 +315,11 @@ static const struct {
  * them all), so an applicant's decisions, newest first, are the recent
  * ones then the index's. */
 #define STORE_RECENT_MAX 1024
+/* The decisions of the applicant bound as P (a parameter, written twice),
+ * as a condition on "d", for the audit filters. */
+#define STORE_APPLICANT_IN(P)                                                             \
+    "d.seq IN (SELECT seq FROM applicant_recent WHERE applicant_id = " P                 \
+    " UNION ALL SELECT seq FROM applicant_index WHERE applicant_id = " P ")"
 #define STORE_APPLICANT_SEQS                                                              \
     "SELECT seq FROM applicant_recent WHERE applicant_id = ?1 UNION ALL"                 \
     " SELECT * FROM (SELECT seq FROM applicant_index WHERE applicant_id = ?1"            \
@@ -2940,8 +2945,7 @@ static int store_where(buf *sql, const store_filter *f, int64_t after_seq)
     if (f->decision_id)
         STORE_COND("d.decision_id = :id");
     if (f->applicant)   /* through the applicant index's two levels */
-        STORE_COND("d.seq IN (SELECT seq FROM applicant_recent WHERE applicant_id = :applicant"
-                   " UNION ALL SELECT seq FROM applicant_index WHERE applicant_id = :applicant)");
+        STORE_COND("%s", STORE_APPLICANT_IN(":applicant"));
     if (f->program)
         STORE_COND("d.program = :program");
     if (f->outcome)
@@ -3372,10 +3376,7 @@ int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err
     }
     if (f->applicant_id) {
         binds[nb++] = f->applicant_id;
-        n += snprintf(sql + n, sizeof sql - (size_t)n,
-                      " AND d.seq IN (SELECT seq FROM applicant_recent WHERE applicant_id = ?%d"
-                      " UNION ALL SELECT seq FROM applicant_index WHERE applicant_id = ?%d)",
-                      nb, nb);
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND " STORE_APPLICANT_IN("?%d"), nb, nb);
     }
     if (f->since) {
         binds[nb++] = f->since;

@@ -1512,15 +1512,15 @@ static void test_type_integer_bounds(void **state)
     check_invalid("persons", "2.5",
                   (const char *const[]){"field 'persons'", "a whole number", NULL});
     const char *in[] = {"1", "20", "20.0"};
+    engine *en = open_engine("decide", NULL);
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         char applicant[1024];
         with_field("persons", in[i], applicant, sizeof applicant);
-        engine *en = open_engine("decide", NULL);
         engine_result *r = decide(en, "logic", applicant);
         assert_null(r->error_code);
         release(r);
-        release(en);
     }
+    release(en);
 }
 
 static void test_type_number_for_date(void **state)

@@ -1701,8 +1701,8 @@ static const char *query_texts(const char *path, const char *sql, int col, char 
     return out;
 }
 
-/* The number of rows in BUF (a JSON list of decision rows, whose members
- * hold "decision_id"), and whether their ids are IDS[0], IDS[1], ... in order. */
+/* Whether the decision rows of JSON (a list whose members hold
+ * "decision_id") are N, with the ids IDS[0], IDS[1], ... in order. */
 static int rows_are(const char *json, char ids[][16], int n)
 {
     const char *p = json;
