@@ -421,7 +421,10 @@ static const char *const store_sql[Q_N] = {
     [Q_TALLY] = "SELECT max((SELECT coalesce(max(seq), 0) FROM decisions),"
                 " (SELECT coalesce(max(seq), 0) FROM reviews)),"
                 " (SELECT coalesce(max(n), 0) FROM reviews)",
-    [Q_DEC_OUTCOME] = "SELECT outcome FROM decisions WHERE decision_id = ?1",
+    /* The decision's outcome, and the one its last override gave it. */
+    [Q_DEC_OUTCOME] = "SELECT outcome, (SELECT outcome FROM reviews WHERE decision_id = ?1"
+                      " AND action = 'override' ORDER BY seq DESC LIMIT 1)"
+                      " FROM decisions WHERE decision_id = ?1",
     [Q_DEC_SEQ] = "SELECT seq FROM decisions WHERE decision_id = ?1",
     [Q_REVIEW_INSERT] = "INSERT INTO reviews (seq, n, review_id, decision_id, action, outcome,"
                         " reviewer, reason, reviewed_at, client_uid, client_pid, review,"
@@ -1884,7 +1887,8 @@ int store_append_review(store *st, const store_review *rv, buf *out, err *e)
 {
     store_invariants(st);
     buf js;
-    char dec_outcome[32];
+    char dec_outcome[32], standing[32] = "";
+    int overridden = 0;
     int64_t total, nrev;
     int ret = -1;
 
@@ -1902,6 +1906,9 @@ int store_append_review(store *st, const store_review *rv, buf *out, err *e)
         size_t len;
         const char *o = col_text(s, 0, &len);
         snprintf(dec_outcome, sizeof dec_outcome, "%s", o ? o : "");
+        o = col_text(s, 1, &len);
+        overridden = o != NULL;
+        snprintf(standing, sizeof standing, "%s", o ? o : dec_outcome);
     }
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {
@@ -1910,6 +1917,14 @@ int store_append_review(store *st, const store_review *rv, buf *out, err *e)
     }
     if (rc != SQLITE_ROW) {
         store_sqlerr(st, e, "looking up the decision reviewed");
+        goto fail;
+    }
+    /* An override that changes nothing would read, in the trail, as if the
+     * reviewer had reversed the decision. */
+    if (!strcmp(rv->action, "override") && !strcmp(rv->outcome, standing)) {
+        err_set(e, "invalid_request", "decision %s already stands as %s (%s): an override must "
+                "change the outcome; to record that it stands, confirm it", rv->decision_id,
+                standing, overridden ? "by its last override" : "its own outcome");
         goto fail;
     }
     if (store_tally(st, &total, &nrev) != 0) {

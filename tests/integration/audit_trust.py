@@ -216,6 +216,13 @@ def main():
         bad(dict(ok, reason="  "), "invalid_request", "reason")
         bad(dict(ok, resaon="typo"), "invalid_request", "resaon")
         bad(None, "invalid_request", "review")
+        # An override that changes nothing: to where the last override put it,
+        # or, with none, to the decision's own outcome.
+        bad(dict(ok, action="override", outcome="ineligible"), "invalid_request",
+            "already stands as ineligible (by its last override)")
+        own = c.request({"op": "decision", "decision_id": ids[8]})["decision"]["outcome"]
+        bad(dict(ok, action="override", outcome=own), "invalid_request",
+            "already stands as %s (its own outcome)" % own, decision_id=ids[8])
         bad(ok, "not_found", "01NOSUCHDECISION000000000", decision_id="01NOSUCHDECISION000000000")
         r = c.request({"op": "review", "review": ok})
         check(r.get("error", {}).get("code") == "invalid_request", "review without decision_id")
