@@ -124,6 +124,7 @@
 #include <sqlite3.h>
 
 #include "hex.h"
+#include "log.h"
 
 #define STORE_HASH_LEN 32
 #define STORE_STORED_CAP ((size_t)64 << 20)   /* a REPEAT's stored decisions */
@@ -853,6 +854,14 @@ static int store_migrate(store *st, err *e)
         goto fail;
     if (store_foreign(st, version, appid, ntables, e) != 0)
         goto fail;
+    /* Upgrading a file that holds millions of decisions rewrites some of
+     * them once (schema 4 copies the applicant index): a server that starts
+     * in silence for a minute would look hung. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (version > 0 && version < STORE_VERSION)
+        log_info("store: upgrading %s from schema %lld to %d, once, in one transaction",
+                 sqlite3_db_filename(st->db, "main"), (long long)version, STORE_VERSION);
     for (int64_t v = version; v < STORE_VERSION; v++)
         if (store_exec(st, store_migrations[v], e) != 0)
             goto fail;
@@ -869,6 +878,10 @@ static int store_migrate(store *st, err *e)
         goto fail;
     if (store_exec(st, "COMMIT", e) != 0)
         goto fail;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (version > 0 && version < STORE_VERSION)
+        log_info("store: upgraded to schema %d in %.1f s", STORE_VERSION,
+                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return 0;
 fail:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
