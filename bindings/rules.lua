@@ -590,6 +590,27 @@ local function check_texts(what, texts, file, line, required)
   end
 end
 
+-- A translation of a message that names a value its English text does not
+-- name most likely misspells it, and the applicant would read "{dat}": the
+-- test cases, run in one language, would not see it.  (Leaving a value out
+-- is fine: languages say things differently.)  Names as decision_render
+-- reads them: what stands between a '{' and the next '}'.
+local function check_template_names(what, texts, file, line)
+  if type(texts) ~= "table" or type(texts.en) ~= "string" then return end
+  local en = {}
+  for name in string_gmatch(texts.en, "{([^}]*)}") do en[name] = true end
+  for _, lang in ipairs(LANGS) do
+    local text = texts[lang]
+    if lang ~= "en" and type(text) == "string" then
+      for name in string_gmatch(text, "{([^}]*)}") do
+        if not en[name] then
+          problem(file, line, "%s in '%s' names {%s}, which its 'en' text does not name", what, lang, name)
+        end
+      end
+    end
+  end
+end
+
 -- Declarations belong to loading: made while deciding, they would change
 -- the set every later request uses.
 local function declaring(what)
@@ -699,6 +720,14 @@ function sandbox.parameter(name)
       end
     end
     if #p.values == 0 then decl_error(2, "parameter '%s' has no value", name) end
+    -- A rule reads whichever is in force the same way: a 50 that became "50"
+    -- would fail every decision from its date.
+    for i = 2, #p.values do
+      if type(p.values[i].value) ~= type(p.values[1].value) then
+        problem(file, line, "parameter '%s': value %d is %s, but value 1 is %s: a rule reads every value the same way",
+          name, i, describe(p.values[i].value), describe(p.values[1].value))
+      end
+    end
     table_sort(p.values, function(a, b) return a.from < b.from end)
     for i = 2, #p.values do
       local prev, cur = p.values[i - 1], p.values[i]
@@ -741,6 +770,10 @@ function sandbox.program(id)
     if type(p.version) ~= "string" and type(p.version) ~= "number" then
       decl_error(2, "programme '%s' has no version", id)
     end
+    if math_type(p.version) == "float" then   -- 2025.10 would read 2025.1
+      decl_error(2, "programme '%s': version %s is a number with a fraction, which loses trailing zeros (2025.10 reads as 2025.1): write it as text, in quotes",
+        id, tostring(p.version))
+    end
     p.version = tostring(p.version)
     check_utf8(file, line, string_format("programme '%s' version", id), p.version)
     check_no_nul(file, line, string_format("programme '%s' version", id), p.version)
@@ -762,8 +795,13 @@ function sandbox.program(id)
         p.by_id[c.id] = c
         p.criteria[#p.criteria + 1] = c
         check_texts(string_format("criterion '%s'", c.id), c.text, c.file, c.line, true)
-        if c.fail ~= nil then check_texts(string_format("criterion '%s' fail message", c.id), c.fail, c.file, c.line) end
-        if c.pass ~= nil then check_texts(string_format("criterion '%s' pass message", c.id), c.pass, c.file, c.line) end
+        for _, kind in ipairs({ "fail", "pass" }) do
+          if c[kind] ~= nil then
+            local what = string_format("criterion '%s' %s message", c.id, kind)
+            check_texts(what, c[kind], c.file, c.line)
+            check_template_names(what, c[kind], c.file, c.line)
+          end
+        end
         if type(c.reference) ~= "string" then problem(c.file, c.line, "criterion '%s' has no reference", c.id) end
         check_utf8(c.file, c.line, string_format("criterion '%s' reference", c.id), c.reference)
       end
@@ -817,11 +855,22 @@ function sandbox.date(s)
   return s
 end
 
+-- A helper given the wrong kind of argument says so at the rule's line
+-- (level 3: the rule that called the helper that called this).
+local function bad_argument(helper, n, v, expected)
+  error(string_format("%s: argument %d is %s, expected %s", helper, n, describe(v), expected), 3)
+end
+
 function sandbox.within(x, lo, hi)
+  local tx = type(x)
+  if tx ~= "number" and tx ~= "string" then bad_argument("within", 1, x, "a number or a date") end
+  if lo ~= nil and type(lo) ~= tx then bad_argument("within", 2, lo, tx == "number" and "a number, as argument 1" or "a date, as argument 1") end
+  if hi ~= nil and type(hi) ~= tx then bad_argument("within", 3, hi, tx == "number" and "a number, as argument 1" or "a date, as argument 1") end
   return (lo == nil or x >= lo) and (hi == nil or x <= hi)
 end
 
 function sandbox.is_in(x, set)
+  if type(set) ~= "table" then bad_argument("is_in", 2, set, "a list") end
   for _, v in ipairs(set) do if v == x then return true end end
   return false
 end
@@ -830,15 +879,22 @@ function sandbox.at_least(x, min, scale_name)
   local s = scales[scale_name]
   if not s then error(string_format("scale '%s' is not declared", tostring(scale_name)), 2) end
   local rx, rm = s.rank[x], s.rank[min]
+  if type(x) ~= "string" then bad_argument("at_least", 1, x, string_format("a level on scale '%s'", scale_name)) end
+  if type(min) ~= "string" then bad_argument("at_least", 2, min, string_format("a level on scale '%s'", scale_name)) end
   if not rx then error(string_format("'%s' is not on scale '%s'", tostring(x), scale_name), 2) end
   if not rm then error(string_format("'%s' is not on scale '%s'", tostring(min), scale_name), 2) end
   return rx >= rm
 end
 
 function sandbox.benefit_within(list, program, months, on)
+  if type(list) ~= "table" then bad_argument("benefit_within", 1, list, "a list of benefits") end
+  if type(program) ~= "string" then bad_argument("benefit_within", 2, program, "a programme id") end
   local after = c_months_before(on, months)
   local latest
-  for _, b in ipairs(list) do
+  for i, b in ipairs(list) do
+    if type(b) ~= "table" then
+      error(string_format("benefit_within: entry %d of the list is %s, expected a record with program and date", i, describe(b)), 2)
+    end
     if b.program == program and b.date > after and b.date <= on and (latest == nil or b.date > latest.date) then
       latest = b
     end
@@ -963,10 +1019,14 @@ end
 
 -- Test-file helpers.
 local ABSENT = setmetatable({}, { __tostring = function() return "absent" end })
+-- `absent` leaves its key out at any depth: with(base, { business = {
+-- sector = absent, ... } }) is a business whose sector is missing.
 local function deep_copy(v)
   if type(v) ~= "table" then return v end
   local t = {}
-  for k, x in pairs(v) do t[k] = deep_copy(x) end
+  for k, x in pairs(v) do
+    if x ~= ABSENT then t[k] = deep_copy(x) end
+  end
   return t
 end
 
@@ -1824,6 +1884,12 @@ local function case_fault(case)
     local l = case[k]
     if l ~= nil then
       if type(l) ~= "table" then return string_format("%s must be a list of names, got %s", k, describe(l)) end
+      for key in next, l do   -- { registered = true } would be read as an empty list
+        if math_type(key) ~= "integer" or key < 1 or key > #l then
+          return string_format("%s must be a list of names, { \"a\", \"b\" }, not a table with the key %s", k,
+            type(key) == "string" and "'" .. key .. "'" or describe(key))
+        end
+      end
       for _, x in ipairs(l) do
         if type(x) ~= "string" then return string_format("%s must be a list of names, holding %s", k, describe(x)) end
       end

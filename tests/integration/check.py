@@ -103,6 +103,32 @@ def main():
                "idmaj.lua", 'param "idmaj.no_recent_month"',
                r"parameter 'idmaj.no_recent_month' is not declared")
 
+    # A new dated value of another type than the old: every decision from its
+    # date would fail comparing a number with a text.
+    expect_one("parameter_types",
+               {"taehil.lua": [('{ from = "2025-01-01", value = 45 },',
+                                '{ from = "2025-01-01", to = "2025-12-31", value = 45 },\n'
+                                '  { from = "2026-01-01", value = "50" },')]},
+               "taehil.lua", 'parameter "taehil.age_max"',
+               r"^parameter 'taehil.age_max': value 2 is the string \"50\", but value 1 is the "
+               r"number 45: a rule reads every value the same way$")
+
+    # A translation naming a value the English does not: the applicant would
+    # read "{dat}", and test cases, run in English, would not see it.
+    expect_one("template_names",
+               {"idmaj.lua": [('fr = "bénéfice du programme IDMAJ le {date},',
+                               'fr = "bénéfice du programme IDMAJ le {dat},')]},
+               "idmaj.lua", 'criterion "no_recent" {',
+               r"^criterion 'no_recent' fail message in 'fr' names \{dat\}, which its 'en' "
+               r"text does not name$")
+
+    # A version written as a number with a fraction loses its trailing zeros.
+    expect_one("version_number",
+               {"taehil.lua": [('version = "2025.1",', 'version = 2025.10,')]},
+               "taehil.lua", 'program "taehil" {',
+               r"programme 'taehil': version 2025.1 is a number with a fraction, which loses "
+               r"trailing zeros \(2025.10 reads as 2025.1\): write it as text, in quotes")
+
     # A parameter's value is written into decisions whole: a text inside a
     # table that is not UTF-8 is refused where it is declared, as a plain one is.
     d = edited("table_not_utf8", {"taehil.lua": [("\nparameter \"taehil.age_max\"",

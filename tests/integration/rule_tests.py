@@ -149,6 +149,8 @@ def main():
         ('history = { { program = "idmaj", outcome = "eligible", as_of = "2024-3-2" } }',
          'history row 1: as_of must be a date YYYY-MM-DD, got the string "2024-3-2"'),
         ('failed = { "no_such" }', "failed names {no_such}, which taehil 2025.1 has no criterion of"),
+        ('failed = { registered = true }', 'failed must be a list of names, { "a", "b" }, not a '
+         "table with the key 'registered'"),
     ]
     with open(os.path.join(d, "taehil.test.lua"), "a") as fh:
         for i, (field, _) in enumerate(faults):
@@ -161,6 +163,21 @@ def main():
               "a case with %s fails, saying so (%s)" % (want.split(":")[0], got))
     check(out.rstrip().endswith("%d passed, %d failed" % (total, len(faults))),
           "and only those fail")
+
+    # `absent` inside a record given whole leaves that field out, as at the
+    # top: the criterion reading it is missing, naming its path.
+    d = copy("nested_absent")
+    with open(os.path.join(d, "intelaka.test.lua"), "a") as fh:
+        fh.write('\ncase "nested absent" { program = "intelaka", as_of = ON, outcome = "incomplete",'
+                 ' missing = { "business.sector" }, applicant = with(base, { business = {'
+                 ' sector = absent, plan_submitted = true, project_cost = 300000,'
+                 ' own_contribution = 50000, expected_turnover = 450000, legal_form = "sarl" },'
+                 ' previous_benefits = { { program = "idmaj", date = "2024-05-01", x = absent } }'
+                 ' }) }\n')
+    st, out, _ = eligo("test", d)
+    check(st == 0 and out.rstrip().endswith("%d passed, 0 failed" % (total + 1)),
+          "absent inside a nested record or a list's entry leaves the field out (%s)" %
+          out.strip()[-300:])
 
     # A value that is not UTF-8 in a decision: the server refuses every such
     # decision (rule_error), so the cases that make one fail too, saying so.

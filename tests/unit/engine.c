@@ -7,7 +7,8 @@
  *              "limits" (instruction budget, memory cap, raised errors),
  *              "state" (tricks to keep state between requests) and "order"
  *              (what Lua would vary from run to run: key order, addresses);
- *   decide/    programmes "logic", "fields", "messages" and "versioned";
+ *   decide/    programmes "logic", "fields", "messages", "versioned" and
+ *              "helpers" (helpers given the wrong kind of argument);
  *   load_*     rule files that must not load at all.
  * A check in those files does its trick only when the applicant_id names it,
  * on a line marked "-- @<name>"; marker_line() finds that line, so that a
@@ -1377,6 +1378,31 @@ static void test_rule_raises_error(void **state)
                       "the rule raised this on purpose");
     release(r);
     assert_limits_work(en);
+    release(en);
+}
+
+/* A helper given the wrong kind of argument names the rule's line and the
+ * argument, not a line of the engine's own Lua. */
+static void test_helper_arguments_name_rule_line(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *cause;
+    } cases[] = {
+        {"within_nil", "within: argument 1 is nil, expected a number or a date"},
+        {"is_in_nil", "is_in: argument 2 is nil, expected a list"},
+        {"benefit_texts", "benefit_within: entry 1 of the list is the string \"idmaj\", "
+                          "expected a record with program and date"},
+    };
+    engine *en = open_engine("decide", NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char applicant[128];
+        snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", cases[i].name);
+        engine_result *r = decide(en, "helpers", applicant);
+        assert_rule_error(r, "decide", "helpers", cases[i].name, "helpers.lua", cases[i].name,
+                          cases[i].cause);
+        release(r);
+    }
     release(en);
 }
 
@@ -3340,6 +3366,7 @@ int main(void)
         TEST(test_memory_cap_outside_criterion),
         TEST(test_memory_cap_line_over_cap),
         TEST(test_param_undeclared_names_rule_line),
+        TEST(test_helper_arguments_name_rule_line),
         TEST(test_rule_raises_error),
         TEST(test_missing_field_makes_criterion_missing),
         TEST(test_null_field_is_known),
