@@ -656,12 +656,26 @@ static int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN]
 
 /* ---- Small SQLite helpers ------------------------------------------- */
 
+/* E for the failure RC of WHAT, which the handle's own error may no longer
+ * hold (another statement has run since). */
+static int store_rcerr(store *st, err *e, const char *what, int rc)
+{
+    st->last_error = rc;
+    const char *msg = sqlite3_extended_errcode(st->db) == rc ? sqlite3_errmsg(st->db)
+                                                              : sqlite3_errstr(rc);
+    if ((rc & 0xff) == SQLITE_NOTADB)   /* the first read says it: name the file */
+        return err_set(e, "internal", "%s is not a database file", st->path);
+    if ((rc & 0xff) == SQLITE_CORRUPT)   /* the disk's doing, not a tamperer's */
+        return err_set(e, "internal", "%s: %s: the file %s is damaged (sqlite3 %s "
+                       "'PRAGMA integrity_check' says where; a backup holds what it held)",
+                       what, msg, st->path, st->path);
+    return err_set(e, "internal", "%s: %s", what, msg);
+}
+
 static int store_sqlerr(store *st, err *e, const char *what)
 {
-    st->last_error = sqlite3_extended_errcode(st->db);   /* before a ROLLBACK clears it */
-    if ((st->last_error & 0xff) == SQLITE_NOTADB)   /* the first read says it: name the file */
-        return err_set(e, "internal", "%s is not a database file", st->path);
-    return err_set(e, "internal", "%s: %s", what, sqlite3_errmsg(st->db));
+    /* read before a ROLLBACK clears it */
+    return store_rcerr(st, e, what, sqlite3_extended_errcode(st->db));
 }
 
 static int bind_str(sqlite3_stmt *s, int i, const char *p)
@@ -2710,7 +2724,10 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
 
     rcd = sqlite3_step(sd);
     rcr = sqlite3_step(sr);
-    while (rcd == SQLITE_ROW || rcr == SQLITE_ROW) {
+    /* A read that fails (a damaged page) stops both walks: taking the
+     * other's records on would report the unread ones as missing. */
+#define VERIFY_OK(rc) ((rc) == SQLITE_ROW || (rc) == SQLITE_DONE)
+    while ((rcd == SQLITE_ROW || rcr == SQLITE_ROW) && VERIFY_OK(rcd) && VERIFY_OK(rcr)) {
         int is_review = rcr == SQLITE_ROW &&
                         (rcd != SQLITE_ROW ||
                          sqlite3_column_int64(sr, R_SEQ) < sqlite3_column_int64(sd, V_SEQ));
@@ -2773,9 +2790,10 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
             rcd = sqlite3_step(sd);
     }
     if (rcd != SQLITE_DONE || rcr != SQLITE_DONE) {
-        store_sqlerr(st, e, "reading the records");
+        store_rcerr(st, e, "reading the records", VERIFY_OK(rcd) ? rcr : rcd);
         goto done;
     }
+#undef VERIFY_OK
     rep->head_seq = n;
     memcpy(rep->head_hash, prev, STORE_HASH_LEN);
     if (next < nanchors) {

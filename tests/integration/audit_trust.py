@@ -273,6 +273,24 @@ def main():
         con.close()
         check(same, "every stored hash follows the canonical content in the README")
 
+        # A damaged page of decisions, reviews after it: an unreadable file,
+        # said as such (exit 2), not records someone deleted.
+        broken = os.path.join(work, "damaged.db")
+        copy_db(db, broken)
+        con = sqlite3.connect(broken)
+        size = con.execute("PRAGMA page_size").fetchone()[0]
+        page = con.execute("SELECT min(pageno) FROM dbstat WHERE name = 'decisions' AND "
+                           "pagetype = 'leaf'").fetchone()[0]
+        con.close()
+        with open(broken, "r+b") as f:
+            f.seek((page - 1) * size)
+            f.write(bytes((i * 37 + 11) % 256 for i in range(size)))
+        code, out, err = verify(broken)
+        check(code == 2 and "malformed" in err and ("the file %s is damaged" % broken) in err
+              and "missing" not in out + err,
+              "a damaged page is a damaged file, not missing records (%s %s)"
+              % (out.strip()[-100:], err.strip()[-150:]))
+
         code, _, err = verify_on_tty(db)
         check(code == 0 and "verifying:" in err and "records" in err,
               "verify shows progress on a terminal (%r)" % err[:80])
