@@ -319,8 +319,9 @@ static const char *batch_at(const rp_batch *b, size_t off)
     return off == (size_t)-1 ? NULL : b->text.data + off;
 }
 
-/* Add the scanned application A to B.  0, or -1 when memory is out. */
-static int batch_add(rp_batch *b, const store_scan_app *a, const rp_rules *rules)
+/* Add the scanned application A to B; BY_PROGRAM: a --program filter may
+ * have left some of its decisions out.  0, or -1 when memory is out. */
+static int batch_add(rp_batch *b, const store_scan_app *a, const rp_rules *rules, int by_program)
 {
     int failed = 0;
     if (b->ndec + a->ndecisions > b->adec) {
@@ -340,7 +341,10 @@ static int batch_add(rp_batch *b, const store_scan_app *a, const rp_rules *rules
     ap->applicant_id = batch_str(b, a->applicant_id,
                                  a->applicant_id ? strlen(a->applicant_id) : 0, &failed);
     ap->first_seq = a->first_seq;
-    ap->whole = (int64_t)a->ndecisions == a->ndecisions_stored;
+    /* Without a filter that leaves decisions out, one fewer than the
+     * application made is a decision gone from the database: what is decided
+     * now for its programme is then "not originally". */
+    ap->whole = !by_program || (int64_t)a->ndecisions == a->ndecisions_stored;
     ap->rules = rules;
     ap->dec0 = b->ndec;
     ap->ndec = a->ndecisions;
@@ -1249,7 +1253,7 @@ int replay_run(const replay_config *cfg, replay_report **out, err *e)
             rc = -1;
             break;
         }
-        if (batch_add(b, &app, r) != 0) {
+        if (batch_add(b, &app, r, f->program != NULL) != 0) {
             err_set(e, "internal", "out of memory (an application of %zu bytes)",
                     app.request_len);
             rc = -1;

@@ -417,6 +417,25 @@ def test_original():
               and "\ufffd" not in line[0], "a long changed message: both sides shown, each cut "
               "between characters (%s)" % (line[0][:160] if line else out[-300:]))
 
+        # One decision of a screen deleted: its programme is decided now and
+        # not originally (without a --program filter nothing else leaves a
+        # decision of the application out).
+        con = sqlite3.connect(srv.db)
+        app, prog = con.execute("select application, program from decisions where seq > ? and"
+                                " application in (select application from decisions group by"
+                                " application having count(*) > 1) order by seq limit 1",
+                                (seq3,)).fetchone()
+        con.execute("drop trigger decisions_no_delete")
+        con.execute("delete from decisions where application = ? and program = ?", (app, prog))
+        con.commit()
+        con.close()
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        gone = [x for x in (rep["listed"] if rep else []) if x["program"] == prog
+                and "and not originally" in x["what"]]
+        check(rc == 1 and len(gone) == 1,
+              "a decision deleted from a screen: its programme decided now and not originally "
+              "(%s)" % (gone or err[-300:]))
+
 
 # ---- (c) a history-aware rule ------------------------------------------------
 
