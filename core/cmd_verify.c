@@ -108,7 +108,7 @@ static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
         return 2;
     }
     if (rc > 0) {
-        printf("checkpoint FAILED: bad signature: %s\n", e.msg);
+        printf("checkpoint FAILED: bad signature: %s: %s\n", cpfile, e.msg);
         return 1;
     }
     anchor->seq = cp->seq;

@@ -366,7 +366,8 @@ def main():
         with open(forged, "w") as f:
             json.dump(dict(statement, seq=statement["seq"] - 3), f)
         code, out, _ = verify(db, "--checkpoint", forged, "--pubkey", key + ".pub")
-        check(code == 1 and "bad signature" in out, "a changed statement fails its signature")
+        check(code == 1 and ("bad signature: %s: " % forged) in out,
+              "a changed statement fails its signature, naming its file")
         other = os.path.join(work, "other")
         eligo("keygen", "--out", other)
         code, out, _ = verify(db, "--checkpoint", cp, "--pubkey", other + ".pub")
