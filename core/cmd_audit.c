@@ -86,6 +86,18 @@ int cmd_keygen(int argc, char **argv)
             return 2;
         }
     }
+    /* A PREFIX that names a directory ("keys/") would give the hidden files
+     * keys/.key and keys/.pub. */
+    size_t plen = strlen(prefix);
+    const char *base = strrchr(prefix, '/');
+    struct stat sb;
+    if (plen == 0 || prefix[plen - 1] == '/' || (base && !base[1]) ||
+        (stat(prefix, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+        fprintf(stderr, "eligo keygen: --out '%s' names a directory: give a prefix for the two "
+                "files, such as '%s%sauditor' (auditor.key and auditor.pub)\n", prefix, prefix,
+                plen && prefix[plen - 1] != '/' ? "/" : "");
+        return 2;
+    }
     err e = {0};
     if (sign_keygen(prefix, &e) != 0) {
         fprintf(stderr, "eligo keygen: %s\n", e.msg);

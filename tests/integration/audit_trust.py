@@ -303,6 +303,12 @@ def main():
         with open(key + ".key") as f:
             check(code != 0 and "exists" in err and f.read() == first_key,
                   "keygen refuses to overwrite")
+        keys = os.path.join(work, "keys")
+        os.mkdir(keys)
+        for out in (keys, keys + "/"):
+            code, _, err = eligo("keygen", "--out", out)
+            check(code == 2 and "names a directory" in err and os.listdir(keys) == [],
+                  "keygen --out %s, a directory, is refused: no hidden .key (%s)" % (out, err.strip()))
 
         cp = os.path.join(work, "cp.json")
         os.chmod(key + ".key", 0o640)
