@@ -2887,9 +2887,12 @@ int store_backup(store *st, const char *path, long *pages, err *e)
     if (snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
         return err_set(e, "invalid_request", "the path %s is too long", path);
     struct stat sb;
-    if (stat(path, &sb) == 0)
+    if (lstat(path, &sb) == 0)   /* a dangling link too: link() would not write through it */
         return err_set(e, "invalid_request", "%s exists%s: a backup never overwrites a file", path,
-                       S_ISDIR(sb.st_mode) ? " and is a directory (give the copy's file name)" : "");
+                       S_ISLNK(sb.st_mode) && stat(path, &sb) != 0
+                           ? " as a symbolic link to nothing"
+                           : S_ISDIR(sb.st_mode) ? " and is a directory (give the copy's file name)"
+                                                 : "");
     /* Claimed with O_EXCL: two backups to one name cannot mix their pages. */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)

@@ -134,6 +134,12 @@ def main():
         st, _, err = eligo("backup", "--db", srv.db, "--out", copies[0])
         check(st == 2 and "exists: a backup never overwrites a file" in err,
               "an existing file is not overwritten (%s)" % err.strip())
+        dangling = os.path.join(srv.dir, "dangling.db")
+        os.symlink(os.path.join(srv.dir, "nowhere"), dangling)
+        st, _, err = eligo("backup", "--db", srv.db, "--out", dangling)
+        check(st == 2 and "exists as a symbolic link to nothing" in err and
+              not os.path.exists(dangling + ".partial"),
+              "a dangling link is refused before any copy (%s)" % err.strip())
         busy = os.path.join(srv.dir, "busy.db")
         with open(busy + ".partial", "w"):
             pass
