@@ -1074,7 +1074,7 @@ static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
         if (sh->original) {
             int differs = 0;
             if (failed)
-                differs = 1;
+                differs = 1, wk->t.errors++;
             else if (!nw)
                 differs = 1, snprintf(what, sizeof what, "not decided now (programme not in "
                                                          "force on its date)");
@@ -1461,10 +1461,13 @@ void replay_print(const replay_report *r, FILE *f)
         }
         fputc('\n', f);
     }
-    fprintf(f, "%lld applications, %lld decisions re-decided in %.3f s: %.0f applications/s, "
-            "%.0f decisions/s (%zu worker%s)\n",
-            (long long)t->apps, (long long)t->decisions, r->secs, per_s(t->apps, r->secs),
-            per_s(t->decisions, r->secs), r->jobs, r->jobs == 1 ? "" : "s");
+    fprintf(f, "%lld applications, %lld decisions replayed in %.3f s: %.0f applications/s, "
+            "%.0f decisions/s (%zu worker%s)", (long long)t->apps, (long long)t->decisions,
+            r->secs, per_s(t->apps, r->secs), per_s(t->decisions, r->secs), r->jobs,
+            r->jobs == 1 ? "" : "s");
+    if (t->errors)   /* a rule set that does not load re-decided nothing */
+        fprintf(f, "; %lld of them could not be re-decided", (long long)t->errors);
+    fputc('\n', f);
     fprintf(f, "by eligo %s (source %s)\n", eligo_version, eligo_source);
 }
 

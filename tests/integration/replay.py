@@ -436,6 +436,22 @@ def test_original():
               "a decision deleted from a screen: its programme decided now and not originally "
               "(%s)" % (gone or err[-300:]))
 
+        # A stored rule file changed: its rule set loads no more, and the
+        # summary says its decisions were not re-decided.
+        con = sqlite3.connect(srv.db)
+        con.execute("drop trigger file_texts_no_update")
+        con.execute("update file_texts set text = text || ' ' where sha256 in (select sha256"
+                    " from ruleset_files where name = 'awrach.lua')")
+        con.commit()
+        total = con.execute("select count(*) from decisions").fetchone()[0]
+        con.close()
+        rc, out, err = eligo("replay", "--original", "--db", srv.db, timeout=600)
+        last = [l for l in out.splitlines() if "decisions replayed in" in l]
+        check(rc == 1 and "cannot be loaded" in out and len(last) == 1 and
+              last[0].endswith("; %d of them could not be re-decided" % total),
+              "a damaged stored rule set: its decisions are said not re-decided (%s)" %
+              (last or out[-300:]))
+
 
 # ---- (c) a history-aware rule ------------------------------------------------
 
