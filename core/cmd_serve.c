@@ -510,13 +510,13 @@ out_server:
     uv_run(&loop, UV_RUN_DEFAULT);
 out_loop:
     if (s.signals) {
-        /* Closed only now; the default action, which closing puts back, is
-         * set aside for the rest of the stop. */
+        /* Closed only now; the default action, which closing puts back at
+         * once, is set aside for the rest of the stop. */
         uv_close((uv_handle_t *)&s.sigint, NULL);
-        uv_close((uv_handle_t *)&s.sigterm, NULL);
-        uv_run(&loop, UV_RUN_DEFAULT);
         signal(SIGINT, SIG_IGN);
+        uv_close((uv_handle_t *)&s.sigterm, NULL);
         signal(SIGTERM, SIG_IGN);
+        uv_run(&loop, UV_RUN_DEFAULT);
     }
     if (uv_loop_close(&loop) != 0)
         log_warn("some loop handles were still open at exit");

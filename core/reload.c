@@ -21,6 +21,7 @@
 #include "reload.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ struct reload {
     dev_t dev;                    /* the directory the watch is on */
     ino_t ino;
     int swapped;                  /* another is there now: watch anew when the debounce ends */
+    int stale;                    /* the watched directory itself was deleted or moved: the
+                                     watch may hear nothing more */
     uv_timer_t debounce;
     uv_timer_t rewatch;           /* retries the watch while the directory is gone */
     int watching;                 /* the watch is on the directory now at rl->dir */
@@ -203,22 +206,30 @@ static void reload_done(uv_work_t *req, int status);
 static void reload_fs_cb(uv_fs_event_t *h, const char *filename, int events, int status);
 static void reload_rewatch_cb(uv_timer_t *t);
 
-/* Watch the directory now at rl->dir, anew.  A watch follows the directory
- * it was set on: one deleted and made again, or replaced by a rename (how a
- * deploy swaps rules in), would never be heard from again.  So the watch is
- * set again after every reload; while the directory is gone, every second
- * until it is back, and then the rules are reloaded. */
-static void reload_watch(reload *rl)
+/* Watch the directory now at rl->dir.  A watch follows the directory it was
+ * set on: one deleted and made again, or replaced by a rename (how a deploy
+ * swaps rules in), would never be heard from again.  So after every reload
+ * the watch is set again when it is not on the directory now at rl->dir, or
+ * that directory was itself deleted or moved (stale); while the directory is
+ * gone, every second until it is back, and then the rules are reloaded.  A
+ * watch still on the right directory is kept: setting it again would drop
+ * the changes it has heard and not yet told (an edit saved as a reload
+ * ends would be lost).  Returns 1 when a watch was set anew. */
+static int reload_watch(reload *rl)
 {
     if (rl->closing)
-        return;
+        return 0;
+    struct stat sb;
+    if (rl->watching && !rl->stale && uv_is_active((uv_handle_t *)&rl->watch) &&
+        stat(rl->dir, &sb) == 0 && sb.st_dev == rl->dev && sb.st_ino == rl->ino)
+        return 0;
+    rl->stale = 0;
     if (rl->watching)
         uv_fs_event_stop(&rl->watch);
     int rc = uv_fs_event_start(&rl->watch, reload_fs_cb, rl->dir, 0);
     int was = rl->watching;
     rl->watching = rc == 0;
     if (rc == 0) {
-        struct stat sb;
         if (stat(rl->dir, &sb) == 0) {   /* what reload_follow_cb compares with */
             rl->dev = sb.st_dev;
             rl->ino = sb.st_ino;
@@ -227,10 +238,15 @@ static void reload_watch(reload *rl)
         if (!was && uv_is_active((uv_handle_t *)&rl->watch))
             log_info("watching %s again", rl->dir);
     } else if (was || !uv_is_active((uv_handle_t *)&rl->rewatch)) {
-        log_warn("cannot watch %s (%s): trying again every second; SIGHUP reloads", rl->dir,
-                 uv_strerror(rc));
+        if (rc == UV_ENOENT)
+            log_warn("rules: %s is gone (moved or deleted): still serving the rules loaded; "
+                     "looking for it every second", rl->dir);
+        else
+            log_warn("cannot watch %s (%s): trying again every second; SIGHUP reloads", rl->dir,
+                     uv_strerror(rc));
         uv_timer_start(&rl->rewatch, reload_rewatch_cb, 1000, 1000);
     }
+    return rc == 0;
 }
 
 /* Queue the work; RUNNING from here until reload_done. */
@@ -284,7 +300,11 @@ static void reload_done(uv_work_t *req, int status)
     rl->work_rs = NULL;
     rl->running = 0;
     rl->quiet = 0;
-    reload_watch(rl);
+    /* A watch set anew has not heard what changed before it was set: one
+     * more look.  (It is set anew only when the directory changed, so this
+     * does not go on.) */
+    if (reload_watch(rl) && status != UV_ECANCELED)
+        rl->again = 1;
     int again = rl->again && !rl->closing;
     rl->again = 0;
     if (again)
@@ -297,6 +317,14 @@ void reload_request(reload *rl, const char *why)
 {
     if (rl->closing)
         return;
+    struct stat sb;
+    if (stat(rl->dir, &sb) != 0 && errno == ENOENT) {
+        /* Moved away or deleted: no set to try (nor a rejection to record);
+         * the watch, set again once it is back, reloads then. */
+        rl->stale = 1;
+        reload_watch(rl);
+        return;
+    }
     log_info("reloading the rules in %s (%s)", rl->dir, why);
     if (rl->running) {
         rl->again = 1;
@@ -327,10 +355,17 @@ static int reload_is_rule_file(const char *name)
 static void reload_fs_cb(uv_fs_event_t *h, const char *filename, int events, int status)
 {
     reload *rl = h->data;
-    (void)events;
     if (status < 0) {
         log_warn("watching %s: %s", rl->dir, uv_strerror(status));
         return;
+    }
+    /* The directory itself deleted or moved: the watch is told by its own
+     * name, and may hear nothing more. */
+    const char *base = strrchr(rl->dir, '/');
+    base = base && base[1] ? base + 1 : rl->dir;
+    if (filename && (events & UV_RENAME) && !strcmp(filename, base)) {
+        log_debug("rules: %s itself was moved or deleted", rl->dir);
+        rl->stale = 1;
     }
     if (filename && !reload_is_rule_file(filename))
         return;   /* editor swap files, backups */
@@ -347,8 +382,16 @@ static void reload_follow_cb(uv_timer_t *t)
 {
     reload *rl = t->data;
     struct stat sb;
-    if (!rl->watching || rl->swapped || stat(rl->dir, &sb) != 0 ||
-        (sb.st_dev == rl->dev && sb.st_ino == rl->ino))
+    if (!rl->watching || rl->swapped)
+        return;
+    if (stat(rl->dir, &sb) != 0) {
+        if (errno == ENOENT) {   /* moved away or deleted: said, and looked for */
+            rl->stale = 1;
+            reload_watch(rl);
+        }
+        return;
+    }
+    if (sb.st_dev == rl->dev && sb.st_ino == rl->ino && !rl->stale)
         return;
     log_debug("rules: %s is another directory now", rl->dir);
     rl->swapped = 1;
@@ -426,5 +469,9 @@ void reload_close(reload *rl, reload_close_cb *cb, void *arg)
     uv_close((uv_handle_t *)&rl->rewatch, reload_handle_closed);
     uv_close((uv_handle_t *)&rl->debounce, reload_handle_closed);
     uv_close((uv_handle_t *)&rl->hup, reload_handle_closed);
+    /* Closing the handle gave SIGHUP back its default action, which ends the
+     * process: a SIGHUP while the server stops (a log rotation's) would lose
+     * the requests still in flight. */
+    signal(SIGHUP, SIG_IGN);
     uv_close((uv_handle_t *)&rl->follow, reload_handle_closed);
 }
