@@ -475,6 +475,8 @@ function sandbox.integer(bounds)
     if k ~= "min" and k ~= "max" then decl_error(2, "integer: unknown bound '%s' (min, max)", tostring(k)) end
   end
   local min, max = rawget(bounds, "min"), rawget(bounds, "max")
+  -- 20.0 is the whole number 20, as an applicant's 20.0 is.
+  min, max = math_type(min) == "float" and math_tointeger(min) or min, math_type(max) == "float" and math_tointeger(max) or max
   for name, b in pairs({ min = min, max = max }) do
     if math_type(b) ~= "integer" or b <= -2^53 or b >= 2^53 then
       decl_error(2, "integer: %s must be a whole number below 2^53 in size, not %s", name, describe(b))

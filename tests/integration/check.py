@@ -219,6 +219,13 @@ def main():
 
     expect_one("integer_bounds", {"schema.lua": [("integer { min = 1 }", "integer { min = 2, max = 1 }")]},
                "schema.lua", "household_size = integer", r"integer: min 2 is above max 1")
+    # A bound written 20.0 is the whole number 20; 1.5 is not a whole number.
+    expect_one("integer_float_bounds", {"schema.lua": [("integer { min = 1 }",
+                                                        "integer { min = 2.0, max = 1.0 }")]},
+               "schema.lua", "household_size = integer", r"integer: min 2 is above max 1")
+    expect_one("integer_fraction_bound", {"schema.lua": [("integer { min = 1 }", "integer { min = 1.5 }")]},
+               "schema.lua", "household_size = integer",
+               r"integer: min must be a whole number below 2\^53 in size, not the number 1.5")
     expect_one("integer_bound_name", {"schema.lua": [("integer { min = 1 }", "integer { least = 1 }")]},
                "schema.lua", "household_size = integer", r"integer: unknown bound 'least' \(min, max\)")
 
