@@ -59,9 +59,13 @@ static int bindings_months_before(lua_State *L)
     int32_t on = bindings_checkdate(L, 1, "months_before");
     lua_Integer n = luaL_checkinteger(L, 2);
     if (n < -120000 || n > 120000)
-        luaL_error(L, "months_before: %d months is out of range", (int)n);
+        luaL_error(L, "months_before: %I months is out of range", n);
     char out[11];
-    date_format(date_add_months(on, -(int)n), out);
+    int32_t d = date_add_months(on, -(int)n);
+    if (d < date_from_civil(1, 1, 1) || d > date_from_civil(9999, 12, 31))
+        luaL_error(L, "months_before: %I months before %s is outside the years 0001 to 9999", n,
+                   lua_tostring(L, 1));
+    date_format(d, out);
     lua_pushstring(L, out);
     return 1;
 }
@@ -72,7 +76,7 @@ static int bindings_add_days(lua_State *L)
     int32_t d = bindings_checkdate(L, 1, "add_days");
     lua_Integer n = luaL_checkinteger(L, 2);
     if (n < -3650000 || n > 3650000)
-        luaL_error(L, "add_days: %d days is out of range", (int)n);
+        luaL_error(L, "add_days: %I days is out of range", n);
     char out[11];
     date_format(d + (int32_t)n, out);
     lua_pushstring(L, out);

@@ -1393,6 +1393,8 @@ static void test_helper_arguments_name_rule_line(void **state)
         {"is_in_nil", "is_in: argument 2 is nil, expected a list"},
         {"benefit_texts", "benefit_within: entry 1 of the list is the string \"idmaj\", "
                           "expected a record with program and date"},
+        {"before_year_1", "months_before: 1 months before 0001-01-31 is outside the years 0001 "
+                          "to 9999"},
     };
     engine *en = open_engine("decide", NULL);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
