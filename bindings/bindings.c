@@ -447,6 +447,20 @@ static int bindings_utf8_bad_lua(lua_State *L)
     return 1;
 }
 
+/* decision_where(json, bad) -> ", in criterion ID" or "": where the 1-based
+ * byte BAD of a decision's JSON lies (decision_where).  [-0, +1, v] */
+static int bindings_decision_where(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_Integer bad = luaL_checkinteger(L, 2);
+    char where[96] = "";
+    if (bad >= 1 && (size_t)bad <= n)
+        decision_where(s, n, (size_t)bad - 1, where, sizeof where);
+    lua_pushstring(L, where);
+    return 1;
+}
+
 /* sha256(s) -> hex  [-0, +1, v] */
 static int bindings_sha256(lua_State *L)
 {
@@ -727,6 +741,7 @@ void bindings_push(lua_State *L)
         {"add_days", bindings_add_days},
         {"utf8_ok", bindings_utf8_ok},
         {"utf8_bad", bindings_utf8_bad_lua},
+        {"decision_where", bindings_decision_where},
         {"blank", bindings_blank_lua},
         {"cents", bindings_cents},
         {"sha256", bindings_sha256},

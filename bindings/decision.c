@@ -683,6 +683,47 @@ static int decision_json(lua_State *L)
     return 1;
 }
 
+void decision_where(const char *json, size_t len, size_t off, char *out, size_t n)
+{
+    /* The criteria are the objects at depth 1 of the array after the
+     * top-level "criteria": in canonical JSON a quote inside a string is
+     * escaped, so the key cannot be met earlier, and each criterion's
+     * object begins {"id":"...". */
+    static const char key[] = "\"criteria\":[";
+    const char *p = NULL;
+    for (size_t i = 0; i + sizeof key - 1 <= len; i++)
+        if (!memcmp(json + i, key, sizeof key - 1)) {
+            p = json + i + sizeof key - 1;
+            break;
+        }
+    out[0] = '\0';
+    if (!p)
+        return;
+    const char *end = json + len, *at = json + off, *start = NULL;
+    int depth = 0;
+    for (; p < end && p <= at; p++) {
+        if (*p == '"') {   /* past the string (a bad byte is never '"' or '\\') */
+            for (p++; p < end && *p != '"'; p++)
+                if (*p == '\\')
+                    p++;
+        } else if (*p == '{' || *p == '[') {
+            if (depth++ == 0)
+                start = p;
+        } else if (*p == '}' || *p == ']') {
+            if (depth-- == 0)
+                return;   /* the array ended before OFF */
+        }
+    }
+    static const char head[] = "{\"id\":\"";
+    if (depth == 0 || !start || (size_t)(end - start) < sizeof head - 1 ||
+        memcmp(start, head, sizeof head - 1) != 0)
+        return;
+    const char *id = start + sizeof head - 1, *q = id;
+    while (q < end && *q != '"')
+        q += *q == '\\' ? 2 : 1;
+    snprintf(out, n, ", in criterion %.*s", (int)(q - id < 64 ? q - id : 64), id);
+}
+
 /* The box of L's decider, from the registry, or NULL.  [-0, +0, -] */
 static decision_box *decision_box_of(lua_State *L)
 {

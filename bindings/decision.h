@@ -84,6 +84,11 @@ void decision_forget(lua_State *L);
  * Returns 0, or -1 when there is none.  [-0, +0, -] */
 int decision_written(lua_State *L, lua_Integer i, decision_out *out);
 
+/* Where byte OFF of a decision's JSON (LEN bytes) lies, for a message:
+ * ", in criterion ID" when inside a criterion's object, else "" (the
+ * decision's own fields).  Into OUT (N bytes). */
+void decision_where(const char *json, size_t len, size_t off, char *out, size_t n);
+
 /* Push decider (see above).  [-0, +1, m] */
 void decision_push(lua_State *L);
 

@@ -1947,8 +1947,8 @@ function api.run_case(i)
       local bad = c_utf8_bad(json)
       if bad then
         res = { error_code = "rule_error", error_message = string_format(
-          "the decision of programme %s is not UTF-8 text (byte %d of its JSON): a rule made a text of other bytes",
-          tostring(case.program), bad) }
+          "the decision of programme %s is not UTF-8 text (byte %d of its JSON%s): a rule made a text of other bytes",
+          tostring(case.program), bad, C.decision_where(json, bad)) }
         break
       end
     end

@@ -1175,9 +1175,13 @@ static int engine_encode_decisions(lua_State *L)
         /* Replies and the audit trail are UTF-8; a rule can make a string of
          * any bytes (string.char, or cutting a character in two with sub). */
         size_t bad = bindings_utf8_bad(o.json, o.json_len);
-        if (bad < o.json_len)
-            return luaL_error(L, "the decision of programme %s is not UTF-8 text (byte %d of its JSON): "
-                                 "a rule made a text of other bytes", o.program, (int)bad + 1);
+        if (bad < o.json_len) {
+            char where[96];
+            decision_where(o.json, o.json_len, bad, where, sizeof where);
+            return luaL_error(L, "the decision of programme %s is not UTF-8 text (byte %d of its "
+                                 "JSON%s): a rule made a text of other bytes", o.program,
+                              (int)bad + 1, where);
+        }
         d->d[i - 1].decision_id = draft_cstr(en, o.decision_id);
         d->d[i - 1].program = draft_cstr(en, o.program);
         d->d[i - 1].program_version = draft_cstr(en, o.program_version);

@@ -187,7 +187,8 @@ def main():
         "{ age = years, min = min, max = max, s = string.char(233) }", 1))
     st, out, _ = eligo("test", d)
     bad = [l for l in out.splitlines() if "is not UTF-8 text" in l]
-    check(st == 1 and bad and "got error rule_error" in bad[0] and "taehil" in bad[0],
+    check(st == 1 and bad and "got error rule_error" in bad[0] and "taehil" in bad[0] and
+          "of its JSON, in criterion age)" in bad[0],
           "a case whose decision is not UTF-8 fails as the server would answer it (%s)" %
           (bad[:1] or out[-200:]))
     shutil.rmtree(WORK, ignore_errors=True)

@@ -649,6 +649,7 @@ static void test_load_texts_are_utf8(void **state)
     engine_result *r = decide(en, "cut", "{\"applicant_id\":\"x\"}");
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "the decision of programme cut is not UTF-8 text");
+    ASSERT_CONTAINS(r->error_message, "of its JSON, in criterion name)");   /* where to look */
     release(r);
     release(en);
 }
