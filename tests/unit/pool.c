@@ -283,12 +283,15 @@ static void test_reviews(void **state)
         "\"override\",\"by\":\"w\",\"reason\":\"r\"}}",
         "{\"id\":\"none\",\"op\":\"review\",\"decision_id\":\"X%.25s\",\"review\":{\"action\":"
         "\"confirm\",\"by\":\"w\",\"reason\":\"r\"}}",
+        /* an override to where the first one put it changes nothing: refused */
+        "{\"id\":\"same\",\"op\":\"review\",\"decision_id\":\"%s\",\"review\":{\"action\":"
+        "\"override\",\"outcome\":\"incomplete\",\"by\":\"w\",\"reason\":\"r\"}}",
     };
     for (int i = 1; i <= 40; i++) {
         submit(f, "{\"id\":%d,\"op\":\"decide\",\"program\":\"idmaj\",\"as_of\":\"2025-03-01\","
                   "\"applicant\":" APPLICANT "}", i);
         if (i % 10 == 0) {
-            int n = snprintf(line, sizeof line, reviews[(i / 10 - 1) % 3], id);
+            int n = snprintf(line, sizeof line, reviews[i / 10 - 1], id);
             job *j = job_new(line, (size_t)n);
             assert_non_null(j);
             log_timestamp(j->received_at);
@@ -296,7 +299,7 @@ static void test_reviews(void **state)
         }
     }
     sink_wait(&f->s, 45);
-    int ok = 0, bad = 0, none = 0;
+    int ok = 0, bad = 0, none = 0, same = 0;
     for (size_t i = 0; i < f->s.n; i++) {
         r = f->s.jobs[i]->reply.data;
 #define STARTS(r, p) (strncmp((r), (p), strlen(p)) == 0)
@@ -308,19 +311,23 @@ static void test_reviews(void **state)
             bad++;
         else if (STARTS(r, "{\"id\":\"none\",\"ok\":false") && strstr(r, "\"not_found\""))
             none++;
+        else if (STARTS(r, "{\"id\":\"same\",\"ok\":false") && strstr(r, "\"invalid_request\"") &&
+                 strstr(r, "already stands as incomplete (by its last override)"))
+            same++;
 #undef STARTS
     }
-    assert_int_equal(ok, 2);      /* i = 10 and 40 */
+    assert_int_equal(ok, 1);      /* i = 10 */
     assert_int_equal(bad, 1);
     assert_int_equal(none, 1);
+    assert_int_equal(same, 1);    /* i = 40 */
     assert_int_equal(store_count(f->st), 41);
-    assert_int_equal(store_count_reviews(f->st), 2);
+    assert_int_equal(store_count_reviews(f->st), 1);
     int64_t checked, bad_seq;
     char bad_id[64];
     err e;
     err_clear(&e);
     assert_int_equal(store_verify(f->st, &checked, &bad_seq, bad_id, NULL, NULL, &e), 0);
-    assert_int_equal(checked, 43);
+    assert_int_equal(checked, 42);   /* 41 decisions and the review */
 }
 
 int main(void)
