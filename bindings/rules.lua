@@ -1972,8 +1972,10 @@ function api.run_case(i)
     local wrong = {}
     -- A template's {name} that the check's values did not fill is left as
     -- it is, and an applicant would read it: a misspelt name, most likely.
+    -- A name is what decision_render takes for one: all up to the next '}'
+    -- ({âge}, {x.y}).
     for _, r in ipairs(d.criteria) do
-      local hole = string_match(r.message, "{[%a_][%w_]*}")
+      local hole = string_match(r.message, "{[^}]*}")
       if hole then
         wrong[#wrong + 1] = string_format("criterion %s's message leaves %s unfilled: its check returned no value of that name", r.id, hole)
       end

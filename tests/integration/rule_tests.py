@@ -130,6 +130,14 @@ def main():
     st, out, _ = eligo("test", d)
     holes = [l for l in out.splitlines() if "criterion age's message leaves {agee} unfilled" in l]
     check(st == 1 and holes, "a template name no value fills fails the case (%d cases)" % len(holes))
+    # Whatever stands between braces is a name to the renderer: {âge} and
+    # {years.min} too.
+    for name in ("âge", "years.min"):
+        d = copy("unfilled_" + name.replace(".", "_").replace("â", "a"))
+        rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace("{age}", "{%s}" % name, 1))
+        st, out, _ = eligo("test", d)
+        holes = [l for l in out.splitlines() if "message leaves {%s} unfilled" % name in l]
+        check(st == 1 and holes, "an unfilled {%s} fails the case (%d cases)" % (name, len(holes)))
 
     # A case as written can be wrong in ways a decision would not show: each
     # is a failure at its line, saying what.
