@@ -193,6 +193,16 @@ int bindings_format(lua_State *L, int idx, buf *out)
     case LUA_TNIL:
     case LUA_TLIGHTUSERDATA:
         return buf_adds(out, "null");
+    case LUA_TTABLE: {   /* a list of skills reads ["python","sql"], not "table" */
+        size_t mark = out->len;
+        char why[8];
+        if (canon_try(L, idx, out, why, sizeof why) == 0)
+            return 0;
+        out->len = mark;   /* what a failed encoding left */
+        if (out->data)
+            out->data[mark] = '\0';
+        return buf_adds(out, "table");
+    }
     default:
         return buf_adds(out, luaL_typename(L, idx));
     }

@@ -27,9 +27,10 @@
 /* [-0, +1, m] */
 void bindings_push(lua_State *L);
 
-/* Append the text of the value at IDX as a message shows it.  [-0, +0, -]
+/* Append the text of the value at IDX as a message shows it.  [-0, +0, m]
  * Integers and integral floats in plain decimal, other numbers with two
- * decimals, booleans as true/false, nil as null, strings as they are. */
+ * decimals, booleans as true/false, nil as null, strings as they are, a
+ * table as its canonical JSON (its type name when it has none). */
 struct buf;
 int bindings_format(lua_State *L, int idx, struct buf *out);
 

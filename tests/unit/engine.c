@@ -2261,6 +2261,9 @@ static void test_canon_values_keys_sorted(void **state)
     const char *json = decision(r);
     ASSERT_CONTAINS(json, "\"values\":{\"alpha\":5,\"beta\":2.5,\"mid\":\"m\",\"omega\":true,\"zeta\":1}");
     ASSERT_CONTAINS(json, "\"values\":{\"max\":3,\"size\":5}");
+    /* A table's text in a message is its canonical JSON, keys sorted. */
+    ASSERT_CONTAINS(json, "\"message\":\"skills [\\\"python\\\",\\\"sql\\\"]; "
+                          "{\\\"a\\\":[1],\\\"b\\\":2}\"");
     release(r);
     release(en);
 }
