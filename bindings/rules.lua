@@ -338,7 +338,13 @@ local sandbox = {
 }
 -- A name the sandbox does not have is an error, not a silent nil: rules
 -- learn at once that io or os are not theirs, and typos do not pass.
+-- The test files' own names, met in a rule file, most likely mean a test
+-- file misnamed (x_test.lua): said so.
+local TEST_NAMES = { case = true, with = true, absent = true, null = true }
 setmetatable(sandbox, { __index = function(_, k)
+  if TEST_NAMES[k] then
+    error(string_format("'%s' is not available to rules: it belongs to test files, which are named NAME.test.lua", tostring(k)), 2)
+  end
   error(string_format("'%s' is not available to rules (the sandbox allows the rule language, string, table, math, utf8 and safe base functions)", tostring(k)), 2)
 end })
 

@@ -129,6 +129,16 @@ def main():
                r"programme 'taehil': version 2025.1 is a number with a fraction, which loses "
                r"trailing zeros \(2025.10 reads as 2025.1\): write it as text, in quotes")
 
+    # A test file misnamed is loaded as a rule file: the first test-only name
+    # it uses says what it is.
+    d = edited("misnamed_test", {})
+    os.rename(os.path.join(d, "taehil.test.lua"), os.path.join(d, "taehil_test.lua"))
+    st, found, _ = problems(d)
+    check(st == 1 and len(found) == 1 and found[0][0] == "taehil_test.lua" and
+          found[0][2].endswith("is not available to rules: it belongs to test files, which are "
+                               "named NAME.test.lua"),
+          "a test file misnamed is said to be one (%r)" % found)
+
     # A parameter's value is written into decisions whole: a text inside a
     # table that is not UTF-8 is refused where it is declared, as a plain one is.
     d = edited("table_not_utf8", {"taehil.lua": [("\nparameter \"taehil.age_max\"",
