@@ -252,6 +252,14 @@ static int reload_watch(reload *rl)
 /* Queue the work; RUNNING from here until reload_done. */
 static void reload_start(reload *rl)
 {
+    struct stat sb;
+    if (stat(rl->dir, &sb) != 0 && errno == ENOENT) {
+        /* Moved away or deleted: no set to try (nor a rejection to record);
+         * the watch, set again once it is back, reloads then. */
+        rl->stale = 1;
+        reload_watch(rl);
+        return;
+    }
     rl->running = 1;
     rl->work.data = rl;
     int rc = uv_queue_work(rl->loop, &rl->work, reload_work, reload_done);
@@ -318,10 +326,8 @@ void reload_request(reload *rl, const char *why)
     if (rl->closing)
         return;
     struct stat sb;
-    if (stat(rl->dir, &sb) != 0 && errno == ENOENT) {
-        /* Moved away or deleted: no set to try (nor a rejection to record);
-         * the watch, set again once it is back, reloads then. */
-        rl->stale = 1;
+    if (!rl->running && stat(rl->dir, &sb) != 0 && errno == ENOENT) {
+        rl->stale = 1;   /* as reload_start finds it, before saying "reloading" */
         reload_watch(rl);
         return;
     }
@@ -426,6 +432,10 @@ int reload_init(reload **out, uv_loop_t *loop, const reload_config *cfg, err *e)
         free(rl);
         return err_set(e, "internal", "out of memory");
     }
+    /* "rules/" as "rules": the watch names the directory itself by the
+     * last part of its path (reload_fs_cb), which must be "rules". */
+    for (size_t n = strlen(rl->dir); n > 1 && rl->dir[n - 1] == '/'; n--)
+        rl->dir[n - 1] = '\0';
     uv_timer_init(loop, &rl->debounce);
     rl->debounce.data = rl;
     uv_signal_init(loop, &rl->hup);

@@ -200,6 +200,20 @@ def main():
               "cannot open rule directory" not in srv.log(),
               "moved back: said so, and the edit made while away is served (%s)" % (h7 or "")[:12])
 
+        # Moved away while a reload runs with another queued (a SIGHUP): the
+        # queued one finds nothing to read and records no rejection.
+        for i in range(4):
+            write(idmaj, original + "\n-- queued %d\n" % i)
+            time.sleep(0.12)
+            srv.proc.send_signal(signal.SIGHUP)
+            os.rename(srv.rules, away)
+            time.sleep(1.2)
+            os.rename(away, srv.rules)
+            time.sleep(1.2)
+        rejected = [d for (d,) in events(srv, "reload_rejected") if "cannot open" in (d or "")]
+        check(rejected == [], "a directory moved away during a reload: no rejection recorded (%s)"
+              % rejected[:1])
+
         # Edits that land as a reload ends are not lost: after each pair the
         # set served is the set on disk.  (A race: a fault shows in some
         # rounds, not all.)
@@ -218,6 +232,28 @@ def main():
         check(lost == 0, "an edit saved while a reload ends is served (%d of 12 rounds lost)" % lost)
         c.close()
         check(srv.stop() == 0, "clean exit")
+
+    # --rules given as DIR/, the directory deleted and made again (often with
+    # the same inode): the watch is set on the new one, and edits are heard.
+    with Server(copy_rules=True, start=False) as srv:
+        srv.rules += "/"
+        srv.start()
+        c = srv.connect()
+        h0 = health_hash(c)
+        saved = srv.rules.rstrip("/") + ".saved"
+        shutil.copytree(srv.rules, saved)
+        shutil.rmtree(srv.rules)
+        shutil.copytree(saved, srv.rules)
+        idmaj = os.path.join(srv.rules, "idmaj.lua")
+        with open(idmaj) as f:
+            text = f.read()
+        time.sleep(1.5)   # the new directory found, the watch on it
+        write(idmaj, text + "\n-- edited in the directory made again\n", atomic=True)
+        h1 = wait_for(lambda: (lambda h: h if h != h0 else None)(health_hash(c)), timeout=20)
+        check(h1 is not None, "--rules DIR/ deleted and made again: a later edit is served (%s)"
+              % (h1 or "")[:12])
+        c.close()
+        shutil.rmtree(saved, ignore_errors=True)
 
     # A SIGHUP while the server stops (a log rotation) is not its end: the
     # requests in flight are answered, the stop recorded, the socket removed.
