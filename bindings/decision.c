@@ -721,7 +721,10 @@ void decision_where(const char *json, size_t len, size_t off, char *out, size_t 
     const char *id = start + sizeof head - 1, *q = id;
     while (q < end && *q != '"')
         q += *q == '\\' ? 2 : 1;
-    snprintf(out, n, ", in criterion %.*s", (int)(q - id < 64 ? q - id : 64), id);
+    size_t cut = (size_t)(q - id) < 64 ? (size_t)(q - id) : 64;
+    while (cut > 0 && cut < (size_t)(q - id) && ((unsigned char)id[cut] & 0xc0) == 0x80)
+        cut--;   /* between characters: the message stays UTF-8 */
+    snprintf(out, n, ", in criterion %.*s%s", (int)cut, id, cut < (size_t)(q - id) ? "..." : "");
 }
 
 /* The box of L's decider, from the registry, or NULL.  [-0, +0, -] */

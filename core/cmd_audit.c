@@ -91,7 +91,11 @@ int cmd_keygen(int argc, char **argv)
     size_t plen = strlen(prefix);
     const char *base = strrchr(prefix, '/');
     struct stat sb;
-    if (plen == 0 || prefix[plen - 1] == '/' || (base && !base[1]) ||
+    if (plen == 0) {
+        fprintf(stderr, "eligo keygen: --out needs a prefix for the two files\n");
+        return 2;
+    }
+    if (prefix[plen - 1] == '/' || (base && !base[1]) ||
         (stat(prefix, &sb) == 0 && S_ISDIR(sb.st_mode))) {
         fprintf(stderr, "eligo keygen: --out '%s' names a directory: give a prefix for the two "
                 "files, such as '%s%sauditor' (auditor.key and auditor.pub)\n", prefix, prefix,

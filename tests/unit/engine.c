@@ -1409,6 +1409,33 @@ static void test_helper_arguments_name_rule_line(void **state)
     release(en);
 }
 
+/* decision_where: the criterion whose object holds a byte of a decision's
+ * JSON, its id cut between characters; nothing outside the criteria. */
+static void test_decision_where(void **state)
+{
+    (void)state;
+    char id[200] = "a", json[400], out[96];
+    for (int i = 0; i < 40; i++)
+        strcat(id, "\xc3\xa9");   /* é: 81 bytes in all */
+    int n = snprintf(json, sizeof json, "{\"decision_id\":\"x\",\"criteria\":[{\"id\":\"k\","
+                     "\"values\":{\"id\":\"v\"}},{\"id\":\"%s\",\"message\":\"m\xff\"}],"
+                     "\"parameters\":{\"p\xff\":1}}", id);
+    const char *bad = strstr(json, "m\xff") + 1;
+    decision_where(json, (size_t)n, (size_t)(bad - json), out, sizeof out);
+    /* 64 bytes would end inside an é: the cut is at 63, "a" and 31 of them */
+    char want[96] = ", in criterion a";
+    for (int i = 0; i < 31; i++)
+        strcat(want, "\xc3\xa9");
+    strcat(want, "...");
+    assert_string_equal(out, want);
+    decision_where(json, (size_t)n, (size_t)(strstr(json, "\"v\"") - json), out, sizeof out);
+    assert_string_equal(out, ", in criterion k");   /* a value's own "id" is not a criterion */
+    decision_where(json, (size_t)n, (size_t)(strstr(json, "p\xff") + 1 - json), out, sizeof out);
+    assert_string_equal(out, "");                   /* after the criteria */
+    decision_where(json, (size_t)n, 3, out, sizeof out);
+    assert_string_equal(out, "");                   /* before them */
+}
+
 /* Missing data and types ------------------------------------------------- */
 
 /* A complete applicant of the decide fixture, as JSON object members. */
@@ -3373,6 +3400,7 @@ int main(void)
         TEST(test_memory_cap_line_over_cap),
         TEST(test_param_undeclared_names_rule_line),
         TEST(test_helper_arguments_name_rule_line),
+        TEST(test_decision_where),
         TEST(test_rule_raises_error),
         TEST(test_missing_field_makes_criterion_missing),
         TEST(test_null_field_is_known),
