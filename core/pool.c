@@ -172,10 +172,16 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
     int rc = 0;
 
     size_t held = 0;
-    if ((r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY) && p->cfg.refuse_big &&
-        p->cfg.refuse_big(p->cfg.ud, j, &held)) {
+    int held_back = (r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY) && p->cfg.refuse_big
+                  ? p->cfg.refuse_big(p->cfg.ud, j, &held) : 0;
+    if (held_back == POOL_HELD_MINE) {
         job_error(j, r->id, "overloaded", "%.1f MB of replies to this connection are waiting "
                   "for it to read them: read them, then ask again", (double)held / (1 << 20));
+        return;
+    }
+    if (held_back) {
+        job_error(j, r->id, "overloaded", "%.1f MB of replies to all connections are waiting "
+                  "for their clients to read them: ask again shortly", (double)held / (1 << 20));
         return;
     }
     if (r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY || r->op == ENGINE_OP_HEALTH) {

@@ -32,6 +32,8 @@ typedef struct pool pool;
 /* Earlier decisions a history-aware rule may see: the most recent ones. */
 #define POOL_HISTORY_ROWS 200
 
+enum { POOL_HELD_MINE = 1, POOL_HELD_ALL = 2 };
+
 typedef struct pool_config {
     size_t workers;            /* threads; 0 means the number of cores */
     const char *db_path;       /* database the read-only handles open */
@@ -46,8 +48,10 @@ typedef struct pool_config {
      * ,"name":value members describing the caller's side (may be NULL). */
     void (*health)(void *ud, buf *out);
     /* Whether a decision or history request, whose reply has no size
-     * known in advance, is to be answered overloaded, as its client leaves
-     * replies unread (may be NULL); *HELD gets how many bytes it leaves. */
+     * known in advance, is to be answered overloaded, as clients leave
+     * replies unread (may be NULL): 0, or POOL_HELD_MINE (its own client
+     * leaves *HELD bytes unread) or POOL_HELD_ALL (all clients together
+     * leave *HELD bytes). */
     int (*refuse_big)(void *ud, const job *j, size_t *held);
     void *ud;
 } pool_config;

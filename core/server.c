@@ -101,6 +101,7 @@ typedef struct conn {
     size_t npending, ninflight;
     size_t weight;                  /* the weights of the jobs in flight (line_weight) */
     size_t held;                    /* reply bytes of its done jobs, not yet in out */
+    size_t counted;                 /* conn_unwritten as a_held and srv->a_held have it */
     atomic_size_t a_held;           /* the same, for workers (server_refuses_big) */
     /* Replies, and the records their requests stored (job.stored), in
      * `out`, in the write in progress, and never sent (dropped once closing,
@@ -151,7 +152,8 @@ struct server {
     uint64_t started;               /* uv_hrtime at init */
 
     atomic_size_t a_conns, a_inflight;
-    atomic_size_t a_held;           /* reply bytes of done jobs, all connections (conn.held) */
+    atomic_size_t a_held;           /* reply bytes not taken by clients, all connections
+                                       (conn.counted) */
     atomic_ullong a_requests, a_overloaded;
     pthread_mutex_t lat_mu;         /* lat: recorded by the loop, read by health */
     hist lat[LAT_N];
@@ -196,7 +198,7 @@ static void server_check(const server *srv)
     size_t inflight = 0, n = 0, held = 0;
     for (const conn *c = srv->conns; c; c = c->next) {
         inflight += c->ninflight;
-        held += c->held;
+        held += c->counted;
         n++;
     }
     assert(inflight == srv->inflight);
@@ -216,6 +218,21 @@ static size_t conn_unwritten(const conn *c)
     return c->held + c->out.len + c->wbuf.len;
 }
 
+/* What the workers see of C's reply bytes not taken by its client
+ * (server_refuses_big): all of them, those already in the output buffers
+ * too, or a large reply moved there would weigh nothing while the client
+ * leaves it unread.  Called after each change of held, out or wbuf. */
+static void conn_account(conn *c)
+{
+    size_t now = conn_unwritten(c);
+    if (now >= c->counted)
+        atomic_fetch_add(&c->srv->a_held, now - c->counted);
+    else
+        atomic_fetch_sub(&c->srv->a_held, c->counted - now);
+    c->counted = now;
+    atomic_store(&c->a_held, now);
+}
+
 /* J, of C, has its reply. */
 static void conn_done(conn *c, job *j)
 {
@@ -224,8 +241,7 @@ static void conn_done(conn *c, job *j)
     j->done = 1;
     c->weight -= j->weight;
     c->held += n;
-    atomic_store(&c->a_held, c->held);
-    atomic_fetch_add(&c->srv->a_held, n);
+    conn_account(c);
 }
 
 /* Append J at the tail of C's FIFO. */
@@ -260,8 +276,6 @@ static void conn_flush(conn *c)
             c->tail = NULL;
         c->npending--;
         c->held -= n;
-        atomic_store(&c->a_held, c->held);
-        atomic_fetch_sub(&c->srv->a_held, n);
         if (!c->closing && buf_add(&c->out, line, n) == 0) {
             c->in_out.replies++;
             c->in_out.stored += j->stored;
@@ -277,6 +291,7 @@ static void conn_flush(conn *c)
         job_free(j);
     }
     conn_write(c);
+    conn_account(c);
 }
 
 /* Answer the line with an error without going through the pool (overloaded,
@@ -400,6 +415,7 @@ static void conn_write_cb(uv_write_t *req, int status)
         buf_free(&c->wbuf);     /* a big burst is over: give the memory back */
     else
         buf_reset(&c->wbuf);
+    conn_account(c);
     if (status < 0) {
         if (status != UV_ECANCELED)
             log_debug("connection %lu: write: %s", c->number, uv_strerror(status));
@@ -431,7 +447,7 @@ static void conn_write(conn *c)
         c->unsent.stored += c->in_write.stored;
         c->in_write = (struct conn_tally){0, 0};
         buf_reset(&c->wbuf);
-        conn_close(c);
+        conn_close(c);   /* accounts for it */
         return;
     }
     c->writing = 1;
@@ -657,6 +673,9 @@ static void conn_maybe_free(conn *c)
                  (long long)c->uid, (long long)c->pid, replies, stored);
     else if (replies)
         log_debug("connection %lu: closed before %zu replies were sent", c->number, replies);
+    buf_free(&c->out);
+    buf_free(&c->wbuf);
+    conn_account(c);   /* to nothing */
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -664,8 +683,6 @@ static void conn_maybe_free(conn *c)
     if (c->next)
         c->next->prev = c->prev;
     free(c->in);
-    buf_free(&c->out);
-    buf_free(&c->wbuf);
     free(c);
     server_maybe_finish(srv);
 }
@@ -692,6 +709,7 @@ static void conn_close(conn *c)
     c->closing = 1;
     c->eof = 1;
     buf_free(&c->out);
+    conn_account(c);
     uv_close(&c->h.handle, conn_close_cb);
 }
 
@@ -702,11 +720,12 @@ int server_refuses_big(void *ud, const job *j, size_t *held)
     server *srv = ud;
     const conn *c = j->conn;   /* set when the job was made; the connection outlives it */
     size_t mine = c ? atomic_load(&c->a_held) : 0, all = atomic_load(&srv->a_held);
-    *held = mine;
-    /* A client that reads its replies holds next to nothing: only those
-     * that leave them waiting are refused, and, while all together hold
-     * much, those that leave more than a little. */
-    int refuse = mine > SERVER_HELD_CONN || (all > SERVER_HELD_ALL && mine > SERVER_HELD_SOME);
+    /* A client that reads its replies holds next to nothing: one that
+     * leaves them waiting is refused; and, while all together leave much
+     * (many clients, each with one large reply unread), every one is, or
+     * their number would set the server's memory. */
+    int refuse = mine > SERVER_HELD_CONN ? POOL_HELD_MINE : all > SERVER_HELD_ALL ? POOL_HELD_ALL : 0;
+    *held = refuse == POOL_HELD_ALL ? all : mine;
     if (refuse)
         atomic_fetch_add(&srv->a_overloaded, 1);
     return refuse;

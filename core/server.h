@@ -70,14 +70,14 @@ void server_post(void *ud, job *j);
 
 /* Whether J, a request whose reply has no size known in advance (decision,
  * history: a decision's reviews have no bound in number), is to be answered
- * overloaded, because replies wait for their clients to read them: its
- * connection's over SERVER_HELD_CONN bytes, or all connections' over
- * SERVER_HELD_ALL and its own over SERVER_HELD_SOME.  *HELD gets its
- * connection's.  Any thread. */
+ * overloaded, because replies wait for their clients to read them, counting
+ * every reply byte a client has not taken (in its job, or in the output
+ * buffers): POOL_HELD_MINE when its connection's are over SERVER_HELD_CONN
+ * bytes, POOL_HELD_ALL when all connections' are over SERVER_HELD_ALL, else
+ * 0; *HELD gets the bytes that decided.  Any thread. */
 int server_refuses_big(void *ud, const job *j, size_t *held);
 #define SERVER_HELD_CONN ((size_t)16 << 20)
 #define SERVER_HELD_ALL ((size_t)64 << 20)
-#define SERVER_HELD_SOME ((size_t)1 << 20)
 
 /* The pool's HEALTH callback: appends version, uptime, connections, request
  * counts and requests in flight.  Any thread.  UD is the server. */

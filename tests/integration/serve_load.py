@@ -273,6 +273,28 @@ def test_held_replies(srv, reviews=300, n=200):
     check(r["ok"] and len(r["reviews"]) == reviews, "once read, the next one is answered")
     c.close()
 
+    # Many clients, each asking once and leaving the reply unread: past
+    # 64 MB in all (a reply the server has begun to send counts), the next
+    # ones are refused, so their number does not set the server's memory.
+    k = 2 * 64 // max(1, size // (1 << 20))   # twice the 64 MB, in replies of SIZE
+    rss0 = srv.rss_kib()
+    conns = [srv.connect() for _ in range(k)]
+    for cc in conns:
+        cc.send({"id": "once", "op": "decision", "decision_id": did})
+    time.sleep(3)
+    grew = srv.rss_kib() - rss0
+    got = []
+    for cc in conns:
+        got.append(cc.recv())
+        cc.close()
+    refused = [r for r in got if r and not r["ok"] and r["error"]["code"] == "overloaded"]
+    check(refused and "of replies to all connections are waiting" in refused[0]["error"]["message"]
+          and len(refused) < k and grew < (64 + 48) * 1024,
+          "%d clients each leaving a %.1f MB reply unread: %d refused, memory grew by %d MB, not "
+          "the %d MB of all the replies (%s)" % (k, size / 1e6, len(refused), grew // 1024,
+                                                 k * size // (1 << 20),
+                                                 refused[0]["error"]["message"] if refused else ""))
+
 
 def test_screens_unread(srv):
     """A client that sends screens and never reads: a screen weighs as many
