@@ -694,7 +694,11 @@ static int engine_prepare(engine *en, const char *name)
     return lua_gettop(L) - 1;                             /* index of h */
 }
 
-static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
+/* engine_call under a deadline already set, STARTED (when the first run
+ * began) and DEADLINE: for a call run again, which has only what the first
+ * run left of the time.  DEADLINE 0: a call of its own. */
+static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, uint64_t started,
+                            uint64_t deadline)
 {
     lua_State *L = en->L;
     int h = lua_gettop(L) - nargs - 1;
@@ -704,12 +708,17 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     en->exhausted = 0;
     en->mem_refused = 0;
     en->capped = 1;
-    /* As long again for each request's budget the call has (loading a file
-     * has a hundred). */
-    uint64_t times = budget > en->per_request && en->per_request ? budget / en->per_request : 1;
-    uint64_t allow = en->time_ns > UINT64_MAX / times ? UINT64_MAX : en->time_ns * times;
-    en->started = engine_clock();
-    en->deadline = allow > UINT64_MAX - en->started ? UINT64_MAX : en->started + allow;
+    if (deadline) {
+        en->started = started;
+        en->deadline = deadline;
+    } else {
+        /* As long again for each request's budget the call has (loading a
+         * file has a hundred). */
+        uint64_t times = budget > en->per_request && en->per_request ? budget / en->per_request : 1;
+        uint64_t allow = en->time_ns > UINT64_MAX / times ? UINT64_MAX : en->time_ns * times;
+        en->started = engine_clock();
+        en->deadline = allow > UINT64_MAX - en->started ? UINT64_MAX : en->started + allow;
+    }
     en->fine = en->fine_always;
     engine_arm(en, en->fine ? 1 : budget < ENGINE_HOOK_STEP ? (int)budget + 1 : ENGINE_HOOK_STEP);
     int status = lua_pcall(L, nargs, nres, h);
@@ -719,6 +728,11 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     if (status == LUA_ERRMEM || en->mem_refused)
         lua_gc(L, LUA_GCCOLLECT);   /* give the next call its memory back */
     return status;
+}
+
+static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
+{
+    return engine_call_from(en, nargs, nres, budget, 0, 0);
 }
 
 /* Read a string field of the table at IDX into OUT (or "" when absent). */
@@ -1295,8 +1309,12 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
      * an emergency gives back: a request that needs most of the cap would
      * otherwise fail after one that recursed deeply, and pass on another
      * worker, or in a replay.  Requests keep no state, so deciding one again
-     * changes nothing but its decision ids. */
+     * changes nothing but its decision ids.  The second run has a budget of
+     * its own (where a budget stops a request must not depend on what an
+     * earlier one left), but only what the first left of the time: the two
+     * together never run past the time limit. */
     int status;
+    uint64_t started = 0, deadline = 0;
     for (int attempt = 0;; attempt++) {
         engine_prepare(en, "request");
         lua_pushlstring(L, line, len);
@@ -1305,9 +1323,11 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
         lua_pushstring(L, defaults ? defaults->as_of : NULL);
         lua_pushstring(L, defaults ? defaults->lang : NULL);
         lua_pushstring(L, defaults ? defaults->history : NULL);
-        status = engine_call(en, 6, 1, en->budget);
+        status = engine_call_from(en, 6, 1, en->budget, started, deadline);
         if (!en->mem_refused || attempt > 0)
             break;
+        started = en->started;
+        deadline = en->deadline;
         /* Only a request that failed: one Lua made room for (a collection,
          * then the block) is decided, and kept. */
         int failed = status != LUA_OK || lua_getfield(L, -1, "error_code") != LUA_TNIL;

@@ -1409,6 +1409,35 @@ static void test_helper_arguments_name_rule_line(void **state)
     release(en);
 }
 
+/* A request the memory cap stopped is run once more, with only what its
+ * first run left of the time: a rule that takes most of the time limit,
+ * then grows past the cap, ends on the time limit, not after twice it. */
+static void test_memory_retry_keeps_deadline(void **state)
+{
+    (void)state;
+    /* How long the slow part takes here (the sanitizers slow it down). */
+    engine *en = open_engine("decide", NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    engine_result *r = decide(en, "helpers", "{\"applicant_id\":\"slow\"}");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_null(r->error_code);
+    release(r);
+    release(en);
+    uint64_t ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000u +
+                  (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+    if (ms > 400)
+        skip();   /* too slow a machine to tell the two apart within the default limits */
+    engine_config cfg = {.memory = (size_t)8 << 20, .time_ms = ms * 3 / 2 + 20};
+    en = open_engine("decide", &cfg);
+    r = decide(en, "helpers", "{\"applicant_id\":\"slow_then_grow\"}");
+    char want[64];
+    snprintf(want, sizeof want, "time limit of %llu ms exceeded", (unsigned long long)cfg.time_ms);
+    assert_rule_error(r, "decide", "helpers", "slow", "helpers.lua", "slow", want);
+    release(r);
+    release(en);
+}
+
 /* decision_where: the criterion whose object holds a byte of a decision's
  * JSON, its id cut between characters; nothing outside the criteria. */
 static void test_decision_where(void **state)
@@ -3401,6 +3430,7 @@ int main(void)
         TEST(test_param_undeclared_names_rule_line),
         TEST(test_helper_arguments_name_rule_line),
         TEST(test_decision_where),
+        TEST(test_memory_retry_keeps_deadline),
         TEST(test_rule_raises_error),
         TEST(test_missing_field_makes_criterion_missing),
         TEST(test_null_field_is_known),
