@@ -1260,7 +1260,10 @@ local function decide(p, a, on, lang, now)
       fail("internal", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, value.message)
     end
     local msg = tostring(type(value) == "table" and value.message or value)   -- no address
-    if msg == OUT_OF_MEMORY then msg = "memory cap exceeded" end
+    if msg == OUT_OF_MEMORY then   -- Lua says where not: the engine saw it near the cap
+      local ok, where = pcall(api.grew or function() return "" end)
+      msg = (ok and where or "") .. "memory cap exceeded"
+    end
     fail("rule_error", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, msg)
   end
   -- The decision has no JSON form: named after the criterion whose values

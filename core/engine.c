@@ -155,6 +155,8 @@ struct engine {
     int *watch_up;           /* ... and which of its upvalues that is */
     lua_Integer nwatched;    /* how many are watched */
     char stop[256];          /* why the budget stopped the call */
+    char grew[160];          /* "file:line: " where the call ran last while it held
+                                more than half the memory cap, or "" */
     buf scratch;             /* result text under construction */
     engine_history_fn *history;   /* earlier decisions, for history-aware rules */
     void *history_ud;
@@ -332,6 +334,11 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
 {
     engine *en = *(engine **)lua_getextraspace(L);
     en->spent += (uint64_t)en->step;
+    /* Where a rule that grows without end is, for the memory cap's error,
+     * which Lua raises with no position: looked at only near the cap. */
+    if (en->mem > en->mem_cap / 2 && lua_getinfo(L, "Sl", ar) && ar->currentline > 0 &&
+        strcmp(ar->short_src, "rules.lua") != 0)   /* a rule's line, not the engine's */
+        snprintf(en->grew, sizeof en->grew, "%s:%d: ", ar->short_src, ar->currentline);
     if (en->spent > en->budget)
         engine_stop(en, L, ar, 'b');
     if (!en->exhausted && engine_clock() > en->deadline)
@@ -707,6 +714,7 @@ static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, ui
     en->host.epoch++;   /* a walk pairs began in an earlier call goes no further */
     en->exhausted = 0;
     en->mem_refused = 0;
+    en->grew[0] = '\0';
     en->capped = 1;
     if (deadline) {
         en->started = started;
@@ -798,7 +806,7 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
         snprintf(out, n, "%s%s", where, en->stop);
     } else if (status == LUA_ERRMEM || en->mem_refused) {
         engine_where(en, where, sizeof where);
-        snprintf(out, n, "%smemory cap of %zu bytes exceeded", where, en->mem_cap);
+        snprintf(out, n, "%s%smemory cap of %zu bytes exceeded", where, en->grew, en->mem_cap);
     } else if (lua_type(L, -1) == LUA_TTABLE) {
         /* Raw: outside the call no metamethod of a rule's may run. */
         lua_pushliteral(L, "message");
@@ -871,6 +879,15 @@ static int engine_boot(lua_State *L)
     lua_setfield(L, -2, "charged");
     engine_push_cjson(L);                                 /* chunk C cjson */
     lua_call(L, 2, 1);                                    /* api */
+    return 1;
+}
+
+/* api.grew() -> "file:line: " where the call last ran near the memory cap,
+ * or "" (see engine.grew).  [-0, +1, m]  Upvalue 1: the engine. */
+static int engine_grew(lua_State *L)
+{
+    engine *en = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushstring(L, en->grew);
     return 1;
 }
 
@@ -986,6 +1003,9 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     lua_pushlightuserdata(L, en);
     lua_pushcclosure(L, engine_fetch_history, 1);
     lua_setfield(L, -2, "fetch_history");
+    lua_pushlightuserdata(L, en);
+    lua_pushcclosure(L, engine_grew, 1);
+    lua_setfield(L, -2, "grew");
     lua_pop(L, 1);
 
     for (size_t i = 0; i < ruleset_count(rs); i++) {
