@@ -460,6 +460,7 @@ int cmd_serve(int argc, char **argv)
         .done = server_post,
         .health = server_health,
         .refuse_big = server_refuses_big,
+        .built_big = server_built_big,
         .ud = s.srv,
     };
     if (pool_new(&p, rs, &pcfg, &e) < 0) {

@@ -31,6 +31,8 @@ typedef struct job {
                                   read it: server_refuses_big) */
     int done;                  /* loop: reply is final, may be written */
     size_t weight;             /* loop: its share of the connection's in-flight budget */
+    size_t early;              /* reply bytes a worker counted as unread before the loop
+                                  has the job (pool_config.built_big), or 0 */
     int64_t client_uid;        /* peer credentials; -1 when unknown (TCP) */
     int64_t client_pid;
     char received_at[32];      /* when the server framed the line */

@@ -271,6 +271,8 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
     rc |= job_finish(j);
     if (rc)
         buf_reset(&j->reply);
+    else if ((r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY) && p->cfg.built_big)
+        p->cfg.built_big(p->cfg.ud, j);   /* counted now: others may be asked meanwhile */
 }
 
 /* J's decisions as rows of its applicant's past (past.h), newest first, in

@@ -53,6 +53,9 @@ typedef struct pool_config {
      * leaves *HELD bytes unread) or POOL_HELD_ALL (all clients together
      * leave *HELD bytes). */
     int (*refuse_big)(void *ud, const job *j, size_t *held);
+    /* Called on a worker thread once such a reply is built, before the
+     * job is done: the reply counts as unread from then on (may be NULL). */
+    void (*built_big)(void *ud, job *j);
     void *ud;
 } pool_config;
 

@@ -103,6 +103,8 @@ typedef struct conn {
     size_t held;                    /* reply bytes of its done jobs, not yet in out */
     size_t counted;                 /* conn_unwritten as a_held and srv->a_held have it */
     atomic_size_t a_held;           /* the same, for workers (server_refuses_big) */
+    atomic_size_t a_early;          /* reply bytes of its jobs workers have built and the
+                                       loop has not yet had back (server_built_big) */
     /* Replies, and the records their requests stored (job.stored), in
      * `out`, in the write in progress, and never sent (dropped once closing,
      * or in a write that failed): said in the log when the connection ends. */
@@ -154,6 +156,7 @@ struct server {
     atomic_size_t a_conns, a_inflight;
     atomic_size_t a_held;           /* reply bytes not taken by clients, all connections
                                        (conn.counted) */
+    atomic_size_t a_early;          /* ... and of the conn.a_early */
     atomic_ullong a_requests, a_overloaded;
     pthread_mutex_t lat_mu;         /* lat: recorded by the loop, read by health */
     hist lat[LAT_N];
@@ -241,6 +244,11 @@ static void conn_done(conn *c, job *j)
     j->done = 1;
     c->weight -= j->weight;
     c->held += n;
+    if (j->early) {   /* counted by its worker (server_built_big): now by held */
+        atomic_fetch_sub(&c->a_early, j->early);
+        atomic_fetch_sub(&c->srv->a_early, j->early);
+        j->early = 0;
+    }
     conn_account(c);
 }
 
@@ -715,11 +723,22 @@ static void conn_close(conn *c)
 
 /* ---- the mailbox -------------------------------------------------------- */
 
+void server_built_big(void *ud, job *j)
+{
+    server *srv = ud;
+    conn *c = j->conn;
+    j->early = j->reply.len;
+    atomic_fetch_add(&srv->a_early, j->early);
+    if (c)
+        atomic_fetch_add(&c->a_early, j->early);
+}
+
 int server_refuses_big(void *ud, const job *j, size_t *held)
 {
     server *srv = ud;
     const conn *c = j->conn;   /* set when the job was made; the connection outlives it */
-    size_t mine = c ? atomic_load(&c->a_held) : 0, all = atomic_load(&srv->a_held);
+    size_t mine = c ? atomic_load(&c->a_held) + atomic_load(&c->a_early) : 0;
+    size_t all = atomic_load(&srv->a_held) + atomic_load(&srv->a_early);
     /* A client that reads its replies holds next to nothing: one that
      * leaves them waiting is refused; and, while all together leave much
      * (many clients, each with one large reply unread), every one is, or

@@ -76,6 +76,11 @@ void server_post(void *ud, job *j);
  * bytes, POOL_HELD_ALL when all connections' are over SERVER_HELD_ALL, else
  * 0; *HELD gets the bytes that decided.  Any thread. */
 int server_refuses_big(void *ud, const job *j, size_t *held);
+
+/* The pool's built_big callback: J's reply, just built, counts toward those
+ * limits at once, rather than once the loop has it (many requests asked
+ * together would each see the others' replies as nothing).  Any thread. */
+void server_built_big(void *ud, job *j);
 #define SERVER_HELD_CONN ((size_t)16 << 20)
 #define SERVER_HELD_ALL ((size_t)64 << 20)
 

@@ -289,7 +289,7 @@ def test_held_replies(srv, reviews=300, n=200):
         cc.close()
     refused = [r for r in got if r and not r["ok"] and r["error"]["code"] == "overloaded"]
     check(refused and "of replies to all connections are waiting" in refused[0]["error"]["message"]
-          and len(refused) < k and grew < (64 + 48) * 1024,
+          and len(refused) < k and grew < (64 + 32) * 1024,
           "%d clients each leaving a %.1f MB reply unread: %d refused, memory grew by %d MB, not "
           "the %d MB of all the replies (%s)" % (k, size / 1e6, len(refused), grew // 1024,
                                                  k * size // (1 << 20),
