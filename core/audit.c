@@ -1319,47 +1319,56 @@ static int export_hmac(const audit_export_opts *o, const void *p, size_t n,
  * hash: a string's bytes are hashed, any other value's compact JSON.  A list
  * on the way is gone through element by element ("previous_benefits.date"
  * hides the date of every benefit).  *HITS counts the values replaced. */
-static int export_redact_path(const audit_export_opts *o, cJSON *node, const char *path,
-                              int64_t *hits)
+/* Replace with its HMAC every value under NODE (whose own path is PREFIX,
+ * "" at the applicant) whose path is PATH.  A value's path joins the keys
+ * down to it with '.', as flatten writes the CSV columns, list elements
+ * taking their list's path: so a key that holds a dot itself ("contact.phone")
+ * is hidden as the nested one of that path is, and neither goes out in
+ * clear in the one column both fill. */
+static int export_redact_path(const audit_export_opts *o, cJSON *node, const char *prefix,
+                              const char *path, int64_t *hits)
 {
     if (cJSON_IsArray(node)) {
         cJSON *el;
         cJSON_ArrayForEach(el, node)
-            if (export_redact_path(o, el, path, hits) != 0)
+            if (export_redact_path(o, el, prefix, path, hits) != 0)
                 return -1;
         return 0;
     }
     if (!cJSON_IsObject(node))
         return 0;
-    char seg[256];
-    const char *dot = strchr(path, '.');
-    size_t len = dot ? (size_t)(dot - path) : strlen(path);
-    if (len >= sizeof seg)
-        return 0;
-    memcpy(seg, path, len);
-    seg[len] = '\0';
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(node, seg);
-    if (!v)
-        return 0;                      /* not there: nothing to hide */
-    if (dot)
-        return export_redact_path(o, v, dot + 1, hits);
-    char h[sizeof AUDIT_HMAC_PREFIX + 64];
-    int rc;
-    if (cJSON_IsString(v)) {
-        rc = export_hmac(o, v->valuestring, strlen(v->valuestring), h);
-    } else {
-        char *t = cJSON_PrintUnformatted(v);
-        rc = t ? export_hmac(o, t, strlen(t), h) : -1;
-        free(t);
+    for (cJSON *m = node->child, *next; m; m = next) {
+        next = m->next;
+        char mp[1024];
+        if (snprintf(mp, sizeof mp, "%s%s%s", prefix, *prefix ? "." : "", m->string) >=
+            (int)sizeof mp)
+            continue;   /* longer than any path asked for */
+        size_t n = strlen(mp);
+        if (strcmp(mp, path) != 0) {
+            if (!strncmp(path, mp, n) && path[n] == '.' &&
+                export_redact_path(o, m, mp, path, hits) != 0)
+                return -1;
+            continue;
+        }
+        char h[sizeof AUDIT_HMAC_PREFIX + 64];
+        int rc;
+        if (cJSON_IsString(m)) {
+            rc = export_hmac(o, m->valuestring, strlen(m->valuestring), h);
+        } else {
+            char *t = cJSON_PrintUnformatted(m);
+            rc = t ? export_hmac(o, t, strlen(t), h) : -1;
+            free(t);
+        }
+        if (rc != 0)
+            return -1;
+        cJSON *hs = cJSON_CreateString(h);
+        /* keys are unique (the intake refuses a duplicate): by name is this one */
+        if (!hs || !cJSON_ReplaceItemInObjectCaseSensitive(node, m->string, hs)) {
+            cJSON_Delete(hs);
+            return -1;
+        }
+        (*hits)++;
     }
-    if (rc != 0)
-        return -1;
-    cJSON *hs = cJSON_CreateString(h);
-    if (!hs || !cJSON_ReplaceItemInObjectCaseSensitive(node, seg, hs)) {
-        cJSON_Delete(hs);
-        return -1;
-    }
-    (*hits)++;
     return 0;
 }
 
@@ -1460,7 +1469,7 @@ static cJSON *export_applicant(export_ctx *x, const store_row *r)
     cJSON_Delete(req);
     int64_t none = 0;
     for (size_t i = 0; a && i < x->o->nredact; i++)
-        if (export_redact_path(x->o, a, x->o->redact[i],
+        if (export_redact_path(x->o, a, "", x->o->redact[i],
                                x->pass != 1 && x->o->matched ? &x->o->matched[i] : &none) != 0) {
             cJSON_Delete(a);
             x->failed = 1;

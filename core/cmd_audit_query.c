@@ -488,22 +488,20 @@ int cmd_audit_export(int argc, char **argv)
             }
             break;
         case O_REDACT: {
-            free(redact);
-            redact = strdup(optarg);
-            o.nredact = 0;
-            for (char *save = NULL, *t = strtok_r(redact, ",", &save); t;
-                 t = strtok_r(NULL, ",", &save)) {
-                if (o.nredact == sizeof fields / sizeof fields[0]) {
-                    fprintf(stderr, "eligo audit export: at most %zu fields to --redact\n",
-                            sizeof fields / sizeof fields[0]);
-                    goto done;
-                }
-                fields[o.nredact++] = t;
-            }
-            if (o.nredact == 0) {   /* "" from an unset variable: nothing would be hidden */
+            /* Each --redact adds to the fields hidden: a second one that
+             * replaced the first would put the first's in clear. */
+            if (strspn(optarg, ",") == strlen(optarg)) {   /* "" from an unset variable */
                 fprintf(stderr, "eligo audit export: --redact names no field ('%s')\n", optarg);
                 goto done;
             }
+            size_t had = redact ? strlen(redact) : 0;
+            char *more = realloc(redact, had + strlen(optarg) + 2);
+            if (!more) {
+                fprintf(stderr, "eligo audit export: out of memory\n");
+                goto done;
+            }
+            redact = more;
+            snprintf(redact + had, strlen(optarg) + 2, "%s%s", had ? "," : "", optarg);
             break;
         }
         case O_REDACT_KEY: keyfile = optarg; break;
@@ -525,6 +523,15 @@ int cmd_audit_export(int argc, char **argv)
     }
     if (aq_filter_check("export", &f) != 0)
         goto done;
+    for (char *save = NULL, *t = redact ? strtok_r(redact, ",", &save) : NULL; t;
+         t = strtok_r(NULL, ",", &save)) {
+        if (o.nredact == sizeof fields / sizeof fields[0]) {
+            fprintf(stderr, "eligo audit export: at most %zu fields to --redact\n",
+                    sizeof fields / sizeof fields[0]);
+            goto done;
+        }
+        fields[o.nredact++] = t;
+    }
     if (keyfile && o.nredact == 0) {
         fprintf(stderr, "eligo audit export: --redact-key without --redact: nothing would be "
                 "redacted; name the fields with --redact\n");

@@ -576,6 +576,7 @@ def main():
         check(not os.path.exists(os.path.join(srv.dir, "absent.db")),
               "a missing database is not created")
     csv_formulas()
+    redaction_paths()
     terminal_text()
     finish()
 
@@ -654,6 +655,31 @@ def csv_formulas():
               [texts["applicant_id"], "A000002"] and
               recs[0]["applicant"]["region"] == "+1+2",
               "JSON lines keep the texts exactly as received")
+
+
+def redaction_paths():
+    """Fields named by several --redact are all hidden; a key holding a dot
+    is hidden as the nested field of that path is, in JSON lines and in the
+    one CSV column both fill."""
+    with Server() as srv:
+        c = srv.connect()
+        for i, extra in ((1, {"contact": {"phone": "0611111111"}}),
+                         (2, {"contact.phone": "0622222222"})):
+            r = c.request({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                           "applicant": applicant(i, **extra)})
+            check(r.get("ok"), "a decision with a contact phone (%r)" % r.get("error"))
+        c.close()
+        key = os.path.join(srv.dir, "k")
+        with open(key, "w") as f:
+            f.write("a key of 32 bytes, long enough..\n")
+        births = [applicant(i)["birth_date"] for i in (1, 2)]
+        for fmt in ("jsonl", "csv"):
+            st, out, err = audit("export", "--db", srv.db, "--format", fmt, "--redact",
+                                 "birth_date", "--redact", "contact.phone", "--redact-key", key)
+            check(st == 0 and "061111" not in out and "062222" not in out and
+                  not any(b in out for b in births) and out.count("hmac-sha256:") >= 4,
+                  "%s: two --redact both hide, and a dotted key is hidden too (%s)" %
+                  (fmt, err.strip() or out[:200]))
 
 
 if __name__ == "__main__":
