@@ -251,7 +251,15 @@ int main(int argc, char **argv)
             char name[64];   /* what getopt's messages begin with */
             snprintf(name, sizeof name, "eligo %s", commands[i].name);
             argv[1] = name;
-            return commands[i].run(argc - 1, argv + 1);
+            int status = commands[i].run(argc - 1, argv + 1);
+            /* What went to standard output must have arrived: a listing cut
+             * short by a full disk must not end as a success. */
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "eligo %s: writing standard output failed: %s\n",
+                        commands[i].name, strerror(errno ? errno : EIO));
+                return status ? status : 2;
+            }
+            return status;
         }
     fprintf(stderr, "eligo: unknown command '%s'\n", argv[1]);
     usage(stderr);

@@ -573,6 +573,15 @@ def main():
 
         st, out, err = audit("list", "--db", os.path.join(srv.dir, "absent.db"))
         check(st == 2 and "no database" in err, "a missing database exits 2")
+        # Output that cannot be written (a full disk) is a failure, not a
+        # listing cut short with status 0.
+        if os.path.exists("/dev/full"):
+            for args in (["list"], ["stats"], ["show", d["decision_id"]]):
+                with open("/dev/full", "w") as full:
+                    p = subprocess.run([ELIGO, "audit"] + args + ["--db", db], stdout=full,
+                                       stderr=subprocess.PIPE, text=True)
+                check(p.returncode == 2 and "writing standard output failed" in p.stderr,
+                      "audit %s to a full disk fails, saying so (%s)" % (args[0], p.stderr.strip()))
         check(not os.path.exists(os.path.join(srv.dir, "absent.db")),
               "a missing database is not created")
     csv_formulas()
