@@ -1103,6 +1103,24 @@ int store_open(store **out, const char *path, int flags, err *e)
         free(st);
         return -1;
     }
+    if (rdonly) {
+        /* A log beside the file, no index of it, and a directory no one may
+         * write: SQLite cannot make the index, and says only "unable to
+         * open database file". */
+        char wal[4200], shm[4200], dir[4096];
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        snprintf(shm, sizeof shm, "%s-shm", path);
+        if (access(wal, F_OK) == 0 && access(shm, F_OK) != 0 &&
+            access(store_dir_of(path, dir, sizeof dir), W_OK) != 0) {
+            err_set(e, "internal", "cannot read %s: its write-ahead log %s is there, and SQLite "
+                    "needs to make %s beside it, in a directory that cannot be written (%s): "
+                    "copy the database and its -wal to a directory you can write, and read "
+                    "the copy", path, wal, shm, dir);
+            free(st->path);
+            free(st);
+            return -1;
+        }
+    }
     char *uri = rdonly ? store_immutable_uri(path) : NULL;
     atomic_fetch_add(&store_handles, 1);   /* SQLite may hold locks from here on */
     int opened = sqlite3_open_v2(uri ? uri : path, &st->db, oflags | (uri ? SQLITE_OPEN_URI : 0),

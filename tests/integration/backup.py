@@ -88,6 +88,17 @@ def read_only_dir():
                   "audit list reads it too (%s)" % p.stderr.strip())
             check(not os.path.exists(db + "-shm") and not os.path.exists(db + "-wal"),
                   "and nothing was written beside it")
+            # With a log beside it, SQLite would need to make its index there:
+            # said so, with what to do, not "unable to open database file".
+            os.chmod(kept, 0o755)
+            with open(db + "-wal", "wb"):
+                pass
+            os.chmod(kept, 0o555)
+            p = subprocess.run(as_nobody + ["audit", "list", "--db", db], capture_output=True,
+                               text=True, timeout=60)
+            check(p.returncode == 2 and "write-ahead log" in p.stderr and
+                  "copy the database and its -wal" in p.stderr,
+                  "a log beside it in a directory it cannot write: said so (%s)" % p.stderr.strip())
         finally:
             os.chmod(kept, 0o755)
             shutil.rmtree(kept, ignore_errors=True)
