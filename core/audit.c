@@ -1664,6 +1664,10 @@ int audit_export(store *st, const store_filter *f, const audit_export_opts *o, F
     export_ctx x = {.o = o, .out = out, .e = e, .pass = 2};
     int rc;
     if (o->format == AUDIT_CSV) {
+        /* Both passes in one snapshot: a row committed between them would
+         * be written without the columns only it has. */
+        if (store_hold(st, e) != 0)
+            return -1;
         x.pass = 1;
         rc = store_each(st, f, export_row, &x, e);
         if (rc == 0) {
@@ -1674,6 +1678,7 @@ int audit_export(store *st, const store_filter *f, const audit_export_opts *o, F
             x.pass = 2;
             rc = store_each(st, f, export_row, &x, e);
         }
+        store_release(st);
     } else {
         rc = store_each(st, f, export_row, &x, e);
     }

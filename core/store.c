@@ -485,6 +485,7 @@ struct store {
     int shadow;                              /* the first migration whose table a shim
                                                 stands in for, or 0: none */
     int last_error;                          /* SQLite's code of the last store_sqlerr */
+    int holding;                             /* store_hold: store_each stays in its snapshot */
     char *path;                              /* as opened, for store_moved */
     dev_t dev;                               /* the file opened (store_moved) */
     ino_t ino;
@@ -3122,7 +3123,7 @@ int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err
     if (!f)
         f = &none;
 
-    if (store_begin_read(st, e) != 0)
+    if (!st->holding && store_begin_read(st, e) != 0)
         goto out;
     if (f->after && store_seq_of(st, f->after, &after_seq, e) != 0)
         goto end;
@@ -3166,11 +3167,28 @@ int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err
     }
 end:
     sqlite3_finalize(s);
-    step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
+    if (!st->holding)
+        step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
 out:
     buf_free(&sql);
     store_invariants(st);
     return ret;
+}
+
+int store_hold(store *st, err *e)
+{
+    if (store_begin_read(st, e) != 0)
+        return -1;
+    st->holding = 1;
+    return 0;
+}
+
+void store_release(store *st)
+{
+    if (!st->holding)
+        return;
+    st->holding = 0;
+    step_done(st->q[Q_COMMIT]);
 }
 
 /* Counts how many rows FN saw, for store_application_of. */

@@ -351,6 +351,13 @@ typedef int store_row_fn(void *ud, const store_row *row);
  * when F->after names no decision, "internal" when the database fails. */
 int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err *e);
 
+/* Hold one read transaction until store_release: the store_each calls
+ * between them read the same snapshot, whatever a writer commits meanwhile
+ * (a CSV export reads twice, for its columns, then its rows).  0, or -1
+ * with E. */
+int store_hold(store *st, err *e);
+void store_release(store *st);
+
 /* Read decision DECISION_ID and its application into FN (called once).
  * Returns 0, or -1 with E "not_found" when there is no such decision. */
 int store_application_of(store *st, const char *decision_id, store_row_fn *fn, void *ud,

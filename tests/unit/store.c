@@ -969,6 +969,37 @@ static void append_n(fixture *f, int n)
     }
 }
 
+static int count_row(void *ud, const store_row *r)
+{
+    (void)r;
+    ++*(int *)ud;
+    return 0;
+}
+
+/* store_hold: the store_each calls until store_release read one snapshot,
+ * whatever another handle commits meanwhile. */
+static void test_hold_snapshot(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    append_n(f, 3);
+    store *rd = NULL;
+    assert_int_equal(store_open(&rd, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_hold(rd, &e), 0);
+    int n = 0;
+    assert_int_equal(store_each(rd, NULL, count_row, &n, &e), 0);
+    assert_int_equal(n, 15);   /* applications of 5 decisions */
+    append_n(f, 2);            /* committed by the writer while the reader holds */
+    n = 0;
+    assert_int_equal(store_each(rd, NULL, count_row, &n, &e), 0);
+    assert_int_equal(n, 15);
+    store_release(rd);
+    n = 0;
+    assert_int_equal(store_each(rd, NULL, count_row, &n, &e), 0);
+    assert_int_equal(n, 25);
+    store_close(rd);
+}
+
 static void test_wal_watch(void **state)
 {
     fixture *f = *state;
@@ -1911,6 +1942,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_paging, setup, teardown),
