@@ -1461,10 +1461,82 @@ typedef struct export_ctx {
     int failed;
 } export_ctx;
 
+/* Skip JSON whitespace / a string (at its opening quote). */
+static const char *raw_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static const char *raw_string(const char *p, const char *end)
+{
+    for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\')
+            p++;
+    return p < end ? p + 1 : NULL;
+}
+
+/* Walk the JSON text at P alongside NODE, which cJSON read from it, and make
+ * each number a raw value holding its text as written: cJSON keeps a number
+ * as a double, and would write 123456789012345678 as 1.2345678901234568e+17,
+ * 0.10 as 0.1.  The export gives the applicant as received.  Returns where
+ * the value ends, or NULL when the text and the tree disagree (then the
+ * numbers not yet walked stay as cJSON writes them). */
+static const char *raw_numbers(cJSON *node, const char *p, const char *end)
+{
+    p = raw_ws(p, end);
+    if (p >= end || !node)
+        return NULL;
+    if (*p == '{' || *p == '[') {
+        int object = *p == '{';
+        p++;
+        for (cJSON *c = node->child; c; c = c->next) {
+            p = raw_ws(p, end);
+            if (object) {
+                if (p >= end || *p != '"' || !(p = raw_string(p, end)))
+                    return NULL;
+                p = raw_ws(p, end);
+                if (p >= end || *p != ':')
+                    return NULL;
+                p++;
+            }
+            if (!(p = raw_numbers(c, p, end)))
+                return NULL;
+            p = raw_ws(p, end);
+            if (p < end && *p == ',')
+                p++;
+        }
+        p = raw_ws(p, end);
+        return p < end && *p == (object ? '}' : ']') ? p + 1 : NULL;
+    }
+    if (*p == '"')
+        return raw_string(p, end);
+    const char *q = p;
+    while (p < end && strchr("+-0123456789.eE", *p) && *p)
+        p++;
+    if (p == q)   /* true, false, null */
+        return (size_t)(end - p) >= 4 && (!strncmp(p, "true", 4) || !strncmp(p, "null", 4))
+                   ? p + 4
+                   : (size_t)(end - p) >= 5 && !strncmp(p, "false", 5) ? p + 5 : NULL;
+    if (cJSON_IsNumber(node)) {
+        char *text = malloc((size_t)(p - q) + 1);
+        if (!text)
+            return NULL;
+        memcpy(text, q, (size_t)(p - q));
+        text[p - q] = '\0';
+        node->type = cJSON_Raw;
+        node->valuestring = text;
+    }
+    return p;
+}
+
 /* The applicant of a request line, redacted; NULL when the line has none. */
 static cJSON *export_applicant(export_ctx *x, const store_row *r)
 {
     cJSON *req = r->request ? cJSON_ParseWithLength(r->request, r->request_len) : NULL;
+    if (req)
+        raw_numbers(req, r->request, r->request + r->request_len);
     cJSON *a = cJSON_DetachItemFromObjectCaseSensitive(req, "applicant");
     cJSON_Delete(req);
     int64_t none = 0;

@@ -586,6 +586,7 @@ def main():
               "a missing database is not created")
     csv_formulas()
     redaction_paths()
+    numbers_as_received()
     terminal_text()
     finish()
 
@@ -689,6 +690,29 @@ def redaction_paths():
                   not any(b in out for b in births) and out.count("hmac-sha256:") >= 4,
                   "%s: two --redact both hide, and a dotted key is hidden too (%s)" %
                   (fmt, err.strip() or out[:200]))
+
+
+def numbers_as_received():
+    """Export gives the applicant as received: numbers as written, not as a
+    double would print them (a long id loses its digits)."""
+    with Server() as srv:
+        line = ('{"op":"decide","program":"awrach","as_of":"2025-03-01","applicant":' +
+                json.dumps(applicant(1))[:-1] +
+                ',"natid": 123456789012345678, "ratio": 0.10, "amt": 1E2}}\n')
+        c = srv.connect()
+        c.send_raw(line.encode())
+        r = c.recv()
+        check(r and r.get("ok"), "a decision with numbers written freely (%r)" % r)
+        c.close()
+        st, out, _ = audit("export", "--db", srv.db)
+        check(st == 0 and '"natid":123456789012345678' in out and '"ratio":0.10' in out and
+              '"amt":1E2' in out, "JSON lines keep the numbers as written (%s)" % out[-160:])
+        st, out, _ = audit("export", "--db", srv.db, "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(out, newline="")))
+        check(st == 0 and rows and rows[0].get("applicant.natid") == "123456789012345678" and
+              rows[0].get("applicant.ratio") == "0.10",
+              "CSV keeps them too (%s)" % {k: v for k, v in (rows[0] if rows else {}).items()
+                                           if k in ("applicant.natid", "applicant.ratio")})
 
 
 if __name__ == "__main__":
