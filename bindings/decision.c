@@ -105,6 +105,7 @@ typedef struct decision_box {
     buf msg;     /* the message being rendered (DECISION_JSON_MAX) */
     buf marks;   /* a decision_mark per criterion */
     lua_Integer criterion;   /* the one being decided (from 1), 0 when none */
+    lua_Integer serial;      /* criteria begun, ever: tells one from the next */
     int nrecs;
     decision_rec recs[DECISION_MAX];
 } decision_box;
@@ -547,6 +548,7 @@ static int decision_decide(lua_State *L)
         int c = slot + 2;
         lua_rawgeti(L, ARG_CRITERIA, i);                  /* ... c */
         box->criterion = i;
+        box->serial++;
         const decision_crit *kc = kept ? &kept->crit[i - 1] : NULL;
         if (kc)
             lua_rawgeti(L, SLOT_KEPT, i);
@@ -740,6 +742,12 @@ lua_Integer decision_criterion(lua_State *L)
 {
     decision_box *box = decision_box_of(L);
     return box ? box->criterion : 0;
+}
+
+lua_Integer decision_serial(lua_State *L)
+{
+    decision_box *box = decision_box_of(L);
+    return box ? box->serial : 0;
 }
 
 void decision_forget(lua_State *L)
@@ -1050,6 +1058,7 @@ static int decision_decider(lua_State *L)
     buf_init(&box->names, DECISION_CAP);
     box->nrecs = 0;
     box->criterion = 0;
+    box->serial = 0;
     buf_init(&box->crit, DECISION_JSON_MAX);
     buf_init(&box->msg, DECISION_JSON_MAX);
     buf_init(&box->marks, DECISION_CAP);

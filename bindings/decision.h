@@ -77,6 +77,10 @@ typedef struct decision_out {
  * decided, or 0 when none is.  [-0, +0, -] */
 lua_Integer decision_criterion(lua_State *L);
 
+/* How many criteria L has begun to decide, ever: whether something seen
+ * while one ran was seen in the one running now.  [-0, +0, -] */
+lua_Integer decision_serial(lua_State *L);
+
 /* Forget the criterion being decided: a call stopped inside one is over. */
 void decision_forget(lua_State *L);
 

@@ -157,6 +157,8 @@ struct engine {
     char stop[256];          /* why the budget stopped the call */
     char grew[160];          /* "file:line: " where the call ran last while it held
                                 more than half the memory cap, or "" */
+    lua_Integer grew_serial; /* ... in the criterion of this decision_serial */
+    uint64_t grew_wait;      /* instructions since grew was last looked at */
     buf scratch;             /* result text under construction */
     engine_history_fn *history;   /* earlier decisions, for history-aware rules */
     void *history_ud;
@@ -336,9 +338,15 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
     en->spent += (uint64_t)en->step;
     /* Where a rule that grows without end is, for the memory cap's error,
      * which Lua raises with no position: looked at only near the cap. */
-    if (en->mem > en->mem_cap / 2 && lua_getinfo(L, "Sl", ar) && ar->currentline > 0 &&
-        strcmp(ar->short_src, "rules.lua") != 0)   /* a rule's line, not the engine's */
-        snprintf(en->grew, sizeof en->grew, "%s:%d: ", ar->short_src, ar->currentline);
+    en->grew_wait += (uint64_t)en->step;   /* every ENGINE_HOOK_STEP, hooked finely or not */
+    if (en->mem > en->mem_cap / 2 && en->grew_wait >= ENGINE_HOOK_STEP) {
+        en->grew_wait = 0;
+        if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0 &&
+            strcmp(ar->short_src, "rules.lua") != 0) {   /* a rule's line, not the engine's */
+            snprintf(en->grew, sizeof en->grew, "%s:%d: ", ar->short_src, ar->currentline);
+            en->grew_serial = decision_serial(L);
+        }
+    }
     if (en->spent > en->budget)
         engine_stop(en, L, ar, 'b');
     if (!en->exhausted && engine_clock() > en->deadline)
@@ -715,6 +723,7 @@ static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, ui
     en->exhausted = 0;
     en->mem_refused = 0;
     en->grew[0] = '\0';
+    en->grew_wait = ENGINE_HOOK_STEP;   /* the first hook near the cap looks */
     en->capped = 1;
     if (deadline) {
         en->started = started;
@@ -806,7 +815,8 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
         snprintf(out, n, "%s%s", where, en->stop);
     } else if (status == LUA_ERRMEM || en->mem_refused) {
         engine_where(en, where, sizeof where);
-        snprintf(out, n, "%s%smemory cap of %zu bytes exceeded", where, en->grew, en->mem_cap);
+        snprintf(out, n, "%s%smemory cap of %zu bytes exceeded", where,
+                 en->grew_serial == decision_serial(L) ? en->grew : "", en->mem_cap);
     } else if (lua_type(L, -1) == LUA_TTABLE) {
         /* Raw: outside the call no metamethod of a rule's may run. */
         lua_pushliteral(L, "message");
@@ -887,7 +897,8 @@ static int engine_boot(lua_State *L)
 static int engine_grew(lua_State *L)
 {
     engine *en = lua_touserdata(L, lua_upvalueindex(1));
-    lua_pushstring(L, en->grew);
+    /* seen in another criterion (a screen's earlier programme): not this one's */
+    lua_pushstring(L, en->grew_serial == decision_serial(L) ? en->grew : "");
     return 1;
 }
 

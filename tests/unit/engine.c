@@ -1435,6 +1435,48 @@ static void test_memory_retry_keeps_deadline(void **state)
     release(en);
 }
 
+/* The line a memory-cap error names is the failing criterion's own: in a
+ * screen, one that ran near the cap before it is not named for the next,
+ * which failed before the hook saw it. */
+static void test_memory_position_per_criterion(void **state)
+{
+    (void)state;
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    static const char a[] =
+        "program \"a\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"A\", fr = \"A\", ar = \"A\" },\n"
+        "  criterion \"near\" { text = { en = \"n\", fr = \"n\", ar = \"n\" }, reference = \"r\",\n"
+        "    check = function(a)\n"
+        "      local t = {} for i = 1, 200000 do t[i] = {} end\n"
+        "      for i = 1, 20000 do end\n"
+        "      return #t > 0\n"
+        "    end } }\n";
+    static const char b[] =
+        "program \"b\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"B\", fr = \"B\", ar = \"B\" },\n"
+        "  criterion \"big\" { text = { en = \"n\", fr = \"n\", ar = \"n\" }, reference = \"r\",\n"
+        "    check = function(a) return #string.rep(\"x\", 32 << 20) > 0 end } }\n";
+    ruleset_file files[] = {{"a.lua", a, sizeof a - 1}, {"b.lua", b, sizeof b - 1},
+                            {"schema.lua", schema, sizeof schema - 1}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, 3, &e);
+    assert_non_null(rs);
+    engine_config small = {.memory = (size_t)16 << 20};
+    engine *en = engine_new(rs, &small, &e);
+    ruleset_free(rs);
+    if (!en)
+        fail_msg("engine_new: %s", e.msg);
+    own(en, free_engine);
+    engine_result *r = request(en, "{\"op\":\"screen\",\"as_of\":\"2025-03-01\","
+                                   "\"applicant\":{\"applicant_id\":\"x\"}}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "programme b, criterion big (b.lua:3): memory cap");
+    if (strstr(r->error_message, "a.lua"))
+        fail_msg("names the line of another programme: %s", r->error_message);
+    release(r);
+    release(en);
+}
+
 /* decision_where: the criterion whose object holds a byte of a decision's
  * JSON, its id cut between characters; nothing outside the criteria. */
 static void test_decision_where(void **state)
@@ -3428,6 +3470,7 @@ int main(void)
         TEST(test_helper_arguments_name_rule_line),
         TEST(test_decision_where),
         TEST(test_memory_retry_keeps_deadline),
+        TEST(test_memory_position_per_criterion),
         TEST(test_rule_raises_error),
         TEST(test_missing_field_makes_criterion_missing),
         TEST(test_null_field_is_known),
