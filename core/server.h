@@ -82,7 +82,7 @@ int server_refuses_big(void *ud, const job *j, size_t *held);
  * together would each see the others' replies as nothing).  Any thread. */
 void server_built_big(void *ud, job *j);
 #define SERVER_HELD_CONN ((size_t)16 << 20)
-#define SERVER_HELD_ALL ((size_t)64 << 20)
+#define SERVER_HELD_ALL ((size_t)256 << 20)
 
 /* The pool's HEALTH callback: appends version, uptime, connections, request
  * counts and requests in flight.  Any thread.  UD is the server. */

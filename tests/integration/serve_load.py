@@ -274,9 +274,9 @@ def test_held_replies(srv, reviews=300, n=200):
     c.close()
 
     # Many clients, each asking once and leaving the reply unread: past
-    # 64 MB in all (a reply the server has begun to send counts), the next
+    # 256 MB in all (a reply the server has begun to send counts), the next
     # ones are refused, so their number does not set the server's memory.
-    k = 2 * 64 // max(1, size // (1 << 20))   # twice the 64 MB, in replies of SIZE
+    k = 2 * 256 // max(1, size // (1 << 20))   # twice the 256 MB, in replies of SIZE
     rss0 = srv.rss_kib()
     conns = [srv.connect() for _ in range(k)]
     for cc in conns:
@@ -289,7 +289,7 @@ def test_held_replies(srv, reviews=300, n=200):
         cc.close()
     refused = [r for r in got if r and not r["ok"] and r["error"]["code"] == "overloaded"]
     check(refused and "of replies to all connections are waiting" in refused[0]["error"]["message"]
-          and len(refused) < k and grew < (64 + 32) * 1024,
+          and len(refused) < k and grew < (256 + 64) * 1024,
           "%d clients each leaving a %.1f MB reply unread: %d refused, memory grew by %d MB, not "
           "the %d MB of all the replies (%s)" % (k, size / 1e6, len(refused), grew // 1024,
                                                  k * size // (1 << 20),
