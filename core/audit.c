@@ -1319,12 +1319,27 @@ static int export_hmac(const audit_export_opts *o, const void *p, size_t n,
  * hash: a string's bytes are hashed, any other value's compact JSON.  A list
  * on the way is gone through element by element ("previous_benefits.date"
  * hides the date of every benefit).  *HITS counts the values replaced. */
+/* The numbers raw_numbers made raw under V, back to numbers (RAW 0) or raw
+ * again (RAW 1): a redacted value is hashed as its numbers print from their
+ * double, so that 100, 1E2 and 100.0 hash alike, as they always have. */
+static void raw_toggle(cJSON *v, int raw)
+{
+    for (; v; v = v->next) {
+        if (!raw && cJSON_IsRaw(v))
+            v->type = cJSON_Number;
+        else if (raw && cJSON_IsNumber(v) && v->valuestring)   /* only those made raw have one */
+            v->type = cJSON_Raw;
+        raw_toggle(v->child, raw);
+    }
+}
+
 /* Replace with its HMAC every value under NODE (whose own path is PREFIX,
- * "" at the applicant) whose path is PATH.  A value's path joins the keys
- * down to it with '.', as flatten writes the CSV columns, list elements
- * taking their list's path: so a key that holds a dot itself ("contact.phone")
- * is hidden as the nested one of that path is, and neither goes out in
- * clear in the one column both fill. */
+ * "" at the applicant) whose path is PATH or lies under it.  A value's path
+ * joins the keys down to it with '.', as flatten writes the CSV columns,
+ * list elements taking their list's path: so a key that holds a dot itself
+ * ("contact.phone") is hidden as the nested one of that path is, and
+ * neither goes out in clear in the one column both fill (nor under a
+ * redacted "contact"). */
 static int export_redact_path(const audit_export_opts *o, cJSON *node, const char *prefix,
                               const char *path, int64_t *hits)
 {
@@ -1343,8 +1358,9 @@ static int export_redact_path(const audit_export_opts *o, cJSON *node, const cha
         if (snprintf(mp, sizeof mp, "%s%s%s", prefix, *prefix ? "." : "", m->string) >=
             (int)sizeof mp)
             continue;   /* longer than any path asked for */
-        size_t n = strlen(mp);
-        if (strcmp(mp, path) != 0) {
+        size_t n = strlen(mp), pn = strlen(path);
+        int under = n > pn && !strncmp(mp, path, pn) && mp[pn] == '.';
+        if (strcmp(mp, path) != 0 && !under) {
             if (!strncmp(path, mp, n) && path[n] == '.' &&
                 export_redact_path(o, m, mp, path, hits) != 0)
                 return -1;
@@ -1355,7 +1371,12 @@ static int export_redact_path(const audit_export_opts *o, cJSON *node, const cha
         if (cJSON_IsString(m)) {
             rc = export_hmac(o, m->valuestring, strlen(m->valuestring), h);
         } else {
+            cJSON *next_saved = m->next;   /* print M alone, not its siblings' raw state */
+            m->next = NULL;
+            raw_toggle(m, 0);
             char *t = cJSON_PrintUnformatted(m);
+            raw_toggle(m, 1);
+            m->next = next_saved;
             rc = t ? export_hmac(o, t, strlen(t), h) : -1;
             free(t);
         }

@@ -232,6 +232,21 @@ int cmd_limits_env(const char *cmd, engine_config *cfg)
            cmd_limit(cmd, "ELIGO_TIME_LIMIT", cmd_env("ELIGO_TIME_LIMIT", "0"), cfg);
 }
 
+/* What went to standard output must have arrived: a listing cut short by a
+ * full disk must not end as a success.  STATUS as the command returned it,
+ * or 2 when it succeeded and the output did not. */
+static int main_checked(const char *cmd, int status)
+{
+    errno = 0;
+    int flushed = fflush(stdout) == 0, why = errno;
+    if (flushed && !ferror(stdout))
+        return status;
+    if (status == 0)   /* a command that failed has said why */
+        fprintf(stderr, "eligo%s%s: writing standard output failed: %s\n", cmd ? " " : "",
+                cmd ? cmd : "", !flushed && why ? strerror(why) : "an earlier write failed");
+    return status ? status : 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -240,26 +255,18 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return main_checked(NULL, 0);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("eligo %s (source %s)\n", eligo_version, eligo_source);
-        return 0;
+        return main_checked(NULL, 0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) {
             char name[64];   /* what getopt's messages begin with */
             snprintf(name, sizeof name, "eligo %s", commands[i].name);
             argv[1] = name;
-            int status = commands[i].run(argc - 1, argv + 1);
-            /* What went to standard output must have arrived: a listing cut
-             * short by a full disk must not end as a success. */
-            if (fflush(stdout) != 0 || ferror(stdout)) {
-                fprintf(stderr, "eligo %s: writing standard output failed: %s\n",
-                        commands[i].name, strerror(errno ? errno : EIO));
-                return status ? status : 2;
-            }
-            return status;
+            return main_checked(commands[i].name, commands[i].run(argc - 1, argv + 1));
         }
     fprintf(stderr, "eligo: unknown command '%s'\n", argv[1]);
     usage(stderr);

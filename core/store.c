@@ -793,7 +793,7 @@ static int store_load_head(store *st, err *e)
 /* Invariants 1 and 2 (3 and 4 are what store_verify checks, at length). */
 static void store_invariants(const store *st)
 {
-    assert(sqlite3_get_autocommit(st->db));
+    assert(sqlite3_get_autocommit(st->db) || st->holding);   /* store_hold keeps one open */
     for (int i = 0; i < Q_N; i++)
         assert(!st->q[i] || !sqlite3_stmt_busy(st->q[i]));
     assert(st->head_seq >= 0);
@@ -1107,12 +1107,16 @@ int store_open(store **out, const char *path, int flags, err *e)
     if (rdonly) {
         /* A log beside the file, no index of it, and a directory no one may
          * write: SQLite cannot make the index, and says only "unable to
-         * open database file". */
+         * open database file".  Beside the file, not a link to it. */
         char wal[4200], shm[4200], dir[4096];
-        snprintf(wal, sizeof wal, "%s-wal", path);
-        snprintf(shm, sizeof shm, "%s-shm", path);
-        if (access(wal, F_OK) == 0 && access(shm, F_OK) != 0 &&
-            access(store_dir_of(path, dir, sizeof dir), W_OK) != 0) {
+        char *real = realpath(path, NULL);
+        const char *file = real ? real : path;
+        snprintf(wal, sizeof wal, "%s-wal", file);
+        snprintf(shm, sizeof shm, "%s-shm", file);
+        int stuck = access(wal, F_OK) == 0 && access(shm, F_OK) != 0 &&
+                    access(store_dir_of(file, dir, sizeof dir), W_OK) != 0;
+        free(real);
+        if (stuck) {
             err_set(e, "internal", "cannot read %s: its write-ahead log %s is there, and SQLite "
                     "needs to make %s beside it, in a directory that cannot be written (%s): "
                     "copy the database and its -wal to a directory you can write, and read "

@@ -691,6 +691,32 @@ def redaction_paths():
                   "%s: two --redact both hide, and a dotted key is hidden too (%s)" %
                   (fmt, err.strip() or out[:200]))
 
+    # Redacting an object hides a dotted key under its path as well; a number
+    # hashes as its value, however it was written (1E2 and 100 alike).
+    with Server() as srv:
+        c = srv.connect()
+        for i, income in ((3, "4.2E3"), (4, "4200")):
+            a = dict(applicant(i), **{"contact": {"phone": "0633333333"},
+                                       "contact.phone": "0644444444"})
+            a.pop("monthly_household_income")
+            line = ('{"op":"decide","program":"awrach","as_of":"2025-03-01","applicant":' +
+                    json.dumps(a)[:-1] + ',"monthly_household_income":%s}}\n' % income)
+            c.send_raw(line.encode())
+            r = c.recv()
+            check(r and r.get("ok"), "a decision with income written %s (%r)" % (income, r))
+        c.close()
+        key = os.path.join(srv.dir, "k")
+        with open(key, "w") as f:
+            f.write("a key of 32 bytes, long enough..\n")
+        st, out, err = audit("export", "--db", srv.db, "--redact", "contact",
+                             "--redact", "monthly_household_income", "--redact-key", key)
+        rows = jsonl(out) if st == 0 else []
+        incomes = {r["applicant"]["monthly_household_income"] for r in rows}
+        check(st == 0 and "063333" not in out and "064444" not in out and len(rows) == 2,
+              "--redact contact hides the dotted key contact.phone too (%s)" % (err or out[:200]))
+        check(len(incomes) == 1 and next(iter(incomes)).startswith("hmac-sha256:"),
+              "4.2E3 and 4200 hash alike (%s)" % incomes)
+
 
 def numbers_as_received():
     """Export gives the applicant as received: numbers as written, not as a

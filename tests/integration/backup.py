@@ -99,6 +99,17 @@ def read_only_dir():
             check(p.returncode == 2 and "write-ahead log" in p.stderr and
                   "copy the database and its -wal" in p.stderr,
                   "a log beside it in a directory it cannot write: said so (%s)" % p.stderr.strip())
+            # Through a link from a directory it may write: the log is beside
+            # the file, not the link, and so is the trouble.
+            links = tempfile.mkdtemp(prefix="eligo-links-")
+            os.chmod(links, 0o777)
+            link = os.path.join(links, "l.db")
+            os.symlink(db, link)
+            p = subprocess.run(as_nobody + ["audit", "list", "--db", link], capture_output=True,
+                               text=True, timeout=60)
+            shutil.rmtree(links, ignore_errors=True)
+            check(p.returncode == 2 and "write-ahead log" in p.stderr,
+                  "the same through a link from a writable directory (%s)" % p.stderr.strip())
         finally:
             os.chmod(kept, 0o755)
             shutil.rmtree(kept, ignore_errors=True)
