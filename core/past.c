@@ -3,8 +3,8 @@
  * A chained hash table of applicants, keyed by seen_hash and the id itself,
  * each entry on a list from the most to the least recently asked for.  An
  * entry holds its rows as one text, newest first, comma-separated: a new
- * commit goes in front, the oldest rows beyond the limit are cut from the
- * end.  Notes handed over wait on a queue until a worker takes the lock.
+ * commit goes in front, and a programme's rows beyond the limit, its
+ * oldest, are cut out.  Notes handed over wait on a queue until a worker takes the lock.
  */
 #include "past.h"
 
@@ -147,9 +147,9 @@ static void past_grow(past *p)
     p->nbuckets = n;
 }
 
-/* The length of the first LIMIT rows of S (N bytes: objects of strings and
- * nulls, comma-separated), and in *COUNT how many rows that is. */
-static size_t rows_prefix(const char *s, size_t n, size_t limit, size_t *count)
+/* How many rows S holds (N bytes: objects of strings and nulls,
+ * comma-separated). */
+static size_t rows_count(const char *s, size_t n)
 {
     size_t rows = 0;
     int depth = 0, str = 0;
@@ -163,16 +163,69 @@ static size_t rows_prefix(const char *s, size_t n, size_t limit, size_t *count)
         } else if (c == '"') {
             str = 1;
         } else if (c == '{') {
-            if (depth++ == 0 && rows == limit) {
-                n = i - 1;   /* before its comma */
-                break;
-            }
+            depth++;
         } else if (c == '}' && --depth == 0) {
             rows++;
         }
     }
+    return rows;
+}
+
+/* Cut S (N bytes of rows, newest first, as the store writes them) to the
+ * newest LIMIT rows of each programme, as store_applicant_decisions chooses
+ * them, moving the rows kept together; returns their length, and in *COUNT
+ * how many they are.  A row's programme is its "program" member. */
+static size_t rows_per_program(char *s, size_t n, size_t limit, size_t *count)
+{
+    enum { PROGRAMS = 64, NAME = 128 };
+    char names[PROGRAMS][NAME];
+    size_t lens[PROGRAMS], taken[PROGRAMS], nprog = 0, out = 0, rows = 0, start = 0;
+    int depth = 0, str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                str = 0;
+            continue;
+        }
+        if (c == '"') {
+            str = 1;
+        } else if (c == '{') {
+            if (depth++ == 0)
+                start = i;
+        } else if (c == '}' && --depth == 0) {
+            /* The row is s[start .. i]: its programme's name. */
+            static const char key[] = "\"program\":\"";
+            size_t len = 0;
+            const char *at = NULL;
+            for (size_t k = start; k + sizeof key - 1 <= i && !at; k++)
+                if (!memcmp(s + k, key, sizeof key - 1))
+                    at = s + k + sizeof key - 1;
+            while (at && at + len < s + i && at[len] != '"' && len < NAME)
+                len += at[len] == '\\' ? 2 : 1;
+            len = len < NAME ? len : NAME;
+            size_t j = 0;
+            while (j < nprog && (lens[j] != len || memcmp(names[j], at ? at : "", len) != 0))
+                j++;
+            if (j == nprog && nprog < PROGRAMS) {
+                memcpy(names[nprog], at ? at : "", len);
+                lens[nprog] = len;
+                taken[nprog++] = 0;
+            }
+            if (j == nprog || ++taken[j] <= limit) {   /* past 64 programmes: kept */
+                size_t rn = i + 1 - start;
+                if (out)
+                    s[out++] = ',';
+                memmove(s + out, s + start, rn);
+                out += rn;
+                rows++;
+            }
+        }
+    }
     *count = rows;
-    return n;
+    return out;
 }
 
 /* Put A (AN bytes of rows) in front of E's rows, a comma between, and cut
@@ -182,7 +235,7 @@ static int entry_prepend(past *p, entry *e, const char *a, size_t an)
 {
     if (!an)
         return 0;
-    size_t sep = e->len != 0, n = an + sep + e->len, added;
+    size_t sep = e->len != 0, n = an + sep + e->len;
     if (n > e->cap) {
         size_t cap = e->cap ? n + n / 2 : n;   /* rows read once are not added to */
         char *t = realloc(e->rows, cap);
@@ -196,11 +249,10 @@ static int entry_prepend(past *p, entry *e, const char *a, size_t an)
     memcpy(e->rows, a, an);
     if (sep)
         e->rows[an] = ',';
-    rows_prefix(a, an, SIZE_MAX, &added);
     e->len = n;
-    e->nrows += added;
-    if (e->nrows > p->limit)
-        e->len = rows_prefix(e->rows, n, p->limit, &e->nrows);
+    e->nrows += rows_count(a, an);
+    if (e->nrows > p->limit)   /* only then can a programme have more */
+        e->len = rows_per_program(e->rows, n, p->limit, &e->nrows);
     return 0;
 }
 

@@ -8,7 +8,7 @@
  * same rows, kept here, cost a copy.
  *
  * What is kept is an applicant's rows exactly as store_applicant_decisions
- * writes them, newest first, at most LIMIT of them, for the applicants whose
+ * writes them, newest first, at most LIMIT of each programme, for the applicants whose
  * rows a worker read from the store (past_keep after past_get found none):
  * applicants who come back to a history-aware programme are read once.
  * Each committed application then updates them: the worker that decided it
@@ -36,8 +36,9 @@
 
 typedef struct past past;
 
-/* Room for CAP bytes of rows, at most LIMIT rows an applicant.  NULL when
- * out of memory. */
+/* Room for CAP bytes of rows, at most LIMIT rows of each programme an
+ * applicant, the newest, as store_applicant_decisions chooses them.  NULL
+ * when out of memory. */
 past *past_new(size_t cap, size_t limit);
 
 /* Append ID's rows to OUT as a JSON array, newest first, and return 1; or,

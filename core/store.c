@@ -327,8 +327,7 @@ static const struct {
     " ORDER BY seq DESC LIMIT ?2)"
 #define STORE_APPLICANT_SEQS_BEFORE                                                       \
     "SELECT seq FROM applicant_recent WHERE applicant_id = ?1 AND seq < ?2 UNION ALL"    \
-    " SELECT * FROM (SELECT seq FROM applicant_index WHERE applicant_id = ?1"            \
-    " AND seq < ?2 ORDER BY seq DESC LIMIT ?3)"
+    " SELECT seq FROM applicant_index WHERE applicant_id = ?1 AND seq < ?2"
 
 /* The prepared statements every handle keeps.  Order matches store_sql. */
 enum {
@@ -411,9 +410,14 @@ static const char *const store_sql[Q_N] = {
      * history. */
     [Q_HISTORY] = "SELECT d.decision, d.decision_id FROM (" STORE_APPLICANT_SEQS ") s"
                   " JOIN decisions d ON d.seq = s.seq ORDER BY s.seq DESC LIMIT ?2",
-    [Q_APPLICANT_ROWS] = "SELECT d.decision_id, d.program, d.program_version, d.outcome,"
-                         " d.as_of, d.decided_at, d.seq FROM (" STORE_APPLICANT_SEQS_BEFORE ") s"
-                         " JOIN decisions d ON d.seq = s.seq ORDER BY s.seq DESC LIMIT ?3",
+    /* The newest ?3 of each programme (all when ?3 < 0): a programme
+     * decided often must not push another's rows out of what a rule sees. */
+    [Q_APPLICANT_ROWS] = "SELECT decision_id, program, program_version, outcome, as_of,"
+                         " decided_at, seq FROM (SELECT d.decision_id, d.program,"
+                         " d.program_version, d.outcome, d.as_of, d.decided_at, d.seq,"
+                         " row_number() OVER (PARTITION BY d.program ORDER BY d.seq DESC) AS rn"
+                         " FROM (" STORE_APPLICANT_SEQS_BEFORE ") s JOIN decisions d"
+                         " ON d.seq = s.seq) WHERE ?3 < 0 OR rn <= ?3 ORDER BY seq DESC",
     [Q_RECENT_INSERT] = "INSERT INTO applicant_recent (applicant_id, seq) VALUES (?1, ?2)",
     [Q_RECENT_COUNT] = "SELECT count(*) FROM applicant_recent",
     [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM decisions",

@@ -477,6 +477,39 @@ def intelaka_applicant(**changes):
     return a
 
 
+def test_history_per_programme():
+    """A rule reading one programme's past sees its newest rows however
+    often other programmes decided the applicant since: 201 taehil decisions
+    after an Intelaka refusal do not hide it (the server's history is the
+    newest 200 of each programme), with the history cache and without."""
+    for args in ([], ["--history-cache", "0"]):
+        with Server(args=["--quiet"] + args) as srv:
+            c = srv.connect()
+
+            def intelaka():
+                a = intelaka_applicant()
+                a["business"] = dict(a["business"], sector="finance")   # refused
+                return c.request({"op": "decide", "program": "intelaka", "as_of": "2025-03-01",
+                                  "applicant": a})
+            first = intelaka()
+            check(first.get("ok"), "an Intelaka decision (%r)" % first.get("error"))
+            again = intelaka()
+            crit = {x["id"]: x["passed"] for x in again["decision"]["criteria"]}
+            refused = first["decision"]["outcome"] == "ineligible"
+            c.send_many([{"op": "decide", "program": "taehil", "as_of": "2025-03-01",
+                          "applicant": intelaka_applicant()} for _ in range(201)])
+            done = [c.recv() for _ in range(201)]
+            check(all(r and r.get("ok") for r in done), "201 taehil decisions of the same applicant")
+            last = intelaka()
+            crit2 = {x["id"]: x["passed"] for x in last["decision"]["criteria"]}
+            c.close()
+            check(refused and crit.get("no_recent_refusal") is False and
+                  crit2.get("no_recent_refusal") is False,
+                  "%s: the Intelaka refusal still counts after 201 other decisions (%s, %s)" %
+                  (" ".join(args) or "cached", crit.get("no_recent_refusal"),
+                   crit2.get("no_recent_refusal")))
+
+
 def test_history_after_restart():
     """The server reads the applicants with a decision when it starts: after a
     restart an applicant's past is still read, and a new applicant's is empty."""
@@ -849,6 +882,7 @@ def main():
     check(rc == 2 and "no database" in err, "a missing database is a usage error")
     test_candidate()
     test_history()
+    test_history_per_programme()
     test_history_after_restart()
     test_history_kept()
     test_history_two_programmes()

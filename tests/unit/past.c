@@ -139,6 +139,29 @@ static void test_past_row_limit(void **state)
     past_free(p);
 }
 
+/* The limit is per programme, as the store's: a programme decided often
+ * does not push another's rows out. */
+static void test_past_row_limit_per_program(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 2);
+    char r[4][256], text[2048];
+    uint64_t t;
+    assert_string_equal(get(p, "A", &t), "-");
+    past_keep(p, "A", "[]", 2, 0, t);
+    commit(p, "A", row(r[0], sizeof r[0], "i1"), 1);   /* intelaka */
+    for (int i = 0; i < 3; i++) {
+        snprintf(r[1 + i], sizeof r[1 + i], "{\"decision_id\":\"t%d\",\"program\":\"taehil\","
+                 "\"program_version\":\"1\",\"outcome\":\"eligible\",\"as_of\":\"2025-01-01\","
+                 "\"decided_at\":\"x\"}", i);
+        commit(p, "A", r[1 + i], 2 + i);
+    }
+    /* taehil's newest two, and intelaka's one, older than all of them */
+    snprintf(text, sizeof text, "[%s,%s,%s]", r[3], r[2], r[0]);
+    assert_string_equal(get(p, "A", NULL), text);
+    past_free(p);
+}
+
 /* Within CAP bytes: the applicant asked for least recently goes first. */
 static void test_past_cap(void **state)
 {
@@ -216,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_past_stale_read_refused),
         cmocka_unit_test(test_past_stale_read_after_eviction),
         cmocka_unit_test(test_past_row_limit),
+        cmocka_unit_test(test_past_row_limit_per_program),
         cmocka_unit_test(test_past_cap),
         cmocka_unit_test(test_past_tidy_and_forget),
     };
