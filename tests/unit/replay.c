@@ -197,7 +197,8 @@ static void test_scan_filters(void **state)
     store_close(st);
 }
 
-/* Newest first, limited, bounded by seq, rows of the documented shape. */
+/* Newest first, limited for each programme, bounded by seq, rows of the
+ * documented shape. */
 static void test_applicant_decisions(void **state)
 {
     fixture *f = *state;
@@ -217,10 +218,16 @@ static void test_applicant_decisions(void **state)
     assert_non_null(strstr(b.data, "\"as_of\":\"2025-0"));
     assert_non_null(strstr(b.data, "\"decided_at\":\"2026-01-01T00:00:00.001Z\"}"));
 
+    /* At most LIMIT of each programme: the newest, here the screen of
+     * application 3, which decided all five. */
     buf_reset(&b);
-    assert_int_equal(store_applicant_decisions(st, "U0", 0, 2, &b, NULL, &e), 0);
+    assert_int_equal(store_applicant_decisions(st, "U0", 0, 1, &b, NULL, &e), 0);
     assert_non_null(strstr(b.data, "\"as_of\":\"2025-06-15\""));   /* application 3 */
     assert_null(strstr(b.data, "2025-03-15"));
+    rows = 0;
+    for (const char *p = b.data; (p = strstr(p, "{\"decision_id\":")) != NULL; p++)
+        rows++;
+    assert_int_equal(rows, 5);
 
     buf_reset(&b);
     assert_int_equal(store_applicant_decisions(st, "U0", 7, 0, &b, NULL, &e), 0);   /* before 3 */
