@@ -174,11 +174,13 @@ static size_t rows_count(const char *s, size_t n)
 /* Cut S (N bytes of rows, newest first, as the store writes them) to the
  * newest LIMIT rows of each programme, as store_applicant_decisions chooses
  * them, moving the rows kept together; returns their length, and in *COUNT
- * how many they are.  A row's programme is its "program" member. */
+ * how many they are.  A row's programme is its "program" member; a name is
+ * compared whole, where it lies in the first row of its programme, which is
+ * always kept and never moves again once kept. */
 static size_t rows_per_program(char *s, size_t n, size_t limit, size_t *count)
 {
-    enum { PROGRAMS = 64, NAME = 128 };
-    char names[PROGRAMS][NAME];
+    enum { PROGRAMS = 64 };   /* one screen decides at most 64: beyond, all are kept */
+    const char *names[PROGRAMS];
     size_t lens[PROGRAMS], taken[PROGRAMS], nprog = 0, out = 0, rows = 0, start = 0;
     int depth = 0, str = 0;
     for (size_t i = 0; i < n; i++) {
@@ -196,29 +198,30 @@ static size_t rows_per_program(char *s, size_t n, size_t limit, size_t *count)
             if (depth++ == 0)
                 start = i;
         } else if (c == '}' && --depth == 0) {
-            /* The row is s[start .. i]: its programme's name. */
+            /* The row is s[start .. i]: its programme's name (a quote inside
+             * a string is escaped, so the key is met only as the key). */
             static const char key[] = "\"program\":\"";
-            size_t len = 0;
-            const char *at = NULL;
+            size_t len = 0, at = 0;
             for (size_t k = start; k + sizeof key - 1 <= i && !at; k++)
                 if (!memcmp(s + k, key, sizeof key - 1))
-                    at = s + k + sizeof key - 1;
-            while (at && at + len < s + i && at[len] != '"' && len < NAME)
-                len += at[len] == '\\' ? 2 : 1;
-            len = len < NAME ? len : NAME;
+                    at = k + sizeof key - 1;
+            while (at && at + len < i && s[at + len] != '"')
+                len += s[at + len] == '\\' ? 2 : 1;
             size_t j = 0;
-            while (j < nprog && (lens[j] != len || memcmp(names[j], at ? at : "", len) != 0))
+            while (j < nprog && (lens[j] != len || memcmp(names[j], s + at, len) != 0))
                 j++;
             if (j == nprog && nprog < PROGRAMS) {
-                memcpy(names[nprog], at ? at : "", len);
+                names[nprog] = NULL;   /* where its row is kept, below */
                 lens[nprog] = len;
                 taken[nprog++] = 0;
             }
-            if (j == nprog || ++taken[j] <= limit) {   /* past 64 programmes: kept */
+            if (j == nprog || ++taken[j] <= limit) {
                 size_t rn = i + 1 - start;
                 if (out)
                     s[out++] = ',';
                 memmove(s + out, s + start, rn);
+                if (j < nprog && !names[j])
+                    names[j] = s + out + (at - start);
                 out += rn;
                 rows++;
             }

@@ -316,6 +316,9 @@ static const struct {
  * them all), so an applicant's decisions, newest first, are the recent
  * ones then the index's. */
 #define STORE_RECENT_MAX 1024
+/* An applicant's past is read among the newest LIMIT x this decisions (the
+ * recent table's, fewer than STORE_RECENT_MAX, and the index's newest). */
+#define STORE_HISTORY_SCAN 10
 /* The decisions of the applicant bound as P (a parameter, written twice),
  * as a condition on "d", for the audit filters. */
 #define STORE_APPLICANT_IN(P)                                                             \
@@ -327,7 +330,8 @@ static const struct {
     " ORDER BY seq DESC LIMIT ?2)"
 #define STORE_APPLICANT_SEQS_BEFORE                                                       \
     "SELECT seq FROM applicant_recent WHERE applicant_id = ?1 AND seq < ?2 UNION ALL"    \
-    " SELECT seq FROM applicant_index WHERE applicant_id = ?1 AND seq < ?2"
+    " SELECT * FROM (SELECT seq FROM applicant_index WHERE applicant_id = ?1"            \
+    " AND seq < ?2 ORDER BY seq DESC LIMIT ?4)"
 
 /* The prepared statements every handle keeps.  Order matches store_sql. */
 enum {
@@ -410,8 +414,11 @@ static const char *const store_sql[Q_N] = {
      * history. */
     [Q_HISTORY] = "SELECT d.decision, d.decision_id FROM (" STORE_APPLICANT_SEQS ") s"
                   " JOIN decisions d ON d.seq = s.seq ORDER BY s.seq DESC LIMIT ?2",
-    /* The newest ?3 of each programme (all when ?3 < 0): a programme
-     * decided often must not push another's rows out of what a rule sees. */
+    /* The newest ?3 of each programme (all when ?3 < 0), among the newest
+     * ?4 decisions (STORE_HISTORY_SCAN limits): a programme decided often
+     * must not push another's rows out of what a rule sees, and an
+     * applicant with tens of thousands of decisions must not make each read
+     * of them read all. */
     [Q_APPLICANT_ROWS] = "SELECT decision_id, program, program_version, outcome, as_of,"
                          " decided_at, seq FROM (SELECT d.decision_id, d.program,"
                          " d.program_version, d.outcome, d.as_of, d.decided_at, d.seq,"
@@ -3376,6 +3383,7 @@ int store_applicant_decisions(store *st, const char *applicant_id, int64_t befor
     bind_str(s, 1, applicant_id);
     sqlite3_bind_int64(s, 2, before_seq > 0 ? (sqlite3_int64)before_seq : INT64_MAX);
     sqlite3_bind_int64(s, 3, limit > 0 ? (sqlite3_int64)limit : -1);   /* -1: no limit */
+    sqlite3_bind_int64(s, 4, limit > 0 ? (sqlite3_int64)limit * STORE_HISTORY_SCAN : -1);
     if (buf_addc(out, '[') != 0)
         goto toolong;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

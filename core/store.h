@@ -405,12 +405,12 @@ int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *u
 
 /* Append to OUT a JSON array, newest first, of the applicant's decisions
  * with a sequence number below BEFORE_SEQ (<= 0: every one stored), at most
- * LIMIT (<= 0: all) of each programme, each as
+ * LIMIT (<= 0: all) of each programme, among the newest 10 x LIMIT, each as
  *   {"decision_id", "program", "program_version", "outcome", "as_of",
  *    "decided_at"}
  * -- the rows an engine_history_fn answers with.  Uses the applicant index:
- * the cost grows with the applicant's decisions, not with the table.  Only
- * committed decisions are seen.  NEWEST, unless NULL, receives the seq of the first row (0 when
+ * the cost grows with LIMIT, not with the table.  Only committed decisions
+ * are seen.  NEWEST, unless NULL, receives the seq of the first row (0 when
  * there is none).  On failure OUT is left as it was and -1 is returned with
  * E. */
 int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,

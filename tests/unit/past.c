@@ -159,6 +159,25 @@ static void test_past_row_limit_per_program(void **state)
     /* taehil's newest two, and intelaka's one, older than all of them */
     snprintf(text, sizeof text, "[%s,%s,%s]", r[3], r[2], r[0]);
     assert_string_equal(get(p, "A", NULL), text);
+
+    /* Names are compared whole: two of 150 bytes differing in the last are
+     * two programmes. */
+    char name[2][160], rr[4][512];
+    for (int k = 0; k < 2; k++) {
+        memset(name[k], 'p', 150);
+        name[k][149] = (char)('a' + k);
+        name[k][150] = '\0';
+    }
+    assert_string_equal(get(p, "B", &t), "-");
+    past_keep(p, "B", "[]", 2, 0, t);
+    for (int i = 0; i < 4; i++) {   /* a, b, b, b: a's one row must stay */
+        snprintf(rr[i], sizeof rr[i], "{\"decision_id\":\"d%d\",\"program\":\"%s\","
+                 "\"program_version\":\"1\",\"outcome\":\"eligible\",\"as_of\":\"2025-01-01\","
+                 "\"decided_at\":\"x\"}", i, name[i > 0]);
+        commit(p, "B", rr[i], 1 + i);
+    }
+    snprintf(text, sizeof text, "[%s,%s,%s]", rr[3], rr[2], rr[0]);
+    assert_string_equal(get(p, "B", NULL), text);
     past_free(p);
 }
 
