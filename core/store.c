@@ -331,7 +331,7 @@ static const struct {
 #define STORE_APPLICANT_SEQS_BEFORE                                                       \
     "SELECT seq FROM applicant_recent WHERE applicant_id = ?1 AND seq < ?2 UNION ALL"    \
     " SELECT * FROM (SELECT seq FROM applicant_index WHERE applicant_id = ?1"            \
-    " AND seq < ?2 ORDER BY seq DESC LIMIT ?4)"
+    " AND seq < ?2 ORDER BY seq DESC LIMIT ?3)"
 
 /* The prepared statements every handle keeps.  Order matches store_sql. */
 enum {
@@ -414,17 +414,11 @@ static const char *const store_sql[Q_N] = {
      * history. */
     [Q_HISTORY] = "SELECT d.decision, d.decision_id FROM (" STORE_APPLICANT_SEQS ") s"
                   " JOIN decisions d ON d.seq = s.seq ORDER BY s.seq DESC LIMIT ?2",
-    /* The newest ?3 of each programme (all when ?3 < 0), among the newest
-     * ?4 decisions (STORE_HISTORY_SCAN limits): a programme decided often
-     * must not push another's rows out of what a rule sees, and an
-     * applicant with tens of thousands of decisions must not make each read
-     * of them read all. */
-    [Q_APPLICANT_ROWS] = "SELECT decision_id, program, program_version, outcome, as_of,"
-                         " decided_at, seq FROM (SELECT d.decision_id, d.program,"
-                         " d.program_version, d.outcome, d.as_of, d.decided_at, d.seq,"
-                         " row_number() OVER (PARTITION BY d.program ORDER BY d.seq DESC) AS rn"
-                         " FROM (" STORE_APPLICANT_SEQS_BEFORE ") s JOIN decisions d"
-                         " ON d.seq = s.seq) WHERE ?3 < 0 OR rn <= ?3 ORDER BY seq DESC",
+    /* The newest ?3 decisions (all when ?3 < 0): store_applicant_decisions
+     * keeps the newest of each programme among them. */
+    [Q_APPLICANT_ROWS] = "SELECT d.decision_id, d.program, d.program_version, d.outcome,"
+                         " d.as_of, d.decided_at, d.seq FROM (" STORE_APPLICANT_SEQS_BEFORE ") s"
+                         " JOIN decisions d ON d.seq = s.seq ORDER BY s.seq DESC LIMIT ?3",
     [Q_RECENT_INSERT] = "INSERT INTO applicant_recent (applicant_id, seq) VALUES (?1, ?2)",
     [Q_RECENT_COUNT] = "SELECT count(*) FROM applicant_recent",
     [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM decisions",
@@ -3382,8 +3376,16 @@ int store_applicant_decisions(store *st, const char *applicant_id, int64_t befor
         *newest = 0;
     bind_str(s, 1, applicant_id);
     sqlite3_bind_int64(s, 2, before_seq > 0 ? (sqlite3_int64)before_seq : INT64_MAX);
-    sqlite3_bind_int64(s, 3, limit > 0 ? (sqlite3_int64)limit : -1);   /* -1: no limit */
-    sqlite3_bind_int64(s, 4, limit > 0 ? (sqlite3_int64)limit * STORE_HISTORY_SCAN : -1);
+    /* Among the newest LIMIT x STORE_HISTORY_SCAN, the newest LIMIT of each
+     * programme (a programme decided often must not push another's rows out
+     * of what a rule sees; one applicant's tens of thousands must not make
+     * each read read them all).  Past PROGRAMS programmes, all are kept. */
+    enum { PROGRAMS = 64 };
+    size_t name_at[PROGRAMS], nprog = 0;   /* the names, whole, one after the other in */
+    int64_t taken[PROGRAMS];
+    buf names;                             /* NAMES, each with its NUL */
+    buf_init(&names, (size_t)1 << 20);
+    sqlite3_bind_int64(s, 3, limit > 0 ? (sqlite3_int64)limit * STORE_HISTORY_SCAN : -1);
     if (buf_addc(out, '[') != 0)
         goto toolong;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -3391,6 +3393,19 @@ int store_applicant_decisions(store *st, const char *applicant_id, int64_t befor
         size_t len[6];
         for (int i = 0; i < 6; i++)
             f[i] = col_text(s, i, &len[i]);
+        if (limit > 0 && f[1]) {
+            size_t j = 0;
+            while (j < nprog && strcmp(names.data + name_at[j], f[1]) != 0)
+                j++;
+            if (j == nprog && nprog < PROGRAMS) {
+                name_at[nprog] = names.len;
+                if (buf_add(&names, f[1], len[1] + 1) != 0)
+                    goto toolong;
+                taken[nprog++] = 0;
+            }
+            if (j < nprog && ++taken[j] > limit)
+                continue;
+        }
         if ((!first && buf_addc(out, ',') != 0) || store_history_row(out, f, len) != 0)
             goto toolong;
         if (first && newest)
@@ -3404,12 +3419,14 @@ int store_applicant_decisions(store *st, const char *applicant_id, int64_t befor
     }
     if (buf_addc(out, ']') != 0)
         goto toolong;
+    buf_free(&names);
     store_invariants(st);
     return 0;
 toolong:
     sqlite3_reset(s);
     err_set(e, "internal", "the decisions of %s do not fit the buffer", applicant_id);
 fail:
+    buf_free(&names);
     out->len = start;
     if (out->data)
         out->data[start] = '\0';
