@@ -147,13 +147,13 @@ static void past_grow(past *p)
     p->nbuckets = n;
 }
 
-/* How many rows S holds (N bytes: objects of strings and nulls,
- * comma-separated). */
-static size_t rows_count(const char *s, size_t n)
+/* The next row of S (N bytes: objects of strings and nulls, comma-
+ * separated) from *POS: 1 with its first and last bytes in *FIRST and
+ * *LAST, and *POS past it; 0 when there is none. */
+static int row_next(const char *s, size_t n, size_t *pos, size_t *first, size_t *last)
 {
-    size_t rows = 0;
     int depth = 0, str = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = *pos; i < n; i++) {
         char c = s[i];
         if (str) {
             if (c == '\\')
@@ -163,68 +163,65 @@ static size_t rows_count(const char *s, size_t n)
         } else if (c == '"') {
             str = 1;
         } else if (c == '{') {
-            depth++;
+            if (depth++ == 0)
+                *first = i;
         } else if (c == '}' && --depth == 0) {
-            rows++;
+            *last = i;
+            *pos = i + 1;
+            return 1;
         }
     }
+    *pos = n;
+    return 0;
+}
+
+/* How many rows S (N bytes) holds. */
+static size_t rows_count(const char *s, size_t n)
+{
+    size_t rows = 0, pos = 0, first = 0, last = 0;
+    while (row_next(s, n, &pos, &first, &last))
+        rows++;
     return rows;
 }
 
 /* Cut S (N bytes of rows, newest first, as the store writes them) to the
  * newest LIMIT rows of each programme, as store_applicant_decisions chooses
  * them, moving the rows kept together; returns their length, and in *COUNT
- * how many they are.  A row's programme is its "program" member; a name is
- * compared whole, where it lies in the first row of its programme, which is
- * always kept and never moves again once kept. */
+ * how many they are.  A row's programme is its "program" member (a quote
+ * inside a string is escaped, so the key is met only as the key); a name
+ * is compared whole, where it lies in the first row of its programme, which
+ * is always kept and never moves again once kept. */
 static size_t rows_per_program(char *s, size_t n, size_t limit, size_t *count)
 {
     enum { PROGRAMS = 64 };   /* one screen decides at most 64: beyond, all are kept */
+    static const char key[] = "\"program\":\"";
     const char *names[PROGRAMS];
-    size_t lens[PROGRAMS], taken[PROGRAMS], nprog = 0, out = 0, rows = 0, start = 0;
-    int depth = 0, str = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                str = 0;
-            continue;
+    size_t lens[PROGRAMS], taken[PROGRAMS], nprog = 0, out = 0, rows = 0;
+    size_t pos = 0, first = 0, last = 0;
+    while (row_next(s, n, &pos, &first, &last)) {
+        size_t len = 0, at = 0;
+        for (size_t k = first; k + sizeof key - 1 <= last && !at; k++)
+            if (!memcmp(s + k, key, sizeof key - 1))
+                at = k + sizeof key - 1;
+        while (at && at + len < last && s[at + len] != '"')
+            len += s[at + len] == '\\' ? 2 : 1;
+        size_t j = 0;
+        while (j < nprog && (lens[j] != len || memcmp(names[j], s + at, len) != 0))
+            j++;
+        if (j == nprog && nprog < PROGRAMS) {
+            names[nprog] = NULL;   /* where its row is kept, below */
+            lens[nprog] = len;
+            taken[nprog++] = 0;
         }
-        if (c == '"') {
-            str = 1;
-        } else if (c == '{') {
-            if (depth++ == 0)
-                start = i;
-        } else if (c == '}' && --depth == 0) {
-            /* The row is s[start .. i]: its programme's name (a quote inside
-             * a string is escaped, so the key is met only as the key). */
-            static const char key[] = "\"program\":\"";
-            size_t len = 0, at = 0;
-            for (size_t k = start; k + sizeof key - 1 <= i && !at; k++)
-                if (!memcmp(s + k, key, sizeof key - 1))
-                    at = k + sizeof key - 1;
-            while (at && at + len < i && s[at + len] != '"')
-                len += s[at + len] == '\\' ? 2 : 1;
-            size_t j = 0;
-            while (j < nprog && (lens[j] != len || memcmp(names[j], s + at, len) != 0))
-                j++;
-            if (j == nprog && nprog < PROGRAMS) {
-                names[nprog] = NULL;   /* where its row is kept, below */
-                lens[nprog] = len;
-                taken[nprog++] = 0;
-            }
-            if (j == nprog || ++taken[j] <= limit) {
-                size_t rn = i + 1 - start;
-                if (out)
-                    s[out++] = ',';
-                memmove(s + out, s + start, rn);
-                if (j < nprog && !names[j])
-                    names[j] = s + out + (at - start);
-                out += rn;
-                rows++;
-            }
+        if (j == nprog || ++taken[j] <= limit) {
+            size_t rn = last + 1 - first;
+            if (out)
+                s[out++] = ',';
+            memmove(s + out, s + first, rn);
+            if (j < nprog && !names[j])
+                names[j] = s + out + (at - first);
+            out += rn;
+            rows++;
         }
     }
     *count = rows;
