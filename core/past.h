@@ -37,8 +37,12 @@
 typedef struct past past;
 
 /* Room for CAP bytes of rows, at most LIMIT rows of each programme an
- * applicant, the newest, as store_applicant_decisions chooses them.  NULL
- * when out of memory. */
+ * applicant, the newest, as store_applicant_decisions chooses them -- but
+ * not only among the newest 10 x LIMIT decisions, as the store does: the
+ * rows kept do not say how many decisions lie between them, so for an
+ * applicant with more, the rows kept may reach older ones than a read
+ * would.  Of more than 64 programmes, those met after the 64th are not
+ * cut.  NULL when out of memory. */
 past *past_new(size_t cap, size_t limit);
 
 /* Append ID's rows to OUT as a JSON array, newest first, and return 1; or,
