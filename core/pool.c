@@ -172,8 +172,8 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
     int rc = 0;
 
     size_t held = 0;
-    int held_back = (r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY) && p->cfg.refuse_big
-                  ? p->cfg.refuse_big(p->cfg.ud, j, &held) : 0;
+    int big = r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY;   /* no size known */
+    int held_back = big && p->cfg.refuse_big ? p->cfg.refuse_big(p->cfg.ud, j, &held) : 0;
     if (held_back == POOL_HELD_MINE) {
         job_error(j, r->id, "overloaded", "%.1f MB of replies to this connection are waiting "
                   "for it to read them: read them, then ask again", (double)held / (1 << 20));
@@ -271,7 +271,7 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
     rc |= job_finish(j);
     if (rc)
         buf_reset(&j->reply);
-    else if ((r->op == ENGINE_OP_DECISION || r->op == ENGINE_OP_HISTORY) && p->cfg.built_big)
+    else if (big && p->cfg.built_big)
         p->cfg.built_big(p->cfg.ud, j);   /* counted now: others may be asked meanwhile */
 }
 

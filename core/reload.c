@@ -250,16 +250,23 @@ static int reload_watch(reload *rl)
 }
 
 /* Queue the work; RUNNING from here until reload_done. */
-static void reload_start(reload *rl)
+/* Whether rl->dir is gone (moved away or deleted): then there is no set to
+ * try (nor a rejection to record), and the watch, set again once it is back
+ * (said once, looked for every second), reloads then. */
+static int reload_gone(reload *rl)
 {
     struct stat sb;
-    if (stat(rl->dir, &sb) != 0 && errno == ENOENT) {
-        /* Moved away or deleted: no set to try (nor a rejection to record);
-         * the watch, set again once it is back, reloads then. */
-        rl->stale = 1;
-        reload_watch(rl);
+    if (stat(rl->dir, &sb) == 0 || errno != ENOENT)
+        return 0;
+    rl->stale = 1;
+    reload_watch(rl);
+    return 1;
+}
+
+static void reload_start(reload *rl)
+{
+    if (reload_gone(rl))
         return;
-    }
     rl->running = 1;
     rl->work.data = rl;
     int rc = uv_queue_work(rl->loop, &rl->work, reload_work, reload_done);
@@ -325,12 +332,8 @@ void reload_request(reload *rl, const char *why)
 {
     if (rl->closing)
         return;
-    struct stat sb;
-    if (!rl->running && stat(rl->dir, &sb) != 0 && errno == ENOENT) {
-        rl->stale = 1;   /* as reload_start finds it, before saying "reloading" */
-        reload_watch(rl);
+    if (!rl->running && reload_gone(rl))   /* as reload_start would, before "reloading" */
         return;
-    }
     log_info("reloading the rules in %s (%s)", rl->dir, why);
     if (rl->running) {
         rl->again = 1;
@@ -391,10 +394,7 @@ static void reload_follow_cb(uv_timer_t *t)
     if (!rl->watching || rl->swapped)
         return;
     if (stat(rl->dir, &sb) != 0) {
-        if (errno == ENOENT) {   /* moved away or deleted: said, and looked for */
-            rl->stale = 1;
-            reload_watch(rl);
-        }
+        reload_gone(rl);
         return;
     }
     if (sb.st_dev == rl->dev && sb.st_ino == rl->ino && !rl->stale)
