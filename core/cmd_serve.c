@@ -445,7 +445,8 @@ int cmd_serve(int argc, char **argv)
         log_error("%s", e.msg);
         goto out_server;
     }
-    if (o.past_mb && !(kept = past_new((size_t)o.past_mb << 20, POOL_HISTORY_ROWS))) {
+    if (o.past_mb && !(kept = past_new((size_t)o.past_mb << 20, POOL_HISTORY_ROWS,
+                                       POOL_HISTORY_ROWS * STORE_HISTORY_SCAN))) {
         log_error("out of memory");
         goto out_server;
     }

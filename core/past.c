@@ -27,6 +27,7 @@ typedef struct entry {
     struct entry *newer, *older;  /* the recency list */
     uint64_t hash;
     int64_t newest;               /* the seq of the first row; 0: no rows */
+    size_t decisions;             /* the applicant's in the store: fewer than window */
     size_t nrows, len, cap;       /* the rows: NROWS of them, LEN bytes in CAP */
     char *rows;
     char id[];
@@ -37,7 +38,7 @@ struct past {
     entry **buckets;
     size_t nbuckets, count;       /* nbuckets: a power of two */
     entry *newest, *oldest;       /* the recency list's ends */
-    size_t bytes, cap, limit;
+    size_t bytes, cap, limit, window;
     uint64_t ticket;              /* commits handed over so far */
     uint64_t stamps[PAST_STAMPS];
     int off;                      /* past_forget was called */
@@ -46,7 +47,7 @@ struct past {
     atomic_size_t waiting;        /* how many */
 };
 
-past *past_new(size_t cap, size_t limit)
+past *past_new(size_t cap, size_t limit, size_t window)
 {
     past *p = calloc(1, sizeof *p);
     if (!p)
@@ -60,6 +61,7 @@ past *past_new(size_t cap, size_t limit)
     }
     p->cap = cap;
     p->limit = limit ? limit : 1;
+    p->window = window;
     p->last = &p->notes;
     return p;
 }
@@ -187,13 +189,15 @@ static size_t rows_count(const char *s, size_t n)
 /* Cut S (N bytes of rows, newest first, as the store writes them) to the
  * newest LIMIT rows of each programme, as store_applicant_decisions chooses
  * them, moving the rows kept together; returns their length, and in *COUNT
- * how many they are.  A row's programme is its "program" member (a quote
+ * how many they are, or (size_t)-1 when S holds more than PROGRAMS
+ * programmes (rows that the store, which cuts only the first PROGRAMS met,
+ * may hold in full).  A row's programme is its "program" member (a quote
  * inside a string is escaped, so the key is met only as the key); a name
  * is compared whole, where it lies in the first row of its programme, which
  * is always kept and never moves again once kept. */
 static size_t rows_per_program(char *s, size_t n, size_t limit, size_t *count)
 {
-    enum { PROGRAMS = 64 };   /* one screen decides at most 64: beyond, all are kept */
+    enum { PROGRAMS = 64 };   /* as store_applicant_decisions */
     static const char key[] = "\"program\":\"";
     const char *names[PROGRAMS];
     size_t lens[PROGRAMS], taken[PROGRAMS], nprog = 0, out = 0, rows = 0;
@@ -208,17 +212,19 @@ static size_t rows_per_program(char *s, size_t n, size_t limit, size_t *count)
         size_t j = 0;
         while (j < nprog && (lens[j] != len || memcmp(names[j], s + at, len) != 0))
             j++;
-        if (j == nprog && nprog < PROGRAMS) {
+        if (j == nprog && nprog == PROGRAMS)
+            return (size_t)-1;
+        if (j == nprog) {
             names[nprog] = NULL;   /* where its row is kept, below */
             lens[nprog] = len;
             taken[nprog++] = 0;
         }
-        if (j == nprog || ++taken[j] <= limit) {
+        if (++taken[j] <= limit) {
             size_t rn = last + 1 - first;
             if (out)
                 s[out++] = ',';
             memmove(s + out, s + first, rn);
-            if (j < nprog && !names[j])
+            if (!names[j])
                 names[j] = s + out + (at - first);
             out += rn;
             rows++;
@@ -228,11 +234,15 @@ static size_t rows_per_program(char *s, size_t n, size_t limit, size_t *count)
     return out;
 }
 
-/* Put A (AN bytes of rows) in front of E's rows, a comma between, and cut
- * them to the limit.  E's text grows by half again when it must, so that a
- * commit seldom allocates.  -1 when out of memory (E unchanged). */
-static int entry_prepend(past *p, entry *e, const char *a, size_t an)
+/* Put A (AN bytes of rows, standing for DECISIONS of the applicant's
+ * decisions) in front of E's rows, a comma between, and cut them to the
+ * limit.  E's text grows by half again when it must, so that a commit
+ * seldom allocates.  -1 when out of memory (E unchanged); 1 when E is no
+ * longer what the store would choose (past_new), and must go. */
+static int entry_prepend(past *p, entry *e, const char *a, size_t an, size_t decisions)
 {
+    if (e->decisions + decisions >= p->window)
+        return 1;
     if (!an)
         return 0;
     size_t sep = e->len != 0, n = an + sep + e->len;
@@ -245,20 +255,26 @@ static int entry_prepend(past *p, entry *e, const char *a, size_t an)
         e->rows = t;
         e->cap = cap;
     }
+    e->decisions += decisions;
     memmove(e->rows + an + sep, e->rows, e->len);
     memcpy(e->rows, a, an);
     if (sep)
         e->rows[an] = ',';
     e->len = n;
     e->nrows += rows_count(a, an);
-    if (e->nrows > p->limit)   /* only then can a programme have more */
-        e->len = rows_per_program(e->rows, n, p->limit, &e->nrows);
+    if (e->nrows > p->limit) {   /* only then can a programme have more */
+        size_t len = rows_per_program(e->rows, n, p->limit, &e->nrows);
+        if (len == (size_t)-1)
+            return 1;
+        e->len = len;
+    }
     return 0;
 }
 
-/* A new entry for ID, with ROWS, listed first.  NULL when out of memory. */
+/* A new entry for ID, with ROWS of its DECISIONS, listed first.  NULL when
+ * out of memory or when they cannot be kept (entry_prepend). */
 static entry *past_add(past *p, uint64_t h, const char *id, const char *rows, size_t n,
-                       int64_t newest)
+                       int64_t newest, size_t decisions)
 {
     size_t idlen = strlen(id);
     entry *e = calloc(1, sizeof *e + idlen + 1);
@@ -267,8 +283,9 @@ static entry *past_add(past *p, uint64_t h, const char *id, const char *rows, si
     memcpy(e->id, id, idlen + 1);
     e->hash = h;
     p->bytes += entry_size(e);
-    if (entry_prepend(p, e, rows, n) != 0) {
+    if (entry_prepend(p, e, rows, n, decisions) != 0) {
         p->bytes -= entry_size(e);
+        free(e->rows);
         free(e);
         return NULL;
     }
@@ -288,11 +305,14 @@ static void past_apply(past *p, const past_note *n)
     uint64_t h = seen_hash(n->id);
     entry *e = *past_slot(p, h, n->id);
     if (e) {
-        /* Rows read from the store after this commit hold it already. */
-        if (n->newest > e->newest && entry_prepend(p, e, n->rows, n->len) == 0)
+        /* Rows read from the store after this commit hold it already.
+         * Kept without them, or past what the store would choose, the
+         * entry would be wrong. */
+        if (n->newest > e->newest &&
+            entry_prepend(p, e, n->rows, n->len, rows_count(n->rows, n->len)) == 0)
             e->newest = n->newest;
         else if (n->newest > e->newest)
-            past_drop(p, e);   /* kept without them, it would be wrong */
+            past_drop(p, e);
     } else {
         p->stamps[h % PAST_STAMPS] = n->ticket;
     }
@@ -341,7 +361,7 @@ int past_get(past *p, const char *id, buf *out, uint64_t *ticket)
 }
 
 void past_keep(past *p, const char *id, const char *rows, size_t n, int64_t newest,
-               uint64_t ticket)
+               size_t decisions, uint64_t ticket)
 {
     if (n < 2 || rows[0] != '[' || rows[n - 1] != ']')
         return;
@@ -351,7 +371,8 @@ void past_keep(past *p, const char *id, const char *rows, size_t n, int64_t newe
     if (p->off || p->stamps[h % PAST_STAMPS] > ticket) {
         p->refused++;
     } else if (!*past_slot(p, h, id)) {   /* one kept meanwhile is as new */
-        past_add(p, h, id, rows + 1, n - 2, newest);
+        if (!past_add(p, h, id, rows + 1, n - 2, newest, decisions))
+            p->refused++;
         past_trim(p);
     }
     pthread_mutex_unlock(&p->mu);

@@ -37,13 +37,13 @@
 typedef struct past past;
 
 /* Room for CAP bytes of rows, at most LIMIT rows of each programme an
- * applicant, the newest, as store_applicant_decisions chooses them -- but
- * not only among the newest 10 x LIMIT decisions, as the store does: the
- * rows kept do not say how many decisions lie between them, so for an
- * applicant with more, the rows kept may reach older ones than a read
- * would.  Of more than 64 programmes, those met after the 64th are not
- * cut.  NULL when out of memory. */
-past *past_new(size_t cap, size_t limit);
+ * applicant, the newest, as store_applicant_decisions chooses them among
+ * the applicant's newest WINDOW decisions.  Only an applicant with fewer
+ * than WINDOW decisions, and rows of at most 64 programmes, is kept: the
+ * rows kept do not say how many decisions lie between them, so beyond that
+ * the store's choice cannot be followed here, and the store answers each
+ * time.  NULL when out of memory. */
+past *past_new(size_t cap, size_t limit, size_t window);
 
 /* Append ID's rows to OUT as a JSON array, newest first, and return 1; or,
  * when they are not kept, return 0 with *TICKET set for past_keep.  -1, OUT
@@ -52,10 +52,12 @@ int past_get(past *p, const char *id, buf *out, uint64_t *ticket);
 
 /* Keep ROWS (N bytes: a JSON array as store_applicant_decisions writes it),
  * the rows of ID read from the store after past_get gave TICKET; NEWEST is
- * the seq of the first row (0: none).  Dropped if a commit since may be
- * missing from them. */
+ * the seq of the first row (0: none), DECISIONS how many of the applicant's
+ * decisions the read went through (store_applicant_decisions' count).
+ * Dropped if a commit since may be missing from them, or if the read went
+ * through WINDOW decisions (there may be more). */
 void past_keep(past *p, const char *id, const char *rows, size_t n, int64_t newest,
-               uint64_t ticket);
+               size_t decisions, uint64_t ticket);
 
 /* An application's rows on their way to past_commit. */
 typedef struct past_note {

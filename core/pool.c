@@ -103,8 +103,9 @@ static int worker_history(void *ud, const char *applicant_id, buf *out)
     store *rd = worker_reader(wk, &e);
     size_t at = out->len;
     int64_t newest = 0;
-    if (!rd ||
-        store_applicant_decisions(rd, applicant_id, 0, POOL_HISTORY_ROWS, out, &newest, &e) < 0) {
+    long went = rd ? store_applicant_decisions(rd, applicant_id, 0, POOL_HISTORY_ROWS, out,
+                                               &newest, &e) : -1;
+    if (went < 0) {
         /* Said once until a lookup works again: when the database is gone,
          * every request would say it. */
         if (!wk->history_failed++)
@@ -118,7 +119,8 @@ static int worker_history(void *ud, const char *applicant_id, buf *out)
         wk->history_failed = 0;
     }
     if (kept)
-        past_keep(kept, applicant_id, out->data + at, out->len - at, newest, ticket);
+        past_keep(kept, applicant_id, out->data + at, out->len - at, newest, (size_t)went,
+                  ticket);
     return 0;
 }
 

@@ -832,7 +832,7 @@ static int worker_history(void *ud, const char *applicant_id, buf *out)
     if (worker_reader(wk) != 0)
         return -1;
     return store_applicant_decisions(wk->reader, applicant_id, wk->before_seq,
-                                     REPLAY_HISTORY_ROWS, out, NULL, &e) == 0 ? 0 : -1;
+                                     REPLAY_HISTORY_ROWS, out, NULL, &e) < 0 ? -1 : 0;
 }
 
 /* The engine for APP: the candidate's, or the one of its stored rule set

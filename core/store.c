@@ -316,9 +316,6 @@ static const struct {
  * them all), so an applicant's decisions, newest first, are the recent
  * ones then the index's. */
 #define STORE_RECENT_MAX 1024
-/* An applicant's past is read among the newest LIMIT x this decisions (the
- * recent table's, fewer than STORE_RECENT_MAX, and the index's newest). */
-#define STORE_HISTORY_SCAN 10
 /* The decisions of the applicant bound as P (a parameter, written twice),
  * as a condition on "d", for the audit filters. */
 #define STORE_APPLICANT_IN(P)                                                             \
@@ -3365,13 +3362,14 @@ int store_history_row(buf *out, const char *const f[6], const size_t len[6])
     return buf_addc(out, '}');
 }
 
-int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
-                              long limit, buf *out, int64_t *newest, err *e)
+long store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
+                               long limit, buf *out, int64_t *newest, err *e)
 {
     store_invariants(st);
     sqlite3_stmt *s = st->q[Q_APPLICANT_ROWS];
     size_t start = out->len;
     int rc, first = 1;
+    long went = 0;   /* through the applicant's decisions */
     if (newest)
         *newest = 0;
     bind_str(s, 1, applicant_id);
@@ -3393,6 +3391,7 @@ int store_applicant_decisions(store *st, const char *applicant_id, int64_t befor
         size_t len[6];
         for (int i = 0; i < 6; i++)
             f[i] = col_text(s, i, &len[i]);
+        went++;
         if (limit > 0 && f[1]) {
             size_t j = 0;
             while (j < nprog && strcmp(names.data + name_at[j], f[1]) != 0)
@@ -3421,7 +3420,7 @@ int store_applicant_decisions(store *st, const char *applicant_id, int64_t befor
         goto toolong;
     buf_free(&names);
     store_invariants(st);
-    return 0;
+    return went;
 toolong:
     sqlite3_reset(s);
     err_set(e, "internal", "the decisions of %s do not fit the buffer", applicant_id);

@@ -403,18 +403,24 @@ int store_decision_seqs(store *st, const char *const *ids, size_t n, int64_t *se
 
 int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *ud, err *e);
 
+/* An applicant's past is read among the newest LIMIT x this decisions. */
+#define STORE_HISTORY_SCAN 10
+
 /* Append to OUT a JSON array, newest first, of the applicant's decisions
  * with a sequence number below BEFORE_SEQ (<= 0: every one stored), at most
- * LIMIT (<= 0: all) of each programme, among the newest 10 x LIMIT, each as
+ * LIMIT (<= 0: all) of each programme, among the newest LIMIT x
+ * STORE_HISTORY_SCAN, each as
  *   {"decision_id", "program", "program_version", "outcome", "as_of",
  *    "decided_at"}
- * -- the rows an engine_history_fn answers with.  Uses the applicant index:
- * the cost grows with LIMIT, not with the table.  Only committed decisions
- * are seen.  NEWEST, unless NULL, receives the seq of the first row (0 when
- * there is none).  On failure OUT is left as it was and -1 is returned with
- * E. */
-int store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
-                              long limit, buf *out, int64_t *newest, err *e);
+ * -- the rows an engine_history_fn answers with.  Of the first 64
+ * programmes met, newest first, that is; the rows of any other are all
+ * there.  Uses the applicant index: the cost grows with LIMIT, not with the
+ * table.  Only committed decisions are seen.  NEWEST, unless NULL, receives
+ * the seq of the first row (0 when there is none).  Returns how many
+ * decisions it went through (so LIMIT x STORE_HISTORY_SCAN when there may
+ * be more); on failure OUT is left as it was and -1 is returned with E. */
+long store_applicant_decisions(store *st, const char *applicant_id, int64_t before_seq,
+                               long limit, buf *out, int64_t *newest, err *e);
 
 /* One row of that array, from the six fields in its order (a NULL is
  * null): the writer makes the rows of what it commits with it (past.h).

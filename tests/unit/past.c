@@ -1,6 +1,7 @@
 /* tests/unit/past.c -- the applicants' earlier decisions kept in memory:
  * what past_get answers after reads kept and commits handed over, the
- * tickets that keep a stale read out, the row limit, the byte cap, forget.
+ * tickets that keep a stale read out, the row limit, the window of the
+ * store's choice, the byte cap, forget.
  * (The server end to end: tests/integration/replay.py, test_history_kept.) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,12 +52,12 @@ static void commit(past *p, const char *id, const char *rows, int64_t newest)
 static void test_past_kept_then_added_to(void **state)
 {
     (void)state;
-    past *p = past_new(1 << 20, 200);
+    past *p = past_new(1 << 20, 200, 2000);
     char r1[256], r2[256], r3[256], text[1024];
     uint64_t t;
     assert_string_equal(get(p, "A", &t), "-");
     snprintf(text, sizeof text, "[%s]", row(r1, sizeof r1, "d1"));
-    past_keep(p, "A", text, strlen(text), 1, t);
+    past_keep(p, "A", text, strlen(text), 1, 1, t);
     assert_string_equal(get(p, "A", NULL), text);
     commit(p, "A", row(r2, sizeof r2, "d2"), 2);
     snprintf(text, sizeof text, "[%s,%s]", r2, r1);
@@ -73,20 +74,20 @@ static void test_past_kept_then_added_to(void **state)
 static void test_past_stale_read_refused(void **state)
 {
     (void)state;
-    past *p = past_new(1 << 20, 200);
+    past *p = past_new(1 << 20, 200, 2000);
     char r1[256], r2[256], text[1024];
     uint64_t t;
     assert_string_equal(get(p, "A", &t), "-");
     commit(p, "A", row(r2, sizeof r2, "d2"), 2);   /* after the ticket */
     snprintf(text, sizeof text, "[%s]", row(r1, sizeof r1, "d1"));
-    past_keep(p, "A", text, strlen(text), 1, t);
+    past_keep(p, "A", text, strlen(text), 1, 1, t);
     assert_string_equal(get(p, "A", &t), "-");
     past_stats st;
     past_get_stats(p, &st);
     assert_int_equal(st.refused, 1);
     /* Read again now: kept. */
     snprintf(text, sizeof text, "[%s,%s]", r2, r1);
-    past_keep(p, "A", text, strlen(text), 2, t);
+    past_keep(p, "A", text, strlen(text), 2, 2, t);
     assert_string_equal(get(p, "A", NULL), text);
     past_free(p);
 }
@@ -96,13 +97,13 @@ static void test_past_stale_read_refused(void **state)
 static void test_past_stale_read_after_eviction(void **state)
 {
     (void)state;
-    past *p = past_new(2048, 200);
+    past *p = past_new(2048, 200, 2000);
     char r1[256], r2[256], text[1024], other[300], id[16];
     uint64_t early, t;
     assert_string_equal(get(p, "A", &early), "-");   /* a read begins: it will see d1 */
     snprintf(text, sizeof text, "[%s]", row(r1, sizeof r1, "d1"));
     assert_string_equal(get(p, "A", &t), "-");       /* another read, kept */
-    past_keep(p, "A", text, strlen(text), 1, t);
+    past_keep(p, "A", text, strlen(text), 1, 1, t);
     commit(p, "A", row(r2, sizeof r2, "d2"), 2);
     char both[1024];
     snprintf(both, sizeof both, "[%s,%s]", r2, r1);
@@ -111,10 +112,10 @@ static void test_past_stale_read_after_eviction(void **state)
         snprintf(id, sizeof id, "B%d", i);
         get(p, id, &t);
         snprintf(other, sizeof other, "[%s]", row(r1, sizeof r1, id));
-        past_keep(p, id, other, strlen(other), 10 + i, t);
+        past_keep(p, id, other, strlen(other), 10 + i, 1, t);
     }
     assert_string_equal(get(p, "A", &t), "-");
-    past_keep(p, "A", text, strlen(text), 1, early);   /* lacks d2: refused */
+    past_keep(p, "A", text, strlen(text), 1, 1, early);   /* lacks d2: refused */
     assert_string_equal(get(p, "A", NULL), "-");
     past_free(p);
 }
@@ -124,12 +125,12 @@ static void test_past_stale_read_after_eviction(void **state)
 static void test_past_row_limit(void **state)
 {
     (void)state;
-    past *p = past_new(1 << 20, 2);
+    past *p = past_new(1 << 20, 2, 20);
     char r[3][256], text[1024];
     uint64_t t;
     assert_string_equal(get(p, "A", &t), "-");
     row(r[0], sizeof r[0], "x},{\\\"y");
-    past_keep(p, "A", "[]", 2, 0, t);
+    past_keep(p, "A", "[]", 2, 0, 0, t);
     assert_string_equal(get(p, "A", NULL), "[]");
     commit(p, "A", r[0], 1);
     commit(p, "A", row(r[1], sizeof r[1], "d2"), 2);
@@ -144,11 +145,11 @@ static void test_past_row_limit(void **state)
 static void test_past_row_limit_per_program(void **state)
 {
     (void)state;
-    past *p = past_new(1 << 20, 2);
+    past *p = past_new(1 << 20, 2, 20);
     char r[4][256], text[2048];
     uint64_t t;
     assert_string_equal(get(p, "A", &t), "-");
-    past_keep(p, "A", "[]", 2, 0, t);
+    past_keep(p, "A", "[]", 2, 0, 0, t);
     commit(p, "A", row(r[0], sizeof r[0], "i1"), 1);   /* intelaka */
     for (int i = 0; i < 3; i++) {
         snprintf(r[1 + i], sizeof r[1 + i], "{\"decision_id\":\"t%d\",\"program\":\"taehil\","
@@ -169,7 +170,7 @@ static void test_past_row_limit_per_program(void **state)
         name[k][150] = '\0';
     }
     assert_string_equal(get(p, "B", &t), "-");
-    past_keep(p, "B", "[]", 2, 0, t);
+    past_keep(p, "B", "[]", 2, 0, 0, t);
     for (int i = 0; i < 4; i++) {   /* a, b, b, b: a's one row must stay */
         snprintf(rr[i], sizeof rr[i], "{\"decision_id\":\"d%d\",\"program\":\"%s\","
                  "\"program_version\":\"1\",\"outcome\":\"eligible\",\"as_of\":\"2025-01-01\","
@@ -181,18 +182,77 @@ static void test_past_row_limit_per_program(void **state)
     past_free(p);
 }
 
+/* The store chooses among an applicant's newest WINDOW decisions, and the
+ * rows kept do not say how many lie between them: an applicant with as
+ * many is not kept (a read that went through WINDOW), and one that commits
+ * reach is let go, stamped, so that a read begun before is not kept
+ * either. */
+static void test_past_window(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 2, 5);
+    char r[256], text[1024], id[16];
+    uint64_t t, early;
+    assert_string_equal(get(p, "A", &t), "-");
+    snprintf(text, sizeof text, "[%s]", row(r, sizeof r, "d1"));
+    past_keep(p, "A", text, strlen(text), 9, 5, t);   /* went through 5: maybe more */
+    assert_string_equal(get(p, "A", &t), "-");
+    past_stats st;
+    past_get_stats(p, &st);
+    assert_int_equal(st.refused, 1);
+
+    past_keep(p, "A", text, strlen(text), 9, 3, t);   /* all 3 of them */
+    assert_string_equal(get(p, "A", &early), text);
+    commit(p, "A", row(r, sizeof r, "d10"), 10);      /* the 4th */
+    assert_string_not_equal(get(p, "A", NULL), "-");
+    for (int i = 11; i < 13; i++) {
+        snprintf(id, sizeof id, "d%d", i);
+        commit(p, "A", row(r, sizeof r, id), i);
+    }
+    assert_string_equal(get(p, "A", &t), "-");        /* the 5th let it go */
+    past_keep(p, "A", text, strlen(text), 9, 3, early);
+    assert_string_equal(get(p, "A", NULL), "-");
+    past_free(p);
+}
+
+/* The store cuts the rows of the first 64 programmes it meets, newest
+ * first, and keeps every row of any other: past that, which are cut
+ * changes with each new programme, so the applicant is let go. */
+static void test_past_many_programs(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 1, 100000);
+    char r[256];
+    uint64_t t;
+    assert_string_equal(get(p, "A", &t), "-");
+    past_keep(p, "A", "[]", 2, 0, 0, t);
+    for (int i = 0; i < 64; i++) {
+        snprintf(r, sizeof r, "{\"decision_id\":\"d%d\",\"program\":\"p%d\","
+                 "\"program_version\":\"1\",\"outcome\":\"eligible\",\"as_of\":\"2025-01-01\","
+                 "\"decided_at\":\"x\"}", i, i);
+        commit(p, "A", r, 1 + i);
+    }
+    assert_string_not_equal(get(p, "A", NULL), "-");   /* 64 programmes: kept */
+    snprintf(r, sizeof r, "{\"decision_id\":\"d64\",\"program\":\"p64\","
+             "\"program_version\":\"1\",\"outcome\":\"eligible\",\"as_of\":\"2025-01-01\","
+             "\"decided_at\":\"x\"}");
+    commit(p, "A", r, 65);
+    assert_string_equal(get(p, "A", NULL), "-");       /* a 65th: let go */
+    past_free(p);
+}
+
 /* Within CAP bytes: the applicant asked for least recently goes first. */
 static void test_past_cap(void **state)
 {
     (void)state;
-    past *p = past_new(4096, 200);
+    past *p = past_new(4096, 200, 2000);
     char r[256], text[300], id[16];
     for (int i = 0; i < 100; i++) {
         uint64_t t;
         snprintf(id, sizeof id, "A%d", i);
         assert_string_equal(get(p, id, &t), "-");
         snprintf(text, sizeof text, "[%s]", row(r, sizeof r, id));
-        past_keep(p, id, text, strlen(text), i + 1, t);
+        past_keep(p, id, text, strlen(text), i + 1, 1, t);
         if (i >= 1)
             assert_string_not_equal(get(p, "A0", NULL), "-");   /* asked for: kept */
     }
@@ -212,12 +272,12 @@ static void test_past_cap(void **state)
 static void test_past_tidy_and_forget(void **state)
 {
     (void)state;
-    past *p = past_new(1 << 20, 200);
+    past *p = past_new(1 << 20, 200, 2000);
     char r[256], text[300], id[16];
     uint64_t t;
     assert_string_equal(get(p, "A", &t), "-");
     snprintf(text, sizeof text, "[%s]", row(r, sizeof r, "d0"));
-    past_keep(p, "A", text, strlen(text), 1, t);
+    past_keep(p, "A", text, strlen(text), 1, 1, t);
     past_stats st, before;
     past_get_stats(p, &before);
     for (int i = 0; i < 10; i++) {
@@ -242,7 +302,7 @@ static void test_past_tidy_and_forget(void **state)
     assert_int_equal(rows, 71);
     past_forget(p);
     assert_string_equal(get(p, "A", &t), "-");
-    past_keep(p, "A", text, strlen(text), 1, t);
+    past_keep(p, "A", text, strlen(text), 1, 1, t);
     assert_string_equal(get(p, "A", NULL), "-");
     commit(p, "A", r, 200);   /* freed, not kept */
     past_tidy(p);
@@ -259,6 +319,8 @@ int main(void)
         cmocka_unit_test(test_past_stale_read_after_eviction),
         cmocka_unit_test(test_past_row_limit),
         cmocka_unit_test(test_past_row_limit_per_program),
+        cmocka_unit_test(test_past_window),
+        cmocka_unit_test(test_past_many_programs),
         cmocka_unit_test(test_past_cap),
         cmocka_unit_test(test_past_tidy_and_forget),
     };

@@ -1781,13 +1781,14 @@ static void test_applicant_index_levels(void **state)
             snprintf(newest[k], 16, "%s", ids[p][count[p] - 1 - k]);
         buf_reset(&b);
         int64_t top = 0;
-        assert_int_equal(store_applicant_decisions(f->st, who, 0, 0, &b, &top, &e), 0);
+        assert_int_equal(store_applicant_decisions(f->st, who, 0, 0, &b, &top, &e), count[p]);
         assert_true(rows_are(b.data, newest, count[p]));
         buf_reset(&b);
-        assert_int_equal(store_applicant_decisions(f->st, who, 0, 5, &b, NULL, &e), 0);
+        assert_int_equal(store_applicant_decisions(f->st, who, 0, 5, &b, NULL, &e),
+                         count[p] < 50 ? count[p] : 50);
         assert_true(rows_are(b.data, newest, 5));
         buf_reset(&b);   /* before the newest: all but it */
-        assert_int_equal(store_applicant_decisions(f->st, who, top, 0, &b, NULL, &e), 0);
+        assert_int_equal(store_applicant_decisions(f->st, who, top, 0, &b, NULL, &e), count[p] - 1);
         assert_true(rows_are(b.data, newest + 1, count[p] - 1));
         buf_reset(&b);
         assert_int_equal(store_history(f->st, who, 0, &b, &e), 0);
@@ -1823,14 +1824,14 @@ static void test_migrate_applicant_index(void **state)
     snprintf(one[0], 16, "%s", t.ids[0]);
     assert_int_equal(store_open(&f->st, f->path, STORE_READONLY, &e), 0);
     assert_int_equal(store_schema(f->st), 3);
-    assert_int_equal(store_applicant_decisions(f->st, "A1", 0, 0, &b, NULL, &e), 0);
+    assert_int_equal(store_applicant_decisions(f->st, "A1", 0, 0, &b, NULL, &e), 1);
     assert_true(rows_are(b.data, one, 1));
     store_close(f->st);
     assert_string_equal(query_texts(f->path, "PRAGMA user_version", 0, v, sizeof v), "3");
     assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
     assert_int_equal(store_schema(f->st), 4);
     buf_reset(&b);
-    assert_int_equal(store_applicant_decisions(f->st, "A1", 0, 0, &b, NULL, &e), 0);
+    assert_int_equal(store_applicant_decisions(f->st, "A1", 0, 0, &b, NULL, &e), 1);
     assert_true(rows_are(b.data, one, 1));
     buf_free(&b);
     assert_string_equal(query_texts(f->path, "SELECT applicant_id || ':' || seq FROM applicant_index",
