@@ -175,9 +175,10 @@ int bindings_format(lua_State *L, int idx, buf *out)
             double d = lua_tonumber(L, idx);
             if (d == floor(d) && fabs(d) < 1e15)
                 snprintf(tmp, sizeof tmp, "%.0f", d);
-            else if (fabs(d) < 1e15)
-                snprintf(tmp, sizeof tmp, "%.2f", d);   /* an amount: to the centime */
-            else   /* beyond: the shortest text that reads back exactly, 1e+300 */
+            else if (fabs(d) < 1e15 && snprintf(tmp, sizeof tmp, "%.2f", d) > 0 &&
+                     strtod(tmp, NULL) == d)
+                ;   /* an amount: to the centime, 4200.50 */
+            else   /* the shortest text that reads back exactly: 0.125, not 0.12 */
                 for (int digits = 15; digits <= 17; digits++)
                     if (snprintf(tmp, sizeof tmp, "%.*g", digits, d) > 0 && strtod(tmp, NULL) == d)
                         break;

@@ -28,8 +28,9 @@
 void bindings_push(lua_State *L);
 
 /* Append the text of the value at IDX as a message shows it.  [-0, +0, m]
- * Integers and integral floats in plain decimal, other numbers with two
- * decimals, booleans as true/false, nil as null, strings as they are, a
+ * Integers and integral floats in plain decimal, a whole number of
+ * centimes with two decimals (4200.50), any other number as the shortest
+ * text that reads back as it (0.125, 1e-07), booleans as true/false, nil as null, strings as they are, a
  * table as its canonical JSON (its type name when it has none). */
 struct buf;
 int bindings_format(lua_State *L, int idx, struct buf *out);

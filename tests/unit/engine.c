@@ -2197,6 +2197,20 @@ static void test_message_placeholders_filled(void **state)
     check_message("fr", "0", "la taille 0 ne dépasse pas 3");
 }
 
+/* A number reads as it is: a whole number of centimes with two decimals, any
+ * other as the shortest text that reads back as it, never rounded. */
+static void test_message_numbers_not_rounded(void **state)
+{
+    (void)state;
+    char v[256];
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "messages", "{\"applicant_id\":\"A1\",\"size\":2}");
+    assert_string_equal(member_of(decision(r), "numbers", "message", v, sizeof v),
+                        "rate 0.125, tiny 1e-07, third 0.3333333333333333, amount 4200.50, whole 18");
+    release(r);
+    release(en);
+}
+
 /* Kept criteria ----------------------------------------------------------------
  * decision.c keeps what it reads of a criterion when no read can run rule
  * code; what it writes must be what reading the criterion every time wrote. */
@@ -3429,6 +3443,7 @@ int main(void)
         TEST(test_order_frozen_own_len),
         TEST(test_forged_twin_sets_no_finalizer),
         TEST(test_caught_messages_write_no_address),
+        TEST(test_message_numbers_not_rounded),
         TEST(test_load_global_write_refused),
         TEST(test_load_shared_library_write_refused),
         TEST(test_load_shared_library_metatable_refused),
