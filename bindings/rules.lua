@@ -68,6 +68,7 @@ local scales = {}        -- name -> { values..., rank = { value -> i } }
 local schema             -- the applicant record type
 local schema_at          -- file, line of the schema
 local cases = {}         -- test cases
+local case_named = {}    -- file .. "\0" .. name -> the first case of that name in that file
 local problems = {}      -- { file, line, msg } found while loading
 local sources = {}       -- file name -> text, for lint's parameter scan
 local broken = {}        -- file name -> true: it did not load (its problem is reported)
@@ -1051,6 +1052,8 @@ local test_env = setmetatable({
       rawset(spec, "name", name)
       rawset(spec, "file", file)
       rawset(spec, "line", line)
+      local key = file .. "\0" .. name
+      case_named[key] = case_named[key] or spec
       cases[#cases + 1] = spec
     end
   end,
@@ -1838,6 +1841,9 @@ CASE_KEYS.name, CASE_KEYS.file, CASE_KEYS.line = true, true, true
 local HISTORY_KEYS, HISTORY_KEYS_TEXT = key_set({ "decision_id", "program", "program_version", "ruleset",
   "as_of", "lang", "outcome", "criteria", "missing", "parameters", "decided_at" })
 local OUTCOMES = { eligible = true, ineligible = true, incomplete = true }
+-- The codes a decide can answer with, offline as in the server.
+local CASE_ERRORS, CASE_ERRORS_TEXT = key_set({ "invalid_json", "invalid_request", "unknown_op",
+  "unknown_program", "invalid_applicant", "rule_error", "internal" })
 
 -- The first field of applicant V (at PATH) that type T does not declare:
 -- a misspelt field would be read as absent, and the case test what it
@@ -1873,6 +1879,17 @@ local function case_fault(case)
   end
   charged_sort(odd)
   if #odd > 0 then return string_format("unknown key '%s' (a case knows %s)", odd[1], CASE_KEYS_TEXT) end
+  if case.name == "" then return "a case needs a name: a failure shows it" end
+  local first = case_named[case.file .. "\0" .. case.name]
+  if first ~= case then
+    return string_format("the case at line %d has this name already: a failure would not say which", first.line)
+  end
+  if case.error ~= nil and case.outcome ~= nil then
+    return "a case expects an error or an outcome, not both (the outcome would go unchecked)"
+  end
+  if case.error ~= nil and not CASE_ERRORS[case.error] then
+    return string_format("error must be one of %s, got %s", CASE_ERRORS_TEXT, describe(case.error))
+  end
   if type(case.as_of) ~= "string" or not c_parse_date(case.as_of) then
     return string_format("as_of must be a date YYYY-MM-DD, got %s: without one a case is decided on the day it runs", describe(case.as_of))
   end
@@ -1889,8 +1906,11 @@ local function case_fault(case)
             type(key) == "string" and "'" .. key .. "'" or describe(key))
         end
       end
+      local seen = {}
       for _, x in ipairs(l) do
         if type(x) ~= "string" then return string_format("%s must be a list of names, holding %s", k, describe(x)) end
+        if seen[x] then return string_format("%s names '%s' twice", k, x) end
+        seen[x] = true
       end
     end
   end

@@ -31,6 +31,13 @@ int cmd_audit_list(int argc, char **argv);
 int cmd_audit_stats(int argc, char **argv);
 int cmd_audit_export(int argc, char **argv);
 
+/* Lint RS, the rules of DIR, as eligo check does, and when it has problems
+ * (or cannot be linted) say on stderr "eligo CMD: warning: WHAT has N
+ * problems (eligo check DIR): the server would refuse it".  Returns the
+ * number of problems, or -1. */
+int cmd_rules_lint(const char *cmd, const char *what, ruleset *rs, const engine_config *cfg,
+                   const char *dir);
+
 /* Environment default: the value of ELIGO_NAME if set, else FALLBACK. */
 const char *cmd_env(const char *name, const char *fallback);
 

@@ -82,11 +82,6 @@ static void replay_progress(void *ud, int64_t done, int64_t total, double secs)
 }
 
 /* What engine_lint finds is counted, not shown: eligo check shows it. */
-static void replay_count(void *ud, const char *file, int line, const char *msg)
-{
-    (void)ud, (void)file, (void)line, (void)msg;
-}
-
 int cmd_replay(int argc, char **argv)
 {
     enum { O_PROGRAM = 256, O_APPLICANT, O_SINCE, O_UNTIL, O_RULESET, O_SAMPLE, O_LISTED,
@@ -199,15 +194,8 @@ int cmd_replay(int argc, char **argv)
     /* A candidate eligo check faults is replayed all the same (a reform is
      * weighed before it is finished), but said to be one the server would
      * not load. */
-    int problems = cfg.rules ? engine_lint(cfg.rules, &cfg.engine, replay_count, NULL, &e) : 0;
-    if (problems > 0)
-        fprintf(stderr, "eligo replay: warning: the candidate has %d problem%s (eligo check %s): "
-                        "the server would refuse it\n", problems, problems == 1 ? "" : "s",
-                rules_dir);
-    else if (problems < 0)
-        fprintf(stderr, "eligo replay: warning: the candidate could not be checked (%s): the "
-                        "server would refuse it\n", e.msg);
-    err_clear(&e);
+    if (cfg.rules)
+        cmd_rules_lint("replay", "the candidate", cfg.rules, &cfg.engine, rules_dir);
     int show = !quiet && isatty(2);
     if (show)
         cfg.progress = replay_progress;

@@ -2,8 +2,9 @@
 """eligo test: the shipped cases pass and the count line says how many; a
 case whose expectation is wrong is printed with expected and actual at its
 file:line and makes the exit status 1; a criterion no case makes fail is
-noted; a case that cannot run (an unknown programme) is a failure at its
-line."""
+noted; a case that cannot run (an unknown programme) or is written wrong
+is a failure at its line; rules that load but that check faults make test
+fail and eval warn."""
 import os
 import re
 import shutil
@@ -114,6 +115,28 @@ def main():
                           for l in notes),
           "a version no case decides has its own coverage notes (%d)" % len(notes))
 
+    # Rules that load but that check faults (two values of one parameter in
+    # force at once), which the server would refuse: test runs the cases
+    # but fails, and eval decides but warns, each saying so.
+    d = copy("faulted")
+    rewrite(os.path.join(d, "awrach.lua"), lambda t: t.replace(
+        '  { from = "2022-01-01", value = 18 },',
+        '  { from = "2022-01-01", value = 18 },\n  { from = "2021-01-01", to = "2023-01-01", value = 18 },', 1))
+    st, out, err = eligo("check", d)
+    check(st == 1 and "overlap" in out, "check faults the overlap (%s)" % out.splitlines()[:1])
+    warning = "the rule set has 1 problem (eligo check %s): the server would refuse it" % d
+    st, out, err = eligo("test", d)
+    check(st == 1 and out.rstrip().endswith("%d passed, 0 failed" % total) and
+          ("eligo test: warning: " + warning) in err,
+          "test on rules check faults: the cases run, the status is 1, and it says why (%s)" %
+          err.strip()[-160:])
+    apps = os.path.join(WORK, "one.jsonl")
+    with open(apps, "w") as fh:
+        fh.write('{"program":"awrach","as_of":"2025-03-01","applicant":{"birth_date":"1990-01-01"}}\n')
+    st, out, err = eligo("eval", "--rules", d, apps)
+    check(st == 0 and '"program":"awrach"' in out and ("eligo eval: warning: " + warning) in err,
+          "eval on rules check faults decides, and warns (%s)" % err.strip()[-160:])
+
     # Rules that do not load: each problem at DIR/file:line, as check says it.
     d = copy("broken")
     rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace('program "taehil" {', 'program "taehil" {{', 1))
@@ -168,6 +191,11 @@ def main():
         ('failed = { "no_such" }', "failed names {no_such}, which taehil 2025.1 has no criterion of"),
         ('failed = { registered = true }', 'failed must be a list of names, { "a", "b" }, not a '
          "table with the key 'registered'"),
+        ('failed = { "age", "age" }', "failed names 'age' twice"),
+        ('error = "rule_error"', "a case expects an error or an outcome, not both"),
+        ('outcome = nil, error = "invalid_aplicant"', "error must be one of invalid_json, "
+         "invalid_request, unknown_op, unknown_program, invalid_applicant, rule_error, internal, "
+         'got the string "invalid_aplicant"'),
     ]
     with open(os.path.join(d, "taehil.test.lua"), "a") as fh:
         for i, (field, _) in enumerate(faults):
@@ -180,6 +208,23 @@ def main():
               "a case with %s fails, saying so (%s)" % (want.split(":")[0], got))
     check(out.rstrip().endswith("%d passed, %d failed" % (total, len(faults))),
           "and only those fail")
+
+    # Names: a second case of one name in one file fails, naming the first's
+    # line (a failure must say which); so does an empty name.  The same name
+    # in two files is fine: the file tells them apart.
+    d = copy("names")
+    with open(os.path.join(d, "taehil.test.lua")) as fh:
+        first = fh.read().splitlines().index(base) + 1
+    with open(os.path.join(d, "taehil.test.lua"), "a") as fh:
+        fh.write('\ncase "the base applicant is eligible" { program = "taehil", as_of = ON, '
+                 'applicant = base, outcome = "eligible" }\n'
+                 'case "" { program = "taehil", as_of = ON, applicant = base, outcome = "eligible" }\n')
+    st, out, _ = eligo("test", d)
+    dup = [l for l in out.splitlines() if "has this name already" in l]
+    empty = [l for l in out.splitlines() if "case '': a case needs a name" in l]
+    check(st == 1 and len(dup) == 1 and ("the case at line %d has this name already" % first) in dup[0]
+          and len(empty) == 1 and out.rstrip().endswith("%d passed, 2 failed" % total),
+          "a name used twice in a file, and an empty one, fail (%s, %s)" % (dup, empty))
 
     # `absent` inside a record given whole leaves that field out, as at the
     # top: the criterion reading it is missing, naming its path.
