@@ -1705,6 +1705,96 @@ local function without_comments(src)
   return table_concat(out)
 end
 
+-- The tokens of SRC, its comments blanked (without_comments): each
+-- { kind, text, line }, KIND "name", "string", "number" or "op"; a string's
+-- TEXT is what stands between its quotes when that holds no escape (else
+-- false), a long string's false.  Only what the source scans below need.
+local OPS3, OPS2 = { ["..."] = true }, { ["=="] = true, ["~="] = true, ["<="] = true, [">="] = true,
+  [".."] = true, ["::"] = true, ["//"] = true, ["<<"] = true, [">>"] = true }
+local function tokens(src)
+  local out, i, n, line = {}, 1, #src, 1
+  local function newlines(a, b)
+    local _, k = string_gsub(string_sub(src, a, b), "\n", "")
+    line = line + k
+  end
+  while i <= n do
+    local c = string_sub(src, i, i)
+    local long = c == "[" and string_match(src, "^%[(=*)%[", i)
+    if c == "\n" then
+      line = line + 1; i = i + 1
+    elseif string_find(c, "^%s") then
+      i = i + 1
+    elseif string_find(c, "^[%a_]") then
+      local _, e = string_find(src, "^[%w_]+", i)
+      out[#out + 1] = { "name", string_sub(src, i, e), line }; i = e + 1
+    elseif string_find(c, "^%d") or string_find(src, "^%.%d", i) then
+      local _, e = string_find(src, "^[%w_%.]+", i)
+      out[#out + 1] = { "number", string_sub(src, i, e), line }; i = e + 1
+    elseif long then
+      local _, e = string_find(src, "]" .. long .. "]", i + 2 + #long, true)
+      e = e or n
+      out[#out + 1] = { "string", false, line }
+      newlines(i, e); i = e + 1
+    elseif c == '"' or c == "'" then
+      local j, plain = i + 1, true
+      while j <= n do
+        local d = string_sub(src, j, j)
+        if d == "\\" then plain = false; j = j + 2 elseif d == c or d == "\n" then break else j = j + 1 end
+      end
+      out[#out + 1] = { "string", plain and string_sub(src, i + 1, j - 1), line }
+      newlines(i, j); i = j + 1
+    else
+      local op = OPS3[string_sub(src, i, i + 2)] and 3 or OPS2[string_sub(src, i, i + 1)] and 2 or 1
+      out[#out + 1] = { "op", string_sub(src, i, i + op - 1), line }; i = i + op
+    end
+  end
+  return out
+end
+
+local OPENS = { ["function"] = true, ["do"] = true, ["if"] = true, ["repeat"] = true }
+local CLOSES = { ["end"] = true, ["until"] = true, ["}"] = true, [")"] = true, ["]"] = true }
+
+-- What a rule file's text shows that its loaded tables cannot: a key given
+-- twice in one table constructor (Lua keeps the last, so a schema field
+-- declared twice is declared once, silently), and, in a rule file, a
+-- string written like a date that is not one ("1990-1-1": a date compared
+-- with it is compared as text).  Appended to OUT as lint problems.
+local function source_faults(file, src, rules, out)
+  local toks = tokens(without_comments(src))
+  local stack = {}   -- open constructs; a table's entry holds its keys: name -> line
+  for k, t in ipairs(toks) do
+    local kind, text, line = t[1], t[2], t[3]
+    local top, prev = stack[#stack], toks[k - 1]
+    local starts = top and prev and prev[1] == "op" and (prev[2] == "{" or prev[2] == "," or prev[2] == ";")
+    local key
+    if starts and kind == "name" and toks[k + 1] and toks[k + 1][2] == "=" then
+      key = text
+    elseif starts and text == "[" and toks[k + 1] and toks[k + 1][1] == "string" and toks[k + 1][2]
+        and toks[k + 2] and toks[k + 2][2] == "]" and toks[k + 3] and toks[k + 3][2] == "=" then
+      key = toks[k + 1][2]
+    end
+    if key and top.keys then
+      local first = top.keys[key]
+      if first then
+        out[#out + 1] = { file = file, line = line, msg = string_format(
+          "key '%s' is given twice in one table (first at line %d): Lua keeps only the last", key, first) }
+      else
+        top.keys[key] = line
+      end
+    end
+    if kind == "op" and text == "{" then
+      stack[#stack + 1] = { keys = {} }
+    elseif (kind == "op" and (text == "(" or text == "[")) or (kind == "name" and OPENS[text]) then
+      stack[#stack + 1] = {}
+    elseif (kind == "op" or kind == "name") and CLOSES[text] then
+      stack[#stack] = nil
+    elseif rules and kind == "string" and text and string_find(text, "^%d+%-%d+%-%d+$") and not c_parse_date(text) then
+      out[#out + 1] = { file = file, line = line, msg = string_format(
+        "\"%s\" is written like a date but is not one (YYYY-MM-DD, a real day): a date compared with it is compared as text", text) }
+    end
+  end
+end
+
 function api.lint()
   local out = {}
   for i, p in ipairs(problems) do out[i] = p end
@@ -1738,6 +1828,7 @@ function api.lint()
   for n in pairs(sources) do names[#names + 1] = n end
   table_sort(names)
   for _, file in ipairs(names) do
+    if not broken[file] then source_faults(file, sources[file], not is_test_file(file), out) end
     if not is_test_file(file) and not broken[file] then
       local versions, told = versions_in(file), {}
       local lineno = 0

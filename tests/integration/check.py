@@ -132,6 +132,31 @@ def main():
                r"programme 'taehil': version 2025.1 is a number with a fraction, which loses "
                r"trailing zeros \(2025.10 reads as 2025.1\): write it as text, in quotes")
 
+    # What the loaded tables cannot show, the text does: a schema field given
+    # twice (Lua keeps the last, here the laxer type), at the second, naming
+    # the first's line; the same in a test file's case; in brackets too.
+    d = expect_one("duplicate_key",
+                   {"schema.lua": [("  household_size = integer { min = 1 },",
+                                    "  household_size = integer { min = 1 },\n"
+                                    "  household_size = \"integer\",")]},
+                   "schema.lua", 'household_size = "integer"',
+                   r"^key 'household_size' is given twice in one table \(first at line \d+\): "
+                   r"Lua keeps only the last$")
+    expect_one("duplicate_key_case",
+               {"taehil.test.lua": [('  outcome = "eligible",', '  outcome = "eligible", ["outcome"] = "ineligible",')]},
+               "taehil.test.lua", '["outcome"] = "ineligible"', r"^key 'outcome' is given twice in one table")
+    # Keys of different tables, and names assigned inside a function within
+    # a table, are not keys of that table: the shipped rules are clean above.
+
+    # A date compared with a text written like a date that is not one is
+    # compared as text: "1990-05-01" < "1990-1-1".
+    expect_one("date_literal",
+               {"awrach.lua": [("return years >= min,",
+                                'return years >= min and a.birth_date >= "1990-1-1",')]},
+               "awrach.lua", '"1990-1-1"',
+               r'^"1990-1-1" is written like a date but is not one \(YYYY-MM-DD, a real day\): a date '
+               r"compared with it is compared as text$")
+
     # A test file misnamed is loaded as a rule file: the first test-only name
     # it uses says what it is.
     d = edited("misnamed_test", {})
