@@ -2708,6 +2708,42 @@ static int anchor_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A file damaged on disk can read as records missing or altered: a b-tree
+ * page overwritten with another (a log put beside the wrong file) makes
+ * rows skip or repeat.  So before a fault is blamed on a tamperer, SQLite
+ * checks the file's structure; if that fails, E says the file is damaged,
+ * with what the chain seemed to show, and 1 is returned.  0 when the file
+ * is sound (E, the fault, as it was). */
+static int verify_damaged(store *st, const store_report *rep, err *e)
+{
+    sqlite3_stmt *s;
+    char seemed[600], why[300] = "";
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        const char *t = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+        if (t && strcmp(t, "ok") != 0) {
+            const char *nl = strchr(t, '\n');   /* past "*** in database main ***" */
+            snprintf(why, sizeof why, "%s", !strncmp(t, "***", 3) && nl ? nl + 1 : t);
+            for (char *c = why; *c; c++)
+                *c = *c == '\n' ? ' ' : *c;
+        }
+        else if (rc != SQLITE_ROW)
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(st->db));
+        sqlite3_finalize(s);
+    } else {
+        snprintf(why, sizeof why, "%s", sqlite3_errmsg(st->db));
+    }
+    if (!*why)
+        return 0;
+    store_verdict(rep, e, seemed, sizeof seemed);
+    err_set(e, "internal", "the file %s is damaged (SQLite's quick_check: %s), so what the "
+            "records seem to show (%s) may be the damage, not a change to them: sqlite3 %s "
+            "'PRAGMA integrity_check' says where; a backup holds what it held",
+            st->path, why, seemed, st->path);
+    return 1;
+}
+
 int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
                        store_report *rep,
                        void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
@@ -2843,6 +2879,8 @@ done:
     free(c.sets);
     free(order);
     rep->checked = n;
+    if (ret > 0 && verify_damaged(st, rep, e))
+        ret = -1;
     store_invariants(st);
     return ret;
 }
