@@ -354,6 +354,44 @@ static int sign_get_string(const cJSON *o, const char *name, char *out, size_t s
     return 0;
 }
 
+/* 0 when TEXT (LEN bytes, a JSON object that parsed) writes its member
+ * "seq" as the plain digits of SEQ.  Strings are stepped over whole, so a
+ * "seq" inside one is not taken for the member. */
+static int sign_seq_plain(const char *text, size_t len, int64_t seq)
+{
+    char want[24];
+    size_t n = (size_t)snprintf(want, sizeof want, "%lld", (long long)seq);
+    int depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '{' || text[i] == '[') {
+            depth++;
+        } else if (text[i] == '}' || text[i] == ']') {
+            depth--;
+        } else if (text[i] == '"') {
+            size_t start = ++i;
+            while (i < len && text[i] != '"')
+                i += text[i] == '\\' ? 2 : 1;
+            if (depth != 1 || i - start != 3 || memcmp(text + start, "seq", 3) != 0)
+                continue;
+            size_t j = i + 1;
+            while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' ||
+                               text[j] == '\n'))
+                j++;
+            if (j >= len || text[j] != ':')
+                continue;   /* a value "seq", not the key */
+            j++;
+            while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' ||
+                               text[j] == '\n'))
+                j++;
+            size_t k = j;
+            while (k < len && text[k] && strchr("+-.0123456789eE", text[k]))
+                k++;
+            return k - j == n && memcmp(text + j, want, n) == 0 ? 0 : -1;
+        }
+    }
+    return -1;
+}
+
 int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err *e)
 {
     char format[32];
@@ -371,6 +409,26 @@ int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err 
                 SIGN_FORMAT ")", format);
         goto done;
     }
+    /* What another program could read otherwise is refused: a member
+     * repeated (which one counts?) or not eligo's, and a seq written other
+     * than in plain digits (030123, 30123.0, 3.0123e4). */
+    for (const cJSON *m = o->child; m; m = m->next) {
+        static const char *const members[] = {"format", "seq", "head", "time", "key", "signature"};
+        size_t k = 0;
+        while (k < 6 && strcmp(m->string, members[k]) != 0)
+            k++;
+        if (k == 6) {
+            err_set(e, "invalid_request", "the checkpoint has a member \"%.40s\" that eligo does "
+                    "not write", m->string);
+            goto done;
+        }
+        for (const cJSON *p = o->child; p != m; p = p->next)
+            if (!strcmp(p->string, m->string)) {
+                err_set(e, "invalid_request", "the checkpoint has \"%s\" twice: programs differ "
+                        "on which one counts", m->string);
+                goto done;
+            }
+    }
     const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
     /* A double holds integers exactly up to 2^53: plenty of records. */
     if (!cJSON_IsNumber(seq) || seq->valuedouble < 0 || seq->valuedouble > 9007199254740992.0 ||
@@ -379,6 +437,11 @@ int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err 
         goto done;
     }
     c->seq = (int64_t)seq->valuedouble;
+    if (sign_seq_plain(text, len, c->seq) != 0) {
+        err_set(e, "invalid_request", "the checkpoint's \"seq\" is not written in plain digits "
+                "(as %lld)", (long long)c->seq);
+        goto done;
+    }
     if (sign_get_string(o, "head", c->head, sizeof c->head, e) != 0 ||
         sign_get_string(o, "time", c->time, sizeof c->time, e) != 0 ||
         sign_get_string(o, "key", c->key, sizeof c->key, e) != 0 ||

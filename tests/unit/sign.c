@@ -201,6 +201,36 @@ static void test_sign_and_check(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(sign_checkpoint_parse(bad[i], strlen(bad[i]), &d, &e), -1);
 
+    /* What another program could read otherwise is refused, by what it is:
+     * a seq not in plain digits, a member twice, a member eligo does not
+     * write.  Spacing and order are any JSON reader's to agree on; a "seq"
+     * inside a string is not the member. */
+    char odd[1024];
+    const char *seqs[] = {"01234", "1234.0", "1.234e3"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(odd, sizeof odd, "{\"format\":\"eligo-checkpoint-1\",\"seq\":%s,\"head\":\"%s\","
+                 "\"time\":\"%s\",\"key\":\"%s\",\"signature\":\"%s\"}", seqs[i], c.head, c.time,
+                 c.key, c.signature);
+        assert_int_equal(sign_checkpoint_parse(odd, strlen(odd), &d, &e), -1);
+        assert_non_null(strstr(e.msg, "\"seq\" is not written in plain digits (as 1234)"));
+    }
+    snprintf(odd, sizeof odd, "{\"format\":\"eligo-checkpoint-1\",\"seq\":1234,\"head\":\"%s\","
+             "\"time\":\"%s\",\"key\":\"%s\",\"signature\":\"%s\",\"seq\":1}", c.head, c.time,
+             c.key, c.signature);
+    assert_int_equal(sign_checkpoint_parse(odd, strlen(odd), &d, &e), -1);
+    assert_non_null(strstr(e.msg, "has \"seq\" twice"));
+    snprintf(odd, sizeof odd, "{\"format\":\"eligo-checkpoint-1\",\"seq\":1234,\"head\":\"%s\","
+             "\"time\":\"%s\",\"key\":\"%s\",\"signature\":\"%s\",\"note\":1}", c.head, c.time,
+             c.key, c.signature);
+    assert_int_equal(sign_checkpoint_parse(odd, strlen(odd), &d, &e), -1);
+    assert_non_null(strstr(e.msg, "a member \"note\" that eligo does not write"));
+    snprintf(odd, sizeof odd, "{ \"time\" : \"%s\", \"head\": \"%s\", \"key\":\"%s\",\n"
+             "  \"signature\":\"%s\", \"seq\" :\t1234, \"format\":\"eligo-checkpoint-1\" }\n",
+             c.time, c.head, c.key, c.signature);
+    assert_int_equal(sign_checkpoint_parse(odd, strlen(odd), &d, &e), 0);
+    assert_int_equal(d.seq, 1234);
+    assert_int_equal(sign_checkpoint_check(pub, &d, &e), 0);
+
     /* A file whose key or time could not be signed is refused by name when it
      * is read (fuzz/records found a forged key read as a checkpoint that had
      * no message); a time with a quote is signable, and written back escaped. */
