@@ -1115,7 +1115,8 @@ static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
             if (sh->original) {
                 wk->t.differences++;
                 wk->t.extra++;   /* no stored decision differs for it */
-                snprintf(what, sizeof what, "decided now (%s) and not originally",
+                snprintf(what, sizeof what, "decided now (%s), but no decision of it is "
+                         "stored with the application (one deleted? eligo verify says)",
                          r->decisions[j].outcome);
                 tally_note(&wk->t, decs[0].seq, "", r->decisions[j].program, what);
             } else {
@@ -1388,10 +1389,14 @@ void replay_print(const replay_report *r, FILE *f)
 {
     const rp_tally *t = &r->t;
     if (r->original) {
-        for (size_t i = 0; i < t->nnotes; i++)
-            fprintf(f, "decision %s (%s, record %lld): %s\n",
-                    t->notes[i].decision_id[0] ? t->notes[i].decision_id : "-",
-                    t->notes[i].program, (long long)t->notes[i].seq, t->notes[i].what);
+        for (size_t i = 0; i < t->nnotes; i++) {
+            if (t->notes[i].decision_id[0])
+                fprintf(f, "decision %s (%s, record %lld): %s\n", t->notes[i].decision_id,
+                        t->notes[i].program, (long long)t->notes[i].seq, t->notes[i].what);
+            else   /* a programme decided now of which none is stored */
+                fprintf(f, "the application of record %lld, programme %s: %s\n",
+                        (long long)t->notes[i].seq, t->notes[i].program, t->notes[i].what);
+        }
         if ((int64_t)t->nnotes < t->differences)
             fprintf(f, "... and %lld more differences\n",
                     (long long)(t->differences - (int64_t)t->nnotes));
@@ -1408,7 +1413,12 @@ void replay_print(const replay_report *r, FILE *f)
             fprintf(f, "%lld of %lld decisions reproduced exactly (%.*f%%) under their own %zu "
                     "rule set%s", (long long)same, (long long)t->decisions,
                     pct == floor(pct) ? 0 : 2, pct, r->nrulesets, r->nrulesets == 1 ? "" : "s");
-            fprintf(f, t->differences ? "; %lld differ\n" : "\n", (long long)t->differences);
+            if (t->differences > t->extra)
+                fprintf(f, "; %lld differ", (long long)(t->differences - t->extra));
+            if (t->extra)
+                fprintf(f, "; %lld decided now %s not stored", (long long)t->extra,
+                        t->extra == 1 ? "was" : "were");
+            fputc('\n', f);
         }
     } else {
         rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);

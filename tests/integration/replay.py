@@ -431,10 +431,20 @@ def test_original():
         con.close()
         rc, rep, err = replay_json("--original", "--db", srv.db)
         gone = [x for x in (rep["listed"] if rep else []) if x["program"] == prog
-                and "and not originally" in x["what"]]
+                and "but no decision of it is stored with the application" in x["what"]]
         check(rc == 1 and len(gone) == 1,
-              "a decision deleted from a screen: its programme decided now and not originally "
+              "a decision deleted from a screen: its programme decided now and not stored "
               "(%s)" % (gone or err[-300:]))
+        # Said of the application, not of another programme's decision; and
+        # the summary counts it apart from the stored ones that differ.
+        rc, out, err = eligo("replay", "--original", "--db", srv.db)
+        said = [l for l in out.splitlines() if l.startswith("the application of record ")]
+        last = ([l for l in out.splitlines() if "decisions reproduced exactly" in l] or [""])[0]
+        check(rc == 1 and len(said) == 1 and (", programme %s: decided now (" % prog) in said[0]
+              and ("; %d differ; 1 decided now was not stored" % (rep["differences"] - 1)) in last
+              and last.endswith("; 1 decided now was not stored"),
+              "in text: the application named, and the summary says what was not stored "
+              "(%s | %s)" % (said, last))
 
         # A stored rule file changed: its rule set loads no more, and the
         # summary says its decisions were not re-decided.
