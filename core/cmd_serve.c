@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,6 +366,19 @@ int cmd_serve(int argc, char **argv)
         return parsed > 0 ? 0 : 2;
     log_set_level(o.level);
     signal(SIGPIPE, SIG_IGN);
+#ifdef M_MMAP_THRESHOLD
+    /* A block of 1 MiB or more (a large reply, held while its client
+     * reads) gets pages of its own, given back when it is freed.  glibc
+     * would otherwise raise this threshold to the size of the first such
+     * block freed, and serve later ones from the arenas, where the threads'
+     * freed replies stay counted in the process's memory: under load the
+     * server then held a third more than the replies waiting.  Setting it
+     * fixes the trim threshold too, at 128 KiB, where the heap's top would
+     * be given back and taken again all the time: 16 MiB, as glibc's own
+     * adjustment leaves it once such blocks come and go. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
+#endif
     serve_raise_nofile(o.max_connections ? (size_t)o.max_connections : 1024);
 
     int status = 1;
