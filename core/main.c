@@ -241,10 +241,12 @@ static int main_checked(const char *cmd, int status)
     int flushed = fflush(stdout) == 0, why = errno;
     if (flushed && !ferror(stdout))
         return status;
-    if (status == 0)   /* a command that failed has said why */
+    /* Status 2, a failure, has been said; 1 (a reply that was an error, a
+     * fault found) is an answer, and the answer was not written. */
+    if (status != 2)
         fprintf(stderr, "eligo%s%s: writing standard output failed: %s\n", cmd ? " " : "",
                 cmd ? cmd : "", !flushed && why ? strerror(why) : "an earlier write failed");
-    return status ? status : 2;
+    return 2;
 }
 
 int main(int argc, char **argv)

@@ -101,6 +101,15 @@ def main():
     check(len(lines) == 5 and lines[4] == bad + ":6: invalid_request: op 'health' is not "
           "decided offline (decide or screen)", "an op eval does not decide is named (%s)" %
           lines[4:])
+    # Decisions that cannot be written (a full disk) are a failure, said, even
+    # when a line was an error too: its status 1 must not hide the loss.
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([ELIGO, "eval", "--rules", RULES, bad], stdout=full,
+                               stderr=subprocess.PIPE, text=True)
+        check(p.returncode == 2 and "eligo eval: writing standard output failed" in p.stderr,
+              "eval to a full disk, with bad lines too: exit 2, saying so (%s)" %
+              p.stderr.strip()[-100:])
     shutil.rmtree(work, ignore_errors=True)
     finish()
 
