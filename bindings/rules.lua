@@ -845,17 +845,29 @@ sandbox.months_between = c_months_between
 sandbox.months_before = c_months_before
 sandbox.cents = c_cents
 
+-- Raise "HELPER: MSG" at the line of the rule that called HELPER, the
+-- function calling this.  Called as `return helper(...)` (a tail call), the
+-- helper has no caller left, and Lua keeps no line for it: the message
+-- says so, as the line it then shows is the criterion's.
+local function helper_error(helper, msg)
+  local t = debug_getinfo(2, "t")
+  if t and t.istailcall then
+    msg = string_format("%s (in a `return %s(...)`, whose line Lua does not keep)", msg, helper)
+  end
+  error(helper .. ": " .. msg, 3)
+end
+
 function sandbox.date(s)
   if type(s) ~= "string" or not c_parse_date(s) then
-    error(string_format("'%s' is not a valid date (YYYY-MM-DD)", tostring(s)), 2)
+    helper_error("date", string_format("'%s' is not a valid date (YYYY-MM-DD)", tostring(s)))
   end
   return s
 end
 
 -- A helper given the wrong kind of argument says so at the rule's line
 -- (level 3: the rule that called the helper that called this).
-local function bad_argument(helper, n, v, expected)
-  error(string_format("%s: argument %d is %s, expected %s", helper, n, describe(v), expected), 3)
+local function bad_argument(helper, n, v, expected)   -- a tail call: the helper is level 2 still
+  return helper_error(helper, string_format("argument %d is %s, expected %s", n, describe(v), expected))
 end
 
 function sandbox.within(x, lo, hi)
@@ -874,12 +886,12 @@ end
 
 function sandbox.at_least(x, min, scale_name)
   local s = scales[scale_name]
-  if not s then error(string_format("scale '%s' is not declared", tostring(scale_name)), 2) end
+  if not s then helper_error("at_least", string_format("scale '%s' is not declared", tostring(scale_name))) end
   local rx, rm = s.rank[x], s.rank[min]
   if type(x) ~= "string" then bad_argument("at_least", 1, x, string_format("a level on scale '%s'", scale_name)) end
   if type(min) ~= "string" then bad_argument("at_least", 2, min, string_format("a level on scale '%s'", scale_name)) end
-  if not rx then error(string_format("'%s' is not on scale '%s'", tostring(x), scale_name), 2) end
-  if not rm then error(string_format("'%s' is not on scale '%s'", tostring(min), scale_name), 2) end
+  if not rx then helper_error("at_least", string_format("'%s' is not on scale '%s'", tostring(x), scale_name)) end
+  if not rm then helper_error("at_least", string_format("'%s' is not on scale '%s'", tostring(min), scale_name)) end
   return rx >= rm
 end
 
@@ -890,7 +902,7 @@ function sandbox.benefit_within(list, program, months, on)
   local latest
   for i, b in ipairs(list) do
     if type(b) ~= "table" then
-      error(string_format("benefit_within: entry %d of the list is %s, expected a record with program and date", i, describe(b)), 2)
+      helper_error("benefit_within", string_format("entry %d of the list is %s, expected a record with program and date", i, describe(b)))
     end
     if b.program == program and b.date > after and b.date <= on and (latest == nil or b.date > latest.date) then
       latest = b

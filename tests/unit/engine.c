@@ -1406,6 +1406,24 @@ static void test_helper_arguments_name_rule_line(void **state)
     release(en);
 }
 
+/* Called as `return helper(...)`, a tail call, which keeps no line: the
+ * criterion's line, and the message says why it is not the call's. */
+static void test_helper_tail_call_says_why(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "helpers", "{\"applicant_id\":\"within_tail\"}");
+    char want[64];
+    snprintf(want, sizeof want, "criterion within_tail (helpers.lua:%d): ",
+             marker_line("decide", "helpers.lua", "within_tail"));
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, want);
+    ASSERT_CONTAINS(r->error_message, "within: argument 1 is nil, expected a number or a date (in "
+                                      "a `return within(...)`, whose line Lua does not keep)");
+    release(r);
+    release(en);
+}
+
 /* A request the memory cap stopped is run once more, with only what its
  * first run left of the time: a rule that takes most of the time limit,
  * then grows past the cap, ends on the time limit, not after twice it. */
@@ -3483,6 +3501,7 @@ int main(void)
         TEST(test_memory_cap_line_over_cap),
         TEST(test_param_undeclared_names_rule_line),
         TEST(test_helper_arguments_name_rule_line),
+        TEST(test_helper_tail_call_says_why),
         TEST(test_decision_where),
         TEST(test_memory_retry_keeps_deadline),
         TEST(test_memory_position_per_criterion),
