@@ -686,8 +686,9 @@ function sandbox.parameter(name)
     if type(spec.reference) ~= "string" then problem(file, line, "parameter '%s' has no reference", name) end
     unknown_keys(spec, PARAMETER_KEYS, PARAMETER_KEYS_TEXT .. " and its dated values", string_format("parameter '%s'", name), file, line, true)
     for i, v in ipairs(spec) do
-      if type(v) ~= "table" or v.value == nil then decl_error(2, "parameter '%s': value %d needs { from = ..., value = ... }", name, i) end
+      if type(v) ~= "table" then decl_error(2, "parameter '%s': value %d needs { from = ..., value = ... }", name, i) end
       unknown_keys(v, VALUE_KEYS, VALUE_KEYS_TEXT, string_format("parameter '%s' value %d", name, i), file, line)
+      if v.value == nil then decl_error(2, "parameter '%s': value %d has no 'value' ({ from = ..., value = ... })", name, i) end
       if v.from == nil then problem(file, line, "parameter '%s': value %d has no 'from' date", name, i) end
       check_utf8(file, line, string_format("parameter '%s' value %d", name, i), v.value)
       -- Decisions record the values they read, and explanations list them.
@@ -700,8 +701,9 @@ function sandbox.parameter(name)
         check_utf8(file, line, string_format("parameter '%s' value %d, as JSON,", name, i), why)
       end
       check_utf8(file, line, string_format("parameter '%s' value %d reference", name, i), v.reference)
-      p.values[i] = { from = check_date(2, v.from or "0001-01-01", "from"),
-        to = v.to and check_date(2, v.to, "to"), value = v.value, reference = v.reference or spec.reference }
+      local what = string_format("parameter '%s': value %d's", name, i)
+      p.values[i] = { from = check_date(2, v.from or "0001-01-01", what .. " from"),
+        to = v.to and check_date(2, v.to, what .. " to"), value = v.value, reference = v.reference or spec.reference }
       if p.values[i].to and p.values[i].to < p.values[i].from then
         problem(file, line, "parameter '%s': value %d is never in force: its 'to' %s is before its 'from' %s",
           name, i, p.values[i].to, p.values[i].from)

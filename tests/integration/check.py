@@ -132,6 +132,20 @@ def main():
                r"programme 'taehil': version 2025.1 is a number with a fraction, which loses "
                r"trailing zeros \(2025.10 reads as 2025.1\): write it as text, in quotes")
 
+    # A dated value's misspelt key is named where its value is missing, and
+    # a wrong date names its parameter and value.
+    d = edited("value_key", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
+                                             '  { from = "2022-01-01", vaule = 18 },')]})
+    st, found, _ = problems(d)
+    msgs = [m for _, _, m in found]
+    check(st == 1 and "parameter 'awrach.age_min': value 1 has no 'value' ({ from = ..., value = ... })"
+          in msgs and "parameter 'awrach.age_min' value 1: unknown key 'vaule' (it knows from, to, "
+          "value, reference)" in msgs, "a misspelt 'value': said missing, and the key named (%s)" % msgs)
+    expect_one("value_date", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
+                                              '  { from = "2022-13-01", value = 18 },')]},
+               "awrach.lua", 'parameter "awrach.age_min"',
+               r"^parameter 'awrach.age_min': value 1's from must be a date YYYY-MM-DD, got 2022-13-01$")
+
     # What the loaded tables cannot show, the text does: a schema field given
     # twice (Lua keeps the last, here the laxer type), at the second, naming
     # the first's line; the same in a test file's case; in brackets too.
