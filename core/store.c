@@ -770,14 +770,18 @@ static int store_load_head(store *st, err *e)
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         const void *h = sqlite3_column_blob(s, 1);
-        if (sqlite3_column_bytes(s, 1) != STORE_HASH_LEN || !h) {
-            int64_t seq = sqlite3_column_int64(s, 0);
-            sqlite3_reset(s);
-            return err_set(e, "internal", "the last record (%lld) has no valid hash; "
-                           "run eligo verify", (long long)seq);
-        }
         st->head_seq = sqlite3_column_int64(s, 0);
-        memcpy(st->head_hash, h, STORE_HASH_LEN);
+        if (sqlite3_column_bytes(s, 1) == STORE_HASH_LEN && h) {
+            memcpy(st->head_hash, h, STORE_HASH_LEN);
+        } else if (st->flags & STORE_READONLY) {
+            /* Nothing is chained to it here; verify says what it is. */
+            memset(st->head_hash, 0, STORE_HASH_LEN);
+        } else {
+            sqlite3_reset(s);
+            return err_set(e, "internal", "the last record (%lld) has no valid hash, so no "
+                           "record can be chained to it; eligo verify --db %s says more",
+                           (long long)st->head_seq, st->path);
+        }
     } else if (rc == SQLITE_DONE) {
         st->head_seq = 0;
         memset(st->head_hash, 0, STORE_HASH_LEN);
@@ -2390,9 +2394,14 @@ static const char *verify_type_name(int t)
 static const char *verify_type_why(verify_ctx *c, sqlite3_stmt *s, int col, int type,
                                    const char *whose)
 {
-    snprintf(c->why, sizeof c->why, "%scolumn %s is stored as %s, which eligo never writes "
-             "there: its bytes hash alike, but a query by value no longer finds it", whose,
-             sqlite3_column_name(s, col), verify_type_name(type));
+    const char *name = sqlite3_column_name(s, col);
+    if (!strcmp(name, "hash") || !strcmp(name, "prev_hash"))   /* the chain's own, not hashed */
+        snprintf(c->why, sizeof c->why, "%scolumn %s is stored as %s, where eligo writes a "
+                 "32-byte blob", whose, name, verify_type_name(type));
+    else
+        snprintf(c->why, sizeof c->why, "%scolumn %s is stored as %s, which eligo never writes "
+                 "there: its bytes hash alike, but a query by value no longer finds it", whose,
+                 name, verify_type_name(type));
     return c->why;
 }
 

@@ -445,6 +445,20 @@ def main():
         code, out, _ = verify(typed)
         check(code == 1 and "record 5 " in out and "column program is stored as a blob" in out,
               "verify names a value retyped to hide it from queries (%r)" % out)
+        # The last record's hash written as hex text: said as a hash not as
+        # eligo writes it (not "hashes alike": it is no content), and a
+        # reader still opens the file; a writer refuses to chain to it.
+        tamper(typed, "UPDATE decisions SET program = CAST(program AS TEXT) WHERE seq = 5")
+        for table in ("decisions", "reviews"):   # whichever holds the last record
+            tamper(typed, "UPDATE %s SET hash = hex(hash) WHERE seq = (SELECT max(seq) FROM "
+                          "(SELECT seq FROM decisions UNION ALL SELECT seq FROM reviews))" % table)
+        code, out, err = verify(typed)
+        check(code == 1 and "column hash is stored as text, where eligo writes a 32-byte blob" in out,
+              "verify names a head hash stored as text (%r %r)" % (out, err))
+        code, _, err = eligo("audit", "review", ids[0], "--by", "a", "--confirm", "--reason", "b",
+                             "--db", typed)
+        check(code == 2 and "has no valid hash, so no record can be chained to it" in err,
+              "a review is not chained to a head without a valid hash (%r)" % err.strip())
 
         # ---- An application row added after the fact --------------------------
         extra = os.path.join(work, "extra.db")
