@@ -240,13 +240,18 @@ int cmd_verify(int argc, char **argv)
         return 1;
     }
     if (rc > 0 && rep.bad_seq > rep.checked + 1) {   /* a gap: say so first */
-        printf("records %lld to %lld are missing, before record %lld (", (long long)(rep.checked + 1),
-               (long long)(rep.bad_seq - 1), (long long)rep.bad_seq);
+        if (rep.bad_seq == rep.checked + 2)
+            printf("record %lld is missing, before record %lld (", (long long)(rep.checked + 1),
+                   (long long)rep.bad_seq);
+        else
+            printf("records %lld to %lld are missing, before record %lld (",
+                   (long long)(rep.checked + 1), (long long)(rep.bad_seq - 1),
+                   (long long)rep.bad_seq);
         verify_name(&rep);
         printf(")\n");
         if (!quiet)
-            printf("%lld records before them are intact (%.3f s)\n", (long long)rep.checked,
-                   secs);
+            printf("%lld records before %s are intact (%.3f s)\n", (long long)rep.checked,
+                   rep.bad_seq == rep.checked + 2 ? "it" : "them", secs);
         return 1;
     }
     if (rc > 0) {

@@ -2619,6 +2619,11 @@ static int verify_applicants(store *st, const verify_ctx *c, store_report *rep, 
                 err_set(e, "applicant_index", "record %lld (decision %s) is not in the "
                         "applicant index: history-aware rules would not be given it",
                         (long long)seq, t ? t : "");
+            else if (seq > rep->head_seq)
+                err_set(e, "applicant_index", "the applicant index holds record %lld for "
+                        "applicant %s, but the chain ends at record %lld: records were cut "
+                        "off the end, or the entry was added", (long long)seq, t ? t : "",
+                        (long long)rep->head_seq);
             else
                 err_set(e, "applicant_index", "the applicant index holds record %lld for "
                         "applicant %s, which that record is not, or holds it twice",
@@ -2693,9 +2698,14 @@ static int verify_applications(store *st, const verify_ctx *c, int64_t n, store_
         return store_sqlerr(st, e, "reading the applications");
     if (rc == SQLITE_ROW && last > n) {
         rep->bad_seq = first > n ? first : n + 1;
-        err_set(e, "cut_tail", "application %lld holds records %lld to %lld, but the chain "
-                "ends at record %lld: records were cut off the end, their application left "
-                "behind", (long long)id, (long long)first, (long long)last, (long long)n);
+        char held[64];
+        if (first == last)
+            snprintf(held, sizeof held, "record %lld", (long long)first);
+        else
+            snprintf(held, sizeof held, "records %lld to %lld", (long long)first, (long long)last);
+        err_set(e, "cut_tail", "application %lld holds %s, but the chain ends at record %lld: "
+                "records were cut off the end, their application left behind", (long long)id,
+                held, (long long)n);
         return 1;
     }
     if (count != c->apps) {
@@ -2816,6 +2826,8 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
             if (seq <= n)
                 err_set(e, "mismatch", "its seq %lld was already taken by the record before "
                         "it", (long long)seq);
+            else if (seq == n + 2)
+                err_set(e, "mismatch", "record %lld is missing before it", (long long)(n + 1));
             else if (seq != n + 1)
                 err_set(e, "mismatch", "records %lld to %lld are missing before it",
                         (long long)(n + 1), (long long)(seq - 1));
@@ -2902,16 +2914,21 @@ void store_verdict(const store_report *rep, const err *e, char *out, size_t n)
     else if (!strcmp(code, "orphan") || !strcmp(code, "duplicate") ||
              !strcmp(code, "applicant_index"))
         snprintf(out, n, "%s", e->msg);
-    else if (rep->bad_seq > rep->checked + 1)
-        snprintf(out, n, "records %lld to %lld are missing, before record %lld (%s %s)",
-                 (long long)(rep->checked + 1), (long long)(rep->bad_seq - 1),
-                 (long long)rep->bad_seq, rep->bad_kind ? rep->bad_kind : "record",
-                 rep->bad_id);
-    else
+    else if (rep->bad_seq > rep->checked + 1) {
+        char gap[64];
+        if (rep->bad_seq == rep->checked + 2)
+            snprintf(gap, sizeof gap, "record %lld is", (long long)(rep->checked + 1));
+        else
+            snprintf(gap, sizeof gap, "records %lld to %lld are", (long long)(rep->checked + 1),
+                     (long long)(rep->bad_seq - 1));
+        snprintf(out, n, "%s missing, before record %lld (%s %s)", gap, (long long)rep->bad_seq,
+                 rep->bad_kind ? rep->bad_kind : "record", rep->bad_id);
+    } else {
         snprintf(out, n, "record %lld (%s %s) %s: %s", (long long)rep->bad_seq,
                  rep->bad_kind ? rep->bad_kind : "record", rep->bad_id,
                  !strcmp(code, "rewritten") ? "is not the record a checkpoint signed"
                                             : "does not match its hash", e->msg);
+    }
 }
 
 int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],

@@ -425,7 +425,8 @@ def main():
         # With its application rows, the applicant index still has its entries.
         tamper(cut, "DELETE FROM applications WHERE first_seq > (SELECT max(seq) FROM decisions)")
         code, out, _ = verify(cut)
-        check(code == 1 and "but the applicant index does not" in out,
+        check(code == 1 and "but the applicant index does not" in out and
+              ("but the chain ends at record %d: records were cut off the end" % (total - 4)) in out,
               "plain verify sees a cut tail by the applicant entries it left (%r)" % out)
         # Cut cleanly, the applicant entries too: only a checkpoint sees it.
         tamper(cut, "DELETE FROM applicant_recent WHERE seq > (SELECT max(seq) FROM decisions)")
@@ -436,6 +437,16 @@ def main():
         check(code == 1 and "truncated" in out and "cut off" in out
               and ("signed record %d" % total) in out,
               "verify --checkpoint names the truncation (%r)" % out)
+
+        # ---- Records deleted from the middle ----------------------------------
+        for gone, said in ((("7",), "record 7 is missing, before record 8 (decision "),
+                           (("7", "8"), "records 7 to 8 are missing, before record 9 (decision ")):
+            holed = os.path.join(work, "holed.db")
+            copy_db(db, holed)
+            tamper(holed, "DELETE FROM decisions WHERE seq IN (%s)" % ",".join(gone))
+            code, out, _ = verify(holed)
+            check(code == 1 and out.startswith(said), "verify names what was deleted (%r)" % out)
+            os.remove(holed)
 
         # ---- The same bytes under another storage type -----------------------
         # hash alike, but `audit list --program` no longer finds the decision.

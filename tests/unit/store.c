@@ -602,7 +602,7 @@ static void test_verify_cut_tail_left_application(void **state)
     test_app t[6];
     fill(f, t);
     expect_why(f, "DELETE FROM decisions WHERE seq = 10", 10, "cut_tail",
-               "holds records 10 to 10, but the chain ends at record 9");
+               "holds record 10, but the chain ends at record 9");
 }
 
 /* An application row no decision points to was added after the fact. */
