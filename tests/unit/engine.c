@@ -1430,17 +1430,24 @@ static void test_helper_tail_call_says_why(void **state)
 static void test_memory_retry_keeps_deadline(void **state)
 {
     (void)state;
-    /* How long the slow part takes here (the sanitizers slow it down). */
+    /* How long the slow part takes here (the sanitizers slow it down): the
+     * fastest of three, so that a moment of a busy machine does not set a
+     * limit the runs below then fit within. */
     engine *en = open_engine("decide", NULL);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    engine_result *r = decide(en, "helpers", "{\"applicant_id\":\"slow\"}");
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    assert_null(r->error_code);
-    release(r);
+    uint64_t ms = UINT64_MAX;
+    for (int k = 0; k < 3; k++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        engine_result *r = decide(en, "helpers", "{\"applicant_id\":\"slow\"}");
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_null(r->error_code);
+        release(r);
+        uint64_t took = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000u +
+                        (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+        ms = took < ms ? took : ms;
+    }
     release(en);
-    uint64_t ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000u +
-                  (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+    engine_result *r;
     if (ms > 400)
         skip();   /* too slow a machine to tell the two apart within the default limits */
     engine_config cfg = {.memory = (size_t)8 << 20, .time_ms = ms * 3 / 2 + 20};
