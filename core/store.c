@@ -795,6 +795,30 @@ static int store_load_head(store *st, err *e)
     return store_row_int(st, Q_DATA_VERSION, "PRAGMA data_version", &st->data_version, e);
 }
 
+/* A writer appends to the chain's end: one cut off (the last
+ * application's decisions gone, its row left) would have records appended
+ * where others were, each new one chained to a head that was not the last.
+ * One lookup, at open; eligo verify says the rest.  0, or -1 with E. */
+static int store_tail_whole(store *st, err *e)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT id, first_seq + ndecisions - 1 FROM applications"
+                           " ORDER BY id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+        return store_sqlerr(st, e, "reading the last application");
+    int rc = sqlite3_step(s);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int64_t last = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_rcerr(st, e, "reading the last application", rc);
+    if (last > st->decisions_seq)
+        return err_set(e, "internal", "%s: application %lld holds decisions up to record %lld, "
+                       "but the last stored is record %lld: the chain's end was cut, and "
+                       "nothing is appended to it (eligo verify --db %s says more)", st->path,
+                       (long long)id, (long long)last, (long long)st->decisions_seq, st->path);
+    return 0;
+}
+
 #ifndef NDEBUG
 /* Invariants 1 and 2 (3 and 4 are what store_verify checks, at length). */
 static void store_invariants(const store *st)
@@ -1211,7 +1235,7 @@ int store_open(store **out, const char *path, int flags, err *e)
         err_set(e, "internal", "OpenSSL has no SHA-256");
         goto fail_md;
     }
-    if (store_load_head(st, e) != 0)
+    if (store_load_head(st, e) != 0 || (!rdonly && store_tail_whole(st, e) != 0))
         goto fail_md;
 
     *out = st;

@@ -422,6 +422,14 @@ def main():
         check(code == 1 and "records were cut off the end" in out and "application" in out and
               "left behind" in out,
               "plain verify sees a cut tail by the application row it left (%r)" % out)
+        # Nothing is appended to a chain whose end was visibly cut: a review
+        # would take a seq a deleted decision had.
+        before = os.path.getsize(cut)
+        code, _, err = eligo("audit", "review", ids[0], "--by", "a", "--confirm", "--reason", "b",
+                             "--db", cut)
+        check(code == 2 and "the chain's end was cut, and nothing is appended to it" in err and
+              os.path.getsize(cut) == before,
+              "a review is not appended to a cut chain (%r)" % err.strip())
         # With its application rows, the applicant index still has its entries.
         tamper(cut, "DELETE FROM applications WHERE first_seq > (SELECT max(seq) FROM decisions)")
         code, out, _ = verify(cut)
