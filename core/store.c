@@ -812,9 +812,9 @@ static int store_tail_whole(store *st, err *e)
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_rcerr(st, e, "reading the last application", rc);
     if (last > st->decisions_seq)
-        return err_set(e, "internal", "%s: application %lld holds decisions up to record %lld, "
+        return err_set(e, "internal", "application %lld holds decisions up to record %lld, "
                        "but the last stored is record %lld: the chain's end was cut, and "
-                       "nothing is appended to it (eligo verify --db %s says more)", st->path,
+                       "nothing is appended to it (eligo verify --db %s says more)",
                        (long long)id, (long long)last, (long long)st->decisions_seq, st->path);
     return 0;
 }
