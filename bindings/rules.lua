@@ -1770,9 +1770,11 @@ local CLOSES = { ["end"] = true, ["until"] = true, ["}"] = true, [")"] = true, [
 
 -- What a rule file's text shows that its loaded tables cannot: a key given
 -- twice in one table constructor (Lua keeps the last, so a schema field
--- declared twice is declared once, silently), and, in a rule file, a
--- string written like a date that is not one ("1990-1-1": a date compared
--- with it is compared as text).  Appended to OUT as lint problems.
+-- declared twice is declared once, silently); in a rule file, a string
+-- written like a date that is not one ("1990-1-1": a date compared with it
+-- is compared as text); a change given nil in with(base, { x = nil }),
+-- which leaves it out, so that nothing changes.  Appended to OUT as lint
+-- problems.
 local function source_faults(file, src, rules, out)
   local toks = tokens(without_comments(src))
   local stack = {}   -- open constructs; a table's entry holds its keys: name -> line
@@ -1787,6 +1789,13 @@ local function source_faults(file, src, rules, out)
         and toks[k + 2] and toks[k + 2][2] == "]" and toks[k + 3] and toks[k + 3][2] == "=" then
       key = toks[k + 1][2]
     end
+    local after = key and toks[k + (text == "[" and 4 or 2)]
+    local ends = key and toks[k + (text == "[" and 5 or 3)]
+    if key and top.changes and after and after[1] == "name" and after[2] == "nil"
+        and ends and (ends[2] == "," or ends[2] == ";" or ends[2] == "}") then
+      out[#out + 1] = { file = file, line = line, msg = string_format(
+        "with(..., { %s = nil }) changes nothing (a nil leaves the key out): `absent` removes a field, `null` sends JSON null", key) }
+    end
     if key and top.keys then
       local first = top.keys[key]
       if first then
@@ -1796,9 +1805,11 @@ local function source_faults(file, src, rules, out)
         top.keys[key] = line
       end
     end
-    if kind == "op" and text == "{" then
-      stack[#stack + 1] = { keys = {} }
-    elseif (kind == "op" and (text == "(" or text == "[")) or (kind == "name" and OPENS[text]) then
+    if kind == "op" and text == "{" then   -- with(base, { ... }): the changes
+      stack[#stack + 1] = { keys = {}, changes = top and top.with and prev[2] == "," }
+    elseif kind == "op" and text == "(" then
+      stack[#stack + 1] = { with = prev and prev[1] == "name" and prev[2] == "with" }
+    elseif (kind == "op" and text == "[") or (kind == "name" and OPENS[text]) then
       stack[#stack + 1] = {}
     elseif (kind == "op" or kind == "name") and CLOSES[text] then
       stack[#stack] = nil

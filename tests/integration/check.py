@@ -162,6 +162,19 @@ def main():
     # Keys of different tables, and names assigned inside a function within
     # a table, are not keys of that table: the shipped rules are clean above.
 
+    # A change given nil in with(base, {...}) leaves the key out: nothing
+    # changes, where `absent` was meant.  A nil elsewhere is not one.
+    d = edited("with_nil", {"taehil.test.lua": [("applicant = with(base, { ",
+                                                 "applicant = with(base, { in_training = nil, ")]},
+               extra={"extra.test.lua": 'case "nil elsewhere" { program = "taehil", as_of = "2025-03-01",'
+                      ' applicant = { applicant_id = "X" }, outcome = "incomplete", lang = nil,'
+                      ' failed = nil }\n'})
+    st, found, _ = problems(d)
+    check(st == 1 and len(found) == 1 and found[0][0] == "taehil.test.lua" and
+          found[0][2].startswith("with(..., { in_training = nil }) changes nothing (a nil leaves "
+                                 "the key out): `absent` removes a field"),
+          "a nil change in with() is a problem; a nil elsewhere is not (%r)" % found)
+
     # A date compared with a text written like a date that is not one is
     # compared as text: "1990-05-01" < "1990-1-1".
     expect_one("date_literal",
