@@ -1063,6 +1063,9 @@ local test_env = setmetatable({
       -- A name is text: reporting the case must not fail, nor run a
       -- __tostring of the file's.
       if type(name) ~= "string" then decl_error(2, "a case's name must be a string, not %s", tostring(name)) end
+      if rawget(spec, "name") ~= nil then
+        decl_error(2, "case '%s' is given the table of case '%s': each case needs a table of its own", name, tostring(rawget(spec, "name")))
+      end
       rawset(spec, "name", name)
       rawset(spec, "file", file)
       rawset(spec, "line", line)
@@ -1680,6 +1683,25 @@ local function spans_line(e, n)
   return false
 end
 
+-- Where the short string that opens at I in SRC ends: its closing quote,
+-- or the line's end (an unfinished string: Lua says so when it loads).  An
+-- escape takes the byte after the backslash, and \z all the blanks after
+-- it, line ends too.
+local function string_end(src, i)
+  local q, j, n = string_sub(src, i, i), i + 1, #src
+  while j <= n do
+    local d = string_sub(src, j, j)
+    if d == "\\" then
+      j = string_sub(src, j + 1, j + 1) == "z" and (string_find(src, "[^ \t\r\n\f\v]", j + 2) or n + 1) or j + 2
+    elseif d == q or d == "\n" then
+      break
+    else
+      j = j + 1
+    end
+  end
+  return j
+end
+
 -- SRC with its comments blanked, newlines kept so that lines keep their
 -- numbers; strings are kept (a read names its parameter in one), and a
 -- "--" inside a string is no comment.
@@ -1703,11 +1725,7 @@ local function without_comments(src)
       out[#out + 1] = string_sub(src, i, stop)
       i = stop + 1
     elseif c == '"' or c == "'" then
-      local j = i + 1
-      while j <= n do
-        local d = string_sub(src, j, j)
-        if d == "\\" then j = j + 2 elseif d == c or d == "\n" then break else j = j + 1 end
-      end
+      local j = string_end(src, i)
       out[#out + 1] = string_sub(src, i, j)
       i = j + 1
     else
@@ -1723,8 +1741,12 @@ end
 -- { kind, text, line }, KIND "name", "string", "number" or "op"; a string's
 -- TEXT is what stands between its quotes when that holds no escape (else
 -- false), a long string's false.  Only what the source scans below need.
-local OPS3, OPS2 = { ["..."] = true }, { ["=="] = true, ["~="] = true, ["<="] = true, [">="] = true,
-  [".."] = true, ["::"] = true, ["//"] = true, ["<<"] = true, [">>"] = true }
+-- Operators of two and three bytes; what opens a block (or a nesting) and
+-- what closes one.
+local OPS = { ["..."] = 3, ["=="] = 2, ["~="] = 2, ["<="] = 2, [">="] = 2, [".."] = 2, ["::"] = 2,
+  ["//"] = 2, ["<<"] = 2, [">>"] = 2,
+  opens = { ["function"] = true, ["do"] = true, ["if"] = true, ["repeat"] = true },
+  closes = { ["end"] = true, ["until"] = true, ["}"] = true, [")"] = true, ["]"] = true } }
 local function tokens(src)
   local out, i, n, line = {}, 1, #src, 1
   local function newlines(a, b)
@@ -1750,29 +1772,25 @@ local function tokens(src)
       out[#out + 1] = { "string", false, line }
       newlines(i, e); i = e + 1
     elseif c == '"' or c == "'" then
-      local j, plain = i + 1, true
-      while j <= n do
-        local d = string_sub(src, j, j)
-        if d == "\\" then plain = false; j = j + 2 elseif d == c or d == "\n" then break else j = j + 1 end
-      end
-      out[#out + 1] = { "string", plain and string_sub(src, i + 1, j - 1), line }
+      local j = string_end(src, i)
+      local body = string_sub(src, i + 1, j - 1)
+      out[#out + 1] = { "string", not string_find(body, "\\", 1, true) and body, line }
       newlines(i, j); i = j + 1
     else
-      local op = OPS3[string_sub(src, i, i + 2)] and 3 or OPS2[string_sub(src, i, i + 1)] and 2 or 1
+      local op = OPS[string_sub(src, i, i + 2)] == 3 and 3 or OPS[string_sub(src, i, i + 1)] == 2 and 2 or 1
       out[#out + 1] = { "op", string_sub(src, i, i + op - 1), line }; i = i + op
     end
   end
   return out
 end
 
-local OPENS = { ["function"] = true, ["do"] = true, ["if"] = true, ["repeat"] = true }
-local CLOSES = { ["end"] = true, ["until"] = true, ["}"] = true, [")"] = true, ["]"] = true }
 
 -- What a rule file's text shows that its loaded tables cannot: a key given
 -- twice in one table constructor (Lua keeps the last, so a schema field
 -- declared twice is declared once, silently); in a rule file, a string
 -- written like a date that is not one ("1990-1-1": a date compared with it
--- is compared as text); a change given nil in with(base, { x = nil }),
+-- is compared as text; "2-22-923", a decree's number, is not written like
+-- one); a change given nil in with(base, { x = nil }),
 -- which leaves it out, so that nothing changes.  Appended to OUT as lint
 -- problems.
 local function source_faults(file, src, rules, out)
@@ -1809,11 +1827,11 @@ local function source_faults(file, src, rules, out)
       stack[#stack + 1] = { keys = {}, changes = top and top.with and prev[2] == "," }
     elseif kind == "op" and text == "(" then
       stack[#stack + 1] = { with = prev and prev[1] == "name" and prev[2] == "with" }
-    elseif (kind == "op" and text == "[") or (kind == "name" and OPENS[text]) then
+    elseif (kind == "op" and text == "[") or (kind == "name" and OPS.opens[text]) then
       stack[#stack + 1] = {}
-    elseif (kind == "op" or kind == "name") and CLOSES[text] then
+    elseif (kind == "op" or kind == "name") and OPS.closes[text] then
       stack[#stack] = nil
-    elseif rules and kind == "string" and text and string_find(text, "^%d+%-%d+%-%d+$") and not c_parse_date(text) then
+    elseif rules and kind == "string" and text and string_find(text, "^%d%d%d%d%-%d%d?%-%d%d?$") and not c_parse_date(text) then
       out[#out + 1] = { file = file, line = line, msg = string_format(
         "\"%s\" is written like a date but is not one (YYYY-MM-DD, a real day): a date compared with it is compared as text", text) }
     end

@@ -162,6 +162,22 @@ def main():
     # Keys of different tables, and names assigned inside a function within
     # a table, are not keys of that table: the shipped rules are clean above.
 
+    # Not faults: a key named again inside a string continued with \z over a
+    # line end, and a decree's number, which is not written like a date.
+    d = edited("not_faults", {}, extra={"extra.lua": 'local M = {\n  a = 1,\n  msg = "first \\z\n'
+                                        '         then, a = 2 in the text",\n  decree = "2-22-923",\n}\n'})
+    st, found, out = problems(d)
+    check(st == 0 and found == [], "a string continued with \\z, and a decree's number, are no "
+          "problems (%r)" % found)
+    # One table given to two cases: the second would rename the first.
+    d = edited("shared_case", {}, extra={"extra.test.lua":
+               'local s = { program = "taehil", as_of = "2025-03-01", applicant = { applicant_id = "X" },'
+               ' outcome = "incomplete" }\ncase "one" (s)\ncase "two" (s)\n'})
+    st, found, _ = problems(d)
+    check(st == 1 and len(found) == 1 and found[0][:2] == ("extra.test.lua", 3) and
+          found[0][2] == "case 'two' is given the table of case 'one': each case needs a table of "
+          "its own", "one table given to two cases is refused at the second (%r)" % found)
+
     # A change given nil in with(base, {...}) leaves the key out: nothing
     # changes, where `absent` was meant.  A nil elsewhere is not one.
     d = edited("with_nil", {"taehil.test.lua": [("applicant = with(base, { ",
