@@ -354,42 +354,57 @@ static int sign_get_string(const cJSON *o, const char *name, char *out, size_t s
     return 0;
 }
 
-/* 0 when TEXT (LEN bytes, a JSON object that parsed) writes its member
- * "seq" as the plain digits of SEQ.  Strings are stepped over whole, so a
- * "seq" inside one is not taken for the member. */
-static int sign_seq_plain(const char *text, size_t len, int64_t seq)
+/* What a JSON object that parsed (TEXT, LEN bytes) writes that cJSON reads
+ * one way and another program may read another: -1 when a string holds
+ * \u0000 (cJSON ends the string there), when anything but blanks follows
+ * the object, or when its member "seq" is not the plain digits of SEQ
+ * (030123, 30123.0).  Strings are stepped over whole, so a "seq" inside one
+ * is not taken for the member. */
+static int sign_text_plain(const char *text, size_t len, int64_t seq, char *why, size_t size)
 {
     char want[24];
     size_t n = (size_t)snprintf(want, sizeof want, "%lld", (long long)seq);
-    int depth = 0;
+    int depth = 0, closed = 0;
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == '{' || text[i] == '[') {
+        char c = text[i];
+        if (depth == 0 && (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
+            continue;   /* blanks around the object */
+        if (closed) {
+            snprintf(why, size, "something follows the object, at byte %zu", i);
+            return -1;
+        }
+        if (c == '{' || c == '[') {
             depth++;
-        } else if (text[i] == '}' || text[i] == ']') {
-            depth--;
-        } else if (text[i] == '"') {
+        } else if (c == '}' || c == ']') {
+            closed = --depth == 0;
+        } else if (c == '"') {
             size_t start = ++i;
-            while (i < len && text[i] != '"')
-                i += text[i] == '\\' ? 2 : 1;
+            for (; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\' && ++i < len && text[i] == 'u' && i + 4 < len &&
+                    !memcmp(text + i + 1, "0000", 4)) {
+                    snprintf(why, size, "a string holds \\u0000, at byte %zu", i - 1);
+                    return -1;
+                }
             if (depth != 1 || i - start != 3 || memcmp(text + start, "seq", 3) != 0)
                 continue;
             size_t j = i + 1;
-            while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' ||
-                               text[j] == '\n'))
+            while (j < len && strchr(" \t\r\n", text[j]) && text[j])
                 j++;
             if (j >= len || text[j] != ':')
                 continue;   /* a value "seq", not the key */
             j++;
-            while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r' ||
-                               text[j] == '\n'))
+            while (j < len && strchr(" \t\r\n", text[j]) && text[j])
                 j++;
             size_t k = j;
             while (k < len && text[k] && strchr("+-.0123456789eE", text[k]))
                 k++;
-            return k - j == n && memcmp(text + j, want, n) == 0 ? 0 : -1;
+            if (k - j != n || memcmp(text + j, want, n) != 0) {
+                snprintf(why, size, "\"seq\" is not written in plain digits (as %s)", want);
+                return -1;
+            }
         }
     }
-    return -1;
+    return 0;
 }
 
 int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err *e)
@@ -437,9 +452,9 @@ int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err 
         goto done;
     }
     c->seq = (int64_t)seq->valuedouble;
-    if (sign_seq_plain(text, len, c->seq) != 0) {
-        err_set(e, "invalid_request", "the checkpoint's \"seq\" is not written in plain digits "
-                "(as %lld)", (long long)c->seq);
+    char why[96];
+    if (sign_text_plain(text, len, c->seq, why, sizeof why) != 0) {
+        err_set(e, "invalid_request", "the checkpoint is not as eligo writes it: %s", why);
         goto done;
     }
     if (sign_get_string(o, "head", c->head, sizeof c->head, e) != 0 ||

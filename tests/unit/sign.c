@@ -231,6 +231,30 @@ static void test_sign_and_check(void **state)
     assert_int_equal(d.seq, 1234);
     assert_int_equal(sign_checkpoint_check(pub, &d, &e), 0);
 
+    /* A NUL escaped in a string ends it for cJSON, not for another reader:
+     * a forged time after it would verify.  Nor may anything follow the
+     * object.  A "seq" inside a string is no member, and an escaped
+     * backslash before "u0000" no NUL. */
+    const char *tails[] = {"\\u0000 2031 forged"};
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        snprintf(odd, sizeof odd, "{\"format\":\"eligo-checkpoint-1\",\"seq\":1234,\"head\":\"%s\","
+                 "\"time\":\"%s%s\",\"key\":\"%s\",\"signature\":\"%s\"}", c.head, c.time, tails[i],
+                 c.key, c.signature);
+        assert_int_equal(sign_checkpoint_parse(odd, strlen(odd), &d, &e), -1);
+        assert_non_null(strstr(e.msg, "a string holds \\u0000"));
+    }
+    snprintf(odd, sizeof odd, "{\"format\":\"eligo-checkpoint-1\",\"seq\":1234,\"head\":\"%s\","
+             "\"time\":\"%s\",\"key\":\"%s\",\"signature\":\"%s\"}{\"seq\":9}", c.head, c.time,
+             c.key, c.signature);
+    assert_int_equal(sign_checkpoint_parse(odd, strlen(odd), &d, &e), -1);
+    assert_non_null(strstr(e.msg, "something follows the object"));
+    snprintf(odd, sizeof odd, "{\"time\":\"a\\\\u0000\\\"seq\\\":5\",\"format\":\"eligo-checkpoint-1\","
+             "\"seq\":1234,\"head\":\"%s\",\"key\":\"%s\",\"signature\":\"%s\"}", c.head, c.key,
+             c.signature);
+    assert_int_equal(sign_checkpoint_parse(odd, strlen(odd), &d, &e), 0);
+    assert_int_equal(d.seq, 1234);
+    assert_string_equal(d.time, "a\\u0000\"seq\":5");
+
     /* A file whose key or time could not be signed is refused by name when it
      * is read (fuzz/records found a forged key read as a checkpoint that had
      * no message); a time with a quote is signable, and written back escaped. */
