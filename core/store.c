@@ -2771,12 +2771,12 @@ static int verify_damaged(store *st, const store_report *rep, err *e)
             for (char *c = why; *c; c++)
                 *c = *c == '\n' ? ' ' : *c;
         }
-        else if (rc != SQLITE_ROW)
-            snprintf(why, sizeof why, "%s", sqlite3_errmsg(st->db));
         sqlite3_finalize(s);
-    } else {
-        snprintf(why, sizeof why, "%s", sqlite3_errmsg(st->db));
     }
+    /* A check that could not run (busy, out of memory) says nothing of the
+     * file: the fault found stands.  One that failed reading it does. */
+    if (!*why && ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB))
+        snprintf(why, sizeof why, "%s", sqlite3_errstr(rc));
     if (!*why)
         return 0;
     store_verdict(rep, e, seemed, sizeof seemed);
