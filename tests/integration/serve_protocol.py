@@ -322,6 +322,23 @@ def test_idempotency(srv):
                        "applicant": applicant(21), "request_key": "APP-2025-000020"})
     check(other["ok"] is False and other["error"]["code"] == "conflict",
           "the same key with another application -> conflict")
+    # The application is what was asked of whom: the same applicant under
+    # the same key, for another programme or on another date, is another
+    # application.  In a language the engine does not know too (the request
+    # then takes another path to its fingerprint).
+    for lang in (None, "xx"):
+        tag = " (lang %s)" % lang if lang else ""
+        key = dict(request_key="FP-%s" % lang, **({"lang": lang} if lang else {}))
+        r = c.request(decide(25, rid=8, **key))
+        check(r["ok"] and "repeated" not in r, "a first decide under a new key%s" % tag)
+        for what, change in (("programme", {"program": "awrach"}), ("date", {"as_of": "2025-04-01"})):
+            r = c.request(decide(25, rid=8, **dict(key, **change)))
+            check(r["ok"] is False and r["error"]["code"] == "conflict",
+                  "the same key and applicant for another %s -> conflict%s (%s)" %
+                  (what, tag, r.get("error") or r.get("repeated")))
+        r = c.request(decide(25, rid=9, **key))
+        check(r["ok"] and r.get("repeated") is True, "the same application again: the stored "
+              "decision%s (%s)" % (tag, r.get("error") or ""))
     s1 = c.request({"id": 4, "op": "screen", "as_of": "2025-03-01", "applicant": applicant(22),
                     "request_key": "SCR-22"})
     s2 = c.request({"id": 5, "op": "screen", "as_of": "2025-03-01", "applicant": applicant(22),
@@ -357,7 +374,18 @@ def test_stored_fields(srv):
           "peer credentials stored (uid %s pid %s)" % (uid, pid))
     check(received.endswith("Z") and decided >= received, "received_at and decided_at stored")
     check(request.startswith("{") and '"op": "decide"' in request,
-          "the request is stored exactly as received")
+          "a request is stored")
+    # Byte for byte: odd spacing, key order, escapes and a trailing CR kept.
+    line = ('{ "applicant":{"applicant_id":"RAW-1" ,"birth_date":"1990-01-01"},\t"op":"decide",'
+            '"program":"idmaj","as_of":"2025-03-01","id":"raw","request_key":"RAW-\\u0031"}')
+    c = srv.connect()
+    c.send_raw((line + "\r\n").encode())
+    r = c.recv()
+    c.close()
+    got = srv.db_query("select request from applications where request_key = 'RAW-1'")
+    check(r and r["ok"] and got and got[0][0] == line,
+          "the request is stored exactly as received, but its line end (%r)" %
+          (got[0][0][:80] if got else r))
 
 
 def test_framing(srv):
