@@ -412,17 +412,21 @@ def test_framing(srv):
     check(c.recv() is None, "then the server closes")
     c.close()
 
-    c = srv.connect()
-    c.send_raw(b'{"id":1,"op":"health","lang":"' + b"x" * (1 << 20) + b'"}\n{"id":2,"op":"health"}\n')
-    r = c.recv()
-    check(r and r["error"]["code"] == "line_too_long" and r["ok"] is False,
-          "a line over 1 MiB -> line_too_long")
-    try:
-        nxt = c.recv()
-    except OSError:
-        nxt = None
-    check(nxt is None, "then the connection is closed")
-    c.close()
+    # One byte over the limit is over it: with its line end sent, or with
+    # none yet (the server cannot wait for one).
+    over = head + b"x" * ((1 << 20) - len(head) - 1) + b'"}'
+    for end, what in ((b"\n{\"id\":2,\"op\":\"health\"}\n", "ending in LF"), (b"", "with no line end yet")):
+        c = srv.connect()
+        c.send_raw(over + end)
+        r = c.recv()
+        check(r and r["ok"] is False and r["error"]["code"] == "line_too_long",
+              "a line of 1 MiB and one byte, %s -> line_too_long (%s)" % (what, r and r.get("error")))
+        try:
+            nxt = c.recv()
+        except OSError:
+            nxt = None
+        check(nxt is None, "then the connection is closed")
+        c.close()
     c = srv.connect()
     check(c.request({"op": "health"})["ok"], "and the server carries on")
     c.close()
