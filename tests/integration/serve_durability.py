@@ -93,6 +93,36 @@ def test_sigterm():
         check(kinds[-1:] == ["stop"], "a stop event is the last event (%s)" % kinds)
 
 
+def test_sigterm_replies():
+    """SIGTERM finishes what is in flight and replies: every decision stored
+    for a connection's requests was answered on it, in order, before the
+    server closed it."""
+    n = 400
+    with Server(args=["--quiet"]) as srv:
+        c = srv.connect()
+        c.send_many([decide(1000 + i, rid=i, request_key="DRAIN-%d" % i) for i in range(n)])
+        first = c.recv()   # the server is at work on them
+        srv.proc.send_signal(signal.SIGTERM)
+        got = [first]
+        while True:
+            try:
+                r = c.recv()
+            except OSError:
+                r = None
+            if r is None:
+                break
+            got.append(r)
+        c.close()
+        rc = srv.stop(signal.SIGTERM)
+        ok = [r for r in got if r and r.get("ok")]
+        stored = srv.db_query("select count(*) from applications where request_key like 'DRAIN-%'")[0][0]
+        check(rc == 0 and [r["id"] for r in got] == list(range(len(got))) and len(ok) == len(got),
+              "SIGTERM mid-stream: the replies sent are the first ones, in order, all decided "
+              "(%d of %d)" % (len(ok), n))
+        check(ok and stored == len(ok), "every decision stored was replied before the close "
+              "(%d stored, %d replied)" % (stored, len(ok)))
+
+
 def test_kill9():
     with Server(args=["--quiet"]) as srv:
         ts, acked, errors = load(srv)
@@ -365,6 +395,7 @@ def main():
     for t in threads:
         t.start()   # mostly waiting on the database's busy timeout: overlap it
     test_sigterm()
+    test_sigterm_replies()
     test_kill9()
     test_one_server_per_database()
     test_removed_during_commit()
