@@ -1418,6 +1418,11 @@ int store_checkpoint(store *st, long *logged, long *copied, err *e)
     store_invariants(st);
     if (st->flags & STORE_READONLY)
         return err_set(e, "internal", "the store was opened read-only");
+    /* A file written over in place would take the log's pages, page 1 with
+     * its WAL mark among them, and then no longer look written over to the
+     * writer, which checks before it commits (store_moved). */
+    if (store_moved(st, e) != 0)
+        return -1;
     int nlog = -1, nckpt = -1;
     int rc = sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
     if (logged)

@@ -1047,6 +1047,34 @@ static void test_wal_watch(void **state)
     store_close(other);
 }
 
+/* A file written over in place (a backup copied onto it: rollback mode in
+ * its header) is not checkpointed into: the log's page 1 would put the WAL
+ * mark back, and the writer, which checks before it commits, would no
+ * longer see what happened. */
+static void test_checkpoint_refuses_written_over(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    wal_seen w = {0, 0, 0};
+    assert_int_equal(store_wal_watch(f->st, wal_seen_fn, &w, &e), 0);   /* no automatic one */
+    store *other;
+    assert_int_equal(store_open(&other, f->path, STORE_NOSYNC, &e), 0);
+    append_n(f, 200);
+    FILE *fp = fopen(f->path, "r+b");
+    assert_non_null(fp);
+    unsigned char mark[2] = {1, 1}, now[2];
+    assert_int_equal(fseek(fp, 18, SEEK_SET), 0);
+    assert_int_equal(fwrite(mark, 1, 2, fp), 2);   /* same inode, same size */
+    assert_int_equal(fflush(fp), 0);
+    assert_int_equal(store_checkpoint(other, NULL, NULL, &e), -1);
+    assert_non_null(strstr(e.msg, "was written over while the server ran"));
+    assert_int_equal(fseek(fp, 18, SEEK_SET), 0);
+    assert_int_equal(fread(now, 1, 2, fp), 2);
+    assert_memory_equal(now, mark, 2);   /* the log was not copied in */
+    fclose(fp);
+    store_close(other);
+}
+
 static int user_version(const char *path, int *nschema)
 {
     sqlite3 *db;
@@ -1943,6 +1971,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_refuses_written_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_filters, setup, teardown),
