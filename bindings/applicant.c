@@ -14,6 +14,9 @@
 #include "date.h"
 
 #define APPLICANT_MAX_DEPTH 100   /* deeper: the Lua prepare takes over */
+/* An integer field holds what a double holds exactly, below 2^53 in size:
+ * beyond, 9007199254740993 would be decided as ...992. */
+#define APPLICANT_EXACT ((lua_Integer)1 << 53)
 
 /* Upvalues of prepare. */
 #define UP_LUA_PREPARE lua_upvalueindex(1)
@@ -442,7 +445,8 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
                 ok = vt == LUA_TNUMBER && !(exact ? i < 0 : lua_tonumber(L, v) < 0) &&
                      bindings_is_cents(L, v);
             else
-                ok = exact && i >= node->min && i <= node->max;
+                ok = exact && i >= node->min && i <= node->max && i > -APPLICANT_EXACT &&
+                     i < APPLICANT_EXACT;
             if (ok) {
                 if (exact)
                     lua_pushinteger(L, i);

@@ -520,6 +520,7 @@ prepare = function(v, t, path)
     if type(v) ~= "boolean" then bad_field(path, "true or false", v) end
   elseif kind == "integer" then
     local i = type(v) == "number" and math_tointeger(v)
+    if i and (i <= -2^53 or i >= 2^53) then i = nil end   -- a double cannot tell them apart
     if not i then
       bad_field(path, type(v) == "number" and v % 1 == 0 and "a whole number below 2^53 in size" or "a whole number", v)
     end

@@ -308,6 +308,13 @@ def test_edges(srv):
             '{"household_size":9223372036854775807}}\n', "invalid_applicant",
             "a whole number below 2^53 in size, got the number 9.223372036854776e+18",
             "a household size beyond 2^53")
+    # Just past 2^53 too, where a double no longer tells one whole number from
+    # the next: 9007199254740993 would be decided as ...992.
+    for n, said in (("9007199254740993", "9007199254740992"), ("1e16", "1e+16")):
+        refused('{"id":12,"op":"decide","program":"awrach","as_of":"2025-03-01","applicant":'
+                '{"household_size":%s}}\n' % n, "invalid_applicant",
+                "a whole number below 2^53 in size, got the number %s" % said,
+                "a household size of %s" % n)
     c.close()
 
 
