@@ -50,11 +50,6 @@ void bindings_push_sha256(lua_State *L, const void *s, size_t n);
  * protocol's lines are. */
 size_t bindings_utf8_bad(const void *s, size_t n);
 
-/* Whether the N bytes at S show nothing: empty, or white space only, ASCII
- * or Unicode, with the characters that show nothing (zero-width space, word
- * joiner, BOM).  An id like that names nobody anyone can read. */
-int bindings_blank(const char *s, size_t n);
-
 /* Whether cents(x) would accept the value at IDX (an amount with at most two
  * decimals, in range), without raising.  [-0, +0, -] */
 int bindings_is_cents(lua_State *L, int idx);

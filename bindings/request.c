@@ -19,6 +19,7 @@
 #include "canon.h"
 #include "date.h"
 #include "ids.h"
+#include "text.h"
 
 /* Upvalues of fast. */
 #define UP_DECODE lua_upvalueindex(1)
@@ -142,7 +143,7 @@ static int request_fingerprint(lua_State *L, buf *b)
     return 0;
 }
 
-/* Whether the applicant's id is blank (bindings_blank), which handle()
+/* Whether the applicant's id is blank (text_blank), which handle()
  * refuses.  [-0, +0, -] */
 static int request_blank_id(lua_State *L)
 {
@@ -150,7 +151,7 @@ static int request_blank_id(lua_State *L)
         return lua_pop(L, 1), 0;
     size_t n;
     const char *s = lua_tolstring(L, -1, &n);
-    int blank = bindings_blank(s, n);
+    int blank = text_blank(s, n);
     lua_pop(L, 1);
     return blank;
 }
@@ -238,7 +239,7 @@ static int request_fast(lua_State *L)
     if (!lua_isnil(L, S_KEY)) {
         size_t n;
         const char *k = lua_tolstring(L, S_KEY, &n);
-        if (n == 0 || n > 200 || bindings_blank(k, n)) {
+        if (n == 0 || n > 200 || text_blank(k, n)) {
             lua_pushboolean(L, 0);
             return 1;
         }

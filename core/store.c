@@ -125,6 +125,7 @@
 
 #include "hex.h"
 #include "log.h"
+#include "text.h"
 
 #define STORE_HASH_LEN 32
 #define STORE_STORED_CAP ((size_t)64 << 20)   /* a REPEAT's stored decisions */
@@ -1897,10 +1898,7 @@ static int store_tally(store *st, int64_t *total, int64_t *reviews);
 
 static int store_nonblank(const char *s)
 {
-    for (; s && *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
-            return 1;
-    return 0;
+    return s && !text_blank(s, strlen(s));
 }
 
 int store_review_check(const store_review *rv, err *e)
@@ -1925,14 +1923,14 @@ int store_review_check(const store_review *rv, err *e)
         return err_set(e, "invalid_request", "field 'outcome' is only for an override: a "
                        "confirmation keeps the decision's outcome");
     if (!store_nonblank(rv->by))
-        return err_set(e, "invalid_request", "field 'by' must be a non-empty string: who "
-                       "reviewed the decision");
+        return err_set(e, "invalid_request", "field 'by' must say who reviewed the decision: "
+                       "it is missing, empty or shows nothing");
     if (strlen(rv->by) > STORE_REVIEW_BY_MAX)
         return err_set(e, "invalid_request", "field 'by' is longer than %d bytes",
                        STORE_REVIEW_BY_MAX);
     if (!store_nonblank(rv->reason))
-        return err_set(e, "invalid_request", "field 'reason' must be a non-empty string: why "
-                       "the decision is confirmed or overridden");
+        return err_set(e, "invalid_request", "field 'reason' must say why the decision is "
+                       "confirmed or overridden: it is missing, empty or shows nothing");
     if (strlen(rv->reason) > STORE_REVIEW_REASON_MAX)
         return err_set(e, "invalid_request", "field 'reason' is longer than %d bytes",
                        STORE_REVIEW_REASON_MAX);

@@ -51,6 +51,13 @@ static void test_parse(void **state)
     refused("{\"action\":\"confirm\",\"by\":\"w\",\"reason\":\"r\",\"reson\":\"r\"}",
             "'review.reson' is unknown");
     refused("{\"action\":\"confirm\",\"by\":\"w\",\"reason\":\" \"}", "'reason'");
+    /* What shows nothing, beyond ASCII blanks, is refused as the protocol's
+     * ids are: a zero-width space, an ideographic space, a soft hyphen. */
+    refused("{\"action\":\"confirm\",\"by\":\"\\u200b\",\"reason\":\"r\"}",
+            "field 'by' must say who reviewed the decision: it is missing, empty or shows nothing");
+    refused("{\"action\":\"confirm\",\"by\":\"\\u3000\\u00ad\",\"reason\":\"r\"}", "'by'");
+    refused("{\"action\":\"confirm\",\"by\":\"w\",\"reason\":\"\\u200b\\ufe0f\"}",
+            "field 'reason' must say why");
 }
 
 /* cJSON ends a string at its first NUL: a reason with one would be recorded

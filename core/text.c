@@ -1,0 +1,45 @@
+/* text.c -- see text.h. */
+#include "text.h"
+
+/* The length of the blank character at S (N > 0 bytes left), or 0: ASCII
+ * white space, the other Unicode white space (U+0085, U+00A0, U+1680,
+ * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), and what shows
+ * nothing: the soft hyphen U+00AD, the combining grapheme joiner U+034F,
+ * the Arabic letter mark U+061C, the fillers U+115F, U+1160, U+3164 and
+ * U+FFA0, U+180E, the format characters U+200B..U+200F, U+202A..U+202E and
+ * U+2060..U+206F (U+2065 among them, unassigned, shows nothing either), the
+ * blank Braille pattern U+2800, the variation selectors U+FE00..U+FE0F and
+ * U+E0100..U+E01EF, U+FEFF, and the tags U+E0000..U+E007F.  Each byte is
+ * checked before the code point is read: no malformed or overlong sequence
+ * reads as one of them. */
+static size_t text_blank_at(const unsigned char *s, size_t n)
+{
+    if (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        return 1;
+    if (n >= 2 && (s[1] & 0xc0) == 0x80 && (s[0] & 0xe0) == 0xc0) {
+        unsigned c = (unsigned)(s[0] & 0x1f) << 6 | (s[1] & 0x3fu);
+        return c == 0x85 || c == 0xa0 || c == 0xad || c == 0x34f || c == 0x61c ? 2 : 0;
+    }
+    if (n >= 4 && s[0] == 0xf3 && s[1] == 0xa0 && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80) {
+        unsigned c = 0xe0000u | (unsigned)(s[2] & 0x3f) << 6 | (s[3] & 0x3fu);
+        return c <= 0xe007f || (c >= 0xe0100 && c <= 0xe01ef) ? 4 : 0;
+    }
+    if (n < 3 || (s[0] & 0xf0) != 0xe0 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+        return 0;
+    unsigned c = (unsigned)(s[0] & 0x0f) << 12 | (unsigned)(s[1] & 0x3f) << 6 | (s[2] & 0x3fu);
+    return c == 0x115f || c == 0x1160 || c == 0x1680 || c == 0x180e ||
+                   (c >= 0x2000 && c <= 0x200f) || (c >= 0x2028 && c <= 0x202f) ||
+                   (c >= 0x205f && c <= 0x206f) || c == 0x2800 || c == 0x3000 || c == 0x3164 ||
+                   (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0
+               ? 3
+               : 0;
+}
+
+int text_blank(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    size_t k;
+    while (p < e && (k = text_blank_at(p, (size_t)(e - p))) > 0)
+        p += k;
+    return p == e;
+}
