@@ -234,12 +234,13 @@ static size_t rows_per_program(char *s, size_t n, size_t limit, size_t *count)
     return out;
 }
 
-/* Put A (AN bytes of rows, standing for DECISIONS of the applicant's
+/* Put A (AN bytes, NROWS rows, standing for DECISIONS of the applicant's
  * decisions) in front of E's rows, a comma between, and cut them to the
  * limit.  E's text grows by half again when it must, so that a commit
  * seldom allocates.  -1 when out of memory (E unchanged); 1 when E is no
  * longer what the store would choose (past_new), and must go. */
-static int entry_prepend(past *p, entry *e, const char *a, size_t an, size_t decisions)
+static int entry_prepend(past *p, entry *e, const char *a, size_t an, size_t nrows,
+                         size_t decisions)
 {
     if (e->decisions + decisions >= p->window)
         return 1;
@@ -261,7 +262,7 @@ static int entry_prepend(past *p, entry *e, const char *a, size_t an, size_t dec
     if (sep)
         e->rows[an] = ',';
     e->len = n;
-    e->nrows += rows_count(a, an);
+    e->nrows += nrows;
     if (e->nrows > p->limit) {   /* only then can a programme have more */
         size_t len = rows_per_program(e->rows, n, p->limit, &e->nrows);
         if (len == (size_t)-1)
@@ -283,7 +284,7 @@ static entry *past_add(past *p, uint64_t h, const char *id, const char *rows, si
     memcpy(e->id, id, idlen + 1);
     e->hash = h;
     p->bytes += entry_size(e);
-    if (entry_prepend(p, e, rows, n, decisions) != 0) {
+    if (entry_prepend(p, e, rows, n, rows_count(rows, n), decisions) != 0) {
         p->bytes -= entry_size(e);
         free(e->rows);
         free(e);
@@ -307,9 +308,9 @@ static void past_apply(past *p, const past_note *n)
     if (e) {
         /* Rows read from the store after this commit hold it already.
          * Kept without them, or past what the store would choose, the
-         * entry would be wrong. */
-        if (n->newest > e->newest &&
-            entry_prepend(p, e, n->rows, n->len, rows_count(n->rows, n->len)) == 0)
+         * entry would be wrong.  A note's rows are all its decisions. */
+        size_t rows = n->newest > e->newest ? rows_count(n->rows, n->len) : 0;
+        if (n->newest > e->newest && entry_prepend(p, e, n->rows, n->len, rows, rows) == 0)
             e->newest = n->newest;
         else if (n->newest > e->newest)
             past_drop(p, e);
