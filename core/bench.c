@@ -342,6 +342,7 @@ static void bench_maybe_done(bench *b)
 }
 
 static void bench_conn_lost(bench_conn *c, const char *why);
+static void bench_send(bench_conn *c);
 
 static void bench_write_done(uv_write_t *req, int status)
 {
@@ -351,14 +352,22 @@ static void bench_write_done(uv_write_t *req, int status)
     c->free_writes = w;
     if (status < 0 && status != UV_ECANCELED && c->b->state != BENCH_DONE)
         c->unwritable = 1;   /* closed by the server: read on, to its end */
+    else if (status == 0 && c->b->state != BENCH_DONE)
+        bench_send(c);   /* what waited for this write (bench_write_some) */
 }
 
 /* Write up to N requests from `sent` on, in one uv_write: the lines from
  * next_line on, wrapping, are at most two byte ranges.  Returns how many were
- * written, or -1 when the connection can no longer be written. */
+ * written; 0 when every write request is still out (a reply, an error the
+ * server sent before reading a long line whole, can free a place in the
+ * pipeline before the write that carried its request is done: the next
+ * write waits for it, bench_write_done); -1 when the connection can no
+ * longer be written. */
 static int64_t bench_write_some(bench_conn *c, uint64_t n)
 {
     bench *b = c->b;
+    if (!c->free_writes)
+        return 0;
     uv_buf_t bufs[2];
     unsigned nbufs = 0;
     uint64_t taken = 0;
@@ -371,7 +380,6 @@ static int64_t bench_write_some(bench_conn *c, uint64_t n)
         taken += count;
     }
     bench_write *w = c->free_writes;
-    assert(w);   /* each write carries at least one of at most P requests in flight */
     c->free_writes = w->next;
     w->req.data = c;
     int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, bufs, nbufs, bench_write_done);
@@ -407,7 +415,7 @@ static void bench_send(bench_conn *c)
         n = room;
     while (n) {
         int64_t done = bench_write_some(c, n);
-        if (done < 0)
+        if (done <= 0)
             return;
         n -= (uint64_t)done;
     }

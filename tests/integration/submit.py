@@ -342,6 +342,27 @@ def test_line_too_long(eligo, sock):
           err.strip()[-120:], out[-300:] + err)
 
 
+def test_bench_long_line(eligo, sock, tmp):
+    """A line over the server's limit in bench's file, one request in flight:
+    the server answers line_too_long before it has read the line whole, so
+    the reply frees the pipeline while the write is still out.  bench waits
+    for the write, counts the reply and the connection lost, and exits 2 (it
+    crashed on a write request it did not have)."""
+    a = {"op": "decide", "program": "idmaj", "as_of": "2025-03-01", "applicant": applicant(4)}
+    path = os.path.join(tmp, "long.jsonl")
+    with open(path, "w") as f:
+        f.write("\n".join(json.dumps(x) for x in (a, dict(a, pad="x" * (2 << 20)), a, a)) + "\n")
+    for _ in range(3):
+        rc, out, err = run([eligo, "bench", "--socket", sock, "--file", path, "-n", "4", "-c", "1",
+                            "-P", "1", "--json"])
+        codes = json.loads(out).get("error_codes", {}) if out.strip() else {}
+        said = rc == 2 and codes.get("line_too_long") == 1 and "connection_closed" in codes
+        if not said:
+            break
+    check(said, "bench: a line too long with one in flight, reported, status 2 (status %d)" % rc,
+          out[-300:] + err[-300:])
+
+
 def test_bench_refused(eligo, tmp):
     """A server that closes each connection at once, or refuses it with an
     error first (too many connections): bench reports it, not killed by
@@ -367,11 +388,13 @@ def test_bench_refused(eligo, tmp):
         for _ in range(3):
             rc, out, err = run([eligo, "bench", "--socket", path, "-n", "100", "-c", "2", "-P",
                                 "8", "--json"])
-            r = json.loads(out) if rc == 1 else {}
+            r = json.loads(out) if out.strip() else {}
             codes = r.get("error_codes", {})
-            said = (rc == 1 and ("overloaded" in codes if greeting else
-                                 "connection_closed" in codes)) or \
-                   (rc == 2 and not greeting and "closed every connection" in err)
+            # A connection lost with requests unanswered is a connection
+            # error, status 2, whether a reply came first or not.
+            said = rc == 2 and (("overloaded" in codes and "connection_closed" in codes)
+                                if greeting else ("connection_closed" in codes or
+                                                  "closed every connection" in err))
             if not said:
                 break
         check(said, "bench against a server that %s: reported (status %d)" %
@@ -483,6 +506,7 @@ def main():
                 test_bench(eligo, sock)
                 test_blank_lines(eligo, sock, tmp)
                 test_line_too_long(eligo, sock)
+                test_bench_long_line(eligo, sock, tmp)
                 test_submit_odd(eligo, sock)
                 test_examples(source, sock, tmp, real=True)
             finally:
