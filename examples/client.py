@@ -130,19 +130,29 @@ class Client:
 
     def pipeline(self, requests, window=64):
         """Send REQUESTS (dicts with an "op") keeping up to WINDOW in flight; yield the
-        replies in order, errors included (check reply["ok"])."""
-        in_flight = 0
+        replies in order, errors included (check reply["ok"]).  When the server
+        closes the connection, the replies it sent first are yielded (one may say
+        why: line_too_long), then ConnectionError says how many requests were
+        not sent; unanswered() lists those sent without a reply."""
+        requests = iter(requests)
         for request in requests:
             request = dict(request)
             try:
                 self.send(request.pop("op"), **request)
             except OSError:
-                break   # the server went away: take the replies it sent before that
-            in_flight += 1
-            if in_flight == window:
+                # This one is among the unanswered until a reply says why.
+                while self._pending:   # raises ConnectionError once the replies end
+                    yield self.receive()
+                rest = list(requests)
+                if rest:
+                    first = rest[0].get("id")
+                    raise ConnectionError(
+                        "the server closed the connection: %d request(s) after it were not sent%s"
+                        % (len(rest), " (from id %r on)" % first if first is not None else ""))
+                return
+            if len(self._pending) == window:
                 yield self.receive()
-                in_flight -= 1
-        for _ in range(in_flight):
+        while self._pending:
             yield self.receive()
 
     # -- the operations --------------------------------------------------------

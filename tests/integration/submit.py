@@ -449,6 +449,22 @@ def test_examples(source, sock, tmp, real):
     check(len(piped.stdout.splitlines()) == 1 and piped.stderr == "",
           "examples/client.py read by head: one line, nothing on stderr",
           piped.stdout + piped.stderr)
+    if real:
+        # A line over the server's limit: its reply, then the requests after it
+        # said not sent, status 2 (it once printed the first reply alone and
+        # exited 0).
+        long_apps = os.path.join(tmp, "long_apps.jsonl")
+        with open(long_apps, "w") as f:
+            for i in range(4):
+                app = {"id": "G%d" % i, "applicant": applicant(i), "as_of": "2025-03-01"}
+                if i == 1:
+                    app["pad"] = "x" * (2 << 20)
+                f.write(json.dumps(app) + "\n")
+        rc, out, err = run([sys.executable, client, "--socket", sock, long_apps])
+        check(rc == 2 and out.startswith("G0: ") and "line_too_long" in out and
+              "2 request(s) after it were not sent (from id 'G2' on)" in err,
+              "examples/client.py: a line too long, its reply, and what was not sent (status %d)"
+              % rc, out[-300:] + err)
     node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).stdout.strip()
     if node:
         rc, out, err = run([node, os.path.join(source, "examples", "client.js"),
