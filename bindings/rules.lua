@@ -1158,6 +1158,10 @@ function api.seal(ruleset_hash)
     end
     schema = sandbox.record({})
   end
+  if #program_order == 0 and next(broken) == nil then   -- the whole set's problem too
+    problem("", 0, "no programme: no file declares one with program \"id\" { ... }, so every "
+      .. "request would be unknown_program")
+  end
   -- Enum types that name a scale must name a declared one.
   local function check_enums(t, path)
     if t.kind == "enum" and t.scale and not scales[t.scale] then
@@ -1872,6 +1876,9 @@ function api.lint()
   for n in pairs(sources) do names[#names + 1] = n end
   table_sort(names)
   for _, file in ipairs(names) do
+    if string_find(sources[file], "^%s*$") then   -- being written (truncated, then filled)?
+      out[#out + 1] = { file = file, line = 1, msg = "the file is empty" }
+    end
     if not broken[file] then source_faults(file, sources[file], not is_test_file(file), out) end
     if not is_test_file(file) and not broken[file] then
       local versions, told = versions_in(file), {}

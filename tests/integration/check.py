@@ -169,6 +169,23 @@ def main():
     st, found, out = problems(d)
     check(st == 0 and found == [], "a string continued with \\z, and a decree's number, are no "
           "problems (%r)" % found)
+    # A set with no programme serves nothing (every request unknown_program),
+    # and an empty file is one being written (truncated, then filled): each
+    # is a problem, so a reload does not swap such a set in.
+    d = edited("no_programme", {})
+    for f in os.listdir(d):
+        if f != "schema.lua":
+            os.remove(os.path.join(d, f))
+    st, _, out = problems(d)
+    check(st == 1 and ("%s: no programme: no file declares one" % d) in out,
+          "a set with no programme is a problem (%s)" % out.strip()[-160:])
+    d = edited("empty_file", {})
+    open(os.path.join(d, "awrach.lua"), "w").close()
+    os.remove(os.path.join(d, "awrach.test.lua"))
+    st, found, _ = problems(d)
+    check(st == 1 and ("awrach.lua", 1, "the file is empty") in found,
+          "an empty rule file is a problem at its name (%r)" % found)
+
     # One table given to two cases: the second would rename the first.
     d = edited("shared_case", {}, extra={"extra.test.lua":
                'local s = { program = "taehil", as_of = "2025-03-01", applicant = { applicant_id = "X" },'
