@@ -53,6 +53,9 @@ struct reload {
     uv_work_t work;
     int running, again, closing;
     int quiet;                    /* the run at start: "unchanged" is not news */
+    int looking;                  /* a look of reload_follow_cb's, no event behind it */
+    unsigned ticks;               /* of the follow timer */
+    char rejected[65];            /* hash of the last set rejected: a look passes it over */
     int open_handles;
     reload_close_cb *close_cb;
     void *close_arg;
@@ -134,12 +137,17 @@ static void reload_work(uv_work_t *req)
     ruleset_free(cur);
 
     ruleset *rs = ruleset_load(rl->dir, &e);
+    if (!rs && rl->looking) {   /* (an event will come, and say it) */
+        rl->work_outcome = RELOAD_UNCHANGED;
+        goto done;
+    }
     if (!rs) {
         snprintf(rl->work_msg, sizeof rl->work_msg, "%s", e.msg);
         goto rejected;
     }
     rl->work_rs = rs;
-    if (!strcmp(ruleset_hash(rs), rl->work_old)) {
+    if (!strcmp(ruleset_hash(rs), rl->work_old) ||
+        (rl->looking && !strcmp(ruleset_hash(rs), rl->rejected))) {
         rl->work_outcome = RELOAD_UNCHANGED;
         goto done;
     }
@@ -185,6 +193,7 @@ static void reload_work(uv_work_t *req)
 
 rejected:
     rl->work_outcome = RELOAD_REJECTED;
+    snprintf(rl->rejected, sizeof rl->rejected, "%s", rs ? ruleset_hash(rs) : "");
     writer_call(rl->cfg.writer, reload_store_rejected, rl);
 done:
     return;
@@ -277,6 +286,7 @@ static void reload_start(reload *rl)
 }
 
 #define RELOAD_RETRY_MS 5000
+#define RELOAD_LOOK_S 10   /* the look for changes no event told of (reload_follow_cb) */
 
 static void reload_retry_cb(uv_timer_t *t)
 {
@@ -287,6 +297,9 @@ static void reload_done(uv_work_t *req, int status)
 {
     reload *rl = req->data;
     const char *hash = rl->work_rs ? ruleset_hash(rl->work_rs) : "";
+    if (rl->looking && status != UV_ECANCELED && rl->work_outcome != RELOAD_UNCHANGED)
+        log_warn("rules: %s changed with no word from the watch (its events were lost): "
+                 "found by the look every %d s", rl->dir, RELOAD_LOOK_S);
     if (status == UV_ECANCELED) {
         log_debug("reload cancelled");
     } else if (rl->work_outcome == RELOAD_APPLIED) {
@@ -315,6 +328,7 @@ static void reload_done(uv_work_t *req, int status)
     rl->work_rs = NULL;
     rl->running = 0;
     rl->quiet = 0;
+    rl->looking = 0;
     /* A watch set anew has not heard what changed before it was set: one
      * more look.  (It is set anew only when the directory changed, so this
      * does not go on.) */
@@ -386,13 +400,22 @@ static void reload_fs_cb(uv_fs_event_t *h, const char *filename, int events, int
  * watch is on (a set swapped in by a rename, a symbolic link switched), the
  * watch is set on it and the rules reloaded.  A look, rather than a watch
  * of the parent directory, which also hears every write of a database kept
- * beside the rules. */
+ * beside the rules.  And every RELOAD_LOOK_S, a quiet reload, off the loop:
+ * the kernel drops a watch's events when too many wait (16,384 while the
+ * server could not read them), and an edit among them would be served
+ * never.  The files are read and hashed; unchanged, or the set last
+ * rejected, nothing more is done or said. */
 static void reload_follow_cb(uv_timer_t *t)
 {
     reload *rl = t->data;
     struct stat sb;
     if (!rl->watching || rl->swapped)
         return;
+    if (++rl->ticks % RELOAD_LOOK_S == 0 && !rl->running && !rl->closing) {
+        rl->quiet = 1;
+        rl->looking = 1;
+        reload_start(rl);
+    }
     if (stat(rl->dir, &sb) != 0) {
         reload_gone(rl);
         return;

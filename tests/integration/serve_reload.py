@@ -301,6 +301,37 @@ def main():
         c.close()
         check("has no test cases: nothing shows that its rules decide as intended" in bare.log(),
               "and the log says it has no test cases")
+
+    # The kernel drops a watch's events when too many wait unread (16,384):
+    # an edit among them is found by the look every 10 s, said as such.  A
+    # broken set is rejected once, not again at each look.
+    with Server(copy_rules=True) as srv:
+        c = srv.connect()
+        h0 = health_hash(c)
+        taehil = os.path.join(srv.rules, "taehil.lua")
+        with open(taehil) as f:
+            text = f.read()
+        srv.proc.send_signal(signal.SIGSTOP)
+        try:
+            for i in range(17000):
+                open(os.path.join(srv.rules, "n%d.txt" % i), "w").close()
+            write(taehil, text.replace('version = "2025.1"', 'version = "2025.7"', 1), atomic=True)
+        finally:
+            srv.proc.send_signal(signal.SIGCONT)
+        h1 = wait_for(lambda: health_hash(c) != h0 and health_hash(c), timeout=40)
+        check(h1 and "changed with no word from the watch (its events were lost): found by the "
+              "look every 10 s" in srv.log(), "an edit whose events were lost is served after a "
+              "look (%s)" % (h1 or "not served")[:12])
+        for i in range(17000):
+            os.remove(os.path.join(srv.rules, "n%d.txt" % i))
+        before = len(events(srv, "reload_rejected"))
+        write(taehil, text.replace('program "taehil" {', 'program "taehil" {{', 1), atomic=True)
+        wait_for(lambda: len(events(srv, "reload_rejected")) > before, timeout=40)
+        time.sleep(22)   # two looks
+        n = len(events(srv, "reload_rejected")) - before
+        check(n == 1 and health_hash(c) == h1, "a broken set is rejected once, not at each look "
+              "(%d rejections)" % n)
+        c.close()
     finish()
 
 
