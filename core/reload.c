@@ -288,9 +288,16 @@ static void reload_start(reload *rl)
 #define RELOAD_RETRY_MS 5000
 #define RELOAD_LOOK_S 10   /* the look for changes no event told of (reload_follow_cb) */
 
+static void reload_timer_cb(uv_timer_t *t);
+
 static void reload_retry_cb(uv_timer_t *t)
 {
-    reload_request(t->data, "trying again after a failure");
+    reload *rl = t->data;
+    if (rl->swapped) {   /* a swap seen meanwhile waited on this timer: it takes the swap */
+        reload_timer_cb(t);
+        return;
+    }
+    reload_request(rl, "trying again after a failure");
 }
 
 static void reload_done(uv_work_t *req, int status)
