@@ -28,6 +28,7 @@
 #include "err.h"
 
 #define SUBMIT_WINDOW 64
+#define SUBMIT_TIMEOUT 30   /* seconds without a reply while requests wait for one */
 #define SUBMIT_LINE_CAP ((size_t)64 << 20)   /* far above the server's own limit */
 #define SUBMIT_CHUNK 65536
 
@@ -35,7 +36,7 @@ static void submit_usage(FILE *f)
 {
     fprintf(f,
         "usage: eligo submit [--socket PATH] [--program ID | --screen] [--lang L]\n"
-        "                    [--table] [--window N] [FILE|-]\n"
+        "                    [--table] [--window N] [--timeout S] [FILE|-]\n"
         "\n"
         "Send JSON-lines applications to a running `eligo serve` and print the replies,\n"
         "one JSON line per request, in request order.  Each input line is an object such\n"
@@ -50,11 +51,14 @@ static void submit_usage(FILE *f)
         "  --table         print a table for people instead of JSON lines:\n"
         "                  id, programme, outcome, failed criteria (and missing fields)\n"
         "  --window N      requests in flight at once (default %d)\n"
+        "  --timeout S     give up when S seconds pass with requests in flight and no\n"
+        "                  reply (default %d; 0: wait for good), saying how many\n"
+        "                  went unanswered\n"
         "  FILE            read applications from FILE (default or '-': standard input)\n"
         "\n"
         "A line without \"id\" gets its line number.  Exit status: 0 if every reply is ok,\n"
         "1 if any reply is an error, 2 on usage or connection errors.\n",
-        SUBMIT_WINDOW);
+        SUBMIT_WINDOW, SUBMIT_TIMEOUT);
 }
 
 typedef struct submit {
@@ -63,6 +67,7 @@ typedef struct submit {
     int eof;                /* the input is exhausted */
     int table;
     long window;
+    long timeout;           /* seconds, 0: none */
     long in_flight;         /* requests queued or sent, not yet answered */
     long lineno;
     long replies, errors;
@@ -215,11 +220,19 @@ static int submit_loop(submit *s, err *e)
             {.fd = s->sock, .events = POLLIN | (pending_out ? POLLOUT : 0)},
             {.fd = want_input ? s->in : -1, .events = POLLIN},
         };
-        if (poll(p, 2, -1) < 0) {
+        /* A server stopped, or stuck, would have us wait for good: with
+         * requests in flight, nothing for that long ends the run. */
+        int wait = s->in_flight > 0 && s->timeout > 0 ? (int)(s->timeout * 1000) : -1;
+        int ready = poll(p, 2, wait);
+        if (ready < 0) {
             if (errno == EINTR)
                 continue;
             return err_set(e, "internal", "poll: %s", strerror(errno));
         }
+        if (ready == 0)
+            return err_set(e, "internal", "no reply for %ld s with %ld request(s) in flight (the "
+                           "server stopped or stuck?): each may or may not be stored; send them "
+                           "again with their request_key", s->timeout, s->in_flight);
 
         if (p[1].revents) {
             ssize_t n = read(s->in, chunk, sizeof chunk);
@@ -287,6 +300,7 @@ int cmd_submit(int argc, char **argv)
     memset(&s, 0, sizeof s);
     s.sock = s.in = -1;
     s.window = SUBMIT_WINDOW;
+    s.timeout = SUBMIT_TIMEOUT;
     int screen = 0, rc = 2;
     err e;
     err_clear(&e);
@@ -308,6 +322,14 @@ int cmd_submit(int argc, char **argv)
             s.window = strtol(argv[++i], &end, 10);
             if (*end || s.window < 1 || s.window > 100000) {
                 fprintf(stderr, "eligo submit: --window takes a number from 1 to 100000\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--timeout") && has_value) {
+            char *end;
+            s.timeout = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || s.timeout < 0 || s.timeout > 86400) {
+                fprintf(stderr, "eligo submit: --timeout takes seconds from 0 to 86400, not '%s'\n",
+                        argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--screen")) {

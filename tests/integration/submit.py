@@ -363,6 +363,39 @@ def test_bench_long_line(eligo, sock, tmp):
           out[-300:] + err[-300:])
 
 
+def test_submit_timeout(eligo, tmp):
+    """A server that takes the requests and never answers (stopped, stuck):
+    submit gives up after --timeout seconds without a reply, saying how many
+    went unanswered, status 2; it waited for good."""
+    path = os.path.join(tmp, "mute.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(4)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            held.append(c)   # read nothing, answer nothing
+    threading.Thread(target=serve, daemon=True).start()
+    lines = "\n".join(json.dumps({"id": "T%d" % i, "applicant": applicant(i)}) for i in range(3))
+    t0 = time.time()
+    rc, out, err = run([eligo, "submit", "--socket", path, "--timeout", "1"], (lines + "\n").encode())
+    took = time.time() - t0
+    check(rc == 2 and "no reply for 1 s with 3 request(s) in flight" in err and took < 30,
+          "submit --timeout 1 against a mute server: gives up, saying so (status %d, %.1f s)" %
+          (rc, took), err)
+    rc, _, err = run([eligo, "submit", "--socket", path, "--timeout", "-1"], b"")
+    check(rc == 2 and "--timeout takes seconds from 0 to 86400, not '-1'" in err,
+          "submit --timeout -1 is refused", err)
+    s.close()
+    for c in held:
+        c.close()
+
+
 def test_bench_refused(eligo, tmp):
     """A server that closes each connection at once, or refuses it with an
     error first (too many connections): bench reports it, not killed by
@@ -511,6 +544,7 @@ def main():
         test_submit(eligo, fake_sock, real=False)
         test_bench(eligo, fake_sock)
         test_bench_refused(eligo, tmp)
+        test_submit_timeout(eligo, tmp)
         test_examples(source, fake_sock, tmp, real=False)
         fake.close()
         started = real_server(eligo, source, tmp)
