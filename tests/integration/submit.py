@@ -226,6 +226,10 @@ def test_submit(eligo, sock, real):
 
     rc, out, err = run([eligo, "submit", "--socket", "/nonexistent/eligo.sock"], b"{}\n")
     check(rc == 2 and "cannot connect" in err, "submit: exit status 2 when it cannot connect", err)
+    here = os.path.abspath(__file__)   # a regular file given for the socket: said, not "refused"
+    rc, out, err = run([eligo, "submit", "--socket", here], b"{}\n")
+    check(rc == 2 and ("cannot connect to %s: it is a regular file, not a socket" % here) in err,
+          "submit: a --socket that is a regular file is named as such", err)
     rc, out, err = run([eligo, "submit", "--socket", sock, "--screen", "--program", "idmaj"], b"")
     check(rc == 2, "submit: exit status 2 for --screen with --program", err)
     rc, out, err = run([eligo, "submit", "--bogus"], b"")
