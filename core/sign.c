@@ -424,9 +424,9 @@ int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err 
                 SIGN_FORMAT ")", format);
         goto done;
     }
-    /* What another program could read otherwise is refused: a member
-     * repeated (which one counts?) or not eligo's, and a seq written other
-     * than in plain digits (030123, 30123.0, 3.0123e4). */
+    /* What another program could read otherwise is refused: here a member
+     * repeated (which one counts?) or not eligo's; the text itself below
+     * (sign_text_plain). */
     for (const cJSON *m = o->child; m; m = m->next) {
         static const char *const members[] = {"format", "seq", "head", "time", "key", "signature"};
         size_t k = 0;
