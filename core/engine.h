@@ -133,7 +133,9 @@ int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, e
  * array, newest first, of objects
  *   {"decision_id", "program", "program_version", "outcome", "as_of",
  *    "decided_at"}
- * and returns 0 (-1 on failure: the request then fails with "internal").
+ * ("outcome" where the decision stands, with "decision_outcome", its own,
+ * after it when a review overrode it: store_applicant_decisions) and
+ * returns 0 (-1 on failure: the request then fails with "internal").
  * The rows a decision's rules read are recorded in that decision's JSON
  * ("history"), so that a replay can give the rules the same rows
  * (engine_defaults.history).  Without a provider, rules see no earlier

@@ -40,6 +40,7 @@ struct past {
     entry *newest, *oldest;       /* the recency list's ends */
     size_t bytes, cap, limit, window;
     uint64_t ticket;              /* commits handed over so far */
+    uint64_t floor;               /* rows read under an older ticket are not kept */
     uint64_t stamps[PAST_STAMPS];
     int off;                      /* past_forget was called */
     long hits, misses, refused;
@@ -305,7 +306,13 @@ static void past_apply(past *p, const past_note *n)
 {
     uint64_t h = seen_hash(n->id);
     entry *e = *past_slot(p, h, n->id);
-    if (e) {
+    if (n->changed) {
+        /* Rows read before the review may hold the decision as it stood. */
+        if (e)
+            past_drop(p, e);
+        else
+            p->stamps[h % PAST_STAMPS] = n->ticket;
+    } else if (e) {
         /* Rows read from the store after this commit hold it already.
          * Kept without them, or past what the store would choose, the
          * entry would be wrong.  A note's rows are all its decisions. */
@@ -369,7 +376,7 @@ void past_keep(past *p, const char *id, const char *rows, size_t n, int64_t newe
     uint64_t h = seen_hash(id);
     pthread_mutex_lock(&p->mu);
     past_catch_up(p);
-    if (p->off || p->stamps[h % PAST_STAMPS] > ticket) {
+    if (p->off || ticket < p->floor || p->stamps[h % PAST_STAMPS] > ticket) {
         p->refused++;
     } else if (!*past_slot(p, h, id)) {   /* one kept meanwhile is as new */
         if (!past_add(p, h, id, rows + 1, n - 2, newest, decisions))
@@ -390,6 +397,14 @@ past_note *past_note_new(const char *id, const char *rows, size_t len)
     memcpy(n->id + idlen + 1, rows, len);
     n->rows = n->id + idlen + 1;
     n->len = len;
+    return n;
+}
+
+past_note *past_note_changed(const char *id)
+{
+    past_note *n = past_note_new(id, "", 0);
+    if (n)
+        n->changed = 1;
     return n;
 }
 
@@ -429,6 +444,16 @@ void past_forget(past *p)
     pthread_mutex_lock(&p->mu);
     p->off = 1;
     past_catch_up(p);
+    while (p->oldest)
+        past_drop(p, p->oldest);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void past_clear(past *p)
+{
+    pthread_mutex_lock(&p->mu);
+    past_catch_up(p);
+    p->floor = ++p->ticket;
     while (p->oldest)
         past_drop(p, p->oldest);
     pthread_mutex_unlock(&p->mu);

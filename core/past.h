@@ -20,7 +20,9 @@
  * rows read under an older ticket are not kept: they may miss it (an entry
  * let go is stamped too: the commits it held are known nowhere else).  A commit
  * already in the rows read is not added twice: rows carry the seq of the
- * newest.  So what past_get answers is what the store held at some moment
+ * newest.  A review that overrides a decision changes a row in place: its
+ * note (past_note_changed) lets the applicant go and stamps it as a commit
+ * does.  So what past_get answers is what the store held at some moment
  * since the request began.
  *
  * At most CAP bytes are held; the applicant asked for least recently goes
@@ -64,6 +66,7 @@ typedef struct past_note {
     struct past_note *next;
     uint64_t ticket;   /* past_commit: its commit's */
     int64_t newest;    /* the writer: the seq of its newest row */
+    int changed;       /* past_note_changed: the rows changed in place */
     const char *rows;  /* comma-separated JSON objects, newest first */
     size_t len;
     char id[];
@@ -71,6 +74,11 @@ typedef struct past_note {
 
 /* A note of applicant ID's ROWS (LEN bytes), or NULL when out of memory. */
 past_note *past_note_new(const char *id, const char *rows, size_t len);
+
+/* A note that where one of applicant ID's decisions stands has changed (a
+ * review overrode it): the rows kept, and rows read before the commit that
+ * changed it, are not kept.  NULL when out of memory. */
+past_note *past_note_changed(const char *id);
 
 /* NULL is fine. */
 void past_note_free(past_note *n);
@@ -87,6 +95,10 @@ void past_tidy(past *p);
 /* Keep nothing from now on: another process has written decisions that the
  * rows kept here do not hold. */
 void past_forget(past *p);
+
+/* Let go of every applicant, and keep no rows read before: another process
+ * has reviewed decisions, and who knows whose. */
+void past_clear(past *p);
 
 /* What is in place now (notes handed over wait apart, in WAITING). */
 typedef struct past_stats {

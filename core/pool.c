@@ -286,10 +286,10 @@ static void worker_note(worker *wk, job *j)
     buf_reset(b);
     for (size_t d = r->ndecisions; d-- > 0;) {
         const engine_decision *ed = &r->decisions[d];
-        const char *f[6] = {ed->decision_id, ed->program, ed->program_version, ed->outcome,
-                            r->as_of, j->decided_at};
-        size_t len[6];
-        for (int k = 0; k < 6; k++)
+        const char *f[7] = {ed->decision_id, ed->program, ed->program_version, ed->outcome,
+                            r->as_of, j->decided_at, NULL};
+        size_t len[7];
+        for (int k = 0; k < 7; k++)
             len[k] = f[k] ? strlen(f[k]) : 0;
         if ((d + 1 < r->ndecisions && buf_addc(b, ',') != 0) || store_history_row(b, f, len) != 0)
             return;

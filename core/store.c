@@ -51,8 +51,8 @@
  *      (every one has been reset).
  *   3. head_seq / head_hash are the seq and hash of the record (decisions or
  *      reviews row) with the highest seq as of this connection's last write
- *      transaction (0 and 32 zero bytes when there is none); a failed append
- *      leaves them unchanged.
+ *      transaction or store_look (0 and 32 zero bytes when there is none); a
+ *      failed append leaves them unchanged.
  *   4. Across both tables, seq runs 1, 2, 3, ... without gaps, and each row's
  *      prev_hash is the hash of the record before (zeros for seq 1): rows are
  *      only ever appended, by store_append and store_append_review, at
@@ -360,6 +360,7 @@ enum {
     Q_RULESETS,
     Q_TALLY,
     Q_DEC_OUTCOME,
+    Q_DEC_APPLICANT,
     Q_DEC_SEQ,
     Q_REVIEW_INSERT,
     Q_REVIEWS_OF,
@@ -415,7 +416,10 @@ static const char *const store_sql[Q_N] = {
     /* The newest ?3 decisions (all when ?3 < 0): store_applicant_decisions
      * keeps the newest of each programme among them. */
     [Q_APPLICANT_ROWS] = "SELECT d.decision_id, d.program, d.program_version, d.outcome,"
-                         " d.as_of, d.decided_at, d.seq FROM (" STORE_APPLICANT_SEQS_BEFORE ") s"
+                         " d.as_of, d.decided_at,"
+                         " (SELECT r.outcome FROM reviews r WHERE r.decision_id = d.decision_id"
+                         " AND r.action = 'override' AND r.seq < ?2 ORDER BY r.seq DESC LIMIT 1),"
+                         " d.seq FROM (" STORE_APPLICANT_SEQS_BEFORE ") s"
                          " JOIN decisions d ON d.seq = s.seq ORDER BY s.seq DESC LIMIT ?3",
     [Q_RECENT_INSERT] = "INSERT INTO applicant_recent (applicant_id, seq) VALUES (?1, ?2)",
     [Q_RECENT_COUNT] = "SELECT count(*) FROM applicant_recent",
@@ -430,6 +434,7 @@ static const char *const store_sql[Q_N] = {
                       " AND action = 'override' ORDER BY seq DESC LIMIT 1)"
                       " FROM decisions WHERE decision_id = ?1",
     [Q_DEC_SEQ] = "SELECT seq FROM decisions WHERE decision_id = ?1",
+    [Q_DEC_APPLICANT] = "SELECT applicant_id FROM decisions WHERE decision_id = ?1",
     [Q_REVIEW_INSERT] = "INSERT INTO reviews (seq, n, review_id, decision_id, action, outcome,"
                         " reviewer, reason, reviewed_at, client_uid, client_pid, review,"
                         " prev_hash, hash)"
@@ -478,6 +483,7 @@ struct store {
     int64_t data_version;                    /* as of our last write transaction */
     int64_t decisions_seq;                   /* the last decision's seq, as far as we know */
     int other_writer;                        /* store_other_writer: seen since last asked */
+    int other_review;                        /* store_other_review: the same */
     EVP_MD *sha256;                          /* fetched once: lookups are slow */
     EVP_MD_CTX *md;                          /* reused for every hash */
     store_wal_fn *wal_fn;                    /* store_wal_watch, or NULL */
@@ -1334,6 +1340,25 @@ int store_moved(store *st, err *e)
 
 /* ---- Transactions ------------------------------------------------------- */
 
+/* In a transaction: read the head again if another connection wrote since
+ * the last look, and note what it wrote. */
+static int store_refresh(store *st, err *e)
+{
+    int64_t dv = 0;
+    if (store_row_int(st, Q_DATA_VERSION, "PRAGMA data_version", &dv, e) != 0)
+        return -1;
+    if (dv == st->data_version)
+        return 0;
+    /* New decisions make the writer's picture of who has a past old; new
+     * reviews only where some of them stand. */
+    int64_t decisions = st->decisions_seq, head = st->head_seq;
+    if (store_load_head(st, e) != 0)
+        return -1;
+    st->other_writer |= st->decisions_seq != decisions;
+    st->other_review |= st->decisions_seq == decisions && st->head_seq != head;
+    return 0;
+}
+
 /* BEGIN IMMEDIATE, then refresh the head if another connection wrote. */
 static int store_begin(store *st, err *e)
 {
@@ -1341,21 +1366,21 @@ static int store_begin(store *st, err *e)
         return err_set(e, "internal", "the store was opened read-only");   /* invariant 5 */
     if (step_done(st->q[Q_BEGIN]) != SQLITE_DONE)
         return store_sqlerr(st, e, "BEGIN");
-    int64_t dv = 0;
-    if (store_row_int(st, Q_DATA_VERSION, "PRAGMA data_version", &dv, e) != 0)
-        goto fail;
-    if (dv != st->data_version) {
-        /* Only new decisions make the writer's picture of the store old: a
-         * review written beside it (eligo audit review) does not. */
-        int64_t known = st->decisions_seq;
-        if (store_load_head(st, e) != 0)
-            goto fail;
-        st->other_writer |= st->decisions_seq != known;
-    }
-    return 0;
-fail:
+    if (store_refresh(st, e) == 0)
+        return 0;
     step_done(st->q[Q_ROLLBACK]);
     return -1;
+}
+
+int store_look(store *st, err *e)
+{
+    store_invariants(st);
+    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
+        return store_sqlerr(st, e, "BEGIN");
+    int rc = store_refresh(st, e);
+    step_done(st->q[rc == 0 ? Q_COMMIT : Q_ROLLBACK]);
+    store_invariants(st);
+    return rc;
 }
 
 static int store_commit(store *st, err *e)
@@ -3424,6 +3449,36 @@ int store_other_writer(store *st)
     return seen;
 }
 
+int store_other_review(store *st)
+{
+    int seen = st->other_review;
+    st->other_review = 0;
+    return seen;
+}
+
+int store_decision_applicant(store *st, const char *decision_id, buf *out, err *e)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = st->q[Q_DEC_APPLICANT];
+    bind_str(s, 1, decision_id);
+    int rc = sqlite3_step(s), found = 0;
+    if (rc == SQLITE_ROW) {
+        size_t len;
+        const char *id = col_text(s, 0, &len);
+        found = id != NULL;
+        if (id && buf_add(out, id, len) != 0)
+            rc = SQLITE_NOMEM;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        store_invariants(st);
+        return rc == SQLITE_NOMEM ? err_set(e, "internal", "out of memory")
+                                  : store_sqlerr(st, e, "reading a decision's applicant");
+    }
+    store_invariants(st);
+    return found;
+}
+
 int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *ud, err *e)
 {
     sqlite3_stmt *s;
@@ -3441,15 +3496,20 @@ int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *u
     return stop ? stop : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_history_row(buf *out, const char *const f[6], const size_t len[6])
+int store_history_row(buf *out, const char *const f[7], const size_t len[7])
 {
     static const char *const names[] = {"decision_id", "program", "program_version",
                                         "outcome", "as_of", "decided_at"};
+    /* Where the decision stands: an override's outcome, its own beside it. */
+    int moved = f[6] && f[3] && (len[6] != len[3] || memcmp(f[6], f[3], len[3]) != 0);
     if (buf_addc(out, '{') != 0)
         return -1;
-    for (int i = 0; i < 6; i++)
-        if (store_json_member(out, names[i], f[i], len[i], i == 0) != 0)
+    for (int i = 0; i < 6; i++) {
+        int k = i == 3 && moved ? 6 : i;
+        if (store_json_member(out, names[i], f[k], len[k], i == 0) != 0 ||
+            (k == 6 && store_json_member(out, "decision_outcome", f[3], len[3], 0) != 0))
             return -1;
+    }
     return buf_addc(out, '}');
 }
 
@@ -3478,9 +3538,9 @@ long store_applicant_decisions(store *st, const char *applicant_id, int64_t befo
     if (buf_addc(out, '[') != 0)
         goto toolong;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *f[6];
-        size_t len[6];
-        for (int i = 0; i < 6; i++)
+        const char *f[7];
+        size_t len[7];
+        for (int i = 0; i < 7; i++)
             f[i] = col_text(s, i, &len[i]);
         went++;
         if (limit > 0 && f[1]) {
@@ -3499,7 +3559,7 @@ long store_applicant_decisions(store *st, const char *applicant_id, int64_t befo
         if ((!first && buf_addc(out, ',') != 0) || store_history_row(out, f, len) != 0)
             goto toolong;
         if (first && newest)
-            *newest = sqlite3_column_int64(s, 6);
+            *newest = sqlite3_column_int64(s, 7);
         first = 0;
     }
     sqlite3_reset(s);

@@ -383,10 +383,24 @@ int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
 /* ---- An applicant's earlier decisions, for history-aware rules ---------- */
 
 /* Whether another connection has added decisions to the file since the
- * last call (as this handle found at the start of its write transactions;
- * reviews do not count).  The writer's copy of which applicants have a
+ * last call (as this handle found at the start of its write transactions,
+ * and in store_look; reviews do not count).  The writer's copy of which applicants have a
  * decision (seen.h) is then out of date. */
 int store_other_writer(store *st);
+
+/* Whether another connection has added reviews, and no decisions, since
+ * the last call (as found by the same looks): where some earlier decisions
+ * stand may have changed. */
+int store_other_review(store *st);
+
+/* Look, outside a write, whether another connection has written since the
+ * last look (store_other_writer and store_other_review then say what): a
+ * read transaction of two statements.  0, or -1 with E. */
+int store_look(store *st, err *e);
+
+/* Append to OUT the applicant id of decision DECISION_ID: 1; 0 when the
+ * decision has none or is not stored; -1 with E when it cannot be read. */
+int store_decision_applicant(store *st, const char *decision_id, buf *out, err *e);
 
 /* Whether the file at the path opened is no longer the one open (removed,
  * or replaced by another): what would be written now goes where no one can
@@ -412,7 +426,10 @@ int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *u
  * STORE_HISTORY_SCAN, each as
  *   {"decision_id", "program", "program_version", "outcome", "as_of",
  *    "decided_at"}
- * -- the rows an engine_history_fn answers with.  Of the first 64
+ * -- the rows an engine_history_fn answers with.  "outcome" is where the
+ * decision stands: the outcome its last override (of seq below BEFORE_SEQ)
+ * gave it, with its own then in a "decision_outcome" member after
+ * "outcome", or its own when no override changed it.  Of the first 64
  * programmes met, newest first, that is; the rows of any other are all
  * there.  Uses the applicant index: the cost grows with LIMIT, not with the
  * table.  Only committed decisions are seen.  NEWEST, unless NULL, receives
@@ -423,9 +440,10 @@ long store_applicant_decisions(store *st, const char *applicant_id, int64_t befo
                                long limit, buf *out, int64_t *newest, err *e);
 
 /* One row of that array, from the six fields in its order (a NULL is
- * null): the writer makes the rows of what it commits with it (past.h).
- * Returns 0, or -1 when OUT cannot take it. */
-int store_history_row(buf *out, const char *const f[6], const size_t len[6]);
+ * null), then the outcome the decision's last override gave it (NULL: no
+ * override): the writer makes the rows of what it commits with it
+ * (past.h).  Returns 0, or -1 when OUT cannot take it. */
+int store_history_row(buf *out, const char *const f[7], const size_t len[7]);
 
 /* ---- Scanning stored applications (replay) ------------------------------- */
 

@@ -8,7 +8,9 @@
  * threads need done on the read-write handle).
  *
  * States of the thread:
- *   WAITING    nothing queued; sleeps on `wake`.
+ *   WAITING    nothing queued; sleeps on `wake`, and with seen or past to
+ *              keep right, wakes every WRITER_LOOK_S to look for another
+ *              process's writes (writer_look).
  *   CALLING    runs the queued calls, one by one, and wakes their callers
  *              (writer_loop, the calls come first so that a rule set is
  *              stored before any decision made with it can arrive).
@@ -30,13 +32,18 @@
 #include "writer.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "review.h"
+
+/* How often an idle writer looks for another process's writes (seconds). */
+#define WRITER_LOOK_S 1
 
 typedef struct writer_call_req {
     int (*fn)(store *st, void *ud);
@@ -150,9 +157,9 @@ static int writer_reserve(writer *w, size_t nd)
     return 0;
 }
 
-/* Tell seen and past of the N applications just committed (none when the
- * batch FAILED). */
-static void writer_tell(writer *w, size_t n, int failed)
+/* Tell seen and past of what another process wrote, as the store found it
+ * at its last look. */
+static void writer_others(writer *w)
 {
     if (store_other_writer(w->st)) {
         log_warn("store: another process has added decisions to the database: earlier "
@@ -162,6 +169,18 @@ static void writer_tell(writer *w, size_t n, int failed)
         if (w->past)
             past_forget(w->past);
     }
+    if (store_other_review(w->st) && w->past) {
+        log_info("store: another process has reviewed decisions: the earlier decisions kept "
+                 "in memory are read again");
+        past_clear(w->past);
+    }
+}
+
+/* Tell seen and past of the N applications just committed (none when the
+ * batch FAILED). */
+static void writer_tell(writer *w, size_t n, int failed)
+{
+    writer_others(w);
     if (failed)
         return;
     size_t noted = 0;
@@ -333,6 +352,28 @@ static void writer_commit(writer *w, size_t n)
     }
 }
 
+/* Tell past that RV, just committed, may have changed where a decision of
+ * its applicant stands: rows kept from before would be wrong. */
+static void writer_reviewed(writer *w, const store_review *rv)
+{
+    if (!w->past || strcmp(rv->action, "override") != 0)
+        return;
+    buf id;
+    err e;
+    err_clear(&e);
+    buf_init(&id, (size_t)1 << 20);
+    int rc = store_decision_applicant(w->st, rv->decision_id, &id, &e);
+    past_note *n = rc > 0 ? past_note_changed(id.data) : NULL;
+    if (n)
+        past_commit(w->past, &n, 1);
+    else if (rc != 0) {
+        log_warn("store: %s: earlier decisions are now looked up for every applicant",
+                 rc < 0 ? e.msg : "out of memory");
+        past_forget(w->past);
+    }
+    buf_free(&id);
+}
+
 /* Append one review in its own transaction and send its job on.  Reviews
  * are a person's action, a few a minute: batching them would buy nothing. */
 static void writer_review(writer *w, job *j)
@@ -359,6 +400,7 @@ static void writer_review(writer *w, job *j)
     } else {
         if (rc == 0)
             writer_succeeded(w);
+        writer_reviewed(w, review_record(j->review));
         j->stored = rc == 0;
         if (rc != 0 || job_finish(j) != 0)
             buf_reset(&j->reply);   /* job_reply_line sends the internal error */
@@ -390,6 +432,17 @@ static void writer_take(writer *w, size_t n)
         j->next = NULL;
         writer_review(w, j);
     }
+}
+
+/* Look for what another process wrote while nothing is committed. */
+static void writer_look(writer *w)
+{
+    err e;
+    err_clear(&e);
+    if (store_look(w->st, &e) == 0)
+        writer_others(w);
+    else
+        log_debug("store: looking for other writers: %s", e.msg);
 }
 
 static void *writer_loop(void *arg)
@@ -426,7 +479,22 @@ static void *writer_loop(void *arg)
         }
         if (w->quit)
             break;
-        pthread_cond_wait(&w->wake, &w->mu);
+        if (!w->seen && !w->past) {
+            pthread_cond_wait(&w->wake, &w->mu);
+            continue;
+        }
+        /* Idle, the writer looks now and then for what another process
+         * wrote (it looks at every commit anyway): a review from eligo
+         * audit review changes rows that past keeps. */
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        at.tv_sec += WRITER_LOOK_S;
+        if (pthread_cond_timedwait(&w->wake, &w->mu, &at) == ETIMEDOUT && !w->head &&
+            !w->calls && !w->quit) {
+            pthread_mutex_unlock(&w->mu);
+            writer_look(w);
+            pthread_mutex_lock(&w->mu);
+        }
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;

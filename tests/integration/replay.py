@@ -622,6 +622,62 @@ def test_history_kept():
               "--original reproduces all (%s)" % (rep and rep["reproduced"] or err[-300:]))
 
 
+def test_history_reviewed():
+    """A history-aware rule reads where an earlier decision stands: an
+    override over the socket changes what the next decision is given, though
+    the applicant's rows were kept in memory; so does one from eligo audit
+    review, another process, within the writer's look (a second) once the
+    server is idle.  Each decision records the rows as given, and
+    replay --original reproduces them all."""
+    business = {"sector": "commerce", "plan_submitted": True, "project_cost": 300000,
+                "own_contribution": 50000, "expected_turnover": 450000, "legal_form": "sarl"}
+    good = applicant(7, applicant_id="R-1", business=business, previous_benefits=[])
+    bad = dict(good, business=dict(business, sector="finance"))
+
+    def intelaka(c, a, as_of):
+        r = c.request({"op": "decide", "program": "intelaka", "as_of": as_of, "applicant": a})
+        d = r.get("decision") or {}
+        crit = {x["id"]: x["passed"] for x in d.get("criteria", [])}
+        return d, crit.get("no_recent_refusal"), d.get("history")
+
+    with Server(args=["--quiet"]) as srv:
+        c = srv.connect()
+        refused, _, _ = intelaka(c, bad, "2025-02-01")
+        check(refused.get("outcome") == "ineligible", "a finance project is refused (%s)" % refused)
+        blocked, passed, hist = intelaka(c, good, "2025-03-01")
+        check(passed is False and hist and hist[0]["outcome"] == "ineligible",
+              "a month later the refusal blocks a new application (%s)" % hist)
+        h = history_health(srv)
+        check(h.get("applicants") == 1, "the applicant's rows are now kept in memory (%s)" % h)
+        for d in (refused, blocked):   # the second is a refusal too, by the first
+            ov = c.request({"op": "review", "decision_id": d.get("decision_id"),
+                            "review": {"action": "override", "outcome": "eligible",
+                                       "by": "agent 12", "reason": "sector misread"}})
+            check(ov.get("ok") is True, "a refusal is overridden (%s)" % ov)
+        d, passed, hist = intelaka(c, good, "2025-03-01")
+        check(passed is True and hist and len(hist) == 2
+              and all(r["outcome"] == "eligible" and r.get("decision_outcome") == "ineligible"
+                      for r in hist),
+              "after the overrides nothing blocks, and each row says where it stands and its "
+              "own outcome (%s)" % hist)
+        rc, out, err = eligo("audit", "review", refused["decision_id"], "--db", srv.db,
+                             "--by", "supervisor 3", "--override", "ineligible",
+                             "--reason", "finance after all")
+        check(rc == 0, "eligo audit review overrides it back while the server runs (%s)" % err)
+        time.sleep(2.5)   # the writer looks once a second while idle
+        d, passed, hist = intelaka(c, good, "2025-03-01")
+        standing = [r for r in hist or [] if r["decision_id"] == refused["decision_id"]]
+        check(passed is False and standing and standing[0]["outcome"] == "ineligible"
+              and "decision_outcome" not in standing[0],
+              "the next decision sees the other process's review (%s)" % standing)
+        c.close()
+        check(srv.stop() == 0, "the server stops cleanly")
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        check(rc == 0 and rep and rep["differences"] == 0 and rep["decisions"] == 4,
+              "--original reproduces all four from the rows they recorded (%s)"
+              % str(rep and (rep["reproduced"], rep["decisions"]) or err[-300:]))
+
+
 IDMAJ_HISTORY = """
   criterion "no_recent_idmaj" {
     text = { en = "x", fr = "x", ar = "x" }, fail = { en = "on {date}", fr = "x", ar = "x" },
@@ -897,6 +953,7 @@ def main():
     test_history_per_programme()
     test_history_after_restart()
     test_history_kept()
+    test_history_reviewed()
     test_history_two_programmes()
     test_walk_order()
     test_original()

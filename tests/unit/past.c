@@ -1,7 +1,7 @@
 /* tests/unit/past.c -- the applicants' earlier decisions kept in memory:
  * what past_get answers after reads kept and commits handed over, the
  * tickets that keep a stale read out, the row limit, the window of the
- * store's choice, the byte cap, forget.
+ * store's choice, the byte cap, forget, an override's note and clear.
  * (The server end to end: tests/integration/replay.py, test_history_kept.) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,6 +311,67 @@ static void test_past_tidy_and_forget(void **state)
     past_free(p);
 }
 
+/* An override of one of A's decisions lets A go; a read begun before it
+ * is not kept, one begun after is.  B, untouched, stays. */
+static void test_past_changed(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 200, 2000);
+    char r[256], text[300], rb[256], textb[300];
+    uint64_t t, early;
+    snprintf(text, sizeof text, "[%s]", row(r, sizeof r, "d1"));
+    snprintf(textb, sizeof textb, "[%s]", row(rb, sizeof rb, "e1"));
+    get(p, "A", &t);
+    past_keep(p, "A", text, strlen(text), 1, 1, t);
+    get(p, "B", &t);
+    past_keep(p, "B", textb, strlen(textb), 2, 1, t);
+    assert_string_equal(get(p, "A", NULL), text);
+    past_note *n = past_note_changed("A");
+    assert_non_null(n);
+    past_commit(p, &n, 1);
+    assert_string_equal(get(p, "A", &t), "-");
+    assert_string_equal(get(p, "B", NULL), textb);
+    past_keep(p, "A", text, strlen(text), 1, 1, t);   /* read after: kept */
+    assert_string_equal(get(p, "A", NULL), text);
+
+    /* Not kept when changed: a read begun before is refused. */
+    assert_string_equal(get(p, "C", &early), "-");
+    n = past_note_changed("C");
+    past_commit(p, &n, 1);
+    past_keep(p, "C", text, strlen(text), 1, 1, early);
+    assert_string_equal(get(p, "C", &t), "-");
+    past_keep(p, "C", text, strlen(text), 1, 1, t);
+    assert_string_equal(get(p, "C", NULL), text);
+    past_free(p);
+}
+
+/* past_clear lets everyone go, refuses reads begun before, and keeps what
+ * is read after (unlike past_forget). */
+static void test_past_clear(void **state)
+{
+    (void)state;
+    past *p = past_new(1 << 20, 200, 2000);
+    char r[256], text[300];
+    uint64_t t, early;
+    snprintf(text, sizeof text, "[%s]", row(r, sizeof r, "d1"));
+    get(p, "A", &t);
+    past_keep(p, "A", text, strlen(text), 1, 1, t);
+    assert_string_equal(get(p, "Z", &early), "-");
+    past_clear(p);
+    past_stats st;
+    past_get_stats(p, &st);
+    assert_int_equal(st.applicants, 0);
+    assert_int_equal(st.bytes, 0);
+    assert_string_equal(get(p, "A", &t), "-");
+    past_keep(p, "Z", text, strlen(text), 1, 1, early);   /* begun before */
+    assert_string_equal(get(p, "Z", NULL), "-");
+    past_keep(p, "A", text, strlen(text), 1, 1, t);
+    assert_string_equal(get(p, "A", NULL), text);
+    commit(p, "A", row(r, sizeof r, "d2"), 2);
+    assert_non_null(strstr(get(p, "A", NULL), "\"d2\""));
+    past_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +384,8 @@ int main(void)
         cmocka_unit_test(test_past_many_programs),
         cmocka_unit_test(test_past_cap),
         cmocka_unit_test(test_past_tidy_and_forget),
+        cmocka_unit_test(test_past_changed),
+        cmocka_unit_test(test_past_clear),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     buf_free(&got);

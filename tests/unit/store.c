@@ -194,6 +194,120 @@ static void test_other_writer(void **state)
     assert_int_equal(store_other_writer(f->st), 0);
 }
 
+/* Reviews added by another connection, and no decisions, are told apart:
+ * found by store_look without a write, and by the next write. */
+static void test_other_review(void **state)
+{
+    fixture *f = *state;
+    test_app a;
+    make_app(f, &a, "A1", 1, NULL, NULL);
+    append1(f, &a, NULL);
+    err e = {0};
+    assert_int_equal(store_look(f->st, &e), 0);
+    assert_int_equal(store_other_review(f->st), 0);
+    store *other;
+    assert_int_equal(store_open(&other, f->path, STORE_NOSYNC, &e), 0);
+    buf rb;
+    buf_init(&rb, 4096);
+    store_review rv = make_review("R1", a.ids[0], "override", "ineligible");
+    assert_int_equal(store_append_review(other, &rv, &rb, &e), 0);
+    assert_int_equal(store_look(f->st, &e), 0);
+    assert_int_equal(store_other_review(f->st), 1);
+    assert_int_equal(store_other_review(f->st), 0);   /* told once */
+    assert_int_equal(store_other_writer(f->st), 0);
+    assert_int_equal(store_look(f->st, &e), 0);       /* nothing new */
+    assert_int_equal(store_other_review(f->st), 0);
+
+    /* Found at a write too, which chains after the review. */
+    buf_reset(&rb);
+    rv = make_review("R2", a.ids[0], "confirm", NULL);
+    assert_int_equal(store_append_review(other, &rv, &rb, &e), 0);
+    make_app(f, &a, "A2", 1, NULL, NULL);
+    append1(f, &a, NULL);
+    assert_int_equal(store_other_review(f->st), 1);
+    int64_t checked, bad;
+    char id[64];
+    assert_int_equal(verify(f, &checked, &bad, id), 0);
+    assert_int_equal(checked, 4);
+
+    /* New decisions from the other are the other kind. */
+    test_app b;
+    store_outcome out;
+    make_app(f, &b, "B1", 1, NULL, NULL);
+    assert_int_equal(store_append(other, &b.app, 1, &out, &e), 0);
+    buf_free(&out.stored);
+    buf_reset(&rb);
+    rv = make_review("R3", b.ids[0], "confirm", NULL);
+    assert_int_equal(store_append_review(other, &rv, &rb, &e), 0);
+    assert_int_equal(store_look(f->st, &e), 0);
+    assert_int_equal(store_other_writer(f->st), 1);
+    assert_int_equal(store_other_review(f->st), 0);
+    buf_free(&rb);
+    store_close(other);
+
+    /* The applicant of a reviewed decision. */
+    buf_reset(&rb);
+    assert_int_equal(store_decision_applicant(f->st, b.ids[0], &rb, &e), 1);
+    assert_string_equal(rb.data, "B1");
+    buf_reset(&rb);
+    assert_int_equal(store_decision_applicant(f->st, "D999999", &rb, &e), 0);
+    assert_int_equal((int)rb.len, 0);
+    buf_free(&rb);
+}
+
+/* An applicant's rows give where each decision stands: the outcome of its
+ * last override, with its own beside it; and, before a seq, as it stood
+ * then. */
+static void test_rows_standing(void **state)
+{
+    fixture *f = *state;
+    test_app t[3];
+    for (int i = 0; i < 3; i++) {
+        make_app(f, &t[i], "A1", 1, NULL, NULL);
+        append1(f, &t[i], NULL);
+    }
+    err e = {0};
+    buf b, rb;
+    buf_init(&b, 1 << 20);
+    buf_init(&rb, 4096);
+    store_review rv = make_review("R1", t[1].ids[0], "override", "ineligible");   /* seq 4 */
+    assert_int_equal(store_append_review(f->st, &rv, &rb, &e), 0);
+    rv = make_review("R2", t[1].ids[0], "confirm", NULL);                         /* seq 5 */
+    assert_int_equal(store_append_review(f->st, &rv, &rb, &e), 0);
+    rv = make_review("R3", t[0].ids[0], "override", "incomplete");                /* seq 6 */
+    assert_int_equal(store_append_review(f->st, &rv, &rb, &e), 0);
+    rv = make_review("R4", t[0].ids[0], "override", "eligible");                  /* seq 7 */
+    assert_int_equal(store_append_review(f->st, &rv, &rb, &e), 0);
+
+    static const char row[] = "{\"decision_id\":\"%s\",\"program\":\"idmaj\","
+                              "\"program_version\":\"2025.1\",\"outcome\":\"%s\"%s,"
+                              "\"as_of\":\"2025-03-01\",\"decided_at\":\"2025-03-01T10:00:00.001Z\"}";
+    char want[1024], r0[300], r1[300], r2[300];
+    /* Now: the second overridden (a confirmation keeps the override), the
+     * first overridden back to its own outcome. */
+    snprintf(r2, sizeof r2, row, t[2].ids[0], "eligible", "");
+    snprintf(r1, sizeof r1, row, t[1].ids[0], "ineligible", ",\"decision_outcome\":\"eligible\"");
+    snprintf(r0, sizeof r0, row, t[0].ids[0], "eligible", "");
+    snprintf(want, sizeof want, "[%s,%s,%s]", r2, r1, r0);
+    assert_int_equal(store_applicant_decisions(f->st, "A1", 0, 0, &b, NULL, &e), 3);
+    assert_string_equal(b.data, want);
+    /* Before seq 7: the first still incomplete. */
+    snprintf(r0, sizeof r0, row, t[0].ids[0], "incomplete", ",\"decision_outcome\":\"eligible\"");
+    snprintf(want, sizeof want, "[%s,%s,%s]", r2, r1, r0);
+    buf_reset(&b);
+    assert_int_equal(store_applicant_decisions(f->st, "A1", 7, 0, &b, NULL, &e), 3);
+    assert_string_equal(b.data, want);
+    /* Before seq 4: as decided. */
+    snprintf(r1, sizeof r1, row, t[1].ids[0], "eligible", "");
+    snprintf(r0, sizeof r0, row, t[0].ids[0], "eligible", "");
+    snprintf(want, sizeof want, "[%s,%s,%s]", r2, r1, r0);
+    buf_reset(&b);
+    assert_int_equal(store_applicant_decisions(f->st, "A1", 4, 0, &b, NULL, &e), 3);
+    assert_string_equal(b.data, want);
+    buf_free(&b);
+    buf_free(&rb);
+}
+
 /* seen_load reads each applicant with a decision once, and only those. */
 static void test_seen_load(void **state)
 {
@@ -1979,6 +2093,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_application_of, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_review_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_review, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_standing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_review_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_review_tampered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_anchor, setup, teardown),
