@@ -917,7 +917,8 @@ end
 -- History-aware rules.  earlier(a[, program]) gives the applicant's earlier
 -- decisions held by eligo (engine.h: engine_history_fn), newest first, each
 -- { decision_id, program, program_version, outcome, as_of, decided_at },
--- only those of PROGRAM when it is given.  They are fetched at most once per
+-- outcome where the decision stands (decision_outcome its own, when a review
+-- overrode it), only those of PROGRAM when it is given.  They are fetched at most once per
 -- request (or, in a replay, taken from what the original decision recorded)
 -- and frozen.  A decision whose rules read some records exactly the rows they
 -- were given ("history", in the order fetched), so that it can be replayed
@@ -1981,7 +1982,7 @@ local CASE_KEYS, CASE_KEYS_TEXT = key_set({ "program", "as_of", "applicant", "ou
   "history", "error", "lang" })
 CASE_KEYS.name, CASE_KEYS.file, CASE_KEYS.line = true, true, true
 local HISTORY_KEYS, HISTORY_KEYS_TEXT = key_set({ "decision_id", "program", "program_version", "ruleset",
-  "as_of", "lang", "outcome", "criteria", "missing", "parameters", "decided_at" })
+  "as_of", "lang", "outcome", "decision_outcome", "criteria", "missing", "parameters", "decided_at" })
 local OUTCOMES = { eligible = true, ineligible = true, incomplete = true }
 -- The codes a decide can answer with, offline as in the server.
 local CASE_ERRORS, CASE_ERRORS_TEXT = key_set({ "invalid_json", "invalid_request", "unknown_op",
@@ -2067,8 +2068,14 @@ local function case_fault(case)
           return string_format("history row %d: unknown key '%s' (a row knows %s)", j, tostring(k), HISTORY_KEYS_TEXT)
         end
       end
-      if r.outcome ~= nil and not OUTCOMES[r.outcome] then
-        return string_format("history row %d: outcome must be eligible, ineligible or incomplete, got %s", j, describe(r.outcome))
+      for _, k in ipairs({ "outcome", "decision_outcome" }) do
+        if r[k] ~= nil and not OUTCOMES[r[k]] then
+          return string_format("history row %d: %s must be eligible, ineligible or incomplete, got %s", j, k, describe(r[k]))
+        end
+      end
+      if r.decision_outcome ~= nil and r.decision_outcome == r.outcome then
+        -- The store gives decision_outcome only beside an outcome an override changed.
+        return string_format("history row %d: decision_outcome is the outcome an override changed, so it differs from outcome (%s)", j, r.outcome)
       end
       if r.as_of ~= nil and (type(r.as_of) ~= "string" or not c_parse_date(r.as_of)) then
         return string_format("history row %d: as_of must be a date YYYY-MM-DD, got %s", j, describe(r.as_of))

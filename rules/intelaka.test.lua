@@ -316,6 +316,17 @@ case "no_recent_refusal: an earlier eligible decision does not count" {
   program = "intelaka", as_of = ON, applicant = base, history = refused_on("2025-02-01", "eligible"),
   outcome = "eligible",
 }
+case "no_recent_refusal: a refusal a review overturned does not count" {
+  -- A row's outcome is where the decision stands; decision_outcome its own.
+  program = "intelaka", as_of = ON, applicant = base,
+  history = { with(refused_on("2025-02-01", "eligible")[1], { decision_outcome = "ineligible" }) },
+  outcome = "eligible",
+}
+case "no_recent_refusal: an eligible decision a review overrode to ineligible counts" {
+  program = "intelaka", as_of = ON, applicant = base,
+  history = { with(refused_on("2025-02-01", "ineligible")[1], { decision_outcome = "eligible" }) },
+  outcome = "ineligible", failed = { "no_recent_refusal" },
+}
 case "no_recent_refusal: a refusal by another programme does not count" {
   program = "intelaka", as_of = ON, applicant = base, history = refused_on("2025-02-01", "ineligible", "idmaj"),
   outcome = "eligible",

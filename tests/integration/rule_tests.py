@@ -188,6 +188,14 @@ def main():
          "history row 1: unknown key 'outcom'"),
         ('history = { { program = "idmaj", outcome = "eligible", as_of = "2024-3-2" } }',
          'history row 1: as_of must be a date YYYY-MM-DD, got the string "2024-3-2"'),
+        ('history = { { program = "idmaj", outcome = "eligible", decision_outcome = "refused",'
+         ' as_of = "2024-01-01" } }',
+         'history row 1: decision_outcome must be eligible, ineligible or incomplete, got the '
+         'string "refused"'),
+        ('history = { { program = "idmaj", outcome = "eligible", decision_outcome = "eligible",'
+         ' as_of = "2024-01-01" } }',
+         "history row 1: decision_outcome is the outcome an override changed, so it differs "
+         "from outcome (eligible)"),
         ('failed = { "no_such" }', "failed names {no_such}, which taehil 2025.1 has no criterion of"),
         ('failed = { registered = true }', 'failed must be a list of names, { "a", "b" }, not a '
          "table with the key 'registered'"),
