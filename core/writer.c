@@ -487,7 +487,7 @@ static void *writer_loop(void *arg)
          * wrote (it looks at every commit anyway): a review from eligo
          * audit review changes rows that past keeps. */
         struct timespec at;
-        clock_gettime(CLOCK_REALTIME, &at);
+        clock_gettime(CLOCK_MONOTONIC, &at);
         at.tv_sec += WRITER_LOOK_S;
         if (pthread_cond_timedwait(&w->wake, &w->mu, &at) == ETIMEDOUT && !w->head &&
             !w->calls && !w->quit) {
@@ -522,7 +522,16 @@ int writer_new(writer **out, store *st, size_t batch, writer_done_fn *done, void
         err_set(e, "internal", "pthread_mutex_init failed");
         goto fail_alloc;
     }
-    if (pthread_cond_init(&w->wake, NULL) != 0) {
+    /* Its timed waits count on the monotonic clock: a wall clock set back
+     * would hold off the next look. */
+    pthread_condattr_t ca;
+    int bad = pthread_condattr_init(&ca) != 0;
+    if (!bad) {
+        bad = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+              pthread_cond_init(&w->wake, &ca) != 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (bad) {
         err_set(e, "internal", "pthread_cond_init failed");
         goto fail_mutex;
     }
