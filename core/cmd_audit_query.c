@@ -144,6 +144,31 @@ static store *aq_open(const char *cmd, const char *db)
     return st;
 }
 
+/* A --program no decision was made for matches nothing, as a misspelt one
+ * does: say so on stderr, and which programmes have decisions.  The report
+ * still runs (an empty one is an answer). */
+static void aq_program_known(const char *cmd, store *st, const store_filter *f)
+{
+    if (!f->program)
+        return;
+    buf b;
+    err e = {0};
+    buf_init(&b, (size_t)1 << 20);
+    int n = store_programs(st, &b, &e);
+    int found = 0;
+    for (const char *p = b.data; n > 0 && p && *p && !found;) {
+        size_t len = strcspn(p, ",");
+        found = len == strlen(f->program) && !strncmp(p, f->program, len);
+        p += len + (p[len] ? 2 : 0);
+    }
+    if (n == 0)
+        fprintf(stderr, "eligo audit %s: warning: the database holds no decision\n", cmd);
+    else if (n > 0 && !found)
+        fprintf(stderr, "eligo audit %s: warning: no decision of programme '%s' is stored "
+                "(programmes with decisions: %s)\n", cmd, f->program, b.data);
+    buf_free(&b);
+}
+
 /* The exit status for a failed report: 1 for something not found, else 2. */
 static int aq_fail(const char *cmd, const err *e)
 {
@@ -302,6 +327,7 @@ int cmd_audit_list(int argc, char **argv)
     store *st = aq_open("list", db);
     if (!st)
         return 2;
+    aq_program_known("list", st, &f);
     err e = {0};
     int64_t shown = 0;
     int rc = audit_list(st, &f, json, stdout, &shown, &e);
@@ -385,6 +411,7 @@ int cmd_audit_stats(int argc, char **argv)
         cmd_output_close("audit stats", cf, chart, 1);
         return 2;
     }
+    aq_program_known("stats", st, &f);
     err e = {0};
     int rc = audit_stats(st, &f, top, json, cf, stdout, &e);
     store_close(st);
@@ -574,6 +601,7 @@ int cmd_audit_export(int argc, char **argv)
         cmd_output_close("audit export", outpath ? out : NULL, outpath, 1);
         goto done;
     }
+    aq_program_known("export", st, &f);
     err e = {0};
     int64_t n = 0, matched[sizeof fields / sizeof fields[0]] = {0};
     o.matched = matched;

@@ -3479,6 +3479,33 @@ int store_decision_applicant(store *st, const char *decision_id, buf *out, err *
     return found;
 }
 
+int store_programs(store *st, buf *out, err *e)
+{
+    sqlite3_stmt *s;
+    store_invariants(st);
+    /* One descent of the programme index per programme, not a walk of it. */
+    if (sqlite3_prepare_v2(st->db, "WITH RECURSIVE p(x) AS (SELECT min(program) FROM decisions"
+                           " UNION ALL SELECT (SELECT min(program) FROM decisions WHERE program > x)"
+                           " FROM p WHERE x IS NOT NULL) SELECT x FROM p WHERE x IS NOT NULL",
+                           -1, &s, NULL) != SQLITE_OK)
+        return store_sqlerr(st, e, "reading the programmes");
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t len;
+        const char *x = col_text(s, 0, &len);
+        if ((n && buf_add(out, ", ", 2) != 0) || buf_add(out, x, len) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        n++;
+    }
+    sqlite3_finalize(s);
+    store_invariants(st);
+    if (rc == SQLITE_NOMEM)
+        return err_set(e, "internal", "out of memory");
+    return rc == SQLITE_DONE ? n : store_sqlerr(st, e, "reading the programmes");
+}
+
 int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *ud, err *e)
 {
     sqlite3_stmt *s;

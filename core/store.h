@@ -417,6 +417,10 @@ int store_decision_seqs(store *st, const char *const *ids, size_t n, int64_t *se
 
 int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *ud, err *e);
 
+/* Append to OUT the ids of the programmes with a stored decision, in
+ * order, ", " between: how many, or -1 with E. */
+int store_programs(store *st, buf *out, err *e);
+
 /* An applicant's past is read among the newest LIMIT x this decisions. */
 #define STORE_HISTORY_SCAN 10
 

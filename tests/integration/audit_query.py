@@ -296,8 +296,19 @@ def main():
                   "list %s %s is refused, naming both (%s)" % (opt, bad, err.strip()))
         st, _, err = audit("stats", "--db", db, "--by-as-of", "--since", "2025-02-01T10")
         check(st == 2 and "--by-as-of" in err, "a time with --by-as-of is refused (%s)" % err.strip())
-        st, out, _ = audit("list", "--db", db, "--applicant", "NOBODY")
-        check(st == 0 and "no decisions match" in out, "list with no rows exits 0")
+        st, out, err = audit("list", "--db", db, "--applicant", "NOBODY")
+        check(st == 0 and "no decisions match" in out and err == "", "list with no rows exits 0")
+        # A programme no decision was made for (a misspelt one) is warned
+        # of, with those that have decisions; one that has, is not.
+        for cmd in ("list", "stats", "export"):
+            st, out, err = audit(cmd, "--db", db, "--program", "idmj")
+            check(st == 0 and "warning: no decision of programme 'idmj' is stored (programmes "
+                  "with decisions: auto_entrepreneur, awrach, idmaj, intelaka, taehil)" in err,
+                  "%s --program idmj warns, naming the programmes with decisions (%r)"
+                  % (cmd, err.strip()))
+        st, out, err = audit("list", "--db", db, "--program", "idmaj", "--applicant", "NOBODY")
+        check(st == 0 and "no decisions match" in out and err == "",
+              "a programme with decisions, matching nothing here, is not warned of (%r)" % err)
         # Paged past the end, it says so, not that nothing matches.
         st, out, _ = audit("list", "--db", db, "--limit", "5", "--page", "100000")
         check(st == 0 and "(no decisions on this page: those that match end before it)" in out,
