@@ -293,6 +293,13 @@ end
 local MISSING = { __metatable = "missing data" }   -- compared raw: rules see only the name
 local UNREADABLE = { __metatable = "earlier decisions unreadable" }
 local OUT_OF_MEMORY = "not enough memory"
+-- What the engine gives rules.lua (engine.c sets its functions).
+local api = {}
+-- Whether error E is the memory cap's: Lua's message, and the engine did
+-- refuse a block.  A rule's own error("not enough memory") is its error.
+local function out_of_memory(e)
+  return e == OUT_OF_MEMORY and (api.refused == nil or api.refused())
+end
 
 local current = { as_of = nil, params = nil }   -- the evaluation in progress
 
@@ -312,7 +319,7 @@ local function pass_through(ok, ...)
   if not ok then
     local s = current.signal
     if s ~= nil then error(s, 0) end
-    if is_signal((...)) or (...) == OUT_OF_MEMORY then error((...), 0) end
+    if is_signal((...)) or out_of_memory((...)) then error((...), 0) end
   end
   return ok, ...
 end
@@ -695,7 +702,7 @@ function sandbox.parameter(name)
       -- Decisions record the values they read, and explanations list them.
       local encodable, why = pcall(c_canon, v.value)
       if not encodable then
-        if why == OUT_OF_MEMORY then error(why, 0) end
+        if out_of_memory(why) then error(why, 0) end
         decl_error(2, "parameter '%s': value %d has no JSON form (%s)", name, i, tostring(why))
       end
       if type(v.value) == "table" then   -- its texts and keys, as decisions will write them
@@ -924,7 +931,6 @@ end
 -- were given ("history", in the order fetched), so that it can be replayed
 -- exactly, and an applicant with a long past does not make every decision
 -- carry all of it.
-local api = {}
 local NO_HISTORY = freeze(setmetatable({}, ARRAY))   -- frozen: no request can change it
 
 -- All the applicant's rows for this request, fetched once.
@@ -1286,7 +1292,7 @@ local function decide(p, a, on, lang, now)
       fail("internal", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, value.message)
     end
     local msg = tostring(type(value) == "table" and value.message or value)   -- no address
-    if msg == OUT_OF_MEMORY then   -- Lua says where not: the engine saw it near the cap
+    if out_of_memory(msg) then   -- Lua says where not: the engine saw it near the cap
       local ok, where = pcall(api.grew or function() return "" end)
       msg = (ok and where or "") .. "memory cap exceeded"
     end

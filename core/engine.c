@@ -902,6 +902,16 @@ static int engine_grew(lua_State *L)
     return 1;
 }
 
+/* api.refused() -> whether the allocator refused a block for the memory cap
+ * in this call: Lua's "not enough memory" is then the cap's, not a rule's
+ * own error of that text.  [-0, +1, -]  Upvalue 1: the engine. */
+static int engine_refused(lua_State *L)
+{
+    engine *en = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushboolean(L, en->mem_refused);
+    return 1;
+}
+
 /* api.fetch_history(applicant_id) -> JSON text | nil, why
  * [-0, +(1|2), m]  Upvalue 1: the engine.  Without a provider: "[]". */
 static int engine_fetch_history(lua_State *L)
@@ -1017,6 +1027,9 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     lua_pushlightuserdata(L, en);
     lua_pushcclosure(L, engine_grew, 1);
     lua_setfield(L, -2, "grew");
+    lua_pushlightuserdata(L, en);
+    lua_pushcclosure(L, engine_refused, 1);
+    lua_setfield(L, -2, "refused");
     lua_pop(L, 1);
 
     for (size_t i = 0; i < ruleset_count(rs); i++) {

@@ -2541,6 +2541,27 @@ static engine *open_texts(const char *rules, const char *tests)
     "  criterion \"c\" { text = { en = \"Known\", fr = \"K\", ar = \"K\" }, reference = \"r\",\n" \
     "    check = function(a, on) " check_body " end } }\n"
 
+/* A rule's own error("not enough memory") is its error, caught by its own
+ * pcall and reported as raised, not as the memory cap: the cap is the
+ * engine's refusal of a block, not a text. */
+static void test_memory_text_is_not_the_cap(void **state)
+{
+    (void)state;
+    engine *en = open_texts(ONE_CRITERION("local ok, e = pcall(error, 'not enough memory', 0)\n"
+                                          "      return not ok and e == 'not enough memory'"),
+                            NULL);
+    engine_result *r = decide(en, "p", "{}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+    en = open_texts(ONE_CRITERION("error('not enough memory', 0)"), NULL);
+    r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    assert_string_equal(r->error_message, "programme p, criterion c (p.lua:3): not enough memory");
+    release(r);
+    release(en);
+}
+
 /* A provider that always fails, counting its calls. */
 static int failing_provider(void *ud, const char *applicant_id, buf *out)
 {
@@ -3508,6 +3529,7 @@ int main(void)
         TEST(test_memory_cap_configured),
         TEST(test_decision_json_limit),
         TEST(test_memory_cap_not_caught),
+        TEST(test_memory_text_is_not_the_cap),
         TEST(test_budget_counts_large_allocations),
         TEST(test_memory_cap_outside_criterion),
         TEST(test_memory_cap_line_over_cap),
