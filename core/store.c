@@ -1043,6 +1043,42 @@ static int store_stray_wal(const char *path, err *e)
                    "it is", wal, path, wal, path, path);
 }
 
+/* A log beside a file in WAL mode may be another database's too (a copy
+ * put in place of one whose server died, its -wal left; another file's log
+ * copied beside it): SQLite reads the two as one, and the first checkpoint
+ * writes that log into the file, cutting it to the other's size.  A log
+ * carries no mark of its database, but eligo's databases never shrink
+ * (records are only added, nothing is vacuumed): a log whose last commit
+ * makes the database smaller than its file is not this file's.  Looked at
+ * before anything is written, with the checkpoint that closing the handle
+ * would make turned off until the log is found to fit.  0, or -1 with E. */
+static int store_wal_fits(store *st, const char *path, err *e)
+{
+    char wal[4200];
+    struct stat fs, ws;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    if (stat(path, &fs) != 0 || stat(wal, &ws) != 0 || ws.st_size == 0)
+        return 0;
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+    int64_t pages = 0, size = 0;
+    err ignored;
+    if (store_pragma_int(st, "PRAGMA page_count", &pages, &ignored) != 0 ||
+        store_pragma_int(st, "PRAGMA page_size", &size, &ignored) != 0)
+        return 0;   /* what cannot be read is said by what reads it next */
+    if (pages > 0 && size > 0 && (int64_t)fs.st_size > pages * size)
+        return err_set(e, "invalid_request", "the log beside %s (%s) would make the database "
+                       "%lld pages of %lld bytes, where the file holds %lld: eligo's databases "
+                       "never shrink, so it is most likely another database's log (copied "
+                       "beside it, or left by the file this one replaced), which SQLite would "
+                       "write into this one, cutting it short.  Move %s and %s-shm away to open "
+                       "%s as it is (if the log is this file's own, after a VACUUM, open the "
+                       "file once with the sqlite3 shell instead)",
+                       path, wal, (long long)pages, (long long)size,
+                       (long long)(fs.st_size / size), wal, path, path);
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL);
+    return 0;
+}
+
 /* Handles open in this process.  Closing any descriptor of a file drops
  * every POSIX lock the process holds on it, SQLite's included: the file is
  * opened by hand (store_stray_wal) only while no handle is open. */
@@ -1175,6 +1211,8 @@ int store_open(store **out, const char *path, int flags, err *e)
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+    if (!uri && store_wal_fits(st, path, e) != 0)
+        goto fail_db;
     struct stat sb;
     if (stat(path, &sb) == 0) {   /* the file opened, for store_moved */
         st->dev = sb.st_dev;

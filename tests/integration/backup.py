@@ -7,6 +7,7 @@ wrote (schema 1) is verified and read as it is, never changed."""
 import hashlib
 import os
 import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -15,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import ELIGO, Server, check, decide, eligo, finish  # noqa: E402
+from serve import ELIGO, RULES, Server, check, decide, eligo, finish  # noqa: E402
 
 
 def chain(db):
@@ -197,6 +198,41 @@ def main():
         st, out, _ = eligo("verify", "--db", restored.db)
         check(st == 0 and ("%d records checked" % (sizes[-1] + 1)) in out,
               "its chain goes on from the copy's last record (%s)" % out.strip())
+
+        # A log of another, smaller database beside a file in WAL mode (a
+        # copy put where a dead server's database was, or a -wal copied
+        # beside it): SQLite would read the two as one, and the first
+        # checkpoint would cut the file to the other's size.  Refused by
+        # every tool, the file left whole.
+        other = Server(args=["--quiet"])
+        with other:
+            oc = other.connect()
+            for i in range(5):
+                oc.request(decide(100 + i))
+            oc.close()
+            other.stop(signal.SIGKILL)   # its log is left, not checkpointed
+            target = os.path.join(restored.dir, "target.db")
+            st, _, err = eligo("backup", "--db", restored.db, "--out", target)
+            check(st == 0, "a copy to put another's log beside (%s)" % err.strip())
+            con = sqlite3.connect(target)
+            check(con.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal",
+                  "the copy in WAL mode, as a database a server ran on is")
+            con.close()
+            shutil.copy(other.db + "-wal", target + "-wal")
+            size = os.path.getsize(target)
+            for args in (["verify", "--db", target], ["audit", "list", "--db", target],
+                         ["serve", "--rules", RULES, "--db", target, "--socket",
+                          os.path.join(restored.dir, "t.sock")]):
+                st, out, err = eligo(*args)
+                check(st != 0 and "the log beside %s (%s-wal) would make the database" % (target, target)
+                      in err and "never shrink" in err and os.path.getsize(target) == size,
+                      "%s refuses another database's log beside the file, which stays whole "
+                      "(%s)" % (args[0], err.strip()[-200:]))
+            for x in ("-wal", "-shm"):
+                os.unlink(target + x)
+            st, out, _ = eligo("verify", "--db", target)
+            check(st == 0 and ("%d records checked" % (sizes[-1] + 1)) in out,
+                  "its log moved away, the file verifies whole (%s)" % out.strip())
 
         # A copy in schema 1, as an eligo from before reviews left it: the
         # read-only tools read it as it is and leave it byte for byte alone.
