@@ -2079,9 +2079,9 @@ local function case_fault(case)
           return string_format("history row %d: %s must be eligible, ineligible or incomplete, got %s", j, k, describe(r[k]))
         end
       end
-      if r.decision_outcome ~= nil and r.decision_outcome == r.outcome then
+      if r.decision_outcome ~= nil and (r.outcome == nil or r.decision_outcome == r.outcome) then
         -- The store gives decision_outcome only beside an outcome an override changed.
-        return string_format("history row %d: decision_outcome is the outcome an override changed, so it differs from outcome (%s)", j, r.outcome)
+        return string_format("history row %d: decision_outcome is the outcome an override changed, so it comes with an outcome that differs from it (%s)", j, describe(r.outcome))
       end
       if r.as_of ~= nil and (type(r.as_of) ~= "string" or not c_parse_date(r.as_of)) then
         return string_format("history row %d: as_of must be a date YYYY-MM-DD, got %s", j, describe(r.as_of))

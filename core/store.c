@@ -770,36 +770,40 @@ static int store_row_int(store *st, int q, const char *what, int64_t *out, err *
     return ok ? 0 : store_sqlerr(st, e, what);
 }
 
-/* Read the chain head (invariant 3) and the data version. */
+/* Read the chain head (invariant 3), the last decision's seq and the data
+ * version: all of them, or, on failure, none (what a refresh compares with
+ * must stay what was last read whole). */
 static int store_load_head(store *st, err *e)
 {
     sqlite3_stmt *s = st->q[Q_HEAD];
+    int64_t seq = 0, decisions = 0, version = 0;
+    unsigned char hash[STORE_HASH_LEN] = {0};
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         const void *h = sqlite3_column_blob(s, 1);
-        st->head_seq = sqlite3_column_int64(s, 0);
+        seq = sqlite3_column_int64(s, 0);
         if (sqlite3_column_bytes(s, 1) == STORE_HASH_LEN && h) {
-            memcpy(st->head_hash, h, STORE_HASH_LEN);
-        } else if (st->flags & STORE_READONLY) {
-            /* Nothing is chained to it here; verify says what it is. */
-            memset(st->head_hash, 0, STORE_HASH_LEN);
-        } else {
+            memcpy(hash, h, STORE_HASH_LEN);
+        } else if (!(st->flags & STORE_READONLY)) {
+            /* (read-only: nothing is chained to it; verify says what it is) */
             sqlite3_reset(s);
             return err_set(e, "internal", "the last record (%lld) has no valid hash, so no "
                            "record can be chained to it; eligo verify --db %s says more",
-                           (long long)st->head_seq, st->path);
+                           (long long)seq, st->path);
         }
-    } else if (rc == SQLITE_DONE) {
-        st->head_seq = 0;
-        memset(st->head_hash, 0, STORE_HASH_LEN);
-    } else {
+    } else if (rc != SQLITE_DONE) {
         sqlite3_reset(s);
         return store_sqlerr(st, e, "reading the chain head");
     }
     sqlite3_reset(s);
-    if (store_row_int(st, Q_MAX_SEQ, "reading the last decision", &st->decisions_seq, e) != 0)
+    if (store_row_int(st, Q_MAX_SEQ, "reading the last decision", &decisions, e) != 0 ||
+        store_row_int(st, Q_DATA_VERSION, "PRAGMA data_version", &version, e) != 0)
         return -1;
-    return store_row_int(st, Q_DATA_VERSION, "PRAGMA data_version", &st->data_version, e);
+    st->head_seq = seq;
+    memcpy(st->head_hash, hash, STORE_HASH_LEN);
+    st->decisions_seq = decisions;
+    st->data_version = version;
+    return 0;
 }
 
 /* A writer appends to the chain's end: one cut off (the last
@@ -3588,6 +3592,11 @@ long store_applicant_decisions(store *st, const char *applicant_id, int64_t befo
     long went = 0;   /* through the applicant's decisions */
     if (newest)
         *newest = 0;
+    if (store_guard(st, e) != 0) {   /* reviews, the applicant index: stand-ins on old files */
+        if (newest)
+            *newest = 0;
+        return -1;
+    }
     bind_str(s, 1, applicant_id);
     sqlite3_bind_int64(s, 2, before_seq > 0 ? (sqlite3_int64)before_seq : INT64_MAX);
     /* Among the newest LIMIT x STORE_HISTORY_SCAN, the newest LIMIT of each
@@ -3635,12 +3644,14 @@ long store_applicant_decisions(store *st, const char *applicant_id, int64_t befo
     if (buf_addc(out, ']') != 0)
         goto toolong;
     buf_free(&names);
+    store_unguard(st);
     store_invariants(st);
     return went;
 toolong:
     sqlite3_reset(s);
     err_set(e, "internal", "the decisions of %s do not fit the buffer", applicant_id);
 fail:
+    store_unguard(st);
     buf_free(&names);
     out->len = start;
     if (out->data)

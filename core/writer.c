@@ -431,6 +431,7 @@ static void writer_take(writer *w, size_t n)
         reviews = j->next;
         j->next = NULL;
         writer_review(w, j);
+        writer_others(w);   /* what its write transaction found */
     }
 }
 
@@ -448,10 +449,12 @@ static void writer_look(writer *w)
 static void *writer_loop(void *arg)
 {
     writer *w = arg;
+    struct timespec look = {0, 0};   /* when an idle writer looks next; 0: not set */
     log_thread_name("writer");
     pthread_mutex_lock(&w->mu);
     for (;;) {
         writer_check(w);
+        int called = w->calls != NULL;
         while (w->calls) {
             writer_call_req *c = w->calls;
             w->calls = c->next;
@@ -475,6 +478,14 @@ static void *writer_loop(void *arg)
             pthread_mutex_unlock(&w->mu);
             writer_take(w, n);
             pthread_mutex_lock(&w->mu);
+            look.tv_sec = 0;
+            continue;
+        }
+        if (called) {   /* their write transactions looked too */
+            pthread_mutex_unlock(&w->mu);
+            writer_others(w);
+            pthread_mutex_lock(&w->mu);
+            look.tv_sec = 0;
             continue;
         }
         if (w->quit)
@@ -483,18 +494,25 @@ static void *writer_loop(void *arg)
             pthread_cond_wait(&w->wake, &w->mu);
             continue;
         }
-        /* Idle, the writer looks now and then for what another process
-         * wrote (it looks at every commit anyway): a review from eligo
-         * audit review changes rows that past keeps. */
-        struct timespec at;
-        clock_gettime(CLOCK_MONOTONIC, &at);
-        at.tv_sec += WRITER_LOOK_S;
-        if (pthread_cond_timedwait(&w->wake, &w->mu, &at) == ETIMEDOUT && !w->head &&
-            !w->calls && !w->quit) {
-            pthread_mutex_unlock(&w->mu);
-            writer_look(w);
-            pthread_mutex_lock(&w->mu);
+        /* Idle, the writer looks once a second for what another process
+         * wrote (each commit looks anyway): a review from eligo audit
+         * review changes rows that past keeps.  The time is fixed when the
+         * writer falls idle, so that wakes with nothing to do do not put
+         * the look off. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (look.tv_sec == 0) {
+            look = now;
+            look.tv_sec += WRITER_LOOK_S;
         }
+        if (now.tv_sec < look.tv_sec || (now.tv_sec == look.tv_sec && now.tv_nsec < look.tv_nsec)) {
+            pthread_cond_timedwait(&w->wake, &w->mu, &look);
+            continue;
+        }
+        look.tv_sec = 0;
+        pthread_mutex_unlock(&w->mu);
+        writer_look(w);
+        pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -591,8 +609,11 @@ int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud)
 
 void writer_track(writer *w, seen *s, past *kept)
 {
+    pthread_mutex_lock(&w->mu);
     w->seen = s;
     w->past = kept;
+    pthread_cond_signal(&w->wake);   /* to wait with a look from now on */
+    pthread_mutex_unlock(&w->mu);
 }
 
 long writer_refused(writer *w, char *why, size_t n)

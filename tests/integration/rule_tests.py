@@ -194,8 +194,11 @@ def main():
          'string "refused"'),
         ('history = { { program = "idmaj", outcome = "eligible", decision_outcome = "eligible",'
          ' as_of = "2024-01-01" } }',
-         "history row 1: decision_outcome is the outcome an override changed, so it differs "
-         "from outcome (eligible)"),
+         "history row 1: decision_outcome is the outcome an override changed, so it comes "
+         "with an outcome that differs from it (the string \"eligible\")"),
+        ('history = { { program = "idmaj", decision_outcome = "eligible", as_of = "2024-01-01" } }',
+         "history row 1: decision_outcome is the outcome an override changed, so it comes "
+         "with an outcome that differs from it (nil)"),
         ('failed = { "no_such" }', "failed names {no_such}, which taehil 2025.1 has no criterion of"),
         ('failed = { registered = true }', 'failed must be a list of names, { "a", "b" }, not a '
          "table with the key 'registered'"),
