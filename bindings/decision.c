@@ -130,11 +130,31 @@ static int decision_box_gc(lua_State *L)
     return 0;
 }
 
+/* Push what a message reads of VALUES, as the decision's JSON does
+ * (canon.c): a frozen table's contents, else the table itself, read raw.
+ * Through a rule's __index the message could show values the decision
+ * does not hold.  [-0, +1, -] */
+static int decision_values_view(lua_State *L, int values)
+{
+    values = lua_absindex(L, values);
+    if (lua_getmetatable(L, values)) {
+        lua_pushliteral(L, "__frozen");
+        if (lua_rawget(L, -2) == LUA_TTABLE) {
+            lua_remove(L, -2);
+            return lua_gettop(L);
+        }
+        lua_pop(L, 2);
+    }
+    lua_pushvalue(L, values);
+    return lua_gettop(L);
+}
+
 int decision_render(lua_State *L, const char *t, size_t n, int values, buf *out)
 {
     int have_values = lua_type(L, values) == LUA_TTABLE, rc = 0;
     const char *p = t, *end = t + n;
-    values = lua_absindex(L, values);
+    if (have_values)
+        values = decision_values_view(L, values);
     while (p < end) {
         const char *open = memchr(p, '{', (size_t)(end - p));
         const char *close = open ? memchr(open, '}', (size_t)(end - open)) : NULL;
@@ -146,7 +166,7 @@ int decision_render(lua_State *L, const char *t, size_t n, int values, buf *out)
         int type = LUA_TNIL;
         if (have_values) {
             lua_pushlstring(L, open + 1, (size_t)(close - open - 1));
-            type = lua_gettable(L, values);
+            type = lua_rawget(L, values);
         } else {
             lua_pushnil(L);
         }
@@ -159,6 +179,8 @@ int decision_render(lua_State *L, const char *t, size_t n, int values, buf *out)
         lua_pop(L, 1);
         p = close + 1;
     }
+    if (have_values)
+        lua_pop(L, 1);   /* the view */
     return rc ? -1 : 0;
 }
 
@@ -195,6 +217,8 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
                                 buf *out)
 {
     int have_values = lua_type(L, values) == LUA_TTABLE, rc = 0;
+    if (have_values)
+        values = decision_values_view(L, values);
     for (;; piece++) {
         if (!piece->raw) {
             if (piece->lit_len)   /* render adds no empty rest */
@@ -205,7 +229,7 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
         int type = LUA_TNIL;
         if (have_values) {
             lua_rawgeti(L, uv, piece->name);
-            type = lua_gettable(L, values);
+            type = lua_rawget(L, values);
         } else {
             lua_pushnil(L);
         }
@@ -217,6 +241,8 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
             rc |= bindings_format(L, -1, out);
         lua_pop(L, 1);
     }
+    if (have_values)
+        lua_pop(L, 1);   /* the view */
     return rc ? -1 : 0;
 }
 

@@ -1252,13 +1252,23 @@ local function message(c, passed, values, lang)
     error(string_format("its text is %s, not a text", describe(text)), 0)
   end
   local word = (passed and WORDS.met or WORDS.not_met)[lang] or WORDS.met.en
+  -- Read raw, as the decision's JSON reads them (a frozen table's contents):
+  -- through a rule's __index or __pairs the text could show other values.
+  if type(values) == "table" then
+    local mt = debug_getmetatable(values)
+    local shadow = type(mt) == "table" and rawget(mt, "__frozen")
+    if type(shadow) == "table" then values = shadow end
+  end
   if type(values) ~= "table" or next(values) == nil then
     return text .. ": " .. word
   end
-  local keys = {}
-  for k in pairs(values) do keys[#keys + 1] = tostring(k) end
+  local keys, names = {}, {}
+  for k in next, values do
+    keys[#keys + 1] = tostring(k)
+    names[tostring(k)] = k
+  end
   charged_sort(keys)
-  for i, k in ipairs(keys) do keys[i] = k .. " " .. c_format(values[k]) end
+  for i, k in ipairs(keys) do keys[i] = k .. " " .. c_format(rawget(values, names[k])) end
   return text .. ": " .. word .. " (" .. table_concat(keys, ", ") .. ")"
 end
 
