@@ -1762,7 +1762,8 @@ end
 -- The tokens of SRC, its comments blanked (without_comments): each
 -- { kind, text, line }, KIND "name", "string", "number" or "op"; a string's
 -- TEXT is what stands between its quotes when that holds no escape (else
--- false), a long string's false.  Only what the source scans below need.
+-- false), a long string's its contents (false when it is not closed).
+-- Only what the source scans below need.
 -- Operators of two and three bytes; what opens a block (or a nesting) and
 -- what closes one.
 local OPS = { ["..."] = 3, ["=="] = 2, ["~="] = 2, ["<="] = 2, [">="] = 2, [".."] = 2, ["::"] = 2,
@@ -1790,8 +1791,9 @@ local function tokens(src)
       out[#out + 1] = { "number", string_sub(src, i, e), line }; i = e + 1
     elseif long then
       local _, e = string_find(src, "]" .. long .. "]", i + 2 + #long, true)
+      local body = e and string_gsub(string_sub(src, i + 2 + #long, e - 2 - #long), "^\r?\n", "")
       e = e or n
-      out[#out + 1] = { "string", false, line }
+      out[#out + 1] = { "string", body or false, line }
       newlines(i, e); i = e + 1
     elseif c == '"' or c == "'" then
       local j = string_end(src, i)
@@ -1899,10 +1901,16 @@ function api.lint()
     if not broken[file] then source_faults(file, sources[file], not is_test_file(file), out) end
     if not is_test_file(file) and not broken[file] then
       local versions, told = versions_in(file), {}
-      local lineno = 0
-      for text in string_gmatch(without_comments(sources[file]) .. "\n", "([^\n]*)\n") do
-        lineno = lineno + 1
-        for name in string_gmatch(text, "%f[%w_]param%s*%(?%s*[\"']([^\"']+)[\"']") do
+      -- A read is the name param called with a string, param "x" or
+      -- param("x") (in a string or a comment, the words are no read).
+      local toks = tokens(without_comments(sources[file]))
+      for k, t in ipairs(toks) do
+        local arg = t[1] == "name" and t[2] == "param" and not (toks[k - 1] and toks[k - 1][1] == "op"
+          and (toks[k - 1][2] == "." or toks[k - 1][2] == ":")) and toks[k + 1]
+        if arg and arg[2] == "(" then arg = toks[k + 2] end
+        local name = arg and arg[1] == "string" and arg[2]
+        local lineno = name and arg[3]
+        if name then
           local p = params[name]
           if not p then
             if not any_broken then

@@ -311,6 +311,21 @@ def main():
                "idmaj.lua", 'param "idmaj.no_recent_month"',
                r"parameter 'idmaj.no_recent_month' is not declared")
 
+    # Nor in a string (a help text that mentions one); a read written with a
+    # long string, or over two lines, is one, at the string's line.
+    d = edited("parameter_in_string", {"awrach.lua": [("\n", "\nlocal HELP = 'call param \"awrach.gone\" "
+                                                      "later' local H2 = [==[ param \"g4\" ]==]\n")]})
+    st, found, out = problems(d)
+    check(st == 0 and found == [], "parameters named in strings are not reads (%r)" % found)
+    expect_one("read_long_string",
+               {"idmaj.lua": [('param "idmaj.no_recent_months"', 'param [[idmaj.no_recent_month]]')]},
+               "idmaj.lua", "param [[idmaj.no_recent_month]]",
+               r"parameter 'idmaj.no_recent_month' is not declared")
+    expect_one("read_over_lines",
+               {"idmaj.lua": [('param "idmaj.no_recent_months"', 'param(\n"idmaj.no_recent_month")')]},
+               "idmaj.lua", '"idmaj.no_recent_month")',
+               r"parameter 'idmaj.no_recent_month' is not declared")
+
     expect_one("schema_type", {"schema.lua": [('disability = "boolean"', 'disability = "bool"')]},
                "schema.lua", "schema {",
                r"^field 'disability': unknown type 'bool' \(expected one of text, date")
