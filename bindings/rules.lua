@@ -1824,15 +1824,25 @@ local function source_faults(file, src, rules, out)
     local kind, text, line = t[1], t[2], t[3]
     local top, prev = stack[#stack], toks[k - 1]
     local starts = top and prev and prev[1] == "op" and (prev[2] == "{" or prev[2] == "," or prev[2] == ";")
-    local key
+    local key, shown
     if starts and kind == "name" and toks[k + 1] and toks[k + 1][2] == "=" then
       key = text
     elseif starts and text == "[" and toks[k + 1] and toks[k + 1][1] == "string" and toks[k + 1][2]
         and toks[k + 2] and toks[k + 2][2] == "]" and toks[k + 3] and toks[k + 3][2] == "=" then
       key = toks[k + 1][2]
+    elseif starts and text == "[" and toks[k + 1] and toks[k + 1][1] == "number"
+        and toks[k + 2] and toks[k + 2][2] == "]" and toks[k + 3] and toks[k + 3][2] == "=" then
+      local n = tonumber(toks[k + 1][2])   -- [1.0] is [1], as Lua keys them
+      n = n and (math_tointeger(n) or n)
+      if n then key, shown = "\0" .. tostring(n), "[" .. tostring(n) .. "]" end
+    elseif starts and top.keys and not (kind == "op" and (text == "}" or text == "[")) then
+      -- An item by position: the next [n].  Lua sets both it and an [n]
+      -- given outright, in no promised order.
+      top.items = (top.items or 0) + 1
+      key, shown = "\0" .. top.items, "[" .. top.items .. "]"
     end
-    local after = key and toks[k + (text == "[" and 4 or 2)]
-    local ends = key and toks[k + (text == "[" and 5 or 3)]
+    local after = key and not shown and toks[k + (text == "[" and 4 or 2)]
+    local ends = key and not shown and toks[k + (text == "[" and 5 or 3)]
     if key and top.changes and after and after[1] == "name" and after[2] == "nil"
         and ends and (ends[2] == "," or ends[2] == ";" or ends[2] == "}") then
       out[#out + 1] = { file = file, line = line, msg = string_format(
@@ -1841,8 +1851,9 @@ local function source_faults(file, src, rules, out)
     if key and top.keys then
       local first = top.keys[key]
       if first then
-        out[#out + 1] = { file = file, line = line, msg = string_format(
-          "key '%s' is given twice in one table (first at line %d): Lua keeps only the last", key, first) }
+        out[#out + 1] = { file = file, line = line, msg = shown and string_format(
+          "key %s is given twice in one table (first at line %d; an item's position is its key): Lua keeps only one", shown, first)
+          or string_format("key '%s' is given twice in one table (first at line %d): Lua keeps only the last", key, first) }
       else
         top.keys[key] = line
       end

@@ -159,6 +159,14 @@ def main():
     expect_one("duplicate_key_case",
                {"taehil.test.lua": [('  outcome = "eligible",', '  outcome = "eligible", ["outcome"] = "ineligible",')]},
                "taehil.test.lua", '["outcome"] = "ineligible"', r"^key 'outcome' is given twice in one table")
+    # A number key given twice ([1.0] is [1]), or given outright where an
+    # item by position also is; a computed key is neither.
+    for name, text, key in (("duplicate_number", 'local A = { [1] = "a", [1.0] = "b" }', "[1]"),
+                            ("duplicate_position", 'local B = { [k] = 0, [2] = "a", "x", "y" }', "[2]")):
+        expect_one(name, {}, "extra.lua", text,
+                   r"^key %s is given twice in one table \(first at line \d+; an item's position "
+                   r"is its key\): Lua keeps only one$" % re.escape(key),
+                   extra={"extra.lua": 'local k = "z"\n' + text + "\n"})
     # Keys of different tables, and names assigned inside a function within
     # a table, are not keys of that table: the shipped rules are clean above.
 
