@@ -594,6 +594,47 @@ static int engine_in_pieces(lua_State *L, engine *en, lua_CFunction f, int kind)
 
 /* A charged library function.  Upvalues: the library's function, the kind
  * of its cost.  [-?, +?, e] */
+/* string.rep(s, n [, sep]) as the library's, but made by doubling what is
+ * written, a few long copies rather than one per repetition: a unit of one
+ * byte took the library some 10 ns a byte, 0.6 s for 60 MB in one
+ * instruction, beyond any time limit.  [-0, +1, m] */
+static int engine_rep(lua_State *L)
+{
+    size_t l, lsep;
+    const char *s = luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    const char *sep = luaL_optlstring(L, 3, "", &lsep);
+    if (n <= 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    size_t period = l + lsep;
+    if (period < l || period > ((size_t)LUA_MAXINTEGER < (size_t)-1 / 2 ? (size_t)LUA_MAXINTEGER
+                                                                       : (size_t)-1 / 2) /
+                                   (size_t)n)
+        return luaL_error(L, "resulting string too large");
+    size_t total = (size_t)n * period - lsep;
+    if (total == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, total);
+    size_t done = l < total ? l : total;
+    memcpy(p, s, done);
+    if (done < total) {
+        memcpy(p + done, sep, lsep);   /* one period, then it doubles */
+        done += lsep;
+    }
+    while (done < total) {
+        size_t more = done < total - done ? done : total - done;
+        memcpy(p + done, p, more);
+        done += more;
+    }
+    luaL_pushresultsize(&b, total);
+    return 1;
+}
+
 static int engine_charged(lua_State *L)
 {
     engine *en = *(engine **)lua_getextraspace(L);
@@ -627,6 +668,8 @@ static int engine_charged(lua_State *L)
         lua_settop(L, 3);
         lua_pushboolean(L, 1);
     }
+    if (kind == COST_REP)
+        return engine_rep(L);
     return f(L);
 }
 

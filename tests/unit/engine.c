@@ -2588,6 +2588,30 @@ static void test_message_reads_values_raw(void **state)
     release(en);
 }
 
+/* string.rep, made by doubling, gives what joining the pieces one by one
+ * gives, for units and separators of 0 to 4 bytes and counts to 40, and a
+ * long one (how fast: tests/bench, not here). */
+static void test_rep_by_doubling(void **state)
+{
+    (void)state;
+    engine *en = open_texts(
+        ONE_CRITERION("local units = { '', 'a', 'ab', 'abc', '\\0b\\255d' }\n"
+                      "      for _, u in ipairs(units) do for _, sep in ipairs(units) do\n"
+                      "        for n = -1, 40 do\n"
+                      "          local t = {} for i = 1, n do t[i] = u end\n"
+                      "          if string.rep(u, n, sep) ~= table.concat(t, sep) then return false end\n"
+                      "          if sep == '' and u:rep(n) ~= table.concat(t) then return false end\n"
+                      "      end end end\n"
+                      "      local long = ('ab'):rep(5000000, '-')\n"
+                      "      return #long == 14999999 and long:sub(-8) == 'ab-ab-ab'"
+                      " and long:find('--', 1, true) == nil"),
+        NULL);
+    engine_result *r = decide(en, "p", "{}");
+    assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
 /* A provider that always fails, counting its calls. */
 static int failing_provider(void *ud, const char *applicant_id, buf *out)
 {
@@ -3556,6 +3580,7 @@ int main(void)
         TEST(test_memory_cap_not_caught),
         TEST(test_memory_text_is_not_the_cap),
         TEST(test_message_reads_values_raw),
+        TEST(test_rep_by_doubling),
         TEST(test_budget_counts_large_allocations),
         TEST(test_memory_cap_outside_criterion),
         TEST(test_memory_cap_line_over_cap),
