@@ -69,6 +69,8 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
 
 #include "bindings.h"
 #include "canon.h"
@@ -163,6 +165,8 @@ struct server {
 
     int stopping, finishing;
     int open_handles;
+    lua_State *id_L;                /* line_id's reader, made when first needed */
+    buf id_scratch;
     server_close_cb *close_cb;
     void *close_arg;
 };
@@ -372,39 +376,64 @@ static int id_canon(buf *b, const cJSON *v, int depth)
     return rc ? -1 : buf_addc(b, cJSON_IsArray(v) ? ']' : '}');
 }
 
-/* Whether the N bytes at P hold an escaped NUL (\u0000) in a string: cJSON
- * would cut the string there. */
-static int line_has_nul(const char *p, size_t n)
+/* Read the line at arguments 1 (light userdata: the bytes), 2
+ * (its length), 3 (the scratch buffer) and 4 (the notes) with the engine's
+ * own JSON reader, leaving its offset of failure (0: none).  In a
+ * protected call: the reader raises when memory runs out. */
+static int line_read(lua_State *L)
 {
-    for (const char *q = p; (q = memmem(q, n - (size_t)(q - p), "\\u0000", 6)) != NULL; q++) {
-        size_t slashes = 0;   /* an escaped backslash before the u is not an escape */
-        while (q - (ptrdiff_t)slashes > p && q[-1 - (ptrdiff_t)slashes] == '\\')
-            slashes++;
-        if (slashes % 2 == 0)
-            return 1;
-    }
-    return 0;
+    const char *p = lua_touserdata(L, 1);
+    size_t n = (size_t)lua_tointeger(L, 2), at;
+    buf *scratch = lua_touserdata(L, 3);
+    json_notes *notes = lua_touserdata(L, 4);
+    int why;
+    lua_newtable(L);   /* the arrays' metatable, here a mark of nothing */
+    at = json_push(L, p, n, 5, scratch, &why, notes);
+    lua_pushinteger(L, (lua_Integer)at);
+    return 1;
 }
 
 /* The "id" of a line, as canonical JSON text, for the errors the loop
- * answers itself, or NULL (null) where the engine would not echo it either
- * (id_canon), or when the line holds a NUL (cJSON would cut a string at
- * it).  Parsing here costs the loop thread, but only when the server is
- * already refusing work.  Returns malloc'd text or NULL. */
-static char *line_id(const char *p, size_t n)
+ * answers itself, or NULL (null): what the engine would echo.  The line is
+ * read by the engine's own reader (json.h), in a Lua state of the loop's,
+ * which finds the id's text only when it read it whole, and none for two
+ * ids: an id 01, 1. or 00.5e1 is no number, where a lenient reader echoed
+ * one the client never sent.  In a line the engine refuses further on, it
+ * echoes a number or a text only (rules.lua, decode_line).  The text found
+ * is then written canonically (id_canon).  Reading here costs the loop
+ * thread, but only when the server is already refusing work.  Returns
+ * malloc'd text or NULL. */
+static char *line_id(server *srv, const char *p, size_t n)
 {
-    cJSON *root = cJSON_ParseWithLength(p, n);
+    if (!srv->id_L && !(srv->id_L = luaL_newstate()))
+        return NULL;
+    lua_State *L = srv->id_L;
+    json_notes notes = {0};
+    buf_reset(&srv->id_scratch);
+    lua_settop(L, 0);
+    lua_pushcfunction(L, line_read);
+    lua_pushlightuserdata(L, (void *)p);
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_pushlightuserdata(L, &srv->id_scratch);
+    lua_pushlightuserdata(L, &notes);
+    int read = lua_pcall(L, 4, 1, 0) == LUA_OK;
+    int whole = read && lua_tointeger(L, -1) == 0 && !notes.control &&
+                bindings_utf8_bad(p, n) == n;
+    lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT);   /* the line's tables, at once: this state idles */
+    if (!read || !notes.id_len)
+        return NULL;
+    cJSON *v = cJSON_ParseWithLength(p + notes.id, notes.id_len);
     char *id = NULL;
-    if (root) {
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "id");
+    if (v && (whole || cJSON_IsNumber(v) || cJSON_IsString(v))) {
         buf b;
         buf_init(&b, 1 << 20);
-        if (item && !line_has_nul(p, n) && id_canon(&b, item, 1) == 0)
+        if (id_canon(&b, v, 1) == 0)
             id = b.data;
         else
             buf_free(&b);
-        cJSON_Delete(root);
     }
+    cJSON_Delete(v);
     return id;
 }
 
@@ -554,7 +583,7 @@ static void conn_line(conn *c, const char *p, size_t n, size_t w)
 
     atomic_fetch_add(&srv->a_requests, 1);
     if (srv->inflight >= srv->cfg.queue) {
-        char *id = line_id(p, n);
+        char *id = line_id(srv, p, n);
         char msg[128];
         snprintf(msg, sizeof msg, "the server has %zu requests in flight; retry later",
                  srv->inflight);
@@ -1015,6 +1044,7 @@ int server_init(server **out, uv_loop_t *loop, const server_config *cfg, err *e)
     srv->sweep.data = srv;
     srv->open_handles++;
     srv->started = uv_hrtime();
+    buf_init(&srv->id_scratch, (size_t)1 << 30);   /* a string being unescaped */
     *out = srv;
     return 0;
 
@@ -1200,6 +1230,9 @@ static void server_handle_closed(uv_handle_t *h)
     void *arg = srv->close_arg;
     pthread_mutex_destroy(&srv->lat_mu);
     pthread_mutex_destroy(&srv->mu);
+    if (srv->id_L)
+        lua_close(srv->id_L);
+    buf_free(&srv->id_scratch);
     free(srv->socket_path);
     free(srv);
     if (cb)
