@@ -63,6 +63,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -118,6 +120,7 @@ typedef struct conn {
     buf wbuf;                       /* the write in progress */
     uv_write_t wreq;
     uint64_t last_active;           /* uv_now */
+    size_t unread;                  /* reply bytes its client had not read at the last sweep */
 
     struct conn *touch_next;        /* server_async_cb's list */
     unsigned reading : 1, eof : 1, writing : 1, closing : 1, closed : 1, touched : 1,
@@ -925,6 +928,18 @@ static void server_accept(uv_stream_t *listener, int status)
 
 /* ---- idle timeout ------------------------------------------------------- */
 
+/* Reply bytes C's client has not read yet: those of the write in progress
+ * still in libuv's queue, and those in the socket's send queue. */
+static size_t conn_unread(conn *c)
+{
+    size_t left = c->writing ? uv_stream_get_write_queue_size(&c->h.stream) : 0;
+    uv_os_fd_t fd;
+    int queued = 0;
+    if (uv_fileno(&c->h.handle, &fd) == 0 && ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+        left += (size_t)queued;
+    return left;
+}
+
 static void server_sweep_cb(uv_timer_t *t)
 {
     server *srv = t->data;
@@ -935,6 +950,14 @@ static void server_sweep_cb(uv_timer_t *t)
          * replies still to write (it would hold them for ever). */
         if (c->closing || c->ninflight)
             continue;
+        /* A client reading its replies bit by bit is not idle either, though
+         * no write completes for longer than the timeout (one can be a
+         * megabyte, a long history more): what it has not read, in the
+         * write and in the socket's buffer, goes down. */
+        size_t unread = conn_unread(c);
+        if (unread < c->unread)
+            c->last_active = now;
+        c->unread = unread;
         if (now - c->last_active >= srv->cfg.idle_timeout_ms) {
             log_debug("connection %lu: idle for %llu ms; closing", c->number,
                       (unsigned long long)(now - c->last_active));

@@ -731,6 +731,36 @@ def test_budget():
     check(rc == 2 and "--instructions" in errtext, "serve --instructions takes a number")
 
 
+def test_slow_reader():
+    """A client that reads its replies slowly, but steadily, is not idle,
+    though one write to it (up to a megabyte) takes longer than the idle
+    timeout to complete: it gets every reply.  (It was closed as idle while
+    it read, and lost the rest.)"""
+    with Server(args=["--idle-timeout", "1"]) as srv:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(srv.socket)
+        n = 60
+        s.sendall(b"".join(json.dumps({"id": i, "op": "screen", "as_of": "2025-03-01",
+                                       "applicant": applicant(i)}).encode() + b"\n"
+                           for i in range(n)))
+        got, data, started = 0, b"", time.monotonic()
+        while got < n and time.monotonic() - started < 60:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            got = data.count(b"\n")
+            time.sleep(0.05)   # some 80 KB/s: a megabyte's write takes 12 s
+        s.close()
+        took = time.monotonic() - started
+        ids = [json.loads(l)["id"] for l in data.splitlines()]
+        check(ids == list(range(n)) and took > 1.5,
+              "a client reading slowly (%.1f s, idle timeout 1 s) gets all %d replies (%d)"
+              % (took, n, len(ids)))
+        check("closed before" not in srv.log(), "and is not closed with replies unsent")
+
+
 def main():
     with Server(extra_files={"boom.lua": BOOM}) as srv:
         test_ops(srv)
@@ -742,6 +772,7 @@ def main():
         test_latency_stages(srv)
         check(srv.stop() == 0, "clean exit")
     test_limits()
+    test_slow_reader()
     test_options()
     test_budget()
     finish()
