@@ -3423,6 +3423,30 @@ static int store_stats_query(store *st, buf *sql, const char *head, const char *
     return 0;
 }
 
+/* The counts failed on a decision whose JSON does not parse, maybe: name the
+ * first such one in E, for an answer that says where, not only what. */
+static void store_stats_unreadable(store *st, buf *sql, const store_filter *w, err *e)
+{
+    sqlite3_stmt *s = NULL;
+    err ignored;
+    buf_reset(sql);
+    if (buf_adds(sql, "SELECT seq, decision_id FROM (SELECT d.seq, d.decision_id, d.decision"
+                      " FROM decisions d") != 0 ||
+        store_where(sql, w, 0) != 0 ||
+        buf_adds(sql, ") WHERE NOT json_valid(decision) ORDER BY seq LIMIT 1") != 0 ||
+        store_prepare(st, sql, &s, &ignored) != 0)
+        return;
+    store_bind_filter(s, w, 0);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        size_t len;
+        const char *id = col_text(s, 1, &len);
+        err_set(e, "internal", "decision %lld (%s) holds JSON that does not parse, so its "
+                "criteria cannot be counted: the file was changed or damaged; eligo verify --db "
+                "%s says more", (long long)sqlite3_column_int64(s, 0), id ? id : "?", st->path);
+    }
+    sqlite3_finalize(s);
+}
+
 int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
                 store_failing_fn *failing, void *ud, err *e)
 {
@@ -3462,8 +3486,10 @@ int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
                           " sum(json_type(c.value, '$.passed') = 'null'), count(*)"
                           " FROM decisions d JOIN json_each(d.decision, '$.criteria') AS c",
                           " GROUP BY 1, 2 ORDER BY 1, 3 DESC, 4 DESC, 2", &w, stats_failing_row,
-                          &c, "counting failed criteria", e) != 0)
+                          &c, "counting failed criteria", e) != 0) {
+        store_stats_unreadable(st, &sql, &w, e);
         goto end;
+    }
     ret = 0;
 end:
     step_done(st->q[Q_COMMIT]);

@@ -186,6 +186,16 @@ def main():
               "show before it: verifies up to the decision, not to the end")
         st, out, _ = audit("show", after_["decision_id"], "--db", tdb, "--no-verify")
         check(st == 0 and "not verified" in out, "show --no-verify does not look")
+        # A decision whose JSON no longer parses: stats names it, and verify.
+        con = sqlite3.connect(tdb)
+        broken = con.execute("SELECT decision_id FROM decisions WHERE seq = 101").fetchone()[0]
+        con.execute("UPDATE decisions SET decision = '{not json' WHERE seq = 101")
+        con.commit()
+        con.close()
+        st, _, err = audit("stats", "--db", tdb)
+        check(st == 2 and ("decision 101 (%s) holds JSON that does not parse" % broken) in err
+              and "eligo verify --db" in err,
+              "stats over a decision whose JSON does not parse names it (%s)" % err.strip())
         # The start in force is the last one at or before the decision, by time.
         con = sqlite3.connect(tdb)
         started = con.execute("SELECT at, detail FROM events WHERE kind = 'start'").fetchall()
