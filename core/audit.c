@@ -754,7 +754,18 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
     }
     dec = cJSON_ParseWithLength(r.json, r.json_len);
     if (!dec) {
-        err_set(e, "internal", "decision %s: its stored JSON does not parse", decision_id);
+        /* Changed, or damaged: the chain says which record, as for any
+         * other change (exit 1), unless it is not to be looked at. */
+        err ve = {0};
+        int64_t records = 0, bad_seq = 0;
+        char bad_id[64] = "";
+        int vrc = o->no_verify ? 0 : store_verify(st, &records, &bad_seq, bad_id, NULL, NULL, &ve);
+        if (vrc == 1)
+            err_set(e, "mismatch", "decision %s: its stored JSON does not parse; the chain does "
+                    "not verify at record %lld (%s): %s", decision_id, (long long)bad_seq, bad_id,
+                    ve.msg);
+        else
+            err_set(e, "internal", "decision %s: its stored JSON does not parse", decision_id);
         goto done;
     }
     const char *lang = o->lang ? o->lang : jstr(dec, "lang");

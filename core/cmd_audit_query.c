@@ -169,11 +169,12 @@ static void aq_program_known(const char *cmd, store *st, const store_filter *f)
     buf_free(&b);
 }
 
-/* The exit status for a failed report: 1 for something not found, else 2. */
+/* The exit status for a failed report: 1 for something not found, or a
+ * record the chain shows changed; else 2. */
 static int aq_fail(const char *cmd, const err *e)
 {
     fprintf(stderr, "eligo audit %s: %s\n", cmd, e->msg);
-    return e->code && !strcmp(e->code, "not_found") ? 1 : 2;
+    return e->code && (!strcmp(e->code, "not_found") || !strcmp(e->code, "mismatch")) ? 1 : 2;
 }
 
 /* ---- show ----------------------------------------------------------------- */

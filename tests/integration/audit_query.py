@@ -196,6 +196,10 @@ def main():
         check(st == 2 and ("decision 101 (%s) holds JSON that does not parse" % broken) in err
               and "eligo verify --db" in err,
               "stats over a decision whose JSON does not parse names it (%s)" % err.strip())
+        st, _, err = audit("show", broken, "--db", tdb)
+        check(st == 1 and "its stored JSON does not parse; the chain does not verify at record "
+              "100 " in err, "show of it: exit 1, the first record the chain fails at (%s)"
+              % err.strip())
         # The start in force is the last one at or before the decision, by time.
         con = sqlite3.connect(tdb)
         started = con.execute("SELECT at, detail FROM events WHERE kind = 'start'").fetchall()
