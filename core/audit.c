@@ -39,6 +39,7 @@
 #include "chart.h"
 #include "engine.h"
 #include "hex.h"
+#include "text.h"
 
 #define AUDIT_BUF_CAP ((size_t)64 << 20)   /* an explanation, a review list */
 
@@ -75,25 +76,8 @@ static char *value_text(const cJSON *v)
  * reviewer's reason): written raw, a newline in it would forge a row of a
  * table and an ESC would reach the terminal as a control sequence.  The text
  * reports therefore write every control character (below 0x20, and 0x7f) as
- * a visible escape: \n, \r, \t, else \xHH.  JSON and CSV output have their
- * own quoting and are never escaped so. */
-
-static int tx_is_ctl(unsigned char c)
-{
-    return c < 0x20 || c == 0x7f;
-}
-
-/* The escape of C (a control character) into OUT (5 bytes); its length. */
-static int tx_escape(unsigned char c, char out[5])
-{
-    if (c == '\n' || c == '\r' || c == '\t') {
-        out[0] = '\\';
-        out[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-        out[2] = '\0';
-        return 2;
-    }
-    return snprintf(out, 5, "\\x%02x", c);
-}
+ * a visible escape (text.h).  JSON and CSV output have their own quoting and
+ * are never escaped so. */
 
 /* Write N bytes of S escaped; a tab is kept when KEEP_TAB (source code). */
 static void tx_putn(FILE *out, const char *s, size_t n, int keep_tab)
@@ -101,8 +85,8 @@ static void tx_putn(FILE *out, const char *s, size_t n, int keep_tab)
     char e[5];
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (tx_is_ctl(c) && !(keep_tab && c == '\t'))
-            fwrite(e, 1, (size_t)tx_escape(c, e), out);
+        if (text_is_ctl(c) && !(keep_tab && c == '\t'))
+            fwrite(e, 1, (size_t)text_escape(c, e), out);
         else
             fputc(c, out);
     }
@@ -113,30 +97,6 @@ static void tx_put(FILE *out, const char *s)
     tx_putn(out, s, strlen(s), 0);
 }
 
-/* S escaped, in a new string the caller frees; NULL for NULL or when memory
- * is short. */
-static char *tx_dup(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = 0;
-    for (const char *p = s; *p; p++)
-        n += tx_is_ctl((unsigned char)*p) ? 4 : 1;
-    char *d = malloc(n + 1), *q = d, e[5];
-    if (!d)
-        return NULL;
-    for (; *s; s++) {
-        if (tx_is_ctl((unsigned char)*s)) {
-            int l = tx_escape((unsigned char)*s, e);
-            memcpy(q, e, (size_t)l);
-            q += l;
-        } else {
-            *q++ = *s;
-        }
-    }
-    *q = '\0';
-    return d;
-}
 
 /* The escaped texts of one report, freed together (tx_free): show_text
  * prints many stored texts in formatted lines, and this keeps each call
@@ -152,7 +112,7 @@ static const char *tx(tx_str **list, const char *s)
     if (!s)
         return NULL;
     tx_str *t = malloc(sizeof *t);
-    char *d = t ? tx_dup(s) : NULL;
+    char *d = t ? text_escaped(s) : NULL;
     if (!d) {
         free(t);
         return "?";
@@ -875,7 +835,7 @@ static int list_row(void *ud, const store_row *r)
     const char *v[L_N] = {seq, r->decided_at, r->decision_id, r->program, r->program_version,
                           r->outcome, *review ? review : NULL, r->as_of, r->applicant_id};
     for (int i = 0; i < L_N; i++)
-        if (!(cells[i] = tx_dup(or_dash(v[i]))))
+        if (!(cells[i] = text_escaped(or_dash(v[i]))))
             p->oom = 1;
     return 0;
 }
@@ -994,7 +954,7 @@ typedef struct stats {
     size_t nf, af;
     char *outcomes[16];      /* the distinct outcomes, known ones first */
     size_t noutcomes;
-    int text;                /* names escaped for a terminal (tx_dup), not JSON */
+    int text;                /* names escaped for a terminal (text_escaped), not JSON */
     int oom;
 } stats;
 
@@ -1031,7 +991,7 @@ static void stats_month_cb(void *ud, const char *program, const char *month,
         s->am = na;
     }
     stat_month *m = &s->m[s->nm++];
-    char *(*dup)(const char *) = s->text ? tx_dup : strdup;
+    char *(*dup)(const char *) = s->text ? text_escaped : strdup;
     m->program = dup(or_dash(program));
     m->month = dup(or_dash(month));
     m->outcome = dup(or_dash(outcome));
@@ -1055,7 +1015,7 @@ static void stats_fail_cb(void *ud, const char *program, const char *criterion, 
         s->af = na;
     }
     stat_fail *f = &s->f[s->nf++];
-    char *(*dup)(const char *) = s->text ? tx_dup : strdup;
+    char *(*dup)(const char *) = s->text ? text_escaped : strdup;
     f->program = dup(or_dash(program));
     f->criterion = dup(or_dash(criterion));
     f->failed = failed;

@@ -277,7 +277,7 @@ static int bench_read_file(bench *b)
             /* A decide line without a programme takes the next of the mix. */
             client_defaults d = {cfg->op, synth_programs[b->nlines % SYNTH_NPROGRAMS], NULL};
             snprintf(id, sizeof id, "%ld", lineno);
-            if (client_prepare(line, len, &d, id, &b->lines, b->e) < 0 ||
+            if (client_prepare(line, len, &d, id, &b->lines, NULL, b->e) < 0 ||
                 bench_add_offset(b, &alloc) != 0)
                 goto nomem;
         }

@@ -131,13 +131,15 @@ int client_blank(const char *line, size_t len)
 }
 
 int client_prepare(const char *line, size_t len, const client_defaults *d,
-                   const char *id, buf *out, err *e)
+                   const char *id, buf *out, client_shift *shift, err *e)
 {
     static const client_defaults none;
     size_t mark = out->len;
     int rc = -1;
     if (!d)
         d = &none;
+    if (shift)
+        *shift = (client_shift){0, 0};
     while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
         len--;
 
@@ -174,9 +176,12 @@ int client_prepare(const char *line, size_t len, const client_defaults *d,
         goto full;
     if (!first && root->child && buf_addc(out, ',') != 0)
         goto full;
+    size_t added = out->len - mark - (size_t)(brace + 1 - line);
     if (buf_add(out, brace + 1, len - (size_t)(brace + 1 - line)) != 0 ||
         buf_addc(out, '\n') != 0)
         goto full;
+    if (shift)
+        *shift = (client_shift){(size_t)(brace + 1 - line), added};
     rc = 0;
     goto done;
 full:

@@ -72,10 +72,15 @@ int client_blank(const char *line, size_t len);
  * never re-encoded.  A line that is not a JSON object is copied unchanged so
  * that the server can say what is wrong with it; the function then returns 1.
  * Returns 0 on success, 1 for a line passed through, -1 when OUT's cap is
- * reached (E set).
+ * reached (E set).  SHIFT, unless NULL, receives where the members went in
+ * (the bytes of LINE before them) and how many bytes they took (0: none):
+ * an offset the server gives past that point is that much past the line's.
  */
+typedef struct client_shift {
+    size_t at, added;
+} client_shift;
 int client_prepare(const char *line, size_t len, const client_defaults *d,
-                   const char *id, buf *out, err *e);
+                   const char *id, buf *out, client_shift *shift, err *e);
 
 /*
  * Find the top-level member KEY of the JSON object text J (LEN bytes) without

@@ -270,7 +270,8 @@ static int audit_review(int argc, char **argv)
 {
     const char *db = cmd_env("ELIGO_DB", "./eligo.db");
     const char *decision_id = NULL, *by = NULL, *reason = NULL, *outcome = NULL;
-    int confirm = 0;
+    int confirm = 0, db_given = 0;
+    const char *twice = NULL;   /* an option given twice: the record would keep one */
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         const char *v;
@@ -278,14 +279,19 @@ static int audit_review(int argc, char **argv)
             review_usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--confirm")) {
+            twice = confirm ? "--confirm" : twice;
             confirm = 1;
         } else if ((v = cmd_opt(argc, argv, &i, "--override", &missing))) {
+            twice = outcome ? "--override" : twice;
             outcome = v;
         } else if ((v = cmd_opt(argc, argv, &i, "--by", &missing))) {
+            twice = by ? "--by" : twice;
             by = v;
         } else if ((v = cmd_opt(argc, argv, &i, "--reason", &missing))) {
+            twice = reason ? "--reason" : twice;
             reason = v;
         } else if ((v = cmd_opt(argc, argv, &i, "--db", &missing))) {
+            twice = db_given++ ? "--db" : twice;
             db = v;
         } else if (argv[i][0] != '-' && !decision_id && !missing) {
             decision_id = ids_upper(argv[i]);
@@ -295,6 +301,11 @@ static int audit_review(int argc, char **argv)
             review_usage(stderr);
             return 2;
         }
+    }
+    if (twice) {
+        fprintf(stderr, "eligo audit review: %s is given twice: a review records one\n", twice);
+        review_usage(stderr);
+        return 2;
     }
     const char *problem = !decision_id            ? "DECISION_ID is required"
                           : confirm == !!outcome  ? "give one of --confirm and --override OUTCOME"

@@ -69,6 +69,7 @@ int cmd_bench(int argc, char **argv)
     bench_config cfg;
     bench_defaults(&cfg);
     int json = 0;
+    const char *sends = NULL;   /* an option of a run, which --emit does not make */
     uint64_t emit = 0;
     double v;
     err e;
@@ -82,6 +83,7 @@ int cmd_bench(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+            sends = a;
             continue;
         } else if (!strcmp(a, "--shuffle")) {
             cfg.shuffle = 1;
@@ -92,6 +94,9 @@ int cmd_bench(int argc, char **argv)
             return 2;
         }
         i++;
+        if (strcmp(a, "--op") && strcmp(a, "--emit") && strcmp(a, "--applicants") &&
+            strcmp(a, "--seed"))
+            sends = a;
         if (!strcmp(a, "--socket")) {
             cfg.socket = val;
         } else if (!strcmp(a, "--op")) {
@@ -139,6 +144,11 @@ int cmd_bench(int argc, char **argv)
             bench_usage(stderr);
             return 2;
         }
+    }
+    if (emit && sends) {
+        fprintf(stderr, "eligo bench: --emit prints generated requests and sends nothing: %s "
+                "is for a run\n", sends);
+        return 2;
     }
     if (emit) {
         if (bench_emit(&cfg, emit, stdout, &e) != 0) {

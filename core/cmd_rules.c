@@ -4,13 +4,16 @@
  * They share the rule directory and limit options, load the rule set with
  * ruleset_load and hand it to the engine; nothing here knows Lua.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
 #include "cmd.h"
+#include "date.h"
 #include "engine.h"
 #include "ruleset.h"
 
@@ -219,7 +222,8 @@ int cmd_eval(int argc, char **argv)
     if (rules_opts_init(&o, "eval") != 0)
         return 2;
     engine_defaults d = {.op = ENGINE_OP_NONE};
-    int opt;
+    int opt, screen = 0;
+    int32_t day;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "hp:sa:l:", longopts, NULL)) != -1) {
         int known = rules_opts_parse(&o, "eval", opt, optarg);
@@ -228,10 +232,25 @@ int cmd_eval(int argc, char **argv)
         if (known)
             continue;
         switch (opt) {
-        case 'p': d.program = optarg; d.op = ENGINE_OP_DECIDE; continue;
-        case 's': d.op = ENGINE_OP_SCREEN; continue;
-        case 'a': d.as_of = optarg; continue;
-        case 'l': d.lang = optarg; continue;
+        case 'p': d.program = optarg; continue;
+        case 's': screen = 1; continue;
+        case 'a':
+            /* A flag's fault is the command's, not each line's that leaves
+             * the field out. */
+            if (date_parse(optarg, strlen(optarg), &day) != 0) {
+                fprintf(stderr, "eligo eval: --as-of '%s' is not a valid date (YYYY-MM-DD)\n",
+                        optarg);
+                return 2;
+            }
+            d.as_of = optarg;
+            continue;
+        case 'l':
+            if (strcmp(optarg, "en") && strcmp(optarg, "fr") && strcmp(optarg, "ar")) {
+                fprintf(stderr, "eligo eval: --lang is en, fr or ar, not '%s'\n", optarg);
+                return 2;
+            }
+            d.lang = optarg;
+            continue;
         }
         printf("usage: eligo eval [--program ID | --screen] [OPTIONS] [FILE|-]\n"
                "Decide JSON-lines applications offline and print each decision as a JSON line.\n"
@@ -249,10 +268,15 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "eligo eval: one file of applications, not '%s' too\n", argv[optind + 1]);
         return 2;
     }
+    if (screen && d.program) {
+        fprintf(stderr, "eligo eval: --program and --screen exclude each other\n");
+        return 2;
+    }
+    d.op = screen ? ENGINE_OP_SCREEN : d.program ? ENGINE_OP_DECIDE : ENGINE_OP_NONE;
     const char *path = optind < argc ? argv[optind] : "-";
     FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
     if (!in) {
-        fprintf(stderr, "eligo eval: cannot open %s\n", path);
+        fprintf(stderr, "eligo eval: cannot open %s: %s\n", path, strerror(errno));
         return 2;
     }
     err e;
@@ -279,8 +303,8 @@ int cmd_eval(int argc, char **argv)
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = '\0';
-        if (n == 0)
-            continue;
+        if (strspn(line, " \t\r") == (size_t)n)
+            continue;   /* blank, as the server takes it */
         if ((size_t)n > CMD_MAX_LINE) {
             fprintf(stderr, "%s:%ld: line_too_long: %zd bytes (limit %zu)\n", path, lineno, n,
                     CMD_MAX_LINE);
@@ -293,7 +317,7 @@ int cmd_eval(int argc, char **argv)
         const char *op;
         size_t oplen;
         if (d.op == ENGINE_OP_NONE && !client_member(line, len, "op", &op, &oplen) &&
-            client_prepare(line, len, &as_submit, NULL, &sent, &e) == 0) {
+            client_prepare(line, len, &as_submit, NULL, &sent, NULL, &e) == 0) {
             req = sent.data;
             len = sent.len - 1;   /* its '\n' */
         }
@@ -324,11 +348,17 @@ int cmd_eval(int argc, char **argv)
         }
         engine_result_free(r);
     }
+    /* A read that failed (a directory, an I/O error) is not the input's end:
+     * what was not read was not decided. */
+    int unread = ferror(in);
+    if (unread)
+        fprintf(stderr, "eligo eval: reading %s after line %ld: %s\n",
+                strcmp(path, "-") ? path : "the standard input", lineno, strerror(errno));
     free(line);
     buf_free(&sent);
     if (in != stdin)
         fclose(in);
     engine_free(en);
     ruleset_free(rs);
-    return errors ? 1 : 0;
+    return unread ? 2 : errors ? 1 : 0;
 }

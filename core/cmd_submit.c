@@ -11,6 +11,7 @@
  * Exit status: 0 when every reply is ok, 1 when any reply is an error, 2 on a
  * usage error, an unreadable input or a connection that fails or closes early.
  */
+#define _GNU_SOURCE 1   /* memmem */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -26,6 +27,7 @@
 #include "client.h"
 #include "cmd.h"
 #include "err.h"
+#include "text.h"
 
 #define SUBMIT_WINDOW 64
 #define SUBMIT_TIMEOUT 30   /* seconds without a reply while requests wait for one */
@@ -79,6 +81,13 @@ typedef struct submit {
     size_t out_off;         /* how much of out is written */
     int unsent;             /* the server stopped taking requests (EPIPE): read to its end */
     int refused;            /* it sent an error to no request (too many connections) */
+    /* The requests in flight, oldest first (a ring of `window`): each one's
+     * input line, and what client_prepare added to it. */
+    struct submit_sent {
+        long lineno;
+        client_shift shift;
+    } *sent;
+    long sent_head;
 } submit;
 
 /* Append the criteria that failed and the fields missing in decision D to B,
@@ -126,16 +135,38 @@ static void submit_row(submit *s, const char *id, const cJSON *d)
 }
 
 /* Print one reply as table rows. */
-static void submit_table(submit *s, const char *line, size_t len, int ok)
+/* Every string of V escaped for a terminal (text.h): a table is for people,
+ * and what a reply quotes came from a client. */
+static void submit_escape(cJSON *v)
+{
+    for (; v; v = v->next) {
+        if (cJSON_IsString(v) && v->valuestring) {
+            char *t = text_escaped(v->valuestring);
+            if (t && strcmp(t, v->valuestring) != 0) {
+                cJSON_free(v->valuestring);
+                v->valuestring = t;
+            } else {
+                free(t);
+            }
+        }
+        submit_escape(v->child);
+    }
+}
+
+static void submit_table(submit *s, const char *line, size_t len, int ok,
+                         const struct submit_sent *to)
 {
     cJSON *r = cJSON_ParseWithLength(line, len);
+    submit_escape(r);
     const cJSON *idv = cJSON_GetObjectItemCaseSensitive(r, "id");
-    char *idtext = NULL;
+    char *idtext = NULL, byline[32];
     const char *id = "-";
     if (cJSON_IsString(idv))
         id = idv->valuestring;
     else if (idv && !cJSON_IsNull(idv) && (idtext = cJSON_PrintUnformatted(idv)))
         id = idtext;
+    else if (to)   /* a line the server could not read its id from: its place says which */
+        id = (snprintf(byline, sizeof byline, "line %ld", to->lineno), byline);
 
     const cJSON *d;
     if (!r) {
@@ -163,20 +194,61 @@ static void submit_table(submit *s, const char *line, size_t len, int ok)
     cJSON_Delete(r);
 }
 
-static void submit_reply(submit *s, const char *line, size_t len)
+static void submit_print(submit *s, const char *line, size_t len, int ok,
+                         const struct submit_sent *to)
+{
+    if (s->table) {
+        submit_table(s, line, len, ok, to);
+    } else {
+        fwrite(line, 1, len, stdout);
+        putchar('\n');
+    }
+}
+
+/* The reply LINE (LEN bytes) to the request TO (NULL: to none), with the
+ * byte offset its error message gives counted in the input line, not in
+ * the line sent, which has members added (as eval reports it): written into
+ * FIXED, returned with its length in *N; else LINE. */
+static const char *submit_offset(const char *line, size_t len, const struct submit_sent *to,
+                                 buf *fixed, size_t *n)
+{
+    static const char msg[] = "\"message\":\"", at[] = " at byte ";
+    *n = len;
+    const char *m = to && to->shift.added ? memmem(line, len, msg, sizeof msg - 1) : NULL;
+    const char *p = m ? memmem(m, len - (size_t)(m - line), at, sizeof at - 1) : NULL;
+    if (!p)
+        return line;
+    const char *digits = p + sizeof at - 1, *end = digits;
+    unsigned long long off = 0;
+    while (end < line + len && *end >= '0' && *end <= '9' && end - digits < 18)
+        off = off * 10 + (unsigned long long)(*end++ - '0');
+    if (end == digits || off <= to->shift.at + to->shift.added)
+        return line;   /* (an offset inside the added members: none of the line's) */
+    buf_reset(fixed);
+    if (buf_add(fixed, line, (size_t)(digits - line)) != 0 ||
+        buf_printf(fixed, "%llu", off - to->shift.added) != 0 ||
+        buf_add(fixed, end, len - (size_t)(end - line)) != 0)
+        return line;
+    *n = fixed->len;
+    return fixed->data;
+}
+
+static void submit_reply(submit *s, const char *line, size_t len, const struct submit_sent *to)
 {
     const char *code;
     size_t clen;
     int ok = client_reply_ok(line, len, &code, &clen);
     s->replies++;
-    if (!ok)
+    if (!ok) {
         s->errors++;
-    if (s->table) {
-        submit_table(s, line, len, ok);
-    } else {
-        fwrite(line, 1, len, stdout);
-        putchar('\n');
+        buf fixed;
+        buf_init(&fixed, len + 32);
+        line = submit_offset(line, len, to, &fixed, &len);
+        submit_print(s, line, len, ok, to);
+        buf_free(&fixed);
+        return;
     }
+    submit_print(s, line, len, ok, to);
 }
 
 /* Move complete application lines into the output while the window allows. */
@@ -195,7 +267,9 @@ static int submit_fill(submit *s, err *e)
         if (client_blank(line, len))
             continue;   /* blank lines are not applications */
         snprintf(id, sizeof id, "%ld", s->lineno);
-        if (client_prepare(line, len, &s->defaults, id, &s->out, e) < 0)
+        struct submit_sent *at = &s->sent[(s->sent_head + s->in_flight) % s->window];
+        at->lineno = s->lineno;
+        if (client_prepare(line, len, &s->defaults, id, &s->out, &at->shift, e) < 0)
             return -1;
         s->in_flight++;
     }
@@ -265,11 +339,15 @@ static int submit_loop(submit *s, err *e)
                 size_t clen;
                 if (s->in_flight == 0 && client_reply_ok(line, len, &code, &clen))
                     return err_set(e, "internal", "the server sent a reply to no request");
-                if (s->in_flight == 0)
+                const struct submit_sent *to = NULL;
+                if (s->in_flight == 0) {
                     s->refused = 1;   /* printed; the close follows */
-                else
+                } else {
+                    to = &s->sent[s->sent_head];
+                    s->sent_head = (s->sent_head + 1) % s->window;
                     s->in_flight--;
-                submit_reply(s, line, len);
+                }
+                submit_reply(s, line, len, to);
             }
             fflush(stdout);
         }
@@ -317,6 +395,12 @@ int cmd_submit(int argc, char **argv)
             s.defaults.program = argv[++i];
         } else if (!strcmp(a, "--lang") && has_value) {
             s.defaults.lang = argv[++i];
+            if (strcmp(s.defaults.lang, "en") && strcmp(s.defaults.lang, "fr") &&
+                strcmp(s.defaults.lang, "ar")) {
+                fprintf(stderr, "eligo submit: --lang is en, fr or ar, not '%s'\n",
+                        s.defaults.lang);
+                return 2;
+            }
         } else if (!strcmp(a, "--window") && has_value) {
             char *end;
             s.window = strtol(argv[++i], &end, 10);
@@ -369,6 +453,10 @@ int cmd_submit(int argc, char **argv)
         fprintf(stderr, "eligo submit: %s: %s\n", file, strerror(errno));
         goto out;
     }
+    if (!(s.sent = calloc((size_t)s.window, sizeof *s.sent))) {
+        fprintf(stderr, "eligo submit: out of memory\n");
+        goto out_input;
+    }
     if ((s.sock = client_connect(socket_path, &e)) < 0) {
         fprintf(stderr, "eligo submit: %s\n", e.msg);
         goto out_input;
@@ -394,6 +482,7 @@ out_input:
     if (s.in != STDIN_FILENO)
         close(s.in);
 out:
+    free(s.sent);
     buf_free(&s.out);
     client_lines_free(&s.answers);
     client_lines_free(&s.input);

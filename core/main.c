@@ -56,6 +56,11 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
                 memory ? "bytes" : time ? "milliseconds" : "instructions", text);
         return -1;
     }
+    if (v == 0 && opt[0] == '-') {   /* (unset, the environment's read "0": the default) */
+        fprintf(stderr, "eligo %s: %s 0 would allow nothing; give at least 1, or leave it out "
+                "for the default\n", cmd, opt);
+        return -1;
+    }
     if (memory)
         cfg->memory = (size_t)v;
     else if (time)

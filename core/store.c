@@ -123,6 +123,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "bindings.h"
 #include "hex.h"
 #include "log.h"
 #include "text.h"
@@ -2001,6 +2002,14 @@ int store_review_check(const store_review *rv, err *e)
     if (strlen(rv->reason) > STORE_REVIEW_REASON_MAX)
         return err_set(e, "invalid_request", "field 'reason' is longer than %d bytes",
                        STORE_REVIEW_REASON_MAX);
+    /* Stored as given in their columns, and as JSON in the record hashed:
+     * bytes that are not UTF-8 would read otherwise in each. */
+    size_t bad = bindings_utf8_bad(rv->by, strlen(rv->by));
+    if (bad != strlen(rv->by))
+        return err_set(e, "invalid_request", "field 'by' is not UTF-8 (at byte %zu)", bad + 1);
+    bad = bindings_utf8_bad(rv->reason, strlen(rv->reason));
+    if (bad != strlen(rv->reason))
+        return err_set(e, "invalid_request", "field 'reason' is not UTF-8 (at byte %zu)", bad + 1);
     if (!rv->review_id || !rv->reviewed_at)
         return err_set(e, "internal", "a review lacks its review_id or reviewed_at");
     return 0;

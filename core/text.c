@@ -1,6 +1,10 @@
 /* text.c -- see text.h. */
 #include "text.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 /* The length of the blank character at S (N > 0 bytes left), or 0: ASCII
  * white space, the other Unicode white space (U+0085, U+00A0, U+1680,
  * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), and what shows
@@ -42,4 +46,43 @@ int text_blank(const char *s, size_t n)
     while (p < e && (k = text_blank_at(p, (size_t)(e - p))) > 0)
         p += k;
     return p == e;
+}
+
+int text_is_ctl(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+int text_escape(unsigned char c, char out[5])
+{
+    if (c == '\n' || c == '\r' || c == '\t') {
+        out[0] = '\\';
+        out[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        out[2] = '\0';
+        return 2;
+    }
+    return snprintf(out, 5, "\\x%02x", c);
+}
+
+char *text_escaped(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += text_is_ctl((unsigned char)*p) ? 4 : 1;
+    char *d = malloc(n + 1), *q = d, e[5];
+    if (!d)
+        return NULL;
+    for (; *s; s++) {
+        if (text_is_ctl((unsigned char)*s)) {
+            int l = text_escape((unsigned char)*s, e);
+            memcpy(q, e, (size_t)l);
+            q += l;
+        } else {
+            *q++ = *s;
+        }
+    }
+    *q = '\0';
+    return d;
 }

@@ -15,4 +15,18 @@
  * joiner, BOM). */
 int text_blank(const char *s, size_t n);
 
+/* For a terminal.  A stored or received text is whatever a client sent:
+ * written raw, a newline in it would forge a row of a table, and an ESC
+ * reach the terminal as a control sequence.  Text for people therefore
+ * writes every control character (below 0x20, and 0x7f) as a visible
+ * escape: \n, \r, \t, else \xHH. */
+int text_is_ctl(unsigned char c);
+
+/* The escape of C (a control character) into OUT (5 bytes); its length. */
+int text_escape(unsigned char c, char out[5]);
+
+/* S escaped, in a new string the caller frees; NULL for NULL or when memory
+ * is short. */
+char *text_escaped(const char *s);
+
 #endif

@@ -184,7 +184,7 @@ static void fuzz_prepare(const char *line, size_t len, const client_defaults *d,
     err e = {0};
     buf out;
     buf_init(&out, 1 << 20);
-    int rc = client_prepare(line, len, d, id, &out, &e);
+    int rc = client_prepare(line, len, d, id, &out, NULL, &e);
     if (rc != 0 && rc != 1)
         fuzz_fail("client_prepare", "neither prepared nor passed through, under a large cap", &e);
     const char *ins;
@@ -219,7 +219,7 @@ static void fuzz_prepare(const char *line, size_t len, const client_defaults *d,
     if (buf_adds(&small, "x") != 0)
         abort();
     e = (err){0};
-    if (client_prepare(line, len, d, id, &small, &e) == -1) {
+    if (client_prepare(line, len, d, id, &small, NULL, &e) == -1) {
         if (!e.code || !e.msg[0])
             fuzz_fail("client_prepare", "refused for the cap without a message", &e);
         if (small.len != 1 || strcmp(small.data, "x") != 0)

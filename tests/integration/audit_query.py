@@ -355,6 +355,16 @@ def main():
                            "--by", "", "--reason", "r")
         check(st == 2 and "empty value given to '--by'" in err,
               "an empty --by is called empty, not missing (%r)" % err.splitlines()[0])
+        # A review records one reviewer and one reason, in UTF-8, as the socket's.
+        st, _, err = audit("review", "01AAAAAAAAAAAAAAAAAAAAAAAA", "--db", db, "--confirm",
+                           "--by", "a", "--reason", "r", "--by", "b")
+        check(st == 2 and "--by is given twice" in err, "--by given twice is refused (%r)"
+              % err.splitlines()[0])
+        p = subprocess.run([ELIGO, "audit", "review", "01AAAAAAAAAAAAAAAAAAAAAAAA", "--db", db,
+                            "--confirm", "--by", "a", "--reason", b"\xff\xfe"],
+                           capture_output=True, text=True, errors="replace")
+        check(p.returncode == 2 and "field 'reason' is not UTF-8 (at byte 1)" in p.stderr,
+              "a --reason that is not UTF-8 is refused (%r)" % p.stderr.strip())
         for sub in ("list", "stats", "export"):
             st, out, err = audit(sub, "--db", db, "--outcome", "Eligible")
             check(st == 2 and out == "" and "--outcome" in err and "'Eligible'" in err,

@@ -101,6 +101,26 @@ def main():
     check(len(lines) == 5 and lines[4] == bad + ":6: invalid_request: op 'health' is not "
           "decided offline (decide or screen)", "an op eval does not decide is named (%s)" %
           lines[4:])
+    # A line of white space is skipped, as the server takes it.
+    spaced = os.path.join(work, "spaced.jsonl")
+    with open(spaced, "w") as f:
+        f.write("   \t\n" + json.dumps({"program": "idmaj", "as_of": "2025-03-01",
+                                        "applicant": applicant(7)}) + "\n")
+    st, out, err = eligo("eval", "--rules", RULES, spaced)
+    check(st == 0 and len(decisions(out)) == 1 and err == "",
+          "a line of white space is skipped (%s)" % err.strip())
+    # A flag's fault is the command's: exit 2 before any line; a directory
+    # is no input.
+    for args, says in ((["--program", "idmaj", "--screen"], "--program and --screen exclude each other"),
+                       (["--as-of", "2025-02-30"], "--as-of '2025-02-30' is not a valid date"),
+                       (["--lang", "de"], "--lang is en, fr or ar, not 'de'"),
+                       (["--time-limit", "0"], "--time-limit 0 would allow nothing")):
+        st, out, err = eligo("eval", "--rules", RULES, *args, spaced)
+        check(st == 2 and says in err and out == "", "eval %s: exit 2, saying so (%s)"
+              % (" ".join(args), err.strip()))
+    st, out, err = eligo("eval", "--rules", RULES, work)
+    check(st == 2 and ("reading %s after line 0: Is a directory" % work) in err,
+          "eval of a directory: exit 2, saying so (%s)" % err.strip())
     # Decisions that cannot be written (a full disk) are a failure, said, even
     # when a line was an error too: its status 1 must not hide the loss.
     if os.path.exists("/dev/full"):

@@ -269,6 +269,9 @@ def test_bench(eligo, sock):
           and len(set(ids)) == 3, "bench --applicants 3: three applicants, cycled", out + err)
     rc, out, err = run([eligo, "bench", "--emit", "3", "--applicants", "0"])
     check(rc == 2 and "--applicants" in err, "bench --applicants 0 is refused", err)
+    rc, out, err = run([eligo, "bench", "--emit", "3", "--file", "x.jsonl"])
+    check(rc == 2 and out == "" and "--emit prints generated requests and sends nothing: --file "
+          "is for a run" in err, "bench --emit with --file is refused, not ignored", err)
 
     # --shuffle: the same requests, in an order of their own, the same for the
     # same seed; cycled as the unshuffled ones are.
@@ -327,6 +330,34 @@ def test_submit_odd(eligo, sock):
                        preexec_fn=lambda: os.close(0))
     check(p.returncode == 2 and b"standard input is closed" in p.stderr,
           "submit with its standard input closed says so", p.stderr.decode())
+
+
+def test_submit_says_where(eligo, sock, source):
+    """submit reports what eval reports: the byte offset of an error in the
+    input line, not in the line it sent with members added; a line whose
+    id the server could not read by its number in the table; a client's
+    control characters escaped there; a --lang it does not know refused."""
+    lines = [b'{"applicant":{"applicant_id":"x","applicant_id":"y"},"as_of":"2025-03-01"}',
+             b'{bad json', b'',
+             b'{"program":"idmaj","applicant":{"applicant_id":"x","n":01}}',
+             b'{"id":"a\\u001b[31mb","program":"idmaj","as_of":"2025-03-01",'
+             b'"applicant":{"applicant_id":"x","birth_date":"\\u001b[31mRED"}}']
+    text = b"\n".join(lines) + b"\n"
+    rc, out, err = run([eligo, "eval", "--rules", os.path.join(source, "rules"), "-"], text)
+    at_eval = re.findall(r"at byte (\d+)", err)
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--program", "idmaj"], text)
+    at_submit = re.findall(r"at byte (\d+)", out)
+    check(rc == 1 and at_eval == ["34", "2", "56"] and at_submit == at_eval,
+          "submit gives the input line's byte offsets, as eval does (%s, eval %s)"
+          % (at_submit, at_eval), out + err)
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--table"], text)
+    rows = out.splitlines()
+    check(rc == 1 and any(r.startswith("line 2 ") and "invalid_json" in r for r in rows),
+          "--table: a line the server could not read the id of is named by its number", out)
+    check("\x1b" not in out and "a\\x1b[31mb" in out and "'\\x1b[31mRED'" in out,
+          "--table: control characters a client sent are escaped", out)
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--lang", "de"], text)
+    check(rc == 2 and "--lang is en, fr or ar, not 'de'" in err, "submit --lang de is refused", err)
 
 
 def test_line_too_long(eligo, sock):
@@ -562,6 +593,7 @@ def main():
                 test_line_too_long(eligo, sock)
                 test_bench_long_line(eligo, sock, tmp)
                 test_submit_odd(eligo, sock)
+                test_submit_says_where(eligo, sock, source)
                 test_examples(source, sock, tmp, real=True)
             finally:
                 proc.terminate()

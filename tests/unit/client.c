@@ -29,7 +29,7 @@ static void prepared(const char *line, const client_defaults *d, const char *id,
     buf out;
     err e;
     buf_init(&out, 1 << 20);
-    int got = client_prepare(line, strlen(line), d, id, &out, &e);
+    int got = client_prepare(line, strlen(line), d, id, &out, NULL, &e);
     if (got != rc || strcmp(out.data ? out.data : "", expected))
         fail_msg("%s:%d: client_prepare(%s)\n  expected (%d) %s  got      (%d) %s", file, lineno,
                  line, rc, expected, got, out.data ? out.data : "(nothing)\n");
@@ -76,7 +76,7 @@ static void test_prepare_respects_the_cap(void **state)
     buf out;
     err e;
     buf_init(&out, 10);
-    assert_int_equal(client_prepare("{\"id\":1}", 8, NULL, NULL, &out, &e), -1);
+    assert_int_equal(client_prepare("{\"id\":1}", 8, NULL, NULL, &out, NULL, &e), -1);
     assert_int_equal(out.len, 0);
     assert_string_equal(e.code, "line_too_long");
     buf_free(&out);
