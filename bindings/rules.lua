@@ -1918,7 +1918,11 @@ function api.lint()
       for k, t in ipairs(toks) do
         local arg = t[1] == "name" and t[2] == "param" and not (toks[k - 1] and toks[k - 1][1] == "op"
           and (toks[k - 1][2] == "." or toks[k - 1][2] == ":")) and toks[k + 1]
-        if arg and arg[2] == "(" then arg = toks[k + 2] end
+        if arg and arg[2] == "(" then
+          -- param("x"), not param("x" .. y): a name made at run time is checked then
+          local close = toks[k + 3]
+          arg = close and close[1] == "op" and close[2] == ")" and toks[k + 2]
+        end
         local name = arg and arg[1] == "string" and arg[2]
         local lineno = name and arg[3]
         if name then

@@ -151,19 +151,15 @@ static void aq_program_known(const char *cmd, store *st, const store_filter *f)
 {
     if (!f->program)
         return;
-    buf b;
     err e = {0};
+    if (store_program_decided(st, f->program, &e) != 0)
+        return;   /* (or it could not be read: the report says so) */
+    buf b;
     buf_init(&b, (size_t)1 << 20);
     int n = store_programs(st, &b, &e);
-    int found = 0;
-    for (const char *p = b.data; n > 0 && p && *p && !found;) {
-        size_t len = strcspn(p, ",");
-        found = len == strlen(f->program) && !strncmp(p, f->program, len);
-        p += len + (p[len] ? 2 : 0);
-    }
     if (n == 0)
         fprintf(stderr, "eligo audit %s: warning: the database holds no decision\n", cmd);
-    else if (n > 0 && !found)
+    else if (n > 0)
         fprintf(stderr, "eligo audit %s: warning: no decision of programme '%s' is stored "
                 "(programmes with decisions: %s)\n", cmd, f->program, b.data);
     buf_free(&b);

@@ -370,8 +370,8 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
  * run the library's own function in the same frame, so that its errors read
  * as before: an instruction per element shifted, moved, read or joined, per
  * 16 bytes of UTF-8 decoded or of text read as a number, per 128 bytes a
- * plain find searches for each 64 bytes of its needle, per 16 repetitions
- * of an empty string (a longer one pays for the text it makes).  pairs,
+ * plain find searches for each 64 bytes of its needle (string.rep pays for
+ * the text it makes, and makes it by doubling: engine_rep).  pairs,
  * next and table.sort are ours (order.c) and pay as they go, through
  * engine_pay.  Calls on the small tables and strings rules work with pay
  * nothing. */
@@ -435,14 +435,9 @@ static lua_Integer engine_cost(lua_State *L, int kind)
          * for each 64 bytes of the needle begun: a 200-byte search of a
          * megabyte costs 32,768 (the time limit bounds the worst case). */
         return (lua_Integer)(n / 128 * (1 + m / 64));
-    case COST_REP: {   /* the text made is paid for as it is allocated (engine_alloc) */
-        int ok;
-        lua_Integer k = lua_tointegerx(L, 2, &ok);
-        lua_tolstring(L, 1, &n);
-        if (!lua_isnoneornil(L, 3))
-            lua_tolstring(L, 3, &m);
-        return ok && n + m == 0 ? k / 16 : 0;
-    }
+    case COST_REP:   /* the text made is paid for as it is allocated (engine_alloc); an
+                        empty one is made at once (engine_rep) */
+        return 0;
     case COST_BYTE:
         if (lua_type(L, 1) != LUA_TSTRING)
             return 0;

@@ -424,8 +424,9 @@ static char *line_id(server *srv, const char *p, size_t n)
                 bindings_utf8_bad(p, n) == n;
     lua_settop(L, 0);
     lua_gc(L, LUA_GCCOLLECT);   /* the line's tables, at once: this state idles */
-    if (!read || !notes.id_len)
-        return NULL;
+    if (!read || !notes.id_len ||
+        (notes.control && notes.control - 1 >= notes.id && notes.control - 1 < notes.id + notes.id_len))
+        return NULL;   /* (an id holding a raw control character the engine does not echo) */
     cJSON *v = cJSON_ParseWithLength(p + notes.id, notes.id_len);
     char *id = NULL;
     if (v && (whole || cJSON_IsNumber(v) || cJSON_IsString(v))) {
@@ -948,16 +949,20 @@ static void server_sweep_cb(uv_timer_t *t)
         /* A connection waiting for the workers is not idle; one whose
          * client has taken nothing for the whole timeout is, even with
          * replies still to write (it would hold them for ever). */
-        if (c->closing || c->ninflight)
+        if (c->closing)
             continue;
-        /* A client reading its replies bit by bit is not idle either, though
-         * no write completes for longer than the timeout (one can be a
+        /* A client reading its replies slowly is not idle either, though no
+         * write completes for longer than the timeout (one can be a
          * megabyte, a long history more): what it has not read, in the
-         * write and in the socket's buffer, goes down. */
+         * write and in the socket's buffer, goes down (the socket's counts
+         * its buffers, so a client must take one of them, some tens of
+         * kilobytes, per timeout). */
         size_t unread = conn_unread(c);
         if (unread < c->unread)
             c->last_active = now;
         c->unread = unread;
+        if (c->ninflight)
+            continue;
         if (now - c->last_active >= srv->cfg.idle_timeout_ms) {
             log_debug("connection %lu: idle for %llu ms; closing", c->number,
                       (unsigned long long)(now - c->last_active));

@@ -1068,8 +1068,10 @@ static int store_wal_fits(store *st, const char *path, err *e)
     int64_t pages = 0, size = 0;
     err ignored;
     if (store_pragma_int(st, "PRAGMA page_count", &pages, &ignored) != 0 ||
-        store_pragma_int(st, "PRAGMA page_size", &size, &ignored) != 0)
+        store_pragma_int(st, "PRAGMA page_size", &size, &ignored) != 0) {
+        sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL);
         return 0;   /* what cannot be read is said by what reads it next */
+    }
     if (pages > 0 && size > 0 && (int64_t)fs.st_size > pages * size)
         return err_set(e, "invalid_request", "the log beside %s (%s) would make the database "
                        "%lld pages of %lld bytes, where the file holds %lld: eligo's databases "
@@ -3554,6 +3556,20 @@ int store_decision_applicant(store *st, const char *decision_id, buf *out, err *
     }
     store_invariants(st);
     return found;
+}
+
+int store_program_decided(store *st, const char *program, err *e)
+{
+    sqlite3_stmt *s;
+    store_invariants(st);
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM decisions WHERE program = ?1 LIMIT 1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return store_sqlerr(st, e, "reading the programmes");
+    bind_str(s, 1, program);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    store_invariants(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_sqlerr(st, e, "reading the programmes");
 }
 
 int store_programs(store *st, buf *out, err *e)

@@ -421,6 +421,9 @@ int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *u
  * order, ", " between: how many, or -1 with E. */
 int store_programs(store *st, buf *out, err *e);
 
+/* Whether a decision of PROGRAM is stored: 1, 0, or -1 with E. */
+int store_program_decided(store *st, const char *program, err *e);
+
 /* An applicant's past is read among the newest LIMIT x this decisions. */
 #define STORE_HISTORY_SCAN 10
 

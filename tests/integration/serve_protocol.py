@@ -480,7 +480,9 @@ def test_limits():
                b'"\\ud83d\\ude00"', b'[' * 63 + b']' * 63, b'[' * 64 + b']' * 64,
                # no number by RFC 8259, though a lenient reader takes one;
                # two ids; an id read whole, the line broken after it
-               b'01', b'1.', b'00.5e1', b'1,"id":2', b'7,"op":"health",', b'[1,2],"x":01']
+               b'01', b'1.', b'00.5e1', b'1,"id":2', b'7,"op":"health",', b'[1,2],"x":01',
+               # a raw control character, in the id and after it
+               b'"\x01"', b'3,"x":"\x01"']
 
         def echo(line):
             return line[len(b'{"id":'):line.index(b',"ok"')]

@@ -2733,8 +2733,9 @@ static void test_budget_counts_library_work(void **state)
 {
     (void)state;
 #define LONG_LIST "local t = { string.byte(string.rep(\"ab\", 50000), 1, -1) } "
+    /* (string.rep("", 1e7), one such loop when the library made it a
+     * repetition at a time, is made at once now: engine_rep.) */
     static const char *const loops[] = {
-        "for i = 1, 200 do string.rep(\"\", 1e7) end",
         LONG_LIST "for i = 1, 100 do table.sort(t) end",
         LONG_LIST "for i = 1, 1000 do table.remove(t, 1) end",
         LONG_LIST "for i = 1, 1000 do table.insert(t, 1, 0) end",
