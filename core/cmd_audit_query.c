@@ -61,8 +61,9 @@ typedef struct aq_values {
 static int64_t aq_count(const char *s)
 {
     char *end;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    return *s && !*end && v > 0 ? (int64_t)v : -1;
+    return *s >= '0' && *s <= '9' && !*end && !errno && v > 0 ? (int64_t)v : -1;
 }
 
 /* Options shared by the filtering commands, into F (whose strings may point

@@ -276,6 +276,10 @@ def test_candidate():
             rc, out, err = eligo("replay", "--original", "--db", srv.db, opt, bad)
             check(rc == 2 and opt in err and ("'%s'" % bad) in err,
                   "replay %s %s is a usage error naming both (%s)" % (opt, bad, err.strip()))
+        rc, out, err = eligo("replay", "--original", "--db", srv.db, "--since", "2030",
+                             "--until", "2020")
+        check(rc == 2 and "--since 2030 is after --until 2020" in err,
+              "replay --since after --until is a usage error, as for audit list (%s)" % err.strip())
         rc, out, err = eligo("replay", "--rules", cand, "--db", srv.db)
         check(rc == 0 and "awrach" in out and "income" in out and "decisions/s" in out,
               "the table names the programme, the criterion and the speed")
