@@ -360,6 +360,10 @@ static int serve_claim(const char *db)
 
 int cmd_serve(int argc, char **argv)
 {
+    /* Until the loop catches it, a SIGHUP would end the process (its default
+     * action): ignored from the first thing on; a change it announces is
+     * found by the look at start (reload.c). */
+    signal(SIGHUP, SIG_IGN);
     serve_options o = {0};
     int parsed = serve_parse(argc, argv, &o);
     if (parsed != 0)
@@ -406,10 +410,6 @@ int cmd_serve(int argc, char **argv)
         log_error("%s", e.msg);
         return 1;
     }
-    /* Until the loop catches it, a SIGHUP would end the process (its default
-     * action); a change it announces is found by the look at start
-     * (reload.c). */
-    signal(SIGHUP, SIG_IGN);
     if (!(rs = serve_load_rules(o.rules, &ecfg)))
         return 1;
     int sflags = o.nosync ? STORE_NOSYNC : 0;

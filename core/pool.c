@@ -6,10 +6,11 @@
  * One queue (FIFO of jobs) under one mutex, N workers sleeping on one
  * condition variable.  A worker is in one of these states:
  *   IDLE       waiting on `wake` (worker_main).
- *   REFRESHING the pool's generation moved past the worker's: it builds a new
- *              engine from the current rule set (worker_refresh).  It does this
- *              before taking a job, so every job after pool_swap returns is
- *              decided by the new set; jobs already taken finish on the old.
+ *   REFRESHING the pool's generation moved past the worker's: it takes the
+ *              engine pool_swap left it (built off the serving threads by
+ *              pool_build), or at start builds one (worker_refresh).  It does
+ *              this before taking a job, so every job after pool_swap returns
+ *              is decided by the new set; jobs already taken finish on the old.
  *   BUSY       carrying out one job (worker_handle).
  *   STOPPED    `quit` is set and the queue is empty.
  *
@@ -40,6 +41,7 @@ typedef struct worker {
     size_t index;
     pthread_t thread;
     engine *en;
+    engine *next;              /* pool_swap's, for the next refresh (under the lock) */
     store *reader;
     uint64_t gen;              /* generation of en */
     long history_failed;       /* lookups failed since the last that worked */
@@ -131,15 +133,18 @@ static void worker_refresh(worker *wk)
     pthread_mutex_lock(&p->mu);
     ruleset *rs = ruleset_ref(p->rs);
     uint64_t gen = p->gen;
+    engine *en = wk->next;   /* a swap's, made ready off the serving threads */
+    wk->next = NULL;
     pthread_mutex_unlock(&p->mu);
 
     err e;
     err_clear(&e);
-    engine *en = engine_new(rs, &p->cfg.engine, &e);
+    if (!en)   /* at start */
+        en = engine_new(rs, &p->cfg.engine, &e);
     ruleset_free(rs);
     if (!en) {
-        /* The set passed engine_new once already (at start or on reload), so
-         * this is memory: keep serving with what the worker has. */
+        /* The set passed engine_new once already, so this is memory: keep
+         * serving with what the worker has. */
         log_error("worker %zu: cannot build an engine: %s", wk->index, e.msg);
     } else {
         engine_set_history(en, worker_history, wk);
@@ -476,18 +481,51 @@ void pool_submit(pool *p, job *j)
     pthread_mutex_unlock(&p->mu);
 }
 
-void pool_swap(pool *p, ruleset *rs)
+engine **pool_build(pool *p, ruleset *rs, err *e)
+{
+    engine **built = calloc(p->nworkers, sizeof *built);
+    if (!built) {
+        err_set(e, "internal", "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < p->nworkers; i++) {
+        if (!(built[i] = engine_new(rs, &p->cfg.engine, e))) {
+            pool_built_free(p, built);
+            return NULL;
+        }
+    }
+    return built;
+}
+
+void pool_built_free(pool *p, engine **built)
+{
+    for (size_t i = 0; built && i < p->nworkers; i++)
+        engine_free(built[i]);
+    free(built);
+}
+
+void pool_swap(pool *p, ruleset *rs, engine **built)
 {
     ruleset *old;
+    engine **left = calloc(p->nworkers, sizeof *left);   /* a swap's not yet taken */
     ruleset_ref(rs);
     pthread_mutex_lock(&p->mu);
     old = p->rs;
     p->rs = rs;
     atomic_store(&p->programmes, ruleset_programmes(rs));
+    for (size_t i = 0; i < p->nworkers; i++) {
+        if (left)
+            left[i] = p->workers[i].next;
+        else
+            engine_free(p->workers[i].next);   /* (out of memory: under the lock) */
+        p->workers[i].next = built[i];
+    }
     p->gen++;
-    /* Wake idle workers so they rebuild now, not on the next request. */
+    /* Wake idle workers so they take theirs now, not on the next request. */
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
+    free(built);
+    pool_built_free(p, left);
     ruleset_free(old);
 }
 
@@ -527,6 +565,8 @@ void pool_free(pool *p)
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < p->started; i++)
         pthread_join(p->workers[i].thread, NULL);
+    for (size_t i = 0; i < p->nworkers; i++)
+        engine_free(p->workers[i].next);
     ruleset_free(p->rs);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);

@@ -8,10 +8,13 @@
  * to the writer (decide, screen, review: the reply waits for the commit) or
  * builds the reply itself and hands the job to the DONE callback.
  *
- * Hot reload: pool_swap installs a new rule set and bumps a generation
- * counter; each worker, before it takes its next job (or as soon as it is
- * idle), sees the new generation and rebuilds its engine.  A job already
- * being evaluated finishes on the old engine.
+ * Hot reload: pool_build makes an engine for each worker from the new rule
+ * set, off the serving threads (the reload's); pool_swap installs the set
+ * and those engines, and bumps a generation counter; each worker, before it
+ * takes its next job (or as soon as it is idle), sees the new generation
+ * and takes its engine.  A job already being evaluated finishes on the old
+ * engine.  So a reload makes no worker stop serving to build one, and one
+ * reported applied is what every worker serves.
  */
 #ifndef ELIGO_POOL_H
 #define ELIGO_POOL_H
@@ -67,9 +70,18 @@ int pool_new(pool **out, ruleset *rs, const pool_config *cfg, err *e);
  * many jobs are in flight.  Any thread. */
 void pool_submit(pool *p, job *j);
 
-/* Make RS the rule set every worker uses from its next job on (the pool takes
- * its own reference; the old set is dropped once no engine uses it). */
-void pool_swap(pool *p, ruleset *rs);
+/* An engine of RS for each worker, built on the calling thread: an array
+ * for pool_swap, or NULL with E when one cannot be built (out of memory, or
+ * over a limit on a busy machine: the caller may try again). */
+engine **pool_build(pool *p, ruleset *rs, err *e);
+
+/* Free what pool_build returned, when it is not swapped in.  NULL is fine. */
+void pool_built_free(pool *p, engine **built);
+
+/* Make RS the rule set every worker uses from its next job on, with the
+ * engines BUILT (pool_build's, which the pool takes; the pool takes its own
+ * reference to RS; the old set is dropped once no engine uses it). */
+void pool_swap(pool *p, ruleset *rs, engine **built);
 
 /* The current rule set, with a new reference the caller drops. */
 ruleset *pool_ruleset(pool *p);

@@ -182,12 +182,24 @@ static void reload_work(uv_work_t *req)
                  rl->work_failed, rl->work_failed + rl->work_passed, first);
         goto rejected;
     }
-    /* Stored before the swap: no decision can name a set the store lacks. */
-    if (writer_call(rl->cfg.writer, reload_store_applied, rl) < 0) {
+    /* The workers' engines, built here, off the serving threads: a worker
+     * then only takes its own, and a set reported applied is what every
+     * worker serves.  One that cannot be built now (memory, or a load near
+     * the time limit on a busy machine) is tried again. */
+    engine **built = pool_build(rl->cfg.pool, rs, &e);
+    if (!built) {
+        snprintf(rl->work_msg, sizeof rl->work_msg, "the workers' engines could not be built: %s",
+                 e.msg);
         rl->work_outcome = RELOAD_FAILED;
         goto done;
     }
-    pool_swap(rl->cfg.pool, rs);
+    /* Stored before the swap: no decision can name a set the store lacks. */
+    if (writer_call(rl->cfg.writer, reload_store_applied, rl) < 0) {
+        pool_built_free(rl->cfg.pool, built);
+        rl->work_outcome = RELOAD_FAILED;
+        goto done;
+    }
+    pool_swap(rl->cfg.pool, rs, built);
     rl->work_outcome = RELOAD_APPLIED;
     goto done;
 
@@ -418,7 +430,10 @@ static void reload_follow_cb(uv_timer_t *t)
     struct stat sb;
     if (!rl->watching || rl->swapped)
         return;
-    if (++rl->ticks % RELOAD_LOOK_S == 0 && !rl->running && !rl->closing) {
+    /* (Not while a change waits out its debounce, or a failed reload its
+     * retry: that run is coming, and the look would say the watch missed it.) */
+    if (++rl->ticks % RELOAD_LOOK_S == 0 && !rl->running && !rl->closing &&
+        !uv_is_active((uv_handle_t *)&rl->debounce)) {
         rl->quiet = 1;
         rl->looking = 1;
         reload_start(rl);

@@ -245,7 +245,9 @@ static void test_swap(void **state)
     for (int i = 0; i < BURST; i++)
         assert_non_null(strstr(f->s.jobs[i]->reply.data, ruleset_hash(f->rs)));
 
-    pool_swap(f->p, other);
+    engine **built = pool_build(f->p, other, &e);
+    assert_non_null(built);
+    pool_swap(f->p, other, built);
     cur = pool_ruleset(f->p);
     assert_ptr_equal(cur, other);
     ruleset_free(cur);
