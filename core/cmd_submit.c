@@ -212,13 +212,21 @@ static void submit_print(submit *s, const char *line, size_t len, int ok,
 static const char *submit_offset(const char *line, size_t len, const struct submit_sent *to,
                                  buf *fixed, size_t *n)
 {
-    static const char msg[] = "\"message\":\"", at[] = " at byte ";
+    /* Only the server's own wordings of a place in the line (rules.lua,
+     * decode_line): a message that quotes the client's text may hold
+     * " at byte " too. */
+    static const char *const heads[] = {
+        "\"message\":\"invalid JSON at byte ", "\"message\":\"invalid UTF-8 at byte ",
+        "\"message\":\"invalid JSON: the text ends at byte ",
+        "\"message\":\"a NUL character (\\\\u0000) at byte "};
     *n = len;
-    const char *m = to && to->shift.added ? memmem(line, len, msg, sizeof msg - 1) : NULL;
-    const char *p = m ? memmem(m, len - (size_t)(m - line), at, sizeof at - 1) : NULL;
-    if (!p)
+    const char *m = NULL, *digits = NULL;
+    for (size_t i = 0; to && to->shift.added && !m && i < sizeof heads / sizeof heads[0]; i++)
+        if ((m = memmem(line, len, heads[i], strlen(heads[i]))) != NULL)
+            digits = m + strlen(heads[i]);
+    if (!m)
         return line;
-    const char *digits = p + sizeof at - 1, *end = digits;
+    const char *end = digits;
     unsigned long long off = 0;
     while (end < line + len && *end >= '0' && *end <= '9' && end - digits < 18)
         off = off * 10 + (unsigned long long)(*end++ - '0');
@@ -340,7 +348,13 @@ static int submit_loop(submit *s, err *e)
                 if (s->in_flight == 0 && client_reply_ok(line, len, &code, &clen))
                     return err_set(e, "internal", "the server sent a reply to no request");
                 const struct submit_sent *to = NULL;
-                if (s->in_flight == 0) {
+                /* The refusal of a connection over the server's limit comes
+                 * before it reads any request (server.c): it answers none. */
+                static const char over[] = "connections (the limit)\"";
+                int refusal = !client_reply_ok(line, len, &code, &clen) &&
+                              clen == strlen("overloaded") && !memcmp(code, "overloaded", clen) &&
+                              memmem(line, len, over, sizeof over - 1);
+                if (s->in_flight == 0 || refusal) {
                     s->refused = 1;   /* printed; the close follows */
                 } else {
                     to = &s->sent[s->sent_head];

@@ -9,11 +9,12 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import RULES, Server, applicant, check, decide, eligo, finish  # noqa: E402
+from serve import ELIGO, RULES, Server, applicant, check, decide, eligo, finish  # noqa: E402
 
 # A programme whose check errs, or never ends, for chosen applicants: the
 # shipped rules never do, and rule_error must be seen.
@@ -507,6 +508,17 @@ def test_limits():
         check(r and r["error"]["code"] == "overloaded" and "connections" in r["error"]["message"],
               "one connection over --max-connections -> overloaded")
         check(extra.recv() is None, "and it is closed")
+        # submit, refused so, answers none of its lines with the refusal.
+        p = subprocess.run([ELIGO, "submit", "--socket", srv.socket, "--table"],
+                           input='{"op":"health"}\n{"op":"health"}\n', capture_output=True,
+                           text=True, timeout=60)
+        rc, out, err = p.returncode, p.stdout, p.stderr
+        rows = out.splitlines()
+        check(rc == 2 and any(r.startswith("-") and "overloaded" in r for r in rows)
+              and not any(r.startswith("line ") for r in rows)
+              and "with 2 request(s) unanswered" in err,
+              "submit refused at the connection limit: the refusal is no line's reply (%r, %r)"
+              % (out, err.strip()))
         after = conns[0].request({"op": "health"})["overloaded"]
         refusals = srv.log().count("refused: the server already has")
         check(refusals >= 1 and after == before + refusals,

@@ -356,6 +356,10 @@ def test_submit_says_where(eligo, sock, source):
           "--table: a line the server could not read the id of is named by its number", out)
     check("\x1b" not in out and "a\\x1b[31mb" in out and "'\\x1b[31mRED'" in out,
           "--table: control characters a client sent are escaped", out)
+    # A message that quotes the client's text keeps it as sent.
+    rc, out, err = run([eligo, "submit", "--socket", sock],
+                       b'{"program":"zz at byte 99","applicant":{}}\n')
+    check(rc == 1 and "'zz at byte 99'" in out, "a quoted ' at byte 99' is left as sent", out)
     rc, out, err = run([eligo, "submit", "--socket", sock, "--lang", "de"], text)
     check(rc == 2 and "--lang is en, fr or ar, not 'de'" in err, "submit --lang de is refused", err)
 
