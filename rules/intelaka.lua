@@ -41,10 +41,6 @@ parameter "intelaka.no_recent_months" {
   reference = REF,
   { from = "2025-01-01", value = 36 },
 }
-parameter "intelaka.reapply_months" {      -- after a refusal, the wait before applying again
-  reference = REF .. " : nouvelle demande après un refus",
-  { from = "2025-01-01", value = 3 },
-}
 
 program "intelaka" {
   version = "2025.1",
@@ -210,34 +206,6 @@ program "intelaka" {
       local recent = benefit_within(a.previous_benefits, "intelaka", months, on)
       if recent then
         return false, { date = recent.date, months = months }
-      end
-      return true, { months = months }
-    end,
-  },
-
-  -- History-aware: reads the applicant's earlier decisions held by eligo.
-  criterion "no_recent_refusal" {
-    text = {
-      en = "Not found ineligible for Intelaka in the 3 months before the decision date",
-      fr = "Pas de refus Intelaka dans les 3 mois précédant la date de la décision",
-      ar = "عدم رفض طلب انطلاقة خلال 3 أشهر السابقة لتاريخ القرار",
-    },
-    fail = {
-      en = "found ineligible for Intelaka on {date} (decision {decision}), within the {months} months before the decision date",
-      fr = "demande Intelaka refusée le {date} (décision {decision}), dans les {months} mois précédant la date de la décision",
-      ar = "رفض طلب انطلاقة بتاريخ {date} (القرار {decision})، خلال {months} أشهر السابقة لتاريخ القرار",
-    },
-    pass = {
-      en = "no Intelaka refusal in the {months} months before the decision date",
-      fr = "aucun refus Intelaka dans les {months} mois précédant la date de la décision",
-      ar = "لا رفض لطلب انطلاقة خلال {months} أشهر السابقة لتاريخ القرار",
-    },
-    reference = REF .. " : nouvelle demande après un refus",
-    check = function(a, on)
-      local months = param "intelaka.reapply_months"
-      local refusal = decided_within(earlier(a, "intelaka"), "intelaka", "ineligible", months, on)
-      if refusal then
-        return false, { date = refusal.as_of, decision = refusal.decision_id, months = months }
       end
       return true, { months = months }
     end,

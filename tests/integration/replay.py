@@ -8,7 +8,8 @@
 (b) --original reproduces 100% of a database made under several rule sets
     (hot reloads between batches), then names a decision whose stored
     criterion result was tampered with.
-(c) A history-aware rule (intelaka's no_recent_refusal): the rows read are
+(c) A history-aware rule (intelaka's no_recent_refusal, which these tests
+    add to a copy of the shipped rules: tests/fixtures/history): the rows read are
     recorded in the decision, and replay uses those rows, not the database;
     a candidate whose rules read history where the originals read none sees
     only the decisions stored before each one; what the server kept in
@@ -32,7 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import ELIGO, Server, applicant, check, eligo, finish  # noqa: E402
+from serve import ELIGO, SOURCE, Server, applicant, check, eligo, finish  # noqa: E402
 
 AS_OF = "2025-09-15"
 SIZE_B = int(os.environ.get("ELIGO_REPLAY_DECISIONS") or 100000)
@@ -62,6 +63,38 @@ def edit(path, old, new):
     assert old in text, "%s: %r not found" % (path, old)
     with open(path, "w") as f:
         f.write(text.replace(old, new, 1))
+
+
+HISTORY = os.path.join(SOURCE, "tests", "fixtures", "history")
+
+
+def add_refusal(rules):
+    """Give the rule set in the directory RULES a history-aware criterion:
+    Intelaka's no_recent_refusal (tests/fixtures/history), which the shipped
+    rules do not have, and its test cases."""
+    with open(os.path.join(HISTORY, "no_recent_refusal.lua")) as f:
+        text = f.read()
+    param = text[text.index("--- parameter\n") + 14:text.index("--- criterion\n")]
+    crit = text[text.index("--- criterion\n") + 14:]
+    path = os.path.join(rules, "intelaka.lua")
+    edit(path, 'program "intelaka" {', param + '\nprogram "intelaka" {')
+    with open(path) as f:
+        body = f.read().rstrip()
+    assert body.endswith("}")
+    with open(path, "w") as f:
+        f.write(body[:-1] + "\n" + crit + "}\n")
+    with open(os.path.join(HISTORY, "no_recent_refusal.test.lua")) as f:
+        cases = f.read()
+    with open(os.path.join(rules, "intelaka.test.lua"), "a") as f:
+        f.write("\n" + cases)
+
+
+def with_refusal(args=(), **kw):
+    """A Server on a copy of the shipped rules with add_refusal's criterion."""
+    srv = Server(args=args, copy_rules=True, start=False, **kw)
+    add_refusal(srv.rules)
+    srv.start()
+    return srv
 
 
 def replay_json(*args):
@@ -499,7 +532,7 @@ def test_history_per_programme():
     after an Intelaka refusal do not hide it (the server's history is the
     newest 200 of each programme), with the history cache and without."""
     for args in ([], ["--history-cache", "0"]):
-        with Server(args=["--quiet"] + args) as srv:
+        with with_refusal(args=["--quiet"] + args) as srv:
             c = srv.connect()
 
             def intelaka():
@@ -529,7 +562,7 @@ def test_history_per_programme():
 def test_history_after_restart():
     """The server reads the applicants with a decision when it starts: after a
     restart an applicant's past is still read, and a new applicant's is empty."""
-    with Server() as srv:
+    with with_refusal() as srv:
         c = srv.connect()
         first = c.request({"op": "decide", "program": "intelaka", "as_of": "2025-03-01",
                            "applicant": intelaka_applicant(applicant_id="R-1")})
@@ -594,7 +627,7 @@ def test_history_kept():
     what the store held, whether the rows were kept since the first read,
     read after a restart, or read again after the cache, too small for them
     all, let them go."""
-    with Server(args=["--quiet"]) as srv:
+    with with_refusal(args=["--quiet"]) as srv:
         rc, out, err = eligo("bench", "--socket", srv.socket, "-c", "8", "-P", "16", "-n", "6000",
                              "--applicants", "150", "--json")
         check(rc == 0, "6000 decisions for 150 applicants (%s)" % (out or err)[-200:])
@@ -644,7 +677,7 @@ def test_history_reviewed():
         crit = {x["id"]: x["passed"] for x in d.get("criteria", [])}
         return d, crit.get("no_recent_refusal"), d.get("history")
 
-    with Server(args=["--quiet"]) as srv:
+    with with_refusal(args=["--quiet"]) as srv:
         c = srv.connect()
         refused, _, _ = intelaka(c, bad, "2025-02-01")
         check(refused.get("outcome") == "ineligible", "a finance project is refused (%s)" % refused)
@@ -700,7 +733,7 @@ def test_history_two_programmes():
     rows, and each decision records only those: under its own rules, each
     must be given the whole past again, not the other's part of it; and a
     candidate rule reading rows the original did not is given them too."""
-    with Server(args=["--quiet"], copy_rules=True) as srv:
+    with with_refusal(args=["--quiet"]) as srv:
         srv.stop()
         edit(os.path.join(srv.rules, "idmaj.lua"), '  criterion "age" {',
              IDMAJ_HISTORY + '  criterion "age" {')
@@ -803,7 +836,7 @@ def test_history_two_programmes():
 
 
 def test_history():
-    with Server() as srv:
+    with with_refusal() as srv:
         c = srv.connect()
         # 1. Refused: the plan was not handed in.
         first = c.request({"op": "decide", "program": "intelaka", "as_of": "2025-03-01",

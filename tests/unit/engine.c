@@ -2430,64 +2430,6 @@ static void test_explain_programme(void **state)
     release(en);
 }
 
-/* A history provider with one Intelaka refusal and one IDMAJ decision. */
-static int two_programmes(void *ud, const char *applicant_id, buf *out)
-{
-    int *calls = ud;
-    ++*calls;
-    assert_string_equal(applicant_id, "H1");
-    return buf_adds(out, "[{\"decision_id\":\"D2\",\"program\":\"idmaj\",\"program_version\":\"1\","
-                         "\"outcome\":\"eligible\",\"as_of\":\"2025-02-20\",\"decided_at\":\"x\"},"
-                         "{\"decision_id\":\"D1\",\"program\":\"intelaka\",\"program_version\":\"1\","
-                         "\"outcome\":\"ineligible\",\"as_of\":\"2025-02-10\",\"decided_at\":\"y\"}]");
-}
-
-/* A history-aware rule: the provider is asked once per request, the rule
- * sees the Intelaka row, and the decision records only the rows it read
- * (not the IDMAJ one); the same rows given back as recorded history decide
- * the same way without the provider. */
-static void test_history_rows_read_are_recorded(void **state)
-{
-    (void)state;
-    err e = {0};
-    ruleset *rs = ruleset_load(ELIGO_SOURCE_DIR "/rules", &e);
-    assert_non_null(rs);
-    engine *en = engine_new(rs, NULL, &e);
-    ruleset_free(rs);
-    assert_non_null(en);
-    own(en, free_engine);
-    int calls = 0;
-    engine_set_history(en, two_programmes, &calls);
-    const char *line = "{\"op\":\"screen\",\"as_of\":\"2025-03-01\",\"applicant\":{\"applicant_id\":\"H1\"}}";
-    engine_result *r = own(engine_request(en, line, strlen(line), NULL), free_result);
-    assert_null(r->error_code);
-    assert_int_equal(calls, 1);
-    const char *intelaka = NULL;
-    for (size_t i = 0; i < r->ndecisions; i++)
-        if (!strcmp(r->decisions[i].program, "intelaka"))
-            intelaka = r->decisions[i].json;
-    assert_non_null(intelaka);
-    ASSERT_CONTAINS(intelaka, "\"id\":\"no_recent_refusal\",\"passed\":false");
-    /* Rows are recorded as canonical JSON: keys in bytewise order. */
-    ASSERT_CONTAINS(intelaka, ",\"history\":[{\"as_of\":\"2025-02-10\",\"decided_at\":\"y\","
-                              "\"decision_id\":\"D1\",\"outcome\":\"ineligible\"");
-    if (strstr(intelaka, "\"D2\""))
-        fail_msg("the IDMAJ row, which no rule read, was recorded: %s", intelaka);
-    engine_defaults d = {.op = ENGINE_OP_DECIDE, .program = "intelaka",
-                         .history = strstr(intelaka, ",\"history\":") + 11};
-    engine_set_history(en, NULL, NULL);
-    const char *again = "{\"as_of\":\"2025-03-01\",\"applicant\":{\"applicant_id\":\"H1\"}}";
-    char recorded[1024];
-    snprintf(recorded, sizeof recorded, "%.*s", (int)(strlen(d.history) - 1), d.history);
-    d.history = recorded;
-    engine_result *r2 = own(engine_request(en, again, strlen(again), &d), free_result);
-    assert_null(r2->error_code);
-    ASSERT_CONTAINS(r2->decisions[0].json, "\"id\":\"no_recent_refusal\",\"passed\":false");
-    assert_int_equal(calls, 1);
-    release(r2);
-    release(r);
-    release(en);
-}
 
 /* The paths tests/fuzz/cases.c drives: test cases, explanations, earlier
  * decisions that cannot be read, messages.  Each set is the smallest schema,
@@ -2608,6 +2550,70 @@ static void test_rep_by_doubling(void **state)
         NULL);
     engine_result *r = decide(en, "p", "{}");
     assert_outcome(r, "eligible");
+    release(r);
+    release(en);
+}
+
+/* A history provider with one Intelaka refusal and one IDMAJ decision. */
+static int two_programmes(void *ud, const char *applicant_id, buf *out)
+{
+    int *calls = ud;
+    ++*calls;
+    assert_string_equal(applicant_id, "H1");
+    return buf_adds(out, "[{\"decision_id\":\"D2\",\"program\":\"idmaj\",\"program_version\":\"1\","
+                         "\"outcome\":\"eligible\",\"as_of\":\"2025-02-20\",\"decided_at\":\"x\"},"
+                         "{\"decision_id\":\"D1\",\"program\":\"intelaka\",\"program_version\":\"1\","
+                         "\"outcome\":\"ineligible\",\"as_of\":\"2025-02-10\",\"decided_at\":\"y\"}]");
+}
+
+/* A history-aware rule: the provider is asked once per request, the rule
+ * sees the Intelaka row, and the decision records only the rows it read
+ * (not the IDMAJ one); the same rows given back as recorded history decide
+ * the same way without the provider.  (A screen of several programmes that
+ * read the past: tests/integration/replay.py, test_history_two_programmes.) */
+static void test_history_rows_read_are_recorded(void **state)
+{
+    (void)state;
+    /* The history-aware criterion the integration tests add to Intelaka
+     * (tests/fixtures/history), in a programme of that name. */
+    engine *en = open_texts(
+        "program \"intelaka\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"I\", fr = \"I\", ar = \"I\" },\n"
+        "  criterion \"no_recent_refusal\" { text = { en = \"R\", fr = \"R\", ar = \"R\" },"
+        " reference = \"r\",\n"
+        "    check = function(a, on)\n"
+        "      local r = decided_within(earlier(a, \"intelaka\"), \"intelaka\", \"ineligible\", 3, on)\n"
+        "      return r == nil, r and { date = r.as_of } end } }\n",
+        NULL);
+    int calls = 0;
+    engine_set_history(en, two_programmes, &calls);
+    const char *line = "{\"op\":\"screen\",\"as_of\":\"2025-03-01\",\"applicant\":{\"applicant_id\":\"H1\"}}";
+    engine_result *r = own(engine_request(en, line, strlen(line), NULL), free_result);
+    assert_null(r->error_code);
+    assert_int_equal(calls, 1);
+    const char *intelaka = NULL;
+    for (size_t i = 0; i < r->ndecisions; i++)
+        if (!strcmp(r->decisions[i].program, "intelaka"))
+            intelaka = r->decisions[i].json;
+    assert_non_null(intelaka);
+    ASSERT_CONTAINS(intelaka, "\"id\":\"no_recent_refusal\",\"passed\":false");
+    /* Rows are recorded as canonical JSON: keys in bytewise order. */
+    ASSERT_CONTAINS(intelaka, ",\"history\":[{\"as_of\":\"2025-02-10\",\"decided_at\":\"y\","
+                              "\"decision_id\":\"D1\",\"outcome\":\"ineligible\"");
+    if (strstr(intelaka, "\"D2\""))
+        fail_msg("the IDMAJ row, which no rule read, was recorded: %s", intelaka);
+    engine_defaults d = {.op = ENGINE_OP_DECIDE, .program = "intelaka",
+                         .history = strstr(intelaka, ",\"history\":") + 11};
+    engine_set_history(en, NULL, NULL);
+    const char *again = "{\"as_of\":\"2025-03-01\",\"applicant\":{\"applicant_id\":\"H1\"}}";
+    char recorded[1024];
+    snprintf(recorded, sizeof recorded, "%.*s", (int)(strlen(d.history) - 1), d.history);
+    d.history = recorded;
+    engine_result *r2 = own(engine_request(en, again, strlen(again), &d), free_result);
+    assert_null(r2->error_code);
+    ASSERT_CONTAINS(r2->decisions[0].json, "\"id\":\"no_recent_refusal\",\"passed\":false");
+    assert_int_equal(calls, 1);
+    release(r2);
     release(r);
     release(en);
 }
