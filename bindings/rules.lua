@@ -454,8 +454,10 @@ local function record_mt(rtype, path)
       signal(setmetatable({ field = path .. k }, MISSING))
     end,
     __metatable = "applicant record",   -- shared by every request: not the rules' to change
+    __fields = rtype.fields,            -- (known)
   }
 end
+
 
 local function describe(v)
   if v == null then return "null" end
@@ -471,6 +473,7 @@ local function describe(v)
   end
   return tv == "boolean" and ("the boolean " .. tostring(v)) or tv
 end
+
 
 local prepare -- forward
 
@@ -878,6 +881,23 @@ end
 -- (level 3: the rule that called the helper that called this).
 local function bad_argument(helper, n, v, expected)   -- a tail call: the helper is level 2 still
   return helper_error(helper, string_format("argument %d is %s, expected %s", n, describe(v), expected))
+end
+
+-- known(record, "field"): whether the application gave FIELD of RECORD (an
+-- applicant, or a record in it), a value or null, without making the
+-- criterion missing when it did not.  A condition met by either of two
+-- fields is met by one known to meet it, the other absent.
+function sandbox.known(record, field)
+  local mt = type(record) == "table" and debug_getmetatable(record)
+  local v = type(mt) == "table" and rawget(mt, "__frozen")
+  local vmt = type(v) == "table" and debug_getmetatable(v)
+  local fields = type(vmt) == "table" and rawget(vmt, "__fields")
+  if type(fields) ~= "table" then bad_argument("known", 1, record, "a record of the applicant") end
+  if type(field) ~= "string" or fields[field] == nil then
+    helper_error("known", string_format("field %s is not declared in the schema", describe(field)))
+  end
+  local nulls = NULLS[v]
+  return rawget(v, field) ~= nil or (nulls ~= nil and nulls[field] == true)
 end
 
 function sandbox.within(x, lo, hi)

@@ -97,11 +97,16 @@ program "auto_entrepreneur" {
     },
     reference = REF .. " : champ d'application",
     check = function(a)
-      -- A Moroccan national qualifies wherever they live: the residence is asked only of others.
-      if a.nationality == "MA" then
+      -- Either is enough, the other may be left out: a Moroccan national
+      -- qualifies wherever they live, a resident of Morocco whatever their
+      -- nationality.  Only when neither is shown is the absent one needed.
+      if known(a, "nationality") and a.nationality == "MA" then
         return true, { nationality = a.nationality, residence = NONE }
       end
-      return a.residence == "MA", { nationality = a.nationality, residence = a.residence }
+      if known(a, "residence") and a.residence == "MA" then
+        return true, { nationality = known(a, "nationality") and a.nationality or NONE, residence = a.residence }
+      end
+      return false, { nationality = a.nationality, residence = a.residence }
     end,
   },
 

@@ -92,9 +92,19 @@ case "residency: a foreign national's residence is needed" {
   applicant = with(base, { nationality = "SN", residence = absent }),
   outcome = "incomplete", missing = { "residence" },
 }
-case "residency: nationality absent" {
+case "residency: nationality absent, resident in Morocco: the residence is enough" {
   program = "auto_entrepreneur", as_of = ON,
   applicant = with(base, { nationality = absent }),
+  outcome = "eligible",
+}
+case "residency: nationality absent, living abroad: the nationality is needed" {
+  program = "auto_entrepreneur", as_of = ON,
+  applicant = with(base, { nationality = absent, residence = "abroad" }),
+  outcome = "incomplete", missing = { "nationality" },
+}
+case "residency: both absent" {
+  program = "auto_entrepreneur", as_of = ON,
+  applicant = with(base, { nationality = absent, residence = absent }),
   outcome = "incomplete", missing = { "nationality" },
 }
 

@@ -152,17 +152,20 @@ program "idmaj" {
     reference = REF .. " : durée de chômage",
     check = function(a, on)
       local min, degree = param "idmaj.waiting_months", param "idmaj.waiting_waived_from"
-      -- A high enough degree waives the wait, and then the date is not needed.
-      if at_least(a.education, degree, "education") then
+      -- Either is enough, the other may be left out.  A high enough degree
+      -- waives the wait, and then the date is not needed.
+      if known(a, "education") and at_least(a.education, degree, "education") then
         return true, { months = NONE, since = NONE, min = min, education = a.education, degree = degree }
       end
       -- Null: the start of unemployment is not known, so the wait is not shown to be met.
       local since = a.unemployed_since
-      if since == nil then
-        return false, { months = NONE, since = NONE, min = min, education = a.education, degree = degree }
+      local months = since and months_between(since, on)
+      if months and months >= min then
+        return true, { months = months, since = since, min = min,
+                       education = known(a, "education") and a.education or NONE, degree = degree }
       end
-      local months = months_between(since, on)
-      return months >= min, { months = months, since = since, min = min, education = a.education, degree = degree }
+      -- The wait not met: only the degree could pass it, so it is needed.
+      return false, { months = months or NONE, since = since or NONE, min = min, education = a.education, degree = degree }
     end,
   },
 

@@ -269,10 +269,18 @@ case "missing: no birth date" {
   applicant = with(base, { birth_date = absent }),
   outcome = "incomplete", missing = { "birth_date" },
 }
-case "missing: registration and education absent ([waiting] needs education too)" {
+case "missing: registration and education absent ([waiting] is met by the wait alone)" {
+  -- Unemployed since 2024-06-15: 8 months on ON, the wait is met whatever
+  -- the degree; only [education] needs it.
   program = "idmaj", as_of = ON,
   applicant = with(base, { registered_with_agency = absent, education = absent }),
   outcome = "incomplete", missing = { "education", "registered_with_agency" },
+}
+case "waiting: education absent and the wait not met: the degree is needed" {
+  -- Unemployed since 2025-01-15: 1 month on ON, so only bac+3 could pass.
+  program = "idmaj", as_of = ON,
+  applicant = with(base, { education = absent, unemployed_since = "2025-01-15" }),
+  outcome = "incomplete", missing = { "education" },
 }
 case "missing: no list of earlier benefits" {
   program = "idmaj", as_of = ON,

@@ -101,6 +101,28 @@ def main():
     check(len(lines) == 5 and lines[4] == bad + ":6: invalid_request: op 'health' is not "
           "decided offline (decide or screen)", "an op eval does not decide is named (%s)" %
           lines[4:])
+    # A criterion met by either of two fields is met by one, the other
+    # absent: IDMAJ's [waiting] by 8 months of unemployment without the
+    # degree; the auto-entrepreneur's [residency] by residence without the
+    # nationality.
+    either = os.path.join(work, "either.jsonl")
+    no_degree = applicant(8)
+    no_degree.pop("education")
+    no_nationality = applicant(9, business={"sector": "commerce", "plan_submitted": True,
+                                            "project_cost": 1000, "own_contribution": 100,
+                                            "expected_turnover": 1000, "legal_form": "none"})
+    no_nationality.pop("nationality")
+    with open(either, "w") as f:
+        f.write(json.dumps({"program": "idmaj", "as_of": "2025-03-01", "applicant": no_degree}) + "\n")
+        f.write(json.dumps({"program": "auto_entrepreneur", "as_of": "2025-03-01",
+                            "applicant": no_nationality}) + "\n")
+    st, out, err = eligo("eval", "--rules", RULES, either)
+    ds = decisions(out)
+    crit = [{c["id"]: c["passed"] for c in d["criteria"]} for d in ds]
+    check(st == 0 and len(ds) == 2 and crit[0]["waiting"] is True and crit[0]["education"] is None
+          and ds[0]["missing"] == ["education"] and crit[1]["residency"] is True,
+          "either of two fields is enough: [waiting] without the degree, [residency] without "
+          "the nationality (%s)" % [(d["outcome"], d["missing"]) for d in ds])
     # A line of white space is skipped, as the server takes it.
     spaced = os.path.join(work, "spaced.jsonl")
     with open(spaced, "w") as f:

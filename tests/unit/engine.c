@@ -2618,6 +2618,44 @@ static void test_history_rows_read_are_recorded(void **state)
     release(en);
 }
 
+/* known(record, field): whether the application gave the field, a value or
+ * null, without the criterion becoming missing when it did not; a field
+ * the schema does not declare, or something else than a record, is the
+ * rule's error.  In a nested record too. */
+static void test_known(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "schema { applicant_id = \"text\", a = \"text\", b = nullable \"text\",\n"
+        "  r = record { x = \"text\" } }\n";
+    engine *en = open_set(schema,
+        ONE_CRITERION("local x = 'no r' if known(a, 'r') then x = known(a.r, 'x') end"
+                      " return true, { a = known(a, 'a'), b = known(a, 'b'), r = known(a, 'r'),"
+                      " x = x }"),
+        NULL, NULL);
+    engine_result *r = decide(en, "p", "{\"a\":\"1\",\"b\":null,\"r\":{}}");
+    assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "\"values\":{\"a\":true,\"b\":true,\"r\":true,\"x\":false}");
+    release(r);
+    r = decide(en, "p", "{}");
+    assert_outcome(r, "eligible");   /* nothing read: nothing missing */
+    ASSERT_CONTAINS(decision(r), "\"values\":{\"a\":false,\"b\":false,\"r\":false,\"x\":\"no r\"}");
+    release(r);
+    release(en);
+    en = open_set(schema, ONE_CRITERION("local k = known(a, 'nope') return k"), NULL, NULL);
+    r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "p.lua:4: known: field the string \"nope\" is not declared in the schema");
+    release(r);
+    release(en);
+    en = open_set(schema, ONE_CRITERION("return known({}, 'a')"), NULL, NULL);
+    r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "known: argument 1 is an object, expected a record of the applicant");
+    release(r);
+    release(en);
+}
+
 /* A provider that always fails, counting its calls. */
 static int failing_provider(void *ud, const char *applicant_id, buf *out)
 {
@@ -3588,6 +3626,7 @@ int main(void)
         TEST(test_memory_text_is_not_the_cap),
         TEST(test_message_reads_values_raw),
         TEST(test_rep_by_doubling),
+        TEST(test_known),
         TEST(test_budget_counts_large_allocations),
         TEST(test_memory_cap_outside_criterion),
         TEST(test_memory_cap_line_over_cap),
