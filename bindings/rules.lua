@@ -67,6 +67,7 @@ local params = {}        -- name -> { name, reference, file, line, values = { {f
 local scales = {}        -- name -> { values..., rank = { value -> i } }
 local schema             -- the applicant record type
 local schema_at          -- file, line of the schema
+local DATE_BOUNDED = {}  -- the schema's own fields of type date { not_after = "as_of" }
 local cases = {}         -- test cases
 local case_named = {}    -- file .. "\0" .. name -> the first case of that name in that file
 local problems = {}      -- { file, line, msg } found while loading
@@ -639,6 +640,27 @@ function sandbox.schema(fields)
   if schema then decl_error(2, "the schema is declared twice (first at %s:%d)", schema_at[1], schema_at[2]) end
   schema = record_of(fields, file, line)
   schema_at = { file, line }
+  -- A bound to the decision date holds for the applicant's own fields; in
+  -- a record or a list it would not be checked, so it is refused there.
+  local function nested(t, path)
+    if t.kind == "nullable" or t.kind == "list" then return nested(t.of, path) end
+    if t.not_after_as_of then
+      error(string_format("%s:%d: date { not_after = \"as_of\" } is for a field of the applicant itself, not %s",
+        file, line, path), 0)
+    end
+    if t.kind == "record" then
+      for _, name in ipairs(t.names) do nested(t.fields[name], path .. "." .. name) end
+    end
+  end
+  for _, name in ipairs(schema.names) do
+    local t = schema.fields[name]
+    local u = t.kind == "nullable" and t.of or t
+    if u.not_after_as_of then
+      DATE_BOUNDED[#DATE_BOUNDED + 1] = name
+    elseif u.kind == "record" or u.kind == "list" then
+      nested(u, name)
+    end
+  end
 end
 
 local function check_date(level, v, what)
@@ -870,7 +892,21 @@ local function helper_error(helper, msg)
   error(helper .. ": " .. msg, 3)
 end
 
+-- date(s): S when it is a valid date.  In the schema, date { not_after =
+-- "as_of" } is the type of a date that cannot be later than the decision
+-- date (a birth date): an application giving a later one is refused as
+-- invalid_applicant, naming the field, not decided on ("age -3").  For the
+-- applicant's own fields (DATE_BOUNDED), checked before each decision.
 function sandbox.date(s)
+  if type(s) == "table" and not is_type(s) and getmetatable(s) == nil then
+    for k in next, s do
+      if k ~= "not_after" then decl_error(2, "date: unknown bound '%s' (not_after)", tostring(k)) end
+    end
+    if rawget(s, "not_after") ~= "as_of" then
+      decl_error(2, "date: not_after is \"as_of\" (the decision date), not %s", describe(rawget(s, "not_after")))
+    end
+    return mk_type({ kind = "date", not_after_as_of = true })
+  end
   if type(s) ~= "string" or not c_parse_date(s) then
     helper_error("date", string_format("'%s' is not a valid date (YYYY-MM-DD)", tostring(s)))
   end
@@ -1308,6 +1344,17 @@ c_decide, sandbox.param, c_reset, c_decision_json, c_keep, c_keep_params = c_dec
 -- reset by decide), the rows read (current.history_json) go last in the
 -- JSON, after decided_at.
 local function decide(p, a, on, lang, now)
+  if DATE_BOUNDED[1] then
+    local mt = debug_getmetatable(a)
+    local v = type(mt) == "table" and rawget(mt, "__frozen")
+    for _, name in ipairs(DATE_BOUNDED) do
+      local x = type(v) == "table" and rawget(v, name)
+      if type(x) == "string" and x > on then
+        fail("invalid_applicant", "field '%s': expected a date on or before the decision date %s, got %s",
+          name, on, describe(x))
+      end
+    end
+  end
   local d, kind, i, value = c_decide(p, a, on, lang, now, RULESET)
   if d then return d end
   local c = p.criteria[i]

@@ -310,6 +310,22 @@ case "invalid: 29 February of a common year" {
   applicant = with(base, { unemployed_since = "2023-02-29" }),
   error = "invalid_applicant",
 }
+case "invalid: a birth date after the decision date" {
+  -- Not "age -1 is outside the limits": the application is refused.
+  program = "idmaj", as_of = ON,
+  applicant = with(base, { birth_date = "2025-03-02" }),
+  error = "invalid_applicant",
+}
+case "invalid: an unemployment that starts after the decision date" {
+  program = "idmaj", as_of = ON,
+  applicant = with(base, { unemployed_since = "2025-06-01" }),
+  error = "invalid_applicant",
+}
+case "born on the decision date: decided (age 0)" {
+  program = "idmaj", as_of = ON,
+  applicant = with(base, { birth_date = ON }),
+  outcome = "ineligible", failed = { "age" },
+}
 case "invalid: an impossible date in the earlier benefits" {
   program = "idmaj", as_of = ON,
   applicant = with(base, { previous_benefits = idmaj_on("2024-04-31") }),

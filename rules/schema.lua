@@ -13,14 +13,14 @@ scale "education" { "none", "primary", "secondary", "bac", "bac+2", "bac+3", "ba
 
 schema {
   applicant_id = "text",
-  birth_date = "date",                     -- "YYYY-MM-DD"
+  birth_date = date { not_after = "as_of" },   -- "YYYY-MM-DD", not after the decision date
   nationality = "text",                    -- ISO 3166-1 alpha-2 code: "MA" is Moroccan
   residence = enum { "MA", "abroad" },     -- lives in Morocco, or abroad
   region = "text",                         -- one of Morocco's twelve regions, as written by the agency
   education = enum "education",            -- highest level reached, on the scale above
   registered_with_agency = "boolean",      -- registered as a job seeker with the employment agency
   employment_status = enum { "unemployed", "employed", "student", "self_employed" },
-  unemployed_since = nullable "date",      -- null: the start of unemployment is not known
+  unemployed_since = nullable(date { not_after = "as_of" }),   -- null: the start is not known
   monthly_household_income = "money",      -- MAD per month, the whole household
   household_size = integer { min = 1 },   -- persons living on that income, the applicant included
   disability = "boolean",                  -- holds a disability card

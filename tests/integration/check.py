@@ -338,6 +338,14 @@ def main():
                "schema.lua", "schema {",
                r"^field 'disability': unknown type 'bool' \(expected one of text, date")
 
+    expect_one("date_bound", {"schema.lua": [('date { not_after = "as_of" }', 'date { not_after = "today" }')]},
+               "schema.lua", "birth_date = date", r'date: not_after is "as_of" \(the decision date\), not '
+               r'the string "today"')
+    expect_one("date_bound_nested",
+               {"schema.lua": [('    plan_submitted = "boolean",',
+                                '    plan_submitted = "boolean",\n    since = date { not_after = "as_of" },')]},
+               "schema.lua", "schema {", r'date \{ not_after = "as_of" \} is for a field of the applicant '
+               r"itself, not business.since")
     expect_one("integer_bounds", {"schema.lua": [("integer { min = 1 }", "integer { min = 2, max = 1 }")]},
                "schema.lua", "household_size = integer", r"integer: min 2 is above max 1")
     # A bound written 20.0 is the whole number 20; 1.5 is not a whole number.
