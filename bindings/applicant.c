@@ -258,16 +258,40 @@ static int aschema_grow(lua_State *L, void **p, int *cap, int need, size_t size)
     return 0;
 }
 
-/* Compile the type at T; its node number.  [-0, +0, m] */
+/* A table a rule's check closes over is frozen (rules.lua, freeze): its
+ * contents are in the table its metatable's __frozen names, and a raw read
+ * of it finds nothing.  Replace the table at IDX by those contents, when it
+ * is one.  [-0, +0, -] */
+static void applicant_thaw(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx))
+        return;
+    if (applicant_get(L, -1, K_FROZEN) == LUA_TTABLE) {   /* mt shadow */
+        lua_replace(L, idx);
+        lua_pop(L, 1);
+    } else {
+        lua_pop(L, 2);
+    }
+}
+
+/* Compile the type at T; its node number.  A type frozen because a check
+ * closes over it (local R = record {...}) is read through its contents:
+ * read raw, it compiled as T_OTHER, and its values went without a proxy,
+ * to be written by rules.  [-0, +0, m] */
 static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int depth)
 {
-    luaL_checkstack(L, 8, "schema");
+    luaL_checkstack(L, 10, "schema");
     t = lua_absindex(L, t);
-    int top = lua_gettop(L);
+    int base = lua_gettop(L);
     aschema_grow(L, (void **)&s->nodes, &s->cap_nodes, s->nnodes + 1, sizeof *s->nodes);
     int at = s->nnodes++;
     anode n = {T_OTHER, aschema_anchor(L, s, anchor, t), -1, 0, 0, 0, LUA_MININTEGER, LUA_MAXINTEGER};
     if (depth <= APPLICANT_MAX_DEPTH && lua_type(L, t) == LUA_TTABLE) {
+        lua_pushvalue(L, t);
+        applicant_thaw(L, -1);
+        t = lua_gettop(L);
+        int top = t;
         applicant_get(L, t, K_KIND);
         n.kind = applicant_kind(L, -1);
         lua_settop(L, top);
@@ -286,9 +310,12 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
         case T_ENUM:   /* t.set or scales[t.scale].rank */
             if (!applicant_get(L, t, K_SET) || !lua_toboolean(L, -1)) {
                 applicant_get(L, t, K_SCALE);
-                if (lua_rawget(L, UP_SCALES) == LUA_TTABLE)
+                if (lua_rawget(L, UP_SCALES) == LUA_TTABLE) {
+                    applicant_thaw(L, -1);
                     applicant_get(L, -1, K_RANK);
+                }
             }
+            applicant_thaw(L, -1);
             if (lua_type(L, -1) == LUA_TTABLE)
                 n.set = aschema_anchor(L, s, anchor, -1);
             else
@@ -298,6 +325,8 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
             applicant_get(L, t, K_FIELDS);
             applicant_get(L, t, K_NAMES);                 /* fields names */
             int fields = top + 1, names = top + 2;
+            applicant_thaw(L, fields);
+            applicant_thaw(L, names);
             if (lua_type(L, fields) != LUA_TTABLE || lua_type(L, names) != LUA_TTABLE) {
                 n.kind = T_OTHER;
                 break;
@@ -325,7 +354,7 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
             break;
         }
     }
-    lua_settop(L, top);
+    lua_settop(L, base);
     s->nodes[at] = n;
     return at;
 }

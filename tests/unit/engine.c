@@ -2656,6 +2656,38 @@ static void test_known(void **state)
     release(en);
 }
 
+/* A record type a check closes over is frozen with the rule file; the
+ * applicant's record of that type is read-only all the same, and known()
+ * reads it.  (Compiled raw, the frozen type was "other": its values had no
+ * proxy, and a rule could write a.r.x.) */
+static void test_frozen_record_type(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "local R = record { x = \"text\", y = nullable \"text\" }\n"
+        "schema { applicant_id = \"text\", r = R }\n"
+        PROGRAMME_P
+        "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
+        "    check = function(a) local _ = R\n"
+        "      local wrote = pcall(function() a.r.x = \"changed\" end)\n"
+        "      return true, { x = known(a.r, \"x\"), y = known(a.r, \"y\"), wrote = wrote, now = a.r.x }\n"
+        "    end } }\n";
+    ruleset_file files[] = {{"p.lua", text, sizeof text - 1}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, 1, &e);
+    assert_non_null(rs);
+    engine *en = engine_new(rs, NULL, &e);
+    ruleset_free(rs);
+    if (!en)
+        fail_msg("engine_new: %s", e.msg);
+    own(en, free_engine);
+    engine_result *r = decide(en, "p", "{\"r\":{\"x\":\"1\"}}");
+    assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "\"values\":{\"now\":\"1\",\"wrote\":false,\"x\":true,\"y\":false}");
+    release(r);
+    release(en);
+}
+
 /* A provider that always fails, counting its calls. */
 static int failing_provider(void *ud, const char *applicant_id, buf *out)
 {
@@ -3627,6 +3659,7 @@ int main(void)
         TEST(test_message_reads_values_raw),
         TEST(test_rep_by_doubling),
         TEST(test_known),
+        TEST(test_frozen_record_type),
         TEST(test_budget_counts_large_allocations),
         TEST(test_memory_cap_outside_criterion),
         TEST(test_memory_cap_line_over_cap),
