@@ -168,6 +168,9 @@ struct server {
 
     int stopping, finishing;
     int open_handles;
+    dev_t socket_dev;               /* the socket file made (server_bind_unix) */
+    ino_t socket_ino;
+    int socket_made;
     lua_State *id_L;                /* line_id's reader, made when first needed */
     buf id_scratch;
     server_close_cb *close_cb;
@@ -1141,6 +1144,56 @@ int server_check_listen(const char *addr, int force, err *e)
     return 0;
 }
 
+/* Bind and open the Unix listener on srv->socket_path, and note the file
+ * made (server_close).  0, or a libuv error code. */
+static int server_bind_unix(server *srv)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t n = strlen(srv->socket_path);
+    if (n >= sizeof sa.sun_path)
+        return UV_ENAMETOOLONG;
+    memcpy(sa.sun_path, srv->socket_path, n + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    mode_t old = umask(0117);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    int saved = errno;
+    umask(old);
+    struct stat sb;
+    if (rc < 0 || stat(srv->socket_path, &sb) != 0) {
+        close(fd);
+        return rc < 0 ? -saved : -errno;
+    }
+    srv->socket_dev = sb.st_dev;
+    srv->socket_ino = sb.st_ino;
+    srv->socket_made = 1;
+    if ((rc = uv_pipe_open(&srv->unix_listener, fd)) < 0) {
+        close(fd);
+        return rc;
+    }
+    return 0;
+}
+
+/* Remove the socket file, if it is still the one this server made: another
+ * server may have been started on the path since it was removed. */
+static void server_unlink_socket(server *srv)
+{
+    struct stat sb;
+    if (!srv->socket_made)
+        return;
+    srv->socket_made = 0;
+    if (stat(srv->socket_path, &sb) != 0)
+        return;
+    if (sb.st_dev == srv->socket_dev && sb.st_ino == srv->socket_ino)
+        unlink(srv->socket_path);
+    else
+        log_warn("%s is no longer this server's socket (another server's?): left in place",
+                 srv->socket_path);
+}
+
 int server_listen(server *srv, pool *p, err *e)
 {
     srv->pool = p;
@@ -1158,10 +1211,11 @@ int server_listen(server *srv, pool *p, err *e)
     srv->unix_listener.data = srv;
     srv->have_unix = 1;
     srv->open_handles++;
-    /* Create the socket file as 0660 from the start, not after a chmod. */
-    mode_t old = umask(0117);
-    rc = uv_pipe_bind(&srv->unix_listener, srv->socket_path);
-    umask(old);
+    /* Bound here, not by uv_pipe_bind: libuv would remove the file it bound
+     * when the listener closes, even one another server made since at the
+     * same path (server_close removes it only while it is still ours).
+     * Created as 0660 from the start, not after a chmod. */
+    rc = server_bind_unix(srv);
     if (rc < 0) {
         /* libuv says "permission denied" for a missing directory too. */
         char dir[PATH_MAX];
@@ -1289,9 +1343,10 @@ void server_close(server *srv, server_close_cb *cb, void *arg)
     srv->stopping = 1;
     srv->close_cb = cb;
     srv->close_arg = arg;
-    /* libuv removes the socket file when it closes a bound pipe. */
-    if (srv->have_unix)
+    if (srv->have_unix) {
         uv_close((uv_handle_t *)&srv->unix_listener, server_handle_closed);
+        server_unlink_socket(srv);
+    }
     if (srv->have_tcp)
         uv_close((uv_handle_t *)&srv->tcp_listener, server_handle_closed);
     if (srv->listening)

@@ -765,6 +765,35 @@ def test_submit_refused():
         held.close()
 
 
+def test_socket_not_ours():
+    """A server removes its socket file when it stops, but not one another
+    server made at the path after the first one's was removed: that one
+    stays reachable."""
+    with Server() as a:
+        os.unlink(a.socket)
+        other = subprocess.Popen([ELIGO, "serve", "--socket", a.socket, "--rules", RULES,
+                                  "--db", os.path.join(a.dir, "other.db"), "--quiet"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if os.path.exists(a.socket):
+                    break
+                time.sleep(0.05)
+            check(a.stop() == 0, "the first server stops cleanly")
+            check(os.path.exists(a.socket) and "no longer this server's socket" in a.log(),
+                  "and leaves the other's socket file in place, saying so")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(a.socket)
+            s.sendall(b'{"op":"health"}\n')
+            check(b'"ok":true' in s.makefile("rb").readline(), "which still serves")
+            s.close()
+        finally:
+            other.terminate()
+            check(other.wait(30) == 0 and not os.path.exists(a.socket),
+                  "the other stops, and removes its own file")
+
+
 def test_slow_reader():
     """A client that reads its replies slowly, but steadily, is not idle,
     though one write to it (up to a megabyte) takes longer than the idle
@@ -807,6 +836,7 @@ def main():
         check(srv.stop() == 0, "clean exit")
     test_limits()
     test_submit_refused()
+    test_socket_not_ours()
     test_slow_reader()
     test_options()
     test_budget()
