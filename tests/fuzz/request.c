@@ -9,8 +9,10 @@
  *   2. with the defaults of `eligo eval --program intelaka` (op decide, a
  *      programme, a date, French), so that a line without "op" decides;
  *   3. with op screen and the recorded history of a replay, in Arabic.
- * A history provider gives every applicant two earlier decisions, so that
- * the history-aware criterion reads rows.
+ * The shipped rules read no past, so Intelaka gets the history-aware
+ * criterion the integration tests add (tests/fixtures/history), and a
+ * history provider gives every applicant two earlier decisions, so that it
+ * reads rows.
  *
  * Beyond the sanitizers' findings (crash, leak, undefined behaviour), the
  * target aborts when a result breaks engine.h's contract: no result, an
@@ -54,18 +56,77 @@ static void fuzz_fail(const char *why, const engine_result *r)
     abort();
 }
 
+/* The whole of file PATH, malloc'd and NUL-terminated; NULL when it cannot
+ * be read. */
+static char *fuzz_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *t = NULL;
+    long n;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (t = malloc((size_t)n + 1)) && fread(t, 1, (size_t)n, f) == (size_t)n)
+        t[n] = '\0';
+    else
+        free(t), t = NULL;
+    if (f)
+        fclose(f);
+    return t;
+}
+
+/* The shipped rules, with the fixture's parameter before the programme in
+ * intelaka.lua and its criterion at the end of the programme's criteria
+ * (as tests/integration/replay.py, add_refusal).  NULL when out of reach. */
+static ruleset *fuzz_rules(err *e)
+{
+    ruleset *shipped = ruleset_load(ELIGO_SOURCE_DIR "/rules", e);
+    char *fix = fuzz_read(ELIGO_SOURCE_DIR "/tests/fixtures/history/no_recent_refusal.lua");
+    char *param = fix ? strstr(fix, "--- parameter\n") : NULL;
+    char *crit = fix ? strstr(fix, "--- criterion\n") : NULL;
+    ruleset *rs = NULL;
+    size_t n = shipped ? ruleset_count(shipped) : 0;
+    ruleset_file *files = calloc(n ? n : 1, sizeof *files);
+    char *patched = NULL;
+    if (shipped && param && crit && files) {
+        param += 14, *crit = '\0', crit += 14;
+        for (size_t i = 0; i < n; i++) {
+            files[i] = *ruleset_file_at(shipped, i);
+            const char *at = strcmp(files[i].name, "intelaka.lua") ? NULL
+                             : strstr(files[i].text, "program \"intelaka\" {");
+            const char *end = at ? strrchr(files[i].text, '}') : NULL;
+            size_t len = files[i].len + strlen(param) + strlen(crit) + 8;
+            if (end && (patched = malloc(len))) {
+                snprintf(patched, len, "%.*s%s\n%.*s%s}\n", (int)(at - files[i].text),
+                         files[i].text, param, (int)(end - at), at, crit);
+                files[i].text = patched;
+                files[i].len = strlen(patched);
+            }
+        }
+        if (patched)
+            rs = ruleset_from_files(files, n, e);
+    }
+    if (!rs && shipped)
+        err_set(e, "internal", "tests/fixtures/history/no_recent_refusal.lua could not be read "
+                "or put into intelaka.lua");
+    free(patched);
+    free(files);
+    free(fix);
+    ruleset_free(shipped);
+    return rs;
+}
+
 static engine *fuzz_engine(void)
 {
     static engine *en;
     if (en)
         return en;
     err e = {0};
-    ruleset *rs = ruleset_load(ELIGO_SOURCE_DIR "/rules", &e);
+    ruleset *rs = fuzz_rules(&e);
     if (rs)
         en = engine_new(rs, NULL, &e);
     ruleset_free(rs);
     if (!en) {
-        fprintf(stderr, "fuzz/request: the shipped rules do not load: %s\n", e.msg);
+        fprintf(stderr, "fuzz/request: the shipped rules, with the history fixture, do not "
+                "load: %s\n", e.msg);
         abort();
     }
     engine_set_history(en, fuzz_provider, NULL);
