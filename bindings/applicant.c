@@ -30,13 +30,16 @@
 #define UP_PAIRS lua_upvalueindex(9)
 #define UP_REFUSE lua_upvalueindex(10)
 static const char *const applicant_keys[] = {
-    "kind", "of", "fields", "names", "set", "scale", "rank", "mt",
+    "kind", "of", "fields", "names", "set", "scale", "rank",
     /* a proxy's metatable (applicant_proxy) */
     "__index", "__frozen", "__len", "__pairs", "__newindex", "__metatable", "__json",
     "applicant record", "list", "min", "max"};
-enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_MT, K_INDEX, K_FROZEN, K_LEN,
+enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_INDEX, K_FROZEN, K_LEN,
        K_PAIRS, K_NEWINDEX, K_METATABLE, K_JSON, K_RECORD, K_LIST, K_MIN, K_MAX, K_COUNT };
 #define UP_KEY(k) lua_upvalueindex(11 + (k))
+/* Record type -> the metatable of its values (weak keys): kept here, where
+ * no rule reaches it, not in the type, which a check may close over. */
+#define UP_MTS lua_upvalueindex(11 + K_COUNT)
 
 enum { T_OTHER, T_NULLABLE, T_TEXT, T_DATE, T_BOOLEAN, T_INTEGER, T_NUMBER, T_MONEY, T_ENUM, T_LIST,
        T_RECORD };
@@ -413,7 +416,8 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
     }
     lua_rawgeti(L, anchor, node->type);                   /* ... t */
     int t = lua_gettop(L);
-    if (applicant_get(L, t, K_MT) == LUA_TNIL) {          /* t.mt = t.mt or record_mt(t, prefix) */
+    lua_pushvalue(L, t);
+    if (lua_rawget(L, UP_MTS) == LUA_TNIL) {              /* mts[t] = mts[t] or record_mt(t, prefix) */
         lua_pop(L, 1);
         lua_pushvalue(L, UP_RECORD_MT);
         lua_pushvalue(L, t);
@@ -423,9 +427,9 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
             lua_concat(L, 2);
         }
         lua_call(L, 2, 1);                                /* ... mt */
-        lua_pushvalue(L, UP_KEY(K_MT));
+        lua_pushvalue(L, t);
         lua_pushvalue(L, -2);
-        lua_rawset(L, t);
+        lua_rawset(L, UP_MTS);
     }
     lua_setmetatable(L, v);
     lua_settop(L, top);
@@ -579,7 +583,12 @@ static int applicant_preparer(lua_State *L)
     lua_pushcfunction(L, applicant_refuse);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, applicant_keys[k]);
-    lua_pushcclosure(L, applicant_prepare_lua, 10 + K_COUNT);
+    lua_createtable(L, 0, 4);                             /* UP_MTS, weak keys */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushcclosure(L, applicant_prepare_lua, 11 + K_COUNT);
     return 1;
 }
 

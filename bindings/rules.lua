@@ -653,8 +653,8 @@ function sandbox.schema(fields)
     end
   end
   for _, name in ipairs(schema.names) do
-    local t = schema.fields[name]
-    local u = t.kind == "nullable" and t.of or t
+    local u = schema.fields[name]
+    while u.kind == "nullable" do u = u.of end
     if u.not_after_as_of then
       DATE_BOUNDED[#DATE_BOUNDED + 1] = name
     elseif u.kind == "record" or u.kind == "list" then
@@ -898,7 +898,7 @@ end
 -- invalid_applicant, naming the field, not decided on ("age -3").  For the
 -- applicant's own fields (DATE_BOUNDED), checked before each decision.
 function sandbox.date(s)
-  if type(s) == "table" and not is_type(s) and getmetatable(s) == nil then
+  if type(s) == "table" and not is_type(s) and getmetatable(s) == nil and not sealed then
     for k in next, s do
       if k ~= "not_after" then decl_error(2, "date: unknown bound '%s' (not_after)", tostring(k)) end
     end

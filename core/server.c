@@ -1164,8 +1164,11 @@ static int server_bind_unix(server *srv)
     umask(old);
     struct stat sb;
     if (rc < 0 || stat(srv->socket_path, &sb) != 0) {
+        int why = rc < 0 ? -saved : -errno;
+        if (rc == 0)
+            unlink(srv->socket_path);   /* made, but not to be told from another's later */
         close(fd);
-        return rc < 0 ? -saved : -errno;
+        return why;
     }
     srv->socket_dev = sb.st_dev;
     srv->socket_ino = sb.st_ino;
@@ -1344,8 +1347,8 @@ void server_close(server *srv, server_close_cb *cb, void *arg)
     srv->close_cb = cb;
     srv->close_arg = arg;
     if (srv->have_unix) {
+        server_unlink_socket(srv);   /* first: while open, its inode cannot be another's */
         uv_close((uv_handle_t *)&srv->unix_listener, server_handle_closed);
-        server_unlink_socket(srv);
     }
     if (srv->have_tcp)
         uv_close((uv_handle_t *)&srv->tcp_listener, server_handle_closed);
