@@ -1344,7 +1344,11 @@ c_decide, sandbox.param, c_reset, c_decision_json, c_keep, c_keep_params = c_dec
 -- reset by decide), the rows read (current.history_json) go last in the
 -- JSON, after decided_at.
 local function decide(p, a, on, lang, now)
-  if DATE_BOUNDED[1] then
+  -- Once per application: a screen's decisions share the applicant and
+  -- date (DATE_BOUNDED.a and .on: the last ones checked).
+  local bounded = DATE_BOUNDED
+  if bounded[1] and (a ~= bounded.a or on ~= bounded.on) then
+    bounded.a, bounded.on = a, on
     local mt = debug_getmetatable(a)
     local v = type(mt) == "table" and rawget(mt, "__frozen")
     for _, name in ipairs(DATE_BOUNDED) do
