@@ -896,7 +896,8 @@ end
 -- "as_of" } is the type of a date that cannot be later than the decision
 -- date (a birth date): an application giving a later one is refused as
 -- invalid_applicant, naming the field, not decided on ("age -3").  For the
--- applicant's own fields (DATE_BOUNDED), checked before each decision.
+-- applicant's own fields (DATE_BOUNDED), checked by decide, once per
+-- application.
 function sandbox.date(s)
   if type(s) == "table" and not is_type(s) and getmetatable(s) == nil and not sealed then
     for k in next, s do
@@ -1637,6 +1638,7 @@ function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
     applicant_id = nil, decisions = nil }
   current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
   local ok, err = pcall(handle_request, res, line, d_op, d_program, d_as_of, d_lang)
+  DATE_BOUNDED.a, DATE_BOUNDED.on = nil, nil   -- (decide's: this request's applicant, let go)
   if not ok then
     if getmetatable(err) == REQUEST_ERROR then
       res.error_code, res.error_message = err.code, err.message

@@ -303,7 +303,7 @@ int cmd_eval(int argc, char **argv)
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = '\0';
-        if (strspn(line, " \t\r") == (size_t)n)
+        if (client_blank(line, (size_t)n))
             continue;   /* blank, as the server takes it */
         if ((size_t)n > CMD_MAX_LINE) {
             fprintf(stderr, "%s:%ld: line_too_long: %zd bytes (limit %zu)\n", path, lineno, n,

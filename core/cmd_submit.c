@@ -134,7 +134,6 @@ static void submit_row(submit *s, const char *id, const cJSON *d)
         s->incomplete++;
 }
 
-/* Print one reply as table rows. */
 /* Every string of V escaped for a terminal (text.h): a table is for people,
  * and what a reply quotes came from a client. */
 static void submit_escape(cJSON *v)
@@ -153,6 +152,7 @@ static void submit_escape(cJSON *v)
     }
 }
 
+/* Print one reply as table rows. */
 static void submit_table(submit *s, const char *line, size_t len, int ok,
                          const struct submit_sent *to)
 {

@@ -435,9 +435,7 @@ static lua_Integer engine_cost(lua_State *L, int kind)
          * for each 64 bytes of the needle begun: a 200-byte search of a
          * megabyte costs 32,768 (the time limit bounds the worst case). */
         return (lua_Integer)(n / 128 * (1 + m / 64));
-    case COST_REP:   /* the text made is paid for as it is allocated (engine_alloc); an
-                        empty one is made at once (engine_rep) */
-        return 0;
+
     case COST_BYTE:
         if (lua_type(L, 1) != LUA_TSTRING)
             return 0;
@@ -587,12 +585,11 @@ static int engine_in_pieces(lua_State *L, engine *en, lua_CFunction f, int kind)
     return -1;
 }
 
-/* A charged library function.  Upvalues: the library's function, the kind
- * of its cost.  [-?, +?, e] */
 /* string.rep(s, n [, sep]) as the library's, but made by doubling what is
  * written, a few long copies rather than one per repetition: a unit of one
  * byte took the library some 10 ns a byte, 0.6 s for 60 MB in one
- * instruction, beyond any time limit.  [-0, +1, m] */
+ * instruction, beyond any time limit.  Not charged: what it makes is paid
+ * for as it is allocated (engine_alloc).  [-0, +1, m] */
 static int engine_rep(lua_State *L)
 {
     size_t l, lsep;
@@ -630,6 +627,8 @@ static int engine_rep(lua_State *L)
     return 1;
 }
 
+/* A charged library function.  Upvalues: the library's function, the kind
+ * of its cost.  [-?, +?, e] */
 static int engine_charged(lua_State *L)
 {
     engine *en = *(engine **)lua_getextraspace(L);
@@ -663,8 +662,6 @@ static int engine_charged(lua_State *L)
         lua_settop(L, 3);
         lua_pushboolean(L, 1);
     }
-    if (kind == COST_REP)
-        return engine_rep(L);
     return f(L);
 }
 
@@ -703,9 +700,13 @@ static void engine_push_charged(lua_State *L)
         } else {
             lua_getglobal(L, fns[i].lib);                       /* charged lib std */
         }
-        lua_getfield(L, -1, fns[i].name);                       /* charged lib std f */
-        lua_pushinteger(L, fns[i].kind);
-        lua_pushcclosure(L, engine_charged, 2);                 /* charged lib std g */
+        if (fns[i].kind == COST_REP) {   /* pays for what it makes as it allocates */
+            lua_pushcfunction(L, engine_rep);                   /* charged lib std g */
+        } else {
+            lua_getfield(L, -1, fns[i].name);                   /* charged lib std f */
+            lua_pushinteger(L, fns[i].kind);
+            lua_pushcclosure(L, engine_charged, 2);             /* charged lib std g */
+        }
         lua_setfield(L, -3, fns[i].name);
         lua_pop(L, 2);                                          /* charged */
     }

@@ -507,25 +507,21 @@ void pool_built_free(pool *p, engine **built)
 void pool_swap(pool *p, ruleset *rs, engine **built)
 {
     ruleset *old;
-    engine **left = calloc(p->nworkers, sizeof *left);   /* a swap's not yet taken */
     ruleset_ref(rs);
     pthread_mutex_lock(&p->mu);
     old = p->rs;
     p->rs = rs;
     atomic_store(&p->programmes, ruleset_programmes(rs));
-    for (size_t i = 0; i < p->nworkers; i++) {
-        if (left)
-            left[i] = p->workers[i].next;
-        else
-            engine_free(p->workers[i].next);   /* (out of memory: under the lock) */
+    for (size_t i = 0; i < p->nworkers; i++) {   /* BUILT takes back a swap's not yet taken */
+        engine *left = p->workers[i].next;
         p->workers[i].next = built[i];
+        built[i] = left;
     }
     p->gen++;
     /* Wake idle workers so they take theirs now, not on the next request. */
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
-    free(built);
-    pool_built_free(p, left);
+    pool_built_free(p, built);
     ruleset_free(old);
 }
 

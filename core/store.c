@@ -3643,11 +3643,8 @@ long store_applicant_decisions(store *st, const char *applicant_id, int64_t befo
     long went = 0;   /* through the applicant's decisions */
     if (newest)
         *newest = 0;
-    if (store_guard(st, e) != 0) {   /* reviews, the applicant index: stand-ins on old files */
-        if (newest)
-            *newest = 0;
+    if (store_guard(st, e) != 0)   /* reviews, the applicant index: stand-ins on old files */
         return -1;
-    }
     bind_str(s, 1, applicant_id);
     sqlite3_bind_int64(s, 2, before_seq > 0 ? (sqlite3_int64)before_seq : INT64_MAX);
     /* Among the newest LIMIT x STORE_HISTORY_SCAN, the newest LIMIT of each

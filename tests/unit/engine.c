@@ -2719,10 +2719,12 @@ static void test_date_not_after(void **state)
     assert_outcome(r, "eligible");
     release(r);
     release(en);
-    en = open_set(NULL, ONE_CRITERION("local ok = pcall(date, { not_after = 'as_of' }) return not ok"),
+    en = open_set(NULL, ONE_CRITERION("local ok, why = pcall(date, { not_after = 'as_of' })\n"
+                                      "      return not ok, { why = why }"),
                   NULL, NULL);
     r = decide(en, "p", "{}");
     assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "is not a valid date (YYYY-MM-DD)");
     release(r);
     release(en);
 }
