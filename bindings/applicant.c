@@ -12,6 +12,7 @@
 
 #include "bindings.h"
 #include "date.h"
+#include "order.h"
 
 #define APPLICANT_MAX_DEPTH 100   /* deeper: the Lua prepare takes over */
 /* An integer field holds what a double holds exactly, below 2^53 in size:
@@ -268,14 +269,8 @@ static int aschema_grow(lua_State *L, void **p, int *cap, int need, size_t size)
 static void applicant_thaw(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx))
-        return;
-    if (applicant_get(L, -1, K_FROZEN) == LUA_TTABLE) {   /* mt shadow */
+    if (lua_type(L, idx) == LUA_TTABLE && order_contents(L, idx, 0))
         lua_replace(L, idx);
-        lua_pop(L, 1);
-    } else {
-        lua_pop(L, 2);
-    }
 }
 
 /* Compile the type at T; its node number.  A type frozen because a check

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "canon.h"
 #include "ids.h"
+#include "order.h"
 
 #define DECISION_CAP ((size_t)64 << 20)   /* as the engine's result scratch */
 
@@ -130,22 +131,13 @@ static int decision_box_gc(lua_State *L)
     return 0;
 }
 
-/* Push what a message reads of VALUES, as the decision's JSON does
+/* What a message reads of VALUES (a table), as the decision's JSON does
  * (canon.c): a frozen table's contents, else the table itself, read raw.
  * Through a rule's __index the message could show values the decision
- * does not hold.  [-0, +1, -] */
+ * does not hold.  Pushed; its index.  [-0, +1, -] */
 static int decision_values_view(lua_State *L, int values)
 {
-    values = lua_absindex(L, values);
-    if (lua_getmetatable(L, values)) {
-        lua_pushliteral(L, "__frozen");
-        if (lua_rawget(L, -2) == LUA_TTABLE) {
-            lua_remove(L, -2);
-            return lua_gettop(L);
-        }
-        lua_pop(L, 2);
-    }
-    lua_pushvalue(L, values);
+    order_contents(L, values, 0);
     return lua_gettop(L);
 }
 

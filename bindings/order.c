@@ -169,12 +169,8 @@ static void order_merge_sort(order_key *a, order_key *tmp, lua_Integer n)
         memcpy(a, src, (size_t)n * sizeof *a);
 }
 
-/* Push the table whose keys pairs(v) and next(v) walk, where V is the value
- * at IDX, and return 1: a frozen table's or an applicant's contents (their
- * metatable's __frozen), or V itself; or push nothing and return 0 when
- * there is none (V is not a table, or pairs(V) runs a __pairs of the
- * rule's own).  [-0, +(0|1), -] */
-static int order_contents(lua_State *L, int idx, int for_pairs)
+/* See order.h. */
+int order_contents(lua_State *L, int idx, int for_pairs)
 {
     idx = lua_absindex(L, idx);
     int frozen = luaL_getmetafield(L, idx, "__frozen");

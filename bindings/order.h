@@ -62,6 +62,13 @@ lua_Integer order_chain_depth(lua_State *L, int idx, const char *field);
  * it looks at.  [-0, +3, e] */
 int order_pairs(lua_State *L);
 
+/* Push the table whose keys pairs(v) and next(v) walk, where V is the value
+ * at IDX, and return 1: a frozen table's or an applicant's contents (their
+ * metatable's __frozen, read raw), or V itself; or push nothing and return
+ * 0 when there is none (V is not a table, or, FOR_PAIRS, pairs(V) runs a
+ * __pairs of the rule's own).  [-0, +(0|1), -] */
+int order_contents(lua_State *L, int idx, int for_pairs);
+
 /* next(t, k): the key after K (nil: the first) in the order above, and its
  * value; nil after the last.  Goes through every key, and pays for them: a
  * loop of next over a table of n keys takes n * n steps, where pairs takes

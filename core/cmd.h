@@ -50,6 +50,10 @@ const char *cmd_env(const char *name, const char *fallback);
 int cmd_limits_env(const char *cmd, engine_config *cfg);
 int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config *cfg);
 
+/* A --lang flag's value: 0 for en, fr or ar; else -1, said on stderr as
+ * CMD's ("audit show"). */
+int cmd_lang(const char *cmd, const char *lang);
+
 /* The value of option NAME at argv[*i] ("--db FILE" or "--db=FILE"),
  * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
  * set when the option is there without a value (1) or with an empty one

@@ -216,10 +216,8 @@ int cmd_audit_show(int argc, char **argv)
         switch (opt) {
         case O_DB: db = optarg; break;
         case O_LANG:
-            if (strcmp(optarg, "en") && strcmp(optarg, "fr") && strcmp(optarg, "ar")) {
-                fprintf(stderr, "eligo audit show: --lang is en, fr or ar, not '%s'\n", optarg);
+            if (cmd_lang("audit show", optarg) != 0)
                 return 2;
-            }
             o.lang = optarg;
             break;
         case O_JSON: o.json = 1; break;

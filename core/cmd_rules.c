@@ -245,10 +245,8 @@ int cmd_eval(int argc, char **argv)
             d.as_of = optarg;
             continue;
         case 'l':
-            if (strcmp(optarg, "en") && strcmp(optarg, "fr") && strcmp(optarg, "ar")) {
-                fprintf(stderr, "eligo eval: --lang is en, fr or ar, not '%s'\n", optarg);
+            if (cmd_lang("eval", optarg) != 0)
                 return 2;
-            }
             d.lang = optarg;
             continue;
         }

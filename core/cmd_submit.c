@@ -409,12 +409,8 @@ int cmd_submit(int argc, char **argv)
             s.defaults.program = argv[++i];
         } else if (!strcmp(a, "--lang") && has_value) {
             s.defaults.lang = argv[++i];
-            if (strcmp(s.defaults.lang, "en") && strcmp(s.defaults.lang, "fr") &&
-                strcmp(s.defaults.lang, "ar")) {
-                fprintf(stderr, "eligo submit: --lang is en, fr or ar, not '%s'\n",
-                        s.defaults.lang);
+            if (cmd_lang("submit", s.defaults.lang) != 0)
                 return 2;
-            }
         } else if (!strcmp(a, "--window") && has_value) {
             char *end;
             s.window = strtol(argv[++i], &end, 10);

@@ -70,6 +70,14 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
     return 0;
 }
 
+int cmd_lang(const char *cmd, const char *lang)
+{
+    if (!strcmp(lang, "en") || !strcmp(lang, "fr") || !strcmp(lang, "ar"))
+        return 0;
+    fprintf(stderr, "eligo %s: --lang is en, fr or ar, not '%s'\n", cmd, lang);
+    return -1;
+}
+
 const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missing)
 {
     size_t n = strlen(name);
