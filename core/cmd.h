@@ -54,6 +54,12 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
  * CMD's ("audit show"). */
 int cmd_lang(const char *cmd, const char *lang);
 
+/* --since SINCE and --until UNTIL (either may be NULL), as cmd_time_filter
+ * left them: 0, or -1 said on stderr as CMD's when SINCE is after UNTIL,
+ * so that no decision can lie between (--until runs to the end of what it
+ * names: --since 2025-06-15 --until 2025-06 is half a month). */
+int cmd_since_until(const char *cmd, const char *since, const char *until);
+
 /* The value of option NAME at argv[*i] ("--db FILE" or "--db=FILE"),
  * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
  * set when the option is there without a value (1) or with an empty one

@@ -111,14 +111,10 @@ static int aq_filter_opt(const char *cmd, store_filter *f, aq_values *v, int opt
  * 0, or -1 with a message. */
 static int aq_filter_check(const char *cmd, const store_filter *f)
 {
-    /* --until runs to the end of what it names: --since 2025-06-15 --until
-     * 2025-06 is half a month, --since 2025-07 --until 2025-06 nothing. */
-    if (f->since && f->until && strncmp(f->since, f->until, strlen(f->until)) != 0 &&
-        strcmp(f->since, f->until) > 0) {
-        fprintf(stderr, "eligo audit %s: --since %s is after --until %s: no decision can be "
-                "in between\n", cmd, f->since, f->until);
+    char name[32];
+    snprintf(name, sizeof name, "audit %s", cmd);
+    if (cmd_since_until(name, f->since, f->until) != 0)
         return -1;
-    }
     const char *t = f->since && strlen(f->since) > 10 ? f->since
                     : f->until && strlen(f->until) > 10 ? f->until : NULL;
     if (f->by_as_of && t) {

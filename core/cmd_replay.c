@@ -179,13 +179,8 @@ int cmd_replay(int argc, char **argv)
                 original ? "--rules DIR" : "--original");
         return 2;
     }
-    /* As audit list takes them: --until runs to the end of what it names. */
-    const char *fs = cfg.filter.since, *fu = cfg.filter.until;
-    if (fs && fu && strncmp(fs, fu, strlen(fu)) != 0 && strcmp(fs, fu) > 0) {
-        fprintf(stderr, "eligo replay: --since %s is after --until %s: no decision can be in "
-                "between\n", fs, fu);
+    if (cmd_since_until("replay", cfg.filter.since, cfg.filter.until) != 0)
         return 2;
-    }
     if (access(cfg.db_path, F_OK) != 0) {
         fprintf(stderr, "eligo replay: no database at %s (give one with --db FILE or ELIGO_DB)\n",
                 cfg.db_path);

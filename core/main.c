@@ -78,6 +78,15 @@ int cmd_lang(const char *cmd, const char *lang)
     return -1;
 }
 
+int cmd_since_until(const char *cmd, const char *since, const char *until)
+{
+    if (!since || !until || !strncmp(since, until, strlen(until)) || strcmp(since, until) <= 0)
+        return 0;
+    fprintf(stderr, "eligo %s: --since %s is after --until %s: no decision can be in between\n",
+            cmd, since, until);
+    return -1;
+}
+
 const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missing)
 {
     size_t n = strlen(name);
