@@ -222,6 +222,11 @@ int cmd_verify(int argc, char **argv)
                (long long)rep.checked, e.msg);
         return 1;
     }
+    if (rc > 0 && e.code && !strcmp(e.code, "ruleset")) {
+        printf("the chain of %lld records holds, but a stored rule set does not\n%s\n",
+               (long long)rep.checked, e.msg);
+        return 1;
+    }
     if (rc > 0 && e.code && !strcmp(e.code, "duplicate")) {
         printf("the chain of %lld records holds, but an id names two of them\n%s\n",
                (long long)rep.checked, e.msg);

@@ -2440,6 +2440,26 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
     return 0;
 }
 
+/* Once the chain holds, a damaged set is one no record names (a record
+ * that did would have failed): no decision rests on it, yet the stored rules
+ * were changed, which is what verify is for.  0, or 1 with E ("ruleset"). */
+static int verify_rulesets_unused(const rs_check *v, size_t n, err *e)
+{
+    size_t bad = 0, first = 0;
+    for (size_t i = n; i-- > 0;)
+        if (v[i].damaged) {
+            bad++;
+            first = i;
+        }
+    if (!bad)
+        return 0;
+    err_set(e, "ruleset", "the stored rule set %s changed since it was stored: its files no "
+            "longer hash to its key (no record was decided under it)%s",
+            *v[first].hash ? v[first].hash : "(with an empty or unreadable key)",
+            bad > 1 ? "; and other stored rule sets changed too" : "");
+    return 1;
+}
+
 /* Is HASH a stored, intact rule set?  0 yes, 1 damaged, 2 not stored. */
 static int store_ruleset_state(const rs_check *v, size_t n, const char *hash)
 {
@@ -2994,7 +3014,8 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
     }
     if ((ret = verify_applications(st, &c, n, rep, e)) != 0 ||
         (ret = verify_unique(st, rep, e)) != 0 ||
-        (ret = verify_applicants(st, &c, rep, e)) != 0)
+        (ret = verify_applicants(st, &c, rep, e)) != 0 ||
+        (ret = verify_rulesets_unused(c.sets, c.nsets, e)) != 0)
         goto done;
     if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
         progress(ud, n, rep->total);   /* the last word, unless just said */
@@ -3017,7 +3038,7 @@ void store_verdict(const store_report *rep, const err *e, char *out, size_t n)
     if (!strcmp(code, "truncated") || !strcmp(code, "cut_tail"))
         snprintf(out, n, "records were cut off the end: %s", e->msg);
     else if (!strcmp(code, "orphan") || !strcmp(code, "duplicate") ||
-             !strcmp(code, "applicant_index"))
+             !strcmp(code, "applicant_index") || !strcmp(code, "ruleset"))
         snprintf(out, n, "%s", e->msg);
     else if (rep->bad_seq > rep->checked + 1) {
         char gap[64];

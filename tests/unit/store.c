@@ -947,6 +947,34 @@ static void test_verify_altered_rules(void **state)
                11, later.ids[0], 10);
 }
 
+/* A stored rule set that no record was decided under is checked too: the
+ * chain holds, but its changed file fails verify, which names the set. */
+static void test_verify_altered_unused_rules(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    err e = {0};
+    ruleset_file files2[2] = {test_files[0], FILE_OF("unused.lua", "-- loaded, never used\n")};
+    ruleset *rs2 = ruleset_from_files(files2, 2, &e);
+    assert_non_null(rs2);
+    assert_int_equal(store_put_ruleset(f->st, rs2, &e), 0);
+    char hash[65];
+    snprintf(hash, sizeof hash, "%s", ruleset_hash(rs2));
+    ruleset_free(rs2);
+    store_report rep;
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 0);
+    tamper(f, "DROP TRIGGER file_texts_no_update;"
+              "UPDATE file_texts SET text = '-- edited' WHERE sha256 ="
+              " (SELECT sha256 FROM ruleset_files WHERE name = 'unused.lua')");
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
+    assert_string_equal(e.code, "ruleset");
+    assert_int_equal(rep.checked, 10);   /* every record holds */
+    assert_int_equal(rep.bad_seq, 0);
+    if (!strstr(e.msg, hash) || !strstr(e.msg, "no record was decided under it"))
+        fail_msg("the set %s is not named so in '%s'", hash, e.msg);
+}
+
 /* A rule set's file sizes and count are not hashed; each must still say
  * what it describes. */
 static void test_verify_rules_size_and_count(void **state)
@@ -2081,6 +2109,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_deleted_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_renumbered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_altered_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_altered_unused_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
