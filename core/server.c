@@ -85,6 +85,8 @@
 #define OUT_CAP ((size_t)256 << 20)
 /* How long a stopping server waits for clients to take their replies. */
 #define SERVER_STOP_GRACE_MS 10000
+/* How often the socket's file is looked at (server_watch_socket). */
+#define SERVER_WATCH_MS 1000
 
 typedef struct conn {
     union {
@@ -171,6 +173,9 @@ struct server {
     dev_t socket_dev;               /* the socket file made (server_bind_unix) */
     ino_t socket_ino;
     int socket_made;
+    int socket_lost;                /* the path names another file: said once */
+    int rebinding;                  /* unix_listener closing, to be made again */
+    uint64_t socket_looked;         /* uv_now of the last server_watch_socket */
     lua_State *id_L;                /* line_id's reader, made when first needed */
     buf id_scratch;
     server_close_cb *close_cb;
@@ -944,10 +949,18 @@ static size_t conn_unread(conn *c)
     return left;
 }
 
+static void server_watch_socket(server *srv);
+
 static void server_sweep_cb(uv_timer_t *t)
 {
     server *srv = t->data;
     uint64_t now = uv_now(srv->loop);
+    if (now - srv->socket_looked >= SERVER_WATCH_MS) {
+        srv->socket_looked = now;
+        server_watch_socket(srv);
+    }
+    if (!srv->cfg.idle_timeout_ms)
+        return;
     for (conn *c = srv->conns; c; c = c->next) {
         /* A connection waiting for the workers is not idle; one whose
          * client has taken nothing for the whole timeout is, even with
@@ -1197,6 +1210,75 @@ static void server_unlink_socket(server *srv)
                  srv->socket_path);
 }
 
+static void server_handle_closed(uv_handle_t *h);
+
+/* The listener closed (server_watch_socket): bind it again on the path, or,
+ * stopping meanwhile, count it closed. */
+static void server_rebind(uv_handle_t *h)
+{
+    server *srv = h->data;
+    srv->rebinding = 0;
+    if (srv->stopping) {
+        server_handle_closed(h);
+        return;
+    }
+    int rc = uv_pipe_init(srv->loop, &srv->unix_listener, 0);
+    if (rc == 0) {
+        srv->unix_listener.data = srv;
+        if ((rc = server_bind_unix(srv)) == 0) {
+            chmod(srv->socket_path, 0660);
+            rc = uv_listen((uv_stream_t *)&srv->unix_listener, 511, server_accept);
+            if (rc == 0) {
+                log_warn("the socket file %s was removed: made it again", srv->socket_path);
+                return;
+            }
+        }
+        /* Initialised: closed for good, and counted so (no rebinding now);
+         * a file bound but not listened on is no use to anyone. */
+        server_unlink_socket(srv);
+        log_error("the socket file %s was removed and cannot be made again (%s): new clients "
+                  "cannot connect; the %zu connections open go on", srv->socket_path,
+                  uv_strerror(rc), srv->nconns);
+        uv_close((uv_handle_t *)&srv->unix_listener, server_handle_closed);
+    } else {
+        log_error("the socket file %s was removed and cannot be made again (%s): new clients "
+                  "cannot connect; the %zu connections open go on", srv->socket_path,
+                  uv_strerror(rc), srv->nconns);
+        server_handle_closed(h);
+    }
+    srv->have_unix = 0;
+}
+
+/* Is the socket's path still this server's socket?  Removed (a cleaner of
+ * the directory, a hand), no client could reach the server any more: the
+ * listener is made again on the path.  Taken by another file (another
+ * server's socket, made after the removal), it is left alone, said once:
+ * new clients reach that one. */
+static void server_watch_socket(server *srv)
+{
+    if (!srv->have_unix || !srv->listening || srv->stopping || srv->rebinding)
+        return;
+    struct stat sb;
+    if (lstat(srv->socket_path, &sb) == 0) {
+        if (sb.st_dev == srv->socket_dev && sb.st_ino == srv->socket_ino) {
+            srv->socket_lost = 0;
+            return;
+        }
+        if (!srv->socket_lost)
+            log_warn("%s is no longer this server's socket (another server's?): new clients "
+                     "reach whatever made it; this server goes on with its %zu connections",
+                     srv->socket_path, srv->nconns);
+        srv->socket_lost = 1;
+        srv->socket_made = 0;   /* not ours to remove at the stop */
+        return;
+    }
+    if (errno != ENOENT)
+        return;   /* cannot tell (a directory made unreadable): leave it */
+    srv->socket_made = 0;
+    srv->rebinding = 1;
+    uv_close((uv_handle_t *)&srv->unix_listener, server_rebind);
+}
+
 int server_listen(server *srv, pool *p, err *e)
 {
     srv->pool = p;
@@ -1253,14 +1335,14 @@ int server_listen(server *srv, pool *p, err *e)
         if (!server_is_loopback(&sa))
             log_warn("listening on a non-loopback address: anyone who can reach it can submit");
     }
-    if (srv->cfg.idle_timeout_ms) {
-        uint64_t every = srv->cfg.idle_timeout_ms / 4;
-        if (every < 10)
-            every = 10;
-        if (every > 1000)
-            every = 1000;
-        uv_timer_start(&srv->sweep, server_sweep_cb, every, every);
-    }
+    /* The sweep closes idle connections and looks at the socket's file. */
+    uint64_t every = srv->cfg.idle_timeout_ms ? srv->cfg.idle_timeout_ms / 4 : SERVER_WATCH_MS;
+    if (every < 10)
+        every = 10;
+    if (every > SERVER_WATCH_MS)
+        every = SERVER_WATCH_MS;
+    srv->socket_looked = uv_now(srv->loop);
+    uv_timer_start(&srv->sweep, server_sweep_cb, every, every);
     srv->listening = 1;
     return 0;
 }
@@ -1348,7 +1430,8 @@ void server_close(server *srv, server_close_cb *cb, void *arg)
     srv->close_arg = arg;
     if (srv->have_unix) {
         server_unlink_socket(srv);   /* first: while open, its inode cannot be another's */
-        uv_close((uv_handle_t *)&srv->unix_listener, server_handle_closed);
+        if (!srv->rebinding)         /* else server_rebind counts it closed */
+            uv_close((uv_handle_t *)&srv->unix_listener, server_handle_closed);
     }
     if (srv->have_tcp)
         uv_close((uv_handle_t *)&srv->tcp_listener, server_handle_closed);

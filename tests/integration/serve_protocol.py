@@ -767,21 +767,27 @@ def test_submit_refused():
 
 def test_socket_not_ours():
     """A server removes its socket file when it stops, but not one another
-    server made at the path after the first one's was removed: that one
-    stays reachable."""
+    server put at the path while it ran: that one stays reachable.  (Moved
+    there whole: a path left empty the first server would take again.)"""
     with Server() as a:
-        os.unlink(a.socket)
-        other = subprocess.Popen([ELIGO, "serve", "--socket", a.socket, "--rules", RULES,
+        theirs = a.socket + ".other"
+        other = subprocess.Popen([ELIGO, "serve", "--socket", theirs, "--rules", RULES,
                                   "--db", os.path.join(a.dir, "other.db"), "--quiet"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(100):
-                if os.path.exists(a.socket):
+            for _ in range(200):
+                if os.path.exists(theirs):
                     break
                 time.sleep(0.05)
+            os.rename(theirs, a.socket)
+            for _ in range(100):
+                if "no longer this server's socket" in a.log():
+                    break
+                time.sleep(0.05)
+            check("no longer this server's socket" in a.log(),
+                  "the first server sees its path taken, and says so (%s)" % a.log()[-300:])
             check(a.stop() == 0, "the first server stops cleanly")
-            check(os.path.exists(a.socket) and "no longer this server's socket" in a.log(),
-                  "and leaves the other's socket file in place, saying so")
+            check(os.path.exists(a.socket), "and leaves the other's socket file in place")
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.settimeout(10)
             s.connect(a.socket)
@@ -790,8 +796,31 @@ def test_socket_not_ours():
             s.close()
         finally:
             other.terminate()
-            check(other.wait(30) == 0 and not os.path.exists(a.socket),
-                  "the other stops, and removes its own file")
+            check(other.wait(30) == 0, "the other stops cleanly")
+
+
+def test_socket_removed():
+    """A socket file removed while the server runs (a cleaner of the
+    directory, a hand) is made again within a second or so: new clients
+    reach the server, the connections open go on, and the stop removes the
+    new file."""
+    with Server() as srv:
+        before = srv.connect()
+        check(before.request({"op": "health"})["ok"], "a connection before the removal")
+        os.unlink(srv.socket)
+        for _ in range(100):
+            if os.path.exists(srv.socket):
+                break
+            time.sleep(0.05)
+        st = os.stat(srv.socket)
+        check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660,
+              "the socket file is made again, a socket of mode 0660 (%o)" % st.st_mode)
+        check(srv.connect().request({"op": "health"})["ok"], "a new client reaches the server")
+        check(before.request({"op": "health"})["ok"], "the connection made before goes on")
+        check(("the socket file %s was removed: made it again" % srv.socket) in srv.log(),
+              "the log says so (%s)" % srv.log()[-300:])
+        check(srv.stop() == 0 and not os.path.exists(srv.socket),
+              "the stop removes the file made again")
 
 
 def test_slow_reader():
@@ -837,6 +866,7 @@ def main():
     test_limits()
     test_submit_refused()
     test_socket_not_ours()
+    test_socket_removed()
     test_slow_reader()
     test_options()
     test_budget()
