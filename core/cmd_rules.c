@@ -21,6 +21,7 @@
 
 typedef struct rules_opts {
     const char *dir;
+    int dir_given;   /* by --rules */
     engine_config cfg;
 } rules_opts;
 
@@ -28,6 +29,7 @@ typedef struct rules_opts {
 static int rules_opts_init(rules_opts *o, const char *cmd)
 {
     o->dir = cmd_env("ELIGO_RULES", "rules");
+    o->dir_given = 0;
     return cmd_limits_env(cmd, &o->cfg);
 }
 
@@ -36,11 +38,30 @@ static int rules_opts_init(rules_opts *o, const char *cmd)
 static int rules_opts_parse(rules_opts *o, const char *cmd, int opt, const char *arg)
 {
     switch (opt) {
-    case 'r': o->dir = arg; return 1;
+    case 'r': o->dir = arg; o->dir_given = 1; return 1;
     case 'I': return cmd_limit(cmd, "--instructions", arg, &o->cfg) ? -1 : 1;
     case 'M': return cmd_limit(cmd, "--memory", arg, &o->cfg) ? -1 : 1;
     case 'T': return cmd_limit(cmd, "--time-limit", arg, &o->cfg) ? -1 : 1;
     }
+    return 0;
+}
+
+/* The rules directory given as the one argument left after the options
+ * (check and test): 0, or -1 after saying what is wrong. */
+static int rules_opts_dir(rules_opts *o, const char *cmd, int argc, char **argv, int first)
+{
+    if (first + 1 < argc) {
+        fprintf(stderr, "eligo %s: one rules directory, not '%s' too\n", cmd, argv[first + 1]);
+        return -1;
+    }
+    if (first >= argc)
+        return 0;
+    if (o->dir_given && strcmp(o->dir, argv[first]) != 0) {
+        fprintf(stderr, "eligo %s: one rules directory: --rules %s, or %s, not both\n", cmd,
+                o->dir, argv[first]);
+        return -1;
+    }
+    o->dir = argv[first];
     return 0;
 }
 
@@ -114,12 +135,8 @@ int cmd_check(int argc, char **argv)
                "Prints the rule set's content hash; exit status 0 only when clean.\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
     }
-    if (optind + 1 < argc) {
-        fprintf(stderr, "eligo check: one rules directory, not '%s' too\n", argv[optind + 1]);
+    if (rules_opts_dir(&o, "check", argc, argv, optind) != 0)
         return 2;
-    }
-    if (optind < argc)
-        o.dir = argv[optind];
     err e;
     err_clear(&e);
     ruleset *rs = ruleset_load(o.dir, &e);
@@ -166,12 +183,8 @@ int cmd_test(int argc, char **argv)
                "  --quiet              do not print the coverage notes\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
     }
-    if (optind + 1 < argc) {
-        fprintf(stderr, "eligo test: one rules directory, not '%s' too\n", argv[optind + 1]);
+    if (rules_opts_dir(&o, "test", argc, argv, optind) != 0)
         return 2;
-    }
-    if (optind < argc)
-        o.dir = argv[optind];
     err e;
     err_clear(&e);
     ruleset *rs = ruleset_load(o.dir, &e);

@@ -292,6 +292,12 @@ def main():
         st, _, err = eligo(cmd, RULES, WORK)
         check(st == 2 and "one rules directory" in err, "%s with two directories is refused (%s)"
               % (cmd, err.strip()))
+        # Nor one named by --rules when another is given as the argument.
+        st, _, err = eligo(cmd, "--rules", RULES, WORK)
+        check(st == 2 and ("one rules directory: --rules %s, or %s, not both" % (RULES, WORK))
+              in err, "%s --rules A B is refused, naming both (%s)" % (cmd, err.strip()))
+        st, out, err = eligo(cmd, "--rules", RULES, RULES)
+        check(st == 0, "%s --rules A A is the one directory (%s)" % (cmd, err.strip()))
 
     # A value to the last day dates can say is in force to the end: no gap
     # on "0000-00-00", the day after it, for the value or for a version.
