@@ -225,6 +225,12 @@ static int serve_parse(int argc, char **argv, serve_options *o)
         if (rc < 0)
             return -1;
     }
+    err e;
+    err_clear(&e);
+    if (o->listen && server_check_listen(o->listen, o->force_listen, &e) < 0) {
+        fprintf(stderr, "eligo serve: %s\n", e.msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -402,10 +408,6 @@ int cmd_serve(int argc, char **argv)
     char detail[PATH_MAX + 512];
     int claim = -1;
 
-    if (o.listen && server_check_listen(o.listen, o.force_listen, &e) < 0) {
-        log_error("%s", e.msg);
-        return 1;
-    }
     if (server_probe(o.socket, &e) < 0) {
         log_error("%s", e.msg);
         return 1;

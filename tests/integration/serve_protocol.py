@@ -668,13 +668,18 @@ def test_options():
             os.unlink("/tmp/eligo-nl-%d.%s" % (os.getpid(), suffix))
         except OSError:
             pass
-    check(rc == 1 and "loopback" in errtext, "--listen on a non-loopback address is refused")
+    check(rc == 2 and ("eligo serve: --listen 0.0.0.0:%d is not a loopback address" % port)
+          in errtext, "--listen on a non-loopback address is refused as a usage error, exit 2 (%s)"
+          % errtext.strip()[-120:])
+    rc, _, errtext = eligo("serve", "--listen", "localhost", "--rules", "/nonexistent/rules")
+    check(rc == 2 and "eligo serve: --listen wants HOST:PORT, not 'localhost'" in errtext,
+          "--listen without a port: exit 2, saying what it wants (%s)" % errtext.strip()[-120:])
     # IPv4 in IPv6 (::ffff:a.b.c.d): loopback when a.b.c.d is (a missing rules directory
     # stops the loopback one right after the check).
     for host, loop in (("::ffff:127.0.0.1", True), ("::ffff:10.0.0.1", False)):
         rc, _, errtext = eligo("serve", "--listen", "[%s]:%d" % (host, port), "--rules",
                                "/nonexistent/rules", "--db", "/nonexistent/x.db", timeout=30)
-        check(rc == 1 and ("not a loopback address" in errtext) != loop,
+        check(rc == (1 if loop else 2) and ("not a loopback address" in errtext) != loop,
               "--listen [%s] is %s (%s)" % (host, "loopback" if loop else "refused",
                                             errtext.strip()[-120:]))
     with Server(args=["--listen", "127.0.0.1:%d" % port]) as srv:
