@@ -60,6 +60,11 @@ int cmd_lang(const char *cmd, const char *lang);
  * names: --since 2025-06-15 --until 2025-06 is half a month). */
 int cmd_since_until(const char *cmd, const char *since, const char *until);
 
+/* A database to read or append to, DB (--db or ELIGO_DB): 0 when a file of
+ * some bytes is there; else -1, said on stderr as CMD's: an empty name, no
+ * file, or an empty one (which SQLite would take for a new database). */
+int cmd_db_exists(const char *cmd, const char *db);
+
 /* The value of option NAME at argv[*i] ("--db FILE" or "--db=FILE"),
  * advancing *i past it; NULL when argv[*i] is not that option.  *MISSING is
  * set when the option is there without a value (1) or with an empty one

@@ -30,12 +30,8 @@ static store *audit_open(const char *cmd, const char *db, int flags)
 {
     err e = {0};
     store *st = NULL;
-    struct stat sb;
-    if (stat(db, &sb) != 0 || sb.st_size == 0) {   /* an empty file would be made one */
-        fprintf(stderr, "eligo %s: no database at %s%s (give one with --db FILE or ELIGO_DB)\n",
-                cmd, db, stat(db, &sb) == 0 ? ", an empty file" : "");
+    if (cmd_db_exists(cmd, db) != 0)
         return NULL;
-    }
     if (store_open(&st, db, flags, &e) != 0) {
         fprintf(stderr, "eligo %s: %s\n", cmd, e.msg);
         return NULL;

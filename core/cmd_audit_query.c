@@ -129,11 +129,10 @@ static store *aq_open(const char *cmd, const char *db)
 {
     err e = {0};
     store *st = NULL;
-    if (access(db, F_OK) != 0) {
-        fprintf(stderr, "eligo audit %s: no database at %s (give one with --db FILE or "
-                "ELIGO_DB)\n", cmd, db);
+    char name[64];
+    snprintf(name, sizeof name, "audit %s", cmd);
+    if (cmd_db_exists(name, db) != 0)
         return NULL;
-    }
     if (store_open(&st, db, STORE_READONLY, &e) != 0) {
         fprintf(stderr, "eligo audit %s: %s\n", cmd, e.msg);
         return NULL;

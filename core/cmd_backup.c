@@ -61,11 +61,8 @@ int cmd_backup(int argc, char **argv)
         backup_usage(stderr);
         return 2;
     }
-    if (access(db, F_OK) != 0) {
-        fprintf(stderr, "eligo backup: no database at %s (give one with --db FILE or ELIGO_DB)\n",
-                db);
+    if (cmd_db_exists("backup", db) != 0)
         return 2;
-    }
 
     err e = {0};
     store *src = NULL, *copy = NULL;

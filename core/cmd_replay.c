@@ -181,11 +181,8 @@ int cmd_replay(int argc, char **argv)
     }
     if (cmd_since_until("replay", cfg.filter.since, cfg.filter.until) != 0)
         return 2;
-    if (access(cfg.db_path, F_OK) != 0) {
-        fprintf(stderr, "eligo replay: no database at %s (give one with --db FILE or ELIGO_DB)\n",
-                cfg.db_path);
+    if (cmd_db_exists("replay", cfg.db_path) != 0)
         return 2;
-    }
 
     err e;
     err_clear(&e);

@@ -174,11 +174,8 @@ int cmd_verify(int argc, char **argv)
     }
 
     store *st = NULL;
-    if (access(db, F_OK) != 0) {
-        fprintf(stderr, "eligo verify: no database at %s (give one with --db FILE or ELIGO_DB)\n",
-                db);
+    if (cmd_db_exists("verify", db) != 0)
         return 2;
-    }
     if (store_open(&st, db, STORE_READONLY, &e) != 0) {
         fprintf(stderr, "eligo verify: %s\n", e.msg);
         return 2;

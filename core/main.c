@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,22 @@ int cmd_lang(const char *cmd, const char *lang)
         return 0;
     fprintf(stderr, "eligo %s: --lang is en, fr or ar, not '%s'\n", cmd, lang);
     return -1;
+}
+
+int cmd_db_exists(const char *cmd, const char *db)
+{
+    struct stat sb;
+    if (!*db) {
+        fprintf(stderr, "eligo %s: --db is empty: give a database file with --db FILE or "
+                "ELIGO_DB\n", cmd);
+        return -1;
+    }
+    if (stat(db, &sb) != 0 || (S_ISREG(sb.st_mode) && sb.st_size == 0)) {
+        fprintf(stderr, "eligo %s: no database at %s%s (give one with --db FILE or ELIGO_DB)\n",
+                cmd, db, stat(db, &sb) == 0 ? ", an empty file" : "");
+        return -1;
+    }
+    return 0;
 }
 
 int cmd_since_until(const char *cmd, const char *since, const char *until)

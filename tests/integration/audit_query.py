@@ -608,6 +608,13 @@ def main():
 
         st, out, err = audit("list", "--db", os.path.join(srv.dir, "absent.db"))
         check(st == 2 and "no database" in err, "a missing database exits 2")
+        # An empty --db names the option, not "no database at " and nothing.
+        for cmd in (["audit", "list"], ["audit", "stats"], ["verify"], ["replay", "--original"],
+                    ["backup", "--out", os.path.join(srv.dir, "copy.db")]):
+            rc, _, err = eligo(*cmd, "--db", "")
+            check(rc == 2 and "--db" in err and "no database at  " not in err
+                  and ("--db is empty" in err or "empty value given to '--db'" in err),
+                  "%s --db '': exit 2, saying --db is empty (%s)" % (" ".join(cmd), err.strip()[:100]))
         # Output that cannot be written (a full disk) is a failure, not a
         # listing cut short with status 0.
         if os.path.exists("/dev/full"):
