@@ -606,9 +606,9 @@ static void bench_connected(uv_connect_t *req, int status)
     if (b->state == BENCH_DONE)
         return;
     if (status < 0) {
-        char what[256];
-        snprintf(what, sizeof what, "cannot connect to %s", b->cfg->socket);
-        bench_fail(b, what, status);
+        err why;
+        client_connect_failed(b->cfg->socket, -status, &why);   /* libuv's codes are -errno */
+        bench_fail(b, why.msg, 0);
         return;
     }
     c->open = 1;

@@ -33,17 +33,22 @@ int client_connect(const char *path, err *e)
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         int saved = errno;
         close(fd);
-        struct stat sb;
-        if (stat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode))   /* "refused" would mislead */
-            return err_set(e, "internal", "cannot connect to %s: it is %s, not a socket (give the "
-                           "server's socket with --socket or ELIGO_SOCKET)", path,
-                           S_ISDIR(sb.st_mode) ? "a directory" : S_ISREG(sb.st_mode)
-                           ? "a regular file" : "another kind of file");
-        return err_set(e, "internal", "cannot connect to %s: %s%s", path, strerror(saved),
-                       saved == ENOENT || saved == ECONNREFUSED
-                           ? " (is `eligo serve` running? --socket or ELIGO_SOCKET)" : "");
+        return client_connect_failed(path, saved, e);
     }
     return fd;
+}
+
+int client_connect_failed(const char *path, int errnum, err *e)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode))   /* "refused" would mislead */
+        return err_set(e, "internal", "cannot connect to %s: it is %s, not a socket (give the "
+                       "server's socket with --socket or ELIGO_SOCKET)", path,
+                       S_ISDIR(sb.st_mode) ? "a directory" : S_ISREG(sb.st_mode)
+                       ? "a regular file" : "another kind of file");
+    return err_set(e, "internal", "cannot connect to %s: %s%s", path, strerror(errnum),
+                   errnum == ENOENT || errnum == ECONNREFUSED
+                       ? " (is `eligo serve` running? --socket or ELIGO_SOCKET)" : "");
 }
 
 /* ---- line splitting ---------------------------------------------------- */

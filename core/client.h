@@ -24,6 +24,10 @@ const char *client_socket_default(void);
  * path and the system's reason). */
 int client_connect(const char *path, err *e);
 
+/* Why a connection to PATH failed with ERRNUM (an errno value): -1 with E
+ * set as client_connect sets it. */
+int client_connect_failed(const char *path, int errnum, err *e);
+
 /*
  * A line splitter.  Bytes go in with client_lines_feed; complete lines come
  * out of client_lines_next without their '\n' (nor a '\r' before it).  The

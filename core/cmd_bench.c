@@ -55,9 +55,16 @@ static int bench_number(const char *opt, const char *s, double lo, double hi, do
     char *end;
     double v = strtod(s, &end);
     int whole = strcmp(opt, "-d") && strcmp(opt, "--rate");
-    if (!*s || *end || !(v >= lo && v <= hi) || (whole && v != (double)(uint64_t)v)) {
-        fprintf(stderr, "eligo bench: %s takes a %s from %g to %g, not '%s'\n", opt,
-                whole ? "whole number" : "number", lo, hi, s);
+    /* Decimal digits only: strtod also reads " 5", "0x10" and "1e3". */
+    int plain = strspn(s, "0123456789") == strlen(s) ||
+                (!whole && strspn(s, "0123456789.") == strlen(s) && strchr(s, '.') == strrchr(s, '.'));
+    if (!*s || *end || !plain || !(v >= lo && v <= hi) || (whole && v != (double)(uint64_t)v)) {
+        if (whole)
+            fprintf(stderr, "eligo bench: %s takes a whole number from %.0f to %.0f, not '%s'\n",
+                    opt, lo, hi, s);
+        else
+            fprintf(stderr, "eligo bench: %s takes a number from %g to %g, not '%s'\n", opt, lo,
+                    hi, s);
         return -1;
     }
     *out = v;

@@ -260,8 +260,15 @@ def test_bench(eligo, sock):
           "bench --rate 500 -d 1: open loop keeps the rate", out + err)
     rc, out, err = run([eligo, "bench", "--socket", "/nonexistent/eligo.sock", "-n", "10"])
     check(rc == 2 and "cannot connect" in err, "bench: exit status 2 when it cannot connect", err)
+    rc, out, err = run([eligo, "bench", "--socket", os.path.dirname(sock) or ".", "-n", "10"])
+    check(rc == 2 and "it is a directory, not a socket" in err,
+          "bench --socket DIR: said to be a directory, not 'connection refused'", err)
     rc, out, err = run([eligo, "bench", "-n", "10", "-d", "1"])
     check(rc == 2, "bench: -n and -d exclude each other", err)
+    for opt, val in (("-n", "0x10"), ("-n", "1e3"), ("-c", " 4"), ("--rate", "0x20")):
+        rc, out, err = run([eligo, "bench", "--socket", sock, opt, val])
+        check(rc == 2 and ("%s takes a " % opt) in err and ("not '%s'" % val) in err,
+              "bench %s '%s': refused, decimal digits only" % (opt, val), err)
     rc, out, err = run([eligo, "bench", "--emit", "7", "--applicants", "3"])
     lines = out.splitlines()
     ids = [json.loads(x)["applicant"]["applicant_id"] for x in lines]
