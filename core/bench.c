@@ -429,6 +429,7 @@ static void bench_conn_lost(bench_conn *c, const char *why)
     if (held)
         bench_count_error(b, why, strlen(why), held);
     b->lost += held;
+    b->r->dropped += held;
     c->head = c->sent = c->tail;
     if (!uv_is_closing((uv_handle_t *)&c->pipe))
         uv_close((uv_handle_t *)&c->pipe, NULL);
@@ -453,10 +454,11 @@ static void bench_reply(bench_conn *c, const char *line, size_t len, uint64_t no
     bench_report *r = b->r;
     const char *code;
     size_t clen;
-    if (c->head == c->sent) {
+    if (c->head == c->sent || client_reply_refusal(line, len)) {
         /* The server may refuse a connection (too many) with an error
-         * before closing it: count it, under its code, with whatever the
-         * connection held. */
+         * before closing it, and before reading any request sent: the
+         * requests it held are lost under the refusal's code, or, with none
+         * sent, the refusal counts as one error. */
         if (client_reply_ok(line, len, &code, &clen)) {
             bench_fail(b, "the server sent a reply to no request", 0);
             return;
@@ -464,7 +466,8 @@ static void bench_reply(bench_conn *c, const char *line, size_t len, uint64_t no
         char why[32];
         snprintf(why, sizeof why, "%.*s", (int)(clen < sizeof why ? clen : sizeof why - 1),
                  code);
-        bench_count_error(b, why, strlen(why), 1);
+        if (c->tail == c->head)
+            bench_count_error(b, why, strlen(why), 1);
         bench_conn_lost(c, why);
         return;
     }
@@ -563,10 +566,12 @@ static void bench_tick(uv_timer_t *t)
             /* A dead connection or a full backlog: the request is lost. */
             b->issued++;
             b->lost++;
-            if (c->open && !c->unwritable)
+            if (c->open && !c->unwritable) {
                 bench_count_error(b, "client_backlog_full", 19, 1);
-            else
+            } else {
                 bench_count_error(b, "connection_closed", 17, 1);
+                b->r->dropped++;
+            }
             continue;
         }
         if (c->tail - c->head >= (uint64_t)b->cfg->pipeline)
@@ -815,10 +820,11 @@ void bench_print(const bench_config *cfg, const bench_report *r, int json, FILE 
     double secs = r->seconds > 0 ? r->seconds : 1e-9;
     if (json) {
         fprintf(f, "{\"op\":\"%s\",\"connections\":%d,\"pipeline\":%d,\"rate\":%.0f,"
-                   "\"requests\":%llu,\"decisions\":%llu,\"errors\":%llu,\"error_codes\":{",
+                   "\"requests\":%llu,\"decisions\":%llu,\"errors\":%llu,\"dropped\":%llu,"
+                   "\"error_codes\":{",
                 cfg->op, cfg->connections, cfg->pipeline, cfg->rate,
                 (unsigned long long)r->requests, (unsigned long long)r->decisions,
-                (unsigned long long)r->errors);
+                (unsigned long long)r->errors, (unsigned long long)r->dropped);
         for (int i = 0; i < r->ncodes; i++)
             fprintf(f, "%s\"%s\":%llu", i ? "," : "", r->codes[i].code,
                     (unsigned long long)r->codes[i].n);
@@ -846,7 +852,11 @@ void bench_print(const bench_config *cfg, const bench_report *r, int json, FILE 
     for (int i = 0; i < r->ncodes; i++)
         fprintf(f, "%s%s %llu", i ? ", " : " (", r->codes[i].code,
                 (unsigned long long)r->codes[i].n);
-    fprintf(f, "%s\n", r->ncodes ? ")" : "");
+    fprintf(f, "%s", r->ncodes ? ")" : "");
+    if (r->dropped)
+        fprintf(f, "; %llu of them lost with their connection, unanswered",
+                (unsigned long long)r->dropped);
+    fprintf(f, "\n");
     fprintf(f, "  latency    ");
     for (int i = 0; i < 4; i++)
         fprintf(f, "%s %.3f ms  ", names[i], bench_ms(hist_quantile(&r->latency, qs[i])));

@@ -39,6 +39,7 @@ typedef struct bench_report {
     uint64_t requests;       /* replies received (ok or not) */
     uint64_t decisions;      /* decisions in the ok replies */
     uint64_t errors;         /* error replies, plus requests lost with a connection */
+    uint64_t dropped;        /* ... those lost with a connection (of errors) */
     struct {
         char code[32];
         uint64_t n;

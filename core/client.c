@@ -1,4 +1,5 @@
 /* client.c -- see client.h. */
+#define _GNU_SOURCE 1   /* memmem */
 #include "client.h"
 
 #include <errno.h>
@@ -341,6 +342,15 @@ long client_array_len(const char *j, size_t len)
         p = client_ws(p + 1, end);
     }
     return -1;
+}
+
+int client_reply_refusal(const char *j, size_t len)
+{
+    static const char over[] = "connections (the limit)\"";
+    const char *code;
+    size_t clen;
+    return !client_reply_ok(j, len, &code, &clen) && clen == strlen("overloaded") &&
+           !memcmp(code, "overloaded", clen) && memmem(j, len, over, sizeof over - 1);
 }
 
 int client_reply_ok(const char *j, size_t len, const char **code, size_t *clen)

@@ -109,4 +109,9 @@ long client_array_len(const char *j, size_t len);
  */
 int client_reply_ok(const char *j, size_t len, const char **code, size_t *clen);
 
+/* Is J the server's refusal of the connection itself (over its limit of
+ * connections, server.c)?  It comes before the server reads any request,
+ * so it answers none of those sent: 1 or 0. */
+int client_reply_refusal(const char *j, size_t len);
+
 #endif

@@ -45,7 +45,8 @@ static void bench_usage(FILE *f)
         "                  they are the requests a run sends, in order\n"
         "\n"
         "Exit status: 0 when every reply is ok, 1 when some are errors, 2 on usage or\n"
-        "connection errors (a connection the server closed, with requests unanswered).\n");
+        "connection errors (a connection the server closed or refused, with requests\n"
+        "unanswered: counted in errors, and as \"dropped\" in --json).\n");
 }
 
 /* Parse S as a number in [LO, HI] into *OUT, a whole one unless OPT takes
@@ -184,13 +185,10 @@ int cmd_bench(int argc, char **argv)
         rc = 2;
     } else {
         bench_print(&cfg, r, json, stdout);
-        /* A connection lost, by the server's doing or its end, is a
-         * connection error, as in submit: not an answer. */
-        int lost = 0;
-        for (int i = 0; i < r->ncodes; i++)
-            lost |= !strcmp(r->codes[i].code, "connection_closed") ||
-                    !strcmp(r->codes[i].code, "reply_too_long");
-        rc = lost ? 2 : r->errors ? 1 : 0;
+        /* A connection lost with requests on it, by the server's doing or
+         * its end (closed, refused, a reply too long), is a connection
+         * error, as in submit: not an answer. */
+        rc = r->dropped ? 2 : r->errors ? 1 : 0;
     }
     free(r);
     return rc;

@@ -348,13 +348,7 @@ static int submit_loop(submit *s, err *e)
                 if (s->in_flight == 0 && client_reply_ok(line, len, &code, &clen))
                     return err_set(e, "internal", "the server sent a reply to no request");
                 const struct submit_sent *to = NULL;
-                /* The refusal of a connection over the server's limit comes
-                 * before it reads any request (server.c): it answers none. */
-                static const char over[] = "connections (the limit)\"";
-                int refusal = !client_reply_ok(line, len, &code, &clen) &&
-                              clen == strlen("overloaded") && !memcmp(code, "overloaded", clen) &&
-                              memmem(line, len, over, sizeof over - 1);
-                if (s->in_flight == 0 || refusal) {
+                if (s->in_flight == 0 || client_reply_refusal(line, len)) {
                     s->refused = 1;   /* printed; the close follows */
                 } else {
                     to = &s->sent[s->sent_head];

@@ -104,15 +104,15 @@ def fake_server(path):
 
 # ---- the real server ----------------------------------------------------------
 
-def real_server(eligo, source, tmp):
-    """Start `eligo serve`; returns (process, socket), or None when
+def real_server(eligo, source, tmp, name="real", args=()):
+    """Start `eligo serve` (with ARGS); returns (process, socket), or None when
     ELIGO_FAKE_SERVER=1 asks for the stand-in alone, or (a failure) when it
     does not start."""
     if os.environ.get("ELIGO_FAKE_SERVER") == "1":
         return None
-    sock = os.path.join(tmp, "real.sock")
-    proc = subprocess.Popen([eligo, "serve", "--socket", sock, "--db", os.path.join(tmp, "real.db"),
-                             "--rules", os.path.join(source, "rules"), "--quiet"],
+    sock = os.path.join(tmp, name + ".sock")
+    proc = subprocess.Popen([eligo, "serve", "--socket", sock, "--db", os.path.join(tmp, name + ".db"),
+                             "--rules", os.path.join(source, "rules"), "--quiet"] + list(args),
                             stderr=open(os.path.join(tmp, "serve.log"), "wb"))
     for _ in range(200):
         if os.path.exists(sock):
@@ -409,6 +409,45 @@ def test_bench_long_line(eligo, sock, tmp):
           out[-300:] + err[-300:])
 
 
+def test_bench_over_limit(eligo, source, tmp):
+    """A real server at its limit of connections refuses bench's with an
+    error before reading any request: the requests bench sent on them are
+    lost, none answered, and no latency is measured (the refusal was counted
+    as the reply to the first request sent)."""
+    started = real_server(eligo, source, tmp, "limit", ["--max-connections", "1"])
+    if not started:
+        return
+    proc, sock = started
+    held = None
+    try:
+        # The one connection, once real_server's probe is gone (until the
+        # server sees it close, this one is refused too).
+        for _ in range(100):
+            held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            held.connect(sock)
+            held.sendall(b'{"op":"health"}\n')
+            if b'"ok":true' in held.makefile("rb").readline():
+                break
+            held.close()
+            time.sleep(0.05)
+        for _ in range(3):
+            rc, out, err = run([eligo, "bench", "--socket", sock, "-c", "2", "-P", "8", "-n", "64",
+                                "--json"])
+            r = json.loads(out) if out.strip() else {}
+            codes = r.get("error_codes", {})
+            ok = (rc == 2 and r.get("requests") == 0 and r.get("decisions") == 0
+                  and "overloaded" in codes and sum(codes.values()) == r.get("errors"))
+            if not ok:
+                break
+        check(ok, "bench refused by a server at its limit: no request answered, each lost under "
+              "overloaded (status %d)" % rc, out + err)
+    finally:
+        if held:
+            held.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_submit_timeout(eligo, tmp):
     """A server that takes the requests and never answers (stopped, stuck):
     submit gives up after --timeout seconds without a reply, saying how many
@@ -600,6 +639,7 @@ def main():
             try:
                 test_submit(eligo, sock, real=True)
                 test_bench(eligo, sock)
+                test_bench_over_limit(eligo, source, tmp)
                 test_blank_lines(eligo, sock, tmp)
                 test_line_too_long(eligo, sock)
                 test_bench_long_line(eligo, sock, tmp)
