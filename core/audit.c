@@ -343,6 +343,16 @@ static const char *result_word(const cJSON *passed)
 }
 
 /* A field line of the summary: the label padded to one width. */
+/* Did the server start with the rule set that made R's decision?  Its start
+ * event names the set it loaded (cmd_serve.c); a reload since replaced it,
+ * and the start event alone would name the wrong rules. */
+static int show_started_under(const show_row *r)
+{
+    char want[96];
+    snprintf(want, sizeof want, "ruleset %s,", r->ruleset ? r->ruleset : "");
+    return r->started && strstr(r->started, want) != NULL;
+}
+
 static void show_field(FILE *out, const char *label, const char *value)
 {
     fprintf(out, "  %-16s ", label);
@@ -435,6 +445,9 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
         char srv[768];
         snprintf(srv, sizeof srv, "%s (started %s)", r->started, r->started_at);
         show_field(out, "served by", srv);
+        if (!show_started_under(r))
+            show_field(out, "", "its rules were reloaded since it started: the rule set above, "
+                       "not the one it started with, made this decision");
     } else {
         show_field(out, "served by", "no server start is recorded before it");
     }
@@ -647,7 +660,7 @@ static int show_json(FILE *out, const show_row *r, const char *ex, size_t exlen,
         json_str(&b, r->started_at);
         buf_adds(&b, ",\"detail\":");
         json_str(&b, r->started);
-        buf_adds(&b, "}");
+        buf_printf(&b, ",\"reloaded\":%s}", show_started_under(r) ? "false" : "true");
     } else {
         buf_adds(&b, "null");
     }

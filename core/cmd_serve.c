@@ -405,7 +405,7 @@ int cmd_serve(int argc, char **argv)
     seen *known = NULL;
     past *kept = NULL;
     ruleset *rs = NULL;
-    char detail[PATH_MAX + 512];
+    char detail[2 * PATH_MAX + 512];
     int claim = -1;
 
     if (server_probe(o.socket, &e) < 0) {
@@ -507,10 +507,13 @@ int cmd_serve(int argc, char **argv)
         goto out_server;
     }
 
+    /* Whole paths: the event is read years later, from anywhere. */
+    char db_abs[PATH_MAX], sock_abs[PATH_MAX];
     snprintf(detail, sizeof detail, "eligo %s (source %s), pid %ld, ruleset %s, database %s, "
              "socket %s%s%s, %zu workers", eligo_version, eligo_source, (long)getpid(),
-             ruleset_hash(rs), o.db, o.socket, o.listen ? ", tcp " : "", o.listen ? o.listen : "",
-             pool_size(p));
+             ruleset_hash(rs), realpath(o.db, db_abs) ? db_abs : o.db,
+             realpath(o.socket, sock_abs) ? sock_abs : o.socket, o.listen ? ", tcp " : "",
+             o.listen ? o.listen : "", pool_size(p));
     const char *start_ev[2] = {"start", detail};
     writer_call(w, serve_event, start_ev);
     log_info("serving: %s", detail);

@@ -155,6 +155,21 @@ def main():
         st, out, _ = audit("show", dn["decision_id"], "--db", db)
         check(NEW_RETURN in out and ("%5d | %s" % (old_line + 2, AGE_LINE)) in out,
               "show of a new decision prints the new check at its new line")
+        # The server that made it started with the old rules: said, not left
+        # to read as if they decided it.
+        check("its rules were reloaded since it started" in out and
+              ("ruleset %s," % old_hash) in out,
+              "show of a decision made after a reload says the start's rule set is not its own")
+        check(("database %s," % os.path.realpath(db)) in out,
+              "the start event names the database by its whole path")
+        st, out, _ = audit("show", dn["decision_id"], "--db", db, "--json")
+        check(st == 0 and json.loads(out)["server"]["reloaded"] is True,
+              "show --json: server.reloaded is true after a reload")
+        st, out, _ = audit("show", d["decision_id"], "--db", db)
+        check("its rules were reloaded" not in out, "but not for a decision under the start's rules")
+        st, out, _ = audit("show", d["decision_id"], "--db", db, "--json")
+        check(st == 0 and json.loads(out)["server"]["reloaded"] is False,
+              "show --json: server.reloaded is false then")
         st, out, _ = audit("show", d["decision_id"], "--db", db, "--lang", "fr")
         check(st == 0 and "Âgé de 18 à 35 ans" in out, "show --lang fr gives French texts")
         st, _, err = audit("show", "01NOSUCHDECISION0000000000", "--db", db)
@@ -211,7 +226,7 @@ def main():
         st, out, _ = audit("show", before["decision_id"], "--db", tdb, "--json", "--no-verify")
         server = json.loads(out).get("server") if st == 0 else None
         check(len(started) == 1 and server == {"started_at": started[0][0],
-                                                "detail": started[0][1]},
+                                                "detail": started[0][1], "reloaded": False},
               "show --json: the server start in force when it was decided (%s)" % server)
         # The stored rules damaged: the rest is still shown, saying why not the sources.
         con = sqlite3.connect(tdb)
