@@ -1673,6 +1673,20 @@ static int export_row(void *ud, const store_row *r)
         goto done;
     }
     if (x->pass == 1) {
+        /* Two values for one column: the CSV can hold only one of them. */
+        for (size_t i = 1; i < c.n && x->o->clash; i++) {
+            size_t j = 0;
+            while (j < i && strcmp(c.v[j].path, c.v[i].path))
+                j++;
+            if (j < i) {
+                audit_clash *k = x->o->clash;
+                if (k->n++ == 0) {
+                    snprintf(k->decision_id, sizeof k->decision_id, "%s", r->decision_id);
+                    snprintf(k->column, sizeof k->column, "%s", c.v[i].path);
+                }
+                break;
+            }
+        }
         /* Collect the columns, in the order they are first seen. */
         for (size_t i = 0; i < c.n; i++) {
             size_t k = 0;

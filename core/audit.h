@@ -70,6 +70,14 @@ int audit_stats(store *st, const store_filter *f, int top, int json, FILE *chart
 
 typedef enum audit_format { AUDIT_JSONL = 0, AUDIT_CSV } audit_format;
 
+/* CSV: applicants with two fields that make one column (a key "contact.phone"
+ * beside an object "contact" holding "phone"): the column holds the first. */
+typedef struct audit_clash {
+    int64_t n;                  /* decisions with such an applicant */
+    char decision_id[64];       /* the first of them */
+    char column[256];           /* ... and its column */
+} audit_clash;
+
 typedef struct audit_export_opts {
     audit_format format;
     const char *const *redact;  /* paths into the applicant ("birth_date",
@@ -79,6 +87,7 @@ typedef struct audit_export_opts {
     size_t keylen;
     int64_t *matched;           /* when not NULL, NREDACT counters, zeroed by the
                                    caller: how many values each path replaced */
+    audit_clash *clash;         /* when not NULL, zeroed by the caller: filled */
 } audit_export_opts;
 
 /* Shortest key audit_export accepts, in bytes. */

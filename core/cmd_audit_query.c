@@ -595,7 +595,9 @@ int cmd_audit_export(int argc, char **argv)
     aq_program_known("export", st, &f);
     err e = {0};
     int64_t n = 0, matched[sizeof fields / sizeof fields[0]] = {0};
+    audit_clash clash = {0};
     o.matched = matched;
+    o.clash = &clash;
     int rc = audit_export(st, &f, &o, out, &n, &e);
     store_close(st);
     ret = rc ? aq_fail("export", &e) : 0;
@@ -610,6 +612,13 @@ int cmd_audit_export(int argc, char **argv)
         if (matched[i] == 0 && strcmp(fields[i], "applicant_id") != 0)
             fprintf(stderr, "eligo audit export: warning: --redact %s matched no field of "
                     "any applicant exported\n", fields[i]);
+    /* Nor may a value be left out of the CSV without a word. */
+    if (rc == 0 && clash.n)
+        fprintf(stderr, "eligo audit export: warning: %lld applicant%s two fields that make one "
+                "CSV column (the first: decision %s, column %s, a key with a dot beside the "
+                "nested one): the CSV holds the first of the two values; --format jsonl keeps "
+                "both\n", (long long)clash.n, clash.n == 1 ? " has" : "s have",
+                clash.decision_id, clash.column);
 done:
     free(redact);
     memset(key, 0, sizeof key);

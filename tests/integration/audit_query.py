@@ -773,6 +773,15 @@ def redaction_paths():
               "--redact contact hides the dotted key contact.phone too (%s)" % (err or out[:200]))
         check(len(incomes) == 1 and next(iter(incomes)).startswith("hmac-sha256:"),
               "4.2E3 and 4200 hash alike (%s)" % incomes)
+        # Both phones make the one CSV column: the CSV holds the first, and says so.
+        st, out, err = audit("export", "--db", srv.db, "--format", "csv")
+        check(st == 0 and "0633333333" in out and "0644444444" not in out and
+              "2 applicants have two fields that make one CSV column" in err and
+              "column applicant.contact.phone" in err,
+              "csv: two values for one column are not dropped without a warning (%s)" % err.strip())
+        st, out, err = audit("export", "--db", srv.db)
+        check(st == 0 and "0644444444" in out and "CSV column" not in err,
+              "jsonl keeps both, and says nothing (%s)" % err.strip())
 
 
 def numbers_as_received():
