@@ -21,7 +21,16 @@
 // Each application's "id" goes as its request_key too, so running the same
 // file again stores nothing new: the replies are the stored decisions, marked
 // "repeated".  That is how to retry safely after a timeout or a lost
-// connection: send the same request with the same key.
+// connection: send the same request with the same key.  The key is the id
+// itself when it is a string, its decimal digits when it is a whole number
+// (8124 and 8124.0 alike, under 2^53, as examples/client.py makes it); any
+// other id (null, true, 2.5, an object or an array) sends no request_key: its
+// text would not be the same in every client, or the same for every
+// application.
+//
+// A line the server would refuse is refused before anything is sent, naming
+// its line: not UTF-8, not an object, a member name twice in one object, a
+// number too large for a double.
 'use strict';
 
 const fs = require('fs');
@@ -80,9 +89,20 @@ class Client {
     this.parts = [chunk.slice(end + 1)];
     for (const line of lines) {
       if (!line.trim()) continue;
-      const waiter = this.pending.shift();
+      const waiter = this.pending[0];
       if (!waiter) continue;
-      const reply = JSON.parse(line);
+      let reply;
+      try {
+        reply = JSON.parse(line);
+      } catch (e) {
+        // Not a reply: the connection cannot be trusted any more.  This request
+        // and those after it are unanswered (they may or may not be stored).
+        this.sock.destroy();
+        this.failAll(new Error(`protocol error: the reply to request ${waiter.key} is not JSON ` +
+          `(${e.message}): ${JSON.stringify(line.slice(0, 60))}`));
+        return;
+      }
+      this.pending.shift();
       // The server echoes an id in canonical form (an object's keys sorted):
       // compare in that form.
       if (reply.id !== null && canonical(reply.id) !== waiter.key) {
@@ -184,24 +204,91 @@ function canonical(value) {
   return JSON.stringify(value);
 }
 
+/** The request_key an application's id gives, or undefined: the id itself when
+ *  it is a string, its decimal digits when it is a whole number below 2^53 (as
+ *  client.py gives it).  Undefined for any other id, whose text would differ between
+ *  clients (true and True, 2.5) or be the same for every application (null). */
+function requestKey(id) {
+  if (typeof id === 'string') return id;
+  if (Number.isSafeInteger(id)) return String(id);
+  return undefined;
+}
+
+/** The first member name given twice in one object of TEXT (which JSON.parse
+ *  has read: it keeps the last value silently, where the server refuses the
+ *  line as ambiguous), or undefined. */
+function duplicateName(text) {
+  const open = [];   // per open bracket: the names of an object, null for an array
+  let name = false;  // the next string is a member name
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (name) {
+        const key = JSON.parse(text.slice(i, j + 1));   // "a" and "\u0061" are one name
+        if (open[open.length - 1].has(key)) return key;
+        open[open.length - 1].add(key);
+        name = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      open.push(c === '{' ? new Set() : null);
+      name = c === '{';
+    } else if (c === '}' || c === ']') {
+      open.pop();
+      name = false;
+    } else if (c === ',') {
+      name = open[open.length - 1] !== null;
+    }
+  }
+  return undefined;
+}
+
+const USAGE = 'usage: node client.js [--socket PATH] [--lang en|fr|ar] [FILE]';
+
 async function main(argv) {
   let socketPath = null;
   let lang = null;
-  let file = path.join(__dirname, 'applications.jsonl');
+  let file = null;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--socket') socketPath = argv[++i];
-    else if (argv[i] === '--lang') lang = argv[++i];
-    else if (argv[i] === '--help') {
-      console.log('usage: node client.js [--socket PATH] [--lang en|fr|ar] [FILE]');
+    const arg = argv[i];
+    if (arg === '--help') {
+      console.log(USAGE);
       return 0;
-    } else file = argv[i];
+    }
+    let problem = null;
+    if (arg === '--socket' || arg === '--lang') {
+      const value = argv[++i];
+      // A missing value is said, not taken as the default (or the next option).
+      if (value === undefined || value.startsWith('-')) problem = `${arg} needs a value`;
+      else if (arg === '--socket') socketPath = value;
+      else lang = value;
+    } else if (arg.startsWith('-') && arg !== '-') {
+      problem = `unknown option ${arg}`;   // not a file to open: --sokcet X would read X
+    } else if (file !== null) {
+      problem = `one FILE only (${file} and ${arg})`;
+    } else {
+      file = arg;
+    }
+    if (problem) {
+      console.error(`client.js: ${problem}\n${USAGE}`);
+      return 2;
+    }
   }
+  if (file === null) file = path.join(__dirname, 'applications.jsonl');
 
   // The whole file is read first: a bad line stops us before anything is sent.
   const apps = [];
   const utf8 = new TextDecoder('utf-8', { fatal: true });
+  let bytes;
   try {
-    const bytes = fs.readFileSync(file);
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    console.error(`client.js: ${file}: ${e.message}`);   // EISDIR alone does not name it
+    return 2;
+  }
+  try {
     let start = 0;
     const lines = [];
     for (let end; (end = bytes.indexOf(10, start)) !== -1; start = end + 1) {
@@ -213,7 +300,13 @@ async function main(argv) {
       try {
         const l = utf8.decode(raw);   // not UTF-8: said, rather than sent as U+FFFD
         if (!l.trim()) return;
-        app = JSON.parse(l);
+        app = JSON.parse(l, (k, v) => {
+          // 1e400 is Infinity here, which JSON.stringify would send as null.
+          if (v === Infinity || v === -Infinity) throw new Error('a number too large');
+          return v;
+        });
+        const twice = duplicateName(l);
+        if (twice !== undefined) throw new Error(`the member ${JSON.stringify(twice)} appears twice in one object`);
       } catch (e) {
         throw new Error(`${file}:${i + 1}: ${e.message}`);
       }
@@ -238,7 +331,9 @@ async function main(argv) {
   const settled = await Promise.allSettled(apps.map((app) => {
     const { op, program, ...fields } = app;
     if (lang && !fields.lang) fields.lang = lang;
-    if (fields.id !== undefined && fields.request_key === undefined) fields.request_key = String(fields.id);
+    const key = requestKey(fields.id);
+    // A retry of the same application stores nothing new.
+    if (key !== undefined && fields.request_key === undefined) fields.request_key = key;
     return eligo.request('screen', fields);
   }));
   eligo.close();
@@ -274,6 +369,12 @@ async function main(argv) {
 module.exports = { Client, EligoError };
 
 if (require.main === module) {
+  // Output that cannot be written is said, not lost with status 0.  A reader
+  // that went away (| head) has seen enough: quiet, as a shell reports SIGPIPE.
+  process.stdout.on('error', (e) => {
+    if (e.code !== 'EPIPE') console.error(`client.js: cannot write the output: ${e.message}`);
+    process.exit(e.code === 'EPIPE' ? 128 + 13 : 2);
+  });
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; },
     (e) => { console.error(`client.js: ${e.message}`); process.exitCode = 2; });
 }

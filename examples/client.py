@@ -21,7 +21,11 @@ examples/applications.jsonl) for every programme and prints the outcomes:
 Each application's "id" (its number at the front office) goes as its request_key
 too, so running the same file again stores nothing new: the replies are the stored
 decisions, marked "repeated".  That is how a front office retries safely after a
-timeout or a lost connection: send the same request with the same key.
+timeout or a lost connection: send the same request with the same key.  The key is
+the id itself when it is a string, its decimal digits when it is a whole number
+(8124 and 8124.0 alike, under 2^53, as examples/client.js makes it); any other id
+(null, true, 2.5, an object or an array) sends no request_key: its text would not be
+the same in every client, or the same for every application.
 """
 import argparse
 import collections
@@ -39,6 +43,10 @@ class EligoError(Exception):
         self.code = error.get("code", "unknown")
         self.reply = reply
         super().__init__("%s: %s" % (self.code, error.get("message", "")))
+
+
+class ProtocolError(ConnectionError):
+    """A reply that is not JSON: the connection cannot be trusted any more."""
 
 
 class Client:
@@ -111,10 +119,20 @@ class Client:
                             "request_key" % (self.timeout, self._pending[0]))
             self.close()
             raise TimeoutError(self._broken) from None
-        if not line:
+        if not line.endswith(b"\n"):
+            # Nothing, or a reply cut short: the server went away while writing it.
             self._broken = "the server closed the connection"
             raise ConnectionError(self._broken)
-        reply = json.loads(line)
+        try:
+            reply = json.loads(line)
+        except ValueError as e:   # UnicodeDecodeError is one
+            self._broken = ("protocol error: the reply to request %r is not JSON (%s): %.60r"
+                            % (self._pending[0], e, line))
+            raise ProtocolError(self._broken) from None
+        if not isinstance(reply, dict):
+            self._broken = ("protocol error: the reply to request %r is not a JSON object: %.60r"
+                            % (self._pending[0], line))
+            raise ProtocolError(self._broken)
         expected = self._pending.popleft()
         if reply.get("id") != expected and reply.get("id") is not None:
             raise RuntimeError("reply for id %r where %r was expected" % (reply.get("id"), expected))
@@ -130,30 +148,36 @@ class Client:
 
     def pipeline(self, requests, window=64):
         """Send REQUESTS (dicts with an "op") keeping up to WINDOW in flight; yield the
-        replies in order, errors included (check reply["ok"]).  When the server
-        closes the connection, the replies it sent first are yielded (one may say
-        why: line_too_long), then ConnectionError says how many requests were
-        not sent; unanswered() lists those sent without a reply."""
+        replies in order, errors included (check reply["ok"]).  When the connection
+        is lost (closed, timed out, a reply unreadable), the replies that came first
+        are yielded (one may say why: line_too_long), then the OSError raised says
+        how many requests were not sent and the id they start from; unanswered()
+        lists those sent without a reply."""
         requests = iter(requests)
-        for request in requests:
-            request = dict(request)
-            try:
-                self.send(request.pop("op"), **request)
-            except OSError:
-                # This one is among the unanswered until a reply says why.
-                while self._pending:   # raises ConnectionError once the replies end
+        try:
+            for request in requests:
+                request = dict(request)
+                try:
+                    self.send(request.pop("op"), **request)
+                except OSError:
+                    # This one is among the unanswered until a reply says why.
+                    while self._pending:   # raises ConnectionError once the replies end
+                        yield self.receive()
+                    rest = list(requests)
+                    if rest:
+                        raise ConnectionError(_not_sent("the server closed the connection", rest))
+                    return
+                if len(self._pending) == window:
                     yield self.receive()
-                rest = list(requests)
-                if rest:
-                    first = rest[0].get("id")
-                    raise ConnectionError(
-                        "the server closed the connection: %d request(s) after it were not sent%s"
-                        % (len(rest), " (from id %r on)" % first if first is not None else ""))
-                return
-            if len(self._pending) == window:
+            while self._pending:
                 yield self.receive()
-        while self._pending:
-            yield self.receive()
+        except OSError as e:
+            # Lost while reading replies, with requests still to send: they are
+            # said too, not left out of the count of what to send again.
+            rest = list(requests)
+            if not rest:
+                raise
+            raise type(e)(_not_sent(e, rest)) from e
 
     # -- the operations --------------------------------------------------------
 
@@ -188,6 +212,49 @@ class Client:
         return self.call("health")
 
 
+def _not_sent(why, rest):
+    first = rest[0].get("id")
+    return "%s: %d request(s) after it were not sent%s" % (
+        why, len(rest), " (from id %r on)" % (first,) if first is not None else "")
+
+
+def request_key(id):
+    """The request_key an application's id gives, or None: the id itself when it is a
+    string, its decimal digits when it is a whole number below 2^53 (JSON does not
+    tell 8124.0 from 8124, nor can JavaScript: client.js gives the same key).  None
+    for any other id, whose text would differ between clients (true and True, 2.5)
+    or be the same for every application (null)."""
+    if isinstance(id, str):
+        return id
+    if isinstance(id, bool):   # a bool is an int in Python
+        return None
+    if isinstance(id, float) and id.is_integer():
+        id = int(id)
+    if isinstance(id, int) and abs(id) < 2 ** 53:
+        return str(id)
+    return None
+
+
+def _no_duplicates(pairs):
+    names = set()
+    for name, _ in pairs:
+        if name in names:   # the server refuses it: readers differ on which counts
+            raise ValueError("the member %s appears twice in one object" % json.dumps(name))
+        names.add(name)
+    return dict(pairs)
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def _finite(text):
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError("the number %s is too large" % text)
+    return number
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description="Screen JSON-lines applications with eligo serve.")
@@ -205,9 +272,17 @@ def main():
             for number, raw in enumerate(f, 1):
                 line = raw.decode("utf-8")
                 if line.strip():
-                    app = json.loads(line)
+                    # What the server would refuse is refused here, before anything
+                    # is sent: a name twice, NaN, a number too large for a double.
+                    app = json.loads(line, object_pairs_hook=_no_duplicates,
+                                     parse_constant=_no_constant, parse_float=_finite)
                     if not isinstance(app, dict):
                         raise ValueError("not a JSON object")
+                    try:   # "\ud800" parses, but is no character: it cannot be sent as UTF-8
+                        json.dumps(app, ensure_ascii=False).encode("utf-8")
+                    except UnicodeEncodeError as e:
+                        raise ValueError("%s is half of a surrogate pair, not a character"
+                                         % ascii(e.object[e.start])[1:-1]) from None
                     apps.append(app)
     except (OSError, ValueError) as e:
         where = "%s:%d" % (args.file, number) if isinstance(e, ValueError) else args.file
@@ -220,11 +295,15 @@ def main():
             app.pop("program", None)
             if args.lang:
                 app.setdefault("lang", args.lang)
-            if "id" in app:   # a retry of the same application stores nothing new
-                app.setdefault("request_key", str(app["id"]))
+            key = request_key(app.get("id"))
+            if key is not None:   # a retry of the same application stores nothing new
+                app.setdefault("request_key", key)
             yield dict(app, op="screen")
 
     class OutputClosed(Exception):
+        pass
+
+    class OutputFailed(Exception):
         pass
 
     def out(text):
@@ -232,6 +311,8 @@ def main():
             print(text, flush=True)
         except BrokenPipeError:   # our reader went away (| head): not the server
             raise OutputClosed()
+        except OSError as e:   # a full disk, say: our fault to report, not the server's
+            raise OutputFailed(e)
 
     errors = 0
     eligo = None
@@ -258,6 +339,12 @@ def main():
         # replies not read are the reader's choice.  Nothing more to stdout.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13   # as a shell reports SIGPIPE
+    except OutputFailed as e:
+        print("client.py: cannot write the output: %s" % (e.args[0].strerror or e.args[0]),
+              file=sys.stderr)
+        # What is left in stdout's buffer would fail again at exit, with a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2
     except OSError as e:
         print("client.py: %s" % e, file=sys.stderr)
         if eligo is not None and eligo.unanswered():

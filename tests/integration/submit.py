@@ -83,7 +83,10 @@ def fake_serve_conn(conn):
                                       separators=(",", ":")).encode() + b"\n"
                            for l in lines if l.strip())
             if out:
-                conn.sendall(out)
+                try:
+                    conn.sendall(out)
+                except OSError:   # the client went away (read by head): not ours to say
+                    return
 
 
 def fake_server(path):
@@ -596,6 +599,50 @@ def test_examples(source, sock, tmp, real):
             check(lines and all(l.endswith("(repeated)") for l in lines),
                   "the same applications again: their ids as request keys, nothing stored twice",
                   out)
+    if real:
+        # An id gives the same request_key in both clients, or none: a string
+        # itself, a whole number its digits (8125.0 is 8125 in JavaScript).
+        # null once gave "None" for every line (the second a conflict), and
+        # true "True" in one client and "true" in the other.
+        ids = os.path.join(tmp, "ids.jsonl")
+        keyed = ["K1", 8124, 8125.0, None, None, True, {"k": 1}, 2.5]
+        with open(ids, "w") as f:
+            for i, id in enumerate(keyed):
+                f.write(json.dumps({"id": id, "applicant": applicant(60 + i),
+                                    "as_of": "2025-03-01"}) + "\n")
+        first = [sys.executable, client]
+        second = [node, os.path.join(source, "examples", "client.js")] if node else first
+        rc1, out1, err1 = run(first + ["--socket", sock, ids])
+        rc2, out2, err2 = run(second + ["--socket", sock, ids])
+        repeated = [l.endswith("(repeated)") for l in out2.splitlines()]
+        check(rc1 == 0 and "(repeated)" not in out1 and rc2 == 0 and
+              repeated == [True, True, True, False, False, False, False, False],
+              "examples: an id is a request_key when it is a string or a whole number, "
+              "the same in both clients; any other id sends none (%s)" % repeated,
+              out1 + err1 + out2 + err2)
+    # Output that cannot be written: said, status 2, not taken for a lost
+    # connection (client.py) or ignored with status 0 (client.js).
+    if os.path.exists("/dev/full"):
+        for c in [[sys.executable, client]] + ([[node, os.path.join(source, "examples", "client.js")]]
+                                               if node else []):
+            with open("/dev/full", "wb") as full:
+                p = subprocess.run(c + ["--socket", sock, apps], stdout=full,
+                                   stderr=subprocess.PIPE, timeout=60)
+            err = p.stderr.decode()
+            check(p.returncode == 2 and "cannot write the output" in err and "no reply" not in err
+                  and "Traceback" not in err,
+                  "examples/%s: a full disk on stdout is said, status 2 (%d %s)" %
+                  (os.path.basename(c[-1]), p.returncode, err.strip()), err)
+    if node:
+        # Read by `head -c 10`: quiet, status 141 as client.py (it was 0).
+        p = subprocess.Popen([node, os.path.join(source, "examples", "client.js"),
+                              "--socket", sock, many], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        head = p.stdout.read(10)
+        p.stdout.close()
+        err = p.stderr.read().decode()
+        p.wait(timeout=60)
+        check(len(head) == 10 and p.returncode == 141 and err == "",
+              "examples/client.js read by head: quiet, status 141 (%d)" % p.returncode, err)
     # A line that is not a JSON object: said with its line number, before
     # anything is sent (nothing decided and then left unprinted).
     bad = os.path.join(tmp, "bad.jsonl")
@@ -607,12 +654,112 @@ def test_examples(source, sock, tmp, real):
     latin = os.path.join(tmp, "latin1.jsonl")   # not UTF-8, on its first line
     with open(latin, "wb") as f:
         f.write(b'{"id": "H", "applicant": {"applicant_id": "\xe9"}}\n')
+    # What the server would refuse, after a line it takes: a name twice (JSON
+    # readers differ on which counts), a number no double holds; for
+    # client.py, NaN and a lone surrogate too (JSON.parse refuses NaN; the
+    # surrogate crashed client.py at sending, after the first line was sent).
+    refused = []
+    for name, text, both in (("twice", '{"id": "T", "applicant": {"a": 1, "b": {"c": 1, "\\u0063": 2}}}', True),
+                             ("huge", '{"id": "T", "applicant": {"a": 1e400}}', True),
+                             ("nan", '{"id": "T", "applicant": {"a": NaN}}', False),
+                             ("surrogate", '{"id": "T", "applicant": {"a": "\\ud800"}}', False)):
+        path = os.path.join(tmp, name + ".jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps({"id": "G", "applicant": applicant(1)}) + "\n" + text + "\n")
+        refused.append((path, path + ":2:", both))
     for c in clients:
-        for path, where in ((bad, bad + ":2:"), (latin, latin + ":1:")):
+        for path, where, both in [(bad, bad + ":2:", True), (latin, latin + ":1:", True)] + refused:
+            if not both and c[-1].endswith(".js"):
+                continue
             rc, out, err = run(c + ["--socket", sock, path])
             check(rc == 2 and out == "" and where in err and "Traceback" not in err,
                   "examples/%s: a bad line is named (%s), nothing sent" %
                   (os.path.basename(c[-1]), err.strip()), out + err)
+    if node:
+        # client.js's options: a misspelt one is not the input file, a missing
+        # value is not the default, and a file it cannot read is named.
+        js = [node, os.path.join(source, "examples", "client.js")]
+        for args, said in ((["--sokcet", apps], "unknown option --sokcet"),
+                           ([apps, "--socket"], "--socket needs a value"),
+                           (["--socket", sock, tmp], tmp + ": EISDIR")):
+            rc, out, err = run(js + args)
+            check(rc == 2 and out == "" and said in err and
+                  ("usage:" in err or "EISDIR" in said),
+                  "examples/client.js %s: %s, status 2 (%d)" % (" ".join(args[:1]), said, rc),
+                  out + err)
+
+
+def scripted_server(path, reply):
+    """Listen on PATH for one connection; answer its first line with the bytes
+    REPLY(line), then close the connection's sending side, reading on until the
+    client closes (closed with requests unread, Linux would reset it, and the
+    client could lose the reply)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(1)
+    def serve():
+        conn, _ = s.accept()
+        with conn:
+            data = b""
+            while b"\n" not in data:
+                data += conn.recv(65536)
+            conn.sendall(reply(data.split(b"\n")[0]))
+            conn.shutdown(socket.SHUT_WR)
+            while conn.recv(65536):
+                pass
+        s.close()
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def test_examples_lost(source, tmp):
+    """The example clients when the server goes away or answers nonsense."""
+    apps = os.path.join(tmp, "lost.jsonl")
+    with open(apps, "w") as f:
+        for i in range(200):
+            f.write(json.dumps({"id": "R%d" % i, "applicant": applicant(i)}) + "\n")
+    node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).stdout.strip()
+    clients = [[sys.executable, os.path.join(source, "examples", "client.py")]]
+    if node:
+        clients.append([node, os.path.join(source, "examples", "client.js")])
+    def answer(line):
+        return json.dumps(fake_reply(line.decode()), separators=(",", ":")).encode() + b"\n"
+    n = 0
+    for c in clients:
+        name = os.path.basename(c[-1])
+        def path():
+            nonlocal n
+            n += 1
+            return os.path.join(tmp, "scripted%d.sock" % n)
+        # A reply cut short (no newline: the server went away while writing):
+        # a lost connection, not a traceback (client.py).
+        sock = path()
+        scripted_server(sock, lambda line: answer(line)[:40])
+        rc, out, err = run(c + ["--socket", sock, apps])
+        check(rc == 2 and "the server closed the connection" in err and "no reply to" in err
+              and "Traceback" not in err,
+              "examples/%s: a reply cut short is a lost connection, status 2 (%d)" % (name, rc),
+              out + err)
+        # A whole line that is not JSON: a protocol error said, status 2 (a
+        # traceback in client.py, an uncaught exception in client.js).
+        sock = path()
+        scripted_server(sock, lambda line: b"<html>oops</html>\n")
+        rc, out, err = run(c + ["--socket", sock, apps])
+        check(rc == 2 and "protocol error" in err and "not JSON" in err and "Traceback" not in err
+              and "    at " not in err,
+              "examples/%s: a reply that is not JSON is a protocol error, status 2 (%d)" % (name, rc),
+              out + err)
+    # The server answers the first request and closes while client.py waits
+    # for the next reply with requests still to send (64 in flight): those are
+    # counted too (they were said only when sending failed, not when
+    # receiving did).
+    sock = path()
+    scripted_server(sock, answer)
+    rc, out, err = run(clients[0] + ["--socket", sock, apps])
+    check(rc == 2 and out.startswith("R0: ") and
+          "135 request(s) after it were not sent (from id 'R65' on)" in err and
+          "no reply to 64 requests (R1, " in err,
+          "examples/client.py: the connection lost while replies are read: the requests "
+          "not sent are said (%d)" % rc, out + err)
 
 
 def main():
@@ -631,6 +778,7 @@ def main():
         test_bench_refused(eligo, tmp)
         test_submit_timeout(eligo, tmp)
         test_examples(source, fake_sock, tmp, real=False)
+        test_examples_lost(source, tmp)
         fake.close()
         started = real_server(eligo, source, tmp)
         if started:
