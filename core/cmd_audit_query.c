@@ -254,7 +254,8 @@ static void list_usage(FILE *f)
             "                     new decisions arrive; the table's last line gives it)\n"
             "  --json             one JSON object per line: seq, decision_id, program,\n"
             "                     program_version, outcome, applicant_id, as_of, decided_at,\n"
-            "                     ruleset\n"
+            "                     ruleset, and review: the last review's action, outcome and\n"
+            "                     the outcome after reviews, or null\n"
             AQ_DB_USAGE
             "  --help             print this help\n"
             "\n"

@@ -20,7 +20,7 @@ static void replay_usage(FILE *f)
 {
     fprintf(f,
         "usage: eligo replay --rules DIR [--db FILE] [FILTERS] [--json] [--jobs N] [--sample N]\n"
-        "       eligo replay --original [--db FILE] [FILTERS] [--json] [--jobs N]\n"
+        "       eligo replay --original [--db FILE] [FILTERS] [--json] [--jobs N] [--max-listed N]\n"
         "\n"
         "Re-decide stored applications, each at its original as_of and with the earlier\n"
         "decisions its rules originally read, and compare with what was decided.  Nothing\n"
