@@ -414,6 +414,17 @@ def main():
         gf = {(x["program"], x["criterion"]): (x["failed"], x["missing"]) for x in s["failing"]}
         want = {k: (failed[k], missing[k]) for k in set(failed) | set(missing)}
         check(gf == want, "stats' failing criteria match the export (%d)" % len(want))
+        # Within a programme, most failed first, then most missing, then by name.
+        order = [(x["program"], -x["failed"], -x["missing"], x["criterion"]) for x in s["failing"]]
+        check(order == sorted(order) and len({x["failed"] for x in s["failing"]}) > 1,
+              "stats lists each programme's criteria failed most often first")
+        st, out, _ = audit("stats", "--db", db, "--json", "--by-as-of", "--top", "1")
+        top = json.loads(out)["failing"] if st == 0 else []
+        firsts = {}
+        for x in s["failing"]:
+            firsts.setdefault(x["program"], x)
+        check(top == list(firsts.values()), "stats --top 1 keeps each programme's first (%d)"
+              % len(top))
         st, out, _ = audit("stats", "--db", db, "--by-as-of", "--program", "idmaj")
         check(st == 0 and "2025-01" in out and "awrach" not in out and "CRITERION" in out,
               "stats as tables, filtered by programme")

@@ -1470,10 +1470,11 @@ static void tally_failing(void *ud, const char *program, const char *criterion, 
 static void test_stats(void **state)
 {
     fixture *f = *state;
+    /* edu fails more often than age, which comes first by name. */
     static const char *crit[3] = {
-        "[{\"id\":\"age\",\"passed\":false},{\"id\":\"edu\",\"passed\":null}]",
-        "[{\"id\":\"age\",\"passed\":false},{\"id\":\"edu\",\"passed\":true}]",
         "[{\"id\":\"age\",\"passed\":true},{\"id\":\"edu\",\"passed\":false}]",
+        "[{\"id\":\"age\",\"passed\":null},{\"id\":\"edu\",\"passed\":false}]",
+        "[{\"id\":\"age\",\"passed\":false},{\"id\":\"edu\",\"passed\":true}]",
     };
     static const char *outcome[3] = {"ineligible", "ineligible", "ineligible"};
     test_app t[3];
@@ -1496,8 +1497,8 @@ static void test_stats(void **state)
     assert_int_equal(ty.n, 4);
     assert_string_equal(ty.lines[0], "M idmaj 2025-03 ineligible 2");
     assert_string_equal(ty.lines[1], "M idmaj 2025-04 ineligible 1");
-    assert_string_equal(ty.lines[2], "F idmaj age 2 0 3");   /* most failures first */
-    assert_string_equal(ty.lines[3], "F idmaj edu 1 1 3");
+    assert_string_equal(ty.lines[2], "F idmaj edu 2 0 3");   /* most failures first */
+    assert_string_equal(ty.lines[3], "F idmaj age 1 1 3");
 
     /* The same filters as store_each; months of as_of on request. */
     store_filter flt = {.applicant = "A", .by_as_of = 1};
@@ -1505,8 +1506,8 @@ static void test_stats(void **state)
     assert_int_equal(store_stats(f->st, &flt, tally_month, tally_failing, &ty, &e), 0);
     assert_int_equal(ty.n, 3);
     assert_string_equal(ty.lines[0], "M idmaj 2025-03 ineligible 2");
-    assert_string_equal(ty.lines[1], "F idmaj age 2 0 2");
-    assert_string_equal(ty.lines[2], "F idmaj edu 0 1 2");
+    assert_string_equal(ty.lines[1], "F idmaj edu 2 0 2");
+    assert_string_equal(ty.lines[2], "F idmaj age 0 1 2");
 
     flt = (store_filter){.until = "2025-03-31"};
     memset(&ty, 0, sizeof ty);
