@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -190,17 +191,31 @@ static void test_request_key(void **state)
     assert_non_null(strstr(f->s.jobs[2]->reply.data, "\"code\":\"conflict\""));
 }
 
+typedef struct call_seen {
+    pthread_t thread;
+    char name[16];
+    int stored;
+} call_seen;
+
 static int event_call(store *st, void *ud)
 {
+    call_seen *c = ud;
     err e;
-    return store_event(st, "test", ud, &e);
+    c->thread = pthread_self();
+    prctl(PR_GET_NAME, (unsigned long)c->name, 0, 0, 0);
+    c->stored = store_event(st, "test", "from the test", &e) == 0;
+    return 7;
 }
 
 /* writer_call runs on the writer thread and returns the function's status. */
 static void test_writer_call(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(writer_call(f->w, event_call, "from the test"), 0);
+    call_seen c = {0};
+    assert_int_equal(writer_call(f->w, event_call, &c), 7);
+    assert_false(pthread_equal(c.thread, pthread_self()));
+    assert_string_equal(c.name, "writer");
+    assert_true(c.stored);   /* on the writer's handle */
     assert_int_equal(writer_depth(f->w), 0);
 }
 
