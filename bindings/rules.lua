@@ -2091,7 +2091,7 @@ end
 
 -- What a case may say, beyond what run_case sets (name, file, line).
 local CASE_KEYS, CASE_KEYS_TEXT = key_set({ "program", "as_of", "applicant", "outcome", "failed", "missing",
-  "history", "error", "lang" })
+  "passed", "history", "error", "lang" })
 CASE_KEYS.name, CASE_KEYS.file, CASE_KEYS.line = true, true, true
 local HISTORY_KEYS, HISTORY_KEYS_TEXT = key_set({ "decision_id", "program", "program_version", "ruleset",
   "as_of", "lang", "outcome", "decision_outcome", "criteria", "missing", "parameters", "decided_at" })
@@ -2151,7 +2151,7 @@ local function case_fault(case)
   if case.error == nil and not OUTCOMES[case.outcome] then
     return string_format("outcome must be eligible, ineligible or incomplete, got %s", describe(case.outcome))
   end
-  for _, k in ipairs({ "failed", "missing" }) do
+  for _, k in ipairs({ "failed", "missing", "passed" }) do
     local l = case[k]
     if l ~= nil then
       if type(l) ~= "table" then return string_format("%s must be a list of names, got %s", k, describe(l)) end
@@ -2167,6 +2167,11 @@ local function case_fault(case)
         if seen[x] then return string_format("%s names '%s' twice", k, x) end
         seen[x] = true
       end
+    end
+  end
+  for _, id in ipairs(case.passed or {}) do
+    for _, f in ipairs(case.failed or {}) do
+      if f == id then return string_format("'%s' is in both failed and passed", id) end
     end
   end
   local bad = schema and undeclared(case.applicant, schema, "")
@@ -2285,13 +2290,27 @@ function api.run_case(i)
       wrong[#wrong + 1] = string_format("outcome: expected %s, got %s", tostring(case.outcome), d.outcome)
     end
     local known = {}
-    for _, r in ipairs(d.criteria) do known[r.id] = true end
-    local strangers = {}
-    for _, id in ipairs(case.failed or {}) do
-      if not known[id] then strangers[#strangers + 1] = id end
+    for _, r in ipairs(d.criteria) do known[r.id] = r end
+    for _, k in ipairs({ "failed", "passed" }) do
+      local strangers = {}
+      for _, id in ipairs(case[k] or {}) do
+        if not known[id] then strangers[#strangers + 1] = id end
+      end
+      if #strangers > 0 then
+        wrong[#wrong + 1] = string_format("%s names %s, which %s %s has no criterion of", k, list_text(strangers), d.program, d.program_version)
+      end
     end
-    if #strangers > 0 then
-      wrong[#wrong + 1] = string_format("failed names %s, which %s %s has no criterion of", list_text(strangers), d.program, d.program_version)
+    -- passed: criteria the case shows passing (an outcome alone may not:
+    -- another criterion's failure or missing data can hide how one went).
+    local unpassed = {}
+    for _, id in ipairs(case.passed or {}) do
+      local r = known[id]
+      if r and r.passed ~= true then
+        unpassed[#unpassed + 1] = string_format("%s %s", id, r.passed == false and "failed" or "was missing data")
+      end
+    end
+    if #unpassed > 0 then
+      wrong[#wrong + 1] = string_format("passed: expected to pass, but %s", table_concat(unpassed, ", "))
     end
     if not same_set(case.failed or {}, failed_now) then
       wrong[#wrong + 1] = string_format("failed: expected %s, got %s", list_text(case.failed), list_text(failed_now))

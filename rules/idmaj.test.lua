@@ -275,6 +275,7 @@ case "missing: registration and education absent ([waiting] is met by the wait a
   program = "idmaj", as_of = ON,
   applicant = with(base, { registered_with_agency = absent, education = absent }),
   outcome = "incomplete", missing = { "education", "registered_with_agency" },
+  passed = { "waiting" },
 }
 case "waiting: education absent and the wait not met: the degree is needed" {
   -- Unemployed since 2025-01-15: 1 month on ON, so only bac+3 could pass.

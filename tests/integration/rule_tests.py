@@ -176,7 +176,13 @@ def main():
     d = copy("faults")
     faults = [
         ('mising = { "x" }', "unknown key 'mising' (a case knows program, as_of, applicant, "
-         "outcome, failed, missing, history, error, lang)"),
+         "outcome, failed, missing, passed, history, error, lang)"),
+        ('passed = { "no_such" }', "passed names {no_such}, which taehil 2025.1 has no criterion of"),
+        ('failed = { "age" }, passed = { "unemployed", "age" }', "'age' is in both failed and passed"),
+        ('applicant = with(base, { registered_with_agency = absent, birth_date = "2015-01-01" }), '
+         'outcome = "ineligible", failed = { "age" }, passed = { "unemployed", "registered", "age2" }',
+         "passed names {age2}, which taehil 2025.1 has no criterion of; passed: expected to pass, "
+         "but registered was missing data"),
         ('as_of = nil', "as_of must be a date YYYY-MM-DD, got nil: without one a case is decided "
          "on the day it runs"),
         ('failed = "age"', 'failed must be a list of names, got the string "age"'),
