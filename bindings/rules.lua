@@ -698,10 +698,14 @@ local function key_set(list)
   for _, k in ipairs(list) do set[k] = true end
   return set, table_concat(list, ", ")
 end
-local PROGRAM_KEYS, PROGRAM_KEYS_TEXT = key_set({ "version", "from", "to", "title", "reference" })
-local CRITERION_KEYS, CRITERION_KEYS_TEXT = key_set({ "text", "pass", "fail", "reference", "check" })
-local PARAMETER_KEYS, PARAMETER_KEYS_TEXT = key_set({ "reference" })
-local VALUE_KEYS, VALUE_KEYS_TEXT = key_set({ "from", "to", "value", "reference" })
+-- The keys each kind of declaration knows, and their list as text for a
+-- message: KEYS.program and KEYS.program_text, ...  (One table: the main
+-- chunk is near Lua's limit of 200 locals.)
+local KEYS = {}
+KEYS.program, KEYS.program_text = key_set({ "version", "from", "to", "title", "reference" })
+KEYS.criterion, KEYS.criterion_text = key_set({ "text", "pass", "fail", "reference", "check" })
+KEYS.parameter, KEYS.parameter_text = key_set({ "reference" })
+KEYS.value, KEYS.value_text = key_set({ "from", "to", "value", "reference" })
 
 function sandbox.parameter(name)
   declaring("a parameter")
@@ -717,10 +721,10 @@ function sandbox.parameter(name)
     check_utf8(file, line, string_format("parameter '%s' reference", name), spec.reference)
     local p = { name = name, reference = spec.reference, file = file, line = line, values = {} }
     if type(spec.reference) ~= "string" then problem(file, line, "parameter '%s' has no reference", name) end
-    unknown_keys(spec, PARAMETER_KEYS, PARAMETER_KEYS_TEXT .. " and its dated values", string_format("parameter '%s'", name), file, line, true)
+    unknown_keys(spec, KEYS.parameter, KEYS.parameter_text .. " and its dated values", string_format("parameter '%s'", name), file, line, true)
     for i, v in ipairs(spec) do
       if type(v) ~= "table" then decl_error(2, "parameter '%s': value %d needs { from = ..., value = ... }", name, i) end
-      unknown_keys(v, VALUE_KEYS, VALUE_KEYS_TEXT, string_format("parameter '%s' value %d", name, i), file, line)
+      unknown_keys(v, KEYS.value, KEYS.value_text, string_format("parameter '%s' value %d", name, i), file, line)
       if v.value == nil then decl_error(2, "parameter '%s': value %d has no 'value' ({ from = ..., value = ... })", name, i) end
       if v.from == nil then problem(file, line, "parameter '%s': value %d has no 'from' date", name, i) end
       check_utf8(file, line, string_format("parameter '%s' value %d", name, i), v.value)
@@ -784,7 +788,7 @@ function sandbox.criterion(id)
     declaring("a criterion")   -- its checks would add to the problems found, without end
     if type(spec) ~= "table" then decl_error(2, "criterion '%s' needs a table", id) end
     if type(spec.check) ~= "function" then decl_error(2, "criterion '%s' has no check function", id) end
-    unknown_keys(spec, CRITERION_KEYS, CRITERION_KEYS_TEXT, string_format("criterion '%s'", id), file, line)
+    unknown_keys(spec, KEYS.criterion, KEYS.criterion_text, string_format("criterion '%s'", id), file, line)
     return setmetatable({ id = id, text = spec.text, pass = spec.pass, fail = spec.fail,
       reference = spec.reference, check = spec.check, file = file, line = line }, CRITERION_TAG)
   end
@@ -799,7 +803,7 @@ function sandbox.program(id)
   return function(spec)
     declaring("a programme")
     if type(spec) ~= "table" then decl_error(2, "programme '%s' needs a table", id) end
-    unknown_keys(spec, PROGRAM_KEYS, PROGRAM_KEYS_TEXT .. " and its criteria", string_format("programme '%s'", id), file, line, true)
+    unknown_keys(spec, KEYS.program, KEYS.program_text .. " and its criteria", string_format("programme '%s'", id), file, line, true)
     local p = { id = id, title = spec.title, version = spec.version, from = spec.from, to = spec.to,
       reference = spec.reference, file = file, line = line, criteria = {}, by_id = {} }
     if type(p.version) ~= "string" and type(p.version) ~= "number" then
@@ -2090,14 +2094,14 @@ local function mark_lists(v, t)
 end
 
 -- What a case may say, beyond what run_case sets (name, file, line).
-local CASE_KEYS, CASE_KEYS_TEXT = key_set({ "program", "as_of", "applicant", "outcome", "failed", "missing",
+KEYS.case, KEYS.case_text = key_set({ "program", "as_of", "applicant", "outcome", "failed", "missing",
   "passed", "history", "error", "lang" })
-CASE_KEYS.name, CASE_KEYS.file, CASE_KEYS.line = true, true, true
-local HISTORY_KEYS, HISTORY_KEYS_TEXT = key_set({ "decision_id", "program", "program_version", "ruleset",
+KEYS.case.name, KEYS.case.file, KEYS.case.line = true, true, true
+KEYS.history, KEYS.history_text = key_set({ "decision_id", "program", "program_version", "ruleset",
   "as_of", "lang", "outcome", "decision_outcome", "criteria", "missing", "parameters", "decided_at" })
 local OUTCOMES = { eligible = true, ineligible = true, incomplete = true }
 -- The codes a decide can answer with, offline as in the server.
-local CASE_ERRORS, CASE_ERRORS_TEXT = key_set({ "invalid_json", "invalid_request", "unknown_op",
+KEYS.case_error, KEYS.case_error_text = key_set({ "invalid_json", "invalid_request", "unknown_op",
   "unknown_program", "invalid_applicant", "rule_error", "internal" })
 
 -- The first field of applicant V (at PATH) that type T does not declare:
@@ -2130,10 +2134,10 @@ end
 local function case_fault(case)
   local odd = {}
   for k in next, case do
-    if not CASE_KEYS[k] then odd[#odd + 1] = tostring(k) end
+    if not KEYS.case[k] then odd[#odd + 1] = tostring(k) end
   end
   charged_sort(odd)
-  if #odd > 0 then return string_format("unknown key '%s' (a case knows %s)", odd[1], CASE_KEYS_TEXT) end
+  if #odd > 0 then return string_format("unknown key '%s' (a case knows %s)", odd[1], KEYS.case_text) end
   if case.name == "" then return "a case needs a name: a failure shows it" end
   local first = case_named[case.file .. "\0" .. case.name]
   if first ~= case then
@@ -2142,8 +2146,8 @@ local function case_fault(case)
   if case.error ~= nil and case.outcome ~= nil then
     return "a case expects an error or an outcome, not both (the outcome would go unchecked)"
   end
-  if case.error ~= nil and not CASE_ERRORS[case.error] then
-    return string_format("error must be one of %s, got %s", CASE_ERRORS_TEXT, describe(case.error))
+  if case.error ~= nil and not KEYS.case_error[case.error] then
+    return string_format("error must be one of %s, got %s", KEYS.case_error_text, describe(case.error))
   end
   if type(case.as_of) ~= "string" or not c_parse_date(case.as_of) then
     return string_format("as_of must be a date YYYY-MM-DD, got %s: without one a case is decided on the day it runs", describe(case.as_of))
@@ -2181,8 +2185,8 @@ local function case_fault(case)
     for j, r in ipairs(case.history) do
       if type(r) ~= "table" then return string_format("history row %d must be a table", j) end
       for k in next, r do
-        if not HISTORY_KEYS[k] then
-          return string_format("history row %d: unknown key '%s' (a row knows %s)", j, tostring(k), HISTORY_KEYS_TEXT)
+        if not KEYS.history[k] then
+          return string_format("history row %d: unknown key '%s' (a row knows %s)", j, tostring(k), KEYS.history_text)
         end
       end
       for _, k in ipairs({ "outcome", "decision_outcome" }) do
