@@ -248,6 +248,31 @@ static int bindings_render(lua_State *L)
     return 1;
 }
 
+/* braced(t) -> whether a string value of table T (read raw) holds a '{'
+ * before a '}': a text that may name parameters.  The seal asks it of every
+ * criterion's texts, and a search in Lua would cost the seal's budget three
+ * calls a criterion.  [-0, +1, -] */
+static int bindings_braced(lua_State *L)
+{
+    int found = 0;
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (!found && lua_next(L, 1)) {
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                size_t n;
+                const char *s = lua_tolstring(L, -1, &n);
+                const char *open = memchr(s, '{', n);
+                found = open && memchr(open, '}', n - (size_t)(open - s)) != NULL;
+            }
+            lua_pop(L, 1);
+        }
+        if (found)
+            lua_pop(L, 1);   /* the key left by the loop's stop */
+    }
+    lua_pushboolean(L, found);
+    return 1;
+}
+
 /* format(v) -> string  [-0, +1, m] */
 static int bindings_format_lua(lua_State *L)
 {
@@ -719,6 +744,7 @@ void bindings_push(lua_State *L)
         {"today", bindings_today},
         {"restore", bindings_restore},
         {"frozen_len", bindings_frozen_len},
+        {"braced", bindings_braced},
         {"tostring", bindings_tostring},
         {"name", bindings_name_lua},
         {"pairs", order_pairs},

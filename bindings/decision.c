@@ -279,7 +279,8 @@ static int decision_message_lua(lua_State *L, decision_box *box, int c, int pass
     lua_pushboolean(L, passed);
     lua_pushvalue(L, values);
     lua_pushvalue(L, ARG_LANG);
-    lua_call(L, 4, 1);                                    /* text */
+    lua_pushvalue(L, ARG_ON);   /* for the parameters a text names */
+    lua_call(L, 5, 1);                                    /* text */
     size_t n;
     const char *s = lua_tolstring(L, -1, &n);
     int rc = s ? buf_add(&box->msg, s, n) : 0;

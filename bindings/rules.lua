@@ -1298,7 +1298,44 @@ local function text_in(texts, lang)
   return texts[lang] or texts.en
 end
 
-local function message(c, passed, values, lang)
+-- The value of parameter NAME in force on ON, or nil (undeclared, none in
+-- force, or no date).  Read raw: no rule code runs.
+local function param_on(name, on)
+  local p = type(name) == "string" and params[name]
+  if not p or type(on) ~= "string" then return nil end
+  for i = #p.values, 1, -1 do   -- sorted by from: the latest in force, as param reads it
+    local pv = p.values[i]
+    if pv.from <= on and (pv.to == nil or on <= pv.to) then return pv.value end
+  end
+  return nil
+end
+
+-- TEXT (a criterion's) with each {name} of a declared parameter replaced by
+-- its value in force on ON: "Aged {idmaj.age_min} to {idmaj.age_max}" stays
+-- true when a new dated value comes, with no edit of the text.  Braces that
+-- name no parameter, or one with no number or text in force, stay as written
+-- (eligo check reports them); without ON, the text is as written.
+local function text_on(text, on)
+  if type(text) ~= "string" or type(on) ~= "string" or not string_find(text, "{", 1, true) then
+    return text
+  end
+  local values
+  for name in string_gmatch(text, "{([^{}]*)}") do
+    local v = param_on(name, on)
+    if type(v) == "number" or type(v) == "string" then
+      values = values or {}
+      values[name] = v
+    end
+  end
+  return values and c_render(text, values) or text
+end
+
+-- The criterion texts that name a declared parameter, as keys: message()
+-- renders only these (a lookup, where a search of every text would count
+-- against each decision's instruction budget).  Filled at seal.
+local param_texts = {}
+
+local function message(c, passed, values, lang, on)
   -- Not `passed and c.pass or c.fail`: a criterion that passed and has only
   -- a fail template would say why it failed.
   local texts
@@ -1312,17 +1349,15 @@ local function message(c, passed, values, lang)
   if type(text) ~= "string" and type(text) ~= "number" then
     error(string_format("its text is %s, not a text", describe(text)), 0)
   end
+  if param_texts[text] then text = text_on(text, on) end
   local word = (passed and WORDS.met or WORDS.not_met)[lang] or WORDS.met.en
+  if type(values) ~= "table" then return text .. ": " .. word end
   -- Read raw, as the decision's JSON reads them (a frozen table's contents):
   -- through a rule's __index or __pairs the text could show other values.
-  if type(values) == "table" then
-    local mt = debug_getmetatable(values)
-    local shadow = type(mt) == "table" and rawget(mt, "__frozen")
-    if type(shadow) == "table" then values = shadow end
-  end
-  if type(values) ~= "table" or next(values) == nil then
-    return text .. ": " .. word
-  end
+  local mt = debug_getmetatable(values)
+  local shadow = type(mt) == "table" and rawget(mt, "__frozen")
+  if type(shadow) == "table" then values = shadow end
+  if next(values) == nil then return text .. ": " .. word end
   local keys, names = {}, {}
   for k in next, values do
     keys[#keys + 1] = tostring(k)
@@ -1678,8 +1713,8 @@ function api.programs(as_of, lang)
     if p then
       local criteria = setmetatable({}, ARRAY)
       for i, c in ipairs(p.criteria) do
-        criteria[i] = setmetatable({ id = c.id, text = declared_text(c.text, lang), reference = declared_text(c.reference) },
-          { __json = order { "id", "text", "reference" } })
+        criteria[i] = setmetatable({ id = c.id, text = text_on(declared_text(c.text, lang), as_of),
+          reference = declared_text(c.reference) }, { __json = order { "id", "text", "reference" } })
       end
       list[#list + 1] = setmetatable({ id = p.id, title = declared_text(p.title, lang), version = p.version,
         from = p.from, to = p.to, reference = declared_text(p.reference), criteria = criteria },
@@ -1702,7 +1737,7 @@ local function source_lines(file, first, last)
   return table_concat(out, "\n")
 end
 
-function api.explain(program, version, lang)
+function api.explain(program, version, lang, on)
   lang = lang or "en"
   local p
   for _, v in ipairs(programs[program] or {}) do
@@ -1713,8 +1748,8 @@ function api.explain(program, version, lang)
   for i, c in ipairs(p.criteria) do
     local info = debug_getinfo(c.check, "S")
     local first, last = info.linedefined, info.lastlinedefined
-    criteria[i] = setmetatable({ id = c.id, text = declared_text(c.text, lang), reference = declared_text(c.reference),
-      file = c.file, line = c.line, first_line = first, last_line = last,
+    criteria[i] = setmetatable({ id = c.id, text = text_on(declared_text(c.text, lang), on),
+      reference = declared_text(c.reference), file = c.file, line = c.line, first_line = first, last_line = last,
       source = source_lines(c.file, first, last) },
       { __json = order { "id", "text", "reference", "file", "line", "first_line", "last_line", "source" } })
   end
@@ -1970,6 +2005,34 @@ function api.lint()
             id, c_add_days(last.to, 1), c_add_days(v.from, -1), last.version, last.to, v.version, v.from) }
         end
         if not last or (last.to and (not v.to or v.to > last.to)) then last = v end
+      end
+    end
+  end
+  -- A criterion's text shows the parameters it names in braces, {name}:
+  -- each must be declared, hold a number or a text, and be in force whenever
+  -- the version is (while a file did not load, its parameters are unknown).
+  for _, id in ipairs(program_order) do
+    for _, v in ipairs(programs[id]) do
+      for _, c in ipairs(v.criteria) do
+        local texts, told = type(c.text) == "table" and (frozen[c.text] or c.text), {}
+        for _, lang in ipairs(LANGS) do
+          local t = texts and rawget(texts, lang)
+          for name in string_gmatch(type(t) == "string" and t or "", "{([^{}]*)}") do
+            local p, msg = params[name], nil
+            if told[name] then
+              -- said once per criterion
+            elseif not p then
+              msg = not next(broken) and string_format("criterion '%s' text (%s): {%s} names no declared parameter (braces in a text show a parameter's value on the decision date)", c.id, lang, name)
+            elseif type(p.values[1].value) ~= "number" and type(p.values[1].value) ~= "string" then
+              msg = string_format("criterion '%s' text (%s): parameter '%s' holds %s, and a text can show only a number or a text", c.id, lang, name, describe(p.values[1].value))
+            else
+              local gap = not v.no_from and first_gap(p, v.from, v.to or "9999-12-31")
+              msg = gap and string_format("criterion '%s' text (%s) shows parameter '%s', which has no value in force on %s, when %s %s is", c.id, lang, name, gap, v.id, v.version)
+            end
+            told[name] = true
+            if msg then out[#out + 1] = { file = c.file, line = c.line, msg = msg } end
+          end
+        end
       end
     end
   end
@@ -2435,6 +2498,21 @@ end
 local seal_set = api.seal
 function api.seal(ruleset_hash)
   seal_set(ruleset_hash)
+  for _, id in ipairs(program_order) do
+    for _, v in ipairs(programs[id]) do
+      for _, c in ipairs(v.criteria) do
+        local texts = type(c.text) == "table" and (frozen[c.text] or c.text)
+        if C.braced(texts) then   -- most texts have no braces: one call each
+          for _, lang in ipairs(LANGS) do
+            local t = rawget(texts, lang)
+            for name in string_gmatch(type(t) == "string" and t or "", "{([^{}]*)}") do
+              if params[name] then param_texts[t] = true end
+            end
+          end
+        end
+      end
+    end
+  end
   keep_criteria()
   c_keep_params()
   -- engine.c looks for a changed upvalue itself after each request (no Lua

@@ -300,7 +300,7 @@ static int show_explain(store *st, const show_row *r, const char *lang, buf *out
         return -1;
     }
     int rc = engine_explain(en, r->program, r->program_version ? r->program_version : "",
-                            lang, out, &e);
+                            lang, r->as_of, out, &e);
     engine_free(en);
     if (rc != 0) {
         snprintf(why, whylen, "%s", e.msg);

@@ -1524,7 +1524,7 @@ int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, e
 }
 
 int engine_explain(engine *en, const char *program, const char *version, const char *lang,
-                   buf *out, err *e)
+                   const char *as_of, buf *out, err *e)
 {
     lua_State *L = en->L;
     char msg[512];
@@ -1532,7 +1532,8 @@ int engine_explain(engine *en, const char *program, const char *version, const c
     lua_pushstring(L, program);
     lua_pushstring(L, version);
     lua_pushstring(L, lang);
-    int status = engine_call(en, 3, 1, en->budget);
+    lua_pushstring(L, as_of);   /* NULL: nil */
+    int status = engine_call(en, 4, 1, en->budget);
     if (status != LUA_OK) {
         err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
         return -1;

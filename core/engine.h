@@ -150,10 +150,12 @@ void engine_set_history(engine *en, engine_history_fn *fn, void *ud);
  *                  "last_line", "source"}],      source: the check's text
  *    "parameters": {"name": {"reference", "file", "line",
  *                            "values": [{"from", "to", "value", "reference"}]}}}
- * with texts in LANG (English when missing).  -1 with E "not_found" when the
- * rule set has no such version. */
+ * with texts in LANG (English when missing), the parameters a criterion's
+ * text names given their values in force on AS_OF (the decision's date; as
+ * written when NULL).  -1 with E "not_found" when the rule set has no such
+ * version. */
 int engine_explain(engine *en, const char *program, const char *version, const char *lang,
-                   buf *out, err *e);
+                   const char *as_of, buf *out, err *e);
 
 /* Report every problem in RS, one call of REPORT per problem, without
  * stopping at the first: syntax errors, duplicate ids, missing languages,

@@ -58,9 +58,9 @@ program "auto_entrepreneur" {
 
   criterion "age" {
     text = {
-      en = "Aged 18 or over",
-      fr = "Âgé d'au moins 18 ans",
-      ar = "أن يكون بالغا من العمر 18 سنة على الأقل",
+      en = "Aged {auto_entrepreneur.age_min} or over",
+      fr = "Âgé d'au moins {auto_entrepreneur.age_min} ans",
+      ar = "أن يكون بالغا من العمر {auto_entrepreneur.age_min} سنة على الأقل",
     },
     fail = {
       en = "age {age} is below the minimum of {min}",
@@ -138,9 +138,9 @@ program "auto_entrepreneur" {
 
   criterion "turnover" {
     text = {
-      en = "Expected turnover at most 500,000 MAD (commerce, industry, crafts, agriculture) or 200,000 MAD (services, digital, tourism)",
-      fr = "Chiffre d'affaires prévu d'au plus 500 000 MAD (commerce, industrie, artisanat, agriculture) ou 200 000 MAD (services, numérique, tourisme)",
-      ar = "ألا يتجاوز رقم المعاملات المتوقع 500.000 درهم (التجارة والصناعة والصناعة التقليدية والفلاحة) أو 200.000 درهم (الخدمات والرقمي والسياحة)",
+      en = "Expected turnover at most {auto_entrepreneur.turnover_max_commerce} MAD (commerce, industry, crafts, agriculture) or {auto_entrepreneur.turnover_max_services} MAD (services, digital, tourism)",
+      fr = "Chiffre d'affaires prévu d'au plus {auto_entrepreneur.turnover_max_commerce} MAD (commerce, industrie, artisanat, agriculture) ou {auto_entrepreneur.turnover_max_services} MAD (services, numérique, tourisme)",
+      ar = "ألا يتجاوز رقم المعاملات المتوقع {auto_entrepreneur.turnover_max_commerce} درهم (التجارة والصناعة والصناعة التقليدية والفلاحة) أو {auto_entrepreneur.turnover_max_services} درهم (الخدمات والرقمي والسياحة)",
     },
     fail = {
       en = "no business activity, or an expected turnover above the ceiling of its sector (sector: {sector}, turnover: {turnover}, ceiling: {max}; real estate and finance have no ceiling)",

@@ -55,9 +55,9 @@ program "awrach" {
 
   criterion "age" {
     text = {
-      en = "Aged 18 or over",
-      fr = "Âgé d'au moins 18 ans",
-      ar = "أن يكون بالغا من العمر 18 سنة على الأقل",
+      en = "Aged {awrach.age_min} or over",
+      fr = "Âgé d'au moins {awrach.age_min} ans",
+      ar = "أن يكون بالغا من العمر {awrach.age_min} سنة على الأقل",
     },
     fail = {
       en = "age {age} is below the minimum of {min}",
@@ -100,9 +100,9 @@ program "awrach" {
 
   criterion "income" {
     text = {
-      en = "Monthly household income per person at most the ceiling in force (1,500 MAD since 1 January 2025)",
-      fr = "Revenu mensuel du ménage par personne au plus égal au plafond en vigueur (1 500 MAD depuis le 1er janvier 2025)",
-      ar = "ألا يتجاوز الدخل الشهري للأسرة لكل فرد السقف الجاري به العمل (1.500 درهم منذ فاتح يناير 2025)",
+      en = "Monthly household income per person at most {awrach.income_per_person_max} MAD (the ceiling in force on the decision date)",
+      fr = "Revenu mensuel du ménage par personne au plus égal à {awrach.income_per_person_max} MAD (le plafond en vigueur à la date de la décision)",
+      ar = "ألا يتجاوز الدخل الشهري للأسرة لكل فرد {awrach.income_per_person_max} درهم (السقف الجاري به العمل في تاريخ القرار)",
     },
     fail = {
       en = "income per person {per_person} MAD is above the ceiling of {max} MAD ({income} MAD for a household of {size})",

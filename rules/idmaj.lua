@@ -44,9 +44,9 @@ program "idmaj" {
 
   criterion "age" {
     text = {
-      en = "Aged 18 to 35",
-      fr = "Âgé de 18 à 35 ans",
-      ar = "أن يتراوح السن بين 18 و35 سنة",
+      en = "Aged {idmaj.age_min} to {idmaj.age_max}",
+      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",
+      ar = "أن يتراوح السن بين {idmaj.age_min} و{idmaj.age_max} سنة",
     },
     fail = {
       en = "age {age} is outside the limits of {min} to {max}",
@@ -90,9 +90,9 @@ program "idmaj" {
 
   criterion "education" {
     text = {
-      en = "Education at least baccalaureate (bac)",
-      fr = "Niveau d'études au moins égal au baccalauréat (bac)",
-      ar = "مستوى دراسي لا يقل عن البكالوريا",
+      en = "Education level at least {idmaj.education_min}",
+      fr = "Niveau d'études au moins égal à {idmaj.education_min}",
+      ar = "مستوى دراسي لا يقل عن {idmaj.education_min}",
     },
     fail = {
       en = "education level {education} is below the required {min}",
@@ -135,9 +135,9 @@ program "idmaj" {
 
   criterion "waiting" {
     text = {
-      en = "Unemployed for at least 6 months, or education at least bac+3",
-      fr = "Sans emploi depuis au moins 6 mois, ou niveau d'études au moins égal à bac+3",
-      ar = "أن يكون في وضعية بطالة منذ 6 أشهر على الأقل، أو أن يكون مستواه الدراسي بكالوريا+3 على الأقل",
+      en = "Unemployed for at least {idmaj.waiting_months} months, or education at least {idmaj.waiting_waived_from}",
+      fr = "Sans emploi depuis au moins {idmaj.waiting_months} mois, ou niveau d'études au moins égal à {idmaj.waiting_waived_from}",
+      ar = "أن يكون في وضعية بطالة منذ {idmaj.waiting_months} أشهر على الأقل، أو أن يكون مستواه الدراسي {idmaj.waiting_waived_from} على الأقل",
     },
     fail = {
       en = "the wait is not met: unemployed for {months} months since {since} (at least {min} required), and education {education} is below {degree}",
@@ -171,9 +171,9 @@ program "idmaj" {
 
   criterion "no_recent" {
     text = {
-      en = "No IDMAJ benefit in the 24 months before the decision date",
-      fr = "Aucun bénéfice du programme IDMAJ dans les 24 mois précédant la date de la décision",
-      ar = "عدم الاستفادة من برنامج إدماج خلال 24 شهرا السابقة لتاريخ القرار",
+      en = "No IDMAJ benefit in the {idmaj.no_recent_months} months before the decision date",
+      fr = "Aucun bénéfice du programme IDMAJ dans les {idmaj.no_recent_months} mois précédant la date de la décision",
+      ar = "عدم الاستفادة من برنامج إدماج خلال {idmaj.no_recent_months} شهرا السابقة لتاريخ القرار",
     },
     fail = {
       en = "IDMAJ benefit on {date}, within the {months} months before the decision date",

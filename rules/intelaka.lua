@@ -54,9 +54,9 @@ program "intelaka" {
 
   criterion "age" {
     text = {
-      en = "Aged 18 to 45 (no upper limit for a person with a disability)",
-      fr = "Âgé de 18 à 45 ans (sans limite supérieure pour une personne en situation de handicap)",
-      ar = "أن يتراوح السن بين 18 و45 سنة (دون حد أقصى للأشخاص في وضعية إعاقة)",
+      en = "Aged {intelaka.age_min} to {intelaka.age_max} (no upper limit for a person with a disability)",
+      fr = "Âgé de {intelaka.age_min} à {intelaka.age_max} ans (sans limite supérieure pour une personne en situation de handicap)",
+      ar = "أن يتراوح السن بين {intelaka.age_min} و{intelaka.age_max} سنة (دون حد أقصى للأشخاص في وضعية إعاقة)",
     },
     fail = {
       en = "age {age} is outside the limits of {min} to {max} (the upper limit does not apply to a person with a disability)",
@@ -132,9 +132,9 @@ program "intelaka" {
 
   criterion "cost" {
     text = {
-      en = "Project cost at most 1,200,000 MAD",
-      fr = "Coût du projet au plus égal à 1 200 000 MAD",
-      ar = "ألا تتجاوز كلفة المشروع 1.200.000 درهم",
+      en = "Project cost at most {intelaka.cost_max} MAD",
+      fr = "Coût du projet au plus égal à {intelaka.cost_max} MAD",
+      ar = "ألا تتجاوز كلفة المشروع {intelaka.cost_max} درهم",
     },
     fail = {
       en = "no business project, or a project cost above the ceiling of {max} MAD (cost: {cost})",
@@ -158,9 +158,9 @@ program "intelaka" {
 
   criterion "contribution" {
     text = {
-      en = "Own contribution at least 10% of the project cost",
-      fr = "Apport personnel d'au moins 10 % du coût du projet",
-      ar = "ألا تقل المساهمة الذاتية عن 10% من كلفة المشروع",
+      en = "Own contribution at least {intelaka.contribution_min_percent}% of the project cost",
+      fr = "Apport personnel d'au moins {intelaka.contribution_min_percent} % du coût du projet",
+      ar = "ألا تقل المساهمة الذاتية عن {intelaka.contribution_min_percent}% من كلفة المشروع",
     },
     fail = {
       en = "no business project, or an own contribution below {pct}% of the project cost (contribution: {own}, cost: {cost})",
@@ -186,9 +186,9 @@ program "intelaka" {
 
   criterion "no_recent" {
     text = {
-      en = "No Intelaka benefit in the 36 months before the decision date",
-      fr = "Aucun bénéfice du programme Intelaka dans les 36 mois précédant la date de la décision",
-      ar = "عدم الاستفادة من برنامج انطلاقة خلال 36 شهرا السابقة لتاريخ القرار",
+      en = "No Intelaka benefit in the {intelaka.no_recent_months} months before the decision date",
+      fr = "Aucun bénéfice du programme Intelaka dans les {intelaka.no_recent_months} mois précédant la date de la décision",
+      ar = "عدم الاستفادة من برنامج انطلاقة خلال {intelaka.no_recent_months} شهرا السابقة لتاريخ القرار",
     },
     fail = {
       en = "Intelaka benefit on {date}, within the {months} months before the decision date",

@@ -30,9 +30,9 @@ program "taehil" {
 
   criterion "age" {
     text = {
-      en = "Aged 18 to 45",
-      fr = "Âgé de 18 à 45 ans",
-      ar = "أن يتراوح السن بين 18 و45 سنة",
+      en = "Aged {taehil.age_min} to {taehil.age_max}",
+      fr = "Âgé de {taehil.age_min} à {taehil.age_max} ans",
+      ar = "أن يتراوح السن بين {taehil.age_min} و{taehil.age_max} سنة",
     },
     fail = {
       en = "age {age} is outside the limits of {min} to {max}",
@@ -76,9 +76,9 @@ program "taehil" {
 
   criterion "education" {
     text = {
-      en = "Education at least baccalaureate (bac)",
-      fr = "Niveau d'études au moins égal au baccalauréat (bac)",
-      ar = "مستوى دراسي لا يقل عن البكالوريا",
+      en = "Education level at least {taehil.education_min}",
+      fr = "Niveau d'études au moins égal à {taehil.education_min}",
+      ar = "مستوى دراسي لا يقل عن {taehil.education_min}",
     },
     fail = {
       en = "education level {education} is below the required {min}",

@@ -255,7 +255,7 @@ static void fuzz_explain(engine *en, const char *program, const char *version, i
     buf out;
     buf_init(&out, (size_t)16 << 20);
     err e = {0};
-    int rc = engine_explain(en, program, version, "ar", &out, &e);
+    int rc = engine_explain(en, program, version, "ar", "2025-03-01", &out, &e);
     if (fuzz_verbose())
         fprintf(stderr, "  explain %s %s: %d %s\n", program, version, rc, rc ? e.msg : out.data);
     if (has && rc != 0)

@@ -95,7 +95,7 @@ def main():
           "a programme id used by two files, at the second file's declaration (%r)" % found)
 
     expect_one("missing_language",
-               {"idmaj.lua": [('      fr = "Âgé de 18 à 35 ans",\n', "")]},
+               {"idmaj.lua": [('      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n', "")]},
                "idmaj.lua", 'criterion "age" {', r"criterion 'age'.*\bfr\b")
 
     expect_one("undeclared_parameter",
@@ -422,14 +422,20 @@ def main():
     d = edited("param_gap", {"taehil.lua": [ends]})
     _, found, _ = problems(d)
     reads = line_of(d, "taehil.lua", 'param "taehil.age_max"')
-    check(found == [("taehil.lua", reads, "parameter 'taehil.age_max' has no value in force on "
+    shows = line_of(d, "taehil.lua", 'criterion "age"')
+    check(found == [("taehil.lua", shows, "criterion 'age' text (en) shows parameter "
+                     "'taehil.age_max', which has no value in force on 2026-01-01, when taehil "
+                     "2025.1 is"),
+                    ("taehil.lua", reads, "parameter 'taehil.age_max' has no value in force on "
                      "2026-01-01, when taehil 2025.1 is")],
-          "a parameter that ends before its programme does (%r)" % found)
+          "a parameter that ends before its programme does, read and shown by its text (%r)"
+          % found)
 
     later = taehil[taehil.index('program "taehil" {'):]
     later = later.replace('version = "%s"' % m.group(1), 'version = "2026.1"', 1)
     later = later.replace('  from = "2025-01-01",', '  from = "2026-01-01",', 1)
     later = later.replace('param "taehil.age_max"', 'param "taehil.age_max_2026"')
+    later = later.replace('{taehil.age_max}', '{taehil.age_max_2026}')   # its texts too
     d = edited("param_versions", {"taehil.lua": [
         ends, ('  from = "2025-01-01",\n', '  from = "2025-01-01",\n  to = "2025-12-31",\n'),
         ('return within(years, min, max)',

@@ -84,6 +84,14 @@ def test_ops(srv):
     pf = c.request({"id": 3, "op": "programs", "lang": "fr"})
     tf = {x["id"]: x["title"] for x in pf["programs"]}
     check(tf.get("boom") == "Boum", "programs in French")
+    # A criterion's text shows the parameter it names as in force on as_of:
+    # awrach's income ceiling was 1200 before 2025 and is 1500 since.
+    for as_of, ceiling in (("2024-06-01", "1200"), ("2025-06-01", "1500")):
+        pa = c.request({"op": "programs", "as_of": as_of})
+        aw = [x for x in pa.get("programs", []) if x["id"] == "awrach"]
+        text = {k["id"]: k["text"] for k in aw[0]["criteria"]}.get("income", "") if aw else ""
+        check(("at most %s MAD" % ceiling) in text and "{" not in text,
+              "programs on %s: the income text shows the ceiling then in force (%s)" % (as_of, text))
 
     d = c.request(decide(1, rid={"nested": [1, "x"]}))
     check(d["id"] == {"nested": [1, "x"]}, "any JSON id is echoed as is")

@@ -93,7 +93,7 @@ def main():
         # A set that loads and passes its cases but that eligo check would
         # refuse (a criterion without its French text): rejected too.
         write(idmaj_test, original_test)
-        no_fr = original.replace('      fr = "Âgé de 18 à 35 ans",\n', "", 1)
+        no_fr = original.replace('      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n', "", 1)
         check(no_fr != original, "(a text to remove)")
         write(idmaj, no_fr)
         ok = wait_for(lambda: len(events(srv, "reload_rejected")) == 3)
@@ -282,7 +282,7 @@ def main():
     path = os.path.join(bad.rules, "idmaj.lua")
     with open(path) as f:
         text = f.read()
-    write(path, text.replace('      fr = "Âgé de 18 à 35 ans",\n', "", 1))
+    write(path, text.replace('      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n', "", 1))
     p = subprocess.run(bad.command(), capture_output=True, text=True, timeout=60)
     check(p.returncode != 0 and "idmaj.lua:" in p.stderr and "has no fr text" in p.stderr and
           "not serving them" in p.stderr and not os.path.exists(bad.socket),

@@ -1063,7 +1063,7 @@ static void test_budget_exact(void **state)
         else
             lo = mid;
     }
-    assert_true(hi < 1000);
+    if (hi >= 1000) fail_msg("hi %llu", (unsigned long long)hi);
     assert_false(budget_fits(hi - 1, 10));
     assert_true(budget_fits(hi, 10));
 }
@@ -2430,14 +2430,14 @@ static void test_explain_programme(void **state)
     buf out;
     buf_init(&out, 1 << 20);
     err e = {0};
-    assert_int_equal(engine_explain(en, "logic", "1", "fr", &out, &e), 0);
+    assert_int_equal(engine_explain(en, "logic", "1", "fr", NULL, &out, &e), 0);
     ASSERT_CONTAINS(out.data, "\"program\":\"logic\",\"version\":\"1\"");
     ASSERT_CONTAINS(out.data, "\"title\":\"logique\"");
     ASSERT_CONTAINS(out.data, "\"id\":\"score\",\"text\":\"logique\"");
     ASSERT_CONTAINS(out.data, "\"file\":\"logic.lua\",\"line\":9,\"first_line\":11,\"last_line\":11");
     ASSERT_CONTAINS(out.data, "\"source\":\"    check = function(a) return a.score >= 10, { score = a.score } end,\"");
     buf_reset(&out);
-    assert_int_equal(engine_explain(en, "logic", "2", "en", &out, &e), -1);
+    assert_int_equal(engine_explain(en, "logic", "2", "en", NULL, &out, &e), -1);
     assert_string_equal(e.code, "not_found");
     buf_free(&out);
     release(en);
@@ -3615,7 +3615,7 @@ static void test_explain_declared_values_without_json_form(void **state)
     buf out;
     buf_init(&out, 1 << 20);
     err e = {0};
-    if (engine_explain(en, "p", "1", "fr", &out, &e) != 0)
+    if (engine_explain(en, "p", "1", "fr", NULL, &out, &e) != 0)
         fail_msg("engine_explain: %s: %s", S(e.code), e.msg);
     ASSERT_CONTAINS(out.data, "\"program\":\"p\",\"version\":\"1\",\"from\":\"2000-01-01\",\"title\":\"T\",\"file\"");
     ASSERT_CONTAINS(out.data, "\"criteria\":[{\"id\":\"c\",\"file\":\"p.lua\"");
@@ -3630,11 +3630,70 @@ static void test_explain_declared_values_without_json_form(void **state)
     assert_string_equal(e.msg, "param.lua:1: parameter 'x': value 1 has no JSON form (cannot encode a function as JSON)");
 }
 
+/* A criterion's text shows the parameters it names in braces, with the
+ * value in force on the date asked: in the programme list, in the
+ * explanation of a decision, and in the message made from the text when
+ * there is no pass or fail template. */
+#define TEXT_PARAMS                                                                              \
+    "parameter \"p.max\" { reference = \"r\", { from = \"2000-01-01\", value = 10 },\n"           \
+    "  { from = \"2025-01-01\", value = 12 } }\n"                                                 \
+    "parameter \"p.level\" { reference = \"r\", { from = \"2000-01-01\", value = \"bac\" } }\n"
+
+static void test_text_shows_parameters(void **state)
+{
+    (void)state;
+    engine *en = open_texts(TEXT_PARAMS PROGRAMME_P
+                            "  criterion \"c\" { text = { en = \"At most {p.max}, level {p.level}\",\n"
+                            "    fr = \"Au plus {p.max}\", ar = \"{p.max}\" }, reference = \"r\",\n"
+                            "    check = function(a, on) return param \"p.max\" > 0 end } }\n",
+                            NULL);
+    buf out;
+    buf_init(&out, 1 << 20);
+    err e = {0};
+    assert_int_equal(engine_programs(en, "2024-06-01", "en", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"At most 10, level bac\"");
+    buf_reset(&out);
+    assert_int_equal(engine_programs(en, "2025-06-01", "en", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"At most 12, level bac\"");   /* the later value */
+    buf_reset(&out);
+    assert_int_equal(engine_explain(en, "p", "1", "fr", "2024-12-31", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"Au plus 10\"");
+    buf_reset(&out);
+    assert_int_equal(engine_explain(en, "p", "1", "fr", NULL, &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"Au plus {p.max}\"");   /* no date: as written */
+    buf_free(&out);
+    engine_result *r = decide(en, "p", "{}");   /* on AS_OF, 2025-01-01 */
+    ASSERT_CONTAINS(decision(r), "\"message\":\"At most 12, level bac: met\"");
+    release(r);
+    release(en);
+
+    /* check reports a name that is no parameter, one that holds no number
+     * or text, and one not in force whenever the version is. */
+    reports got;
+    lint_texts(TEXT_PARAMS
+               "parameter \"p.scale\" { reference = \"r\", { from = \"2000-01-01\", value = { 1, 2 } } }\n"
+               "parameter \"p.late\" { reference = \"r\", { from = \"2010-01-01\", value = 1 } }\n"
+               PROGRAMME_P
+               "  criterion \"c\" { text = { en = \"{p.mx} {p.scale} {p.late} {p.max}\", fr = \"F\",\n"
+               "    ar = \"{p.mx}\" }, reference = \"r\",\n"
+               "    check = function(a, on) return true end } }\n",
+               NULL, &got);
+    assert_int_equal(got.n, 3);
+    assert_string_equal(got.r[0].msg, "criterion 'c' text (en): {p.mx} names no declared parameter "
+                                      "(braces in a text show a parameter's value on the decision date)");
+    ASSERT_CONTAINS(got.r[1].msg, "criterion 'c' text (en): parameter 'p.scale' holds an object, and a text "
+                                  "can show only a number or a text");
+    assert_string_equal(got.r[2].msg, "criterion 'c' text (en) shows parameter 'p.late', which has no "
+                                      "value in force on 2000-01-01, when p 1 is");
+    assert_int_equal(got.r[0].line, 8);   /* the criterion's */
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        TEST(test_text_shows_parameters),
         TEST(test_escape_load),
         TEST(test_escape_load_binary),
         TEST(test_escape_loadstring),
