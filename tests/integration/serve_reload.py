@@ -289,6 +289,27 @@ def main():
           "serve refuses to start on rules with a problem (%s)" % p.stderr.strip()[-120:])
     shutil.rmtree(bad.dir, ignore_errors=True)
 
+    # Nor on a set whose own test cases fail: exit 1, said, no socket left.
+    bad = Server(copy_rules=True, start=False)
+    path = os.path.join(bad.rules, "idmaj.test.lua")
+    with open(path) as f:
+        text = f.read()
+    write(path, text.replace('outcome = "eligible"', 'outcome = "ineligible"', 1))
+    p = subprocess.Popen(bad.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        said = p.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:   # it serves them
+        left = os.path.exists(bad.socket)
+        p.kill()
+        said = p.communicate()[1] + "(still running after 30 s, socket %s)" % left
+    check(p.returncode == 1 and "idmaj.test.lua:" in said and
+          re.search(r"rules: 1 of \d+ test cases failed; not serving them", said) and
+          not os.path.exists(bad.socket),
+          "serve refuses to start on rules whose test cases fail: exit %s (%s)"
+          % (p.returncode, said.strip()[-120:]))
+    shutil.rmtree(bad.dir, ignore_errors=True)
+
     # A set without test cases is served, as before, but not without a word:
     # eligo test fails it.
     with Server(copy_rules=True, start=False) as bare:
