@@ -38,7 +38,7 @@ program "boom" {
 """
 # A programme whose check spends about 600,000 instructions, or allocates a
 # 12 MiB string, for chosen applicants: within the default limits, over the
-# ones test_budget sets.
+# ones test_budget sets; or spends tens of billions, which only a clock stops.
 BUDGET = """
 program "budget" {
   version = "1",
@@ -55,6 +55,10 @@ program "budget" {
       end
       if a.household_size == 96 then
         local s = string.rep("x", 12 << 20)
+      end
+      if a.household_size == 95 then
+        local n = 0
+        for i = 1, 10000000000 do n = n + i end
       end
       return true
     end,
@@ -730,13 +734,34 @@ def test_budget():
         check(got[1] is not True and got[1].startswith("rule_error") and "memory cap" in got[1],
               "serve --memory 8 MiB: a 12 MiB string is a rule_error (%s)" % got[1])
         check(got[2] is True, "and a check within both limits decides")
-    saved = {k: os.environ.get(k) for k in ("ELIGO_INSTRUCTIONS", "ELIGO_MEMORY")}
+    saved = {k: os.environ.get(k) for k in ("ELIGO_INSTRUCTIONS", "ELIGO_MEMORY",
+                                            "ELIGO_TIME_LIMIT")}
     os.environ.update(ELIGO_INSTRUCTIONS="100000", ELIGO_MEMORY=str(8 << 20))
     try:
         with Server(extra_files={"budget.lua": BUDGET}) as srv:
             got = outcomes(srv)
             check(json.dumps(got).count("rule_error") == 2 and got[2] is True,
                   "ELIGO_INSTRUCTIONS and ELIGO_MEMORY are obeyed by serve (%s)" % got)
+        # A budget no check reaches: the time limit is what stops the long one.
+        os.environ.update(ELIGO_INSTRUCTIONS=str(10 ** 12), ELIGO_TIME_LIMIT="200")
+        del os.environ["ELIGO_MEMORY"]
+        with Server(extra_files={"budget.lua": BUDGET}) as srv:
+            c = srv.connect()
+            r = c.request({"op": "decide", "program": "budget", "as_of": "2025-03-01",
+                           "applicant": applicant(5, household_size=95)})
+            ok = c.request({"op": "decide", "program": "budget", "as_of": "2025-03-01",
+                            "applicant": applicant(6, household_size=97)})
+            c.close()
+            e = r.get("error", {})
+            check(e.get("code") == "rule_error" and
+                  "time limit of 200 ms exceeded" in e.get("message", "") and ok["ok"],
+                  "ELIGO_TIME_LIMIT=200 is obeyed by serve: a longer check is a rule_error, a "
+                  "short one decides (%s)" % (e or r))
+        os.environ["ELIGO_TIME_LIMIT"] = "abc"
+        rc, _, errtext = eligo("serve", "--db", "/nonexistent/dir/x.db")
+        check(rc == 2 and "eligo serve: ELIGO_TIME_LIMIT wants a whole number of milliseconds, "
+              "not 'abc'" in errtext, "ELIGO_TIME_LIMIT=abc: exit 2, naming milliseconds (%s)"
+              % errtext.strip()[-120:])
     finally:
         for k, v in saved.items():
             if v is None:
