@@ -81,6 +81,11 @@ def test_ops(srv):
         check(k in h, "health has %s" % k)
     check(is_hash(h.get("ruleset")), "health ruleset is a content hash")
     ruleset = h["ruleset"]
+    check(h["workers"] == os.cpu_count(), "health workers: one a core by default (%s, %s cores)"
+          % (h["workers"], os.cpu_count()))
+    check(h["connections"] >= 1 and h["queue_depth"] == 0,
+          "health of an idle server: this connection counted, nothing queued (%s, %s)"
+          % (h["connections"], h["queue_depth"]))
 
     p = c.request({"id": 2, "op": "programs"})
     ids = [x["id"] for x in p.get("programs", [])]
@@ -135,6 +140,17 @@ def test_ops(srv):
     check(len(h1["decisions"]) == 1, "history: limit")
     hn = c.request({"id": 10, "op": "history", "applicant_id": "A000001", "limit": None})
     check(hn.get("ok") and len(hn["decisions"]) == len(hids), "history: a null limit is the default")
+
+    # health counts every request on arrival, itself included.
+    before = c.request({"op": "health"})
+    for _ in range(5):
+        c.request({"op": "programs"})
+    after = c.request({"op": "health"})
+    check(after["requests"] - before["requests"] == 6,
+          "health requests: 5 programs and a health counted (%d, then %d)"
+          % (before["requests"], after["requests"]))
+    check(after["uptime_s"] > h["uptime_s"] > 0,
+          "health uptime_s grows (%s, then %s)" % (h["uptime_s"], after["uptime_s"]))
     c.close()
     return dec
 
@@ -511,7 +527,9 @@ def test_limits():
         check(over > 0 and [echo(g) for g in got] == engine * 5,
               "the ids of overloaded replies (%d of %d) are echoed as the engine echoes them "
               "(%s)" % (over, len(got), engine))
-        before = c.request({"op": "health"})["overloaded"]
+        h = c.request({"op": "health"})
+        check(h["workers"] == 1, "health workers: --workers 1 (%s)" % h["workers"])
+        before = h["overloaded"]
         c.close()
 
         conns = [srv.connect() for _ in range(3)]
