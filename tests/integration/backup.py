@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import ELIGO, RULES, Server, check, decide, eligo, finish  # noqa: E402
+from serve import ELIGO, RULES, Server, check, decide, eligo, finish, skip  # noqa: E402
 
 
 def chain(db):
@@ -39,7 +39,7 @@ def disk_full(srv):
     size = max(8192, os.path.getsize(srv.db) // 2 // 4096 * 4096)   # half the source
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", small],
                       capture_output=True).returncode != 0:
-        print("skip backup to a full disk: cannot mount a tmpfs here")
+        skip("backup to a full disk: cannot mount a tmpfs here")
         return
     try:
         out = os.path.join(small, "copy.db")
@@ -59,7 +59,7 @@ def read_only_dir():
     user without privileges (root may write anywhere).  SQLite would make the
     -shm file it wants beside the file, and cannot."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
-        print("skip read-only directory: needs root and setpriv to act as another user")
+        skip("read-only directory: needs root and setpriv to act as another user")
         return
     with Server() as srv:
         c = srv.connect()

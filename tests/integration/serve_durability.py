@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import Server, applicant, check, decide, eligo, finish  # noqa: E402
+from serve import Server, applicant, check, decide, eligo, finish, skip  # noqa: E402
 
 
 def load(srv, nconn=8, per=4000):
@@ -310,13 +310,14 @@ def test_disk_full():
     the log rather than once each; every acknowledged decision is kept; when
     space returns, writes succeed again, said so, and the chain verifies.
     Needs a small tmpfs: where it cannot be mounted (not root, a container
-    without the right), the test says so and checks nothing."""
+    without the right), the test says so, checks nothing, and the whole test
+    ends as skipped."""
     srv = Server(start=False, copy_rules=True)
     small = os.path.join(srv.dir, "small")
     os.mkdir(small)
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", small],
                       capture_output=True).returncode != 0:
-        print("skip disk full: cannot mount a tmpfs here")
+        skip("disk full: cannot mount a tmpfs here")
         shutil.rmtree(srv.dir, ignore_errors=True)
         return
     try:
