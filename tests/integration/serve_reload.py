@@ -255,6 +255,41 @@ def main():
         c.close()
         shutil.rmtree(saved, ignore_errors=True)
 
+    # --rules a symbolic link, swapped at once to another directory
+    # (ln -s NEW tmp && mv -T tmp rules): the swap seen and reloaded without
+    # SIGHUP, the new set served, and the watch on the new directory (not
+    # the look every 10 s finding them).
+    with Server(copy_rules=True, start=False) as srv:
+        link = os.path.join(srv.dir, "current")
+        os.symlink(srv.rules, link)
+        new = srv.rules + ".v2"
+        shutil.copytree(srv.rules, new)
+        srv.rules = link
+        srv.start()
+        c = srv.connect()
+        h0 = health_hash(c)
+        idmaj = os.path.join(new, "idmaj.lua")
+        with open(idmaj) as f:
+            text = f.read()
+        v2 = text.replace('version = "2025.1"', 'version = "2025.2"', 1)
+        check(v2 != text, "(a version to change)")
+        write(idmaj, v2)
+        os.symlink(new, link + ".tmp")
+        os.rename(link + ".tmp", link)   # mv -T: the link replaced in one step
+        h1 = wait_for(lambda: (lambda h: h if h != h0 else None)(health_hash(c)), timeout=20)
+        d = c.request(decide(1))
+        check(h1 is not None and d["ok"] and d["decision"]["ruleset"] == h1 and
+              d["decision"]["program_version"] == "2025.2" and
+              "the rules directory was replaced" in srv.log(),
+              "a symbolic link swapped to a new directory: seen, and its set served (%s, "
+              "version %s)" % ((h1 or "")[:12], d.get("decision", {}).get("program_version")))
+        write(idmaj, v2 + "\n-- edited after the link was swapped\n", atomic=True)
+        h2 = wait_for(lambda: (lambda h: h if h not in (h0, h1) else None)(health_hash(c)),
+                      timeout=20)
+        check(h2 is not None and "no word from the watch" not in srv.log(),
+              "and an edit of the new directory is heard by the watch (%s)" % (h2 or "")[:12])
+        c.close()
+
     # A SIGHUP while the server stops (a log rotation) is not its end: the
     # requests in flight are answered, the stop recorded, the socket removed.
     with Server() as srv:
