@@ -75,22 +75,24 @@ def stored_ids(db):
         con.close()
 
 
-def test_sigterm():
+def test_sigterm(sig=signal.SIGTERM):
+    """SIG (SIGTERM or SIGINT) with requests in flight: a clean stop."""
     with Server(args=["--quiet"]) as srv:
         ts, acked, errors = load(srv)
         time.sleep(0.8)
-        rc = srv.stop(signal.SIGTERM)
+        rc = srv.stop(sig)
         for t in ts:
             t.join(60)
-        check(rc == 0, "SIGTERM with requests in flight: exit 0 (%s)" % rc)
-        check(not errors, "no error reply and no reordering before the stop %s" % errors[:3])
+        check(rc == 0, "%s with requests in flight: exit 0 (%s)" % (sig.name, rc))
+        check(not errors, "no error reply and no reordering before the %s %s"
+              % (sig.name, errors[:3]))
         ids = stored_ids(srv.db)
         missing = set(acked) - ids
         check(acked and not missing, "every acknowledged decision is in the database "
               "(%d acknowledged, %d stored, %d missing)" % (len(acked), len(ids), len(missing)))
-        check(not os.path.exists(srv.socket), "the socket file is removed")
+        check(not os.path.exists(srv.socket), "the socket file is removed (%s)" % sig.name)
         kinds = [k for (k,) in srv.db_query("select kind from events order by id")]
-        check(kinds[-1:] == ["stop"], "a stop event is the last event (%s)" % kinds)
+        check(kinds[-1:] == ["stop"], "a stop event is the last event (%s: %s)" % (sig.name, kinds))
 
 
 def test_sigterm_replies():
@@ -393,6 +395,7 @@ def main():
     for t in threads:
         t.start()   # mostly waiting on the database's busy timeout: overlap it
     test_sigterm()
+    test_sigterm(signal.SIGINT)
     test_sigterm_replies()
     test_kill9()
     test_one_server_per_database()
