@@ -53,6 +53,8 @@ struct reload {
     uv_work_t work;
     int running, again, closing;
     int quiet;                    /* the run at start: "unchanged" is not news */
+    uint64_t retry_ms;            /* the wait before the next try after a failure: it
+                                     doubles, to RELOAD_RETRY_MAX_MS; 0 after a success */
     int looking;                  /* a look of reload_follow_cb's, no event behind it */
     unsigned ticks;               /* of the follow timer */
     char rejected[65];            /* hash of the last set rejected: a look passes it over */
@@ -298,6 +300,7 @@ static void reload_start(reload *rl)
 }
 
 #define RELOAD_RETRY_MS 5000
+#define RELOAD_RETRY_MAX_MS 300000   /* a disk full for hours: a line every 5 min, not 5 s */
 #define RELOAD_LOOK_S 10   /* the look for changes no event told of (reload_follow_cb) */
 
 static void reload_timer_cb(uv_timer_t *t);
@@ -336,13 +339,18 @@ static void reload_done(uv_work_t *req, int status)
         /* Not the rules' fault (the database refused to store the set, a
          * full disk): tried again, or the server would serve the old set
          * until someone noticed. */
-        log_error("reload not applied: %s; trying again in %d s", rl->work_msg,
-                  RELOAD_RETRY_MS / 1000);
+        rl->retry_ms = !rl->retry_ms ? RELOAD_RETRY_MS
+                       : rl->retry_ms * 2 > RELOAD_RETRY_MAX_MS ? RELOAD_RETRY_MAX_MS
+                                                                : rl->retry_ms * 2;
+        log_error("reload not applied: %s; trying again in %llu s", rl->work_msg,
+                  (unsigned long long)(rl->retry_ms / 1000));
         if (!rl->closing)
-            uv_timer_start(&rl->debounce, reload_retry_cb, RELOAD_RETRY_MS, 0);
+            uv_timer_start(&rl->debounce, reload_retry_cb, rl->retry_ms, 0);
     } else {
         log_error("reload rejected, still serving ruleset %s: %s", rl->work_old, rl->work_msg);
     }
+    if (status != UV_ECANCELED && rl->work_outcome != RELOAD_FAILED)
+        rl->retry_ms = 0;   /* the store took a set, or had none to take */
     ruleset_free(rl->work_rs);
     rl->work_rs = NULL;
     rl->running = 0;
