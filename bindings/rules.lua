@@ -1985,6 +1985,26 @@ local function source_faults(file, src, rules, out)
   end
 end
 
+-- FN(v, c, lang, text, name) for each {name} in the texts of each criterion
+-- of each programme version, in order.
+local function each_text_brace(fn)
+  for _, id in ipairs(program_order) do
+    for _, v in ipairs(programs[id]) do
+      for _, c in ipairs(v.criteria) do
+        local texts = type(c.text) == "table" and (frozen[c.text] or c.text)
+        if C.braced(texts) then   -- most texts have no braces: one call each
+          for _, lang in ipairs(LANGS) do
+            local t = rawget(texts, lang)
+            for name in string_gmatch(type(t) == "string" and t or "", "{([^{}]*)}") do
+              fn(v, c, lang, t, name)
+            end
+          end
+        end
+      end
+    end
+  end
+end
+
 function api.lint()
   local out = {}
   for i, p in ipairs(problems) do out[i] = p end
@@ -2011,31 +2031,22 @@ function api.lint()
   -- A criterion's text shows the parameters it names in braces, {name}:
   -- each must be declared, hold a number or a text, and be in force whenever
   -- the version is (while a file did not load, its parameters are unknown).
-  for _, id in ipairs(program_order) do
-    for _, v in ipairs(programs[id]) do
-      for _, c in ipairs(v.criteria) do
-        local texts, told = type(c.text) == "table" and (frozen[c.text] or c.text), {}
-        for _, lang in ipairs(LANGS) do
-          local t = texts and rawget(texts, lang)
-          for name in string_gmatch(type(t) == "string" and t or "", "{([^{}]*)}") do
-            local p, msg = params[name], nil
-            if told[name] then
-              -- said once per criterion
-            elseif not p then
-              msg = not next(broken) and string_format("criterion '%s' text (%s): {%s} names no declared parameter (braces in a text show a parameter's value on the decision date)", c.id, lang, name)
-            elseif type(p.values[1].value) ~= "number" and type(p.values[1].value) ~= "string" then
-              msg = string_format("criterion '%s' text (%s): parameter '%s' holds %s, and a text can show only a number or a text", c.id, lang, name, describe(p.values[1].value))
-            else
-              local gap = not v.no_from and first_gap(p, v.from, v.to or "9999-12-31")
-              msg = gap and string_format("criterion '%s' text (%s) shows parameter '%s', which has no value in force on %s, when %s %s is", c.id, lang, name, gap, v.id, v.version)
-            end
-            told[name] = true
-            if msg then out[#out + 1] = { file = c.file, line = c.line, msg = msg } end
-          end
-        end
-      end
+  local told = {}   -- criterion -> names said: once each
+  each_text_brace(function(v, c, lang, _, name)
+    told[c] = told[c] or {}
+    if told[c][name] then return end
+    told[c][name] = true
+    local p, msg = params[name], nil
+    if not p then
+      msg = not next(broken) and string_format("criterion '%s' text (%s): {%s} names no declared parameter (braces in a text show a parameter's value on the decision date)", c.id, lang, name)
+    elseif type(p.values[1].value) ~= "number" and type(p.values[1].value) ~= "string" then
+      msg = string_format("criterion '%s' text (%s): parameter '%s' holds %s, and a text can show only a number or a text", c.id, lang, name, describe(p.values[1].value))
+    else
+      local gap = not v.no_from and first_gap(p, v.from, v.to or "9999-12-31")
+      msg = gap and string_format("criterion '%s' text (%s) shows parameter '%s', which has no value in force on %s, when %s %s is", c.id, lang, name, gap, v.id, v.version)
     end
-  end
+    if msg then out[#out + 1] = { file = c.file, line = c.line, msg = msg } end
+  end)
   -- Parameters a file reads must be declared, and in force whenever a
   -- version of the programme that reads them is (a read named in a comment
   -- is not one): the version whose check
@@ -2498,21 +2509,9 @@ end
 local seal_set = api.seal
 function api.seal(ruleset_hash)
   seal_set(ruleset_hash)
-  for _, id in ipairs(program_order) do
-    for _, v in ipairs(programs[id]) do
-      for _, c in ipairs(v.criteria) do
-        local texts = type(c.text) == "table" and (frozen[c.text] or c.text)
-        if C.braced(texts) then   -- most texts have no braces: one call each
-          for _, lang in ipairs(LANGS) do
-            local t = rawget(texts, lang)
-            for name in string_gmatch(type(t) == "string" and t or "", "{([^{}]*)}") do
-              if params[name] then param_texts[t] = true end
-            end
-          end
-        end
-      end
-    end
-  end
+  each_text_brace(function(_, _, _, t, name)
+    if params[name] then param_texts[t] = true end
+  end)
   keep_criteria()
   c_keep_params()
   -- engine.c looks for a changed upvalue itself after each request (no Lua
