@@ -2387,6 +2387,7 @@ int64_t store_count_reviews(store *st)
 typedef struct rs_check {
     char hash[2 * STORE_HASH_LEN + 1];
     int damaged;
+    char why[256];   /* how, when damaged: "stored rule set ... is damaged: ..." */
 } rs_check;
 
 /* Check every stored rule set; *OUT (n entries) is malloc'd.  Some sets over
@@ -2415,7 +2416,10 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
         const char *h = col_text(s, 0, &hl);
         snprintf(v[len].hash, sizeof v[len].hash, "%s", h ? h : "");
         /* A key with a NUL in it would be read as its part before it. */
-        v[len++].damaged = !h || strlen(h) != hl || sqlite3_column_type(s, 0) != SQLITE_TEXT;
+        v[len].damaged = !h || strlen(h) != hl || sqlite3_column_type(s, 0) != SQLITE_TEXT;
+        snprintf(v[len].why, sizeof v[len].why, "%s",
+                 v[len].damaged ? "its key is not stored as a text of hex digits" : "");
+        len++;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
@@ -2433,6 +2437,10 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
             return err_set(e, "internal", "%s", why.msg);
         }
         v[i].damaged = damaged;
+        if (damaged) {   /* "stored rule set H is damaged: how": the how */
+            const char *how = strstr(why.msg, " is damaged: ");
+            snprintf(v[i].why, sizeof v[i].why, "%s", how ? how + strlen(" is damaged: ") : why.msg);
+        }
         ruleset_free(rs);
     }
     *out = v;
@@ -2453,10 +2461,9 @@ static int verify_rulesets_unused(const rs_check *v, size_t n, err *e)
         }
     if (!bad)
         return 0;
-    err_set(e, "ruleset", "the stored rule set %s changed since it was stored: its files no "
-            "longer hash to its key (no record was decided under it)%s",
-            *v[first].hash ? v[first].hash : "(with an empty or unreadable key)",
-            bad > 1 ? "; and other stored rule sets changed too" : "");
+    err_set(e, "ruleset", "the stored rule set %s changed since it was stored (no record was "
+            "decided under it): %s%s", *v[first].hash ? v[first].hash : "(with an empty or "
+            "unreadable key)", v[first].why, bad > 1 ? "; and other stored rule sets changed too" : "");
     return 1;
 }
 

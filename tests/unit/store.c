@@ -971,8 +971,18 @@ static void test_verify_altered_unused_rules(void **state)
     assert_string_equal(e.code, "ruleset");
     assert_int_equal(rep.checked, 10);   /* every record holds */
     assert_int_equal(rep.bad_seq, 0);
-    if (!strstr(e.msg, hash) || !strstr(e.msg, "no record was decided under it"))
+    if (!strstr(e.msg, hash) || !strstr(e.msg, "no record was decided under it") ||
+        !strstr(e.msg, "): a file's sha256 is not the SHA-256 of its text"))
         fail_msg("the set %s is not named so in '%s'", hash, e.msg);
+    /* Damage the files still hash alike through is said as what it is. */
+    tamper(f, "UPDATE file_texts SET text = '-- loaded, never used\n' WHERE sha256 ="
+              " (SELECT sha256 FROM ruleset_files WHERE name = 'unused.lua');"
+              "DROP TRIGGER rulesets_no_update;"
+              "UPDATE rulesets SET nfiles = nfiles + 1 WHERE hash = (SELECT ruleset FROM"
+              " ruleset_files WHERE name = 'unused.lua')");
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
+    if (!strstr(e.msg, "): its count of files is not the number of its files"))
+        fail_msg("not said as a count of files: '%s'", e.msg);
 }
 
 /* A rule set's file sizes and count are not hashed; each must still say
