@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "buf.h"
 #include "client.h"
 #include "cmd.h"
 #include "date.h"
@@ -56,7 +58,11 @@ static int rules_opts_dir(rules_opts *o, const char *cmd, int argc, char **argv,
     }
     if (first >= argc)
         return 0;
-    if (o->dir_given && strcmp(o->dir, argv[first]) != 0) {
+    struct stat a, b;   /* rules and rules/ are one directory */
+    int same = !strcmp(o->dir, argv[first]) ||
+               (stat(o->dir, &a) == 0 && stat(argv[first], &b) == 0 && a.st_dev == b.st_dev &&
+                a.st_ino == b.st_ino);
+    if (o->dir_given && !same) {
         fprintf(stderr, "eligo %s: one rules directory: --rules %s, or %s, not both\n", cmd,
                 o->dir, argv[first]);
         return -1;
@@ -221,6 +227,35 @@ int cmd_test(int argc, char **argv)
 
 /* ----------------------------------------------------------------- eval */
 
+/* R as the server replies to it, one line: its id, and its decision (a
+ * decide), decisions (a screen) or the error CODE and WHY. */
+static void eval_reply(const engine_result *r, const char *code, const char *why)
+{
+    buf b;
+    buf_init(&b, (size_t)64 << 20);
+    int one = r->op == ENGINE_OP_DECIDE;
+    int rc = buf_adds(&b, "{\"id\":") || buf_adds(&b, r->id ? r->id : "null");
+    if (!rc && code)
+        rc = buf_adds(&b, ",\"ok\":false,\"error\":{\"code\":") ||
+             buf_add_json_string(&b, code, strlen(code)) || buf_adds(&b, ",\"message\":") ||
+             buf_add_json_string(&b, why ? why : "", why ? strlen(why) : 0) ||
+             buf_adds(&b, "}}");
+    else if (!rc)
+        rc = buf_adds(&b, one ? ",\"ok\":true,\"decision\":" : ",\"ok\":true,\"decisions\":[");
+    for (size_t i = 0; !rc && !code && i < r->ndecisions; i++)
+        rc = (i && buf_addc(&b, ',')) || buf_add(&b, r->decisions[i].json, r->decisions[i].json_len);
+    if (!rc && !code)
+        rc = buf_adds(&b, one ? "}" : "]}");
+    if (rc == 0) {
+        fwrite(b.data, 1, b.len, stdout);
+        fputc('\n', stdout);
+    } else {
+        printf("{\"id\":%s,\"ok\":false,\"error\":{\"code\":\"internal\",\"message\":"
+               "\"the reply is too large\"}}\n", r->id ? r->id : "null");
+    }
+    buf_free(&b);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -229,13 +264,14 @@ int cmd_eval(int argc, char **argv)
         {"screen", no_argument, NULL, 's'},
         {"as-of", required_argument, NULL, 'a'},
         {"lang", required_argument, NULL, 'l'},
+        {"replies", no_argument, NULL, 'R'},
         {0, 0, 0, 0},
     };
     rules_opts o;
     if (rules_opts_init(&o, "eval") != 0)
         return 2;
     engine_defaults d = {.op = ENGINE_OP_NONE};
-    int opt, screen = 0;
+    int opt, screen = 0, replies = 0;
     int32_t day;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "hp:sa:l:", longopts, NULL)) != -1) {
@@ -247,6 +283,7 @@ int cmd_eval(int argc, char **argv)
         switch (opt) {
         case 'p': d.program = optarg; continue;
         case 's': screen = 1; continue;
+        case 'R': replies = 1; continue;
         case 'a':
             /* A flag's fault is the command's, not each line's that leaves
              * the field out. */
@@ -272,7 +309,9 @@ int cmd_eval(int argc, char **argv)
                "  --program ID         decide this programme\n"
                "  --screen             decide every programme in force\n"
                "  --as-of DATE         decision date (default: today)\n"
-               "  --lang en|fr|ar      language of the messages (default en)\n" RULES_USAGE);
+               "  --lang en|fr|ar      language of the messages (default en)\n"
+               "  --replies            one line per application, as the server replies to it:\n"
+               "                       its id, and its decision, decisions or error\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
     }
     if (optind + 1 < argc) {
@@ -344,19 +383,26 @@ int cmd_eval(int argc, char **argv)
             errors++;
             continue;
         }
-        if (r->error_code) {
-            fprintf(stderr, "%s:%ld: %s: %s\n", path, lineno, r->error_code, r->error_message);
-            errors++;
-        } else if (r->ndecisions == 0 && r->op != ENGINE_OP_SCREEN) {
+        const char *code = r->error_code, *why = r->error_message;
+        char offline[96];
+        if (!code && r->ndecisions == 0 && r->op != ENGINE_OP_SCREEN) {
             const char *name = engine_op_name(r->op);
-            fprintf(stderr, "%s:%ld: invalid_request: op '%s' is not decided offline (decide or "
-                    "screen)\n", path, lineno, name ? name : "?");
+            snprintf(offline, sizeof offline, "op '%s' is not decided offline (decide or screen)",
+                     name ? name : "?");
+            code = "invalid_request";
+            why = offline;
+        }
+        if (code) {
+            fprintf(stderr, "%s:%ld: %s: %s\n", path, lineno, code, why ? why : "");
             errors++;
         }
-        for (size_t i = 0; i < r->ndecisions; i++) {
-            fwrite(r->decisions[i].json, 1, r->decisions[i].json_len, stdout);
-            fputc('\n', stdout);
-        }
+        if (replies)
+            eval_reply(r, code, why);
+        else
+            for (size_t i = 0; i < r->ndecisions; i++) {
+                fwrite(r->decisions[i].json, 1, r->decisions[i].json_len, stdout);
+                fputc('\n', stdout);
+            }
         engine_result_free(r);
     }
     /* A read that failed (a directory, an I/O error) is not the input's end:

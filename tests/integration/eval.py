@@ -53,6 +53,29 @@ def main():
         check(served and decisions(ev.stdout) == served,
               "eval and the server decide the same file alike (%d decisions)" % len(served))
 
+        # --replies: one line per application, as the server replied to it
+        # (its id, its decisions or its error), so that each is found again.
+        def replies(text):
+            out = []
+            for line in text.splitlines():
+                r = json.loads(line)
+                for d in r.get("decisions", []):
+                    for k in VOLATILE:
+                        d.pop(k, None)
+                out.append(r)
+            return out
+        er = subprocess.run([ELIGO, "eval", "--rules", RULES, "--screen", "--replies", EXAMPLES],
+                            capture_output=True, text=True)
+        got, want = replies(er.stdout), replies(p.stdout)
+        check(got and got == want and any(not r["ok"] for r in got),
+              "eval --replies gives the server's replies, the error's among them (%d lines)" % len(got))
+        one = subprocess.run([ELIGO, "eval", "--rules", RULES, "--program", "idmaj", "--replies"],
+                             input='{"id":{"n":1},"applicant":%s}\n' % json.dumps(applicant(1)),
+                             capture_output=True, text=True)
+        r = json.loads(one.stdout) if one.returncode == 0 else {}
+        check(r.get("id") == {"n": 1} and r.get("decision", {}).get("program") == "idmaj",
+              "eval --program --replies: a decide's reply, its id echoed (%r)" % one.stdout[:100])
+
     # Lines without "op": inferred per line, as submit does.
     mixed = os.path.join(work, "mixed.jsonl")
     with open(mixed, "w") as f:
