@@ -354,7 +354,11 @@ setmetatable(sandbox, { __index = function(_, k)
   if TEST_NAMES[k] then
     error(string_format("'%s' is not available to rules: it belongs to test files, which are named NAME.test.lua", tostring(k)), 2)
   end
-  error(string_format("'%s' is not available to rules (the sandbox allows the rule language, string, table, math, utf8 and safe base functions)", tostring(k)), 2)
+  -- A check's own arguments, left out of its function(...): not the sandbox's.
+  local hint = (k == "on" or k == "a") and string_format(
+    "; if it is the check's %s, name it among the check's arguments: check = function(a, on)",
+    k == "on" and "decision date" or "applicant") or ""
+  error(string_format("'%s' is not available to rules (the sandbox allows the rule language, string, table, math, utf8 and safe base functions)%s", tostring(k), hint), 2)
 end })
 
 -- Library functions that work through their arguments in C, out of the
@@ -614,7 +618,10 @@ end
 -- Declarations belong to loading: made while deciding, they would change
 -- the set every later request uses.
 local function declaring(what)
-  if sealed then error(string_format("%s can only be declared while the rule files load, not while deciding", what), 3) end
+  if sealed then
+    error(string_format("%s can only be declared while the rule files load, not while deciding%s", what,
+      what == "a parameter" and " (a check reads a parameter's value with param \"name\")" or ""), 3)
+  end
 end
 
 function sandbox.scale(name)
@@ -664,7 +671,9 @@ function sandbox.schema(fields)
 end
 
 local function check_date(level, v, what)
-  if type(v) ~= "string" or not c_parse_date(v) then
+  if type(v) == "string" and string_find(v, "^%d%d%d%d%-%d%d%-%d%d$") and not c_parse_date(v) then
+    decl_error(level + 1, "%s is %s, which is no day of the calendar", what, v)
+  elseif type(v) ~= "string" or not c_parse_date(v) then
     decl_error(level + 1, "%s must be a date YYYY-MM-DD, got %s", what, tostring(v))
   end
   return v
@@ -1320,7 +1329,7 @@ local function text_on(text, on)
     return text
   end
   local values
-  for name in string_gmatch(text, "{([^{}]*)}") do
+  for name in string_gmatch(text, "{([^}]*)}") do
     local v = param_on(name, on)
     if type(v) == "number" or type(v) == "string" then
       values = values or {}
@@ -1993,9 +2002,11 @@ local function each_text_brace(fn)
       for _, c in ipairs(v.criteria) do
         local texts = type(c.text) == "table" and (frozen[c.text] or c.text)
         if C.braced(texts) then   -- most texts have no braces: one call each
+          -- A name runs from a '{' to the next '}', as the renderer reads it
+          -- (decision_render): "{{p.max}}" names "{p.max", no parameter.
           for _, lang in ipairs(LANGS) do
             local t = rawget(texts, lang)
-            for name in string_gmatch(type(t) == "string" and t or "", "{([^{}]*)}") do
+            for name in string_gmatch(type(t) == "string" and t or "", "{([^}]*)}") do
               fn(v, c, lang, t, name)
             end
           end
@@ -2040,7 +2051,9 @@ function api.lint()
     if not p then
       msg = not next(broken) and string_format("criterion '%s' text (%s): {%s} names no declared parameter (braces in a text show a parameter's value on the decision date)", c.id, lang, name)
     elseif type(p.values[1].value) ~= "number" and type(p.values[1].value) ~= "string" then
-      msg = string_format("criterion '%s' text (%s): parameter '%s' holds %s, and a text can show only a number or a text", c.id, lang, name, describe(p.values[1].value))
+      local v = p.values[1].value   -- declared in Lua: a list has its [1]
+      msg = string_format("criterion '%s' text (%s): parameter '%s' holds %s, and a text can show only a number or a text", c.id, lang, name,
+        type(v) == "table" and (rawget(frozen[v] or v, 1) ~= nil and "a list" or "a table") or describe(v))
     else
       local gap = not v.no_from and first_gap(p, v.from, v.to or "9999-12-31")
       msg = gap and string_format("criterion '%s' text (%s) shows parameter '%s', which has no value in force on %s, when %s %s is", c.id, lang, name, gap, v.id, v.version)
@@ -2223,6 +2236,9 @@ local function case_fault(case)
   if case.error ~= nil and not KEYS.case_error[case.error] then
     return string_format("error must be one of %s, got %s", KEYS.case_error_text, describe(case.error))
   end
+  if type(case.as_of) == "string" and string_find(case.as_of, "^%d%d%d%d%-%d%d%-%d%d$") and not c_parse_date(case.as_of) then
+    return string_format("as_of is %s, which is no day of the calendar", case.as_of)
+  end
   if type(case.as_of) ~= "string" or not c_parse_date(case.as_of) then
     return string_format("as_of must be a date YYYY-MM-DD, got %s: without one a case is decided on the day it runs", describe(case.as_of))
   end
@@ -2335,18 +2351,24 @@ function api.run_case(i)
     -- it is, and an applicant would read it: a misspelt name, most likely.
     -- A name is what decision_render takes for one: all up to the next '}'
     -- ({âge}, {x.y}).
+    local version
+    for _, v in ipairs(programs[d.program] or {}) do
+      if v.version == d.program_version then version = v end
+    end
     for _, r in ipairs(d.criteria) do
       local hole = string_match(r.message, "{[^}]*}")
-      if hole then
+      local c = hole and version and version.by_id[r.id]
+      local texts = c and (r.passed == true and c.pass or r.passed == false and c.fail or nil)
+      if hole and r.passed ~= nil and not text_in(texts, case.lang or "en") then
+        -- No template: the message is the criterion's text, whose braces
+        -- name parameters, never the check's values.
+        wrong[#wrong + 1] = string_format("criterion %s's text leaves %s unfilled: it names no declared parameter", r.id, hole)
+      elseif hole then
         wrong[#wrong + 1] = string_format("criterion %s's message leaves %s unfilled: its check returned no value of that name", r.id, hole)
       end
     end
     -- The same in the other languages, which the case does not render: a
     -- French "{dat}" for "{date}" would reach French readers only.
-    local version
-    for _, v in ipairs(programs[d.program] or {}) do
-      if v.version == d.program_version then version = v end
-    end
     for _, r in ipairs(d.criteria) do
       local c = version and version.by_id[r.id]
       local texts = c and (r.passed == true and c.pass or r.passed == false and c.fail or nil)

@@ -144,7 +144,11 @@ def main():
     expect_one("value_date", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
                                               '  { from = "2022-13-01", value = 18 },')]},
                "awrach.lua", 'parameter "awrach.age_min"',
-               r"^parameter 'awrach.age_min': value 1's from must be a date YYYY-MM-DD, got 2022-13-01$")
+               r"^parameter 'awrach.age_min': value 1's from is 2022-13-01, which is no day of the calendar$")
+    expect_one("value_date_format", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
+                                                     '  { from = "2022-1-1", value = 18 },')]},
+               "awrach.lua", 'parameter "awrach.age_min"',
+               r"^parameter 'awrach.age_min': value 1's from must be a date YYYY-MM-DD, got 2022-1-1$")
 
     # What the loaded tables cannot show, the text does: a schema field given
     # twice (Lua keeps the last, here the laxer type), at the second, naming
@@ -296,8 +300,9 @@ def main():
         st, _, err = eligo(cmd, "--rules", RULES, WORK)
         check(st == 2 and ("one rules directory: --rules %s, or %s, not both" % (RULES, WORK))
               in err, "%s --rules A B is refused, naming both (%s)" % (cmd, err.strip()))
-        st, out, err = eligo(cmd, "--rules", RULES, RULES)
-        check(st == 0, "%s --rules A A is the one directory (%s)" % (cmd, err.strip()))
+        for same in (RULES, RULES + "/", os.path.join(RULES, ".")):
+            st, out, err = eligo(cmd, "--rules", RULES, same)
+            check(st == 0, "%s --rules %s %s is the one directory (%s)" % (cmd, RULES, same, err.strip()))
 
     # A value to the last day dates can say is in force to the end: no gap
     # on "0000-00-00", the day after it, for the value or for a version.

@@ -153,6 +153,18 @@ def main():
     st, out, _ = eligo("test", d)
     holes = [l for l in out.splitlines() if "criterion age's message leaves {agee} unfilled" in l]
     check(st == 1 and holes, "a template name no value fills fails the case (%d cases)" % len(holes))
+    # Without a template the message is the criterion's text, whose braces
+    # name parameters: a misspelt one is said as such, not as a value the
+    # check did not return.
+    d = copy("unfilled_text")
+    rewrite(os.path.join(d, "taehil.lua"), lambda t: re.sub(
+        r"    pass = \{.*?\n    \},\n", "", t.replace("{taehil.age_max}", "{taehil.age_mx}", 1),
+        count=1, flags=re.S))
+    st, out, _ = eligo("test", d)
+    holes = [l for l in out.splitlines()
+             if "criterion age's text leaves {taehil.age_mx} unfilled: it names no declared parameter" in l]
+    check(st == 1 and holes and "its check returned no value of that name" not in out,
+          "a text's misspelt parameter is said as one (%d cases)" % len(holes))
     # A misspelt name in a language the cases do not run in fails them too.
     d = copy("unfilled_fr")
     rewrite(os.path.join(d, "idmaj.lua"), lambda t: t.replace(
@@ -183,6 +195,7 @@ def main():
          'outcome = "ineligible", failed = { "age" }, passed = { "unemployed", "registered", "age2" }',
          "passed names {age2}, which taehil 2025.1 has no criterion of; passed: expected to pass, "
          "but registered was missing data"),
+        ('as_of = "2025-02-30"', "as_of is 2025-02-30, which is no day of the calendar"),
         ('as_of = nil', "as_of must be a date YYYY-MM-DD, got nil: without one a case is decided "
          "on the day it runs"),
         ('failed = "age"', 'failed must be a list of names, got the string "age"'),

@@ -3273,7 +3273,8 @@ static void test_sandbox_review_state(void **state)
         {"local keep = scale \"s\"\n",
          "local _ = keep parameter \"carried\" { reference = \"r\", { from = \"2000-01-01\", value = 1 } } "
          "return true",
-         "a parameter can only be declared while the rule files load, not while deciding"},
+         "a parameter can only be declared while the rule files load, not while deciding "
+         "(a check reads a parameter's value with param \"name\")"},
         /* An error object's message, a table: Lua wrote its address */
         {"", "error({ message = {} })", "(p.lua:3): a table"},
         /* pairs(a)'s iterator, called on something else, crashed the process */
@@ -3667,6 +3668,21 @@ static void test_text_shows_parameters(void **state)
     release(r);
     release(en);
 
+    /* A check that reads the decision date without naming it among its
+     * arguments is told how to name it. */
+    en = open_texts(PROGRAMME_P
+                    "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
+                    "    check = function(a) return on ~= nil end } }\n",
+                    NULL);
+    r = decide(en, "p", "{}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "'on' is not available to rules (the sandbox allows the rule "
+                                      "language, string, table, math, utf8 and safe base functions); "
+                                      "if it is the check's decision date, name it among the check's "
+                                      "arguments: check = function(a, on)");
+    release(r);
+    release(en);
+
     /* check reports a name that is no parameter, one that holds no number
      * or text, and one not in force whenever the version is. */
     reports got;
@@ -3674,14 +3690,17 @@ static void test_text_shows_parameters(void **state)
                "parameter \"p.scale\" { reference = \"r\", { from = \"2000-01-01\", value = { 1, 2 } } }\n"
                "parameter \"p.late\" { reference = \"r\", { from = \"2010-01-01\", value = 1 } }\n"
                PROGRAMME_P
-               "  criterion \"c\" { text = { en = \"{p.mx} {p.scale} {p.late} {p.max}\", fr = \"F\",\n"
-               "    ar = \"{p.mx}\" }, reference = \"r\",\n"
+               "  criterion \"c\" { text = { en = \"{p.mx} {p.scale} {p.late} {p.max}\",\n"
+               "    fr = \"{{p.max}}\", ar = \"{p.mx}\" }, reference = \"r\",\n"
                "    check = function(a, on) return true end } }\n",
                NULL, &got);
-    assert_int_equal(got.n, 3);
+    assert_int_equal(got.n, 4);
+    /* A name runs from '{' to the next '}', as the renderer reads it. */
+    assert_string_equal(got.r[3].msg, "criterion 'c' text (fr): {{p.max} names no declared parameter "
+                                      "(braces in a text show a parameter's value on the decision date)");
     assert_string_equal(got.r[0].msg, "criterion 'c' text (en): {p.mx} names no declared parameter "
                                       "(braces in a text show a parameter's value on the decision date)");
-    ASSERT_CONTAINS(got.r[1].msg, "criterion 'c' text (en): parameter 'p.scale' holds an object, and a text "
+    ASSERT_CONTAINS(got.r[1].msg, "criterion 'c' text (en): parameter 'p.scale' holds a list, and a text "
                                   "can show only a number or a text");
     assert_string_equal(got.r[2].msg, "criterion 'c' text (en) shows parameter 'p.late', which has no "
                                       "value in force on 2000-01-01, when p 1 is");
