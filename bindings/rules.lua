@@ -32,6 +32,7 @@ local error, pcall, rawget, rawset, setmetatable, getmetatable = error, pcall, r
 local string_format, table_concat, table_sort, math_type, math_tointeger = string.format, table.concat, table.sort, math.type, math.tointeger
 local table_unpack, rawlen = table.unpack, rawlen
 local load, debug_getinfo, debug_getupvalue, debug_upvalueid = load, debug.getinfo, debug.getupvalue, debug.upvalueid
+local debug_getlocal = debug.getlocal
 local debug_getmetatable, debug_setmetatable = debug.getmetatable, debug.setmetatable
 local string_sub, string_find, string_match, string_gsub, string_gmatch, string_byte = string.sub, string.find, string.match, string.gsub, string.gmatch, string.byte
 local decode, null = C.decode, cjson.null
@@ -1994,6 +1995,65 @@ local function source_faults(file, src, rules, out)
   end
 end
 
+-- Reads of fields the schema does not declare in the check of criterion C:
+-- a check reading one fails every decision that comes to the read (a
+-- rule_error), which check can say at once.  A read is A.name, A being the
+-- check's first argument, and goes on through records (A.business.sector);
+-- it stops at a list, or a field of no record type.  A check that gives the
+-- name A another meaning inside it (a local, a loop variable, an argument
+-- of an inner function) is not read: that A may be anything.  TOKS are the
+-- tokens of FILE, where the check is; each read found is appended to OUT, once per path.
+local function undeclared_reads(c, file, toks, out)
+  local info = type(c.check) == "function" and debug_getinfo(c.check, "S")
+  local a = info and debug_getlocal(c.check, 1)
+  if not a or not schema or info.what ~= "Lua" then return end
+  local first, last = info.linedefined, info.lastlinedefined
+  local span, header = {}, nil
+  for k, t in ipairs(toks) do
+    if t[3] >= first and t[3] <= last then
+      span[#span + 1] = k
+      if not header and t[1] == "name" and t[2] == "function" then header = k end
+    end
+  end
+  -- Another meaning of A: local A, local x, A; for A ...; function (..., A).
+  for _, k in ipairs(span) do
+    local t = toks[k]
+    if t[1] == "name" and (t[2] == "local" or t[2] == "for" or (t[2] == "function" and k ~= header)) then
+      local j = k + 1
+      if t[2] == "function" then
+        while toks[j] and toks[j][2] ~= "(" do j = j + 1 end
+        j = j + 1
+      end
+      while toks[j] and (toks[j][1] == "name" or toks[j][2] == ",") do
+        if toks[j][1] == "name" and toks[j][2] == a then return end
+        j = j + 1
+      end
+    end
+  end
+  local said = {}
+  for _, k in ipairs(span) do
+    local t, prev = toks[k], toks[k - 1]
+    if t[1] == "name" and t[2] == a and not (prev and prev[1] == "op" and (prev[2] == "." or prev[2] == ":")) then
+      local ty, path, j = schema, a, k
+      while ty and toks[j + 1] and toks[j + 1][2] == "." and toks[j + 2] and toks[j + 2][1] == "name" do
+        if ty.kind == "nullable" then ty = ty.of end
+        if ty.kind ~= "record" then break end
+        local name = toks[j + 2][2]
+        path = path .. "." .. name
+        if not ty.fields[name] then
+          if not said[path] then
+            said[path] = true
+            out[#out + 1] = { file = file, line = t[3], msg = string_format(
+              "criterion '%s' reads %s, which the schema does not declare: each decision that reads it is a rule_error", c.id, path) }
+          end
+          break
+        end
+        ty, j = ty.fields[name], j + 2
+      end
+    end
+  end
+end
+
 -- FN(v, c, lang, text, name) for each {name} in the texts of each criterion
 -- of each programme version, in order.
 local function each_text_brace(fn)
@@ -2060,6 +2120,21 @@ function api.lint()
     end
     if msg then out[#out + 1] = { file = c.file, line = c.line, msg = msg } end
   end)
+  -- Fields a check reads must be declared (the check's own file, as loaded;
+  -- while a file did not load, the schema may be the one that did not).
+  local toks_of = {}
+  for _, id in ipairs(next(broken) == nil and program_order or {}) do
+    for _, v in ipairs(programs[id]) do
+      for _, c in ipairs(v.criteria) do
+        local info = type(c.check) == "function" and debug_getinfo(c.check, "S")
+        local file = info and string_match(info.source, "^@(.+)$")
+        if file and sources[file] and not broken[file] then
+          toks_of[file] = toks_of[file] or tokens(without_comments(sources[file]))
+          undeclared_reads(c, file, toks_of[file], out)
+        end
+      end
+    end
+  end
   -- Parameters a file reads must be declared, and in force whenever a
   -- version of the programme that reads them is (a read named in a comment
   -- is not one): the version whose check

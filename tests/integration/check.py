@@ -145,6 +145,13 @@ def main():
                                               '  { from = "2022-13-01", value = 18 },')]},
                "awrach.lua", 'parameter "awrach.age_min"',
                r"^parameter 'awrach.age_min': value 1's from is 2022-13-01, which is no day of the calendar$")
+    # A check reading a field the schema does not declare fails every
+    # decision that comes to the read: check says so at the read.
+    expect_one("field_read", {"taehil.lua": [("return a.in_training == false",
+                                              "return a.in_trainig == false")]},
+               "taehil.lua", "a.in_trainig",
+               r"^criterion 'not_in_training' reads a.in_trainig, which the schema does not declare: "
+               r"each decision that reads it is a rule_error$")
     expect_one("value_date_format", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
                                                      '  { from = "2022-1-1", value = 18 },')]},
                "awrach.lua", 'parameter "awrach.age_min"',

@@ -3707,12 +3707,52 @@ static void test_text_shows_parameters(void **state)
     assert_int_equal(got.r[0].line, 8);   /* the criterion's */
 }
 
+/* check reports a check's read of a field the schema does not declare, at
+ * the read: through records, not into lists, not where the check's A means
+ * something else (a local, an inner function's argument). */
+static void test_lint_undeclared_reads(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "schema { applicant_id = \"text\", business = nullable(record { sector = \"text\" }),\n"
+        "  benefits = list(record { date = \"date\" }) }\n";
+#define CRIT(id, check) "  criterion \"" id "\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, "   \
+                        "reference = \"r\",\n    check = " check " },\n"
+    static const char rules[] =
+        "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
+        CRIT("c", "function(a, on) return a.applicant_id ~= a.nope and (a.business == nil or\n"
+                  "      a.business.sectr ~= 1) and a.benefits.n ~= 1 end")
+        CRIT("d", "function(a) local a = { nope = 1 } return a.nope == 1 end")
+        CRIT("e", "function(app) return app.nope2 == nil end")
+        CRIT("f", "function(a) local f = function(a) return a.zzz end return f({}) == nil end")
+        "}\n";
+#undef CRIT
+    err e = {0};
+    ruleset *rs = texts_set(schema, rules, NULL);
+    reports got;
+    memset(&got, 0, sizeof got);
+    engine_lint(rs, NULL, keep_report, &got, &e);
+    ruleset_free(rs);
+    assert_int_equal(got.n, 3);
+    assert_string_equal(got.r[0].msg, "criterion 'c' reads a.nope, which the schema does not "
+                                      "declare: each decision that reads it is a rule_error");
+    assert_int_equal(got.r[0].line, 4);
+    assert_string_equal(got.r[1].msg, "criterion 'c' reads a.business.sectr, which the schema does "
+                                      "not declare: each decision that reads it is a rule_error");
+    assert_int_equal(got.r[1].line, 5);
+    assert_string_equal(got.r[2].msg, "criterion 'e' reads app.nope2, which the schema does not "
+                                      "declare: each decision that reads it is a rule_error");
+    assert_string_equal(got.r[2].file, "p.lua");
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(test_text_shows_parameters),
+        TEST(test_lint_undeclared_reads),
         TEST(test_escape_load),
         TEST(test_escape_load_binary),
         TEST(test_escape_loadstring),
