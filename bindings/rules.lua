@@ -2216,6 +2216,9 @@ end
 
 -- Criteria coverage over the cases run so far: "program/criterion" -> counts.
 local coverage
+-- Cases of each programme that ended in an error they did not expect: their
+-- criteria were counted neither way, so a note of none is said with them.
+local coverage_errors
 
 -- Each version's criteria are counted apart: a later version's criterion
 -- whose check changed is not covered by the cases of an earlier one.
@@ -2224,13 +2227,13 @@ local function coverage_key(id, version, crit)
 end
 
 local function reset_coverage()
-  coverage = {}
+  coverage, coverage_errors = {}, {}
   for _, id in ipairs(program_order) do
     for _, p in ipairs(programs[id]) do
       local name = #programs[id] > 1 and string_format("%s/%%s of version %s", id, p.version) or id .. "/%s"
       for _, c in ipairs(p.criteria) do
         coverage[coverage_key(id, p.version, c.id)] =
-          { pass = 0, fail = 0, file = c.file, line = c.line, name = string_format(name, c.id) }
+          { pass = 0, fail = 0, file = c.file, line = c.line, name = string_format(name, c.id), program = id }
       end
     end
   end
@@ -2407,6 +2410,8 @@ function api.run_case(i)
   end
   if res.error_code then
     if case.error ~= res.error_code then
+      local p = tostring(case.program)
+      coverage_errors[p] = (coverage_errors[p] or 0) + 1
       why = string_format("expected %s, got error %s: %s",
         case.error and ("error " .. case.error) or ("outcome " .. tostring(case.outcome)), res.error_code, res.error_message)
     end
@@ -2517,8 +2522,11 @@ function api.coverage_notes()
   table_sort(keys)
   for _, k in ipairs(keys) do
     local c = coverage[k]
-    if c.fail == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. c.name .. " fails in no case" } end
-    if c.pass == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. c.name .. " passes in no case" } end
+    local n = coverage_errors[c.program]
+    local but = n and string_format(" (but %d case%s of %s ended in an error: what %s would show is not known)",
+      n, n == 1 and "" or "s", c.program, n == 1 and "it" or "they") or ""
+    if c.fail == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. c.name .. " fails in no case" .. but } end
+    if c.pass == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. c.name .. " passes in no case" .. but } end
   end
   return notes
 end

@@ -114,6 +114,16 @@ def main():
     check(st == 0 and any("criterion taehil/registered of version 9.9 fails in no case" in l
                           for l in notes),
           "a version no case decides has its own coverage notes (%d)" % len(notes))
+    # A check that errs leaves its cases uncounted: its notes say so, not
+    # that no case was written.
+    d = copy("erring")
+    rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace(
+        "return a.in_training == false", "return a.in_training == false and error('boom')", 1))
+    st, out, _ = eligo("test", d)
+    notes = [l for l in out.splitlines() if l.startswith("note:") and "not_in_training" in l]
+    check(st == 1 and notes and all("cases of taehil ended in an error: what they would show is not "
+                                    "known" in l for l in notes),
+          "notes after cases that erred say the cases were not counted (%s)" % notes)
 
     # Rules that load but that check faults (two values of one parameter in
     # force at once), which the server would refuse: test runs the cases
