@@ -245,6 +245,12 @@ function duplicateName(text) {
   return undefined;
 }
 
+/** An id as a person reads it: a string as it is, anything else as JSON
+ *  ({"n":1}, not [object Object]). */
+function shown(id) {
+  return typeof id === 'string' ? id : JSON.stringify(id);
+}
+
 const USAGE = 'usage: node client.js [--socket PATH] [--lang en|fr|ar] [FILE]';
 
 async function main(argv) {
@@ -345,7 +351,7 @@ async function main(argv) {
     const reply = s.value;
     if (!reply.ok) {
       errors++;
-      console.log(`${reply.id}: error ${reply.error.code}: ${reply.error.message}`);
+      console.log(`${shown(reply.id)}: error ${reply.error.code}: ${reply.error.message}`);
       continue;
     }
     const outcomes = reply.decisions.map((d) => {
@@ -355,7 +361,7 @@ async function main(argv) {
         .concat((d.missing || []).map((m) => `missing ${m}`));
       return `${d.program} ${d.outcome}${why.length ? ` (${why.join(', ')})` : ''}`;
     });
-    console.log(`${reply.id}: ${outcomes.join('; ') || 'no programme in force'}${reply.repeated ? ' (repeated)' : ''}`);
+    console.log(`${shown(reply.id)}: ${outcomes.join('; ') || 'no programme in force'}${reply.repeated ? ' (repeated)' : ''}`);
   }
   if (lost.length) {
     console.error(`client.js: ${lost[0].reason.message}`);

@@ -133,9 +133,13 @@ class Client:
             self._broken = ("protocol error: the reply to request %r is not a JSON object: %.60r"
                             % (self._pending[0], line))
             raise ProtocolError(self._broken)
-        expected = self._pending.popleft()
-        if reply.get("id") != expected and reply.get("id") is not None:
-            raise RuntimeError("reply for id %r where %r was expected" % (reply.get("id"), expected))
+        if reply.get("id") != self._pending[0] and reply.get("id") is not None:
+            # Replies come in request order: one out of it is no reply to
+            # trust, nor are those after it.
+            self._broken = ("protocol error: a reply for id %r where %r was expected"
+                            % (reply.get("id"), self._pending[0]))
+            raise ProtocolError(self._broken)
+        self._pending.popleft()
         return reply
 
     def call(self, op, **fields):
@@ -255,6 +259,12 @@ def _finite(text):
     return number
 
 
+def shown(id):
+    """An id as a person reads it: a string as it is, anything else as JSON
+    ({"n":1}, not Python's {'n': 1}), as examples/client.js shows it."""
+    return id if isinstance(id, str) else json.dumps(id, ensure_ascii=False, separators=(",", ":"))
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description="Screen JSON-lines applications with eligo serve.")
@@ -321,7 +331,7 @@ def main():
             for reply in eligo.pipeline(requests()):
                 if not reply.get("ok"):
                     errors += 1
-                    out("%s: error %s" % (reply.get("id"), EligoError(reply)))
+                    out("%s: error %s" % (shown(reply.get("id")), EligoError(reply)))
                     continue
                 outcomes = []
                 for d in reply["decisions"]:
@@ -332,7 +342,7 @@ def main():
                     why = failed + ["missing " + m for m in missing]
                     outcomes.append("%s %s%s" % (d["program"], d["outcome"],
                                                  " (%s)" % ", ".join(why) if why else ""))
-                out("%s: %s%s" % (reply.get("id"), "; ".join(outcomes) or "no programme in force",
+                out("%s: %s%s" % (shown(reply.get("id")), "; ".join(outcomes) or "no programme in force",
                                   " (repeated)" if reply.get("repeated") else ""))
     except OutputClosed:
         # Quiet, as a pipe's writer is when its reader has seen enough; the

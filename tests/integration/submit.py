@@ -620,6 +620,11 @@ def test_examples(source, sock, tmp, real):
               "examples: an id is a request_key when it is a string or a whole number, "
               "the same in both clients; any other id sends none (%s)" % repeated,
               out1 + err1 + out2 + err2)
+        # An id that is not a string is shown as JSON by both, alike.
+        shown = [l.split(": ", 1)[0] for l in out1.splitlines()]
+        shown2 = [l.split(": ", 1)[0] for l in out2.splitlines()]
+        check(shown == shown2 and '{"k":1}' in shown and "null" in shown and "true" in shown,
+              "examples: both clients show an id as JSON, alike (%s, %s)" % (shown, shown2))
     # Output that cannot be written: said, status 2, not taken for a lost
     # connection (client.py) or ignored with status 0 (client.js).
     if os.path.exists("/dev/full"):
