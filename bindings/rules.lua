@@ -1996,59 +1996,78 @@ local function source_faults(file, src, rules, out)
 end
 
 -- Reads of fields the schema does not declare in the check of criterion C:
--- a check reading one fails every decision that comes to the read (a
--- rule_error), which check can say at once.  A read is A.name, A being the
--- check's first argument, and goes on through records (A.business.sector);
--- it stops at a list, or a field of no record type.  A check that gives the
--- name A another meaning inside it (a local, a loop variable, an argument
--- of an inner function) is not read: that A may be anything.  TOKS are the
--- tokens of FILE, where the check is; each read found is appended to OUT, once per path.
+-- a check reading one raises a rule error at the read, which check can say
+-- at once.  A read is A.name, A being the check's first argument, and goes
+-- on through records (A.business.sector); it stops at a list, or a field of
+-- no record type.  The check's own tokens are read, from its `function` to
+-- the matching `end`; a check that shares its first line with another
+-- function is left alone, and so is one that gives the name A another
+-- meaning (a local, a loop variable, an inner function's argument, an
+-- assignment): that A may be anything.  TOKS are the tokens of FILE, where
+-- the check is; each read found is appended to OUT, once per path.
 local function undeclared_reads(c, file, toks, out)
   local info = type(c.check) == "function" and debug_getinfo(c.check, "S")
   local a = info and debug_getlocal(c.check, 1)
-  if not a or not schema or info.what ~= "Lua" then return end
-  local first, last = info.linedefined, info.lastlinedefined
-  local span, header = {}, nil
+  if not a or not schema_at or info.what ~= "Lua" then return end
+  local header
   for k, t in ipairs(toks) do
-    if t[3] >= first and t[3] <= last then
-      span[#span + 1] = k
-      if not header and t[1] == "name" and t[2] == "function" then header = k end
+    if t[3] == info.linedefined and t[1] == "name" and t[2] == "function" then
+      if header then return end   -- two functions begin on the line: which is the check?
+      header = k
     end
   end
-  -- Another meaning of A: local A, local x, A; for A ...; function (..., A).
-  for _, k in ipairs(span) do
+  if not header then return end
+  -- The span: to the `end` that closes it (repeat ... until nests apart).
+  local span, depth, k = {}, 0, header
+  repeat
     local t = toks[k]
-    if t[1] == "name" and (t[2] == "local" or t[2] == "for" or (t[2] == "function" and k ~= header)) then
-      local j = k + 1
+    if not t then return end
+    span[#span + 1] = k
+    if t[1] == "name" then
+      if t[2] == "function" or t[2] == "if" or t[2] == "do" or t[2] == "repeat" then depth = depth + 1
+      elseif t[2] == "end" or t[2] == "until" then depth = depth - 1 end
+    end
+    k = k + 1
+  until depth == 0
+  -- Another meaning of A: local A (<attrib> and all); for A; function (..., A);
+  -- A = ..., A, x = ....
+  for i, j in ipairs(span) do
+    local t = toks[j]
+    if t[1] == "name" and (t[2] == "local" or t[2] == "for" or (t[2] == "function" and i > 1)) then
+      local n = j + 1
       if t[2] == "function" then
-        while toks[j] and toks[j][2] ~= "(" do j = j + 1 end
-        j = j + 1
+        while toks[n] and toks[n][2] ~= "(" do n = n + 1 end
+        n = n + 1
       end
-      while toks[j] and (toks[j][1] == "name" or toks[j][2] == ",") do
-        if toks[j][1] == "name" and toks[j][2] == a then return end
-        j = j + 1
+      while toks[n] and (toks[n][1] == "name" or toks[n][2] == "," or toks[n][2] == "<" or toks[n][2] == ">") do
+        if toks[n][1] == "name" and toks[n][2] == a and not (toks[n - 1] and toks[n - 1][2] == "<") then return end
+        n = n + 1
       end
+    elseif t[1] == "name" and t[2] == a and toks[j + 1] and (toks[j + 1][2] == "=" or toks[j + 1][2] == ",") then
+      local n = j + 1
+      while toks[n] and (toks[n][1] == "name" or toks[n][2] == "," or toks[n][2] == ".") do n = n + 1 end
+      if toks[n] and toks[n][2] == "=" then return end
     end
   end
   local said = {}
-  for _, k in ipairs(span) do
-    local t, prev = toks[k], toks[k - 1]
+  for _, j in ipairs(span) do
+    local t, prev = toks[j], toks[j - 1]
     if t[1] == "name" and t[2] == a and not (prev and prev[1] == "op" and (prev[2] == "." or prev[2] == ":")) then
-      local ty, path, j = schema, a, k
-      while ty and toks[j + 1] and toks[j + 1][2] == "." and toks[j + 2] and toks[j + 2][1] == "name" do
+      local ty, path, n = schema, a, j
+      while ty and toks[n + 1] and toks[n + 1][2] == "." and toks[n + 2] and toks[n + 2][1] == "name" do
         if ty.kind == "nullable" then ty = ty.of end
         if ty.kind ~= "record" then break end
-        local name = toks[j + 2][2]
+        local name = toks[n + 2][2]
         path = path .. "." .. name
         if not ty.fields[name] then
           if not said[path] then
             said[path] = true
             out[#out + 1] = { file = file, line = t[3], msg = string_format(
-              "criterion '%s' reads %s, which the schema does not declare: each decision that reads it is a rule_error", c.id, path) }
+              "criterion '%s' reads %s, which the schema does not declare: reading it is a rule error", c.id, path) }
           end
           break
         end
-        ty, j = ty.fields[name], j + 2
+        ty, n = ty.fields[name], n + 2
       end
     end
   end
@@ -2435,16 +2454,29 @@ function api.run_case(i)
     for _, v in ipairs(programs[d.program] or {}) do
       if v.version == d.program_version then version = v end
     end
+    -- Read from the template or the text itself: a value the message shows
+    -- may hold braces of its own ({"sector":"crafts"}), which are no hole.
     for _, r in ipairs(d.criteria) do
-      local hole = string_match(r.message, "{[^}]*}")
-      local c = hole and version and version.by_id[r.id]
-      local texts = c and (r.passed == true and c.pass or r.passed == false and c.fail or nil)
-      if hole and r.passed ~= nil and not text_in(texts, case.lang or "en") then
+      local c = (r.passed == true or r.passed == false) and version and version.by_id[r.id]   -- not missing
+      local texts
+      if c and r.passed == true then texts = c.pass elseif c then texts = c.fail end
+      local template = c and text_in(texts, case.lang or "en")
+      local values = type(r.values) == "table" and r.values or {}
+      if type(template) == "string" then
+        for name in string_gmatch(template, "{([^}]*)}") do
+          if values[name] == nil then
+            wrong[#wrong + 1] = string_format("criterion %s's message leaves {%s} unfilled: its check returned no value of that name", r.id, name)
+          end
+        end
+      elseif c then
         -- No template: the message is the criterion's text, whose braces
         -- name parameters, never the check's values.
-        wrong[#wrong + 1] = string_format("criterion %s's text leaves %s unfilled: it names no declared parameter", r.id, hole)
-      elseif hole then
-        wrong[#wrong + 1] = string_format("criterion %s's message leaves %s unfilled: its check returned no value of that name", r.id, hole)
+        local text = text_in(c.text, case.lang or "en")
+        for name in string_gmatch(type(text) == "string" and text or "", "{([^}]*)}") do
+          if param_on(name, case.as_of) == nil then
+            wrong[#wrong + 1] = string_format("criterion %s's text leaves {%s} unfilled: it names no declared parameter", r.id, name)
+          end
+        end
       end
     end
     -- The same in the other languages, which the case does not render: a

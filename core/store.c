@@ -2439,7 +2439,10 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
         v[i].damaged = damaged;
         if (damaged) {   /* "stored rule set H is damaged: how": the how */
             const char *how = strstr(why.msg, " is damaged: ");
-            snprintf(v[i].why, sizeof v[i].why, "%s", how ? how + strlen(" is damaged: ") : why.msg);
+            snprintf(v[i].why, sizeof v[i].why, "%s",
+                     how ? how + strlen(" is damaged: ")
+                     : why.code && !strcmp(why.code, "not_found") ? "its files are not in the database"
+                                                                  : why.msg);
         }
         ruleset_free(rs);
     }

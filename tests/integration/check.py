@@ -151,7 +151,7 @@ def main():
                                               "return a.in_trainig == false")]},
                "taehil.lua", "a.in_trainig",
                r"^criterion 'not_in_training' reads a.in_trainig, which the schema does not declare: "
-               r"each decision that reads it is a rule_error$")
+               r"reading it is a rule error$")
     expect_one("value_date_format", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
                                                      '  { from = "2022-1-1", value = 18 },')]},
                "awrach.lua", 'parameter "awrach.age_min"',

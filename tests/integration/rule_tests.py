@@ -175,6 +175,19 @@ def main():
              if "criterion age's text leaves {taehil.age_mx} unfilled: it names no declared parameter" in l]
     check(st == 1 and holes and "its check returned no value of that name" not in out,
           "a text's misspelt parameter is said as one (%d cases)" % len(holes))
+    # A value the message shows may hold braces of its own: no hole.
+    d = copy("braced_value")
+    def no_templates(t):
+        i = t.index('criterion "registered"')
+        body = t[i:]
+        body = re.sub(r"    (pass|fail) = \{.*?\n    \},\n", "", body, count=2, flags=re.S)
+        body = body.replace("return a.registered_with_agency == true",
+                            "return a.registered_with_agency == true, { seen = { flag = true } }", 1)
+        return t[:i] + body
+    rewrite(os.path.join(d, "taehil.lua"), no_templates)
+    st, out, _ = eligo("test", d)
+    check(st == 0 and "unfilled" not in out,
+          "a message showing a table value ({\"flag\":true}) is no unfilled name (%s)" % out[-300:])
     # A misspelt name in a language the cases do not run in fails them too.
     d = copy("unfilled_fr")
     rewrite(os.path.join(d, "idmaj.lua"), lambda t: t.replace(

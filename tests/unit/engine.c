@@ -3719,6 +3719,7 @@ static void test_lint_undeclared_reads(void **state)
 #define CRIT(id, check) "  criterion \"" id "\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, "   \
                         "reference = \"r\",\n    check = " check " },\n"
     static const char rules[] =
+        "local a = { max = 3 }\n"
         "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
         "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
         CRIT("c", "function(a, on) return a.applicant_id ~= a.nope and (a.business == nil or\n"
@@ -3726,6 +3727,16 @@ static void test_lint_undeclared_reads(void **state)
         CRIT("d", "function(a) local a = { nope = 1 } return a.nope == 1 end")
         CRIT("e", "function(app) return app.nope2 == nil end")
         CRIT("f", "function(a) local f = function(a) return a.zzz end return f({}) == nil end")
+        /* Correct rules the scan once refused: A given a new value, a local
+         * after an attribute, and two checks on one line, the second's file
+         * local named as the first's argument. */
+        CRIT("g", "function(a)\n      a = a.business\n      return a == nil or a.sector ~= \"x\" end")
+        CRIT("h", "function(a)\n      local b <const>, a = 1, a.business\n"
+                  "      return a == nil or a.sector ~= \"x\" end")
+        "  criterion \"i\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, reference = \"r\", "
+        "check = function(a) return a.applicant_id ~= nil end }, criterion \"j\" { text = { en = "
+        "\"T\", fr = \"T\", ar = \"T\" }, reference = \"r\", check = function(p) return "
+        "p.applicant_id ~= a.max end },\n"
         "}\n";
 #undef CRIT
     err e = {0};
@@ -3736,13 +3747,13 @@ static void test_lint_undeclared_reads(void **state)
     ruleset_free(rs);
     assert_int_equal(got.n, 3);
     assert_string_equal(got.r[0].msg, "criterion 'c' reads a.nope, which the schema does not "
-                                      "declare: each decision that reads it is a rule_error");
-    assert_int_equal(got.r[0].line, 4);
+                                      "declare: reading it is a rule error");
+    assert_int_equal(got.r[0].line, 5);
     assert_string_equal(got.r[1].msg, "criterion 'c' reads a.business.sectr, which the schema does "
-                                      "not declare: each decision that reads it is a rule_error");
-    assert_int_equal(got.r[1].line, 5);
+                                      "not declare: reading it is a rule error");
+    assert_int_equal(got.r[1].line, 6);
     assert_string_equal(got.r[2].msg, "criterion 'e' reads app.nope2, which the schema does not "
-                                      "declare: each decision that reads it is a rule_error");
+                                      "declare: reading it is a rule error");
     assert_string_equal(got.r[2].file, "p.lua");
 }
 
