@@ -1891,7 +1891,10 @@ end
 local OPS = { ["..."] = 3, ["=="] = 2, ["~="] = 2, ["<="] = 2, [">="] = 2, [".."] = 2, ["::"] = 2,
   ["//"] = 2, ["<<"] = 2, [">>"] = 2,
   opens = { ["function"] = true, ["do"] = true, ["if"] = true, ["repeat"] = true },
-  closes = { ["end"] = true, ["until"] = true, ["}"] = true, [")"] = true, ["]"] = true } }
+  closes = { ["end"] = true, ["until"] = true, ["}"] = true, [")"] = true, ["]"] = true },
+  keywords = {} }
+for w in string_gmatch("and break do else elseif end false for function goto if in local nil not or " ..
+                       "repeat return then true until while", "%a+") do OPS.keywords[w] = true end
 local function tokens(src)
   local out, i, n, line = {}, 1, #src, 1
   local function newlines(a, b)
@@ -2009,14 +2012,22 @@ local function undeclared_reads(c, file, toks, out)
   local info = type(c.check) == "function" and debug_getinfo(c.check, "S")
   local a = info and debug_getlocal(c.check, 1)
   if not a or not schema_at or info.what ~= "Lua" then return end
+  -- Lua's linedefined is the line of the '(' after `function` (and its
+  -- name, if any): the keyword is found back from it.
   local header
   for k, t in ipairs(toks) do
-    if t[3] == info.linedefined and t[1] == "name" and t[2] == "function" then
-      if header then return end   -- two functions begin on the line: which is the check?
-      header = k
+    if t[3] == info.linedefined and t[1] == "op" and t[2] == "(" then
+      local j = k - 1
+      while toks[j] and (toks[j][1] == "name" and not OPS.keywords[toks[j][2]] or toks[j][2] == "." or toks[j][2] == ":") do
+        j = j - 1
+      end
+      if toks[j] and toks[j][2] == "function" then
+        if header then return end   -- two functions begin on the line: which is the check?
+        header = j
+      end
     end
   end
-  if not header then return end
+  if not header or debug_getlocal(c.check, 2) == a then return end   -- function(a, a): which a?
   -- The span: to the `end` that closes it (repeat ... until nests apart).
   local span, depth, k = {}, 0, header
   repeat
@@ -2036,7 +2047,9 @@ local function undeclared_reads(c, file, toks, out)
     if t[1] == "name" and (t[2] == "local" or t[2] == "for" or (t[2] == "function" and i > 1)) then
       local n = j + 1
       if t[2] == "function" then
-        while toks[n] and toks[n][2] ~= "(" do n = n + 1 end
+        local method = false   -- function t:m(...) has a self of its own
+        while toks[n] and toks[n][2] ~= "(" do method = method or toks[n][2] == ":"; n = n + 1 end
+        if method and a == "self" then return end
         n = n + 1
       end
       while toks[n] and (toks[n][1] == "name" or toks[n][2] == "," or toks[n][2] == "<" or toks[n][2] == ">") do
@@ -2044,9 +2057,18 @@ local function undeclared_reads(c, file, toks, out)
         n = n + 1
       end
     elseif t[1] == "name" and t[2] == a and toks[j + 1] and (toks[j + 1][2] == "=" or toks[j + 1][2] == ",") then
-      local n = j + 1
-      while toks[n] and (toks[n][1] == "name" or toks[n][2] == "," or toks[n][2] == ".") do n = n + 1 end
-      if toks[n] and toks[n][2] == "=" then return end
+      -- An assignment's targets: names, fields, indexes and calls' fields
+      -- (a, t[1], f().x = ...), brackets skipped whole, up to its '='.
+      local n, open = j + 1, 0
+      while toks[n] do
+        local w = toks[n][2]
+        if w == "(" or w == "[" or w == "{" then open = open + 1
+        elseif w == ")" or w == "]" or w == "}" then open = open - 1
+        elseif open == 0 and (w == "=" or not (toks[n][1] == "name" or w == "," or w == "." or w == ":")) then break end
+        if open < 0 then break end
+        n = n + 1
+      end
+      if toks[n] and toks[n][2] == "=" and open == 0 then return end
     end
   end
   local said = {}
@@ -2062,7 +2084,7 @@ local function undeclared_reads(c, file, toks, out)
         if not ty.fields[name] then
           if not said[path] then
             said[path] = true
-            out[#out + 1] = { file = file, line = t[3], msg = string_format(
+            out[#out + 1] = { file = file, line = t[3], warning = true, msg = string_format(
               "criterion '%s' reads %s, which the schema does not declare: reading it is a rule error", c.id, path) }
           end
           break

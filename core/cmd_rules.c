@@ -94,6 +94,19 @@ static void report_stdout(void *ud, const char *file, int line, const char *msg)
         printf("%s: %s\n", dir, msg);   /* the whole set */
 }
 
+/* check's reports: report_stdout's, and a count of the warnings. */
+typedef struct check_said {
+    const char *dir;
+    int warnings;
+} check_said;
+
+static void report_check(void *ud, const char *file, int line, const char *msg)
+{
+    check_said *said = ud;
+    said->warnings += !strncmp(msg, ENGINE_WARNING, strlen(ENGINE_WARNING));
+    report_stdout((void *)said->dir, file, line, msg);
+}
+
 static void report_note(void *ud, const char *file, int line, const char *msg)
 {
     const char *dir = ud;
@@ -150,11 +163,14 @@ int cmd_check(int argc, char **argv)
         fprintf(stderr, "eligo check: %s\n", e.msg);
         return 1;
     }
-    int n = engine_lint(rs, &o.cfg, report_stdout, (void *)o.dir, &e);
+    check_said said = {o.dir, 0};
+    int n = engine_lint(rs, &o.cfg, report_check, &said, &e);
     if (n < 0)
         fprintf(stderr, "eligo check: %s\n", e.msg);
     printf("ruleset %s (%zu files)\n", ruleset_hash(rs), ruleset_count(rs));
-    if (n == 0)
+    if (n == 0 && said.warnings)
+        printf("%s: clean, with %d warning%s\n", o.dir, said.warnings, said.warnings == 1 ? "" : "s");
+    else if (n == 0)
         printf("%s: clean\n", o.dir);
     else if (n > 0)
         printf("%s: %d problem%s\n", o.dir, n, n == 1 ? "" : "s");

@@ -1554,14 +1554,21 @@ int engine_explain(engine *en, const char *program, const char *version, const c
 static int engine_report_list(lua_State *L, engine_report_fn *report, void *ud)
 {
     int list = lua_gettop(L), n = 0;
-    for (lua_Integer i = 1; lua_rawgeti(L, list, i) == LUA_TTABLE; i++, n++) {
+    char text[1024];
+    for (lua_Integer i = 1; lua_rawgeti(L, list, i) == LUA_TTABLE; i++) {
         lua_getfield(L, -1, "file");
         lua_getfield(L, -2, "line");
         lua_getfield(L, -3, "msg");
-        const char *file = lua_tostring(L, -3), *msg = lua_tostring(L, -1);
+        lua_getfield(L, -4, "warning");
+        const char *file = lua_tostring(L, -4), *msg = lua_tostring(L, -2);
+        int warning = lua_toboolean(L, -1);   /* said, and no problem: ENGINE_WARNING */
+        if (warning)
+            snprintf(text, sizeof text, "%s%s", ENGINE_WARNING, msg ? msg : "?");
         if (report)
-            report(ud, file ? file : "?", (int)lua_tointeger(L, -2), msg ? msg : "?");
-        lua_pop(L, 4);
+            report(ud, file ? file : "?", (int)lua_tointeger(L, -3),
+                   warning ? text : msg ? msg : "?");
+        n += !warning;
+        lua_pop(L, 5);
     }
     lua_pop(L, 1);
     return n;

@@ -164,6 +164,12 @@ int engine_explain(engine *en, const char *program, const char *version, const c
 typedef void engine_report_fn(void *ud, const char *file, int line, const char *msg);
 int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report, void *ud, err *e);
 
+/* How engine_lint begins the message of a warning: something the set most
+ * likely gets wrong, which a scan of its text cannot be sure of.  REPORT
+ * is called with it, and it is not counted among the problems. */
+#define ENGINE_WARNING "warning: "
+
+
 /* Run the test cases (*.test.lua) of the engine's rule set.  Each failing case
  * is reported through REPORT (file, line, expected and actual in msg); each
  * criterion no case makes fail, or no case makes pass, is reported through

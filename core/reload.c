@@ -83,6 +83,10 @@ static void reload_report(void *ud, const char *file, int line, const char *msg)
 {
     reload *rl = ud;
     size_t used = strlen(rl->work_msg);
+    if (msg && !strncmp(msg, ENGINE_WARNING, strlen(ENGINE_WARNING))) {   /* no reason to reject */
+        log_warn("rules: %s:%d: %s", file ? file : "?", line, msg + strlen(ENGINE_WARNING));
+        return;
+    }
     if (used + 4 >= sizeof rl->work_msg)
         return;
     if (file && !*file)   /* the whole set */

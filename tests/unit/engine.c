@@ -3707,9 +3707,11 @@ static void test_text_shows_parameters(void **state)
     assert_int_equal(got.r[0].line, 8);   /* the criterion's */
 }
 
-/* check reports a check's read of a field the schema does not declare, at
+/* check warns of a check's read of a field the schema does not declare, at
  * the read: through records, not into lists, not where the check's A means
- * something else (a local, an inner function's argument). */
+ * something else (a local, an inner function's argument).  A warning, not
+ * a problem: the set is served all the same (a scan of the text could be
+ * wrong where the rule is right). */
 static void test_lint_undeclared_reads(void **state)
 {
     (void)state;
@@ -3737,23 +3739,34 @@ static void test_lint_undeclared_reads(void **state)
         "check = function(a) return a.applicant_id ~= nil end }, criterion \"j\" { text = { en = "
         "\"T\", fr = \"T\", ar = \"T\" }, reference = \"r\", check = function(p) return "
         "p.applicant_id ~= a.max end },\n"
+        /* More correct rules: `function` and its '(' on two lines with an
+         * inner function on the second (Lua's linedefined is the '(''s),
+         * a method's own self, an indexed target in A's assignment, and
+         * function(a, a). */
+        CRIT("k", "function\n      (a, on) local pick = function(a) return a.nick end\n"
+                  "      return pick({ nick = 1 }) == 1 end")
+        CRIT("l", "function(self)\n      local w = { m = 1 }\n"
+                  "      function w:get() return self.m end\n      return w:get() == 1 end")
+        CRIT("m", "function(a)\n      local t = {}\n      a, t[1] = { nick = 1 }, true\n"
+                  "      return a.nick == 1 end")
+        CRIT("n", "function(a, a) return a.nick == nil end")
         "}\n";
 #undef CRIT
     err e = {0};
     ruleset *rs = texts_set(schema, rules, NULL);
     reports got;
     memset(&got, 0, sizeof got);
-    engine_lint(rs, NULL, keep_report, &got, &e);
+    assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 0);   /* no problem */
     ruleset_free(rs);
     assert_int_equal(got.n, 3);
-    assert_string_equal(got.r[0].msg, "criterion 'c' reads a.nope, which the schema does not "
-                                      "declare: reading it is a rule error");
-    assert_int_equal(got.r[0].line, 5);
-    assert_string_equal(got.r[1].msg, "criterion 'c' reads a.business.sectr, which the schema does "
+    assert_string_equal(got.r[0].msg, "warning: criterion 'c' reads a.nope, which the schema does "
                                       "not declare: reading it is a rule error");
+    assert_int_equal(got.r[0].line, 5);
+    assert_string_equal(got.r[1].msg, "warning: criterion 'c' reads a.business.sectr, which the "
+                                      "schema does not declare: reading it is a rule error");
     assert_int_equal(got.r[1].line, 6);
-    assert_string_equal(got.r[2].msg, "criterion 'e' reads app.nope2, which the schema does not "
-                                      "declare: reading it is a rule error");
+    assert_string_equal(got.r[2].msg, "warning: criterion 'e' reads app.nope2, which the schema "
+                                      "does not declare: reading it is a rule error");
     assert_string_equal(got.r[2].file, "p.lua");
 }
 
