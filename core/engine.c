@@ -155,6 +155,8 @@ struct engine {
     int *watch_up;           /* ... and which of its upvalues that is */
     lua_Integer nwatched;    /* how many are watched */
     char stop[256];          /* why the budget stopped the call */
+    char refused_at[160];    /* "file:line: " where the call asked for the block the cap
+                                refused (engine_refused_where), or "" */
     char grew[160];          /* "file:line: " where the call ran last while it held
                                 more than half the memory cap, or "" */
     lua_Integer grew_serial; /* ... in the criterion of this decision_serial */
@@ -248,6 +250,24 @@ static void engine_arm(engine *en, int step)
     lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, step);
 }
 
+/* Where the block the cap refuses was asked for: the innermost function of a
+ * rule file on the stack, "file:line: ", into en->refused_at.  The memory
+ * cap's error has no position of Lua's, and one large block (a string.rep)
+ * is refused before the hook has looked (engine.grew).  Called from the
+ * allocator, it reads the stack and neither pushes nor allocates (nor does
+ * lua_getinfo with "Sl"). */
+static void engine_refused_where(engine *en)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(en->L, level, &ar); level++)
+        if (lua_getinfo(en->L, "Sl", &ar) && ar.currentline > 0 &&
+            strcmp(ar.short_src, "rules.lua") != 0) {
+            snprintf(en->refused_at, sizeof en->refused_at, "%s:%d: ", ar.short_src,
+                     ar.currentline);
+            return;
+        }
+}
+
 /* The allocator: pooled small blocks, malloc for the rest, with a cap on
  * the state's total. */
 static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -267,6 +287,7 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         /* Lua answers with a full collection and asks again; refused again,
          * it raises "not enough memory", which a rule's pcall passes on
          * (rules.lua, pass_through). */
+        engine_refused_where(en);   /* the last refusal is the one that fails */
         en->mem_refused = 1;
         return NULL;
     }
@@ -761,6 +782,7 @@ static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, ui
     en->host.epoch++;   /* a walk pairs began in an earlier call goes no further */
     en->exhausted = 0;
     en->mem_refused = 0;
+    en->refused_at[0] = '\0';
     en->grew[0] = '\0';
     en->grew_wait = ENGINE_HOOK_STEP;   /* the first hook near the cap looks */
     en->capped = 1;
@@ -855,7 +877,8 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
     } else if (status == LUA_ERRMEM || en->mem_refused) {
         engine_where(en, where, sizeof where);
         snprintf(out, n, "%s%smemory cap of %zu bytes exceeded", where,
-                 en->grew_serial == decision_serial(L) ? en->grew : "", en->mem_cap);
+                 en->refused_at[0] ? en->refused_at
+                 : en->grew_serial == decision_serial(L) ? en->grew : "", en->mem_cap);
     } else if (lua_type(L, -1) == LUA_TTABLE) {
         /* Raw: outside the call no metamethod of a rule's may run. */
         lua_pushliteral(L, "message");
@@ -937,7 +960,8 @@ static int engine_grew(lua_State *L)
 {
     engine *en = lua_touserdata(L, lua_upvalueindex(1));
     /* seen in another criterion (a screen's earlier programme): not this one's */
-    lua_pushstring(L, en->grew_serial == decision_serial(L) ? en->grew : "");
+    lua_pushstring(L, en->refused_at[0] ? en->refused_at
+                      : en->grew_serial == decision_serial(L) ? en->grew : "");
     return 1;
 }
 

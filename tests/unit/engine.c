@@ -1480,7 +1480,8 @@ static void test_memory_retry_keeps_deadline(void **state)
 
 /* The line a memory-cap error names is the failing criterion's own: in a
  * screen, one that ran near the cap before it is not named for the next,
- * which failed before the hook saw it. */
+ * which failed before the hook saw it; the line named is the one that asked
+ * for the block refused (string.rep's), not only the criterion's. */
 static void test_memory_position_per_criterion(void **state)
 {
     (void)state;
@@ -1513,7 +1514,7 @@ static void test_memory_position_per_criterion(void **state)
     engine_result *r = request(en, "{\"op\":\"screen\",\"as_of\":\"2025-03-01\","
                                    "\"applicant\":{\"applicant_id\":\"x\"}}");
     assert_error(r, "rule_error");
-    ASSERT_CONTAINS(r->error_message, "programme b, criterion big (b.lua:3): memory cap");
+    ASSERT_CONTAINS(r->error_message, "programme b, criterion big (b.lua:3): b.lua:4: memory cap");
     if (strstr(r->error_message, "a.lua"))
         fail_msg("names the line of another programme: %s", r->error_message);
     release(r);
