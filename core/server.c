@@ -1223,7 +1223,8 @@ static void server_rebind(uv_handle_t *h)
         return;
     }
     int rc = uv_pipe_init(srv->loop, &srv->unix_listener, 0);
-    if (rc == 0) {
+    int made = rc == 0;
+    if (made) {
         srv->unix_listener.data = srv;
         if ((rc = server_bind_unix(srv)) == 0) {
             chmod(srv->socket_path, 0660);
@@ -1233,20 +1234,18 @@ static void server_rebind(uv_handle_t *h)
                 return;
             }
         }
-        /* Initialised: closed for good, and counted so (no rebinding now);
-         * a file bound but not listened on is no use to anyone. */
-        server_unlink_socket(srv);
-        log_error("the socket file %s was removed and cannot be made again (%s): new clients "
-                  "cannot connect; the %zu connections open go on", srv->socket_path,
-                  uv_strerror(rc), srv->nconns);
-        uv_close((uv_handle_t *)&srv->unix_listener, server_handle_closed);
-    } else {
-        log_error("the socket file %s was removed and cannot be made again (%s): new clients "
-                  "cannot connect; the %zu connections open go on", srv->socket_path,
-                  uv_strerror(rc), srv->nconns);
-        server_handle_closed(h);
+        server_unlink_socket(srv);   /* a file bound but not listened on is no use to anyone */
     }
+    log_error("the socket file %s was removed and cannot be made again (%s): new clients "
+              "cannot connect; the %zu connections open go on", srv->socket_path,
+              uv_strerror(rc), srv->nconns);
+    /* Closed for good, and counted so: the new handle once closed, or the
+     * old one, closed already, when no new one was made. */
     srv->have_unix = 0;
+    if (made)
+        uv_close((uv_handle_t *)&srv->unix_listener, server_handle_closed);
+    else
+        server_handle_closed(h);
 }
 
 /* Is the socket's path still this server's socket?  Removed (a cleaner of
