@@ -342,7 +342,6 @@ static const char *result_word(const cJSON *passed)
     return cJSON_IsTrue(passed) ? "pass" : cJSON_IsFalse(passed) ? "FAIL" : "missing";
 }
 
-/* A field line of the summary: the label padded to one width. */
 /* Did the server start with the rule set that made R's decision?  Its start
  * event names the set it loaded (cmd_serve.c); a reload since replaced it,
  * and the start event alone would name the wrong rules. */
@@ -353,6 +352,7 @@ static int show_started_under(const show_row *r)
     return r->started && strstr(r->started, want) != NULL;
 }
 
+/* A field line of the summary: the label padded to one width. */
 static void show_field(FILE *out, const char *label, const char *value)
 {
     fprintf(out, "  %-16s ", label);

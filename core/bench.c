@@ -454,12 +454,13 @@ static void bench_reply(bench_conn *c, const char *line, size_t len, uint64_t no
     bench_report *r = b->r;
     const char *code;
     size_t clen;
-    if (c->head == c->sent || client_reply_refusal(line, len)) {
+    int ok = client_reply_ok(line, len, &code, &clen);
+    if (c->head == c->sent || (!ok && client_reply_refusal(line, len, code, clen))) {
         /* The server may refuse a connection (too many) with an error
          * before closing it, and before reading any request sent: the
-         * requests it held are lost under the refusal's code, or, with none
-         * sent, the refusal counts as one error. */
-        if (client_reply_ok(line, len, &code, &clen)) {
+         * requests the connection held are lost under the refusal's code,
+         * or, holding none, the refusal counts as one error. */
+        if (ok) {
             bench_fail(b, "the server sent a reply to no request", 0);
             return;
         }
@@ -476,7 +477,7 @@ static void bench_reply(bench_conn *c, const char *line, size_t len, uint64_t no
     b->answered++;
     r->requests++;
     b->progress = now;
-    if (!client_reply_ok(line, len, &code, &clen)) {
+    if (!ok) {
         bench_count_error(b, code, clen, 1);
         return;
     }

@@ -344,13 +344,11 @@ long client_array_len(const char *j, size_t len)
     return -1;
 }
 
-int client_reply_refusal(const char *j, size_t len)
+int client_reply_refusal(const char *j, size_t len, const char *code, size_t clen)
 {
     static const char over[] = "connections (the limit)\"";
-    const char *code;
-    size_t clen;
-    return !client_reply_ok(j, len, &code, &clen) && clen == strlen("overloaded") &&
-           !memcmp(code, "overloaded", clen) && memmem(j, len, over, sizeof over - 1);
+    return clen == strlen("overloaded") && !memcmp(code, "overloaded", clen) &&
+           memmem(j, len, over, sizeof over - 1);
 }
 
 int client_reply_ok(const char *j, size_t len, const char **code, size_t *clen)

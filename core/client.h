@@ -109,9 +109,10 @@ long client_array_len(const char *j, size_t len);
  */
 int client_reply_ok(const char *j, size_t len, const char **code, size_t *clen);
 
-/* Is J the server's refusal of the connection itself (over its limit of
+/* Is J, an error reply whose code client_reply_ok gave as CODE and CLEN,
+ * the server's refusal of the connection itself (over its limit of
  * connections, server.c)?  It comes before the server reads any request,
  * so it answers none of those sent: 1 or 0. */
-int client_reply_refusal(const char *j, size_t len);
+int client_reply_refusal(const char *j, size_t len, const char *code, size_t clen);
 
 #endif

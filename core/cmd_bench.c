@@ -50,7 +50,7 @@ static void bench_usage(FILE *f)
 }
 
 /* Parse S as a number in [LO, HI] into *OUT, a whole one unless OPT takes
- * seconds or a rate; 0 or -1.  (NaN is in no range.) */
+ * seconds or a rate; 0 or -1. */
 static int bench_number(const char *opt, const char *s, double lo, double hi, double *out)
 {
     char *end;
@@ -59,7 +59,7 @@ static int bench_number(const char *opt, const char *s, double lo, double hi, do
     /* Decimal digits only: strtod also reads " 5", "0x10" and "1e3". */
     int plain = strspn(s, "0123456789") == strlen(s) ||
                 (!whole && strspn(s, "0123456789.") == strlen(s) && strchr(s, '.') == strrchr(s, '.'));
-    if (!*s || *end || !plain || !(v >= lo && v <= hi) || (whole && v != (double)(uint64_t)v)) {
+    if (!*s || *end || !plain || !(v >= lo && v <= hi)) {
         if (whole)
             fprintf(stderr, "eligo bench: %s takes a whole number from %.0f to %.0f, not '%s'\n",
                     opt, lo, hi, s);

@@ -103,7 +103,7 @@ typedef struct check_said {
 static void report_check(void *ud, const char *file, int line, const char *msg)
 {
     check_said *said = ud;
-    said->warnings += !strncmp(msg, ENGINE_WARNING, strlen(ENGINE_WARNING));
+    said->warnings += engine_warning(msg) != NULL;
     report_stdout((void *)said->dir, file, line, msg);
 }
 

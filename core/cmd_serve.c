@@ -237,8 +237,8 @@ static int serve_parse(int argc, char **argv, serve_options *o)
 static void serve_report(void *ud, const char *file, int line, const char *msg)
 {
     (void)ud;
-    if (msg && !strncmp(msg, ENGINE_WARNING, strlen(ENGINE_WARNING)))   /* served all the same */
-        log_warn("rules: %s:%d: %s", file ? file : "?", line, msg + strlen(ENGINE_WARNING));
+    if (engine_warning(msg))   /* served all the same */
+        reload_log_note(NULL, file, line, engine_warning(msg));
     else if (file && !*file)
         log_error("%s", msg ? msg : "");   /* the whole set */
     else

@@ -345,10 +345,11 @@ static int submit_loop(submit *s, err *e)
             while (client_lines_next(&s->answers, &line, &len)) {
                 const char *code;
                 size_t clen;
-                if (s->in_flight == 0 && client_reply_ok(line, len, &code, &clen))
+                int ok = client_reply_ok(line, len, &code, &clen);
+                if (s->in_flight == 0 && ok)
                     return err_set(e, "internal", "the server sent a reply to no request");
                 const struct submit_sent *to = NULL;
-                if (s->in_flight == 0 || client_reply_refusal(line, len)) {
+                if (s->in_flight == 0 || (!ok && client_reply_refusal(line, len, code, clen))) {
                     s->refused = 1;   /* printed; the close follows */
                 } else {
                     to = &s->sent[s->sent_head];

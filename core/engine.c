@@ -256,16 +256,24 @@ static void engine_arm(engine *en, int step)
  * is refused before the hook has looked (engine.grew).  Called from the
  * allocator, it reads the stack and neither pushes nor allocates (nor does
  * lua_getinfo with "Sl"). */
+static int engine_rule_line(lua_State *L, lua_Debug *ar, char *out, size_t n);
+
 static void engine_refused_where(engine *en)
 {
     lua_Debug ar;
     for (int level = 0; lua_getstack(en->L, level, &ar); level++)
-        if (lua_getinfo(en->L, "Sl", &ar) && ar.currentline > 0 &&
-            strcmp(ar.short_src, "rules.lua") != 0) {
-            snprintf(en->refused_at, sizeof en->refused_at, "%s:%d: ", ar.short_src,
-                     ar.currentline);
+        if (engine_rule_line(en->L, &ar, en->refused_at, sizeof en->refused_at))
             return;
-        }
+}
+
+/* "file:line: " of AR's function into OUT, when it is a rule file's running
+ * a line (not the engine's own rules.lua, nor a C function): 1, or 0. */
+static int engine_rule_line(lua_State *L, lua_Debug *ar, char *out, size_t n)
+{
+    if (!lua_getinfo(L, "Sl", ar) || ar->currentline <= 0 || !strcmp(ar->short_src, "rules.lua"))
+        return 0;
+    snprintf(out, n, "%s:%d: ", ar->short_src, ar->currentline);
+    return 1;
 }
 
 /* The allocator: pooled small blocks, malloc for the rest, with a cap on
@@ -362,11 +370,8 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
     en->grew_wait += (uint64_t)en->step;   /* every ENGINE_HOOK_STEP, hooked finely or not */
     if (en->mem > en->mem_cap / 2 && en->grew_wait >= ENGINE_HOOK_STEP) {
         en->grew_wait = 0;
-        if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0 &&
-            strcmp(ar->short_src, "rules.lua") != 0) {   /* a rule's line, not the engine's */
-            snprintf(en->grew, sizeof en->grew, "%s:%d: ", ar->short_src, ar->currentline);
+        if (engine_rule_line(L, ar, en->grew, sizeof en->grew))
             en->grew_serial = decision_serial(L);
-        }
     }
     if (en->spent > en->budget)
         engine_stop(en, L, ar, 'b');

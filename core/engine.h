@@ -19,6 +19,7 @@
 #define ELIGO_ENGINE_H
 
 #include <stddef.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -168,6 +169,13 @@ int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report,
  * likely gets wrong, which a scan of its text cannot be sure of.  REPORT
  * is called with it, and it is not counted among the problems. */
 #define ENGINE_WARNING "warning: "
+
+/* MSG's text after ENGINE_WARNING when it is a warning's, else NULL. */
+static inline const char *engine_warning(const char *msg)
+{
+    size_t n = sizeof ENGINE_WARNING - 1;
+    return msg && !strncmp(msg, ENGINE_WARNING, n) ? msg + n : NULL;
+}
 
 
 /* Run the test cases (*.test.lua) of the engine's rule set.  Each failing case

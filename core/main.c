@@ -87,9 +87,10 @@ int cmd_db_exists(const char *cmd, const char *db)
                 "ELIGO_DB\n", cmd);
         return -1;
     }
-    if (stat(db, &sb) != 0 || (S_ISREG(sb.st_mode) && sb.st_size == 0)) {
+    int there = stat(db, &sb) == 0;
+    if (!there || (S_ISREG(sb.st_mode) && sb.st_size == 0)) {
         fprintf(stderr, "eligo %s: no database at %s%s (give one with --db FILE or ELIGO_DB)\n",
-                cmd, db, stat(db, &sb) == 0 ? ", an empty file" : "");
+                cmd, db, there ? ", an empty file" : "");
         return -1;
     }
     return 0;

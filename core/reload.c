@@ -83,8 +83,8 @@ static void reload_report(void *ud, const char *file, int line, const char *msg)
 {
     reload *rl = ud;
     size_t used = strlen(rl->work_msg);
-    if (msg && !strncmp(msg, ENGINE_WARNING, strlen(ENGINE_WARNING))) {   /* no reason to reject */
-        log_warn("rules: %s:%d: %s", file ? file : "?", line, msg + strlen(ENGINE_WARNING));
+    if (engine_warning(msg)) {   /* no reason to reject */
+        reload_log_note(NULL, file, line, engine_warning(msg));
         return;
     }
     if (used + 4 >= sizeof rl->work_msg)

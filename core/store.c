@@ -2387,7 +2387,7 @@ int64_t store_count_reviews(store *st)
 typedef struct rs_check {
     char hash[2 * STORE_HASH_LEN + 1];
     int damaged;
-    char why[256];   /* how, when damaged: "stored rule set ... is damaged: ..." */
+    char why[256];   /* how, when damaged: what store_load_ruleset said after "is damaged: " */
 } rs_check;
 
 /* Check every stored rule set; *OUT (n entries) is malloc'd.  Some sets over
@@ -2457,11 +2457,9 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
 static int verify_rulesets_unused(const rs_check *v, size_t n, err *e)
 {
     size_t bad = 0, first = 0;
-    for (size_t i = n; i-- > 0;)
-        if (v[i].damaged) {
-            bad++;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].damaged && bad++ == 0)
             first = i;
-        }
     if (!bad)
         return 0;
     err_set(e, "ruleset", "the stored rule set %s changed since it was stored (no record was "
