@@ -671,12 +671,19 @@ function sandbox.schema(fields)
   end
 end
 
-local function check_date(level, v, what)
-  if type(v) == "string" and string_find(v, "^%d%d%d%d%-%d%d%-%d%d$") and not c_parse_date(v) then
-    decl_error(level + 1, "%s is %s, which is no day of the calendar", what, v)
-  elseif type(v) ~= "string" or not c_parse_date(v) then
-    decl_error(level + 1, "%s must be a date YYYY-MM-DD, got %s", what, tostring(v))
+-- What is wrong with V as a date, WHAT naming it, or nil: written as one,
+-- no day of the calendar (2025-02-30), or else not written as one.
+local function date_fault(v, what)
+  if type(v) == "string" and c_parse_date(v) then return nil end
+  if type(v) == "string" and string_find(v, "^%d%d%d%d%-%d%d%-%d%d$") then
+    return string_format("%s is %s, which is no day of the calendar", what, v)
   end
+  return string_format("%s must be a date YYYY-MM-DD, got %s", what, type(v) == "string" and v or describe(v))
+end
+
+local function check_date(level, v, what)
+  local fault = date_fault(v, what)
+  if fault then decl_error(level + 1, "%s", fault) end
   return v
 end
 
@@ -2007,10 +2014,10 @@ end
 -- function is left alone, and so is one that gives the name A another
 -- meaning (a local, a loop variable, an inner function's argument, an
 -- assignment): that A may be anything.  TOKS are the tokens of FILE, where
--- the check is; each read found is appended to OUT, once per path.
-local function undeclared_reads(c, file, toks, out)
-  local info = type(c.check) == "function" and debug_getinfo(c.check, "S")
-  local a = info and debug_getlocal(c.check, 1)
+-- the check is, and INFO its debug_getinfo("S"); each read found is
+-- appended to OUT, once per path.
+local function undeclared_reads(c, info, file, toks, out)
+  local a = debug_getlocal(c.check, 1)
   if not a or not schema_at or info.what ~= "Lua" then return end
   -- Lua's linedefined is the line of the '(' after `function` (and its
   -- name, if any): the keyword is found back from it.
@@ -2035,8 +2042,8 @@ local function undeclared_reads(c, file, toks, out)
     if not t then return end
     span[#span + 1] = k
     if t[1] == "name" then
-      if t[2] == "function" or t[2] == "if" or t[2] == "do" or t[2] == "repeat" then depth = depth + 1
-      elseif t[2] == "end" or t[2] == "until" then depth = depth - 1 end
+      if OPS.opens[t[2]] then depth = depth + 1
+      elseif OPS.closes[t[2]] then depth = depth - 1 end
     end
     k = k + 1
   until depth == 0
@@ -2171,7 +2178,7 @@ function api.lint()
         local file = info and string_match(info.source, "^@(.+)$")
         if file and sources[file] and not broken[file] then
           toks_of[file] = toks_of[file] or tokens(without_comments(sources[file]))
-          undeclared_reads(c, file, toks_of[file], out)
+          undeclared_reads(c, info, file, toks_of[file], out)
         end
       end
     end
@@ -2355,11 +2362,10 @@ local function case_fault(case)
   if case.error ~= nil and not KEYS.case_error[case.error] then
     return string_format("error must be one of %s, got %s", KEYS.case_error_text, describe(case.error))
   end
-  if type(case.as_of) == "string" and string_find(case.as_of, "^%d%d%d%d%-%d%d%-%d%d$") and not c_parse_date(case.as_of) then
-    return string_format("as_of is %s, which is no day of the calendar", case.as_of)
-  end
-  if type(case.as_of) ~= "string" or not c_parse_date(case.as_of) then
-    return string_format("as_of must be a date YYYY-MM-DD, got %s: without one a case is decided on the day it runs", describe(case.as_of))
+  local fault = date_fault(case.as_of, "as_of")
+  if fault then
+    -- Left out (or not a text), it would be decided on the day the tests run.
+    return type(case.as_of) == "string" and fault or fault .. ": without one a case is decided on the day it runs"
   end
   if case.error == nil and not OUTCOMES[case.outcome] then
     return string_format("outcome must be eligible, ineligible or incomplete, got %s", describe(case.outcome))
@@ -2476,46 +2482,39 @@ function api.run_case(i)
     for _, v in ipairs(programs[d.program] or {}) do
       if v.version == d.program_version then version = v end
     end
-    -- Read from the template or the text itself: a value the message shows
+    -- Read from the templates or the text itself: a value the message shows
     -- may hold braces of its own ({"sector":"crafts"}), which are no hole.
+    -- Every language's template is read, the case's and the others, which
+    -- the case does not render: a French "{dat}" for "{date}" would reach
+    -- French readers only.
+    local lang = case.lang or "en"
     for _, r in ipairs(d.criteria) do
       local c = (r.passed == true or r.passed == false) and version and version.by_id[r.id]   -- not missing
       local texts
       if c and r.passed == true then texts = c.pass elseif c then texts = c.fail end
-      local template = c and text_in(texts, case.lang or "en")
       local values = type(r.values) == "table" and r.values or {}
-      if type(template) == "string" then
-        for name in string_gmatch(template, "{([^}]*)}") do
-          if values[name] == nil then
-            wrong[#wrong + 1] = string_format("criterion %s's message leaves {%s} unfilled: its check returned no value of that name", r.id, name)
-          end
+      for _, l in ipairs(LANGS) do
+        local t = type(texts) == "table" and texts[l]
+        if l == lang then
+          t = text_in(texts, l)   -- the case's: English when it has none
+        elseif l == "en" and type(texts) == "table" and texts[lang] == nil then
+          t = nil                 -- read as the case's already
         end
-      elseif c then
-        -- No template: the message is the criterion's text, whose braces
-        -- name parameters, never the check's values.
-        local text = text_in(c.text, case.lang or "en")
-        for name in string_gmatch(type(text) == "string" and text or "", "{([^}]*)}") do
-          if param_on(name, case.as_of) == nil then
-            wrong[#wrong + 1] = string_format("criterion %s's text leaves {%s} unfilled: it names no declared parameter", r.id, name)
+        for name in string_gmatch(type(t) == "string" and t or "", "{([^}]*)}") do
+          if values[name] == nil then
+            wrong[#wrong + 1] = string_format("criterion %s's %smessage leaves {%s} unfilled: its check returned no value of that name",
+              r.id, l == lang and "" or l .. " ", name)
           end
         end
       end
-    end
-    -- The same in the other languages, which the case does not render: a
-    -- French "{dat}" for "{date}" would reach French readers only.
-    for _, r in ipairs(d.criteria) do
-      local c = version and version.by_id[r.id]
-      local texts = c and (r.passed == true and c.pass or r.passed == false and c.fail or nil)
-      if type(texts) == "table" then
-        local values = type(r.values) == "table" and r.values or {}
-        for _, lang in ipairs(LANGS) do
-          local t = texts[lang]
-          if lang ~= (case.lang or "en") and type(t) == "string" then
-            for name in string_gmatch(t, "{([^}]*)}") do
-              if values[name] == nil then
-                wrong[#wrong + 1] = string_format("criterion %s's %s message leaves {%s} unfilled: its check returned no value of that name", r.id, lang, name)
-              end
-            end
+      if c and type(text_in(texts, lang)) ~= "string" then
+        -- No template: the message is the criterion's text, whose braces
+        -- name parameters, never the check's values.
+        local text = text_in(c.text, lang)
+        for name in string_gmatch(type(text) == "string" and text or "", "{([^}]*)}") do
+          local v = param_on(name, case.as_of)
+          if type(v) ~= "number" and type(v) ~= "string" then
+            wrong[#wrong + 1] = string_format("criterion %s's text leaves {%s} unfilled: it names no parameter with a number or a text in force on %s", r.id, name, case.as_of)
           end
         end
       end

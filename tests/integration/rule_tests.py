@@ -172,7 +172,8 @@ def main():
         count=1, flags=re.S))
     st, out, _ = eligo("test", d)
     holes = [l for l in out.splitlines()
-             if "criterion age's text leaves {taehil.age_mx} unfilled: it names no declared parameter" in l]
+             if "criterion age's text leaves {taehil.age_mx} unfilled: it names no parameter with a "
+                "number or a text in force on " in l]
     check(st == 1 and holes and "its check returned no value of that name" not in out,
           "a text's misspelt parameter is said as one (%d cases)" % len(holes))
     # A value the message shows may hold braces of its own: no hole.
