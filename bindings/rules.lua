@@ -2009,13 +2009,15 @@ end
 -- a check reading one raises a rule error at the read, which check can say
 -- at once.  A read is A.name, A being the check's first argument, and goes
 -- on through records (A.business.sector); it stops at a list, or a field of
--- no record type.  The check's own tokens are read, from its `function` to
--- the matching `end`; a check that shares its first line with another
--- function is left alone, and so is one that gives the name A another
--- meaning (a local, a loop variable, an inner function's argument, an
--- assignment): that A may be anything.  TOKS are the tokens of FILE, where
--- the check is, and INFO its debug_getinfo("S"); each read found is
--- appended to OUT, once per path.
+-- no record type.  A local given a record and nothing else, `local b =
+-- a.business`, is read the same way to the end of its block (b.sector).
+-- The check's own tokens are read, from its `function` to the matching
+-- `end`; a check that shares its first line with another function is left
+-- alone, and so is one that gives the name A another meaning (a local, a
+-- loop variable, an inner function's argument, an assignment): that A may
+-- be anything; a local given another meaning is not followed.  TOKS are the
+-- tokens of FILE, where the check is, and INFO its debug_getinfo("S"); each
+-- read found is appended to OUT, once per path.
 local function undeclared_reads(c, info, file, toks, out)
   local a = debug_getlocal(c.check, 1)
   if not a or not schema_at or info.what ~= "Lua" then return end
@@ -2047,52 +2049,121 @@ local function undeclared_reads(c, info, file, toks, out)
     end
     k = k + 1
   until depth == 0
-  -- Another meaning of A: local A (<attrib> and all); for A; function (..., A);
-  -- A = ..., A, x = ....
+  -- Whether NAME is given a meaning in the span other than by the `local`
+  -- at token SKIP: local NAME (<attrib> and all); for NAME; function (...,
+  -- NAME); NAME = ..., NAME, x = ....
+  local function declared(j)   -- whether the name at J is one a `local` declares
+    repeat j = j - 1 until not (toks[j] and (toks[j][2] == "," or toks[j][2] == "<" or toks[j][2] == ">"
+      or (toks[j][1] == "name" and not OPS.keywords[toks[j][2]])))
+    return toks[j] ~= nil and toks[j][2] == "local"
+  end
+  local function rebound(name, skip)
+    for i, j in ipairs(span) do
+      local t = toks[j]
+      if j == skip then
+      elseif t[1] == "name" and (t[2] == "local" or t[2] == "for" or (t[2] == "function" and i > 1)) then
+        local n = j + 1
+        if t[2] == "function" then
+          local method = false   -- function t:m(...) has a self of its own
+          while toks[n] and toks[n][2] ~= "(" do method = method or toks[n][2] == ":"; n = n + 1 end
+          if method and name == "self" then return true end
+          n = n + 1
+        end
+        while toks[n] and (toks[n][1] == "name" or toks[n][2] == "," or toks[n][2] == "<" or toks[n][2] == ">") do
+          if toks[n][1] == "name" and toks[n][2] == name and not (toks[n - 1] and toks[n - 1][2] == "<") then return true end
+          n = n + 1
+        end
+      elseif t[1] == "name" and t[2] == name and toks[j + 1] and (toks[j + 1][2] == "=" or toks[j + 1][2] == ",")
+          and not (toks[j - 1] and (toks[j - 1][2] == "." or toks[j - 1][2] == ":")) and not declared(j) then
+        -- An assignment's targets: names, fields, indexes and calls' fields
+        -- (a, t[1], f().x = ...), brackets skipped whole, up to its '='.
+        local n, open = j + 1, 0
+        while toks[n] do
+          local w = toks[n][2]
+          if w == "(" or w == "[" or w == "{" then open = open + 1
+          elseif w == ")" or w == "]" or w == "}" then open = open - 1
+          elseif open == 0 and (w == "=" or not (toks[n][1] == "name" or w == "," or w == "." or w == ":")) then break end
+          if open < 0 then break end
+          n = n + 1
+        end
+        if toks[n] and toks[n][2] == "=" and open == 0 then return true end
+      end
+    end
+    return false
+  end
+  if rebound(a) then return end
+  -- The names read as records: A over the whole span, and each local given
+  -- a record path alone, from the end of its `local` to the end of its
+  -- block.  name -> { path, type, from, to } (token indexes).
+  local roots = { [a] = { path = a, type = schema, from = header, to = span[#span] } }
+  local function root_at(name, j)
+    local r = roots[name]
+    return r and j >= r.from and j <= r.to and r or nil
+  end
+  -- The path at token N (a root, then .name ...), as far as it is a record
+  -- the schema declares: its text and type, and the token after it.
+  local function path_at(n)
+    local r = toks[n] and toks[n][1] == "name" and root_at(toks[n][2], n)
+    if not r then return nil end
+    local ty, path = r.type, r.path
+    while toks[n + 1] and toks[n + 1][2] == "." and toks[n + 2] and toks[n + 2][1] == "name" do
+      if ty.kind == "nullable" then ty = ty.of end
+      if ty.kind ~= "record" or not ty.fields[toks[n + 2][2]] then return nil end
+      ty, path, n = ty.fields[toks[n + 2][2]], path .. "." .. toks[n + 2][2], n + 2
+    end
+    return path, ty, n + 1
+  end
   for i, j in ipairs(span) do
-    local t = toks[j]
-    if t[1] == "name" and (t[2] == "local" or t[2] == "for" or (t[2] == "function" and i > 1)) then
-      local n = j + 1
-      if t[2] == "function" then
-        local method = false   -- function t:m(...) has a self of its own
-        while toks[n] and toks[n][2] ~= "(" do method = method or toks[n][2] == ":"; n = n + 1 end
-        if method and a == "self" then return end
-        n = n + 1
-      end
+    if toks[j][2] == "local" and toks[j][1] == "name" and toks[j + 1] and toks[j + 1][2] ~= "function" then
+      local names, n = {}, j + 1
       while toks[n] and (toks[n][1] == "name" or toks[n][2] == "," or toks[n][2] == "<" or toks[n][2] == ">") do
-        if toks[n][1] == "name" and toks[n][2] == a and not (toks[n - 1] and toks[n - 1][2] == "<") then return end
+        if toks[n][1] == "name" and not (toks[n - 1] and toks[n - 1][2] == "<") then names[#names + 1] = toks[n][2] end
         n = n + 1
       end
-    elseif t[1] == "name" and t[2] == a and toks[j + 1] and (toks[j + 1][2] == "=" or toks[j + 1][2] == ",") then
-      -- An assignment's targets: names, fields, indexes and calls' fields
-      -- (a, t[1], f().x = ...), brackets skipped whole, up to its '='.
-      local n, open = j + 1, 0
-      while toks[n] do
-        local w = toks[n][2]
-        if w == "(" or w == "[" or w == "{" then open = open + 1
-        elseif w == ")" or w == "]" or w == "}" then open = open - 1
-        elseif open == 0 and (w == "=" or not (toks[n][1] == "name" or w == "," or w == "." or w == ":")) then break end
-        if open < 0 then break end
-        n = n + 1
+      -- Each value in turn while it is a path alone: one ended by a ',', or
+      -- by the next statement (a `;`, or a name that is not `and`/`or`).
+      local v = 1
+      while toks[n] and (toks[n][2] == "=" or toks[n][2] == ",") and names[v] do
+        local path, ty, after = path_at(n + 1)
+        local t = toks[after]
+        if not path or (t and not (t[2] == "," or t[2] == ";" or
+            (t[1] == "name" and t[2] ~= "and" and t[2] ~= "or"))) then break end
+        if ty.kind == "nullable" then ty = ty.of end
+        if ty.kind == "record" and not roots[names[v]] and not rebound(names[v], j) then
+          -- Its block ends at the `end` (or `until`, `else`, `elseif`)
+          -- that closes the construct the `local` is in.
+          local d, last = 0, span[#span]
+          for q = i + 1, #span do
+            local w = toks[span[q]]
+            if w[1] == "name" and OPS.opens[w[2]] then d = d + 1
+            elseif w[1] == "name" and (OPS.closes[w[2]] or (d == 0 and (w[2] == "else" or w[2] == "elseif"))) then
+              d = d - 1
+              if d < 0 then last = span[q]; break end
+            end
+          end
+          roots[names[v]] = { path = path, type = ty, from = after, to = last }
+        end
+        v, n = v + 1, after
       end
-      if toks[n] and toks[n][2] == "=" and open == 0 then return end
     end
   end
   local said = {}
   for _, j in ipairs(span) do
     local t, prev = toks[j], toks[j - 1]
-    if t[1] == "name" and t[2] == a and not (prev and prev[1] == "op" and (prev[2] == "." or prev[2] == ":")) then
-      local ty, path, n = schema, a, j
+    local r = t[1] == "name" and root_at(t[2], j)
+    if r and not (prev and prev[1] == "op" and (prev[2] == "." or prev[2] == ":")) then
+      local ty, path, shown, n = r.type, r.path, t[2], j
       while ty and toks[n + 1] and toks[n + 1][2] == "." and toks[n + 2] and toks[n + 2][1] == "name" do
         if ty.kind == "nullable" then ty = ty.of end
         if ty.kind ~= "record" then break end
         local name = toks[n + 2][2]
-        path = path .. "." .. name
+        path, shown = path .. "." .. name, shown .. "." .. name
         if not ty.fields[name] then
           if not said[path] then
             said[path] = true
             out[#out + 1] = { file = file, line = t[3], warning = true, msg = string_format(
-              "criterion '%s' reads %s, which the schema does not declare: reading it is a rule error", c.id, path) }
+              "criterion '%s' reads %s%s, which the schema does not declare: reading it is a rule error",
+              c.id, shown, shown ~= path and " (" .. path .. ")" or "") }
           end
           break
         end

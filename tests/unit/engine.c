@@ -3722,7 +3722,7 @@ static void test_lint_undeclared_reads(void **state)
 #define CRIT(id, check) "  criterion \"" id "\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, "   \
                         "reference = \"r\",\n    check = " check " },\n"
     static const char rules[] =
-        "local a = { max = 3 }\n"
+        "local a, w = { max = 3 }, { zzz = 1 }\n"
         "program \"p\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
         "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
         CRIT("c", "function(a, on) return a.applicant_id ~= a.nope and (a.business == nil or\n"
@@ -3751,6 +3751,17 @@ static void test_lint_undeclared_reads(void **state)
         CRIT("m", "function(a)\n      local t = {}\n      a, t[1] = { nick = 1 }, true\n"
                   "      return a.nick == 1 end")
         CRIT("n", "function(a, a) return a.nick == nil end")
+        /* A local given a record alone is read as the record, to the end of
+         * its block; not one given more, nor one given another value, nor
+         * the file's local of the same name after the block. */
+        CRIT("o", "function(a)\n      local b, n <const> = a.business, 1\n"
+                  "      return b == nil or b.sectr ~= n end")
+        CRIT("p", "function(a)\n      local b = a.business or { other = 1 }\n"
+                  "      local d = a.business\n      d = { other = 1 }\n"
+                  "      return b.other == 1 and d.other == 1 end")
+        CRIT("q", "function(a)\n      if a.business then local w = a.business if w.sector then end end\n"
+                  "      return w.zzz == 1 end")
+        CRIT("r", "function(a)\n      local b = a.business\n      return b == nil or b.plan end")
         "}\n";
 #undef CRIT
     err e = {0};
@@ -3759,7 +3770,7 @@ static void test_lint_undeclared_reads(void **state)
     memset(&got, 0, sizeof got);
     assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 0);   /* no problem */
     ruleset_free(rs);
-    assert_int_equal(got.n, 3);
+    assert_int_equal(got.n, 5);
     assert_string_equal(got.r[0].msg, "warning: criterion 'c' reads a.nope, which the schema does "
                                       "not declare: reading it is a rule error");
     assert_int_equal(got.r[0].line, 5);
@@ -3769,6 +3780,11 @@ static void test_lint_undeclared_reads(void **state)
     assert_string_equal(got.r[2].msg, "warning: criterion 'e' reads app.nope2, which the schema "
                                       "does not declare: reading it is a rule error");
     assert_string_equal(got.r[2].file, "p.lua");
+    assert_string_equal(got.r[3].msg, "warning: criterion 'o' reads b.sectr (a.business.sectr), "
+                                      "which the schema does not declare: reading it is a rule error");
+    assert_int_equal(got.r[3].line, 41);
+    assert_string_equal(got.r[4].msg, "warning: criterion 'r' reads b.plan (a.business.plan), "
+                                      "which the schema does not declare: reading it is a rule error");
 }
 
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
