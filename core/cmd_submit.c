@@ -58,8 +58,9 @@ static void submit_usage(FILE *f)
         "                  went unanswered\n"
         "  FILE            read applications from FILE (default or '-': standard input)\n"
         "\n"
-        "A line without \"id\" gets its line number.  Exit status: 0 if every reply is ok,\n"
-        "1 if any reply is an error, 2 on usage or connection errors.\n",
+        "A line without \"id\" gets its line number; an error reply is also said on\n"
+        "standard error as FILE:LINE: code: message.  Exit status: 0 if every reply\n"
+        "is ok, 1 if any reply is an error, 2 on usage or connection errors.\n",
         SUBMIT_WINDOW, SUBMIT_TIMEOUT);
 }
 
@@ -71,6 +72,7 @@ typedef struct submit {
     long window;
     long timeout;           /* seconds, 0: none */
     long in_flight;         /* requests queued or sent, not yet answered */
+    const char *path;       /* the input's name, as errors give it: "-" for stdin */
     long lineno;
     long replies, errors;
     long decisions, eligible, ineligible, incomplete;
@@ -194,6 +196,23 @@ static void submit_table(submit *s, const char *line, size_t len, int ok,
     cJSON_Delete(r);
 }
 
+/* An error reply to the request TO, on standard error as eval says it,
+ * PATH:LINE: code: message: the JSON lines printed are the replies, in
+ * order, and one whose id the server could not read names no line. */
+static void submit_tell(const submit *s, const char *line, size_t len,
+                        const struct submit_sent *to)
+{
+    cJSON *r = cJSON_ParseWithLength(line, len);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+    fflush(stdout);   /* after the reply it follows, when both go to a terminal */
+    fprintf(stderr, "%s:%ld: %s: %s\n", s->path, to->lineno,
+            cJSON_IsString(code) ? code->valuestring : "?",
+            cJSON_IsString(msg) ? msg->valuestring : "");
+    cJSON_Delete(r);
+}
+
 static void submit_print(submit *s, const char *line, size_t len, int ok,
                          const struct submit_sent *to)
 {
@@ -202,6 +221,8 @@ static void submit_print(submit *s, const char *line, size_t len, int ok,
     } else {
         fwrite(line, 1, len, stdout);
         putchar('\n');
+        if (!ok && to)
+            submit_tell(s, line, len, to);
     }
 }
 
@@ -448,6 +469,7 @@ int cmd_submit(int argc, char **argv)
     client_lines_init(&s.answers, SUBMIT_LINE_CAP);
     buf_init(&s.out, (size_t)s.window * SUBMIT_LINE_CAP);
 
+    s.path = file ? file : "-";
     if (!file || !strcmp(file, "-")) {
         if (fcntl(STDIN_FILENO, F_GETFD) < 0) {   /* the socket would take its number */
             fprintf(stderr, "eligo submit: the standard input is closed: give a FILE\n");

@@ -353,13 +353,17 @@ def test_submit_says_where(eligo, sock, source):
              b'{"id":"a\\u001b[31mb","program":"idmaj","as_of":"2025-03-01",'
              b'"applicant":{"applicant_id":"x","birth_date":"\\u001b[31mRED"}}']
     text = b"\n".join(lines) + b"\n"
-    rc, out, err = run([eligo, "eval", "--rules", os.path.join(source, "rules"), "-"], text)
-    at_eval = re.findall(r"at byte (\d+)", err)
+    rc, out, eval_err = run([eligo, "eval", "--rules", os.path.join(source, "rules"), "-"], text)
+    at_eval = re.findall(r"at byte (\d+)", eval_err)
     rc, out, err = run([eligo, "submit", "--socket", sock, "--program", "idmaj"], text)
     at_submit = re.findall(r"at byte (\d+)", out)
     check(rc == 1 and at_eval == ["34", "2", "56"] and at_submit == at_eval,
           "submit gives the input line's byte offsets, as eval does (%s, eval %s)"
           % (at_submit, at_eval), out + err)
+    said = err.splitlines()
+    check(len(said) == 4 and said == eval_err.splitlines() and said[1].startswith("-:2: invalid_json"),
+          "submit says each error on stderr by its line, as eval does (the reply to line 2 has "
+          "no id)", err + "\n---\n" + eval_err)
     rc, out, err = run([eligo, "submit", "--socket", sock, "--table"], text)
     rows = out.splitlines()
     check(rc == 1 and any(r.startswith("line 2 ") and "invalid_json" in r for r in rows),
