@@ -13,15 +13,6 @@
 local REF = "Loi n° 114-13 relative au statut de l'auto-entrepreneur"
 local NONE = "—"   -- shown in a message for a value that does not exist
 
--- A money amount for a message: "500000" for whole dirhams, else "500000.01".
-local function mad(amount)
-  local c = cents(amount)
-  if c % 100 == 0 then
-    return string.format("%d", c // 100)
-  end
-  return string.format("%.2f", c / 100)
-end
-
 parameter "auto_entrepreneur.age_min" {
   reference = REF,
   { from = "2025-01-01", value = 18 },
@@ -163,7 +154,7 @@ program "auto_entrepreneur" {
         return false, { sector = b.sector, turnover = NONE, max = NONE }
       end
       return cents(b.expected_turnover) <= cents(max),
-        { sector = b.sector, turnover = mad(b.expected_turnover), max = mad(max) }
+        { sector = b.sector, turnover = b.expected_turnover, max = max }
     end,
   },
 

@@ -12,24 +12,11 @@
 local REF = "Programme Awrach, conditions d'accès"
 local NONE = "—"   -- shown in a message for a value that does not exist
 
--- An amount in centimes, for a message: "1500" for whole dirhams, else "1500.01".
-local function show_cents(c)
-  if c % 100 == 0 then
-    return string.format("%d", c // 100)
-  end
-  return string.format("%.2f", c / 100)
-end
-
--- A money amount, for a message.
-local function mad(amount)
-  return show_cents(cents(amount))
-end
-
--- Income per person, for a message, rounded up to the centime, so that an
--- income over the ceiling never shows as equal to it.  The decision itself
--- never divides: see the [income] check.
+-- Income per person in MAD, for a message, rounded up to the centime, so
+-- that an income over the ceiling never shows as equal to it.  The decision
+-- itself never divides: see the [income] check.
 local function per_person(income, size)   -- size is at least 1 (schema.lua)
-  return show_cents((cents(income) + size - 1) // size)
+  return ((cents(income) + size - 1) // size) / 100
 end
 
 parameter "awrach.age_min" {
@@ -120,7 +107,7 @@ program "awrach" {
       local max = param "awrach.income_per_person_max"
       -- Income / size <= ceiling, exactly and without dividing: income <= ceiling x size.
       return cents(income) <= cents(max) * size,
-        { per_person = per_person(income, size), max = mad(max), income = mad(income), size = size }
+        { per_person = per_person(income, size), max = max, income = income, size = size }
     end,
   },
 }

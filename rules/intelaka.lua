@@ -12,15 +12,6 @@
 local REF = "Programme intégré d'appui et de financement des entreprises (Intelaka), conditions d'éligibilité"
 local NONE = "—"   -- shown in a message for a value that does not exist
 
--- A money amount for a message: "1200000" for whole dirhams, else "1500.01".
-local function mad(amount)
-  local c = cents(amount)
-  if c % 100 == 0 then
-    return string.format("%d", c // 100)
-  end
-  return string.format("%.2f", c / 100)
-end
-
 parameter "intelaka.age_min" {
   reference = REF,
   { from = "2025-01-01", value = 18 },
@@ -150,9 +141,9 @@ program "intelaka" {
     check = function(a)
       local b, max = a.business, param "intelaka.cost_max"
       if b == nil then
-        return false, { cost = NONE, max = mad(max) }
+        return false, { cost = NONE, max = max }
       end
-      return cents(b.project_cost) <= cents(max), { cost = mad(b.project_cost), max = mad(max) }
+      return cents(b.project_cost) <= cents(max), { cost = b.project_cost, max = max }
     end,
   },
 
@@ -180,7 +171,7 @@ program "intelaka" {
       end
       -- At least pct% of the cost, exactly: own x 100 >= cost x pct, in centimes.
       local own, cost = cents(b.own_contribution), cents(b.project_cost)
-      return own * 100 >= cost * pct, { own = mad(b.own_contribution), cost = mad(b.project_cost), pct = pct }
+      return own * 100 >= cost * pct, { own = b.own_contribution, cost = b.project_cost, pct = pct }
     end,
   },
 
