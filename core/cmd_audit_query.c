@@ -563,8 +563,13 @@ int cmd_audit_export(int argc, char **argv)
         } else {
             const char *k = getenv("ELIGO_REDACT_KEY");
             n = k ? (long)strlen(k) : 0;
-            if (n > AQ_KEY_MAX)
-                n = AQ_KEY_MAX;
+            /* Refused, as a key file over the cap is: cutting it short would
+             * give two keys that differ past the cap the same hashes. */
+            if (n > AQ_KEY_MAX) {
+                fprintf(stderr, "eligo audit export: ELIGO_REDACT_KEY is %ld bytes; it must be "
+                        "at most %d\n", n, AQ_KEY_MAX);
+                goto done;
+            }
             if (k)
                 memcpy(key, k, (size_t)n);
         }

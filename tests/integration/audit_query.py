@@ -524,6 +524,17 @@ def main():
         p = subprocess.run([ELIGO, "audit", "export", "--db", db,
                             "--redact", fields], capture_output=True, text=True, env=env)
         check(p.returncode == 0 and p.stdout == out1, "the key from ELIGO_REDACT_KEY works alike")
+        # Two keys alike in their first 4096 bytes are still two keys: one
+        # longer than that is refused, as a key file is, not cut short.
+        env["ELIGO_REDACT_KEY"] = "k" * 4096
+        p = subprocess.run([ELIGO, "audit", "export", "--db", db, "--limit", "1",
+                            "--redact", fields], capture_output=True, text=True, env=env)
+        check(p.returncode == 0 and "hmac-sha256:" in p.stdout, "a key of 4096 bytes is taken")
+        env["ELIGO_REDACT_KEY"] = "k" * 4096 + "x"
+        p = subprocess.run([ELIGO, "audit", "export", "--db", db, "--limit", "1",
+                            "--redact", fields], capture_output=True, text=True, env=env)
+        check(p.returncode == 2 and p.stdout == "" and "at most 4096" in p.stderr,
+              "a key from ELIGO_REDACT_KEY over 4096 bytes is refused (%s)" % p.stderr.strip())
         env.pop("ELIGO_REDACT_KEY")
         p = subprocess.run([ELIGO, "audit", "export", "--db", db,
                             "--redact", fields], capture_output=True, text=True, env=env)
