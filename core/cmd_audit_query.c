@@ -372,7 +372,8 @@ int cmd_audit_stats(int argc, char **argv)
         case O_TOP: {
             int64_t v = strcmp(optarg, "0") ? aq_count(optarg) : 0;
             if (v < 0 || v > 1000) {
-                fprintf(stderr, "eligo audit stats: --top wants a number from 0 to 1000\n");
+                fprintf(stderr, "eligo audit stats: --top wants a number from 0 to 1000, not "
+                        "'%s'\n", optarg);
                 return 2;
             }
             top = (int)v;
@@ -525,7 +526,8 @@ int cmd_audit_export(int argc, char **argv)
         case O_REDACT_KEY: keyfile = optarg; break;
         case O_LIMIT:
             if ((f.limit = aq_count(optarg)) < 0) {
-                fprintf(stderr, "eligo audit export: --limit wants a positive number\n");
+                fprintf(stderr, "eligo audit export: --limit wants a positive number, not "
+                        "'%s'\n", optarg);
                 goto done;
             }
             break;

@@ -402,6 +402,11 @@ def main():
                                      if c["passed"] is False)
         missing = collections.Counter((r["program"], c["id"]) for r in exp for c in r["criteria"]
                                       if c["passed"] is None)
+        # A wrong count is named, as list's --limit names it.
+        for args, want in ((("stats", "--top", "-1"), "--top wants a number from 0 to 1000, not '-1'"),
+                           (("export", "--limit", "0"), "--limit wants a positive number, not '0'")):
+            st, out, err = audit(*args, "--db", db)
+            check(st == 2 and out == "" and want in err, "%s: %s" % (" ".join(args), err.strip()))
         st, out, _ = audit("stats", "--db", db, "--json", "--by-as-of", "--top", "0")
         s = json.loads(out) if st == 0 else {"by_month": [], "failing": []}
         got = collections.Counter()
