@@ -126,11 +126,10 @@
 #include "bindings.h"
 #include "hex.h"
 #include "log.h"
+#include "store_int.h"
 #include "text.h"
 
-#define STORE_HASH_LEN 32
 #define STORE_STORED_CAP ((size_t)64 << 20)   /* a REPEAT's stored decisions */
-#define STORE_PROGRESS_EVERY 100000
 #define STORE_BUSY_MS 10000
 #define STORE_APP_ID 0x456c6731                /* "Elg1", PRAGMA application_id */
 
@@ -332,57 +331,6 @@ static const struct {
     " SELECT * FROM (SELECT seq FROM applicant_index WHERE applicant_id = ?1"            \
     " AND seq < ?2 ORDER BY seq DESC LIMIT ?3)"
 
-/* The prepared statements every handle keeps.  Order matches store_sql. */
-enum {
-    Q_BEGIN,
-    Q_COMMIT,
-    Q_ROLLBACK,
-    Q_DATA_VERSION,
-    Q_HEAD,
-    Q_APP_BY_KEY,
-    Q_APP_INSERT,
-    Q_DEC_INSERT,
-    Q_DEC_RANGE,
-    Q_GET_DECISION,
-    Q_HISTORY,
-    Q_APPLICANT_ROWS,
-    Q_RECENT_INSERT,
-    Q_RECENT_COUNT,
-    Q_MAX_SEQ,
-    Q_RULESET_INSERT,
-    Q_TEXT_INSERT,
-    Q_RFILE_INSERT,
-    Q_RULESET_FILES,
-    Q_RULESET_HAS,
-    Q_EVENT_INSERT,
-    Q_STARTED,
-    Q_VERIFY,
-    Q_BEGIN_READ,
-    Q_RULESETS,
-    Q_TALLY,
-    Q_DEC_OUTCOME,
-    Q_DEC_APPLICANT,
-    Q_DEC_SEQ,
-    Q_REVIEW_INSERT,
-    Q_REVIEWS_OF,
-    Q_VERIFY_REVIEWS,
-    Q_VERIFY_APPS,
-    Q_N
-};
-
-/* Columns of Q_VERIFY, in the order of the canonical content. */
-enum {
-    V_SEQ, V_DECISION_ID, V_PROGRAM, V_PROGRAM_VERSION, V_OUTCOME, V_APPLICANT_ID,
-    V_AS_OF, V_DECIDED_AT, V_RULESET, V_DECISION, V_PREV_HASH, V_HASH,
-    V_APP_ID, /* then the application's columns, from A_REQUEST on */
-    V_APP_FIRST
-};
-enum {
-    A_REQUEST, A_REQUEST_KEY, A_FINGERPRINT, A_APPLICANT_ID, A_AS_OF, A_RULESET,
-    A_RECEIVED_AT, A_DECIDED_AT, A_CLIENT_UID, A_CLIENT_PID, A_FIRST_SEQ,
-    A_NDECISIONS, A_N
-};
-
 static const char *const store_sql[Q_N] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_BEGIN_READ] = "BEGIN",
@@ -473,34 +421,6 @@ static const char *const store_sql[Q_N] = {
                  " a.first_seq, a.ndecisions"
                  " FROM decisions d LEFT JOIN applications a ON a.id = d.application"
                  " ORDER BY d.seq",
-};
-
-struct store {
-    sqlite3 *db;
-    int flags;
-    sqlite3_stmt *q[Q_N];
-    int64_t head_seq;                        /* invariant 3 */
-    unsigned char head_hash[STORE_HASH_LEN];
-    int64_t data_version;                    /* as of our last write transaction */
-    int64_t decisions_seq;                   /* the last decision's seq, as far as we know */
-    int other_writer;                        /* store_other_writer: seen since last asked */
-    int other_review;                        /* store_other_review: the same */
-    EVP_MD *sha256;                          /* fetched once: lookups are slow */
-    EVP_MD_CTX *md;                          /* reused for every hash */
-    store_wal_fn *wal_fn;                    /* store_wal_watch, or NULL */
-    void *wal_ud;
-    int64_t autocheckpoint;                  /* SQLite's, to give back when unwatched */
-    int version;                             /* the file's schema; below STORE_VERSION
-                                                only read-only, with shims */
-    int shadow;                              /* the first migration whose table a shim
-                                                stands in for, or 0: none */
-    int last_error;                          /* SQLite's code of the last store_sqlerr */
-    int holding;                             /* store_hold: store_each stays in its snapshot */
-    char *path;                              /* as opened, for store_moved */
-    dev_t dev;                               /* the file opened (store_moved) */
-    ino_t ino;
-    int64_t size_seen;                       /* its size at the last store_moved */
-    int overwritten;                         /* store_moved found it written over */
 };
 
 /* ---- Hashing ---------------------------------------------------------- */
@@ -595,16 +515,7 @@ static int hasher_end(hasher *h, unsigned char out[STORE_HASH_LEN])
     return h->failed ? -1 : 0;
 }
 
-/* The fields of an application, however they were obtained (from a caller's
- * store_application, or from a row being verified).  NULL means SQL NULL;
- * client ids are NULL when negative. */
-typedef struct app_fields {
-    const char *f[A_N];
-    size_t len[A_N];
-} app_fields;
-
-/* APP of the canonical content: the hex SHA-256 of an application. */
-static int store_app_digest(store *st, const app_fields *a, char hex[2 * STORE_HASH_LEN + 1])
+int store_app_digest(store *st, const app_fields *a, char hex[2 * STORE_HASH_LEN + 1])
 {
     hasher h;
     unsigned char d[STORE_HASH_LEN];
@@ -618,17 +529,9 @@ static int store_app_digest(store *st, const app_fields *a, char hex[2 * STORE_H
     return 0;
 }
 
-/* The fields of a decision record, in canonical order (V_SEQ .. V_DECISION,
- * with the application digest in place of nothing: see store_record_hash). */
-typedef struct rec_fields {
-    const char *f[V_DECISION + 1];
-    size_t len[V_DECISION + 1];
-} rec_fields;
-
-/* hash = SHA-256(prev || content), the content as documented at the top. */
-static int store_record_hash(store *st, const unsigned char prev[STORE_HASH_LEN],
-                             const rec_fields *r, const char *app_hex,
-                             unsigned char out[STORE_HASH_LEN])
+int store_record_hash(store *st, const unsigned char prev[STORE_HASH_LEN],
+                      const rec_fields *r, const char *app_hex,
+                      unsigned char out[STORE_HASH_LEN])
 {
     hasher h;
     hasher_start(&h, st);
@@ -641,20 +544,8 @@ static int store_record_hash(store *st, const unsigned char prev[STORE_HASH_LEN]
     return hasher_end(&h, out);
 }
 
-/* The fields of a review record: the columns of Q_VERIFY_REVIEWS, whose
- * order R_SEQ .. R_REVIEW is the order of the canonical content. */
-enum {
-    R_SEQ, R_N, R_REVIEW_ID, R_DECISION_ID, R_ACTION, R_OUTCOME, R_REVIEWER, R_REASON,
-    R_REVIEWED_AT, R_CLIENT_UID, R_CLIENT_PID, R_REVIEW, R_PREV_HASH, R_HASH
-};
-typedef struct review_fields {
-    const char *f[R_REVIEW + 1];
-    size_t len[R_REVIEW + 1];
-} review_fields;
-
-/* hash = SHA-256(prev || "review", seq, n, review_id, ..., review JSON). */
-static int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN],
-                             const review_fields *r, unsigned char out[STORE_HASH_LEN])
+int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN],
+                      const review_fields *r, unsigned char out[STORE_HASH_LEN])
 {
     hasher h;
     hasher_start(&h, st);
@@ -667,9 +558,7 @@ static int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN]
 
 /* ---- Small SQLite helpers ------------------------------------------- */
 
-/* E for the failure RC of WHAT, which the handle's own error may no longer
- * hold (another statement has run since). */
-static int store_rcerr(store *st, err *e, const char *what, int rc)
+int store_rcerr(store *st, err *e, const char *what, int rc)
 {
     st->last_error = rc;
     const char *msg = sqlite3_extended_errcode(st->db) == rc ? sqlite3_errmsg(st->db)
@@ -683,7 +572,7 @@ static int store_rcerr(store *st, err *e, const char *what, int rc)
     return err_set(e, "internal", "%s: %s", what, msg);
 }
 
-static int store_sqlerr(store *st, err *e, const char *what)
+int store_sqlerr(store *st, err *e, const char *what)
 {
     /* read before a ROLLBACK clears it */
     return store_rcerr(st, e, what, sqlite3_extended_errcode(st->db));
@@ -694,16 +583,14 @@ static int bind_str(sqlite3_stmt *s, int i, const char *p)
     return p ? sqlite3_bind_text(s, i, p, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
-/* Step a statement that returns no row; reset it.  SQLITE_DONE or an error. */
-static int step_done(sqlite3_stmt *s)
+int step_done(sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? SQLITE_DONE : rc;
 }
 
-/* Text of column I, or NULL (with *LEN 0) for an SQL NULL. */
-static const char *col_text(sqlite3_stmt *s, int i, size_t *len)
+const char *col_text(sqlite3_stmt *s, int i, size_t *len)
 {
     if (sqlite3_column_type(s, i) == SQLITE_NULL) {
         *len = 0;
@@ -832,16 +719,13 @@ static int store_tail_whole(store *st, err *e)
 }
 
 #ifndef NDEBUG
-/* Invariants 1 and 2 (3 and 4 are what store_verify checks, at length). */
-static void store_invariants(const store *st)
+void store_invariants(const store *st)
 {
     assert(sqlite3_get_autocommit(st->db) || st->holding);   /* store_hold keeps one open */
     for (int i = 0; i < Q_N; i++)
         assert(!st->q[i] || !sqlite3_stmt_busy(st->q[i]));
     assert(st->head_seq >= 0);
 }
-#else
-#define store_invariants(st) ((void)(st))
 #endif
 
 /* ---- Open and close ----------------------------------------------------- */
@@ -986,11 +870,7 @@ static int store_check_version(store *st, err *e)
     return 0;
 }
 
-/* Start a read transaction: one snapshot for several statements.  On a
- * handle with stand-in tables, check first that the file has not been
- * migrated since it opened: a stand-in would now hide the real table's rows
- * (SQLite looks a name up in the temporary schema before the file's). */
-static int store_begin_read(store *st, err *e)
+int store_begin_read(store *st, err *e)
 {
     if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
         return store_sqlerr(st, e, "BEGIN");
@@ -1589,11 +1469,7 @@ static int store_text_key_wrong(store *st, const char *text, size_t n, const cha
     return store_text_key(st, text, n, hex) != 0 || !key || strcmp(hex, key) != 0;
 }
 
-/* store_get_ruleset without the invariant checks, for store_verify, which
- * calls it inside its read transaction.  *DAMAGED (when not NULL) is set
- * when the stored files are not a valid set with hash HASH, as opposed to
- * the database failing. */
-static ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
+ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
 {
     sqlite3_stmt *s = st->q[Q_RULESET_FILES];
     ruleset_file *files = NULL;
@@ -2378,703 +2254,6 @@ int64_t store_count_reviews(store *st)
         reviews = -1;
     store_invariants(st);
     return reviews;
-}
-
-/* ---- Verifying ------------------------------------------------------------ */
-
-/* The rule sets as verify found them: each stored set's files must still
- * hash to the set's key, or every record decided under it is reported. */
-typedef struct rs_check {
-    char hash[2 * STORE_HASH_LEN + 1];
-    int damaged;
-    char why[256];   /* how, when damaged: what store_load_ruleset said after "is damaged: " */
-} rs_check;
-
-/* Check every stored rule set; *OUT (n entries) is malloc'd.  Some sets over
- * the years, not millions: this runs once per verify, not per record. */
-static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
-{
-    sqlite3_stmt *s = st->q[Q_RULESETS];
-    rs_check *v = NULL;
-    size_t len = 0, alloc = 0;
-    int rc;
-    *out = NULL;
-    *n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (len == alloc) {
-            size_t na = alloc ? 2 * alloc : 16;
-            rs_check *nv = realloc(v, na * sizeof *nv);
-            if (!nv) {
-                sqlite3_reset(s);
-                free(v);
-                return err_set(e, "internal", "out of memory");
-            }
-            v = nv;
-            alloc = na;
-        }
-        size_t hl;
-        const char *h = col_text(s, 0, &hl);
-        snprintf(v[len].hash, sizeof v[len].hash, "%s", h ? h : "");
-        /* A key with a NUL in it would be read as its part before it. */
-        v[len].damaged = !h || strlen(h) != hl || sqlite3_column_type(s, 0) != SQLITE_TEXT;
-        snprintf(v[len].why, sizeof v[len].why, "%s",
-                 v[len].damaged ? "its key is not stored as a text of hex digits" : "");
-        len++;
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        free(v);
-        return store_sqlerr(st, e, "listing the rule sets");
-    }
-    for (size_t i = 0; i < len; i++) {
-        err why = {0};
-        int damaged = 0;
-        if (v[i].damaged)
-            continue;
-        ruleset *rs = store_load_ruleset(st, v[i].hash, &damaged, &why);
-        if (!rs && !damaged) {
-            free(v);
-            return err_set(e, "internal", "%s", why.msg);
-        }
-        v[i].damaged = damaged;
-        if (damaged) {   /* "stored rule set H is damaged: how": the how */
-            const char *how = strstr(why.msg, " is damaged: ");
-            snprintf(v[i].why, sizeof v[i].why, "%s",
-                     how ? how + strlen(" is damaged: ")
-                     : why.code && !strcmp(why.code, "not_found") ? "its files are not in the database"
-                                                                  : why.msg);
-        }
-        ruleset_free(rs);
-    }
-    *out = v;
-    *n = len;
-    return 0;
-}
-
-/* Once the chain holds, a damaged set is one no record names (a record
- * that did would have failed): no decision rests on it, yet the stored rules
- * were changed, which is what verify is for.  0, or 1 with E ("ruleset"). */
-static int verify_rulesets_unused(const rs_check *v, size_t n, err *e)
-{
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].damaged && bad++ == 0)
-            first = i;
-    if (!bad)
-        return 0;
-    err_set(e, "ruleset", "the stored rule set %s changed since it was stored (no record was "
-            "decided under it): %s%s", *v[first].hash ? v[first].hash : "(with an empty or "
-            "unreadable key)", v[first].why, bad > 1 ? "; and other stored rule sets changed too" : "");
-    return 1;
-}
-
-/* Is HASH a stored, intact rule set?  0 yes, 1 damaged, 2 not stored. */
-static int store_ruleset_state(const rs_check *v, size_t n, const char *hash)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i].hash, hash) == 0)
-            return v[i].damaged;
-    return 2;
-}
-
-/* Check one decision row of Q_VERIFY (the current row of S), the next record
- * after N good ones whose last hash is PREV.  Returns NULL and the record's
- * hash in HASH when it matches, else why not; -1 in *FAILED when hashing
- * itself failed. */
-typedef struct verify_ctx {
-    int64_t app_id;                          /* the application last digested */
-    int64_t app_upto;                        /* ... the last record it lists */
-    int64_t last_seq;                        /* the last decision record met */
-    int64_t apps;                            /* distinct applications met so far */
-    int64_t with_applicant;                  /* decision records naming an applicant */
-    char app_hex[2 * STORE_HASH_LEN + 1];
-    char rs_ok[2 * STORE_HASH_LEN + 1];      /* the rule set last found intact */
-    rs_check *sets;
-    size_t nsets;
-    char why[192];                           /* a message made for one record */
-} verify_ctx;
-
-/* The storage types eligo writes, column by column from FROM, as TYPES
- * spells them: T text, t text or NULL, I integer, i integer or NULL, B blob.
- * A hash covers a value's bytes, not its type: a text rewritten as a blob of
- * the same bytes hashes alike, yet a query by value no longer finds it.
- * Returns the first column that differs, or -1. */
-static int verify_types(sqlite3_stmt *s, int from, const char *types, int *type)
-{
-    for (int i = 0; types[i]; i++) {
-        int t = sqlite3_column_type(s, from + i), want = SQLITE_BLOB;
-        char k = types[i];
-        if ((k == 't' || k == 'i') && t == SQLITE_NULL)
-            continue;
-        if (k == 'T' || k == 't')
-            want = SQLITE_TEXT;
-        else if (k == 'I' || k == 'i')
-            want = SQLITE_INTEGER;
-        if (t != want)
-            return *type = t, from + i;
-    }
-    return -1;
-}
-
-static const char *verify_type_name(int t)
-{
-    return t == SQLITE_TEXT ? "text" : t == SQLITE_INTEGER ? "an integer" :
-           t == SQLITE_FLOAT ? "a real" : t == SQLITE_BLOB ? "a blob" : "NULL";
-}
-
-/* Why column COL of S's row, of the record (WHOSE: "" or "its application's "),
- * stored as TYPE, is not as eligo writes it. */
-static const char *verify_type_why(verify_ctx *c, sqlite3_stmt *s, int col, int type,
-                                   const char *whose)
-{
-    const char *name = sqlite3_column_name(s, col);
-    if (!strcmp(name, "hash") || !strcmp(name, "prev_hash"))   /* the chain's own, not hashed */
-        snprintf(c->why, sizeof c->why, "%scolumn %s is stored as %s, where eligo writes a "
-                 "32-byte blob", whose, name, verify_type_name(type));
-    else
-        snprintf(c->why, sizeof c->why, "%scolumn %s is stored as %s, which eligo never writes "
-                 "there: its bytes hash alike, but a query by value no longer finds it", whose,
-                 name, verify_type_name(type));
-    return c->why;
-}
-
-static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, int64_t n,
-                                   const unsigned char prev[STORE_HASH_LEN],
-                                   unsigned char hash[STORE_HASH_LEN], int *failed)
-{
-    /* Types first: reading a value as text may convert it. */
-    int type = 0, atype = 0;
-    int col = verify_types(s, V_SEQ, "ITTtTtTTTTBBI", &type);   /* V_SEQ .. V_APP_ID */
-    int acol = verify_types(s, V_APP_FIRST, "TtttTTTTiiII", &atype);   /* A_REQUEST .. */
-    int64_t seq = sqlite3_column_int64(s, V_SEQ);
-    rec_fields r;
-    for (int f = V_SEQ; f <= V_DECISION; f++)
-        r.f[f] = col_text(s, f, &r.len[f]);
-    c->with_applicant += r.f[V_APPLICANT_ID] != NULL;
-
-    /* Each test names what it found, for the person reading the report. */
-    if (seq != n + 1)
-        return "the records before it are missing";
-    if (sqlite3_column_type(s, V_APP_FIRST + A_REQUEST) == SQLITE_NULL)
-        return "its application row is missing";
-    if (col >= 0)
-        return verify_type_why(c, s, col, type, "");
-    if (acol >= 0)
-        return verify_type_why(c, s, acol, atype, "its application's ");
-    int64_t id = sqlite3_column_int64(s, V_APP_ID);
-    int64_t first = sqlite3_column_int64(s, V_APP_FIRST + A_FIRST_SEQ);
-    /* An application's records are consecutive, from its first_seq on, as
-     * many as it lists, and applications are numbered in the order of their
-     * records: the column that links a record to its application is not
-     * hashed, so that a record pointing at a copy of its application, or an
-     * application met twice, could not otherwise be told. */
-    if (id == c->app_id && seq > c->app_upto) {
-        snprintf(c->why, sizeof c->why, "its application lists records %lld to %lld, not this "
-                 "one", (long long)first, (long long)c->app_upto);
-        return c->why;
-    }
-    if (id != c->app_id && c->app_id >= 0 && c->app_upto != c->last_seq) {
-        snprintf(c->why, sizeof c->why, "it points to another application while the one "
-                 "before it lists records up to %lld", (long long)c->app_upto);
-        return c->why;
-    }
-    if (id != c->app_id && id <= c->app_id)
-        return "its application comes before the previous record's: applications are "
-               "numbered in the order of their records";
-    if (id != c->app_id && seq != first) {
-        snprintf(c->why, sizeof c->why, "its application's records begin at %lld, not here",
-                 (long long)first);
-        return c->why;
-    }
-    c->last_seq = seq;
-    if (id != c->app_id) {
-        c->apps++;
-        c->app_upto = first + sqlite3_column_int64(s, V_APP_FIRST + A_NDECISIONS) - 1;
-        /* A screen's five decisions are consecutive and share one
-         * application, hashed once. */
-        app_fields af;
-        for (int f = 0; f < A_N; f++)
-            af.f[f] = col_text(s, V_APP_FIRST + f, &af.len[f]);
-        if (store_app_digest(st, &af, c->app_hex) != 0) {
-            *failed = 1;
-            return NULL;
-        }
-        c->app_id = id;
-    }
-    if (store_record_hash(st, prev, &r, c->app_hex, hash) != 0) {
-        *failed = 1;
-        return NULL;
-    }
-    const void *ph = sqlite3_column_blob(s, V_PREV_HASH);
-    const void *h = sqlite3_column_blob(s, V_HASH);
-    if (sqlite3_column_bytes(s, V_PREV_HASH) != STORE_HASH_LEN ||
-        memcmp(ph, prev, STORE_HASH_LEN) != 0)
-        return "its prev_hash is not the hash of the record before it";
-    if (sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
-        return "its content changed: a field of it or of its application is not what was "
-               "hashed (or its hash column itself was changed)";
-    if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], c->rs_ok) != 0) {
-        int state = store_ruleset_state(c->sets, c->nsets, r.f[V_RULESET]);
-        if (state == 1)
-            return "the files of its rule set changed since they were stored";
-        if (state == 2)
-            return "its rule set is not in the database";
-        snprintf(c->rs_ok, sizeof c->rs_ok, "%s", r.f[V_RULESET]);
-    }
-    return NULL;
-}
-
-/* The same for one review row of Q_VERIFY_REVIEWS; NREV good reviews came
- * before it. */
-static const char *verify_review(store *st, sqlite3_stmt *s, verify_ctx *c, int64_t n,
-                                 int64_t nrev, const unsigned char prev[STORE_HASH_LEN],
-                                 unsigned char hash[STORE_HASH_LEN], int *failed)
-{
-    int type = 0;
-    int col = verify_types(s, R_SEQ, "IITTTtTTTiiTBB", &type);   /* R_SEQ .. R_HASH, before */
-    review_fields r;                                       /* reading converts them */
-    for (int f = R_SEQ; f <= R_REVIEW; f++)
-        r.f[f] = col_text(s, f, &r.len[f]);
-    if (sqlite3_column_int64(s, R_SEQ) != n + 1)
-        return "the records before it are missing";
-    if (col >= 0)
-        return verify_type_why(c, s, col, type, "");
-    if (sqlite3_column_int64(s, R_N) != nrev + 1) {
-        snprintf(c->why, sizeof c->why, "its review number n is %lld where %lld comes next: "
-                 "reviews were deleted or renumbered", (long long)sqlite3_column_int64(s, R_N),
-                 (long long)(nrev + 1));
-        return c->why;
-    }
-    if (store_review_hash(st, prev, &r, hash) != 0) {
-        *failed = 1;
-        return NULL;
-    }
-    const void *ph = sqlite3_column_blob(s, R_PREV_HASH);
-    const void *h = sqlite3_column_blob(s, R_HASH);
-    if (sqlite3_column_bytes(s, R_PREV_HASH) != STORE_HASH_LEN ||
-        memcmp(ph, prev, STORE_HASH_LEN) != 0)
-        return "its prev_hash is not the hash of the record before it";
-    if (sqlite3_column_bytes(s, R_HASH) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
-        return "its content changed: a field of the review is not what was hashed (or its "
-               "hash column itself was changed)";
-    return NULL;
-}
-
-/* Name the current row of S (a decision row, or a review row) in REP. */
-static void verify_name(store_report *rep, sqlite3_stmt *s, int is_review)
-{
-    size_t len;
-    const char *id = col_text(s, is_review ? R_REVIEW_ID : V_DECISION_ID, &len);
-    rep->bad_seq = sqlite3_column_int64(s, is_review ? R_SEQ : V_SEQ);
-    rep->bad_kind = is_review ? "review" : "decision";
-    snprintf(rep->bad_id, sizeof rep->bad_id, "%s", id ? id : "");
-    if (is_review) {
-        const char *d = col_text(s, R_DECISION_ID, &len);
-        snprintf(rep->bad_decision, sizeof rep->bad_decision, "%s", d ? d : "");
-    }
-}
-
-static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
-{
-    hex_encode(p, STORE_HASH_LEN, out);
-}
-
-/* Decisions and reviews are read by two statements in seq order and merged
- * as they go, like the merge step of a merge sort: no UNION, no sort.  On a
- * mismatch rep->checked counts the records before the bad one, so
- * rep->bad_seq > checked + 1 means the records between were deleted.
- * Everything is read in one read transaction, so a server appending
- * meanwhile is not seen half-way. */
-/* What the chain alone cannot show, but the applications table still can,
- * once the N records of the chain have matched: application rows that no
- * decision points to (added after the fact), and an application whose
- * records run past the chain's end (the tail was cut, its application row
- * left behind).  Applications are numbered in the order of their records,
- * so the last one is the one to ask.  0 when they hold, 1 with E and REP,
- * -1 when they could not be read. */
-/* The ids that name one record each still do: a table rebuilt without its
- * UNIQUE constraint could take a second record under a decision id the
- * chain already holds (appended at the end, the chain still holds), and
- * every lookup by that id -- `decision`, audit show, a review -- would find
- * one or the other.  0 when they hold, 1 with E and REP, -1 when they could
- * not be read.  An index scan each, where the constraint's index is there. */
-/* The applicant index holds one entry for each decision with an applicant,
- * and nothing else (see "The applicant index"): a decision left out would be
- * missing from the past that history-aware rules are given, and later
- * decisions would be made as if it had not been.  Not part of the chain, so
- * checked here: as many entries as the chain walk met decisions with an
- * applicant (C), each the entry of such a decision, none in both levels;
- * then no two entries name one decision (its seq), so the entries are those
- * decisions'.  Only on a mismatch are the decisions read again, to name one
- * left out.  Returns 0, 1 with E ("applicant_index"), or -1. */
-static int verify_applicants(store *st, const verify_ctx *c, store_report *rep, err *e)
-{
-    static const char count_sql[] =
-        "SELECT (SELECT count(*) FROM applicant_index) + (SELECT count(*) FROM applicant_recent)";
-    static const char extra_sql[] =   /* an entry of no such decision, or in both levels */
-        "SELECT min(seq), applicant_id FROM (SELECT x.seq, x.applicant_id FROM"
-        " (SELECT applicant_id, seq FROM applicant_index UNION ALL"
-        "  SELECT applicant_id, seq FROM applicant_recent) x"
-        " WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.seq = x.seq"
-        "                   AND d.applicant_id = x.applicant_id)"
-        " UNION ALL SELECT r.seq, r.applicant_id FROM applicant_recent r"
-        " JOIN applicant_index i ON i.applicant_id = r.applicant_id AND i.seq = r.seq)"
-        " HAVING count(*) > 0";
-    static const char missing_sql[] =   /* a decision with an applicant and no entry */
-        "SELECT d.seq, d.decision_id FROM decisions d WHERE d.applicant_id IS NOT NULL"
-        " AND NOT EXISTS (SELECT 1 FROM applicant_index i WHERE i.applicant_id = d.applicant_id"
-        "                 AND i.seq = d.seq)"
-        " AND NOT EXISTS (SELECT 1 FROM applicant_recent r WHERE r.applicant_id = d.applicant_id"
-        "                 AND r.seq = d.seq) ORDER BY d.seq LIMIT 1";
-    int64_t entries = 0;
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(st->db, count_sql, -1, &q, NULL) != SQLITE_OK ||
-        sqlite3_step(q) != SQLITE_ROW) {
-        sqlite3_finalize(q);
-        return store_sqlerr(st, e, "checking the applicant index");
-    }
-    entries = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    for (int k = 0; k < 2; k++) {
-        if (k == 1 && entries == c->with_applicant)
-            break;
-        if (sqlite3_prepare_v2(st->db, k == 0 ? extra_sql : missing_sql, -1, &q, NULL) !=
-            SQLITE_OK)
-            return store_sqlerr(st, e, "checking the applicant index");
-        int rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW) {
-            int64_t seq = sqlite3_column_int64(q, 0);
-            const char *t = (const char *)sqlite3_column_text(q, 1);
-            rep->bad_seq = seq;
-            rep->bad_kind = "decision";
-            snprintf(rep->bad_id, sizeof rep->bad_id, "%s", k == 1 && t ? t : "");
-            if (k == 1)
-                err_set(e, "applicant_index", "record %lld (decision %s) is not in the "
-                        "applicant index: history-aware rules would not be given it",
-                        (long long)seq, t ? t : "");
-            else if (seq > rep->head_seq)
-                err_set(e, "applicant_index", "the applicant index holds record %lld for "
-                        "applicant %s, but the chain ends at record %lld: records were cut "
-                        "off the end, or the entry was added", (long long)seq, t ? t : "",
-                        (long long)rep->head_seq);
-            else
-                err_set(e, "applicant_index", "the applicant index holds record %lld for "
-                        "applicant %s, which that record is not, or holds it twice",
-                        (long long)seq, t ? t : "");
-            sqlite3_finalize(q);
-            return 1;
-        }
-        sqlite3_finalize(q);
-        if (rc != SQLITE_DONE)
-            return store_sqlerr(st, e, "checking the applicant index");
-    }
-    if (entries != c->with_applicant)   /* (not reached: one of the two names it) */
-        return err_set(e, "applicant_index", "the applicant index holds %lld entries for %lld "
-                       "decisions with an applicant", (long long)entries,
-                       (long long)c->with_applicant), 1;
-    return 0;
-}
-
-static int verify_unique(store *st, store_report *rep, err *e)
-{
-    static const struct {
-        const char *sql, *what, *kind;
-    } ids[] = {
-        {"SELECT decision_id, min(seq), max(seq) FROM decisions GROUP BY decision_id"
-         " HAVING count(*) > 1 LIMIT 1", "decision id", "decision"},
-        {"SELECT review_id, min(seq), max(seq) FROM reviews GROUP BY review_id"
-         " HAVING count(*) > 1 LIMIT 1", "review id", "review"},
-        /* Application ids, which the key's index holds (its first_seq would be
-         * a lookup in the table per key); the records are looked up after. */
-        {"SELECT k, (SELECT first_seq FROM applications WHERE id = lo),"
-         " (SELECT first_seq FROM applications WHERE id = hi) FROM"
-         " (SELECT request_key AS k, min(id) AS lo, max(id) AS hi FROM applications"
-         "  WHERE request_key IS NOT NULL GROUP BY request_key HAVING count(*) > 1 LIMIT 1)",
-         "request key", NULL},
-    };
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(st->db, ids[i].sql, -1, &s, NULL) != SQLITE_OK)
-            return store_sqlerr(st, e, "checking that ids are unique");
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            const char *id = (const char *)sqlite3_column_text(s, 0);
-            int64_t a = sqlite3_column_int64(s, 1), b = sqlite3_column_int64(s, 2);
-            rep->bad_seq = b;
-            rep->bad_kind = ids[i].kind ? ids[i].kind : "decision";
-            snprintf(rep->bad_id, sizeof rep->bad_id, "%s", id ? id : "");
-            err_set(e, "duplicate", "records %lld and %lld carry the same %s %s: each must "
-                    "name one record, and lookups by it find either (the table was rebuilt "
-                    "without its UNIQUE constraint)", (long long)a, (long long)b, ids[i].what,
-                    id ? id : "");
-            sqlite3_finalize(s);
-            return 1;
-        }
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE)
-            return store_sqlerr(st, e, "checking that ids are unique");
-    }
-    return 0;
-}
-
-static int verify_applications(store *st, const verify_ctx *c, int64_t n, store_report *rep,
-                               err *e)
-{
-    sqlite3_stmt *s = st->q[Q_VERIFY_APPS];
-    int rc = sqlite3_step(s);
-    int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
-    int64_t first = rc == SQLITE_ROW ? sqlite3_column_int64(s, 2) : 0;
-    int64_t last = first + (rc == SQLITE_ROW ? sqlite3_column_int64(s, 3) : 0) - 1;
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_sqlerr(st, e, "reading the applications");
-    if (rc == SQLITE_ROW && last > n) {
-        rep->bad_seq = first > n ? first : n + 1;
-        char held[64];
-        if (first == last)
-            snprintf(held, sizeof held, "record %lld", (long long)first);
-        else
-            snprintf(held, sizeof held, "records %lld to %lld", (long long)first, (long long)last);
-        err_set(e, "cut_tail", "application %lld holds %s, but the chain ends at record %lld: "
-                "records were cut off the end, their application left behind", (long long)id,
-                held, (long long)n);
-        return 1;
-    }
-    if (count != c->apps) {
-        rep->bad_seq = n + 1;   /* every record holds; the database does not */
-        err_set(e, "orphan", "the applications table holds %lld rows, but the decisions "
-                "point to %lld: application rows that belong to no decision were added "
-                "after the fact, or their decisions deleted", (long long)count,
-                (long long)c->apps);
-        return 1;
-    }
-    return 0;
-}
-
-/* The anchors in seq order, for one pass.  Few: a checkpoint a day. */
-static int anchor_cmp(const void *a, const void *b)
-{
-    int64_t x = (*(const store_anchor *const *)a)->seq;
-    int64_t y = (*(const store_anchor *const *)b)->seq;
-    return (x > y) - (x < y);
-}
-
-/* A file damaged on disk can read as records missing or altered: a b-tree
- * page overwritten with another (a log put beside the wrong file) makes
- * rows skip or repeat.  So before a fault is blamed on a tamperer, SQLite
- * checks the file's structure; if that fails, E says the file is damaged,
- * with what the chain seemed to show, and 1 is returned.  0 when the file
- * is sound (E, the fault, as it was). */
-static int verify_damaged(store *st, const store_report *rep, err *e)
-{
-    sqlite3_stmt *s;
-    char seemed[600], why[300] = "";
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(s);
-        const char *t = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
-        if (t && strcmp(t, "ok") != 0) {
-            const char *nl = strchr(t, '\n');   /* past "*** in database main ***" */
-            snprintf(why, sizeof why, "%s", !strncmp(t, "***", 3) && nl ? nl + 1 : t);
-            for (char *c = why; *c; c++)
-                *c = *c == '\n' ? ' ' : *c;
-        }
-        sqlite3_finalize(s);
-    }
-    /* A check that could not run (busy, out of memory) says nothing of the
-     * file: the fault found stands.  One that failed reading it does. */
-    if (!*why && ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB))
-        snprintf(why, sizeof why, "%s", sqlite3_errstr(rc));
-    if (!*why)
-        return 0;
-    store_verdict(rep, e, seemed, sizeof seemed);
-    err_set(e, "internal", "the file %s is damaged (SQLite's quick_check: %s), so what the "
-            "records seem to show (%s) may be the damage, not a change to them: sqlite3 %s "
-            "'PRAGMA integrity_check' says where; a backup holds what it held",
-            st->path, why, seemed, st->path);
-    return 1;
-}
-
-int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
-                       store_report *rep,
-                       void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
-                       err *e)
-{
-    store_invariants(st);
-    unsigned char prev[STORE_HASH_LEN] = {0}, hash[STORE_HASH_LEN];
-    verify_ctx c = {.app_id = -1};
-    const store_anchor **order = NULL;
-    size_t next = 0;                         /* the next anchor to meet */
-    int64_t n = 0;
-    int ret = -1, rcd = SQLITE_DONE, rcr = SQLITE_DONE;
-    sqlite3_stmt *sd = st->q[Q_VERIFY], *sr = st->q[Q_VERIFY_REVIEWS], *s;
-
-    memset(rep, 0, sizeof *rep);
-    if (nanchors) {
-        order = malloc(nanchors * sizeof *order);
-        if (!order)
-            return err_set(e, "internal", "out of memory");
-        for (size_t i = 0; i < nanchors; i++)
-            order[i] = &anchors[i];
-        qsort(order, nanchors, sizeof *order, anchor_cmp);
-    }
-    /* Anchors at seq 0 (an empty chain) hold trivially. */
-    while (next < nanchors && order[next]->seq <= 0)
-        next++;
-    if (store_begin_read(st, e) != 0) {
-        free(order);
-        return -1;
-    }
-    s = st->q[Q_TALLY];
-    if (sqlite3_step(s) == SQLITE_ROW)
-        rep->total = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (progress)
-        progress(ud, 0, rep->total);
-    if (store_check_rulesets(st, &c.sets, &c.nsets, e) != 0)
-        goto done;
-
-    rcd = sqlite3_step(sd);
-    rcr = sqlite3_step(sr);
-    /* A read that fails (a damaged page) stops both walks: taking the
-     * other's records on would report the unread ones as missing. */
-#define VERIFY_OK(rc) ((rc) == SQLITE_ROW || (rc) == SQLITE_DONE)
-    while ((rcd == SQLITE_ROW || rcr == SQLITE_ROW) && VERIFY_OK(rcd) && VERIFY_OK(rcr)) {
-        int is_review = rcr == SQLITE_ROW &&
-                        (rcd != SQLITE_ROW ||
-                         sqlite3_column_int64(sr, R_SEQ) < sqlite3_column_int64(sd, V_SEQ));
-        s = is_review ? sr : sd;
-        int failed = 0;
-        const char *why = is_review
-                              ? verify_review(st, s, &c, n, rep->reviews, prev, hash, &failed)
-                              : verify_decision(st, s, &c, n, prev, hash, &failed);
-        if (failed) {
-            err_set(e, "internal", "SHA-256 failed");
-            goto done;
-        }
-        if (why) {
-            int64_t seq = sqlite3_column_int64(s, is_review ? R_SEQ : V_SEQ);
-            verify_name(rep, s, is_review);
-            if (seq <= n)
-                err_set(e, "mismatch", "its seq %lld was already taken by the record before "
-                        "it", (long long)seq);
-            else if (seq == n + 2)
-                err_set(e, "mismatch", "record %lld is missing before it", (long long)(n + 1));
-            else if (seq != n + 1)
-                err_set(e, "mismatch", "records %lld to %lld are missing before it",
-                        (long long)(n + 1), (long long)(seq - 1));
-            else
-                err_set(e, "mismatch", "%s", why);
-            ret = 1;
-            goto done;
-        }
-        memcpy(prev, hash, STORE_HASH_LEN);
-        n++;
-        if (is_review)
-            rep->reviews++;
-        else
-            rep->decisions++;
-        for (; next < nanchors && order[next]->seq == n; next++) {
-            if (memcmp(hash, order[next]->hash, STORE_HASH_LEN) == 0) {
-                rep->anchor_held = n;
-                continue;
-            }
-            char have[2 * STORE_HASH_LEN + 1], want[2 * STORE_HASH_LEN + 1];
-            verify_hex(hash, have);
-            verify_hex(order[next]->hash, want);
-            verify_name(rep, s, is_review);
-            if (rep->anchor_held)
-                err_set(e, "rewritten", "the chain is consistent, but this record's hash is "
-                        "%.16s... where the checkpoint signed %.16s...: a record after %lld "
-                        "(which still holds as signed) and at or before %lld was rewritten and "
-                        "the chain recomputed from there on", have, want,
-                        (long long)rep->anchor_held, (long long)n);
-            else
-                err_set(e, "rewritten", "the chain is consistent, but this record's hash is "
-                        "%.16s... where the checkpoint signed %.16s...: a record at or before "
-                        "it was rewritten and the chain recomputed from there on", have, want);
-            ret = 1;
-            goto done;
-        }
-        if (progress && n % STORE_PROGRESS_EVERY == 0)
-            progress(ud, n, rep->total);
-        if (is_review)
-            rcr = sqlite3_step(sr);
-        else
-            rcd = sqlite3_step(sd);
-    }
-    if (rcd != SQLITE_DONE || rcr != SQLITE_DONE) {
-        store_rcerr(st, e, "reading the records", VERIFY_OK(rcd) ? rcr : rcd);
-        goto done;
-    }
-#undef VERIFY_OK
-    rep->head_seq = n;
-    memcpy(rep->head_hash, prev, STORE_HASH_LEN);
-    if (next < nanchors) {
-        int64_t want = order[nanchors - 1]->seq;
-        rep->bad_seq = want;
-        err_set(e, "truncated", "the chain ends at record %lld, but the checkpoint signed "
-                "record %lld: the last %lld records were cut off", (long long)n,
-                (long long)want, (long long)(want - n));
-        ret = 1;
-        goto done;
-    }
-    if ((ret = verify_applications(st, &c, n, rep, e)) != 0 ||
-        (ret = verify_unique(st, rep, e)) != 0 ||
-        (ret = verify_applicants(st, &c, rep, e)) != 0 ||
-        (ret = verify_rulesets_unused(c.sets, c.nsets, e)) != 0)
-        goto done;
-    if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
-        progress(ud, n, rep->total);   /* the last word, unless just said */
-done:
-    sqlite3_reset(sd);
-    sqlite3_reset(sr);
-    step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
-    free(c.sets);
-    free(order);
-    rep->checked = n;
-    if (ret > 0 && verify_damaged(st, rep, e))
-        ret = -1;
-    store_invariants(st);
-    return ret;
-}
-
-void store_verdict(const store_report *rep, const err *e, char *out, size_t n)
-{
-    const char *code = e->code ? e->code : "";
-    if (!strcmp(code, "truncated") || !strcmp(code, "cut_tail"))
-        snprintf(out, n, "records were cut off the end: %s", e->msg);
-    else if (!strcmp(code, "orphan") || !strcmp(code, "duplicate") ||
-             !strcmp(code, "applicant_index") || !strcmp(code, "ruleset"))
-        snprintf(out, n, "%s", e->msg);
-    else if (rep->bad_seq > rep->checked + 1) {
-        char gap[64];
-        if (rep->bad_seq == rep->checked + 2)
-            snprintf(gap, sizeof gap, "record %lld is", (long long)(rep->checked + 1));
-        else
-            snprintf(gap, sizeof gap, "records %lld to %lld are", (long long)(rep->checked + 1),
-                     (long long)(rep->bad_seq - 1));
-        snprintf(out, n, "%s missing, before record %lld (%s %s)", gap, (long long)rep->bad_seq,
-                 rep->bad_kind ? rep->bad_kind : "record", rep->bad_id);
-    } else {
-        snprintf(out, n, "record %lld (%s %s) %s: %s", (long long)rep->bad_seq,
-                 rep->bad_kind ? rep->bad_kind : "record", rep->bad_id,
-                 !strcmp(code, "rewritten") ? "is not the record a checkpoint signed"
-                                            : "does not match its hash", e->msg);
-    }
-}
-
-int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
-                 void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
-                 err *e)
-{
-    store_report rep;
-    int rc = store_verify_chain(st, NULL, 0, &rep, progress, ud, e);
-    *checked = rep.checked;
-    *bad_seq = rep.bad_seq;
-    snprintf(bad_id, 64, "%s", rep.bad_id);
-    return rc;
 }
 
 /* ---- Backup ---------------------------------------------------------------- */
