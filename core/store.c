@@ -583,14 +583,14 @@ static int bind_str(sqlite3_stmt *s, int i, const char *p)
     return p ? sqlite3_bind_text(s, i, p, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
-int step_done(sqlite3_stmt *s)
+int store_step_done(sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? SQLITE_DONE : rc;
 }
 
-const char *col_text(sqlite3_stmt *s, int i, size_t *len)
+const char *store_col_text(sqlite3_stmt *s, int i, size_t *len)
 {
     if (sqlite3_column_type(s, i) == SQLITE_NULL) {
         *len = 0;
@@ -872,17 +872,17 @@ static int store_check_version(store *st, err *e)
 
 int store_begin_read(store *st, err *e)
 {
-    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
+    if (store_step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
         return store_sqlerr(st, e, "BEGIN");
     if (!st->shadow)
         return 0;
     int64_t now = 0;
     if (store_pragma_int(st, "PRAGMA user_version", &now, e) != 0) {
-        step_done(st->q[Q_COMMIT]);
+        store_step_done(st->q[Q_COMMIT]);
         return -1;
     }
     if (now > st->shadow) {
-        step_done(st->q[Q_COMMIT]);
+        store_step_done(st->q[Q_COMMIT]);
         return err_set(e, "internal", "%s was migrated from schema %d to %lld while open; "
                        "open it again", sqlite3_db_filename(st->db, "main"), st->version,
                        (long long)now);
@@ -900,7 +900,7 @@ static int store_guard(store *st, err *e)
 static void store_unguard(store *st)
 {
     if (st->shadow)
-        step_done(st->q[Q_COMMIT]);
+        store_step_done(st->q[Q_COMMIT]);
 }
 
 /* A write-ahead log beside a file that is not in WAL mode is another
@@ -1289,30 +1289,30 @@ static int store_begin(store *st, err *e)
 {
     if (st->flags & STORE_READONLY)
         return err_set(e, "internal", "the store was opened read-only");   /* invariant 5 */
-    if (step_done(st->q[Q_BEGIN]) != SQLITE_DONE)
+    if (store_step_done(st->q[Q_BEGIN]) != SQLITE_DONE)
         return store_sqlerr(st, e, "BEGIN");
     if (store_refresh(st, e) == 0)
         return 0;
-    step_done(st->q[Q_ROLLBACK]);
+    store_step_done(st->q[Q_ROLLBACK]);
     return -1;
 }
 
 int store_look(store *st, err *e)
 {
     store_invariants(st);
-    if (step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
+    if (store_step_done(st->q[Q_BEGIN_READ]) != SQLITE_DONE)
         return store_sqlerr(st, e, "BEGIN");
     int rc = store_refresh(st, e);
-    step_done(st->q[rc == 0 ? Q_COMMIT : Q_ROLLBACK]);
+    store_step_done(st->q[rc == 0 ? Q_COMMIT : Q_ROLLBACK]);
     store_invariants(st);
     return rc;
 }
 
 static int store_commit(store *st, err *e)
 {
-    if (step_done(st->q[Q_COMMIT]) != SQLITE_DONE) {
+    if (store_step_done(st->q[Q_COMMIT]) != SQLITE_DONE) {
         store_sqlerr(st, e, "COMMIT");
-        step_done(st->q[Q_ROLLBACK]);
+        store_step_done(st->q[Q_ROLLBACK]);
         return -1;
     }
     return 0;
@@ -1322,7 +1322,7 @@ static void store_rollback(store *st)
 {
     /* A failed COMMIT or an I/O error may already have rolled back. */
     if (!sqlite3_get_autocommit(st->db))
-        step_done(st->q[Q_ROLLBACK]);
+        store_step_done(st->q[Q_ROLLBACK]);
 }
 
 /* ---- Checkpoints ---------------------------------------------------------- */
@@ -1418,7 +1418,7 @@ int store_put_ruleset(store *st, const ruleset *rs, err *e)
     bind_str(s, 1, hash);
     bind_str(s, 2, now);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)n);
-    if (step_done(s) != SQLITE_DONE) {
+    if (store_step_done(s) != SQLITE_DONE) {
         store_sqlerr(st, e, "storing a rule set");
         goto fail;
     }
@@ -1437,7 +1437,7 @@ int store_put_ruleset(store *st, const ruleset *rs, err *e)
         s = st->q[Q_TEXT_INSERT];
         bind_str(s, 1, hex);
         sqlite3_bind_text(s, 2, text, (int)f->len, SQLITE_STATIC);
-        if (step_done(s) != SQLITE_DONE) {
+        if (store_step_done(s) != SQLITE_DONE) {
             store_sqlerr(st, e, "storing a rule file");
             goto fail;
         }
@@ -1446,7 +1446,7 @@ int store_put_ruleset(store *st, const ruleset *rs, err *e)
         bind_str(s, 2, f->name);
         bind_str(s, 3, hex);
         sqlite3_bind_int64(s, 4, (sqlite3_int64)f->len);
-        if (step_done(s) != SQLITE_DONE) {
+        if (store_step_done(s) != SQLITE_DONE) {
             store_sqlerr(st, e, "storing a rule file");
             goto fail;
         }
@@ -1496,8 +1496,8 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
         int typed = sqlite3_column_type(s, 0) == SQLITE_TEXT &&
                     sqlite3_column_type(s, 1) == SQLITE_TEXT;
         size_t nlen, tlen;
-        const char *name = col_text(s, 0, &nlen);
-        const char *text = col_text(s, 1, &tlen);
+        const char *name = store_col_text(s, 0, &nlen);
+        const char *text = store_col_text(s, 1, &tlen);
         char *nc = malloc(nlen + 1), *tc = malloc(tlen + 1);
         if (!nc || !tc || !name || !text) {
             free(nc);
@@ -1517,7 +1517,7 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
             label = "a file's name or text is not stored as text";
         if (!label && strlen(nc) != nlen)
             label = "a file's name holds a NUL byte";
-        if (!label && store_text_key_wrong(st, tc, tlen, col_text(s, 4, &nlen)))
+        if (!label && store_text_key_wrong(st, tc, tlen, store_col_text(s, 4, &nlen)))
             label = "a file's sha256 is not the SHA-256 of its text";
     }
     if (rc != SQLITE_DONE) {
@@ -1578,7 +1578,7 @@ static int store_collect(store *st, int64_t first, int64_t n, buf *out, err *e)
     sqlite3_bind_int64(s, 2, first + n - 1);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         size_t len;
-        const char *j = col_text(s, 0, &len);
+        const char *j = store_col_text(s, 0, &len);
         if ((out->len && buf_addc(out, ',') != 0) || buf_add(out, j, len) != 0) {
             sqlite3_reset(s);
             return err_set(e, "internal", "stored decisions too large for a reply");
@@ -1600,7 +1600,7 @@ int store_key_outcome(store *st, const char *key, const char *fingerprint, store
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         size_t flen;
-        const char *fp = col_text(s, 0, &flen);
+        const char *fp = store_col_text(s, 0, &flen);
         int same = fp && fingerprint && strcmp(fp, fingerprint) == 0;
         int64_t first = sqlite3_column_int64(s, 1), nd = sqlite3_column_int64(s, 2);
         sqlite3_reset(s);
@@ -1664,7 +1664,7 @@ static int store_append_one(store *st, const store_application *a, size_t i,
     pid < 0 ? sqlite3_bind_null(s, 10) : sqlite3_bind_int64(s, 10, pid);
     sqlite3_bind_int64(s, 11, first);
     sqlite3_bind_int64(s, 12, (sqlite3_int64)a->ndecisions);
-    int rc = step_done(s);
+    int rc = store_step_done(s);
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
         return err_set(e, "internal", "application %zu: rule set %s was never stored "
                        "(store_put_ruleset)", i, a->ruleset);
@@ -1706,7 +1706,7 @@ static int store_append_one(store *st, const store_application *a, size_t i,
         sqlite3_bind_blob(s, 11, prev, STORE_HASH_LEN, SQLITE_STATIC);
         sqlite3_bind_blob(s, 12, hash, STORE_HASH_LEN, SQLITE_STATIC);
         sqlite3_bind_int64(s, 13, app_id);
-        rc = step_done(s);
+        rc = store_step_done(s);
         if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
             return err_set(e, "internal", "application %zu: decision id %s is already stored",
                            i, d->decision_id);
@@ -1719,7 +1719,7 @@ static int store_append_one(store *st, const store_application *a, size_t i,
             s = st->q[Q_RECENT_INSERT];
             bind_str(s, 1, a->applicant_id);
             sqlite3_bind_int64(s, 2, n);
-            if ((rc = step_done(s)) != SQLITE_DONE) {
+            if ((rc = store_step_done(s)) != SQLITE_DONE) {
                 st->last_error = rc;
                 return err_set(e, "internal", "application %zu, decision %s: the applicant "
                                "index: %s", i, d->decision_id, sqlite3_errmsg(st->db));
@@ -1788,7 +1788,7 @@ int store_append(store *st, const store_application *apps, size_t n,
             int rc = sqlite3_step(s);
             if (rc == SQLITE_ROW) {
                 size_t flen;
-                const char *fp = col_text(s, 0, &flen);
+                const char *fp = store_col_text(s, 0, &flen);
                 int same = fp && strcmp(fp, a->fingerprint) == 0;
                 int64_t first = sqlite3_column_int64(s, 1);
                 int64_t nd = sqlite3_column_int64(s, 2);
@@ -1941,9 +1941,9 @@ int store_append_review(store *st, const store_review *rv, buf *out, err *e)
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         size_t len;
-        const char *o = col_text(s, 0, &len);
+        const char *o = store_col_text(s, 0, &len);
         snprintf(dec_outcome, sizeof dec_outcome, "%s", o ? o : "");
-        o = col_text(s, 1, &len);
+        o = store_col_text(s, 1, &len);
         overridden = o != NULL;
         snprintf(standing, sizeof standing, "%s", o ? o : dec_outcome);
     }
@@ -2010,7 +2010,7 @@ int store_append_review(store *st, const store_review *rv, buf *out, err *e)
     sqlite3_bind_text(s, 12, js.data, (int)js.len, SQLITE_STATIC);
     sqlite3_bind_blob(s, 13, st->head_hash, STORE_HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(s, 14, hash, STORE_HASH_LEN, SQLITE_STATIC);
-    rc = step_done(s);
+    rc = store_step_done(s);
     if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
         err_set(e, "internal", "review id %s is already stored", rv->review_id);
         goto fail;
@@ -2055,7 +2055,7 @@ int store_event(store *st, const char *kind, const char *detail, err *e)
     bind_str(s, 1, now);
     bind_str(s, 2, kind);
     bind_str(s, 3, detail);
-    if (step_done(s) != SQLITE_DONE)
+    if (store_step_done(s) != SQLITE_DONE)
         return store_sqlerr(st, e, "recording an event");
     store_invariants(st);
     return 0;
@@ -2070,7 +2070,8 @@ int store_started(store *st, const char *at, buf *when, buf *detail, err *e)
     bind_str(s, 1, at);
     int rc = sqlite3_step(s), found = rc == SQLITE_ROW;
     size_t wl = 0, dl = 0;
-    const char *w = found ? col_text(s, 0, &wl) : NULL, *d = found ? col_text(s, 1, &dl) : NULL;
+    const char *w = found ? store_col_text(s, 0, &wl) : NULL;
+    const char *d = found ? store_col_text(s, 1, &dl) : NULL;
     int bad = found && ((buf_add(when, w ? w : "", wl) | buf_add(detail, d ? d : "", dl)) != 0);
     sqlite3_reset(s);
     store_invariants(st);
@@ -2090,7 +2091,7 @@ int store_get_decision(store *st, const char *decision_id, buf *out, err *e)
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         size_t len;
-        const char *j = col_text(s, 0, &len);
+        const char *j = store_col_text(s, 0, &len);
         if (buf_add(out, j, len) == 0)
             ret = 0;
         else
@@ -2116,7 +2117,7 @@ static int store_reviews_into(store *st, const char *decision_id, buf *out, err 
         goto toolong;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         size_t len;
-        const char *j = col_text(s, 0, &len);
+        const char *j = store_col_text(s, 0, &len);
         if ((!first && buf_addc(out, ',') != 0) || buf_add(out, j ? j : "null", j ? len : 4) != 0)
             goto toolong;
         first = 0;
@@ -2168,8 +2169,8 @@ int store_history(store *st, const char *applicant_id, long limit, buf *out, err
         goto toolong;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         size_t len, idlen;
-        const char *j = col_text(s, 0, &len);
-        const char *id = col_text(s, 1, &idlen);
+        const char *j = store_col_text(s, 0, &len);
+        const char *id = store_col_text(s, 1, &idlen);
         if (!first && buf_addc(out, ',') != 0)
             goto toolong;
         first = 0;
@@ -2195,14 +2196,14 @@ int store_history(store *st, const char *applicant_id, long limit, buf *out, err
     }
     if (buf_addc(out, ']') != 0)
         goto toolong;
-    step_done(st->q[Q_COMMIT]);
+    store_step_done(st->q[Q_COMMIT]);
     store_invariants(st);
     return 0;
 toolong:
     sqlite3_reset(s);
     err_set(e, "internal", "the history of %s does not fit the reply buffer", applicant_id);
 fail:
-    step_done(st->q[Q_COMMIT]);
+    store_step_done(st->q[Q_COMMIT]);
     out->len = start;
     if (out->data)
         out->data[start] = '\0';
@@ -2484,7 +2485,7 @@ int store_decision_seqs(store *st, const char *const *ids, size_t n, int64_t *se
             ret = store_sqlerr(st, e, "looking decisions up");
         sqlite3_reset(s);
     }
-    step_done(st->q[Q_COMMIT]);
+    store_step_done(st->q[Q_COMMIT]);
     store_invariants(st);
     return ret;
 }
@@ -2524,24 +2525,24 @@ int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err
         size_t len;
         store_row r = {
             .seq = sqlite3_column_int64(s, QR_SEQ),
-            .decision_id = col_text(s, QR_DECISION_ID, &len),
-            .program = col_text(s, QR_PROGRAM, &len),
-            .program_version = col_text(s, QR_PROGRAM_VERSION, &len),
-            .outcome = col_text(s, QR_OUTCOME, &len),
-            .applicant_id = col_text(s, QR_APPLICANT_ID, &len),
-            .as_of = col_text(s, QR_AS_OF, &len),
-            .decided_at = col_text(s, QR_DECIDED_AT, &len),
-            .ruleset = col_text(s, QR_RULESET, &len),
-            .request_key = col_text(s, QR_REQUEST_KEY, &len),
-            .received_at = col_text(s, QR_RECEIVED_AT, &len),
+            .decision_id = store_col_text(s, QR_DECISION_ID, &len),
+            .program = store_col_text(s, QR_PROGRAM, &len),
+            .program_version = store_col_text(s, QR_PROGRAM_VERSION, &len),
+            .outcome = store_col_text(s, QR_OUTCOME, &len),
+            .applicant_id = store_col_text(s, QR_APPLICANT_ID, &len),
+            .as_of = store_col_text(s, QR_AS_OF, &len),
+            .decided_at = store_col_text(s, QR_DECIDED_AT, &len),
+            .ruleset = store_col_text(s, QR_RULESET, &len),
+            .request_key = store_col_text(s, QR_REQUEST_KEY, &len),
+            .received_at = store_col_text(s, QR_RECEIVED_AT, &len),
             .client_uid = col_int_or(s, QR_CLIENT_UID, -1),
             .client_pid = col_int_or(s, QR_CLIENT_PID, -1),
-            .review_action = col_text(s, QR_REVIEW_ACTION, &len),
-            .review_outcome = col_text(s, QR_REVIEW_OUTCOME, &len),
-            .overridden_to = col_text(s, QR_OVERRIDDEN_TO, &len),
+            .review_action = store_col_text(s, QR_REVIEW_ACTION, &len),
+            .review_outcome = store_col_text(s, QR_REVIEW_OUTCOME, &len),
+            .overridden_to = store_col_text(s, QR_OVERRIDDEN_TO, &len),
         };
-        r.json = col_text(s, QR_DECISION, &r.json_len);
-        r.request = col_text(s, QR_REQUEST, &r.request_len);
+        r.json = store_col_text(s, QR_DECISION, &r.json_len);
+        r.request = store_col_text(s, QR_REQUEST, &r.request_len);
         ret = fn(ud, &r);
     }
     if (ret == 0 && rc != SQLITE_DONE) {
@@ -2551,7 +2552,7 @@ int store_each(store *st, const store_filter *f, store_row_fn *fn, void *ud, err
 end:
     sqlite3_finalize(s);
     if (!st->holding)
-        step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
+        store_step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
 out:
     buf_free(&sql);
     store_invariants(st);
@@ -2571,7 +2572,7 @@ void store_release(store *st)
     if (!st->holding)
         return;
     st->holding = 0;
-    step_done(st->q[Q_COMMIT]);
+    store_step_done(st->q[Q_COMMIT]);
 }
 
 /* Counts how many rows FN saw, for store_application_of. */
@@ -2610,15 +2611,15 @@ typedef struct stats_ctx {
 static void stats_month_row(sqlite3_stmt *s, const stats_ctx *c)
 {
     size_t len;
-    c->by_month(c->ud, col_text(s, 0, &len), col_text(s, 1, &len), col_text(s, 2, &len),
-                sqlite3_column_int64(s, 3));
+    c->by_month(c->ud, store_col_text(s, 0, &len), store_col_text(s, 1, &len),
+                store_col_text(s, 2, &len), sqlite3_column_int64(s, 3));
 }
 
 static void stats_failing_row(sqlite3_stmt *s, const stats_ctx *c)
 {
     size_t len;
-    c->failing(c->ud, col_text(s, 0, &len), col_text(s, 1, &len), sqlite3_column_int64(s, 2),
-               sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 4));
+    c->failing(c->ud, store_col_text(s, 0, &len), store_col_text(s, 1, &len),
+               sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 4));
 }
 
 static int store_stats_query(store *st, buf *sql, const char *head, const char *tail,
@@ -2658,7 +2659,7 @@ static void store_stats_unreadable(store *st, buf *sql, const store_filter *w, e
     store_bind_filter(s, w, 0);
     if (sqlite3_step(s) == SQLITE_ROW) {
         size_t len;
-        const char *id = col_text(s, 1, &len);
+        const char *id = store_col_text(s, 1, &len);
         err_set(e, "internal", "decision %lld (%s) holds JSON that does not parse, so its "
                 "criteria cannot be counted: the file was changed or damaged; eligo verify --db "
                 "%s says more", (long long)sqlite3_column_int64(s, 0), id ? id : "?", st->path);
@@ -2711,7 +2712,7 @@ int store_stats(store *st, const store_filter *f, store_month_fn *by_month,
     }
     ret = 0;
 end:
-    step_done(st->q[Q_COMMIT]);
+    store_step_done(st->q[Q_COMMIT]);
 out:
     buf_free(&sql);
     store_invariants(st);
@@ -2751,7 +2752,7 @@ int store_decision_applicant(store *st, const char *decision_id, buf *out, err *
     int rc = sqlite3_step(s), found = 0;
     if (rc == SQLITE_ROW) {
         size_t len;
-        const char *id = col_text(s, 0, &len);
+        const char *id = store_col_text(s, 0, &len);
         found = id != NULL;
         if (id && buf_add(out, id, len) != 0)
             rc = SQLITE_NOMEM;
@@ -2793,7 +2794,7 @@ int store_programs(store *st, buf *out, err *e)
     int rc, n = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         size_t len;
-        const char *x = col_text(s, 0, &len);
+        const char *x = store_col_text(s, 0, &len);
         if ((n && buf_add(out, ", ", 2) != 0) || buf_add(out, x, len) != 0) {
             rc = SQLITE_NOMEM;
             break;
@@ -2871,7 +2872,7 @@ long store_applicant_decisions(store *st, const char *applicant_id, int64_t befo
         const char *f[7];
         size_t len[7];
         for (int i = 0; i < 7; i++)
-            f[i] = col_text(s, i, &len[i]);
+            f[i] = store_col_text(s, i, &len[i]);
         went++;
         if (limit > 0 && f[1]) {
             size_t j = 0;
@@ -3021,7 +3022,7 @@ int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err
 static int store_scan_copy(store_scan *sc, sqlite3_stmt *s, int i, size_t *off)
 {
     size_t len;
-    const char *p = col_text(s, i, &len);
+    const char *p = store_col_text(s, i, &len);
     if (!p) {
         *off = (size_t)-1;
         return 0;

@@ -152,10 +152,10 @@ int store_rcerr(store *st, err *e, const char *what, int rc);
 int store_sqlerr(store *st, err *e, const char *what);
 
 /* Step a statement that returns no row; reset it.  SQLITE_DONE or an error. */
-int step_done(sqlite3_stmt *s);
+int store_step_done(sqlite3_stmt *s);
 
 /* Text of column I, or NULL (with *LEN 0) for an SQL NULL. */
-const char *col_text(sqlite3_stmt *s, int i, size_t *len);
+const char *store_col_text(sqlite3_stmt *s, int i, size_t *len);
 
 /* Start a read transaction: one snapshot for several statements.  On a
  * handle with stand-in tables, check first that the file has not been

@@ -57,7 +57,7 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
             alloc = na;
         }
         size_t hl;
-        const char *h = col_text(s, 0, &hl);
+        const char *h = store_col_text(s, 0, &hl);
         snprintf(v[len].hash, sizeof v[len].hash, "%s", h ? h : "");
         /* A key with a NUL in it would be read as its part before it. */
         v[len].damaged = !h || strlen(h) != hl || sqlite3_column_type(s, 0) != SQLITE_TEXT;
@@ -193,7 +193,7 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
     int64_t seq = sqlite3_column_int64(s, V_SEQ);
     rec_fields r;
     for (int f = V_SEQ; f <= V_DECISION; f++)
-        r.f[f] = col_text(s, f, &r.len[f]);
+        r.f[f] = store_col_text(s, f, &r.len[f]);
     c->with_applicant += r.f[V_APPLICANT_ID] != NULL;
 
     /* Each test names what it found, for the person reading the report. */
@@ -238,7 +238,7 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
          * application, hashed once. */
         app_fields af;
         for (int f = 0; f < A_N; f++)
-            af.f[f] = col_text(s, V_APP_FIRST + f, &af.len[f]);
+            af.f[f] = store_col_text(s, V_APP_FIRST + f, &af.len[f]);
         if (store_app_digest(st, &af, c->app_hex) != 0) {
             *failed = 1;
             return NULL;
@@ -278,7 +278,7 @@ static const char *verify_review(store *st, sqlite3_stmt *s, verify_ctx *c, int6
     int col = verify_types(s, R_SEQ, "IITTTtTTTiiTBB", &type);   /* R_SEQ .. R_HASH, before */
     review_fields r;                                       /* reading converts them */
     for (int f = R_SEQ; f <= R_REVIEW; f++)
-        r.f[f] = col_text(s, f, &r.len[f]);
+        r.f[f] = store_col_text(s, f, &r.len[f]);
     if (sqlite3_column_int64(s, R_SEQ) != n + 1)
         return "the records before it are missing";
     if (col >= 0)
@@ -308,12 +308,12 @@ static const char *verify_review(store *st, sqlite3_stmt *s, verify_ctx *c, int6
 static void verify_name(store_report *rep, sqlite3_stmt *s, int is_review)
 {
     size_t len;
-    const char *id = col_text(s, is_review ? R_REVIEW_ID : V_DECISION_ID, &len);
+    const char *id = store_col_text(s, is_review ? R_REVIEW_ID : V_DECISION_ID, &len);
     rep->bad_seq = sqlite3_column_int64(s, is_review ? R_SEQ : V_SEQ);
     rep->bad_kind = is_review ? "review" : "decision";
     snprintf(rep->bad_id, sizeof rep->bad_id, "%s", id ? id : "");
     if (is_review) {
-        const char *d = col_text(s, R_DECISION_ID, &len);
+        const char *d = store_col_text(s, R_DECISION_ID, &len);
         snprintf(rep->bad_decision, sizeof rep->bad_decision, "%s", d ? d : "");
     }
 }
@@ -674,7 +674,7 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
 done:
     sqlite3_reset(sd);
     sqlite3_reset(sr);
-    step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
+    store_step_done(st->q[Q_COMMIT]);   /* ends the read transaction */
     free(c.sets);
     free(order);
     rep->checked = n;
