@@ -3,11 +3,12 @@
  *
  * Design notes
  * ------------
- * This is the only file in eligo that speaks SQL.  A handle wraps one SQLite
- * connection, its prepared statements (prepared once at open, reset after
- * every use, never finalized before close) and the head of the chain: the
- * sequence number and hash of the last record, read once at open so that an
- * append does not have to query it for every row.
+ * This file and store_verify.c (which shares the handle's layout through
+ * store_int.h) are the only ones in eligo that speak SQL.  A handle wraps
+ * one SQLite connection, its prepared statements (prepared once at open,
+ * reset after every use, never finalized before close) and the head of the
+ * chain: the sequence number and hash of the last record, read once at open
+ * so that an append does not have to query it for every row.
  *
  * States of a handle and the functions that move it:
  *
@@ -91,7 +92,7 @@
  * decision or application row, or any column an auditor's query would read,
  * makes store_verify name the first record whose hash no longer matches.
  * Deleting records from the tail cannot be seen from the chain alone (that is
- * what signed checkpoints are for: see below).
+ * what signed checkpoints are for: see store_verify.c).
  *
  * A review record (migration 2) takes the next seq from the same head, in a
  * table of its own, and its content starts with its own kind name, so that
@@ -100,11 +101,7 @@
  *     "review", seq, n, review_id, decision_id, action, outcome, by (column
  *     reviewer), reason, reviewed_at, client_uid, client_pid, review (the JSON)
  *
- * covering every column but the chain's.  store_verify_chain reads the two
- * tables merged in seq order.  What the chain cannot show (a cut tail, a past
- * rewritten and rehashed) a signed checkpoint can: store_verify_chain takes
- * checkpoints' (seq, hash) pairs as anchors; with several, a rewrite is placed
- * between the last that holds and the first that does not.
+ * covering every column but the chain's.
  */
 #include "store.h"
 

@@ -136,7 +136,8 @@ typedef struct review_fields {
 /* APP of the canonical content: the hex SHA-256 of an application. */
 int store_app_digest(store *st, const app_fields *a, char hex[2 * STORE_HASH_LEN + 1]);
 
-/* hash = SHA-256(prev || content), the content as documented at the top. */
+/* hash = SHA-256(prev || content), the content as documented at the top of
+ * store.c. */
 int store_record_hash(store *st, const unsigned char prev[STORE_HASH_LEN],
                       const rec_fields *r, const char *app_hex,
                       unsigned char out[STORE_HASH_LEN]);

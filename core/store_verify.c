@@ -10,6 +10,21 @@
  * caller of the store.  It shares the handle's layout and those few helpers
  * through store_int.h instead (SQLite's sqliteInt.h is the model), and what
  * it exports stays in store.h, under the store_ prefix.
+ *
+ * Design notes
+ * ------------
+ * store_verify_chain reads the two record tables merged in seq order and
+ * hashes each record again, its content as store.c's design notes define
+ * it.  What the chain cannot show (a cut tail, a past rewritten and
+ * rehashed) a signed checkpoint can: store_verify_chain takes checkpoints'
+ * (seq, hash) pairs as anchors; with several, a rewrite is placed between
+ * the last that holds and the first that does not.  Once the chain holds,
+ * what it does not cover is checked in turn: the applications table
+ * (verify_applications), ids that must name one record each
+ * (verify_unique), the applicant index (verify_applicants) and the stored
+ * rule sets no record names (verify_rulesets_unused).  Before a fault is
+ * reported as a change to the records, SQLite checks the file itself
+ * (verify_damaged): damage on disk can read as records altered.
  */
 #include "store.h"
 
@@ -323,25 +338,6 @@ static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
     hex_encode(p, STORE_HASH_LEN, out);
 }
 
-/* Decisions and reviews are read by two statements in seq order and merged
- * as they go, like the merge step of a merge sort: no UNION, no sort.  On a
- * mismatch rep->checked counts the records before the bad one, so
- * rep->bad_seq > checked + 1 means the records between were deleted.
- * Everything is read in one read transaction, so a server appending
- * meanwhile is not seen half-way. */
-/* What the chain alone cannot show, but the applications table still can,
- * once the N records of the chain have matched: application rows that no
- * decision points to (added after the fact), and an application whose
- * records run past the chain's end (the tail was cut, its application row
- * left behind).  Applications are numbered in the order of their records,
- * so the last one is the one to ask.  0 when they hold, 1 with E and REP,
- * -1 when they could not be read. */
-/* The ids that name one record each still do: a table rebuilt without its
- * UNIQUE constraint could take a second record under a decision id the
- * chain already holds (appended at the end, the chain still holds), and
- * every lookup by that id -- `decision`, audit show, a review -- would find
- * one or the other.  0 when they hold, 1 with E and REP, -1 when they could
- * not be read.  An index scan each, where the constraint's index is there. */
 /* The applicant index holds one entry for each decision with an applicant,
  * and nothing else (see "The applicant index"): a decision left out would be
  * missing from the past that history-aware rules are given, and later
@@ -419,6 +415,12 @@ static int verify_applicants(store *st, const verify_ctx *c, store_report *rep, 
     return 0;
 }
 
+/* The ids that name one record each still do: a table rebuilt without its
+ * UNIQUE constraint could take a second record under a decision id the
+ * chain already holds (appended at the end, the chain still holds), and
+ * every lookup by that id -- `decision`, audit show, a review -- would find
+ * one or the other.  0 when they hold, 1 with E and REP, -1 when they could
+ * not be read.  An index scan each, where the constraint's index is there. */
 static int verify_unique(store *st, store_report *rep, err *e)
 {
     static const struct {
@@ -461,6 +463,13 @@ static int verify_unique(store *st, store_report *rep, err *e)
     return 0;
 }
 
+/* What the chain alone cannot show, but the applications table still can,
+ * once the N records of the chain have matched: application rows that no
+ * decision points to (added after the fact), and an application whose
+ * records run past the chain's end (the tail was cut, its application row
+ * left behind).  Applications are numbered in the order of their records,
+ * so the last one is the one to ask.  0 when they hold, 1 with E and REP,
+ * -1 when they could not be read. */
 static int verify_applications(store *st, const verify_ctx *c, int64_t n, store_report *rep,
                                err *e)
 {
@@ -540,6 +549,12 @@ static int verify_damaged(store *st, const store_report *rep, err *e)
     return 1;
 }
 
+/* Decisions and reviews are read by two statements in seq order and merged
+ * as they go, like the merge step of a merge sort: no UNION, no sort.  On a
+ * mismatch rep->checked counts the records before the bad one, so
+ * rep->bad_seq > checked + 1 means the records between were deleted.
+ * Everything is read in one read transaction, so a server appending
+ * meanwhile is not seen half-way. */
 int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
                        store_report *rep,
                        void (*progress)(void *ud, int64_t done, int64_t total), void *ud,
