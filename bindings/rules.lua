@@ -613,6 +613,12 @@ local function check_texts(what, texts, file, line, required)
   for lang, text in next, frozen[texts] or texts do
     local named = type(lang) == "string" and not c_utf8_bad(lang)
     check_utf8(file, line, named and string_format("%s in '%s'", what, lang) or what, text)
+    -- A text under another key (`AR`, `de`, an item without a key) is read
+    -- by no request: --lang and a request's lang take only these three.
+    if not LANG_OK[lang] then
+      problem(file, line, "%s has a text under the key %s, which is not a language eligo writes (en, fr, ar): no one would read it",
+        what, named and string_format("'%s'", lang) or string_format("[%s]", tostring(lang)))
+    end
   end
 end
 

@@ -98,6 +98,14 @@ def main():
                {"idmaj.lua": [('      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n', "")]},
                "idmaj.lua", 'criterion "age" {', r"criterion 'age'.*\bfr\b")
 
+    # A text under a key that is no language (a Darija text, a capital AR)
+    # would be read by no request.
+    expect_one("unknown_language",
+               {"idmaj.lua": [('      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n',
+                               '      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n      de = "Alter",\n')]},
+               "idmaj.lua", 'criterion "age" {',
+               r"^criterion 'age' has a text under the key 'de', which is not a language eligo writes")
+
     expect_one("undeclared_parameter",
                {"idmaj.lua": [('param "idmaj.no_recent_months"', 'param "idmaj.no_recent_month"')]},
                "idmaj.lua", 'param "idmaj.no_recent_month"',
