@@ -846,8 +846,8 @@ function sandbox.program(id)
       problem(file, line, "programme '%s' %s has no 'from' date", id, p.version)
       p.no_from = true
     end
-    p.from = check_date(2, p.from or "0001-01-01", "from")
-    if p.to ~= nil then p.to = check_date(2, p.to, "to") end
+    p.from = check_date(2, p.from or "0001-01-01", string_format("programme '%s' %s's from", id, p.version))
+    if p.to ~= nil then p.to = check_date(2, p.to, string_format("programme '%s' %s's to", id, p.version)) end
     p.from_day, p.to_day = c_parse_date(p.from), p.to and c_parse_date(p.to)   -- compared as numbers
     if type(p.reference) ~= "string" then problem(file, line, "programme '%s' has no reference", id) end
     check_texts(string_format("programme '%s' title", id), p.title, file, line, true)

@@ -153,6 +153,10 @@ def main():
                                               '  { from = "2022-13-01", value = 18 },')]},
                "awrach.lua", 'parameter "awrach.age_min"',
                r"^parameter 'awrach.age_min': value 1's from is 2022-13-01, which is no day of the calendar$")
+    # A programme's dates are named with the programme and version they are of.
+    expect_one("program_date", {"awrach.lua": [('  from = "2022-01-01",\n  title', '  from = "2022-01-01", to = "2026-02-29",\n  title')]},
+               "awrach.lua", 'program "awrach"',
+               r"^programme 'awrach' 2022.1's to is 2026-02-29, which is no day of the calendar$")
     # A check reading a field the schema does not declare fails every
     # decision that comes to the read: check warns of it at the read (a
     # warning: a scan of the text could be wrong where the rule is right, so
