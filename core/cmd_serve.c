@@ -42,6 +42,7 @@ typedef struct serve_options {
     long queue;
     long max_connections;
     long idle_timeout;
+    long line_timeout;
     long max_line;
     long batch;
     long past_mb;           /* --history-cache */
@@ -79,6 +80,9 @@ static void serve_usage(FILE *f)
             "  --queue N              requests in flight before 'overloaded' (default 16384)\n"
             "  --max-connections N    (default 1024)\n"
             "  --idle-timeout SECS    close connections quiet this long (default 300; 0 never)\n"
+            "  --line-timeout SECS    a request line must be complete this long after its\n"
+            "                         first byte, or it is answered line_timeout and the\n"
+            "                         connection closed (default 30; 0 never)\n"
             "  --max-line BYTES       longest request line (default 1048576)\n"
             "  --batch N              most applications per transaction (default 1024)\n"
             "  --history-cache MB     memory for applicants' earlier decisions kept for\n"
@@ -98,7 +102,7 @@ static void serve_usage(FILE *f)
 /* The numeric options and the values each takes.  The upper bounds keep a
  * typo from asking for what the machine cannot give (a thread per worker
  * with its own Lua state, arrays of a batch's size, a buffer of a line's)
- * and the idle timeout's milliseconds from overflowing. */
+ * and the timeouts' milliseconds from overflowing. */
 static const struct {
     const char *name;
     long min, max;
@@ -107,6 +111,7 @@ static const struct {
     {"--queue", 1, 1L << 24},
     {"--max-connections", 1, 1L << 20},
     {"--idle-timeout", 0, 366L * 86400},
+    {"--line-timeout", 0, 366L * 86400},
     {"--max-line", 2, 1L << 30},
     {"--batch", 1, 1L << 16},
     {"--history-cache", 0, 1L << 20},
@@ -141,6 +146,11 @@ static int serve_parse(int argc, char **argv, serve_options *o)
     if (cmd_limits_env("serve", &o->limits) != 0)
         return -1;
     o->idle_timeout = 300;
+    /* A line is sent in one go by any client (a megabyte, the longest by
+     * default, takes milliseconds); the idle timeout is for the quiet
+     * between requests, which a desk application may keep for minutes, and
+     * counts any byte, so it cannot bound a line's time. */
+    o->line_timeout = 30;
     o->past_mb = 256;
     o->level = LOG_INFO;
     for (int i = 1; i < argc; i++) {
@@ -176,8 +186,8 @@ static int serve_parse(int argc, char **argv, serve_options *o)
         }
         static const char *const with_value[] = {
             "--socket", "--listen", "--rules", "--db", "--workers", "--queue",
-            "--max-connections", "--idle-timeout", "--max-line", "--batch", "--history-cache",
-            "--instructions", "--memory", "--time-limit"};
+            "--max-connections", "--idle-timeout", "--line-timeout", "--max-line", "--batch",
+            "--history-cache", "--instructions", "--memory", "--time-limit"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             known |= !strcmp(a, with_value[k]);
@@ -213,6 +223,8 @@ static int serve_parse(int argc, char **argv, serve_options *o)
             rc = serve_number(a, val, &o->max_connections);
         else if (!strcmp(a, "--idle-timeout"))
             rc = serve_number(a, val, &o->idle_timeout);
+        else if (!strcmp(a, "--line-timeout"))
+            rc = serve_number(a, val, &o->line_timeout);
         else if (!strcmp(a, "--max-line"))
             rc = serve_number(a, val, &o->max_line);
         else if (!strcmp(a, "--batch"))
@@ -444,6 +456,7 @@ int cmd_serve(int argc, char **argv)
         .max_connections = (size_t)o.max_connections,
         .queue = (size_t)o.queue,
         .idle_timeout_ms = (uint64_t)o.idle_timeout * 1000,
+        .line_timeout_ms = (uint64_t)o.line_timeout * 1000,
         .version = eligo_version,
     };
     if (server_init(&s.srv, &loop, &scfg, &e) < 0) {

@@ -32,6 +32,9 @@
  *     busy connection does not toggle per request);
  *   eof, and the FIFO empty, nothing to write -> closing (the end of
  *     conn_process);
+ *   reading, and a line begun but not complete line_timeout_ms after its
+ *     first byte was read (server_sweep_cb, conn_line_timeout) -> eof, the
+ *     line answered line_timeout, then closing as for any eof;
  *   read or write error, idle timeout (no request in flight and nothing
  *     read or written for idle_timeout_ms: server_sweep_cb), a stopping
  *     server's grace period over (server_stop_timeout_cb) -> closing at once;
@@ -47,6 +50,9 @@
  *   5. The input buffer never holds more than max_line + READ_CHUNK bytes.
  *   6. held is the size of the replies of the FIFO's done jobs: replies move
  *      to `out` only while it holds less than conn_unwritten (conn_flush).
+ *   7. line_since is nonzero only while `in` holds bytes: those of a line
+ *      not yet complete (set and cleared by conn_process, restarted when
+ *      reading resumes: conn_update_reading).
  * Server-wide (server_check): a connection is freed only with an empty FIFO,
  * so `inflight` is exactly the sum of ninflight over the list `conns`.
  */
@@ -122,6 +128,8 @@ typedef struct conn {
     buf wbuf;                       /* the write in progress */
     uv_write_t wreq;
     uint64_t last_active;           /* uv_now */
+    uint64_t line_since;            /* uv_now when the incomplete line at the head of `in`
+                                       began to be read, or reading last resumed; 0: none */
     size_t unread;                  /* reply bytes its client had not read at the last sweep */
 
     struct conn *touch_next;        /* server_async_cb's list */
@@ -209,6 +217,7 @@ static void conn_check(const conn *c)
     assert(c->writing == (c->wbuf.len > 0));                  /* 3 */
     assert(!c->closed || (c->closing && !c->writing));        /* 4 */
     assert(c->in_len <= c->srv->cfg.max_line + READ_CHUNK);   /* 5 */
+    assert(!c->line_since || c->in_len > 0);                 /* 7 */
 }
 
 static void server_check(const server *srv)
@@ -543,8 +552,13 @@ static void conn_update_reading(conn *c)
         log_debug("connection %lu: paused (%zu in flight, %zu bytes unwritten)", c->number,
                   c->ninflight, conn_unwritten(c));
     } else if (!c->reading && !c->eof && !c->closing && low) {
-        if (uv_read_start(&c->h.stream, conn_alloc_cb, conn_read_cb) == 0)
+        if (uv_read_start(&c->h.stream, conn_alloc_cb, conn_read_cb) == 0) {
             c->reading = 1;
+            /* The client could not send the rest of its line while the
+             * server read nothing: its time starts again. */
+            if (c->line_since)
+                c->line_since = uv_now(c->srv->loop);
+        }
     }
 }
 
@@ -633,12 +647,35 @@ static void conn_too_long(conn *c)
     conn_push_error(c, NULL, "line_too_long", msg);
 }
 
+/* The line at the head of C's input was begun line_timeout_ms ago, or more,
+ * and is still not complete, though the server was reading all that time:
+ * a client that sends a byte now and then would hold its connection, and
+ * the buffer of its line, for ever (the idle timeout counts any byte).  It
+ * is answered, and the connection ends as after a line too long. */
+static void conn_line_timeout(conn *c, uint64_t now)
+{
+    const server_config *cfg = &c->srv->cfg;
+    char msg[160];
+    log_warn("connection %lu (uid %lld, pid %lld): a request line still incomplete %llu ms "
+             "after its first byte (%zu bytes); closing", c->number, (long long)c->uid,
+             (long long)c->pid, (unsigned long long)(now - c->line_since), c->in_len);
+    snprintf(msg, sizeof msg, "a request line must be complete within %llu s of its first "
+             "byte (--line-timeout); closing the connection",
+             (unsigned long long)(cfg->line_timeout_ms / 1000));
+    c->eof = 1;
+    c->in_len = 0;
+    c->line_since = 0;
+    conn_push_error(c, NULL, "line_timeout", msg);
+    conn_process(c);   /* stop reading; close once the reply is written */
+}
+
 /* Frame and submit the buffered lines, as far as C's limits allow; then
  * adjust reading, and close if everything is done. */
 static void conn_process(conn *c)
 {
     const server_config *cfg = &c->srv->cfg;
     size_t start = 0;
+    int partial = 0;   /* the bytes left are a line not yet complete */
     c->blocked = 0;
     while (start < c->in_len && !c->closing && c->weight < cfg->conn_inflight &&
            conn_unwritten(c) < cfg->conn_unwritten) {
@@ -654,6 +691,8 @@ static void conn_process(conn *c)
                 /* The peer ended without a final newline: still a line. */
                 conn_line(c, p, avail, line_weight(c->srv, p, avail));
                 start = c->in_len;
+            } else {
+                partial = 1;
             }
             break;
         }
@@ -676,6 +715,13 @@ static void conn_process(conn *c)
         memmove(c->in, c->in + start, c->in_len - start);
         c->in_len -= start;
     }
+    /* The deadline of a line counts from its first byte: a line that
+     * follows one framed here began in this read, or in one the server made
+     * while it held that line back; either way, it starts now. */
+    if (!partial || c->closing)
+        c->line_since = 0;
+    else if (!c->line_since || start)
+        c->line_since = uv_now(c->srv->loop);
     if (c->in_len == 0 && c->in_alloc > 2 * READ_CHUNK) {
         free(c->in);   /* after a long line, do not keep a megabyte per connection */
         c->in = NULL;
@@ -757,6 +803,7 @@ static void conn_close(conn *c)
     c->reading = 0;
     c->closing = 1;
     c->eof = 1;
+    c->line_since = 0;
     buf_free(&c->out);
     conn_account(c);
     uv_close(&c->h.handle, conn_close_cb);
@@ -959,13 +1006,22 @@ static void server_sweep_cb(uv_timer_t *t)
         srv->socket_looked = now;
         server_watch_socket(srv);
     }
-    if (!srv->cfg.idle_timeout_ms)
+    if (!srv->cfg.idle_timeout_ms && !srv->cfg.line_timeout_ms)
         return;
     for (conn *c = srv->conns; c; c = c->next) {
         /* A connection waiting for the workers is not idle; one whose
          * client has taken nothing for the whole timeout is, even with
          * replies still to write (it would hold them for ever). */
         if (c->closing)
+            continue;
+        /* A line's deadline runs only while the server reads: paused (its
+         * client not taking its replies), the rest of the line cannot come. */
+        if (srv->cfg.line_timeout_ms && c->reading && c->line_since &&
+            now - c->line_since >= srv->cfg.line_timeout_ms) {
+            conn_line_timeout(c, now);
+            continue;
+        }
+        if (!srv->cfg.idle_timeout_ms)
             continue;
         /* A client reading its replies slowly is not idle either, though no
          * write completes for longer than the timeout (one can be a
@@ -1334,8 +1390,13 @@ int server_listen(server *srv, pool *p, err *e)
         if (!server_is_loopback(&sa))
             log_warn("listening on a non-loopback address: anyone who can reach it can submit");
     }
-    /* The sweep closes idle connections and looks at the socket's file. */
-    uint64_t every = srv->cfg.idle_timeout_ms ? srv->cfg.idle_timeout_ms / 4 : SERVER_WATCH_MS;
+    /* The sweep closes idle connections and slow lines' ones, and looks at
+     * the socket's file; a timeout is kept to within a quarter of itself. */
+    uint64_t every = SERVER_WATCH_MS;
+    if (srv->cfg.idle_timeout_ms && srv->cfg.idle_timeout_ms / 4 < every)
+        every = srv->cfg.idle_timeout_ms / 4;
+    if (srv->cfg.line_timeout_ms && srv->cfg.line_timeout_ms / 4 < every)
+        every = srv->cfg.line_timeout_ms / 4;
     if (every < 10)
         every = 10;
     if (every > SERVER_WATCH_MS)

@@ -41,6 +41,9 @@ typedef struct server_config {
     size_t conn_unwritten;       /* reply bytes not yet taken by the client
                                     before it stops being read (0: 1 MiB) */
     uint64_t idle_timeout_ms;    /* close a quiet connection after this (0: never) */
+    uint64_t line_timeout_ms;    /* answer line_timeout and close a connection whose
+                                    line is not complete this long after its first
+                                    byte was read, reading all the while (0: never) */
     const char *version;         /* reported by health */
 } server_config;
 
