@@ -457,6 +457,7 @@ int cmd_serve(int argc, char **argv)
         .queue = (size_t)o.queue,
         .idle_timeout_ms = (uint64_t)o.idle_timeout * 1000,
         .line_timeout_ms = (uint64_t)o.line_timeout * 1000,
+        .id_memory = ecfg.memory,
         .version = eligo_version,
     };
     if (server_init(&s.srv, &loop, &scfg, &e) < 0) {

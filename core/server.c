@@ -185,6 +185,7 @@ struct server {
     int rebinding;                  /* unix_listener closing, to be made again */
     uint64_t socket_looked;         /* uv_now of the last server_watch_socket */
     lua_State *id_L;                /* line_id's reader, made when first needed */
+    size_t id_used;                 /* the bytes it holds (line_id_alloc) */
     buf id_scratch;
     server_close_cb *close_cb;
     void *close_arg;
@@ -413,6 +414,31 @@ static int line_read(lua_State *L)
     return 1;
 }
 
+/* The allocator of line_id's Lua state, capped at cfg.id_memory: a line
+ * holds up to max_line bytes (a gigabyte, at most), and its tables take
+ * some twenty times their text (a megabyte of "[]," makes 350,000 of them),
+ * so without a cap one line refused as overloaded could take gigabytes, on
+ * the loop thread, for the seconds it takes.  Refused, the reader raises,
+ * and the id is echoed null, as the engine, under the same cap, echoes it
+ * for a line its own reader cannot hold. */
+static void *line_id_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    server *srv = ud;
+    if (ptr == NULL)
+        osize = 0;   /* osize then encodes the object's type, not a size */
+    if (nsize == 0) {
+        free(ptr);
+        srv->id_used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && nsize - osize > srv->cfg.id_memory - srv->id_used)
+        return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p)
+        srv->id_used = srv->id_used - osize + nsize;
+    return p;
+}
+
 /* The "id" of a line, as canonical JSON text, for the errors the loop
  * answers itself, or NULL (null): what the engine would echo.  The line is
  * read by the engine's own reader (json.h), in a Lua state of the loop's,
@@ -421,11 +447,13 @@ static int line_read(lua_State *L)
  * one the client never sent.  In a line the engine refuses further on, it
  * echoes a number or a text only (rules.lua, decode_line).  The text found
  * is then written canonically (id_canon).  Reading here costs the loop
- * thread, but only when the server is already refusing work.  Returns
- * malloc'd text or NULL. */
+ * thread, but only when the server is already refusing work, and no more
+ * memory than the engine may take for it (line_id_alloc; cJSON's tree of
+ * the id, then, about as much as the Lua values it was read into).
+ * Returns malloc'd text or NULL. */
 static char *line_id(server *srv, const char *p, size_t n)
 {
-    if (!srv->id_L && !(srv->id_L = luaL_newstate()))
+    if (!srv->id_L && !(srv->id_L = lua_newstate(line_id_alloc, srv)))
         return NULL;
     lua_State *L = srv->id_L;
     json_notes notes = {0};
@@ -1116,6 +1144,8 @@ int server_init(server **out, uv_loop_t *loop, const server_config *cfg, err *e)
         srv->cfg.conn_unwritten = (size_t)1 << 20;
     if (!srv->cfg.version)
         srv->cfg.version = "";
+    if (!srv->cfg.id_memory)
+        srv->cfg.id_memory = ENGINE_DEFAULT_MEMORY;
     srv->socket_path = strdup(cfg->socket_path);
     if (!srv->socket_path) {
         err_set(e, "internal", "out of memory");
@@ -1144,7 +1174,7 @@ int server_init(server **out, uv_loop_t *loop, const server_config *cfg, err *e)
     srv->sweep.data = srv;
     srv->open_handles++;
     srv->started = uv_hrtime();
-    buf_init(&srv->id_scratch, (size_t)1 << 30);   /* a string being unescaped */
+    buf_init(&srv->id_scratch, srv->cfg.id_memory);   /* a string being unescaped */
     *out = srv;
     return 0;
 

@@ -44,6 +44,9 @@ typedef struct server_config {
     uint64_t line_timeout_ms;    /* answer line_timeout and close a connection whose
                                     line is not complete this long after its first
                                     byte was read, reading all the while (0: never) */
+    size_t id_memory;            /* the memory the loop may take to read the id
+                                    of a line it refuses itself (overloaded): the
+                                    engine's cap (0: ENGINE_DEFAULT_MEMORY) */
     const char *version;         /* reported by health */
 } server_config;
 
