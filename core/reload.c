@@ -32,7 +32,7 @@
 #include "ruleset.h"
 #include "store.h"
 
-enum { RELOAD_APPLIED, RELOAD_UNCHANGED, RELOAD_REJECTED, RELOAD_FAILED };
+enum { RELOAD_APPLIED, RELOAD_UNCHANGED, RELOAD_REJECTED, RELOAD_FAILED, RELOAD_GONE };
 
 struct reload {
     uv_loop_t *loop;
@@ -148,6 +148,14 @@ static void reload_work(uv_work_t *req)
         goto done;
     }
     if (!rs) {
+        /* Moved away or deleted after reload_start looked (this run waited
+         * for a thread, or was reading it): no set to judge, as there, and
+         * no rejection to record; reload_done waits for it to come back. */
+        struct stat sb;
+        if (stat(rl->dir, &sb) != 0 && errno == ENOENT) {
+            rl->work_outcome = RELOAD_GONE;
+            goto done;
+        }
         snprintf(rl->work_msg, sizeof rl->work_msg, "%s", e.msg);
         goto rejected;
     }
@@ -339,6 +347,9 @@ static void reload_done(uv_work_t *req, int status)
             log_debug("rules unchanged since they were loaded (ruleset %s)", hash);
         else
             log_info("rules unchanged (ruleset %s)", hash);
+    } else if (rl->work_outcome == RELOAD_GONE) {
+        log_debug("rules: %s went away while it was being read", rl->dir);
+        rl->stale = 1;   /* reload_watch below says so, and looks for it */
     } else if (rl->work_outcome == RELOAD_FAILED) {
         /* Not the rules' fault (the database refused to store the set, a
          * full disk): tried again, or the server would serve the old set
