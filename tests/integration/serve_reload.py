@@ -293,6 +293,9 @@ def main():
     # A SIGHUP while the server stops (a log rotation) is not its end: the
     # requests in flight are answered, the stop recorded, the socket removed.
     with Server() as srv:
+        # Its start recorded first: the start event waits for the lock too,
+        # and a server not yet serving reads no request.
+        check(wait_for(lambda: "serving: " in srv.log()), "(the server serving)")
         hold = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time\n"
                                  "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
                                  "c.execute('BEGIN IMMEDIATE'); print('held', flush=True)\n"
