@@ -55,8 +55,9 @@ local charged_sort = C.sort   -- pays for its work, as the rules' does (order.c)
 local function order(keys) return setmetatable(keys, ORDER) end
 ARRAY.__metatable = "list"   -- shared by every list of every request: not the rules' to change
 local WORDS = {
-  met = { en = "met", fr = "satisfait", ar = "مستوفى" },
-  not_met = { en = "not met", fr = "non satisfait", ar = "غير مستوفى" },
+  -- after a criterion's text, its colon too: French sets it apart
+  met = { en = ": met", fr = " : satisfait", ar = ": مستوفى" },
+  not_met = { en = ": not met", fr = " : non satisfait", ar = ": غير مستوفى" },
   missing = { en = "missing data: ", fr = "donnée manquante : ", ar = "بيانات ناقصة: " },
 }
 
@@ -1374,13 +1375,13 @@ local function message(c, passed, values, lang, on)
   end
   if param_texts[text] then text = text_on(text, on) end
   local word = (passed and WORDS.met or WORDS.not_met)[lang] or WORDS.met.en
-  if type(values) ~= "table" then return text .. ": " .. word end
+  if type(values) ~= "table" then return text .. word end
   -- Read raw, as the decision's JSON reads them (a frozen table's contents):
   -- through a rule's __index or __pairs the text could show other values.
   local mt = debug_getmetatable(values)
   local shadow = type(mt) == "table" and rawget(mt, "__frozen")
   if type(shadow) == "table" then values = shadow end
-  if next(values) == nil then return text .. ": " .. word end
+  if next(values) == nil then return text .. word end
   local keys, names = {}, {}
   for k in next, values do
     keys[#keys + 1] = tostring(k)
@@ -1388,7 +1389,7 @@ local function message(c, passed, values, lang, on)
   end
   charged_sort(keys)
   for i, k in ipairs(keys) do keys[i] = k .. " " .. c_format(rawget(values, names[k])) end
-  return text .. ": " .. word .. " (" .. table_concat(keys, ", ") .. ")"
+  return text .. word .. " (" .. table_concat(keys, ", ") .. ")"
 end
 
 -- The criterion loop runs in C (decision.c): it calls each check as pcall

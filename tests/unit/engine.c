@@ -2290,7 +2290,7 @@ static void test_kept_templates_fall_back(void **state)
     check_kept("fr", "5", "a\"b", "plain");
     check_kept("ar", "5", "a\"b", "plain");
     check_kept("fr", "2", "no_values", "{size} réussi");
-    check_kept("fr", "5", "no_values", "Taille d'au plus 3: non satisfait");
+    check_kept("fr", "5", "no_values", "Taille d'au plus 3 : non satisfait");
 }
 
 /* The kept head is the id as canonical JSON, for a frozen criterion too. */
