@@ -2471,6 +2471,16 @@ local function case_fault(case)
       if f == id then return string_format("'%s' is in both failed and passed", id) end
     end
   end
+  -- A failed criterion makes a decision ineligible; a missing field, not
+  -- eligible: a case that says otherwise can never pass.
+  if case.error == nil and case.outcome ~= "ineligible" and case.failed and case.failed[1] then
+    return string_format("outcome %s with failed criteria (%s): a failed criterion makes the decision ineligible",
+      case.outcome, table_concat(case.failed, ", "))
+  end
+  if case.outcome == "eligible" and case.missing and case.missing[1] then
+    return string_format("outcome eligible with missing fields (%s): a missing field leaves the decision incomplete, or ineligible",
+      table_concat(case.missing, ", "))
+  end
   local bad = schema and undeclared(case.applicant, schema, "")
   if bad then return string_format("applicant field '%s' is not declared in the schema: it would be read as absent", bad) end
   if case.history ~= nil then

@@ -242,7 +242,14 @@ def main():
         ('history = { { program = "idmaj", decision_outcome = "eligible", as_of = "2024-01-01" } }',
          "history row 1: decision_outcome is the outcome an override changed, so it comes "
          "with an outcome that differs from it (nil)"),
-        ('failed = { "no_such" }', "failed names {no_such}, which taehil 2025.1 has no criterion of"),
+        ('outcome = "ineligible", failed = { "no_such" }',
+         "failed names {no_such}, which taehil 2025.1 has no criterion of"),
+        ('failed = { "age", "registered" }', "outcome eligible with failed criteria (age, "
+         "registered): a failed criterion makes the decision ineligible"),
+        ('outcome = "incomplete", failed = { "age" }', "outcome incomplete with failed criteria "
+         "(age): a failed criterion makes the decision ineligible"),
+        ('missing = { "birth_date" }', "outcome eligible with missing fields (birth_date): a "
+         "missing field leaves the decision incomplete, or ineligible"),
         ('failed = { registered = true }', 'failed must be a list of names, { "a", "b" }, not a '
          "table with the key 'registered'"),
         ('failed = { "age", "age" }', "failed names 'age' twice"),
