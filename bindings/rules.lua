@@ -2652,8 +2652,17 @@ function api.run_case(i)
   end
 end
 
-function api.case_where(i)
-  return cases[i].file, cases[i].line, tostring(cases[i].name)
+-- Case I's run was stopped by the budget, the memory cap or the time
+-- limit (no rule's pcall can catch them), or broke what no case may change:
+-- the request would have been answered error CODE with MSG.  Returns nil
+-- when the case expects that error, else its failure, as run_case says one.
+function api.case_aborted(i, code, msg)
+  local case = cases[i]
+  if case.error == code then return nil end
+  local p = tostring(case.program)
+  coverage_errors[p] = (coverage_errors[p] or 0) + 1
+  return { file = case.file, line = case.line, msg = string_format("case '%s': expected %s, got error %s: %s",
+    tostring(case.name), case.error and ("error " .. case.error) or ("outcome " .. tostring(case.outcome)), code, msg) }
 end
 
 -- Criteria that no case made fail, or pass.

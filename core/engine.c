@@ -1641,8 +1641,17 @@ int engine_test(engine *en, engine_report_fn *report, engine_report_fn *note, vo
         engine_prepare(en, "run_case");
         lua_pushinteger(L, i);
         int status = engine_call(en, 1, 1, en->budget);   /* failure-or-nil | error */
-        if (status != LUA_OK)
+        /* What the request would have been answered (engine_request): the
+         * budget, the cap or the time limit stopped it, or an error came
+         * from writing a criterion's message, the rule's doing; or else
+         * rules.lua's own fault. */
+        const char *code = "rule_error";
+        if (status != LUA_OK) {
+            int stopped = en->exhausted || status == LUA_ERRMEM || en->mem_refused;
+            if (!stopped && decision_criterion(L) <= 0)
+                code = "internal";
             engine_error_text(en, status, msg, sizeof msg);
+        }
         /* No state may survive a case, as none survives a request: a case
          * whose rules changed some fails, and the value is put back. */
         if (engine_after(en) != LUA_OK) {
@@ -1653,21 +1662,21 @@ int engine_test(engine *en, engine_report_fn *report, engine_report_fn *note, vo
             lua_settop(L, 0);
         }
         if (status != LUA_OK) {
-            char text[700];
-            engine_prepare(en, "case_where");
+            /* A case may expect that error, as it may any other. */
+            engine_prepare(en, "case_aborted");
             lua_pushinteger(L, i);
-            if (engine_call(en, 1, 3, en->budget) == LUA_OK) {   /* file line name */
-                snprintf(text, sizeof text, "case '%s': %s", lua_tostring(L, -1), msg);
-                if (report)
-                    report(ud, lua_tostring(L, -3), (int)lua_tointeger(L, -2), text);
-            } else {   /* the memory cap, at worst: name the case by its number */
+            lua_pushstring(L, code);
+            lua_pushstring(L, msg);
+            if (engine_call(en, 3, 1, en->budget) != LUA_OK) {
+                /* The memory cap, at worst: name the case by its number. */
+                char text[700];
                 snprintf(text, sizeof text, "case %lld: %s", (long long)i, msg);
                 if (report)
                     report(ud, "", 0, text);
+                lua_settop(L, 0);
+                ++*failed;
+                continue;
             }
-            lua_settop(L, 0);
-            ++*failed;
-            continue;
         }
         if (lua_istable(L, -1)) {
             lua_newtable(L);

@@ -3572,6 +3572,34 @@ static void test_cases_keep_no_state(void **state)
     ASSERT_CONTAINS(r->error_message, "changed its local 'n': rules keep no state between decisions");
 }
 
+/* A case run the budget stops is answered as the request would be, error
+ * rule_error: a case may expect it, and one that expects an outcome says
+ * what it got, as for any other error. */
+static void test_cases_stopped_by_budget(void **state)
+{
+    (void)state;
+    engine_config cfg = {.instructions = 100000};
+    engine *en = open_texts_cfg(ONE_CRITERION("while true do end"),
+                                "case \"stops\" { program = \"p\", as_of = \"2025-01-01\", applicant = {}, error = \"rule_error\" }\n"
+                                "case \"ends\" { program = \"p\", as_of = \"2025-01-01\", applicant = {}, outcome = \"eligible\" }\n"
+                                "case \"errs\" { program = \"p\", as_of = \"2025-01-01\", applicant = {}, error = \"invalid_applicant\" }\n",
+                                &cfg);
+    int passed = -1, failed = -1;
+    reports got;
+    memset(&got, 0, sizeof got);
+    err e = {0};
+    assert_int_equal(engine_test(en, keep_report, NULL, &got, &passed, &failed, &e), 1);
+    assert_int_equal(passed, 1);
+    assert_int_equal(failed, 2);
+    assert_int_equal(got.n, 2);
+    ASSERT_CONTAINS(got.r[0].msg, "case 'ends': expected outcome eligible, got error rule_error: "
+                                  "programme p, criterion c (p.lua:3): p.lua:4: instruction budget of 100000 "
+                                  "exceeded");
+    assert_int_equal(got.r[0].line, 2);
+    ASSERT_CONTAINS(got.r[1].msg, "case 'errs': expected error invalid_applicant, got error rule_error: ");
+    release(en);
+}
+
 /* A case named by anything but a string (here a table whose __tostring
  * raises) is refused where it is declared.  It loaded, and engine_test,
  * reporting it failed, read its file and line from below the Lua stack
@@ -3794,6 +3822,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(test_text_shows_parameters),
         TEST(test_lint_undeclared_reads),
+        TEST(test_cases_stopped_by_budget),
         TEST(test_escape_load),
         TEST(test_escape_load_binary),
         TEST(test_escape_loadstring),
