@@ -53,6 +53,8 @@
  *   7. line_since is nonzero only while `in` holds bytes: those of a line
  *      not yet complete (set and cleared by conn_process, restarted when
  *      reading resumes: conn_update_reading).
+ *   8. scanned <= in_len: bytes read since conn_process last looked are
+ *      added after it, and every other change of `in` goes through it.
  * Server-wide (server_check): a connection is freed only with an empty FIFO,
  * so `inflight` is exactly the sum of ninflight over the list `conns`.
  */
@@ -108,6 +110,7 @@ typedef struct conn {
 
     char *in;                       /* bytes read and not yet framed */
     size_t in_len, in_alloc;
+    size_t scanned;                 /* the first bytes of `in` are known to hold no '\n' */
 
     job *head, *tail;               /* FIFO, request order */
     size_t npending, ninflight;
@@ -219,6 +222,7 @@ static void conn_check(const conn *c)
     assert(!c->closed || (c->closing && !c->writing));        /* 4 */
     assert(c->in_len <= c->srv->cfg.max_line + READ_CHUNK);   /* 5 */
     assert(!c->line_since || c->in_len > 0);                 /* 7 */
+    assert(c->scanned <= c->in_len);                          /* 8 */
 }
 
 static void server_check(const server *srv)
@@ -672,6 +676,7 @@ static void conn_too_long(conn *c)
              c->srv->cfg.max_line);
     c->eof = 1;
     c->in_len = 0;
+    c->scanned = 0;
     conn_push_error(c, NULL, "line_too_long", msg);
 }
 
@@ -692,6 +697,7 @@ static void conn_line_timeout(conn *c, uint64_t now)
              (unsigned long long)(cfg->line_timeout_ms / 1000));
     c->eof = 1;
     c->in_len = 0;
+    c->scanned = 0;
     c->line_since = 0;
     conn_push_error(c, NULL, "line_timeout", msg);
     conn_process(c);   /* stop reading; close once the reply is written */
@@ -709,7 +715,10 @@ static void conn_process(conn *c)
            conn_unwritten(c) < cfg->conn_unwritten) {
         char *p = c->in + start;
         size_t avail = c->in_len - start;
-        char *nl = memchr(p, '\n', avail);
+        /* A long line comes in many reads: each looks only at what is new
+         * (else receiving a line of n bytes would cost n^2 / READ_CHUNK). */
+        size_t known = start == 0 ? c->scanned : 0;
+        char *nl = memchr(p + known, '\n', avail - known);
         if (!nl) {
             /* A '\r' at the end may be the CR of a CRLF still on its way. */
             if (avail - (avail && p[avail - 1] == '\r') > cfg->max_line) {
@@ -750,6 +759,7 @@ static void conn_process(conn *c)
         c->line_since = 0;
     else if (!c->line_since || start)
         c->line_since = uv_now(c->srv->loop);
+    c->scanned = partial && !c->closing ? c->in_len : 0;
     if (c->in_len == 0 && c->in_alloc > 2 * READ_CHUNK) {
         free(c->in);   /* after a long line, do not keep a megabyte per connection */
         c->in = NULL;
@@ -1533,6 +1543,7 @@ void server_close(server *srv, server_close_cb *cb, void *arg)
         next = c->next;   /* conn_process may close c, never frees it here */
         c->eof = 1;
         c->in_len = 0;    /* unread requests were never acknowledged */
+        c->scanned = 0;
         conn_process(c);
     }
     uv_timer_stop(&srv->sweep);
