@@ -575,6 +575,24 @@ int store_sqlerr(store *st, err *e, const char *what)
     return store_rcerr(st, e, what, sqlite3_extended_errcode(st->db));
 }
 
+/* "no decision ID" into E, as not_found; and when ID is a review's (an
+ * auditor may well paste one), whose decision it reviews.  Returns -1. */
+static int store_no_decision(store *st, const char *id, err *e)
+{
+    sqlite3_stmt *s = NULL;
+    char of[64] = "";
+    if (sqlite3_prepare_v2(st->db, "SELECT decision_id FROM reviews WHERE review_id = ?", -1, &s,
+                           NULL) == SQLITE_OK &&
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        snprintf(of, sizeof of, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (of[0])
+        return err_set(e, "not_found", "no decision %s: that is the id of a review, of decision %s",
+                       id, of);
+    return err_set(e, "not_found", "no decision %s", id);
+}
+
 static int bind_str(sqlite3_stmt *s, int i, const char *p)
 {
     return p ? sqlite3_bind_text(s, i, p, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
@@ -1946,7 +1964,7 @@ int store_append_review(store *st, const store_review *rv, buf *out, err *e)
     }
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {
-        err_set(e, "not_found", "no decision %s", rv->decision_id);
+        store_no_decision(st, rv->decision_id, e);
         goto fail;
     }
     if (rc != SQLITE_ROW) {
@@ -2094,7 +2112,7 @@ int store_get_decision(store *st, const char *decision_id, buf *out, err *e)
         else
             err_set(e, "internal", "decision %s does not fit the reply buffer", decision_id);
     } else if (rc == SQLITE_DONE) {
-        err_set(e, "not_found", "no decision %s", decision_id);
+        store_no_decision(st, decision_id, e);
     } else {
         store_sqlerr(st, e, "reading a decision");
     }
@@ -2459,7 +2477,7 @@ static int store_seq_of(store *st, const char *id, int64_t *seq, err *e)
         *seq = sqlite3_column_int64(s, 0);
         ret = 0;
     } else if (rc == SQLITE_DONE) {
-        err_set(e, "not_found", "no decision %s", id);
+        store_no_decision(st, id, e);
     } else {
         store_sqlerr(st, e, "looking a decision up");
     }
@@ -2593,7 +2611,7 @@ int store_application_of(store *st, const char *decision_id, store_row_fn *fn, v
     store_one o = {fn, ud, 0};
     int rc = store_each(st, &f, store_one_row, &o, e);
     if (rc == 0 && !o.seen)
-        return err_set(e, "not_found", "no decision %s", decision_id);
+        return store_no_decision(st, decision_id, e);
     return rc;
 }
 

@@ -224,6 +224,12 @@ def main():
         bad(dict(ok, action="override", outcome=own), "invalid_request",
             "already stands as %s (its own outcome)" % own, decision_id=ids[8])
         bad(ok, "not_found", "01NOSUCHDECISION000000000", decision_id="01NOSUCHDECISION000000000")
+        # A review's id where a decision's belongs: said, with the decision it reviews.
+        said = "no decision %s: that is the id of a review, of decision %s" % (rv2.get("review_id"), target)
+        bad(ok, "not_found", said, decision_id=rv2.get("review_id"))
+        r = c.request({"op": "decision", "decision_id": rv2.get("review_id")})
+        check(r.get("error", {}).get("code") == "not_found" and said in r["error"].get("message", ""),
+              "the decision op, given a review's id, says whose review it is (%s)" % r.get("error"))
         r = c.request({"op": "review", "review": ok})
         check(r.get("error", {}).get("code") == "invalid_request", "review without decision_id")
 
