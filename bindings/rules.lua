@@ -616,9 +616,13 @@ local function check_texts(what, texts, file, line, required)
     check_utf8(file, line, named and string_format("%s in '%s'", what, lang) or what, text)
     -- A text under another key (`AR`, `de`, an item without a key) is read
     -- by no request: --lang and a request's lang take only these three.
+    -- A key is quoted only when it is UTF-8 text, as above: the problem
+    -- is logged, and a rejected reload's stored, as text.
     if not LANG_OK[lang] then
-      problem(file, line, "%s has a text under the key %s, which is not a language eligo writes (en, fr, ar): no one would read it",
-        what, named and string_format("'%s'", lang) or string_format("[%s]", tostring(lang)))
+      problem(file, line, "%s has a text under %s, which is not a language eligo writes (en, fr, ar): no one would read it",
+        what, named and string_format("the key '%s'", lang)
+          or type(lang) == "string" and "a key that is not UTF-8 text"
+          or string_format("the key [%s]", tostring(lang)))
     end
   end
 end

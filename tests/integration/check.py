@@ -8,11 +8,12 @@ reads it, once."""
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import RULES, check, eligo, finish  # noqa: E402
+from serve import ELIGO, RULES, check, eligo, finish  # noqa: E402
 
 WORK = tempfile.mkdtemp(prefix="eligo-check-")
 
@@ -105,6 +106,20 @@ def main():
                                '      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n      de = "Alter",\n')]},
                "idmaj.lua", 'criterion "age" {',
                r"^criterion 'age' has a text under the key 'de', which is not a language eligo writes")
+    # A key that is not UTF-8 text is not quoted: the problem is logged, and
+    # stored with a rejected reload, as text.
+    fr_age = '      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n'
+    d = edited("unknown_language_bytes",
+               {"idmaj.lua": [(fr_age, fr_age + '      ["\\xff"] = "x",\n      [{}] = "y",\n')]})
+    p = subprocess.run([ELIGO, "check", d], capture_output=True, timeout=120)
+    try:
+        out = p.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        out = None
+    check(p.returncode == 1 and out is not None and "under a key that is not UTF-8 text" in out and
+          "under the key [a table]" in out,
+          "a text under a key that is not UTF-8 is said without quoting the key (%r)"
+          % p.stdout)
 
     expect_one("undeclared_parameter",
                {"idmaj.lua": [('param "idmaj.no_recent_months"', 'param "idmaj.no_recent_month"')]},
