@@ -2126,9 +2126,14 @@ local function undeclared_reads(c, info, file, toks, out)
   end
   for i, j in ipairs(span) do
     if toks[j][2] == "local" and toks[j][1] == "name" and toks[j + 1] and toks[j + 1][2] ~= "function" then
+      -- name [<attrib>] {, name [<attrib>]}: a name after a name is the
+      -- next statement's (local x  y = a.business).
       local names, n = {}, j + 1
-      while toks[n] and (toks[n][1] == "name" or toks[n][2] == "," or toks[n][2] == "<" or toks[n][2] == ">") do
-        if toks[n][1] == "name" and not (toks[n - 1] and toks[n - 1][2] == "<") then names[#names + 1] = toks[n][2] end
+      while toks[n] and toks[n][1] == "name" do
+        names[#names + 1] = toks[n][2]
+        n = n + 1
+        if toks[n] and toks[n][2] == "<" and toks[n + 2] and toks[n + 2][2] == ">" then n = n + 3 end
+        if not (toks[n] and toks[n][2] == ",") then break end
         n = n + 1
       end
       -- Each value in turn while it is a path alone: one ended by a ',', or

@@ -3790,6 +3790,7 @@ static void test_lint_undeclared_reads(void **state)
         CRIT("q", "function(a)\n      if a.business then local w = a.business if w.sector then end end\n"
                   "      return w.zzz == 1 end")
         CRIT("r", "function(a)\n      local b = a.business\n      return b == nil or b.plan end")
+        CRIT("s", "function(a)\n      local x\n      y = a.business\n      return x.plan == nil end")
         "}\n";
 #undef CRIT
     err e = {0};
