@@ -198,7 +198,8 @@ static void submit_table(submit *s, const char *line, size_t len, int ok,
 
 /* An error reply to the request TO, on standard error as eval says it,
  * PATH:LINE: code: message: the JSON lines printed are the replies, in
- * order, and one whose id the server could not read names no line. */
+ * order, and one whose id the server could not read names no line.  TO
+ * NULL: the server's refusal of the connection (too many), to no request. */
 static void submit_tell(const submit *s, const char *line, size_t len,
                         const struct submit_sent *to)
 {
@@ -207,9 +208,12 @@ static void submit_tell(const submit *s, const char *line, size_t len,
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
     fflush(stdout);   /* after the reply it follows, when both go to a terminal */
-    fprintf(stderr, "%s:%ld: %s: %s\n", s->path, to->lineno,
-            cJSON_IsString(code) ? code->valuestring : "?",
-            cJSON_IsString(msg) ? msg->valuestring : "");
+    const char *c = cJSON_IsString(code) ? code->valuestring : "?";
+    const char *m = cJSON_IsString(msg) ? msg->valuestring : "";
+    if (to)
+        fprintf(stderr, "%s:%ld: %s: %s\n", s->path, to->lineno, c, m);
+    else
+        fprintf(stderr, "eligo submit: the server refused the connection: %s: %s\n", c, m);
     cJSON_Delete(r);
 }
 
@@ -221,7 +225,7 @@ static void submit_print(submit *s, const char *line, size_t len, int ok,
     } else {
         fwrite(line, 1, len, stdout);
         putchar('\n');
-        if (!ok && to)
+        if (!ok)
             submit_tell(s, line, len, to);
     }
 }

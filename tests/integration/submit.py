@@ -448,6 +448,14 @@ def test_bench_over_limit(eligo, source, tmp):
                 break
         check(ok, "bench refused by a server at its limit: no request answered, each lost under "
               "overloaded (status %d)" % rc, out + err)
+        # submit prints the refusal, and says it on stderr too, with the rest.
+        rc, out, err = run([eligo, "submit", "--socket", sock],
+                           b'{"program":"idmaj","applicant":{}}\n')
+        check(rc == 2 and '"code":"overloaded"' in out and
+              "eligo submit: the server refused the connection: overloaded: " in err and
+              "1 request(s) unanswered" in err,
+              "submit refused by a server at its limit says so on stderr (status %d)" % rc,
+              out + err)
     finally:
         if held:
             held.close()
