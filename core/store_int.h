@@ -150,6 +150,8 @@ int store_review_hash(store *st, const unsigned char prev[STORE_HASH_LEN],
  * hold (another statement has run since). */
 int store_rcerr(store *st, err *e, const char *what, int rc);
 
+/* E for the handle's last failure, while it still holds it, as
+ * store_rcerr says one; sets last_error.  Returns -1. */
 int store_sqlerr(store *st, err *e, const char *what);
 
 /* Step a statement that returns no row; reset it.  SQLITE_DONE or an error. */
