@@ -2069,8 +2069,11 @@ local function undeclared_reads(c, info, file, toks, out)
     return toks[j] ~= nil and toks[j][2] == "local"
   end
   local function rebound(name, skip)
+    local open = {}   -- the brackets open at token j: in a {...}, `name =` is a key
     for i, j in ipairs(span) do
       local t = toks[j]
+      if t[1] == "op" and (t[2] == "(" or t[2] == "[" or t[2] == "{") then open[#open + 1] = t[2]
+      elseif t[1] == "op" and (t[2] == ")" or t[2] == "]" or t[2] == "}") then open[#open] = nil end
       if j == skip then
       elseif t[1] == "name" and (t[2] == "local" or t[2] == "for" or (t[2] == "function" and i > 1)) then
         local n = j + 1
@@ -2085,7 +2088,8 @@ local function undeclared_reads(c, info, file, toks, out)
           n = n + 1
         end
       elseif t[1] == "name" and t[2] == name and toks[j + 1] and (toks[j + 1][2] == "=" or toks[j + 1][2] == ",")
-          and not (toks[j - 1] and (toks[j - 1][2] == "." or toks[j - 1][2] == ":")) and not declared(j) then
+          and not (toks[j - 1] and (toks[j - 1][2] == "." or toks[j - 1][2] == ":")) and not declared(j)
+          and open[#open] ~= "{" then
         -- An assignment's targets: names, fields, indexes and calls' fields
         -- (a, t[1], f().x = ...), brackets skipped whole, up to its '='.
         local n, open = j + 1, 0

@@ -3791,6 +3791,8 @@ static void test_lint_undeclared_reads(void **state)
                   "      return w.zzz == 1 end")
         CRIT("r", "function(a)\n      local b = a.business\n      return b == nil or b.plan end")
         CRIT("s", "function(a)\n      local x\n      y = a.business\n      return x.plan == nil end")
+        CRIT("t", "function(a)\n      local b = a.business\n      local v = { b = 1, a = 2 }\n"
+                  "      return b == nil or b.sectr, v end")
         "}\n";
 #undef CRIT
     err e = {0};
@@ -3799,7 +3801,7 @@ static void test_lint_undeclared_reads(void **state)
     memset(&got, 0, sizeof got);
     assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 0);   /* no problem */
     ruleset_free(rs);
-    assert_int_equal(got.n, 5);
+    assert_int_equal(got.n, 6);
     assert_string_equal(got.r[0].msg, "warning: criterion 'c' reads a.nope, which the schema does "
                                       "not declare: reading it is a rule error");
     assert_int_equal(got.r[0].line, 5);
@@ -3813,6 +3815,9 @@ static void test_lint_undeclared_reads(void **state)
                                       "which the schema does not declare: reading it is a rule error");
     assert_int_equal(got.r[3].line, 41);
     assert_string_equal(got.r[4].msg, "warning: criterion 'r' reads b.plan (a.business.plan), "
+                                      "which the schema does not declare: reading it is a rule error");
+    /* A table's key of the name is no assignment to it. */
+    assert_string_equal(got.r[5].msg, "warning: criterion 't' reads b.sectr (a.business.sectr), "
                                       "which the schema does not declare: reading it is a rule error");
 }
 
