@@ -51,6 +51,7 @@ int job_error(job *j, const char *id, const char *code, const char *fmt, ...)
     va_end(ap);
 
     buf_reset(&j->reply);
+    snprintf(j->error, sizeof j->error, "%s", code);
     if (buf_printf(&j->reply, "{\"id\":%s,\"ok\":false,\"error\":{\"code\":\"%s\",\"message\":",
                    id ? id : "null", code) < 0 ||
         buf_add_json_string(&j->reply, msg, strlen(msg)) < 0 ||
@@ -61,9 +62,17 @@ int job_error(job *j, const char *id, const char *code, const char *fmt, ...)
     return 0;
 }
 
+const char *job_error_code(const job *j)
+{
+    if (j->reply.len == 0)
+        return "internal";
+    return j->error[0] ? j->error : NULL;
+}
+
 int job_begin(job *j, const char *id)
 {
     buf_reset(&j->reply);
+    j->error[0] = 0;
     return buf_printf(&j->reply, "{\"id\":%s,\"ok\":true", id ? id : "null");
 }
 

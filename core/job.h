@@ -48,6 +48,7 @@ typedef struct job {
     struct review *review;     /* op review: the review to append (review.h) */
     struct past_note *note;    /* its decisions as rows of its applicant's
                                   past (past.h), or NULL */
+    char error[24];            /* the code of an error reply (job_error), or "" */
     buf reply;                 /* the reply line, '\n' included */
     size_t len;                /* bytes in line */
     char line[];               /* the request line, NUL-terminated */
@@ -65,10 +66,14 @@ uint64_t job_clock(void);
 void job_free(job *j);
 
 /* Make J's reply an error: {"id":ID,"ok":false,"error":{"code":CODE,
- * "message":...}}.  ID is JSON text (NULL means null).  Returns 0, or -1 when
+ * "message":...}}, and J->error CODE.  ID is JSON text (NULL means null).  Returns 0, or -1 when
  * memory is short (the reply is then empty: see job_reply_line). */
 int job_error(job *j, const char *id, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The error code of J's reply: J->error, "internal" for an empty reply
+ * (job_reply_line's), or NULL for a success. */
+const char *job_error_code(const job *j);
 
 /* Start a success reply, {"id":ID,"ok":true -- the caller appends its
  * ,"field":value members to J->reply and calls job_finish. */

@@ -150,6 +150,15 @@ typedef struct conn {
 enum { LAT_TOTAL, LAT_QUEUE, LAT_ENGINE, LAT_COMMIT, LAT_REPLY, LAT_N };
 static const char *const lat_names[LAT_N] = {"total", "queue", "engine", "commit", "reply"};
 
+/* The protocol's error codes, as health counts the error replies (README,
+ * "Errors"); any other code counts as the last, "other". */
+static const char *const error_codes[] = {
+    "invalid_json", "invalid_request", "unknown_op", "unknown_program", "invalid_applicant",
+    "rule_error", "not_found", "conflict", "overloaded", "line_too_long", "line_timeout",
+    "internal", "other",
+};
+#define SERVER_NERRORS (sizeof error_codes / sizeof error_codes[0])
+
 struct server {
     uv_loop_t *loop;
     server_config cfg;
@@ -168,6 +177,10 @@ struct server {
     conn *conns;
     size_t nconns;
     size_t inflight;
+    unsigned long long queue_refused;   /* answered overloaded for --queue in this run of
+                                           refusals: the log says when one starts, and when
+                                           none has come for a second (server_sweep_cb) */
+    uint64_t queue_refused_at;      /* uv_now of the last of them */
     unsigned long next_number;
     uint64_t started;               /* uv_hrtime at init */
 
@@ -176,6 +189,7 @@ struct server {
                                        (conn.counted) */
     atomic_size_t a_early;          /* ... and of the conn.a_early */
     atomic_ullong a_requests, a_overloaded;
+    atomic_ullong a_errors[SERVER_NERRORS];   /* error replies, by code (error_codes) */
     pthread_mutex_t lat_mu;         /* lat: recorded by the loop, read by health */
     hist lat[LAT_N];
 
@@ -266,10 +280,23 @@ static void conn_account(conn *c)
 }
 
 /* J, of C, has its reply. */
+/* Count J's reply in health's errors when it is one. */
+static void server_count_error(server *srv, const job *j)
+{
+    const char *code = job_error_code(j);
+    if (!code)
+        return;
+    size_t k = 0;
+    while (k < SERVER_NERRORS - 1 && strcmp(error_codes[k], code) != 0)
+        k++;
+    atomic_fetch_add(&srv->a_errors[k], 1);
+}
+
 static void conn_done(conn *c, job *j)
 {
     size_t n;
     job_reply_line(j, &n);
+    server_count_error(c->srv, j);
     j->done = 1;
     c->weight -= j->weight;
     c->held += n;
@@ -645,6 +672,10 @@ static void conn_line(conn *c, const char *p, size_t n, size_t w)
         char msg[128];
         snprintf(msg, sizeof msg, "the server has %zu requests in flight; retry later",
                  srv->inflight);
+        if (!srv->queue_refused++)
+            log_warn("%zu requests in flight (--queue %zu): new requests are answered "
+                     "overloaded until some are done", srv->inflight, srv->cfg.queue);
+        srv->queue_refused_at = uv_now(srv->loop);
         conn_push_error(c, id, "overloaded", msg);
         cJSON_free(id);
         atomic_fetch_add(&srv->a_overloaded, 1);
@@ -671,6 +702,9 @@ static void conn_line(conn *c, const char *p, size_t n, size_t w)
 
 static void conn_too_long(conn *c)
 {
+    log_warn("connection %lu (uid %lld, pid %lld): a request line longer than %zu bytes "
+             "(--max-line); closing", c->number, (long long)c->uid, (long long)c->pid,
+             c->srv->cfg.max_line);
     char msg[128];
     snprintf(msg, sizeof msg, "a request line is limited to %zu bytes; closing the connection",
              c->srv->cfg.max_line);
@@ -1043,6 +1077,11 @@ static void server_sweep_cb(uv_timer_t *t)
     if (now - srv->socket_looked >= SERVER_WATCH_MS) {
         srv->socket_looked = now;
         server_watch_socket(srv);
+    }
+    if (srv->queue_refused && now - srv->queue_refused_at >= SERVER_WATCH_MS) {
+        log_info("no request answered overloaded for a second, after %llu were (--queue %zu)",
+                 srv->queue_refused, srv->cfg.queue);
+        srv->queue_refused = 0;
     }
     if (!srv->cfg.idle_timeout_ms && !srv->cfg.line_timeout_ms)
         return;
@@ -1460,6 +1499,11 @@ void server_health(void *ud, buf *out)
                (unsigned long long)atomic_load(&srv->a_requests),
                (unsigned long long)atomic_load(&srv->a_overloaded),
                atomic_load(&srv->a_inflight));
+    buf_adds(out, ",\"errors\":{");
+    for (size_t k = 0; k < SERVER_NERRORS; k++)
+        buf_printf(out, "%s\"%s\":%llu", k ? "," : "", error_codes[k],
+                   (unsigned long long)atomic_load(&srv->a_errors[k]));
+    buf_adds(out, "}");
     static const struct {
         const char *name;
         double q;

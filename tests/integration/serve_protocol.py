@@ -466,6 +466,44 @@ def test_framing(srv):
     c = srv.connect()
     check(c.request({"op": "health"})["ok"], "and the server carries on")
     c.close()
+    said = [l for l in srv.log().splitlines() if "longer than 1048576 bytes (--max-line)" in l]
+    check(len(said) == 2 and all(" warn " in l and "connection " in l and "pid " in l
+                                 for l in said),
+          "the log says each line too long, with its connection and client (%s)" % said[-1:])
+
+
+def test_health_errors(srv):
+    """health counts the error replies by code, so that a rule failing in
+    production, or clients sending what the server cannot take, show there."""
+    def errors():
+        c = srv.connect()
+        h = c.request({"op": "health"})
+        c.close()
+        return h.get("errors")
+    before = errors()
+    want = ["invalid_json", "invalid_request", "unknown_op", "unknown_program",
+            "invalid_applicant", "rule_error", "not_found", "conflict", "overloaded",
+            "line_too_long", "line_timeout", "internal", "other"]
+    check(isinstance(before, dict) and sorted(before) == sorted(want) and
+          all(isinstance(v, int) for v in before.values()),
+          "health has an error count for every code (%s)" % before)
+    if not isinstance(before, dict):
+        return
+    c = srv.connect()
+    c.send_raw(b'nonsense\n{"id":2,"op":"nope"}\n{"id":3,"op":"decide","program":"zz",'
+               b'"applicant":{}}\n')
+    for _ in range(3):
+        c.recv()
+    for i in range(2):
+        r = c.request({"op": "decide", "program": "boom", "as_of": "2025-03-01",
+                       "applicant": applicant(900 + i, household_size=99)})
+        check(r.get("error", {}).get("code") == "rule_error", "boom raises a rule_error")
+    check(c.request({"op": "health"})["ok"], "a health is no error")
+    c.close()
+    after = errors()
+    delta = {k: after.get(k, 0) - before[k] for k in want if after.get(k, 0) != before[k]}
+    check(delta == {"invalid_json": 1, "unknown_op": 1, "unknown_program": 1, "rule_error": 2},
+          "health counts the error replies sent, by code (%s)" % delta)
 
 
 def test_latency_stages(srv):
@@ -527,7 +565,22 @@ def test_limits():
         check(over > 0 and [echo(g) for g in got] == engine * 5,
               "the ids of overloaded replies (%d of %d) are echoed as the engine echoes them "
               "(%s)" % (over, len(got), engine))
+        # Each run of refusals is said when it starts, and once none has come
+        # for a second, with its count: not a line per request.  (The idle
+        # timeout closes the connection meanwhile.)
+        c.close()
+        time.sleep(2.5)
+        c = srv.connect()
+        said = [l for l in srv.log().splitlines() if "(--queue 1)" in l]
+        runs = [l for l in said if " warn  1 requests in flight (--queue 1): new requests are "
+                "answered overloaded until some are done" in l]
+        ends = [int(l.split("after ")[1].split()[0]) for l in said
+                if "no request answered overloaded for a second, after " in l]
         h = c.request({"op": "health"})
+        check(runs and len(runs) == len(ends) == len(said) / 2 and sum(ends) == h["overloaded"],
+              "the log says when a full queue starts answering overloaded, and when it has "
+              "stopped, with the count (%d runs, %s; %d overloaded)"
+              % (len(runs), ends, h["overloaded"]))
         check(h["workers"] == 1, "health workers: --workers 1 (%s)" % h["workers"])
         before = h["overloaded"]
         c.close()
@@ -917,6 +970,7 @@ def main():
         test_idempotency(srv)
         test_stored_fields(srv)
         test_framing(srv)
+        test_health_errors(srv)
         test_latency_stages(srv)
         check(srv.stop() == 0, "clean exit")
     test_limits()
