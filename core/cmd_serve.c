@@ -253,8 +253,21 @@ static void serve_report(void *ud, const char *file, int line, const char *msg)
         reload_log_note(NULL, file, line, engine_warning(msg));
     else if (file && !*file)
         log_error("%s", msg ? msg : "");   /* the whole set */
+    else if (line <= 0)   /* the file as a whole (it could not be loaded) */
+        log_error("%s: %s", file ? file : "?", msg ? msg : "");
     else
         log_error("%s:%d: %s", file ? file : "?", line, msg ? msg : "");
+}
+
+/* The limit options CFG holds (" --memory 100000", ...), or "" when all are
+ * the defaults: what eligo check and eligo test need to see what the server
+ * saw. */
+static void serve_limit_flags(const engine_config *cfg, char *out, size_t n)
+{
+    snprintf(out, n, "%s%.0llu%s%.0zu%s%.0llu",
+             cfg->instructions ? " --instructions " : "", (unsigned long long)cfg->instructions,
+             cfg->memory ? " --memory " : "", cfg->memory,
+             cfg->time_ms ? " --time-limit " : "", (unsigned long long)cfg->time_ms);
 }
 
 /* Load RULES, check it as eligo check does, compile it and run its test
@@ -269,13 +282,16 @@ static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
         log_error("rules: %s", e.msg);
         return NULL;
     }
+    char flags[128];
+    serve_limit_flags(cfg, flags, sizeof flags);
     int problems = engine_lint(rs, cfg, serve_report, NULL, &e);
     if (problems != 0) {
         if (problems < 0)
-            log_error("rules: the rules could not be checked: %s", e.msg);
+            log_error("rules: the rules could not be checked%s%s: %s", *flags ? " with" : "",
+                      flags, e.msg);
         else
-            log_error("rules: %d problem%s (eligo check %s); not serving them", problems,
-                      problems == 1 ? "" : "s", dir);
+            log_error("rules: %d problem%s (eligo check%s %s); not serving them", problems,
+                      problems == 1 ? "" : "s", flags, dir);
         ruleset_free(rs);
         return NULL;
     }
@@ -291,7 +307,8 @@ static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
     if (rc < 0) {
         log_error("rules: the test cases did not run: %s", e.msg);
     } else if (rc > 0 || failed) {
-        log_error("rules: %d of %d test cases failed; not serving them", failed, passed + failed);
+        log_error("rules: %d of %d test cases failed (eligo test%s %s); not serving them", failed,
+                  passed + failed, flags, dir);
     } else {
         log_info("rules: %s, ruleset %s, %d test cases passed", dir, ruleset_hash(rs), passed);
         if (!passed)   /* eligo test fails such a set: say it here too */

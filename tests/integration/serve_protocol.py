@@ -7,10 +7,12 @@ import datetime
 import json
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -841,6 +843,25 @@ def test_budget():
                 os.environ[k] = v
     rc, _, errtext = eligo("serve", "--instructions", "many")
     check(rc == 2 and "--instructions" in errtext, "serve --instructions takes a number")
+    # A cap too small to load the rules: the start is refused, and what the
+    # log points to (eligo check) says the same, the limit given with it.
+    d = tempfile.mkdtemp(prefix="eligo-")
+    try:
+        rc, _, errtext = eligo("serve", "--socket", os.path.join(d, "s.sock"), "--db",
+                               os.path.join(d, "e.db"), "--rules", RULES, "--memory", "100")
+        hint = [l for l in errtext.splitlines() if "problems (eligo check" in l]
+        check(rc == 1 and hint and "(eligo check --memory 100 %s)" % RULES in hint[0] and
+              "idmaj.lua: memory cap of 100 bytes exceeded" in errtext and
+              "idmaj.lua:0:" not in errtext,
+              "serve --memory 100: each file it cannot load is named, without a line 0, and the "
+              "check to run takes --memory 100 (%s)" % hint)
+        if hint:
+            cmd = hint[0].split("(eligo ")[1].split(")")[0].split()
+            rc2, out2, err2 = eligo(*cmd)
+            check(rc2 != 0 and "problems" in out2 + err2,
+                  "and that check finds the problems too (%s)" % (out2 + err2).strip()[-80:])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_submit_refused():

@@ -342,7 +342,7 @@ def main():
         p.kill()
         said = p.communicate()[1] + "(still running after 30 s, socket %s)" % left
     check(p.returncode == 1 and "idmaj.test.lua:" in said and
-          re.search(r"rules: 1 of \d+ test cases failed; not serving them", said) and
+          re.search(r"rules: 1 of \d+ test cases failed \(eligo test \S+\); not serving them", said) and
           not os.path.exists(bad.socket),
           "serve refuses to start on rules whose test cases fail: exit %s (%s)"
           % (p.returncode, said.strip()[-120:]))
