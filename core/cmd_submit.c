@@ -59,8 +59,9 @@ static void submit_usage(FILE *f)
         "  FILE            read applications from FILE (default or '-': standard input)\n"
         "\n"
         "A line without \"id\" gets its line number; an error reply is also said on\n"
-        "standard error as FILE:LINE: code: message.  Exit status: 0 if every reply\n"
-        "is ok, 1 if any reply is an error, 2 on usage or connection errors.\n",
+        "standard error as FILE:LINE: code: message (with --table, in its row\n"
+        "only).  Exit status: 0 if every reply is ok, 1 if any reply is an error,\n"
+        "2 on usage or connection errors.\n",
         SUBMIT_WINDOW, SUBMIT_TIMEOUT);
 }
 
