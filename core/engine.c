@@ -759,24 +759,28 @@ static int engine_msgh(lua_State *L)
     return 1;
 }
 
-/* Call api.NAME with NARGS arguments already pushed above the function slot
- * the caller reserved by engine_prepare.  Arms the budget and the memory
- * cap, runs, disarms them: the arguments went in uncapped, and it is the
- * call that then finds itself over the cap.
- * [-(nargs+2), +nres, -] on success; on failure leaves the error object. */
-static int engine_prepare(engine *en, const char *name)
+/* Begin a call of rules.lua's api.NAME: push the message handler and the
+ * function, above which the caller pushes the arguments before engine_call.
+ * [-0, +2, e] */
+static void engine_prepare(engine *en, const char *name)
 {
     lua_State *L = en->L;
     lua_pushcfunction(L, engine_msgh);                    /* h */
     lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);           /* h api */
     lua_getfield(L, -1, name);                            /* h api f */
     lua_remove(L, -2);                                    /* h f */
-    return lua_gettop(L) - 1;                             /* index of h */
 }
 
-/* engine_call under a deadline already set, STARTED (when the first run
- * began) and DEADLINE: for a call run again, which has only what the first
- * run left of the time.  DEADLINE 0: a call of its own. */
+/* Call the function engine_prepare pushed, with the NARGS arguments pushed
+ * above it, allowing BUDGET instructions.  Arms the budget and the memory
+ * cap, runs, disarms them: the arguments went in uncapped, and it is the
+ * call that then finds itself over the cap.  Returns the lua_pcall status.
+ * engine_call_from runs under a deadline already set, STARTED (when the
+ * first run began) and DEADLINE: for a call run again, which has only what
+ * the first run left of the time.  DEADLINE 0: a call of its own, as
+ * engine_call makes.
+ * [-(nargs+2), +nres, -] on success; on failure, [-(nargs+2), +1, -]: the
+ * error object. */
 static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, uint64_t started,
                             uint64_t deadline)
 {
