@@ -2543,7 +2543,7 @@ function api.run_case(i)
   local res = api.request(c_canon(req), nil, nil, nil, nil, history)
   if not res.error_code then
     -- What the engine refuses once the decision is written (engine.c,
-    -- engine_encode_decisions), a case must not pass: the server would
+    -- engine_copy_decisions), a case must not pass: the server would
     -- answer every such application with an error.
     for _, n in ipairs(res.decisions or {}) do
       local json = c_decision_json(n)

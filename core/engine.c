@@ -11,9 +11,9 @@
  * States of an engine:
  *   BUILDING  engine_build: libraries opened, rules.lua run, every rule file
  *             run in the sandbox, then seal() freezes what rules can reach.
- *   READY     engine_request / engine_programs / engine_test may run, one at
- *             a time.  Each call starts with a fresh instruction budget and
- *             leaves the Lua stack empty.
+ *   READY     engine_request / engine_programs / engine_explain / engine_test
+ *             may run, one at a time.  Each call starts with a fresh
+ *             instruction budget and leaves the Lua stack empty.
  * An engine that fails to build is freed at once; there is no broken state.
  *
  * Invariants (checked by engine_assert in debug builds):
@@ -250,14 +250,14 @@ static void engine_arm(engine *en, int step)
     lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, step);
 }
 
+static int engine_rule_line(lua_State *L, lua_Debug *ar, char *out, size_t n);
+
 /* Where the block the cap refuses was asked for: the innermost function of a
  * rule file on the stack, "file:line: ", into en->refused_at.  The memory
  * cap's error has no position of Lua's, and one large block (a string.rep)
  * is refused before the hook has looked (engine.grew).  Called from the
  * allocator, it reads the stack and neither pushes nor allocates (nor does
- * lua_getinfo with "Sl"). */
-static int engine_rule_line(lua_State *L, lua_Debug *ar, char *out, size_t n);
-
+ * lua_getinfo with "Sl").  [-0, +0, -] */
 static void engine_refused_where(engine *en)
 {
     lua_Debug ar;
@@ -267,7 +267,8 @@ static void engine_refused_where(engine *en)
 }
 
 /* "file:line: " of AR's function into OUT, when it is a rule file's running
- * a line (not the engine's own rules.lua, nor a C function): 1, or 0. */
+ * a line (not the engine's own rules.lua, nor a C function): 1, or 0.
+ * [-0, +0, -] */
 static int engine_rule_line(lua_State *L, lua_Debug *ar, char *out, size_t n)
 {
     if (!lua_getinfo(L, "Sl", ar) || ar->currentline <= 0 || !strcmp(ar->short_src, "rules.lua"))
@@ -1025,11 +1026,6 @@ void engine_free(engine *en)
     free(en);
 }
 
-/* Report MSG, why FILE did not load.  Lua's messages start with
- * "FILE:LINE: ": the line is reported apart, with the text after it (the
- * whole message if nothing follows); any other message (the memory cap's,
- * or a rule's own error value) is reported whole, at line 0.  MSG may be
- * cut anywhere (engine_error_text's buffer), and is the rule's to write. */
 /* Does MSG start with "FILE:", as Lua's messages about a file do? */
 static int engine_msg_names(const char *msg, const char *file)
 {
@@ -1037,6 +1033,11 @@ static int engine_msg_names(const char *msg, const char *file)
     return strncmp(msg, file, n) == 0 && msg[n] == ':';
 }
 
+/* Report MSG, why FILE did not load.  Lua's messages start with
+ * "FILE:LINE: ": the line is reported apart, with the text after it (the
+ * whole message if nothing follows); any other message (the memory cap's,
+ * or a rule's own error value) is reported whole, at line 0.  MSG may be
+ * cut anywhere (engine_error_text's buffer), and is the rule's to write. */
 static void engine_report_load(engine_report_fn *report, void *ud, const char *file,
                                const char *msg)
 {
@@ -1283,10 +1284,13 @@ static engine_result *engine_fail(engine *en, result_draft *d, const char *code,
     return engine_result_finish(en, d);
 }
 
-/* Encode the decisions of the result table at IDX.  Runs protected, since
- * encoding can raise (a value with no JSON form returned by a rule).
- * Upvalue 1: the engine.  [-0, +0, e] */
-static int engine_encode_decisions(lua_State *L)
+/* Copy the decisions of a request's result, as decision.c wrote them, into
+ * the draft.  Runs protected, since it raises for a result it cannot take:
+ * more decisions than the draft holds, one not written, one whose JSON is
+ * not UTF-8 (a rule's text of other bytes), one too large.  Arguments: the
+ * engine and the result_draft (light userdata), the result table.
+ * [-0, +0, e] */
+static int engine_copy_decisions(lua_State *L)
 {
     engine *en = lua_touserdata(L, 1);
     result_draft *d = lua_touserdata(L, 2);
@@ -1500,10 +1504,10 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
     d.limit = lua_isinteger(L, -1) ? (long)lua_tointeger(L, -1) : 100;
     lua_pop(L, 1);
 
-    /* The decisions, encoded under the same protection as any Lua code. */
+    /* The decisions, copied under the same protection as any Lua code. */
     if (!d.error_code) {
         lua_pushcfunction(L, engine_msgh);
-        lua_pushcfunction(L, engine_encode_decisions);
+        lua_pushcfunction(L, engine_copy_decisions);
         lua_pushlightuserdata(L, en);
         lua_pushlightuserdata(L, &d);
         lua_pushvalue(L, res);
