@@ -823,6 +823,36 @@ static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
     return engine_call_from(en, nargs, nres, budget, 0, 0);
 }
 
+/* Whether a limit stopped the call that returned STATUS: the instruction
+ * budget or the time limit (en->exhausted), or the memory cap. */
+static int engine_stopped(const engine *en, int status)
+{
+    return en->exhausted || status == LUA_ERRMEM || en->mem_refused;
+}
+
+/* The error code a call that failed with STATUS is answered with:
+ * "rule_error" when a limit stopped it, or when it failed while a criterion
+ * was being decided but not in its check (whose errors rules.lua reports as
+ * the criterion's), so in writing the criterion's message, the rule's doing
+ * too; else "internal", rules.lua's own fault.  Asked before
+ * engine_error_text, which forgets the criterion.  [-0, +0, -] */
+static const char *engine_failure_code(engine *en, int status)
+{
+    return engine_stopped(en, status) || decision_criterion(en->L) > 0 ? "rule_error"
+                                                                        : "internal";
+}
+
+/* Where the memory cap stopped the call running on L, "file:line: ", or "":
+ * where the block it refused was asked for (engine_refused_where), else
+ * where the call last ran near the cap (engine_hook), when that was in the
+ * criterion being decided now, not in an earlier one (a screen's earlier
+ * programme).  [-0, +0, -] */
+static const char *engine_cap_where(engine *en, lua_State *L)
+{
+    return en->refused_at[0] ? en->refused_at
+           : en->grew_serial == decision_serial(L) ? en->grew : "";
+}
+
 /* Read a string field of the table at IDX into OUT (or "" when absent). */
 static void engine_field(lua_State *L, int idx, const char *k, char *out, size_t n)
 {
@@ -886,9 +916,8 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
         snprintf(out, n, "%s%s", where, en->stop);
     } else if (status == LUA_ERRMEM || en->mem_refused) {
         engine_where(en, where, sizeof where);
-        snprintf(out, n, "%s%smemory cap of %zu bytes exceeded", where,
-                 en->refused_at[0] ? en->refused_at
-                 : en->grew_serial == decision_serial(L) ? en->grew : "", en->mem_cap);
+        snprintf(out, n, "%s%smemory cap of %zu bytes exceeded", where, engine_cap_where(en, L),
+                 en->mem_cap);
     } else if (lua_type(L, -1) == LUA_TTABLE) {
         /* Raw: outside the call no metamethod of a rule's may run. */
         lua_pushliteral(L, "message");
@@ -969,9 +998,7 @@ static int engine_boot(lua_State *L)
 static int engine_grew(lua_State *L)
 {
     engine *en = lua_touserdata(L, lua_upvalueindex(1));
-    /* seen in another criterion (a screen's earlier programme): not this one's */
-    lua_pushstring(L, en->refused_at[0] ? en->refused_at
-                      : en->grew_serial == decision_serial(L) ? en->grew : "");
+    lua_pushstring(L, engine_cap_where(en, L));
     return 1;
 }
 
@@ -1464,13 +1491,12 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
          * its check (whose errors rules.lua reports as the criterion's), came
          * from writing the criterion's message: a template that is not a
          * text, a metamethod of the rule's texts or values.  The rule's
-         * doing too, and named as the budget's and the cap's are. */
+         * doing too, and named as the budget's and the cap's are
+         * (engine_error_text names those). */
         char where[256] = "", text[sizeof where + sizeof msg];
-        int stopped = en->exhausted || status == LUA_ERRMEM || en->mem_refused;
-        int in_criterion = decision_criterion(L) > 0;
-        if (in_criterion && !stopped)
+        if (!engine_stopped(en, status) && decision_criterion(L) > 0)
             engine_where(en, where, sizeof where);
-        const char *code = stopped || in_criterion ? "rule_error" : "internal";
+        const char *code = engine_failure_code(en, status);
         engine_error_text(en, status, msg, sizeof msg);
         snprintf(text, sizeof text, "%s%s", where, msg);
         lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);       /* the id, if decoded */
@@ -1649,15 +1675,10 @@ int engine_test(engine *en, engine_report_fn *report, engine_report_fn *note, vo
         engine_prepare(en, "run_case");
         lua_pushinteger(L, i);
         int status = engine_call(en, 1, 1, en->budget);   /* failure-or-nil | error */
-        /* What the request would have been answered (engine_request): the
-         * budget, the cap or the time limit stopped it, or an error came
-         * from writing a criterion's message, the rule's doing; or else
-         * rules.lua's own fault. */
+        /* What the request would have been answered (engine_request). */
         const char *code = "rule_error";
         if (status != LUA_OK) {
-            int stopped = en->exhausted || status == LUA_ERRMEM || en->mem_refused;
-            if (!stopped && decision_criterion(L) <= 0)
-                code = "internal";
+            code = engine_failure_code(en, status);
             engine_error_text(en, status, msg, sizeof msg);
         }
         /* No state may survive a case, as none survives a request: a case
