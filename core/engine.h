@@ -113,6 +113,8 @@ engine *engine_new(ruleset *rs, const engine_config *cfg, err *e);
  * NULL is fine. */
 void engine_free(engine *en);
 
+/* The rule set EN decides with, valid as long as EN is: the reference
+ * stays the engine's. */
 const ruleset *engine_ruleset(const engine *en);
 
 /* Decode and carry out one request line.  Always returns a result (NULL only
@@ -122,6 +124,7 @@ const ruleset *engine_ruleset(const engine *en);
 engine_result *engine_request(engine *en, const char *line, size_t len,
                               const engine_defaults *defaults);
 
+/* Free R, strings and decisions with it (one block).  NULL is fine. */
 void engine_result_free(engine_result *r);
 
 /* Append to OUT the JSON array of programmes in force on AS_OF (NULL: today),
