@@ -3,8 +3,11 @@
  *
  * Design notes.
  *
- * Threads.  All of this file runs on the loop thread except server_post and
- * server_health.  Jobs travel loop -> pool -> (writer) -> mailbox -> loop; the
+ * Threads.  All of this file runs on the loop thread except server_post,
+ * server_health, server_refuses_big and server_built_big, which the workers
+ * and the writer call: besides what server_init set, they touch only the
+ * mailbox (under `mu`), the latencies (under `lat_mu`), the a_ counters
+ * (atomic) and the job they are handed.  Jobs travel loop -> pool -> (writer) -> mailbox -> loop; the
  * mailbox is a list under `mu` plus an async handle.  uv_async_send is
  * called with `mu` held, and the loop takes `mu` before closing the async
  * handle, so no thread can touch the handle after it starts closing.
@@ -18,10 +21,17 @@
  *   reading   uv_read_start is active           conn_update_reading
  *   eof       no more input will be read: the   conn_read_cb (EOF),
  *             peer shut down, a line was too      conn_too_long,
- *             long, or the server is stopping     server_close
+ *             long or too slow, the connection    conn_line_timeout,
+ *             is one too many, or is closing,     server_accept,
+ *             or the server is stopping           conn_close, server_close
+ *   blocked   the next line is too heavy to      conn_process
+ *             submit until some in flight are
+ *             done (line_weight)
  *   writing   a uv_write is outstanding          conn_write / conn_write_cb
  *   closing   uv_close has been called           conn_close
  *   closed    its close callback ran             conn_close_cb
+ *   touched   on server_async_cb's list of the   server_async_cb
+ *             connections to flush
  * Transitions:
  *   accept -> reading;
  *   reading <-> paused (backpressure: requests in flight weighing more than
@@ -56,7 +66,8 @@
  *   8. scanned <= in_len: bytes read since conn_process last looked are
  *      added after it, and every other change of `in` goes through it.
  * Server-wide (server_check): a connection is freed only with an empty FIFO,
- * so `inflight` is exactly the sum of ninflight over the list `conns`.
+ * so `inflight` is exactly the sum of ninflight over the list `conns`; and
+ * a_held is the sum of their `counted` (conn_account).
  */
 #define _GNU_SOURCE 1   /* struct ucred, SO_PEERCRED */
 #include "server.h"
@@ -279,7 +290,6 @@ static void conn_account(conn *c)
     atomic_store(&c->a_held, now);
 }
 
-/* J, of C, has its reply. */
 /* Count J's reply in health's errors when it is one. */
 static void server_count_error(server *srv, const job *j)
 {
@@ -292,6 +302,7 @@ static void server_count_error(server *srv, const job *j)
     atomic_fetch_add(&srv->a_errors[k], 1);
 }
 
+/* J, of C, has its reply. */
 static void conn_done(conn *c, job *j)
 {
     size_t n;
@@ -359,7 +370,7 @@ static void conn_flush(conn *c)
 }
 
 /* Answer the line with an error without going through the pool (overloaded,
- * line_too_long, too many connections): a job that is done at once, queued
+ * line_too_long, line_timeout, too many connections): a job that is done at once, queued
  * behind the requests before it. */
 static void conn_push_error(conn *c, const char *id, const char *code, const char *msg)
 {

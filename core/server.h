@@ -2,8 +2,9 @@
  * server.h -- the socket side of `eligo serve`: listeners, connections,
  * framing, limits, backpressure and replies in request order.
  *
- * Everything here runs on the loop thread, except server_post and
- * server_health, which any thread may call.  The server never runs Lua or
+ * Everything here runs on the loop thread, except server_post,
+ * server_health, server_refuses_big and server_built_big, which any thread
+ * may call.  The server never runs Lua or
  * SQLite: it cuts the byte stream into lines, wraps each in a job, hands the
  * job to the pool, and writes the reply when the job comes back (through
  * server_post, an async handle and a mailbox).
