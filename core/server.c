@@ -90,7 +90,6 @@
 #include <unistd.h>
 
 #include <cJSON.h>
-#include <lauxlib.h>
 #include <lua.h>
 
 #include "bindings.h"
