@@ -5,18 +5,24 @@
  *
  * States (loop thread):
  *   IDLE      no reload under way; a change (reload_fs_cb) restarts the
- *             debounce timer, SIGHUP or the timer calls reload_request.
+ *             debounce timer, SIGHUP or the timer calls reload_request, as
+ *             do the retry after a failure (reload_retry_cb) and the
+ *             directory coming back (reload_rewatch_cb); every
+ *             RELOAD_LOOK_S the follow timer starts a quiet run itself
+ *             (reload_follow_cb, reload_start).
  *   RUNNING   a uv_work_t is queued or running (reload_work on a thread-pool
  *             thread, then reload_done on the loop).  A request meanwhile
  *             sets `again`, and reload_done starts one more run.
- *   CLOSING   reload_close has closed the three handles; the object is freed
+ *   CLOSING   reload_close has closed the five handles; the object is freed
  *             once they have all closed and no work is running.
  * Invariants (reload_check, debug builds):
  *   1. `again` implies `running`.
  *   2. While CLOSING, no new work is queued.
- *   3. reload_work touches only rl->work_* fields, the pool and the writer,
- *      which are thread-safe; the loop thread does not read work_* until
- *      reload_done.
+ *   3. reload_work writes only the rl->work_* fields and rl->rejected (which
+ *      only it reads), and reads besides only rl->dir, rl->cfg and
+ *      rl->looking, which the loop thread leaves alone while a run is under
+ *      way; the pool and the writer it calls are thread-safe.  The loop
+ *      thread does not read work_* until reload_done.
  */
 #include "reload.h"
 
@@ -284,7 +290,6 @@ static int reload_watch(reload *rl)
     return rc == 0;
 }
 
-/* Queue the work; RUNNING from here until reload_done. */
 /* Whether rl->dir is gone (moved away or deleted): then there is no set to
  * try (nor a rejection to record), and the watch, set again once it is back
  * (said once, looked for every second), reloads then. */
@@ -298,6 +303,7 @@ static int reload_gone(reload *rl)
     return 1;
 }
 
+/* Queue the work; RUNNING from here until reload_done. */
 static void reload_start(reload *rl)
 {
     if (reload_gone(rl))
