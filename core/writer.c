@@ -14,11 +14,11 @@
  *   CALLING    runs the queued calls, one by one, and wakes their callers
  *              (writer_loop, the calls come first so that a rule set is
  *              stored before any decision made with it can arrive).
- *   COMMITTING takes up to `batch` jobs off the queue (writer_take) and
+ *   COMMITTING takes up to `batch` jobs off the queue (writer_loop) and
  *              appends the applications among them all in one transaction
- *              (writer_commit), then each review in a transaction of its own
- *              (writer_review); builds each reply and hands the job to
- *              `done`.
+ *              (writer_batch, writer_commit), then each review in a
+ *              transaction of its own (writer_review); builds each reply and
+ *              hands the job to `done`.
  *   STOPPED    `quit` is set and the queue is empty: the thread returns.
  *
  * Invariants (writer_check, debug builds):
@@ -141,7 +141,8 @@ void writer_answer(job *j, const store_outcome *o)
     writer_reply(j, o, 0, NULL);
 }
 
-/* Make sure the scratch arrays hold N jobs and ND decisions. */
+/* Make sure the scratch array of decisions (w->decs) holds ND; the other
+ * scratch arrays hold a whole batch from the start (writer_new). */
 static int writer_reserve(writer *w, size_t nd)
 {
     if (nd <= w->ndecs_alloc)
@@ -409,9 +410,9 @@ static void writer_review(writer *w, job *j)
     w->done(w->ud, j);
 }
 
-/* Commit the N jobs taken off the queue: the decided applications in one
- * transaction, then each review in its own. */
-static void writer_take(writer *w, size_t n)
+/* Commit the N jobs writer_loop took off the queue into w->jobs: the
+ * decided applications in one transaction, then each review in its own. */
+static void writer_batch(writer *w, size_t n)
 {
     job *reviews = NULL, **tail = &reviews;
     size_t m = 0;
@@ -476,7 +477,7 @@ static void *writer_loop(void *arg)
                 w->tail = NULL;
             w->depth -= n;
             pthread_mutex_unlock(&w->mu);
-            writer_take(w, n);
+            writer_batch(w, n);
             pthread_mutex_lock(&w->mu);
             look.tv_sec = 0;
             continue;

@@ -3,11 +3,12 @@
  *
  * Workers hand it decided applications (jobs whose engine result holds
  * decide or screen decisions) and reviews (jobs with a review: each is
- * appended in a transaction of its own, after the batch it came with).  It takes everything queued -- up to a batch
- * limit -- and appends it with one store_append, one transaction (group
- * commit).  Only once that transaction has committed does it build each
- * job's reply and hand the job to the DONE callback, so no reply leaves
- * before its decision is durable.  A batch that fails as a whole is retried
+ * appended in a transaction of its own, after the batch it came with).  It
+ * takes everything queued -- up to a batch limit -- and appends the
+ * applications with one store_append, one transaction (group commit).  Only
+ * once that transaction has committed does it build each job's reply and
+ * hand the job to the DONE callback, so no reply leaves before its decision
+ * is durable.  A batch that fails as a whole is retried
  * one application at a time, so one bad application cannot fail the others.
  *
  * Other threads run short store operations on the writer's handle with
@@ -55,12 +56,13 @@ int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud);
  * writer_submit. */
 void writer_track(writer *w, seen *s, past *kept);
 
-/* Applications queued and not yet committed (for health). */
+/* Applications queued and not yet committed (for health).  Any thread. */
 size_t writer_depth(writer *w);
 
 /* Applications refused since the last commit that held, because the
  * database as a whole failed (a full disk): 0 while writes succeed.  The
- * message of that failure goes to WHY (cut to N bytes) when not 0. */
+ * message of that failure goes to WHY (cut to N bytes) when not 0.  Any
+ * thread. */
 long writer_refused(writer *w, char *why, size_t n);
 
 /* How long the commit under way has taken, in milliseconds (0 when none
