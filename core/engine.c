@@ -361,7 +361,8 @@ static int engine_stop(engine *en, lua_State *L, lua_Debug *ar, int why)
 
 /* Every `step` instructions: count them, and stop the call past its budget
  * or its time.  The time limit is for what the budget cannot count, such as
- * comparing long strings, which Lua does byte by byte in one instruction. */
+ * comparing long strings, which Lua does byte by byte in one instruction.
+ * [-0, +0, v] */
 static void engine_hook(lua_State *L, lua_Debug *ar)
 {
     engine *en = *(engine **)lua_getextraspace(L);
@@ -415,7 +416,7 @@ static lua_Integer engine_len(lua_State *L, int idx)
 }
 
 /* Integers I .. J (absent: DEF_I .. DEF_J) as a count, saturated; 0 when
- * either is not an integer or the range is empty. */
+ * either is not an integer or the range is empty.  [-0, +0, -] */
 static lua_Integer engine_range(lua_State *L, int i, int j, lua_Integer def_i, lua_Integer def_j)
 {
     int oki = 1, okj = 1;
@@ -427,7 +428,8 @@ static lua_Integer engine_range(lua_State *L, int i, int j, lua_Integer def_i, l
                ? LUA_MAXINTEGER : b - a + 1;
 }
 
-/* The bytes of the string at I .. J, after the library's clamping. */
+/* The bytes of the string at I .. J, after the library's clamping.
+ * [-0, +0, -] */
 static lua_Integer engine_str_span(lua_State *L, size_t len, int i, int j)
 {
     int oki = 1, okj = 1;
@@ -741,7 +743,9 @@ static void engine_push_charged(lua_State *L)
 
 /* Message handler of every protected call.  Error objects that are not
  * strings (the rule language's request errors) pass through untouched; a
- * string without a position gets the innermost rule file's file and line. */
+ * string without a position gets the innermost rule file's file and line.
+ * Returns the stack top: the error object, or the message it pushed.
+ * [-0, +(0|1), m] */
 static int engine_msgh(lua_State *L)
 {
     if (lua_type(L, 1) != LUA_TSTRING)
@@ -853,7 +857,8 @@ static const char *engine_cap_where(engine *en, lua_State *L)
            : en->grew_serial == decision_serial(L) ? en->grew : "";
 }
 
-/* Read a string field of the table at IDX into OUT (or "" when absent). */
+/* Read a string field of the table at IDX into OUT ("?" when it is not a
+ * string).  [-0, +0, e] */
 static void engine_field(lua_State *L, int idx, const char *k, char *out, size_t n)
 {
     lua_getfield(L, idx, k);
@@ -892,7 +897,7 @@ static void engine_where(engine *en, char *out, size_t n)
 }
 
 /* A failed call is over: what it was deciding (engine_where) must not name
- * the next one's stop. */
+ * the next one's stop.  [-0, +0, e] */
 static void engine_forget(engine *en)
 {
     lua_State *L = en->L;
@@ -906,7 +911,7 @@ static void engine_forget(engine *en)
 }
 
 /* Turn the error object of a failed call (on the stack top) into a message.
- * Pops it, and forgets what the call was deciding. */
+ * Pops it, and forgets what the call was deciding.  [-1, +0, e] */
 static const char *engine_error_text(engine *en, int status, char *out, size_t n)
 {
     lua_State *L = en->L;
@@ -935,7 +940,8 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
 
 /* Open the libraries rules.lua draws its sandbox from.  The package, io and
  * os libraries are never opened; the base library's file loaders are
- * removed, so not even the engine's own Lua can reach the disk. */
+ * removed, so not even the engine's own Lua can reach the disk.
+ * [-0, +0, e] */
 static void engine_open_libs(lua_State *L)
 {
     static const luaL_Reg libs[] = {
@@ -973,6 +979,9 @@ static int engine_push_cjson(lua_State *L)
 static const char *const engine_op_names[] = {NULL, "decide", "screen", "decision", "history",
                                               "programs", "health", "review"};
 
+/* Run protected by engine_build: open the libraries, then run rules.lua
+ * with its C functions (C) and the cjson module; returns rules.lua's api
+ * table.  [-0, +1, e] */
 static int engine_boot(lua_State *L)
 {
     order_set_host(L, &(*(engine **)lua_getextraspace(L))->host);
