@@ -306,15 +306,19 @@ static int reload_gone(reload *rl)
 /* Queue the work; RUNNING from here until reload_done. */
 static void reload_start(reload *rl)
 {
-    if (reload_gone(rl))
-        return;
-    rl->running = 1;
-    rl->work.data = rl;
-    int rc = uv_queue_work(rl->loop, &rl->work, reload_work, reload_done);
-    if (rc < 0) {
+    if (!reload_gone(rl)) {
+        rl->running = 1;
+        rl->work.data = rl;
+        int rc = uv_queue_work(rl->loop, &rl->work, reload_work, reload_done);
+        if (rc == 0)
+            return;
         rl->running = 0;
         log_error("cannot start a reload: %s", uv_strerror(rc));
     }
+    /* No run: the next, when the directory is back, is no quiet look, even
+     * if the look every RELOAD_LOOK_S asked for this one. */
+    rl->quiet = 0;
+    rl->looking = 0;
 }
 
 #define RELOAD_RETRY_MS 5000
