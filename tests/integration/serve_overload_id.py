@@ -33,14 +33,6 @@ program "spin" {
 """
 
 
-def hwm_kib(srv):
-    with open("/proc/%d/status" % srv.proc.pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_huge_line():
     """A 30 MB line of ten million empty arrays: its tables took the loop
     900 MB and seconds, and its id was echoed where the engine, under its
@@ -54,12 +46,12 @@ def test_huge_line():
                    "applicant": applicant(1, household_size=98)})
         time.sleep(0.3)   # taken by the one worker
         c = srv.connect()
-        before = hwm_kib(srv)
+        before = srv.rss_kib("VmHWM")
         t0 = time.monotonic()
         c.send_raw(big)
         o = c.recv()
         dt = time.monotonic() - t0
-        grew = hwm_kib(srv) - before
+        grew = srv.rss_kib("VmHWM") - before
         check(o and o["error"]["code"] == "overloaded", "the line is refused: overloaded (%s)"
               % (o and o["error"]))
         check(grew < 200 << 10, "reading its id took the server %d MB more at most (the "

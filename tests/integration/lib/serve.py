@@ -206,10 +206,12 @@ class Server:
             self.proc.wait()
             return "timeout"
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """The server's resident memory in KiB, or another field of its
+        /proc status (VmHWM: the most it ever held)."""
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
