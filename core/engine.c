@@ -868,8 +868,12 @@ static void engine_field(lua_State *L, int idx, const char *k, char *out, size_t
 
 /* What was running when the budget or the memory cap stopped a call: the
  * programme rules.lua keeps in api.current, and the criterion decision.c
- * was deciding; "" when no programme was (a rule file loading).
- * [-0, +0, -] */
+ * was deciding; "" when no programme was (a rule file loading).  It cannot
+ * raise, though it reads fields: the tables are rules.lua's own, or frozen
+ * ones, whose __index finds the fields rules.lua set (id, criteria, file,
+ * line) in their shadow before it could call a rule's own; and the keys
+ * are strings the engine's Lua already holds, so nothing is allocated
+ * under a cap just exceeded.  [-0, +0, -] */
 static void engine_where(engine *en, char *out, size_t n)
 {
     lua_State *L = en->L;
