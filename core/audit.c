@@ -708,7 +708,7 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
     buf_init(&ex, AUDIT_BUF_CAP);
     buf_init(&rv, AUDIT_BUF_CAP);
     buf_init(&when, 64);
-    buf_init(&started, 4096);
+    buf_init(&started, 16384);   /* two whole paths and the rest (cmd_serve.c) */
     if (!o)
         o = &dflt;
 

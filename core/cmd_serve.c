@@ -543,10 +543,15 @@ int cmd_serve(int argc, char **argv)
     /* Whole paths: the event is read years later, from anywhere. */
     char db_abs[PATH_MAX], sock_abs[PATH_MAX];
     snprintf(detail, sizeof detail, "eligo %s (source %s), pid %ld, ruleset %s, database %s, "
-             "socket %s%s%s, %zu workers", eligo_version, eligo_source, (long)getpid(),
+             "socket %s%s%s, %zu workers, limits --instructions %llu --memory %zu "
+             "--time-limit %llu", eligo_version, eligo_source, (long)getpid(),
              ruleset_hash(rs), realpath(o.db, db_abs) ? db_abs : o.db,
              realpath(o.socket, sock_abs) ? sock_abs : o.socket, o.listen ? ", tcp " : "",
-             o.listen ? o.listen : "", pool_size(p));
+             o.listen ? o.listen : "", pool_size(p),
+             (unsigned long long)(ecfg.instructions ? ecfg.instructions
+                                                    : ENGINE_DEFAULT_INSTRUCTIONS),
+             ecfg.memory ? ecfg.memory : ENGINE_DEFAULT_MEMORY,
+             (unsigned long long)(ecfg.time_ms ? ecfg.time_ms : ENGINE_DEFAULT_TIME_MS));
     const char *start_ev[2] = {"start", detail};
     writer_call(w, serve_event, start_ev);
     log_info("serving: %s", detail);

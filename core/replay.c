@@ -117,6 +117,10 @@ typedef struct rp_tally {
     int64_t apps, decisions, differences, errors;
     int64_t extra;                /* original: of the differences, decisions made now of a
                                      programme the application had none of */
+    int64_t over;                 /* original: of the errors, rule errors of a limit (the
+                                     instruction budget, the memory cap, the time limit) */
+    int64_t over_seq;             /* the first of them */
+    char over_id[32];
     rp_prog *progs;
     size_t nprogs, aprogs;
     rp_note *notes;               /* the first ones, by seq */
@@ -132,6 +136,10 @@ struct replay_report {
     size_t jobs;
     size_t nrulesets;
     double secs;
+    engine_config limits;         /* the replay's, defaults filled in */
+    char over_started[32];        /* the start of the server that decided the first
+                                     decision over a limit, or "" */
+    char over_limits[160];        /* the limits that start recorded, or "" */
     rp_tally t;
 };
 
@@ -477,6 +485,11 @@ static void tally_merge(rp_tally *dst, const rp_tally *src)
     dst->differences += src->differences;
     dst->extra += src->extra;
     dst->errors += src->errors;
+    if (src->over && (!dst->over || src->over_seq < dst->over_seq)) {
+        dst->over_seq = src->over_seq;
+        memcpy(dst->over_id, src->over_id, sizeof dst->over_id);
+    }
+    dst->over += src->over;
     dst->failed |= src->failed;
     for (size_t i = 0; i < src->nprogs; i++) {
         const rp_prog *sp = &src->progs[i];
@@ -1017,6 +1030,16 @@ static int worker_recorded(rp_worker *wk, const rp_batch *b, const rp_dec *decs,
     return ok;
 }
 
+/* Whether R is a rule error of a limit the replay sets (engine.c's words):
+ * a server given more than the replay's would have decided it. */
+static int over_limit(const engine_result *r)
+{
+    const char *m = r->error_message;
+    return r->error_code && !strcmp(r->error_code, "rule_error") && m &&
+           (strstr(m, "instruction budget of ") || strstr(m, "memory cap of ") ||
+            strstr(m, "time limit of ")) && strstr(m, " exceeded");
+}
+
 static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
 {
     rp_shared *sh = wk->sh;
@@ -1073,8 +1096,14 @@ static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
         }
         if (sh->original) {
             int differs = 0;
-            if (failed)
+            if (failed) {
                 differs = 1, wk->t.errors++;
+                if (r && over_limit(r) && (!wk->t.over || dd->seq < wk->t.over_seq)) {
+                    wk->t.over_seq = dd->seq;
+                    snprintf(wk->t.over_id, sizeof wk->t.over_id, "%s", id);
+                }
+                wk->t.over += r && over_limit(r);
+            }
             else if (!nw)
                 differs = 1, snprintf(what, sizeof what, "not decided now (programme not in "
                                                          "force on its date)");
@@ -1165,6 +1194,37 @@ static const rp_rules *reader_rules(rp_rules **list, size_t *n, store *st, const
     *list = r;
     (*n)++;
     return r;
+}
+
+/* The limits of the server that decided the first decision over a limit,
+ * from its start event ("..., limits --instructions N --memory M
+ * --time-limit T"), into REP; left "" when they cannot be read (a start
+ * recorded by an eligo that did not name them). */
+static void over_server(store *st, replay_report *rep)
+{
+    buf dec, when, detail;
+    buf_init(&dec, (size_t)1 << 30);   /* a decision, its history rows too */
+    buf_init(&when, 64);
+    buf_init(&detail, 16384);
+    err e;
+    err_clear(&e);
+    if (store_get_decision(st, rep->t.over_id, &dec, &e) == 0) {
+        cJSON *d = cJSON_ParseWithLength(dec.data, dec.len);
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(d, "decided_at");
+        if (cJSON_IsString(at) &&
+            store_started(st, at->valuestring, &when, &detail, &e) == 1 && when.data &&
+            detail.data) {
+            snprintf(rep->over_started, sizeof rep->over_started, "%.*s", (int)when.len,
+                     when.data);
+            const char *l = strstr(detail.data, "limits --instructions ");
+            if (l)
+                snprintf(rep->over_limits, sizeof rep->over_limits, "%s", l + strlen("limits "));
+        }
+        cJSON_Delete(d);
+    }
+    buf_free(&dec);
+    buf_free(&when);
+    buf_free(&detail);
 }
 
 int replay_run(const replay_config *cfg, replay_report **out, err *e)
@@ -1290,6 +1350,12 @@ int replay_run(const replay_config *cfg, replay_report **out, err *e)
         err_set(e, "internal", "out of memory while counting");
         goto fail_threads;
     }
+    rep->limits.instructions = cfg->engine.instructions ? cfg->engine.instructions
+                                                        : ENGINE_DEFAULT_INSTRUCTIONS;
+    rep->limits.memory = cfg->engine.memory ? cfg->engine.memory : ENGINE_DEFAULT_MEMORY;
+    rep->limits.time_ms = cfg->engine.time_ms ? cfg->engine.time_ms : ENGINE_DEFAULT_TIME_MS;
+    if (rep->t.over)
+        over_server(st, rep);
     ret = 0;
 
 fail_threads:
@@ -1420,6 +1486,23 @@ void replay_print(const replay_report *r, FILE *f)
                         t->extra == 1 ? "was" : "were");
             fputc('\n', f);
         }
+        if (t->over) {
+            /* Not a change to the record: the replay allowed less than the
+             * server did (or ran slower).  Say what the server allowed. */
+            fprintf(f, "%lld decision%s went over the replay's limits (--instructions %llu "
+                    "--memory %zu --time-limit %llu): ", (long long)t->over,
+                    t->over == 1 ? "" : "s",
+                    (unsigned long long)r->limits.instructions, r->limits.memory,
+                    (unsigned long long)r->limits.time_ms);
+            if (r->over_limits[0])
+                fprintf(f, "the server that decided the first (record %lld, %s) was started "
+                        "at %s with %s; replay with those\n", (long long)t->over_seq,
+                        t->over_id, r->over_started, r->over_limits);
+            else
+                fprintf(f, "the server that decided the first (record %lld, %s) did not record "
+                        "its limits; replay with those it was given (--instructions, --memory, "
+                        "--time-limit)\n", (long long)t->over_seq, t->over_id);
+        }
     } else {
         rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);
         if (ps && t->nprogs) {   /* progs is NULL when nothing was decided */
@@ -1505,9 +1588,14 @@ int replay_json(const replay_report *r, buf *out)
                      per_s(t->apps, r->secs), per_s(t->decisions, r->secs), r->jobs);
     if (r->original) {
         rc |= buf_printf(out, ",\"rulesets\":%zu,\"reproduced\":%lld,\"differences\":%lld,"
-                         "\"listed\":[",
+                         "\"over_limits\":%lld,\"server_limits\":",
                          r->nrulesets, (long long)(t->decisions - (t->differences - t->extra)),
-                         (long long)t->differences);
+                         (long long)t->differences, (long long)t->over);
+        if (r->over_limits[0])
+            rc |= buf_add_json_string(out, r->over_limits, strlen(r->over_limits));
+        else
+            rc |= buf_adds(out, "null");
+        rc |= buf_adds(out, ",\"listed\":[");
     } else {
         rc |= buf_adds(out, ",\"programs\":[");
         rp_prog *ps = malloc((t->nprogs ? t->nprogs : 1) * sizeof *ps);

@@ -17,6 +17,10 @@
 (d) A rule whose message lists keys in the order pairs gives them: Lua's
     own order follows a string hash seeded anew in each process, so only a
     fixed order lets another process (replay) reproduce the message.
+(e) A decision that took more instructions than replay's default, made by a
+    server given a larger budget: the server's start event records its
+    limits, and --original names them rather than leave the difference
+    unexplained.
 
     ELIGO=build/eligo ELIGO_SOURCE_DIR=. tests/integration/replay.py
 
@@ -977,6 +981,63 @@ def test_walk_order():
                       run, rc, err[-300:] if rep is None else "%d differ" % rep["differences"]))
 
 
+# ---- (e) a decision over replay's limits -------------------------------------
+
+HEAVY = '''
+local REF = "tests/integration/replay.py"
+local T = { en = "Heavy", fr = "Lourd", ar = "ثقيل" }
+program "heavy" {
+  version = "1", from = "2000-01-01", reference = REF, title = T,
+  criterion "loop" {
+    text = T, reference = REF,
+    check = function(a)
+      local n = 0
+      for i = 1, a.household_size * 400000 do n = n + i end
+      return n > 0
+    end,
+  },
+}
+'''
+
+
+def test_over_limits():
+    budget = "20000000"
+    with Server(extra_files={"heavy.lua": HEAVY}, args=["--quiet", "--instructions", budget]) as srv:
+        c = srv.connect()
+        replies = [c.request({"op": "decide", "program": "heavy", "as_of": AS_OF,
+                              "applicant": applicant(i)}) for i in range(2)]
+        c.close()
+        srv.stop()
+        check(all(r["ok"] and r["decision"]["outcome"] == "eligible" for r in replies),
+              "a server with --instructions %s decides the heavy rule" % budget)
+        detail = srv.db_query("select detail from events where kind = 'start'")[0][0]
+        limits = "--instructions %s --memory 67108864 --time-limit 1000" % budget
+        check(detail.endswith(", limits " + limits),
+              "its start event records the limits it decided under (%s)" % detail[-90:])
+        rc, rep, err = replay_json("--original", "--db", srv.db)
+        check(rc == 1 and rep is not None and rep["differences"] == 2 and
+              rep.get("over_limits") == 2 and rep.get("server_limits") == limits,
+              "--original under the default budget: 2 over the limits, and the server's named "
+              "(%s)" % (err[-300:] if rep is None else {k: rep.get(k) for k in
+                                                         ("differences", "over_limits",
+                                                          "server_limits")}))
+        rc, out, _ = eligo("replay", "--original", "--db", srv.db)
+        said = [l for l in out.splitlines() if "went over the replay's limits" in l]
+        check(rc == 1 and len(said) == 1 and said[0].startswith(
+            "2 decisions went over the replay's limits (--instructions 1000000 --memory 67108864"
+            " --time-limit 1000): the server that decided the first (record 1, ") and
+              said[0].endswith("with %s; replay with those" % limits),
+              "in text, the line says what to give (%s)" % (said or out[-300:]))
+        rc, rep, err = replay_json("--original", "--db", srv.db, "--instructions", budget)
+        check(rc == 0 and rep is not None and rep["reproduced"] == 2 and rep.get("over_limits") == 0
+              and rep.get("server_limits") is None,
+              "given the server's budget, both reproduce (status %s)" % rc)
+        d = replies[0]["decision"]["decision_id"]
+        rc, out, _ = eligo("audit", "show", d, "--db", srv.db)
+        check(rc == 0 and (", limits " + limits + " (started ") in out,
+              "audit show names the limits under 'served by'")
+
+
 def main():
     if not os.path.exists(ELIGO):
         print("no eligo binary at %s" % ELIGO)
@@ -993,6 +1054,7 @@ def main():
     test_history_reviewed()
     test_history_two_programmes()
     test_walk_order()
+    test_over_limits()
     test_original()
     finish()
 
