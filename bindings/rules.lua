@@ -2069,11 +2069,16 @@ local function undeclared_reads(c, info, file, toks, out)
     return toks[j] ~= nil and toks[j][2] == "local"
   end
   local function rebound(name, skip)
-    local open = {}   -- the brackets open at token j: in a {...}, `name =` is a key
+    -- What is open at token j, brackets and blocks: right inside a {...},
+    -- `name =` is a key; inside a function in it, an assignment again.
+    local open = {}
     for i, j in ipairs(span) do
       local t = toks[j]
-      if t[1] == "op" and (t[2] == "(" or t[2] == "[" or t[2] == "{") then open[#open + 1] = t[2]
-      elseif t[1] == "op" and (t[2] == ")" or t[2] == "]" or t[2] == "}") then open[#open] = nil end
+      if (t[1] == "op" and (t[2] == "(" or t[2] == "[" or t[2] == "{")) or (t[1] == "name" and OPS.opens[t[2]]) then
+        open[#open + 1] = t[2]
+      elseif OPS.closes[t[2]] and (t[1] == "op") == (t[2] ~= "end" and t[2] ~= "until") then
+        open[#open] = nil
+      end
       if j == skip then
       elseif t[1] == "name" and (t[2] == "local" or t[2] == "for" or (t[2] == "function" and i > 1)) then
         local n = j + 1

@@ -3795,6 +3795,9 @@ static void test_lint_undeclared_reads(void **state)
         CRIT("s", "function(a)\n      local x\n      y = a.business\n      return x.plan == nil end")
         CRIT("t", "function(a)\n      local b = a.business\n      local v = { b = 1, a = 2 }\n"
                   "      return b == nil or b.sectr, v end")
+        CRIT("u", "function(a)\n      local b = a.business\n"
+                  "      local t = { f = function() b = { other = 1 } end }\n"
+                  "      t.f()\n      return b.other == 1 end")
         "}\n";
 #undef CRIT
     err e = {0};
