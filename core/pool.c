@@ -75,7 +75,11 @@ static void pool_check(pool *p)
     assert(n == p->depth);                          /* 1 */
     assert((p->head == NULL) == (p->tail == NULL)); /* 1 */
     assert(p->rs != NULL);                          /* 2 */
-    for (size_t i = 0; i < p->started; i++)
+    /* Every worker, not the `started` ones: pool_new counts those without
+     * the lock while the first workers already run this; a worker not yet
+     * started has gen 0 (calloc), and a started one writes its gen only
+     * under the lock. */
+    for (size_t i = 0; i < p->nworkers; i++)
         assert(p->workers[i].gen <= p->gen);        /* 3 */
 }
 #else
