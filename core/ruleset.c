@@ -410,10 +410,11 @@ void ruleset_free(ruleset *rs)
 {
     if (!rs)
         return;
-    if (atomic_fetch_sub_explicit(&rs->refs, 1, memory_order_release) == 1) {
-        atomic_thread_fence(memory_order_acquire);
+    /* acq_rel rather than release and a fence when the count reaches 0:
+     * the same order (and the same instruction on x86), which
+     * ThreadSanitizer, blind to fences, can check. */
+    if (atomic_fetch_sub_explicit(&rs->refs, 1, memory_order_acq_rel) == 1)
         free(rs);
-    }
 }
 
 const char *ruleset_hash(const ruleset *rs)
