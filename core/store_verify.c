@@ -136,10 +136,7 @@ static int store_ruleset_state(const rs_check *v, size_t n, const char *hash)
     return 2;
 }
 
-/* Check one decision row of Q_VERIFY (the current row of S), the next record
- * after N good ones whose last hash is PREV.  Returns NULL and the record's
- * hash in HASH when it matches, else why not; -1 in *FAILED when hashing
- * itself failed. */
+/* What the walk of the chain carries from one record to the next. */
 typedef struct verify_ctx {
     int64_t app_id;                          /* the application last digested */
     int64_t app_upto;                        /* ... the last record it lists */
@@ -197,6 +194,26 @@ static const char *verify_type_why(verify_ctx *c, sqlite3_stmt *s, int col, int 
     return c->why;
 }
 
+/* Whether a record row's prev_hash (column PCOL) is PREV, the hash of the
+ * record before it, and its hash (column HCOL) is HASH, its content's: NULL,
+ * or what is wrong, CHANGED for a hash that is not its content's. */
+static const char *verify_hashes(sqlite3_stmt *s, int pcol, int hcol,
+                                 const unsigned char prev[STORE_HASH_LEN],
+                                 const unsigned char hash[STORE_HASH_LEN], const char *changed)
+{
+    const void *ph = sqlite3_column_blob(s, pcol);
+    if (sqlite3_column_bytes(s, pcol) != STORE_HASH_LEN || memcmp(ph, prev, STORE_HASH_LEN) != 0)
+        return "its prev_hash is not the hash of the record before it";
+    const void *h = sqlite3_column_blob(s, hcol);
+    if (sqlite3_column_bytes(s, hcol) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
+        return changed;
+    return NULL;
+}
+
+/* Check one decision row of Q_VERIFY (the current row of S), the next record
+ * after N good ones whose last hash is PREV.  Returns NULL and the record's
+ * hash in HASH when it matches, else why not; 1 in *FAILED when hashing
+ * itself failed. */
 static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, int64_t n,
                                    const unsigned char prev[STORE_HASH_LEN],
                                    unsigned char hash[STORE_HASH_LEN], int *failed)
@@ -264,14 +281,11 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
         *failed = 1;
         return NULL;
     }
-    const void *ph = sqlite3_column_blob(s, V_PREV_HASH);
-    const void *h = sqlite3_column_blob(s, V_HASH);
-    if (sqlite3_column_bytes(s, V_PREV_HASH) != STORE_HASH_LEN ||
-        memcmp(ph, prev, STORE_HASH_LEN) != 0)
-        return "its prev_hash is not the hash of the record before it";
-    if (sqlite3_column_bytes(s, V_HASH) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
-        return "its content changed: a field of it or of its application is not what was "
-               "hashed (or its hash column itself was changed)";
+    const char *why = verify_hashes(s, V_PREV_HASH, V_HASH, prev, hash,
+                                    "its content changed: a field of it or of its application is "
+                                    "not what was hashed (or its hash column itself was changed)");
+    if (why)
+        return why;
     if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], c->rs_ok) != 0) {
         int state = store_ruleset_state(c->sets, c->nsets, r.f[V_RULESET]);
         if (state == 1)
@@ -308,15 +322,9 @@ static const char *verify_review(store *st, sqlite3_stmt *s, verify_ctx *c, int6
         *failed = 1;
         return NULL;
     }
-    const void *ph = sqlite3_column_blob(s, R_PREV_HASH);
-    const void *h = sqlite3_column_blob(s, R_HASH);
-    if (sqlite3_column_bytes(s, R_PREV_HASH) != STORE_HASH_LEN ||
-        memcmp(ph, prev, STORE_HASH_LEN) != 0)
-        return "its prev_hash is not the hash of the record before it";
-    if (sqlite3_column_bytes(s, R_HASH) != STORE_HASH_LEN || memcmp(h, hash, STORE_HASH_LEN) != 0)
-        return "its content changed: a field of the review is not what was hashed (or its "
-               "hash column itself was changed)";
-    return NULL;
+    return verify_hashes(s, R_PREV_HASH, R_HASH, prev, hash,
+                         "its content changed: a field of the review is not what was hashed (or "
+                         "its hash column itself was changed)");
 }
 
 /* Name the current row of S (a decision row, or a review row) in REP. */
