@@ -320,14 +320,14 @@ static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
     return NULL;
 }
 
-static int serve_event(store *st, void *ud)
+static int serve_event(store *st, void *ud, err *e)
 {
     const char **kv = ud;
-    err e;
-    err_clear(&e);
-    if (store_event(st, kv[0], kv[1], &e) < 0) {
-        log_error("cannot record the %s event: %s", kv[0], e.msg);
-        return -1;
+    if (store_event(st, kv[0], kv[1], e) < 0) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e->msg);
+        log_error("cannot record the %s event: %s", kv[0], why);
+        return err_set(e, "internal", "cannot record the %s event: %.400s", kv[0], why);
     }
     return 0;
 }
@@ -586,7 +586,7 @@ out_loop:
     if (status == 0) {
         snprintf(detail, sizeof detail, "pid %ld", (long)getpid());
         const char *stop_ev[2] = {"stop", detail};
-        serve_event(st, stop_ev);
+        serve_event(st, stop_ev, &e);   /* (said in the log when it fails) */
         log_info("stopped; database closed");
     }
 out_store:

@@ -250,7 +250,11 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
         if (!refused && rd && !moved && waiting >= POOL_STALLED_MS)
             snprintf(why, sizeof why, "a commit has waited %" PRIu64 " ms: is the database's "
                      "write lock held elsewhere (a sqlite3 shell in a transaction)?", waiting);
-        int failing = refused || !rd || moved || waiting >= POOL_STALLED_MS;
+        /* A write of the server's own that failed (its start event, say,
+         * on a full disk) before any application was refused. */
+        int own = !refused && rd && !moved && waiting < POOL_STALLED_MS &&
+                  writer_failing(p->cfg.writer, why, sizeof why);
+        int failing = refused || own || !rd || moved || waiting >= POOL_STALLED_MS;
         rc |= buf_printf(&j->reply, ",\"status\":\"%s\"", failing ? "failing" : "ok");
         if (failing) {
             rc |= buf_printf(&j->reply, ",\"refused\":%ld,\"failure\":", refused);

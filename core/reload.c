@@ -109,28 +109,28 @@ void reload_log_note(void *ud, const char *file, int line, const char *msg)
     log_warn("rules: %s:%d: %s", file ? file : "?", line, msg ? msg : "");
 }
 
-static int reload_store_applied(store *st, void *ud)
+static int reload_store_applied(store *st, void *ud, err *e)
 {
     reload *rl = ud;
-    err e;
-    err_clear(&e);
     char detail[256];
     snprintf(detail, sizeof detail, "ruleset %s replaces %s; %d test cases passed",
              ruleset_hash(rl->work_rs), rl->work_old, rl->work_passed);
-    if (store_put_ruleset(st, rl->work_rs, &e) < 0 || store_event(st, "reload", detail, &e) < 0) {
-        snprintf(rl->work_msg, sizeof rl->work_msg, "cannot store the rule set: %s", e.msg);
-        return -1;
+    if (store_put_ruleset(st, rl->work_rs, e) < 0 || store_event(st, "reload", detail, e) < 0) {
+        snprintf(rl->work_msg, sizeof rl->work_msg, "cannot store the rule set: %s", e->msg);
+        return err_set(e, "internal", "%s", rl->work_msg);
     }
     return 0;
 }
 
-static int reload_store_rejected(store *st, void *ud)
+static int reload_store_rejected(store *st, void *ud, err *e)
 {
     reload *rl = ud;
-    err e;
-    err_clear(&e);
-    if (store_event(st, "reload_rejected", rl->work_msg, &e) < 0)
-        log_error("cannot record the rejected reload: %s", e.msg);
+    if (store_event(st, "reload_rejected", rl->work_msg, e) < 0) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e->msg);
+        log_error("cannot record the rejected reload: %s", why);
+        return err_set(e, "internal", "cannot record the rejected reload: %.400s", why);
+    }
     return 0;
 }
 

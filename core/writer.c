@@ -46,7 +46,7 @@
 #define WRITER_LOOK_S 1
 
 typedef struct writer_call_req {
-    int (*fn)(store *st, void *ud);
+    int (*fn)(store *st, void *ud, err *e);
     void *ud;
     int rc;
     int finished;
@@ -74,6 +74,9 @@ struct writer {
     long refused;              /* applications refused since the last commit that held */
     long refused_seen;         /* the same, for writer_refused (under mu) */
     char refused_why[256];     /* ... and why (under mu) */
+    int own_failed;            /* a writer_call write failed, none held since (written on
+                                  the writer thread, under mu) */
+    char own_why[256];         /* ... and why (under mu) */
     uint64_t commit_started;   /* job_clock() of the commit under way, 0 between (under mu) */
 
     /* Scratch for one batch, reused; writer thread only. */
@@ -230,8 +233,23 @@ static void writer_refuse(writer *w, size_t n, const err *e)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* A write of the server's own (writer_call) failed for E: health says so
+ * until a write holds again (writer_succeeded). */
+static void writer_own_failed(writer *w, const err *e)
+{
+    pthread_mutex_lock(&w->mu);
+    w->own_failed = 1;
+    snprintf(w->own_why, sizeof w->own_why, "%s", e->msg);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void writer_succeeded(writer *w)
 {
+    if (w->own_failed) {   /* only this thread writes it: read without the lock */
+        pthread_mutex_lock(&w->mu);
+        w->own_failed = 0;
+        pthread_mutex_unlock(&w->mu);
+    }
     if (!w->refused)
         return;
     log_info("store: writes succeed again, after %ld applications and reviews were refused",
@@ -460,7 +478,13 @@ static void *writer_loop(void *arg)
             writer_call_req *c = w->calls;
             w->calls = c->next;
             pthread_mutex_unlock(&w->mu);
-            c->rc = c->fn(w->st, c->ud);
+            err e;
+            err_clear(&e);
+            c->rc = c->fn(w->st, c->ud, &e);
+            if (c->rc < 0)
+                writer_own_failed(w, &e);
+            else
+                writer_succeeded(w);
             pthread_mutex_lock(&w->mu);
             c->finished = 1;
             pthread_cond_broadcast(&w->called);
@@ -595,7 +619,7 @@ void writer_submit(writer *w, job *j)
     pthread_mutex_unlock(&w->mu);
 }
 
-int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud)
+int writer_call(writer *w, int (*fn)(store *st, void *ud, err *e), void *ud)
 {
     writer_call_req c = {fn, ud, 0, 0, NULL};
     pthread_mutex_lock(&w->mu);
@@ -615,6 +639,16 @@ void writer_track(writer *w, seen *s, past *kept)
     w->past = kept;
     pthread_cond_signal(&w->wake);   /* to wait with a look from now on */
     pthread_mutex_unlock(&w->mu);
+}
+
+int writer_failing(writer *w, char *why, size_t n)
+{
+    pthread_mutex_lock(&w->mu);
+    int failed = w->own_failed;
+    if (failed)
+        snprintf(why, n, "%s", w->own_why);
+    pthread_mutex_unlock(&w->mu);
+    return failed;
 }
 
 long writer_refused(writer *w, char *why, size_t n)

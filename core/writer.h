@@ -47,9 +47,12 @@ void writer_submit(writer *w, job *j);
  * the stored ones of a repeat, or a conflict.  Any thread. */
 void writer_answer(job *j, const store_outcome *o);
 
-/* Run FN(ST, UD) on the writer thread between two batches and wait for it;
- * returns what FN returned.  Any thread but the writer's. */
-int writer_call(writer *w, int (*fn)(store *st, void *ud), void *ud);
+/* Run FN(ST, UD, E) on the writer thread between two batches and wait for
+ * it; returns what FN returned.  A write of the server's own (an event, a
+ * rule set) that fails returns -1 with E set: health then says failing,
+ * with E's message, until a write holds again (writer_failing).  Any
+ * thread but the writer's. */
+int writer_call(writer *w, int (*fn)(store *st, void *ud, err *e), void *ud);
 
 /* From now on, add the applicant of each application committed to S, and
  * its rows to KEPT (either may be NULL).  Call before the first
@@ -64,6 +67,10 @@ size_t writer_depth(writer *w);
  * message of that failure goes to WHY (cut to N bytes) when not 0.  Any
  * thread. */
 long writer_refused(writer *w, char *why, size_t n);
+
+/* Whether the last write of the server's own (writer_call) failed, with no
+ * write held since: its message goes to WHY (cut to N bytes).  Any thread. */
+int writer_failing(writer *w, char *why, size_t n);
 
 /* How long the commit under way has taken, in milliseconds (0 when none
  * is): one held up for seconds means the database's write lock is taken

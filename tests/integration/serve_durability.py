@@ -209,6 +209,33 @@ def test_one_server_per_database():
               "the log says it once (%d)" % srv.log().count("was removed while the server ran"))
 
 
+def test_start_event_refused():
+    """The server's own write refused (its start event, here by a trigger,
+    as a full disk would): health says failing from the start, with why,
+    before any application is refused; once a decision is committed, ok."""
+    srv = Server(args=["--quiet"], start=False)
+    with srv:
+        srv.start()
+        check(srv.stop() == 0, "(a database made)")
+        db = sqlite3.connect(srv.db)
+        db.execute("CREATE TRIGGER no_events BEFORE INSERT ON events "
+                   "BEGIN SELECT RAISE(ABORT, 'events refused'); END")
+        db.commit()
+        db.close()
+        srv.start()
+        c = srv.connect(timeout=60)
+        h = c.request({"op": "health"})
+        check(h.get("status") == "failing" and h.get("refused") == 0 and
+              "cannot record the start event" in h.get("failure", ""),
+              "a start event refused: health says failing, and why (%r)"
+              % {k: h.get(k) for k in ("status", "refused", "failure")})
+        check(c.request(decide(1))["ok"], "a decision is still committed")
+        h = c.request({"op": "health"})
+        check(h.get("status") == "ok" and "failure" not in h,
+              "a write held: health says ok again (%r)" % h.get("status"))
+        c.close()
+
+
 def test_removed_during_commit():
     """The file removed while a batch waits for the write lock (held here by
     another connection): the writer had looked before, and it commits to a
@@ -407,6 +434,7 @@ def main():
     test_sigterm_replies()
     test_kill9()
     test_one_server_per_database()
+    test_start_event_refused()
     test_removed_during_commit()
     test_written_over()
     for t in threads:

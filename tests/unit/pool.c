@@ -197,14 +197,20 @@ typedef struct call_seen {
     int stored;
 } call_seen;
 
-static int event_call(store *st, void *ud)
+static int event_call(store *st, void *ud, err *e)
 {
     call_seen *c = ud;
-    err e;
     c->thread = pthread_self();
     prctl(PR_GET_NAME, (unsigned long)c->name, 0, 0, 0);
-    c->stored = store_event(st, "test", "from the test", &e) == 0;
+    c->stored = store_event(st, "test", "from the test", e) == 0;
     return 7;
+}
+
+static int failed_call(store *st, void *ud, err *e)
+{
+    (void)st;
+    (void)ud;
+    return err_set(e, "internal", "cannot record the start event: database or disk is full");
 }
 
 /* writer_call runs on the writer thread and returns the function's status. */
@@ -217,6 +223,22 @@ static void test_writer_call(void **state)
     assert_string_equal(c.name, "writer");
     assert_true(c.stored);   /* on the writer's handle */
     assert_int_equal(writer_depth(f->w), 0);
+}
+
+/* A write of the server's own that fails makes the writer failing, with its
+ * message, until a write holds again. */
+static void test_writer_call_failing(void **state)
+{
+    fixture *f = *state;
+    call_seen c = {0};
+    char why[256] = "";
+    assert_false(writer_failing(f->w, why, sizeof why));
+    assert_int_equal(writer_call(f->w, failed_call, NULL), -1);
+    assert_true(writer_failing(f->w, why, sizeof why));
+    assert_string_equal(why, "cannot record the start event: database or disk is full");
+    assert_int_equal(writer_refused(f->w, why, sizeof why), 0);   /* no application refused */
+    assert_int_equal(writer_call(f->w, event_call, &c), 7);
+    assert_false(writer_failing(f->w, why, sizeof why));
 }
 
 /* After pool_swap, every job taken is answered by an engine of the new set:
@@ -354,6 +376,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_other_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_call_failing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reviews, setup, teardown),
