@@ -153,8 +153,8 @@ static void *checkpointer_loop(void *arg)
         err_clear(&e);
         int rc = store_checkpoint(c->own, NULL, NULL, &e);
         if (rc < 0 && !failing)   /* once, not at every commit */
-            log_warn("%s (the writer will checkpoint past %d pages)", e.msg,
-                     CHECKPOINTER_LIMIT);
+            log_warn("store %s: %s (the writer will checkpoint past %d pages)",
+                     store_path(c->own), e.msg, CHECKPOINTER_LIMIT);
         failing = rc < 0;
         pthread_mutex_lock(&c->mu);
         if (rc == 0)

@@ -1220,6 +1220,11 @@ int store_schema(const store *st)
     return st->version;
 }
 
+const char *store_path(const store *st)
+{
+    return st->path;
+}
+
 void store_close(store *st)
 {
     if (!st)

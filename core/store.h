@@ -94,6 +94,10 @@ int store_open(store **out, const char *path, int flags, err *e);
 int store_schema(const store *st);
 #define STORE_SCHEMA 4
 
+/* The path ST was opened with, for messages: a server's log names the file
+ * whose writes fail, one of several an operator may run.  Owned by ST. */
+const char *store_path(const store *st);
+
 /* Close; NULL is fine. */
 void store_close(store *st);
 

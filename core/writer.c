@@ -225,7 +225,8 @@ static void writer_tell(writer *w, size_t n, int failed)
 static void writer_refuse(writer *w, size_t n, const err *e)
 {
     if (!w->refused)
-        log_error("store: %s: decisions are refused until it is fixed", e->msg);
+        log_error("store %s: %s: decisions are refused until it is fixed", store_path(w->st),
+                  e->msg);
     w->refused += (long)n;
     pthread_mutex_lock(&w->mu);
     w->refused_seen = w->refused;
