@@ -144,6 +144,7 @@ typedef struct conn {
     uint64_t line_since;            /* uv_now when the incomplete line at the head of `in`
                                        began to be read, or reading last resumed; 0: none */
     size_t unread;                  /* reply bytes its client had not read at the last sweep */
+    size_t requests;                /* lines read that were requests, for the log */
 
     struct conn *touch_next;        /* server_async_cb's list */
     unsigned reading : 1, eof : 1, writing : 1, closing : 1, closed : 1, touched : 1,
@@ -618,8 +619,9 @@ static void conn_update_reading(conn *c)
     if (c->reading && (full || c->eof || c->closing)) {
         uv_read_stop(&c->h.stream);
         c->reading = 0;
-        log_debug("connection %lu: paused (%zu in flight, %zu bytes unwritten)", c->number,
-                  c->ninflight, conn_unwritten(c));
+        if (!c->eof && !c->closing)   /* (at its end, reading stops for good: no pause) */
+            log_debug("connection %lu: paused (%zu in flight, %zu bytes unwritten)", c->number,
+                      c->ninflight, conn_unwritten(c));
     } else if (!c->reading && !c->eof && !c->closing && low) {
         if (uv_read_start(&c->h.stream, conn_alloc_cb, conn_read_cb) == 0) {
             c->reading = 1;
@@ -677,6 +679,7 @@ static void conn_line(conn *c, const char *p, size_t n, size_t w)
         return;   /* blank lines are keep-alives, not requests */
 
     atomic_fetch_add(&srv->a_requests, 1);
+    c->requests++;
     if (srv->inflight >= srv->cfg.queue) {
         char *id = line_id(srv, p, n);
         char msg[128];
@@ -871,7 +874,7 @@ static void conn_close_cb(uv_handle_t *h)
     c->closed = 1;
     srv->nconns--;
     atomic_store(&srv->a_conns, srv->nconns);
-    log_debug("connection %lu: closed", c->number);
+    log_debug("connection %lu: closed after %zu requests", c->number, c->requests);
     conn_flush(c);   /* drops the replies that waited for the client */
     conn_maybe_free(c);
 }
