@@ -62,8 +62,20 @@ int cmd_limit(const char *cmd, const char *opt, const char *text, engine_config 
                 "for the default\n", cmd, opt);
         return -1;
     }
-    if (memory)
+    if (memory) {
+        /* A cap above the machine's memory caps nothing: a rule that
+         * allocates without end would take the machine down first. */
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        unsigned long long ram = 0;
+        if (pages > 0 && size > 0)
+            ram = (unsigned long long)pages * (unsigned long long)size;
+        if (ram && v > ram) {
+            fprintf(stderr, "eligo %s: %s %llu is more than this machine's memory (%llu MiB): "
+                    "it would cap nothing; give at most %llu\n", cmd, opt, v, ram >> 20, ram);
+            return -1;
+        }
         cfg->memory = (size_t)v;
+    }
     else if (time)
         cfg->time_ms = v;
     else

@@ -566,6 +566,20 @@ def main():
     del os.environ["ELIGO_MEMORY"]
     check(st == 2 and "ELIGO_MEMORY wants a whole number of bytes, not '-5'" in err,
           "a negative ELIGO_MEMORY is refused (%s)" % err.strip())
+    # A cap above the machine's memory would cap nothing.
+    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGESIZE")
+    for cmd in ("check", "serve"):
+        st, _, err = eligo(cmd, "--memory", str(ram + 1), RULES)
+        check(st == 2 and "eligo %s: --memory %d is more than this machine's memory" % (cmd, ram + 1)
+              in err and "give at most %d" % ram in err,
+              "%s refuses a --memory above the machine's memory (%s)" % (cmd, err.strip()))
+    os.environ["ELIGO_MEMORY"] = "18446744073709551615"
+    st, _, err = eligo("test", RULES)
+    del os.environ["ELIGO_MEMORY"]
+    check(st == 2 and "ELIGO_MEMORY 18446744073709551615 is more than this machine's memory" in err,
+          "an ELIGO_MEMORY of 2^64 - 1 is refused (%s)" % err.strip())
+    st, _, err = eligo("check", "--memory", str(ram), RULES)
+    check(st == 0, "--memory equal to the machine's memory is taken (%s)" % err.strip())
     # The sandbox fixture's "work" criterion loops a.age times.
     sandbox = os.path.join(os.path.dirname(RULES), "tests", "fixtures", "sandbox")
     line = os.path.join(WORK, "work.jsonl")
