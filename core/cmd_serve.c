@@ -380,7 +380,10 @@ static int serve_claim(const char *db)
 {
     int fd = open(db, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        log_error("database %s: %s", db, strerror(errno));
+        char why[600];
+        const char *error = strerror(errno);
+        err_denied(db, 1, why, sizeof why);
+        log_error("database %s: %s%s%s", db, error, *why ? ": " : "", why);
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -9,6 +9,8 @@
 #ifndef ELIGO_ERR_H
 #define ELIGO_ERR_H
 
+#include <stddef.h>
+
 typedef struct err {
     const char *code;   /* "invalid_json", "rule_error", ...; static storage */
     char msg[512];      /* what went wrong and where, NUL-terminated */
@@ -21,5 +23,14 @@ int err_set(err *e, const char *code, const char *fmt, ...)
 
 /* Clear E (code NULL, empty message).  E may be NULL. */
 void err_clear(err *e);
+
+/* Why this process may not use PATH, a file to be written (and made when
+ * missing) with WRITE, else read; for "Permission denied", which does not
+ * say whether the file or its directory is at fault.  Writes the reason
+ * into OUT (N bytes), as "the directory /srv/eligo cannot be written by uid
+ * 1000", and returns OUT; returns "" when the permissions allow it (the
+ * refusal came from elsewhere: an ACL the mode does not show, a security
+ * module). */
+const char *err_denied(const char *path, int write, char *out, size_t n);
 
 #endif

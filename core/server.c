@@ -1460,7 +1460,11 @@ int server_listen(server *srv, pool *p, err *e)
                 return err_set(e, "internal", "cannot bind %s: the directory %s does not exist",
                                srv->socket_path, dir);
         }
-        return err_set(e, "internal", "cannot bind %s: %s", srv->socket_path, uv_strerror(rc));
+        char why[600] = "";
+        if (rc == UV_EACCES || rc == UV_EROFS)
+            err_denied(srv->socket_path, 1, why, sizeof why);
+        return err_set(e, "internal", "cannot bind %s: %s%s%s", srv->socket_path, uv_strerror(rc),
+                       *why ? ": " : "", why);
     }
     chmod(srv->socket_path, 0660);
     if ((rc = uv_listen((uv_stream_t *)&srv->unix_listener, 511, server_accept)) < 0)

@@ -1107,8 +1107,11 @@ int store_open(store **out, const char *path, int flags, err *e)
                                  NULL);
     free(uri);
     if (opened != SQLITE_OK) {
-        err_set(e, "internal", "cannot open %s: %s", path,
-                st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        char why[600] = "";
+        if (st->db)
+            err_denied(path, !rdonly, why, sizeof why);
+        err_set(e, "internal", "cannot open %s: %s%s%s", path,
+                st->db ? sqlite3_errmsg(st->db) : "out of memory", *why ? ": " : "", why);
         goto fail_db;
     }
     sqlite3_extended_result_codes(st->db, 1);
@@ -1141,7 +1144,12 @@ int store_open(store **out, const char *path, int flags, err *e)
         if (!ok) {
             /* Most often a directory it cannot write: the log and its index
              * are files beside the database. */
-            char dir[4096];
+            char dir[4096], why[600];
+            if (*err_denied(path, 1, why, sizeof why)) {   /* the file itself */
+                err_set(e, "internal", "cannot put %s in WAL mode: %s: %s", path,
+                        sqlite3_errmsg(st->db), why);
+                goto fail_db;
+            }
             int writable = access(store_dir_of(path, dir, sizeof dir), W_OK) == 0;
             err_set(e, "internal", "cannot put %s in WAL mode: %s%s%s%s", path,
                     sqlite3_errmsg(st->db), writable ? "" : " (the directory ",
@@ -2318,10 +2326,16 @@ int store_backup(store *st, const char *path, long *pages, err *e)
                                                  : "");
     /* Claimed with O_EXCL: two backups to one name cannot mix their pages. */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0)
-        return err_set(e, "invalid_request", "cannot create %s: %s%s", tmp, strerror(errno),
-                       errno == EEXIST ? " (another backup to it under way, or a dead one's: "
-                                         "remove it, and its -journal, if none is running)" : "");
+    if (fd < 0) {
+        int error = errno;
+        char why[600] = ": ";
+        if (error == EACCES || error == EROFS)
+            err_denied(tmp, 1, why + 2, sizeof why - 2);
+        return err_set(e, "invalid_request", "cannot create %s: %s%s%s", tmp, strerror(error),
+                       error == EEXIST ? " (another backup to it under way, or a dead one's: "
+                                         "remove it, and its -journal, if none is running)" : "",
+                       why[2] ? why : "");
+    }
     close(fd);
 
     sqlite3 *dst = NULL;

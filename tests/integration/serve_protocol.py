@@ -983,6 +983,52 @@ def test_slow_reader():
         check("closed before" not in srv.log(), "and is not closed with replies unsent")
 
 
+def test_denied():
+    """"Permission denied" says who is denied what: the directory that cannot
+    be written or entered, or the file that cannot be written, and the uid.
+    Run as root, the server runs as nobody (root is never denied)."""
+    uid = 65534 if os.geteuid() == 0 else os.geteuid()
+    drop = (lambda: (os.setgroups([]), os.setgid(65534), os.setuid(65534))) if uid != os.geteuid() \
+        else None
+    top = tempfile.mkdtemp(prefix="eligo-denied-")
+    try:
+        os.chmod(top, 0o755)
+        binary, rules = os.path.join(top, "eligo"), os.path.join(top, "rules")
+        shutil.copy(ELIGO, binary)   # where nobody can reach them
+        shutil.copytree(RULES, rules)
+        ro, rw, shut = (os.path.join(top, d) for d in ("ro", "rw", "shut"))
+        for d, mode in ((ro, 0o555), (rw, 0o777), (shut, 0o000)):
+            os.mkdir(d)
+            os.chmod(d, mode)
+        locked = os.path.join(rw, "locked.db")
+        open(locked, "w").close()
+        os.chmod(locked, 0o444)
+        owner = os.stat(locked).st_uid
+        cases = [
+            (["--db", os.path.join(ro, "x.db")],
+             "database %s/x.db: Permission denied: the directory %s cannot be written by uid %d, "
+             "so no file can be made in it" % (ro, ro, uid)),
+            (["--db", os.path.join(rw, "y.db"), "--socket", os.path.join(ro, "s")],
+             "cannot bind %s/s: permission denied: the directory %s cannot be written by uid %d"
+             % (ro, ro, uid)),
+            (["--db", locked],
+             "attempt to write a readonly database: the file cannot be written by uid %d (its owner "
+             "is uid %d, its mode 444)" % (uid, owner)),
+            (["--db", os.path.join(shut, "a", "x.db")],
+             "Permission denied: the directory %s cannot be entered by uid %d" % (shut, uid)),
+        ]
+        for args, want in cases:
+            if "--socket" not in args:
+                args = args + ["--socket", os.path.join(rw, "s")]
+            p = subprocess.run([binary, "serve", "--rules", rules] + args, capture_output=True,
+                               text=True, timeout=60, preexec_fn=drop)
+            check(p.returncode != 0 and want in p.stderr,
+                  "serve %s is refused, saying whose the fault is (%s)" % (args[1], p.stderr.strip()))
+    finally:
+        os.chmod(os.path.join(top, "shut"), 0o700)
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def main():
     with Server(extra_files={"boom.lua": BOOM}) as srv:
         test_ops(srv)
@@ -1001,6 +1047,7 @@ def main():
     test_slow_reader()
     test_options()
     test_budget()
+    test_denied()
     finish()
 
 
