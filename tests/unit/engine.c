@@ -3602,6 +3602,43 @@ static void test_cases_stopped_by_budget(void **state)
     release(en);
 }
 
+/* A case the memory cap stopped is run once more on a collected state, as a
+ * request is (engine_request): a case that needs most of the cap passes
+ * after one that recursed deeply, as it would alone, and as the same
+ * request does on the server. */
+static void test_cases_retried_at_memory_cap(void **state)
+{
+    (void)state;
+    static const char schema[] = "schema { applicant_id = \"text\", age = \"integer\" }\n";
+    static const char rules[] = ONE_CRITERION(
+        "if a.applicant_id == \"deep\" then\n"
+        "      local function down(n) if n == 0 then return 0 end return 1 + down(n - 1) end\n"
+        "      return down(a.age) == a.age\n"
+        "    end\n"
+        "    return #string.rep(\"x\", a.age << 20) > 0");
+    static const char tests[] =
+        "case \"deep\" { program = \"p\", as_of = \"2025-01-01\", outcome = \"eligible\",\n"
+        "  applicant = { applicant_id = \"deep\", age = 120000 } }\n"
+        "case \"big\" { program = \"p\", as_of = \"2025-01-01\", outcome = \"eligible\",\n"
+        "  applicant = { applicant_id = \"big\", age = 28 } }\n"
+        "case \"too big\" { program = \"p\", as_of = \"2025-01-01\", error = \"rule_error\",\n"
+        "  applicant = { applicant_id = \"big\", age = 80 } }\n";
+    engine_config slow = {.time_ms = 60000};   /* the sanitizers make 28 MiB slow */
+    engine *en = open_set(schema, rules, tests, &slow);
+    int passed = -1, failed = -1;
+    reports got;
+    memset(&got, 0, sizeof got);
+    err e = {0};
+    int rc = engine_test(en, keep_report, NULL, &got, &passed, &failed, &e);
+    for (int i = 0; i < got.n; i++)
+        print_message("%s\n", got.r[i].msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(got.n, 0);
+    assert_int_equal(passed, 3);
+    assert_int_equal(failed, 0);
+    release(en);
+}
+
 /* A case named by anything but a string (here a table whose __tostring
  * raises) is refused where it is declared.  It loaded, and engine_test,
  * reporting it failed, read its file and line from below the Lua stack
@@ -3834,6 +3871,7 @@ int main(void)
         TEST(test_text_shows_parameters),
         TEST(test_lint_undeclared_reads),
         TEST(test_cases_stopped_by_budget),
+        TEST(test_cases_retried_at_memory_cap),
         TEST(test_escape_load),
         TEST(test_escape_load_binary),
         TEST(test_escape_loadstring),
