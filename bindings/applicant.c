@@ -450,7 +450,10 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
             applicant_prepare(L, s, anchor, v, node->of, path);
             return;
         case T_TEXT:
-            ok = vt == LUA_TSTRING;
+            if ((ok = vt == LUA_TSTRING) != 0) {
+                bindings_push_nfc(L, v);
+                return;
+            }
             break;
         case T_NUMBER:
             ok = vt == LUA_TNUMBER;
@@ -485,8 +488,16 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
             break;
         }
         case T_ENUM:
-            ok = vt == LUA_TSTRING && (lua_rawgeti(L, anchor, node->set), lua_pushvalue(L, v),
-                                       lua_rawget(L, -2) != LUA_TNIL) && lua_toboolean(L, -1);
+            if ((ok = vt == LUA_TSTRING) != 0) {
+                bindings_push_nfc(L, v);                  /* text */
+                lua_rawgeti(L, anchor, node->set);        /* text set */
+                lua_pushvalue(L, top + 1);
+                ok = lua_rawget(L, -2) != LUA_TNIL && lua_toboolean(L, -1);
+                if (ok) {
+                    lua_settop(L, top + 1);
+                    return;
+                }
+            }
             break;
         case T_LIST:
             ok = vt == LUA_TTABLE && lua_getmetatable(L, v) && lua_rawequal(L, -1, UP_ARRAY);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uninorm.h>
 
 #include "buf.h"
 #include "canon.h"
@@ -354,6 +355,54 @@ static size_t bindings_utf8_bad_json(const unsigned char *s, size_t n)
 size_t bindings_utf8_bad(const void *s, size_t n)
 {
     return bindings_utf8_scan(s, n, 0);
+}
+
+/* NFC at most triples a text's UTF-8 length (U+0958, three bytes, is six
+ * in NFC; Unicode bounds the growth at 3x). */
+#define BINDINGS_NFC_GROWTH 3
+
+void bindings_push_nfc(lua_State *L, int idx)
+{
+    size_t n, i = 0;
+    const char *s = lua_tolstring(L, idx, &n);
+    /* Lead bytes below 0xcc start characters below U+0300: none of those
+     * decomposes, and none composes with another. */
+    while (i < n && (unsigned char)s[i] < 0xcc)
+        i++;
+    if (i == n) {
+        lua_pushvalue(L, idx);
+        return;
+    }
+    idx = lua_absindex(L, idx);
+    if (n > (SIZE_MAX - 16) / BINDINGS_NFC_GROWTH)
+        luaL_error(L, "a text of %zu bytes is too long to normalize", n);
+    /* The result's room is Lua's, under its memory cap, and freed by it
+     * whatever raises next. */
+    size_t room = BINDINGS_NFC_GROWTH * n + 16, len = room;
+    uint8_t *out = lua_newuserdatauv(L, room, 0);
+    uint8_t *t = u8_normalize(UNINORM_NFC, (const uint8_t *)s, n, out, &len);
+    if (t != out) {
+        if (!t) {   /* not UTF-8 */
+            lua_pop(L, 1);
+            lua_pushvalue(L, idx);
+            return;
+        }
+        free(t);
+        luaL_error(L, "a text of %zu bytes grew past %zu in NFC", n, room);
+    }
+    if (len == n && !memcmp(out, s, n))
+        lua_pushvalue(L, idx);
+    else
+        lua_pushlstring(L, (const char *)out, len);
+    lua_remove(L, -2);
+}
+
+/* nfc(s) -> S in Unicode NFC (bindings_push_nfc)  [-0, +1, m] */
+static int bindings_nfc_lua(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TSTRING);
+    bindings_push_nfc(L, 1);
+    return 1;
 }
 
 /* blank(s) -> whether the string S shows nothing (text_blank).
@@ -737,6 +786,7 @@ void bindings_push(lua_State *L)
         {"utf8_bad", bindings_utf8_bad_lua},
         {"decision_where", bindings_decision_where},
         {"blank", bindings_blank_lua},
+        {"nfc", bindings_nfc_lua},
         {"cents", bindings_cents},
         {"sha256", bindings_sha256},
         {"decision_id", bindings_decision_id},

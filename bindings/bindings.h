@@ -50,6 +50,14 @@ void bindings_push_sha256(lua_State *L, const void *s, size_t n);
  * protocol's lines are. */
 size_t bindings_utf8_bad(const void *s, size_t n);
 
+/* Push the string at IDX in Unicode NFC, the composed form ("é" as one
+ * character, not "e" and a combining accent): the string itself when it is
+ * already, as every text below U+0300 is.  Applicants' texts are compared
+ * in this form, so that a front office that sends decomposed text is
+ * decided as one that does not.  Text that is not UTF-8 is pushed as it is
+ * (its validation refuses it).  [-0, +1, m] */
+void bindings_push_nfc(lua_State *L, int idx);
+
 /* Whether cents(x) would accept the value at IDX (an amount with at most two
  * decimals, in range), without raising.  [-0, +0, -] */
 int bindings_is_cents(lua_State *L, int idx);

@@ -43,7 +43,7 @@ local tostring = C.name
 local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
 local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
 local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.decider
-local c_utf8_bad, c_blank = C.utf8_bad, C.blank
+local c_utf8_bad, c_blank, c_nfc = C.utf8_bad, C.blank, C.nfc
 
 local LANGS = { "en", "fr", "ar" }
 local LANG_OK = { en = true, fr = true, ar = true }
@@ -528,6 +528,7 @@ prepare = function(v, t, path)
   if kind == "nullable" then return prepare(v, t.of, path) end
   if kind == "text" then
     if type(v) ~= "string" then bad_field(path, "text", v) end
+    return c_nfc(v)   -- compared composed, however it came (bindings_push_nfc)
   elseif kind == "date" then
     if type(v) ~= "string" then bad_field(path, "a date (YYYY-MM-DD)", v) end
     if not c_parse_date(v) then
@@ -557,10 +558,12 @@ prepare = function(v, t, path)
     return math_tointeger(v) or v
   elseif kind == "enum" then
     local set = t.set or scales[t.scale].rank
-    if type(v) ~= "string" or not set[v] then
+    local text = type(v) == "string" and c_nfc(v)
+    if not text or not set[text] then
       local list = t.values or scales[t.scale]
       bad_field(path, "one of " .. table_concat(list, ", "), v)
     end
+    return text
   elseif kind == "list" then
     if type(v) ~= "table" or debug_getmetatable(v) ~= ARRAY then bad_field(path, "a list", v) end
     for i = 1, #v do v[i] = prepare(v[i], t.of, path .. "[" .. i .. "]") end
@@ -1618,7 +1621,7 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     end
     return
   elseif op == "history" then
-    res.applicant_id = get_string(req, "applicant_id", true)
+    res.applicant_id = c_nfc(get_string(req, "applicant_id", true))   -- as decide stored it
     if c_blank(res.applicant_id) then
       fail("invalid_request", "field 'applicant_id' is blank: no applicant has an id that shows no character")
     end

@@ -3602,6 +3602,47 @@ static void test_cases_stopped_by_budget(void **state)
     release(en);
 }
 
+/* Applicants' texts are compared in Unicode NFC: a front office that sends
+ * "Fès" as "e" and a combining grave accent (U+0300) is decided as one that
+ * sends the composed "è", against a rule's composed literal and an enum's
+ * value; the decision shows the composed text, and a `history` asks for the
+ * applicant as decide stored it. */
+static void test_texts_compared_in_nfc(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "schema { applicant_id = \"text\", region = \"text\", level = enum { \"Dr\xc3\xa2\x61\", \"none\" },\n"
+        "  places = list(\"text\") }\n";
+    static const char rules[] = ONE_CRITERION(
+        "return a.region == \"F\xc3\xa8s\" and a.level == \"Dr\xc3\xa2\x61\" and a.places[1] == \"Sal\xc3\xa9\",\n"
+        "      { region = a.region, id = a.applicant_id }");
+    engine *en = open_set(schema, rules, NULL, NULL);
+    /* decomposed: e + U+0300, a + U+0302, e + U+0301 (as escapes, and as raw bytes) */
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"Mo\\u0308n\",\"region\":\"Fe\\u0300s\","
+                                       "\"level\":\"Dra\xcc\x82\x61\",\"places\":[\"Sale\xcc\x81\"]}");
+    assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "\"region\":\"F\xc3\xa8s\"");
+    ASSERT_CONTAINS(decision(r), "\"id\":\"M\xc3\xb6n\"");
+    assert_string_equal(S(r->applicant_id), "M\xc3\xb6n");
+    release(r);
+    /* Composed as sent: the same. */
+    r = decide(en, "p", "{\"applicant_id\":\"M\xc3\xb6n\",\"region\":\"F\xc3\xa8s\",\"level\":\"Dr\xc3\xa2\x61\","
+                        "\"places\":[\"Sal\xc3\xa9\"]}");
+    assert_outcome(r, "eligible");
+    release(r);
+    /* A value no enum holds, in either form, is refused as it came. */
+    r = decide(en, "p", "{\"applicant_id\":\"x\",\"region\":\"a\",\"level\":\"Dre\xcc\x82\x61\",\"places\":[]}");
+    assert_error(r, "invalid_applicant");
+    ASSERT_CONTAINS(r->error_message, "field 'level'");
+    ASSERT_CONTAINS(r->error_message, "Dre\xcc\x82\x61");
+    release(r);
+    r = request(en, "{\"op\":\"history\",\"applicant_id\":\"Mo\\u0308n\"}");
+    assert_null(r->error_code);
+    assert_string_equal(S(r->applicant_id), "M\xc3\xb6n");
+    release(r);
+    release(en);
+}
+
 /* A case the memory cap stopped is run once more on a collected state, as a
  * request is (engine_request): a case that needs most of the cap passes
  * after one that recursed deeply, as it would alone, and as the same
@@ -3872,6 +3913,7 @@ int main(void)
         TEST(test_lint_undeclared_reads),
         TEST(test_cases_stopped_by_budget),
         TEST(test_cases_retried_at_memory_cap),
+        TEST(test_texts_compared_in_nfc),
         TEST(test_escape_load),
         TEST(test_escape_load_binary),
         TEST(test_escape_loadstring),
