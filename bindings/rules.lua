@@ -2024,7 +2024,9 @@ end
 -- at once.  A read is A.name, A being the check's first argument, and goes
 -- on through records (A.business.sector); it stops at a list, or a field of
 -- no record type.  A local given a record and nothing else, `local b =
--- a.business`, is read the same way to the end of its block (b.sector).
+-- a.business`, or a record with an empty table for its fallback, `local b
+-- = a.business or {}`, is read the same way to the end of its block
+-- (b.sector).
 -- The check's own tokens are read, from its `function` to the matching
 -- `end`; a check that shares its first line with another function is left
 -- alone, and so is one that gives the name A another meaning (a local, a
@@ -2148,11 +2150,20 @@ local function undeclared_reads(c, info, file, toks, out)
         if not (toks[n] and toks[n][2] == ",") then break end
         n = n + 1
       end
-      -- Each value in turn while it is a path alone: one ended by a ',', or
-      -- by the next statement (a `;`, or a name that is not `and`/`or`).
+      -- Each value in turn while it is a path alone, or a path `or {}`: one
+      -- ended by a ',', or by the next statement (a `;`, or a name that is
+      -- not `and`/`or`).  The empty table a missing record falls back to
+      -- has no field at all, so a read the record would refuse is as wrong
+      -- through it; a fallback with fields ({ sector = "x" }) may be what
+      -- the read is for, and is not followed.
       local v = 1
       while toks[n] and (toks[n][2] == "=" or toks[n][2] == ",") and names[v] do
         local path, ty, after = path_at(n + 1)
+        if path and toks[after] and toks[after][1] == "name" and toks[after][2] == "or"
+            and toks[after + 1] and toks[after + 1][1] == "op" and toks[after + 1][2] == "{"
+            and toks[after + 2] and toks[after + 2][1] == "op" and toks[after + 2][2] == "}" then
+          after = after + 3
+        end
         local t = toks[after]
         if not path or (t and not (t[2] == "," or t[2] == ";" or
             (t[1] == "name" and t[2] ~= "and" and t[2] ~= "or"))) then break end

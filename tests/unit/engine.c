@@ -3876,6 +3876,16 @@ static void test_lint_undeclared_reads(void **state)
         CRIT("u", "function(a)\n      local b = a.business\n"
                   "      local t = { f = function() b = { other = 1 } end }\n"
                   "      t.f()\n      return b.other == 1 end")
+        /* A local given a record with an empty table for its fallback is
+         * read as the record; not one whose fallback has fields, nor one
+         * whose value goes on past the fallback, nor one given a list or a
+         * text with that fallback, nor one given another value later. */
+        CRIT("v", "function(a)\n      local b = a.business or {}\n      return b.sectr == nil end")
+        CRIT("w", "function(a)\n      local b = a.business or { sectr = 1 }\n"
+                  "      local e = a.business or {} and { sectr = 1 }\n"
+                  "      local l = a.benefits or {}\n      local t = a.applicant_id or {}\n"
+                  "      local d = a.business or {}\n      d = { sectr = 1 }\n"
+                  "      return b.sectr == 1 and e.sectr and l.n == nil and t.sectr == nil and d.sectr end")
         "}\n";
 #undef CRIT
     err e = {0};
@@ -3884,7 +3894,7 @@ static void test_lint_undeclared_reads(void **state)
     memset(&got, 0, sizeof got);
     assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 0);   /* no problem */
     ruleset_free(rs);
-    assert_int_equal(got.n, 6);
+    assert_int_equal(got.n, 7);
     assert_string_equal(got.r[0].msg, "warning: criterion 'c' reads a.nope, which the schema does "
                                       "not declare: reading it is a rule error");
     assert_int_equal(got.r[0].line, 5);
@@ -3902,6 +3912,9 @@ static void test_lint_undeclared_reads(void **state)
     /* A table's key of the name is no assignment to it. */
     assert_string_equal(got.r[5].msg, "warning: criterion 't' reads b.sectr (a.business.sectr), "
                                       "which the schema does not declare: reading it is a rule error");
+    assert_string_equal(got.r[6].msg, "warning: criterion 'v' reads b.sectr (a.business.sectr), "
+                                      "which the schema does not declare: reading it is a rule error");
+    assert_int_equal(got.r[6].line, 75);
 }
 
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
