@@ -2028,43 +2028,73 @@ end
 -- = a.business or {}`, is read the same way to the end of its block
 -- (b.sector).
 -- The check's own tokens are read, from its `function` to the matching
--- `end`; a check that shares its first line with another function is left
--- alone, and so is one that gives the name A another meaning (a local, a
--- loop variable, an inner function's argument, an assignment): that A may
--- be anything; a local given another meaning is not followed.  TOKS are the
--- tokens of FILE, where the check is, and INFO its debug_getinfo("S"); each
--- read found is appended to OUT, once per path.
+-- `end`; a check that shares its first line with another function of the
+-- same parameters and last line is left alone (which of them is the check
+-- cannot be told), and so is one that gives the name A another meaning (a
+-- local, a loop variable, an inner function's argument, an assignment):
+-- that A may be anything; a local given another meaning is not followed.
+-- TOKS are the tokens of FILE, where the check is, and INFO its
+-- debug_getinfo("S"); each read found is appended to OUT, once per path.
 local function undeclared_reads(c, info, file, toks, out)
   local a = debug_getlocal(c.check, 1)
   if not a or not schema_at or info.what ~= "Lua" then return end
+  if debug_getlocal(c.check, 2) == a then return end   -- function(a, a): which a?
+  -- The tokens from the `function` at token HEADER to the `end` that closes
+  -- it (repeat ... until nests apart), or nil where the file ends first.
+  local function span_of(header)
+    local span, depth, k = {}, 0, header
+    repeat
+      local t = toks[k]
+      if not t then return nil end
+      span[#span + 1] = k
+      if t[1] == "name" then
+        if OPS.opens[t[2]] then depth = depth + 1
+        elseif OPS.closes[t[2]] then depth = depth - 1 end
+      end
+      k = k + 1
+    until depth == 0
+    return span
+  end
+  -- Whether the function whose '(' is token K (a method's when METHOD) has
+  -- the check's parameters, in order, and ends on the check's last line.
+  local u = debug_getinfo(c.check, "u")
+  local function like_check(k, method, span)
+    local names, vararg = method and { "self" } or {}, false
+    k = k + 1
+    while toks[k] and toks[k][2] ~= ")" do
+      if toks[k][1] == "name" then names[#names + 1] = toks[k][2]
+      elseif toks[k][2] == "..." then vararg = true end
+      k = k + 1
+    end
+    if #names ~= u.nparams or vararg ~= u.isvararg or toks[span[#span]][3] ~= info.lastlinedefined then
+      return false
+    end
+    for i, n in ipairs(names) do
+      if debug_getlocal(c.check, i) ~= n then return false end
+    end
+    return true
+  end
   -- Lua's linedefined is the line of the '(' after `function` (and its
-  -- name, if any): the keyword is found back from it.
-  local header
+  -- name, if any): the keyword is found back from it.  Where several
+  -- functions begin on that line (two checks, or a check and a function in
+  -- it), the check is the one with its parameters and its last line; where
+  -- more than one has both, which is the check cannot be told.
+  local header, span
   for k, t in ipairs(toks) do
     if t[3] == info.linedefined and t[1] == "op" and t[2] == "(" then
-      local j = k - 1
+      local j, method = k - 1, false
       while toks[j] and (toks[j][1] == "name" and not OPS.keywords[toks[j][2]] or toks[j][2] == "." or toks[j][2] == ":") do
+        method = method or toks[j][2] == ":"
         j = j - 1
       end
-      if toks[j] and toks[j][2] == "function" then
-        if header then return end   -- two functions begin on the line: which is the check?
-        header = j
+      local s = toks[j] and toks[j][2] == "function" and span_of(j)
+      if s and like_check(k, method, s) then
+        if header then return end   -- two alike: which is the check?
+        header, span = j, s
       end
     end
   end
-  if not header or debug_getlocal(c.check, 2) == a then return end   -- function(a, a): which a?
-  -- The span: to the `end` that closes it (repeat ... until nests apart).
-  local span, depth, k = {}, 0, header
-  repeat
-    local t = toks[k]
-    if not t then return end
-    span[#span + 1] = k
-    if t[1] == "name" then
-      if OPS.opens[t[2]] then depth = depth + 1
-      elseif OPS.closes[t[2]] then depth = depth - 1 end
-    end
-    k = k + 1
-  until depth == 0
+  if not header then return end
   -- Whether NAME is given a meaning in the span other than by the `local`
   -- at token SKIP: local NAME (<attrib> and all); for NAME; function (...,
   -- NAME); NAME = ..., NAME, x = ....

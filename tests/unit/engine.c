@@ -3886,6 +3886,14 @@ static void test_lint_undeclared_reads(void **state)
                   "      local l = a.benefits or {}\n      local t = a.applicant_id or {}\n"
                   "      local d = a.business or {}\n      d = { sectr = 1 }\n"
                   "      return b.sectr == 1 and e.sectr and l.n == nil and t.sectr == nil and d.sectr end")
+        /* A check that shares its line with a function in it is told from
+         * it by its parameters; two checks alike on one line are left
+         * alone (which one reads the field cannot be told). */
+        CRIT("x", "function(a) local ok = function(s) return s ~= 1 end return ok(a.business.sectr) end")
+        "  criterion \"y\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, reference = \"r\", "
+        "check = function(a) return a.nope3 end }, criterion \"z\" { text = { en = "
+        "\"T\", fr = \"T\", ar = \"T\" }, reference = \"r\", check = function(a) return "
+        "a.applicant_id end },\n"
         "}\n";
 #undef CRIT
     err e = {0};
@@ -3894,7 +3902,7 @@ static void test_lint_undeclared_reads(void **state)
     memset(&got, 0, sizeof got);
     assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 0);   /* no problem */
     ruleset_free(rs);
-    assert_int_equal(got.n, 7);
+    assert_int_equal(got.n, 8);
     assert_string_equal(got.r[0].msg, "warning: criterion 'c' reads a.nope, which the schema does "
                                       "not declare: reading it is a rule error");
     assert_int_equal(got.r[0].line, 5);
@@ -3915,6 +3923,9 @@ static void test_lint_undeclared_reads(void **state)
     assert_string_equal(got.r[6].msg, "warning: criterion 'v' reads b.sectr (a.business.sectr), "
                                       "which the schema does not declare: reading it is a rule error");
     assert_int_equal(got.r[6].line, 75);
+    assert_string_equal(got.r[7].msg, "warning: criterion 'x' reads a.business.sectr, which the "
+                                      "schema does not declare: reading it is a rule error");
+    assert_int_equal(got.r[7].line, 86);
 }
 
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
