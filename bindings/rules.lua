@@ -2015,6 +2015,11 @@ local function source_faults(file, src, rules, out)
     elseif rules and kind == "string" and text and string_find(text, "^%d%d%d%d%-%d%d?%-%d%d?$") and not c_parse_date(text) then
       out[#out + 1] = { file = file, line = line, msg = string_format(
         "\"%s\" is written like a date but is not one (YYYY-MM-DD, a real day): a date compared with it is compared as text", text) }
+    elseif rules and kind == "string" and text and not c_utf8_bad(text) and c_nfc(text) ~= text then
+      -- A warning: a message may be decomposed and still read well.
+      out[#out + 1] = { file = file, line = line, warning = true, msg = string_format(
+        "\"%s\" is not in Unicode NFC (it holds a decomposed character): applicants' texts reach "
+        .. "the rules composed, so compared with one it is never equal; write it composed", text) }
     end
   end
 end

@@ -184,6 +184,20 @@ def main():
                                                        line_of(d, "taehil.lua", "a.in_trainig"))
     check(st == 0 and want in out.splitlines() and out.rstrip().endswith("clean, with 1 warning"),
           "a read of an undeclared field: a warning at the read, the set clean (%s)" % out.strip())
+    # A rule's text written decomposed ("e" and U+0300) never equals an
+    # applicant's, which reaches the rules composed: a warning, where it is.
+    d = edited("nfd_literal", {"taehil.lua": [("return a.in_training == false",
+                                               'return a.in_training == false and a.region ~= "Fe\u0300s"')]})
+    st, out, _ = eligo("check", d)
+    want = "%s:%d: warning: \"Fe\u0300s\" is not in Unicode NFC (it holds a decomposed character): " \
+           "applicants' texts reach the rules composed, so compared with one it is never equal; " \
+           "write it composed" % (os.path.join(d, "taehil.lua"), line_of(d, "taehil.lua", "Fe\u0300s"))
+    check(st == 0 and want in out.splitlines() and out.rstrip().endswith("clean, with 1 warning"),
+          "a decomposed text in a rule file is warned of at its line (%s)" % out.strip())
+    d = edited("nfc_literal", {"taehil.lua": [("return a.in_training == false",
+                                               'return a.in_training == false and a.region ~= "F\u00e8s"')]})
+    st, out, _ = eligo("check", d)
+    check(st == 0 and "warning" not in out, "the composed text is not (%s)" % out.strip())
     expect_one("value_date_format", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
                                                      '  { from = "2022-1-1", value = 18 },')]},
                "awrach.lua", 'parameter "awrach.age_min"',
