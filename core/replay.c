@@ -26,7 +26,9 @@
  * Determinism of the report.  Sample ids and listed differences are kept as
  * the ones with the smallest seq: a worker sees its batches in seq order, so
  * it keeps the first ones it meets, and the merge keeps the smallest of the
- * union.  Counts are sums.  So any number of workers gives the same report.
+ * union.  Counts are sums.  The version and parameter moves of a programme
+ * are kept in the order a worker met them and sorted once merged
+ * (tally_sort).  So any number of workers gives the same report.
  *
  * Earlier decisions.  A decision records, in "history", the rows its rules
  * read (engine.h).  The replay gives the engine those rows
@@ -98,10 +100,33 @@ typedef struct rp_cell {
     size_t nsample;
 } rp_cell;
 
+/* Candidate mode: decisions made now under another version of their
+ * programme than the stored one (FROM and TO, as the decisions name them).
+ * The table of moves counts them where their outcome puts them; a version
+ * that moved while the outcome stayed is seen only here. */
+typedef struct rp_vmove {
+    char *from, *to;
+    int64_t same;                 /* of cell.count, decisions whose outcome stayed */
+    rp_cell cell;                 /* count and sample; no criteria */
+} rp_vmove;
+
+/* Candidate mode: decisions whose rules read parameter ID with another
+ * value now (FROM and TO as canonical JSON text; NULL: not read then, or
+ * not now).  There are as many as the two rule sets' dated values make
+ * pairs, not as many as decisions: the lists are bounded by the rules. */
+typedef struct rp_pmove {
+    char *id, *from, *to;
+    int64_t count, same;          /* decisions, and of them those whose outcome stayed */
+} rp_pmove;
+
 typedef struct rp_prog {
     char *name;
     int64_t decisions;
     rp_cell cell[K_N][K_N];
+    rp_vmove *vmoves;             /* in no order until sorted by tally_sort */
+    size_t nvmoves, avmoves;
+    rp_pmove *pmoves;
+    size_t npmoves, apmoves;
 } rp_prog;
 
 /* A difference (original mode) or an error (candidate mode). */
@@ -438,6 +463,116 @@ static int cell_sample(rp_cell *c, size_t n, int64_t seq, const char *id)
     return 0;
 }
 
+/* Merge SC's sample into DC's: two ascending lists, the N smallest kept. */
+static int cell_merge_sample(rp_cell *dc, const rp_cell *sc, size_t n)
+{
+    if (sc->nsample == 0)
+        return 0;
+    size_t na = dc->nsample, nb = sc->nsample, i = 0, j = 0, o = 0;
+    int64_t seqs[n];
+    char ids[n][32];
+    while (o < n && (i < na || j < nb)) {
+        if (j >= nb || (i < na && dc->sample_seq[i] < sc->sample_seq[j])) {
+            seqs[o] = dc->sample_seq[i];
+            memcpy(ids[o++], dc->sample_id[i++], 32);
+        } else {
+            seqs[o] = sc->sample_seq[j];
+            memcpy(ids[o++], sc->sample_id[j++], 32);
+        }
+    }
+    if (!dc->sample_seq && cell_sample(dc, n, seqs[0], ids[0]) != 0)
+        return -1;
+    memcpy(dc->sample_seq, seqs, o * sizeof seqs[0]);
+    memcpy(dc->sample_id, ids, o * sizeof ids[0]);
+    dc->nsample = o;
+    return 0;
+}
+
+static void cell_free(rp_cell *c)
+{
+    for (size_t k = 0; k < c->ncrit; k++)
+        free(c->crit[k].id);
+    free(c->crit);
+    free(c->sample_seq);
+    free(c->sample_id);
+}
+
+/* Equal strings, either possibly NULL. */
+static int same_str(const char *a, const char *b)
+{
+    return a && b ? !strcmp(a, b) : a == b;
+}
+
+/* NULL stays NULL; *FAILED is set when a copy cannot be made. */
+static char *dup_or_null(const char *s, int *failed)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *failed = 1;
+    return d;
+}
+
+/* The entry of P's version moves from FROM to TO, added when new (NULL when
+ * out of memory). */
+static rp_vmove *prog_vmove(rp_prog *p, const char *from, const char *to)
+{
+    for (size_t i = 0; i < p->nvmoves; i++)
+        if (same_str(p->vmoves[i].from, from) && same_str(p->vmoves[i].to, to))
+            return &p->vmoves[i];
+    if (p->nvmoves == p->avmoves) {
+        size_t na = p->avmoves ? 2 * p->avmoves : 2;
+        rp_vmove *nv = realloc(p->vmoves, na * sizeof *nv);
+        if (!nv)
+            return NULL;
+        p->vmoves = nv;
+        p->avmoves = na;
+    }
+    rp_vmove *v = &p->vmoves[p->nvmoves];
+    memset(v, 0, sizeof *v);
+    int failed = 0;
+    v->from = dup_or_null(from, &failed);
+    v->to = dup_or_null(to, &failed);
+    if (failed) {   /* not kept: a half-made entry would match wrongly */
+        free(v->from);
+        free(v->to);
+        return NULL;
+    }
+    p->nvmoves++;
+    return v;
+}
+
+/* The entry of P's parameter moves of ID from FROM to TO, as prog_vmove. */
+static rp_pmove *prog_pmove(rp_prog *p, const char *id, const char *from, const char *to)
+{
+    for (size_t i = 0; i < p->npmoves; i++) {
+        rp_pmove *m = &p->pmoves[i];
+        if (!strcmp(m->id, id) && same_str(m->from, from) && same_str(m->to, to))
+            return m;
+    }
+    if (p->npmoves == p->apmoves) {
+        size_t na = p->apmoves ? 2 * p->apmoves : 4;
+        rp_pmove *nm = realloc(p->pmoves, na * sizeof *nm);
+        if (!nm)
+            return NULL;
+        p->pmoves = nm;
+        p->apmoves = na;
+    }
+    rp_pmove *m = &p->pmoves[p->npmoves];
+    memset(m, 0, sizeof *m);
+    int failed = 0;
+    m->id = dup_or_null(id, &failed);
+    m->from = dup_or_null(from, &failed);
+    m->to = dup_or_null(to, &failed);
+    if (failed) {
+        free(m->id);
+        free(m->from);
+        free(m->to);
+        return NULL;
+    }
+    p->npmoves++;
+    return m;
+}
+
 static void tally_note(rp_tally *t, int64_t seq, const char *id, const char *program,
                        const char *what)
 {
@@ -462,14 +597,20 @@ static void tally_free(rp_tally *t)
     for (size_t i = 0; i < t->nprogs; i++) {
         rp_prog *p = &t->progs[i];
         for (int a = 0; a < K_N; a++)
-            for (int b = 0; b < K_N; b++) {
-                rp_cell *c = &p->cell[a][b];
-                for (size_t k = 0; k < c->ncrit; k++)
-                    free(c->crit[k].id);
-                free(c->crit);
-                free(c->sample_seq);
-                free(c->sample_id);
-            }
+            for (int b = 0; b < K_N; b++)
+                cell_free(&p->cell[a][b]);
+        for (size_t k = 0; k < p->nvmoves; k++) {
+            free(p->vmoves[k].from);
+            free(p->vmoves[k].to);
+            cell_free(&p->vmoves[k].cell);
+        }
+        free(p->vmoves);
+        for (size_t k = 0; k < p->npmoves; k++) {
+            free(p->pmoves[k].id);
+            free(p->pmoves[k].from);
+            free(p->pmoves[k].to);
+        }
+        free(p->pmoves);
         free(p->name);
     }
     free(t->progs);
@@ -514,29 +655,29 @@ static void tally_merge(rp_tally *dst, const rp_tally *src)
                     dk->to_pass += sc->crit[k].to_pass;
                     dk->other += sc->crit[k].other;
                 }
-                /* Merge two ascending lists, keep the smallest. */
-                if (sc->nsample == 0)
-                    continue;
-                size_t n = dst->sample, na = dc->nsample, nb = sc->nsample, i2 = 0, j = 0, o = 0;
-                int64_t seqs[n];
-                char ids[n][32];
-                while (o < n && (i2 < na || j < nb)) {
-                    if (j >= nb || (i2 < na && dc->sample_seq[i2] < sc->sample_seq[j])) {
-                        seqs[o] = dc->sample_seq[i2];
-                        memcpy(ids[o++], dc->sample_id[i2++], 32);
-                    } else {
-                        seqs[o] = sc->sample_seq[j];
-                        memcpy(ids[o++], sc->sample_id[j++], 32);
-                    }
-                }
-                if (!dc->sample_seq && cell_sample(dc, n, seqs[0], ids[0]) != 0) {
+                if (cell_merge_sample(dc, sc, dst->sample) != 0)
                     dst->failed = 1;
-                    continue;
-                }
-                memcpy(dc->sample_seq, seqs, o * sizeof seqs[0]);
-                memcpy(dc->sample_id, ids, o * sizeof ids[0]);
-                dc->nsample = o;
             }
+        for (size_t k = 0; k < sp->nvmoves; k++) {
+            const rp_vmove *sv = &sp->vmoves[k];
+            rp_vmove *dv = prog_vmove(dp, sv->from, sv->to);
+            if (!dv || cell_merge_sample(&dv->cell, &sv->cell, dst->sample) != 0) {
+                dst->failed = 1;
+                continue;
+            }
+            dv->cell.count += sv->cell.count;
+            dv->same += sv->same;
+        }
+        for (size_t k = 0; k < sp->npmoves; k++) {
+            const rp_pmove *sm = &sp->pmoves[k];
+            rp_pmove *dm = prog_pmove(dp, sm->id, sm->from, sm->to);
+            if (!dm) {
+                dst->failed = 1;
+                continue;
+            }
+            dm->count += sm->count;
+            dm->same += sm->same;
+        }
     }
     /* Notes: the union, the smallest seqs first. */
     for (size_t i = 0; i < src->nnotes; i++) {
@@ -555,6 +696,41 @@ static void tally_merge(rp_tally *dst, const rp_tally *src)
             dst->notes[k] = dst->notes[k - 1];
             dst->notes[k - 1] = tmp;
         }
+    }
+}
+
+/* "" before any text: a value not read sorts first. */
+static int cmp_null(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "");
+}
+
+static int vmove_cmp(const void *a, const void *b)
+{
+    const rp_vmove *x = a, *y = b;
+    int c = cmp_null(x->from, y->from);
+    return c ? c : cmp_null(x->to, y->to);
+}
+
+static int pmove_cmp(const void *a, const void *b)
+{
+    const rp_pmove *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    if (!c)
+        c = cmp_null(x->from, y->from);
+    return c ? c : cmp_null(x->to, y->to);
+}
+
+/* Put the version and parameter moves in one order: which worker met which
+ * first must not show in the report. */
+static void tally_sort(rp_tally *t)
+{
+    for (size_t i = 0; i < t->nprogs; i++) {
+        rp_prog *p = &t->progs[i];
+        if (p->nvmoves)
+            qsort(p->vmoves, p->nvmoves, sizeof *p->vmoves, vmove_cmp);
+        if (p->npmoves)
+            qsort(p->pmoves, p->npmoves, sizeof *p->pmoves, pmove_cmp);
     }
 }
 
@@ -707,6 +883,51 @@ static int compare_criteria(const cJSON *old, const cJSON *newd, rp_cell *cell)
             if (!k)
                 return -1;
             k->other++;
+        }
+    }
+    return 0;
+}
+
+/* Candidate mode: count in P the programme version and the parameter values
+ * that NEWD (of outcome index TO) does not share with OLD (of FROM), the
+ * version's with a sample (N ids at most, SEQ/ID this decision).  A rule
+ * author comparing rule sets sees there what the table of outcomes cannot
+ * show: a decision made now under version 2 rather than 1, or with an age
+ * limit of 40 rather than 35, whose outcome and criteria stayed.  0, or -1
+ * when out of memory. */
+static int compare_versions(const cJSON *old, const cJSON *newd, int from, int to, rp_prog *p,
+                            size_t n, int64_t seq, const char *id)
+{
+    const char *ov = json_str(old, "program_version"), *nv = json_str(newd, "program_version");
+    if (!same_str(ov, nv)) {
+        rp_vmove *v = prog_vmove(p, ov, nv);
+        if (!v || cell_sample(&v->cell, n, seq, id) != 0)
+            return -1;
+        v->cell.count++;
+        v->same += from == to;
+    }
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(old, "parameters");
+    const cJSON *np = cJSON_GetObjectItemCaseSensitive(newd, "parameters");
+    /* Each parameter read then (and now, or not), then each read only now. */
+    for (int pass = 0; pass < 2; pass++) {
+        const cJSON *c, *list = pass ? np : op;
+        cJSON_ArrayForEach(c, list)
+        {
+            if (!c->string)
+                continue;
+            const cJSON *other = cJSON_GetObjectItemCaseSensitive(pass ? op : np, c->string);
+            if (pass ? other != NULL : (other && cJSON_Compare(c, other, 1)))
+                continue;
+            const cJSON *w = pass ? other : c, *x = pass ? c : other;
+            char *was = w ? cJSON_PrintUnformatted(w) : NULL;
+            char *now = x ? cJSON_PrintUnformatted(x) : NULL;
+            rp_pmove *m = (!w || was) && (!x || now) ? prog_pmove(p, c->string, was, now) : NULL;
+            free(was);
+            free(now);
+            if (!m)
+                return -1;
+            m->count++;
+            m->same += from == to;
         }
     }
     return 0;
@@ -1131,6 +1352,10 @@ static void worker_app(rp_worker *wk, const rp_batch *b, const rp_app *app)
             }
             if (c && newd && old && compare_criteria(old, newd, c) != 0)
                 wk->t.failed = 1;
+            if (c && newd && old &&
+                compare_versions(old, newd, from, to, tally_prog(&wk->t, prog), wk->t.sample,
+                                 dd->seq, id) != 0)
+                wk->t.failed = 1;
         }
         cJSON_Delete(old);
         cJSON_Delete(newd);
@@ -1350,6 +1575,7 @@ int replay_run(const replay_config *cfg, replay_report **out, err *e)
         err_set(e, "internal", "out of memory while counting");
         goto fail_threads;
     }
+    tally_sort(&rep->t);
     rep->limits.instructions = cfg->engine.instructions ? cfg->engine.instructions
                                                         : ENGINE_DEFAULT_INSTRUCTIONS;
     rep->limits.memory = cfg->engine.memory ? cfg->engine.memory : ENGINE_DEFAULT_MEMORY;
@@ -1530,6 +1756,37 @@ void replay_print(const replay_report *r, FILE *f)
                         first = 0;
                     }
         }
+        /* What the table cannot show: versions and parameter values that
+         * changed, with or without the outcome. */
+        int anyv = 0, anyp = 0;
+        for (size_t i = 0; ps && i < t->nprogs; i++)
+            for (size_t k = 0; k < ps[i].nvmoves; k++) {
+                const rp_vmove *v = &ps[i].vmoves[k];
+                if (!anyv++)
+                    fprintf(f, "\nprogramme versions that changed:\n");
+                fprintf(f, "  %-18s %s -> %s: %lld decision%s, %lld with the same outcome\n",
+                        k ? "" : ps[i].name, v->from ? v->from : "none", v->to ? v->to : "none",
+                        (long long)v->cell.count, v->cell.count == 1 ? "" : "s",
+                        (long long)v->same);
+                if (v->cell.nsample) {
+                    fprintf(f, "  %-18s sample:", "");
+                    for (size_t j = 0; j < v->cell.nsample; j++)
+                        fprintf(f, " %s", v->cell.sample_id[j]);
+                    fputc('\n', f);
+                }
+            }
+        for (size_t i = 0; ps && i < t->nprogs; i++)
+            for (size_t k = 0; k < ps[i].npmoves; k++) {
+                const rp_pmove *m = &ps[i].pmoves[k];
+                const char *x = m->from ? m->from : "(not read)", *y = m->to ? m->to : "(not read)";
+                size_t lx = utf8_cut(x, 40), ly = utf8_cut(y, 40);
+                if (!anyp++)
+                    fprintf(f, "\nparameter values that changed:\n");
+                fprintf(f, "  %-18s %s %.*s%s -> %.*s%s: %lld decision%s, %lld with the same "
+                        "outcome\n", k ? "" : ps[i].name, m->id, (int)lx, x, x[lx] ? "…" : "",
+                        (int)ly, y, y[ly] ? "…" : "", (long long)m->count,
+                        m->count == 1 ? "" : "s", (long long)m->same);
+            }
         int any = 0;
         for (size_t i = 0; ps && i < t->nprogs; i++)
             for (int a = 0; a < K_N; a++)
@@ -1636,6 +1893,34 @@ int replay_json(const replay_report *r, buf *out)
                     }
                     rc |= buf_adds(out, "]}");
                 }
+            rc |= buf_adds(out, "],\"versions\":[");
+            for (size_t k = 0; k < p->nvmoves; k++) {
+                const rp_vmove *v = &p->vmoves[k];
+                rc |= buf_adds(out, k ? ",{\"from\":" : "{\"from\":");
+                rc |= v->from ? buf_add_json_string(out, v->from, strlen(v->from))
+                              : buf_adds(out, "null");
+                rc |= buf_adds(out, ",\"to\":");
+                rc |= v->to ? buf_add_json_string(out, v->to, strlen(v->to)) : buf_adds(out, "null");
+                rc |= buf_printf(out, ",\"count\":%lld,\"same_outcome\":%lld,\"sample\":[",
+                                 (long long)v->cell.count, (long long)v->same);
+                for (size_t j = 0; j < v->cell.nsample; j++) {
+                    rc |= buf_adds(out, j ? "," : "");
+                    rc |= buf_add_json_string(out, v->cell.sample_id[j],
+                                              strlen(v->cell.sample_id[j]));
+                }
+                rc |= buf_adds(out, "]}");
+            }
+            /* A value is the decision's JSON of it (cJSON's printing), null when
+             * not read. */
+            rc |= buf_adds(out, "],\"parameters\":[");
+            for (size_t k = 0; k < p->npmoves; k++) {
+                const rp_pmove *m = &p->pmoves[k];
+                rc |= buf_adds(out, k ? ",{" : "{");
+                rc |= json_kv_str(out, "id", m->id, 0);
+                rc |= buf_printf(out, ",\"from\":%s,\"to\":%s,\"count\":%lld,"
+                                 "\"same_outcome\":%lld}", m->from ? m->from : "null",
+                                 m->to ? m->to : "null", (long long)m->count, (long long)m->same);
+            }
             rc |= buf_adds(out, "]}");
         }
         free(ps);

@@ -12,6 +12,9 @@
  *              considered): count, per programme, the decisions that move
  *              from one outcome to another, the criteria whose result
  *              changed with them, and a sample of decision ids per move;
+ *              apart, the decisions made now under another programme
+ *              version, and those whose parameters read other values,
+ *              with how many of them kept their outcome;
  *   original   each application under the rule set that decided it (loaded
  *              from the database): every outcome, every criterion's id,
  *              result and message, the missing fields and the programme

@@ -5,6 +5,11 @@
     income ceiling lowered to 1,000 MAD, and a new programme; the expected
     moves are computed here from the applications, not from eligo's output.
     The database is byte-identical afterwards.
+(a2) A new version of a programme that differs only in its version and dates
+    (IDMAJ 2026.1 from 2026-01-01, the same criteria): no outcome moves, and
+    the report names the decisions of 2026 as moving from 2025.1 to 2026.1;
+    with the age limit raised from 2026 too, the limit's move is counted,
+    with how many kept their outcome.
 (b) --original reproduces 100% of a database made under several rule sets
     (hot reloads between batches), then names a decision whose stored
     criterion result was tampered with.
@@ -263,6 +268,14 @@ def test_candidate():
                                     % ",".join("?" * len(sample)), sample)
                 check(len(rows) == len(sample) and all(r == ("awrach", key[0]) for r in rows),
                       "%s -> %s: the sample ids are stored awrach decisions that were %s" % (key[0], key[1], key[0]))
+        # The ceiling every awrach decision read, 1500 then and 1000 now: counted
+        # for each, whether its outcome moved or not; the version stayed.
+        same = sum(n for (a, b), n in expected.items() if a == b)
+        check(aw.get("parameters") == [{"id": "awrach.income_per_person_max", "from": 1500, "to": 1000,
+                                        "count": len(apps), "same_outcome": same}]
+              and aw.get("versions") == [],
+              "awrach: the ceiling's value moved 1500 -> 1000 in all %d decisions, %d with the same "
+              "outcome; no version moved (%s, %s)" % (len(apps), same, aw.get("parameters"), aw.get("versions")))
         pilot = progs.get("reform_pilot", {"moves": []})
         check([(m["from"], m["to"], m["count"]) for m in pilot["moves"]] == [("none", "eligible", nscreen)],
               "the new programme is decided now and not originally, for the %d screens (%s)" % (nscreen, pilot["moves"]))
@@ -331,6 +344,113 @@ def test_candidate():
               sum(m["count"] for m in taehil["moves"]) == nscreen,
               "a dropped programme: its %d decisions move to none (%s)" % (nscreen, taehil["moves"]))
         check(db_files(srv.db) == before, "still byte-identical after six replays")
+
+
+# ---- (a2) a new version of a programme, with the same criteria ----------------
+
+# Born so as to be 27, 37 and 45 on both decision dates: eligible for idmaj,
+# refused on age under a limit of 35 but not of 40, refused either way.
+VERSION_BIRTHS = ["1998-05-10", "1988-05-10", "1980-05-10"]
+VERSION_DATES = [AS_OF, "2026-03-01"]
+
+
+def idmaj_version_2026(rules, age_max=None):
+    """In the directory RULES: IDMAJ 2025.1 ends on 2025-12-31 and 2026.1,
+    the same criteria, the same texts, is in force from 2026-01-01; with
+    AGE_MAX, idmaj.age_max takes that value from 2026-01-01 too."""
+    path = os.path.join(rules, "idmaj.lua")
+    with open(path) as f:
+        text = f.read()
+    later = text[text.index('program "idmaj" {'):]
+    later = later.replace('version = "2025.1"', 'version = "2026.1"', 1)
+    later = later.replace('  from = "2025-01-01",', '  from = "2026-01-01",', 1)
+    edit(path, '  version = "2025.1",\n  from = "2025-01-01",\n',
+         '  version = "2025.1",\n  from = "2025-01-01",\n  to = "2025-12-31",\n')
+    if age_max is not None:
+        edit(path, '  { from = "2025-01-01", value = 35 },\n',
+             '  { from = "2025-01-01", value = 35 },\n  { from = "2026-01-01", value = %d },\n' % age_max)
+    with open(path, "a") as f:
+        f.write("\n" + later)
+
+
+def test_versions():
+    with Server(copy_rules=True, args=["--quiet"]) as srv:
+        c = srv.connect()
+        reqs = []
+        for i in range(60):
+            a = applicant(i, birth_date=VERSION_BIRTHS[i % 3])
+            reqs.append({"id": i, "op": "decide", "program": "idmaj",
+                         "as_of": VERSION_DATES[(i // 3) % 2], "applicant": a})
+        c.send_many(reqs)
+        stored = []   # (decision id, as_of, birth date, outcome), in the order stored
+        for r in reqs:
+            reply = c.recv()
+            assert reply and reply["ok"], reply
+            d = reply["decision"]
+            stored.append((d["decision_id"], r["as_of"], r["applicant"]["birth_date"], d["outcome"]))
+        c.close()
+        srv.stop()
+        by_id = {d: (as_of, born) for d, as_of, born, _ in stored}
+        seqs = [row[0] for row in srv.db_query("select decision_id from decisions order by seq")]
+        later = [d for d in seqs if by_id[d][0] >= "2026"]
+        moved37 = sum(1 for d in later if by_id[d][1] == VERSION_BIRTHS[1])
+        check(len(later) == 30 and moved37 == 10, "30 of the 60 decisions are of 2026, 10 of them at 37")
+
+        # The shipped rules against themselves: nothing moved, nothing reported.
+        rc, rep, err = replay_json("--rules", srv.rules, "--db", srv.db)
+        idmaj = {p["program"]: p for p in rep["programs"]}["idmaj"] if rep else {}
+        check(rc == 0 and idmaj.get("versions") == [] and idmaj.get("parameters") == [],
+              "the same rules: no version and no parameter moved (%s)" % (err[-300:] if rep is None else idmaj))
+        same_moves = idmaj.get("moves")
+
+        # A version 2026.1 that differs from 2025.1 only in its version and dates.
+        cand = os.path.join(srv.dir, "v2026")
+        shutil.copytree(srv.rules, cand)
+        idmaj_version_2026(cand)
+        rc, rep, err = replay_json("--rules", cand, "--db", srv.db, "--jobs", "2")
+        check(rc == 0 and rep is not None and "warning" not in err,
+              "the candidate with idmaj 2026.1 loads cleanly and replays (%s)" % err.strip()[-300:])
+        if rep is None:
+            return
+        idmaj = {p["program"]: p for p in rep["programs"]}["idmaj"]
+        check(idmaj["moves"] == same_moves and all(m["from"] == m["to"] and not m["criteria"] for m in idmaj["moves"]),
+              "no outcome and no criterion moved: the table is that of the rules against themselves")
+        check(idmaj["versions"] == [{"from": "2025.1", "to": "2026.1", "count": 30, "same_outcome": 30,
+                                     "sample": later[:5]}],
+              "the 30 decisions of 2026 move from version 2025.1 to 2026.1, all with the same outcome, "
+              "and the sample is the first five of them (%s)" % idmaj["versions"])
+        check(idmaj["parameters"] == [], "no parameter value moved (%s)" % idmaj["parameters"])
+        rc, rep1, _ = replay_json("--rules", cand, "--db", srv.db, "--jobs", "1")
+        strip = lambda r: {k: v for k, v in r.items() if k not in ("seconds", "applications_per_s", "decisions_per_s", "jobs")}
+        check(rep1 is not None and strip(rep1) == strip(rep), "one worker gives the same report as two")
+        rc, out, _ = eligo("replay", "--rules", cand, "--db", srv.db)
+        lines = out.splitlines()
+        at = lines.index("programme versions that changed:") if "programme versions that changed:" in lines else -1
+        check(rc == 0 and at > 0 and
+              lines[at + 1] == "  idmaj              2025.1 -> 2026.1: 30 decisions, 30 with the same outcome"
+              and lines[at + 2].split()[1:] == later[:5] and "parameter values that changed:" not in lines,
+              "in text, the version move and its sample (%s)" % lines[at:at + 3])
+
+        # The same, with the age limit raised to 40 from 2026: the 10 of 2026
+        # aged 37 now pass; the 20 others keep their outcome, with another limit.
+        cand40 = os.path.join(srv.dir, "v2026_40")
+        shutil.copytree(srv.rules, cand40)
+        idmaj_version_2026(cand40, age_max=40)
+        rc, rep, err = replay_json("--rules", cand40, "--db", srv.db)
+        idmaj = {p["program"]: p for p in rep["programs"]}["idmaj"] if rep else {}
+        check(rc == 0 and idmaj.get("parameters") == [{"id": "idmaj.age_max", "from": 35, "to": 40,
+                                                       "count": 30, "same_outcome": 30 - moved37}],
+              "idmaj.age_max moved 35 -> 40 in the 30 decisions of 2026, %d with the same outcome (%s)"
+              % (30 - moved37, idmaj.get("parameters")))
+        check(idmaj.get("versions") == [{"from": "2025.1", "to": "2026.1", "count": 30,
+                                         "same_outcome": 30 - moved37, "sample": later[:5]}],
+              "the version move counts %d with the same outcome (%s)" % (30 - moved37, idmaj.get("versions")))
+        moves = {(m["from"], m["to"]): m["count"] for m in idmaj.get("moves", [])}
+        check(moves.get(("ineligible", "eligible")) == moved37,
+              "and the table shows the %d that move ineligible -> eligible (%s)" % (moved37, moves))
+        rc, out, _ = eligo("replay", "--rules", cand40, "--db", srv.db)
+        check(rc == 0 and "  idmaj              idmaj.age_max 35 -> 40: 30 decisions, %d with the same outcome"
+              % (30 - moved37) in out.splitlines(), "in text, the parameter's move")
 
 
 # ---- (b) --original on a database of several rule sets -----------------------
@@ -1047,6 +1167,7 @@ def main():
     rc, _, err = eligo("replay", "--original", "--db", "/nonexistent/e.db")
     check(rc == 2 and "no database" in err, "a missing database is a usage error")
     test_candidate()
+    test_versions()
     test_history()
     test_history_per_programme()
     test_history_after_restart()
