@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "ids.h"
 #include "cmd.h"
+#include "text.h"
 #include "store.h"
 
 #define AQ_KEY_MAX 4096
@@ -69,12 +70,15 @@ static int64_t aq_count(const char *s)
  * into V); 1 when OPT was one, 0 when not, -1 (message printed) when its
  * value is wrong. */
 static int aq_filter_opt(const char *cmd, store_filter *f, aq_values *v, int opt,
-                         const char *arg)
+                         char *arg)
 {
     char name[32];
     snprintf(name, sizeof name, "audit %s", cmd);
     switch (opt) {
-    case O_APPLICANT: f->applicant = arg; return 1;
+    case O_APPLICANT:   /* as the server stored it (text_nfc_in_place) */
+        text_nfc_in_place(arg);
+        f->applicant = arg;
+        return 1;
     case O_PROGRAM: f->program = arg; return 1;
     case O_OUTCOME:
         /* Anything else would silently match nothing. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "text.h"
 #include "replay.h"
 
 static void replay_usage(FILE *f)
@@ -120,7 +121,10 @@ int cmd_replay(int argc, char **argv)
         case 'o': original = 1; break;
         case 'd': cfg.db_path = optarg; break;
         case O_PROGRAM: cfg.filter.program = optarg; break;
-        case O_APPLICANT: cfg.filter.applicant_id = optarg; break;
+        case O_APPLICANT:   /* as the server stored it (text_nfc_in_place) */
+            text_nfc_in_place(optarg);
+            cfg.filter.applicant_id = optarg;
+            break;
         case O_SINCE:
         case O_UNTIL:
             if (cmd_time_filter("replay", opt == O_SINCE ? "--since" : "--until", optarg,

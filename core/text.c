@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uninorm.h>
 
 /* The length of the blank character at S (N > 0 bytes left), or 0: ASCII
  * white space, the other Unicode white space (U+0085, U+00A0, U+1680,
@@ -85,4 +86,19 @@ char *text_escaped(const char *s)
     }
     *q = '\0';
     return d;
+}
+
+int text_nfc_in_place(char *s)
+{
+    size_t n = strlen(s), len;
+    uint8_t *t = u8_normalize(UNINORM_NFC, (const uint8_t *)s, n, NULL, &len);
+    if (!t)
+        return -1;
+    int fits = len <= n;
+    if (fits) {
+        memcpy(s, t, len);
+        s[len] = '\0';
+    }
+    free(t);
+    return fits ? 0 : -1;
 }

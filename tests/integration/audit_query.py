@@ -672,6 +672,7 @@ def main():
     redaction_paths()
     numbers_as_received()
     terminal_text()
+    decomposed_applicant()
     finish()
 
 
@@ -713,6 +714,35 @@ def terminal_text():
         st, out, _ = audit("export", "--db", srv.db)
         check(st == 0 and jsonl(out)[0]["applicant"]["region"] == region,
               "export keeps the texts exact")
+
+
+def decomposed_applicant():
+    """An applicant's id sent decomposed ("o" and U+0308) is stored composed,
+    as the engine reads applicants' texts; `history` over the socket, `audit
+    list --applicant` and `replay --applicant` find it given either form,
+    and the application is stored exactly as it came."""
+    nfd, nfc = "Mo\u0308ller", "M\u00f6ller"
+    with Server() as srv:
+        c = srv.connect()
+        r = c.request({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                       "applicant": applicant(1, applicant_id=nfd, region="Fe\u0300s-Mekne\u0300s")})
+        check(r.get("ok") and r["decision"]["program"] == "awrach", "decided (%r)" % r)
+        for given in (nfd, nfc):
+            h = c.request({"op": "history", "applicant_id": given})
+            check(h.get("ok") and len(h["decisions"]) == 1,
+                  "history finds the applicant given %a (%r)" % (given, h))
+        c.close()
+        for given in (nfd, nfc):
+            st, out, _ = audit("list", "--db", srv.db, "--json", "--applicant", given)
+            rows = jsonl(out)
+            check(st == 0 and len(rows) == 1 and rows[0]["applicant_id"] == nfc,
+                  "audit list --applicant %a finds it, stored composed (%r)" % (given, rows))
+            st, out, err = eligo("replay", "--original", "--db", srv.db, "--applicant", given)
+            check(st == 0 and "1 applications, 1 decisions replayed" in out + err,
+                  "replay --applicant %a replays it (%s)" % (given, (out + err).strip()[-200:]))
+        st, out, _ = audit("export", "--db", srv.db)
+        check(st == 0 and jsonl(out)[0]["applicant"]["applicant_id"] == nfd,
+              "the application is kept as it came")
 
 
 def csv_formulas():
