@@ -351,22 +351,31 @@ static void verify_hex(const unsigned char *p, char out[2 * STORE_HASH_LEN + 1])
  * missing from the past that history-aware rules are given, and later
  * decisions would be made as if it had not been.  Not part of the chain, so
  * checked here: as many entries as the chain walk met decisions with an
- * applicant (C), each the entry of such a decision, none in both levels;
- * then no two entries name one decision (its seq), so the entries are those
- * decisions'.  Only on a mismatch are the decisions read again, to name one
+ * applicant (C), each the entry of such a decision, none in both levels nor
+ * twice in one; then no two entries name one decision (its seq), so the
+ * entries are those decisions'.  Only on a mismatch are the decisions read again, to name one
  * left out.  Returns 0, 1 with E ("applicant_index"), or -1. */
 static int verify_applicants(store *st, const verify_ctx *c, store_report *rep, err *e)
 {
     static const char count_sql[] =
         "SELECT (SELECT count(*) FROM applicant_index) + (SELECT count(*) FROM applicant_recent)";
-    static const char extra_sql[] =   /* an entry of no such decision, or in both levels */
+    /* An entry of no such decision, one in both levels, or one twice in a
+     * level: each level's primary key forbids that, but a level rebuilt
+     * without it could hold one decision's entry twice in place of
+     * another's, and the count would still match.  Each level is grouped
+     * in its key's order, one scan, no sort. */
+    static const char extra_sql[] =
         "SELECT min(seq), applicant_id FROM (SELECT x.seq, x.applicant_id FROM"
         " (SELECT applicant_id, seq FROM applicant_index UNION ALL"
         "  SELECT applicant_id, seq FROM applicant_recent) x"
         " WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.seq = x.seq"
         "                   AND d.applicant_id = x.applicant_id)"
         " UNION ALL SELECT r.seq, r.applicant_id FROM applicant_recent r"
-        " JOIN applicant_index i ON i.applicant_id = r.applicant_id AND i.seq = r.seq)"
+        " JOIN applicant_index i ON i.applicant_id = r.applicant_id AND i.seq = r.seq"
+        " UNION ALL SELECT seq, applicant_id FROM applicant_index"
+        "  GROUP BY applicant_id, seq HAVING count(*) > 1"
+        " UNION ALL SELECT seq, applicant_id FROM applicant_recent"
+        "  GROUP BY applicant_id, seq HAVING count(*) > 1)"
         " HAVING count(*) > 0";
     static const char missing_sql[] =   /* a decision with an applicant and no entry */
         "SELECT d.seq, d.decision_id FROM decisions d WHERE d.applicant_id IS NOT NULL"

@@ -839,6 +839,29 @@ static void test_verify_applicant_index(void **state)
     }
 }
 
+/* A level of the applicant index rebuilt without its primary key, one
+ * decision's entry taken out and another's put in twice: as many entries
+ * as decisions with an applicant, each naming such a decision, yet record 3
+ * is no longer in the past that history-aware rules are given. */
+static void test_verify_applicant_index_rebuilt(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    tamper(f, "CREATE TABLE r2 (applicant_id TEXT NOT NULL, seq INTEGER NOT NULL);"
+              "INSERT INTO r2 SELECT applicant_id, seq FROM applicant_recent WHERE seq <> 3;"
+              "INSERT INTO r2 SELECT applicant_id, seq FROM applicant_recent WHERE seq = 4;"
+              "DROP TABLE applicant_recent; ALTER TABLE r2 RENAME TO applicant_recent");
+    store_report rep;
+    err e = {0};
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
+    assert_string_equal(e.code, "applicant_index");
+    assert_int_equal(rep.bad_seq, 4);
+    if (!strstr(e.msg, "holds record 4 for applicant A3, which that record is not, or holds it "
+                       "twice"))
+        fail_msg("not said: %s", e.msg);
+}
+
 /* Another program's SQLite file, or one of a newer eligo: refused as it is,
  * left in its journal mode (putting it in WAL mode came first, and stayed). */
 static void test_open_foreign_untouched(void **state)
@@ -2105,6 +2128,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_applicant_index_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_applicant_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_applicant_index_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_applicant_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_and_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_within_batch, setup, teardown),
