@@ -632,7 +632,10 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
         if (why) {
             int64_t seq = sqlite3_column_int64(s, is_review ? R_SEQ : V_SEQ);
             verify_name(rep, s, is_review);
-            if (seq <= n)
+            if (seq < 1)   /* read first, ORDER BY seq: nothing before it took it */
+                err_set(e, "mismatch", "its seq %lld is not a position in the chain, which "
+                        "runs from 1", (long long)seq);
+            else if (seq <= n)
                 err_set(e, "mismatch", "its seq %lld was already taken by the record before "
                         "it", (long long)seq);
             else if (seq == n + 2)

@@ -687,6 +687,19 @@ static void expect_why(fixture *f, const char *sql, int64_t seq, const char *cod
         fail_msg("'%s' not in '%s'", needle, e.msg);
 }
 
+/* A row put in at seq 0, or below, is read first: it is no position in the
+ * chain, and no record before it took its seq. */
+static void test_verify_seq_below_one(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    expect_why(f, "INSERT INTO decisions SELECT -2, 'X', application, program, program_version,"
+                  " outcome, applicant_id, as_of, decided_at, ruleset, decision, prev_hash, hash"
+                  " FROM decisions WHERE seq = 1",
+               -2, "mismatch", "its seq -2 is not a position in the chain, which runs from 1");
+}
+
 /* The same bytes under another storage type hash alike, but a query by value
  * no longer finds them: a decision hidden from `audit list --program`. */
 static void test_verify_retyped_decision(void **state)
@@ -2129,6 +2142,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_applicant_index_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_applicant_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_applicant_index_rebuilt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_seq_below_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_applicant_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_and_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_within_batch, setup, teardown),
