@@ -852,12 +852,20 @@ static int store_check_version(store *st, err *e)
     if (store_pragma_int(st, "PRAGMA user_version", &version, e) != 0 ||
         store_pragma_int(st, "PRAGMA application_id", &appid, e) != 0)
         return -1;
+    /* Each refusal names the file: an auditor may verify many. */
+    int64_t ntables = 0;
+    if (version == 0 &&
+        store_pragma_int(st, "SELECT count(*) FROM sqlite_schema", &ntables, e) != 0)
+        return -1;
+    if (version == 0 && ntables > 0)
+        return err_set(e, "internal", "%s is an SQLite database but not eligo's (it has tables, "
+                       "but no eligo schema version)", sqlite3_db_filename(st->db, "main"));
     if (version == 0)
         return err_set(e, "internal", "%s is not an eligo database (no schema)",
                        sqlite3_db_filename(st->db, "main"));
     if (appid != STORE_APP_ID)
-        return err_set(e, "internal", "not an eligo database (application_id %lld)",
-                       (long long)appid);
+        return err_set(e, "internal", "%s is not an eligo database (application_id %lld)",
+                       sqlite3_db_filename(st->db, "main"), (long long)appid);
     if (version > STORE_VERSION)
         return err_set(e, "internal", "database schema version %lld is newer than this eligo "
                        "knows (%d); upgrade eligo", (long long)version, STORE_VERSION);

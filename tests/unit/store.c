@@ -2105,7 +2105,24 @@ static void test_readonly_foreign(void **state)
     err e = {0};
     store *st;
     assert_int_equal(store_open(&st, f->path, STORE_READONLY, &e), -1);
-    assert_non_null(strstr(e.msg, "not an eligo database (application_id 7)"));
+    char want[300];
+    snprintf(want, sizeof want, "%s is not an eligo database (application_id 7)", f->path);
+    if (!strstr(e.msg, want))
+        fail_msg("'%s' not in '%s'", want, e.msg);
+
+    /* Another program's file, with tables but no user_version, is said to
+     * be one, not to have no schema. */
+    char other[300];
+    snprintf(other, sizeof other, "%s/other.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE x (a)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&st, other, STORE_READONLY, &e), -1);
+    snprintf(want, sizeof want, "%s is an SQLite database but not eligo's", other);
+    if (!strstr(e.msg, want))
+        fail_msg("'%s' not in '%s'", want, e.msg);
+    unlink(other);
 }
 
 /* Schema 3: a rule set's row and the server's events are append-only, like
