@@ -776,7 +776,10 @@ static const char store_indexes[] =
 static int store_foreign(store *st, int64_t version, int64_t appid, int64_t ntables, err *e)
 {
     const char *path = sqlite3_db_filename(st->db, "main");
-    if ((version == 0 && ntables > 0) || (version > 0 && appid != STORE_APP_ID))
+    /* A file with no table yet is taken as new, unless another program has
+     * already marked it as its own: eligo would stamp its mark over it. */
+    if ((version == 0 && (ntables > 0 || (appid != 0 && appid != STORE_APP_ID))) ||
+        (version > 0 && appid != STORE_APP_ID))
         return err_set(e, "internal", "%s is an SQLite database but not eligo's "
                        "(application_id %lld)", path, (long long)appid);
     if (version > STORE_VERSION)

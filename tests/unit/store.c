@@ -887,6 +887,8 @@ static void test_open_foreign_untouched(void **state)
         {"CREATE TABLE t (a); PRAGMA user_version = 12", "is an SQLite database but not eligo's"},
         {"CREATE TABLE t (a); PRAGMA user_version = 99; PRAGMA application_id = 1164732209",
          "has database schema version 99, newer than this eligo knows"},
+        /* No table yet, but marked as another program's. */
+        {"PRAGMA application_id = 99", "is an SQLite database but not eligo's"},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[160];
