@@ -112,8 +112,10 @@ static int store_check_rulesets(store *st, rs_check **out, size_t *n, err *e)
 
 /* Once the chain holds, a damaged set is one no record names (a record
  * that did would have failed): no decision rests on it, yet the stored rules
- * were changed, which is what verify is for.  0, or 1 with E ("ruleset"). */
-static int verify_rulesets_unused(const rs_check *v, size_t n, err *e)
+ * were changed, which is what verify is for.  0, or 1 with E ("ruleset")
+ * and REP's bad_seq just past the chain's HEAD. */
+static int verify_rulesets_unused(const rs_check *v, size_t n, int64_t head, store_report *rep,
+                                  err *e)
 {
     size_t bad = 0, first = 0;
     for (size_t i = 0; i < n; i++)
@@ -121,6 +123,9 @@ static int verify_rulesets_unused(const rs_check *v, size_t n, err *e)
             first = i;
     if (!bad)
         return 0;
+    /* Every record holds, as for an orphan application: a reader that
+     * places the fault by seq (audit show) must find it after them all. */
+    rep->bad_seq = head + 1;
     err_set(e, "ruleset", "the stored rule set %s changed since it was stored (no record was "
             "decided under it): %s%s", *v[first].hash ? v[first].hash : "(with an empty or "
             "unreadable key)", v[first].why, bad > 1 ? "; and other stored rule sets changed too" : "");
@@ -702,7 +707,7 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
     if ((ret = verify_applications(st, &c, n, rep, e)) != 0 ||
         (ret = verify_unique(st, rep, e)) != 0 ||
         (ret = verify_applicants(st, &c, rep, e)) != 0 ||
-        (ret = verify_rulesets_unused(c.sets, c.nsets, e)) != 0)
+        (ret = verify_rulesets_unused(c.sets, c.nsets, n, rep, e)) != 0)
         goto done;
     if (progress && (n == 0 || n % STORE_PROGRESS_EVERY != 0))
         progress(ud, n, rep->total);   /* the last word, unless just said */
