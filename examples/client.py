@@ -98,9 +98,12 @@ class Client:
         request = dict(fields, op=op)
         request.setdefault("id", self._next_id)
         self._next_id += 1
-        line = json.dumps(request, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # Encoded before it is counted as sent: a string that is no UTF-8 (a lone
+        # surrogate, "\udc80", which os.fsdecode makes) raises here, and nothing
+        # went out to be answered.
+        line = (json.dumps(request, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         self._pending.append(request["id"])   # before: part of it may reach the server
-        self._sock.sendall(line.encode("utf-8"))
+        self._sock.sendall(line)
         return request["id"]
 
     def receive(self):

@@ -728,6 +728,36 @@ def scripted_server(path, reply):
     threading.Thread(target=serve, daemon=True).start()
 
 
+def test_example_library(source, sock):
+    """examples/client.py used as a library, as its first lines show."""
+    sys.path.insert(0, os.path.join(source, "examples"))
+    try:
+        import client
+    finally:
+        sys.path.pop(0)
+    # A request that cannot be written as UTF-8 (a lone surrogate, as
+    # os.fsdecode makes of a byte that is not UTF-8) is refused before
+    # anything is sent, and is not left among the requests awaiting a reply:
+    # otherwise every later reply was taken for an answer out of order and
+    # the connection refused as a protocol error.
+    with client.Client(sock) as eligo:
+        raised = None
+        try:
+            eligo.history("A\udc80")
+        except UnicodeEncodeError as e:
+            raised = e
+        check(raised is not None and eligo.unanswered() == [],
+              "examples/client.py: a request that is no UTF-8 raises and awaits no reply (%r)"
+              % (eligo.unanswered(),))
+        try:
+            d = eligo.decide("idmaj", applicant(1), as_of="2025-03-01")
+            ok = d.get("program") == "idmaj"
+        except (OSError, client.EligoError) as e:
+            ok = False
+            d = e
+        check(ok, "examples/client.py: the connection serves the next request after it", str(d))
+
+
 def test_examples_lost(source, tmp):
     """The example clients when the server goes away or answers nonsense."""
     apps = os.path.join(tmp, "lost.jsonl")
@@ -796,6 +826,7 @@ def main():
         test_submit_timeout(eligo, tmp)
         test_examples(source, fake_sock, tmp, real=False)
         test_examples_lost(source, tmp)
+        test_example_library(source, fake_sock)
         fake.close()
         started = real_server(eligo, source, tmp)
         if started:
