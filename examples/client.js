@@ -139,14 +139,19 @@ class Client {
     const req = { ...fields, op };
     if (req.id === undefined) req.id = this.nextId++;
     let line;
+    let key;
     try {
       line = JSON.stringify(req) + '\n';   // before anything is queued: it may throw
+      // The id as it goes out, which the reply echoes: JSON.stringify drops
+      // a member that is undefined and writes a Date as its string, so the id
+      // given is not always the id sent.
+      key = canonical(JSON.parse(line).id);
     } catch (e) {
       return Promise.reject(e);
     }
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      this.pending.push({ key: canonical(req.id), id: req.id, resolve, reject });
+      this.pending.push({ key, id: req.id, resolve, reject });
       if (this.pending.length === 1) this.arm();
       this.sock.write(line);
     });

@@ -756,6 +756,33 @@ def test_example_library(source, sock):
             ok = False
             d = e
         check(ok, "examples/client.py: the connection serves the next request after it", str(d))
+    # client.js: an id that JSON.stringify changes as it writes it (a member
+    # undefined is left out, a Date is written as its string) is echoed as it
+    # was sent, and its reply is the request's, not a "reply for id ... where
+    # ... was expected" for a request that was decided all the same.
+    node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).stdout.strip()
+    if not node:
+        print("skip examples/client.js as a library: node is not installed")
+        return
+    script = """
+const { Client } = require(%s);
+(async () => {
+  const eligo = await Client.connect(%s);
+  for (const id of [{ n: 1, office: undefined }, new Date(0)]) {
+    try {
+      const r = await eligo.request('decide', { id, program: 'idmaj', applicant: {} });
+      console.log('ok ' + JSON.stringify(r.id));
+    } catch (e) {
+      console.log('rejected ' + e.message);
+    }
+  }
+  eligo.close();
+})();
+""" % (json.dumps(os.path.join(os.path.abspath(source), "examples", "client.js")), json.dumps(sock))
+    p = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and p.stdout.split("\n")[:2] == ['ok {"n":1}', 'ok "1970-01-01T00:00:00.000Z"'],
+          "examples/client.js: an id that JSON.stringify rewrites gets its reply (%d)" % p.returncode,
+          p.stdout + p.stderr)
 
 
 def test_examples_lost(source, tmp):
