@@ -101,10 +101,15 @@ class Client:
         # Encoded before it is counted as sent: a string that is no UTF-8 (a lone
         # surrogate, "\udc80", which os.fsdecode makes) raises here, and nothing
         # went out to be answered.
-        line = (json.dumps(request, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-        self._pending.append(request["id"])   # before: part of it may reach the server
+        text = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
+        line = (text + "\n").encode("utf-8")
+        # The id as it goes out, which the reply echoes: json.dumps writes a
+        # tuple as a list and an int key as a string, so the id given is not
+        # always the id sent.
+        sent = json.loads(json.dumps(request["id"]))
+        self._pending.append(sent)   # before: part of it may reach the server
         self._sock.sendall(line)
-        return request["id"]
+        return sent
 
     def receive(self):
         """The next reply, as a dict (ok or not)."""

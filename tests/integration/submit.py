@@ -756,6 +756,18 @@ def test_example_library(source, sock):
             ok = False
             d = e
         check(ok, "examples/client.py: the connection serves the next request after it", str(d))
+        # An id that json.dumps writes otherwise than Python holds it (a
+        # tuple as a list, an int key as a string) is echoed as it was sent:
+        # its reply is the request's, not a protocol error that closed the
+        # connection.
+        for rid, echoed in ((("case", 7), ["case", 7]), ({1: "a"}, {"1": "a"})):
+            try:
+                reply = eligo.call("decide", id=rid, program="idmaj", applicant=applicant(2))
+                got = reply.get("id")
+            except (OSError, client.EligoError) as e:
+                got = e
+            check(got == echoed, "examples/client.py: the id %r, sent as %s, gets its reply (%s)"
+                  % (rid, json.dumps(echoed), got))
     # client.js: an id that JSON.stringify changes as it writes it (a member
     # undefined is left out, a Date is written as its string) is echoed as it
     # was sent, and its reply is the request's, not a "reply for id ... where
