@@ -122,6 +122,7 @@
 
 #include "bindings.h"
 #include "hex.h"
+#include "ids.h"
 #include "log.h"
 #include "store_int.h"
 #include "text.h"
@@ -575,8 +576,35 @@ int store_sqlerr(store *st, err *e, const char *what)
     return store_rcerr(st, e, what, sqlite3_extended_errcode(st->db));
 }
 
+/* Into WHY (empty when ID could be one), why ID is no decision id at all: a
+ * client that cut one short or mistyped a letter is told so, rather than
+ * only that no decision has it. */
+static void id_shape(const char *id, char *why, size_t size)
+{
+    static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghjkmnpqrstvwxyz";
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        chars += (*p & 0xC0) != 0x80;
+    why[0] = '\0';
+    if (chars != IDS_LEN) {
+        snprintf(why, size, ": a decision id is %d characters of Crockford base32, this one has %zu",
+                 IDS_LEN, chars);
+        return;
+    }
+    size_t ok = strspn(id, alphabet);   /* the characters before it are ASCII */
+    if (!id[ok])
+        return;
+    int n = 1;
+    while (((unsigned char)id[ok + n] & 0xC0) == 0x80)
+        n++;
+    snprintf(why, size, ": a decision id is %d characters of Crockford base32 (digits, and "
+             "letters but I, L, O and U), and its character %zu, '%.*s', is none of them",
+             IDS_LEN, ok + 1, n, id + ok);
+}
+
 /* "no decision ID" into E, as not_found; and when ID is a review's (an
- * auditor may well paste one), whose decision it reviews.  Returns -1. */
+ * auditor may well paste one), whose decision it reviews, or is no id at
+ * all, why.  Returns -1. */
 static int store_no_decision(store *st, const char *id, err *e)
 {
     sqlite3_stmt *s = NULL;
@@ -590,7 +618,17 @@ static int store_no_decision(store *st, const char *id, err *e)
     if (of[0])
         return err_set(e, "not_found", "no decision %s: that is the id of a review, of decision %s",
                        id, of);
-    return err_set(e, "not_found", "no decision %s", id);
+    char why[200];
+    id_shape(id, why, sizeof why);
+    /* A long one is cut (at a character) so that the message keeps the why. */
+    int shown = (int)strlen(id);
+    const char *more = "";
+    if (why[0] && shown > 80) {
+        for (shown = 80; ((unsigned char)id[shown] & 0xC0) == 0x80; shown--)
+            ;
+        more = "...";
+    }
+    return err_set(e, "not_found", "no decision %.*s%s%s", shown, id, more, why);
 }
 
 static int bind_str(sqlite3_stmt *s, int i, const char *p)

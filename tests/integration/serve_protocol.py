@@ -331,6 +331,23 @@ def test_edges(srv):
             "from 1 to 10000, got the string \"5\"", "a limit sent as a string")
     refused('{"id":15,"op":"decision","decision_id":"nope"}\n', "not_found", "no decision nope",
             "an unknown decision id, named as sent")
+    # One that cannot be an id (cut short, a letter Crockford's base32 does
+    # not use) is still not_found, and the message says why it names nothing.
+    refused('{"id":16,"op":"decision","decision_id":"01M8Q7013P6988G19S1NB7H4S"}\n', "not_found",
+            "no decision 01M8Q7013P6988G19S1NB7H4S: a decision id is 26 characters of Crockford "
+            "base32, this one has 25", "a decision id cut short, said so")
+    refused('{"id":17,"op":"review","decision_id":"01M8Q7013P6988G19S1NB7H4SU",'
+            '"review":{"action":"confirm","by":"a","reason":"b"}}\n', "not_found",
+            "its character 26, 'U', is none of them", "a review's decision id with a U, said so")
+    r = refused('{"id":18,"op":"decision","decision_id":"01AAAAAAAAAAAAAAAAAAAAAAAA"}\n',
+                "not_found", "no decision 01AAAAAAAAAAAAAAAAAAAAAAAA",
+                "an id of the right shape that names no decision")
+    check(r.get("error", {}).get("message") == "no decision 01AAAAAAAAAAAAAAAAAAAAAAAA",
+          "and nothing said of its shape (%s)" % r.get("error", {}).get("message"))
+    r = refused('{"id":19,"op":"decision","decision_id":"%s"}\n' % ("\u00e9" * 3000), "not_found",
+                "this one has 3000", "a long decision id: the message keeps why")
+    check(len(r.get("error", {}).get("message", "")) < 400,
+          "and names the id cut short (%d characters)" % len(r.get("error", {}).get("message", "")))
     # Numbers too large are named as such, in a readable form.
     refused(J.dumps({"id": 10, "op": "decide", "program": "awrach", "as_of": "2025-03-01",
                      "applicant": dict(applicant(10), monthly_household_income=1e20)}) + "\n",
