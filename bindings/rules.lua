@@ -1589,7 +1589,10 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     end
   end
   local key = get_string(req, "request_key")
-  if key and (key == "" or #key > 200) then fail("invalid_request", "field 'request_key' must be 1 to 200 bytes") end
+  if key and (key == "" or #key > 200) then
+    -- How long it is, so that a client building keys sees by how much it went over.
+    fail("invalid_request", "field 'request_key' must be 1 to 200 bytes, got %d", #key)
+  end
   if key and c_blank(key) then
     -- Every application sent with it would be one application (conflict, or a stored reply).
     fail("invalid_request", "field 'request_key' is blank: it shows no character, so it names no application")

@@ -221,6 +221,10 @@ def test_errors(srv):
             "invalid_request", "a request_key of %s" % blank, "field 'request_key' is blank")
     err('{"id":69,"op":"decide","program":"idmaj","request_key":"  ","applicant":{}}\n',
         "invalid_request", "a request_key of spaces", "field 'request_key' is blank")
+    # A key of the wrong length says how long it is (in bytes: 101 e-acutes are 202).
+    for key, n in (("", 0), ("k" * 201, 201), ("\\u00e9" * 101, 202)):
+        err('{"id":69,"op":"screen","request_key":"%s","applicant":{}}\n' % key, "invalid_request",
+            "a request_key of %d bytes" % n, "field 'request_key' must be 1 to 200 bytes, got %d" % n)
     r = c.request({"id": 70, "op": "decide", "program": "idmaj", "as_of": "2025-03-01",
                    "applicant": applicant(70, applicant_id="A\u00a0B")})
     check(r and r.get("ok"), "an applicant_id with a space between letters is an id (%s)" % r)
