@@ -1478,6 +1478,16 @@ local CJSON_TOKENS = {
   T_NULL = "null", T_COLON = "':'", T_COMMA = "','", T_ERROR = "an invalid token",
 }
 
+-- What lua-cjson says of a bad escape in a string, as a client would need it said.
+local CJSON_ESCAPES = {
+  ["expected value but found invalid unicode escape code"] =
+    "a \\u escape that is no character: it needs four hex "
+    .. "digits, and a surrogate (\\ud800 to \\udfff) only as a pair, high then low (\\ud83d\\ude00)",
+  ["expected value but found invalid escape code"] =
+    "a backslash escape JSON does not have (it has only "
+    .. "\\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\u with four hex digits)",
+}
+
 local function decode_line(line, res)
   local req, at, why, id = decode(line)
   if req == nil and ((type(id) == "number" and id > -2^53 and id < 2^53) or (type(id) == "string" and C.utf8_ok(id))) then
@@ -1523,6 +1533,9 @@ local function decode_line(line, res)
     if where then
       msg = string_gsub(string_gsub(string_gsub(tostring(msg), " at character %d+", ""), "^Expected", "expected"), "^Found", "found")
       msg = string_gsub(msg, "T_[%u_]+", CJSON_TOKENS)
+      -- lua-cjson names a bad escape as a value it expected, at the escape:
+      -- say what is wrong with it.
+      msg = CJSON_ESCAPES[msg] or msg
       fail("invalid_json", "invalid JSON at byte %s: %s", where, msg)
     end
     if at > #line then fail("invalid_json", "invalid JSON: the text ends at byte %d before the value does", #line) end

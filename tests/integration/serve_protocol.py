@@ -176,6 +176,18 @@ def test_errors(srv):
                      (b'{"id":-,"op":"health"}\n', 8)):
         err(line, "invalid_json", "a number missing its digits (%r)" % line,
             "byte %d: a number with no digits where some must be" % at)
+    # A bad escape is said as such, at the escape (lua-cjson said "expected
+    # value but found invalid unicode escape code"), and the id is echoed.
+    for line, at, said in ((rb'{"id":1,"op":"history","applicant_id":"abc\ud83d"}', 43,
+                            "a \\u escape that is no character"),
+                           (rb'{"id":1,"op":"history","applicant_id":"\u12G4"}', 40,
+                            "a \\u escape that is no character: it needs four hex digits"),
+                           (rb'{"id":1,"op":"history","applicant_id":"ab\x41"}', 42,
+                            "a backslash escape JSON does not have")):
+        r = err(line + b"\n", "invalid_json", "a bad escape (%r)" % line,
+                "invalid JSON at byte %d: %s" % (at, said))
+        check(r and r["id"] == 1 and "expected value" not in r["error"]["message"],
+              "and the id is echoed, no value said to be expected (%s)" % r)
     err(b'\x00\n', "invalid_json", "a NUL byte alone", "byte 1: a NUL byte")
     err(b'{"id":1,"op":"health"\x00}\n', "invalid_json", "a NUL byte after a member",
         "byte 22: a NUL byte")
