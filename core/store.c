@@ -342,7 +342,7 @@ static const char *const store_sql[Q_N] = {
                " UNION ALL "
                "SELECT * FROM (SELECT seq, hash FROM reviews ORDER BY seq DESC LIMIT 1))"
                " ORDER BY seq DESC LIMIT 1",
-    [Q_APP_BY_KEY] = "SELECT fingerprint, first_seq, ndecisions FROM applications"
+    [Q_APP_BY_KEY] = "SELECT fingerprint, first_seq, ndecisions, request FROM applications"
                      " WHERE request_key = ?1",
     [Q_APP_INSERT] = "INSERT INTO applications (request, request_key, fingerprint,"
                      " applicant_id, as_of, ruleset, received_at, decided_at, client_uid,"
@@ -1667,6 +1667,19 @@ static int store_collect(store *st, int64_t first, int64_t n, buf *out, err *e)
     return 0;
 }
 
+/* A conflict's outcome: the request line stored under the key, from
+ * column 3 of Q_APP_BY_KEY's row, which S is on (conflict.h says what
+ * differs).  Too long for OUT, it is left out: the conflict stands. */
+static void store_conflict(sqlite3_stmt *s, store_outcome *out)
+{
+    size_t len;
+    const char *request = store_col_text(s, 3, &len);
+    out->status = STORE_CONFLICT;
+    buf_reset(&out->stored);
+    if (request && buf_add(&out->stored, request, len) != 0)
+        buf_reset(&out->stored);
+}
+
 int store_key_outcome(store *st, const char *key, const char *fingerprint, store_outcome *out,
                       err *e)
 {
@@ -1680,9 +1693,13 @@ int store_key_outcome(store *st, const char *key, const char *fingerprint, store
         const char *fp = store_col_text(s, 0, &flen);
         int same = fp && fingerprint && strcmp(fp, fingerprint) == 0;
         int64_t first = sqlite3_column_int64(s, 1), nd = sqlite3_column_int64(s, 2);
+        if (!same)
+            store_conflict(s, out);
         sqlite3_reset(s);
-        out->status = same ? STORE_REPEAT : STORE_CONFLICT;
-        return same && nd > 0 ? store_collect(st, first, nd, &out->stored, e) : 0;
+        if (!same)
+            return 0;
+        out->status = STORE_REPEAT;
+        return nd > 0 ? store_collect(st, first, nd, &out->stored, e) : 0;
     }
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : store_sqlerr(st, e, "looking up a request key");
@@ -1869,11 +1886,11 @@ int store_append(store *st, const store_application *apps, size_t n,
                 int same = fp && strcmp(fp, a->fingerprint) == 0;
                 int64_t first = sqlite3_column_int64(s, 1);
                 int64_t nd = sqlite3_column_int64(s, 2);
+                if (!same)
+                    store_conflict(s, &out[i]);
                 sqlite3_reset(s);
-                if (!same) {
-                    out[i].status = STORE_CONFLICT;
+                if (!same)
                     continue;
-                }
                 out[i].status = STORE_REPEAT;
                 if (nd > 0 && store_collect(st, first, nd, &out[i].stored, e) != 0)
                     goto fail;

@@ -69,8 +69,10 @@ typedef enum store_status {
 typedef struct store_outcome {
     store_status status;
     buf stored;           /* STORE_REPEAT: the stored decision JSON objects,
-                             comma-separated, in their original order; the
-                             caller frees it with buf_free */
+                             comma-separated, in their original order;
+                             STORE_CONFLICT: the request line stored under
+                             the key (empty when too long); the caller frees
+                             it with buf_free */
     int64_t first_seq;    /* STORE_NEW, once committed: the seq of its first
                              decision (the others follow it) */
 } store_outcome;

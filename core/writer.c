@@ -39,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conflict.h"
 #include "log.h"
 #include "review.h"
 
@@ -114,9 +115,12 @@ static void writer_reply(job *j, const store_outcome *o, int failed, const err *
         return;
     }
     if (o->status == STORE_CONFLICT) {
+        char why[320];
+        size_t n = conflict_describe(j->line, j->len, o->stored.data ? o->stored.data : "",
+                                     o->stored.len, why, sizeof why);
         job_error(j, r->id, "conflict",
-                  "request_key \"%s\" was already used for a different application",
-                  r->request_key ? r->request_key : "");
+                  "request_key \"%s\" was already used for a different application%s%s%s",
+                  r->request_key ? r->request_key : "", n ? " (" : "", why, n ? ")" : "");
         return;
     }
     rc |= job_begin(j, r->id);

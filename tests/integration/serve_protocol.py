@@ -393,6 +393,19 @@ def test_idempotency(srv):
                        "applicant": applicant(21), "request_key": "APP-2025-000020"})
     check(other["ok"] is False and other["error"]["code"] == "conflict",
           "the same key with another application -> conflict")
+    # It says what differs: the applicant's first field that does, not its data.
+    check(other["error"]["message"] == 'request_key "APP-2025-000020" was already used for a '
+          'different application (applicant: differs at applicant.applicant_id)',
+          "the conflict says where the applicant differs (%s)" % other["error"]["message"])
+    changed = applicant(20, business={"sector": "crafts", "cost": 1}, previous_benefits=[
+        {"program": "idmaj", "date": "2020-01-01"}], in_training=None)
+    del changed["in_training"]
+    r = c.request({"id": 3, "op": "screen", "as_of": "2025-03-01", "applicant": changed,
+                   "request_key": "APP-2025-000020"})
+    check(r["ok"] is False and r["error"]["message"].endswith(
+          "(op: screen here, decide stored; program: left out here, idmaj stored; applicant: "
+          "differs at applicant.business (an object here, null stored))"),
+          "and which of op, program and as_of, with their values (%s)" % r["error"]["message"])
     # The application is what was asked of whom: the same applicant under
     # the same key, for another programme or on another date, is another
     # application.  In a language the engine does not know too (the request
@@ -404,8 +417,11 @@ def test_idempotency(srv):
         check(r["ok"] and "repeated" not in r, "a first decide under a new key%s" % tag)
         for what, change in (("programme", {"program": "awrach"}), ("date", {"as_of": "2025-04-01"})):
             r = c.request(decide(25, rid=8, **dict(key, **change)))
-            check(r["ok"] is False and r["error"]["code"] == "conflict",
-                  "the same key and applicant for another %s -> conflict%s (%s)" %
+            said = "program: awrach here, idmaj stored" if what == "programme" else \
+                "as_of: 2025-04-01 here, 2025-03-01 stored"
+            check(r["ok"] is False and r["error"]["code"] == "conflict" and
+                  r["error"]["message"].endswith("(%s)" % said),
+                  "the same key and applicant for another %s -> conflict, saying so%s (%s)" %
                   (what, tag, r.get("error") or r.get("repeated")))
         r = c.request(decide(25, rid=9, **key))
         check(r["ok"] and r.get("repeated") is True, "the same application again: the stored "
