@@ -212,7 +212,8 @@ typedef struct anode {
     int kind;          /* T_*; T_OTHER: the Lua prepare judges every value */
     int type;          /* the type table, in the anchor */
     int of;            /* nullable, list: the inner type's node */
-    int set;           /* enum: the allowed values (value -> truthy), in the anchor */
+    int set;           /* enum: the allowed values (value -> truthy), in the anchor;
+                          record: its fields table (name -> type), in the anchor */
     int field, nfields;   /* record: its fields are fields[field .. field + nfields) */
     lua_Integer min, max; /* integer: its bounds (integer { min = 1 }), or the widest */
 } anode;
@@ -329,6 +330,7 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
                 n.kind = T_OTHER;
                 break;
             }
+            n.set = aschema_anchor(L, s, anchor, fields);
             int count = 0;
             while (lua_rawgeti(L, names, count + 1) != LUA_TNIL)
                 lua_pop(L, 1), count++;
@@ -404,6 +406,26 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
         }
         lua_settop(L, nulls);
     }
+    /* A field the schema does not declare (a front office's own) is stored
+     * with the request line as received, and no rule reads it: the proxy
+     * reads V raw, so it would give such a field, and a table there would
+     * be the rule's to write.  Taken out, it reads as the record's
+     * metatable says: not declared, the rule's error.  (Setting a field
+     * already there to nil does not disturb lua_next.) */
+    lua_rawgeti(L, anchor, node->set);                    /* ... declared */
+    int declared = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, v)) {                              /* ... declared k x */
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, declared) == LUA_TNIL) {        /* ... declared k type */
+            lua_pushvalue(L, -2);
+            lua_pushnil(L);
+            lua_rawset(L, v);
+        }
+        lua_pop(L, 1);                                    /* ... declared k */
+    }
+    lua_pop(L, 1);
     if (!lua_isnil(L, nulls)) {
         lua_pushvalue(L, v);
         lua_pushvalue(L, nulls);

@@ -584,6 +584,10 @@ prepare = function(v, t, path)
         end
       end
     end
+    -- A field the schema does not declare is no rule's to read (applicant.c).
+    for k in next, v do
+      if t.fields[k] == nil then v[k] = nil end
+    end
     if nulls then NULLS[v] = nulls end
     -- One for every element, kept here: the type may be frozen (a rule
     -- file that keeps it in a local).

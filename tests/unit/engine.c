@@ -1806,6 +1806,23 @@ static void test_undeclared_field_is_rule_error(void **state)
     release(en);
 }
 
+/* A field the schema does not declare that the application does send (a
+ * front office's own) is no more the rules' to read: read, it is the same
+ * rule error, not its value (nor, for an object, a table a check could
+ * write for the next criterion to read). */
+static void test_undeclared_field_sent_is_rule_error(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "fields", "{\"applicant_id\":\"undeclared\",\"since\":null,"
+                                            "\"business\":{\"sector\":\"digital\",\"own\":1},"
+                                            "\"nickname\":{\"x\":1}}");
+    assert_rule_error(r, "decide", "fields", "undeclared", "fields.lua", "undeclared",
+                      "field 'nickname' is not declared");
+    release(r);
+    release(en);
+}
+
 /* Outcome logic ------------------------------------------------------------- */
 
 /* Every criterion of "logic" appears, in order, whatever the others gave. */
@@ -4048,6 +4065,7 @@ int main(void)
         TEST(test_type_empty_list_for_record),
         TEST(test_type_nested_field_names_path),
         TEST(test_undeclared_field_is_rule_error),
+        TEST(test_undeclared_field_sent_is_rule_error),
         TEST(test_outcome_ineligible_when_failed_even_if_missing),
         TEST(test_outcome_incomplete_when_missing_and_none_failed),
         TEST(test_outcome_eligible_when_all_passed),
