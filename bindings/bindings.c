@@ -421,6 +421,9 @@ static int bindings_blank_lua(lua_State *L)
  *                 | nil, offset, "nul" (the escape \u0000)
  *                 | nil, offset, "dup" (a key its object already has)
  *                 | nil, offset, "number" (digits missing after '-', '.' or 'e')
+ *                 | nil, offset, "utf8" or "control" (a byte that is not
+ *                 UTF-8, or a raw control character, before the byte where
+ *                 the text stops being JSON)
  *                 (each failure also gives the request's id as a fourth
  *                 result when it was read before the text broke, else nil)
  *                 | value, offset of the first bad byte, "utf8" or "control"
@@ -439,10 +442,21 @@ static int bindings_decode(lua_State *L)
         static const char *const whys[] = {
             [JSON_DEEP] = "deep", [JSON_RANGE] = "range", [JSON_NUL] = "nul", [JSON_DUP] = "dup",
             [JSON_NUMBER] = "number"};
+        /* The first byte that is wrong: a raw control character in a
+         * string, or a byte that is not UTF-8, before the one the grammar
+         * stopped at comes first, said as such (else the message would
+         * name a later byte, and the client, once that is mended, be told
+         * of an earlier one). */
+        size_t first = at;
+        const char *what = why && at <= bad ? whys[why] : NULL;
+        if (notes.control && notes.control < first)
+            first = notes.control, what = "control";
+        if (bad + 1 < first)
+            first = bad + 1, what = s[bad] >= 0 && s[bad] < 0x20 ? "control" : "utf8";
         lua_pushnil(L);
-        lua_pushinteger(L, (lua_Integer)(bad < at ? bad + 1 : at));
-        if (why && at <= bad)
-            lua_pushstring(L, whys[why]);
+        lua_pushinteger(L, (lua_Integer)first);
+        if (what)
+            lua_pushstring(L, what);
         else
             lua_pushnil(L);
         /* The id, when it was read before the text broke: the reply echoes it. */

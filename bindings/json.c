@@ -398,7 +398,7 @@ size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scrat
             at = (size_t)(j.p - j.s) + 1;
         }
     }
-    notes->control = at ? 0 : j.ctl;
+    notes->control = !at || j.ctl < at ? j.ctl : 0;   /* read before the failing byte */
     notes->id = j.id ? (size_t)(j.id - j.s) : 0;
     notes->id_len = j.id ? (size_t)(j.id_end - j.id) : 0;
     return at;

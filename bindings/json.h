@@ -42,7 +42,9 @@ enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3, JSON_DUP = 4, JSON_NUMBER = 
  * A string holding a raw control character (below 0x20), which JSON wants
  * escaped there, still decodes: NOTES->control is then the 1-based offset
  * of the first, else 0, for the caller to refuse the text with the value at
- * hand.  NOTES->id and id_len
+ * hand; when the text fails further on, NOTES->control still names such a
+ * character read before the failing byte, which the caller reports first,
+ * as it does a byte that is not UTF-8.  NOTES->id and id_len
  * give the text of the top-level object's "id" member when it was read
  * whole, even when the text fails further on, so that an error reply can
  * still echo it (id_len 0: none).  SCRATCH holds a string being unescaped.

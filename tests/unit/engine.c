@@ -2006,6 +2006,36 @@ static void test_protocol_bad_bytes_offset(void **state)
     release(en);
 }
 
+/* A text with a bad byte, or a raw control character in a string, and a
+ * break of the grammar further on is refused at the first of them, said as
+ * such: naming the later byte, the reply sent the client to mend that one,
+ * only to be told of the earlier one next. */
+static void test_protocol_bad_bytes_before_broken_json(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bad;
+        const char *why;
+    } cases[] = {
+        {"\xff", "invalid UTF-8 at byte 19"},
+        {"\xc0\xaf", "invalid UTF-8 at byte 19"},
+        {"\x01", "at byte 19: a control character"},
+        {"\t", "at byte 19: a control character"},
+    };
+    engine *en = open_engine("decide", NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "{\"id\":7,\"lang\":\"ab%scd\",\"op\":}", cases[i].bad);
+        engine_result *r = raw(en, line);
+        assert_error(r, "invalid_json");
+        if (!strstr(S(r->error_message), cases[i].why))
+            fail_msg("case %zu: expected \"%s\", got %s", i, cases[i].why, S(r->error_message));
+        assert_string_equal(r->id, "7");
+        release(r);
+    }
+    release(en);
+}
+
 static void test_protocol_request_not_object(void **state)
 {
     (void)state;
@@ -4073,6 +4103,7 @@ int main(void)
         TEST(test_protocol_invalid_json_offset),
         TEST(test_protocol_fingerprint_canonical),
         TEST(test_protocol_bad_bytes_offset),
+        TEST(test_protocol_bad_bytes_before_broken_json),
         TEST(test_protocol_number_too_large),
         TEST(test_protocol_request_not_object),
         TEST(test_protocol_missing_applicant),

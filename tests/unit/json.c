@@ -204,6 +204,12 @@ static void test_json_string_refusals(void **state)
     }
     decoded("{\t\"a\"\r:\t\"\\u0001\\t\"}");   /* white space, and escapes, are fine */
     assert_int_equal(notes.control, 0);
+    /* A text that fails further on still names the raw control character
+     * read before: that is the first byte a client must mend. */
+    refused("{\"a\":\"x\ty\",}", 12, 0);
+    assert_int_equal(notes.control, 8);
+    refused("{\"a\":\"xy\",}\t\"\t\"", 11, 0);
+    assert_int_equal(notes.control, 0);
 }
 
 /* A key twice in one object is refused at its second place: readers differ
