@@ -38,9 +38,6 @@ static const char *const applicant_keys[] = {
 enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_INDEX, K_FROZEN, K_LEN,
        K_PAIRS, K_NEWINDEX, K_METATABLE, K_JSON, K_RECORD, K_LIST, K_MIN, K_MAX, K_COUNT };
 #define UP_KEY(k) lua_upvalueindex(11 + (k))
-/* Record type -> the metatable of its values (weak keys): kept here, where
- * no rule reaches it, not in the type, which a check may close over. */
-#define UP_MTS lua_upvalueindex(11 + K_COUNT)
 
 enum { T_OTHER, T_NULLABLE, T_TEXT, T_DATE, T_BOOLEAN, T_INTEGER, T_NUMBER, T_MONEY, T_ENUM, T_LIST,
        T_RECORD };
@@ -215,6 +212,7 @@ typedef struct anode {
     int set;           /* enum: the allowed values (value -> truthy), in the anchor;
                           record: its fields table (name -> type), in the anchor */
     int field, nfields;   /* record: its fields are fields[field .. field + nfields) */
+    int mt;            /* record: the metatable of its values, in the anchor once made */
     lua_Integer min, max; /* integer: its bounds (integer { min = 1 }), or the widest */
 } anode;
 
@@ -285,7 +283,7 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
     int base = lua_gettop(L);
     aschema_grow(L, (void **)&s->nodes, &s->cap_nodes, s->nnodes + 1, sizeof *s->nodes);
     int at = s->nnodes++;
-    anode n = {T_OTHER, aschema_anchor(L, s, anchor, t), -1, 0, 0, 0, LUA_MININTEGER, LUA_MAXINTEGER};
+    anode n = {T_OTHER, aschema_anchor(L, s, anchor, t), -1, 0, 0, 0, 0, LUA_MININTEGER, LUA_MAXINTEGER};
     if (depth <= APPLICANT_MAX_DEPTH && lua_type(L, t) == LUA_TTABLE) {
         lua_pushvalue(L, t);
         applicant_thaw(L, -1);
@@ -331,6 +329,7 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
                 break;
             }
             n.set = aschema_anchor(L, s, anchor, fields);
+            n.mt = ++s->nanchors;   /* left empty until the first value */
             int count = 0;
             while (lua_rawgeti(L, names, count + 1) != LUA_TNIL)
                 lua_pop(L, 1), count++;
@@ -431,22 +430,25 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
         lua_pushvalue(L, nulls);
         lua_settable(L, UP_NULLS);                        /* NULLS[v] = nulls */
     }
-    lua_rawgeti(L, anchor, node->type);                   /* ... t */
-    int t = lua_gettop(L);
-    lua_pushvalue(L, t);
-    if (lua_rawget(L, UP_MTS) == LUA_TNIL) {              /* mts[t] = mts[t] or record_mt(t, prefix) */
+    /* One metatable for the values of each record of the schema, made at
+     * the first: every element of a list shares it, since its prefix leaves
+     * their numbers out.  Per node, not per type: a type declared once and
+     * given to two fields (local ADDR = record {...}; home = ADDR, work =
+     * ADDR) is two nodes, and a field missing from work is work.city, not
+     * whichever of the two was prepared first.  Kept in the anchor, where
+     * no rule reaches it, not in the type, which a check may close over. */
+    if (lua_rawgeti(L, anchor, node->mt) == LUA_TNIL) {   /* ... mt */
         lua_pop(L, 1);
         lua_pushvalue(L, UP_RECORD_MT);
-        lua_pushvalue(L, t);
-        applicant_push_path(L, path, 0);   /* one record_mt for every element */
+        lua_rawgeti(L, anchor, node->type);
+        applicant_push_path(L, path, 0);
         if (lua_rawlen(L, -1) > 0) {
             lua_pushliteral(L, ".");
             lua_concat(L, 2);
         }
         lua_call(L, 2, 1);                                /* ... mt */
-        lua_pushvalue(L, t);
-        lua_pushvalue(L, -2);
-        lua_rawset(L, UP_MTS);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, anchor, node->mt);
     }
     lua_setmetatable(L, v);
     lua_settop(L, top);
@@ -611,12 +613,7 @@ static int applicant_preparer(lua_State *L)
     lua_pushcfunction(L, applicant_refuse);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, applicant_keys[k]);
-    lua_createtable(L, 0, 4);                             /* UP_MTS, weak keys */
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushcclosure(L, applicant_prepare_lua, 11 + K_COUNT);
+    lua_pushcclosure(L, applicant_prepare_lua, 10 + K_COUNT);
     return 1;
 }
 

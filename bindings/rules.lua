@@ -449,7 +449,7 @@ end
 
 local NULLS = setmetatable({}, { __mode = "k" })   -- record table -> { field = true }
 
-local record_mts = {}   -- record type -> the metatable of its values (prepare)
+local record_mts = {}   -- record type -> its place (path prefix) -> the metatable of its values (prepare)
 local function record_mt(rtype, path)
   return {
     __index = function(t, k)
@@ -590,11 +590,15 @@ prepare = function(v, t, path)
     end
     if nulls then NULLS[v] = nulls end
     -- One for every element, kept here: the type may be frozen (a rule
-    -- file that keeps it in a local).
-    local mt = record_mts[t]
+    -- file that keeps it in a local).  By type and place: one type given
+    -- to two fields names the field of each (applicant.c keeps one per node).
+    local at = (string_gsub(prefix, "%[%d+%]", ""))
+    local by_place = record_mts[t]
+    if not by_place then by_place = {}; record_mts[t] = by_place end
+    local mt = by_place[at]
     if not mt then
-      mt = record_mt(t, (string_gsub(prefix, "%[%d+%]", "")))
-      record_mts[t] = mt
+      mt = record_mt(t, at)
+      by_place[at] = mt
     end
     setmetatable(v, mt)
   end

@@ -2682,6 +2682,35 @@ static void test_history_rows_read_are_recorded(void **state)
     release(en);
 }
 
+/* One record type given to two fields (a natural `local ADDR = record {...}`)
+ * names the field each value is at: a field missing from work is
+ * work.city, and an undeclared read of it says work.nope, whichever of the
+ * two was prepared first.  In a list of such records too. */
+static void test_shared_record_type_names_its_field(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "local ADDR = record { city = \"text\", zip = \"text\" }\n"
+        "schema { applicant_id = \"text\", home = ADDR, work = ADDR, past = list(ADDR) }\n";
+    engine *en = open_set(schema, ONE_CRITERION("return a.work.city == 'x' and a.past[1].zip == 'y'"),
+                          NULL, NULL);
+    engine_result *r = decide(en, "p", "{\"home\":{\"city\":\"c\"},\"work\":{\"zip\":\"z\"}}");
+    assert_outcome(r, "incomplete");
+    ASSERT_CONTAINS(decision(r), "\"missing\":[\"work.city\"]");
+    release(r);
+    r = decide(en, "p", "{\"home\":{\"zip\":\"z\"},\"work\":{\"city\":\"x\"},\"past\":[{\"city\":\"c\"}]}");
+    assert_outcome(r, "incomplete");
+    ASSERT_CONTAINS(decision(r), "\"missing\":[\"past.zip\"]");
+    release(r);
+    release(en);
+    en = open_set(schema, ONE_CRITERION("return a.work.nope == 1"), NULL, NULL);
+    r = decide(en, "p", "{\"home\":{},\"work\":{}}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "field 'work.nope' is not declared in the schema");
+    release(r);
+    release(en);
+}
+
 /* known(record, field): whether the application gave the field, a value or
  * null, without the criterion becoming missing when it did not; a field
  * the schema does not declare, or something else than a record, is the
@@ -4063,6 +4092,7 @@ int main(void)
         TEST(test_message_reads_values_raw),
         TEST(test_rep_by_doubling),
         TEST(test_known),
+        TEST(test_shared_record_type_names_its_field),
         TEST(test_frozen_record_type),
         TEST(test_date_not_after),
         TEST(test_budget_counts_large_allocations),
