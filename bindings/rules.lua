@@ -1731,6 +1731,7 @@ function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
   local res = { id = "null", op = nil, lang = nil, request_key = nil, as_of = nil, program = nil,
     applicant_id = nil, decisions = nil }
   current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
+  current.program = nil   -- likewise: decide sets it, and the last request's is not this one's
   local ok, err = pcall(handle_request, res, line, d_op, d_program, d_as_of, d_lang)
   DATE_BOUNDED.a, DATE_BOUNDED.on = nil, nil   -- (decide's: this request's applicant, let go)
   if not ok then

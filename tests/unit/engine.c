@@ -2036,6 +2036,36 @@ static void test_protocol_bad_bytes_before_broken_json(void **state)
     release(en);
 }
 
+/* A request the memory cap stops while its line is decoded, before any
+ * programme runs, names none: not the programme the request before it
+ * decided, with a criterion "?" at "?:0". */
+static void test_memory_cap_in_decode_names_no_programme(void **state)
+{
+    (void)state;
+    engine_config small = {.memory = (size_t)16 << 20};
+    engine *en = open_engine("decide", &small);
+    engine_result *r = raw(en, "{\"op\":\"decide\",\"program\":\"fields\",\"as_of\":\"2025-01-01\","
+                               "\"applicant\":{\"applicant_id\":\"A1\",\"since\":null,\"business\":null}}");
+    assert_null(r->error_code);
+    release(r);
+    static const char head[] = "{\"op\":\"screen\",\"applicant\":{\"x\":[", item[] = "[[1]],";
+    size_t n = 400000, len = strlen(head) + n * strlen(item) + 8;
+    char *line = malloc(len);
+    assert_non_null(line);
+    char *p = line + sprintf(line, "%s", head);
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s", item);
+    strcpy(p, "1]}}");
+    r = raw(en, line);
+    free(line);
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "memory cap");
+    if (strstr(S(r->error_message), "programme"))
+        fail_msg("names a programme: %s", S(r->error_message));
+    release(r);
+    release(en);
+}
+
 static void test_protocol_request_not_object(void **state)
 {
     (void)state;
@@ -4134,6 +4164,7 @@ int main(void)
         TEST(test_protocol_fingerprint_canonical),
         TEST(test_protocol_bad_bytes_offset),
         TEST(test_protocol_bad_bytes_before_broken_json),
+        TEST(test_memory_cap_in_decode_names_no_programme),
         TEST(test_protocol_number_too_large),
         TEST(test_protocol_request_not_object),
         TEST(test_protocol_missing_applicant),
