@@ -366,7 +366,7 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
 static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, const anode *node,
                              const applicant_path *path)
 {
-    int top = lua_gettop(L);
+    int top = lua_gettop(L), kept = 0;                   /* declared fields left in V */
     lua_pushnil(L);                                       /* nulls */
     int nulls = top + 1;
     for (int i = 0; i < node->nfields; i++) {
@@ -394,6 +394,7 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
                 lua_pushnil(L);
                 lua_rawset(L, v);
             } else {
+                kept++;
                 applicant_prepare(L, s, anchor, x, f->node, &child);   /* ... name x value */
                 if (!lua_rawequal(L, -1, x) ||            /* an integer for a float, say */
                     (lua_type(L, x) == LUA_TNUMBER && lua_isinteger(L, -1) != lua_isinteger(L, x))) {
@@ -410,21 +411,28 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
      * reads V raw, so it would give such a field, and a table there would
      * be the rule's to write.  Taken out, it reads as the record's
      * metatable says: not declared, the rule's error.  (Setting a field
-     * already there to nil does not disturb lua_next.) */
-    lua_rawgeti(L, anchor, node->set);                    /* ... declared */
-    int declared = lua_gettop(L);
+     * already there to nil does not disturb lua_next.)  Most records hold
+     * none: counted first, they are left alone. */
+    int keys = 0;
     lua_pushnil(L);
-    while (lua_next(L, v)) {                              /* ... declared k x */
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, declared) == LUA_TNIL) {        /* ... declared k type */
-            lua_pushvalue(L, -2);
-            lua_pushnil(L);
-            lua_rawset(L, v);
+    while (lua_next(L, v))
+        lua_pop(L, 1), keys++;
+    if (keys != kept) {
+        lua_rawgeti(L, anchor, node->set);                /* ... declared */
+        int declared = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, v)) {                          /* ... declared k x */
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, declared) == LUA_TNIL) {    /* ... declared k type */
+                lua_pushvalue(L, -2);
+                lua_pushnil(L);
+                lua_rawset(L, v);
+            }
+            lua_pop(L, 1);                                /* ... declared k */
         }
-        lua_pop(L, 1);                                    /* ... declared k */
+        lua_pop(L, 1);
     }
-    lua_pop(L, 1);
     if (!lua_isnil(L, nulls)) {
         lua_pushvalue(L, v);
         lua_pushvalue(L, nulls);
