@@ -380,9 +380,11 @@ static int serve_claim(const char *db)
 {
     int fd = open(db, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        char why[600];
-        const char *error = strerror(errno);
-        err_denied(db, 1, why, sizeof why);
+        char why[600] = "";
+        int error_no = errno;
+        const char *error = strerror(error_no);
+        if (error_no == EACCES || error_no == EROFS)   /* only a refusal has a whose */
+            err_denied(db, 1, why, sizeof why);
         log_error("database %s: %s%s%s", db, error, *why ? ": " : "", why);
         return -1;
     }

@@ -58,6 +58,11 @@ const char *err_denied(const char *path, int write, char *out, size_t n)
         }
     }
     const char *at = stat(path, &sb) == 0 ? path : dir;   /* a file to make is made in DIR */
+    if (at == path && S_ISDIR(sb.st_mode)) {
+        /* Its mode is not the fault: no file can be opened as a directory. */
+        snprintf(out, n, "%s is a directory, not a file", path);
+        return out;
+    }
     if (access(at, at == path && !write ? R_OK : W_OK) == 0)
         return out;
     if (errno == EROFS)

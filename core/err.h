@@ -28,7 +28,7 @@ void err_clear(err *e);
  * missing) with WRITE, else read; for "Permission denied", which does not
  * say whether the file or its directory is at fault.  Writes the reason
  * into OUT (N bytes), as "the directory /srv/eligo cannot be written by uid
- * 1000", and returns OUT; returns "" when the permissions allow it (the
+ * 1000", or that PATH is a directory, and returns OUT; returns "" when the permissions allow it (the
  * refusal came from elsewhere: an ACL the mode does not show, a security
  * module). */
 const char *err_denied(const char *path, int write, char *out, size_t n);
