@@ -55,6 +55,7 @@ enum {
 typedef struct aq_values {
     char since[CMD_TIME_MAX], until[CMD_TIME_MAX];
     char ruleset[65];
+    char applicant[AQ_KEY_MAX];   /* --applicant in NFC */
 } aq_values;
 
 /* A positive integer option; -1 when not one. */
@@ -70,14 +71,13 @@ static int64_t aq_count(const char *s)
  * into V); 1 when OPT was one, 0 when not, -1 (message printed) when its
  * value is wrong. */
 static int aq_filter_opt(const char *cmd, store_filter *f, aq_values *v, int opt,
-                         char *arg)
+                         const char *arg)
 {
     char name[32];
     snprintf(name, sizeof name, "audit %s", cmd);
     switch (opt) {
-    case O_APPLICANT:   /* as the server stored it (text_nfc_in_place) */
-        text_nfc_in_place(arg);
-        f->applicant = arg;
+    case O_APPLICANT:   /* as the server stored it (text_nfc) */
+        f->applicant = text_nfc(arg, v->applicant, sizeof v->applicant) == 0 ? v->applicant : arg;
         return 1;
     case O_PROGRAM: f->program = arg; return 1;
     case O_OUTCOME:

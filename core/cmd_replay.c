@@ -109,7 +109,7 @@ int cmd_replay(int argc, char **argv)
     };
     replay_config cfg = {.db_path = cmd_env("ELIGO_DB", "./eligo.db"), .sample = 5};
     const char *rules_dir = NULL;
-    char since[CMD_TIME_MAX], until[CMD_TIME_MAX], hash[65];
+    char since[CMD_TIME_MAX], until[CMD_TIME_MAX], hash[65], applicant[4096];
     int original = 0, json = 0, quiet = 0, opt, sampled = 0, listed = 0;
     if (cmd_limits_env("replay", &cfg.engine) != 0)
         return 2;
@@ -121,9 +121,9 @@ int cmd_replay(int argc, char **argv)
         case 'o': original = 1; break;
         case 'd': cfg.db_path = optarg; break;
         case O_PROGRAM: cfg.filter.program = optarg; break;
-        case O_APPLICANT:   /* as the server stored it (text_nfc_in_place) */
-            text_nfc_in_place(optarg);
-            cfg.filter.applicant_id = optarg;
+        case O_APPLICANT:   /* as the server stored it (text_nfc) */
+            cfg.filter.applicant_id =
+                text_nfc(optarg, applicant, sizeof applicant) == 0 ? applicant : optarg;
             break;
         case O_SINCE:
         case O_UNTIL:

@@ -88,17 +88,16 @@ char *text_escaped(const char *s)
     return d;
 }
 
-int text_nfc_in_place(char *s)
+int text_nfc(const char *s, char *out, size_t n)
 {
-    size_t n = strlen(s), len;
-    uint8_t *t = u8_normalize(UNINORM_NFC, (const uint8_t *)s, n, NULL, &len);
-    if (!t)
+    if (n == 0)
         return -1;
-    int fits = len <= n;
-    if (fits) {
-        memcpy(s, t, len);
-        s[len] = '\0';
+    size_t len = n - 1;   /* room for the NUL */
+    uint8_t *t = u8_normalize(UNINORM_NFC, (const uint8_t *)s, strlen(s), (uint8_t *)out, &len);
+    if (t != (uint8_t *)out) {   /* not UTF-8, or longer than OUT (in memory of its own) */
+        free(t);
+        return -1;
     }
-    free(t);
-    return fits ? 0 : -1;
+    out[len] = '\0';
+    return 0;
 }

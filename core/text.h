@@ -29,11 +29,12 @@ int text_escape(unsigned char c, char out[5]);
  * is short. */
 char *text_escaped(const char *s);
 
-/* S put in Unicode NFC in place, as the engine puts applicants' texts
- * (bindings_push_nfc): for an applicant's id given on a command line.
- * Returns 0, or -1 with S unchanged when it is not UTF-8, memory is short,
- * or its NFC form is longer than S (never for a decomposed text, which
- * composing shortens). */
-int text_nfc_in_place(char *s);
+/* S in Unicode NFC, as the engine puts applicants' texts
+ * (bindings_push_nfc), into OUT (N bytes, NUL-terminated): for an
+ * applicant's id given on a command line.  NFC may be longer than S (U+0958,
+ * three bytes, is six composed), so it is not done in place.  Returns 0, or
+ * -1 with OUT unspecified when S is not UTF-8, memory is short, or its NFC
+ * form does not fit in OUT. */
+int text_nfc(const char *s, char *out, size_t n);
 
 #endif

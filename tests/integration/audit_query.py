@@ -743,6 +743,22 @@ def decomposed_applicant():
         st, out, _ = audit("export", "--db", srv.db)
         check(st == 0 and jsonl(out)[0]["applicant"]["applicant_id"] == nfd,
               "the application is kept as it came")
+        # An id NFC makes longer: U+0958 (three bytes) is U+0915 U+093C (six)
+        # composed, a composition exclusion; the command line's form must
+        # grow to match what the server stored.
+        qa = "Q\u0958"
+        c = srv.connect()
+        r = c.request({"op": "decide", "program": "awrach", "as_of": "2025-03-01",
+                       "applicant": applicant(2, applicant_id=qa)})
+        check(r.get("ok"), "decided (%r)" % r)
+        c.close()
+        st, out, _ = audit("list", "--db", srv.db, "--json", "--applicant", qa)
+        rows = jsonl(out)
+        check(st == 0 and len(rows) == 1 and rows[0]["applicant_id"] == "Q\u0915\u093c",
+              "audit list --applicant %a finds it, NFC longer than given (%r)" % (qa, rows))
+        st, out, err = eligo("replay", "--original", "--db", srv.db, "--applicant", qa)
+        check(st == 0 and "1 applications, 1 decisions replayed" in out + err,
+              "replay --applicant %a replays it (%s)" % (qa, (out + err).strip()[-200:]))
 
 
 def csv_formulas():
