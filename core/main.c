@@ -11,6 +11,7 @@
 
 #include "cmd.h"
 #include "date.h"
+#include "err.h"
 #include "version.h"
 
 static const struct {
@@ -100,6 +101,14 @@ int cmd_db_exists(const char *cmd, const char *db)
         return -1;
     }
     int there = stat(db, &sb) == 0;
+    if (!there && errno == EACCES) {
+        /* There may well be one, in a directory this uid cannot enter. */
+        char why[600];
+        err_denied(db, 0, why, sizeof why);
+        fprintf(stderr, "eligo %s: cannot open %s: %s%s%s\n", cmd, db, strerror(EACCES),
+                *why ? ": " : "", why);
+        return -1;
+    }
     if (!there || (S_ISREG(sb.st_mode) && sb.st_size == 0)) {
         fprintf(stderr, "eligo %s: no database at %s%s (give one with --db FILE or ELIGO_DB)\n",
                 cmd, db, there ? ", an empty file" : "");

@@ -1073,6 +1073,17 @@ def test_denied():
                                text=True, timeout=60, preexec_fn=drop)
             check(p.returncode != 0 and want in p.stderr,
                   "serve %s is refused, saying whose the fault is (%s)" % (args[1], p.stderr.strip()))
+        # A database in a directory that cannot be entered is there, not
+        # missing: the offline commands say so as serve does.
+        os.chmod(shut, 0o700)
+        shutil.copy(locked, os.path.join(shut, "x.db"))
+        os.chmod(shut, 0o000)
+        for cmd in (["verify"], ["audit", "list"], ["replay", "--original"]):
+            p = subprocess.run([binary] + cmd + ["--db", os.path.join(shut, "x.db")],
+                               capture_output=True, text=True, timeout=60, preexec_fn=drop)
+            want = "Permission denied: the directory %s cannot be entered by uid %d" % (shut, uid)
+            check(p.returncode != 0 and want in p.stderr and "no database" not in p.stderr,
+                  "%s of a database it cannot reach says why (%s)" % (" ".join(cmd), p.stderr.strip()))
     finally:
         os.chmod(os.path.join(top, "shut"), 0o700)
         shutil.rmtree(top, ignore_errors=True)
