@@ -2434,8 +2434,11 @@ end
 
 -- Criteria coverage over the cases run so far: "program/criterion" -> counts.
 local coverage
--- Cases of each programme that ended in an error they did not expect: their
--- criteria were counted neither way, so a note of none is said with them.
+-- Cases that ended in an error they did not expect, case number -> its
+-- programme: their criteria were counted neither way, so a note of none is
+-- said with them.  Kept by case, and cleared when a case runs, so that a case
+-- run again (engine_test, after the memory cap stopped it) counts as its
+-- last run ended, not once for each run.
 local coverage_errors
 
 -- Each version's criteria are counted apart: a later version's criterion
@@ -2603,6 +2606,7 @@ end
 
 function api.run_case(i)
   local case = cases[i]
+  coverage_errors[i] = nil   -- this run says whether it ends in an error
   local fault = case_fault(case)
   if fault then
     return { file = case.file, line = case.line, msg = string_format("case '%s': %s", tostring(case.name), fault) }
@@ -2638,7 +2642,7 @@ function api.run_case(i)
   if res.error_code then
     if case.error ~= res.error_code then
       local p = tostring(case.program)
-      coverage_errors[p] = (coverage_errors[p] or 0) + 1
+      coverage_errors[i] = p
       why = string_format("expected %s, got error %s: %s",
         case.error and ("error " .. case.error) or ("outcome " .. tostring(case.outcome)), res.error_code, res.error_message)
     end
@@ -2751,20 +2755,20 @@ end
 function api.case_aborted(i, code, msg)
   local case = cases[i]
   if case.error == code then return nil end
-  local p = tostring(case.program)
-  coverage_errors[p] = (coverage_errors[p] or 0) + 1
+  coverage_errors[i] = tostring(case.program)
   return { file = case.file, line = case.line, msg = string_format("case '%s': expected %s, got error %s: %s",
     tostring(case.name), case.error and ("error " .. case.error) or ("outcome " .. tostring(case.outcome)), code, msg) }
 end
 
 -- Criteria that no case made fail, or pass.
 function api.coverage_notes()
-  local notes, keys = {}, {}
+  local notes, keys, errors = {}, {}, {}
+  for _, p in pairs(coverage_errors) do errors[p] = (errors[p] or 0) + 1 end
   for k in pairs(coverage) do keys[#keys + 1] = k end
   table_sort(keys)
   for _, k in ipairs(keys) do
     local c = coverage[k]
-    local n = coverage_errors[c.program]
+    local n = errors[c.program]
     local but = n and string_format(" (but %d case%s of %s ended in an error: what %s would show is not known)",
       n, n == 1 and "" or "s", c.program, n == 1 and "it" or "they") or ""
     if c.fail == 0 then notes[#notes + 1] = { file = c.file, line = c.line, msg = "criterion " .. c.name .. " fails in no case" .. but } end
