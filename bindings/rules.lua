@@ -2604,6 +2604,8 @@ local function case_fault(case)
   return nil
 end
 
+-- Runs case I: returns its failure (nil when it passed), and whether its
+-- request failed (an error code, expected or not).
 function api.run_case(i)
   local case = cases[i]
   coverage_errors[i] = nil   -- this run says whether it ends in an error
@@ -2624,6 +2626,9 @@ function api.run_case(i)
     history = c_canon(setmetatable(deep_copy(case.history), ARRAY))
   end
   local res = api.request(c_canon(req), nil, nil, nil, nil, history)
+  -- Whether the request failed, as engine_request sees it: the one it
+  -- decides once more when the memory cap stopped it (engine_test).
+  local errored = res.error_code ~= nil
   if not res.error_code then
     -- What the engine refuses once the decision is written (engine.c,
     -- engine_copy_decisions), a case must not pass: the server would
@@ -2744,8 +2749,9 @@ function api.run_case(i)
     end
   end
   if why then
-    return { file = case.file, line = case.line, msg = string_format("case '%s': %s", tostring(case.name), why) }
+    return { file = case.file, line = case.line, msg = string_format("case '%s': %s", tostring(case.name), why) }, errored
   end
+  return nil, errored
 end
 
 -- Case I's run was stopped by the budget, the memory cap or the time

@@ -1684,17 +1684,22 @@ int engine_test(engine *en, engine_report_fn *report, engine_report_fn *note, vo
     lua_Integer n = lua_tointeger(L, -1);
     lua_pop(L, 1);
     /* Each case runs as its own call, with its own budget, like a request,
-     * and like one is run once more when the memory cap stopped it (see
-     * engine_request): a case must not fail where its request would pass. */
+     * and like one is run once more when the memory cap stopped it and its
+     * request failed (see engine_request), whatever the case expected: a
+     * case must not fail where its request would pass, nor pass expecting
+     * an error its request would not be answered. */
     for (lua_Integer i = 1; i <= n; i++) {
         int status;
         uint64_t started = 0, deadline = 0;
         for (int attempt = 0;; attempt++) {
             engine_prepare(en, "run_case");
             lua_pushinteger(L, i);
-            /* failure-or-nil | error */
-            status = engine_call_from(en, 1, 1, en->budget, started, deadline);
-            if (!en->mem_refused || attempt > 0 || (status == LUA_OK && lua_isnil(L, -1)))
+            /* failure-or-nil errored | error */
+            status = engine_call_from(en, 1, 2, en->budget, started, deadline);
+            int errored = status != LUA_OK || lua_toboolean(L, -1);
+            if (status == LUA_OK)
+                lua_pop(L, 1);                            /* failure-or-nil */
+            if (!en->mem_refused || attempt > 0 || !errored)
                 break;
             started = en->started;
             deadline = en->deadline;

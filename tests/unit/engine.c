@@ -3805,6 +3805,40 @@ static void test_cases_retried_at_memory_cap(void **state)
     release(en);
 }
 
+/* A case that expects the error the memory cap gives is run once more too
+ * when the cap stopped it, as its request would be: after a case that
+ * recursed deeply it passed, though its request is decided (it fits the cap
+ * on a collected state) and the case alone fails. */
+static void test_cases_expecting_cap_retried(void **state)
+{
+    (void)state;
+    static const char schema[] = "schema { applicant_id = \"text\", age = \"integer\" }\n";
+    static const char rules[] = ONE_CRITERION(
+        "if a.applicant_id == \"deep\" then\n"
+        "      local function down(n) if n == 0 then return 0 end return 1 + down(n - 1) end\n"
+        "      return down(a.age) == a.age\n"
+        "    end\n"
+        "    return #string.rep(\"x\", a.age << 20) > 0");
+    static const char tests[] =
+        "case \"deep\" { program = \"p\", as_of = \"2025-01-01\", outcome = \"eligible\",\n"
+        "  applicant = { applicant_id = \"deep\", age = 120000 } }\n"
+        "case \"big\" { program = \"p\", as_of = \"2025-01-01\", error = \"rule_error\",\n"
+        "  applicant = { applicant_id = \"big\", age = 28 } }\n";
+    engine_config slow = {.time_ms = 60000};   /* the sanitizers make 28 MiB slow */
+    engine *en = open_set(schema, rules, tests, &slow);
+    int passed = -1, failed = -1;
+    reports got;
+    memset(&got, 0, sizeof got);
+    err e = {0};
+    int rc = engine_test(en, keep_report, NULL, &got, &passed, &failed, &e);
+    assert_int_equal(rc, 1);
+    assert_int_equal(passed, 1);
+    assert_int_equal(failed, 1);
+    assert_int_equal(got.n, 1);
+    ASSERT_CONTAINS(got.r[0].msg, "case 'big': expected error rule_error, got outcome eligible");
+    release(en);
+}
+
 /* A case named by anything but a string (here a table whose __tostring
  * raises) is refused where it is declared.  It loaded, and engine_test,
  * reporting it failed, read its file and line from below the Lua stack
@@ -4062,6 +4096,7 @@ int main(void)
         TEST(test_lint_undeclared_reads),
         TEST(test_cases_stopped_by_budget),
         TEST(test_cases_retried_at_memory_cap),
+        TEST(test_cases_expecting_cap_retried),
         TEST(test_texts_compared_in_nfc),
         TEST(test_escape_load),
         TEST(test_escape_load_binary),
