@@ -116,8 +116,9 @@ static void request_set(lua_State *L, int k, int idx)
 }
 
 /* The request's fingerprint, as rules.lua writes it: SHA-256 of the
- * canonical JSON of {op, program, as_of (as given), applicant}.
- * [-0, +1, m] */
+ * canonical JSON of {op, program, as_of (as given), applicant}, in Unicode
+ * NFC (a retry sent decomposed is the same application, as the rules
+ * decide it).  [-0, +1, m] */
 static int request_fingerprint(lua_State *L, buf *b)
 {
     char msg[128];
@@ -139,7 +140,13 @@ static int request_fingerprint(lua_State *L, buf *b)
     }
     if (rc || buf_addc(b, '}') != 0)
         return luaL_error(L, "request too large");
-    bindings_push_sha256(L, b->data, b->len);
+    lua_pushlstring(L, b->data, b->len);                  /* canon */
+    bindings_push_nfc(L, -1);                             /* canon nfc */
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    bindings_push_sha256(L, s, n);                        /* canon nfc hash */
+    lua_replace(L, -3);                                   /* hash nfc */
+    lua_pop(L, 1);                                        /* hash */
     return 0;
 }
 

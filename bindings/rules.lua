@@ -1670,9 +1670,13 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     res.program = program
   end
   if key then
-    res.fingerprint = c_sha256(c_canon(setmetatable(
+    -- In NFC, as the applicant's texts are decided: a retry whose front
+    -- office sent them decomposed is the same application, not a conflict.
+    -- Canonical JSON holds its texts' UTF-8 as it is, and NFC composes
+    -- nothing across the ASCII around them that it would not within.
+    res.fingerprint = c_sha256(c_nfc(c_canon(setmetatable(
       { op = op, program = program, as_of = as_of_given, applicant = req.applicant or null },
-      { __json = order { "op", "program", "as_of", "applicant" } })))
+      { __json = order { "op", "program", "as_of", "applicant" } }))))
   end
   local a = prepare_applicant(req)
   local aid = rawget(req.applicant, "applicant_id")   -- a is read-only, req.applicant its contents

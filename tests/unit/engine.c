@@ -2143,6 +2143,15 @@ static void test_protocol_fingerprint_canonical(void **state)
     assert_null(r->error_code);
     assert_string_not_equal(r->fingerprint, want);
     release(r);
+    /* A text sent decomposed (o and U+0308) is the same application as
+     * sent composed, as the rules decide it. */
+    r = raw(en, "{\"op\":\"decide\",\"program\":\"logic\",\"as_of\":\"2025-01-01\",\"request_key\":\"K4\","
+                "\"applicant\":{\"applicant_id\":\"Mo\\u0308n\",\"member\":true,\"score\":3,\"size\":5}}");
+    assert_null(r->error_code);
+    sha256_hex("{\"op\":\"decide\",\"program\":\"logic\",\"as_of\":\"2025-01-01\","
+               "\"applicant\":{\"applicant_id\":\"M\xc3\xb6n\",\"member\":true,\"score\":3,\"size\":5}}", want);
+    assert_string_equal(r->fingerprint, want);
+    release(r);
     r = raw(en, "{\"op\":\"screen\",\"request_key\":\"K3\",\"applicant\":{\"score\":1}}");
     assert_null(r->error_code);
     sha256_hex("{\"op\":\"screen\",\"applicant\":{\"score\":1}}", want);
