@@ -1,6 +1,7 @@
 /* bindings.c -- see bindings.h. */
 #include "bindings.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -382,11 +383,13 @@ void bindings_push_nfc(lua_State *L, int idx)
     uint8_t *out = lua_newuserdatauv(L, room, 0);
     uint8_t *t = u8_normalize(UNINORM_NFC, (const uint8_t *)s, n, out, &len);
     if (t != out) {
-        if (!t) {   /* not UTF-8 */
+        if (!t && errno == EILSEQ) {   /* not UTF-8: its validation refuses it */
             lua_pop(L, 1);
             lua_pushvalue(L, idx);
             return;
         }
+        if (!t)   /* out of memory: the text left as it came could be decided otherwise */
+            luaL_error(L, "cannot put a text of %zu bytes in NFC: %s", n, strerror(errno));
         free(t);
         luaL_error(L, "a text of %zu bytes grew past %zu in NFC", n, room);
     }
