@@ -2202,6 +2202,24 @@ local function undeclared_reads(c, info, file, toks, out)
     end
     return path, ty, n + 1
   end
+  -- The token after `or {}` at token K, or K when there is none there.
+  local function past_empty_fallback(k)
+    if toks[k] and toks[k][1] == "name" and toks[k][2] == "or"
+        and toks[k + 1] and toks[k + 1][1] == "op" and toks[k + 1][2] == "{"
+        and toks[k + 2] and toks[k + 2][1] == "op" and toks[k + 2][2] == "}" then
+      return k + 3
+    end
+    return k
+  end
+  -- The path in parentheses at token N, `(a.business)` or `(a.business or
+  -- {})`, as path_at gives it, the token after the ')' last.
+  local function paren_path_at(n)
+    local path, ty, after = path_at(n + 1)
+    if not path then return nil end
+    after = past_empty_fallback(after)
+    if not (toks[after] and toks[after][1] == "op" and toks[after][2] == ")") then return nil end
+    return path, ty, after + 1
+  end
   for i, j in ipairs(span) do
     if toks[j][2] == "local" and toks[j][1] == "name" and toks[j + 1] and toks[j + 1][2] ~= "function" then
       -- name [<attrib>] {, name [<attrib>]}: a name after a name is the
@@ -2222,11 +2240,12 @@ local function undeclared_reads(c, info, file, toks, out)
       -- the read is for, and is not followed.
       local v = 1
       while toks[n] and (toks[n][2] == "=" or toks[n][2] == ",") and names[v] do
-        local path, ty, after = path_at(n + 1)
-        if path and toks[after] and toks[after][1] == "name" and toks[after][2] == "or"
-            and toks[after + 1] and toks[after + 1][1] == "op" and toks[after + 1][2] == "{"
-            and toks[after + 2] and toks[after + 2][1] == "op" and toks[after + 2][2] == "}" then
-          after = after + 3
+        local path, ty, after
+        if toks[n + 1] and toks[n + 1][1] == "op" and toks[n + 1][2] == "(" then
+          path, ty, after = paren_path_at(n + 1)
+        else
+          path, ty, after = path_at(n + 1)
+          if path then after = past_empty_fallback(after) end
         end
         local t = toks[after]
         if not path or (t and not (t[2] == "," or t[2] == ";" or
@@ -2254,8 +2273,25 @@ local function undeclared_reads(c, info, file, toks, out)
   for _, j in ipairs(span) do
     local t, prev = toks[j], toks[j - 1]
     local r = t[1] == "name" and root_at(t[2], j)
+    local ty, path, shown, n
     if r and not (prev and prev[1] == "op" and (prev[2] == "." or prev[2] == ":")) then
-      local ty, path, shown, n = r.type, r.path, t[2], j
+      ty, path, shown, n = r.type, r.path, t[2], j
+    elseif t[1] == "op" and t[2] == "(" and not (prev and ((prev[1] == "name" and not OPS.keywords[prev[2]])
+        or prev[2] == ")" or prev[2] == "]" or prev[1] == "string")) then
+      -- A record in parentheses, `(a.business or {}).sector`; not a call's
+      -- arguments, f(a.business).sector, which read what f returns.
+      local p, pty, after = paren_path_at(j)
+      if p then
+        ty, path, n = pty, p, after - 1
+        local written, k = {}, j + 1
+        while toks[k][1] == "name" and toks[k][2] ~= "or" or toks[k][2] == "." do
+          written[#written + 1] = toks[k][2]
+          k = k + 1
+        end
+        shown = "(" .. table_concat(written) .. (toks[k][2] == "or" and " or {})" or ")")
+      end
+    end
+    if ty then
       while ty and toks[n + 1] and toks[n + 1][2] == "." and toks[n + 2] and toks[n + 2][1] == "name" do
         if ty.kind == "nullable" then ty = ty.of end
         if ty.kind ~= "record" then break end

@@ -661,7 +661,7 @@ typedef struct reports {
         char file[64];
         int line;
         char msg[600];
-    } r[8];
+    } r[16];
 } reports;
 
 static void keep_report(void *ud, const char *file, int line, const char *msg)
@@ -4058,6 +4058,14 @@ static void test_lint_undeclared_reads(void **state)
          * it by its parameters; two checks alike on one line are left
          * alone (which one reads the field cannot be told). */
         CRIT("x", "function(a) local ok = function(s) return s ~= 1 end return ok(a.business.sectr) end")
+        /* A record in parentheses, with or without the empty fallback, read
+         * at once or through a local; not a call's result, f(a.business).x,
+         * nor one whose fallback has fields. */
+        CRIT("pa", "function(a)\n      return (a.business or {}).sectr == nil end")
+        CRIT("pb", "function(a)\n      local b = (a.business or {})\n      return b.sectr == nil end")
+        CRIT("pc", "function(a)\n      local f = function(x) return x end\n"
+                   "      return f(a.business or {}).sectr == nil and (a.business or {}).sector ~= 1\n"
+                   "        and (a.business or { sectr = 1 }).sectr and tostring(a.business).zz end")
         "  criterion \"y\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, reference = \"r\", "
         "check = function(a) return a.nope3 end }, criterion \"z\" { text = { en = "
         "\"T\", fr = \"T\", ar = \"T\" }, reference = \"r\", check = function(a) return "
@@ -4070,7 +4078,7 @@ static void test_lint_undeclared_reads(void **state)
     memset(&got, 0, sizeof got);
     assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 0);   /* no problem */
     ruleset_free(rs);
-    assert_int_equal(got.n, 8);
+    assert_int_equal(got.n, 10);
     assert_string_equal(got.r[0].msg, "warning: criterion 'c' reads a.nope, which the schema does "
                                       "not declare: reading it is a rule error");
     assert_int_equal(got.r[0].line, 5);
@@ -4094,6 +4102,13 @@ static void test_lint_undeclared_reads(void **state)
     assert_string_equal(got.r[7].msg, "warning: criterion 'x' reads a.business.sectr, which the "
                                       "schema does not declare: reading it is a rule error");
     assert_int_equal(got.r[7].line, 86);
+    assert_string_equal(got.r[8].msg, "warning: criterion 'pa' reads (a.business or {}).sectr "
+                                      "(a.business.sectr), which the schema does not declare: "
+                                      "reading it is a rule error");
+    assert_int_equal(got.r[8].line, 89);
+    assert_string_equal(got.r[9].msg, "warning: criterion 'pb' reads b.sectr (a.business.sectr), "
+                                      "which the schema does not declare: reading it is a rule error");
+    assert_int_equal(got.r[9].line, 93);
 }
 
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
