@@ -310,6 +310,30 @@ static int submit_fill(submit *s, err *e)
     return 0;
 }
 
+/* Append to E's message which input lines the run leaves without a reply:
+ * those in flight, by their line numbers, and the input not yet sent.  A
+ * user resuming the run starts from the first of them. */
+static void submit_unanswered(const submit *s, err *e)
+{
+    size_t used = strlen(e->msg);
+    char *at = e->msg + used;
+    size_t room = sizeof e->msg - used;
+    int n = 0;
+    if (s->in_flight > 0) {
+        long first = s->sent[s->sent_head].lineno;
+        long last = s->sent[(s->sent_head + s->in_flight - 1) % s->window].lineno;
+        n = first == last ? snprintf(at, room, " (%s line %ld)", s->path, first)
+                          : snprintf(at, room, " (%s lines %ld to %ld)", s->path, first, last);
+        if (n < 0 || (size_t)n >= room)
+            return;
+        at += n;
+        room -= (size_t)n;
+    }
+    /* Input read but not taken into the window, or not read at all. */
+    if (!s->eof || s->input.start < s->input.data.len)
+        snprintf(at, room, "; the input from line %ld on was not sent", s->lineno + 1);
+}
+
 static int submit_loop(submit *s, err *e)
 {
     char chunk[SUBMIT_CHUNK];
@@ -337,10 +361,13 @@ static int submit_loop(submit *s, err *e)
                 continue;
             return err_set(e, "internal", "poll: %s", strerror(errno));
         }
-        if (ready == 0)
-            return err_set(e, "internal", "no reply for %ld s with %ld request(s) in flight (the "
-                           "server stopped or stuck?): each may or may not be stored; send them "
-                           "again with their request_key", s->timeout, s->in_flight);
+        if (ready == 0) {
+            err_set(e, "internal", "no reply for %ld s with %ld request(s) in flight (the "
+                    "server stopped or stuck?): each may or may not be stored; send them "
+                    "again with their request_key", s->timeout, s->in_flight);
+            submit_unanswered(s, e);
+            return -1;
+        }
 
         if (p[1].revents) {
             ssize_t n = read(s->in, chunk, sizeof chunk);
@@ -358,11 +385,13 @@ static int submit_loop(submit *s, err *e)
             ssize_t n = recv(s->sock, chunk, sizeof chunk, MSG_DONTWAIT);
             if (n < 0 && errno != EINTR && errno != EAGAIN && errno != ECONNRESET)
                 return err_set(e, "internal", "receiving: %s", strerror(errno));
-            if (n == 0 || (n < 0 && errno == ECONNRESET))
-                return err_set(e, "internal",
-                               "the server closed the connection with %ld request(s) "
-                               "unanswered%s", s->in_flight,
-                               s->refused ? " (its reply above says why)" : "");
+            if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+                err_set(e, "internal", "the server closed the connection with %ld request(s) "
+                        "unanswered%s", s->in_flight,
+                        s->refused ? " (its reply above says why)" : "");
+                submit_unanswered(s, e);
+                return -1;
+            }
             if (n > 0 && client_lines_feed(&s->answers, chunk, (size_t)n) != 0)
                 return err_set(e, "line_too_long", "a reply is longer than %zu bytes",
                                SUBMIT_LINE_CAP);

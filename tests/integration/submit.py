@@ -496,6 +496,27 @@ def test_submit_timeout(eligo, tmp):
         c.close()
 
 
+def test_submit_lost(eligo, tmp):
+    """A server that answers the first request and goes away: submit names
+    the lines left unanswered and where the input stopped being sent, so a
+    run can be resumed from there (it gave only their number)."""
+    apps = os.path.join(tmp, "resume.jsonl")
+    with open(apps, "w") as f:
+        for i in range(200):
+            f.write(json.dumps({"id": "R%d" % i, "applicant": applicant(i)}) + "\n")
+    sock = os.path.join(tmp, "answers-one.sock")
+    scripted_server(sock, lambda line: json.dumps(fake_reply(line.decode()),
+                                                  separators=(",", ":")).encode() + b"\n")
+    rc, out, err = run([eligo, "submit", "--socket", sock, apps])
+    m = re.search(r"with (\d+) request\(s\) unanswered \(%s lines (\d+) to (\d+)\); the input "
+                  r"from line (\d+) on was not sent" % re.escape(apps), err)
+    n, first, last, rest = (int(x) for x in m.groups()) if m else (0, 0, 0, 0)
+    check(rc == 2 and out.startswith('{"id":"R0"') and len(out.splitlines()) == 1 and m
+          and first == 2 and last - first + 1 == n and rest == last + 1,
+          "submit: a connection lost names the lines unanswered and those not sent (%d)" % rc,
+          out[:200] + err)
+
+
 def test_bench_refused(eligo, tmp):
     """A server that closes each connection at once, or refuses it with an
     error first (too many connections): bench reports it, not killed by
@@ -863,6 +884,7 @@ def main():
         test_bench(eligo, fake_sock)
         test_bench_refused(eligo, tmp)
         test_submit_timeout(eligo, tmp)
+        test_submit_lost(eligo, tmp)
         test_examples(source, fake_sock, tmp, real=False)
         test_examples_lost(source, tmp)
         test_example_library(source, fake_sock)
