@@ -413,7 +413,19 @@ static int submit_loop(submit *s, err *e)
                 }
                 submit_reply(s, line, len, to);
             }
-            fflush(stdout);
+            /* Output that cannot be written (a full disk, a reader gone with
+             * SIGPIPE ignored) loses every reply from here on: sending more
+             * would have the server decide and store them unseen. */
+            errno = 0;
+            int flushed = fflush(stdout) == 0, why = errno;
+            if (!flushed || ferror(stdout)) {
+                err_set(e, "internal", "writing standard output failed: %s: stopped, the "
+                        "replies before perhaps lost, with %ld request(s) unanswered",
+                        !flushed && why ? strerror(why) : "an earlier write failed",
+                        s->in_flight);
+                submit_unanswered(s, e);
+                return -1;
+            }
         }
         if ((p[0].revents & POLLOUT) && !s->unsent) {
             ssize_t n = send(s->sock, s->out.data + s->out_off, s->out.len - s->out_off,

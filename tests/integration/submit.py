@@ -517,6 +517,52 @@ def test_submit_lost(eligo, tmp):
           out[:200] + err)
 
 
+def test_submit_output_fails(eligo, tmp):
+    """Standard output that cannot be written (/dev/full): submit stops at the
+    first failed write, status 2, rather than send the rest of its input to
+    be decided and stored with every reply lost."""
+    path = os.path.join(tmp, "counting.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(1)
+    received = []
+
+    def serve():
+        conn, _ = s.accept()
+        with conn:
+            rest = b""
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                rest += data
+                *lines, rest = rest.split(b"\n")
+                received.extend(lines)
+                try:
+                    conn.sendall(b"".join(json.dumps(fake_reply(l.decode()),
+                                                     separators=(",", ":")).encode() + b"\n"
+                                          for l in lines))
+                except OSError:
+                    break
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    lines = "".join(json.dumps({"id": "F%d" % i, "applicant": applicant(i)}) + "\n"
+                    for i in range(2000))
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run([eligo, "submit", "--socket", path, "--screen"], input=lines.encode(),
+                           stdout=full, stderr=subprocess.PIPE, timeout=60)
+    t.join(timeout=30)
+    s.close()
+    err = p.stderr.decode()
+    check(p.returncode == 2 and "writing standard output failed: No space left on device" in err
+          and len(received) < 2000,
+          "submit > /dev/full stops at the first failed write (%d of 2000 lines sent, status %d)"
+          % (len(received), p.returncode), err)
+
+
 def test_bench_refused(eligo, tmp):
     """A server that closes each connection at once, or refuses it with an
     error first (too many connections): bench reports it, not killed by
@@ -885,6 +931,7 @@ def main():
         test_bench_refused(eligo, tmp)
         test_submit_timeout(eligo, tmp)
         test_submit_lost(eligo, tmp)
+        test_submit_output_fails(eligo, tmp)
         test_examples(source, fake_sock, tmp, real=False)
         test_examples_lost(source, tmp)
         test_example_library(source, fake_sock)
