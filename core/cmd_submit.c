@@ -77,6 +77,7 @@ typedef struct submit {
     long lineno;
     long replies, errors;
     long decisions, eligible, ineligible, incomplete;
+    long looked_up;         /* stored decisions a history or decision request showed */
     client_defaults defaults;
     client_lines input;     /* application lines */
     client_lines answers;   /* reply lines */
@@ -89,6 +90,7 @@ typedef struct submit {
     struct submit_sent {
         long lineno;
         client_shift shift;
+        int lookup;         /* its op is history or decision: what it shows was decided before */
     } *sent;
     long sent_head;
 } submit;
@@ -114,7 +116,9 @@ static void submit_reasons(const cJSON *d, buf *b)
     }
 }
 
-static void submit_row(submit *s, const char *id, const cJSON *d)
+/* A row for decision D.  A decision looked up (STORED) is shown, but the
+ * summary counts it apart: it was not made by this run. */
+static void submit_row(submit *s, const char *id, const cJSON *d, int stored)
 {
     const cJSON *program = cJSON_GetObjectItemCaseSensitive(d, "program");
     const cJSON *outcome = cJSON_GetObjectItemCaseSensitive(d, "outcome");
@@ -128,6 +132,10 @@ static void submit_row(submit *s, const char *id, const cJSON *d)
     else
         printf("%-12s %-18s %s\n", id, p, o);
     buf_free(&reasons);
+    if (stored) {
+        s->looked_up++;
+        return;
+    }
     s->decisions++;
     if (!strcmp(o, "eligible"))
         s->eligible++;
@@ -182,14 +190,15 @@ static void submit_table(submit *s, const char *line, size_t len, int ok,
                cJSON_IsString(code) ? code->valuestring : "?",
                cJSON_IsString(msg) ? msg->valuestring : "");
     } else if (cJSON_IsObject(d = cJSON_GetObjectItemCaseSensitive(r, "decision"))) {
-        submit_row(s, id, d);
+        submit_row(s, id, d, to && to->lookup);
     } else if (cJSON_IsArray(d = cJSON_GetObjectItemCaseSensitive(r, "decisions"))) {
         /* (health's "decisions" is a count) */
         const cJSON *one;
         cJSON_ArrayForEach(one, d)
-            submit_row(s, id, one);
-        if (!cJSON_GetArraySize(d))
-            printf("%-12s %-18s %s\n", id, "-", "(none in force)");
+            submit_row(s, id, one, to && to->lookup);
+        if (!cJSON_GetArraySize(d))   /* a history of no one, or a screen on a date with none */
+            printf("%-12s %-18s %s\n", id, "-",
+                   to && to->lookup ? "(no decisions)" : "(none in force)");
     } else {
         printf("%-12s %-18s %s\n", id, "-", "ok");
     }
@@ -303,8 +312,17 @@ static int submit_fill(submit *s, err *e)
         snprintf(id, sizeof id, "%ld", s->lineno);
         struct submit_sent *at = &s->sent[(s->sent_head + s->in_flight) % s->window];
         at->lineno = s->lineno;
-        if (client_prepare(line, len, &s->defaults, id, &s->out, &at->shift, e) < 0)
+        size_t mark = s->out.len;
+        int rc = client_prepare(line, len, &s->defaults, id, &s->out, &at->shift, e);
+        if (rc < 0)
             return -1;
+        /* The op the line was sent with, its own or the one added. */
+        const char *op;
+        size_t oplen;
+        at->lookup = rc == 0 &&
+                     client_member(s->out.data + mark, s->out.len - mark, "op", &op, &oplen) &&
+                     ((oplen == 9 && !memcmp(op, "\"history\"", 9)) ||
+                      (oplen == 10 && !memcmp(op, "\"decision\"", 10)));
         s->in_flight++;
     }
     return 0;
@@ -544,10 +562,14 @@ int cmd_submit(int argc, char **argv)
     } else {
         rc = s.errors ? 1 : 0;
     }
-    if (s.table)
+    if (s.table) {
         printf("\n%ld request(s), %ld decision(s): %ld eligible, %ld ineligible, "
-               "%ld incomplete; %ld error(s)\n",
-               s.replies, s.decisions, s.eligible, s.ineligible, s.incomplete, s.errors);
+               "%ld incomplete; ", s.replies, s.decisions, s.eligible, s.ineligible,
+               s.incomplete);
+        if (s.looked_up)
+            printf("%ld stored decision(s) looked up; ", s.looked_up);
+        printf("%ld error(s)\n", s.errors);
+    }
     fflush(stdout);
 
     close(s.sock);

@@ -335,6 +335,22 @@ def test_submit_odd(eligo, sock):
     rows = [l for l in out.splitlines()[1:] if l.strip()]
     check(rc == 0 and rows and rows[0].split()[-1] == "ok" and "none in force" not in out,
           "submit --table: a health reply is a plain ok row", out + err)
+    # history replies in the table: their rows are decisions made before,
+    # which the summary does not count as this run's; an empty one is no
+    # "(none in force)", which is a screen's wording.
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--screen"],
+                       (json.dumps({"applicant": dict(applicant(77), applicant_id="HIST-77")})
+                        + "\n").encode())
+    n = len(json.loads(out.splitlines()[0]).get("decisions", [])) if rc == 0 else 0
+    rc, out, err = run([eligo, "submit", "--socket", sock, "--table"],
+                       b'{"op":"history","applicant_id":"HIST-77"}\n'
+                       b'{"op":"history","applicant_id":"nobody-here"}\n')
+    rows = out.splitlines()
+    check(rc == 0 and n >= 1 and "2 request(s), 0 decision(s): 0 eligible" in out
+          and ("%d stored decision(s) looked up" % n) in out
+          and any(r.startswith("2 ") and r.endswith("(no decisions)") for r in rows)
+          and "none in force" not in out,
+          "submit --table: a history's decisions are shown, not counted as made", out + err)
     p = subprocess.run([eligo, "submit", "--socket", sock], stdin=subprocess.DEVNULL,
                        capture_output=True, timeout=30,
                        preexec_fn=lambda: os.close(0))
