@@ -159,7 +159,12 @@ int client_prepare(const char *line, size_t len, const client_defaults *d,
     }
     const cJSON *op_item = cJSON_GetObjectItemCaseSensitive(root, "op");
     const cJSON *program_item = cJSON_GetObjectItemCaseSensitive(root, "program");
-    const char *op = cJSON_IsString(op_item) ? op_item->valuestring : d->op;
+    /* A line naming its programme and no op is a decide, whatever the
+     * default op: a screen does not take a programme, so the line's own
+     * member would otherwise make it an error, where against a default
+     * programme the line's wins. */
+    const char *op = cJSON_IsString(op_item) ? op_item->valuestring
+                     : !op_item && program_item ? "decide" : d->op;
     if (!op)
         op = program_item || d->program ? "decide" : "screen";
 

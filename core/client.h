@@ -55,8 +55,9 @@ int client_lines_next(client_lines *l, const char **line, size_t *len);
 int client_lines_rest(client_lines *l, const char **line, size_t *len);
 
 /* Members to add to an application line that leaves them out.  Any may be
- * NULL.  When op is NULL and the line has no "op", the op is "decide" if the
- * line (or program) names a programme and "screen" otherwise. */
+ * NULL.  A line with no "op" that names a "program" is a decide, whatever
+ * op says; when op is NULL and the line has no "op", the op is "decide" if
+ * program names a programme and "screen" otherwise. */
 typedef struct client_defaults {
     const char *op;        /* "decide", "screen", ... */
     const char *program;   /* added only when the op is "decide" */

@@ -55,6 +55,10 @@ static void test_prepare_inserts_what_is_missing(void **state)
                     "{\"id\":1,\"op\":\"screen\",\"lang\":\"ar\"}\n", 0);
     assert_prepared("{\"id\":1,\"program\":\"awrach\"}", &decide, NULL,
                     "{\"op\":\"decide\",\"lang\":\"fr\",\"id\":1,\"program\":\"awrach\"}\n", 0);
+    /* A line naming its programme is decided for it under a default screen
+     * too: a screen with a programme is refused. */
+    assert_prepared("{\"id\":1,\"program\":\"awrach\"}", &screen, NULL,
+                    "{\"op\":\"decide\",\"id\":1,\"program\":\"awrach\"}\n", 0);
     /* Without defaults: decide when the line names a programme, else screen. */
     assert_prepared("{\"id\":1,\"program\":\"awrach\"}", &none, NULL,
                     "{\"op\":\"decide\",\"id\":1,\"program\":\"awrach\"}\n", 0);
