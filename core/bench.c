@@ -277,8 +277,20 @@ static int bench_read_file(bench *b)
             /* A decide line without a programme takes the next of the mix. */
             client_defaults d = {cfg->op, synth_programs[b->nlines % SYNTH_NPROGRAMS], NULL};
             snprintf(id, sizeof id, "%ld", lineno);
-            if (client_prepare(line, len, &d, id, &b->lines, NULL, b->e) < 0 ||
-                bench_add_offset(b, &alloc) != 0)
+            int got = client_prepare(line, len, &d, id, &b->lines, NULL, b->e);
+            if (got < 0) {
+                err_set(b->e, "internal", "%s: the applications up to line %ld pass %zu bytes",
+                        cfg->file, lineno, b->lines.cap);
+                goto out_fd;
+            }
+            if (got == 1) {
+                /* Sent as it is, it would be one more error in the report, by
+                 * code only, and on every pass through the file. */
+                err_set(b->e, "invalid_json", "%s:%ld: not a JSON object: each line is an "
+                        "application, as submit sends it", cfg->file, lineno);
+                goto out_fd;
+            }
+            if (bench_add_offset(b, &alloc) != 0)
                 goto nomem;
         }
     }

@@ -58,8 +58,9 @@ void bench_defaults(bench_config *cfg);
  * Connect, run the load described by CFG and fill R (which the caller
  * allocates: it holds a histogram of about 115 KB).  Returns 0 when the run
  * completed, whatever the replies said (R counts the errors), or -1 with E set
- * when it could not run: the input file is unreadable, a connection cannot be
- * made, or the server stops answering.
+ * when it could not run: the input file is unreadable or has a line that is
+ * no JSON object (E names it, FILE:LINE), a connection cannot be made, or the
+ * server stops answering.
  */
 int bench_run(const bench_config *cfg, bench_report *r, err *e);
 

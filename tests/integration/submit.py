@@ -279,6 +279,15 @@ def test_bench(eligo, sock):
           and len(set(ids)) == 3, "bench --applicants 3: three applicants, cycled", out + err)
     rc, out, err = run([eligo, "bench", "--emit", "3", "--applicants", "0"])
     check(rc == 2 and "--applicants" in err, "bench --applicants 0 is refused", err)
+    # A line of --file that is no JSON object is named by its number before
+    # any request is sent (it was sent, and counted an error by code only).
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        good = json.dumps({"program": "idmaj", "applicant": applicant(5)})
+        f.write("\n".join([good, "", good, "{not json", good]) + "\n")
+    rc, out, err = run([eligo, "bench", "--socket", sock, "--file", f.name, "-n", "10", "-c", "1"])
+    os.unlink(f.name)
+    check(rc == 2 and out == "" and ("%s:4: not a JSON object" % f.name) in err,
+          "bench --file: a line that is not JSON is refused by its number (%d)" % rc, out + err)
     rc, out, err = run([eligo, "bench", "--emit", "3", "--file", "x.jsonl"])
     check(rc == 2 and out == "" and "--emit prints generated requests and sends nothing: --file "
           "is for a run" in err, "bench --emit with --file is refused, not ignored", err)
