@@ -849,7 +849,7 @@ void bench_print(const bench_config *cfg, const bench_report *r, int json, FILE 
             fprintf(f, "\"%s\":%.3f,", i == 3 ? "p999" : names[i],
                     bench_ms(hist_quantile(&r->latency, qs[i])));
         fprintf(f, "\"max\":%.3f,\"mean\":%.3f}}\n", bench_ms(r->latency.max),
-                r->latency.count ? bench_ms(r->latency.sum / r->latency.count) : 0.0);
+                hist_mean(&r->latency) / 1e6);
         return;
     }
     fprintf(f, "eligo bench: %s, %d connection(s) x %d in flight, ", cfg->op,

@@ -39,6 +39,7 @@ void hist_record(hist *h, uint64_t v)
     h->bucket[hist_index(v)]++;
     h->count++;
     h->sum += v;
+    h->sum_carry += h->sum < v;   /* wrapped: values near 2^64 are counts, not just latencies */
     if (v < h->min)
         h->min = v;
     if (v > h->max)
@@ -78,6 +79,13 @@ void hist_quantiles(const hist *h, const double *q, int n, uint64_t *out)
     }
     for (; k < n; k++)
         out[k] = h->max;
+}
+
+double hist_mean(const hist *h)
+{
+    if (!h->count)
+        return 0;
+    return ((double)h->sum_carry * 18446744073709551616.0 + (double)h->sum) / (double)h->count;
 }
 
 uint64_t hist_quantile(const hist *h, double q)

@@ -19,7 +19,7 @@
 typedef struct hist {
     uint64_t count;
     uint64_t min, max;
-    uint64_t sum;
+    uint64_t sum, sum_carry;   /* the sum in 128 bits: sum_carry counts its wraps */
     uint64_t bucket[HIST_BUCKETS];
 } hist;
 
@@ -33,6 +33,10 @@ void hist_record(hist *h, uint64_t v);
  * middle of the bucket holding it, clamped to the exact min and max.  Q = 1
  * gives the exact maximum; an empty histogram gives 0. */
 uint64_t hist_quantile(const hist *h, double q);
+
+/* The mean of the values counted, exact to a double's precision whatever
+ * their size (their sum is kept in 128 bits); 0 when empty. */
+double hist_mean(const hist *h);
 
 /* hist_quantile of each of the N fractions Q (in rising order) into OUT, in
  * one pass over the buckets. */

@@ -64,11 +64,30 @@ static void test_hist_quantiles_empty_and_single(void **state)
         assert_int_equal(got[i], 123456789);
 }
 
+/* Values near 2^64 (the histogram takes any count, not only latencies):
+ * the mean of two is their mean, not that of their sum wrapped to 64 bits. */
+static void test_hist_mean_of_huge_values(void **state)
+{
+    (void)state;
+    static hist h;
+    hist_init(&h);
+    assert_true(hist_mean(&h) == 0.0);
+    hist_record(&h, UINT64_MAX);
+    hist_record(&h, UINT64_MAX - 1);
+    hist_record(&h, 1);
+    double want = 2.0 * 18446744073709551616.0 / 3.0;   /* (2^64-1 + 2^64-2 + 1) / 3 */
+    double got = hist_mean(&h);
+    if (got < want * (1 - 1e-12) || got > want * (1 + 1e-12))
+        fail_msg("mean %g, expected %g", got, want);
+    assert_int_equal(hist_quantile(&h, 1.0), UINT64_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hist_quantiles_within_bucket),
         cmocka_unit_test(test_hist_quantiles_empty_and_single),
+        cmocka_unit_test(test_hist_mean_of_huge_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
