@@ -1596,7 +1596,10 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     fail("invalid_request", "field 'id': a number of 2^53 or more in size is too large to be echoed exactly; send a smaller one, or send it as a string")
   end
   if id ~= nil then res.id = c_canon(id); current.id = res.id end
-  local op = get_string(req, "op", d_op == nil) or d_op
+  local op = get_string(req, "op", d_op == nil)
+  -- A line naming its programme and no op is a decide, whatever the op
+  -- given by default (eval --screen), as submit sends it (client.c).
+  if op == nil then op = req.program ~= nil and "decide" or d_op end
   if not OPS[op] then fail("unknown_op", "unknown op '%s' (%s)", op, OPS_TEXT) end
   res.op = op
   local lang = get_string(req, "lang") or d_lang

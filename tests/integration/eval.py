@@ -69,6 +69,20 @@ def main():
         got, want = replies(er.stdout), replies(p.stdout)
         check(got and got == want and any(not r["ok"] for r in got),
               "eval --replies gives the server's replies, the error's among them (%d lines)" % len(got))
+        # A line naming its programme and no op is a decide under --screen,
+        # in eval as in submit.
+        own = '{"id":5,"program":"taehil","as_of":"2025-03-01","applicant":%s}\n' % json.dumps(applicant(1))
+        ev = subprocess.run([ELIGO, "eval", "--rules", RULES, "--screen", "--replies"], input=own,
+                            capture_output=True, text=True)
+        sb = subprocess.run([ELIGO, "submit", "--socket", srv.socket, "--screen"], input=own,
+                            capture_output=True, text=True)
+        got, want = replies(ev.stdout), replies(sb.stdout)
+        for r in got + want:
+            for k in VOLATILE:
+                r.get("decision", {}).pop(k, None)
+        check(ev.returncode == 0 and got and got == want and got[0]["decision"]["program"] == "taehil",
+              "a line with its own programme under --screen: decided, by eval as by submit (%r)"
+              % ev.stdout[:120])
         one = subprocess.run([ELIGO, "eval", "--rules", RULES, "--program", "idmaj", "--replies"],
                              input='{"id":{"n":1},"applicant":%s}\n' % json.dumps(applicant(1)),
                              capture_output=True, text=True)
