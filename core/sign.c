@@ -357,7 +357,8 @@ static int sign_get_string(const cJSON *o, const char *name, char *out, size_t s
 /* What a JSON object that parsed (TEXT, LEN bytes) writes that cJSON reads
  * one way and another program may read another: -1 when a string holds
  * \u0000 (cJSON ends the string there), when anything but blanks follows
- * the object, or when its member "seq" is not the plain digits of SEQ
+ * the object, when a member's name holds an escape (cJSON reads it plain),
+ * or when its member "seq" is not the plain digits of SEQ
  * (030123, 30123.0).  Strings are stepped over whole, so a "seq" inside one
  * is not taken for the member. */
 static int sign_text_plain(const char *text, size_t len, int64_t seq, char *why, size_t size)
@@ -379,19 +380,34 @@ static int sign_text_plain(const char *text, size_t len, int64_t seq, char *why,
             closed = --depth == 0;
         } else if (c == '"') {
             size_t start = ++i;
-            for (; i < len && text[i] != '"'; i++)
-                if (text[i] == '\\' && ++i < len && text[i] == 'u' && i + 4 < len &&
+            int escaped = 0;
+            for (; i < len && text[i] != '"'; i++) {
+                if (text[i] != '\\')
+                    continue;
+                escaped = 1;
+                if (++i < len && text[i] == 'u' && i + 4 < len &&
                     !memcmp(text + i + 1, "0000", 4)) {
                     snprintf(why, size, "a string holds \\u0000, at byte %zu", i - 1);
                     return -1;
                 }
-            if (depth != 1 || i - start != 3 || memcmp(text + start, "seq", 3) != 0)
+            }
+            if (depth != 1)
                 continue;
             size_t j = i + 1;
             while (j < len && strchr(" \t\r\n", text[j]) && text[j])
                 j++;
             if (j >= len || text[j] != ':')
-                continue;   /* a value "seq", not the key */
+                continue;   /* a value, not a member's name */
+            /* A name with an escape ("s\u0065q") is a member cJSON reads
+             * under its plain name, which the look for "seq" below would
+             * pass over: eligo writes every name plain. */
+            if (escaped) {
+                snprintf(why, size, "a member's name is written with an escape, at byte %zu",
+                         start - 1);
+                return -1;
+            }
+            if (i - start != 3 || memcmp(text + start, "seq", 3) != 0)
+                continue;
             j++;
             while (j < len && strchr(" \t\r\n", text[j]) && text[j])
                 j++;

@@ -226,6 +226,17 @@ static void test_sign_and_check(void **state)
         if (!strstr(e.msg, odds[i].said))
             fail_msg("%s: said \"%s\", expected \"%s\"", odd, e.msg, odds[i].said);
     }
+    /* A member's name written with an escape is still "seq" to cJSON: the
+     * look for a plain "seq" must not be passed by, nor the name let through. */
+    static const char *const escaped[] = {"01234", "1234.0", "1.234e3", "1234"};
+    for (size_t i = 0; i < sizeof escaped / sizeof escaped[0]; i++) {
+        snprintf(odd, sizeof odd, "{\"format\":\"eligo-checkpoint-1\",\"s\\u0065q\":%s,"
+                 "\"head\":\"%s\",\"time\":\"%s\",\"key\":\"%s\",\"signature\":\"%s\"}",
+                 escaped[i], c.head, c.time, c.key, c.signature);
+        assert_int_equal(sign_checkpoint_parse(odd, strlen(odd), &d, &e), -1);
+        if (!strstr(e.msg, "a member's name is written with an escape"))
+            fail_msg("%s: said \"%s\"", odd, e.msg);
+    }
     /* Spacing and order are any JSON reader's to agree on; a "seq" inside a
      * string is no member, and an escaped backslash before "u0000" no NUL. */
     snprintf(odd, sizeof odd, "{ \"time\" : \"%s\", \"head\": \"%s\", \"key\":\"%s\",\n"
