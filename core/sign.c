@@ -356,7 +356,8 @@ static int sign_get_string(const cJSON *o, const char *name, char *out, size_t s
 
 /* What a JSON object that parsed (TEXT, LEN bytes) writes that cJSON reads
  * one way and another program may read another: -1 when a string holds
- * \u0000 (cJSON ends the string there), when anything but blanks follows
+ * \u0000 or a raw byte below 0x20 (cJSON ends the string at a NUL; JSON
+ * allows no raw control byte), when anything but blanks follows
  * the object, when a member's name holds an escape (cJSON reads it plain),
  * or when its member "seq" is not the plain digits of SEQ
  * (030123, 30123.0).  Strings are stepped over whole, so a "seq" inside one
@@ -382,6 +383,14 @@ static int sign_text_plain(const char *text, size_t len, int64_t seq, char *why,
             size_t start = ++i;
             int escaped = 0;
             for (; i < len && text[i] != '"'; i++) {
+                /* JSON allows no raw control byte in a string; cJSON takes
+                 * them, and a NUL ends the string it returns, so a head
+                 * followed by a NUL and anything would read as the head. */
+                if ((unsigned char)text[i] < 0x20) {
+                    snprintf(why, size, "a string holds the control byte 0x%02x, at byte %zu",
+                             (unsigned)(unsigned char)text[i], i);
+                    return -1;
+                }
                 if (text[i] != '\\')
                     continue;
                 escaped = 1;

@@ -237,6 +237,17 @@ static void test_sign_and_check(void **state)
         if (!strstr(e.msg, "a member's name is written with an escape"))
             fail_msg("%s: said \"%s\"", odd, e.msg);
     }
+    /* A raw NUL in a string ends it for cJSON (the head read would be the
+     * 64 digits before it, the rest ignored); no raw control byte is JSON. */
+    size_t n = (size_t)snprintf(odd, sizeof odd, "{\"format\":\"eligo-checkpoint-1\",\"seq\":1234,"
+                                "\"head\":\"%s", c.head);
+    memcpy(odd + n, "\0junk", 5);
+    n += 5;
+    n += (size_t)snprintf(odd + n, sizeof odd - n, "\",\"time\":\"%s\",\"key\":\"%s\","
+                          "\"signature\":\"%s\"}", c.time, c.key, c.signature);
+    assert_int_equal(sign_checkpoint_parse(odd, n, &d, &e), -1);
+    if (!strstr(e.msg, "control byte 0x00"))
+        fail_msg("a raw NUL in the head: said \"%s\"", e.msg);
     /* Spacing and order are any JSON reader's to agree on; a "seq" inside a
      * string is no member, and an escaped backslash before "u0000" no NUL. */
     snprintf(odd, sizeof odd, "{ \"time\" : \"%s\", \"head\": \"%s\", \"key\":\"%s\",\n"
