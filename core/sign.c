@@ -194,6 +194,23 @@ sign_key *sign_key_load(const char *path, int private, err *e)
         pk = private ? PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL)
                      : PEM_read_PUBKEY(f, NULL, sign_no_passphrase, NULL);   /* for its error */
     }
+    /* A public key file that also holds a private key (the two PEM blocks
+     * put in one file, in either order) is a private key given to a
+     * verifier all the same: PEM_read_PUBKEY passes over the other block. */
+    if (pk && !private) {
+        rewind(f);
+        EVP_PKEY *other = PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL);
+        ERR_clear_error();
+        if (other) {
+            EVP_PKEY_free(other);
+            EVP_PKEY_free(pk);
+            fclose(f);
+            err_set(e, "invalid_request", "%s holds a private key beside the public one: give "
+                    "the public key alone (PREFIX.pub from eligo keygen); a private key belongs "
+                    "with the signer only", path);
+            return NULL;
+        }
+    }
     /* A signing key others can read is no longer a proof of who signed: refuse
      * it, as ssh does, rather than sign with it (keygen writes 0600). */
     struct stat sb;

@@ -94,6 +94,27 @@ static void test_keygen(void **state)
     snprintf(p, sizeof p, "%s.key", f->a);
     assert_null(sign_key_load(p, 0, &e));   /* a verifier is given no private key */
     assert_non_null(strstr(e.msg, "is a private key"));
+    /* Nor a file holding both halves, in either order. */
+    for (int order = 0; order < 2; order++) {
+        char both[160], text[2048] = "";
+        snprintf(both, sizeof both, "%s/bad.pem", f->dir);
+        for (int half = 0; half < 2; half++) {
+            snprintf(p, sizeof p, "%s.%s", f->a, (half ^ order) ? "key" : "pub");
+            FILE *in = fopen(p, "r");
+            assert_non_null(in);
+            size_t used = strlen(text);
+            text[used + fread(text + used, 1, sizeof text - used - 1, in)] = '\0';
+            fclose(in);
+        }
+        FILE *out = fopen(both, "w");
+        assert_non_null(out);
+        fputs(text, out);
+        fclose(out);
+        chmod(both, 0600);
+        assert_null(sign_key_load(both, 0, &e));
+        assert_non_null(strstr(e.msg, "holds a private key"));
+        unlink(both);
+    }
     snprintf(p, sizeof p, "%s/nothing.pub", f->dir);
     assert_null(sign_key_load(p, 0, &e));
     assert_non_null(strstr(e.msg, "cannot open"));
