@@ -231,7 +231,8 @@ typedef struct store_report {
     const char *bad_kind;         /* "decision" or "review" (static), or NULL */
     char bad_id[64];              /* its decision id, or its review id */
     char bad_decision[64];        /* a review: the decision it reviews */
-    int64_t head_seq;             /* the last record checked, and its hash */
+    int64_t head_seq;             /* the last record checked, and its hash (on
+                                     "rewritten", the anchored record) */
     unsigned char head_hash[STORE_HASH_SIZE];
     int64_t anchor_held;          /* the highest anchored seq found as anchored
                                      (0: none); on "rewritten", the change lies

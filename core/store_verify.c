@@ -659,16 +659,33 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
             rep->reviews++;
         else
             rep->decisions++;
+        /* Every anchor at N is looked at before one is blamed: two checkpoints
+         * may sign the same record, one as it is and one not, and the one that
+         * holds places no rewrite "after N and at or before N". */
+        const store_anchor *differs = NULL;
+        int held_here = 0;
         for (; next < nanchors && order[next]->seq == n; next++) {
-            if (memcmp(hash, order[next]->hash, STORE_HASH_LEN) == 0) {
-                rep->anchor_held = n;
-                continue;
-            }
+            if (memcmp(hash, order[next]->hash, STORE_HASH_LEN) == 0)
+                held_here = 1;
+            else if (!differs)
+                differs = order[next];
+        }
+        if (held_here && !differs)
+            rep->anchor_held = n;
+        if (differs) {
             char have[2 * STORE_HASH_LEN + 1], want[2 * STORE_HASH_LEN + 1];
             verify_hex(hash, have);
-            verify_hex(order[next]->hash, want);
+            verify_hex(differs->hash, want);
             verify_name(rep, s, is_review);
-            if (rep->anchor_held)
+            rep->head_seq = n;   /* the record, for the caller to tell the anchors apart */
+            memcpy(rep->head_hash, hash, STORE_HASH_LEN);
+            if (held_here)
+                err_set(e, "rewritten", "the chain is consistent and another checkpoint signed "
+                        "this record as it is (hash %.16s...), but this one signed %.16s...: the "
+                        "key signed two histories of record %lld (a checkpoint of another "
+                        "database, or the chain rewritten at or before it and signed again)",
+                        have, want, (long long)n);
+            else if (rep->anchor_held)
                 err_set(e, "rewritten", "the chain is consistent, but this record's hash is "
                         "%.16s... where the checkpoint signed %.16s...: a record after %lld "
                         "(which still holds as signed) and at or before %lld was rewritten and "

@@ -526,6 +526,22 @@ def main():
                   % (total, out))
         code, out, _ = verify(past, "--checkpoint", early, "--pubkey", key + ".pub")
         check(code == 0, "the early checkpoint alone still holds")
+        # The rewritten copy signed too: two checkpoints of record `total`,
+        # one of each history.  Whichever comes first, the one that does not
+        # hold is named, and no rewrite is placed "after total".
+        cp_past = os.path.join(work, "cp-past.json")
+        code, _, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", past,
+                             "--out", cp_past)
+        check(code == 0, "the rewritten copy can be signed (%s)" % err.strip())
+        for d, holds, fails in ((db, cp, cp_past), (past, cp_past, cp)):
+            for order in ((holds, fails), (fails, holds)):
+                code, out, _ = verify(d, "--checkpoint", order[0], "--checkpoint", order[1],
+                                      "--pubkey", key + ".pub")
+                check(code == 1 and ("is not the record %s signed" % fails) in out
+                      and "two histories of record %d" % total in out
+                      and ("after %d " % total) not in out,
+                      "two checkpoints of one record, one of each history: %s is named (%r)"
+                      % (os.path.basename(fails), out))
         code, out, _ = verify(db, "--checkpoint", early, "--checkpoint", cp, "--pubkey",
                               key + ".pub")
         check(code == 0 and "checkpoints hold" in out, "both checkpoints hold on the original")

@@ -1788,6 +1788,26 @@ static void test_verify_anchor(void **state)
     assert_int_equal(rep.bad_seq, 4);
     assert_non_null(strstr(e.msg, "after 2"));
 
+    /* Two anchors at one record, one as it is and one not, in either order:
+     * the one that holds places no rewrite "after 4 and at or before 4"; the
+     * report gives the record's hash, by which the caller names the other. */
+    for (int swap = 0; swap < 2; swap++) {
+        store_anchor same[3] = {{.seq = 2}, a, wrong};
+        stored_hash(f, 2, same[0].hash);
+        if (swap) {
+            same[1] = wrong;
+            same[2] = a;
+        }
+        assert_int_equal(store_verify_chain(f->st, same, 3, &rep, NULL, NULL, &e), 1);
+        assert_string_equal(e.code, "rewritten");
+        assert_int_equal(rep.bad_seq, 4);
+        assert_int_equal(rep.anchor_held, 2);
+        assert_null(strstr(e.msg, "after 4"));
+        assert_non_null(strstr(e.msg, "two histories of record 4"));
+        assert_int_equal(rep.head_seq, 4);
+        assert_memory_equal(rep.head_hash, a.hash, STORE_HASH_SIZE);
+    }
+
     /* Cut the tail back to 3, applications and applicant index too: plain
      * verify passes, the anchor does not. */
     tamper(f, "DROP TRIGGER decisions_no_delete; DELETE FROM decisions WHERE seq > 3;"
