@@ -67,13 +67,45 @@ static int sign_is_hex(const char *s, size_t n)
     return i == n;
 }
 
-/* OpenSSL's reason for the last failure, for a message. */
+/* OpenSSL's reason for the first failure queued, with the text it added
+ * (OpenSSL 3's decoders say only "unsupported", their detail in the text),
+ * for a message; the queue is left empty.  The buffer is the thread's own. */
 static const char *sign_ossl_reason(void)
 {
-    unsigned long code = ERR_get_error();
+    static _Thread_local char out[256];
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
     const char *r = code ? ERR_reason_error_string(code) : NULL;
+    snprintf(out, sizeof out, "%s%s%s", r ? r : "unknown reason",
+             (flags & ERR_TXT_STRING) && data && *data ? ": " : "",
+             (flags & ERR_TXT_STRING) && data ? data : "");
     ERR_clear_error();
-    return r ? r : "unknown reason";
+    return out;
+}
+
+/* Why F, which holds no key OpenSSL could read, holds none, when its text
+ * says so better than OpenSSL: no PEM block at all (empty, or DER), or a
+ * private key encrypted with a passphrase.  NULL when neither. */
+static const char *sign_pem_why(FILE *f)
+{
+    char line[256];
+    int begin = 0, encrypted = 0;
+    rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "-----BEGIN ", 11)) {
+            begin = 1;
+            encrypted |= strstr(line, "ENCRYPTED") != NULL;
+        }
+        encrypted |= !strncmp(line, "Proc-Type: 4,ENCRYPTED", 22);
+    }
+    if (!begin)
+        return "it holds no PEM block (no -----BEGIN line): empty, or a key in DER, which "
+               "`openssl pkey -inform DER` (-pubin for a public key) turns into PEM";
+    if (encrypted)
+        return "it is encrypted with a passphrase: eligo reads a key in the clear, protected "
+               "by its file mode (`openssl pkey -in KEY -out NEW` writes one)";
+    return NULL;
 }
 
 /* A passphrase callback that never asks: keys are protected by their file
@@ -167,6 +199,12 @@ sign_key *sign_key_load(const char *path, int private, err *e)
         err_set(e, "invalid_request", "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        err_set(e, "invalid_request", "%s is a directory, not a key file", path);
+        return NULL;
+    }
     /* Read first, so that a key of the wrong kind is named as such before
      * any advice on a private key's mode.  Each kind is refused where the
      * other is wanted: a public key cannot sign, and a private key given to
@@ -213,7 +251,7 @@ sign_key *sign_key_load(const char *path, int private, err *e)
     }
     /* A signing key others can read is no longer a proof of who signed: refuse
      * it, as ssh does, rather than sign with it (keygen writes 0600). */
-    struct stat sb;
+    const char *why = pk ? NULL : sign_pem_why(f);
     if (pk && private && fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077)) {
         err_set(e, "invalid_request", "%s is open to other users (mode %04o): a private key "
                 "must be readable by its owner only (chmod 600 %s)", path,
@@ -224,8 +262,9 @@ sign_key *sign_key_load(const char *path, int private, err *e)
     }
     fclose(f);
     if (!pk) {
-        err_set(e, "invalid_request", "%s is not a PEM %s key (%s)", path,
-                private ? "private" : "public", sign_ossl_reason());
+        const char *reason = sign_ossl_reason();   /* empties the queue either way */
+        err_set(e, "invalid_request", "%s is not a PEM %s key: %s", path,
+                private ? "private" : "public", why ? why : reason);
         return NULL;
     }
     if (!EVP_PKEY_is_a(pk, "ED25519")) {

@@ -13,6 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "sign.h"
 
 typedef struct fixture {
@@ -124,6 +128,28 @@ static void test_keygen(void **state)
     fputs("not a key\n", fp);
     fclose(fp);
     assert_null(sign_key_load(p, 0, &e));
+    /* Each failure to read says why, in eligo's words where OpenSSL 3 says
+     * "unsupported" (a file with no PEM block) or "interrupted or
+     * cancelled" (an encrypted key, whose passphrase is never asked). */
+    fp = fopen(p, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    assert_null(sign_key_load(p, 0, &e));
+    assert_non_null(strstr(e.msg, "holds no PEM block"));
+    fp = fopen(p, "w");
+    assert_non_null(fp);
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(pk);
+    assert_int_equal(PEM_write_PrivateKey(fp, pk, EVP_aes_256_cbc(), (unsigned char *)"secret",
+                                          6, NULL, NULL), 1);
+    EVP_PKEY_free(pk);
+    fclose(fp);
+    chmod(p, 0600);
+    assert_null(sign_key_load(p, 1, &e));
+    assert_non_null(strstr(e.msg, "encrypted with a passphrase"));
+    assert_int_equal(ERR_peek_error(), 0);
+    assert_null(sign_key_load(f->dir, 0, &e));
+    assert_non_null(strstr(e.msg, "is a directory"));
     sign_key_free(priv);
     sign_key_free(before);
     sign_key_free(after);
