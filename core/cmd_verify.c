@@ -200,6 +200,8 @@ int cmd_verify(int argc, char **argv)
         printf("%srecords were cut off the end (truncated tail)\n",
                !strcmp(e.code, "truncated") ? "checkpoint FAILED: " : "");
         printf("%s\n", e.msg);
+        if (!strcmp(e.code, "truncated"))   /* which of the checkpoints given */
+            printf("the checkpoint is %s, signed at %s\n", cpfiles[latest], cps[latest].time);
         if (!quiet && rep.anchor_held)
             printf("the records up to %lld are as signed; the %lld present are consistent "
                    "with each other (%.3f s)\n", (long long)rep.anchor_held,

@@ -451,6 +451,11 @@ def main():
         check(code == 1 and "truncated" in out and "cut off" in out
               and ("signed record %d" % total) in out,
               "verify --checkpoint names the truncation (%r)" % out)
+        # Among several, the one the tail was cut below is named.
+        code, out, _ = verify(cut, "--checkpoint", cp, "--checkpoint", early, "--pubkey",
+                              key + ".pub")
+        check(code == 1 and ("the checkpoint is %s, signed at " % cp) in out
+              and early not in out, "the checkpoint a tail was cut below is named (%r)" % out)
 
         # ---- Records deleted from the middle ----------------------------------
         for gone, said in ((("7",), "record 7 is missing, before record 8 (decision "),
