@@ -240,6 +240,10 @@ int cmd_verify(int argc, char **argv)
         size_t k = 0;
         while (k + 1 < ncp && (cps[k].seq != rep.bad_seq || !strcmp(cps[k].head, have)))
             k++;
+        if (rep.bad_seq == 0) {   /* no record to name: the checkpoint signed an empty chain */
+            printf("checkpoint FAILED: %s\n%s\n", cpfiles[k], e.msg);
+            return 1;
+        }
         printf("checkpoint FAILED: the past was rewritten: record %lld (", (long long)rep.bad_seq);
         verify_name(&rep);
         printf(") is not the record %s signed\n%s\n", cpfiles[k], e.msg);

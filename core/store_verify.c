@@ -600,9 +600,21 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
             order[i] = &anchors[i];
         qsort(order, nanchors, sizeof *order, anchor_cmp);
     }
-    /* Anchors at seq 0 (an empty chain) hold trivially. */
-    while (next < nanchors && order[next]->seq <= 0)
-        next++;
+    /* Anchors at seq 0 sign an empty chain, whose head is all zeros (the
+     * first record's prev_hash): any other head was never this chain's. */
+    for (; next < nanchors && order[next]->seq <= 0; next++) {
+        if (memcmp(order[next]->hash, prev, STORE_HASH_LEN) != 0) {
+            char want[2 * STORE_HASH_LEN + 1];
+            verify_hex(order[next]->hash, want);
+            rep->head_seq = 0;
+            memset(rep->head_hash, 0, sizeof rep->head_hash);
+            err_set(e, "rewritten", "a checkpoint of record 0, an empty chain, signed the head "
+                    "%.16s..., where an empty chain's is all zeros: no eligo database had that "
+                    "head", want);
+            free(order);
+            return 1;
+        }
+    }
     if (store_begin_read(st, e) != 0) {
         free(order);
         return -1;

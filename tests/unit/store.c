@@ -1769,6 +1769,17 @@ static void test_verify_anchor(void **state)
     stored_hash(f, 6, h6);
     assert_memory_equal(rep.head_hash, h6, STORE_HASH_SIZE);
 
+    /* An anchor at record 0 signs the empty chain, whose head is all
+     * zeros; any other head is no chain's. */
+    store_anchor empty = {.seq = 0};
+    assert_int_equal(store_verify_chain(f->st, &empty, 1, &rep, NULL, NULL, &e), 0);
+    empty.hash[5] = 1;
+    assert_int_equal(store_verify_chain(f->st, &empty, 1, &rep, NULL, NULL, &e), 1);
+    assert_string_equal(e.code, "rewritten");
+    assert_int_equal(rep.bad_seq, 0);
+    assert_non_null(strstr(e.msg, "a checkpoint of record 0, an empty chain, signed the head "
+                                  "0000000000010000..."));
+
     /* A different hash at the anchor: the past was rewritten. */
     store_anchor wrong = a;
     wrong.hash[0] ^= 1;
