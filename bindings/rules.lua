@@ -335,6 +335,11 @@ local sandbox = {
   xpcall = function(f, h, ...)
     return pass_through(xpcall(f, function(e)
       if is_signal(e) then return e end
+      -- Once the budget or the time limit has stopped the call, the error
+      -- comes from inside the instruction hook, where Lua runs this handler
+      -- with hooks off: the rule's handler would run unbudgeted, unclocked,
+      -- and a loop in it would hold the worker for ever.
+      if api.stopped ~= nil and api.stopped() then return e end
       return h(e)
     end, ...))
   end,

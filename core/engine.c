@@ -1025,6 +1025,19 @@ static int engine_refused(lua_State *L)
     return 1;
 }
 
+/* api.stopped() -> whether the budget or the time limit stopped this call
+ * (engine_stop): from then on every instruction raises, and raises from
+ * inside the hook, where Lua runs a handler of xpcall with hooks off.  The
+ * sandbox's xpcall then passes the error on without running the rule's
+ * handler, which would otherwise run unbudgeted and unclocked.
+ * [-0, +1, -]  Upvalue 1: the engine. */
+static int engine_api_stopped(lua_State *L)
+{
+    engine *en = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushboolean(L, en->exhausted);
+    return 1;
+}
+
 /* api.fetch_history(applicant_id) -> JSON text | nil, why
  * [-0, +(1|2), m]  Upvalue 1: the engine.  Without a provider: "[]". */
 static int engine_fetch_history(lua_State *L)
@@ -1143,6 +1156,9 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     lua_pushlightuserdata(L, en);
     lua_pushcclosure(L, engine_refused, 1);
     lua_setfield(L, -2, "refused");
+    lua_pushlightuserdata(L, en);
+    lua_pushcclosure(L, engine_api_stopped, 1);
+    lua_setfield(L, -2, "stopped");
     lua_pop(L, 1);
 
     for (size_t i = 0; i < ruleset_count(rs); i++) {

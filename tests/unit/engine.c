@@ -3036,6 +3036,47 @@ static void test_budget_counts_library_work(void **state)
     release(en);
 }
 
+/* A loop in the handler of a rule's own xpcall.  Once the budget or the
+ * time limit has stopped the call, every instruction raises from inside the
+ * instruction hook, and Lua runs an xpcall's handler for an error raised
+ * there with hooks off: a rule's handler run then is stopped by nothing (the
+ * test hangs).  Either way the handler is reached, the loop is stopped at
+ * the rule's line, and the next request runs. */
+static void test_limits_loop_in_xpcall_handler(void **state)
+{
+    (void)state;
+    static const char *const checks[] = {
+        /* the function runs out; its error calls the handler, hooks off */
+        ONE_CRITERION("if a.applicant_id ~= \"loop\" then return true end "
+                      "xpcall(function() while true do end end, function() while true do end end) "
+                      "return true"),
+        /* the handler of a plain error runs out; its own error calls it again */
+        ONE_CRITERION("if a.applicant_id ~= \"loop\" then return true end "
+                      "xpcall(error, function() while true do end end, 'raised') return true"),
+    };
+    static const struct {
+        engine_config cfg;
+        const char *why;
+    } limits[] = {
+        {{.instructions = 0}, "p.lua:4: instruction budget of 1000000 exceeded"},
+        {{.instructions = 1000000000000u, .time_ms = 100}, "p.lua:4: time limit of 100 ms exceeded"},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
+            engine *en = open_texts_cfg(checks[i], NULL, &limits[k].cfg);
+            engine_result *r = decide(en, "p", "{\"applicant_id\":\"loop\"}");
+            assert_error(r, "rule_error");
+            ASSERT_CONTAINS(r->error_message, "criterion c ");
+            ASSERT_CONTAINS(r->error_message, limits[k].why);
+            release(r);
+            r = decide(en, "p", "{\"applicant_id\":\"next\"}");
+            assert_outcome(r, "eligible");
+            release(r);
+            release(en);
+        }
+    }
+}
+
 /* What the budget cannot count, comparing long equal strings byte by byte
  * in one instruction, the time limit stops: the loop below ran 65 s inside
  * the default budget.  Stopped at the rule's line, like the budget; the
@@ -4278,6 +4319,7 @@ int main(void)
         TEST(test_history_programme_must_exist),
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
+        TEST(test_limits_loop_in_xpcall_handler),
         TEST(test_time_limit_hash_chain),
         TEST(test_table_calls_in_pieces),
         TEST(test_sort_pays_for_text),
