@@ -149,10 +149,26 @@ static int applicant_pairs(lua_State *L)
     return 3;
 }
 
+/* "file:line: " of the innermost Lua function on the stack, or "": the
+ * rule's line also when the write is a library function's on its behalf
+ * (table.sort, table.insert and table.move write from C, where luaL_where
+ * finds no line).  [-0, +1, m] */
+static void applicant_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
 /* __newindex: refused, at the rule's line.  [-0, +0, v] */
 static int applicant_refuse(lua_State *L)
 {
-    luaL_where(L, 1);   /* the function that assigned */
+    applicant_where(L);   /* the function that assigned, or had a library function assign */
     lua_pushfstring(L, "cannot change field '%s' of the applicant: what a criterion reads may not "
                     "depend on another's rule", bindings_name(L, 2));
     lua_remove(L, -2);

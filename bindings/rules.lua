@@ -130,7 +130,16 @@ local frozen = setmetatable({}, { __mode = "k" })   -- table -> shadow
 local frozen_mt = setmetatable({}, { __mode = "k" })   -- table -> the metatable it had
 
 local function refuse_write(t, k)
-  error(string_format("cannot modify field '%s' of a rule-set table: rules keep no state between decisions", tostring(k)), 2)
+  -- At the rule's line, also when a library function (table.move, table.sort)
+  -- writes on its behalf: the first caller that runs a line, not the C one.
+  local level = 2
+  while true do
+    local info = debug_getinfo(level, "l")
+    if not info then level = 2; break end
+    if info.currentline > 0 then break end
+    level = level + 1
+  end
+  error(string_format("cannot modify field '%s' of a rule-set table: rules keep no state between decisions", tostring(k)), level)
 end
 
 local envs = setmetatable({}, { __mode = "k" })     -- the rule files' environments (read-only already)

@@ -3077,6 +3077,30 @@ static void test_limits_loop_in_xpcall_handler(void **state)
     }
 }
 
+/* A write refused inside a library function that writes for the rule
+ * (table.sort, table.insert, table.move), to the applicant or to a table of
+ * the rule set, names the rule's line, as a write of its own does: the
+ * error named no line at all. */
+static void test_refused_write_through_library_names_rule_line(void **state)
+{
+    (void)state;
+    static const char schema[] = "schema { applicant_id = \"text\", tags = list(\"text\") }\n";
+    static const char *const checks[] = {
+        ONE_CRITERION("table.sort(a.tags, function(x, y) return x > y end) return true"),
+        ONE_CRITERION("table.insert(a.tags, 'z') return true"),
+        ONE_CRITERION("table.move({ 'q' }, 1, 1, 1, a.tags) return true"),
+        ONE_CRITERION("table.move({ 'q' }, 1, 1, 1, string) return true"),
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        engine *en = open_set(schema, checks[i], NULL, NULL);
+        engine_result *r = decide(en, "p", "{\"applicant_id\":\"x\",\"tags\":[\"a\",\"b\"]}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, "criterion c (p.lua:3): p.lua:4: ");
+        release(r);
+        release(en);
+    }
+}
+
 /* What the budget cannot count, comparing long equal strings byte by byte
  * in one instruction, the time limit stops: the loop below ran 65 s inside
  * the default budget.  Stopped at the rule's line, like the budget; the
@@ -4320,6 +4344,7 @@ int main(void)
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
         TEST(test_limits_loop_in_xpcall_handler),
+        TEST(test_refused_write_through_library_names_rule_line),
         TEST(test_time_limit_hash_chain),
         TEST(test_table_calls_in_pieces),
         TEST(test_sort_pays_for_text),
