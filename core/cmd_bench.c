@@ -1,4 +1,5 @@
 /* cmd_bench.c -- `eligo bench`: options in, bench_run, the report out. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,9 @@ static void bench_usage(FILE *f)
 
 /* Parse S as a number in [LO, HI] into *OUT, a whole one unless OPT takes
  * seconds or a rate; 0 or -1. */
+/* The most requests bench keeps in flight, -c times -P. */
+#define BENCH_MAX_IN_FLIGHT 1000000
+
 static int bench_number(const char *opt, const char *s, double lo, double hi, double *out)
 {
     char *end;
@@ -145,14 +149,31 @@ int cmd_bench(int argc, char **argv)
                 return 2;
             cfg.distinct = (uint64_t)v;
         } else if (!strcmp(a, "--seed")) {
-            if (bench_number(a, val, 0, 1e18, &v))
+            /* Every seed a uint64_t holds, exactly: a double would round those
+             * past 2^53 into another seed's applicants. */
+            char *end;
+            errno = 0;
+            unsigned long long seed = strtoull(val, &end, 10);
+            if (!*val || *end || errno || strspn(val, "0123456789") != strlen(val)) {
+                fprintf(stderr, "eligo bench: --seed takes a whole number from 0 to %llu, not "
+                        "'%s'\n", (unsigned long long)UINT64_MAX, val);
                 return 2;
-            cfg.seed = (uint64_t)v;
+            }
+            cfg.seed = (uint64_t)seed;
         } else {
             fprintf(stderr, "eligo bench: unknown option '%s'\n", a);
             bench_usage(stderr);
             return 2;
         }
+    }
+    /* Each request in flight keeps its send time: past a million, -c 10000
+     * -P 100000 would ask for 8 GB of them before the first is sent. */
+    if ((uint64_t)cfg.connections * (uint64_t)cfg.pipeline > BENCH_MAX_IN_FLIGHT) {
+        fprintf(stderr, "eligo bench: -c %d -P %d would keep %llu requests in flight; at most "
+                "%d\n", cfg.connections, cfg.pipeline,
+                (unsigned long long)cfg.connections * (unsigned long long)cfg.pipeline,
+                BENCH_MAX_IN_FLIGHT);
+        return 2;
     }
     if (emit && sends) {
         fprintf(stderr, "eligo bench: --emit prints generated requests and sends nothing: %s "

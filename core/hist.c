@@ -62,6 +62,10 @@ void hist_quantiles(const hist *h, const double *q, int n, uint64_t *out)
                 out[k] = h->max;
                 continue;
             }
+            if (!(q[k] > 0.0)) {   /* the exact minimum (and a NaN's rank is none) */
+                out[k] = h->min;
+                continue;
+            }
             /* The rank of the value asked for, counted from 1: ceil(q * count). */
             double r = q[k] * (double)h->count;
             uint64_t rank = (uint64_t)r;

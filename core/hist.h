@@ -31,7 +31,8 @@ void hist_record(hist *h, uint64_t v);
 
 /* The value below or at which a fraction Q (0..1) of the values lie: the
  * middle of the bucket holding it, clamped to the exact min and max.  Q = 1
- * gives the exact maximum; an empty histogram gives 0. */
+ * (or more) gives the exact maximum, Q = 0 (or less) the exact minimum; an
+ * empty histogram gives 0. */
 uint64_t hist_quantile(const hist *h, double q);
 
 /* The mean of the values counted, exact to a double's precision whatever

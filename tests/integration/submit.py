@@ -306,6 +306,16 @@ def test_bench(eligo, sock):
           "ascending order (%d rises of 199)" % rises, "\n".join(mixed[:5]))
     check(emitted("--shuffle") == mixed and emitted("--shuffle", "--seed", "7") !=
           emitted("--seed", "7"), "bench --shuffle: one order per seed", "")
+    # Every seed is its own, past 2^53 too (read as a double, 2^53 + 1 was 2^53).
+    check(emitted("--seed", "9007199254740993") != emitted("--seed", "9007199254740992"),
+          "bench --seed: 2^53 + 1 and 2^53 are two seeds", "")
+    rc, out, err = run([eligo, "bench", "--emit", "1", "--seed", "18446744073709551616"])
+    check(rc == 2 and "--seed takes a whole number from 0 to 18446744073709551615" in err,
+          "bench --seed 2^64 is refused", err)
+    # The send times of a million requests in flight are the most it keeps.
+    rc, out, err = run([eligo, "bench", "--socket", sock, "-c", "10000", "-P", "101"])
+    check(rc == 2 and "would keep 1010000 requests in flight; at most 1000000" in err,
+          "bench -c 10000 -P 101 is refused before asking for memory", err)
     rc, out, err = run([eligo, "bench", "--socket", sock, "-n", "500", "-c", "4", "--shuffle",
                         "--json"])
     r = json.loads(out) if rc == 0 else {}

@@ -64,6 +64,25 @@ static void test_hist_quantiles_empty_and_single(void **state)
         assert_int_equal(got[i], 123456789);
 }
 
+/* A fraction of 0 or less is the exact minimum, as 1 or more is the
+ * maximum: a rank of none, where a negative one once came out of a cast. */
+static void test_hist_quantile_zero_is_minimum(void **state)
+{
+    (void)state;
+    static hist h;
+    hist_init(&h);
+    for (uint64_t v = 1000; v <= 5000; v += 7)
+        hist_record(&h, v);
+    static const double q[] = {-1.0, 0.0, 1.0, 2.0};
+    uint64_t got[4];
+    hist_quantiles(&h, q, 4, got);
+    assert_int_equal(got[0], 1000);
+    assert_int_equal(got[1], 1000);
+    assert_int_equal(got[2], 4997);
+    assert_int_equal(got[3], 4997);
+    assert_int_equal(hist_quantile(&h, 0.0), 1000);
+}
+
 /* Values near 2^64 (the histogram takes any count, not only latencies):
  * the mean of two is their mean, not that of their sum wrapped to 64 bits. */
 static void test_hist_mean_of_huge_values(void **state)
@@ -88,6 +107,7 @@ int main(void)
         cmocka_unit_test(test_hist_quantiles_within_bucket),
         cmocka_unit_test(test_hist_quantiles_empty_and_single),
         cmocka_unit_test(test_hist_mean_of_huge_values),
+        cmocka_unit_test(test_hist_quantile_zero_is_minimum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
