@@ -3823,6 +3823,21 @@ static void test_texts_compared_in_nfc(void **state)
     release(en);
 }
 
+/* Programme p, whose check recurses a.age deep for applicant "deep" and
+ * otherwise makes a string of a.age MiB, with the test cases TESTS. */
+static engine *open_cap_cases(const char *tests)
+{
+    static const char schema[] = "schema { applicant_id = \"text\", age = \"integer\" }\n";
+    static const char rules[] = ONE_CRITERION(
+        "if a.applicant_id == \"deep\" then\n"
+        "      local function down(n) if n == 0 then return 0 end return 1 + down(n - 1) end\n"
+        "      return down(a.age) == a.age\n"
+        "    end\n"
+        "    return #string.rep(\"x\", a.age << 20) > 0");
+    engine_config slow = {.time_ms = 60000};   /* the sanitizers make 28 MiB slow */
+    return open_set(schema, rules, tests, &slow);
+}
+
 /* A case the memory cap stopped is run once more on a collected state, as a
  * request is (engine_request): a case that needs most of the cap passes
  * after one that recursed deeply, as it would alone, and as the same
@@ -3845,13 +3860,6 @@ static void keep_note(void *ud, const char *file, int line, const char *msg)
 static void test_cases_retried_at_memory_cap(void **state)
 {
     (void)state;
-    static const char schema[] = "schema { applicant_id = \"text\", age = \"integer\" }\n";
-    static const char rules[] = ONE_CRITERION(
-        "if a.applicant_id == \"deep\" then\n"
-        "      local function down(n) if n == 0 then return 0 end return 1 + down(n - 1) end\n"
-        "      return down(a.age) == a.age\n"
-        "    end\n"
-        "    return #string.rep(\"x\", a.age << 20) > 0");
     static const char tests[] =
         "case \"deep\" { program = \"p\", as_of = \"2025-01-01\", outcome = \"eligible\",\n"
         "  applicant = { applicant_id = \"deep\", age = 120000 } }\n"
@@ -3859,8 +3867,7 @@ static void test_cases_retried_at_memory_cap(void **state)
         "  applicant = { applicant_id = \"big\", age = 28 } }\n"
         "case \"too big\" { program = \"p\", as_of = \"2025-01-01\", error = \"rule_error\",\n"
         "  applicant = { applicant_id = \"big\", age = 80 } }\n";
-    engine_config slow = {.time_ms = 60000};   /* the sanitizers make 28 MiB slow */
-    engine *en = open_set(schema, rules, tests, &slow);
+    engine *en = open_cap_cases(tests);
     int passed = -1, failed = -1;
     case_reports got;
     memset(&got, 0, sizeof got);
@@ -3886,20 +3893,12 @@ static void test_cases_retried_at_memory_cap(void **state)
 static void test_cases_expecting_cap_retried(void **state)
 {
     (void)state;
-    static const char schema[] = "schema { applicant_id = \"text\", age = \"integer\" }\n";
-    static const char rules[] = ONE_CRITERION(
-        "if a.applicant_id == \"deep\" then\n"
-        "      local function down(n) if n == 0 then return 0 end return 1 + down(n - 1) end\n"
-        "      return down(a.age) == a.age\n"
-        "    end\n"
-        "    return #string.rep(\"x\", a.age << 20) > 0");
     static const char tests[] =
         "case \"deep\" { program = \"p\", as_of = \"2025-01-01\", outcome = \"eligible\",\n"
         "  applicant = { applicant_id = \"deep\", age = 120000 } }\n"
         "case \"big\" { program = \"p\", as_of = \"2025-01-01\", error = \"rule_error\",\n"
         "  applicant = { applicant_id = \"big\", age = 28 } }\n";
-    engine_config slow = {.time_ms = 60000};   /* the sanitizers make 28 MiB slow */
-    engine *en = open_set(schema, rules, tests, &slow);
+    engine *en = open_cap_cases(tests);
     int passed = -1, failed = -1;
     reports got;
     memset(&got, 0, sizeof got);
