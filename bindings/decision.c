@@ -45,7 +45,8 @@ static const char *const decision_keys[] = {
 enum { K_EN, K_FR, K_AR, K_CHECK, K_PASS, K_FAIL, K_ID, K_FIELD, K_AS_OF, K_PARAMS, K_PROGRAM,
        K_CRITERIA, K_VERSION, K_HISTORY_USED, K_HISTORY_JSON, K_SIGNAL, K_APPLICANT, K_COUNT };
 #define DECISION_LANGS 3   /* K_EN, K_FR, K_AR */
-#define UP_KEY(k) lua_upvalueindex(7 + (k))
+#define UP_RAISED lua_upvalueindex(7)   /* decision_raised, a check's message handler */
+#define UP_KEY(k) lua_upvalueindex(8 + (k))
 
 /* T[key k], with metamethods, as Lua's t.key.  [-0, +1, e] */
 static int decision_get(lua_State *L, int t, int k)
@@ -57,7 +58,8 @@ static int decision_get(lua_State *L, int t, int k)
 /* Arguments of decide. */
 enum { ARG_P = 1, ARG_A, ARG_ON, ARG_LANG, ARG_NOW, ARG_RULESET,
        /* then, pushed by decide itself: */
-       ARG_CRITERIA, ARG_USED, ARG_PROGRAM, ARG_VERSION, SLOT_SEEN, SLOT_KEPT, SLOT_FIRST };
+       ARG_CRITERIA, ARG_USED, ARG_PROGRAM, ARG_VERSION, SLOT_SEEN, SLOT_KEPT, SLOT_RAISED,
+       SLOT_FIRST };
 
 /* What keep kept of a programme's criteria, in a userdata whose user value
  * (a table) holds criterion i's check at [i], then the strings the pointers
@@ -512,6 +514,40 @@ static size_t decision_name(decision_box *box, lua_State *L, int idx)
     return at + 1;
 }
 
+/* The message handler of a check's call.  Lua adds the place an error was
+ * raised to a text only: one raised as another value (error({ code = 1 }),
+ * error(nil)) would name no line of the rule's.  current.raised is set to
+ * { value, at = "file:line:" } for the refusal's message (rules.lua); the
+ * value goes on unchanged, as a text or a signal of missing data does.
+ * Upvalues: 1 the signals' metatable, 2 current.
+ * [-1, +1, m] */
+static int decision_raised(lua_State *L)
+{
+    lua_settop(L, 1);
+    if (lua_type(L, 1) == LUA_TSTRING)
+        return 1;
+    if (lua_getmetatable(L, 1)) {
+        int signal = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (signal)
+            return 1;
+    }
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+            lua_pushliteral(L, "raised");
+            lua_createtable(L, 1, 1);                     /* { value, at = "file:line:" } */
+            lua_pushvalue(L, 1);
+            lua_rawseti(L, -2, 1);
+            lua_pushfstring(L, "%s:%d:", ar.short_src, ar.currentline);
+            lua_setfield(L, -2, "at");
+            lua_rawset(L, lua_upvalueindex(2));
+            break;
+        }
+    }
+    return 1;
+}
+
 /* decide(p, a, on, lang, now, ruleset)  [-0, +1|4, e]: see decision.h. */
 static int decision_decide(lua_State *L)
 {
@@ -536,6 +572,7 @@ static int decision_decide(lua_State *L)
         lua_getiuservalue(L, SLOT_KEPT, 1);
         lua_replace(L, SLOT_KEPT);
     }
+    lua_pushvalue(L, UP_RAISED);                          /* SLOT_RAISED */
     int lang = -1;                                        /* of a kept template */
     for (int k = 0; kept && k < DECISION_LANGS; k++)
         if (lua_rawequal(L, ARG_LANG, UP_KEY(K_EN + k)))
@@ -575,7 +612,7 @@ static int decision_decide(lua_State *L)
             decision_get(L, c, K_CHECK);
         lua_pushvalue(L, ARG_A);
         lua_pushvalue(L, ARG_ON);
-        int status = lua_pcall(L, 2, 2, 0);               /* ... c passed values | c err */
+        int status = lua_pcall(L, 2, 2, SLOT_RAISED);     /* ... c passed values | c err */
         decision_mark m = {0, 0, 0};
         buf *h = &box->crit;
         int rc = 0;
@@ -1096,9 +1133,12 @@ static int decision_decider(lua_State *L)
     lua_pushvalue(L, MESSAGE);
     lua_pushvalue(L, MISSING);
     lua_pushvalue(L, KEPT);
+    lua_pushvalue(L, MISSING);
+    lua_pushvalue(L, CURRENT);
+    lua_pushcclosure(L, decision_raised, 2);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, decision_keys[k]);
-    lua_pushcclosure(L, decision_decide, 6 + K_COUNT);    /* ... decide */
+    lua_pushcclosure(L, decision_decide, 7 + K_COUNT);    /* ... decide */
     lua_pushvalue(L, PARAMS);
     lua_pushvalue(L, CURRENT);
     lua_pushvalue(L, PKEPT);

@@ -1462,10 +1462,13 @@ local function decide(p, a, on, lang, now)
     fail("rule_error", "programme %s, criterion %s (%s:%d): the second value of a check must be a table of values",
       p.id, c.id, c.file, c.line)
   elseif kind == 3 then
+    local raised = current.raised   -- where a value that is not a text was raised (decision.c)
+    current.raised = nil
     if debug_getmetatable(value) == UNREADABLE then   -- not the rule's doing (engine.h)
       fail("internal", "programme %s, criterion %s (%s:%d): %s", p.id, c.id, c.file, c.line, value.message)
     end
     local msg = tostring(type(value) == "table" and value.message or value)   -- no address
+    if raised and rawequal(raised[1], value) then msg = raised.at .. " " .. msg end
     if out_of_memory(msg) then   -- Lua says where not: the engine saw it near the cap
       local ok, where = pcall(api.grew or function() return "" end)
       msg = (ok and where or "") .. "memory cap exceeded"

@@ -3458,8 +3458,14 @@ static void test_sandbox_review_state(void **state)
          "return true",
          "a parameter can only be declared while the rule files load, not while deciding "
          "(a check reads a parameter's value with param \"name\")"},
-        /* An error object's message, a table: Lua wrote its address */
-        {"", "error({ message = {} })", "(p.lua:3): a table"},
+        /* An error object's message, a table: Lua wrote its address; now
+         * named with the line it was raised at, as a text would be */
+        {"", "error({ message = {} })", "(p.lua:3): p.lua:4: a table"},
+        /* Error values that are not texts, at the line that raised them */
+        {"", "error(nil)", "(p.lua:3): p.lua:4: nil"},
+        {"", "local t = setmetatable({}, { __index = function() error({ code = 7 }) end })\n"
+             "      return t.x", "(p.lua:3): p.lua:4: a table"},
+        {"", "error(42, 0)", "(p.lua:3): p.lua:4: 42"},
         /* pairs(a)'s iterator, called on something else, crashed the process */
         {"", "local f = pairs(a) f(\"some string\", nil) return true",
          "bad argument #1 to 'for iterator' (the state pairs gave expected)"},
