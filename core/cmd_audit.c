@@ -206,11 +206,15 @@ static int audit_checkpoint(int argc, char **argv)
         status = 1;
         goto done;
     }
-    char head[SIGN_HEX_HASH + 1], now[25];
+    char head[SIGN_HEX_HASH + 1], now[25], database[SIGN_HEX_DB + 1];
     hex_encode(rep.head_hash, STORE_HASH_SIZE, head);
     ids_now(now);
+    if (store_database_id(st, database, &e) != 0) {
+        fprintf(stderr, "eligo audit checkpoint: %s\n", e.msg);
+        goto done;
+    }
     sign_checkpoint c;
-    if (sign_checkpoint_make(k, rep.head_seq, head, now, &c, &e) != 0 ||
+    if (sign_checkpoint_make(k, database, rep.head_seq, head, now, &c, &e) != 0 ||
         sign_checkpoint_format(&c, &out) != 0) {
         fprintf(stderr, "eligo audit checkpoint: %s\n", e.code ? e.msg : "out of memory");
         goto done;

@@ -182,6 +182,25 @@ int cmd_verify(int argc, char **argv)
         return 2;
     }
 
+    /* A checkpoint that names a database names the one it was made of: of
+     * another, it says nothing of this one's history, which is not to be
+     * reported rewritten or cut for it. */
+    char database[SIGN_HEX_DB + 1];
+    if (ncp && store_database_id(st, database, &e) != 0) {
+        fprintf(stderr, "eligo verify: %s\n", e.msg);
+        store_close(st);
+        return 2;
+    }
+    for (size_t i = 0; i < ncp; i++) {
+        if (cps[i].database[0] && strcmp(cps[i].database, database) != 0) {
+            printf("checkpoint FAILED: %s is a checkpoint of another database (%s), not of %s "
+                   "(%s)\n", cpfiles[i], cps[i].database, db,
+                   database[0] ? database : "a file from before databases had ids");
+            store_close(st);
+            return 1;
+        }
+    }
+
     int show = !quiet && isatty(2);
     store_report rep;
     double t0 = cmd_seconds();

@@ -318,6 +318,9 @@ static int sign_time_ok(const char *t)
  * with E naming the first that cannot. */
 static int sign_fields_check(const sign_checkpoint *c, err *e)
 {
+    if (c->database[0] && !sign_is_hex(c->database, SIGN_HEX_DB))
+        return err_set(e, "invalid_request", "the checkpoint's database is not 32 lowercase hex "
+                       "digits");
     if (c->seq < 0)
         return err_set(e, "invalid_request", "the checkpoint's seq is negative");
     if (!sign_is_hex(c->head, SIGN_HEX_HASH))
@@ -336,14 +339,16 @@ int sign_message(const sign_checkpoint *c, buf *out, err *e)
 {
     if (sign_fields_check(c, e) != 0)
         return -1;
-    if (buf_printf(out, SIGN_FORMAT "\nseq %lld\nhead %s\ntime %s\nkey %s\n", (long long)c->seq,
-                   c->head, c->time, c->key) != 0)
+    int rc = c->database[0] ? buf_printf(out, SIGN_FORMAT "\ndatabase %s\n", c->database)
+                            : buf_printf(out, SIGN_FORMAT_1 "\n");
+    if (rc != 0 || buf_printf(out, "seq %lld\nhead %s\ntime %s\nkey %s\n", (long long)c->seq,
+                              c->head, c->time, c->key) != 0)
         return err_set(e, "internal", "out of memory");
     return 0;
 }
 
-int sign_checkpoint_make(const sign_key *k, int64_t seq, const char *head, const char *time,
-                         sign_checkpoint *c, err *e)
+int sign_checkpoint_make(const sign_key *k, const char *database, int64_t seq, const char *head,
+                         const char *time, sign_checkpoint *c, err *e)
 {
     buf msg;
     EVP_MD_CTX *ctx = NULL;
@@ -354,6 +359,9 @@ int sign_checkpoint_make(const sign_key *k, int64_t seq, const char *head, const
     if (!k->private)
         return err_set(e, "invalid_request", "signing needs the private key");
     memset(c, 0, sizeof *c);
+    if (database && strlen(database) >= sizeof c->database)
+        return err_set(e, "invalid_request", "the database id is too long");
+    snprintf(c->database, sizeof c->database, "%s", database ? database : "");
     c->seq = seq;
     snprintf(c->head, sizeof c->head, "%s", head);
     snprintf(c->key, sizeof c->key, "%s", k->fingerprint);
@@ -384,8 +392,11 @@ int sign_checkpoint_format(const sign_checkpoint *c, buf *out)
     /* The time is the one field that is not hex: a checkpoint read from a
      * file may hold a quote or a backslash there, so it is escaped. */
     size_t mark = out->len;
-    if (buf_printf(out, "{\"format\":\"" SIGN_FORMAT "\",\"seq\":%lld,\"head\":\"%s\",\"time\":",
-                   (long long)c->seq, c->head) != 0 ||
+    int rc = c->database[0]
+        ? buf_printf(out, "{\"format\":\"" SIGN_FORMAT "\",\"database\":\"%s\",", c->database)
+        : buf_printf(out, "{\"format\":\"" SIGN_FORMAT_1 "\",");
+    if (rc != 0 || buf_printf(out, "\"seq\":%lld,\"head\":\"%s\",\"time\":", (long long)c->seq,
+                              c->head) != 0 ||
         buf_add_json_string(out, c->time, strlen(c->time)) != 0 ||
         buf_printf(out, ",\"key\":\"%s\",\"signature\":\"%s\"}\n", c->key, c->signature) != 0) {
         out->len = mark;
@@ -500,20 +511,22 @@ int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err 
     }
     if (sign_get_string(o, "format", format, sizeof format, e) != 0)
         goto done;
-    if (strcmp(format, SIGN_FORMAT) != 0) {
+    int with_db = !strcmp(format, SIGN_FORMAT);
+    if (!with_db && strcmp(format, SIGN_FORMAT_1) != 0) {
         err_set(e, "invalid_request", "unknown checkpoint format \"%s\" (this eligo reads "
-                SIGN_FORMAT ")", format);
+                SIGN_FORMAT " and " SIGN_FORMAT_1 ")", format);
         goto done;
     }
     /* What another program could read otherwise is refused: here a member
      * repeated (which one counts?) or not eligo's; the text itself below
      * (sign_text_plain). */
     for (const cJSON *m = o->child; m; m = m->next) {
-        static const char *const members[] = {"format", "seq", "head", "time", "key", "signature"};
-        size_t k = 0;
-        while (k < 6 && strcmp(m->string, members[k]) != 0)
+        static const char *const members[] = {"format", "seq", "head", "time", "key",
+                                              "signature", "database"};
+        size_t known = with_db ? 7 : 6, k = 0;   /* format 1 has no database */
+        while (k < known && strcmp(m->string, members[k]) != 0)
             k++;
-        if (k == 6) {
+        if (k == known) {
             err_set(e, "invalid_request", "the checkpoint has a member \"%.40s\" that eligo does "
                     "not write", m->string);
             goto done;
@@ -538,13 +551,18 @@ int sign_checkpoint_parse(const char *text, size_t len, sign_checkpoint *c, err 
         err_set(e, "invalid_request", "the checkpoint is not as eligo writes it: %s", why);
         goto done;
     }
-    if (sign_get_string(o, "head", c->head, sizeof c->head, e) != 0 ||
+    if ((with_db && sign_get_string(o, "database", c->database, sizeof c->database, e) != 0) ||
+        sign_get_string(o, "head", c->head, sizeof c->head, e) != 0 ||
         sign_get_string(o, "time", c->time, sizeof c->time, e) != 0 ||
         sign_get_string(o, "key", c->key, sizeof c->key, e) != 0 ||
         sign_get_string(o, "signature", c->signature, sizeof c->signature, e) != 0)
         goto done;
     /* What has no message cannot be checked: refused here, by name, rather
      * than reported later as a signature that does not verify. */
+    if (with_db && !sign_is_hex(c->database, SIGN_HEX_DB)) {
+        err_set(e, "invalid_request", "the checkpoint's database is not 32 lowercase hex digits");
+        goto done;
+    }
     if (sign_fields_check(c, e) != 0)
         goto done;
     if (!sign_is_hex(c->signature, SIGN_HEX_SIG)) {
@@ -585,8 +603,8 @@ int sign_checkpoint_check(const sign_key *k, const sign_checkpoint *c, err *e)
     }
     if (EVP_DigestVerify(ctx, sig, sizeof sig, (const unsigned char *)msg.data, msg.len) != 1) {
         ERR_clear_error();
-        err_set(e, "bad_signature", "the checkpoint's signature does not verify: its seq, "
-                "head, time or key is not what was signed");
+        err_set(e, "bad_signature", "the checkpoint's signature does not verify: its "
+                "database, seq, head, time or key is not what was signed");
         ret = 1;
         goto done;
     }

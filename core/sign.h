@@ -9,12 +9,17 @@
  * end, or the past was rewritten and every later hash recomputed.
  *
  * The file is one JSON object (one line, then a newline):
- *   {"format":"eligo-checkpoint-1","seq":1234,"head":"<64 hex>",
- *    "time":"2025-03-01T10:00:00.000Z","key":"<64 hex>","signature":"<128 hex>"}
- * key is the public key's fingerprint: SHA-256 of its DER encoding
- * (SubjectPublicKeyInfo), in hex.  The signature is Ed25519 over exactly
- * these bytes (sign_message), each line ending in one '\n':
- *   eligo-checkpoint-1
+ *   {"format":"eligo-checkpoint-2","database":"<32 hex>","seq":1234,
+ *    "head":"<64 hex>","time":"2025-03-01T10:00:00.000Z","key":"<64 hex>",
+ *    "signature":"<128 hex>"}
+ * database is the database's own id (store_database_id), so that a
+ * checkpoint of another database is said to be one; format 1, made before
+ * databases had one, has no database member.  key is the public key's
+ * fingerprint: SHA-256 of its DER encoding (SubjectPublicKeyInfo), in hex.
+ * The signature is Ed25519 over exactly these bytes (sign_message), each
+ * line ending in one '\n' (format 1: its name, and no database line):
+ *   eligo-checkpoint-2
+ *   database <32 lowercase hex>
  *   seq <decimal, no leading zeros>
  *   head <64 lowercase hex>
  *   time <time>
@@ -34,7 +39,9 @@
 #include "buf.h"
 #include "err.h"
 
-#define SIGN_FORMAT "eligo-checkpoint-1"
+#define SIGN_FORMAT_1 "eligo-checkpoint-1"   /* no database */
+#define SIGN_FORMAT "eligo-checkpoint-2"
+#define SIGN_HEX_DB 32      /* characters of a database id in hex */
 #define SIGN_HEX_HASH 64    /* characters of a SHA-256 in hex */
 #define SIGN_HEX_SIG 128    /* characters of an Ed25519 signature in hex */
 
@@ -42,6 +49,7 @@ typedef struct sign_key sign_key;
 
 /* A checkpoint, as made or as read from a file.  Strings are NUL-terminated. */
 typedef struct sign_checkpoint {
+    char database[SIGN_HEX_DB + 1];   /* "" in format 1 */
     int64_t seq;
     char head[SIGN_HEX_HASH + 1];
     char time[40];
@@ -74,10 +82,12 @@ const char *sign_key_fingerprint(const sign_key *k);
  * a message (a bad hash, a newline in the time, a negative seq). */
 int sign_message(const sign_checkpoint *c, buf *out, err *e);
 
-/* Fill C for record SEQ with hash HEAD (64 hex) at TIME, with K's fingerprint
- * and K's signature.  K must be a private key.  Returns 0, or -1 with E. */
-int sign_checkpoint_make(const sign_key *k, int64_t seq, const char *head, const char *time,
-                         sign_checkpoint *c, err *e);
+/* Fill C for record SEQ with hash HEAD (64 hex) at TIME, of the database
+ * whose id is DATABASE (32 hex; "" for a database that has none: format 1),
+ * with K's fingerprint and K's signature.  K must be a private key.  Returns
+ * 0, or -1 with E. */
+int sign_checkpoint_make(const sign_key *k, const char *database, int64_t seq, const char *head,
+                         const char *time, sign_checkpoint *c, err *e);
 
 /* Append C to OUT as the checkpoint file's JSON line (newline included);
  * the time is written as a JSON string, escaped.  Returns 0, or -1 when OUT's

@@ -274,6 +274,17 @@ static const char *const store_migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'the applicant index is append-only'); END;"
     "CREATE TRIGGER applicant_recent_no_update BEFORE UPDATE ON applicant_recent"
     "  BEGIN SELECT RAISE(ABORT, 'the applicant index is append-only'); END;",
+
+    /* 5: the database's own id, made once, at random: a signed checkpoint
+     * names it (sign.h), so that one of another database is said to be
+     * one, not taken for a rewritten past.  A backup is the same database
+     * and keeps it. */
+    "CREATE TABLE database_id (id TEXT NOT NULL CHECK (length(id) = 32));"
+    "INSERT INTO database_id SELECT lower(hex(randomblob(16)));"
+    "CREATE TRIGGER database_id_no_update BEFORE UPDATE ON database_id"
+    "  BEGIN SELECT RAISE(ABORT, 'the database id is fixed'); END;"
+    "CREATE TRIGGER database_id_no_delete BEFORE DELETE ON database_id"
+    "  BEGIN SELECT RAISE(ABORT, 'the database id is fixed'); END;",
 };
 #define STORE_VERSION ((int)(sizeof store_migrations / sizeof store_migrations[0]))
 _Static_assert(STORE_VERSION == STORE_SCHEMA, "store.h's STORE_SCHEMA is the last migration");
@@ -298,6 +309,8 @@ static const struct {
            " WHERE applicant_id IS NOT NULL;"
            "CREATE TEMP TABLE applicant_recent (applicant_id TEXT NOT NULL, seq INTEGER NOT NULL,"
            " PRIMARY KEY (applicant_id, seq)) WITHOUT ROWID"},
+    /* No id: an older file is read as having none (store_database_id). */
+    [4] = {"database_id", "CREATE TEMP TABLE database_id (id TEXT)"},
 };
 
 /* The applicant index.  The decisions of an applicant are found through two
@@ -1275,6 +1288,24 @@ int store_failed_whole(store *st)
 int store_schema(const store *st)
 {
     return st->version;
+}
+
+int store_database_id(store *st, char out[33], err *e)
+{
+    store_invariants(st);
+    sqlite3_stmt *s = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(st->db, "SELECT id FROM database_id", -1, &s, NULL) != SQLITE_OK)
+        return store_sqlerr(st, e, "reading the database id");
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        size_t len;
+        const char *id = store_col_text(s, 0, &len);
+        if (id && len == 32)
+            memcpy(out, id, 33);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_sqlerr(st, e, "reading the database id");
 }
 
 const char *store_path(const store *st)

@@ -94,7 +94,13 @@ int store_open(store **out, const char *path, int flags, err *e);
 /* The schema version of ST's file: STORE_SCHEMA, or below it for a file an
  * older eligo wrote, opened read-only. */
 int store_schema(const store *st);
-#define STORE_SCHEMA 4
+#define STORE_SCHEMA 5
+
+/* ST's database id, 32 lowercase hex digits made at random when the file
+ * was made (or first opened by an eligo of schema 5) and kept by its
+ * backups, into OUT; "" for a file an older eligo wrote, read as it is.
+ * Returns 0, or -1 with E. */
+int store_database_id(store *st, char out[33], err *e);
 
 /* The path ST was opened with, for messages: a server's log names the file
  * whose writes fail, one of several an operator may run.  Owned by ST. */

@@ -131,8 +131,9 @@ static void fuzz_review(const char *body)
 
 static int fuzz_same_checkpoint(const sign_checkpoint *a, const sign_checkpoint *b)
 {
-    return a->seq == b->seq && !strcmp(a->head, b->head) && !strcmp(a->time, b->time) &&
-           !strcmp(a->key, b->key) && !strcmp(a->signature, b->signature);
+    return a->seq == b->seq && !strcmp(a->database, b->database) && !strcmp(a->head, b->head) &&
+           !strcmp(a->time, b->time) && !strcmp(a->key, b->key) &&
+           !strcmp(a->signature, b->signature);
 }
 
 static void fuzz_checkpoint(const char *text, size_t len)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import sqlite3
@@ -355,8 +356,10 @@ def main():
         with open(cp) as f:
             statement = json.load(f)
         check(statement["seq"] == total and len(statement["head"]) == 64
-              and len(statement["signature"]) == 128 and statement["format"] == "eligo-checkpoint-1",
-              "the checkpoint states seq, head, time, key and signature")
+              and len(statement["signature"]) == 128 and statement["format"] == "eligo-checkpoint-2"
+              and re.fullmatch(r"[0-9a-f]{32}", statement.get("database", "")) is not None,
+              "the checkpoint states the database, seq, head, time, key and signature (%r)"
+              % statement)
         code, out, _ = verify(db, "--checkpoint", cp, "--pubkey", key + ".pub")
         check(code == 0 and "checkpoint holds" in out, "verify --checkpoint passes (%r)" % out)
         code, out, err = verify(db, "--checkpoint", cp, "--pubkey", key + ".key")
@@ -418,6 +421,14 @@ def main():
             check(code == 0 and code2 == 0 and "on an empty chain, which proves nothing" in out and
                   "record 0" not in out, "a checkpoint of an empty chain says what it proves "
                   "(%s)" % (out + err + err2).strip())
+            # A checkpoint of another database, signed by the same key, is
+            # said to be one: not a rewrite of this one, nor (at record 0) a
+            # checkpoint that holds.
+            for there, signed in ((db, cp0), (empty.db, cp)):
+                code, out, _ = verify(there, "--checkpoint", signed, "--pubkey", key + ".pub")
+                check(code == 1 and ("checkpoint FAILED: %s is a checkpoint of another database ("
+                                     % signed) in out and "rewritten" not in out,
+                      "a checkpoint of another database is said to be one (%s)" % out.strip())
 
         # ---- A truncated tail ------------------------------------------------
         cut = os.path.join(work, "cut.db")

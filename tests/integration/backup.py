@@ -240,7 +240,7 @@ def main():
         st, _, err = eligo("backup", "--db", restored.db, "--out", old)
         check(st == 0, "a copy to age (%s)" % err.strip())
         con = sqlite3.connect(old)
-        con.executescript("DROP TABLE applicant_index; DROP TABLE applicant_recent;"
+        con.executescript("DROP TABLE database_id; DROP TABLE applicant_index; DROP TABLE applicant_recent;"
                           "CREATE INDEX decisions_applicant ON decisions(applicant_id, seq DESC);"
                           "DROP TABLE reviews; DROP TRIGGER rulesets_no_update;"
                           "DROP TRIGGER rulesets_no_delete; DROP TRIGGER events_no_update;"

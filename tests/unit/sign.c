@@ -172,6 +172,18 @@ static void test_message(void **state)
              "2025-03-01T10:00:00.000Z\nkey %s\n", head, head);
     assert_string_equal(b.data, want);
 
+    /* Format 2 names the database, on the line after its own name. */
+    buf_reset(&b);
+    snprintf(c.database, sizeof c.database, "0123456789abcdef0123456789abcdef");
+    assert_int_equal(sign_message(&c, &b, &e), 0);
+    snprintf(want, sizeof want, "eligo-checkpoint-2\ndatabase 0123456789abcdef0123456789abcdef\n"
+             "seq 42\nhead %s\ntime 2025-03-01T10:00:00.000Z\nkey %s\n", head, head);
+    assert_string_equal(b.data, want);
+    buf_reset(&b);
+    c.database[5] = 'X';
+    assert_int_equal(sign_message(&c, &b, &e), -1);
+    c.database[0] = '\0';
+
     /* Fields that could make two readings of one message are refused. */
     buf_reset(&b);
     snprintf(c.time, sizeof c.time, "2025\nseq 7");
@@ -193,25 +205,59 @@ static void test_sign_and_check(void **state)
     sign_key *other = load(f->b, "pub", 0);
 
     sign_checkpoint c, d;
-    assert_int_equal(sign_checkpoint_make(priv, 1234, head, "2025-03-01T10:00:00.000Z", &c, &e),
-                     0);
+    static const char db[] = "00112233445566778899aabbccddeeff";
+    assert_int_equal(sign_checkpoint_make(priv, db, 1234, head, "2025-03-01T10:00:00.000Z", &c,
+                                          &e), 0);
+    assert_string_equal(c.database, db);
     assert_int_equal(strlen(c.signature), 128);
     assert_string_equal(c.key, sign_key_fingerprint(pub));
     assert_int_equal(sign_checkpoint_check(pub, &c, &e), 0);
 
     /* A public key cannot sign. */
-    assert_int_equal(sign_checkpoint_make(pub, 1, head, "t", &d, &e), -1);
+    assert_int_equal(sign_checkpoint_make(pub, db, 1, head, "t", &d, &e), -1);
 
     /* Through the file format and back. */
     buf b;
     buf_init(&b, 4096);
     assert_int_equal(sign_checkpoint_format(&c, &b), 0);
     assert_int_equal(b.data[b.len - 1], '\n');
+    assert_non_null(strstr(b.data, "{\"format\":\"eligo-checkpoint-2\",\"database\":\""));
     assert_int_equal(sign_checkpoint_parse(b.data, b.len, &d, &e), 0);
     assert_int_equal(d.seq, 1234);
+    assert_string_equal(d.database, db);
     assert_string_equal(d.head, c.head);
     assert_string_equal(d.signature, c.signature);
     assert_int_equal(sign_checkpoint_check(pub, &d, &e), 0);
+    /* The database is signed too. */
+    d.database[31] = d.database[31] == 'f' ? 'e' : 'f';
+    assert_int_equal(sign_checkpoint_check(pub, &d, &e), 1);
+
+    /* Format 1, of a database from before ids, is made and read as ever. */
+    sign_checkpoint c1;
+    assert_int_equal(sign_checkpoint_make(priv, "", 1234, head, "2025-03-01T10:00:00.000Z", &c1,
+                                          &e), 0);
+    buf_reset(&b);
+    assert_int_equal(sign_checkpoint_format(&c1, &b), 0);
+    assert_non_null(strstr(b.data, "{\"format\":\"eligo-checkpoint-1\",\"seq\":1234,"));
+    assert_null(strstr(b.data, "database"));
+    assert_int_equal(sign_checkpoint_parse(b.data, b.len, &d, &e), 0);
+    assert_string_equal(d.database, "");
+    assert_int_equal(sign_checkpoint_check(pub, &d, &e), 0);
+    /* Format 1 has no database member; format 2 must have one, of 32 hex. */
+    char odd1[1024];
+    snprintf(odd1, sizeof odd1, "{\"format\":\"eligo-checkpoint-1\",\"database\":\"%s\",%s", db,
+             strchr(b.data, '"' ) + strlen("\"format\":\"eligo-checkpoint-1\","));
+    assert_int_equal(sign_checkpoint_parse(odd1, strlen(odd1), &d, &e), -1);
+    assert_non_null(strstr(e.msg, "\"database\" that eligo does not write"));
+    snprintf(odd1, sizeof odd1, "{\"format\":\"eligo-checkpoint-2\",%s",
+             strchr(b.data, '"') + strlen("\"format\":\"eligo-checkpoint-1\","));
+    assert_int_equal(sign_checkpoint_parse(odd1, strlen(odd1), &d, &e), -1);
+    assert_non_null(strstr(e.msg, "has no \"database\""));
+    snprintf(odd1, sizeof odd1, "{\"format\":\"eligo-checkpoint-2\",\"database\":\"abc\",%s",
+             strchr(b.data, '"') + strlen("\"format\":\"eligo-checkpoint-1\","));
+    assert_int_equal(sign_checkpoint_parse(odd1, strlen(odd1), &d, &e), -1);
+    assert_non_null(strstr(e.msg, "database is not 32 lowercase hex"));
+    c = c1;   /* the files below are written in format 1 */
 
     /* Tampered statements fail: every signed field counts. */
     d = c;

@@ -1860,11 +1860,39 @@ static void make_older(fixture *f, test_app *t, const char *sql)
     assert_int_equal(append1(f, t, NULL), STORE_NEW);
     store_close(f->st);
     f->st = NULL;
-    tamper(f, "DROP TABLE applicant_index; DROP TABLE applicant_recent;"
+    tamper(f, "DROP TABLE database_id; DROP TABLE applicant_index; DROP TABLE applicant_recent;"
               "CREATE INDEX decisions_applicant ON decisions(applicant_id, seq DESC);"
               "DROP TRIGGER rulesets_no_update; DROP TRIGGER rulesets_no_delete;"
               "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;");
     tamper(f, sql);
+}
+
+/* A database has an id of its own from its making, the same at every open;
+ * a file from before ids (here schema 1, read as it is) has none, and its
+ * first read-write open gives it one. */
+static void test_database_id(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    char id[33], again[33];
+    assert_int_equal(store_database_id(f->st, id, &e), 0);
+    assert_int_equal(strlen(id), 32);
+    assert_int_equal(strspn(id, "0123456789abcdef"), 32);
+    store_close(f->st);
+    assert_int_equal(store_open(&f->st, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_database_id(f->st, again, &e), 0);
+    assert_string_equal(again, id);
+    store_close(f->st);
+    assert_int_equal(store_open(&f->st, f->path, 0, &e), 0);
+    test_app t;
+    make_older(f, &t, "DROP TABLE reviews; PRAGMA user_version = 1");
+    assert_int_equal(store_open(&f->st, f->path, STORE_READONLY, &e), 0);
+    assert_int_equal(store_database_id(f->st, again, &e), 0);
+    assert_string_equal(again, "");
+    store_close(f->st);
+    assert_int_equal(store_open(&f->st, f->path, 0, &e), 0);
+    assert_int_equal(store_database_id(f->st, again, &e), 0);
+    assert_int_equal(strlen(again), 32);
 }
 
 /* A database made before reviews existed (schema 1), as an older eligo left
@@ -1950,7 +1978,10 @@ static void test_migrate_triggers_under_reader(void **state)
     assert_int_equal(store_append_review(f->st, &rv, &b, &e), 0);
     buf_reset(&b);
     assert_int_equal(store_reviews(old, t.ids[0], &b, &e), -1);
-    assert_non_null(strstr(e.msg, "was migrated from schema 2 to 4 while open; open it again"));
+    char said[96];
+    snprintf(said, sizeof said, "was migrated from schema 2 to %d while open; open it again",
+             STORE_SCHEMA);
+    assert_non_null(strstr(e.msg, said));
     store_close(old);
     assert_int_equal(store_open(&old, f->path, STORE_READONLY, &e), 0);
     assert_int_equal(store_reviews(old, t.ids[0], &b, &e), 0);
@@ -2079,7 +2110,7 @@ static void test_migrate_applicant_index(void **state)
     store_close(f->st);
     assert_string_equal(query_texts(f->path, "PRAGMA user_version", 0, v, sizeof v), "3");
     assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
-    assert_int_equal(store_schema(f->st), 4);
+    assert_int_equal(store_schema(f->st), STORE_SCHEMA);
     buf_reset(&b);
     assert_int_equal(store_applicant_decisions(f->st, "A1", 0, 0, &b, NULL, &e), 1);
     assert_true(rows_are(b.data, one, 1));
@@ -2121,7 +2152,9 @@ static void test_indexes_put_right(void **state)
     assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
     assert_string_equal(query_texts(f->path, indexes, 0, names, sizeof names),
                         "decisions_time_program,sqlite_autoindex_decisions_1");
-    assert_string_equal(query_texts(f->path, "PRAGMA user_version", 0, names, sizeof names), "4");
+    char latest[8];
+    snprintf(latest, sizeof latest, "%d", STORE_SCHEMA);
+    assert_string_equal(query_texts(f->path, "PRAGMA user_version", 0, names, sizeof names), latest);
     int64_t checked, bad;
     char id[64];
     assert_int_equal(verify(f, &checked, &bad, id), 0);
@@ -2226,6 +2259,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_review_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_review_tampered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_anchor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_database_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_to_reviews, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rulesets_events_append_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_triggers_under_reader, setup, teardown),
