@@ -532,12 +532,25 @@ local KIND_TEXT = {
   enum = "one of the allowed values", list = "a list", record = "an object",
 }
 
+-- What a value of type T must be, as its refusals say it: an enum's values
+-- and an integer's bounds named, also to a null.
+local function expected(t)
+  local kind = t.kind
+  if kind == "enum" then return "one of " .. table_concat(t.values or scales[t.scale], ", ") end
+  if kind == "integer" and (t.min or t.max) then
+    return not t.max and string_format("a whole number of at least %d", t.min)
+      or not t.min and string_format("a whole number of at most %d", t.max)
+      or string_format("a whole number from %d to %d", t.min, t.max)
+  end
+  return KIND_TEXT[kind] or ("a " .. tostring(kind))
+end
+
 -- Check V against type T (at PATH) and return the value rules will see.
 prepare = function(v, t, path)
   local kind = t.kind
   if v == null then
     if kind == "nullable" then return nil end
-    bad_field(path, KIND_TEXT[kind] or ("a " .. tostring(kind)), v)
+    bad_field(path, expected(t), v)
   end
   if kind == "nullable" then return prepare(v, t.of, path) end
   if kind == "text" then
@@ -556,11 +569,7 @@ prepare = function(v, t, path)
     if not i then
       bad_field(path, type(v) == "number" and v % 1 == 0 and "a whole number below 2^53 in size" or "a whole number", v)
     end
-    if (t.min and i < t.min) or (t.max and i > t.max) then
-      bad_field(path, not t.max and string_format("a whole number of at least %d", t.min)
-        or not t.min and string_format("a whole number of at most %d", t.max)
-        or string_format("a whole number from %d to %d", t.min, t.max), v)
-    end
+    if (t.min and i < t.min) or (t.max and i > t.max) then bad_field(path, expected(t), v) end
     return i
   elseif kind == "number" then
     if type(v) ~= "number" then bad_field(path, "a number", v) end
@@ -573,10 +582,7 @@ prepare = function(v, t, path)
   elseif kind == "enum" then
     local set = t.set or scales[t.scale].rank
     local text = type(v) == "string" and c_nfc(v)
-    if not text or not set[text] then
-      local list = t.values or scales[t.scale]
-      bad_field(path, "one of " .. table_concat(list, ", "), v)
-    end
+    if not text or not set[text] then bad_field(path, expected(t), v) end
     return text
   elseif kind == "list" then
     if type(v) ~= "table" or debug_getmetatable(v) ~= ARRAY then bad_field(path, "a list", v) end

@@ -1762,6 +1762,22 @@ static void test_type_enum_value_not_in_list(void **state)
                   (const char *const[]){"field 'colour'", "one of red, green", "the string \"blue\"", NULL});
 }
 
+/* A null where none is allowed is refused with what the field takes said
+ * in full: an enum's values, a scale's, an integer's bounds. */
+static void test_type_null_says_what_is_taken(void **state)
+{
+    (void)state;
+    check_invalid("colour", "null",
+                  (const char *const[]){"field 'colour'", "expected one of red, green, got null",
+                                        NULL});
+    check_invalid("grade", "null",
+                  (const char *const[]){"field 'grade'", "expected one of low, mid, high, got null",
+                                        NULL});
+    check_invalid("persons", "null",
+                  (const char *const[]){"field 'persons'",
+                                        "expected a whole number from 1 to 20, got null", NULL});
+}
+
 static void test_type_scale_value_not_on_scale(void **state)
 {
     (void)state;
@@ -4298,6 +4314,7 @@ int main(void)
         TEST(test_type_money_largest),
         TEST(test_type_money_negative),
         TEST(test_type_enum_value_not_in_list),
+        TEST(test_type_null_says_what_is_taken),
         TEST(test_type_scale_value_not_on_scale),
         TEST(test_type_list_that_is_object),
         TEST(test_type_empty_list_for_record),
