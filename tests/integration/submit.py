@@ -25,6 +25,14 @@ FAILURES = 0
 
 # ---- the stand-in server ----------------------------------------------------
 
+def listening(path, backlog):
+    """A Unix socket listening at PATH, a stand-in server's."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(backlog)
+    return s
+
+
 def fake_decision(program, applicant):
     """A decision of the shape DESIGN.md fixes, decided by a trivial rule."""
     age_ok = applicant.get("birth_date", "2000") >= "1980"
@@ -91,9 +99,7 @@ def fake_serve_conn(conn):
 
 def fake_server(path):
     """Listen on PATH in a daemon thread; returns the listening socket."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(256)
+    s = listening(path, 256)
     def accept():
         while True:
             try:
@@ -503,9 +509,7 @@ def test_submit_timeout(eligo, tmp):
     submit gives up after --timeout seconds without a reply, saying how many
     went unanswered, status 2; it waited for good."""
     path = os.path.join(tmp, "mute.sock")
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(4)
+    s = listening(path, 4)
     held = []
 
     def serve():
@@ -557,9 +561,7 @@ def test_submit_output_fails(eligo, tmp):
     first failed write, status 2, rather than send the rest of its input to
     be decided and stored with every reply lost."""
     path = os.path.join(tmp, "counting.sock")
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(1)
+    s = listening(path, 1)
     received = []
 
     def serve():
@@ -606,9 +608,7 @@ def test_bench_refused(eligo, tmp):
                b'"message":"the server already has 1 connections"}}\n')
     for name, greeting in (("closer", b""), ("refuser", refusal)):
         path = os.path.join(tmp, name + ".sock")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(path)
-        s.listen(16)
+        s = listening(path, 16)
 
         def serve(s=s, greeting=greeting):
             while True:
@@ -813,9 +813,7 @@ def scripted_server(path, reply):
     REPLY(line), then close the connection's sending side, reading on until the
     client closes (closed with requests unread, Linux would reset it, and the
     client could lose the reply)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(1)
+    s = listening(path, 1)
     def serve():
         conn, _ = s.accept()
         with conn:
