@@ -46,7 +46,7 @@
  *     first byte was read (server_sweep_cb, conn_line_timeout) -> eof, the
  *     line answered line_timeout, then closing as for any eof;
  *   read or write error, idle timeout (no request in flight and nothing
- *     read or written for idle_timeout_ms: server_sweep_cb), a stopping
+ *     read, answered or written for idle_timeout_ms: server_sweep_cb), a stopping
  *     server's grace period over (server_stop_timeout_cb) -> closing at once;
  *   closed, and the FIFO empty -> freed (conn_maybe_free).  Jobs of a closed
  *     connection still come back from the workers; their replies are dropped.
@@ -985,6 +985,10 @@ static void server_async_cb(uv_async_t *a)
     for (conn *c = touched; c; c = next) {
         next = c->touch_next;
         c->touched = 0;
+        /* Its idle time counts from its replies, not from its requests: one
+         * that waited longer than the timeout (a commit held up) was closed
+         * at the next sweep, its reply cut short while its client read it. */
+        c->last_active = uv_now(srv->loop);
         conn_flush(c);
         if (!c->closing)
             conn_process(c);

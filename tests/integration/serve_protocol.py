@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -1032,6 +1033,40 @@ def test_slow_reader():
         check("closed before" not in srv.log(), "and is not closed with replies unsent")
 
 
+def test_reply_after_wait():
+    """A request that waited longer than the idle timeout (its commit held
+    up by another process's write lock), and a large reply written behind it
+    to a client that reads it slowly: the client gets both whole.  (The idle
+    time counted from the requests, so the sweep after the replies came back
+    closed the connection in the middle of the write.)"""
+    with Server(args=["--idle-timeout", "1", "--quiet"]) as srv:
+        c = srv.connect(timeout=60)
+        d = c.request(decide(1))["decision"]["decision_id"]
+        reviews = [c.request({"op": "review", "decision_id": d, "review": {
+            "action": "confirm", "by": "auditor", "reason": "%d %s" % (k, "x" * 9990)}})
+            for k in range(60)]   # a decision whose reply is some 600 KB
+        check(all(r["ok"] for r in reviews), "60 reviews with long reasons")
+        lock = sqlite3.connect(srv.db, isolation_level=None, timeout=0)
+        lock.execute("BEGIN IMMEDIATE")
+        c.send_many([decide(2, rid="held"), {"id": "big", "op": "decision", "decision_id": d}])
+        time.sleep(2.5)   # the commit waits on the lock, past the idle timeout
+        lock.execute("ROLLBACK")
+        lock.close()
+        data = b""
+        while True:   # 16 KB every 0.1 s: the write takes some 4 s
+            chunk = c.sock.recv(16384)
+            if not chunk:
+                break
+            data += chunk
+            if data.count(b"\n") == 2:
+                break
+            time.sleep(0.1)
+        c.close()
+        ids = [json.loads(l)["id"] for l in data.split(b"\n")[:data.count(b"\n")]]
+        check(ids == ["held", "big"], "replies after a wait longer than the idle timeout are "
+              "written whole to a client reading them slowly (%s, %d bytes)" % (ids, len(data)))
+
+
 def test_denied():
     """"Permission denied" says who is denied what: the directory that cannot
     be written or entered, or the file that cannot be written, and the uid.
@@ -1105,6 +1140,7 @@ def main():
     test_socket_not_ours()
     test_socket_removed()
     test_slow_reader()
+    test_reply_after_wait()
     test_options()
     test_budget()
     test_denied()
