@@ -281,6 +281,7 @@ static void writer_commit(writer *w, size_t n)
     if (writer_reserve(w, nd) < 0) {
         failed = 1;
         err_set(&e, "internal", "out of memory");
+        log_error("store: out of memory gathering a batch of %zu applications: all refused", n);
     }
 
     size_t k = 0;
@@ -348,7 +349,11 @@ static void writer_commit(writer *w, size_t n)
                 buf_free(&w->outs[i].stored);
                 buf_init(&w->outs[i].stored, JOB_REPLY_CAP);
                 if (store_append(w->st, &w->apps[i], 1, &w->outs[i], &e1) < 0) {
-                    log_error("store: %s", e1.msg);
+                    /* The disk may fill meanwhile: then health says so too. */
+                    if (store_failed_whole(w->st))
+                        writer_refuse(w, 1, &e1);
+                    else
+                        log_error("store: %s", e1.msg);
                     writer_reply(w->jobs[i], &w->outs[i], 1, &e1);
                     buf_free(&w->outs[i].stored);
                     w->done(w->ud, w->jobs[i]);
@@ -356,6 +361,7 @@ static void writer_commit(writer *w, size_t n)
                 } else {
                     w->transactions++;
                     w->committed++;
+                    writer_succeeded(w);
                 }
             }
         }
