@@ -66,7 +66,7 @@ struct writer {
     pthread_cond_t called;     /* a call finished */
     job *head, *tail;
     size_t depth;
-    writer_call_req *calls;    /* LIFO is fine: callers wait one at a time */
+    writer_call_req *calls;    /* in the order they came (a start event before a reload's) */
     seen *seen;                /* applicants with a decision (writer_track), or NULL */
     past *past;                /* their earlier decisions (writer_track), or NULL */
     int quit;
@@ -634,8 +634,10 @@ int writer_call(writer *w, int (*fn)(store *st, void *ud, err *e), void *ud)
 {
     writer_call_req c = {fn, ud, 0, 0, NULL};
     pthread_mutex_lock(&w->mu);
-    c.next = w->calls;
-    w->calls = &c;
+    writer_call_req **last = &w->calls;   /* a few at most: the list is walked */
+    while (*last)
+        last = &(*last)->next;
+    *last = &c;
     pthread_cond_signal(&w->wake);
     while (!c.finished)
         pthread_cond_wait(&w->called, &w->mu);
