@@ -94,9 +94,9 @@ static void serve_usage(FILE *f)
             "  --time-limit MS        wall-clock time each request may take (default 1000,\n"
             "                         or $ELIGO_TIME_LIMIT)\n"
             "  --no-sync              synchronous=NORMAL: faster, not crash-durable (benchmarks)\n"
-            "  --quiet                log warnings and errors only\n"
-            "  --verbose              log connections and reload details too\n"
-            "  --help                 this text\n");
+            "  --quiet, -q            log warnings and errors only\n"
+            "  --verbose, -v          log connections and reload details too\n"
+            "  --help, -h             this text\n");
 }
 
 /* The numeric options and the values each takes.  The upper bounds keep a
@@ -153,6 +153,7 @@ static int serve_parse(int argc, char **argv, serve_options *o)
     o->line_timeout = 30;
     o->past_mb = 256;
     o->level = LOG_INFO;
+    int quiet = 0, verbose = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
@@ -168,6 +169,14 @@ static int serve_parse(int argc, char **argv, serve_options *o)
             serve_usage(stdout);
             return 1;
         }
+        static const char *const switches[] = {"--force-listen", "--no-sync", "--quiet",
+                                               "--verbose"};
+        for (size_t k = 0; val && k < sizeof switches / sizeof switches[0]; k++)
+            if (!strcmp(a, switches[k])) {
+                /* --no-sync=no must not turn durability off. */
+                fprintf(stderr, "eligo serve: %s takes no value, not '%s'\n", a, argv[i]);
+                return -1;
+            }
         if (!strcmp(a, "--force-listen")) {
             o->force_listen = 1;
             continue;
@@ -178,10 +187,12 @@ static int serve_parse(int argc, char **argv, serve_options *o)
         }
         if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o->level = LOG_WARN;
+            quiet = 1;
             continue;
         }
         if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
             o->level = LOG_DEBUG;
+            verbose = 1;
             continue;
         }
         static const char *const with_value[] = {
@@ -236,6 +247,10 @@ static int serve_parse(int argc, char **argv, serve_options *o)
             rc = cmd_limit("serve", a, val, &o->limits);
         if (rc < 0)
             return -1;
+    }
+    if (quiet && verbose) {
+        fprintf(stderr, "eligo serve: --quiet and --verbose exclude each other\n");
+        return -1;
     }
     err e;
     err_clear(&e);
