@@ -89,9 +89,12 @@ int cmd_bench(int argc, char **argv)
     err e;
     err_clear(&e);
 
+    static const char *const with_value[] = {"--socket", "--op", "--file", "-c", "-P", "-n",
+                                             "-d", "--rate", "--emit", "--applicants",
+                                             "--seed"};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *val = NULL;
+        int missing = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             bench_usage(stdout);
             return 0;
@@ -102,12 +105,21 @@ int cmd_bench(int argc, char **argv)
         } else if (!strcmp(a, "--shuffle")) {
             cfg.shuffle = 1;
             continue;
-        } else if (!val) {
-            fprintf(stderr, "eligo bench: unknown option or missing value: '%s'\n", a);
+        }
+        /* "--socket PATH" or "--socket=PATH", as every command takes it. */
+        for (size_t k = 0; !val && !missing && k < sizeof with_value / sizeof with_value[0]; k++)
+            if ((val = cmd_opt(argc, argv, &i, with_value[k], &missing)))
+                a = with_value[k];
+        if (!val) {
+            size_t n = strcspn(a, "=");
+            if (a[n] && ((n == strlen("--json") && !strncmp(a, "--json", n)) ||
+                         (n == strlen("--shuffle") && !strncmp(a, "--shuffle", n))))
+                fprintf(stderr, "eligo bench: %.*s takes no value, not '%s'\n", (int)n, a, a);
+            else
+                fprintf(stderr, "eligo bench: %s '%s'\n", cmd_opt_why(missing), a);
             bench_usage(stderr);
             return 2;
         }
-        i++;
         if (strcmp(a, "--op") && strcmp(a, "--emit") && strcmp(a, "--applicants") &&
             strcmp(a, "--seed"))
             sends = a;
@@ -115,7 +127,7 @@ int cmd_bench(int argc, char **argv)
             cfg.socket = val;
         } else if (!strcmp(a, "--op")) {
             if (strcmp(val, "decide") && strcmp(val, "screen")) {
-                fprintf(stderr, "eligo bench: --op is decide or screen\n");
+                fprintf(stderr, "eligo bench: --op is decide or screen, not '%s'\n", val);
                 return 2;
             }
             cfg.op = val;
@@ -149,7 +161,7 @@ int cmd_bench(int argc, char **argv)
             if (bench_number(a, val, 1, 1e6, &v))   /* their lines are kept in memory */
                 return 2;
             cfg.distinct = (uint64_t)v;
-        } else if (!strcmp(a, "--seed")) {
+        } else {   /* --seed */
             /* Every seed a uint64_t holds, exactly: a double would round those
              * past 2^53 into another seed's applicants. */
             char *end;
@@ -161,10 +173,6 @@ int cmd_bench(int argc, char **argv)
                 return 2;
             }
             cfg.seed = (uint64_t)seed;
-        } else {
-            fprintf(stderr, "eligo bench: unknown option '%s'\n", a);
-            bench_usage(stderr);
-            return 2;
         }
     }
     /* Each request in flight keeps its send time: past a million, -c 10000

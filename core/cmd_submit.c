@@ -478,45 +478,56 @@ int cmd_submit(int argc, char **argv)
     err e;
     err_clear(&e);
 
+    int options = 1;   /* until "--" */
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            submit_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--socket") && has_value) {
-            socket_path = argv[++i];
-        } else if (!strcmp(a, "--program") && has_value) {
-            s.defaults.program = argv[++i];
-        } else if (!strcmp(a, "--lang") && has_value) {
-            s.defaults.lang = argv[++i];
-            if (cmd_lang("submit", s.defaults.lang) != 0)
-                return 2;
-        } else if (!strcmp(a, "--window") && has_value) {
-            char *end;
-            s.window = strtol(argv[++i], &end, 10);
-            if (*end || s.window < 1 || s.window > 100000) {
-                fprintf(stderr, "eligo submit: --window takes a number from 1 to 100000\n");
+        const char *a = argv[i], *v;
+        int missing = 0;
+        char *end;
+        if (!options || a[0] != '-' || !strcmp(a, "-")) {
+            if (file) {
+                fprintf(stderr, "eligo submit: one file of applications, not '%s' too\n", a);
                 return 2;
             }
-        } else if (!strcmp(a, "--timeout") && has_value) {
-            char *end;
-            s.timeout = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || s.timeout < 0 || s.timeout > 86400) {
+            file = a;
+        } else if (!strcmp(a, "--")) {
+            options = 0;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            submit_usage(stdout);
+            return 0;
+        } else if ((v = cmd_opt(argc, argv, &i, "--socket", &missing))) {
+            socket_path = v;
+        } else if ((v = cmd_opt(argc, argv, &i, "--program", &missing))) {
+            s.defaults.program = v;
+        } else if ((v = cmd_opt(argc, argv, &i, "--lang", &missing))) {
+            s.defaults.lang = v;
+            if (cmd_lang("submit", v) != 0)
+                return 2;
+        } else if ((v = cmd_opt(argc, argv, &i, "--window", &missing))) {
+            s.window = strtol(v, &end, 10);
+            if (*end || end == v || s.window < 1 || s.window > 100000) {
+                fprintf(stderr, "eligo submit: --window takes a number from 1 to 100000, not "
+                        "'%s'\n", v);
+                return 2;
+            }
+        } else if ((v = cmd_opt(argc, argv, &i, "--timeout", &missing))) {
+            s.timeout = strtol(v, &end, 10);
+            if (*end || end == v || s.timeout < 0 || s.timeout > 86400) {
                 fprintf(stderr, "eligo submit: --timeout takes seconds from 0 to 86400, not '%s'\n",
-                        argv[i]);
+                        v);
                 return 2;
             }
         } else if (!strcmp(a, "--screen")) {
             screen = 1;
         } else if (!strcmp(a, "--table")) {
             s.table = 1;
-        } else if ((a[0] != '-' || !strcmp(a, "-")) && !file) {
-            file = a;
         } else {
-            fprintf(stderr, "eligo submit: %s '%s'\n",
-                    a[0] == '-' && !has_value ? "missing value or unknown option" : "unexpected",
-                    a);
+            size_t n = strcspn(a, "=");   /* "--screen=yes": a switch given a value */
+            int flag = a[n] && ((n == strlen("--screen") && !strncmp(a, "--screen", n)) ||
+                                (n == strlen("--table") && !strncmp(a, "--table", n)));
+            if (flag)
+                fprintf(stderr, "eligo submit: %.*s takes no value, not '%s'\n", (int)n, a, a);
+            else
+                fprintf(stderr, "eligo submit: %s '%s'\n", cmd_opt_why(missing), a);
             submit_usage(stderr);
             return 2;
         }

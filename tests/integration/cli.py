@@ -10,7 +10,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import RULES, check, eligo, finish  # noqa: E402
+from serve import RULES, Server, check, decide, eligo, finish  # noqa: E402
+import json  # noqa: E402
 
 WORK = tempfile.mkdtemp(prefix="eligo-cli-")
 
@@ -40,5 +41,50 @@ def serve_switches():
     refused(base + ["--quiet", "--verbose"], "--quiet and --verbose exclude each other")
 
 
+def client_flags():
+    """submit and bench take --flag=VALUE as every other command does (they
+    said "unexpected '--socket=...'"), name a bad value and an empty one
+    (an empty --socket was tried as a socket: "cannot connect to : ..."),
+    and refuse a value given to a switch."""
+    apps = os.path.join(WORK, "apps.jsonl")
+    with open(apps, "w") as f:
+        line = decide(1)
+        del line["op"], line["program"]   # the flags give them
+        f.write(json.dumps(line) + "\n")
+    with Server() as srv:
+        st, out, err = eligo("submit", "--socket=" + srv.socket, "--program=taehil", "--window=2",
+                             "--timeout=5", "--lang=fr", apps)
+        reply = json.loads(out.splitlines()[0]) if out else {}
+        check(st == 0 and reply.get("ok") and reply["decision"]["program"] == "taehil" and
+              reply["decision"]["lang"] == "fr",
+              "submit --socket=PATH --program=ID --window=N --timeout=S --lang=L: taken")
+        st, out, err = eligo("submit", "--socket", srv.socket, "--", apps)
+        check(st == 0 and out.count("\n") == 1, "submit -- FILE: the file after --")
+        st, out, err = eligo("bench", "--socket=" + srv.socket, "-n=4", "-c=1", "-P=2",
+                             "--op=screen", "--json")
+        r = json.loads(out) if st == 0 else {}
+        check(st == 0 and r.get("requests") == 4,
+              "bench --socket=PATH -n=4 --op=screen: 4 requests sent (%s %s)" % (st, err.strip()))
+    s = os.path.join(WORK, "none.sock")
+    refused(["submit", "--socket", s, "--window", "10x", apps], "--window", "'10x'")
+    refused(["submit", "--socket", s, "--window", "0", apps], "--window", "'0'")
+    refused(["submit", "--socket", "", apps], "empty value given to '--socket'")
+    refused(["submit", "--socket", s, "--program", "", apps], "empty value given to '--program'")
+    refused(["submit", "--socket", s, "--window"], "missing value after '--window'")
+    refused(["submit", "--socket", s, "--bogus", apps], "unknown argument '--bogus'")
+    refused(["submit", "--socket", s, "--screen=yes", apps], "--screen takes no value",
+            "'--screen=yes'")
+    refused(["submit", "--socket", s, apps, apps], "one file of applications, not '%s' too" % apps)
+    refused(["bench", "--socket", "", "-n", "1"], "empty value given to '--socket'")
+    refused(["bench", "--socket", s, "--op", "nope"], "--op is decide or screen, not 'nope'")
+    refused(["bench", "--socket", s, "--json=no"], "--json takes no value", "'--json=no'")
+    refused(["bench", "--socket", s, "-n"], "missing value after '-n'")
+    refused(["bench", "--emit", "1", "--socket=" + s], "--socket is for a run")
+    st, out, _ = eligo("bench", "--emit=2", "--seed=7", "--op=screen")
+    check(st == 0 and len(out.splitlines()) == 2 and '"op":"screen"' in out,
+          "bench --emit=2 --seed=7 --op=screen: two screen requests printed")
+
+
 serve_switches()
+client_flags()
 finish()
