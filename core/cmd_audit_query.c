@@ -459,7 +459,14 @@ static long export_read_key(const char *path, unsigned char *key, size_t cap)
     }
     size_t n = fread(key, 1, cap, f);
     int big = n == cap && fgetc(f) != EOF;
+    /* A directory opens, and reads as nothing: not a missing key. */
+    int failed = ferror(f), why = errno;
     fclose(f);
+    if (failed) {
+        fprintf(stderr, "eligo audit export: cannot read the key file %s: %s\n", path,
+                strerror(why));
+        return -1;
+    }
     if (big) {
         fprintf(stderr, "eligo audit export: the key file %s is over %zu bytes\n", path, cap - 1);
         return -1;
@@ -468,6 +475,10 @@ static long export_read_key(const char *path, unsigned char *key, size_t cap)
         n--;
     if (n && key[n - 1] == '\r')
         n--;
+    if (n == 0) {
+        fprintf(stderr, "eligo audit export: the key file %s is empty\n", path);
+        return -1;
+    }
     return (long)n;
 }
 

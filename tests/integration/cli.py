@@ -65,6 +65,7 @@ def client_flags():
         r = json.loads(out) if st == 0 else {}
         check(st == 0 and r.get("requests") == 4,
               "bench --socket=PATH -n=4 --op=screen: 4 requests sent (%s %s)" % (st, err.strip()))
+        export_key(srv.db)
     s = os.path.join(WORK, "none.sock")
     refused(["submit", "--socket", s, "--window", "10x", apps], "--window", "'10x'")
     refused(["submit", "--socket", s, "--window", "0", apps], "--window", "'0'")
@@ -83,6 +84,18 @@ def client_flags():
     st, out, _ = eligo("bench", "--emit=2", "--seed=7", "--op=screen")
     check(st == 0 and len(out.splitlines()) == 2 and '"op":"screen"' in out,
           "bench --emit=2 --seed=7 --op=screen: two screen requests printed")
+
+
+def export_key(db):
+    """A --redact-key that is a directory, or empty, is said as such: both
+    were 'needs a key: --redact-key FILE or ELIGO_REDACT_KEY', as if none
+    had been given."""
+    empty = os.path.join(WORK, "empty.key")
+    with open(empty, "w") as f:
+        f.write("\n")
+    base = ["audit", "export", "--db", db, "--redact", "birth_date", "--redact-key"]
+    refused(base + [WORK], "cannot read the key file %s: Is a directory" % WORK)
+    refused(base + [empty], "the key file %s is empty" % empty)
 
 
 serve_switches()
