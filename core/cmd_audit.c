@@ -132,7 +132,7 @@ static void checkpoint_usage(FILE *f)
             "  --db FILE   the database (default $ELIGO_DB, else ./eligo.db)\n"
             "  --out FILE  write the statement there (default: standard output): a new\n"
             "              file, never one that exists (keep every checkpoint)\n"
-            "  --quiet     no progress, no summary on standard error\n"
+            "  --quiet, -q no progress, no summary on standard error\n"
             "  --help      print this help\n");
 }
 

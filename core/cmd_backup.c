@@ -30,7 +30,7 @@ static void backup_usage(FILE *f)
             "\n"
             "  --out FILE   where the copy goes; never overwritten\n"
             "  --db FILE    the database (default $ELIGO_DB, else ./eligo.db)\n"
-            "  --quiet      print nothing unless something fails\n"
+            "  --quiet, -q  print nothing unless something fails\n"
             "  --help       print this help\n");
 }
 

@@ -52,7 +52,7 @@ static void replay_usage(FILE *f)
         "  --jobs N          worker threads (default: the number of cores)\n"
         "  --sample N        decision ids shown per kind of move (default 5)\n"
         "  --max-listed N    differences listed in full with --original (default 1000)\n"
-        "  --quiet           no progress line on a terminal\n"
+        "  --quiet, -q       no progress line on a terminal\n"
         "  --help            print this help\n");
 }
 
@@ -115,7 +115,7 @@ int cmd_replay(int argc, char **argv)
         return 2;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "hqj:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': rules_dir = optarg; break;
         case 'o': original = 1; break;

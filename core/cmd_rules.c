@@ -149,7 +149,8 @@ int cmd_check(int argc, char **argv)
             return 2;
         if (known)
             continue;
-        printf("usage: eligo check [OPTIONS] [DIR]\n"
+        /* After getopt's complaint, not into the output a pipe reads. */
+        fprintf(opt == 'h' ? stdout : stderr, "usage: eligo check [OPTIONS] [DIR]\n"
                "Load and lint a rule directory: every problem as file:line: message.\n"
                "Prints the rule set's content hash; exit status 0 only when clean.\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
@@ -199,10 +200,11 @@ int cmd_test(int argc, char **argv)
             quiet = 1;
             continue;
         }
-        printf("usage: eligo test [OPTIONS] [DIR]\n"
+        /* After getopt's complaint, not into the output a pipe reads. */
+        fprintf(opt == 'h' ? stdout : stderr, "usage: eligo test [OPTIONS] [DIR]\n"
                "Run the test cases (*.test.lua) beside the rules; print each failing case\n"
                "with expected and actual, and criteria no case makes fail or pass.\n"
-               "  --quiet              do not print the coverage notes\n" RULES_USAGE);
+               "  --quiet, -q          do not print the coverage notes\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
     }
     if (rules_opts_dir(&o, "test", argc, argv, optind) != 0)
@@ -290,7 +292,7 @@ int cmd_eval(int argc, char **argv)
     int opt, screen = 0, replies = 0;
     int32_t day;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "hp:sa:l:", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int known = rules_opts_parse(&o, "eval", opt, optarg);
         if (known < 0)
             return 2;
@@ -316,7 +318,8 @@ int cmd_eval(int argc, char **argv)
             d.lang = optarg;
             continue;
         }
-        printf("usage: eligo eval [--program ID | --screen] [OPTIONS] [FILE|-]\n"
+        /* After getopt's complaint, not into the output a pipe reads. */
+        fprintf(opt == 'h' ? stdout : stderr, "usage: eligo eval [--program ID | --screen] [OPTIONS] [FILE|-]\n"
                "Decide JSON-lines applications offline and print each decision as a JSON line.\n"
                "A line is a decide or screen request ({\"applicant\":{...}, \"program\", \"as_of\",\n"
                "\"lang\"; \"op\" may be left out); the flags give what a line leaves out.\n"

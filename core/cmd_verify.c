@@ -40,7 +40,7 @@ static void verify_usage(FILE *f)
             "  --db FILE          the database (default $ELIGO_DB, else ./eligo.db)\n"
             "  --checkpoint FILE  a statement made by eligo audit checkpoint\n"
             "  --pubkey PUB       the public key that signed it (eligo keygen)\n"
-            "  --quiet            print nothing unless something fails\n"
+            "  --quiet, -q        print nothing unless something fails\n"
             "  --help             print this help\n");
 }
 

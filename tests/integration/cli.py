@@ -98,6 +98,23 @@ def export_key(db):
     refused(base + [empty], "the key file %s is empty" % empty)
 
 
+def usage_to_stderr():
+    """check, test and eval printed their usage on standard output after
+    getopt's complaint on standard error, into what a pipe reads; eval took
+    -p, -s, -a and -l, and replay -j, which no --help mentions."""
+    for cmd in ("check", "test", "eval"):
+        st, out, err = refused([cmd, "--bogus"], "'--bogus'", "usage: eligo %s" % cmd)
+        check(out == "", "%s --bogus: nothing on standard output (%r)" % (cmd, out[:60]))
+        st, out, err = eligo(cmd, "--help")
+        check(st == 0 and out.startswith("usage: eligo %s" % cmd) and err == "",
+              "%s --help: the usage on standard output, status 0" % cmd)
+    for letter, args in (("p", ["eval", "-p", "idmaj"]), ("s", ["eval", "-s"]),
+                         ("a", ["eval", "-a", "2025-01-01"]), ("l", ["eval", "-l", "fr"]),
+                         ("j", ["replay", "--original", "-j", "2"])):
+        refused(args, "invalid option -- '%s'" % letter)
+
+
 serve_switches()
+usage_to_stderr()
 client_flags()
 finish()
