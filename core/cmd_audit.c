@@ -307,6 +307,12 @@ static int audit_review(int argc, char **argv)
         review_usage(stderr);
         return 2;
     }
+    if (outcome && strcmp(outcome, "eligible") && strcmp(outcome, "ineligible") &&
+        strcmp(outcome, "incomplete")) {   /* the flag's fault, not a field's */
+        fprintf(stderr, "eligo audit review: --override is eligible, ineligible or incomplete, "
+                "not '%s'\n", outcome);
+        return 2;
+    }
     const char *problem = !decision_id            ? "DECISION_ID is required"
                           : confirm == !!outcome  ? "give one of --confirm and --override OUTCOME"
                           : !by                   ? "--by NAME is required"

@@ -96,6 +96,11 @@ def export_key(db):
     base = ["audit", "export", "--db", db, "--redact", "birth_date", "--redact-key"]
     refused(base + [WORK], "cannot read the key file %s: Is a directory" % WORK)
     refused(base + [empty], "the key file %s is empty" % empty)
+    # A review's bad --override is the flag's (it said "field 'outcome' must be ...").
+    st, out, _ = eligo("audit", "list", "--db", db, "--json", "--limit", "1")
+    did = json.loads(out)["decision_id"] if st == 0 and out else "none"
+    refused(["audit", "review", did, "--db", db, "--by", "a", "--reason", "r", "--override",
+             "maybe"], "--override is eligible, ineligible or incomplete, not 'maybe'")
 
 
 def usage_to_stderr():
