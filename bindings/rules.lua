@@ -1000,11 +1000,16 @@ function sandbox.known(record, field)
   return rawget(v, field) ~= nil or (nulls ~= nil and nulls[field] == true)
 end
 
+-- within(x, lo, hi): numbers, or dates.  A text that is not a date is
+-- refused: compared as text, "abc" would lie within any two dates and
+-- "2025-1-5" after "2025-01-31".
+local function date_text(v) return type(v) == "string" and c_parse_date(v) ~= nil end
+
 function sandbox.within(x, lo, hi)
   local tx = type(x)
-  if tx ~= "number" and tx ~= "string" then bad_argument("within", 1, x, "a number or a date") end
-  if lo ~= nil and type(lo) ~= tx then bad_argument("within", 2, lo, tx == "number" and "a number, as argument 1" or "a date, as argument 1") end
-  if hi ~= nil and type(hi) ~= tx then bad_argument("within", 3, hi, tx == "number" and "a number, as argument 1" or "a date, as argument 1") end
+  if tx ~= "number" and not date_text(x) then bad_argument("within", 1, x, "a number or a date") end
+  if lo ~= nil and (type(lo) ~= tx or tx == "string" and not date_text(lo)) then bad_argument("within", 2, lo, tx == "number" and "a number, as argument 1" or "a date, as argument 1") end
+  if hi ~= nil and (type(hi) ~= tx or tx == "string" and not date_text(hi)) then bad_argument("within", 3, hi, tx == "number" and "a number, as argument 1" or "a date, as argument 1") end
   return (lo == nil or x >= lo) and (hi == nil or x <= hi)
 end
 

@@ -1391,6 +1391,9 @@ static void test_helper_arguments_name_rule_line(void **state)
         const char *name, *cause;
     } cases[] = {
         {"within_nil", "within: argument 1 is nil, expected a number or a date"},
+        {"within_text", "within: argument 1 is the string \"abc\", expected a number or a date"},
+        {"within_bound_text", "within: argument 2 is the string \"2025-1-1\", expected a date, as "
+                              "argument 1"},
         {"is_in_nil", "is_in: argument 2 is nil, expected a list"},
         {"benefit_texts", "benefit_within: entry 1 of the list is the string \"idmaj\", "
                           "expected a record with program and date"},
