@@ -1013,8 +1013,24 @@ function sandbox.within(x, lo, hi)
   return (lo == nil or x >= lo) and (hi == nil or x <= hi)
 end
 
+-- is_in(x, set): whether X is one of the items of the list SET.  A table of
+-- keys ({ MA = true }), or a list with a hole ({ "a", nil, "c" }), is
+-- refused rather than looked through up to its first hole: either would
+-- answer false for what the rule meant to be in it.  (The contents of a
+-- frozen table or an applicant's list are in its metatable's __frozen.)
 function sandbox.is_in(x, set)
   if type(set) ~= "table" then bad_argument("is_in", 2, set, "a list") end
+  local n = 0
+  for i in ipairs(set) do n = i end
+  local mt = debug_getmetatable(set)
+  local raw = type(mt) == "table" and type(rawget(mt, "__frozen")) == "table" and rawget(mt, "__frozen") or set
+  for k in next, raw do
+    if math_type(k) ~= "integer" or k < 1 or k > n then
+      helper_error("is_in", n == 0
+        and "argument 2 is a table of keys, expected a list of the values ({ \"a\", \"b\" })"
+        or string_format("argument 2 holds other keys than its items 1 to %d, expected a list of the values", n))
+    end
+  end
   for _, v in ipairs(set) do if v == x then return true end end
   return false
 end

@@ -1395,6 +1395,9 @@ static void test_helper_arguments_name_rule_line(void **state)
         {"within_bound_text", "within: argument 2 is the string \"2025-1-1\", expected a date, as "
                               "argument 1"},
         {"is_in_nil", "is_in: argument 2 is nil, expected a list"},
+        {"is_in_keys", "is_in: argument 2 is a table of keys, expected a list of the values"},
+        {"is_in_hole", "is_in: argument 2 holds other keys than its items 1 to 1, expected a list "
+                       "of the values"},
         {"benefit_texts", "benefit_within: entry 1 of the list is the string \"idmaj\", "
                           "expected a record with program and date"},
         {"before_year_1", "months_before: 1 months before 0001-01-31 is outside the years 0001 "
