@@ -1046,17 +1046,41 @@ function sandbox.at_least(x, min, scale_name)
   return rx >= rm
 end
 
+-- The start of the window of benefit_within and decided_within,
+-- months_before(ON, MONTHS), MONTHS and ON being arguments N and N + 1 of
+-- the helper; or nil and what is wrong, for the helper to raise at its
+-- caller's line (months_before's own error would name months_before, at a
+-- line of this file).
+local function window_start(n, months, on)
+  if type(months) ~= "number" or math_tointeger(months) == nil then
+    return nil, string_format("argument %d is %s, expected a whole number of months", n, describe(months))
+  end
+  if type(on) ~= "string" or not c_parse_date(on) then
+    return nil, string_format("argument %d is %s, expected a date", n + 1, describe(on))
+  end
+  local ok, after = pcall(c_months_before, on, months)
+  if ok then return after end
+  if type(after) ~= "string" or string_sub(after, 1, 15) ~= "months_before: " then error(after, 0) end   -- the memory cap's
+  return nil, string_sub(after, 16)
+end
+
 function sandbox.benefit_within(list, program, months, on)
   if type(list) ~= "table" then bad_argument("benefit_within", 1, list, "a list of benefits") end
   if type(program) ~= "string" then bad_argument("benefit_within", 2, program, "a programme id") end
-  local after = c_months_before(on, months)
+  local after, why = window_start(3, months, on)
+  if not after then helper_error("benefit_within", why) end
   local latest
   for i, b in ipairs(list) do
     if type(b) ~= "table" then
       helper_error("benefit_within", string_format("entry %d of the list is %s, expected a record with program and date", i, describe(b)))
     end
-    if b.program == program and b.date > after and b.date <= on and (latest == nil or b.date > latest.date) then
-      latest = b
+    if b.program == program then
+      -- Read only for PROGRAM's entries: another's without a date needs none.
+      local date = b.date
+      if type(date) ~= "string" or not c_parse_date(date) then
+        helper_error("benefit_within", string_format("entry %d of the list has date %s, expected a date", i, describe(date)))
+      end
+      if date > after and date <= on and (latest == nil or date > latest.date) then latest = b end
     end
   end
   return latest
@@ -1166,7 +1190,8 @@ function sandbox.decided_within(rows, program, outcome, months, on)
     -- A misspelt outcome would match no row, and the rule pass for everyone.
     error(string_format("decided_within: outcome must be eligible, ineligible, incomplete or nil, got %s", describe(outcome)), 2)
   end
-  local after = c_months_before(on, months)
+  local after, why = window_start(4, months, on)
+  if not after then helper_error("decided_within", why) end
   local latest
   for _, d in ipairs(rows) do
     if d.program == program and (outcome == nil or d.outcome == outcome)

@@ -1400,6 +1400,14 @@ static void test_helper_arguments_name_rule_line(void **state)
                        "of the values"},
         {"benefit_texts", "benefit_within: entry 1 of the list is the string \"idmaj\", "
                           "expected a record with program and date"},
+        {"benefit_on", "benefit_within: argument 4 is the string \"2025-02-30\", expected a date"},
+        {"benefit_months", "benefit_within: argument 3 is the number 1.5, expected a whole number "
+                           "of months"},
+        {"benefit_range", "benefit_within: 12 months before 0001-06-30 is outside the years 0001 "
+                          "to 9999"},
+        {"benefit_no_date", "benefit_within: entry 2 of the list has date nil, expected a date"},
+        {"benefit_text_date", "benefit_within: entry 1 of the list has date the string "
+                              "\"2024-12-1\", expected a date"},
         {"before_year_1", "months_before: 1 months before 0001-01-31 is outside the years 0001 "
                           "to 9999"},
     };
@@ -2996,6 +3004,32 @@ static void test_decided_within_checks_outcome(void **state)
     release(r);
 }
 
+/* decided_within given a date that is none, or a fraction of a month, says
+ * so as its own error at the rule's line: it said months_before's, at a line
+ * of rules.lua. */
+static void test_decided_within_checks_window(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *check, *cause;
+    } cases[] = {
+        {"return decided_within(earlier(a), \"p\", nil, 12, \"2025-02-30\") == nil",
+         "p.lua:4: decided_within: argument 5 is the string \"2025-02-30\", expected a date"},
+        {"return decided_within(earlier(a), \"p\", nil, 0.5, on) == nil",
+         "p.lua:4: decided_within: argument 4 is the number 0.5, expected a whole number of months"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, ONE_CRITERION("%s"), cases[i].check);
+        engine *en = open_texts(text, NULL);
+        engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, cases[i].cause);
+        release(r);
+        release(en);
+    }
+}
+
 /* Library calls that work through a long list or string in C pay for it in
  * instructions: each loop below ran for seconds inside its budget (hours,
  * with larger numbers), a few instructions a turn; each now stops at the
@@ -4371,6 +4405,7 @@ int main(void)
         TEST(test_message_error_is_rule_error),
         TEST(test_values_without_json_named),
         TEST(test_decided_within_checks_outcome),
+        TEST(test_decided_within_checks_window),
         TEST(test_history_programme_must_exist),
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
