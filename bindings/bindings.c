@@ -23,16 +23,40 @@
 #include "order.h"
 #include "request.h"
 
+/* Raise "FN: argument ARG is <what it is>, expected EXPECTED", saying a
+ * value as rules.lua's describe() does: "the number 20250101", not a text
+ * '20250101' Lua would have made of it.  [-0, +1, v] */
+static int bindings_bad_argument(lua_State *L, int arg, const char *fn, const char *expected)
+{
+    switch (lua_type(L, arg)) {
+    case LUA_TNUMBER:
+        luaL_tolstring(L, arg, NULL);
+        return luaL_error(L, "%s: argument %d is the number %s, expected %s", fn, arg,
+                          lua_tostring(L, -1), expected);
+    case LUA_TBOOLEAN:
+        return luaL_error(L, "%s: argument %d is the boolean %s, expected %s", fn, arg,
+                          lua_toboolean(L, arg) ? "true" : "false", expected);
+    case LUA_TSTRING:
+        return luaL_error(L, "%s: argument %d is the string \"%s\", expected %s", fn, arg,
+                          lua_tostring(L, arg), expected);
+    case LUA_TTABLE:
+        return luaL_error(L, "%s: argument %d is a table, expected %s", fn, arg, expected);
+    default:
+        return luaL_error(L, "%s: argument %d is %s, expected %s", fn, arg, luaL_typename(L, arg),
+                          expected);
+    }
+}
+
 /* Check that argument ARG is a valid date string; return its day number.
- * [-0, +0, v] */
+ * Only a string: Lua would make a text of a number, and 20250101 be refused
+ * as if it had been written '20250101'.  [-0, +0, v] */
 static int32_t bindings_checkdate(lua_State *L, int arg, const char *fn)
 {
     size_t n;
-    const char *s = lua_tolstring(L, arg, &n);
+    const char *s = lua_type(L, arg) == LUA_TSTRING ? lua_tolstring(L, arg, &n) : NULL;
     int32_t days;
     if (!s)
-        luaL_error(L, "%s: argument %d is %s, expected a date", fn, arg,
-                   luaL_typename(L, arg));
+        bindings_bad_argument(L, arg, fn, "a date");
     if (date_parse(s, n, &days) != 0)
         luaL_error(L, "%s: '%s' is not a valid date (YYYY-MM-DD)", fn, s);
     return days;
@@ -60,7 +84,12 @@ static int bindings_months_between(lua_State *L)
 static int bindings_months_before(lua_State *L)
 {
     int32_t on = bindings_checkdate(L, 1, "months_before");
-    lua_Integer n = luaL_checkinteger(L, 2);
+    int whole = 0;
+    /* A number only: luaL_checkinteger would take the text "3", and say
+     * "bad argument #2 to 'months_before'" of 1.5. */
+    lua_Integer n = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &whole) : 0;
+    if (!whole)
+        bindings_bad_argument(L, 2, "months_before", "a whole number of months");
     if (n < -120000 || n > 120000)
         luaL_error(L, "months_before: %I months is out of range", n);
     char out[11];

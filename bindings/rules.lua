@@ -971,8 +971,11 @@ function sandbox.date(s)
     end
     return mk_type({ kind = "date", not_after_as_of = true })
   end
-  if type(s) ~= "string" or not c_parse_date(s) then
-    helper_error("date", string_format("'%s' is not a valid date (YYYY-MM-DD)", tostring(s)))
+  if type(s) ~= "string" then
+    helper_error("date", string_format("argument 1 is %s, expected a date", describe(s)))
+  end
+  if not c_parse_date(s) then
+    helper_error("date", string_format("'%s' is not a valid date (YYYY-MM-DD)", s))
   end
   return s
 end

@@ -1408,6 +1408,12 @@ static void test_helper_arguments_name_rule_line(void **state)
         {"benefit_no_date", "benefit_within: entry 2 of the list has date nil, expected a date"},
         {"benefit_text_date", "benefit_within: entry 1 of the list has date the string "
                               "\"2024-12-1\", expected a date"},
+        {"age_number", "age: argument 1 is the number 20000101, expected a date"},
+        {"months_text", "months_before: argument 2 is the string \"3\", expected a whole number "
+                        "of months"},
+        {"months_fraction", "months_before: argument 2 is the number 1.5, expected a whole "
+                            "number of months"},
+        {"date_nil", "date: argument 1 is nil, expected a date"},
         {"before_year_1", "months_before: 1 months before 0001-01-31 is outside the years 0001 "
                           "to 9999"},
     };
@@ -2886,7 +2892,7 @@ static void test_date_not_after(void **state)
                   NULL, NULL);
     r = decide(en, "p", "{}");
     assert_outcome(r, "eligible");
-    ASSERT_CONTAINS(decision(r), "is not a valid date (YYYY-MM-DD)");
+    ASSERT_CONTAINS(decision(r), "date: argument 1 is an object, expected a date");
     release(r);
     release(en);
 }
