@@ -676,9 +676,27 @@ function sandbox.scale(name)
     if type(values) ~= "table" or #values == 0 then decl_error(2, "scale '%s' needs a list of values", name) end
     local s = { rank = {}, file = file, line = line }
     check_utf8(file, line, "a scale name", name)
+    -- A level given twice ranks where it came last ({ "none", "bac", "none" }
+    -- puts none above bac), one that is not a text can never be compared,
+    -- and a key beside the list is dropped: each is a problem.  (The ranks
+    -- stay as they were, so that a set stored with one replays the same.)
     for i, v in ipairs(values) do
       check_utf8(file, line, string_format("value %d of scale '%s'", i, name), v)
+      if type(v) ~= "string" then
+        problem(file, line, "scale '%s': level %d is %s, expected a text", name, i, describe(v))
+      elseif s.rank[v] then
+        problem(file, line, "scale '%s': level %d, '%s', is level %d already: a level is given once, in its place", name, i, v, s.rank[v])
+      end
       s[i] = v; s.rank[v] = i
+    end
+    local n, odd = rawlen(values), {}
+    for k in next, values do
+      if not (math_type(k) == "integer" and k >= 1 and k <= n) then odd[#odd + 1] = k end
+    end
+    table_sort(odd, function(x, y) return tostring(x) < tostring(y) end)
+    for _, k in ipairs(odd) do
+      problem(file, line, "scale '%s': key %s is not a level (a scale is a list of its levels, lowest first)",
+        name, type(k) == "string" and string_format("'%s'", k) or string_format("[%s]", tostring(k)))
     end
     scales[name] = s
   end

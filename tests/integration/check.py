@@ -556,6 +556,17 @@ def main():
     expect_one("scale_not_utf8",
                {"schema.lua": [('"bac+5", "doctorate" }', '"bac+5", "doctorat\\xe9" }')]},
                "schema.lua", 'scale "education"', r"value 8 of scale 'education' is not UTF-8")
+    # A level given twice ranks where it came last (none above bac), one that
+    # is not a text is never compared, a key beside the list is dropped.
+    for name, tail, pattern in (
+            ("scale_level_twice", '"bac+5", "doctorate", "none" }',
+             r"^scale 'education': level 9, 'none', is level 1 already"),
+            ("scale_level_number", '"bac+5", "doctorate", 9 }',
+             r"^scale 'education': level 9 is the number 9, expected a text"),
+            ("scale_key", '"bac+5", "doctorate", top = "doctorate" }',
+             r"^scale 'education': key 'top' is not a level")):
+        expect_one(name, {"schema.lua": [('"bac+5", "doctorate" }', tail)]},
+                   "schema.lua", 'scale "education"', pattern)
 
     # A budget meant as "no limit" does not wrap when loading takes 100 of it.
     st, out, _ = eligo("check", "--instructions", "184467440737095517", RULES)
