@@ -1073,8 +1073,10 @@ end
 -- caller's line (months_before's own error would name months_before, at a
 -- line of this file).
 local function window_start(n, months, on)
-  if type(months) ~= "number" or math_tointeger(months) == nil then
-    return nil, string_format("argument %d is %s, expected a whole number of months", n, describe(months))
+  -- A negative number of months would put the window's start after ON, and
+  -- nothing would ever be found in it.
+  if type(months) ~= "number" or math_tointeger(months) == nil or months < 0 then
+    return nil, string_format("argument %d is %s, expected a whole number of months, 0 or more", n, describe(months))
   end
   if type(on) ~= "string" or not c_parse_date(on) then
     return nil, string_format("argument %d is %s, expected a date", n + 1, describe(on))

@@ -1403,6 +1403,8 @@ static void test_helper_arguments_name_rule_line(void **state)
         {"benefit_on", "benefit_within: argument 4 is the string \"2025-02-30\", expected a date"},
         {"benefit_months", "benefit_within: argument 3 is the number 1.5, expected a whole number "
                            "of months"},
+        {"benefit_negative", "benefit_within: argument 3 is the number -12, expected a whole "
+                             "number of months, 0 or more"},
         {"benefit_range", "benefit_within: 12 months before 0001-06-30 is outside the years 0001 "
                           "to 9999"},
         {"benefit_no_date", "benefit_within: entry 2 of the list has date nil, expected a date"},
@@ -3023,6 +3025,9 @@ static void test_decided_within_checks_window(void **state)
          "p.lua:4: decided_within: argument 5 is the string \"2025-02-30\", expected a date"},
         {"return decided_within(earlier(a), \"p\", nil, 0.5, on) == nil",
          "p.lua:4: decided_within: argument 4 is the number 0.5, expected a whole number of months"},
+        {"return decided_within(earlier(a), \"p\", nil, -3, on) == nil",
+         "p.lua:4: decided_within: argument 4 is the number -3, expected a whole number of months, "
+         "0 or more"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[512];
