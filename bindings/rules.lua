@@ -1167,6 +1167,11 @@ function sandbox.earlier(a, program)
     error("earlier: its first argument must be the applicant being decided (the check's first argument)", 2)
   end
   if program ~= nil then known_program("earlier", program) end
+  -- Earlier decisions are found by applicant_id: without it in the schema,
+  -- its read below would be an error at a line of this file.
+  if schema.fields.applicant_id == nil then
+    error("earlier: the schema declares no applicant_id, by which an applicant's earlier decisions are found", 2)
+  end
   local rows = history_rows(a)
   if rows == NO_HISTORY then   -- no past: nothing to filter or to record
     if not current.history_used then current.history_read, current.history_json = nil, "[]" end

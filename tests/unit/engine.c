@@ -3041,6 +3041,21 @@ static void test_decided_within_checks_window(void **state)
     }
 }
 
+/* earlier() finds an applicant's decisions by applicant_id: a schema without
+ * it is the rule's error, said as earlier's at its line; it was "field
+ * 'applicant_id' is not declared in the schema" at a line of rules.lua. */
+static void test_earlier_needs_applicant_id(void **state)
+{
+    (void)state;
+    engine *en = open_set("schema { x = \"text\" }\n",
+                          ONE_CRITERION("local rows = earlier(a)\n      return #rows == 0"), NULL, NULL);
+    engine_result *r = decide(en, "p", "{\"x\":\"A\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "p.lua:4: earlier: the schema declares no applicant_id");
+    release(r);
+    release(en);
+}
+
 /* Library calls that work through a long list or string in C pay for it in
  * instructions: each loop below ran for seconds inside its budget (hours,
  * with larger numbers), a few instructions a turn; each now stops at the
@@ -4417,6 +4432,7 @@ int main(void)
         TEST(test_values_without_json_named),
         TEST(test_decided_within_checks_outcome),
         TEST(test_decided_within_checks_window),
+        TEST(test_earlier_needs_applicant_id),
         TEST(test_history_programme_must_exist),
         TEST(test_budget_counts_library_work),
         TEST(test_time_limit),
