@@ -81,6 +81,26 @@ static int bindings_months_between(lua_State *L)
 }
 
 /* months_before(on, n) -> date string  [-0, +1, v] */
+/* Push the date N months before ON, the date at ONIDX, and return 0; or
+ * push why there is none and return -1.  [-0, +1, m] */
+static int bindings_months_back(lua_State *L, int32_t on, int onidx, lua_Integer n)
+{
+    if (n < -120000 || n > 120000) {
+        lua_pushfstring(L, "%I months is out of range", n);
+        return -1;
+    }
+    int32_t d = date_add_months(on, -(int)n);
+    if (d < date_from_civil(1, 1, 1) || d > date_from_civil(9999, 12, 31)) {
+        lua_pushfstring(L, "%I months before %s is outside the years 0001 to 9999", n,
+                        lua_tostring(L, onidx));
+        return -1;
+    }
+    char out[11];
+    date_format(d, out);
+    lua_pushstring(L, out);
+    return 0;
+}
+
 static int bindings_months_before(lua_State *L)
 {
     int32_t on = bindings_checkdate(L, 1, "months_before");
@@ -90,15 +110,94 @@ static int bindings_months_before(lua_State *L)
     lua_Integer n = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &whole) : 0;
     if (!whole)
         bindings_bad_argument(L, 2, "months_before", "a whole number of months");
-    if (n < -120000 || n > 120000)
-        luaL_error(L, "months_before: %I months is out of range", n);
-    char out[11];
-    int32_t d = date_add_months(on, -(int)n);
-    if (d < date_from_civil(1, 1, 1) || d > date_from_civil(9999, 12, 31))
-        luaL_error(L, "months_before: %I months before %s is outside the years 0001 to 9999", n,
-                   lua_tostring(L, 1));
-    date_format(d, out);
-    lua_pushstring(L, out);
+    if (bindings_months_back(L, on, 1, n) != 0)
+        return luaL_error(L, "months_before: %s", lua_tostring(L, -1));
+    return 1;
+}
+
+/* window_start(on, n) -> months_before(on, n), for the helpers whose window
+ * of N months before ON it starts; or nil when ON is not a date, or nil and
+ * why there is no such date: they raise it at their caller's line.  N is a
+ * whole number (rules.lua looked).  [-0, +(1|2), m] */
+static int bindings_window_start(lua_State *L)
+{
+    size_t len;
+    const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
+    int32_t on;
+    if (!s || date_parse(s, len, &on) != 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (bindings_months_back(L, on, 1, lua_tointeger(L, 2)) == 0)
+        return 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* Work a call on a small table does in C, unpaid: as the engine's charged
+ * library functions (engine.c), a long list pays for every key. */
+#define BINDINGS_FREE_WORK 64
+
+/* is_in(x, set) for rules.lua's is_in: whether X is (==, as Lua compares)
+ * one of the items of SET, 1 .. n where ipairs would stop; or nil and n
+ * when SET's contents (a frozen table's or an applicant list's, in its
+ * metatable's __frozen) hold another key, which ipairs would not reach.
+ * A long list pays for the keys gone through, as ipairs over it would.
+ * [-0, +(1|2), e] */
+static int bindings_is_in(lua_State *L)
+{
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    int raw = luaL_getmetafield(L, 2, "__frozen") == LUA_TTABLE ? 3 : 2;
+    lua_settop(L, raw);
+    int own = raw == 2 && lua_getmetatable(L, 2);   /* a metatable of the rule's own */
+    lua_settop(L, raw);
+    lua_Integer n = -1;
+    if (!own) {
+        /* Keys all whole numbers from 1, as many as the largest: 1 .. n. */
+        lua_Integer keys = 0, largest = 0;
+        int whole = 1;
+        lua_pushnil(L);
+        while (whole && lua_next(L, raw)) {
+            lua_Integer k = lua_type(L, -2) == LUA_TNUMBER ? lua_tointegerx(L, -2, &whole) : 0;
+            whole = whole && k >= 1;
+            largest = k > largest ? k : largest;
+            keys++;
+            lua_pop(L, 1);
+        }
+        lua_settop(L, raw);
+        if (whole && largest == keys)
+            n = keys;
+    }
+    if (n < 0) {
+        /* Then n is where ipairs stops, and a key beyond is refused. */
+        for (n = 0; lua_geti(L, 2, n + 1) != LUA_TNIL; n++)
+            lua_pop(L, 1);
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        while (lua_next(L, raw)) {
+            int whole = 0;
+            lua_Integer k = lua_type(L, -2) == LUA_TNUMBER ? lua_tointegerx(L, -2, &whole) : 0;
+            if (!whole || k < 1 || k > n) {
+                lua_pushnil(L);
+                lua_pushinteger(L, n);
+                return 2;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (2 * n > BINDINGS_FREE_WORK)
+        order_pay(L, 2 * n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        own ? lua_geti(L, 2, i) : lua_rawgeti(L, raw, i);
+        if (lua_compare(L, -1, 1, LUA_OPEQ)) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushboolean(L, 0);
     return 1;
 }
 
@@ -827,6 +926,8 @@ void bindings_push(lua_State *L)
         {"months_between", bindings_months_between},
         {"months_before", bindings_months_before},
         {"parse_date", bindings_parse_date},
+        {"is_in", bindings_is_in},
+        {"window_start", bindings_window_start},
         {"add_days", bindings_add_days},
         {"utf8_ok", bindings_utf8_ok},
         {"utf8_bad", bindings_utf8_bad_lua},

@@ -41,8 +41,8 @@ static order_host *order_host_of(lua_State *L)
     return h;
 }
 
-/* Pay COST (saturated) through the host, if any.  [-0, +0, v] */
-static void order_pay(lua_State *L, lua_Integer cost)
+/* See order.h. */
+void order_pay(lua_State *L, lua_Integer cost)
 {
     order_host *h = order_host_of(L);
     if (h)

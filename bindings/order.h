@@ -45,6 +45,10 @@ typedef struct order_host {
 /* Make HOST the host of L's rules (NULL: none).  [-0, +0, m] */
 void order_set_host(lua_State *L, order_host *host);
 
+/* Pay COST instructions (saturated) for work done in C on a rule's behalf,
+ * through the host, if any.  [-0, +0, v] */
+void order_pay(lua_State *L, lua_Integer cost);
+
 /* How many tables a read (FIELD "__index") or a write ("__newindex") of
  * the table at IDX may go through: 1, and one more for each table of its
  * chain of FIELD tables, read raw (Lua follows up to 2000 in C: such a read

@@ -40,7 +40,7 @@ local decode, null = C.decode, cjson.null
 -- from run to run; a rule can catch an error message with pcall and keep it
 -- in a decision.  Every text made here says "a table" instead (bindings.c).
 local tostring = C.name
-local c_age, c_months_between, c_months_before, c_parse_date = C.age, C.months_between, C.months_before, C.parse_date
+local c_parse_date, c_is_in, c_window_start = C.parse_date, C.is_in, C.window_start
 local c_cents, c_render, c_format, c_canon, c_sha256 = C.cents, C.render, C.format, C.canon, C.sha256
 local c_now, c_today, c_add_days, c_decider = C.now, C.today, C.add_days, C.decider
 local c_utf8_bad, c_blank, c_nfc = C.utf8_bad, C.blank, C.nfc
@@ -956,9 +956,9 @@ end
 -- param(name): the value of a parameter in force on current.as_of, recorded
 -- in current.params; decision.c, set below with the criterion loop.
 
-sandbox.age = c_age
-sandbox.months_between = c_months_between
-sandbox.months_before = c_months_before
+sandbox.age = C.age
+sandbox.months_between = C.months_between
+sandbox.months_before = C.months_before
 sandbox.cents = c_cents
 
 -- Raise "HELPER: MSG" at the line of the rule that called HELPER, the
@@ -1041,19 +1041,13 @@ end
 -- frozen table or an applicant's list are in its metatable's __frozen.)
 function sandbox.is_in(x, set)
   if type(set) ~= "table" then bad_argument("is_in", 2, set, "a list") end
-  local n = 0
-  for i in ipairs(set) do n = i end
-  local mt = debug_getmetatable(set)
-  local raw = type(mt) == "table" and type(rawget(mt, "__frozen")) == "table" and rawget(mt, "__frozen") or set
-  for k in next, raw do
-    if math_type(k) ~= "integer" or k < 1 or k > n then
-      helper_error("is_in", n == 0
-        and "argument 2 is a table of keys, expected a list of the values ({ \"a\", \"b\" })"
-        or string_format("argument 2 holds other keys than its items 1 to %d, expected a list of the values", n))
-    end
+  local found, n = c_is_in(x, set)
+  if found == nil then
+    helper_error("is_in", n == 0
+      and "argument 2 is a table of keys, expected a list of the values ({ \"a\", \"b\" })"
+      or string_format("argument 2 holds other keys than its items 1 to %d, expected a list of the values", n))
   end
-  for _, v in ipairs(set) do if v == x then return true end end
-  return false
+  return found
 end
 
 function sandbox.at_least(x, min, scale_name)
@@ -1078,13 +1072,9 @@ local function window_start(n, months, on)
   if type(months) ~= "number" or math_tointeger(months) == nil or months < 0 then
     return nil, string_format("argument %d is %s, expected a whole number of months, 0 or more", n, describe(months))
   end
-  if type(on) ~= "string" or not c_parse_date(on) then
-    return nil, string_format("argument %d is %s, expected a date", n + 1, describe(on))
-  end
-  local ok, after = pcall(c_months_before, on, months)
-  if ok then return after end
-  if type(after) ~= "string" or string_sub(after, 1, 15) ~= "months_before: " then error(after, 0) end   -- the memory cap's
-  return nil, string_sub(after, 16)
+  local after, why = c_window_start(on, months)
+  if after then return after end
+  return nil, why or string_format("argument %d is %s, expected a date", n + 1, describe(on))
 end
 
 function sandbox.benefit_within(list, program, months, on)

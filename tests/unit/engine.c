@@ -1431,6 +1431,30 @@ static void test_helper_arguments_name_rule_line(void **state)
     release(en);
 }
 
+/* is_in answers for every kind of list as ipairs over it would: a file's
+ * own (frozen), a check's, one read through a metatable of the rule's own,
+ * an applicant's; and a long list is paid for in instructions. */
+static void test_is_in_kinds_and_cost(void **state)
+{
+    (void)state;
+    engine *en = open_engine("decide", NULL);
+    engine_result *r = decide(en, "helpers", "{\"applicant_id\":\"is_in_kinds\","
+                              "\"benefits\":[{\"program\":\"idmaj\",\"date\":\"2020-01-01\"},"
+                              "{\"program\":\"awrach\",\"date\":\"2021-01-01\"}]}");
+    cJSON *d = parse(decision(r));
+    cJSON *c = criterion_of(d, "is_in_kinds", decision(r));
+    cJSON *wrong = cJSON_GetObjectItem(cJSON_GetObjectItem(c, "values"), "wrong");
+    assert_string_equal(cJSON_GetStringValue(wrong), "none");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c, "passed")));
+    release(r);
+    r = decide(en, "helpers", "{\"applicant_id\":\"is_in_pays\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "criterion is_in_pays ");
+    ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
+    release(r);
+    release(en);
+}
+
 /* Called as `return helper(...)`, a tail call, which keeps no line: the
  * criterion's line, and the message says why it is not the call's. */
 static void test_helper_tail_call_says_why(void **state)
@@ -4363,6 +4387,7 @@ int main(void)
         TEST(test_memory_cap_line_over_cap),
         TEST(test_param_undeclared_names_rule_line),
         TEST(test_helper_arguments_name_rule_line),
+        TEST(test_is_in_kinds_and_cost),
         TEST(test_helper_tail_call_says_why),
         TEST(test_decision_where),
         TEST(test_memory_retry_keeps_deadline),
