@@ -168,17 +168,15 @@ int canon_add_number(buf *b, double d)
     int n;
     if (!isfinite(d))
         return -1;
-    if (d == floor(d) && fabs(d) < 9007199254740992.0) {
-        n = snprintf(tmp, sizeof tmp, "%.0f", d);
-        if (!strcmp(tmp, "-0"))
-            n = snprintf(tmp, sizeof tmp, "0");
-    } else {
-        /* The shortest of %.15g..%.17g that reads back exactly. */
-        for (int prec = 15;; prec++) {
-            n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-            if (prec == 17 || strtod(tmp, NULL) == d)
-                break;
-        }
+    /* Below 2^53 an integral double is exactly a long long: the digits
+     * "%.0f" would print, without printf, and -0 as 0. */
+    if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        return canon_add_integer(b, (long long)d);
+    /* The shortest of %.15g..%.17g that reads back exactly. */
+    for (int prec = 15;; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (prec == 17 || strtod(tmp, NULL) == d)
+            break;
     }
     return buf_add(b, tmp, (size_t)n);
 }
