@@ -299,22 +299,22 @@ int bindings_format(lua_State *L, int idx, buf *out)
 {
     char tmp[64];
     switch (lua_type(L, idx)) {
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) {
-            snprintf(tmp, sizeof tmp, "%lld", (long long)lua_tointeger(L, idx));
-        } else {
-            double d = lua_tonumber(L, idx);
-            if (d == floor(d) && fabs(d) < 1e15)
-                snprintf(tmp, sizeof tmp, "%.0f", d);
-            else if (fabs(d) < 1e15 && snprintf(tmp, sizeof tmp, "%.2f", d) > 0 &&
-                     strtod(tmp, NULL) == d)
-                ;   /* an amount: to the centime, 4200.50 */
-            else   /* the shortest text that reads back exactly: 0.125, not 0.12 */
-                for (int digits = 15; digits <= 17; digits++)
-                    if (snprintf(tmp, sizeof tmp, "%.*g", digits, d) > 0 && strtod(tmp, NULL) == d)
-                        break;
-        }
+    case LUA_TNUMBER: {
+        if (lua_isinteger(L, idx))
+            return canon_add_integer(out, (long long)lua_tointeger(L, idx));
+        double d = lua_tonumber(L, idx);
+        /* An integral double below 1e15 is exactly a long long: its digits
+         * without printf (and -0 as "%.0f" writes it). */
+        if (d == floor(d) && fabs(d) < 1e15)
+            return d == 0 && signbit(d) ? buf_adds(out, "-0") : canon_add_integer(out, (long long)d);
+        if (fabs(d) < 1e15 && snprintf(tmp, sizeof tmp, "%.2f", d) > 0 && strtod(tmp, NULL) == d)
+            ;   /* an amount: to the centime, 4200.50 */
+        else   /* the shortest text that reads back exactly: 0.125, not 0.12 */
+            for (int digits = 15; digits <= 17; digits++)
+                if (snprintf(tmp, sizeof tmp, "%.*g", digits, d) > 0 && strtod(tmp, NULL) == d)
+                    break;
         return buf_adds(out, tmp);
+    }
     case LUA_TBOOLEAN:
         return buf_adds(out, lua_toboolean(L, idx) ? "true" : "false");
     case LUA_TSTRING: {
