@@ -99,6 +99,23 @@ int canon_add_string(buf *b, const char *s, size_t n)
     size_t room, left = b->cap - b->len;
     if (left < 2 || n > left - 2)   /* not even unescaped */
         return -1;
+    /* Most strings written are short keys and values with nothing to
+     * escape: each byte is looked at and copied in one pass, when the room
+     * is there already.  A byte to escape leaves the copy to the general
+     * case below, which writes the string again from its start. */
+    if (n < 16 && n + 3 <= b->alloc - b->len) {
+        char *o = b->data + b->len;
+        size_t i = 0;
+        for (; i < n && !canon_escape[(unsigned char)s[i]]; i++)
+            o[i + 1] = s[i];
+        if (i == n) {
+            o[0] = '"';
+            o[n + 1] = '"';
+            o[n + 2] = '\0';
+            b->len += n + 2;
+            return 0;
+        }
+    }
     if (n <= (b->cap - 2) / 6 && 6 * n + 2 <= left)
         room = 6 * n + 2;
     else if ((room = canon_string_len(s, n)) > left)

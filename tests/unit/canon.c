@@ -1,6 +1,7 @@
 /* tests/unit/canon.c -- numbers as canonical JSON writes them: an integral
  * double below 2^53 in plain decimal, as "%.0f" prints it but -0 as 0; any
- * other the shortest of %.15g..%.17g that reads back exactly. */
+ * other the shortest of %.15g..%.17g that reads back exactly.  Strings, short
+ * and long, with and without bytes to escape. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,12 +94,93 @@ static void test_canon_number_not_finite(void **state)
     buf_free(&b);
 }
 
+/* The JSON string literal of the N bytes S, byte by byte, into OUT. */
+static size_t escaped(const char *s, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *short_esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
+                              : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+        if (short_esc) {
+            memcpy(o, short_esc, 2);
+            o += 2;
+        } else if (c < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
+/* Texts of every length up to 40 (short ones are copied as they are looked
+ * over, longer eight bytes at a time), plain or with one byte to escape at
+ * each place, appended after other text: each must come out as the byte by
+ * byte escaping writes it, and what was there before must stay. */
+static void test_canon_string_escapes_anywhere(void **state)
+{
+    (void)state;
+    static const char special[] = {'"', '\\', '\n', '\r', '\t', '\0', '\001', '\037', '\177'};
+    char text[40], want[16 + 6 * sizeof text + 2];
+    buf b;
+    buf_init(&b, 1 << 16);
+    for (size_t n = 0; n <= sizeof text; n++) {
+        for (size_t at = 0; at <= n; at++) {
+            for (size_t k = 0; k < sizeof special; k++) {
+                for (size_t i = 0; i < n; i++)
+                    text[i] = i % 3 == 0 ? (char)('a' + i % 26) : i % 3 == 1 ? '\xc3' : '\xa9';
+                if (at < n)
+                    text[at] = special[k];
+                buf_reset(&b);
+                assert_int_equal(buf_adds(&b, "[1,"), 0);
+                assert_int_equal(canon_add_string(&b, text, n), 0);
+                memcpy(want, "[1,", 3);
+                size_t len = 3 + escaped(text, n, want + 3);
+                assert_int_equal(b.len, len);
+                assert_memory_equal(b.data, want, len + 1);   /* and its NUL */
+                if (at == n)
+                    break;   /* nothing replaced: once is enough */
+            }
+        }
+    }
+    buf_free(&b);
+}
+
+/* A short text is held to the cap as any other: with the memory there
+ * already, the cap still decides. */
+static void test_canon_string_short_at_cap(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 10);
+    assert_int_equal(canon_add_string(&b, "abcdefgh", 8), 0);   /* 10 bytes: the cap */
+    assert_string_equal(b.data, "\"abcdefgh\"");
+    buf_reset(&b);
+    assert_int_equal(canon_add_string(&b, "abcdefghi", 9), -1);  /* 11 */
+    assert_int_equal(b.len, 0);
+    assert_int_equal(canon_add_string(&b, "abcdef", 6), 0);
+    assert_int_equal(canon_add_string(&b, "", 0), 0);            /* 10 */
+    assert_int_equal(canon_add_string(&b, "", 0), -1);           /* 12 */
+    assert_string_equal(b.data, "\"abcdef\"\"\"");
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canon_number_edges),
         cmocka_unit_test(test_canon_number_as_printf),
         cmocka_unit_test(test_canon_number_not_finite),
+        cmocka_unit_test(test_canon_string_escapes_anywhere),
+        cmocka_unit_test(test_canon_string_short_at_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
