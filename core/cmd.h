@@ -71,6 +71,13 @@ int cmd_db_exists(const char *cmd, const char *db);
  * (2). */
 const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missing);
 
+/* getopt_long for CMD ("audit list"), which also refuses an empty value of
+ * a long option that takes one (--db '', --out=): said on stderr as CMD's,
+ * naming the option, and returned as '?', as getopt returns a fault. */
+struct option;
+int cmd_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
+
 /* What to say of an argument cmd_opt did not take, by its *MISSING: "missing
  * value after" (1), "empty value given to" (2), or "unknown argument" (0). */
 const char *cmd_opt_why(int missing);

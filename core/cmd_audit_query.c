@@ -210,7 +210,7 @@ int cmd_audit_show(int argc, char **argv)
     audit_show_opts o = {0};
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((opt = cmd_getopt("audit show", argc, argv, "h", longopts)) != -1) {
         switch (opt) {
         case O_DB: db = optarg; break;
         case O_LANG:
@@ -280,7 +280,7 @@ int cmd_audit_list(int argc, char **argv)
     int64_t page = 1;
     int json = 0, opt, r;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((opt = cmd_getopt("audit list", argc, argv, "h", longopts)) != -1) {
         if ((r = aq_filter_opt("list", &f, &vals, opt, optarg)) != 0) {
             if (r < 0)
                 return 2;
@@ -365,7 +365,7 @@ int cmd_audit_stats(int argc, char **argv)
     aq_values vals;
     int json = 0, top = 5, opt, r;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((opt = cmd_getopt("audit stats", argc, argv, "h", longopts)) != -1) {
         if ((r = aq_filter_opt("stats", &f, &vals, opt, optarg)) != 0) {
             if (r < 0)
                 return 2;
@@ -502,7 +502,7 @@ int cmd_audit_export(int argc, char **argv)
     audit_export_opts o = {.format = AUDIT_JSONL, .redact = fields};
     int opt, r, ret = 2;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((opt = cmd_getopt("audit export", argc, argv, "h", longopts)) != -1) {
         if ((r = aq_filter_opt("export", &f, &vals, opt, optarg)) != 0) {
             if (r < 0)
                 goto done;

@@ -115,7 +115,7 @@ int cmd_replay(int argc, char **argv)
         return 2;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+    while ((opt = cmd_getopt("replay", argc, argv, "hq", longopts)) != -1) {
         switch (opt) {
         case 'r': rules_dir = optarg; break;
         case 'o': original = 1; break;

@@ -143,7 +143,7 @@ int cmd_check(int argc, char **argv)
         return 2;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((opt = cmd_getopt("check", argc, argv, "h", longopts)) != -1) {
         int known = rules_opts_parse(&o, "check", opt, optarg);
         if (known < 0)
             return 2;
@@ -190,7 +190,7 @@ int cmd_test(int argc, char **argv)
         return 2;
     int opt, quiet = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
+    while ((opt = cmd_getopt("test", argc, argv, "hq", longopts)) != -1) {
         int known = rules_opts_parse(&o, "test", opt, optarg);
         if (known < 0)
             return 2;
@@ -292,7 +292,7 @@ int cmd_eval(int argc, char **argv)
     int opt, screen = 0, replies = 0;
     int32_t day;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((opt = cmd_getopt("eval", argc, argv, "h", longopts)) != -1) {
         int known = rules_opts_parse(&o, "eval", opt, optarg);
         if (known < 0)
             return 2;

@@ -125,32 +125,26 @@ int cmd_verify(int argc, char **argv)
     int quiet = 0;
 
     for (int i = 1; i < argc; i++) {
+        const char *v;
+        int missing = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             verify_usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
             quiet = 1;
-        } else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
-            db = argv[++i];
-        } else if (!strncmp(argv[i], "--db=", 5)) {
-            db = argv[i] + 5;
-        } else if ((!strcmp(argv[i], "--checkpoint") && i + 1 < argc) ||
-                   !strncmp(argv[i], "--checkpoint=", 13)) {
+        } else if ((v = cmd_opt(argc, argv, &i, "--db", &missing))) {
+            db = v;
+        } else if ((v = cmd_opt(argc, argv, &i, "--checkpoint", &missing))) {
             if (ncp == VERIFY_MAX_CHECKPOINTS) {
                 fprintf(stderr, "eligo verify: at most %d checkpoints\n",
                         VERIFY_MAX_CHECKPOINTS);
                 return 2;
             }
-            cpfiles[ncp++] = argv[i][12] == '=' ? argv[i] + 13 : argv[++i];
-        } else if (!strcmp(argv[i], "--pubkey") && i + 1 < argc) {
-            pubfile = argv[++i];
-        } else if (!strncmp(argv[i], "--pubkey=", 9)) {
-            pubfile = argv[i] + 9;
+            cpfiles[ncp++] = v;
+        } else if ((v = cmd_opt(argc, argv, &i, "--pubkey", &missing))) {
+            pubfile = v;
         } else {
-            int known = !strcmp(argv[i], "--db") || !strcmp(argv[i], "--checkpoint") ||
-                        !strcmp(argv[i], "--pubkey");
-            fprintf(stderr, "eligo verify: %s '%s'\n",
-                    known ? "missing value after" : "unknown argument", argv[i]);
+            fprintf(stderr, "eligo verify: %s '%s'\n", cmd_opt_why(missing), argv[i]);
             verify_usage(stderr);
             return 2;
         }

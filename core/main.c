@@ -1,6 +1,7 @@
 /* main.c -- the eligo binary: one table of subcommands. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,18 @@ const char *cmd_opt(int argc, char **argv, int *i, const char *name, int *missin
     if (a[n] == '\0')
         ++*i;
     return v;
+}
+
+int cmd_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts)
+{
+    int k = -1;
+    int opt = getopt_long(argc, argv, shortopts, longopts, &k);
+    if (k >= 0 && longopts[k].has_arg == required_argument && optarg && !*optarg) {
+        fprintf(stderr, "eligo %s: empty value given to '--%s'\n", cmd, longopts[k].name);
+        return '?';
+    }
+    return opt;
 }
 
 const char *cmd_opt_why(int missing)

@@ -349,7 +349,7 @@ def main():
               "--since after --until is refused, not an empty answer (%r)" % err.strip())
         st, _, err = audit("list", "--db", db, "--since", "2025-06-15T10:30", "--until", "2025-06-15T10")
         check(st == 0, "--since within the hour --until names is taken (%r)" % err.strip())
-        for args, says in ((["--redact", ""], "--redact names no field"),
+        for args, says in ((["--redact", ""], "empty value given to '--redact'"),
                            (["--redact-key", db], "--redact-key without --redact")):
             st, out, err = audit("export", "--db", db, *args)
             check(st == 2 and says in err and out == "",

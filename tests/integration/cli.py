@@ -5,6 +5,7 @@ value where a flag takes none, a flag's value in either form (--flag VALUE,
 the flag and the value, with exit status 2; the usage that follows such a
 fault goes to standard error, never into the output a pipe reads."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,7 +120,25 @@ def usage_to_stderr():
         refused(args, "invalid option -- '%s'" % letter)
 
 
+
+def empty_values():
+    """An empty value of a flag that takes one is refused by name, by every
+    command: check said "eligo check: : cannot open rule directory", audit
+    export "cannot create : No such file or directory", verify tried to
+    open a checkpoint named ''."""
+    for args, flag in ((["check", "--rules="], "--rules"), (["test", "--rules", ""], "--rules"),
+                       (["eval", "--program="], "--program"), (["replay", "--rules="], "--rules"),
+                       (["audit", "list", "--applicant="], "--applicant"),
+                       (["audit", "stats", "--chart", ""], "--chart"),
+                       (["audit", "export", "--out="], "--out"),
+                       (["verify", "--checkpoint=", "--pubkey", "k"], "--checkpoint"),
+                       (["verify", "--db", ""], "--db")):
+        refused(args, "empty value given to", flag)
+
+
 serve_switches()
 usage_to_stderr()
 client_flags()
+empty_values()
+shutil.rmtree(WORK, ignore_errors=True)
 finish()
