@@ -427,65 +427,6 @@ static int bindings_canon(lua_State *L)
  * empty table and every number a float.  The box upvalue holds the scratch
  * buffer json.c unescapes strings into; its __gc frees it. */
 
-/* The offset of the first byte of S that is not part of well-formed UTF-8
- * (no overlongs, no surrogates, nothing above U+10FFFF) or, with CONTROLS,
- * that is a control character JSON does not allow unescaped (all below 0x20
- * but tab, line feed and carriage return; cJSON would take NUL for white
- * space), or N. */
-static inline size_t bindings_utf8_scan(const unsigned char *s, size_t n, int controls)
-{
-    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-    size_t i = 0;
-    while (i < n) {
-        /* Eight plain ASCII bytes at a time, the usual case: no high bit, and
-         * no byte below 0x20 (then the byte loop sorts tab and the rest). */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (((w | ((w - ones * 0x20) & ~w)) & high) != 0)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            if (controls && c < 0x20 && c != '\t' && c != '\n' && c != '\r')
-                return i;
-            i++;
-            continue;
-        }
-        size_t len;
-        unsigned lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) len = 2;
-        else if (c == 0xe0) len = 3, lo = 0xa0;
-        else if (c == 0xed) len = 3, hi = 0x9f;
-        else if (c >= 0xe1 && c <= 0xef) len = 3;
-        else if (c == 0xf0) len = 4, lo = 0x90;
-        else if (c >= 0xf1 && c <= 0xf3) len = 4;
-        else if (c == 0xf4) len = 4, hi = 0x8f;
-        else return i;
-        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-                return i;
-        i += len;
-    }
-    return n;
-}
-
-/* Request text: UTF-8 without the controls JSON refuses. */
-static size_t bindings_utf8_bad_json(const unsigned char *s, size_t n)
-{
-    return bindings_utf8_scan(s, n, 1);
-}
-
-size_t bindings_utf8_bad(const void *s, size_t n)
-{
-    return bindings_utf8_scan(s, n, 0);
-}
-
 /* NFC at most triples a text's UTF-8 length (U+0958, three bytes, is six
  * in NFC; Unicode bounds the growth at 3x). */
 #define BINDINGS_NFC_GROWTH 3
@@ -563,7 +504,7 @@ static int bindings_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    size_t bad = bindings_utf8_bad_json((const unsigned char *)s, n);
+    size_t bad = text_utf8_scan(s, n, 1);
     lua_settop(L, 1);
     int why, idwhy;
     json_notes notes, idnotes;
@@ -616,7 +557,7 @@ static int bindings_utf8_ok(lua_State *L)
 {
     size_t n;
     const char *s = lua_tolstring(L, 1, &n);
-    lua_pushboolean(L, s && bindings_utf8_bad_json((const unsigned char *)s, n) == n);
+    lua_pushboolean(L, s && text_utf8_scan(s, n, 1) == n);
     return 1;
 }
 
@@ -627,7 +568,7 @@ static int bindings_utf8_bad_lua(lua_State *L)
 {
     size_t n;
     const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &n) : NULL;
-    size_t bad = s ? bindings_utf8_bad(s, n) : 0;
+    size_t bad = s ? text_utf8_bad(s, n) : 0;
     if (s && bad == n)
         lua_pushnil(L);
     else

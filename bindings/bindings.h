@@ -43,13 +43,6 @@ struct buf *bindings_push_buf(lua_State *L, size_t cap);
 /* Push the SHA-256 of the N bytes at S, as 64 hex digits.  [-0, +1, v] */
 void bindings_push_sha256(lua_State *L, const void *s, size_t n);
 
-/* The offset of the first byte of the N bytes at S that is not part of
- * well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF),
- * or N when they all are.  Control characters are UTF-8.  Rule files, the
- * texts they declare and the decisions written must all be UTF-8, as the
- * protocol's lines are. */
-size_t bindings_utf8_bad(const void *s, size_t n);
-
 /* Push the string at IDX in Unicode NFC, the composed form ("é" as one
  * character, not "e" and a combining accent): the string itself when it is
  * already, as every text below U+0300 is.  Applicants' texts are compared

@@ -59,6 +59,7 @@
 #include "order.h"
 #include "date.h"
 #include "decision.h"
+#include "text.h"
 
 extern const char embed_rules[];
 extern const unsigned long embed_rules_len;
@@ -1364,7 +1365,7 @@ static int engine_copy_decisions(lua_State *L)
         lua_pop(L, 1);
         /* Replies and the audit trail are UTF-8; a rule can make a string of
          * any bytes (string.char, or cutting a character in two with sub). */
-        size_t bad = bindings_utf8_bad(o.json, o.json_len);
+        size_t bad = text_utf8_bad(o.json, o.json_len);
         if (bad < o.json_len) {
             char where[96];
             decision_where(o.json, o.json_len, bad, where, sizeof where);

@@ -92,12 +92,12 @@
 #include <cJSON.h>
 #include <lua.h>
 
-#include "bindings.h"
 #include "canon.h"
 #include "client.h"
 #include "hist.h"
 #include "json.h"
 #include "log.h"
+#include "text.h"
 
 #define READ_CHUNK ((size_t)64 << 10)
 #define OUT_CAP ((size_t)256 << 20)
@@ -396,7 +396,7 @@ static int id_canon(buf *b, const cJSON *v, int depth)
         return fabs(v->valuedouble) < 9007199254740992.0 ? canon_add_number(b, v->valuedouble) : -1;
     if (cJSON_IsString(v)) {
         size_t n = strlen(v->valuestring);
-        return bindings_utf8_bad(v->valuestring, n) != n ? -1 : canon_add_string(b, v->valuestring, n);
+        return text_utf8_bad(v->valuestring, n) != n ? -1 : canon_add_string(b, v->valuestring, n);
     }
     if (cJSON_IsBool(v))
         return buf_adds(b, cJSON_IsTrue(v) ? "true" : "false");
@@ -416,7 +416,7 @@ static int id_canon(buf *b, const cJSON *v, int depth)
         size_t i = n++;
         if (cJSON_IsObject(v)) {   /* insertion by key, bytewise */
             size_t klen = strlen(c->string);
-            if (bindings_utf8_bad(c->string, klen) != klen)
+            if (text_utf8_bad(c->string, klen) != klen)
                 rc = -1;
             for (; i > 0 && strcmp(items[i - 1]->string, c->string) >= 0; i--) {
                 if (!strcmp(items[i - 1]->string, c->string))
@@ -508,7 +508,7 @@ static char *line_id(server *srv, const char *p, size_t n)
     lua_pushlightuserdata(L, &notes);
     int read = lua_pcall(L, 4, 1, 0) == LUA_OK;
     int whole = read && lua_tointeger(L, -1) == 0 && !notes.control &&
-                bindings_utf8_bad(p, n) == n;
+                text_utf8_bad(p, n) == n;
     lua_settop(L, 0);
     lua_gc(L, LUA_GCCOLLECT);   /* the line's tables, at once: this state idles */
     if (!read || !notes.id_len ||

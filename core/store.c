@@ -120,7 +120,6 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
-#include "bindings.h"
 #include "hex.h"
 #include "ids.h"
 #include "log.h"
@@ -2007,10 +2006,10 @@ int store_review_check(const store_review *rv, err *e)
                        STORE_REVIEW_REASON_MAX);
     /* Stored as given in their columns, and as JSON in the record hashed:
      * bytes that are not UTF-8 would read otherwise in each. */
-    size_t bad = bindings_utf8_bad(rv->by, strlen(rv->by));
+    size_t bad = text_utf8_bad(rv->by, strlen(rv->by));
     if (bad != strlen(rv->by))
         return err_set(e, "invalid_request", "field 'by' is not UTF-8 (at byte %zu)", bad + 1);
-    bad = bindings_utf8_bad(rv->reason, strlen(rv->reason));
+    bad = text_utf8_bad(rv->reason, strlen(rv->reason));
     if (bad != strlen(rv->reason))
         return err_set(e, "invalid_request", "field 'reason' is not UTF-8 (at byte %zu)", bad + 1);
     if (!rv->review_id || !rv->reviewed_at)

@@ -1,6 +1,7 @@
 /* text.c -- see text.h. */
 #include "text.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,4 +101,54 @@ int text_nfc(const char *s, char *out, size_t n)
     }
     out[len] = '\0';
     return 0;
+}
+
+/* See text.h. */
+size_t text_utf8_scan(const void *text, size_t n, int controls)
+{
+    const unsigned char *s = text;
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    size_t i = 0;
+    while (i < n) {
+        /* Eight plain ASCII bytes at a time, the usual case: no high bit, and
+         * no byte below 0x20 (then the byte loop sorts tab and the rest). */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (((w | ((w - ones * 0x20) & ~w)) & high) != 0)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (controls && c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                return i;
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) len = 2;
+        else if (c == 0xe0) len = 3, lo = 0xa0;
+        else if (c == 0xed) len = 3, hi = 0x9f;
+        else if (c >= 0xe1 && c <= 0xef) len = 3;
+        else if (c == 0xf0) len = 4, lo = 0x90;
+        else if (c >= 0xf1 && c <= 0xf3) len = 4;
+        else if (c == 0xf4) len = 4, hi = 0x8f;
+        else return i;
+        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+                return i;
+        i += len;
+    }
+    return n;
+}
+
+size_t text_utf8_bad(const void *s, size_t n)
+{
+    return text_utf8_scan(s, n, 0);
 }

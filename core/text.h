@@ -1,5 +1,5 @@
 /*
- * text.h -- what a text shows to a reader.
+ * text.h -- what a text is and shows to a reader.
  *
  * A name, an id or a reason that shows nothing names nobody: the protocol's
  * ids and keys, and a review's reviewer and reason, are held to this one
@@ -36,5 +36,17 @@ char *text_escaped(const char *s);
  * -1 with OUT unspecified when S is not UTF-8, memory is short, or its NFC
  * form does not fit in OUT. */
 int text_nfc(const char *s, char *out, size_t n);
+
+/* The offset of the first byte of the N bytes at S that is not part of
+ * well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF),
+ * or N when they all are.  Control characters are UTF-8.  Rule files, the
+ * texts they declare and the decisions written must all be UTF-8, as the
+ * protocol's lines are. */
+size_t text_utf8_bad(const void *s, size_t n);
+
+/* As text_utf8_bad; with CONTROLS, a control character JSON does not allow
+ * unescaped (all below 0x20 but tab, line feed and carriage return; cJSON
+ * would take NUL for white space) is bad too. */
+size_t text_utf8_scan(const void *s, size_t n, int controls);
 
 #endif

@@ -50,9 +50,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bindings.h"
 #include "engine.h"
 #include "ruleset.h"
+#include "text.h"
 
 #define FUZZ_NAME "cases"
 #include "fuzz.h"
@@ -153,7 +153,7 @@ static int fuzz_is_json_utf8(const char *s, size_t n)
 {
     cJSON *v = s ? cJSON_ParseWithLength(s, n) : NULL;
     cJSON_Delete(v);
-    return v && strlen(s) == n && bindings_utf8_bad(s, n) == n;
+    return v && strlen(s) == n && text_utf8_bad(s, n) == n;
 }
 
 /* Check R's contract.  Returns its decision's JSON, or NULL on an error. */
@@ -281,7 +281,7 @@ static void fuzz_engine(engine *en, const fuzz_parts *parts)
     if (engine_programs(en, FUZZ_AS_OF, "fr", &list, &e) != 0)
         fuzz_fail("engine_programs failed", e.msg);
     cJSON *all = cJSON_ParseWithLength(list.data ? list.data : "", list.len);
-    if (!cJSON_IsArray(all) || bindings_utf8_bad(list.data, list.len) != list.len)
+    if (!cJSON_IsArray(all) || text_utf8_bad(list.data, list.len) != list.len)
         fuzz_fail("the programme list is not a JSON array in UTF-8", list.data);
 
     fuzz_provider p = {.text = parts->history, .len = parts->history_len};

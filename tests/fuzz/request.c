@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bindings.h"
 #include "engine.h"
 #include "ruleset.h"
+#include "text.h"
 
 static const char fuzz_history[] =
     "[{\"decision_id\":\"01JN0000000000000000000002\",\"program\":\"intelaka\","
@@ -143,7 +143,7 @@ static int fuzz_is_json(const char *s, size_t n)
 static int fuzz_is_utf8(const char *s)
 {
     size_t n = strlen(s);
-    return bindings_utf8_bad(s, n) == n;
+    return text_utf8_bad(s, n) == n;
 }
 
 static void fuzz_check(const engine_result *r)

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bindings.h"
 #include "engine.h"
 #include "ruleset.h"
+#include "text.h"
 
 #define FUZZ_NAME "rules"
 #include "fuzz.h"
@@ -58,7 +58,7 @@ static void fuzz_check(const engine_result *r)
         cJSON *v = d->json ? cJSON_ParseWithLength(d->json, d->json_len) : NULL;
         cJSON_Delete(v);
         if (!v || strlen(d->json) != d->json_len ||
-            bindings_utf8_bad(d->json, d->json_len) != d->json_len)
+            text_utf8_bad(d->json, d->json_len) != d->json_len)
             fuzz_fail("a decision that is not JSON in UTF-8", d->json);
     }
 }
@@ -72,7 +72,7 @@ static void fuzz_requests(engine *en)
     char program[256] = "fuzz";
     if (engine_programs(en, FUZZ_AS_OF, "fr", &list, &e) == 0) {
         cJSON *all = cJSON_ParseWithLength(list.data ? list.data : "", list.len);
-        if (!cJSON_IsArray(all) || bindings_utf8_bad(list.data, list.len) != list.len)
+        if (!cJSON_IsArray(all) || text_utf8_bad(list.data, list.len) != list.len)
             fuzz_fail("the programme list is not a JSON array in UTF-8", list.data);
         cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(all, 0), "id");
         if (cJSON_IsString(id))
