@@ -71,6 +71,12 @@ static void verify_name(const store_report *rep)
 
 /* Read CPFILE, check its signature with PUBFILE, fill *CP and *ANCHOR.
  * Returns 0, or the exit status after saying what failed. */
+/* "s" for a count other than one. */
+static const char *verify_s(long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
                                        sign_checkpoint *cp, store_anchor *anchor)
 {
@@ -287,15 +293,17 @@ int cmd_verify(int argc, char **argv)
         if (e.code)   /* store_verify_chain also says why */
             printf("%s\n", e.msg);
         if (!quiet)
-            printf("%lld records before it are intact (%.3f s)\n", (long long)rep.checked, secs);
+            printf("%lld record%s before it %s intact (%.3f s)\n", (long long)rep.checked,
+                   verify_s(rep.checked), rep.checked == 1 ? "is" : "are", secs);
         return 1;
     }
     if (!quiet) {
-        printf("%lld records checked in %.3f s (%.0f records/s): the chain is intact\n",
-               (long long)rep.checked, secs, secs > 0 ? (double)rep.checked / secs : 0.0);
+        printf("%lld record%s checked in %.3f s (%.0f records/s): the chain is intact\n",
+               (long long)rep.checked, verify_s(rep.checked), secs,
+               secs > 0 ? (double)rep.checked / secs : 0.0);
         if (rep.reviews)
-            printf("(%lld decisions, %lld reviews)\n", (long long)rep.decisions,
-                   (long long)rep.reviews);
+            printf("(%lld decision%s, %lld review%s)\n", (long long)rep.decisions,
+                   verify_s(rep.decisions), (long long)rep.reviews, verify_s(rep.reviews));
         if (schema < STORE_SCHEMA)
             printf("(schema %d, written by an older eligo: read as it is, not migrated)\n",
                    schema);

@@ -136,9 +136,21 @@ def empty_values():
         refused(args, "empty value given to", flag)
 
 
+
+def verify_counts():
+    """verify counts in the singular when there is one ("1 records checked")."""
+    with Server() as srv:
+        reply = srv.connect().request(decide(1))
+        check(reply.get("ok"), "one decision made")
+        st, out, err = eligo("verify", "--db", srv.db)
+        check(st == 0 and "1 record checked in" in out,
+              "verify of one record: '1 record checked' (%r)" % out.strip()[:80])
+
+
 serve_switches()
 usage_to_stderr()
 client_flags()
 empty_values()
+verify_counts()
 shutil.rmtree(WORK, ignore_errors=True)
 finish()
