@@ -116,3 +116,44 @@ size_t conflict_describe(const char *mine, size_t len, const char *stored, size_
     cJSON_Delete(b);
     return at;
 }
+
+/* Whether A and B are the same JSON value, exactly. */
+static int conflict_equal(const cJSON *a, const cJSON *b)
+{
+    if ((a->type & 0xff) != (b->type & 0xff))
+        return 0;
+    if (cJSON_IsNumber(a))
+        return a->valuedouble == b->valuedouble;
+    if (cJSON_IsString(a))
+        return strcmp(a->valuestring, b->valuestring) == 0;
+    if (!cJSON_IsArray(a) && !cJSON_IsObject(a))
+        return 1;   /* true, false, null: the type says it */
+    int na = 0, nb = 0;
+    for (const cJSON *x = a->child; x; x = x->next)
+        na++;
+    for (const cJSON *y = b->child; y; y = y->next)
+        nb++;
+    if (na != nb)
+        return 0;
+    for (const cJSON *x = a->child, *y = b->child; x; x = x->next, y = y->next) {
+        const cJSON *z = cJSON_IsArray(a) ? y : cJSON_GetObjectItemCaseSensitive(b, x->string);
+        if (!z || !conflict_equal(x, z))
+            return 0;
+    }
+    return 1;
+}
+
+int conflict_same(const char *mine, size_t len, const char *stored, size_t slen)
+{
+    static const char *const parts[] = {"op", "program", "as_of", "applicant"};
+    cJSON *a = cJSON_ParseWithLength(mine, len), *b = cJSON_ParseWithLength(stored, slen);
+    int same = cJSON_IsObject(a) && cJSON_IsObject(b);
+    for (size_t k = 0; same && k < sizeof parts / sizeof parts[0]; k++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, parts[k]);
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, parts[k]);
+        same = x && y ? conflict_equal(x, y) : x == y;
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    return same;
+}

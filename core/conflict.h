@@ -23,4 +23,13 @@
 size_t conflict_describe(const char *mine, size_t len, const char *stored, size_t slen,
                          char *out, size_t n);
 
+/* Whether the request lines MINE (LEN bytes) and STORED (SLEN bytes) hold
+ * the same op, program, as_of (as written) and applicant, exactly: the
+ * same JSON values, numbers equal as doubles, texts byte for byte, members
+ * in any order.  Then they are the same application whatever fingerprint
+ * was stored for STORED: an older eligo wrote the fingerprint differently
+ * (before 2026-11-29, without NFC; earlier still, [] as {}), and a retry
+ * of its request must still be a repeat.  0 when either does not parse. */
+int conflict_same(const char *mine, size_t len, const char *stored, size_t slen);
+
 #endif

@@ -359,8 +359,8 @@ static void worker_handle(worker *wk, job *j)
         store_outcome o = {STORE_NEW, {0}, 0};
         buf_init(&o.stored, JOB_REPLY_CAP);
         store *rd = r->request_key ? worker_reader(wk, &e) : NULL;
-        if (r->request_key && (!rd || store_key_outcome(rd, r->request_key, r->fingerprint, &o,
-                                                        &e) < 0))
+        if (r->request_key && (!rd || store_key_outcome(rd, r->request_key, r->fingerprint,
+                                                        j->line, j->len, &o, &e) < 0))
             job_error(j, r->id, "internal", "cannot look up the request key: %s", e.msg);
         else {
             j->res = r;   /* for the reply; freed below, not by the job */

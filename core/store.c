@@ -120,6 +120,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "conflict.h"
 #include "hex.h"
 #include "ids.h"
 #include "log.h"
@@ -1710,8 +1711,22 @@ static void store_conflict(sqlite3_stmt *s, store_outcome *out)
         buf_reset(&out->stored);
 }
 
-int store_key_outcome(store *st, const char *key, const char *fingerprint, store_outcome *out,
-                      err *e)
+/* Whether the application at the row of Q_APP_BY_KEY in S is the one with
+ * FINGERPRINT and request line REQUEST (LEN bytes): the fingerprints are
+ * equal, or the stored one was written by an older eligo, differently, and
+ * the two lines hold the same application (conflict_same). */
+static int store_same(sqlite3_stmt *s, const char *fingerprint, const char *request, size_t len)
+{
+    size_t flen, slen;
+    const char *fp = store_col_text(s, 0, &flen);
+    if (fp && fingerprint && strcmp(fp, fingerprint) == 0)
+        return 1;
+    const char *stored = store_col_text(s, 3, &slen);
+    return stored && request && conflict_same(request, len, stored, slen);
+}
+
+int store_key_outcome(store *st, const char *key, const char *fingerprint, const char *request,
+                      size_t len, store_outcome *out, err *e)
 {
     store_invariants(st);
     sqlite3_stmt *s = st->q[Q_APP_BY_KEY];
@@ -1719,9 +1734,7 @@ int store_key_outcome(store *st, const char *key, const char *fingerprint, store
     bind_str(s, 1, key);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        size_t flen;
-        const char *fp = store_col_text(s, 0, &flen);
-        int same = fp && fingerprint && strcmp(fp, fingerprint) == 0;
+        int same = store_same(s, fingerprint, request, len);
         int64_t first = sqlite3_column_int64(s, 1), nd = sqlite3_column_int64(s, 2);
         if (!same)
             store_conflict(s, out);
@@ -1911,9 +1924,7 @@ int store_append(store *st, const store_application *apps, size_t n,
             bind_str(s, 1, a->request_key);
             int rc = sqlite3_step(s);
             if (rc == SQLITE_ROW) {
-                size_t flen;
-                const char *fp = store_col_text(s, 0, &flen);
-                int same = fp && strcmp(fp, a->fingerprint) == 0;
+                int same = store_same(s, a->fingerprint, a->request, a->request_len);
                 int64_t first = sqlite3_column_int64(s, 1);
                 int64_t nd = sqlite3_column_int64(s, 2);
                 if (!same)

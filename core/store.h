@@ -61,9 +61,10 @@ typedef struct store_application {
 /* What store_append did with one application. */
 typedef enum store_status {
     STORE_NEW = 0,        /* appended */
-    STORE_REPEAT,         /* request_key seen with the same fingerprint: nothing
+    STORE_REPEAT,         /* request_key seen with the same fingerprint, or the
+                             same application (conflict_same): nothing
                              appended; `stored` holds the stored decisions */
-    STORE_CONFLICT,       /* request_key seen with another fingerprint */
+    STORE_CONFLICT,       /* request_key seen with another application */
 } store_status;
 
 typedef struct store_outcome {
@@ -77,13 +78,16 @@ typedef struct store_outcome {
                              decision (the others follow it) */
 } store_outcome;
 
-/* What appending an application with request key KEY and FINGERPRINT would
- * find, without appending: STORE_NEW (the key is not stored), STORE_REPEAT
- * (the stored decisions in OUT->stored, which the caller buf_inits and
- * frees) or STORE_CONFLICT.  For an application with no decision to store,
- * a screen with no programme in force.  Returns 0, or -1 with E. */
-int store_key_outcome(store *st, const char *key, const char *fingerprint, store_outcome *out,
-                      err *e);
+/* What appending an application with request key KEY, FINGERPRINT and
+ * request line REQUEST (LEN bytes) would find, without appending: STORE_NEW
+ * (the key is not stored), STORE_REPEAT (the stored decisions in
+ * OUT->stored, which the caller buf_inits and frees) or STORE_CONFLICT.
+ * A stored fingerprint an older eligo wrote differently is a repeat all
+ * the same when the request lines hold the same application, as in
+ * store_append (conflict_same).  For an application with no decision to
+ * store, a screen with no programme in force.  Returns 0, or -1 with E. */
+int store_key_outcome(store *st, const char *key, const char *fingerprint, const char *request,
+                      size_t len, store_outcome *out, err *e);
 
 /* Open (creating and migrating if needed) the database at PATH.  WAL mode,
  * synchronous=FULL unless STORE_NOSYNC.  Returns 0 and *OUT, or -1 and E.

@@ -81,6 +81,34 @@ static void test_conflict_cut(void **state)
     assert_memory_equal(out, "program: 0000", 13);
 }
 
+/* conflict_same: the same op, program, as_of and applicant, exactly,
+ * whatever else the lines hold and in whatever order. */
+static void test_conflict_same(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        int same;
+    } cases[] = {
+        {"{\"id\":1,\"op\":\"decide\",\"program\":\"idmaj\",\"applicant\":{\"x\":[1,{\"y\":\"z\"}],\"w\":null}}",
+         "{\"applicant\":{\"w\":null,\"x\":[1.0,{\"y\":\"z\"}]},\"program\":\"idmaj\",\"op\":\"decide\",\"id\":\"other\",\"lang\":\"fr\"}", 1},
+        {"{\"op\":\"screen\",\"applicant\":{\"b\":[]}}", "{\"op\":\"screen\",\"applicant\":{\"b\":{}}}", 0},
+        {"{\"op\":\"screen\",\"applicant\":{\"r\":\"F\u00e8s\"}}", "{\"op\":\"screen\",\"applicant\":{\"r\":\"Fe\u0300s\"}}", 0},
+        {"{\"op\":\"screen\",\"applicant\":{\"x\":[1,2]}}", "{\"op\":\"screen\",\"applicant\":{\"x\":[2,1]}}", 0},
+        {"{\"op\":\"screen\",\"applicant\":{\"x\":1}}", "{\"op\":\"screen\",\"applicant\":{\"x\":1,\"y\":1}}", 0},
+        {"{\"op\":\"screen\",\"applicant\":{\"n\":0.1}}", "{\"op\":\"screen\",\"applicant\":{\"n\":0.10000000000000002}}", 0},
+        {"{\"op\":\"screen\",\"applicant\":{\"t\":true}}", "{\"op\":\"screen\",\"applicant\":{\"t\":1}}", 0},
+        {"{\"op\":\"screen\",\"as_of\":\"2025-01-01\",\"applicant\":{}}", "{\"op\":\"screen\",\"applicant\":{}}", 0},
+        {"{\"op\":\"decide\",\"program\":\"a\",\"applicant\":{}}", "{\"op\":\"decide\",\"program\":\"b\",\"applicant\":{}}", 0},
+        {"{\"op\":\"screen\",\"applicant\":{}}", "not json", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = conflict_same(cases[i].a, strlen(cases[i].a), cases[i].b, strlen(cases[i].b));
+        if (got != cases[i].same)
+            fail_msg("case %zu: conflict_same says %d, expected %d", i, got, cases[i].same);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +116,7 @@ int main(void)
         cmocka_unit_test(test_conflict_applicant_path),
         cmocka_unit_test(test_conflict_nothing_to_say),
         cmocka_unit_test(test_conflict_cut),
+        cmocka_unit_test(test_conflict_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

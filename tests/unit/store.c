@@ -412,6 +412,16 @@ static void test_history(void **state)
     buf_free(&want);
 }
 
+/* Make T's request line another application than make_app's for the
+ * same applicant: the fingerprint alone no longer tells them apart. */
+static void other_application(test_app *t)
+{
+    snprintf(t->request, sizeof t->request,
+             "{\"op\":\"decide\",\"applicant\":{\"applicant_id\":\"%s\",\"size\":2}}",
+             t->app.applicant_id);
+    t->app.request_len = strlen(t->request);
+}
+
 static void test_repeat_and_conflict(void **state)
 {
     fixture *f = *state;
@@ -427,6 +437,7 @@ static void test_repeat_and_conflict(void **state)
     buf_free(&stored);
 
     make_app(f, &other, "A1", 1, "KEY-1", "fp-two");
+    other_application(&other);
     assert_int_equal(append1(f, &other, NULL), STORE_CONFLICT);
 
     make_app(f, &screen, "A3", 5, "KEY-S", "fp-screen");
@@ -444,6 +455,46 @@ static void test_repeat_and_conflict(void **state)
     assert_int_equal(store_count(f->st), 6);
 }
 
+/* A fingerprint an older eligo stored, written differently (without NFC,
+ * or [] as {}), for the same request line: a repeat, not a conflict, both
+ * appending and looking up; another application under that key still is a
+ * conflict.  The lines are compared for what the fingerprint covers. */
+static void test_repeat_of_older_fingerprint(void **state)
+{
+    fixture *f = *state;
+    test_app old, retry, other;
+    make_app(f, &old, "A1", 1, "KEY-OLD", "fp-as-an-older-eligo-wrote-it");
+    assert_int_equal(append1(f, &old, NULL), STORE_NEW);
+    make_app(f, &retry, "A1", 1, "KEY-OLD", "fp-as-today");
+    /* Another id and member order: the same application. */
+    snprintf(retry.request, sizeof retry.request,
+             "{\"id\":7,\"applicant\":{\"applicant_id\":\"A1\"},\"op\":\"decide\"}");
+    retry.app.request_len = strlen(retry.request);
+    buf stored;
+    assert_int_equal(append1(f, &retry, &stored), STORE_REPEAT);
+    assert_string_equal(stored.data, old.json[0]);
+    buf_free(&stored);
+
+    store_outcome o = {STORE_NEW, {0}, 0};
+    err e = {0};
+    buf_init(&o.stored, 1 << 20);
+    assert_int_equal(store_key_outcome(f->st, "KEY-OLD", "fp-as-today", retry.request,
+                                       strlen(retry.request), &o, &e), 0);
+    assert_int_equal(o.status, STORE_REPEAT);
+    assert_string_equal(o.stored.data, old.json[0]);
+    buf_free(&o.stored);
+
+    make_app(f, &other, "A1", 1, "KEY-OLD", "fp-as-today");
+    other_application(&other);
+    assert_int_equal(append1(f, &other, NULL), STORE_CONFLICT);
+    buf_init(&o.stored, 1 << 20);
+    assert_int_equal(store_key_outcome(f->st, "KEY-OLD", "fp-as-today", other.request,
+                                       strlen(other.request), &o, &e), 0);
+    assert_int_equal(o.status, STORE_CONFLICT);
+    buf_free(&o.stored);
+    assert_int_equal(store_count(f->st), 1);
+}
+
 static void test_repeat_within_batch(void **state)
 {
     fixture *f = *state;
@@ -451,6 +502,7 @@ static void test_repeat_within_batch(void **state)
     make_app(f, &a, "A1", 1, "K", "fp-1");
     make_app(f, &b, "A1", 1, "K", "fp-1");
     make_app(f, &c, "A1", 1, "K", "fp-2");
+    other_application(&c);
     make_app(f, &d, "A2", 1, NULL, NULL);
     store_application apps[4] = {a.app, b.app, c.app, d.app};
     store_outcome out[4];
@@ -2229,6 +2281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_applicant_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_and_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeat_within_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeat_of_older_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ruleset_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
