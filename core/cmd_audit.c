@@ -106,6 +106,9 @@ int cmd_keygen(int argc, char **argv)
     sign_key *k = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s.pub", prefix);
+    if (cmd_sync_dir(path) != 0)   /* each file is synced: their names too */
+        fprintf(stderr, "eligo keygen: warning: the directory of %s could not be synced (%s): "
+                "the keys may not outlive a crash of the machine\n", path, strerror(errno));
     k = sign_key_load(path, 0, &e);
     printf("wrote %s.key (private, mode 0600) and %s.pub\n", prefix, prefix);
     if (k)

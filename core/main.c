@@ -274,12 +274,36 @@ FILE *cmd_output_create(const char *cmd, const char *what, const char *path, int
     return f;
 }
 
+int cmd_sync_dir(const char *path)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return -1;
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else
+        slash[slash == dir] = '\0';   /* "/x" is in "/" */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 int cmd_output_close(const char *cmd, FILE *f, const char *path, int failed)
 {
     if (!f)
         return 0;
-    int bad = ferror(f);
+    /* On the disk before the command says it is done: a checkpoint or an
+     * export a crash then took would be missed only later. */
+    int bad = ferror(f) || (!failed && (fflush(f) != 0 || fsync(fileno(f)) != 0));
     if (fclose(f) != 0)
+        bad = 1;
+    if (!failed && !bad && cmd_sync_dir(path) != 0)
         bad = 1;
     if (!failed && !bad)
         return 0;
