@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "date.h"
 #include "err.h"
+#include "store.h"
 #include "version.h"
 
 static const struct {
@@ -284,14 +285,7 @@ int cmd_sync_dir(const char *path)
         strcpy(dir, ".");
     else
         slash[slash == dir] = '\0';   /* "/x" is in "/" */
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
+    return store_sync_path(dir, 1);
 }
 
 int cmd_output_close(const char *cmd, FILE *f, const char *path, int failed)

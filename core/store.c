@@ -2394,8 +2394,7 @@ int64_t store_count_reviews(store *st)
 
 /* ---- Backup ---------------------------------------------------------------- */
 
-/* fsync the file or directory at PATH.  0, or -1 with errno set. */
-static int store_sync_path(const char *path, int dir)
+int store_sync_path(const char *path, int dir)
 {
     int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
     if (fd < 0)
