@@ -307,8 +307,11 @@ int bindings_format(lua_State *L, int idx, buf *out)
          * without printf (and -0 as "%.0f" writes it). */
         if (d == floor(d) && fabs(d) < 1e15)
             return d == 0 && signbit(d) ? buf_adds(out, "-0") : canon_add_integer(out, (long long)d);
+        size_t h = canon_hundredths(d, tmp);
+        if (h)   /* an amount: to the centime, 4200.50, without printf */
+            return buf_add(out, tmp, h);
         if (fabs(d) < 1e15 && snprintf(tmp, sizeof tmp, "%.2f", d) > 0 && strtod(tmp, NULL) == d)
-            ;   /* an amount: to the centime, 4200.50 */
+            ;   /* one beyond 10^13 */
         else   /* the shortest text that reads back exactly: 0.125, not 0.12 */
             for (int digits = 15; digits <= 17; digits++)
                 if (snprintf(tmp, sizeof tmp, "%.*g", digits, d) > 0 && strtod(tmp, NULL) == d)

@@ -179,6 +179,27 @@ int canon_add_integer(buf *b, long long v)
     return buf_add(b, p, (size_t)(e - p));
 }
 
+size_t canon_hundredths(double d, char out[24])
+{
+    if (!(fabs(d) < 1e13))
+        return 0;
+    long long c = llround(d * 100.0);
+    unsigned long long u = c < 0 ? 0ull - (unsigned long long)c : (unsigned long long)c;
+    char tmp[24], *e = tmp + sizeof tmp, *p = e;
+    *--p = (char)('0' + u % 10), u /= 10;
+    *--p = (char)('0' + u % 10), u /= 10;
+    *--p = '.';
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (d < 0)
+        *--p = '-';
+    size_t n = (size_t)(e - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return strtod(out, NULL) == d ? n : 0;
+}
+
 int canon_add_number(buf *b, double d)
 {
     char tmp[40];
@@ -189,6 +210,9 @@ int canon_add_number(buf *b, double d)
      * "%.0f" would print, without printf, and -0 as 0. */
     if (d == floor(d) && fabs(d) < 9007199254740992.0)
         return canon_add_integer(b, (long long)d);
+    size_t h = canon_hundredths(d, tmp);
+    if (h)   /* 4200.5, not 4200.50: %g writes no trailing 0 */
+        return buf_add(b, tmp, h - (tmp[h - 1] == '0'));
     /* The shortest of %.15g..%.17g that reads back exactly. */
     for (int prec = 15;; prec++) {
         n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);

@@ -47,6 +47,14 @@ int canon_add_integer(buf *b, long long v);
  * reads back exactly).  0, or -1 when B cannot take it or D is not finite. */
 int canon_add_number(buf *b, double d);
 
+/* D, not a whole number, written [-]I.FF into OUT (24 bytes) when it is a
+ * whole number of hundredths below 10^13 in size that reads back exactly,
+ * as an amount of money does: its length, or 0 (nothing else is written
+ * then).  It is then what "%.2f" writes, and without a second decimal 0,
+ * the shortest of "%.15g".."%.17g" that reads back: D lies within half an
+ * ulp of it, under 0.002 there, and no other text of two decimals does. */
+size_t canon_hundredths(double d, char out[24]);
+
 /* Push the metatable that makes a list of keys a key order canon follows
  * (setmetatable(keys, it), then { __json = keys } on the object's
  * metatable); made once per state.  [-0, +1, m] */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -93,11 +94,38 @@ static void test_bindings_format_integral_as_printf(void **state)
     }
 }
 
+/* Non-integral numbers as the printf code wrote them: an amount below 1e15
+ * that "%.2f" reads back exactly, to the centime; any other the shortest of
+ * %.15g..%.17g that reads back.  Whole numbers of hundredths of every size
+ * (below 10^13 without printf now), and their neighbouring doubles. */
+static void test_bindings_format_hundredths_as_printf(void **state)
+{
+    (void)state;
+    char want[64];
+    uint64_t x = 2463534242u;
+    for (int i = 0; i < 300000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;   /* xorshift64 */
+        long long c = (long long)(x >> (14 + i % 50)) % 100000000000000000LL;
+        double d = (double)c / 100.0 * (x & 1 ? -1.0 : 1.0);
+        if (i % 5 == 0)
+            d = nextafter(d, i % 2 ? INFINITY : -INFINITY);
+        if (d == floor(d))
+            continue;
+        if (!(fabs(d) < 1e15 && snprintf(want, sizeof want, "%.2f", d) > 0 &&
+              strtod(want, NULL) == d))
+            for (int digits = 15; digits <= 17; digits++)
+                if (snprintf(want, sizeof want, "%.*g", digits, d) > 0 && strtod(want, NULL) == d)
+                    break;
+        check_float(d, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bindings_format_edges),
         cmocka_unit_test(test_bindings_format_integral_as_printf),
+        cmocka_unit_test(test_bindings_format_hundredths_as_printf),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -82,6 +82,29 @@ static void test_canon_number_as_printf(void **state)
     }
 }
 
+/* Amounts: whole numbers of hundredths of every size up to 10^15 (those
+ * from 10^13 by printf), both signs, and their neighbouring doubles, which
+ * are not; each as the printf code writes it. */
+static void test_canon_number_hundredths_as_printf(void **state)
+{
+    (void)state;
+    char want[40];
+    uint64_t x = 2463534242u;
+    for (int i = 0; i < 300000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;   /* xorshift64 */
+        long long c = (long long)(x >> (14 + i % 50)) % 100000000000000000LL;
+        double d = (double)c / 100.0 * (x & 1 ? -1.0 : 1.0);
+        if (i % 5 == 0)
+            d = nextafter(d, i % 2 ? INFINITY : -INFINITY);
+        reference(d, want, sizeof want);
+        check_number(d, want);
+    }
+    check_number(0.01, "0.01");
+    check_number(-0.07, "-0.07");
+    check_number(9999999999999.99, "9999999999999.99");
+    check_number(1234567.8, "1234567.8");
+}
+
 static void test_canon_number_not_finite(void **state)
 {
     (void)state;
@@ -178,6 +201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canon_number_edges),
         cmocka_unit_test(test_canon_number_as_printf),
+        cmocka_unit_test(test_canon_number_hundredths_as_printf),
         cmocka_unit_test(test_canon_number_not_finite),
         cmocka_unit_test(test_canon_string_escapes_anywhere),
         cmocka_unit_test(test_canon_string_short_at_cap),
