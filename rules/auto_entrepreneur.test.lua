@@ -209,6 +209,20 @@ case "legal_form: a one-member SARL" {
   outcome = "ineligible", failed = { "legal_form" },
 }
 
+-- Dating: the status is decided from 1 January 2025.  (On 2025-01-01 the
+-- base applicant is 32.)
+
+case "dating: the base applicant is eligible on the programme's first day" {
+  program = "auto_entrepreneur", as_of = "2025-01-01",
+  applicant = base,
+  outcome = "eligible",
+}
+case "dating: no version of the programme is in force before 1 January 2025" {
+  program = "auto_entrepreneur", as_of = "2024-12-31",
+  applicant = base,
+  error = "unknown_program",
+}
+
 case "every criterion fails" {
   program = "auto_entrepreneur", as_of = ON,
   applicant = with(base, {

@@ -246,6 +246,21 @@ case "no_recent: the day after the clamped date counts" {
   outcome = "ineligible", failed = { "no_recent" },
 }
 
+-- Dating: the programme is in force from 1 January 2025.  (On 2025-01-01 the
+-- base applicant is 26 and unemployed for exactly 6 months: 15 June to
+-- 15 December, and the 1st of January has not reached the 15th.)
+
+case "dating: the base applicant is eligible on the programme's first day" {
+  program = "idmaj", as_of = "2025-01-01",
+  applicant = base,
+  outcome = "eligible",
+}
+case "dating: no version of the programme is in force before 1 January 2025" {
+  program = "idmaj", as_of = "2024-12-31",
+  applicant = base,
+  error = "unknown_program",
+}
+
 -- Every criterion at once.
 
 case "every criterion fails" {

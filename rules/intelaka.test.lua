@@ -229,6 +229,20 @@ case "no_recent: a benefit dated after the decision date does not count" {
   outcome = "eligible",
 }
 
+-- Dating: the programme is in force from 1 January 2025.  (On 2025-01-01 the
+-- base applicant is 34.)
+
+case "dating: the base applicant is eligible on the programme's first day" {
+  program = "intelaka", as_of = "2025-01-01",
+  applicant = base,
+  outcome = "eligible",
+}
+case "dating: no version of the programme is in force before 1 January 2025" {
+  program = "intelaka", as_of = "2024-12-31",
+  applicant = base,
+  error = "unknown_program",
+}
+
 case "every criterion fails" {
   program = "intelaka", as_of = ON,
   applicant = with(base, {

@@ -135,6 +135,20 @@ case "a recent TAEHIL benefit and a short unemployment do not matter" {
   outcome = "eligible",
 }
 
+-- Dating: the programme is in force from 1 January 2025.  (On 2025-01-01 the
+-- base applicant is 39.)
+
+case "dating: the base applicant is eligible on the programme's first day" {
+  program = "taehil", as_of = "2025-01-01",
+  applicant = base,
+  outcome = "eligible",
+}
+case "dating: no version of the programme is in force before 1 January 2025" {
+  program = "taehil", as_of = "2024-12-31",
+  applicant = base,
+  error = "unknown_program",
+}
+
 case "every criterion fails" {
   program = "taehil", as_of = ON,
   applicant = with(base, {
