@@ -160,6 +160,15 @@ case "turnover: crafts at exactly 500,000" {
   applicant = with_business { sector = "crafts", expected_turnover = 500000 },
   outcome = "eligible",
 }
+-- Each of the seven sectors passes exactly at its ceiling: one left out of
+-- its list would have no ceiling and fail, one moved to the lower ceiling
+-- would fail too (and one moved to the higher ceiling passes above the lower
+-- one: services, digital and tourism each have a case above 200,000).
+case "turnover: agriculture at exactly 500,000" {
+  program = "auto_entrepreneur", as_of = ON,
+  applicant = with_business { sector = "agriculture", expected_turnover = 500000 },
+  outcome = "eligible",
+}
 case "turnover: agriculture above 500,000" {
   program = "auto_entrepreneur", as_of = ON,
   applicant = with_business { sector = "agriculture", expected_turnover = 650000 },
@@ -180,6 +189,11 @@ case "turnover: 300,000 is too much for services (the base shows it is fine for 
   applicant = with_business { sector = "services", expected_turnover = 300000 },
   outcome = "ineligible", failed = { "turnover" },
 }
+case "turnover: digital at exactly 200,000" {
+  program = "auto_entrepreneur", as_of = ON,
+  applicant = with_business { sector = "digital", expected_turnover = 200000 },
+  outcome = "eligible",
+}
 case "turnover: digital at 250,000 is above 200,000" {
   program = "auto_entrepreneur", as_of = ON,
   applicant = with_business { sector = "digital", expected_turnover = 250000 },
@@ -189,6 +203,11 @@ case "turnover: tourism at exactly 200,000" {
   program = "auto_entrepreneur", as_of = ON,
   applicant = with_business { sector = "tourism", expected_turnover = 200000 },
   outcome = "eligible",
+}
+case "turnover: tourism one centime above 200,000" {
+  program = "auto_entrepreneur", as_of = ON,
+  applicant = with_business { sector = "tourism", expected_turnover = 200000.01 },
+  outcome = "ineligible", failed = { "turnover" },
 }
 
 -- [legal_form] none or auto_entrepreneur.
