@@ -114,6 +114,18 @@ case "age: disability absent is not needed at 34" {
   applicant = with(base, { disability = absent }),
   outcome = "eligible",
 }
+-- The disability is asked only above the upper limit: at 45 exactly the
+-- limit is met without it.
+case "age: disability absent is not needed at exactly 45" {
+  program = "intelaka", as_of = ON,
+  applicant = with(base, { birth_date = "1979-03-02", disability = absent }),
+  outcome = "eligible",
+}
+case "age: disability absent is needed at 46" {
+  program = "intelaka", as_of = ON,
+  applicant = with(base, { birth_date = "1979-03-01", disability = absent }),
+  outcome = "incomplete", missing = { "disability" },
+}
 case "age: disability absent is needed at 50" {
   program = "intelaka", as_of = ON,
   applicant = with(base, { birth_date = "1975-01-01", disability = absent }),
