@@ -271,6 +271,11 @@ case "missing: legal form absent" {
   applicant = with_business { legal_form = absent },
   outcome = "incomplete", missing = { "business.legal_form" },
 }
+case "missing: no birth date" {
+  program = "auto_entrepreneur", as_of = ON,
+  applicant = with(base, { birth_date = absent }),
+  outcome = "incomplete", missing = { "birth_date" },
+}
 
 -- Invalid applicants.
 

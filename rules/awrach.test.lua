@@ -174,6 +174,11 @@ case "missing: household size absent" {
   applicant = with(base, { household_size = absent }),
   outcome = "incomplete", missing = { "household_size" },
 }
+case "missing: household income absent" {
+  program = "awrach", as_of = ON,
+  applicant = with(base, { monthly_household_income = absent }),
+  outcome = "incomplete", missing = { "monthly_household_income" },
+}
 case "missing: employment status and birth date absent" {
   program = "awrach", as_of = ON,
   applicant = with(base, { employment_status = absent, birth_date = absent }),

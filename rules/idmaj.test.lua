@@ -284,6 +284,11 @@ case "missing: no birth date" {
   applicant = with(base, { birth_date = absent }),
   outcome = "incomplete", missing = { "birth_date" },
 }
+case "missing: no employment status" {
+  program = "idmaj", as_of = ON,
+  applicant = with(base, { employment_status = absent }),
+  outcome = "incomplete", missing = { "employment_status" },
+}
 case "missing: registration and education absent ([waiting] is met by the wait alone)" {
   -- Unemployed since 2024-06-15: 8 months on ON, the wait is met whatever
   -- the degree; only [education] needs it.

@@ -275,6 +275,16 @@ case "every criterion fails" {
 
 -- Missing data inside the business.
 
+case "missing: plan submission absent" {
+  program = "intelaka", as_of = ON,
+  applicant = with_business { plan_submitted = absent },
+  outcome = "incomplete", missing = { "business.plan_submitted" },
+}
+case "missing: sector absent" {
+  program = "intelaka", as_of = ON,
+  applicant = with_business { sector = absent },
+  outcome = "incomplete", missing = { "business.sector" },
+}
 case "missing: own contribution absent" {
   program = "intelaka", as_of = ON,
   applicant = with_business { own_contribution = absent },
@@ -284,6 +294,19 @@ case "missing: project cost absent ([cost] and [contribution] need it)" {
   program = "intelaka", as_of = ON,
   applicant = with_business { project_cost = absent },
   outcome = "incomplete", missing = { "business.project_cost" },
+}
+
+-- Missing data outside it.
+
+case "missing: no birth date" {
+  program = "intelaka", as_of = ON,
+  applicant = with(base, { birth_date = absent }),
+  outcome = "incomplete", missing = { "birth_date" },
+}
+case "missing: no list of earlier benefits" {
+  program = "intelaka", as_of = ON,
+  applicant = with(base, { previous_benefits = absent }),
+  outcome = "incomplete", missing = { "previous_benefits" },
 }
 
 -- Invalid applicants.

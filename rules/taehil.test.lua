@@ -169,6 +169,11 @@ case "missing: in_training absent" {
   applicant = with(base, { in_training = absent }),
   outcome = "incomplete", missing = { "in_training" },
 }
+case "missing: registration and education absent" {
+  program = "taehil", as_of = ON,
+  applicant = with(base, { registered_with_agency = absent, education = absent }),
+  outcome = "incomplete", missing = { "education", "registered_with_agency" },
+}
 case "missing: employment status and birth date absent" {
   program = "taehil", as_of = ON,
   applicant = with(base, { employment_status = absent, birth_date = absent }),
