@@ -9,10 +9,13 @@
  * up to it; 2 a usage error or a database that cannot be read.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "ids.h"
@@ -451,10 +454,21 @@ static void export_usage(FILE *f)
  * on failure. */
 static long export_read_key(const char *path, unsigned char *key, size_t cap)
 {
-    FILE *f = fopen(path, "rb");
+    /* Not waited for: a FIFO would block the open until a writer came, and
+     * a device (/dev/zero) is no key. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb = {0};
+    FILE *f = fd >= 0 && fstat(fd, &sb) == 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
         fprintf(stderr, "eligo audit export: cannot read the key file %s: %s\n", path,
                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {   /* a directory: said below */
+        fprintf(stderr, "eligo audit export: the key file %s is not a regular file\n", path);
+        fclose(f);
         return -1;
     }
     size_t n = fread(key, 1, cap, f);

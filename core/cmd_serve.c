@@ -393,7 +393,7 @@ static void serve_signal_cb(uv_signal_t *h, int signum)
  * backup) do not take it.  Returns the descriptor, or -1 (logged). */
 static int serve_claim(const char *db)
 {
-    int fd = open(db, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(db, O_RDONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);   /* a FIFO: store_open says */
     if (fd < 0) {
         char why[600] = "";
         int error_no = errno;

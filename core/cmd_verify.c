@@ -10,8 +10,10 @@
  * file, and can run beside a live server.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -82,9 +84,19 @@ static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
 {
     err e = {0};
     char text[8192];
-    FILE *f = fopen(cpfile, "r");
+    /* Not waited for: a FIFO would block the open until a writer came. */
+    int fd = open(cpfile, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb = {0};
+    FILE *f = fd >= 0 && fstat(fd, &sb) == 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
         fprintf(stderr, "eligo verify: cannot open %s: %s\n", cpfile, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 2;
+    }
+    if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {   /* a directory: said below */
+        fprintf(stderr, "eligo verify: %s is not a regular file, so not a checkpoint\n", cpfile);
+        fclose(f);
         return 2;
     }
     size_t n = fread(text, 1, sizeof text, f);

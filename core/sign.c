@@ -194,15 +194,25 @@ done:
 
 sign_key *sign_key_load(const char *path, int private, err *e)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    /* Opened without waiting, and refused unless a regular file: a FIFO
+     * would block the open until some writer came, and a device (/dev/zero)
+     * would be read for ever. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         err_set(e, "invalid_request", "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        err_set(e, "invalid_request", "%s is a directory, not a key file", path);
+    struct stat sb = {0};
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        err_set(e, "invalid_request", "%s is %s, not a key file", path,
+                S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file");
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        err_set(e, "invalid_request", "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     /* Read first, so that a key of the wrong kind is named as such before

@@ -1115,6 +1115,13 @@ int store_open(store **out, const char *path, int flags, err *e)
 {
     *out = NULL;
     pthread_once(&store_once, store_configure);
+    /* Before anything opens it: a FIFO would block the open until a writer
+     * came, and a device is no database (SQLite says "disk I/O error" for a
+     * directory). */
+    struct stat given;
+    if (stat(path, &given) == 0 && !S_ISREG(given.st_mode))
+        return err_set(e, "internal", "cannot open %s: it is %s, not a database file", path,
+                       S_ISDIR(given.st_mode) ? "a directory" : "not a regular file");
     if (atomic_load(&store_handles) == 0 && store_stray_wal(path, e) != 0)
         return -1;
     int rdonly = (flags & STORE_READONLY) != 0;
@@ -1133,13 +1140,6 @@ int store_open(store **out, const char *path, int flags, err *e)
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0)
             close(fd);
-    }
-    struct stat given;
-    if (stat(path, &given) == 0 && S_ISDIR(given.st_mode)) {   /* SQLite would say "disk I/O error" */
-        err_set(e, "internal", "cannot open %s: it is a directory, not a database file", path);
-        free(st->path);
-        free(st);
-        return -1;
     }
     if (rdonly) {
         /* A log beside the file, no index of it, and a directory no one may
