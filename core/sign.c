@@ -270,6 +270,18 @@ sign_key *sign_key_load(const char *path, int private, err *e)
         fclose(f);
         return NULL;
     }
+    /* Its owner can read it whatever its mode: one of another user's (root
+     * reads any) is that user's key too. */
+    if (pk && private && sb.st_uid != geteuid()) {
+        err_set(e, "invalid_request", "%s belongs to uid %lu, not to the signer (uid %lu): "
+                "its owner can read it whatever its mode, and a private key must be the "
+                "signer's alone (chown %lu %s if that user never had it, else make a new key)",
+                path, (unsigned long)sb.st_uid, (unsigned long)geteuid(),
+                (unsigned long)geteuid(), path);
+        EVP_PKEY_free(pk);
+        fclose(f);
+        return NULL;
+    }
     fclose(f);
     if (!pk) {
         const char *reason = sign_ossl_reason();   /* empties the queue either way */

@@ -66,8 +66,8 @@ int sign_keygen(const char *prefix, err *e);
  * NULL with E ("invalid_request") when the file is missing, unreadable, not
  * an Ed25519 key, a key of the other kind (a public key to sign with, a
  * private key to verify with: each named as such), a private key that
- * other users can read or write (checked once it is known to be one), or
- * not a regular file (a FIFO, a device: not read).
+ * other users can read or write or that another user owns (checked once it
+ * is known to be one), or not a regular file (a FIFO, a device: not read).
  * The caller frees the key with sign_key_free. */
 sign_key *sign_key_load(const char *path, int private, err *e);
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """What the machine hands eligo by name: a FIFO or a device given as a
-database, a key or a checkpoint is refused at once, not waited on for ever."""
+database, a key or a checkpoint is refused at once, not waited on for ever;
+a signing key another user owns is refused (its owner can read it whatever
+its mode).  The part on ownership needs root (a file owned by nobody), and
+is skipped otherwise."""
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve import RULES, Server, check, decide, eligo, finish  # noqa: E402
+from serve import RULES, Server, check, decide, eligo, finish, skip  # noqa: E402
 
 
 def run(*args):
@@ -63,6 +66,22 @@ def main():
               "serve --db FIFO: refused at once (%s, %s)" % (rc, errtext.strip()[-120:]))
         check(not os.path.exists(cp + "2") and not os.path.exists(cp + "3"),
               "no checkpoint written by the refusals")
+
+        # A private key another user owns: that user can read it (root reads
+        # any file), so a checkpoint signed with it proves nothing.
+        if os.geteuid() != 0:
+            skip("a key owned by another user (needs root to give one away)")
+        else:
+            theirs = os.path.join(d, "theirs.key")
+            with open(key + ".key", "rb") as src, open(theirs, "wb") as dst:
+                dst.write(src.read())
+            os.chmod(theirs, 0o600)
+            os.chown(theirs, 65534, 65534)
+            rc, errtext = run("audit", "checkpoint", "--db", srv.db, "--key", theirs,
+                              "--out", cp + "4")
+            check(rc == 2 and "belongs to uid 65534" in errtext and not os.path.exists(cp + "4"),
+                  "a 0600 key owned by uid 65534 is refused, nothing written (%s, %s)"
+                  % (rc, errtext.strip()[-160:]))
 
     finish()
 
