@@ -73,6 +73,7 @@
 #include "server.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -1278,7 +1279,8 @@ static int server_parse_addr(const char *text, struct sockaddr_storage *sa, err 
         return err_set(e, "internal", "--listen wants HOST:PORT, not '%s'", text);
     char *end;
     long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535 || end == colon + 1)
+    /* Digits only: strtol would take " 80" and "+80" as 80. */
+    if (*end || port < 1 || port > 65535 || !isdigit((unsigned char)colon[1]))
         return err_set(e, "internal", "--listen: '%s' is not a port number", colon + 1);
     const char *h = text;
     size_t hl = (size_t)(colon - text);

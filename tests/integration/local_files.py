@@ -2,11 +2,12 @@
 """What the machine hands eligo by name: a FIFO or a device given as a
 database, a key or a checkpoint is refused at once, not waited on for ever;
 a signing key another user owns is refused (its owner can read it whatever
-its mode).  The part on ownership needs root (a file owned by nobody), and
-is skipped otherwise."""
+its mode); a --listen port is digits only.  The part on ownership needs
+root (a file owned by nobody), and is skipped otherwise."""
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from serve import RULES, Server, check, decide, eligo, finish, skip  # noqa: E402
@@ -83,6 +84,14 @@ def main():
                   "a 0600 key owned by uid 65534 is refused, nothing written (%s, %s)"
                   % (rc, errtext.strip()[-160:]))
 
+    # --listen: a port is digits only; strtol took " 80" and "+80" as 80.
+    with tempfile.TemporaryDirectory(prefix="eligo-listen-") as d:
+        for port in ("+80", " 80", "8o"):
+            rc, errtext = run("serve", "--socket", os.path.join(d, "s.sock"),
+                              "--db", os.path.join(d, "e.db"), "--rules", RULES,
+                              "--listen", "127.0.0.1:" + port)
+            check(rc == 2 and "is not a port number" in errtext,
+                  "--listen 127.0.0.1:%r refused (%s, %s)" % (port, rc, errtext.strip()[-100:]))
     finish()
 
 
