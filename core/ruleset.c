@@ -231,13 +231,14 @@ fail:
     return NULL;
 }
 
-/* Read NAME in the directory open as DFD (named DIR, for messages) if it is a
- * regular file.  On success *TEXT (malloc'd, or NULL when empty) and *LEN
- * hold its contents and *REGULAR is 1; a name that is not a regular file
- * (a directory, a FIFO, a symbolic link to either) gives *REGULAR 0 and
- * nothing to free.  Symbolic links to regular files are followed. */
+/* Read NAME in the directory open as DFD (named DIR, for messages).  On
+ * success *TEXT (malloc'd, or NULL when empty) and *LEN hold its contents.
+ * A name that is not a regular file (a directory, a FIFO, a device, a
+ * symbolic link to one) is an error, never opened: skipped, a programme
+ * would be missing from a set that looks whole.  Symbolic links to regular
+ * files are followed. */
 static int ruleset_read_file(int dfd, const char *dir, const char *name, char **text,
-                             size_t *len, int *regular, err *e)
+                             size_t *len, err *e)
 {
     char why[128];
     char chunk[16384];
@@ -246,7 +247,6 @@ static int ruleset_read_file(int dfd, const char *dir, const char *name, char **
     int fd = -1;
     int rc = -1;
 
-    *regular = 0;
     buf_init(&b, RULESET_FILE_MAX);
     /* Stat before opening so that a FIFO or a device is never opened at all.
      * A name that vanished since readdir is an error, not a skip: a set
@@ -258,7 +258,9 @@ static int ruleset_read_file(int dfd, const char *dir, const char *name, char **
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = 0;
+        err_set(e, "rule_error", "%s/%s: %s, not a rule file (a regular file)", dir, name,
+                S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                : "a device or socket");
         goto done;
     }
     if ((uintmax_t)st.st_size > RULESET_FILE_MAX)
@@ -296,7 +298,6 @@ static int ruleset_read_file(int dfd, const char *dir, const char *name, char **
     }
     *text = b.data;
     *len = b.len;
-    *regular = 1;
     buf_init(&b, RULESET_FILE_MAX);     /* the bytes are the caller's now */
     rc = 0;
     goto done;
@@ -344,11 +345,8 @@ ruleset *ruleset_load(const char *dir, err *e)
 
         char *text = NULL;
         size_t len = 0;
-        int regular = 0;
-        if (ruleset_read_file(dirfd(d), dir, de->d_name, &text, &len, &regular, e) != 0)
+        if (ruleset_read_file(dirfd(d), dir, de->d_name, &text, &len, e) != 0)
             goto fail_read;
-        if (!regular)
-            continue;
         if (n == alloc) {
             size_t grown = alloc ? alloc * 2 : 16;
             ruleset_file *p = realloc(tmp, grown * sizeof *tmp);

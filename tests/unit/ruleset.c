@@ -166,8 +166,9 @@ static void make_rules(const char *dir)
     snprintf(path, sizeof path, "%s/link.lua", dir);
     CHECK_SYS(symlink("a.lua", path), path);
 
-    /* Not rule files: other suffixes, hidden names, a directory whose name
-     * ends in .lua with a rule inside, a FIFO, a plain subdirectory. */
+    /* Not rule files: other suffixes, hidden names, a plain subdirectory.
+     * (A name ending in .lua that is not a regular file is an error:
+     * test_lua_name_not_a_file.) */
     write_text(dir, "README.txt", "not a rule\n");
     write_text(dir, "a.lua.bak", "return 'old'\n");
     write_text(dir, "a.lua~", "return 'old'\n");
@@ -175,14 +176,9 @@ static void make_rules(const char *dir)
     write_text(dir, ".lua", "return 'hidden'\n");
     write_text(dir, ".hidden.lua", "return 'hidden'\n");
     write_text(dir, ".#a.lua", "editor lock\n");
-    snprintf(path, sizeof path, "%s/sub.lua", dir);
-    CHECK_SYS(mkdir(path, 0700), path);
-    write_text(path, "inner.lua", "return 'inner'\n");
     snprintf(path, sizeof path, "%s/sub", dir);
     CHECK_SYS(mkdir(path, 0700), path);
     write_text(path, "deep.lua", "return 'deep'\n");
-    snprintf(path, sizeof path, "%s/pipe.lua", dir);
-    CHECK_SYS(mkfifo(path, 0600), path);
 }
 
 static ruleset *load_ok(const char *dir)
@@ -408,13 +404,43 @@ static void test_empty_directory(void **state)
     /* Only things that are not rule files is still empty. */
     write_text(fx->dir, "README.txt", "x");
     write_text(fx->dir, ".hidden.lua", "x");
-    snprintf(path, sizeof path, "%s/sub.lua", fx->dir);
+    snprintf(path, sizeof path, "%s/sub", fx->dir);
     CHECK_SYS(mkdir(path, 0700), path);
     write_text(path, "inner.lua", "return 1\n");
     err_clear(&e);
     assert_null(ruleset_load(fx->dir, &e));
     assert_string_equal(e.code, "rule_error");
     assert_non_null(strstr(e.msg, fx->dir));
+}
+
+/* A name that says rule file (x.lua) but is a FIFO or a directory is an
+ * error naming it, never opened: skipped, the set would load without that
+ * programme, and `eligo check` call it clean. */
+static void test_lua_name_not_a_file(void **state)
+{
+    fixture *fx = *state;
+    char path[512];
+    err e;
+    write_text(fx->dir, "a.lua", "return 'a'\n");
+    snprintf(path, sizeof path, "%s/pipe.lua", fx->dir);
+    CHECK_SYS(mkfifo(path, 0600), path);
+    err_clear(&e);
+    assert_null(ruleset_load(fx->dir, &e));
+    assert_string_equal(e.code, "rule_error");
+    assert_non_null(strstr(e.msg, "pipe.lua: a FIFO, not a rule file"));
+    CHECK_SYS(unlink(path), path);
+
+    snprintf(path, sizeof path, "%s/sub.lua", fx->dir);
+    CHECK_SYS(mkdir(path, 0700), path);
+    err_clear(&e);
+    assert_null(ruleset_load(fx->dir, &e));
+    assert_non_null(strstr(e.msg, "sub.lua: a directory, not a rule file"));
+    CHECK_SYS(rmdir(path), path);
+
+    ruleset *rs = ruleset_load(fx->dir, &e);
+    assert_non_null(rs);
+    assert_int_equal(ruleset_count(rs), 1);
+    ruleset_free(rs);
 }
 
 static void test_file_size_limit(void **state)
@@ -491,6 +517,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_order_and_contents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lua_name_not_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_matches_definition, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_known_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_changes_with_one_byte, setup, teardown),
