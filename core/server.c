@@ -1325,15 +1325,20 @@ static int server_bind_unix(server *srv)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
+    /* 0660 as it is made: no chmod after, which would follow a symbolic
+     * link put in its place meanwhile by whoever may write the directory. */
     mode_t old = umask(0117);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     int saved = errno;
     umask(old);
     struct stat sb;
-    if (rc < 0 || stat(srv->socket_path, &sb) != 0) {
-        int why = rc < 0 ? -saved : -errno;
-        if (rc == 0)
-            unlink(srv->socket_path);   /* made, but not to be told from another's later */
+    int found = rc == 0 && lstat(srv->socket_path, &sb) == 0;
+    if (!found || !S_ISSOCK(sb.st_mode)) {
+        /* Not found: made, but not to be told from another's later.  Not a
+         * socket: replaced at once, and not this server's to remove. */
+        int why = rc < 0 ? -saved : !found ? -errno : UV_EEXIST;
+        if (rc == 0 && !found)
+            unlink(srv->socket_path);
         close(fd);
         return why;
     }
@@ -1355,7 +1360,7 @@ static void server_unlink_socket(server *srv)
     if (!srv->socket_made)
         return;
     srv->socket_made = 0;
-    if (stat(srv->socket_path, &sb) != 0)
+    if (lstat(srv->socket_path, &sb) != 0)
         return;
     if (sb.st_dev == srv->socket_dev && sb.st_ino == srv->socket_ino)
         unlink(srv->socket_path);
@@ -1381,7 +1386,6 @@ static void server_rebind(uv_handle_t *h)
     if (made) {
         srv->unix_listener.data = srv;
         if ((rc = server_bind_unix(srv)) == 0) {
-            chmod(srv->socket_path, 0660);
             rc = uv_listen((uv_stream_t *)&srv->unix_listener, 511, server_accept);
             if (rc == 0) {
                 log_warn("the socket file %s was removed: made it again", srv->socket_path);
@@ -1472,7 +1476,6 @@ int server_listen(server *srv, pool *p, err *e)
         return err_set(e, "internal", "cannot bind %s: %s%s%s", srv->socket_path, uv_strerror(rc),
                        *why ? ": " : "", why);
     }
-    chmod(srv->socket_path, 0660);
     if ((rc = uv_listen((uv_stream_t *)&srv->unix_listener, 511, server_accept)) < 0)
         return err_set(e, "internal", "cannot listen on %s: %s", srv->socket_path,
                        uv_strerror(rc));
