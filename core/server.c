@@ -1170,7 +1170,9 @@ int server_probe(const char *path, err *e)
     if (!S_ISSOCK(st.st_mode))
         return err_set(e, "internal", "%s exists and is not a socket; not touching it", path);
 
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Not blocking: a live server whose backlog is full would keep a
+     * blocking connect waiting for ever; it says EAGAIN instead. */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return err_set(e, "internal", "socket: %s", strerror(errno));
     memset(&sa, 0, sizeof sa);
@@ -1179,10 +1181,10 @@ int server_probe(const char *path, err *e)
     int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
     int saved = errno;
     close(fd);
-    if (rc == 0)
+    if (rc == 0 || saved == EAGAIN)
         return err_set(e, "internal",
-                       "another server is already listening on %s (stop it, or choose "
-                       "another --socket)", path);
+                       "another server is already listening on %s%s (stop it, or choose "
+                       "another --socket)", path, rc == 0 ? "" : ", its backlog full");
     if (saved != ECONNREFUSED && saved != ENOENT)
         return err_set(e, "internal", "%s: %s", path, strerror(saved));
     if (unlink(path) < 0 && errno != ENOENT)

@@ -979,6 +979,42 @@ def test_socket_not_ours():
             check(other.wait(30) == 0, "the other stops cleanly")
 
 
+def test_socket_busy():
+    """A live listener whose backlog is full is a live server too: a second
+    start says so at once (its blocking connect waited for a slot for ever)."""
+    d = tempfile.mkdtemp(prefix="eligo-busy-")
+    path = os.path.join(d, "s.sock")
+    lsn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsn.bind(path)
+    lsn.listen(0)
+    waiting = []
+    try:
+        for _ in range(8):   # fill the backlog; the listener never accepts
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                c.close()
+                break
+            waiting.append(c)
+        try:
+            p = subprocess.run([ELIGO, "serve", "--socket", path, "--rules", RULES,
+                                "--db", os.path.join(d, "e.db"), "--quiet"],
+                               capture_output=True, text=True, timeout=30)
+            st, err = p.returncode, p.stderr
+        except subprocess.TimeoutExpired:
+            st, err = "still waiting after 30 s", ""
+        check(st == 1 and "another server is already listening" in err,
+              "a start on a busy live socket is refused at once (%s: %s)" % (st, err.strip()[-200:]))
+        check(os.path.exists(path), "and the socket file is left in place")
+    finally:
+        for c in waiting:
+            c.close()
+        lsn.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_socket_removed():
     """A socket file removed while the server runs (a cleaner of the
     directory, a hand) is made again within a second or so: new clients
@@ -1138,6 +1174,7 @@ def main():
     test_limits()
     test_submit_refused()
     test_socket_not_ours()
+    test_socket_busy()
     test_socket_removed()
     test_slow_reader()
     test_reply_after_wait()
