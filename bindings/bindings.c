@@ -496,6 +496,7 @@ static int bindings_blank_lua(lua_State *L)
  *                 | nil, offset, "nul" (the escape \u0000)
  *                 | nil, offset, "dup" (a key its object already has)
  *                 | nil, offset, "number" (digits missing after '-', '.' or 'e')
+ *                 | nil, offset, "tiny" (a number nearer 0 than a double holds)
  *                 | nil, offset, "utf8" or "control" (a byte that is not
  *                 UTF-8, or a raw control character, before the byte where
  *                 the text stops being JSON)
@@ -516,7 +517,7 @@ static int bindings_decode(lua_State *L)
     if (at) {
         static const char *const whys[] = {
             [JSON_DEEP] = "deep", [JSON_RANGE] = "range", [JSON_NUL] = "nul", [JSON_DUP] = "dup",
-            [JSON_NUMBER] = "number"};
+            [JSON_NUMBER] = "number", [JSON_TINY] = "tiny"};
         /* The first byte that is wrong: a raw control character in a
          * string, or a byte that is not UTF-8, before the one the grammar
          * stopped at comes first, said as such (else the message would

@@ -8,6 +8,7 @@
  */
 #include "json.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <stdlib.h>
@@ -184,8 +185,9 @@ static int json_digits(const unsigned char **p, const unsigned char *end)
 }
 
 /* A number: an integer when integral and below 2^53, as json.h says; an
- * error when too large for a double: strtod would give infinity, which
- * canonical JSON cannot write back.  [-0, +(0|1), -] */
+ * error when too large for a double (strtod would give infinity, which
+ * canonical JSON cannot write back) or too near 0 for one (it would give 0,
+ * or a subnormal number of few digits).  [-0, +(0|1), -] */
 /* A number that went wrong at P: digits missing after '-', '.' or 'e'. */
 static int json_bad_number(json_parser *j, const unsigned char *p)
 {
@@ -228,11 +230,13 @@ static int json_number(json_parser *j)
         return luaL_error(j->L, "not enough memory");
     memcpy(text, start, len);
     text[len] = '\0';
+    errno = 0;
     double d = strtod(text, NULL);
+    int range = errno == ERANGE;   /* beyond a double, or below its normal numbers */
     if (text != tmp)
         free(text);
-    if (isinf(d)) {
-        j->why = j->bad ? j->why : JSON_RANGE;
+    if (range) {
+        j->why = j->bad ? j->why : isinf(d) ? JSON_RANGE : JSON_TINY;
         return json_fail(j, start);
     }
     if (d == floor(d) && fabs(d) < 9007199254740992.0)

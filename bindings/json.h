@@ -24,7 +24,7 @@
 #define JSON_MAX_DEPTH 64
 
 /* Why a text was refused, beyond its grammar. */
-enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3, JSON_DUP = 4, JSON_NUMBER = 5 };
+enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3, JSON_DUP = 4, JSON_NUMBER = 5, JSON_TINY = 6 };
 
 /* Decode the N bytes at S, which hold one JSON value and optional white
  * space around it, and push the value.  Returns 0; or, when the text is not
@@ -33,6 +33,8 @@ enum { JSON_DEEP = 1, JSON_RANGE = 2, JSON_NUL = 3, JSON_DUP = 4, JSON_NUMBER = 
  * JSON_DEEP when that byte opens an array or object nested deeper than
  * JSON_MAX_DEPTH, JSON_RANGE when it starts a number too large for a double
  * (one that would round to infinity, which no JSON text can name),
+ * JSON_TINY when it starts one nearer 0 than a double holds in full (1e-400
+ * would be read as 0, an amount of 0.00 nobody sent),
  * JSON_NUL when it starts the escape \u0000, which the text of a request may
  * not hold (C would cut it there), JSON_DUP when it starts a key its object
  * already has (readers differ on which value counts: some take the first,

@@ -1590,6 +1590,7 @@ local function decode_line(line, res)
   end
   if why == "deep" then fail("invalid_json", "invalid JSON at byte %d: arrays and objects nested deeper than 64", at) end
   if why == "range" then fail("invalid_json", "invalid JSON at byte %d: a number too large", at) end
+  if why == "tiny" then fail("invalid_json", "invalid JSON at byte %d: a number too near 0 to hold (write 0 for zero)", at) end
   if why == "number" then
     fail("invalid_json", "invalid JSON at byte %d: a number with no digits where some must be (after a '-', a '.' or an 'e': 1.0, not 1.)", at)
   end

@@ -2029,6 +2029,14 @@ static void test_protocol_number_too_large(void **state)
     assert_error(r, "invalid_json");
     assert_string_equal(r->error_message, "invalid JSON at byte 61: a number too large");
     release(r);
+    /* And one too near 0, which was read as 0: an income of 1e-400 was
+     * decided as an income of nothing. */
+    r = raw(en, "{\"id\":4,\"op\":\"screen\",\"applicant\":{\"income\":1e-400}}");
+    assert_error(r, "invalid_json");
+    assert_string_equal(r->error_message,
+                        "invalid JSON at byte 45: a number too near 0 to hold (write 0 for zero)");
+    assert_string_equal(r->id, "4");
+    release(r);
     release(en);
 }
 

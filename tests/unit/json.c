@@ -308,8 +308,10 @@ static void test_json_long_number(void **state)
 /* A number too large for a double is an error at its first byte, told
  * apart from other errors; it used to decode as infinity, which canonical
  * JSON cannot write back (found by fuzzing: a request_key's fingerprint then
- * failed as an internal error).  The largest double decodes, and a number
- * too small for one is zero, as strtod gives it. */
+ * failed as an internal error).  The largest double decodes.  A number
+ * nearer 0 than a double holds in full is an error too (JSON_TINY): it was
+ * read as 0, an amount of 0.00 nobody sent; the smallest normal double and
+ * a zero with any exponent decode. */
 static void test_json_number_out_of_range(void **state)
 {
     (void)state;
@@ -326,7 +328,12 @@ static void test_json_number_out_of_range(void **state)
         refused(cases[i].text, cases[i].at, JSON_RANGE);
     decoded("1.7976931348623157e308");
     assert_true(lua_tonumber(L, 2) == DBL_MAX);
-    decoded("-1e-400");
+    refused("-1e-400", 1, JSON_TINY);
+    refused("[1, 1e-310]", 5, JSON_TINY);                  /* subnormal: few digits held */
+    refused("{\"a\":4.9e-324}", 6, JSON_TINY);
+    decoded("2.2250738585072014e-308");                     /* the smallest normal double */
+    assert_true(lua_tonumber(L, 2) == DBL_MIN);
+    decoded("0e-999");
     assert_true(lua_tonumber(L, 2) == 0.0);
 }
 
