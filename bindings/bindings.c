@@ -135,10 +135,6 @@ static int bindings_window_start(lua_State *L)
     return 2;
 }
 
-/* Work a call on a small table does in C, unpaid: as the engine's charged
- * library functions (engine.c), a long list pays for every key. */
-#define BINDINGS_FREE_WORK 64
-
 /* is_in(x, set) for rules.lua's is_in: whether X is (==, as Lua compares)
  * one of the items of SET, 1 .. n where ipairs would stop; or nil and n
  * when SET's contents (a frozen table's or an applicant list's, in its
@@ -187,8 +183,7 @@ static int bindings_is_in(lua_State *L)
             lua_pop(L, 1);
         }
     }
-    if (2 * n > BINDINGS_FREE_WORK)
-        order_pay(L, 2 * n);
+    order_pay(L, 2 * n);   /* the host lets a short list go unpaid */
     for (lua_Integer i = 1; i <= n; i++) {
         own ? lua_geti(L, 2, i) : lua_rawgeti(L, raw, i);
         if (lua_compare(L, -1, 1, LUA_OPEQ)) {

@@ -71,14 +71,14 @@ static void verify_name(const store_report *rep)
         printf("decision %s", rep->bad_id);
 }
 
-/* Read CPFILE, check its signature with PUBFILE, fill *CP and *ANCHOR.
- * Returns 0, or the exit status after saying what failed. */
 /* "s" for a count other than one. */
 static const char *verify_s(long long n)
 {
     return n == 1 ? "" : "s";
 }
 
+/* Read CPFILE, check its signature with PUBFILE, fill *CP and *ANCHOR.
+ * Returns 0, or the exit status after saying what failed. */
 static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
                                        sign_checkpoint *cp, store_anchor *anchor)
 {
