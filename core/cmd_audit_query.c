@@ -9,17 +9,16 @@
  * up to it; 2 a usage error or a database that cannot be read.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "ids.h"
 #include "cmd.h"
+#include "file.h"
 #include "text.h"
 #include "store.h"
 
@@ -450,50 +449,31 @@ static void export_usage(FILE *f)
             "  --help             print this help\n");
 }
 
-/* Read the key file PATH into KEY; returns its length, -1 (message printed)
- * on failure. */
-static long export_read_key(const char *path, unsigned char *key, size_t cap)
+/* Read the key file PATH into KEY; returns the key's length, -1 (message
+ * printed) on failure.  KEY holds a key, its line end and a byte more: a
+ * longer key is refused, not cut short, as ELIGO_REDACT_KEY is. */
+static long export_read_key(const char *path, unsigned char key[AQ_KEY_MAX + 3])
 {
-    /* Not waited for: a FIFO would block the open until a writer came, and
-     * a device (/dev/zero) is no key. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    struct stat sb = {0};
-    FILE *f = fd >= 0 && fstat(fd, &sb) == 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-        fprintf(stderr, "eligo audit export: cannot read the key file %s: %s\n", path,
-                strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    err e = {0};
+    long n = file_read_small(path, (char *)key, AQ_KEY_MAX + 3, &e);
+    if (n == -1) {
+        fprintf(stderr, "eligo audit export: --redact-key: %s\n", e.msg);
         return -1;
     }
-    if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {   /* a directory: said below */
-        fprintf(stderr, "eligo audit export: the key file %s is not a regular file\n", path);
-        fclose(f);
-        return -1;
-    }
-    size_t n = fread(key, 1, cap, f);
-    int big = n == cap && fgetc(f) != EOF;
-    /* A directory opens, and reads as nothing: not a missing key. */
-    int failed = ferror(f), why = errno;
-    fclose(f);
-    if (failed) {
-        fprintf(stderr, "eligo audit export: cannot read the key file %s: %s\n", path,
-                strerror(why));
-        return -1;
-    }
-    if (big) {
-        fprintf(stderr, "eligo audit export: the key file %s is over %zu bytes\n", path, cap - 1);
-        return -1;
-    }
-    if (n && key[n - 1] == '\n')
+    if (n > 0 && key[n - 1] == '\n')
         n--;
-    if (n && key[n - 1] == '\r')
+    if (n > 0 && key[n - 1] == '\r')
         n--;
     if (n == 0) {
         fprintf(stderr, "eligo audit export: the key file %s is empty\n", path);
         return -1;
     }
-    return (long)n;
+    if (n == -2 || n > AQ_KEY_MAX) {
+        fprintf(stderr, "eligo audit export: the key in %s is over %d bytes; it must be at "
+                "most %d\n", path, AQ_KEY_MAX, AQ_KEY_MAX);
+        return -1;
+    }
+    return n;
 }
 
 int cmd_audit_export(int argc, char **argv)
@@ -510,7 +490,7 @@ int cmd_audit_export(int argc, char **argv)
     const char *keyfile = NULL, *outpath = NULL;
     char *redact = NULL;
     const char *fields[64];
-    unsigned char key[AQ_KEY_MAX + 1];
+    unsigned char key[AQ_KEY_MAX + 3];
     store_filter f = {.oldest_first = 1};
     aq_values vals;
     audit_export_opts o = {.format = AUDIT_JSONL, .redact = fields};
@@ -589,7 +569,7 @@ int cmd_audit_export(int argc, char **argv)
     if (o.nredact > 0) {
         long n;
         if (keyfile) {
-            if ((n = export_read_key(keyfile, key, sizeof key)) < 0)
+            if ((n = export_read_key(keyfile, key)) < 0)
                 goto done;
         } else {
             const char *k = getenv("ELIGO_REDACT_KEY");

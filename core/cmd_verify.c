@@ -9,14 +9,12 @@
  * The database is opened read-only, so verifying never creates or migrates a
  * file, and can run beside a live server.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "file.h"
 #include "hex.h"
 #include "sign.h"
 #include "store.h"
@@ -84,34 +82,12 @@ static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
 {
     err e = {0};
     char text[8192];
-    /* Not waited for: a FIFO would block the open until a writer came. */
-    int fd = open(cpfile, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    struct stat sb = {0};
-    FILE *f = fd >= 0 && fstat(fd, &sb) == 0 ? fdopen(fd, "r") : NULL;
-    if (!f) {
-        fprintf(stderr, "eligo verify: cannot open %s: %s\n", cpfile, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    long n = file_read_small(cpfile, text, sizeof text, &e);
+    if (n < 0) {
+        fprintf(stderr, "eligo verify: --checkpoint: %s\n", e.msg);
         return 2;
     }
-    if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {   /* a directory: said below */
-        fprintf(stderr, "eligo verify: %s is not a regular file, so not a checkpoint\n", cpfile);
-        fclose(f);
-        return 2;
-    }
-    size_t n = fread(text, 1, sizeof text, f);
-    int failed = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (failed) {   /* a directory, say */
-        fprintf(stderr, "eligo verify: cannot read %s: %s\n", cpfile, strerror(saved));
-        return 2;
-    }
-    if (n == sizeof text) {
-        fprintf(stderr, "eligo verify: %s is too large to be a checkpoint\n", cpfile);
-        return 2;
-    }
-    if (sign_checkpoint_parse(text, n, cp, &e) != 0) {
+    if (sign_checkpoint_parse(text, (size_t)n, cp, &e) != 0) {
         fprintf(stderr, "eligo verify: %s: %s\n", cpfile, e.msg);
         return 2;
     }

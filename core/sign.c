@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "file.h"
 #include "hex.h"
 
 #define SIGN_SIG_LEN 64
@@ -194,27 +195,9 @@ done:
 
 sign_key *sign_key_load(const char *path, int private, err *e)
 {
-    /* Opened without waiting, and refused unless a regular file: a FIFO
-     * would block the open until some writer came, and a device (/dev/zero)
-     * would be read for ever. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        err_set(e, "invalid_request", "cannot open %s: %s", path, strerror(errno));
+    FILE *f = file_open_regular(path, e);
+    if (!f)
         return NULL;
-    }
-    struct stat sb = {0};
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        err_set(e, "invalid_request", "%s is %s, not a key file", path,
-                S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file");
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "r");
-    if (!f) {
-        close(fd);
-        err_set(e, "invalid_request", "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
     /* Read first, so that a key of the wrong kind is named as such before
      * any advice on a private key's mode.  Each kind is refused where the
      * other is wanted: a public key cannot sign, and a private key given to
@@ -262,6 +245,7 @@ sign_key *sign_key_load(const char *path, int private, err *e)
     /* A signing key others can read is no longer a proof of who signed: refuse
      * it, as ssh does, rather than sign with it (keygen writes 0600). */
     const char *why = pk ? NULL : sign_pem_why(f);
+    struct stat sb = {0};
     if (pk && private && fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077)) {
         err_set(e, "invalid_request", "%s is open to other users (mode %04o): a private key "
                 "must be readable by its owner only (chmod 600 %s)", path,

@@ -540,6 +540,22 @@ def main():
                             "--redact", fields], capture_output=True, text=True, env=env)
         check(p.returncode == 2 and p.stdout == "" and "at most 4096" in p.stderr,
               "a key from ELIGO_REDACT_KEY over 4096 bytes is refused (%s)" % p.stderr.strip())
+        # A key file is held to the same 4096 bytes, its line end aside.
+        for name, text, taken in (("k4096", "k" * 4096 + "\r\n", True),
+                                  ("k4097", "k" * 4097, False),
+                                  ("k5000", "k" * 5000 + "\n", False)):
+            path = os.path.join(srv.dir, name)
+            with open(path, "w", newline="") as f:
+                f.write(text)
+            p = subprocess.run([ELIGO, "audit", "export", "--db", db, "--limit", "1",
+                                "--redact", fields, "--redact-key", path],
+                               capture_output=True, text=True)
+            if taken:
+                check(p.returncode == 0 and "hmac-sha256:" in p.stdout,
+                      "a key file of 4096 bytes and a line end is taken (%s)" % p.stderr.strip())
+            else:
+                check(p.returncode == 2 and p.stdout == "" and "at most 4096" in p.stderr,
+                      "a key file of %s is refused (%s)" % (name, p.stderr.strip()))
         env.pop("ELIGO_REDACT_KEY")
         p = subprocess.run([ELIGO, "audit", "export", "--db", db,
                             "--redact", fields], capture_output=True, text=True, env=env)

@@ -409,7 +409,7 @@ def main():
         check(code == 1 and "bad signature" in out and "not with this public key" in out,
               "another key fails")
         code, _, err = verify(db, "--checkpoint", work, "--pubkey", key + ".pub")
-        check(code == 2 and ("cannot read %s: Is a directory" % work) in err,
+        check(code == 2 and ("--checkpoint: %s is a directory" % work) in err,
               "a directory given as the checkpoint is said to be one (%s)" % err.strip())
         # Signed on an empty database: it holds, and says it proves nothing.
         with Server() as empty:

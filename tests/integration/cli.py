@@ -95,7 +95,7 @@ def export_key(db):
     with open(empty, "w") as f:
         f.write("\n")
     base = ["audit", "export", "--db", db, "--redact", "birth_date", "--redact-key"]
-    refused(base + [WORK], "cannot read the key file %s: Is a directory" % WORK)
+    refused(base + [WORK], "--redact-key: %s is a directory" % WORK)
     refused(base + [empty], "the key file %s is empty" % empty)
     # A review's bad --override is the flag's (it said "field 'outcome' must be ...").
     st, out, _ = eligo("audit", "list", "--db", db, "--json", "--limit", "1")

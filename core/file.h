@@ -1,0 +1,25 @@
+/*
+ * file.h -- the small files a user names on the command line: a key, a
+ * checkpoint.
+ *
+ * Each is opened without waiting and refused unless it is a regular file: a
+ * FIFO would block the open until some writer came, and a device (/dev/zero)
+ * would be read for ever.
+ */
+#ifndef ELIGO_FILE_H
+#define ELIGO_FILE_H
+
+#include <stdio.h>
+
+#include "err.h"
+
+/* PATH opened for reading, or NULL with E (code invalid_request): "cannot
+ * open PATH: why", "PATH is a directory", "PATH is not a regular file". */
+FILE *file_open_regular(const char *path, err *e);
+
+/* PATH (file_open_regular) read whole into BUF of CAP bytes: its length, -1
+ * with E, or -2 with E when it holds CAP bytes or more ("PATH is over CAP - 1
+ * bytes"). */
+long file_read_small(const char *path, char *buf, size_t cap, err *e);
+
+#endif
