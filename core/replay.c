@@ -12,9 +12,10 @@
  * closes the queue, the workers drain it and stop, and their counts are
  * merged in worker order.
  *
- * Queue states (under mu):  OPEN --replay_close_queue--> CLOSED; a worker
+ * Queue states (under mu):  OPEN --queue_close--> CLOSED; a worker
  * stops when the queue is CLOSED and empty.  The reader waits on `room`
- * while QUEUE_MAX batches are queued; workers wait on `ready`.
+ * while queue_max batches (QUEUE_MAX_PER_WORKER per worker) are queued;
+ * workers wait on `ready`.
  *
  * Original mode.  The reader keeps one entry per distinct stored rule set it
  * met (loaded with store_get_ruleset on its handle, between two steps of the
@@ -43,7 +44,7 @@
  *
  * Invariants (replay_check, debug builds, under mu):
  *   1. nqueued is the length of the queue; head is NULL iff tail is.
- *   2. nqueued <= QUEUE_MAX.
+ *   2. nqueued <= queue_max.
  */
 #include "replay.h"
 
