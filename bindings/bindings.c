@@ -80,7 +80,6 @@ static int bindings_months_between(lua_State *L)
     return 1;
 }
 
-/* months_before(on, n) -> date string  [-0, +1, v] */
 /* Push the date N months before ON, the date at ONIDX, and return 0; or
  * push why there is none and return -1.  [-0, +1, m] */
 static int bindings_months_back(lua_State *L, int32_t on, int onidx, lua_Integer n)
@@ -101,6 +100,7 @@ static int bindings_months_back(lua_State *L, int32_t on, int onidx, lua_Integer
     return 0;
 }
 
+/* months_before(on, n) -> date string  [-0, +1, v] */
 static int bindings_months_before(lua_State *L)
 {
     int32_t on = bindings_checkdate(L, 1, "months_before");

@@ -184,10 +184,6 @@ static int json_digits(const unsigned char **p, const unsigned char *end)
     return any;
 }
 
-/* A number: an integer when integral and below 2^53, as json.h says; an
- * error when too large for a double (strtod would give infinity, which
- * canonical JSON cannot write back) or too near 0 for one (it would give 0,
- * or a subnormal number of few digits).  [-0, +(0|1), -] */
 /* A number that went wrong at P: digits missing after '-', '.' or 'e'. */
 static int json_bad_number(json_parser *j, const unsigned char *p)
 {
@@ -195,6 +191,10 @@ static int json_bad_number(json_parser *j, const unsigned char *p)
     return json_fail(j, p);
 }
 
+/* A number: an integer when integral and below 2^53, as json.h says; an
+ * error when too large for a double (strtod would give infinity, which
+ * canonical JSON cannot write back) or too near 0 for one (it would give 0,
+ * or a subnormal number of few digits).  [-0, +(0|1), -] */
 static int json_number(json_parser *j)
 {
     const unsigned char *p = j->p, *start = p;

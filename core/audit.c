@@ -1299,10 +1299,6 @@ static int export_hmac(const audit_export_opts *o, const void *p, size_t n,
     return 0;
 }
 
-/* Replace the value at PATH ("business.sector") under NODE by its keyed
- * hash: a string's bytes are hashed, any other value's compact JSON.  A list
- * on the way is gone through element by element ("previous_benefits.date"
- * hides the date of every benefit).  *HITS counts the values replaced. */
 /* The numbers raw_numbers made raw under V, back to numbers (RAW 0) or raw
  * again (RAW 1): a redacted value is hashed as its numbers print from their
  * double, so that 100, 1E2 and 100.0 hash alike, as they always have. */
@@ -1323,7 +1319,8 @@ static void raw_toggle(cJSON *v, int raw)
  * list elements taking their list's path: so a key that holds a dot itself
  * ("contact.phone") is hidden as the nested one of that path is, and
  * neither goes out in clear in the one column both fill (nor under a
- * redacted "contact"). */
+ * redacted "contact").  A string's bytes are hashed, any other value's
+ * compact JSON; *HITS counts the values replaced. */
 static int export_redact_path(const audit_export_opts *o, cJSON *node, const char *prefix,
                               const char *path, int64_t *hits)
 {

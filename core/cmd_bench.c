@@ -52,11 +52,11 @@ static void bench_usage(FILE *f)
         "unanswered: counted in errors, and as \"dropped\" in --json).\n");
 }
 
-/* Parse S as a number in [LO, HI] into *OUT, a whole one unless OPT takes
- * seconds or a rate; 0 or -1. */
 /* The most requests bench keeps in flight, -c times -P. */
 #define BENCH_MAX_IN_FLIGHT 1000000
 
+/* Parse S as a number in [LO, HI] into *OUT, a whole one unless OPT takes
+ * seconds or a rate; 0 or -1. */
 static int bench_number(const char *opt, const char *s, double lo, double hi, double *out)
 {
     char *end;

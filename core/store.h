@@ -429,14 +429,14 @@ int store_decision_applicant(store *st, const char *decision_id, buf *out, err *
  * read it.  Returns 0, or -1 with E saying which. */
 int store_moved(store *st, err *e);
 
-/* Call FN(UD, id) for each distinct applicant id with a decision (a walk of
- * the applicant index).  FN returns 0 to go on.  Returns 0, -1 with E, or
- * what FN returned when not 0. */
 /* The seqs of the N decisions IDS into SEQS (0 for an id no decision has),
  * in one read transaction: 0, or -1 with E when the store could not be
  * read. */
 int store_decision_seqs(store *st, const char *const *ids, size_t n, int64_t *seqs, err *e);
 
+/* Call FN(UD, id) for each distinct applicant id with a decision (a walk of
+ * the applicant index).  FN returns 0 to go on.  Returns 0, -1 with E, or
+ * what FN returned when not 0. */
 int store_each_applicant(store *st, int (*fn)(void *ud, const char *id), void *ud, err *e);
 
 /* Append to OUT the ids of the programmes with a stored decision, in
