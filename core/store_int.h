@@ -28,7 +28,8 @@
 
 #define STORE_HASH_LEN 32
 
-/* The prepared statements every handle keeps.  Order matches store_sql. */
+/* The prepared statements every handle keeps, each one's text at its index
+ * in store_sql. */
 enum {
     Q_BEGIN,
     Q_COMMIT,
