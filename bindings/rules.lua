@@ -8,12 +8,12 @@ locals, builds the environment rule files run in, and returns the table of
 entry points engine.c calls:
 
   load(name, text)   run one rule or test file in the sandbox
-  seal()             after the last file: check, index and freeze the set
-  request(line, defaults)          decode and carry out one request line
+  seal(hash)         after the last file: check, index and freeze the set
+  request(line, op, program, as_of, lang, history)   one request line, defaults after it
   programs(as_of, lang)            the programmes in force, as a JSON text
   lint()             every problem of the loaded set, as {file, line, msg}
-  run_tests()        the test cases, as failures and coverage notes
-  after()            the check run after every request (no state kept)
+  case_count(), run_case(i), case_aborted(i, code, msg), coverage_notes()   the test cases
+  after()            the check that no state was kept, when one may have been (api.seal)
 
 States of a loaded set: LOADING (files being run; declarations accumulate)
 -> SEALED (seal() succeeded; requests may run).  Invariants:
