@@ -84,8 +84,9 @@ typedef struct store_outcome {
  * OUT->stored, which the caller buf_inits and frees) or STORE_CONFLICT.
  * A stored fingerprint an older eligo wrote differently is a repeat all
  * the same when the request lines hold the same application, as in
- * store_append (conflict_same).  For an application with no decision to
- * store, a screen with no programme in force.  Returns 0, or -1 with E. */
+ * store_append (conflict_same).  Asked for an application that has no
+ * decision to store (a screen with no programme in force): its key may still
+ * be a repeat or a conflict.  Returns 0, or -1 with E. */
 int store_key_outcome(store *st, const char *key, const char *fingerprint, const char *request,
                       size_t len, store_outcome *out, err *e);
 
