@@ -40,6 +40,9 @@ static void replay_usage(FILE *f)
         "  --since DATE      only decisions made on or after DATE (YYYY, YYYY-MM,\n"
         "  --until DATE      YYYY-MM-DD or YYYY-MM-DDTHH[:MM[:SS[.fff]]][Z]); --until: on\n"
         "                    or before DATE (2025-03: to the end of March)\n"
+        "  --by-as-of        --since/--until apply to as_of, the date a decision was made\n"
+        "                    for, instead of when it was made: the decisions dated\n"
+        "                    before a rule change, say (YYYY, YYYY-MM or YYYY-MM-DD)\n"
         "  --ruleset HASH    only decisions made by this rule set (its hash or a prefix,\n"
         "                    hex digits)\n"
         "  --instructions N  Lua instructions allowed per decision (default\n"
@@ -85,8 +88,8 @@ static void replay_progress(void *ud, int64_t done, int64_t total, double secs)
 /* What engine_lint finds is counted, not shown: eligo check shows it. */
 int cmd_replay(int argc, char **argv)
 {
-    enum { O_PROGRAM = 256, O_APPLICANT, O_SINCE, O_UNTIL, O_RULESET, O_SAMPLE, O_LISTED,
-           O_INSTRUCTIONS, O_MEMORY, O_TIME };
+    enum { O_PROGRAM = 256, O_APPLICANT, O_SINCE, O_UNTIL, O_BY_AS_OF, O_RULESET, O_SAMPLE,
+           O_LISTED, O_INSTRUCTIONS, O_MEMORY, O_TIME };
     static const struct option longopts[] = {
         {"rules", required_argument, NULL, 'r'},
         {"original", no_argument, NULL, 'o'},
@@ -95,6 +98,7 @@ int cmd_replay(int argc, char **argv)
         {"applicant", required_argument, NULL, O_APPLICANT},
         {"since", required_argument, NULL, O_SINCE},
         {"until", required_argument, NULL, O_UNTIL},
+        {"by-as-of", no_argument, NULL, O_BY_AS_OF},
         {"ruleset", required_argument, NULL, O_RULESET},
         {"json", no_argument, NULL, 'J'},
         {"jobs", required_argument, NULL, 'j'},
@@ -133,6 +137,7 @@ int cmd_replay(int argc, char **argv)
             *(opt == O_SINCE ? &cfg.filter.since : &cfg.filter.until) =
                 opt == O_SINCE ? since : until;
             break;
+        case O_BY_AS_OF: cfg.filter.by_as_of = 1; break;
         case O_RULESET:
             if (cmd_hash_prefix("replay", "--ruleset", optarg, hash) != 0)
                 return 2;
@@ -185,6 +190,16 @@ int cmd_replay(int argc, char **argv)
     }
     if (cmd_since_until("replay", cfg.filter.since, cfg.filter.until) != 0)
         return 2;
+    /* as_of is a date, which a time would cut short ("2025-03-01" sorts
+     * before "2025-03-01T10"): refused, as audit refuses it. */
+    const char *t = cfg.filter.since && strlen(cfg.filter.since) > 10 ? cfg.filter.since
+                    : cfg.filter.until && strlen(cfg.filter.until) > 10 ? cfg.filter.until
+                                                                        : NULL;
+    if (cfg.filter.by_as_of && t) {
+        fprintf(stderr, "eligo replay: with --by-as-of, --since and --until compare with as_of, "
+                "a date: give YYYY, YYYY-MM or YYYY-MM-DD, not '%s'\n", t);
+        return 2;
+    }
     if (cmd_db_exists("replay", cfg.db_path) != 0)
         return 2;
 

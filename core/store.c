@@ -3119,15 +3119,16 @@ int store_scan_open(store *st, const store_scan_filter *f, store_scan **out, err
         binds[nb++] = f->applicant_id;
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND " STORE_APPLICANT_IN("?%d"), nb, nb);
     }
+    const char *col = f->by_as_of ? "d.as_of" : "d.decided_at";
     if (f->since) {
         binds[nb++] = f->since;
         n += snprintf(sql + n, sizeof sql - (size_t)n,
-                      " AND substr(d.decided_at, 1, length(?%d)) >= ?%d", nb, nb);
+                      " AND substr(%s, 1, length(?%d)) >= ?%d", col, nb, nb);
     }
     if (f->until) {
         binds[nb++] = f->until;
         n += snprintf(sql + n, sizeof sql - (size_t)n,
-                      " AND substr(d.decided_at, 1, length(?%d)) <= ?%d", nb, nb);
+                      " AND substr(%s, 1, length(?%d)) <= ?%d", col, nb, nb);
     }
     if (f->ruleset) {   /* a prefix of the hash, as people copy them */
         binds[nb++] = f->ruleset;

@@ -479,12 +479,14 @@ int store_history_row(buf *out, const char *const f[7], const size_t len[7]);
 
 /* Which decisions a scan returns; NULL members do not filter.  SINCE and
  * UNTIL compare with the start of decided_at, both inclusive ("2025-03"
- * takes all of March); RULESET is a prefix of the rule-set hash. */
+ * takes all of March), or of as_of when BY_AS_OF is set (then they are
+ * dates, YYYY to YYYY-MM-DD); RULESET is a prefix of the rule-set hash. */
 typedef struct store_scan_filter {
     const char *program;
     const char *applicant_id;
     const char *since;
     const char *until;
+    int by_as_of;
     const char *ruleset;
 } store_scan_filter;
 

@@ -452,6 +452,28 @@ def test_versions():
         check(rc == 0 and "  idmaj              idmaj.age_max 35 -> 40: 30 decisions, %d with the same outcome"
               % (30 - moved37) in out.splitlines(), "in text, the parameter's move")
 
+        # --by-as-of selects by the date decided for: every decision was made
+        # today, so only as_of tells those dated before the change from the
+        # others.  Before 2026 nothing moves; from 2026, all that moved.
+        rc, rep, err = replay_json("--rules", cand40, "--db", srv.db, "--by-as-of", "--until", "2025-12-31")
+        idmaj = {p["program"]: p for p in rep["programs"]}["idmaj"] if rep else {}
+        check(rc == 0 and rep["decisions"] == 30 and idmaj.get("versions") == []
+              and idmaj.get("parameters") == []
+              and all(m["from"] == m["to"] and not m["criteria"] for m in idmaj.get("moves", [])),
+              "--by-as-of --until 2025-12-31: the 30 decisions dated 2025 are unchanged (%s)"
+              % (err.strip()[-300:] if rep is None else idmaj))
+        rc, rep, err = replay_json("--rules", cand40, "--db", srv.db, "--by-as-of", "--since", "2026")
+        idmaj = {p["program"]: p for p in rep["programs"]}["idmaj"] if rep else {}
+        moves = {(m["from"], m["to"]): m["count"] for m in idmaj.get("moves", [])}
+        check(rc == 0 and rep["decisions"] == 30 and moves.get(("ineligible", "eligible")) == moved37
+              and idmaj.get("versions", [{}])[0].get("count") == 30,
+              "--by-as-of --since 2026: the 30 decisions dated 2026, %d of them moved (%s)"
+              % (moved37, err.strip()[-300:] if rep is None else moves))
+        rc, _, err = eligo("replay", "--rules", cand40, "--db", srv.db, "--by-as-of",
+                           "--until", "2025-12-31T10:00")
+        check(rc == 2 and "--by-as-of" in err and "2025-12-31T10:00" in err,
+              "--by-as-of with a time is a usage error, as for audit list (%s)" % err.strip())
+
 
 # ---- (b) --original on a database of several rule sets -----------------------
 
