@@ -2075,14 +2075,26 @@ local function tokens(src)
 end
 
 
+-- A text written as a date is on paper, with slashes, day first
+-- ("01/07/2026") or year first ("2026/7/1"): the YYYY-MM-DD it would be
+-- (a real day or not), or nil.  Dashes with the year last are not taken: a
+-- decree's number may look so ("2-12-1066").
+local function slashed_date(text)
+  local d, m, y = string_match(text, "^(%d%d?)/(%d%d?)/(%d%d%d%d)$")
+  if not d then
+    y, m, d = string_match(text, "^(%d%d%d%d)/(%d%d?)/(%d%d?)$")
+  end
+  return d and string_format("%s-%02d-%02d", y, tonumber(m), tonumber(d)) or nil
+end
+
 -- What a rule file's text shows that its loaded tables cannot: a key given
 -- twice in one table constructor (Lua keeps the last, so a schema field
 -- declared twice is declared once, silently); in a rule file, a string
 -- written like a date that is not one ("1990-1-1": a date compared with it
 -- is compared as text; "2-22-923", a decree's number, is not written like
--- one); a change given nil in with(base, { x = nil }),
--- which leaves it out, so that nothing changes.  Appended to OUT as lint
--- problems.
+-- one), or one written with slashes ("01/07/2026"); a change given nil in
+-- with(base, { x = nil }), which leaves it out, so that nothing changes.
+-- Appended to OUT as lint problems.
 local function source_faults(file, src, rules, out)
   local toks = tokens(without_comments(src))
   local stack = {}   -- open constructs; a table's entry holds its keys: name -> line
@@ -2135,6 +2147,11 @@ local function source_faults(file, src, rules, out)
     elseif rules and kind == "string" and text and string_find(text, "^%d%d%d%d%-%d%d?%-%d%d?$") and not c_parse_date(text) then
       out[#out + 1] = { file = file, line = line, msg = string_format(
         "\"%s\" is written like a date but is not one (YYYY-MM-DD, a real day): a date compared with it is compared as text", text) }
+    elseif rules and kind == "string" and text and slashed_date(text) then
+      local iso = slashed_date(text)
+      out[#out + 1] = { file = file, line = line, msg = c_parse_date(iso) and string_format(
+        "\"%s\" is written like a date but not as YYYY-MM-DD (%s): a date compared with it is compared as text", text, iso)
+        or string_format("\"%s\" is written like a date but is not one (YYYY-MM-DD, a real day): a date compared with it is compared as text", text) }
     elseif rules and kind == "string" and text and not c_utf8_bad(text) and c_nfc(text) ~= text then
       -- A warning: a message may be decomposed and still read well.
       out[#out + 1] = { file = file, line = line, warning = true, msg = string_format(

@@ -281,6 +281,27 @@ def main():
                "awrach.lua", '"1990-1-1"',
                r'^"1990-1-1" is written like a date but is not one \(YYYY-MM-DD, a real day\): a date '
                r"compared with it is compared as text$")
+    # So is one written day first or with slashes, as dates are on paper:
+    # "2026-07-01" < "01/07/2026" never holds.
+    expect_one("date_literal_slashes",
+               {"awrach.lua": [("check = function(a, on)\n      local years",
+                                'check = function(a, on)\n      if on < "01/07/2026" then return true end\n'
+                                '      local years')]},
+               "awrach.lua", '"01/07/2026"',
+               r'^"01/07/2026" is written like a date but not as YYYY-MM-DD \(2026-07-01\): a date '
+               r"compared with it is compared as text$")
+    expect_one("date_literal_year_first",
+               {"awrach.lua": [("check = function(a, on)\n      local years",
+                                'check = function(a, on)\n      if on < "2026/7/1" then return true end\n'
+                                '      local years')]},
+               "awrach.lua", '"2026/7/1"',
+               r'^"2026/7/1" is written like a date but not as YYYY-MM-DD \(2026-07-01\)')
+    expect_one("date_literal_slashes_not_a_day",
+               {"awrach.lua": [("check = function(a, on)\n      local years",
+                                'check = function(a, on)\n      if on < "31/02/2026" then return true end\n'
+                                '      local years')]},
+               "awrach.lua", '"31/02/2026"',
+               r'^"31/02/2026" is written like a date but is not one \(YYYY-MM-DD, a real day\)')
 
     # A test file misnamed is loaded as a rule file: the first test-only name
     # it uses says what it is.
