@@ -57,8 +57,11 @@ int cmd_lang(const char *cmd, const char *lang);
 /* --since SINCE and --until UNTIL (either may be NULL), as cmd_time_filter
  * left them: 0, or -1 said on stderr as CMD's when SINCE is after UNTIL,
  * so that no decision can lie between (--until runs to the end of what it
- * names: --since 2025-06-15 --until 2025-06 is half a month). */
-int cmd_since_until(const char *cmd, const char *since, const char *until);
+ * names: --since 2025-06-15 --until 2025-06 is half a month), or when
+ * BY_AS_OF (--by-as-of) compares them with as_of, a date, and one is a
+ * time, which would cut it short ("2025-03-01" sorts before
+ * "2025-03-01T10"). */
+int cmd_since_until(const char *cmd, const char *since, const char *until, int by_as_of);
 
 /* A database to read or append to, DB (--db or ELIGO_DB): 0 when a file of
  * some bytes is there; else -1, said on stderr as CMD's: an empty name, no

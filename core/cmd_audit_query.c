@@ -111,23 +111,12 @@ static int aq_filter_opt(const char *cmd, store_filter *f, aq_values *v, int opt
     return 0;
 }
 
-/* After the options: --by-as-of compares with as_of, a date, which a time
- * would cut short ("2025-03-01" sorts before "2025-03-01T10"): refused.
- * 0, or -1 with a message. */
+/* After the options: 0, or -1 with a message (cmd_since_until). */
 static int aq_filter_check(const char *cmd, const store_filter *f)
 {
     char name[32];
     snprintf(name, sizeof name, "audit %s", cmd);
-    if (cmd_since_until(name, f->since, f->until) != 0)
-        return -1;
-    const char *t = f->since && strlen(f->since) > 10 ? f->since
-                    : f->until && strlen(f->until) > 10 ? f->until : NULL;
-    if (f->by_as_of && t) {
-        fprintf(stderr, "eligo audit %s: with --by-as-of, --since and --until compare with "
-                "as_of, a date: give YYYY, YYYY-MM or YYYY-MM-DD, not '%s'\n", cmd, t);
-        return -1;
-    }
-    return 0;
+    return cmd_since_until(name, f->since, f->until, f->by_as_of);
 }
 
 static store *aq_open(const char *cmd, const char *db)

@@ -188,18 +188,8 @@ int cmd_replay(int argc, char **argv)
                 original ? "--rules DIR" : "--original");
         return 2;
     }
-    if (cmd_since_until("replay", cfg.filter.since, cfg.filter.until) != 0)
+    if (cmd_since_until("replay", cfg.filter.since, cfg.filter.until, cfg.filter.by_as_of) != 0)
         return 2;
-    /* as_of is a date, which a time would cut short ("2025-03-01" sorts
-     * before "2025-03-01T10"): refused, as audit refuses it. */
-    const char *t = cfg.filter.since && strlen(cfg.filter.since) > 10 ? cfg.filter.since
-                    : cfg.filter.until && strlen(cfg.filter.until) > 10 ? cfg.filter.until
-                                                                        : NULL;
-    if (cfg.filter.by_as_of && t) {
-        fprintf(stderr, "eligo replay: with --by-as-of, --since and --until compare with as_of, "
-                "a date: give YYYY, YYYY-MM or YYYY-MM-DD, not '%s'\n", t);
-        return 2;
-    }
     if (cmd_db_exists("replay", cfg.db_path) != 0)
         return 2;
 

@@ -119,8 +119,15 @@ int cmd_db_exists(const char *cmd, const char *db)
     return 0;
 }
 
-int cmd_since_until(const char *cmd, const char *since, const char *until)
+int cmd_since_until(const char *cmd, const char *since, const char *until, int by_as_of)
 {
+    const char *t = since && strlen(since) > 10 ? since
+                    : until && strlen(until) > 10 ? until : NULL;
+    if (by_as_of && t) {
+        fprintf(stderr, "eligo %s: with --by-as-of, --since and --until compare with as_of, a "
+                "date: give YYYY, YYYY-MM or YYYY-MM-DD, not '%s'\n", cmd, t);
+        return -1;
+    }
     if (!since || !until || !strncmp(since, until, strlen(until)) || strcmp(since, until) <= 0)
         return 0;
     fprintf(stderr, "eligo %s: --since %s is after --until %s: no decision can be in between\n",
