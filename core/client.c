@@ -47,9 +47,16 @@ int client_connect_failed(const char *path, int errnum, err *e)
                        "server's socket with --socket or ELIGO_SOCKET)", path,
                        S_ISDIR(sb.st_mode) ? "a directory" : S_ISREG(sb.st_mode)
                        ? "a regular file" : "another kind of file");
-    return err_set(e, "internal", "cannot connect to %s: %s%s", path, strerror(errnum),
+    /* Connecting needs the socket's write permission and its directories'
+     * search: say which one this user lacks (not in the socket's group, a
+     * directory closed to it), as the server says of its own files. */
+    char why[600] = "";
+    if (errnum == EACCES)
+        err_denied(path, 1, why, sizeof why);
+    return err_set(e, "internal", "cannot connect to %s: %s%s%s", path, strerror(errnum),
                    errnum == ENOENT || errnum == ECONNREFUSED
-                       ? " (is `eligo serve` running? --socket or ELIGO_SOCKET)" : "");
+                       ? " (is `eligo serve` running? --socket or ELIGO_SOCKET)" : *why ? ": " : "",
+                   why);
 }
 
 /* ---- line splitting ---------------------------------------------------- */

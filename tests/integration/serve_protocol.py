@@ -1155,6 +1155,25 @@ def test_denied():
             want = "Permission denied: the directory %s cannot be entered by uid %d" % (shut, uid)
             check(p.returncode != 0 and want in p.stderr and "no database" not in p.stderr,
                   "%s of a database it cannot reach says why (%s)" % (" ".join(cmd), p.stderr.strip()))
+        # A client the socket refuses is told why: a directory on the way
+        # it cannot enter, or a socket it may not write (not in its group).
+        sock = os.path.join(rw, "closed.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(sock)
+        listener.listen(1)
+        os.chmod(sock, 0o000)
+        cases = [
+            (os.path.join(shut, "s.sock"),
+             "Permission denied: the directory %s cannot be entered by uid %d" % (shut, uid)),
+            (sock, "Permission denied: the file cannot be written by uid %d (its owner is uid %d, "
+                   "its mode 000)" % (uid, os.stat(sock).st_uid)),
+        ]
+        for path, want in cases:
+            p = subprocess.run([binary, "submit", "--socket", path], input="{}\n",
+                               capture_output=True, text=True, timeout=60, preexec_fn=drop)
+            check(p.returncode == 2 and want in p.stderr,
+                  "submit to a socket it may not use says why (%s)" % p.stderr.strip())
+        listener.close()
     finally:
         os.chmod(os.path.join(top, "shut"), 0o700)
         shutil.rmtree(top, ignore_errors=True)
