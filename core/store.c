@@ -1153,6 +1153,24 @@ int store_open(store **out, const char *path, int flags, err *e)
         int stuck = access(wal, F_OK) == 0 && access(shm, F_OK) != 0 &&
                     access(store_dir_of(file, dir, sizeof dir), W_OK) != 0;
         free(real);
+        /* Every reader reads the log and maps its index too: a reader the
+         * database's own mode lets in and theirs do not (the database made
+         * group-readable while a server held them open) would get no more
+         * than SQLite's "unable to open database file".  One the database
+         * itself refuses is told so below, as SQLite fails to open it. */
+        char why[600] = "";
+        const char *shut = access(path, R_OK) != 0 ? NULL
+                         : access(wal, F_OK) == 0 && *err_denied(wal, 0, why, sizeof why) ? wal
+                         : access(shm, F_OK) == 0 && *err_denied(shm, 0, why, sizeof why) ? shm
+                         : NULL;
+        if (shut) {
+            err_set(e, "internal", "cannot read %s: %s beside it: %s; a reader needs to read the "
+                    "database's -wal and -shm files as well as the database (SQLite makes them "
+                    "with the database's mode and group)", path, shut, why);
+            free(st->path);
+            free(st);
+            return -1;
+        }
         if (stuck) {
             err_set(e, "internal", "cannot read %s: its write-ahead log %s is there, and SQLite "
                     "needs to make %s beside it, in a directory that cannot be written (%s): "

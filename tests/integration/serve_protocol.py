@@ -1174,6 +1174,33 @@ def test_denied():
             check(p.returncode == 2 and want in p.stderr,
                   "submit to a socket it may not use says why (%s)" % p.stderr.strip())
         listener.close()
+        # A reader the database's mode lets in, and its log's or index's does
+        # not (the database made group-readable while a server held them
+        # open): said so, not SQLite's "unable to open database file".
+        with Server() as srv:
+            check(srv.connect().request(decide(1))["ok"], "a decision, and a log beside it")
+            os.chmod(srv.dir, 0o755)
+            os.chmod(srv.db, 0o644)
+            for shut_one, other in (("-shm", "-wal"), ("-wal", "-shm")):
+                os.chmod(srv.db + shut_one, 0o000)
+                os.chmod(srv.db + other, 0o644)
+                p = subprocess.run([binary, "verify", "--db", srv.db], capture_output=True,
+                                   text=True, timeout=60, preexec_fn=drop)
+                want = "cannot read %s: %s%s beside it: the file cannot be read by uid %d" % (
+                    srv.db, srv.db, shut_one, uid)
+                check(p.returncode == 2 and want in p.stderr and "-wal and -shm" in p.stderr,
+                      "a reader that cannot read the database's %s says so (%s)" %
+                      (shut_one, p.stderr.strip()))
+            # The database itself closed to it too: it is the one named.
+            os.chmod(srv.db, 0o000)
+            p = subprocess.run([binary, "verify", "--db", srv.db], capture_output=True,
+                               text=True, timeout=60, preexec_fn=drop)
+            check(p.returncode == 2 and "-wal" not in p.stderr and
+                  "the file cannot be read by uid %d" % uid in p.stderr,
+                  "a reader the database refuses is told of the database (%s)" % p.stderr.strip())
+            os.chmod(srv.db, 0o600)
+            os.chmod(srv.db + "-wal", 0o600)
+            os.chmod(srv.db + "-shm", 0o600)
     finally:
         os.chmod(os.path.join(top, "shut"), 0o700)
         shutil.rmtree(top, ignore_errors=True)
