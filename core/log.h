@@ -4,7 +4,9 @@
  * Every line reads
  *     2026-11-29T12:59:34.123Z info  listening on eligo.sock
  * and is written with a single write(2), so lines from different threads
- * never interleave.  Any thread may log.  The level is set once, before
+ * never interleave.  To the journal (systemd's JOURNAL_STREAM names standard
+ * error) each line begins with its syslog priority, "<3>" for an error to
+ * "<7>" for debug, which the journal takes off and keeps.  Any thread may log.  The level is set once, before
  * threads start (log_set_level), and only read afterwards.
  */
 #ifndef ELIGO_LOG_H
