@@ -1539,6 +1539,10 @@ local function decide(p, a, on, lang, now)
     end
     local msg = tostring(type(value) == "table" and value.message or value)   -- no address
     if raised and rawequal(raised[1], value) then msg = raised.at .. " " .. msg end
+    if out_of_memory(msg) and api.short ~= nil and api.short() then   -- no rule's doing
+      fail("internal", "programme %s, criterion %s (%s:%d): out of memory: the machine had no memory to give",
+        p.id, c.id, c.file, c.line)
+    end
     if out_of_memory(msg) then   -- Lua says where not: the engine saw it near the cap
       local ok, where = pcall(api.grew or function() return "" end)
       msg = (ok and where or "") .. "memory cap exceeded"

@@ -145,6 +145,7 @@ struct engine {
     size_t mem;              /* bytes held by the Lua state */
     size_t mem_cap;
     int mem_refused;         /* the allocator refused for the cap */
+    int mem_short;           /* malloc itself failed: the machine, not the cap, is short */
     int capped;              /* the cap applies: only inside engine_call */
     int fine;                /* the current call is hooked at every instruction */
     int fine_always;         /* ... every call is: loading made a long string */
@@ -311,6 +312,8 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         memcpy(p, ptr, osize < nsize ? osize : nsize);
         engine_pool_put(&en->pool, ptr, osize);
     }
+    if (!p)
+        en->mem_short = 1;   /* Lua collects and asks once more, then raises */
     if (p) {
         en->mem = en->mem - osize + nsize;
         if (new_string && nsize >= ENGINE_LONG_STRING && en->capped && !en->fine) {
@@ -797,6 +800,7 @@ static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, ui
     en->host.epoch++;   /* a walk pairs began in an earlier call goes no further */
     en->exhausted = 0;
     en->mem_refused = 0;
+    en->mem_short = 0;
     en->refused_at[0] = '\0';
     en->grew[0] = '\0';
     en->grew_wait = ENGINE_HOOK_STEP;   /* the first hook near the cap looks */
@@ -818,7 +822,7 @@ static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, ui
     lua_sethook(L, NULL, 0, 0);
     en->capped = 0;
     lua_remove(L, h);
-    if (status == LUA_ERRMEM || en->mem_refused)
+    if (status == LUA_ERRMEM || en->mem_refused || en->mem_short)
         lua_gc(L, LUA_GCCOLLECT);   /* give the next call its memory back */
     return status;
 }
@@ -924,6 +928,10 @@ static const char *engine_error_text(engine *en, int status, char *out, size_t n
     if (en->exhausted) {
         engine_where(en, where, sizeof where);
         snprintf(out, n, "%s%s", where, en->stop);
+    } else if (status == LUA_ERRMEM && en->mem_short && !en->mem_refused) {
+        engine_where(en, where, sizeof where);
+        snprintf(out, n, "%sout of memory: the machine had no memory to give, under the memory "
+                 "cap of %zu bytes", where, en->mem_cap);
     } else if (status == LUA_ERRMEM || en->mem_refused) {
         engine_where(en, where, sizeof where);
         snprintf(out, n, "%s%smemory cap of %zu bytes exceeded", where, engine_cap_where(en, L),
@@ -1017,12 +1025,24 @@ static int engine_grew(lua_State *L)
 }
 
 /* api.refused() -> whether the allocator refused a block for the memory cap
- * in this call: Lua's "not enough memory" is then the cap's, not a rule's
- * own error of that text.  [-0, +1, -]  Upvalue 1: the engine. */
+ * in this call, or malloc failed: Lua's "not enough memory" is then the
+ * cap's or the machine's, not a rule's own error of that text, and a rule's
+ * pcall must not catch it: a decision would depend on the memory the
+ * machine had free.  [-0, +1, -]  Upvalue 1: the engine. */
 static int engine_refused(lua_State *L)
 {
     engine *en = lua_touserdata(L, lua_upvalueindex(1));
-    lua_pushboolean(L, en->mem_refused);
+    lua_pushboolean(L, en->mem_refused || en->mem_short);
+    return 1;
+}
+
+/* api.short() -> whether this call's "not enough memory" is the machine's:
+ * malloc failed, and the cap refused nothing.  [-0, +1, -]  Upvalue 1: the
+ * engine. */
+static int engine_short(lua_State *L)
+{
+    engine *en = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushboolean(L, en->mem_short && !en->mem_refused);
     return 1;
 }
 
@@ -1157,6 +1177,9 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     lua_pushlightuserdata(L, en);
     lua_pushcclosure(L, engine_refused, 1);
     lua_setfield(L, -2, "refused");
+    lua_pushlightuserdata(L, en);
+    lua_pushcclosure(L, engine_short, 1);
+    lua_setfield(L, -2, "short");
     lua_pushlightuserdata(L, en);
     lua_pushcclosure(L, engine_api_stopped, 1);
     lua_setfield(L, -2, "stopped");
