@@ -45,6 +45,7 @@
 #include "buf.h"
 #include "client.h"
 #include "synth.h"
+#include "text.h"
 
 #define BENCH_READ_CHUNK 65536
 #define BENCH_REPLY_CAP ((size_t)64 << 20)
@@ -852,8 +853,8 @@ void bench_print(const bench_config *cfg, const bench_report *r, int json, FILE 
                 hist_mean(&r->latency) / 1e6);
         return;
     }
-    fprintf(f, "eligo bench: %s, %d connection(s) x %d in flight, ", cfg->op,
-            cfg->connections, cfg->pipeline);
+    fprintf(f, "eligo bench: %s, %d connection%s x %d in flight, ", cfg->op,
+            cfg->connections, text_s(cfg->connections), cfg->pipeline);
     if (cfg->rate)
         fprintf(f, "open loop at %.0f requests/s\n", cfg->rate);
     else
@@ -877,6 +878,7 @@ void bench_print(const bench_config *cfg, const bench_report *r, int json, FILE 
     fprintf(f, "  client     %.2f s CPU (%.0f%% of one core)", r->cpu_seconds,
             100.0 * r->cpu_seconds / secs);
     if (cfg->rate)
-        fprintf(f, ", %llu request(s) waited for a full pipeline", (unsigned long long)r->late);
+        fprintf(f, ", %llu request%s waited for a full pipeline", (unsigned long long)r->late,
+                text_s((long long)r->late));
     fprintf(f, "\n");
 }

@@ -381,9 +381,10 @@ static int submit_loop(submit *s, err *e)
             return err_set(e, "internal", "poll: %s", strerror(errno));
         }
         if (ready == 0) {
-            err_set(e, "internal", "no reply for %ld s with %ld request(s) in flight (the "
+            err_set(e, "internal", "no reply for %ld s with %ld request%s in flight (the "
                     "server stopped or stuck?): each may or may not be stored; send them "
-                    "again with their request_key", s->timeout, s->in_flight);
+                    "again with their request_key", s->timeout, s->in_flight,
+                    text_s(s->in_flight));
             submit_unanswered(s, e);
             return -1;
         }
@@ -405,8 +406,8 @@ static int submit_loop(submit *s, err *e)
             if (n < 0 && errno != EINTR && errno != EAGAIN && errno != ECONNRESET)
                 return err_set(e, "internal", "receiving: %s", strerror(errno));
             if (n == 0 || (n < 0 && errno == ECONNRESET)) {
-                err_set(e, "internal", "the server closed the connection with %ld request(s) "
-                        "unanswered%s", s->in_flight,
+                err_set(e, "internal", "the server closed the connection with %ld request%s "
+                        "unanswered%s", s->in_flight, text_s(s->in_flight),
                         s->refused ? " (its reply above says why)" : "");
                 submit_unanswered(s, e);
                 return -1;
@@ -439,9 +440,9 @@ static int submit_loop(submit *s, err *e)
             int flushed = fflush(stdout) == 0, why = errno;
             if (!flushed || ferror(stdout)) {
                 err_set(e, "internal", "writing standard output failed: %s: stopped, the "
-                        "replies before perhaps lost, with %ld request(s) unanswered",
+                        "replies before perhaps lost, with %ld request%s unanswered",
                         !flushed && why ? strerror(why) : "an earlier write failed",
-                        s->in_flight);
+                        s->in_flight, text_s(s->in_flight));
                 submit_unanswered(s, e);
                 return -1;
             }
@@ -575,12 +576,12 @@ int cmd_submit(int argc, char **argv)
         rc = s.errors ? 1 : 0;
     }
     if (s.table) {
-        printf("\n%ld request(s), %ld decision(s): %ld eligible, %ld ineligible, "
-               "%ld incomplete; ", s.replies, s.decisions, s.eligible, s.ineligible,
-               s.incomplete);
+        printf("\n%ld request%s, %ld decision%s: %ld eligible, %ld ineligible, "
+               "%ld incomplete; ", s.replies, text_s(s.replies), s.decisions,
+               text_s(s.decisions), s.eligible, s.ineligible, s.incomplete);
         if (s.looked_up)
-            printf("%ld stored decision(s) looked up; ", s.looked_up);
-        printf("%ld error(s)\n", s.errors);
+            printf("%ld stored decision%s looked up; ", s.looked_up, text_s(s.looked_up));
+        printf("%ld error%s\n", s.errors, text_s(s.errors));
     }
     fflush(stdout);
 

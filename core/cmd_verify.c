@@ -18,6 +18,7 @@
 #include "hex.h"
 #include "sign.h"
 #include "store.h"
+#include "text.h"
 
 /* Checkpoints one verify checks at most (a year of daily ones fits). */
 #define VERIFY_MAX_CHECKPOINTS 400
@@ -67,12 +68,6 @@ static void verify_name(const store_report *rep)
         printf("review %s of decision %s", rep->bad_id, rep->bad_decision);
     else
         printf("decision %s", rep->bad_id);
-}
-
-/* "s" for a count other than one. */
-static const char *verify_s(long long n)
-{
-    return n == 1 ? "" : "s";
 }
 
 /* Read CPFILE, check its signature with PUBFILE, fill *CP and *ANCHOR.
@@ -282,16 +277,16 @@ int cmd_verify(int argc, char **argv)
             printf("%s\n", e.msg);
         if (!quiet)
             printf("%lld record%s before it %s intact (%.3f s)\n", (long long)rep.checked,
-                   verify_s(rep.checked), rep.checked == 1 ? "is" : "are", secs);
+                   text_s(rep.checked), rep.checked == 1 ? "is" : "are", secs);
         return 1;
     }
     if (!quiet) {
         printf("%lld record%s checked in %.3f s (%.0f records/s): the chain is intact\n",
-               (long long)rep.checked, verify_s(rep.checked), secs,
+               (long long)rep.checked, text_s(rep.checked), secs,
                secs > 0 ? (double)rep.checked / secs : 0.0);
         if (rep.reviews)
             printf("(%lld decision%s, %lld review%s)\n", (long long)rep.decisions,
-                   verify_s(rep.decisions), (long long)rep.reviews, verify_s(rep.reviews));
+                   text_s(rep.decisions), (long long)rep.reviews, text_s(rep.reviews));
         if (schema < STORE_SCHEMA)
             printf("(schema %d, written by an older eligo: read as it is, not migrated)\n",
                    schema);

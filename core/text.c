@@ -152,3 +152,8 @@ size_t text_utf8_bad(const void *s, size_t n)
 {
     return text_utf8_scan(s, n, 0);
 }
+
+const char *text_s(long long n)
+{
+    return n == 1 ? "" : "s";
+}

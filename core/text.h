@@ -15,6 +15,9 @@
  * joiner, BOM). */
 int text_blank(const char *s, size_t n);
 
+/* "s" for a count other than one, "" for one: "%ld request%s". */
+const char *text_s(long long n);
+
 /* For a terminal.  A stored or received text is whatever a client sent:
  * written raw, a newline in it would forge a row of a table, and an ESC
  * reach the terminal as a control sequence.  Text for people therefore

@@ -226,8 +226,9 @@ class Client:
 
 def _not_sent(why, rest):
     first = rest[0].get("id")
-    return "%s: %d request(s) after it were not sent%s" % (
-        why, len(rest), " (from id %r on)" % (first,) if first is not None else "")
+    return "%s: %d request%s after it %s not sent%s" % (
+        why, len(rest), "" if len(rest) == 1 else "s", "was" if len(rest) == 1 else "were",
+        " (from id %r on)" % (first,) if first is not None else "")
 
 
 def request_key(id):

@@ -939,7 +939,7 @@ def test_submit_refused():
         rows = p.stdout.splitlines()
         check(p.returncode == 2 and any(r.startswith("-") and "overloaded" in r for r in rows)
               and not any(r.startswith("line ") for r in rows)
-              and "with 2 request(s) unanswered" in p.stderr,
+              and "with 2 requests unanswered" in p.stderr,
               "submit refused at the connection limit: the refusal is no line's reply (%r, %r)"
               % (p.stdout, p.stderr.strip()))
         held.close()

@@ -225,7 +225,7 @@ def test_submit(eligo, sock, real):
           "submit --table: a header", out[:500])
     check(any(r.startswith("bad") and "unknown_program" in r for r in rows)
           and any(r.startswith("A0 ") and "idmaj" in r for r in rows)
-          and "8 request(s)" in out, "submit --table: rows and a summary", out)
+          and "8 requests, " in out, "submit --table: rows and a summary", out)
 
     rc, out, err = run([eligo, "submit", "--socket", sock, "--screen", "--table"],
                        "\n".join(lines[:2]).encode() + b"\n")
@@ -371,8 +371,8 @@ def test_submit_odd(eligo, sock):
                        b'{"op":"history","applicant_id":"HIST-77"}\n'
                        b'{"op":"history","applicant_id":"nobody-here"}\n')
     rows = out.splitlines()
-    check(rc == 0 and n >= 1 and "2 request(s), 0 decision(s): 0 eligible" in out
-          and ("%d stored decision(s) looked up" % n) in out
+    check(rc == 0 and n >= 1 and "2 requests, 0 decisions: 0 eligible" in out
+          and ("%d stored decision%s looked up" % (n, "" if n == 1 else "s")) in out
           and any(r.startswith("2 ") and r.endswith("(no decisions)") for r in rows)
           and "none in force" not in out,
           "submit --table: a history's decisions are shown, not counted as made", out + err)
@@ -494,7 +494,7 @@ def test_bench_over_limit(eligo, source, tmp):
                            b'{"program":"idmaj","applicant":{}}\n')
         check(rc == 2 and '"code":"overloaded"' in out and
               "eligo submit: the server refused the connection: overloaded: " in err and
-              "1 request(s) unanswered" in err,
+              "1 request unanswered" in err,
               "submit refused by a server at its limit says so on stderr (status %d)" % rc,
               out + err)
     finally:
@@ -524,7 +524,7 @@ def test_submit_timeout(eligo, tmp):
     t0 = time.time()
     rc, out, err = run([eligo, "submit", "--socket", path, "--timeout", "1"], (lines + "\n").encode())
     took = time.time() - t0
-    check(rc == 2 and "no reply for 1 s with 3 request(s) in flight" in err and took < 30,
+    check(rc == 2 and "no reply for 1 s with 3 requests in flight" in err and took < 30,
           "submit --timeout 1 against a mute server: gives up, saying so (status %d, %.1f s)" %
           (rc, took), err)
     rc, _, err = run([eligo, "submit", "--socket", path, "--timeout", "-1"], b"")
@@ -547,7 +547,7 @@ def test_submit_lost(eligo, tmp):
     scripted_server(sock, lambda line: json.dumps(fake_reply(line.decode()),
                                                   separators=(",", ":")).encode() + b"\n")
     rc, out, err = run([eligo, "submit", "--socket", sock, apps])
-    m = re.search(r"with (\d+) request\(s\) unanswered \(%s lines (\d+) to (\d+)\); the input "
+    m = re.search(r"with (\d+) requests? unanswered \(%s lines (\d+) to (\d+)\); the input "
                   r"from line (\d+) on was not sent" % re.escape(apps), err)
     n, first, last, rest = (int(x) for x in m.groups()) if m else (0, 0, 0, 0)
     check(rc == 2 and out.startswith('{"id":"R0"') and len(out.splitlines()) == 1 and m
@@ -697,7 +697,7 @@ def test_examples(source, sock, tmp, real):
                 f.write(json.dumps(app) + "\n")
         rc, out, err = run([sys.executable, client, "--socket", sock, long_apps])
         check(rc == 2 and out.startswith("G0: ") and "line_too_long" in out and
-              "2 request(s) after it were not sent (from id 'G2' on)" in err,
+              "2 requests after it were not sent (from id 'G2' on)" in err,
               "examples/client.py: a line too long, its reply, and what was not sent (status %d)"
               % rc, out[-300:] + err)
     node = subprocess.run(["sh", "-c", "command -v node"], capture_output=True).stdout.strip()
@@ -942,7 +942,7 @@ def test_examples_lost(source, tmp):
     scripted_server(sock, answer)
     rc, out, err = run(clients[0] + ["--socket", sock, apps])
     check(rc == 2 and out.startswith("R0: ") and
-          "135 request(s) after it were not sent (from id 'R65' on)" in err and
+          "135 requests after it were not sent (from id 'R65' on)" in err and
           "no reply to 64 requests (R1, " in err,
           "examples/client.py: the connection lost while replies are read: the requests "
           "not sent are said (%d)" % rc, out + err)
