@@ -56,7 +56,7 @@ static int32_t bindings_checkdate(lua_State *L, int arg, const char *fn)
     const char *s = lua_type(L, arg) == LUA_TSTRING ? lua_tolstring(L, arg, &n) : NULL;
     int32_t days;
     if (!s)
-        bindings_bad_argument(L, arg, fn, "a date");
+        return bindings_bad_argument(L, arg, fn, "a date");   /* raises: n is not read */
     if (date_parse(s, n, &days) != 0)
         luaL_error(L, "%s: '%s' is not a valid date (YYYY-MM-DD)", fn, s);
     return days;
