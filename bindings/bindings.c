@@ -135,6 +135,9 @@ static int bindings_window_start(lua_State *L)
     return 2;
 }
 
+/* Keys is_in counts between two payments, when it must count them. */
+#define BINDINGS_PIECE 256
+
 /* is_in(x, set) for rules.lua's is_in: whether X is (==, as Lua compares)
  * one of the items of SET, 1 .. n where ipairs would stop; or nil and n
  * when SET's contents (a frozen table's or an applicant list's, in its
@@ -149,7 +152,7 @@ static int bindings_is_in(lua_State *L)
     lua_settop(L, raw);
     int own = raw == 2 && lua_getmetatable(L, 2);   /* a metatable of the rule's own */
     lua_settop(L, raw);
-    lua_Integer n = -1;
+    lua_Integer n = -1, paid = 0;
     if (!own) {
         /* Keys all whole numbers from 1, as many as the largest: 1 .. n. */
         lua_Integer keys = 0, largest = 0;
@@ -167,9 +170,18 @@ static int bindings_is_in(lua_State *L)
             n = keys;
     }
     if (n < 0) {
-        /* Then n is where ipairs stops, and a key beyond is refused. */
-        for (n = 0; lua_geti(L, 2, n + 1) != LUA_TNIL; n++)
+        /* Then n is where ipairs stops, and a key beyond is refused.  The
+         * count pays as it goes, each read for every table of the __index
+         * chain: an __index that is a C function (type, say) never gives
+         * nil, and runs no instruction the budget would count. */
+        lua_Integer depth = order_chain_depth(L, 2, "__index");
+        for (n = 0; lua_geti(L, 2, n + 1) != LUA_TNIL; n++) {
             lua_pop(L, 1);
+            if ((n + 1) % BINDINGS_PIECE == 0) {
+                order_pay(L, BINDINGS_PIECE * depth);
+                paid += BINDINGS_PIECE;
+            }
+        }
         lua_pop(L, 1);
         lua_pushnil(L);
         while (lua_next(L, raw)) {
@@ -183,7 +195,7 @@ static int bindings_is_in(lua_State *L)
             lua_pop(L, 1);
         }
     }
-    order_pay(L, 2 * n);   /* the host lets a short list go unpaid */
+    order_pay(L, 2 * n - paid);   /* less what the count paid; a short list goes unpaid */
     for (lua_Integer i = 1; i <= n; i++) {
         own ? lua_geti(L, 2, i) : lua_rawgeti(L, raw, i);
         if (lua_compare(L, -1, 1, LUA_OPEQ)) {

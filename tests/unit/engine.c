@@ -1433,7 +1433,8 @@ static void test_helper_arguments_name_rule_line(void **state)
 
 /* is_in answers for every kind of list as ipairs over it would: a file's
  * own (frozen), a check's, one read through a metatable of the rule's own,
- * an applicant's; and a long list is paid for in instructions. */
+ * an applicant's; and a long list is paid for in instructions, as is one
+ * whose __index never ends it. */
 static void test_is_in_kinds_and_cost(void **state)
 {
     (void)state;
@@ -1450,6 +1451,11 @@ static void test_is_in_kinds_and_cost(void **state)
     r = decide(en, "helpers", "{\"applicant_id\":\"is_in_pays\"}");
     assert_error(r, "rule_error");
     ASSERT_CONTAINS(r->error_message, "criterion is_in_pays ");
+    ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
+    release(r);
+    r = decide(en, "helpers", "{\"applicant_id\":\"is_in_endless\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "criterion is_in_endless ");
     ASSERT_CONTAINS(r->error_message, "instruction budget of 1000000 exceeded");
     release(r);
     release(en);
