@@ -353,10 +353,20 @@ static int engine_stop(engine *en, lua_State *L, lua_Debug *ar, int why)
         else
             snprintf(what, sizeof what, "instruction budget of %llu exceeded",
                      (unsigned long long)en->budget);
-        if (ar && lua_getinfo(L, "Sl", ar))
-            snprintf(en->stop, sizeof en->stop, "%s:%d: %s", ar->short_src, ar->currentline, what);
-        else
-            snprintf(en->stop, sizeof en->stop, "%s", what);
+        /* Where: the rule's line.  Stopped inside a helper (rules.lua's
+         * is_in, a C function paying for long work), the line of the rule
+         * that called it, up the stack: the engine's own lines say nothing
+         * to a rule's author. */
+        char at[128] = "";
+        if (!ar || !engine_rule_line(L, ar, at, sizeof at)) {
+            lua_Debug up;
+            for (int level = 0; lua_getstack(L, level, &up); level++)
+                if (engine_rule_line(L, &up, at, sizeof at))
+                    break;
+            if (!*at && ar && lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+                snprintf(at, sizeof at, "%s:%d: ", ar->short_src, ar->currentline);   /* none */
+        }
+        snprintf(en->stop, sizeof en->stop, "%s%s", at, what);
         engine_arm(en, 1);
     }
     lua_pushstring(L, en->stop);
