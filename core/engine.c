@@ -99,6 +99,18 @@ static uint64_t engine_load_budget(uint64_t budget)
     return budget > UINT64_MAX / ENGINE_LOAD_FACTOR ? UINT64_MAX : budget * ENGINE_LOAD_FACTOR;
 }
 
+/* The budget of sealing or linting the whole set RS: a load budget for each
+ * of its files, as loading has one per file.  Both walk every file's
+ * declarations (lint reads every file's text too), so their work grows with
+ * the set: under one fixed budget, a set of some forty programmes the size
+ * of the shipped ones could not be checked, nor served, whatever each file
+ * took alone. */
+static uint64_t engine_set_budget(uint64_t budget, const ruleset *rs)
+{
+    uint64_t one = engine_load_budget(budget), n = ruleset_count(rs);
+    return n > 1 && one > UINT64_MAX / n ? UINT64_MAX : one * (n ? n : 1);
+}
+
 /* Small blocks (tables, short strings, closures: most of what a request
  * allocates) come from size-class free lists carved out of large slabs,
  * rather than from malloc: a request allocates and frees a few hundred of
@@ -1217,7 +1229,7 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     }
     engine_prepare(en, "seal");
     lua_pushstring(L, ruleset_hash(rs));
-    int status = engine_call(en, 1, 0, engine_load_budget(budget));
+    int status = engine_call(en, 1, 0, engine_set_budget(budget, rs));
     if (status != LUA_OK) {
         err_set(e, "rule_error", "%s", engine_error_text(en, status, msg, sizeof msg));
         goto problem;
@@ -1242,7 +1254,7 @@ problem:
      * message names (file "" when it names none). */
     if (report) {
         engine_prepare(en, "lint");
-        if (engine_call(en, 0, 1, engine_load_budget(budget)) == LUA_OK)
+        if (engine_call(en, 0, 1, engine_set_budget(budget, rs)) == LUA_OK)
             *nproblems += engine_report_list(en->L, report, ud);
         lua_settop(en->L, 0);
         const char *file = "";
@@ -1708,7 +1720,7 @@ int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report,
     if (!en)
         return n > 0 ? n : -1;   /* a set refused as a whole is one of the N */
     engine_prepare(en, "lint");
-    int status = engine_call(en, 0, 1, engine_load_budget(en->budget));
+    int status = engine_call(en, 0, 1, engine_set_budget(en->budget, rs));
     if (status != LUA_OK) {
         err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
         engine_free(en);

@@ -731,6 +731,49 @@ static void test_lint_load_error_line_and_text(void **state)
     assert_string_equal(got.r[0].msg, want);
 }
 
+/* Checking a set is given a load budget for each of its files, as loading
+ * is: with 1,000 instructions a request (a load budget of 100,000), one
+ * small programme checks in some 28,000 and each more adds about as many,
+ * so these 40 together need ten times one load budget, each file alone a
+ * fraction of one.  Under one fixed budget for the whole set, lint (and a
+ * server starting on the set) failed with the budget's error. */
+static void test_lint_budget_grows_with_the_set(void **state)
+{
+    (void)state;
+    enum { NPROG = 40 };
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    char texts[NPROG][400];
+    char names[NPROG][16];
+    ruleset_file files[NPROG + 1] = {{"schema.lua", schema, sizeof schema - 1}};
+    for (int i = 0; i < NPROG; i++) {
+        snprintf(names[i], sizeof names[i], "p%02d.lua", i);
+        snprintf(texts[i], sizeof texts[i],
+                 "program \"p%02d\" {\n  version = \"1\", from = \"2025-01-01\", reference = \"r\",\n"
+                 "  title = { en = \"P\", fr = \"P\", ar = \"P\" },\n"
+                 "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, "
+                 "reference = \"r\",\n    check = function(a) return a.applicant_id ~= \"x\" end },\n}\n",
+                 i);
+        files[i + 1] = (ruleset_file){names[i], texts[i], strlen(texts[i])};
+    }
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, NPROG + 1, &e);
+    if (!rs)
+        fail_msg("ruleset_from_files: %s: %s", S(e.code), e.msg);
+    engine_config cfg = {.instructions = 1000};
+    reports got;
+    memset(&got, 0, sizeof got);
+    int n = engine_lint(rs, &cfg, keep_report, &got, &e);
+    if (n != 0)
+        fail_msg("lint of %d programmes: %d (%s; first report %s:%d: %s)", NPROG, n, e.msg,
+                 got.r[0].file, got.r[0].line, got.r[0].msg);
+    assert_int_equal(got.n, 0);
+    engine *en = engine_new(rs, &cfg, &e);
+    if (!en)
+        fail_msg("engine_new: %s: %s", S(e.code), e.msg);
+    engine_free(en);
+    ruleset_free(rs);
+}
+
 /* Lua's lua_dump writer: append to a luaL_Buffer-free growing block. */
 typedef struct chunk {
     char *data;
@@ -4373,6 +4416,7 @@ int main(void)
         TEST(test_load_budget_counts_large_allocations),
         TEST(test_load_texts_are_utf8),
         TEST(test_lint_load_error_line_and_text),
+        TEST(test_lint_budget_grows_with_the_set),
         TEST(test_state_upvalue_counter),
         TEST(test_state_upvalue_counter_then_budget),
         TEST(test_state_file_level_table),
