@@ -281,11 +281,12 @@ static void engine_refused_where(engine *en)
 }
 
 /* "file:line: " of AR's function into OUT, when it is a rule file's running
- * a line (not the engine's own rules.lua, nor a C function): 1, or 0.
- * [-0, +0, -] */
+ * a line (not the engine's own rules.lua, nor a C function): 1, or 0.  The
+ * engine's chunk is told by its source, "=rules.lua": a rule file may be
+ * named rules.lua too, and its source is then "@rules.lua".  [-0, +0, -] */
 static int engine_rule_line(lua_State *L, lua_Debug *ar, char *out, size_t n)
 {
-    if (!lua_getinfo(L, "Sl", ar) || ar->currentline <= 0 || !strcmp(ar->short_src, "rules.lua"))
+    if (!lua_getinfo(L, "Sl", ar) || ar->currentline <= 0 || !strcmp(ar->source, "=rules.lua"))
         return 0;
     snprintf(out, n, "%s:%d: ", ar->short_src, ar->currentline);
     return 1;

@@ -1514,6 +1514,41 @@ static void test_is_in_kinds_and_cost(void **state)
     release(en);
 }
 
+/* A rule file may be named rules.lua, as the engine's own Lua is: stopped
+ * inside a helper, the message names that file's line, not one of the
+ * engine's (it named "rules.lua:1044", the engine's is_in). */
+static void test_rule_file_named_rules_lua(void **state)
+{
+    (void)state;
+    static const char schema[] = "schema { applicant_id = \"text\" }\n";
+    static const char rules[] =
+        "program \"own\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"O\", fr = \"O\", ar = \"O\" },\n"
+        "  criterion \"loop\" { text = { en = \"l\", fr = \"l\", ar = \"l\" },\n"
+        "    reference = \"r\", check = function(a)\n"
+        "      local long = {}\n"
+        "      for i = 1, 100000 do long[i] = i end\n"
+        "      for _ = 1, 100000 do is_in(0, long) end\n"
+        "      return true, {} end } }\n";
+    ruleset_file files[] = {{"rules.lua", rules, sizeof rules - 1},
+                            {"schema.lua", schema, sizeof schema - 1}};
+    err e = {0};
+    ruleset *rs = ruleset_from_files(files, 2, &e);
+    if (!rs)
+        fail_msg("ruleset_from_files: %s: %s", S(e.code), e.msg);
+    engine_config cfg = {.instructions = 1000000};
+    engine *en = engine_new(rs, &cfg, &e);
+    ruleset_free(rs);
+    if (!en)
+        fail_msg("engine_new: %s", e.msg);
+    own(en, free_engine);
+    engine_result *r = decide(en, "own", "{\"applicant_id\":\"x\"}");
+    assert_error(r, "rule_error");
+    ASSERT_CONTAINS(r->error_message, "): rules.lua:7: instruction budget of 1000000 exceeded");
+    release(r);
+    release(en);
+}
+
 /* Called as `return helper(...)`, a tail call, which keeps no line: the
  * criterion's line, and the message says why it is not the call's. */
 static void test_helper_tail_call_says_why(void **state)
@@ -4456,6 +4491,7 @@ int main(void)
         TEST(test_param_undeclared_names_rule_line),
         TEST(test_helper_arguments_name_rule_line),
         TEST(test_is_in_kinds_and_cost),
+        TEST(test_rule_file_named_rules_lua),
         TEST(test_helper_tail_call_says_why),
         TEST(test_decision_where),
         TEST(test_memory_retry_keeps_deadline),
