@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from serve import ELIGO, RULES, check, finish, skip  # noqa: E402
 
 LIMIT = 1 << 30   # the process's address space: a 1.5 GiB string cannot be made
+STRING = 3 << 29  # the string the probe makes
 
 PROBE = '''program "probe" {
   version = "1", from = "2020-01-01",
@@ -50,13 +51,18 @@ def main():
         if st != 0:   # the sanitizers' shadow memory does not fit in the limit
             skip("a machine short of memory: eligo does not start under a 1 GiB address space")
             return
-        # A cap of 4 GiB, at most the machine's memory: the string must be
-        # over the address space and under the cap.
+        # A cap of 4 GiB, at most the machine's memory (eligo refuses a cap
+        # above it): the string must be over the address space and under the
+        # cap.
+        cap = min(4 << 30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        if cap <= STRING + (64 << 20):
+            skip("a machine short of memory: the machine has less than 1.6 GiB")
+            return
         st, out, err = limited("eval", "--program", "probe", "--rules", rules, "--as-of",
-                               "2025-01-01", "--memory", str(4 << 30), "--instructions",
+                               "2025-01-01", "--memory", str(cap), "--instructions",
                                "100000000", apps)
         if "memory cap" in err:
-            skip("a machine short of memory: the machine has less than 1.5 GiB")
+            skip("a machine short of memory: the cap of %d bytes was reached first" % cap)
             return
         check(st == 1 and out == "", "a rule's pcall does not catch the machine's shortage: "
               "no decision (status %d, %r)" % (st, out[:200]))
