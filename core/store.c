@@ -1150,16 +1150,19 @@ int store_open(store **out, const char *path, int flags, err *e)
         const char *file = real ? real : path;
         snprintf(wal, sizeof wal, "%s-wal", file);
         snprintf(shm, sizeof shm, "%s-shm", file);
-        int stuck = access(wal, F_OK) == 0 && access(shm, F_OK) != 0 &&
-                    access(store_dir_of(file, dir, sizeof dir), W_OK) != 0;
+        int logged = access(wal, F_OK) == 0;
+        int dir_ro = access(store_dir_of(file, dir, sizeof dir), W_OK) != 0;
+        int stuck = logged && access(shm, F_OK) != 0 && dir_ro;
         free(real);
         /* Every reader reads the log and maps its index too: a reader the
          * database's own mode lets in and theirs do not (the database made
          * group-readable while a server held them open) would get no more
          * than SQLite's "unable to open database file".  One the database
-         * itself refuses is told so below, as SQLite fails to open it. */
+         * itself refuses is told so below, as SQLite fails to open it.  One
+         * that opens it as immutable (no log, a directory it cannot write:
+         * store_immutable_uri_of) reads neither. */
         char why[600] = "";
-        const char *shut = access(path, R_OK) != 0 ? NULL
+        const char *shut = access(path, R_OK) != 0 || (!logged && dir_ro) ? NULL
                          : access(wal, F_OK) == 0 && *err_denied(wal, 0, why, sizeof why) ? wal
                          : access(shm, F_OK) == 0 && *err_denied(shm, 0, why, sizeof why) ? shm
                          : NULL;

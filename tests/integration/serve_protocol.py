@@ -1201,6 +1201,25 @@ def test_denied():
             os.chmod(srv.db, 0o600)
             os.chmod(srv.db + "-wal", 0o600)
             os.chmod(srv.db + "-shm", 0o600)
+        # With no log beside it, in a directory it cannot write, the file is
+        # read as immutable, which reads neither -wal nor -shm: an -shm left
+        # there that the reader may not read refuses nothing.
+        with Server() as srv:
+            check(srv.connect().request(decide(1))["ok"], "a decision to read back")
+            srv.stop()
+            kept = os.path.join(top, "kept")
+            os.mkdir(kept)
+            shutil.copy(srv.db, os.path.join(kept, "k.db"))
+            os.chmod(os.path.join(kept, "k.db"), 0o644)
+            open(os.path.join(kept, "k.db-shm"), "w").close()
+            os.chmod(os.path.join(kept, "k.db-shm"), 0o000)
+            os.chmod(kept, 0o555)
+            p = subprocess.run([binary, "verify", "--db", os.path.join(kept, "k.db")],
+                               capture_output=True, text=True, timeout=60, preexec_fn=drop)
+            os.chmod(kept, 0o755)
+            check(p.returncode == 0 and "the chain is intact" in p.stdout,
+                  "a stopped database beside an -shm it may not read verifies, as immutable "
+                  "(%s)" % (p.stdout + p.stderr).strip())
     finally:
         os.chmod(os.path.join(top, "shut"), 0o700)
         shutil.rmtree(top, ignore_errors=True)
