@@ -370,7 +370,8 @@ async function main(argv) {
   }
   if (lost.length) {
     console.error(`client.js: ${lost[0].reason.message}`);
-    console.error(`client.js: no reply to ${lost.length} requests; each may or may not be stored: ` +
+    console.error(`client.js: no reply to ${lost.length} request${lost.length === 1 ? '' : 's'}; ` +
+      'each may or may not be stored: ' +
       'run them again, their request_key makes that safe');
     return 2;
   }

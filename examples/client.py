@@ -368,10 +368,10 @@ def main():
         print("client.py: %s" % e, file=sys.stderr)
         if eligo is not None and eligo.unanswered():
             left = eligo.unanswered()
-            print("client.py: no reply to %d requests (%s%s); each may or may not be stored: run "
-                  "them again, their request_key makes that safe"
-                  % (len(left), ", ".join(map(str, left[:5])), ", ..." if len(left) > 5 else ""),
-                  file=sys.stderr)
+            print("client.py: no reply to %d request%s (%s%s); each may or may not be stored: "
+                  "run them again, their request_key makes that safe"
+                  % (len(left), "" if len(left) == 1 else "s", ", ".join(map(str, left[:5])),
+                     ", ..." if len(left) > 5 else ""), file=sys.stderr)
         return 2
     return 1 if errors else 0
 
