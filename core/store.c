@@ -1111,6 +1111,125 @@ static char *store_immutable_uri(const char *given)
     return uri;
 }
 
+/* Whether a reader can open PATH, before SQLite tries: its -wal and -shm
+ * are readable, and the -shm can be made if it is missing.  SQLite itself
+ * says only "unable to open database file".  0, or -1 with E. */
+static int store_reader_can_open(const char *path, err *e)
+{
+    /* A log beside the file, no index of it, and a directory no one may
+     * write: SQLite cannot make the index.  Beside the file, not a link
+     * to it. */
+    char wal[4200], shm[4200], dir[4096];
+    char *real = realpath(path, NULL);
+    const char *file = real ? real : path;
+    snprintf(wal, sizeof wal, "%s-wal", file);
+    snprintf(shm, sizeof shm, "%s-shm", file);
+    int logged = access(wal, F_OK) == 0;
+    int dir_ro = access(store_dir_of(file, dir, sizeof dir), W_OK) != 0;
+    int stuck = logged && access(shm, F_OK) != 0 && dir_ro;
+    free(real);
+    /* Every reader reads the log and maps its index too: a reader the
+     * database's own mode lets in and theirs do not (the database made
+     * group-readable while a server held them open) would get no more
+     * than SQLite's "unable to open database file".  One the database
+     * itself refuses is told so by store_open, as SQLite fails to open it.
+     * One that opens it as immutable (no log, a directory it cannot write:
+     * store_immutable_uri_of) reads neither. */
+    char why[600] = "";
+    const char *shut = access(path, R_OK) != 0 || (!logged && dir_ro) ? NULL
+                     : access(wal, F_OK) == 0 && *err_denied(wal, 0, why, sizeof why) ? wal
+                     : access(shm, F_OK) == 0 && *err_denied(shm, 0, why, sizeof why) ? shm
+                     : NULL;
+    if (shut)
+        return err_set(e, "internal", "cannot read %s: %s beside it: %s; a reader needs to read "
+                       "the database's -wal and -shm files as well as the database (SQLite makes "
+                       "them with the database's mode and group)", path, shut, why);
+    if (stuck)
+        return err_set(e, "internal", "cannot read %s: its write-ahead log %s is there, and "
+                       "SQLite needs to make %s beside it, in a directory that cannot be written "
+                       "(%s): copy the database and its -wal to a directory you can write, and "
+                       "read the copy", path, wal, shm, dir);
+    return 0;
+}
+
+/* Put the writer's database PATH in WAL mode.  0, or -1 with E saying why
+ * it could not be: most often a directory it cannot write, as the log and
+ * its index are files beside the database. */
+static int store_wal_mode(store *st, const char *path, err *e)
+{
+    sqlite3_stmt *s = NULL;
+    int ok = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) == SQLITE_OK &&
+             sqlite3_step(s) == SQLITE_ROW &&
+             !sqlite3_stricmp((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    if (ok)
+        return 0;
+    char dir[4096], why[600];
+    if (*err_denied(path, 1, why, sizeof why))   /* the file itself */
+        return err_set(e, "internal", "cannot put %s in WAL mode: %s: %s", path,
+                       sqlite3_errmsg(st->db), why);
+    int writable = access(store_dir_of(path, dir, sizeof dir), W_OK) == 0;
+    return err_set(e, "internal", "cannot put %s in WAL mode: %s%s%s%s", path,
+                   sqlite3_errmsg(st->db), writable ? "" : " (the directory ",
+                   writable ? "" : dir,
+                   writable ? "" : " cannot be written: the database needs its -wal and -shm "
+                                   "files beside it; to only read it, use verify or audit)");
+}
+
+/* The writer's set-up of the database PATH it opened: identity, page size,
+ * WAL mode, pragmas, and the schema migrated to STORE_VERSION.  0, or -1
+ * with E. */
+static int store_setup_writer(store *st, const char *path, err *e)
+{
+    /* 8 KiB pages, which only a new file takes: a decision row is about
+     * 1.4 KB and an application 0.6 KB, so 4 KiB pages held two rows and
+     * left 30% of the table empty.  Measured with bench_store (1.1 KB
+     * decisions, synchronous=FULL): the file is 14% smaller, appends in
+     * batches of 10 to 1000 are 10-20% faster (also on a database of a
+     * million records), verify 10% faster; single-row commits are about
+     * even.  WAL must then be set outside a transaction, and before
+     * anything is written. */
+    if (store_identify(st, e) != 0 || store_exec(st, "PRAGMA page_size = 8192", e) != 0 ||
+        store_wal_mode(st, path, e) != 0)
+        return -1;
+    const char *pragmas = (st->flags & STORE_NOSYNC)
+        ? "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+          "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864"
+        : "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+          "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864";
+    if (store_exec(st, pragmas, e) != 0 || store_migrate(st, e) != 0)
+        return -1;
+    st->version = STORE_VERSION;
+    return 0;
+}
+
+/* A reader's set-up: the schema checked, writes refused, the file mapped.
+ * 0, or -1 with E. */
+static int store_setup_reader(store *st, err *e)
+{
+    /* Readers start a transaction per request, and every commit of the
+     * writer in between empties their page cache: reading the database
+     * file through a mapping rather than read() spares copying it back in
+     * each time. */
+    if (store_check_version(st, e) != 0 ||
+        store_exec(st, "PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824", e) != 0)
+        return -1;
+    return 0;
+}
+
+/* Prepare every statement of store_sql into ST->q.  0, or -1 with E; the
+ * ones prepared are left for the caller to finalize. */
+static int store_prepare_all(store *st, err *e)
+{
+    for (int i = 0; i < Q_N; i++) {
+        if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &st->q[i], NULL) != SQLITE_OK)
+            return err_set(e, "internal", "preparing \"%s\": %s", store_sql[i],
+                           sqlite3_errmsg(st->db));
+    }
+    return 0;
+}
+
 int store_open(store **out, const char *path, int flags, err *e)
 {
     *out = NULL;
@@ -1141,48 +1260,10 @@ int store_open(store **out, const char *path, int flags, err *e)
         if (fd >= 0)
             close(fd);
     }
-    if (rdonly) {
-        /* A log beside the file, no index of it, and a directory no one may
-         * write: SQLite cannot make the index, and says only "unable to
-         * open database file".  Beside the file, not a link to it. */
-        char wal[4200], shm[4200], dir[4096];
-        char *real = realpath(path, NULL);
-        const char *file = real ? real : path;
-        snprintf(wal, sizeof wal, "%s-wal", file);
-        snprintf(shm, sizeof shm, "%s-shm", file);
-        int logged = access(wal, F_OK) == 0;
-        int dir_ro = access(store_dir_of(file, dir, sizeof dir), W_OK) != 0;
-        int stuck = logged && access(shm, F_OK) != 0 && dir_ro;
-        free(real);
-        /* Every reader reads the log and maps its index too: a reader the
-         * database's own mode lets in and theirs do not (the database made
-         * group-readable while a server held them open) would get no more
-         * than SQLite's "unable to open database file".  One the database
-         * itself refuses is told so below, as SQLite fails to open it.  One
-         * that opens it as immutable (no log, a directory it cannot write:
-         * store_immutable_uri_of) reads neither. */
-        char why[600] = "";
-        const char *shut = access(path, R_OK) != 0 || (!logged && dir_ro) ? NULL
-                         : access(wal, F_OK) == 0 && *err_denied(wal, 0, why, sizeof why) ? wal
-                         : access(shm, F_OK) == 0 && *err_denied(shm, 0, why, sizeof why) ? shm
-                         : NULL;
-        if (shut) {
-            err_set(e, "internal", "cannot read %s: %s beside it: %s; a reader needs to read the "
-                    "database's -wal and -shm files as well as the database (SQLite makes them "
-                    "with the database's mode and group)", path, shut, why);
-            free(st->path);
-            free(st);
-            return -1;
-        }
-        if (stuck) {
-            err_set(e, "internal", "cannot read %s: its write-ahead log %s is there, and SQLite "
-                    "needs to make %s beside it, in a directory that cannot be written (%s): "
-                    "copy the database and its -wal to a directory you can write, and read "
-                    "the copy", path, wal, shm, dir);
-            free(st->path);
-            free(st);
-            return -1;
-        }
+    if (rdonly && store_reader_can_open(path, e) != 0) {
+        free(st->path);
+        free(st);
+        return -1;
     }
     char *uri = rdonly ? store_immutable_uri(path) : NULL;
     atomic_fetch_add(&store_handles, 1);   /* SQLite may hold locks from here on */
@@ -1207,65 +1288,10 @@ int store_open(store **out, const char *path, int flags, err *e)
         st->ino = sb.st_ino;
     }
 
-    if (!rdonly) {
-        /* 8 KiB pages, which only a new file takes: a decision row is about
-         * 1.4 KB and an application 0.6 KB, so 4 KiB pages held two rows and
-         * left 30% of the table empty.  Measured with bench_store (1.1 KB
-         * decisions, synchronous=FULL): the file is 14% smaller, appends in
-         * batches of 10 to 1000 are 10-20% faster (also on a database of a
-         * million records), verify 10% faster; single-row commits are about
-         * even.  WAL must then be set outside a transaction, and before
-         * anything is written. */
-        if (store_identify(st, e) != 0 || store_exec(st, "PRAGMA page_size = 8192", e) != 0)
-            goto fail_db;
-        sqlite3_stmt *s = NULL;
-        int ok = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) ==
-                     SQLITE_OK &&
-                 sqlite3_step(s) == SQLITE_ROW &&
-                 !sqlite3_stricmp((const char *)sqlite3_column_text(s, 0), "wal");
-        sqlite3_finalize(s);
-        if (!ok) {
-            /* Most often a directory it cannot write: the log and its index
-             * are files beside the database. */
-            char dir[4096], why[600];
-            if (*err_denied(path, 1, why, sizeof why)) {   /* the file itself */
-                err_set(e, "internal", "cannot put %s in WAL mode: %s: %s", path,
-                        sqlite3_errmsg(st->db), why);
-                goto fail_db;
-            }
-            int writable = access(store_dir_of(path, dir, sizeof dir), W_OK) == 0;
-            err_set(e, "internal", "cannot put %s in WAL mode: %s%s%s%s", path,
-                    sqlite3_errmsg(st->db), writable ? "" : " (the directory ",
-                    writable ? "" : dir,
-                    writable ? "" : " cannot be written: the database needs its -wal and -shm "
-                                    "files beside it; to only read it, use verify or audit)");
-            goto fail_db;
-        }
-        const char *pragmas = (flags & STORE_NOSYNC)
-            ? "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-              "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864"
-            : "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-              "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864";
-        if (store_exec(st, pragmas, e) != 0 || store_migrate(st, e) != 0)
-            goto fail_db;
-        st->version = STORE_VERSION;
-    } else {
-        /* Readers start a transaction per request, and every commit of the
-         * writer in between empties their page cache: reading the database
-         * file through a mapping rather than read() spares copying it back
-         * in each time. */
-        if (store_check_version(st, e) != 0 ||
-            store_exec(st, "PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824", e) != 0)
-            goto fail_db;
-    }
-
-    for (int i = 0; i < Q_N; i++) {
-        if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &st->q[i], NULL) != SQLITE_OK) {
-            err_set(e, "internal", "preparing \"%s\": %s", store_sql[i], sqlite3_errmsg(st->db));
-            goto fail_stmts;
-        }
-    }
+    if (rdonly ? store_setup_reader(st, e) != 0 : store_setup_writer(st, path, e) != 0)
+        goto fail_db;
+    if (store_prepare_all(st, e) != 0)
+        goto fail_stmts;
 
     st->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     st->md = EVP_MD_CTX_new();
