@@ -377,50 +377,81 @@ static void show_source(FILE *out, const char *src, int64_t first)
     }
 }
 
-static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSON *ex,
-                      const char *ex_why, const show_chain *ch, const char *reviews)
+/* In the helpers of show_text: S escaped, freed with the others at its end. */
+#define T(s) tx(tl, (s))
+
+/* Where the decision stands after its reviews RV (a JSON array, LAST its
+ * latest), into ST (N bytes): a person's review may have overridden it. */
+static void show_review_state(char *st, size_t n, const cJSON *rv, const cJSON *last,
+                              const show_chain *ch)
 {
-    tx_str *tl = NULL;   /* the escaped texts, freed at the end */
-#define T(s) tx(&tl, (s))
+    const char *action = or_dash(jstr(last, "action"));
+    if (!strcmp(action, "override"))
+        snprintf(st, n, "overridden to %s by %s on %s (see Reviews)",
+                 or_dash(jstr(last, "outcome")), or_dash(jstr(last, "by")),
+                 or_dash(jstr(last, "reviewed_at")));
+    else {
+        /* A confirmation confirms where the decision stands: after an
+         * override, that override's outcome. */
+        const char *over = NULL;
+        for (int k = cJSON_GetArraySize(rv) - 1; k >= 0 && !over; k--) {
+            const cJSON *x = cJSON_GetArrayItem(rv, k);
+            if (!strcmp(or_dash(jstr(x, "action")), "override"))
+                over = or_dash(jstr(x, "outcome"));
+        }
+        snprintf(st, n, "%s%s%s by %s on %s (see Reviews)",
+                 !strcmp(action, "confirm") ? "confirmed" : action, over ? " as " : "",
+                 over ? over : "", or_dash(jstr(last, "by")),
+                 or_dash(jstr(last, "reviewed_at")));
+    }
+    if (!show_reviews_ok(ch)) {
+        size_t l = strlen(st);
+        if (ch->rc < 0)
+            snprintf(st + l, n - l, " -- NOT VERIFIED: the chain could not be read");
+        else
+            snprintf(st + l, n - l, " -- DOES NOT VERIFY: record %lld, at or before "
+                     "this review, does not match; do not rely on it", (long long)ch->bad_seq);
+    }
+}
+
+/* What the chain says of R's record, into CHAIN (N bytes). */
+static void show_chain_text(char *chain, size_t n, const show_row *r, const show_chain *ch)
+{
+    if (!ch->checked)
+        snprintf(chain, n, "record %lld (not verified: --no-verify)", (long long)r->seq);
+    else if (ch->rc < 0)
+        snprintf(chain, n, "record %lld; the chain could not be read: %s",
+                 (long long)r->seq, ch->why);
+    else if (ch->rc == 0)
+        snprintf(chain, n, "record %lld; the chain verifies up to it and on to "
+                 "the end (%lld records)", (long long)r->seq, (long long)ch->records);
+    else if (ch->bad_seq > r->seq)
+        snprintf(chain, n, "record %lld; the chain verifies up to it, but "
+                 "record %lld (after it) does not match: %s", (long long)r->seq,
+                 (long long)ch->bad_seq, ch->why);
+    else
+        snprintf(chain, n, "record %lld; the chain DOES NOT VERIFY up to it: "
+                 "record %lld (%s) does not match: %s", (long long)r->seq,
+                 (long long)ch->bad_seq, ch->bad_id, ch->why);
+}
+
+/* The first section: the decision, where it stands after its reviews RV,
+ * what made it, who sent it, the server, and its place in the chain. */
+static void show_summary(FILE *out, const show_row *r, const cJSON *dec, const cJSON *ex,
+                         const show_chain *ch, const cJSON *rv, tx_str **tl)
+{
     const char *title = ex ? jstr(ex, "title") : NULL;
     char prog[512];
     snprintf(prog, sizeof prog, "%s, version %s%s%s", r->program, or_dash(r->program_version),
              title ? " -- " : "", title ? title : "");
     fprintf(out, "Decision %s\n", T(r->decision_id));
     show_field(out, "outcome", r->outcome);
-    /* A person's review may have overridden it: the latest one says where it
-     * stands (the list of reviews comes last). */
-    cJSON *rv = reviews ? cJSON_Parse(reviews) : NULL;
+    /* The latest review says where it stands (the list of reviews comes
+     * last). */
     const cJSON *last = cJSON_GetArrayItem(rv, cJSON_GetArraySize(rv) - 1);
     if (last) {
         char st[768];
-        const char *action = or_dash(jstr(last, "action"));
-        if (!strcmp(action, "override"))
-            snprintf(st, sizeof st, "overridden to %s by %s on %s (see Reviews)",
-                     or_dash(jstr(last, "outcome")), or_dash(jstr(last, "by")),
-                     or_dash(jstr(last, "reviewed_at")));
-        else {
-            /* A confirmation confirms where the decision stands: after an
-             * override, that override's outcome. */
-            const char *over = NULL;
-            for (int k = cJSON_GetArraySize(rv) - 1; k >= 0 && !over; k--) {
-                const cJSON *x = cJSON_GetArrayItem(rv, k);
-                if (!strcmp(or_dash(jstr(x, "action")), "override"))
-                    over = or_dash(jstr(x, "outcome"));
-            }
-            snprintf(st, sizeof st, "%s%s%s by %s on %s (see Reviews)",
-                     !strcmp(action, "confirm") ? "confirmed" : action, over ? " as " : "",
-                     over ? over : "", or_dash(jstr(last, "by")),
-                     or_dash(jstr(last, "reviewed_at")));
-        }
-        if (!show_reviews_ok(ch)) {
-            size_t l = strlen(st);
-            if (ch->rc < 0)
-                snprintf(st + l, sizeof st - l, " -- NOT VERIFIED: the chain could not be read");
-            else
-                snprintf(st + l, sizeof st - l, " -- DOES NOT VERIFY: record %lld, at or before "
-                         "this review, does not match; do not rely on it", (long long)ch->bad_seq);
-        }
+        show_review_state(st, sizeof st, rv, last, ch);
         show_field(out, "after review", st);
     }
     show_field(out, "programme", prog);
@@ -453,31 +484,58 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
     }
 
     char chain[768];
-    if (!ch->checked)
-        snprintf(chain, sizeof chain, "record %lld (not verified: --no-verify)",
-                 (long long)r->seq);
-    else if (ch->rc < 0)
-        snprintf(chain, sizeof chain, "record %lld; the chain could not be read: %s",
-                 (long long)r->seq, ch->why);
-    else if (ch->rc == 0)
-        snprintf(chain, sizeof chain, "record %lld; the chain verifies up to it and on to "
-                 "the end (%lld records)", (long long)r->seq, (long long)ch->records);
-    else if (ch->bad_seq > r->seq)
-        snprintf(chain, sizeof chain, "record %lld; the chain verifies up to it, but "
-                 "record %lld (after it) does not match: %s", (long long)r->seq,
-                 (long long)ch->bad_seq, ch->why);
-    else
-        snprintf(chain, sizeof chain, "record %lld; the chain DOES NOT VERIFY up to it: "
-                 "record %lld (%s) does not match: %s", (long long)r->seq,
-                 (long long)ch->bad_seq, ch->bad_id, ch->why);
+    show_chain_text(chain, sizeof chain, r, ch);
     show_field(out, "chain", chain);
+}
 
-    fprintf(out, "\nApplication as received\n");
-    if (r->request)
-        audit_pretty(out, r->request, r->request_len, "  ");
-    else
-        fprintf(out, "  (its application row is missing)\n");
+/* One criterion C of the decision, with X, its entry in the explanation
+ * (or NULL): its result, message, values compared and the source of its
+ * check. */
+static void show_one_criterion(FILE *out, const cJSON *c, const cJSON *x, tx_str **tl)
+{
+    const char *id = jstr(c, "id");
+    fprintf(out, "\n  [%s] %s", result_word(cJSON_GetObjectItemCaseSensitive(c, "passed")),
+            or_dash(T(id)));
+    if (x && jstr(x, "text"))
+        fprintf(out, ": %s", T(jstr(x, "text")));
+    fprintf(out, "\n        message:   %s\n", or_dash(T(jstr(c, "message"))));
+    const cJSON *vals = cJSON_GetObjectItemCaseSensitive(c, "values");
+    if (cJSON_GetArraySize(vals) > 0) {
+        fprintf(out, "        compared: ");
+        const cJSON *v;
+        int first = 1;
+        cJSON_ArrayForEach(v, vals) {
+            char *t = value_text(v);
+            fprintf(out, "%s %s = %s", first ? "" : ",", T(v->string), t ? T(t) : "?");
+            free(t);
+            first = 0;
+        }
+        fputc('\n', out);
+    }
+    const cJSON *miss = cJSON_GetObjectItemCaseSensitive(c, "missing");
+    if (cJSON_GetArraySize(miss) > 0) {
+        char *t = cJSON_PrintUnformatted(miss);
+        fprintf(out, "        missing:   %s\n", t ? T(t) : "?");
+        free(t);
+    }
+    if (x && jstr(x, "reference"))
+        fprintf(out, "        reference: %s\n", T(jstr(x, "reference")));
+    if (x && jstr(x, "source")) {
+        const cJSON *fl = cJSON_GetObjectItemCaseSensitive(x, "first_line");
+        const cJSON *ll = cJSON_GetObjectItemCaseSensitive(x, "last_line");
+        int64_t first = cJSON_IsNumber(fl) ? (int64_t)fl->valuedouble : 1;
+        fprintf(out, "        check, %s lines %lld-%lld (stored rule set):\n",
+                or_dash(T(jstr(x, "file"))), (long long)first,
+                (long long)(cJSON_IsNumber(ll) ? (int64_t)ll->valuedouble : first));
+        show_source(out, jstr(x, "source"), first);
+    }
+}
 
+/* The criteria section: counts, then each criterion; EX_WHY says why there
+ * are no sources when EX is NULL. */
+static void show_criteria(FILE *out, const cJSON *dec, const cJSON *ex, const char *ex_why,
+                          tx_str **tl)
+{
     const cJSON *crit = cJSON_GetObjectItemCaseSensitive(dec, "criteria");
     int np = 0, nf = 0, nm = 0;
     const cJSON *c;
@@ -489,46 +547,15 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
             cJSON_GetArraySize(crit), np, nf, nm);
     if (!ex)
         fprintf(out, "  (no sources: %s)\n", T(ex_why));
-    cJSON_ArrayForEach(c, crit) {
-        const char *id = jstr(c, "id");
-        const cJSON *x = ex ? show_criterion(ex, id) : NULL;
-        fprintf(out, "\n  [%s] %s", result_word(cJSON_GetObjectItemCaseSensitive(c, "passed")),
-                or_dash(T(id)));
-        if (x && jstr(x, "text"))
-            fprintf(out, ": %s", T(jstr(x, "text")));
-        fprintf(out, "\n        message:   %s\n", or_dash(T(jstr(c, "message"))));
-        const cJSON *vals = cJSON_GetObjectItemCaseSensitive(c, "values");
-        if (cJSON_GetArraySize(vals) > 0) {
-            fprintf(out, "        compared: ");
-            const cJSON *v;
-            int first = 1;
-            cJSON_ArrayForEach(v, vals) {
-                char *t = value_text(v);
-                fprintf(out, "%s %s = %s", first ? "" : ",", T(v->string), t ? T(t) : "?");
-                free(t);
-                first = 0;
-            }
-            fputc('\n', out);
-        }
-        const cJSON *miss = cJSON_GetObjectItemCaseSensitive(c, "missing");
-        if (cJSON_GetArraySize(miss) > 0) {
-            char *t = cJSON_PrintUnformatted(miss);
-            fprintf(out, "        missing:   %s\n", t ? T(t) : "?");
-            free(t);
-        }
-        if (x && jstr(x, "reference"))
-            fprintf(out, "        reference: %s\n", T(jstr(x, "reference")));
-        if (x && jstr(x, "source")) {
-            const cJSON *fl = cJSON_GetObjectItemCaseSensitive(x, "first_line");
-            const cJSON *ll = cJSON_GetObjectItemCaseSensitive(x, "last_line");
-            int64_t first = cJSON_IsNumber(fl) ? (int64_t)fl->valuedouble : 1;
-            fprintf(out, "        check, %s lines %lld-%lld (stored rule set):\n",
-                    or_dash(T(jstr(x, "file"))), (long long)first,
-                    (long long)(cJSON_IsNumber(ll) ? (int64_t)ll->valuedouble : first));
-            show_source(out, jstr(x, "source"), first);
-        }
-    }
+    cJSON_ArrayForEach(c, crit)
+        show_one_criterion(out, c, ex ? show_criterion(ex, jstr(c, "id")) : NULL, tl);
+}
 
+/* The parameters section: each value applied, with its reference, the dates
+ * it is in force on AS_OF and where it is declared (from EX, when any). */
+static void show_parameters(FILE *out, const cJSON *dec, const cJSON *ex, const char *as_of,
+                            tx_str **tl)
+{
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(dec, "parameters");
     fprintf(out, "\nParameters applied (%d)\n", cJSON_GetArraySize(params));
     const cJSON *pe = ex ? cJSON_GetObjectItemCaseSensitive(ex, "parameters") : NULL;
@@ -546,7 +573,7 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
         const cJSON *d = pe ? cJSON_GetObjectItemCaseSensitive(pe, p->string) : NULL;
         if (!d)
             continue;
-        const cJSON *v = show_param_value(d, r->as_of);
+        const cJSON *v = show_param_value(d, as_of);
         const char *ref = v && jstr(v, "reference") ? jstr(v, "reference") : jstr(d, "reference");
         if (ref)
             fprintf(out, "  %*s   reference: %s\n", w, "", T(ref));
@@ -558,6 +585,47 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
             fprintf(out, "  %*s   declared:  %s:%lld\n", w, "", T(jstr(d, "file")),
                     cJSON_IsNumber(line) ? (long long)line->valuedouble : 0LL);
     }
+}
+
+/* The reviews section: each review of RV, marked when it does not verify. */
+static void show_reviews(FILE *out, const cJSON *rv, const show_chain *ch, tx_str **tl)
+{
+    fprintf(out, "\nReviews (%d)\n", cJSON_GetArraySize(rv));
+    if (!show_reviews_ok(ch))
+        fprintf(out, "  THE REVIEWS DO NOT VERIFY: %s; a review marked so may have been "
+                "altered or forged\n", ch->rc < 0 ? "the chain could not be read"
+                                                   : "the chain breaks at or before them");
+    const cJSON *x;
+    cJSON_ArrayForEach(x, rv) {
+        int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq"));
+        fprintf(out, "  %s  %s%s%s by %s (record %lld, review %s)%s\n      %s\n",
+                or_dash(T(jstr(x, "reviewed_at"))), or_dash(T(jstr(x, "action"))),
+                jstr(x, "outcome") ? " to " : "",
+                jstr(x, "outcome") ? T(jstr(x, "outcome")) : "", or_dash(T(jstr(x, "by"))),
+                (long long)seq, or_dash(T(jstr(x, "review_id"))),
+                show_review_ok(ch, seq) ? "" : " DOES NOT VERIFY",
+                or_dash(T(jstr(x, "reason"))));
+    }
+}
+
+/* The text report of decision R: DEC is its stored JSON, EX its explanation
+ * (or NULL, with EX_WHY saying why), CH what the chain says of it, REVIEWS
+ * its reviews as a JSON array (or NULL when none are to be shown). */
+static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSON *ex,
+                      const char *ex_why, const show_chain *ch, const char *reviews)
+{
+    tx_str *escaped = NULL, **tl = &escaped;   /* the escaped texts, freed at the end */
+    cJSON *rv = reviews ? cJSON_Parse(reviews) : NULL;
+    show_summary(out, r, dec, ex, ch, rv, tl);
+
+    fprintf(out, "\nApplication as received\n");
+    if (r->request)
+        audit_pretty(out, r->request, r->request_len, "  ");
+    else
+        fprintf(out, "  (its application row is missing)\n");
+
+    show_criteria(out, dec, ex, ex_why, tl);
+    show_parameters(out, dec, ex, r->as_of, tl);
 
     const cJSON *missing = cJSON_GetObjectItemCaseSensitive(dec, "missing");
     if (cJSON_GetArraySize(missing) > 0) {
@@ -566,28 +634,12 @@ static void show_text(FILE *out, const show_row *r, const cJSON *dec, const cJSO
         free(t);
     }
 
-    if (reviews) {
-        fprintf(out, "\nReviews (%d)\n", cJSON_GetArraySize(rv));
-        if (!show_reviews_ok(ch))
-            fprintf(out, "  THE REVIEWS DO NOT VERIFY: %s; a review marked so may have been "
-                    "altered or forged\n", ch->rc < 0 ? "the chain could not be read"
-                                                       : "the chain breaks at or before them");
-        const cJSON *x;
-        cJSON_ArrayForEach(x, rv) {
-            int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq"));
-            fprintf(out, "  %s  %s%s%s by %s (record %lld, review %s)%s\n      %s\n",
-                    or_dash(T(jstr(x, "reviewed_at"))), or_dash(T(jstr(x, "action"))),
-                    jstr(x, "outcome") ? " to " : "",
-                    jstr(x, "outcome") ? T(jstr(x, "outcome")) : "", or_dash(T(jstr(x, "by"))),
-                    (long long)seq, or_dash(T(jstr(x, "review_id"))),
-                    show_review_ok(ch, seq) ? "" : " DOES NOT VERIFY",
-                    or_dash(T(jstr(x, "reason"))));
-        }
-    }
+    if (reviews)
+        show_reviews(out, rv, ch, tl);
     cJSON_Delete(rv);
-    tx_free(tl);
-#undef T
+    tx_free(escaped);
 }
+#undef T
 
 static void json_str(buf *b, const char *s)
 {
