@@ -1453,6 +1453,132 @@ static void over_server(store *st, replay_report *rep)
     buf_free(&detail);
 }
 
+/* Read the applications SCAN selects and queue them to the workers in
+ * batches, loading each stored rule set met (original mode) into *RULES;
+ * TOTAL and T0 are for CFG's progress.  Returns 0 once all are queued, or
+ * -1 with E. */
+static int reader_feed(rp_shared *sh, store *st, store_scan *scan, rp_rules **rules,
+                       replay_report *rep, int64_t total, double t0, err *e)
+{
+    const replay_config *cfg = sh->cfg;
+    double last = t0;
+    rp_batch *b = NULL;
+    store_scan_app app;
+    int rc;
+    while ((rc = store_scan_next(scan, &app, e)) == 1) {
+        const rp_rules *r = NULL;
+        if (sh->original && !(r = reader_rules(rules, &rep->nrulesets, st, app.ruleset))) {
+            err_set(e, "internal", "out of memory");
+            rc = -1;
+            break;
+        }
+        if (!b && !(b = queue_take_free(sh))) {
+            err_set(e, "internal", "out of memory");
+            rc = -1;
+            break;
+        }
+        if (batch_add(b, &app, r, cfg->filter.program != NULL) != 0) {
+            err_set(e, "internal", "out of memory (an application of %zu bytes)",
+                    app.request_len);
+            rc = -1;
+            break;
+        }
+        if (b->napps == REPLAY_BATCH) {
+            queue_push(sh, b);
+            b = NULL;
+            double now = replay_now();
+            if (cfg->progress && now - last >= REPLAY_PROGRESS_S) {
+                cfg->progress(cfg->ud, (int64_t)atomic_load(&sh->done), total, now - t0);
+                last = now;
+            }
+        }
+    }
+    if (b && b->napps && rc == 0)
+        queue_push(sh, b);
+    else
+        batch_free(b);
+    return rc;
+}
+
+/* Set up the NWORKERS workers of SH, with an engine each for a candidate
+ * rule set.  Returns 0, or -1 with E; what was set up is for workers_free. */
+static int workers_init(rp_worker *workers, size_t nworkers, rp_shared *sh,
+                        const replay_report *rep, err *e)
+{
+    const replay_config *cfg = sh->cfg;
+    for (size_t i = 0; i < nworkers; i++) {
+        rp_worker *wk = &workers[i];
+        wk->sh = sh;
+        buf_init(&wk->history, REPLAY_BATCH_TEXT);
+        wk->t.sample = rep->t.sample;
+        wk->t.max_notes = rep->t.max_notes;
+        if (!sh->original) {
+            wk->en = engine_new(cfg->rules, &cfg->engine, e);
+            if (!wk->en)
+                return -1;
+            engine_set_history(wk->en, worker_history, wk);
+        }
+    }
+    return 0;
+}
+
+/* Free what the NWORKERS workers hold (their threads joined). */
+static void workers_free(rp_worker *workers, size_t nworkers)
+{
+    for (size_t i = 0; i < nworkers; i++) {
+        rp_worker *wk = &workers[i];
+        engine_free(wk->en);
+        for (size_t k = 0; k < wk->nengines; k++)
+            engine_free(wk->engines[k].en);
+        free(wk->engines);
+        store_close(wk->reader);
+        buf_free(&wk->history);
+        tally_free(&wk->t);
+    }
+}
+
+/* Free the batches left in SH's queue and free list, and the rule sets of
+ * RULES. */
+static void reader_free(rp_shared *sh, rp_rules *rules)
+{
+    while (sh->head) {
+        rp_batch *n = sh->head->next;
+        batch_free(sh->head);
+        sh->head = n;
+    }
+    while (sh->free) {
+        rp_batch *n = sh->free->next;
+        batch_free(sh->free);
+        sh->free = n;
+    }
+    while (rules) {
+        rp_rules *n = rules->next;
+        ruleset_free(rules->rs);
+        free(rules);
+        rules = n;
+    }
+}
+
+/* Once the workers are done: their counts merged into REP and sorted, the
+ * replay's limits with the defaults filled in, and (when decisions went
+ * over them) the limits of the server that decided.  0, or -1 with E. */
+static int replay_conclude(replay_report *rep, const rp_worker *workers, size_t nworkers,
+                           const replay_config *cfg, store *st, err *e)
+{
+    for (size_t i = 0; i < nworkers; i++)
+        tally_merge(&rep->t, &workers[i].t);
+    if (rep->t.failed)
+        return err_set(e, "internal", "out of memory while counting");
+    tally_sort(&rep->t);
+    rep->limits.instructions = cfg->engine.instructions ? cfg->engine.instructions
+                                                        : ENGINE_DEFAULT_INSTRUCTIONS;
+    rep->limits.memory = cfg->engine.memory ? cfg->engine.memory : ENGINE_DEFAULT_MEMORY;
+    rep->limits.time_ms = cfg->engine.time_ms ? cfg->engine.time_ms : ENGINE_DEFAULT_TIME_MS;
+    if (rep->t.over)
+        over_server(st, rep);
+    return 0;
+}
+
 int replay_run(const replay_config *cfg, replay_report **out, err *e)
 {
     store *st = NULL;
@@ -1497,19 +1623,8 @@ int replay_run(const replay_config *cfg, replay_report **out, err *e)
 
     /* Engines first, so that a candidate set that does not compile fails
      * before anything is read. */
-    for (size_t i = 0; i < nworkers; i++) {
-        rp_worker *wk = &workers[i];
-        wk->sh = &sh;
-        buf_init(&wk->history, REPLAY_BATCH_TEXT);
-        wk->t.sample = rep->t.sample;
-        wk->t.max_notes = rep->t.max_notes;
-        if (!sh.original) {
-            wk->en = engine_new(cfg->rules, &cfg->engine, e);
-            if (!wk->en)
-                goto fail_engines;
-            engine_set_history(wk->en, worker_history, wk);
-        }
-    }
+    if (workers_init(workers, nworkers, &sh, rep, e) != 0)
+        goto fail_engines;
     for (; started < nworkers; started++)
         if (pthread_create(&workers[started].thread, NULL, worker_main, &workers[started]) != 0) {
             err_set(e, "internal", "cannot start worker thread %zu", started);
@@ -1522,44 +1637,10 @@ int replay_run(const replay_config *cfg, replay_report **out, err *e)
     if (store_scan_open(st, f, &scan, e) != 0)
         goto fail_threads;
 
-    double t0 = replay_now(), last = t0;
+    double t0 = replay_now();
     if (cfg->progress)
         cfg->progress(cfg->ud, 0, total, 0);
-    rp_batch *b = NULL;
-    store_scan_app app;
-    int rc;
-    while ((rc = store_scan_next(scan, &app, e)) == 1) {
-        const rp_rules *r = NULL;
-        if (sh.original && !(r = reader_rules(&rules, &rep->nrulesets, st, app.ruleset))) {
-            err_set(e, "internal", "out of memory");
-            rc = -1;
-            break;
-        }
-        if (!b && !(b = queue_take_free(&sh))) {
-            err_set(e, "internal", "out of memory");
-            rc = -1;
-            break;
-        }
-        if (batch_add(b, &app, r, f->program != NULL) != 0) {
-            err_set(e, "internal", "out of memory (an application of %zu bytes)",
-                    app.request_len);
-            rc = -1;
-            break;
-        }
-        if (b->napps == REPLAY_BATCH) {
-            queue_push(&sh, b);
-            b = NULL;
-            double now = replay_now();
-            if (cfg->progress && now - last >= REPLAY_PROGRESS_S) {
-                cfg->progress(cfg->ud, (int64_t)atomic_load(&sh.done), total, now - t0);
-                last = now;
-            }
-        }
-    }
-    if (b && b->napps && rc == 0)
-        queue_push(&sh, b);
-    else
-        batch_free(b);
+    int rc = reader_feed(&sh, st, scan, &rules, rep, total, t0, e);
     queue_close(&sh);
     for (size_t i = 0; i < started; i++)
         pthread_join(workers[i].thread, NULL);
@@ -1567,22 +1648,8 @@ int replay_run(const replay_config *cfg, replay_report **out, err *e)
     rep->secs = replay_now() - t0;
     if (cfg->progress)
         cfg->progress(cfg->ud, (int64_t)atomic_load(&sh.done), total, rep->secs);
-    if (rc < 0)
+    if (rc < 0 || replay_conclude(rep, workers, nworkers, cfg, st, e) != 0)
         goto fail_threads;
-
-    for (size_t i = 0; i < nworkers; i++)
-        tally_merge(&rep->t, &workers[i].t);
-    if (rep->t.failed) {
-        err_set(e, "internal", "out of memory while counting");
-        goto fail_threads;
-    }
-    tally_sort(&rep->t);
-    rep->limits.instructions = cfg->engine.instructions ? cfg->engine.instructions
-                                                        : ENGINE_DEFAULT_INSTRUCTIONS;
-    rep->limits.memory = cfg->engine.memory ? cfg->engine.memory : ENGINE_DEFAULT_MEMORY;
-    rep->limits.time_ms = cfg->engine.time_ms ? cfg->engine.time_ms : ENGINE_DEFAULT_TIME_MS;
-    if (rep->t.over)
-        over_server(st, rep);
     ret = 0;
 
 fail_threads:
@@ -1593,32 +1660,8 @@ fail_threads:
     }
     store_scan_close(scan);
 fail_engines:
-    for (size_t i = 0; i < nworkers; i++) {
-        rp_worker *wk = &workers[i];
-        engine_free(wk->en);
-        for (size_t k = 0; k < wk->nengines; k++)
-            engine_free(wk->engines[k].en);
-        free(wk->engines);
-        store_close(wk->reader);
-        buf_free(&wk->history);
-        tally_free(&wk->t);
-    }
-    while (sh.head) {
-        rp_batch *n = sh.head->next;
-        batch_free(sh.head);
-        sh.head = n;
-    }
-    while (sh.free) {
-        rp_batch *n = sh.free->next;
-        batch_free(sh.free);
-        sh.free = n;
-    }
-    while (rules) {
-        rp_rules *n = rules->next;
-        ruleset_free(rules->rs);
-        free(rules);
-        rules = n;
-    }
+    workers_free(workers, nworkers);
+    reader_free(&sh, rules);
     pthread_cond_destroy(&sh.room);
     pthread_cond_destroy(&sh.ready);
     pthread_mutex_destroy(&sh.mu);
