@@ -415,18 +415,9 @@ static int serve_claim(const char *db)
     return fd;
 }
 
-int cmd_serve(int argc, char **argv)
+/* The allocator's set-up for a server's many large replies. */
+static void serve_tune_malloc(void)
 {
-    /* Until the loop catches it, a SIGHUP would end the process (its default
-     * action): ignored from the first thing on; a change it announces is
-     * found by the look at start (reload.c). */
-    signal(SIGHUP, SIG_IGN);
-    serve_options o = {0};
-    int parsed = serve_parse(argc, argv, &o);
-    if (parsed != 0)
-        return parsed > 0 ? 0 : 2;
-    log_set_level(o.level);
-    signal(SIGPIPE, SIG_IGN);
 #ifdef M_MMAP_THRESHOLD
     /* A block of 1 MiB or more (a large reply, held while its client
      * reads) gets pages of its own, given back when it is freed.  glibc
@@ -440,6 +431,66 @@ int cmd_serve(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     mallopt(M_TRIM_THRESHOLD, 16 << 20);
 #endif
+}
+
+/* Catch SIGINT and SIGTERM on LOOP for S; the handles do not keep the loop
+ * running. */
+static void serve_signals_start(serve_state *s, uv_loop_t *loop)
+{
+    uv_signal_init(loop, &s->sigint);
+    uv_signal_init(loop, &s->sigterm);
+    s->sigint.data = s->sigterm.data = s;
+    uv_signal_start(&s->sigint, serve_signal_cb, SIGINT);
+    uv_signal_start(&s->sigterm, serve_signal_cb, SIGTERM);
+    uv_unref((uv_handle_t *)&s->sigint);
+    uv_unref((uv_handle_t *)&s->sigterm);
+    s->signals = 1;
+}
+
+/* Close the signal handles of S and run LOOP until they are closed. */
+static void serve_signals_close(serve_state *s, uv_loop_t *loop)
+{
+    /* Closed only now; the default action, which closing puts back at
+     * once, is set aside for the rest of the stop. */
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    signal(SIGINT, SIG_IGN);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    signal(SIGTERM, SIG_IGN);
+    uv_run(loop, UV_RUN_DEFAULT);
+}
+
+/* The detail of the start event, into DETAIL (N bytes): what is served,
+ * from where, with which rules, workers and limits. */
+static void serve_start_detail(char *detail, size_t n, const serve_options *o, const ruleset *rs,
+                               const pool *p, const engine_config *ecfg)
+{
+    /* Whole paths: the event is read years later, from anywhere. */
+    char db_abs[PATH_MAX], sock_abs[PATH_MAX];
+    snprintf(detail, n, "eligo %s (source %s), pid %ld, ruleset %s, database %s, "
+             "socket %s%s%s, %zu workers, limits --instructions %llu --memory %zu "
+             "--time-limit %llu", eligo_version, eligo_source, (long)getpid(),
+             ruleset_hash(rs), realpath(o->db, db_abs) ? db_abs : o->db,
+             realpath(o->socket, sock_abs) ? sock_abs : o->socket, o->listen ? ", tcp " : "",
+             o->listen ? o->listen : "", pool_size(p),
+             (unsigned long long)(ecfg->instructions ? ecfg->instructions
+                                                     : ENGINE_DEFAULT_INSTRUCTIONS),
+             ecfg->memory ? ecfg->memory : ENGINE_DEFAULT_MEMORY,
+             (unsigned long long)(ecfg->time_ms ? ecfg->time_ms : ENGINE_DEFAULT_TIME_MS));
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    /* Until the loop catches it, a SIGHUP would end the process (its default
+     * action): ignored from the first thing on; a change it announces is
+     * found by the look at start (reload.c). */
+    signal(SIGHUP, SIG_IGN);
+    serve_options o = {0};
+    int parsed = serve_parse(argc, argv, &o);
+    if (parsed != 0)
+        return parsed > 0 ? 0 : 2;
+    log_set_level(o.level);
+    signal(SIGPIPE, SIG_IGN);
+    serve_tune_malloc();
     serve_raise_nofile(o.max_connections ? (size_t)o.max_connections : 1024);
 
     int status = 1;
@@ -483,7 +534,6 @@ int cmd_serve(int argc, char **argv)
         log_error("uv_loop_init failed");
         goto out_store;
     }
-    
 
     server_config scfg = {
         .socket_path = o.socket,
@@ -542,14 +592,7 @@ int cmd_serve(int argc, char **argv)
      * yet); once it listens, one sent as the socket appears, or a second
      * while the first drains, would otherwise end the process with the
      * database not closed.  The handles do not keep the loop running. */
-    uv_signal_init(&loop, &s.sigint);
-    uv_signal_init(&loop, &s.sigterm);
-    s.sigint.data = s.sigterm.data = &s;
-    uv_signal_start(&s.sigint, serve_signal_cb, SIGINT);
-    uv_signal_start(&s.sigterm, serve_signal_cb, SIGTERM);
-    uv_unref((uv_handle_t *)&s.sigint);
-    uv_unref((uv_handle_t *)&s.sigterm);
-    s.signals = 1;
+    serve_signals_start(&s, &loop);
     if (server_listen(s.srv, p, &e) < 0) {
         log_error("%s", e.msg);
         goto out_server;
@@ -560,18 +603,7 @@ int cmd_serve(int argc, char **argv)
         goto out_server;
     }
 
-    /* Whole paths: the event is read years later, from anywhere. */
-    char db_abs[PATH_MAX], sock_abs[PATH_MAX];
-    snprintf(detail, sizeof detail, "eligo %s (source %s), pid %ld, ruleset %s, database %s, "
-             "socket %s%s%s, %zu workers, limits --instructions %llu --memory %zu "
-             "--time-limit %llu", eligo_version, eligo_source, (long)getpid(),
-             ruleset_hash(rs), realpath(o.db, db_abs) ? db_abs : o.db,
-             realpath(o.socket, sock_abs) ? sock_abs : o.socket, o.listen ? ", tcp " : "",
-             o.listen ? o.listen : "", pool_size(p),
-             (unsigned long long)(ecfg.instructions ? ecfg.instructions
-                                                    : ENGINE_DEFAULT_INSTRUCTIONS),
-             ecfg.memory ? ecfg.memory : ENGINE_DEFAULT_MEMORY,
-             (unsigned long long)(ecfg.time_ms ? ecfg.time_ms : ENGINE_DEFAULT_TIME_MS));
+    serve_start_detail(detail, sizeof detail, &o, rs, p, &ecfg);
     const char *start_ev[2] = {"start", detail};
     writer_call(w, serve_event, start_ev);
     log_info("serving: %s", detail);
@@ -588,15 +620,8 @@ out_server:
     }
     uv_run(&loop, UV_RUN_DEFAULT);
 out_loop:
-    if (s.signals) {
-        /* Closed only now; the default action, which closing puts back at
-         * once, is set aside for the rest of the stop. */
-        uv_close((uv_handle_t *)&s.sigint, NULL);
-        signal(SIGINT, SIG_IGN);
-        uv_close((uv_handle_t *)&s.sigterm, NULL);
-        signal(SIGTERM, SIG_IGN);
-        uv_run(&loop, UV_RUN_DEFAULT);
-    }
+    if (s.signals)
+        serve_signals_close(&s, &loop);
     if (uv_loop_close(&loop) != 0)
         log_warn("some loop handles were still open at exit");
     pool_free(p);
