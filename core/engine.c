@@ -325,9 +325,9 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         memcpy(p, ptr, osize < nsize ? osize : nsize);
         engine_pool_put(&en->pool, ptr, osize);
     }
-    if (!p)
+    if (!p) {
         en->mem_short = 1;   /* Lua collects and asks once more, then raises */
-    if (p) {
+    } else {
         en->mem = en->mem - osize + nsize;
         if (new_string && nsize >= ENGINE_LONG_STRING && en->capped && !en->fine) {
             en->fine_always |= !en->built;   /* a rule file's code made it */
