@@ -67,8 +67,8 @@ local programs = {}      -- id -> { versions sorted by from }
 local program_order = {} -- ids in the order first declared
 local params = {}        -- name -> { name, reference, file, line, values = { {from, to, value} } }
 local scales = {}        -- name -> { values..., rank = { value -> i } }
-local schema             -- the applicant record type
-local schema_at          -- file, line of the schema
+local schema, schema_at  -- the applicant record type; the file and line that declared it
+local key_line           -- where a declaration's problem is to be fixed: see it, after tokens
 local DATE_BOUNDED = {}  -- the schema's own fields of type date { not_after = "as_of" }
 local cases = {}         -- test cases
 local case_named = {}    -- file .. "\0" .. name -> the first case of that name in that file
@@ -630,16 +630,17 @@ end
 local c_prepare = C.preparer(prepare, record_mt, ARRAY, NULLS, scales)
 
 -- Declarations ----------------------------------------------------------------
-
-local function check_texts(what, texts, file, line, required)
+-- A problem of TEXTS names the line of KEY in the declaration KIND "ID" at LINE (key_line).
+local function check_texts(what, texts, file, line, required, kind, id, key)
   if texts == nil then
     if required then problem(file, line, "%s has no text", what) end
     return
   end
-  if type(texts) ~= "table" then problem(file, line, "%s: texts must be a table { en = ..., fr = ..., ar = ... }", what); return end
+  local function at() line = key and key_line(file, line, kind, id, key) or line; key = nil; return line end
+  if type(texts) ~= "table" then problem(file, at(), "%s: texts must be a table { en = ..., fr = ..., ar = ... }", what); return end
   for _, lang in ipairs(LANGS) do
     if type(texts[lang]) ~= "string" or texts[lang] == "" then
-      problem(file, line, "%s has no %s text", what, lang)
+      problem(file, at(), "%s has no %s text", what, lang)
     end
   end
   for lang, text in next, frozen[texts] or texts do
@@ -650,7 +651,7 @@ local function check_texts(what, texts, file, line, required)
     -- A key is quoted only when it is UTF-8 text, as above: the problem
     -- is logged, and a rejected reload's stored, as text.
     if not LANG_OK[lang] then
-      problem(file, line, "%s has a text under %s, which is not a language eligo writes (en, fr, ar): no one would read it",
+      problem(file, at(), "%s has a text under %s, which is not a language eligo writes (en, fr, ar): no one would read it",
         what, named and string_format("the key '%s'", lang)
           or type(lang) == "string" and "a key that is not UTF-8 text"
           or string_format("the key [%s]", tostring(lang)))
@@ -676,10 +677,9 @@ function sandbox.scale(name)
     if type(values) ~= "table" or #values == 0 then decl_error(2, "scale '%s' needs a list of values", name) end
     local s = { rank = {}, file = file, line = line }
     check_utf8(file, line, "a scale name", name)
-    -- A level given twice ranks where it came last ({ "none", "bac", "none" }
-    -- puts none above bac), one that is not a text can never be compared,
-    -- and a key beside the list is dropped: each is a problem.  (The ranks
-    -- stay as they were, so that a set stored with one replays the same.)
+    -- A level given twice ranks where it came last ({ "none", "bac", "none" } puts none
+    -- above bac), one that is not a text can never be compared, and a key beside the list
+    -- is dropped: each is a problem.  (Ranks stay as they were: a set stored with one replays.)
     for i, v in ipairs(values) do
       check_utf8(file, line, string_format("value %d of scale '%s'", i, name), v)
       if type(v) ~= "string" then
@@ -741,9 +741,10 @@ local function date_fault(v, what)
   return string_format("%s must be a date YYYY-MM-DD, got %s", what, type(v) == "string" and v or describe(v))
 end
 
-local function check_date(level, v, what)
+-- Its error names KEY's line in the declaration KIND "ID" at FILE's LINE (key_line), or LINE.
+local function check_date(v, what, file, line, kind, id, key, n)
   local fault = date_fault(v, what)
-  if fault then decl_error(level + 1, "%s", fault) end
+  if fault then error(string_format("%s:%d: %s", file, key_line(file, line, kind, id, key, n) or line, fault), 0) end
   return v
 end
 
@@ -775,9 +776,9 @@ local function key_set(list)
   for _, k in ipairs(list) do set[k] = true end
   return set, table_concat(list, ", ")
 end
--- The keys each kind of declaration knows, and their list as text for a
--- message: KEYS.program and KEYS.program_text, ...  (One table: the main
--- chunk is near Lua's limit of 200 locals.)
+-- The keys each kind of declaration knows, and their list as text for a message:
+-- KEYS.program and KEYS.program_text, ...  (One table: the main chunk is near
+-- Lua's limit of 200 locals.)
 local KEYS = {}
 KEYS.program, KEYS.program_text = key_set({ "version", "from", "to", "title", "reference" })
 KEYS.criterion, KEYS.criterion_text = key_set({ "text", "pass", "fail", "reference", "check" })
@@ -816,17 +817,16 @@ function sandbox.parameter(name)
       end
       check_utf8(file, line, string_format("parameter '%s' value %d reference", name, i), v.reference)
       local what = string_format("parameter '%s': value %d's", name, i)
-      p.values[i] = { from = check_date(2, v.from or "0001-01-01", what .. " from"),
-        to = v.to and check_date(2, v.to, what .. " to"), value = v.value, reference = v.reference or spec.reference }
+      p.values[i] = { from = check_date(v.from or "0001-01-01", what .. " from", file, line, "parameter", name, "from", i),
+        to = v.to and check_date(v.to, what .. " to", file, line, "parameter", name, "to", i), value = v.value, reference = v.reference or spec.reference }
       if p.values[i].to and p.values[i].to < p.values[i].from then
         problem(file, line, "parameter '%s': value %d is never in force: its 'to' %s is before its 'from' %s",
           name, i, p.values[i].to, p.values[i].from)
       end
     end
     if #p.values == 0 then decl_error(2, "parameter '%s' has no value", name) end
-    -- A rule reads whichever is in force the same way: a 50 that became "50"
-    -- would fail every decision from its date.  In tables, the values under
-    -- the keys both have (a key may come or go).
+    -- A rule reads whichever is in force the same way: a 50 that became "50" would fail
+    -- every decision from its date.  In tables, values under keys both have (a key may come or go).
     local function unlike(a, b, path)
       if type(a) ~= type(b) then return path, a, b end
       if type(a) ~= "table" then return nil end
@@ -900,11 +900,11 @@ function sandbox.program(id)
       problem(file, line, "programme '%s' %s has no 'from' date", id, p.version)
       p.no_from = true
     end
-    p.from = check_date(2, p.from or "0001-01-01", string_format("programme '%s' %s's from", id, p.version))
-    if p.to ~= nil then p.to = check_date(2, p.to, string_format("programme '%s' %s's to", id, p.version)) end
+    p.from = check_date(p.from or "0001-01-01", string_format("programme '%s' %s's from", id, p.version), file, line, "program", id, "from")
+    if p.to ~= nil then p.to = check_date(p.to, string_format("programme '%s' %s's to", id, p.version), file, line, "program", id, "to") end
     p.from_day, p.to_day = c_parse_date(p.from), p.to and c_parse_date(p.to)   -- compared as numbers
     if type(p.reference) ~= "string" then problem(file, line, "programme '%s' has no reference", id) end
-    check_texts(string_format("programme '%s' title", id), p.title, file, line, true)
+    check_texts(string_format("programme '%s' title", id), p.title, file, line, true, "program", id, "title")
     for _, c in ipairs(spec) do
       if debug_getmetatable(c) ~= CRITERION_TAG then decl_error(2, "programme '%s': list entries must be criteria", id) end
       if p.by_id[c.id] then
@@ -912,9 +912,9 @@ function sandbox.program(id)
       else
         p.by_id[c.id] = c
         p.criteria[#p.criteria + 1] = c
-        check_texts(string_format("criterion '%s'", c.id), c.text, c.file, c.line, true)
-        if c.fail ~= nil then check_texts(string_format("criterion '%s' fail message", c.id), c.fail, c.file, c.line) end
-        if c.pass ~= nil then check_texts(string_format("criterion '%s' pass message", c.id), c.pass, c.file, c.line) end
+        check_texts(string_format("criterion '%s'", c.id), c.text, c.file, c.line, true, "criterion", c.id, "text")
+        if c.fail ~= nil then check_texts(string_format("criterion '%s' fail message", c.id), c.fail, c.file, c.line, nil, "criterion", c.id, "fail") end
+        if c.pass ~= nil then check_texts(string_format("criterion '%s' pass message", c.id), c.pass, c.file, c.line, nil, "criterion", c.id, "pass") end
         if type(c.reference) ~= "string" then problem(c.file, c.line, "criterion '%s' has no reference", c.id) end
         check_utf8(c.file, c.line, string_format("criterion '%s' reference", c.id), c.reference)
       end
@@ -2078,17 +2078,67 @@ local function tokens(src)
   return out
 end
 
-
--- A text written as a date is on paper, with slashes, day first
--- ("01/07/2026") or year first ("2026/7/1"): the YYYY-MM-DD it would be
--- (a real day or not), or nil.  Dashes with the year last are not taken: a
--- decree's number may look so ("2-12-1066").
-local function slashed_date(text)
-  local d, m, y = string_match(text, "^(%d%d?)/(%d%d?)/(%d%d%d%d)$")
-  if not d then
-    y, m, d = string_match(text, "^(%d%d%d%d)/(%d%d?)/(%d%d?)$")
+-- Where a problem of a declaration's table is to be fixed: the line of
+-- KEY in the table constructor of the declaration KIND "ID" made at FILE's
+-- LINE (`criterion "age" { ... text = { ... } }`), in the constructor of
+-- its Nth item when N is given (a parameter's dated value, `{ from = ... }`),
+-- or the line of that item when KEY is nil; nil when the text does not show
+-- it for sure (an id written with an escape, an item that is a variable, a
+-- key given in some other way).  Declared above, as the declarations call
+-- it, only when they have a problem to report: a clean set is not scanned.
+do   -- (a block: the main chunk is near Lua's limit of 200 locals)
+local key_tokens = {}   -- file -> its tokens, once scanned
+key_line = function(file, line, kind, id, key, n)
+  local src = sources[file]
+  if not src then return nil end
+  key_tokens[file] = key_tokens[file] or tokens(without_comments(src))
+  local toks, k = key_tokens[file], nil
+  for j, t in ipairs(toks) do   -- KIND "ID" {, or KIND("ID") {, at LINE
+    if t[3] == line and t[1] == "name" and t[2] == kind then
+      local a, b, c = toks[j + 1], toks[j + 2], toks[j + 3]
+      if a and a[1] == "string" and a[2] == id and b and b[2] == "{" then k = j + 2; break end
+      if a and a[2] == "(" and b and b[1] == "string" and b[2] == id and c and c[2] == ")"
+          and toks[j + 4] and toks[j + 4][2] == "{" then k = j + 4; break end
+    end
   end
-  return d and string_format("%s-%02d-%02d", y, tonumber(m), tonumber(d)) or nil
+  if not k then return nil end
+  -- In the constructor opening at OPEN: the key WANT (the last, if given
+  -- twice: Lua keeps the last), or the constructor of the NTHth item by position.
+  local function find(open, want, nth)
+    local depth, items, j, found = 0, 0, open, nil
+    while toks[j] do
+      local t, prev = toks[j], toks[j - 1]
+      local text = t[2]
+      if t[1] ~= "string" and t[1] ~= "number" and (text == "{" or text == "(" or text == "[" or OPS.opens[text] and t[1] == "name") then
+        -- An item, unless a key in brackets, ["from"] = ... (not looked for).
+        if depth == 1 and j > open and nth and text ~= "[" and prev[1] == "op" and (prev[2] == "," or prev[2] == ";" or prev[2] == "{") then
+          items = items + 1
+          if items == nth then return text == "{" and j or nil end
+        end
+        depth = depth + 1
+      elseif t[1] ~= "string" and t[1] ~= "number" and OPS.closes[text] then
+        depth = depth - 1
+        if depth == 0 then return found end
+      elseif depth == 1 and prev[1] == "op" and (prev[2] == "," or prev[2] == ";" or prev[2] == "{") then
+        local next1 = toks[j + 1]
+        local keyed = t[1] == "name" and next1 and next1[2] == "="
+        if keyed and not nth and text == want then found = j end
+        if not keyed and nth then   -- an item that is no constructor
+          items = items + 1
+          if items == nth then return nil end
+        end
+      end
+      j = j + 1
+    end
+  end
+  if n then
+    k = find(k, nil, n)
+    if not k then return nil end
+    if key == nil then return toks[k][3] end
+  end
+  local at = find(k, key)
+  return at and toks[at][3] or nil
+end
 end
 
 -- What a rule file's text shows that its loaded tables cannot: a key given
@@ -2100,6 +2150,17 @@ end
 -- with(base, { x = nil }), which leaves it out, so that nothing changes.
 -- Appended to OUT as lint problems.
 local function source_faults(file, src, rules, out)
+  -- A text written as a date is on paper, with slashes, day first
+  -- ("01/07/2026") or year first ("2026/7/1"): the YYYY-MM-DD it would be
+  -- (a real day or not), or nil.  Dashes with the year last are not taken: a
+  -- decree's number may look so ("2-12-1066").
+  local function slashed_date(text)
+    local d, m, y = string_match(text, "^(%d%d?)/(%d%d?)/(%d%d%d%d)$")
+    if not d then
+      y, m, d = string_match(text, "^(%d%d%d%d)/(%d%d?)/(%d%d?)$")
+    end
+    return d and string_format("%s-%02d-%02d", y, tonumber(m), tonumber(d)) or nil
+  end
   local toks = tokens(without_comments(src))
   local stack = {}   -- open constructs; a table's entry holds its keys: name -> line
   for k, t in ipairs(toks) do

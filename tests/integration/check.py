@@ -97,14 +97,14 @@ def main():
 
     expect_one("missing_language",
                {"idmaj.lua": [('      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n', "")]},
-               "idmaj.lua", 'criterion "age" {', r"criterion 'age'.*\bfr\b")
+               "idmaj.lua", '    text = {', r"criterion 'age'.*\bfr\b")
 
     # A text under a key that is no language (a Darija text, a capital AR)
     # would be read by no request.
     expect_one("unknown_language",
                {"idmaj.lua": [('      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n',
                                '      fr = "Âgé de {idmaj.age_min} à {idmaj.age_max} ans",\n      de = "Alter",\n')]},
-               "idmaj.lua", 'criterion "age" {',
+               "idmaj.lua", '    text = {',
                r"^criterion 'age' has a text under the key 'de', which is not a language eligo writes")
     # A key that is not UTF-8 text is not quoted: the problem is logged, and
     # stored with a rejected reload, as text.
@@ -166,11 +166,12 @@ def main():
           "value, reference)" in msgs, "a misspelt 'value': said missing, and the key named (%s)" % msgs)
     expect_one("value_date", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
                                               '  { from = "2022-13-01", value = 18 },')]},
-               "awrach.lua", 'parameter "awrach.age_min"',
+               "awrach.lua", '{ from = "2022-13-01"',
                r"^parameter 'awrach.age_min': value 1's from is 2022-13-01, which is no day of the calendar$")
-    # A programme's dates are named with the programme and version they are of.
-    expect_one("program_date", {"awrach.lua": [('  from = "2022-01-01",\n  title', '  from = "2022-01-01", to = "2026-02-29",\n  title')]},
-               "awrach.lua", 'program "awrach"',
+    # A programme's dates are named with the programme and version they are
+    # of, at the line of their key.
+    expect_one("program_date", {"awrach.lua": [('  from = "2022-01-01",\n  title', '  from = "2022-01-01",\n  to = "2026-02-29",\n  title')]},
+               "awrach.lua", 'to = "2026-02-29"',
                r"^programme 'awrach' 2022.1's to is 2026-02-29, which is no day of the calendar$")
     # A check reading a field the schema does not declare fails every
     # decision that comes to the read: check warns of it at the read (a
@@ -200,8 +201,41 @@ def main():
     check(st == 0 and "warning" not in out, "the composed text is not (%s)" % out.strip())
     expect_one("value_date_format", {"awrach.lua": [('  { from = "2022-01-01", value = 18 },',
                                                      '  { from = "2022-1-1", value = 18 },')]},
-               "awrach.lua", 'parameter "awrach.age_min"',
+               "awrach.lua", '{ from = "2022-1-1"',
                r"^parameter 'awrach.age_min': value 1's from must be a date YYYY-MM-DD, got 2022-1-1$")
+    # A problem of a declaration's table names the line to fix: a dated
+    # value's own line, the line of a criterion's text, fail or pass table,
+    # of a programme's title; its declaration's line only where the text
+    # does not show it (a value held in a local).
+    for name, bad, msg in (("value_date_second", "2025-1-1", "must be a date YYYY-MM-DD, got 2025-1-1"),
+                           ("value_date_slashes", "01/07/2026", "must be a date YYYY-MM-DD, got 01/07/2026")):
+        expect_one(name, {"awrach.lua": [('  { from = "2025-01-01", value = 1500 },',
+                                          '  {\n    value = 1500,\n    from = "%s" },' % bad)]},
+                   "awrach.lua", 'from = "%s"' % bad,
+                   r"^parameter 'awrach.income_per_person_max': value 2's from %s$" % re.escape(msg))
+    # A key given twice: Lua keeps the last, and so its line.
+    expect_one("value_date_to", {"awrach.lua": [('  { from = "2022-01-01", value = 1200,',
+                                                 '  { from = "2022-01-01", value = 1200, to = "2024-12-31",\n'
+                                                 '    to = "2024/12/31",')]},
+               "awrach.lua", 'to = "2024/12/31"',
+               r"^parameter 'awrach.income_per_person_max': value 1's to must be a date YYYY-MM-DD, got 2024/12/31$")
+    expect_one("value_date_local", {"awrach.lua": [('parameter "awrach.income_per_person_max" {',
+                                                    'local RAISED = { from = "2025-1-1", value = 1500 }\n'
+                                                    'parameter "awrach.income_per_person_max" {'),
+                                                   ('  { from = "2025-01-01", value = 1500 },', '  RAISED,')]},
+               "awrach.lua", 'parameter "awrach.income_per_person_max"',
+               r"^parameter 'awrach.income_per_person_max': value 2's from must be a date YYYY-MM-DD, got 2025-1-1$")
+    expect_one("criterion_text_lang", {"awrach.lua": [('      fr = "Âgé d\'au moins {awrach.age_min} ans",\n', '')]},
+               "awrach.lua", "    text = {", r"^criterion 'age' has no fr text$")
+    expect_one("criterion_fail_lang", {"awrach.lua": [('      ar = "السن {age} أقل من الحد الأدنى المحدد في {min} سنة",\n', '')]},
+               "awrach.lua", "    fail = {", r"^criterion 'age' fail message has no ar text$")
+    expect_one("criterion_pass_lang", {"awrach.lua": [('      fr = "l\'âge de {age} ans atteint le minimum de {min} ans",\n', '')]},
+               "awrach.lua", "    pass = {", r"^criterion 'age' pass message has no fr text$")
+    expect_one("criterion_text_key", {"awrach.lua": [('      en = "Aged {awrach.age_min} or over",',
+                                                      '      en = "Aged {awrach.age_min} or over", AR = "x",')]},
+               "awrach.lua", "    text = {", r"^criterion 'age' has a text under the key 'AR'")
+    expect_one("title_lang", {"awrach.lua": [('    ar = "أوراش: الأوراش العامة المؤقتة",\n', '')]},
+               "awrach.lua", "  title = {", r"^programme 'awrach' title has no ar text$")
 
     # What the loaded tables cannot show, the text does: a schema field given
     # twice (Lua keeps the last, here the laxer type), at the second, naming
