@@ -261,11 +261,11 @@ static int serve_parse(int argc, char **argv, serve_options *o)
     return 0;
 }
 
+/* UD: the reload_notes of the load. */
 static void serve_report(void *ud, const char *file, int line, const char *msg)
 {
-    (void)ud;
     if (engine_warning(msg))   /* served all the same */
-        reload_log_note(NULL, file, line, engine_warning(msg));
+        reload_log_note(ud, file, line, engine_warning(msg));
     else if (file && !*file)
         log_error("%s", msg ? msg : "");   /* the whole set */
     else if (line <= 0)   /* the file as a whole (it could not be loaded) */
@@ -299,8 +299,10 @@ static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
     }
     char flags[128];
     serve_limit_flags(cfg, flags, sizeof flags);
-    int problems = engine_lint(rs, cfg, serve_report, NULL, &e);
+    reload_notes notes = {0};
+    int problems = engine_lint(rs, cfg, serve_report, &notes, &e);
     if (problems != 0) {
+        reload_notes_end(&notes, dir);
         if (problems < 0)
             log_error("rules: the rules could not be checked%s%s: %s", *flags ? " with" : "",
                       flags, e.msg);
@@ -317,8 +319,9 @@ static ruleset *serve_load_rules(const char *dir, const engine_config *cfg)
         return NULL;
     }
     int passed = 0, failed = 0;
-    int rc = engine_test(en, serve_report, reload_log_note, NULL, &passed, &failed, &e);
+    int rc = engine_test(en, serve_report, reload_log_note, &notes, &passed, &failed, &e);
     engine_free(en);
+    reload_notes_end(&notes, dir);
     if (rc < 0) {
         log_error("rules: the test cases did not run: %s", e.msg);
     } else if (rc > 0 || failed) {

@@ -73,6 +73,7 @@ struct reload {
     ruleset *work_rs;             /* the candidate set */
     char work_old[65];            /* hash being replaced */
     int work_passed, work_failed;
+    reload_notes work_notes;      /* its warnings */
     char work_msg[1024];          /* first problems, "file:line: message; ..." */
 };
 
@@ -90,7 +91,7 @@ static void reload_report(void *ud, const char *file, int line, const char *msg)
     reload *rl = ud;
     size_t used = strlen(rl->work_msg);
     if (engine_warning(msg)) {   /* no reason to reject */
-        reload_log_note(NULL, file, line, engine_warning(msg));
+        reload_log_note(&rl->work_notes, file, line, engine_warning(msg));
         return;
     }
     if (used + 4 >= sizeof rl->work_msg)
@@ -105,8 +106,24 @@ static void reload_report(void *ud, const char *file, int line, const char *msg)
 
 void reload_log_note(void *ud, const char *file, int line, const char *msg)
 {
-    (void)ud;
-    log_warn("rules: %s:%d: %s", file ? file : "?", line, msg ? msg : "");
+    reload_notes *nt = ud;
+    if (nt->n++ < RELOAD_NOTES_SHOWN)
+        log_warn("rules: %s:%d: %s", file ? file : "?", line, msg ? msg : "");
+}
+
+void reload_notes_end(const reload_notes *nt, const char *dir)
+{
+    int more = nt->n - RELOAD_NOTES_SHOWN;
+    if (more > 0)
+        log_warn("rules: %d more warning%s not logged (eligo check %s and eligo test %s "
+                 "list them all)", more, more == 1 ? "" : "s", dir, dir);
+}
+
+/* reload_log_note for the run's own notes: UD is the reload. */
+static void reload_work_note(void *ud, const char *file, int line, const char *msg)
+{
+    reload *rl = ud;
+    reload_log_note(&rl->work_notes, file, line, msg);
 }
 
 static int reload_store_applied(store *st, void *ud, err *e)
@@ -142,6 +159,7 @@ static void reload_work(uv_work_t *req)
     err_clear(&e);
     rl->work_msg[0] = '\0';
     rl->work_passed = rl->work_failed = 0;
+    rl->work_notes.n = 0;
     rl->work_rs = NULL;
 
     ruleset *cur = pool_ruleset(rl->cfg.pool);
@@ -188,7 +206,7 @@ static void reload_work(uv_work_t *req)
         snprintf(rl->work_msg, sizeof rl->work_msg, "%s", e.msg);
         goto rejected;
     }
-    int rc = engine_test(en, reload_report, reload_log_note, rl, &rl->work_passed,
+    int rc = engine_test(en, reload_report, reload_work_note, rl, &rl->work_passed,
                          &rl->work_failed, &e);
     engine_free(en);
     if (rc < 0) {
@@ -228,7 +246,7 @@ rejected:
     snprintf(rl->rejected, sizeof rl->rejected, "%s", rs ? ruleset_hash(rs) : "");
     writer_call(rl->cfg.writer, reload_store_rejected, rl);
 done:
-    return;
+    reload_notes_end(&rl->work_notes, rl->dir);
 }
 
 static void reload_maybe_free(reload *rl)

@@ -45,9 +45,19 @@ void reload_request(reload *rl, const char *why);
 typedef void reload_close_cb(void *arg);
 void reload_close(reload *rl, reload_close_cb *cb, void *arg);
 
-/* An engine_test note (a criterion no test case makes fail, or pass),
- * logged as a warning: a rule set whose cases were deleted still passes
- * them all, and this says what they no longer show. */
+/* The warnings of one load of a rule set, logged: a lint warning, or a
+ * criterion no test case makes fail, or pass (a set whose cases were
+ * deleted still passes them all, and this says what they no longer show).
+ * The first RELOAD_NOTES_SHOWN are logged, the rest only counted, and
+ * reload_notes_end says how many: a large set left untested would log
+ * thousands of lines at every reload, which eligo check and eligo test
+ * list whole.  reload_log_note is an engine_report_fn whose UD is the
+ * reload_notes. */
+#define RELOAD_NOTES_SHOWN 20
+typedef struct reload_notes {
+    int n;   /* notes of this load so far */
+} reload_notes;
 void reload_log_note(void *ud, const char *file, int line, const char *msg);
+void reload_notes_end(const reload_notes *nt, const char *dir);
 
 #endif

@@ -391,7 +391,35 @@ def main():
         check(n == 1 and health_hash(c) == h1, "a broken set is rejected once, not at each look "
               "(%d rejections)" % n)
         c.close()
+    notes_capped()
     finish()
+
+
+def notes_capped():
+    """A set whose criteria no case exercises logs its warnings at every
+    load, at most RELOAD_NOTES_SHOWN (20) of them, then how many more: two
+    programmes without test cases make 22 notes."""
+    with Server(copy_rules=True, start=False) as srv:
+        for name in ("idmaj.test.lua", "taehil.test.lua"):
+            os.remove(os.path.join(srv.rules, name))
+        srv.start()
+        note = "warn  rules: "
+        more = "warn  rules: 2 more warnings not logged (eligo check %s and eligo test %s list " \
+               "them all)" % (srv.rules, srv.rules)
+        notes = [l for l in srv.log().splitlines() if note in l and "in no case" in l]
+        check(len(notes) == 20 and srv.log().count(more) == 1,
+              "at the start, 20 notes and the count of the 2 more (%d notes)" % len(notes))
+        c = srv.connect()
+        h0 = health_hash(c)
+        awrach = os.path.join(srv.rules, "awrach.lua")
+        with open(awrach) as f:
+            text = f.read()
+        write(awrach, text + "\n-- a comment\n", atomic=True)
+        wait_for(lambda: health_hash(c) != h0 and srv.log().count(more) == 2)
+        notes = [l for l in srv.log().splitlines() if note in l and "in no case" in l]
+        check(len(notes) == 40 and srv.log().count(more) == 2,
+              "a reload logs its own 20 and the count of the rest (%d notes in all)" % len(notes))
+        c.close()
 
 
 if __name__ == "__main__":
