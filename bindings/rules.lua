@@ -65,7 +65,7 @@ local WORDS = {
 
 local programs = {}      -- id -> { versions sorted by from }
 local program_order = {} -- ids in the order first declared
-local params = {}        -- name -> { name, reference, file, line, values = { {from, to, value} } }
+local params = {}        -- name -> { name, reference, file, line, values = { {from, to, value, n: its place as written} } }
 local scales = {}        -- name -> { values..., rank = { value -> i } }
 local schema, schema_at  -- the applicant record type; the file and line that declared it
 local key_line           -- where a declaration's problem is to be fixed: see it, after tokens
@@ -818,7 +818,7 @@ function sandbox.parameter(name)
       check_utf8(file, line, string_format("parameter '%s' value %d reference", name, i), v.reference)
       local what = string_format("parameter '%s': value %d's", name, i)
       p.values[i] = { from = check_date(v.from or "0001-01-01", what .. " from", file, line, "parameter", name, "from", i),
-        to = v.to and check_date(v.to, what .. " to", file, line, "parameter", name, "to", i), value = v.value, reference = v.reference or spec.reference }
+        to = v.to and check_date(v.to, what .. " to", file, line, "parameter", name, "to", i), value = v.value, reference = v.reference or spec.reference, n = i }
       if p.values[i].to and p.values[i].to < p.values[i].from then
         problem(file, line, "parameter '%s': value %d is never in force: its 'to' %s is before its 'from' %s",
           name, i, p.values[i].to, p.values[i].from)
@@ -3087,6 +3087,78 @@ function api.seal(ruleset_hash)
   -- engine.c looks for a changed upvalue itself after each request (no Lua
   -- call), and calls after() only when it finds one, to restore and report it.
   api.watched, api.watched_count = watched_flat, #watched
+end
+
+
+-- A parameter's value changes by a new dated value, never by an edit of an
+-- old one: decisions already made on the old one's dates would now be made
+-- otherwise.  param_values gives the set's values for param_edits to compare
+-- a later set with (eligo check --against).  (Functions of api, not
+-- locals: the main chunk is at Lua's limit of 200 locals.)
+
+-- The dated values of every parameter, as canonical JSON:
+-- { name = { {from, to, value}, ... } }, each value as its canonical JSON text.
+function api.param_values()
+  local out = {}
+  for name, p in pairs(params) do
+    local list = {}
+    for i, v in ipairs(p.values) do list[i] = { from = v.from, to = v.to, value = c_canon(v.value) } end
+    out[name] = list
+  end
+  return c_canon(out)
+end
+
+-- Each stretch of days up to TODAY ("YYYY-MM-DD") where a parameter that
+-- both sets declare had a value in the set before (OLD_JSON, param_values')
+-- and now has another, or none: a warning at the value in force now at the
+-- stretch's start (or at the parameter).  Days after TODAY are not decided
+-- yet: a change there is the author's to make.
+function api.param_edits(old_json, today)
+  -- The value in force on DAY among VALUES (sorted by from), as param_on finds it.
+  local function in_force(values, day)
+    for i = #values, 1, -1 do
+      local v = values[i]
+      if v.from <= day and (v.to == nil or day <= v.to) then return v end
+    end
+    return nil
+  end
+  local old, out, names = cjson.decode(old_json), {}, {}
+  for name in pairs(params) do
+    if type(old[name]) == "table" then names[#names + 1] = name end
+  end
+  table_sort(names)
+  for _, name in ipairs(names) do
+    local p, was = params[name], old[name]
+    -- The days either set's value in force may change on: each from, and
+    -- each day after a to.
+    local starts, seen = {}, {}
+    for _, list in ipairs({ was, p.values }) do
+      for _, v in ipairs(list) do
+        for _, d in ipairs({ v.from, v.to and c_add_days(v.to, 1) or false }) do
+          if d and d > "0001" and d <= today and not seen[d] then seen[d] = true; starts[#starts + 1] = d end
+        end
+      end
+    end
+    table_sort(starts)
+    local open   -- the stretch being followed: { from, before, now, v }
+    local function close(to)
+      out[#out + 1] = { file = p.file, warning = true,
+        line = open.v and key_line(p.file, p.line, "parameter", name, nil, open.v.n) or p.line,
+        msg = string_format("parameter '%s': from %s to %s its value was %s and %s: decisions of those "
+          .. "dates already made would now be made otherwise; a change is a new dated value, from the day it applies",
+          name, open.from, to, open.before, open.now and "is now " .. open.now or "it now has none") }
+      open = nil
+    end
+    for _, d in ipairs(starts) do
+      local o, v = in_force(was, d), in_force(p.values, d)
+      local before, now = o and o.value, v and c_canon(v.value)
+      local differs = before ~= nil and before ~= now
+      if open and (not differs or open.before ~= before or open.now ~= now) then close(c_add_days(d, -1)) end
+      if differs and not open then open = { from = d, before = before, now = now, v = v } end
+    end
+    if open then close(today) end
+  end
+  return out
 end
 
 return api

@@ -135,13 +135,55 @@ int cmd_rules_lint(const char *cmd, const char *what, ruleset *rs, const engine_
 
 /* ---------------------------------------------------------------- check */
 
+/* check --against BEFORE: warn, through report_check, of each parameter
+ * value of RS that differs from BEFORE's on a day already decided.  A set
+ * that does not load was reported by lint; it is not compared.  Returns 0,
+ * or -1 after saying why the sets could not be compared. */
+static int check_against(const rules_opts *o, const char *before, ruleset *rs, check_said *said)
+{
+    int rc = -1;
+    err e, new_e;   /* new_e: why RS does not load, which lint has said */
+    err_clear(&e);
+    err_clear(&new_e);
+    char today[11];
+    buf json;
+    buf_init(&json, (size_t)64 << 20);
+    engine *old_en = NULL, *en = NULL;
+    ruleset *old = ruleset_load(before, &e);
+    if (!old)
+        goto done;
+    old_en = engine_new(old, &o->cfg, &e);
+    if (!old_en || engine_param_values(old_en, &json, &e) != 0)
+        goto done;
+    en = engine_new(rs, &o->cfg, &new_e);
+    if (!en) {
+        rc = 0;
+        goto done;
+    }
+    date_format(date_today(), today);
+    if (engine_param_edits(en, json.data, json.len, today, report_check, said, &e) != 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc != 0)
+        fprintf(stderr, "eligo check: --against %s: %s\n", before, e.msg);
+    engine_free(en);
+    engine_free(old_en);
+    ruleset_free(old);
+    buf_free(&json);
+    return rc;
+}
+
 int cmd_check(int argc, char **argv)
 {
-    static const struct option longopts[] = {RULES_LONGOPTS, {0, 0, 0, 0}};
+    static const struct option longopts[] = {RULES_LONGOPTS,
+                                             {"against", required_argument, NULL, 'a'},
+                                             {0, 0, 0, 0}};
     rules_opts o;
     if (rules_opts_init(&o, "check") != 0)
         return 2;
     int opt;
+    const char *against = NULL;
     optind = 1;
     while ((opt = cmd_getopt("check", argc, argv, "h", longopts)) != -1) {
         int known = rules_opts_parse(&o, "check", opt, optarg);
@@ -149,10 +191,17 @@ int cmd_check(int argc, char **argv)
             return 2;
         if (known)
             continue;
+        if (opt == 'a') {
+            against = optarg;
+            continue;
+        }
         /* After getopt's complaint, not into the output a pipe reads. */
         fprintf(opt == 'h' ? stdout : stderr, "usage: eligo check [OPTIONS] [DIR]\n"
                "Load and lint a rule directory: every problem as file:line: message.\n"
-               "Prints the rule set's content hash; exit status 0 only when clean.\n" RULES_USAGE);
+               "Prints the rule set's content hash; exit status 0 only when clean.\n"
+               "  --against OLD_DIR    warn of each parameter value in force up to today\n"
+               "                       that differs from the set in OLD_DIR's (decisions\n"
+               "                       already made): a change is a new dated value\n" RULES_USAGE);
         return opt == 'h' ? 0 : 2;
     }
     if (rules_opts_dir(&o, "check", argc, argv, optind) != 0)
@@ -168,6 +217,7 @@ int cmd_check(int argc, char **argv)
     int n = engine_lint(rs, &o.cfg, report_check, &said, &e);
     if (n < 0)
         fprintf(stderr, "eligo check: %s\n", e.msg);
+    int compared = against ? check_against(&o, against, rs, &said) : 0;
     printf("ruleset %s (%zu files)\n", ruleset_hash(rs), ruleset_count(rs));
     if (n == 0 && said.warnings)
         printf("%s: clean, with %d warning%s\n", o.dir, said.warnings, said.warnings == 1 ? "" : "s");
@@ -176,7 +226,7 @@ int cmd_check(int argc, char **argv)
     else if (n > 0)
         printf("%s: %d problem%s\n", o.dir, n, n == 1 ? "" : "s");
     ruleset_free(rs);
-    return n == 0 ? 0 : 1;
+    return n == 0 && compared == 0 ? 0 : 1;
 }
 
 /* ----------------------------------------------------------------- test */

@@ -1733,6 +1733,45 @@ int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report,
     return n;
 }
 
+int engine_param_values(engine *en, buf *out, err *e)
+{
+    lua_State *L = en->L;
+    char msg[512];
+    engine_prepare(en, "param_values");
+    int status = engine_call(en, 0, 1, engine_set_budget(en->budget, en->rs));
+    if (status != LUA_OK) {
+        err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
+        lua_settop(L, 0);
+        return -1;
+    }
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    int rc = buf_add(out, s, n);
+    lua_settop(L, 0);
+    if (rc != 0)
+        return err_set(e, "internal", "the parameters' values are too large");
+    return 0;
+}
+
+int engine_param_edits(engine *en, const char *before, size_t len, const char *today,
+                       engine_report_fn *report, void *ud, err *e)
+{
+    lua_State *L = en->L;
+    char msg[512];
+    engine_prepare(en, "param_edits");
+    lua_pushlstring(L, before, len);
+    lua_pushstring(L, today);
+    int status = engine_call(en, 2, 1, engine_set_budget(en->budget, en->rs));
+    if (status != LUA_OK) {
+        err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
+        lua_settop(L, 0);
+        return -1;
+    }
+    engine_report_list(L, report, ud);
+    lua_settop(L, 0);
+    return 0;
+}
+
 int engine_test(engine *en, engine_report_fn *report, engine_report_fn *note, void *ud,
                 int *passed, int *failed, err *e)
 {

@@ -180,6 +180,20 @@ static inline const char *engine_warning(const char *msg)
     return msg && !strncmp(msg, ENGINE_WARNING, n) ? msg + n : NULL;
 }
 
+/* Append to OUT, as JSON, the dated values of every parameter of EN's rule
+ * set, for engine_param_edits to compare a later set with.  Returns 0, or -1
+ * with E set (OUT then holds what was appended before the error, if any). */
+int engine_param_values(engine *en, buf *out, err *e);
+
+/* Compare EN's parameters with BEFORE (LEN bytes of engine_param_values'
+ * JSON of the set before it): each stretch of days on or before TODAY
+ * ("YYYY-MM-DD") where a parameter both declare had a value and now has
+ * another, or none, is reported through REPORT as a warning (ENGINE_WARNING)
+ * at the value in force now, else at the parameter: decisions of those days
+ * are already made.  Returns 0, or -1 with E set. */
+int engine_param_edits(engine *en, const char *before, size_t len, const char *today,
+                       engine_report_fn *report, void *ud, err *e);
+
 
 /* Run the test cases (*.test.lua) of the engine's rule set.  Each failing case
  * is reported through REPORT (file, line, expected and actual in msg); each

@@ -68,6 +68,63 @@ def expect_one(name, edits, f, marker, pattern, extra=None):
     return d
 
 
+def against():
+    """check --against OLD: a parameter's value in force on a day already
+    decided (up to today) that is not the old set's is a warning, at the
+    dated value in force now; a change made as a new dated value, or on days
+    still to come, is not."""
+    ceiling = "awrach.income_per_person_max"
+    past = '{ from = "2025-01-01", value = 1500 },'
+    said = r"from %s to \d{4}-\d\d-\d\d its value was %s and %s: decisions of those dates already " \
+           r"made would now be made otherwise; a change is a new dated value, from the day it applies$"
+
+    def warnings(d, old):
+        st, out, err = eligo("check", d, "--against", old)
+        found = [(os.path.basename(m.group(1)), int(m.group(2)), m.group(3)) for m in
+                 re.finditer(r"^(.*?\.lua):(\d+): warning: (.*)$", out, re.M)]
+        return st, found, out + err
+
+    d = edited("against-edit", {"awrach.lua": [(past, past.replace("1500", "1300"))]})
+    st, found, out = warnings(d, RULES)
+    where = line_of(d, "awrach.lua", '{ from = "2025-01-01", value = 1300 }')
+    check(st == 0 and len(found) == 1 and found[0][:2] == ("awrach.lua", where)
+          and re.match(r"parameter '%s': " % re.escape(ceiling) + said % ("2025-01-01", 1500, "is now 1300"),
+                       found[0][2]) and "clean, with 1 warning" in out,
+          "--against: a past value edited is a warning at that value's line (%s)" % out.strip())
+
+    d = edited("against-new", {"awrach.lua": [(past, past + ' { from = "2099-01-01", value = 1300 },')]})
+    st, found, out = warnings(d, RULES)
+    check(st == 0 and found == [] and out.rstrip().endswith("clean"),
+          "--against: the same change as a new dated value is not (%s)" % out.strip())
+
+    later = edited("against-later", {"awrach.lua": [(past, past + ' { from = "2099-01-01", value = 1400 },')]})
+    st, found, out = warnings(later, d)
+    check(st == 0 and found == [] and out.rstrip().endswith("clean"),
+          "--against: a value dated after today edited is not (%s)" % out.strip())
+
+    d = edited("against-deleted", {"awrach.lua": [(past, "")]})
+    st, found, out = warnings(d, RULES)
+    where = line_of(d, "awrach.lua", '{ from = "2022-01-01", value = 1200')
+    check(st == 0 and len(found) == 1 and found[0][:2] == ("awrach.lua", where)
+          and re.match(r"parameter '%s': " % re.escape(ceiling) + said % ("2025-01-01", 1500, "is now 1200"),
+                       found[0][2]),
+          "--against: a past value deleted is a warning at the value in force instead (%s)" % out.strip())
+
+    first = '{ from = "2022-01-01", value = 1200, reference = REF .. " ; plafond initial (valeur d\'illustration)" },'
+    d = edited("against-none", {"awrach.lua": [(first, "")]})
+    st, found, out = warnings(d, RULES)
+    where = line_of(d, "awrach.lua", 'parameter "%s"' % ceiling)
+    want = [f for f in found if f[2].startswith("parameter '%s': from 2022-01-01 to 2024-12-31 " % ceiling)]
+    check(len(want) == 1 and want[0][:2] == ("awrach.lua", where)
+          and want[0][2].endswith("its value was 1200 and it now has none: decisions of those dates already "
+                                  "made would now be made otherwise; a change is a new dated value, from the "
+                                  "day it applies"),
+          "--against: days left with no value are a warning at the parameter (%s)" % out.strip())
+
+    st, _, err = eligo("check", RULES, "--against", os.path.join(WORK, "nowhere"))
+    check(st == 1 and "--against" in err, "--against a set that does not load fails (%s)" % err.strip())
+
+
 def main():
     st, found, out = problems(RULES)
     check(st == 0 and found == [] and re.search(r"^ruleset [0-9a-f]{64} \(\d+ files\)$", out, re.M)
@@ -671,6 +728,8 @@ def main():
                          "20000", line)
     check(st != 0 and "rule_error" in out + err and "instruction budget of 20000" in out + err,
           "eval --instructions 20000 stops the same rules (%s)" % (out + err).strip()[:160])
+
+    against()
 
     shutil.rmtree(WORK, ignore_errors=True)
     finish()
