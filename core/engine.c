@@ -1641,25 +1641,32 @@ void engine_result_free(engine_result *r)
     free(r);
 }
 
-int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, err *e)
+/* The text a call of STATUS left on the stack, appended to OUT; TOO_LARGE
+ * says so when OUT cannot hold it.  0, or -1 with E.  [-1, +0, -] */
+static int engine_text_result(engine *en, int status, buf *out, const char *too_large, err *e)
 {
     lua_State *L = en->L;
     char msg[512];
-    engine_prepare(en, "programs");
-    lua_pushstring(L, as_of);
-    lua_pushstring(L, lang);
-    int status = engine_call(en, 2, 1, en->budget);
+    int rc = 0;
     if (status != LUA_OK) {
-        err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
-        return -1;
+        rc = err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
+    } else {
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        if (buf_add(out, s, n) != 0)
+            rc = err_set(e, "internal", "%s", too_large);
     }
-    size_t n;
-    const char *s = lua_tolstring(L, -1, &n);
-    int rc = buf_add(out, s, n);
     lua_settop(L, 0);
-    if (rc != 0)
-        return err_set(e, "internal", "programme list too large");
-    return 0;
+    return rc;
+}
+
+int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, err *e)
+{
+    engine_prepare(en, "programs");
+    lua_pushstring(en->L, as_of);
+    lua_pushstring(en->L, lang);
+    return engine_text_result(en, engine_call(en, 2, 1, en->budget), out,
+                              "programme list too large", e);
 }
 
 int engine_explain(engine *en, const char *program, const char *version, const char *lang,
@@ -1735,22 +1742,9 @@ int engine_lint(ruleset *rs, const engine_config *cfg, engine_report_fn *report,
 
 int engine_param_values(engine *en, buf *out, err *e)
 {
-    lua_State *L = en->L;
-    char msg[512];
     engine_prepare(en, "param_values");
-    int status = engine_call(en, 0, 1, engine_set_budget(en->budget, en->rs));
-    if (status != LUA_OK) {
-        err_set(e, "internal", "%s", engine_error_text(en, status, msg, sizeof msg));
-        lua_settop(L, 0);
-        return -1;
-    }
-    size_t n;
-    const char *s = lua_tolstring(L, -1, &n);
-    int rc = buf_add(out, s, n);
-    lua_settop(L, 0);
-    if (rc != 0)
-        return err_set(e, "internal", "the parameters' values are too large");
-    return 0;
+    return engine_text_result(en, engine_call(en, 0, 1, engine_set_budget(en->budget, en->rs)),
+                              out, "the parameters' values are too large", e);
 }
 
 int engine_param_edits(engine *en, const char *before, size_t len, const char *today,
