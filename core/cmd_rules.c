@@ -219,7 +219,9 @@ int cmd_check(int argc, char **argv)
         fprintf(stderr, "eligo check: %s\n", e.msg);
     int compared = against ? check_against(&o, against, rs, &said) : 0;
     printf("ruleset %s (%zu files)\n", ruleset_hash(rs), ruleset_count(rs));
-    if (n == 0 && said.warnings)
+    if (n == 0 && compared != 0)   /* said above, on stderr */
+        printf("%s: not compared with %s\n", o.dir, against);
+    else if (n == 0 && said.warnings)
         printf("%s: clean, with %d warning%s\n", o.dir, said.warnings, said.warnings == 1 ? "" : "s");
     else if (n == 0)
         printf("%s: clean\n", o.dir);

@@ -121,8 +121,10 @@ def against():
                                   "day it applies"),
           "--against: days left with no value are a warning at the parameter (%s)" % out.strip())
 
-    st, _, err = eligo("check", RULES, "--against", os.path.join(WORK, "nowhere"))
+    st, out, err = eligo("check", RULES, "--against", os.path.join(WORK, "nowhere"))
     check(st == 1 and "--against" in err, "--against a set that does not load fails (%s)" % err.strip())
+    check("clean" not in out and "not compared with" in out,
+          "--against a set that does not load: the summary does not say clean (%s)" % out.strip())
 
 
 def main():
