@@ -178,7 +178,7 @@ static int audit_checkpoint(int argc, char **argv)
     buf_init(&out, 4096);
     sign_key *k = sign_key_load(keyfile, 1, &e);
     if (!k) {
-        fprintf(stderr, "eligo audit checkpoint: %s\n", e.msg);
+        fprintf(stderr, "eligo audit checkpoint: --key: %s\n", e.msg);
         goto done;
     }
     /* The statement's file is made before the chain is read, so that an

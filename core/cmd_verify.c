@@ -88,7 +88,7 @@ static int verify_checkpoint_signature(const char *cpfile, const char *pubfile,
     }
     sign_key *k = sign_key_load(pubfile, 0, &e);
     if (!k) {
-        fprintf(stderr, "eligo verify: %s\n", e.msg);
+        fprintf(stderr, "eligo verify: --pubkey: %s\n", e.msg);
         return 2;
     }
     int rc = sign_checkpoint_check(k, cp, &e);

@@ -347,8 +347,8 @@ def main():
         code, out, err = eligo("audit", "checkpoint", "--key", key + ".pub", "--db", db,
                                "--out", cp)
         check(code == 2 and not os.path.exists(cp) and "is a public key" in err and
-              "chmod" not in err,
-              "a public key given to sign with is named as such, no chmod advice (%s)"
+              "chmod" not in err and "--key: " in err,
+              "a public key given to sign with is named as such, after the option, no chmod advice (%s)"
               % err.strip())
         code, out, err = eligo("audit", "checkpoint", "--key", key + ".key", "--db", db,
                                "--out", cp)
@@ -363,8 +363,9 @@ def main():
         code, out, _ = verify(db, "--checkpoint", cp, "--pubkey", key + ".pub")
         check(code == 0 and "checkpoint holds" in out, "verify --checkpoint passes (%r)" % out)
         code, out, err = verify(db, "--checkpoint", cp, "--pubkey", key + ".key")
-        check(code == 2 and "is a private key" in err and "checkpoint holds" not in out,
-              "verify --pubkey refuses a private key (%s)" % err.strip())
+        check(code == 2 and "is a private key" in err and "--pubkey: " in err
+              and "checkpoint holds" not in out,
+              "verify --pubkey refuses a private key, naming the option (%s)" % err.strip())
         # A checkpoint never overwrites a file: not an earlier checkpoint, not a key.
         with open(cp) as f:
             cp_text = f.read()
