@@ -1617,6 +1617,20 @@ fail:
     return -1;
 }
 
+/* " (NAME)" into OUT (N bytes), the file a damaged rule set's fault is
+ * found in, once: the first found is the one named.  NAME comes from the
+ * database, so a control character in it is written '?', not sent to the
+ * reader's terminal. */
+static void store_ruleset_blame(char *out, size_t n, const char *name)
+{
+    if (*out)
+        return;
+    snprintf(out, n, " (%s)", name);
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 /* Whether KEY (hex) is not the SHA-256 of TEXT (N bytes), file_texts' key. */
 static int store_text_key_wrong(store *st, const char *text, size_t n, const char *key)
 {
@@ -1632,6 +1646,7 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
     ruleset *rs = NULL;
     int rc, sizes_ok = 1;
     const char *label = NULL;   /* what a file's name or key says falsely */
+    char which[80] = "";        /* ... and of which file, when one is to blame */
     int64_t nfiles = 0;
 
     bind_str(s, 1, hash);
@@ -1663,7 +1678,10 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
         memcpy(nc, name, nlen + 1);
         memcpy(tc, text, tlen + 1);
         files[n++] = (ruleset_file){.name = nc, .text = tc, .len = tlen};
-        sizes_ok &= sqlite3_column_int(s, 2) == 1;
+        if (sizes_ok && sqlite3_column_int(s, 2) != 1) {
+            sizes_ok = 0;
+            store_ruleset_blame(which, sizeof which, nc);
+        }
         nfiles = sqlite3_column_int64(s, 3);
         /* Not hashed into the set's key, each must still say what it
          * describes: a name with a NUL would hash as its part before it,
@@ -1672,8 +1690,10 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
             label = "a file's name or text is not stored as text";
         if (!label && strlen(nc) != nlen)
             label = "a file's name holds a NUL byte";
-        if (!label && store_text_key_wrong(st, tc, tlen, store_col_text(s, 4, &nlen)))
+        if (!label && store_text_key_wrong(st, tc, tlen, store_col_text(s, 4, &nlen))) {
             label = "a file's sha256 is not the SHA-256 of its text";
+            store_ruleset_blame(which, sizeof which, nc);
+        }
     }
     if (rc != SQLITE_DONE) {
         store_sqlerr(st, e, "reading a rule set");
@@ -1686,9 +1706,10 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
         goto done;
     }
     if (!sizes_ok || nfiles != (int64_t)n || label) {
-        err_set(e, "internal", "stored rule set %s is damaged: %s", hash,
+        err_set(e, "internal", "stored rule set %s is damaged: %s%s", hash,
                 label ? label : sizes_ok ? "its count of files is not the number of its files"
-                                         : "a file's recorded size is not the size of its text");
+                                         : "a file's recorded size is not the size of its text",
+                label || !sizes_ok ? which : "");
         if (damaged)
             *damaged = 1;
         goto done;

@@ -132,13 +132,13 @@ static int verify_rulesets_unused(const rs_check *v, size_t n, int64_t head, sto
     return 1;
 }
 
-/* Is HASH a stored, intact rule set?  0 yes, 1 damaged, 2 not stored. */
-static int store_ruleset_state(const rs_check *v, size_t n, const char *hash)
+/* The stored rule set HASH as verify found it, or NULL when not stored. */
+static const rs_check *store_ruleset_state(const rs_check *v, size_t n, const char *hash)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i].hash, hash) == 0)
-            return v[i].damaged;
-    return 2;
+            return &v[i];
+    return NULL;
 }
 
 /* What the walk of the chain carries from one record to the next. */
@@ -152,7 +152,7 @@ typedef struct verify_ctx {
     char rs_ok[2 * STORE_HASH_LEN + 1];      /* the rule set last found intact */
     rs_check *sets;
     size_t nsets;
-    char why[192];                           /* a message made for one record */
+    char why[384];                           /* a message made for one record */
 } verify_ctx;
 
 /* The storage types eligo writes, column by column from FROM, as TYPES
@@ -292,11 +292,14 @@ static const char *verify_decision(store *st, sqlite3_stmt *s, verify_ctx *c, in
     if (why)
         return why;
     if (r.f[V_RULESET] && strcmp(r.f[V_RULESET], c->rs_ok) != 0) {
-        int state = store_ruleset_state(c->sets, c->nsets, r.f[V_RULESET]);
-        if (state == 1)
-            return "the files of its rule set changed since they were stored";
-        if (state == 2)
+        const rs_check *rs = store_ruleset_state(c->sets, c->nsets, r.f[V_RULESET]);
+        if (!rs)
             return "its rule set is not in the database";
+        if (rs->damaged) {   /* which set, and what of it: an auditor looks there */
+            snprintf(c->why, sizeof c->why, "the files of its rule set %.12s... changed since "
+                     "they were stored: %s", rs->hash, rs->why);
+            return c->why;
+        }
         snprintf(c->rs_ok, sizeof c->rs_ok, "%s", r.f[V_RULESET]);
     }
     return NULL;

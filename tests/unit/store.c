@@ -1030,11 +1030,19 @@ static void test_verify_altered_rules(void **state)
     make_app(f, &later, "A1", 1, NULL, NULL);
     later.app.ruleset = ruleset_hash(rs2);
     assert_int_equal(append1(f, &later, NULL), STORE_NEW);
+    char set[13];
+    snprintf(set, sizeof set, "%s", ruleset_hash(rs2));
     ruleset_free(rs2);
     expect_bad(f, "DROP TRIGGER file_texts_no_update;"
                   "UPDATE file_texts SET text = '-- other, edited' WHERE sha256 ="
                   " (SELECT sha256 FROM ruleset_files WHERE name = 'other.lua')",
                11, later.ids[0], 10);
+    /* The reason names the set and the file changed: where to look. */
+    store_report rep;
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
+    if (!strstr(e.msg, set) ||
+        !strstr(e.msg, "a file's sha256 is not the SHA-256 of its text (other.lua)"))
+        fail_msg("the set %s and other.lua are not named in '%s'", set, e.msg);
 }
 
 /* A stored rule set that no record was decided under is checked too: the
@@ -1082,9 +1090,10 @@ static void test_verify_rules_size_and_count(void **state)
     fixture *f = *state;
     test_app t[6];
     fill(f, t);
-    expect_why(f, "DROP TRIGGER ruleset_files_no_update; UPDATE ruleset_files SET size = size + 1",
-               1, "mismatch", "the files of its rule set changed");
-    tamper(f, "UPDATE ruleset_files SET size = size - 1;"
+    expect_why(f, "DROP TRIGGER ruleset_files_no_update; UPDATE ruleset_files SET size = size + 1"
+                  " WHERE name = 'idmaj.test.lua'",
+               1, "mismatch", "a file's recorded size is not the size of its text (idmaj.test.lua)");
+    tamper(f, "UPDATE ruleset_files SET size = size - 1 WHERE name = 'idmaj.test.lua';"
               "DROP TRIGGER rulesets_no_update; UPDATE rulesets SET nfiles = nfiles + 1");
     int64_t checked, bad;
     char id[64];
