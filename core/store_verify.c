@@ -730,9 +730,12 @@ int store_verify_chain(store *st, const store_anchor *anchors, size_t nanchors,
     if (next < nanchors) {
         int64_t want = order[nanchors - 1]->seq;
         rep->bad_seq = want;
+        /* Those up to the signed record are known; records appended after
+         * it may have been cut too, and no checkpoint can count them. */
         err_set(e, "truncated", "the chain ends at record %lld, but the checkpoint signed "
-                "record %lld: the last %lld records were cut off", (long long)n,
-                (long long)want, (long long)(want - n));
+                "record %lld: at least the last %lld records were cut off (records %lld to "
+                "%lld, and any appended after the checkpoint)", (long long)n, (long long)want,
+                (long long)(want - n), (long long)(n + 1), (long long)want);
         ret = 1;
         goto done;
     }

@@ -468,6 +468,21 @@ def main():
                               key + ".pub")
         check(code == 1 and ("the checkpoint is %s, signed at " % cp) in out
               and early not in out, "the checkpoint a tail was cut below is named (%r)" % out)
+        # Cut below an older checkpoint, the tail held more than the records
+        # it signed: those are counted as at least, not as all that went.
+        with open(early) as fh:
+            signed = json.load(fh)["seq"]
+        below = os.path.join(work, "below.db")
+        copy_db(db, below)
+        tamper(below, "DELETE FROM reviews")
+        for table, col in (("decisions", "seq"), ("applications", "first_seq"),
+                           ("applicant_recent", "seq"), ("applicant_index", "seq")):
+            tamper(below, "DELETE FROM %s WHERE %s > ?" % (table, col), (signed - 2,))
+        code, out, _ = verify(below, "--checkpoint", early, "--pubkey", key + ".pub")
+        check(code == 1 and ("but the checkpoint signed record %d: at least the last 2 records "
+                             "were cut off (records %d to %d, and any appended after the "
+                             "checkpoint)" % (signed, signed - 1, signed)) in out,
+              "a tail cut below an older checkpoint is counted as at least (%r)" % out)
 
         # ---- Records deleted from the middle ----------------------------------
         for gone, said in ((("7",), "record 7 is missing, before record 8 (decision "),
