@@ -173,17 +173,17 @@ program "idmaj" {
     text = {
       en = "No IDMAJ benefit in the {idmaj.no_recent_months} months before the decision date",
       fr = "Aucun bénéfice du programme IDMAJ dans les {idmaj.no_recent_months} mois précédant la date de la décision",
-      ar = "عدم الاستفادة من برنامج إدماج خلال {idmaj.no_recent_months} شهرا السابقة لتاريخ القرار",
+      ar = "عدم الاستفادة من برنامج إدماج خلال {idmaj.no_recent_months} شهرا قبل تاريخ القرار",
     },
     fail = {
       en = "IDMAJ benefit on {date}, within the {months} months before the decision date",
       fr = "bénéfice du programme IDMAJ le {date}, dans les {months} mois précédant la date de la décision",
-      ar = "استفادة من برنامج إدماج بتاريخ {date}، خلال {months} شهرا السابقة لتاريخ القرار",
+      ar = "استفادة من برنامج إدماج بتاريخ {date}، خلال {months} شهرا قبل تاريخ القرار",
     },
     pass = {
       en = "no IDMAJ benefit in the {months} months before the decision date",
       fr = "aucun bénéfice du programme IDMAJ dans les {months} mois précédant la date de la décision",
-      ar = "لا استفادة من برنامج إدماج خلال {months} شهرا السابقة لتاريخ القرار",
+      ar = "لا استفادة من برنامج إدماج خلال {months} شهرا قبل تاريخ القرار",
     },
     reference = REF .. " : non-cumul",
     check = function(a, on)
