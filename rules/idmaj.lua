@@ -172,17 +172,17 @@ program "idmaj" {
   criterion "no_recent" {
     text = {
       en = "No IDMAJ benefit in the {idmaj.no_recent_months} months before the decision date",
-      fr = "Aucun bénéfice du programme IDMAJ dans les {idmaj.no_recent_months} mois précédant la date de la décision",
+      fr = "N'a pas bénéficié du programme IDMAJ dans les {idmaj.no_recent_months} mois précédant la date de la décision",
       ar = "عدم الاستفادة من برنامج إدماج خلال {idmaj.no_recent_months} شهرا قبل تاريخ القرار",
     },
     fail = {
       en = "IDMAJ benefit on {date}, within the {months} months before the decision date",
-      fr = "bénéfice du programme IDMAJ le {date}, dans les {months} mois précédant la date de la décision",
+      fr = "a bénéficié du programme IDMAJ le {date}, dans les {months} mois précédant la date de la décision",
       ar = "استفادة من برنامج إدماج بتاريخ {date}، خلال {months} شهرا قبل تاريخ القرار",
     },
     pass = {
       en = "no IDMAJ benefit in the {months} months before the decision date",
-      fr = "aucun bénéfice du programme IDMAJ dans les {months} mois précédant la date de la décision",
+      fr = "n'a pas bénéficié du programme IDMAJ dans les {months} mois précédant la date de la décision",
       ar = "لا استفادة من برنامج إدماج خلال {months} شهرا قبل تاريخ القرار",
     },
     reference = REF .. " : non-cumul",

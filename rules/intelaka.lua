@@ -178,17 +178,17 @@ program "intelaka" {
   criterion "no_recent" {
     text = {
       en = "No Intelaka benefit in the {intelaka.no_recent_months} months before the decision date",
-      fr = "Aucun bénéfice du programme Intelaka dans les {intelaka.no_recent_months} mois précédant la date de la décision",
+      fr = "N'a pas bénéficié du programme Intelaka dans les {intelaka.no_recent_months} mois précédant la date de la décision",
       ar = "عدم الاستفادة من برنامج انطلاقة خلال {intelaka.no_recent_months} شهرا قبل تاريخ القرار",
     },
     fail = {
       en = "Intelaka benefit on {date}, within the {months} months before the decision date",
-      fr = "bénéfice du programme Intelaka le {date}, dans les {months} mois précédant la date de la décision",
+      fr = "a bénéficié du programme Intelaka le {date}, dans les {months} mois précédant la date de la décision",
       ar = "استفادة من برنامج انطلاقة بتاريخ {date}، خلال {months} شهرا قبل تاريخ القرار",
     },
     pass = {
       en = "no Intelaka benefit in the {months} months before the decision date",
-      fr = "aucun bénéfice du programme Intelaka dans les {months} mois précédant la date de la décision",
+      fr = "n'a pas bénéficié du programme Intelaka dans les {months} mois précédant la date de la décision",
       ar = "لا استفادة من برنامج انطلاقة خلال {months} شهرا قبل تاريخ القرار",
     },
     reference = REF .. " : non-cumul",

@@ -192,7 +192,7 @@ def main():
     # A misspelt name in a language the cases do not run in fails them too.
     d = copy("unfilled_fr")
     rewrite(os.path.join(d, "idmaj.lua"), lambda t: t.replace(
-        'fr = "bénéfice du programme IDMAJ le {date},', 'fr = "bénéfice du programme IDMAJ le {dat},', 1))
+        'fr = "a bénéficié du programme IDMAJ le {date},', 'fr = "a bénéficié du programme IDMAJ le {dat},', 1))
     st, out, _ = eligo("test", d)
     holes = [l for l in out.splitlines() if "criterion no_recent's fr message leaves {dat} unfilled" in l]
     check(st == 1 and holes, "a French template name no value fills fails the case (%d cases)" %
