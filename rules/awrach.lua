@@ -71,13 +71,13 @@ program "awrach" {
     },
     fail = {
       en = "employment status is {status}, not unemployed",
-      fr = "la situation professionnelle est {status}, et non sans emploi",
+      fr = "la situation professionnelle est {status}, et non « sans emploi »",
       ar = "الوضعية المهنية هي {status} وليست البطالة",
     },
     pass = {
       en = "employment status is unemployed",
-      fr = "la situation professionnelle est : sans emploi",
-      ar = "الوضعية المهنية: بدون عمل",
+      fr = "la situation professionnelle est « sans emploi »",
+      ar = "الوضعية المهنية هي البطالة",
     },
     reference = REF .. " : situation de chômage",
     check = function(a)
