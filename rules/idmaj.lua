@@ -141,12 +141,12 @@ program "idmaj" {
     },
     fail = {
       en = "the wait is not met: unemployed for {months} months since {since} (at least {min} required), and education {education} is below {degree}",
-      fr = "la durée n'est pas atteinte : {months} mois sans emploi depuis le {since} (au moins {min} requis), et niveau d'études {education} inférieur à {degree}",
+      fr = "la durée de chômage n'est pas atteinte : {months} mois sans emploi depuis le {since} (au moins {min} requis), et niveau d'études {education} inférieur à {degree}",
       ar = "مدة البطالة غير مستوفاة: عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)، والمستوى الدراسي {education} أدنى من {degree}",
     },
     pass = {
       en = "unemployed for {months} months since {since} (at least {min} required); education {education} ({degree} or above waives the wait)",
-      fr = "{months} mois sans emploi depuis le {since} (au moins {min} requis) ; niveau d'études {education} (à partir de {degree}, la durée n'est pas exigée)",
+      fr = "{months} mois sans emploi depuis le {since} (au moins {min} requis) ; niveau d'études {education} (à partir de {degree}, la durée de chômage n'est pas exigée)",
       ar = "عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)؛ المستوى الدراسي {education} (ابتداء من {degree} لا تشترط مدة البطالة)",
     },
     reference = REF .. " : durée de chômage",
