@@ -93,12 +93,12 @@ program "awrach" {
     },
     fail = {
       en = "income per person {per_person} MAD is above the ceiling of {max} MAD ({income} MAD for a household of {size})",
-      fr = "le revenu par personne de {per_person} MAD dépasse le plafond de {max} MAD ({income} MAD pour un ménage de {size} personne(s))",
+      fr = "le revenu par personne de {per_person} MAD dépasse le plafond de {max} MAD ({income} MAD, taille du ménage : {size})",
       ar = "الدخل لكل فرد {per_person} درهم يتجاوز السقف المحدد في {max} درهم ({income} درهم، عدد أفراد الأسرة: {size})",
     },
     pass = {
       en = "income per person {per_person} MAD is within the ceiling of {max} MAD ({income} MAD for a household of {size})",
-      fr = "le revenu par personne de {per_person} MAD ne dépasse pas le plafond de {max} MAD ({income} MAD pour un ménage de {size} personne(s))",
+      fr = "le revenu par personne de {per_person} MAD ne dépasse pas le plafond de {max} MAD ({income} MAD, taille du ménage : {size})",
       ar = "الدخل لكل فرد {per_person} درهم لا يتجاوز السقف المحدد في {max} درهم ({income} درهم، عدد أفراد الأسرة: {size})",
     },
     reference = REF .. " : plafond de revenu",
