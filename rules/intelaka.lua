@@ -52,7 +52,7 @@ program "intelaka" {
     fail = {
       en = "age {age} is outside the limits of {min} to {max} (the upper limit does not apply to a person with a disability)",
       fr = "l'âge de {age} ans est hors des limites de {min} à {max} ans (la limite supérieure ne s'applique pas à une personne en situation de handicap)",
-      ar = "السن {age} خارج الحدود من {min} إلى {max} سنة (لا يطبق الحد الأقصى على الأشخاص في وضعية إعاقة)",
+      ar = "السن {age} خارج الحدود المطلوبة من {min} إلى {max} سنة (لا يطبق الحد الأقصى على الأشخاص في وضعية إعاقة)",
     },
     pass = {
       en = "age {age} meets the age condition ({min} to {max}, no upper limit with a disability)",
