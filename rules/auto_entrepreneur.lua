@@ -131,7 +131,7 @@ program "auto_entrepreneur" {
     text = {
       en = "Expected turnover at most {auto_entrepreneur.turnover_max_commerce} MAD (commerce, industry, crafts, agriculture) or {auto_entrepreneur.turnover_max_services} MAD (services, digital, tourism)",
       fr = "Chiffre d'affaires prévu d'au plus {auto_entrepreneur.turnover_max_commerce} MAD (commerce, industrie, artisanat, agriculture) ou {auto_entrepreneur.turnover_max_services} MAD (services, numérique, tourisme)",
-      ar = "ألا يتجاوز رقم المعاملات المتوقع {auto_entrepreneur.turnover_max_commerce} درهم (التجارة والصناعة والصناعة التقليدية والفلاحة) أو {auto_entrepreneur.turnover_max_services} درهم (الخدمات والرقمي والسياحة)",
+      ar = "ألا يتجاوز رقم المعاملات المتوقع {auto_entrepreneur.turnover_max_commerce} درهم (التجارة والصناعة والصناعة التقليدية والفلاحة) أو {auto_entrepreneur.turnover_max_services} درهم (الخدمات والقطاع الرقمي والسياحة)",
     },
     fail = {
       en = "no business activity, or an expected turnover above the ceiling of its sector (sector: {sector}, turnover: {turnover}, ceiling: {max}; real estate and finance have no ceiling)",
