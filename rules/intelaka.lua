@@ -160,7 +160,7 @@ program "intelaka" {
     },
     pass = {
       en = "own contribution {own} MAD is at least {pct}% of the project cost of {cost} MAD",
-      fr = "l'apport personnel de {own} MAD atteint au moins {pct} % du coût du projet de {cost} MAD",
+      fr = "l'apport personnel de {own} MAD représente au moins {pct} % du coût du projet de {cost} MAD",
       ar = "المساهمة الذاتية {own} درهم لا تقل عن {pct}% من كلفة المشروع البالغة {cost} درهم",
     },
     reference = REF .. " : apport personnel",
