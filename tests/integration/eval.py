@@ -5,6 +5,7 @@ is inferred as submit infers it; errors name file:line (and the byte of the
 line, for bad JSON) and make the exit status 1."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -110,6 +111,26 @@ def main():
           "--program fills only the lines without one; --lang sets the language")
     fr = [c["message"] for c in ds[1]["criteria"]]
     check(any("ans" in m for m in fr), "French messages (%s)" % fr[0])
+
+    # The shipped rules' French and Arabic messages, as applicants read them:
+    # French sets : ; ? ! apart with a space and puts no colon after a verb;
+    # Arabic writes its own comma, semicolon and question mark; neither
+    # counts with a form's "(s)".
+    def typos(lang, m):
+        found = []
+        if "(s)" in m:
+            found.append("(s)")
+        if lang == "fr" and (re.search(r"\S[:;?!]", m) or re.search(r"\best :", m)):
+            found.append("French punctuation")
+        if lang == "ar" and re.search(r"[,;?]", m):
+            found.append("a Latin , ; or ?")
+        return found
+    for lang in ("fr", "ar"):
+        st, out, _ = eligo("eval", "--rules", RULES, "--screen", "--lang", lang, EXAMPLES)
+        ms = [c["message"] for d in decisions(out) for c in d["criteria"]]
+        bad_ms = ["%s: %s" % (", ".join(typos(lang, m)), m) for m in ms if typos(lang, m)]
+        check(len(ms) > 100 and not bad_ms, "the shipped rules' %s messages read as written "
+              "(%d messages; %s)" % (lang, len(ms), bad_ms[:3]))
 
     # Errors: file:line, the byte of the file's line, exit status 1, the rest decided.
     bad = os.path.join(work, "bad.jsonl")
