@@ -310,6 +310,32 @@ static void worker_note(worker *wk, job *j)
     j->note = past_note_new(r->applicant_id, b->data, b->len);
 }
 
+/* When R (an error, for a decide or a screen) carries a request key and
+ * a fingerprint, and the key is stored with that very application, answer J
+ * with the stored decisions and return 1.  Otherwise 0, J left alone: a
+ * key not stored, stored for another application, or that cannot be
+ * looked up leaves the error to be said. */
+static int worker_stored(worker *wk, job *j, engine_result *r)
+{
+    if ((r->op != ENGINE_OP_DECIDE && r->op != ENGINE_OP_SCREEN) || !r->request_key ||
+        !r->fingerprint)
+        return 0;
+    err e;
+    err_clear(&e);
+    store_outcome o = {STORE_NEW, {0}, 0};
+    buf_init(&o.stored, JOB_REPLY_CAP);
+    store *rd = worker_reader(wk, &e);
+    int repeat = rd && store_key_outcome(rd, r->request_key, r->fingerprint, j->line, j->len,
+                                         &o, &e) == 0 && o.status == STORE_REPEAT;
+    if (repeat) {
+        j->res = r;   /* for the reply; freed by the caller, not by the job */
+        writer_answer(j, &o);
+        j->res = NULL;
+    }
+    buf_free(&o.stored);
+    return repeat;
+}
+
 static void worker_handle(worker *wk, job *j)
 {
     pool *p = wk->pool;
@@ -327,7 +353,13 @@ static void worker_handle(worker *wk, job *j)
         return;
     }
     if (r->error_code) {
-        job_error(j, r->id, r->error_code, "%s", r->error_message ? r->error_message : "");
+        /* An application its request key already stored is a repeat, whatever
+         * the rules in force now make of it: a retry that a reload fell
+         * between (its programme withdrawn, the schema changed, a rule that
+         * now fails) is answered with what was decided and stored, as it
+         * would have been without the reload.  Any other error stands. */
+        if (!worker_stored(wk, j, r))
+            job_error(j, r->id, r->error_code, "%s", r->error_message ? r->error_message : "");
     } else if ((r->op == ENGINE_OP_DECIDE || r->op == ENGINE_OP_SCREEN) && r->ndecisions > 0) {
         /* The reply waits for the commit: the writer builds it. */
         j->res = r;

@@ -392,6 +392,7 @@ def main():
               "(%d rejections)" % n)
         c.close()
     notes_capped()
+    key_across_reload()
     finish()
 
 
@@ -419,6 +420,42 @@ def notes_capped():
         notes = [l for l in srv.log().splitlines() if note in l and "in no case" in l]
         check(len(notes) == 40 and srv.log().count(more) == 2,
               "a reload logs its own 20 and the count of the rest (%d notes in all)" % len(notes))
+        c.close()
+
+
+def key_across_reload():
+    """A retry that a reload fell between is answered with what was stored
+    under its request_key, though the rules in force now refuse it: idmaj
+    withdrawn, its decide is no unknown_program but the stored decision,
+    repeated, as a screen's retry is.  A key not stored, or stored for
+    another application, still gets the error."""
+    with Server(copy_rules=True) as srv:
+        c = srv.connect()
+        first = c.request(decide(1, rid="k", request_key="RELOAD-1"))
+        screen = c.request({"op": "screen", "as_of": "2025-03-01", "request_key": "RELOAD-2",
+                            "applicant": decide(2)["applicant"]})
+        h0 = health_hash(c)
+        for name in ("idmaj.lua", "idmaj.test.lua"):
+            os.remove(os.path.join(srv.rules, name))
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        check(wait_for(lambda: health_hash(c) != h0), "idmaj withdrawn by a reload")
+        stored = srv.db_query("SELECT count(*) FROM decisions")[0][0]
+        again = c.request(decide(1, rid="k2", request_key="RELOAD-1"))
+        check(first.get("ok") and again.get("ok") and again.get("repeated") is True
+              and again.get("decision") == first["decision"] and again.get("id") == "k2",
+              "a decide's retry gets its stored decision, repeated (%s)" % str(again)[:200])
+        again = c.request({"op": "screen", "as_of": "2025-03-01", "request_key": "RELOAD-2",
+                           "applicant": decide(2)["applicant"]})
+        check(again.get("repeated") is True and again.get("decisions") == screen["decisions"],
+              "a screen's retry gets its stored decisions, repeated (%s)" % str(again)[:200])
+        for what, req in (("another application under the key", decide(3, request_key="RELOAD-1")),
+                          ("a key not stored", decide(1, request_key="RELOAD-3")),
+                          ("no key", decide(1))):
+            r = c.request(req)
+            check((r.get("error") or {}).get("code") == "unknown_program",
+                  "%s: unknown_program (%s)" % (what, r))
+        check(srv.db_query("SELECT count(*) FROM decisions")[0][0] == stored,
+              "nothing more stored")
         c.close()
 
 
