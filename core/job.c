@@ -44,7 +44,7 @@ void job_free(job *j)
 
 int job_error(job *j, const char *id, const char *code, const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[2048];   /* a conflict's: its escaped key (1,200) and what differs (320) */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);

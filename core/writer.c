@@ -118,9 +118,17 @@ static void writer_reply(job *j, const store_outcome *o, int failed, const err *
         char why[320];
         size_t n = conflict_describe(j->line, j->len, o->stored.data ? o->stored.data : "",
                                      o->stored.len, why, sizeof why);
+        /* The key as a JSON string, so that a quote or a backslash in it
+         * cannot hide where it ends (at most 200 bytes, 1,200 escaped). */
+        buf key;
+        buf_init(&key, 1300);
+        const char *k = r->request_key ? r->request_key : "";
+        if (buf_add_json_string(&key, k, strlen(k)) != 0)   /* short of memory */
+            buf_reset(&key);
         job_error(j, r->id, "conflict",
-                  "request_key \"%s\" was already used for a different application%s%s%s",
-                  r->request_key ? r->request_key : "", n ? " (" : "", why, n ? ")" : "");
+                  "request_key %s was already used for a different application%s%s%s",
+                  key.len ? key.data : "\"\"", n ? " (" : "", why, n ? ")" : "");
+        buf_free(&key);
         return;
     }
     rc |= job_begin(j, r->id);

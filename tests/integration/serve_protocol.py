@@ -398,6 +398,14 @@ def test_idempotency(srv):
     check(other["error"]["message"] == 'request_key "APP-2025-000020" was already used for a '
           'different application (applicant: differs at applicant.applicant_id)',
           "the conflict says where the applicant differs (%s)" % other["error"]["message"])
+    # The key is quoted as a JSON string: a quote or a backslash in it cannot hide its end.
+    odd = 'q"uote\\-' + "\u00e9"
+    c.request(decide(22, rid=4, request_key=odd))
+    r = c.request({"id": 5, "op": "decide", "program": "idmaj", "as_of": "2025-03-01",
+                   "applicant": applicant(23), "request_key": odd})
+    check(r["ok"] is False and r["error"]["message"].startswith(
+              'request_key "q\\"uote\\\\-\u00e9" was already used for a different application'),
+          "a conflict quotes its key as a JSON string (%s)" % r.get("error"))
     changed = applicant(20, business={"sector": "crafts", "cost": 1}, previous_benefits=[
         {"program": "idmaj", "date": "2020-01-01"}], in_training=None)
     del changed["in_training"]
