@@ -429,8 +429,8 @@ static void export_usage(FILE *f)
             "                     linkable but unreadable; a path that matches nothing is\n"
             "                     warned about\n"
             "  --redact-key FILE  the HMAC key (at least 16 bytes; one trailing newline is\n"
-            "                     ignored), else $ELIGO_REDACT_KEY; --redact refuses to run\n"
-            "                     without one\n"
+            "                     ignored; a file of yours others cannot read: chmod 600),\n"
+            "                     else $ELIGO_REDACT_KEY; --redact refuses to run without one\n"
             "  --limit N          at most N records\n"
             "  --out FILE         write there instead of standard output: a new file (mode\n"
             "                     0600), never one that exists\n"
@@ -438,13 +438,16 @@ static void export_usage(FILE *f)
             "  --help             print this help\n");
 }
 
-/* Read the key file PATH into KEY; returns the key's length, -1 (message
- * printed) on failure.  KEY holds a key, its line end and a byte more: a
+/* Read the key file PATH into KEY, refusing one that other users can read
+ * (file_read_secret); returns the key's length, -1 (message printed) on
+ * failure.  KEY holds a key, its line end and a byte more: a
  * longer key is refused, not cut short, as ELIGO_REDACT_KEY is. */
 static long export_read_key(const char *path, unsigned char key[AQ_KEY_MAX + 3])
 {
     err e = {0};
-    long n = file_read_small(path, (char *)key, AQ_KEY_MAX + 3, &e);
+    /* A secret: anyone who can read it can make the hashes of any value
+     * they guess, and undo the redaction. */
+    long n = file_read_secret(path, "a redaction key", (char *)key, AQ_KEY_MAX + 3, &e);
     if (n == -1) {
         fprintf(stderr, "eligo audit export: --redact-key: %s\n", e.msg);
         return -1;

@@ -27,11 +27,9 @@ FILE *file_open_regular(const char *path, err *e)
     return NULL;
 }
 
-long file_read_small(const char *path, char *buf, size_t cap, err *e)
+/* F (PATH) read whole into BUF of CAP bytes, and closed. */
+static long file_read_whole(FILE *f, const char *path, char *buf, size_t cap, err *e)
 {
-    FILE *f = file_open_regular(path, e);
-    if (!f)
-        return -1;
     size_t n = fread(buf, 1, cap, f);
     int failed = ferror(f), why = errno;
     fclose(f);
@@ -42,4 +40,36 @@ long file_read_small(const char *path, char *buf, size_t cap, err *e)
         return -2;
     }
     return (long)n;
+}
+
+long file_read_small(const char *path, char *buf, size_t cap, err *e)
+{
+    FILE *f = file_open_regular(path, e);
+    return f ? file_read_whole(f, path, buf, cap, e) : -1;
+}
+
+/* The mode and the owner are those of the file opened (fstat), not of
+ * whatever the name points at by the time a stat would look. */
+long file_read_secret(const char *path, const char *what, char *buf, size_t cap, err *e)
+{
+    FILE *f = file_open_regular(path, e);
+    struct stat sb;
+    if (!f)
+        return -1;
+    if (fstat(fileno(f), &sb) != 0) {
+        err_set(e, "invalid_request", "cannot read %s: %s", path, strerror(errno));
+    } else if (sb.st_mode & 077) {
+        err_set(e, "invalid_request", "%s is open to other users (mode %04o): %s must be "
+                "readable by its owner only (chmod 600 %s)", path,
+                (unsigned)(sb.st_mode & 07777), what, path);
+    } else if (sb.st_uid != geteuid()) {
+        err_set(e, "invalid_request", "%s belongs to uid %lu, not to you (uid %lu): its owner "
+                "can read it whatever its mode, and %s must be yours alone (chown %lu %s if "
+                "that user never had it, else make a new one)", path, (unsigned long)sb.st_uid,
+                (unsigned long)geteuid(), what, (unsigned long)geteuid(), path);
+    } else {
+        return file_read_whole(f, path, buf, cap, e);
+    }
+    fclose(f);
+    return -1;
 }

@@ -22,4 +22,11 @@ FILE *file_open_regular(const char *path, err *e);
  * bytes"). */
 long file_read_small(const char *path, char *buf, size_t cap, err *e);
 
+/* As file_read_small, for a secret (WHAT names it: "a redaction key"): PATH
+ * is refused unread, -1 with E (code invalid_request), when other users may
+ * read or write it ("PATH is open to other users (mode 0644): WHAT must be
+ * readable by its owner only (chmod 600 PATH)"), or when another user owns
+ * it, who can read it whatever its mode. */
+long file_read_secret(const char *path, const char *what, char *buf, size_t cap, err *e);
+
 #endif

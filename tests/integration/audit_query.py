@@ -35,6 +35,15 @@ def audit(*args):
     return eligo("audit", *args)
 
 
+def write_key(path, text, mode=0o600):
+    """A redaction key file, readable by its owner only (export refuses one
+    others can read)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with open(fd, "w", newline="") as f:
+        f.write(text)
+    os.chmod(path, mode)   # whatever the umask took away
+
+
 def jsonl(text):
     return [json.loads(l) for l in text.splitlines() if l.strip()]
 
@@ -494,10 +503,8 @@ def main():
         # ---- Redaction.
         key1 = os.path.join(srv.dir, "k1")
         key2 = os.path.join(srv.dir, "k2")
-        with open(key1, "w") as f:
-            f.write("first key, 32 bytes long........\n")
-        with open(key2, "w") as f:
-            f.write("second key, also long enough....\n")
+        write_key(key1, "first key, 32 bytes long........\n")
+        write_key(key2, "second key, also long enough....\n")
         fields = "applicant_id,birth_date,business.sector"
         st, out1, err = audit("export", "--db", db, "--redact", fields, "--redact-key", key1)
         r1 = jsonl(out1)
@@ -545,8 +552,7 @@ def main():
                                   ("k4097", "k" * 4097, False),
                                   ("k5000", "k" * 5000 + "\n", False)):
             path = os.path.join(srv.dir, name)
-            with open(path, "w", newline="") as f:
-                f.write(text)
+            write_key(path, text)
             p = subprocess.run([ELIGO, "audit", "export", "--db", db, "--limit", "1",
                                 "--redact", fields, "--redact-key", path],
                                capture_output=True, text=True)
@@ -570,10 +576,23 @@ def main():
         check("warning: --redact birthdate matched no field" in p.stderr,
               "a misspelt --redact path is warned about")
         short = os.path.join(srv.dir, "short")
-        with open(short, "w") as f:
-            f.write("tiny")
+        write_key(short, "tiny")
         st, out, _ = audit("export", "--db", db, "--redact", fields, "--redact-key", short)
         check(st == 2 and out == "", "a short key is refused")
+        # The key is a secret: one others can read is refused unread, as a
+        # signing key is, with the chmod that fixes it.
+        for mode in (0o644, 0o640, 0o604, 0o660, 0o602):
+            shared = os.path.join(srv.dir, "shared-%o" % mode)
+            write_key(shared, "first key, 32 bytes long........\n", mode)
+            st, out, err = audit("export", "--db", db, "--redact", fields, "--redact-key", shared)
+            check(st == 2 and out == "" and
+                  ("eligo audit export: --redact-key: %s is open to other users (mode %04o): a "
+                   "redaction key must be readable by its owner only (chmod 600 %s)"
+                   % (shared, mode, shared)) in err,
+                  "a key file of mode %04o is refused, nothing exported (%s)" % (mode, err.strip()))
+            os.chmod(shared, 0o600)
+            st, out, err = audit("export", "--db", db, "--redact", fields, "--redact-key", shared)
+            check(st == 0 and out == out1, "after chmod 600 it is taken (%s)" % err.strip())
 
         # ---- CSV.
         p = subprocess.run([ELIGO, "audit", "export", "--db", db, "--format", "csv",
@@ -826,8 +845,7 @@ def redaction_paths():
             check(r.get("ok"), "a decision with a contact phone (%r)" % r.get("error"))
         c.close()
         key = os.path.join(srv.dir, "k")
-        with open(key, "w") as f:
-            f.write("a key of 32 bytes, long enough..\n")
+        write_key(key, "a key of 32 bytes, long enough..\n")
         births = [applicant(i)["birth_date"] for i in (1, 2)]
         for fmt in ("jsonl", "csv"):
             st, out, err = audit("export", "--db", srv.db, "--format", fmt, "--redact",
@@ -852,8 +870,7 @@ def redaction_paths():
             check(r and r.get("ok"), "a decision with income written %s (%r)" % (income, r))
         c.close()
         key = os.path.join(srv.dir, "k")
-        with open(key, "w") as f:
-            f.write("a key of 32 bytes, long enough..\n")
+        write_key(key, "a key of 32 bytes, long enough..\n")
         st, out, err = audit("export", "--db", srv.db, "--redact", "contact",
                              "--redact", "monthly_household_income", "--redact-key", key)
         rows = jsonl(out) if st == 0 else []

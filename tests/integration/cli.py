@@ -94,6 +94,7 @@ def export_key(db):
     empty = os.path.join(WORK, "empty.key")
     with open(empty, "w") as f:
         f.write("\n")
+    os.chmod(empty, 0o600)   # one others can read is refused before it is read
     base = ["audit", "export", "--db", db, "--redact", "birth_date", "--redact-key"]
     refused(base + [WORK], "--redact-key: %s is a directory" % WORK)
     refused(base + [empty], "the key file %s is empty" % empty)

@@ -1,6 +1,7 @@
-/* tests/unit/file.c -- file_open_regular and file_read_small: a small file
- * named on the command line is read whole, and anything else is refused at
- * once, saying what it is. */
+/* tests/unit/file.c -- file_open_regular, file_read_small and
+ * file_read_secret: a small file named on the command line is read whole,
+ * and anything else is refused at once, saying what it is; a secret others
+ * can read is refused unread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,6 +76,42 @@ static void test_refusals(void **state)
     }
 }
 
+/* A secret is read when only its owner can read it; one others may read
+ * or write is refused with the chmod that fixes it, and one another user
+ * owns (which root can make here) with the chown. */
+static void test_read_secret(void **state)
+{
+    (void)state;
+    char path[256], buf[64], want[512];
+    err e = {0};
+    path_in(path, sizeof path, "secret");
+    write_file(path, "a key of many bytes\n");
+    assert_int_equal(chmod(path, 0600), 0);
+    assert_int_equal(file_read_secret(path, "a redaction key", buf, sizeof buf, &e), 20);
+    assert_memory_equal(buf, "a key of many bytes\n", 20);
+    const mode_t open_modes[] = {0644, 0640, 0604, 0620, 0602};
+    for (size_t i = 0; i < sizeof open_modes / sizeof open_modes[0]; i++) {
+        assert_int_equal(chmod(path, open_modes[i]), 0);
+        memset(&e, 0, sizeof e);
+        assert_int_equal(file_read_secret(path, "a redaction key", buf, sizeof buf, &e), -1);
+        snprintf(want, sizeof want, "%s is open to other users (mode %04o): a redaction key "
+                 "must be readable by its owner only (chmod 600 %s)", path,
+                 (unsigned)open_modes[i], path);
+        assert_string_equal(e.msg, want);
+        assert_string_equal(e.code, "invalid_request");
+    }
+    assert_int_equal(chmod(path, 0600), 0);
+    if (geteuid() == 0 && chown(path, 1, (gid_t)-1) == 0) {
+        memset(&e, 0, sizeof e);
+        assert_int_equal(file_read_secret(path, "a redaction key", buf, sizeof buf, &e), -1);
+        assert_non_null(strstr(e.msg, "belongs to uid 1, not to you (uid 0)"));
+        assert_non_null(strstr(e.msg, "chown 0 "));
+    }
+    /* What is not a regular file is said as such first. */
+    assert_int_equal(file_read_secret(dir, "a redaction key", buf, sizeof buf, &e), -1);
+    assert_non_null(strstr(e.msg, "is a directory"));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -84,7 +121,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    const char *names[] = {"seven", "eight", "empty", "fifo"};
+    const char *names[] = {"seven", "eight", "empty", "fifo", "secret"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[256];
         path_in(path, sizeof path, names[i]);
@@ -98,6 +135,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_small_sizes),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_read_secret),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
