@@ -472,15 +472,20 @@ static void show_summary(FILE *out, const show_row *r, const cJSON *dec, const c
     else
         snprintf(who, sizeof who, "unknown (not a Unix-socket client)");
     show_field(out, "sent by", who);
+    /* The start event is a row of the events table, which the chain does
+     * not cover: anyone holding the file can change it without a trace, so
+     * it must not read as proven like the lines above. */
     if (r->started) {
         char srv[768];
         snprintf(srv, sizeof srv, "%s (started %s)", r->started, r->started_at);
         show_field(out, "served by", srv);
+        show_field(out, "", "(from the event log, which is not hash-chained: not proven)");
         if (!show_started_under(r))
             show_field(out, "", "its rules were reloaded since it started: the rule set above, "
                        "not the one it started with, made this decision");
     } else {
-        show_field(out, "served by", "no server start is recorded before it");
+        show_field(out, "served by", "no server start is recorded before it in the event log "
+                   "(which is not hash-chained)");
     }
 
     char chain[768];
@@ -712,7 +717,8 @@ static int show_json(FILE *out, const show_row *r, const char *ex, size_t exlen,
         json_str(&b, r->started_at);
         buf_adds(&b, ",\"detail\":");
         json_str(&b, r->started);
-        buf_printf(&b, ",\"reloaded\":%s}", show_started_under(r) ? "false" : "true");
+        buf_printf(&b, ",\"reloaded\":%s,\"chained\":false}",
+                   show_started_under(r) ? "false" : "true");
     } else {
         buf_adds(&b, "null");
     }

@@ -149,6 +149,13 @@ def main():
         check(version.startswith("eligo ") and "(source " in version and
               ("served by        eligo %s, pid " % build) in out,
               "show names the eligo build that served it (%s)" % version.strip())
+        # That line is read from the events, which the chain does not cover:
+        # said right under it, so that it does not read as proven.
+        lines = out.splitlines()
+        served = [i for i, l in enumerate(lines) if l.startswith("  served by ")]
+        check(len(served) == 1 and lines[served[0] + 1] ==
+              "                   (from the event log, which is not hash-chained: not proven)",
+              "show says the served-by line comes from the unchained event log")
         st, out, err = audit("show", d["decision_id"], "--db", db, "--json")
         j = json.loads(out) if st == 0 else {}
         age = [x for x in j.get("explanation", {}).get("criteria", []) if x["id"] == "age"]
@@ -157,6 +164,26 @@ def main():
         check(j.get("decision", {}).get("decision_id") == d["decision_id"] and
               j.get("application", {}).get("op") == "screen",
               "show --json holds the stored decision and the application")
+        check(j.get("server", {}).get("chained") is False,
+              "show --json: server.chained is false (the event log is outside the chain)")
+        # Indeed: with the events gone the chain still verifies; show then
+        # says none is recorded, and where it looked.
+        bare = os.path.join(srv.dir, "no-events.db")
+        src, dst = sqlite3.connect(db), sqlite3.connect(bare)
+        src.backup(dst)
+        src.close()
+        for (name,) in dst.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                   "AND tbl_name = 'events'").fetchall():
+            dst.execute('DROP TRIGGER "%s"' % name)   # as anyone holding the file can
+        dst.execute("DELETE FROM events")
+        dst.commit()
+        dst.close()
+        st, out, err = audit("show", d["decision_id"], "--db", bare)
+        check(st == 0 and "the chain verifies up to it" in out and
+              "  served by        no server start is recorded before it in the event log "
+              "(which is not hash-chained)\n" in out,
+              "events deleted: the chain verifies, and show says no start is in the event log "
+              "(%s)" % err.strip())
         check(j.get("chain", {}).get("verified_to_decision") is True and
               j.get("chain", {}).get("seq", 0) > 0, "show --json: chain position and verdict")
         # A new decision shows the new source, two lines further down.
@@ -235,7 +262,8 @@ def main():
         st, out, _ = audit("show", before["decision_id"], "--db", tdb, "--json", "--no-verify")
         server = json.loads(out).get("server") if st == 0 else None
         check(len(started) == 1 and server == {"started_at": started[0][0],
-                                                "detail": started[0][1], "reloaded": False},
+                                                "detail": started[0][1], "reloaded": False,
+                                                "chained": False},
               "show --json: the server start in force when it was decided (%s)" % server)
         # The stored rules damaged: the rest is still shown, saying why not the sources.
         con = sqlite3.connect(tdb)
