@@ -603,11 +603,22 @@ static void show_reviews(FILE *out, const cJSON *rv, const show_chain *ch, tx_st
     const cJSON *x;
     cJSON_ArrayForEach(x, rv) {
         int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq"));
-        fprintf(out, "  %s  %s%s%s by %s (record %lld, review %s)%s\n      %s\n",
+        /* Who recorded it, as for the decision: "by" is a free text anyone
+         * can type, the peer credentials are what the system saw. */
+        const cJSON *uid = cJSON_GetObjectItemCaseSensitive(x, "client_uid");
+        const cJSON *pid = cJSON_GetObjectItemCaseSensitive(x, "client_pid");
+        char who[96];
+        if (cJSON_IsNumber(uid) && cJSON_IsNumber(pid))
+            snprintf(who, sizeof who, "uid %.0f, pid %.0f", uid->valuedouble, pid->valuedouble);
+        else if (cJSON_IsNumber(uid))
+            snprintf(who, sizeof who, "uid %.0f, pid unknown", uid->valuedouble);
+        else
+            snprintf(who, sizeof who, "an unknown client");
+        fprintf(out, "  %s  %s%s%s by %s, sent by %s (record %lld, review %s)%s\n      %s\n",
                 or_dash(T(jstr(x, "reviewed_at"))), or_dash(T(jstr(x, "action"))),
                 jstr(x, "outcome") ? " to " : "",
                 jstr(x, "outcome") ? T(jstr(x, "outcome")) : "", or_dash(T(jstr(x, "by"))),
-                (long long)seq, or_dash(T(jstr(x, "review_id"))),
+                who, (long long)seq, or_dash(T(jstr(x, "review_id"))),
                 show_review_ok(ch, seq) ? "" : " DOES NOT VERIFY",
                 or_dash(T(jstr(x, "reason"))));
     }
@@ -812,7 +823,7 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
         snprintf(ch.why, sizeof ch.why, "%s", ve.code ? ve.msg : "");
     }
     const char *reviews = NULL;
-    if (store_reviews(st, decision_id, &rv, e) != 0)
+    if (store_reviews_client(st, decision_id, &rv, e) != 0)
         goto done;
     reviews = rv.data ? rv.data : "[]";
     cJSON *rj = cJSON_Parse(reviews);

@@ -399,7 +399,8 @@ static const char *const store_sql[Q_N] = {
                         " reviewer, reason, reviewed_at, client_uid, client_pid, review,"
                         " prev_hash, hash)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [Q_REVIEWS_OF] = "SELECT review FROM reviews WHERE decision_id = ?1 ORDER BY seq",
+    [Q_REVIEWS_OF] = "SELECT review, client_uid, client_pid FROM reviews WHERE decision_id = ?1"
+                     " ORDER BY seq",
     [Q_VERIFY_REVIEWS] = "SELECT seq, n, review_id, decision_id, action, outcome, reviewer,"
                          " reason, reviewed_at, client_uid, client_pid, review,"
                          " prev_hash, hash FROM reviews ORDER BY seq",
@@ -2309,9 +2310,27 @@ int store_get_decision(store *st, const char *decision_id, buf *out, err *e)
     return ret;
 }
 
-/* Append the reviews of DECISION_ID, as a JSON array, to OUT.  Statement
- * Q_REVIEWS_OF only; the caller checks invariants and resets nothing. */
-static int store_reviews_into(store *st, const char *decision_id, buf *out, err *e)
+/* ,"client_uid":U,"client_pid":P from columns COL and COL + 1 of S (null
+ * for an SQL NULL). */
+static int store_add_client(buf *out, sqlite3_stmt *s, int col)
+{
+    int rc = 0;
+    for (int k = 0; k < 2; k++) {
+        rc |= buf_adds(out, k ? ",\"client_pid\":" : ",\"client_uid\":");
+        if (sqlite3_column_type(s, col + k) == SQLITE_NULL)
+            rc |= buf_adds(out, "null");
+        else
+            rc |= buf_printf(out, "%lld", (long long)sqlite3_column_int64(s, col + k));
+    }
+    return rc ? -1 : 0;
+}
+
+/* Append the reviews of DECISION_ID, as a JSON array, to OUT; with CLIENT,
+ * each review object with its client's uid and pid (columns hashed with it,
+ * not in its JSON) added at its end.  Statement Q_REVIEWS_OF only; the
+ * caller checks invariants and resets nothing. */
+static int store_reviews_into(store *st, const char *decision_id, int client, buf *out,
+                              err *e)
 {
     sqlite3_stmt *s = st->q[Q_REVIEWS_OF];
     int rc, first = 1;
@@ -2321,9 +2340,17 @@ static int store_reviews_into(store *st, const char *decision_id, buf *out, err 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         size_t len;
         const char *j = store_col_text(s, 0, &len);
-        if ((!first && buf_addc(out, ',') != 0) || buf_add(out, j ? j : "null", j ? len : 4) != 0)
+        if (!first && buf_addc(out, ',') != 0)
             goto toolong;
         first = 0;
+        if (!client || !j || len < 2 || j[len - 1] != '}') {   /* not an object: as stored */
+            if (buf_add(out, j ? j : "null", j ? len : 4) != 0)
+                goto toolong;
+            continue;
+        }
+        if (buf_add(out, j, len - 1) != 0 || store_add_client(out, s, 1) != 0 ||
+            buf_addc(out, '}') != 0)
+            goto toolong;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -2337,13 +2364,14 @@ toolong:
     return err_set(e, "internal", "the reviews of %s do not fit the reply buffer", decision_id);
 }
 
-int store_reviews(store *st, const char *decision_id, buf *out, err *e)
+/* store_reviews and store_reviews_client. */
+static int store_reviews_of(store *st, const char *decision_id, int client, buf *out, err *e)
 {
     store_invariants(st);
     size_t start = out->len;
     if (store_guard(st, e) != 0)
         return -1;
-    int rc = store_reviews_into(st, decision_id, out, e);
+    int rc = store_reviews_into(st, decision_id, client, out, e);
     store_unguard(st);
     if (rc != 0) {
         out->len = start;
@@ -2352,6 +2380,16 @@ int store_reviews(store *st, const char *decision_id, buf *out, err *e)
     }
     store_invariants(st);
     return rc;
+}
+
+int store_reviews(store *st, const char *decision_id, buf *out, err *e)
+{
+    return store_reviews_of(st, decision_id, 0, out, e);
+}
+
+int store_reviews_client(store *st, const char *decision_id, buf *out, err *e)
+{
+    return store_reviews_of(st, decision_id, 1, out, e);
 }
 
 /* Each decision's JSON object gets a "reviews" member spliced in before its
@@ -2385,7 +2423,7 @@ int store_history(store *st, const char *applicant_id, long limit, buf *out, err
         if (buf_add(out, j, len - 1) != 0 || buf_adds(out, len > 2 ? ",\"reviews\":" :
                                                       "\"reviews\":") != 0)
             goto toolong;
-        if (store_reviews_into(st, id ? id : "", out, e) != 0) {
+        if (store_reviews_into(st, id ? id : "", 0, out, e) != 0) {
             sqlite3_reset(s);
             goto fail;
         }

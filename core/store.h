@@ -222,6 +222,12 @@ int store_append_review(store *st, const store_review *rv, buf *out, err *e);
  * when none; the decision need not exist). */
 int store_reviews(store *st, const char *decision_id, buf *out, err *e);
 
+/* As store_reviews, with each review's "client_uid" and "client_pid" (the
+ * peer credentials of whoever recorded it: hashed with the review, but not
+ * part of its JSON; null when unknown) added at the end of its object, for
+ * audits. */
+int store_reviews_client(store *st, const char *decision_id, buf *out, err *e);
+
 /* ---- Verifying ------------------------------------------------------------ */
 
 #define STORE_HASH_SIZE 32

@@ -671,6 +671,20 @@ def main():
         rv = json.loads(out)["reviews"] if st == 0 else []
         check(len(rv) == 1 and rv[0]["action"] == "override" and rv[0]["by"] == "agent 117",
               "show --json has the review")
+        # Who recorded it, beside the free-text reviewer: the uid and pid
+        # stored (and hashed) with the review, as a decision's "sent by".
+        con = sqlite3.connect(db)
+        who = con.execute("SELECT client_uid, client_pid FROM reviews WHERE decision_id = ?",
+                          (d["decision_id"],)).fetchall()
+        con.close()
+        check(len(who) == 1 and who[0][0] == os.getuid() and who[0][1] > 0,
+              "the review's client uid and pid are stored (%r)" % who)
+        uid, pid = who[0] if who else (None, None)
+        check(len(rv) == 1 and rv[0].get("client_uid") == uid and rv[0].get("client_pid") == pid,
+              "show --json: the review's client_uid and client_pid (%r)" % (rv[:1],))
+        st, out, _ = audit("show", d["decision_id"], "--db", db)
+        check(("override to eligible by agent 117, sent by uid %s, pid %s (record " % (uid, pid))
+              in out, "show names who recorded the review: uid and pid beside the reviewer")
         st, out, _ = audit("show", old_idmaj[4]["decision_id"], "--db", db)
         check(st == 0 and "Reviews (0)" in out and "after review" not in out,
               "a decision without reviews says so")

@@ -1682,6 +1682,17 @@ static void test_review_append(void **state)
     buf_reset(&b);
     assert_int_equal(store_reviews(f->st, t[0].ids[0], &b, &e), 0);
     assert_string_equal(b.data, "[]");
+    /* For audits, each with who recorded it: the columns hashed beside its
+     * JSON, which store_reviews leaves out. */
+    assert_null(strstr(b.data, "client_uid"));
+    buf_reset(&b);
+    assert_int_equal(store_reviews_client(f->st, t[1].ids[0], &b, &e), 0);
+    assert_non_null(strstr(b.data, "\"reviewed_at\":\"2025-03-02T09:00:00.000Z\","
+                                   "\"client_uid\":1000,\"client_pid\":77},{\"review_id\":\"R2\""));
+    assert_true(b.len > 35 && !strcmp(b.data + b.len - 35, "\"client_uid\":1000,\"client_pid\":77}]"));
+    buf_reset(&b);
+    assert_int_equal(store_reviews_client(f->st, t[0].ids[0], &b, &e), 0);
+    assert_string_equal(b.data, "[]");
 
     /* history carries them in the decision's item. */
     buf_reset(&b);
