@@ -1892,6 +1892,34 @@ local function source_lines(file, first, last)
   return table_concat(out, "\n")
 end
 
+do   -- window_on's local is api.explain's alone (the main chunk is near Lua's 200 locals)
+-- The days around ON on which parameter P reads the value it reads on ON, as
+-- { from, to } (no 'to' while nothing ends it), or nil when none is in force
+-- then.  A value declared without a 'to' is read until a later value starts:
+-- 35 from 2025-01-01 and 40 from 2027-01-01 make 35 the value from
+-- 2025-01-01 to 2026-12-31, which the declaration alone does not say.
+local function window_on(p, on)
+  local k
+  for i = #p.values, 1, -1 do   -- as param_on: the latest in force
+    local pv = p.values[i]
+    if pv.from <= on and (pv.to == nil or on <= pv.to) then k = i break end
+  end
+  if not k then return nil end
+  local from, to = p.values[k].from, p.values[k].to
+  for j = k + 1, #p.values do   -- later values, sorted by from
+    local q = p.values[j]
+    if q.from > on then   -- the first to start after ON ends the window
+      local last = c_add_days(q.from, -1)
+      if to == nil or last < to then to = last end
+      break
+    end
+    -- Started by ON, yet not in force on it: it ended before ON (q.to < on),
+    -- and was read in its own days, before the window.
+    if q.to >= from then from = c_add_days(q.to, 1) end
+  end
+  return setmetatable({ from = from, to = to }, { __json = order { "from", "to" } })
+end
+
 function api.explain(program, version, lang, on)
   lang = lang or "en"
   local p
@@ -1916,14 +1944,16 @@ function api.explain(program, version, lang, on)
         values[i] = setmetatable({ from = v.from, to = v.to, value = v.value, reference = declared_text(v.reference) },
           { __json = order { "from", "to", "value", "reference" } })
       end
-      parameters[name] = setmetatable({ reference = declared_text(q.reference), file = q.file, line = q.line, values = values },
-        { __json = order { "reference", "file", "line", "values" } })
+      parameters[name] = setmetatable({ reference = declared_text(q.reference), file = q.file, line = q.line, values = values,
+        in_force = type(on) == "string" and window_on(q, on) or nil },
+        { __json = order { "reference", "file", "line", "values", "in_force" } })
     end
   end
   return c_canon(setmetatable({ program = p.id, version = p.version, from = p.from, to = p.to,
     title = declared_text(p.title, lang), reference = declared_text(p.reference), file = p.file, line = p.line,
     criteria = criteria, parameters = parameters },
     { __json = order { "program", "version", "from", "to", "title", "reference", "file", "line", "criteria", "parameters" } }))
+end
 end
 
 -- Lint --------------------------------------------------------------------------

@@ -556,8 +556,8 @@ static void show_criteria(FILE *out, const cJSON *dec, const cJSON *ex, const ch
         show_one_criterion(out, c, ex ? show_criterion(ex, jstr(c, "id")) : NULL, tl);
 }
 
-/* The parameters section: each value applied, with its reference, the dates
- * it is in force on AS_OF and where it is declared (from EX, when any). */
+/* The parameters section: each value applied, with its reference, the days
+ * it is in force around AS_OF and where it is declared (from EX, when any). */
 static void show_parameters(FILE *out, const cJSON *dec, const cJSON *ex, const char *as_of,
                             tx_str **tl)
 {
@@ -582,9 +582,15 @@ static void show_parameters(FILE *out, const cJSON *dec, const cJSON *ex, const 
         const char *ref = v && jstr(v, "reference") ? jstr(v, "reference") : jstr(d, "reference");
         if (ref)
             fprintf(out, "  %*s   reference: %s\n", w, "", T(ref));
-        if (v)
-            fprintf(out, "  %*s   in force:  from %s%s%s\n", w, "", or_dash(T(jstr(v, "from"))),
-                    jstr(v, "to") ? " to " : "", jstr(v, "to") ? T(jstr(v, "to")) : "");
+        /* The window the stored rule set gives the value (engine_explain's
+         * in_force): a value declared without an end ends where a later one
+         * starts. */
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(d, "in_force");
+        const cJSON *win = jstr(in, "from") ? in : v;
+        if (win)
+            fprintf(out, "  %*s   in force:  from %s%s%s\n", w, "", or_dash(T(jstr(win, "from"))),
+                    jstr(win, "to") ? " to " : " (no end in the stored rule set)",
+                    jstr(win, "to") ? T(jstr(win, "to")) : "");
         const cJSON *line = cJSON_GetObjectItemCaseSensitive(d, "line");
         if (jstr(d, "file"))
             fprintf(out, "  %*s   declared:  %s:%lld\n", w, "", T(jstr(d, "file")),

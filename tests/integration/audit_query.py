@@ -750,6 +750,7 @@ def main():
     numbers_as_received()
     terminal_text()
     decomposed_applicant()
+    parameter_window()
     finish()
 
 
@@ -930,6 +931,48 @@ def redaction_paths():
         st, out, err = audit("export", "--db", srv.db)
         check(st == 0 and "0644444444" in out and "CSV column" not in err,
               "jsonl keeps both, and says nothing (%s)" % err.strip())
+
+
+def parameter_window():
+    """A value declared without an end is read until a later one starts:
+    show gives the whole window the stored rule set gives it, in the text and
+    in --json's explanation (in_force), not just its first day."""
+    with Server(copy_rules=True, start=False) as srv:
+        path = os.path.join(srv.rules, "idmaj.lua")
+        with open(path) as f:
+            text = f.read()
+        old = '  { from = "2025-01-01", value = 35 },\n'
+        with open(path, "w") as f:
+            f.write(text.replace(old, old + '  { from = "2027-01-01", value = 40 },\n', 1))
+        # (a case there is decided in 2028, under the new limit)
+        os.remove(os.path.join(srv.rules, "idmaj.test.lua"))
+        srv.start()
+        c = srv.connect()
+        ids = {}
+        for as_of in ("2025-03-01", "2027-03-01"):
+            r = c.request({"op": "decide", "program": "idmaj", "as_of": as_of,
+                           "applicant": applicant(1)})
+            check(r.get("ok"), "decided for %s (%r)" % (as_of, r.get("error")))
+            ids[as_of] = r["decision"]["decision_id"] if r.get("ok") else "none"
+        c.close()
+        for as_of, value, window, in_force in (
+                ("2025-03-01", 35, "from 2025-01-01 to 2026-12-31",
+                 {"from": "2025-01-01", "to": "2026-12-31"}),
+                ("2027-03-01", 40, "from 2027-01-01 (no end in the stored rule set)",
+                 {"from": "2027-01-01"})):
+            st, out, err = audit("show", ids[as_of], "--db", srv.db)
+            at = out.find("  idmaj.age_max ")
+            block = out[at:out.find("declared:", at)]
+            check(st == 0 and ("= %d\n" % value) in block and ("in force:  %s\n" % window) in block,
+                  "show for %s: idmaj.age_max = %d, in force %s (%r)"
+                  % (as_of, value, window, block or err.strip()))
+            st, out, _ = audit("show", ids[as_of], "--db", srv.db, "--json")
+            j = json.loads(out) if st == 0 else {}
+            p = j.get("explanation", {}).get("parameters", {}).get("idmaj.age_max", {})
+            check(j.get("decision", {}).get("parameters", {}).get("idmaj.age_max") == value and
+                  p.get("in_force") == in_force and len(p.get("values", [])) == 2,
+                  "show --json for %s: the value applied and in_force %r (%r)"
+                  % (as_of, in_force, p.get("in_force")))
 
 
 def numbers_as_received():

@@ -4189,6 +4189,73 @@ static void test_explain_declared_values_without_json_form(void **state)
     assert_string_equal(e.msg, "param.lua:1: parameter 'x': value 1 has no JSON form (cannot encode a function as JSON)");
 }
 
+/* The explanation gives each parameter's window around the date asked,
+ * in_force: the days the value read then is read, from the rule set alone.
+ * A value declared without an end ends the day before a later one starts;
+ * one that a later, ended value interrupted starts again the day after. */
+static void test_explain_parameter_window(void **state)
+{
+    (void)state;
+    engine *en = open_texts("parameter \"p.max\" { reference = \"r\",\n"
+                            "  { from = \"2025-01-01\", value = 35 }, { from = \"2027-01-01\", value = 40 } }\n"
+                            "parameter \"p.gap\" { reference = \"r\",\n"
+                            "  { from = \"2020-01-01\", value = 1 },\n"
+                            "  { from = \"2022-01-01\", to = \"2022-12-31\", value = 2 } }\n"
+                            "parameter \"p.ends\" { reference = \"r\",\n"
+                            "  { from = \"2024-01-01\", to = \"2024-06-30\", value = 1 },\n"
+                            "  { from = \"2025-01-01\", value = 2 } }\n"
+                            PROGRAMME_P
+                            "  criterion \"c\" { text = { en = \"C\" }, reference = \"r\",\n"
+                            "    check = function(a, on) return param \"p.max\" > 0 end } }\n",
+                            NULL);
+    static const struct { const char *on, *max, *gap, *ends; } cases[] = {
+        {"2025-03-01", "\"from\":\"2025-01-01\",\"to\":\"2026-12-31\"}",
+         "\"from\":\"2023-01-01\"}", "\"from\":\"2025-01-01\"}"},
+        {"2021-06-01", NULL, "\"from\":\"2020-01-01\",\"to\":\"2021-12-31\"}", NULL},
+        {"2026-12-31", "\"from\":\"2025-01-01\",\"to\":\"2026-12-31\"}", NULL, NULL},
+        {"2027-01-01", "\"from\":\"2027-01-01\"}", NULL, NULL},
+        {"2022-06-01", NULL, "\"from\":\"2022-01-01\",\"to\":\"2022-12-31\"}", NULL},
+        {"2023-05-01", NULL, "\"from\":\"2023-01-01\"}", NULL},
+        {"2024-03-01", NULL, NULL, "\"from\":\"2024-01-01\",\"to\":\"2024-06-30\"}"},
+    };
+    buf out;
+    buf_init(&out, 1 << 20);
+    err e = {0};
+    char want[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf_reset(&out);
+        if (engine_explain(en, "p", "1", "en", cases[i].on, &out, &e) != 0)
+            fail_msg("engine_explain: %s: %s", S(e.code), e.msg);
+        const char *names[] = {"p.max", "p.gap", "p.ends"};
+        const char *wins[] = {cases[i].max, cases[i].gap, cases[i].ends};
+        for (int k = 0; k < 3; k++) {
+            if (!wins[k])
+                continue;
+            snprintf(want, sizeof want, "\"%s\":{\"reference\":\"r\"", names[k]);
+            const char *at = strstr(out.data, want);
+            if (!at)
+                fail_msg("%s: no %s in %s", cases[i].on, names[k], out.data);
+            snprintf(want, sizeof want, "}],\"in_force\":{%s", wins[k]);
+            const char *w = strstr(at, "\"in_force\":");
+            if (!w || strncmp(w - 3, want, strlen(want)) != 0)
+                fail_msg("%s: %s: want ...%s in %s", cases[i].on, names[k], want, at);
+        }
+    }
+    /* None in force on the date: no window; no date: none either. */
+    buf_reset(&out);
+    assert_int_equal(engine_explain(en, "p", "1", "en", "2024-09-01", &out, &e), 0);
+    snprintf(want, sizeof want, "\"p.ends\":{\"reference\":\"r\"");
+    const char *ends = strstr(out.data, want);
+    assert_non_null(ends);
+    const char *close = strstr(ends, "}]}");   /* the end of its values, and of it */
+    assert_non_null(close);
+    assert_true(strstr(ends, "\"in_force\"") == NULL || strstr(ends, "\"in_force\"") > close);
+    buf_reset(&out);
+    assert_int_equal(engine_explain(en, "p", "1", "en", NULL, &out, &e), 0);
+    ASSERT_NOT_CONTAINS(out.data, "in_force");
+    buf_free(&out);
+}
+
 /* A criterion's text shows the parameters it names in braces, with the
  * value in force on the date asked: in the programme list, in the
  * explanation of a decision, and in the message made from the text when
@@ -4585,6 +4652,7 @@ int main(void)
         TEST(test_cases_keep_no_state),
         TEST(test_cases_name_must_have_text),
         TEST(test_explain_declared_values_without_json_form),
+        TEST(test_explain_parameter_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
