@@ -30,6 +30,7 @@ int cmd_audit_show(int argc, char **argv);
 int cmd_audit_list(int argc, char **argv);
 int cmd_audit_stats(int argc, char **argv);
 int cmd_audit_export(int argc, char **argv);
+int cmd_audit_rules(int argc, char **argv);
 
 /* Lint RS, the rules of DIR, as eligo check does, and when it has problems
  * (or cannot be linted) say on stderr "eligo CMD: warning: WHAT has N

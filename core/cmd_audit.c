@@ -369,6 +369,7 @@ static const struct {
     {"list", cmd_audit_list, "list decisions, newest first, filtered and paged"},
     {"stats", cmd_audit_stats, "decisions per programme, month and outcome; most failed criteria"},
     {"export", cmd_audit_export, "export decisions as JSON lines or CSV, redacting by keyed hash"},
+    {"rules", cmd_audit_rules, "write the rule files a decision was made under into a directory"},
     {"checkpoint", audit_checkpoint, "verify the chain, then sign a statement of its head"},
     {"review", audit_review, "record a person's confirmation or override of a decision"},
 };

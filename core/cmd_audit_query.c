@@ -1,6 +1,6 @@
 /*
- * cmd_audit_query.c -- `eligo audit show|list|stats|export`: the read-only
- * audit commands.  They parse options and call the audit module; the
+ * cmd_audit_query.c -- `eligo audit show|list|stats|export|rules`: the
+ * read-only audit commands.  They parse options and call the audit module; the
  * database is always opened read-only, so they can run beside a live server
  * and never change the file.
  *
@@ -27,7 +27,7 @@
 enum {
     O_DB = 256, O_APPLICANT, O_PROGRAM, O_OUTCOME, O_SINCE, O_UNTIL, O_RULESET, O_BY_AS_OF,
     O_LIMIT, O_PAGE, O_AFTER, O_JSON, O_LANG, O_NO_VERIFY, O_TOP, O_CHART, O_FORMAT,
-    O_REDACT, O_REDACT_KEY, O_OUT, O_HELP,
+    O_REDACT, O_REDACT_KEY, O_OUT, O_DECISION, O_HELP,
 };
 
 #define AQ_FILTER_OPTS                                                                       \
@@ -630,5 +630,128 @@ int cmd_audit_export(int argc, char **argv)
 done:
     free(redact);
     memset(key, 0, sizeof key);
+    return ret;
+}
+
+/* ---- rules ---------------------------------------------------------------- */
+
+static void rules_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eligo audit rules (RULESET_HASH | --decision ID) --out DIR [--db FILE]\n"
+            "\n"
+            "Write every file of a rule set stored in the database into DIR: the exact\n"
+            "rules a decision was made under, for eligo check, test, eval or replay\n"
+            "--rules DIR.  Each file's stored SHA-256 is checked against its text, and the\n"
+            "set's hash against its files (as eligo check computes it), before anything\n"
+            "is written; so `eligo check DIR` prints the same rule-set hash.\n"
+            "\n"
+            "  RULESET_HASH       the rule set (64 hex digits: show's \"rule set\", list's\n"
+            "                     --json \"ruleset\")\n"
+            "  --decision ID      the rule set that made decision ID\n"
+            "  --out DIR          a new directory, or an empty one: no file is ever\n"
+            "                     overwritten, and none is written beside other files\n"
+            AQ_DB_USAGE
+            "  --help             print this help\n"
+            "\n"
+            "Exit status 0 when written, 1 when there is no such rule set or decision, or\n"
+            "the stored set is damaged (nothing is written), 2 on a usage or database\n"
+            "error, or a DIR that is not empty.\n");
+}
+
+/* The decision's rule set's hash, from its row. */
+static int rules_of_decision(void *ud, const store_row *r)
+{
+    snprintf(ud, 65, "%s", r->ruleset ? r->ruleset : "");
+    return 0;
+}
+
+int cmd_audit_rules(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, O_DB}, {"decision", required_argument, NULL, O_DECISION},
+        {"out", required_argument, NULL, O_OUT}, {"help", no_argument, NULL, O_HELP},
+        {0, 0, 0, 0},
+    };
+    const char *db = cmd_env("ELIGO_DB", "./eligo.db");
+    const char *decision = NULL, *dir = NULL;
+    char hash[65] = "";
+    int opt;
+    optind = 1;
+    while ((opt = cmd_getopt("audit rules", argc, argv, "h", longopts)) != -1) {
+        switch (opt) {
+        case O_DB: db = optarg; break;
+        case O_DECISION: decision = ids_upper(optarg); break;
+        case O_OUT: dir = optarg; break;
+        case 'h':
+        case O_HELP: rules_usage(stdout); return 0;
+        default: rules_usage(stderr); return 2;
+        }
+    }
+    if ((optind < argc) == !!decision || optind + 1 < argc) {
+        fprintf(stderr, "eligo audit rules: give a RULESET_HASH or --decision ID, one of them\n");
+        rules_usage(stderr);
+        return 2;
+    }
+    if (!dir || !*dir) {
+        fprintf(stderr, "eligo audit rules: --out DIR is required (a new or empty directory)\n");
+        rules_usage(stderr);
+        return 2;
+    }
+    if (!decision) {
+        const char *h = argv[optind];
+        size_t n = strlen(h);
+        if (n != 64 || strspn(h, "0123456789abcdefABCDEF") != n) {
+            fprintf(stderr, "eligo audit rules: a rule set's hash is 64 hex digits, not '%s'\n",
+                    h);
+            return 2;
+        }
+        for (size_t i = 0; i < n; i++)   /* stored in lower case */
+            hash[i] = (char)(h[i] >= 'A' && h[i] <= 'F' ? h[i] - 'A' + 'a' : h[i]);
+        hash[n] = '\0';
+    }
+    store *st = aq_open("rules", db);
+    if (!st)
+        return 2;
+    err e = {0};
+    int damaged = 0, ret = 2;
+    ruleset *rs = NULL;
+    if (decision && store_application_of(st, decision, rules_of_decision, hash, &e) != 0) {
+        ret = aq_fail("rules", &e);
+        goto done;
+    }
+    if (!*hash) {
+        fprintf(stderr, "eligo audit rules: decision %s names no rule set\n", decision);
+        ret = 1;
+        goto done;
+    }
+    rs = store_get_ruleset_checked(st, hash, &damaged, &e);
+    if (!rs) {
+        if (decision)
+            fprintf(stderr, "eligo audit rules: decision %s: %s\n", decision, e.msg);
+        else
+            fprintf(stderr, "eligo audit rules: %s\n", e.msg);
+        ret = damaged ? 1 : 2;
+        goto done;
+    }
+    if (ruleset_write(rs, dir, &e) != 0) {
+        fprintf(stderr, "eligo audit rules: %s\n", e.msg);
+        ret = e.code && !strcmp(e.code, "rule_error") ? 1 : 2;
+        goto done;
+    }
+    /* Read back as eligo check reads a directory: what was written is what
+     * the hash says, whatever else came to be in DIR meanwhile. */
+    ruleset *back = ruleset_load(dir, &e);
+    int same = back && strcmp(ruleset_hash(back), hash) == 0;
+    if (!same)
+        fprintf(stderr, "eligo audit rules: %s does not read back as rule set %s: %s\n", dir,
+                hash, back ? "its files hash otherwise (was something added to it?)" : e.msg);
+    else
+        printf("rule set %s (%zu files) written to %s\n", hash, ruleset_count(rs), dir);
+    ruleset_free(back);
+    ret = same ? 0 : 2;
+done:
+    ruleset_free(rs);
+    store_close(st);
     return ret;
 }

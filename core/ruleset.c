@@ -434,3 +434,162 @@ const ruleset_file *ruleset_file_at(const ruleset *rs, size_t i)
 {
     return i < rs->n ? &rs->files[i] : NULL;
 }
+
+/* ---- Writing a set out ----------------------------------------------------- */
+
+/* Whether NAME may be written as a file of a directory that ruleset_load
+ * then reads back as the same file: a rule file name (ruleset_name_ok),
+ * never "..", and no control character, which would also reach a reader's
+ * terminal in a listing. */
+static int ruleset_name_safe(const char *name)
+{
+    if (!ruleset_name_ok(name) || strstr(name, "..") != NULL)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Whether the directory open at DFD holds nothing: 1, 0, or -1 (errno). */
+static int ruleset_dir_empty(int dfd)
+{
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct dirent *de;
+    int empty = 1;
+    errno = 0;
+    while (empty && (de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            empty = 0;
+    int why = errno;
+    closedir(d);
+    errno = why;
+    return empty ? (why ? -1 : 1) : 0;
+}
+
+/* LEN bytes of TEXT into FD, and on the disk. */
+static int ruleset_write_all(int fd, const char *text, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, text, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        text += w;
+        len -= (size_t)w;
+    }
+    return fsync(fd);
+}
+
+/* fsync the directory that holds PATH (its name is new). */
+static int ruleset_sync_parent(const char *path)
+{
+    char parent[4096];
+    if (snprintf(parent, sizeof parent, "%s", path) >= (int)sizeof parent)
+        return -1;
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/')   /* "out/" is in "." */
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else
+        slash[slash == parent] = '\0';   /* "/x" is in "/" */
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 ? fsync(fd) : -1;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int ruleset_write(const ruleset *rs, const char *dir, err *e)
+{
+    int dfd = -1, made_dir = 0, ret = -1;
+    size_t written = 0;
+    /* Every name first: a set that cannot be written whole is not begun. */
+    for (size_t i = 0; i < rs->n; i++)
+        if (!ruleset_name_safe(rs->files[i].name)) {
+            char shown[64];
+            size_t k = 0;
+            for (const char *p = rs->files[i].name; *p && k + 5 < sizeof shown; p++)
+                k += (size_t)snprintf(shown + k, sizeof shown - k,
+                                      (unsigned char)*p < 0x20 || *p == 0x7f ? "\\x%02x" : "%c",
+                                      (unsigned char)*p);
+            return err_set(e, "rule_error", "the rule set %.12s holds a file named \"%s\", "
+                           "which is not written (a name with '/', '..' or a control "
+                           "character would not read back as that file)", rs->hash, shown);
+        }
+    if (mkdir(dir, 0777) == 0)
+        made_dir = 1;
+    else if (errno != EEXIST)
+        return err_set(e, "invalid_request", "cannot make the directory %s: %s", dir,
+                       strerror(errno));
+    /* Not through a symbolic link: the files land where DIR says. */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
+    if (dfd < 0 && (errno == ENOTDIR || errno == ELOOP)) {
+        err_set(e, "invalid_request", "%s exists and is %s: give a new or empty directory", dir,
+                lstat(dir, &sb) == 0 && S_ISLNK(sb.st_mode) ? "a symbolic link"
+                                                            : "not a directory");
+        goto done;
+    }
+    if (dfd < 0) {
+        err_set(e, "invalid_request", "cannot open the directory %s: %s", dir, strerror(errno));
+        goto done;
+    }
+    if (!made_dir) {
+        int empty = ruleset_dir_empty(dfd);
+        if (empty < 0) {
+            err_set(e, "invalid_request", "cannot read the directory %s: %s", dir,
+                    strerror(errno));
+            goto done;
+        }
+        if (empty == 0) {
+            err_set(e, "invalid_request", "%s is not empty: the rule files are written into "
+                    "a new or empty directory, never over or beside other files", dir);
+            goto done;
+        }
+    }
+    for (; written < rs->n; written++) {
+        const ruleset_file *f = &rs->files[written];
+        int fd = openat(dfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0644);
+        if (fd < 0) {
+            err_set(e, "invalid_request", "cannot create %s/%s: %s", dir, f->name,
+                    strerror(errno));
+            goto done;
+        }
+        int bad = ruleset_write_all(fd, f->text, f->len);
+        int why = errno;
+        if (close(fd) != 0 && !bad) {
+            bad = 1;
+            why = errno;
+        }
+        if (bad) {
+            err_set(e, "internal", "cannot write %s/%s: %s", dir, f->name, strerror(why));
+            written++;   /* made: removed below */
+            goto done;
+        }
+    }
+    if (fsync(dfd) != 0 || (made_dir && ruleset_sync_parent(dir) != 0)) {
+        err_set(e, "internal", "cannot sync the directory %s: %s", dir, strerror(errno));
+        goto done;
+    }
+    ret = 0;
+done:
+    /* A set cut short must not be left looking whole. */
+    for (size_t i = 0; ret != 0 && dfd >= 0 && i < written; i++)
+        unlinkat(dfd, rs->files[i].name, 0);
+    if (dfd >= 0)
+        close(dfd);
+    if (ret != 0 && made_dir)
+        rmdir(dir);
+    return ret;
+}

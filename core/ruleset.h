@@ -56,6 +56,19 @@ ruleset *ruleset_load(const char *dir, err *e);
  * LEN is 0.  Returns a new set with one reference, or NULL with E set. */
 ruleset *ruleset_from_files(const ruleset_file *files, size_t n, err *e);
 
+/* Write every file of RS into the directory DIR, so that ruleset_load(DIR)
+ * reads the same set back (the same hash).  DIR is made (mode 0777 less the
+ * umask; its parent must exist) or must be an empty directory, not a
+ * symbolic link: nothing is ever overwritten or written beside other files.
+ * Each file is made new (mode 0644 less the umask), written whole and
+ * synced, then the directory.  A name that could not be read back as that
+ * file (one with '/', ".." or a control character; sets from the store may
+ * hold anything) refuses the whole set before anything is made.  On failure
+ * what was made is removed.  Returns 0, or -1 with E: "rule_error" (a name
+ * refused), "invalid_request" (DIR exists and is not an empty directory, or
+ * cannot be made or opened), "internal" (a write or a sync failed). */
+int ruleset_write(const ruleset *rs, const char *dir, err *e);
+
 /* Take / drop a reference; ruleset_ref returns RS.  The last ruleset_free
  * frees.  NULL is fine for both.  Any thread may call them. */
 ruleset *ruleset_ref(ruleset *rs);

@@ -1744,6 +1744,15 @@ ruleset *store_get_ruleset(store *st, const char *hash, err *e)
     return rs;
 }
 
+ruleset *store_get_ruleset_checked(store *st, const char *hash, int *damaged, err *e)
+{
+    store_invariants(st);
+    *damaged = 0;
+    ruleset *rs = store_load_ruleset(st, hash, damaged, e);
+    store_invariants(st);
+    return rs;
+}
+
 /* ---- Appending ------------------------------------------------------------ */
 
 /* REPEAT: copy the stored decisions seq FIRST .. FIRST+N-1 into OUT. */

@@ -145,6 +145,12 @@ int store_put_ruleset(store *st, const ruleset *rs, err *e);
 /* Load the stored rule set with hash HASH (NULL with E "not_found" if absent). */
 ruleset *store_get_ruleset(store *st, const char *hash, err *e);
 
+/* As store_get_ruleset, which checks each file's stored sha256 against its
+ * text, its size and the count of files, and the set's hash against its
+ * files; *DAMAGED is set when they do not hold (the message names the file
+ * to blame when one is), as opposed to the database failing. */
+ruleset *store_get_ruleset_checked(store *st, const char *hash, int *damaged, err *e);
+
 /* Append N applications in ONE transaction (group commit): for each, check
  * its request_key, then append its decisions to the chain.  OUT (N entries)
  * receives what happened to each.  Returns 0 once committed, -1 (nothing

@@ -513,6 +513,92 @@ static void test_is_test(void **state)
     assert_false(ruleset_is_test(NULL));
 }
 
+/* ruleset_write: a set written out reads back with the same hash and the
+ * same bytes (a NUL and no final newline included); a directory that holds
+ * anything, a file, a symbolic link are refused and left as they were; a
+ * name that would not read back as that file refuses the whole set, with
+ * nothing made. */
+static void test_write_reads_back(void **state)
+{
+    fixture *fx = *state;
+    err e;
+    char src[128], out[128], path[256];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    snprintf(out, sizeof out, "%s/out", fx->dir);
+    CHECK_SYS(mkdir(src, 0700), src);
+    write_text(src, "a.lua", "-- a\nprogram 'a' {}\n");
+    write_file(src, "b.test.lua", "x\0y", 3);
+    write_text(src, "empty.lua", "");
+    ruleset *rs = load_ok(src);
+
+    err_clear(&e);
+    if (ruleset_write(rs, out, &e) != 0)
+        fail_msg("ruleset_write: %s", e.msg);
+    ruleset *back = load_ok(out);
+    assert_string_equal(ruleset_hash(back), ruleset_hash(rs));
+    assert_int_equal(ruleset_count(back), 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(ruleset_file_at(back, i)->name, ruleset_file_at(rs, i)->name);
+        assert_int_equal(ruleset_file_at(back, i)->len, ruleset_file_at(rs, i)->len);
+        assert_memory_equal(ruleset_file_at(back, i)->text, ruleset_file_at(rs, i)->text,
+                            ruleset_file_at(rs, i)->len);
+    }
+    ruleset_free(back);
+
+    /* Not over itself, nor into a directory holding anything, even a dot file. */
+    err_clear(&e);
+    assert_int_equal(ruleset_write(rs, out, &e), -1);
+    assert_string_equal(e.code, "invalid_request");
+    assert_non_null(strstr(e.msg, "is not empty"));
+    char other[128];
+    snprintf(other, sizeof other, "%s/other", fx->dir);
+    CHECK_SYS(mkdir(other, 0700), other);
+    write_text(other, ".keep", "x");
+    err_clear(&e);
+    assert_int_equal(ruleset_write(rs, other, &e), -1);
+    assert_non_null(strstr(e.msg, "is not empty"));
+    snprintf(path, sizeof path, "%s/a.lua", other);
+    assert_int_equal(access(path, F_OK), -1);
+    /* A file, a symbolic link to an empty directory. */
+    snprintf(path, sizeof path, "%s/src/a.lua", fx->dir);
+    err_clear(&e);
+    assert_int_equal(ruleset_write(rs, path, &e), -1);
+    assert_non_null(strstr(e.msg, "is not a directory"));
+    char empty[128], link[128];
+    snprintf(empty, sizeof empty, "%s/empty", fx->dir);
+    snprintf(link, sizeof link, "%s/link", fx->dir);
+    CHECK_SYS(mkdir(empty, 0700), empty);
+    CHECK_SYS(symlink(empty, link), link);
+    err_clear(&e);
+    assert_int_equal(ruleset_write(rs, link, &e), -1);
+    assert_non_null(strstr(e.msg, "is a symbolic link"));
+    /* An empty directory that exists is taken. */
+    err_clear(&e);
+    if (ruleset_write(rs, empty, &e) != 0)
+        fail_msg("ruleset_write into an empty directory: %s", e.msg);
+    ruleset_free(rs);
+
+    /* Names the store could hold: a control character, "..". */
+    static const char *const bad[] = {"a\x1b[2J.lua", "x..lua", "a\nb.lua"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ruleset_file f = {.name = bad[i], .text = "x", .len = 1};
+        err_clear(&e);
+        rs = ruleset_from_files(&f, 1, &e);
+        if (!rs)
+            fail_msg("ruleset_from_files(%s): %s", bad[i], e.msg);
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/bad%zu", fx->dir, i);
+        err_clear(&e);
+        assert_int_equal(ruleset_write(rs, dir, &e), -1);
+        assert_string_equal(e.code, "rule_error");
+        assert_non_null(strstr(e.msg, "which is not written"));
+        assert_null(strchr(e.msg, '\x1b'));
+        assert_null(strchr(e.msg, '\n'));
+        assert_int_equal(access(dir, F_OK), -1);   /* nothing made */
+        ruleset_free(rs);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +614,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_size_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_reads_back, setup, teardown),
         cmocka_unit_test(test_is_test),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
