@@ -113,9 +113,6 @@ int cmd_hash_prefix(const char *cmd, const char *opt, const char *text, char out
  * created.  Close the stream with cmd_output_close. */
 FILE *cmd_output_create(const char *cmd, const char *what, const char *path, int mode);
 
-/* fsync the directory that holds PATH, so that a file just made there
- * outlives a crash of the machine.  0, or -1 with errno set. */
-int cmd_sync_dir(const char *path);
 
 /* Close F, made by cmd_output_create at PATH, after syncing it and its
  * directory to the disk.  When FAILED (the command did not finish writing

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "file.h"
 #include "hex.h"
 #include "ids.h"
 #include "sign.h"
@@ -106,7 +107,7 @@ int cmd_keygen(int argc, char **argv)
     sign_key *k = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s.pub", prefix);
-    if (cmd_sync_dir(path) != 0)   /* each file is synced: their names too */
+    if (file_sync_parent(path) != 0)   /* each file is synced: their names too */
         fprintf(stderr, "eligo keygen: warning: the directory of %s could not be synced (%s): "
                 "the keys may not outlive a crash of the machine\n", path, strerror(errno));
     k = sign_key_load(path, 0, &e);

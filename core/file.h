@@ -1,6 +1,6 @@
 /*
  * file.h -- the small files a user names on the command line: a key, a
- * checkpoint.
+ * checkpoint; and syncing what a command wrote.
  *
  * Each is opened without waiting and refused unless it is a regular file: a
  * FIFO would block the open until some writer came, and a device (/dev/zero)
@@ -28,5 +28,15 @@ long file_read_small(const char *path, char *buf, size_t cap, err *e);
  * readable by its owner only (chmod 600 PATH)"), or when another user owns
  * it, who can read it whatever its mode. */
 long file_read_secret(const char *path, const char *what, char *buf, size_t cap, err *e);
+
+/* fsync the file (DIR 0) or directory (DIR 1) at PATH, so that what was
+ * written there, or the names it holds, outlive a crash of the machine.
+ * 0, or -1 with errno set. */
+int file_sync(const char *path, int dir);
+
+/* fsync the directory that holds PATH, so that a file just made there
+ * outlives a crash of the machine ("x" and "x/" are in ".", "/x" in "/").
+ * 0, or -1 with errno set. */
+int file_sync_parent(const char *path);
 
 #endif

@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "date.h"
 #include "err.h"
+#include "file.h"
 #include "store.h"
 #include "version.h"
 
@@ -282,19 +283,6 @@ FILE *cmd_output_create(const char *cmd, const char *what, const char *path, int
     return f;
 }
 
-int cmd_sync_dir(const char *path)
-{
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return -1;
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        strcpy(dir, ".");
-    else
-        slash[slash == dir] = '\0';   /* "/x" is in "/" */
-    return store_sync_path(dir, 1);
-}
-
 int cmd_output_close(const char *cmd, FILE *f, const char *path, int failed)
 {
     if (!f)
@@ -304,7 +292,7 @@ int cmd_output_close(const char *cmd, FILE *f, const char *path, int failed)
     int bad = ferror(f) || (!failed && (fflush(f) != 0 || fsync(fileno(f)) != 0));
     if (fclose(f) != 0)
         bad = 1;
-    if (!failed && !bad && cmd_sync_dir(path) != 0)
+    if (!failed && !bad && file_sync_parent(path) != 0)
         bad = 1;
     if (!failed && !bad)
         return 0;

@@ -38,6 +38,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "file.h"
 #include "hex.h"
 
 /* The largest rule file accepted, in bytes: exactly 4 MiB is allowed. */
@@ -488,27 +489,6 @@ static int ruleset_write_all(int fd, const char *text, size_t len)
     return fsync(fd);
 }
 
-/* fsync the directory that holds PATH (its name is new). */
-static int ruleset_sync_parent(const char *path)
-{
-    char parent[4096];
-    if (snprintf(parent, sizeof parent, "%s", path) >= (int)sizeof parent)
-        return -1;
-    size_t n = strlen(parent);
-    while (n > 1 && parent[n - 1] == '/')   /* "out/" is in "." */
-        parent[--n] = '\0';
-    char *slash = strrchr(parent, '/');
-    if (!slash)
-        snprintf(parent, sizeof parent, ".");
-    else
-        slash[slash == parent] = '\0';   /* "/x" is in "/" */
-    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd >= 0 ? fsync(fd) : -1;
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
 int ruleset_write(const ruleset *rs, const char *dir, err *e)
 {
     int dfd = -1, made_dir = 0, ret = -1;
@@ -578,7 +558,7 @@ int ruleset_write(const ruleset *rs, const char *dir, err *e)
             goto done;
         }
     }
-    if (fsync(dfd) != 0 || (made_dir && ruleset_sync_parent(dir) != 0)) {
+    if (fsync(dfd) != 0 || (made_dir && file_sync_parent(dir) != 0)) {
         err_set(e, "internal", "cannot sync the directory %s: %s", dir, strerror(errno));
         goto done;
     }

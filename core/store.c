@@ -121,6 +121,7 @@
 #include <sqlite3.h>
 
 #include "conflict.h"
+#include "file.h"
 #include "hex.h"
 #include "ids.h"
 #include "log.h"
@@ -2509,18 +2510,6 @@ int64_t store_count_reviews(store *st)
 
 /* ---- Backup ---------------------------------------------------------------- */
 
-int store_sync_path(const char *path, int dir)
-{
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
-}
-
 void store_remove_files(const char *path)
 {
     static const char *const beside[] = {"-journal", "-wal", "-shm"};
@@ -2600,14 +2589,14 @@ int store_backup(store *st, const char *path, long *pages, err *e)
         dir[1] = '\0';
     else
         *slash = '\0';
-    if (store_sync_path(tmp, 0) != 0 || link(tmp, path) != 0) {
+    if (file_sync(tmp, 0) != 0 || link(tmp, path) != 0) {
         err_set(e, errno == EEXIST ? "invalid_request" : "internal", "writing %s: %s%s", path,
                 strerror(errno), errno == EEXIST ? " (made while the copy was being written)" : "");
         store_remove_files(tmp);
         return -1;
     }
     unlink(tmp);
-    if (store_sync_path(dir, 1) != 0)
+    if (file_sync(dir, 1) != 0)
         return err_set(e, "internal", "%s is written, but its directory %s could not be synced: "
                        "%s", path, dir, strerror(errno));
     return 0;

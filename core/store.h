@@ -314,10 +314,6 @@ int store_verify(store *st, int64_t *checked, int64_t *bad_seq, char bad_id[64],
  * sync failed (E says so; PATH is the whole copy). */
 int store_backup(store *st, const char *path, long *pages, err *e);
 
-/* fsync the file (DIR 0) or directory (DIR 1) at PATH, so that what was
- * written there, or the names it holds, outlive a crash of the machine.
- * 0, or -1 with errno set. */
-int store_sync_path(const char *path, int dir);
 
 /* Remove the database file PATH and whatever SQLite keeps beside it (its
  * -journal, -wal and -shm): a copy cut short, a start that failed.  Only
