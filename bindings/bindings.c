@@ -382,7 +382,7 @@ static int bindings_render(lua_State *L)
     size_t n;
     const char *t = luaL_checklstring(L, 1, &n);
     buf *b = bindings_scratch(L);
-    if (decision_render(L, t, n, 2, b) != 0)   /* not cut short: it would mislead */
+    if (decision_render(L, t, n, 2, 0, 0, b) != 0)   /* not cut short: it would mislead */
         return luaL_error(L, "message over %d bytes", (int)b->cap);
     lua_pushlstring(L, b->data ? b->data : "", b->len);
     return 1;

@@ -47,6 +47,7 @@ enum { K_EN, K_FR, K_AR, K_CHECK, K_PASS, K_FAIL, K_ID, K_FIELD, K_AS_OF, K_PARA
 #define DECISION_LANGS 3   /* K_EN, K_FR, K_AR */
 #define UP_RAISED lua_upvalueindex(7)   /* decision_raised, a check's message handler */
 #define UP_KEY(k) lua_upvalueindex(8 + (k))
+#define UP_LABELS lua_upvalueindex(8 + K_COUNT)   /* lang -> name -> code -> display name */
 
 /* T[key k], with metamethods, as Lua's t.key.  [-0, +1, e] */
 static int decision_get(lua_State *L, int t, int k)
@@ -71,6 +72,8 @@ typedef struct decision_piece {
     const char *raw;      /* "{name}" as written, or NULL: the last piece */
     size_t raw_len;
     int name;             /* the name, at this index of the user value */
+    int labels;           /* "{name|field}": name at this index, field's labels at
+                           * the next (a table, or nil); else 0 */
 } decision_piece;
 
 typedef struct decision_crit {
@@ -143,7 +146,46 @@ static int decision_values_view(lua_State *L, int values)
     return lua_gettop(L);
 }
 
-int decision_render(lua_State *L, const char *t, size_t n, int values, buf *out)
+/* "{name|field}", RAW as written, whose whole text VALUES (the view) does
+ * not hold: the value of NAME shown by its display name in LABELS (code ->
+ * name, or nil), else as "{name}" shows it; RAW when there is no NAME.
+ * Pops LABELS and NAME, pushed in that order.  [-2, +0, -] */
+static int decision_labelled(lua_State *L, int values, const char *raw, size_t raw_len, buf *out)
+{
+    int rc;
+    if (lua_rawget(L, values) == LUA_TNIL) {              /* labels value */
+        rc = buf_add(out, raw, raw_len);
+    } else {
+        if (lua_type(L, -1) == LUA_TSTRING && lua_type(L, -2) == LUA_TTABLE) {
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, -3) == LUA_TSTRING)         /* labels value name */
+                lua_replace(L, -2);
+            else
+                lua_pop(L, 1);
+        }
+        rc = bindings_format(L, -1, out);
+    }
+    lua_pop(L, 2);
+    return rc;
+}
+
+/* LABELS[LANG][FIELD] (N bytes), the field's display names in that
+ * language, or nil.  [-0, +1, -] */
+static void decision_push_labels(lua_State *L, int labels, int lang, const char *field, size_t n)
+{
+    if (lua_type(L, labels) == LUA_TTABLE && (lua_pushvalue(L, lang), lua_rawget(L, labels)) == LUA_TTABLE) {
+        lua_pushlstring(L, field, n);
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+    } else {
+        if (lua_type(L, labels) == LUA_TTABLE)
+            lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+}
+
+int decision_render(lua_State *L, const char *t, size_t n, int values, int labels, int lang,
+                    buf *out)
 {
     int have_values = lua_type(L, values) == LUA_TTABLE, rc = 0;
     const char *p = t, *end = t + n;
@@ -164,6 +206,16 @@ int decision_render(lua_State *L, const char *t, size_t n, int values, buf *out)
         } else {
             lua_pushnil(L);
         }
+        const char *bar;
+        if (type == LUA_TNIL && labels && have_values &&
+            (bar = memchr(open + 1, '|', (size_t)(close - open - 1))) != NULL) {
+            lua_pop(L, 1);                                /* {name|field} */
+            decision_push_labels(L, labels, lang, bar + 1, (size_t)(close - bar - 1));
+            lua_pushlstring(L, open + 1, (size_t)(bar - open - 1));
+            rc |= decision_labelled(L, values, open, (size_t)(close - open + 1), out);
+            p = close + 1;
+            continue;
+        }
         if (type == LUA_TNIL)   /* unknown name: keep it visible to the author */
             rc |= buf_add(out, open, (size_t)(close - open + 1));
         else if (type == LUA_TNUMBER && lua_isinteger(L, -1))
@@ -180,9 +232,12 @@ int decision_render(lua_State *L, const char *t, size_t n, int values, buf *out)
 
 /* Split template T (N bytes) as decision_render reads it, into PIECE (when
  * not NULL), interning each name at the next free index *NEXT of the table
- * at UV.  Returns the number of pieces.  [-0, +0, m] */
+ * at UV; for a name "name|field", also name and LABELS[field] (the table at
+ * LABELS, the display names of one language: nil when LABELS is 0 or the
+ * field has none) at the two next.  Returns the number of pieces.
+ * [-0, +0, m] */
 static size_t decision_split(lua_State *L, const char *t, size_t n, decision_piece *piece, int uv,
-                             int *next)
+                             int *next, int labels)
 {
     const char *p = t, *end = t + n;
     size_t count = 0;
@@ -191,14 +246,26 @@ static size_t decision_split(lua_State *L, const char *t, size_t n, decision_pie
         const char *close = open ? memchr(open, '}', (size_t)(end - open)) : NULL;
         if (!close) {
             if (piece)
-                piece[count] = (decision_piece){p, (size_t)(end - p), NULL, 0, 0};
+                piece[count] = (decision_piece){p, (size_t)(end - p), NULL, 0, 0, 0};
             return count + 1;
         }
         if (piece) {
             lua_pushlstring(L, open + 1, (size_t)(close - open - 1));
             lua_rawseti(L, uv, *next);
             piece[count] = (decision_piece){p, (size_t)(open - p), open, (size_t)(close - open + 1),
-                                            (*next)++};
+                                            (*next)++, 0};
+            const char *bar = memchr(open + 1, '|', (size_t)(close - open - 1));
+            if (bar) {
+                lua_pushlstring(L, open + 1, (size_t)(bar - open - 1));
+                lua_rawseti(L, uv, *next);
+                piece[count].labels = (*next)++;
+                lua_pushlstring(L, bar + 1, (size_t)(close - bar - 1));
+                if (labels)
+                    lua_rawget(L, labels);
+                else
+                    lua_pop(L, 1), lua_pushnil(L);
+                lua_rawseti(L, uv, (*next)++);
+            }
         }
         p = close + 1;
     }
@@ -227,9 +294,17 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
         } else {
             lua_pushnil(L);
         }
-        if (type == LUA_TNIL)
-            rc |= buf_add(out, piece->raw, piece->raw_len);
-        else if (type == LUA_TNUMBER && lua_isinteger(L, -1))
+        if (type == LUA_TNIL) {
+            if (piece->labels && have_values) {   /* {name|field}: see decision_split */
+                lua_pop(L, 1);
+                lua_rawgeti(L, uv, piece->labels + 1);
+                lua_rawgeti(L, uv, piece->labels);
+                rc |= decision_labelled(L, values, piece->raw, piece->raw_len, out);
+                lua_pushnil(L);   /* popped below */
+            } else {
+                rc |= buf_add(out, piece->raw, piece->raw_len);
+            }
+        } else if (type == LUA_TNUMBER && lua_isinteger(L, -1))
             rc |= canon_add_integer(out, (long long)lua_tointeger(L, -1));
         else
             rc |= bindings_format(L, -1, out);
@@ -261,7 +336,7 @@ static int decision_message(lua_State *L, decision_box *box, int c, int passed, 
         if (t == LUA_TSTRING) {
             size_t n;
             const char *s = lua_tolstring(L, -1, &n);
-            int rc = decision_render(L, s, n, values, &box->msg);
+            int rc = decision_render(L, s, n, values, UP_LABELS, ARG_LANG, &box->msg);
             lua_settop(L, top);
             return rc;
         }
@@ -1017,10 +1092,11 @@ static void decision_keep_prefix(lua_State *L, decision_kept *kept, int ruleset,
     lua_settop(L, top);
 }
 
-/* keep(p, crits, ruleset): keep what decide reads of programme P's criteria, which
+/* keep(p, crits, ruleset, labels): keep what decide reads of programme P's criteria, which
  * rules.lua has read raw: crits[i] is {id, check, fail_en, fail_fr, fail_ar,
  * pass_en, pass_fr, pass_ar} for criterion i, a template false when
- * message() writes the message, every id a string.  rules.lua calls it at
+ * message() writes the message, every id a string; LABELS[lang][field]
+ * the display names a template's "{name|field}" shows in LANG.  rules.lua calls it at
  * seal, and only when reading a criterion runs no rule code, so that what
  * those reads give cannot change: decide then neither reads the criterion
  * nor parses its template again, and writes the kept head.  It keeps too the
@@ -1029,10 +1105,12 @@ static void decision_keep_prefix(lua_State *L, decision_kept *kept, int ruleset,
  * [-0, +0, m] */
 static int decision_keep(lua_State *L)
 {
-    enum { P = 1, CRITS, RULESET, KEPT, UV, HEAD, E };
+    enum { P = 1, CRITS, RULESET, LABELS, KEPT, UV, HEAD, LANG_LABELS,
+           E = LANG_LABELS + DECISION_LANGS };
     luaL_checktype(L, P, LUA_TTABLE);
     luaL_checktype(L, CRITS, LUA_TTABLE);
-    lua_settop(L, RULESET);
+    luaL_checktype(L, LABELS, LUA_TTABLE);
+    lua_settop(L, LABELS);
     lua_Integer n = luaL_len(L, CRITS);
     size_t npieces = 0;
     for (lua_Integer i = 1; i <= n; i++) {
@@ -1042,21 +1120,28 @@ static int decision_keep(lua_State *L)
             size_t len;
             if (lua_rawgeti(L, KEPT, j) == LUA_TSTRING) {
                 const char *t = lua_tolstring(L, -1, &len);
-                npieces += decision_split(L, t, len, NULL, 0, NULL);
+                npieces += decision_split(L, t, len, NULL, 0, NULL, 0);
             }
             lua_pop(L, 1);
         }
-        lua_settop(L, RULESET);
+        lua_settop(L, LABELS);
     }
     size_t size = sizeof(decision_kept) + (size_t)n * sizeof(decision_crit) + npieces * sizeof(decision_piece);
-    decision_kept *kept = lua_newuserdatauv(L, size, 1);  /* p crits ruleset kept */
+    decision_kept *kept = lua_newuserdatauv(L, size, 1);  /* p crits ruleset labels kept */
     kept->n = n;
     kept->crit = (decision_crit *)(kept + 1);
     kept->piece = (decision_piece *)(kept->crit + n);
     lua_createtable(L, (int)n + 32, 0);
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, KEPT, 1);                        /* p crits ruleset kept uv */
-    buf *head = bindings_push_buf(L, DECISION_JSON_MAX);   /* p crits ruleset kept uv head */
+    lua_setiuservalue(L, KEPT, 1);                        /* p crits ruleset labels kept uv */
+    buf *head = bindings_push_buf(L, DECISION_JSON_MAX);   /* p crits ruleset labels kept uv head */
+    for (int k = 0; k < DECISION_LANGS; k++) {            /* ... head en fr ar */
+        lua_pushstring(L, decision_keys[K_EN + k]);
+        if (lua_rawget(L, LABELS) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+    }
     int next = (int)n + 1;
     size_t used = 0;
     for (lua_Integer i = 1; i <= n; i++) {
@@ -1080,7 +1165,8 @@ static int decision_keep(lua_State *L)
             if (lua_rawgeti(L, E, 3 + j) == LUA_TSTRING) {   /* ... e template */
                 const char *t = lua_tolstring(L, -1, &len);
                 *first = (int)used;
-                used += decision_split(L, t, len, kept->piece + used, UV, &next);
+                used += decision_split(L, t, len, kept->piece + used, UV, &next,
+                                       LANG_LABELS + j % DECISION_LANGS);
                 lua_rawseti(L, UV, next++);               /* held by uv */
             } else {
                 lua_pop(L, 1);
@@ -1096,18 +1182,19 @@ static int decision_keep(lua_State *L)
     return 0;
 }
 
-/* decider(current, missing_words, message, MISSING, params)
+/* decider(current, missing_words, message, MISSING, params, labels)
  *   -> decide, param, reset, json, keep, keep_params
  * [-0, +6, m] */
 static int decision_decider(lua_State *L)
 {
-    enum { CURRENT = 1, WORDS, MESSAGE, MISSING, PARAMS, BOX, KEPT, PKEPT };
+    enum { CURRENT = 1, WORDS, MESSAGE, MISSING, PARAMS, LABELS, BOX, KEPT, PKEPT };
     luaL_checktype(L, CURRENT, LUA_TTABLE);
     luaL_checktype(L, WORDS, LUA_TTABLE);
     luaL_checktype(L, MESSAGE, LUA_TFUNCTION);
     luaL_checktype(L, MISSING, LUA_TTABLE);
     luaL_checktype(L, PARAMS, LUA_TTABLE);
-    lua_settop(L, PARAMS);
+    luaL_checktype(L, LABELS, LUA_TTABLE);
+    lua_settop(L, LABELS);
     decision_box *box = lua_newuserdatauv(L, sizeof *box, 0);   /* BOX */
     buf_init(&box->out, DECISION_CAP);
     buf_init(&box->one, DECISION_JSON_MAX);
@@ -1138,7 +1225,8 @@ static int decision_decider(lua_State *L)
     lua_pushcclosure(L, decision_raised, 2);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, decision_keys[k]);
-    lua_pushcclosure(L, decision_decide, 7 + K_COUNT);    /* ... decide */
+    lua_pushvalue(L, LABELS);
+    lua_pushcclosure(L, decision_decide, 8 + K_COUNT);    /* ... decide */
     lua_pushvalue(L, PARAMS);
     lua_pushvalue(L, CURRENT);
     lua_pushvalue(L, PKEPT);

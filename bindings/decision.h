@@ -15,9 +15,9 @@
  * decision_push pushes the function rules.lua calls:
  *
  *   decide, param, reset, json, keep, keep_params =
- *       decider(current, missing_words, message, MISSING, params)
+ *       decider(current, missing_words, message, MISSING, params, labels)
  *   i = decide(p, a, on, lang, now, ruleset)
- *   keep(p, crits)
+ *   keep(p, crits, ruleset, labels)
  *   keep_params()
  *
  * decide writes the decision on the C side and returns its number I (from
@@ -40,6 +40,9 @@
  * criterion's head as kept and fills its template split once at its names.
  * keep_params(), also at seal, keeps the dated values of every parameter
  * declared, which param() then searches without reading the tables.
+ * LABELS, filled at seal, holds the display names of the schema's enum
+ * fields and scales in each language, labels[lang][field][code]: a
+ * template's "{name|field}" shows the value of name by them.
  *
  * On a criterion that cannot be decided it returns nil, KIND, I, VALUE with
  * KIND 1 (the check returned VALUE, not a boolean), 2 (its second value is
@@ -97,10 +100,14 @@ void decision_where(const char *json, size_t len, size_t off, char *out, size_t 
 void decision_push(lua_State *L);
 
 /* Append TEMPLATE (N bytes) to OUT with every "{name}" replaced by the
- * value VALUES[name] (the table at index VALUES, looked up with metamethods)
- * as bindings_format writes it; a name with no value, or VALUES not a table,
- * leaves "{name}" as it is.  Returns 0, or -1 when OUT's cap is reached.
- * [-0, +0, e] */
-int decision_render(lua_State *L, const char *template, size_t n, int values, struct buf *out);
+ * value VALUES[name] (the table at index VALUES, read raw, a frozen table's
+ * contents) as bindings_format writes it; a name with no value, or VALUES
+ * not a table, leaves "{name}" as it is.  A "{name|field}" that VALUES does
+ * not hold as written shows VALUES[name] by its display name in
+ * LABELS[LANG][field] (the tables at index LABELS and LANG; LABELS 0: none),
+ * when it is a string that has one.  Returns 0, or -1 when OUT's cap is
+ * reached.  [-0, +0, e] */
+int decision_render(lua_State *L, const char *template, size_t n, int values, int labels, int lang,
+                    struct buf *out);
 
 #endif

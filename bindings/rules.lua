@@ -59,6 +59,11 @@ local WORDS = {
   met = { en = ": met", fr = " : satisfait", ar = ": مستوفى" },
   not_met = { en = ": not met", fr = " : non satisfait", ar = ": غير مستوفى" },
   missing = { en = "missing data: ", fr = "donnée manquante : ", ar = "بيانات ناقصة: " },
+  -- The display names of the values of each enum field of the schema (by
+  -- its path, business.sector) and of each scale (by its name), per
+  -- language: labels[lang][name][code], the label in that language, else
+  -- the English one.  A template's {x|name} shows x by them.  Filled at seal.
+  labels = { en = {}, fr = {}, ar = {} },
 }
 
 -- The loaded set ------------------------------------------------------------
@@ -424,13 +429,15 @@ function sandbox.enum(values)
     return mk_type({ kind = "enum", scale = values })
   end
   if type(values) ~= "table" or #values == 0 then decl_error(2, "enum expects a list of values or a scale name") end
-  local set = {}
+  local set, list = {}, {}
   local file, line = caller(2)
   for i, v in ipairs(values) do
     check_utf8(file, line, string_format("value %d of an enum", i), v)
     set[v] = true
+    list[i] = v
   end
-  return mk_type({ kind = "enum", values = values, set = set })
+  local labels = rawget(values, "labels")
+  return mk_type({ kind = "enum", values = list, set = set, labels = labels, file = file, line = line })
 end
 function sandbox.nullable(t) local r = { kind = "nullable", of = to_type(t, 2) }; return mk_type(r) end
 function sandbox.list(t) return mk_type({ kind = "list", of = to_type(t, 2) }) end
@@ -691,8 +698,9 @@ function sandbox.scale(name)
     end
     local n, odd = rawlen(values), {}
     for k in next, values do
-      if not (math_type(k) == "integer" and k >= 1 and k <= n) then odd[#odd + 1] = k end
+      if not (math_type(k) == "integer" and k >= 1 and k <= n) and k ~= "labels" then odd[#odd + 1] = k end
     end
+    s.labels = rawget(values, "labels")
     table_sort(odd, function(x, y) return tostring(x) < tostring(y) end)
     for _, k in ipairs(odd) do
       problem(file, line, "scale '%s': key %s is not a level (a scale is a list of its levels, lowest first)",
@@ -1365,6 +1373,102 @@ function api.seal(ruleset_hash)
     end
   end
   check_enums(schema, "")
+  -- Display names: each enum's and scale's labels name its own values, in
+  -- the languages eligo writes, with texts; French or Arabic that leave a
+  -- value unnamed are a warning (its readers would see the English name, or
+  -- the code).  Then WORDS.labels: each language's names, else English's.
+  local checked = {}   -- enum type or scale -> { lang -> value -> label }, once each
+  local function sorted_keys(t)
+    local keys = {}
+    for k in next, t do keys[#keys + 1] = k end
+    table_sort(keys, function(x, y) return tostring(x) < tostring(y) end)
+    return keys
+  end
+  local function quoted(k)
+    return type(k) == "string" and not c_utf8_bad(k) and string_format("'%s'", k) or string_format("[%s]", describe(k))
+  end
+  -- D (an enum type or a scale) declared at FILE:LINE as KIND "ID" (the
+  -- enum: KIND "enum", no ID), WHAT in a problem; its labels as checked.
+  local function check_labels(d, values, what, file, line, kind, id)
+    if checked[d] then return checked[d] end
+    local labels, ok = d.labels, {}
+    checked[d] = ok
+    local function at(...) return key_line(file, line, kind, id, { "labels", ... }) or line end
+    if labels == nil then return ok end
+    if type(labels) ~= "table" then
+      problem(file, at(), "%s: labels is %s, expected a table of languages, { fr = { ... }, ar = { ... } }", what, describe(labels))
+      return ok
+    end
+    local set = {}
+    for _, v in ipairs(values) do set[v] = true end
+    for _, lang in ipairs(sorted_keys(labels)) do
+      local names = labels[lang]
+      if not LANG_OK[lang] then
+        problem(file, at(lang), "%s: labels under %s, which is not a language eligo writes (en, fr, ar): no one would read them", what, quoted(lang))
+      elseif type(names) ~= "table" then
+        problem(file, at(lang), "%s: labels (%s) is %s, expected a table of value = display name", what, lang, describe(names))
+      else
+        ok[lang] = {}
+        for _, v in ipairs(sorted_keys(names)) do
+          local n = names[v]
+          if not set[v] then
+            problem(file, at(lang, v), "%s: labels (%s) name %s, which is not one of its values (%s)", what, lang, quoted(v), table_concat(values, ", "))
+          elseif type(n) ~= "string" or n == "" then
+            problem(file, at(lang, v), "%s: the %s label of '%s' is %s, expected a text", what, lang, v, n == "" and "empty" or describe(n))
+          elseif c_utf8_bad(n) then
+            problem(file, at(lang, v), "%s: the %s label of '%s' is not UTF-8 text (byte %d)", what, lang, v, c_utf8_bad(n))
+          else
+            ok[lang][v] = n
+          end
+        end
+      end
+    end
+    for _, lang in ipairs({ "fr", "ar" }) do
+      local unnamed = {}
+      for _, v in ipairs(values) do
+        if not (ok[lang] and ok[lang][v]) then unnamed[#unnamed + 1] = "'" .. v .. "'" end
+      end
+      if #unnamed > 0 and (labels[lang] == nil or ok[lang]) then
+        problems[#problems + 1] = { file = file, line = labels[lang] == nil and at() or at(lang), warning = true, msg = string_format(
+          "%s: labels (%s) name no %s: %s messages show %s",
+          what, lang, table_concat(unnamed, ", "), lang == "fr" and "French" or "Arabic",
+          #unnamed == 1 and "it by its English label, or its code" or "these by their English labels, or their codes") }
+      end
+    end
+    return ok
+  end
+  -- NAME's display names, in WORDS.labels (a field's before a scale's of its name).
+  local function add_labels(name, ok, values)
+    for _, lang in ipairs(LANGS) do
+      local map = {}
+      for _, v in ipairs(values) do map[v] = (ok[lang] or {})[v] or (ok.en or {})[v] end
+      if next(map) ~= nil and WORDS.labels[lang][name] == nil then WORDS.labels[lang][name] = map end
+    end
+    WORDS.labelled[name] = true
+  end
+  local function levels(sc)   -- a scale's levels that are texts (others are its problems)
+    local out = {}
+    for _, v in ipairs(sc) do if type(v) == "string" then out[#out + 1] = v end end
+    return out
+  end
+  for _, lang in ipairs(LANGS) do WORDS.labels[lang] = {} end
+  WORDS.labelled = {}   -- the names a template's {x|name} may give: enum fields' paths, scales
+  local function enum_labels(t, path)
+    if t.kind == "enum" and t.scale and scales[t.scale] then
+      local sc = scales[t.scale]
+      add_labels(path, check_labels(sc, levels(sc), string_format("scale '%s'", t.scale), sc.file, sc.line, "scale", t.scale), levels(sc))
+    elseif t.kind == "enum" and not t.scale then
+      add_labels(path, check_labels(t, t.values, string_format("field '%s'", path), t.file, t.line, "enum", nil), t.values)
+    elseif t.kind == "nullable" or t.kind == "list" then enum_labels(t.of, path)
+    elseif t.kind == "record" then
+      for _, n in ipairs(t.names) do enum_labels(t.fields[n], path == "" and n or path .. "." .. n) end
+    end
+  end
+  enum_labels(schema, "")
+  for _, name in ipairs(sorted_keys(scales)) do
+    local sc = scales[name]
+    add_labels(name, check_labels(sc, levels(sc), string_format("scale '%s'", name), sc.file, sc.line, "scale", name), levels(sc))
+  end
   -- The engine's own functions and tables are not the rules' to freeze.
   local seen = { [sandbox] = true, [test_env] = true }
   for _, env in ipairs({ sandbox, test_env }) do
@@ -1496,7 +1600,7 @@ end
 -- of the table this function used to build.  What it cannot decide comes
 -- back here, to be reported as before.
 local c_decide, c_reset, c_decision_json, c_keep, c_keep_params
-c_decide, sandbox.param, c_reset, c_decision_json, c_keep, c_keep_params = c_decider(current, WORDS.missing, message, MISSING, params)
+c_decide, sandbox.param, c_reset, c_decision_json, c_keep, c_keep_params = c_decider(current, WORDS.missing, message, MISSING, params, WORDS.labels)
 
 -- current names what runs, for errors raised outside any rule code (the
 -- instruction budget, the memory cap): engine.c reads it, decision.c keeps
@@ -2112,7 +2216,10 @@ end
 -- KEY in the table constructor of the declaration KIND "ID" made at FILE's
 -- LINE (`criterion "age" { ... text = { ... } }`), in the constructor of
 -- its Nth item when N is given (a parameter's dated value, `{ from = ... }`),
--- or the line of that item when KEY is nil; nil when the text does not show
+-- or the line of that item when KEY is nil; KEY may be a list of keys, a
+-- path through constructors given to keys (an enum's or a scale's labels:
+-- { "labels", "fr", "bac+2" }), and KIND "enum" with no ID names an
+-- `enum { ... }` at LINE; nil when the text does not show
 -- it for sure (an id written with an escape, an item that is a variable, a
 -- key given in some other way).  Declared above, as the declarations call
 -- it, only when they have a problem to report: a clean set is not scanned.
@@ -2126,6 +2233,7 @@ key_line = function(file, line, kind, id, key, n)
   for j, t in ipairs(toks) do   -- KIND "ID" {, or KIND("ID") {, at LINE
     if t[3] == line and t[1] == "name" and t[2] == kind then
       local a, b, c = toks[j + 1], toks[j + 2], toks[j + 3]
+      if id == nil and a and a[2] == "{" then k = j + 1; break end   -- enum { ... }
       if a and a[1] == "string" and a[2] == id and b and b[2] == "{" then k = j + 2; break end
       if a and a[2] == "(" and b and b[1] == "string" and b[2] == id and c and c[2] == ")"
           and toks[j + 4] and toks[j + 4][2] == "{" then k = j + 4; break end
@@ -2140,10 +2248,15 @@ key_line = function(file, line, kind, id, key, n)
       local t, prev = toks[j], toks[j - 1]
       local text = t[2]
       if t[1] ~= "string" and t[1] ~= "number" and (text == "{" or text == "(" or text == "[" or OPS.opens[text] and t[1] == "name") then
-        -- An item, unless a key in brackets, ["from"] = ... (not looked for).
-        if depth == 1 and j > open and nth and text ~= "[" and prev[1] == "op" and (prev[2] == "," or prev[2] == ";" or prev[2] == "{") then
+        -- An item, unless a key in brackets, ["bac+2"] = ... (looked for as a key).
+        local after = depth == 1 and j > open and prev[1] == "op" and (prev[2] == "," or prev[2] == ";" or prev[2] == "{")
+        if after and nth and text ~= "[" then
           items = items + 1
           if items == nth then return text == "{" and j or nil end
+        end
+        if after and want and text == "[" and toks[j + 1] and toks[j + 1][1] == "string" and toks[j + 1][2] == want
+            and toks[j + 2] and toks[j + 2][2] == "]" and toks[j + 3] and toks[j + 3][2] == "=" then
+          found = j
         end
         depth = depth + 1
       elseif t[1] ~= "string" and t[1] ~= "number" and OPS.closes[text] then
@@ -2166,8 +2279,22 @@ key_line = function(file, line, kind, id, key, n)
     if not k then return nil end
     if key == nil then return toks[k][3] end
   end
-  local at = find(k, key)
-  return at and toks[at][3] or nil
+  if type(key) ~= "table" then
+    local at = find(k, key)
+    return at and toks[at][3] or nil
+  end
+  -- A path of keys, each in the constructor given to the one before: the
+  -- line of the last found (labels = { fr = { bca = ... } }: bca's, or fr's).
+  local line_at
+  for i, name in ipairs(key) do
+    local at = find(k, name)
+    if not at then return line_at end
+    line_at = toks[at][3]
+    local open = toks[at][2] == "[" and at + 4 or at + 2
+    if i < #key and not (toks[open] and toks[open][2] == "{") then return line_at end
+    k = open
+  end
+  return line_at
 end
 end
 
@@ -2581,6 +2708,31 @@ function api.lint()
     end
     if msg then out[#out + 1] = { file = c.file, line = c.line, msg = msg } end
   end)
+  -- A message template's {x|name} shows x by the display names of name: an
+  -- enum field of the schema (its path) or a scale, else it shows the code.
+  -- (Not without a schema: each would be said, for want of the schema.)
+  local labels_told = {}   -- criterion -> true: a criterion kept by two versions, once
+  for _, id in ipairs(next(broken) == nil and schema_at and program_order or {}) do
+    for _, v in ipairs(programs[id]) do
+      for _, c in ipairs(v.criteria) do
+        for _, key in ipairs(labels_told[c] and {} or { "fail", "pass" }) do
+          local texts = type(c[key]) == "table" and (frozen[c[key]] or c[key])
+          for _, lang in ipairs(texts and LANGS or {}) do
+            local t = rawget(texts, lang)
+            for name in string_gmatch(type(t) == "string" and t or "", "{([^}|]*|[^}]*)}") do
+              local field = string_sub(name, string_find(name, "|", 1, true) + 1)
+              if not WORDS.labelled[field] then
+                out[#out + 1] = { file = c.file, line = key_line(c.file, c.line, "criterion", c.id, { key, lang }) or c.line,
+                  msg = string_format("criterion '%s' %s message (%s): {%s} shows a value by the labels of '%s', which is no enum field of the schema and no scale",
+                    c.id, key, lang, name, field) }
+              end
+            end
+          end
+        end
+        labels_told[c] = true
+      end
+    end
+  end
   -- Fields a check reads must be declared (the check's own file, as loaded;
   -- while a file did not load, the schema may be the one that did not).
   local toks_of = {}
@@ -2933,7 +3085,8 @@ function api.run_case(i)
           t = nil                 -- read as the case's already
         end
         for name in string_gmatch(type(t) == "string" and t or "", "{([^}]*)}") do
-          if values[name] == nil then
+          -- {x|field} shows x (see decision_render)
+          if values[name] == nil and values[string_match(name, "^([^|]*)|") or name] == nil then
             wrong[#wrong + 1] = string_format("criterion %s's %smessage leaves {%s} unfilled: its check returned no value of that name",
               r.id, l == lang and "" or l .. " ", name)
           end
@@ -3101,7 +3254,7 @@ local function keep_criteria()
       if crits then kept[#kept + 1] = { p, crits } end
     end
   end
-  for _, k in ipairs(kept) do c_keep(k[1], k[2], RULESET) end
+  for _, k in ipairs(kept) do c_keep(k[1], k[2], RULESET, WORDS.labels) end
 end
 
 -- This part comes last, so that the lines of rules.lua that errors name (the

@@ -127,6 +127,37 @@ def against():
           "--against a set that does not load: the summary does not say clean (%s)" % out.strip())
 
 
+def labels():
+    """Display names: a template's {x|name} naming no enum field or scale, a
+    label given to a value the scale or enum does not have, each a problem at
+    its line; French or Arabic labels that leave a value unnamed, a warning."""
+    expect_one("labels_unknown_field", {"taehil.lua": [("{age}", "{age|educaton}")]},
+               "taehil.lua", "{age|educaton}",
+               r"^criterion 'age' fail message \(en\): \{age\|educaton\} shows a value by the "
+               r"labels of 'educaton', which is no enum field of the schema and no scale$")
+    grades = ('scale "grade" { "low", "high",\n'
+              '  labels = {\n'
+              '    fr = { low = "bas", high = "haut" },\n'
+              '    ar = {\n'
+              '      low = "منخفض",\n'
+              '      ["hihg"] = "مرتفع",\n'
+              '    },\n'
+              '  },\n'
+              '}\n')
+    d = edited("labels_typo", {}, {"grades.lua": grades})
+    st, found, out = problems(d)
+    check(st == 1 and found == [
+        ("grades.lua", 6, "scale 'grade': labels (ar) name 'hihg', which is not one of its values (low, high)"),
+        ("grades.lua", 4, "warning: scale 'grade': labels (ar) name no 'high': Arabic messages show it "
+                          "by its English label, or its code")] and out.rstrip().endswith(": 1 problem"),
+          "a label of no value is a problem at its line, a value unnamed a warning (%s)" % out.strip())
+    d = edited("labels_unnamed", {}, {"grades.lua": grades.replace('      ["hihg"] = "مرتفع",\n', "")})
+    st, found, out = problems(d)
+    check(st == 0 and len(found) == 1 and found[0][:2] == ("grades.lua", 4) and
+          out.rstrip().endswith("clean, with 1 warning"),
+          "labels that leave a value unnamed leave the set clean, with a warning (%s)" % out.strip())
+
+
 def main():
     st, found, out = problems(RULES)
     check(st == 0 and found == [] and re.search(r"^ruleset [0-9a-f]{64} \(\d+ files\)$", out, re.M)
@@ -731,6 +762,7 @@ def main():
     check(st != 0 and "rule_error" in out + err and "instruction budget of 20000" in out + err,
           "eval --instructions 20000 stops the same rules (%s)" % (out + err).strip()[:160])
 
+    labels()
     against()
 
     shutil.rmtree(WORK, ignore_errors=True)

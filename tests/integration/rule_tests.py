@@ -189,6 +189,16 @@ def main():
     st, out, _ = eligo("test", d)
     check(st == 0 and "unfilled" not in out,
           "a message showing a table value ({\"flag\":true}) is no unfilled name (%s)" % out[-300:])
+    # {name|field} shows the value of name (through field's labels): filled
+    # when the check returned name, and unfilled when it did not.
+    d = copy("labelled")
+    rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace("{age}", "{age|education}", 1))
+    st, out, _ = eligo("test", d)
+    check(st == 0 and "unfilled" not in out, "{age|education} is filled by age (%s)" % out[-300:])
+    rewrite(os.path.join(d, "taehil.lua"), lambda t: t.replace("{age|education}", "{agee|education}", 1))
+    st, out, _ = eligo("test", d)
+    holes = [l for l in out.splitlines() if "message leaves {agee|education} unfilled" in l]
+    check(st == 1 and holes, "{agee|education} is unfilled (%d cases)" % len(holes))
     # A misspelt name in a language the cases do not run in fails them too.
     d = copy("unfilled_fr")
     rewrite(os.path.join(d, "idmaj.lua"), lambda t: t.replace(

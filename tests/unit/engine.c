@@ -4459,6 +4459,174 @@ static void test_lint_undeclared_reads(void **state)
     assert_int_equal(got.r[9].line, 93);
 }
 
+/* Labels ---------------------------------------------------------------------
+ * A template's {x|name} shows x by the display names of the enum field or
+ * scale NAME, in the request's language, else English, else the code. */
+
+static const char labels_schema[] =
+    "scale \"grade\" { \"low\", \"mid\", \"high\",\n"
+    "  labels = { en = { high = \"top\" }, fr = { low = \"bas\", mid = \"moyen\" },\n"
+    "             ar = { low = \"منخفض\", mid = \"متوسط\" } } }\n"
+    "schema {\n"
+    "  applicant_id = \"text\",\n"
+    "  status = enum { \"out\", \"in_work\",\n"
+    "    labels = { en = { in_work = \"in work\" }, fr = { out = \"sans emploi\", in_work = \"en emploi\" } } },\n"
+    "  level = enum \"grade\",\n"
+    "  business = nullable(record { sector = enum { \"crafts\", \"real_estate\",\n"
+    "    labels = { fr = { crafts = \"artisanat\", real_estate = \"immobilier\" },\n"
+    "               ar = { crafts = \"الصناعة التقليدية\", real_estate = \"العقار\" } } } }),\n"
+    "}\n";
+
+/* The programme "p" of one criterion "show", whose pass template in every
+ * language is TEMPLATE; with UNKEPT, its texts have a metatable, so that
+ * decision.c reads them on every decision rather than keep them. */
+static engine *labels_engine(const char *template, int unkept)
+{
+    char rules[2048];
+    snprintf(rules, sizeof rules,
+             PROGRAMME_P
+             "  criterion \"show\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, reference = \"r\",\n"
+             "    pass = %s{ en = \"%s\", fr = \"%s\", ar = \"%s\" }%s,\n"
+             "    check = function(a)\n"
+             "      return true, { s = a.status, l = a.level, sec = a.business.sector, n = 7,\n"
+             "                     x = \"other\", t = { \"out\" } }\n"
+             "    end } }\n",
+             unkept ? "setmetatable(" : "", template, template, template, unkept ? ", {})" : "");
+    return open_set(labels_schema, rules, NULL, NULL);
+}
+
+static void check_labels(const char *template, const char *lang, const char *applicant,
+                         const char *want)
+{
+    char v[512];
+    for (int unkept = 0; unkept <= 1; unkept++) {
+        engine *en = labels_engine(template, unkept);
+        engine_result *r = decide_lang(en, "p", lang, applicant);
+        const char *got = member_of(decision(r), "show", "message", v, sizeof v);
+        if (strcmp(got, want) != 0)
+            fail_msg("%s (%s, %s): expected \"%s\", got \"%s\"", template, lang,
+                     unkept ? "read each time" : "kept", want, got);
+        release(r);
+        release(en);
+    }
+}
+
+#define LABELS_APPLICANT(status, level, sector)                                             \
+    "{\"applicant_id\":\"A1\",\"status\":\"" status "\",\"level\":\"" level "\","         \
+    "\"business\":{\"sector\":\"" sector "\"}}"
+
+static void test_labels_in_language(void **state)
+{
+    (void)state;
+    check_labels("{s|status}", "fr", LABELS_APPLICANT("in_work", "low", "crafts"), "en emploi");
+    check_labels("{s|status}", "en", LABELS_APPLICANT("in_work", "low", "crafts"), "in work");
+    check_labels("{l|grade}", "ar", LABELS_APPLICANT("in_work", "mid", "crafts"), "متوسط");
+}
+
+/* No label in the language: the English one; none in English: the code. */
+static void test_labels_fall_back(void **state)
+{
+    (void)state;
+    check_labels("{s|status}", "ar", LABELS_APPLICANT("in_work", "low", "crafts"), "in work");
+    check_labels("{s|status}", "ar", LABELS_APPLICANT("out", "low", "crafts"), "out");
+    check_labels("{s|status}", "en", LABELS_APPLICANT("out", "low", "crafts"), "out");
+    check_labels("{l|grade}", "fr", LABELS_APPLICANT("out", "high", "crafts"), "top");
+    /* A language eligo does not write: English's template and labels. */
+    check_labels("{s|status}", "de", LABELS_APPLICANT("in_work", "low", "crafts"), "in work");
+}
+
+/* A field in a record by its dotted path; a scale by its name, or through a
+ * field of that scale. */
+static void test_labels_record_field_and_scale(void **state)
+{
+    (void)state;
+    check_labels("{sec|business.sector}", "fr", LABELS_APPLICANT("out", "low", "real_estate"),
+                 "immobilier");
+    check_labels("{sec|business.sector}", "ar", LABELS_APPLICANT("out", "low", "crafts"),
+                 "الصناعة التقليدية");
+    check_labels("{l|grade} {l|level}", "fr", LABELS_APPLICANT("out", "mid", "crafts"),
+                 "moyen moyen");
+}
+
+/* A value that is not a string, or not one of the enum's, reads as {x}
+ * reads it; a name the check did not return, or no labels, as before. */
+static void test_labels_other_values(void **state)
+{
+    (void)state;
+    check_labels("{n|status} {x|status} {t|status} {nope|status} {s|nope} {s}", "fr",
+                 LABELS_APPLICANT("out", "low", "crafts"),
+                 "7 other [\"out\"] {nope|status} out out");
+}
+
+/* The values keep the codes: the decision's JSON is as without labels. */
+static void test_labels_values_are_codes(void **state)
+{
+    (void)state;
+    char v[512];
+    engine *en = labels_engine("{s|status} {sec|business.sector}", 0);
+    engine_result *r = decide_lang(en, "p", "fr", LABELS_APPLICANT("in_work", "mid", "real_estate"));
+    assert_string_equal(member_of(decision(r), "show", "message", v, sizeof v),
+                        "en emploi immobilier");
+    assert_string_equal(member_of(decision(r), "show", "values", v, sizeof v),
+                        "{\"l\":\"mid\",\"n\":7,\"s\":\"in_work\",\"sec\":\"real_estate\","
+                        "\"t\":[\"out\"],\"x\":\"other\"}");
+    release(r);
+    release(en);
+}
+
+/* eligo check: a {x|name} that names no enum field or scale, a label of a
+ * value the enum does not have, each at its line; French or Arabic labels
+ * that leave a value unnamed, a warning. */
+static void test_labels_lint(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "scale \"grade\" { \"low\", \"high\",\n"
+        "  labels = {\n"
+        "    fr = { low = \"bas\", hihg = \"haut\" },\n"
+        "    ar = { low = \"منخفض\", [\"high\"] = \"مرتفع\" } } }\n"
+        "schema {\n"
+        "  applicant_id = \"text\",\n"
+        "  status = enum { \"out\", \"in_work\",\n"
+        "    labels = {\n"
+        "      fr = { out = \"sans emploi\", in_work = \"en emploi\" },\n"
+        "      ar = {\n"
+        "        [\"out\"] = \"بدون عمل\",\n"
+        "        [\"in_wrok\"] = \"x\" } } },\n"
+        "}\n";
+    static const char rules[] =
+        PROGRAMME_P
+        "  criterion \"c\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, reference = \"r\",\n"
+        "    fail = { en = \"{s|status} {s|grade}\",\n"
+        "             fr = \"{s|statut}\", ar = \"{s|status}\" },\n"
+        "    check = function(a) return true, { s = a.status } end } }\n";
+    err e = {0};
+    ruleset *rs = texts_set(schema, rules, NULL);
+    reports got;
+    memset(&got, 0, sizeof got);
+    assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 3);
+    ruleset_free(rs);
+    assert_int_equal(got.n, 5);
+    assert_string_equal(got.r[0].file, "schema.lua");
+    assert_int_equal(got.r[0].line, 12);
+    assert_string_equal(got.r[0].msg, "field 'status': labels (ar) name 'in_wrok', which is not "
+                                      "one of its values (out, in_work)");
+    assert_int_equal(got.r[1].line, 10);
+    assert_string_equal(got.r[1].msg, "warning: field 'status': labels (ar) name no 'in_work': "
+                                      "Arabic messages show it by its English label, or its code");
+    assert_int_equal(got.r[2].line, 3);
+    assert_string_equal(got.r[2].msg, "scale 'grade': labels (fr) name 'hihg', which is not one "
+                                      "of its values (low, high)");
+    assert_int_equal(got.r[3].line, 3);
+    assert_string_equal(got.r[3].msg, "warning: scale 'grade': labels (fr) name no 'high': "
+                                      "French messages show it by its English label, or its code");
+    assert_string_equal(got.r[4].file, "p.lua");
+    assert_int_equal(got.r[4].line, 5);
+    assert_string_equal(got.r[4].msg, "criterion 'c' fail message (fr): {s|statut} shows a value "
+                                      "by the labels of 'statut', which is no enum field of the "
+                                      "schema and no scale");
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
@@ -4510,6 +4678,12 @@ int main(void)
         TEST(test_forged_twin_sets_no_finalizer),
         TEST(test_caught_messages_write_no_address),
         TEST(test_message_numbers_not_rounded),
+        TEST(test_labels_in_language),
+        TEST(test_labels_fall_back),
+        TEST(test_labels_record_field_and_scale),
+        TEST(test_labels_other_values),
+        TEST(test_labels_values_are_codes),
+        TEST(test_labels_lint),
         TEST(test_load_global_write_refused),
         TEST(test_load_shared_library_write_refused),
         TEST(test_load_shared_library_metatable_refused),
