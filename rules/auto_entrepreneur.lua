@@ -77,14 +77,14 @@ program "auto_entrepreneur" {
       ar = "التوفر على الجنسية المغربية أو الإقامة بالمغرب",
     },
     fail = {
-      en = "nationality {nationality} and residence {residence}: neither Moroccan nor resident in Morocco",
-      fr = "nationalité {nationality} et résidence {residence} : ni de nationalité marocaine, ni résident au Maroc",
-      ar = "الجنسية {nationality} والإقامة {residence}: ليس مغربي الجنسية ولا مقيما بالمغرب",
+      en = "nationality {nationality} and residence {residence|residence}: neither Moroccan nor resident in Morocco",
+      fr = "nationalité {nationality} et résidence {residence|residence} : ni de nationalité marocaine, ni résident au Maroc",
+      ar = "الجنسية {nationality} والإقامة {residence|residence}: ليس مغربي الجنسية ولا مقيما بالمغرب",
     },
     pass = {
-      en = "Moroccan nationality or residence in Morocco (nationality {nationality}, residence {residence})",
-      fr = "nationalité marocaine ou résidence au Maroc (nationalité {nationality}, résidence {residence})",
-      ar = "جنسية مغربية أو إقامة بالمغرب (الجنسية: {nationality}، الإقامة: {residence})",
+      en = "Moroccan nationality or residence in Morocco (nationality {nationality}, residence {residence|residence})",
+      fr = "nationalité marocaine ou résidence au Maroc (nationalité {nationality}, résidence {residence|residence})",
+      ar = "جنسية مغربية أو إقامة بالمغرب (الجنسية: {nationality}، الإقامة: {residence|residence})",
     },
     reference = REF .. " : champ d'application",
     check = function(a)
@@ -108,14 +108,14 @@ program "auto_entrepreneur" {
       ar = "أن يزاول نشاطا في قطاع غير العقار والمالية",
     },
     fail = {
-      en = "no business activity, or an excluded sector (sector: {sector}; real estate and finance are excluded)",
-      fr = "aucune activité, ou un secteur exclu (secteur : {sector} ; l'immobilier et la finance sont exclus)",
-      ar = "لا يوجد نشاط، أو أن القطاع مستثنى (القطاع: {sector}؛ العقار والمالية مستثنيان)",
+      en = "no business activity, or an excluded sector (sector: {sector|business.sector}; real estate and finance are excluded)",
+      fr = "aucune activité, ou un secteur exclu (secteur : {sector|business.sector} ; l'immobilier et la finance sont exclus)",
+      ar = "لا يوجد نشاط، أو أن القطاع مستثنى (القطاع: {sector|business.sector}؛ العقار والمالية مستثنيان)",
     },
     pass = {
-      en = "activity in the {sector} sector, which is eligible",
-      fr = "activité dans le secteur {sector}, qui est éligible",
-      ar = "نشاط في قطاع {sector}، وهو قطاع مؤهل",
+      en = "activity in the {sector|business.sector} sector, which is eligible",
+      fr = "activité dans le secteur « {sector|business.sector} », qui est éligible",
+      ar = "نشاط في قطاع {sector|business.sector}، وهو قطاع مؤهل",
     },
     reference = REF .. " : activités exclues",
     check = function(a)
@@ -134,14 +134,14 @@ program "auto_entrepreneur" {
       ar = "ألا يتجاوز رقم المعاملات المتوقع {auto_entrepreneur.turnover_max_commerce} درهم (التجارة والصناعة والصناعة التقليدية والفلاحة) أو {auto_entrepreneur.turnover_max_services} درهم (الخدمات والقطاع الرقمي والسياحة)",
     },
     fail = {
-      en = "no business activity, or an expected turnover above the ceiling of its sector (sector: {sector}, turnover: {turnover}, ceiling: {max}; real estate and finance have no ceiling)",
-      fr = "aucune activité, ou un chiffre d'affaires prévu supérieur au plafond de son secteur (secteur : {sector}, chiffre d'affaires : {turnover}, plafond : {max} ; l'immobilier et la finance n'ont pas de plafond)",
-      ar = "لا يوجد نشاط، أو أن رقم المعاملات المتوقع يتجاوز سقف القطاع (القطاع: {sector}، رقم المعاملات: {turnover}، السقف: {max}؛ لا سقف للعقار والمالية)",
+      en = "no business activity, or an expected turnover above the ceiling of its sector (sector: {sector|business.sector}, turnover: {turnover}, ceiling: {max}; real estate and finance have no ceiling)",
+      fr = "aucune activité, ou un chiffre d'affaires prévu supérieur au plafond de son secteur (secteur : {sector|business.sector}, chiffre d'affaires : {turnover}, plafond : {max} ; l'immobilier et la finance n'ont pas de plafond)",
+      ar = "لا يوجد نشاط، أو أن رقم المعاملات المتوقع يتجاوز سقف القطاع (القطاع: {sector|business.sector}، رقم المعاملات: {turnover}، السقف: {max}؛ لا سقف للعقار والمالية)",
     },
     pass = {
-      en = "expected turnover {turnover} MAD is within the ceiling of {max} MAD for the {sector} sector",
-      fr = "le chiffre d'affaires prévu de {turnover} MAD ne dépasse pas le plafond de {max} MAD du secteur {sector}",
-      ar = "رقم المعاملات المتوقع {turnover} درهم لا يتجاوز سقف {max} درهم المحدد لقطاع {sector}",
+      en = "expected turnover {turnover} MAD is within the ceiling of {max} MAD for the {sector|business.sector} sector",
+      fr = "le chiffre d'affaires prévu de {turnover} MAD ne dépasse pas le plafond de {max} MAD du secteur « {sector|business.sector} »",
+      ar = "رقم المعاملات المتوقع {turnover} درهم لا يتجاوز سقف {max} درهم المحدد لقطاع {sector|business.sector}",
     },
     reference = REF .. " : plafonds du chiffre d'affaires",
     check = function(a)
@@ -165,14 +165,14 @@ program "auto_entrepreneur" {
       ar = "الشكل القانوني: بدون شكل قانوني أو مقاول ذاتي",
     },
     fail = {
-      en = "no business activity, or a legal form that rules out the status (legal form: {form})",
-      fr = "aucune activité, ou une forme juridique incompatible avec le statut (forme juridique : {form})",
-      ar = "لا يوجد نشاط، أو أن الشكل القانوني لا يتلاءم مع النظام (الشكل القانوني: {form})",
+      en = "no business activity, or a legal form that rules out the status (legal form: {form|business.legal_form})",
+      fr = "aucune activité, ou une forme juridique incompatible avec le statut (forme juridique : {form|business.legal_form})",
+      ar = "لا يوجد نشاط، أو أن الشكل القانوني لا يتلاءم مع النظام (الشكل القانوني: {form|business.legal_form})",
     },
     pass = {
-      en = "legal form {form} is compatible with the status",
-      fr = "la forme juridique {form} est compatible avec le statut",
-      ar = "الشكل القانوني {form} يتلاءم مع النظام",
+      en = "legal form {form|business.legal_form} is compatible with the status",
+      fr = "la forme juridique « {form|business.legal_form} » est compatible avec le statut",
+      ar = "الشكل القانوني «{form|business.legal_form}» يتلاءم مع النظام",
     },
     reference = REF .. " : personne physique",
     check = function(a)

@@ -70,9 +70,9 @@ program "awrach" {
       ar = "أن يكون في وضعية بطالة",
     },
     fail = {
-      en = "employment status is {status}, not unemployed",
-      fr = "la situation professionnelle est {status}, et non « sans emploi »",
-      ar = "الوضعية المهنية هي {status} وليست البطالة",
+      en = "employment status is {status|employment_status}, not unemployed",
+      fr = "la situation professionnelle est « {status|employment_status} », et non « sans emploi »",
+      ar = "الوضعية المهنية هي {status|employment_status} وليست البطالة",
     },
     pass = {
       en = "employment status is unemployed",

@@ -96,13 +96,13 @@ program "idmaj" {
     },
     fail = {
       en = "education level {education} is below the required {min}",
-      fr = "le niveau d'études {education} est inférieur au niveau requis {min}",
-      ar = "المستوى الدراسي {education} أدنى من المستوى المطلوب {min}",
+      fr = "le niveau d'études « {education|education} » est inférieur au niveau requis « {min|education} »",
+      ar = "المستوى الدراسي «{education|education}» أدنى من المستوى المطلوب «{min|education}»",
     },
     pass = {
       en = "education level {education} is at least {min}",
-      fr = "le niveau d'études {education} est au moins égal à {min}",
-      ar = "المستوى الدراسي {education} لا يقل عن {min}",
+      fr = "le niveau d'études « {education|education} » est au moins égal à « {min|education} »",
+      ar = "المستوى الدراسي «{education|education}» لا يقل عن «{min|education}»",
     },
     reference = REF .. " : diplôme",
     check = function(a)
@@ -118,9 +118,9 @@ program "idmaj" {
       ar = "أن يكون في وضعية بطالة",
     },
     fail = {
-      en = "employment status is {status}, not unemployed",
-      fr = "la situation professionnelle est {status}, et non « sans emploi »",
-      ar = "الوضعية المهنية هي {status} وليست البطالة",
+      en = "employment status is {status|employment_status}, not unemployed",
+      fr = "la situation professionnelle est « {status|employment_status} », et non « sans emploi »",
+      ar = "الوضعية المهنية هي {status|employment_status} وليست البطالة",
     },
     pass = {
       en = "employment status is unemployed",
@@ -141,13 +141,13 @@ program "idmaj" {
     },
     fail = {
       en = "the wait is not met: unemployed for {months} months since {since} (at least {min} required), and education {education} is below {degree}",
-      fr = "la durée de chômage n'est pas atteinte : {months} mois sans emploi depuis le {since} (au moins {min} requis), et niveau d'études {education} inférieur à {degree}",
-      ar = "مدة البطالة غير مستوفاة: عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)، والمستوى الدراسي {education} أدنى من {degree}",
+      fr = "la durée de chômage n'est pas atteinte : {months} mois sans emploi depuis le {since} (au moins {min} requis), et niveau d'études « {education|education} » inférieur à « {degree|education} »",
+      ar = "مدة البطالة غير مستوفاة: عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)، والمستوى الدراسي «{education|education}» أدنى من «{degree|education}»",
     },
     pass = {
       en = "unemployed for {months} months since {since} (at least {min} required); education {education} ({degree} or above waives the wait)",
-      fr = "{months} mois sans emploi depuis le {since} (au moins {min} requis) ; niveau d'études {education} (à partir de {degree}, la durée de chômage n'est pas exigée)",
-      ar = "عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)؛ المستوى الدراسي {education} (ابتداء من {degree} لا تشترط مدة البطالة)",
+      fr = "{months} mois sans emploi depuis le {since} (au moins {min} requis) ; niveau d'études « {education|education} » (à partir de « {degree|education} », la durée de chômage n'est pas exigée)",
+      ar = "عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)؛ المستوى الدراسي «{education|education}» (ابتداء من «{degree|education}» لا تشترط مدة البطالة)",
     },
     reference = REF .. " : durée de chômage",
     check = function(a, on)

@@ -102,14 +102,14 @@ program "intelaka" {
       ar = "أن يكون القطاع غير العقار والمالية",
     },
     fail = {
-      en = "no business project, or an excluded sector (sector: {sector}; real estate and finance are excluded)",
-      fr = "aucun projet d'entreprise, ou un secteur exclu (secteur : {sector} ; l'immobilier et la finance sont exclus)",
-      ar = "لا يوجد مشروع مقاولة، أو أن القطاع مستثنى (القطاع: {sector}؛ العقار والمالية مستثنيان)",
+      en = "no business project, or an excluded sector (sector: {sector|business.sector}; real estate and finance are excluded)",
+      fr = "aucun projet d'entreprise, ou un secteur exclu (secteur : {sector|business.sector} ; l'immobilier et la finance sont exclus)",
+      ar = "لا يوجد مشروع مقاولة، أو أن القطاع مستثنى (القطاع: {sector|business.sector}؛ العقار والمالية مستثنيان)",
     },
     pass = {
-      en = "sector {sector} is eligible",
-      fr = "le secteur {sector} est éligible",
-      ar = "القطاع {sector} مؤهل",
+      en = "sector {sector|business.sector} is eligible",
+      fr = "le secteur « {sector|business.sector} » est éligible",
+      ar = "قطاع {sector|business.sector} مؤهل",
     },
     reference = REF .. " : secteurs éligibles",
     check = function(a)

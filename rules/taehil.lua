@@ -82,13 +82,13 @@ program "taehil" {
     },
     fail = {
       en = "education level {education} is below the required {min}",
-      fr = "le niveau d'études {education} est inférieur au niveau requis {min}",
-      ar = "المستوى الدراسي {education} أدنى من المستوى المطلوب {min}",
+      fr = "le niveau d'études « {education|education} » est inférieur au niveau requis « {min|education} »",
+      ar = "المستوى الدراسي «{education|education}» أدنى من المستوى المطلوب «{min|education}»",
     },
     pass = {
       en = "education level {education} is at least {min}",
-      fr = "le niveau d'études {education} est au moins égal à {min}",
-      ar = "المستوى الدراسي {education} لا يقل عن {min}",
+      fr = "le niveau d'études « {education|education} » est au moins égal à « {min|education} »",
+      ar = "المستوى الدراسي «{education|education}» لا يقل عن «{min|education}»",
     },
     reference = REF .. " : niveau d'études",
     check = function(a)
@@ -126,9 +126,9 @@ program "taehil" {
       ar = "أن يكون في وضعية بطالة",
     },
     fail = {
-      en = "employment status is {status}, not unemployed",
-      fr = "la situation professionnelle est {status}, et non « sans emploi »",
-      ar = "الوضعية المهنية هي {status} وليست البطالة",
+      en = "employment status is {status|employment_status}, not unemployed",
+      fr = "la situation professionnelle est « {status|employment_status} », et non « sans emploi »",
+      ar = "الوضعية المهنية هي {status|employment_status} وليست البطالة",
     },
     pass = {
       en = "employment status is unemployed",

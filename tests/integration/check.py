@@ -699,18 +699,18 @@ def main():
                                '{ from = "2025-01-01", value = "b\\xe9c" }')]},
                "idmaj.lua", None, r"parameter 'idmaj.education_min' value 1 is not UTF-8 text")
     expect_one("scale_not_utf8",
-               {"schema.lua": [('"bac+5", "doctorate" }', '"bac+5", "doctorat\\xe9" }')]},
+               {"schema.lua": [('"bac+5", "doctorate",\n', '"bac+5", "doctorat\\xe9",\n')]},
                "schema.lua", 'scale "education"', r"value 8 of scale 'education' is not UTF-8")
     # A level given twice ranks where it came last (none above bac), one that
     # is not a text is never compared, a key beside the list is dropped.
     for name, tail, pattern in (
-            ("scale_level_twice", '"bac+5", "doctorate", "none" }',
+            ("scale_level_twice", '"bac+5", "doctorate", "none",\n',
              r"^scale 'education': level 9, 'none', is level 1 already"),
-            ("scale_level_number", '"bac+5", "doctorate", 9 }',
+            ("scale_level_number", '"bac+5", "doctorate", 9,\n',
              r"^scale 'education': level 9 is the number 9, expected a text"),
-            ("scale_key", '"bac+5", "doctorate", top = "doctorate" }',
+            ("scale_key", '"bac+5", "doctorate", top = "doctorate",\n',
              r"^scale 'education': key 'top' is not a level")):
-        expect_one(name, {"schema.lua": [('"bac+5", "doctorate" }', tail)]},
+        expect_one(name, {"schema.lua": [('"bac+5", "doctorate",\n', tail)]},
                    "schema.lua", 'scale "education"', pattern)
 
     # A budget meant as "no limit" does not wrap when loading takes 100 of it.
