@@ -140,12 +140,12 @@ program "idmaj" {
       ar = "أن يكون في وضعية بطالة منذ {idmaj.waiting_months} أشهر على الأقل، أو أن يكون مستواه الدراسي {idmaj.waiting_waived_from} على الأقل",
     },
     fail = {
-      en = "the wait is not met: unemployed for {months} months since {since} (at least {min} required), and education {education} is below {degree}",
+      en = "the wait is not met: months unemployed since {since}: {months}, below the {min} required, and education {education} is below {degree}",
       fr = "la durée de chômage n'est pas atteinte : {months} mois sans emploi depuis le {since} (au moins {min} requis), et niveau d'études « {education|education} » inférieur à « {degree|education} »",
       ar = "مدة البطالة غير مستوفاة: عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)، والمستوى الدراسي «{education|education}» أدنى من «{degree|education}»",
     },
     pass = {
-      en = "unemployed for {months} months since {since} (at least {min} required); education {education} ({degree} or above waives the wait)",
+      en = "months unemployed since {since}: {months} (at least {min} required); education {education} ({degree} or above waives the wait)",
       fr = "{months} mois sans emploi depuis le {since} (au moins {min} requis) ; niveau d'études « {education|education} » (à partir de « {degree|education} », la durée de chômage n'est pas exigée)",
       ar = "عدد أشهر البطالة {months} منذ {since} (المطلوب {min} على الأقل)؛ المستوى الدراسي «{education|education}» (ابتداء من «{degree|education}» لا تشترط مدة البطالة)",
     },
@@ -155,7 +155,10 @@ program "idmaj" {
       -- Either is enough, the other may be left out.  A high enough degree
       -- waives the wait, and then the date is not needed.
       if known(a, "education") and at_least(a.education, degree, "education") then
-        return true, { months = NONE, since = NONE, min = min, education = a.education, degree = degree }
+        -- The date is not needed then, but shown when the application gives it.
+        local since = known(a, "unemployed_since") and a.unemployed_since or nil
+        local months = since and months_between(since, on)
+        return true, { months = months or NONE, since = since or NONE, min = min, education = a.education, degree = degree }
       end
       -- Null: the start of unemployment is not known, so the wait is not shown to be met.
       local since = a.unemployed_since

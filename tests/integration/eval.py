@@ -190,6 +190,25 @@ def main():
           and ds[0]["missing"] == ["education"] and crit[1]["residency"] is True,
           "either of two fields is enough: [waiting] without the degree, [residency] without "
           "the nationality (%s)" % [(d["outcome"], d["missing"]) for d in ds])
+    # A degree that waives IDMAJ's wait still shows the wait the application
+    # gives (not '—'), and needs no date when it gives none.
+    waived = os.path.join(work, "waived.jsonl")
+    with_date = applicant(10, education="bac+3", unemployed_since="2025-01-10")
+    no_date = applicant(11, education="bac+5")
+    no_date.pop("unemployed_since", None)
+    with open(waived, "w") as f:
+        for a in (with_date, no_date):
+            f.write(json.dumps({"program": "idmaj", "as_of": "2025-03-01", "applicant": a}) + "\n")
+    st, out, err = eligo("eval", "--rules", RULES, waived)
+    ds = decisions(out)
+    w = [[c for c in d["criteria"] if c["id"] == "waiting"][0] for d in ds]
+    check(st == 0 and len(w) == 2 and w[0]["passed"] is True
+          and w[0]["values"]["months"] == 1 and w[0]["values"]["since"] == "2025-01-10"
+          and "since 2025-01-10: 1 " in w[0]["message"]
+          and w[1]["passed"] is True and w[1]["values"]["months"] == "\u2014"
+          and "unemployed_since" not in ds[1]["missing"],
+          "a degree that waives the wait shows the months the application gives, and needs "
+          "no date (%s)" % [c.get("message") for c in w])
     # A line of white space is skipped, as the server takes it.
     spaced = os.path.join(work, "spaced.jsonl")
     with open(spaced, "w") as f:
