@@ -438,13 +438,13 @@ const ruleset_file *ruleset_file_at(const ruleset *rs, size_t i)
 
 /* ---- Writing a set out ----------------------------------------------------- */
 
-/* Whether NAME may be written as a file of a directory that ruleset_load
- * then reads back as the same file: a rule file name (ruleset_name_ok),
- * never "..", and no control character, which would also reach a reader's
- * terminal in a listing. */
+/* Whether NAME may be written as a file of a directory: a rule file name
+ * (ruleset_name_ok: no '/', no leading '.', so never "." or ".."), which
+ * ruleset_load reads back as that file, and no control character, which
+ * would reach the terminal of whoever lists the directory. */
 static int ruleset_name_safe(const char *name)
 {
-    if (!ruleset_name_ok(name) || strstr(name, "..") != NULL)
+    if (!ruleset_name_ok(name))
         return 0;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
@@ -503,8 +503,9 @@ int ruleset_write(const ruleset *rs, const char *dir, err *e)
                                       (unsigned char)*p < 0x20 || *p == 0x7f ? "\\x%02x" : "%c",
                                       (unsigned char)*p);
             return err_set(e, "rule_error", "the rule set %.12s holds a file named \"%s\", "
-                           "which is not written (a name with '/', '..' or a control "
-                           "character would not read back as that file)", rs->hash, shown);
+                           "which is not written (a name with a control character would "
+                           "reach the terminal of whoever lists the directory)", rs->hash,
+                           shown);
         }
     if (mkdir(dir, 0777) == 0)
         made_dir = 1;

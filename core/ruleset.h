@@ -61,9 +61,9 @@ ruleset *ruleset_from_files(const ruleset_file *files, size_t n, err *e);
  * umask; its parent must exist) or must be an empty directory, not a
  * symbolic link: nothing is ever overwritten or written beside other files.
  * Each file is made new (mode 0644 less the umask), written whole and
- * synced, then the directory.  A name that could not be read back as that
- * file (one with '/', ".." or a control character; sets from the store may
- * hold anything) refuses the whole set before anything is made.  On failure
+ * synced, then the directory.  A name with a control character (a rule
+ * file name may hold one) refuses the whole set before anything is made,
+ * so that no listing of DIR drives a terminal.  On failure
  * what was made is removed.  Returns 0, or -1 with E: "rule_error" (a name
  * refused), "invalid_request" (DIR exists and is not an empty directory, or
  * cannot be made or opened), "internal" (a write or a sync failed). */
