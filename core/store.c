@@ -1648,7 +1648,8 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
     ruleset *rs = NULL;
     int rc, sizes_ok = 1;
     const char *label = NULL;   /* what a file's name or key says falsely */
-    char which[80] = "";        /* ... and of which file, when one is to blame */
+    char label_of[80] = "";     /* ... and of which file, when one is to blame */
+    char size_of[80] = "";      /* the first file whose recorded size is wrong */
     int64_t nfiles = 0;
 
     bind_str(s, 1, hash);
@@ -1682,7 +1683,7 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
         files[n++] = (ruleset_file){.name = nc, .text = tc, .len = tlen};
         if (sizes_ok && sqlite3_column_int(s, 2) != 1) {
             sizes_ok = 0;
-            store_ruleset_blame(which, sizeof which, nc);
+            store_ruleset_blame(size_of, sizeof size_of, nc);
         }
         nfiles = sqlite3_column_int64(s, 3);
         /* Not hashed into the set's key, each must still say what it
@@ -1694,7 +1695,7 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
             label = "a file's name holds a NUL byte";
         if (!label && store_text_key_wrong(st, tc, tlen, store_col_text(s, 4, &nlen))) {
             label = "a file's sha256 is not the SHA-256 of its text";
-            store_ruleset_blame(which, sizeof which, nc);
+            store_ruleset_blame(label_of, sizeof label_of, nc);
         }
     }
     if (rc != SQLITE_DONE) {
@@ -1711,7 +1712,7 @@ ruleset *store_load_ruleset(store *st, const char *hash, int *damaged, err *e)
         err_set(e, "internal", "stored rule set %s is damaged: %s%s", hash,
                 label ? label : sizes_ok ? "its count of files is not the number of its files"
                                          : "a file's recorded size is not the size of its text",
-                label || !sizes_ok ? which : "");
+                label ? label_of : !sizes_ok ? size_of : "");
         if (damaged)
             *damaged = 1;
         goto done;

@@ -1103,6 +1103,31 @@ static void test_verify_rules_size_and_count(void **state)
     assert_int_equal(verify(f, &checked, &bad, id), 0);
 }
 
+/* Two faults in two files: the message says the one it names first (a
+ * wrong sha256 before a wrong size) with that file, not the other's. */
+static void test_verify_rules_blame(void **state)
+{
+    fixture *f = *state;
+    test_app t[6];
+    fill(f, t);
+    /* idmaj.lua is read first: its size is wrong; idmaj.test.lua's text
+     * changed, its length kept. */
+    expect_why(f, "DROP TRIGGER ruleset_files_no_update; DROP TRIGGER file_texts_no_update;"
+                  "UPDATE ruleset_files SET size = size + 1 WHERE name = 'idmaj.lua';"
+                  "UPDATE file_texts SET text = replace(text, '\"x\"', '\"y\"') WHERE sha256 ="
+                  " (SELECT sha256 FROM ruleset_files WHERE name = 'idmaj.test.lua')",
+               1, "mismatch", "a file's sha256 is not the SHA-256 of its text (idmaj.test.lua)");
+    /* A fault no file is named for names none. */
+    tamper(f, "UPDATE file_texts SET text = replace(text, '\"y\"', '\"x\"');"
+              "UPDATE ruleset_files SET name = CAST(CAST(name AS BLOB) || x'0078' AS TEXT)"
+              " WHERE name = 'idmaj.test.lua'");
+    store_report rep;
+    err e = {0};
+    assert_int_equal(store_verify_chain(f->st, NULL, 0, &rep, NULL, NULL, &e), 1);
+    if (!strstr(e.msg, "a file's name holds a NUL byte") || strstr(e.msg, "(idmaj"))
+        fail_msg("a NUL in a name, and no file named: '%s'", e.msg);
+}
+
 /* A rule set's labels are not hashed into its key either: a file's name,
  * the key of its text, the set's own key, and how they are stored. */
 static void test_verify_rules_labels(void **state)
@@ -2342,6 +2367,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_retyped_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_retyped_review, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_rules_size_and_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_rules_blame, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_cut_tail_left_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_orphan_application, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_application_copied, setup, teardown),
