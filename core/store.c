@@ -2322,12 +2322,13 @@ int store_get_decision(store *st, const char *decision_id, buf *out, err *e)
 }
 
 /* ,"client_uid":U,"client_pid":P from columns COL and COL + 1 of S (null
- * for an SQL NULL). */
-static int store_add_client(buf *out, sqlite3_stmt *s, int col)
+ * for an SQL NULL); without the first comma when FIRST (an empty object). */
+static int store_add_client(buf *out, sqlite3_stmt *s, int col, int first)
 {
     int rc = 0;
     for (int k = 0; k < 2; k++) {
-        rc |= buf_adds(out, k ? ",\"client_pid\":" : ",\"client_uid\":");
+        rc |= buf_adds(out, k ? ",\"client_pid\":" : first ? "\"client_uid\":"
+                                                       : ",\"client_uid\":");
         if (sqlite3_column_type(s, col + k) == SQLITE_NULL)
             rc |= buf_adds(out, "null");
         else
@@ -2359,7 +2360,13 @@ static int store_reviews_into(store *st, const char *decision_id, int client, bu
                 goto toolong;
             continue;
         }
-        if (buf_add(out, j, len - 1) != 0 || store_add_client(out, s, 1) != 0 ||
+        /* Valid JSON ending in '}' is an object: its members, if any, end
+         * before the brace ("{}" stored gets no comma before its first). */
+        size_t body = len - 1;
+        while (body > 0 && strchr(" \t\n\r", j[body - 1]))
+            body--;
+        if (buf_add(out, j, body) != 0 ||
+            store_add_client(out, s, 1, body > 0 && j[body - 1] == '{') != 0 ||
             buf_addc(out, '}') != 0)
             goto toolong;
     }

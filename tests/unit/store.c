@@ -1738,6 +1738,17 @@ static void test_review_append(void **state)
     assert_non_null(strstr(b.data, "\"seq\":11,"));
     assert_int_equal(verify(f, &checked, &bad, id), 0);
     assert_int_equal(checked, 11);
+
+    /* A stored review that is an empty object (the file altered) stays
+     * JSON: no comma before the first member added, and the others kept. */
+    tamper(f, "DROP TRIGGER reviews_no_update;"
+              "UPDATE reviews SET review = '{ }' WHERE review_id = 'R2'");
+    buf_reset(&b);
+    assert_int_equal(store_reviews_client(f->st, t[1].ids[0], &b, &e), 0);
+    static const char tail[] = "\"client_pid\":77},{\"client_uid\":1000,\"client_pid\":77}]";
+    if (b.len < sizeof tail - 1 || strcmp(b.data + b.len - (sizeof tail - 1), tail) != 0 ||
+        strncmp(b.data, "[{\"review_id\":\"R1\"", 18) != 0)
+        fail_msg("the reviews with R2 stored as '{ }': %s", b.data);
     buf_free(&b);
     buf_free(&before);
 }
