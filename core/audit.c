@@ -273,6 +273,14 @@ static int show_review_ok(const show_chain *c, int64_t seq)
     return !c->checked || (c->rc >= 0 && show_chain_ok(c, seq));
 }
 
+/* Where review X (of store_reviews_client) is in the chain: its row's seq,
+ * not the seq its JSON states, which an altered review may lack or lie in. */
+static int64_t show_review_record(const cJSON *x)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(x, "record");
+    return cJSON_IsNumber(n) ? (int64_t)n->valuedouble : 0;
+}
+
 /* Whether all the decision's reviews verify: the latest, which says where
  * the decision stands, must not be shown as its state otherwise. */
 static int show_reviews_ok(const show_chain *c)
@@ -608,7 +616,12 @@ static void show_reviews(FILE *out, const cJSON *rv, const show_chain *ch, tx_st
                                                    : "the chain breaks at or before them");
     const cJSON *x;
     cJSON_ArrayForEach(x, rv) {
-        int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq"));
+        int64_t seq = show_review_record(x);
+        if (cJSON_GetObjectItemCaseSensitive(x, "stored")) {   /* no object: altered */
+            fprintf(out, "  (record %lld: the stored review is no JSON object, so the file was "
+                    "altered)%s\n", (long long)seq, show_review_ok(ch, seq) ? "" : " DOES NOT VERIFY");
+            continue;
+        }
         /* Who recorded it, as for the decision: "by" is a free text anyone
          * can type, the peer credentials are what the system saw. */
         const cJSON *uid = cJSON_GetObjectItemCaseSensitive(x, "client_uid");
@@ -835,7 +848,7 @@ int audit_show(store *st, const char *decision_id, const audit_show_opts *o, FIL
     cJSON *rj = cJSON_Parse(reviews);
     const cJSON *x;
     cJSON_ArrayForEach(x, rj) {
-        int64_t seq = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "seq"));
+        int64_t seq = show_review_record(x);
         if (seq > ch.review_seq)
             ch.review_seq = seq;
     }

@@ -117,6 +117,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
@@ -400,7 +401,7 @@ static const char *const store_sql[Q_N] = {
                         " reviewer, reason, reviewed_at, client_uid, client_pid, review,"
                         " prev_hash, hash)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [Q_REVIEWS_OF] = "SELECT review, client_uid, client_pid FROM reviews WHERE decision_id = ?1"
+    [Q_REVIEWS_OF] = "SELECT review, client_uid, client_pid, seq FROM reviews WHERE decision_id = ?1"
                      " ORDER BY seq",
     [Q_VERIFY_REVIEWS] = "SELECT seq, n, review_id, decision_id, action, outcome, reviewer,"
                          " reason, reviewed_at, client_uid, client_pid, review,"
@@ -2321,8 +2322,9 @@ int store_get_decision(store *st, const char *decision_id, buf *out, err *e)
     return ret;
 }
 
-/* ,"client_uid":U,"client_pid":P from columns COL and COL + 1 of S (null
- * for an SQL NULL); without the first comma when FIRST (an empty object). */
+/* ,"client_uid":U,"client_pid":P,"record":N} from columns COL to COL + 2 of
+ * S (null for an SQL NULL), closing the object; without the first comma when
+ * FIRST (an empty object). */
 static int store_add_client(buf *out, sqlite3_stmt *s, int col, int first)
 {
     int rc = 0;
@@ -2334,12 +2336,14 @@ static int store_add_client(buf *out, sqlite3_stmt *s, int col, int first)
         else
             rc |= buf_printf(out, "%lld", (long long)sqlite3_column_int64(s, col + k));
     }
+    rc |= buf_printf(out, ",\"record\":%lld}", (long long)sqlite3_column_int64(s, col + 2)) < 0;
     return rc ? -1 : 0;
 }
 
 /* Append the reviews of DECISION_ID, as a JSON array, to OUT; with CLIENT,
  * each review object with its client's uid and pid (columns hashed with it,
- * not in its JSON) added at its end.  Statement Q_REVIEWS_OF only; the
+ * not in its JSON) and its row's seq, "record" (its place in the chain,
+ * whatever its JSON says), added at its end.  Statement Q_REVIEWS_OF only; the
  * caller checks invariants and resets nothing. */
 static int store_reviews_into(store *st, const char *decision_id, int client, buf *out,
                               err *e)
@@ -2355,19 +2359,34 @@ static int store_reviews_into(store *st, const char *decision_id, int client, bu
         if (!first && buf_addc(out, ',') != 0)
             goto toolong;
         first = 0;
-        if (!client || !j || len < 2 || j[len - 1] != '}') {   /* not an object: as stored */
+        if (!client) {
             if (buf_add(out, j ? j : "null", j ? len : 4) != 0)
                 goto toolong;
             continue;
         }
-        /* Valid JSON ending in '}' is an object: its members, if any, end
-         * before the brace ("{}" stored gets no comma before its first). */
-        size_t body = len - 1;
-        while (body > 0 && strchr(" \t\n\r", j[body - 1]))
+        /* An audit reads what the file holds: a review whose stored text is
+         * no JSON object (altered) is shown as that text, so that the array
+         * still parses and the review is still counted, marked, in its place. */
+        cJSON *v = j ? cJSON_ParseWithLength(j, len) : NULL;
+        int object = cJSON_IsObject(v);
+        cJSON_Delete(v);
+        if (!object) {
+            if (buf_adds(out, "{\"stored\":") != 0 ||
+                buf_add_json_string(out, j ? j : "", j ? len : 0) != 0 ||
+                store_add_client(out, s, 1, 0) != 0)
+                goto toolong;
+            continue;
+        }
+        /* Its members, if any, end before its closing brace, the last byte
+         * but white space ("{}" stored gets no comma before its first). */
+        size_t body = len;
+        while (strchr(" \t\n\r", j[body - 1]))
             body--;
+        do
+            body--;
+        while (body > 0 && strchr(" \t\n\r", j[body - 1]));
         if (buf_add(out, j, body) != 0 ||
-            store_add_client(out, s, 1, body > 0 && j[body - 1] == '{') != 0 ||
-            buf_addc(out, '}') != 0)
+            store_add_client(out, s, 1, body > 0 && j[body - 1] == '{') != 0)
             goto toolong;
     }
     sqlite3_reset(s);

@@ -230,8 +230,9 @@ int store_reviews(store *st, const char *decision_id, buf *out, err *e);
 
 /* As store_reviews, with each review's "client_uid" and "client_pid" (the
  * peer credentials of whoever recorded it: hashed with the review, but not
- * part of its JSON; null when unknown) added at the end of its object, for
- * audits. */
+ * part of its JSON; null when unknown) and "record" (its row's seq: where it
+ * is in the chain, whatever its JSON says) added at the end of its object,
+ * for audits. */
 int store_reviews_client(store *st, const char *decision_id, buf *out, err *e);
 
 /* ---- Verifying ------------------------------------------------------------ */

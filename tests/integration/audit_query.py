@@ -724,6 +724,31 @@ def main():
         check(st == 0 and "confirmed as eligible by agent 5" in out,
               "show: the confirmation says what it confirms (%r)"
               % [l for l in out.splitlines() if "after review" in l])
+        # An altered review is placed by its row, not by what its JSON says:
+        # one stripped of its seq, or no JSON object at all, is still shown,
+        # in its place, marked, and the exit status is 1.
+        con = sqlite3.connect(db)
+        last = con.execute("SELECT max(seq) FROM reviews WHERE decision_id = ?", (did,)).fetchone()[0]
+        con.close()
+        for n, text in enumerate(('{"action":"confirm","by":"agent 5"}', "not json")):
+            bent = os.path.join(srv.dir, "bent-review-%d.db" % n)
+            src, dst = sqlite3.connect(db), sqlite3.connect(bent)
+            src.backup(dst)
+            src.close()
+            dst.execute("DROP TRIGGER reviews_no_update")   # as anyone holding the file can
+            dst.execute("UPDATE reviews SET review = ? WHERE seq = ?", (text, last))
+            dst.commit()
+            dst.close()
+            st, out, _ = audit("show", did, "--db", bent)
+            marked = [l for l in out.splitlines() if ("record %d" % last) in l]
+            check(st == 1 and "Reviews (2)" in out and marked and "DOES NOT VERIFY" in marked[0],
+                  "a review altered to %s is shown at its record, %d, marked, exit 1 (%d, %r)"
+                  % (text, last, st, marked))
+            st, out, _ = audit("show", did, "--db", bent, "--json")
+            rv = json.loads(out).get("reviews", []) if out.startswith("{") else []
+            check(st == 1 and len(rv) == 2 and rv[1].get("record") == last,
+                  "show --json of that review: the array parses and holds it at record %d (%r)"
+                  % (last, rv[1:]))
 
         st, out, err = audit("list", "--db", os.path.join(srv.dir, "absent.db"))
         check(st == 2 and "no database" in err, "a missing database exits 2")

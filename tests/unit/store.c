@@ -1713,8 +1713,10 @@ static void test_review_append(void **state)
     buf_reset(&b);
     assert_int_equal(store_reviews_client(f->st, t[1].ids[0], &b, &e), 0);
     assert_non_null(strstr(b.data, "\"reviewed_at\":\"2025-03-02T09:00:00.000Z\","
-                                   "\"client_uid\":1000,\"client_pid\":77},{\"review_id\":\"R2\""));
-    assert_true(b.len > 35 && !strcmp(b.data + b.len - 35, "\"client_uid\":1000,\"client_pid\":77}]"));
+                                   "\"client_uid\":1000,\"client_pid\":77,\"record\":4},"
+                                   "{\"review_id\":\"R2\""));
+    static const char last[] = "\"client_uid\":1000,\"client_pid\":77,\"record\":5}]";
+    assert_true(b.len > sizeof last - 1 && !strcmp(b.data + b.len - (sizeof last - 1), last));
     buf_reset(&b);
     assert_int_equal(store_reviews_client(f->st, t[0].ids[0], &b, &e), 0);
     assert_string_equal(b.data, "[]");
@@ -1745,10 +1747,31 @@ static void test_review_append(void **state)
               "UPDATE reviews SET review = '{ }' WHERE review_id = 'R2'");
     buf_reset(&b);
     assert_int_equal(store_reviews_client(f->st, t[1].ids[0], &b, &e), 0);
-    static const char tail[] = "\"client_pid\":77},{\"client_uid\":1000,\"client_pid\":77}]";
+    static const char tail[] = "\"record\":4},{\"client_uid\":1000,\"client_pid\":77,"
+                               "\"record\":5}]";
     if (b.len < sizeof tail - 1 || strcmp(b.data + b.len - (sizeof tail - 1), tail) != 0 ||
         strncmp(b.data, "[{\"review_id\":\"R1\"", 18) != 0)
         fail_msg("the reviews with R2 stored as '{ }': %s", b.data);
+    /* One that is no JSON object is given as its text, at its record; one
+     * with white space after its brace gets the members before it. */
+    static const struct {
+        const char *stored, *shown;
+    } bent[] = {
+        {"not json", "{\"stored\":\"not json\",\"client_uid\":1000,\"client_pid\":77,\"record\":5}]"},
+        {"[1]", "{\"stored\":\"[1]\",\"client_uid\":1000,\"client_pid\":77,\"record\":5}]"},
+        {"{\"a\":1} \n", "{\"a\":1,\"client_uid\":1000,\"client_pid\":77,\"record\":5}]"},
+    };
+    for (size_t i = 0; i < sizeof bent / sizeof bent[0]; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE reviews SET review = '%s' WHERE review_id = 'R2'",
+                 bent[i].stored);
+        tamper(f, sql);
+        buf_reset(&b);
+        assert_int_equal(store_reviews_client(f->st, t[1].ids[0], &b, &e), 0);
+        size_t n = strlen(bent[i].shown);
+        if (b.len < n || strcmp(b.data + b.len - n, bent[i].shown) != 0)
+            fail_msg("the reviews with R2 stored as '%s': %s", bent[i].stored, b.data);
+    }
     buf_free(&b);
     buf_free(&before);
 }
