@@ -50,26 +50,31 @@ long file_read_small(const char *path, char *buf, size_t cap, err *e)
 
 /* The mode and the owner are those of the file opened (fstat), not of
  * whatever the name points at by the time a stat would look. */
+int file_secret_ok(FILE *f, const char *path, const char *what, err *e)
+{
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0)
+        return err_set(e, "invalid_request", "cannot read %s: %s", path, strerror(errno));
+    if (sb.st_mode & 077)
+        return err_set(e, "invalid_request", "%s is open to other users (mode %04o): %s must be "
+                       "readable by its owner only (chmod 600 %s)", path,
+                       (unsigned)(sb.st_mode & 07777), what, path);
+    if (sb.st_uid != geteuid())
+        return err_set(e, "invalid_request", "%s belongs to uid %lu, not to you (uid %lu): its "
+                       "owner can read it whatever its mode, and %s must be yours alone (chown "
+                       "%lu %s if that user never had it, else make a new one)", path,
+                       (unsigned long)sb.st_uid, (unsigned long)geteuid(), what,
+                       (unsigned long)geteuid(), path);
+    return 0;
+}
+
 long file_read_secret(const char *path, const char *what, char *buf, size_t cap, err *e)
 {
     FILE *f = file_open_regular(path, e);
-    struct stat sb;
     if (!f)
         return -1;
-    if (fstat(fileno(f), &sb) != 0) {
-        err_set(e, "invalid_request", "cannot read %s: %s", path, strerror(errno));
-    } else if (sb.st_mode & 077) {
-        err_set(e, "invalid_request", "%s is open to other users (mode %04o): %s must be "
-                "readable by its owner only (chmod 600 %s)", path,
-                (unsigned)(sb.st_mode & 07777), what, path);
-    } else if (sb.st_uid != geteuid()) {
-        err_set(e, "invalid_request", "%s belongs to uid %lu, not to you (uid %lu): its owner "
-                "can read it whatever its mode, and %s must be yours alone (chown %lu %s if "
-                "that user never had it, else make a new one)", path, (unsigned long)sb.st_uid,
-                (unsigned long)geteuid(), what, (unsigned long)geteuid(), path);
-    } else {
+    if (file_secret_ok(f, path, what, e) == 0)
         return file_read_whole(f, path, buf, cap, e);
-    }
     fclose(f);
     return -1;
 }

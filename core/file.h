@@ -29,6 +29,10 @@ long file_read_small(const char *path, char *buf, size_t cap, err *e);
  * it, who can read it whatever its mode. */
 long file_read_secret(const char *path, const char *what, char *buf, size_t cap, err *e);
 
+/* Whether F, open at PATH, may hold a secret (WHAT): 0, or -1 with E as
+ * file_read_secret says it. */
+int file_secret_ok(FILE *f, const char *path, const char *what, err *e);
+
 /* fsync the file (DIR 0) or directory (DIR 1) at PATH, so that what was
  * written there, or the names it holds, outlive a crash of the machine.
  * 0, or -1 with errno set. */

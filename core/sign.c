@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -242,26 +241,12 @@ sign_key *sign_key_load(const char *path, int private, err *e)
             return NULL;
         }
     }
-    /* A signing key others can read is no longer a proof of who signed: refuse
-     * it, as ssh does, rather than sign with it (keygen writes 0600). */
+    /* A signing key others can read, or another user's (its owner reads it
+     * whatever its mode; root reads any), is no longer a proof of who
+     * signed: refuse it, as ssh does, rather than sign with it (keygen
+     * writes 0600). */
     const char *why = pk ? NULL : sign_pem_why(f);
-    struct stat sb = {0};
-    if (pk && private && fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077)) {
-        err_set(e, "invalid_request", "%s is open to other users (mode %04o): a private key "
-                "must be readable by its owner only (chmod 600 %s)", path,
-                (unsigned)(sb.st_mode & 07777), path);
-        EVP_PKEY_free(pk);
-        fclose(f);
-        return NULL;
-    }
-    /* Its owner can read it whatever its mode: one of another user's (root
-     * reads any) is that user's key too. */
-    if (pk && private && sb.st_uid != geteuid()) {
-        err_set(e, "invalid_request", "%s belongs to uid %lu, not to the signer (uid %lu): "
-                "its owner can read it whatever its mode, and a private key must be the "
-                "signer's alone (chown %lu %s if that user never had it, else make a new key)",
-                path, (unsigned long)sb.st_uid, (unsigned long)geteuid(),
-                (unsigned long)geteuid(), path);
+    if (pk && private && file_secret_ok(f, path, "a private key", e) != 0) {
         EVP_PKEY_free(pk);
         fclose(f);
         return NULL;
