@@ -310,6 +310,29 @@ static void worker_note(worker *wk, job *j)
     j->note = past_note_new(r->applicant_id, b->data, b->len);
 }
 
+/* What is stored under R's request key, for J, into O (STORE_NEW when R
+ * has none), whose buffer the caller frees.  Returns 0, or -1 with E. */
+static int worker_key_outcome(worker *wk, job *j, const engine_result *r, store_outcome *o,
+                              err *e)
+{
+    *o = (store_outcome){STORE_NEW, {0}, 0};
+    buf_init(&o->stored, JOB_REPLY_CAP);
+    err_clear(e);
+    if (!r->request_key)
+        return 0;
+    store *rd = worker_reader(wk, e);
+    return rd && store_key_outcome(rd, r->request_key, r->fingerprint, j->line, j->len, o,
+                                   e) == 0 ? 0 : -1;
+}
+
+/* Answer J, for R, with O: the stored decisions, a conflict, or none. */
+static void worker_answer_key(job *j, engine_result *r, const store_outcome *o)
+{
+    j->res = r;   /* for the reply; freed by the caller, not by the job */
+    writer_answer(j, o);
+    j->res = NULL;
+}
+
 /* When R (an error, for a decide or a screen) carries a request key and
  * a fingerprint, and the key is stored with that very application, answer J
  * with the stored decisions and return 1.  Otherwise 0, J left alone: a
@@ -317,21 +340,13 @@ static void worker_note(worker *wk, job *j)
  * looked up leaves the error to be said. */
 static int worker_stored(worker *wk, job *j, engine_result *r)
 {
-    if ((r->op != ENGINE_OP_DECIDE && r->op != ENGINE_OP_SCREEN) || !r->request_key ||
-        !r->fingerprint)
+    if ((r->op != ENGINE_OP_DECIDE && r->op != ENGINE_OP_SCREEN) || !r->fingerprint)
         return 0;
     err e;
-    err_clear(&e);
-    store_outcome o = {STORE_NEW, {0}, 0};
-    buf_init(&o.stored, JOB_REPLY_CAP);
-    store *rd = worker_reader(wk, &e);
-    int repeat = rd && store_key_outcome(rd, r->request_key, r->fingerprint, j->line, j->len,
-                                         &o, &e) == 0 && o.status == STORE_REPEAT;
-    if (repeat) {
-        j->res = r;   /* for the reply; freed by the caller, not by the job */
-        writer_answer(j, &o);
-        j->res = NULL;
-    }
+    store_outcome o;
+    int repeat = worker_key_outcome(wk, j, r, &o, &e) == 0 && o.status == STORE_REPEAT;
+    if (repeat)
+        worker_answer_key(j, r, &o);
     buf_free(&o.stored);
     return repeat;
 }
@@ -387,18 +402,11 @@ static void worker_handle(worker *wk, job *j)
         /* No programme in force: nothing to store; but a request key
          * already stored is a repeat, or a conflict, as ever. */
         err e;
-        err_clear(&e);
-        store_outcome o = {STORE_NEW, {0}, 0};
-        buf_init(&o.stored, JOB_REPLY_CAP);
-        store *rd = r->request_key ? worker_reader(wk, &e) : NULL;
-        if (r->request_key && (!rd || store_key_outcome(rd, r->request_key, r->fingerprint,
-                                                        j->line, j->len, &o, &e) < 0))
+        store_outcome o;
+        if (worker_key_outcome(wk, j, r, &o, &e) != 0)
             job_error(j, r->id, "internal", "cannot look up the request key: %s", e.msg);
-        else {
-            j->res = r;   /* for the reply; freed below, not by the job */
-            writer_answer(j, &o);
-            j->res = NULL;
-        }
+        else
+            worker_answer_key(j, r, &o);
         buf_free(&o.stored);
     } else if (r->op == ENGINE_OP_DECIDE) {
         job_error(j, r->id, "internal", "the engine returned no decision");
