@@ -525,7 +525,7 @@ int ruleset_write(const ruleset *rs, const char *dir, err *e)
         err_set(e, "invalid_request", "cannot open the directory %s: %s", dir, strerror(errno));
         goto done;
     }
-    if (!made_dir) {
+    {   /* made here too: another could have been put in its place since */
         int empty = ruleset_dir_empty(dfd);
         if (empty < 0) {
             err_set(e, "invalid_request", "cannot read the directory %s: %s", dir,
@@ -568,9 +568,12 @@ done:
     /* A set cut short must not be left looking whole. */
     for (size_t i = 0; ret != 0 && dfd >= 0 && i < written; i++)
         unlinkat(dfd, rs->files[i].name, 0);
+    /* The directory made here is removed, not one put in its place since. */
+    struct stat made, now;
+    if (ret != 0 && made_dir && dfd >= 0 && fstat(dfd, &made) == 0 && lstat(dir, &now) == 0 &&
+        made.st_dev == now.st_dev && made.st_ino == now.st_ino)
+        rmdir(dir);
     if (dfd >= 0)
         close(dfd);
-    if (ret != 0 && made_dir)
-        rmdir(dir);
     return ret;
 }

@@ -19,6 +19,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -617,6 +619,38 @@ static void test_write_reads_back(void **state)
     ruleset_free(rs);
 }
 
+/* ruleset_write cut short by a failing write: the files it made and the
+ * directory it made are removed, nothing looks like a whole set.  (A file
+ * size limit of 8 bytes fails the write of a longer file.) */
+static void test_write_fails_whole(void **state)
+{
+    fixture *fx = *state;
+    ruleset_file f[] = {{.name = "a.lua", .text = "-- a\n", .len = 5},
+                        {.name = "b.lua", .text = "-- b, longer than 8 bytes\n", .len = 26}};
+    err e;
+    err_clear(&e);
+    ruleset *rs = ruleset_from_files(f, 2, &e);
+    if (!rs)
+        fail_msg("ruleset_from_files: %s", e.msg);
+    char out[128], path[160];
+    snprintf(out, sizeof out, "%s/cut", fx->dir);
+    struct rlimit was, small = {8, 8};
+    CHECK_SYS(getrlimit(RLIMIT_FSIZE, &was), "getrlimit");
+    small.rlim_max = was.rlim_max;
+    void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+    CHECK_SYS(setrlimit(RLIMIT_FSIZE, &small), "setrlimit");
+    err_clear(&e);
+    int rc = ruleset_write(rs, out, &e);
+    CHECK_SYS(setrlimit(RLIMIT_FSIZE, &was), "setrlimit");
+    signal(SIGXFSZ, old);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(e.msg, "cannot write"));
+    snprintf(path, sizeof path, "%s/a.lua", out);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(access(out, F_OK), -1);
+    ruleset_free(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +667,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_size_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_reads_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_fails_whole, setup, teardown),
         cmocka_unit_test(test_is_test),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
