@@ -1542,7 +1542,13 @@ end
 -- true when a new dated value comes, with no edit of the text.  Braces that
 -- name no parameter, or one with no number or text in force, stay as written
 -- (eligo check reports them); without ON, the text is as written.
-local function text_on(text, on)
+-- {name|field} shows that value by the display names of FIELD (an enum
+-- field's path, or a scale: WORDS.labels) in the language of TEXT: LANG's
+-- when TEXTS (the criterion's texts, which TEXT is one of) has a text in
+-- LANG, else English's, whose text is then the one shown; a value that is no
+-- text, or none of the field's, as {name} shows it.  The one place texts'
+-- braces are filled: programs, explain (audit show) and message() call it.
+local function text_on(text, on, lang, texts)
   if type(text) ~= "string" or type(on) ~= "string" or not string_find(text, "{", 1, true) then
     return text
   end
@@ -1552,6 +1558,16 @@ local function text_on(text, on)
     if type(v) == "number" or type(v) == "string" then
       values = values or {}
       values[name] = v
+    elseif v == nil and string_find(name, "|", 1, true) then   -- {name|field}: not a plain {name}'s cost
+      local field
+      v, field = string_match(name, "^([^|]*)|(.*)$")
+      v = param_on(v, on)
+      if type(v) == "number" or type(v) == "string" then
+        local s = type(texts) == "table" and (frozen[texts] or texts)
+        local names = WORDS.labels[s and type(rawget(s, lang)) == "string" and LANG_OK[lang] and lang or "en"][field]
+        values = values or {}
+        values[name] = type(v) == "string" and names and names[v] or v
+      end
     end
   end
   return values and c_render(text, values) or text
@@ -1576,7 +1592,7 @@ local function message(c, passed, values, lang, on)
   if type(text) ~= "string" and type(text) ~= "number" then
     error(string_format("its text is %s, not a text", describe(text)), 0)
   end
-  if param_texts[text] then text = text_on(text, on) end
+  if param_texts[text] then text = text_on(text, on, lang, c.text) end
   local word = (passed and WORDS.met or WORDS.not_met)[lang] or WORDS.met.en
   if type(values) ~= "table" then return text .. word end
   -- Read raw, as the decision's JSON reads them (a frozen table's contents):
@@ -1972,7 +1988,7 @@ function api.programs(as_of, lang)
     if p then
       local criteria = setmetatable({}, ARRAY)
       for i, c in ipairs(p.criteria) do
-        criteria[i] = setmetatable({ id = c.id, text = text_on(declared_text(c.text, lang), as_of),
+        criteria[i] = setmetatable({ id = c.id, text = text_on(declared_text(c.text, lang), as_of, lang, c.text),
           reference = declared_text(c.reference) }, { __json = order { "id", "text", "reference" } })
       end
       list[#list + 1] = setmetatable({ id = p.id, title = declared_text(p.title, lang), version = p.version,
@@ -2035,7 +2051,7 @@ function api.explain(program, version, lang, on)
   for i, c in ipairs(p.criteria) do
     local info = debug_getinfo(c.check, "S")
     local first, last = info.linedefined, info.lastlinedefined
-    criteria[i] = setmetatable({ id = c.id, text = text_on(declared_text(c.text, lang), on),
+    criteria[i] = setmetatable({ id = c.id, text = text_on(declared_text(c.text, lang), on, lang, c.text),
       reference = declared_text(c.reference), file = c.file, line = c.line, first_line = first, last_line = last,
       source = source_lines(c.file, first, last) },
       { __json = order { "id", "text", "reference", "file", "line", "first_line", "last_line", "source" } })
@@ -2689,24 +2705,36 @@ function api.lint()
   end
   -- A criterion's text shows the parameters it names in braces, {name}:
   -- each must be declared, hold a number or a text, and be in force whenever
-  -- the version is (while a file did not load, its parameters are unknown).
+  -- the version is (while a file did not load, its parameters are unknown);
+  -- {name|field} shows name's, by the labels of an enum field or a scale,
+  -- as a template's {x|field} (not without a schema, as below).  Each at
+  -- the line of the text in that language.
   local told = {}   -- criterion -> names said: once each
   each_text_brace(function(v, c, lang, _, name)
     told[c] = told[c] or {}
     if told[c][name] then return end
     told[c][name] = true
-    local p, msg = params[name], nil
+    local param, field = name, nil
+    if not params[name] and string_find(name, "|", 1, true) then param, field = string_match(name, "^([^|]*)|(.*)$") end
+    local p, msg = params[param], nil
     if not p then
       msg = not next(broken) and string_format("criterion '%s' text (%s): {%s} names no declared parameter (braces in a text show a parameter's value on the decision date)", c.id, lang, name)
     elseif type(p.values[1].value) ~= "number" and type(p.values[1].value) ~= "string" then
       local v = p.values[1].value   -- declared in Lua: a list has its [1]
-      msg = string_format("criterion '%s' text (%s): parameter '%s' holds %s, and a text can show only a number or a text", c.id, lang, name,
+      msg = string_format("criterion '%s' text (%s): parameter '%s' holds %s, and a text can show only a number or a text", c.id, lang, param,
         type(v) == "table" and (rawget(frozen[v] or v, 1) ~= nil and "a list" or "a table") or describe(v))
     else
       local gap = not v.no_from and first_gap(p, v.from, v.to or "9999-12-31")
-      msg = gap and string_format("criterion '%s' text (%s) shows parameter '%s', which has no value in force on %s, when %s %s is", c.id, lang, name, gap, v.id, v.version)
+      msg = gap and string_format("criterion '%s' text (%s) shows parameter '%s', which has no value in force on %s, when %s %s is", c.id, lang, param, gap, v.id, v.version)
     end
-    if msg then out[#out + 1] = { file = c.file, line = c.line, msg = msg } end
+    local line
+    if msg or field then line = key_line(c.file, c.line, "criterion", c.id, { "text", lang }) or c.line end
+    if msg then out[#out + 1] = { file = c.file, line = line, msg = msg } end
+    if field and not WORDS.labelled[field] and next(broken) == nil and schema_at then
+      out[#out + 1] = { file = c.file, line = line, msg = string_format(
+        "criterion '%s' text (%s): {%s} shows a value by the labels of '%s', which is no enum field of the schema and no scale",
+        c.id, lang, name, field) }
+    end
   end)
   -- A message template's {x|name} shows x by the display names of name: an
   -- enum field of the schema (its path) or a scale, else it shows the code.
@@ -3097,7 +3125,8 @@ function api.run_case(i)
         -- name parameters, never the check's values.
         local text = text_in(c.text, lang)
         for name in string_gmatch(type(text) == "string" and text or "", "{([^}]*)}") do
-          local v = param_on(name, case.as_of)
+          local v = param_on(name, case.as_of)   -- {name|field} shows name's value (text_on)
+          if v == nil then v = param_on(string_match(name, "^([^|]*)|"), case.as_of) end
           if type(v) ~= "number" and type(v) ~= "string" then
             wrong[#wrong + 1] = string_format("criterion %s's text leaves {%s} unfilled: it names no parameter with a number or a text in force on %s", r.id, name, case.as_of)
           end
@@ -3263,7 +3292,7 @@ local seal_set = api.seal
 function api.seal(ruleset_hash)
   seal_set(ruleset_hash)
   each_text_brace(function(_, _, _, t, name)
-    if params[name] then param_texts[t] = true end
+    if params[name] or params[string_match(name, "^([^|]*)|")] then param_texts[t] = true end
   end)
   keep_criteria()
   c_keep_params()

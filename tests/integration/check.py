@@ -625,7 +625,7 @@ def main():
     d = edited("param_gap", {"taehil.lua": [ends]})
     _, found, _ = problems(d)
     reads = line_of(d, "taehil.lua", 'param "taehil.age_max"')
-    shows = line_of(d, "taehil.lua", 'criterion "age"')
+    shows = line_of(d, "taehil.lua", 'en = "Aged {taehil.age_min}')   # the text's own line
     check(found == [("taehil.lua", shows, "criterion 'age' text (en) shows parameter "
                      "'taehil.age_max', which has no value in force on 2026-01-01, when taehil "
                      "2025.1 is"),

@@ -176,6 +176,17 @@ def main():
                 "number or a text in force on " in l]
     check(st == 1 and holes and "its check returned no value of that name" not in out,
           "a text's misspelt parameter is said as one (%d cases)" % len(holes))
+    # A text's {param|field} shows the parameter's value (by field's labels):
+    # filled, for the cases of the criterion whose message is its text.
+    d = copy("labelled_text")
+    def text_message(t):
+        t = t.replace("{taehil.education_min}", "{taehil.education_min|education}")
+        i = t.index('criterion "education"')
+        return t[:i] + re.sub(r"    (pass|fail) = \{.*?\n    \},\n", "", t[i:], count=2, flags=re.S)
+    rewrite(os.path.join(d, "taehil.lua"), text_message)
+    st, out, _ = eligo("test", d)
+    check(st == 0 and "unfilled" not in out,
+          "a text's {taehil.education_min|education} is filled by the parameter (%s)" % out[-300:])
     # A value the message shows may hold braces of its own: no hole.
     d = copy("braced_value")
     def no_templates(t):

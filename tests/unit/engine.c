@@ -4627,12 +4627,113 @@ static void test_labels_lint(void **state)
                                       "schema and no scale");
 }
 
+/* A criterion's text shows a parameter by the labels of an enum field or a
+ * scale, {p.level|grade}, in the language of the text: in the programme
+ * list, in the explanation of a decision, in the message made from the text,
+ * and as the test cases read it; a value that is no text, or none of the
+ * field's, as {p.level} shows it. */
+#define LABELLED_PARAMS                                                                         \
+    "parameter \"p.level\" { reference = \"r\", { from = \"2000-01-01\", value = \"low\" },\n"    \
+    "  { from = \"2025-01-01\", value = \"mid\" }, { from = \"2026-01-01\", value = \"high\" } }\n" \
+    "parameter \"p.max\" { reference = \"r\", { from = \"2000-01-01\", value = 10 } }\n"          \
+    "parameter \"p.code\" { reference = \"r\", { from = \"2000-01-01\", value = \"zzz\" } }\n"
+
+static const char labelled_texts[] =
+    LABELLED_PARAMS PROGRAMME_P
+    "  criterion \"c\" { text = { en = \"At least {p.level|grade}\",\n"
+    "    fr = \"Au moins {p.level|grade}, {p.max|grade} {p.code|grade} {p.level}\",\n"
+    "    ar = \"{p.level|level}\" }, reference = \"r\",\n"
+    "    check = function(a) return true end } }\n";
+
+static void test_text_shows_labels(void **state)
+{
+    (void)state;
+    engine *en = open_set(labels_schema, labelled_texts,
+                          "case \"fr\" { program = \"p\", as_of = \"2025-03-01\", lang = \"fr\",\n"
+                          "  applicant = { applicant_id = \"A\" }, outcome = \"eligible\" }\n"
+                          "case \"ar\" { program = \"p\", as_of = \"2025-03-01\", lang = \"ar\",\n"
+                          "  applicant = { applicant_id = \"A\" }, outcome = \"eligible\" }\n",
+                          NULL);
+    buf out;
+    buf_init(&out, 1 << 20);
+    err e = {0};
+    assert_int_equal(engine_programs(en, "2024-06-01", "fr", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"Au moins bas, 10 zzz low\"");
+    buf_reset(&out);
+    assert_int_equal(engine_programs(en, "2025-06-01", "fr", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"Au moins moyen, 10 zzz mid\"");   /* the later value */
+    buf_reset(&out);
+    /* No French label: the English one; no label at all: the code. */
+    assert_int_equal(engine_programs(en, "2026-06-01", "fr", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"Au moins top, 10 zzz high\"");
+    buf_reset(&out);
+    assert_int_equal(engine_programs(en, "2025-06-01", "en", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"At least mid\"");
+    buf_reset(&out);
+    /* A field's path, in the explanation (audit show). */
+    assert_int_equal(engine_explain(en, "p", "1", "ar", "2024-12-31", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"منخفض\"");
+    buf_reset(&out);
+    assert_int_equal(engine_explain(en, "p", "1", "fr", NULL, &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"text\":\"Au moins {p.level|grade}, {p.max|grade} {p.code|grade} "
+                              "{p.level}\"");   /* no date: as written */
+    buf_free(&out);
+    engine_result *r = decide_lang(en, "p", "fr", "{\"applicant_id\":\"A\"}");   /* on AS_OF */
+    ASSERT_CONTAINS(decision(r), "\"message\":\"Au moins moyen, 10 zzz mid : satisfait\"");
+    release(r);
+    r = decide_lang(en, "p", "ar", "{\"applicant_id\":\"A\"}");
+    ASSERT_CONTAINS(decision(r), "\"message\":\"متوسط: مستوفى\"");
+    release(r);
+    /* The cases read {p.level|grade} as p.level: filled. */
+    int passed = -1, failed = -1;
+    reports got;
+    memset(&got, 0, sizeof got);
+    assert_int_equal(engine_test(en, keep_report, NULL, &got, &passed, &failed, &e), 0);
+    assert_int_equal(passed, 2);
+    assert_int_equal(got.n, 0);
+    release(en);
+}
+
+/* eligo check: a text's {param|field} whose parameter is not declared, or
+ * whose field is no enum field and no scale, at the line of that text. */
+static void test_text_labels_lint(void **state)
+{
+    (void)state;
+    static const char rules[] =
+        LABELLED_PARAMS PROGRAMME_P
+        "  criterion \"c\" {\n"
+        "    text = {\n"
+        "      en = \"{p.level|grade}\",\n"
+        "      fr = \"{p.levl|grade}\",\n"
+        "      ar = \"{p.level|grades}\",\n"
+        "    }, reference = \"r\",\n"
+        "    check = function(a) return true end } }\n";
+    err e = {0};
+    ruleset *rs = texts_set(labels_schema, rules, NULL);
+    reports got;
+    memset(&got, 0, sizeof got);
+    assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 2);
+    ruleset_free(rs);
+    assert_int_equal(got.n, 5);   /* after the schema's warnings of unnamed values */
+    assert_string_equal(got.r[3].file, "p.lua");
+    assert_int_equal(got.r[3].line, 10);
+    assert_string_equal(got.r[3].msg, "criterion 'c' text (fr): {p.levl|grade} names no declared "
+                                      "parameter (braces in a text show a parameter's value on the "
+                                      "decision date)");
+    assert_int_equal(got.r[4].line, 11);
+    assert_string_equal(got.r[4].msg, "criterion 'c' text (ar): {p.level|grades} shows a value by the "
+                                      "labels of 'grades', which is no enum field of the schema and no "
+                                      "scale");
+}
+
 #define TEST(f) cmocka_unit_test_teardown(f, release_all)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(test_text_shows_parameters),
+        TEST(test_text_shows_labels),
+        TEST(test_text_labels_lint),
         TEST(test_lint_undeclared_reads),
         TEST(test_cases_stopped_by_budget),
         TEST(test_cases_retried_at_memory_cap),
