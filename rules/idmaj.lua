@@ -91,8 +91,8 @@ program "idmaj" {
   criterion "education" {
     text = {
       en = "Education level at least {idmaj.education_min}",
-      fr = "Niveau d'études au moins égal à {idmaj.education_min}",
-      ar = "مستوى دراسي لا يقل عن {idmaj.education_min}",
+      fr = "Niveau d'études au moins égal à {idmaj.education_min|education}",
+      ar = "مستوى دراسي لا يقل عن {idmaj.education_min|education}",
     },
     fail = {
       en = "education level {education} is below the required {min}",
@@ -136,8 +136,8 @@ program "idmaj" {
   criterion "waiting" {
     text = {
       en = "Unemployed for at least {idmaj.waiting_months} months, or education at least {idmaj.waiting_waived_from}",
-      fr = "Sans emploi depuis au moins {idmaj.waiting_months} mois, ou niveau d'études au moins égal à {idmaj.waiting_waived_from}",
-      ar = "أن يكون في وضعية بطالة منذ {idmaj.waiting_months} أشهر على الأقل، أو أن يكون مستواه الدراسي {idmaj.waiting_waived_from} على الأقل",
+      fr = "Sans emploi depuis au moins {idmaj.waiting_months} mois, ou niveau d'études au moins égal à {idmaj.waiting_waived_from|education}",
+      ar = "أن يكون في وضعية بطالة منذ {idmaj.waiting_months} أشهر على الأقل، أو أن يكون مستواه الدراسي {idmaj.waiting_waived_from|education} على الأقل",
     },
     fail = {
       en = "the wait is not met: months unemployed since {since}: {months}, below the {min} required, and education {education} is below {degree}",

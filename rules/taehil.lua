@@ -77,8 +77,8 @@ program "taehil" {
   criterion "education" {
     text = {
       en = "Education level at least {taehil.education_min}",
-      fr = "Niveau d'études au moins égal à {taehil.education_min}",
-      ar = "مستوى دراسي لا يقل عن {taehil.education_min}",
+      fr = "Niveau d'études au moins égal à {taehil.education_min|education}",
+      ar = "مستوى دراسي لا يقل عن {taehil.education_min|education}",
     },
     fail = {
       en = "education level {education} is below the required {min}",

@@ -151,6 +151,20 @@ def labels():
         ("grades.lua", 4, "warning: scale 'grade': labels (ar) name no 'high': Arabic messages show it "
                           "by its English label, or its code")] and out.rstrip().endswith(": 1 problem"),
           "a label of no value is a problem at its line, a value unnamed a warning (%s)" % out.strip())
+    # A text's {param|field}: the parameter must be declared, as a text's
+    # {param}, and the field an enum field or a scale, as a template's; each
+    # at the line of the text in that language.
+    expect_one("labels_text_param", {"taehil.lua": [("{taehil.education_min|education}",
+                                                      "{taehil.education_mn|education}")]},
+               "taehil.lua", "{taehil.education_mn|education}",
+               r"^criterion 'education' text \(fr\): \{taehil\.education_mn\|education\} names no "
+               r"declared parameter \(braces in a text show a parameter's value on the decision date\)$")
+    expect_one("labels_text_field", {"idmaj.lua": [(
+                   "الدراسي {idmaj.waiting_waived_from|education}",
+                   "الدراسي {idmaj.waiting_waived_from|educaton}")]},
+               "idmaj.lua", "{idmaj.waiting_waived_from|educaton}",
+               r"^criterion 'waiting' text \(ar\): \{idmaj\.waiting_waived_from\|educaton\} shows a "
+               r"value by the labels of 'educaton', which is no enum field of the schema and no scale$")
     d = edited("labels_unnamed", {}, {"grades.lua": grades.replace('      ["hihg"] = "مرتفع",\n', "")})
     st, found, out = problems(d)
     check(st == 0 and len(found) == 1 and found[0][:2] == ("grades.lua", 4) and

@@ -54,6 +54,20 @@ def main():
         check(served and decisions(ev.stdout) == served,
               "eval and the server decide the same file alike (%d decisions)" % len(served))
 
+        # The shipped criteria texts, as `programs` gives them in French and
+        # Arabic: an education level shown by its name (« baccalauréat »,
+        # البكالوريا), never by its code (bac, bac+3; French writes bac+2
+        # as it is, and a label may give the code in brackets).
+        conn = srv.connect()
+        fr_code = re.compile(r"(?<![(\w])(bac(\+[35])?|none|primary|secondary|doctorate)(?![\w+)])")
+        for lang, code in (("fr", fr_code), ("ar", re.compile(r"[a-z]{2,}"))):
+            r = conn.request({"op": "programs", "as_of": "2025-03-01", "lang": lang})
+            texts = [c["text"] for p in r.get("programs", []) for c in p["criteria"]]
+            bad = [t for t in texts if code.search(t)]
+            check(len(texts) > 20 and not bad and any("دراسي" in t or "études" in t for t in texts),
+                  "the %s criteria texts show no code (%d texts; %s)" % (lang, len(texts), bad[:2]))
+        conn.close()
+
         # --replies: one line per application, as the server replied to it
         # (its id, its decisions or its error), so that each is found again.
         def replies(text):
