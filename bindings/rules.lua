@@ -1526,13 +1526,15 @@ local function text_in(texts, lang)
 end
 
 -- The value of parameter NAME in force on ON, or nil (undeclared, none in
--- force, or no date).  Read raw: no rule code runs.
+-- force, or no date), then its index in the parameter's values and its
+-- record.  NAME may be the parameter itself, or any { values = list sorted
+-- by from }.  Read raw: no rule code runs.
 local function param_on(name, on)
-  local p = type(name) == "string" and params[name]
+  local p = type(name) == "table" and name or type(name) == "string" and params[name]
   if not p or type(on) ~= "string" then return nil end
   for i = #p.values, 1, -1 do   -- sorted by from: the latest in force, as param reads it
     local pv = p.values[i]
-    if pv.from <= on and (pv.to == nil or on <= pv.to) then return pv.value end
+    if pv.from <= on and (pv.to == nil or on <= pv.to) then return pv.value, i, pv end
   end
   return nil
 end
@@ -2019,11 +2021,7 @@ do   -- window_on's local is api.explain's alone (the main chunk is near Lua's 2
 -- 35 from 2025-01-01 and 40 from 2027-01-01 make 35 the value from
 -- 2025-01-01 to 2026-12-31, which the declaration alone does not say.
 local function window_on(p, on)
-  local k
-  for i = #p.values, 1, -1 do   -- as param_on: the latest in force
-    local pv = p.values[i]
-    if pv.from <= on and (pv.to == nil or on <= pv.to) then k = i break end
-  end
+  local _, k = param_on(p, on)
   if not k then return nil end
   local from, to = p.values[k].from, p.values[k].to
   for j = k + 1, #p.values do   -- later values, sorted by from
@@ -3326,13 +3324,9 @@ end
 -- stretch's start (or at the parameter).  Days after TODAY are not decided
 -- yet: a change there is the author's to make.
 function api.param_edits(old_json, today)
-  -- The value in force on DAY among VALUES (sorted by from), as param_on finds it.
+  -- The value in force on DAY among VALUES (sorted by from): its record.
   local function in_force(values, day)
-    for i = #values, 1, -1 do
-      local v = values[i]
-      if v.from <= day and (v.to == nil or day <= v.to) then return v end
-    end
-    return nil
+    return select(3, param_on({ values = values }, day))
   end
   local old, out, names = cjson.decode(old_json), {}, {}
   for name in pairs(params) do
