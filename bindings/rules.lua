@@ -1361,18 +1361,23 @@ function api.seal(ruleset_hash)
     problem("", 0, "no programme: no file declares one with program \"id\" { ... }, so every "
       .. "request would be unknown_program")
   end
+  -- FN(t, path) for each enum type of the schema, by its field's path
+  -- (business.sector), through records, nullables and lists.
+  local function each_enum(t, path, fn)
+    if t.kind == "enum" then fn(t, path)
+    elseif t.kind == "nullable" or t.kind == "list" then each_enum(t.of, path, fn)
+    elseif t.kind == "record" then
+      for _, n in ipairs(t.names) do each_enum(t.fields[n], path == "" and n or path .. "." .. n, fn) end
+    end
+  end
   -- Enum types that name a scale must name a declared one.
-  local function check_enums(t, path)
-    if t.kind == "enum" and t.scale and not scales[t.scale] then
+  each_enum(schema, "", function(t, path)
+    if t.scale and not scales[t.scale] then
       problem(schema_at and schema_at[1] or "schema.lua", schema_at and schema_at[2] or 1,
         "field '%s': scale '%s' is not declared", path, t.scale)
       t.set, t.values = {}, { "(undeclared scale " .. t.scale .. ")" }
-    elseif t.kind == "nullable" or t.kind == "list" then check_enums(t.of, path)
-    elseif t.kind == "record" then
-      for _, n in ipairs(t.names) do check_enums(t.fields[n], path == "" and n or path .. "." .. n) end
     end
-  end
-  check_enums(schema, "")
+  end)
   -- Display names: each enum's and scale's labels name its own values, in
   -- the languages eligo writes, with texts; French or Arabic that leave a
   -- value unnamed are a warning (its readers would see the English name, or
@@ -1453,18 +1458,14 @@ function api.seal(ruleset_hash)
   end
   for _, lang in ipairs(LANGS) do WORDS.labels[lang] = {} end
   WORDS.labelled = {}   -- the names a template's {x|name} may give: enum fields' paths, scales
-  local function enum_labels(t, path)
-    if t.kind == "enum" and t.scale and scales[t.scale] then
+  each_enum(schema, "", function(t, path)
+    if t.scale and scales[t.scale] then
       local sc = scales[t.scale]
       add_labels(path, check_labels(sc, levels(sc), string_format("scale '%s'", t.scale), sc.file, sc.line, "scale", t.scale), levels(sc))
-    elseif t.kind == "enum" and not t.scale then
+    elseif not t.scale then
       add_labels(path, check_labels(t, t.values, string_format("field '%s'", path), t.file, t.line, "enum", nil), t.values)
-    elseif t.kind == "nullable" or t.kind == "list" then enum_labels(t.of, path)
-    elseif t.kind == "record" then
-      for _, n in ipairs(t.names) do enum_labels(t.fields[n], path == "" and n or path .. "." .. n) end
     end
-  end
-  enum_labels(schema, "")
+  end)
   for _, name in ipairs(sorted_keys(scales)) do
     local sc = scales[name]
     add_labels(name, check_labels(sc, levels(sc), string_format("scale '%s'", name), sc.file, sc.line, "scale", name), levels(sc))
