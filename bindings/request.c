@@ -308,6 +308,14 @@ static int request_fast(lua_State *L)
     if (!lua_isnil(L, S_KEY)) {
         request_fingerprint(L, b);
         request_set(L, K_FINGERPRINT, lua_gettop(L));
+        /* current.op, .request_key, .fingerprint: read by engine.c when a
+         * limit stops the request (rules.lua's handle does the same). */
+        static const int kept[][2] = {{K_OP, S_OP}, {K_REQUEST_KEY, S_KEY}, {K_FINGERPRINT, 0}};
+        for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+            lua_pushvalue(L, UP_KEY(kept[i][0]));
+            lua_pushvalue(L, kept[i][1] ? kept[i][1] : lua_gettop(L) - 1);
+            lua_rawset(L, UP_CURRENT);
+        }
         lua_pop(L, 1);
     }
     lua_pushvalue(L, UP_PREPARE);

@@ -1895,6 +1895,7 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
     res.fingerprint = c_sha256(c_nfc(c_canon(setmetatable(
       { op = op, program = program, as_of = as_of_given, applicant = req.applicant or null },
       { __json = order { "op", "program", "as_of", "applicant" } }))))
+    current.op, current.request_key, current.fingerprint = op, key, res.fingerprint
   end
   local a = prepare_applicant(req)
   local aid = rawget(req.applicant, "applicant_id")   -- a is read-only, req.applicant its contents
@@ -1953,6 +1954,7 @@ function api.request(line, d_op, d_program, d_as_of, d_lang, d_history)
   local res = { id = "null", op = nil, lang = nil, request_key = nil, as_of = nil, program = nil,
     applicant_id = nil, decisions = nil }
   current.id = nil   -- read by engine.c when the budget or the memory cap stops the request
+  current.op, current.request_key, current.fingerprint = nil, nil, nil   -- likewise, with a key
   current.program = nil   -- likewise: decide sets it, and the last request's is not this one's
   local ok, err = pcall(handle_request, res, line, d_op, d_program, d_as_of, d_lang)
   DATE_BOUNDED.a, DATE_BOUNDED.on = nil, nil   -- (decide's: this request's applicant, let go)

@@ -1578,6 +1578,13 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
         lua_rawgeti(L, LUA_REGISTRYINDEX, en->api);       /* the id, if decoded */
         lua_getfield(L, -1, "current");
         d.id = draft_field(en, -1, "id");
+        /* And what a key stored with this very application needs, if read
+         * (pool.c answers the error with the stored decisions then). */
+        lua_getfield(L, -1, "op");
+        d.op = engine_op_named(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        d.request_key = draft_field(en, -1, "request_key");
+        d.fingerprint = draft_field(en, -1, "fingerprint");
         engine_result *r = engine_fail(en, &d, code, text);
         lua_settop(L, 0);
         if (engine_after(en) != LUA_OK)

@@ -393,6 +393,7 @@ def main():
         c.close()
     notes_capped()
     key_across_reload()
+    key_across_stop()
     finish()
 
 
@@ -456,6 +457,40 @@ def key_across_reload():
                   "%s: unknown_program (%s)" % (what, r))
         check(srv.db_query("SELECT count(*) FROM decisions")[0][0] == stored,
               "nothing more stored")
+        c.close()
+
+
+def key_across_stop():
+    """The same when the rules now run into a limit for that application (a
+    check that loops, stopped by the instruction budget): the retry gets its
+    stored decision, repeated; a new key gets the rule_error."""
+    with Server(copy_rules=True) as srv:
+        c = srv.connect()
+        a = decide(5)["applicant"]
+        a["applicant_id"] = "LOOP-1"
+        line = {"id": "s", "op": "decide", "program": "idmaj", "as_of": "2025-03-01",
+                "request_key": "STOP-1", "applicant": a}
+        first = c.request(line)
+        h0 = health_hash(c)
+        path = os.path.join(srv.rules, "idmaj.lua")
+        with open(path) as f:
+            text = f.read()
+        at = text.index('criterion "age"')
+        at = text.index("check = function(a, on)", at) + len("check = function(a, on)")
+        with open(path, "w") as f:
+            f.write(text[:at] + '\n      if known(a, "applicant_id") and a.applicant_id == "LOOP-1"'
+                    ' then while true do end end' + text[at:])
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        check(wait_for(lambda: health_hash(c) != h0), "the looping rule is loaded")
+        again = c.request(dict(line, id="s2"))
+        check(first.get("ok") and again.get("repeated") is True
+              and again.get("decision") == first.get("decision") and again.get("id") == "s2",
+              "a retry whose rule now loops gets its stored decision, repeated (%s)"
+              % str(again)[:200])
+        other = c.request(dict(line, id="s3", request_key="STOP-2"))
+        check((other.get("error") or {}).get("code") == "rule_error"
+              and "budget" in other["error"].get("message", ""),
+              "a new key: the rule's error, the budget named (%s)" % str(other)[:200])
         c.close()
 
 
