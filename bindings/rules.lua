@@ -1449,7 +1449,11 @@ function api.seal(ruleset_hash)
       for _, v in ipairs(values) do map[v] = (ok[lang] or {})[v] or (ok.en or {})[v] end
       if next(map) ~= nil and WORDS.labels[lang][name] == nil then WORDS.labels[lang][name] = map end
     end
-    WORDS.labelled[name] = true
+    if not WORDS.labelled[name] then   -- its values, for the lint of texts' {param|name}
+      local set = {}
+      for _, v in ipairs(values) do set[v] = true end
+      WORDS.labelled[name] = set
+    end
   end
   local function levels(sc)   -- a scale's levels that are texts (others are its problems)
     local out = {}
@@ -1457,7 +1461,7 @@ function api.seal(ruleset_hash)
     return out
   end
   for _, lang in ipairs(LANGS) do WORDS.labels[lang] = {} end
-  WORDS.labelled = {}   -- the names a template's {x|name} may give: enum fields' paths, scales
+  WORDS.labelled = {}   -- the names a template's {x|name} may give (enum fields' paths, scales): their values
   each_enum(schema, "", function(t, path)
     if t.scale and scales[t.scale] then
       local sc = scales[t.scale]
@@ -2735,6 +2739,15 @@ function api.lint()
       out[#out + 1] = { file = c.file, line = line, msg = string_format(
         "criterion '%s' text (%s): {%s} shows a value by the labels of '%s', which is no enum field of the schema and no scale",
         c.id, lang, name, field) }
+    elseif field and p and not msg and WORDS.labelled[field] then
+      -- A value that is none of the field's has no label: shown as written.
+      for _, pv in ipairs(p.values) do
+        if type(pv.value) == "string" and not WORDS.labelled[field][pv.value] then
+          out[#out + 1] = { file = c.file, line = line, warning = true, msg = string_format(
+            "criterion '%s' text (%s): {%s}: parameter '%s' holds '%s' from %s, which is no value of '%s': the text shows it as written",
+            c.id, lang, name, param, pv.value, pv.from, field) }
+        end
+      end
     end
   end)
   -- A message template's {x|name} shows x by the display names of name: an

@@ -165,6 +165,18 @@ def labels():
                "idmaj.lua", "{idmaj.waiting_waived_from|educaton}",
                r"^criterion 'waiting' text \(ar\): \{idmaj\.waiting_waived_from\|educaton\} shows a "
                r"value by the labels of 'educaton', which is no enum field of the schema and no scale$")
+    # A parameter whose value is none of the field's has no label: shown as
+    # written, a warning at the text's line.
+    d = edited("labels_text_value", {"idmaj.lua": [(
+        "égal à {idmaj.waiting_waived_from|education}",
+        "égal à {idmaj.waiting_waived_from|employment_status}")]})
+    st, found, out = problems(d)
+    check(st == 0 and len(found) == 1 and found[0][0] == "idmaj.lua" and found[0][2] == (
+              "warning: criterion 'waiting' text (fr): {idmaj.waiting_waived_from|employment_status}: "
+              "parameter 'idmaj.waiting_waived_from' holds 'bac+3' from 2025-01-01, which is no value "
+              "of 'employment_status': the text shows it as written")
+          and out.rstrip().endswith("clean, with 1 warning"),
+          "a text's parameter whose value the field does not have: a warning (%s)" % out.strip())
     d = edited("labels_unnamed", {}, {"grades.lua": grades.replace('      ["hihg"] = "مرتفع",\n', "")})
     st, found, out = problems(d)
     check(st == 0 and len(found) == 1 and found[0][:2] == ("grades.lua", 4) and
