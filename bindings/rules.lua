@@ -1394,6 +1394,7 @@ function api.seal(ruleset_hash)
   end
   -- D (an enum type or a scale) declared at FILE:LINE as KIND "ID" (the
   -- enum: KIND "enum", no ID), WHAT in a problem; its labels as checked.
+  -- Read raw: a labels table's metamethods are rule code, not run here.
   local function check_labels(d, values, what, file, line, kind, id)
     if checked[d] then return checked[d] end
     local labels, ok = d.labels, {}
@@ -1407,7 +1408,7 @@ function api.seal(ruleset_hash)
     local set = {}
     for _, v in ipairs(values) do set[v] = true end
     for _, lang in ipairs(sorted_keys(labels)) do
-      local names = labels[lang]
+      local names = rawget(labels, lang)
       if not LANG_OK[lang] then
         problem(file, at(lang), "%s: labels under %s, which is not a language eligo writes (en, fr, ar): no one would read them", what, quoted(lang))
       elseif type(names) ~= "table" then
@@ -1415,7 +1416,7 @@ function api.seal(ruleset_hash)
       else
         ok[lang] = {}
         for _, v in ipairs(sorted_keys(names)) do
-          local n = names[v]
+          local n = rawget(names, v)
           if not set[v] then
             problem(file, at(lang, v), "%s: labels (%s) name %s, which is not one of its values (%s)", what, lang, quoted(v), table_concat(values, ", "))
           elseif type(n) ~= "string" or n == "" then
@@ -1433,8 +1434,8 @@ function api.seal(ruleset_hash)
       for _, v in ipairs(values) do
         if not (ok[lang] and ok[lang][v]) then unnamed[#unnamed + 1] = "'" .. v .. "'" end
       end
-      if #unnamed > 0 and (labels[lang] == nil or ok[lang]) then
-        problems[#problems + 1] = { file = file, line = labels[lang] == nil and at() or at(lang), warning = true, msg = string_format(
+      if #unnamed > 0 and (rawget(labels, lang) == nil or ok[lang]) then
+        problems[#problems + 1] = { file = file, line = rawget(labels, lang) == nil and at() or at(lang), warning = true, msg = string_format(
           "%s: labels (%s) name no %s: %s messages show %s",
           what, lang, table_concat(unnamed, ", "), lang == "fr" and "French" or "Arabic",
           #unnamed == 1 and "it by its English label, or its code" or "these by their English labels, or their codes") }

@@ -4627,6 +4627,40 @@ static void test_labels_lint(void **state)
                                       "schema and no scale");
 }
 
+/* Labels are read as declared, raw: a labels table's metamethods are rule
+ * code, which checking the labels must not run (an __index that raised
+ * stopped the set loading, one that answered hid the warning below). */
+static void test_labels_read_raw(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "scale \"grade\" { \"low\", \"high\",\n"
+        "  labels = setmetatable({ fr = { low = \"bas\", high = \"haut\" } },\n"
+        "    { __index = function() error(\"read\") end }) }\n"
+        "schema { applicant_id = \"text\", level = enum \"grade\" }\n";
+    static const char rules[] =
+        PROGRAMME_P
+        "  criterion \"c\" { text = { en = \"T\", fr = \"T\", ar = \"T\" }, reference = \"r\",\n"
+        "    fail = { en = \"{l|grade}\", fr = \"{l|grade}\", ar = \"{l|grade}\" },\n"
+        "    check = function(a) return false, { l = a.level } end } }\n";
+    engine *en = open_set(schema, rules, NULL, NULL);
+    engine_result *r = decide_lang(en, "p", "fr", "{\"applicant_id\":\"A\",\"level\":\"low\"}");
+    ASSERT_CONTAINS(decision(r), "\"message\":\"bas\"");
+    release(r);
+    release(en);
+    err e = {0};
+    ruleset *rs = texts_set(schema, rules, NULL);
+    reports got;
+    memset(&got, 0, sizeof got);
+    assert_int_equal(engine_lint(rs, NULL, keep_report, &got, &e), 0);
+    ruleset_free(rs);
+    assert_int_equal(got.n, 1);
+    assert_int_equal(got.r[0].line, 2);
+    assert_string_equal(got.r[0].msg, "warning: scale 'grade': labels (ar) name no 'low', 'high': "
+                                      "Arabic messages show these by their English labels, or their "
+                                      "codes");
+}
+
 /* A criterion's text shows a parameter by the labels of an enum field or a
  * scale, {p.level|grade}, in the language of the text: in the programme
  * list, in the explanation of a decision, in the message made from the text,
@@ -4785,6 +4819,7 @@ int main(void)
         TEST(test_labels_other_values),
         TEST(test_labels_values_are_codes),
         TEST(test_labels_lint),
+        TEST(test_labels_read_raw),
         TEST(test_load_global_write_refused),
         TEST(test_load_shared_library_write_refused),
         TEST(test_load_shared_library_metatable_refused),
