@@ -2034,14 +2034,18 @@ local function window_on(p, on)
   local from, to = p.values[k].from, p.values[k].to
   for j = k + 1, #p.values do   -- later values, sorted by from
     local q = p.values[j]
-    if q.from > on then   -- the first to start after ON ends the window
+    if q.to ~= nil and q.to < q.from then
+      -- Never in force (eligo check says so): read on no day, it neither
+      -- ends the window nor starts it again.
+    elseif q.from > on then   -- the first to start after ON ends the window
       local last = c_add_days(q.from, -1)
       if to == nil or last < to then to = last end
       break
+    elseif q.to >= from then
+      -- Started by ON, yet not in force on it: it ended before ON (q.to < on),
+      -- and was read in its own days, before the window.
+      from = c_add_days(q.to, 1)
     end
-    -- Started by ON, yet not in force on it: it ended before ON (q.to < on),
-    -- and was read in its own days, before the window.
-    if q.to >= from then from = c_add_days(q.to, 1) end
   end
   return setmetatable({ from = from, to = to }, { __json = order { "from", "to" } })
 end

@@ -4204,6 +4204,10 @@ static void test_explain_parameter_window(void **state)
                             "parameter \"p.ends\" { reference = \"r\",\n"
                             "  { from = \"2024-01-01\", to = \"2024-06-30\", value = 1 },\n"
                             "  { from = \"2025-01-01\", value = 2 } }\n"
+                            "parameter \"p.never\" { reference = \"r\",\n"
+                            "  { from = \"2020-01-01\", value = 1 },\n"
+                            "  { from = \"2021-01-01\", to = \"2020-06-30\", value = 2 },\n"
+                            "  { from = \"2030-01-01\", to = \"2029-01-01\", value = 3 } }\n"
                             PROGRAMME_P
                             "  criterion \"c\" { text = { en = \"C\" }, reference = \"r\",\n"
                             "    check = function(a, on) return param \"p.max\" > 0 end } }\n",
@@ -4241,6 +4245,11 @@ static void test_explain_parameter_window(void **state)
                 fail_msg("%s: %s: want ...%s in %s", cases[i].on, names[k], want, at);
         }
     }
+    /* A value whose 'to' is before its 'from' (eligo check says so) is never
+     * in force: it neither ends the window nor starts it again. */
+    buf_reset(&out);
+    assert_int_equal(engine_explain(en, "p", "1", "en", "2025-03-01", &out, &e), 0);
+    ASSERT_CONTAINS(out.data, "\"value\":3,\"reference\":\"r\"}],\"in_force\":{\"from\":\"2020-01-01\"}}");
     /* None in force on the date: no window; no date: none either. */
     buf_reset(&out);
     assert_int_equal(engine_explain(en, "p", "1", "en", "2024-09-01", &out, &e), 0);
