@@ -1123,26 +1123,35 @@ local NO_HISTORY = freeze(setmetatable({}, ARRAY))   -- frozen: no request can c
 local function history_rows(a)
   local rows = current.history
   if rows ~= nil then return rows end
-  local text = current.recorded
+  local text, why = current.recorded, nil
   if text == nil then
     local id = a.applicant_id            -- absent: the criterion is missing
     local fetch = api.fetch_history
     if fetch and type(id) == "string" then
-      local t, why = fetch(id)
-      if not t then
-        local file, line = caller(3)   -- what called earlier(): a check, unless by a tail call
-        local at = line > 0 and string_format("%s:%d: ", file, line) or ""
-        signal(setmetatable({ message = at .. "the applicant's earlier decisions could not be read: " .. tostring(why) },
-          UNREADABLE))
-      end
-      text = t
+      local t, err = fetch(id)
+      text, why = t, not t and tostring(err) or nil
     end
   end
-  if text == nil or text == "[]" then
+  if text ~= nil and text ~= "[]" then
+    -- Read as strictly as a request: rows the rules read and the decision
+    -- records must read back the same in a replay.
+    local at
+    rows, at = decode(text)
+    if at then
+      why = string_format("what was given is not JSON in UTF-8 (at byte %d)", at)
+    elseif type(rows) ~= "table" or debug_getmetatable(rows) ~= ARRAY then
+      why = "what was given is not a JSON array"
+    end
+  end
+  if why then   -- eligo's trouble, not the rule's: the request fails with internal
+    local file, line = caller(3)   -- what called earlier(): a check, unless by a tail call
+    local where = line > 0 and string_format("%s:%d: ", file, line) or ""
+    signal(setmetatable({ message = where .. "the applicant's earlier decisions could not be read: " .. why },
+      UNREADABLE))
+  end
+  if rows == nil then
     rows = NO_HISTORY   -- what decoding and freezing "[]" gives, made once
   else
-    rows = decode(text)
-    if type(rows) ~= "table" or debug_getmetatable(rows) ~= ARRAY then rows = setmetatable({}, ARRAY) end
     for _, r in ipairs(rows) do freeze(r) end
     freeze(rows)
   end

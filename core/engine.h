@@ -139,7 +139,9 @@ int engine_programs(engine *en, const char *as_of, const char *lang, buf *out, e
  *    "decided_at"}
  * ("outcome" where the decision stands, with "decision_outcome", its own,
  * after it when a review overrode it: store_applicant_decisions) and
- * returns 0 (-1 on failure: the request then fails with "internal").
+ * returns 0 (-1 on failure: the request then fails with "internal", as it
+ * does when what the provider gave, or the rows a replay gives, are not a
+ * JSON array in UTF-8, read as strictly as a request).
  * The rows a decision's rules read are recorded in that decision's JSON
  * ("history"), so that a replay can give the rules the same rows
  * (engine_defaults.history).  Without a provider, rules see no earlier

@@ -35,7 +35,8 @@
  * Beyond the sanitizers' findings, the target aborts when a result breaks
  * engine.h's contract: tests that did not run (-1), a report without a file
  * or a text, failures that do not match the reports or the return value; an
- * error code a rule cannot cause, or "internal" unless the provider failed;
+ * error code a rule cannot cause, or "internal" unless the provider failed
+ * or gave what is not a JSON array in UTF-8 (engine.h);
  * a provider asked twice in one request, or asked in a replay; an error
  * without a message; a decision, a programme list or an explanation that is
  * not JSON in UTF-8; an explanation refused for a version the set has, or
@@ -165,9 +166,13 @@ static const char *fuzz_check(const engine_result *r, const fuzz_provider *p)
     if (!r)
         fuzz_fail("no result", NULL);
     if (r->error_code) {
-        /* A provider that fails is eligo's trouble (engine.h), not the rule's. */
+        /* A provider that fails, or gives what is no JSON array, is eligo's
+         * trouble (engine.h), not the rule's. */
+        int unreadable = p && !p->failed && !strcmp(r->error_code, "internal") && r->error_message &&
+                         strstr(r->error_message, "earlier decisions could not be read: what was given is not");
         if (p && p->failed ? strcmp(r->error_code, "internal") != 0
-                           : strcmp(r->error_code, "rule_error") && strcmp(r->error_code, "unknown_program") &&
+                           : !unreadable && strcmp(r->error_code, "rule_error") &&
+                                 strcmp(r->error_code, "unknown_program") &&
                                  strcmp(r->error_code, "invalid_applicant"))
             fuzz_fail(r->error_code, r->error_message);
         if (!r->error_message || !*r->error_message)

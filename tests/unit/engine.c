@@ -3064,6 +3064,50 @@ static void test_history_provider_fails(void **state)
     assert_int_equal(calls, 1);
 }
 
+/* A provider that gives the text at UD. */
+static int text_provider(void *ud, const char *applicant_id, buf *out)
+{
+    (void)applicant_id;
+    return buf_adds(out, ud);
+}
+
+/* Rows that are no JSON array in UTF-8, read as strictly as a request, are
+ * not read as no past: the request fails with "internal", from a provider
+ * as from a replay's recorded rows.  A row with raw control bytes was read
+ * live and recorded escaped, and the replay, which refuses the escaped NUL,
+ * saw no row and decided otherwise (tests/fuzz/cases.c). */
+static void test_history_unreadable(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "[{\"decision_id\":\"D1\",\"decided_at\":\"2025-05-02T09:00:\x02\"}]",   /* raw control byte */
+        "[{\"decision_id\":\"D1\",\"decided_at\":\"2025\\u0000\"}]",            /* an escaped NUL */
+        "[{\"decision_id\":\"D1\",\"outcome\":\"\xff\"}]",                        /* not UTF-8 */
+        "{\"decision_id\":\"D1\"}",                                               /* no array */
+        "[{\"decision_id\":",                                                     /* cut short */
+    };
+    engine *en = open_texts(ONE_CRITERION("return #earlier(a) == 0"), NULL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        engine_set_history(en, text_provider, (void *)bad[i]);
+        engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+        assert_error(r, "internal");
+        ASSERT_CONTAINS(r->error_message, "the applicant's earlier decisions could not be read: "
+                                          "what was given is not");
+        release(r);
+        engine_set_history(en, NULL, NULL);
+        engine_defaults d = {.op = ENGINE_OP_DECIDE, .program = "p", .history = bad[i]};
+        const char *line = "{\"as_of\":\"2025-01-01\",\"applicant\":{\"applicant_id\":\"A\"}}";
+        r = own(engine_request(en, line, strlen(line), &d), free_result);
+        assert_error(r, "internal");
+        release(r);
+    }
+    engine_set_history(en, text_provider, (void *)"[{\"decision_id\":\"D1\"}]");
+    engine_result *r = decide(en, "p", "{\"applicant_id\":\"A\"}");
+    assert_outcome(r, "ineligible");
+    release(r);
+    release(en);
+}
+
 /* A provider of no earlier decisions, counting its calls. */
 static int counting_provider(void *ud, const char *applicant_id, buf *out)
 {
@@ -4941,6 +4985,7 @@ int main(void)
         TEST(test_explain_programme),
         TEST(test_history_rows_read_are_recorded),
         TEST(test_history_provider_fails),
+        TEST(test_history_unreadable),
         TEST(test_load_programme_id_nul_refused),
         TEST(test_message_pass_without_pass_template),
         TEST(test_message_error_is_rule_error),
