@@ -23,7 +23,14 @@ typedef struct canon_state {
     buf *b;
     char *msg;
     size_t msglen;
+    canon_keys *keys;     /* canon_try_keys': kept of the table at depth 0, or NULL */
+    int anchor;           /* where its strings are held, from BASE + 1 */
+    lua_Integer base;
 } canon_state;
+
+/* Lua's LUAI_MAXSHORTLEN: a longer string is not interned, so that a key
+ * as long is a new address in each table and never one canon_keys kept. */
+#define CANON_KEY_SHORT 40
 
 /* The key of the registry's metatable for the key orders canon follows
  * (canon_push_order_mt). */
@@ -320,15 +327,39 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
     } else {
         qsort(keys, n, sizeof *keys, canon_key_cmp);
     }
+    /* The table canon_try_keys was given: what it kept goes (the anchor's
+     * strings are about to change), and these keys are kept instead when
+     * the next table could match them. */
+    canon_keys *kept = depth == 1 ? cs->keys : NULL;
+    if (kept) {
+        kept->n = 0;
+        if (n == 0 || n > CANON_KEYS_MAX)
+            kept = NULL;
+        for (size_t i = 0; kept && i < n; i++)
+            if (keys[i].len > CANON_KEY_SHORT)
+                kept = NULL;
+    }
     if ((rc = canon_putc(cs, '{')) != 0)
         goto done;
     for (size_t i = 0; i < n; i++) {
+        size_t at = cs->b->len;
         if ((i && (rc = canon_putc(cs, ',')) != 0) ||
             (rc = canon_string(cs, keys[i].s, keys[i].len)) != 0 ||
-            (rc = canon_putc(cs, ':')) != 0 || (rc = canon_value(cs, keys[i].value, depth)) != 0)
+            (rc = canon_putc(cs, ':')) != 0)
+            goto done;
+        if (kept) {
+            lua_pushvalue(L, keys[i].value - 1);          /* ... k */
+            kept->key[i] = lua_topointer(L, -1);
+            lua_rawseti(L, cs->anchor, cs->base + 1 + (lua_Integer)i);
+            lua_pushlstring(L, cs->b->data + at, cs->b->len - at);   /* ... text */
+            kept->text[i] = lua_tolstring(L, -1, &kept->len[i]);
+            lua_rawseti(L, cs->anchor, cs->base + 1 + CANON_KEYS_MAX + (lua_Integer)i);
+        }
+        if ((rc = canon_value(cs, keys[i].value, depth)) != 0)
             goto done;
     }
-    rc = canon_putc(cs, '}');
+    if ((rc = canon_putc(cs, '}')) == 0 && kept)
+        kept->n = (int)n;
 done:
     lua_settop(L, top);
     return rc;
@@ -481,8 +512,76 @@ static int canon_value(canon_state *cs, int idx, int depth)
 
 int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen)
 {
-    canon_state cs = {L, b, msg, msglen};
+    canon_state cs = {L, b, msg, msglen, NULL, 0, 0};
     return canon_value(&cs, lua_absindex(L, idx), 0);
+}
+
+/* The table at T, which has no metatable, written from KEYS (N > 0) when
+ * its keys are exactly those: each key found among them by its address,
+ * its value left on the stack for its place in their order.  Returns 1
+ * with nothing written when they are not (a key not kept, one missing, no
+ * room on the stack), else 0 or -1 as canon_object_sorted.  Its values are
+ * written as canon_object_sorted writes them, in the same order, so that
+ * the first that fails is the same, with the same message.
+ * [-0, +0, m] */
+static int canon_object_kept(canon_state *cs, int t, const canon_keys *keys)
+{
+    lua_State *L = cs->L;
+    int value[CANON_KEYS_MAX];
+    unsigned seen = 0;
+    int top = lua_gettop(L), pos = top + 1, rc = 1;
+    if (!lua_checkstack(L, 2 * CANON_KEYS_MAX + 4))
+        return 1;
+    lua_pushnil(L);                                       /* k */
+    while (lua_next(L, t)) {                              /* ... k v */
+        /* Any other key, a number or a string not kept, has another
+         * address (or none): then this table is not the kept one's
+         * kind, whose keys are all kept, each once. */
+        const void *k = lua_type(L, -2) == LUA_TSTRING ? lua_topointer(L, -2) : NULL;
+        int j = 0;
+        while (j < keys->n && keys->key[j] != k)
+            j++;
+        if (j == keys->n)
+            goto done;
+        value[j] = pos + 1;
+        seen |= 1u << j;
+        pos += 2;
+        lua_pushvalue(L, -2);                             /* ... k v k */
+    }
+    if (seen != (1u << keys->n) - 1)
+        goto done;
+    if ((rc = canon_putc(cs, '{')) != 0)
+        goto done;
+    for (int j = 0; j < keys->n; j++)
+        if ((rc = canon_put(cs, keys->text[j], keys->len[j])) != 0 ||
+            (rc = canon_value(cs, value[j], 1)) != 0)
+            goto done;
+    rc = canon_putc(cs, '}');
+done:
+    lua_settop(L, top);
+    return rc;
+}
+
+int canon_try_keys(lua_State *L, int idx, buf *b, char *msg, size_t msglen, canon_keys *keys,
+                   int anchor, lua_Integer base)
+{
+    canon_state cs = {L, b, msg, msglen, NULL, 0, 0};
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TTABLE) {
+        if (lua_getmetatable(L, idx)) {
+            /* Frozen, ordered or a list: as canon_try writes it, and kept
+             * keys stay for the next table. */
+            lua_pop(L, 1);
+        } else {
+            int rc = keys->n > 0 ? canon_object_kept(&cs, idx, keys) : 1;
+            if (rc != 1)
+                return rc;
+            cs.keys = keys;
+            cs.anchor = lua_absindex(L, anchor);
+            cs.base = base;
+        }
+    }
+    return canon_value(&cs, idx, 0);
 }
 
 void canon_encode(lua_State *L, int idx, buf *b)

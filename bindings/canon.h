@@ -37,6 +37,33 @@ void canon_encode(lua_State *L, int idx, buf *b);
  * text.  [-0, +0, m] */
 int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen);
 
+/* What canon_try_keys keeps of the last object of string keys it wrote for
+ * one caller, so that the next with the same keys writes them without
+ * sorting or escaping them again: the keys (their addresses: a string the
+ * anchor table holds alive has an address no other string can have), in
+ * bytewise order, each with its text as written, ,"key": (no comma for the
+ * first).  Its layout is here, not in canon.c, because callers keep one
+ * per criterion inside their own structs; only canon.c reads or writes it.
+ * N = 0 keeps nothing: set it so before the first use. */
+#define CANON_KEYS_MAX 16
+typedef struct canon_keys {
+    int n;
+    const void *key[CANON_KEYS_MAX];
+    const char *text[CANON_KEYS_MAX];
+    size_t len[CANON_KEYS_MAX];
+} canon_keys;
+
+/* As canon_try, the same bytes and the same failures, for a value written
+ * again and again with the same keys (a criterion's compared values): a
+ * table without a metatable whose keys are exactly those KEYS holds is
+ * written from KEYS; otherwise it is written as canon_try writes it, and
+ * its keys, when they are at most CANON_KEYS_MAX short strings, become
+ * KEYS.  ANCHOR, a table of the caller's, holds those strings at BASE + 1
+ * .. BASE + 2 * CANON_KEYS_MAX; no one else may write there.
+ * [-0, +0, m] */
+int canon_try_keys(lua_State *L, int idx, buf *b, char *msg, size_t msglen, canon_keys *keys,
+                   int anchor, lua_Integer base);
+
 /* Append S as a JSON string / V in decimal, exactly as canon_encode writes
  * them.  Return 0, or -1 when B's cap would be passed.  No Lua involved. */
 int canon_add_string(buf *b, const char *s, size_t n);

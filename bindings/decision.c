@@ -64,8 +64,11 @@ enum { ARG_P = 1, ARG_A, ARG_ON, ARG_LANG, ARG_NOW, ARG_RULESET,
 
 /* What keep kept of a programme's criteria, in a userdata whose user value
  * (a table) holds criterion i's check at [i], then the strings the pointers
- * below point into.  A message template is split at its names, as
- * decision_render reads it: pieces up to the last, which has no name. */
+ * below point into, and at [0] the table that holds the strings of the
+ * keys kept of the last values and parameters written (canon_try_keys):
+ * criterion i's from DECISION_KEYS_BASE(i) + 1, the parameters' from 1.  A
+ * message template is split at its names, as decision_render reads it:
+ * pieces up to the last, which has no name. */
 typedef struct decision_piece {
     const char *lit;      /* the text before the name (or the rest) */
     size_t lit_len;
@@ -80,7 +83,10 @@ typedef struct decision_crit {
     const char *head;     /* {"id":...,"passed": */
     size_t head_len;
     int tmpl[2][DECISION_LANGS];   /* [passed][lang]: first piece, or -1 for message() */
+    canon_keys values;    /* the keys of its last values written */
 } decision_crit;
+
+#define DECISION_KEYS_BASE(i) ((lua_Integer)(i) * 2 * CANON_KEYS_MAX)
 
 typedef struct decision_kept {
     lua_Integer n;        /* criteria */
@@ -93,6 +99,7 @@ typedef struct decision_kept {
     const char *prefix;
     size_t prefix_len;
     const char *id, *version, *ruleset;
+    canon_keys params;    /* the keys of the last parameters written */
 } decision_kept;
 
 /* A decision written since the last reset: where its parts are. */
@@ -422,6 +429,24 @@ static int decision_put(lua_State *L, buf *b, const char *lit, size_t litlen, in
 
 #define DECISION_KEY(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
 
+/* As decision_put, for a table written with the keys of the last one
+ * (KEYS, held in the table at ANCHOR from BASE + 1), when KEYS is not
+ * NULL.  [-0, +0, m] */
+static int decision_put_keys(lua_State *L, buf *b, const char *lit, size_t litlen, int idx,
+                             canon_keys *keys, int anchor, lua_Integer base, char *msg,
+                             size_t msglen)
+{
+    if (!keys)
+        return decision_put(L, b, lit, litlen, idx, msg, msglen);
+    if (lua_isnil(L, idx))
+        return 0;
+    if (buf_add(b, lit, litlen) != 0) {
+        snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
+        return -1;
+    }
+    return canon_try_keys(L, idx, b, msg, msglen, keys, anchor, base);
+}
+
 /* Append the head of criterion C: its id (skipped when nil) and the key of
  * "passed", which always follows; KC's, kept at seal, when there is one.
  * Returns 0, or -1 with MSG set.  [-0, +0, e] */
@@ -462,13 +487,18 @@ static int decision_same_string(lua_State *L, int idx, const char *s)
 
 /* Append the decision to box->out; KEPT, when not NULL, is what keep kept
  * of its programme.  Returns 0, or -1 with MSG set. */
-static int decision_write(lua_State *L, decision_box *box, const decision_kept *kept,
+static int decision_write(lua_State *L, decision_box *box, decision_kept *kept,
                           lua_Integer n, const char *id, const char *outcome, char *msg,
                           size_t msglen, lua_Integer *crit)
 {
     buf *b = &box->one;
     buf_reset(b);
     const decision_mark *marks = (const decision_mark *)box->marks.data;
+    int anchor = 0;   /* where the kept keys' strings are held */
+    if (kept) {
+        lua_rawgeti(L, SLOT_KEPT, 0);
+        anchor = lua_gettop(L);
+    }
     if (buf_adds(b, "{\"decision_id\":") != 0 || canon_add_string(b, id, strlen(id)) != 0)
         goto cap;
     if (kept && kept->prefix && decision_same_string(L, ARG_PROGRAM, kept->id) &&
@@ -500,7 +530,9 @@ static int decision_write(lua_State *L, decision_box *box, const decision_kept *
                 return -1;
             if (buf_addc(b, ']') != 0)
                 goto cap;
-        } else if (decision_put(L, b, DECISION_KEY("values"), slot, msg, msglen) != 0) {
+        } else if (decision_put_keys(L, b, DECISION_KEY("values"), slot,
+                                     kept ? &kept->crit[i].values : NULL, anchor,
+                                     DECISION_KEYS_BASE(i + 1), msg, msglen) != 0) {
             *crit = i + 1;   /* its check returned them: the error is named after it */
             return -1;
         }
@@ -520,11 +552,14 @@ static int decision_write(lua_State *L, decision_box *box, const decision_kept *
     }
     if (buf_addc(b, ']') != 0)
         goto cap;
-    if (decision_put(L, b, DECISION_KEY("parameters"), ARG_USED, msg, msglen) ||
+    if (decision_put_keys(L, b, DECISION_KEY("parameters"), ARG_USED,
+                          kept ? &kept->params : NULL, anchor, 0, msg, msglen) ||
         decision_put(L, b, DECISION_KEY("decided_at"), ARG_NOW, msg, msglen))
         return -1;
     if (buf_addc(b, '}') != 0)
         goto cap;
+    if (anchor)
+        lua_pop(L, 1);
     return 0;
 cap:
     snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
@@ -1131,9 +1166,12 @@ static int decision_keep(lua_State *L)
     kept->n = n;
     kept->crit = (decision_crit *)(kept + 1);
     kept->piece = (decision_piece *)(kept->crit + n);
-    lua_createtable(L, (int)n + 32, 0);
+    kept->params.n = 0;
+    lua_createtable(L, (int)n + 32, 1);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, KEPT, 1);                        /* p crits ruleset labels kept uv */
+    lua_newtable(L);
+    lua_rawseti(L, -2, 0);                                /* uv[0]: canon_try_keys' strings */
     buf *head = bindings_push_buf(L, DECISION_JSON_MAX);   /* p crits ruleset labels kept uv head */
     for (int k = 0; k < DECISION_LANGS; k++) {            /* ... head en fr ar */
         lua_pushstring(L, decision_keys[K_EN + k]);
@@ -1146,6 +1184,7 @@ static int decision_keep(lua_State *L)
     size_t used = 0;
     for (lua_Integer i = 1; i <= n; i++) {
         decision_crit *kc = &kept->crit[i - 1];
+        kc->values.n = 0;
         lua_rawgeti(L, CRITS, i);                         /* ... e */
         lua_rawgeti(L, E, 2);
         lua_rawseti(L, UV, i);                            /* uv[i] = check */

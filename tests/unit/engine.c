@@ -2625,6 +2625,68 @@ static void test_canon_array_or_bad_key(void **state)
     ASSERT_CONTAINS(r->error_message, "cannot encode a table of list items and other keys as JSON");
 }
 
+/* canon.c writes a criterion's values, and the parameters, from the keys of
+ * the last it wrote for them when they are the same (canon_try_keys): keys
+ * that change from one decision to the next, come back, hold a nested
+ * table, or are not the kind kept (longer than Lua interns, more than 16,
+ * escaped) are written, and refused, as when each table was written anew.
+ * Each step after the one before it, in one engine. */
+static void test_canon_kept_keys_change(void **state)
+{
+    (void)state;
+    static const struct {
+        int size;
+        const char *want;   /* in the decision, or in the error when ERROR */
+        int error;
+    } steps[] = {
+        {1, "\"values\":{\"a\":1,\"b\":\"b\"}}],\"missing\":[],\"parameters\":{\"kept.first\":1},", 0},
+        {1, "\"values\":{\"a\":1,\"b\":\"b\"}}],\"missing\":[],\"parameters\":{\"kept.first\":1},", 0},
+        {2, "\"values\":{\"a\":3,\"c\":\"c\"}}],\"missing\":[],"
+            "\"parameters\":{\"kept.first\":1,\"kept.second\":2},", 0},
+        {3, "\"values\":{\"a\":1,\"b\":\"b\",\"c\":\"c\"}}],\"missing\":[],"
+            "\"parameters\":{\"kept.first\":1},", 0},
+        {1, "\"values\":{\"a\":1,\"b\":\"b\"}}]", 0},
+        {4, "\"values\":{\"a\":3,\"b\":{\"x\":[1,2],\"y\":{}}}}]", 0},
+        {4, "\"values\":{\"a\":3,\"b\":{\"x\":[1,2],\"y\":{}}}}]", 0},
+        {5, "criterion shifting (kept.lua:", 1},
+        {5, ": cannot encode a table with a number key as JSON", 1},
+        {1, "\"values\":{\"a\":1,\"b\":\"b\"}}]", 0},
+        {6, "nan as JSON", 1},
+        {7, ": cannot encode a function as JSON", 1},
+        {8, ": cannot encode JSON nested deeper than 64", 1},
+        {9, ": cannot encode a key holding a NUL byte (\\u0000) as JSON", 1},
+        {10, "in criterion shifting): a rule made a text of other bytes", 1},
+        {1, "\"values\":{\"a\":1,\"b\":\"b\"}}]", 0},
+        {11, "\"values\":{\"a\":1,\"b\":\"b\"}}]", 0},   /* raw: no __pairs, no __index */
+        {12, ": cannot encode a table of list items and other keys as JSON", 1},
+        {13, "\"values\":{\"a\":1,\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\":\"long\"}}]", 0},
+        {13, "\"values\":{\"a\":1,\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\":\"long\"}}]", 0},
+        {14, "\"values\":{\"k01\":1,\"k02\":2,\"k03\":3,\"k04\":4,\"k05\":5,\"k06\":6,\"k07\":7,"
+             "\"k08\":8,\"k09\":9,\"k10\":10,\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":14,"
+             "\"k15\":15,\"k16\":16,\"k17\":17}}]", 0},
+        {14, "\"k16\":16,\"k17\":17}}]", 0},
+        {15, "\"values\":{\"a\":1,\"q\\\"\\n\":\"escaped\"}}]", 0},
+        {15, "\"values\":{\"a\":1,\"q\\\"\\n\":\"escaped\"}}]", 0},
+        {16, "\"values\":{}}],\"missing\":[],\"parameters\":{\"kept.first\":1,\"kept.second\":2},", 0},
+        {1, "\"values\":{\"a\":1,\"b\":\"b\"}}],\"missing\":[],\"parameters\":{\"kept.first\":1},", 0},
+        {17, "\"message\":\"Size at most 3: met\"}],\"missing\":[],\"parameters\":{\"kept.first\":1},", 0},
+        {2, "\"values\":{\"a\":3,\"c\":\"c\"}}],\"missing\":[],"
+            "\"parameters\":{\"kept.first\":1,\"kept.second\":2},", 0},
+    };
+    engine *en = open_engine("kept", NULL);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        char applicant[64];
+        snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"A1\",\"size\":%d}", steps[i].size);
+        engine_result *r = decide(en, "shifting", applicant);
+        if (steps[i].error) {
+            assert_error(r, "rule_error");
+            ASSERT_CONTAINS(r->error_message, steps[i].want);
+        } else {
+            ASSERT_CONTAINS(decision(r), steps[i].want);
+        }
+    }
+}
+
 /* Canonical JSON -------------------------------------------------------------- */
 
 static void test_canon_same_request_same_bytes(void **state)
@@ -4980,6 +5042,7 @@ int main(void)
         TEST(test_kept_not_when_texts_have_metamethods),
         TEST(test_kept_param_dated_values),
         TEST(test_canon_array_or_bad_key),
+        TEST(test_canon_kept_keys_change),
         TEST(test_canon_same_request_same_bytes),
         TEST(test_canon_values_keys_sorted),
         TEST(test_explain_programme),
