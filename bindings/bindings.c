@@ -510,7 +510,7 @@ static int bindings_blank_lua(lua_State *L)
  *                 (each failure also gives the request's id as a fourth
  *                 result when it was read before the text broke, else nil)
  *                 | value, offset of the first bad byte, "utf8" or "control"
- * [-0, +(1|2|3), m]  Upvalues: 1 the box, 2 array_mt. */
+ * [-0, +(1|2|3), m]  Upvalues: 1 the box, 2 array_mt, 3 the keys cache. */
 static int bindings_decode(lua_State *L)
 {
     size_t n;
@@ -520,7 +520,8 @@ static int bindings_decode(lua_State *L)
     int why, idwhy;
     json_notes notes, idnotes;
     buf *scratch = lua_touserdata(L, lua_upvalueindex(1));
-    size_t at = json_push(L, s, n, lua_upvalueindex(2), scratch, &why, &notes);
+    size_t at = json_push_keys(L, s, n, lua_upvalueindex(2), lua_upvalueindex(3), scratch, &why,
+                               &notes);
     if (at) {
         static const char *const whys[] = {
             [JSON_DEEP] = "deep", [JSON_RANGE] = "range", [JSON_NUL] = "nul", [JSON_DUP] = "dup",
@@ -933,8 +934,8 @@ void bindings_push(lua_State *L)
     bindings_push_buf(L, (size_t)16 << 20);           /* t ud */
     luaL_setfuncs(L, scratch, 1);                     /* t */
 
-    /* decode, with its scratch box and the array metatable, also exported as
-     * array_mt for rules.lua. */
+    /* decode, with its scratch box, the array metatable, also exported as
+     * array_mt for rules.lua, and its keys cache. */
     bindings_push_buf(L, (size_t)16 << 20);               /* t box */
     lua_newtable(L);                                      /* t box mt */
     lua_pushliteral(L, "array");
@@ -943,6 +944,7 @@ void bindings_push(lua_State *L)
     lua_setfield(L, -4, "array_mt");                      /* t.array_mt = mt */
     canon_push_order_mt(L);
     lua_setfield(L, -4, "order_mt");                      /* t.order_mt */
-    lua_pushcclosure(L, bindings_decode, 2);              /* t decode */
+    json_keys_new(L);                                     /* t box mt keys */
+    lua_pushcclosure(L, bindings_decode, 3);              /* t decode */
     lua_setfield(L, -2, "decode");
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,10 +20,22 @@
  * that size at once is not grown and rehashed as its members arrive. */
 static _Thread_local unsigned char json_members[JSON_MAX_DEPTH + 1], json_items[JSON_MAX_DEPTH + 1];
 
+/* The keys cache (json_keys_new): slot i holds the bytes of the Lua string
+ * that is the userdata's user value i + 1, or nothing (s NULL).  The string
+ * is anchored there, so S stays valid. */
+#define JSON_KEYS 256          /* slots, a power of 2 */
+#define JSON_KEY_MAX 40        /* longer keys are not kept (Lua's short strings) */
+typedef struct json_slot {
+    const char *s;
+    size_t len;
+} json_slot;
+
 typedef struct json_parser {
     lua_State *L;
     const unsigned char *s, *p, *end;
     int array_mt;
+    int keys;            /* stack index of the keys cache, or 0 */
+    json_slot *slots;    /* its slots */
     buf *scratch;
     size_t bad;   /* 1-based offset of the error, 0 while there is none */
     int why;      /* JSON_DEEP, JSON_RANGE, JSON_NUL or 0: what the error is */
@@ -30,12 +43,13 @@ typedef struct json_parser {
     const unsigned char *id, *id_end;   /* the top-level object's "id" value, once read */
 } json_parser;
 
-/* A byte a string holds as it is: all but '"', '\\' and the control
- * characters, which JSON wants escaped there: those are taken too, the
- * first one noted (json_control), so that the value still decodes and the
- * reply can echo the request's id. */
-#define json_plain(c) ((c) != '"' && (c) != '\\' && (c) >= 0x20)
-#define json_take(j, p) (json_plain(*(p)) || (*(p) < 0x20 && json_control(j, p)))
+/* The bytes that end a run a string holds as it is: '"', '\\' and the
+ * control characters, which JSON wants escaped there.  Those are taken too
+ * (json_run), the first one noted (json_control), so that the value still
+ * decodes and the reply can echo the request's id. */
+static const unsigned char json_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1};
 
 static int json_fail(json_parser *j, const unsigned char *at)
 {
@@ -49,6 +63,19 @@ static int json_control(json_parser *j, const unsigned char *p)
     if (!j->ctl)
         j->ctl = (size_t)(p - j->s) + 1;
     return 1;
+}
+
+/* Past the bytes a string holds as they are, from P: at the text's end,
+ * the closing quote or a backslash. */
+static const unsigned char *json_run(json_parser *j, const unsigned char *p)
+{
+    for (;;) {
+        while (p < j->end && !json_stop[*p])
+            p++;
+        if (p == j->end || *p >= 0x20)
+            return p;
+        json_control(j, p++);
+    }
 }
 
 static void json_space(json_parser *j)
@@ -102,8 +129,7 @@ static int json_string_escaped(json_parser *j, const unsigned char *start, const
         return luaL_error(j->L, "JSON string over %d bytes", (int)b->cap);
     for (;;) {
         const unsigned char *run = p;
-        while (p < j->end && json_take(j, p))
-            p++;
+        p = json_run(j, p);
         if (buf_add(b, run, (size_t)(p - run)) != 0)
             return luaL_error(j->L, "JSON string over %d bytes", (int)b->cap);
         if (p == j->end)
@@ -158,12 +184,55 @@ static int json_string_escaped(json_parser *j, const unsigned char *start, const
     return 0;
 }
 
+/* The slot of the N bytes at S in the keys cache: a hash of their length,
+ * their first and their last 8 bytes (the 4 or the 3 when fewer).  */
+static unsigned json_key_slot(const unsigned char *s, size_t n)
+{
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = x, b = y;
+    } else if (n > 0) {
+        a = (uint64_t)s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16;
+    }
+    uint64_t h = (a ^ n) * UINT64_C(0x9e3779b97f4a7c15);
+    h = (h ^ b) * UINT64_C(0xc2b2ae3d27d4eb4f);
+    return (unsigned)(h >> 56) & (JSON_KEYS - 1);
+}
+
+/* Push the N bytes at S, a key: the string the keys cache holds for them,
+ * else a new one, which the cache then keeps (in the slot after theirs
+ * when their own holds another key, so that two keys of one object that
+ * share a slot do not take it from each other in turn); its bytes.
+ * [-0, +1, m] */
+static const char *json_push_key(json_parser *j, const unsigned char *s, size_t n)
+{
+    lua_State *L = j->L;
+    unsigned i = json_key_slot(s, n), k = i;
+    for (int tries = 0; tries < 2; tries++, k = (k + 1) & (JSON_KEYS - 1)) {
+        const json_slot *c = &j->slots[k];
+        if (c->len == n && c->s && memcmp(c->s, s, n) == 0) {
+            lua_getiuservalue(L, j->keys, (int)k + 1);
+            return c->s;
+        }
+    }
+    if (j->slots[i].s && !j->slots[(i + 1) & (JSON_KEYS - 1)].s)
+        i = (i + 1) & (JSON_KEYS - 1);
+    lua_pushlstring(L, (const char *)s, n);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, j->keys, (int)i + 1);
+    return j->slots[i].s = lua_tolstring(L, -1, &j->slots[i].len);
+}
+
 /* A string, J->p at its opening quote.  [-0, +(0|1), m] */
 static int json_string(json_parser *j)
 {
-    const unsigned char *start = j->p + 1, *p = start;
-    while (p < j->end && json_take(j, p))
-        p++;
+    const unsigned char *start = j->p + 1, *p = json_run(j, start);
     if (p < j->end && *p == '"') {
         j->p = p + 1;
         lua_pushlstring(j->L, (const char *)start, (size_t)(p - start));
@@ -172,6 +241,24 @@ static int json_string(json_parser *j)
     if (p < j->end && *p == '\\')
         return json_string_escaped(j, start, p);
     return json_fail(j, p);
+}
+
+/* A key, J->p at its opening quote; *KEY and *LEN: the bytes of the string
+ * pushed.  [-0, +(0|1), m] */
+static int json_key(json_parser *j, const char **key, size_t *len)
+{
+    const unsigned char *start = j->p + 1, *p = json_run(j, start);
+    size_t n = (size_t)(p - start);
+    if (j->keys && p < j->end && *p == '"' && n <= JSON_KEY_MAX) {
+        j->p = p + 1;
+        *key = json_push_key(j, start, n);
+        *len = n;
+        return 0;
+    }
+    if (json_string(j) != 0)
+        return -1;
+    *key = lua_tolstring(j->L, -1, len);
+    return 0;
 }
 
 static int json_digits(const unsigned char **p, const unsigned char *end)
@@ -289,10 +376,37 @@ static int json_array(json_parser *j, int depth)
     return 0;
 }
 
+/* The keys of an object's first JSON_SEEN members, for json_again. */
+#define JSON_SEEN 24
+typedef struct json_seen {
+    const char *key;
+    size_t len;
+} json_seen;
+
+/* Whether the key at the top, KLEN bytes at KEY, of member N (from 1) of
+ * the object just below, is one it already has.  The keys of its first
+ * JSON_SEEN members are compared in SEEN (the same string, or the same
+ * bytes); a later one is looked up in the table.  [-0, +0, -] */
+static int json_again(lua_State *L, json_seen *seen, int n, const char *key, size_t klen)
+{
+    if (n > JSON_SEEN) {
+        lua_pushvalue(L, -1);
+        int t = lua_rawget(L, -3);
+        lua_pop(L, 1);
+        return t != LUA_TNIL;
+    }
+    for (int i = 0; i < n - 1; i++)
+        if (seen[i].key == key || (seen[i].len == klen && memcmp(seen[i].key, key, klen) == 0))
+            return 1;
+    seen[n - 1] = (json_seen){key, klen};
+    return 0;
+}
+
 /* [-0, +(0|1), e] */
 static int json_object(json_parser *j, int depth)
 {
     lua_State *L = j->L;
+    json_seen seen[JSON_SEEN];
     j->p++;
     lua_createtable(L, 0, json_members[depth]);
     json_space(j);
@@ -304,19 +418,17 @@ static int json_object(json_parser *j, int depth)
     for (int n = 1;; n++) {
         json_space(j);
         const unsigned char *kat = j->p;
-        if (j->p >= j->end || *j->p != '"' || json_string(j) != 0)
+        const char *key;
+        size_t klen;
+        if (j->p >= j->end || *j->p != '"' || json_key(j, &key, &klen) != 0)
             return lua_pop(L, 1), json_fail(j, j->p);
-        size_t klen = 0;
-        const char *key = depth == 0 ? lua_tolstring(L, -1, &klen) : NULL;
-        int is_id = klen == 2 && key[0] == 'i' && key[1] == 'd';
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, -3) != LUA_TNIL) {                /* the key again */
+        int is_id = depth == 0 && klen == 2 && key[0] == 'i' && key[1] == 'd';
+        if (json_again(L, seen, n, key, klen)) {
             j->why = j->bad ? j->why : JSON_DUP;
             if (is_id)   /* two ids: readers differ on which counts, so echo neither */
                 j->id = NULL;
-            return lua_pop(L, 3), json_fail(j, kat);
+            return lua_pop(L, 2), json_fail(j, kat);
         }
-        lua_pop(L, 1);
         json_space(j);
         if (j->p >= j->end || *j->p != ':')
             return lua_pop(L, 2), json_fail(j, j->p);
@@ -384,12 +496,13 @@ static int json_value(json_parser *j, int depth)
     }
 }
 
-size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why,
-                 json_notes *notes)
+size_t json_push_keys(lua_State *L, const char *s, size_t n, int array_mt, int keys, buf *scratch,
+                      int *why, json_notes *notes)
 {
     json_parser j = {L, (const unsigned char *)s, (const unsigned char *)s,
-                     (const unsigned char *)s + n, lua_absindex(L, array_mt), scratch, 0, 0, 0,
-                     NULL, NULL};
+                     (const unsigned char *)s + n, lua_absindex(L, array_mt),
+                     keys ? lua_absindex(L, keys) : 0, keys ? lua_touserdata(L, keys) : NULL,
+                     scratch, 0, 0, 0, NULL, NULL};
     size_t at = 0;
     *why = 0;
     if (json_value(&j, 0) != 0) {
@@ -406,4 +519,16 @@ size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scrat
     notes->id = j.id ? (size_t)(j.id - j.s) : 0;
     notes->id_len = j.id ? (size_t)(j.id_end - j.id) : 0;
     return at;
+}
+
+size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why,
+                 json_notes *notes)
+{
+    return json_push_keys(L, s, n, array_mt, 0, scratch, why, notes);
+}
+
+void json_keys_new(lua_State *L)
+{
+    json_slot *slots = lua_newuserdatauv(L, JSON_KEYS * sizeof *slots, JSON_KEYS);
+    memset(slots, 0, JSON_KEYS * sizeof *slots);
 }

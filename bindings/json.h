@@ -59,4 +59,14 @@ typedef struct json_notes {
 size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scratch, int *why,
                  json_notes *notes);
 
+/* json_push, with the keys cache at stack index KEYS (json_keys_new; 0:
+ * none).  Requests of one kind come with the same keys, the schema's field
+ * names: a key read before is pushed as the string the cache kept, not
+ * made (hashed, interned) again.  [-0, +(0|1), e] */
+size_t json_push_keys(lua_State *L, const char *s, size_t n, int array_mt, int keys, buf *scratch,
+                      int *why, json_notes *notes);
+
+/* Push a new, empty keys cache (a userdata).  [-0, +1, m] */
+void json_keys_new(lua_State *L);
+
 #endif

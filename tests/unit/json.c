@@ -21,6 +21,20 @@ static json_notes notes;   /* json_push's notes of the last text */
 
 static lua_State *L;
 static buf scratch, out;
+static int with_keys;   /* decoded with a keys cache (json_push_keys) */
+static const char keys_key = 'k';   /* the cache, in the registry */
+
+/* json_push, or json_push_keys with the cache, as WITH_KEYS says. */
+static size_t push(const char *text, size_t n, int *why)
+{
+    if (!with_keys)
+        return json_push(L, text, n, 1, &scratch, why, &notes);
+    int base = lua_gettop(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &keys_key);
+    size_t at = json_push_keys(L, text, n, 1, base + 1, &scratch, why, &notes);
+    lua_remove(L, base + 1);
+    return at;
+}
 
 static int setup(void **state)
 {
@@ -32,6 +46,17 @@ static int setup(void **state)
     lua_setfield(L, -2, "__json");
     buf_init(&scratch, 1 << 20);
     buf_init(&out, 1 << 20);
+    json_keys_new(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &keys_key);
+    with_keys = 0;
+    return 0;
+}
+
+/* The same tests, each text decoded with the keys cache. */
+static int setup_keys(void **state)
+{
+    setup(state);
+    with_keys = 1;
     return 0;
 }
 
@@ -49,7 +74,7 @@ static const char *decoded(const char *text)
 {
     lua_settop(L, 1);
     int deep;
-    size_t at = json_push(L, text, strlen(text), 1, &scratch, &deep, &notes);
+    size_t at = push(text, strlen(text), &deep);
     if (at)
         fail_msg("'%s' did not decode: error at byte %zu", text, at);
     assert_int_equal(lua_gettop(L), 2);
@@ -65,7 +90,7 @@ static size_t error_at(const char *text, size_t n)
 {
     lua_settop(L, 1);
     int deep;
-    size_t at = json_push(L, text, n, 1, &scratch, &deep, &notes);
+    size_t at = push(text, n, &deep);
     if (!at)
         fail_msg("'%s' decoded, expected an error", text);
     assert_int_equal(lua_gettop(L), 1);
@@ -153,8 +178,7 @@ static void test_json_id_of_a_broken_text(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         lua_settop(L, 1);
         int why;
-        assert_true(json_push(L, cases[i].text, strlen(cases[i].text), 1, &scratch, &why,
-                              &notes) > 0);
+        assert_true(push(cases[i].text, strlen(cases[i].text), &why) > 0);
         if (!cases[i].id ? notes.id_len != 0
                          : notes.id_len != strlen(cases[i].id) ||
                                memcmp(cases[i].text + notes.id, cases[i].id, notes.id_len))
@@ -168,7 +192,7 @@ static void refused(const char *text, size_t at_want, int why_want)
 {
     lua_settop(L, 1);
     int why = 0;
-    size_t at = json_push(L, text, strlen(text), 1, &scratch, &why, &notes);
+    size_t at = push(text, strlen(text), &why);
     if (at != at_want || why != why_want)
         fail_msg("'%.40s': error at byte %zu (why %d), expected %zu (why %d)", text, at, why,
                  at_want, why_want);
@@ -232,6 +256,62 @@ static void test_json_duplicate_key_refused(void **state)
     decoded("[{\"k\":1},{\"k\":1}]");   /* one key in each of two objects */
 }
 
+/* An object of N members "k0".."k<N-1>", each of its own number, in TEXT;
+ * then, when DUP >= 0, "kDUP" again.  The offset of that last key.  */
+static size_t many_keys(char *text, size_t size, int n, int dup)
+{
+    size_t len = 0, at = 0;
+    text[len++] = '{';
+    for (int i = 0; i < n + (dup >= 0); i++) {
+        if (i == n)
+            at = len + 2;   /* after the comma, from 1 */
+        len += (size_t)snprintf(text + len, size - len, "%s\"k%d\":%d", i ? "," : "",
+                                i < n ? i : dup, i);
+    }
+    snprintf(text + len, size - len, "}");
+    return at;
+}
+
+/* Keys, however many, however long, and seen before or not (the keys cache
+ * keeps 256, and no key over 40 bytes): each decodes to its member, and a
+ * key twice is refused wherever the second stands, among an object's first
+ * members (compared as they come) or further on (looked up in the table). */
+static void test_json_keys_many_and_long(void **state)
+{
+    (void)state;
+    static char text[16384];
+    for (int round = 0; round < 2; round++) {   /* the second: keys seen before */
+        many_keys(text, sizeof text, 600, -1);
+        decoded(text);
+        for (int i = 0; i < 600; i += 37) {
+            char k[16];
+            snprintf(k, sizeof k, "k%d", i);
+            lua_getfield(L, 2, k);
+            assert_int_equal(lua_tointeger(L, -1), i);
+            lua_pop(L, 1);
+        }
+        static const int dups[][2] = {{2, 1}, {5, 0}, {24, 3}, {24, 23}, {30, 3}, {30, 27},
+                                      {600, 599}, {600, 0}};
+        for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++) {
+            size_t at = many_keys(text, sizeof text, dups[i][0], dups[i][1]);
+            refused(text, at, JSON_DUP);
+        }
+    }
+    /* Keys of 39 to 42 bytes, around the longest kept, twice: the second
+     * time the same key, or another of the same length. */
+    for (int len = 39; len <= 42; len++) {
+        char a[64], b[64];
+        memset(a, 'a', (size_t)len), a[len] = '\0';
+        memset(b, 'a', (size_t)len), b[len] = '\0', b[len - 1] = 'b';
+        snprintf(text, sizeof text, "{\"%s\":1,\"%s\":2}", a, b);
+        assert_string_equal(decoded(text), text);
+        snprintf(text, sizeof text, "{\"%s\":1,\"%s\":2}", a, a);
+        refused(text, (size_t)len + 7, JSON_DUP);
+        snprintf(text, sizeof text, "[{\"%s\":1},{\"%s\":2,\"%s\":3}]", b, a, b);
+        assert_string_equal(decoded(text), text);
+    }
+}
+
 /* The 1-based offset of the first byte that cannot be taken. */
 static void test_json_errors_name_the_byte(void **state)
 {
@@ -280,11 +360,11 @@ static void test_json_depth_limit(void **state)
     strcpy(text + JSON_MAX_DEPTH + 1, "1, oops");   /* a syntax error further on, too */
     lua_settop(L, 1);
     int deep = 0;
-    size_t at = json_push(L, text, strlen(text), 1, &scratch, &deep, &notes);
+    size_t at = push(text, strlen(text), &deep);
     assert_int_equal(at, JSON_MAX_DEPTH + 1);
     assert_int_equal(deep, 1);
     assert_int_equal(lua_gettop(L), 1);
-    at = json_push(L, "[1,]", 4, 1, &scratch, &deep, &notes);
+    at = push("[1,]", 4, &deep);
     assert_int_equal(at, 4);
     assert_int_equal(deep, 0);
 }
@@ -421,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_json_string_refusals),
         cmocka_unit_test(test_json_id_of_a_broken_text),
         cmocka_unit_test(test_json_duplicate_key_refused),
+        cmocka_unit_test(test_json_keys_many_and_long),
         cmocka_unit_test(test_json_errors_name_the_byte),
         cmocka_unit_test(test_json_depth_limit),
         cmocka_unit_test(test_json_long_number),
@@ -429,5 +510,6 @@ int main(void)
         cmocka_unit_test(test_canon_key_order_engine_only),
         cmocka_unit_test(test_canon_list_with_other_keys),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    return failed + cmocka_run_group_tests(tests, setup_keys, teardown);
 }
