@@ -1835,11 +1835,19 @@ local function handle(res, line, d_op, d_program, d_as_of, d_lang)
   res.lang = LANG_OK[lang] and lang or "en"   -- the language the texts are in: English unless it has them
   -- A field the op does not know is refused, not ignored: a misspelt
   -- "requestKey" or "asOf" would silently give up idempotency or the date.
-  local known = FIELDS[op]
+  -- Of several, the first in byte order is named: the table's own order
+  -- follows Lua's string hashes, seeded from the clock, and one request must
+  -- always be refused in the same words.
+  local known, first, more = FIELDS[op], nil, 0
   for k in next, req do
     if not known[k] then
-      fail("invalid_request", "unknown field '%s' (a %s request knows %s)", tostring(k), op, FIELDS_TEXT[op])
+      if first ~= nil then more = more + 1 end
+      if first == nil or k < first then first = k end
     end
+  end
+  if first ~= nil then
+    fail("invalid_request", "unknown field '%s'%s (a %s request knows %s)", first,
+      more > 0 and string_format(", and %d more", more) or "", op, FIELDS_TEXT[op])
   end
   local key = get_string(req, "request_key")
   if key and (key == "" or #key > 200) then
