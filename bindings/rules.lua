@@ -447,7 +447,13 @@ local function record_of(fields, file, line)
     error(string_format("%s:%d: record expects a table of field = type", file, line), 0)
   end
   local r = { kind = "record", fields = {}, names = {} }
-  for name, t in pairs(fields) do
+  -- In the order of the names: of two bad fields, the same one is reported
+  -- in every run (pairs follows the string hashes, seeded from the clock).
+  for _, name in ipairs(sorted_keys(fields)) do
+    local t = fields[name]
+    if type(name) ~= "string" then
+      error(string_format("%s:%d: a field's name must be a text: field = type, not [%s] = ...", file, line, tostring(name)), 0)
+    end
     if not (is_type(t) or (type(t) == "string" and SCALARS[t])) then
       error(string_format("%s:%d: field '%s': unknown type %s (expected one of text, date, boolean, integer, number, money, or enum/list/record/nullable)",
         file, line, tostring(name), type(t) == "string" and ("'" .. t .. "'") or tostring(t)), 0)
@@ -455,7 +461,6 @@ local function record_of(fields, file, line)
     r.fields[name] = to_type(t, 2)
     r.names[#r.names + 1] = name
   end
-  table_sort(r.names)
   return mk_type(r)
 end
 
@@ -516,14 +521,15 @@ function sandbox.integer(bounds)
   if type(bounds) ~= "table" or getmetatable(bounds) ~= nil then
     decl_error(2, "integer expects its bounds: integer { min = 1 }, integer { min = 0, max = 99 }")
   end
-  for k in next, bounds do
+  for _, k in ipairs(sorted_keys(bounds)) do   -- of two, the same one named in every run
     if k ~= "min" and k ~= "max" then decl_error(2, "integer: unknown bound '%s' (min, max)", tostring(k)) end
   end
   local min, max = rawget(bounds, "min"), rawget(bounds, "max")
   -- 20.0 is the whole number 20, as an applicant's 20.0 is.
   min, max = math_type(min) == "float" and math_tointeger(min) or min, math_type(max) == "float" and math_tointeger(max) or max
-  for name, b in pairs({ min = min, max = max }) do
-    if math_type(b) ~= "integer" or b <= -2^53 or b >= 2^53 then
+  for _, bound in ipairs({ { "min", min }, { "max", max } }) do   -- min first, in every run
+    local name, b = bound[1], bound[2]
+    if b ~= nil and (math_type(b) ~= "integer" or b <= -2^53 or b >= 2^53) then
       decl_error(2, "integer: %s must be a whole number below 2^53 in size, not %s", name, describe(b))
     end
   end

@@ -573,6 +573,30 @@ def main():
                "schema.lua", "schema {",
                r"^field 'disability': unknown type 'bool' \(expected one of text, date")
 
+    # Of two bad fields, or two bad bounds, the same one is named in every
+    # run (the first in byte order, min before max), whatever order the
+    # declaration's table has in that run; a field's name is a text.
+    d = edited("schema_two_types", {"schema.lua": [('disability = "boolean"', 'disability = "bool"'),
+                                                   ('in_training = "boolean"', 'in_training = "bol"')]})
+    named = set()
+    for _ in range(6):
+        _, found, _ = problems(d)
+        named.add(tuple(found))
+    check(len(named) == 1 and re.search(r"^field 'disability': unknown type 'bool'", next(iter(named))[0][2]),
+          "of two bad field types, the first in byte order is named in every run (%r)" % named)
+    for name, bounds, pattern in (
+            ("integer_two_names", "integer { most = 2, least = 1 }", r"unknown bound 'least'"),
+            ("integer_two_bad", "integer { max = 2.5, min = 1.5 }", r"min must be a whole number .* 1.5$")):
+        d = edited(name, {"schema.lua": [("integer { min = 1 }", bounds)]})
+        named = set()
+        for _ in range(6):
+            _, found, _ = problems(d)
+            named.add(tuple(found))
+        check(len(named) == 1 and re.search(pattern, next(iter(named))[0][2]),
+              "%s: the same bound named in every run (%r)" % (name, named))
+    expect_one("schema_number_name", {"schema.lua": [('disability = "boolean"', '[7] = "boolean"')]},
+               "schema.lua", "schema {", r"a field's name must be a text: field = type, not \[7\] = \.\.\.")
+
     expect_one("date_bound", {"schema.lua": [('date { not_after = "as_of" }', 'date { not_after = "today" }')]},
                "schema.lua", "birth_date = date", r'date: not_after is "as_of" \(the decision date\), not '
                r'the string "today"')
