@@ -43,7 +43,8 @@ int cmd_rules_lint(const char *cmd, const char *what, ruleset *rs, const engine_
 const char *cmd_env(const char *name, const char *fallback);
 
 /* The engine's limits, for every command that runs rules.  cmd_limits_env
- * reads ELIGO_INSTRUCTIONS, ELIGO_MEMORY and ELIGO_TIME_LIMIT into CFG
+ * clears CFG (every other field of it the engine's default too), then
+ * reads ELIGO_INSTRUCTIONS, ELIGO_MEMORY and ELIGO_TIME_LIMIT into it
  * (unset or 0: the engine's default); cmd_limit reads TEXT, the value of
  * option OPT ("--instructions", "--memory" or "--time-limit").  Both return
  * 0, or -1 after printing "eligo CMD: ..." with what is wrong: a value must

@@ -40,20 +40,29 @@
  * for strings may run up to one step past its budget before it is stopped.
  * A call that makes a long string is counted (and its clock read) at every
  * instruction from then on: see ENGINE_LONG_STRING.
+ *
+ * A request is first decided with no hook at all (the fast attempt, see
+ * ENGINE_FAST_RATE): its result is kept only when the budget provably could
+ * not have stopped it, else the request is decided again, counted.
  */
 #include "engine.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <lua-cjson.h>
 #include <lua.h>
 #include <lualib.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bindings.h"
 #include "order.h"
@@ -90,6 +99,49 @@ extern const unsigned long embed_rules_len;
  * instructions under way when it switches goes uncounted (up to 999). */
 #define ENGINE_LONG_STRING ((size_t)64 << 10)
 #define ENGINE_LOAD_FACTOR 100         /* loading a file may take 100 budgets */
+
+/* The fast attempt.  With any count hook set, Lua calls luaG_traceexec
+ * before every VM instruction; the hook costs a request about a tenth of
+ * its instructions.  So engine_request first decides a request with no hook
+ * (nothing counted), timing it with CLOCK_MONOTONIC, and keeps that result
+ * only when the counted run provably gives the same: the call returned a
+ * result that is no error, made no long string (ENGINE_LONG_STRING), met no
+ * limit of memory, and took T nanoseconds with
+ *     T x ENGINE_FAST_RATE + what it paid in C (engine_alloc, engine_pay) <= budget.
+ * ENGINE_FAST_RATE bounds the VM instructions any machine runs in a
+ * nanosecond: each is a load of the instruction, a decode and an indirect
+ * jump on its opcode, which depend on each other, several machine
+ * instructions; ten a nanosecond would take ten machine instructions a
+ * cycle at 5 GHz, beyond any processor.  Wall time is never less than the
+ * thread's CPU time.  So the attempt ran fewer VM instructions than the
+ * budget less what it paid, and the counted run of the same request, which
+ * runs the same instructions and pays the same (a request keeps no state),
+ * is not stopped by the budget: its result is the attempt's.  Anything else
+ * (an error, a refusal, the watchdog) throws the attempt away, and the
+ * request is decided again, counted, within what is left of its time: only
+ * a counted run's errors are reported.  Deciding again changes nothing but
+ * decision ids, as after a refusal of the memory cap (engine_request).
+ * A budget that allows less than ENGINE_FAST_MIN_NS is never tried fast.
+ * Two attempts in a row thrown away for their cost (their time, a long
+ * string, the watchdog) make the engine's next ENGINE_FAST_BACKOFF requests
+ * counted, so that rules, or a machine, seldom fast enough do not decide
+ * each request twice; one alone does not (a request the scheduler or the
+ * collector held up, 1 in 300 in build/bench_engine).
+ *
+ * Nothing counts in the attempt, so a watchdog stops a rule that loops: a
+ * timer on the thread's CPU clock (engine_watch_ready), made once per
+ * thread that decides requests, signals that thread every ENGINE_WATCH_NS
+ * of its CPU time.  When the signal finds the thread in a fast attempt past
+ * the time it could be kept, its handler sets a count hook of 1 on the
+ * attempt's state (async-signal-safe on the interrupted thread, as lua.c
+ * does for SIGINT), and engine_hook raises at every instruction from then
+ * on, so that a rule's pcall cannot go on.  A loop is so stopped within
+ * ENGINE_WATCH_NS of CPU time past that, then decided again, counted. */
+#define ENGINE_FAST_RATE 10            /* VM instructions a nanosecond, an upper bound */
+#define ENGINE_FAST_MIN_NS 20000u
+#define ENGINE_FAST_BACKOFF 32
+#define ENGINE_WATCH_NS 1000000L       /* the watchdog's period, in the thread's CPU time;
+                                          its signal: ENGINE_WATCH_SIGNAL (engine.h) */
 
 /* The budget of loading, sealing or linting: ENGINE_LOAD_FACTOR budgets, no
  * more than UINT64_MAX (a budget meant as "no limit" must not wrap to a
@@ -168,6 +220,15 @@ struct engine {
     lua_State *watch;        /* its stack: each watched function, then its value */
     int *watch_up;           /* ... and which of its upvalues that is */
     lua_Integer nwatched;    /* how many are watched */
+    int fast_off;            /* no fast attempts: engine_config.counted, or too small a budget */
+    int fast_skip;           /* requests to decide counted before the next fast attempt */
+    int fast_missed;         /* the last fast attempt was thrown away for its cost */
+    int fast;                /* the current call is a fast attempt (ENGINE_FAST_RATE) */
+    volatile sig_atomic_t fast_stop;   /* ... thrown away: engine_hook raises */
+    uint64_t fast_until;     /* engine_now() past which it cannot be kept, */
+    uint64_t fast_allow;     /* ... so long after it began */
+    uint64_t fast_ns;        /* how long it took */
+    uint64_t fast_tried, fast_kept;    /* engine_fast_counts */
     char stop[256];          /* why the budget stopped the call */
     char refused_at[160];    /* "file:line: " where the call asked for the block the cap
                                 refused (engine_refused_where), or "" */
@@ -179,6 +240,9 @@ struct engine {
     engine_history_fn *history;   /* earlier decisions, for history-aware rules */
     void *history_ud;
     buf history_out;         /* what the provider wrote */
+    int history_got;         /* the fast attempt asked the provider: 1 it wrote history_out, */
+    buf history_id;          /* -1 it failed; for this applicant */
+    int history_reuse;       /* the counted run after it is given that answer */
     engine_pool pool;        /* small blocks of the Lua state */
     order_host host;         /* engine_pay and engine_tick, for order.c */
 };
@@ -343,6 +407,108 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+/* Monotonic nanoseconds, to the nanosecond: how long a fast attempt took.
+ * From the vDSO, no system call; async-signal-safe. */
+static uint64_t engine_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The watchdog (ENGINE_FAST_RATE).  The thread's engine in a fast attempt,
+ * or NULL: read by the signal handler, which runs on the same thread.
+ * Initial-exec: the handler must not reach the thread's storage through a
+ * call that may allocate. */
+#define ENGINE_TLS __attribute__((tls_model("initial-exec")))
+static __thread engine *volatile engine_fast_running ENGINE_TLS;
+static __thread int engine_watch_made ENGINE_TLS;   /* 1: the timer runs; -1: it could not */
+static __thread timer_t engine_watch_timer ENGINE_TLS;
+static pthread_once_t engine_watch_once = PTHREAD_ONCE_INIT;
+static pthread_key_t engine_watch_key;   /* its destructor deletes a thread's timer */
+static int engine_watch_installed;       /* the handler is ENGINE_WATCH_SIGNAL's */
+
+
+/* ENGINE_WATCH_SIGNAL's handler: throw away the thread's fast attempt once
+ * it has run past the time it could be kept.  [async-signal-safe] */
+static void engine_watchdog(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    engine *en = engine_fast_running;
+    if (en && !en->fast_stop && engine_now() > en->fast_until) {
+        en->fast_stop = 1;
+        lua_sethook(en->L, engine_hook, LUA_MASKCOUNT, 1);
+    }
+    errno = saved;
+}
+
+/* A thread that made a timer ends: delete it. */
+static void engine_watch_gone(void *made)
+{
+    (void)made;
+    if (engine_watch_made > 0)
+        timer_delete(engine_watch_timer);
+    engine_watch_made = 0;
+}
+
+/* A child of fork has no timers, and only the thread that forked: that one
+ * makes its timer again. */
+static void engine_watch_forked(void)
+{
+    engine_watch_made = 0;
+}
+
+/* Install the handler, unless the signal is someone else's already. */
+static void engine_watch_install(void)
+{
+    struct sigaction sa, old;
+    if (sigaction(ENGINE_WATCH_SIGNAL, NULL, &old) != 0 ||
+        (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) ||
+        (old.sa_flags & SA_SIGINFO) || pthread_key_create(&engine_watch_key, engine_watch_gone) != 0)
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = engine_watchdog;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(ENGINE_WATCH_SIGNAL, &sa, NULL) != 0)
+        return;
+    pthread_atfork(NULL, NULL, engine_watch_forked);
+    engine_watch_installed = 1;
+}
+
+/* Whether the calling thread has its watchdog: made at its first fast
+ * attempt, a timer on its CPU clock signalling it every ENGINE_WATCH_NS,
+ * the signal unblocked in it.  Without one, no fast attempt.  [-0, +0, -] */
+static int engine_watch_ready(void)
+{
+    if (engine_watch_made)
+        return engine_watch_made > 0;
+    engine_watch_made = -1;
+    pthread_once(&engine_watch_once, engine_watch_install);
+    if (!engine_watch_installed)
+        return 0;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = ENGINE_WATCH_SIGNAL;
+    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &engine_watch_timer) != 0)
+        return 0;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, ENGINE_WATCH_SIGNAL);
+    struct itimerspec every = {{0, ENGINE_WATCH_NS}, {0, ENGINE_WATCH_NS}};
+    if (pthread_sigmask(SIG_UNBLOCK, &set, NULL) != 0 ||
+        pthread_setspecific(engine_watch_key, &engine_watch_made) != 0 ||
+        timer_settime(engine_watch_timer, 0, &every, NULL) != 0) {
+        timer_delete(engine_watch_timer);
+        return 0;
+    }
+    engine_watch_made = 1;
+    return 1;
+}
+
 /* Monotonic nanoseconds, coarse (a few milliseconds), cheap enough for
  * every hook call. */
 static uint64_t engine_clock(void)
@@ -393,6 +559,14 @@ static int engine_stop(engine *en, lua_State *L, lua_Debug *ar, int why)
 static void engine_hook(lua_State *L, lua_Debug *ar)
 {
     engine *en = *(engine **)lua_getextraspace(L);
+    if (en->fast) {
+        /* A fast attempt has a hook only once it is thrown away: set by the
+         * watchdog, or for a long string or a charge past the budget
+         * (engine_arm).  Raise at every instruction until it ends. */
+        en->fast_stop = 1;
+        lua_pushliteral(L, "the uncounted attempt is thrown away");
+        lua_error(L);
+    }
     en->spent += (uint64_t)en->step;
     /* Where a rule that grows without end is, for the memory cap's error,
      * which Lua raises with no position: looked at only near the cap. */
@@ -415,6 +589,19 @@ static void engine_hook(lua_State *L, lua_Debug *ar)
         engine_arm(en, 1);
     else if (!en->fine && en->budget - en->spent < ENGINE_HOOK_STEP)   /* the last stretch, exactly */
         engine_arm(en, (int)(en->budget - en->spent) + 1);
+}
+
+/* In a fast attempt past the time it could be kept: throw it away now, at
+ * work in C that looks at the clock, rather than when the watchdog next
+ * comes (ENGINE_FAST_RATE).  [-0, +0, v] */
+static void engine_fast_late(engine *en, lua_State *L)
+{
+    if (en->fast && (en->fast_stop || engine_now() > en->fast_until)) {
+        en->fast_stop = 1;
+        lua_sethook(L, engine_hook, LUA_MASKCOUNT, 1);   /* and at every instruction after */
+        lua_pushliteral(L, "the uncounted attempt is thrown away");
+        lua_error(L);
+    }
 }
 
 /* Library functions that go through their arguments in C do work the hook
@@ -539,6 +726,7 @@ static void engine_pay(void *ud, lua_State *L, lua_Integer cost)
     engine *en = ud;
     if (!en->capped || cost <= ENGINE_FREE_WORK)
         return;
+    engine_fast_late(en, L);
     uint64_t u = (uint64_t)cost;
     en->spent = u > UINT64_MAX - en->spent ? UINT64_MAX : en->spent + u;
     lua_Debug ar;   /* level 1: the rule that called */
@@ -553,6 +741,8 @@ static void engine_pay(void *ud, lua_State *L, lua_Integer cost)
 static void engine_tick(void *ud, lua_State *L)
 {
     engine *en = ud;
+    if (en->capped)
+        engine_fast_late(en, L);
     if (en->capped && engine_clock() > en->deadline) {
         lua_Debug ar;
         engine_stop(en, L, lua_getstack(L, 1, &ar) ? &ar : NULL, 't');
@@ -810,11 +1000,12 @@ static void engine_prepare(engine *en, const char *name)
  * engine_call_from runs under a deadline already set, STARTED (when the
  * first run began) and DEADLINE: for a call run again, which has only what
  * the first run left of the time.  DEADLINE 0: a call of its own, as
- * engine_call makes.
+ * engine_call makes.  FAST: run it as a fast attempt, with no hook
+ * (ENGINE_FAST_RATE), and time it into en->fast_ns.
  * [-(nargs+2), +nres, -] on success; on failure, [-(nargs+2), +1, -]: the
  * error object. */
-static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, uint64_t started,
-                            uint64_t deadline)
+static int engine_run(engine *en, int nargs, int nres, uint64_t budget, uint64_t started,
+                      uint64_t deadline, int fast)
 {
     lua_State *L = en->L;
     int h = lua_gettop(L) - nargs - 1;
@@ -840,14 +1031,43 @@ static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, ui
         en->deadline = allow > UINT64_MAX - en->started ? UINT64_MAX : en->started + allow;
     }
     en->fine = en->fine_always;
-    engine_arm(en, en->fine ? 1 : budget < ENGINE_HOOK_STEP ? (int)budget + 1 : ENGINE_HOOK_STEP);
+    en->fast = fast;
+    en->fast_stop = 0;
+    uint64_t t0 = 0;
+    if (fast) {
+        /* No hook: the watchdog stops it past the time it could be kept. */
+        uint64_t allow = budget / ENGINE_FAST_RATE;
+        if (allow > en->time_ns)
+            allow = en->time_ns;
+        t0 = engine_now();
+        en->fast_allow = allow;
+        en->fast_until = allow > UINT64_MAX - t0 ? UINT64_MAX : t0 + allow;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        engine_fast_running = en;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    } else {
+        engine_arm(en, en->fine ? 1 : budget < ENGINE_HOOK_STEP ? (int)budget + 1 : ENGINE_HOOK_STEP);
+    }
     int status = lua_pcall(L, nargs, nres, h);
+    if (fast) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        engine_fast_running = NULL;   /* before the hook goes: the handler sets none after */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        en->fast_ns = engine_now() - t0;
+        en->fast = 0;
+    }
     lua_sethook(L, NULL, 0, 0);
     en->capped = 0;
     lua_remove(L, h);
     if (status == LUA_ERRMEM || en->mem_refused || en->mem_short)
         lua_gc(L, LUA_GCCOLLECT);   /* give the next call its memory back */
     return status;
+}
+
+static int engine_call_from(engine *en, int nargs, int nres, uint64_t budget, uint64_t started,
+                            uint64_t deadline)
+{
+    return engine_run(en, nargs, nres, budget, started, deadline, 0);
 }
 
 static int engine_call(engine *en, int nargs, int nres, uint64_t budget)
@@ -1078,7 +1298,7 @@ static int engine_short(lua_State *L)
 static int engine_api_stopped(lua_State *L)
 {
     engine *en = lua_touserdata(L, lua_upvalueindex(1));
-    lua_pushboolean(L, en->exhausted);
+    lua_pushboolean(L, en->exhausted || en->fast_stop);
     return 1;
 }
 
@@ -1092,8 +1312,21 @@ static int engine_fetch_history(lua_State *L)
         lua_pushliteral(L, "[]");
         return 1;
     }
-    buf_reset(&en->history_out);
-    if (en->history(en->history_ud, id, &en->history_out) != 0) {
+    /* The counted run after a fast attempt that asked is given its answer:
+     * the provider is asked once a request, and the request's rows are the
+     * ones the attempt read, whichever run decides it. */
+    int ok;
+    if (en->history_reuse && en->history_got && !strcmp(en->history_id.data, id)) {
+        ok = en->history_got > 0;
+    } else {
+        buf_reset(&en->history_out);
+        ok = en->history(en->history_ud, id, &en->history_out) == 0;
+        if (en->fast) {
+            buf_reset(&en->history_id);
+            en->history_got = buf_add(&en->history_id, id, strlen(id) + 1) != 0 ? 0 : ok ? 1 : -1;
+        }
+    }
+    if (!ok) {
         lua_pushnil(L);
         lua_pushliteral(L, "the provider failed");
         return 2;
@@ -1119,6 +1352,7 @@ void engine_free(engine *en)
     ruleset_free(en->rs);
     buf_free(&en->scratch);
     buf_free(&en->history_out);
+    buf_free(&en->history_id);
     free(en->watch_up);
     free(en);
 }
@@ -1171,8 +1405,10 @@ static engine *engine_build(ruleset *rs, const engine_config *cfg, engine_report
     uint64_t ms = cfg && cfg->time_ms ? cfg->time_ms : ENGINE_DEFAULT_TIME_MS;
     en->per_request = budget;
     en->time_ns = ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u;
+    en->fast_off = (cfg && cfg->counted) || budget / ENGINE_FAST_RATE < ENGINE_FAST_MIN_NS;
     buf_init(&en->scratch, (size_t)64 << 20);
     buf_init(&en->history_out, (size_t)16 << 20);
+    buf_init(&en->history_id, 4096);
     en->L = lua_newstate(engine_alloc, en);
     if (!en->L) {
         err_set(e, "internal", "cannot create a Lua state");
@@ -1513,6 +1749,46 @@ static int engine_after(engine *en)
     return engine_call(en, 0, 0, en->budget);
 }
 
+/* Whether the next request is tried fast first (ENGINE_FAST_RATE). */
+static int engine_fast_next(engine *en)
+{
+    if (en->fast_off || en->fine_always)
+        return 0;
+    if (en->fast_skip > 0) {
+        en->fast_skip--;
+        return 0;
+    }
+    return engine_watch_ready();
+}
+
+/* Whether the fast attempt that returned STATUS (its result on the stack
+ * top when LUA_OK) decided its request as the counted run would: see
+ * ENGINE_FAST_RATE.  The second in a row thrown away for its cost makes
+ * the next requests counted.  [-0, +0, e] */
+static int engine_fast_keep(engine *en, int status)
+{
+    int costly = en->fast_stop || en->exhausted || en->fine || en->spent > en->budget ||
+                 en->fast_ns > (en->budget - en->spent) / ENGINE_FAST_RATE ||
+                 en->fast_ns > en->time_ns;
+    int keep = !costly && status == LUA_OK && !en->mem_refused && !en->mem_short;
+    if (keep) {
+        keep = lua_getfield(en->L, -1, "error_code") == LUA_TNIL;
+        lua_pop(en->L, 1);
+    }
+    if (costly && en->fast_missed)
+        en->fast_skip = ENGINE_FAST_BACKOFF;
+    en->fast_missed = costly;
+    en->fast_tried++;
+    en->fast_kept += (uint64_t)keep;
+    return keep;
+}
+
+void engine_fast_counts(const engine *en, uint64_t *kept, uint64_t *tried)
+{
+    *kept = en->fast_kept;
+    *tried = en->fast_tried;
+}
+
 engine_result *engine_request(engine *en, const char *line, size_t len, const engine_defaults *defaults)
 {
     lua_State *L = en->L;
@@ -1535,9 +1811,15 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
      * changes nothing but its decision ids.  The second run has a budget of
      * its own (where a budget stops a request must not depend on what an
      * earlier one left), but only what the first left of the time: the two
-     * together never run past the time limit. */
+     * together never run past the time limit.
+     *
+     * So too a fast attempt (ENGINE_FAST_RATE) that is not kept: the
+     * request is decided again, counted, as if it had not been tried, in
+     * what the attempt left of the time (below: less what it ran late). */
     int status;
     uint64_t started = 0, deadline = 0;
+    int fast = engine_fast_next(en);
+    en->history_got = 0;
     for (int attempt = 0;; attempt++) {
         engine_prepare(en, "request");
         lua_pushlstring(L, line, len);
@@ -1546,7 +1828,34 @@ engine_result *engine_request(engine *en, const char *line, size_t len, const en
         lua_pushstring(L, defaults ? defaults->as_of : NULL);
         lua_pushstring(L, defaults ? defaults->lang : NULL);
         lua_pushstring(L, defaults ? defaults->history : NULL);
-        status = engine_call_from(en, 6, 1, en->budget, started, deadline);
+        status = engine_run(en, 6, 1, en->budget, started, deadline, fast);
+        en->history_reuse = 0;   /* a retry for the memory cap asks again */
+        if (fast) {
+            if (engine_fast_keep(en, status))
+                break;
+            fast = 0;
+            attempt = -1;
+            en->history_reuse = 1;
+            started = en->started;
+            /* The time limit counts from the attempt's start, less what it
+             * ran past the time it could be kept: a call into C that no
+             * clock stops (writing a value, 2^40 nodes to the 1 MiB cap of a
+             * decision's JSON) ends the attempt only when it returns, and
+             * without that time the counted run, which makes the same call,
+             * would be stopped where it is not when decided counted alone.
+             * A loop is thrown away within ENGINE_WATCH_NS of that time. */
+            uint64_t late = en->fast_ns > en->fast_allow ? en->fast_ns - en->fast_allow : 0;
+            if (late > UINT64_MAX - en->deadline)
+                late = UINT64_MAX - en->deadline;
+            started += late;   /* (the stop's message says deadline - started) */
+            deadline = en->deadline + late;
+            lua_settop(L, 0);
+            if (status != LUA_OK)
+                engine_forget(en);   /* as a failed request does (engine_error_text) */
+            if (engine_after(en) != LUA_OK)   /* put back what it changed; the counted run reports it */
+                lua_settop(L, 0);
+            continue;
+        }
         if (!en->mem_refused || attempt > 0)
             break;
         started = en->started;

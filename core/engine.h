@@ -33,6 +33,9 @@ typedef struct engine_config {
     uint64_t instructions;   /* Lua VM instructions per request (default 1,000,000) */
     size_t memory;           /* bytes the whole lua_State may hold (default 64 MiB) */
     uint64_t time_ms;        /* wall-clock milliseconds per request (default 1000) */
+    int counted;             /* 1: every request is counted from its first instruction,
+                                with no uncounted first attempt (engine_request); for
+                                tests, which compare the two ways */
 } engine_config;
 
 #define ENGINE_DEFAULT_INSTRUCTIONS 1000000u
@@ -117,12 +120,27 @@ void engine_free(engine *en);
  * stays the engine's. */
 const ruleset *engine_ruleset(const engine *en);
 
+/* The signal the engine's watchdog sends a thread that decides requests
+ * (engine_request), from a timer on that thread's CPU clock made at its
+ * first request: the engine installs its handler, with SA_RESTART, unless
+ * the program has one for it, and unblocks it in that thread.  (Requests
+ * are then always counted.) */
+#define ENGINE_WATCH_SIGNAL (SIGRTMIN + 2)
+
 /* Decode and carry out one request line.  Always returns a result (NULL only
  * when memory is exhausted); a bad request is a result with error_code set.
  * A rule that errs, loops or allocates without end gives "rule_error" naming
- * the programme, criterion, file and line; the engine stays usable. */
+ * the programme, criterion, file and line; the engine stays usable.
+ * A request is first decided without counting its instructions, and that
+ * result is kept only when the time it took proves the budget could not
+ * have stopped it; else it is decided again, counted (engine.c,
+ * ENGINE_FAST_RATE).  The result is the same either way. */
 engine_result *engine_request(engine *en, const char *line, size_t len,
                               const engine_defaults *defaults);
+
+/* How many of EN's requests the uncounted first attempt decided (see
+ * engine_request in engine.c), and how many it was tried on. */
+void engine_fast_counts(const engine *en, uint64_t *kept, uint64_t *tried);
 
 /* Free R, strings and decisions with it (one block).  NULL is fine. */
 void engine_result_free(engine_result *r);

@@ -314,6 +314,7 @@ double cmd_seconds(void)
 
 int cmd_limits_env(const char *cmd, engine_config *cfg)
 {
+    *cfg = (engine_config){0};
     return cmd_limit(cmd, "ELIGO_INSTRUCTIONS", cmd_env("ELIGO_INSTRUCTIONS", "0"), cfg) |
            cmd_limit(cmd, "ELIGO_MEMORY", cmd_env("ELIGO_MEMORY", "0"), cfg) |
            cmd_limit(cmd, "ELIGO_TIME_LIMIT", cmd_env("ELIGO_TIME_LIMIT", "0"), cfg);

@@ -30,17 +30,21 @@
 #include <time.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <cJSON.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <lualib.h>
 #include <openssl/evp.h>
 
 #include "decision.h"
 #include "engine.h"
 #include "ruleset.h"
+#include "synth.h"
 
 #define FIXTURES ELIGO_SOURCE_DIR "/tests/fixtures"
 #define AS_OF "2025-01-01"
@@ -3753,6 +3757,358 @@ static void test_time_limit_slow_instructions(void **state)
     }
 }
 
+/* The fast attempt ------------------------------------------------------
+ * engine_request first decides a request with no instruction hook, and
+ * keeps that result only when the budget provably could not have stopped
+ * it (engine.c, ENGINE_FAST_RATE); else it decides it again, counted.
+ * These tests decide the same requests on an engine with the attempt and
+ * on one without (engine_config.counted), and compare the results. */
+
+/* R and S must say the same, byte for byte but for the decisions' ids
+ * and decided_at, which differ from one decision to the next. */
+static void assert_same_result(const engine_result *r, const engine_result *s, const char *line)
+{
+    if (strcmp(S(r->error_code), S(s->error_code)) || strcmp(S(r->error_message), S(s->error_message)))
+        fail_msg("%s\n  fast: %s %s\n  counted: %s %s", line, S(r->error_code),
+                 S(r->error_message), S(s->error_code), S(s->error_message));
+    assert_string_equal(S(r->id), S(s->id));
+    assert_string_equal(S(r->as_of), S(s->as_of));
+    assert_string_equal(S(r->fingerprint), S(s->fingerprint));
+    assert_int_equal(r->ndecisions, s->ndecisions);
+    for (size_t i = 0; i < r->ndecisions; i++) {
+        const engine_decision *a = &r->decisions[i], *b = &s->decisions[i];
+        assert_string_equal(S(a->outcome), S(b->outcome));
+        assert_int_equal(a->json_len, b->json_len);
+        char *x = own(strdup(a->json), free), *y = own(strdup(b->json), free);
+        assert_non_null(x);
+        assert_non_null(y);
+        static const char *const varying[] = {"\"decision_id\":\"", "\"decided_at\":\""};
+        for (size_t k = 0; k < 2; k++) {
+            char *p = strstr(x, varying[k]), *q = strstr(y, varying[k]);
+            assert_non_null(p);
+            assert_true(q - y == p - x);
+            for (p += strlen(varying[k]), q += strlen(varying[k]); *p && *p != '"'; p++, q++)
+                *p = *q = '-';
+        }
+        if (strcmp(x, y))
+            fail_msg("%s\n  fast:    %s\n  counted: %s", line, x, y);
+        release(x);
+        release(y);
+    }
+}
+
+/* Decide LINE with D on FAST and on COUNTED, and compare. */
+static void decide_both(engine *fast, engine *counted, const char *line, size_t len,
+                        const engine_defaults *d)
+{
+    engine_result *r = own(engine_request(fast, line, len, d), free_result);
+    engine_result *s = own(engine_request(counted, line, len, d), free_result);
+    assert_non_null(r);
+    assert_non_null(s);
+    assert_same_result(r, s, line);
+    release(r);
+    release(s);
+}
+
+/* The shipped programmes' test cases (rules/NAME.test.lua) as request
+ * lines, pushed as a list on L: each file run with the helpers it uses, its
+ * applicants written as JSON (previous_benefits, the schema's one list, as
+ * an array even when empty). */
+static const char cases_to_lines[] =
+    "local file = ...\n"
+    "local NULL, ABSENT, cases = {}, {}, {}\n"
+    "local function copy(v)\n"
+    "  if type(v) ~= 'table' or v == NULL then return v end\n"
+    "  local t = {}\n"
+    "  for k, x in pairs(v) do if x ~= ABSENT then t[k] = copy(x) end end\n"
+    "  return t\n"
+    "end\n"
+    "local env = setmetatable({ null = NULL, absent = ABSENT,\n"
+    "  with = function(base, changes)\n"
+    "    local t = copy(base)\n"
+    "    for k, v in pairs(changes or {}) do if v == ABSENT then t[k] = nil else t[k] = copy(v) end end\n"
+    "    return t\n"
+    "  end,\n"
+    "  case = function() return function(spec) cases[#cases + 1] = spec end end }, { __index = _G })\n"
+    "assert(loadfile(file, 't', env))()\n"
+    "local function json(v, key)\n"
+    "  if v == NULL then return 'null' end\n"
+    "  local t = type(v)\n"
+    "  if t == 'string' then\n"
+    "    return '\"' .. v:gsub('[%c\"\\\\]', function(c) return string.format('\\\\u%04x', c:byte()) end) .. '\"'\n"
+    "  elseif t == 'number' then\n"
+    "    return math.type(v) == 'integer' and string.format('%d', v) or string.format('%.17g', v)\n"
+    "  elseif t == 'boolean' then return tostring(v)\n"
+    "  end\n"
+    "  local parts = {}\n"
+    "  if #v > 0 or key == 'previous_benefits' then\n"
+    "    for i = 1, #v do parts[i] = json(v[i]) end\n"
+    "    return '[' .. table.concat(parts, ',') .. ']'\n"
+    "  end\n"
+    "  local keys = {}\n"
+    "  for k in pairs(v) do keys[#keys + 1] = k end\n"
+    "  table.sort(keys)\n"
+    "  for i, k in ipairs(keys) do parts[i] = json(k) .. ':' .. json(v[k], k) end\n"
+    "  return '{' .. table.concat(parts, ',') .. '}'\n"
+    "end\n"
+    "local lines = {}\n"
+    "for i, c in ipairs(cases) do\n"
+    "  lines[i] = json({ op = 'decide', program = c.program, as_of = c.as_of, lang = c.lang,\n"
+    "                    applicant = c.applicant })\n"
+    "end\n"
+    "return lines\n";
+
+/* Decide each case of FILE (under rules/) on FAST and on COUNTED; returns
+ * how many there were. */
+static int decide_cases(engine *fast, engine *counted, const char *file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/rules/%s", ELIGO_SOURCE_DIR, file);
+    lua_State *L = luaL_newstate();
+    assert_non_null(L);
+    luaL_openlibs(L);
+    if (luaL_loadstring(L, cases_to_lines) != LUA_OK || (lua_pushstring(L, path), 0) ||
+        lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", S(lua_tostring(L, -1)));
+        lua_close(L);
+        fail_msg("%s: %s", path, why);
+    }
+    int n = (int)luaL_len(L, -1);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        size_t len;
+        const char *line = lua_tolstring(L, -1, &len);
+        char copy[8192];
+        assert_true(len < sizeof copy);
+        memcpy(copy, line, len + 1);
+        lua_pop(L, 1);
+        decide_both(fast, counted, copy, len, NULL);   /* (cmocka's failure would leak L) */
+    }
+    lua_close(L);
+    return n;
+}
+
+/* An engine on the shipped rules/ directory. */
+static engine *open_shipped(const engine_config *cfg)
+{
+    err e = {0};
+    ruleset *rs = ruleset_load(ELIGO_SOURCE_DIR "/rules", &e);
+    if (!rs)
+        fail_msg("ruleset_load(rules): %s: %s", S(e.code), e.msg);
+    engine *en = engine_new(rs, cfg, &e);
+    ruleset_free(rs);
+    if (!en)
+        fail_msg("engine_new(rules): %s: %s", S(e.code), e.msg);
+    return own(en, free_engine);
+}
+
+/* Every application in examples/ (screened, and decided for each
+ * programme), the shipped programmes' test cases, and generated
+ * applicants: the same with the fast attempt as counted.  Both engines
+ * have a budget of 100 million, so that the attempts are kept also where
+ * the code runs slowly (sanitizers, valgrind), and some must have been. */
+static void test_fast_decides_as_counted(void **state)
+{
+    (void)state;
+    engine_config on = {.instructions = 100000000}, off = {.instructions = 100000000, .counted = 1};
+    engine *fast = open_shipped(&on), *counted = open_shipped(&off);
+
+    FILE *f = fopen(ELIGO_SOURCE_DIR "/examples/applications.jsonl", "r");
+    assert_non_null(f);
+    char line[8192];
+    int examples = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strcspn(line, "\n");
+        line[len] = '\0';
+        if (!len)
+            continue;
+        engine_defaults screen = {.op = ENGINE_OP_SCREEN};
+        decide_both(fast, counted, line, len, &screen);
+        for (int p = 0; p < SYNTH_NPROGRAMS; p++) {
+            engine_defaults d = {.op = ENGINE_OP_DECIDE, .program = synth_programs[p]};
+            decide_both(fast, counted, line, len, &d);
+        }
+        examples++;
+    }
+    fclose(f);
+    assert_true(examples >= 10);
+
+    static const char *const files[] = {"auto_entrepreneur.test.lua", "awrach.test.lua",
+                                        "idmaj.test.lua", "intelaka.test.lua", "taehil.test.lua"};
+    int cases = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        cases += decide_cases(fast, counted, files[i]);
+    assert_true(cases >= 200);
+
+    synth g;
+    synth_init(&g, 7);
+    buf b;
+    buf_init(&b, 1 << 20);
+    for (int i = 0; i < 300; i++) {
+        buf_reset(&b);
+        assert_int_equal(synth_request(&g, i % 2 ? "screen" : "decide", (uint64_t)i, &b), 0);
+        b.data[--b.len] = '\0';   /* the '\n' */
+        decide_both(fast, counted, b.data, b.len, NULL);
+    }
+    buf_free(&b);
+
+    uint64_t kept, tried;
+    engine_fast_counts(counted, &kept, &tried);
+    assert_int_equal(tried, 0);
+    engine_fast_counts(fast, &kept, &tried);
+    if (kept < tried / 2)
+        fail_msg("the fast attempt decided %llu of the %llu requests it was tried on",
+                 (unsigned long long)kept, (unsigned long long)tried);
+}
+
+/* A request that fits its budget only just, and one that does not: the
+ * same with the fast attempt (thrown away: it took too long to be kept) as
+ * counted, to the instruction.  M, the instructions the request takes, is
+ * found as test_budget_exact finds it, on counted engines. */
+static int work_fits(uint64_t budget, int counted, engine_result **out)
+{
+    engine_config cfg = {.instructions = budget, .counted = counted};
+    engine *en = open_engine("sandbox", &cfg);
+    /* An engine's first request takes a few more instructions than the
+     * next (20 here): the fast attempt, thrown away, is such a request.  So
+     * both engines decide one first. */
+    assert_limits_work(en);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"work\",\"age\":150000}");
+    release(en);
+    if (out)
+        *out = r;
+    return r->error_code == NULL;
+}
+
+static void test_fast_near_budget_as_counted(void **state)
+{
+    (void)state;
+    uint64_t lo = 200000, hi = 4000000;   /* over the fast attempt's least budget, 200,000 */
+    assert_false(work_fits(lo, 1, NULL));
+    assert_true(work_fits(hi, 1, NULL));
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (work_fits(mid, 1, NULL))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    for (uint64_t b = hi - 2; b <= hi + 1; b++) {
+        engine_result *r, *s;
+        int fits = work_fits(b, 0, &r);
+        assert_int_equal(work_fits(b, 1, &s), fits);
+        assert_int_equal(fits, b >= hi);
+        if (!fits) {
+            char want[64];
+            snprintf(want, sizeof want, "instruction budget of %llu exceeded", (unsigned long long)b);
+            ASSERT_CONTAINS(r->error_message, want);
+        }
+        assert_same_result(r, s, "work");
+        release(r);
+        release(s);
+    }
+}
+
+/* A rule that loops for ever, also inside its own pcall, is stopped with
+ * the rule_error of a counted engine: the watchdog throws the fast attempt
+ * away, and the counted run stops at the budget.  Under a budget the time
+ * limit comes before, the watchdog throws the attempt away at the limit,
+ * and the counted run has only what is left: the request ends after about
+ * one limit, not two. */
+static void test_fast_loop_stopped(void **state)
+{
+    (void)state;
+    static const char *const loops[] = {"loop", "pcall_loop"};
+    engine_config off = {.counted = 1};
+    engine *fast = open_engine("sandbox", NULL), *counted = open_engine("sandbox", &off);
+    for (size_t i = 0; i < 2; i++) {
+        char applicant[64];
+        snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", loops[i]);
+        engine_result *r = decide(fast, "limits", applicant), *s = decide(counted, "limits", applicant);
+        assert_rule_error(r, "sandbox", "limits", loops[i], "limits.lua", loops[i],
+                          "instruction budget of 1000000 exceeded");
+        assert_same_result(r, s, loops[i]);
+        release(r);
+        release(s);
+        assert_limits_work(fast);
+    }
+    uint64_t kept, tried;
+    engine_fast_counts(fast, &kept, &tried);
+    assert_true(tried >= 2);
+
+    engine_config slow = {.instructions = 1000000000000u, .time_ms = 200};
+    fast = open_engine("sandbox", &slow);
+    for (size_t i = 0; i < 2; i++) {
+        char applicant[64];
+        snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%s\"}", loops[i]);
+        engine_fast_counts(fast, &kept, &tried);
+        uint64_t tried_before = tried;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        engine_result *r = decide(fast, "limits", applicant);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_rule_error(r, "sandbox", "limits", loops[i], "limits.lua", loops[i],
+                          "time limit of 200 ms exceeded");
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        if (ms >= 350)
+            fail_msg("a 200 ms limit ended %s after %.0f ms", loops[i], ms);
+        engine_fast_counts(fast, &kept, &tried);
+        assert_int_equal(tried, tried_before + 1);
+        release(r);
+        assert_limits_work(fast);   /* the next attempt is counted: two in a row were thrown away */
+    }
+}
+
+/* A provider that first waits past the time in which a fast attempt of a
+ * 1,000,000 budget could be kept (100 us), then sends the thread the
+ * watchdog's signal. */
+static int signalling_provider(void *ud, const char *applicant_id, buf *out)
+{
+    (void)applicant_id;
+    ++*(int *)ud;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 300000);
+    pthread_kill(pthread_self(), ENGINE_WATCH_SIGNAL);
+    return buf_adds(out, "[{\"decision_id\":\"D1\",\"program\":\"p\",\"outcome\":\"eligible\"}]");
+}
+
+/* The watchdog's signal between requests, on an engine with fast attempts
+ * and on one without, changes nothing; inside a fast attempt past its time,
+ * it throws the attempt away, and the counted run decides with the rows the
+ * attempt read: the provider is asked once. */
+static void test_fast_watchdog_signal(void **state)
+{
+    (void)state;
+    engine_config off = {.counted = 1};
+    const char *rule = ONE_CRITERION("return #earlier(a) == 1");
+    engine *fast = open_texts(rule, NULL), *counted = open_texts_cfg(rule, NULL, &off);
+    for (int i = 0; i < 3; i++) {
+        assert_outcome(decide(fast, "p", "{\"applicant_id\":\"A\"}"), "ineligible");
+        pthread_kill(pthread_self(), ENGINE_WATCH_SIGNAL);
+        assert_outcome(decide(counted, "p", "{\"applicant_id\":\"A\"}"), "ineligible");
+        pthread_kill(pthread_self(), ENGINE_WATCH_SIGNAL);
+    }
+    uint64_t kept, tried;
+    engine_fast_counts(fast, &kept, &tried);
+    assert_true(kept >= 1);   /* (one the machine held up is thrown away) */
+
+    release(fast);
+    fast = open_texts(rule, NULL);
+    int calls = 0;
+    engine_set_history(fast, signalling_provider, &calls);
+    engine_result *r = decide(fast, "p", "{\"applicant_id\":\"A\"}");
+    assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "\"history\":[{\"decision_id\":\"D1\"");
+    assert_int_equal(calls, 1);
+    engine_fast_counts(fast, &kept, &tried);
+    assert_int_equal(kept, 0);
+    assert_int_equal(tried, 1);
+}
+
 /* Ways a rule kept state from one request to the next, or reached the
  * engine's own tables, found by a review of the sandbox: each is refused.
  * Each text is the rule file before the programme, then the check. */
@@ -5096,6 +5452,10 @@ int main(void)
         TEST(test_test_file_declares_cases_only),
         TEST(test_changed_local_named_alike),
         TEST(test_time_limit_slow_instructions),
+        TEST(test_fast_decides_as_counted),
+        TEST(test_fast_near_budget_as_counted),
+        TEST(test_fast_loop_stopped),
+        TEST(test_fast_watchdog_signal),
         TEST(test_stop_names_no_stale_criterion),
         TEST(test_sandbox_review_state),
         TEST(test_sandbox_close_keeps_signal),
