@@ -288,14 +288,21 @@ static void applicant_thaw(lua_State *L, int idx)
         lua_replace(L, idx);
 }
 
-/* Compile the type at T; its node number.  A type frozen because a check
- * closes over it (local R = record {...}) is read through its contents:
- * read raw, it compiled as T_OTHER, and its values went without a proxy,
- * to be written by rules.  [-0, +0, m] */
-static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int depth)
+/* Compile the type at T, the type of the values at PATH (a string at that
+ * stack index: field names joined by dots, list elements left out, as
+ * applicant_push_path writes it unnumbered); its node number.  A type
+ * frozen because a check closes over it (local R = record {...}) is read
+ * through its contents: read raw, it compiled as T_OTHER, and its values
+ * went without a proxy, to be written by rules.  Each record's metatable
+ * is made here, by rules.lua's record_mt, and not at the first value: that
+ * is Lua code, and a request that made one would take more instructions
+ * than the same request in an engine that had made it before.
+ * [-0, +0, e] */
+static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int path, int depth)
 {
     luaL_checkstack(L, 10, "schema");
     t = lua_absindex(L, t);
+    path = lua_absindex(L, path);
     int base = lua_gettop(L);
     aschema_grow(L, (void **)&s->nodes, &s->cap_nodes, s->nnodes + 1, sizeof *s->nodes);
     int at = s->nnodes++;
@@ -312,7 +319,7 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
         case T_NULLABLE:
         case T_LIST:
             applicant_get(L, t, K_OF);
-            n.of = aschema_compile(L, s, anchor, -1, depth + 1);
+            n.of = aschema_compile(L, s, anchor, -1, path, depth + 1);
             break;
         case T_INTEGER:   /* rules.lua's integer {} made them whole numbers */
             if (applicant_get(L, t, K_MIN) == LUA_TNUMBER)
@@ -345,7 +352,18 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
                 break;
             }
             n.set = aschema_anchor(L, s, anchor, fields);
-            n.mt = ++s->nanchors;   /* left empty until the first value */
+            lua_pushvalue(L, path);                       /* ... prefix: "" or path "." */
+            if (lua_rawlen(L, -1) > 0) {
+                lua_pushliteral(L, ".");
+                lua_concat(L, 2);
+            }
+            int prefix = lua_gettop(L);
+            lua_pushvalue(L, UP_RECORD_MT);
+            lua_rawgeti(L, anchor, n.type);
+            lua_pushvalue(L, prefix);
+            lua_call(L, 2, 1);                            /* ... prefix mt */
+            n.mt = aschema_anchor(L, s, anchor, -1);
+            lua_pop(L, 1);
             int count = 0;
             while (lua_rawgeti(L, names, count + 1) != LUA_TNIL)
                 lua_pop(L, 1), count++;
@@ -356,11 +374,15 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int dept
             n.nfields = count;
             s->nfields += count;   /* reserved: inner records come after */
             for (int i = 0; i < count; i++) {
-                lua_rawgeti(L, names, i + 1);             /* ... name */
+                lua_rawgeti(L, names, i + 1);             /* ... prefix name */
                 int name = aschema_anchor(L, s, anchor, -1);
-                lua_gettable(L, fields);                  /* ... ftype */
-                int node = aschema_compile(L, s, anchor, -1, depth + 1);
-                lua_pop(L, 1);
+                lua_pushvalue(L, prefix);
+                lua_pushvalue(L, -2);
+                lua_concat(L, 2);                         /* ... prefix name path */
+                lua_insert(L, -2);
+                lua_gettable(L, fields);                  /* ... prefix path ftype */
+                int node = aschema_compile(L, s, anchor, -1, -2, depth + 1);
+                lua_pop(L, 2);
                 s->fields[n.field + i] = (afield){name, node};
             }
             break;
@@ -454,26 +476,15 @@ static void applicant_record(lua_State *L, const aschema *s, int anchor, int v, 
         lua_pushvalue(L, nulls);
         lua_settable(L, UP_NULLS);                        /* NULLS[v] = nulls */
     }
-    /* One metatable for the values of each record of the schema, made at
-     * the first: every element of a list shares it, since its prefix leaves
-     * their numbers out.  Per node, not per type: a type declared once and
-     * given to two fields (local ADDR = record {...}; home = ADDR, work =
-     * ADDR) is two nodes, and a field missing from work is work.city, not
-     * whichever of the two was prepared first.  Kept in the anchor, where
-     * no rule reaches it, not in the type, which a check may close over. */
-    if (lua_rawgeti(L, anchor, node->mt) == LUA_TNIL) {   /* ... mt */
-        lua_pop(L, 1);
-        lua_pushvalue(L, UP_RECORD_MT);
-        lua_rawgeti(L, anchor, node->type);
-        applicant_push_path(L, path, 0);
-        if (lua_rawlen(L, -1) > 0) {
-            lua_pushliteral(L, ".");
-            lua_concat(L, 2);
-        }
-        lua_call(L, 2, 1);                                /* ... mt */
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, anchor, node->mt);
-    }
+    /* One metatable for the values of each record of the schema, made when
+     * it was compiled (aschema_compile): every element of a list shares it,
+     * since its prefix leaves their numbers out.  Per node, not per type: a
+     * type declared once and given to two fields (local ADDR = record {...};
+     * home = ADDR, work = ADDR) is two nodes, and a field missing from work
+     * is work.city, not whichever of the two was prepared first.  Kept in
+     * the anchor, where no rule reaches it, not in the type, which a check
+     * may close over. */
+    lua_rawgeti(L, anchor, node->mt);                     /* ... mt */
     lua_setmetatable(L, v);
     lua_settop(L, top);
     lua_pushvalue(L, v);
@@ -589,7 +600,8 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
 
 /* prepare(v, t, path) -> value  [-0, +1, e]
  * The compiled schema of T is kept in upvalue UP_COMPILED, for as long as
- * T is the type asked for. */
+ * T is the type asked for.  prepare(nil, t, path) compiles it, and returns
+ * nothing. */
 static int applicant_prepare_lua(lua_State *L)
 {
     lua_settop(L, 3);
@@ -605,10 +617,12 @@ static int applicant_prepare_lua(lua_State *L)
         lua_newtable(L);
         lua_pushvalue(L, -1);
         lua_setiuservalue(L, 4, 1);                       /* v t path s anchor */
-        aschema_compile(L, s, 5, 2, 0);                   /* anchor[1] is the root type */
+        aschema_compile(L, s, 5, 2, 3, 0);                /* anchor[1] is the root type */
         lua_pop(L, 1);
         lua_replace(L, UP_COMPILED);
     }
+    if (lua_isnil(L, 1))
+        return 0;   /* compiled: the seal asks so, before any request */
     lua_settop(L, 3);
     lua_getiuservalue(L, UP_COMPILED, 1);                 /* v t path anchor */
     applicant_path root = {NULL, 3};

@@ -1965,11 +1965,11 @@ end
 
 -- The common case, decide and screen, in C (request.c); anything else is
 -- left to handle() before anything was changed.
+-- Made at seal (below), not by the first request, which would then take
+-- more instructions than the next: where the budget stops a request must
+-- not depend on whether its engine had decided others before.
 local fast_request
 local function handle_request(res, line, d_op, d_program, d_as_of, d_lang)
-  if not fast_request and sealed then
-    fast_request = C.fast_request(decode, c_prepare, schema, programs, program_order, decide, fail, current)
-  end
   if fast_request and fast_request(res, line, d_op, d_program, d_as_of, d_lang) then return end
   return handle(res, line, d_op, d_program, d_as_of, d_lang)
 end
@@ -3338,6 +3338,8 @@ function api.seal(ruleset_hash)
   end)
   keep_criteria()
   c_keep_params()
+  fast_request = C.fast_request(decode, c_prepare, schema, programs, program_order, decide, fail, current)
+  c_prepare(nil, schema, "")   -- the schema compiled, its records' metatables made (applicant.c)
   -- engine.c looks for a changed upvalue itself after each request (no Lua
   -- call), and calls after() only when it finds one, to restore and report it.
   api.watched, api.watched_count = watched_flat, #watched

@@ -3981,6 +3981,87 @@ static int work_fits(uint64_t budget, int counted, engine_result **out)
     return r->error_code == NULL;
 }
 
+/* Whether the request work_fits decides fits BUDGET as the first request
+ * of a new counted engine, as a replay's or a new worker's is. */
+static int work_fits_first(uint64_t budget)
+{
+    engine_config cfg = {.instructions = budget, .counted = 1};
+    engine *en = open_engine("sandbox", &cfg);
+    engine_result *r = decide(en, "limits", "{\"applicant_id\":\"work\",\"age\":150000}");
+    int fits = r->error_code == NULL;
+    release(r);
+    release(en);
+    return fits;
+}
+
+/* Whether a screen of an applicant with a business and a benefit fits
+ * BUDGET in a new counted engine on the shipped rules: as its FIRST
+ * request, or after one of an applicant with neither. */
+static int shipped_fits_first(uint64_t budget, int first)
+{
+    static const char plain[] =
+        "{\"op\":\"screen\",\"as_of\":\"2025-04-15\",\"applicant\":{\"applicant_id\":\"P\","
+        "\"birth_date\":\"1990-01-01\",\"business\":null,\"previous_benefits\":[]}}";
+    static const char nested[] =
+        "{\"op\":\"screen\",\"as_of\":\"2025-04-15\",\"applicant\":{\"applicant_id\":\"N\","
+        "\"birth_date\":\"1990-01-01\",\"education\":\"bac+5\",\"registered_with_agency\":true,"
+        "\"employment_status\":\"unemployed\",\"unemployed_since\":\"2024-07-01\","
+        "\"business\":{\"sector\":\"commerce\",\"plan_submitted\":true,\"project_cost\":450000,"
+        "\"own_contribution\":60000,\"expected_turnover\":420000,\"legal_form\":\"sarl_au\"},"
+        "\"previous_benefits\":[{\"program\":\"taehil\",\"date\":\"2019-10-01\"}]}}";
+    engine_config cfg = {.instructions = budget, .counted = 1};
+    engine *en = open_shipped(&cfg);
+    if (!first)
+        release(own(engine_request(en, plain, sizeof plain - 1, NULL), free_result));
+    engine_result *r = own(engine_request(en, nested, sizeof nested - 1, NULL), free_result);
+    int fits = r->error_code == NULL;
+    release(r);
+    release(en);
+    return fits;
+}
+
+/* The least budget a request fits is the same for an engine's first
+ * request as for a later one: where the budget stops a request must not
+ * depend on whether a worker had decided others before (a replay decides
+ * it first, in an engine of its own). */
+static void test_budget_first_request_alike(void **state)
+{
+    (void)state;
+    uint64_t least[2];
+    for (int first = 0; first < 2; first++) {
+        uint64_t lo = 1000, hi = 4000000;
+        while (hi - lo > 1) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (first ? work_fits_first(mid) : work_fits(mid, 1, NULL))
+                hi = mid;
+            else
+                lo = mid;
+        }
+        least[first] = hi;
+    }
+    if (least[0] != least[1])
+        fail_msg("the request fits %llu instructions in a warm engine, %llu as an engine's first",
+                 (unsigned long long)least[0], (unsigned long long)least[1]);
+
+    /* On the shipped rules, a screen of an applicant with a business and a
+     * benefit (records inside the applicant, one in a list), in a new engine
+     * and in one that has screened an applicant with neither. */
+    for (int first = 0; first < 2; first++) {
+        uint64_t lo = 1000, hi = 4000000;
+        while (hi - lo > 1) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (shipped_fits_first(mid, first))
+                hi = mid;
+            else
+                lo = mid;
+        }
+        least[first] = hi;
+    }
+    if (least[0] != least[1])
+        fail_msg("the screen fits %llu instructions in a warm engine, %llu as an engine's first",
+                 (unsigned long long)least[0], (unsigned long long)least[1]);
+}
+
 static void test_fast_near_budget_as_counted(void **state)
 {
     (void)state;
@@ -5454,6 +5535,7 @@ int main(void)
         TEST(test_time_limit_slow_instructions),
         TEST(test_fast_decides_as_counted),
         TEST(test_fast_near_budget_as_counted),
+        TEST(test_budget_first_request_alike),
         TEST(test_fast_loop_stopped),
         TEST(test_fast_watchdog_signal),
         TEST(test_stop_names_no_stale_criterion),
