@@ -3970,9 +3970,9 @@ static int work_fits(uint64_t budget, int counted, engine_result **out)
 {
     engine_config cfg = {.instructions = budget, .counted = counted};
     engine *en = open_engine("sandbox", &cfg);
-    /* An engine's first request takes a few more instructions than the
-     * next (20 here): the fast attempt, thrown away, is such a request.  So
-     * both engines decide one first. */
+    /* Both engines decide one request first: the fast attempt, thrown
+     * away, is one too (test_budget_first_request_alike: the first takes
+     * what any other takes). */
     assert_limits_work(en);
     engine_result *r = decide(en, "limits", "{\"applicant_id\":\"work\",\"age\":150000}");
     release(en);
