@@ -258,6 +258,33 @@ static int canon_key_cmp(const void *a, const void *b)
     return strcmp(x->s, y->s);
 }
 
+/* A key canon_object_sorted cannot write was met, at the top of the stack
+ * (its value popped): the rest of table T is walked too, so that the error
+ * is the same whichever of its keys lua_next gives first (its order follows
+ * the string hashes, seeded anew in every Lua state).  A key that is not a
+ * string is named before a key holding a NUL, and of two such types the
+ * first in byte order; with PROBE, one returns 1 with nothing written.
+ * [-1, +0, -] */
+static int canon_bad_keys(canon_state *cs, int t, int probe)
+{
+    lua_State *L = cs->L;
+    const char *type = NULL;   /* of the keys that are not strings, the first type */
+    do {                                                  /* ... k */
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            if (probe) {
+                lua_pop(L, 1);
+                return 1;
+            }
+            const char *name = luaL_typename(L, -1);
+            if (!type || strcmp(name, type) < 0)
+                type = name;
+        }
+    } while (lua_next(L, t) && (lua_pop(L, 1), 1));       /* ... k */
+    if (type)
+        return canon_fail(cs, "cannot encode a table with a %s key as JSON", type);
+    return canon_fail(cs, "%s", "cannot encode a key holding a NUL byte (\\u0000) as JSON");
+}
+
 /* An object without a declared order: keys in bytewise order.  Each key and
  * value stays on the stack while the keys are sorted (the stack keeps the
  * strings alive); up to CANON_FEW keys are sorted in a C array, more in a
@@ -283,7 +310,8 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
                 rc = 1;
                 goto done;
             }
-            rc = canon_fail(cs, "cannot encode a table with a %s key as JSON", luaL_typename(L, -2));
+            lua_pop(L, 1);                                /* ... k */
+            rc = canon_bad_keys(cs, t, probe);
             goto done;
         }
         if (n == cap) {
@@ -308,7 +336,8 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
         if (strlen(keys[n].s) != keys[n].len) {
             /* It would sort, and be written, as its part before the NUL:
              * two keys could become one. */
-            rc = canon_fail(cs, "%s", "cannot encode a key holding a NUL byte (\\u0000) as JSON");
+            lua_pop(L, 1);                                /* ... k */
+            rc = canon_bad_keys(cs, t, probe);
             goto done;
         }
         n++;
