@@ -656,7 +656,10 @@ local function check_texts(what, texts, file, line, required, kind, id, key)
       problem(file, at(), "%s has no %s text", what, lang)
     end
   end
-  for lang, text in next, frozen[texts] or texts do
+  -- In the order of the keys: several are reported in one order in every run.
+  local contents = frozen[texts] or texts
+  for _, lang in ipairs(sorted_keys(contents)) do
+    local text = rawget(contents, lang)
     local named = type(lang) == "string" and not c_utf8_bad(lang)
     check_utf8(file, line, named and string_format("%s in '%s'", what, lang) or what, text)
     -- A text under another key (`AR`, `de`, an item without a key) is read
@@ -702,12 +705,13 @@ function sandbox.scale(name)
       end
       s[i] = v; s.rank[v] = i
     end
+    -- In the order of the keys (numbers before texts): [50] and '50' are
+    -- reported in one order in every run.
     local n, odd = rawlen(values), {}
-    for k in next, values do
+    for _, k in ipairs(sorted_keys(values)) do
       if not (math_type(k) == "integer" and k >= 1 and k <= n) and k ~= "labels" then odd[#odd + 1] = k end
     end
     s.labels = rawget(values, "labels")
-    table_sort(odd, function(x, y) return tostring(x) < tostring(y) end)
     for _, k in ipairs(odd) do
       problem(file, line, "scale '%s': key %s is not a level (a scale is a list of its levels, lowest first)",
         name, type(k) == "string" and string_format("'%s'", k) or string_format("[%s]", tostring(k)))
@@ -768,11 +772,12 @@ local CRITERION_TAG = { __metatable = "criterion" }   -- shared by every criteri
 -- and, when it is a LIST, entries 1..n: a misspelt `untill` or `fial` would
 -- otherwise be dropped without a word.  Each other key is a problem of WHAT.
 local function unknown_keys(spec, known, known_text, what, file, line, list)
+  -- In the order of the keys (numbers before texts): [50] and '50' are
+  -- reported in one order in every run.
   local n, odd = list and rawlen(spec) or 0, {}
-  for k in next, spec do
+  for _, k in ipairs(sorted_keys(spec)) do
     if not (known[k] or (math_type(k) == "integer" and k >= 1 and k <= n)) then odd[#odd + 1] = k end
   end
-  table_sort(odd, function(x, y) return tostring(x) < tostring(y) end)
   for _, k in ipairs(odd) do
     local key = type(k) == "string" and string_format("'%s'", k) or string_format("[%s]", tostring(k))
     local v = rawget(spec, k)
@@ -844,7 +849,8 @@ function sandbox.parameter(name)
     local function unlike(a, b, path)
       if type(a) ~= type(b) then return path, a, b end
       if type(a) ~= "table" then return nil end
-      for k, x in next, a do
+      for _, k in ipairs(sorted_keys(a)) do   -- of two differences, the same one named in every run
+        local x = rawget(a, k)
         if b[k] ~= nil then
           local at, p1, p2 = unlike(x, b[k], path .. "." .. tostring(k))
           if at then return at, p1, p2 end
@@ -995,7 +1001,7 @@ end
 -- application.
 function sandbox.date(s)
   if type(s) == "table" and not is_type(s) and getmetatable(s) == nil and not sealed then
-    for k in next, s do
+    for _, k in ipairs(sorted_keys(s)) do   -- of two, the same one named in every run
       if k ~= "not_after" then decl_error(2, "date: unknown bound '%s' (not_after)", tostring(k)) end
     end
     if rawget(s, "not_after") ~= "as_of" then
@@ -1398,12 +1404,6 @@ function api.seal(ruleset_hash)
   -- value unnamed are a warning (its readers would see the English name, or
   -- the code).  Then WORDS.labels: each language's names, else English's.
   local checked = {}   -- enum type or scale -> { lang -> value -> label }, once each
-  local function sorted_keys(t)
-    local keys = {}
-    for k in next, t do keys[#keys + 1] = k end
-    table_sort(keys, function(x, y) return tostring(x) < tostring(y) end)
-    return keys
-  end
   local function quoted(k)
     return type(k) == "string" and not c_utf8_bad(k) and string_format("'%s'", k) or string_format("[%s]", describe(k))
   end

@@ -594,6 +594,35 @@ def main():
             named.add(tuple(found))
         check(len(named) == 1 and re.search(pattern, next(iter(named))[0][2]),
               "%s: the same bound named in every run (%r)" % (name, named))
+    # Problems found in one walk of a table are reported in one order, or the
+    # same one named, in every run: keys in byte order, numbers before texts.
+    en = '      en = "Registered with the employment agency",\n'
+    dated = '  { from = "2025-01-01", value = 18 },\n}\n'
+    for name, edits, want in (
+            ("texts_langs", {"idmaj.lua": [(en, en + '      it = "x", de = "y", es = "z",\n')]},
+             ["the key 'de'", "the key 'es'", "the key 'it'"]),
+            ("param_two_unlike", {"idmaj.lua": [(dated, dated + 'parameter "idmaj.pair" {\n  reference = REF,\n'
+                                                 '  { from = "2025-01-01", value = { c = 1, b = 2, a = 3 } },\n'
+                                                 '  { from = "2026-01-01", value = { c = "1", b = "2", a = "3" } },\n}\n')]},
+             ["value 2.a is the string \"3\", but value 1.a is the number 3"]),
+            ("date_two_bounds", {"schema.lua": [('date { not_after = "as_of" }',
+                                                 'date { not_after = "as_of", zz = 1, bb = 2, mm = 3 }')]},
+             ["date: unknown bound 'bb'"]),
+            ("program_key_50", {"idmaj.lua": [('  version = "2025.1",\n', '  version = "2025.1",\n  [50] = 1, ["50"] = 2,\n')]},
+             ["unknown key [50]", "unknown key '50'"]),
+            ("scale_key_50", {"schema.lua": [('"bac+5", "doctorate",\n', '"bac+5", "doctorate", [50] = 1, ["50"] = 2,\n')]},
+             ["key [50] is not a level", "key '50' is not a level"]),
+            ("labels_key_50", {"schema.lua": [('en = { MA = "in Morocco" },', 'en = { MA = "in Morocco", [50] = "x", ["50"] = "y" },')]},
+             ["name [the number 50], which", "name '50', which"])):
+        d = edited(name, edits)
+        said = set()
+        for _ in range(8):
+            _, found, _ = problems(d)
+            said.add(tuple(found))
+        got = [f[2] for f in next(iter(said))]
+        check(len(said) == 1 and len(got) == len(want) and all(w in g for w, g in zip(want, got)),
+              "%s: the same problems, in the same order, in every run (%r)" % (name, said))
+
     expect_one("schema_number_name", {"schema.lua": [('disability = "boolean"', '[7] = "boolean"')]},
                "schema.lua", "schema {", r"a field's name must be a text: field = type, not \[7\] = \.\.\.")
 
