@@ -3012,7 +3012,9 @@ local function case_fault(case)
     local l = case[k]
     if l ~= nil then
       if type(l) ~= "table" then return string_format("%s must be a list of names, got %s", k, describe(l)) end
-      for key in next, l do   -- { registered = true } would be read as an empty list
+      -- { registered = true } would be read as an empty list; of two such
+      -- keys, the same one is named in every run.
+      for _, key in ipairs(sorted_keys(l)) do
         if math_type(key) ~= "integer" or key < 1 or key > #l then
           return string_format("%s must be a list of names, { \"a\", \"b\" }, not a table with the key %s", k,
             type(key) == "string" and "'" .. key .. "'" or describe(key))
@@ -3047,7 +3049,7 @@ local function case_fault(case)
     if type(case.history) ~= "table" then return "history must be a list of earlier decisions" end
     for j, r in ipairs(case.history) do
       if type(r) ~= "table" then return string_format("history row %d must be a table", j) end
-      for k in next, r do
+      for _, k in ipairs(sorted_keys(r)) do   -- of two, the same one named in every run
         if not KEYS.history[k] then
           return string_format("history row %d: unknown key '%s' (a row knows %s)", j, tostring(k), KEYS.history_text)
         end

@@ -291,6 +291,24 @@ def main():
     check(out.rstrip().endswith("%d passed, %d failed" % (total, len(faults))),
           "and only those fail")
 
+    # Of several keys a case's list or history row must not have, the same
+    # one is named in every run (the first in byte order), whatever order
+    # the table has in that run: Lua's string hashes are seeded anew.
+    d = copy("faults_alike")
+    with open(os.path.join(d, "taehil.test.lua"), "a") as fh:
+        fh.write('\ncase "keys 1" { program = "taehil", as_of = ON, applicant = base, outcome = "eligible", '
+                 'failed = { registered = true, age = true, unemployed = true, zone = true } }\n'
+                 'case "keys 2" { program = "taehil", as_of = ON, applicant = base, outcome = "eligible", '
+                 'history = { { program = "idmaj", zeta = 1, alpha = 2, mid = 3, omega = 4 } } }\n')
+    said = set()
+    for _ in range(6):
+        st, out, _ = eligo("test", d)
+        said.add(tuple(l for l in out.splitlines() if "case 'keys " in l))
+    got = next(iter(said))
+    check(len(said) == 1 and len(got) == 2 and "not a table with the key 'age'" in got[0]
+          and "history row 1: unknown key 'alpha'" in got[1],
+          "of several wrong keys, a case names the first in byte order in every run (%r)" % said)
+
     # Names: a second case of one name in one file fails, naming the first's
     # line (a failure must say which); so does an empty name.  The same name
     # in two files is fine: the file tells them apart.
