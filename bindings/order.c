@@ -84,8 +84,13 @@ lua_Integer order_chain_depth(lua_State *L, int idx, const char *field)
 }
 
 /* Read the key at IDX into O; raise an error naming FN when it has no order
- * of its own.  [-0, +0, v] */
-static void order_read(lua_State *L, int idx, order_key *o, const char *fn)
+ * of its own.  When the key is one of table T's, met walking it (T is 0
+ * otherwise), the error names, of the types of T's keys that have no order,
+ * the first by name, paying for a look at every key: which of them lua_next
+ * meets first follows the string hashes, seeded anew in every state, and
+ * the addresses, and one table must be refused in the same words every
+ * time.  [-0, +0, v] */
+static void order_read(lua_State *L, int idx, order_key *o, const char *fn, int t)
 {
     switch (lua_type(L, idx)) {
     case LUA_TNUMBER:
@@ -104,11 +109,24 @@ static void order_read(lua_State *L, int idx, order_key *o, const char *fn)
         o->rank = ORDER_BOOLEAN;
         o->i = lua_toboolean(L, idx);
         return;
-    default:
+    default: {
+        const char *type = luaL_typename(L, idx);
+        if (t) {
+            lua_Integer n = 0;
+            t = lua_absindex(L, t);
+            for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1), n++) {
+                int k = lua_type(L, -2);
+                if (k != LUA_TNUMBER && k != LUA_TSTRING && k != LUA_TBOOLEAN &&
+                    strcmp(lua_typename(L, k), type) < 0)
+                    type = lua_typename(L, k);
+            }
+            order_pay(L, n);
+        }
         luaL_error(L, "%s: a key of type %s has no fixed order (Lua orders it by its address, "
                       "which changes from run to run, and a decision must come out the same when "
                       "replayed): key the table by numbers, strings or booleans",
-                   fn, luaL_typename(L, idx));
+                   fn, type);
+    }
     }
 }
 
@@ -235,12 +253,12 @@ static int order_iter(lua_State *L)
     lua_Integer n = (lua_Integer)lua_rawlen(L, 4), i = 0, work = 0;
     if (!lua_isnil(L, 2)) {   /* i: how many keys are at or before KEY */
         order_key key, probe;
-        order_read(L, 2, &key, "pairs");
+        order_read(L, 2, &key, "pairs", 0);
         lua_Integer lo = 0, hi = n;   /* the first place after KEY is in [lo, hi] */
         while (lo < hi) {
             lua_Integer mid = lo + (hi - lo) / 2;
             lua_rawgeti(L, 4, mid + 1);
-            order_read(L, -1, &probe, "pairs");
+            order_read(L, -1, &probe, "pairs", 0);
             int after = order_cmp(&probe, &key) > 0;
             work += order_key_cost(&probe);
             lua_pop(L, 1);
@@ -302,7 +320,7 @@ int order_pairs(lua_State *L)
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
         if (k == n)   /* not weak, and no code of the rule's has run: cannot be */
             return luaL_error(L, "pairs: the table grew while its keys were read");
-        order_read(L, -2, &keys[k], "pairs");
+        order_read(L, -2, &keys[k], "pairs", 2);
         keys[k].at = k + 1;
         lua_pushvalue(L, -2);
         lua_rawseti(L, 4, ++k);
@@ -337,10 +355,10 @@ int order_next(lua_State *L)
     int have_after = !lua_isnil(L, 2), found = 0;
     lua_Integer work = 0;
     if (have_after)
-        order_read(L, 2, &after, "next");
+        order_read(L, 2, &after, "next", 0);
     lua_pushnil(L);
     for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
-        order_read(L, -2, &o, "next");
+        order_read(L, -2, &o, "next", 3);
         work += order_key_cost(&o);
         if ((have_after && order_cmp(&o, &after) <= 0) || (found && order_cmp(&o, &best) >= 0))
             continue;
