@@ -80,7 +80,7 @@ local case_named = {}    -- file .. "\0" .. name -> the first case of that name 
 local problems = {}      -- { file, line, msg } found while loading
 local sources = {}       -- file name -> text, for lint's parameter scan
 local broken = {}        -- file name -> true: it did not load (its problem is reported)
-local watched = {}       -- { f, i, value, name, where }: see after()
+local watched = {}       -- { f, i, value, name, owner, where, file, line }: see after()
 local watched_flat = {}  -- f, i, value of entry k at 3k-2 .. 3k (value may be nil), for C.restore
 local watched_ids = {}   -- upvalue id -> true: closures of one file share a local's cell
 local sealed = false
@@ -284,7 +284,8 @@ local function seal_value(v, seen, owner)
       if not watched_ids[id] then   -- one look a cell, however many closures share it
         watched_ids[id] = true
         watched[#watched + 1] = { f = v, i = i, value = x, name = name, owner = owner,
-          where = string_format("%s:%d", info.short_src, info.linedefined) }
+          where = string_format("%s:%d", info.short_src, info.linedefined),
+          file = info.short_src, line = info.linedefined }
         local n = 3 * (#watched - 1)   -- not #watched_flat: a value may be nil
         watched_flat[n + 1], watched_flat[n + 2], watched_flat[n + 3] = v, i, x
       end
@@ -3340,6 +3341,19 @@ function api.seal(ruleset_hash)
   end)
   keep_criteria()
   c_keep_params()
+  -- In the order of the source (file, line defined, local): of several
+  -- locals one request changed, after() names the same in every run, where
+  -- the walk met functions kept as a table's keys in no fixed order.
+  table_sort(watched, function(a, b)
+    if a.file ~= b.file then return a.file < b.file end
+    if a.line ~= b.line then return a.line < b.line end
+    if a.name ~= b.name then return a.name < b.name end
+    return a.i < b.i
+  end)
+  for k, w in ipairs(watched) do
+    local n = 3 * (k - 1)
+    watched_flat[n + 1], watched_flat[n + 2], watched_flat[n + 3] = w.f, w.i, w.value
+  end
   fast_request = C.fast_request(decode, c_prepare, schema, programs, program_order, decide, fail, current)
   c_prepare(nil, schema, "")   -- the schema compiled, its records' metatables made (applicant.c)
   -- engine.c looks for a changed upvalue itself after each request (no Lua

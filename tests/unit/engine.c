@@ -3763,6 +3763,26 @@ static void test_changed_local_named_alike(void **state)
         release(r);
         release(en);
     }
+    /* Functions as the keys of a table a check closes over, which no key
+     * order sorts (the sealer walks them as next gives them): the locals
+     * are named in the order of the source, the first function's first.
+     * Eight engines: four functions come in 24 orders. */
+    static const char keyed[] =
+        "local ca, cb, cc, cd = 1, 2, 3, 4\n"
+        "local f1 = function() ca = ca + 1 end\n"
+        "local f2 = function() cb = cb + 1 end\n"
+        "local f3 = function() cc = cc + 1 end\n"
+        "local f4 = function() cd = cd + 1 end\n"
+        "local FS = { [f4] = true, [f3] = true, [f2] = true, [f1] = true }\n"
+        ONE_CRITERION("local _ = FS f4() f3() f2() f1() return true");
+    for (int i = 0; i < 8; i++) {
+        engine *en = open_texts(keyed, NULL);
+        engine_result *r = decide(en, "p", "{}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, ":2: the function defined there changed its local 'ca'");
+        release(r);
+        release(en);
+    }
 }
 
 /* A list with a hole, declared in a rule file (a parameter's value, a
