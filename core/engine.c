@@ -56,6 +56,7 @@
 #include <lualib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,6 +428,8 @@ static __thread timer_t engine_watch_timer ENGINE_TLS;
 static pthread_once_t engine_watch_once = PTHREAD_ONCE_INIT;
 static pthread_key_t engine_watch_key;   /* its destructor deletes a thread's timer */
 static int engine_watch_installed;       /* the handler is ENGINE_WATCH_SIGNAL's */
+/* engine_fast_totals: the fast attempts of every engine, and those kept. */
+static _Atomic uint64_t engine_fast_all_tried, engine_fast_all_kept;
 
 
 /* ENGINE_WATCH_SIGNAL's handler: throw away the thread's fast attempt once
@@ -1780,7 +1783,15 @@ static int engine_fast_keep(engine *en, int status)
     en->fast_missed = costly;
     en->fast_tried++;
     en->fast_kept += (uint64_t)keep;
+    atomic_fetch_add_explicit(&engine_fast_all_tried, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&engine_fast_all_kept, (uint64_t)keep, memory_order_relaxed);
     return keep;
+}
+
+void engine_fast_totals(uint64_t *kept, uint64_t *tried)
+{
+    *kept = atomic_load_explicit(&engine_fast_all_kept, memory_order_relaxed);
+    *tried = atomic_load_explicit(&engine_fast_all_tried, memory_order_relaxed);
 }
 
 void engine_fast_counts(const engine *en, uint64_t *kept, uint64_t *tried)

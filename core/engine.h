@@ -142,6 +142,10 @@ engine_result *engine_request(engine *en, const char *line, size_t len,
  * engine_request in engine.c), and how many it was tried on. */
 void engine_fast_counts(const engine *en, uint64_t *kept, uint64_t *tried);
 
+/* The same, for every engine of the process since it started (whichever
+ * thread each runs on): what `health` reports. */
+void engine_fast_totals(uint64_t *kept, uint64_t *tried);
+
 /* Free R, strings and decisions with it (one block).  NULL is fine. */
 void engine_result_free(engine_result *r);
 

@@ -272,6 +272,10 @@ static void worker_answer(worker *wk, job *j, const engine_result *r)
                              "\"hits\":%ld,\"misses\":%ld,\"refused\":%ld}", ps.applicants,
                              ps.bytes, ps.hits, ps.misses, ps.refused);
         }
+        uint64_t kept, tried;
+        engine_fast_totals(&kept, &tried);
+        rc |= buf_printf(&j->reply, ",\"uncounted\":{\"tried\":%" PRIu64 ",\"kept\":%" PRIu64 "}",
+                         tried, kept);
         if (rd)
             rc |= buf_printf(&j->reply, ",\"decisions\":%" PRId64 ",\"reviews\":%" PRId64,
                              store_count(rd), store_count_reviews(rd));

@@ -125,6 +125,13 @@ def test_ops(srv):
     check(fr["ok"] and fr["decision"].get("lang") == "fr" and fr_msgs != en_msgs,
           "lang fr: messages in French (%s)" % fr_msgs[:1])
 
+    # The requests decided first with no instruction hook: each decide so
+    # far was tried so (kept or not: under a sanitizer few are), and a
+    # health that follows counts them.
+    u = c.request({"op": "health"}).get("uncounted", {})
+    check(isinstance(u.get("tried"), int) and u["tried"] >= 3 and 0 <= u.get("kept", -1) <= u["tried"],
+          "health counts the requests tried with no instruction hook, and those kept (%s)" % u)
+
     s = c.request({"id": 6, "op": "screen", "as_of": "2025-03-01", "applicant": applicant(1)})
     progs = [x["program"] for x in s.get("decisions", [])]
     check(s["ok"] and "idmaj" in progs and "boom" in progs and len(progs) == len(set(progs)),
