@@ -4065,10 +4065,13 @@ static int work_fits(uint64_t budget, int counted, engine_result **out)
     return r->error_code == NULL;
 }
 
-/* Whether the request work_fits decides fits BUDGET as the first request
- * of a new counted engine, as a replay's or a new worker's is. */
-static int work_fits_first(uint64_t budget)
+/* Whether the request work_fits decides fits BUDGET in a new counted
+ * engine: as its FIRST request (as a replay's or a new worker's is), or
+ * after another. */
+static int limits_fits(uint64_t budget, int first)
 {
+    if (!first)
+        return work_fits(budget, 1, NULL);
     engine_config cfg = {.instructions = budget, .counted = 1};
     engine *en = open_engine("sandbox", &cfg);
     engine_result *r = decide(en, "limits", "{\"applicant_id\":\"work\",\"age\":150000}");
@@ -4081,7 +4084,7 @@ static int work_fits_first(uint64_t budget)
 /* Whether a screen of an applicant with a business and a benefit fits
  * BUDGET in a new counted engine on the shipped rules: as its FIRST
  * request, or after one of an applicant with neither. */
-static int shipped_fits_first(uint64_t budget, int first)
+static int shipped_fits(uint64_t budget, int first)
 {
     static const char plain[] =
         "{\"op\":\"screen\",\"as_of\":\"2025-04-15\",\"applicant\":{\"applicant_id\":\"P\","
@@ -4104,46 +4107,39 @@ static int shipped_fits_first(uint64_t budget, int first)
     return fits;
 }
 
+/* The least budget, from 1,000 to 4 million, that FITS(budget, FIRST). */
+static uint64_t least_budget(int (*fits)(uint64_t, int), int first)
+{
+    uint64_t lo = 1000, hi = 4000000;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (fits(mid, first))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
 /* The least budget a request fits is the same for an engine's first
  * request as for a later one: where the budget stops a request must not
  * depend on whether a worker had decided others before (a replay decides
- * it first, in an engine of its own). */
+ * it first, in an engine of its own).  A request of the sandbox's, and on
+ * the shipped rules a screen with records inside the applicant, one in a
+ * list, after one without. */
 static void test_budget_first_request_alike(void **state)
 {
     (void)state;
-    uint64_t least[2];
-    for (int first = 0; first < 2; first++) {
-        uint64_t lo = 1000, hi = 4000000;
-        while (hi - lo > 1) {
-            uint64_t mid = lo + (hi - lo) / 2;
-            if (first ? work_fits_first(mid) : work_fits(mid, 1, NULL))
-                hi = mid;
-            else
-                lo = mid;
-        }
-        least[first] = hi;
+    static const struct {
+        const char *what;
+        int (*fits)(uint64_t, int);
+    } cases[] = {{"the request", limits_fits}, {"the screen", shipped_fits}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t warm = least_budget(cases[i].fits, 0), first = least_budget(cases[i].fits, 1);
+        if (warm != first)
+            fail_msg("%s fits %llu instructions in a warm engine, %llu as an engine's first",
+                     cases[i].what, (unsigned long long)warm, (unsigned long long)first);
     }
-    if (least[0] != least[1])
-        fail_msg("the request fits %llu instructions in a warm engine, %llu as an engine's first",
-                 (unsigned long long)least[0], (unsigned long long)least[1]);
-
-    /* On the shipped rules, a screen of an applicant with a business and a
-     * benefit (records inside the applicant, one in a list), in a new engine
-     * and in one that has screened an applicant with neither. */
-    for (int first = 0; first < 2; first++) {
-        uint64_t lo = 1000, hi = 4000000;
-        while (hi - lo > 1) {
-            uint64_t mid = lo + (hi - lo) / 2;
-            if (shipped_fits_first(mid, first))
-                hi = mid;
-            else
-                lo = mid;
-        }
-        least[first] = hi;
-    }
-    if (least[0] != least[1])
-        fail_msg("the screen fits %llu instructions in a warm engine, %llu as an engine's first",
-                 (unsigned long long)least[0], (unsigned long long)least[1]);
 }
 
 static void test_fast_near_budget_as_counted(void **state)
