@@ -1800,6 +1800,13 @@ void engine_fast_counts(const engine *en, uint64_t *kept, uint64_t *tried)
     *tried = en->fast_tried;
 }
 
+void engine_set_instructions(engine *en, uint64_t instructions)
+{
+    en->per_request = instructions ? instructions : ENGINE_DEFAULT_INSTRUCTIONS;
+    en->budget = en->per_request;
+    en->fast_off = en->fast_off || en->per_request / ENGINE_FAST_RATE < ENGINE_FAST_MIN_NS;
+}
+
 engine_result *engine_request(engine *en, const char *line, size_t len, const engine_defaults *defaults)
 {
     lua_State *L = en->L;

@@ -146,6 +146,14 @@ void engine_fast_counts(const engine *en, uint64_t *kept, uint64_t *tried);
  * thread each runs on): what `health` reports. */
 void engine_fast_totals(uint64_t *kept, uint64_t *tried);
 
+/* Allow INSTRUCTIONS (0: the default) to each of EN's requests from now
+ * on, as engine_config.instructions does from the first: for tests, so that
+ * a request can be decided under a budget too small to load its rule set
+ * (each file loads under a hundred budgets), or after others that needed
+ * more.  An engine that makes no fast attempts (engine_config.counted, or
+ * too small a budget) still makes none. */
+void engine_set_instructions(engine *en, uint64_t instructions);
+
 /* Free R, strings and decisions with it (one block).  NULL is fine. */
 void engine_result_free(engine_result *r);
 

@@ -4142,6 +4142,272 @@ static void test_budget_first_request_alike(void **state)
     }
 }
 
+/* Requests of every shape for test_budget_history_alike: the examples,
+ * generated applicants, requests the rules refuse, in each language, each
+ * decided or screened.  LINE is the request, D its defaults. */
+typedef struct alike_request {
+    char line[4096];
+    size_t len;
+    engine_defaults d;
+} alike_request;
+
+static void free_ruleset(void *p) { ruleset_free(p); }
+
+/* Whether REQS[K] fits BUDGET in a new counted engine on RS: as its first
+ * request, or (WARM) after the three requests that follow it in REQS,
+ * decided under the default budget, and the fourth under a budget of a
+ * hundred instructions (which stops most). */
+static int alike_fits(ruleset *rs, engine_history_fn *history, uint64_t budget,
+                      const alike_request *reqs, int n, int k, int warm)
+{
+    engine_config cfg = {.counted = 1};
+    err e = {0};
+    engine *en = own(engine_new(rs, &cfg, &e), free_engine);
+    if (!en)
+        fail_msg("engine_new: %s: %s", S(e.code), e.msg);
+    engine_set_history(en, history, NULL);
+    for (int i = 1; warm && i <= 4; i++) {
+        const alike_request *o = &reqs[(k + i) % n];
+        if (i == 4)
+            engine_set_instructions(en, 100);
+        engine_result *r = own(engine_request(en, o->line, o->len, &o->d), free_result);
+        assert_non_null(r);
+        if (i < 4 && r->error_message && strstr(r->error_message, "instruction budget of"))
+            fail_msg("%s: %s", o->line, S(r->error_message));
+        release(r);
+    }
+    engine_set_instructions(en, budget);
+    const alike_request *q = &reqs[k];
+    engine_result *r = own(engine_request(en, q->line, q->len, &q->d), free_result);
+    assert_non_null(r);
+    int fits = !r->error_message || !strstr(r->error_message, "instruction budget of");
+    release(r);
+    release(en);
+    return fits;
+}
+
+/* The least budget each of REQS fits in a new engine on RS with the
+ * provider HISTORY (may be NULL), and that it is the least after other
+ * requests (alike_fits); a line for each that differs is appended to WHY.
+ * Returns how many differ. */
+static int alike_check(ruleset *rs, engine_history_fn *history, const alike_request *reqs, int n,
+                       char *why, size_t size)
+{
+    int differ = 0;
+    for (int k = 0; k < n; k++) {
+        uint64_t lo = 0, hi = 4096;   /* lo: stopped, hi: fits */
+        while (!alike_fits(rs, history, hi, reqs, n, k, 0)) {
+            lo = hi;
+            hi *= 2;
+            assert_true(hi <= ENGINE_DEFAULT_INSTRUCTIONS);
+        }
+        while (hi - lo > 1) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (alike_fits(rs, history, mid, reqs, n, k, 0))
+                hi = mid;
+            else
+                lo = mid;
+        }
+        int warm_fits = alike_fits(rs, history, hi, reqs, n, k, 1);
+        int warm_below = hi > 1 && alike_fits(rs, history, hi - 1, reqs, n, k, 1);
+        if (!warm_fits || warm_below) {
+            size_t used = strlen(why);
+            const engine_defaults *d = &reqs[k].d;
+            snprintf(why + used, size - used,
+                     "\n  %s after others than the %llu it needs first: (%s %s %s) %.200s",
+                     warm_fits ? "needs less" : "needs more", (unsigned long long)hi,
+                     S(engine_op_name(d->op)), S(d->program), S(d->lang), reqs[k].line);
+            differ++;
+        }
+    }
+    return differ;
+}
+
+/* Append LINE, with D, to REQS, which holds *N of at most MAX. */
+static void alike_add(alike_request *reqs, int *n, int max, const char *line, size_t len,
+                      engine_defaults d)
+{
+    assert_true(*n < max && len < sizeof reqs[0].line);
+    memcpy(reqs[*n].line, line, len);
+    reqs[*n].line[len] = '\0';
+    reqs[*n].len = len;
+    reqs[*n].d = d;
+    ++*n;
+}
+
+/* A history provider for test_budget_history_alike: an Intelaka refusal
+ * and an IDMAJ decision, for every applicant but "none", who has none. */
+static int alike_history(void *ud, const char *applicant_id, buf *out)
+{
+    (void)ud;
+    if (!strcmp(applicant_id, "none"))
+        return buf_adds(out, "[]");
+    return buf_adds(out, "[{\"decision_id\":\"D2\",\"program\":\"idmaj\",\"program_version\":\"1\","
+                         "\"outcome\":\"eligible\",\"as_of\":\"2025-02-20\",\"decided_at\":\"x\"},"
+                         "{\"decision_id\":\"D1\",\"program\":\"intelaka\",\"program_version\":\"1\","
+                         "\"outcome\":\"ineligible\",\"as_of\":\"2025-02-10\",\"decided_at\":\"y\"}]");
+}
+
+/* Where the budget stops a request does not depend on what its engine
+ * decided before: the least budget of each of a sample of requests is the
+ * same in a new engine (a replay's, a new worker's) as in one that
+ * decided others first.  The sample, on the shipped rules: each example
+ * application, generated applicants, and requests the rules refuse
+ * (fields missing, of the wrong type, an unknown programme or date),
+ * screened or decided, in English, French and Arabic;
+ * on tests/fixtures/decide, rules that err (helpers given the wrong kind
+ * of argument, an undeclared field), templates and scales, an old
+ * version; and a history-aware programme (tests/fixtures/history's
+ * criterion), given earlier decisions by a provider or as recorded. */
+static void test_budget_history_alike(void **state)
+{
+    (void)state;
+    static const char *const langs[] = {"en", "fr", "ar"};
+    enum { MAX = 40 };
+    static alike_request reqs[MAX];
+    int n = 0;
+    char why[8192] = "";
+    int differ = 0, total = 0;
+
+    FILE *f = fopen(ELIGO_SOURCE_DIR "/examples/applications.jsonl", "r");
+    assert_non_null(f);
+    char line[8192];
+    for (int i = 0; fgets(line, sizeof line, f); i++) {
+        size_t len = strcspn(line, "\n");
+        if (len)
+            alike_add(reqs, &n, MAX, line, len,
+                      (engine_defaults){.op = i % 2 ? ENGINE_OP_DECIDE : ENGINE_OP_SCREEN,
+                                        .program = synth_programs[i % SYNTH_NPROGRAMS],
+                                        .lang = langs[i % 3]});
+    }
+    fclose(f);
+    assert_true(n >= 10);
+
+    synth g;
+    synth_init(&g, 11);
+    buf b;
+    buf_init(&b, sizeof reqs[0].line);
+    for (int i = 0; i < 6; i++) {
+        buf_reset(&b);
+        assert_int_equal(synth_request(&g, i % 2 ? "screen" : "decide", (uint64_t)i, &b), 0);
+        alike_add(reqs, &n, MAX, b.data, b.len - 1,   /* less the '\n' */
+                  (engine_defaults){.lang = langs[(i + 1) % 3]});
+    }
+    buf_free(&b);
+
+    static const char *const refused[] = {
+        /* Fields missing: incomplete. */
+        "{\"op\":\"decide\",\"program\":\"intelaka\",\"as_of\":\"2025-03-01\",\"lang\":\"ar\","
+        "\"applicant\":{\"applicant_id\":\"M1\",\"business\":{\"sector\":\"crafts\"}}}",
+        "{\"op\":\"screen\",\"as_of\":\"2025-03-01\",\"lang\":\"fr\",\"applicant\":{\"applicant_id\":\"M2\"}}",
+        /* Of the wrong type, out of the list, nested; a field not declared. */
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"as_of\":\"2025-03-01\","
+        "\"applicant\":{\"applicant_id\":\"W1\",\"birth_date\":\"2001-02-30\"}}",
+        "{\"op\":\"screen\",\"as_of\":\"2025-03-01\",\"lang\":\"fr\","
+        "\"applicant\":{\"applicant_id\":\"W2\",\"business\":{\"sector\":\"fishing\"}}}",
+        "{\"op\":\"decide\",\"program\":\"taehil\",\"as_of\":\"2025-03-01\",\"lang\":\"ar\","
+        "\"applicant\":{\"applicant_id\":\"W3\",\"shoe_size\":42}}",
+        "{\"op\":\"screen\",\"as_of\":\"2025-03-01\","
+        "\"applicant\":{\"applicant_id\":\"W4\",\"previous_benefits\":[{\"program\":\"x\",\"date\":3}]}}",
+        /* An unknown programme, a language no text has, a bad date, an
+         * unknown field of the request. */
+        "{\"op\":\"decide\",\"program\":\"nope\",\"as_of\":\"2025-03-01\",\"applicant\":{\"applicant_id\":\"U1\"}}",
+        "{\"op\":\"screen\",\"as_of\":\"2025-03-01\",\"lang\":\"de\",\"applicant\":{\"applicant_id\":\"U2\"}}",
+        "{\"op\":\"decide\",\"program\":\"awrach\",\"as_of\":\"2025-13-01\",\"applicant\":{\"applicant_id\":\"U3\"}}",
+        "{\"op\":\"screen\",\"as_of\":\"2025-03-01\",\"colour\":1,\"applicant\":{\"applicant_id\":\"U4\"}}",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        alike_add(reqs, &n, MAX, refused[i], strlen(refused[i]), (engine_defaults){0});
+
+    /* The shipped rules without their test cases, which no request reads:
+     * a new engine for each try is then quicker to make. */
+    err e = {0};
+    ruleset *all = own(ruleset_load(ELIGO_SOURCE_DIR "/rules", &e), free_ruleset);
+    if (!all)
+        fail_msg("ruleset_load(rules): %s: %s", S(e.code), e.msg);
+    ruleset_file files[16];
+    size_t nfiles = 0;
+    for (size_t i = 0; i < ruleset_count(all); i++)
+        if (!ruleset_is_test(ruleset_file_at(all, i)->name)) {
+            assert_true(nfiles < 16);
+            files[nfiles++] = *ruleset_file_at(all, i);
+        }
+    ruleset *rs = own(ruleset_from_files(files, nfiles, &e), free_ruleset);
+    if (!rs)
+        fail_msg("ruleset_from_files: %s: %s", S(e.code), e.msg);
+    release(all);
+    differ += alike_check(rs, NULL, reqs, n, why, sizeof why);
+    total += n;
+    release(rs);
+
+    static const char *const fixture[][3] = {
+        {"helpers", "en", "{\"applicant_id\":\"within_text\"}"},
+        {"helpers", "fr", "{\"applicant_id\":\"benefit_text_date\"}"},
+        {"helpers", "ar", "{\"applicant_id\":\"months_fraction\"}"},
+        {"helpers", "en", "{\"applicant_id\":\"date_nil\"}"},
+        {"helpers", "fr", "{\"applicant_id\":\"passes\"}"},
+        {"fields", "en", "{\"applicant_id\":\"undeclared\",\"since\":null,\"business\":null}"},
+        {"fields", "ar", "{\"applicant_id\":\"A1\",\"since\":null,\"business\":{\"cost\":10}}"},
+        {"messages", "ar", "{\"applicant_id\":\"A1\",\"size\":5}"},
+        {"messages", "fr", "{\"applicant_id\":\"A1\",\"size\":2}"},
+        {"logic", "fr", "{\"applicant_id\":\"A1\",\"score\":9,\"member\":false,\"size\":5,"
+                        "\"grade\":\"mid\",\"benefits\":[{\"program\":\"p\",\"date\":\"2024-01-01\"}]}"},
+        {"logic", "en", "{\"applicant_id\":\"A1\",\"score\":\"high\"}"},
+        {"versioned", "ar", "{\"applicant_id\":\"A1\"}"},
+    };
+    n = 0;
+    for (size_t i = 0; i < sizeof fixture / sizeof fixture[0]; i++) {
+        int len = snprintf(line, sizeof line, "{\"applicant\":%s}", fixture[i][2]);
+        alike_add(reqs, &n, MAX, line, (size_t)len,
+                  (engine_defaults){.op = ENGINE_OP_DECIDE, .program = fixture[i][0],
+                                    .as_of = i % 2 ? "2025-01-01" : "2010-06-30",
+                                    .lang = fixture[i][1]});
+    }
+    rs = own(ruleset_load(FIXTURES "/decide", &e), free_ruleset);
+    if (!rs)
+        fail_msg("ruleset_load(decide): %s: %s", S(e.code), e.msg);
+    differ += alike_check(rs, NULL, reqs, n, why, sizeof why);
+    total += n;
+    release(rs);
+
+    /* The criterion of tests/fixtures/history, in a programme of its own. */
+    static const char intelaka[] =
+        "program \"intelaka\" { version = \"1\", from = \"2000-01-01\", reference = \"r\",\n"
+        "  title = { en = \"I\", fr = \"I\", ar = \"I\" },\n"
+        "  criterion \"no_recent_refusal\" { text = { en = \"R\", fr = \"R\", ar = \"R\" },"
+        " reference = \"r\",\n"
+        "    fail = { en = \"refused on {date}\", fr = \"refusé le {date}\", ar = \"{date}\" },\n"
+        "    check = function(a, on)\n"
+        "      local r = decided_within(earlier(a, \"intelaka\"), \"intelaka\", \"ineligible\", 3, on)\n"
+        "      return r == nil, r and { date = r.as_of } end } }\n";
+    static const char *const past[][3] = {
+        {"H1", "en", NULL},
+        {"none", "fr", NULL},
+        {"H2", "ar", "[{\"decision_id\":\"D1\",\"program\":\"intelaka\",\"program_version\":\"1\","
+                     "\"outcome\":\"ineligible\",\"as_of\":\"2025-02-10\",\"decided_at\":\"y\"}]"},
+        {"H3", "fr", "[]"},
+        {"H4", "en", "[{\"decision_id\":\"D1\",\"program\":\"intelaka\",\"program_version\":\"1\","
+                     "\"outcome\":\"eligible\",\"decision_outcome\":\"ineligible\","
+                     "\"as_of\":\"2025-02-10\",\"decided_at\":\"y\"}]"},
+    };
+    n = 0;
+    for (size_t i = 0; i < sizeof past / sizeof past[0]; i++) {
+        int len = snprintf(line, sizeof line, "{\"applicant\":{\"applicant_id\":\"%s\"}}", past[i][0]);
+        alike_add(reqs, &n, MAX, line, (size_t)len,
+                  (engine_defaults){.op = i % 2 ? ENGINE_OP_SCREEN : ENGINE_OP_DECIDE,
+                                    .program = "intelaka", .as_of = "2025-03-01",
+                                    .lang = past[i][1], .history = past[i][2]});
+    }
+    rs = texts_set(NULL, intelaka, NULL);
+    own(rs, free_ruleset);
+    differ += alike_check(rs, alike_history, reqs, n, why, sizeof why);
+    total += n;
+    release(rs);
+
+    if (differ)
+        fail_msg("%d of %d requests fit another budget after others than first:%s", differ, total, why);
+}
+
 static void test_fast_near_budget_as_counted(void **state)
 {
     (void)state;
@@ -5618,6 +5884,7 @@ int main(void)
         TEST(test_fast_decides_as_counted),
         TEST(test_fast_near_budget_as_counted),
         TEST(test_budget_first_request_alike),
+        TEST(test_budget_history_alike),
         TEST(test_fast_loop_stopped),
         TEST(test_fast_watchdog_signal),
         TEST(test_stop_names_no_stale_criterion),
