@@ -137,10 +137,20 @@ extern const unsigned long embed_rules_len;
  * attempt's state (async-signal-safe on the interrupted thread, as lua.c
  * does for SIGINT), and engine_hook raises at every instruction from then
  * on, so that a rule's pcall cannot go on.  A loop is so stopped within
- * ENGINE_WATCH_NS of CPU time past that, then decided again, counted. */
+ * ENGINE_WATCH_NS of CPU time past that, then decided again, counted.
+ * The time it could be kept is also at most 1/ENGINE_FAST_SHARE of the time
+ * limit, so that the counted run after it has nearly all of the limit. */
 #define ENGINE_FAST_RATE 10            /* VM instructions a nanosecond, an upper bound */
 #define ENGINE_FAST_MIN_NS 20000u
 #define ENGINE_FAST_BACKOFF 32
+/* A fast attempt runs for at most this share of the time limit: one not kept
+ * leaves the counted run what it left of the time, and a budget that
+ * allowed an attempt the whole limit (10^10 instructions, 1000 ms) left a
+ * request that failed, or ran past its budget's time, too little of it: one
+ * that takes 60% of the limit counted was refused for the time, where a
+ * counted engine decides it.  The counted run now has 15/16 of the limit at
+ * least, less the watchdog's period. */
+#define ENGINE_FAST_SHARE 16
 #define ENGINE_WATCH_NS 1000000L       /* the watchdog's period, in the thread's CPU time;
                                           its signal: ENGINE_WATCH_SIGNAL (engine.h) */
 
@@ -1038,10 +1048,11 @@ static int engine_run(engine *en, int nargs, int nres, uint64_t budget, uint64_t
     en->fast_stop = 0;
     uint64_t t0 = 0;
     if (fast) {
-        /* No hook: the watchdog stops it past the time it could be kept. */
+        /* No hook: the watchdog stops it past the time it could be kept,
+         * or past its share of the time limit. */
         uint64_t allow = budget / ENGINE_FAST_RATE;
-        if (allow > en->time_ns)
-            allow = en->time_ns;
+        if (allow > en->time_ns / ENGINE_FAST_SHARE)
+            allow = en->time_ns / ENGINE_FAST_SHARE;
         t0 = engine_now();
         en->fast_allow = allow;
         en->fast_until = allow > UINT64_MAX - t0 ? UINT64_MAX : t0 + allow;

@@ -4487,6 +4487,88 @@ static void test_fast_loop_stopped(void **state)
     }
 }
 
+/* How long a counted engine with a budget of 10^12 takes to decide RULE's
+ * request (the fastest of three), in ms; 0 when it could not (the time
+ * limit of a busy machine). */
+static uint64_t counted_ms(const char *rule, const char *applicant)
+{
+    engine_config cfg = {.instructions = 1000000000000u, .time_ms = 60000, .counted = 1};
+    engine *en = open_texts_cfg(rule, NULL, &cfg);
+    uint64_t ms = UINT64_MAX;
+    for (int k = 0; k < 3; k++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        engine_result *r = decide(en, "p", applicant);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int timed_out = r->error_message && strstr(r->error_message, "time limit");
+        release(r);
+        if (timed_out) {
+            ms = 0;
+            break;
+        }
+        uint64_t took = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000u +
+                        (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+        ms = took < ms ? took : ms;
+    }
+    release(en);
+    return ms;
+}
+
+/* A request that takes most of its time limit counted, with a budget that
+ * would allow more than the limit, is decided as a counted engine decides
+ * it: when its fast attempt is not kept (here: the rule raises at the end,
+ * and a request that fails is decided again, counted), the counted run is
+ * not refused for the time the attempt took.  The attempt may take only a
+ * sixteenth of the limit: it took all of it, and left the counted run too
+ * little. */
+static void test_fast_leaves_counted_its_time(void **state)
+{
+    (void)state;
+    const char *rule = ONE_CRITERION("local s = 0 for i = 1, #a.applicant_id * 50000 do s = s + i "
+                                     "end error(\"at the end\")");
+    /* An applicant id as long as it takes about 150 ms counted. */
+    char applicant[4096];
+    size_t n = 8;
+    uint64_t ms = 0;
+    for (;;) {
+        if (n + 32 > sizeof applicant)
+            skip();   /* too fast a machine to take long enough */
+        snprintf(applicant, sizeof applicant, "{\"applicant_id\":\"%0*d\"}", (int)n, 0);
+        ms = counted_ms(rule, applicant);
+        if (ms == 0 || ms > 1500)
+            skip();   /* too busy or too slow a machine to tell */
+        if (ms >= 100)
+            break;
+        n *= 2;
+    }
+    /* A limit of 1.3 times that: the counted engine decides it in 77% of
+     * the limit; the fast attempt (more than half the counted run's time
+     * here), then the counted run, would take over 115%.  Up to three
+     * tries, each measured anew. */
+    char last[512] = "";
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (attempt)
+            ms = counted_ms(rule, applicant);
+        if (ms == 0)
+            skip();
+        engine_config cfg = {.instructions = 1000000000000u, .time_ms = ms * 13 / 10};
+        engine *en = open_texts_cfg(rule, NULL, &cfg);
+        engine_result *r = decide(en, "p", applicant);
+        int fine = r->error_code && !strcmp(r->error_code, "rule_error") && r->error_message &&
+                   strstr(r->error_message, "at the end") && !strstr(r->error_message, "time limit");
+        snprintf(last, sizeof last, "%s: %s", S(r->error_code), S(r->error_message));
+        uint64_t kept, tried;
+        engine_fast_counts(en, &kept, &tried);
+        assert_int_equal(tried, 1);
+        release(r);
+        release(en);
+        if (fine)
+            return;
+    }
+    fail_msg("a request that takes 77%% of its time limit counted was refused in three tries; "
+             "the last: %s", last);
+}
+
 /* A provider that first waits past the time in which a fast attempt of a
  * 1,000,000 budget could be kept (100 us), then sends the thread the
  * watchdog's signal. */
@@ -5887,6 +5969,7 @@ int main(void)
         TEST(test_budget_history_alike),
         TEST(test_fast_loop_stopped),
         TEST(test_fast_watchdog_signal),
+        TEST(test_fast_leaves_counted_its_time),
         TEST(test_stop_names_no_stale_criterion),
         TEST(test_sandbox_review_state),
         TEST(test_sandbox_close_keeps_signal),
