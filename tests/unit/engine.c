@@ -2979,16 +2979,20 @@ static void test_rep_by_doubling(void **state)
     release(en);
 }
 
+/* An applicant's past: an IDMAJ decision, then an Intelaka refusal. */
+#define TWO_PROGRAMMES_ROWS                                                                   \
+    "[{\"decision_id\":\"D2\",\"program\":\"idmaj\",\"program_version\":\"1\","              \
+    "\"outcome\":\"eligible\",\"as_of\":\"2025-02-20\",\"decided_at\":\"x\"},"                  \
+    "{\"decision_id\":\"D1\",\"program\":\"intelaka\",\"program_version\":\"1\","             \
+    "\"outcome\":\"ineligible\",\"as_of\":\"2025-02-10\",\"decided_at\":\"y\"}]"
+
 /* A history provider with one Intelaka refusal and one IDMAJ decision. */
 static int two_programmes(void *ud, const char *applicant_id, buf *out)
 {
     int *calls = ud;
     ++*calls;
     assert_string_equal(applicant_id, "H1");
-    return buf_adds(out, "[{\"decision_id\":\"D2\",\"program\":\"idmaj\",\"program_version\":\"1\","
-                         "\"outcome\":\"eligible\",\"as_of\":\"2025-02-20\",\"decided_at\":\"x\"},"
-                         "{\"decision_id\":\"D1\",\"program\":\"intelaka\",\"program_version\":\"1\","
-                         "\"outcome\":\"ineligible\",\"as_of\":\"2025-02-10\",\"decided_at\":\"y\"}]");
+    return buf_adds(out, TWO_PROGRAMMES_ROWS);
 }
 
 /* A history-aware rule: the provider is asked once per request, the rule
@@ -4242,10 +4246,7 @@ static int alike_history(void *ud, const char *applicant_id, buf *out)
     (void)ud;
     if (!strcmp(applicant_id, "none"))
         return buf_adds(out, "[]");
-    return buf_adds(out, "[{\"decision_id\":\"D2\",\"program\":\"idmaj\",\"program_version\":\"1\","
-                         "\"outcome\":\"eligible\",\"as_of\":\"2025-02-20\",\"decided_at\":\"x\"},"
-                         "{\"decision_id\":\"D1\",\"program\":\"intelaka\",\"program_version\":\"1\","
-                         "\"outcome\":\"ineligible\",\"as_of\":\"2025-02-10\",\"decided_at\":\"y\"}]");
+    return buf_adds(out, TWO_PROGRAMMES_ROWS);
 }
 
 /* Where the budget stops a request does not depend on what its engine
