@@ -413,39 +413,31 @@ static int decision_refuse(lua_State *L, int kind, lua_Integer i, int value)
 }
 
 /* Append LIT (the key, as ,"key":) and the value at IDX, unless it is nil
- * (an absent key of the table the decision used to be).  Returns 0, or -1
- * with MSG set.  [-0, +0, m] */
-static int decision_put(lua_State *L, buf *b, const char *lit, size_t litlen, int idx, char *msg,
-                        size_t msglen)
-{
-    if (lua_isnil(L, idx))
-        return 0;
-    if (buf_add(b, lit, litlen) != 0) {
-        snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
-        return -1;
-    }
-    return canon_try(L, idx, b, msg, msglen);
-}
-
-#define DECISION_KEY(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
-
-/* As decision_put, for a table written with the keys of the last one
- * (KEYS, held in the table at ANCHOR from BASE + 1), when KEYS is not
- * NULL.  [-0, +0, m] */
+ * (an absent key of the table the decision used to be); a table written
+ * with the keys of the last one (KEYS, held in the table at ANCHOR from
+ * BASE + 1: canon_try_keys) when KEYS is not NULL.  Returns 0, or -1 with
+ * MSG set.  [-0, +0, m] */
 static int decision_put_keys(lua_State *L, buf *b, const char *lit, size_t litlen, int idx,
                              canon_keys *keys, int anchor, lua_Integer base, char *msg,
                              size_t msglen)
 {
-    if (!keys)
-        return decision_put(L, b, lit, litlen, idx, msg, msglen);
     if (lua_isnil(L, idx))
         return 0;
     if (buf_add(b, lit, litlen) != 0) {
         snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
         return -1;
     }
-    return canon_try_keys(L, idx, b, msg, msglen, keys, anchor, base);
+    return keys ? canon_try_keys(L, idx, b, msg, msglen, keys, anchor, base)
+                : canon_try(L, idx, b, msg, msglen);
 }
+
+static int decision_put(lua_State *L, buf *b, const char *lit, size_t litlen, int idx, char *msg,
+                        size_t msglen)
+{
+    return decision_put_keys(L, b, lit, litlen, idx, NULL, 0, 0, msg, msglen);
+}
+
+#define DECISION_KEY(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
 
 /* Append the head of criterion C: its id (skipped when nil) and the key of
  * "passed", which always follows; KC's, kept at seal, when there is one.
