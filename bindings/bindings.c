@@ -208,6 +208,292 @@ static int bindings_is_in(lua_State *L)
     return 1;
 }
 
+/* The rule helpers known, within, at_least and benefit_within, for
+ * rules.lua (C.helpers): each a closure over rules.lua's NULLS (record ->
+ * its fields given as null), scales (name -> { rank = { level -> i } })
+ * and describe (a value as a message says it, called on errors only), each
+ * called by a Lua function of rules.lua's (for the errors' lines: see
+ * bindings_helper_raise).  In Lua they ran about as many VM instructions
+ * as the checks that call them; here they run none, and pay for a list
+ * they go through (benefit_within) as is_in does.  They read tables as the Lua did, through their metamethods
+ * where it did (a frozen table's contents, a record's missing field). */
+#define UP_NULLS lua_upvalueindex(1)
+#define UP_SCALES lua_upvalueindex(2)
+#define UP_DESCRIBE lua_upvalueindex(3)
+
+/* Raise "HELPER: MSG", MSG the text on the top, at the line of the rule
+ * that called the helper, as rules.lua's helper_error does.  The helper is
+ * rules.lua's Lua function around this C one (level 1), and the rule its
+ * caller (level 2): called by `return known(...)`, a tail call, the Lua
+ * function has taken the rule's frame, Lua keeps no line for the call, and
+ * the message says so.  (A C function called so would leave the rule's
+ * frame in place, and could not tell.)  [-1, +0, v] */
+static int bindings_helper_raise(lua_State *L, const char *helper)
+{
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "t", &ar) && ar.istailcall) {
+        lua_pushfstring(L, " (in a `return %s(...)`, whose line Lua does not keep)", helper);
+        lua_concat(L, 2);
+    }
+    luaL_where(L, 2);                      /* msg where */
+    lua_insert(L, -2);                     /* where msg */
+    lua_pushfstring(L, "%s: ", helper);    /* where msg head */
+    lua_insert(L, -2);                     /* where head msg */
+    lua_concat(L, 3);
+    return lua_error(L);
+}
+
+/* Push describe(v), V at IDX.  [-0, +1, e] */
+static void bindings_describe(lua_State *L, int idx)
+{
+    lua_pushvalue(L, UP_DESCRIBE);
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+}
+
+/* Raise HELPER's "argument N is <describe(v)>, expected <EXPECTED>", V at
+ * IDX, EXPECTED the text on the top: rules.lua's bad_argument.
+ * [-1, +0, v] */
+static int bindings_helper_bad(lua_State *L, const char *helper, int n, int idx)
+{
+    lua_pushfstring(L, "argument %d is ", n);   /* expected head */
+    bindings_describe(L, idx);                  /* expected head d */
+    lua_pushliteral(L, ", expected ");          /* expected head d sep */
+    lua_rotate(L, -4, -1);                      /* head d sep expected */
+    lua_concat(L, 4);
+    return bindings_helper_raise(L, helper);
+}
+
+/* Whether the value at IDX is a text that is a date.  [-0, +0, -] */
+static int bindings_is_date(lua_State *L, int idx)
+{
+    size_t n;
+    int32_t days;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return 0;
+    const char *s = lua_tolstring(L, idx, &n);
+    return date_parse(s, n, &days) == 0;
+}
+
+/* known(record, field): whether the application gave FIELD of RECORD, a
+ * record of the applicant (its contents are its metatable's __frozen,
+ * whose own metatable holds the type's __fields), a value or null.
+ * [-0, +1, v] */
+static int bindings_known(lua_State *L)
+{
+    lua_settop(L, 2);
+    int ok = lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1);   /* r f mt */
+    if (ok) {
+        lua_pushliteral(L, "__frozen");
+        ok = lua_rawget(L, 3) == LUA_TTABLE && lua_getmetatable(L, 4);  /* r f mt v vmt */
+    }
+    if (ok) {
+        lua_pushliteral(L, "__fields");
+        ok = lua_rawget(L, 5) == LUA_TTABLE;                  /* r f mt v vmt fields */
+    }
+    if (!ok) {
+        lua_pushliteral(L, "a record of the applicant");
+        return bindings_helper_bad(L, "known", 1, 1);
+    }
+    int declared = 0;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        lua_pushvalue(L, 2);
+        declared = lua_gettable(L, 6) != LUA_TNIL;            /* ... fields fields[f] */
+    }
+    if (!declared) {
+        lua_pushliteral(L, "field ");
+        bindings_describe(L, 2);
+        lua_pushliteral(L, " is not declared in the schema");
+        lua_concat(L, 3);
+        return bindings_helper_raise(L, "known");
+    }
+    lua_settop(L, 4);                                         /* r f mt v */
+    lua_pushvalue(L, 2);
+    int given = lua_rawget(L, 4) != LUA_TNIL;                 /* r f mt v v[f] */
+    if (!given) {
+        lua_pushvalue(L, 4);
+        if (lua_rawget(L, UP_NULLS) != LUA_TNIL) {            /* ... nulls */
+            lua_pushvalue(L, 2);
+            lua_gettable(L, -2);                              /* ... nulls nulls[f] */
+            given = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+        }
+    }
+    lua_pushboolean(L, given);
+    return 1;
+}
+
+/* within(x, lo, hi): lo <= x <= hi, numbers or dates (texts that are
+ * dates, compared as Lua compares texts); a nil bound is no bound.
+ * [-0, +1, v] */
+static int bindings_within(lua_State *L)
+{
+    lua_settop(L, 3);
+    int tx = lua_type(L, 1);
+    if (tx != LUA_TNUMBER && !bindings_is_date(L, 1)) {
+        lua_pushliteral(L, "a number or a date");
+        return bindings_helper_bad(L, "within", 1, 1);
+    }
+    for (int i = 2; i <= 3; i++) {
+        int t = lua_type(L, i);
+        if (t != LUA_TNIL && (t != tx || (tx == LUA_TSTRING && !bindings_is_date(L, i)))) {
+            if (tx == LUA_TNUMBER)
+                lua_pushliteral(L, "a number, as argument 1");
+            else
+                lua_pushliteral(L, "a date, as argument 1");
+            return bindings_helper_bad(L, "within", i, i);
+        }
+    }
+    lua_pushboolean(L, (lua_isnil(L, 2) || lua_compare(L, 2, 1, LUA_OPLE)) &&
+                           (lua_isnil(L, 3) || lua_compare(L, 1, 3, LUA_OPLE)));
+    return 1;
+}
+
+/* Push "'<X>' is not on scale '<NAME>'", X at IDX, NAME at 3.
+ * [-0, +1, e] */
+static void bindings_not_on_scale(lua_State *L, int idx)
+{
+    lua_pushliteral(L, "'");
+    bindings_name(L, idx);
+    lua_pushliteral(L, "' is not on scale '");
+    luaL_tolstring(L, 3, NULL);
+    lua_pushliteral(L, "'");
+    lua_concat(L, 5);
+}
+
+/* at_least(x, min, scale): X ranks at or above MIN on the scale named.
+ * [-0, +1, v] */
+static int bindings_at_least(lua_State *L)
+{
+    lua_settop(L, 3);
+    lua_pushvalue(L, 3);
+    int declared = lua_gettable(L, UP_SCALES);            /* x min name s */
+    if (declared == LUA_TNIL || (declared == LUA_TBOOLEAN && !lua_toboolean(L, 4))) {
+        lua_pushliteral(L, "scale '");
+        bindings_name(L, 3);
+        lua_pushliteral(L, "' is not declared");
+        lua_concat(L, 3);
+        return bindings_helper_raise(L, "at_least");
+    }
+    lua_getfield(L, 4, "rank");                           /* x min name s rank */
+    lua_pushvalue(L, 1);
+    lua_gettable(L, 5);                                   /* ... rank rx */
+    lua_pushvalue(L, 2);
+    lua_gettable(L, 5);                                   /* ... rank rx rm */
+    for (int i = 1; i <= 2; i++) {
+        if (lua_type(L, i) != LUA_TSTRING) {
+            lua_pushliteral(L, "a level on scale '");
+            luaL_tolstring(L, 3, NULL);
+            lua_pushliteral(L, "'");
+            lua_concat(L, 3);
+            return bindings_helper_bad(L, "at_least", i, i);
+        }
+    }
+    for (int i = 1; i <= 2; i++) {
+        if (!lua_toboolean(L, 5 + i)) {
+            bindings_not_on_scale(L, i);
+            return bindings_helper_raise(L, "at_least");
+        }
+    }
+    lua_pushboolean(L, lua_compare(L, 7, 6, LUA_OPLE));
+    return 1;
+}
+
+/* benefit_within(list, program, months, on): the latest entry of LIST
+ * for PROGRAM dated after months_before(ON, MONTHS) and on or before ON,
+ * or nil.  LIST is read as ipairs reads it, each entry's program and
+ * date as a rule would read them; a long list pays for the entries gone
+ * through, each for every table of LIST's __index chain.  [-0, +1, v] */
+static int bindings_benefit_within(lua_State *L)
+{
+    lua_settop(L, 4);
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        lua_pushliteral(L, "a list of benefits");
+        return bindings_helper_bad(L, "benefit_within", 1, 1);
+    }
+    if (lua_type(L, 2) != LUA_TSTRING) {
+        lua_pushliteral(L, "a programme id");
+        return bindings_helper_bad(L, "benefit_within", 2, 2);
+    }
+    /* A negative number of months would put the window's start after ON,
+     * and nothing would ever be found in it. */
+    int whole = 0;
+    lua_Integer months = lua_type(L, 3) == LUA_TNUMBER ? lua_tointegerx(L, 3, &whole) : 0;
+    if (!whole || months < 0) {
+        lua_pushliteral(L, "a whole number of months, 0 or more");
+        return bindings_helper_bad(L, "benefit_within", 3, 3);
+    }
+    size_t len;
+    const char *s = lua_type(L, 4) == LUA_TSTRING ? lua_tolstring(L, 4, &len) : NULL;
+    int32_t on;
+    if (!s || date_parse(s, len, &on) != 0) {
+        lua_pushliteral(L, "a date");
+        return bindings_helper_bad(L, "benefit_within", 4, 4);
+    }
+    if (bindings_months_back(L, on, 4, months) != 0)      /* list program months on after|why */
+        return bindings_helper_raise(L, "benefit_within");
+    lua_pushnil(L);                                       /* ... after latest */
+    lua_Integer depth = order_chain_depth(L, 1, "__index"), cost = depth + 3, paid = 0, i;
+    for (i = 1; lua_geti(L, 1, i) != LUA_TNIL; i++) {     /* ... after latest b */
+        if (i % BINDINGS_PIECE == 0) {
+            order_pay(L, BINDINGS_PIECE * cost);
+            paid += BINDINGS_PIECE;
+        }
+        if (lua_type(L, 7) != LUA_TTABLE) {
+            lua_pushfstring(L, "entry %I of the list is ", i);
+            bindings_describe(L, 7);
+            lua_pushliteral(L, ", expected a record with program and date");
+            lua_concat(L, 3);
+            return bindings_helper_raise(L, "benefit_within");
+        }
+        lua_getfield(L, 7, "program");                    /* ... b b.program */
+        int same = lua_rawequal(L, 8, 2);
+        lua_pop(L, 1);
+        if (same) {
+            /* Read only for PROGRAM's entries: another's without a date needs none. */
+            lua_getfield(L, 7, "date");                   /* ... b date */
+            if (!bindings_is_date(L, 8)) {
+                lua_pushfstring(L, "entry %I of the list has date ", i);
+                bindings_describe(L, 8);
+                lua_pushliteral(L, ", expected a date");
+                lua_concat(L, 3);
+                return bindings_helper_raise(L, "benefit_within");
+            }
+            int later = lua_compare(L, 5, 8, LUA_OPLT) && lua_compare(L, 8, 4, LUA_OPLE);
+            if (later && !lua_isnil(L, 6)) {
+                lua_getfield(L, 6, "date");               /* ... b date latest.date */
+                later = lua_compare(L, 9, 8, LUA_OPLT);
+            }
+            if (later) {
+                lua_pushvalue(L, 7);
+                lua_replace(L, 6);
+            }
+        }
+        lua_settop(L, 6);
+    }
+    lua_settop(L, 6);
+    order_pay(L, (i - 1 - paid) * cost);   /* less what was paid; a short list goes unpaid */
+    return 1;
+}
+
+/* helpers(NULLS, scales, describe) -> known, within, at_least,
+ * benefit_within, for rules.lua to put in the sandbox.  [-0, +4, v] */
+static int bindings_helpers(lua_State *L)
+{
+    static const lua_CFunction fns[] = {bindings_known, bindings_within, bindings_at_least,
+                                        bindings_benefit_within};
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    lua_settop(L, 3);
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 2);
+        lua_pushvalue(L, 3);
+        lua_pushcclosure(L, fns[i], 3);
+    }
+    return (int)(sizeof fns / sizeof fns[0]);
+}
+
 /* add_days(date, n) -> date string  [-0, +1, v] */
 static int bindings_add_days(lua_State *L)
 {
@@ -881,6 +1167,7 @@ void bindings_push(lua_State *L)
         {"parse_date", bindings_parse_date},
         {"is_in", bindings_is_in},
         {"window_start", bindings_window_start},
+        {"helpers", bindings_helpers},
         {"add_days", bindings_add_days},
         {"utf8_ok", bindings_utf8_ok},
         {"utf8_bad", bindings_utf8_bad_lua},

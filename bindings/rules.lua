@@ -1029,30 +1029,23 @@ end
 -- applicant, or a record in it), a value or null, without making the
 -- criterion missing when it did not.  A condition met by either of two
 -- fields is met by one known to meet it, the other absent.
-function sandbox.known(record, field)
-  local mt = type(record) == "table" and debug_getmetatable(record)
-  local v = type(mt) == "table" and rawget(mt, "__frozen")
-  local vmt = type(v) == "table" and debug_getmetatable(v)
-  local fields = type(vmt) == "table" and rawget(vmt, "__fields")
-  if type(fields) ~= "table" then bad_argument("known", 1, record, "a record of the applicant") end
-  if type(field) ~= "string" or fields[field] == nil then
-    helper_error("known", string_format("field %s is not declared in the schema", describe(field)))
-  end
-  local nulls = NULLS[v]
-  return rawget(v, field) ~= nil or (nulls ~= nil and nulls[field] == true)
-end
-
 -- within(x, lo, hi): numbers, or dates.  A text that is not a date is
 -- refused: compared as text, "abc" would lie within any two dates and
 -- "2025-1-5" after "2025-01-31".
-local function date_text(v) return type(v) == "string" and c_parse_date(v) ~= nil end
-
-function sandbox.within(x, lo, hi)
-  local tx = type(x)
-  if tx ~= "number" and not date_text(x) then bad_argument("within", 1, x, "a number or a date") end
-  if lo ~= nil and (type(lo) ~= tx or tx == "string" and not date_text(lo)) then bad_argument("within", 2, lo, tx == "number" and "a number, as argument 1" or "a date, as argument 1") end
-  if hi ~= nil and (type(hi) ~= tx or tx == "string" and not date_text(hi)) then bad_argument("within", 3, hi, tx == "number" and "a number, as argument 1" or "a date, as argument 1") end
-  return (lo == nil or x >= lo) and (hi == nil or x <= hi)
+-- at_least(x, min, "scale"): X ranks at or above MIN on the scale.
+-- benefit_within(list, program, months, on): the latest entry of LIST for
+-- PROGRAM in the window of MONTHS before ON.
+-- Done in C (bindings.c), as every criterion calls them: in Lua they ran
+-- about as many instructions as the rules' own checks.  Each is called by a
+-- Lua function here, whose frame tells the C one that it was called as
+-- `return known(...)`, a tail call, for its error to say so as
+-- helper_error's do; called directly, a C function could not tell.
+do
+  local c_known, c_within, c_at_least, c_benefit_within = C.helpers(NULLS, scales, describe)
+  function sandbox.known(record, field) return c_known(record, field) end
+  function sandbox.within(x, lo, hi) return c_within(x, lo, hi) end
+  function sandbox.at_least(x, min, scale_name) return c_at_least(x, min, scale_name) end
+  function sandbox.benefit_within(list, program, months, on) return c_benefit_within(list, program, months, on) end
 end
 
 -- is_in(x, set): whether X is one of the items of the list SET.  A table of
@@ -1071,22 +1064,11 @@ function sandbox.is_in(x, set)
   return found
 end
 
-function sandbox.at_least(x, min, scale_name)
-  local s = scales[scale_name]
-  if not s then helper_error("at_least", string_format("scale '%s' is not declared", tostring(scale_name))) end
-  local rx, rm = s.rank[x], s.rank[min]
-  if type(x) ~= "string" then bad_argument("at_least", 1, x, string_format("a level on scale '%s'", scale_name)) end
-  if type(min) ~= "string" then bad_argument("at_least", 2, min, string_format("a level on scale '%s'", scale_name)) end
-  if not rx then helper_error("at_least", string_format("'%s' is not on scale '%s'", tostring(x), scale_name)) end
-  if not rm then helper_error("at_least", string_format("'%s' is not on scale '%s'", tostring(min), scale_name)) end
-  return rx >= rm
-end
-
--- The start of the window of benefit_within and decided_within,
--- months_before(ON, MONTHS), MONTHS and ON being arguments N and N + 1 of
--- the helper; or nil and what is wrong, for the helper to raise at its
--- caller's line (months_before's own error would name months_before, at a
--- line of this file).
+-- The start of the window of decided_within (benefit_within's is found
+-- the same way, in C), months_before(ON, MONTHS), MONTHS and ON being
+-- arguments N and N + 1 of the helper; or nil and what is wrong, for the
+-- helper to raise at its caller's line (months_before's own error would
+-- name months_before, at a line of this file).
 local function window_start(n, months, on)
   -- A negative number of months would put the window's start after ON, and
   -- nothing would ever be found in it.
@@ -1096,28 +1078,6 @@ local function window_start(n, months, on)
   local after, why = c_window_start(on, months)
   if after then return after end
   return nil, why or string_format("argument %d is %s, expected a date", n + 1, describe(on))
-end
-
-function sandbox.benefit_within(list, program, months, on)
-  if type(list) ~= "table" then bad_argument("benefit_within", 1, list, "a list of benefits") end
-  if type(program) ~= "string" then bad_argument("benefit_within", 2, program, "a programme id") end
-  local after, why = window_start(3, months, on)
-  if not after then helper_error("benefit_within", why) end
-  local latest
-  for i, b in ipairs(list) do
-    if type(b) ~= "table" then
-      helper_error("benefit_within", string_format("entry %d of the list is %s, expected a record with program and date", i, describe(b)))
-    end
-    if b.program == program then
-      -- Read only for PROGRAM's entries: another's without a date needs none.
-      local date = b.date
-      if type(date) ~= "string" or not c_parse_date(date) then
-        helper_error("benefit_within", string_format("entry %d of the list has date %s, expected a date", i, describe(date)))
-      end
-      if date > after and date <= on and (latest == nil or date > latest.date) then latest = b end
-    end
-  end
-  return latest
 end
 
 -- History-aware rules.  earlier(a[, program]) gives the applicant's earlier

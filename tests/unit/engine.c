@@ -3114,6 +3114,177 @@ static void test_known(void **state)
     release(en);
 }
 
+/* The errors of known, within, at_least and benefit_within, each in the
+ * same words whether the helper is called as `local v = helper(...)`,
+ * which names the rule's line, or as `return helper(...)`, a tail call,
+ * which Lua keeps no line for: the criterion's line then, and the
+ * message says why.  And what they answer, for numbers of both kinds,
+ * dates, nil bounds, a record given null, a list of the rule's own. */
+static void test_helpers_errors_alike(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "scale \"grade\" { \"low\", \"mid\", \"high\" }\n"
+        "schema { applicant_id = \"text\", s = \"text\", n = nullable \"text\",\n"
+        "  r = record { x = \"text\" }, l = list \"text\",\n"
+        "  b = list (record { program = \"text\", date = \"text\" }) }\n";
+    static const struct {
+        const char *call, *helper, *msg;
+    } cases[] = {
+        {"known({}, 's')", "known", "argument 1 is an object, expected a record of the applicant"},
+        {"known(nil, 's')", "known", "argument 1 is nil, expected a record of the applicant"},
+        {"known(T, 'a')", "known", "argument 1 is an object, expected a record of the applicant"},
+        {"known(a.l, 1)", "known", "argument 1 is an object, expected a record of the applicant"},
+        {"known(a.s, 'x')", "known", "argument 1 is the string \"text\", expected a record of "
+                                     "the applicant"},
+        {"known(a, 'nope')", "known", "field the string \"nope\" is not declared in the schema"},
+        {"known(a.r, 's')", "known", "field the string \"s\" is not declared in the schema"},
+        {"known(a, 5)", "known", "field the number 5 is not declared in the schema"},
+        {"known(a)", "known", "field nil is not declared in the schema"},
+        {"within()", "within", "argument 1 is nil, expected a number or a date"},
+        {"within(true, 1)", "within", "argument 1 is the boolean true, expected a number or a date"},
+        {"within({}, 1)", "within", "argument 1 is an object, expected a number or a date"},
+        {"within('2025-02-30')", "within", "argument 1 is the string \"2025-02-30\", expected a "
+                                           "number or a date"},
+        {"within(1, '1')", "within", "argument 2 is the string \"1\", expected a number, as "
+                                     "argument 1"},
+        {"within(1.5, nil, false)", "within", "argument 3 is the boolean false, expected a number, "
+                                              "as argument 1"},
+        {"within('2025-01-01', 1)", "within", "argument 2 is the number 1, expected a date, as "
+                                              "argument 1"},
+        {"within('2025-01-01', nil, 'x')", "within", "argument 3 is the string \"x\", expected a "
+                                                     "date, as argument 1"},
+        {"at_least('low', 'low', 'nope')", "at_least", "scale 'nope' is not declared"},
+        {"at_least('low', 'low')", "at_least", "scale 'nil' is not declared"},
+        {"at_least('low', 'low', {})", "at_least", "scale 'a table' is not declared"},
+        {"at_least(nil, 'low', 'grade')", "at_least", "argument 1 is nil, expected a level on "
+                                                      "scale 'grade'"},
+        {"at_least('low', 2, 'grade')", "at_least", "argument 2 is the number 2, expected a level "
+                                                    "on scale 'grade'"},
+        {"at_least('top', 'low', 'grade')", "at_least", "'top' is not on scale 'grade'"},
+        {"at_least('low', 'top', 'grade')", "at_least", "'top' is not on scale 'grade'"},
+        {"benefit_within(nil, 'x', 1, '2025-01-01')", "benefit_within",
+         "argument 1 is nil, expected a list of benefits"},
+        {"benefit_within({}, 7, 1, '2025-01-01')", "benefit_within",
+         "argument 2 is the number 7, expected a programme id"},
+        {"benefit_within({}, 'x', '1', '2025-01-01')", "benefit_within",
+         "argument 3 is the string \"1\", expected a whole number of months, 0 or more"},
+        {"benefit_within({}, 'x', -1, '2025-01-01')", "benefit_within",
+         "argument 3 is the number -1, expected a whole number of months, 0 or more"},
+        {"benefit_within({}, 'x', 1)", "benefit_within", "argument 4 is nil, expected a date"},
+        {"benefit_within({}, 'x', 200000, '2025-01-01')", "benefit_within",
+         "200000 months is out of range"},
+        {"benefit_within({}, 'x', 24300, '2025-01-01')", "benefit_within",
+         "24300 months before 2025-01-01 is outside the years 0001 to 9999"},
+        {"benefit_within(L, 'x', 12, '2025-01-01')", "benefit_within",
+         "entry 2 of the list is the boolean true, expected a record with program and date"},
+        {"benefit_within(a.b, 'x', 12, '2025-01-01')", "benefit_within",
+         "entry 1 of the list has date the string \"2024-13-01\", expected a date"},
+    };
+    static const char file[] =
+        "local T = { a = 1 } local L = { { program = 'y' }, true }\n"
+        PROGRAMME_P
+        "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
+        "    check = function(a) %s end } }\n";
+    static const char applicant[] =
+        "{\"s\":\"text\",\"n\":null,\"r\":{},\"l\":[\"x\"],"
+        "\"b\":[{\"program\":\"x\",\"date\":\"2024-13-01\"}]}";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int tail = 0; tail < 2; tail++) {
+            char body[128], rules[1024], want[512];
+            snprintf(body, sizeof body, tail ? "return %s" : "local v = %s return v",
+                     cases[i].call);
+            snprintf(rules, sizeof rules, file, body);
+            engine *en = open_set(schema, rules, NULL, NULL);
+            engine_result *r = decide(en, "p", applicant);
+            if (tail)
+                snprintf(want, sizeof want, "programme p, criterion c (p.lua:4): %s: %s (in a "
+                         "`return %s(...)`, whose line Lua does not keep)",
+                         cases[i].helper, cases[i].msg, cases[i].helper);
+            else
+                snprintf(want, sizeof want, "programme p, criterion c (p.lua:4): p.lua:5: %s: %s",
+                         cases[i].helper, cases[i].msg);
+            assert_error(r, "rule_error");
+            assert_string_equal(S(r->error_message), want);
+            release(r);
+            release(en);
+        }
+    }
+}
+
+/* What the same helpers answer: numbers integer and float alike, dates,
+ * nil bounds; a field given, given null, absent; levels of a scale; the
+ * latest entry of a programme's in its window, from the applicant's list
+ * and from one of the rule's own. */
+static void test_helpers_answers(void **state)
+{
+    (void)state;
+    static const char schema[] =
+        "scale \"grade\" { \"low\", \"mid\", \"high\" }\n"
+        "schema { applicant_id = \"text\", s = \"text\", n = nullable \"text\",\n"
+        "  r = record { x = nullable \"text\", y = \"text\" },\n"
+        "  b = list (record { program = \"text\", date = \"text\" }) }\n";
+    static const char rules[] =
+        "local OWN = { { program = 'x', date = '2024-06-01' }, { program = 'y' },\n"
+        "  { program = 'x', date = '2024-09-01' }, { program = 'x', date = '2025-02-01' } }\n"
+        PROGRAMME_P
+        "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
+        "    check = function(a)\n"
+        "      local function d(b) return b and b.date or 'none' end\n"
+        "      return true, { k = { known(a, 's'), known(a, 'n'), known(a, 'applicant_id'),\n"
+        "          known(a.r, 'x'), known(a.r, 'y') },\n"
+        "        w = { within(2, 1, 3), within(2.0, 2, 2), within(2, 2.5), within(2, nil, 1.5),\n"
+        "          within(2), within(0/0, 0), within(1 << 62, 1 << 62, 2^62),\n"
+        "          within('2025-01-31', '2025-01-05', '2025-02-01'), within('2025-01-31', nil, '2025-01-30') },\n"
+        "        l = { at_least('mid', 'low', 'grade'), at_least('mid', 'mid', 'grade'),\n"
+        "          at_least('low', 'high', 'grade') },\n"
+        "        b = { d(benefit_within(a.b, 'x', 12, '2025-01-01')), d(benefit_within(OWN, 'x', 12, '2025-01-01')),\n"
+        "          d(benefit_within(OWN, 'x', 0, '2025-01-01')), d(benefit_within(OWN, 'z', 12, '2025-01-01')) } }\n"
+        "    end } }\n";
+    engine *en = open_set(schema, rules, NULL, NULL);
+    engine_result *r = decide(en, "p", "{\"s\":\"t\",\"n\":null,\"r\":{\"x\":null},\"b\":["
+                              "{\"program\":\"x\",\"date\":\"2024-03-01\"},"
+                              "{\"program\":\"y\",\"date\":\"2024-12-01\"},"
+                              "{\"program\":\"x\",\"date\":\"2023-12-31\"},"
+                              "{\"program\":\"x\",\"date\":\"2024-02-01\"}]}");
+    assert_outcome(r, "eligible");
+    ASSERT_CONTAINS(decision(r), "\"values\":{\"b\":[\"2024-03-01\",\"2024-09-01\",\"none\",\"none\"],"
+                                 "\"k\":[true,true,false,true,false],"
+                                 "\"l\":[true,true,false],"
+                                 "\"w\":[true,true,false,false,true,false,true,true,false]}");
+    release(r);
+    release(en);
+}
+
+/* benefit_within goes through its list in C, and pays for it as the Lua
+ * loop it replaced did: a list whose __index never ends it (a C function
+ * that always gives a table) is stopped by the budget, at the rule's line,
+ * and so is a long list gone through again and again. */
+static void test_benefit_within_pays(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        "local l = setmetatable({}, { __index = table.pack })\n"
+        "      return benefit_within(l, 'x', 12, '2025-01-01') == nil, {}",
+        "local l = {} for i = 1, 100000 do l[i] = { program = 'y' } end\n"
+        "      for _ = 1, 100000 do benefit_within(l, 'x', 12, '2025-01-01') end return true, {}",
+    };
+    engine_config cfg = {.instructions = 1000000};
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        char rules[1024];
+        snprintf(rules, sizeof rules,
+                 PROGRAMME_P
+                 "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
+                 "    check = function(a) %s end } }\n", bodies[i]);
+        engine *en = open_set(NULL, rules, NULL, &cfg);
+        engine_result *r = decide(en, "p", "{}");
+        assert_error(r, "rule_error");
+        ASSERT_CONTAINS(r->error_message, "(p.lua:3): p.lua:5: instruction budget of 1000000 exceeded");
+        release(r);
+        release(en);
+    }
+}
+
 /* A record type a check closes over is frozen with the rule file; the
  * applicant's record of that type is read-only all the same, and known()
  * reads it.  (Compiled raw, the frozen type was "other": its values had no
@@ -5865,6 +6036,9 @@ int main(void)
         TEST(test_message_reads_values_raw),
         TEST(test_rep_by_doubling),
         TEST(test_known),
+        TEST(test_helpers_errors_alike),
+        TEST(test_helpers_answers),
+        TEST(test_benefit_within_pays),
         TEST(test_shared_record_type_names_its_field),
         TEST(test_frozen_record_type),
         TEST(test_date_not_after),
