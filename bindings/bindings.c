@@ -115,16 +115,23 @@ static int bindings_months_before(lua_State *L)
     return 1;
 }
 
+/* Whether the value at IDX is a text that is a date, DAYS then its day.
+ * [-0, +0, -] */
+static int bindings_date_at(lua_State *L, int idx, int32_t *days)
+{
+    size_t n;
+    const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+    return s && date_parse(s, n, days) == 0;
+}
+
 /* window_start(on, n) -> months_before(on, n), for the helpers whose window
  * of N months before ON it starts; or nil when ON is not a date, or nil and
  * why there is no such date: they raise it at their caller's line.  N is a
  * whole number (rules.lua looked).  [-0, +(1|2), m] */
 static int bindings_window_start(lua_State *L)
 {
-    size_t len;
-    const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &len) : NULL;
     int32_t on;
-    if (!s || date_parse(s, len, &on) != 0) {
+    if (!bindings_date_at(L, 1, &on)) {
         lua_pushnil(L);
         return 1;
     }
@@ -267,12 +274,8 @@ static int bindings_helper_bad(lua_State *L, const char *helper, int n, int idx)
 /* Whether the value at IDX is a text that is a date.  [-0, +0, -] */
 static int bindings_is_date(lua_State *L, int idx)
 {
-    size_t n;
     int32_t days;
-    if (lua_type(L, idx) != LUA_TSTRING)
-        return 0;
-    const char *s = lua_tolstring(L, idx, &n);
-    return date_parse(s, n, &days) == 0;
+    return bindings_date_at(L, idx, &days);
 }
 
 /* known(record, field): whether the application gave FIELD of RECORD, a
@@ -422,10 +425,8 @@ static int bindings_benefit_within(lua_State *L)
         lua_pushliteral(L, "a whole number of months, 0 or more");
         return bindings_helper_bad(L, "benefit_within", 3, 3);
     }
-    size_t len;
-    const char *s = lua_type(L, 4) == LUA_TSTRING ? lua_tolstring(L, 4, &len) : NULL;
     int32_t on;
-    if (!s || date_parse(s, len, &on) != 0) {
+    if (!bindings_date_at(L, 4, &on)) {
         lua_pushliteral(L, "a date");
         return bindings_helper_bad(L, "benefit_within", 4, 4);
     }
