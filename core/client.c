@@ -269,7 +269,9 @@ static const char *client_skip_value(const char *p, const char *end)
 
 /* Walk the top-level members of the object text J, stopping at the first
  * member whose key is one of KEYS (NULL-terminated): set *WHICH to its index
- * and *VAL, *VLEN to its value.  Returns 1 when found, 0 otherwise. */
+ * and *VAL, *VLEN to its value.  Returns 1 when found, 0 otherwise.  With
+ * VLEN NULL the value found is not stepped over: a reply's decision is most
+ * of its bytes, and a count of decisions needs only its first one. */
 static int client_find(const char *j, size_t len, const char *const *keys, int *which,
                        const char **val, size_t *vlen)
 {
@@ -292,6 +294,11 @@ static int client_find(const char *j, size_t len, const char *const *keys, int *
         if (p >= end || *p != ':')
             return 0;
         p = client_ws(p + 1, end);
+        if (match >= 0 && !vlen && p < end) {
+            *which = match;
+            *val = p;
+            return 1;
+        }
         const char *vend = client_skip_value(p, end);
         if (!vend)
             return 0;
@@ -321,13 +328,12 @@ long client_reply_decisions(const char *j, size_t len)
 {
     static const char *const keys[] = {"decision", "decisions", NULL};
     const char *v;
-    size_t vlen;
     int which;
-    if (!client_find(j, len, keys, &which, &v, &vlen))
+    if (!client_find(j, len, keys, &which, &v, NULL))
         return 0;
     if (which == 0)
         return 1;
-    long n = client_array_len(v, vlen);
+    long n = client_array_len(v, len - (size_t)(v - j));   /* stops at its own ']' */
     return n > 0 ? n : 0;
 }
 

@@ -136,6 +136,11 @@ static void test_reading_replies(void **state)
     assert_int_equal(client_array_len("[]", 2), 0);
     assert_int_equal(client_array_len("[1,", 3), -1);
     assert_int_equal(client_reply_decisions("{\"id\":1,\"ok\":true,\"decision\":{}}", 32), 1);
+    /* The decisions are counted up to their own ']', whatever follows; an
+     * array cut short counts none. */
+    const char *more = "{\"ok\":true,\"decisions\":[{\"c\":[9]},{}],\"x\":[1,2,3]}";
+    assert_int_equal(client_reply_decisions(more, strlen(more)), 2);
+    assert_int_equal(client_reply_decisions(more, 30), 0);
     /* Cut short inside a string, just after a backslash: not a member, and
      * nothing read or stepped past the text's end. */
     assert_int_equal(client_member("{\"a\":\"x\\", 7, "b", &v, &vlen), 0);
