@@ -1951,7 +1951,14 @@ static int store_append_one(store *st, const store_application *a, size_t i,
 
 /* When the recent level holds STORE_RECENT_MAX entries or more, move them
  * all into the index, in key order, in the current transaction (see "The
- * applicant index").  Returns 0, or -1 with E. */
+ * applicant index").  Returns 0, or -1 with E.
+ *
+ * OR ROLLBACK: a statement that may fail part-way through its rows (ABORT,
+ * the default) keeps the pages it changes in a statement journal, to undo
+ * them alone, and past 64 KiB in a temporary file: a merge at full load
+ * made, wrote (some 45 pages of 8 KiB) and removed one each time.  A merge
+ * that fails takes its whole transaction with it anyway (store_append rolls
+ * back), so that SQLite may as well roll it back itself and keep nothing. */
 static int store_merge(store *st, err *e)
 {
     int64_t recent = 0;
@@ -1960,7 +1967,7 @@ static int store_merge(store *st, err *e)
         return -1;
     if (recent < STORE_RECENT_MAX)
         return 0;
-    if (store_exec(st, "INSERT INTO applicant_index SELECT applicant_id, seq"
+    if (store_exec(st, "INSERT OR ROLLBACK INTO applicant_index SELECT applicant_id, seq"
                        " FROM applicant_recent ORDER BY applicant_id, seq;"
                        "DELETE FROM applicant_recent;", e) != 0) {
         /* As any statement of the batch: a full disk or a damaged page here

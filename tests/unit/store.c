@@ -2221,6 +2221,81 @@ static void test_applicant_index_levels(void **state)
                                              " SELECT * FROM applicant_recent))", 0, v, sizeof v), "0");
 }
 
+/* The default VFS, counting the files SQLite opens as statement journals:
+ * a statement that may stop half-way through its rows keeps what it
+ * changed in one, to undo it, in a temporary file once it is larger than
+ * 64 KiB. */
+static sqlite3_vfs *journal_vfs_real;
+static int journal_vfs_opened;
+
+static int journal_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+                            int *out)
+{
+    (void)vfs;
+    if (flags & SQLITE_OPEN_SUBJOURNAL)
+        journal_vfs_opened++;
+    return journal_vfs_real->xOpen(journal_vfs_real, name, file, flags, out);
+}
+
+/* A merge of the applicant index writes no statement journal: it moves its
+ * entries in the commit's own transaction, which a failure rolls back
+ * whole, so nothing has to be kept to undo it alone.  (Each merge of a
+ * busy server wrote the index's pages it changed to a temporary file,
+ * made and removed each time.)  Every entry is still in exactly one of
+ * the two levels. */
+static void test_merge_no_statement_journal(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_close(f->st);
+    f->st = NULL;
+    journal_vfs_real = sqlite3_vfs_find(NULL);
+    assert_non_null(journal_vfs_real);
+    static sqlite3_vfs counting;
+    counting = *journal_vfs_real;
+    counting.zName = "eligo-test-journals";
+    counting.pNext = NULL;
+    counting.xOpen = journal_vfs_open;
+    assert_int_equal(sqlite3_vfs_register(&counting, 1), SQLITE_OK);
+    journal_vfs_opened = 0;
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+
+    /* Long applicant ids in no order, so that each merge changes every
+     * page of an index of several: more than a statement journal keeps in
+     * memory. */
+    enum { BATCH = 64, N = 3 * 1024 + 10 };
+    static test_app t[BATCH];
+    static char who[BATCH][80];
+    store_application apps[BATCH];
+    store_outcome out[BATCH];
+    for (int done = 0; done < N; done += BATCH) {
+        for (int i = 0; i < BATCH; i++) {
+            snprintf(who[i], sizeof who[i], "%05d-an-applicant-id-long-enough-to-fill-pages",
+                     (done + i) * 7919 % 4999);
+            make_app(f, &t[i], who[i], 1, NULL, NULL);
+            apps[i] = t[i].app;
+        }
+        assert_int_equal(store_append(f->st, apps, BATCH, out, &e), 0);
+        for (int i = 0; i < BATCH; i++)
+            buf_free(&out[i].stored);
+    }
+    store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(sqlite3_vfs_unregister(&counting), SQLITE_OK);
+    assert_int_equal(sqlite3_vfs_register(journal_vfs_real, 1), SQLITE_OK);
+    assert_int_equal(journal_vfs_opened, 0);
+
+    char v[64];
+    int pages = atoi(query_texts(f->path, "SELECT count(*) FROM dbstat WHERE name ="
+                                          " 'applicant_index'", 0, v, sizeof v));
+    assert_true(pages > 8);   /* more than 64 KiB to keep, had it been kept */
+    int indexed = atoi(query_texts(f->path, "SELECT count(*) FROM applicant_index", 0, v, sizeof v));
+    int recent = atoi(query_texts(f->path, "SELECT count(*) FROM applicant_recent", 0, v, sizeof v));
+    assert_int_equal(indexed, 3 * 1024);
+    assert_int_equal(indexed + recent, (N + BATCH - 1) / BATCH * BATCH);
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+}
+
 /* A file of schema 3, with the index of the decisions' table: read as it
  * is, its applicant's decisions found through that index; opened to write,
  * migrated, the entries moved into the applicant index. */
@@ -2354,6 +2429,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_other_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_applicant_index_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_no_statement_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_applicant_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_applicant_index_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_seq_below_one, setup, teardown),
