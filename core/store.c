@@ -1195,11 +1195,20 @@ static int store_setup_writer(store *st, const char *path, err *e)
     if (store_identify(st, e) != 0 || store_exec(st, "PRAGMA page_size = 8192", e) != 0 ||
         store_wal_mode(st, path, e) != 0)
         return -1;
+    /* secure_delete off: the SQLite of some systems (Debian's) is built to
+     * zero every byte a deletion frees, and to write every page freed as
+     * zeros.  Here nothing is ever deleted that the file does not still hold
+     * elsewhere: records are only appended, and what is removed -- the
+     * applicant index's recent entries at each merge (store_merge), an index
+     * replaced (store_indexes) -- is a copy of columns kept in their tables.
+     * The zeroing only cost time: the merge's freed pages went to the log. */
     const char *pragmas = (st->flags & STORE_NOSYNC)
         ? "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-          "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864"
+          "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864;"
+          "PRAGMA secure_delete = OFF"
         : "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-          "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864";
+          "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864;"
+          "PRAGMA secure_delete = OFF";
     if (store_exec(st, pragmas, e) != 0 || store_migrate(st, e) != 0)
         return -1;
     st->version = STORE_VERSION;

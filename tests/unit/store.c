@@ -2296,6 +2296,63 @@ static void test_merge_no_statement_journal(void **state)
     assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
 }
 
+/* The pages a merge frees (the recent level's) are left as they were, not
+ * written again as zeros: nothing deleted here is missing from the file
+ * (the entries are now in the index), so erasing it would only cost a page
+ * of the log for each.  Read from the file: page 1 names the freelist's
+ * first trunk page, which lists the free leaves. */
+static void test_merge_frees_unwritten(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    enum { BATCH = 64 };
+    static test_app t[BATCH];
+    static char who[BATCH][80];
+    store_application apps[BATCH];
+    store_outcome out[BATCH];
+    for (int done = 0; done < 1024; done += BATCH) {   /* the last batch merges */
+        for (int i = 0; i < BATCH; i++) {
+            snprintf(who[i], sizeof who[i], "%05d-an-applicant-id-long-enough-to-fill-pages",
+                     done + i);
+            make_app(f, &t[i], who[i], 1, NULL, NULL);
+            apps[i] = t[i].app;
+        }
+        assert_int_equal(store_append(f->st, apps, BATCH, out, &e), 0);
+        for (int i = 0; i < BATCH; i++)
+            buf_free(&out[i].stored);
+    }
+    store_close(f->st);   /* the last close checkpoints the log into the file */
+    f->st = NULL;
+    char v[64];
+    assert_string_equal(query_texts(f->path, "SELECT count(*) FROM applicant_recent", 0, v,
+                                    sizeof v), "0");
+
+    FILE *fp = fopen(f->path, "rb");
+    assert_non_null(fp);
+    static unsigned char page[8192];
+    assert_int_equal(fread(page, 1, 100, fp), 100);
+    assert_int_equal((page[16] << 8) | page[17], 8192);
+    uint32_t trunk = (uint32_t)page[32] << 24 | page[33] << 16 | page[34] << 8 | page[35];
+    assert_true(trunk > 1);
+    assert_int_equal(fseek(fp, (long)(trunk - 1) * 8192, SEEK_SET), 0);
+    assert_int_equal(fread(page, 1, sizeof page, fp), sizeof page);
+    uint32_t leaves = (uint32_t)page[4] << 24 | page[5] << 16 | page[6] << 8 | page[7];
+    assert_true(leaves >= 4);   /* some 70 bytes an entry: 1024 fill several pages */
+    for (uint32_t k = 0; k < leaves; k++) {
+        const unsigned char *n = page + 8 + 4 * k;
+        uint32_t leaf = (uint32_t)n[0] << 24 | n[1] << 16 | n[2] << 8 | n[3];
+        static unsigned char content[8192];
+        assert_int_equal(fseek(fp, (long)(leaf - 1) * 8192, SEEK_SET), 0);
+        assert_int_equal(fread(content, 1, sizeof content, fp), sizeof content);
+        size_t nonzero = 0;
+        for (size_t b = 0; b < sizeof content; b++)
+            nonzero += content[b] != 0;
+        assert_true(nonzero > 0);
+    }
+    fclose(fp);
+    assert_int_equal(store_open(&f->st, f->path, STORE_NOSYNC, &e), 0);
+}
+
 /* A file of schema 3, with the index of the decisions' table: read as it
  * is, its applicant's decisions found through that index; opened to write,
  * migrated, the entries moved into the applicant index. */
@@ -2430,6 +2487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_applicant_index_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_no_statement_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_frees_unwritten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_applicant_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_applicant_index_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_seq_below_one, setup, teardown),
