@@ -131,6 +131,18 @@ static void writer_reply(job *j, const store_outcome *o, int failed, const err *
         buf_free(&key);
         return;
     }
+    /* Room for the whole reply first: grown from nothing as it was written,
+     * a decision of 1 to 2 KB took six reallocations, each a copy of what
+     * came before.  (Short of memory, the adds below fail as they did.) */
+    size_t need = strlen(r->id ? r->id : "null") + sizeof "{\"id\":,\"ok\":true,\"decisions\":[]"
+                  ",\"repeated\":true}\n";
+    if (o->status == STORE_REPEAT)
+        need += o->stored.len;
+    else
+        for (size_t i = 0; i < r->ndecisions; i++)
+            need += r->decisions[i].json_len + 1;
+    buf_reset(&j->reply);
+    (void)buf_reserve(&j->reply, need);
     rc |= job_begin(j, r->id);
     rc |= buf_adds(&j->reply, screen ? ",\"decisions\":[" : ",\"decision\":");
     if (o->status == STORE_REPEAT) {

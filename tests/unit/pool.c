@@ -191,6 +191,53 @@ static void test_request_key(void **state)
     assert_non_null(strstr(f->s.jobs[2]->reply.data, "\"code\":\"conflict\""));
 }
 
+/* The reply of REPLY's decision ids, each read back from the store, after
+ * PREFIX: what a decide or a screen answers, exactly. */
+static void reply_is(fixture *f, const char *reply, const char *prefix, int screen)
+{
+    buf want, d;
+    buf_init(&want, 1 << 20);
+    buf_init(&d, 1 << 20);
+    err e = {0};
+    assert_int_equal(buf_adds(&want, prefix), 0);
+    const char *p = reply;
+    int n = 0;
+    while ((p = strstr(p, "{\"decision_id\":\""))) {
+        char id[64];
+        p += strlen("{\"decision_id\":\"");
+        size_t len = strcspn(p, "\"");
+        assert_true(len < sizeof id);
+        memcpy(id, p, len);
+        id[len] = '\0';
+        buf_reset(&d);
+        assert_int_equal(store_get_decision(f->st, id, &d, &e), 0);
+        if (n++)
+            assert_int_equal(buf_addc(&want, ','), 0);
+        assert_int_equal(buf_add(&want, d.data, d.len), 0);
+    }
+    assert_true(n >= 1);
+    assert_int_equal(buf_adds(&want, screen ? "]}\n" : "}\n"), 0);
+    assert_string_equal(reply, want.data);
+    buf_free(&want);
+    buf_free(&d);
+}
+
+/* A decide's and a screen's replies, written by the writer once committed:
+ * the id, ok, and the decisions as stored, nothing else. */
+static void test_replies_exact(void **state)
+{
+    fixture *f = *state;
+    submit(f, "{\"id\":%d,\"op\":\"decide\",\"program\":\"idmaj\",\"as_of\":\"2025-03-01\","
+              "\"applicant\":" APPLICANT "}", 41);
+    sink_wait(&f->s, 1);
+    submit(f, "{\"id\":%d,\"op\":\"screen\",\"as_of\":\"2025-03-01\",\"applicant\":" APPLICANT "}",
+           42);
+    sink_wait(&f->s, 2);
+    reply_is(f, f->s.jobs[0]->reply.data, "{\"id\":41,\"ok\":true,\"decision\":", 0);
+    reply_is(f, f->s.jobs[1]->reply.data, "{\"id\":42,\"ok\":true,\"decisions\":[", 1);
+    assert_true(strstr(f->s.jobs[1]->reply.data, "},{") != NULL);   /* several programmes */
+}
+
 typedef struct call_seen {
     pthread_t thread;
     char name[16];
@@ -376,6 +423,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_other_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replies_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_call_failing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
