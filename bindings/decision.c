@@ -2,7 +2,8 @@
  *
  * Layout of the Lua stack while decide runs:
  *   1..6   the arguments (p, a, on, lang, now, ruleset)
- *   7..10  p.criteria, the parameters used, p.id, p.version
+ *   7..10  p.criteria, the parameters used (current.params, when param()
+ *          made it: decision_used_table; else nil), p.id, p.version
  *   11     the set of missing fields seen so far (nil until the first)
  *   12     what keep kept of the programme's criteria (its user value), or
  *          nil: then each criterion is read as Lua reads it
@@ -20,6 +21,7 @@
 
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bindings.h"
@@ -110,6 +112,35 @@ typedef struct decision_rec {
     char id[IDS_LEN + 1];
 } decision_rec;
 
+/* What keep_params kept of a parameter: its dated values, in the order of
+ * its values list, in a userdata whose user value is the list of the values
+ * themselves, then their texts (the strings below are held by the
+ * parameter's own tables, or by that list). */
+typedef struct decision_dated {
+    const char *from, *to;   /* NULL: not a string (to: nil) */
+    size_t from_len, to_len;
+    const char *text;        /* "name":value as "parameters" writes it, or NULL
+                              * for a table (which a rule could change) */
+    size_t text_len;
+} decision_dated;
+
+typedef struct decision_param_kept {
+    int rank;                /* of its name, in bytewise order among those kept */
+    const char *name;        /* held by keep_params' table */
+    lua_Integer n;
+    decision_dated dated[];
+} decision_param_kept;
+
+/* A parameter param() read in the decision being decided, one that
+ * keep_params kept with the text of its value in force: its K, and its
+ * dated value I (from 1). */
+typedef struct decision_used {
+    const decision_param_kept *k;
+    lua_Integer i;
+} decision_used;
+
+#define DECISION_USED_MAX 32
+
 typedef struct decision_box {
     buf out;     /* the decisions, one after the other */
     buf one;     /* the decision being written (DECISION_JSON_MAX) */
@@ -121,6 +152,12 @@ typedef struct decision_box {
     lua_Integer serial;      /* criteria begun, ever: tells one from the next */
     int nrecs;
     decision_rec recs[DECISION_MAX];
+    /* The parameters read in the decision being decided, in the order of
+     * their names (decision_record), when every one was kept with its text;
+     * else, once one is not (USED_LUA), all are in the table current.params,
+     * as the JSON's "parameters" writes them. */
+    int nused, used_lua;
+    decision_used used[DECISION_USED_MAX];
 } decision_box;
 
 static const char decision_box_key = 0;   /* the box, in the registry, for decision_written */
@@ -544,9 +581,24 @@ static int decision_write(lua_State *L, decision_box *box, decision_kept *kept,
     }
     if (buf_addc(b, ']') != 0)
         goto cap;
-    if (decision_put_keys(L, b, DECISION_KEY("parameters"), ARG_USED,
-                          kept ? &kept->params : NULL, anchor, 0, msg, msglen) ||
-        decision_put(L, b, DECISION_KEY("decided_at"), ARG_NOW, msg, msglen))
+    if (box->used_lua) {
+        if (decision_put_keys(L, b, DECISION_KEY("parameters"), ARG_USED,
+                              kept ? &kept->params : NULL, anchor, 0, msg, msglen))
+            return -1;
+    } else {
+        /* What canon writes of a table of these: their texts, kept in the
+         * order of their names. */
+        if (buf_adds(b, ",\"parameters\":{") != 0)
+            goto cap;
+        for (int j = 0; j < box->nused; j++) {
+            const decision_dated *d = &box->used[j].k->dated[box->used[j].i - 1];
+            if ((j && buf_addc(b, ',') != 0) || buf_add(b, d->text, d->text_len) != 0)
+                goto cap;
+        }
+        if (buf_addc(b, '}') != 0)
+            goto cap;
+    }
+    if (decision_put(L, b, DECISION_KEY("decided_at"), ARG_NOW, msg, msglen))
         return -1;
     if (buf_addc(b, '}') != 0)
         goto cap;
@@ -573,8 +625,10 @@ static void decision_done(lua_State *L, decision_box *box)
     box->criterion = 0;
     lua_pushnil(L);
     decision_set_current(L, K_AS_OF);
-    lua_pushnil(L);
-    decision_set_current(L, K_PARAMS);
+    if (box->used_lua) {   /* else param() did not set it: nil since decide began */
+        lua_pushnil(L);
+        decision_set_current(L, K_PARAMS);
+    }
 }
 
 /* The rules read the applicant's earlier decisions (current.history_used):
@@ -661,7 +715,7 @@ static int decision_decide(lua_State *L)
     lua_pushvalue(L, UP_KEY(K_CRITERIA));
     lua_rawget(L, ARG_P);                                 /* ARG_CRITERIA */
     luaL_checktype(L, ARG_CRITERIA, LUA_TTABLE);
-    lua_createtable(L, 0, 8);                             /* ARG_USED: room for the usual few */
+    lua_pushnil(L);                                       /* ARG_USED: current.params, if param() made it */
     lua_pushvalue(L, UP_KEY(K_ID));
     lua_rawget(L, ARG_P);                                 /* ARG_PROGRAM */
     lua_pushvalue(L, UP_KEY(K_VERSION));
@@ -680,7 +734,7 @@ static int decision_decide(lua_State *L)
         if (lua_rawequal(L, ARG_LANG, UP_KEY(K_EN + k)))
             lang = k;
     /* current.history_used, current.as_of, current.params, current.program =
-     * nil, on, used, p */
+     * nil, on, nil, p; no parameter read yet */
     lua_pushnil(L);
     decision_set_current(L, K_HISTORY_USED);
     lua_pushnil(L);
@@ -689,8 +743,12 @@ static int decision_decide(lua_State *L)
     decision_set_current(L, K_APPLICANT);
     lua_pushvalue(L, ARG_ON);
     decision_set_current(L, K_AS_OF);
-    lua_pushvalue(L, ARG_USED);
-    decision_set_current(L, K_PARAMS);
+    if (box->used_lua) {   /* set by param() since the last decision_done */
+        lua_pushnil(L);
+        decision_set_current(L, K_PARAMS);
+    }
+    box->nused = 0;
+    box->used_lua = 0;
     lua_pushvalue(L, ARG_P);
     decision_set_current(L, K_PROGRAM);
     lua_Integer n = (lua_Integer)lua_rawlen(L, ARG_CRITERIA);
@@ -795,6 +853,11 @@ static int decision_decide(lua_State *L)
         lua_settop(L, slot + 1);
     }
 
+    if (box->used_lua) {
+        lua_pushvalue(L, UP_KEY(K_PARAMS));
+        lua_rawget(L, UP_CURRENT);
+        lua_replace(L, ARG_USED);
+    }
     decision_done(L, box);
     if (box->nrecs == DECISION_MAX)
         return luaL_error(L, "more than %d decisions in one request", DECISION_MAX);
@@ -930,26 +993,15 @@ int decision_written(lua_State *L, lua_Integer i, decision_out *out)
     return 0;
 }
 
-/* Upvalues of param: the declared parameters, current, then its keys. */
+/* Upvalues of param: the declared parameters, current, what keep_params
+ * kept, its keys, then the box. */
 static const char *const decision_param_keys[] = {"as_of", "params", "values", "from", "to", "value"};
 enum { P_AS_OF, P_PARAMS, P_VALUES, P_FROM, P_TO, P_VALUE, P_COUNT };
 #define UP_PARAMS lua_upvalueindex(1)
 #define UP_P_CURRENT lua_upvalueindex(2)
 #define UP_P_KEPT lua_upvalueindex(3)   /* name -> what keep_params kept of it */
 #define UP_PKEY(k) lua_upvalueindex(4 + (k))
-
-/* What keep_params kept of a parameter: its dated values, in the order of
- * its values list, in a userdata whose user value is the list of the values
- * themselves (the strings below are held by the parameter's own tables). */
-typedef struct decision_dated {
-    const char *from, *to;   /* NULL: not a string (to: nil) */
-    size_t from_len, to_len;
-} decision_dated;
-
-typedef struct decision_param_kept {
-    lua_Integer n;
-    decision_dated dated[];
-} decision_param_kept;
+#define UP_P_BOX lua_upvalueindex(4 + P_COUNT)
 
 /* T[key k] of a table of rules.lua's own (no metatable).  [-0, +1, -] */
 static int decision_pget(lua_State *L, int t, int k)
@@ -966,9 +1018,54 @@ static int decision_le(const char *a, size_t alen, const char *b, size_t blen)
     return c < 0 || (c == 0 && alen <= blen);
 }
 
+/* Record that the decision read K's dated value I: in box->used, in the
+ * order of the names.  Returns 0 when there is no room.  [-0, +0, -] */
+static int decision_record(decision_box *box, const decision_param_kept *k, lua_Integer i)
+{
+    int j = box->nused;
+    while (j > 0 && box->used[j - 1].k->rank > k->rank)
+        j--;
+    if (j > 0 && box->used[j - 1].k == k) {   /* read again: as used[name] = value */
+        box->used[j - 1].i = i;
+        return 1;
+    }
+    if (box->nused == DECISION_USED_MAX)
+        return 0;
+    memmove(&box->used[j + 1], &box->used[j], (size_t)(box->nused - j) * sizeof box->used[0]);
+    box->used[j] = (decision_used){k, i};
+    box->nused++;
+    return 1;
+}
+
+/* Push current.params, the table of the parameters read, and return its
+ * type.  The first time in a decision it is made, with the parameters
+ * box->used holds so far: from then on all go into it (box->used_lua).
+ * [-0, +1, m] */
+static int decision_used_table(lua_State *L, decision_box *box)
+{
+    if (box->used_lua)
+        return decision_pget(L, UP_P_CURRENT, P_PARAMS);
+    lua_createtable(L, 0, box->nused + 1);                /* used */
+    for (int j = 0; j < box->nused; j++) {
+        lua_pushstring(L, box->used[j].k->name);          /* used name */
+        lua_pushvalue(L, -1);
+        lua_rawget(L, UP_P_KEPT);                         /* used name kept */
+        lua_getiuservalue(L, -1, 1);                      /* used name kept values */
+        lua_rawgeti(L, -1, box->used[j].i);               /* used name kept values value */
+        lua_replace(L, -3);
+        lua_pop(L, 1);                                    /* used name value */
+        lua_rawset(L, -3);
+    }
+    lua_pushvalue(L, UP_PKEY(P_PARAMS));
+    lua_pushvalue(L, -2);
+    lua_rawset(L, UP_P_CURRENT);                          /* current.params = used */
+    box->used_lua = 1;
+    return LUA_TTABLE;
+}
+
 /* param(name) -> the value of parameter NAME in force on current.as_of,
- * recorded in current.params.  An error names the rule's line, the caller
- * of param.  [-0, +1, e] */
+ * recorded (decision_record, else current.params).  An error names the
+ * rule's line, the caller of param.  [-0, +1, e] */
 static int decision_param(lua_State *L)
 {
     lua_settop(L, 1);
@@ -987,7 +1084,10 @@ static int decision_param(lua_State *L)
                 continue;
             lua_getiuservalue(L, 2, 1);
             lua_rawgeti(L, 4, i);                         /* name kept on values value */
-            if (decision_pget(L, UP_P_CURRENT, P_PARAMS) == LUA_TTABLE) {   /* ... value used */
+            decision_box *box = lua_touserdata(L, UP_P_BOX);
+            if (!box->used_lua && d->text && decision_record(box, k, i))
+                return 1;
+            if (decision_used_table(L, box) == LUA_TTABLE) {   /* ... value used */
                 lua_pushvalue(L, 1);
                 lua_pushvalue(L, 5);
                 lua_rawset(L, 6);                         /* used[name] = value */
@@ -1020,7 +1120,7 @@ static int decision_param(lua_State *L)
         if (in_force) {
             lua_settop(L, 5);
             decision_pget(L, 5, P_VALUE);                 /* ... v value */
-            if (decision_pget(L, UP_P_CURRENT, P_PARAMS) == LUA_TTABLE) {   /* ... v value used */
+            if (decision_used_table(L, lua_touserdata(L, UP_P_BOX)) == LUA_TTABLE) {   /* ... v value used */
                 lua_pushvalue(L, 1);
                 lua_pushvalue(L, 6);
                 lua_rawset(L, 7);                         /* used[name] = value */
@@ -1038,46 +1138,84 @@ static int decision_param(lua_State *L)
  * declaration, and the lists are its own), so that param() finds the value
  * in force without reading the tables every time.  rules.lua calls it at
  * seal.  [-0, +0, m] */
+static int decision_param_rank_cmp(const void *a, const void *b)
+{
+    return strcmp((*(decision_param_kept *const *)a)->name, (*(decision_param_kept *const *)b)->name);
+}
+
 static int decision_keep_params(lua_State *L)
 {
+    enum { HEAD = 1, NAME, P, VALUES, KEPT, LIST };
     lua_settop(L, 0);
-    lua_pushnil(L);                                       /* name */
-    while (lua_next(L, lua_upvalueindex(1))) {            /* name p */
-        if (lua_type(L, 1) != LUA_TSTRING || lua_type(L, 2) != LUA_TTABLE ||
-            lua_getfield(L, 2, "values") != LUA_TTABLE) { /* name p values */
-            lua_settop(L, 1);
+    buf *head = bindings_push_buf(L, DECISION_JSON_MAX);   /* HEAD */
+    lua_pushnil(L);                                       /* head name */
+    while (lua_next(L, lua_upvalueindex(1))) {            /* head name p */
+        if (lua_type(L, NAME) != LUA_TSTRING || lua_type(L, P) != LUA_TTABLE ||
+            lua_getfield(L, P, "values") != LUA_TTABLE) { /* head name p values */
+            lua_settop(L, NAME);
             continue;
         }
-        lua_Integer n = (lua_Integer)lua_rawlen(L, 3);
+        lua_Integer n = (lua_Integer)lua_rawlen(L, VALUES);
         decision_param_kept *k = lua_newuserdatauv(L, sizeof *k + (size_t)n * sizeof k->dated[0], 1);
         k->n = n;
-        lua_createtable(L, (int)n, 0);                    /* name p values kept list */
+        k->name = lua_tostring(L, NAME);   /* held as kept's key */
+        lua_createtable(L, 2 * (int)n, 0);                /* head name p values kept list */
         int plain = 1;   /* dates as parameter() leaves them: else param() reads the tables */
         for (lua_Integer i = 1; plain && i <= n; i++) {
             decision_dated *d = &k->dated[i - 1];
-            if (lua_rawgeti(L, 3, i) != LUA_TTABLE) {     /* ... v */
+            if (lua_rawgeti(L, VALUES, i) != LUA_TTABLE) {   /* ... v */
                 plain = 0;
                 break;
             }
             lua_getfield(L, -1, "value");
-            lua_rawseti(L, 5, i);
+            lua_rawseti(L, LIST, i);
             plain = lua_getfield(L, -1, "from") == LUA_TSTRING;
             d->from = lua_tolstring(L, -1, &d->from_len);
             int to = lua_getfield(L, -2, "to");
             plain = plain && (to == LUA_TSTRING || to == LUA_TNIL);
             d->to = to == LUA_TSTRING ? lua_tolstring(L, -1, &d->to_len) : NULL;
             lua_pop(L, 3);
+            /* "name":value as canon writes it in the parameters, for a
+             * value no rule can change; the list holds it at N + I. */
+            d->text = NULL;
+            char why[128];
+            size_t len;
+            const char *name = lua_tolstring(L, NAME, &len);
+            buf_reset(head);
+            if (lua_rawgeti(L, LIST, i) != LUA_TTABLE && canon_add_string(head, name, len) == 0 &&
+                buf_addc(head, ':') == 0 && canon_try(L, -1, head, why, sizeof why) == 0) {
+                lua_pushlstring(L, head->data, head->len);
+                d->text = lua_tolstring(L, -1, &d->text_len);
+                lua_rawseti(L, LIST, n + i);
+            }
+            lua_pop(L, 1);
         }
         if (!plain) {
-            lua_settop(L, 1);
+            lua_settop(L, NAME);
             continue;
         }
-        lua_setiuservalue(L, 4, 1);                       /* name p values kept */
-        lua_pushvalue(L, 1);
+        lua_setiuservalue(L, KEPT, 1);                    /* head name p values kept */
+        lua_pushvalue(L, NAME);
         lua_insert(L, -2);
         lua_rawset(L, lua_upvalueindex(2));               /* kept params[name] */
-        lua_settop(L, 1);
+        lua_settop(L, NAME);
     }
+    /* Each kept one's rank among their names, for decision_record. */
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, lua_upvalueindex(2)))
+        lua_pop(L, 1), count++;
+    decision_param_kept **all = lua_newuserdatauv(L, (count ? count : 1) * sizeof *all, 0);
+    count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, lua_upvalueindex(2))) {
+        all[count++] = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+    }
+    qsort(all, count, sizeof *all, decision_param_rank_cmp);
+    for (size_t i = 0; i < count; i++)
+        all[i]->rank = (int)i;
+    lua_settop(L, 0);
     return 0;
 }
 
@@ -1233,6 +1371,8 @@ static int decision_decider(lua_State *L)
     box->nrecs = 0;
     box->criterion = 0;
     box->serial = 0;
+    box->nused = 0;
+    box->used_lua = 0;
     buf_init(&box->crit, DECISION_JSON_MAX);
     buf_init(&box->msg, DECISION_JSON_MAX);
     buf_init(&box->marks, DECISION_CAP);
@@ -1263,7 +1403,8 @@ static int decision_decider(lua_State *L)
     lua_pushvalue(L, PKEPT);
     for (int k = 0; k < P_COUNT; k++)
         lua_pushstring(L, decision_param_keys[k]);
-    lua_pushcclosure(L, decision_param, 3 + P_COUNT);     /* ... decide param */
+    lua_pushvalue(L, BOX);
+    lua_pushcclosure(L, decision_param, 4 + P_COUNT);     /* ... decide param */
     lua_pushvalue(L, BOX);
     lua_pushcclosure(L, decision_reset, 1);               /* ... decide param reset */
     lua_pushvalue(L, BOX);

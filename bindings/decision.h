@@ -24,9 +24,10 @@
  * 1) since the last reset(); decision_written gives its parts to C, and
  * json(i) its canonical JSON to Lua.  A request calls reset() first.
  * While it runs, current.as_of, current.params (the parameters param()
- * records) and current.program name what is being decided, and
- * decision_criterion the criterion; all but current.program are cleared
- * when the decision is done.  decide also resets
+ * read, when they are not all kept in C: see decision.c) and
+ * current.program name what is being decided, and decision_criterion the
+ * criterion; all but current.program are cleared when the decision is
+ * done.  decide also resets
  * current.history_used, and when the rules read the applicant's earlier
  * decisions (rules.lua's earlier() sets it) the JSON ends with "history":
  * current.history_json, after decided_at.  param(name) is the value of a

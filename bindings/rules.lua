@@ -975,7 +975,7 @@ end
 
 
 -- param(name): the value of a parameter in force on current.as_of, recorded
--- in current.params; decision.c, set below with the criterion loop.
+-- for "parameters" (in C, or current.params); decision.c, with the loop below.
 
 sandbox.age = C.age
 sandbox.months_between = C.months_between

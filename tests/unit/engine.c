@@ -3980,6 +3980,78 @@ static void test_frozen_list_with_hole(void **state)
     release(en);
 }
 
+/* The parameters a decision read are written in the order of their names,
+ * each once, whether param() kept their texts (numbers, texts, booleans:
+ * written from those) or not (a table: then every one goes through
+ * current.params, as do the parameters of a decision that read more than
+ * the 32 kept at once); the next decision starts afresh.  The dates ON pick
+ * which are read. */
+static void test_params_written_in_order(void **state)
+{
+    (void)state;
+    char rules[8192];
+    int n = snprintf(rules, sizeof rules, "%s",
+        "parameter \"p.b\" { reference = \"r\", { from = \"2000-01-01\", value = 2 } }\n"
+        "parameter \"p.a\" { reference = \"r\", { from = \"2000-01-01\", value = \"x\\\"y\" } }\n"
+        "parameter \"p.c\" { reference = \"r\", { from = \"2000-01-01\", to = \"2019-12-31\", value = 1.5 },\n"
+        "  { from = \"2020-01-01\", value = 7 } }\n"
+        "parameter \"p.list\" { reference = \"r\", { from = \"2000-01-01\", value = { 1, 2 } } }\n"
+        "parameter \"p.a_name_longer_than_lua_interns_forty_bytes\" { reference = \"r\",\n"
+        "  { from = \"2000-01-01\", value = true } }\n");
+    for (int i = 1; i <= 40; i++)
+        n += snprintf(rules + n, sizeof rules - (size_t)n,
+                      "parameter \"p.n%02d\" { reference = \"r\", { from = \"2000-01-01\", value = %d } }\n",
+                      i, i);
+    snprintf(rules + n, sizeof rules - (size_t)n, "%s",
+        PROGRAMME_P
+        "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
+        "    check = function(a, on)\n"
+        "      local x = param \"p.b\" + param \"p.c\"\n"
+        "      if param \"p.a\" ~= \"x\\\"y\" or param \"p.b\" ~= 2 then return false end\n"
+        "      if on >= \"2021-01-01\" and on < \"2022-01-01\" then x = x + #param \"p.list\" end\n"
+        "      if on >= \"2022-01-01\" then\n"
+        "        for i = 40, 1, -1 do x = x + param(\"p.n\" .. (i < 10 and \"0\" or \"\") .. i) end\n"
+        "      end\n"
+        "      return x > 0, { x = x }\n"
+        "    end },\n"
+        "  criterion \"d\" { text = { en = \"D\", fr = \"D\", ar = \"D\" }, reference = \"r\",\n"
+        "    check = function(a, on)\n"
+        "      return param \"p.a_name_longer_than_lua_interns_forty_bytes\" and param \"p.a\" == \"x\\\"y\"\n"
+        "    end } }\n");
+    engine *en = open_texts(rules, NULL);
+    static const char *const head = "\"parameters\":{\"p.a\":\"x\\\"y\","
+                                    "\"p.a_name_longer_than_lua_interns_forty_bytes\":true,\"p.b\":2,";
+    char all[1024];
+    int m = snprintf(all, sizeof all, "%s\"p.c\":7", head);
+    for (int i = 1; i <= 40; i++)
+        m += snprintf(all + m, sizeof all - (size_t)m, ",\"p.n%02d\":%d", i, i);
+    snprintf(all + m, sizeof all - (size_t)m, "},");
+    static const struct {
+        const char *on, *tail;
+    } steps[] = {
+        {"2010-01-01", "\"p.c\":1.5},"},
+        {"2020-06-01", "\"p.c\":7},"},
+        {"2021-06-01", "\"p.c\":7,\"p.list\":[1,2]},"},
+        {"2022-06-01", NULL},
+        {"2010-01-01", "\"p.c\":1.5},"},
+        {"2021-06-01", "\"p.c\":7,\"p.list\":[1,2]},"},
+        {"2020-06-01", "\"p.c\":7},"},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        engine_result *r = request(en, "{\"op\":\"decide\",\"program\":\"p\",\"as_of\":\"%s\","
+                                       "\"applicant\":{}}", steps[i].on);
+        char want[1024];
+        if (steps[i].tail)
+            snprintf(want, sizeof want, "%s%s", head, steps[i].tail);
+        else
+            snprintf(want, sizeof want, "%s", all);
+        assert_outcome(r, "eligible");
+        ASSERT_CONTAINS(decision(r), want);
+        release(r);
+    }
+    release(en);
+}
+
 /* Between two looks at the clock, a thousand instructions of comparing
  * 1 MiB texts of NULs took about 1.75 s; a request that makes a string of
  * 64 KiB or more is now hooked, and its clock read, at every instruction.
@@ -6134,6 +6206,7 @@ int main(void)
         TEST(test_sort_pays_for_text),
         TEST(test_walking_keys_pays),
         TEST(test_frozen_list_with_hole),
+        TEST(test_params_written_in_order),
         TEST(test_record_type_kept_in_local),
         TEST(test_test_file_declares_cases_only),
         TEST(test_changed_local_named_alike),
