@@ -169,6 +169,21 @@ int canon_add_string(buf *b, const char *s, size_t n)
     return 0;
 }
 
+int canon_plain(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (canon_word_escapes(w))
+            return 0;
+    }
+    for (; i < n; i++)
+        if (canon_escape[(unsigned char)s[i]])
+            return 0;
+    return 1;
+}
+
 static int canon_string(canon_state *cs, const char *s, size_t n)
 {
     return canon_add_string(cs->b, s, n) != 0 ? canon_cap(cs) : 0;

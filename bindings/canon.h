@@ -69,6 +69,10 @@ int canon_try_keys(lua_State *L, int idx, buf *b, char *msg, size_t msglen, cano
 int canon_add_string(buf *b, const char *s, size_t n);
 int canon_add_integer(buf *b, long long v);
 
+/* Whether S (N bytes) has no byte a JSON string escapes ('"', '\\', the
+ * controls): then canon_add_string writes it between quotes as it is. */
+int canon_plain(const char *s, size_t n);
+
 /* Append D as canon_encode writes a number that is not a Lua integer (an
  * integral one below 2^53 without a fraction, else the shortest text that
  * reads back exactly).  0, or -1 when B cannot take it or D is not finite. */

@@ -85,6 +85,7 @@ typedef struct decision_crit {
     const char *head;     /* {"id":...,"passed": */
     size_t head_len;
     int tmpl[2][DECISION_LANGS];   /* [passed][lang]: first piece, or -1 for message() */
+    unsigned char plain[2][DECISION_LANGS];   /* the template has no byte JSON escapes */
     canon_keys values;    /* the keys of its last values written */
 } decision_crit;
 
@@ -317,9 +318,10 @@ static size_t decision_split(lua_State *L, const char *t, size_t n, decision_pie
 
 /* decision_render, from a kept template: the same appends to OUT, the same
  * lookups in VALUES, with each name already a string at its index of the
- * table at UV.  [-0, +0, e] */
+ * table at UV.  *PLAIN becomes 0 when what a name shows has a byte JSON
+ * escapes (canon_plain).  [-0, +0, e] */
 static int decision_render_kept(lua_State *L, const decision_piece *piece, int uv, int values,
-                                buf *out)
+                                buf *out, int *plain)
 {
     int have_values = lua_type(L, values) == LUA_TTABLE, rc = 0;
     if (have_values)
@@ -331,6 +333,7 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
             break;
         }
         rc |= buf_add(out, piece->lit, piece->lit_len);
+        size_t at = out->len;
         int type = LUA_TNIL;
         if (have_values) {
             lua_rawgeti(L, uv, piece->name);
@@ -352,6 +355,8 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
             rc |= canon_add_integer(out, (long long)lua_tointeger(L, -1));
         else
             rc |= bindings_format(L, -1, out);
+        if (*plain && out->len > at && !canon_plain(out->data + at, out->len - at))
+            *plain = 0;
         lua_pop(L, 1);
     }
     if (have_values)
@@ -775,7 +780,7 @@ static int decision_decide(lua_State *L)
         int status = lua_pcall(L, 2, 2, SLOT_RAISED);     /* ... c passed values | c err */
         decision_mark m = {0, 0, 0};
         buf *h = &box->crit;
-        int rc = 0;
+        int rc = 0, plain = 0;   /* the message needs no escapes (decision_render_kept) */
         rc |= buf_addc(h, '{');
         if (status == LUA_OK) {
             int passed = c + 1, values = c + 2;
@@ -787,8 +792,9 @@ static int decision_decide(lua_State *L)
             failed |= !ok;
             if (kc && lang >= 0 && kc->tmpl[ok][lang] >= 0) {
                 buf_reset(&box->msg);
+                plain = kc->plain[ok][lang];
                 mrc = decision_render_kept(L, kept->piece + kc->tmpl[ok][lang], SLOT_KEPT, values,
-                                           &box->msg);
+                                           &box->msg, &plain);
             } else if (kc && lang >= 0) {
                 mrc = decision_message_lua(L, box, c, ok, values);
             } else {
@@ -843,7 +849,11 @@ static int decision_decide(lua_State *L)
             rc |= buf_adds(h, "null");
         }
         rc |= buf_adds(h, ",\"message\":");
-        rc |= canon_add_string(h, box->msg.data ? box->msg.data : "", box->msg.len);
+        if (plain)   /* as canon_add_string writes it, and refuses it at the cap */
+            rc |= h->cap - h->len < box->msg.len + 2 || buf_addc(h, '"') != 0 ||
+                  buf_add(h, box->msg.data, box->msg.len) != 0 || buf_addc(h, '"') != 0;
+        else
+            rc |= canon_add_string(h, box->msg.data ? box->msg.data : "", box->msg.len);
         m.end = h->len;
         rc |= buf_add(&box->marks, &m, sizeof m);
         if (rc != 0) {
@@ -1334,6 +1344,7 @@ static int decision_keep(lua_State *L)
             if (lua_rawgeti(L, E, 3 + j) == LUA_TSTRING) {   /* ... e template */
                 const char *t = lua_tolstring(L, -1, &len);
                 *first = (int)used;
+                kc->plain[j / DECISION_LANGS][j % DECISION_LANGS] = (unsigned char)canon_plain(t, len);
                 used += decision_split(L, t, len, kept->piece + used, UV, &next,
                                        LANG_LABELS + j % DECISION_LANGS);
                 lua_rawseti(L, UV, next++);               /* held by uv */

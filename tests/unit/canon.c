@@ -144,7 +144,8 @@ static size_t escaped(const char *s, size_t n, char *out)
 /* Texts of every length up to 40 (short ones are copied as they are looked
  * over, longer eight bytes at a time), plain or with one byte to escape at
  * each place, appended after other text: each must come out as the byte by
- * byte escaping writes it, and what was there before must stay. */
+ * byte escaping writes it, and what was there before must stay; canon_plain
+ * tells those written as they are. */
 static void test_canon_string_escapes_anywhere(void **state)
 {
     (void)state;
@@ -166,6 +167,8 @@ static void test_canon_string_escapes_anywhere(void **state)
                 size_t len = 3 + escaped(text, n, want + 3);
                 assert_int_equal(b.len, len);
                 assert_memory_equal(b.data, want, len + 1);   /* and its NUL */
+                /* canon_plain: exactly when nothing is escaped */
+                assert_int_equal(canon_plain(text, n), len == 3 + n + 2);
                 if (at == n)
                     break;   /* nothing replaced: once is enough */
             }

@@ -4052,6 +4052,48 @@ static void test_params_written_in_order(void **state)
     release(en);
 }
 
+/* A kept template's message is written as it is when neither the template
+ * nor what its names show has a byte JSON escapes, else escaped, as
+ * canon_add_string writes every text: a value with a quote, a newline or a
+ * control in a plain template, a template with one, a display name with
+ * one.  The dates ON pick the value. */
+static void test_message_escaped_where_needed(void **state)
+{
+    (void)state;
+    engine *en = open_texts(
+        "scale \"q\" { \"lo\", \"hi\", labels = {\n"
+        "  en = { lo = \"l\\\"o\", hi = \"high\" }, fr = { lo = \"lo\", hi = \"hi\" }, ar = { lo = \"lo\", hi = \"hi\" } } }\n"
+        PROGRAMME_P
+        "  criterion \"c\" { text = { en = \"C\", fr = \"C\", ar = \"C\" }, reference = \"r\",\n"
+        "    pass = { en = \"got {v} and {w|q}\", fr = \"a \\\"{v}\\\"\\t\", ar = \"{v}\" },\n"
+        "    check = function(a, on)\n"
+        "      local v = 12\n"
+        "      if on >= \"2021-01-01\" then v = \"x\\\"y\\n\\1z\" end\n"
+        "      if on >= \"2022-01-01\" then v = \"\\u{e9}t\\u{e9}\" end\n"
+        "      return true, { v = v, w = on >= \"2023-01-01\" and \"lo\" or \"hi\" }\n"
+        "    end } }\n",
+        NULL);
+    static const struct {
+        const char *on, *lang, *want;
+    } steps[] = {
+        {"2020-06-01", "en", "\"message\":\"got 12 and high\",\"values\""},
+        {"2021-06-01", "en", "\"message\":\"got x\\\"y\\n\\u0001z and high\",\"values\""},
+        {"2022-06-01", "en", "\"message\":\"got \xc3\xa9t\xc3\xa9 and high\",\"values\""},
+        {"2023-06-01", "en", "\"message\":\"got \xc3\xa9t\xc3\xa9 and l\\\"o\",\"values\""},
+        {"2020-06-01", "fr", "\"message\":\"a \\\"12\\\"\\t\",\"values\""},
+        {"2021-06-01", "ar", "\"message\":\"x\\\"y\\n\\u0001z\",\"values\""},
+        {"2020-06-01", "ar", "\"message\":\"12\",\"values\""},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        engine_result *r = request(en, "{\"op\":\"decide\",\"program\":\"p\",\"as_of\":\"%s\","
+                                       "\"lang\":\"%s\",\"applicant\":{}}", steps[i].on, steps[i].lang);
+        assert_outcome(r, "eligible");
+        ASSERT_CONTAINS(decision(r), steps[i].want);
+        release(r);
+    }
+    release(en);
+}
+
 /* Between two looks at the clock, a thousand instructions of comparing
  * 1 MiB texts of NULs took about 1.75 s; a request that makes a string of
  * 64 KiB or more is now hooked, and its clock read, at every instruction.
@@ -6207,6 +6249,7 @@ int main(void)
         TEST(test_walking_keys_pays),
         TEST(test_frozen_list_with_hole),
         TEST(test_params_written_in_order),
+        TEST(test_message_escaped_where_needed),
         TEST(test_record_type_kept_in_local),
         TEST(test_test_file_declares_cases_only),
         TEST(test_changed_local_named_alike),
