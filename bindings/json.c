@@ -41,6 +41,8 @@ typedef struct json_parser {
     int why;      /* JSON_DEEP, JSON_RANGE, JSON_NUL or 0: what the error is */
     size_t ctl;   /* 1-based offset of the first raw control character in a string */
     const unsigned char *id, *id_end;   /* the top-level object's "id" value, once read */
+    const json_fused *fused;   /* a fused read's callbacks (json_push_fused), or NULL */
+    int fused_read;            /* how many times the fused member was read so */
 } json_parser;
 
 /* The bytes that end a run a string holds as it is: '"', '\\' and the
@@ -85,6 +87,7 @@ static void json_space(json_parser *j)
 }
 
 static int json_value(json_parser *j, int depth);
+static int json_fused_value(json_parser *j, int depth, int node, int member);
 
 /* Four hex digits at P, or -1. */
 static long json_hex4(const unsigned char *p)
@@ -435,8 +438,15 @@ static int json_object(json_parser *j, int depth)
         j->p++;
         json_space(j);
         const unsigned char *from = j->p, *to;
-        if (json_value(j, depth + 1) != 0)
+        if (j->fused && depth == 0 && klen == j->fused->key_len &&
+            memcmp(key, j->fused->key, klen) == 0) {
+            int rc = json_fused_value(j, depth + 1, j->fused->root, 0);
+            if (rc != 0)
+                return lua_pop(L, 2), -1;
+            j->fused_read++;
+        } else if (json_value(j, depth + 1) != 0) {
             return lua_pop(L, 2), -1;
+        }
         to = j->p;
         lua_rawset(L, -3);
         json_space(j);
@@ -496,13 +506,207 @@ static int json_value(json_parser *j, int depth)
     }
 }
 
+/* Fused reading --------------------------------------------------------------
+ * The same grammar as json_object and json_array, and the same tables made
+ * the same way (their sizes from json_members and json_items, their
+ * members set in the order of the text, a null set and only then taken
+ * out, as the walk after decoding takes it out), so that what rules see,
+ * down to the order pairs walks a record in, is what decoding and then
+ * preparing made.  Whatever the callbacks turn down, and every error,
+ * unwinds with -1: the caller reads the text again the ordinary way. */
+
+/* Turned down: not an error of the text, only not for the fused read. */
+static int json_abandon(json_parser *j, const unsigned char *at)
+{
+    return json_fail(j, at);
+}
+
+/* An object read for record node NODE.  [-0, +(0|1), e] */
+static int json_fused_object(json_parser *j, int depth, int node)
+{
+    lua_State *L = j->L;
+    const json_fused *f = j->fused;
+    j->p++;
+    lua_createtable(L, 0, json_members[depth]);
+    int t = lua_gettop(L), nulls = 0, n = 0, field = -1;
+    uint64_t seen = 0;                                    /* the fields read, the first 64 */
+    json_space(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+    } else {
+        for (n = 1;; n++) {
+            json_space(j);
+            if (j->p >= j->end || *j->p != '"')
+                return lua_settop(L, t - 1), json_fail(j, j->p);
+            /* The key is the schema's name, pushed as the schema holds it:
+             * its bytes are only compared, not made a string.  One with
+             * escapes is read first. */
+            const unsigned char *start = j->p + 1, *stop = json_run(j, start);
+            const char *key = (const char *)start;
+            size_t klen = (size_t)(stop - start);
+            int escaped = stop < j->end && *stop == '\\';
+            if (escaped) {
+                if (json_string(j) != 0)
+                    return lua_settop(L, t - 1), -1;
+                key = lua_tolstring(L, -1, &klen);
+            } else if (stop < j->end && *stop == '"') {
+                j->p = stop + 1;
+            } else {
+                return lua_settop(L, t - 1), json_fail(j, stop);
+            }
+            int child = f->member(f->ctx, node, key, klen, &field);
+            if (child < 0)
+                return lua_settop(L, t - 1), json_abandon(j, j->p);
+            if (escaped)
+                lua_pop(L, 1);
+            f->name(L, f->ctx, node, field);              /* ... t [nulls] key */
+            int again;
+            if (field < 64) {
+                again = (int)(seen >> field & 1);
+                seen |= (uint64_t)1 << field;
+            } else {
+                lua_pushvalue(L, -1);
+                again = lua_rawget(L, t) != LUA_TNIL;
+                lua_pop(L, 1);
+            }
+            json_space(j);
+            if (again || j->p >= j->end || *j->p != ':')
+                return lua_settop(L, t - 1), json_fail(j, j->p);
+            j->p++;
+            int rc = json_fused_value(j, depth + 1, child, 1);   /* ... t [nulls] key value */
+            if (rc < 0)
+                return lua_settop(L, t - 1), -1;
+            if (rc == 1) {                                /* a null the record hides */
+                if (!nulls) {
+                    lua_newtable(L);
+                    lua_insert(L, t + 1);                 /* ... t nulls key null */
+                    nulls = t + 1;
+                }
+                lua_pushvalue(L, -2);
+                lua_pushboolean(L, 1);
+                lua_rawset(L, nulls);
+            }
+            lua_rawset(L, t);
+            json_space(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == '}') {
+                j->p++;
+                break;
+            }
+            return lua_settop(L, t - 1), json_fail(j, j->p);
+        }
+    }
+    json_members[depth] = (unsigned char)(n < 255 ? n : 255);
+    if (nulls) {                                          /* taken out now, as prepare does */
+        lua_pushnil(L);
+        while (lua_next(L, nulls)) {                      /* ... t nulls name true */
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+            lua_pushnil(L);
+            lua_rawset(L, t);
+        }
+    }
+    lua_pushvalue(L, t);
+    if (f->finish(L, f->ctx, node, nulls) != 0)
+        return lua_settop(L, t - 1), json_abandon(j, j->p);
+    lua_replace(L, t);
+    lua_settop(L, t);
+    return 0;
+}
+
+/* An array read for list node NODE, its elements for node ITEM.
+ * [-0, +(0|1), e] */
+static int json_fused_array(json_parser *j, int depth, int node, int item)
+{
+    lua_State *L = j->L;
+    const json_fused *f = j->fused;
+    j->p++;
+    lua_createtable(L, json_items[depth], 0);
+    int t = lua_gettop(L);
+    json_space(j);
+    lua_Integer i = 0;
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+    } else {
+        for (;;) {
+            if (json_fused_value(j, depth + 1, item, 0) != 0)
+                return lua_settop(L, t - 1), -1;
+            lua_rawseti(L, t, ++i);
+            json_space(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == ']') {
+                j->p++;
+                break;
+            }
+            return lua_settop(L, t - 1), json_fail(j, j->p);
+        }
+    }
+    json_items[depth] = (unsigned char)(i < 255 ? i : 255);
+    lua_pushvalue(L, j->array_mt);
+    lua_setmetatable(L, t);
+    if (f->finish(L, f->ctx, node, 0) != 0)
+        return lua_settop(L, t - 1), json_abandon(j, j->p);
+    return 0;
+}
+
+/* The value at J->p, read for node NODE, as MEMBER of an object or not.
+ * Returns 0, what rules see pushed; 1, a null the object hides, pushed; or
+ * -1, nothing pushed.  [-0, +(0|1), e] */
+static int json_fused_value(json_parser *j, int depth, int node, int member)
+{
+    const json_fused *f = j->fused;
+    json_space(j);
+    if (j->p >= j->end)
+        return json_fail(j, j->end);
+    if (*j->p == '{' || *j->p == '[') {
+        int inner = -1, item = -1, shape = f->shape(f->ctx, node, &inner, &item);
+        if (depth >= JSON_MAX_DEPTH || shape != (*j->p == '{' ? JSON_OBJECT : JSON_ARRAY))
+            return json_abandon(j, j->p);
+        luaL_checkstack(j->L, 8, "JSON");
+        return *j->p == '{' ? json_fused_object(j, depth, inner)
+                            : json_fused_array(j, depth, inner, item);
+    }
+    const unsigned char *at = j->p;
+    if (json_value(j, depth) != 0)
+        return -1;
+    int rc = f->scalar(j->L, f->ctx, node);
+    if (rc < 0 || (rc == 1 && !member)) {
+        lua_pop(j->L, 1);
+        return json_abandon(j, at);
+    }
+    return rc;
+}
+
+int json_push_fused(lua_State *L, const char *s, size_t n, int array_mt, int keys, buf *scratch,
+                    const json_fused *f)
+{
+    json_parser j = {L, (const unsigned char *)s, (const unsigned char *)s,
+                     (const unsigned char *)s + n, lua_absindex(L, array_mt),
+                     keys ? lua_absindex(L, keys) : 0, keys ? lua_touserdata(L, keys) : NULL,
+                     scratch, 0, 0, 0, NULL, NULL, f, 0};
+    if (json_value(&j, 0) != 0)
+        return -1;
+    json_space(&j);
+    if (j.p < j.end || j.ctl || j.fused_read != 1 || !lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
 size_t json_push_keys(lua_State *L, const char *s, size_t n, int array_mt, int keys, buf *scratch,
                       int *why, json_notes *notes)
 {
     json_parser j = {L, (const unsigned char *)s, (const unsigned char *)s,
                      (const unsigned char *)s + n, lua_absindex(L, array_mt),
                      keys ? lua_absindex(L, keys) : 0, keys ? lua_touserdata(L, keys) : NULL,
-                     scratch, 0, 0, 0, NULL, NULL};
+                     scratch, 0, 0, 0, NULL, NULL, NULL, 0};
     size_t at = 0;
     *why = 0;
     if (json_value(&j, 0) != 0) {

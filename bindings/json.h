@@ -66,6 +66,53 @@ size_t json_push(lua_State *L, const char *s, size_t n, int array_mt, buf *scrat
 size_t json_push_keys(lua_State *L, const char *s, size_t n, int array_mt, int keys, buf *scratch,
                       int *why, json_notes *notes);
 
+/* A fused read: one member of the top-level object (the request's
+ * applicant) read straight into the values a caller's schema makes of it,
+ * each checked and converted as it is parsed, instead of pushed as it came
+ * and walked again.  The schema is the caller's, seen through these
+ * callbacks and its node numbers (N); they never raise but on memory
+ * errors, and turn down (-1) whatever they would not pass as it stands.
+ *   shape   what node N takes: JSON_OBJECT (its record's node in *INNER),
+ *           JSON_ARRAY (its list's node in *INNER, its elements' in *ITEM),
+ *           or JSON_SCALAR (anything else: a null behind a nullable, say).
+ *   member  the node of the member whose key is the LEN bytes at KEY, in an
+ *           object read for record node N, and its field number in *FIELD
+ *           (the previous member's on entry, or -1), or -1: a field the
+ *           schema does not declare.
+ *   name    push the name of field FIELD of record node N, the member's
+ *           key.  [-0, +1, -]
+ *   scalar  replace the value at the top, read for node N, by what rules
+ *           see: returns 0; 1 for a null that a record hides (the null left
+ *           at the top); -1, the value left, when it does not pass.
+ *           [-1, +1, m]
+ *   finish  replace the table at the top, an object read for record node N
+ *           (NULLS: the stack index of a table of the names it held as
+ *           null, with their keys already taken out of it; 0 when none), or
+ *           an array read for list node N, its metatable set, by what rules
+ *           see.  [-1, +1, m] */
+enum { JSON_SCALAR, JSON_OBJECT, JSON_ARRAY };
+typedef struct json_fused {
+    const char *key;      /* the member of the top-level object read so */
+    size_t key_len;
+    int root;             /* its node */
+    void *ctx;            /* the callbacks' */
+    int (*shape)(void *ctx, int n, int *inner, int *item);
+    int (*member)(void *ctx, int n, const char *key, size_t len, int *field);
+    void (*name)(lua_State *L, void *ctx, int n, int field);
+    int (*scalar)(lua_State *L, void *ctx, int n);
+    int (*finish)(lua_State *L, void *ctx, int n, int nulls);
+} json_fused;
+
+/* json_push_keys, with the member F->key of the top-level object read
+ * through F.  Returns 0, the object pushed, when the text is JSON with no
+ * raw control character in a string, the top-level value is an object
+ * holding F->key once, and F passed all of it; else -1, nothing pushed,
+ * and the caller reads the text the ordinary way (which finds the error to
+ * report, if there is one).  Nothing outside Lua is changed but the sizes
+ * json.c remembers for the next tables it makes.  [-0, +(0|1), e] */
+int json_push_fused(lua_State *L, const char *s, size_t n, int array_mt, int keys, buf *scratch,
+                    const json_fused *f);
+
 /* Push a new, empty keys cache (a userdata).  [-0, +1, m] */
 void json_keys_new(lua_State *L);
 
