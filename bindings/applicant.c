@@ -12,7 +12,9 @@
 
 #include "bindings.h"
 #include "date.h"
+#include "json.h"
 #include "order.h"
+#include "text.h"
 
 #define APPLICANT_MAX_DEPTH 100   /* deeper: the Lua prepare takes over */
 /* An integer field holds what a double holds exactly, below 2^53 in size:
@@ -26,7 +28,8 @@
 #define UP_NULLS lua_upvalueindex(4)
 #define UP_SCALES lua_upvalueindex(5)
 #define UP_KINDS lua_upvalueindex(6)   /* kind name -> T_ number */
-#define UP_COMPILED lua_upvalueindex(7)   /* the compiled schema (an aschema), or false */
+#define UP_COMPILED lua_upvalueindex(7)   /* a table: [1] the compiled schema (an aschema), or nil;
+                                           shared by prepare and fuse */
 #define UP_LEN lua_upvalueindex(8)        /* the proxies' metamethods */
 #define UP_PAIRS lua_upvalueindex(9)
 #define UP_REFUSE lua_upvalueindex(10)
@@ -38,6 +41,9 @@ static const char *const applicant_keys[] = {
 enum { K_KIND, K_OF, K_FIELDS, K_NAMES, K_SET, K_SCALE, K_RANK, K_INDEX, K_FROZEN, K_LEN,
        K_PAIRS, K_NEWINDEX, K_METATABLE, K_JSON, K_RECORD, K_LIST, K_MIN, K_MAX, K_COUNT };
 #define UP_KEY(k) lua_upvalueindex(11 + (k))
+/* fuse's own, after the keys: its scratch buffer and its keys cache. */
+#define UP_BOX lua_upvalueindex(11 + K_COUNT)
+#define UP_KEYS lua_upvalueindex(12 + K_COUNT)
 
 enum { T_OTHER, T_NULLABLE, T_TEXT, T_DATE, T_BOOLEAN, T_INTEGER, T_NUMBER, T_MONEY, T_ENUM, T_LIST,
        T_RECORD };
@@ -230,11 +236,15 @@ typedef struct anode {
     int field, nfields;   /* record: its fields are fields[field .. field + nfields) */
     int mt;            /* record: the metatable of its values, in the anchor once made */
     lua_Integer min, max; /* integer: its bounds (integer { min = 1 }), or the widest */
+    int first;         /* record: the field the last value read by fuse began with, or -1 */
 } anode;
 
 typedef struct afield {
     int name;          /* in the anchor */
     int node;
+    const char *str;   /* the name's bytes, those of the anchored string */
+    size_t len;
+    int after;         /* the field that followed it in the last value fuse read, or -1 */
 } afield;
 
 typedef struct aschema {
@@ -306,7 +316,7 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int path
     int base = lua_gettop(L);
     aschema_grow(L, (void **)&s->nodes, &s->cap_nodes, s->nnodes + 1, sizeof *s->nodes);
     int at = s->nnodes++;
-    anode n = {T_OTHER, aschema_anchor(L, s, anchor, t), -1, 0, 0, 0, 0, LUA_MININTEGER, LUA_MAXINTEGER};
+    anode n = {T_OTHER, aschema_anchor(L, s, anchor, t), -1, 0, 0, 0, 0, LUA_MININTEGER, LUA_MAXINTEGER, -1};
     if (depth <= APPLICANT_MAX_DEPTH && lua_type(L, t) == LUA_TTABLE) {
         lua_pushvalue(L, t);
         applicant_thaw(L, -1);
@@ -376,6 +386,8 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int path
             for (int i = 0; i < count; i++) {
                 lua_rawgeti(L, names, i + 1);             /* ... prefix name */
                 int name = aschema_anchor(L, s, anchor, -1);
+                size_t len = 0;
+                const char *str = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
                 lua_pushvalue(L, prefix);
                 lua_pushvalue(L, -2);
                 lua_concat(L, 2);                         /* ... prefix name path */
@@ -383,7 +395,7 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int path
                 lua_gettable(L, fields);                  /* ... prefix path ftype */
                 int node = aschema_compile(L, s, anchor, -1, -2, depth + 1);
                 lua_pop(L, 2);
-                s->fields[n.field + i] = (afield){name, node};
+                s->fields[n.field + i] = (afield){name, node, str, len, -1};
             }
             break;
         }
@@ -605,8 +617,9 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
 static int applicant_prepare_lua(lua_State *L)
 {
     lua_settop(L, 3);
-    aschema *s = lua_touserdata(L, UP_COMPILED);
-    if (!s || (lua_getiuservalue(L, UP_COMPILED, 1), lua_rawgeti(L, -1, 1), !lua_rawequal(L, -1, 2))) {
+    lua_rawgeti(L, UP_COMPILED, 1);                       /* v t path compiled */
+    aschema *s = lua_touserdata(L, 4);
+    if (!s || (lua_getiuservalue(L, 4, 1), lua_rawgeti(L, -1, 1), !lua_rawequal(L, -1, 2))) {
         lua_settop(L, 3);
         s = lua_newuserdatauv(L, sizeof *s, 1);
         memset(s, 0, sizeof *s);
@@ -619,19 +632,201 @@ static int applicant_prepare_lua(lua_State *L)
         lua_setiuservalue(L, 4, 1);                       /* v t path s anchor */
         aschema_compile(L, s, 5, 2, 3, 0);                /* anchor[1] is the root type */
         lua_pop(L, 1);
-        lua_replace(L, UP_COMPILED);
+        lua_rawseti(L, UP_COMPILED, 1);
+        lua_rawgeti(L, UP_COMPILED, 1);                   /* v t path compiled */
     }
     if (lua_isnil(L, 1))
         return 0;   /* compiled: the seal asks so, before any request */
-    lua_settop(L, 3);
-    lua_getiuservalue(L, UP_COMPILED, 1);                 /* v t path anchor */
+    lua_settop(L, 4);
+    lua_getiuservalue(L, 4, 1);                           /* v t path compiled anchor */
+    lua_replace(L, 4);                                    /* v t path anchor */
     applicant_path root = {NULL, 3};
     applicant_prepare(L, s, 4, 1, 0, &root);
     return 1;
 }
 
-/* preparer(lua_prepare, record_mt, ARRAY, NULLS, scales) -> prepare
- * [-0, +1, m] */
+/* Fused reading ------------------------------------------------------------
+ * fuse reads a request line with json.c's fused read: the applicant is
+ * checked and converted field by field as it is parsed, into the very
+ * tables, metatables, nulls and proxies applicant_prepare makes of the
+ * decoded applicant, so that there is no table of the applicant as it came
+ * to walk again.  It covers the common case only: whatever applicant_prepare
+ * would hand to the Lua prepare (a value that does not pass), or would
+ * take out (a field the schema does not declare), and whatever the
+ * decoding would refuse (a key twice, a byte that is not UTF-8), makes it
+ * give up, and the request is read the ordinary way, which says what is
+ * wrong as it always has.  The callbacks below are json_fused's (json.h);
+ * they run inside fuse, so the upvalues they use are fuse's. */
+
+typedef struct applicant_fusing {
+    aschema *s;
+    int anchor;        /* stack index of the compiled schema's anchor */
+} applicant_fusing;
+
+static int applicant_fuse_shape(void *ctx, int n, int *inner, int *item)
+{
+    const aschema *s = ((const applicant_fusing *)ctx)->s;
+    while (s->nodes[n].kind == T_NULLABLE)   /* a value there: the inner type's */
+        n = s->nodes[n].of;
+    if (s->nodes[n].kind == T_RECORD) {
+        *inner = n;
+        return JSON_OBJECT;
+    }
+    if (s->nodes[n].kind == T_LIST) {
+        *inner = n;
+        *item = s->nodes[n].of;
+        return JSON_ARRAY;
+    }
+    return JSON_SCALAR;
+}
+
+/* The members of the requests a front office sends come in one order,
+ * which need not be the schema's: the field that followed the previous one
+ * last time (or began the record) is tried first, and only when it is not
+ * the one are the fields looked through.  [-0, +0, -] */
+static int applicant_fuse_member(void *ctx, int n, const char *key, size_t len, int *field)
+{
+    aschema *s = ((applicant_fusing *)ctx)->s;
+    anode *node = &s->nodes[n];
+    afield *f = &s->fields[node->field];
+    int *guess = *field < 0 ? &node->first : &f[*field].after, i = *guess;
+    if (i < 0 || f[i].len != len || !f[i].str || memcmp(f[i].str, key, len) != 0) {
+        for (i = 0; i < node->nfields; i++)
+            if (f[i].str && f[i].len == len && memcmp(f[i].str, key, len) == 0)
+                break;
+        if (i == node->nfields)
+            return -1;   /* not declared: applicant_record takes it out */
+        *guess = i;
+    }
+    *field = i;
+    return f[i].node;
+}
+
+/* Push the name of field FIELD of record node N.  [-0, +1, -] */
+static void applicant_fuse_name(lua_State *L, void *ctx, int n, int field)
+{
+    const applicant_fusing *c = ctx;
+    lua_rawgeti(L, c->anchor, c->s->fields[c->s->nodes[n].field + field].name);
+}
+
+/* As applicant_prepare for a value that is no table.  [-1, +1, m] */
+static int applicant_fuse_scalar(lua_State *L, void *ctx, int n)
+{
+    const applicant_fusing *c = ctx;
+    const anode *node = &c->s->nodes[n];
+    int v = lua_gettop(L), vt = lua_type(L, v);
+    if (vt == LUA_TLIGHTUSERDATA)                         /* null */
+        return node->kind == T_NULLABLE && lua_touserdata(L, v) == NULL ? 1 : -1;
+    while (node->kind == T_NULLABLE)
+        node = &c->s->nodes[node->of];
+    switch (node->kind) {
+    case T_TEXT:
+        if (vt != LUA_TSTRING)
+            return -1;
+        bindings_push_nfc(L, v);
+        lua_replace(L, v);
+        return 0;
+    case T_NUMBER:
+        return vt == LUA_TNUMBER ? 0 : -1;
+    case T_BOOLEAN:
+        return vt == LUA_TBOOLEAN ? 0 : -1;
+    case T_DATE: {
+        size_t len;
+        int32_t days;
+        const char *str = vt == LUA_TSTRING ? lua_tolstring(L, v, &len) : NULL;
+        return str && date_parse(str, len, &days) == 0 ? 0 : -1;
+    }
+    case T_INTEGER:
+    case T_MONEY: {
+        int exact = 0, ok;
+        lua_Integer i = vt == LUA_TNUMBER ? lua_tointegerx(L, v, &exact) : 0;
+        if (node->kind == T_MONEY)
+            ok = vt == LUA_TNUMBER && !(exact ? i < 0 : lua_tonumber(L, v) < 0) &&
+                 bindings_is_cents(L, v);
+        else
+            ok = exact && i >= node->min && i <= node->max && i > -APPLICANT_EXACT &&
+                 i < APPLICANT_EXACT;
+        if (!ok)
+            return -1;
+        if (exact && !lua_isinteger(L, v)) {
+            lua_pushinteger(L, i);
+            lua_replace(L, v);
+        }
+        return 0;
+    }
+    case T_ENUM:
+        if (vt != LUA_TSTRING)
+            return -1;
+        bindings_push_nfc(L, v);                          /* v text */
+        lua_rawgeti(L, c->anchor, node->set);             /* v text set */
+        lua_pushvalue(L, v + 1);
+        if (lua_rawget(L, -2) == LUA_TNIL || !lua_toboolean(L, -1)) {
+            lua_settop(L, v);
+            return -1;
+        }
+        lua_settop(L, v + 1);
+        lua_replace(L, v);
+        return 0;
+    default:
+        return -1;   /* a record or a list given no table, or a type the Lua prepare judges */
+    }
+}
+
+/* As applicant_record ends, and applicant_prepare for a list.  [-1, +1, m] */
+static int applicant_fuse_finish(lua_State *L, void *ctx, int n, int nulls)
+{
+    const applicant_fusing *c = ctx;
+    const anode *node = &c->s->nodes[n];
+    if (node->kind == T_LIST) {
+        applicant_proxy(L, K_LIST);
+        return 0;
+    }
+    int v = lua_gettop(L);
+    if (nulls) {
+        lua_pushvalue(L, v);
+        lua_pushvalue(L, nulls);
+        lua_settable(L, UP_NULLS);                        /* NULLS[v] = nulls */
+    }
+    lua_rawgeti(L, c->anchor, node->mt);
+    lua_setmetatable(L, v);
+    applicant_proxy(L, K_RECORD);
+    return 0;
+}
+
+/* fuse(line, t, key) -> the request, its member KEY the applicant as
+ * prepare(applicant, t, "") makes it; or nil, having changed nothing but
+ * the weak NULLS (an entry for a table no one holds), when the line is not
+ * for the fused read (see above) or T is not the type compiled.
+ * [-0, +1, e] */
+static int applicant_fuse_lua(lua_State *L)
+{
+    size_t n, klen;
+    const char *line = luaL_checklstring(L, 1, &n);
+    const char *key = luaL_checklstring(L, 3, &klen);
+    lua_settop(L, 3);
+    lua_rawgeti(L, UP_COMPILED, 1);                       /* line t key compiled */
+    aschema *s = lua_touserdata(L, 4);
+    if (!s || text_utf8_scan(line, n, 1) != n) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_getiuservalue(L, 4, 1);                           /* line t key compiled anchor */
+    lua_rawgeti(L, 5, 1);
+    if (!lua_rawequal(L, -1, 2)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pop(L, 1);
+    applicant_fusing c = {s, 5};
+    json_fused f = {key, klen, 0, &c, applicant_fuse_shape, applicant_fuse_member,
+                    applicant_fuse_name, applicant_fuse_scalar, applicant_fuse_finish};
+    if (json_push_fused(L, line, n, UP_ARRAY, UP_KEYS, lua_touserdata(L, UP_BOX), &f) != 0)
+        lua_pushnil(L);
+    return 1;
+}
+
+/* preparer(lua_prepare, record_mt, ARRAY, NULLS, scales) -> prepare, fuse
+ * [-0, +2, m] */
 static int applicant_preparer(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -645,14 +840,22 @@ static int applicant_preparer(lua_State *L)
         lua_pushinteger(L, k);
         lua_setfield(L, -2, applicant_kinds[k]);
     }
-    lua_pushboolean(L, 0);                                /* nothing compiled yet */
+    lua_createtable(L, 1, 0);                             /* nothing compiled yet */
     lua_pushcfunction(L, bindings_frozen_len);
     lua_pushcfunction(L, applicant_pairs);
     lua_pushcfunction(L, applicant_refuse);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, applicant_keys[k]);
-    lua_pushcclosure(L, applicant_prepare_lua, 10 + K_COUNT);
-    return 1;
+    int count = 10 + K_COUNT;                             /* the upvalues at 1 .. count */
+    luaL_checkstack(L, count + 2, "preparer");
+    for (int i = 1; i <= count; i++)
+        lua_pushvalue(L, i);
+    lua_pushcclosure(L, applicant_prepare_lua, count);   /* ups prepare */
+    lua_insert(L, 1);                                     /* prepare ups */
+    bindings_push_buf(L, (size_t)16 << 20);
+    json_keys_new(L);
+    lua_pushcclosure(L, applicant_fuse_lua, count + 2);   /* prepare fuse */
+    return 2;
 }
 
 void applicant_push(lua_State *L)

@@ -12,8 +12,16 @@
  * The schema's type tables are read once, at the first prepare, into a
  * compiled form the requests after it walk.
  *
- *   prepare = preparer(lua_prepare, record_mt, ARRAY, NULLS, scales)
+ *   prepare, fuse = preparer(lua_prepare, record_mt, ARRAY, NULLS, scales)
  *   a = prepare(a, schema, "")
+ *   req = fuse(line, schema, "applicant")
+ *
+ * fuse decodes a request line whose applicant passes, as prepare would
+ * find once the line was decoded, straight into what prepare would make
+ * of it: req.applicant is the prepared applicant.  For any other line it
+ * returns nil, having changed nothing, and the line is decoded and
+ * prepared as before (which reports what is wrong).  It uses the schema
+ * prepare compiled, and returns nil until prepare has compiled SCHEMA.
  */
 #ifndef ELIGO_APPLICANT_H
 #define ELIGO_APPLICANT_H

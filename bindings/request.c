@@ -1,7 +1,9 @@
 /* request.c -- see request.h.
  *
  * The fast path works in two phases.  The first only reads: it decodes the
- * line and checks every envelope field; anything unusual (an error to
+ * line (first by the fused read, applicant.h's fuse, which makes the
+ * prepared applicant as it parses, then, when that gives up, by decode)
+ * and checks every envelope field; anything unusual (an error to
  * report, an op other than decide or screen, a programme with no version in
  * force) makes it return false before anything was changed, and rules.lua
  * handles the request from the start, errors and all.  The second phase
@@ -9,6 +11,7 @@
  * applicant and decides; an error there (the applicant's fields, a rule)
  * is raised as rules.lua raises it.
  */
+#define _GNU_SOURCE 1   /* memmem */
 #include "request.h"
 
 #include <lauxlib.h>
@@ -24,25 +27,43 @@
 /* Upvalues of fast. */
 #define UP_DECODE lua_upvalueindex(1)
 #define UP_PREPARE lua_upvalueindex(2)
-#define UP_SCHEMA lua_upvalueindex(3)
-#define UP_PROGRAMS lua_upvalueindex(4)
-#define UP_ORDER lua_upvalueindex(5)
-#define UP_DECIDE lua_upvalueindex(6)
-#define UP_FAIL lua_upvalueindex(7)
-#define UP_CURRENT lua_upvalueindex(8)
-#define UP_BOX lua_upvalueindex(9)
+#define UP_FUSE lua_upvalueindex(3)
+#define UP_SCHEMA lua_upvalueindex(4)
+#define UP_PROGRAMS lua_upvalueindex(5)
+#define UP_ORDER lua_upvalueindex(6)
+#define UP_DECIDE lua_upvalueindex(7)
+#define UP_FAIL lua_upvalueindex(8)
+#define UP_CURRENT lua_upvalueindex(9)
+#define UP_BOX lua_upvalueindex(10)
 static const char *const request_keys[] = {
     "id", "op", "lang", "request_key", "as_of", "program", "applicant", "applicant_id",
-    "decisions", "fingerprint", "from_day", "to_day", "decide", "screen", "en"};
+    "decisions", "fingerprint", "from_day", "to_day", "decide", "screen", "en", "__frozen"};
 enum { K_ID, K_OP, K_LANG, K_REQUEST_KEY, K_AS_OF, K_PROGRAM, K_APPLICANT, K_APPLICANT_ID,
-       K_DECISIONS, K_FINGERPRINT, K_FROM_DAY, K_TO_DAY, K_DECIDE, K_SCREEN, K_EN, K_COUNT };
-#define UP_KEY(k) lua_upvalueindex(10 + (k))
+       K_DECISIONS, K_FINGERPRINT, K_FROM_DAY, K_TO_DAY, K_DECIDE, K_SCREEN, K_EN, K_FROZEN,
+       K_COUNT };
+#define UP_KEY(k) lua_upvalueindex(11 + (k))
 
 /* Arguments. */
 enum { ARG_RES = 1, ARG_LINE, ARG_OP, ARG_PROGRAM, ARG_AS_OF, ARG_LANG,
        /* then the slots of the first phase: */
        S_REQ, S_ID, S_OP, S_LANG, S_KEY, S_AS_OF_GIVEN, S_AS_OF, S_PROGRAM, S_APPLICANT, S_P,
+       S_PREPARED,   /* the applicant as rules see it, when the fused read made it; else nil */
        S_COUNT };
+
+/* Off in a thread whose tests compare the fused read with the ordinary one
+ * (request_fused); the requests the fused read served in this thread. */
+static _Thread_local int request_unfused;
+static _Thread_local unsigned long request_fused_count;
+
+void request_fused(int on)
+{
+    request_unfused = !on;
+}
+
+unsigned long request_fused_reads(void)
+{
+    return request_fused_count;
+}
 
 /* Push T[key k], raw.  [-0, +1, -] */
 static int request_get(lua_State *L, int t, int k)
@@ -173,36 +194,42 @@ static void request_fail(lua_State *L, const char *code, int why)
     lua_call(L, 3, 0);
 }
 
-/* fast(res, line, d_op, d_program, d_as_of, d_lang) -> true | false
- * [-0, +1, e] */
-static int request_fast(lua_State *L)
+/* Phase one: read the line (by the fused read when FUSED) and check every
+ * envelope field into the slots S_REQ .. S_PREPARED, changing nothing.
+ * Returns 0; 1, the request is not for the fast path; 2, the fused read
+ * cannot serve it (a request_key: its fingerprint is of the applicant as
+ * it came), and the line must be read again the ordinary way.  *DAY: the
+ * day of as_of.  Returning 1 or 2 it leaves what it pushed, for the caller
+ * to drop.  [-0, +(S_COUNT - S_REQ | ?), e] */
+static int request_read(lua_State *L, buf *b, int fused, int32_t *day_out)
 {
-    buf *b = lua_touserdata(L, UP_BOX);
     char msg[128];
-    lua_settop(L, ARG_LANG);
-    luaL_checkstack(L, S_COUNT + 16, "request");
-
-    /* Phase one: read and check, change nothing. */
-    lua_pushvalue(L, UP_DECODE);
-    lua_pushvalue(L, ARG_LINE);
-    lua_call(L, 1, 2);                                    /* req at */
-    if (!lua_isnil(L, -1) || lua_type(L, -2) != LUA_TTABLE || lua_getmetatable(L, -2)) {
-        lua_pushboolean(L, 0);
-        return 1;
+    if (fused) {
+        lua_pushvalue(L, UP_FUSE);
+        lua_pushvalue(L, ARG_LINE);
+        lua_pushvalue(L, UP_SCHEMA);
+        lua_pushvalue(L, UP_KEY(K_APPLICANT));
+        lua_call(L, 3, 1);                                /* req | nil */
+        if (lua_isnil(L, -1))
+            return 2;
+    } else {
+        lua_pushvalue(L, UP_DECODE);
+        lua_pushvalue(L, ARG_LINE);
+        lua_call(L, 1, 2);                                /* req at */
+        if (!lua_isnil(L, -1) || lua_type(L, -2) != LUA_TTABLE || lua_getmetatable(L, -2))
+            return 1;
+        lua_pop(L, 1);                                    /* S_REQ */
     }
-    lua_pop(L, 1);                                        /* S_REQ */
     request_get(L, S_REQ, K_ID);                          /* S_ID: its canonical text, or nil */
     if (lua_type(L, S_ID) == LUA_TNUMBER && !lua_isinteger(L, S_ID)) {
         double d = lua_tonumber(L, S_ID);
         if (!(d > -9007199254740992.0 && d < 9007199254740992.0)) {
-            lua_pushboolean(L, 0);                        /* not echoed exactly: refused */
-            return 1;
+            return 1;                                     /* not echoed exactly: refused */
         }
     }
     if (!lua_isnil(L, S_ID)) {
         buf_reset(b);
         if (canon_try(L, S_ID, b, msg, sizeof msg) != 0) {
-            lua_pushboolean(L, 0);
             return 1;
         }
         lua_pushlstring(L, b->data, b->len);
@@ -212,12 +239,10 @@ static int request_fast(lua_State *L)
         request_string(L, K_LANG, ARG_LANG) != 0 ||       /* S_LANG */
         request_string(L, K_REQUEST_KEY, 0) != 0 ||       /* S_KEY (0: nothing, so nil) */
         request_string(L, K_AS_OF, 0) != 0) {             /* S_AS_OF_GIVEN */
-        lua_pushboolean(L, 0);
         return 1;
     }
     int decide = lua_rawequal(L, S_OP, UP_KEY(K_DECIDE));
     if (!decide && !lua_rawequal(L, S_OP, UP_KEY(K_SCREEN))) {
-        lua_pushboolean(L, 0);
         return 1;
     }
     /* Only the fields the op knows: handle() names any other. */
@@ -229,7 +254,6 @@ static int request_fast(lua_State *L)
             k++;
         if (k > K_APPLICANT || (k == K_PROGRAM && !decide)) {
             lua_pop(L, 1);
-            lua_pushboolean(L, 0);
             return 1;
         }
     }
@@ -238,18 +262,16 @@ static int request_fast(lua_State *L)
         lua_replace(L, S_LANG);
     } else {
         const char *lang = lua_tostring(L, S_LANG);   /* another falls back to English */
-        if (strcmp(lang, "en") && strcmp(lang, "fr") && strcmp(lang, "ar")) {
-            lua_pushboolean(L, 0);
+        if (strcmp(lang, "en") && strcmp(lang, "fr") && strcmp(lang, "ar"))
             return 1;
-        }
     }
     if (!lua_isnil(L, S_KEY)) {
+        if (fused)
+            return 2;
         size_t n;
         const char *k = lua_tolstring(L, S_KEY, &n);
-        if (n == 0 || n > 200 || text_blank(k, n)) {
-            lua_pushboolean(L, 0);
+        if (n == 0 || n > 200 || text_blank(k, n))
             return 1;
-        }
     }
     lua_pushvalue(L, S_AS_OF_GIVEN);                      /* S_AS_OF */
     if (lua_isnil(L, S_AS_OF)) {
@@ -265,32 +287,71 @@ static int request_fast(lua_State *L)
     size_t n;
     const char *on = lua_tolstring(L, S_AS_OF, &n);
     int32_t day;
-    if (!on || date_parse(on, n, &day) != 0) {
-        lua_pushboolean(L, 0);
+    if (!on || date_parse(on, n, &day) != 0)
         return 1;
-    }
     if (decide) {
-        if (request_string(L, K_PROGRAM, ARG_PROGRAM) != 0 || lua_isnil(L, -1)) {   /* S_PROGRAM */
-            lua_pushboolean(L, 0);
+        if (request_string(L, K_PROGRAM, ARG_PROGRAM) != 0 || lua_isnil(L, -1))   /* S_PROGRAM */
             return 1;
-        }
     } else {
         lua_pushnil(L);
     }
     request_get(L, S_REQ, K_APPLICANT);                   /* S_APPLICANT */
-    if (lua_type(L, S_APPLICANT) != LUA_TTABLE || lua_getmetatable(L, S_APPLICANT) ||
-        request_blank_id(L)) {
-        lua_pushboolean(L, 0);
+    if (fused) {
+        /* The proxy json.c made, whose contents (its __frozen) take its
+         * place: the applicant prepare left, its text in NFC (text_blank
+         * says the same of a text and of its NFC: no character NFC makes
+         * or takes apart is blank but those it maps to blank ones). */
+        lua_getmetatable(L, S_APPLICANT);                 /* proxy mt */
+        lua_pushvalue(L, UP_KEY(K_FROZEN));
+        lua_rawget(L, -2);                                /* proxy mt contents */
+        lua_replace(L, -2);                               /* proxy contents */
+        lua_insert(L, -2);                                /* contents proxy */
+        if (request_blank_id(L))
+            return 1;
+    } else if (lua_type(L, S_APPLICANT) != LUA_TTABLE || lua_getmetatable(L, S_APPLICANT) ||
+               request_blank_id(L)) {
         return 1;
     }
     if (decide) {
-        if (request_version(L, S_PROGRAM, day) != 0) {    /* S_P */
-            lua_pushboolean(L, 0);
+        if (request_version(L, S_PROGRAM, day) != 0)      /* S_P */
             return 1;
-        }
     } else {
         lua_pushnil(L);
     }
+    if (fused) {
+        lua_pushvalue(L, -2);                             /* S_PREPARED */
+        lua_remove(L, -3);
+    } else {
+        lua_pushnil(L);
+    }
+    *day_out = day;
+    return 0;
+}
+
+/* fast(res, line, d_op, d_program, d_as_of, d_lang) -> true | false
+ * [-0, +1, e] */
+static int request_fast(lua_State *L)
+{
+    buf *b = lua_touserdata(L, UP_BOX);
+    int32_t day = 0;
+    lua_settop(L, ARG_LANG);
+    luaL_checkstack(L, S_COUNT + 16, "request");
+    /* A line that names a request_key is read the ordinary way at once:
+     * its fingerprint needs the applicant as it came (request_read). */
+    size_t len = 0;
+    const char *line = lua_type(L, ARG_LINE) == LUA_TSTRING ? lua_tolstring(L, ARG_LINE, &len) : NULL;
+    int fused = !request_unfused && line && !memmem(line, len, "request_key", 11), rc;
+    do {
+        lua_settop(L, ARG_LANG);
+        rc = request_read(L, b, fused, &day);
+        fused = 0;
+    } while (rc == 2);
+    if (rc != 0) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    int decide = lua_rawequal(L, S_OP, UP_KEY(K_DECIDE));
+    request_fused_count += !lua_isnil(L, S_PREPARED);
 
     /* Phase two: the reply's fields, the applicant, the decisions. */
     if (!lua_isnil(L, S_ID)) {
@@ -318,11 +379,15 @@ static int request_fast(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    lua_pushvalue(L, UP_PREPARE);
-    lua_pushvalue(L, S_APPLICANT);
-    lua_pushvalue(L, UP_SCHEMA);
-    lua_pushliteral(L, "");
-    lua_call(L, 3, 1);                                    /* ... a */
+    if (lua_isnil(L, S_PREPARED)) {
+        lua_pushvalue(L, UP_PREPARE);
+        lua_pushvalue(L, S_APPLICANT);
+        lua_pushvalue(L, UP_SCHEMA);
+        lua_pushliteral(L, "");
+        lua_call(L, 3, 1);                                /* ... a */
+    } else {
+        lua_pushvalue(L, S_PREPARED);                     /* ... a: the fused read's */
+    }
     int a = lua_gettop(L);
     /* a is read-only (applicant.c); S_APPLICANT holds its contents. */
     if (request_get(L, S_APPLICANT, K_APPLICANT_ID) == LUA_TSTRING)
@@ -387,23 +452,24 @@ static int request_fast(lua_State *L)
     return 1;
 }
 
-/* fast_request(decode, prepare, schema, programs, program_order, decide,
- *              fail, current) -> fast  [-0, +1, m] */
+/* fast_request(decode, prepare, fuse, schema, programs, program_order,
+ *              decide, fail, current) -> fast  [-0, +1, m] */
 static int request_new(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
     luaL_checktype(L, 4, LUA_TTABLE);
     luaL_checktype(L, 5, LUA_TTABLE);
-    luaL_checktype(L, 6, LUA_TFUNCTION);
+    luaL_checktype(L, 6, LUA_TTABLE);
     luaL_checktype(L, 7, LUA_TFUNCTION);
-    luaL_checktype(L, 8, LUA_TTABLE);
-    lua_settop(L, 8);
+    luaL_checktype(L, 8, LUA_TFUNCTION);
+    luaL_checktype(L, 9, LUA_TTABLE);
+    lua_settop(L, 9);
     bindings_push_buf(L, (size_t)16 << 20);
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, request_keys[k]);
-    lua_pushcclosure(L, request_fast, 9 + K_COUNT);
+    lua_pushcclosure(L, request_fast, 10 + K_COUNT);
     return 1;
 }
 

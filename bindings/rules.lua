@@ -641,7 +641,9 @@ end
 
 -- The same, in C (applicant.c), for every request: it calls the prepare
 -- above on any value that does not pass, to raise its error.
-local c_prepare = C.preparer(prepare, record_mt, ARRAY, NULLS, scales)
+-- c_fuse reads a request line straight into the prepared applicant
+-- (request.c tries it first).
+local c_prepare, c_fuse = C.preparer(prepare, record_mt, ARRAY, NULLS, scales)
 
 -- Declarations ----------------------------------------------------------------
 -- A problem of TEXTS names the line of KEY in the declaration KIND "ID" at LINE (key_line).
@@ -3314,7 +3316,7 @@ function api.seal(ruleset_hash)
     local n = 3 * (k - 1)
     watched_flat[n + 1], watched_flat[n + 2], watched_flat[n + 3] = w.f, w.i, w.value
   end
-  fast_request = C.fast_request(decode, c_prepare, schema, programs, program_order, decide, fail, current)
+  fast_request = C.fast_request(decode, c_prepare, c_fuse, schema, programs, program_order, decide, fail, current)
   c_prepare(nil, schema, "")   -- the schema compiled, its records' metatables made (applicant.c)
   -- engine.c looks for a changed upvalue itself after each request (no Lua
   -- call), and calls after() only when it finds one, to restore and report it.

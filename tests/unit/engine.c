@@ -43,6 +43,7 @@
 
 #include "decision.h"
 #include "engine.h"
+#include "request.h"
 #include "ruleset.h"
 #include "synth.h"
 
@@ -4231,9 +4232,11 @@ static const char cases_to_lines[] =
     "end\n"
     "return lines\n";
 
-/* Decide each case of FILE (under rules/) on FAST and on COUNTED; returns
- * how many there were. */
-static int decide_cases(engine *fast, engine *counted, const char *file)
+typedef void both_fn(engine *a, engine *b, const char *line, size_t len, const engine_defaults *d);
+
+/* Decide each case of FILE (under rules/) on FAST and on COUNTED, compared
+ * by BOTH; returns how many there were. */
+static int decide_cases(engine *fast, engine *counted, const char *file, both_fn *both)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/rules/%s", ELIGO_SOURCE_DIR, file);
@@ -4256,7 +4259,7 @@ static int decide_cases(engine *fast, engine *counted, const char *file)
         assert_true(len < sizeof copy);
         memcpy(copy, line, len + 1);
         lua_pop(L, 1);
-        decide_both(fast, counted, copy, len, NULL);   /* (cmocka's failure would leak L) */
+        both(fast, counted, copy, len, NULL);   /* (cmocka's failure would leak L) */
     }
     lua_close(L);
     return n;
@@ -4311,7 +4314,7 @@ static void test_fast_decides_as_counted(void **state)
                                         "idmaj.test.lua", "intelaka.test.lua", "taehil.test.lua"};
     int cases = 0;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        cases += decide_cases(fast, counted, files[i]);
+        cases += decide_cases(fast, counted, files[i], decide_both);
     assert_true(cases >= 200);
 
     synth g;
@@ -4333,6 +4336,263 @@ static void test_fast_decides_as_counted(void **state)
     if (kept < tried / 2)
         fail_msg("the fast attempt decided %llu of the %llu requests it was tried on",
                  (unsigned long long)kept, (unsigned long long)tried);
+}
+
+/* The fused read ----------------------------------------------------------
+ * request.c reads a line first with the fused read (json.c's
+ * json_push_fused, applicant.c's fuse), which makes the prepared applicant
+ * as the line is parsed, and falls back to decoding then preparing when it
+ * gives up.  These tests decide each line with the fused read and again
+ * without it (request_fused(0)), and compare the whole results; and they
+ * check which way each line went (request_fused_reads), since a fused read
+ * that always gave up would pass the comparison. */
+
+/* Decide LINE with D on EN fused, then not; the same reply.  Returns
+ * whether the fused read took the line.  */
+static int fused_both_on(engine *en, const char *line, size_t len, const engine_defaults *d)
+{
+    unsigned long before = request_fused_reads();
+    engine_result *r = own(engine_request(en, line, len, d), free_result);
+    int fused = request_fused_reads() != before;
+    request_fused(0);
+    engine_result *s = own(engine_request(en, line, len, d), free_result);
+    request_fused(1);
+    if (request_fused_reads() != before + (unsigned long)fused)
+        fail_msg("%s\n  read fused with the fused read off", line);
+    assert_non_null(r);
+    assert_non_null(s);
+    assert_same_result(r, s, line);
+    assert_int_equal(r->op, s->op);
+    assert_string_equal(S(r->program), S(s->program));
+    assert_string_equal(S(r->lang), S(s->lang));
+    assert_string_equal(S(r->request_key), S(s->request_key));
+    assert_string_equal(S(r->applicant_id), S(s->applicant_id));
+    assert_string_equal(S(r->ruleset), S(s->ruleset));
+    release(r);
+    release(s);
+    return fused;
+}
+
+static void fused_both(engine *en, engine *unused, const char *line, size_t len,
+                       const engine_defaults *d)
+{
+    (void)unused;
+    fused_both_on(en, line, len, d);
+}
+
+/* Generated applicants (decided for every programme and screened), the
+ * examples and the shipped programmes' test cases: the same replies fused
+ * as not, and most read fused. */
+static void test_fused_decides_as_decoded(void **state)
+{
+    (void)state;
+    engine_config cfg = {.instructions = 100000000, .counted = 1};
+    engine *en = open_shipped(&cfg);
+    unsigned long before = request_fused_reads();
+    int lines = 0;
+
+    synth g;
+    synth_init(&g, 3);
+    buf b;
+    buf_init(&b, 1 << 20);
+    for (int i = 0; i < 400; i++) {
+        buf_reset(&b);
+        assert_int_equal(synth_request(&g, i % 2 ? "screen" : "decide", (uint64_t)i, &b), 0);
+        b.data[--b.len] = '\0';   /* the '\n' */
+        fused_both(en, NULL, b.data, b.len, NULL);
+        lines++;
+    }
+    buf_free(&b);
+    unsigned long generated = request_fused_reads() - before;
+    if (generated != (unsigned long)lines)
+        fail_msg("the fused read took %lu of %d generated lines", generated, lines);
+
+    FILE *f = fopen(ELIGO_SOURCE_DIR "/examples/applications.jsonl", "r");
+    assert_non_null(f);
+    char line[8192];
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strcspn(line, "\n");
+        line[len] = '\0';
+        if (!len)
+            continue;
+        engine_defaults screen = {.op = ENGINE_OP_SCREEN, .as_of = AS_OF};
+        fused_both(en, NULL, line, len, &screen);
+        for (int p = 0; p < SYNTH_NPROGRAMS; p++) {
+            engine_defaults d = {.op = ENGINE_OP_DECIDE, .program = synth_programs[p], .as_of = AS_OF};
+            fused_both(en, NULL, line, len, &d);
+        }
+    }
+    fclose(f);
+
+    static const char *const files[] = {"auto_entrepreneur.test.lua", "awrach.test.lua",
+                                        "idmaj.test.lua", "intelaka.test.lua", "taehil.test.lua"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        decide_cases(en, NULL, files[i], fused_both);
+}
+
+/* Write the fields of BASE (NULL-terminated name, value pairs) as a JSON
+ * object into OUT, changed by SET: "name=value;..." gives a field its
+ * value (added when BASE has none), "name=~" leaves it out, "+name=value"
+ * adds it again after the others (a key twice). */
+static void fused_object(char *out, size_t n, const char *const *base, const char *set)
+{
+    size_t at = 0;
+    char one[512];
+    out[at++] = '{';
+    for (int pass = 0; pass < 3; pass++) {
+        /* 0: BASE's fields as SET leaves them; 1: SET's new ones; 2: those given again */
+        for (int i = 0; pass == 0 && base[i]; i += 2) {
+            const char *value = base[i + 1];
+            for (const char *p = set; p && *p;) {
+                size_t len = strcspn(p, ";"), k = strcspn(p, "=");
+                if (*p != '+' && k == strlen(base[i]) && !strncmp(p, base[i], k)) {
+                    snprintf(one, sizeof one, "%.*s", (int)(len - k - 1), p + k + 1);
+                    value = one;
+                }
+                p += len + (p[len] == ';');
+            }
+            if (strcmp(value, "~"))
+                at += (size_t)snprintf(out + at, n - at, "%s\"%s\":%s", at > 1 ? "," : "", base[i], value);
+        }
+        for (const char *p = set; pass > 0 && p && *p;) {
+            size_t len = strcspn(p, ";"), k = strcspn(p, "=");
+            int again = *p == '+', known = 0;
+            for (int i = 0; base[i]; i += 2)
+                known |= k == strlen(base[i]) && !strncmp(p, base[i], k);
+            if ((pass == 1 && !again && !known) || (pass == 2 && again))
+                at += (size_t)snprintf(out + at, n - at, "%s\"%.*s\":%.*s", at > 1 ? "," : "",
+                                       (int)(k - again), p + again, (int)(len - k - 1), p + k + 1);
+            p += len + (p[len] == ';');
+        }
+    }
+    assert_true(at + 2 < n);
+    out[at++] = '}';
+    out[at] = '\0';
+}
+
+/* Edge cases, each decided for every programme and screened, fused and
+ * not: those the fused read takes, and those it gives up on, which must
+ * get exactly the ordinary path's reply (its error, for most). */
+static void test_fused_edge_cases(void **state)
+{
+    (void)state;
+    static const char *const business_fields[] = {
+        "sector", "\"agriculture\"", "plan_submitted", "true", "project_cost", "150000",
+        "own_contribution", "148500", "expected_turnover", "500000", "legal_form", "\"none\"", NULL};
+    static const char *const applicant_fields[] = {
+        "applicant_id", "\"S1\"", "birth_date", "\"1990-03-19\"", "nationality", "\"MA\"",
+        "residence", "\"MA\"", "region", "\"Oriental\"", "education", "\"bac+2\"",
+        "registered_with_agency", "true", "employment_status", "\"unemployed\"",
+        "unemployed_since", "\"2023-01-01\"", "monthly_household_income", "9000.06",
+        "household_size", "6", "disability", "false", "in_training", "false",
+        "business", "%B", "previous_benefits", "[{\"program\":\"idmaj\",\"date\":\"2024-01-31\"}]",
+        NULL};
+    static const struct {
+        int fused;              /* whether the fused read takes it */
+        const char *set;        /* the applicant's fields changed (fused_object) */
+        const char *bset;       /* the business's */
+    } cases[] = {
+        {1, NULL, NULL},
+        {1, "business=null;previous_benefits=[];unemployed_since=null", NULL},   /* nulls */
+        {1, "previous_benefits=[{\"program\":\"idmaj\",\"date\":\"2024-01-31\"},{\"date\":"
+            "\"2020-02-29\",\"program\":\"taehil\"},{\"program\":\"awrach\",\"date\":\"2023-12-01\"}]",
+         NULL},
+        {1, "household_size=6.0;monthly_household_income=9000.0", NULL},   /* integral floats */
+        {1, NULL, "project_cost=1.5e5;own_contribution=14850E1"},
+        {1, "region=\"F\\u00e8s\";nationality=\"M\\u0041\"", NULL},   /* escapes */
+        {1, "region=\"Fe\\u0300s-Mekne\\u0300s\"", NULL},   /* not in NFC */
+        {1, "applicant_id=\"S\\u0301\"", NULL},
+        {1, "birth_date=~;birth\\u005fdate=\"1991-01-01\"", NULL},   /* an escaped key */
+        {1, "education=~;disability=~;business=~;previous_benefits=~", NULL},   /* absent fields */
+        {1, "business={}", NULL},
+        {1, NULL, "plan_submitted=~;legal_form=~"},
+        {1, "applicant_id=~;business=~;previous_benefits=~;in_training=~;region=~;+business=%B;"
+            "+region=\"Souss-Massa\";+previous_benefits=[];+in_training=true",
+         NULL},   /* another order */
+        {0, "nickname=\"x\"", NULL},                      /* fields the schema does not know */
+        {0, NULL, "owner={\"a\":[[[[1]]]]}"},
+        {0, "+region=\"Oriental\"", NULL},                /* a key twice */
+        {0, NULL, "+sector=\"digital\""},
+        {0, "disability=\"no\"", NULL},                   /* wrong types */
+        {0, "household_size=\"6\"", NULL},
+        {0, "region=7", NULL},
+        {0, "education=\"master\"", NULL},
+        {0, "business=[]", NULL},
+        {0, "business=\"none\"", NULL},
+        {0, "previous_benefits={}", NULL},
+        {0, "previous_benefits=[null]", NULL},
+        {0, "previous_benefits=[\"idmaj\"]", NULL},
+        {0, "previous_benefits=[{\"program\":\"idmaj\",\"date\":\"2024-02-30\"}]", NULL},
+        {0, "birth_date=\"2001-02-29\"", NULL},           /* not a date */
+        {0, "birth_date=null", NULL},                     /* null, not nullable */
+        {0, NULL, "sector=null"},
+        {0, "household_size=0", NULL},                    /* out of bounds */
+        {0, "household_size=2.5", NULL},
+        {0, "household_size=9007199254740993", NULL},
+        {0, "monthly_household_income=-1", NULL},
+        {0, "monthly_household_income=10.001", NULL},
+        {0, "applicant_id=\" \"", NULL},                  /* blank */
+        {0, "region=\"a\tb\"", NULL},                     /* a raw control character */
+        {0, "region=\"\xff\"", NULL},                     /* not UTF-8 */
+        {0, "region=\"x\",", NULL},                       /* not JSON */
+    };
+    engine_config cfg = {.instructions = 100000000, .counted = 1};
+    engine *en = open_shipped(&cfg);
+    char business[1024], shape[4096], applicant[4096], line[8192];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fused_object(business, sizeof business, business_fields, cases[i].bset);
+        fused_object(shape, sizeof shape, applicant_fields, cases[i].set);
+        char *b = strstr(shape, "%B");   /* the business, in place */
+        if (b)
+            snprintf(applicant, sizeof applicant, "%.*s%s%s", (int)(b - shape), shape, business, b + 2);
+        else
+            snprintf(applicant, sizeof applicant, "%s", shape);
+        for (int p = -1; p < SYNTH_NPROGRAMS; p++) {
+            int n = p < 0 ? snprintf(line, sizeof line, "{\"id\":%zu,\"op\":\"screen\",\"as_of\":\"%s\","
+                                                        "\"applicant\":%s}", i, AS_OF, applicant)
+                          : snprintf(line, sizeof line, "{\"applicant\":%s,\"lang\":\"%s\",\"id\":%zu,"
+                                                        "\"op\":\"decide\",\"as_of\":\"%s\",\"program\":\"%s\"}",
+                                     applicant, p % 2 ? "fr" : "ar", i, AS_OF, synth_programs[p]);
+            assert_true(n > 0 && (size_t)n < sizeof line);
+            int fused = fused_both_on(en, line, (size_t)n, NULL);
+            if (fused != cases[i].fused)
+                fail_msg("%s\n  expected %s", line, cases[i].fused ? "read fused" : "a fallback");
+        }
+    }
+}
+
+/* Lines the fused read gives up on as a whole, before the applicant or
+ * around it: the ordinary path's reply, errors and all. */
+static void test_fused_gives_up_on_the_envelope(void **state)
+{
+    (void)state;
+    static const char app[] = "{\"applicant_id\":\"S1\",\"birth_date\":\"1990-03-19\"}";
+    static const char *const lines[] = {
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"request_key\":\"K-1\",\"applicant\":%s}",
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"request\\u005fkey\":\"K-1\",\"applicant\":%s}",
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"applicant\":%s,\"applicant\":%s}",
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"applicant\":null}",
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"applicant\":[%s]}",
+        "{\"op\":\"decide\",\"program\":\"idmaj\"}",
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"applicant\":%s} x",
+        "[{\"op\":\"decide\",\"program\":\"idmaj\",\"applicant\":%s}]",
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"applicant\":%s,\"extra\":1}",
+        "{\"op\":\"decide\",\"program\":\"nosuch\",\"applicant\":%s}",
+        "{\"op\":\"decide\",\"program\":\"idmaj\",\"as_of\":\"2025-02-30\",\"applicant\":%s}",
+        "{\"op\":\"history\",\"applicant_id\":\"S1\"}",
+    };
+    engine_config cfg = {.instructions = 100000000, .counted = 1};
+    engine *en = open_shipped(&cfg);
+    char line[1024];
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        int n = snprintf(line, sizeof line, lines[i], app, app);
+        assert_true(n > 0 && (size_t)n < sizeof line);
+        if (fused_both_on(en, line, (size_t)n, NULL))
+            fail_msg("%s\n  read fused", line);
+    }
+    /* And one it takes, to show that the engine reads some fused. */
+    int n = snprintf(line, sizeof line, "{\"op\":\"decide\",\"program\":\"idmaj\",\"applicant\":%s}", app);
+    assert_true(fused_both_on(en, line, (size_t)n, NULL));
 }
 
 /* A request that fits its budget only just, and one that does not: the
@@ -6255,6 +6515,9 @@ int main(void)
         TEST(test_changed_local_named_alike),
         TEST(test_time_limit_slow_instructions),
         TEST(test_fast_decides_as_counted),
+        TEST(test_fused_decides_as_decoded),
+        TEST(test_fused_edge_cases),
+        TEST(test_fused_gives_up_on_the_envelope),
         TEST(test_fast_near_budget_as_counted),
         TEST(test_budget_first_request_alike),
         TEST(test_budget_history_alike),
