@@ -17,6 +17,9 @@
 #include "canon.h"
 #include "json.h"
 
+/* Null-safe text for messages. */
+#define S(x) ((x) ? (x) : "(null)")
+
 static json_notes notes;   /* json_push's notes of the last text */
 
 static lua_State *L;
@@ -491,6 +494,138 @@ static void test_canon_list_with_other_keys(void **state)
     assert_string_equal(out.data, "[1,2]");
 }
 
+/* The fused read (json_push_fused), through a small schema of its own:
+ *   0 record { name = 1, note = 2, items = 3, n = 5 }
+ *   1 text, made "T:" .. text     2 text or null    3 list of 4
+ *   4 record { x = 1 }            5 a whole number
+ * Each record and list read is replaced by { kind = "r" or "l", v = it,
+ * nulls = the names it held as null }, so that what the callbacks were
+ * asked shows in the canonical JSON of the result. */
+static const struct {
+    const char *name;
+    int node;
+} fused_fields[] = {{"name", 1}, {"note", 2}, {"items", 3}, {"n", 5}, {"x", 1}};
+
+static int fused_shape(void *ctx, int n, int *inner, int *item)
+{
+    (void)ctx;
+    if (n == 0 || n == 4)
+        return *inner = n, JSON_OBJECT;
+    if (n == 3)
+        return *inner = n, *item = 4, JSON_ARRAY;
+    return JSON_SCALAR;
+}
+
+static int fused_member(void *ctx, int n, const char *key, size_t len, int *field)
+{
+    (void)ctx;
+    for (int i = n == 0 ? 0 : 4; i < (n == 0 ? 4 : 5); i++)
+        if (strlen(fused_fields[i].name) == len && !memcmp(fused_fields[i].name, key, len))
+            return *field = i - (n == 0 ? 0 : 4), fused_fields[i].node;
+    return -1;
+}
+
+static void fused_name(lua_State *Ls, void *ctx, int n, int field)
+{
+    (void)ctx;
+    lua_pushstring(Ls, fused_fields[field + (n == 0 ? 0 : 4)].name);
+}
+
+static int fused_scalar(lua_State *Ls, void *ctx, int n)
+{
+    (void)ctx;
+    int t = lua_type(Ls, -1);
+    if (t == LUA_TLIGHTUSERDATA)
+        return n == 2 ? 1 : -1;
+    if ((n == 1 || n == 2) && t == LUA_TSTRING) {
+        if (n == 1) {
+            lua_pushfstring(Ls, "T:%s", lua_tostring(Ls, -1));
+            lua_remove(Ls, -2);
+        }
+        return 0;
+    }
+    return n == 5 && lua_isinteger(Ls, -1) ? 0 : -1;
+}
+
+static int fused_finish(lua_State *Ls, void *ctx, int n, int nulls)
+{
+    (void)ctx;
+    lua_createtable(Ls, 0, 3);
+    lua_pushstring(Ls, n == 3 ? "l" : "r");
+    lua_setfield(Ls, -2, "kind");
+    lua_insert(Ls, -2);
+    lua_setfield(Ls, -2, "v");
+    if (nulls) {
+        lua_pushvalue(Ls, nulls);
+        lua_setfield(Ls, -2, "nulls");
+    }
+    return 0;
+}
+
+static const json_fused fused_schema = {"app", 3, 0, NULL, fused_shape, fused_member, fused_name,
+                                        fused_scalar, fused_finish};
+
+/* The fused read of TEXT, as canonical JSON, or NULL when it gave up (the
+ * stack then as it was). */
+static const char *fused(const char *text)
+{
+    lua_settop(L, 1);
+    int base = with_keys ? 2 : 0;
+    if (with_keys)
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &keys_key);
+    int rc = json_push_fused(L, text, strlen(text), 1, base, &scratch, &fused_schema);
+    if (rc != 0) {
+        assert_int_equal(lua_gettop(L), 1 + (base != 0));
+        return NULL;
+    }
+    assert_int_equal(lua_gettop(L), 2 + (base != 0));
+    buf_reset(&out);
+    canon_encode(L, -1, &out);
+    buf_addc(&out, '\0');
+    return out.data;
+}
+
+static void test_json_fused_read(void **state)
+{
+    (void)state;
+    assert_string_equal(
+        S(fused("{\"id\":1,\"app\":{\"name\":\"a\",\"note\":null,\"items\":[{\"x\":\"b\"},{}],\"n\":3}}")),
+        "{\"app\":{\"kind\":\"r\",\"nulls\":{\"note\":true},\"v\":{\"items\":{\"kind\":\"l\",\"v\":"
+        "[{\"kind\":\"r\",\"v\":{\"x\":\"T:b\"}},{\"kind\":\"r\",\"v\":{}}]},\"n\":3,\"name\":\"T:a\"}},"
+        "\"id\":1}");
+    /* Members in any order, an escaped key, white space, the rest decoded. */
+    assert_string_equal(
+        S(fused(" { \"app\" : { \"n\\u0061me\" : \"\\u0041\" , \"items\" : [ ] , \"note\" : \"z\" } ,"
+                " \"other\" : {\"name\":[1, null]} } ")),
+        "{\"app\":{\"kind\":\"r\",\"v\":{\"items\":{\"kind\":\"l\",\"v\":[]},\"name\":\"T:A\","
+        "\"note\":\"z\"}},\"other\":{\"name\":[1,null]}}");
+    assert_string_equal(S(fused("{\"app\":{}}")), "{\"app\":{\"kind\":\"r\",\"v\":{}}}");
+    static const char *const refused[] = {
+        "{\"app\":{\"zzz\":1}}",                        /* not a field */
+        "{\"app\":{\"name\":\"a\",\"name\":\"b\"}}",    /* a key twice */
+        "{\"app\":{\"items\":[{\"x\":\"a\",\"x\":\"a\"}]}}",
+        "{\"app\":{\"name\":1}}",                       /* refused by scalar */
+        "{\"app\":{\"n\":null}}",                       /* a null scalar does not hide */
+        "{\"app\":{\"items\":[null]}}",                 /* a null in a list */
+        "{\"app\":{\"items\":{}}}",                     /* the wrong shape */
+        "{\"app\":{\"name\":{}}}",
+        "{\"app\":[]}",
+        "{\"app\":null}",
+        "{\"id\":1}",                                   /* no member, or two */
+        "{\"app\":{},\"app\":{}}",
+        "[{\"app\":{}}]",
+        "{\"app\":{\"name\":\"a\tb\"}}",                /* a raw control character */
+        "{\"app\":{\"name\":\"a\"}} x",                 /* not JSON */
+        "{\"app\":{\"name\":\"a\"",
+        "{\"app\":{\"name\":\"a\",}}",
+        "{\"app\":{\"items\":[{\"x\":\"a\"},]}}",
+        "{\"app\":{\"items\":[{\"x\":\"a\"}}}",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (fused(refused[i]))
+            fail_msg("'%s' read fused as %s", refused[i], out.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_canon_string_near_cap),
         cmocka_unit_test(test_canon_key_order_engine_only),
         cmocka_unit_test(test_canon_list_with_other_keys),
+        cmocka_unit_test(test_json_fused_read),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     return failed + cmocka_run_group_tests(tests, setup_keys, teardown);
