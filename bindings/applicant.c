@@ -683,7 +683,8 @@ static int applicant_fuse_shape(void *ctx, int n, int *inner, int *item)
 /* The members of the requests a front office sends come in one order,
  * which need not be the schema's: the field that followed the previous one
  * last time (or began the record) is tried first, and only when it is not
- * the one are the fields looked through.  [-0, +0, -] */
+ * the one are the fields looked through.  The guesses change no result:
+ * a wrong one costs a look through the fields. */
 static int applicant_fuse_member(void *ctx, int n, const char *key, size_t len, int *field)
 {
     aschema *s = ((applicant_fusing *)ctx)->s;
