@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "text.h"
 
 #define CANON_MAX_DEPTH 64
 
@@ -26,6 +27,7 @@ typedef struct canon_state {
     canon_keys *keys;     /* canon_try_keys': kept of the table at depth 0, or NULL */
     int anchor;           /* where its strings are held, from BASE + 1 */
     lua_Integer base;
+    int *utf8;            /* canon_try_keys': set to 0 at a text not UTF-8, or NULL */
 } canon_state;
 
 /* Lua's LUAI_MAXSHORTLEN: a longer string is not interned, so that a key
@@ -98,7 +100,11 @@ static size_t canon_string_len(const char *s, size_t n)
     return len;
 }
 
-int canon_add_string(buf *b, const char *s, size_t n)
+/* canon_add_string; with UTF8 not NULL, *UTF8 becomes 0 when S is not
+ * UTF-8.  Only a text with a byte of 0x80 or more is looked at for it, and
+ * then whole (text_utf8_bad): the copy below, which looks at every byte
+ * anyway, tells which those are. */
+static inline int canon_add_text(buf *b, const char *s, size_t n, int *utf8)
 {
     static const char hex[] = "0123456789abcdef";
     /* Room for the worst case, every byte as \u00XX; near the cap, for
@@ -110,16 +116,19 @@ int canon_add_string(buf *b, const char *s, size_t n)
      * escape: each byte is looked at and copied in one pass, when the room
      * is there already.  A byte to escape leaves the copy to the general
      * case below, which writes the string again from its start. */
+    uint64_t high = 0;   /* the bytes copied, or'ed: whether one is 0x80 or more */
     if (n < 16 && n + 3 <= b->alloc - b->len) {
         char *o = b->data + b->len;
         size_t i = 0;
         for (; i < n && !canon_escape[(unsigned char)s[i]]; i++)
-            o[i + 1] = s[i];
+            high |= (unsigned char)(o[i + 1] = s[i]);
         if (i == n) {
             o[0] = '"';
             o[n + 1] = '"';
             o[n + 2] = '\0';
             b->len += n + 2;
+            if (utf8 && (high & 0x80) && text_utf8_bad(s, n) != n)
+                *utf8 = 0;
             return 0;
         }
     }
@@ -139,6 +148,7 @@ int canon_add_string(buf *b, const char *s, size_t n)
             memcpy(&w, s + i, 8);
             if (canon_word_escapes(w))
                 break;
+            high |= w;
             memcpy(o, &w, 8);
             o += 8;
             i += 8;
@@ -146,6 +156,7 @@ int canon_add_string(buf *b, const char *s, size_t n)
         size_t stop = i + 8 < n ? i + 8 : n;
         for (; i < stop; i++) {
             unsigned char c = (unsigned char)s[i];
+            high |= c;
             if (!canon_escape[c]) {
                 *o++ = (char)c;
                 continue;
@@ -166,7 +177,14 @@ int canon_add_string(buf *b, const char *s, size_t n)
     *o++ = '"';
     b->len += (size_t)(o - start);
     b->data[b->len] = '\0';
+    if (utf8 && (high & 0x8080808080808080u) && text_utf8_bad(s, n) != n)
+        *utf8 = 0;
     return 0;
+}
+
+int canon_add_string(buf *b, const char *s, size_t n)
+{
+    return canon_add_text(b, s, n, NULL);
 }
 
 int canon_plain(const char *s, size_t n)
@@ -186,7 +204,7 @@ int canon_plain(const char *s, size_t n)
 
 static int canon_string(canon_state *cs, const char *s, size_t n)
 {
-    return canon_add_string(cs->b, s, n) != 0 ? canon_cap(cs) : 0;
+    return canon_add_text(cs->b, s, n, cs->utf8) != 0 ? canon_cap(cs) : 0;
 }
 
 int canon_add_integer(buf *b, long long v)
@@ -377,6 +395,7 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
     canon_keys *kept = depth == 1 ? cs->keys : NULL;
     if (kept) {
         kept->n = 0;
+        kept->utf8 = 1;
         if (n == 0 || n > CANON_KEYS_MAX)
             kept = NULL;
         for (size_t i = 0; kept && i < n; i++)
@@ -397,6 +416,8 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
             lua_rawseti(L, cs->anchor, cs->base + 1 + (lua_Integer)i);
             lua_pushlstring(L, cs->b->data + at, cs->b->len - at);   /* ... text */
             kept->text[i] = lua_tolstring(L, -1, &kept->len[i]);
+            if (text_utf8_bad(kept->text[i], kept->len[i]) != kept->len[i])
+                kept->utf8 = 0;
             lua_rawseti(L, cs->anchor, cs->base + 1 + CANON_KEYS_MAX + (lua_Integer)i);
         }
         if ((rc = canon_value(cs, keys[i].value, depth)) != 0)
@@ -556,7 +577,7 @@ static int canon_value(canon_state *cs, int idx, int depth)
 
 int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen)
 {
-    canon_state cs = {L, b, msg, msglen, NULL, 0, 0};
+    canon_state cs = {L, b, msg, msglen, NULL, 0, 0, NULL};
     return canon_value(&cs, lua_absindex(L, idx), 0);
 }
 
@@ -594,6 +615,8 @@ static int canon_object_kept(canon_state *cs, int t, const canon_keys *keys)
     }
     if (seen != (1u << keys->n) - 1)
         goto done;
+    if (cs->utf8 && !keys->utf8)
+        *cs->utf8 = 0;
     if ((rc = canon_putc(cs, '{')) != 0)
         goto done;
     for (int j = 0; j < keys->n; j++)
@@ -607,11 +630,11 @@ done:
 }
 
 int canon_try_keys(lua_State *L, int idx, buf *b, char *msg, size_t msglen, canon_keys *keys,
-                   int anchor, lua_Integer base)
+                   int anchor, lua_Integer base, int *utf8)
 {
-    canon_state cs = {L, b, msg, msglen, NULL, 0, 0};
+    canon_state cs = {L, b, msg, msglen, NULL, 0, 0, utf8};
     idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) == LUA_TTABLE) {
+    if (keys && lua_type(L, idx) == LUA_TTABLE) {
         if (lua_getmetatable(L, idx)) {
             /* Frozen, ordered or a list: as canon_try writes it, and kept
              * keys stay for the next table. */

@@ -48,6 +48,7 @@ int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen);
 #define CANON_KEYS_MAX 16
 typedef struct canon_keys {
     int n;
+    int utf8;   /* every text is UTF-8 */
     const void *key[CANON_KEYS_MAX];
     const char *text[CANON_KEYS_MAX];
     size_t len[CANON_KEYS_MAX];
@@ -59,10 +60,12 @@ typedef struct canon_keys {
  * written from KEYS; otherwise it is written as canon_try writes it, and
  * its keys, when they are at most CANON_KEYS_MAX short strings, become
  * KEYS.  ANCHOR, a table of the caller's, holds those strings at BASE + 1
- * .. BASE + 2 * CANON_KEYS_MAX; no one else may write there.
- * [-0, +0, m] */
+ * .. BASE + 2 * CANON_KEYS_MAX; no one else may write there.  KEYS NULL:
+ * as canon_try.  With UTF8 not NULL, *UTF8 becomes 0 when a text written
+ * (a key or a string value) is not UTF-8, and is left as it is otherwise:
+ * what is written around them is ASCII.  [-0, +0, m] */
 int canon_try_keys(lua_State *L, int idx, buf *b, char *msg, size_t msglen, canon_keys *keys,
-                   int anchor, lua_Integer base);
+                   int anchor, lua_Integer base, int *utf8);
 
 /* Append S as a JSON string / V in decimal, exactly as canon_encode writes
  * them.  Return 0, or -1 when B's cap would be passed.  No Lua involved. */

@@ -16,6 +16,17 @@
  *
  * The buffers live in a userdata upvalue whose __gc frees them, so that a
  * Lua error between two appends cannot leak them.
+ *
+ * Whether a decision is UTF-8 is known as it is written (box->utf8), so
+ * that the engine need not look over every byte again: a text kept at keep
+ * or keep_params was looked at then (kc->utf8, kc->head_utf8,
+ * kept->prefix_utf8, decision_dated.utf8), the words written here and the
+ * decision's id are ASCII, and every other piece (what canon writes of a
+ * value, what a template's name shows, a message from Lua, the history
+ * read) is looked at where it goes in (decision_vouch).  Pieces that are
+ * each UTF-8 make UTF-8 together; a piece that is not leaves box->utf8 0,
+ * and the engine then looks over the whole text to name the first bad
+ * byte, as it did for every decision.
  */
 #include "decision.h"
 
@@ -29,6 +40,7 @@
 #include "canon.h"
 #include "ids.h"
 #include "order.h"
+#include "text.h"
 
 #define DECISION_CAP ((size_t)64 << 20)   /* as the engine's result scratch */
 
@@ -86,6 +98,8 @@ typedef struct decision_crit {
     size_t head_len;
     int tmpl[2][DECISION_LANGS];   /* [passed][lang]: first piece, or -1 for message() */
     unsigned char plain[2][DECISION_LANGS];   /* the template has no byte JSON escapes */
+    unsigned char utf8[2][DECISION_LANGS];    /* the template is UTF-8 */
+    unsigned char head_utf8;                  /* head is UTF-8 */
     canon_keys values;    /* the keys of its last values written */
 } decision_crit;
 
@@ -101,6 +115,7 @@ typedef struct decision_kept {
      * or NULL when one of those was not a string. */
     const char *prefix;
     size_t prefix_len;
+    int prefix_utf8;      /* prefix is UTF-8 */
     const char *id, *version, *ruleset;
     canon_keys params;    /* the keys of the last parameters written */
 } decision_kept;
@@ -110,6 +125,7 @@ typedef struct decision_rec {
     size_t json, json_len;       /* in out */
     size_t program, version;     /* in names, NUL-terminated; 0 when absent, else offset + 1 */
     const char *outcome;
+    int utf8;                    /* known to be UTF-8 (box->utf8 when written) */
     char id[IDS_LEN + 1];
 } decision_rec;
 
@@ -123,6 +139,7 @@ typedef struct decision_dated {
     const char *text;        /* "name":value as "parameters" writes it, or NULL
                               * for a table (which a rule could change) */
     size_t text_len;
+    int utf8;                /* text is UTF-8 */
 } decision_dated;
 
 typedef struct decision_param_kept {
@@ -159,7 +176,19 @@ typedef struct decision_box {
      * as the JSON's "parameters" writes them. */
     int nused, used_lua;
     decision_used used[DECISION_USED_MAX];
+    /* 1 while every byte written of the decision being decided, in crit
+     * and in one, is known to be UTF-8; 0 once a piece was not (or was not
+     * looked at): see the notes at the top. */
+    int utf8;
 } decision_box;
+
+/* A piece of N bytes at S goes into the decision: whether it is UTF-8.
+ * Once one piece was not, the others need not be looked at. */
+static void decision_vouch(decision_box *box, const char *s, size_t n)
+{
+    if (box->utf8 && text_utf8_bad(s, n) != n)
+        box->utf8 = 0;
+}
 
 static const char decision_box_key = 0;   /* the box, in the registry, for decision_written */
 
@@ -319,9 +348,10 @@ static size_t decision_split(lua_State *L, const char *t, size_t n, decision_pie
 /* decision_render, from a kept template: the same appends to OUT, the same
  * lookups in VALUES, with each name already a string at its index of the
  * table at UV.  *PLAIN becomes 0 when what a name shows has a byte JSON
- * escapes (canon_plain).  [-0, +0, e] */
+ * escapes (canon_plain), *UTF8 when it is not UTF-8 (the template's own
+ * pieces were looked at when it was kept).  [-0, +0, e] */
 static int decision_render_kept(lua_State *L, const decision_piece *piece, int uv, int values,
-                                buf *out, int *plain)
+                                buf *out, int *plain, int *utf8)
 {
     int have_values = lua_type(L, values) == LUA_TTABLE, rc = 0;
     if (have_values)
@@ -357,6 +387,11 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
             rc |= bindings_format(L, -1, out);
         if (*plain && out->len > at && !canon_plain(out->data + at, out->len - at))
             *plain = 0;
+        /* A number or a boolean shows in ASCII; a text, a table's JSON or
+         * a display name is looked at. */
+        if (*utf8 && type != LUA_TNUMBER && type != LUA_TBOOLEAN &&
+            text_utf8_bad(out->data + at, out->len - at) != out->len - at)
+            *utf8 = 0;
         lua_pop(L, 1);
     }
     if (have_values)
@@ -454,43 +489,52 @@ static int decision_refuse(lua_State *L, int kind, lua_Integer i, int value)
     return 4;
 }
 
-/* Append LIT (the key, as ,"key":) and the value at IDX, unless it is nil
- * (an absent key of the table the decision used to be); a table written
- * with the keys of the last one (KEYS, held in the table at ANCHOR from
- * BASE + 1: canon_try_keys) when KEYS is not NULL.  Returns 0, or -1 with
- * MSG set.  [-0, +0, m] */
-static int decision_put_keys(lua_State *L, buf *b, const char *lit, size_t litlen, int idx,
-                             canon_keys *keys, int anchor, lua_Integer base, char *msg,
+/* Append the value at IDX to box->one as canon_try writes it, or with the
+ * keys of the last one (KEYS, held in the table at ANCHOR from BASE + 1:
+ * canon_try_keys) when KEYS is not NULL; canon looks at the UTF-8 of the
+ * texts it writes.  Returns 0, or -1 with MSG set.  [-0, +0, m] */
+static int decision_canon(lua_State *L, decision_box *box, int idx, canon_keys *keys, int anchor,
+                          lua_Integer base, char *msg, size_t msglen)
+{
+    return canon_try_keys(L, idx, &box->one, msg, msglen, keys, anchor, base, &box->utf8);
+}
+
+/* Append LIT (the key, as ,"key":) and the value at IDX to box->one, unless
+ * it is nil (an absent key of the table the decision used to be), as
+ * decision_canon writes it.  Returns 0, or -1 with MSG set.  [-0, +0, m] */
+static int decision_put_keys(lua_State *L, decision_box *box, const char *lit, size_t litlen,
+                             int idx, canon_keys *keys, int anchor, lua_Integer base, char *msg,
                              size_t msglen)
 {
     if (lua_isnil(L, idx))
         return 0;
-    if (buf_add(b, lit, litlen) != 0) {
-        snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
+    if (buf_add(&box->one, lit, litlen) != 0) {
+        snprintf(msg, msglen, "JSON text over %d bytes", (int)box->one.cap);
         return -1;
     }
-    return keys ? canon_try_keys(L, idx, b, msg, msglen, keys, anchor, base)
-                : canon_try(L, idx, b, msg, msglen);
+    return decision_canon(L, box, idx, keys, anchor, base, msg, msglen);
 }
 
-static int decision_put(lua_State *L, buf *b, const char *lit, size_t litlen, int idx, char *msg,
-                        size_t msglen)
+static int decision_put(lua_State *L, decision_box *box, const char *lit, size_t litlen, int idx,
+                        char *msg, size_t msglen)
 {
-    return decision_put_keys(L, b, lit, litlen, idx, NULL, 0, 0, msg, msglen);
+    return decision_put_keys(L, box, lit, litlen, idx, NULL, 0, 0, msg, msglen);
 }
 
 #define DECISION_KEY(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
 
-/* Append the head of criterion C: its id (skipped when nil) and the key of
- * "passed", which always follows; KC's, kept at seal, when there is one.
- * Returns 0, or -1 with MSG set.  [-0, +0, e] */
-static int decision_head(lua_State *L, buf *h, const decision_crit *kc, int c, char *msg,
-                         size_t msglen)
+/* Append the head of criterion C to box->crit: its id (skipped when nil)
+ * and the key of "passed", which always follows; KC's, kept at seal, when
+ * there is one.  Returns 0, or -1 with MSG set.  [-0, +0, e] */
+static int decision_head(lua_State *L, decision_box *box, const decision_crit *kc, int c,
+                         char *msg, size_t msglen)
 {
+    buf *h = &box->crit;
     int rc = 0;
     if (kc) {
         if (buf_add(h, kc->head, kc->head_len) != 0)
             goto cap;
+        box->utf8 &= kc->head_utf8;
         return 0;
     }
     decision_get(L, c, K_ID);                             /* ... id */
@@ -498,7 +542,7 @@ static int decision_head(lua_State *L, buf *h, const decision_crit *kc, int c, c
         rc = buf_adds(h, "\"passed\":");
     } else if (buf_adds(h, "\"id\":") != 0) {
         rc = -1;
-    } else if (canon_try(L, -1, h, msg, msglen) != 0) {
+    } else if (canon_try_keys(L, -1, h, msg, msglen, NULL, 0, 0, &box->utf8) != 0) {
         lua_pop(L, 1);
         return -1;
     } else {
@@ -540,13 +584,14 @@ static int decision_write(lua_State *L, decision_box *box, decision_kept *kept,
         decision_same_string(L, ARG_RULESET, kept->ruleset)) {
         if (buf_add(b, kept->prefix, kept->prefix_len) != 0)   /* what the three puts write */
             goto cap;
-    } else if (decision_put(L, b, DECISION_KEY("program"), ARG_PROGRAM, msg, msglen) ||
-               decision_put(L, b, DECISION_KEY("program_version"), ARG_VERSION, msg, msglen) ||
-               decision_put(L, b, DECISION_KEY("ruleset"), ARG_RULESET, msg, msglen)) {
+        box->utf8 &= kept->prefix_utf8;
+    } else if (decision_put(L, box, DECISION_KEY("program"), ARG_PROGRAM, msg, msglen) ||
+               decision_put(L, box, DECISION_KEY("program_version"), ARG_VERSION, msg, msglen) ||
+               decision_put(L, box, DECISION_KEY("ruleset"), ARG_RULESET, msg, msglen)) {
         return -1;
     }
-    if (decision_put(L, b, DECISION_KEY("as_of"), ARG_ON, msg, msglen) ||
-        decision_put(L, b, DECISION_KEY("lang"), ARG_LANG, msg, msglen))
+    if (decision_put(L, box, DECISION_KEY("as_of"), ARG_ON, msg, msglen) ||
+        decision_put(L, box, DECISION_KEY("lang"), ARG_LANG, msg, msglen))
         return -1;
     if (buf_adds(b, ",\"outcome\":\"") != 0 || buf_adds(b, outcome) != 0 ||
         buf_adds(b, "\",\"criteria\":[") != 0)
@@ -560,11 +605,12 @@ static int decision_write(lua_State *L, decision_box *box, decision_kept *kept,
         if (marks[i].missing) {
             if (buf_adds(b, ",\"missing\":[") != 0)
                 goto cap;
-            if (!lua_isnil(L, slot + 1) && canon_try(L, slot + 1, b, msg, msglen) != 0)
+            if (!lua_isnil(L, slot + 1) &&
+                decision_canon(L, box, slot + 1, NULL, 0, 0, msg, msglen) != 0)
                 return -1;
             if (buf_addc(b, ']') != 0)
                 goto cap;
-        } else if (decision_put_keys(L, b, DECISION_KEY("values"), slot,
+        } else if (decision_put_keys(L, box, DECISION_KEY("values"), slot,
                                      kept ? &kept->crit[i].values : NULL, anchor,
                                      DECISION_KEYS_BASE(i + 1), msg, msglen) != 0) {
             *crit = i + 1;   /* its check returned them: the error is named after it */
@@ -581,13 +627,13 @@ static int decision_write(lua_State *L, decision_box *box, decision_kept *kept,
             continue;
         if ((listed++ && buf_addc(b, ',') != 0))
             goto cap;
-        if (canon_try(L, SLOT_FIRST + 2 * (int)i + 1, b, msg, msglen) != 0)
+        if (decision_canon(L, box, SLOT_FIRST + 2 * (int)i + 1, NULL, 0, 0, msg, msglen) != 0)
             return -1;
     }
     if (buf_addc(b, ']') != 0)
         goto cap;
     if (box->used_lua) {
-        if (decision_put_keys(L, b, DECISION_KEY("parameters"), ARG_USED,
+        if (decision_put_keys(L, box, DECISION_KEY("parameters"), ARG_USED,
                               kept ? &kept->params : NULL, anchor, 0, msg, msglen))
             return -1;
     } else {
@@ -599,11 +645,12 @@ static int decision_write(lua_State *L, decision_box *box, decision_kept *kept,
             const decision_dated *d = &box->used[j].k->dated[box->used[j].i - 1];
             if ((j && buf_addc(b, ',') != 0) || buf_add(b, d->text, d->text_len) != 0)
                 goto cap;
+            box->utf8 &= d->utf8;
         }
         if (buf_addc(b, '}') != 0)
             goto cap;
     }
-    if (decision_put(L, b, DECISION_KEY("decided_at"), ARG_NOW, msg, msglen))
+    if (decision_put(L, box, DECISION_KEY("decided_at"), ARG_NOW, msg, msglen))
         return -1;
     if (buf_addc(b, '}') != 0)
         goto cap;
@@ -657,6 +704,7 @@ static int decision_history(lua_State *L, decision_box *box)
     if (b->len == 0 || b->data[b->len - 1] != '}')
         return luaL_error(L, "the decision's JSON does not end its object");
     b->len--;   /* the final '}' */
+    decision_vouch(box, json, n);
     int rc = buf_adds(b, ",\"history\":") != 0 || buf_add(b, json, n) != 0 || buf_addc(b, '}') != 0;
     lua_pop(L, 1);
     return rc ? -1 : 0;
@@ -761,6 +809,7 @@ static int decision_decide(lua_State *L)
         kept = NULL;
     buf_reset(&box->crit);
     buf_reset(&box->marks);
+    box->utf8 = 1;
     for (lua_Integer i = 1; i <= n; i++) {
         luaL_checkstack(L, 16, "decide");
         int slot = lua_gettop(L) + 1;
@@ -781,6 +830,7 @@ static int decision_decide(lua_State *L)
         decision_mark m = {0, 0, 0};
         buf *h = &box->crit;
         int rc = 0, plain = 0;   /* the message needs no escapes (decision_render_kept) */
+        int looked = 0;          /* decision_render_kept looked at the message's UTF-8 */
         rc |= buf_addc(h, '{');
         if (status == LUA_OK) {
             int passed = c + 1, values = c + 2;
@@ -793,8 +843,11 @@ static int decision_decide(lua_State *L)
             if (kc && lang >= 0 && kc->tmpl[ok][lang] >= 0) {
                 buf_reset(&box->msg);
                 plain = kc->plain[ok][lang];
+                int utf8 = kc->utf8[ok][lang];
                 mrc = decision_render_kept(L, kept->piece + kc->tmpl[ok][lang], SLOT_KEPT, values,
-                                           &box->msg, &plain);
+                                           &box->msg, &plain, &utf8);
+                box->utf8 &= utf8;
+                looked = 1;
             } else if (kc && lang >= 0) {
                 mrc = decision_message_lua(L, box, c, ok, values);
             } else {
@@ -805,7 +858,7 @@ static int decision_decide(lua_State *L)
                 return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
             }
             lua_copy(L, values, slot);
-            if (decision_head(L, h, kc, c, msg, sizeof msg) != 0)
+            if (decision_head(L, box, kc, c, msg, sizeof msg) != 0)
                 return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
             rc |= buf_adds(h, ok ? "true" : "false");
         } else {
@@ -844,11 +897,13 @@ static int decision_decide(lua_State *L)
             decision_missing_message(L, box, field);
             m.missing = 1;
             lua_copy(L, field, slot + 1);
-            if (decision_head(L, h, kc, c, msg, sizeof msg) != 0)
+            if (decision_head(L, box, kc, c, msg, sizeof msg) != 0)
                 return decision_refuse(L, 4, i, (lua_pushstring(L, msg), lua_gettop(L)));
             rc |= buf_adds(h, "null");
         }
         rc |= buf_adds(h, ",\"message\":");
+        if (!looked)
+            decision_vouch(box, box->msg.data, box->msg.len);
         if (plain)   /* as canon_add_string writes it, and refuses it at the cap */
             rc |= h->cap - h->len < box->msg.len + 2 || buf_addc(h, '"') != 0 ||
                   buf_add(h, box->msg.data, box->msg.len) != 0 || buf_addc(h, '"') != 0;
@@ -883,6 +938,7 @@ static int decision_decide(lua_State *L)
     }
     rec->json = box->out.len;
     rec->json_len = box->one.len;
+    rec->utf8 = box->utf8;
     if (buf_add(&box->out, box->one.data, box->one.len) != 0)
         return luaL_error(L, "JSON text over %d bytes", (int)box->out.cap);
     rec->program = decision_name(box, L, ARG_PROGRAM);
@@ -998,6 +1054,7 @@ int decision_written(lua_State *L, lua_Integer i, decision_out *out)
     out->json_len = rec->json_len;
     out->decision_id = rec->id;
     out->outcome = rec->outcome;
+    out->utf8 = rec->utf8;
     out->program = rec->program ? box->names.data + rec->program - 1 : NULL;
     out->program_version = rec->version ? box->names.data + rec->version - 1 : NULL;
     return 0;
@@ -1188,6 +1245,7 @@ static int decision_keep_params(lua_State *L)
             /* "name":value as canon writes it in the parameters, for a
              * value no rule can change; the list holds it at N + I. */
             d->text = NULL;
+            d->utf8 = 0;
             char why[128];
             size_t len;
             const char *name = lua_tolstring(L, NAME, &len);
@@ -1196,6 +1254,7 @@ static int decision_keep_params(lua_State *L)
                 buf_addc(head, ':') == 0 && canon_try(L, -1, head, why, sizeof why) == 0) {
                 lua_pushlstring(L, head->data, head->len);
                 d->text = lua_tolstring(L, -1, &d->text_len);
+                d->utf8 = text_utf8_bad(d->text, d->text_len) == d->text_len;
                 lua_rawseti(L, LIST, n + i);
             }
             lua_pop(L, 1);
@@ -1263,6 +1322,7 @@ static void decision_keep_prefix(lua_State *L, decision_kept *kept, int ruleset,
         lua_rawseti(L, uv, (*next)++);                    /* held by uv */
     lua_pushlstring(L, head->data, head->len);
     kept->prefix = lua_tolstring(L, -1, &kept->prefix_len);
+    kept->prefix_utf8 = text_utf8_bad(kept->prefix, kept->prefix_len) == kept->prefix_len;
     lua_rawseti(L, uv, (*next)++);
     lua_settop(L, top);
 }
@@ -1336,6 +1396,7 @@ static int decision_keep(lua_State *L)
             return luaL_error(L, "JSON text over %d bytes", (int)head->cap);
         lua_pushlstring(L, head->data, head->len);        /* ... e id text */
         kc->head = lua_tolstring(L, -1, &kc->head_len);
+        kc->head_utf8 = text_utf8_bad(kc->head, kc->head_len) == kc->head_len;
         lua_rawseti(L, UV, next++);                       /* held by uv */
         lua_pop(L, 1);
         for (int j = 0; j < 2 * DECISION_LANGS; j++) {
@@ -1345,6 +1406,7 @@ static int decision_keep(lua_State *L)
                 const char *t = lua_tolstring(L, -1, &len);
                 *first = (int)used;
                 kc->plain[j / DECISION_LANGS][j % DECISION_LANGS] = (unsigned char)canon_plain(t, len);
+                kc->utf8[j / DECISION_LANGS][j % DECISION_LANGS] = text_utf8_bad(t, len) == len;
                 used += decision_split(L, t, len, kept->piece + used, UV, &next,
                                        LANG_LABELS + j % DECISION_LANGS);
                 lua_rawseti(L, UV, next++);               /* held by uv */
@@ -1384,6 +1446,7 @@ static int decision_decider(lua_State *L)
     box->serial = 0;
     box->nused = 0;
     box->used_lua = 0;
+    box->utf8 = 0;
     buf_init(&box->crit, DECISION_JSON_MAX);
     buf_init(&box->msg, DECISION_JSON_MAX);
     buf_init(&box->marks, DECISION_CAP);

@@ -75,6 +75,10 @@ typedef struct decision_out {
     const char *json;
     size_t json_len;
     const char *decision_id, *program, *program_version, *outcome;   /* NULL when absent */
+    /* 1 when every byte of JSON is known to be UTF-8, each piece having
+     * been looked at as it was written (or kept); 0 when some piece was
+     * not, and the caller must look over JSON itself. */
+    int utf8;
 } decision_out;
 
 /* The number (from 1) in current.program.criteria of the criterion being

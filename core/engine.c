@@ -1660,8 +1660,12 @@ static int engine_copy_decisions(lua_State *L)
             return luaL_error(L, "decision %d was not written", (int)i);
         lua_pop(L, 1);
         /* Replies and the audit trail are UTF-8; a rule can make a string of
-         * any bytes (string.char, or cutting a character in two with sub). */
-        size_t bad = text_utf8_bad(o.json, o.json_len);
+         * any bytes (string.char, or cutting a character in two with sub).
+         * decision.c knows when every piece it wrote was UTF-8; only a
+         * decision with a piece that was not is looked over here, for the
+         * first bad byte. */
+        assert(!o.utf8 || text_utf8_bad(o.json, o.json_len) == o.json_len);
+        size_t bad = o.utf8 ? o.json_len : text_utf8_bad(o.json, o.json_len);
         if (bad < o.json_len) {
             char where[96];
             decision_where(o.json, o.json_len, bad, where, sizeof where);

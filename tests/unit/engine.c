@@ -4095,6 +4095,130 @@ static void test_message_escaped_where_needed(void **state)
     release(en);
 }
 
+/* Rules that make texts of any bytes, for test_decision_utf8_everywhere:
+ * the place the applicant names ("place") gets "a", then sequence number
+ * "bad" of BAD, then "b"; every other place gets GOOD, characters of two,
+ * three and four bytes.  BAD: a byte never in UTF-8, an Arabic letter cut
+ * after its first byte, a two-, a three- and a four-byte overlong, a
+ * surrogate, a character above U+10FFFF, an em dash cut after two bytes, a
+ * lone continuation byte, a five-byte sequence.  "template" and "message"
+ * show shared.m, which the criteria after them change, so that the values
+ * written hold another text than the message did; "hidden" and
+ * "hidden_key" show nothing of their values, which alone hold the bytes.
+ * UNKEPT adds a programme whose title has a metatable, so that decision.c
+ * keeps nothing and reads every criterion as Lua does. */
+#define UTF8_RULES(UNKEPT)                                                                                  \
+    "local BAD = { '\\xff', '\\xd8', '\\xc0\\xaf', '\\xe0\\x80\\xaf', '\\xf0\\x80\\x80\\xaf',\n"            \
+    "  '\\xed\\xa0\\x80', '\\xf4\\x90\\x80\\x80', '\\xe2\\x80', '\\x80', '\\xf8\\x88\\x80\\x80\\x80' }\n"   \
+    "local GOOD = '\\u{e9}\\u{2014}\\u{636}\\u{1f600}'\n"                                                   \
+    "local function s(a, place) return a.place == place and 'a' .. BAD[a.bad] .. 'b' or GOOD end\n"         \
+    "local shared\n"                                                                                        \
+    "local T = { en = 'T', fr = 'T\\u{e9}', ar = '\\u{627}\\u{644}' }\n"                                    \
+    "parameter 'p.good' { reference = 'r', { from = '2000-01-01', value = GOOD } }\n"                       \
+    "scale 'level' { 'lo', 'hi', labels = { en = { lo = 'l\\u{f6}', hi = 'h' },\n"                          \
+    "  fr = { lo = 'b\\u{e2}s', hi = 'h' }, ar = { lo = '\\u{645}\\u{646}', hi = 'h' } } }\n"               \
+    UNKEPT                                                                                                  \
+    "program 'p' { version = '1', from = '2000-01-01', reference = 'r', title = T,\n"                       \
+    "  criterion 'value' { text = T, reference = 'r',\n"                                                    \
+    "    pass = { en = 'v {v}', fr = 'v\\u{e9} {v}', ar = '\\u{628} {v} {w|level}' },\n"                    \
+    "    check = function(a) return true, { v = s(a, 'value'), w = 'lo', p = param 'p.good' } end },\n"     \
+    "  criterion 'key' { text = T, reference = 'r',\n"                                                      \
+    "    check = function(a) return true, { [s(a, 'key')] = 1 } end },\n"                                   \
+    "  criterion 'template' { text = T, reference = 'r',\n"                                                 \
+    "    pass = { en = 't {m}', fr = 't\\u{e9} {m}', ar = '\\u{62a} {m}' },\n"                              \
+    "    check = function(a) shared = { m = s(a, 'template') } return true, shared end },\n"                \
+    "  criterion 'message' { text = T, reference = 'r',\n"                                                  \
+    "    check = function(a) shared.m = 'ok' shared = { m = s(a, 'message') } return true, shared end },\n" \
+    "  criterion 'after' { text = T, reference = 'r',\n"                                                    \
+    "    check = function(a) shared.m = 'ok' shared = nil return true end },\n"                             \
+    "  criterion 'hidden' { text = T, reference = 'r', pass = { en = 'h', fr = 'h', ar = 'h' },\n"          \
+    "    check = function(a) return true, { h = s(a, 'hidden') } end },\n"                                  \
+    "  criterion 'hidden_key' { text = T, reference = 'r', pass = { en = 'k', fr = 'k', ar = 'k' },\n"      \
+    "    check = function(a) return true, { [s(a, 'hidden_key')] = 1 } end },\n"                            \
+    "  criterion 'missing' { text = T, reference = 'r',\n"                                                  \
+    "    check = function(a) return a.absent == 1 end } }\n"
+
+/* No decision that is not UTF-8 leaves the engine, wherever a rule put the
+ * bytes: in a value, a key of the values, a message filled from a template
+ * or written by message(), from kept criteria or from criteria read each
+ * time; and the error names the same byte and criterion as when every
+ * decision's whole JSON was looked over (these words and numbers are the
+ * build before's).  Valid text of several bytes a character, everywhere,
+ * goes out as it is, in every language. */
+static void test_decision_utf8_everywhere(void **state)
+{
+    (void)state;
+#define GOOD_TEXT "\xc3\xa9\xe2\x80\x94\xd8\xb6\xf0\x9f\x98\x80"
+    static const char schema[] =
+        "schema { applicant_id = \"text\", place = \"text\", bad = \"integer\", absent = \"integer\" }\n";
+    static const char *const sets[2] = {
+        UTF8_RULES(""),
+        UTF8_RULES("program 'q' { version = '1', from = '2000-01-01', reference = 'r',\n"
+                   "  title = setmetatable({ en = 'Q', fr = 'Q', ar = 'Q' }, {}),\n"
+                   "  criterion 'c' { text = T, reference = 'r', check = function() return true end } }\n"),
+    };
+    static const char *const langs[3] = {"en", "fr", "ar"};
+    static const char *const good[3] = {
+        "\"criteria\":[{\"id\":\"value\",\"passed\":true,\"message\":\"v " GOOD_TEXT "\",\"values\":{\"p\":\"" GOOD_TEXT "\",\"v\":\"" GOOD_TEXT "\",\"w\":\"lo\"}},{"
+        "\"id\":\"key\",\"passed\":true,\"message\":\"T: met (" GOOD_TEXT " 1)\",\"values\":{\"" GOOD_TEXT "\":1}},{"
+        "\"id\":\"template\",\"passed\":true,\"message\":\"t " GOOD_TEXT "\",\"values\":{\"m\":\"ok\"}},{"
+        "\"id\":\"message\",\"passed\":true,\"message\":\"T: met (m " GOOD_TEXT ")\",\"values\":{\"m\":\"ok\"}},{"
+        "\"id\":\"after\",\"passed\":true,\"message\":\"T: met\"},{"
+        "\"id\":\"hidden\",\"passed\":true,\"message\":\"h\",\"values\":{\"h\":\"" GOOD_TEXT "\"}},{"
+        "\"id\":\"hidden_key\",\"passed\":true,\"message\":\"k\",\"values\":{\"" GOOD_TEXT "\":1}},{"
+        "\"id\":\"missing\",\"passed\":null,\"message\":\"missing data: absent\",\"missing\":[\"absent\"]}],\"missing\":[\"absent\"],\"parameters\":{\"p.good\":\"" GOOD_TEXT "\"}",
+        "\"criteria\":[{\"id\":\"value\",\"passed\":true,\"message\":\"v\xc3\xa9 " GOOD_TEXT "\",\"values\":{\"p\":\"" GOOD_TEXT "\",\"v\":\"" GOOD_TEXT "\",\"w\":\"lo\"}},{"
+        "\"id\":\"key\",\"passed\":true,\"message\":\"T\xc3\xa9 : satisfait (" GOOD_TEXT " 1)\",\"values\":{\"" GOOD_TEXT "\":1}},{"
+        "\"id\":\"template\",\"passed\":true,\"message\":\"t\xc3\xa9 " GOOD_TEXT "\",\"values\":{\"m\":\"ok\"}},{"
+        "\"id\":\"message\",\"passed\":true,\"message\":\"T\xc3\xa9 : satisfait (m " GOOD_TEXT ")\",\"values\":{\"m\":\"ok\"}},{"
+        "\"id\":\"after\",\"passed\":true,\"message\":\"T\xc3\xa9 : satisfait\"},{"
+        "\"id\":\"hidden\",\"passed\":true,\"message\":\"h\",\"values\":{\"h\":\"" GOOD_TEXT "\"}},{"
+        "\"id\":\"hidden_key\",\"passed\":true,\"message\":\"k\",\"values\":{\"" GOOD_TEXT "\":1}},{"
+        "\"id\":\"missing\",\"passed\":null,\"message\":\"donn\xc3\xa9""e manquante : absent\",\"missing\":[\"absent\"]}],\"missing\":[\"absent\"],\"parameters\":{\"p.good\":\"" GOOD_TEXT "\"}",
+        "\"criteria\":[{\"id\":\"value\",\"passed\":true,\"message\":\"\xd8\xa8 " GOOD_TEXT " \xd9\x85\xd9\x86\",\"values\":{\"p\":\"" GOOD_TEXT "\",\"v\":\"" GOOD_TEXT "\",\"w\":\"lo\"}},{"
+        "\"id\":\"key\",\"passed\":true,\"message\":\"\xd8\xa7\xd9\x84: \xd9\x85\xd8\xb3\xd8\xaa\xd9\x88\xd9\x81\xd9\x89 (" GOOD_TEXT " 1)\",\"values\":{\"" GOOD_TEXT "\":1}},{"
+        "\"id\":\"template\",\"passed\":true,\"message\":\"\xd8\xaa " GOOD_TEXT "\",\"values\":{\"m\":\"ok\"}},{"
+        "\"id\":\"message\",\"passed\":true,\"message\":\"\xd8\xa7\xd9\x84: \xd9\x85\xd8\xb3\xd8\xaa\xd9\x88\xd9\x81\xd9\x89 (m " GOOD_TEXT ")\",\"values\":{\"m\":\"ok\"}},{"
+        "\"id\":\"after\",\"passed\":true,\"message\":\"\xd8\xa7\xd9\x84: \xd9\x85\xd8\xb3\xd8\xaa\xd9\x88\xd9\x81\xd9\x89\"},{"
+        "\"id\":\"hidden\",\"passed\":true,\"message\":\"h\",\"values\":{\"h\":\"" GOOD_TEXT "\"}},{"
+        "\"id\":\"hidden_key\",\"passed\":true,\"message\":\"k\",\"values\":{\"" GOOD_TEXT "\":1}},{"
+        "\"id\":\"missing\",\"passed\":null,\"message\":\"\xd8\xa8\xd9\x8a\xd8\xa7\xd9\x86\xd8\xa7\xd8\xaa \xd9\x86\xd8\xa7\xd9\x82\xd8\xb5\xd8\xa9: absent\",\"missing\":[\"absent\"]}],\"missing\":[\"absent\"],\"parameters\":{\"p.good\":\"" GOOD_TEXT "\"}",
+    };
+    static const struct {
+        const char *place;
+        int byte;
+    } places[] = {{"value", 269}, {"key", 401}, {"template", 490}, {"message", 587},
+                  {"hidden", 740}, {"hidden_key", 813}};
+    for (int k = 0; k < 2; k++) {
+        engine *en = open_set(schema, sets[k], NULL, NULL);
+        for (size_t l = 0; l < 3; l++) {
+            engine_result *r = decide_lang(en, "p", langs[l], "{\"place\":\"none\",\"bad\":1}");
+            assert_outcome(r, "incomplete");
+            ASSERT_CONTAINS(decision(r), good[l]);
+            release(r);
+        }
+        for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
+            for (int bad = 1; bad <= 20; bad++) {   /* each twice: then from kept keys */
+                char applicant[64], want[256];
+                snprintf(applicant, sizeof applicant, "{\"place\":\"%s\",\"bad\":%d}",
+                         places[i].place, (bad + 1) / 2);
+                snprintf(want, sizeof want,
+                         "the decision of programme p is not UTF-8 text (byte %d of its JSON, in "
+                         "criterion %s): a rule made a text of other bytes",
+                         places[i].byte, places[i].place);
+                engine_result *r = decide_lang(en, "p", "ar", applicant);
+                assert_error(r, "rule_error");
+                if (strcmp(r->error_message, want) != 0)
+                    fail_msg("rules %s, %s, bad text %d: said \"%s\", not \"%s\"",
+                             k ? "not kept" : "kept", places[i].place, (bad + 1) / 2,
+                             r->error_message, want);
+                release(r);
+            }
+        release(en);
+    }
+#undef GOOD_TEXT
+}
+
 /* Between two looks at the clock, a thousand instructions of comparing
  * 1 MiB texts of NULs took about 1.75 s; a request that makes a string of
  * 64 KiB or more is now hooked, and its clock read, at every instruction.
@@ -6510,6 +6634,7 @@ int main(void)
         TEST(test_frozen_list_with_hole),
         TEST(test_params_written_in_order),
         TEST(test_message_escaped_where_needed),
+        TEST(test_decision_utf8_everywhere),
         TEST(test_record_type_kept_in_local),
         TEST(test_test_file_declares_cases_only),
         TEST(test_changed_local_named_alike),
