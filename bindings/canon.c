@@ -202,6 +202,24 @@ int canon_plain(const char *s, size_t n)
     return 1;
 }
 
+int canon_look(const char *s, size_t n)
+{
+    uint64_t high = 0;
+    int escapes = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        escapes |= canon_word_escapes(w);
+        high |= w;
+    }
+    for (; i < n; i++) {
+        escapes |= canon_escape[(unsigned char)s[i]];
+        high |= (unsigned char)s[i];
+    }
+    return (escapes ? CANON_ESCAPES : 0) | (high & 0x8080808080808080u ? CANON_HIGH : 0);
+}
+
 static int canon_string(canon_state *cs, const char *s, size_t n)
 {
     return canon_add_text(cs->b, s, n, cs->utf8) != 0 ? canon_cap(cs) : 0;

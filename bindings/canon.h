@@ -76,6 +76,13 @@ int canon_add_integer(buf *b, long long v);
  * controls): then canon_add_string writes it between quotes as it is. */
 int canon_plain(const char *s, size_t n);
 
+/* What S (N bytes) holds, in one look: CANON_ESCAPES when a byte JSON
+ * escapes (then it is not canon_plain), CANON_HIGH when a byte of 0x80 or
+ * more (then it may not be UTF-8; without one it is ASCII). */
+#define CANON_ESCAPES 1
+#define CANON_HIGH 2
+int canon_look(const char *s, size_t n);
+
 /* Append D as canon_encode writes a number that is not a Lua integer (an
  * integral one below 2^53 without a fraction, else the shortest text that
  * reads back exactly).  0, or -1 when B cannot take it or D is not finite. */

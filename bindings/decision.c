@@ -385,13 +385,17 @@ static int decision_render_kept(lua_State *L, const decision_piece *piece, int u
             rc |= canon_add_integer(out, (long long)lua_tointeger(L, -1));
         else
             rc |= bindings_format(L, -1, out);
-        if (*plain && out->len > at && !canon_plain(out->data + at, out->len - at))
-            *plain = 0;
-        /* A number or a boolean shows in ASCII; a text, a table's JSON or
-         * a display name is looked at. */
-        if (*utf8 && type != LUA_TNUMBER && type != LUA_TBOOLEAN &&
-            text_utf8_bad(out->data + at, out->len - at) != out->len - at)
-            *utf8 = 0;
+        /* A number or a boolean shows in ASCII letters, digits and signs,
+         * none of which JSON escapes; a text, a table's JSON or a display
+         * name is looked at, and when it is not ASCII, at its UTF-8. */
+        if (type != LUA_TNUMBER && type != LUA_TBOOLEAN && out->len > at && (*plain || *utf8)) {
+            int look = canon_look(out->data + at, out->len - at);
+            if (look & CANON_ESCAPES)
+                *plain = 0;
+            if (*utf8 && (look & CANON_HIGH) &&
+                text_utf8_bad(out->data + at, out->len - at) != out->len - at)
+                *utf8 = 0;
+        }
         lua_pop(L, 1);
     }
     if (have_values)

@@ -177,6 +177,38 @@ static void test_canon_string_escapes_anywhere(void **state)
     buf_free(&b);
 }
 
+/* canon_look tells a byte JSON escapes and a byte of 0x80 or more wherever
+ * they are, in texts of every length up to 40 (looked at eight bytes at a
+ * time, then byte by byte): ASCII around one or two bytes of each kind. */
+static void test_canon_look_anywhere(void **state)
+{
+    (void)state;
+    static const char kinds[] = {'a', '"', '\\', '\0', '\037', '\177', '\x80', '\xc3', '\xff'};
+    char text[40];
+    for (size_t n = 0; n <= sizeof text; n++)
+        for (size_t at = 0; at < n; at++)
+            for (size_t k = 0; k < sizeof kinds; k++)
+                for (size_t j = 0; j < sizeof kinds; j++) {
+                    for (size_t i = 0; i < n; i++)
+                        text[i] = (char)('a' + i % 26);
+                    text[at] = kinds[k];
+                    text[n - 1 - at] = kinds[j];   /* the same place when at is the middle */
+                    int want = 0;
+                    for (size_t i = 0; i < n; i++) {
+                        unsigned char c = (unsigned char)text[i];
+                        if (c < 0x20 || c == '"' || c == '\\')
+                            want |= CANON_ESCAPES;
+                        if (c >= 0x80)
+                            want |= CANON_HIGH;
+                    }
+                    if (canon_look(text, n) != want)
+                        fail_msg("length %zu, bytes %02x at %zu and %02x at %zu: %d, not %d", n,
+                                 (unsigned char)kinds[k], at, (unsigned char)kinds[j], n - 1 - at,
+                                 canon_look(text, n), want);
+                    assert_int_equal(canon_plain(text, n), !(want & CANON_ESCAPES));
+                }
+}
+
 /* A short text is held to the cap as any other: with the memory there
  * already, the cap still decides. */
 static void test_canon_string_short_at_cap(void **state)
@@ -204,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_canon_number_hundredths_as_printf),
         cmocka_unit_test(test_canon_number_not_finite),
         cmocka_unit_test(test_canon_string_escapes_anywhere),
+        cmocka_unit_test(test_canon_look_anywhere),
         cmocka_unit_test(test_canon_string_short_at_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
