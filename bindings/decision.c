@@ -62,6 +62,7 @@ enum { K_EN, K_FR, K_AR, K_CHECK, K_PASS, K_FAIL, K_ID, K_FIELD, K_AS_OF, K_PARA
 #define UP_RAISED lua_upvalueindex(7)   /* decision_raised, a check's message handler */
 #define UP_KEY(k) lua_upvalueindex(8 + (k))
 #define UP_LABELS lua_upvalueindex(8 + K_COUNT)   /* lang -> name -> code -> display name */
+#define UP_SAID lua_upvalueindex(9 + K_COUNT)     /* the strings box->said holds */
 
 /* T[key k], with metamethods, as Lua's t.key.  [-0, +1, e] */
 static int decision_get(lua_State *L, int t, int k)
@@ -159,6 +160,21 @@ typedef struct decision_used {
 
 #define DECISION_USED_MAX 32
 
+/* What decision_put_said wrote last of as_of, lang or decided_at: the
+ * string it was written from (held at [K + 1] of decide's UP_SAID, so that
+ * no other string can have its address while it is kept here), or NULL,
+ * and its text as written, ,"key":"value".  A screen writes the same three
+ * strings in each of its decisions, and a service the same as_of and lang
+ * in most. */
+#define DECISION_SAID 3   /* as_of, lang, decided_at */
+#define DECISION_SAID_MAX 64
+typedef struct decision_said {
+    const char *str;
+    size_t len;
+    int utf8;               /* text is UTF-8 */
+    char text[DECISION_SAID_MAX];
+} decision_said;
+
 typedef struct decision_box {
     buf out;     /* the decisions, one after the other */
     buf one;     /* the decision being written (DECISION_JSON_MAX) */
@@ -180,6 +196,7 @@ typedef struct decision_box {
      * and in one, is known to be UTF-8; 0 once a piece was not (or was not
      * looked at): see the notes at the top. */
     int utf8;
+    decision_said said[DECISION_SAID];
 } decision_box;
 
 /* A piece of N bytes at S goes into the decision: whether it is UTF-8.
@@ -527,6 +544,43 @@ static int decision_put(lua_State *L, decision_box *box, const char *lit, size_t
 
 #define DECISION_KEY(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
 
+/* decision_put for as_of (K 0), lang (1) or decided_at (2): a string
+ * written from the same string last time is copied from what was written
+ * then, the same bytes and, at the cap, the same failure; another is
+ * written by decision_put and kept for the next time.  Only in decide's
+ * frame (UP_SAID).  [-0, +0, m] */
+static int decision_put_said(lua_State *L, decision_box *box, int k, const char *lit,
+                             size_t litlen, int idx, char *msg, size_t msglen)
+{
+    decision_said *said = &box->said[k];
+    buf *b = &box->one;
+    const char *str = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
+    if (str && str == said->str) {
+        if (buf_add(b, said->text, said->len) != 0) {
+            snprintf(msg, msglen, "JSON text over %d bytes", (int)b->cap);
+            return -1;
+        }
+        box->utf8 &= said->utf8;
+        return 0;
+    }
+    size_t at = b->len;
+    int utf8 = box->utf8;
+    box->utf8 = 1;   /* what this piece alone is */
+    int rc = decision_put(L, box, lit, litlen, idx, msg, msglen);
+    int piece = box->utf8;
+    box->utf8 = utf8 & piece;
+    said->str = NULL;
+    if (rc == 0 && str && b->len - at <= sizeof said->text) {
+        said->len = b->len - at;
+        memcpy(said->text, b->data + at, said->len);
+        said->utf8 = piece;
+        lua_pushvalue(L, idx);
+        lua_rawseti(L, UP_SAID, k + 1);   /* held, so that its address stays its own */
+        said->str = str;
+    }
+    return rc;
+}
+
 /* Append the head of criterion C to box->crit: its id (skipped when nil)
  * and the key of "passed", which always follows; KC's, kept at seal, when
  * there is one.  Returns 0, or -1 with MSG set.  [-0, +0, e] */
@@ -594,8 +648,8 @@ static int decision_write(lua_State *L, decision_box *box, decision_kept *kept,
                decision_put(L, box, DECISION_KEY("ruleset"), ARG_RULESET, msg, msglen)) {
         return -1;
     }
-    if (decision_put(L, box, DECISION_KEY("as_of"), ARG_ON, msg, msglen) ||
-        decision_put(L, box, DECISION_KEY("lang"), ARG_LANG, msg, msglen))
+    if (decision_put_said(L, box, 0, DECISION_KEY("as_of"), ARG_ON, msg, msglen) ||
+        decision_put_said(L, box, 1, DECISION_KEY("lang"), ARG_LANG, msg, msglen))
         return -1;
     if (buf_adds(b, ",\"outcome\":\"") != 0 || buf_adds(b, outcome) != 0 ||
         buf_adds(b, "\",\"criteria\":[") != 0)
@@ -654,7 +708,7 @@ static int decision_write(lua_State *L, decision_box *box, decision_kept *kept,
         if (buf_addc(b, '}') != 0)
             goto cap;
     }
-    if (decision_put(L, box, DECISION_KEY("decided_at"), ARG_NOW, msg, msglen))
+    if (decision_put_said(L, box, 2, DECISION_KEY("decided_at"), ARG_NOW, msg, msglen))
         return -1;
     if (buf_addc(b, '}') != 0)
         goto cap;
@@ -1451,6 +1505,8 @@ static int decision_decider(lua_State *L)
     box->nused = 0;
     box->used_lua = 0;
     box->utf8 = 0;
+    for (int k = 0; k < DECISION_SAID; k++)
+        box->said[k].str = NULL;
     buf_init(&box->crit, DECISION_JSON_MAX);
     buf_init(&box->msg, DECISION_JSON_MAX);
     buf_init(&box->marks, DECISION_CAP);
@@ -1475,7 +1531,8 @@ static int decision_decider(lua_State *L)
     for (int k = 0; k < K_COUNT; k++)
         lua_pushstring(L, decision_keys[k]);
     lua_pushvalue(L, LABELS);
-    lua_pushcclosure(L, decision_decide, 8 + K_COUNT);    /* ... decide */
+    lua_createtable(L, DECISION_SAID, 0);                 /* UP_SAID */
+    lua_pushcclosure(L, decision_decide, 9 + K_COUNT);    /* ... decide */
     lua_pushvalue(L, PARAMS);
     lua_pushvalue(L, CURRENT);
     lua_pushvalue(L, PKEPT);

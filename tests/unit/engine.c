@@ -43,6 +43,7 @@
 
 #include "decision.h"
 #include "engine.h"
+#include "ids.h"
 #include "request.h"
 #include "ruleset.h"
 #include "synth.h"
@@ -4403,6 +4404,70 @@ static engine *open_shipped(const engine_config *cfg)
     return own(en, free_engine);
 }
 
+/* decision.c copies as_of, lang and decided_at from what it wrote for the
+ * decision before when they come from the same strings: each decision must
+ * still show its own request's.  The dates and languages go back and forth,
+ * by decide and by screen, over enough requests for the garbage collector
+ * to free a date no request holds any more (were the copy's string not
+ * held, another date could be made at its address); decided_at must be a
+ * time between the request's start and end, the same in all of a screen's
+ * decisions. */
+static void test_decision_said_follows_each_request(void **state)
+{
+    (void)state;
+    static const char applicant[] =
+        "{\"applicant_id\":\"S1\",\"birth_date\":\"2000-04-03\",\"nationality\":\"MA\","
+        "\"residence\":\"MA\",\"region\":\"Souss-Massa\",\"education\":\"bac+3\","
+        "\"registered_with_agency\":true,\"employment_status\":\"unemployed\","
+        "\"unemployed_since\":\"2024-01-10\",\"monthly_household_income\":4000,"
+        "\"household_size\":4,\"disability\":false,\"in_training\":false,\"business\":null,"
+        "\"previous_benefits\":[]}";
+    static const char *const langs[3] = {"en", "fr", "ar"};
+    engine *en = open_shipped(NULL);
+    size_t screens = 0;
+    for (int i = 0; i < 900; i++) {
+        char as_of[16], want[96], before[25], after[25];
+        /* The same date twice, then another: 28 of them, in a scrambled order. */
+        snprintf(as_of, sizeof as_of, "2025-%02d-%02d", 3 + (i / 2 * 11) % 28 % 9, 1 + (i / 2 * 5) % 28);
+        const char *lang = langs[(i / 3) % 3];
+        int screen = i % 4 != 3;
+        if (i % 97 == 0)
+            usleep(2000);   /* the clock moves on: a time kept from before would show */
+        ids_now(before);
+        engine_result *r = screen
+            ? request(en, "{\"op\":\"screen\",\"as_of\":\"%s\",\"lang\":\"%s\",\"applicant\":%s}",
+                      as_of, lang, applicant)
+            : request(en, "{\"op\":\"decide\",\"program\":\"awrach\",\"as_of\":\"%s\",\"lang\":\"%s\","
+                          "\"applicant\":%s}", as_of, lang, applicant);
+        ids_now(after);
+        if (r->error_code)
+            fail_msg("request %d: %s: %s", i, r->error_code, S(r->error_message));
+        assert_true(r->ndecisions >= 1);
+        screens += r->ndecisions > 1;
+        snprintf(want, sizeof want, ",\"as_of\":\"%s\",\"lang\":\"%s\",\"outcome\":", as_of, lang);
+        char at[32] = "";
+        for (size_t d = 0; d < r->ndecisions; d++) {
+            const char *json = r->decisions[d].json;
+            if (!strstr(json, want))
+                fail_msg("request %d, decision %zu: no %s in %s", i, d, want, json);
+            const char *t = strstr(json, ",\"decided_at\":\"");
+            if (!t || strlen(t) != 15 + 24 + 2)   /* the last member */
+                fail_msg("request %d, decision %zu: decided_at is not last: %s", i, d, json);
+            t += 15;
+            if (d == 0) {
+                memcpy(at, t, 24);
+                if (memcmp(at, before, 24) < 0 || memcmp(at, after, 24) > 0)
+                    fail_msg("request %d: decided at %s, not between %s and %s", i, at, before, after);
+            } else if (memcmp(at, t, 24) != 0) {
+                fail_msg("request %d, decision %zu: decided at %.24s, the first at %s", i, d, t, at);
+            }
+        }
+        release(r);
+    }
+    assert_true(screens > 600);
+    release(en);
+}
+
 /* Every application in examples/ (screened, and decided for each
  * programme), the shipped programmes' test cases, and generated
  * applicants: the same with the fast attempt as counted.  Both engines
@@ -6635,6 +6700,7 @@ int main(void)
         TEST(test_params_written_in_order),
         TEST(test_message_escaped_where_needed),
         TEST(test_decision_utf8_everywhere),
+        TEST(test_decision_said_follows_each_request),
         TEST(test_record_type_kept_in_local),
         TEST(test_test_file_declares_cases_only),
         TEST(test_changed_local_named_alike),
