@@ -84,10 +84,29 @@ static void ids_fill_random(uint8_t *p, size_t n)
     }
 }
 
-void ids_next(char out[IDS_LEN + 1])
+void ids_encode(uint64_t ms, const uint8_t low[10], char out[IDS_LEN + 1])
 {
     static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    uint8_t bytes[16];
+    /* 128 bits as 26 base32 digits, the last digit holding the low 5 bits
+     * (the first digit gets the top 3 bits: 26 * 5 = 130), in two 64-bit
+     * halves: a decision's id is written for every decision, and shifting
+     * a 128-bit number byte by byte and digit by digit was most of its
+     * cost. */
+    uint64_t hi = (ms & 0xffffffffffffu) << 16 | (uint64_t)low[0] << 8 | low[1], lo = 0;
+    for (int i = 2; i < 10; i++)
+        lo = lo << 8 | low[i];
+    for (int i = IDS_LEN - 1; i > IDS_LEN - 13; i--, lo >>= 5)   /* bits 0 to 59 */
+        out[i] = alphabet[lo & 31];
+    out[IDS_LEN - 13] = alphabet[(lo | hi << 4) & 31];            /* 60 to 64 */
+    hi >>= 1;
+    for (int i = IDS_LEN - 14; i >= 0; i--, hi >>= 5)             /* 65 to 127 */
+        out[i] = alphabet[hi & 31];
+    out[IDS_LEN] = '\0';
+}
+
+void ids_next(char out[IDS_LEN + 1])
+{
+    uint8_t low[10];
     int64_t ms = ids_now_ms();
 
     pthread_mutex_lock(&ids_lock);
@@ -102,19 +121,9 @@ void ids_next(char out[IDS_LEN + 1])
             ;
     }
     uint64_t t = (uint64_t)ids_last_ms;
-    for (int i = 0; i < 6; i++)
-        bytes[i] = (uint8_t)(t >> (40 - 8 * i));
-    memcpy(bytes + 6, ids_rand, 10);
+    memcpy(low, ids_rand, 10);
     pthread_mutex_unlock(&ids_lock);
-
-    /* 128 bits as 26 base32 digits, the last digit holding the low 5 bits
-     * (the first digit gets the top 3 bits: 26 * 5 = 130). */
-    unsigned __int128 v = 0;
-    for (int i = 0; i < 16; i++)
-        v = v << 8 | bytes[i];
-    for (int i = IDS_LEN - 1; i >= 0; i--, v >>= 5)
-        out[i] = alphabet[v & 31];
-    out[IDS_LEN] = '\0';
+    ids_encode(t, low, out);
 }
 
 char *ids_upper(char *id)

@@ -17,6 +17,10 @@
 /* Write a fresh id and a NUL into OUT. */
 void ids_next(char out[IDS_LEN + 1]);
 
+/* Write into OUT, with a NUL, the id of the 48 low bits of MS followed by
+ * the 80 bits of LOW (big-endian), as ids_next writes them. */
+void ids_encode(uint64_t ms, const uint8_t low[10], char out[IDS_LEN + 1]);
+
 /* ID, as a person may type it, in the case ids are stored in: Crockford's
  * base32 reads letters either way, so a lower-case id names the same record.
  * In place, and only when ID reads as an id (anything else is left as it

@@ -20,6 +20,55 @@ static int64_t id_ms(const char *id)
     return (int64_t)v;   /* 50 bits read, the top 2 always zero */
 }
 
+/* ids_encode against the plain reading of the layout, a 128-bit number
+ * (48 bits of time, then the 80 low ones) cut into 5-bit digits from the
+ * end: each bit alone, none, all, and a run of mixed values. */
+static void encode_slowly(uint64_t ms, const uint8_t low[10], char out[IDS_LEN + 1])
+{
+    unsigned __int128 v = ms & 0xffffffffffffu;
+    for (int i = 0; i < 10; i++)
+        v = v << 8 | low[i];
+    for (int i = IDS_LEN - 1; i >= 0; i--, v >>= 5)
+        out[i] = alphabet[v & 31];
+    out[IDS_LEN] = '\0';
+}
+
+static void check_encode(uint64_t ms, const uint8_t low[10])
+{
+    char got[IDS_LEN + 1], want[IDS_LEN + 1];
+    ids_encode(ms, low, got);
+    encode_slowly(ms, low, want);
+    if (strcmp(got, want) != 0)
+        fail_msg("ms %llx: %s, not %s", (unsigned long long)ms, got, want);
+}
+
+static void test_ids_encode_every_bit(void **state)
+{
+    (void)state;
+    uint8_t low[10];
+    for (int bit = 0; bit < 128; bit++) {
+        memset(low, 0, sizeof low);
+        uint64_t ms = 0;
+        if (bit < 80)
+            low[9 - bit / 8] = (uint8_t)(1u << (bit % 8));
+        else
+            ms = (uint64_t)1 << (bit - 80);
+        check_encode(ms, low);
+    }
+    memset(low, 0, sizeof low);
+    check_encode(0, low);
+    memset(low, 0xff, sizeof low);
+    check_encode(UINT64_MAX, low);   /* the time's bits above 48 are not the id's */
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 10000; i++) {
+        for (int j = 0; j < 10; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            low[j] = (uint8_t)x;
+        }
+        check_encode(x, low);
+    }
+}
+
 static void test_ids_shape(void **state)
 {
     (void)state;
@@ -97,6 +146,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_shape),
+        cmocka_unit_test(test_ids_encode_every_bit),
         cmocka_unit_test(test_ids_strictly_increasing),
         cmocka_unit_test(test_ids_time_prefix_is_now),
         cmocka_unit_test(test_ids_now_format),
