@@ -197,6 +197,11 @@ typedef struct decision_box {
      * looked at): see the notes at the top. */
     int utf8;
     decision_said said[DECISION_SAID];
+    /* current.as_of when it is a string, else NULL: decide sets both, and
+     * decision_done clears both (no one else writes current.as_of), so
+     * that param() need not look it up; current holds the string. */
+    const char *on;
+    size_t on_len;
 } decision_box;
 
 /* A piece of N bytes at S goes into the decision: whether it is UTF-8.
@@ -735,6 +740,7 @@ static void decision_done(lua_State *L, decision_box *box)
     box->criterion = 0;
     lua_pushnil(L);
     decision_set_current(L, K_AS_OF);
+    box->on = NULL;
     if (box->used_lua) {   /* else param() did not set it: nil since decide began */
         lua_pushnil(L);
         decision_set_current(L, K_PARAMS);
@@ -854,6 +860,7 @@ static int decision_decide(lua_State *L)
     decision_set_current(L, K_APPLICANT);
     lua_pushvalue(L, ARG_ON);
     decision_set_current(L, K_AS_OF);
+    box->on = lua_type(L, ARG_ON) == LUA_TSTRING ? lua_tolstring(L, ARG_ON, &box->on_len) : NULL;
     if (box->used_lua) {   /* set by param() since the last decision_done */
         lua_pushnil(L);
         decision_set_current(L, K_PARAMS);
@@ -1197,9 +1204,9 @@ static int decision_param(lua_State *L)
     lua_pushvalue(L, 1);
     if (lua_rawget(L, UP_P_KEPT) == LUA_TUSERDATA) {      /* name kept */
         const decision_param_kept *k = lua_touserdata(L, 2);
-        decision_pget(L, UP_P_CURRENT, P_AS_OF);          /* name kept on */
-        size_t onlen;
-        const char *on = lua_type(L, 3) == LUA_TSTRING ? lua_tolstring(L, 3, &onlen) : NULL;
+        decision_box *box = lua_touserdata(L, UP_P_BOX);
+        const char *on = box->on;   /* current.as_of, a string, or NULL */
+        size_t onlen = box->on_len;
         if (!on)
             return luaL_error(L, "param() can only be called while deciding");
         for (lua_Integer i = k->n; i >= 1; i--) {
@@ -1208,16 +1215,15 @@ static int decision_param(lua_State *L)
                 (d->to && !decision_le(on, onlen, d->to, d->to_len)))
                 continue;
             lua_getiuservalue(L, 2, 1);
-            lua_rawgeti(L, 4, i);                         /* name kept on values value */
-            decision_box *box = lua_touserdata(L, UP_P_BOX);
+            lua_rawgeti(L, 3, i);                         /* name kept values value */
             if (!box->used_lua && d->text && decision_record(box, k, i))
                 return 1;
             if (decision_used_table(L, box) == LUA_TTABLE) {   /* ... value used */
                 lua_pushvalue(L, 1);
-                lua_pushvalue(L, 5);
-                lua_rawset(L, 6);                         /* used[name] = value */
+                lua_pushvalue(L, 4);
+                lua_rawset(L, 5);                         /* used[name] = value */
             }
-            lua_settop(L, 5);
+            lua_settop(L, 4);
             return 1;
         }
         return luaL_error(L, "parameter '%s' has no value in force on %s", bindings_name(L, 1), on);
@@ -1505,6 +1511,7 @@ static int decision_decider(lua_State *L)
     box->nused = 0;
     box->used_lua = 0;
     box->utf8 = 0;
+    box->on = NULL;
     for (int k = 0; k < DECISION_SAID; k++)
         box->said[k].str = NULL;
     buf_init(&box->crit, DECISION_JSON_MAX);

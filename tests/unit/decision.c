@@ -21,20 +21,30 @@
 
 static lua_State *L;
 
-/* One programme of one criterion that passes, its message "m"; the
- * function left at 1 decides it for (on, lang, now) after a reset and
- * returns the decision's number and JSON, or nil and why. */
+/* Programme p, of one criterion that passes, its message "m", and q,
+ * whose criterion x shows parameter p.x and whose criterion raise raises
+ * when the applicant says so; the function left at 1 decides p (or PROG)
+ * for (on, lang, now) after a reset and returns the decision's number and
+ * JSON, or nil and why; at 2, param. */
 static const char driver[] =
     "local decider = ...\n"
-    "local decide, _, reset, json = decider({}, { en = 'missing: ' }, function() return 'm' end,\n"
-    "  {}, {}, {})\n"
+    "local params = { ['p.x'] = { values = {\n"
+    "  { from = '2025-01-01', value = 1 },\n"
+    "  { from = '2025-03-01', to = '2025-03-31', value = 2 },\n"
+    "  { from = '2025-04-01', value = 'three' } } } }\n"
+    "local decide, param, reset, json, _, keep_params = decider({}, { en = 'missing: ' },\n"
+    "  function() return 'm' end, {}, params, {})\n"
+    "keep_params()\n"
     "local p = { id = 'p', version = '1', criteria = { { id = 'c', check = function() return true end } } }\n"
-    "return function(on, lang, now)\n"
+    "local q = { id = 'q', version = '1', criteria = {\n"
+    "  { id = 'x', check = function() return true, { x = param 'p.x' } end },\n"
+    "  { id = 'raise', check = function(a) if a.raise then error('raised') end return true end } } }\n"
+    "return function(on, lang, now, prog, a)\n"
     "  reset()\n"
-    "  local i, kind, c, why = decide(p, {}, on, lang, now, 'h')\n"
+    "  local i, kind, c, why = decide(prog == 'q' and q or p, a or {}, on, lang, now, 'h')\n"
     "  if not i then return nil, tostring(why) end\n"
     "  return i, json(i)\n"
-    "end\n";
+    "end, param\n";
 
 static int setup(void **state)
 {
@@ -46,7 +56,7 @@ static int setup(void **state)
     if (luaL_loadstring(L, driver) != LUA_OK)
         return -1;
     decision_push(L);
-    return lua_pcall(L, 1, 1, 0) == LUA_OK ? 0 : -1;   /* the driver, at 1 */
+    return lua_pcall(L, 1, 2, 0) == LUA_OK ? 0 : -1;   /* the driver, at 1, and param, at 2 */
 }
 
 static int teardown(void **state)
@@ -78,6 +88,7 @@ static void member(buf *b, const char *key, int idx)
 static void decide_top(int utf8, const char *what)
 {
     int now = lua_gettop(L), lang = now - 1, on = now - 2;
+    assert_int_equal(on, 3);   /* the driver and param below */
     buf as_of, lg, at;
     buf_init(&as_of, 1024);
     buf_init(&lg, 1024);
@@ -168,11 +179,85 @@ static void test_decide_said_after_collection(void **state)
     }
 }
 
+/* Decide q on ON (after a reset): its JSON, in a static buffer, or why
+ * it was not written. */
+static const char *decide_q(const char *on, int raise)
+{
+    static char out[4096];
+    lua_pushvalue(L, 1);
+    lua_pushstring(L, on);
+    lua_pushliteral(L, "en");
+    lua_pushliteral(L, "2025-03-01T10:00:00.000Z");
+    lua_pushliteral(L, "q");
+    lua_createtable(L, 0, 1);
+    lua_pushboolean(L, raise);
+    lua_setfield(L, -2, "raise");
+    if (lua_pcall(L, 5, 2, 0) != LUA_OK)
+        fail_msg("on %s: %s", on, lua_tostring(L, -1));
+    snprintf(out, sizeof out, "%s", lua_tostring(L, -1));
+    lua_pop(L, 2);
+    return out;
+}
+
+/* param(name) outside a check: its value or its error message, in a
+ * static buffer. */
+static const char *param_now(void)
+{
+    static char out[256];
+    lua_pushvalue(L, 2);
+    lua_pushliteral(L, "p.x");
+    int status = lua_pcall(L, 1, 1, 0);
+    snprintf(out, sizeof out, "%s%s", status == LUA_OK ? "" : "error: ", luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 2);
+    return out;
+}
+
+/* param() finds the value in force on the date of the decision being
+ * decided (kept by decide, as current.as_of holds it), whatever the order of
+ * the dates; outside a decision it refuses, and after a criterion that
+ * raised, which leaves current.as_of set, it answers for that date, as it
+ * always has. */
+static void test_param_reads_the_decision_date(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *on, *value;
+    } days[] = {{"2025-03-15", "2"}, {"2025-01-01", "1"}, {"2025-04-01", "\"three\""},
+                {"2025-03-31", "2"}, {"2025-03-31", "2"}, {"2025-02-28", "1"},
+                {"2025-12-31", "\"three\""}, {"2025-03-01", "2"}, {"2024-12-31", NULL}};
+    assert_string_equal(param_now(), "error: param() can only be called while deciding");
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
+            const char *json = decide_q(days[i].on, 0);
+            char want[256];
+            if (days[i].value)
+                snprintf(want, sizeof want, "\"values\":{\"x\":%s}", days[i].value);
+            else
+                snprintf(want, sizeof want, "parameter 'p.x' has no value in force on %s", days[i].on);
+            if (!strstr(json, want))
+                fail_msg("on %s: no %s in %s", days[i].on, want, json);
+            if (days[i].value) {
+                snprintf(want, sizeof want, "\"parameters\":{\"p.x\":%s}", days[i].value);
+                if (!strstr(json, want))
+                    fail_msg("on %s: no %s in %s", days[i].on, want, json);
+            }
+            /* A check that raised (no value in force) leaves the date set. */
+            snprintf(want, sizeof want, "error: %s", days[i].value ? "param() can only be called while deciding" :
+                     "parameter 'p.x' has no value in force on 2024-12-31");
+            assert_string_equal(param_now(), want);
+        }
+    decide_q("2025-03-02", 1);
+    assert_string_equal(param_now(), "2");
+    decide_q("2025-01-02", 0);
+    assert_string_equal(param_now(), "error: param() can only be called while deciding");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide_said_in_any_order),
         cmocka_unit_test(test_decide_said_after_collection),
+        cmocka_unit_test(test_param_reads_the_decision_date),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
