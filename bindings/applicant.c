@@ -408,6 +408,22 @@ static int aschema_compile(lua_State *L, aschema *s, int anchor, int t, int path
     return at;
 }
 
+/* Whether the value at V passes integer or money node NODE as it stands:
+ * a number, an integer within the node's bounds and below 2^53 in size, or
+ * an amount of whole hundredths that is not negative.  *I and *EXACT: its
+ * integer value, and whether it has one.  [-0, +0, -] */
+static int applicant_number_ok(lua_State *L, const anode *node, int v, lua_Integer *i,
+                               int *exact)
+{
+    int number = lua_type(L, v) == LUA_TNUMBER;
+    *exact = 0;
+    *i = number ? lua_tointegerx(L, v, exact) : 0;
+    if (node->kind == T_MONEY)
+        return number && !(*exact ? *i < 0 : lua_tonumber(L, v) < 0) && bindings_is_cents(L, v);
+    return *exact && *i >= node->min && *i <= node->max && *i > -APPLICANT_EXACT &&
+           *i < APPLICANT_EXACT;
+}
+
 /* Push the value rules see for the value at V, of the type of node N.
  * ANCHOR is the compiled schema's anchor table.  [-0, +1, e] */
 static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v, int n,
@@ -541,15 +557,9 @@ static void applicant_prepare(lua_State *L, const aschema *s, int anchor, int v,
         }
         case T_INTEGER:
         case T_MONEY: {
-            int exact = 0;
-            lua_Integer i = vt == LUA_TNUMBER ? lua_tointegerx(L, v, &exact) : 0;
-            if (node->kind == T_MONEY)
-                ok = vt == LUA_TNUMBER && !(exact ? i < 0 : lua_tonumber(L, v) < 0) &&
-                     bindings_is_cents(L, v);
-            else
-                ok = exact && i >= node->min && i <= node->max && i > -APPLICANT_EXACT &&
-                     i < APPLICANT_EXACT;
-            if (ok) {
+            int exact;
+            lua_Integer i;
+            if ((ok = applicant_number_ok(L, node, v, &i, &exact)) != 0) {
                 if (exact)
                     lua_pushinteger(L, i);
                 else
@@ -739,15 +749,9 @@ static int applicant_fuse_scalar(lua_State *L, void *ctx, int n)
     }
     case T_INTEGER:
     case T_MONEY: {
-        int exact = 0, ok;
-        lua_Integer i = vt == LUA_TNUMBER ? lua_tointegerx(L, v, &exact) : 0;
-        if (node->kind == T_MONEY)
-            ok = vt == LUA_TNUMBER && !(exact ? i < 0 : lua_tonumber(L, v) < 0) &&
-                 bindings_is_cents(L, v);
-        else
-            ok = exact && i >= node->min && i <= node->max && i > -APPLICANT_EXACT &&
-                 i < APPLICANT_EXACT;
-        if (!ok)
+        int exact;
+        lua_Integer i;
+        if (!applicant_number_ok(L, node, v, &i, &exact))
             return -1;
         if (exact && !lua_isinteger(L, v)) {
             lua_pushinteger(L, i);

@@ -346,6 +346,16 @@ static int json_word(json_parser *j, const char *word, size_t n)
     return 0;
 }
 
+/* After a member or an element, and the space after it: a ',' (1: another
+ * follows) or CLOSE (0: the end), stepped over; anything else, -1, J->p
+ * left on it for the error. */
+static int json_sep(json_parser *j, char close)
+{
+    if (j->p < j->end && (*j->p == ',' || *j->p == close))
+        return *j->p++ == ',';
+    return -1;
+}
+
 /* [-0, +(0|1), e] */
 static int json_array(json_parser *j, int depth)
 {
@@ -362,15 +372,11 @@ static int json_array(json_parser *j, int depth)
                 return lua_pop(L, 1), -1;
             lua_rawseti(L, -2, ++i);
             json_space(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                continue;
-            }
-            if (j->p < j->end && *j->p == ']') {
-                j->p++;
+            int more = json_sep(j, ']');
+            if (more < 0)
+                return lua_pop(L, 1), json_fail(j, j->p);
+            if (!more)
                 break;
-            }
-            return lua_pop(L, 1), json_fail(j, j->p);
         }
     }
     json_items[depth] = (unsigned char)(i < 255 ? i : 255);
@@ -455,16 +461,13 @@ static int json_object(json_parser *j, int depth)
          * value read is 0, and the number sent was no number at all. */
         if (is_id && j->p < j->end && (*j->p == ',' || *j->p == '}'))
             j->id = from, j->id_end = to;
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == '}') {
-            j->p++;
+        int more = json_sep(j, '}');
+        if (more < 0)
+            return lua_pop(L, 1), json_fail(j, j->p);
+        if (!more) {
             json_members[depth] = (unsigned char)(n < 255 ? n : 255);
             return 0;
         }
-        return lua_pop(L, 1), json_fail(j, j->p);
     }
 }
 
@@ -588,15 +591,11 @@ static int json_fused_object(json_parser *j, int depth, int node)
             }
             lua_rawset(L, t);
             json_space(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                continue;
-            }
-            if (j->p < j->end && *j->p == '}') {
-                j->p++;
+            int more = json_sep(j, '}');
+            if (more < 0)
+                return lua_settop(L, t - 1), json_fail(j, j->p);
+            if (!more)
                 break;
-            }
-            return lua_settop(L, t - 1), json_fail(j, j->p);
         }
     }
     json_members[depth] = (unsigned char)(n < 255 ? n : 255);
@@ -636,15 +635,11 @@ static int json_fused_array(json_parser *j, int depth, int node, int item)
                 return lua_settop(L, t - 1), -1;
             lua_rawseti(L, t, ++i);
             json_space(j);
-            if (j->p < j->end && *j->p == ',') {
-                j->p++;
-                continue;
-            }
-            if (j->p < j->end && *j->p == ']') {
-                j->p++;
+            int more = json_sep(j, ']');
+            if (more < 0)
+                return lua_settop(L, t - 1), json_fail(j, j->p);
+            if (!more)
                 break;
-            }
-            return lua_settop(L, t - 1), json_fail(j, j->p);
         }
     }
     json_items[depth] = (unsigned char)(i < 255 ? i : 255);
