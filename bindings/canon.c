@@ -225,16 +225,42 @@ static int canon_string(canon_state *cs, const char *s, size_t n)
     return canon_add_text(cs->b, s, n, cs->utf8) != 0 ? canon_cap(cs) : 0;
 }
 
+/* The two digits of each number below 100, for canon_add_integer. */
+static const char canon_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 int canon_add_integer(buf *b, long long v)
 {
     char tmp[24], *e = tmp + sizeof tmp, *p = e;
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do
-        *--p = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
+    /* Two digits a division: most integers written are a few digits. */
+    while (u >= 100) {
+        const char *d = canon_pairs + 2 * (u % 100);
+        u /= 100;
+        *--p = d[1];
+        *--p = d[0];
+    }
+    if (u >= 10) {
+        *--p = canon_pairs[2 * u + 1];
+        *--p = canon_pairs[2 * u];
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *--p = '-';
-    return buf_add(b, p, (size_t)(e - p));
+    size_t n = (size_t)(e - p);
+    /* At most 20 bytes: copied here rather than by a call to memcpy. */
+    if (n < b->alloc - b->len && n <= b->cap - b->len) {
+        char *o = b->data + b->len;
+        for (size_t i = 0; i < n; i++)
+            o[i] = p[i];
+        o[n] = '\0';
+        b->len += n;
+        return 0;
+    }
+    return buf_add(b, p, n);
 }
 
 size_t canon_hundredths(double d, char out[24])
@@ -280,13 +306,20 @@ int canon_add_number(buf *b, double d)
     return buf_add(b, tmp, (size_t)n);
 }
 
+/* 2^53: every integer below it in magnitude is exactly a double. */
+#define CANON_EXACT ((lua_Integer)1 << 53)
+
 static int canon_number(canon_state *cs, int idx)
 {
     lua_State *L = cs->L;
-    if (lua_isinteger(L, idx)) {
-        /* Integers are most numbers in a decision: no printf for them. */
-        return canon_add_integer(cs->b, (long long)lua_tointeger(L, idx)) != 0 ? canon_cap(cs) : 0;
-    }
+    /* Integers are most numbers in a decision: no printf for them.  A
+     * float with an integral value below 2^53 converts too, and is written
+     * as canon_add_number writes it, by canon_add_integer; an integer
+     * beyond is told from a float by lua_isinteger, as before. */
+    int isint;
+    lua_Integer v = lua_tointegerx(L, idx, &isint);
+    if (isint && ((v > -CANON_EXACT && v < CANON_EXACT) || lua_isinteger(L, idx)))
+        return canon_add_integer(cs->b, (long long)v) != 0 ? canon_cap(cs) : 0;
     double d = lua_tonumber(L, idx);
     if (!isfinite(d)) {
         snprintf(cs->msg, cs->msglen, "cannot encode %f as JSON", d);

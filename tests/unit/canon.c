@@ -1,7 +1,7 @@
 /* tests/unit/canon.c -- numbers as canonical JSON writes them: an integral
  * double below 2^53 in plain decimal, as "%.0f" prints it but -0 as 0; any
  * other the shortest of %.15g..%.17g that reads back exactly.  Strings, short
- * and long, with and without bytes to escape. */
+ * and long, with and without bytes to escape.  Lua numbers of both kinds. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lauxlib.h>
+#include <lualib.h>
 
 #include "amounts.h"
 #include "buf.h"
@@ -228,6 +230,55 @@ static void test_canon_string_short_at_cap(void **state)
     buf_free(&b);
 }
 
+/* Lua numbers of both kinds from a plain Lua state, written as the engine
+ * wrote them before integral floats were converted by lua_tointegerx: an
+ * integer in decimal whatever its size, a float by canon_add_number. */
+static void test_canon_lua_numbers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *lua, *want;
+    } cases[] = {
+        {"3", "3"},
+        {"3.0", "3"},
+        {"-0.0", "0"},
+        {"-7.0", "-7"},
+        {"4200.5", "4200.5"},
+        {"2^53 - 1", "9007199254740991"},
+        {"-(2^53 - 1)", "-9007199254740991"},
+        {"2^53", "9007199254740992"},
+        {"-2^53", "-9007199254740992"},
+        {"2^60", "1.152921504606847e+18"},
+        {"-2^60", "-1.152921504606847e+18"},
+        {"1 << 60", "1152921504606846976"},
+        {"(1 << 53) + 1", "9007199254740993"},
+        {"math.maxinteger", "9223372036854775807"},
+        {"math.mininteger", "-9223372036854775808"},
+        {"2^63", "9.223372036854776e+18"},
+        {"1e300", "1e+300"},
+        {"0.1", "0.1"},
+        {"{a = 2^53, b = 2.0, c = 1 << 62}",
+         "{\"a\":9007199254740992,\"b\":2,\"c\":4611686018427387904}"},
+    };
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    char msg[128];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char chunk[128];
+        snprintf(chunk, sizeof chunk, "return %s", cases[i].lua);
+        assert_int_equal(luaL_dostring(L, chunk), LUA_OK);
+        buf b;
+        buf_init(&b, 256);
+        if (canon_try(L, -1, &b, msg, sizeof msg) != 0)
+            fail_msg("%s was refused: %s", cases[i].lua, msg);
+        if (strcmp(b.data, cases[i].want) != 0)
+            fail_msg("%s: %s, not %s", cases[i].lua, b.data, cases[i].want);
+        buf_free(&b);
+        lua_pop(L, 1);
+    }
+    lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_canon_string_escapes_anywhere),
         cmocka_unit_test(test_canon_look_anywhere),
         cmocka_unit_test(test_canon_string_short_at_cap),
+        cmocka_unit_test(test_canon_lua_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
