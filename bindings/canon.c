@@ -453,29 +453,37 @@ static int canon_object_sorted(canon_state *cs, int t, int depth, int probe)
             if (keys[i].len > CANON_KEY_SHORT)
                 kept = NULL;
     }
+    size_t at = cs->b->len;   /* where the text of key I begins (the first's at '{') */
     if ((rc = canon_putc(cs, '{')) != 0)
         goto done;
     for (size_t i = 0; i < n; i++) {
-        size_t at = cs->b->len;
+        if (i)
+            at = cs->b->len;
         if ((i && (rc = canon_putc(cs, ',')) != 0) ||
             (rc = canon_string(cs, keys[i].s, keys[i].len)) != 0 ||
             (rc = canon_putc(cs, ':')) != 0)
             goto done;
+        size_t len = cs->b->len - at;
+        if (kept && len > CANON_KEY_TEXT)
+            kept = NULL;   /* escaped beyond the room kept: written in full each time */
         if (kept) {
             lua_pushvalue(L, keys[i].value - 1);          /* ... k */
             kept->key[i] = lua_topointer(L, -1);
             lua_rawseti(L, cs->anchor, cs->base + 1 + (lua_Integer)i);
-            lua_pushlstring(L, cs->b->data + at, cs->b->len - at);   /* ... text */
-            kept->text[i] = lua_tolstring(L, -1, &kept->len[i]);
-            if (text_utf8_bad(kept->text[i], kept->len[i]) != kept->len[i])
+            memset(kept->text[i], 0, CANON_KEY_TEXT);
+            memcpy(kept->text[i], cs->b->data + at, len);
+            kept->len[i] = (unsigned char)len;
+            if (text_utf8_bad(kept->text[i], len) != len)
                 kept->utf8 = 0;
-            lua_rawseti(L, cs->anchor, cs->base + 1 + CANON_KEYS_MAX + (lua_Integer)i);
         }
         if ((rc = canon_value(cs, keys[i].value, depth)) != 0)
             goto done;
     }
-    if ((rc = canon_putc(cs, '}')) == 0 && kept)
+    if ((rc = canon_putc(cs, '}')) == 0 && kept) {
         kept->n = (int)n;
+        for (size_t i = 0; i < n; i++)
+            kept->at[i] = (unsigned char)i;
+    }
 done:
     lua_settop(L, top);
     return rc;
@@ -632,6 +640,28 @@ int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen)
     return canon_value(&cs, lua_absindex(L, idx), 0);
 }
 
+/* Append a kept key's text (canon_keys): all its CANON_KEY_TEXT bytes are
+ * copied at once, a few moves rather than a call to memcpy, when there is
+ * room for them; only LEN count.  No Lua involved. */
+static inline int canon_put_kept(canon_state *cs, const char *text, size_t len)
+{
+    buf *b = cs->b;
+    if (CANON_KEY_TEXT < b->alloc - b->len && len <= b->cap - b->len) {
+        memcpy(b->data + b->len, text, CANON_KEY_TEXT);
+        b->len += len;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    /* Near the cap: '{' and the key apart, as they were written before
+     * they were kept together, so that a text cut short is cut the same. */
+    if (text[0] == '{') {
+        if (canon_putc(cs, '{') != 0)
+            return -1;
+        text++, len--;
+    }
+    return canon_put(cs, text, len);
+}
+
 /* The table at T, which has no metatable, written from KEYS (N > 0) when
  * its keys are exactly those: each key found among them by its address,
  * its value left on the stack for its place in their order.  Returns 1
@@ -639,39 +669,50 @@ int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen)
  * room on the stack), else 0 or -1 as canon_object_sorted.  Its values are
  * written as canon_object_sorted writes them, in the same order, so that
  * the first that fails is the same, with the same message.
- * [-0, +0, m] */
-static int canon_object_kept(canon_state *cs, int t, const canon_keys *keys)
+ *
+ * A key is matched by lua_topointer alone, with no lua_type first: only a
+ * kept string has a kept address.  A number or a boolean has none (NULL);
+ * a table, a function, a thread, a full userdata or another string is an
+ * object of its own, alive beside the kept strings the anchor holds, so at
+ * another address; a light userdata is one of the engine's own C
+ * addresses, none of which is a Lua string's.  Tables written with the
+ * same keys usually give them in the same order: the kept key given i-th
+ * last time (KEYS->at) is tried first.  [-0, +0, m] */
+static int canon_object_kept(canon_state *cs, int t, canon_keys *keys)
 {
     lua_State *L = cs->L;
     int value[CANON_KEYS_MAX];
     unsigned seen = 0;
+    int n = keys->n, i = 0;
     int top = lua_gettop(L), pos = top + 1, rc = 1;
     if (!lua_checkstack(L, 2 * CANON_KEYS_MAX + 4))
         return 1;
     lua_pushnil(L);                                       /* k */
     while (lua_next(L, t)) {                              /* ... k v */
-        /* Any other key, a number or a string not kept, has another
-         * address (or none): then this table is not the kept one's
-         * kind, whose keys are all kept, each once. */
-        const void *k = lua_type(L, -2) == LUA_TSTRING ? lua_topointer(L, -2) : NULL;
-        int j = 0;
-        while (j < keys->n && keys->key[j] != k)
-            j++;
-        if (j == keys->n)
+        /* Past N keys, all kept and each once, any other is not. */
+        if (i == n)
             goto done;
+        const void *k = lua_topointer(L, -2);
+        int j = keys->at[i];
+        if (keys->key[j] != k) {
+            for (j = 0; j < n && keys->key[j] != k; j++)
+                ;
+            if (j == n)
+                goto done;
+            keys->at[i] = (unsigned char)j;
+        }
         value[j] = pos + 1;
         seen |= 1u << j;
         pos += 2;
+        i++;
         lua_pushvalue(L, -2);                             /* ... k v k */
     }
-    if (seen != (1u << keys->n) - 1)
+    if (seen != (1u << n) - 1)
         goto done;
     if (cs->utf8 && !keys->utf8)
         *cs->utf8 = 0;
-    if ((rc = canon_putc(cs, '{')) != 0)
-        goto done;
-    for (int j = 0; j < keys->n; j++)
-        if ((rc = canon_put(cs, keys->text[j], keys->len[j])) != 0 ||
+    for (int j = 0; j < n; j++)
+        if ((rc = canon_put_kept(cs, keys->text[j], keys->len[j])) != 0 ||
             (rc = canon_value(cs, value[j], 1)) != 0)
             goto done;
     rc = canon_putc(cs, '}');

@@ -41,17 +41,22 @@ int canon_try(lua_State *L, int idx, buf *b, char *msg, size_t msglen);
  * one caller, so that the next with the same keys writes them without
  * sorting or escaping them again: the keys (their addresses: a string the
  * anchor table holds alive has an address no other string can have), in
- * bytewise order, each with its text as written, ,"key": (no comma for the
- * first).  Its layout is here, not in canon.c, because callers keep one
- * per criterion inside their own structs; only canon.c reads or writes it.
- * N = 0 keeps nothing: set it so before the first use. */
+ * bytewise order, each with its text as written, ,"key": (the first with {
+ * instead of the comma), when each is at most CANON_KEY_TEXT bytes.  The
+ * texts are here, not in Lua strings, and padded, so that each is copied
+ * whole by a copy of a fixed size.  Its layout is here, not in canon.c, because
+ * callers keep one per criterion inside their own structs; only canon.c
+ * reads or writes it.  N = 0 keeps nothing: set it so before the first
+ * use. */
 #define CANON_KEYS_MAX 16
+#define CANON_KEY_TEXT 48
 typedef struct canon_keys {
     int n;
     int utf8;   /* every text is UTF-8 */
     const void *key[CANON_KEYS_MAX];
-    const char *text[CANON_KEYS_MAX];
-    size_t len[CANON_KEYS_MAX];
+    unsigned char len[CANON_KEYS_MAX];
+    unsigned char at[CANON_KEYS_MAX];   /* the kept key lua_next gave i-th, last time */
+    char text[CANON_KEYS_MAX][CANON_KEY_TEXT];
 } canon_keys;
 
 /* As canon_try, the same bytes and the same failures, for a value written
@@ -59,8 +64,9 @@ typedef struct canon_keys {
  * table without a metatable whose keys are exactly those KEYS holds is
  * written from KEYS; otherwise it is written as canon_try writes it, and
  * its keys, when they are at most CANON_KEYS_MAX short strings, become
- * KEYS.  ANCHOR, a table of the caller's, holds those strings at BASE + 1
- * .. BASE + 2 * CANON_KEYS_MAX; no one else may write there.  KEYS NULL:
+ * KEYS.  ANCHOR, a table of the caller's, holds those keys at BASE + 1
+ * .. BASE + CANON_KEYS_MAX, and the slots up to BASE + 2 * CANON_KEYS_MAX
+ * are kept for canon too; no one else may write there.  KEYS NULL:
  * as canon_try.  With UTF8 not NULL, *UTF8 becomes 0 when a text written
  * (a key or a string value) is not UTF-8, and is left as it is otherwise:
  * what is written around them is ASCII.  [-0, +0, m] */

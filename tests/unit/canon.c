@@ -1,7 +1,8 @@
 /* tests/unit/canon.c -- numbers as canonical JSON writes them: an integral
  * double below 2^53 in plain decimal, as "%.0f" prints it but -0 as 0; any
  * other the shortest of %.15g..%.17g that reads back exactly.  Strings, short
- * and long, with and without bytes to escape.  Lua numbers of both kinds. */
+ * and long, with and without bytes to escape.  Tables written from the keys
+ * kept of the last one (canon_try_keys) as when written anew (canon_try). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "amounts.h"
 #include "buf.h"
 #include "canon.h"
+#include "text.h"
 
 /* canon_add_number of D must append exactly WANT. */
 static void check_number(double d, const char *want)
@@ -279,6 +281,151 @@ static void test_canon_lua_numbers(void **state)
     lua_close(L);
 }
 
+/* The tables test_canon_kept_as_anew writes, one case each: the same keys
+ * again, in another insertion order, more, fewer, others, nil holes and a
+ * key deleted, keys that are not strings, values with no JSON form, nested
+ * tables, 16 and 17 keys, keys longer than Lua interns, keys whose text
+ * escaped passes what canon_keys holds, texts not UTF-8, metatables. */
+static const char canon_kept_cases[] =
+    "local cases = {}\n"
+    "local function add(f) cases[#cases + 1] = f end\n"
+    "local function many(n, from)\n"
+    "  return function()\n"
+    "    local t = {}\n"
+    "    for i = from or 1, n do t[string.format('k%02d', i)] = i end\n"
+    "    return t\n"
+    "  end\n"
+    "end\n"
+    "local function backwards(n)\n"
+    "  return function()\n"
+    "    local t = {}\n"
+    "    for i = n, 1, -1 do t[string.format('k%02d', i)] = -i end\n"
+    "    return t\n"
+    "  end\n"
+    "end\n"
+    "add(function() return {a = 1, b = 'x'} end)\n"
+    "add(function() return {a = 1.5, b = 'y'} end)\n"
+    "add(function() local t = {}; t.b = 'z'; t.a = 2; return t end)\n"
+    "add(function() local t = {}; t.z = 0; t.b = 'z'; t.a = 2; t.z = nil; return t end)\n"
+    "add(function() return {a = 1, b = 'x', c = true} end)\n"
+    "add(function() return {a = false} end)\n"
+    "add(function() return {a = 1, c = 2} end)\n"
+    "add(function() return {a = 1, b = nil, c = 3} end)\n"
+    "add(function() local t = {a = 1, b = 2, c = 3}; t.b = nil; return t end)\n"
+    "add(function() return {a = 1, [1] = 2} end)\n"
+    "add(function() return {a = 1, b = 2, [1] = 2} end)\n"
+    "add(function() return {a = 1, b = 2, [2.5] = 2} end)\n"
+    "add(function() return {a = 1, b = 2, [true] = 2} end)\n"
+    "add(function() return {a = 1, b = 2, [{}] = 2} end)\n"
+    "add(function() return {a = 1, b = 2, [print] = 2, [false] = 1} end)\n"
+    "add(function() return {a = 0/0, b = 1} end)\n"
+    "add(function() return {a = 1, b = 1/0} end)\n"
+    "add(function() return {a = 1, b = print} end)\n"
+    "add(function() return {a = 1, b = coroutine.create(print)} end)\n"
+    "add(function() local t = {a = 1}; t.b = t; return t end)\n"
+    "add(function() return {a = {x = {1, 2}, y = {}}, b = 1} end)\n"
+    "add(function() return {a = {x = {1, 2, nil, 4}, y = {z = 'w'}}, b = {}} end)\n"
+    "add(function() return {a = {[1] = 1, [3] = 3}, b = 2} end)\n"
+    "add(function() return {['a\\0b'] = 1, b = 2} end)\n"
+    "add(function() return {a = 'caf\\xc3\\xa9', b = 2} end)\n"
+    "add(function() return {a = '\\xff', b = 2} end)\n"
+    "add(function() return {['\\xff'] = 1, b = 2} end)\n"
+    "add(function() return {['\\xc3\\xa9t\\xc3\\xa9'] = 1, b = 2} end)\n"
+    "add(function() return {a = 'q\"\\n\\1', b = 2} end)\n"
+    "add(function() return {['q\"\\n'] = 1, b = 2} end)\n"
+    "add(function() return {[string.rep('\\1', 8)] = 1, b = 2} end)\n"
+    "add(function() return {[string.rep('\\1', 40)] = 1, b = 2} end)\n"
+    "add(function() return {[string.rep('k', 40)] = 1, b = 2} end)\n"
+    "add(function() return {[string.rep('k', 41)] = 1, b = 2} end)\n"
+    "add(function() return {[string.rep('k', 44)] = 1, [string.rep('j', 43)] = 2} end)\n"
+    "-- after {[y] = 1}, {[y] = 1, [x] = 3}: x, not kept, given after y\n"
+    "local last = 0\n"
+    "for i = 1, 60 do\n"
+    "  local y, x = 'y' .. i, 'x' .. i\n"
+    "  local probe, at = {[y] = 1, [x] = 3}\n"
+    "  for key in next, probe do at = key end\n"
+    "  if at == x then last = last + 1 end\n"
+    "  add(function() return {[y] = 1} end)\n"
+    "  add(function() return {[y] = 1, [x] = 3} end)\n"
+    "  add(function() return {a = 1, b = 'x', [x] = 3} end)\n"
+    "end\n"
+    "assert(last > 0, 'no key given after the kept one')\n"
+    "add(many(15)) add(many(16)) add(backwards(16)) add(many(17)) add(many(17, 2))\n"
+    "add(function() return {} end)\n"
+    "add(function() return {1, 2} end)\n"
+    "add(function() return setmetatable({a = 1, b = 2}, {}) end)\n"
+    "add(function() return setmetatable({a = 1, b = 2}, {__json = 'array'}) end)\n"
+    "add(function() return setmetatable({}, {__index = {a = 1}, __pairs = error}) end)\n"
+    "add(function() return 'a' end)\n"
+    "add(function() return nil end)\n"
+    "return function(i) return cases[i % #cases + 1](), #cases end\n";
+
+/* Write the value at the top with canon_try_keys (KEYS, the anchor at 1)
+ * and with canon_try, both into a buffer of CAP bytes: the same status,
+ * the same message, the same bytes, and *UTF8 set when the text is UTF-8.
+ * A text cut short is not compared: written from kept keys, a key's text
+ * goes in whole or not at all, where canon_try writes its comma first. */
+static void check_kept_as_anew(lua_State *L, canon_keys *keys, size_t cap, int c)
+{
+    buf a, b;
+    char amsg[128] = "", bmsg[128] = "";
+    int utf8 = 1;
+    buf_init(&a, cap);
+    buf_init(&b, cap);
+    int arc = canon_try_keys(L, -1, &a, amsg, sizeof amsg, keys, 1, 0, &utf8);
+    int brc = canon_try(L, -1, &b, bmsg, sizeof bmsg);
+    if (arc != brc || strcmp(amsg, bmsg) != 0 ||
+        (arc == 0 && (a.len != b.len || (a.len && memcmp(a.data, b.data, a.len) != 0))))
+        fail_msg("case %d, cap %zu: %d %s [%s], not %d %s [%s]", c, cap, arc, amsg,
+                 a.len ? a.data : "", brc, bmsg, b.len ? b.data : "");
+    if (arc == 0)
+        assert_int_equal(utf8, text_utf8_bad(b.data, b.len) == b.len);
+    buf_free(&a);
+    buf_free(&b);
+}
+
+static void test_canon_kept_as_anew(void **state)
+{
+    (void)state;
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    lua_newtable(L);                                      /* 1: the anchor */
+    assert_int_equal(luaL_loadstring(L, canon_kept_cases), LUA_OK);
+    assert_int_equal(lua_pcall(L, 0, 1, 0), LUA_OK);      /* 2: the cases */
+    lua_pushvalue(L, 2);
+    lua_pushinteger(L, 0);
+    lua_call(L, 1, 2);
+    int ncases = (int)lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    canon_keys keys = {0};
+    /* Each case three times running, then cases one after another at
+     * random, so that each follows others. */
+    uint64_t x = 88172645463325252u;
+    for (int step = 0; step < 3 * ncases + 4000; step++) {
+        int c;
+        if (step < 3 * ncases) {
+            c = step / 3;
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            c = (int)(x % (uint64_t)ncases);
+        }
+        lua_pushvalue(L, 2);
+        lua_pushinteger(L, c);
+        lua_call(L, 1, 1);                                /* 1 2 value */
+        check_kept_as_anew(L, &keys, 4096, c);
+        if (step % 5 == 0) {
+            /* Caps that cut it anywhere, the kept keys as they are now. */
+            for (size_t cap = 0; cap < 140; cap += 1 + cap / 16)
+                check_kept_as_anew(L, &keys, cap, c);
+        }
+        lua_pop(L, 1);
+        if (step % 97 == 0)
+            lua_gc(L, LUA_GCCOLLECT);   /* the kept keys, anchored, stay */
+        assert_int_equal(lua_gettop(L), 2);
+    }
+    lua_close(L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_canon_look_anywhere),
         cmocka_unit_test(test_canon_string_short_at_cap),
         cmocka_unit_test(test_canon_lua_numbers),
+        cmocka_unit_test(test_canon_kept_as_anew),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
