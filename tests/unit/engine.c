@@ -4357,6 +4357,15 @@ static const char cases_to_lines[] =
     "end\n"
     "return lines\n";
 
+/* The I-th request G generates into B, a screen for odd I and a decide for
+ * even, without its newline. */
+static void synth_line(synth *g, int i, buf *b)
+{
+    buf_reset(b);
+    assert_int_equal(synth_request(g, i % 2 ? "screen" : "decide", (uint64_t)i, b), 0);
+    b->data[--b->len] = '\0';   /* the '\n' */
+}
+
 typedef void both_fn(engine *a, engine *b, const char *line, size_t len, const engine_defaults *d);
 
 /* Decide each case of FILE (under rules/) on FAST and on COUNTED, compared
@@ -4511,9 +4520,7 @@ static void test_fast_decides_as_counted(void **state)
     buf b;
     buf_init(&b, 1 << 20);
     for (int i = 0; i < 300; i++) {
-        buf_reset(&b);
-        assert_int_equal(synth_request(&g, i % 2 ? "screen" : "decide", (uint64_t)i, &b), 0);
-        b.data[--b.len] = '\0';   /* the '\n' */
+        synth_line(&g, i, &b);
         decide_both(fast, counted, b.data, b.len, NULL);
     }
     buf_free(&b);
@@ -4585,9 +4592,7 @@ static void test_fused_decides_as_decoded(void **state)
     buf b;
     buf_init(&b, 1 << 20);
     for (int i = 0; i < 400; i++) {
-        buf_reset(&b);
-        assert_int_equal(synth_request(&g, i % 2 ? "screen" : "decide", (uint64_t)i, &b), 0);
-        b.data[--b.len] = '\0';   /* the '\n' */
+        synth_line(&g, i, &b);
         fused_both(en, NULL, b.data, b.len, NULL);
         lines++;
     }
@@ -5023,9 +5028,8 @@ static void test_budget_history_alike(void **state)
     buf b;
     buf_init(&b, sizeof reqs[0].line);
     for (int i = 0; i < 6; i++) {
-        buf_reset(&b);
-        assert_int_equal(synth_request(&g, i % 2 ? "screen" : "decide", (uint64_t)i, &b), 0);
-        alike_add(reqs, &n, MAX, b.data, b.len - 1,   /* less the '\n' */
+        synth_line(&g, i, &b);
+        alike_add(reqs, &n, MAX, b.data, b.len,
                   (engine_defaults){.lang = langs[(i + 1) % 3]});
     }
     buf_free(&b);
